@@ -1,0 +1,155 @@
+/**
+ * The one configuration of temporal-mlops. Every process (workers, model server, demo, test setup) calls
+ * `loadConfig()`; no other module reads `process.env`. Values come from `MLOPS_*` variables (plus `TEMPORAL_CLI_PATH`,
+ * `NODE_ENV`, and the Temporal SDK's own `TEMPORAL_*` connection variables), are validated against one schema, and
+ * every problem is reported in a single `MLOPS_ERR_CONFIG_INVALID` error. The result is deep-frozen.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { ClientConnectConfig } from '@temporalio/envconfig';
+import { z } from 'zod';
+import { mlopsError } from './errors';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const uriOrPath = z.string().min(1);
+
+/**
+ * Variable name → schema. Defaults that depend on other values (directories) are filled in `loadConfig`.
+ * Exported so tests can check that docs and docker-compose.yml only name variables that exist.
+ */
+export const configSchema = {
+  /** Folder for local state: dev-server SQLite file, local artifacts, logs. @default `<cwd>/.mlops` */
+  MLOPS_STATE_DIR: uriOrPath.optional(),
+  /** Folder outside the repository for built tools (Temporal CLI, Python venv). @default `~/.cache/temporal-mlops` */
+  MLOPS_CACHE_DIR: uriOrPath.optional(),
+  /** Artifact store root: a folder, `file://` URI or `gs://bucket/prefix`. @default `file://<state dir>/artifacts` */
+  MLOPS_ARTIFACT_ROOT: z
+    .string()
+    .regex(/^(gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?|file:\/\/\/.+|\/.+|\.{0,2}[^:]*)$/, 'must be a folder, file:// or gs:// URI')
+    .optional(),
+  /** Google Cloud project for BigQuery, Cloud Storage and Vertex AI. @default none */
+  MLOPS_GCP_PROJECT: z.string().min(1).optional(),
+  /** Cloud Storage API endpoint, for fake-gcs-server in tests. @default the real service */
+  MLOPS_GCS_API_ENDPOINT: z.string().url().optional(),
+  /** GPUs the training worker may hand out; training concurrency is max(1, this). @default 0 */
+  MLOPS_TRAINING_GPUS: z.coerce.number().int().min(0).max(64).default(0),
+  /** Python interpreter for the reference trainer. @default the project's cached venv */
+  MLOPS_PYTHON: uriOrPath.optional(),
+  /** Temporal CLI binary to use instead of searching PATH and the cache. */
+  TEMPORAL_CLI_PATH: uriOrPath.optional(),
+  /** Temporal CLI version built from Go modules when none is found. @default v1.5.1 */
+  MLOPS_TEMPORAL_CLI_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/, 'must look like v1.5.1').default('v1.5.1'),
+  /** Dev server frontend gRPC port (demo and `npm run temporal:server`; tests pick free ports). @default 7233 */
+  MLOPS_DEV_SERVER_PORT: port.default(7233),
+  /** Dev server Web UI port. @default 8233 */
+  MLOPS_DEV_UI_PORT: port.default(8233),
+  /** Milliseconds a worker waits for running activities on shutdown before cancelling them. @default 30000 */
+  MLOPS_WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Model server bind address. @default 127.0.0.1 */
+  MLOPS_SERVE_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Model server port. @default 8080 */
+  MLOPS_SERVE_PORT: port.default(8080),
+  /** Registered model the server loads. @default none (the server needs it) */
+  MLOPS_SERVE_MODEL: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a lowercase model name')
+    .optional(),
+  /** Registry alias the server loads. @default production */
+  MLOPS_SERVE_ALIAS: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias').default('production'),
+  /** Log level of workers and the model server. @default INFO */
+  MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Prebuilt workflow bundle, used when NODE_ENV=production. @default dist/workflow-bundle.js */
+  MLOPS_WORKFLOW_BUNDLE: uriOrPath.default('dist/workflow-bundle.js'),
+  /** `production` makes workers load the prebuilt workflow bundle. */
+  NODE_ENV: z.string().optional(),
+} as const;
+
+export type ConfigVariable = keyof typeof configSchema;
+
+export interface MlopsConfig {
+  stateDir: string;
+  cacheDir: string;
+  artifactRoot: string;
+  gcp: { project?: string; storageApiEndpoint?: string };
+  training: { gpus: number; python?: string };
+  temporal: ClientConnectConfig & { namespace: string };
+  devServer: { cliPath?: string; cliVersion: string; port: number; uiPort: number };
+  worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
+  serve: { host: string; port: number; model?: string; alias: string };
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+/** Parses and validates the environment; throws one `MLOPS_ERR_CONFIG_INVALID` listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<MlopsConfig> {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(configSchema)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = (schema as z.ZodTypeAny).safeParse(raw);
+    if (result.success) values[name] = result.data;
+    else problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('MLOPS_') && !(name in configSchema)) {
+      problems.push(`${name}: not a known variable (known: ${Object.keys(configSchema).join(', ')})`);
+    }
+  }
+  let temporal: ClientConnectConfig | undefined;
+  try {
+    temporal = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  } catch (err) {
+    problems.push(`TEMPORAL_* connection settings: ${(err as Error).message}`);
+  }
+  if (problems.length > 0 || !temporal) throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: problems.join('\n') });
+  return deepFreeze(assemble(values as ParsedVariables, temporal, env));
+}
+
+type ParsedVariables = { [K in ConfigVariable]: z.infer<(typeof configSchema)[K]> };
+
+function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS.ProcessEnv): MlopsConfig {
+  const stateDir = path.resolve(v.MLOPS_STATE_DIR ?? '.mlops');
+  const home = env.HOME ?? os.homedir();
+  return {
+    stateDir,
+    cacheDir: path.resolve(v.MLOPS_CACHE_DIR ?? path.join(home, '.cache', 'temporal-mlops')),
+    artifactRoot: normalizeRoot(v.MLOPS_ARTIFACT_ROOT ?? path.join(stateDir, 'artifacts')),
+    gcp: { project: v.MLOPS_GCP_PROJECT, storageApiEndpoint: v.MLOPS_GCS_API_ENDPOINT },
+    training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
+    temporal: {
+      ...temporal,
+      connectionOptions: {
+        ...temporal.connectionOptions,
+        address: temporal.connectionOptions.address ?? `127.0.0.1:${v.MLOPS_DEV_SERVER_PORT}`,
+      },
+      namespace: temporal.namespace ?? 'default',
+    },
+    devServer: {
+      cliPath: v.TEMPORAL_CLI_PATH,
+      cliVersion: v.MLOPS_TEMPORAL_CLI_VERSION,
+      port: v.MLOPS_DEV_SERVER_PORT,
+      uiPort: v.MLOPS_DEV_UI_PORT,
+    },
+    worker: {
+      shutdownGraceMs: v.MLOPS_WORKER_SHUTDOWN_GRACE_MS,
+      useBundle: v.NODE_ENV === 'production',
+      bundlePath: path.resolve(v.MLOPS_WORKFLOW_BUNDLE),
+    },
+    serve: { host: v.MLOPS_SERVE_HOST, port: v.MLOPS_SERVE_PORT, model: v.MLOPS_SERVE_MODEL, alias: v.MLOPS_SERVE_ALIAS },
+    logLevel: v.MLOPS_LOG_LEVEL,
+  };
+}
+
+/** A bare folder becomes a `file://` URI with an absolute path; `gs://` stays as it is. */
+function normalizeRoot(root: string): string {
+  if (root.startsWith('gs://') || root.startsWith('file://')) return root.replace(/\/+$/, '');
+  return `file://${path.resolve(root)}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * Input of the `trainingPipeline` workflow. Validated once at workflow start; every invalid field is reported in one
+ * non-retryable `MLOPS_ERR_PIPELINE_INPUT_INVALID` failure. Defaults live here and nowhere else.
+ */
+export const trainingPipelineInputSchema = z
+  .object({
+    /** Registered model name: lowercase letters, digits and dashes. */
+    modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
+    dataset: z
+      .object({
+        /** Local path, `file://`, `https://` or `gs://` URI of the source data. */
+        uri: z.string().min(1, 'must name a file or URI'),
+        /** Format; inferred from the extension when absent. */
+        format: z.enum(['csv', 'parquet', 'jsonl']).optional(),
+      })
+      .strict(),
+    /** Column to predict. */
+    target: z.string().min(1),
+    /** Feature columns; all columns but the target when absent. */
+    features: z.array(z.string().min(1)).min(1).optional(),
+    task: z.enum(['classification', 'regression']).default('classification'),
+    split: z
+      .object({
+        testFraction: z.number().gt(0).lt(0.9).default(0.2),
+        validationFraction: z.number().gt(0).lt(0.9).default(0.1),
+        seed: z.number().int().min(0).default(42),
+      })
+      .strict()
+      .refine((s) => s.testFraction + s.validationFraction < 0.9, 'testFraction + validationFraction must be below 0.9')
+      .default({}),
+    trainer: z
+      .object({
+        /** `builtin-linear`: the project's own linear/logistic model (Node); `torch-tabular`: the PyTorch reference
+         *  trainer; `command`: your own trainer following docs/trainer-contract.md. */
+        kind: z.enum(['builtin-linear', 'torch-tabular', 'command']).default('builtin-linear'),
+        /** argv of your trainer, for kind `command`. */
+        command: z.array(z.string().min(1)).min(1).optional(),
+        hyperparameters: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+        /** Seconds without a progress line before the attempt is considered hung. */
+        heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
+      })
+      .strict()
+      .refine((t) => t.kind !== 'command' || t.command !== undefined, {
+        message: 'trainer.command is required when trainer.kind is "command"',
+        path: ['command'],
+      })
+      .default({}),
+    gate: z
+      .object({
+        /** Metric compared; must be one the evaluation reports for the task. */
+        metric: z.enum(['accuracy', 'auc', 'f1', 'log_loss', 'rmse', 'mae', 'r2']).optional(),
+        /** Minimum improvement over the current champion (in the metric's units; lower-is-better handled). */
+        minImprovement: z.number().min(0).default(0),
+      })
+      .strict()
+      .default({}),
+    /** Registry alias to point at the new version when it passes the gate. */
+    deployAlias: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('production'),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    if (input.features?.includes(input.target)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['features'], message: `must not contain the target "${input.target}"` });
+    }
+    const regressionMetrics = ['rmse', 'mae', 'r2'];
+    const metric = input.gate.metric;
+    if (metric && (input.task === 'regression') !== regressionMetrics.includes(metric)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['gate', 'metric'], message: `"${metric}" is not a ${input.task} metric` });
+    }
+  });
+
+/** What callers send (defaults optional). */
+export type TrainingPipelineInput = z.input<typeof trainingPipelineInputSchema>;
+/** What the workflow works with after validation (defaults filled). */
+export type TrainingPipelineSpec = z.output<typeof trainingPipelineInputSchema>;
+
+export const pipelineStages = [
+  'validating',
+  'ingesting',
+  'profiling',
+  'preprocessing',
+  'training',
+  'evaluating',
+  'registering',
+  'deploying',
+  'completed',
+  'rejected',
+  'failed',
+] as const;
+export type PipelineStage = (typeof pipelineStages)[number];
+
+export interface StepRecord {
+  stage: PipelineStage;
+  /** Workflow time the step started and ended (ISO strings). */
+  startedAt: string;
+  endedAt?: string;
+  /** True when the step's stored output was reused instead of recomputed. */
+  reused?: boolean;
+  /** Short human summary, e.g. "5000 rows, 9 columns". */
+  summary?: string;
+}
+
+/** Answer of the `getStatus` query. */
+export interface PipelineStatus {
+  modelName: string;
+  stage: PipelineStage;
+  steps: StepRecord[];
+  snapshotId?: string;
+  modelVersion?: number;
+  /** Latest training heartbeat as reported by the training activity progress. */
+  error?: string;
+}
+
+export interface TrainingPipelineResult {
+  outcome: 'deployed' | 'rejected';
+  modelName: string;
+  snapshotId: string;
+  /** Registered version; absent when the gate rejected the challenger. */
+  version?: number;
+  metrics: Record<string, number>;
+  gate: GateDecision;
+  artifacts: { profile: string; report: string; transform: string; model: string; evaluation: string };
+}
+
+export interface GateDecision {
+  passed: boolean;
+  metric: string;
+  challenger: number;
+  champion?: number;
+  championVersion?: number;
+  reason: string;
+}

@@ -1,0 +1,190 @@
+/**
+ * The real Temporal server for the demo, the tests and CI: `temporal server start-dev` from the Temporal CLI, with a
+ * SQLite file (state survives restarts), the Web UI, and the project's search attributes registered.
+ *
+ * The CLI is found in this order: TEMPORAL_CLI_PATH, `temporal` on PATH, the project's cache; otherwise it is built
+ * from Go modules into the cache (a one-off build of a few minutes). Without a CLI and without Go it stops with
+ * `MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING`, which says how to install one.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { MlopsConfig } from '../config';
+import { searchAttributeFlags } from '../contracts/search-attributes';
+import { mlopsError } from '../errors';
+
+const cliModule = 'github.com/temporalio/cli/cmd/temporal';
+const minimumGo = [1, 25];
+
+export type Log = (line: string) => void;
+
+export interface DevServer {
+  /** gRPC frontend, `host:port`. */
+  address: string;
+  namespace: string;
+  /** Web UI base URL, when the UI is on. */
+  uiUrl?: string;
+  dbFile: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  cliPath: string;
+  /** Folder for the SQLite file and the server log. */
+  stateDir: string;
+  /** Frontend port; 0 picks a free one. */
+  port: number;
+  /** Web UI port; 0 picks a free one; `false` runs headless. */
+  uiPort: number | false;
+  /** Milliseconds to wait for readiness. @default 90000 */
+  readyTimeoutMs?: number;
+  log?: Log;
+}
+
+/** Finds or builds the Temporal CLI and returns its path. */
+export function resolveTemporalCli(config: Pick<MlopsConfig, 'devServer' | 'cacheDir'>, log: Log = () => {}): string {
+  const searched: string[] = [];
+  if (config.devServer.cliPath) {
+    if (isExecutable(config.devServer.cliPath)) return config.devServer.cliPath;
+    searched.push(`TEMPORAL_CLI_PATH=${config.devServer.cliPath} (not an executable file)`);
+  } else searched.push('TEMPORAL_CLI_PATH (unset)');
+  const onPath = findOnPath('temporal');
+  if (onPath) return onPath;
+  searched.push('PATH');
+  const binDir = path.join(config.cacheDir, 'bin', `temporal-${config.devServer.cliVersion}`);
+  const cached = path.join(binDir, 'temporal');
+  if (isExecutable(cached)) return cached;
+  searched.push(cached);
+  buildCli(config, binDir, searched.join(', '), log);
+  return cached;
+}
+
+function buildCli(config: Pick<MlopsConfig, 'devServer' | 'cacheDir'>, binDir: string, searched: string, log: Log): void {
+  const goVersion = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
+  const match = /go(\d+)\.(\d+)/.exec(goVersion.stdout ?? '');
+  const goRequirement = `>= ${minimumGo.join('.')}`;
+  if (goVersion.status !== 0 || !match || Number(match[1]) * 1000 + Number(match[2]) < minimumGo[0]! * 1000 + minimumGo[1]!) {
+    throw mlopsError('MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING', { searched, goRequirement });
+  }
+  const version = config.devServer.cliVersion;
+  const goDir = path.join(config.cacheDir, 'go');
+  const logFile = path.join(config.cacheDir, `temporal-cli-build-${version}.log`);
+  fs.mkdirSync(binDir, { recursive: true });
+  log(`Building the Temporal CLI ${version} from Go modules into ${binDir}.`);
+  log('This happens once per machine and takes a few minutes (module download, then compile); later runs reuse it.');
+  const started = Date.now();
+  const result = spawnSync(
+    'go',
+    ['install', '-v', '-ldflags', `-X github.com/temporalio/cli/temporalcli.Version=${version.slice(1)}`, `${cliModule}@${version}`],
+    {
+      env: { ...process.env, GOBIN: binDir, GOPATH: goDir, GOMODCACHE: path.join(goDir, 'mod'), GOCACHE: path.join(goDir, 'build'), GOFLAGS: '-mod=mod' },
+      stdio: ['ignore', 'inherit', fs.openSync(logFile, 'w')],
+    },
+  );
+  if (result.status !== 0) throw mlopsError('MLOPS_ERR_DEV_TEMPORAL_CLI_BUILD_FAILED', { version, exit: String(result.status), log: logFile });
+  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s.`);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+/** A free loopback TCP port (the OS picks it; it is released before the server binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `temporal server start-dev` and resolves once the frontend (and the UI, if on) answer. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const log = options.log ?? (() => {});
+  fs.mkdirSync(options.stateDir, { recursive: true });
+  const port = options.port || (await freePort());
+  const uiPort = options.uiPort === false ? false : options.uiPort || (await freePort());
+  const address = `127.0.0.1:${port}`;
+  const dbFile = path.join(options.stateDir, 'temporal.sqlite');
+  const logFile = path.join(options.stateDir, 'temporal-server.log');
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--http-port', String(await freePort()),
+    '--metrics-port', String(await freePort()),
+    '--db-filename', dbFile,
+    // WAL without fsync: much faster on small machines; the file is dev/test state, not a production database.
+    '--sqlite-pragma', 'journal_mode=WAL',
+    '--sqlite-pragma', 'synchronous=OFF',
+    '--log-level', 'warn',
+    ...(uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1']),
+    ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
+  ];
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
+  const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop: () => stopProcess(child) };
+  try {
+    await waitUntilReady(child, address, uiUrl, options.readyTimeoutMs ?? 90_000, logFile);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  log(`Temporal dev server ready at ${address}${uiUrl ? `, Web UI ${uiUrl}` : ''} (log: ${logFile})`);
+  return server;
+}
+
+async function waitUntilReady(child: ChildProcess, address: string, uiUrl: string | undefined, timeoutMs: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `the server exited (${signal ?? `code ${code}`}); see ${logFile}`));
+  let lastError = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (exited) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { address, reason: exited });
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+      } finally {
+        await connection.close();
+      }
+      if (!uiUrl || (await fetch(uiUrl).then((r) => r.ok))) return;
+      lastError = 'the Web UI is not answering yet';
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    // Readiness polling of an external process (not test synchronisation): check again shortly.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { address, reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}` });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,161 @@
+/**
+ * The error catalogue: every error temporal-mlops raises on purpose has a stable code here, a message template,
+ * a retryability flag and a fix hint. `docs/errors.md` has one row per code and `test/errors.test.ts` keeps the two
+ * in step.
+ *
+ * Errors are built as Temporal `ApplicationFailure`s (plain `Error`s outside Temporal too), so activities, workflows,
+ * the CLI scripts and the model server all raise the same shape. This module only imports `@temporalio/common`, so
+ * workflow code may use it.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+
+export interface ErrorSpec {
+  /** Message template; `{name}` placeholders are filled from the params. */
+  readonly message: string;
+  /** Whether retrying the same call can succeed (network, 5xx, a busy machine). */
+  readonly retryable: boolean;
+  /** What the user should do about it. */
+  readonly fix: string;
+  /** HTTP status the model server answers with, where the error can reach HTTP. */
+  readonly httpStatus?: number;
+}
+
+export const errorCatalogue = {
+  MLOPS_ERR_CONFIG_INVALID: {
+    message: 'Invalid configuration:\n{problems}',
+    retryable: false,
+    fix: 'Set each listed variable to a valid value; docs/configuration.md lists every variable and its default.',
+  },
+  MLOPS_ERR_PIPELINE_INPUT_INVALID: {
+    message: 'Invalid {workflow} input:\n{problems}',
+    retryable: false,
+    fix: 'Correct each listed field of the workflow input and start the workflow again; docs/pipeline-input.md describes every field.',
+  },
+  MLOPS_ERR_ARTIFACT_URI_INVALID: {
+    message: 'Artifact URI "{uri}" is invalid: {reason}',
+    retryable: false,
+    fix: 'Use a path relative to the artifact store root, without "..", or a file:// or gs:// URI inside the store.',
+  },
+  MLOPS_ERR_ARTIFACT_NOT_FOUND: {
+    message: 'Artifact "{uri}" does not exist',
+    retryable: false,
+    fix: 'Check the URI, and that MLOPS_ARTIFACT_ROOT points at the store the artifact was written to.',
+  },
+  MLOPS_ERR_DATA_SOURCE_NOT_FOUND: {
+    message: 'Dataset source "{source}" was not found',
+    retryable: false,
+    fix: 'Check the path or URI in the pipeline input field dataset.uri; relative paths resolve against the worker directory.',
+  },
+  MLOPS_ERR_DATA_FORMAT_UNSUPPORTED: {
+    message: 'Dataset source "{source}" has an unsupported format "{format}"',
+    retryable: false,
+    fix: 'Use a .csv, .parquet or .jsonl file, or set dataset.format explicitly.',
+  },
+  MLOPS_ERR_DATA_UNREADABLE: {
+    message: 'Dataset source "{source}" could not be parsed: {reason}',
+    retryable: false,
+    fix: 'Fix the file at the reported place (quoting, column count, encoding) and ingest it again.',
+  },
+  MLOPS_ERR_DATA_EMPTY: {
+    message: 'Dataset source "{source}" has no data rows',
+    retryable: false,
+    fix: 'Point dataset.uri at a file with a header and at least one data row.',
+  },
+  MLOPS_ERR_DATA_COLUMN_MISSING: {
+    message: 'Column "{column}" ({role}) is not in dataset "{source}"; its columns are: {columns}',
+    retryable: false,
+    fix: 'Use one of the listed column names in the pipeline input (target or features).',
+  },
+  MLOPS_ERR_DATA_TOO_FEW_ROWS: {
+    message: 'Dataset "{source}" has {rows} usable rows; the {split} split would be empty',
+    retryable: false,
+    fix: 'Provide more rows, or lower split.testFraction / split.validationFraction.',
+  },
+  MLOPS_ERR_DATA_TARGET_INVALID: {
+    message: 'Target column "{column}" of dataset "{source}" cannot be used for {task}: {reason}',
+    retryable: false,
+    fix: 'Classification needs 2 or more classes with no nulls; regression needs a numeric target.',
+  },
+  MLOPS_ERR_TRAIN_COMMAND_FAILED: {
+    message: 'Trainer "{trainer}" exited with {exit}. Last output:\n{tail}',
+    retryable: false,
+    fix: 'Read the trainer output above; run the trainer by hand with the same flags (docs/trainer-contract.md) to debug it.',
+  },
+  MLOPS_ERR_TRAIN_OUTPUT_MISSING: {
+    message: 'Trainer "{trainer}" finished but did not write {file} to {output}',
+    retryable: false,
+    fix: 'A trainer must write model.onnx and metrics.json to its --output folder (docs/trainer-contract.md).',
+  },
+  MLOPS_ERR_MODEL_INVALID: {
+    message: 'Model "{uri}" cannot be used: {reason}',
+    retryable: false,
+    fix: 'Export the model to ONNX with one float32 input named "features" and the outputs the contract lists.',
+  },
+  MLOPS_ERR_REGISTRY_NOT_FOUND: {
+    message: 'Model "{model}" has no {what} in the registry',
+    retryable: false,
+    fix: 'Run trainingPipeline for this model first, or check the model name and alias.',
+    httpStatus: 404,
+  },
+  MLOPS_ERR_SERVE_INPUT_INVALID: {
+    message: 'Prediction request is invalid: {problems}',
+    retryable: false,
+    fix: 'Send {"instances": [{...}]} with every feature the model was trained on (GET /v1/models/{model} lists them).',
+    httpStatus: 400,
+  },
+  MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
+    message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
+    retryable: false,
+    fix: 'Install Go 1.25 or newer (the first run builds the CLI), or set TEMPORAL_CLI_PATH to a temporal binary (v1.5.1).',
+  },
+  MLOPS_ERR_DEV_TEMPORAL_CLI_BUILD_FAILED: {
+    message: 'Building the Temporal CLI {version} with Go failed (exit {exit}); log: {log}',
+    retryable: false,
+    fix: 'Read the log; the Go module proxy must be reachable. Or set TEMPORAL_CLI_PATH to a prebuilt temporal binary.',
+  },
+  MLOPS_ERR_DEV_SERVER_START_FAILED: {
+    message: 'The Temporal dev server did not become ready at {address}: {reason}',
+    retryable: true,
+    fix: 'Read the server log it names; a stale SQLite file from another CLI version can be removed with its state folder.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+export type ErrorParams = Record<string, string | number | boolean | undefined>;
+
+/** Details attached to every catalogued failure (readable from `failure.details[0]`). */
+export interface MlopsErrorDetails {
+  code: ErrorCode;
+  fix: string;
+  params: ErrorParams;
+}
+
+/** Fills a template's `{name}` placeholders; unknown names stay visible so a missing param is noticed. */
+export function formatErrorMessage(code: ErrorCode, params: ErrorParams): string {
+  const template = errorCatalogue[code].message;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    params[name] === undefined ? whole : String(params[name]),
+  );
+}
+
+/**
+ * Builds the failure for a catalogued error. The failure `type` is the code, so workflows and tests branch on it,
+ * and `nonRetryable` comes from the catalogue, so Temporal does not retry what cannot succeed.
+ */
+export function mlopsError(code: ErrorCode, params: ErrorParams = {}, cause?: Error): ApplicationFailure {
+  const spec: ErrorSpec = errorCatalogue[code];
+  const details: MlopsErrorDetails = { code, fix: spec.fix, params };
+  return ApplicationFailure.create({
+    type: code,
+    message: `${code}: ${formatErrorMessage(code, params)}\nFix: ${spec.fix}`,
+    nonRetryable: !spec.retryable,
+    details: [details],
+    cause,
+  });
+}
+
+/** True when `err` is a catalogued failure with the given code (or any catalogued code when none is given). */
+export function isMlopsError(err: unknown, code?: ErrorCode): err is ApplicationFailure {
+  if (!(err instanceof ApplicationFailure) || typeof err.type !== 'string') return false;
+  return code === undefined ? err.type in errorCatalogue : err.type === code;
+}

@@ -1,0 +1,232 @@
+/**
+ * The built-in trainer: multinomial logistic regression (classification) or linear regression, trained with
+ * mini-batch Adam. It follows docs/trainer-contract.md exactly, like any user trainer: it is started as a separate
+ * process, reads Parquet splits, prints JSON progress lines, writes checkpoints, and exports ONNX.
+ *
+ *   node --import tsx src/trainers/linear-trainer.ts --train … --validation … --output … (see the contract)
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { classificationMetrics, regressionMetrics } from '../evaluation/metrics';
+import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import { linearModelToOnnx } from './onnx-writer';
+
+interface Args {
+  train: string;
+  validation: string;
+  output: string;
+  task: 'classification' | 'regression';
+  labelColumn: string;
+  featureColumns: string[];
+  hyper: { epochs: number; learning_rate: number; batch_size: number; l2: number; epoch_delay_ms: number };
+  seed: number;
+  resumeFrom?: string;
+}
+
+interface Matrix {
+  x: Float64Array;
+  y: Float64Array;
+  rows: number;
+  cols: number;
+}
+
+interface State {
+  epoch: number;
+  w: number[];
+  b: number[];
+  m: number[];
+  v: number[];
+  step: number;
+  rng: number;
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(
+      ['train', 'validation', 'transform', 'output', 'task', 'label-column', 'feature-columns', 'hyperparameters', 'seed', 'resume-from'].map(
+        (name) => [name, { type: 'string' as const }],
+      ),
+    ),
+  });
+  for (const required of ['train', 'validation', 'output', 'task', 'label-column', 'feature-columns']) {
+    if (!values[required]) usage(`--${required} is required`);
+  }
+  const h = JSON.parse(values.hyperparameters ?? '{}') as Record<string, unknown>;
+  const num = (key: string, fallback: number) => (typeof h[key] === 'number' ? (h[key] as number) : fallback);
+  return {
+    train: toPath(values.train!),
+    validation: toPath(values.validation!),
+    output: toPath(values.output!),
+    task: values.task === 'regression' ? 'regression' : 'classification',
+    labelColumn: values['label-column']!,
+    featureColumns: values['feature-columns']!.split(','),
+    // epoch_delay_ms slows each epoch down; tests use it to interrupt a run mid-way.
+    hyper: { epochs: num('epochs', 30), learning_rate: num('learning_rate', 0.05), batch_size: num('batch_size', 256), l2: num('l2', 1e-4), epoch_delay_ms: num('epoch_delay_ms', 0) },
+    seed: Number(values.seed ?? 42),
+    resumeFrom: values['resume-from'] ? toPath(values['resume-from']) : undefined,
+  };
+}
+
+function usage(message: string): never {
+  process.stderr.write(`linear-trainer: ${message} (see docs/trainer-contract.md)\n`);
+  process.exit(2);
+}
+
+function toPath(uri: string): string {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  if (/^[a-z]+:\/\//.test(uri)) usage(`only local files are supported by the built-in trainer, got ${uri}`);
+  return path.resolve(uri);
+}
+
+async function load(file: string, args: Args): Promise<Matrix> {
+  const cols = [...args.featureColumns, args.labelColumn];
+  const { columns } = await withDuckDb((db) =>
+    db.columns(`SELECT ${cols.map((c) => `${ident(c)}::DOUBLE`).join(', ')} FROM read_parquet(${literal(file)})`),
+  ).catch((err: Error) => usage(`cannot read ${file}: ${err.message.split('\n')[0]}`));
+  const rows = columns[0]?.length ?? 0;
+  const n = args.featureColumns.length;
+  const x = new Float64Array(rows * n);
+  for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) x[i * n + j] = columns[j]![i] as number;
+  const y = Float64Array.from(columns[n]! as number[]);
+  return { x, y, rows, cols: n };
+}
+
+/** mulberry32: a small seeded PRNG, so shuffles are reproducible and resumable (its state is one integer). */
+function nextRandom(state: { rng: number }): number {
+  let t = (state.rng = (state.rng + 0x6d2b79f5) | 0);
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+function outputsOf(args: Args, data: Matrix): number {
+  if (args.task === 'regression') return 1;
+  let max = 1;
+  for (const label of data.y) max = Math.max(max, label);
+  return max + 1;
+}
+
+/** Forward pass for one row into `out` (probabilities or the prediction). */
+function predictRow(state: State, x: Float64Array, row: number, n: number, k: number, task: Args['task'], out: Float64Array): void {
+  for (let c = 0; c < k; c++) {
+    let z = state.b[c]!;
+    for (let j = 0; j < n; j++) z += x[row * n + j]! * state.w[j * k + c]!;
+    out[c] = z;
+  }
+  if (task === 'regression') return;
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) max = Math.max(max, out[c]!);
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += out[c] = Math.exp(out[c]! - max);
+  for (let c = 0; c < k; c++) out[c]! /= sum;
+}
+
+function trainEpoch(state: State, data: Matrix, k: number, args: Args): number {
+  const { rows, cols: n } = data;
+  const order = Array.from({ length: rows }, (_, i) => i);
+  for (let i = rows - 1; i > 0; i--) {
+    const j = Math.floor(nextRandom(state) * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const out = new Float64Array(k);
+  const gw = new Float64Array(n * k);
+  const gb = new Float64Array(k);
+  let lossSum = 0;
+  for (let start = 0; start < rows; start += args.hyper.batch_size) {
+    const batch = order.slice(start, start + args.hyper.batch_size);
+    gw.fill(0);
+    gb.fill(0);
+    for (const row of batch) {
+      predictRow(state, data.x, row, n, k, args.task, out);
+      const label = data.y[row]!;
+      for (let c = 0; c < k; c++) {
+        const err = args.task === 'regression' ? out[c]! - label : out[c]! - (c === label ? 1 : 0);
+        gb[c]! += err / batch.length;
+        for (let j = 0; j < n; j++) gw[j * k + c]! += (err * data.x[row * n + j]!) / batch.length;
+      }
+      lossSum += args.task === 'regression' ? (out[0]! - label) ** 2 : -Math.log(Math.max(1e-15, out[label]!));
+    }
+    adamStep(state, gw, gb, args);
+  }
+  return lossSum / rows;
+}
+
+function adamStep(state: State, gw: Float64Array, gb: Float64Array, args: Args): void {
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
+  state.step++;
+  const params = state.w.length + state.b.length;
+  for (let p = 0; p < params; p++) {
+    const isWeight = p < state.w.length;
+    const value = isWeight ? state.w[p]! : state.b[p - state.w.length]!;
+    const grad = (isWeight ? gw[p]! + args.hyper.l2 * value : gb[p - state.w.length]!) as number;
+    state.m[p] = beta1 * state.m[p]! + (1 - beta1) * grad;
+    state.v[p] = beta2 * state.v[p]! + (1 - beta2) * grad * grad;
+    const mHat = state.m[p]! / (1 - beta1 ** state.step);
+    const vHat = state.v[p]! / (1 - beta2 ** state.step);
+    const updated = value - (args.hyper.learning_rate * mHat) / (Math.sqrt(vHat) + eps);
+    if (isWeight) state.w[p] = updated;
+    else state.b[p - state.w.length] = updated;
+  }
+}
+
+function validate(state: State, data: Matrix, k: number, args: Args): Record<string, number> {
+  const out = new Float64Array(k);
+  const predictions = new Float64Array(data.rows * k);
+  for (let i = 0; i < data.rows; i++) {
+    predictRow(state, data.x, i, data.cols, k, args.task, out);
+    predictions.set(out, i * k);
+  }
+  if (args.task === 'regression') return { ...regressionMetrics(predictions, data.y) };
+  const { accuracy, f1, log_loss, auc } = classificationMetrics(predictions, data.y, k);
+  return auc === undefined ? { accuracy, f1, log_loss } : { accuracy, f1, log_loss, auc };
+}
+
+async function writeAtomic(file: string, data: Buffer | string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
+}
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const started = Date.now();
+  const [train, validation] = [await load(args.train, args), await load(args.validation, args)];
+  if (train.rows === 0) usage(`${args.train} has no rows`);
+  const k = outputsOf(args, train);
+  const n = train.cols;
+  let state: State = { epoch: 0, w: new Array<number>(n * k).fill(0), b: new Array<number>(k).fill(0), m: new Array<number>(n * k + k).fill(0), v: new Array<number>(n * k + k).fill(0), step: 0, rng: args.seed | 0 };
+  if (args.resumeFrom) state = JSON.parse(await fs.readFile(args.resumeFrom, 'utf8')) as State;
+  const metricName = args.task === 'regression' ? 'rmse' : k === 2 ? 'auc' : 'accuracy';
+  let loss = NaN;
+  let metrics: Record<string, number> = {};
+  for (let epoch = state.epoch + 1; epoch <= args.hyper.epochs; epoch++) {
+    loss = trainEpoch(state, train, k, args);
+    state.epoch = epoch;
+    metrics = validate(state, validation, k, args);
+    emit({ type: 'progress', epoch, epochs: args.hyper.epochs, loss, metric: metricName, value: metrics[metricName] });
+    const checkpoint = path.join(args.output, 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}.ckpt`);
+    await writeAtomic(checkpoint, JSON.stringify(state));
+    emit({ type: 'checkpoint', epoch, uri: pathToFileURL(checkpoint).href });
+    if (args.hyper.epoch_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, args.hyper.epoch_delay_ms));
+  }
+  if (Object.keys(metrics).length === 0) metrics = validate(state, validation, k, args);
+  const onnx = linearModelToOnnx({ weights: state.w, bias: state.b, features: n, outputs: k, kind: args.task, producerVersion: 'linear-trainer 1' });
+  await writeAtomic(path.join(args.output, 'model.onnx'), onnx);
+  const summary = { epochs: state.epoch, train_loss: loss, validation: metrics, device: 'cpu', duration_seconds: (Date.now() - started) / 1000 };
+  await writeAtomic(path.join(args.output, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  emit({ type: 'done', epochs: state.epoch });
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`linear-trainer: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
