@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { taskQueues } from './task-queues';
 
 /**
  * Input of the `trainingPipeline` workflow. Validated once at workflow start; every invalid field is reported in one
@@ -38,6 +39,8 @@ export const trainingPipelineInputSchema = z
         /** argv of your trainer, for kind `command`. */
         command: z.array(z.string().min(1)).min(1).optional(),
         hyperparameters: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+        /** Task queue of the training workers to run on (a GPU pool). */
+        taskQueue: z.string().min(1).default(taskQueues.training),
         /** Seconds without a progress line before the attempt is considered hung. */
         heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
       })

@@ -12,14 +12,13 @@ import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { PipelineStage, PipelineStatus, TrainingPipelineInput, TrainingPipelineResult, TrainingPipelineSpec } from '../contracts/pipeline';
 import { trainingPipelineInputSchema } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
-import { taskQueues } from '../contracts/task-queues';
 import { parseWorkflowInput } from '../contracts/validate';
 import { getStatusQuery } from './definitions';
 
 /** Data and registry steps: minutes at most; transient faults (network, busy disk) retried a few times. */
 const dataStep = { startToCloseTimeout: '30 minutes', retry: { initialInterval: '1 second', maximumAttempts: 5 } } as const;
 /** Training may run for hours; each retry resumes from the last checkpoint, so a few attempts are cheap. */
-const trainingStep = { taskQueue: taskQueues.training, startToCloseTimeout: '24 hours', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } } as const;
+const trainingStep = { startToCloseTimeout: '24 hours', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } } as const;
 
 const data = proxyActivities<PipelineActivities>(dataStep);
 
@@ -58,7 +57,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
 }
 
 function train(spec: TrainingPipelineSpec, prepared: Awaited<ReturnType<PipelineActivities['preprocessDataset']>>) {
-  const training = proxyActivities<TrainingActivities>({ ...trainingStep, heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds` });
+  const training = proxyActivities<TrainingActivities>({ ...trainingStep, taskQueue: spec.trainer.taskQueue, heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds` });
   const { workflowId, runId } = workflowInfo();
   return training.trainModel({
     modelName: spec.modelName,

@@ -1,0 +1,63 @@
+/**
+ * The test stack, created once per mocha process by `test/setup.ts`: a real Temporal dev server (Web UI on), a
+ * client, a native connection for workers, and the workflow bundle built once.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { MlopsConfig } from '../../src/config';
+import { loadConfig } from '../../src/config';
+import type { DevServer } from '../../src/dev/temporal-server';
+
+export interface TestStack {
+  server: DevServer;
+  client: Client;
+  connection: NativeConnection;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  cliPath: string;
+  /** Root of this process's temporary folders. */
+  tmpRoot: string;
+}
+
+let current: TestStack | undefined;
+
+export function setStack(stack: TestStack | undefined): void {
+  current = stack;
+}
+
+export function stack(): TestStack {
+  if (!current) throw new Error('The test stack is not running; mocha must load test/setup.ts (see .mocharc.json).');
+  return current;
+}
+
+/** A fresh folder under the run's temp root. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(current?.tmpRoot ?? os.tmpdir(), `${prefix}-`));
+}
+
+/** A config for one test: its own state folder and artifact store, pointed at the test server. */
+export function testConfig(overrides: Record<string, string> = {}): Readonly<MlopsConfig> {
+  const stateDir = tempDir('state');
+  return loadConfig({
+    HOME: process.env.HOME,
+    PATH: process.env.PATH,
+    MLOPS_STATE_DIR: stateDir,
+    MLOPS_CACHE_DIR: process.env.MLOPS_CACHE_DIR,
+    MLOPS_WORKER_SHUTDOWN_GRACE_MS: '2000',
+    TEMPORAL_ADDRESS: stack().server.address,
+    TEMPORAL_NAMESPACE: stack().server.namespace,
+    ...overrides,
+  });
+}
+
+/** A task queue / workflow id unique to a test title. */
+export function uniqueName(title: string): string {
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
+  return `${slug}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const exampleDataset = path.join(repoRoot, 'examples', 'churn.csv');

@@ -1,0 +1,18 @@
+import type { MlopsConfig } from '../../src/config';
+import { createPipelineWorker, createTrainingWorker } from '../../src/workers/create-workers';
+import { stack, uniqueName } from './stack';
+
+export interface Queues {
+  pipeline: string;
+  training: string;
+}
+
+/** Runs a real pipeline worker and training worker (own task queues) until `fn` settles. */
+export async function withWorkers<T>(config: Readonly<MlopsConfig>, title: string, fn: (queues: Queues) => Promise<T>): Promise<T> {
+  const pipeline = uniqueName(title);
+  const queues = { pipeline, training: `${pipeline}-training` };
+  const { connection, workflowBundle } = stack();
+  const pipelineWorker = await createPipelineWorker({ config, connection, workflowBundle, taskQueue: queues.pipeline });
+  const trainingWorker = await createTrainingWorker({ config, connection, workflowBundle, taskQueue: queues.training });
+  return pipelineWorker.runUntil(trainingWorker.runUntil(() => fn(queues)));
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createArtifactStore } from '../../src/artifacts';
+import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
+import { searchAttributes } from '../../src/contracts/search-attributes';
+import { getStatusQuery } from '../../src/workflows/definitions';
+import { trainingPipeline } from '../../src/workflows';
+import { readAlias } from '../../src/registry/model-registry';
+import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
+import type { Queues } from '../support/workers';
+import { withWorkers } from '../support/workers';
+
+function pipelineInput(queues: Queues, overrides: Partial<TrainingPipelineInput> = {}): TrainingPipelineInput {
+  return {
+    modelName: 'churn',
+    dataset: { uri: exampleDataset },
+    target: 'churned',
+    trainer: { kind: 'builtin-linear', hyperparameters: { epochs: 8 }, taskQueue: queues.training },
+    ...overrides,
+  };
+}
+
+describe('trainingPipeline', function () {
+  it('trains, evaluates, registers and deploys a model on the bundled dataset, tracking stage and search attributes', async function () {
+    const config = testConfig();
+    const workflowId = uniqueName(this.test!.title);
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, { taskQueue: queues.pipeline, workflowId, args: [pipelineInput(queues)] });
+      const result = await handle.result();
+
+      assert.equal(result.outcome, 'deployed');
+      assert.equal(result.version, 1);
+      assert.ok(result.metrics.auc! > 0.75, `test AUC ${result.metrics.auc} should be well above the 0.5 of a constant model`);
+      assert.ok(result.gate.passed);
+      assert.match(result.snapshotId, /^ds-[0-9a-f]{16}$/);
+
+      const status = await handle.query(getStatusQuery);
+      assert.equal(status.stage, 'completed');
+      assert.deepEqual(
+        status.steps.map((s) => s.stage),
+        ['ingesting', 'profiling', 'preprocessing', 'training', 'evaluating', 'registering', 'deploying', 'completed'],
+      );
+      assert.equal(status.snapshotId, result.snapshotId);
+
+      const description = await handle.describe();
+      assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.modelName), 'churn');
+      assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.stage), 'completed');
+      assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.datasetSnapshot), result.snapshotId);
+      assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.modelVersion), 1);
+
+      const store = createArtifactStore(config);
+      for (const uri of Object.values(result.artifacts)) assert.ok(fs.existsSync(store.localPath(uri)!), `${uri} should exist`);
+      assert.equal((await readAlias(store, 'churn', 'production'))?.version, 1);
+    });
+  });
+
+  it('reuses stored step outputs on a second run, and stops with outcome rejected when the gate is not met', async function () {
+    const config = testConfig();
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const first = await stack().client.workflow.execute(trainingPipeline, { taskQueue: queues.pipeline, workflowId: uniqueName('first'), args: [pipelineInput(queues)] });
+      assert.equal(first.outcome, 'deployed');
+
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName('second'),
+        args: [pipelineInput(queues, { gate: { metric: 'auc', minImprovement: 0.05 } })],
+      });
+      const second = await handle.result();
+      assert.equal(second.outcome, 'rejected');
+      assert.equal(second.version, undefined);
+      assert.equal(second.gate.championVersion, 1);
+      assert.match(second.gate.reason, /same test split/);
+
+      const status = await handle.query(getStatusQuery);
+      assert.equal(status.stage, 'rejected');
+      const reused = Object.fromEntries(status.steps.map((s) => [s.stage, s.reused]));
+      assert.deepEqual([reused.ingesting, reused.profiling, reused.preprocessing], [true, true, true]);
+      assert.equal((await readAlias(createArtifactStore(config), 'churn', 'production'))?.version, 1, 'the champion stays deployed');
+    });
+  });
+
+  it('rejects invalid input with one non-retryable failure that lists every bad field', async function () {
+    const config = testConfig();
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const bad = { modelName: 'Churn Model', dataset: {}, target: '', split: { testFraction: 2 }, trainer: { kind: 'command' } };
+      const err = await stack()
+        .client.workflow.execute(trainingPipeline, { taskQueue: queues.pipeline, workflowId: uniqueName('invalid'), args: [bad as unknown as TrainingPipelineInput] })
+        .then(() => assert.fail('the workflow should fail'), (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
+      assert.equal(err.cause.nonRetryable, true);
+      for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.command']) {
+        assert.match(err.cause.message, new RegExp(`- ${field.replace('.', '\\.')}:`), `the message should name ${field}`);
+      }
+    });
+  });
+
+  it('fails with a catalogued error that names the missing target column and the step', async function () {
+    const config = testConfig();
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName('missing-target'),
+        args: [pipelineInput(queues, { target: 'will_churn' })],
+      });
+      const err = await handle.result().then(() => assert.fail('the workflow should fail'), (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
+      assert.match(err.cause.message, /step preprocessing/);
+      assert.match(err.cause.message, /"will_churn" \(target\)/);
+      assert.match(err.cause.message, /churned/, 'the message lists the columns that do exist');
+      assert.equal((await handle.query(getStatusQuery)).stage, 'failed');
+    });
+  });
+});
