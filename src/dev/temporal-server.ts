@@ -143,8 +143,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const out = fs.openSync(logFile, 'a');
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   fs.closeSync(out);
+  // If this process dies without stopping the server, take the server down with it: no stray processes.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
-  const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop: () => stopProcess(child) };
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    await stopProcess(child);
+  };
+  const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop };
   try {
     await waitUntilReady(child, address, uiUrl, options.readyTimeoutMs ?? 90_000, logFile);
   } catch (err) {

@@ -1,0 +1,154 @@
+/**
+ * `npm run demo`: the whole loop on the embedded default, on one machine.
+ *
+ * Starts a real Temporal dev server (building the CLI once if needed), the pipeline and training workers, runs
+ * `trainingPipeline` on the bundled churn dataset while printing each step, then prints where to look. It exits and
+ * stops everything it started, unless `--keep` is given: then the stack stays up (Web UI, workers) until Ctrl-C.
+ *
+ *   npm run demo [-- --keep] [-- --trainer torch-tabular] [-- --epochs 30]
+ */
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import type { TrainingPipelineResult } from '../src/contracts/pipeline';
+import type { TrainingProgress } from '../src/contracts/training';
+import { taskQueues } from '../src/contracts/task-queues';
+import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
+import { createPipelineWorker, createTrainingWorker } from '../src/workers/create-workers';
+import { getStatusQuery } from '../src/workflows/definitions';
+import { trainingPipeline } from '../src/workflows';
+
+const say = (line: string) => console.log(line);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      keep: { type: 'boolean', default: false },
+      trainer: { type: 'string', default: 'builtin-linear' },
+      epochs: { type: 'string', default: '30' },
+    },
+  });
+  const config = loadConfig();
+  say('temporal-mlops demo: data → profile → preprocess → train → evaluate → register → deploy\n');
+  const cliPath = resolveTemporalCli(config, (line) => say(`  ${line}`));
+  const port = (await isFree(config.devServer.port)) ? config.devServer.port : 0;
+  const uiPort = (await isFree(config.devServer.uiPort)) ? config.devServer.uiPort : 0;
+  const server = await startDevServer({ cliPath, stateDir: path.join(config.stateDir, 'temporal'), port, uiPort, log: (l) => say(`  ${l}`) });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
+  const workerConfig = loadConfig({ ...process.env, TEMPORAL_ADDRESS: server.address });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  const pipelineWorker = await createPipelineWorker({ config: workerConfig, connection: nativeConnection });
+  const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: nativeConnection });
+  const running = Promise.all([pipelineWorker.run(), trainingWorker.run()]);
+  try {
+    const workflowId = `churn-demo-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const handle = await client.workflow.start(trainingPipeline, {
+      taskQueue: taskQueues.pipeline,
+      workflowId,
+      args: [
+        {
+          modelName: 'churn',
+          dataset: { uri: path.resolve('examples/churn.csv') },
+          target: 'churned',
+          trainer: { kind: values.trainer as 'builtin-linear', hyperparameters: { epochs: Number(values.epochs) } },
+        },
+      ],
+    });
+    say(`\nStarted workflow ${workflowId}\n`);
+    const result = await followProgress(handle);
+    printSummary(result, workflowId, server.uiUrl!, server.address);
+    if (values.keep) {
+      say('\nThe stack stays up (--keep): Web UI, dev server and workers. Press Ctrl-C to stop everything.');
+      // The Temporal runtime turns SIGINT/SIGTERM into a graceful worker shutdown; wait for it.
+      await running;
+    }
+  } finally {
+    try {
+      for (const worker of [pipelineWorker, trainingWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    } finally {
+      await server.stop();
+      say('\nStopped the workers and the dev server.');
+    }
+  }
+}
+
+/** Prints each step as it starts and ends (from the getStatus query) and training progress (from heartbeats). */
+async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): Promise<TrainingPipelineResult> {
+  const done = handle.result();
+  let finished = false;
+  done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  const shown = { announced: 0, ended: 0, epoch: -1 };
+  while (!finished) {
+    await printNewSteps(handle, shown);
+    await Promise.race([done.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 400))]);
+  }
+  await printNewSteps(handle, shown);
+  return done;
+}
+
+async function printNewSteps(handle: WorkflowHandle, shown: { announced: number; ended: number; epoch: number }): Promise<void> {
+  const status = await handle.query(getStatusQuery).catch(() => undefined);
+  if (!status) return;
+  for (const [i, step] of status.steps.entries()) {
+    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed'].includes(step.stage)) say(`  … ${step.stage}`);
+    if (i >= shown.ended && step.endedAt) say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);
+  }
+  shown.announced = status.steps.length;
+  shown.ended = status.steps.filter((s) => s.endedAt).length;
+  if (status.stage === 'training') shown.epoch = await printTraining(handle, shown.epoch);
+}
+
+async function printTraining(handle: WorkflowHandle, lastEpoch: number): Promise<number> {
+  const description = await handle.describe();
+  const pending = description.raw.pendingActivities?.[0];
+  const payload = pending?.heartbeatDetails?.payloads?.[0]?.data;
+  if (!payload) return lastEpoch;
+  const progress = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingProgress;
+  if (progress.epoch === lastEpoch) return lastEpoch;
+  say(`      epoch ${progress.epoch}/${progress.epochs ?? '?'}  loss ${progress.loss?.toFixed(4)}  validation ${progress.metric} ${progress.value?.toFixed(4)}`);
+  return progress.epoch;
+}
+
+function printSummary(result: TrainingPipelineResult, workflowId: string, uiUrl: string, address: string): void {
+  const metrics = Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
+  say(`\nOutcome: ${result.outcome}${result.version ? ` (model "${result.modelName}" version ${result.version} is now "production")` : ''}`);
+  say(`Test metrics: ${metrics}`);
+  say(`Gate: ${result.gate.reason}`);
+  say('\nWhere to look:');
+  say(`  Web UI (this run):  ${uiUrl}/namespaces/default/workflows/${workflowId}`);
+  say(`  Workflow id:        ${workflowId}`);
+  say(`  Data report:        ${result.artifacts.report}`);
+  say(`  Evaluation:         ${result.artifacts.evaluation}`);
+  say(`  CLI:                temporal workflow describe --address ${address} --workflow-id ${workflowId}`);
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
