@@ -8,9 +8,14 @@ export interface Queues {
 }
 
 /** Runs a real pipeline worker and training worker (own task queues) until `fn` settles. */
-export async function withWorkers<T>(config: Readonly<MlopsConfig>, title: string, fn: (queues: Queues) => Promise<T>): Promise<T> {
+export async function withWorkers<T>(
+  config: Readonly<MlopsConfig>,
+  title: string,
+  fn: (queues: Queues) => Promise<T>,
+  fixedQueues?: Queues,
+): Promise<T> {
   const pipeline = uniqueName(title);
-  const queues = { pipeline, training: `${pipeline}-training` };
+  const queues = fixedQueues ?? { pipeline, training: `${pipeline}-training` };
   const { connection, workflowBundle } = stack();
   const pipelineWorker = await createPipelineWorker({ config, connection, workflowBundle, taskQueue: queues.pipeline });
   const trainingWorker = await createTrainingWorker({ config, connection, workflowBundle, taskQueue: queues.training });

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { trainingPipeline } from '../../src/workflows';
+import { exampleDataset, repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
+
+/** Debian's Chromium, started the way this closed network needs (no background connections). */
+export async function launchChromium(): Promise<Browser> {
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  assert.ok(fs.existsSync(executablePath), `Chromium not found at ${executablePath}; npm test installs it (scripts/setup.ts)`);
+  return chromium.launch({
+    executablePath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+describe('the Temporal Web UI', function () {
+  let browser: Browser;
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('finds a pipeline run by its model name and shows its search attributes', async function () {
+    const modelName = `ui-${uniqueName('m').slice(-6)}`;
+    const workflowId = uniqueName(this.test!.title);
+    const config = testConfig();
+    const result = await withWorkers(config, this.test!.title, (queues) =>
+      stack().client.workflow.execute(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [{ modelName, dataset: { uri: exampleDataset }, target: 'churned', trainer: { hyperparameters: { epochs: 3 }, taskQueue: queues.training } }],
+      }),
+    );
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const ui = stack().server.uiUrl!;
+
+    // The list view, filtered by the custom search attribute, shows this run.
+    await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent(`MlopsModelName="${modelName}"`)}`);
+    await page.getByRole('link', { name: workflowId }).first().waitFor();
+
+    // The run's page lists the search attributes the pipeline set.
+    await page.goto(`${ui}/namespaces/default/workflows/${workflowId}`);
+    await page.getByText('Search Attributes', { exact: true }).click();
+    const panel = page.locator('[data-language="json"]').filter({ hasText: 'MlopsPipelineStage' });
+    await panel.waitFor();
+    const text = await panel.innerText();
+    assert.match(text, new RegExp(`"MlopsModelName": "${modelName}"`));
+    assert.match(text, /"MlopsPipelineStage": "completed"/);
+    assert.match(text, new RegExp(`"MlopsDatasetSnapshot": "${result.snapshotId}"`));
+    assert.match(text, /"MlopsModelVersion": 1/);
+    // UPDATE_SCREENSHOTS=1 refreshes the README's picture; otherwise the screenshot stays in the test's temp folder.
+    const shotDir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs') : tempDir('screenshots');
+    await page.screenshot({ path: path.join(shotDir, 'web-ui-search-attributes.png') });
+    await page.close();
+  });
+});
