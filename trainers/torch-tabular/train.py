@@ -489,7 +489,12 @@ def export_onnx(torch, module, n_features: int, task: str) -> bytes:
         kwargs["dynamo"] = False  # the TorchScript-based exporter: no onnxscript needed, deterministic bytes
     buf = io.BytesIO()
     dummy = torch.zeros(2, n_features, dtype=torch.float32)
-    with stdout_to_stderr(), torch.no_grad():
+    import warnings
+
+    with stdout_to_stderr(), torch.no_grad(), warnings.catch_warnings():
+        # Deliberately the legacy exporter (torch >= 2.9 warns that it is deprecated); tracing warnings stay visible.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
         torch.onnx.export(module, (dummy,), buf, **kwargs)
     return buf.getvalue()
 
@@ -557,6 +562,7 @@ def train(args, workdir: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
                 (output.dir / stale).unlink()
 
+    t_data = time.time() - t_start
     import torch  # noqa: E402  (lazy: argument and data errors exit before this ~1 s import)
 
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
@@ -572,7 +578,8 @@ def train(args, workdir: Path) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cuda.matmul.allow_tf32 = False
     log(f"torch {torch.__version__} on {device}; {len(y_tr)} train / {len(y_va)} validation rows, "
-        f"{n_features} features, task {task}" + (f" ({n_classes} classes)" if n_classes else ""))
+        f"{n_features} features, task {task}" + (f" ({n_classes} classes)" if n_classes else "")
+        + f"; data read in {t_data:.2f}s, torch ready after {time.time() - t_start:.2f}s")
 
     net = build_model(torch, n_features, n_out, hp).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
@@ -640,6 +647,7 @@ def train(args, workdir: Path) -> None:
     bs = hp["batch_size"]
     val = None
     for epoch in range(start_epoch, epochs + 1):
+        t_epoch = time.time()
         net.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)
@@ -653,7 +661,9 @@ def train(args, workdir: Path) -> None:
         last_train_loss = float(total.item()) / n
         if not math.isfinite(last_train_loss):
             raise RuntimeError(f"training diverged at epoch {epoch} (loss is {last_train_loss}); lower 'lr'")
+        t_eval = time.time()
         val = evaluate()
+        log(f"epoch {epoch}/{epochs}: train {t_eval - t_epoch:.3f}s, validation {time.time() - t_eval:.3f}s")
         emit({"type": "progress", "epoch": epoch, "epochs": epochs, "loss": finite_or_none(last_train_loss),
               "metric": metric, "value": finite_or_none(val[metric])})
 

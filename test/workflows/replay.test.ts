@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { repoRoot, stack } from '../support/stack';
+
+const historiesDir = path.join(repoRoot, 'test', 'fixtures', 'histories');
+
+describe('trainingPipeline replay', function () {
+  const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
+
+  it('has recorded histories for every path through the pipeline', function () {
+    assert.deepEqual(files.sort(), ['deployed.json', 'gate-rejected.json', 'invalid-input.json', 'missing-target.json']);
+  });
+
+  for (const file of files) {
+    it(`replays the recorded "${path.basename(file, '.json')}" history against the current workflow code`, async function () {
+      const history: unknown = JSON.parse(fs.readFileSync(path.join(historiesDir, file), 'utf8'));
+      // Throws DeterminismViolationError when the code no longer produces the recorded commands.
+      await Worker.runReplayHistory({ workflowBundle: stack().workflowBundle }, history, `replay-${file}`);
+    });
+  }
+});
