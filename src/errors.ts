@@ -103,18 +103,29 @@ export const errorCatalogue = {
     fix: 'Send {"instances": [{...}]} with every feature the model was trained on (GET /v1/models/{model} lists them).',
     httpStatus: 400,
   },
+  MLOPS_ERR_SERVE_INTERNAL: {
+    message: 'An unexpected error occurred; the details are in the server log',
+    retryable: true,
+    fix: 'Retry; if it persists, report it with the server log lines around the time of the request.',
+    httpStatus: 500,
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,
     fix: 'Install Go 1.25 or newer (the first run builds the CLI), or set TEMPORAL_CLI_PATH to a temporal binary (v1.5.1).',
   },
-  MLOPS_ERR_DEV_TEMPORAL_CLI_BUILD_FAILED: {
-    message: 'Building the Temporal CLI {version} with Go failed (exit {exit}); log: {log}',
+  MLOPS_ERR_DEV_GO_TOOL_BUILD_FAILED: {
+    message: 'Building {tool} with Go failed (exit {exit}); log: {log}',
     retryable: false,
-    fix: 'Read the log; the Go module proxy must be reachable. Or set TEMPORAL_CLI_PATH to a prebuilt temporal binary.',
+    fix: 'Read the log; the Go module proxy must be reachable. Or point the tool variable (e.g. TEMPORAL_CLI_PATH) at a prebuilt binary.',
+  },
+  MLOPS_ERR_DEV_TOOL_MISSING: {
+    message: 'No {tool} binary was found ({searched}) and Go {goRequirement} is not available to build it',
+    retryable: false,
+    fix: 'Install Go 1.25 or newer (the first run builds the tool), or point the variable named above at a prebuilt binary.',
   },
   MLOPS_ERR_DEV_SERVER_START_FAILED: {
-    message: 'The Temporal dev server did not become ready at {address}: {reason}',
+    message: 'The {server} did not become ready at {address}: {reason}',
     retryable: true,
     fix: 'Read the server log it names; a stale SQLite file from another CLI version can be removed with its state folder.',
   },

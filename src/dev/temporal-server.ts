@@ -6,7 +6,7 @@
  * from Go modules into the cache (a one-off build of a few minutes). Without a CLI and without Go it stops with
  * `MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING`, which says how to install one.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,11 +15,33 @@ import { Connection } from '@temporalio/client';
 import type { MlopsConfig } from '../config';
 import { searchAttributeFlags } from '../contracts/search-attributes';
 import { mlopsError } from '../errors';
+import type { GoTool, Log } from './go-tools';
+import { resolveGoTool } from './go-tools';
 
-const cliModule = 'github.com/temporalio/cli/cmd/temporal';
-const minimumGo = [1, 25];
+export type { Log } from './go-tools';
 
-export type Log = (line: string) => void;
+/** The Temporal CLI as a Go tool; v1.5.1 is the last tag `go install` accepts (later tags carry `replace` directives). */
+export function temporalCliTool(version: string): GoTool {
+  return {
+    binary: 'temporal',
+    module: 'github.com/temporalio/cli/cmd/temporal',
+    version,
+    ldflags: `-X github.com/temporalio/cli/temporalcli.Version=${version.replace(/^v/, '')}`,
+    minimumGo: [1, 25],
+  };
+}
+
+/** Finds or builds the Temporal CLI and returns its path. */
+export function resolveTemporalCli(config: Pick<MlopsConfig, 'devServer' | 'cacheDir'>, log: Log = () => {}): string {
+  return resolveGoTool({
+    cacheDir: config.cacheDir,
+    tool: temporalCliTool(config.devServer.cliVersion),
+    explicitPath: config.devServer.cliPath,
+    explicitName: 'TEMPORAL_CLI_PATH',
+    log,
+    missing: (searched, goRequirement) => mlopsError('MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING', { searched, goRequirement }),
+  });
+}
 
 export interface DevServer {
   /** gRPC frontend, `host:port`. */
@@ -43,66 +65,6 @@ export interface DevServerOptions {
   /** Milliseconds to wait for readiness. @default 90000 */
   readyTimeoutMs?: number;
   log?: Log;
-}
-
-/** Finds or builds the Temporal CLI and returns its path. */
-export function resolveTemporalCli(config: Pick<MlopsConfig, 'devServer' | 'cacheDir'>, log: Log = () => {}): string {
-  const searched: string[] = [];
-  if (config.devServer.cliPath) {
-    if (isExecutable(config.devServer.cliPath)) return config.devServer.cliPath;
-    searched.push(`TEMPORAL_CLI_PATH=${config.devServer.cliPath} (not an executable file)`);
-  } else searched.push('TEMPORAL_CLI_PATH (unset)');
-  const onPath = findOnPath('temporal');
-  if (onPath) return onPath;
-  searched.push('PATH');
-  const binDir = path.join(config.cacheDir, 'bin', `temporal-${config.devServer.cliVersion}`);
-  const cached = path.join(binDir, 'temporal');
-  if (isExecutable(cached)) return cached;
-  searched.push(cached);
-  buildCli(config, binDir, searched.join(', '), log);
-  return cached;
-}
-
-function buildCli(config: Pick<MlopsConfig, 'devServer' | 'cacheDir'>, binDir: string, searched: string, log: Log): void {
-  const goVersion = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
-  const match = /go(\d+)\.(\d+)/.exec(goVersion.stdout ?? '');
-  const goRequirement = `>= ${minimumGo.join('.')}`;
-  if (goVersion.status !== 0 || !match || Number(match[1]) * 1000 + Number(match[2]) < minimumGo[0]! * 1000 + minimumGo[1]!) {
-    throw mlopsError('MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING', { searched, goRequirement });
-  }
-  const version = config.devServer.cliVersion;
-  const goDir = path.join(config.cacheDir, 'go');
-  const logFile = path.join(config.cacheDir, `temporal-cli-build-${version}.log`);
-  fs.mkdirSync(binDir, { recursive: true });
-  log(`Building the Temporal CLI ${version} from Go modules into ${binDir}.`);
-  log('This happens once per machine and takes a few minutes (module download, then compile); later runs reuse it.');
-  const started = Date.now();
-  const result = spawnSync(
-    'go',
-    ['install', '-v', '-ldflags', `-X github.com/temporalio/cli/temporalcli.Version=${version.slice(1)}`, `${cliModule}@${version}`],
-    {
-      env: { ...process.env, GOBIN: binDir, GOPATH: goDir, GOMODCACHE: path.join(goDir, 'mod'), GOCACHE: path.join(goDir, 'build'), GOFLAGS: '-mod=mod' },
-      stdio: ['ignore', 'inherit', fs.openSync(logFile, 'w')],
-    },
-  );
-  if (result.status !== 0) throw mlopsError('MLOPS_ERR_DEV_TEMPORAL_CLI_BUILD_FAILED', { version, exit: String(result.status), log: logFile });
-  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s.`);
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
 }
 
 /** A free loopback TCP port (the OS picks it; it is released before the server binds it). */
@@ -168,7 +130,7 @@ async function waitUntilReady(child: ChildProcess, address: string, uiUrl: strin
   child.once('exit', (code, signal) => (exited = `the server exited (${signal ?? `code ${code}`}); see ${logFile}`));
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
-    if (exited) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { address, reason: exited });
+    if (exited) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'Temporal dev server', address, reason: exited });
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -184,7 +146,7 @@ async function waitUntilReady(child: ChildProcess, address: string, uiUrl: strin
     // Readiness polling of an external process (not test synchronisation): check again shortly.
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { address, reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}` });
+  throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'Temporal dev server', address, reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}` });
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

@@ -155,6 +155,13 @@ for name in ("gpu", "cpu"):
         if ev.get("type") == "progress":
             prog.append(round(ev["value"], 4) if ev.get("value") is not None else None)
     r["auc_per_epoch"] = prog
+    # Seconds in the epoch loop (train + validation), from the trainer's stderr log: excludes import/CUDA start-up.
+    loop = 0.0
+    for line in open(f"{work}/{name}.stderr"):
+        if "] epoch " in line and ": train " in line:
+            parts = line.replace("s,", " ").replace("s\n", " ").split()
+            loop += float(parts[parts.index("train") + 1]) + float(parts[parts.index("validation") + 1])
+    r["epoch_loop_seconds"] = round(loop, 3)
     if export == "true" and int(rc) == 0:
         import os
         r["model_onnx_bytes"] = os.path.getsize(f"{work}/out-{name}/model.onnx")
@@ -171,6 +178,8 @@ for name, r in report["runs"].items():
         problems.append(f"{name} run: validation auc {auc} < 0.75")
 if g.get("duration_seconds") and c.get("duration_seconds"):
     report["speedup_cpu_over_gpu"] = round(c["duration_seconds"] / g["duration_seconds"], 2)
+    if g.get("epoch_loop_seconds") and c.get("epoch_loop_seconds"):
+        report["epoch_loop_speedup_cpu_over_gpu"] = round(c["epoch_loop_seconds"] / g["epoch_loop_seconds"], 2)
     report["auc_difference_gpu_minus_cpu"] = round(g["validation"]["auc"] - c["validation"]["auc"], 5)
 if fail == "1":
     problems.append("a training run failed")
@@ -178,7 +187,8 @@ if no_cuda == "1":
     problems.append("CUDA not available (rehearsal only)")
 report["ok"] = not problems
 report["problems"] = problems
-summary = {k: report.get(k) for k in ("check", "ok", "problems", "speedup_cpu_over_gpu", "auc_difference_gpu_minus_cpu",
+summary = {k: report.get(k) for k in ("check", "ok", "problems", "speedup_cpu_over_gpu",
+                                      "epoch_loop_speedup_cpu_over_gpu", "auc_difference_gpu_minus_cpu",
                                       "onnx_exported")}
 summary["gpu"] = env.get("gpu")
 summary["torch"] = env["torch"]

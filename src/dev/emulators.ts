@@ -1,0 +1,68 @@
+/**
+ * Local stand-ins for Google Cloud services, used by the tests: fake-gcs-server for Cloud Storage (the real
+ * `@google-cloud/storage` client talks to it over HTTP). Built from Go modules on first use, like the Temporal CLI.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { mlopsError } from '../errors';
+import type { GoTool, Log } from './go-tools';
+import { resolveGoTool } from './go-tools';
+import { freePort } from './temporal-server';
+
+export const fakeGcsTool: GoTool = {
+  binary: 'fake-gcs-server',
+  module: 'github.com/fsouza/fake-gcs-server',
+  version: 'v1.52.2',
+  minimumGo: [1, 23],
+};
+
+export function resolveFakeGcs(cacheDir: string, explicitPath: string | undefined, log: Log = () => {}): string {
+  return resolveGoTool({
+    cacheDir,
+    tool: fakeGcsTool,
+    explicitPath,
+    explicitName: 'FAKE_GCS_SERVER_PATH',
+    log,
+    missing: (searched, goRequirement) => mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'fake-gcs-server', searched, goRequirement }),
+  });
+}
+
+export interface RunningEmulator {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts fake-gcs-server (in-memory, plain HTTP, loopback) and resolves once it answers. */
+export async function startFakeGcs(binary: string, logDir: string): Promise<RunningEmulator> {
+  const port = await freePort();
+  fs.mkdirSync(logDir, { recursive: true });
+  const out = fs.openSync(path.join(logDir, 'fake-gcs-server.log'), 'a');
+  const child = spawn(binary, ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'memory', '-public-host', `127.0.0.1:${port}`, '-log-level', 'warn'], {
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'fake-gcs-server', address: url, reason: `it exited with code ${child.exitCode}` });
+    const ok = await fetch(`${url}/storage/v1/b`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'fake-gcs-server', address: url, reason: 'no answer within 30 s' });
+    // Readiness polling of an external process.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    stop: async () => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

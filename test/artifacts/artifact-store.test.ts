@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Storage } from '@google-cloud/storage';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactStore } from '../../src/artifacts';
+import { GcsArtifactStore, LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
+import type { RunningEmulator } from '../../src/dev/emulators';
+import { startTestFakeGcs } from '../support/fake-gcs';
+import { tempDir } from '../support/stack';
+
+function expectCode(fn: () => unknown, code: string): void {
+  assert.throws(fn, (err: unknown) => err instanceof ApplicationFailure && err.type === code);
+}
+
+async function expectRejects(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => err instanceof ApplicationFailure && err.type === code);
+}
+
+/** The same behaviour, asserted on every backend. */
+function behavesAsAnArtifactStore(makeStore: () => Promise<ArtifactStore>): void {
+  let store: ArtifactStore;
+  beforeEach(async () => {
+    store = await makeStore();
+  });
+
+  it('writes, reads, lists and copies artifacts by URI', async function () {
+    const uri = store.uri('datasets', 'ds-1', 'manifest.json');
+    assert.equal(uri, `${store.root}/datasets/ds-1/manifest.json`);
+    await writeJson(store, uri, { rows: 3 });
+    assert.deepEqual(await readJson(store, uri), { rows: 3 });
+    assert.ok(await store.exists(uri));
+    assert.ok(!(await store.exists(store.uri('datasets', 'ds-2', 'manifest.json'))));
+    await store.write(store.uri('datasets', 'ds-1', 'data.bin'), Buffer.from([1, 2, 3]));
+    assert.deepEqual(await store.list(store.uri('datasets')), [store.uri('datasets/ds-1/data.bin'), uri]);
+    const local = path.join(tempDir('download'), 'copy.bin');
+    await store.download(store.uri('datasets', 'ds-1', 'data.bin'), local);
+    assert.deepEqual([...fs.readFileSync(local)], [1, 2, 3]);
+  });
+
+  it('rejects keys and URIs that would escape the store root', async function () {
+    expectCode(() => store.uri('..', 'secrets'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
+    expectCode(() => store.uri('datasets', '..', '..', 'x'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
+    await expectRejects(store.read('file:///etc/passwd'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
+    await expectRejects(store.read('gs://someone-elses-bucket/x'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
+  });
+
+  it('reports a missing artifact with a catalogued not-found error', async function () {
+    await expectRejects(store.read(store.uri('nothing', 'here.json')), 'MLOPS_ERR_ARTIFACT_NOT_FOUND');
+  });
+
+  it('keeps the previous content and leaves no partial object when a write fails', async function () {
+    const uri = store.uri('models', 'model.onnx');
+    await store.write(uri, 'version 1');
+    await assert.rejects(store.upload(path.join(tempDir('missing'), 'does-not-exist.onnx'), uri));
+    assert.equal((await store.read(uri)).toString(), 'version 1');
+    assert.deepEqual(await store.list(store.uri('models')), [uri]);
+  });
+}
+
+describe('LocalArtifactStore', function () {
+  behavesAsAnArtifactStore(async () => new LocalArtifactStore(tempDir('store')));
+
+  it('never exposes a half-written file: readers see the old or the new bytes, nothing between', async function () {
+    const root = tempDir('store');
+    const store = new LocalArtifactStore(root);
+    const uri = store.uri('big.bin');
+    const old = Buffer.alloc(1 << 20, 1);
+    const next = Buffer.alloc(8 << 20, 2);
+    await store.write(uri, old);
+    const writing = store.write(uri, next);
+    const seen = new Set<string>();
+    // Read while the write is in flight: each read returns one complete version.
+    for (let i = 0; i < 20; i++) {
+      const bytes = fs.readFileSync(path.join(root, 'big.bin'));
+      seen.add(bytes.length === old.length && bytes.every((b) => b === 1) ? 'old' : bytes.length === next.length && bytes[bytes.length - 1] === 2 ? 'new' : 'partial');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await writing;
+    assert.ok(!seen.has('partial'), `readers saw: ${[...seen].join(', ')}`);
+    assert.deepEqual(fs.readdirSync(root), ['big.bin'], 'no temp files remain');
+  });
+});
+
+describe('GcsArtifactStore on fake-gcs-server, through @google-cloud/storage', function () {
+  let gcs: RunningEmulator;
+  let bucketCount = 0;
+  before(async function () {
+    this.timeout(15 * 60_000);
+    gcs = await startTestFakeGcs();
+  });
+  after(async () => {
+    await gcs?.stop();
+  });
+
+  behavesAsAnArtifactStore(async () => {
+    const bucket = `artifacts-${++bucketCount}`;
+    await new Storage({ apiEndpoint: gcs.url, projectId: 'test' }).createBucket(bucket);
+    return new GcsArtifactStore(`gs://${bucket}/team-a`, { apiEndpoint: gcs.url, projectId: 'test' });
+  });
+});

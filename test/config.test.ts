@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../src/config';
+
+describe('loadConfig', function () {
+  it('fills every default from one place when nothing is set', function () {
+    const config = loadConfig({ HOME: '/home/u' });
+    assert.equal(config.stateDir, path.resolve('.mlops'));
+    assert.equal(config.cacheDir, '/home/u/.cache/temporal-mlops');
+    assert.equal(config.artifactRoot, `file://${path.resolve('.mlops/artifacts')}`);
+    assert.equal(config.temporal.connectionOptions.address, '127.0.0.1:7233');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.training.gpus, 0);
+    assert.equal(config.devServer.cliVersion, 'v1.5.1');
+    assert.equal(config.worker.useBundle, false);
+  });
+
+  it('reads the Temporal connection through the SDK environment configuration', function () {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_NAMESPACE: 'ml' });
+    assert.equal(config.temporal.connectionOptions.address, 'temporal.internal:7233');
+    assert.equal(config.temporal.namespace, 'ml');
+  });
+
+  it('reports every bad variable, and unknown MLOPS_ names, in one non-retryable error', function () {
+    const err = (() => {
+      try {
+        loadConfig({ MLOPS_TRAINING_GPUS: 'two', MLOPS_SERVE_PORT: '70000', MLOPS_LOG_LEVEL: 'LOUD', MLOPS_ARTIFACT_RUT: '/x' });
+      } catch (e) {
+        return e;
+      }
+      return assert.fail('loadConfig should throw');
+    })();
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'MLOPS_ERR_CONFIG_INVALID');
+    assert.equal(err.nonRetryable, true);
+    for (const name of ['MLOPS_TRAINING_GPUS="two"', 'MLOPS_SERVE_PORT="70000"', 'MLOPS_LOG_LEVEL="LOUD"', 'MLOPS_ARTIFACT_RUT: not a known variable']) {
+      assert.ok(err.message.includes(name), `the message should mention ${name}:\n${err.message}`);
+    }
+  });
+
+  it('returns a deep-frozen object and keeps gs:// artifact roots as they are', function () {
+    const config = loadConfig({ MLOPS_ARTIFACT_ROOT: 'gs://ml-artifacts/team-a/', NODE_ENV: 'production' });
+    assert.equal(config.artifactRoot, 'gs://ml-artifacts/team-a');
+    assert.equal(config.worker.useBundle, true);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.serve) && Object.isFrozen(config.temporal.connectionOptions));
+  });
+});

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { renderConfigurationDoc, renderErrorsDoc } from '../src/docs/reference';
+import { errorCatalogue, formatErrorMessage, isMlopsError, mlopsError } from '../src/errors';
+import { repoRoot } from './support/stack';
+
+describe('the error catalogue', function () {
+  it('gives every code a stable MLOPS_ERR_<AREA>_<NAME> name, a message, a fix and a retryability flag', function () {
+    for (const [code, spec] of Object.entries(errorCatalogue)) {
+      assert.match(code, /^MLOPS_ERR_[A-Z]+(_[A-Z0-9]+)+$/);
+      assert.ok(spec.message.length > 10 && spec.fix.length > 10, `${code} needs a message and a fix`);
+      assert.equal(typeof spec.retryable, 'boolean');
+    }
+  });
+
+  it('builds Temporal failures whose type is the code and whose retryability follows the catalogue', function () {
+    const failure = mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', { column: 'age', role: 'feature', source: 'ds-1', columns: 'a, b' });
+    assert.ok(failure instanceof ApplicationFailure);
+    assert.equal(failure.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /^MLOPS_ERR_DATA_COLUMN_MISSING: Column "age" \(feature\) is not in dataset "ds-1"; its columns are: a, b\nFix: /);
+    assert.deepEqual((failure.details![0] as { code: string }).code, 'MLOPS_ERR_DATA_COLUMN_MISSING');
+    assert.equal(mlopsError('MLOPS_ERR_SERVE_INTERNAL').nonRetryable, false);
+    assert.ok(isMlopsError(failure, 'MLOPS_ERR_DATA_COLUMN_MISSING'));
+    assert.ok(!isMlopsError(new Error('plain')));
+  });
+
+  it('leaves a missing template parameter visible instead of printing "undefined"', function () {
+    assert.equal(formatErrorMessage('MLOPS_ERR_ARTIFACT_NOT_FOUND', {}), 'Artifact "{uri}" does not exist');
+  });
+});
+
+describe('reference docs', function () {
+  it('docs/errors.md lists exactly the codes of src/errors.ts, with the same retryability (run npm run docs)', function () {
+    const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'errors.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `(MLOPS_ERR_[A-Z0-9_]+)` \| (yes|no) \|/gm)].map((m) => [m[1], m[2] === 'yes']);
+    assert.deepEqual(rows, Object.entries(errorCatalogue).map(([code, spec]) => [code, spec.retryable]));
+    assert.equal(doc, renderErrorsDoc());
+  });
+
+  it('docs/configuration.md documents every variable of the config schema (run npm run docs)', function () {
+    assert.equal(fs.readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8'), renderConfigurationDoc());
+  });
+});
