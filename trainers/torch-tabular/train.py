@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -225,7 +226,11 @@ def read_columns(path: Path, uri: str, columns: list[str]) -> dict[str, np.ndarr
             else:
                 data = {}
         except ValueError as e:
-            raise InputError(f"cannot parse {hint_uri} as numeric CSV: {str(e).splitlines()[0]}")
+            msg = str(e).splitlines()[0] if str(e) else "not numeric"
+            m = re.search(r"column (\d+)", msg)
+            if m and 0 < int(m.group(1)) <= len(available):  # numpy counts columns from 1
+                msg += f" (column {available[int(m.group(1)) - 1]!r})"
+            raise InputError(f"cannot parse {hint_uri} as numeric CSV: {msg}; every value must be a number")
     else:
         try:
             import pyarrow.parquet as pq  # lazy: only for Parquet input

@@ -1,0 +1,28 @@
+import { createPipelineActivities } from '../../src/activities';
+import type { ArtifactStore } from '../../src/artifacts';
+import type { PreprocessResult } from '../../src/contracts/datasets';
+import type { TrainModelInput } from '../../src/contracts/training';
+import { exampleDataset } from './stack';
+
+/** Ingests and preprocesses the bundled churn data with the real activities. */
+export async function prepareChurn(store: ArtifactStore): Promise<PreprocessResult & { snapshotId: string }> {
+  const activities = createPipelineActivities({ store });
+  const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
+  const prepared = await activities.preprocessDataset({ ...snapshot, target: 'churned', task: 'classification', split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 } });
+  return { ...prepared, snapshotId: snapshot.snapshotId };
+}
+
+export function trainInput(prepared: PreprocessResult, trainer: Partial<TrainModelInput['trainer']>, runKey: string): TrainModelInput {
+  return {
+    modelName: 'churn',
+    runKey,
+    trainer: { kind: 'builtin-linear', hyperparameters: {}, heartbeatTimeoutSeconds: 60, taskQueue: 'unused', ...trainer },
+    task: 'classification',
+    trainUri: prepared.trainUri,
+    validationUri: prepared.validationUri,
+    transformUri: prepared.transformUri,
+    featureColumns: prepared.featureColumns,
+    labelColumn: prepared.labelColumn,
+    seed: 42,
+  };
+}
