@@ -37,7 +37,13 @@ async function main(): Promise<void> {
   const cliPath = resolveTemporalCli(config, (line) => say(`  ${line}`));
   const port = (await isFree(config.devServer.port)) ? config.devServer.port : 0;
   const uiPort = (await isFree(config.devServer.uiPort)) ? config.devServer.uiPort : 0;
-  const server = await startDevServer({ cliPath, stateDir: path.join(config.stateDir, 'temporal'), port, uiPort, log: (l) => say(`  ${l}`) });
+  const server = await startDevServer({
+    cliPath,
+    stateDir: path.join(config.stateDir, 'temporal'),
+    port,
+    uiPort,
+    log: (l) => say(`  ${l}`),
+  });
   Runtime.install({
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
@@ -50,7 +56,10 @@ async function main(): Promise<void> {
   const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: nativeConnection });
   const running = Promise.all([pipelineWorker.run(), trainingWorker.run()]);
   try {
-    const workflowId = `churn-demo-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}`;
+    const workflowId = `churn-demo-${new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14)}`;
     const handle = await client.workflow.start(trainingPipeline, {
       taskQueue: taskQueues.pipeline,
       workflowId,
@@ -101,12 +110,17 @@ async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): 
   return done;
 }
 
-async function printNewSteps(handle: WorkflowHandle, shown: { announced: number; ended: number; epoch: number }): Promise<void> {
+async function printNewSteps(
+  handle: WorkflowHandle,
+  shown: { announced: number; ended: number; epoch: number },
+): Promise<void> {
   const status = await handle.query(getStatusQuery).catch(() => undefined);
   if (!status) return;
   for (const [i, step] of status.steps.entries()) {
-    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed'].includes(step.stage)) say(`  … ${step.stage}`);
-    if (i >= shown.ended && step.endedAt) say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);
+    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed'].includes(step.stage))
+      say(`  … ${step.stage}`);
+    if (i >= shown.ended && step.endedAt)
+      say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);
   }
   shown.announced = status.steps.length;
   shown.ended = status.steps.filter((s) => s.endedAt).length;
@@ -120,13 +134,19 @@ async function printTraining(handle: WorkflowHandle, lastEpoch: number): Promise
   if (!payload) return lastEpoch;
   const progress = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingProgress;
   if (progress.epoch === lastEpoch) return lastEpoch;
-  say(`      epoch ${progress.epoch}/${progress.epochs ?? '?'}  loss ${progress.loss?.toFixed(4)}  validation ${progress.metric} ${progress.value?.toFixed(4)}`);
+  say(
+    `      epoch ${progress.epoch}/${progress.epochs ?? '?'}  loss ${progress.loss?.toFixed(4)}  validation ${progress.metric} ${progress.value?.toFixed(4)}`,
+  );
   return progress.epoch;
 }
 
 function printSummary(result: TrainingPipelineResult, workflowId: string, uiUrl: string, address: string): void {
-  const metrics = Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
-  say(`\nOutcome: ${result.outcome}${result.version ? ` (model "${result.modelName}" version ${result.version} is now "production")` : ''}`);
+  const metrics = Object.entries(result.metrics)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(', ');
+  say(
+    `\nOutcome: ${result.outcome}${result.version ? ` (model "${result.modelName}" version ${result.version} is now "production")` : ''}`,
+  );
   say(`Test metrics: ${metrics}`);
   say(`Gate: ${result.gate.reason}`);
   say('\nWhere to look:');

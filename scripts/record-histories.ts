@@ -21,10 +21,30 @@ const outDir = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');
 const dataset = path.resolve(__dirname, '..', 'examples', 'churn.csv');
 
 const scenarios: { name: string; input: (trainingQueue: string) => TrainingPipelineInput }[] = [
-  { name: 'deployed', input: (q) => ({ modelName: 'churn', dataset: { uri: dataset }, target: 'churned', trainer: { hyperparameters: { epochs: 3 }, taskQueue: q } }) },
-  { name: 'gate-rejected', input: (q) => ({ modelName: 'churn', dataset: { uri: dataset }, target: 'churned', trainer: { hyperparameters: { epochs: 3 }, taskQueue: q }, gate: { metric: 'auc', minImprovement: 0.5 } }) },
+  {
+    name: 'deployed',
+    input: (q) => ({
+      modelName: 'churn',
+      dataset: { uri: dataset },
+      target: 'churned',
+      trainer: { hyperparameters: { epochs: 3 }, taskQueue: q },
+    }),
+  },
+  {
+    name: 'gate-rejected',
+    input: (q) => ({
+      modelName: 'churn',
+      dataset: { uri: dataset },
+      target: 'churned',
+      trainer: { hyperparameters: { epochs: 3 }, taskQueue: q },
+      gate: { metric: 'auc', minImprovement: 0.5 },
+    }),
+  },
   { name: 'invalid-input', input: () => ({ modelName: 'Not Valid', dataset: { uri: '' }, target: '' }) },
-  { name: 'missing-target', input: (q) => ({ modelName: 'churn', dataset: { uri: dataset }, target: 'nope', trainer: { taskQueue: q } }) },
+  {
+    name: 'missing-target',
+    input: (q) => ({ modelName: 'churn', dataset: { uri: dataset }, target: 'nope', trainer: { taskQueue: q } }),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -39,15 +59,36 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   try {
     const queues = { pipeline: 'record-pipeline', training: 'record-training' };
-    const pipelineWorker = await createPipelineWorker({ config: workerConfig, connection: native, taskQueue: queues.pipeline });
-    const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: native, taskQueue: queues.training });
+    const pipelineWorker = await createPipelineWorker({
+      config: workerConfig,
+      connection: native,
+      taskQueue: queues.pipeline,
+    });
+    const trainingWorker = await createTrainingWorker({
+      config: workerConfig,
+      connection: native,
+      taskQueue: queues.training,
+    });
     await pipelineWorker.runUntil(
       trainingWorker.runUntil(async () => {
         for (const scenario of scenarios) {
-          const handle = await client.workflow.start(trainingPipeline, { taskQueue: queues.pipeline, workflowId: `replay-${scenario.name}`, args: [scenario.input(queues.training)] });
+          const handle = await client.workflow.start(trainingPipeline, {
+            taskQueue: queues.pipeline,
+            workflowId: `replay-${scenario.name}`,
+            args: [scenario.input(queues.training)],
+          });
           await handle.result().catch(() => undefined);
           // The CLI's JSON export is the same format the Web UI downloads and Worker.runReplayHistory reads.
-          const history = execFileSync(cliPath, ['workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json', '--address', server.address]);
+          const history = execFileSync(cliPath, [
+            'workflow',
+            'show',
+            '--workflow-id',
+            handle.workflowId,
+            '--output',
+            'json',
+            '--address',
+            server.address,
+          ]);
           fs.writeFileSync(path.join(outDir, `${scenario.name}.json`), history);
           console.log(`recorded ${scenario.name}`);
         }

@@ -26,7 +26,10 @@ export const configSchema = {
   /** Artifact store root: a folder, `file://` URI or `gs://bucket/prefix`. @default `file://<state dir>/artifacts` */
   MLOPS_ARTIFACT_ROOT: z
     .string()
-    .regex(/^(gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?|file:\/\/\/.+|\/.+|\.{0,2}[^:]*)$/, 'must be a folder, file:// or gs:// URI')
+    .regex(
+      /^(gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?|file:\/\/\/.+|\/.+|\.{0,2}[^:]*)$/,
+      'must be a folder, file:// or gs:// URI',
+    )
     .optional(),
   /** Google Cloud project for BigQuery, Cloud Storage and Vertex AI. @default none */
   MLOPS_GCP_PROJECT: z.string().min(1).optional(),
@@ -39,7 +42,10 @@ export const configSchema = {
   /** Temporal CLI binary to use instead of searching PATH and the cache. */
   TEMPORAL_CLI_PATH: uriOrPath.optional(),
   /** Temporal CLI version built from Go modules when none is found. @default v1.5.1 */
-  MLOPS_TEMPORAL_CLI_VERSION: z.string().regex(/^v\d+\.\d+\.\d+$/, 'must look like v1.5.1').default('v1.5.1'),
+  MLOPS_TEMPORAL_CLI_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+$/, 'must look like v1.5.1')
+    .default('v1.5.1'),
   /** Dev server frontend gRPC port (demo and `npm run temporal:server`; tests pick free ports). @default 7233 */
   MLOPS_DEV_SERVER_PORT: port.default(7233),
   /** Dev server Web UI port. @default 8233 */
@@ -56,7 +62,10 @@ export const configSchema = {
     .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a lowercase model name')
     .optional(),
   /** Registry alias the server loads. @default production */
-  MLOPS_SERVE_ALIAS: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias').default('production'),
+  MLOPS_SERVE_ALIAS: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias')
+    .default('production'),
   /** Log level of workers and the model server. @default INFO */
   MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Prebuilt workflow bundle, used when NODE_ENV=production. @default dist/workflow-bundle.js */
@@ -135,7 +144,12 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       useBundle: v.NODE_ENV === 'production',
       bundlePath: path.resolve(v.MLOPS_WORKFLOW_BUNDLE),
     },
-    serve: { host: v.MLOPS_SERVE_HOST, port: v.MLOPS_SERVE_PORT, model: v.MLOPS_SERVE_MODEL, alias: v.MLOPS_SERVE_ALIAS },
+    serve: {
+      host: v.MLOPS_SERVE_HOST,
+      port: v.MLOPS_SERVE_PORT,
+      model: v.MLOPS_SERVE_MODEL,
+      alias: v.MLOPS_SERVE_ALIAS,
+    },
     logLevel: v.MLOPS_LOG_LEVEL,
   };
 }

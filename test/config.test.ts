@@ -25,7 +25,12 @@ describe('loadConfig', function () {
   it('reports every bad variable, and unknown MLOPS_ names, in one non-retryable error', function () {
     const err = (() => {
       try {
-        loadConfig({ MLOPS_TRAINING_GPUS: 'two', MLOPS_SERVE_PORT: '70000', MLOPS_LOG_LEVEL: 'LOUD', MLOPS_ARTIFACT_RUT: '/x' });
+        loadConfig({
+          MLOPS_TRAINING_GPUS: 'two',
+          MLOPS_SERVE_PORT: '70000',
+          MLOPS_LOG_LEVEL: 'LOUD',
+          MLOPS_ARTIFACT_RUT: '/x',
+        });
       } catch (e) {
         return e;
       }
@@ -34,7 +39,12 @@ describe('loadConfig', function () {
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'MLOPS_ERR_CONFIG_INVALID');
     assert.equal(err.nonRetryable, true);
-    for (const name of ['MLOPS_TRAINING_GPUS="two"', 'MLOPS_SERVE_PORT="70000"', 'MLOPS_LOG_LEVEL="LOUD"', 'MLOPS_ARTIFACT_RUT: not a known variable']) {
+    for (const name of [
+      'MLOPS_TRAINING_GPUS="two"',
+      'MLOPS_SERVE_PORT="70000"',
+      'MLOPS_LOG_LEVEL="LOUD"',
+      'MLOPS_ARTIFACT_RUT: not a known variable',
+    ]) {
       assert.ok(err.message.includes(name), `the message should mention ${name}:\n${err.message}`);
     }
   });
@@ -43,6 +53,8 @@ describe('loadConfig', function () {
     const config = loadConfig({ MLOPS_ARTIFACT_ROOT: 'gs://ml-artifacts/team-a/', NODE_ENV: 'production' });
     assert.equal(config.artifactRoot, 'gs://ml-artifacts/team-a');
     assert.equal(config.worker.useBundle, true);
-    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.serve) && Object.isFrozen(config.temporal.connectionOptions));
+    assert.ok(
+      Object.isFrozen(config) && Object.isFrozen(config.serve) && Object.isFrozen(config.temporal.connectionOptions),
+    );
   });
 });

@@ -16,11 +16,19 @@ describe('the error catalogue', function () {
   });
 
   it('builds Temporal failures whose type is the code and whose retryability follows the catalogue', function () {
-    const failure = mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', { column: 'age', role: 'feature', source: 'ds-1', columns: 'a, b' });
+    const failure = mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+      column: 'age',
+      role: 'feature',
+      source: 'ds-1',
+      columns: 'a, b',
+    });
     assert.ok(failure instanceof ApplicationFailure);
     assert.equal(failure.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
     assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /^MLOPS_ERR_DATA_COLUMN_MISSING: Column "age" \(feature\) is not in dataset "ds-1"; its columns are: a, b\nFix: /);
+    assert.match(
+      failure.message,
+      /^MLOPS_ERR_DATA_COLUMN_MISSING: Column "age" \(feature\) is not in dataset "ds-1"; its columns are: a, b\nFix: /,
+    );
     assert.deepEqual((failure.details![0] as { code: string }).code, 'MLOPS_ERR_DATA_COLUMN_MISSING');
     assert.equal(mlopsError('MLOPS_ERR_SERVE_INTERNAL').nonRetryable, false);
     assert.ok(isMlopsError(failure, 'MLOPS_ERR_DATA_COLUMN_MISSING'));
@@ -36,7 +44,10 @@ describe('reference docs', function () {
   it('docs/errors.md lists exactly the codes of src/errors.ts, with the same retryability (run npm run docs)', function () {
     const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'errors.md'), 'utf8');
     const rows = [...doc.matchAll(/^\| `(MLOPS_ERR_[A-Z0-9_]+)` \| (yes|no) \|/gm)].map((m) => [m[1], m[2] === 'yes']);
-    assert.deepEqual(rows, Object.entries(errorCatalogue).map(([code, spec]) => [code, spec.retryable]));
+    assert.deepEqual(
+      rows,
+      Object.entries(errorCatalogue).map(([code, spec]) => [code, spec.retryable]),
+    );
     assert.equal(doc, renderErrorsDoc());
   });
 

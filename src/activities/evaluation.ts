@@ -22,7 +22,11 @@ interface TestSet {
 const batchRows = 4096;
 
 /** Evaluation: score the challenger on the test split, compare it with the champion, and decide the gate. */
-export function createEvaluationActivities({ store }: EvaluationDeps) {
+export interface EvaluationActivities {
+  evaluateModel: (input: EvaluateModelInput) => Promise<EvaluateModelResult>;
+}
+
+export function createEvaluationActivities({ store }: EvaluationDeps): EvaluationActivities {
   return {
     async evaluateModel(input: EvaluateModelInput): Promise<EvaluateModelResult> {
       const transform = await readJson<FittedTransform>(store, input.transformUri);
@@ -32,7 +36,15 @@ export function createEvaluationActivities({ store }: EvaluationDeps) {
       const champion = await scoreChampion(store, input, transform, test);
       const gate = decideGate(input, metrics, baseline, champion);
       const reportUri = store.uri(input.outputUri, 'evaluation.json');
-      await writeJson(store, reportUri, { modelUri: input.modelUri, testUri: input.testUri, rows: test.rows, metrics, baseline, champion, gate });
+      await writeJson(store, reportUri, {
+        modelUri: input.modelUri,
+        testUri: input.testUri,
+        rows: test.rows,
+        metrics,
+        baseline,
+        champion,
+        gate,
+      });
       return { metrics, baseline, reportUri, gate };
     },
   };
@@ -48,14 +60,22 @@ async function loadTestSet(file: string, input: EvaluateModelInput): Promise<Tes
   return { features, labels: Float64Array.from(columns[n] as number[]), rows };
 }
 
-async function scoreModel(store: ArtifactStore, modelUri: string, test: TestSet, input: EvaluateModelInput): Promise<Record<string, number>> {
+async function scoreModel(
+  store: ArtifactStore,
+  modelUri: string,
+  test: TestSet,
+  input: EvaluateModelInput,
+): Promise<Record<string, number>> {
   const n = input.featureColumns.length;
   const model = await loadOnnxModel(await store.read(modelUri), modelUri, n);
   try {
     const outputs = new Float32Array(test.rows * model.outputWidth);
     for (let start = 0; start < test.rows; start += batchRows) {
       const rows = Math.min(batchRows, test.rows - start);
-      outputs.set(await model.run(test.features.subarray(start * n, (start + rows) * n), rows), start * model.outputWidth);
+      outputs.set(
+        await model.run(test.features.subarray(start * n, (start + rows) * n), rows),
+        start * model.outputWidth,
+      );
     }
     if (input.task === 'regression') return { ...regressionMetrics(outputs, test.labels) };
     return { ...classificationMetrics(outputs, test.labels, model.outputWidth) };
@@ -85,13 +105,22 @@ interface ChampionScore {
   sameTestSplit: boolean;
 }
 
-async function scoreChampion(store: ArtifactStore, input: EvaluateModelInput, transform: FittedTransform, test: TestSet): Promise<ChampionScore | undefined> {
+async function scoreChampion(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+  test: TestSet,
+): Promise<ChampionScore | undefined> {
   if (!(await readAlias(store, input.modelName, input.championAlias))) return undefined;
   const champion = await resolveAlias(store, input.modelName, input.championAlias);
   if (champion.transformSpecHash !== transform.specHash || champion.snapshotId !== transform.snapshotId) {
     return { version: champion.version, metrics: champion.metrics, sameTestSplit: false };
   }
-  return { version: champion.version, metrics: await scoreModel(store, champion.modelUri, test, input), sameTestSplit: true };
+  return {
+    version: champion.version,
+    metrics: await scoreModel(store, champion.modelUri, test, input),
+    sameTestSplit: true,
+  };
 }
 
 function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {
@@ -99,16 +128,32 @@ function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number
   return metrics.auc !== undefined ? 'auc' : 'accuracy';
 }
 
-function decideGate(input: EvaluateModelInput, metrics: Record<string, number>, baseline: Record<string, number>, champion?: ChampionScore): GateDecision {
+function decideGate(
+  input: EvaluateModelInput,
+  metrics: Record<string, number>,
+  baseline: Record<string, number>,
+  champion?: ChampionScore,
+): GateDecision {
   const metric = input.gate.metric ?? defaultMetric(input, metrics);
   const challenger = metrics[metric] ?? NaN;
   const better = (a: number, b: number) => (lowerIsBetter.has(metric) ? b - a : a - b);
   // AUC of a constant predictor is 0.5 by definition; other metrics compare against the computed baseline.
   const floor = metric === 'auc' ? 0.5 : (baseline[metric] ?? NaN);
   if (!(better(challenger, floor) > 0)) {
-    return { passed: false, metric, challenger, reason: `${metric} ${fmt(challenger)} is no better than the trivial baseline ${fmt(floor)}` };
+    return {
+      passed: false,
+      metric,
+      challenger,
+      reason: `${metric} ${fmt(challenger)} is no better than the trivial baseline ${fmt(floor)}`,
+    };
   }
-  if (!champion) return { passed: true, metric, challenger, reason: `no champion yet; ${metric} ${fmt(challenger)} beats the baseline ${fmt(floor)}` };
+  if (!champion)
+    return {
+      passed: true,
+      metric,
+      challenger,
+      reason: `no champion yet; ${metric} ${fmt(challenger)} beats the baseline ${fmt(floor)}`,
+    };
   const championValue = champion.metrics[metric] ?? NaN;
   const improvement = better(challenger, championValue);
   const passed = improvement >= input.gate.minImprovement;

@@ -1,10 +1,15 @@
 import type { ArtifactStore } from '../artifacts';
+import type { EvaluationActivities } from './evaluation';
 import { createEvaluationActivities } from './evaluation';
+import type { IngestActivities } from './ingest';
 import { createIngestActivities } from './ingest';
+import type { PreprocessActivities } from './preprocess';
 import { createPreprocessActivities } from './preprocess';
+import type { ProfileActivities } from './profile';
 import { createProfileActivities } from './profile';
+import type { RegistryActivities } from './registry';
 import { createRegistryActivities } from './registry';
-import type { TrainingDeps } from './training';
+import type { TrainingActivities, TrainingDeps } from './training';
 import { createTrainingActivities } from './training';
 
 export interface PipelineActivityDeps {
@@ -12,7 +17,13 @@ export interface PipelineActivityDeps {
 }
 
 /** Activities of the pipeline task queue (CPU work: data, evaluation, registry). */
-export function createPipelineActivities(deps: PipelineActivityDeps) {
+export type PipelineActivities = IngestActivities &
+  ProfileActivities &
+  PreprocessActivities &
+  EvaluationActivities &
+  RegistryActivities;
+
+export function createPipelineActivities(deps: PipelineActivityDeps): PipelineActivities {
   return {
     ...createIngestActivities(deps),
     ...createProfileActivities(deps),
@@ -23,11 +34,10 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
 }
 
 /** Activities of the training task queue. */
-export function createTrainingQueueActivities(deps: TrainingDeps) {
+export function createTrainingQueueActivities(deps: TrainingDeps): TrainingActivities {
   return createTrainingActivities(deps);
 }
 
-export type PipelineActivities = ReturnType<typeof createPipelineActivities>;
-export type TrainingActivities = ReturnType<typeof createTrainingQueueActivities>;
+export type { TrainingActivities };
 export { GpuPool } from './training';
 export type { TrainingDeps } from './training';

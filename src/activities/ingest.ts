@@ -19,7 +19,11 @@ export interface IngestDeps {
 type Format = NonNullable<IngestDatasetInput['format']>;
 
 /** Data ingestion: a source file or URL becomes a content-addressed dataset snapshot (Parquet + manifest). */
-export function createIngestActivities({ store }: IngestDeps) {
+export interface IngestActivities {
+  ingestDataset: (input: IngestDatasetInput) => Promise<DatasetSnapshot>;
+}
+
+export function createIngestActivities({ store }: IngestDeps): IngestActivities {
   return {
     async ingestDataset(input: IngestDatasetInput): Promise<DatasetSnapshot> {
       const format = input.format ?? inferFormat(input.sourceUri);
@@ -28,7 +32,8 @@ export function createIngestActivities({ store }: IngestDeps) {
         const { localPath, contentHash, bytes } = await fetchSource(input.sourceUri, work);
         const snapshotId = `ds-${contentHash.slice(0, 16)}`;
         const manifestUri = store.uri('datasets', snapshotId, 'manifest.json');
-        if (await store.exists(manifestUri)) return toSnapshot(await readJson<SnapshotManifest>(store, manifestUri), manifestUri, true);
+        if (await store.exists(manifestUri))
+          return toSnapshot(await readJson<SnapshotManifest>(store, manifestUri), manifestUri, true);
 
         const parquetPath = path.join(work, 'data.parquet');
         const { rowCount, columns } = await convertToParquet(input.sourceUri, localPath, format, parquetPath);
@@ -69,7 +74,10 @@ function inferFormat(uri: string): Format {
  * Brings the source to a local file while hashing it in the same pass (the file is read once, in chunks, so memory
  * does not grow with its size). Local files are hashed in place.
  */
-async function fetchSource(uri: string, work: string): Promise<{ localPath: string; contentHash: string; bytes: number }> {
+async function fetchSource(
+  uri: string,
+  work: string,
+): Promise<{ localPath: string; contentHash: string; bytes: number }> {
   if (/^https?:\/\//.test(uri)) return downloadHttp(uri, work);
   const localPath = uri.startsWith('file://') ? fileURLToPath(uri) : path.resolve(uri);
   const stat = await fs.stat(localPath).catch(() => undefined);
@@ -79,7 +87,10 @@ async function fetchSource(uri: string, work: string): Promise<{ localPath: stri
   return { localPath, contentHash: hash.digest('hex'), bytes: stat.size };
 }
 
-async function downloadHttp(uri: string, work: string): Promise<{ localPath: string; contentHash: string; bytes: number }> {
+async function downloadHttp(
+  uri: string,
+  work: string,
+): Promise<{ localPath: string; contentHash: string; bytes: number }> {
   const response = await fetch(uri);
   if (response.status === 404 || response.status === 410 || response.status === 403) {
     throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: `${uri} (HTTP ${response.status})` });
@@ -89,7 +100,7 @@ async function downloadHttp(uri: string, work: string): Promise<{ localPath: str
   const localPath = path.join(work, `download-${randomBytes(4).toString('hex')}`);
   const hash = createHash('sha256');
   let bytes = 0;
-  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  const body = Readable.fromWeb(response.body);
   body.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.length;

@@ -24,19 +24,29 @@ const missingCategory = '__missing__';
  * Preprocessing: fit the transform on the training split and apply it to every split, all as SQL in the warehouse.
  * Output folders are keyed by snapshot id and spec hash, so the same spec on the same snapshot is computed once.
  */
-export function createPreprocessActivities({ store }: PreprocessDeps) {
+export interface PreprocessActivities {
+  preprocessDataset: (input: PreprocessInput) => Promise<PreprocessResult>;
+}
+
+export function createPreprocessActivities({ store }: PreprocessDeps): PreprocessActivities {
   return {
     async preprocessDataset(input: PreprocessInput): Promise<PreprocessResult> {
       const specHash = hashSpec(input);
       const folder = ['preprocessed', input.snapshotId, specHash];
       const resultUri = store.uri(...folder, 'result.json');
-      if (await store.exists(resultUri)) return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
+      if (await store.exists(resultUri))
+        return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
 
       const features = selectFeatures(input);
       const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-preprocess-'));
       try {
-        const fitted = await withLocalCopy(store, input.dataUri, (file) => fitAndApply(file, work, input, features, specHash));
-        const uris = Object.fromEntries(splits.map((s) => [s, store.uri(...folder, `${s}.parquet`)])) as Record<(typeof splits)[number], string>;
+        const fitted = await withLocalCopy(store, input.dataUri, (file) =>
+          fitAndApply(file, work, input, features, specHash),
+        );
+        const uris = Object.fromEntries(splits.map((s) => [s, store.uri(...folder, `${s}.parquet`)])) as Record<
+          (typeof splits)[number],
+          string
+        >;
         for (const s of splits) await store.upload(path.join(work, `${s}.parquet`), uris[s]);
         const transformUri = store.uri(...folder, 'transform.json');
         await writeJson(store, transformUri, fitted.transform);
@@ -70,17 +80,34 @@ function selectFeatures(input: PreprocessInput): { name: string; type: string }[
   const known = new Map(input.columns.map((c) => [c.name, c.type]));
   const columnList = input.columns.map((c) => c.name).join(', ');
   if (!known.has(input.target)) {
-    throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', { column: input.target, role: 'target', source: input.snapshotId, columns: columnList });
+    throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+      column: input.target,
+      role: 'target',
+      source: input.snapshotId,
+      columns: columnList,
+    });
   }
   const names = input.features ?? input.columns.map((c) => c.name).filter((n) => n !== input.target);
   return names.map((name) => {
     const type = known.get(name);
-    if (!type) throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', { column: name, role: 'feature', source: input.snapshotId, columns: columnList });
+    if (!type)
+      throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+        column: name,
+        role: 'feature',
+        source: input.snapshotId,
+        columns: columnList,
+      });
     return { name, type };
   });
 }
 
-async function fitAndApply(file: string, work: string, input: PreprocessInput, features: { name: string; type: string }[], specHash: string) {
+async function fitAndApply(
+  file: string,
+  work: string,
+  input: PreprocessInput,
+  features: { name: string; type: string }[],
+  specHash: string,
+) {
   // One thread keeps row order and Parquet layout identical between runs: same spec + same snapshot → same bytes.
   return withDuckDb(
     async (db) => {
@@ -88,11 +115,17 @@ async function fitAndApply(file: string, work: string, input: PreprocessInput, f
       const rows = await countSplits(db, input);
       const classes = await fitTarget(db, input);
       const transforms: FeatureTransform[] = [];
-      for (const f of features) transforms.push(isNumericType(f.type) ? await fitNumeric(db, f.name) : await fitCategorical(db, f.name));
-      const selectList = [...transforms.flatMap(featureSql), `${targetSql(input, classes)} AS ${ident(labelColumn)}`].join(',\n  ');
+      for (const f of features)
+        transforms.push(isNumericType(f.type) ? await fitNumeric(db, f.name) : await fitCategorical(db, f.name));
+      const selectList = [
+        ...transforms.flatMap(featureSql),
+        `${targetSql(input, classes)} AS ${ident(labelColumn)}`,
+      ].join(',\n  ');
       for (const s of splits) {
         const out = literal(path.join(work, `${s}.parquet`));
-        await db.run(`COPY (SELECT ${selectList} FROM assigned WHERE __split = '${s}' ORDER BY __row) TO ${out} (FORMAT parquet)`);
+        await db.run(
+          `COPY (SELECT ${selectList} FROM assigned WHERE __split = '${s}' ORDER BY __row) TO ${out} (FORMAT parquet)`,
+        );
       }
       const transform: FittedTransform = {
         version: 1,
@@ -120,12 +153,18 @@ async function assignSplits(db: DuckDb, file: string, input: PreprocessInput): P
 }
 
 async function countSplits(db: DuckDb, input: PreprocessInput): Promise<PreprocessResult['rows']> {
-  const counts = await db.query<{ s: string; n: number }>('SELECT __split AS s, count(*) AS n FROM assigned GROUP BY 1');
+  const counts = await db.query<{ s: string; n: number }>(
+    'SELECT __split AS s, count(*) AS n FROM assigned GROUP BY 1',
+  );
   const rows = { train: 0, validation: 0, test: 0 };
   for (const { s, n } of counts) rows[s as keyof typeof rows] = n;
   for (const split of splits) {
     if (rows[split] === 0) {
-      throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', { source: input.snapshotId, rows: rows.train + rows.validation + rows.test, split });
+      throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {
+        source: input.snapshotId,
+        rows: rows.train + rows.validation + rows.test,
+        split,
+      });
     }
   }
   return rows;
@@ -136,14 +175,27 @@ async function fitTarget(db: DuckDb, input: PreprocessInput): Promise<string[] |
   const targetType = input.columns.find((c) => c.name === input.target)!.type;
   if (input.task === 'regression') {
     if (!isNumericType(targetType)) {
-      throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', { column: input.target, source: input.snapshotId, task: 'regression', reason: `its type is ${targetType}` });
+      throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
+        column: input.target,
+        source: input.snapshotId,
+        task: 'regression',
+        reason: `its type is ${targetType}`,
+      });
     }
     return undefined;
   }
-  const classes = await db.query<{ v: string }>(`SELECT DISTINCT ${target}::VARCHAR AS v FROM assigned ORDER BY v LIMIT 1001`);
+  const classes = await db.query<{ v: string }>(
+    `SELECT DISTINCT ${target}::VARCHAR AS v FROM assigned ORDER BY v LIMIT 1001`,
+  );
   if (classes.length < 2 || classes.length > 1000) {
-    const reason = classes.length < 2 ? `it has ${classes.length} distinct value` : 'it has more than 1000 distinct values';
-    throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', { column: input.target, source: input.snapshotId, task: 'classification', reason });
+    const reason =
+      classes.length < 2 ? `it has ${classes.length} distinct value` : 'it has more than 1000 distinct values';
+    throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
+      column: input.target,
+      source: input.snapshotId,
+      task: 'classification',
+      reason,
+    });
   }
   return classes.map((c) => c.v);
 }
@@ -177,11 +229,14 @@ async function fitCategorical(db: DuckDb, name: string): Promise<FeatureTransfor
 
 function featureSql(t: FeatureTransform): string[] {
   const c = ident(t.name);
-  if (t.kind === 'numeric') return [`((coalesce(${c}::DOUBLE, ${t.impute}) - ${t.mean}) / ${t.std})::DOUBLE AS ${ident(t.output)}`];
+  if (t.kind === 'numeric')
+    return [`((coalesce(${c}::DOUBLE, ${t.impute}) - ${t.mean}) / ${t.std})::DOUBLE AS ${ident(t.output)}`];
   const value = `coalesce(${c}::VARCHAR, '${missingCategory}')`;
   const known = t.categories.map(literal).join(', ');
   return [
-    ...t.categories.map((v, i) => `(CASE WHEN ${value} = ${literal(v)} THEN 1.0 ELSE 0.0 END)::DOUBLE AS ${ident(t.outputs[i]!)}`),
+    ...t.categories.map(
+      (v, i) => `(CASE WHEN ${value} = ${literal(v)} THEN 1.0 ELSE 0.0 END)::DOUBLE AS ${ident(t.outputs[i]!)}`,
+    ),
     `(CASE WHEN ${value} IN (${known}) THEN 0.0 ELSE 1.0 END)::DOUBLE AS ${ident(t.unknownOutput)}`,
   ];
 }

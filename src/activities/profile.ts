@@ -36,7 +36,11 @@ export interface DatasetProfile {
 const quantileLevels = [0.05, 0.25, 0.5, 0.75, 0.95];
 
 /** Profiling ("visualize data"): per-column statistics computed in the warehouse, plus a report a person reads. */
-export function createProfileActivities({ store }: ProfileDeps) {
+export interface ProfileActivities {
+  profileDataset: (input: ProfileDatasetInput) => Promise<ProfileDatasetResult>;
+}
+
+export function createProfileActivities({ store }: ProfileDeps): ProfileActivities {
   return {
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
       const profileUri = store.uri('profiles', input.snapshotId, 'profile.json');
@@ -54,7 +58,11 @@ export function createProfileActivities({ store }: ProfileDeps) {
 }
 
 /** Runs `fn` on a local path of the artifact, downloading it first when the store is remote. */
-export async function withLocalCopy<T>(store: ArtifactStore, uri: string, fn: (file: string) => Promise<T>): Promise<T> {
+export async function withLocalCopy<T>(
+  store: ArtifactStore,
+  uri: string,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
   const local = store.localPath(uri);
   if (local) return fn(local);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-artifact-'));
@@ -103,7 +111,7 @@ async function profileColumn(db: DuckDb, column: ColumnSchema): Promise<ColumnPr
   return profile;
 }
 
-function escapeHtml(value: unknown): string {
+function escapeHtml(value: string | number | undefined): string {
   return String(value ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 

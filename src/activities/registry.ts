@@ -12,7 +12,12 @@ export interface RegistryDeps {
 }
 
 /** Model registry and deployment: versions are immutable; deploying moves an alias. */
-export function createRegistryActivities({ store }: RegistryDeps) {
+export interface RegistryActivities {
+  registerModel: (input: RegisterModelInput) => Promise<RegisteredModel>;
+  deployModel: (input: DeployModelInput) => Promise<DeployModelResult>;
+}
+
+export function createRegistryActivities({ store }: RegistryDeps): RegistryActivities {
   return {
     async registerModel(input: RegisterModelInput): Promise<RegisteredModel> {
       const versions = await listVersions(store, input.modelName);
@@ -44,15 +49,26 @@ export function createRegistryActivities({ store }: RegistryDeps) {
     async deployModel(input: DeployModelInput): Promise<DeployModelResult> {
       const folder = versionFolder(store, input.modelName, input.version);
       const versionUri = store.uri(folder, 'version.json');
-      if (!(await store.exists(versionUri))) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: input.modelName, what: `version ${input.version}` });
+      if (!(await store.exists(versionUri)))
+        throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: input.modelName, what: `version ${input.version}` });
       const record = await readJson<ModelVersionRecord>(store, versionUri);
       const transform = await readJson<FittedTransform>(store, record.transformUri);
       // Load it the way the model server will, so a model that cannot serve never gets the alias.
-      const model = await loadOnnxModel(await store.read(record.modelUri), record.modelUri, transform.outputColumns.length);
+      const model = await loadOnnxModel(
+        await store.read(record.modelUri),
+        record.modelUri,
+        transform.outputColumns.length,
+      );
       await model.close();
       const current = await readAlias(store, input.modelName, input.alias);
-      if (current?.version === input.version) return { alias: input.alias, version: input.version, previousVersion: current.previousVersion };
-      const alias: AliasRecord = { alias: input.alias, version: input.version, previousVersion: current?.version, updatedAt: new Date().toISOString() };
+      if (current?.version === input.version)
+        return { alias: input.alias, version: input.version, previousVersion: current.previousVersion };
+      const alias: AliasRecord = {
+        alias: input.alias,
+        version: input.version,
+        previousVersion: current?.version,
+        updatedAt: new Date().toISOString(),
+      };
       await writeJson(store, aliasUri(store, input.modelName, input.alias), alias);
       return { alias: input.alias, version: input.version, previousVersion: current?.version };
     },
@@ -60,5 +76,10 @@ export function createRegistryActivities({ store }: RegistryDeps) {
 }
 
 function toRegistered(store: ArtifactStore, record: ModelVersionRecord): RegisteredModel {
-  return { modelName: record.modelName, version: record.version, versionUri: versionFolder(store, record.modelName, record.version), modelUri: record.modelUri };
+  return {
+    modelName: record.modelName,
+    version: record.version,
+    versionUri: versionFolder(store, record.modelName, record.version),
+    modelUri: record.modelUri,
+  };
 }

@@ -41,7 +41,11 @@ const keepAliveMs = 2_000;
 const killGraceMs = 5_000;
 
 /** Training on the training task queue: runs a trainer process per docs/trainer-contract.md. */
-export function createTrainingActivities(deps: TrainingDeps) {
+export interface TrainingActivities {
+  trainModel: (input: TrainModelInput) => Promise<TrainModelResult>;
+}
+
+export function createTrainingActivities(deps: TrainingDeps): TrainingActivities {
   return {
     async trainModel(input: TrainModelInput): Promise<TrainModelResult> {
       const ctx = Context.current();
@@ -49,7 +53,10 @@ export function createTrainingActivities(deps: TrainingDeps) {
       const outputDir = deps.store.localPath(outputUri) ?? path.join(deps.workDir, input.modelName, input.runKey);
       await fs.mkdir(outputDir, { recursive: true });
       const resume = await findCheckpoint(ctx.info.heartbeatDetails as TrainingProgress | undefined, outputDir);
-      const argv = [...(input.trainer.kind === 'command' ? input.trainer.command! : deps.trainerCommand(input.trainer.kind)), ...contractFlags(input, deps.store, outputDir, resume?.path)];
+      const argv = [
+        ...(input.trainer.kind === 'command' ? input.trainer.command! : deps.trainerCommand(input.trainer.kind)),
+        ...contractFlags(input, deps.store, outputDir, resume?.path),
+      ];
       const gpu = deps.gpus.acquire();
       try {
         ctx.log.info('Starting trainer', { argv: argv.join(' '), gpu, resumeFromEpoch: resume?.epoch });
@@ -65,15 +72,24 @@ export function createTrainingActivities(deps: TrainingDeps) {
 function contractFlags(input: TrainModelInput, store: ArtifactStore, outputDir: string, resumeFrom?: string): string[] {
   const local = (uri: string) => (store.localPath(uri) ? pathToFileURL(store.localPath(uri)!).href : uri);
   const flags = [
-    '--train', local(input.trainUri),
-    '--validation', local(input.validationUri),
-    '--transform', local(input.transformUri),
-    '--output', pathToFileURL(outputDir).href,
-    '--task', input.task,
-    '--label-column', input.labelColumn,
-    '--feature-columns', input.featureColumns.join(','),
-    '--hyperparameters', JSON.stringify(input.trainer.hyperparameters),
-    '--seed', String(input.seed),
+    '--train',
+    local(input.trainUri),
+    '--validation',
+    local(input.validationUri),
+    '--transform',
+    local(input.transformUri),
+    '--output',
+    pathToFileURL(outputDir).href,
+    '--task',
+    input.task,
+    '--label-column',
+    input.labelColumn,
+    '--feature-columns',
+    input.featureColumns.join(','),
+    '--hyperparameters',
+    JSON.stringify(input.trainer.hyperparameters),
+    '--seed',
+    String(input.seed),
   ];
   return resumeFrom ? [...flags, '--resume-from', pathToFileURL(resumeFrom).href] : flags;
 }
@@ -82,14 +98,27 @@ function contractFlags(input: TrainModelInput, store: ArtifactStore, outputDir: 
  * The checkpoint to resume from: the one recorded in the last heartbeat of a previous attempt, else the newest file
  * in the output folder (the worker may have died before its last heartbeat was sent).
  */
-async function findCheckpoint(details: TrainingProgress | undefined, outputDir: string): Promise<{ path: string; epoch: number } | undefined> {
+async function findCheckpoint(
+  details: TrainingProgress | undefined,
+  outputDir: string,
+): Promise<{ path: string; epoch: number } | undefined> {
   const dir = path.join(outputDir, 'checkpoints');
   const files = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => /^epoch-\d+\.ckpt$/.test(f)).sort();
   const newest = files.at(-1);
   const fromFolder = newest ? { path: path.join(dir, newest), epoch: Number(/\d+/.exec(newest)![0]) } : undefined;
-  if (details?.checkpointUri && details.checkpointEpoch !== undefined && (fromFolder?.epoch ?? 0) <= details.checkpointEpoch) {
+  if (
+    details?.checkpointUri &&
+    details.checkpointEpoch !== undefined &&
+    (fromFolder?.epoch ?? 0) <= details.checkpointEpoch
+  ) {
     const fromHeartbeat = new URL(details.checkpointUri).pathname;
-    if (await fs.stat(fromHeartbeat).then(() => true, () => false)) return { path: fromHeartbeat, epoch: details.checkpointEpoch };
+    if (
+      await fs.stat(fromHeartbeat).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { path: fromHeartbeat, epoch: details.checkpointEpoch };
   }
   return fromFolder;
 }
@@ -112,13 +141,15 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
   let lastProgressAt = Date.now();
   const tail: string[] = [];
   const remember = (line: string) => tail.push(line) > 30 && tail.shift();
-  createInterface({ input: child.stderr! }).on('line', remember);
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', remember);
+  createInterface({ input: child.stdout }).on('line', (line) => {
     const event = parseEvent(line);
     if (!event) return remember(line);
     lastProgressAt = Date.now();
-    if (event.type === 'progress') progress = { ...progress, ...pick(event, ['epoch', 'epochs', 'loss', 'metric', 'value']) };
-    if (event.type === 'checkpoint') progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
+    if (event.type === 'progress')
+      progress = { ...progress, ...pick(event, ['epoch', 'epochs', 'loss', 'metric', 'value']) };
+    if (event.type === 'checkpoint')
+      progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
     ctx.heartbeat(progress);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -140,7 +171,11 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
     }
     if (code === 0) return;
     if (signal) throw new Error(`Trainer ${argv[0]} was killed by ${signal}`);
-    throw mlopsError('MLOPS_ERR_TRAIN_COMMAND_FAILED', { trainer: argv[0], exit: `code ${code}`, tail: tail.slice(-20).join('\n') });
+    throw mlopsError('MLOPS_ERR_TRAIN_COMMAND_FAILED', {
+      trainer: argv[0],
+      exit: `code ${code}`,
+      tail: tail.slice(-20).join('\n'),
+    });
   } catch (err) {
     killGroup(child);
     await Promise.race([exited.catch(() => undefined), new Promise((r) => setTimeout(r, killGraceMs + 1000))]);
@@ -168,7 +203,7 @@ function parseEvent(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const value = JSON.parse(line) as unknown;
-    return value && typeof value === 'object' && 'type' in value ? (value as Record<string, unknown>) : undefined;
+    return value && typeof value === 'object' && 'type' in value ? value : undefined;
   } catch {
     return undefined;
   }
@@ -178,9 +213,18 @@ function pick(source: Record<string, unknown>, keys: (keyof TrainingProgress)[])
   return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
 }
 
-async function collectOutputs(store: ArtifactStore, outputUri: string, outputDir: string, trainer: string, resumedFromEpoch?: number): Promise<TrainModelResult> {
+async function collectOutputs(
+  store: ArtifactStore,
+  outputUri: string,
+  outputDir: string,
+  trainer: string,
+  resumedFromEpoch?: number,
+): Promise<TrainModelResult> {
   for (const file of ['model.onnx', 'metrics.json']) {
-    const exists = await fs.stat(path.join(outputDir, file)).then(() => true, () => false);
+    const exists = await fs.stat(path.join(outputDir, file)).then(
+      () => true,
+      () => false,
+    );
     if (!exists) throw mlopsError('MLOPS_ERR_TRAIN_OUTPUT_MISSING', { trainer, file, output: outputUri });
   }
   const modelUri = store.uri(outputUri, 'model.onnx');
@@ -189,6 +233,9 @@ async function collectOutputs(store: ArtifactStore, outputUri: string, outputDir
     await store.upload(path.join(outputDir, 'model.onnx'), modelUri);
     await store.upload(path.join(outputDir, 'metrics.json'), metricsUri);
   }
-  const metrics = JSON.parse(await fs.readFile(path.join(outputDir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+  const metrics = JSON.parse(await fs.readFile(path.join(outputDir, 'metrics.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   return { modelUri, metricsUri, outputUri, metrics, resumedFromEpoch };
 }

@@ -35,7 +35,10 @@ export function keyWithinRoot(root: string, uriOrKey: string): string {
   let key = uriOrKey;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uriOrKey)) {
     if (uriOrKey !== root && !uriOrKey.startsWith(`${root}/`)) {
-      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri: uriOrKey, reason: `it is outside the store root ${root}` });
+      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', {
+        uri: uriOrKey,
+        reason: `it is outside the store root ${root}`,
+      });
     }
     key = uriOrKey.slice(root.length + 1);
   }
@@ -54,9 +57,13 @@ export function joinKey(root: string, segments: string[]): string {
 function normalizeKey(uri: string, key: string): string {
   const parts = key.split('/').filter((part) => part !== '' && part !== '.');
   for (const part of parts) {
-    if (part === '..') throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri, reason: '".." would escape the store root' });
+    if (part === '..')
+      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri, reason: '".." would escape the store root' });
     if (part.includes('\\') || part.includes('\0')) {
-      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri, reason: 'backslashes and NUL are not allowed in keys' });
+      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', {
+        uri,
+        reason: 'backslashes and NUL are not allowed in keys',
+      });
     }
   }
   if (key.startsWith('/') && !/^[a-z]+:\/\//i.test(uri)) {

@@ -18,7 +18,8 @@ export class GcsArtifactStore implements ArtifactStore {
 
   constructor(root: string, options: StorageOptions = {}) {
     const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/.exec(root.replace(/\/+$/, ''));
-    if (!match?.[1]) throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri: root, reason: 'expected gs://bucket[/prefix]' });
+    if (!match?.[1])
+      throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri: root, reason: 'expected gs://bucket[/prefix]' });
     this.root = root.replace(/\/+$/, '');
     this.prefix = match[2] ?? '';
     this.bucket = new Storage(options).bucket(match[1]);

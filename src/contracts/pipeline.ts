@@ -8,7 +8,9 @@ import { taskQueues } from './task-queues';
 export const trainingPipelineInputSchema = z
   .object({
     /** Registered model name: lowercase letters, digits and dashes. */
-    modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
+    modelName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
     dataset: z
       .object({
         /** Local path, `file://`, `https://` or `gs://` URI of the source data. */
@@ -60,17 +62,28 @@ export const trainingPipelineInputSchema = z
       .strict()
       .default({}),
     /** Registry alias to point at the new version when it passes the gate. */
-    deployAlias: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('production'),
+    deployAlias: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/)
+      .default('production'),
   })
   .strict()
   .superRefine((input, ctx) => {
     if (input.features?.includes(input.target)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['features'], message: `must not contain the target "${input.target}"` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['features'],
+        message: `must not contain the target "${input.target}"`,
+      });
     }
     const regressionMetrics = ['rmse', 'mae', 'r2'];
     const metric = input.gate.metric;
     if (metric && (input.task === 'regression') !== regressionMetrics.includes(metric)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['gate', 'metric'], message: `"${metric}" is not a ${input.task} metric` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['gate', 'metric'],
+        message: `"${metric}" is not a ${input.task} metric`,
+      });
     }
   });
 

@@ -1,4 +1,4 @@
-import type { TrainingPipelineSpec } from './pipeline';
+import type { GateDecision, TrainingPipelineSpec } from './pipeline';
 
 export interface TrainModelInput {
   modelName: string;
@@ -52,7 +52,7 @@ export interface EvaluateModelResult {
   metrics: Record<string, number>;
   baseline: Record<string, number>;
   reportUri: string;
-  gate: import('./pipeline').GateDecision;
+  gate: GateDecision;
 }
 
 export interface RegisterModelInput {

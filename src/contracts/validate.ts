@@ -8,6 +8,8 @@ import { mlopsError } from '../errors';
 export function parseWorkflowInput<S extends z.ZodTypeAny>(schema: S, raw: unknown, workflow: string): z.output<S> {
   const result = schema.safeParse(raw);
   if (result.success) return result.data as z.output<S>;
-  const problems = result.error.issues.map((issue) => `- ${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`);
+  const problems = result.error.issues.map(
+    (issue) => `- ${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`,
+  );
   throw mlopsError('MLOPS_ERR_PIPELINE_INPUT_INVALID', { workflow, problems: problems.join('\n') });
 }

@@ -62,8 +62,15 @@ export function* generateChurnCsv(options: ChurnOptions): Generator<string> {
   yield churnColumns.join(',');
   for (let i = 0; i < options.rows; i++) {
     const mtmShare = drift.monthToMonthShare ?? 0.55;
-    const contract = pick(random, ['month-to-month', 'one-year', 'two-year'], [mtmShare, (1 - mtmShare) * 0.55, (1 - mtmShare) * 0.45]);
-    const tenure = Math.max(1, Math.round((contract === 'month-to-month' ? 14 : 38) + 14 * normal(random) + (drift.tenureShift ?? 0)));
+    const contract = pick(
+      random,
+      ['month-to-month', 'one-year', 'two-year'],
+      [mtmShare, (1 - mtmShare) * 0.55, (1 - mtmShare) * 0.45],
+    );
+    const tenure = Math.max(
+      1,
+      Math.round((contract === 'month-to-month' ? 14 : 38) + 14 * normal(random) + (drift.tenureShift ?? 0)),
+    );
     const internet = pick(random, ['fiber', 'dsl', 'none'], [0.45, 0.35, 0.2]);
     const base = internet === 'fiber' ? 85 : internet === 'dsl' ? 58 : 25;
     const monthly = Math.max(15, (base + 12 * normal(random)) * (drift.chargesFactor ?? 1));
@@ -85,6 +92,8 @@ export function* generateChurnCsv(options: ChurnOptions): Generator<string> {
     const churned = random() < 1 / (1 + Math.exp(-logit)) ? 'yes' : 'no';
     // About 1% of new customers have no total yet (billing lag), as in real exports.
     const total = tenure <= 2 && random() < 0.5 ? '' : (monthly * tenure * (0.95 + 0.1 * random())).toFixed(2);
-    yield [tenure, monthly.toFixed(2), total, contract, payment, internet, supportCalls, senior, region, churned].join(',');
+    yield [tenure, monthly.toFixed(2), total, contract, payment, internet, supportCalls, senior, region, churned].join(
+      ',',
+    );
   }
 }

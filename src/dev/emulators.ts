@@ -24,7 +24,8 @@ export function resolveFakeGcs(cacheDir: string, explicitPath: string | undefine
     explicitPath,
     explicitName: 'FAKE_GCS_SERVER_PATH',
     log,
-    missing: (searched, goRequirement) => mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'fake-gcs-server', searched, goRequirement }),
+    missing: (searched, goRequirement) =>
+      mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'fake-gcs-server', searched, goRequirement }),
   });
 }
 
@@ -39,19 +40,49 @@ export async function startFakeGcs(binary: string, logDir: string): Promise<Runn
   const port = await freePort();
   fs.mkdirSync(logDir, { recursive: true });
   const out = fs.openSync(path.join(logDir, 'fake-gcs-server.log'), 'a');
-  const child = spawn(binary, ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'memory', '-public-host', `127.0.0.1:${port}`, '-log-level', 'warn'], {
-    stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    binary,
+    [
+      '-scheme',
+      'http',
+      '-host',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-backend',
+      'memory',
+      '-public-host',
+      `127.0.0.1:${port}`,
+      '-log-level',
+      'warn',
+    ],
+    {
+      stdio: ['ignore', out, out],
+    },
+  );
   fs.closeSync(out);
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'fake-gcs-server', address: url, reason: `it exited with code ${child.exitCode}` });
-    const ok = await fetch(`${url}/storage/v1/b`).then((r) => r.ok, () => false);
+    if (child.exitCode !== null)
+      throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+        server: 'fake-gcs-server',
+        address: url,
+        reason: `it exited with code ${child.exitCode}`,
+      });
+    const ok = await fetch(`${url}/storage/v1/b`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
-    if (Date.now() > deadline) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'fake-gcs-server', address: url, reason: 'no answer within 30 s' });
+    if (Date.now() > deadline)
+      throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+        server: 'fake-gcs-server',
+        address: url,
+        reason: 'no answer within 30 s',
+      });
     // Readiness polling of an external process.
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -51,7 +51,12 @@ function goVersion(): [number, number] | undefined {
  * Builds the tool with `go install` into the cache (printing progress: the first build downloads modules and compiles
  * for minutes). Throws the error `missing` builds when Go is too old or absent.
  */
-export function buildGoTool(cacheDir: string, tool: GoTool, log: Log, missing: (goRequirement: string) => Error): string {
+export function buildGoTool(
+  cacheDir: string,
+  tool: GoTool,
+  log: Log,
+  missing: (goRequirement: string) => Error,
+): string {
   const have = goVersion();
   const goRequirement = `>= ${tool.minimumGo.join('.')}`;
   if (!have || have[0] * 1000 + have[1] < tool.minimumGo[0] * 1000 + tool.minimumGo[1]) throw missing(goRequirement);
@@ -64,19 +69,37 @@ export function buildGoTool(cacheDir: string, tool: GoTool, log: Log, missing: (
   const started = Date.now();
   const args = ['install', '-v', ...(tool.ldflags ? ['-ldflags', tool.ldflags] : []), `${tool.module}@${tool.version}`];
   const result = spawnSync('go', args, {
-    env: { ...process.env, GOBIN: path.dirname(target), GOPATH: goDir, GOMODCACHE: path.join(goDir, 'mod'), GOCACHE: path.join(goDir, 'build'), GOFLAGS: '-mod=mod' },
+    env: {
+      ...process.env,
+      GOBIN: path.dirname(target),
+      GOPATH: goDir,
+      GOMODCACHE: path.join(goDir, 'mod'),
+      GOCACHE: path.join(goDir, 'build'),
+      GOFLAGS: '-mod=mod',
+    },
     // Package names go to the terminal as progress; the full output goes to the log.
     stdio: ['ignore', 'inherit', fs.openSync(logFile, 'w')],
   });
   if (result.status !== 0 || !isExecutable(target)) {
-    throw mlopsError('MLOPS_ERR_DEV_GO_TOOL_BUILD_FAILED', { tool: `${tool.binary} ${tool.version}`, exit: String(result.status), log: logFile });
+    throw mlopsError('MLOPS_ERR_DEV_GO_TOOL_BUILD_FAILED', {
+      tool: `${tool.binary} ${tool.version}`,
+      exit: String(result.status),
+      log: logFile,
+    });
   }
   log(`${tool.binary} built in ${Math.round((Date.now() - started) / 1000)} s.`);
   return target;
 }
 
 /** Finds a tool (explicit path, then PATH, then the cache) or builds it. */
-export function resolveGoTool(options: { cacheDir: string; tool: GoTool; explicitPath?: string; explicitName: string; log: Log; missing: (searched: string, goRequirement: string) => Error }): string {
+export function resolveGoTool(options: {
+  cacheDir: string;
+  tool: GoTool;
+  explicitPath?: string;
+  explicitName: string;
+  log: Log;
+  missing: (searched: string, goRequirement: string) => Error;
+}): string {
   const { cacheDir, tool } = options;
   const searched: string[] = [];
   if (options.explicitPath) {
@@ -89,5 +112,7 @@ export function resolveGoTool(options: { cacheDir: string; tool: GoTool; explici
   const cached = cachedToolPath(cacheDir, tool);
   if (isExecutable(cached)) return cached;
   searched.push(cached);
-  return buildGoTool(cacheDir, tool, options.log, (goRequirement) => options.missing(searched.join(', '), goRequirement));
+  return buildGoTool(cacheDir, tool, options.log, (goRequirement) =>
+    options.missing(searched.join(', '), goRequirement),
+  );
 }

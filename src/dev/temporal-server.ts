@@ -89,16 +89,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const dbFile = path.join(options.stateDir, 'temporal.sqlite');
   const logFile = path.join(options.stateDir, 'temporal-server.log');
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
-    '--db-filename', dbFile,
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--db-filename',
+    dbFile,
     // WAL without fsync: much faster on small machines; the file is dev/test state, not a production database.
-    '--sqlite-pragma', 'journal_mode=WAL',
-    '--sqlite-pragma', 'synchronous=OFF',
-    '--log-level', 'warn',
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    '--sqlite-pragma',
+    'synchronous=OFF',
+    '--log-level',
+    'warn',
     ...(uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1']),
     ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
   ];
@@ -124,13 +133,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return server;
 }
 
-async function waitUntilReady(child: ChildProcess, address: string, uiUrl: string | undefined, timeoutMs: number, logFile: string): Promise<void> {
+async function waitUntilReady(
+  child: ChildProcess,
+  address: string,
+  uiUrl: string | undefined,
+  timeoutMs: number,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
   child.once('exit', (code, signal) => (exited = `the server exited (${signal ?? `code ${code}`}); see ${logFile}`));
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
-    if (exited) throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'Temporal dev server', address, reason: exited });
+    if (exited)
+      throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'Temporal dev server', address, reason: exited });
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -146,7 +162,11 @@ async function waitUntilReady(child: ChildProcess, address: string, uiUrl: strin
     // Readiness polling of an external process (not test synchronisation): check again shortly.
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', { server: 'Temporal dev server', address, reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}` });
+  throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+    server: 'Temporal dev server',
+    address,
+    reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}`,
+  });
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

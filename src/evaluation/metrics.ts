@@ -9,20 +9,29 @@ export type RegressionMetrics = { rmse: number; mae: number; r2: number };
 /** Metrics where a lower value is better; the gate flips its comparison for these. */
 export const lowerIsBetter = new Set(['log_loss', 'rmse', 'mae']);
 
-export function classificationMetrics(probabilities: ArrayLike<number>, labels: ArrayLike<number>, classes: number): ClassificationMetrics {
+export function classificationMetrics(
+  probabilities: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+): ClassificationMetrics {
   const n = labels.length;
   let correct = 0;
   let logLoss = 0;
   const predicted = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let k = 1; k < classes; k++) if (probabilities[i * classes + k]! > probabilities[i * classes + best]!) best = k;
+    for (let k = 1; k < classes; k++)
+      if (probabilities[i * classes + k]! > probabilities[i * classes + best]!) best = k;
     predicted[i] = best;
     const label = labels[i]!;
     if (best === label) correct++;
     logLoss -= Math.log(Math.min(1 - 1e-15, Math.max(1e-15, probabilities[i * classes + label]!)));
   }
-  const metrics: ClassificationMetrics = { accuracy: correct / n, f1: macroF1(predicted, labels, classes), log_loss: logLoss / n };
+  const metrics: ClassificationMetrics = {
+    accuracy: correct / n,
+    f1: macroF1(predicted, labels, classes),
+    log_loss: logLoss / n,
+  };
   if (classes === 2) {
     const scores = new Float64Array(n);
     for (let i = 0; i < n; i++) scores[i] = probabilities[i * 2 + 1]!;
@@ -53,7 +62,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   let positives = 0;
   let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && scores[order[j + 1]!] === scores[order[i]!]) j++;
     const averageRank = (i + j) / 2 + 1;

@@ -30,14 +30,25 @@ export async function loadOnnxModel(bytes: Uint8Array, uri: string, expectedFeat
   try {
     session = await ort.InferenceSession.create(bytes, sessionOptions);
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason: `onnxruntime could not load it (${(err as Error).message.split('\n')[0]})` });
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
+      uri,
+      reason: `onnxruntime could not load it (${(err as Error).message.split('\n')[0]})`,
+    });
   }
   if (!session.inputNames.includes('features')) {
-    throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason: `its inputs are [${session.inputNames.join(', ')}], not "features"` });
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
+      uri,
+      reason: `its inputs are [${session.inputNames.join(', ')}], not "features"`,
+    });
   }
-  const outputName = session.outputNames.find((n): n is OnnxModel['outputName'] => n === 'probabilities' || n === 'prediction');
+  const outputName = session.outputNames.find(
+    (n): n is OnnxModel['outputName'] => n === 'probabilities' || n === 'prediction',
+  );
   if (!outputName) {
-    throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason: `its outputs are [${session.outputNames.join(', ')}]; expected "probabilities" or "prediction"` });
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
+      uri,
+      reason: `its outputs are [${session.outputNames.join(', ')}]; expected "probabilities" or "prediction"`,
+    });
   }
   // Probe with one zero row: checks the feature count and learns the output width.
   const probe = await runSession(session, outputName, new Float32Array(expectedFeatures), 1, expectedFeatures, uri);
@@ -50,11 +61,21 @@ export async function loadOnnxModel(bytes: Uint8Array, uri: string, expectedFeat
   };
 }
 
-async function runSession(session: ort.InferenceSession, output: string, features: Float32Array, rows: number, width: number, uri: string): Promise<Float32Array> {
+async function runSession(
+  session: ort.InferenceSession,
+  output: string,
+  features: Float32Array,
+  rows: number,
+  width: number,
+  uri: string,
+): Promise<Float32Array> {
   try {
     const result = await session.run({ features: new ort.Tensor('float32', features, [rows, width]) });
     return result[output]!.data as Float32Array;
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason: `running it on ${width} features failed (${(err as Error).message.split('\n')[0]})` });
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
+      uri,
+      reason: `running it on ${width} features failed (${(err as Error).message.split('\n')[0]})`,
+    });
   }
 }

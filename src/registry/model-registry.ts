@@ -42,7 +42,9 @@ export function aliasUri(store: ArtifactStore, model: string, alias: string): st
 /** Every complete version of a model, oldest first. */
 export async function listVersions(store: ArtifactStore, model: string): Promise<ModelVersionRecord[]> {
   const files = await store.list(store.uri('registry', model, 'versions'));
-  const records = await Promise.all(files.filter((f) => f.endsWith('/version.json')).map((f) => readJson<ModelVersionRecord>(store, f)));
+  const records = await Promise.all(
+    files.filter((f) => f.endsWith('/version.json')).map((f) => readJson<ModelVersionRecord>(store, f)),
+  );
   return records.sort((a, b) => a.version - b.version);
 }
 
@@ -56,6 +58,7 @@ export async function resolveAlias(store: ArtifactStore, model: string, alias: s
   const record = await readAlias(store, model, alias);
   if (!record) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${alias}"` });
   const versionUri = `${versionFolder(store, model, record.version)}/version.json`;
-  if (!(await store.exists(versionUri))) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${record.version}` });
+  if (!(await store.exists(versionUri)))
+    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${record.version}` });
   return readJson<ModelVersionRecord>(store, versionUri);
 }

@@ -6,7 +6,6 @@
  *   GET  /v1/models/:model              model metadata: version, task, classes, the features a request must carry
  *   POST /v1/models/:model/predict      {"instances": [{feature: value, …}, …]} → predictions
  */
-import type { ApplicationFailure } from '@temporalio/common';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
@@ -35,14 +34,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Loaded once, at startup: a server that cannot load its model fails to start instead of failing requests.
   const record = await resolveAlias(deps.store, deps.modelName, deps.alias);
   const transform = await readJson<FittedTransform>(deps.store, record.transformUri);
-  const model = await loadOnnxModel(await deps.store.read(record.modelUri), record.modelUri, transform.outputColumns.length);
+  const model = await loadOnnxModel(
+    await deps.store.read(record.modelUri),
+    record.modelUri,
+    transform.outputColumns.length,
+  );
   const app = Fastify({ logger: deps.logger ?? false });
   app.addHook('onClose', () => model.close());
   app.setErrorHandler((err: Error & { validation?: unknown }, _request, reply) => {
-    const code = isMlopsError(err) ? (err as ApplicationFailure).type! : err.validation ? 'MLOPS_ERR_SERVE_INPUT_INVALID' : undefined;
+    const code = isMlopsError(err) ? err.type! : err.validation ? 'MLOPS_ERR_SERVE_INPUT_INVALID' : undefined;
     if (!code) {
       app.log.error(err);
-      return reply.status(500).send({ error: mlopsError('MLOPS_ERR_SERVE_INTERNAL').message, code: 'MLOPS_ERR_SERVE_INTERNAL' });
+      return reply
+        .status(500)
+        .send({ error: mlopsError('MLOPS_ERR_SERVE_INTERNAL').message, code: 'MLOPS_ERR_SERVE_INTERNAL' });
     }
     const status = (errorCatalogue as Record<string, ErrorSpec>)[code]?.httpStatus ?? 400;
     const message = isMlopsError(err) ? err.message : `${code}: Prediction request is invalid: ${err.message}`;
@@ -55,12 +60,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     version: record.version,
     task: transform.task,
     classes: transform.target.classes,
-    features: transform.features.map((f) => (f.kind === 'numeric' ? { name: f.name, type: 'number' } : { name: f.name, type: 'category', categories: f.categories })),
+    features: transform.features.map((f) =>
+      f.kind === 'numeric'
+        ? { name: f.name, type: 'number' }
+        : { name: f.name, type: 'category', categories: f.categories },
+    ),
   };
-  app.get('/healthz', async () => ({ status: 'ok', model: deps.modelName, version: record.version }));
-  app.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {
+  app.get('/healthz', () => Promise.resolve({ status: 'ok', model: deps.modelName, version: record.version }));
+  app.get<{ Params: { model: string } }>('/v1/models/:model', (request) => {
     checkModel(request.params.model, deps.modelName);
-    return metadata;
+    return Promise.resolve(metadata);
   });
   app.post<{ Params: { model: string }; Body: { instances: RawInstance[] } }>(
     '/v1/models/:model/predict',
@@ -84,13 +93,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 }
 
 function checkModel(requested: string, served: string): void {
-  if (requested !== served) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: requested, what: 'deployment on this server' });
+  if (requested !== served)
+    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: requested, what: 'deployment on this server' });
 }
 
 async function predict(model: OnnxModel, transform: FittedTransform, instances: RawInstance[]) {
   const width = transform.outputColumns.length;
   const features = new Float32Array(instances.length * width);
-  const problems = instances.flatMap((instance, i) => applyTransform(transform, instance, features, i * width).map((p) => `instances[${i}]: ${p}`));
+  const problems = instances.flatMap((instance, i) =>
+    applyTransform(transform, instance, features, i * width).map((p) => `instances[${i}]: ${p}`),
+  );
   if (problems.length > 0) throw mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
   const output = await model.run(features, instances.length);
   if (transform.task === 'regression') return instances.map((_, i) => ({ value: output[i]! }));

@@ -8,7 +8,12 @@ import type { FittedTransform } from '../contracts/datasets';
 export type RawInstance = Record<string, unknown>;
 
 /** Writes one instance's model input into `out` at `offset`; returns problems (empty when valid). */
-export function applyTransform(transform: FittedTransform, instance: RawInstance, out: Float32Array, offset: number): string[] {
+export function applyTransform(
+  transform: FittedTransform,
+  instance: RawInstance,
+  out: Float32Array,
+  offset: number,
+): string[] {
   const problems: string[] = [];
   let j = offset;
   for (const feature of transform.features) {
@@ -24,10 +29,18 @@ export function applyTransform(transform: FittedTransform, instance: RawInstance
     if (value !== null && value !== undefined && typeof value === 'object') {
       problems.push(`"${feature.name}" must be a string, number, boolean or null`);
     }
-    const category = value === null || value === undefined ? '__missing__' : String(value);
+    const category = categoryOf(value);
     const index = feature.categories.indexOf(category);
     for (let c = 0; c < feature.categories.length; c++) out[j++] = c === index ? 1 : 0;
     out[j++] = index === -1 ? 1 : 0;
   }
   return problems;
+}
+
+/** The category string of a raw value, as DuckDB's `::VARCHAR` cast gives it; null and absent mean "__missing__". */
+function categoryOf(value: unknown): string {
+  if (value === null || value === undefined) return '__missing__';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }

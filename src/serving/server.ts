@@ -6,7 +6,8 @@ import { buildServer } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.serve.model) throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
+  if (!config.serve.model)
+    throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
   const app = await buildServer({
     store: createArtifactStore(config),
     modelName: config.serve.model,

@@ -47,16 +47,25 @@ function parse(argv: string[]): Args {
   const { values } = parseArgs({
     args: argv,
     options: Object.fromEntries(
-      ['train', 'validation', 'transform', 'output', 'task', 'label-column', 'feature-columns', 'hyperparameters', 'seed', 'resume-from'].map(
-        (name) => [name, { type: 'string' as const }],
-      ),
+      [
+        'train',
+        'validation',
+        'transform',
+        'output',
+        'task',
+        'label-column',
+        'feature-columns',
+        'hyperparameters',
+        'seed',
+        'resume-from',
+      ].map((name) => [name, { type: 'string' as const }]),
     ),
   });
   for (const required of ['train', 'validation', 'output', 'task', 'label-column', 'feature-columns']) {
     if (!values[required]) usage(`--${required} is required`);
   }
   const h = JSON.parse(values.hyperparameters ?? '{}') as Record<string, unknown>;
-  const num = (key: string, fallback: number) => (typeof h[key] === 'number' ? (h[key] as number) : fallback);
+  const num = (key: string, fallback: number) => (typeof h[key] === 'number' ? h[key] : fallback);
   return {
     train: toPath(values.train!),
     validation: toPath(values.validation!),
@@ -65,7 +74,13 @@ function parse(argv: string[]): Args {
     labelColumn: values['label-column']!,
     featureColumns: values['feature-columns']!.split(','),
     // epoch_delay_ms slows each epoch down; tests use it to interrupt a run mid-way.
-    hyper: { epochs: num('epochs', 30), learning_rate: num('learning_rate', 0.05), batch_size: num('batch_size', 256), l2: num('l2', 1e-4), epoch_delay_ms: num('epoch_delay_ms', 0) },
+    hyper: {
+      epochs: num('epochs', 30),
+      learning_rate: num('learning_rate', 0.05),
+      batch_size: num('batch_size', 256),
+      l2: num('l2', 1e-4),
+      epoch_delay_ms: num('epoch_delay_ms', 0),
+    },
     seed: Number(values.seed ?? 42),
     resumeFrom: values['resume-from'] ? toPath(values['resume-from']) : undefined,
   };
@@ -111,7 +126,15 @@ function outputsOf(args: Args, data: Matrix): number {
 }
 
 /** Forward pass for one row into `out` (probabilities or the prediction). */
-function predictRow(state: State, x: Float64Array, row: number, n: number, k: number, task: Args['task'], out: Float64Array): void {
+function predictRow(
+  state: State,
+  x: Float64Array,
+  row: number,
+  n: number,
+  k: number,
+  task: Args['task'],
+  out: Float64Array,
+): void {
   for (let c = 0; c < k; c++) {
     let z = state.b[c]!;
     for (let j = 0; j < n; j++) z += x[row * n + j]! * state.w[j * k + c]!;
@@ -162,7 +185,7 @@ function adamStep(state: State, gw: Float64Array, gb: Float64Array, args: Args):
   for (let p = 0; p < params; p++) {
     const isWeight = p < state.w.length;
     const value = isWeight ? state.w[p]! : state.b[p - state.w.length]!;
-    const grad = (isWeight ? gw[p]! + args.hyper.l2 * value : gb[p - state.w.length]!) as number;
+    const grad = isWeight ? gw[p]! + args.hyper.l2 * value : gb[p - state.w.length]!;
     state.m[p] = beta1 * state.m[p]! + (1 - beta1) * grad;
     state.v[p] = beta2 * state.v[p]! + (1 - beta2) * grad * grad;
     const mHat = state.m[p]! / (1 - beta1 ** state.step);
@@ -203,7 +226,15 @@ async function main(): Promise<void> {
   if (train.rows === 0) usage(`${args.train} has no rows`);
   const k = outputsOf(args, train);
   const n = train.cols;
-  let state: State = { epoch: 0, w: new Array<number>(n * k).fill(0), b: new Array<number>(k).fill(0), m: new Array<number>(n * k + k).fill(0), v: new Array<number>(n * k + k).fill(0), step: 0, rng: args.seed | 0 };
+  let state: State = {
+    epoch: 0,
+    w: new Array<number>(n * k).fill(0),
+    b: new Array<number>(k).fill(0),
+    m: new Array<number>(n * k + k).fill(0),
+    v: new Array<number>(n * k + k).fill(0),
+    step: 0,
+    rng: args.seed | 0,
+  };
   if (args.resumeFrom) state = JSON.parse(await fs.readFile(args.resumeFrom, 'utf8')) as State;
   const metricName = args.task === 'regression' ? 'rmse' : k === 2 ? 'auc' : 'accuracy';
   let loss = NaN;
@@ -219,9 +250,22 @@ async function main(): Promise<void> {
     if (args.hyper.epoch_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, args.hyper.epoch_delay_ms));
   }
   if (Object.keys(metrics).length === 0) metrics = validate(state, validation, k, args);
-  const onnx = linearModelToOnnx({ weights: state.w, bias: state.b, features: n, outputs: k, kind: args.task, producerVersion: 'linear-trainer 1' });
+  const onnx = linearModelToOnnx({
+    weights: state.w,
+    bias: state.b,
+    features: n,
+    outputs: k,
+    kind: args.task,
+    producerVersion: 'linear-trainer 1',
+  });
   await writeAtomic(path.join(args.output, 'model.onnx'), onnx);
-  const summary = { epochs: state.epoch, train_loss: loss, validation: metrics, device: 'cpu', duration_seconds: (Date.now() - started) / 1000 };
+  const summary = {
+    epochs: state.epoch,
+    train_loss: loss,
+    validation: metrics,
+    device: 'cpu',
+    duration_seconds: (Date.now() - started) / 1000,
+  };
   await writeAtomic(path.join(args.output, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
   emit({ type: 'done', epochs: state.epoch });
 }

@@ -68,10 +68,16 @@ export function linearModelToOnnx(spec: LinearModelSpec): Buffer {
     .string(2, 'temporal-mlops')
     .string(3, spec.producerVersion)
     .message(7, (graph) => {
-      graph.message(1, (node) => node.string(1, 'features').string(1, 'W').string(2, 'xw').string(3, 'matmul').string(4, 'MatMul'));
-      graph.message(1, (node) => node.string(1, 'xw').string(1, 'B').string(2, linearOut).string(3, 'add').string(4, 'Add'));
+      graph.message(1, (node) =>
+        node.string(1, 'features').string(1, 'W').string(2, 'xw').string(3, 'matmul').string(4, 'MatMul'),
+      );
+      graph.message(1, (node) =>
+        node.string(1, 'xw').string(1, 'B').string(2, linearOut).string(3, 'add').string(4, 'Add'),
+      );
       if (spec.kind === 'classification') {
-        graph.message(1, (node) => node.string(1, 'logits').string(2, output).string(3, 'softmax').string(4, 'Softmax'));
+        graph.message(1, (node) =>
+          node.string(1, 'logits').string(2, output).string(3, 'softmax').string(4, 'Softmax'),
+        );
       }
       graph.string(2, 'linear');
       graph.message(5, (t) => tensor(t, 'W', [spec.features, spec.outputs], spec.weights));

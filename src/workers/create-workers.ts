@@ -61,9 +61,12 @@ function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' 
 /** argv of the bundled trainers. Under tsx (development) the TypeScript trainer runs through tsx's loader. */
 export function trainerCommand(config: Readonly<MlopsConfig>, kind: 'builtin-linear' | 'torch-tabular'): string[] {
   if (kind === 'torch-tabular') {
-    const python = config.training.python ?? path.join(config.cacheDir, 'python', 'torch-tabular-venv', 'bin', 'python');
+    const python =
+      config.training.python ?? path.join(config.cacheDir, 'python', 'torch-tabular-venv', 'bin', 'python');
     return [python, path.resolve(__dirname, '../../trainers/torch-tabular/train.py')];
   }
   const script = path.resolve(__dirname, `../trainers/linear-trainer${path.extname(__filename)}`);
-  return __filename.endsWith('.ts') ? [process.execPath, '--require', require.resolve('tsx/cjs'), script] : [process.execPath, script];
+  return __filename.endsWith('.ts')
+    ? [process.execPath, '--require', require.resolve('tsx/cjs'), script]
+    : [process.execPath, script];
 }

@@ -7,45 +7,140 @@
  * A challenger that fails the gate ends the run with outcome `rejected` (not a failure). The `getStatus` query and the
  * search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each step.
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
-import type { PipelineStage, PipelineStatus, TrainingPipelineInput, TrainingPipelineResult, TrainingPipelineSpec } from '../contracts/pipeline';
+import type {
+  PipelineStage,
+  PipelineStatus,
+  TrainingPipelineInput,
+  TrainingPipelineResult,
+  TrainingPipelineSpec,
+} from '../contracts/pipeline';
 import { trainingPipelineInputSchema } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { getStatusQuery } from './definitions';
 
 /** Data and registry steps: minutes at most; transient faults (network, busy disk) retried a few times. */
-const dataStep = { startToCloseTimeout: '30 minutes', retry: { initialInterval: '1 second', maximumAttempts: 5 } } as const;
+const dataStep = {
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+} as const;
 /** Training may run for hours; each retry resumes from the last checkpoint, so a few attempts are cheap. */
-const trainingStep = { startToCloseTimeout: '24 hours', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } } as const;
+const trainingStep = {
+  startToCloseTimeout: '24 hours',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
+} as const;
 
 const data = proxyActivities<PipelineActivities>(dataStep);
 
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
-  const status: PipelineStatus = { modelName: String((rawInput as { modelName?: unknown })?.modelName ?? ''), stage: 'validating', steps: [] };
+  const claimedName = (rawInput as { modelName?: unknown } | undefined)?.modelName;
+  const status: PipelineStatus = {
+    modelName: typeof claimedName === 'string' ? claimedName : '',
+    stage: 'validating',
+    steps: [],
+  };
   setHandler(getStatusQuery, () => status);
   const step = stepTracker(status);
   const spec = parseWorkflowInput(trainingPipelineInputSchema, rawInput, 'trainingPipeline');
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   try {
-    const snapshot = await step('ingesting', () => data.ingestDataset({ sourceUri: spec.dataset.uri, format: spec.dataset.format }), (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused]);
+    const snapshot = await step(
+      'ingesting',
+      () => data.ingestDataset({ sourceUri: spec.dataset.uri, format: spec.dataset.format }),
+      (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused],
+    );
     status.snapshotId = snapshot.snapshotId;
     upsertSearchAttributes([{ key: searchAttributes.datasetSnapshot, value: snapshot.snapshotId }]);
-    const profile = await step('profiling', () => data.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: spec.target }), (p) => [`${p.columnCount} columns profiled`, p.reused]);
-    const prepared = await step('preprocessing', () => data.preprocessDataset({ ...snapshot, target: spec.target, features: spec.features, task: spec.task, split: spec.split }), (p) => [`${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`, p.reused]);
-    const trained = await step('training', () => train(spec, prepared), (t) => [t.resumedFromEpoch ? `resumed from epoch ${t.resumedFromEpoch}` : 'trained', false]);
-    const evaluation = await step('evaluating', () => data.evaluateModel({ modelName: spec.modelName, modelUri: trained.modelUri, testUri: prepared.testUri, transformUri: prepared.transformUri, featureColumns: prepared.featureColumns, labelColumn: prepared.labelColumn, task: spec.task, outputUri: trained.outputUri, gate: spec.gate, championAlias: spec.deployAlias }), (e) => [e.gate.reason, false]);
-    const artifacts = { profile: profile.profileUri, report: profile.reportUri, transform: prepared.transformUri, model: trained.modelUri, evaluation: evaluation.reportUri };
-    const result = { modelName: spec.modelName, snapshotId: snapshot.snapshotId, metrics: evaluation.metrics, gate: evaluation.gate, artifacts };
+    const profile = await step(
+      'profiling',
+      () => data.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: spec.target }),
+      (p) => [`${p.columnCount} columns profiled`, p.reused],
+    );
+    const prepared = await step(
+      'preprocessing',
+      () =>
+        data.preprocessDataset({
+          ...snapshot,
+          target: spec.target,
+          features: spec.features,
+          task: spec.task,
+          split: spec.split,
+        }),
+      (p) => [
+        `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,
+        p.reused,
+      ],
+    );
+    const trained = await step(
+      'training',
+      () => train(spec, prepared),
+      (t) => [t.resumedFromEpoch ? `resumed from epoch ${t.resumedFromEpoch}` : 'trained', false],
+    );
+    const evaluation = await step(
+      'evaluating',
+      () =>
+        data.evaluateModel({
+          modelName: spec.modelName,
+          modelUri: trained.modelUri,
+          testUri: prepared.testUri,
+          transformUri: prepared.transformUri,
+          featureColumns: prepared.featureColumns,
+          labelColumn: prepared.labelColumn,
+          task: spec.task,
+          outputUri: trained.outputUri,
+          gate: spec.gate,
+          championAlias: spec.deployAlias,
+        }),
+      (e) => [e.gate.reason, false],
+    );
+    const artifacts = {
+      profile: profile.profileUri,
+      report: profile.reportUri,
+      transform: prepared.transformUri,
+      model: trained.modelUri,
+      evaluation: evaluation.reportUri,
+    };
+    const result = {
+      modelName: spec.modelName,
+      snapshotId: snapshot.snapshotId,
+      metrics: evaluation.metrics,
+      gate: evaluation.gate,
+      artifacts,
+    };
     if (!evaluation.gate.passed) {
       enterStage(status, 'rejected');
       return { outcome: 'rejected', ...result };
     }
-    const registered = await step('registering', () => data.registerModel({ modelName: spec.modelName, modelUri: trained.modelUri, transformUri: prepared.transformUri, evaluationUri: evaluation.reportUri, snapshotId: snapshot.snapshotId, metrics: evaluation.metrics, registrationKey: `${workflowInfo().workflowId}/${workflowInfo().runId}` }), (r) => [`version ${r.version}`, false]);
+    const registered = await step(
+      'registering',
+      () =>
+        data.registerModel({
+          modelName: spec.modelName,
+          modelUri: trained.modelUri,
+          transformUri: prepared.transformUri,
+          evaluationUri: evaluation.reportUri,
+          snapshotId: snapshot.snapshotId,
+          metrics: evaluation.metrics,
+          registrationKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+        }),
+      (r) => [`version ${r.version}`, false],
+    );
     status.modelVersion = registered.version;
     upsertSearchAttributes([{ key: searchAttributes.modelVersion, value: registered.version }]);
-    await step('deploying', () => data.deployModel({ modelName: spec.modelName, version: registered.version, alias: spec.deployAlias }), (d) => [`${d.alias} → v${d.version}${d.previousVersion ? ` (was v${d.previousVersion})` : ''}`, false]);
+    await step(
+      'deploying',
+      () => data.deployModel({ modelName: spec.modelName, version: registered.version, alias: spec.deployAlias }),
+      (d) => [`${d.alias} → v${d.version}${d.previousVersion ? ` (was v${d.previousVersion})` : ''}`, false],
+    );
     enterStage(status, 'completed');
     return { outcome: 'deployed', version: registered.version, ...result };
   } catch (err) {
@@ -57,7 +152,11 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
 }
 
 function train(spec: TrainingPipelineSpec, prepared: Awaited<ReturnType<PipelineActivities['preprocessDataset']>>) {
-  const training = proxyActivities<TrainingActivities>({ ...trainingStep, taskQueue: spec.trainer.taskQueue, heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds` });
+  const training = proxyActivities<TrainingActivities>({
+    ...trainingStep,
+    taskQueue: spec.trainer.taskQueue,
+    heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds`,
+  });
   const { workflowId, runId } = workflowInfo();
   return training.trainModel({
     modelName: spec.modelName,
@@ -75,7 +174,11 @@ function train(spec: TrainingPipelineSpec, prepared: Awaited<ReturnType<Pipeline
 
 /** Runs one step: records it in the status and the stage search attribute, then its summary when it ends. */
 function stepTracker(status: PipelineStatus) {
-  return async <T>(stage: PipelineStage, run: () => Promise<T>, summarize: (result: T) => [string, boolean]): Promise<T> => {
+  return async <T>(
+    stage: PipelineStage,
+    run: () => Promise<T>,
+    summarize: (result: T) => [string, boolean],
+  ): Promise<T> => {
     enterStage(status, stage);
     const result = await run();
     const [summary, reused] = summarize(result);
@@ -94,5 +197,11 @@ function enterStage(status: PipelineStatus, stage: PipelineStage): void {
 function describeFailure(err: unknown, modelName: string, stage: PipelineStage): unknown {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return err;
   const cause = err.cause;
-  return ApplicationFailure.create({ type: cause.type ?? undefined, message: `trainingPipeline for model "${modelName}" failed at step ${stage}: ${cause.message}`, nonRetryable: true, details: cause.details ?? undefined, cause: err });
+  return ApplicationFailure.create({
+    type: cause.type ?? undefined,
+    message: `trainingPipeline for model "${modelName}" failed at step ${stage}: ${cause.message}`,
+    nonRetryable: true,
+    details: cause.details ?? undefined,
+    cause: err,
+  });
 }

@@ -7,19 +7,34 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createTrainingQueueActivities, GpuPool } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { PreprocessResult } from '../../src/contracts/datasets';
-import type { TrainingProgress } from '../../src/contracts/training';
+import type { TrainModelInput, TrainModelResult, TrainingProgress } from '../../src/contracts/training';
+import type { TrainingActivities } from '../../src/activities';
 import { trainerCommand } from '../../src/workers/create-workers';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { tempDir, testConfig } from '../support/stack';
 
 /** A bash "trainer" following the contract's flags; `body` runs with $out set to the output folder. */
 function bashTrainer(body: string): string[] {
-  return ['bash', '-c', `out=""; while [ $# -gt 0 ]; do [ "$1" = --output ] && out="\${2#file://}"; shift; done; mkdir -p "$out"; ${body}`, 'trainer'];
+  return [
+    'bash',
+    '-c',
+    `out=""; while [ $# -gt 0 ]; do [ "$1" = --output ] && out="\${2#file://}"; shift; done; mkdir -p "$out"; ${body}`,
+    'trainer',
+  ];
 }
 
 /** An activity context with the SDK's logger quietened (expected failures log at WARN). */
 function mockEnv(info?: ConstructorParameters<typeof MockActivityEnvironment>[0]): MockActivityEnvironment {
   return new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+}
+
+/** `env.run` cannot infer the result type from the activity; this names it once. */
+function runTrain(
+  env: MockActivityEnvironment,
+  from: TrainingActivities,
+  input: TrainModelInput,
+): Promise<TrainModelResult> {
+  return env.run<[TrainModelInput], TrainModelResult, TrainingActivities['trainModel']>(from.trainModel, input);
 }
 
 function isAlive(pid: number): boolean {
@@ -41,20 +56,29 @@ async function waitUntilGone(pid: number, timeoutMs = 10_000): Promise<boolean> 
 describe('trainModel (training task queue activity)', function () {
   let store: LocalArtifactStore;
   let prepared: PreprocessResult;
-  let activities: ReturnType<typeof createTrainingQueueActivities>;
+  let activities: TrainingActivities;
 
   before(async function () {
     const config = testConfig();
     store = new LocalArtifactStore(tempDir('training-store'));
     prepared = await prepareChurn(store);
-    activities = createTrainingQueueActivities({ store, gpus: new GpuPool(1), trainerCommand: (kind) => trainerCommand(config, kind), workDir: tempDir('work') });
+    activities = createTrainingQueueActivities({
+      store,
+      gpus: new GpuPool(1),
+      trainerCommand: (kind) => trainerCommand(config, kind),
+      workDir: tempDir('work'),
+    });
   });
 
   it('relays progress lines as heartbeats and returns the model and metrics the trainer wrote', async function () {
     const env = mockEnv();
     const beats: TrainingProgress[] = [];
     env.on('heartbeat', (d: TrainingProgress) => beats.push(d));
-    const result = await env.run(activities.trainModel, trainInput(prepared, { hyperparameters: { epochs: 4 } }, 'progress/run'));
+    const result = await runTrain(
+      env,
+      activities,
+      trainInput(prepared, { hyperparameters: { epochs: 4 } }, 'progress/run'),
+    );
     assert.deepEqual([...new Set(beats.map((b) => b.epoch))], [1, 2, 3, 4]);
     assert.equal(beats.at(-1)!.checkpointEpoch, 4);
     assert.equal(beats.at(-1)!.metric, 'auc');
@@ -64,7 +88,11 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('resumes a retried attempt from the checkpoint in the heartbeat details, ending with the same model as an uninterrupted run', async function () {
-    const full = await mockEnv().run(activities.trainModel, trainInput(prepared, { hyperparameters: { epochs: 6 } }, 'resume/full'));
+    const full = await runTrain(
+      mockEnv(),
+      activities,
+      trainInput(prepared, { hyperparameters: { epochs: 6 } }, 'resume/full'),
+    );
 
     const first = mockEnv();
     let lastDetails: TrainingProgress | undefined;
@@ -73,17 +101,23 @@ describe('trainModel (training task queue activity)', function () {
       if (d.checkpointEpoch === 3) first.cancel();
     });
     const input = trainInput(prepared, { hyperparameters: { epochs: 6, epoch_delay_ms: 200 } }, 'resume/interrupted');
-    await assert.rejects(first.run(activities.trainModel, input), CancelledFailure);
+    await assert.rejects(runTrain(first, activities, input), CancelledFailure);
     assert.equal(lastDetails?.checkpointEpoch, 3);
 
     const retry = mockEnv({ attempt: 2, heartbeatDetails: lastDetails });
     const epochs: number[] = [];
     retry.on('heartbeat', (d: TrainingProgress) => epochs.push(d.epoch));
-    const resumed = await retry.run(activities.trainModel, { ...input, trainer: { ...input.trainer, hyperparameters: { epochs: 6 } } });
+    const resumed = await runTrain(retry, activities, {
+      ...input,
+      trainer: { ...input.trainer, hyperparameters: { epochs: 6 } },
+    });
     assert.equal(resumed.resumedFromEpoch, 3);
     assert.equal(Math.min(...epochs.filter((e) => e > 3)), 4, 'training continues at the epoch after the checkpoint');
     assert.ok(!epochs.some((e) => e > 0 && e < 3), 'no epoch before the checkpoint is trained again');
-    assert.deepEqual(fs.readFileSync(store.localPath(resumed.modelUri)), fs.readFileSync(store.localPath(full.modelUri)));
+    assert.deepEqual(
+      fs.readFileSync(store.localPath(resumed.modelUri)),
+      fs.readFileSync(store.localPath(full.modelUri)),
+    );
   });
 
   it('kills the whole trainer process group when the activity is cancelled', async function () {
@@ -91,7 +125,10 @@ describe('trainModel (training task queue activity)', function () {
     const env = mockEnv();
     env.on('heartbeat', () => env.cancel());
     const trainer = bashTrainer(`sleep 300 & echo "$$ $!" > ${pidFile}; echo '{"type":"progress","epoch":1}'; wait`);
-    await assert.rejects(env.run(activities.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, 'cancel/run')), CancelledFailure);
+    await assert.rejects(
+      runTrain(env, activities, trainInput(prepared, { kind: 'command', command: trainer }, 'cancel/run')),
+      CancelledFailure,
+    );
     const [shell, child] = fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
     assert.ok(await waitUntilGone(shell!), 'the trainer process is gone');
     assert.ok(await waitUntilGone(child!), "the trainer's child process is gone too");
@@ -101,8 +138,14 @@ describe('trainModel (training task queue activity)', function () {
     const pidFile = path.join(tempDir('pids'), 'pid');
     const trainer = bashTrainer(`echo $$ > ${pidFile}; echo '{"type":"progress","epoch":1}'; sleep 300`);
     const err = await mockEnv()
-      .run(activities.trainModel, trainInput(prepared, { kind: 'command', command: trainer, heartbeatTimeoutSeconds: 1 }, 'hung/run'))
-      .then(() => assert.fail('a hung trainer must fail'), (e: unknown) => e);
+      .run(
+        activities.trainModel,
+        trainInput(prepared, { kind: 'command', command: trainer, heartbeatTimeoutSeconds: 1 }, 'hung/run'),
+      )
+      .then(
+        () => assert.fail('a hung trainer must fail'),
+        (e: unknown) => e,
+      );
     assert.ok(err instanceof Error && !(err instanceof ApplicationFailure), 'a plain Error, which Temporal retries');
     assert.match(err.message, /printed no progress for 1s/);
     assert.ok(await waitUntilGone(Number(fs.readFileSync(pidFile, 'utf8'))));
@@ -111,28 +154,47 @@ describe('trainModel (training task queue activity)', function () {
   it('reports a failing trainer with a catalogued error that carries its last output', async function () {
     const trainer = bashTrainer(`echo 'loading data' ; echo 'CUDA out of memory on device 0' >&2; exit 3`);
     await assert.rejects(
-      mockEnv().run(activities.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, 'fail/run')),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_TRAIN_COMMAND_FAILED' && err.nonRetryable && /code 3/.test(err.message) && /CUDA out of memory/.test(err.message),
+      runTrain(mockEnv(), activities, trainInput(prepared, { kind: 'command', command: trainer }, 'fail/run')),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_TRAIN_COMMAND_FAILED' &&
+        err.nonRetryable &&
+        /code 3/.test(err.message) &&
+        /CUDA out of memory/.test(err.message),
     );
   });
 
   it('fails with MLOPS_ERR_TRAIN_OUTPUT_MISSING when the trainer exits 0 without a model', async function () {
     const trainer = bashTrainer(`echo '{"type":"done","epochs":0}'`);
     await assert.rejects(
-      mockEnv().run(activities.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, 'nomodel/run')),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_TRAIN_OUTPUT_MISSING' && /model\.onnx/.test(err.message),
+      runTrain(mockEnv(), activities, trainInput(prepared, { kind: 'command', command: trainer }, 'nomodel/run')),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_TRAIN_OUTPUT_MISSING' &&
+        /model\.onnx/.test(err.message),
     );
   });
 
   it('gives each concurrent trainer its own GPU through CUDA_VISIBLE_DEVICES', async function () {
-    const twoGpus = createTrainingQueueActivities({ store, gpus: new GpuPool(2), trainerCommand: () => [], workDir: tempDir('work') });
+    const twoGpus = createTrainingQueueActivities({
+      store,
+      gpus: new GpuPool(2),
+      trainerCommand: () => [],
+      workDir: tempDir('work'),
+    });
     // Each trainer reports its device, then waits until both have started, so the two runs overlap.
     const barrier = tempDir('barrier');
-    const trainer = bashTrainer(`echo "$CUDA_VISIBLE_DEVICES" > "$out/device"; touch ${barrier}/$CUDA_VISIBLE_DEVICES; while [ $(ls ${barrier} | wc -l) -lt 2 ]; do sleep 0.05; done; echo '{"type":"progress","epoch":1}'; touch "$out/model.onnx"; echo '{}' > "$out/metrics.json"`);
-    const results = await Promise.all(
-      ['gpu/a', 'gpu/b'].map((key) => mockEnv().run(twoGpus.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, key))),
+    const trainer = bashTrainer(
+      `echo "$CUDA_VISIBLE_DEVICES" > "$out/device"; touch ${barrier}/$CUDA_VISIBLE_DEVICES; while [ $(ls ${barrier} | wc -l) -lt 2 ]; do sleep 0.05; done; echo '{"type":"progress","epoch":1}'; touch "$out/model.onnx"; echo '{}' > "$out/metrics.json"`,
     );
-    const devices = results.map((r) => fs.readFileSync(path.join(store.localPath(r.outputUri), 'device'), 'utf8').trim()).sort();
+    const results = await Promise.all(
+      ['gpu/a', 'gpu/b'].map((key) =>
+        runTrain(mockEnv(), twoGpus, trainInput(prepared, { kind: 'command', command: trainer }, key)),
+      ),
+    );
+    const devices = results
+      .map((r) => fs.readFileSync(path.join(store.localPath(r.outputUri), 'device'), 'utf8').trim())
+      .sort();
     assert.deepEqual(devices, ['0', '1']);
   });
 });

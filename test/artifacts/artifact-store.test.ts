@@ -59,7 +59,7 @@ function behavesAsAnArtifactStore(makeStore: () => Promise<ArtifactStore>): void
 }
 
 describe('LocalArtifactStore', function () {
-  behavesAsAnArtifactStore(async () => new LocalArtifactStore(tempDir('store')));
+  behavesAsAnArtifactStore(() => Promise.resolve(new LocalArtifactStore(tempDir('store'))));
 
   it('never exposes a half-written file: readers see the old or the new bytes, nothing between', async function () {
     const root = tempDir('store');
@@ -73,7 +73,13 @@ describe('LocalArtifactStore', function () {
     // Read while the write is in flight: each read returns one complete version.
     for (let i = 0; i < 20; i++) {
       const bytes = fs.readFileSync(path.join(root, 'big.bin'));
-      seen.add(bytes.length === old.length && bytes.every((b) => b === 1) ? 'old' : bytes.length === next.length && bytes[bytes.length - 1] === 2 ? 'new' : 'partial');
+      seen.add(
+        bytes.length === old.length && bytes.every((b) => b === 1)
+          ? 'old'
+          : bytes.length === next.length && bytes[bytes.length - 1] === 2
+            ? 'new'
+            : 'partial',
+      );
       await new Promise((resolve) => setImmediate(resolve));
     }
     await writing;

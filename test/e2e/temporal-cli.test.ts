@@ -14,7 +14,10 @@ function readmeCliCommands(): string[] {
   const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
   const block = /<!-- cli-example:start -->\s*```sh\n([\s\S]*?)```\s*<!-- cli-example:end -->/.exec(readme);
   assert.ok(block, 'README.md must contain the cli-example block');
-  return block[1]!.replace(/\\\n\s*/g, '').split('\n').filter((line) => line.startsWith('temporal '));
+  return block[1]!
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .filter((line) => line.startsWith('temporal '));
 }
 
 describe('the Temporal CLI commands in the README', function () {
@@ -24,15 +27,24 @@ describe('the Temporal CLI commands in the README', function () {
     const outputs: string[] = [];
     // The README targets the default task queues; this test's server is private to the test process, so the workers
     // can poll them without meeting any other test's workflows.
-    await withWorkers(testConfig(), this.test!.title, async () => {
-      for (const command of commands) {
-        const { stdout } = await run('bash', ['-c', command.replace(/^temporal /, `"${stack().cliPath}" `)], {
-          cwd: repoRoot,
-          env: { ...process.env, TEMPORAL_ADDRESS: stack().server.address, TEMPORAL_NAMESPACE: stack().server.namespace },
-        });
-        outputs.push(stdout);
-      }
-    }, { pipeline: taskQueues.pipeline, training: taskQueues.training });
+    await withWorkers(
+      testConfig(),
+      this.test!.title,
+      async () => {
+        for (const command of commands) {
+          const { stdout } = await run('bash', ['-c', command.replace(/^temporal /, `"${stack().cliPath}" `)], {
+            cwd: repoRoot,
+            env: {
+              ...process.env,
+              TEMPORAL_ADDRESS: stack().server.address,
+              TEMPORAL_NAMESPACE: stack().server.namespace,
+            },
+          });
+          outputs.push(stdout);
+        }
+      },
+      { pipeline: taskQueues.pipeline, training: taskQueues.training },
+    );
     const [start, result, describe, show, query, list] = outputs;
     assert.match(start!, /churn-from-cli/);
     assert.match(result!, /"outcome":\s*"deployed"/);

@@ -10,10 +10,21 @@ import { withWorkers } from '../support/workers';
 /** Debian's Chromium, started the way this closed network needs (no background connections). */
 export async function launchChromium(): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  assert.ok(fs.existsSync(executablePath), `Chromium not found at ${executablePath}; npm test installs it (scripts/setup.ts)`);
+  assert.ok(
+    fs.existsSync(executablePath),
+    `Chromium not found at ${executablePath}; npm test installs it (scripts/setup.ts)`,
+  );
   return chromium.launch({
     executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -34,7 +45,14 @@ describe('the Temporal Web UI', function () {
       stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
-        args: [{ modelName, dataset: { uri: exampleDataset }, target: 'churned', trainer: { hyperparameters: { epochs: 3 }, taskQueue: queues.training } }],
+        args: [
+          {
+            modelName,
+            dataset: { uri: exampleDataset },
+            target: 'churned',
+            trainer: { hyperparameters: { epochs: 3 }, taskQueue: queues.training },
+          },
+        ],
       }),
     );
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from '../../src/activities';
 import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
+import type { TrainModelInput, TrainModelResult } from '../../src/contracts/training';
 import { buildServer } from '../../src/serving/app';
 import { applyTransform } from '../../src/serving/apply-transform';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
@@ -22,17 +23,39 @@ describe('the model server', function () {
     store = new LocalArtifactStore(tempDir('serving-store'));
     const prepared = await prepareChurn(store);
     transformUri = prepared.transformUri;
-    const training = createTrainingQueueActivities({ store, gpus: new GpuPool(0), trainerCommand: (k) => trainerCommand(config, k), workDir: tempDir('work') });
-    const trained = await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(
-      training.trainModel,
-      trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'),
-    );
+    const training = createTrainingQueueActivities({
+      store,
+      gpus: new GpuPool(0),
+      trainerCommand: (k) => trainerCommand(config, k),
+      workDir: tempDir('work'),
+    });
+    const trained = await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run<
+      [TrainModelInput],
+      TrainModelResult,
+      typeof training.trainModel
+    >(training.trainModel, trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'));
     const activities = createPipelineActivities({ store });
     const evaluation = await activities.evaluateModel({
-      modelName: 'churn', modelUri: trained.modelUri, testUri: prepared.testUri, transformUri, featureColumns: prepared.featureColumns,
-      labelColumn: prepared.labelColumn, task: 'classification', outputUri: trained.outputUri, gate: { minImprovement: 0 }, championAlias: 'production',
+      modelName: 'churn',
+      modelUri: trained.modelUri,
+      testUri: prepared.testUri,
+      transformUri,
+      featureColumns: prepared.featureColumns,
+      labelColumn: prepared.labelColumn,
+      task: 'classification',
+      outputUri: trained.outputUri,
+      gate: { minImprovement: 0 },
+      championAlias: 'production',
     });
-    const registered = await activities.registerModel({ modelName: 'churn', modelUri: trained.modelUri, transformUri, evaluationUri: evaluation.reportUri, snapshotId: prepared.snapshotId, metrics: evaluation.metrics, registrationKey: 'serving-test' });
+    const registered = await activities.registerModel({
+      modelName: 'churn',
+      modelUri: trained.modelUri,
+      transformUri,
+      evaluationUri: evaluation.reportUri,
+      snapshotId: prepared.snapshotId,
+      metrics: evaluation.metrics,
+      registrationKey: 'serving-test',
+    });
     await activities.deployModel({ modelName: 'churn', version: registered.version, alias: 'production' });
     app = await buildServer({ store, modelName: 'churn', alias: 'production' });
   });
@@ -42,11 +65,38 @@ describe('the model server', function () {
   });
 
   it('predicts churn probabilities for raw feature rows, applying the fitted transform', async function () {
-    const risky = { tenure_months: 2, monthly_charges: 99.5, total_charges: 199, contract: 'month-to-month', payment_method: 'electronic-check', internet_service: 'fiber', support_calls: 6, senior: true, region: 'south' };
-    const loyal = { ...risky, tenure_months: 60, monthly_charges: 30, total_charges: 1800, contract: 'two-year', payment_method: 'credit-card', internet_service: 'dsl', support_calls: 0, senior: false };
-    const response = await app.inject({ method: 'POST', url: '/v1/models/churn/predict', payload: { instances: [risky, loyal] } });
+    const risky = {
+      tenure_months: 2,
+      monthly_charges: 99.5,
+      total_charges: 199,
+      contract: 'month-to-month',
+      payment_method: 'electronic-check',
+      internet_service: 'fiber',
+      support_calls: 6,
+      senior: true,
+      region: 'south',
+    };
+    const loyal = {
+      ...risky,
+      tenure_months: 60,
+      monthly_charges: 30,
+      total_charges: 1800,
+      contract: 'two-year',
+      payment_method: 'credit-card',
+      internet_service: 'dsl',
+      support_calls: 0,
+      senior: false,
+    };
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/models/churn/predict',
+      payload: { instances: [risky, loyal] },
+    });
     assert.equal(response.statusCode, 200, response.body);
-    const body = response.json<{ version: number; predictions: { label: string; probabilities: Record<string, number> }[] }>();
+    const body = response.json<{
+      version: number;
+      predictions: { label: string; probabilities: Record<string, number> }[];
+    }>();
     assert.equal(body.version, 1);
     const [r, l] = body.predictions;
     assert.equal(r!.label, 'true');
@@ -60,11 +110,25 @@ describe('the model server', function () {
     const width = transform.outputColumns.length;
     // Raw rows and their preprocessed counterparts, joined on the row number both sides keep.
     const { rows, expected } = await withDuckDb(async (db) => {
-      const raw = await db.query(`SELECT * FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`);
+      const raw = await db.query(
+        `SELECT * FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`,
+      );
       const cols = transform.outputColumns.map((c) => `${ident(c)}`).join(', ');
       const sql = `SELECT ${transform.features
-        .flatMap((f) => (f.kind === 'numeric' ? [`((coalesce(${ident(f.name)}::DOUBLE, ${f.impute}) - ${f.mean}) / ${f.std}) AS ${ident(f.output)}`] : [...f.categories.map((v, i) => `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') = ${literal(v)})::DOUBLE AS ${ident(f.outputs[i]!)}`), `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') NOT IN (${f.categories.map(literal).join(', ')}))::DOUBLE AS ${ident(f.unknownOutput)}`]))
-        .join(', ')} FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`;
+        .flatMap((f) =>
+          f.kind === 'numeric'
+            ? [`((coalesce(${ident(f.name)}::DOUBLE, ${f.impute}) - ${f.mean}) / ${f.std}) AS ${ident(f.output)}`]
+            : [
+                ...f.categories.map(
+                  (v, i) =>
+                    `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') = ${literal(v)})::DOUBLE AS ${ident(f.outputs[i]!)}`,
+                ),
+                `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') NOT IN (${f.categories.map(literal).join(', ')}))::DOUBLE AS ${ident(f.unknownOutput)}`,
+              ],
+        )
+        .join(
+          ', ',
+        )} FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`;
       const out = await db.query(`SELECT ${cols} FROM (${sql})`);
       return { rows: raw, expected: out };
     });
@@ -77,7 +141,11 @@ describe('the model server', function () {
   });
 
   it('answers a request with a missing or wrong-typed feature with 400 and the field name, never a stack trace', async function () {
-    const response = await app.inject({ method: 'POST', url: '/v1/models/churn/predict', payload: { instances: [{ tenure_months: 'ten' }] } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/models/churn/predict',
+      payload: { instances: [{ tenure_months: 'ten' }] },
+    });
     assert.equal(response.statusCode, 400);
     const body = response.json<{ code: string; error: string }>();
     assert.equal(body.code, 'MLOPS_ERR_SERVE_INPUT_INVALID');
@@ -90,7 +158,11 @@ describe('the model server', function () {
   });
 
   it('describes the deployed model and answers 404 for a model it does not serve', async function () {
-    const meta = (await app.inject({ method: 'GET', url: '/v1/models/churn' })).json<{ version: number; features: { name: string }[]; classes: string[] }>();
+    const meta = (await app.inject({ method: 'GET', url: '/v1/models/churn' })).json<{
+      version: number;
+      features: { name: string }[];
+      classes: string[];
+    }>();
     assert.equal(meta.version, 1);
     assert.deepEqual(meta.classes, ['false', 'true']);
     assert.ok(meta.features.some((f) => f.name === 'contract'));
@@ -103,7 +175,9 @@ describe('the model server', function () {
     const server = await buildServer({ store, modelName: 'churn', alias: 'production' });
     try {
       const address = await server.listen({ host: '127.0.0.1', port: 0 });
-      const health = await fetch(`${address}/healthz`).then((r) => r.json() as Promise<{ status: string; version: number }>);
+      const health = await fetch(`${address}/healthz`).then(
+        (r) => r.json() as Promise<{ status: string; version: number }>,
+      );
       assert.deepEqual(health, { status: 'ok', model: 'churn', version: 1 });
     } finally {
       await server.close();

@@ -8,15 +8,30 @@ import { exampleDataset } from './stack';
 export async function prepareChurn(store: ArtifactStore): Promise<PreprocessResult & { snapshotId: string }> {
   const activities = createPipelineActivities({ store });
   const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
-  const prepared = await activities.preprocessDataset({ ...snapshot, target: 'churned', task: 'classification', split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 } });
+  const prepared = await activities.preprocessDataset({
+    ...snapshot,
+    target: 'churned',
+    task: 'classification',
+    split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
+  });
   return { ...prepared, snapshotId: snapshot.snapshotId };
 }
 
-export function trainInput(prepared: PreprocessResult, trainer: Partial<TrainModelInput['trainer']>, runKey: string): TrainModelInput {
+export function trainInput(
+  prepared: PreprocessResult,
+  trainer: Partial<TrainModelInput['trainer']>,
+  runKey: string,
+): TrainModelInput {
   return {
     modelName: 'churn',
     runKey,
-    trainer: { kind: 'builtin-linear', hyperparameters: {}, heartbeatTimeoutSeconds: 60, taskQueue: 'unused', ...trainer },
+    trainer: {
+      kind: 'builtin-linear',
+      hyperparameters: {},
+      heartbeatTimeoutSeconds: 60,
+      taskQueue: 'unused',
+      ...trainer,
+    },
     task: 'classification',
     trainUri: prepared.trainUri,
     validationUri: prepared.validationUri,

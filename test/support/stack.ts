@@ -55,7 +55,11 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Mlo
 
 /** A task queue / workflow id unique to a test title. */
 export function uniqueName(title: string): string {
-  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
+  const slug = title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 48);
   return `${slug}-${crypto.randomBytes(3).toString('hex')}`;
 }
 

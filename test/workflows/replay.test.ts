@@ -10,7 +10,12 @@ describe('trainingPipeline replay', function () {
   const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
 
   it('has recorded histories for every path through the pipeline', function () {
-    assert.deepEqual(files.sort(), ['deployed.json', 'gate-rejected.json', 'invalid-input.json', 'missing-target.json']);
+    assert.deepEqual(files.sort(), [
+      'deployed.json',
+      'gate-rejected.json',
+      'invalid-input.json',
+      'missing-target.json',
+    ]);
   });
 
   for (const file of files) {

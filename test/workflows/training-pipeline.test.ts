@@ -27,12 +27,19 @@ describe('trainingPipeline', function () {
     const config = testConfig();
     const workflowId = uniqueName(this.test!.title);
     await withWorkers(config, this.test!.title, async (queues) => {
-      const handle = await stack().client.workflow.start(trainingPipeline, { taskQueue: queues.pipeline, workflowId, args: [pipelineInput(queues)] });
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [pipelineInput(queues)],
+      });
       const result = await handle.result();
 
       assert.equal(result.outcome, 'deployed');
       assert.equal(result.version, 1);
-      assert.ok(result.metrics.auc! > 0.75, `test AUC ${result.metrics.auc} should be well above the 0.5 of a constant model`);
+      assert.ok(
+        result.metrics.auc! > 0.75,
+        `test AUC ${result.metrics.auc} should be well above the 0.5 of a constant model`,
+      );
       assert.ok(result.gate.passed);
       assert.match(result.snapshotId, /^ds-[0-9a-f]{16}$/);
 
@@ -51,7 +58,8 @@ describe('trainingPipeline', function () {
       assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.modelVersion), 1);
 
       const store = createArtifactStore(config);
-      for (const uri of Object.values(result.artifacts)) assert.ok(fs.existsSync(store.localPath(uri)!), `${uri} should exist`);
+      for (const uri of Object.values(result.artifacts))
+        assert.ok(fs.existsSync(store.localPath(uri)!), `${uri} should exist`);
       assert.equal((await readAlias(store, 'churn', 'production'))?.version, 1);
     });
   });
@@ -59,7 +67,11 @@ describe('trainingPipeline', function () {
   it('reuses stored step outputs on a second run, and stops with outcome rejected when the gate is not met', async function () {
     const config = testConfig();
     await withWorkers(config, this.test!.title, async (queues) => {
-      const first = await stack().client.workflow.execute(trainingPipeline, { taskQueue: queues.pipeline, workflowId: uniqueName('first'), args: [pipelineInput(queues)] });
+      const first = await stack().client.workflow.execute(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName('first'),
+        args: [pipelineInput(queues)],
+      });
       assert.equal(first.outcome, 'deployed');
 
       const handle = await stack().client.workflow.start(trainingPipeline, {
@@ -77,23 +89,44 @@ describe('trainingPipeline', function () {
       assert.equal(status.stage, 'rejected');
       const reused = Object.fromEntries(status.steps.map((s) => [s.stage, s.reused]));
       assert.deepEqual([reused.ingesting, reused.profiling, reused.preprocessing], [true, true, true]);
-      assert.equal((await readAlias(createArtifactStore(config), 'churn', 'production'))?.version, 1, 'the champion stays deployed');
+      assert.equal(
+        (await readAlias(createArtifactStore(config), 'churn', 'production'))?.version,
+        1,
+        'the champion stays deployed',
+      );
     });
   });
 
   it('rejects invalid input with one non-retryable failure that lists every bad field', async function () {
     const config = testConfig();
     await withWorkers(config, this.test!.title, async (queues) => {
-      const bad = { modelName: 'Churn Model', dataset: {}, target: '', split: { testFraction: 2 }, trainer: { kind: 'command' } };
+      const bad = {
+        modelName: 'Churn Model',
+        dataset: {},
+        target: '',
+        split: { testFraction: 2 },
+        trainer: { kind: 'command' },
+      };
       const err = await stack()
-        .client.workflow.execute(trainingPipeline, { taskQueue: queues.pipeline, workflowId: uniqueName('invalid'), args: [bad as unknown as TrainingPipelineInput] })
-        .then(() => assert.fail('the workflow should fail'), (e: unknown) => e);
+        .client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName('invalid'),
+          args: [bad as unknown as TrainingPipelineInput],
+        })
+        .then(
+          () => assert.fail('the workflow should fail'),
+          (e: unknown) => e,
+        );
       assert.ok(err instanceof WorkflowFailedError);
       assert.ok(err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
       assert.equal(err.cause.nonRetryable, true);
       for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.command']) {
-        assert.match(err.cause.message, new RegExp(`- ${field.replace('.', '\\.')}:`), `the message should name ${field}`);
+        assert.match(
+          err.cause.message,
+          new RegExp(`- ${field.replace('.', '\\.')}:`),
+          `the message should name ${field}`,
+        );
       }
     });
   });
@@ -106,7 +139,10 @@ describe('trainingPipeline', function () {
         workflowId: uniqueName('missing-target'),
         args: [pipelineInput(queues, { target: 'will_churn' })],
       });
-      const err = await handle.result().then(() => assert.fail('the workflow should fail'), (e: unknown) => e);
+      const err = await handle.result().then(
+        () => assert.fail('the workflow should fail'),
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof WorkflowFailedError);
       assert.ok(err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
