@@ -52,6 +52,7 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
       const outputUri = deps.store.uri('runs', input.modelName, input.runKey, 'training');
       const outputDir = deps.store.localPath(outputUri) ?? path.join(deps.workDir, input.modelName, input.runKey);
       await fs.mkdir(outputDir, { recursive: true });
+      await killOrphanedTrainer(outputDir);
       const resume = await findCheckpoint(ctx.info.heartbeatDetails as TrainingProgress | undefined, outputDir);
       const argv = [
         ...(input.trainer.kind === 'command' ? input.trainer.command! : deps.trainerCommand(input.trainer.kind)),
@@ -60,7 +61,7 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
       const gpu = deps.gpus.acquire();
       try {
         ctx.log.info('Starting trainer', { argv: argv.join(' '), gpu, resumeFromEpoch: resume?.epoch });
-        await runTrainer(argv, { gpu, hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000, resume });
+        await runTrainer(argv, { gpu, hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000, resume, pidFile: path.join(outputDir, pidFileName) });
       } finally {
         deps.gpus.release(gpu);
       }
@@ -123,7 +124,24 @@ async function findCheckpoint(
   return fromFolder;
 }
 
+/** Records the trainer's process group, so a later attempt can stop a trainer whose worker died (SIGKILL, lost VM). */
+const pidFileName = 'trainer.pid';
+
+async function killOrphanedTrainer(outputDir: string): Promise<void> {
+  const pid = Number(await fs.readFile(path.join(outputDir, pidFileName), 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  // Only a process that is still this run's trainer: pids are reused, and the file may come from another machine.
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(pathToFileURL(outputDir).href)) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone: the previous attempt ended with its worker.
+  }
+}
+
 interface RunOptions {
+  pidFile: string;
   gpu: number | undefined;
   hangTimeoutMs: number;
   resume?: { epoch: number };
@@ -137,6 +155,7 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CUDA_VISIBLE_DEVICES: options.gpu === undefined ? '' : String(options.gpu) },
   });
+  await fs.writeFile(options.pidFile, String(child.pid));
   let progress: TrainingProgress = { epoch: options.resume?.epoch ?? 0, checkpointEpoch: options.resume?.epoch };
   let lastProgressAt = Date.now();
   const tail: string[] = [];
@@ -182,6 +201,7 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
     throw err;
   } finally {
     clearInterval(keepAlive);
+    await fs.rm(options.pidFile, { force: true });
   }
 }
 

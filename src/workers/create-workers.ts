@@ -9,6 +9,7 @@ import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from
 import { createArtifactStore } from '../artifacts';
 import type { MlopsConfig } from '../config';
 import { taskQueues } from '../contracts/task-queues';
+import { projectRoot } from '../project-root';
 
 export interface WorkerDeps {
   config: Readonly<MlopsConfig>;
@@ -63,7 +64,7 @@ export function trainerCommand(config: Readonly<MlopsConfig>, kind: 'builtin-lin
   if (kind === 'torch-tabular') {
     const python =
       config.training.python ?? path.join(config.cacheDir, 'python', 'torch-tabular-venv', 'bin', 'python');
-    return [python, path.resolve(__dirname, '../../trainers/torch-tabular/train.py')];
+    return [python, path.join(projectRoot, 'trainers', 'torch-tabular', 'train.py')];
   }
   const script = path.resolve(__dirname, `../trainers/linear-trainer${path.extname(__filename)}`);
   return __filename.endsWith('.ts')

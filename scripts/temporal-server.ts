@@ -1,0 +1,29 @@
+/**
+ * `npm run temporal:server`: the project's Temporal dev server in the foreground (SQLite state in .mlops/temporal,
+ * Web UI, search attributes registered), for running workers and the CLI by hand. Ctrl-C stops it.
+ */
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = await startDevServer({
+    cliPath: resolveTemporalCli(config, console.log),
+    stateDir: path.join(config.stateDir, 'temporal'),
+    port: config.devServer.port,
+    uiPort: config.devServer.uiPort,
+    log: console.log,
+  });
+  console.log('Press Ctrl-C to stop.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.stop();
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
