@@ -22,7 +22,13 @@ const compose = parseDocument(composeText);
 const services = (compose.toJS() as { services: Record<string, Service> }).services;
 const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
 /** Variables the Temporal SDK's environment configuration reads (@temporalio/envconfig). */
-const temporalVariables = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_PROFILE', 'TEMPORAL_TLS'];
+const temporalVariables = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_PROFILE',
+  'TEMPORAL_TLS',
+];
 const projectServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 
 /** ENV lines of the Dockerfile's final stage, which every project service inherits. */
@@ -37,7 +43,15 @@ function dockerfileEnv(): Record<string, string> {
 
 describe('docker-compose.yml and the Dockerfile', function () {
   it('describe the whole stack: Temporal on PostgreSQL, the Web UI, both workers and the model server', function () {
-    assert.deepEqual(Object.keys(services).sort(), ['model-server', 'pipeline-worker', 'postgresql', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'training-worker']);
+    assert.deepEqual(Object.keys(services).sort(), [
+      'model-server',
+      'pipeline-worker',
+      'postgresql',
+      'temporal',
+      'temporal-search-attributes',
+      'temporal-ui',
+      'training-worker',
+    ]);
     assert.equal(services.temporal!.environment!.DB, 'postgres12');
     assert.equal(services.temporal!.environment!.POSTGRES_SEEDS, 'postgresql');
   });
@@ -65,7 +79,10 @@ describe('docker-compose.yml and the Dockerfile', function () {
       assert.ok(fs.existsSync(path.join(repoRoot, `${entry[1]}.ts`)), `${name}: ${entry[1]}.ts exists`);
     }
     const cmd = /^CMD \["node", "dist\/(src\/.+)\.js"\]$/m.exec(dockerfile);
-    assert.ok(cmd && fs.existsSync(path.join(repoRoot, `${cmd[1]}.ts`)), 'the Dockerfile CMD runs an existing entry point');
+    assert.ok(
+      cmd && fs.existsSync(path.join(repoRoot, `${cmd[1]}.ts`)),
+      'the Dockerfile CMD runs an existing entry point',
+    );
   });
 
   it('only set variables the config schema knows, with values it accepts', function () {
@@ -74,7 +91,8 @@ describe('docker-compose.yml and the Dockerfile', function () {
     assert.ok(Object.keys(imageEnv).length >= 3);
     for (const [name, service] of projectServices) {
       const environment = { ...imageEnv, ...service.environment };
-      for (const key of Object.keys(environment)) assert.ok(known.has(key), `${name}: ${key} is not a variable of src/config.ts`);
+      for (const key of Object.keys(environment))
+        assert.ok(known.has(key), `${name}: ${key} is not a variable of src/config.ts`);
       const config = loadConfig({ HOME: '/home/node', ...environment });
       assert.equal(config.worker.useBundle, true, `${name} loads the prebuilt workflow bundle`);
     }
@@ -85,7 +103,8 @@ describe('docker-compose.yml and the Dockerfile', function () {
 
   it('copy only files that exist into the image', function () {
     for (const match of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
-      for (const source of match[1]!.split(' ')) assert.ok(fs.existsSync(path.join(repoRoot, source)), `COPY source ${source} exists`);
+      for (const source of match[1]!.split(' '))
+        assert.ok(fs.existsSync(path.join(repoRoot, source)), `COPY source ${source} exists`);
     }
   });
 
@@ -95,11 +114,16 @@ describe('docker-compose.yml and the Dockerfile', function () {
     for (const item of servicesNode.items) {
       const ports = isMap(item.value) ? item.value.get('ports') : undefined;
       if (!isSeq(ports)) continue;
-      for (const port of ports.items) assert.ok(isScalar(port) && port.comment && port.comment.trim().length > 10, `port ${String(port)} of ${String(item.key)} has a comment`);
+      for (const port of ports.items)
+        assert.ok(
+          isScalar(port) && port.comment && port.comment.trim().length > 10,
+          `port ${String(port)} of ${String(item.key)} has a comment`,
+        );
     }
     const volumes = Object.keys((compose.toJS() as { volumes: Record<string, unknown> }).volumes);
     for (const [name, service] of Object.entries(services)) {
-      for (const volume of service.volumes ?? []) assert.ok(volumes.includes(volume.split(':')[0]!), `${name}: volume ${volume} is declared`);
+      for (const volume of service.volumes ?? [])
+        assert.ok(volumes.includes(volume.split(':')[0]!), `${name}: volume ${volume} is declared`);
       const deps = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
       for (const dep of deps) assert.ok(dep in services, `${name} depends on ${dep}, which exists`);
     }

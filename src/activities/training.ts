@@ -61,7 +61,12 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
       const gpu = deps.gpus.acquire();
       try {
         ctx.log.info('Starting trainer', { argv: argv.join(' '), gpu, resumeFromEpoch: resume?.epoch });
-        await runTrainer(argv, { gpu, hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000, resume, pidFile: path.join(outputDir, pidFileName) });
+        await runTrainer(argv, {
+          gpu,
+          hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000,
+          resume,
+          pidFile: path.join(outputDir, pidFileName),
+        });
       } finally {
         deps.gpus.release(gpu);
       }

@@ -10,12 +10,18 @@ import { exampleDataset, repoRoot, stack, tempDir, uniqueName } from '../support
 
 /** Starts a worker entry point as its own process, the way `npm run worker:*` and the Dockerfile do. */
 function startWorker(entry: string, env: Record<string, string>): ChildProcess & { exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'src', 'workers', entry)], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'src', 'workers', entry)],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  return Object.assign(child, {
+    exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
   });
-  return Object.assign(child, { exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) });
 }
 
 /** Waits until the pipeline's training activity reports `epoch` in its heartbeat details. */
@@ -37,11 +43,22 @@ describe('worker processes', function () {
   before(function () {
     this.timeout(120_000);
     const bundle = path.join(tempDir('bundle'), 'workflow-bundle.js');
-    execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'scripts', 'build-workflow-bundle.ts'), '--out', bundle], { cwd: repoRoot, stdio: 'ignore' });
+    execFileSync(
+      process.execPath,
+      [
+        '--require',
+        require.resolve('tsx/cjs'),
+        path.join(repoRoot, 'scripts', 'build-workflow-bundle.ts'),
+        '--out',
+        bundle,
+      ],
+      { cwd: repoRoot, stdio: 'ignore' },
+    );
     env = {
       TEMPORAL_ADDRESS: stack().server.address,
       MLOPS_STATE_DIR: tempDir('worker-state'),
-      MLOPS_CACHE_DIR: process.env.MLOPS_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'temporal-mlops'),
+      MLOPS_CACHE_DIR:
+        process.env.MLOPS_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'temporal-mlops'),
       MLOPS_WORKER_SHUTDOWN_GRACE_MS: '3000',
       MLOPS_LOG_LEVEL: 'ERROR',
       NODE_ENV: 'production',
@@ -57,7 +74,14 @@ describe('worker processes', function () {
       const result = await stack().client.workflow.execute(trainingPipeline, {
         taskQueue: taskQueues.pipeline,
         workflowId: uniqueName(this.test!.title),
-        args: [{ modelName: 'churn', dataset: { uri: exampleDataset }, target: 'churned', trainer: { hyperparameters: { epochs: 3 } } }],
+        args: [
+          {
+            modelName: 'churn',
+            dataset: { uri: exampleDataset },
+            target: 'churned',
+            trainer: { hyperparameters: { epochs: 3 } },
+          },
+        ],
       });
       assert.equal(result.outcome, 'deployed');
     } finally {
@@ -93,7 +117,9 @@ describe('worker processes', function () {
       const result = await handle.result();
       assert.equal(result.outcome, 'deployed');
       const history = await handle.fetchHistory();
-      const trainingResult = history.events!.map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data).filter((d): d is Uint8Array => !!d)
+      const trainingResult = history
+        .events!.map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data)
+        .filter((d): d is Uint8Array => !!d)
         .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as { resumedFromEpoch?: number })
         .find((r) => 'resumedFromEpoch' in r || 'modelUri' in r);
       assert.ok((trainingResult?.resumedFromEpoch ?? 0) >= 3, `resumed from epoch ${trainingResult?.resumedFromEpoch}`);

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../../src/config';
+import { resolveTemporalCli, startDevServer } from '../../src/dev/temporal-server';
+import { stack, tempDir, uniqueName } from '../support/stack';
+
+describe('the Temporal dev server module', function () {
+  it('keeps workflows and search attributes in its SQLite file across a restart', async function () {
+    const stateDir = tempDir('restart');
+    const workflowId = uniqueName(this.test!.title);
+    const withClient = async <T>(address: string, fn: (client: Client) => Promise<T>): Promise<T> => {
+      const connection = await Connection.connect({ address });
+      try {
+        return await fn(new Client({ connection }));
+      } finally {
+        await connection.close();
+      }
+    };
+    const first = await startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false });
+    try {
+      // No worker polls this queue: the run stays open, which is what must survive.
+      await withClient(first.address, (client) =>
+        client.workflow.start('trainingPipeline', { taskQueue: 'nobody-polls', workflowId, args: [{}] }),
+      );
+    } finally {
+      await first.stop();
+    }
+    assert.ok(fs.statSync(path.join(stateDir, 'temporal.sqlite')).size > 0);
+    const second = await startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false });
+    try {
+      const description = await withClient(second.address, (client) =>
+        client.workflow.getHandle(workflowId).describe(),
+      );
+      assert.equal(description.status.name, 'RUNNING');
+      const attributes = await withClient(second.address, (client) =>
+        client.connection.operatorService.listSearchAttributes({ namespace: 'default' }),
+      );
+      assert.ok(Object.keys(attributes.customAttributes).includes('MlopsPipelineStage'));
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('stops with a catalogued error that says how to install the CLI when there is no CLI and no Go', function () {
+    const savedPath = process.env.PATH;
+    process.env.PATH = tempDir('empty-path');
+    try {
+      const config = loadConfig({
+        MLOPS_CACHE_DIR: tempDir('empty-cache'),
+        TEMPORAL_CLI_PATH: '/nonexistent/temporal',
+      });
+      assert.throws(
+        () => resolveTemporalCli(config),
+        (err: unknown) =>
+          err instanceof ApplicationFailure &&
+          err.type === 'MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING' &&
+          /TEMPORAL_CLI_PATH=\/nonexistent\/temporal \(not an executable file\), PATH/.test(err.message) &&
+          /Install Go 1\.25 or newer/.test(err.message),
+      );
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  });
+});
