@@ -35,6 +35,22 @@ export const configSchema = {
   MLOPS_GCP_PROJECT: z.string().min(1).optional(),
   /** Cloud Storage API endpoint, for fake-gcs-server in tests. @default the real service */
   MLOPS_GCS_API_ENDPOINT: z.string().url().optional(),
+  /** Vertex AI region for CustomJobs. @default us-central1 */
+  MLOPS_VERTEX_LOCATION: z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'must be a region such as us-central1').default('us-central1'),
+  /** Vertex AI API endpoint; `http://host:port` talks plaintext gRPC (a local fake in tests). @default <location>-aiplatform.googleapis.com */
+  MLOPS_VERTEX_API_ENDPOINT: z.string().min(1).optional(),
+  /** gs:// folder for CustomJob outputs (model, metrics, checkpoints). @default the artifact root, when it is gs:// */
+  MLOPS_VERTEX_STAGING_URI: z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?$/, 'must be a gs:// URI').optional(),
+  /** Trainer container image for CustomJobs. @default none (set it, or trainer.vertex.imageUri per run) */
+  MLOPS_VERTEX_IMAGE_URI: z.string().min(1).optional(),
+  /** Machine type of the CustomJob worker pool. @default n1-standard-4 */
+  MLOPS_VERTEX_MACHINE_TYPE: z.string().min(1).default('n1-standard-4'),
+  /** Accelerator type, e.g. NVIDIA_TESLA_T4. @default none */
+  MLOPS_VERTEX_ACCELERATOR_TYPE: z.string().regex(/^[A-Z0-9_]+$/, 'must be an enum name such as NVIDIA_TESLA_T4').optional(),
+  /** Accelerators per replica. @default 0 */
+  MLOPS_VERTEX_ACCELERATOR_COUNT: z.coerce.number().int().min(0).max(16).default(0),
+  /** Service account the CustomJob runs as. @default the project's default compute account */
+  MLOPS_VERTEX_SERVICE_ACCOUNT: z.string().email().optional(),
   /** GPUs the training worker may hand out; training concurrency is max(1, this). @default 0 */
   MLOPS_TRAINING_GPUS: z.coerce.number().int().min(0).max(64).default(0),
   /** Python interpreter for the reference trainer. @default the project's cached venv */
@@ -82,6 +98,17 @@ export interface MlopsConfig {
   artifactRoot: string;
   gcp: { project?: string; storageApiEndpoint?: string };
   training: { gpus: number; python?: string };
+  vertex: {
+    project?: string;
+    location: string;
+    apiEndpoint?: string;
+    stagingUri?: string;
+    imageUri?: string;
+    machineType: string;
+    acceleratorType?: string;
+    acceleratorCount: number;
+    serviceAccount?: string;
+  };
   temporal: ClientConnectConfig & { namespace: string };
   devServer: { cliPath?: string; cliVersion: string; port: number; uiPort: number };
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
@@ -125,6 +152,17 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     artifactRoot: normalizeRoot(v.MLOPS_ARTIFACT_ROOT ?? path.join(stateDir, 'artifacts')),
     gcp: { project: v.MLOPS_GCP_PROJECT, storageApiEndpoint: v.MLOPS_GCS_API_ENDPOINT },
     training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
+    vertex: {
+      project: v.MLOPS_GCP_PROJECT,
+      location: v.MLOPS_VERTEX_LOCATION,
+      apiEndpoint: v.MLOPS_VERTEX_API_ENDPOINT,
+      stagingUri: v.MLOPS_VERTEX_STAGING_URI ?? (v.MLOPS_ARTIFACT_ROOT?.startsWith('gs://') ? v.MLOPS_ARTIFACT_ROOT : undefined),
+      imageUri: v.MLOPS_VERTEX_IMAGE_URI,
+      machineType: v.MLOPS_VERTEX_MACHINE_TYPE,
+      acceleratorType: v.MLOPS_VERTEX_ACCELERATOR_TYPE,
+      acceleratorCount: v.MLOPS_VERTEX_ACCELERATOR_COUNT,
+      serviceAccount: v.MLOPS_VERTEX_SERVICE_ACCOUNT,
+    },
     temporal: {
       ...temporal,
       connectionOptions: {

@@ -41,6 +41,20 @@ export const trainingPipelineInputSchema = z
         /** argv of your trainer, for kind `command`. */
         command: z.array(z.string().min(1)).min(1).optional(),
         hyperparameters: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
+        /** `local`: a trainer process on a training worker; `vertex`: a Vertex AI CustomJob. */
+        backend: z.enum(['local', 'vertex']).default('local'),
+        /** Vertex AI job settings (backend `vertex`); unset fields come from MLOPS_VERTEX_* configuration. */
+        vertex: z
+          .object({
+            imageUri: z.string().min(1).optional(),
+            command: z.array(z.string().min(1)).min(1).optional(),
+            machineType: z.string().min(1).optional(),
+            acceleratorType: z.string().min(1).optional(),
+            acceleratorCount: z.number().int().min(0).max(16).optional(),
+            pollSeconds: z.number().min(0.1).max(600).default(30),
+          })
+          .strict()
+          .default({}),
         /** Task queue of the training workers to run on (a GPU pool). */
         taskQueue: z.string().min(1).default(taskQueues.training),
         /** Seconds without a progress line before the attempt is considered hung. */

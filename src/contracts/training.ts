@@ -84,3 +84,45 @@ export interface DeployModelResult {
   version: number;
   previousVersion?: number;
 }
+
+/** Where a Vertex AI CustomJob runs and with what; defaults come from the MLOPS_VERTEX_* configuration. */
+export interface VertexJobSpec {
+  /** Container image with the trainer; its entrypoint receives the contract flags as args. */
+  imageUri?: string;
+  /** Overrides the image's entrypoint (argv before the contract flags). */
+  command?: string[];
+  machineType?: string;
+  acceleratorType?: string;
+  acceleratorCount?: number;
+}
+
+export interface SubmitVertexJobInput {
+  modelName: string;
+  /** Workflow id + run id: names the job (labels) and its gs:// output folder, so a retried submit finds it. */
+  runKey: string;
+  spec: VertexJobSpec;
+  task: 'classification' | 'regression';
+  trainUri: string;
+  validationUri: string;
+  transformUri: string;
+  featureColumns: string[];
+  labelColumn: string;
+  hyperparameters: Record<string, number | string | boolean>;
+  seed: number;
+}
+
+export interface SubmittedVertexJob {
+  /** Full resource name: projects/…/locations/…/customJobs/…. */
+  jobName: string;
+  /** gs:// folder the trainer writes model.onnx, metrics.json and checkpoints/ to. */
+  outputUri: string;
+  /** False when a retried submit found the job it had already created. */
+  created: boolean;
+}
+
+export interface WaitVertexJobInput {
+  jobName: string;
+  outputUri: string;
+  /** Seconds between job polls (tests pass short values). */
+  pollSeconds: number;
+}
