@@ -36,17 +36,26 @@ export const configSchema = {
   /** Cloud Storage API endpoint, for fake-gcs-server in tests. @default the real service */
   MLOPS_GCS_API_ENDPOINT: z.string().url().optional(),
   /** Vertex AI region for CustomJobs. @default us-central1 */
-  MLOPS_VERTEX_LOCATION: z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'must be a region such as us-central1').default('us-central1'),
+  MLOPS_VERTEX_LOCATION: z
+    .string()
+    .regex(/^[a-z]+-[a-z]+\d+$/, 'must be a region such as us-central1')
+    .default('us-central1'),
   /** Vertex AI API endpoint; `http://host:port` talks plaintext gRPC (a local fake in tests). @default <location>-aiplatform.googleapis.com */
   MLOPS_VERTEX_API_ENDPOINT: z.string().min(1).optional(),
   /** gs:// folder for CustomJob outputs (model, metrics, checkpoints). @default the artifact root, when it is gs:// */
-  MLOPS_VERTEX_STAGING_URI: z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?$/, 'must be a gs:// URI').optional(),
+  MLOPS_VERTEX_STAGING_URI: z
+    .string()
+    .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}(\/.*)?$/, 'must be a gs:// URI')
+    .optional(),
   /** Trainer container image for CustomJobs. @default none (set it, or trainer.vertex.imageUri per run) */
   MLOPS_VERTEX_IMAGE_URI: z.string().min(1).optional(),
   /** Machine type of the CustomJob worker pool. @default n1-standard-4 */
   MLOPS_VERTEX_MACHINE_TYPE: z.string().min(1).default('n1-standard-4'),
   /** Accelerator type, e.g. NVIDIA_TESLA_T4. @default none */
-  MLOPS_VERTEX_ACCELERATOR_TYPE: z.string().regex(/^[A-Z0-9_]+$/, 'must be an enum name such as NVIDIA_TESLA_T4').optional(),
+  MLOPS_VERTEX_ACCELERATOR_TYPE: z
+    .string()
+    .regex(/^[A-Z0-9_]+$/, 'must be an enum name such as NVIDIA_TESLA_T4')
+    .optional(),
   /** Accelerators per replica. @default 0 */
   MLOPS_VERTEX_ACCELERATOR_COUNT: z.coerce.number().int().min(0).max(16).default(0),
   /** Service account the CustomJob runs as. @default the project's default compute account */
@@ -156,7 +165,8 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       project: v.MLOPS_GCP_PROJECT,
       location: v.MLOPS_VERTEX_LOCATION,
       apiEndpoint: v.MLOPS_VERTEX_API_ENDPOINT,
-      stagingUri: v.MLOPS_VERTEX_STAGING_URI ?? (v.MLOPS_ARTIFACT_ROOT?.startsWith('gs://') ? v.MLOPS_ARTIFACT_ROOT : undefined),
+      stagingUri:
+        v.MLOPS_VERTEX_STAGING_URI ?? (v.MLOPS_ARTIFACT_ROOT?.startsWith('gs://') ? v.MLOPS_ARTIFACT_ROOT : undefined),
       imageUri: v.MLOPS_VERTEX_IMAGE_URI,
       machineType: v.MLOPS_VERTEX_MACHINE_TYPE,
       acceleratorType: v.MLOPS_VERTEX_ACCELERATOR_TYPE,
