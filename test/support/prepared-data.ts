@@ -19,7 +19,7 @@ export async function prepareChurn(store: ArtifactStore): Promise<PreprocessResu
 
 export function trainInput(
   prepared: PreprocessResult,
-  trainer: Partial<TrainModelInput['trainer']>,
+  trainer: Omit<Partial<TrainModelInput['trainer']>, 'vertex' | 'backend'>,
   runKey: string,
 ): TrainModelInput {
   return {
@@ -27,6 +27,8 @@ export function trainInput(
     runKey,
     trainer: {
       kind: 'builtin-linear',
+      backend: 'local',
+      vertex: { pollSeconds: 30 },
       hyperparameters: {},
       heartbeatTimeoutSeconds: 60,
       taskQueue: 'unused',
