@@ -49,6 +49,10 @@ export async function createTrainingWorker(deps: WorkerDeps): Promise<Worker> {
     }),
     // One trainer per GPU; a CPU-only machine trains one model at a time.
     maxConcurrentActivityTaskExecutions: Math.max(1, config.training.gpus),
+    // Heartbeats carry training progress to the Web UI and bring cancellation back to the trainer; the SDK default
+    // throttles them to up to 60 s, which would leave a cancelled trainer running for a minute.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });
 }

@@ -8,6 +8,7 @@
  * search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each step.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   proxyActivities,
@@ -33,8 +34,12 @@ const dataStep = {
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 } as const;
-/** Training may run for hours; each retry resumes from the last checkpoint, so a few attempts are cheap. */
+/**
+ * Training may run for hours; each retry resumes from the last checkpoint, so a few attempts are cheap. Cancellation
+ * waits until the activity has stopped its trainer, so a cancelled run never leaves a trainer behind.
+ */
 const trainingStep = {
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   startToCloseTimeout: '24 hours',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 } as const;

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import type { TrainingProgress } from '../../src/contracts/training';
+import { getStatusQuery } from '../../src/workflows/definitions';
+import { trainingPipeline } from '../../src/workflows';
+import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
+
+/** Pids of running processes whose command line mentions `needle`. */
+function processesMentioning(needle: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return !/^\d+ \(.*\) Z/.test(stat) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('cancelling trainingPipeline', function () {
+  it('stops the trainer: no trainer process of the run is left alive', async function () {
+    const config = testConfig();
+    const workflowId = uniqueName(this.test!.title);
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [
+          {
+            modelName: 'churn-cancel',
+            dataset: { uri: exampleDataset },
+            target: 'churned',
+            trainer: { hyperparameters: { epochs: 200, epoch_delay_ms: 300 }, taskQueue: queues.training },
+          },
+        ],
+      });
+      // Wait for the trainer to report progress: it is running.
+      for (;;) {
+        const description = await handle.describe();
+        const data = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+        if (data && (JSON.parse(Buffer.from(data).toString('utf8')) as TrainingProgress).epoch >= 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const runFolder = `runs/churn-cancel/${workflowId}`;
+      assert.ok(processesMentioning(runFolder).length > 0, 'the trainer is running');
+
+      await handle.cancel();
+      const err = await handle.result().then(
+        () => assert.fail('a cancelled pipeline does not complete'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      assert.equal((await handle.query(getStatusQuery)).stage, 'failed');
+      assert.deepEqual(processesMentioning(runFolder), [], 'no trainer process is left');
+    });
+  });
+});
