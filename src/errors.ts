@@ -86,6 +86,41 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'A trainer must write model.onnx and metrics.json to its --output folder (docs/trainer-contract.md).',
   },
+  MLOPS_ERR_VERTEX_SETTING_MISSING: {
+    message: 'The Vertex AI job for model "{model}" cannot be submitted; missing: {missing}',
+    retryable: false,
+    fix: 'Set each listed variable (docs/configuration.md) on the training worker, or the pipeline field trainer.vertex.imageUri for the image; docs/vertex-ai.md lists them all.',
+  },
+  MLOPS_ERR_VERTEX_REQUEST_INVALID: {
+    message: 'Vertex AI rejected {operation} for "{resource}": {reason}',
+    retryable: false,
+    fix: 'Correct the setting the reason names: machine type, accelerator type and count must be offered in MLOPS_VERTEX_LOCATION, the image must be a full registry URI, the job name must be projects/…/locations/…/customJobs/….',
+  },
+  MLOPS_ERR_VERTEX_NOT_FOUND: {
+    message: 'Vertex AI has no "{resource}" ({operation}): {reason}',
+    retryable: false,
+    fix: 'Check that MLOPS_GCP_PROJECT and MLOPS_VERTEX_LOCATION name the project and region the job was submitted to (the job name shows both); a deleted job cannot be waited for, so start the pipeline again.',
+  },
+  MLOPS_ERR_VERTEX_PERMISSION_DENIED: {
+    message: 'Vertex AI refused {operation} on "{resource}": {reason}',
+    retryable: false,
+    fix: "Give the training worker's credentials (Application Default Credentials) roles/aiplatform.user on the project, and the job's service account (MLOPS_VERTEX_SERVICE_ACCOUNT) read/write access to the staging bucket.",
+  },
+  MLOPS_ERR_VERTEX_JOB_FAILED: {
+    message: 'Vertex AI job "{job}" (image {image}) ended {state}: {reason}',
+    retryable: false,
+    fix: "Read the job's logs (Cloud Console → Vertex AI → Training → Custom jobs, or Cloud Logging); run the image locally with the same args (docs/trainer-contract.md) to debug it.",
+  },
+  MLOPS_ERR_VERTEX_JOB_CANCELLED: {
+    message: 'Vertex AI job "{job}" was cancelled outside this pipeline run',
+    retryable: false,
+    fix: 'Start the pipeline again. To stop a run, cancel its workflow: that cancels the job too.',
+  },
+  MLOPS_ERR_VERTEX_JOB_EXPIRED: {
+    message: 'Vertex AI job "{job}" expired before it could run (no {machine} capacity in time)',
+    retryable: false,
+    fix: 'Start the pipeline again later, or pick a machine type, accelerator or region (MLOPS_VERTEX_*) with free capacity.',
+  },
   MLOPS_ERR_MODEL_INVALID: {
     message: 'Model "{uri}" cannot be used: {reason}',
     retryable: false,

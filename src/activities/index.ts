@@ -11,9 +11,14 @@ import type { RegistryActivities } from './registry';
 import { createRegistryActivities } from './registry';
 import type { TrainingActivities, TrainingDeps } from './training';
 import { createTrainingActivities } from './training';
+import type { VertexTrainingActivities } from './vertex-training';
+import { createVertexTrainingActivities } from './vertex-training';
+import type { MlopsConfig } from '../config';
 
 export interface PipelineActivityDeps {
   store: ArtifactStore;
+  /** Vertex AI and Cloud Storage settings of the Vertex training backend; without them it reports what is missing. */
+  config?: Pick<MlopsConfig, 'vertex' | 'gcp'>;
 }
 
 /** Activities of the pipeline task queue (CPU work: data, evaluation, registry). */
@@ -21,7 +26,13 @@ export type PipelineActivities = IngestActivities &
   ProfileActivities &
   PreprocessActivities &
   EvaluationActivities &
-  RegistryActivities;
+  RegistryActivities &
+  VertexTrainingActivities;
+
+const unconfiguredVertex: Pick<MlopsConfig, 'vertex' | 'gcp'> = {
+  vertex: { location: 'us-central1', machineType: 'n1-standard-4', acceleratorCount: 0 },
+  gcp: {},
+};
 
 export function createPipelineActivities(deps: PipelineActivityDeps): PipelineActivities {
   return {
@@ -30,6 +41,8 @@ export function createPipelineActivities(deps: PipelineActivityDeps): PipelineAc
     ...createPreprocessActivities(deps),
     ...createEvaluationActivities(deps),
     ...createRegistryActivities(deps),
+    // Submitting and polling a Vertex AI job is light I/O, so it runs beside the data steps, not on a GPU slot.
+    ...createVertexTrainingActivities({ store: deps.store, config: deps.config ?? unconfiguredVertex }),
   };
 }
 

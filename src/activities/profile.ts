@@ -2,38 +2,18 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { writeJson } from '../artifacts';
-import type { ColumnSchema, ProfileDatasetInput, ProfileDatasetResult } from '../contracts/datasets';
-import { ident, isNumericType, literal, withDuckDb } from '../warehouse/duckdb';
-import type { DuckDb } from '../warehouse/duckdb';
+import { readJson, writeJson } from '../artifacts';
+import type { ProfileDatasetInput, ProfileDatasetResult } from '../contracts/datasets';
+import { computeProfile } from '../profiling/compute-profile';
+import type { DatasetProfile } from '../profiling/dataset-profile';
+import { profileFormatVersion } from '../profiling/dataset-profile';
+import { renderReport } from '../profiling/report';
+import { duckDbDialect } from '../profiling/sql-dialect';
+import { literal, withDuckDb } from '../warehouse/duckdb';
 
 export interface ProfileDeps {
   store: ArtifactStore;
 }
-
-export interface ColumnProfile {
-  name: string;
-  type: string;
-  kind: 'numeric' | 'categorical';
-  count: number;
-  nulls: number;
-  distinct: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  std?: number;
-  quantiles?: Record<string, number>;
-  top?: { value: string; count: number }[];
-}
-
-export interface DatasetProfile {
-  snapshotId: string;
-  rowCount: number;
-  target: string;
-  columns: ColumnProfile[];
-}
-
-const quantileLevels = [0.05, 0.25, 0.5, 0.75, 0.95];
 
 /** Profiling ("visualize data"): per-column statistics computed in the warehouse, plus a report a person reads. */
 export interface ProfileActivities {
@@ -45,12 +25,10 @@ export function createProfileActivities({ store }: ProfileDeps): ProfileActiviti
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
       const profileUri = store.uri('profiles', input.snapshotId, 'profile.json');
       const reportUri = store.uri('profiles', input.snapshotId, 'report.html');
-      if ((await store.exists(profileUri)) && (await store.exists(reportUri))) {
-        const existing = JSON.parse((await store.read(profileUri)).toString('utf8')) as DatasetProfile;
-        return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
-      }
-      const profile = await withLocalCopy(store, input.dataUri, (file) => computeProfile(file, input));
-      await store.write(reportUri, renderReport(profile));
+      const existing = await readCurrentProfile(store, profileUri, reportUri);
+      if (existing) return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
+      const profile = await withLocalCopy(store, input.dataUri, (file) => profileParquet(file, input));
+      await store.write(reportUri, await renderReport(profile));
       await writeJson(store, profileUri, profile);
       return { profileUri, reportUri, columnCount: profile.columns.length, reused: false };
     },
@@ -75,71 +53,30 @@ export async function withLocalCopy<T>(
   }
 }
 
-async function computeProfile(file: string, input: ProfileDatasetInput): Promise<DatasetProfile> {
-  return withDuckDb(async (db) => {
-    await db.run(`CREATE VIEW data AS SELECT * FROM read_parquet(${literal(file)})`);
-    const columns = await db.query<{ column_name: string; column_type: string }>('DESCRIBE data');
-    const [{ n } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*) AS n FROM data');
-    const profiles: ColumnProfile[] = [];
-    for (const c of columns) profiles.push(await profileColumn(db, { name: c.column_name, type: c.column_type }));
-    return { snapshotId: input.snapshotId, rowCount: n, target: input.target, columns: profiles };
-  });
+/** The stored profile and report, unless missing or written in an older profile format (those are recomputed). */
+async function readCurrentProfile(
+  store: ArtifactStore,
+  profileUri: string,
+  reportUri: string,
+): Promise<DatasetProfile | undefined> {
+  if (!(await store.exists(profileUri)) || !(await store.exists(reportUri))) return undefined;
+  const existing = await readJson<Partial<DatasetProfile>>(store, profileUri);
+  return existing.version === profileFormatVersion ? (existing as DatasetProfile) : undefined;
 }
 
-async function profileColumn(db: DuckDb, column: ColumnSchema): Promise<ColumnProfile> {
-  const c = ident(column.name);
-  const numeric = isNumericType(column.type);
-  const [base] = await db.query<{ count: number; nulls: number; distinct: number }>(
-    `SELECT count(${c}) AS count, count(*) - count(${c}) AS nulls, approx_count_distinct(${c}) AS distinct FROM data`,
+/**
+ * Profiles a Parquet file in an embedded DuckDB. One thread: DuckDB merges parallel partial aggregates (t-digests,
+ * float sums) in varying order, which changes the last digits of quantiles and means between runs, and profile.json
+ * must be the same bytes for the same snapshot.
+ */
+function profileParquet(file: string, input: ProfileDatasetInput): Promise<DatasetProfile> {
+  return withDuckDb(
+    async (db) => {
+      const from = `read_parquet(${literal(file)})`;
+      const described = await db.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${from}`);
+      const columns = described.map((c) => ({ name: c.column_name, type: c.column_type }));
+      return computeProfile(db, duckDbDialect, { snapshotId: input.snapshotId, target: input.target, from, columns });
+    },
+    { threads: 1 },
   );
-  const profile: ColumnProfile = { ...column, kind: numeric ? 'numeric' : 'categorical', ...base! };
-  if (numeric) {
-    const [stats] = await db.query<{ min: number; max: number; mean: number; std: number; q: number[] }>(
-      `SELECT min(${c})::DOUBLE AS min, max(${c})::DOUBLE AS max, avg(${c})::DOUBLE AS mean,
-              stddev_samp(${c})::DOUBLE AS std, approx_quantile(${c}::DOUBLE, [${quantileLevels.join(', ')}]) AS q FROM data`,
-    );
-    const { q, ...rest } = stats!;
-    Object.assign(profile, rest, {
-      quantiles: Object.fromEntries(quantileLevels.map((level, i) => [`p${Math.round(level * 100)}`, q?.[i] ?? null])),
-    });
-  } else {
-    profile.top = await db.query<{ value: string; count: number }>(
-      `SELECT ${c}::VARCHAR AS value, count(*) AS count FROM data WHERE ${c} IS NOT NULL
-       GROUP BY 1 ORDER BY count DESC, value LIMIT 10`,
-    );
-  }
-  return profile;
-}
-
-function escapeHtml(value: string | number | undefined): string {
-  return String(value ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-function formatNumber(value: number | undefined): string {
-  return value === undefined || value === null ? '' : Number.isInteger(value) ? String(value) : value.toPrecision(4);
-}
-
-function renderReport(profile: DatasetProfile): string {
-  const rows = profile.columns
-    .map((c) => {
-      const detail =
-        c.kind === 'numeric'
-          ? `min ${formatNumber(c.min)} · p50 ${formatNumber(c.quantiles?.p50)} · max ${formatNumber(c.max)} · mean ${formatNumber(c.mean)} · std ${formatNumber(c.std)}`
-          : (c.top ?? []).map((t) => `${escapeHtml(t.value)} (${t.count})`).join(', ');
-      const role = c.name === profile.target ? ' <strong>target</strong>' : '';
-      return `<tr><td>${escapeHtml(c.name)}${role}</td><td>${escapeHtml(c.type)}</td><td>${c.count}</td><td>${c.nulls}</td><td>${c.distinct}</td><td>${detail}</td></tr>`;
-    })
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Dataset profile ${escapeHtml(profile.snapshotId)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}</style>
-</head><body>
-<h1>Dataset profile</h1>
-<p>Snapshot <code>${escapeHtml(profile.snapshotId)}</code> · ${profile.rowCount} rows · ${profile.columns.length} columns</p>
-<table><thead><tr><th>column</th><th>type</th><th>non-null</th><th>nulls</th><th>distinct (approx.)</th><th>distribution</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-</body></html>
-`;
 }

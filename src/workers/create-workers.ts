@@ -27,9 +27,9 @@ export async function createPipelineWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.taskQueue ?? taskQueues.pipeline,
     ...workflowSource(deps),
-    activities: createPipelineActivities({ store }),
-    // CPU-bound activities (DuckDB, onnxruntime): about one per core.
-    maxConcurrentActivityTaskExecutions: 2,
+    activities: createPipelineActivities({ store, config: deps.config }),
+    // Data steps bound their own DuckDB threads; Vertex AI waits are idle polls that hold a slot for a whole job.
+    maxConcurrentActivityTaskExecutions: 8,
     shutdownGraceTime: deps.config.worker.shutdownGraceMs,
   });
 }

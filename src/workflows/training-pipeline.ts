@@ -25,6 +25,8 @@ import type {
   TrainingPipelineSpec,
 } from '../contracts/pipeline';
 import { trainingPipelineInputSchema } from '../contracts/pipeline';
+import type { PreprocessResult } from '../contracts/datasets';
+import type { SubmitVertexJobInput, TrainModelResult } from '../contracts/training';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { getStatusQuery } from './definitions';
@@ -44,7 +46,20 @@ const trainingStep = {
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 } as const;
 
+/** Creating a Vertex AI job is one API call; retries find the job a lost response created. */
+const vertexSubmit = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 10 },
+} as const;
+/** A Vertex AI job may queue and run for days; cancelling the workflow waits until the job is cancelled. */
+const vertexWait = {
+  startToCloseTimeout: '7 days',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '10 seconds', maximumAttempts: 20 },
+} as const;
+
 const data = proxyActivities<PipelineActivities>(dataStep);
+const submit = proxyActivities<PipelineActivities>(vertexSubmit);
 
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
   const claimedName = (rawInput as { modelName?: unknown } | undefined)?.modelName;
@@ -156,17 +171,11 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
   }
 }
 
-function train(spec: TrainingPipelineSpec, prepared: Awaited<ReturnType<PipelineActivities['preprocessDataset']>>) {
-  const training = proxyActivities<TrainingActivities>({
-    ...trainingStep,
-    taskQueue: spec.trainer.taskQueue,
-    heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds`,
-  });
+function train(spec: TrainingPipelineSpec, prepared: PreprocessResult): Promise<TrainModelResult> {
   const { workflowId, runId } = workflowInfo();
-  return training.trainModel({
+  const common = {
     modelName: spec.modelName,
     runKey: `${workflowId}/${runId}`,
-    trainer: spec.trainer,
     task: spec.task,
     trainUri: prepared.trainUri,
     validationUri: prepared.validationUri,
@@ -174,7 +183,32 @@ function train(spec: TrainingPipelineSpec, prepared: Awaited<ReturnType<Pipeline
     featureColumns: prepared.featureColumns,
     labelColumn: prepared.labelColumn,
     seed: spec.split.seed,
+  };
+  if (spec.trainer.backend === 'vertex') return trainOnVertex(spec, common);
+  const training = proxyActivities<TrainingActivities>({
+    ...trainingStep,
+    taskQueue: spec.trainer.taskQueue,
+    heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds`,
   });
+  return training.trainModel({ ...common, trainer: spec.trainer });
+}
+
+/** Vertex AI: submit (idempotent) then wait; the wait heartbeats each poll, so its timeout follows the poll interval. */
+async function trainOnVertex(
+  spec: TrainingPipelineSpec,
+  common: Omit<SubmitVertexJobInput, 'spec' | 'hyperparameters'>,
+): Promise<TrainModelResult> {
+  const { pollSeconds, ...jobSpec } = spec.trainer.vertex;
+  const vertex = proxyActivities<PipelineActivities>({
+    ...vertexWait,
+    heartbeatTimeout: `${Math.ceil(2 * pollSeconds + 60)} seconds`,
+  });
+  const job = await submit.submitVertexTrainingJob({
+    ...common,
+    spec: jobSpec,
+    hyperparameters: spec.trainer.hyperparameters,
+  });
+  return vertex.waitForVertexTrainingJob({ jobName: job.jobName, outputUri: job.outputUri, pollSeconds });
 }
 
 /** Runs one step: records it in the status and the stage search attribute, then its summary when it ends. */

@@ -1,0 +1,223 @@
+/**
+ * Computes a dataset profile in the warehouse: five aggregate queries (column statistics, exact distinct counts,
+ * histograms, top values, correlations), whose few result rows are assembled here into a {@link DatasetProfile}.
+ */
+import type { DuckDb, Row } from '../warehouse/duckdb';
+import type {
+  CategoricalColumnProfile,
+  ColumnProfile,
+  CorrelationMatrix,
+  DatasetProfile,
+  HistogramBin,
+  NumericColumnProfile,
+  ProfileSettings,
+  TargetDistribution,
+  ValueCount,
+} from './dataset-profile';
+import { profileFormatVersion } from './dataset-profile';
+import type { BinnedColumn, ProfiledColumn } from './profile-sql';
+import { columnStatsSql, correlationSql, distinctSql, histogramSql, topValuesSql } from './profile-sql';
+import type { SqlDialect } from './sql-dialect';
+
+export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
+  quantileLevels: [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99],
+  histogramBins: 20,
+  topCategories: 10,
+  targetClasses: 50,
+  exactDistinctBelow: 10_000,
+});
+
+export interface ComputeProfileInput {
+  snapshotId: string;
+  target: string;
+  /** A table expression of the dialect, e.g. `read_parquet('…')` or a view name. */
+  from: string;
+  columns: { name: string; type: string }[];
+  settings?: ProfileSettings;
+}
+
+/** Runs SQL and returns its (few) result rows; a warehouse client of the dialect. */
+export type AggregateQuery = Pick<DuckDb, 'query'>;
+
+export async function computeProfile(
+  db: AggregateQuery,
+  d: SqlDialect,
+  input: ComputeProfileInput,
+): Promise<DatasetProfile> {
+  const settings = input.settings ?? { ...defaultProfileSettings };
+  const columns = input.columns.map((c, index): ProfiledColumn => ({ ...c, index, numeric: d.isNumericType(c.type) }));
+  const numeric = columns.filter((c) => c.numeric);
+  const { stats, exact, binned, histograms, tops, pairs } = await queryAggregates(db, d, input, settings, columns);
+  const rowCount = num(stats.row_count) ?? 0;
+  const profiles = columns.map((c): ColumnProfile => {
+    const count = num(stats[`c${c.index}_count`]) ?? 0;
+    if (!c.numeric) return categoricalProfile(c, count, rowCount, tops.get(c.index) ?? [], settings.topCategories);
+    const bins = binned.find((b) => b.index === c.index);
+    const histogram = bins ? toHistogram(bins, histograms.get(c.index) ?? []) : [];
+    const profile = numericProfile(c, count, rowCount, stats, settings.quantileLevels, histogram);
+    return { ...profile, ...exactOr(num(exact[`c${c.index}_distinct`])) };
+  });
+  return {
+    version: profileFormatVersion,
+    snapshotId: input.snapshotId,
+    rowCount,
+    target: input.target,
+    settings,
+    columns: profiles,
+    correlations: correlationMatrix(numeric, pairs),
+    targetDistribution: targetDistribution(profiles, input.target, tops),
+  };
+}
+
+/** Runs the queries in order: histograms need step 1's min and max, exact distinct counts its estimates. */
+async function queryAggregates(
+  db: AggregateQuery,
+  d: SqlDialect,
+  input: ComputeProfileInput,
+  settings: ProfileSettings,
+  columns: ProfiledColumn[],
+) {
+  const { from } = input;
+  const numeric = columns.filter((c) => c.numeric);
+  const [stats = {}] = await db.query(columnStatsSql(d, from, columns, settings.quantileLevels));
+  const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
+  const [exact = {}] = fewDistinct.length ? await db.query(distinctSql(d, from, fewDistinct)) : [];
+  const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
+  const histograms = await queryGroups(db, binned.length ? histogramSql(d, from, binned) : undefined);
+  const counted = columns
+    .filter((c) => !c.numeric)
+    .map((c) => ({ ...c, limit: c.name === input.target ? settings.targetClasses : settings.topCategories }));
+  const tops = await queryGroups(db, counted.length ? topValuesSql(d, from, counted) : undefined);
+  const [pairs = {}] = numeric.length > 1 ? await db.query(correlationSql(d, from, numeric)) : [];
+  return { stats, exact, binned, histograms, tops, pairs };
+}
+
+/** Replaces the distinct estimate by the exact count, where one was made. */
+function exactOr(exactDistinct: number | null): Partial<NumericColumnProfile> {
+  return exactDistinct === null ? {} : { distinct: exactDistinct, distinctApproximate: false };
+}
+
+async function queryGroups(db: AggregateQuery, sql: string | undefined): Promise<Map<number, Row[]>> {
+  return groupRows(sql ? await db.query(sql) : []);
+}
+
+function numericProfile(
+  c: ProfiledColumn,
+  count: number,
+  rowCount: number,
+  stats: Row,
+  levels: number[],
+  histogram: HistogramBin[],
+): NumericColumnProfile {
+  const p = `c${c.index}_`;
+  const q = Array.isArray(stats[`${p}quantiles`]) ? (stats[`${p}quantiles`] as unknown[]) : [];
+  return {
+    name: c.name,
+    type: c.type,
+    kind: 'numeric',
+    count,
+    nulls: rowCount - count,
+    distinct: num(stats[`${p}distinct`]) ?? 0,
+    distinctApproximate: true,
+    min: num(stats[`${p}min`]),
+    max: num(stats[`${p}max`]),
+    mean: num(stats[`${p}mean`]),
+    std: num(stats[`${p}std`]),
+    quantiles: Object.fromEntries(levels.map((level, i) => [quantileKey(level), num(q[i])])),
+    histogram,
+  };
+}
+
+function categoricalProfile(
+  c: ProfiledColumn,
+  count: number,
+  rowCount: number,
+  rows: Row[],
+  topCategories: number,
+): CategoricalColumnProfile {
+  const top = toValueCounts(rows).slice(0, topCategories);
+  return {
+    name: c.name,
+    type: c.type,
+    kind: 'categorical',
+    count,
+    nulls: rowCount - count,
+    distinct: num(rows[0]?.distinct_values) ?? 0,
+    distinctApproximate: false,
+    top,
+    otherCount: count - sum(top),
+  };
+}
+
+function targetDistribution(
+  profiles: ColumnProfile[],
+  target: string,
+  tops: Map<number, Row[]>,
+): TargetDistribution | null {
+  const index = profiles.findIndex((c) => c.name === target);
+  const column = profiles[index];
+  if (!column) return null;
+  if (column.kind === 'numeric')
+    return { name: target, kind: 'numeric', histogram: column.histogram, nulls: column.nulls };
+  const classes = toValueCounts(tops.get(index) ?? []);
+  return { name: target, kind: 'categorical', classes, otherCount: column.count - sum(classes), nulls: column.nulls };
+}
+
+function correlationMatrix(numeric: ProfiledColumn[], pairs: Row): CorrelationMatrix {
+  const r = (a: ProfiledColumn, b: ProfiledColumn) => {
+    if (a.index === b.index) return 1;
+    const [i, j] = a.index < b.index ? [a.index, b.index] : [b.index, a.index];
+    return num(pairs[`r_${i}_${j}`]);
+  };
+  return {
+    method: 'pearson',
+    columns: numeric.map((c) => c.name),
+    matrix: numeric.map((a) => numeric.map((b) => r(a, b))),
+  };
+}
+
+/** Bins for a column with values; a constant column gets one bin. */
+function binning(c: ProfiledColumn, stats: Row, bins: number): BinnedColumn[] {
+  const min = num(stats[`c${c.index}_min`]);
+  const max = num(stats[`c${c.index}_max`]);
+  if (min === null || max === null) return [];
+  return [{ ...c, min, max, bins: max > min ? bins : 1 }];
+}
+
+function toHistogram(c: BinnedColumn, rows: Row[]): HistogramBin[] {
+  const counts = new Map(rows.map((r) => [num(r.bin), num(r.n) ?? 0]));
+  const width = (c.max - c.min) / c.bins;
+  return Array.from({ length: c.bins }, (_, i) => ({
+    lower: c.min + i * width,
+    upper: i === c.bins - 1 ? c.max : c.min + (i + 1) * width,
+    count: counts.get(i) ?? 0,
+  }));
+}
+
+function toValueCounts(rows: Row[]): ValueCount[] {
+  return rows.map((r) => ({ value: String(r.value), count: num(r.n) ?? 0 }));
+}
+
+function groupRows(rows: Row[]): Map<number, Row[]> {
+  const groups = new Map<number, Row[]>();
+  for (const row of rows) {
+    const col = num(row.col) ?? -1;
+    groups.set(col, [...(groups.get(col) ?? []), row]);
+  }
+  return groups;
+}
+
+/** A finite number, or null (SQL NULL, and NaN such as corr() of a constant column, which JSON cannot hold). */
+function num(value: unknown): number | null {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+}
+
+function sum(counts: ValueCount[]): number {
+  return counts.reduce((total, v) => total + v.count, 0);
+}
+
+/** `p1`, `p5`, `p50`, … (`p99.9` for finer levels). */
+export function quantileKey(level: number): string {
+  return `p${Number((level * 100).toPrecision(12))}`;
+}

@@ -1,0 +1,102 @@
+/**
+ * The shape of `profiles/<snapshotId>/profile.json`: the statistics a person reads in the report and the reference
+ * that drift monitoring compares later data with. docs/profiling.md describes every field. The file is deterministic:
+ * the same snapshot always gives the same bytes, so it carries no timestamps.
+ */
+
+/** Bumped when a field changes meaning; readers check it before comparing profiles. */
+export const profileFormatVersion = 1;
+
+/** Fixed settings, written into every profile so a reader knows how its numbers were made. */
+export interface ProfileSettings {
+  /** Levels of `quantiles`, as fractions. */
+  quantileLevels: number[];
+  /** Equal-width bins of each numeric histogram (one bin when min equals max). */
+  histogramBins: number;
+  /** Most frequent values kept per categorical column; the rest are summed into `otherCount`. */
+  topCategories: number;
+  /** Most frequent classes kept for a categorical target. */
+  targetClasses: number;
+  /** Numeric columns whose distinct estimate is below this are counted exactly (small counts are read closely). */
+  exactDistinctBelow: number;
+}
+
+export interface HistogramBin {
+  /** Inclusive lower edge. */
+  lower: number;
+  /** Exclusive upper edge, inclusive for the last bin. */
+  upper: number;
+  count: number;
+}
+
+export interface ValueCount {
+  /** The value as text (DuckDB's cast to VARCHAR: `true`, `2024-01-31`, …). */
+  value: string;
+  count: number;
+}
+
+interface ColumnBase {
+  name: string;
+  /** The warehouse type the column was stored as, e.g. `BIGINT`, `DOUBLE`, `VARCHAR`, `BOOLEAN`. */
+  type: string;
+  /** Non-null values. */
+  count: number;
+  nulls: number;
+  /** Distinct non-null values. */
+  distinct: number;
+  /**
+   * True when `distinct` is a HyperLogLog estimate: numeric columns with `settings.exactDistinctBelow` or more
+   * distinct values. Categorical columns and the other numeric ones are counted exactly.
+   */
+  distinctApproximate: boolean;
+}
+
+export interface NumericColumnProfile extends ColumnBase {
+  kind: 'numeric';
+  /** These are null when the column has no non-null value (std also with a single one). */
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  /** Sample standard deviation (n − 1). */
+  std: number | null;
+  /** Approximate quantiles keyed `p1`, `p5`, … (see settings.quantileLevels); null without values. */
+  quantiles: Record<string, number | null>;
+  /** Equal-width bins between min and max; empty without values. */
+  histogram: HistogramBin[];
+}
+
+export interface CategoricalColumnProfile extends ColumnBase {
+  kind: 'categorical';
+  /** Most frequent values, by count descending then value ascending. */
+  top: ValueCount[];
+  /** Non-null values outside `top`. */
+  otherCount: number;
+}
+
+export type ColumnProfile = NumericColumnProfile | CategoricalColumnProfile;
+
+/** Pearson correlation over the rows where both columns are non-null. */
+export interface CorrelationMatrix {
+  method: 'pearson';
+  /** The numeric columns, in dataset order; rows and columns of `matrix` follow it. */
+  columns: string[];
+  /** Symmetric, 1 on the diagonal; null where undefined (a constant or empty column). */
+  matrix: (number | null)[][];
+}
+
+export type TargetDistribution =
+  | { name: string; kind: 'categorical'; classes: ValueCount[]; otherCount: number; nulls: number }
+  | { name: string; kind: 'numeric'; histogram: HistogramBin[]; nulls: number };
+
+export interface DatasetProfile {
+  version: typeof profileFormatVersion;
+  snapshotId: string;
+  rowCount: number;
+  /** Name of the target column. */
+  target: string;
+  settings: ProfileSettings;
+  columns: ColumnProfile[];
+  correlations: CorrelationMatrix;
+  /** The target's class counts or histogram; null when the target column is absent. */
+  targetDistribution: TargetDistribution | null;
+}

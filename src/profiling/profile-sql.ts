@@ -1,0 +1,88 @@
+/**
+ * The profiling queries, generated for a dialect. Each returns aggregates only (one row, or a few rows per column),
+ * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
+ */
+import type { SqlDialect } from './sql-dialect';
+
+export interface ProfiledColumn {
+  /** Position in the dataset; names result columns and rows. */
+  index: number;
+  name: string;
+  type: string;
+  numeric: boolean;
+}
+
+/** One row: count, nulls and distinct for every column; min, max, mean, std and quantiles for numeric ones. */
+export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledColumn[], levels: number[]): string {
+  const items = ['count(*) AS row_count'];
+  for (const c of columns) {
+    const col = d.ident(c.name);
+    const x = d.toDouble(col);
+    const p = `c${c.index}_`;
+    items.push(`count(${col}) AS ${p}count`);
+    if (!c.numeric) continue;
+    items.push(
+      `${d.approxDistinct(col)} AS ${p}distinct`,
+      `${d.toDouble(`min(${col})`)} AS ${p}min`,
+      `${d.toDouble(`max(${col})`)} AS ${p}max`,
+      `avg(${x}) AS ${p}mean`,
+      `stddev_samp(${x}) AS ${p}std`,
+      `${d.approxQuantiles(x, levels)} AS ${p}quantiles`,
+    );
+  }
+  return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
+}
+
+/** One row: the exact number of distinct non-null values of each column (`c3_distinct`). */
+export function distinctSql(d: SqlDialect, from: string, columns: ProfiledColumn[]): string {
+  const items = columns.map((c) => `count(DISTINCT ${d.ident(c.name)}) AS c${c.index}_distinct`);
+  return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
+}
+
+/** One row: `r_<i>_<j>` is the Pearson correlation of numeric columns i < j. */
+export function correlationSql(d: SqlDialect, from: string, numeric: ProfiledColumn[]): string {
+  const items: string[] = [];
+  for (const [k, a] of numeric.entries()) {
+    for (const b of numeric.slice(k + 1)) {
+      items.push(`corr(${d.toDouble(d.ident(a.name))}, ${d.toDouble(d.ident(b.name))}) AS r_${a.index}_${b.index}`);
+    }
+  }
+  return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
+}
+
+export interface BinnedColumn extends ProfiledColumn {
+  min: number;
+  max: number;
+  bins: number;
+}
+
+/** Rows (col, bin, n): the non-empty bins of every numeric column, each column read once. */
+export function histogramSql(d: SqlDialect, from: string, columns: BinnedColumn[]): string {
+  const branches = columns.map((c) => {
+    const col = d.ident(c.name);
+    return `SELECT ${c.index} AS col, ${d.binIndex(d.toDouble(col), c.min, c.max, c.bins)} AS bin FROM ${from} WHERE ${col} IS NOT NULL`;
+  });
+  return `SELECT col, bin, count(*) AS n FROM (\n  ${branches.join('\n  UNION ALL ')}\n) binned GROUP BY col, bin ORDER BY col, bin`;
+}
+
+export interface CountedColumn extends ProfiledColumn {
+  /** Most frequent values to return. */
+  limit: number;
+}
+
+/**
+ * Rows (col, value, n, distinct_values): the `limit` most frequent non-null values of each column (ties by value),
+ * with the column's exact number of distinct values.
+ */
+export function topValuesSql(d: SqlDialect, from: string, columns: CountedColumn[]): string {
+  const branches = columns.map((c) => {
+    const col = d.ident(c.name);
+    return `SELECT ${c.index} AS col, ${c.limit} AS lim, ${d.toText(col)} AS value, count(*) AS n FROM ${from} WHERE ${col} IS NOT NULL GROUP BY 1, 2, 3`;
+  });
+  return `SELECT col, value, n, distinct_values FROM (
+  SELECT col, lim, value, n,
+    row_number() OVER (PARTITION BY col ORDER BY n DESC, value) AS position,
+    count(*) OVER (PARTITION BY col) AS distinct_values
+  FROM (\n  ${branches.join('\n  UNION ALL ')}\n  ) counted
+) ranked WHERE position <= lim ORDER BY col, position`;
+}
