@@ -29,14 +29,25 @@ import { trainingPipeline } from '../src/workflows';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '250000' }, epochs: { type: 'string', default: '60' }, repeats: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '250000' },
+      epochs: { type: 'string', default: '60' },
+      repeats: { type: 'string', default: '3' },
+    },
+  });
   const epochs = Number(values.epochs);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-'));
   const csv = path.join(tmp, 'churn.csv');
   fs.writeFileSync(csv, [...generateChurnCsv({ rows: Number(values.rows), seed: 11 })].join('\n') + '\n');
   const config = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp });
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const server = await startDevServer({ cliPath: resolveTemporalCli(config, console.log), stateDir: path.join(tmp, 'temporal'), port: 0, uiPort: false });
+  const server = await startDevServer({
+    cliPath: resolveTemporalCli(config, console.log),
+    stateDir: path.join(tmp, 'temporal'),
+    port: 0,
+    uiPort: false,
+  });
   const workerConfig = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp, TEMPORAL_ADDRESS: server.address });
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
@@ -44,17 +55,46 @@ async function main(): Promise<void> {
   const pipelineWorker = await createPipelineWorker({ config: workerConfig, connection: native });
   const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: native });
   const running = Promise.all([pipelineWorker.run(), trainingWorker.run()]);
-  const input: TrainingPipelineInput = { modelName: 'bench', dataset: { uri: csv }, target: 'churned', trainer: { hyperparameters: { epochs } } };
+  const input: TrainingPipelineInput = {
+    modelName: 'bench',
+    dataset: { uri: csv },
+    target: 'churned',
+    trainer: { hyperparameters: { epochs } },
+  };
   try {
     // Prepare the splits once (and warm every code path) with a short run.
-    await client.workflow.execute(trainingPipeline, { taskQueue: 'mlops-pipeline', workflowId: 'bench-warmup', args: [{ ...input, trainer: { hyperparameters: { epochs: 1 } } }] });
+    await client.workflow.execute(trainingPipeline, {
+      taskQueue: 'mlops-pipeline',
+      workflowId: 'bench-warmup',
+      args: [{ ...input, trainer: { hyperparameters: { epochs: 1 } } }],
+    });
     const activities = createPipelineActivities({ store: createArtifactStore(workerConfig) });
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
-    const prepared = await activities.preprocessDataset({ ...snapshot, target: 'churned', task: 'classification', split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 } });
+    const prepared = await activities.preprocessDataset({
+      ...snapshot,
+      target: 'churned',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
+    });
     const flags = (out: string) => [
-      '--train', prepared.trainUri, '--validation', prepared.validationUri, '--transform', prepared.transformUri,
-      '--output', `file://${out}`, '--task', 'classification', '--label-column', prepared.labelColumn,
-      '--feature-columns', prepared.featureColumns.join(','), '--hyperparameters', JSON.stringify({ epochs }), '--seed', '42',
+      '--train',
+      prepared.trainUri,
+      '--validation',
+      prepared.validationUri,
+      '--transform',
+      prepared.transformUri,
+      '--output',
+      `file://${out}`,
+      '--task',
+      'classification',
+      '--label-column',
+      prepared.labelColumn,
+      '--feature-columns',
+      prepared.featureColumns.join(','),
+      '--hyperparameters',
+      JSON.stringify({ epochs }),
+      '--seed',
+      '42',
     ];
     const direct: number[] = [];
     const piped: number[] = [];
@@ -62,17 +102,27 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(values.repeats); i++) {
       const out = path.join(tmp, `direct-${i}`);
       let t = performance.now();
-      const result = spawnSync(trainerCommand(workerConfig, 'builtin-linear')[0]!, [...trainerCommand(workerConfig, 'builtin-linear').slice(1), ...flags(out)], { stdio: 'ignore' });
+      const result = spawnSync(
+        trainerCommand(workerConfig, 'builtin-linear')[0]!,
+        [...trainerCommand(workerConfig, 'builtin-linear').slice(1), ...flags(out)],
+        { stdio: 'ignore' },
+      );
       if (result.status !== 0) throw new Error(`direct trainer run failed: ${result.status}`);
       direct.push((performance.now() - t) / 1000);
 
       t = performance.now();
-      const handle = await client.workflow.start(trainingPipeline, { taskQueue: 'mlops-pipeline', workflowId: `bench-${i}`, args: [input] });
+      const handle = await client.workflow.start(trainingPipeline, {
+        taskQueue: 'mlops-pipeline',
+        workflowId: `bench-${i}`,
+        args: [input],
+      });
       await handle.result();
       piped.push((performance.now() - t) / 1000);
       const step = (await handle.query(getStatusQuery)).steps.find((s) => s.stage === 'training')!;
       trainingStep.push((Date.parse(step.endedAt!) - Date.parse(step.startedAt)) / 1000);
-      console.log(`run ${i + 1}: direct ${direct.at(-1)!.toFixed(2)} s, pipeline ${piped.at(-1)!.toFixed(2)} s (training step ${trainingStep.at(-1)!.toFixed(2)} s)`);
+      console.log(
+        `run ${i + 1}: direct ${direct.at(-1)!.toFixed(2)} s, pipeline ${piped.at(-1)!.toFixed(2)} s (training step ${trainingStep.at(-1)!.toFixed(2)} s)`,
+      );
     }
     const d = median(direct);
     const p = median(piped);
@@ -86,8 +136,8 @@ async function main(): Promise<void> {
       directSeconds: d,
       pipelineSeconds: p,
       trainingStepSeconds: s,
-      pipelineOverheadPercent: ((p / d - 1) * 100),
-      trainingStepOverheadPercent: ((s / d - 1) * 100),
+      pipelineOverheadPercent: (p / d - 1) * 100,
+      trainingStepOverheadPercent: (s / d - 1) * 100,
     };
     console.log(JSON.stringify(summary, null, 2));
   } finally {

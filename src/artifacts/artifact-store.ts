@@ -49,7 +49,7 @@ export function keyWithinRoot(root: string, uriOrKey: string): string {
 export function joinKey(root: string, segments: string[]): string {
   const [first = '', ...rest] = segments;
   const base = /^[a-z][a-z0-9+.-]*:\/\//i.test(first) ? keyWithinRoot(root, first) : first;
-  const joined = [base, ...rest].join('/');
+  const joined = [base, ...rest].filter((segment) => segment !== '').join('/');
   const key = normalizeKey(joined, joined);
   return key === '' ? root : `${root}/${key}`;
 }

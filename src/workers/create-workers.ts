@@ -20,6 +20,15 @@ export interface WorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+/**
+ * Heartbeats carry training progress to the Web UI and bring cancellation back to trainers and Vertex AI jobs; the
+ * SDK default throttles them to up to 60 s, which would leave a cancelled trainer running for a minute.
+ */
+const promptHeartbeats = {
+  maxHeartbeatThrottleInterval: '2 seconds',
+  defaultHeartbeatThrottleInterval: '2 seconds',
+} as const;
+
 export async function createPipelineWorker(deps: WorkerDeps): Promise<Worker> {
   const store = createArtifactStore(deps.config);
   return Worker.create({
@@ -30,6 +39,7 @@ export async function createPipelineWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createPipelineActivities({ store, config: deps.config }),
     // Data steps bound their own DuckDB threads; Vertex AI waits are idle polls that hold a slot for a whole job.
     maxConcurrentActivityTaskExecutions: 8,
+    ...promptHeartbeats,
     shutdownGraceTime: deps.config.worker.shutdownGraceMs,
   });
 }
@@ -49,10 +59,7 @@ export async function createTrainingWorker(deps: WorkerDeps): Promise<Worker> {
     }),
     // One trainer per GPU; a CPU-only machine trains one model at a time.
     maxConcurrentActivityTaskExecutions: Math.max(1, config.training.gpus),
-    // Heartbeats carry training progress to the Web UI and bring cancellation back to the trainer; the SDK default
-    // throttles them to up to 60 s, which would leave a cancelled trainer running for a minute.
-    maxHeartbeatThrottleInterval: '2 seconds',
-    defaultHeartbeatThrottleInterval: '2 seconds',
+    ...promptHeartbeats,
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });
 }

@@ -27,6 +27,11 @@ function behavesAsAnArtifactStore(makeStore: () => Promise<ArtifactStore>): void
   it('writes, reads, lists and copies artifacts by URI', async function () {
     const uri = store.uri('datasets', 'ds-1', 'manifest.json');
     assert.equal(uri, `${store.root}/datasets/ds-1/manifest.json`);
+    assert.equal(
+      store.uri(store.root, 'datasets', 'ds-1', 'manifest.json'),
+      uri,
+      'the root URI itself can start a path',
+    );
     await writeJson(store, uri, { rows: 3 });
     assert.deepEqual(await readJson(store, uri), { rows: 3 });
     assert.ok(await store.exists(uri));

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { Storage } from '@google-cloud/storage';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import type { MlopsConfig } from '../../src/config';
+import type { RunningEmulator } from '../../src/dev/emulators';
+import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
+import { trainerCommand } from '../../src/workers/create-workers';
+import { trainingPipeline } from '../../src/workflows';
+import { startTestFakeGcs } from '../support/fake-gcs';
+import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { VertexFake } from '../support/vertex-fake';
+import type { Queues } from '../support/workers';
+import { withWorkers } from '../support/workers';
+
+const image = 'us-docker.pkg.dev/example/trainers/linear:1';
+
+/** Heartbeat details of the pipeline's pending Vertex wait, once it has some. */
+async function vertexProgress(
+  workflowId: string,
+): Promise<{ epoch?: number; state?: string; jobName?: string } | undefined> {
+  const description = await stack().client.workflow.getHandle(workflowId).describe();
+  const data = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'waitForVertexTrainingJob')
+    ?.heartbeatDetails?.payloads?.[0]?.data;
+  return data
+    ? (JSON.parse(Buffer.from(data).toString('utf8')) as { epoch?: number; state?: string; jobName?: string })
+    : undefined;
+}
+
+async function waitForRunningJob(workflowId: string): Promise<{ jobName: string; state?: string }> {
+  for (;;) {
+    const handle = stack().client.workflow.getHandle(workflowId);
+    if ((await handle.describe()).status.name !== 'RUNNING') {
+      await handle.result();
+      throw new Error(`workflow ${workflowId} ended before its Vertex AI job reported progress`);
+    }
+    const progress = await vertexProgress(workflowId);
+    if (progress?.jobName && (progress.epoch ?? 0) >= 1) return { jobName: progress.jobName, state: progress.state };
+    // Polling the server for progress another process reports; mocha's timeout bounds it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('trainingPipeline on the Vertex AI backend', function () {
+  let gcs: RunningEmulator;
+  let fake: VertexFake;
+  let config: Readonly<MlopsConfig>;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    gcs = await startTestFakeGcs();
+    await new Storage({ apiEndpoint: gcs.url, projectId: 'test' }).createBucket('mlops-pipeline');
+    fake = await VertexFake.start({
+      images: { [image]: trainerCommand(testConfig(), 'builtin-linear') },
+      gcsApiEndpoint: gcs.url,
+      workDir: tempDir('vertex'),
+    });
+    // The whole artifact store lives on (fake) Cloud Storage, as it would in a cloud deployment.
+    config = testConfig({
+      MLOPS_ARTIFACT_ROOT: 'gs://mlops-pipeline/mlops',
+      MLOPS_GCS_API_ENDPOINT: gcs.url,
+      MLOPS_GCP_PROJECT: 'test-project',
+      MLOPS_VERTEX_API_ENDPOINT: fake.endpoint,
+      MLOPS_VERTEX_IMAGE_URI: image,
+    });
+  });
+
+  after(async () => {
+    await fake?.stop();
+    await gcs?.stop();
+  });
+
+  const input = (queues: Queues, hyperparameters: Record<string, number>): TrainingPipelineInput => ({
+    modelName: 'churn-vertex',
+    dataset: { uri: exampleDataset },
+    target: 'churned',
+    trainer: {
+      backend: 'vertex',
+      hyperparameters,
+      taskQueue: queues.training,
+      vertex: { pollSeconds: 0.3, machineType: 'n1-standard-8' },
+    },
+  });
+
+  it('trains as one CustomJob even when a create response is lost, reports its progress, and deploys the model', async function () {
+    const workflowId = uniqueName(this.test!.title);
+    const createsBefore = fake.createCalls;
+    // The first create succeeds on the server but its response is lost; the retried submit must find that job.
+    fake.failNext('CreateCustomJob', grpcStatus.UNAVAILABLE, 'after');
+    const result = await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [input(queues, { epochs: 10, epoch_delay_ms: 400 })],
+      });
+      const { jobName, state } = await waitForRunningJob(workflowId);
+      assert.equal(state, 'JOB_STATE_RUNNING', 'the heartbeat details carry the job state and epoch');
+      assert.match(jobName, /^projects\/test-project\/locations\/us-central1\/customJobs\/\d+$/);
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'deployed');
+    assert.ok(result.metrics.auc! > 0.75);
+    assert.match(result.artifacts.model, /^gs:\/\/mlops-pipeline\/mlops\/runs\/churn-vertex\/.+\/model\.onnx$/);
+    assert.equal(fake.createCalls - createsBefore, 1, 'exactly one CreateCustomJob reached the service');
+  });
+
+  it('cancels the CustomJob when the workflow is cancelled, and stops its trainer', async function () {
+    const workflowId = uniqueName(this.test!.title);
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId,
+        args: [input(queues, { epochs: 200, epoch_delay_ms: 300 })],
+      });
+      const { jobName } = await waitForRunningJob(workflowId);
+      const cancelsBefore = fake.cancelCalls;
+      await handle.cancel();
+      const err = await handle.result().then(
+        () => assert.fail('a cancelled pipeline does not complete'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      assert.equal(fake.cancelCalls - cancelsBefore, 1);
+      const job = await fake.job(jobName).settled;
+      assert.equal(job.state, 'JOB_STATE_CANCELLED');
+      const pid = fake.job(jobName).pid!;
+      assert.throws(() => process.kill(pid, 0), 'the trainer process is gone');
+    });
+  });
+});
