@@ -14,15 +14,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../src/config';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TrainingPipelineInput } from '../src/contracts/pipeline';
 import { generateChurnCsv } from '../src/data/churn-generator';
-import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
+import { startLocalStack } from '../src/dev/local-stack';
 import { createPipelineActivities } from '../src/activities';
 import { createArtifactStore } from '../src/artifacts';
-import { createPipelineWorker, createTrainingWorker, trainerCommand } from '../src/workers/create-workers';
+import { trainerCommand } from '../src/workers/create-workers';
+import { trainerContractFlags } from '../src/trainers/contract-flags';
 import { getStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
 
@@ -40,21 +39,9 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-'));
   const csv = path.join(tmp, 'churn.csv');
   fs.writeFileSync(csv, [...generateChurnCsv({ rows: Number(values.rows), seed: 11 })].join('\n') + '\n');
-  const config = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp });
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const server = await startDevServer({
-    cliPath: resolveTemporalCli(config, console.log),
-    stateDir: path.join(tmp, 'temporal'),
-    port: 0,
-    uiPort: false,
-  });
-  const workerConfig = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp, TEMPORAL_ADDRESS: server.address });
-  const native = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
-  const pipelineWorker = await createPipelineWorker({ config: workerConfig, connection: native });
-  const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: native });
-  const running = Promise.all([pipelineWorker.run(), trainingWorker.run()]);
+  const stack = await startLocalStack({ env: { ...process.env, MLOPS_STATE_DIR: tmp }, port: 0, uiPort: false });
+  const { client, config: workerConfig } = stack;
   const input: TrainingPipelineInput = {
     modelName: 'bench',
     dataset: { uri: csv },
@@ -76,26 +63,18 @@ async function main(): Promise<void> {
       task: 'classification',
       split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
     });
-    const flags = (out: string) => [
-      '--train',
-      prepared.trainUri,
-      '--validation',
-      prepared.validationUri,
-      '--transform',
-      prepared.transformUri,
-      '--output',
-      `file://${out}`,
-      '--task',
-      'classification',
-      '--label-column',
-      prepared.labelColumn,
-      '--feature-columns',
-      prepared.featureColumns.join(','),
-      '--hyperparameters',
-      JSON.stringify({ epochs }),
-      '--seed',
-      '42',
-    ];
+    const flags = (out: string) =>
+      trainerContractFlags({
+        train: prepared.trainUri,
+        validation: prepared.validationUri,
+        transform: prepared.transformUri,
+        output: `file://${out}`,
+        task: 'classification',
+        labelColumn: prepared.labelColumn,
+        featureColumns: prepared.featureColumns,
+        hyperparameters: { epochs },
+        seed: 42,
+      });
     const direct: number[] = [];
     const piped: number[] = [];
     const trainingStep: number[] = [];
@@ -129,7 +108,7 @@ async function main(): Promise<void> {
     const s = median(trainingStep);
     const summary = {
       machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-      temporalCli: execFileSync(resolveTemporalCli(config), ['--version'], { encoding: 'utf8' }).trim(),
+      temporalCli: execFileSync(stack.cliPath, ['--version'], { encoding: 'utf8' }).trim(),
       rows: Number(values.rows),
       epochs,
       repeats: Number(values.repeats),
@@ -141,12 +120,7 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(summary, null, 2));
   } finally {
-    pipelineWorker.shutdown();
-    trainingWorker.shutdown();
-    await running;
-    await native.close();
-    await connection.close();
-    await server.stop();
+    await stack.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -10,15 +10,13 @@
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import type { TrainingPipelineResult } from '../src/contracts/pipeline';
 import type { TrainingProgress } from '../src/contracts/training';
 import { taskQueues } from '../src/contracts/task-queues';
-import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
-import { createPipelineWorker, createTrainingWorker } from '../src/workers/create-workers';
+import { startLocalStack } from '../src/dev/local-stack';
 import { getStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
 
@@ -34,27 +32,14 @@ async function main(): Promise<void> {
   });
   const config = loadConfig();
   say('temporal-mlops demo: data → profile → preprocess → train → evaluate → register → deploy\n');
-  const cliPath = resolveTemporalCli(config, (line) => say(`  ${line}`));
-  const port = (await isFree(config.devServer.port)) ? config.devServer.port : 0;
-  const uiPort = (await isFree(config.devServer.uiPort)) ? config.devServer.uiPort : 0;
-  const server = await startDevServer({
-    cliPath,
-    stateDir: path.join(config.stateDir, 'temporal'),
-    port,
-    uiPort,
-    log: (l) => say(`  ${l}`),
-  });
   Runtime.install({
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
-  const workerConfig = loadConfig({ ...process.env, TEMPORAL_ADDRESS: server.address });
-  const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: server.namespace });
-  const pipelineWorker = await createPipelineWorker({ config: workerConfig, connection: nativeConnection });
-  const trainingWorker = await createTrainingWorker({ config: workerConfig, connection: nativeConnection });
-  const running = Promise.all([pipelineWorker.run(), trainingWorker.run()]);
+  const port = (await isFree(config.devServer.port)) ? config.devServer.port : 0;
+  const uiPort = (await isFree(config.devServer.uiPort)) ? config.devServer.uiPort : 0;
+  const stack = await startLocalStack({ env: process.env, port, uiPort, log: (line) => say(`  ${line}`) });
+  const { client, server } = stack;
   try {
     const workflowId = `churn-demo-${new Date()
       .toISOString()
@@ -77,19 +62,11 @@ async function main(): Promise<void> {
     printSummary(result, workflowId, server.uiUrl!, server.address);
     if (values.keep) {
       say('\nThe stack stays up (--keep): Web UI, dev server and workers. Press Ctrl-C to stop everything.');
-      // The Temporal runtime turns SIGINT/SIGTERM into a graceful worker shutdown; wait for it.
-      await running;
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
   } finally {
-    try {
-      for (const worker of [pipelineWorker, trainingWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await nativeConnection.close();
-      await connection.close();
-    } finally {
-      await server.stop();
-      say('\nStopped the workers and the dev server.');
-    }
+    await stack.stop();
+    say('\nStopped the workers and the dev server.');
   }
 }
 

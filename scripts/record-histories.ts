@@ -9,12 +9,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../src/config';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TrainingPipelineInput } from '../src/contracts/pipeline';
-import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
-import { createPipelineWorker, createTrainingWorker } from '../src/workers/create-workers';
+import { startLocalStack } from '../src/dev/local-stack';
 import { trainingPipeline } from '../src/workflows';
 
 const outDir = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');
@@ -49,55 +46,39 @@ const scenarios: { name: string; input: (trainingQueue: string) => TrainingPipel
 
 async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-record-'));
-  const config = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp });
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const cliPath = resolveTemporalCli(config, console.log);
-  const server = await startDevServer({ cliPath, stateDir: path.join(tmp, 'temporal'), port: 0, uiPort: false });
-  const workerConfig = loadConfig({ ...process.env, MLOPS_STATE_DIR: tmp, TEMPORAL_ADDRESS: server.address });
-  const native = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const queues = { pipeline: 'record-pipeline', training: 'record-training' };
+  const stack = await startLocalStack({
+    env: { ...process.env, MLOPS_STATE_DIR: tmp },
+    port: 0,
+    uiPort: false,
+    taskQueues: queues,
+    log: console.log,
+  });
   try {
-    const queues = { pipeline: 'record-pipeline', training: 'record-training' };
-    const pipelineWorker = await createPipelineWorker({
-      config: workerConfig,
-      connection: native,
-      taskQueue: queues.pipeline,
-    });
-    const trainingWorker = await createTrainingWorker({
-      config: workerConfig,
-      connection: native,
-      taskQueue: queues.training,
-    });
-    await pipelineWorker.runUntil(
-      trainingWorker.runUntil(async () => {
-        for (const scenario of scenarios) {
-          const handle = await client.workflow.start(trainingPipeline, {
-            taskQueue: queues.pipeline,
-            workflowId: `replay-${scenario.name}`,
-            args: [scenario.input(queues.training)],
-          });
-          await handle.result().catch(() => undefined);
-          // The CLI's JSON export is the same format the Web UI downloads and Worker.runReplayHistory reads.
-          const history = execFileSync(cliPath, [
-            'workflow',
-            'show',
-            '--workflow-id',
-            handle.workflowId,
-            '--output',
-            'json',
-            '--address',
-            server.address,
-          ]);
-          fs.writeFileSync(path.join(outDir, `${scenario.name}.json`), history);
-          console.log(`recorded ${scenario.name}`);
-        }
-      }),
-    );
+    for (const scenario of scenarios) {
+      const handle = await stack.client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: `replay-${scenario.name}`,
+        args: [scenario.input(queues.training)],
+      });
+      await handle.result().catch(() => undefined);
+      // The CLI's JSON export is the same format the Web UI downloads and Worker.runReplayHistory reads.
+      const history = execFileSync(stack.cliPath, [
+        'workflow',
+        'show',
+        '--workflow-id',
+        handle.workflowId,
+        '--output',
+        'json',
+        '--address',
+        stack.server.address,
+      ]);
+      fs.writeFileSync(path.join(outDir, `${scenario.name}.json`), history);
+      console.log(`recorded ${scenario.name}`);
+    }
   } finally {
-    await native.close();
-    await connection.close();
-    await server.stop();
+    await stack.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

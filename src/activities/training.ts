@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../artifacts';
 import type { TrainModelInput, TrainModelResult, TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
+import { trainerContractFlags } from '../trainers/contract-flags';
 
 export interface TrainingDeps {
   store: ArtifactStore;
@@ -77,27 +78,18 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
 
 function contractFlags(input: TrainModelInput, store: ArtifactStore, outputDir: string, resumeFrom?: string): string[] {
   const local = (uri: string) => (store.localPath(uri) ? pathToFileURL(store.localPath(uri)!).href : uri);
-  const flags = [
-    '--train',
-    local(input.trainUri),
-    '--validation',
-    local(input.validationUri),
-    '--transform',
-    local(input.transformUri),
-    '--output',
-    pathToFileURL(outputDir).href,
-    '--task',
-    input.task,
-    '--label-column',
-    input.labelColumn,
-    '--feature-columns',
-    input.featureColumns.join(','),
-    '--hyperparameters',
-    JSON.stringify(input.trainer.hyperparameters),
-    '--seed',
-    String(input.seed),
-  ];
-  return resumeFrom ? [...flags, '--resume-from', pathToFileURL(resumeFrom).href] : flags;
+  return trainerContractFlags({
+    train: local(input.trainUri),
+    validation: local(input.validationUri),
+    transform: local(input.transformUri),
+    output: pathToFileURL(outputDir).href,
+    task: input.task,
+    labelColumn: input.labelColumn,
+    featureColumns: input.featureColumns,
+    hyperparameters: input.trainer.hyperparameters,
+    seed: input.seed,
+    resumeFrom: resumeFrom ? pathToFileURL(resumeFrom).href : undefined,
+  });
 }
 
 /**

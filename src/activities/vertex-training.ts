@@ -21,6 +21,7 @@ import type {
   WaitVertexJobInput,
 } from '../contracts/training';
 import { mlopsError } from '../errors';
+import { trainerContractFlags } from '../trainers/contract-flags';
 
 type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 type JobStateName = keyof typeof protos.google.cloud.aiplatform.v1.JobState;
@@ -285,26 +286,17 @@ function jobDefinition(
 
 /** The flags of docs/trainer-contract.md, with gs:// URIs. */
 function contractFlags(input: SubmitVertexJobInput, outputUri: string): string[] {
-  return [
-    '--train',
-    input.trainUri,
-    '--validation',
-    input.validationUri,
-    '--transform',
-    input.transformUri,
-    '--output',
-    outputUri,
-    '--task',
-    input.task,
-    '--label-column',
-    input.labelColumn,
-    '--feature-columns',
-    input.featureColumns.join(','),
-    '--hyperparameters',
-    JSON.stringify(input.hyperparameters),
-    '--seed',
-    String(input.seed),
-  ];
+  return trainerContractFlags({
+    train: input.trainUri,
+    validation: input.validationUri,
+    transform: input.transformUri,
+    output: outputUri,
+    task: input.task,
+    labelColumn: input.labelColumn,
+    featureColumns: input.featureColumns,
+    hyperparameters: input.hyperparameters,
+    seed: input.seed,
+  });
 }
 
 async function getJob(client: JobServiceClient, name: string): Promise<CustomJob> {

@@ -1,10 +1,10 @@
 import type { GateDecision, TrainingPipelineSpec } from './pipeline';
 
-export interface TrainModelInput {
+/** What every training backend receives: the preprocessed splits and how to read them. */
+export interface TrainerJob {
   modelName: string;
-  /** Workflow id of the pipeline; names the output folder so a retried attempt finds its checkpoints. */
+  /** Workflow id + run id: names the output folder (and a Vertex AI job's labels), so a retry finds its work. */
   runKey: string;
-  trainer: TrainingPipelineSpec['trainer'];
   task: 'classification' | 'regression';
   trainUri: string;
   validationUri: string;
@@ -12,6 +12,10 @@ export interface TrainModelInput {
   featureColumns: string[];
   labelColumn: string;
   seed: number;
+}
+
+export interface TrainModelInput extends TrainerJob {
+  trainer: TrainingPipelineSpec['trainer'];
 }
 
 /** Heartbeat details of the training activity: the latest progress and checkpoint. */
@@ -96,19 +100,9 @@ export interface VertexJobSpec {
   acceleratorCount?: number;
 }
 
-export interface SubmitVertexJobInput {
-  modelName: string;
-  /** Workflow id + run id: names the job (labels) and its gs:// output folder, so a retried submit finds it. */
-  runKey: string;
+export interface SubmitVertexJobInput extends TrainerJob {
   spec: VertexJobSpec;
-  task: 'classification' | 'regression';
-  trainUri: string;
-  validationUri: string;
-  transformUri: string;
-  featureColumns: string[];
-  labelColumn: string;
   hyperparameters: Record<string, number | string | boolean>;
-  seed: number;
 }
 
 export interface SubmittedVertexJob {

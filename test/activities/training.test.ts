@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { createTrainingQueueActivities, GpuPool } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { PreprocessResult } from '../../src/contracts/datasets';
-import type { TrainModelInput, TrainModelResult, TrainingProgress } from '../../src/contracts/training';
+import type { TrainingProgress } from '../../src/contracts/training';
 import type { TrainingActivities } from '../../src/activities';
 import { trainerCommand } from '../../src/workers/create-workers';
 import { prepareChurn, trainInput } from '../support/prepared-data';
+import { mockEnv, runActivity, waitUntilGone } from '../support/activity-env';
 import { tempDir, testConfig } from '../support/stack';
 
 /** A bash "trainer" following the contract's flags; `body` runs with $out set to the output folder. */
@@ -21,36 +20,6 @@ function bashTrainer(body: string): string[] {
     `out=""; while [ $# -gt 0 ]; do [ "$1" = --output ] && out="\${2#file://}"; shift; done; mkdir -p "$out"; ${body}`,
     'trainer',
   ];
-}
-
-/** An activity context with the SDK's logger quietened (expected failures log at WARN). */
-function mockEnv(info?: ConstructorParameters<typeof MockActivityEnvironment>[0]): MockActivityEnvironment {
-  return new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
-}
-
-/** `env.run` cannot infer the result type from the activity; this names it once. */
-function runTrain(
-  env: MockActivityEnvironment,
-  from: TrainingActivities,
-  input: TrainModelInput,
-): Promise<TrainModelResult> {
-  return env.run<[TrainModelInput], TrainModelResult, TrainingActivities['trainModel']>(from.trainModel, input);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]!.startsWith('Z');
-  } catch {
-    return false;
-  }
-}
-
-/** Waits (bounded) for an external process to exit after it was signalled. */
-async function waitUntilGone(pid: number, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return !isAlive(pid);
 }
 
 describe('trainModel (training task queue activity)', function () {
@@ -74,9 +43,9 @@ describe('trainModel (training task queue activity)', function () {
     const env = mockEnv();
     const beats: TrainingProgress[] = [];
     env.on('heartbeat', (d: TrainingProgress) => beats.push(d));
-    const result = await runTrain(
+    const result = await runActivity(
       env,
-      activities,
+      activities.trainModel,
       trainInput(prepared, { hyperparameters: { epochs: 4 } }, 'progress/run'),
     );
     assert.deepEqual([...new Set(beats.map((b) => b.epoch))], [1, 2, 3, 4]);
@@ -88,9 +57,9 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('resumes a retried attempt from the checkpoint in the heartbeat details, ending with the same model as an uninterrupted run', async function () {
-    const full = await runTrain(
+    const full = await runActivity(
       mockEnv(),
-      activities,
+      activities.trainModel,
       trainInput(prepared, { hyperparameters: { epochs: 6 } }, 'resume/full'),
     );
 
@@ -101,13 +70,13 @@ describe('trainModel (training task queue activity)', function () {
       if (d.checkpointEpoch === 3) first.cancel();
     });
     const input = trainInput(prepared, { hyperparameters: { epochs: 6, epoch_delay_ms: 200 } }, 'resume/interrupted');
-    await assert.rejects(runTrain(first, activities, input), CancelledFailure);
+    await assert.rejects(runActivity(first, activities.trainModel, input), CancelledFailure);
     assert.equal(lastDetails?.checkpointEpoch, 3);
 
     const retry = mockEnv({ attempt: 2, heartbeatDetails: lastDetails });
     const epochs: number[] = [];
     retry.on('heartbeat', (d: TrainingProgress) => epochs.push(d.epoch));
-    const resumed = await runTrain(retry, activities, {
+    const resumed = await runActivity(retry, activities.trainModel, {
       ...input,
       trainer: { ...input.trainer, hyperparameters: { epochs: 6 } },
     });
@@ -126,7 +95,11 @@ describe('trainModel (training task queue activity)', function () {
     env.on('heartbeat', () => env.cancel());
     const trainer = bashTrainer(`sleep 300 & echo "$$ $!" > ${pidFile}; echo '{"type":"progress","epoch":1}'; wait`);
     await assert.rejects(
-      runTrain(env, activities, trainInput(prepared, { kind: 'command', command: trainer }, 'cancel/run')),
+      runActivity(
+        env,
+        activities.trainModel,
+        trainInput(prepared, { kind: 'command', command: trainer }, 'cancel/run'),
+      ),
       CancelledFailure,
     );
     const [shell, child] = fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
@@ -154,7 +127,11 @@ describe('trainModel (training task queue activity)', function () {
   it('reports a failing trainer with a catalogued error that carries its last output', async function () {
     const trainer = bashTrainer(`echo 'loading data' ; echo 'CUDA out of memory on device 0' >&2; exit 3`);
     await assert.rejects(
-      runTrain(mockEnv(), activities, trainInput(prepared, { kind: 'command', command: trainer }, 'fail/run')),
+      runActivity(
+        mockEnv(),
+        activities.trainModel,
+        trainInput(prepared, { kind: 'command', command: trainer }, 'fail/run'),
+      ),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_TRAIN_COMMAND_FAILED' &&
@@ -167,7 +144,11 @@ describe('trainModel (training task queue activity)', function () {
   it('fails with MLOPS_ERR_TRAIN_OUTPUT_MISSING when the trainer exits 0 without a model', async function () {
     const trainer = bashTrainer(`echo '{"type":"done","epochs":0}'`);
     await assert.rejects(
-      runTrain(mockEnv(), activities, trainInput(prepared, { kind: 'command', command: trainer }, 'nomodel/run')),
+      runActivity(
+        mockEnv(),
+        activities.trainModel,
+        trainInput(prepared, { kind: 'command', command: trainer }, 'nomodel/run'),
+      ),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_TRAIN_OUTPUT_MISSING' &&
@@ -189,7 +170,7 @@ describe('trainModel (training task queue activity)', function () {
     );
     const results = await Promise.all(
       ['gpu/a', 'gpu/b'].map((key) =>
-        runTrain(mockEnv(), twoGpus, trainInput(prepared, { kind: 'command', command: trainer }, key)),
+        runActivity(mockEnv(), twoGpus.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, key)),
       ),
     );
     const devices = results

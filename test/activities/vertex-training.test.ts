@@ -1,69 +1,25 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import type { JobServiceClient } from '@google-cloud/aiplatform';
 import { Storage } from '@google-cloud/storage';
 import { status } from '@grpc/grpc-js';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import type { VertexTrainingActivities, VertexTrainingProgress } from '../../src/activities/vertex-training';
 import { createVertexJobClient, createVertexTrainingActivities } from '../../src/activities/vertex-training';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { MlopsConfig } from '../../src/config';
 import type { PreprocessResult } from '../../src/contracts/datasets';
-import type {
-  SubmittedVertexJob,
-  SubmitVertexJobInput,
-  TrainModelResult,
-  WaitVertexJobInput,
-} from '../../src/contracts/training';
+import type { SubmitVertexJobInput } from '../../src/contracts/training';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import { trainerCommand } from '../../src/workers/create-workers';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { prepareChurn } from '../support/prepared-data';
 import { tempDir, testConfig, uniqueName } from '../support/stack';
 import { VertexFake } from '../support/vertex-fake';
+import { isAlive, mockEnv, runActivity } from '../support/activity-env';
 
 const bucket = 'vertex-staging';
 const linearImage = 'example.com/trainers/linear:1';
 const emptyImage = 'example.com/trainers/writes-nothing:1';
-
-/** An activity context with the SDK's logger quietened (expected failures log at WARN). */
-function mockEnv(info?: ConstructorParameters<typeof MockActivityEnvironment>[0]): MockActivityEnvironment {
-  return new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
-}
-
-/** `env.run` cannot infer the result type from the activity; these name it once. */
-function runSubmit(
-  env: MockActivityEnvironment,
-  from: VertexTrainingActivities,
-  input: SubmitVertexJobInput,
-): Promise<SubmittedVertexJob> {
-  return env.run<[SubmitVertexJobInput], SubmittedVertexJob, VertexTrainingActivities['submitVertexTrainingJob']>(
-    from.submitVertexTrainingJob,
-    input,
-  );
-}
-
-function runWait(
-  env: MockActivityEnvironment,
-  from: VertexTrainingActivities,
-  input: WaitVertexJobInput,
-): Promise<TrainModelResult> {
-  return env.run<[WaitVertexJobInput], TrainModelResult, VertexTrainingActivities['waitForVertexTrainingJob']>(
-    from.waitForVertexTrainingJob,
-    input,
-  );
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]!.startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 function isCatalogued(code: string, pattern?: RegExp): (err: unknown) => boolean {
   return (err) =>
@@ -144,7 +100,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
 
   it('trains on Vertex AI: the wait ends with model.onnx and metrics.json in the gs:// output folder and heartbeats rising epochs', async function () {
     const input = submitInput(this.test!.title, { epochs: 8, epoch_delay_ms: 150 });
-    const submitted = await runSubmit(mockEnv(), activities, input);
+    const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     assert.equal(submitted.created, true);
     assert.match(submitted.jobName, /^projects\/p\/locations\/us-central1\/customJobs\/\d+$/);
     assert.equal(submitted.outputUri, `gs://${bucket}/mlops/runs/churn/${input.runKey}/training`);
@@ -152,7 +108,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
     const env = mockEnv();
     const beats: VertexTrainingProgress[] = [];
     env.on('heartbeat', (d: VertexTrainingProgress) => beats.push(d));
-    const result = await runWait(env, activities, { ...submitted, pollSeconds: 0.1 });
+    const result = await runActivity(env, activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 });
 
     assert.equal(result.modelUri, `${submitted.outputUri}/model.onnx`);
     assert.ok((await readObject(result.modelUri)).length > 0, 'model.onnx is on Cloud Storage');
@@ -178,7 +134,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
       { epochs: 1 },
       { spec: { machineType: 'n1-highmem-8', acceleratorType: 'NVIDIA_TESLA_T4' } },
     );
-    const submitted = await runSubmit(mockEnv(), activities, input);
+    const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     const [job] = await client.getCustomJob({ name: submitted.jobName });
     const pool = job.jobSpec!.workerPoolSpecs![0]!;
     assert.equal(job.jobSpec!.workerPoolSpecs!.length, 1);
@@ -217,14 +173,14 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
     const input = submitInput(this.test!.title, { epochs: 1 });
     const createsBefore = fake.createCalls;
     fake.failNext('CreateCustomJob', status.UNAVAILABLE, 'after');
-    const lost = await runSubmit(mockEnv(), activities, input).then(
+    const lost = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input).then(
       () => assert.fail('the first submit must fail'),
       (e: unknown) => e,
     );
     assert.ok(lost instanceof Error && !(lost instanceof ApplicationFailure), 'a plain Error, which Temporal retries');
 
-    const retried = await runSubmit(mockEnv({ attempt: 2 }), activities, input);
-    const again = await runSubmit(mockEnv({ attempt: 3 }), activities, input);
+    const retried = await runActivity(mockEnv({ attempt: 2 }), activities.submitVertexTrainingJob, input);
+    const again = await runActivity(mockEnv({ attempt: 3 }), activities.submitVertexTrainingJob, input);
     assert.equal(retried.created, false);
     assert.deepEqual(again, retried);
     assert.equal(fake.createCalls - createsBefore, 1, 'exactly one CreateCustomJob');
@@ -240,11 +196,14 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
 
   it('cancelling the wait cancels the CustomJob, which ends CANCELLED with its trainer process gone', async function () {
     const input = submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300 });
-    const submitted = await runSubmit(mockEnv(), activities, input);
+    const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     const cancelsBefore = fake.cancelCalls;
     const env = mockEnv();
     env.on('heartbeat', (d: VertexTrainingProgress) => d.epoch >= 2 && env.cancel());
-    await assert.rejects(runWait(env, activities, { ...submitted, pollSeconds: 0.1 }), CancelledFailure);
+    await assert.rejects(
+      runActivity(env, activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 }),
+      CancelledFailure,
+    );
 
     assert.equal(fake.cancelCalls - cancelsBefore, 1, 'the fake got one CancelCustomJob');
     const ended = await fake.job(submitted.jobName).settled;
@@ -255,9 +214,9 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
   });
 
   it('a worker shutdown leaves the job running, and the retried wait resumes from the heartbeat details', async function () {
-    const submitted = await runSubmit(
+    const submitted = await runActivity(
       mockEnv(),
-      activities,
+      activities.submitVertexTrainingJob,
       submitInput(this.test!.title, { epochs: 6, epoch_delay_ms: 150 }),
     );
     const first = mockEnv();
@@ -267,13 +226,16 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
       if (d.epoch >= 2) first.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));
     });
     const cancelsBefore = fake.cancelCalls;
-    await assert.rejects(runWait(first, activities, { ...submitted, pollSeconds: 0.1 }), CancelledFailure);
+    await assert.rejects(
+      runActivity(first, activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 }),
+      CancelledFailure,
+    );
     assert.equal(fake.cancelCalls, cancelsBefore, 'no CancelCustomJob');
 
     const retry = mockEnv({ attempt: 2, heartbeatDetails: last });
     const epochs: number[] = [];
     retry.on('heartbeat', (d: VertexTrainingProgress) => epochs.push(d.epoch));
-    const result = await runWait(retry, activities, { ...submitted, pollSeconds: 0.1 });
+    const result = await runActivity(retry, activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 });
     assert.ok(
       epochs[0]! >= last!.epoch,
       `the retried wait starts from epoch ${last!.epoch}, not 0: ${epochs.join(',')}`,
@@ -283,32 +245,32 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
 
   it('a failing trainer fails the wait with MLOPS_ERR_VERTEX_JOB_FAILED carrying the job error message', async function () {
     const input = submitInput(this.test!.title, { epochs: 2 }, { labelColumn: 'no_such_label' });
-    const submitted = await runSubmit(mockEnv(), activities, input);
+    const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     await assert.rejects(
-      runWait(mockEnv(), activities, { ...submitted, pollSeconds: 0.1 }),
+      runActivity(mockEnv(), activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 }),
       isCatalogued('MLOPS_ERR_VERTEX_JOB_FAILED', /non-zero status of 2[\s\S]*no_such_label/),
     );
   });
 
   it('a job that succeeds without writing a model fails the wait with MLOPS_ERR_TRAIN_OUTPUT_MISSING', async function () {
     const input = submitInput(this.test!.title, {}, { spec: { imageUri: emptyImage } });
-    const submitted = await runSubmit(mockEnv(), activities, input);
+    const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     await assert.rejects(
-      runWait(mockEnv(), activities, { ...submitted, pollSeconds: 0.1 }),
+      runActivity(mockEnv(), activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 }),
       isCatalogued('MLOPS_ERR_TRAIN_OUTPUT_MISSING', /model\.onnx/),
     );
   });
 
   it('a job cancelled outside the pipeline fails the wait with MLOPS_ERR_VERTEX_JOB_CANCELLED', async function () {
-    const submitted = await runSubmit(
+    const submitted = await runActivity(
       mockEnv(),
-      activities,
+      activities.submitVertexTrainingJob,
       submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300 }),
     );
     await client.cancelCustomJob({ name: submitted.jobName });
     await fake.job(submitted.jobName).settled;
     await assert.rejects(
-      runWait(mockEnv(), activities, { ...submitted, pollSeconds: 0.1 }),
+      runActivity(mockEnv(), activities.waitForVertexTrainingJob, { ...submitted, pollSeconds: 0.1 }),
       isCatalogued('MLOPS_ERR_VERTEX_JOB_CANCELLED', new RegExp(submitted.jobName)),
     );
   });
@@ -316,14 +278,18 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
   it('waiting for a job that does not exist fails with MLOPS_ERR_VERTEX_NOT_FOUND naming the job', async function () {
     const jobName = 'projects/p/locations/us-central1/customJobs/424242';
     await assert.rejects(
-      runWait(mockEnv(), activities, { jobName, outputUri: `gs://${bucket}/mlops/runs/x/training`, pollSeconds: 0.1 }),
+      runActivity(mockEnv(), activities.waitForVertexTrainingJob, {
+        jobName,
+        outputUri: `gs://${bucket}/mlops/runs/x/training`,
+        pollSeconds: 0.1,
+      }),
       isCatalogued('MLOPS_ERR_VERTEX_NOT_FOUND', new RegExp(jobName)),
     );
   });
 
   it('an unavailable Vertex AI endpoint fails the poll with a plain Error, which Temporal retries', async function () {
     fake.failNext('GetCustomJob', status.UNAVAILABLE);
-    const err = await runWait(mockEnv(), activities, {
+    const err = await runActivity(mockEnv(), activities.waitForVertexTrainingJob, {
       jobName: 'projects/p/locations/us-central1/customJobs/1',
       outputUri: `gs://${bucket}/mlops/runs/x/training`,
       pollSeconds: 0.1,
@@ -343,7 +309,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
     });
     const createsBefore = fake.createCalls;
     await assert.rejects(
-      runSubmit(mockEnv(), withoutImage, submitInput(this.test!.title, {})),
+      runActivity(mockEnv(), withoutImage.submitVertexTrainingJob, submitInput(this.test!.title, {})),
       isCatalogued('MLOPS_ERR_VERTEX_SETTING_MISSING', /MLOPS_VERTEX_IMAGE_URI.*trainer\.vertex\.imageUri/),
     );
     assert.equal(fake.createCalls, createsBefore);

@@ -7,6 +7,7 @@ import { taskQueues } from '../../src/contracts/task-queues';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { trainingPipeline } from '../../src/workflows';
 import { exampleDataset, repoRoot, stack, tempDir, uniqueName } from '../support/stack';
+import { waitForHeartbeat } from '../support/progress';
 
 /** Starts a worker entry point as its own process, the way `npm run worker:*` and the Dockerfile do. */
 function startWorker(entry: string, env: Record<string, string>): ChildProcess & { exited: Promise<number | null> } {
@@ -22,19 +23,6 @@ function startWorker(entry: string, env: Record<string, string>): ChildProcess &
   return Object.assign(child, {
     exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
   });
-}
-
-/** Waits until the pipeline's training activity reports `epoch` in its heartbeat details. */
-async function waitForEpoch(workflowId: string, epoch: number): Promise<void> {
-  const handle = stack().client.workflow.getHandle(workflowId);
-  for (;;) {
-    const description = await handle.describe();
-    const data = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-    if (data && (JSON.parse(Buffer.from(data).toString('utf8')) as TrainingProgress).epoch >= epoch) return;
-    if (description.status.name !== 'RUNNING') throw new Error(`workflow ${workflowId} is ${description.status.name}`);
-    // Polling the server for a state reached by another process; the test's mocha timeout bounds it.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe('worker processes', function () {
@@ -110,7 +98,7 @@ describe('worker processes', function () {
           },
         ],
       });
-      await waitForEpoch(workflowId, 3);
+      await waitForHeartbeat<TrainingProgress>(workflowId, (p) => p.epoch >= 3);
       training.kill('SIGKILL');
       await training.exited;
       training = startWorker('training-worker.ts', env);

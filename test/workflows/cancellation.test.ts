@@ -7,6 +7,7 @@ import { getStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
+import { waitForHeartbeat } from '../support/progress';
 
 /** Pids of running processes whose command line mentions `needle`. */
 function processesMentioning(needle: string): number[] {
@@ -41,13 +42,8 @@ describe('cancelling trainingPipeline', function () {
           },
         ],
       });
-      // Wait for the trainer to report progress: it is running.
-      for (;;) {
-        const description = await handle.describe();
-        const data = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-        if (data && (JSON.parse(Buffer.from(data).toString('utf8')) as TrainingProgress).epoch >= 1) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      // The trainer reports progress: it is running.
+      await waitForHeartbeat<TrainingProgress>(workflowId, (p) => p.epoch >= 1);
       const runFolder = `runs/churn-cancel/${workflowId}`;
       assert.ok(processesMentioning(runFolder).length > 0, 'the trainer is running');
 

@@ -13,33 +13,19 @@ import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../suppo
 import { VertexFake } from '../support/vertex-fake';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
+import { waitForHeartbeat } from '../support/progress';
 
 const image = 'us-docker.pkg.dev/example/trainers/linear:1';
 
-/** Heartbeat details of the pipeline's pending Vertex wait, once it has some. */
-async function vertexProgress(
-  workflowId: string,
-): Promise<{ epoch?: number; state?: string; jobName?: string } | undefined> {
-  const description = await stack().client.workflow.getHandle(workflowId).describe();
-  const data = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'waitForVertexTrainingJob')
-    ?.heartbeatDetails?.payloads?.[0]?.data;
-  return data
-    ? (JSON.parse(Buffer.from(data).toString('utf8')) as { epoch?: number; state?: string; jobName?: string })
-    : undefined;
-}
+type VertexProgress = { epoch?: number; state?: string; jobName?: string };
 
-async function waitForRunningJob(workflowId: string): Promise<{ jobName: string; state?: string }> {
-  for (;;) {
-    const handle = stack().client.workflow.getHandle(workflowId);
-    if ((await handle.describe()).status.name !== 'RUNNING') {
-      await handle.result();
-      throw new Error(`workflow ${workflowId} ended before its Vertex AI job reported progress`);
-    }
-    const progress = await vertexProgress(workflowId);
-    if (progress?.jobName && (progress.epoch ?? 0) >= 1) return { jobName: progress.jobName, state: progress.state };
-    // Polling the server for progress another process reports; mocha's timeout bounds it.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+/** Waits until the pipeline's Vertex AI wait reports a trained epoch. */
+function waitForRunningJob(workflowId: string): Promise<VertexProgress> {
+  return waitForHeartbeat<VertexProgress>(
+    workflowId,
+    (p) => !!p.jobName && (p.epoch ?? 0) >= 1,
+    'waitForVertexTrainingJob',
+  );
 }
 
 describe('trainingPipeline on the Vertex AI backend', function () {
@@ -94,7 +80,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
         workflowId,
         args: [input(queues, { epochs: 10, epoch_delay_ms: 400 })],
       });
-      const { jobName, state } = await waitForRunningJob(workflowId);
+      const { jobName = '', state } = await waitForRunningJob(workflowId);
       assert.equal(state, 'JOB_STATE_RUNNING', 'the heartbeat details carry the job state and epoch');
       assert.match(jobName, /^projects\/test-project\/locations\/us-central1\/customJobs\/\d+$/);
       return handle.result();
@@ -113,7 +99,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
         workflowId,
         args: [input(queues, { epochs: 200, epoch_delay_ms: 300 })],
       });
-      const { jobName } = await waitForRunningJob(workflowId);
+      const { jobName = '' } = await waitForRunningJob(workflowId);
       const cancelsBefore = fake.cancelCalls;
       await handle.cancel();
       const err = await handle.result().then(
