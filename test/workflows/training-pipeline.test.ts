@@ -97,6 +97,29 @@ describe('trainingPipeline', function () {
     });
   });
 
+  it('trains a regression model and judges it on RMSE against the mean predictor', async function () {
+    const config = testConfig();
+    const result = await withWorkers(config, this.test!.title, (queues) =>
+      stack().client.workflow.execute(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(this.test!.title),
+        args: [
+          pipelineInput(queues, {
+            modelName: 'charges',
+            target: 'monthly_charges',
+            features: ['internet_service', 'contract', 'tenure_months', 'senior'],
+            task: 'regression',
+            trainer: { hyperparameters: { epochs: 40, learning_rate: 0.1 }, taskQueue: queues.training },
+          }),
+        ],
+      }),
+    );
+    assert.equal(result.outcome, 'deployed');
+    assert.equal(result.gate.metric, 'rmse');
+    assert.ok(result.metrics.r2! > 0.7, `R² ${result.metrics.r2}: the internet service explains most of the charges`);
+    assert.ok(result.metrics.rmse! < 15 && result.metrics.mae! < 12, JSON.stringify(result.metrics));
+  });
+
   it('rejects invalid input with one non-retryable failure that lists every bad field', async function () {
     const config = testConfig();
     await withWorkers(config, this.test!.title, async (queues) => {
