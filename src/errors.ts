@@ -42,9 +42,19 @@ export const errorCatalogue = {
     fix: 'Check the URI, and that MLOPS_ARTIFACT_ROOT points at the store the artifact was written to.',
   },
   MLOPS_ERR_DATA_SOURCE_NOT_FOUND: {
-    message: 'Dataset source "{source}" was not found',
+    message: 'Dataset source "{source}" was not found: {reason}',
     retryable: false,
-    fix: 'Check the path or URI in the pipeline input field dataset.uri; relative paths resolve against the worker directory.',
+    fix: 'Check the path or URI in the pipeline input field dataset.uri: relative paths resolve against the worker directory; for gs:// check the bucket and object names (and MLOPS_GCS_API_ENDPOINT when using an emulator); an http(s) URL must answer 200.',
+  },
+  MLOPS_ERR_DATA_SOURCE_FORBIDDEN: {
+    message: 'Reading dataset source "{source}" was refused: {reason}',
+    retryable: false,
+    fix: "For gs://, grant the pipeline worker's credentials (Application Default Credentials) roles/storage.objectViewer on the bucket; for http(s), the URL must be readable without credentials (or copy the file to gs://).",
+  },
+  MLOPS_ERR_DATA_SOURCE_INVALID: {
+    message: 'Dataset source "{source}" is not a valid {kind} URI: {reason}',
+    retryable: false,
+    fix: 'Use a local path, file://, http(s)://, gs://bucket/object, bq://project.dataset.table or bq://project?query=<url-encoded SQL>; docs/datasets.md lists the forms.',
   },
   MLOPS_ERR_DATA_FORMAT_UNSUPPORTED: {
     message: 'Dataset source "{source}" has an unsupported format "{format}"',
@@ -57,9 +67,26 @@ export const errorCatalogue = {
     fix: 'Fix the file at the reported place (quoting, column count, encoding) and ingest it again.',
   },
   MLOPS_ERR_DATA_EMPTY: {
-    message: 'Dataset source "{source}" has no data rows',
+    message: 'Dataset source "{source}" has no data rows: {reason}',
     retryable: false,
-    fix: 'Point dataset.uri at a file with a header and at least one data row.',
+    fix: 'Point dataset.uri at a file with a header and at least one data row (or a BigQuery table or query with rows).',
+  },
+  MLOPS_ERR_DATA_ROW_MALFORMED: {
+    message: 'Dataset source "{source}" cannot be parsed at line {line}: {problem}',
+    retryable: false,
+    fix: 'Fix that line: a CSV row needs exactly as many fields as the header, and a value containing a comma, quote or line break must be in double quotes with inner quotes doubled (RFC 4180); a JSON Lines line must be one complete JSON object.',
+  },
+  MLOPS_ERR_DATA_MIXED_TYPES: {
+    message:
+      'Column "{column}" of dataset source "{source}" mixes numbers and text: row {row} has "{value}" while {numbers} of its {values} values are numbers',
+    retryable: false,
+    fix: 'Correct or blank out the non-numeric values (write a missing value as an empty field, not NA or a word) and ingest again; docs/datasets.md explains the rule.',
+  },
+  MLOPS_ERR_DATA_VALUE_NOT_FINITE: {
+    message:
+      'Column "{column}" of dataset source "{source}" has {value} at row {row} ({count} NaN or infinite values in the column)',
+    retryable: false,
+    fix: 'Replace NaN and ±Infinity with a number, or leave the field empty (null) so preprocessing imputes it, and ingest again.',
   },
   MLOPS_ERR_DATA_COLUMN_MISSING: {
     message: 'Column "{column}" ({role}) is not in dataset "{source}"; its columns are: {columns}',
@@ -75,6 +102,36 @@ export const errorCatalogue = {
     message: 'Target column "{column}" of dataset "{source}" cannot be used for {task}: {reason}',
     retryable: false,
     fix: 'Classification needs 2 or more classes with no nulls; regression needs a numeric target.',
+  },
+  MLOPS_ERR_DATA_FEATURE_ALL_NULL: {
+    message: 'Feature column "{column}" of dataset "{source}" has no values (all {rows} rows are null)',
+    retryable: false,
+    fix: 'Leave the column out of the pipeline input field features, or fill it in the source and ingest it again; the snapshot manifest lists such columns under warnings.',
+  },
+  MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND: {
+    message: 'Dataset snapshot "{snapshotId}" is not in the artifact store {root}',
+    retryable: false,
+    fix: 'Run `npm run datasets -- list` to see the stored snapshot ids, and check that MLOPS_ARTIFACT_ROOT points at the store the pipeline wrote to.',
+  },
+  MLOPS_ERR_BIGQUERY_NOT_FOUND: {
+    message: 'BigQuery source "{source}" names something that does not exist: {reason}',
+    retryable: false,
+    fix: 'Check the project, dataset and table names (bq://project.dataset.table, case-sensitive) and the location: add ?location=EU (or the region) for datasets outside the US.',
+  },
+  MLOPS_ERR_BIGQUERY_PERMISSION_DENIED: {
+    message: 'BigQuery refused to read source "{source}": {reason}',
+    retryable: false,
+    fix: "Grant the pipeline worker's credentials (Application Default Credentials) roles/bigquery.dataViewer on the dataset and roles/bigquery.jobUser on the project that runs query jobs (the bq:// project, or the BigQuery projectId the worker is given).",
+  },
+  MLOPS_ERR_BIGQUERY_REQUEST_INVALID: {
+    message: 'BigQuery rejected the request for source "{source}": {reason}',
+    retryable: false,
+    fix: 'Fix the query (GoogleSQL, not legacy SQL; run it in the BigQuery console to see the whole error) or the table name, and ingest again.',
+  },
+  MLOPS_ERR_PREPROCESS_SPEC_INVALID: {
+    message: 'The preprocessing spec cannot be applied to dataset "{source}":\n{problems}',
+    retryable: false,
+    fix: 'Correct each listed field of the pipeline input field preprocessing (docs/preprocessing.md describes every option) and start the pipeline again.',
   },
   MLOPS_ERR_TRAIN_COMMAND_FAILED: {
     message: 'Trainer "{trainer}" exited with {exit}. Last output:\n{tail}',

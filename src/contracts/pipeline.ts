@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { preprocessingSpecSchema, specContextProblems } from '../preprocessing/spec';
 import { taskQueues } from './task-queues';
 
 /**
@@ -33,6 +34,8 @@ export const trainingPipelineInputSchema = z
       .strict()
       .refine((s) => s.testFraction + s.validationFraction < 0.9, 'testFraction + validationFraction must be below 0.9')
       .default({}),
+    /** Deduplication, stratification and per-feature settings (docs/preprocessing.md); absent: every default. */
+    preprocessing: preprocessingSpecSchema.optional(),
     trainer: z
       .object({
         /** `builtin-linear`: the project's own linear/logistic model (Node); `torch-tabular`: the PyTorch reference
@@ -90,6 +93,8 @@ export const trainingPipelineInputSchema = z
         message: `must not contain the target "${input.target}"`,
       });
     }
+    for (const p of input.preprocessing ? specContextProblems(input.preprocessing, input) : [])
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['preprocessing', ...p.path], message: p.message });
     const regressionMetrics = ['rmse', 'mae', 'r2'];
     const metric = input.gate.metric;
     if (metric && (input.task === 'regression') !== regressionMetrics.includes(metric)) {

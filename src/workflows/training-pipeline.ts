@@ -57,6 +57,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
           features: spec.features,
           task: spec.task,
           split: spec.split,
+          preprocessing: spec.preprocessing,
         }),
       (p) => [
         `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,

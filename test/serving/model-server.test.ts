@@ -5,6 +5,7 @@ import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
 import type { TrainModelInput, TrainModelResult } from '../../src/contracts/training';
 import { buildServer } from '../../src/serving/app';
+import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { applyTransform } from '../../src/serving/apply-transform';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { trainerCommand } from '../../src/workers/create-workers';
@@ -107,37 +108,58 @@ describe('the model server', function () {
 
   it('turns a row into exactly the model input the preprocessing SQL produced for it', async function () {
     const transform = await readJson<FittedTransform>(store, transformUri);
-    const width = transform.outputColumns.length;
-    // Raw rows and their preprocessed counterparts, joined on the row number both sides keep.
-    const { rows, expected } = await withDuckDb(async (db) => {
-      const raw = await db.query(
-        `SELECT * FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`,
-      );
-      const cols = transform.outputColumns.map((c) => `${ident(c)}`).join(', ');
-      const sql = `SELECT ${transform.features
-        .flatMap((f) =>
-          f.kind === 'numeric'
-            ? [`((coalesce(${ident(f.name)}::DOUBLE, ${f.impute}) - ${f.mean}) / ${f.std}) AS ${ident(f.output)}`]
-            : [
-                ...f.categories.map(
-                  (v, i) =>
-                    `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') = ${literal(v)})::DOUBLE AS ${ident(f.outputs[i]!)}`,
-                ),
-                `(coalesce(${ident(f.name)}::VARCHAR, '__missing__') NOT IN (${f.categories.map(literal).join(', ')}))::DOUBLE AS ${ident(f.unknownOutput)}`,
-              ],
-        )
-        .join(
-          ', ',
-        )} FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`;
-      const out = await db.query(`SELECT ${cols} FROM (${sql})`);
-      return { rows: raw, expected: out };
+    await assertSqlParity(transform);
+  });
+
+  it('applies clipping, ordinal encoding, constant and most-frequent imputation and unstandardized features exactly as the SQL does', async function () {
+    const activities = createPipelineActivities({ store });
+    const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
+    const prepared = await activities.preprocessDataset({
+      ...snapshot,
+      target: 'churned',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
+      preprocessing: {
+        defaults: { numeric: { clip: { lower: 0.05, upper: 0.95 } } },
+        features: {
+          tenure_months: { impute: { strategy: 'constant', value: 12 }, standardize: false },
+          monthly_charges: { impute: 'mean', clip: { upper: 0.9 } },
+          total_charges: { clip: false },
+          support_calls: { type: 'categorical', encoding: 'ordinal' },
+          contract: { encoding: 'ordinal', impute: 'most_frequent' },
+          payment_method: { impute: { strategy: 'constant', value: 'unknown-method' }, maxCategories: 2 },
+          region: { encoding: 'ordinal', maxCategories: 2 },
+        },
+      },
     });
-    for (const [i, row] of rows.entries()) {
-      const features = new Float32Array(width);
-      assert.deepEqual(applyTransform(transform, row, features, 0), []);
-      const want = Float32Array.from(transform.outputColumns.map((c) => expected[i]![c] as number));
-      assert.deepEqual(features, want, `row ${i}`);
-    }
+    const transform = await readJson<FittedTransform>(store, prepared.transformUri);
+    const byName = new Map(transform.features.map((f) => [f.name, f]));
+    assert.deepEqual(
+      transform.features.map((f) => [f.name, f.kind === 'numeric' ? `clip ${!!f.clip}` : (f.encoding ?? 'onehot')]),
+      [
+        ['tenure_months', 'clip true'],
+        ['monthly_charges', 'clip true'],
+        ['total_charges', 'clip false'],
+        ['contract', 'ordinal'],
+        ['payment_method', 'onehot'],
+        ['internet_service', 'onehot'],
+        ['support_calls', 'ordinal'],
+        ['senior', 'onehot'],
+        ['region', 'ordinal'],
+      ],
+    );
+    const tenure = byName.get('tenure_months');
+    assert.ok(tenure?.kind === 'numeric');
+    assert.deepEqual([tenure.imputeStrategy, tenure.impute, tenure.standardize], ['constant', 12, false]);
+    const region = byName.get('region');
+    assert.ok(region?.kind === 'categorical' && region.encoding === 'ordinal');
+    assert.deepEqual([region.categories.length, region.unknownIndex], [2, -1]);
+    // Raw rows plus rows that exercise every branch: all nulls (imputation), out-of-range numbers and unseen categories.
+    await assertSqlParity(transform, [
+      `(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'yes')`,
+      `(1000, -50.0, 1e6, 'lifetime', 'crypto', 'satellite', 99, true, 'mars', 'no')`,
+      `(-3, 1e9, -1e9, 'two-year', 'credit-card', 'dsl', 0, false, 'north', 'no')`,
+    ]);
   });
 
   it('answers a request with a missing or wrong-typed feature with 400 and the field name, never a stack trace', async function () {
@@ -184,3 +206,28 @@ describe('the model server', function () {
     }
   });
 });
+
+/**
+ * Runs the preprocessing SQL for `transform` (src/preprocessing/transform-sql.ts) over raw rows of the bundled data,
+ * plus `extraRows` (SQL value tuples), and checks applyTransform gives each row exactly the same float32 model input.
+ */
+async function assertSqlParity(transform: FittedTransform, extraRows: string[] = []): Promise<void> {
+  const width = transform.outputColumns.length;
+  const { rows, expected } = await withDuckDb(async (db) => {
+    await db.run(
+      `CREATE TABLE raw AS SELECT * FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true, sample_size = -1) LIMIT 200`,
+    );
+    for (const values of extraRows) await db.run(`INSERT INTO raw VALUES ${values}`);
+    const raw = await db.query('SELECT * FROM raw');
+    const cols = transform.outputColumns.map((c) => ident(c)).join(', ');
+    const out = await db.query(`SELECT ${cols} FROM (SELECT ${transformSelectList(transform).join(', ')} FROM raw)`);
+    return { rows: raw, expected: out };
+  });
+  assert.equal(rows.length, 200 + extraRows.length);
+  for (const [i, row] of rows.entries()) {
+    const features = new Float32Array(width);
+    assert.deepEqual(applyTransform(transform, row, features, 0), []);
+    const want = Float32Array.from(transform.outputColumns.map((c) => expected[i]![c] as number));
+    assert.deepEqual(features, want, `row ${i}: ${JSON.stringify(row)}`);
+  }
+}

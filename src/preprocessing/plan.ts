@@ -1,0 +1,181 @@
+/**
+ * Resolves the preprocessing spec against the snapshot's columns into one fully specified plan per feature: declared
+ * or inferred type, and every setting filled from the feature's entry, then `defaults`, then the built-in defaults.
+ * The plan (not the spec as written) is hashed, so two specs that mean the same thing share their stored output.
+ */
+import { createHash } from 'node:crypto';
+import type {
+  CategoricalEncoding,
+  FeatureOptions,
+  FeatureSpec,
+  FeatureType,
+  PreprocessInput,
+  PreprocessingSpec,
+} from '../contracts/datasets';
+import { mlopsError } from '../errors';
+import { isNumericType } from '../warehouse/duckdb';
+import type { SpecProblem } from './spec';
+import { imputeStrategyOf, optionProblems, preprocessingSpecSchema, specContextProblems } from './spec';
+import { missingCategory } from './transform-sql';
+
+export interface NumericPlan {
+  name: string;
+  type: 'numeric';
+  impute: { strategy: 'median' | 'mean' } | { strategy: 'constant'; value: number };
+  /** Quantiles to clip at; null: that side is not clipped. */
+  clip: { lower: number | null; upper: number | null } | null;
+  standardize: boolean;
+}
+
+export interface CategoricalPlan {
+  name: string;
+  type: 'categorical';
+  impute: { strategy: 'most_frequent' } | { strategy: 'constant'; value: string };
+  encoding: CategoricalEncoding;
+  maxCategories: number;
+}
+
+export type FeaturePlan = NumericPlan | CategoricalPlan;
+
+const builtinDefaults: Record<FeatureType, FeatureOptions> = {
+  numeric: { impute: 'median', clip: false, standardize: true },
+  categorical: { impute: { strategy: 'constant', value: missingCategory }, encoding: 'onehot', maxCategories: 50 },
+};
+
+/** Floating-point values print differently in DuckDB (`15.0`) and JavaScript (`15`), so they cannot be categories. */
+const fractionalTypes = /^(FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
+
+export interface PreprocessingPlan {
+  /** Hash of the resolved spec (with the target, task and split); keys the stored output. */
+  specHash: string;
+  spec: PreprocessingSpec;
+  /** One fully resolved plan per feature, in feature order. */
+  features: FeaturePlan[];
+  split: PreprocessInput['split'];
+}
+
+/** Validates the spec (every problem at once), resolves it per feature and hashes the result. */
+export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
+  const features = selectFeatures(input);
+  const parsed = preprocessingSpecSchema.safeParse(input.preprocessing ?? {});
+  const problems: SpecProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ path: issue.path, message: issue.message }));
+  const spec = parsed.success ? parsed.data : {};
+  // A malformed spec is still checked against the task and the feature list, so one failure names every problem.
+  const raw: PreprocessingSpec = parsed.success ? spec : roughSpec(input.preprocessing);
+  problems.push(...specContextProblems(raw, { ...input, features: features.map((f) => f.name) }));
+  const planned = parsed.success ? planFeatures(spec, features) : { plans: [], problems: [] };
+  problems.push(...planned.problems);
+  if (problems.length) {
+    throw mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
+      source: input.snapshotId,
+      problems: problems.map((p) => `- ${['preprocessing', ...p.path].join('.')}: ${p.message}`).join('\n'),
+    });
+  }
+  const { testFraction, validationFraction, seed } = input.split;
+  const split = { testFraction, validationFraction, seed };
+  const hashed = {
+    v: 2,
+    target: input.target,
+    task: input.task,
+    split,
+    dedupe: spec.dedupe ?? false,
+    stratify: spec.stratify ?? false,
+    features: planned.plans,
+  };
+  const specHash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
+  return { specHash, spec, features: planned.plans, split };
+}
+
+function roughSpec(spec: unknown): PreprocessingSpec {
+  const { stratify, features } = (typeof spec === 'object' && spec ? spec : {}) as Record<string, unknown>;
+  return {
+    stratify: stratify === true,
+    features:
+      typeof features === 'object' && features && !Array.isArray(features)
+        ? (features as Record<string, FeatureSpec>)
+        : {},
+  };
+}
+
+function selectFeatures(input: PreprocessInput): { name: string; type: string }[] {
+  const known = new Map(input.columns.map((c) => [c.name, c.type]));
+  const columnList = input.columns.map((c) => c.name).join(', ');
+  if (!known.has(input.target)) {
+    throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+      column: input.target,
+      role: 'target',
+      source: input.snapshotId,
+      columns: columnList,
+    });
+  }
+  const names = input.features ?? input.columns.map((c) => c.name).filter((n) => n !== input.target);
+  return names.map((name) => {
+    const type = known.get(name);
+    if (!type)
+      throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+        column: name,
+        role: 'feature',
+        source: input.snapshotId,
+        columns: columnList,
+      });
+    return { name, type };
+  });
+}
+
+function planFeatures(
+  spec: PreprocessingSpec,
+  features: { name: string; type: string }[],
+): { plans: FeaturePlan[]; problems: SpecProblem[] } {
+  const problems: SpecProblem[] = [];
+  const plans = features.map((column) => {
+    const declared = spec.features?.[column.name] ?? {};
+    const type = declared.type ?? (isNumericType(column.type) ? 'numeric' : 'categorical');
+    const at = (p: SpecProblem) => problems.push({ path: ['features', column.name, ...p.path], message: p.message });
+    if (type === 'numeric' && !isNumericType(column.type))
+      at({ path: ['type'], message: `"numeric" needs a numeric column; "${column.name}" is ${column.type}` });
+    if (type === 'categorical' && fractionalTypes.test(column.type))
+      at({
+        path: ['type'],
+        message: `"categorical" needs an integer, boolean or text column; "${column.name}" is ${column.type}`,
+      });
+    if (!declared.type)
+      for (const p of optionProblems(declared, type)) at({ ...p, message: `${p.message} (inferred type ${type})` });
+    return resolve(column.name, type, {
+      ...builtinDefaults[type],
+      ...defined(spec.defaults?.[type]),
+      ...defined(declared),
+    });
+  });
+  return { plans, problems };
+}
+
+function resolve(name: string, type: FeatureType, o: FeatureOptions): FeaturePlan {
+  const strategy = imputeStrategyOf(o.impute);
+  const value = typeof o.impute === 'object' ? o.impute.value : undefined;
+  if (type === 'numeric') {
+    return {
+      name,
+      type,
+      impute:
+        strategy === 'constant'
+          ? { strategy, value: Number(value) }
+          : { strategy: strategy === 'mean' ? 'mean' : 'median' },
+      clip: o.clip ? { lower: o.clip.lower ?? null, upper: o.clip.upper ?? null } : null,
+      standardize: o.standardize !== false,
+    };
+  }
+  return {
+    name,
+    type,
+    impute: strategy === 'most_frequent' ? { strategy } : { strategy: 'constant', value: String(value) },
+    encoding: o.encoding ?? 'onehot',
+    maxCategories: o.maxCategories ?? 50,
+  };
+}
+
+/** The object without its undefined fields, so spreading it never overrides a default with undefined. */
+function defined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApplicationFailure } from '@temporalio/common';
+import { createPipelineActivities } from '../../src/activities';
+import { LocalArtifactStore, readJson } from '../../src/artifacts';
+import type {
+  DatasetSnapshot,
+  FittedTransform,
+  PreprocessInput,
+  PreprocessingSpec,
+  PreprocessResult,
+} from '../../src/contracts/datasets';
+import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
+import { parseWorkflowInput } from '../../src/contracts/validate';
+import { isMlopsError } from '../../src/errors';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { exampleDataset, tempDir } from '../support/stack';
+
+/**
+ * A hand-made dataset with known answers. With seed 38 and fractions 0.2/0.2 the split hash sends file rows
+ * 0–5, 7, 8 and 9 to train, 6 and 11 to test and 10 to validation (row 12 has no target and is dropped). Row 9
+ * duplicates row 8, so with dedupe the training rows are 0–5, 7, 8:
+ *   a (observed) 1 2 3 4 5 6 70 → approx_quantile 0.25/0.75 = 2.25/5.75 (t-digest interpolation at q·n − ½);
+ *     clipped 2.25 2.25 3 4 5 5.75 5.75 → mean 4, median 4
+ *   b 2 4 4 4 5 5 7 9 → median 4.5, mean 5, population std 2 (a second 9 from row 9 would change all three)
+ *   color red ×3, blue ×2, green ×2, null → most frequent "red"; ordinal red 0, blue 1, green 2 (ties by value)
+ *   size S ×3, L ×3, M, null → with null as "M": L 3, S 3, M 2; the top 2 are L and S, M falls in the unknown bucket
+ */
+const handMadeCsv = `a,b,c,color,size,label
+1,2,10,red,S,cat
+2,4,,red,L,dog
+3,4,30,blue,S,cat
+4,4,10,green,,dog
+5,5,10,red,L,cat
+6,5,20,blue,S,dog
+100,0,0,purple,XL,cat
+70,7,20,green,M,cat
+,9,40,,L,dog
+,9,40,,L,dog
+0,1,5,red,S,dog
+3,3,3,blue,L,cat
+8,8,8,red,S,
+`;
+
+const handMadeSpec: PreprocessingSpec = {
+  dedupe: true,
+  features: {
+    a: { clip: { lower: 0.25, upper: 0.75 }, impute: 'mean', standardize: false },
+    c: { impute: { strategy: 'constant', value: -1 }, standardize: false },
+    color: { encoding: 'ordinal', impute: 'most_frequent' },
+    size: { impute: { strategy: 'constant', value: 'M' }, maxCategories: 2 },
+  },
+};
+
+describe('preprocessDataset', function () {
+  let store: LocalArtifactStore;
+  let handMade: DatasetSnapshot;
+  let churn: DatasetSnapshot;
+
+  before(async function () {
+    store = new LocalArtifactStore(tempDir('preprocess-store'));
+    const csv = path.join(tempDir('preprocess-data'), 'hand-made.csv');
+    fs.writeFileSync(csv, handMadeCsv);
+    const activities = createPipelineActivities({ store });
+    handMade = await activities.ingestDataset({ sourceUri: csv });
+    churn = await activities.ingestDataset({ sourceUri: exampleDataset });
+  });
+
+  function handMadeInput(preprocessing: PreprocessingSpec | undefined = handMadeSpec): PreprocessInput {
+    return {
+      ...handMade,
+      target: 'label',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 38 },
+      preprocessing,
+    };
+  }
+
+  function churnInput(preprocessing?: PreprocessingSpec, snapshot = churn): PreprocessInput {
+    return {
+      ...snapshot,
+      target: 'churned',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
+      preprocessing,
+    };
+  }
+
+  it('fits median, mean, quantile clip bounds, constants and ordinal indices on the training rows only', async function () {
+    const result = await createPipelineActivities({ store }).preprocessDataset(handMadeInput());
+    assert.deepEqual(result.rows, { train: 8, validation: 1, test: 2 });
+    assert.deepEqual(result.droppedRows, { missingTarget: 1, duplicates: 1 });
+    assert.deepEqual(result.classes, ['cat', 'dog']);
+    assert.deepEqual(result.featureColumns, ['a', 'b', 'c', 'color', 'size=L', 'size=S', 'size=__unknown__']);
+
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    assert.equal(transform.version, 2);
+    assert.deepEqual(transform.rows, {
+      dedupe: true,
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 38, stratify: false },
+    });
+    const [a, b, c, color, size] = transform.features;
+    assert.ok(a?.kind === 'numeric');
+    const { std: aStd, ...aFitted } = a;
+    // Population std of the clipped 2.25 2.25 3 4 5 5.75 5.75 around 4 (squared deviations sum to 14.25); DuckDB's
+    // streaming algorithm may differ from the closed form in the last bit.
+    assert.ok(Math.abs(aStd - Math.sqrt(14.25 / 7)) < 1e-12, String(aStd));
+    assert.deepEqual(aFitted, {
+      kind: 'numeric',
+      name: 'a',
+      imputeStrategy: 'mean',
+      impute: 4,
+      clip: { lowerQuantile: 0.25, upperQuantile: 0.75, lower: 2.25, upper: 5.75 },
+      mean: 4,
+      standardize: false,
+      output: 'a',
+    });
+    assert.deepEqual(b, {
+      kind: 'numeric',
+      name: 'b',
+      imputeStrategy: 'median',
+      impute: 4.5,
+      mean: 5,
+      std: 2,
+      standardize: true,
+      output: 'b',
+    });
+    assert.deepEqual(c && c.kind === 'numeric' && [c.imputeStrategy, c.impute, c.standardize], ['constant', -1, false]);
+    assert.deepEqual(color, {
+      kind: 'categorical',
+      name: 'color',
+      imputeStrategy: 'most_frequent',
+      impute: 'red',
+      maxCategories: 50,
+      encoding: 'ordinal',
+      categories: ['red', 'blue', 'green'],
+      unknownIndex: -1,
+      output: 'color',
+    });
+    assert.deepEqual(size, {
+      kind: 'categorical',
+      name: 'size',
+      imputeStrategy: 'constant',
+      impute: 'M',
+      maxCategories: 2,
+      encoding: 'onehot',
+      categories: ['L', 'S'],
+      outputs: ['size=L', 'size=S'],
+      unknownOutput: 'size=__unknown__',
+    });
+  });
+
+  it('writes clipped, imputed, standardized and encoded rows in file order, and applies the training fit to the test rows', async function () {
+    const result = await createPipelineActivities({ store }).preprocessDataset(handMadeInput());
+    const columns = 'a, b, c, color, "size=L", "size=S", "size=__unknown__", __label';
+    assert.deepEqual(await readSplit(result.trainUri, columns), [
+      [2.25, -1.5, 10, 0, 0, 1, 0, 0],
+      [2.25, -0.5, -1, 0, 1, 0, 0, 1],
+      [3, -0.5, 30, 1, 0, 1, 0, 0],
+      [4, -0.5, 10, 2, 0, 0, 1, 1],
+      [5, 0, 10, 0, 1, 0, 0, 0],
+      [5.75, 0, 20, 1, 0, 1, 0, 1],
+      [5.75, 1, 20, 2, 0, 0, 1, 0],
+      [4, 2, 40, 0, 1, 0, 0, 1],
+    ]);
+    // Row 6 (a 100 → 5.75, unseen "purple" → -1, unseen "XL" → unknown) and row 11.
+    assert.deepEqual(await readSplit(result.testUri, columns), [
+      [5.75, -2.5, 0, -1, 0, 0, 1, 0],
+      [3, -1, 3, 1, 1, 0, 0, 0],
+    ]);
+    assert.deepEqual(await readSplit(result.validationUri, columns), [[2.25, -2, 5, 0, 0, 1, 0, 1]]);
+  });
+
+  it('keeps duplicate rows unless dedupe is on, and fits on them', async function () {
+    const result = await createPipelineActivities({ store }).preprocessDataset(
+      handMadeInput({ ...handMadeSpec, dedupe: false }),
+    );
+    assert.deepEqual(result.rows, { train: 9, validation: 1, test: 2 });
+    assert.deepEqual(result.droppedRows, { missingTarget: 1, duplicates: 0 });
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    const b = transform.features[1]!;
+    assert.ok(b.kind === 'numeric');
+    assert.deepEqual([b.impute, b.mean], [5, 49 / 9]);
+  });
+
+  it('keeps the class proportions of churn.csv in every split when stratifying, within rounding', async function () {
+    const result = await createPipelineActivities({ store }).preprocessDataset(churnInput({ stratify: true }));
+    const classSizes = await withDuckDb((db) =>
+      db.query<{ v: string; n: number }>(
+        `SELECT churned::VARCHAR AS v, count(*) AS n FROM read_csv(${literal(exampleDataset)}, header = true) GROUP BY 1`,
+      ),
+    );
+    assert.equal(classSizes.length, 2);
+    const round = (x: number) => Math.floor(x + 0.5);
+    for (const { v, n } of classSizes) {
+      const label = result.classes!.indexOf(v);
+      const counts = await Promise.all(
+        [result.testUri, result.validationUri, result.trainUri].map(async (uri) => {
+          const [row] = await readSplit(uri, 'count(*)', `WHERE __label = ${label}`);
+          return row![0];
+        }),
+      );
+      const test = round(n * 0.2);
+      const validation = round(n * 0.1);
+      assert.deepEqual(counts, [test, validation, n - test - validation], `class ${label} of ${n} rows`);
+    }
+    assert.deepEqual(result.rows.train + result.rows.validation + result.rows.test, 5000);
+  });
+
+  it('writes byte-identical split files and transform.json for the same spec on the same snapshot', async function () {
+    const spec: PreprocessingSpec = {
+      dedupe: true,
+      stratify: true,
+      defaults: { numeric: { clip: { lower: 0.01, upper: 0.99 } }, categorical: { encoding: 'ordinal' } },
+      features: { contract: { encoding: 'onehot', impute: 'most_frequent' } },
+    };
+    const results: PreprocessResult[] = [];
+    for (const name of ['first-store', 'second-store']) {
+      const other = new LocalArtifactStore(tempDir(name));
+      const activities = createPipelineActivities({ store: other });
+      const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
+      assert.equal(snapshot.snapshotId, churn.snapshotId);
+      results.push(await activities.preprocessDataset(churnInput(spec, snapshot)));
+    }
+    const [first, second] = results as [PreprocessResult, PreprocessResult];
+    assert.equal(first.specHash, second.specHash);
+    assert.notEqual(first.trainUri, second.trainUri);
+    for (const key of ['trainUri', 'validationUri', 'testUri', 'transformUri'] as const) {
+      const bytes = fs.readFileSync(fileURLToPath(first[key]));
+      assert.ok(bytes.equals(fs.readFileSync(fileURLToPath(second[key]))), `${key} differs`);
+    }
+  });
+
+  it('reuses the stored output for the same resolved spec and recomputes when any setting changes', async function () {
+    const activities = createPipelineActivities({ store });
+    const spec: PreprocessingSpec = { features: { tenure_months: { clip: { upper: 0.99 } } } };
+    const first = await activities.preprocessDataset(churnInput(spec));
+    const again = await activities.preprocessDataset(churnInput(spec));
+    assert.deepEqual(again, { ...first, reused: true });
+    // Spelling out the defaults resolves to the same plan, so it is the same output.
+    const spelledOut = await activities.preprocessDataset(
+      churnInput({
+        dedupe: false,
+        stratify: false,
+        defaults: { numeric: { impute: 'median', standardize: true }, categorical: { encoding: 'onehot' } },
+        features: { tenure_months: { type: 'numeric', clip: { upper: 0.99 } } },
+      }),
+    );
+    assert.deepEqual([spelledOut.specHash, spelledOut.reused], [first.specHash, true]);
+    const changes: PreprocessingSpec[] = [
+      { features: { tenure_months: { clip: { upper: 0.98 } } } },
+      // Printed by JavaScript as 1e-7, which DuckDB's approx_quantile only takes as a FLOAT.
+      { features: { tenure_months: { clip: { lower: 1e-7, upper: 0.99 } } } },
+      { ...spec, dedupe: true },
+      { ...spec, stratify: true },
+      { ...spec, defaults: { numeric: { standardize: false } } },
+      { ...spec, defaults: { categorical: { maxCategories: 2 } } },
+      { ...spec, defaults: { categorical: { impute: { strategy: 'constant', value: '?' } } } },
+    ];
+    const hashes = new Set([first.specHash]);
+    for (const change of changes) {
+      const changed = await activities.preprocessDataset(churnInput(change));
+      assert.equal(changed.reused, false, JSON.stringify(change));
+      hashes.add(changed.specHash);
+    }
+    assert.equal(hashes.size, changes.length + 1);
+  });
+
+  it('rejects a bad spec with one non-retryable catalogued failure naming every bad field', async function () {
+    const bad = {
+      stratify: true,
+      features: {
+        a: { clip: { lower: 0.9, upper: 0.1 } },
+        b: { type: 'text' },
+        c: { impute: 'constant' },
+        color: { clip: { upper: 0.9 } },
+        size: { type: 'numeric' },
+        nope: { standardize: false },
+      },
+    } as unknown as PreprocessingSpec;
+    const structural = await failure(handMadeInput(bad), 'regression');
+    assert.match(structural.message, /^MLOPS_ERR_PREPROCESS_SPEC_INVALID: /);
+    for (const line of [
+      '- preprocessing.features.a.clip.lower: lower (0.9) must be below upper (0.1)',
+      "- preprocessing.features.b.type: Invalid enum value. Expected 'numeric' | 'categorical', received 'text'",
+      '- preprocessing.features.c.impute: constant imputation needs a value',
+      '- preprocessing.stratify: stratification needs a classification task (task is "regression")',
+      '- preprocessing.features.nope: is not one of the features',
+    ])
+      assert.ok(structural.message.includes(line), `missing "${line}" in:\n${structural.message}`);
+
+    // Problems that need the column types are found once the spec is well-formed.
+    const typed = await failure(
+      handMadeInput({ features: { color: { clip: { upper: 0.9 } }, size: { type: 'numeric' } } }),
+    );
+    for (const line of [
+      '- preprocessing.features.color.clip: applies to numeric features only (inferred type categorical)',
+      '- preprocessing.features.size.type: "numeric" needs a numeric column; "size" is VARCHAR',
+    ])
+      assert.ok(typed.message.includes(line), `missing "${line}" in:\n${typed.message}`);
+  });
+
+  it('reports every bad preprocessing field of the pipeline input at workflow start', function () {
+    const input = {
+      modelName: 'churn',
+      dataset: { uri: 'examples/churn.csv' },
+      target: 'churned',
+      task: 'regression',
+      preprocessing: {
+        stratify: true,
+        defaults: { numeric: { impute: 'most_frequent' } },
+        features: {
+          churned: {},
+          tenure_months: { type: 'numeric', encoding: 'ordinal', clip: { lower: 0.5, upper: 0.5 } },
+          contract: { type: 'categorical', impute: { strategy: 'constant' }, standardize: true },
+        },
+      },
+    };
+    assert.throws(
+      () => parseWorkflowInput(trainingPipelineInputSchema, input, 'trainingPipeline'),
+      (err: unknown) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID'));
+        const lines = err.message.split('\n').filter((l) => l.startsWith('- '));
+        assert.deepEqual(lines.sort(), [
+          '- preprocessing.defaults.numeric.impute: "most_frequent" applies to categorical features; numeric ones take median, mean or constant',
+          '- preprocessing.features.churned: is the target "churned", not a feature',
+          '- preprocessing.features.contract.impute: constant imputation needs a value: { "strategy": "constant", "value": … }',
+          '- preprocessing.features.contract.standardize: applies to numeric features only',
+          '- preprocessing.features.tenure_months.clip.lower: lower (0.5) must be below upper (0.5)',
+          '- preprocessing.features.tenure_months.encoding: applies to categorical features only',
+          '- preprocessing.stratify: stratification needs a classification task (task is "regression")',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  async function failure(
+    input: PreprocessInput,
+    task: PreprocessInput['task'] = input.task,
+  ): Promise<ApplicationFailure> {
+    const err = await createPipelineActivities({ store })
+      .preprocessDataset({ ...input, task })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'MLOPS_ERR_PREPROCESS_SPEC_INVALID');
+    assert.equal(err.nonRetryable, true);
+    return err;
+  }
+});
+
+/** The rows of a split file as arrays of numbers, in file order. */
+async function readSplit(uri: string, columns: string, where = ''): Promise<number[][]> {
+  const { columns: data } = await withDuckDb((db) =>
+    db.columns(`SELECT ${columns} FROM read_parquet(${literal(fileURLToPath(uri))}) ${where}`),
+  );
+  return data[0]!.map((_, i) => data.map((col) => Number(col[i])));
+}
