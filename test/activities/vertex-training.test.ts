@@ -12,7 +12,7 @@ import type { SubmitVertexJobInput } from '../../src/contracts/training';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import { trainerCommand } from '../../src/workers/create-workers';
 import { startTestFakeGcs } from '../support/fake-gcs';
-import { prepareChurn } from '../support/prepared-data';
+import { prepareChurn, trainerJob } from '../support/prepared-data';
 import { tempDir, testConfig, uniqueName } from '../support/stack';
 import { VertexFake } from '../support/vertex-fake';
 import { isAlive, mockEnv, runActivity } from '../support/activity-env';
@@ -76,20 +76,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
     hyperparameters: SubmitVertexJobInput['hyperparameters'],
     overrides: Partial<SubmitVertexJobInput> = {},
   ): SubmitVertexJobInput {
-    return {
-      modelName: 'churn',
-      runKey: `${uniqueName(title)}/run-1`,
-      spec: {},
-      task: 'classification',
-      trainUri: prepared.trainUri,
-      validationUri: prepared.validationUri,
-      transformUri: prepared.transformUri,
-      featureColumns: prepared.featureColumns,
-      labelColumn: prepared.labelColumn,
-      hyperparameters,
-      seed: 42,
-      ...overrides,
-    };
+    return { ...trainerJob(prepared, `${uniqueName(title)}/run-1`), spec: {}, hyperparameters, ...overrides };
   }
 
   async function readObject(uri: string): Promise<Buffer> {

@@ -3,16 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from '../../src/activities';
 import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
-import type { TrainModelInput, TrainModelResult } from '../../src/contracts/training';
 import { buildServer } from '../../src/serving/app';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { applyTransform } from '../../src/serving/apply-transform';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { trainerCommand } from '../../src/workers/create-workers';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
 import { prepareChurn, trainInput } from '../support/prepared-data';
+import { mockEnv, runActivity } from '../support/activity-env';
 
 describe('the model server', function () {
   let store: LocalArtifactStore;
@@ -30,11 +28,11 @@ describe('the model server', function () {
       trainerCommand: (k) => trainerCommand(config, k),
       workDir: tempDir('work'),
     });
-    const trained = await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run<
-      [TrainModelInput],
-      TrainModelResult,
-      typeof training.trainModel
-    >(training.trainModel, trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'));
+    const trained = await runActivity(
+      mockEnv(),
+      training.trainModel,
+      trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'),
+    );
     const activities = createPipelineActivities({ store });
     const evaluation = await activities.evaluateModel({
       modelName: 'churn',
@@ -112,24 +110,16 @@ describe('the model server', function () {
   });
 
   it('applies clipping, ordinal encoding, constant and most-frequent imputation and unstandardized features exactly as the SQL does', async function () {
-    const activities = createPipelineActivities({ store });
-    const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
-    const prepared = await activities.preprocessDataset({
-      ...snapshot,
-      target: 'churned',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
-      preprocessing: {
-        defaults: { numeric: { clip: { lower: 0.05, upper: 0.95 } } },
-        features: {
-          tenure_months: { impute: { strategy: 'constant', value: 12 }, standardize: false },
-          monthly_charges: { impute: 'mean', clip: { upper: 0.9 } },
-          total_charges: { clip: false },
-          support_calls: { type: 'categorical', encoding: 'ordinal' },
-          contract: { encoding: 'ordinal', impute: 'most_frequent' },
-          payment_method: { impute: { strategy: 'constant', value: 'unknown-method' }, maxCategories: 2 },
-          region: { encoding: 'ordinal', maxCategories: 2 },
-        },
+    const prepared = await prepareChurn(store, {
+      defaults: { numeric: { clip: { lower: 0.05, upper: 0.95 } } },
+      features: {
+        tenure_months: { impute: { strategy: 'constant', value: 12 }, standardize: false },
+        monthly_charges: { impute: 'mean', clip: { upper: 0.9 } },
+        total_charges: { clip: false },
+        support_calls: { type: 'categorical', encoding: 'ordinal' },
+        contract: { encoding: 'ordinal', impute: 'most_frequent' },
+        payment_method: { impute: { strategy: 'constant', value: 'unknown-method' }, maxCategories: 2 },
+        region: { encoding: 'ordinal', maxCategories: 2 },
       },
     });
     const transform = await readJson<FittedTransform>(store, prepared.transformUri);

@@ -1,11 +1,14 @@
 import { createPipelineActivities } from '../../src/activities';
 import type { ArtifactStore } from '../../src/artifacts';
-import type { PreprocessResult } from '../../src/contracts/datasets';
-import type { TrainModelInput } from '../../src/contracts/training';
+import type { PreprocessInput, PreprocessResult } from '../../src/contracts/datasets';
+import type { TrainerJob, TrainModelInput } from '../../src/contracts/training';
 import { exampleDataset } from './stack';
 
-/** Ingests and preprocesses the bundled churn data with the real activities. */
-export async function prepareChurn(store: ArtifactStore): Promise<PreprocessResult & { snapshotId: string }> {
+/** Ingests and preprocesses the bundled churn data with the real activities (optionally with a preprocessing spec). */
+export async function prepareChurn(
+  store: ArtifactStore,
+  preprocessing?: PreprocessInput['preprocessing'],
+): Promise<PreprocessResult & { snapshotId: string }> {
   const activities = createPipelineActivities({ store });
   const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
   const prepared = await activities.preprocessDataset({
@@ -13,8 +16,24 @@ export async function prepareChurn(store: ArtifactStore): Promise<PreprocessResu
     target: 'churned',
     task: 'classification',
     split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
+    preprocessing,
   });
   return { ...prepared, snapshotId: snapshot.snapshotId };
+}
+
+/** The backend-independent part of a training job on the prepared churn splits. */
+export function trainerJob(prepared: PreprocessResult, runKey: string): TrainerJob {
+  return {
+    modelName: 'churn',
+    runKey,
+    task: 'classification',
+    trainUri: prepared.trainUri,
+    validationUri: prepared.validationUri,
+    transformUri: prepared.transformUri,
+    featureColumns: prepared.featureColumns,
+    labelColumn: prepared.labelColumn,
+    seed: 42,
+  };
 }
 
 export function trainInput(
@@ -23,8 +42,7 @@ export function trainInput(
   runKey: string,
 ): TrainModelInput {
   return {
-    modelName: 'churn',
-    runKey,
+    ...trainerJob(prepared, runKey),
     trainer: {
       kind: 'builtin-linear',
       backend: 'local',
@@ -34,12 +52,5 @@ export function trainInput(
       taskQueue: 'unused',
       ...trainer,
     },
-    task: 'classification',
-    trainUri: prepared.trainUri,
-    validationUri: prepared.validationUri,
-    transformUri: prepared.transformUri,
-    featureColumns: prepared.featureColumns,
-    labelColumn: prepared.labelColumn,
-    seed: 42,
   };
 }
