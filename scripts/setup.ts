@@ -1,6 +1,6 @@
 /**
  * Sets up what the tests need on a fresh machine, idempotently (a second run takes a second):
- * the Temporal CLI and fake-gcs-server (built from Go modules into the cache), Debian's Chromium for the browser
+ * the Temporal CLI, fake-gcs-server and the BigQuery emulator (built from Go modules into the cache), Debian's Chromium for the browser
  * tests, and the reference trainer's Python environment (scripts/setup-python.sh).
  *
  *   npx tsx scripts/setup.ts test
@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
-import { resolveFakeGcs } from '../src/dev/emulators';
+import { resolveBigQueryEmulator, resolveFakeGcs } from '../src/dev/emulators';
 import { resolveTemporalCli } from '../src/dev/temporal-server';
 
 const log = (line: string) => console.log(`[setup] ${line}`);
@@ -43,6 +43,7 @@ function main(): void {
   const config = loadConfig();
   log(`Temporal CLI: ${resolveTemporalCli(config, log)}`);
   log(`fake-gcs-server: ${resolveFakeGcs(config.cacheDir, process.env.FAKE_GCS_SERVER_PATH, log)}`);
+  log(`bigquery-emulator: ${resolveBigQueryEmulator(config.cacheDir, process.env.BIGQUERY_EMULATOR_PATH, log)}`);
   ensureChromium();
   ensurePython();
 }

@@ -36,7 +36,10 @@ const unconfiguredVertex: Pick<MlopsConfig, 'vertex' | 'gcp'> = {
 
 export function createPipelineActivities(deps: PipelineActivityDeps): PipelineActivities {
   return {
-    ...createIngestActivities(deps),
+    ...createIngestActivities({
+      store: deps.store,
+      storage: { projectId: deps.config?.gcp.project, apiEndpoint: deps.config?.gcp.storageApiEndpoint },
+    }),
     ...createProfileActivities(deps),
     ...createPreprocessActivities(deps),
     ...createEvaluationActivities(deps),

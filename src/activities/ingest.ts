@@ -1,55 +1,63 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import type { BigQueryOptions } from '@google-cloud/bigquery';
+import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
-import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest } from '../contracts/datasets';
+import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
+import { exportBigQuery } from '../ingest/bigquery-source';
+import { bigQueryRowsToParquet } from '../ingest/bigquery-to-parquet';
+import { checkColumns } from '../ingest/column-checks';
+import type { FetchedSource } from '../ingest/fetched-source';
+import { fileToParquet } from '../ingest/file-to-parquet';
+import { fetchGcsObject } from '../ingest/gcs-source';
+import { fetchHttp } from '../ingest/http-source';
+import { fetchLocalFile } from '../ingest/local-source';
+import type { BigQuerySourceRef, SourceRef } from '../ingest/source-uri';
+import { localName, parseSource } from '../ingest/source-uri';
+import type { DuckDb } from '../warehouse/duckdb';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 
 export interface IngestDeps {
   store: ArtifactStore;
+  /**
+   * Cloud Storage client options for `gs://` sources: `projectId`, and `apiEndpoint` for fake-gcs-server.
+   * @default {} (Application Default Credentials, the public endpoint)
+   */
+  storage?: StorageOptions;
+  /**
+   * BigQuery client options for `bq://` sources: credentials, `apiEndpoint` for an emulator, and `projectId` to bill
+   * query jobs to another project.
+   * @default {} (Application Default Credentials; jobs run in the project named by the URI)
+   */
+  bigquery?: BigQueryOptions;
 }
 
-type Format = NonNullable<IngestDatasetInput['format']>;
-
-/** Data ingestion: a source file or URL becomes a content-addressed dataset snapshot (Parquet + manifest). */
+/**
+ * Data ingestion: a file, URL, Cloud Storage object or BigQuery table/query becomes a content-addressed dataset
+ * snapshot, `datasets/<id>/data.parquet` plus `manifest.json` written last. Bad input fails before anything is
+ * written, so a snapshot folder is either complete or absent.
+ */
 export interface IngestActivities {
   ingestDataset: (input: IngestDatasetInput) => Promise<DatasetSnapshot>;
 }
 
-export function createIngestActivities({ store }: IngestDeps): IngestActivities {
+type Staged = Omit<SnapshotManifest, 'dataUri' | 'createdAt'>;
+
+export function createIngestActivities(deps: IngestDeps): IngestActivities {
   return {
     async ingestDataset(input: IngestDatasetInput): Promise<DatasetSnapshot> {
-      const format = input.format ?? inferFormat(input.sourceUri);
+      const source = parseSource(input);
       const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-ingest-'));
       try {
-        const { localPath, contentHash, bytes } = await fetchSource(input.sourceUri, work);
-        const snapshotId = `ds-${contentHash.slice(0, 16)}`;
-        const manifestUri = store.uri('datasets', snapshotId, 'manifest.json');
-        if (await store.exists(manifestUri))
-          return toSnapshot(await readJson<SnapshotManifest>(store, manifestUri), manifestUri, true);
-
         const parquetPath = path.join(work, 'data.parquet');
-        const { rowCount, columns } = await convertToParquet(input.sourceUri, localPath, format, parquetPath);
-        const dataUri = store.uri('datasets', snapshotId, 'data.parquet');
-        await store.upload(parquetPath, dataUri);
-        const manifest: SnapshotManifest = {
-          snapshotId,
-          contentHash,
-          source: { uri: input.sourceUri, format, bytes },
-          rowCount,
-          columns,
-          dataUri,
-          createdAt: new Date().toISOString(),
-        };
-        await writeJson(store, manifestUri, manifest);
-        return toSnapshot(manifest, manifestUri, false);
+        const staged =
+          source.kind === 'bigquery'
+            ? await stageBigQuery(deps, source, work, parquetPath)
+            : await stageFile(deps, source, work, parquetPath);
+        return 'reused' in staged ? staged : await publish(deps.store, staged, parquetPath);
       } finally {
         await fs.rm(work, { recursive: true, force: true });
       }
@@ -57,78 +65,119 @@ export function createIngestActivities({ store }: IngestDeps): IngestActivities 
   };
 }
 
-function toSnapshot(manifest: SnapshotManifest, manifestUri: string, reused: boolean): DatasetSnapshot {
-  const { snapshotId, dataUri, rowCount, columns } = manifest;
-  return { snapshotId, dataUri, manifestUri, rowCount, columns, reused };
+/** Fetches and hashes the file; an existing snapshot of the same bytes is returned without reading it further. */
+async function stageFile(
+  deps: IngestDeps,
+  source: Exclude<SourceRef, BigQuerySourceRef>,
+  work: string,
+  parquetPath: string,
+): Promise<Staged | DatasetSnapshot> {
+  const fetched = await fetchFile(deps, source, work);
+  const snapshotId = snapshotIdOf(fetched.contentHash);
+  const existing = await existingSnapshot(deps.store, snapshotId);
+  if (existing) return existing;
+  const { table, warnings } = await withIngestDb(work, async (db) => {
+    const table = await fileToParquet(db, { ...source, ...fetched }, parquetPath);
+    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns) };
+  });
+  return {
+    snapshotId,
+    contentHash: fetched.contentHash,
+    source: {
+      uri: source.uri,
+      format: source.format,
+      bytes: fetched.bytes,
+      hashOf: 'source-bytes',
+      ...fetched.lineage,
+    },
+    ...table,
+    warnings,
+  };
 }
 
-function inferFormat(uri: string): Format {
-  const clean = uri.split(/[?#]/)[0]!.toLowerCase();
-  if (clean.endsWith('.csv') || clean.endsWith('.csv.gz')) return 'csv';
-  if (clean.endsWith('.parquet')) return 'parquet';
-  if (clean.endsWith('.jsonl') || clean.endsWith('.ndjson')) return 'jsonl';
-  throw mlopsError('MLOPS_ERR_DATA_FORMAT_UNSUPPORTED', { source: uri, format: path.extname(clean) || '(none)' });
+function fetchFile(
+  deps: IngestDeps,
+  source: Exclude<SourceRef, BigQuerySourceRef>,
+  work: string,
+): Promise<FetchedSource> {
+  if (source.kind === 'file') return fetchLocalFile(source.uri, source.path);
+  if (source.kind === 'http') return fetchHttp(source.uri, work, localName(source));
+  return fetchGcsObject(source, work, localName(source), deps.storage ?? {});
+}
+
+/** Exports the rows, sorts them into Parquet and hashes them; the id is only known once the rows are here. */
+async function stageBigQuery(
+  deps: IngestDeps,
+  source: BigQuerySourceRef,
+  work: string,
+  parquetPath: string,
+): Promise<Staged | DatasetSnapshot> {
+  const exported = await exportBigQuery(source, path.join(work, 'rows.ndjson'), deps.bigquery ?? {});
+  return withIngestDb(work, async (db) => {
+    const table = await bigQueryRowsToParquet(db, exported, parquetPath, path.join(work, 'canonical.ndjson'));
+    if (table.rowCount === 0) {
+      const what = source.table ? 'the table has no rows' : 'the query returned no rows';
+      throw mlopsError('MLOPS_ERR_DATA_EMPTY', { source: source.uri, reason: what });
+    }
+    const snapshotId = snapshotIdOf(table.contentHash);
+    const existing = await existingSnapshot(deps.store, snapshotId);
+    if (existing) return existing;
+    const warnings = await checkColumns(db, parquetPath, source.uri, table.columns);
+    return {
+      snapshotId,
+      contentHash: table.contentHash,
+      source: {
+        uri: source.uri,
+        format: 'bigquery',
+        bytes: table.bytes,
+        kind: 'bigquery',
+        hashOf: 'sorted-rows',
+        ...exported.lineage,
+      },
+      rowCount: table.rowCount,
+      columns: table.columns,
+      warnings,
+    } satisfies Staged;
+  });
 }
 
 /**
- * Brings the source to a local file while hashing it in the same pass (the file is read once, in chunks, so memory
- * does not grow with its size). Local files are hashed in place.
+ * One thread: with insertion order preserved (row numbers in errors, deterministic Parquet), a second thread lets
+ * DuckDB buffer batches that run ahead, and memory then grows with the file (measured: 200 → 230 MB for a 160 → 500 MB
+ * CSV on one thread, 410 → 780 MB on two). Sorts spill into the work folder, which is removed afterwards.
  */
-async function fetchSource(
-  uri: string,
-  work: string,
-): Promise<{ localPath: string; contentHash: string; bytes: number }> {
-  if (/^https?:\/\//.test(uri)) return downloadHttp(uri, work);
-  const localPath = uri.startsWith('file://') ? fileURLToPath(uri) : path.resolve(uri);
-  const stat = await fs.stat(localPath).catch(() => undefined);
-  if (!stat?.isFile()) throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri });
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(localPath), hash);
-  return { localPath, contentHash: hash.digest('hex'), bytes: stat.size };
+function withIngestDb<T>(work: string, fn: (db: DuckDb) => Promise<T>): Promise<T> {
+  return withDuckDb(
+    async (db) => {
+      await db.run(`SET temp_directory = ${literal(path.join(work, 'duckdb-tmp'))}`);
+      return fn(db);
+    },
+    { threads: 1 },
+  );
 }
 
-async function downloadHttp(
-  uri: string,
-  work: string,
-): Promise<{ localPath: string; contentHash: string; bytes: number }> {
-  const response = await fetch(uri);
-  if (response.status === 404 || response.status === 410 || response.status === 403) {
-    throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: `${uri} (HTTP ${response.status})` });
-  }
-  // Other failures (5xx, 429, resets) are transient: a plain Error lets Temporal retry the activity.
-  if (!response.ok || !response.body) throw new Error(`GET ${uri} answered HTTP ${response.status}`);
-  const localPath = path.join(work, `download-${randomBytes(4).toString('hex')}`);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const body = Readable.fromWeb(response.body);
-  body.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    bytes += chunk.length;
-  });
-  await pipeline(body, createWriteStream(localPath));
-  return { localPath, contentHash: hash.digest('hex'), bytes };
+/** The data first, the manifest last: a folder without a manifest is not a snapshot. */
+async function publish(store: ArtifactStore, staged: Staged, parquetPath: string): Promise<DatasetSnapshot> {
+  const dataUri = store.uri('datasets', staged.snapshotId, 'data.parquet');
+  const manifestUri = store.uri('datasets', staged.snapshotId, 'manifest.json');
+  await store.upload(parquetPath, dataUri);
+  const manifest: SnapshotManifest = { ...staged, dataUri, createdAt: new Date().toISOString() };
+  await writeJson(store, manifestUri, manifest);
+  return toSnapshot(manifest, manifestUri, false);
 }
 
-async function convertToParquet(source: string, localPath: string, format: Format, parquetPath: string) {
-  const reader = {
-    csv: `read_csv(${literal(localPath)}, header = true, auto_detect = true, sample_size = -1)`,
-    parquet: `read_parquet(${literal(localPath)})`,
-    jsonl: `read_json(${literal(localPath)}, format = 'newline_delimited')`,
-  }[format];
-  return withDuckDb(async (db) => {
-    try {
-      await db.run(`CREATE TABLE source AS SELECT * FROM ${reader}`);
-    } catch (err) {
-      throw mlopsError('MLOPS_ERR_DATA_UNREADABLE', { source, reason: firstLine((err as Error).message) });
-    }
-    const [{ n } = { n: 0 }] = await db.query<{ n: number }>('SELECT count(*) AS n FROM source');
-    if (n === 0) throw mlopsError('MLOPS_ERR_DATA_EMPTY', { source });
-    const described = await db.query<{ column_name: string; column_type: string }>('DESCRIBE source');
-    await db.run(`COPY source TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`);
-    return { rowCount: n, columns: described.map((c) => ({ name: c.column_name, type: c.column_type })) };
-  });
+async function existingSnapshot(store: ArtifactStore, snapshotId: string): Promise<DatasetSnapshot | undefined> {
+  const manifestUri = store.uri('datasets', snapshotId, 'manifest.json');
+  if (!(await store.exists(manifestUri))) return undefined;
+  return toSnapshot(await readJson<SnapshotManifest>(store, manifestUri), manifestUri, true);
 }
 
-function firstLine(message: string): string {
-  return message.split('\n').slice(0, 3).join(' ').slice(0, 600);
+function snapshotIdOf(contentHash: string): string {
+  return `ds-${contentHash.slice(0, 16)}`;
+}
+
+function toSnapshot(manifest: SnapshotManifest, manifestUri: string, reused: boolean): DatasetSnapshot {
+  const { snapshotId, dataUri, rowCount, columns } = manifest;
+  const warnings: SnapshotWarning[] = manifest.warnings ?? [];
+  return { snapshotId, dataUri, manifestUri, rowCount, columns, reused, warnings };
 }

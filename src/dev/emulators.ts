@@ -17,6 +17,35 @@ export const fakeGcsTool: GoTool = {
   minimumGo: [1, 23],
 };
 
+/**
+ * goccy/bigquery-emulator: a BigQuery REST API over an embedded SQL engine (pure Go since CGO is off). The proxy
+ * refuses its version list, so it is built from the downloaded module source; the first build takes about ten
+ * minutes and several GB of memory on two cores.
+ */
+export const bigQueryEmulatorTool: GoTool = {
+  binary: 'bigquery-emulator',
+  module: 'github.com/goccy/bigquery-emulator/cmd/bigquery-emulator',
+  version: 'v0.8.1',
+  minimumGo: [1, 24],
+  fromSource: { modulePath: 'github.com/goccy/bigquery-emulator', packageDir: 'cmd/bigquery-emulator' },
+};
+
+export function resolveBigQueryEmulator(
+  cacheDir: string,
+  explicitPath: string | undefined,
+  log: Log = () => {},
+): string {
+  return resolveGoTool({
+    cacheDir,
+    tool: bigQueryEmulatorTool,
+    explicitPath,
+    explicitName: 'BIGQUERY_EMULATOR_PATH',
+    log,
+    missing: (searched, goRequirement) =>
+      mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'bigquery-emulator', searched, goRequirement }),
+  });
+}
+
 export function resolveFakeGcs(cacheDir: string, explicitPath: string | undefined, log: Log = () => {}): string {
   return resolveGoTool({
     cacheDir,

@@ -16,6 +16,11 @@ export interface GoTool {
   ldflags?: string;
   /** Minimum Go toolchain [major, minor]. */
   minimumGo: [number, number];
+  /**
+   * Build from the downloaded module source (`go mod download`, then `go build ./<package>`) instead of
+   * `go install module@version`, for modules whose version list the proxy refuses (go install needs it).
+   */
+  fromSource?: { modulePath: string; packageDir: string };
 }
 
 export type Log = (line: string) => void;
@@ -67,19 +72,24 @@ export function buildGoTool(
   log(`Building ${tool.binary} ${tool.version} from Go modules into ${path.dirname(target)}.`);
   log('This happens once per machine and can take a few minutes (module download, then compile); later runs reuse it.');
   const started = Date.now();
-  const args = ['install', '-v', ...(tool.ldflags ? ['-ldflags', tool.ldflags] : []), `${tool.module}@${tool.version}`];
-  const result = spawnSync('go', args, {
-    env: {
-      ...process.env,
-      GOBIN: path.dirname(target),
-      GOPATH: goDir,
-      GOMODCACHE: path.join(goDir, 'mod'),
-      GOCACHE: path.join(goDir, 'build'),
-      GOFLAGS: '-mod=mod',
-    },
-    // Package names go to the terminal as progress; the full output goes to the log.
-    stdio: ['ignore', 'inherit', fs.openSync(logFile, 'w')],
-  });
+  const env = {
+    ...process.env,
+    GOBIN: path.dirname(target),
+    GOPATH: goDir,
+    GOMODCACHE: path.join(goDir, 'mod'),
+    GOCACHE: path.join(goDir, 'build'),
+    GOFLAGS: '-mod=mod',
+    CGO_ENABLED: '0',
+  };
+  // Package names go to the terminal as progress; the full output goes to the log.
+  const stdio: ['ignore', 'inherit', number] = ['ignore', 'inherit', fs.openSync(logFile, 'w')];
+  const result = tool.fromSource
+    ? buildFromSource(tool, target, env, stdio, logFile)
+    : spawnSync(
+        'go',
+        ['install', '-v', ...(tool.ldflags ? ['-ldflags', tool.ldflags] : []), `${tool.module}@${tool.version}`],
+        { env, stdio },
+      );
   if (result.status !== 0 || !isExecutable(target)) {
     throw mlopsError('MLOPS_ERR_DEV_GO_TOOL_BUILD_FAILED', {
       tool: `${tool.binary} ${tool.version}`,
@@ -89,6 +99,31 @@ export function buildGoTool(
   }
   log(`${tool.binary} built in ${Math.round((Date.now() - started) / 1000)} s.`);
   return target;
+}
+
+/** `go mod download` the module, then `go build` its main package inside the downloaded source. */
+function buildFromSource(
+  tool: GoTool,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  stdio: ['ignore', 'inherit', number],
+  logFile: string,
+): { status: number | null } {
+  const { modulePath, packageDir } = tool.fromSource!;
+  const download = spawnSync('go', ['mod', 'download', '-json', `${modulePath}@${tool.version}`], {
+    env,
+    encoding: 'utf8',
+  });
+  const dir = download.status === 0 ? (JSON.parse(download.stdout) as { Dir?: string }).Dir : undefined;
+  if (!dir) {
+    fs.appendFileSync(logFile, `${download.stdout}\n${download.stderr}`);
+    return { status: download.status };
+  }
+  return spawnSync('go', ['build', '-v', '-o', target, `./${packageDir}`], {
+    cwd: dir,
+    env: { ...env, GOFLAGS: '-mod=readonly' },
+    stdio,
+  });
 }
 
 /** Finds a tool (explicit path, then PATH, then the cache) or builds it. */

@@ -1,0 +1,37 @@
+import type { DuckDb } from '../warehouse/duckdb';
+import { literal } from '../warehouse/duckdb';
+import type { BigQueryExport } from './bigquery-source';
+import type { ParquetTable } from './file-to-parquet';
+import { describeParquet } from './file-to-parquet';
+import type { HashedBytes } from './hashing';
+import { hashFile } from './hashing';
+
+/** Bump when the canonical form changes: it changes every BigQuery snapshot id. */
+const canonicalVersion = 'mlops-bigquery-rows-v1';
+/** BigQuery rows can reach 100 MB; DuckDB's default JSON line limit is 16 MB (its read buffers grow with the limit). */
+const maxRowBytes = 128 * 1024 * 1024;
+
+/**
+ * Writes exported BigQuery rows as the snapshot's Parquet, sorted by every column (`ORDER BY ALL`): BigQuery returns
+ * rows in no fixed order, so sorting is what makes equal data give equal bytes. The content hash is sha256 over a
+ * version tag, the column names and types, and the sorted rows re-serialized by DuckDB as NDJSON in UTC.
+ */
+export async function bigQueryRowsToParquet(
+  db: DuckDb,
+  exported: BigQueryExport,
+  parquetPath: string,
+  canonicalPath: string,
+): Promise<ParquetTable & HashedBytes> {
+  const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
+  // Timestamps serialize in the session time zone; pin it so the hash does not depend on the worker's.
+  await db.run("SET TimeZone = 'UTC'");
+  await db.run(
+    `COPY (SELECT * FROM read_json(${literal(exported.ndjsonPath)}, format = 'newline_delimited', ` +
+      `columns = {${columns}}, maximum_object_size = ${maxRowBytes}) ORDER BY ALL) ` +
+      `TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  await db.run(`COPY (SELECT * FROM read_parquet(${literal(parquetPath)})) TO ${literal(canonicalPath)} (FORMAT json)`);
+  const table = await describeParquet(db, parquetPath);
+  const hashed = await hashFile(canonicalPath, `${canonicalVersion}\n${JSON.stringify(exported.columns)}\n`);
+  return { ...table, ...hashed };
+}

@@ -1,0 +1,122 @@
+/**
+ * Checks every column of a snapshot's Parquet before it is published, in one scan:
+ * - a text column that is mostly numbers with a few stray values (`12, 15, n/a`) fails: read as text it would
+ *   silently become a categorical feature, so the error names the column, the first bad row and its value;
+ * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
+ * - a column with no values at all is a warning: it is allowed in a snapshot (a dataset may carry unused columns),
+ *   and the preprocessing step is where a feature without values is refused.
+ * Rows count from 1 in source order (the header line of a CSV file is not a row).
+ */
+import type { ColumnSchema, SnapshotWarning } from '../contracts/datasets';
+import { mlopsError } from '../errors';
+import type { DuckDb } from '../warehouse/duckdb';
+import { ident, literal } from '../warehouse/duckdb';
+
+const textTypes = new Set(['VARCHAR', 'JSON']);
+const floatTypes = new Set(['FLOAT', 'DOUBLE', 'REAL']);
+
+export async function checkColumns(
+  db: DuckDb,
+  parquetPath: string,
+  source: string,
+  columns: ColumnSchema[],
+): Promise<SnapshotWarning[]> {
+  const stats = await columnStats(db, parquetPath, columns);
+  const warnings: SnapshotWarning[] = [];
+  for (const [i, column] of columns.entries()) {
+    const { values, numbers, nonFinite } = stats[i]!;
+    if (values === 0) {
+      warnings.push({
+        kind: 'column-all-null',
+        column: column.name,
+        message: `Column "${column.name}" has no values (every row is null); it cannot be used as a feature or target.`,
+      });
+    } else if (numbers > 0 && numbers < values && numbers * 2 > values) {
+      const bad = await firstRow(
+        db,
+        parquetPath,
+        `${asText(column)} IS NOT NULL AND ${numeric(column)} IS NULL`,
+        column,
+      );
+      throw mlopsError('MLOPS_ERR_DATA_MIXED_TYPES', {
+        source,
+        column: column.name,
+        row: bad.row,
+        value: column.type === 'JSON' ? jsonText(bad.value) : bad.value,
+        numbers,
+        values,
+      });
+    } else if (nonFinite > 0) {
+      const col = ident(column.name);
+      const bad = await firstRow(db, parquetPath, `isnan(${col}) OR isinf(${col})`, column);
+      throw mlopsError('MLOPS_ERR_DATA_VALUE_NOT_FINITE', {
+        source,
+        column: column.name,
+        row: bad.row,
+        value: finiteName(bad.value),
+        count: nonFinite,
+      });
+    }
+  }
+  return warnings;
+}
+
+interface ColumnStats {
+  values: number;
+  numbers: number;
+  nonFinite: number;
+}
+
+async function columnStats(db: DuckDb, parquetPath: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
+  const aggregates = columns.flatMap((column, i) => {
+    const col = ident(column.name);
+    return [
+      `count(${col}) AS v${i}`,
+      textTypes.has(column.type) ? `count(${numeric(column)}) AS n${i}` : `0 AS n${i}`,
+      floatTypes.has(column.type) ? `count_if(isnan(${col}) OR isinf(${col})) AS f${i}` : `0 AS f${i}`,
+    ];
+  });
+  const [row = {}] = await db.query(`SELECT ${aggregates.join(', ')} FROM read_parquet(${literal(parquetPath)})`);
+  return columns.map((_, i) => ({
+    values: Number(row[`v${i}`]),
+    numbers: Number(row[`n${i}`]),
+    nonFinite: Number(row[`f${i}`]),
+  }));
+}
+
+async function firstRow(
+  db: DuckDb,
+  parquetPath: string,
+  where: string,
+  column: ColumnSchema,
+): Promise<{ row: number; value: string }> {
+  const [found] = await db.query<{ row: number; value: string }>(
+    `SELECT file_row_number + 1 AS row, ${asText(column)} AS value ` +
+      `FROM read_parquet(${literal(parquetPath)}, file_row_number = true) WHERE ${where} ORDER BY file_row_number LIMIT 1`,
+  );
+  return found ?? { row: 0, value: '' };
+}
+
+function asText(column: ColumnSchema): string {
+  return `CAST(${ident(column.name)} AS VARCHAR)`;
+}
+
+function numeric(column: ColumnSchema): string {
+  return `TRY_CAST(${asText(column)} AS DOUBLE)`;
+}
+
+function finiteName(value: string): string {
+  const lower = value.toLowerCase();
+  if (lower === 'nan' || lower === '-nan') return 'NaN';
+  return lower.startsWith('-') ? '-Infinity' : 'Infinity';
+}
+
+/** A JSON string value without its JSON quotes, so the message shows `oops`, not `"oops"`. */
+function jsonText(value: string): string {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : value;
+  } catch {
+    return value;
+  }
+}

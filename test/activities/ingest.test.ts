@@ -1,0 +1,731 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Storage } from '@google-cloud/storage';
+import { ApplicationFailure } from '@temporalio/common';
+import { createIngestActivities } from '../../src/activities/ingest';
+import { LocalArtifactStore, writeJson } from '../../src/artifacts';
+import { loadConfig } from '../../src/config';
+import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest } from '../../src/contracts/datasets';
+import type { RunningEmulator } from '../../src/dev/emulators';
+import { resolveBigQueryEmulator } from '../../src/dev/emulators';
+import { freePort } from '../../src/dev/temporal-server';
+import type { ErrorCode } from '../../src/errors';
+import { describeSnapshot, listSnapshots, renderSnapshotLineage, renderSnapshotTable } from '../../src/ingest/catalog';
+import { versionFolder } from '../../src/registry/model-registry';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { startTestFakeGcs } from '../support/fake-gcs';
+import { repoRoot, tempDir } from '../support/stack';
+
+const badData = path.join(repoRoot, 'test', 'fixtures', 'bad-data');
+const peopleCsv = 'id,age,income,city\n1,34,52000.5,Lyon\n2,41,61000,Paris\n3,29,48000.25,Nantes\n';
+
+interface Harness {
+  store: LocalArtifactStore;
+  root: string;
+  ingest: (input: IngestDatasetInput) => Promise<DatasetSnapshot>;
+}
+
+function harness(deps: Omit<Parameters<typeof createIngestActivities>[0], 'store'> = {}): Harness {
+  const root = tempDir('ingest-store');
+  const store = new LocalArtifactStore(root);
+  return { store, root, ingest: createIngestActivities({ store, ...deps }).ingestDataset };
+}
+
+function writeTemp(name: string, content: string): string {
+  const file = path.join(tempDir('ingest-src'), name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+/** Every file under the store root with its size and modification time: equal listings mean nothing was written. */
+function storeListing(root: string): string[] {
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const file = path.join(e.parentPath, e.name);
+      const stat = fs.statSync(file);
+      return `${path.relative(root, file)} ${stat.size} ${stat.mtimeMs}`;
+    })
+    .sort();
+}
+
+function readManifest(snapshot: DatasetSnapshot): SnapshotManifest {
+  return JSON.parse(fs.readFileSync(new URL(snapshot.manifestUri), 'utf8')) as SnapshotManifest;
+}
+
+async function parquetRows(snapshot: DatasetSnapshot): Promise<Record<string, unknown>[]> {
+  const file = new URL(snapshot.dataUri).pathname;
+  return withDuckDb((db) => db.query(`SELECT * FROM read_parquet(${literal(file)})`));
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Asserts a catalogued, non-retryable failure of the given type whose message matches every pattern. */
+async function assertIngestFails(
+  attempt: Promise<unknown>,
+  type: ErrorCode,
+  ...patterns: RegExp[]
+): Promise<ApplicationFailure> {
+  const err = await attempt.then(
+    () => assert.fail(`expected ${type}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
+  assert.equal(err.type, type, err.message);
+  assert.equal(err.nonRetryable, true);
+  for (const pattern of patterns) assert.match(err.message, pattern);
+  return err;
+}
+
+/** Asserts a plain Error (which Temporal retries), not a catalogued failure. */
+async function assertRetryable(attempt: Promise<unknown>, pattern: RegExp): Promise<void> {
+  const err = await attempt.then(
+    () => assert.fail('expected a retryable Error'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof Error && !(err instanceof ApplicationFailure), `expected a plain Error, got ${String(err)}`);
+  assert.match(err.message, pattern);
+}
+
+/** A local HTTP server on port 0; `handler` decides each answer. */
+async function httpServer(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('ingestDataset', function () {
+  this.timeout(60_000);
+
+  describe('snapshot identity', function () {
+    it('gives identical data the same snapshot id and writes nothing the second time, whatever the path', async function () {
+      const { root, ingest } = harness();
+      const file = writeTemp('people.csv', peopleCsv);
+      const first = await ingest({ sourceUri: file });
+      const before = storeListing(root);
+      assert.deepEqual(
+        before.map((l) => l.split(' ')[0]),
+        [`datasets/${first.snapshotId}/data.parquet`, `datasets/${first.snapshotId}/manifest.json`],
+      );
+
+      const again = await ingest({ sourceUri: pathToFileURL(writeTemp('copy.csv', peopleCsv)).href });
+      assert.equal(first.reused, false);
+      assert.equal(again.reused, true);
+      assert.equal(again.snapshotId, first.snapshotId);
+      assert.deepEqual(storeListing(root), before);
+    });
+
+    it('gives changed data a new snapshot id, keeping the old snapshot', async function () {
+      const { store, ingest } = harness();
+      const first = await ingest({ sourceUri: writeTemp('people.csv', peopleCsv) });
+      const changed = await ingest({ sourceUri: writeTemp('people.csv', `${peopleCsv}4,52,70000,Lille\n`) });
+      assert.notEqual(changed.snapshotId, first.snapshotId);
+      assert.equal(changed.reused, false);
+      assert.equal(changed.rowCount, 4);
+      assert.deepEqual(
+        (await listSnapshots(store)).map((s) => s.snapshotId).sort(),
+        [first.snapshotId, changed.snapshotId].sort(),
+      );
+    });
+  });
+
+  describe('sources', function () {
+    it('ingests a local CSV file into Parquet with a manifest of types, rows, hash, source and time', async function () {
+      const { ingest } = harness();
+      const file = writeTemp('people.csv', peopleCsv);
+      const snapshot = await ingest({ sourceUri: file });
+      const manifest = readManifest(snapshot);
+      const hash = sha256(file);
+      assert.equal(snapshot.snapshotId, `ds-${hash.slice(0, 16)}`);
+      assert.deepEqual(
+        { ...manifest, createdAt: undefined },
+        {
+          snapshotId: snapshot.snapshotId,
+          contentHash: hash,
+          source: { uri: file, format: 'csv', bytes: peopleCsv.length, hashOf: 'source-bytes', kind: 'file' },
+          rowCount: 3,
+          columns: [
+            { name: 'id', type: 'BIGINT' },
+            { name: 'age', type: 'BIGINT' },
+            { name: 'income', type: 'DOUBLE' },
+            { name: 'city', type: 'VARCHAR' },
+          ],
+          dataUri: snapshot.dataUri,
+          createdAt: undefined,
+          warnings: [],
+        },
+      );
+      assert.ok(Math.abs(Date.parse(manifest.createdAt) - Date.now()) < 60_000);
+      assert.deepEqual(await parquetRows(snapshot), [
+        { id: 1, age: 34, income: 52000.5, city: 'Lyon' },
+        { id: 2, age: 41, income: 61000, city: 'Paris' },
+        { id: 3, age: 29, income: 48000.25, city: 'Nantes' },
+      ]);
+    });
+
+    it('ingests a Parquet file and a JSON Lines file with the same rows and types as the CSV', async function () {
+      const { ingest } = harness();
+      const csv = writeTemp('people.csv', peopleCsv);
+      const dir = tempDir('formats');
+      const [parquet, jsonl] = [path.join(dir, 'people.parquet'), path.join(dir, 'people.jsonl')];
+      await withDuckDb(async (db) => {
+        const source = `read_csv(${literal(csv)}, header = true)`;
+        await db.run(`COPY (SELECT * FROM ${source}) TO ${literal(parquet)} (FORMAT parquet)`);
+        await db.run(`COPY (SELECT * FROM ${source}) TO ${literal(jsonl)} (FORMAT json)`);
+      });
+      const fromCsv = await ingest({ sourceUri: csv });
+      for (const [file, format] of [
+        [parquet, 'parquet'],
+        [jsonl, 'jsonl'],
+      ] as const) {
+        const snapshot = await ingest({ sourceUri: file });
+        assert.equal(readManifest(snapshot).source.format, format);
+        assert.equal(snapshot.snapshotId, `ds-${sha256(file).slice(0, 16)}`);
+        assert.deepEqual(snapshot.columns, fromCsv.columns, format);
+        assert.deepEqual(await parquetRows(snapshot), await parquetRows(fromCsv), format);
+      }
+    });
+
+    describe('over HTTP', function () {
+      let server: { url: string; close: () => Promise<void> };
+      let requests: string[];
+      let failNext = 0;
+
+      before(async function () {
+        requests = [];
+        server = await httpServer((req, res) => {
+          requests.push(req.url ?? '');
+          if (failNext > 0) {
+            failNext--;
+            res.writeHead(500).end('busy');
+          } else if (req.url === '/data/people.csv') res.writeHead(200, { etag: '"v1"' }).end(peopleCsv);
+          else if (req.url === '/private.csv') res.writeHead(403).end('no');
+          else res.writeHead(404).end('not here');
+        });
+      });
+      after(() => server.close());
+
+      it('downloads an http URL while hashing it and records the ETag', async function () {
+        const { ingest } = harness();
+        const snapshot = await ingest({ sourceUri: `${server.url}/data/people.csv` });
+        const manifest = readManifest(snapshot);
+        assert.equal(manifest.contentHash, createHash('sha256').update(peopleCsv).digest('hex'));
+        assert.deepEqual(manifest.source, {
+          uri: `${server.url}/data/people.csv`,
+          format: 'csv',
+          bytes: peopleCsv.length,
+          hashOf: 'source-bytes',
+          kind: 'http',
+          etag: '"v1"',
+        });
+        assert.equal(snapshot.rowCount, 3);
+      });
+
+      it('throws a plain retryable Error when the server answers 500, and succeeds on the next attempt', async function () {
+        const { root, ingest } = harness();
+        failNext = 1;
+        await assertRetryable(ingest({ sourceUri: `${server.url}/data/people.csv` }), /HTTP 500/);
+        assert.deepEqual(storeListing(root), []);
+        const snapshot = await ingest({ sourceUri: `${server.url}/data/people.csv` });
+        assert.equal(snapshot.rowCount, 3);
+        assert.equal(snapshot.reused, false);
+      });
+
+      it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_NOT_FOUND when the URL answers 404', async function () {
+        const { root, ingest } = harness();
+        await assertIngestFails(
+          ingest({ sourceUri: `${server.url}/missing.csv` }),
+          'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
+          /missing\.csv" was not found: the server answered HTTP 404/,
+        );
+        assert.deepEqual(storeListing(root), []);
+      });
+
+      it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_FORBIDDEN when the URL answers 403', async function () {
+        await assertIngestFails(
+          harness().ingest({ sourceUri: `${server.url}/private.csv` }),
+          'MLOPS_ERR_DATA_SOURCE_FORBIDDEN',
+          /private\.csv" was refused: the server answered HTTP 403/,
+        );
+      });
+
+      it('throws a plain retryable Error when the connection is refused', async function () {
+        const port = await freePort();
+        await assertRetryable(
+          harness().ingest({ sourceUri: `http://127.0.0.1:${port}/people.csv` }),
+          new RegExp(`GET http://127\\.0\\.0\\.1:${port}/people\\.csv failed: .*ECONNREFUSED`),
+        );
+      });
+    });
+
+    describe('from Cloud Storage', function () {
+      let gcs: RunningEmulator;
+      let storage: Storage;
+
+      before(async function () {
+        gcs = await startTestFakeGcs();
+        storage = new Storage({ projectId: 'test', apiEndpoint: gcs.url });
+        await storage.createBucket('ingest-sources');
+        await storage.bucket('ingest-sources').file('raw/people.csv').save(peopleCsv, { resumable: false });
+      });
+      after(() => gcs?.stop());
+
+      it('streams a gs:// object to disk, hashes it and records its generation', async function () {
+        const { ingest } = harness({ storage: { projectId: 'test', apiEndpoint: gcs.url } });
+        const snapshot = await ingest({ sourceUri: 'gs://ingest-sources/raw/people.csv' });
+        const [metadata] = await storage.bucket('ingest-sources').file('raw/people.csv').getMetadata();
+        const manifest = readManifest(snapshot);
+        assert.equal(manifest.contentHash, createHash('sha256').update(peopleCsv).digest('hex'));
+        assert.deepEqual(manifest.source, {
+          uri: 'gs://ingest-sources/raw/people.csv',
+          format: 'csv',
+          bytes: peopleCsv.length,
+          hashOf: 'source-bytes',
+          kind: 'gcs',
+          generation: String(metadata.generation),
+        });
+        assert.equal(snapshot.rowCount, 3);
+      });
+
+      it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_NOT_FOUND for a gs:// object that does not exist', async function () {
+        const { root, ingest } = harness({ storage: { projectId: 'test', apiEndpoint: gcs.url } });
+        await assertIngestFails(
+          ingest({ sourceUri: 'gs://ingest-sources/raw/nope.csv' }),
+          'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
+          /"gs:\/\/ingest-sources\/raw\/nope\.csv" was not found/,
+          /Fix: .*for gs:\/\/ check the bucket and object names/,
+        );
+        assert.deepEqual(storeListing(root), []);
+      });
+
+      it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_FORBIDDEN, saying which role to grant, when Cloud Storage answers 403', async function () {
+        // fake-gcs-server has no permissions; this stand-in answers every request as Cloud Storage does without access.
+        const denied = await httpServer((_req, res) => {
+          res.writeHead(403, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: {
+                code: 403,
+                message: 'ingest@p.iam.gserviceaccount.com does not have storage.objects.get access to the object.',
+                errors: [{ reason: 'forbidden', message: 'no storage.objects.get access' }],
+              },
+            }),
+          );
+        });
+        try {
+          const { root, ingest } = harness({ storage: { projectId: 'test', apiEndpoint: denied.url } });
+          await assertIngestFails(
+            ingest({ sourceUri: 'gs://locked/people.csv' }),
+            'MLOPS_ERR_DATA_SOURCE_FORBIDDEN',
+            /"gs:\/\/locked\/people\.csv" was refused: .*storage\.objects\.get access/,
+            /Fix: .*roles\/storage\.objectViewer/,
+          );
+          assert.deepEqual(storeListing(root), []);
+        } finally {
+          await denied.close();
+        }
+      });
+    });
+  });
+
+  describe('bad input', function () {
+    const cases: { file: string; code: ErrorCode; patterns: RegExp[]; what: string }[] = [
+      {
+        what: 'an empty file',
+        file: 'empty.csv',
+        code: 'MLOPS_ERR_DATA_EMPTY',
+        patterns: [/empty\.csv" has no data rows: the file is empty \(0 bytes\)/],
+      },
+      {
+        what: 'a header-only file, naming its columns',
+        file: 'header-only.csv',
+        code: 'MLOPS_ERR_DATA_EMPTY',
+        patterns: [/header-only\.csv" has no data rows: the file has only a header line \(id, age, income\)/],
+      },
+      {
+        what: 'a row with an extra field, naming the line and the last column',
+        file: 'extra-field.csv',
+        code: 'MLOPS_ERR_DATA_ROW_MALFORMED',
+        patterns: [
+          /extra-field\.csv" cannot be parsed at line 3: the row has 4 fields but the header has 3 \(id, age, income\): an extra value after column "income"/,
+        ],
+      },
+      {
+        what: 'a row with a missing field, naming the line and the missing column',
+        file: 'missing-field.csv',
+        code: 'MLOPS_ERR_DATA_ROW_MALFORMED',
+        patterns: [
+          /missing-field\.csv" cannot be parsed at line 4: the row has 2 fields .*: column "income" is missing/,
+        ],
+      },
+      {
+        what: 'a mis-quoted row, naming the line and the column',
+        file: 'misquoted.csv',
+        code: 'MLOPS_ERR_DATA_ROW_MALFORMED',
+        patterns: [
+          /misquoted\.csv" cannot be parsed at line 3: the value of column "city" has a quote that is not closed/,
+        ],
+      },
+      {
+        what: 'a malformed JSON line, naming the line',
+        file: 'malformed.jsonl',
+        code: 'MLOPS_ERR_DATA_ROW_MALFORMED',
+        patterns: [/malformed\.jsonl" cannot be parsed at line 2: malformed JSON/],
+      },
+      {
+        what: 'a mostly numeric column with a stray word, naming the column, row and value',
+        file: 'mixed-types.csv',
+        code: 'MLOPS_ERR_DATA_MIXED_TYPES',
+        patterns: [/Column "age" of dataset source ".*mixed-types\.csv" mixes numbers and text: row 3 has "unknown"/],
+      },
+      {
+        what: 'NaN in a numeric column, naming the column and row',
+        file: 'nan.csv',
+        code: 'MLOPS_ERR_DATA_VALUE_NOT_FINITE',
+        patterns: [/Column "score" of dataset source ".*nan\.csv" has NaN at row 3 \(1 NaN or infinite values/],
+      },
+      {
+        what: '±Infinity in a numeric column, naming the column and the first row',
+        file: 'infinity.jsonl',
+        code: 'MLOPS_ERR_DATA_VALUE_NOT_FINITE',
+        patterns: [/Column "score" of dataset source ".*infinity\.jsonl" has -Infinity at row 2 \(2 NaN or infinite/],
+      },
+    ];
+
+    for (const { what, file, code, patterns } of cases) {
+      it(`rejects ${what} with ${code} and leaves no snapshot behind`, async function () {
+        const { root, ingest } = harness();
+        await assertIngestFails(ingest({ sourceUri: path.join(badData, file) }), code, ...patterns);
+        assert.deepEqual(storeListing(root), []);
+      });
+    }
+
+    it('looks past the type-detection sample: a late decimal widens the column, a late word is a mixed-types error', async function () {
+      const rows = Array.from({ length: 30_000 }, (_, i) => `${i + 1},${i % 90}`).join('\n');
+      const { ingest } = harness();
+      const widened = await ingest({ sourceUri: writeTemp('late-decimal.csv', `id,age\n${rows}\n30001,3.5\n`) });
+      assert.deepEqual(widened.columns, [
+        { name: 'id', type: 'BIGINT' },
+        { name: 'age', type: 'DOUBLE' },
+      ]);
+      assert.equal(widened.rowCount, 30_001);
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('late-word.csv', `id,age\n${rows}\n30001,unknown\n`) }),
+        'MLOPS_ERR_DATA_MIXED_TYPES',
+        /Column "age" of dataset source ".*late-word\.csv" mixes numbers and text: row 30001 has "unknown" while 30000 of its 30001 values are numbers/,
+      );
+    });
+
+    it('accepts a column with no values but records a warning naming it in the manifest and the result', async function () {
+      const { ingest } = harness();
+      const snapshot = await ingest({ sourceUri: path.join(badData, 'all-null-column.csv') });
+      const expected = [
+        {
+          kind: 'column-all-null',
+          column: 'notes',
+          message: 'Column "notes" has no values (every row is null); it cannot be used as a feature or target.',
+        },
+      ];
+      assert.deepEqual(snapshot.warnings, expected);
+      assert.deepEqual(readManifest(snapshot).warnings, expected);
+    });
+
+    it('rejects a local file that does not exist with MLOPS_ERR_DATA_SOURCE_NOT_FOUND', async function () {
+      await assertIngestFails(
+        harness().ingest({ sourceUri: path.join(badData, 'absent.csv') }),
+        'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
+        /absent\.csv" was not found: no file at /,
+      );
+    });
+
+    it('rejects malformed source URIs with MLOPS_ERR_DATA_SOURCE_INVALID before reading anything', async function () {
+      const { ingest } = harness();
+      const invalid: [IngestDatasetInput, RegExp][] = [
+        [{ sourceUri: 'bq://project.dataset' }, /a table is named bq:\/\/project\.dataset\.table/],
+        [{ sourceUri: 'bq://p.d.t?query=SELECT%201' }, /a query URI names only the project/],
+        [{ sourceUri: 'bq://p?query=SELECT%201', query: 'SELECT 2' }, /give the query once/],
+        [{ sourceUri: 'gs://bucket-only' }, /expected gs:\/\/bucket\/object/],
+        [{ sourceUri: 's3://bucket/people.csv' }, /the scheme "s3:\/\/" is not supported/],
+      ];
+      for (const [input, pattern] of invalid)
+        await assertIngestFails(ingest(input), 'MLOPS_ERR_DATA_SOURCE_INVALID', pattern);
+    });
+  });
+
+  describe('the dataset catalog', function () {
+    it('lists snapshots and shows what derives from one: its profile, preprocessed outputs and model versions', async function () {
+      const { store, ingest } = harness();
+      const people = await ingest({ sourceUri: writeTemp('people.csv', peopleCsv) });
+      const other = await ingest({ sourceUri: path.join(badData, 'all-null-column.csv') });
+      // Derived artifacts in the layout the profile, preprocess and registry steps write.
+      await writeJson(store, store.uri('profiles', people.snapshotId, 'profile.json'), { columns: [] });
+      await store.write(store.uri('profiles', people.snapshotId, 'report.html'), '<html></html>');
+      const result = {
+        specHash: 'abc123',
+        featureColumns: ['age', 'income'],
+        rows: { train: 2, validation: 0, test: 1 },
+      };
+      await writeJson(store, store.uri('preprocessed', people.snapshotId, 'abc123', 'result.json'), result);
+      await writeJson(store, `${versionFolder(store, 'churn', 1)}/version.json`, {
+        modelName: 'churn',
+        version: 1,
+        snapshotId: people.snapshotId,
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
+      await writeJson(store, `${versionFolder(store, 'churn', 2)}/version.json`, {
+        modelName: 'churn',
+        version: 2,
+        snapshotId: other.snapshotId,
+        createdAt: '2026-01-02T00:00:00.000Z',
+      });
+
+      const listed = await listSnapshots(store);
+      assert.deepEqual(
+        listed.map(({ createdAt: _, ...rest }) => rest),
+        [
+          { snapshotId: people.snapshotId, rowCount: 3, columnCount: 4, source: readManifest(people).source.uri },
+          {
+            snapshotId: other.snapshotId,
+            rowCount: 3,
+            columnCount: 3,
+            source: path.join(badData, 'all-null-column.csv'),
+          },
+        ],
+      );
+      const table = renderSnapshotTable(listed).split('\n');
+      assert.match(table[0]!, /^ID\s+ROWS\s+COLUMNS\s+SOURCE\s+CREATED$/);
+      assert.match(table[1]!, new RegExp(`^${people.snapshotId}\\s+3\\s+4\\s+\\S+people\\.csv\\s+\\d{4}-`));
+
+      const lineage = await describeSnapshot(store, people.snapshotId);
+      assert.deepEqual(lineage.manifest, readManifest(people));
+      assert.deepEqual(lineage.profile, {
+        profileUri: store.uri('profiles', people.snapshotId, 'profile.json'),
+        reportUri: store.uri('profiles', people.snapshotId, 'report.html'),
+      });
+      assert.deepEqual(lineage.preprocessed, [
+        {
+          specHash: 'abc123',
+          resultUri: store.uri('preprocessed', people.snapshotId, 'abc123', 'result.json'),
+          featureCount: 2,
+          rows: result.rows,
+        },
+      ]);
+      assert.deepEqual(lineage.modelVersions, [
+        {
+          modelName: 'churn',
+          version: 1,
+          versionUri: `${versionFolder(store, 'churn', 1)}/version.json`,
+          createdAt: '2026-01-01T00:00:00.000Z',
+        },
+      ]);
+      const text = renderSnapshotLineage(lineage);
+      assert.match(text, new RegExp(`^Snapshot ${people.snapshotId}\n`));
+      assert.match(text, /\n {4}income: DOUBLE\n/);
+      assert.match(text, /\n {2}profile: +file:\/\/\S+\/profile\.json\n/);
+      assert.match(text, /\n {4}abc123 {2}2 features, rows 2\/0\/1 /);
+      assert.match(text, /\n {4}churn v1 {2}file:\/\/\S+\/version\.json\n$/);
+
+      const bare = await describeSnapshot(store, other.snapshotId);
+      assert.deepEqual(
+        [bare.profile, bare.preprocessed, bare.modelVersions.map((v) => v.version)],
+        [undefined, [], [2]],
+      );
+      assert.match(renderSnapshotLineage(bare), /warnings:\n {4}Column "notes" has no values/);
+    });
+
+    it('reports an unknown snapshot id with MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND, naming the store', async function () {
+      const { store } = harness();
+      for (const id of ['ds-0000000000000000', '../secrets'])
+        await assertIngestFails(
+          describeSnapshot(store, id),
+          'MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND',
+          new RegExp(`Dataset snapshot "${id.replace(/\./g, '\\.')}" is not in the artifact store file://`),
+          /npm run datasets -- list/,
+        );
+      assert.equal(renderSnapshotTable(await listSnapshots(store)), 'No dataset snapshots in this artifact store.\n');
+    });
+  });
+
+  describe('from BigQuery (goccy/bigquery-emulator)', function () {
+    let emulator: { url: string; stop: () => Promise<void> } | undefined;
+    const savedEnv: Record<string, string | undefined> = {};
+
+    before(async function () {
+      this.timeout(30 * 60_000);
+      // npm test's setup builds it once per machine; a missing binary is built here rather than skipped.
+      const binary = resolveBigQueryEmulator(loadConfig().cacheDir, process.env.BIGQUERY_EMULATOR_PATH, (line) =>
+        console.log(`    ${line}`),
+      );
+      // No Application Default Credentials and no GCE metadata probe: the client then sends unauthenticated requests.
+      for (const name of ['GOOGLE_APPLICATION_CREDENTIALS', 'METADATA_SERVER_DETECTION'])
+        savedEnv[name] = process.env[name];
+      delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      process.env.METADATA_SERVER_DETECTION = 'none';
+      emulator = await startBigQueryEmulator(binary);
+    });
+    after(async function () {
+      await emulator?.stop();
+      for (const [name, value] of Object.entries(savedEnv)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+
+    const bq = () => harness({ bigquery: { projectId: 'test', apiEndpoint: emulator!.url } });
+
+    it('ingests a table with BigQuery types mapped to DuckDB types, rows sorted by every column', async function () {
+      const { ingest } = bq();
+      const snapshot = await ingest({ sourceUri: 'bq://test.sales.orders' });
+      assert.deepEqual(snapshot.columns, [
+        { name: 'id', type: 'BIGINT' },
+        { name: 'amount', type: 'DOUBLE' },
+        { name: 'region', type: 'VARCHAR' },
+        { name: 'placed', type: 'TIMESTAMP WITH TIME ZONE' },
+      ]);
+      const manifest = readManifest(snapshot);
+      assert.deepEqual(manifest.source, {
+        uri: 'bq://test.sales.orders',
+        format: 'bigquery',
+        bytes: manifest.source.bytes,
+        kind: 'bigquery',
+        hashOf: 'sorted-rows',
+        table: 'test.sales.orders',
+      });
+      assert.equal(snapshot.snapshotId, `ds-${manifest.contentHash.slice(0, 16)}`);
+      const rows = await withDuckDb((db) =>
+        db.query(
+          `SELECT id, amount, region, strftime(placed AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%f') AS placed ` +
+            `FROM read_parquet(${literal(new URL(snapshot.dataUri).pathname)})`,
+        ),
+      );
+      assert.deepEqual(rows, [
+        { id: 1, amount: 12.5, region: 'north', placed: '2024-01-02T03:04:05.123456' },
+        { id: 2, amount: 30, region: 'south', placed: '2024-02-03T04:05:06.000000' },
+        { id: 3, amount: 7.25, region: 'north', placed: '2024-03-04T05:06:07.000000' },
+      ]);
+    });
+
+    it('gives a query returning the same rows in another order the same snapshot id, and writes nothing new', async function () {
+      const { root, ingest } = bq();
+      const table = await ingest({ sourceUri: 'bq://test.sales.orders' });
+      const before = storeListing(root);
+      const query = 'SELECT * FROM sales.orders ORDER BY id DESC';
+      const viaQuery = await ingest({ sourceUri: `bq://test?query=${encodeURIComponent(query)}` });
+      assert.deepEqual([viaQuery.snapshotId, viaQuery.reused], [table.snapshotId, true]);
+      assert.deepEqual(storeListing(root), before);
+    });
+
+    it('gives a query with different rows a new snapshot id and records the query and its job', async function () {
+      const { ingest } = bq();
+      const table = await ingest({ sourceUri: 'bq://test.sales.orders' });
+      const query = 'SELECT region, SUM(amount) AS total FROM sales.orders GROUP BY region';
+      const summary = await ingest({ sourceUri: 'bq://test', query });
+      assert.notEqual(summary.snapshotId, table.snapshotId);
+      assert.deepEqual(
+        [summary.rowCount, summary.columns],
+        [
+          2,
+          [
+            { name: 'region', type: 'VARCHAR' },
+            { name: 'total', type: 'DOUBLE' },
+          ],
+        ],
+      );
+      const { source } = readManifest(summary);
+      assert.equal(source.query, query);
+      assert.match(source.jobId ?? '', /^test:(\w+\.)?mlops-ingest-/);
+      assert.deepEqual(await parquetRows(summary), [
+        { region: 'north', total: 19.75 },
+        { region: 'south', total: 30 },
+      ]);
+    });
+
+    it('fails non-retryably with MLOPS_ERR_BIGQUERY_NOT_FOUND for a table that does not exist', async function () {
+      const { root, ingest } = bq();
+      await assertIngestFails(
+        ingest({ sourceUri: 'bq://test.sales.missing' }),
+        'MLOPS_ERR_BIGQUERY_NOT_FOUND',
+        /BigQuery source "bq:\/\/test\.sales\.missing" names something that does not exist/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
+    it('fails with MLOPS_ERR_DATA_EMPTY when the query returns no rows', async function () {
+      const { root, ingest } = bq();
+      await assertIngestFails(
+        ingest({ sourceUri: 'bq://test', query: 'SELECT * FROM sales.orders WHERE id > 100' }),
+        'MLOPS_ERR_DATA_EMPTY',
+        /"bq:\/\/test" has no data rows: the query returned no rows/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+  });
+});
+
+/** Starts the emulator on free loopback ports with a seeded `sales.orders` table; resolves once it listens. */
+async function startBigQueryEmulator(binary: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const dir = tempDir('bigquery-emulator');
+  const seed = path.join(dir, 'seed.yaml');
+  fs.writeFileSync(seed, bigQuerySeed);
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const child: ChildProcess = spawn(
+    binary,
+    ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bigquery-emulator did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('REST server listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`bigquery-emulator exited with ${code}:\n${output}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// Dataset "sales", not "ml": v0.7–v0.8.1 crash on a table in a dataset named ai, ml, obj or mysql (issue #517).
+const bigQuerySeed = `projects:
+  - id: test
+    datasets:
+      - id: sales
+        tables:
+          - id: orders
+            columns:
+              - { name: id, type: INT64 }
+              - { name: amount, type: FLOAT64 }
+              - { name: region, type: STRING }
+              - { name: placed, type: TIMESTAMP }
+            data:
+              - { id: 3, amount: 7.25, region: north, placed: "2024-03-04T05:06:07Z" }
+              - { id: 1, amount: 12.5, region: north, placed: "2024-01-02T03:04:05.123456Z" }
+              - { id: 2, amount: 30, region: south, placed: "2024-02-03T04:05:06Z" }
+`;
