@@ -80,6 +80,7 @@ async function fitAndApply(file: string, work: string, input: PreprocessInput, p
       const droppedRows = await assignSplits(db, file, { ...input, split: plan.split, dedupe, stratify });
       const rows = await countSplits(db, input);
       const classes = await fitTarget(db, input);
+      await rejectEmptyFeatures(db, input, plan);
       const features = await fitFeatures(db, plan.features);
       const selectList = [
         ...transformSelectList({ features }),
@@ -124,6 +125,23 @@ async function countSplits(db: DuckDb, input: PreprocessInput): Promise<Preproce
     }
   }
   return rows;
+}
+
+/** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */
+async function rejectEmptyFeatures(db: DuckDb, input: PreprocessInput, plan: PreprocessingPlan): Promise<void> {
+  if (plan.features.length === 0) return;
+  const counts = await db.query<Record<string, number>>(
+    `SELECT count(*) AS total, ${plan.features.map((f, i) => `count(${ident(f.name)}) AS n${i}`).join(', ')} FROM assigned`,
+  );
+  const row = counts[0]!;
+  const empty = plan.features.findIndex((_, i) => row[`n${i}`] === 0);
+  if (empty >= 0) {
+    throw mlopsError('MLOPS_ERR_DATA_FEATURE_ALL_NULL', {
+      column: plan.features[empty]!.name,
+      source: input.snapshotId,
+      rows: row.total,
+    });
+  }
 }
 
 async function fitTarget(db: DuckDb, input: PreprocessInput): Promise<string[] | undefined> {

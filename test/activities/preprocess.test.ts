@@ -302,6 +302,33 @@ describe('preprocessDataset', function () {
       assert.ok(typed.message.includes(line), `missing "${line}" in:\n${typed.message}`);
   });
 
+  it('refuses a feature column that has no value in any row, naming it, and writes nothing', async function () {
+    const csv = path.join(tempDir('preprocess-data'), 'empty-feature.csv');
+    fs.writeFileSync(
+      csv,
+      `x,notes,y\n${Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`).join('\n')}\n`,
+    );
+    const activities = createPipelineActivities({ store });
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    const input: PreprocessInput = {
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    };
+    await assert.rejects(
+      activities.preprocessDataset(input),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DATA_FEATURE_ALL_NULL' &&
+        err.nonRetryable === true &&
+        /Feature column "notes" .* all 40 rows are null/.test(err.message),
+    );
+    assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
+    const withoutIt = await activities.preprocessDataset({ ...input, features: ['x'] });
+    assert.deepEqual(withoutIt.featureColumns, ['x']);
+  });
+
   it('reports every bad preprocessing field of the pipeline input at workflow start', function () {
     const input = {
       modelName: 'churn',
