@@ -322,7 +322,7 @@ describe('preprocessDataset', function () {
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_DATA_FEATURE_ALL_NULL' &&
         err.nonRetryable === true &&
-        /Feature column "notes" .* all 40 rows are null/.test(err.message),
+        /Feature column "notes" .*\(all 40 rows are null\)/.test(err.message),
     );
     assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
     const withoutIt = await activities.preprocessDataset({ ...input, features: ['x'] });
