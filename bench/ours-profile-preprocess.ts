@@ -16,8 +16,10 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     const t1 = performance.now();
+    const rssAfterRead = process.resourceUsage().maxRSS / 1024;
     await activities.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target });
     const t2 = performance.now();
+    const rssAfterProfile = process.resourceUsage().maxRSS / 1024;
     await activities.preprocessDataset({
       ...snapshot,
       target,
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
         preprocessSeconds: s(t3 - t2),
         totalSeconds: s(t3 - t0),
         maxRssMiB: process.resourceUsage().maxRSS / 1024,
+        maxRssMiBByPhase: { read: rssAfterRead, profile: rssAfterProfile },
       }),
     );
   } finally {

@@ -73,6 +73,7 @@ export function createPreprocessActivities({ store }: PreprocessDeps): Preproces
 
 async function fitAndApply(file: string, work: string, input: PreprocessInput, plan: PreprocessingPlan) {
   // One thread keeps row order and Parquet layout identical between runs: same spec + same snapshot → same bytes.
+  // `assigned` is stored in file row order, so the splits are written in that order without another sort.
   return withDuckDb(
     async (db) => {
       const dedupe = plan.spec.dedupe ?? false;
@@ -88,9 +89,7 @@ async function fitAndApply(file: string, work: string, input: PreprocessInput, p
       ].join(',\n  ');
       for (const s of splits) {
         const out = literal(path.join(work, `${s}.parquet`));
-        await db.run(
-          `COPY (SELECT ${selectList} FROM assigned WHERE __split = '${s}' ORDER BY __row) TO ${out} (FORMAT parquet)`,
-        );
+        await db.run(`COPY (SELECT ${selectList} FROM assigned WHERE __split = '${s}') TO ${out} (FORMAT parquet)`);
       }
       const transform: FittedTransform = {
         version: 2,

@@ -28,7 +28,10 @@ export async function assignSplits(db: DuckDb, file: string, o: SplitOptions): P
   const partition = o.columns.map((c) => ident(c.name)).join(', ');
   await db.run(`CREATE VIEW kept AS SELECT * FROM source WHERE ${target} IS NOT NULL
     ${o.dedupe ? `QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY __row) = 1` : ''}`);
-  await db.run(`CREATE TABLE assigned AS ${o.stratify ? stratifiedSql(o) : hashedSql(o)}`);
+  // Without window functions the split is a per-row expression: a view re-reads the Parquet file instead of holding
+  // the whole table in memory, so memory stays flat as rows grow.
+  const kind = o.stratify || o.dedupe ? 'TABLE' : 'VIEW';
+  await db.run(`CREATE ${kind} assigned AS ${o.stratify ? stratifiedSql(o) : hashedSql(o)}`);
   const [counts] = await db.query<{ source: number; kept: number; usable: number }>(
     `SELECT (SELECT count(*) FROM source) AS source, (SELECT count(*) FROM kept) AS kept,
             (SELECT count(*) FROM source WHERE ${target} IS NOT NULL) AS usable`,
@@ -37,11 +40,13 @@ export async function assignSplits(db: DuckDb, file: string, o: SplitOptions): P
 }
 
 /** Each row draws u in [0, 1) from a hash of its row number and the seed; split shares hold in expectation. */
-function hashedSql({ split }: SplitOptions): string {
+function hashedSql({ split, dedupe }: SplitOptions): string {
   const { testFraction, validationFraction, seed } = split;
+  // A single-threaded scan keeps file order; only dedupe's window function reorders rows and needs the sort back.
+  const restoreOrder = dedupe ? ' ORDER BY __row' : '';
   return `SELECT * EXCLUDE (__u), CASE WHEN __u < ${testFraction} THEN 'test'
       WHEN __u < ${testFraction + validationFraction} THEN 'validation' ELSE 'train' END AS __split
-    FROM (SELECT *, (hash(__row, ${seed}::BIGINT) % 1000000) / 1000000.0 AS __u FROM kept) ORDER BY __row`;
+    FROM (SELECT *, (hash(__row, ${seed}::BIGINT) % 1000000) / 1000000.0 AS __u FROM kept)${restoreOrder}`;
 }
 
 /**

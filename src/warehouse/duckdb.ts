@@ -2,6 +2,8 @@
  * Embedded DuckDB: the default warehouse. Each call opens an in-memory database, runs its SQL over Parquet/CSV files
  * and closes it, so no handle outlives an activity (and a cancelled activity leaves nothing open).
  */
+import os from 'node:os';
+import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
@@ -15,11 +17,20 @@ export interface DuckDb {
   run(sql: string): Promise<void>;
 }
 
+/**
+ * Memory one activity's DuckDB may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM
+ * and the worker's memory grows with the data instead of staying flat.
+ */
+const memoryLimit = '512MB';
+const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
+
 /** Opens an in-memory DuckDB for the duration of `fn`. `threads` bounds CPU use on shared workers. */
 export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: { threads?: number } = {}): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
+    memory_limit: memoryLimit,
+    temp_directory: spillDirectory,
   });
   const connection = await instance.connect();
   try {
