@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -152,7 +153,8 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CUDA_VISIBLE_DEVICES: options.gpu === undefined ? '' : String(options.gpu) },
   });
-  await fs.writeFile(options.pidFile, String(child.pid));
+  // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
+  writeFileSync(options.pidFile, String(child.pid));
   let progress: TrainingProgress = { epoch: options.resume?.epoch ?? 0, checkpointEpoch: options.resume?.epoch };
   let lastProgressAt = Date.now();
   const tail: string[] = [];

@@ -2,7 +2,8 @@
  * Computes a dataset profile in the warehouse: five aggregate queries (column statistics, exact distinct counts,
  * histograms, top values, correlations), whose few result rows are assembled here into a {@link DatasetProfile}.
  */
-import type { DuckDb, Row } from '../warehouse/duckdb';
+import type { Row } from '../warehouse/duckdb';
+import type { Warehouse } from '../warehouse/warehouse';
 import type {
   CategoricalColumnProfile,
   ColumnProfile,
@@ -37,7 +38,22 @@ export interface ComputeProfileInput {
 }
 
 /** Runs SQL and returns its (few) result rows; a warehouse client of the dialect. */
-export type AggregateQuery = Pick<DuckDb, 'query'>;
+export type AggregateQuery = Pick<Warehouse, 'query'>;
+
+export interface ProfileTableInput {
+  snapshotId: string;
+  target: string;
+  /** A table reference of the warehouse (see {@link Warehouse.describe}). */
+  table: string;
+  settings?: ProfileSettings;
+}
+
+/** Profiles a table in any warehouse: the same queries, written in the warehouse's dialect. */
+export async function profileTable(warehouse: Warehouse, input: ProfileTableInput): Promise<DatasetProfile> {
+  const { from, columns } = await warehouse.describe(input.table);
+  const { snapshotId, target, settings } = input;
+  return computeProfile(warehouse, warehouse.dialect, { snapshotId, target, from, columns, settings });
+}
 
 export async function computeProfile(
   db: AggregateQuery,
