@@ -126,3 +126,68 @@ export async function startFakeGcs(binary: string, logDir: string): Promise<Runn
     },
   };
 }
+
+/**
+ * Starts bigquery-emulator (project `test`, loopback, free ports) seeded from a YAML document, and resolves once its
+ * REST server listens.
+ */
+export async function startBigQueryEmulator(
+  binary: string,
+  seedYaml: string,
+  workDir: string,
+): Promise<RunningEmulator> {
+  fs.mkdirSync(workDir, { recursive: true });
+  const seed = path.join(workDir, 'seed.yaml');
+  fs.writeFileSync(seed, seedYaml);
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    binary,
+    ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+            server: 'bigquery-emulator',
+            address: `127.0.0.1:${port}`,
+            reason: `no answer within 60 s:\n${output}`,
+          }),
+        ),
+      60_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('REST server listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+          server: 'bigquery-emulator',
+          address: `127.0.0.1:${port}`,
+          reason: `it exited with code ${code}:\n${output}`,
+        }),
+      );
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,7 +12,7 @@ import { LocalArtifactStore, writeJson } from '../../src/artifacts';
 import { loadConfig } from '../../src/config';
 import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest } from '../../src/contracts/datasets';
 import type { RunningEmulator } from '../../src/dev/emulators';
-import { resolveBigQueryEmulator } from '../../src/dev/emulators';
+import { resolveBigQueryEmulator, startBigQueryEmulator } from '../../src/dev/emulators';
 import { freePort } from '../../src/dev/temporal-server';
 import type { ErrorCode } from '../../src/errors';
 import { describeSnapshot, listSnapshots, renderSnapshotLineage, renderSnapshotTable } from '../../src/ingest/catalog';
@@ -575,7 +573,7 @@ describe('ingestDataset', function () {
         savedEnv[name] = process.env[name];
       delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
       process.env.METADATA_SERVER_DETECTION = 'none';
-      emulator = await startBigQueryEmulator(binary);
+      emulator = await startBigQueryEmulator(binary, bigQuerySeed, tempDir('bigquery-emulator'));
     });
     after(async function () {
       await emulator?.stop();
@@ -675,42 +673,6 @@ describe('ingestDataset', function () {
     });
   });
 });
-
-/** Starts the emulator on free loopback ports with a seeded `sales.orders` table; resolves once it listens. */
-async function startBigQueryEmulator(binary: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = tempDir('bigquery-emulator');
-  const seed = path.join(dir, 'seed.yaml');
-  fs.writeFileSync(seed, bigQuerySeed);
-  const [port, grpcPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(
-    binary,
-    ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bigquery-emulator did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('REST server listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`bigquery-emulator exited with ${code}:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 // Dataset "sales", not "ml": v0.7–v0.8.1 crash on a table in a dataset named ai, ml, obj or mysql (issue #517).
 const bigQuerySeed = `projects:

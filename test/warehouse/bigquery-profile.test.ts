@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { resolveBigQueryEmulator } from '../../src/dev/emulators';
-import { freePort } from '../../src/dev/temporal-server';
+import { resolveBigQueryEmulator, startBigQueryEmulator } from '../../src/dev/emulators';
 import { profileTable, quantileKey } from '../../src/profiling/compute-profile';
 import type { ColumnProfile, DatasetProfile, NumericColumnProfile } from '../../src/profiling/dataset-profile';
 import { bigQueryDialect } from '../../src/profiling/sql-dialect';
@@ -82,44 +79,6 @@ ${data.join('\n')}
 `;
 }
 
-/** Starts the emulator on free loopback ports with the given seed; resolves once it listens. */
-async function startBigQueryEmulator(
-  binary: string,
-  seedText: string,
-): Promise<{ url: string; stop: () => Promise<void> }> {
-  const seed = path.join(tempDir('bigquery-emulator'), 'seed.yaml');
-  fs.writeFileSync(seed, seedText);
-  const [port, grpcPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(
-    binary,
-    ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bigquery-emulator did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('REST server listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`bigquery-emulator exited with ${code}:\n${output}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 function assertRelative(actual: number | null, expected: number | null, tolerance: number, what: string): void {
   if (expected === null || actual === null) return assert.equal(actual, expected, what);
   const scale = Math.max(Math.abs(expected), Number.MIN_VALUE);
@@ -156,7 +115,7 @@ describe('profiling on BigQuery (goccy/bigquery-emulator) and DuckDB', function 
     delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
     process.env.METADATA_SERVER_DETECTION = 'none';
     // Dataset "profiling", not "ml": v0.7–v0.8.1 crash on a table in a dataset named ai, ml, obj or mysql (issue #517).
-    emulator = await startBigQueryEmulator(binary, seedYaml(rows));
+    emulator = await startBigQueryEmulator(binary, seedYaml(rows), tempDir('bigquery-emulator'));
     bigQuery = new BigQueryWarehouse({ projectId: 'test', apiEndpoint: emulator.url, location: 'US' });
     onBigQuery = await profileTable(bigQuery, { snapshotId: 'ds-same', target: 'label', table: 'profiling.sample' });
 
