@@ -1,5 +1,5 @@
 import type { ArtifactStore } from '../artifacts';
-import { readJson, writeJson } from '../artifacts';
+import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import type { FittedTransform } from '../contracts/datasets';
 import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
@@ -7,7 +7,6 @@ import { classificationMetrics, lowerIsBetter, regressionMetrics } from '../eval
 import { loadOnnxModel } from '../models/onnx-model';
 import { readAlias, resolveAlias } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
-import { withLocalCopy } from './profile';
 
 export interface EvaluationDeps {
   store: ArtifactStore;

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { readJson, writeJson } from '../artifacts';
+import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import type { FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import { fitFeatures } from '../preprocessing/fit';
@@ -12,7 +12,6 @@ import { assignSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, isNumericType, literal, withDuckDb } from '../warehouse/duckdb';
-import { withLocalCopy } from './profile';
 
 export interface PreprocessDeps {
   store: ArtifactStore;

@@ -1,8 +1,5 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { readJson, writeJson } from '../artifacts';
+import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import type { ProfileDatasetInput, ProfileDatasetResult } from '../contracts/datasets';
 import { computeProfile } from '../profiling/compute-profile';
 import type { DatasetProfile } from '../profiling/dataset-profile';
@@ -33,24 +30,6 @@ export function createProfileActivities({ store }: ProfileDeps): ProfileActiviti
       return { profileUri, reportUri, columnCount: profile.columns.length, reused: false };
     },
   };
-}
-
-/** Runs `fn` on a local path of the artifact, downloading it first when the store is remote. */
-export async function withLocalCopy<T>(
-  store: ArtifactStore,
-  uri: string,
-  fn: (file: string) => Promise<T>,
-): Promise<T> {
-  const local = store.localPath(uri);
-  if (local) return fn(local);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-artifact-'));
-  try {
-    const file = path.join(dir, path.basename(uri));
-    await store.download(uri, file);
-    return await fn(file);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** The stored profile and report, unless missing or written in an older profile format (those are recomputed). */

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../artifacts';
 import type { TrainModelInput, TrainModelResult, TrainingProgress } from '../contracts/training';
@@ -106,11 +106,11 @@ async function findCheckpoint(
   const newest = files.at(-1);
   const fromFolder = newest ? { path: path.join(dir, newest), epoch: Number(/\d+/.exec(newest)![0]) } : undefined;
   if (
-    details?.checkpointUri &&
+    details?.checkpointUri?.startsWith('file://') &&
     details.checkpointEpoch !== undefined &&
     (fromFolder?.epoch ?? 0) <= details.checkpointEpoch
   ) {
-    const fromHeartbeat = new URL(details.checkpointUri).pathname;
+    const fromHeartbeat = fileURLToPath(details.checkpointUri);
     if (
       await fs.stat(fromHeartbeat).then(
         () => true,

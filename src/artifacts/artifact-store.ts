@@ -7,6 +7,9 @@
  * - A URI cannot name anything outside the store root (`..`, absolute keys and foreign roots are rejected).
  * - Multi-file artifacts write their manifest last; a folder without its manifest is not a finished artifact.
  */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { mlopsError } from '../errors';
 
 export interface ArtifactStore {
@@ -79,4 +82,22 @@ export async function readJson<T>(store: ArtifactStore, uri: string): Promise<T>
 /** Writes JSON with sorted-insertion formatting, so equal values give byte-identical artifacts. */
 export async function writeJson(store: ArtifactStore, uri: string, value: unknown): Promise<void> {
   await store.write(uri, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Runs `fn` on a local path of the artifact, downloading it first when the store is remote. */
+export async function withLocalCopy<T>(
+  store: ArtifactStore,
+  uri: string,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
+  const local = store.localPath(uri);
+  if (local) return fn(local);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-artifact-'));
+  try {
+    const file = path.join(dir, path.basename(uri));
+    await store.download(uri, file);
+    return await fn(file);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }

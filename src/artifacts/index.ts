@@ -4,7 +4,7 @@ import { GcsArtifactStore } from './gcs-store';
 import { LocalArtifactStore } from './local-store';
 
 export type { ArtifactStore } from './artifact-store';
-export { readJson, writeJson } from './artifact-store';
+export { readJson, withLocalCopy, writeJson } from './artifact-store';
 export { LocalArtifactStore } from './local-store';
 export { GcsArtifactStore } from './gcs-store';
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { mlopsError } from '../errors';
 import type { GoTool, Log } from './go-tools';
+import { superviseChild } from './child-process';
 import { resolveGoTool } from './go-tools';
 import { freePort } from './temporal-server';
 
@@ -35,26 +36,28 @@ export function resolveBigQueryEmulator(
   explicitPath: string | undefined,
   log: Log = () => {},
 ): string {
-  return resolveGoTool({
-    cacheDir,
-    tool: bigQueryEmulatorTool,
-    explicitPath,
-    explicitName: 'BIGQUERY_EMULATOR_PATH',
-    log,
-    missing: (searched, goRequirement) =>
-      mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'bigquery-emulator', searched, goRequirement }),
-  });
+  return resolveEmulator(bigQueryEmulatorTool, 'BIGQUERY_EMULATOR_PATH', cacheDir, explicitPath, log);
 }
 
 export function resolveFakeGcs(cacheDir: string, explicitPath: string | undefined, log: Log = () => {}): string {
+  return resolveEmulator(fakeGcsTool, 'FAKE_GCS_SERVER_PATH', cacheDir, explicitPath, log);
+}
+
+function resolveEmulator(
+  tool: GoTool,
+  explicitName: string,
+  cacheDir: string,
+  explicitPath: string | undefined,
+  log: Log,
+): string {
   return resolveGoTool({
     cacheDir,
-    tool: fakeGcsTool,
+    tool,
     explicitPath,
-    explicitName: 'FAKE_GCS_SERVER_PATH',
+    explicitName,
     log,
     missing: (searched, goRequirement) =>
-      mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: 'fake-gcs-server', searched, goRequirement }),
+      mlopsError('MLOPS_ERR_DEV_TOOL_MISSING', { tool: tool.binary, searched, goRequirement }),
   });
 }
 
@@ -90,8 +93,7 @@ export async function startFakeGcs(binary: string, logDir: string): Promise<Runn
     },
   );
   fs.closeSync(out);
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const stop = superviseChild(child);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -115,16 +117,7 @@ export async function startFakeGcs(binary: string, logDir: string): Promise<Runn
     // Readiness polling of an external process.
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return {
-    url,
-    stop: async () => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return { url, stop };
 }
 
 /**
@@ -145,8 +138,7 @@ export async function startBigQueryEmulator(
     ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const stop = superviseChild(child);
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -182,12 +174,6 @@ export async function startBigQueryEmulator(
   });
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop,
   };
 }

@@ -16,6 +16,7 @@ import type { MlopsConfig } from '../config';
 import { searchAttributeFlags } from '../contracts/search-attributes';
 import { mlopsError } from '../errors';
 import type { GoTool, Log } from './go-tools';
+import { superviseChild } from './child-process';
 import { resolveGoTool } from './go-tools';
 
 export type { Log } from './go-tools';
@@ -115,13 +116,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   // If this process dies without stopping the server, take the server down with it: no stray processes.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const stop = superviseChild(child);
   const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    await stopProcess(child);
-  };
   const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop };
   try {
     await waitUntilReady(child, address, uiUrl, options.readyTimeoutMs ?? 90_000, logFile);
@@ -167,13 +163,4 @@ async function waitUntilReady(
     address,
     reason: `timed out after ${timeoutMs} ms (${lastError}); see ${logFile}`,
   });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

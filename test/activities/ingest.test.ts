@@ -9,16 +9,15 @@ import { Storage } from '@google-cloud/storage';
 import { ApplicationFailure } from '@temporalio/common';
 import { createIngestActivities } from '../../src/activities/ingest';
 import { LocalArtifactStore, writeJson } from '../../src/artifacts';
-import { loadConfig } from '../../src/config';
 import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest } from '../../src/contracts/datasets';
 import type { RunningEmulator } from '../../src/dev/emulators';
-import { resolveBigQueryEmulator, startBigQueryEmulator } from '../../src/dev/emulators';
 import { freePort } from '../../src/dev/temporal-server';
 import type { ErrorCode } from '../../src/errors';
 import { describeSnapshot, listSnapshots, renderSnapshotLineage, renderSnapshotTable } from '../../src/ingest/catalog';
 import { versionFolder } from '../../src/registry/model-registry';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestFakeGcs } from '../support/fake-gcs';
+import { startTestBigQuery } from '../support/bigquery-emulator';
 import { repoRoot, tempDir } from '../support/stack';
 
 const badData = path.join(repoRoot, 'test', 'fixtures', 'bad-data');
@@ -559,28 +558,14 @@ describe('ingestDataset', function () {
   });
 
   describe('from BigQuery (goccy/bigquery-emulator)', function () {
-    let emulator: { url: string; stop: () => Promise<void> } | undefined;
-    const savedEnv: Record<string, string | undefined> = {};
+    let emulator: RunningEmulator | undefined;
 
     before(async function () {
       this.timeout(30 * 60_000);
-      // npm test's setup builds it once per machine; a missing binary is built here rather than skipped.
-      const binary = resolveBigQueryEmulator(loadConfig().cacheDir, process.env.BIGQUERY_EMULATOR_PATH, (line) =>
-        console.log(`    ${line}`),
-      );
-      // No Application Default Credentials and no GCE metadata probe: the client then sends unauthenticated requests.
-      for (const name of ['GOOGLE_APPLICATION_CREDENTIALS', 'METADATA_SERVER_DETECTION'])
-        savedEnv[name] = process.env[name];
-      delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
-      process.env.METADATA_SERVER_DETECTION = 'none';
-      emulator = await startBigQueryEmulator(binary, bigQuerySeed, tempDir('bigquery-emulator'));
+      emulator = await startTestBigQuery(bigQuerySeed);
     });
     after(async function () {
       await emulator?.stop();
-      for (const [name, value] of Object.entries(savedEnv)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
     });
 
     const bq = () => harness({ bigquery: { projectId: 'test', apiEndpoint: emulator!.url } });

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { trainingPipeline } from '../../src/workflows';
-import { exampleDataset, repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
+import { churnPipelineInput } from '../support/pipeline-input';
 import { launchChromium } from '../support/browser';
 
 describe('the Temporal Web UI', function () {
@@ -24,12 +25,7 @@ describe('the Temporal Web UI', function () {
         taskQueue: queues.pipeline,
         workflowId,
         args: [
-          {
-            modelName,
-            dataset: { uri: exampleDataset },
-            target: 'churned',
-            trainer: { hyperparameters: { epochs: 3 }, taskQueue: queues.training },
-          },
+          churnPipelineInput({ modelName, trainer: { hyperparameters: { epochs: 3 }, taskQueue: queues.training } }),
         ],
       }),
     );

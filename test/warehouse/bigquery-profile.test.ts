@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
-import { resolveBigQueryEmulator, startBigQueryEmulator } from '../../src/dev/emulators';
+import type { RunningEmulator } from '../../src/dev/emulators';
+import { startTestBigQuery } from '../support/bigquery-emulator';
 import { profileTable, quantileKey } from '../../src/profiling/compute-profile';
 import type { ColumnProfile, DatasetProfile, NumericColumnProfile } from '../../src/profiling/dataset-profile';
 import { bigQueryDialect } from '../../src/profiling/sql-dialect';
@@ -98,24 +98,15 @@ describe('profiling on BigQuery (goccy/bigquery-emulator) and DuckDB', function 
   this.timeout(120_000);
   const rows = dataset();
   const quantileLevels = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
-  let emulator: { url: string; stop: () => Promise<void> } | undefined;
+  let emulator: RunningEmulator | undefined;
   let bigQuery: BigQueryWarehouse;
   let onBigQuery: DatasetProfile;
   let onDuckDb: DatasetProfile;
-  const savedEnv: Record<string, string | undefined> = {};
 
   before(async function () {
     this.timeout(30 * 60_000);
-    const binary = resolveBigQueryEmulator(loadConfig().cacheDir, process.env.BIGQUERY_EMULATOR_PATH, (line) =>
-      console.log(`    ${line}`),
-    );
-    // No Application Default Credentials and no GCE metadata probe: the client then sends unauthenticated requests.
-    for (const name of ['GOOGLE_APPLICATION_CREDENTIALS', 'METADATA_SERVER_DETECTION'])
-      savedEnv[name] = process.env[name];
-    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
-    process.env.METADATA_SERVER_DETECTION = 'none';
     // Dataset "profiling", not "ml": v0.7–v0.8.1 crash on a table in a dataset named ai, ml, obj or mysql (issue #517).
-    emulator = await startBigQueryEmulator(binary, seedYaml(rows), tempDir('bigquery-emulator'));
+    emulator = await startTestBigQuery(seedYaml(rows));
     bigQuery = new BigQueryWarehouse({ projectId: 'test', apiEndpoint: emulator.url, location: 'US' });
     onBigQuery = await profileTable(bigQuery, { snapshotId: 'ds-same', target: 'label', table: 'profiling.sample' });
 
@@ -130,10 +121,6 @@ describe('profiling on BigQuery (goccy/bigquery-emulator) and DuckDB', function 
   });
   after(async function () {
     await emulator?.stop();
-    for (const [name, value] of Object.entries(savedEnv)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
   });
 
   it('profiles the same columns, with each warehouse naming its own types', function () {

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { taskQueues } from '../../src/contracts/task-queues';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { trainingPipeline } from '../../src/workflows';
-import { exampleDataset, repoRoot, stack, tempDir, uniqueName } from '../support/stack';
+import { repoRoot, stack, tempDir, uniqueName } from '../support/stack';
 import { waitForHeartbeat } from '../support/progress';
+import { churnPipelineInput } from '../support/pipeline-input';
 
 /** Starts a worker entry point as its own process, the way `npm run worker:*` and the Dockerfile do. */
 function startWorker(entry: string, env: Record<string, string>): ChildProcess & { exited: Promise<number | null> } {
@@ -63,12 +64,10 @@ describe('worker processes', function () {
         taskQueue: taskQueues.pipeline,
         workflowId: uniqueName(this.test!.title),
         args: [
-          {
+          churnPipelineInput({
             modelName: 'churn',
-            dataset: { uri: exampleDataset },
-            target: 'churned',
             trainer: { hyperparameters: { epochs: 3 } },
-          },
+          }),
         ],
       });
       assert.equal(result.outcome, 'deployed');
@@ -89,13 +88,11 @@ describe('worker processes', function () {
         taskQueue: taskQueues.pipeline,
         workflowId,
         args: [
-          {
+          churnPipelineInput({
             modelName: 'churn-killed',
-            dataset: { uri: exampleDataset },
-            target: 'churned',
             // Slow epochs so the kill lands mid-training; 5 s without a heartbeat hands the attempt to a new worker.
             trainer: { hyperparameters: { epochs: 12, epoch_delay_ms: 400 }, heartbeatTimeoutSeconds: 5 },
-          },
+          }),
         ],
       });
       await waitForHeartbeat<TrainingProgress>(workflowId, (p) => p.epoch >= 3);

@@ -5,8 +5,9 @@ import { CancelledFailure } from '@temporalio/common';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { getStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
-import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
+import { stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
+import { churnPipelineInput } from '../support/pipeline-input';
 import { waitForHeartbeat } from '../support/progress';
 
 /** Pids of running processes whose command line mentions `needle`. */
@@ -34,12 +35,10 @@ describe('cancelling trainingPipeline', function () {
         taskQueue: queues.pipeline,
         workflowId,
         args: [
-          {
+          churnPipelineInput({
             modelName: 'churn-cancel',
-            dataset: { uri: exampleDataset },
-            target: 'churned',
             trainer: { hyperparameters: { epochs: 200, epoch_delay_ms: 300 }, taskQueue: queues.training },
-          },
+          }),
         ],
       });
       // The trainer reports progress: it is running.

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createArtifactStore } from '../../src/artifacts';
 import { trainingPipeline } from '../../src/workflows';
-import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
+import { stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
+import { churnPipelineInput } from '../support/pipeline-input';
 
 describe('trainingPipeline with the PyTorch reference trainer', function () {
   it('trains the tabular network on the CPU, exports ONNX, and deploys it when it beats the baseline', async function () {
@@ -18,16 +19,14 @@ describe('trainingPipeline with the PyTorch reference trainer', function () {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),
         args: [
-          {
+          churnPipelineInput({
             modelName: 'churn-torch',
-            dataset: { uri: exampleDataset },
-            target: 'churned',
             trainer: {
               kind: 'torch-tabular',
               hyperparameters: { epochs: 8, hidden_sizes: '32,16' },
               taskQueue: queues.training,
             },
-          },
+          }),
         ],
       }),
     );

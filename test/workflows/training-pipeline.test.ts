@@ -8,18 +8,16 @@ import { searchAttributes } from '../../src/contracts/search-attributes';
 import { getStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { readAlias } from '../../src/registry/model-registry';
-import { exampleDataset, stack, testConfig, uniqueName } from '../support/stack';
+import { stack, testConfig, uniqueName } from '../support/stack';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
+import { churnPipelineInput } from '../support/pipeline-input';
 
 function pipelineInput(queues: Queues, overrides: Partial<TrainingPipelineInput> = {}): TrainingPipelineInput {
-  return {
-    modelName: 'churn',
-    dataset: { uri: exampleDataset },
-    target: 'churned',
+  return churnPipelineInput({
     trainer: { kind: 'builtin-linear', hyperparameters: { epochs: 8 }, taskQueue: queues.training },
     ...overrides,
-  };
+  });
 }
 
 describe('trainingPipeline', function () {

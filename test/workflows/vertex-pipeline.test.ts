@@ -9,10 +9,11 @@ import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
 import { trainerCommand } from '../../src/workers/create-workers';
 import { trainingPipeline } from '../../src/workflows';
 import { startTestFakeGcs } from '../support/fake-gcs';
-import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { VertexFake } from '../support/vertex-fake';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
+import { churnPipelineInput } from '../support/pipeline-input';
 import { waitForHeartbeat } from '../support/progress';
 
 const image = 'us-docker.pkg.dev/example/trainers/linear:1';
@@ -57,17 +58,16 @@ describe('trainingPipeline on the Vertex AI backend', function () {
     await gcs?.stop();
   });
 
-  const input = (queues: Queues, hyperparameters: Record<string, number>): TrainingPipelineInput => ({
-    modelName: 'churn-vertex',
-    dataset: { uri: exampleDataset },
-    target: 'churned',
-    trainer: {
-      backend: 'vertex',
-      hyperparameters,
-      taskQueue: queues.training,
-      vertex: { pollSeconds: 0.3, machineType: 'n1-standard-8' },
-    },
-  });
+  const input = (queues: Queues, hyperparameters: Record<string, number>): TrainingPipelineInput =>
+    churnPipelineInput({
+      modelName: 'churn-vertex',
+      trainer: {
+        backend: 'vertex',
+        hyperparameters,
+        taskQueue: queues.training,
+        vertex: { pollSeconds: 0.3, machineType: 'n1-standard-8' },
+      },
+    });
 
   it('trains as one CustomJob even when a create response is lost, reports its progress, and deploys the model', async function () {
     const workflowId = uniqueName(this.test!.title);
