@@ -35,6 +35,15 @@ export const configSchema = {
   MLOPS_GCP_PROJECT: z.string().min(1).optional(),
   /** Cloud Storage API endpoint, for fake-gcs-server in tests. @default the real service */
   MLOPS_GCS_API_ENDPOINT: z.string().url().optional(),
+  /** BigQuery dataset (`dataset` or `project.dataset`) for staged snapshots and scratch tables of the BigQuery warehouse; created when missing. @default none (the BigQuery warehouse is then unavailable) */
+  MLOPS_BIGQUERY_DATASET: z
+    .string()
+    .regex(/^([a-z][a-z0-9-]{4,28}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}$/, 'must be dataset or project.dataset')
+    .optional(),
+  /** BigQuery location of that dataset and of query jobs, e.g. `US` or `europe-west1`. @default chosen by BigQuery */
+  MLOPS_BIGQUERY_LOCATION: z.string().min(1).optional(),
+  /** BigQuery API endpoint, for bigquery-emulator in tests. @default the real service */
+  MLOPS_BIGQUERY_API_ENDPOINT: z.string().url().optional(),
   /** Vertex AI region for CustomJobs. @default us-central1 */
   MLOPS_VERTEX_LOCATION: z
     .string()
@@ -106,6 +115,7 @@ export interface MlopsConfig {
   cacheDir: string;
   artifactRoot: string;
   gcp: { project?: string; storageApiEndpoint?: string };
+  bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string };
   training: { gpus: number; python?: string };
   vertex: {
     project?: string;
@@ -160,6 +170,12 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     cacheDir: path.resolve(v.MLOPS_CACHE_DIR ?? path.join(home, '.cache', 'temporal-mlops')),
     artifactRoot: normalizeRoot(v.MLOPS_ARTIFACT_ROOT ?? path.join(stateDir, 'artifacts')),
     gcp: { project: v.MLOPS_GCP_PROJECT, storageApiEndpoint: v.MLOPS_GCS_API_ENDPOINT },
+    bigquery: {
+      project: v.MLOPS_GCP_PROJECT,
+      dataset: v.MLOPS_BIGQUERY_DATASET,
+      location: v.MLOPS_BIGQUERY_LOCATION,
+      apiEndpoint: v.MLOPS_BIGQUERY_API_ENDPOINT,
+    },
     training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
     vertex: {
       project: v.MLOPS_GCP_PROJECT,

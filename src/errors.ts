@@ -108,6 +108,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Leave the column out of the pipeline input field features, or fill it in the source and ingest it again; the snapshot manifest lists such columns under warnings.',
   },
+  MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED: {
+    message: 'The {warehouse} warehouse was chosen for dataset "{source}" but {missing} is not set',
+    retryable: false,
+    fix: 'Set MLOPS_GCP_PROJECT and MLOPS_BIGQUERY_DATASET (docs/configuration.md) on the pipeline worker and restart it, or leave the pipeline input field warehouse out to use the embedded DuckDB.',
+  },
   MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND: {
     message: 'Dataset snapshot "{snapshotId}" is not in the artifact store {root}',
     retryable: false,

@@ -13,12 +13,15 @@ import type { TrainingActivities, TrainingDeps } from './training';
 import { createTrainingActivities } from './training';
 import type { VertexTrainingActivities } from './vertex-training';
 import { createVertexTrainingActivities } from './vertex-training';
+import type { BigQueryOptions } from '@google-cloud/bigquery';
 import type { MlopsConfig } from '../config';
 
 export interface PipelineActivityDeps {
   store: ArtifactStore;
   /** Vertex AI and Cloud Storage settings of the Vertex training backend; without them it reports what is missing. */
-  config?: Pick<MlopsConfig, 'vertex' | 'gcp'>;
+  config?: Pick<MlopsConfig, 'vertex' | 'gcp'> & Partial<Pick<MlopsConfig, 'bigquery'>>;
+  /** BigQuery client options beyond the config (credentials, an auth client) for sources and the warehouse. */
+  bigQueryClient?: BigQueryOptions;
 }
 
 /** Activities of the pipeline task queue (CPU work: data, evaluation, registry). */
@@ -35,13 +38,22 @@ const unconfiguredVertex: Pick<MlopsConfig, 'vertex' | 'gcp'> = {
 };
 
 export function createPipelineActivities(deps: PipelineActivityDeps): PipelineActivities {
+  const bq = deps.config?.bigquery ?? {};
+  const bigquery = {
+    projectId: bq.project,
+    dataset: bq.dataset,
+    location: bq.location,
+    apiEndpoint: bq.apiEndpoint,
+    client: deps.bigQueryClient,
+  };
   return {
     ...createIngestActivities({
       store: deps.store,
       storage: { projectId: deps.config?.gcp.project, apiEndpoint: deps.config?.gcp.storageApiEndpoint },
+      bigquery: { ...deps.bigQueryClient, projectId: bq.project, apiEndpoint: bq.apiEndpoint },
     }),
-    ...createProfileActivities(deps),
-    ...createPreprocessActivities(deps),
+    ...createProfileActivities({ store: deps.store, bigquery }),
+    ...createPreprocessActivities({ store: deps.store, bigquery }),
     ...createEvaluationActivities(deps),
     ...createRegistryActivities(deps),
     // Submitting and polling a Vertex AI job is light I/O, so it runs beside the data steps, not on a GPU slot.

@@ -10,10 +10,14 @@ import type { PreprocessingPlan } from '../preprocessing/plan';
 import { planPreprocessing } from '../preprocessing/plan';
 import { assignSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
-import type { DuckDb } from '../warehouse/duckdb';
-import { ident, isNumericType, literal, withDuckDb } from '../warehouse/duckdb';
+import type { SqlDialect } from '../profiling/sql-dialect';
+import { isNumericType } from '../warehouse/duckdb';
+import type { WarehouseSettings } from '../warehouse/open-warehouse';
+import { withWarehouseSession } from '../warehouse/open-warehouse';
+import type { Warehouse, WarehouseSession } from '../warehouse/warehouse';
+import { rowNumberColumn } from '../warehouse/warehouse';
 
-export interface PreprocessDeps {
+export interface PreprocessDeps extends WarehouseSettings {
   store: ArtifactStore;
 }
 
@@ -29,7 +33,7 @@ export interface PreprocessActivities {
   preprocessDataset: (input: PreprocessInput) => Promise<PreprocessResult>;
 }
 
-export function createPreprocessActivities({ store }: PreprocessDeps): PreprocessActivities {
+export function createPreprocessActivities({ store, ...settings }: PreprocessDeps): PreprocessActivities {
   return {
     async preprocessDataset(input: PreprocessInput): Promise<PreprocessResult> {
       const plan = planPreprocessing(input);
@@ -40,7 +44,11 @@ export function createPreprocessActivities({ store }: PreprocessDeps): Preproces
 
       const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-preprocess-'));
       try {
-        const fitted = await withLocalCopy(store, input.dataUri, (file) => fitAndApply(file, work, input, plan));
+        const fitted = await withLocalCopy(store, input.dataUri, (file) =>
+          withWarehouseSession(input.warehouse, settings, input.snapshotId, (w) =>
+            fitAndApply(w, file, work, input, plan),
+          ),
+        );
         const uris = Object.fromEntries(splits.map((s) => [s, store.uri(...folder, `${s}.parquet`)])) as Record<
           (typeof splits)[number],
           string
@@ -70,49 +78,54 @@ export function createPreprocessActivities({ store }: PreprocessDeps): Preproces
   };
 }
 
-async function fitAndApply(file: string, work: string, input: PreprocessInput, plan: PreprocessingPlan) {
-  // One thread keeps row order and Parquet layout identical between runs: same spec + same snapshot → same bytes.
-  // `assigned` is stored in file row order, so the splits are written in that order without another sort.
-  return withDuckDb(
-    async (db) => {
-      const dedupe = plan.spec.dedupe ?? false;
-      const stratify = plan.spec.stratify ?? false;
-      const droppedRows = await assignSplits(db, file, { ...input, split: plan.split, dedupe, stratify });
-      const rows = await countSplits(db, input);
-      const classes = await fitTarget(db, input);
-      await rejectEmptyFeatures(db, input, plan);
-      const features = await fitFeatures(db, plan.features);
-      const selectList = [
-        ...transformSelectList({ features }),
-        `${targetSql(input, classes)} AS ${ident(labelColumn)}`,
-      ].join(',\n  ');
-      for (const s of splits) {
-        const out = literal(path.join(work, `${s}.parquet`));
-        await db.run(`COPY (SELECT ${selectList} FROM assigned WHERE __split = '${s}') TO ${out} (FORMAT parquet)`);
-      }
-      const transform: FittedTransform = {
-        version: 2,
-        snapshotId: input.snapshotId,
-        specHash: plan.specHash,
-        task: input.task,
-        target: { name: input.target, classes },
-        features,
-        outputColumns: features.flatMap(outputColumnsOf),
-        labelColumn,
-        rows: { dedupe, split: { ...plan.split, stratify } },
-      };
-      return { transform, rows, droppedRows };
-    },
-    { threads: 1 },
-  );
+/**
+ * On DuckDB everything runs on one thread, which keeps row order and Parquet layout identical between runs (same spec
+ * + same snapshot → same bytes), and lets the splits be written in file row order without another sort.
+ */
+async function fitAndApply(
+  w: WarehouseSession,
+  file: string,
+  work: string,
+  input: PreprocessInput,
+  plan: PreprocessingPlan,
+) {
+  const d = w.dialect;
+  const dedupe = plan.spec.dedupe ?? false;
+  const stratify = plan.spec.stratify ?? false;
+  const snapshot = await w.snapshotTable(input.snapshotId, file);
+  const { assigned, droppedRows } = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
+  const rows = await countSplits(w, assigned, input);
+  const classes = await fitTarget(w, assigned, input);
+  await rejectEmptyFeatures(w, assigned, input, plan);
+  const features = await fitFeatures(w, assigned, plan.features);
+  const selectList = [
+    ...transformSelectList({ features }, d),
+    `${targetSql(d, input, classes)} AS ${d.ident(labelColumn)}`,
+    d.ident(rowNumberColumn),
+  ].join(',\n  ');
+  for (const s of splits)
+    await w.writeParquet(
+      `SELECT ${selectList} FROM ${assigned} WHERE __split = '${s}'`,
+      path.join(work, `${s}.parquet`),
+    );
+  const transform: FittedTransform = {
+    version: 2,
+    snapshotId: input.snapshotId,
+    specHash: plan.specHash,
+    task: input.task,
+    target: { name: input.target, classes },
+    features,
+    outputColumns: features.flatMap(outputColumnsOf),
+    labelColumn,
+    rows: { dedupe, split: { ...plan.split, stratify } },
+  };
+  return { transform, rows, droppedRows };
 }
 
-async function countSplits(db: DuckDb, input: PreprocessInput): Promise<PreprocessResult['rows']> {
-  const counts = await db.query<{ s: string; n: number }>(
-    'SELECT __split AS s, count(*) AS n FROM assigned GROUP BY 1',
-  );
+async function countSplits(w: Warehouse, assigned: string, input: PreprocessInput): Promise<PreprocessResult['rows']> {
+  const counts = await w.query(`SELECT __split AS s, count(*) AS n FROM ${assigned} GROUP BY 1`);
   const rows = { train: 0, validation: 0, test: 0 };
-  for (const { s, n } of counts) rows[s as keyof typeof rows] = n;
+  for (const { s, n } of counts) rows[s as keyof typeof rows] = Number(n);
   for (const split of splits) {
     if (rows[split] === 0) {
       throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {
@@ -126,24 +139,29 @@ async function countSplits(db: DuckDb, input: PreprocessInput): Promise<Preproce
 }
 
 /** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */
-async function rejectEmptyFeatures(db: DuckDb, input: PreprocessInput, plan: PreprocessingPlan): Promise<void> {
+async function rejectEmptyFeatures(
+  w: Warehouse,
+  assigned: string,
+  input: PreprocessInput,
+  plan: PreprocessingPlan,
+): Promise<void> {
   if (plan.features.length === 0) return;
-  const counts = await db.query<Record<string, number>>(
-    `SELECT count(*) AS total, ${plan.features.map((f, i) => `count(${ident(f.name)}) AS n${i}`).join(', ')} FROM assigned`,
+  const counts = await w.query(
+    `SELECT count(*) AS total, ${plan.features.map((f, i) => `count(${w.dialect.ident(f.name)}) AS n${i}`).join(', ')} FROM ${assigned}`,
   );
   const row = counts[0]!;
-  const empty = plan.features.findIndex((_, i) => row[`n${i}`] === 0);
+  const empty = plan.features.findIndex((_, i) => Number(row[`n${i}`]) === 0);
   if (empty >= 0) {
     throw mlopsError('MLOPS_ERR_DATA_FEATURE_ALL_NULL', {
       column: plan.features[empty]!.name,
       source: input.snapshotId,
-      rows: row.total,
+      rows: Number(row.total),
     });
   }
 }
 
-async function fitTarget(db: DuckDb, input: PreprocessInput): Promise<string[] | undefined> {
-  const target = ident(input.target);
+async function fitTarget(w: Warehouse, assigned: string, input: PreprocessInput): Promise<string[] | undefined> {
+  const target = w.dialect.toText(w.dialect.ident(input.target));
   const targetType = input.columns.find((c) => c.name === input.target)!.type;
   if (input.task === 'regression') {
     if (!isNumericType(targetType)) {
@@ -156,9 +174,9 @@ async function fitTarget(db: DuckDb, input: PreprocessInput): Promise<string[] |
     }
     return undefined;
   }
-  const classes = await db.query<{ v: string }>(
-    `SELECT DISTINCT ${target}::VARCHAR AS v FROM assigned ORDER BY v LIMIT 1001`,
-  );
+  const classes = (await w.query(`SELECT DISTINCT ${target} AS v FROM ${assigned} ORDER BY v LIMIT 1001`)) as {
+    v: string;
+  }[];
   if (classes.length < 2 || classes.length > 1000) {
     const reason =
       classes.length < 2 ? `it has ${classes.length} distinct value` : 'it has more than 1000 distinct values';
@@ -172,8 +190,9 @@ async function fitTarget(db: DuckDb, input: PreprocessInput): Promise<string[] |
   return classes.map((c) => c.v);
 }
 
-function targetSql(input: PreprocessInput, classes: string[] | undefined): string {
-  const target = ident(input.target);
-  if (!classes) return `${target}::DOUBLE`;
-  return `(CASE ${target}::VARCHAR ${classes.map((v, i) => `WHEN ${literal(v)} THEN ${i}`).join(' ')} END)::DOUBLE`;
+function targetSql(d: SqlDialect, input: PreprocessInput, classes: string[] | undefined): string {
+  const target = d.ident(input.target);
+  if (!classes) return d.toDouble(target);
+  const cases = classes.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
+  return d.toDouble(`CASE ${d.toText(target)} ${cases} END`);
 }

@@ -7,8 +7,11 @@ import { profileFormatVersion } from '../profiling/dataset-profile';
 import { renderReport } from '../profiling/report';
 import { duckDbDialect } from '../profiling/sql-dialect';
 import { literal, withDuckDb } from '../warehouse/duckdb';
+import type { WarehouseSettings } from '../warehouse/open-warehouse';
+import { withWarehouseSession } from '../warehouse/open-warehouse';
+import { rowNumberColumn } from '../warehouse/warehouse';
 
-export interface ProfileDeps {
+export interface ProfileDeps extends WarehouseSettings {
   store: ArtifactStore;
 }
 
@@ -17,14 +20,16 @@ export interface ProfileActivities {
   profileDataset: (input: ProfileDatasetInput) => Promise<ProfileDatasetResult>;
 }
 
-export function createProfileActivities({ store }: ProfileDeps): ProfileActivities {
+export function createProfileActivities({ store, ...settings }: ProfileDeps): ProfileActivities {
   return {
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
       const profileUri = store.uri('profiles', input.snapshotId, 'profile.json');
       const reportUri = store.uri('profiles', input.snapshotId, 'report.html');
       const existing = await readCurrentProfile(store, profileUri, reportUri);
       if (existing) return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
-      const profile = await withLocalCopy(store, input.dataUri, (file) => profileParquet(file, input));
+      const profile = await withLocalCopy(store, input.dataUri, (file) =>
+        input.warehouse === 'bigquery' ? profileInBigQuery(settings, file, input) : profileParquet(file, input),
+      );
       await store.write(reportUri, await renderReport(profile));
       await writeJson(store, profileUri, profile);
       return { profileUri, reportUri, columnCount: profile.columns.length, reused: false };
@@ -58,4 +63,18 @@ function profileParquet(file: string, input: ProfileDatasetInput): Promise<Datas
     },
     { threads: 1 },
   );
+}
+
+/** Profiles the snapshot staged in BigQuery: the same queries in BigQuery's dialect; only aggregates come back. */
+function profileInBigQuery(settings: WarehouseSettings, file: string, input: ProfileDatasetInput) {
+  return withWarehouseSession('bigquery', settings, input.snapshotId, async (w) => {
+    const staged = await w.snapshotTable(input.snapshotId, file);
+    const columns = staged.columns.filter((c) => c.name !== rowNumberColumn);
+    return computeProfile(w, w.dialect, {
+      snapshotId: input.snapshotId,
+      target: input.target,
+      from: staged.from,
+      columns,
+    });
+  });
 }

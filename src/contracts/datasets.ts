@@ -76,10 +76,19 @@ export interface DatasetSnapshot {
   warnings?: SnapshotWarning[];
 }
 
+/**
+ * Where profiling and preprocessing SQL runs: `duckdb` (embedded, on the worker, the default) or `bigquery` (the
+ * snapshot is staged into the BigQuery dataset set by MLOPS_BIGQUERY_DATASET, and only aggregates and the split
+ * files come back).
+ */
+export type WarehouseName = 'duckdb' | 'bigquery';
+
 export interface ProfileDatasetInput {
   snapshotId: string;
   dataUri: string;
   target: string;
+  /** @default 'duckdb' */
+  warehouse?: WarehouseName;
 }
 
 export interface ProfileDatasetResult {
@@ -99,6 +108,8 @@ export interface PreprocessInput {
   split: { testFraction: number; validationFraction: number; seed: number };
   /** How rows are selected and each feature is fitted; absent means every default (docs/preprocessing.md). */
   preprocessing?: PreprocessingSpec;
+  /** @default 'duckdb' */
+  warehouse?: WarehouseName;
 }
 
 /**

@@ -36,6 +36,9 @@ export const trainingPipelineInputSchema = z
       .default({}),
     /** Deduplication, stratification and per-feature settings (docs/preprocessing.md); absent: every default. */
     preprocessing: preprocessingSpecSchema.optional(),
+    /** Where profiling and preprocessing run: `duckdb` (embedded, the default) or `bigquery` (the pipeline worker
+     *  needs MLOPS_GCP_PROJECT and MLOPS_BIGQUERY_DATASET; docs/preprocessing.md, "BigQuery"). */
+    warehouse: z.enum(['duckdb', 'bigquery']).optional(),
     trainer: z
       .object({
         /** `builtin-linear`: the project's own linear/logistic model (Node); `torch-tabular`: the PyTorch reference

@@ -11,9 +11,8 @@ import { finished } from 'node:stream/promises';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import type { SnapshotSource } from '../contracts/datasets';
-import { isMlopsError, mlopsError } from '../errors';
 import { ident } from '../warehouse/duckdb';
-import { googleApiFailure } from './google-errors';
+import { bigQueryFailure } from './google-errors';
 import type { BigQuerySourceRef } from './source-uri';
 
 /** Rows per page request; the API also caps a page at about 10 MB. */
@@ -222,24 +221,4 @@ function duckType(field: TableField): string {
 
 function duckColumns(fields: TableField[]): BigQueryColumn[] {
   return fields.map((f) => ({ name: f.name!, type: duckType(f) }));
-}
-
-/**
- * Failures of the API call itself carry an HTTP status; a query job that fails carries only `errors[].reason`
- * (https://cloud.google.com/bigquery/docs/error-messages). notFound/404 → the table, dataset or project does not
- * exist; accessDenied/403 → permissions; invalidQuery, invalid/400 → the query or a name. Rate and quota limits,
- * backend and internal errors (403 rateLimitExceeded, 429, 5xx, jobInternalError) are plain Errors Temporal retries.
- */
-function bigQueryFailure(source: string, err: unknown): Error {
-  if (isMlopsError(err)) return err;
-  const { status, reasons, message } = googleApiFailure(err);
-  const has = (...names: string[]) => reasons.some((r) => names.includes(r));
-  if (has('rateLimitExceeded', 'quotaExceeded', 'backendError', 'internalError', 'jobInternalError'))
-    return new Error(`Reading ${source} from BigQuery failed (retryable): ${message}`);
-  if (status === 404 || has('notFound')) return mlopsError('MLOPS_ERR_BIGQUERY_NOT_FOUND', { source, reason: message });
-  if (status === 401 || status === 403 || has('accessDenied'))
-    return mlopsError('MLOPS_ERR_BIGQUERY_PERMISSION_DENIED', { source, reason: message });
-  if (status === 400 || has('invalidQuery', 'invalid'))
-    return mlopsError('MLOPS_ERR_BIGQUERY_REQUEST_INVALID', { source, reason: message });
-  return new Error(`Reading ${source} from BigQuery failed: ${message}`);
 }

@@ -1,35 +1,53 @@
 /**
- * Fits each feature's transform on the training rows of the `assigned` table, in SQL: only aggregates (quantiles,
+ * Fits each feature's transform on the training rows of the `assigned` relation, in SQL: only aggregates (quantiles,
  * statistics, top categories) come back to Node. Numeric features take two passes over the table in all (clip bounds,
  * then statistics of the clipped values); each categorical feature takes one grouped query, two for most_frequent.
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
-import type { DuckDb } from '../warehouse/duckdb';
-import { ident, literal } from '../warehouse/duckdb';
+import type { SqlDialect } from '../profiling/sql-dialect';
+import type { Warehouse } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
-import { doubleSql, missingCategory } from './transform-sql';
+import { missingCategory } from './transform-sql';
 
-const train = `FROM assigned WHERE __split = 'train'`;
+/** The warehouse and the table expression of the `assigned` relation (see split-sql.ts). */
+interface Fitting {
+  w: Pick<Warehouse, 'query' | 'dialect'>;
+  assigned: string;
+}
 
-export async function fitFeatures(db: DuckDb, plans: FeaturePlan[]): Promise<FeatureTransform[]> {
+export async function fitFeatures(
+  w: Fitting['w'],
+  assigned: string,
+  plans: FeaturePlan[],
+): Promise<FeatureTransform[]> {
+  const f: Fitting = { w, assigned };
   const numeric = await fitNumerics(
-    db,
+    f,
     plans.filter((p): p is NumericPlan => p.type === 'numeric'),
   );
   const transforms: FeatureTransform[] = [];
   for (const plan of plans)
-    transforms.push(plan.type === 'numeric' ? numeric.get(plan.name)! : await fitCategorical(db, plan));
+    transforms.push(plan.type === 'numeric' ? numeric.get(plan.name)! : await fitCategorical(f, plan));
   return transforms;
 }
 
-async function fitNumerics(db: DuckDb, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {
-  const bounds = await fitClipBounds(db, plans);
+function trainRows(f: Fitting): string {
+  return `FROM ${f.assigned} WHERE __split = 'train'`;
+}
+
+async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {
+  const d = f.w.dialect;
+  const bounds = await fitClipBounds(f, plans);
   const stats = plans.length
     ? await one(
-        db,
+        f,
         plans.flatMap((p, i) => {
-          const x = clipped(p, bounds[i]);
-          return [`median(${x})::DOUBLE AS m${i}`, `avg(${x})::DOUBLE AS a${i}`, `stddev_pop(${x})::DOUBLE AS s${i}`];
+          const x = clipped(d, p, bounds[i]);
+          return [
+            `${d.toDouble(d.median(x))} AS m${i}`,
+            `${d.toDouble(`avg(${x})`)} AS a${i}`,
+            `${d.toDouble(`stddev_pop(${x})`)} AS s${i}`,
+          ];
         }),
       )
     : {};
@@ -59,20 +77,15 @@ async function fitNumerics(db: DuckDb, plans: NumericPlan[]): Promise<Map<string
 
 type Bounds = { lower: number | null; upper: number | null } | undefined;
 
-/**
- * approx_quantile (a t-digest) rather than quantile_cont: it runs in parallel and in one pass on a warehouse. It takes a
- * FLOAT constant; a string cast also covers quantiles JavaScript prints with an exponent (1e-7), which DuckDB reads as
- * DOUBLE and rejects.
- */
-async function fitClipBounds(db: DuckDb, plans: NumericPlan[]): Promise<Bounds[]> {
+/** Approximate quantiles rather than exact ones: they run in parallel and in one pass on a warehouse. */
+async function fitClipBounds(f: Fitting, plans: NumericPlan[]): Promise<Bounds[]> {
+  const d = f.w.dialect;
   const select = plans.flatMap((p, i) =>
     (['lower', 'upper'] as const).flatMap((side) =>
-      p.clip?.[side] != null
-        ? [`approx_quantile(${ident(p.name)}::DOUBLE, '${p.clip[side]}'::FLOAT) AS ${side}${i}`]
-        : [],
+      p.clip?.[side] != null ? [`${d.approxQuantile(d.toDouble(d.ident(p.name)), p.clip[side])} AS ${side}${i}`] : [],
     ),
   );
-  const row = select.length ? await one(db, select) : {};
+  const row = select.length ? await one(f, select) : {};
   return plans.map((p, i) =>
     p.clip
       ? { lower: (row[`lower${i}`] as number | null) ?? null, upper: (row[`upper${i}`] as number | null) ?? null }
@@ -84,23 +97,24 @@ async function fitClipBounds(db: DuckDb, plans: NumericPlan[]): Promise<Bounds[]
  * The raw column (as fitted before clipping existed, so unclipped statistics stay bit-identical) or its clipped value.
  * DuckDB's least/greatest skip nulls (least(NULL, 5) is 5), so nulls are kept null explicitly.
  */
-function clipped(p: NumericPlan, bounds: Bounds): string {
-  const c = ident(p.name);
+function clipped(d: SqlDialect, p: NumericPlan, bounds: Bounds): string {
+  const c = d.ident(p.name);
   if (!bounds) return c;
-  let x = `${c}::DOUBLE`;
-  if (bounds.upper !== null) x = `least(${x}, ${doubleSql(bounds.upper)})`;
-  if (bounds.lower !== null) x = `greatest(${x}, ${doubleSql(bounds.lower)})`;
+  let x = d.toDouble(c);
+  if (bounds.upper !== null) x = `least(${x}, ${d.doubleLiteral(bounds.upper)})`;
+  if (bounds.lower !== null) x = `greatest(${x}, ${d.doubleLiteral(bounds.lower)})`;
   return `CASE WHEN ${c} IS NOT NULL THEN ${x} END`;
 }
 
-async function fitCategorical(db: DuckDb, plan: CategoricalPlan): Promise<FeatureTransform> {
-  const c = ident(plan.name);
-  const impute = plan.impute.strategy === 'constant' ? plan.impute.value : await mostFrequent(db, plan);
+async function fitCategorical(f: Fitting, plan: CategoricalPlan): Promise<FeatureTransform> {
+  const d = f.w.dialect;
+  const c = d.ident(plan.name);
+  const impute = plan.impute.strategy === 'constant' ? plan.impute.value : await mostFrequent(f, plan);
   // Frequency first, then value, so ties break the same way on every run.
-  const top = await db.query<{ v: string }>(
-    `SELECT coalesce(${c}::VARCHAR, ${literal(impute)}) AS v, count(*) AS n ${train}
+  const top = (await f.w.query(
+    `SELECT coalesce(${d.toText(c)}, ${d.literal(impute)}) AS v, count(*) AS n ${trainRows(f)}
      GROUP BY 1 ORDER BY n DESC, v LIMIT ${plan.maxCategories}`,
-  );
+  )) as { v: string }[];
   const base = {
     kind: 'categorical' as const,
     name: plan.name,
@@ -121,15 +135,16 @@ async function fitCategorical(db: DuckDb, plan: CategoricalPlan): Promise<Featur
 }
 
 /** The most frequent non-null training value (ties: the smallest); "__missing__" when every value is null. */
-async function mostFrequent(db: DuckDb, plan: CategoricalPlan): Promise<string> {
-  const c = ident(plan.name);
-  const [row] = await db.query<{ v: string }>(
-    `SELECT ${c}::VARCHAR AS v, count(*) AS n ${train} AND ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT 1`,
-  );
+async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> {
+  const d = f.w.dialect;
+  const c = d.ident(plan.name);
+  const [row] = (await f.w.query(
+    `SELECT ${d.toText(c)} AS v, count(*) AS n ${trainRows(f)} AND ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT 1`,
+  )) as { v: string }[];
   return row?.v ?? missingCategory;
 }
 
-async function one(db: DuckDb, select: string[]): Promise<Record<string, unknown>> {
-  const [row] = await db.query(`SELECT ${select.join(', ')} ${train}`);
+async function one(f: Fitting, select: string[]): Promise<Record<string, unknown>> {
+  const [row] = await f.w.query(`SELECT ${select.join(', ')} ${trainRows(f)}`);
   return row ?? {};
 }

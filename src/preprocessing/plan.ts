@@ -76,7 +76,7 @@ export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
   const { testFraction, validationFraction, seed } = input.split;
   const split = { testFraction, validationFraction, seed };
   const hashed = {
-    v: 2,
+    v: 3,
     target: input.target,
     task: input.task,
     split,

@@ -1,14 +1,16 @@
 /**
- * Builds the `assigned` table: the snapshot's rows with a usable target, optionally deduplicated, each with its file
- * row number (`__row`) and split (`__split`). Every choice is a function of the row number and the seed, so the same
- * snapshot and spec always give the same splits.
+ * Builds the `assigned` relation: the snapshot's rows with a usable target, optionally deduplicated, each with its
+ * file row number (`__row`) and split (`__split`). Every choice is a function of the row number and the seed, computed
+ * the same way on every warehouse, so the same snapshot and spec always give the same splits, on DuckDB or BigQuery.
  */
 import type { ColumnSchema } from '../contracts/datasets';
-import type { DuckDb } from '../warehouse/duckdb';
-import { ident, literal } from '../warehouse/duckdb';
+import { rowDrawSql } from '../profiling/sql-dialect';
+import type { WarehouseSession, WarehouseTable } from '../warehouse/warehouse';
+import { rowNumberColumn } from '../warehouse/warehouse';
 
 export interface SplitOptions {
   target: string;
+  /** The snapshot's columns (the relation also has `__row`). */
   columns: ColumnSchema[];
   split: { testFraction: number; validationFraction: number; seed: number };
   dedupe: boolean;
@@ -20,47 +22,71 @@ export interface DroppedRows {
   duplicates: number;
 }
 
-export async function assignSplits(db: DuckDb, file: string, o: SplitOptions): Promise<DroppedRows> {
-  const target = ident(o.target);
-  await db.run(`CREATE VIEW source AS
-    SELECT *, file_row_number AS __row FROM read_parquet(${literal(file)}, file_row_number = true)`);
-  // Identical rows are identical in every snapshot column (nulls equal); the first by file row number is kept.
-  const partition = o.columns.map((c) => ident(c.name)).join(', ');
-  await db.run(`CREATE VIEW kept AS SELECT * FROM source WHERE ${target} IS NOT NULL
-    ${o.dedupe ? `QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY __row) = 1` : ''}`);
-  // Without window functions the split is a per-row expression: a view re-reads the Parquet file instead of holding
-  // the whole table in memory, so memory stays flat as rows grow.
-  const kind = o.stratify || o.dedupe ? 'TABLE' : 'VIEW';
-  await db.run(`CREATE ${kind} assigned AS ${o.stratify ? stratifiedSql(o) : hashedSql(o)}`);
-  const [counts] = await db.query<{ source: number; kept: number; usable: number }>(
-    `SELECT (SELECT count(*) FROM source) AS source, (SELECT count(*) FROM kept) AS kept,
-            (SELECT count(*) FROM source WHERE ${target} IS NOT NULL) AS usable`,
-  );
-  return { missingTarget: counts!.source - counts!.usable, duplicates: counts!.usable - counts!.kept };
+export interface AssignedRows {
+  /** Table expression of the relation: the snapshot columns, `__row` and `__split`. */
+  assigned: string;
+  droppedRows: DroppedRows;
 }
 
-/** Each row draws u in [0, 1) from a hash of its row number and the seed; split shares hold in expectation. */
-function hashedSql({ split, dedupe }: SplitOptions): string {
+export async function assignSplits(
+  w: WarehouseSession,
+  snapshot: WarehouseTable,
+  o: SplitOptions,
+): Promise<AssignedRows> {
+  const d = w.dialect;
+  const target = d.ident(o.target);
+  const row = d.ident(rowNumberColumn);
+  const columns = [...o.columns.map((c) => d.ident(c.name)), row].join(', ');
+  // Identical rows are identical in every snapshot column (nulls equal); the first by file row number is kept.
+  const partition = o.columns.map((c) => d.partitionKey(d.ident(c.name), c.type)).join(', ');
+  const kept = `SELECT ${columns} FROM ${snapshot.from} WHERE ${target} IS NOT NULL${
+    o.dedupe ? ` QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY ${row}) = 1` : ''
+  }`;
+  // Without window functions the split is a per-row expression: DuckDB keeps it as a view that re-reads the Parquet
+  // file instead of holding the whole table in memory, so memory stays flat as rows grow.
+  const select = o.stratify ? stratifiedSql(d, columns, kept, o) : hashedSql(d, columns, kept, o);
+  const assigned = await w.define('assigned', select, { materialize: o.stratify || o.dedupe });
+  const [counts] = await w.query(
+    `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
+            (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows,
+            (SELECT count(*) FROM ${assigned}) AS kept_rows`,
+  );
+  const n = (key: string) => Number(counts![key]);
+  return {
+    assigned,
+    droppedRows: {
+      missingTarget: n('source_rows') - n('usable_rows'),
+      duplicates: n('usable_rows') - n('kept_rows'),
+    },
+  };
+}
+
+type Dialect = WarehouseSession['dialect'];
+
+/** Each row draws u in [0, 1) from its row number and the seed; split shares hold in expectation. */
+function hashedSql(d: Dialect, columns: string, kept: string, { split, dedupe }: SplitOptions): string {
   const { testFraction, validationFraction, seed } = split;
-  // A single-threaded scan keeps file order; only dedupe's window function reorders rows and needs the sort back.
-  const restoreOrder = dedupe ? ' ORDER BY __row' : '';
-  return `SELECT * EXCLUDE (__u), CASE WHEN __u < ${testFraction} THEN 'test'
+  // A single-threaded DuckDB scan keeps file order; only dedupe's window function reorders rows and needs the sort.
+  const restoreOrder = dedupe ? ` ORDER BY ${d.ident(rowNumberColumn)}` : '';
+  const u = rowDrawSql(d, d.ident(rowNumberColumn), seed);
+  return `SELECT ${columns}, CASE WHEN __u < ${testFraction} THEN 'test'
       WHEN __u < ${testFraction + validationFraction} THEN 'validation' ELSE 'train' END AS __split
-    FROM (SELECT *, (hash(__row, ${seed}::BIGINT) % 1000000) / 1000000.0 AS __u FROM kept)${restoreOrder}`;
+    FROM (SELECT ${columns}, ${u} AS __u FROM (${kept}) AS kept) AS drawn${restoreOrder}`;
 }
 
 /**
- * Within each class of n rows, ordered by the same hash (then row number): the first round(n × testFraction) go to
+ * Within each class of n rows, ordered by the same draw (then row number): the first round(n × testFraction) go to
  * test, the next round(n × validationFraction) to validation, the rest to train. Rounding is half up.
  */
-function stratifiedSql({ split, target }: SplitOptions): string {
+function stratifiedSql(d: Dialect, columns: string, kept: string, { split, target }: SplitOptions): string {
   const { testFraction, validationFraction, seed } = split;
+  const row = d.ident(rowNumberColumn);
   const nTest = `floor(__n * ${testFraction} + 0.5)`;
   const nValidation = `floor(__n * ${validationFraction} + 0.5)`;
-  const byClass = `PARTITION BY ${ident(target)}::VARCHAR`;
-  return `SELECT * EXCLUDE (__rank, __n), CASE WHEN __rank < ${nTest} THEN 'test'
+  const byClass = `PARTITION BY ${d.toText(d.ident(target))}`;
+  return `SELECT ${columns}, CASE WHEN __rank < ${nTest} THEN 'test'
       WHEN __rank < ${nTest} + ${nValidation} THEN 'validation' ELSE 'train' END AS __split
-    FROM (SELECT *, row_number() OVER (${byClass} ORDER BY hash(__row, ${seed}::BIGINT), __row) - 1 AS __rank,
-                 count(*) OVER (${byClass}) AS __n FROM kept)
-    ORDER BY __row`;
+    FROM (SELECT ${columns}, row_number() OVER (${byClass} ORDER BY ${rowDrawSql(d, row, seed)}, ${row}) - 1 AS __rank,
+                 count(*) OVER (${byClass}) AS __n FROM (${kept}) AS kept) AS ranked
+    ORDER BY ${row}`;
 }

@@ -1,16 +1,20 @@
 /**
- * A fitted transform as a DuckDB select list: what preprocessing writes to the split files, and what
+ * A fitted transform as a select list: what preprocessing writes to the split files (in DuckDB or BigQuery), and what
  * src/serving/apply-transform.ts must reproduce exactly for single requests (test/serving/model-server.test.ts checks).
  */
 import type { FeatureTransform, FittedTransform } from '../contracts/datasets';
-import { ident, literal } from '../warehouse/duckdb';
+import type { SqlDialect } from '../profiling/sql-dialect';
+import { duckDbDialect } from '../profiling/sql-dialect';
 
 /** The category a null counts as unless the spec imputes categorical nulls otherwise. */
 export const missingCategory = '__missing__';
 
 /** Select-list entries computing every model input column of `transform` from raw columns, in output order. */
-export function transformSelectList(transform: Pick<FittedTransform, 'features'>): string[] {
-  return transform.features.flatMap(featureSql);
+export function transformSelectList(
+  transform: Pick<FittedTransform, 'features'>,
+  dialect: SqlDialect = duckDbDialect,
+): string[] {
+  return transform.features.flatMap((t) => featureSql(dialect, t));
 }
 
 /** The model input columns a feature writes, in order. */
@@ -19,33 +23,24 @@ export function outputColumnsOf(t: FeatureTransform): string[] {
   return [...t.outputs, t.unknownOutput];
 }
 
-/**
- * A DOUBLE literal that DuckDB reads as exactly the JavaScript number: a plain numeric literal may be read as a DECIMAL
- * first and rounded on the way to DOUBLE, while both sides parse the shortest round-trip string exactly.
- */
-export function doubleSql(x: number): string {
-  return `'${String(x)}'::DOUBLE`;
-}
-
-function featureSql(t: FeatureTransform): string[] {
-  const c = ident(t.name);
+function featureSql(d: SqlDialect, t: FeatureTransform): string[] {
+  const c = d.ident(t.name);
   if (t.kind === 'numeric') {
-    let x = `coalesce(${c}::DOUBLE, ${doubleSql(t.impute)})`;
-    if (t.clip?.upper != null) x = `least(${x}, ${doubleSql(t.clip.upper)})`;
-    if (t.clip?.lower != null) x = `greatest(${x}, ${doubleSql(t.clip.lower)})`;
-    if (t.standardize !== false) x = `((${x} - ${doubleSql(t.mean)}) / ${doubleSql(t.std)})`;
-    return [`(${x})::DOUBLE AS ${ident(t.output)}`];
+    let x = `coalesce(${d.toDouble(c)}, ${d.doubleLiteral(t.impute)})`;
+    if (t.clip?.upper != null) x = `least(${x}, ${d.doubleLiteral(t.clip.upper)})`;
+    if (t.clip?.lower != null) x = `greatest(${x}, ${d.doubleLiteral(t.clip.lower)})`;
+    if (t.standardize !== false) x = `((${x} - ${d.doubleLiteral(t.mean)}) / ${d.doubleLiteral(t.std)})`;
+    return [`${d.toDouble(`(${x})`)} AS ${d.ident(t.output)}`];
   }
-  const value = `coalesce(${c}::VARCHAR, ${literal(t.impute ?? missingCategory)})`;
+  const value = `coalesce(${d.toText(c)}, ${d.literal(t.impute ?? missingCategory)})`;
   if (t.encoding === 'ordinal') {
-    const cases = t.categories.map((v, i) => `WHEN ${literal(v)} THEN ${i}`).join(' ');
-    return [`(CASE ${value} ${cases} ELSE ${t.unknownIndex} END)::DOUBLE AS ${ident(t.output)}`];
+    const cases = t.categories.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
+    return [`${d.toDouble(`CASE ${value} ${cases} ELSE ${t.unknownIndex} END`)} AS ${d.ident(t.output)}`];
   }
-  const known = t.categories.map(literal).join(', ');
+  const known = t.categories.map((v) => d.literal(v)).join(', ');
+  const flag = (condition: string) => `${d.toDouble(`CASE WHEN ${condition} THEN 1 ELSE 0 END`)}`;
   return [
-    ...t.categories.map(
-      (v, i) => `(CASE WHEN ${value} = ${literal(v)} THEN 1.0 ELSE 0.0 END)::DOUBLE AS ${ident(t.outputs[i]!)}`,
-    ),
-    `(CASE WHEN ${value} IN (${known}) THEN 0.0 ELSE 1.0 END)::DOUBLE AS ${ident(t.unknownOutput)}`,
+    ...t.categories.map((v, i) => `${flag(`${value} = ${d.literal(v)}`)} AS ${d.ident(t.outputs[i]!)}`),
+    `${flag(known ? `${value} NOT IN (${known})` : 'TRUE')} AS ${d.ident(t.unknownOutput)}`,
   ];
 }

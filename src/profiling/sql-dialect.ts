@@ -1,11 +1,16 @@
 /**
- * The parts of the profiling SQL that differ between warehouses. Everything else in `profile-sql.ts` is plain SQL
- * (count, min, max, avg, stddev_samp, corr, GROUP BY, window functions) that DuckDB and BigQuery share.
+ * The parts of the profiling and preprocessing SQL that differ between warehouses. Everything else (count, min, max,
+ * avg, stddev, corr, least, greatest, coalesce, CASE, GROUP BY, window functions, QUALIFY) is SQL that DuckDB and
+ * BigQuery share.
  */
 export interface SqlDialect {
-  readonly name: string;
+  readonly name: 'duckdb' | 'bigquery';
   /** Quotes an identifier. */
   ident(name: string): string;
+  /** Quotes a string literal. */
+  literal(value: string): string;
+  /** A double-precision literal read as exactly the JavaScript number. */
+  doubleLiteral(value: number): string;
   /** Casts an expression to a double-precision float. */
   toDouble(expr: string): string;
   /** Casts an expression to text (category values). */
@@ -21,6 +26,49 @@ export interface SqlDialect {
   binIndex(expr: string, min: number, max: number, bins: number): string;
   /** True for column types profiled as numeric. */
   isNumericType(type: string): boolean;
+  /** An aggregate: the median of a double expression (exact on DuckDB, approximate on BigQuery). */
+  median(expr: string): string;
+  /** An aggregate: one approximate quantile of a double expression. */
+  approxQuantile(expr: string, level: number): string;
+  /**
+   * A key for `PARTITION BY` that is equal exactly when the column's values are (nulls equal): BigQuery cannot
+   * partition by a FLOAT64, so it compares such values by their round-trip text.
+   */
+  partitionKey(column: string, type: string): string;
+}
+
+/**
+ * The largest prime below 2²⁶, for {@link rowDrawSql}: every product in it stays below 2⁵², exact even where integer
+ * arithmetic goes through doubles (goccy/bigquery-emulator's MOD does; BigQuery's would raise on 64-bit overflow).
+ * Row numbers are taken modulo it, so rows 67,108,859 apart share their draw: no bias, only a very long period.
+ */
+const drawModulus = 67_108_859;
+
+/**
+ * A number in [0, 1) drawn from an integer row number and a seed, the same on every warehouse: integer arithmetic
+ * only, so DuckDB and BigQuery assign every row to the same split. The row goes through a seeded affine step and two
+ * squarings modulo a prime; the seed only chooses the three constants (with SplitMix64, in JavaScript), so small seeds
+ * and small row numbers mix as well as large ones.
+ */
+export function rowDrawSql(d: SqlDialect, row: string, seed: number): string {
+  const [a, b, c] = drawConstants(seed);
+  const x1 = `MOD(MOD(${row}, ${drawModulus}) * ${a} + ${b}, ${drawModulus})`;
+  const x2 = `MOD(${x1} * ${x1} + ${c}, ${drawModulus})`;
+  const x3 = `MOD(${x2} * ${x2} + ${x1}, ${drawModulus})`;
+  return `(${d.toDouble(x3)} / ${drawModulus})`;
+}
+
+/** Three constants in [1, modulus − 1] from the seed: SplitMix64 outputs, reduced. */
+function drawConstants(seed: number): [number, number, number] {
+  const golden = 0x9e3779b97f4a7c15n;
+  let state = BigInt.asUintN(64, BigInt(Math.trunc(seed)) + golden);
+  const next = () => {
+    state = BigInt.asUintN(64, state + golden);
+    let z = BigInt.asUintN(64, (state ^ (state >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return Number((z ^ (z >> 31n)) % BigInt(drawModulus - 1)) + 1;
+  };
+  return [next(), next(), next()];
 }
 
 const duckDbNumericTypes =
@@ -30,6 +78,10 @@ const duckDbNumericTypes =
 export const duckDbDialect: SqlDialect = {
   name: 'duckdb',
   ident: (name) => `"${name.replace(/"/g, '""')}"`,
+  literal: (value) => `'${value.replace(/'/g, "''")}'`,
+  // A plain numeric literal may be read as a DECIMAL first and rounded on its way to DOUBLE; the shortest round-trip
+  // string is parsed exactly.
+  doubleLiteral: (value) => `'${finite(value)}'::DOUBLE`,
   toDouble: (expr) => `CAST(${expr} AS DOUBLE)`,
   toText: (expr) => `CAST(${expr} AS VARCHAR)`,
   // approx_quantile is a t-digest: parallelizable, unlike the exact quantile (docs/profiling.md has its tolerance).
@@ -40,6 +92,10 @@ export const duckDbDialect: SqlDialect = {
       ? `least(CAST(floor((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INTEGER), ${bins - 1})`
       : '0',
   isNumericType: (type) => duckDbNumericTypes.test(type),
+  median: (expr) => `median(${expr})`,
+  // A FLOAT constant; the string cast also covers levels JavaScript prints with an exponent (1e-7).
+  approxQuantile: (expr, level) => `approx_quantile(${expr}, '${level}'::FLOAT)`,
+  partitionKey: (column) => column,
 };
 
 const bigQueryNumericTypes = /^(INT64|INTEGER|FLOAT64|FLOAT|NUMERIC|BIGNUMERIC|DECIMAL|BIGDECIMAL)(\(.*\))?$/;
@@ -54,12 +110,17 @@ const bigQueryNumericTypes = /^(INT64|INTEGER|FLOAT64|FLOAT|NUMERIC|BIGNUMERIC|D
 export const bigQueryDialect: SqlDialect = {
   name: 'bigquery',
   ident: (name) => `\`${name.replace(/[\\`]/g, (c) => `\\${c}`)}\``,
+  literal: (value) =>
+    `'${value
+      .replace(/[\\']/g, (c) => `\\${c}`)
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')}'`,
+  doubleLiteral: (value) => `CAST('${finite(value)}' AS FLOAT64)`,
   toDouble: (expr) => `CAST(${expr} AS FLOAT64)`,
   toText: (expr) => `CAST(${expr} AS STRING)`,
   approxQuantiles: (expr, levels) => {
     const n = quantileDivisions(levels);
-    const at = (level: number) => `APPROX_QUANTILES(${expr}, ${n})[OFFSET(${Math.round(level * n)})]`;
-    return `[${levels.map(at).join(', ')}]`;
+    return `[${levels.map((level) => bigQueryQuantileAt(expr, n, level)).join(', ')}]`;
   },
   approxDistinct: (expr) => `APPROX_COUNT_DISTINCT(${expr})`,
   binIndex: (expr, min, max, bins) =>
@@ -67,13 +128,27 @@ export const bigQueryDialect: SqlDialect = {
       ? `LEAST(CAST(FLOOR((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INT64), ${bins - 1})`
       : '0',
   isNumericType: (type) => bigQueryNumericTypes.test(type.toUpperCase()),
+  // BigQuery has no median aggregate; PERCENTILE_CONT is analytic only and needs one partition of the whole table.
+  median: (expr) => `APPROX_QUANTILES(${expr}, 2)[OFFSET(1)]`,
+  approxQuantile: (expr, level) => bigQueryQuantileAt(expr, quantileDivisions([level]), level),
+  // The type is BigQuery's or the snapshot's (DuckDB's) name for the column's type.
+  partitionKey: (column, type) => (/^(FLOAT64|FLOAT|DOUBLE|REAL)$/i.test(type) ? `FORMAT('%.17g', ${column})` : column),
 };
+
+function bigQueryQuantileAt(expr: string, divisions: number, level: number): string {
+  return `APPROX_QUANTILES(${expr}, ${divisions})[OFFSET(${Math.round(level * divisions)})]`;
+}
 
 /** The fewest divisions (100, 1,000 or 10,000) that put every level on a boundary of `APPROX_QUANTILES`. */
 function quantileDivisions(levels: readonly number[]): number {
   const n = [100, 1000, 10_000].find((d) => levels.every((l) => Math.abs(l * d - Math.round(l * d)) < 1e-9));
   if (n === undefined) throw new Error(`Quantile levels ${levels.join(', ')} are finer than 1/10000`);
   return n;
+}
+
+function finite(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`Cannot write ${value} as an SQL number`);
+  return String(value);
 }
 
 /** A finite number as an SQL literal (exponent form keeps full double precision). */

@@ -2,11 +2,18 @@
  * BigQuery as a {@link Warehouse}, over `@google-cloud/bigquery`. Queries run as query jobs (`jobs.query`); only their
  * aggregate rows come back. Point `apiEndpoint` at goccy/bigquery-emulator in tests (docs/profiling.md, "BigQuery").
  */
-import type { TableField } from '@google-cloud/bigquery';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
+import { exportBigQuery } from '../ingest/bigquery-source';
 import { bigQueryDialect } from '../profiling/sql-dialect';
 import type { Row } from './duckdb';
-import type { Warehouse, WarehouseTable } from './warehouse';
+import { ident, literal, withDuckDb } from './duckdb';
+import type { Warehouse, WarehouseSession, WarehouseTable } from './warehouse';
+import { rowNumberColumn } from './warehouse';
 
 export interface BigQueryWarehouseOptions {
   /** The project that runs (and is billed for) the queries, and the default project of table references. */
@@ -21,7 +28,17 @@ export interface BigQueryWarehouseOptions {
    * @default chosen by BigQuery from the tables read
    */
   location?: string;
+  /**
+   * The dataset (`dataset` or `project.dataset`) that holds staged snapshots and scratch tables; sessions need it.
+   * It is created in `location` when missing.
+   */
+  dataset?: string;
+  /** Further client options: credentials, `keyFilename`, an `authClient`. */
+  client?: BigQueryOptions;
 }
+
+/** Scratch tables expire on their own after a day, in case a worker dies before dropping them. */
+const scratchExpiry = 'TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)';
 
 /** RECORD columns, like REPEATED ones, are left out of the profile: no scalar statistic applies to them. */
 const unprofiled = new Set(['RECORD', 'STRUCT']);
@@ -31,8 +48,115 @@ export class BigQueryWarehouse implements Warehouse {
   private readonly client: BigQuery;
 
   constructor(private readonly options: BigQueryWarehouseOptions) {
-    const { projectId, apiEndpoint, location } = options;
-    this.client = new BigQuery({ projectId, location, ...(apiEndpoint ? { apiEndpoint } : {}) });
+    this.client = new BigQuery(this.clientOptions());
+  }
+
+  private clientOptions(): BigQueryOptions {
+    const { projectId, apiEndpoint, location, client } = this.options;
+    return { ...client, projectId, location, ...(apiEndpoint ? { apiEndpoint } : {}) };
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.client.query({ query: sql, location: this.options.location });
+  }
+
+  /**
+   * A session over the warehouse dataset: snapshots are staged there once (keyed by snapshot id, so every later
+   * activity on the same snapshot reuses the table), and scratch tables are dropped when the session closes.
+   */
+  async openSession(): Promise<WarehouseSession> {
+    if (!this.options.dataset) throw new Error('The BigQuery warehouse needs a dataset for staging and scratch tables');
+    const home = parseDatasetRef(this.options.dataset, this.options.projectId);
+    const dataset = this.client.dataset(home.dataset, { projectId: home.project, location: this.options.location });
+    await dataset.get({ autoCreate: true });
+    const prefix = `mlops_tmp_${randomBytes(4).toString('hex')}_`;
+    const scratch: string[] = [];
+    const ref = (table: string) => [home.project, home.dataset, table].map((p) => bigQueryDialect.ident(p)).join('.');
+    const session: WarehouseSession = {
+      dialect: bigQueryDialect,
+      query: (sql) => this.query(sql),
+      describe: (table) => this.describe(table),
+      snapshotTable: async (snapshotId, file) => {
+        const table = `mlops_snapshot_${snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`;
+        const [exists] = await dataset.table(table).exists();
+        if (!exists) await this.stage(dataset.table(table), file);
+        return this.describe(`${home.project}.${home.dataset}.${table}`);
+      },
+      define: async (name, select) => {
+        scratch.push(prefix + name);
+        await this.run(`CREATE TABLE ${ref(prefix + name)} OPTIONS (expiration_timestamp = ${scratchExpiry}) AS
+          ${select}`);
+        return ref(prefix + name);
+      },
+      writeParquet: async (select, parquetPath) => {
+        const name = `out_${scratch.length}`;
+        await session.define(name, select);
+        await this.download(home, prefix + name, parquetPath);
+      },
+      close: async () => {
+        for (const table of scratch.splice(0)) await dataset.table(table).delete({ ignoreNotFound: true });
+      },
+    };
+    return session;
+  }
+
+  /**
+   * Loads the snapshot with its row numbers into a table: DuckDB writes the rows with `__row` as NDJSON, and a load
+   * job (all or nothing) uploads it with an explicit schema, so no type is guessed from values. Writing the same
+   * snapshot twice gives the same table, so racing stagers agree.
+   */
+  private async stage(table: ReturnType<ReturnType<BigQuery['dataset']>['table']>, file: string): Promise<void> {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bq-stage-'));
+    try {
+      const staged = path.join(work, 'snapshot.ndjson');
+      const fields = await withDuckDb(async (db) => {
+        await db.run("SET TimeZone = 'UTC'");
+        const from = `read_parquet(${literal(file)}, file_row_number = true)`;
+        const described = await db.query<{ column_name: string; column_type: string }>(
+          `DESCRIBE SELECT * EXCLUDE (file_row_number) FROM ${from}`,
+        );
+        const columns = described.map((c) => ({ name: c.column_name, ...stagedType(c.column_type) }));
+        const select = columns.map(
+          (c) => `${c.cast ? `CAST(${ident(c.name)} AS VARCHAR)` : ident(c.name)} AS ${ident(c.name)}`,
+        );
+        await db.run(`COPY (SELECT ${[...select, `file_row_number AS ${rowNumberColumn}`].join(', ')} FROM ${from})
+          TO ${literal(staged)} (FORMAT json)`);
+        return [...columns.map((c) => ({ name: c.name, type: c.type })), { name: rowNumberColumn, type: 'INT64' }];
+      });
+      await table.load(staged, {
+        sourceFormat: 'NEWLINE_DELIMITED_JSON',
+        schema: { fields },
+        writeDisposition: 'WRITE_TRUNCATE',
+      });
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Reads a table page by page (as ingestion reads BigQuery sources, so memory holds one page) and writes it as
+   * Parquet sorted by `__row`, without that column.
+   */
+  private async download(home: { project: string; dataset: string }, table: string, parquetPath: string) {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bq-download-'));
+    try {
+      const ndjson = path.join(work, 'rows.ndjson');
+      const uri = `bq://${home.project}.${home.dataset}.${table}`;
+      const source = { kind: 'bigquery' as const, uri, project: home.project, location: this.options.location };
+      const exported = await exportBigQuery(
+        { ...source, table: { dataset: home.dataset, table } },
+        ndjson,
+        this.clientOptions(),
+      );
+      const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
+      await withDuckDb((db) =>
+        db.run(`COPY (SELECT * EXCLUDE (${rowNumberColumn})
+          FROM read_json(${literal(ndjson)}, format = 'newline_delimited', columns = {${columns}})
+          ORDER BY ${rowNumberColumn}) TO ${literal(parquetPath)} (FORMAT parquet)`),
+      );
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
   }
 
   async query(sql: string): Promise<Row[]> {
@@ -51,6 +175,31 @@ export class BigQueryWarehouse implements Warehouse {
       columns: fields.map((f) => ({ name: f.name!, type: f.type! })),
     };
   }
+}
+
+const stagedTypes: [RegExp, string][] = [
+  [/^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER)$/, 'INT64'],
+  [/^(FLOAT|REAL|DOUBLE)$/, 'FLOAT64'],
+  [/^DECIMAL\(\d+,[0-9]\)$/, 'NUMERIC'],
+  [/^BOOLEAN$/, 'BOOL'],
+  [/^VARCHAR$/, 'STRING'],
+  [/^DATE$/, 'DATE'],
+  [/^TIME$/, 'TIME'],
+  [/^TIMESTAMP$/, 'DATETIME'],
+  [/^TIMESTAMP WITH TIME ZONE$/, 'TIMESTAMP'],
+];
+
+/** The BigQuery type a snapshot column is staged as; other types (UBIGINT, HUGEINT, lists, structs) travel as text. */
+function stagedType(duckType: string): { type: string; cast: boolean } {
+  const found = stagedTypes.find(([pattern]) => pattern.test(duckType));
+  return found ? { type: found[1], cast: false } : { type: 'STRING', cast: true };
+}
+
+function parseDatasetRef(ref: string, defaultProject: string): { project: string; dataset: string } {
+  const parts = ref.split('.');
+  if (parts.length === 1) return { project: defaultProject, dataset: parts[0]! };
+  if (parts.length === 2) return { project: parts[0]!, dataset: parts[1]! };
+  throw new Error(`Not a BigQuery dataset reference (dataset or project.dataset): ${ref}`);
 }
 
 function parseTableRef(table: string, defaultProject: string): { project: string; dataset: string; name: string } {

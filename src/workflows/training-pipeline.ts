@@ -45,7 +45,13 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     upsertSearchAttributes([{ key: searchAttributes.datasetSnapshot, value: snapshot.snapshotId }]);
     const profile = await step(
       'profiling',
-      () => data.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: spec.target }),
+      () =>
+        data.profileDataset({
+          snapshotId: snapshot.snapshotId,
+          dataUri: snapshot.dataUri,
+          target: spec.target,
+          warehouse: spec.warehouse,
+        }),
       (p) => [`${p.columnCount} columns profiled`, p.reused],
     );
     const prepared = await step(
@@ -58,6 +64,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
           task: spec.task,
           split: spec.split,
           preprocessing: spec.preprocessing,
+          warehouse: spec.warehouse,
         }),
       (p) => [
         `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,

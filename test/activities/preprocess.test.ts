@@ -73,7 +73,7 @@ describe('preprocessDataset', function () {
       ...handMade,
       target: 'label',
       task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 38 },
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 7153 },
       preprocessing,
     };
   }
@@ -99,7 +99,7 @@ describe('preprocessDataset', function () {
     assert.equal(transform.version, 2);
     assert.deepEqual(transform.rows, {
       dedupe: true,
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 38, stratify: false },
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 7153, stratify: false },
     });
     const [a, b, c, color, size] = transform.features;
     assert.ok(a?.kind === 'numeric');

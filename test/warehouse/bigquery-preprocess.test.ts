@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BigQuery } from '@google-cloud/bigquery';
+import { OAuth2Client } from 'google-auth-library';
+import { createPipelineActivities } from '../../src/activities';
+import type { PipelineActivities } from '../../src/activities';
+import { LocalArtifactStore, readJson } from '../../src/artifacts';
+import type {
+  DatasetSnapshot,
+  FittedTransform,
+  PreprocessInput,
+  PreprocessResult,
+  PreprocessingSpec,
+} from '../../src/contracts/datasets';
+import type { RunningEmulator } from '../../src/dev/emulators';
+import { isMlopsError } from '../../src/errors';
+import type { DatasetProfile, NumericColumnProfile } from '../../src/profiling/dataset-profile';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { startTestBigQuery } from '../support/bigquery-emulator';
+import { exampleDataset, tempDir } from '../support/stack';
+
+const project = 'test';
+const warehouseDataset = 'mlops_warehouse';
+
+/** 1,500 rows of the bundled churn data, with a few exact duplicates appended so deduplication has work to do. */
+function sampleCsv(): string {
+  const lines = fs.readFileSync(exampleDataset, 'utf8').trimEnd().split('\n').slice(0, 1501);
+  const file = path.join(tempDir('bq-preprocess-data'), 'churn-sample.csv');
+  fs.writeFileSync(file, [...lines, lines[10], lines[200], lines[200]].join('\n') + '\n');
+  return file;
+}
+
+/**
+ * Mean imputation and no clipping: medians and clip bounds are approximate quantiles on BigQuery, and the emulator's
+ * APPROX_QUANTILES is wrong (docs/profiling.md, "BigQuery"), so those are tested on DuckDB only.
+ */
+const spec: PreprocessingSpec = {
+  dedupe: true,
+  defaults: { numeric: { impute: 'mean' }, categorical: { impute: 'most_frequent' } },
+  features: { contract: { encoding: 'ordinal' }, region: { maxCategories: 3 } },
+};
+
+async function readRows(uri: string): Promise<Record<string, unknown>[]> {
+  return withDuckDb((db) => db.query(`SELECT * FROM read_parquet(${literal(fileURLToPath(uri))})`));
+}
+
+function assertClose(actual: unknown, expected: unknown, what: string): void {
+  if (typeof expected !== 'number' || typeof actual !== 'number') return assert.deepEqual(actual, expected, what);
+  const scale = Math.max(1, Math.abs(expected));
+  assert.ok(Math.abs(actual - expected) <= 1e-9 * scale, `${what}: ${actual} vs ${expected}`);
+}
+
+describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and DuckDB', function () {
+  this.timeout(180_000);
+  let emulator: RunningEmulator | undefined;
+  let onBigQuery: PipelineActivities;
+  let onDuckDb: PipelineActivities;
+  let snapshot: DatasetSnapshot;
+  let duckSnapshot: DatasetSnapshot;
+  let client: BigQuery;
+  let bqStore: LocalArtifactStore;
+  let duckStore: LocalArtifactStore;
+
+  before(async function () {
+    this.timeout(30 * 60_000);
+    emulator = await startTestBigQuery(`projects:\n  - id: ${project}\n    datasets: []\n`);
+    // A fixed bearer token stands in for Application Default Credentials: the client's load-job upload needs an
+    // authenticated request, and the emulator accepts any token.
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: 'emulator', expiry_date: Date.now() + 3_600_000 });
+    bqStore = new LocalArtifactStore(tempDir('bq-preprocess-store'));
+    duckStore = new LocalArtifactStore(tempDir('bq-preprocess-duck'));
+    onBigQuery = createPipelineActivities({
+      store: bqStore,
+      config: {
+        gcp: { project },
+        vertex: { location: 'us-central1', machineType: 'n1-standard-4', acceleratorCount: 0 },
+        bigquery: { project, dataset: warehouseDataset, apiEndpoint: emulator.url },
+      },
+      bigQueryClient: { authClient },
+    });
+    onDuckDb = createPipelineActivities({ store: duckStore });
+    snapshot = await onBigQuery.ingestDataset({ sourceUri: sampleCsv() });
+    // Each side has its own store, or the second would reuse the first one's stored result.
+    duckSnapshot = await onDuckDb.ingestDataset({ sourceUri: sampleCsv() });
+    assert.equal(duckSnapshot.snapshotId, snapshot.snapshotId);
+    client = new BigQuery({ projectId: project, apiEndpoint: emulator.url });
+  });
+  after(async function () {
+    await emulator?.stop();
+  });
+
+  function input(warehouse: 'duckdb' | 'bigquery', preprocessing: PreprocessingSpec = spec): PreprocessInput {
+    return {
+      ...(warehouse === 'duckdb' ? duckSnapshot : snapshot),
+      target: 'churned',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.1, seed: 7 },
+      preprocessing,
+      warehouse,
+    };
+  }
+
+  async function compare(bq: PreprocessResult, duck: PreprocessResult): Promise<void> {
+    assert.deepEqual(bq.rows, duck.rows);
+    assert.deepEqual(bq.droppedRows, duck.droppedRows);
+    assert.deepEqual(bq.classes, duck.classes);
+    assert.deepEqual(bq.featureColumns, duck.featureColumns);
+    const tb = await readJson<FittedTransform>(bqStore, bq.transformUri);
+    const td = await readJson<FittedTransform>(duckStore, duck.transformUri);
+    tb.features.forEach((f, i) => {
+      const g = td.features[i]!;
+      if (f.kind !== 'numeric' || g.kind !== 'numeric') return assert.deepEqual(f, g, f.name);
+      for (const key of ['impute', 'mean', 'std'] as const) assertClose(f[key], g[key], `${f.name}.${key}`);
+    });
+    for (const split of ['trainUri', 'validationUri', 'testUri'] as const) {
+      const [rb, rd] = await Promise.all([readRows(bq[split]), readRows(duck[split])]);
+      assert.equal(rb.length, rd.length, split);
+      assert.deepEqual(Object.keys(rb[0]!), Object.keys(rd[0]!), `${split} columns`);
+      rb.forEach((row, i) => {
+        for (const [column, value] of Object.entries(row))
+          assertClose(value, rd[i]![column], `${split} row ${i} ${column}`);
+      });
+    }
+  }
+
+  it('splits, fits and writes the same rows in BigQuery as in DuckDB (deduplicated, one-hot and ordinal)', async function () {
+    const bq = await onBigQuery.preprocessDataset(input('bigquery'));
+    const duck = await onDuckDb.preprocessDataset(input('duckdb'));
+    assert.deepEqual(bq.droppedRows, { missingTarget: 0, duplicates: 3 });
+    assert.equal(bq.rows.train + bq.rows.validation + bq.rows.test, 1500);
+    await compare(bq, duck);
+  });
+
+  it('stratifies by class in BigQuery exactly as in DuckDB', async function () {
+    const stratified = { ...spec, dedupe: false, stratify: true };
+    const bq = await onBigQuery.preprocessDataset(input('bigquery', stratified));
+    const duck = await onDuckDb.preprocessDataset(input('duckdb', stratified));
+    assert.deepEqual(bq.droppedRows, { missingTarget: 0, duplicates: 0 });
+    await compare(bq, duck);
+  });
+
+  it('stages each snapshot once, with its row numbers, and drops every scratch table', async function () {
+    const [tables] = await client.dataset(warehouseDataset).getTables();
+    const names = tables.map((t) => t.id);
+    assert.deepEqual(names, [`mlops_snapshot_${snapshot.snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`]);
+    const [rows] = await client.query(
+      `SELECT COUNT(*) AS n, MIN(__row) AS first, MAX(__row) AS last FROM \`${project}.${warehouseDataset}.${names[0]}\``,
+    );
+    assert.deepEqual(rows[0], { n: 1503, first: 0, last: 1502 });
+  });
+
+  it('profiles the staged snapshot in BigQuery with the numbers DuckDB gives (quantiles aside)', async function () {
+    const bq = await onBigQuery.profileDataset({ ...snapshot, target: 'churned', warehouse: 'bigquery' });
+    const duck = await onDuckDb.profileDataset({ ...duckSnapshot, target: 'churned' });
+    const pb = await readJson<DatasetProfile>(bqStore, bq.profileUri);
+    const pd = await readJson<DatasetProfile>(duckStore, duck.profileUri);
+    assert.equal(pb.rowCount, 1503);
+    assert.deepEqual(
+      pb.columns.map((c) => c.name),
+      pd.columns.map((c) => c.name),
+    );
+    assert.deepEqual(pb.targetDistribution, pd.targetDistribution);
+    for (const [i, c] of pb.columns.entries()) {
+      const d = pd.columns[i]!;
+      assert.deepEqual([c.kind, c.count, c.nulls], [d.kind, d.count, d.nulls], c.name);
+      if (c.kind === 'categorical' && d.kind === 'categorical')
+        assert.deepEqual([c.top, c.otherCount], [d.top, d.otherCount], c.name);
+      if (c.kind === 'numeric') {
+        const n = d as NumericColumnProfile;
+        assert.deepEqual([c.min, c.max, c.histogram], [n.min, n.max, n.histogram], c.name);
+        assertClose(c.mean, n.mean, `${c.name} mean`);
+      }
+    }
+    assert.ok(fs.readFileSync(fileURLToPath(bq.reportUri), 'utf8').includes('vega'));
+  });
+
+  it('says which settings are missing when BigQuery is chosen but not configured', async function () {
+    const unconfigured = createPipelineActivities({ store: new LocalArtifactStore(tempDir('bq-unconfigured')) });
+    const own = await unconfigured.ingestDataset({ sourceUri: sampleCsv() });
+    await assert.rejects(unconfigured.preprocessDataset({ ...input('bigquery'), ...own }), (err: Error) => {
+      assert.ok(isMlopsError(err));
+      assert.equal(err.type, 'MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /MLOPS_GCP_PROJECT and MLOPS_BIGQUERY_DATASET is not set/);
+      return true;
+    });
+  });
+});
