@@ -3,6 +3,7 @@
  * `training-worker.ts`), the demo and the tests all use these, so they run the same workers.
  */
 import path from 'node:path';
+import type { BigQueryOptions } from '@google-cloud/bigquery';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from '../activities';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   taskQueue?: string;
   /** A workflow bundle built once (tests); otherwise the prebuilt file (production) or a fresh bundle. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** BigQuery client options beyond the config, e.g. an `authClient` or `credentials` given in code. */
+  bigQueryClient?: BigQueryOptions;
 }
 
 /**
@@ -36,7 +39,7 @@ export async function createPipelineWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.taskQueue ?? taskQueues.pipeline,
     ...workflowSource(deps),
-    activities: createPipelineActivities({ store, config: deps.config }),
+    activities: createPipelineActivities({ store, config: deps.config, bigQueryClient: deps.bigQueryClient }),
     // Data steps bound their own DuckDB threads; Vertex AI waits are idle polls that hold a slot for a whole job.
     maxConcurrentActivityTaskExecutions: 8,
     ...promptHeartbeats,

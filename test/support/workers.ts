@@ -1,4 +1,5 @@
 import type { MlopsConfig } from '../../src/config';
+import type { WorkerDeps } from '../../src/workers/create-workers';
 import { createPipelineWorker, createTrainingWorker } from '../../src/workers/create-workers';
 import { stack, uniqueName } from './stack';
 
@@ -13,11 +14,18 @@ export async function withWorkers<T>(
   title: string,
   fn: (queues: Queues) => Promise<T>,
   fixedQueues?: Queues,
+  pipelineDeps: Pick<WorkerDeps, 'bigQueryClient'> = {},
 ): Promise<T> {
   const pipeline = uniqueName(title);
   const queues = fixedQueues ?? { pipeline, training: `${pipeline}-training` };
   const { connection, workflowBundle } = stack();
-  const pipelineWorker = await createPipelineWorker({ config, connection, workflowBundle, taskQueue: queues.pipeline });
+  const pipelineWorker = await createPipelineWorker({
+    ...pipelineDeps,
+    config,
+    connection,
+    workflowBundle,
+    taskQueue: queues.pipeline,
+  });
   const trainingWorker = await createTrainingWorker({ config, connection, workflowBundle, taskQueue: queues.training });
   return pipelineWorker.runUntil(trainingWorker.runUntil(() => fn(queues)));
 }

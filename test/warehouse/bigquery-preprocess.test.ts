@@ -19,7 +19,10 @@ import { isMlopsError } from '../../src/errors';
 import type { DatasetProfile, NumericColumnProfile } from '../../src/profiling/dataset-profile';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestBigQuery } from '../support/bigquery-emulator';
-import { exampleDataset, tempDir } from '../support/stack';
+import { churnPipelineInput } from '../support/pipeline-input';
+import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
+import { trainingPipeline } from '../../src/workflows';
 
 const project = 'test';
 const warehouseDataset = 'mlops_warehouse';
@@ -60,6 +63,7 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
   let snapshot: DatasetSnapshot;
   let duckSnapshot: DatasetSnapshot;
   let client: BigQuery;
+  let authClient: OAuth2Client;
   let bqStore: LocalArtifactStore;
   let duckStore: LocalArtifactStore;
 
@@ -68,7 +72,7 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     emulator = await startTestBigQuery(`projects:\n  - id: ${project}\n    datasets: []\n`);
     // A fixed bearer token stands in for Application Default Credentials: the client's load-job upload needs an
     // authenticated request, and the emulator accepts any token.
-    const authClient = new OAuth2Client();
+    authClient = new OAuth2Client();
     authClient.setCredentials({ access_token: 'emulator', expiry_date: Date.now() + 3_600_000 });
     bqStore = new LocalArtifactStore(tempDir('bq-preprocess-store'));
     duckStore = new LocalArtifactStore(tempDir('bq-preprocess-duck'));
@@ -175,6 +179,42 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
       }
     }
     assert.ok(fs.readFileSync(fileURLToPath(bq.reportUri), 'utf8').includes('vega'));
+  });
+
+  it('runs the training pipeline with warehouse "bigquery": profiled and preprocessed in BigQuery, then trained and deployed', async function () {
+    const config = testConfig({
+      MLOPS_GCP_PROJECT: project,
+      MLOPS_BIGQUERY_DATASET: 'mlops_pipeline',
+      MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
+    });
+    const title = this.test!.title;
+    const result = await withWorkers(
+      config,
+      title,
+      async (queues) => {
+        const handle = await stack().client.workflow.start(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(title),
+          args: [
+            churnPipelineInput({
+              dataset: { uri: sampleCsv() },
+              warehouse: 'bigquery',
+              trainer: { kind: 'builtin-linear', hyperparameters: { epochs: 8 }, taskQueue: queues.training },
+            }),
+          ],
+        });
+        return handle.result();
+      },
+      undefined,
+      { bigQueryClient: { authClient } },
+    );
+    assert.equal(result.outcome, 'deployed');
+    assert.ok(result.metrics.auc! > 0.7, `test AUC ${result.metrics.auc}`);
+    const [tables] = await client.dataset('mlops_pipeline').getTables();
+    assert.deepEqual(
+      tables.map((t) => t.id),
+      [`mlops_snapshot_${result.snapshotId.replace('-', '_')}`],
+    );
   });
 
   it('says which settings are missing when BigQuery is chosen but not configured', async function () {
