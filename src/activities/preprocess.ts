@@ -79,8 +79,9 @@ export function createPreprocessActivities({ store, ...settings }: PreprocessDep
 }
 
 /**
- * On DuckDB everything runs on one thread, which keeps row order and Parquet layout identical between runs (same spec
- * + same snapshot → same bytes), and lets the splits be written in file row order without another sort.
+ * On DuckDB each statement runs on one thread, which keeps row order and Parquet layout identical between runs (same
+ * spec + same snapshot → same bytes) and lets the splits be written in file row order without another sort;
+ * independent statements are issued together and run side by side.
  */
 async function fitAndApply(
   w: WarehouseSession,
@@ -94,20 +95,22 @@ async function fitAndApply(
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
   const { assigned, droppedRows } = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
-  const rows = await countSplits(w, assigned, input);
-  const classes = await fitTarget(w, assigned, input);
-  await rejectEmptyFeatures(w, assigned, input, plan);
+  const [rows, classes] = await Promise.all([
+    countSplits(w, assigned, input),
+    fitTarget(w, assigned, input),
+    rejectEmptyFeatures(w, assigned, input, plan),
+  ]);
   const features = await fitFeatures(w, assigned, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input, classes)} AS ${d.ident(labelColumn)}`,
     d.ident(rowNumberColumn),
   ].join(',\n  ');
-  for (const s of splits)
-    await w.writeParquet(
-      `SELECT ${selectList} FROM ${assigned} WHERE __split = '${s}'`,
-      path.join(work, `${s}.parquet`),
-    );
+  await Promise.all(
+    splits.map((s) =>
+      w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE __split = '${s}'`, path.join(work, `${s}.parquet`)),
+    ),
+  );
   const transform: FittedTransform = {
     version: 2,
     snapshotId: input.snapshotId,

@@ -15,20 +15,25 @@ interface Fitting {
   assigned: string;
 }
 
+/**
+ * The queries are independent once the clip bounds are known, so they are issued together: a warehouse that runs
+ * several statements at once (DuckDB with several connections, BigQuery) works on them side by side.
+ */
 export async function fitFeatures(
   w: Fitting['w'],
   assigned: string,
   plans: FeaturePlan[],
 ): Promise<FeatureTransform[]> {
   const f: Fitting = { w, assigned };
-  const numeric = await fitNumerics(
-    f,
-    plans.filter((p): p is NumericPlan => p.type === 'numeric'),
-  );
-  const transforms: FeatureTransform[] = [];
-  for (const plan of plans)
-    transforms.push(plan.type === 'numeric' ? numeric.get(plan.name)! : await fitCategorical(f, plan));
-  return transforms;
+  const [numeric, ...categorical] = await Promise.all([
+    fitNumerics(
+      f,
+      plans.filter((p): p is NumericPlan => p.type === 'numeric'),
+    ),
+    ...plans.filter((p): p is CategoricalPlan => p.type === 'categorical').map((p) => fitCategorical(f, p)),
+  ]);
+  const byName = new Map<string, FeatureTransform>([...numeric, ...categorical.map((t) => [t.name, t] as const)]);
+  return plans.map((p) => byName.get(p.name)!);
 }
 
 function trainRows(f: Fitting): string {
@@ -38,19 +43,27 @@ function trainRows(f: Fitting): string {
 async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {
   const d = f.w.dialect;
   const bounds = await fitClipBounds(f, plans);
-  const stats = plans.length
-    ? await one(
-        f,
-        plans.flatMap((p, i) => {
-          const x = clipped(d, p, bounds[i]);
-          return [
-            `${d.toDouble(d.median(x))} AS m${i}`,
-            `${d.toDouble(`avg(${x})`)} AS a${i}`,
-            `${d.toDouble(`stddev_pop(${x})`)} AS s${i}`,
-          ];
-        }),
-      )
-    : {};
+  const x = plans.map((p, i) => clipped(d, p, bounds[i]));
+  // Medians (which hold the values) in their own query, only where imputed, beside the cheap moments.
+  const medianOf = plans.flatMap((p, i) => (p.impute.strategy === 'median' ? [i] : []));
+  const [medians, moments] = await Promise.all([
+    medianOf.length
+      ? one(
+          f,
+          medianOf.map((i) => `${d.toDouble(d.median(x[i]!))} AS m${i}`),
+        )
+      : {},
+    plans.length
+      ? one(
+          f,
+          plans.flatMap((_, i) => [
+            `${d.toDouble(`avg(${x[i]})`)} AS a${i}`,
+            `${d.toDouble(`stddev_pop(${x[i]})`)} AS s${i}`,
+          ]),
+        )
+      : {},
+  ]);
+  const stats: Record<string, unknown> = { ...medians, ...moments };
   return new Map(
     plans.map((p, i) => {
       const median = stats[`m${i}`] as number | null;

@@ -71,6 +71,7 @@ export class BigQueryWarehouse implements Warehouse {
     await dataset.get({ autoCreate: true });
     const prefix = `mlops_tmp_${randomBytes(4).toString('hex')}_`;
     const scratch: string[] = [];
+    let outputs = 0;
     const ref = (table: string) => [home.project, home.dataset, table].map((p) => bigQueryDialect.ident(p)).join('.');
     const session: WarehouseSession = {
       dialect: bigQueryDialect,
@@ -89,7 +90,7 @@ export class BigQueryWarehouse implements Warehouse {
         return ref(prefix + name);
       },
       writeParquet: async (select, parquetPath) => {
-        const name = `out_${scratch.length}`;
+        const name = `out_${(outputs += 1)}`;
         await session.define(name, select);
         await this.download(home, prefix + name, parquetPath);
       },

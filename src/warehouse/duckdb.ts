@@ -24,20 +24,81 @@ export interface DuckDb {
 const memoryLimit = '512MB';
 const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
 
-/** Opens an in-memory DuckDB for the duration of `fn`. `threads` bounds CPU use on shared workers. */
-export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: { threads?: number } = {}): Promise<T> {
+export interface DuckDbOptions {
+  /**
+   * Threads of the instance; bounds CPU use on shared workers.
+   * @default 2
+   */
+  threads?: number;
+  /**
+   * Connections behind the one handle. Each call runs on the first idle connection, in call order, so up to this many
+   * statements run at once, each on its own thread, even with `threads: 1`: a single-threaded query is deterministic
+   * (a parallel aggregate merges its partial states, and a parallel Parquet write its row groups, in varying order),
+   * and independent queries issued together still use several cores. Connections share the catalog (tables, views).
+   * @default 1
+   */
+  connections?: number;
+}
+
+/** Opens an in-memory DuckDB for the duration of `fn`. */
+export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: DuckDbOptions = {}): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
     memory_limit: memoryLimit,
     temp_directory: spillDirectory,
   });
-  const connection = await instance.connect();
+  const connections: DuckDBConnection[] = [];
+  const pool = new ConnectionPool();
   try {
-    return await fn(wrap(connection));
+    for (let i = 0; i < Math.max(1, options.connections ?? 1); i++) connections.push(await instance.connect());
+    return await fn(connections.length === 1 ? wrap(connections[0]!) : pool.open(connections.map(wrap)));
   } finally {
-    connection.closeSync();
+    // A statement still running on another connection (its caller gave up after an error) must end before the close.
+    await pool.drain(() => connections.forEach((c) => c.interrupt()));
+    for (const connection of connections) connection.closeSync();
     instance.closeSync();
+  }
+}
+
+/** Hands each call to the first idle connection, queueing calls in order while all are busy. */
+class ConnectionPool {
+  private idle: DuckDb[] = [];
+  private readonly waiting: ((db: DuckDb) => void)[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+
+  open(handles: DuckDb[]): DuckDb {
+    this.idle = [...handles];
+    const on =
+      <A extends unknown[], R>(call: (db: DuckDb, ...args: A) => Promise<R>) =>
+      (...args: A) =>
+        this.use((db) => call(db, ...args));
+    return {
+      query: on((db, sql: string) => db.query(sql)) as DuckDb['query'],
+      columns: on((db, sql: string) => db.columns(sql)),
+      run: on((db, sql: string) => db.run(sql)),
+    };
+  }
+
+  private async use<R>(call: (db: DuckDb) => Promise<R>): Promise<R> {
+    const db = this.idle.pop() ?? (await new Promise<DuckDb>((resolve) => this.waiting.push(resolve)));
+    const running = call(db);
+    this.running.add(running);
+    try {
+      return await running;
+    } finally {
+      this.running.delete(running);
+      const next = this.waiting.shift();
+      if (next) next(db);
+      else this.idle.push(db);
+    }
+  }
+
+  async drain(interrupt: () => void): Promise<void> {
+    this.waiting.length = 0;
+    if (this.running.size === 0) return;
+    interrupt();
+    await Promise.allSettled([...this.running]);
   }
 }
 

@@ -1,6 +1,5 @@
 /**
- * Opens the warehouse an activity asked for: the embedded DuckDB (one thread, so results and files are the same bytes
- * on every run) or a BigQuery session over the configured dataset.
+ * Opens the warehouse an activity asked for: the embedded DuckDB or a BigQuery session over the configured dataset.
  */
 import type { WarehouseName } from '../contracts/datasets';
 import { mlopsError } from '../errors';
@@ -10,6 +9,12 @@ import { BigQueryWarehouse } from './bigquery-warehouse';
 import { withDuckDb } from './duckdb';
 import type { WarehouseSession } from './warehouse';
 import { duckDbSession } from './warehouse';
+
+/**
+ * Statements of one activity that may run at once, each on one thread (see duckDbSession): a fixed number rather than
+ * the machine's cores, so a shared pipeline worker stays responsive.
+ */
+const duckDbConnections = 2;
 
 export interface WarehouseSettings {
   /** The BigQuery warehouse's project, dataset, location and endpoint (config `bigquery`), and client options. */
@@ -22,7 +27,8 @@ export async function withWarehouseSession<T>(
   source: string,
   fn: (session: WarehouseSession) => Promise<T>,
 ): Promise<T> {
-  if ((name ?? 'duckdb') === 'duckdb') return withDuckDb((db) => fn(duckDbSession(db)), { threads: 1 });
+  if ((name ?? 'duckdb') === 'duckdb')
+    return withDuckDb((db) => fn(duckDbSession(db)), { threads: 1, connections: duckDbConnections });
   const { projectId, dataset } = settings.bigquery ?? {};
   if (!projectId || !dataset) {
     const missing = [!projectId && 'MLOPS_GCP_PROJECT', !dataset && 'MLOPS_BIGQUERY_DATASET'].filter(Boolean);

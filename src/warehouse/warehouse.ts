@@ -68,8 +68,9 @@ export interface WarehouseSession extends Warehouse {
 }
 
 /**
- * An open DuckDB as a session. It must run on one thread: relations are then produced in `__row` order, which
- * `writeParquet` relies on instead of sorting again.
+ * An open DuckDB as a session. Its statements must each run on one thread (withDuckDb `threads: 1`; open several
+ * `connections` to run independent ones at once): aggregates and Parquet files are then the same bits on every run,
+ * and relations are produced in `__row` order, which `writeParquet` relies on instead of sorting again.
  */
 export function duckDbSession(db: DuckDb): WarehouseSession {
   return {
