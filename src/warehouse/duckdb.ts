@@ -69,14 +69,10 @@ class ConnectionPool {
 
   open(handles: DuckDb[]): DuckDb {
     this.idle = [...handles];
-    const on =
-      <A extends unknown[], R>(call: (db: DuckDb, ...args: A) => Promise<R>) =>
-      (...args: A) =>
-        this.use((db) => call(db, ...args));
     return {
-      query: on((db, sql: string) => db.query(sql)) as DuckDb['query'],
-      columns: on((db, sql: string) => db.columns(sql)),
-      run: on((db, sql: string) => db.run(sql)),
+      query: <T extends Row>(sql: string) => this.use((db) => db.query<T>(sql)),
+      columns: (sql) => this.use((db) => db.columns(sql)),
+      run: (sql) => this.use((db) => db.run(sql)),
     };
   }
 
