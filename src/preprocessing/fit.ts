@@ -44,7 +44,7 @@ async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string
   const d = f.w.dialect;
   const bounds = await fitClipBounds(f, plans);
   const x = plans.map((p, i) => clipped(d, p, bounds[i]));
-  // Medians (which hold the values) in their own query, only where imputed, beside the cheap moments.
+  // Medians (t-digests, the costly part) only where imputed, in their own query beside the cheap moments.
   const medianOf = plans.flatMap((p, i) => (p.impute.strategy === 'median' ? [i] : []));
   const [medians, moments] = await Promise.all([
     medianOf.length
