@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,6 +234,41 @@ describe('preprocessDataset', function () {
       const bytes = fs.readFileSync(fileURLToPath(first[key]));
       assert.ok(bytes.equals(fs.readFileSync(fileURLToPath(second[key]))), `${key} differs`);
     }
+  });
+
+  it('writes byte-identical files for a snapshot of several row groups, read and written by concurrent statements', async function () {
+    this.timeout(120_000);
+    // 300,000 rows (three Parquet row groups of the snapshot), with values derived from the row number.
+    const source = path.join(tempDir('preprocess-large'), 'large.parquet');
+    await withDuckDb((db) =>
+      db.run(`COPY (SELECT (hash(range) % 10000) / 100.0 AS a,
+          CASE WHEN range % 13 = 0 THEN NULL ELSE (hash(range + 1) % 5000) / 10.0 END AS b,
+          ['north', 'south', 'east', 'west'][1 + (hash(range + 2) % 4)::INTEGER] AS region,
+          CASE WHEN hash(range + 3) % 10 < 3 THEN 'yes' ELSE 'no' END AS label
+        FROM range(300000)) TO ${literal(source)} (FORMAT parquet)`),
+    );
+    const spec: PreprocessingSpec = { features: { a: { clip: { lower: 0.05, upper: 0.95 } } } };
+    const hashes: string[][] = [];
+    for (const name of ['large-first', 'large-second']) {
+      const activities = createPipelineActivities({ store: new LocalArtifactStore(tempDir(name)) });
+      const snapshot = await activities.ingestDataset({ sourceUri: source });
+      const result = await activities.preprocessDataset({
+        ...snapshot,
+        target: 'label',
+        task: 'classification',
+        split: { testFraction: 0.2, validationFraction: 0.1, seed: 5 },
+        preprocessing: spec,
+      });
+      assert.equal(result.rows.train + result.rows.validation + result.rows.test, 300_000);
+      hashes.push(
+        [result.trainUri, result.validationUri, result.testUri, result.transformUri].map((uri) =>
+          createHash('sha256')
+            .update(fs.readFileSync(fileURLToPath(uri)))
+            .digest('hex'),
+        ),
+      );
+    }
+    assert.deepEqual(hashes[1], hashes[0]);
   });
 
   it('reuses the stored output for the same resolved spec and recomputes when any setting changes', async function () {
