@@ -18,26 +18,100 @@ export interface DuckDb {
 }
 
 /**
- * Memory one activity's DuckDB may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM
- * and the worker's memory grows with the data instead of staying flat.
+ * Memory one activity's DuckDB may hold before it spills to disk (split evenly between its instances): without a limit
+ * the buffer pool may take 80% of RAM and the worker's memory grows with the data instead of staying flat.
  */
-const memoryLimit = '512MB';
+const memoryLimitMiB = 512;
 const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
 
-/** Opens an in-memory DuckDB for the duration of `fn`. `threads` bounds CPU use on shared workers. */
-export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: { threads?: number } = {}): Promise<T> {
-  const instance = await DuckDBInstance.create(':memory:', {
+export interface DuckDbOptions {
+  /**
+   * Threads of each instance; bounds CPU use on shared workers.
+   * @default 2
+   */
+  threads?: number;
+  /**
+   * Separate in-memory instances behind the one handle. Each call runs on the first idle instance, in call order, so
+   * up to this many statements run at once: single-threaded instances use several cores while each query stays
+   * deterministic (a parallel aggregate merges its partial states in varying order). Instances share no session state
+   * (settings, tables), so calls must be independent reads or writes of files.
+   * @default 1
+   */
+  instances?: number;
+  /**
+   * Where sorts and large aggregates spill.
+   * @default `<os tmpdir>/mlops-duckdb-spill`
+   */
+  tempDirectory?: string;
+}
+
+/** Opens an in-memory DuckDB (or several, see {@link DuckDbOptions.instances}) for the duration of `fn`. */
+export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: DuckDbOptions = {}): Promise<T> {
+  const count = Math.max(1, options.instances ?? 1);
+  const settings = {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
-    memory_limit: memoryLimit,
-    temp_directory: spillDirectory,
-  });
-  const connection = await instance.connect();
+    memory_limit: `${Math.floor(memoryLimitMiB / count)}MB`,
+    temp_directory: options.tempDirectory ?? spillDirectory,
+  };
+  const instances: DuckDBInstance[] = [];
+  const connections: DuckDBConnection[] = [];
+  const handles = new HandlePool();
   try {
-    return await fn(wrap(connection));
+    for (let i = 0; i < count; i++) {
+      instances.push(await DuckDBInstance.create(':memory:', settings));
+      connections.push(await instances[i]!.connect());
+    }
+    return await fn(count === 1 ? wrap(connections[0]!) : handles.open(connections.map(wrap)));
   } finally {
-    connection.closeSync();
-    instance.closeSync();
+    // A query still running on another instance (its caller gave up on an error) must end before the close.
+    await handles.close(() => connections.forEach((c) => c.interrupt()));
+    for (const connection of connections) connection.closeSync();
+    for (const instance of instances) instance.closeSync();
+  }
+}
+
+/** Hands each call to the first idle handle, in call order; calls wait while every handle is busy. */
+class HandlePool {
+  private idle: DuckDb[] = [];
+  private waiting: ((db: DuckDb | undefined) => void)[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  open(handles: DuckDb[]): DuckDb {
+    this.idle = [...handles];
+    return {
+      query: (sql) => this.use((db) => db.query(sql)),
+      columns: (sql) => this.use((db) => db.columns(sql)),
+      run: (sql) => this.use((db) => db.run(sql)),
+    };
+  }
+
+  async close(interrupt: () => void): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake(undefined);
+    if (this.running.size === 0) return;
+    interrupt();
+    await Promise.allSettled(this.running);
+  }
+
+  private async use<R>(call: (db: DuckDb) => Promise<R>): Promise<R> {
+    const db = this.idle.shift() ?? (await new Promise<DuckDb | undefined>((wake) => this.waiting.push(wake)));
+    if (!db || this.closed) throw new Error('DuckDB was closed before the statement could run');
+    const running = call(db);
+    this.running.add(running);
+    try {
+      return await running;
+    } finally {
+      this.running.delete(running);
+      this.release(db);
+    }
+  }
+
+  private release(db: DuckDb): void {
+    const next = this.waiting.shift();
+    if (next) next(db);
+    else this.idle.push(db);
   }
 }
 
