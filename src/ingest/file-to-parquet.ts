@@ -34,7 +34,12 @@ export interface IngestedFile extends ParquetTable {
 const csvDialect = "header = true, delim = ',', quote = '\"', escape = '\"'";
 /** Fail on the first malformed row instead of skipping it, padding it with NULLs or reading it some other way. */
 const csvStrict = 'strict_mode = true, null_padding = false, ignore_errors = false';
-const parquetOptions = 'FORMAT parquet, COMPRESSION zstd';
+/**
+ * zstd level 2 rather than DuckDB's default 3: writing is the slowest part of ingesting a CSV file, and level 2 writes
+ * 1M rows × 20 columns in 1.36 s instead of 1.47 s, for 0.5% more bytes. Snappy or LZ4 would save another 0.3 s but
+ * write 65% or 53% more bytes (slower uploads to a remote store); zstd level 1 writes 60% more.
+ */
+const parquetOptions = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
 
 /**
  * `db` may hold several instances (`withDuckDb`'s `instances`): a CSV file is then read on two at once. Its column
