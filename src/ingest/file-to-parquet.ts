@@ -105,24 +105,30 @@ async function readBothWays(
   parquetPath: string,
 ): Promise<{ stats: ColumnStats[] | undefined } | undefined> {
   const typed = typedCsv(source);
-  const sniffed = await db
-    .query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typed}`)
-    .then((rows) => rows.map((c) => ({ name: c.column_name, type: c.column_type })))
-    .catch(() => []);
-  if (sniffed.length !== header.length) return undefined;
-  const integers = sniffed.flatMap((c, i) => (integerTypes.test(c.type) ? [i] : []));
-  const [copied, text, stats] = await Promise.allSettled([
+  const [copied, checked] = await Promise.allSettled([
     db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`),
-    scanCsvText(db, source, header, integers),
-    columnStats(db, typed, sniffed),
+    readTextAndCount(db, source, header, typed),
   ]);
-  if (copied.status === 'rejected' || text.status === 'rejected' || stats.status === 'rejected') return undefined;
-  const { rows, nonIntegers } = text.value;
-  if (rows === 0 || nonIntegers.some((n) => n > 0)) return undefined;
+  if (copied.status === 'rejected' || checked.status === 'rejected' || !checked.value) return undefined;
+  const { rows, columns, stats } = checked.value;
   const table = await describeParquet(db, parquetPath);
   if (table.rowCount !== rows) return undefined;
-  const sameTypes = table.columns.every((c, i) => c.type === sniffed[i]?.type && c.name === sniffed[i]?.name);
-  return { stats: sameTypes ? stats.value : undefined };
+  const sameTypes = table.columns.every((c, i) => c.type === columns[i]?.type && c.name === columns[i]?.name);
+  return { stats: sameTypes ? stats : undefined };
+}
+
+/**
+ * The text read, checking the columns the typed read takes as integers, then the column checks' counts. Undefined
+ * when the typed read sees other columns than the header, or the text read finds no rows or a non-integer value.
+ */
+async function readTextAndCount(db: DuckDb, source: SourceFile, header: string[], typed: string) {
+  const described = await db.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typed}`);
+  const columns = described.map((c) => ({ name: c.column_name, type: c.column_type }));
+  if (columns.length !== header.length) return undefined;
+  const integers = columns.flatMap((c, i) => (integerTypes.test(c.type) ? [i] : []));
+  const { rows, nonIntegers } = await scanCsvText(db, source, header, integers);
+  if (rows === 0 || nonIntegers.some((n) => n > 0)) return undefined;
+  return { rows, columns, stats: await columnStats(db, typed, columns) };
 }
 
 /**
