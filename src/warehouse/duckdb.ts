@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
@@ -18,11 +19,13 @@ export interface DuckDb {
 }
 
 /**
- * Memory one activity's DuckDB may hold before it spills to disk (split evenly between its instances): without a limit
- * the buffer pool may take 80% of RAM and the worker's memory grows with the data instead of staying flat.
+ * Memory one DuckDB instance may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM and
+ * the worker's memory grows with the data instead of staying flat. Each of several instances gets the whole limit:
+ * each does work one instance did before (a CSV reader's buffers, a Parquet row group), which a share might not fit.
  */
-const memoryLimitMiB = 512;
+const memoryLimit = '512MB';
 const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
+const interruptRetryMs = 20;
 
 export interface DuckDbOptions {
   /**
@@ -34,7 +37,7 @@ export interface DuckDbOptions {
    * Separate in-memory instances behind the one handle. Each call runs on the first idle instance, in call order, so
    * up to this many statements run at once: single-threaded instances use several cores while each query stays
    * deterministic (a parallel aggregate merges its partial states in varying order). Instances share no session state
-   * (settings, tables), so calls must be independent reads or writes of files.
+   * (settings, tables), so calls must be independent reads or writes of files. Each has the whole memory limit.
    * @default 1
    */
   instances?: number;
@@ -51,7 +54,7 @@ export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: Duc
   const settings = {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
-    memory_limit: `${Math.floor(memoryLimitMiB / count)}MB`,
+    memory_limit: memoryLimit,
     temp_directory: options.tempDirectory ?? spillDirectory,
   };
   const instances: DuckDBInstance[] = [];
@@ -90,9 +93,13 @@ class HandlePool {
   async close(interrupt: () => void): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake(undefined);
-    if (this.running.size === 0) return;
-    interrupt();
-    await Promise.allSettled(this.running);
+    let settled = this.running.size === 0;
+    const ended = Promise.allSettled(this.running).then(() => (settled = true));
+    // DuckDB forgets an interrupt that arrives before its query has started, so it is repeated until all have ended.
+    while (!settled) {
+      interrupt();
+      await Promise.race([ended, sleep(interruptRetryMs)]);
+    }
   }
 
   private async use<R>(call: (db: DuckDb) => Promise<R>): Promise<R> {
