@@ -94,9 +94,10 @@ async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string)
 
 /**
  * The typed read writes the Parquet on one instance while the other reads the text and then takes the column checks'
- * counts from the typed values (see {@link columnStats}), so the file costs the time of its slowest read. Undefined
- * when a read fails or finds something to look into; `stats` is undefined when the Parquet's types differ from the
- * ones read (the counts are then taken from the Parquet).
+ * counts from the typed values (see {@link columnStats}), so the file costs the time of its slowest read. When every
+ * row is well-formed but a value after the sample does not fit its column's type, the types are detected from every
+ * row, as in {@link readInTurn}. Undefined when a read fails otherwise or finds something to look into; `stats` is
+ * undefined when they were not taken from the types written (they are then taken from the Parquet).
  */
 async function readBothWays(
   db: DuckDb,
@@ -109,8 +110,14 @@ async function readBothWays(
     db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`),
     readTextAndCount(db, source, header, typed),
   ]);
-  if (copied.status === 'rejected' || checked.status === 'rejected' || !checked.value) return undefined;
+  if (checked.status === 'rejected' || !checked.value) return undefined;
   const { rows, columns, stats } = checked.value;
+  const misfit = copied.status === 'rejected' && isConversionError(copied.reason);
+  if (copied.status === 'rejected' && !misfit) return undefined;
+  if (misfit || !stats) {
+    await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath);
+    return { stats: undefined };
+  }
   const table = await describeParquet(db, parquetPath);
   if (table.rowCount !== rows) return undefined;
   const sameTypes = table.columns.every((c, i) => c.type === columns[i]?.type && c.name === columns[i]?.name);
@@ -118,8 +125,9 @@ async function readBothWays(
 }
 
 /**
- * The text read, checking the columns the typed read takes as integers, then the column checks' counts. Undefined
- * when the typed read sees other columns than the header, or the text read finds no rows or a non-integer value.
+ * The text read, checking the columns the typed read takes as integers, then the column checks' counts (none when an
+ * integer column has another value). Undefined when the typed read sees other columns than the header, or the text
+ * read finds no rows.
  */
 async function readTextAndCount(db: DuckDb, source: SourceFile, header: string[], typed: string) {
   const described = await db.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typed}`);
@@ -127,8 +135,13 @@ async function readTextAndCount(db: DuckDb, source: SourceFile, header: string[]
   if (columns.length !== header.length) return undefined;
   const integers = columns.flatMap((c, i) => (integerTypes.test(c.type) ? [i] : []));
   const { rows, nonIntegers } = await scanCsvText(db, source, header, integers);
-  if (rows === 0 || nonIntegers.some((n) => n > 0)) return undefined;
-  return { rows, columns, stats: await columnStats(db, typed, columns) };
+  if (rows === 0) return undefined;
+  const fits = nonIntegers.every((n) => n === 0);
+  return { rows, columns, stats: fits ? await columnStats(db, typed, columns) : undefined };
+}
+
+function isConversionError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('Conversion Error');
 }
 
 /**
@@ -155,7 +168,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
       return columns.every((c, i) => !integerTypes.test(c.type) || nonIntegers[i] === 0);
     },
     (err: Error) => {
-      if (err.message.startsWith('Conversion Error')) return false;
+      if (isConversionError(err)) return false;
       throw parseFailure(source, err.message, header);
     },
   );
