@@ -76,7 +76,8 @@ export async function columnStats(db: DuckDb, from: string, columns: ColumnSchem
     return [
       `count(${col}) AS v${i}`,
       textTypes.has(column.type) ? `count(${numeric(column)}) AS n${i}` : `0 AS n${i}`,
-      floatTypes.has(column.type) ? `count_if(isnan(${col}) OR isinf(${col})) AS f${i}` : `0 AS f${i}`,
+      // isfinite is false for NaN and ±Infinity alike: half the cost of isnan(x) OR isinf(x).
+      floatTypes.has(column.type) ? `count_if(NOT isfinite(${col})) AS f${i}` : `0 AS f${i}`,
     ];
   });
   const [row = {}] = await db.query(`SELECT ${aggregates.join(', ')} FROM ${from}`);
