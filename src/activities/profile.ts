@@ -43,7 +43,7 @@ async function readCurrentProfile(
   return existing.version === profileFormatVersion ? (existing as DatasetProfile) : undefined;
 }
 
-/** Two cores' worth of queries: the activity runs on a worker whose CPU-bound activities are sized to the cores. */
+/** Two single-threaded instances: the two threads `withDuckDb` gives a data step by default. */
 const profileInstances = 2;
 
 /**
