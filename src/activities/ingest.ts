@@ -18,7 +18,7 @@ import { fetchLocalFile } from '../ingest/local-source';
 import type { BigQuerySourceRef, SourceRef } from '../ingest/source-uri';
 import { localName, parseSource } from '../ingest/source-uri';
 import type { DuckDb } from '../warehouse/duckdb';
-import { literal, withDuckDb } from '../warehouse/duckdb';
+import { withDuckDb } from '../warehouse/duckdb';
 
 export interface IngestDeps {
   store: ArtifactStore;
@@ -76,9 +76,9 @@ async function stageFile(
   const snapshotId = snapshotIdOf(fetched.contentHash);
   const existing = await existingSnapshot(deps.store, snapshotId);
   if (existing) return existing;
-  const { table, warnings } = await withIngestDb(work, async (db) => {
-    const table = await fileToParquet(db, { ...source, ...fetched }, parquetPath);
-    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns) };
+  const { table, warnings } = await withIngestDb(work, fileInstances, async (db) => {
+    const { columnStats, ...table } = await fileToParquet(db, { ...source, ...fetched }, parquetPath);
+    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns, columnStats) };
   });
   return {
     snapshotId,
@@ -113,7 +113,7 @@ async function stageBigQuery(
   parquetPath: string,
 ): Promise<Staged | DatasetSnapshot> {
   const exported = await exportBigQuery(source, path.join(work, 'rows.ndjson'), deps.bigquery ?? {});
-  return withIngestDb(work, async (db) => {
+  return withIngestDb(work, 1, async (db) => {
     const table = await bigQueryRowsToParquet(db, exported, parquetPath, path.join(work, 'canonical.ndjson'));
     if (table.rowCount === 0) {
       const what = source.table ? 'the table has no rows' : 'the query returned no rows';
@@ -141,19 +141,17 @@ async function stageBigQuery(
   });
 }
 
+/** A file is read two ways at once (`fileToParquet`): the two threads other data steps use (`withDuckDb`). */
+const fileInstances = 2;
+
 /**
- * One thread: with insertion order preserved (row numbers in errors, deterministic Parquet), a second thread lets
- * DuckDB buffer batches that run ahead, and memory then grows with the file (measured: 200 → 230 MB for a 160 → 500 MB
- * CSV on one thread, 410 → 780 MB on two). Sorts spill into the work folder, which is removed afterwards.
+ * One thread per instance: with insertion order preserved (row numbers in errors, deterministic Parquet), a second
+ * thread lets DuckDB buffer batches that run ahead, and memory then grows with the file (measured: 200 → 230 MB for a
+ * 160 → 500 MB CSV on one thread, 410 → 780 MB on two). Several single-threaded instances, each reading the file in
+ * order, use more cores with flat memory. Sorts spill into the work folder, which is removed afterwards.
  */
-function withIngestDb<T>(work: string, fn: (db: DuckDb) => Promise<T>): Promise<T> {
-  return withDuckDb(
-    async (db) => {
-      await db.run(`SET temp_directory = ${literal(path.join(work, 'duckdb-tmp'))}`);
-      return fn(db);
-    },
-    { threads: 1 },
-  );
+function withIngestDb<T>(work: string, instances: number, fn: (db: DuckDb) => Promise<T>): Promise<T> {
+  return withDuckDb(fn, { threads: 1, instances, tempDirectory: path.join(work, 'duckdb-tmp') });
 }
 
 /** The data first, the manifest last: a folder without a manifest is not a snapshot. */

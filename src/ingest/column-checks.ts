@@ -15,13 +15,15 @@ import { ident, literal } from '../warehouse/duckdb';
 const textTypes = new Set(['VARCHAR', 'JSON']);
 const floatTypes = new Set(['FLOAT', 'DOUBLE', 'REAL']);
 
+/** `stats` are the counts of {@link columnStats} where they were already taken, e.g. while the Parquet was written. */
 export async function checkColumns(
   db: DuckDb,
   parquetPath: string,
   source: string,
   columns: ColumnSchema[],
+  stats?: ColumnStats[],
 ): Promise<SnapshotWarning[]> {
-  const stats = await columnStats(db, parquetPath, columns);
+  stats ??= await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
   for (const [i, column] of columns.entries()) {
     const { values, numbers, nonFinite } = stats[i]!;
@@ -61,22 +63,24 @@ export async function checkColumns(
   return warnings;
 }
 
-interface ColumnStats {
+export interface ColumnStats {
   values: number;
   numbers: number;
   nonFinite: number;
 }
 
-async function columnStats(db: DuckDb, parquetPath: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
+/** Per column, in one scan of `from` (a table expression whose columns have these names and types). */
+export async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
   const aggregates = columns.flatMap((column, i) => {
     const col = ident(column.name);
     return [
       `count(${col}) AS v${i}`,
       textTypes.has(column.type) ? `count(${numeric(column)}) AS n${i}` : `0 AS n${i}`,
-      floatTypes.has(column.type) ? `count_if(isnan(${col}) OR isinf(${col})) AS f${i}` : `0 AS f${i}`,
+      // isfinite is false for NaN and ±Infinity alike: half the cost of isnan(x) OR isinf(x).
+      floatTypes.has(column.type) ? `count_if(NOT isfinite(${col})) AS f${i}` : `0 AS f${i}`,
     ];
   });
-  const [row = {}] = await db.query(`SELECT ${aggregates.join(', ')} FROM read_parquet(${literal(parquetPath)})`);
+  const [row = {}] = await db.query(`SELECT ${aggregates.join(', ')} FROM ${from}`);
   return columns.map((_, i) => ({
     values: Number(row[`v${i}`]),
     numbers: Number(row[`n${i}`]),

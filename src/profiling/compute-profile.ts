@@ -1,5 +1,5 @@
 /**
- * Computes a dataset profile in the warehouse: five aggregate queries (column statistics, exact distinct counts,
+ * Computes a dataset profile in the warehouse: five kinds of aggregate query (column statistics, exact distinct counts,
  * histograms, top values, correlations), whose few result rows are assembled here into a {@link DatasetProfile}.
  */
 import type { Row } from '../warehouse/duckdb';
@@ -17,7 +17,7 @@ import type {
 } from './dataset-profile';
 import { profileFormatVersion } from './dataset-profile';
 import type { BinnedColumn, ProfiledColumn } from './profile-sql';
-import { columnStatsSql, correlationSql, distinctSql, histogramSql, topValuesSql } from './profile-sql';
+import { columnPairs, columnStatsSql, correlationSql, distinctSql, histogramSql, topValuesSql } from './profile-sql';
 import type { SqlDialect } from './sql-dialect';
 
 export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
@@ -35,6 +35,13 @@ export interface ComputeProfileInput {
   from: string;
   columns: { name: string; type: string }[];
   settings?: ProfileSettings;
+  /**
+   * Queries the client may run at once. Above 1, the column statistics, correlations and histograms are each split
+   * into this many queries over disjoint columns, and queries that need no other query's result are sent together.
+   * Each column's numbers are the same either way (for DuckDB: on single-threaded instances, see `withDuckDb`).
+   * @default 1 (one query at a time, the fewest queries)
+   */
+  concurrency?: number;
 }
 
 /** Runs SQL and returns its (few) result rows; a warehouse client of the dialect. */
@@ -85,27 +92,91 @@ export async function computeProfile(
   };
 }
 
-/** Runs the queries in order: histograms need step 1's min and max, exact distinct counts its estimates. */
+/**
+ * Histograms need the statistics' min and max, exact distinct counts their estimates; top values and correlations
+ * need nothing, so they are sent right after the statistics.
+ */
 async function queryAggregates(
-  db: AggregateQuery,
+  client: AggregateQuery,
   d: SqlDialect,
   input: ComputeProfileInput,
   settings: ProfileSettings,
   columns: ProfiledColumn[],
 ) {
   const { from } = input;
+  const parts = Math.max(1, input.concurrency ?? 1);
+  const db = limited(client, parts);
   const numeric = columns.filter((c) => c.numeric);
-  const [stats = {}] = await db.query(columnStatsSql(d, from, columns, settings.quantileLevels));
-  const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
-  const [exact = {}] = fewDistinct.length ? await db.query(distinctSql(d, from, fewDistinct)) : [];
-  const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
-  const histograms = await queryGroups(db, binned.length ? histogramSql(d, from, binned) : undefined);
+  const statsQueries = splitColumns(columns, parts).map((group) =>
+    db.query(columnStatsSql(d, from, group, settings.quantileLevels)),
+  );
   const counted = columns
     .filter((c) => !c.numeric)
     .map((c) => ({ ...c, limit: c.name === input.target ? settings.targetClasses : settings.topCategories }));
-  const tops = await queryGroups(db, counted.length ? topValuesSql(d, from, counted) : undefined);
-  const [pairs = {}] = numeric.length > 1 ? await db.query(correlationSql(d, from, numeric)) : [];
-  return { stats, exact, binned, histograms, tops, pairs };
+  const independent = Promise.all([
+    queryGroups(db, counted.length ? [topValuesSql(d, from, counted)] : []),
+    Promise.all(split(columnPairs(numeric), parts).map((pairs) => db.query(correlationSql(d, from, pairs)))),
+  ]);
+  // Awaited below; until then a failure must not count as unhandled when the statistics fail first.
+  independent.catch(() => undefined);
+  const stats = merged(await Promise.all(statsQueries));
+  const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
+  const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
+  const [[exact = {}], histograms, [tops, pairs]] = await Promise.all([
+    fewDistinct.length ? db.query(distinctSql(d, from, fewDistinct)) : [],
+    queryGroups(
+      db,
+      split(binned, parts).map((group) => histogramSql(d, from, group)),
+    ),
+    independent,
+  ]);
+  return { stats, exact, binned, histograms, tops, pairs: merged(pairs) };
+}
+
+/**
+ * Up to `parts` groups of the columns, in column order: numeric and other columns are spread separately, since a
+ * numeric column costs far more (quantiles, moments). Always at least one group, for the row count.
+ */
+function splitColumns(columns: ProfiledColumn[], parts: number): ProfiledColumn[][] {
+  const part = new Map<ProfiledColumn, number>();
+  for (const kind of [true, false]) {
+    const ofKind = columns.filter((c) => c.numeric === kind);
+    ofKind.forEach((c, i) => part.set(c, Math.floor((i * parts) / ofKind.length)));
+  }
+  const groups = Array.from({ length: parts }, (_, i) => columns.filter((c) => part.get(c) === i));
+  const nonEmpty = groups.filter((g) => g.length > 0);
+  return nonEmpty.length ? nonEmpty : [[]];
+}
+
+/** Up to `parts` contiguous, nearly equal, non-empty slices. */
+function split<T>(items: T[], parts: number): T[][] {
+  const size = Math.ceil(items.length / parts);
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
+}
+
+function merged(results: Row[][]): Row {
+  return Object.assign({}, ...results.map(([row = {}]) => row)) as Row;
+}
+
+/** The client, running at most `concurrency` queries at once and starting them in call order. */
+function limited(client: AggregateQuery, concurrency: number): AggregateQuery {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async query(sql) {
+      if (running < concurrency) running++;
+      else await new Promise<void>((start) => waiting.push(start));
+      try {
+        return await client.query(sql);
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else running--;
+      }
+    },
+  };
 }
 
 /** Replaces the distinct estimate by the exact count, where one was made. */
@@ -113,8 +184,8 @@ function exactOr(exactDistinct: number | null): Partial<NumericColumnProfile> {
   return exactDistinct === null ? {} : { distinct: exactDistinct, distinctApproximate: false };
 }
 
-async function queryGroups(db: AggregateQuery, sql: string | undefined): Promise<Map<number, Row[]>> {
-  return groupRows(sql ? await db.query(sql) : []);
+async function queryGroups(db: AggregateQuery, queries: string[]): Promise<Map<number, Row[]>> {
+  return groupRows((await Promise.all(queries.map((sql) => db.query(sql)))).flat());
 }
 
 function numericProfile(

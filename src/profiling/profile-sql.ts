@@ -39,15 +39,17 @@ export function distinctSql(d: SqlDialect, from: string, columns: ProfiledColumn
   return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
 }
 
-/** One row: `r_<i>_<j>` is the Pearson correlation of numeric columns i < j. */
-export function correlationSql(d: SqlDialect, from: string, numeric: ProfiledColumn[]): string {
-  const items: string[] = [];
-  for (const [k, a] of numeric.entries()) {
-    for (const b of numeric.slice(k + 1)) {
-      items.push(`corr(${d.toDouble(d.ident(a.name))}, ${d.toDouble(d.ident(b.name))}) AS r_${a.index}_${b.index}`);
-    }
-  }
+/** One row: `r_<i>_<j>` is the Pearson correlation of each pair of numeric columns i < j. */
+export function correlationSql(d: SqlDialect, from: string, pairs: [ProfiledColumn, ProfiledColumn][]): string {
+  const items = pairs.map(
+    ([a, b]) => `corr(${d.toDouble(d.ident(a.name))}, ${d.toDouble(d.ident(b.name))}) AS r_${a.index}_${b.index}`,
+  );
   return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
+}
+
+/** Every pair of the columns, each once, in column order. */
+export function columnPairs(columns: ProfiledColumn[]): [ProfiledColumn, ProfiledColumn][] {
+  return columns.flatMap((a, k) => columns.slice(k + 1).map((b): [ProfiledColumn, ProfiledColumn] => [a, b]));
 }
 
 export interface BinnedColumn extends ProfiledColumn {

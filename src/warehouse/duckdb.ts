@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
@@ -18,83 +19,119 @@ export interface DuckDb {
 }
 
 /**
- * Memory one activity's DuckDB may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM
- * and the worker's memory grows with the data instead of staying flat.
+ * Memory one DuckDB instance may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM and
+ * the worker's memory grows with the data instead of staying flat. Each of several instances gets the whole limit:
+ * each does work one instance did before (a CSV reader's buffers, a Parquet row group), which a share might not fit.
  */
 const memoryLimit = '512MB';
 const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
+const interruptRetryMs = 20;
 
 export interface DuckDbOptions {
   /**
-   * Threads of the instance; bounds CPU use on shared workers.
+   * Threads of each instance; bounds CPU use on shared workers.
    * @default 2
    */
   threads?: number;
   /**
-   * Connections behind the one handle. Each call runs on the first idle connection, in call order, so up to this many
-   * statements run at once, each on its own thread, even with `threads: 1`: a single-threaded query is deterministic
-   * (a parallel aggregate merges its partial states, and a parallel Parquet write its row groups, in varying order),
-   * and independent queries issued together still use several cores. Connections share the catalog (tables, views).
+   * Separate in-memory instances behind the one handle. Each call runs on the first idle instance, in call order, so
+   * up to this many statements run at once: single-threaded instances use several cores while each query stays
+   * deterministic (a parallel aggregate merges its partial states in varying order). Instances share no session state
+   * (settings, tables), so calls must be independent reads or writes of files. Each has the whole memory limit.
+   * @default 1
+   */
+  instances?: number;
+  /**
+   * Connections to one instance behind the one handle, dispatched like `instances`: up to this many statements run at
+   * once, each on its own thread even with `threads: 1`, and unlike separate instances they share the catalog (tables,
+   * views) and the memory limit. For independent statements over relations the caller has created.
    * @default 1
    */
   connections?: number;
+  /**
+   * Where sorts and large aggregates spill.
+   * @default `<os tmpdir>/mlops-duckdb-spill`
+   */
+  tempDirectory?: string;
 }
 
-/** Opens an in-memory DuckDB for the duration of `fn`. */
+/**
+ * Opens an in-memory DuckDB (or several, see {@link DuckDbOptions.instances}, or several connections to one) for the
+ * duration of `fn`.
+ */
 export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: DuckDbOptions = {}): Promise<T> {
-  const instance = await DuckDBInstance.create(':memory:', {
+  const count = Math.max(1, options.instances ?? 1);
+  const perInstance = Math.max(1, options.connections ?? 1);
+  if (count > 1 && perInstance > 1)
+    throw new Error('withDuckDb: use several instances or several connections, not both');
+  const settings = {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
     memory_limit: memoryLimit,
-    temp_directory: spillDirectory,
-  });
+    temp_directory: options.tempDirectory ?? spillDirectory,
+  };
+  const instances: DuckDBInstance[] = [];
   const connections: DuckDBConnection[] = [];
-  const pool = new ConnectionPool();
+  const handles = new HandlePool();
   try {
-    for (let i = 0; i < Math.max(1, options.connections ?? 1); i++) connections.push(await instance.connect());
-    return await fn(connections.length === 1 ? wrap(connections[0]!) : pool.open(connections.map(wrap)));
+    for (let i = 0; i < count; i++) {
+      instances.push(await DuckDBInstance.create(':memory:', settings));
+      for (let c = 0; c < perInstance; c++) connections.push(await instances[i]!.connect());
+    }
+    return await fn(connections.length === 1 ? wrap(connections[0]!) : handles.open(connections.map(wrap)));
   } finally {
-    // A statement still running on another connection (its caller gave up after an error) must end before the close.
-    await pool.drain(() => connections.forEach((c) => c.interrupt()));
+    // A query still running on another handle (its caller gave up on an error) must end before the close.
+    await handles.close(() => connections.forEach((c) => c.interrupt()));
     for (const connection of connections) connection.closeSync();
-    instance.closeSync();
+    for (const instance of instances) instance.closeSync();
   }
 }
 
-/** Hands each call to the first idle connection, queueing calls in order while all are busy. */
-class ConnectionPool {
+/** Hands each call to the first idle handle, in call order; calls wait while every handle is busy. */
+class HandlePool {
   private idle: DuckDb[] = [];
-  private readonly waiting: ((db: DuckDb) => void)[] = [];
+  private waiting: ((db: DuckDb | undefined) => void)[] = [];
   private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
 
   open(handles: DuckDb[]): DuckDb {
     this.idle = [...handles];
     return {
-      query: <T extends Row>(sql: string) => this.use((db) => db.query<T>(sql)),
+      query: (sql) => this.use((db) => db.query(sql)),
       columns: (sql) => this.use((db) => db.columns(sql)),
       run: (sql) => this.use((db) => db.run(sql)),
     };
   }
 
+  async close(interrupt: () => void): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake(undefined);
+    let settled = this.running.size === 0;
+    const ended = Promise.allSettled(this.running).then(() => (settled = true));
+    // DuckDB forgets an interrupt that arrives before its query has started, so it is repeated until all have ended.
+    while (!settled) {
+      interrupt();
+      await Promise.race([ended, sleep(interruptRetryMs)]);
+    }
+  }
+
   private async use<R>(call: (db: DuckDb) => Promise<R>): Promise<R> {
-    const db = this.idle.pop() ?? (await new Promise<DuckDb>((resolve) => this.waiting.push(resolve)));
+    const db = this.idle.shift() ?? (await new Promise<DuckDb | undefined>((wake) => this.waiting.push(wake)));
+    if (!db || this.closed) throw new Error('DuckDB was closed before the statement could run');
     const running = call(db);
     this.running.add(running);
     try {
       return await running;
     } finally {
       this.running.delete(running);
-      const next = this.waiting.shift();
-      if (next) next(db);
-      else this.idle.push(db);
+      this.release(db);
     }
   }
 
-  async drain(interrupt: () => void): Promise<void> {
-    this.waiting.length = 0;
-    if (this.running.size === 0) return;
-    interrupt();
-    await Promise.allSettled([...this.running]);
+  private release(db: DuckDb): void {
+    const next = this.waiting.shift();
+    if (next) next(db);
+    else this.idle.push(db);
   }
 }
 

@@ -297,6 +297,24 @@ describe('profileDataset', function () {
     assert.ok(again.profileBytes.equals(churn.profileBytes), 'profile.json differs between two runs');
   });
 
+  it('gives the same profile when its queries are split between concurrent single-threaded instances', async () => {
+    const columns = churn.profile.columns.map(({ name, type }) => ({ name, type }));
+    const profileWith = (concurrency: number) =>
+      withDuckDb(
+        (db) =>
+          computeProfile(db, duckDbDialect, {
+            snapshotId: 'csv',
+            target: 'churned',
+            from: readChurn,
+            columns,
+            concurrency,
+          }),
+        { threads: 1, instances: concurrency },
+      );
+    const [one, three] = [await profileWith(1), await profileWith(3)];
+    assert.deepEqual(three, one);
+  });
+
   it('reuses the stored profile and report on a second call', async () => {
     const store = new LocalArtifactStore(tempDir('profile-store'));
     const activities = createPipelineActivities({ store });
