@@ -100,7 +100,7 @@ async function fitAndApply(
     fitTarget(w, assigned, input),
     rejectEmptyFeatures(w, assigned, input, plan),
   ]);
-  const features = await fitFeatures(w, assigned, plan.features);
+  const features = await fitFeatures(w, { assigned, trainRows: rows.train }, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input, classes)} AS ${d.ident(labelColumn)}`,

@@ -5,15 +5,27 @@
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../profiling/sql-dialect';
+import { rowDrawSql } from '../profiling/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
+import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
 import { missingCategory } from './transform-sql';
 
-/** The warehouse and the table expression of the `assigned` relation (see split-sql.ts). */
+/** The warehouse, the table expression of the `assigned` relation (see split-sql.ts) and its training row count. */
 interface Fitting {
   w: Pick<Warehouse, 'query' | 'dialect'>;
   assigned: string;
+  trainRows: number;
 }
+
+/**
+ * Medians are computed on a uniform sample of at most this many training rows: exact (DuckDB) on smaller training
+ * sets, and on larger ones an unbiased estimate whose standard error is about 0.4% of a standard deviation. An exact
+ * median over all rows holds every value (2.5 GB for 16 columns × 10M rows); the sample keeps memory flat.
+ */
+const medianSampleRows = 100_000;
+/** Seeds the sample's draw, so it is independent of the split's. */
+const medianSampleSeed = 0x6d656469;
 
 /**
  * The queries are independent once the clip bounds are known, so they are issued together: a warehouse that runs
@@ -21,10 +33,10 @@ interface Fitting {
  */
 export async function fitFeatures(
   w: Fitting['w'],
-  assigned: string,
+  relation: Pick<Fitting, 'assigned' | 'trainRows'>,
   plans: FeaturePlan[],
 ): Promise<FeatureTransform[]> {
-  const f: Fitting = { w, assigned };
+  const f: Fitting = { w, ...relation };
   const [numeric, ...categorical] = await Promise.all([
     fitNumerics(
       f,
@@ -40,17 +52,25 @@ function trainRows(f: Fitting): string {
   return `FROM ${f.assigned} WHERE __split = 'train'`;
 }
 
+/** The training rows, or a uniform sample of {@link medianSampleRows} of them. */
+function medianSampleRowsSql(f: Fitting): string {
+  if (f.trainRows <= medianSampleRows) return trainRows(f);
+  const draw = rowDrawSql(f.w.dialect, f.w.dialect.ident(rowNumberColumn), medianSampleSeed);
+  return `${trainRows(f)} AND ${draw} < ${medianSampleRows / f.trainRows}`;
+}
+
 async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {
   const d = f.w.dialect;
   const bounds = await fitClipBounds(f, plans);
   const x = plans.map((p, i) => clipped(d, p, bounds[i]));
-  // Medians (t-digests, the costly part) only where imputed, in their own query beside the cheap moments.
+  // Medians only where imputed, on a sample, in their own query beside the moments.
   const medianOf = plans.flatMap((p, i) => (p.impute.strategy === 'median' ? [i] : []));
   const [medians, moments] = await Promise.all([
     medianOf.length
       ? one(
           f,
           medianOf.map((i) => `${d.toDouble(d.median(x[i]!))} AS m${i}`),
+          medianSampleRowsSql(f),
         )
       : {},
     plans.length
@@ -157,7 +177,7 @@ async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> 
   return row?.v ?? missingCategory;
 }
 
-async function one(f: Fitting, select: string[]): Promise<Record<string, unknown>> {
-  const [row] = await f.w.query(`SELECT ${select.join(', ')} ${trainRows(f)}`);
+async function one(f: Fitting, select: string[], from = trainRows(f)): Promise<Record<string, unknown>> {
+  const [row] = await f.w.query(`SELECT ${select.join(', ')} ${from}`);
   return row ?? {};
 }

@@ -26,7 +26,7 @@ export interface SqlDialect {
   binIndex(expr: string, min: number, max: number, bins: number): string;
   /** True for column types profiled as numeric. */
   isNumericType(type: string): boolean;
-  /** An aggregate: the approximate median of a double expression, in memory that does not grow with the rows. */
+  /** An aggregate: the median of a double expression (exact on DuckDB, approximate on BigQuery). */
   median(expr: string): string;
   /** An aggregate: one approximate quantile of a double expression. */
   approxQuantile(expr: string, level: number): string;
@@ -92,9 +92,8 @@ export const duckDbDialect: SqlDialect = {
       ? `least(CAST(floor((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INTEGER), ${bins - 1})`
       : '0',
   isNumericType: (type) => duckDbNumericTypes.test(type),
-  // A t-digest like the other quantiles: DuckDB's exact median holds every value (2.5 GB for 16 columns × 10M rows,
-  // beyond the memory limit), while the sketch stays the same size whatever the row count.
-  median: (expr) => `approx_quantile(${expr}, 0.5)`,
+  // Exact: it holds every value, so callers bound the rows (preprocessing medians take a sample).
+  median: (expr) => `median(${expr})`,
   // A FLOAT constant; the string cast also covers levels JavaScript prints with an exponent (1e-7).
   approxQuantile: (expr, level) => `approx_quantile(${expr}, '${level}'::FLOAT)`,
   partitionKey: (column) => column,
