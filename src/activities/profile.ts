@@ -65,7 +65,18 @@ function profileParquet(file: string, input: ProfileDatasetInput): Promise<Datas
       const described = await db.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${from}`);
       const columns = described.map((c) => ({ name: c.column_name, type: c.column_type }));
       const { snapshotId, target } = input;
-      return computeProfile(db, duckDbDialect, { snapshotId, target, from, columns, concurrency: profileInstances });
+      const rowNumbered = {
+        from: `read_parquet(${literal(file)}, file_row_number = true)`,
+        rowNumber: 'file_row_number',
+      };
+      return computeProfile(db, duckDbDialect, {
+        snapshotId,
+        target,
+        from,
+        columns,
+        concurrency: profileInstances,
+        rowNumbered,
+      });
     },
     { threads: 1, instances: profileInstances },
   );
@@ -81,6 +92,7 @@ function profileInBigQuery(settings: WarehouseSettings, file: string, input: Pro
       target: input.target,
       from: staged.from,
       columns,
+      rowNumbered: { from: staged.from, rowNumber: rowNumberColumn },
     });
   });
 }

@@ -17,7 +17,15 @@ import type {
 } from './dataset-profile';
 import { profileFormatVersion } from './dataset-profile';
 import type { BinnedColumn, ProfiledColumn } from './profile-sql';
-import { columnPairs, columnStatsSql, correlationSql, distinctSql, histogramSql, topValuesSql } from './profile-sql';
+import {
+  columnPairs,
+  columnStatsSql,
+  correlationSql,
+  distinctSql,
+  histogramSql,
+  sampledQuantilesSql,
+  topValuesSql,
+} from './profile-sql';
 import type { SqlDialect } from './sql-dialect';
 
 export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
@@ -26,6 +34,7 @@ export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   topCategories: 10,
   targetClasses: 50,
   exactDistinctBelow: 10_000,
+  quantileSampleRows: 100_000,
 });
 
 export interface ComputeProfileInput {
@@ -42,6 +51,12 @@ export interface ComputeProfileInput {
    * @default 1 (one query at a time, the fewest queries)
    */
   concurrency?: number;
+  /**
+   * The same table with a row number column (e.g. DuckDB's `read_parquet(…, file_row_number = true)`), for exact
+   * quantiles over a uniform sample of `settings.quantileSampleRows` rows. Without it quantiles are approximate over
+   * every row.
+   */
+  rowNumbered?: { from: string; rowNumber: string };
 }
 
 /** Runs SQL and returns its (few) result rows; a warehouse client of the dialect. */
@@ -107,8 +122,9 @@ async function queryAggregates(
   const parts = Math.max(1, input.concurrency ?? 1);
   const db = limited(client, parts);
   const numeric = columns.filter((c) => c.numeric);
+  const approximate = input.rowNumbered ? [] : settings.quantileLevels;
   const statsQueries = splitColumns(columns, parts).map((group) =>
-    db.query(columnStatsSql(d, from, group, settings.quantileLevels)),
+    db.query(columnStatsSql(d, from, group, approximate)),
   );
   const counted = columns
     .filter((c) => !c.numeric)
@@ -122,15 +138,33 @@ async function queryAggregates(
   const stats = merged(await Promise.all(statsQueries));
   const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
   const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
-  const [[exact = {}], histograms, [tops, pairs]] = await Promise.all([
+  const sampled = input.rowNumbered && numeric.length ? sampledQuantiles(db, d, input, settings, numeric, stats) : [];
+  const [[exact = {}], histograms, [tops, pairs], quantiles] = await Promise.all([
     fewDistinct.length ? db.query(distinctSql(d, from, fewDistinct)) : [],
     queryGroups(
       db,
       split(binned, parts).map((group) => histogramSql(d, from, group)),
     ),
     independent,
+    sampled,
   ]);
-  return { stats, exact, binned, histograms, tops, pairs: merged(pairs) };
+  return { stats: { ...stats, ...merged(quantiles) }, exact, binned, histograms, tops, pairs: merged(pairs) };
+}
+
+/** Exact quantiles over a uniform sample of the rows (all of them when they are few), split like the statistics. */
+function sampledQuantiles(
+  db: AggregateQuery,
+  d: SqlDialect,
+  input: ComputeProfileInput,
+  settings: ProfileSettings,
+  numeric: ProfiledColumn[],
+  stats: Row,
+): Promise<Row[][]> {
+  const rows = num(stats.row_count) ?? 0;
+  const fraction = rows > settings.quantileSampleRows ? settings.quantileSampleRows / rows : 1;
+  const sample = { ...input.rowNumbered!, fraction };
+  const groups = split(numeric, Math.max(1, input.concurrency ?? 1));
+  return Promise.all(groups.map((group) => db.query(sampledQuantilesSql(d, sample, group, settings.quantileLevels))));
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 /** Bumped when a field changes meaning; readers check it before comparing profiles. */
-export const profileFormatVersion = 1;
+export const profileFormatVersion = 2;
 
 /** Fixed settings, written into every profile so a reader knows how its numbers were made. */
 export interface ProfileSettings {
@@ -19,6 +19,11 @@ export interface ProfileSettings {
   targetClasses: number;
   /** Numeric columns whose distinct estimate is below this are counted exactly (small counts are read closely). */
   exactDistinctBelow: number;
+  /**
+   * Quantiles are exact over a uniform sample of at most this many rows (all rows when there are fewer), where the
+   * warehouse knows row numbers; elsewhere they are approximate over all rows.
+   */
+  quantileSampleRows: number;
 }
 
 export interface HistogramBin {
@@ -59,7 +64,7 @@ export interface NumericColumnProfile extends ColumnBase {
   mean: number | null;
   /** Sample standard deviation (n − 1). */
   std: number | null;
-  /** Approximate quantiles keyed `p1`, `p5`, … (see settings.quantileLevels); null without values. */
+  /** Quantiles keyed `p1`, `p5`, … (see settings.quantileLevels and quantileSampleRows); null without values. */
   quantiles: Record<string, number | null>;
   /** Equal-width bins between min and max; empty without values. */
   histogram: HistogramBin[];

@@ -3,6 +3,7 @@
  * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
  */
 import type { SqlDialect } from './sql-dialect';
+import { rowDrawSql } from './sql-dialect';
 
 export interface ProfiledColumn {
   /** Position in the dataset; names result columns and rows. */
@@ -12,7 +13,10 @@ export interface ProfiledColumn {
   numeric: boolean;
 }
 
-/** One row: count, nulls and distinct for every column; min, max, mean, std and quantiles for numeric ones. */
+/**
+ * One row: count, nulls and distinct for every column; min, max, mean, std and (with `levels`) approximate quantiles
+ * for numeric ones.
+ */
 export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledColumn[], levels: number[]): string {
   const items = ['count(*) AS row_count'];
   for (const c of columns) {
@@ -27,11 +31,30 @@ export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledCol
       `${d.toDouble(`max(${col})`)} AS ${p}max`,
       `avg(${x}) AS ${p}mean`,
       `stddev_samp(${x}) AS ${p}std`,
-      `${d.approxQuantiles(x, levels)} AS ${p}quantiles`,
     );
+    if (levels.length) items.push(`${d.approxQuantiles(x, levels)} AS ${p}quantiles`);
   }
   return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
 }
+
+/**
+ * One row: the quantiles of each numeric column (`c3_quantiles`) over the rows of `from` whose row number draws below
+ * `fraction` (all rows at 1), a uniform sample the same on every run.
+ */
+export function sampledQuantilesSql(
+  d: SqlDialect,
+  sample: { from: string; rowNumber: string; fraction: number },
+  columns: ProfiledColumn[],
+  levels: number[],
+): string {
+  const items = columns.map((c) => `${d.quantiles(d.toDouble(d.ident(c.name)), levels)} AS c${c.index}_quantiles`);
+  const where =
+    sample.fraction < 1 ? `\nWHERE ${rowDrawSql(d, d.ident(sample.rowNumber), sampleSeed)} < ${sample.fraction}` : '';
+  return `SELECT ${items.join(',\n  ')}\nFROM ${sample.from}${where}`;
+}
+
+/** Seeds the quantile sample's draw. */
+const sampleSeed = 0x71756e74;
 
 /** One row: the exact number of distinct non-null values of each column (`c3_distinct`). */
 export function distinctSql(d: SqlDialect, from: string, columns: ProfiledColumn[]): string {

@@ -17,6 +17,11 @@ export interface SqlDialect {
   toText(expr: string): string;
   /** An aggregate returning an array of approximate quantiles of a double expression, one per level, in order. */
   approxQuantiles(expr: string, levels: readonly number[]): string;
+  /**
+   * Like {@link approxQuantiles}, but exact where the warehouse can hold the values (DuckDB, for callers that bound
+   * the rows, e.g. to a sample); BigQuery's stay approximate.
+   */
+  quantiles(expr: string, levels: readonly number[]): string;
   /** An aggregate estimating the number of distinct non-null values. */
   approxDistinct(expr: string): string;
   /**
@@ -86,6 +91,7 @@ export const duckDbDialect: SqlDialect = {
   toText: (expr) => `CAST(${expr} AS VARCHAR)`,
   // approx_quantile is a t-digest: parallelizable, unlike the exact quantile (docs/profiling.md has its tolerance).
   approxQuantiles: (expr, levels) => `approx_quantile(${expr}, [${levels.map(String).join(', ')}])`,
+  quantiles: (expr, levels) => `quantile_cont(${expr}, [${levels.map(String).join(', ')}])`,
   approxDistinct: (expr) => `approx_count_distinct(${expr})`,
   binIndex: (expr, min, max, bins) =>
     max > min
@@ -123,6 +129,7 @@ export const bigQueryDialect: SqlDialect = {
     const n = quantileDivisions(levels);
     return `[${levels.map((level) => bigQueryQuantileAt(expr, n, level)).join(', ')}]`;
   },
+  quantiles: (expr, levels) => bigQueryDialect.approxQuantiles(expr, levels),
   approxDistinct: (expr) => `APPROX_COUNT_DISTINCT(${expr})`,
   binIndex: (expr, min, max, bins) =>
     max > min

@@ -131,20 +131,43 @@ describe('profileDataset', function () {
     assert.equal(column(churn.profile, 'total_charges', 'numeric').nulls, 317);
   });
 
-  it('keeps every approximate quantile within one percentile rank of the exact quantile', async () => {
+  it('computes exact quantiles when the rows fit in the quantile sample', async () => {
+    assert.equal(churn.profile.settings.quantileSampleRows, 100_000);
     for (const c of churn.profile.columns.filter((c): c is NumericColumnProfile => c.kind === 'numeric')) {
-      for (const level of churn.profile.settings.quantileLevels) {
+      const levels = churn.profile.settings.quantileLevels;
+      const [exact] = await withDuckDb((db) =>
+        db.query<{ q: number[] }>(`SELECT quantile_cont("${c.name}", [${levels.join(', ')}]) AS q FROM ${readChurn}`),
+      );
+      levels.forEach((level, i) =>
+        assertClose(c.quantiles[`p${Math.round(level * 100)}`], exact!.q[i]!, 1e-9, `${c.name} p${level * 100}`),
+      );
+    }
+  });
+
+  it('keeps every quantile of a 300,000-row snapshot within one percentile rank of the exact quantile', async function () {
+    this.timeout(120_000);
+    const source = path.join(tempDir('profile-large'), 'large.parquet');
+    await withDuckDb((db) =>
+      db.run(`COPY (SELECT range / 3.0 AS in_row_order, (hash(range) % 100000) / 100.0 AS uniform,
+          ln(1 + hash(range + 1) % 1000000) AS skewed,
+          CASE WHEN range % 7 = 0 THEN NULL ELSE (hash(range + 2) % 1000) END AS with_nulls, range % 2 = 0 AS flag
+        FROM range(300000)) TO ${literal(source)} (FORMAT parquet)`),
+    );
+    const { profile } = await ingestAndProfile(source, 'flag');
+    for (const c of profile.columns.filter((c): c is NumericColumnProfile => c.kind === 'numeric')) {
+      for (const level of profile.settings.quantileLevels) {
         const [lo, hi] = [Math.max(0, level - 0.01), Math.min(1, level + 0.01)];
         const [exact] = await withDuckDb((db) =>
           db.query<{ lo: number; hi: number }>(
-            `SELECT quantile_cont("${c.name}", ${lo}) AS lo, quantile_cont("${c.name}", ${hi}) AS hi FROM ${readChurn}`,
+            `SELECT quantile_cont("${c.name}", ${lo}) AS lo, quantile_cont("${c.name}", ${hi}) AS hi
+             FROM read_parquet(${literal(source)})`,
           ),
         );
-        const approx = c.quantiles[`p${Math.round(level * 100)}`];
-        assert.ok(typeof approx === 'number', `${c.name} has p${level * 100}`);
+        const sampled = c.quantiles[`p${Math.round(level * 100)}`];
+        assert.ok(typeof sampled === 'number', `${c.name} has p${level * 100}`);
         assert.ok(
-          approx >= exact!.lo - 1e-9 && approx <= exact!.hi + 1e-9,
-          `${c.name} p${level * 100} = ${approx} lies outside the exact quantiles [${exact!.lo}, ${exact!.hi}] at ${lo}…${hi}`,
+          sampled >= exact!.lo && sampled <= exact!.hi,
+          `${c.name} p${level * 100} = ${sampled} lies outside the exact quantiles [${exact!.lo}, ${exact!.hi}] at ${lo}…${hi}`,
         );
       }
     }
@@ -287,7 +310,12 @@ describe('profileDataset', function () {
     assert.ok(exact >= 1000, 'monthly_charges has more distinct values than the threshold');
     assert.equal(charges.distinctApproximate, true);
     assertClose(charges.distinct, exact, 0.25 * exact, 'distinct estimate');
-    assert.deepEqual(column(profile, 'tenure_months', 'numeric'), column(churn.profile, 'tenure_months', 'numeric'));
+    // Without row numbers the quantiles are approximate over every row; the activity's are exact (5,000 rows).
+    const withoutQuantiles = (c: NumericColumnProfile) => ({ ...c, quantiles: undefined });
+    assert.deepEqual(
+      withoutQuantiles(column(profile, 'tenure_months', 'numeric')),
+      withoutQuantiles(column(churn.profile, 'tenure_months', 'numeric')),
+    );
   });
 
   it('writes a byte-identical profile.json when the same snapshot is profiled into another store', async () => {
