@@ -8,6 +8,7 @@ import { mlopsError } from '../errors';
 import { fitFeatures } from '../preprocessing/fit';
 import type { PreprocessingPlan } from '../preprocessing/plan';
 import { planPreprocessing } from '../preprocessing/plan';
+import type { AssignedRows } from '../preprocessing/split-sql';
 import { assignSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
 import type { SqlDialect } from '../profiling/sql-dialect';
@@ -94,13 +95,18 @@ async function fitAndApply(
   const dedupe = plan.spec.dedupe ?? false;
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
-  const { assigned, droppedRows } = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
+  const { assigned, where, droppedRows } = await assignSplits(w, snapshot, {
+    ...input,
+    split: plan.split,
+    dedupe,
+    stratify,
+  });
   const [rows, classes] = await Promise.all([
-    countSplits(w, assigned, input),
+    countSplits(w, assigned, where, input),
     fitTarget(w, assigned, input),
     rejectEmptyFeatures(w, assigned, input, plan),
   ]);
-  const features = await fitFeatures(w, { assigned, trainRows: rows.train }, plan.features);
+  const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input, classes)} AS ${d.ident(labelColumn)}`,
@@ -108,7 +114,7 @@ async function fitAndApply(
   ].join(',\n  ');
   await Promise.all(
     splits.map((s) =>
-      w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE __split = '${s}'`, path.join(work, `${s}.parquet`)),
+      w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE ${where(s)}`, path.join(work, `${s}.parquet`)),
     ),
   );
   const transform: FittedTransform = {
@@ -125,10 +131,20 @@ async function fitAndApply(
   return { transform, rows, droppedRows };
 }
 
-async function countSplits(w: Warehouse, assigned: string, input: PreprocessInput): Promise<PreprocessResult['rows']> {
-  const counts = await w.query(`SELECT __split AS s, count(*) AS n FROM ${assigned} GROUP BY 1`);
-  const rows = { train: 0, validation: 0, test: 0 };
-  for (const { s, n } of counts) rows[s as keyof typeof rows] = Number(n);
+async function countSplits(
+  w: Warehouse,
+  assigned: string,
+  where: AssignedRows['where'],
+  input: PreprocessInput,
+): Promise<PreprocessResult['rows']> {
+  const [row] = await w.query(
+    `SELECT ${splits.map((s) => `count(CASE WHEN ${where(s)} THEN 1 END) AS ${s}`).join(', ')} FROM ${assigned}`,
+  );
+  const rows = {
+    train: Number(row?.train ?? 0),
+    validation: Number(row?.validation ?? 0),
+    test: Number(row?.test ?? 0),
+  };
   for (const split of splits) {
     if (rows[split] === 0) {
       throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {

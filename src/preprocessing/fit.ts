@@ -11,10 +11,14 @@ import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
 import { missingCategory } from './transform-sql';
 
-/** The warehouse, the table expression of the `assigned` relation (see split-sql.ts) and its training row count. */
+/**
+ * The warehouse, the table expression of the `assigned` relation (see split-sql.ts), the predicate of its training
+ * rows and their count.
+ */
 interface Fitting {
   w: Pick<Warehouse, 'query' | 'dialect'>;
   assigned: string;
+  train: string;
   trainRows: number;
 }
 
@@ -33,7 +37,7 @@ const medianSampleSeed = 0x6d656469;
  */
 export async function fitFeatures(
   w: Fitting['w'],
-  relation: Pick<Fitting, 'assigned' | 'trainRows'>,
+  relation: Pick<Fitting, 'assigned' | 'train' | 'trainRows'>,
   plans: FeaturePlan[],
 ): Promise<FeatureTransform[]> {
   const f: Fitting = { w, ...relation };
@@ -49,7 +53,7 @@ export async function fitFeatures(
 }
 
 function trainRows(f: Fitting): string {
-  return `FROM ${f.assigned} WHERE __split = 'train'`;
+  return `FROM ${f.assigned} WHERE ${f.train}`;
 }
 
 /** The training rows, or a uniform sample of {@link medianSampleRows} of them. */

@@ -1,7 +1,8 @@
 /**
  * Builds the `assigned` relation: the snapshot's rows with a usable target, optionally deduplicated, each with its
- * file row number (`__row`) and split (`__split`). Every choice is a function of the row number and the seed, computed
- * the same way on every warehouse, so the same snapshot and spec always give the same splits, on DuckDB or BigQuery.
+ * file row number (`__row`) and what decides its split. Every choice is a function of the row number and the seed,
+ * computed the same way on every warehouse, so the same snapshot and spec always give the same splits, on DuckDB or
+ * BigQuery. Callers select a split with {@link AssignedRows.where}.
  */
 import type { ColumnSchema } from '../contracts/datasets';
 import { rowDrawSql } from '../profiling/sql-dialect';
@@ -22,9 +23,13 @@ export interface DroppedRows {
   duplicates: number;
 }
 
+export type SplitName = 'train' | 'validation' | 'test';
+
 export interface AssignedRows {
-  /** Table expression of the relation: the snapshot columns, `__row` and `__split`. */
+  /** Table expression of the relation: the snapshot columns and `__row`, plus `__u` or `__split`. */
   assigned: string;
+  /** A predicate over the relation's columns selecting one split's rows. */
+  where: (split: SplitName) => string;
   droppedRows: DroppedRows;
 }
 
@@ -46,6 +51,7 @@ export async function assignSplits(
   // file instead of holding the whole table in memory, so memory stays flat as rows grow.
   const select = o.stratify ? stratifiedSql(d, columns, kept, o) : hashedSql(d, columns, kept, o);
   const assigned = await w.define('assigned', select, { materialize: o.stratify || o.dedupe });
+  const where = o.stratify ? (split: SplitName) => `__split = '${split}'` : drawRanges(o.split);
   const [counts] = await w.query(
     `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
             (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows,
@@ -54,6 +60,7 @@ export async function assignSplits(
   const n = (key: string) => Number(counts![key]);
   return {
     assigned,
+    where,
     droppedRows: {
       missingTarget: n('source_rows') - n('usable_rows'),
       duplicates: n('usable_rows') - n('kept_rows'),
@@ -63,15 +70,26 @@ export async function assignSplits(
 
 type Dialect = WarehouseSession['dialect'];
 
-/** Each row draws u in [0, 1) from its row number and the seed; split shares hold in expectation. */
+/**
+ * Each row draws u in [0, 1) from its row number and the seed: test below testFraction, validation below
+ * testFraction + validationFraction, train above. Split shares hold in expectation. The split is selected by ranges of
+ * `__u` rather than a split-name column, which a filter would compute and compare as text for every row.
+ */
 function hashedSql(d: Dialect, columns: string, kept: string, { split, dedupe }: SplitOptions): string {
-  const { testFraction, validationFraction, seed } = split;
   // A single-threaded DuckDB scan keeps file order; only dedupe's window function reorders rows and needs the sort.
   const restoreOrder = dedupe ? ` ORDER BY ${d.ident(rowNumberColumn)}` : '';
-  const u = rowDrawSql(d, d.ident(rowNumberColumn), seed);
-  return `SELECT ${columns}, CASE WHEN __u < ${testFraction} THEN 'test'
-      WHEN __u < ${testFraction + validationFraction} THEN 'validation' ELSE 'train' END AS __split
-    FROM (SELECT ${columns}, ${u} AS __u FROM (${kept}) AS kept) AS drawn${restoreOrder}`;
+  const u = rowDrawSql(d, d.ident(rowNumberColumn), split.seed);
+  return `SELECT ${columns}, ${u} AS __u FROM (${kept}) AS kept${restoreOrder}`;
+}
+
+function drawRanges({ testFraction, validationFraction }: SplitOptions['split']): AssignedRows['where'] {
+  const validationEnd = testFraction + validationFraction;
+  return (split) =>
+    split === 'test'
+      ? `__u < ${testFraction}`
+      : split === 'validation'
+        ? `__u >= ${testFraction} AND __u < ${validationEnd}`
+        : `__u >= ${validationEnd}`;
 }
 
 /**
