@@ -103,7 +103,8 @@ export class BigQueryWarehouse implements Warehouse {
 
   /**
    * Loads the snapshot with its row numbers into a table: DuckDB writes the rows with `__row` as NDJSON, and a load
-   * job (all or nothing) uploads it with an explicit schema, so no type is guessed from values. Writing the same
+   * job (all or nothing) uploads it with an explicit schema, so no type is guessed from values. (A Parquet upload
+   * would need no conversion, but goccy/bigquery-emulator v0.8.1 crashes on one without a schema.) Writing the same
    * snapshot twice gives the same table, so racing stagers agree.
    */
   private async stage(table: ReturnType<ReturnType<BigQuery['dataset']>['table']>, file: string): Promise<void> {
