@@ -181,6 +181,37 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     assert.ok(fs.readFileSync(fileURLToPath(bq.reportUri), 'utf8').includes('vega'));
   });
 
+  it('ingests a BigQuery query result with a TIMESTAMP column, stages it and preprocesses it as DuckDB does', async function () {
+    const staged = `${project}.${warehouseDataset}.mlops_snapshot_${snapshot.snapshotId.replace('-', '_')}`;
+    const query =
+      'SELECT * EXCEPT (__row), TIMESTAMP_ADD(TIMESTAMP "2026-01-01 00:00:00+00", INTERVAL tenure_months DAY) AS signup ' +
+      `FROM \`${staged}\` WHERE __row < 600`;
+    const fromQuery = await onBigQuery.ingestDataset({ sourceUri: `bq://${project}`, query });
+    assert.equal(fromQuery.rowCount, 600);
+    assert.equal(fromQuery.columns.find((c) => c.name === 'signup')?.type, 'TIMESTAMP WITH TIME ZONE');
+    const features = fromQuery.columns.map((c) => c.name).filter((n) => n !== 'churned' && n !== 'signup');
+    const request = (warehouse: 'duckdb' | 'bigquery'): PreprocessInput => ({
+      ...fromQuery,
+      target: 'churned',
+      features,
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 3 },
+      preprocessing: spec,
+      warehouse,
+    });
+    const bq = await onBigQuery.preprocessDataset(request('bigquery'));
+    // The same rows as a Parquet file ingested into the DuckDB side's own store, preprocessed there.
+    const own = await onDuckDb.ingestDataset({ sourceUri: fileURLToPath(fromQuery.dataUri), format: 'parquet' });
+    const duck = await onDuckDb.preprocessDataset({ ...request('duckdb'), ...own });
+    await compare(bq, duck);
+    const [metadata] = await client
+      .dataset(warehouseDataset)
+      .table(`mlops_snapshot_${fromQuery.snapshotId.replace('-', '_')}`)
+      .getMetadata();
+    const fields = (metadata as { schema: { fields: { name: string; type: string }[] } }).schema.fields;
+    assert.equal(fields.find((f) => f.name === 'signup')?.type, 'TIMESTAMP');
+  });
+
   it('runs the training pipeline with warehouse "bigquery": profiled and preprocessed in BigQuery, then trained and deployed', async function () {
     const config = testConfig({
       MLOPS_GCP_PROJECT: project,
