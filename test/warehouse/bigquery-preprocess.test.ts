@@ -204,11 +204,11 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     const own = await onDuckDb.ingestDataset({ sourceUri: fileURLToPath(fromQuery.dataUri), format: 'parquet' });
     const duck = await onDuckDb.preprocessDataset({ ...request('duckdb'), ...own });
     await compare(bq, duck);
-    const [metadata] = await client
+    const response: unknown[] = await client
       .dataset(warehouseDataset)
       .table(`mlops_snapshot_${fromQuery.snapshotId.replace('-', '_')}`)
       .getMetadata();
-    const fields = (metadata as { schema: { fields: { name: string; type: string }[] } }).schema.fields;
+    const fields = (response[0] as { schema: { fields: { name: string; type: string }[] } }).schema.fields;
     assert.equal(fields.find((f) => f.name === 'signup')?.type, 'TIMESTAMP');
   });
 
