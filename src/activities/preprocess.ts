@@ -8,7 +8,6 @@ import { mlopsError } from '../errors';
 import { fitFeatures } from '../preprocessing/fit';
 import type { PreprocessingPlan } from '../preprocessing/plan';
 import { planPreprocessing } from '../preprocessing/plan';
-import type { AssignedRows } from '../preprocessing/split-sql';
 import { assignSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
 import type { SqlDialect } from '../profiling/sql-dialect';
@@ -95,17 +94,14 @@ async function fitAndApply(
   const dedupe = plan.spec.dedupe ?? false;
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
-  const { assigned, where, droppedRows } = await assignSplits(w, snapshot, {
+  const { assigned, where, rows, droppedRows } = await assignSplits(w, snapshot, {
     ...input,
     split: plan.split,
     dedupe,
     stratify,
   });
-  const [rows, classes] = await Promise.all([
-    countSplits(w, assigned, where, input),
-    fitTarget(w, assigned, input),
-    rejectEmptyFeatures(w, assigned, input, plan),
-  ]);
+  rejectEmptySplits(rows, input);
+  const [classes] = await Promise.all([fitTarget(w, assigned, input), rejectEmptyFeatures(w, assigned, input, plan)]);
   const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
@@ -131,20 +127,7 @@ async function fitAndApply(
   return { transform, rows, droppedRows };
 }
 
-async function countSplits(
-  w: Warehouse,
-  assigned: string,
-  where: AssignedRows['where'],
-  input: PreprocessInput,
-): Promise<PreprocessResult['rows']> {
-  const [row] = await w.query(
-    `SELECT ${splits.map((s) => `count(CASE WHEN ${where(s)} THEN 1 END) AS ${s}`).join(', ')} FROM ${assigned}`,
-  );
-  const rows = {
-    train: Number(row?.train ?? 0),
-    validation: Number(row?.validation ?? 0),
-    test: Number(row?.test ?? 0),
-  };
+function rejectEmptySplits(rows: PreprocessResult['rows'], input: PreprocessInput): void {
   for (const split of splits) {
     if (rows[split] === 0) {
       throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {
@@ -154,7 +137,6 @@ async function countSplits(
       });
     }
   }
-  return rows;
 }
 
 /** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */

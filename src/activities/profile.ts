@@ -9,7 +9,7 @@ import { duckDbDialect } from '../profiling/sql-dialect';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
 import { withWarehouseSession } from '../warehouse/open-warehouse';
-import { rowNumberColumn } from '../warehouse/warehouse';
+import { rowNumberColumn, rowNumberedParquet } from '../warehouse/warehouse';
 
 export interface ProfileDeps extends WarehouseSettings {
   store: ArtifactStore;
@@ -66,8 +66,8 @@ function profileParquet(file: string, input: ProfileDatasetInput): Promise<Datas
       const columns = described.map((c) => ({ name: c.column_name, type: c.column_type }));
       const { snapshotId, target } = input;
       const rowNumbered = {
-        from: `read_parquet(${literal(file)}, file_row_number = true)`,
-        rowNumber: 'file_row_number',
+        from: rowNumberedParquet(file),
+        rowNumber: rowNumberColumn,
       };
       return computeProfile(db, duckDbDialect, {
         snapshotId,

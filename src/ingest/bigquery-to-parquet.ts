@@ -16,19 +16,26 @@ const maxRowBytes = 128 * 1024 * 1024;
  * rows in no fixed order, so sorting is what makes equal data give equal bytes. The content hash is sha256 over a
  * version tag, the column names and types, and the sorted rows re-serialized by DuckDB as NDJSON in UTC.
  */
+/**
+ * The exported NDJSON rows as a DuckDB table expression, read with the BigQuery schema's types. `lineLimitBytes` raises
+ * DuckDB's 16 MB line limit, at the cost of read buffers that grow with it.
+ */
+export function exportedRows(exported: BigQueryExport, lineLimitBytes?: number): string {
+  const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
+  const limit = lineLimitBytes ? `, maximum_object_size = ${lineLimitBytes}` : '';
+  return `read_json(${literal(exported.ndjsonPath)}, format = 'newline_delimited', columns = {${columns}}${limit})`;
+}
+
 export async function bigQueryRowsToParquet(
   db: DuckDb,
   exported: BigQueryExport,
   parquetPath: string,
   canonicalPath: string,
 ): Promise<ParquetTable & HashedBytes> {
-  const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
   // Timestamps serialize in the session time zone; pin it so the hash does not depend on the worker's.
   await db.run("SET TimeZone = 'UTC'");
   await db.run(
-    `COPY (SELECT * FROM read_json(${literal(exported.ndjsonPath)}, format = 'newline_delimited', ` +
-      `columns = {${columns}}, maximum_object_size = ${maxRowBytes}) ORDER BY ALL) ` +
-      `TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`,
+    `COPY (SELECT * FROM ${exportedRows(exported, maxRowBytes)} ORDER BY ALL) TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`,
   );
   await db.run(`COPY (SELECT * FROM read_parquet(${literal(parquetPath)})) TO ${literal(canonicalPath)} (FORMAT json)`);
   const table = await describeParquet(db, parquetPath);

@@ -5,7 +5,7 @@
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../profiling/sql-dialect';
-import { rowDrawSql } from '../profiling/sql-dialect';
+import { rowSampleSql } from '../profiling/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
@@ -58,9 +58,9 @@ function trainRows(f: Fitting): string {
 
 /** The training rows, or a uniform sample of {@link medianSampleRows} of them. */
 function medianSampleRowsSql(f: Fitting): string {
-  if (f.trainRows <= medianSampleRows) return trainRows(f);
-  const draw = rowDrawSql(f.w.dialect, f.w.dialect.ident(rowNumberColumn), medianSampleSeed);
-  return `${trainRows(f)} AND ${draw} < ${medianSampleRows / f.trainRows}`;
+  const sample = { seed: medianSampleSeed, size: medianSampleRows, rows: f.trainRows };
+  const kept = rowSampleSql(f.w.dialect, f.w.dialect.ident(rowNumberColumn), sample);
+  return kept ? `${trainRows(f)} AND ${kept}` : trainRows(f);
 }
 
 async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {

@@ -24,12 +24,15 @@ export interface DroppedRows {
 }
 
 export type SplitName = 'train' | 'validation' | 'test';
+const splitNames: readonly SplitName[] = ['train', 'validation', 'test'];
 
 export interface AssignedRows {
   /** Table expression of the relation: the snapshot columns and `__row`, plus `__u` or `__split`. */
   assigned: string;
   /** A predicate over the relation's columns selecting one split's rows. */
   where: (split: SplitName) => string;
+  /** Rows in each split. */
+  rows: Record<SplitName, number>;
   droppedRows: DroppedRows;
 }
 
@@ -52,18 +55,24 @@ export async function assignSplits(
   const select = o.stratify ? stratifiedSql(d, columns, kept, o) : hashedSql(d, columns, kept, o);
   const assigned = await w.define('assigned', select, { materialize: o.stratify || o.dedupe });
   const where = o.stratify ? (split: SplitName) => `__split = '${split}'` : drawRanges(o.split);
+  // Aliases that no project, dataset or table is likely to be named: BigQuery resolves a table path's first part
+  // against the query's column names.
+  const perSplit = splitNames.map((s) => `count(CASE WHEN ${where(s)} THEN 1 END) AS ${s}_rows`);
   const [counts] = await w.query(
     `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
             (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows,
-            (SELECT count(*) FROM ${assigned}) AS kept_rows`,
+            ${splitNames.map((s) => `split_rows.${s}_rows`).join(', ')}
+     FROM (SELECT ${perSplit.join(', ')} FROM ${assigned}) AS split_rows`,
   );
-  const n = (key: string) => Number(counts![key]);
+  const n = (key: string) => Number(counts?.[key] ?? 0);
+  const rows = { train: n('train_rows'), validation: n('validation_rows'), test: n('test_rows') };
   return {
     assigned,
     where,
+    rows,
     droppedRows: {
       missingTarget: n('source_rows') - n('usable_rows'),
-      duplicates: n('usable_rows') - n('kept_rows'),
+      duplicates: n('usable_rows') - (rows.train + rows.validation + rows.test),
     },
   };
 }

@@ -160,9 +160,7 @@ function sampledQuantiles(
   numeric: ProfiledColumn[],
   stats: Row,
 ): Promise<Row[][]> {
-  const rows = num(stats.row_count) ?? 0;
-  const fraction = rows > settings.quantileSampleRows ? settings.quantileSampleRows / rows : 1;
-  const sample = { ...input.rowNumbered!, fraction };
+  const sample = { ...input.rowNumbered!, size: settings.quantileSampleRows, rows: num(stats.row_count) ?? 0 };
   const groups = split(numeric, Math.max(1, input.concurrency ?? 1));
   return Promise.all(groups.map((group) => db.query(sampledQuantilesSql(d, sample, group, settings.quantileLevels))));
 }

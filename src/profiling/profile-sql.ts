@@ -3,7 +3,7 @@
  * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
  */
 import type { SqlDialect } from './sql-dialect';
-import { rowDrawSql } from './sql-dialect';
+import { rowSampleSql } from './sql-dialect';
 
 export interface ProfiledColumn {
   /** Position in the dataset; names result columns and rows. */
@@ -38,19 +38,18 @@ export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledCol
 }
 
 /**
- * One row: the quantiles of each numeric column (`c3_quantiles`) over the rows of `from` whose row number draws below
- * `fraction` (all rows at 1), a uniform sample the same on every run.
+ * One row: the quantiles of each numeric column (`c3_quantiles`) over a uniform sample of at most `size` of the
+ * `rows` rows of `from` (see {@link rowSampleSql}), the same on every run.
  */
 export function sampledQuantilesSql(
   d: SqlDialect,
-  sample: { from: string; rowNumber: string; fraction: number },
+  sample: { from: string; rowNumber: string; size: number; rows: number },
   columns: ProfiledColumn[],
   levels: number[],
 ): string {
   const items = columns.map((c) => `${d.quantiles(d.toDouble(d.ident(c.name)), levels)} AS c${c.index}_quantiles`);
-  const where =
-    sample.fraction < 1 ? `\nWHERE ${rowDrawSql(d, d.ident(sample.rowNumber), sampleSeed)} < ${sample.fraction}` : '';
-  return `SELECT ${items.join(',\n  ')}\nFROM ${sample.from}${where}`;
+  const kept = rowSampleSql(d, d.ident(sample.rowNumber), { ...sample, seed: sampleSeed });
+  return `SELECT ${items.join(',\n  ')}\nFROM ${sample.from}${kept ? `\nWHERE ${kept}` : ''}`;
 }
 
 /** Seeds the quantile sample's draw. */

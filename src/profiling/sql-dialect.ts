@@ -63,6 +63,19 @@ export function rowDrawSql(d: SqlDialect, row: string, seed: number): string {
   return `(${d.toDouble(x3)} / ${drawModulus})`;
 }
 
+/**
+ * A predicate keeping a uniform sample of about `size` of `rows` rows, drawn with {@link rowDrawSql} (so the same rows
+ * on every run and every warehouse); undefined when there are no more than `size` rows and every row is kept.
+ */
+export function rowSampleSql(
+  d: SqlDialect,
+  row: string,
+  sample: { seed: number; size: number; rows: number },
+): string | undefined {
+  if (sample.rows <= sample.size) return undefined;
+  return `${rowDrawSql(d, row, sample.seed)} < ${sample.size / sample.rows}`;
+}
+
 /** Three constants in [1, modulus − 1] from the seed: SplitMix64 outputs, reduced. */
 function drawConstants(seed: number): [number, number, number] {
   const golden = 0x9e3779b97f4a7c15n;
@@ -161,6 +174,6 @@ function finite(value: number): string {
 
 /** A finite number as an SQL literal (exponent form keeps full double precision). */
 export function sqlNumber(value: number): string {
-  if (!Number.isFinite(value)) throw new Error(`Cannot write ${value} as an SQL number`);
+  finite(value);
   return Number.isInteger(value) && Math.abs(value) < 2 ** 53 ? String(value) : value.toExponential();
 }

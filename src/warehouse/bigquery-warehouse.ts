@@ -9,11 +9,12 @@ import path from 'node:path';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import { exportBigQuery } from '../ingest/bigquery-source';
+import { exportedRows } from '../ingest/bigquery-to-parquet';
 import { bigQueryDialect } from '../profiling/sql-dialect';
 import type { Row } from './duckdb';
 import { ident, literal, withDuckDb } from './duckdb';
 import type { Warehouse, WarehouseSession, WarehouseTable } from './warehouse';
-import { rowNumberColumn } from './warehouse';
+import { rowNumberColumn, rowNumberedParquet } from './warehouse';
 
 export interface BigQueryWarehouseOptions {
   /** The project that runs (and is billed for) the queries, and the default project of table references. */
@@ -113,17 +114,16 @@ export class BigQueryWarehouse implements Warehouse {
       const staged = path.join(work, 'snapshot.ndjson');
       const fields = await withDuckDb(async (db) => {
         await db.run("SET TimeZone = 'UTC'");
-        const from = `read_parquet(${literal(file)}, file_row_number = true)`;
+        const from = rowNumberedParquet(file);
         const described = await db.query<{ column_name: string; column_type: string }>(
-          `DESCRIBE SELECT * EXCLUDE (file_row_number) FROM ${from}`,
+          `DESCRIBE SELECT * FROM ${from}`,
         );
         const columns = described.map((c) => ({ name: c.column_name, ...stagedType(c.column_type) }));
         const select = columns.map(
           (c) => `${c.cast ? `CAST(${ident(c.name)} AS VARCHAR)` : ident(c.name)} AS ${ident(c.name)}`,
         );
-        await db.run(`COPY (SELECT ${[...select, `file_row_number AS ${rowNumberColumn}`].join(', ')} FROM ${from})
-          TO ${literal(staged)} (FORMAT json)`);
-        return [...columns.map((c) => ({ name: c.name, type: c.type })), { name: rowNumberColumn, type: 'INT64' }];
+        await db.run(`COPY (SELECT ${select.join(', ')} FROM ${from}) TO ${literal(staged)} (FORMAT json)`);
+        return columns.map((c) => ({ name: c.name, type: c.type }));
       });
       await table.load(staged, {
         sourceFormat: 'NEWLINE_DELIMITED_JSON',
@@ -150,10 +150,8 @@ export class BigQueryWarehouse implements Warehouse {
         ndjson,
         this.clientOptions(),
       );
-      const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
       await withDuckDb((db) =>
-        db.run(`COPY (SELECT * EXCLUDE (${rowNumberColumn})
-          FROM read_json(${literal(ndjson)}, format = 'newline_delimited', columns = {${columns}})
+        db.run(`COPY (SELECT * EXCLUDE (${rowNumberColumn}) FROM ${exportedRows(exported)}
           ORDER BY ${rowNumberColumn}) TO ${literal(parquetPath)} (FORMAT parquet)`),
       );
     } finally {

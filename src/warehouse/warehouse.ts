@@ -44,6 +44,12 @@ export function duckDbWarehouse(db: DuckDb): Warehouse {
   };
 }
 
+/** A snapshot's Parquet file as a DuckDB table expression with each row's 0-based file row number as `__row`. */
+export function rowNumberedParquet(file: string): string {
+  return `(SELECT * EXCLUDE (file_row_number), file_row_number AS ${rowNumberColumn}
+    FROM read_parquet(${literal(file)}, file_row_number = true))`;
+}
+
 /**
  * One activity's use of a warehouse: the snapshot as a table, scratch relations and Parquet output. Whatever it
  * creates for scratch is gone after {@link WarehouseSession.close}.
@@ -76,8 +82,7 @@ export function duckDbSession(db: DuckDb): WarehouseSession {
   return {
     ...duckDbWarehouse(db),
     async snapshotTable(_snapshotId, file) {
-      await db.run(`CREATE VIEW snapshot AS SELECT * EXCLUDE (file_row_number), file_row_number AS ${rowNumberColumn}
-        FROM read_parquet(${literal(file)}, file_row_number = true)`);
+      await db.run(`CREATE VIEW snapshot AS SELECT * FROM ${rowNumberedParquet(file)}`);
       return duckDbWarehouse(db).describe('snapshot');
     },
     async define(name, select, options = {}) {

@@ -78,11 +78,11 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     duckStore = new LocalArtifactStore(tempDir('bq-preprocess-duck'));
     onBigQuery = createPipelineActivities({
       store: bqStore,
-      config: {
-        gcp: { project },
-        vertex: { location: 'us-central1', machineType: 'n1-standard-4', acceleratorCount: 0 },
-        bigquery: { project, dataset: warehouseDataset, apiEndpoint: emulator.url },
-      },
+      config: testConfig({
+        MLOPS_GCP_PROJECT: project,
+        MLOPS_BIGQUERY_DATASET: warehouseDataset,
+        MLOPS_BIGQUERY_API_ENDPOINT: emulator.url,
+      }),
       bigQueryClient: { authClient },
     });
     onDuckDb = createPipelineActivities({ store: duckStore });
