@@ -8,7 +8,8 @@ import { mlopsError } from '../errors';
 import { fitFeatures } from '../preprocessing/fit';
 import type { PreprocessingPlan } from '../preprocessing/plan';
 import { planPreprocessing } from '../preprocessing/plan';
-import { assignSplits } from '../preprocessing/split-sql';
+import type { SplitCounts } from '../preprocessing/split-sql';
+import { assignSplits, countSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
 import type { SqlDialect } from '../profiling/sql-dialect';
 import { isNumericType } from '../warehouse/duckdb';
@@ -94,14 +95,13 @@ async function fitAndApply(
   const dedupe = plan.spec.dedupe ?? false;
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
-  const { assigned, where, rows, droppedRows } = await assignSplits(w, snapshot, {
-    ...input,
-    split: plan.split,
-    dedupe,
-    stratify,
-  });
-  rejectEmptySplits(rows, input);
-  const [classes] = await Promise.all([fitTarget(w, assigned, input), rejectEmptyFeatures(w, assigned, input, plan)]);
+  const split = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
+  const { assigned, where } = split;
+  const [{ rows, droppedRows }, classes] = await Promise.all([
+    countSplits(w, snapshot, split, input.target).then((counts) => rejectEmptySplits(counts, input)),
+    fitTarget(w, assigned, input),
+    rejectEmptyFeatures(w, assigned, input, plan),
+  ]);
   const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
@@ -127,7 +127,8 @@ async function fitAndApply(
   return { transform, rows, droppedRows };
 }
 
-function rejectEmptySplits(rows: PreprocessResult['rows'], input: PreprocessInput): void {
+function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCounts {
+  const { rows } = counts;
   for (const split of splits) {
     if (rows[split] === 0) {
       throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {
@@ -137,6 +138,7 @@ function rejectEmptySplits(rows: PreprocessResult['rows'], input: PreprocessInpu
       });
     }
   }
+  return counts;
 }
 
 /** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */

@@ -31,6 +31,9 @@ export interface AssignedRows {
   assigned: string;
   /** A predicate over the relation's columns selecting one split's rows. */
   where: (split: SplitName) => string;
+}
+
+export interface SplitCounts {
   /** Rows in each split. */
   rows: Record<SplitName, number>;
   droppedRows: DroppedRows;
@@ -55,6 +58,19 @@ export async function assignSplits(
   const select = o.stratify ? stratifiedSql(d, columns, kept, o) : hashedSql(d, columns, kept, o);
   const assigned = await w.define('assigned', select, { materialize: o.stratify || o.dedupe });
   const where = o.stratify ? (split: SplitName) => `__split = '${split}'` : drawRanges(o.split);
+  return { assigned, where };
+}
+
+/**
+ * The rows of each split and the rows left out, in one query: it can run beside other queries over `assigned`.
+ */
+export async function countSplits(
+  w: WarehouseSession,
+  snapshot: WarehouseTable,
+  { assigned, where }: AssignedRows,
+  targetColumn: string,
+): Promise<SplitCounts> {
+  const target = w.dialect.ident(targetColumn);
   // Aliases that no project, dataset or table is likely to be named: BigQuery resolves a table path's first part
   // against the query's column names.
   const perSplit = splitNames.map((s) => `count(CASE WHEN ${where(s)} THEN 1 END) AS ${s}_rows`);
@@ -67,8 +83,6 @@ export async function assignSplits(
   const n = (key: string) => Number(counts?.[key] ?? 0);
   const rows = { train: n('train_rows'), validation: n('validation_rows'), test: n('test_rows') };
   return {
-    assigned,
-    where,
     rows,
     droppedRows: {
       missingTarget: n('source_rows') - n('usable_rows'),
