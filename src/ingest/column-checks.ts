@@ -15,15 +15,13 @@ import { ident, literal } from '../warehouse/duckdb';
 const textTypes = new Set(['VARCHAR', 'JSON']);
 const floatTypes = new Set(['FLOAT', 'DOUBLE', 'REAL']);
 
-/** `stats` are the counts of {@link columnStats} where they were already taken, e.g. while the Parquet was written. */
 export async function checkColumns(
   db: DuckDb,
   parquetPath: string,
   source: string,
   columns: ColumnSchema[],
-  stats?: ColumnStats[],
 ): Promise<SnapshotWarning[]> {
-  stats ??= await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
+  const stats = await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
   for (const [i, column] of columns.entries()) {
     const { values, numbers, nonFinite } = stats[i]!;
@@ -63,14 +61,14 @@ export async function checkColumns(
   return warnings;
 }
 
-export interface ColumnStats {
+interface ColumnStats {
   values: number;
   numbers: number;
   nonFinite: number;
 }
 
 /** Per column, in one scan of `from` (a table expression whose columns have these names and types). */
-export async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
+async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
   const aggregates = columns.flatMap((column, i) => {
     const col = ident(column.name);
     return [

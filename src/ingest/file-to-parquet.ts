@@ -6,9 +6,7 @@
 import type { ColumnSchema } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
-import { literal } from '../warehouse/duckdb';
-import type { ColumnStats } from './column-checks';
-import { columnStats } from './column-checks';
+import { ident, literal } from '../warehouse/duckdb';
 import { misquotedField, readCsvHeader } from './csv-header';
 import type { FileFormat } from './source-uri';
 
@@ -25,11 +23,6 @@ export interface ParquetTable {
   columns: ColumnSchema[];
 }
 
-export interface IngestedFile extends ParquetTable {
-  /** The column checks' counts, where they were taken while the file was read. */
-  columnStats?: ColumnStats[];
-}
-
 /** RFC 4180 dialect, set rather than sniffed: a sniffer that meets a bad row guesses another dialect instead of failing. */
 const csvDialect = "header = true, delim = ',', quote = '\"', escape = '\"'";
 /** Fail on the first malformed row instead of skipping it, padding it with NULLs or reading it some other way. */
@@ -42,14 +35,13 @@ const csvStrict = 'strict_mode = true, null_padding = false, ignore_errors = fal
 const parquetOptions = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
 
 /**
- * `db` may hold several instances (`withDuckDb`'s `instances`): a CSV file is then read on two at once. Its column
- * count and types are described from the Parquet written.
+ * The snapshot's Parquet and, for CSV, nothing else: the column checks' counts are taken from the Parquet written
+ * (`checkColumns`), a fast columnar scan.
  */
-export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<IngestedFile> {
+export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ParquetTable> {
   if (source.bytes === 0) throw empty(source, 'the file is empty (0 bytes)');
   const file = literal(source.localPath);
-  let columnStats: ColumnStats[] | undefined;
-  if (source.format === 'csv') columnStats = await csvToParquet(db, source, parquetPath);
+  if (source.format === 'csv') await csvToParquet(db, source, parquetPath);
   else if (source.format === 'parquet') await copyToParquet(db, source, `read_parquet(${file})`, parquetPath);
   // Type detection over every row stays flat in memory for JSON (measured), and a sample would drop keys seen later.
   // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it.
@@ -57,7 +49,7 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
     await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
   const table = await describeParquet(db, parquetPath);
   if (table.rowCount === 0) throw empty(source, `it has columns (${names(table.columns)}) but no rows`);
-  return { ...table, columnStats };
+  return table;
 }
 
 async function copyToParquet(db: DuckDb, source: SourceFile, reader: string, parquetPath: string): Promise<void> {
@@ -77,71 +69,54 @@ export async function describeParquet(db: DuckDb, parquetPath: string): Promise<
 }
 
 /**
- * A CSV file is read two ways, each streaming: every field as text against the header's column count, so a ragged or
- * mis-quoted row is reported with its line (and integer columns are checked for values that are not plain integers);
- * and with the types DuckDB detects from the first 20,480 rows, which can no longer misread the dialect. Usually both
- * reads run at once ({@link readBothWays}); when either meets a problem, the file is read again one way after the
- * other ({@link readInTurn}), so the error reported is the one the text read finds first.
+ * A well-formed CSV file is read once ({@link readTyped}). When that read meets anything to look into, the file is read
+ * again one way after the other ({@link readInTurn}), so the error reported is the one a strict text read finds first,
+ * with its line.
  */
-async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ColumnStats[] | undefined> {
+async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<void> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
-  const both = await readBothWays(db, source, header, parquetPath);
-  if (both) return both.stats;
+  if (await readTyped(db, source, header, parquetPath)) return;
+  // One thread from here on: the reads keep file order, and errors name the first bad line.
+  await db.run('SET threads = 1');
   await readInTurn(db, source, header, parquetPath);
-  return undefined;
-}
-
-/**
- * The typed read writes the Parquet on one instance while the other reads the text and then takes the column checks'
- * counts from the typed values (see {@link columnStats}), so the file costs the time of its slowest read. When every
- * row is well-formed but a value after the sample does not fit its column's type, the types are detected from every
- * row, as in {@link readInTurn}. Undefined when a read fails otherwise or finds something to look into; `stats` is
- * undefined when they were not taken from the types written (they are then taken from the Parquet).
- */
-async function readBothWays(
-  db: DuckDb,
-  source: SourceFile,
-  header: string[],
-  parquetPath: string,
-): Promise<{ stats: ColumnStats[] | undefined } | undefined> {
-  const typed = typedCsv(source);
-  const [copied, checked] = await Promise.allSettled([
-    db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`),
-    readTextAndCount(db, source, header, typed),
-  ]);
-  if (checked.status === 'rejected' || !checked.value) return undefined;
-  const { rows, columns, stats } = checked.value;
-  const misfit = copied.status === 'rejected' && isConversionError(copied.reason);
-  if (copied.status === 'rejected' && !misfit) return undefined;
-  if (misfit || !stats) {
-    await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath);
-    return { stats: undefined };
-  }
-  const table = await describeParquet(db, parquetPath);
-  if (table.rowCount !== rows) return undefined;
-  const sameTypes = table.columns.every((c, i) => c.type === columns[i]?.type && c.name === columns[i]?.name);
-  return { stats: sameTypes ? stats : undefined };
-}
-
-/**
- * The text read, checking the columns the typed read takes as integers, then the column checks' counts (none when an
- * integer column has another value). Undefined when the typed read sees other columns than the header, or the text
- * read finds no rows.
- */
-async function readTextAndCount(db: DuckDb, source: SourceFile, header: string[], typed: string) {
-  const described = await db.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typed}`);
-  const columns = described.map((c) => ({ name: c.column_name, type: c.column_type }));
-  if (columns.length !== header.length) return undefined;
-  const integers = columns.flatMap((c, i) => (integerTypes.test(c.type) ? [i] : []));
-  const { rows, nonIntegers } = await scanCsvText(db, source, header, integers);
-  if (rows === 0) return undefined;
-  const fits = nonIntegers.every((n) => n === 0);
-  return { rows, columns, stats: fits ? await columnStats(db, typed, columns) : undefined };
 }
 
 function isConversionError(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('Conversion Error');
+}
+
+/**
+ * One strict read with the types DuckDB detects from the first 20,480 rows, straight into the Parquet. The dialect is
+ * set, not sniffed, and strict mode fails on a ragged or mis-quoted row instead of guessing around it; a value after
+ * the sample that does not fit its column's type fails the conversion. Integer columns are read as text and converted
+ * here, because DuckDB's own conversion rounds a decimal (`3.7` becomes 4): a value that is not the integer it reads
+ * as fails instead. False when the file needs a closer look.
+ */
+async function readTyped(db: DuckDb, source: SourceFile, header: string[], parquetPath: string): Promise<boolean> {
+  const described = await db
+    .query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typedCsv(source)}`)
+    .catch(() => []);
+  if (described.length !== header.length) return false;
+  const integers = described.filter((c) => integerTypes.test(c.column_type));
+  const asText = integers.map((c) => `${literal(c.column_name)}: 'VARCHAR'`);
+  const select = described.map(({ column_name: name, column_type: type }) => {
+    const c = ident(name);
+    if (!integerTypes.test(type)) return c;
+    const exact = `${c} IS NULL OR TRY_CAST(${c} AS ${type}) = TRY_CAST(${c} AS DOUBLE)`;
+    return `CASE WHEN ${exact} THEN CAST(${c} AS ${type}) ELSE error(${literal(`not an integer in ${name}`)}) END AS ${c}`;
+  });
+  const reader = typedCsv(source, asText.length ? `types = {${asText.join(', ')}}` : undefined);
+  const written = await db.run(
+    `COPY (SELECT ${select.join(', ')} FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`,
+  ).then(
+    () => true,
+    () => false,
+  );
+  if (!written) return false;
+  const table = await describeParquet(db, parquetPath);
+  if (table.rowCount === 0) throw empty(source, `the file has only a header line (${header.join(', ')})`);
+  return table.columns.every((c, i) => c.name === described[i]!.column_name && c.type === described[i]!.column_type);
 }
 
 /**
