@@ -5,7 +5,7 @@
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../profiling/sql-dialect';
-import { rowSampleSql } from '../profiling/sql-dialect';
+import { sampledRows } from '../profiling/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
@@ -59,8 +59,8 @@ function trainRows(f: Fitting): string {
 /** The training rows, or a uniform sample of {@link medianSampleRows} of them. */
 function medianSampleRowsSql(f: Fitting): string {
   const sample = { seed: medianSampleSeed, size: medianSampleRows, rows: f.trainRows };
-  const kept = rowSampleSql(f.w.dialect, f.w.dialect.ident(rowNumberColumn), sample);
-  return kept ? `${trainRows(f)} AND ${kept}` : trainRows(f);
+  const rows = sampledRows(f.w.dialect, f.assigned, f.w.dialect.ident(rowNumberColumn), sample);
+  return `FROM ${rows} AS assigned WHERE ${f.train}`;
 }
 
 async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {

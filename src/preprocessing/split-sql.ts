@@ -5,7 +5,7 @@
  * BigQuery. Callers select a split with {@link AssignedRows.where}.
  */
 import type { ColumnSchema } from '../contracts/datasets';
-import { rowDrawSql } from '../profiling/sql-dialect';
+import { withRowDraw } from '../profiling/sql-dialect';
 import type { WarehouseSession, WarehouseTable } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 
@@ -101,8 +101,8 @@ type Dialect = WarehouseSession['dialect'];
 function hashedSql(d: Dialect, columns: string, kept: string, { split, dedupe }: SplitOptions): string {
   // A single-threaded DuckDB scan keeps file order; only dedupe's window function reorders rows and needs the sort.
   const restoreOrder = dedupe ? ` ORDER BY ${d.ident(rowNumberColumn)}` : '';
-  const u = rowDrawSql(d, d.ident(rowNumberColumn), split.seed);
-  return `SELECT ${columns}, ${u} AS __u FROM (${kept}) AS kept${restoreOrder}`;
+  const drawn = withRowDraw(d, `(${kept})`, d.ident(rowNumberColumn), split.seed, '__u');
+  return `SELECT ${columns}, __u FROM ${drawn} AS drawn${restoreOrder}`;
 }
 
 function drawRanges({ testFraction, validationFraction }: SplitOptions['split']): AssignedRows['where'] {
@@ -127,7 +127,7 @@ function stratifiedSql(d: Dialect, columns: string, kept: string, { split, targe
   const byClass = `PARTITION BY ${d.toText(d.ident(target))}`;
   return `SELECT ${columns}, CASE WHEN __rank < ${nTest} THEN 'test'
       WHEN __rank < ${nTest} + ${nValidation} THEN 'validation' ELSE 'train' END AS __split
-    FROM (SELECT ${columns}, row_number() OVER (${byClass} ORDER BY ${rowDrawSql(d, row, seed)}, ${row}) - 1 AS __rank,
-                 count(*) OVER (${byClass}) AS __n FROM (${kept}) AS kept) AS ranked
+    FROM (SELECT ${columns}, row_number() OVER (${byClass} ORDER BY __draw, ${row}) - 1 AS __rank,
+                 count(*) OVER (${byClass}) AS __n FROM ${withRowDraw(d, `(${kept})`, row, seed, '__draw')} AS drawn) AS ranked
     ORDER BY ${row}`;
 }

@@ -3,7 +3,7 @@
  * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
  */
 import type { SqlDialect } from './sql-dialect';
-import { rowSampleSql } from './sql-dialect';
+import { sampledRows } from './sql-dialect';
 
 export interface ProfiledColumn {
   /** Position in the dataset; names result columns and rows. */
@@ -39,7 +39,7 @@ export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledCol
 
 /**
  * One row: the quantiles of each numeric column (`c3_quantiles`) over a uniform sample of at most `size` of the
- * `rows` rows of `from` (see {@link rowSampleSql}), the same on every run.
+ * `rows` rows of `from` (see {@link sampledRows}), the same on every run.
  */
 export function sampledQuantilesSql(
   d: SqlDialect,
@@ -48,8 +48,8 @@ export function sampledQuantilesSql(
   levels: number[],
 ): string {
   const items = columns.map((c) => `${d.quantiles(d.toDouble(d.ident(c.name)), levels)} AS c${c.index}_quantiles`);
-  const kept = rowSampleSql(d, d.ident(sample.rowNumber), { ...sample, seed: sampleSeed });
-  return `SELECT ${items.join(',\n  ')}\nFROM ${sample.from}${kept ? `\nWHERE ${kept}` : ''}`;
+  const rows = sampledRows(d, sample.from, d.ident(sample.rowNumber), { ...sample, seed: sampleSeed });
+  return `SELECT ${items.join(',\n  ')}\nFROM ${rows}`;
 }
 
 /** Seeds the quantile sample's draw. */

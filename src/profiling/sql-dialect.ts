@@ -43,37 +43,45 @@ export interface SqlDialect {
 }
 
 /**
- * The largest prime below 2²⁶, for {@link rowDrawSql}: every product in it stays below 2⁵², exact even where integer
+ * The largest prime below 2²⁶, for {@link withRowDraw}: every product in it stays below 2⁵², exact even where integer
  * arithmetic goes through doubles (goccy/bigquery-emulator's MOD does; BigQuery's would raise on 64-bit overflow).
  * Row numbers are taken modulo it, so rows 67,108,859 apart share their draw: no bias, only a very long period.
  */
 const drawModulus = 67_108_859;
 
 /**
- * A number in [0, 1) drawn from an integer row number and a seed, the same on every warehouse: integer arithmetic
- * only, so DuckDB and BigQuery assign every row to the same split. The row goes through a seeded affine step and two
- * squarings modulo a prime; the seed only chooses the three constants (with SplitMix64, in JavaScript), so small seeds
- * and small row numbers mix as well as large ones.
+ * `relation` (a table expression) with one more column, `name`: a number in [0, 1) drawn from the integer row number
+ * `row` and a seed, the same on every warehouse. Integer arithmetic only, so DuckDB and BigQuery assign every row to
+ * the same split. The row goes through a seeded affine step and two squarings modulo a prime; the seed only chooses the
+ * three constants (with SplitMix64, in JavaScript), so small seeds and small row numbers mix as well as large ones.
+ *
+ * Each step is a column of its own subquery (`<name>_1`, `<name>_2`, kept in the result), so each is computed once
+ * per row: written as one expression, the first step appears five times, and DuckDB computes every repetition when the
+ * draw is filtered on (measured: 0.077 s → 0.034 s per million rows).
  */
-export function rowDrawSql(d: SqlDialect, row: string, seed: number): string {
+export function withRowDraw(d: SqlDialect, relation: string, row: string, seed: number, name: string): string {
   const [a, b, c] = drawConstants(seed);
-  const x1 = `MOD(MOD(${row}, ${drawModulus}) * ${a} + ${b}, ${drawModulus})`;
-  const x2 = `MOD(${x1} * ${x1} + ${c}, ${drawModulus})`;
-  const x3 = `MOD(${x2} * ${x2} + ${x1}, ${drawModulus})`;
-  return `(${d.toDouble(x3)} / ${drawModulus})`;
+  const m = drawModulus;
+  const [x1, x2] = [`${name}_1`, `${name}_2`];
+  const step1 = `SELECT *, MOD(MOD(${row}, ${m}) * ${a} + ${b}, ${m}) AS ${x1} FROM ${relation} AS ${name}_in`;
+  const step2 = `SELECT *, MOD(${x1} * ${x1} + ${c}, ${m}) AS ${x2} FROM (${step1}) AS ${x1}_out`;
+  return `(SELECT *, ${d.toDouble(`MOD(${x2} * ${x2} + ${x1}, ${m})`)} / ${m} AS ${name} FROM (${step2}) AS ${x2}_out)`;
 }
 
 /**
- * A predicate keeping a uniform sample of about `size` of `rows` rows, drawn with {@link rowDrawSql} (so the same rows
- * on every run and every warehouse); undefined when there are no more than `size` rows and every row is kept.
+ * `relation` (a table expression) cut to a uniform sample of about `size` of its `rows` rows, drawn with
+ * {@link withRowDraw} (so the same rows on every run and every warehouse); `relation` itself when there are no more
+ * than `size` rows.
  */
-export function rowSampleSql(
+export function sampledRows(
   d: SqlDialect,
+  relation: string,
   row: string,
   sample: { seed: number; size: number; rows: number },
-): string | undefined {
-  if (sample.rows <= sample.size) return undefined;
-  return `${rowDrawSql(d, row, sample.seed)} < ${sample.size / sample.rows}`;
+): string {
+  if (sample.rows <= sample.size) return relation;
+  const drawn = withRowDraw(d, relation, row, sample.seed, '__sample');
+  return `(SELECT * FROM ${drawn} AS sampled WHERE __sample < ${sample.size / sample.rows})`;
 }
 
 /** Three constants in [1, modulus − 1] from the seed: SplitMix64 outputs, reduced. */
