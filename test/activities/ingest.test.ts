@@ -427,6 +427,20 @@ describe('ingestDataset', function () {
       );
     });
 
+    it('counts every way of writing a number when it checks a text column for stray words', async function () {
+      // Eight of the nine values read as numbers (signs, a leading point or space, an exponent, inf and NaN): the
+      // column is mostly numeric, so the one word makes it a mixed-types error that counts them all.
+      const values = ['12', '-3.5', '+4', '.5', ' 7', '1e3', 'inf', 'NaN', 'n/a'];
+      const csv = `id,amount\n${values.map((v, i) => `${i + 1},"${v}"`).join('\n')}\n`;
+      const { root, ingest } = harness();
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('spelled-numbers.csv', csv) }),
+        'MLOPS_ERR_DATA_MIXED_TYPES',
+        /Column "amount" .* mixes numbers and text: row 9 has "n\/a" while 8 of its 9 values are numbers/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
     it('accepts a column with no values but records a warning naming it in the manifest and the result', async function () {
       const { ingest } = harness();
       const snapshot = await ingest({ sourceUri: path.join(badData, 'all-null-column.csv') });
