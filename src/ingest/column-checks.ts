@@ -1,5 +1,5 @@
 /**
- * Checks every column of a snapshot's Parquet before it is published, in one scan:
+ * Checks every column of a snapshot's Parquet before it is published, mostly from the file's statistics:
  * - a text column that is mostly numbers with a few stray values (`12, 15, n/a`) fails: read as text it would
  *   silently become a categorical feature, so the error names the column, the first bad row and its value;
  * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
