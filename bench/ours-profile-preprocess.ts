@@ -13,12 +13,19 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-ours-'));
   try {
     const activities = createPipelineActivities({ store: new LocalArtifactStore(tmp) });
+    const cpu = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
+    };
+    const c0 = cpu();
     const t0 = performance.now();
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     const t1 = performance.now();
+    const c1 = cpu();
     const rssAfterRead = process.resourceUsage().maxRSS / 1024;
     await activities.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target });
     const t2 = performance.now();
+    const c2 = cpu();
     const rssAfterProfile = process.resourceUsage().maxRSS / 1024;
     await activities.preprocessDataset({
       ...snapshot,
@@ -27,6 +34,7 @@ async function main(): Promise<void> {
       split: { testFraction: 0.2, validationFraction: 0.1, seed: 42 },
     });
     const t3 = performance.now();
+    const c3 = cpu();
     const s = (ms: number) => ms / 1000;
     console.log(
       JSON.stringify({
@@ -34,6 +42,7 @@ async function main(): Promise<void> {
         profileSeconds: s(t2 - t1),
         preprocessSeconds: s(t3 - t2),
         totalSeconds: s(t3 - t0),
+        cpuSeconds: { read: c1 - c0, profile: c2 - c1, preprocess: c3 - c2 },
         maxRssMiB: process.resourceUsage().maxRSS / 1024,
         maxRssMiBByPhase: { read: rssAfterRead, profile: rssAfterProfile },
       }),

@@ -22,6 +22,8 @@ interface Timing {
   profileSeconds: number;
   preprocessSeconds: number;
   totalSeconds: number;
+  /** Process CPU time (user + system) per phase: above the wall time when a phase uses several cores. */
+  cpuSeconds: { read: number; profile: number; preprocess: number };
   maxRssMiB: number;
 }
 
@@ -107,6 +109,11 @@ async function main(): Promise<void> {
       profileSeconds: median(runs.map((r) => r.profileSeconds)),
       preprocessSeconds: median(runs.map((r) => r.preprocessSeconds)),
       totalSeconds: median(runs.map((r) => r.totalSeconds)),
+      cpuSeconds: {
+        read: median(runs.map((r) => r.cpuSeconds.read)),
+        profile: median(runs.map((r) => r.cpuSeconds.profile)),
+        preprocess: median(runs.map((r) => r.cpuSeconds.preprocess)),
+      },
       maxRssMiB: median(runs.map((r) => r.maxRssMiB)),
     });
     const o = summarize(results.ours);
