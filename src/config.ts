@@ -44,6 +44,8 @@ export const configSchema = {
   MLOPS_BIGQUERY_LOCATION: z.string().min(1).optional(),
   /** BigQuery API endpoint, for bigquery-emulator in tests. @default the real service */
   MLOPS_BIGQUERY_API_ENDPOINT: z.string().url().optional(),
+  /** Days a snapshot staged in the BigQuery warehouse dataset is kept after the last step that used it; BigQuery then deletes the table (a later step stages it again). @default 7 */
+  MLOPS_BIGQUERY_STAGING_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   /** Vertex AI region for CustomJobs. @default us-central1 */
   MLOPS_VERTEX_LOCATION: z
     .string()
@@ -115,7 +117,7 @@ export interface MlopsConfig {
   cacheDir: string;
   artifactRoot: string;
   gcp: { project?: string; storageApiEndpoint?: string };
-  bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string };
+  bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string; stagingDays: number };
   training: { gpus: number; python?: string };
   vertex: {
     project?: string;
@@ -175,6 +177,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       dataset: v.MLOPS_BIGQUERY_DATASET,
       location: v.MLOPS_BIGQUERY_LOCATION,
       apiEndpoint: v.MLOPS_BIGQUERY_API_ENDPOINT,
+      stagingDays: v.MLOPS_BIGQUERY_STAGING_DAYS,
     },
     training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
     vertex: {

@@ -38,12 +38,13 @@ const unconfiguredVertex: Pick<MlopsConfig, 'vertex' | 'gcp'> = {
 };
 
 export function createPipelineActivities(deps: PipelineActivityDeps): PipelineActivities {
-  const bq = deps.config?.bigquery ?? {};
+  const bq: Partial<MlopsConfig['bigquery']> = deps.config?.bigquery ?? {};
   const bigquery = {
     projectId: bq.project,
     dataset: bq.dataset,
     location: bq.location,
     apiEndpoint: bq.apiEndpoint,
+    stagingDays: bq.stagingDays,
     client: deps.bigQueryClient,
   };
   return {

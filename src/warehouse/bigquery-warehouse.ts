@@ -34,9 +34,18 @@ export interface BigQueryWarehouseOptions {
    * It is created in `location` when missing.
    */
   dataset?: string;
+  /**
+   * Days a staged snapshot table is kept after the last session that used it: each use moves its expiration time
+   * forward, and BigQuery deletes a table nobody has used for that long (a later session stages it again).
+   * @default 7
+   */
+  stagingDays?: number;
   /** Further client options: credentials, `keyFilename`, an `authClient`. */
   client?: BigQueryOptions;
 }
+
+const dayMs = 86_400_000;
+const defaultStagingDays = 7;
 
 /** Scratch tables expire on their own after a day, in case a worker dies before dropping them. */
 const scratchExpiry = 'TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)';
@@ -80,8 +89,22 @@ export class BigQueryWarehouse implements Warehouse {
       describe: (table) => this.describe(table),
       snapshotTable: async (snapshotId, file) => {
         const table = `mlops_snapshot_${snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`;
-        const [exists] = await dataset.table(table).exists();
-        if (!exists) await this.stage(dataset.table(table), file);
+        // Kept for this session and the next `stagingDays`: moving the expiration first also finds the table gone.
+        const expirationTime = String(Date.now() + (this.options.stagingDays ?? defaultStagingDays) * dayMs);
+        const kept = await dataset
+          .table(table)
+          .setMetadata({ expirationTime })
+          .then(
+            () => true,
+            (err: { code?: unknown }) => {
+              if (err.code === 404) return false;
+              throw err;
+            },
+          );
+        if (!kept) {
+          await this.stage(dataset.table(table), file);
+          await dataset.table(table).setMetadata({ expirationTime });
+        }
         return this.describe(`${home.project}.${home.dataset}.${table}`);
       },
       define: async (name, select) => {

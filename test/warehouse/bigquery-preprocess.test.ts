@@ -156,6 +156,42 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     assert.deepEqual(rows[0], { n: 1503, first: 0, last: 1502 });
   });
 
+  it('keeps a staged snapshot for MLOPS_BIGQUERY_STAGING_DAYS after each use, and stages it again once deleted', async function () {
+    const day = 86_400_000;
+    const stagedName = `mlops_snapshot_${snapshot.snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    const staged = client.dataset(warehouseDataset).table(stagedName);
+    const expiresIn = async () => Number((await staged.getMetadata())[0].expirationTime) - Date.now();
+    // The steps above used the default: seven days.
+    assert.ok(Math.abs((await expiresIn()) - 7 * day) < 10 * 60_000, 'expires 7 days after its last use');
+    const twoDays = createPipelineActivities({
+      store: bqStore,
+      config: testConfig({
+        MLOPS_GCP_PROJECT: project,
+        MLOPS_BIGQUERY_DATASET: warehouseDataset,
+        MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
+        MLOPS_BIGQUERY_STAGING_DAYS: '2',
+      }),
+      bigQueryClient: { authClient },
+    });
+    // A use moves the expiration to two days from now, even from an hour away.
+    await staged.setMetadata({ expirationTime: String(Date.now() + 3_600_000) });
+    const withSeed = (seed: number) => ({ ...input('bigquery'), split: { ...input('bigquery').split, seed } });
+    await twoDays.preprocessDataset(withSeed(8));
+    assert.ok(Math.abs((await expiresIn()) - 2 * day) < 10 * 60_000, 'expires 2 days after this use');
+    // Once BigQuery has deleted it, the next step stages it again, whole.
+    await staged.delete();
+    const again = await twoDays.preprocessDataset(withSeed(9));
+    assert.equal(again.rows.train + again.rows.validation + again.rows.test, 1500);
+    const [rows] = await client.query(`SELECT COUNT(*) AS n FROM \`${project}.${warehouseDataset}.${stagedName}\``);
+    assert.deepEqual(rows[0], { n: 1503 });
+    assert.ok(Math.abs((await expiresIn()) - 2 * day) < 10 * 60_000, 'restaged with the same expiration');
+    const [tables] = await client.dataset(warehouseDataset).getTables();
+    assert.deepEqual(
+      tables.map((t) => t.id),
+      [stagedName],
+    );
+  });
+
   it('profiles the staged snapshot in BigQuery with the numbers DuckDB gives (quantiles aside)', async function () {
     const bq = await onBigQuery.profileDataset({ ...snapshot, target: 'churned', warehouse: 'bigquery' });
     const duck = await onDuckDb.profileDataset({ ...duckSnapshot, target: 'churned' });
