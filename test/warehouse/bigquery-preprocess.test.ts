@@ -160,7 +160,10 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     const day = 86_400_000;
     const stagedName = `mlops_snapshot_${snapshot.snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const staged = client.dataset(warehouseDataset).table(stagedName);
-    const expiresIn = async () => Number((await staged.getMetadata())[0].expirationTime) - Date.now();
+    const expiresIn = async () => {
+      const [metadata] = (await staged.getMetadata()) as [{ expirationTime?: string }];
+      return Number(metadata.expirationTime) - Date.now();
+    };
     // The steps above used the default: seven days.
     assert.ok(Math.abs((await expiresIn()) - 7 * day) < 10 * 60_000, 'expires 7 days after its last use');
     const twoDays = createPipelineActivities({
