@@ -7,12 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { createPipelineActivities } from '../src/activities';
 import { LocalArtifactStore } from '../src/artifacts';
+import { loadConfig } from '../src/config';
 
 async function main(): Promise<void> {
   const [csv, target] = process.argv.slice(2) as [string, string];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-ours-'));
   try {
-    const activities = createPipelineActivities({ store: new LocalArtifactStore(tmp) });
+    // The configuration (MLOPS_DATA_THREADS in particular) comes from the environment, as on a worker.
+    const activities = createPipelineActivities({ store: new LocalArtifactStore(tmp), config: loadConfig() });
     const cpu = () => {
       const { user, system } = process.cpuUsage();
       return (user + system) / 1e6;

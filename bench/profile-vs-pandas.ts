@@ -2,7 +2,7 @@
  * Profiling + preprocessing throughput and memory: temporal-mlops (DuckDB via the real activities) vs pandas doing the
  * same profile and preprocessing on the same CSV, side by side in one run.
  *
- *   npx tsx bench/profile-vs-pandas.ts [--rows 1000000] [--repeats 3]
+ *   npx tsx bench/profile-vs-pandas.ts [--rows 1000000] [--repeats 3] [--threads 2]
  *
  * The dataset has 20 columns (16 numeric with some nulls, 3 categorical, a binary target). Each side runs in its own
  * process (so its peak RSS is its own), alternating, and the medians are compared. A second, 4× smaller file shows
@@ -65,27 +65,30 @@ async function writeDataset(file: string, rows: number): Promise<void> {
   });
 }
 
-function runSide(command: string, args: string[]): Timing {
-  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+function runSide(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Timing {
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Timing;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rows: { type: 'string', default: '1000000' }, repeats: { type: 'string', default: '3' } },
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      repeats: { type: 'string', default: '3' },
+      // Our side's MLOPS_DATA_THREADS; pandas uses one core whatever it is.
+      threads: { type: 'string', default: '2' },
+    },
   });
   const rows = Number(values.rows);
   const python = pandasPython();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-profile-'));
   const ours = (csv: string) =>
-    runSide(process.execPath, [
-      '--require',
-      require.resolve('tsx/cjs'),
-      path.join(benchDir, 'ours-profile-preprocess.ts'),
-      csv,
-      'target',
-    ]);
+    runSide(
+      process.execPath,
+      ['--require', require.resolve('tsx/cjs'), path.join(benchDir, 'ours-profile-preprocess.ts'), csv, 'target'],
+      { ...process.env, MLOPS_DATA_THREADS: values.threads },
+    );
   const pandas = (csv: string) => runSide(python, [path.join(benchDir, 'pandas_profile_preprocess.py'), csv, 'target']);
   try {
     const big = path.join(tmp, `data-${rows}.csv`);
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
           machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
           rows,
           columns: 20,
+          dataThreads: Number(values.threads),
           ours: { ...o, rowsPerSecond: rows / o.totalSeconds },
           pandas: { ...p, rowsPerSecond: rows / p.totalSeconds },
           speedup: p.totalSeconds / o.totalSeconds,

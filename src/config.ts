@@ -86,6 +86,8 @@ export const configSchema = {
   MLOPS_DEV_SERVER_PORT: port.default(7233),
   /** Dev server Web UI port. @default 8233 */
   MLOPS_DEV_UI_PORT: port.default(8233),
+  /** Cores one data step (ingest, profile, preprocess on DuckDB) may keep busy: threads of the CSV read, or statements run side by side, each on one thread. Each DuckDB instance may hold 512 MB. @default 2 */
+  MLOPS_DATA_THREADS: z.coerce.number().int().min(1).max(64).default(2),
   /** Milliseconds a worker waits for running activities on shutdown before cancelling them. @default 30000 */
   MLOPS_WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** Model server bind address. @default 127.0.0.1 */
@@ -118,6 +120,8 @@ export interface MlopsConfig {
   artifactRoot: string;
   gcp: { project?: string; storageApiEndpoint?: string };
   bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string; stagingDays: number };
+  /** Parallelism of the data steps on DuckDB. */
+  data: { threads: number };
   training: { gpus: number; python?: string };
   vertex: {
     project?: string;
@@ -179,6 +183,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       apiEndpoint: v.MLOPS_BIGQUERY_API_ENDPOINT,
       stagingDays: v.MLOPS_BIGQUERY_STAGING_DAYS,
     },
+    data: { threads: v.MLOPS_DATA_THREADS },
     training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
     vertex: {
       project: v.MLOPS_GCP_PROJECT,

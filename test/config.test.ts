@@ -12,6 +12,8 @@ describe('loadConfig', function () {
     assert.equal(config.temporal.connectionOptions.address, '127.0.0.1:7233');
     assert.equal(config.temporal.namespace, 'default');
     assert.equal(config.training.gpus, 0);
+    assert.equal(config.data.threads, 2);
+    assert.equal(config.bigquery.stagingDays, 7);
     assert.equal(config.devServer.cliVersion, 'v1.5.1');
     assert.equal(config.worker.useBundle, false);
   });
@@ -27,6 +29,7 @@ describe('loadConfig', function () {
       try {
         loadConfig({
           MLOPS_TRAINING_GPUS: 'two',
+          MLOPS_DATA_THREADS: '0',
           MLOPS_SERVE_PORT: '70000',
           MLOPS_LOG_LEVEL: 'LOUD',
           MLOPS_ARTIFACT_RUT: '/x',
@@ -41,6 +44,7 @@ describe('loadConfig', function () {
     assert.equal(err.nonRetryable, true);
     for (const name of [
       'MLOPS_TRAINING_GPUS="two"',
+      'MLOPS_DATA_THREADS="0"',
       'MLOPS_SERVE_PORT="70000"',
       'MLOPS_LOG_LEVEL="LOUD"',
       'MLOPS_ARTIFACT_RUT: not a known variable',

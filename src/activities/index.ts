@@ -19,7 +19,7 @@ import type { MlopsConfig } from '../config';
 export interface PipelineActivityDeps {
   store: ArtifactStore;
   /** Vertex AI and Cloud Storage settings of the Vertex training backend; without them it reports what is missing. */
-  config?: Pick<MlopsConfig, 'vertex' | 'gcp'> & Partial<Pick<MlopsConfig, 'bigquery'>>;
+  config?: Pick<MlopsConfig, 'vertex' | 'gcp'> & Partial<Pick<MlopsConfig, 'bigquery' | 'data'>>;
   /** BigQuery client options beyond the config (credentials, an auth client) for sources and the warehouse. */
   bigQueryClient?: BigQueryOptions;
 }
@@ -47,14 +47,16 @@ export function createPipelineActivities(deps: PipelineActivityDeps): PipelineAc
     stagingDays: bq.stagingDays,
     client: deps.bigQueryClient,
   };
+  const threads = deps.config?.data?.threads;
   return {
     ...createIngestActivities({
       store: deps.store,
+      threads,
       storage: { projectId: deps.config?.gcp.project, apiEndpoint: deps.config?.gcp.storageApiEndpoint },
       bigquery: { ...deps.bigQueryClient, projectId: bq.project, apiEndpoint: bq.apiEndpoint },
     }),
-    ...createProfileActivities({ store: deps.store, bigquery }),
-    ...createPreprocessActivities({ store: deps.store, bigquery }),
+    ...createProfileActivities({ store: deps.store, bigquery, duckDbThreads: threads }),
+    ...createPreprocessActivities({ store: deps.store, bigquery, duckDbThreads: threads }),
     ...createEvaluationActivities(deps),
     ...createRegistryActivities(deps),
     // Submitting and polling a Vertex AI job is light I/O, so it runs beside the data steps, not on a GPU slot.

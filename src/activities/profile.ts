@@ -8,7 +8,7 @@ import { renderReport } from '../profiling/report';
 import { duckDbDialect } from '../profiling/sql-dialect';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
-import { withWarehouseSession } from '../warehouse/open-warehouse';
+import { defaultDataThreads, withWarehouseSession } from '../warehouse/open-warehouse';
 import { rowNumberColumn, rowNumberedParquet } from '../warehouse/warehouse';
 
 export interface ProfileDeps extends WarehouseSettings {
@@ -28,7 +28,9 @@ export function createProfileActivities({ store, ...settings }: ProfileDeps): Pr
       const existing = await readCurrentProfile(store, profileUri, reportUri);
       if (existing) return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
       const profile = await withLocalCopy(store, input.dataUri, (file) =>
-        input.warehouse === 'bigquery' ? profileInBigQuery(settings, file, input) : profileParquet(file, input),
+        input.warehouse === 'bigquery'
+          ? profileInBigQuery(settings, file, input)
+          : profileParquet(file, input, settings.duckDbThreads ?? defaultDataThreads),
       );
       await store.write(reportUri, await renderReport(profile));
       await writeJson(store, profileUri, profile);
@@ -48,9 +50,6 @@ async function readCurrentProfile(
   return existing.version === profileFormatVersion ? (existing as DatasetProfile) : undefined;
 }
 
-/** Two single-threaded instances: the two threads `withDuckDb` gives a data step by default. */
-const profileInstances = 2;
-
 /**
  * Profiles a Parquet file in an embedded DuckDB. Each instance has one thread: DuckDB merges parallel partial
  * aggregates (t-digests, float sums) in varying order, which changes the last digits of quantiles and means between
@@ -58,7 +57,7 @@ const profileInstances = 2;
  * columns between single-threaded instances that query at the same time; a column's numbers do not depend on which
  * query computes them.
  */
-function profileParquet(file: string, input: ProfileDatasetInput): Promise<DatasetProfile> {
+function profileParquet(file: string, input: ProfileDatasetInput, instances: number): Promise<DatasetProfile> {
   return withDuckDb(
     async (db) => {
       const from = `read_parquet(${literal(file)})`;
@@ -74,11 +73,11 @@ function profileParquet(file: string, input: ProfileDatasetInput): Promise<Datas
         target,
         from,
         columns,
-        concurrency: profileInstances,
+        concurrency: instances,
         rowNumbered,
       });
     },
-    { threads: 1, instances: profileInstances },
+    { threads: 1, instances },
   );
 }
 

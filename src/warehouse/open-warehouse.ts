@@ -11,14 +11,19 @@ import type { WarehouseSession } from './warehouse';
 import { duckDbSession } from './warehouse';
 
 /**
- * Statements of one activity that may run at once, each on one thread (see duckDbSession): a fixed number rather than
- * the machine's cores, so a shared pipeline worker stays responsive.
+ * The default of {@link WarehouseSettings.duckDbThreads}: a fixed number rather than the machine's cores, so a shared
+ * pipeline worker stays responsive (config `MLOPS_DATA_THREADS`).
  */
-const duckDbConnections = 2;
+export const defaultDataThreads = 2;
 
 export interface WarehouseSettings {
   /** The BigQuery warehouse's project, dataset, location and endpoint (config `bigquery`), and client options. */
   bigquery?: Partial<BigQueryWarehouseOptions>;
+  /**
+   * DuckDB statements of one activity that may run at once, each on one thread (see duckDbSession).
+   * @default {@link defaultDataThreads}
+   */
+  duckDbThreads?: number;
 }
 
 export async function withWarehouseSession<T>(
@@ -28,7 +33,10 @@ export async function withWarehouseSession<T>(
   fn: (session: WarehouseSession) => Promise<T>,
 ): Promise<T> {
   if ((name ?? 'duckdb') === 'duckdb')
-    return withDuckDb((db) => fn(duckDbSession(db)), { threads: 1, connections: duckDbConnections });
+    return withDuckDb((db) => fn(duckDbSession(db)), {
+      threads: 1,
+      connections: settings.duckDbThreads ?? defaultDataThreads,
+    });
   const { projectId, dataset } = settings.bigquery ?? {};
   if (!projectId || !dataset) {
     const missing = [!projectId && 'MLOPS_GCP_PROJECT', !dataset && 'MLOPS_BIGQUERY_DATASET'].filter(Boolean);

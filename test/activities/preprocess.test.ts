@@ -17,7 +17,7 @@ import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
 import { parseWorkflowInput } from '../../src/contracts/validate';
 import { isMlopsError } from '../../src/errors';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { exampleDataset, tempDir } from '../support/stack';
+import { exampleDataset, tempDir, testConfig } from '../support/stack';
 
 /**
  * A hand-made dataset with known answers. With seed 38 and fractions 0.2/0.2 the split hash sends file rows
@@ -234,7 +234,7 @@ describe('preprocessDataset', function () {
     }
   });
 
-  it('writes byte-identical files for a snapshot of several row groups, read and written by concurrent statements', async function () {
+  it('writes byte-identical files and profile for a snapshot of several row groups, whatever MLOPS_DATA_THREADS', async function () {
     this.timeout(120_000);
     // 300,000 rows (three Parquet row groups of the snapshot), with values derived from the row number.
     const source = path.join(tempDir('preprocess-large'), 'large.parquet');
@@ -247,10 +247,14 @@ describe('preprocessDataset', function () {
     );
     const spec: PreprocessingSpec = { features: { a: { clip: { lower: 0.05, upper: 0.95 } } } };
     const hashes: string[][] = [];
-    for (const name of ['large-first', 'large-second']) {
-      const largeStore = new LocalArtifactStore(tempDir(name));
-      const activities = createPipelineActivities({ store: largeStore });
+    // Twice with the default two statements side by side, then one at a time, then three: the read, the profile's
+    // column groups and the concurrent split writes change, the bytes do not.
+    for (const threads of [undefined, undefined, '1', '3']) {
+      const largeStore = new LocalArtifactStore(tempDir('large'));
+      const config = threads ? testConfig({ MLOPS_DATA_THREADS: threads }) : undefined;
+      const activities = createPipelineActivities({ store: largeStore, config });
       const snapshot = await activities.ingestDataset({ sourceUri: source });
+      const profiled = await activities.profileDataset({ ...snapshot, target: 'label' });
       const result = await activities.preprocessDataset({
         ...snapshot,
         target: 'label',
@@ -269,14 +273,14 @@ describe('preprocessDataset', function () {
       );
       assert.ok(Math.abs(b.impute - exact!.m) < 0.02 * b.std, `median ${b.impute} vs ${exact!.m} (std ${b.std})`);
       hashes.push(
-        [result.trainUri, result.validationUri, result.testUri, result.transformUri].map((uri) =>
+        [result.trainUri, result.validationUri, result.testUri, result.transformUri, profiled.profileUri].map((uri) =>
           createHash('sha256')
             .update(fs.readFileSync(fileURLToPath(uri)))
             .digest('hex'),
         ),
       );
     }
-    assert.deepEqual(hashes[1], hashes[0]);
+    for (const other of hashes.slice(1)) assert.deepEqual(other, hashes[0]);
   });
 
   it('reuses the stored output for the same resolved spec and recomputes when any setting changes', async function () {
