@@ -1,14 +1,16 @@
 /**
  * Records event histories of `trainingPipeline` for the replay test (test/workflows/replay.test.ts): one per path
  * through the workflow (deployed, gate-rejected, invalid input, failed step). Run it after a deliberate, versioned
- * change to the workflow, and commit the files it writes:
+ * change to the workflow (a `patched()` branch), naming the change, and commit the files it writes beside the older
+ * ones, which must keep replaying:
  *
- *   npm run record:histories
+ *   npm run record:histories -- --suffix <change>     (writes deployed-<change>.json, …)
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TrainingPipelineInput } from '../src/contracts/pipeline';
 import { startLocalStack } from '../src/dev/local-stack';
@@ -45,6 +47,7 @@ const scenarios: { name: string; input: (trainingQueue: string) => TrainingPipel
 ];
 
 async function main(): Promise<void> {
+  const { suffix } = parseArgs({ options: { suffix: { type: 'string' } } }).values;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-record-'));
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const queues = { pipeline: 'record-pipeline', training: 'record-training' };
@@ -74,8 +77,9 @@ async function main(): Promise<void> {
         '--address',
         stack.server.address,
       ]);
-      fs.writeFileSync(path.join(outDir, `${scenario.name}.json`), history);
-      console.log(`recorded ${scenario.name}`);
+      const name = suffix ? `${scenario.name}-${suffix}` : scenario.name;
+      fs.writeFileSync(path.join(outDir, `${name}.json`), history);
+      console.log(`recorded ${name}`);
     }
   } finally {
     await stack.stop();

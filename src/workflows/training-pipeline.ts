@@ -1,13 +1,13 @@
 /**
  * trainingPipeline: data to a deployed model, one named activity per step, passing artifact URIs only.
  *
- *   validate input → ingest → profile → preprocess → train (training task queue) → evaluate + gate
+ *   validate input → ingest → profile ∥ preprocess → train (training task queue) → evaluate + gate
  *     → register → deploy
  *
  * A challenger that fails the gate ends the run with outcome `rejected` (not a failure). The `getStatus` query and the
  * search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each step.
  */
-import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
 import type { PipelineStatus, TrainingPipelineInput, TrainingPipelineResult } from '../contracts/pipeline';
 import { trainingPipelineInputSchema } from '../contracts/pipeline';
@@ -24,6 +24,14 @@ const dataStep = {
 } as const;
 const data = proxyActivities<PipelineActivities>(dataStep);
 
+/**
+ * Profiling and preprocessing both read only the snapshot, so they run side by side (on DuckDB the worker's cores
+ * are shared between them; on BigQuery both wait on query jobs at once). Histories recorded before this change ran
+ * them one after the other and replay that way. If one fails, the other still finishes and stores its result, which
+ * the next run reuses.
+ */
+const profileBesidePreprocess = 'profile-beside-preprocess';
+
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
   const claimedName = (rawInput as { modelName?: unknown } | undefined)?.modelName;
   const status: PipelineStatus = {
@@ -32,7 +40,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     steps: [],
   };
   setHandler(getStatusQuery, () => status);
-  const step = stepTracker(status);
+  const { step, failedStage } = stepTracker(status);
   const spec = parseWorkflowInput(trainingPipelineInputSchema, rawInput, 'trainingPipeline');
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   try {
@@ -43,34 +51,39 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     );
     status.snapshotId = snapshot.snapshotId;
     upsertSearchAttributes([{ key: searchAttributes.datasetSnapshot, value: snapshot.snapshotId }]);
-    const profile = await step(
-      'profiling',
-      () =>
-        data.profileDataset({
-          snapshotId: snapshot.snapshotId,
-          dataUri: snapshot.dataUri,
-          target: spec.target,
-          warehouse: spec.warehouse,
-        }),
-      (p) => [`${p.columnCount} columns profiled`, p.reused],
-    );
-    const prepared = await step(
-      'preprocessing',
-      () =>
-        data.preprocessDataset({
-          ...snapshot,
-          target: spec.target,
-          features: spec.features,
-          task: spec.task,
-          split: spec.split,
-          preprocessing: spec.preprocessing,
-          warehouse: spec.warehouse,
-        }),
-      (p) => [
-        `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,
-        p.reused,
-      ],
-    );
+    const profileStep = () =>
+      step(
+        'profiling',
+        () =>
+          data.profileDataset({
+            snapshotId: snapshot.snapshotId,
+            dataUri: snapshot.dataUri,
+            target: spec.target,
+            warehouse: spec.warehouse,
+          }),
+        (p) => [`${p.columnCount} columns profiled`, p.reused],
+      );
+    const preprocessStep = () =>
+      step(
+        'preprocessing',
+        () =>
+          data.preprocessDataset({
+            ...snapshot,
+            target: spec.target,
+            features: spec.features,
+            task: spec.task,
+            split: spec.split,
+            preprocessing: spec.preprocessing,
+            warehouse: spec.warehouse,
+          }),
+        (p) => [
+          `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,
+          p.reused,
+        ],
+      );
+    const [profile, prepared] = patched(profileBesidePreprocess)
+      ? await Promise.all([profileStep(), preprocessStep()])
+      : [await profileStep(), await preprocessStep()];
     const trained = await step(
       'training',
       () => train(spec, prepared),
@@ -136,7 +149,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     return { outcome: 'deployed', version: registered.version, ...result };
   } catch (err) {
     status.error = err instanceof Error ? err.message : String(err);
-    const failedAt = status.stage;
+    const failedAt = failedStage() ?? status.stage;
     enterStage(status, 'failed');
     throw describeFailure(err, spec.modelName, failedAt);
   }

@@ -9,11 +9,16 @@ const historiesDir = path.join(repoRoot, 'test', 'fixtures', 'histories');
 describe('trainingPipeline replay', function () {
   const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories for every path through the pipeline', function () {
+  it('has recorded histories for every path through the pipeline, before and after each versioned change', function () {
+    // Before the `profile-beside-preprocess` patch (profiling, then preprocessing) and after it (side by side); invalid
+    // input ends before either.
     assert.deepEqual(files.sort(), [
+      'deployed-profile-beside-preprocess.json',
       'deployed.json',
+      'gate-rejected-profile-beside-preprocess.json',
       'gate-rejected.json',
       'invalid-input.json',
+      'missing-target-profile-beside-preprocess.json',
       'missing-target.json',
     ]);
   });

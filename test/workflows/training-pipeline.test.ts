@@ -48,6 +48,19 @@ describe('trainingPipeline', function () {
         ['ingesting', 'profiling', 'preprocessing', 'training', 'evaluating', 'registering', 'deploying', 'completed'],
       );
       assert.equal(status.snapshotId, result.snapshotId);
+      // Profiling and preprocessing read only the snapshot: both are scheduled before either completes.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const id = (value: unknown) => Number(String(value)); // event ids are Longs
+      const scheduled = (activity: string) =>
+        id(events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity)?.eventId);
+      const completed = (scheduledId: number) =>
+        id(events.find((e) => id(e.activityTaskCompletedEventAttributes?.scheduledEventId) === scheduledId)?.eventId);
+      const [profiling, preprocessing] = [scheduled('profileDataset'), scheduled('preprocessDataset')];
+      assert.ok(
+        profiling < preprocessing && preprocessing < Math.min(completed(profiling), completed(preprocessing)),
+        `profileDataset scheduled at event ${profiling}, preprocessDataset at ${preprocessing}, completed at ` +
+          `${completed(profiling)} and ${completed(preprocessing)}`,
+      );
 
       const description = await handle.describe();
       assert.deepEqual(description.typedSearchAttributes.get(searchAttributes.modelName), 'churn');
