@@ -683,6 +683,44 @@ describe('ingestDataset', function () {
       assert.deepEqual(storeListing(root), []);
     });
 
+    it('fails non-retryably with MLOPS_ERR_BIGQUERY_PERMISSION_DENIED, naming the roles to grant, when BigQuery answers 403', async function () {
+      // The emulator has no permissions; this stand-in answers every request as BigQuery does without access.
+      const requests: string[] = [];
+      const denied = await httpServer((req, res) => {
+        requests.push(`${req.method} ${req.url?.split('?')[0]}`);
+        const message =
+          'Access Denied: Table test:sales.locked: User does not have permission to query table test:sales.locked.';
+        res.writeHead(403, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: { code: 403, message, errors: [{ message, domain: 'global', reason: 'accessDenied' }] },
+            status: 'PERMISSION_DENIED',
+          }),
+        );
+      });
+      try {
+        const { root, ingest } = harness({ bigquery: { projectId: 'test', apiEndpoint: denied.url } });
+        for (const input of [
+          { sourceUri: 'bq://test.sales.locked' },
+          { sourceUri: 'bq://test', query: 'SELECT * FROM sales.locked' },
+        ]) {
+          await assertIngestFails(
+            ingest(input),
+            'MLOPS_ERR_BIGQUERY_PERMISSION_DENIED',
+            /BigQuery refused to read source "bq:\/\/test(\.sales\.locked)?": .*Access Denied: Table test:sales\.locked/,
+            /Fix: .*roles\/bigquery\.dataViewer .*roles\/bigquery\.jobUser/,
+          );
+        }
+        assert.deepEqual(storeListing(root), []);
+        // The table read and the query job each reached the API once: a refusal is not retried.
+        assert.deepEqual(requests, [
+          'GET /bigquery/v2/projects/test/datasets/sales/tables/locked',
+          'POST /bigquery/v2/projects/test/jobs',
+        ]);
+      } finally {
+        await denied.close();
+      }
+    });
+
     it('fails with MLOPS_ERR_DATA_EMPTY when the query returns no rows', async function () {
       const { root, ingest } = bq();
       await assertIngestFails(
