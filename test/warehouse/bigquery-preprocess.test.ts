@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BigQuery } from '@google-cloud/bigquery';
@@ -285,6 +287,49 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
       tables.map((t) => t.id),
       [`mlops_snapshot_${result.snapshotId.replace('-', '_')}`],
     );
+  });
+
+  it('fails non-retryably with MLOPS_ERR_BIGQUERY_PERMISSION_DENIED when the warehouse dataset is refused, writing nothing', async function () {
+    // The emulator has no permissions; this stand-in answers every request as BigQuery does without access.
+    const server = http.createServer((_req, res) => {
+      const message = 'Access Denied: Dataset test:mlops_warehouse: Permission bigquery.datasets.get denied.';
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 403, message, errors: [{ message, reason: 'accessDenied' }] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const store = new LocalArtifactStore(tempDir('bq-denied'));
+      const denied = createPipelineActivities({
+        store,
+        config: testConfig({
+          MLOPS_GCP_PROJECT: project,
+          MLOPS_BIGQUERY_DATASET: warehouseDataset,
+          MLOPS_BIGQUERY_API_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        }),
+        bigQueryClient: { authClient },
+      });
+      const own = await denied.ingestDataset({ sourceUri: sampleCsv() });
+      for (const step of [
+        () => denied.preprocessDataset({ ...input('bigquery'), ...own }),
+        () => denied.profileDataset({ ...own, target: 'churned', warehouse: 'bigquery' }),
+      ]) {
+        await assert.rejects(step(), (err: Error) => {
+          assert.ok(isMlopsError(err));
+          assert.equal(err.type, 'MLOPS_ERR_BIGQUERY_PERMISSION_DENIED');
+          assert.equal(err.nonRetryable, true);
+          assert.match(err.message, /"warehouse dataset mlops_warehouse": .*Permission bigquery\.datasets\.get denied/);
+          return true;
+        });
+      }
+      assert.deepEqual(
+        fs.readdirSync(fileURLToPath(store.uri())).sort(),
+        ['datasets'],
+        'only the snapshot is stored: no profile, no preprocessed output',
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('says which settings are missing when BigQuery is chosen but not configured', async function () {
