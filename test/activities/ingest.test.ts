@@ -721,6 +721,39 @@ describe('ingestDataset', function () {
       }
     });
 
+    it('leaves BigQuery rate limits and backend errors to Temporal to retry, a 403 rateLimitExceeded included', async function () {
+      const answers = [
+        { status: 403, reason: 'rateLimitExceeded', message: 'Exceeded rate limits: too many table reads per second.' },
+        { status: 503, reason: 'backendError', message: 'Backend error. Job aborted.' },
+      ];
+      for (const answer of answers) {
+        const busy = await httpServer((_req, res) => {
+          res.writeHead(answer.status, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: {
+                code: answer.status,
+                message: answer.message,
+                errors: [{ reason: answer.reason, message: answer.message }],
+              },
+            }),
+          );
+        });
+        try {
+          // The client's own retries are off here, so the one answer reaches the activity.
+          const { root, ingest } = harness({
+            bigquery: { projectId: 'test', apiEndpoint: busy.url, autoRetry: false },
+          });
+          await assertRetryable(
+            ingest({ sourceUri: 'bq://test.sales.orders' }),
+            new RegExp(`BigQuery failed on bq://test\\.sales\\.orders \\(retryable\\): ${answer.message.slice(0, 20)}`),
+          );
+          assert.deepEqual(storeListing(root), []);
+        } finally {
+          await busy.close();
+        }
+      }
+    });
+
     it('fails with MLOPS_ERR_DATA_EMPTY when the query returns no rows', async function () {
       const { root, ingest } = bq();
       await assertIngestFails(
