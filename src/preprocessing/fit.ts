@@ -23,9 +23,10 @@ interface Fitting {
 }
 
 /**
- * Medians are computed on a uniform sample of at most this many training rows: exact (DuckDB) on smaller training
- * sets, and on larger ones an unbiased estimate whose standard error is about 0.4% of a standard deviation. An exact
- * median over all rows holds every value (2.5 GB for 16 columns × 10M rows); the sample keeps memory flat.
+ * Medians are computed on a uniform sample of at most this many training rows, the same numbers on DuckDB and
+ * BigQuery: exact on smaller training sets, and on larger ones an unbiased estimate whose standard error is about 0.4%
+ * of a standard deviation. An exact median over all rows holds every value (2.5 GB for 16 columns × 10M rows); the
+ * sample keeps memory flat.
  */
 const medianSampleRows = 100_000;
 /** Seeds the sample's draw, so it is independent of the split's. */
@@ -71,10 +72,9 @@ async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string
   const medianOf = plans.flatMap((p, i) => (p.impute.strategy === 'median' ? [i] : []));
   const [medians, moments] = await Promise.all([
     medianOf.length
-      ? one(
+      ? exactMedians(
           f,
-          medianOf.map((i) => `${d.toDouble(d.median(x[i]!))} AS m${i}`),
-          medianSampleRowsSql(f),
+          medianOf.map((i) => ({ name: `m${i}`, expr: d.toDouble(x[i]!) })),
         )
       : {},
     plans.length
@@ -179,6 +179,16 @@ async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> 
     `SELECT ${d.toText(c)} AS v, count(*) AS n ${trainRows(f)} AND ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT 1`,
   )) as { v: string }[];
   return row?.v ?? missingCategory;
+}
+
+/** Exact medians over the sample (the same numbers on DuckDB and BigQuery), by item name. */
+async function exactMedians(f: Fitting, items: { name: string; expr: string }[]): Promise<Record<string, unknown>> {
+  const query = f.w.dialect.exactQuantiles(
+    items.map((item) => ({ ...item, levels: [0.5] })),
+    medianSampleRowsSql(f),
+  );
+  const [row = {}] = await f.w.query(query.sql);
+  return Object.fromEntries([...query.read(row)].map(([name, [median]]) => [name, median ?? null]));
 }
 
 async function one(f: Fitting, select: string[], from = trainRows(f)): Promise<Record<string, unknown>> {

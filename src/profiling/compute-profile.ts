@@ -23,7 +23,7 @@ import {
   correlationSql,
   distinctSql,
   histogramSql,
-  sampledQuantilesSql,
+  sampledQuantilesQuery,
   topValuesSql,
 } from './profile-sql';
 import type { SqlDialect } from './sql-dialect';
@@ -162,7 +162,13 @@ function sampledQuantiles(
 ): Promise<Row[][]> {
   const sample = { ...input.rowNumbered!, size: settings.quantileSampleRows, rows: num(stats.row_count) ?? 0 };
   const groups = split(numeric, Math.max(1, input.concurrency ?? 1));
-  return Promise.all(groups.map((group) => db.query(sampledQuantilesSql(d, sample, group, settings.quantileLevels))));
+  return Promise.all(
+    groups.map(async (group) => {
+      const query = sampledQuantilesQuery(d, sample, group, settings.quantileLevels);
+      const [row = {}] = await db.query(query.sql);
+      return [Object.fromEntries(query.read(row))];
+    }),
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
  * The profiling queries, generated for a dialect. Each returns aggregates only (one row, or a few rows per column),
  * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
  */
-import type { SqlDialect } from './sql-dialect';
+import type { QuantileQuery, SqlDialect } from './sql-dialect';
 import { sampledRows } from './sql-dialect';
 
 export interface ProfiledColumn {
@@ -38,18 +38,18 @@ export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledCol
 }
 
 /**
- * One row: the quantiles of each numeric column (`c3_quantiles`) over a uniform sample of at most `size` of the
- * `rows` rows of `from` (see {@link sampledRows}), the same on every run.
+ * The exact quantiles of each numeric column (named `c3_quantiles`) over a uniform sample of at most `size` of the
+ * `rows` rows of `from` (see {@link sampledRows}), the same on every run and on every warehouse.
  */
-export function sampledQuantilesSql(
+export function sampledQuantilesQuery(
   d: SqlDialect,
   sample: { from: string; rowNumber: string; size: number; rows: number },
   columns: ProfiledColumn[],
   levels: number[],
-): string {
-  const items = columns.map((c) => `${d.quantiles(d.toDouble(d.ident(c.name)), levels)} AS c${c.index}_quantiles`);
+): QuantileQuery {
+  const items = columns.map((c) => ({ name: `c${c.index}_quantiles`, expr: d.toDouble(d.ident(c.name)), levels }));
   const rows = sampledRows(d, sample.from, d.ident(sample.rowNumber), { ...sample, seed: sampleSeed });
-  return `SELECT ${items.join(',\n  ')}\nFROM ${rows}`;
+  return d.exactQuantiles(items, `FROM ${rows} AS sample`);
 }
 
 /** Seeds the quantile sample's draw. */

@@ -18,10 +18,11 @@ export interface SqlDialect {
   /** An aggregate returning an array of approximate quantiles of a double expression, one per level, in order. */
   approxQuantiles(expr: string, levels: readonly number[]): string;
   /**
-   * Like {@link approxQuantiles}, but exact where the warehouse can hold the values (DuckDB, for callers that bound
-   * the rows, e.g. to a sample); BigQuery's stay approximate.
+   * A query for exact quantiles, interpolated between the two nearest values (DuckDB's `quantile_cont`, BigQuery's
+   * `PERCENTILE_CONT`, which give the same numbers), of double expressions over the rows of `fromClause` (`FROM …`,
+   * with any `WHERE`). It holds every value, so callers bound the rows (to a sample).
    */
-  quantiles(expr: string, levels: readonly number[]): string;
+  exactQuantiles(items: QuantileItem[], fromClause: string): QuantileQuery;
   /** An aggregate estimating the number of distinct non-null values. */
   approxDistinct(expr: string): string;
   /**
@@ -31,8 +32,6 @@ export interface SqlDialect {
   binIndex(expr: string, min: number, max: number, bins: number): string;
   /** True for column types profiled as numeric. */
   isNumericType(type: string): boolean;
-  /** An aggregate: the median of a double expression (exact on DuckDB, approximate on BigQuery). */
-  median(expr: string): string;
   /** An aggregate: one approximate quantile of a double expression. */
   approxQuantile(expr: string, level: number): string;
   /**
@@ -40,6 +39,19 @@ export interface SqlDialect {
    * partition by a FLOAT64, so it compares such values by their round-trip text.
    */
   partitionKey(column: string, type: string): string;
+}
+
+export interface QuantileItem {
+  /** Names the item's quantiles in {@link QuantileQuery.read}'s result. */
+  name: string;
+  expr: string;
+  levels: readonly number[];
+}
+
+export interface QuantileQuery {
+  sql: string;
+  /** Each item's quantiles from the query's one row, in the order of its levels (null where there is no value). */
+  read(row: Record<string, unknown>): Map<string, (number | null)[]>;
 }
 
 /**
@@ -112,15 +124,19 @@ export const duckDbDialect: SqlDialect = {
   toText: (expr) => `CAST(${expr} AS VARCHAR)`,
   // approx_quantile is a t-digest: parallelizable, unlike the exact quantile (docs/profiling.md has its tolerance).
   approxQuantiles: (expr, levels) => `approx_quantile(${expr}, [${levels.map(String).join(', ')}])`,
-  quantiles: (expr, levels) => `quantile_cont(${expr}, [${levels.map(String).join(', ')}])`,
+  exactQuantiles: (items, fromClause) => ({
+    sql: `SELECT ${items.map((q, i) => `quantile_cont(${q.expr}, [${q.levels.map(String).join(', ')}]) AS q${i}`).join(', ')} ${fromClause}`,
+    read: (row) =>
+      new Map(
+        items.map((q, i) => [q.name, ((row[`q${i}`] as unknown[] | null) ?? q.levels.map(() => null)).map(asNumber)]),
+      ),
+  }),
   approxDistinct: (expr) => `approx_count_distinct(${expr})`,
   binIndex: (expr, min, max, bins) =>
     max > min
       ? `least(CAST(floor((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INTEGER), ${bins - 1})`
       : '0',
   isNumericType: (type) => duckDbNumericTypes.test(type),
-  // Exact: it holds every value, so callers bound the rows (preprocessing medians take a sample).
-  median: (expr) => `median(${expr})`,
   // A FLOAT constant; the string cast also covers levels JavaScript prints with an exponent (1e-7).
   approxQuantile: (expr, level) => `approx_quantile(${expr}, '${level}'::FLOAT)`,
   partitionKey: (column) => column,
@@ -133,7 +149,8 @@ const bigQueryNumericTypes = /^(INT64|INTEGER|FLOAT64|FLOAT|NUMERIC|BIGNUMERIC|D
  * ignores NULLs; each level reads its boundary by offset (the same call text per level; whether BigQuery shares the
  * sketch between them is not verified).
  * goccy/bigquery-emulator (v0.8.1) runs it but returns wrong values (unsorted, NULLs kept; `IGNORE NULLS` crashes
- * it), so emulator tests must not compare quantiles (docs/profiling.md, "BigQuery").
+ * it), so emulator tests must not compare approximate quantiles (docs/profiling.md, "BigQuery"); exact ones
+ * (`PERCENTILE_CONT`) it computes right.
  */
 export const bigQueryDialect: SqlDialect = {
   name: 'bigquery',
@@ -150,15 +167,25 @@ export const bigQueryDialect: SqlDialect = {
     const n = quantileDivisions(levels);
     return `[${levels.map((level) => bigQueryQuantileAt(expr, n, level)).join(', ')}]`;
   },
-  quantiles: (expr, levels) => bigQueryDialect.approxQuantiles(expr, levels),
+  // PERCENTILE_CONT is analytic only: each value is computed over the one window of all rows (fine for a bounded
+  // sample), then taken once. Scalars, not an array: a BigQuery array cannot hold the NULL of a column without values.
+  exactQuantiles: (items, fromClause) => {
+    const column = (i: number, l: number) => `q${i}_${l}`;
+    const windows = items.flatMap((q, i) =>
+      q.levels.map((level, l) => `PERCENTILE_CONT(${q.expr}, ${sqlNumber(level)}) OVER () AS ${column(i, l)}`),
+    );
+    const taken = items.flatMap((q, i) => q.levels.map((_, l) => `ANY_VALUE(${column(i, l)}) AS ${column(i, l)}`));
+    return {
+      sql: `SELECT ${taken.join(', ')} FROM (SELECT ${windows.join(', ')} ${fromClause}) AS percentiles`,
+      read: (row) => new Map(items.map((q, i) => [q.name, q.levels.map((_, l) => asNumber(row[column(i, l)]))])),
+    };
+  },
   approxDistinct: (expr) => `APPROX_COUNT_DISTINCT(${expr})`,
   binIndex: (expr, min, max, bins) =>
     max > min
       ? `LEAST(CAST(FLOOR((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INT64), ${bins - 1})`
       : '0',
   isNumericType: (type) => bigQueryNumericTypes.test(type.toUpperCase()),
-  // BigQuery has no median aggregate; PERCENTILE_CONT is analytic only and needs one partition of the whole table.
-  median: (expr) => `APPROX_QUANTILES(${expr}, 2)[OFFSET(1)]`,
   approxQuantile: (expr, level) => bigQueryQuantileAt(expr, quantileDivisions([level]), level),
   // The type is BigQuery's or the snapshot's (DuckDB's) name for the column's type.
   partitionKey: (column, type) => (/^(FLOAT64|FLOAT|DOUBLE|REAL)$/i.test(type) ? `FORMAT('%.17g', ${column})` : column),
@@ -173,6 +200,10 @@ function quantileDivisions(levels: readonly number[]): number {
   const n = [100, 1000, 10_000].find((d) => levels.every((l) => Math.abs(l * d - Math.round(l * d)) < 1e-9));
   if (n === undefined) throw new Error(`Quantile levels ${levels.join(', ')} are finer than 1/10000`);
   return n;
+}
+
+function asNumber(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
 }
 
 function finite(value: number): string {

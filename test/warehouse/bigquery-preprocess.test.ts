@@ -38,13 +38,14 @@ function sampleCsv(): string {
 }
 
 /**
- * Mean imputation and no clipping: medians and clip bounds are approximate quantiles on BigQuery, and the emulator's
- * APPROX_QUANTILES is wrong (docs/profiling.md, "BigQuery"), so those are tested on DuckDB only.
+ * Median and mean imputation, no clipping: clip bounds are approximate quantiles (APPROX_QUANTILES on BigQuery), and
+ * the emulator's APPROX_QUANTILES is wrong (docs/profiling.md, "BigQuery"), so clipping is tested on DuckDB only.
+ * Medians are exact on both (PERCENTILE_CONT on BigQuery).
  */
 const spec: PreprocessingSpec = {
   dedupe: true,
-  defaults: { numeric: { impute: 'mean' }, categorical: { impute: 'most_frequent' } },
-  features: { contract: { encoding: 'ordinal' }, region: { maxCategories: 3 } },
+  defaults: { numeric: { impute: 'median' }, categorical: { impute: 'most_frequent' } },
+  features: { contract: { encoding: 'ordinal' }, region: { maxCategories: 3 }, monthly_charges: { impute: 'mean' } },
 };
 
 async function readRows(uri: string): Promise<Record<string, unknown>[]> {
@@ -197,7 +198,7 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     );
   });
 
-  it('profiles the staged snapshot in BigQuery with the numbers DuckDB gives (quantiles aside)', async function () {
+  it('profiles the staged snapshot in BigQuery with the numbers DuckDB gives, quantiles included', async function () {
     const bq = await onBigQuery.profileDataset({ ...snapshot, target: 'churned', warehouse: 'bigquery' });
     const duck = await onDuckDb.profileDataset({ ...duckSnapshot, target: 'churned' });
     const pb = await readJson<DatasetProfile>(bqStore, bq.profileUri);
@@ -217,6 +218,10 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
         const n = d as NumericColumnProfile;
         assert.deepEqual([c.min, c.max, c.histogram], [n.min, n.max, n.histogram], c.name);
         assertClose(c.mean, n.mean, `${c.name} mean`);
+        // Exact on both warehouses, over the same rows (all of them: fewer than the 100,000-row sample).
+        assert.deepEqual(Object.keys(c.quantiles), Object.keys(n.quantiles), `${c.name} quantile levels`);
+        for (const [level, value] of Object.entries(c.quantiles))
+          assertClose(value, n.quantiles[level], `${c.name} ${level}`);
       }
     }
     assert.ok(fs.readFileSync(fileURLToPath(bq.reportUri), 'utf8').includes('vega'));
