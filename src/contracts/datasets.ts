@@ -222,7 +222,7 @@ export interface NumericTransform {
   imputeStrategy?: 'median' | 'mean' | 'constant';
   /** Replaces a null (or absent) value. */
   impute: number;
-  /** Fitted clip bounds (approx_quantile of the training values), applied after imputation; null: that side unclipped. */
+  /** Fitted clip bounds (exact quantiles of the training sample), applied after imputation; null: that side unclipped. */
   clip?: { lowerQuantile: number | null; upperQuantile: number | null; lower: number | null; upper: number | null };
   /** Mean and population standard deviation of the non-null training values after clipping (std 1 when constant). */
   mean: number;

@@ -107,12 +107,12 @@ async function readTyped(db: DuckDb, source: SourceFile, header: string[], parqu
     return `CASE WHEN ${exact} THEN CAST(${c} AS ${type}) ELSE error(${literal(`not an integer in ${name}`)}) END AS ${c}`;
   });
   const reader = typedCsv(source, asText.length ? `types = {${asText.join(', ')}}` : undefined);
-  const written = await db.run(
-    `COPY (SELECT ${select.join(', ')} FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`,
-  ).then(
-    () => true,
-    () => false,
-  );
+  const written = await db
+    .run(`COPY (SELECT ${select.join(', ')} FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`)
+    .then(
+      () => true,
+      () => false,
+    );
   if (!written) return false;
   const table = await describeParquet(db, parquetPath);
   if (table.rowCount === 0) throw empty(source, `the file has only a header line (${header.join(', ')})`);

@@ -23,14 +23,14 @@ interface Fitting {
 }
 
 /**
- * Medians are computed on a uniform sample of at most this many training rows, the same numbers on DuckDB and
- * BigQuery: exact on smaller training sets, and on larger ones an unbiased estimate whose standard error is about 0.4%
- * of a standard deviation. An exact median over all rows holds every value (2.5 GB for 16 columns × 10M rows); the
- * sample keeps memory flat.
+ * Medians and clip bounds are exact quantiles of a uniform sample of at most this many training rows, the same numbers
+ * on DuckDB and BigQuery: exact on smaller training sets, and on larger ones an estimate whose standard error is about
+ * 0.4% of a standard deviation for the median. An exact quantile over all rows holds every value (2.5 GB for 16
+ * columns × 10M rows); the sample keeps memory flat.
  */
-const medianSampleRows = 100_000;
+const trainSampleRows = 100_000;
 /** Seeds the sample's draw, so it is independent of the split's. */
-const medianSampleSeed = 0x6d656469;
+const trainSampleSeed = 0x6d656469;
 
 /**
  * The queries are independent once the clip bounds are known, so they are issued together: a warehouse that runs
@@ -57,9 +57,9 @@ function trainRows(f: Fitting): string {
   return `FROM ${f.assigned} WHERE ${f.train}`;
 }
 
-/** The training rows, or a uniform sample of {@link medianSampleRows} of them. */
-function medianSampleRowsSql(f: Fitting): string {
-  const sample = { seed: medianSampleSeed, size: medianSampleRows, rows: f.trainRows };
+/** The training rows, or a uniform sample of {@link trainSampleRows} of them: what medians and clip bounds are fit on. */
+function trainSampleSql(f: Fitting): string {
+  const sample = { seed: trainSampleSeed, size: trainSampleRows, rows: f.trainRows };
   const rows = sampledRows(f.w.dialect, f.assigned, f.w.dialect.ident(rowNumberColumn), sample);
   return `FROM ${rows} AS assigned WHERE ${f.train}`;
 }
@@ -114,20 +114,28 @@ async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string
 
 type Bounds = { lower: number | null; upper: number | null } | undefined;
 
-/** Approximate quantiles rather than exact ones: they run in parallel and in one pass on a warehouse. */
+/**
+ * Exact quantiles of the non-null training values, over the same sample as the medians: the same numbers on DuckDB
+ * and BigQuery, and flat in memory.
+ */
 async function fitClipBounds(f: Fitting, plans: NumericPlan[]): Promise<Bounds[]> {
   const d = f.w.dialect;
-  const select = plans.flatMap((p, i) =>
-    (['lower', 'upper'] as const).flatMap((side) =>
-      p.clip?.[side] != null ? [`${d.approxQuantile(d.toDouble(d.ident(p.name)), p.clip[side])} AS ${side}${i}`] : [],
-    ),
+  const sides = (p: NumericPlan) => (['lower', 'upper'] as const).filter((side) => p.clip?.[side] != null);
+  const items = plans.flatMap((p, i) =>
+    sides(p).length
+      ? [{ name: `c${i}`, expr: d.toDouble(d.ident(p.name)), levels: sides(p).map((side) => p.clip![side]!) }]
+      : [],
   );
-  const row = select.length ? await one(f, select) : {};
-  return plans.map((p, i) =>
-    p.clip
-      ? { lower: (row[`lower${i}`] as number | null) ?? null, upper: (row[`upper${i}`] as number | null) ?? null }
-      : undefined,
-  );
+  if (!items.length) return plans.map((p) => (p.clip ? { lower: null, upper: null } : undefined));
+  const query = d.exactQuantiles(items, trainSampleSql(f));
+  const [row = {}] = await f.w.query(query.sql);
+  const fitted = query.read(row);
+  return plans.map((p, i) => {
+    if (!p.clip) return undefined;
+    const values = fitted.get(`c${i}`) ?? [];
+    const at = (side: 'lower' | 'upper') => (sides(p).includes(side) ? (values[sides(p).indexOf(side)] ?? null) : null);
+    return { lower: at('lower'), upper: at('upper') };
+  });
 }
 
 /**
@@ -185,7 +193,7 @@ async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> 
 async function exactMedians(f: Fitting, items: { name: string; expr: string }[]): Promise<Record<string, unknown>> {
   const query = f.w.dialect.exactQuantiles(
     items.map((item) => ({ ...item, levels: [0.5] })),
-    medianSampleRowsSql(f),
+    trainSampleSql(f),
   );
   const [row = {}] = await f.w.query(query.sql);
   return Object.fromEntries([...query.read(row)].map(([name, [median]]) => [name, median ?? null]));

@@ -56,7 +56,7 @@ function page(profile: DatasetProfile, parts: { body: string; charts: ReportChar
 <main>
 ${parts.body}
 </main>
-<footer>Written by temporal-mlops from <code>profile.json</code> (format v${profile.version}). Quantiles are approximate (t-digest); distinct counts marked ≈ are HyperLogLog estimates.</footer>
+<footer>Written by temporal-mlops from <code>profile.json</code> (format v${profile.version}). Quantiles are exact, over a uniform sample of ${profile.settings.quantileSampleRows.toLocaleString('en-US')} rows when there are more; distinct counts marked ≈ are HyperLogLog estimates.</footer>
 <script type="application/json" id="report-charts">${jsonForScript(parts.charts)}</script>
 <script>${parts.libraries}</script>
 <script>${bootstrap}</script>

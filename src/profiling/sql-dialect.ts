@@ -32,8 +32,6 @@ export interface SqlDialect {
   binIndex(expr: string, min: number, max: number, bins: number): string;
   /** True for column types profiled as numeric. */
   isNumericType(type: string): boolean;
-  /** An aggregate: one approximate quantile of a double expression. */
-  approxQuantile(expr: string, level: number): string;
   /**
    * A key for `PARTITION BY` that is equal exactly when the column's values are (nulls equal): BigQuery cannot
    * partition by a FLOAT64, so it compares such values by their round-trip text.
@@ -137,8 +135,6 @@ export const duckDbDialect: SqlDialect = {
       ? `least(CAST(floor((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INTEGER), ${bins - 1})`
       : '0',
   isNumericType: (type) => duckDbNumericTypes.test(type),
-  // A FLOAT constant; the string cast also covers levels JavaScript prints with an exponent (1e-7).
-  approxQuantile: (expr, level) => `approx_quantile(${expr}, '${level}'::FLOAT)`,
   partitionKey: (column) => column,
 };
 
@@ -186,7 +182,6 @@ export const bigQueryDialect: SqlDialect = {
       ? `LEAST(CAST(FLOOR((${expr} - ${sqlNumber(min)}) * ${bins} / ${sqlNumber(max - min)}) AS INT64), ${bins - 1})`
       : '0',
   isNumericType: (type) => bigQueryNumericTypes.test(type.toUpperCase()),
-  approxQuantile: (expr, level) => bigQueryQuantileAt(expr, quantileDivisions([level]), level),
   // The type is BigQuery's or the snapshot's (DuckDB's) name for the column's type.
   partitionKey: (column, type) => (/^(FLOAT64|FLOAT|DOUBLE|REAL)$/i.test(type) ? `FORMAT('%.17g', ${column})` : column),
 };

@@ -23,8 +23,8 @@ import { exampleDataset, tempDir, testConfig } from '../support/stack';
  * A hand-made dataset with known answers. With seed 38 and fractions 0.2/0.2 the split hash sends file rows
  * 0–5, 7, 8 and 9 to train, 6 and 11 to test and 10 to validation (row 12 has no target and is dropped). Row 9
  * duplicates row 8, so with dedupe the training rows are 0–5, 7, 8:
- *   a (observed) 1 2 3 4 5 6 70 → approx_quantile 0.25/0.75 = 2.25/5.75 (t-digest interpolation at q·n − ½);
- *     clipped 2.25 2.25 3 4 5 5.75 5.75 → mean 4, median 4
+ *   a (observed) 1 2 3 4 5 6 70 → exact quantiles 0.25/0.75 = 2.5/5.5 (interpolated at q·(n − 1));
+ *     clipped 2.5 2.5 3 4 5 5.5 5.5 → mean 4, median 4
  *   b 2 4 4 4 5 5 7 9 → median 4.5, mean 5, population std 2 (a second 9 from row 9 would change all three)
  *   color red ×3, blue ×2, green ×2, null → most frequent "red"; ordinal red 0, blue 1, green 2 (ties by value)
  *   size S ×3, L ×3, M, null → with null as "M": L 3, S 3, M 2; the top 2 are L and S, M falls in the unknown bucket
@@ -105,15 +105,15 @@ describe('preprocessDataset', function () {
     const [a, b, c, color, size] = transform.features;
     assert.ok(a?.kind === 'numeric');
     const { std: aStd, ...aFitted } = a;
-    // Population std of the clipped 2.25 2.25 3 4 5 5.75 5.75 around 4 (squared deviations sum to 14.25); DuckDB's
+    // Population std of the clipped 2.5 2.5 3 4 5 5.5 5.5 around 4 (squared deviations sum to 11); DuckDB's
     // streaming algorithm may differ from the closed form in the last bit.
-    assert.ok(Math.abs(aStd - Math.sqrt(14.25 / 7)) < 1e-12, String(aStd));
+    assert.ok(Math.abs(aStd - Math.sqrt(11 / 7)) < 1e-12, String(aStd));
     assert.deepEqual(aFitted, {
       kind: 'numeric',
       name: 'a',
       imputeStrategy: 'mean',
       impute: 4,
-      clip: { lowerQuantile: 0.25, upperQuantile: 0.75, lower: 2.25, upper: 5.75 },
+      clip: { lowerQuantile: 0.25, upperQuantile: 0.75, lower: 2.5, upper: 5.5 },
       mean: 4,
       standardize: false,
       output: 'a',
@@ -157,21 +157,21 @@ describe('preprocessDataset', function () {
     const result = await createPipelineActivities({ store }).preprocessDataset(handMadeInput());
     const columns = 'a, b, c, color, "size=L", "size=S", "size=__unknown__", __label';
     assert.deepEqual(await readSplit(result.trainUri, columns), [
-      [2.25, -1.5, 10, 0, 0, 1, 0, 0],
-      [2.25, -0.5, -1, 0, 1, 0, 0, 1],
+      [2.5, -1.5, 10, 0, 0, 1, 0, 0],
+      [2.5, -0.5, -1, 0, 1, 0, 0, 1],
       [3, -0.5, 30, 1, 0, 1, 0, 0],
       [4, -0.5, 10, 2, 0, 0, 1, 1],
       [5, 0, 10, 0, 1, 0, 0, 0],
-      [5.75, 0, 20, 1, 0, 1, 0, 1],
-      [5.75, 1, 20, 2, 0, 0, 1, 0],
+      [5.5, 0, 20, 1, 0, 1, 0, 1],
+      [5.5, 1, 20, 2, 0, 0, 1, 0],
       [4, 2, 40, 0, 1, 0, 0, 1],
     ]);
-    // Row 6 (a 100 → 5.75, unseen "purple" → -1, unseen "XL" → unknown) and row 11.
+    // Row 6 (a 100 → 5.5, unseen "purple" → -1, unseen "XL" → unknown) and row 11.
     assert.deepEqual(await readSplit(result.testUri, columns), [
-      [5.75, -2.5, 0, -1, 0, 0, 1, 0],
+      [5.5, -2.5, 0, -1, 0, 0, 1, 0],
       [3, -1, 3, 1, 1, 0, 0, 0],
     ]);
-    assert.deepEqual(await readSplit(result.validationUri, columns), [[2.25, -2, 5, 0, 0, 1, 0, 1]]);
+    assert.deepEqual(await readSplit(result.validationUri, columns), [[2.5, -2, 5, 0, 0, 1, 0, 1]]);
   });
 
   it('keeps duplicate rows unless dedupe is on, and fits on them', async function () {
@@ -301,7 +301,7 @@ describe('preprocessDataset', function () {
     assert.deepEqual([spelledOut.specHash, spelledOut.reused], [first.specHash, true]);
     const changes: PreprocessingSpec[] = [
       { features: { tenure_months: { clip: { upper: 0.98 } } } },
-      // Printed by JavaScript as 1e-7, which DuckDB's approx_quantile only takes as a FLOAT.
+      // Printed by JavaScript as 1e-7: a level in exponent form.
       { features: { tenure_months: { clip: { lower: 1e-7, upper: 0.99 } } } },
       { ...spec, dedupe: true },
       { ...spec, stratify: true },

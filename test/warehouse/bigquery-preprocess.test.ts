@@ -37,15 +37,16 @@ function sampleCsv(): string {
   return file;
 }
 
-/**
- * Median and mean imputation, no clipping: clip bounds are approximate quantiles (APPROX_QUANTILES on BigQuery), and
- * the emulator's APPROX_QUANTILES is wrong (docs/profiling.md, "BigQuery"), so clipping is tested on DuckDB only.
- * Medians are exact on both (PERCENTILE_CONT on BigQuery).
- */
+/** Median and mean imputation and clipping: medians and clip bounds are exact on both (PERCENTILE_CONT on BigQuery). */
 const spec: PreprocessingSpec = {
   dedupe: true,
   defaults: { numeric: { impute: 'median' }, categorical: { impute: 'most_frequent' } },
-  features: { contract: { encoding: 'ordinal' }, region: { maxCategories: 3 }, monthly_charges: { impute: 'mean' } },
+  features: {
+    contract: { encoding: 'ordinal' },
+    region: { maxCategories: 3 },
+    monthly_charges: { impute: 'mean', clip: { lower: 0.05, upper: 0.95 } },
+    total_charges: { clip: { upper: 0.99 } },
+  },
 };
 
 async function readRows(uri: string): Promise<Record<string, unknown>[]> {
@@ -121,6 +122,9 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
       const g = td.features[i]!;
       if (f.kind !== 'numeric' || g.kind !== 'numeric') return assert.deepEqual(f, g, f.name);
       for (const key of ['impute', 'mean', 'std'] as const) assertClose(f[key], g[key], `${f.name}.${key}`);
+      assert.equal(Boolean(f.clip), Boolean(g.clip), `${f.name} clipped on both or neither`);
+      for (const side of ['lower', 'upper'] as const)
+        assertClose(f.clip?.[side] ?? null, g.clip?.[side] ?? null, `${f.name}.clip.${side}`);
     });
     for (const split of ['trainUri', 'validationUri', 'testUri'] as const) {
       const [rb, rd] = await Promise.all([readRows(bq[split]), readRows(duck[split])]);
