@@ -97,10 +97,12 @@ async function fitAndApply(
   const snapshot = await w.snapshotTable(input.snapshotId, file);
   const split = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
   const { assigned, where } = split;
+  const featureNames = plan.features.map((f) => f.name);
   const [{ rows, droppedRows }, classes] = await Promise.all([
-    countSplits(w, snapshot, split, input.target).then((counts) => rejectEmptySplits(counts, input)),
+    countSplits(w, snapshot, split, input.target, featureNames).then((counts) =>
+      rejectEmptyFeatures(rejectEmptySplits(counts, input), input, featureNames),
+    ),
     fitTarget(w, assigned, input),
-    rejectEmptyFeatures(w, assigned, input, plan),
   ]);
   const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
   const selectList = [
@@ -142,25 +144,17 @@ function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCo
 }
 
 /** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */
-async function rejectEmptyFeatures(
-  w: Warehouse,
-  assigned: string,
-  input: PreprocessInput,
-  plan: PreprocessingPlan,
-): Promise<void> {
-  if (plan.features.length === 0) return;
-  const counts = await w.query(
-    `SELECT count(*) AS total, ${plan.features.map((f, i) => `count(${w.dialect.ident(f.name)}) AS n${i}`).join(', ')} FROM ${assigned}`,
-  );
-  const row = counts[0]!;
-  const empty = plan.features.findIndex((_, i) => Number(row[`n${i}`]) === 0);
+function rejectEmptyFeatures(counts: SplitCounts, input: PreprocessInput, features: string[]): SplitCounts {
+  const empty = counts.featureValues.findIndex((values) => values === 0);
   if (empty >= 0) {
+    const { train, validation, test } = counts.rows;
     throw mlopsError('MLOPS_ERR_DATA_FEATURE_ALL_NULL', {
-      column: plan.features[empty]!.name,
+      column: features[empty]!,
       source: input.snapshotId,
-      rows: Number(row.total),
+      rows: train + validation + test,
     });
   }
+  return counts;
 }
 
 async function fitTarget(w: Warehouse, assigned: string, input: PreprocessInput): Promise<string[] | undefined> {

@@ -34,20 +34,18 @@ const csvStrict = 'strict_mode = true, null_padding = false, ignore_errors = fal
  */
 const parquetOptions = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
 
-/**
- * The snapshot's Parquet and, for CSV, nothing else: the column checks' counts are taken from the Parquet written
- * (`checkColumns`), a fast columnar scan.
- */
+/** Writes the snapshot's Parquet and describes it (the column checks then read it: `checkColumns`). */
 export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ParquetTable> {
   if (source.bytes === 0) throw empty(source, 'the file is empty (0 bytes)');
   const file = literal(source.localPath);
-  if (source.format === 'csv') await csvToParquet(db, source, parquetPath);
+  let written: ParquetTable | undefined;
+  if (source.format === 'csv') written = await csvToParquet(db, source, parquetPath);
   else if (source.format === 'parquet') await copyToParquet(db, source, `read_parquet(${file})`, parquetPath);
   // Type detection over every row stays flat in memory for JSON (measured), and a sample would drop keys seen later.
   // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it.
   else
     await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
-  const table = await describeParquet(db, parquetPath);
+  const table = written ?? (await describeParquet(db, parquetPath));
   if (table.rowCount === 0) throw empty(source, `it has columns (${names(table.columns)}) but no rows`);
   return table;
 }
@@ -73,13 +71,15 @@ export async function describeParquet(db: DuckDb, parquetPath: string): Promise<
  * again one way after the other ({@link readInTurn}), so the error reported is the one a strict text read finds first,
  * with its line.
  */
-async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<void> {
+async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ParquetTable | undefined> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
-  if (await readTyped(db, source, header, parquetPath)) return;
+  const typed = await readTyped(db, source, header, parquetPath);
+  if (typed) return typed;
   // One thread from here on: the reads keep file order, and errors name the first bad line.
   await db.run('SET threads = 1');
   await readInTurn(db, source, header, parquetPath);
+  return undefined;
 }
 
 function isConversionError(err: unknown): boolean {
@@ -91,13 +91,18 @@ function isConversionError(err: unknown): boolean {
  * set, not sniffed, and strict mode fails on a ragged or mis-quoted row instead of guessing around it; a value after
  * the sample that does not fit its column's type fails the conversion. Integer columns are read as text and converted
  * here, because DuckDB's own conversion rounds a decimal (`3.7` becomes 4): a value that is not the integer it reads
- * as fails instead. False when the file needs a closer look.
+ * as fails instead. Returns the Parquet's description, or undefined when the file needs a closer look.
  */
-async function readTyped(db: DuckDb, source: SourceFile, header: string[], parquetPath: string): Promise<boolean> {
+async function readTyped(
+  db: DuckDb,
+  source: SourceFile,
+  header: string[],
+  parquetPath: string,
+): Promise<ParquetTable | undefined> {
   const described = await db
     .query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${typedCsv(source)}`)
     .catch(() => []);
-  if (described.length !== header.length) return false;
+  if (described.length !== header.length) return undefined;
   const integers = described.filter((c) => integerTypes.test(c.column_type));
   const asText = integers.map((c) => `${literal(c.column_name)}: 'VARCHAR'`);
   const select = described.map(({ column_name: name, column_type: type }) => {
@@ -113,10 +118,13 @@ async function readTyped(db: DuckDb, source: SourceFile, header: string[], parqu
       () => true,
       () => false,
     );
-  if (!written) return false;
+  if (!written) return undefined;
   const table = await describeParquet(db, parquetPath);
   if (table.rowCount === 0) throw empty(source, `the file has only a header line (${header.join(', ')})`);
-  return table.columns.every((c, i) => c.name === described[i]!.column_name && c.type === described[i]!.column_type);
+  const sameTypes = table.columns.every(
+    (c, i) => c.name === described[i]!.column_name && c.type === described[i]!.column_type,
+  );
+  return sameTypes ? table : undefined;
 }
 
 /**

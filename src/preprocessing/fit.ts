@@ -5,7 +5,8 @@
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../profiling/sql-dialect';
-import { sampledRows } from '../profiling/sql-dialect';
+import type { QuantileItem } from '../profiling/sql-dialect';
+import { runQuantileQuery, sampledRows } from '../profiling/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
@@ -120,21 +121,18 @@ type Bounds = { lower: number | null; upper: number | null } | undefined;
  */
 async function fitClipBounds(f: Fitting, plans: NumericPlan[]): Promise<Bounds[]> {
   const d = f.w.dialect;
-  const sides = (p: NumericPlan) => (['lower', 'upper'] as const).filter((side) => p.clip?.[side] != null);
-  const items = plans.flatMap((p, i) =>
-    sides(p).length
-      ? [{ name: `c${i}`, expr: d.toDouble(d.ident(p.name)), levels: sides(p).map((side) => p.clip![side]!) }]
-      : [],
-  );
-  if (!items.length) return plans.map((p) => (p.clip ? { lower: null, upper: null } : undefined));
-  const query = d.exactQuantiles(items, trainSampleSql(f));
-  const [row = {}] = await f.w.query(query.sql);
-  const fitted = query.read(row);
+  const items = plans.flatMap((p, i) => {
+    const levels = [p.clip?.lower, p.clip?.upper].filter((level) => level != null);
+    return levels.length ? [{ name: `c${i}`, expr: d.toDouble(d.ident(p.name)), levels }] : [];
+  });
+  const fitted = items.length ? await sampleQuantiles(f, items) : new Map<string, (number | null)[]>();
   return plans.map((p, i) => {
     if (!p.clip) return undefined;
-    const values = fitted.get(`c${i}`) ?? [];
-    const at = (side: 'lower' | 'upper') => (sides(p).includes(side) ? (values[sides(p).indexOf(side)] ?? null) : null);
-    return { lower: at('lower'), upper: at('upper') };
+    // The fitted values come in level order: the lower bound's first, where there is one.
+    const values = [...(fitted.get(`c${i}`) ?? [])];
+    const lower = p.clip.lower != null ? (values.shift() ?? null) : null;
+    const upper = p.clip.upper != null ? (values.shift() ?? null) : null;
+    return { lower, upper };
   });
 }
 
@@ -189,14 +187,18 @@ async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> 
   return row?.v ?? missingCategory;
 }
 
-/** Exact medians over the sample (the same numbers on DuckDB and BigQuery), by item name. */
+/** Exact quantiles over the training sample (the same numbers on DuckDB and BigQuery), by item name. */
+function sampleQuantiles(f: Fitting, items: QuantileItem[]): Promise<Map<string, (number | null)[]>> {
+  return runQuantileQuery((sql) => f.w.query(sql), f.w.dialect.exactQuantiles(items, trainSampleSql(f)));
+}
+
+/** Exact medians over the training sample, by item name. */
 async function exactMedians(f: Fitting, items: { name: string; expr: string }[]): Promise<Record<string, unknown>> {
-  const query = f.w.dialect.exactQuantiles(
+  const medians = await sampleQuantiles(
+    f,
     items.map((item) => ({ ...item, levels: [0.5] })),
-    trainSampleSql(f),
   );
-  const [row = {}] = await f.w.query(query.sql);
-  return Object.fromEntries([...query.read(row)].map(([name, [median]]) => [name, median ?? null]));
+  return Object.fromEntries([...medians].map(([name, [median]]) => [name, median ?? null]));
 }
 
 async function one(f: Fitting, select: string[], from = trainRows(f)): Promise<Record<string, unknown>> {

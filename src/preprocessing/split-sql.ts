@@ -37,6 +37,8 @@ export interface SplitCounts {
   /** Rows in each split. */
   rows: Record<SplitName, number>;
   droppedRows: DroppedRows;
+  /** Non-null values of each of the `features` asked for, over all splits, in their order. */
+  featureValues: number[];
 }
 
 export async function assignSplits(
@@ -62,28 +64,34 @@ export async function assignSplits(
 }
 
 /**
- * The rows of each split and the rows left out, in one query: it can run beside other queries over `assigned`.
+ * The rows of each split, the rows left out and the non-null values of each feature, in one query: it can run beside
+ * other queries over `assigned`.
  */
 export async function countSplits(
   w: WarehouseSession,
   snapshot: WarehouseTable,
   { assigned, where }: AssignedRows,
   targetColumn: string,
+  features: string[],
 ): Promise<SplitCounts> {
   const target = w.dialect.ident(targetColumn);
   // Aliases that no project, dataset or table is likely to be named: BigQuery resolves a table path's first part
   // against the query's column names.
-  const perSplit = splitNames.map((s) => `count(CASE WHEN ${where(s)} THEN 1 END) AS ${s}_rows`);
+  const counted = [
+    ...splitNames.map((s) => [`${s}_rows`, `count(CASE WHEN ${where(s)} THEN 1 END)`]),
+    ...features.map((f, i) => [`feature_values_${i}`, `count(${w.dialect.ident(f)})`]),
+  ];
   const [counts] = await w.query(
     `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
             (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows,
-            ${splitNames.map((s) => `split_rows.${s}_rows`).join(', ')}
-     FROM (SELECT ${perSplit.join(', ')} FROM ${assigned}) AS split_rows`,
+            ${counted.map(([alias]) => `split_rows.${alias}`).join(', ')}
+     FROM (SELECT ${counted.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}) AS split_rows`,
   );
   const n = (key: string) => Number(counts?.[key] ?? 0);
   const rows = { train: n('train_rows'), validation: n('validation_rows'), test: n('test_rows') };
   return {
     rows,
+    featureValues: features.map((_, i) => n(`feature_values_${i}`)),
     droppedRows: {
       missingTarget: n('source_rows') - n('usable_rows'),
       duplicates: n('usable_rows') - (rows.train + rows.validation + rows.test),

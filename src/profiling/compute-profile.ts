@@ -27,6 +27,7 @@ import {
   topValuesSql,
 } from './profile-sql';
 import type { SqlDialect } from './sql-dialect';
+import { runQuantileQuery } from './sql-dialect';
 
 export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   quantileLevels: [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99],
@@ -164,9 +165,8 @@ function sampledQuantiles(
   const groups = split(numeric, Math.max(1, input.concurrency ?? 1));
   return Promise.all(
     groups.map(async (group) => {
-      const query = sampledQuantilesQuery(d, sample, group, settings.quantileLevels);
-      const [row = {}] = await db.query(query.sql);
-      return [Object.fromEntries(query.read(row))];
+      const quantiles = sampledQuantilesQuery(d, sample, group, settings.quantileLevels);
+      return [Object.fromEntries(await runQuantileQuery((sql) => db.query(sql), quantiles))];
     }),
   );
 }

@@ -52,6 +52,15 @@ export interface QuantileQuery {
   read(row: Record<string, unknown>): Map<string, (number | null)[]>;
 }
 
+/** Runs a {@link QuantileQuery} with `query` (a warehouse's) and reads its one row. */
+export async function runQuantileQuery(
+  query: (sql: string) => Promise<Record<string, unknown>[]>,
+  quantiles: QuantileQuery,
+): Promise<Map<string, (number | null)[]>> {
+  const [row = {}] = await query(quantiles.sql);
+  return quantiles.read(row);
+}
+
 /**
  * The largest prime below 2²⁶, for {@link withRowDraw}: every product in it stays below 2⁵², exact even where integer
  * arithmetic goes through doubles (goccy/bigquery-emulator's MOD does; BigQuery's would raise on 64-bit overflow).
