@@ -1,32 +1,9 @@
-// Flat ESLint config. The workflow sandbox rule is the one that matters most:
-// workflow code is replayed, so it must never reach Node built-ins or I/O clients.
-import { builtinModules } from 'node:module';
+// Flat ESLint config. The layer rules (eslint.layers.mjs) matter most: workflow code is replayed, so it imports only
+// an allow-list; domain folders never import the runtime layers; the model server never imports Temporal.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
-
-const nodeBuiltins = builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`]));
-
-/** Modules that do I/O or hold native handles; workflows may only import their types. */
-const ioModules = [
-  '@temporalio/client',
-  '@temporalio/worker',
-  '@temporalio/activity',
-  '@temporalio/testing',
-  '@temporalio/envconfig',
-  'onnxruntime-node',
-  'fastify',
-];
-const ioPatterns = [
-  '@google-cloud/*',
-  '@duckdb/*',
-  '**/activities',
-  '**/activities/*',
-  '**/artifacts/*',
-  '**/serving/*',
-  '**/config',
-  '**/dev/*',
-];
+import { layerRules } from './eslint.layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.mlops/**', '**/*.mjs', '**/*.cjs', 'trainers/**/*.py'] },
@@ -44,28 +21,7 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
     },
   },
-  {
-    files: ['src/workflows/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [...nodeBuiltins, ...ioModules].map((name) => ({
-            name,
-            message: 'Workflow code is replayed deterministically: no Node built-ins or I/O modules (use an activity).',
-            allowTypeImports: true,
-          })),
-          patterns: [
-            {
-              group: ioPatterns,
-              message: 'Workflows import activities and I/O code with `import type` only.',
-              allowTypeImports: true,
-            },
-          ],
-        },
-      ],
-    },
-  },
+  ...layerRules,
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

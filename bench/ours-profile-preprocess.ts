@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildDependencies } from '../src/dependencies';
 import { createPipelineActivities } from '../src/activities';
 import { LocalArtifactStore } from '../src/artifacts';
 import { loadConfig } from '../src/config';
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-ours-'));
   try {
     // The configuration (MLOPS_DATA_THREADS in particular) comes from the environment, as on a worker.
-    const activities = createPipelineActivities({ store: new LocalArtifactStore(tmp), config: loadConfig() });
+    const activities = createPipelineActivities(
+      buildDependencies(loadConfig(), { store: new LocalArtifactStore(tmp) }),
+    );
     const cpu = () => {
       const { user, system } = process.cpuUsage();
       return (user + system) / 1e6;

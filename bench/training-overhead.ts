@@ -19,8 +19,7 @@ import type { TrainingPipelineInput } from '../src/contracts/pipeline';
 import { generateChurnCsv } from '../src/data/churn-generator';
 import { startLocalStack } from '../src/dev/local-stack';
 import { createPipelineActivities } from '../src/activities';
-import { createArtifactStore } from '../src/artifacts';
-import { trainerCommand } from '../src/workers/create-workers';
+import { trainerCommand } from '../src/trainers/trainer-commands';
 import { trainerContractFlags } from '../src/trainers/contract-flags';
 import { getStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
@@ -41,7 +40,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(csv, [...generateChurnCsv({ rows: Number(values.rows), seed: 11 })].join('\n') + '\n');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const stack = await startLocalStack({ env: { ...process.env, MLOPS_STATE_DIR: tmp }, port: 0, uiPort: false });
-  const { client, config: workerConfig } = stack;
+  const { client, config: workerConfig, deps } = stack;
   const input: TrainingPipelineInput = {
     modelName: 'bench',
     dataset: { uri: csv },
@@ -55,7 +54,7 @@ async function main(): Promise<void> {
       workflowId: 'bench-warmup',
       args: [{ ...input, trainer: { hyperparameters: { epochs: 1 } } }],
     });
-    const activities = createPipelineActivities({ store: createArtifactStore(workerConfig) });
+    const activities = createPipelineActivities(deps);
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     const prepared = await activities.preprocessDataset({
       ...snapshot,

@@ -1,5 +1,6 @@
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
+import { trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
@@ -34,7 +35,7 @@ export function createEvaluationActivities({ store }: EvaluationDeps): Evaluatio
       const baseline = baselineMetrics(test, input, transform);
       const champion = await scoreChampion(store, input, transform, test);
       const gate = decideGate(input, metrics, baseline, champion);
-      const reportUri = store.uri(input.outputUri, 'evaluation.json');
+      const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
       await writeJson(store, reportUri, {
         modelUri: input.modelUri,
         testUri: input.testUri,

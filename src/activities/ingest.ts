@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from '../artifacts';
+import { snapshotFiles } from '../artifacts/layout';
 import { readJson, writeJson } from '../artifacts';
 import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
-import { exportBigQuery } from '../ingest/bigquery-source';
+import { exportBigQuery } from '../warehouse/bigquery-export';
 import { bigQueryRowsToParquet } from '../ingest/bigquery-to-parquet';
 import { checkColumns } from '../ingest/column-checks';
 import type { FetchedSource } from '../ingest/fetched-source';
@@ -160,8 +161,7 @@ function withIngestDb<T>(work: string, threads: number, fn: (db: DuckDb) => Prom
 
 /** The data first, the manifest last: a folder without a manifest is not a snapshot. */
 async function publish(store: ArtifactStore, staged: Staged, parquetPath: string): Promise<DatasetSnapshot> {
-  const dataUri = store.uri('datasets', staged.snapshotId, 'data.parquet');
-  const manifestUri = store.uri('datasets', staged.snapshotId, 'manifest.json');
+  const { data: dataUri, manifest: manifestUri } = snapshotFiles(store, staged.snapshotId);
   await store.upload(parquetPath, dataUri);
   const manifest: SnapshotManifest = { ...staged, dataUri, createdAt: new Date().toISOString() };
   await writeJson(store, manifestUri, manifest);
@@ -169,7 +169,7 @@ async function publish(store: ArtifactStore, staged: Staged, parquetPath: string
 }
 
 async function existingSnapshot(store: ArtifactStore, snapshotId: string): Promise<DatasetSnapshot | undefined> {
-  const manifestUri = store.uri('datasets', snapshotId, 'manifest.json');
+  const manifestUri = snapshotFiles(store, snapshotId).manifest;
   if (!(await store.exists(manifestUri))) return undefined;
   return toSnapshot(await readJson<SnapshotManifest>(store, manifestUri), manifestUri, true);
 }

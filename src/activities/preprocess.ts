@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
+import { preprocessedFiles } from '../artifacts/layout';
 import type { FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import { fitFeatures } from '../preprocessing/fit';
@@ -11,7 +12,7 @@ import { planPreprocessing } from '../preprocessing/plan';
 import type { SplitCounts } from '../preprocessing/split-sql';
 import { assignSplits, countSplits } from '../preprocessing/split-sql';
 import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
-import type { SqlDialect } from '../profiling/sql-dialect';
+import type { SqlDialect } from '../warehouse/sql-dialect';
 import { isNumericType } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
 import { withWarehouseSession } from '../warehouse/open-warehouse';
@@ -38,8 +39,8 @@ export function createPreprocessActivities({ store, ...settings }: PreprocessDep
   return {
     async preprocessDataset(input: PreprocessInput): Promise<PreprocessResult> {
       const plan = planPreprocessing(input);
-      const folder = ['preprocessed', input.snapshotId, plan.specHash];
-      const resultUri = store.uri(...folder, 'result.json');
+      const files = preprocessedFiles(store, input.snapshotId, plan.specHash);
+      const resultUri = files.result;
       if (await store.exists(resultUri))
         return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
 
@@ -50,12 +51,9 @@ export function createPreprocessActivities({ store, ...settings }: PreprocessDep
             fitAndApply(w, file, work, input, plan),
           ),
         );
-        const uris = Object.fromEntries(splits.map((s) => [s, store.uri(...folder, `${s}.parquet`)])) as Record<
-          (typeof splits)[number],
-          string
-        >;
+        const uris = files.splits;
         for (const s of splits) await store.upload(path.join(work, `${s}.parquet`), uris[s]);
-        const transformUri = store.uri(...folder, 'transform.json');
+        const transformUri = files.transform;
         await writeJson(store, transformUri, fitted.transform);
         const result: PreprocessResult = {
           specHash: plan.specHash,

@@ -1,11 +1,12 @@
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
+import { profileFiles } from '../artifacts/layout';
 import type { ProfileDatasetInput, ProfileDatasetResult } from '../contracts/datasets';
 import { computeProfile } from '../profiling/compute-profile';
 import type { DatasetProfile } from '../profiling/dataset-profile';
 import { profileFormatVersion } from '../profiling/dataset-profile';
 import { renderReport } from '../profiling/report';
-import { duckDbDialect } from '../profiling/sql-dialect';
+import { duckDbDialect } from '../warehouse/sql-dialect';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
 import { defaultDataThreads, withWarehouseSession } from '../warehouse/open-warehouse';
@@ -23,8 +24,7 @@ export interface ProfileActivities {
 export function createProfileActivities({ store, ...settings }: ProfileDeps): ProfileActivities {
   return {
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
-      const profileUri = store.uri('profiles', input.snapshotId, 'profile.json');
-      const reportUri = store.uri('profiles', input.snapshotId, 'report.html');
+      const { profile: profileUri, report: reportUri } = profileFiles(store, input.snapshotId);
       const existing = await readCurrentProfile(store, profileUri, reportUri);
       if (existing) return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
       const profile = await withLocalCopy(store, input.dataUri, (file) =>

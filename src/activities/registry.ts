@@ -1,11 +1,12 @@
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
+import { aliasRecord, modelVersionFiles } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { DeployModelInput, DeployModelResult, RegisterModelInput, RegisteredModel } from '../contracts/training';
 import { mlopsError } from '../errors';
 import { loadOnnxModel } from '../models/onnx-model';
 import type { AliasRecord, ModelVersionRecord } from '../registry/model-registry';
-import { aliasUri, listVersions, readAlias, versionFolder } from '../registry/model-registry';
+import { listVersions, readAlias } from '../registry/model-registry';
 
 export interface RegistryDeps {
   store: ArtifactStore;
@@ -25,7 +26,7 @@ export function createRegistryActivities({ store }: RegistryDeps): RegistryActiv
       const existing = versions.find((v) => v.registrationKey === input.registrationKey);
       if (existing) return toRegistered(store, existing);
       const version = (versions.at(-1)?.version ?? 0) + 1;
-      const folder = versionFolder(store, input.modelName, version);
+      const files = modelVersionFiles(store, input.modelName, version);
       const transform = await readJson<FittedTransform>(store, input.transformUri);
       const record: ModelVersionRecord = {
         modelName: input.modelName,
@@ -33,22 +34,21 @@ export function createRegistryActivities({ store }: RegistryDeps): RegistryActiv
         snapshotId: input.snapshotId,
         metrics: input.metrics,
         transformSpecHash: transform.specHash,
-        modelUri: store.uri(folder, 'model.onnx'),
-        transformUri: store.uri(folder, 'transform.json'),
-        evaluationUri: store.uri(folder, 'evaluation.json'),
+        modelUri: files.model,
+        transformUri: files.transform,
+        evaluationUri: files.evaluation,
         registrationKey: input.registrationKey,
         createdAt: new Date().toISOString(),
       };
       await store.write(record.modelUri, await store.read(input.modelUri));
       await store.write(record.transformUri, await store.read(input.transformUri));
       await store.write(record.evaluationUri, await store.read(input.evaluationUri));
-      await writeJson(store, store.uri(folder, 'version.json'), record);
+      await writeJson(store, files.record, record);
       return toRegistered(store, record);
     },
 
     async deployModel(input: DeployModelInput): Promise<DeployModelResult> {
-      const folder = versionFolder(store, input.modelName, input.version);
-      const versionUri = store.uri(folder, 'version.json');
+      const versionUri = modelVersionFiles(store, input.modelName, input.version).record;
       if (!(await store.exists(versionUri)))
         throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: input.modelName, what: `version ${input.version}` });
       const record = await readJson<ModelVersionRecord>(store, versionUri);
@@ -69,7 +69,7 @@ export function createRegistryActivities({ store }: RegistryDeps): RegistryActiv
         previousVersion: current?.version,
         updatedAt: new Date().toISOString(),
       };
-      await writeJson(store, aliasUri(store, input.modelName, input.alias), alias);
+      await writeJson(store, aliasRecord(store, input.modelName, input.alias), alias);
       return { alias: input.alias, version: input.version, previousVersion: current?.version };
     },
   };
@@ -79,7 +79,7 @@ function toRegistered(store: ArtifactStore, record: ModelVersionRecord): Registe
   return {
     modelName: record.modelName,
     version: record.version,
-    versionUri: versionFolder(store, record.modelName, record.version),
+    versionUri: modelVersionFiles(store, record.modelName, record.version).folder,
     modelUri: record.modelUri,
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { preprocessingSpecSchema, specContextProblems } from '../preprocessing/spec';
+import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
 
 /**

@@ -8,6 +8,8 @@ import type { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import type { MlopsConfig } from '../config';
+import type { Dependencies } from '../dependencies';
+import { buildDependencies } from '../dependencies';
 import { createPipelineWorker, createTrainingWorker } from '../workers/create-workers';
 import type { DevServer, Log } from './temporal-server';
 import { resolveTemporalCli, startDevServer } from './temporal-server';
@@ -28,6 +30,8 @@ export interface LocalStack {
   client: Client;
   /** The configuration the workers run with (pointed at this server). */
   config: Readonly<MlopsConfig>;
+  /** The clients the workers use (the demo reads the registry through the same store). */
+  deps: Dependencies;
   cliPath: string;
   stop(): Promise<void>;
 }
@@ -46,9 +50,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const config = loadConfig({ ...options.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace });
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
+  const deps = buildDependencies(config);
   const workers: Worker[] = [
-    await createPipelineWorker({ config, connection: native, taskQueue: options.taskQueues?.pipeline }),
-    await createTrainingWorker({ config, connection: native, taskQueue: options.taskQueues?.training }),
+    await createPipelineWorker({ deps, connection: native, taskQueue: options.taskQueues?.pipeline }),
+    await createTrainingWorker({ deps, connection: native, taskQueue: options.taskQueues?.training }),
   ];
   const running = Promise.all(workers.map((worker) => worker.run()));
   const stop = async () => {
@@ -62,5 +67,5 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await server.stop();
     }
   };
-  return { server, client: new Client({ connection, namespace: server.namespace }), config, cliPath, stop };
+  return { server, client: new Client({ connection, namespace: server.namespace }), config, deps, cliPath, stop };
 }

@@ -1,6 +1,7 @@
 import type { DuckDb } from '../warehouse/duckdb';
 import { literal } from '../warehouse/duckdb';
-import type { BigQueryExport } from './bigquery-source';
+import type { BigQueryExport } from '../warehouse/bigquery-export';
+import { exportedRows } from '../warehouse/bigquery-export';
 import type { ParquetTable } from './file-to-parquet';
 import { describeParquet } from './file-to-parquet';
 import type { HashedBytes } from './hashing';
@@ -16,16 +17,6 @@ const maxRowBytes = 128 * 1024 * 1024;
  * rows in no fixed order, so sorting is what makes equal data give equal bytes. The content hash is sha256 over a
  * version tag, the column names and types, and the sorted rows re-serialized by DuckDB as NDJSON in UTC.
  */
-/**
- * The exported NDJSON rows as a DuckDB table expression, read with the BigQuery schema's types. `lineLimitBytes` raises
- * DuckDB's 16 MB line limit, at the cost of read buffers that grow with it.
- */
-export function exportedRows(exported: BigQueryExport, lineLimitBytes?: number): string {
-  const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
-  const limit = lineLimitBytes ? `, maximum_object_size = ${lineLimitBytes}` : '';
-  return `read_json(${literal(exported.ndjsonPath)}, format = 'newline_delimited', columns = {${columns}}${limit})`;
-}
-
 export async function bigQueryRowsToParquet(
   db: DuckDb,
   exported: BigQueryExport,

@@ -8,6 +8,17 @@
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
+import {
+  isModelVersionRecord,
+  isPreprocessedResult,
+  isSnapshotManifest,
+  preprocessedFolder,
+  profileFiles,
+  profileFolder,
+  registryFolder,
+  snapshotFiles,
+  snapshotsFolder,
+} from '../artifacts/layout';
 import type { SnapshotManifest } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
@@ -32,7 +43,7 @@ const snapshotIdPattern = /^ds-[0-9a-f]{16}$/;
 
 /** Every complete snapshot (those with a manifest), oldest first. */
 export async function listSnapshots(store: ArtifactStore): Promise<SnapshotSummary[]> {
-  const manifests = (await store.list(store.uri('datasets'))).filter((uri) => uri.endsWith('/manifest.json'));
+  const manifests = (await store.list(snapshotsFolder(store))).filter(isSnapshotManifest);
   const summaries = await Promise.all(
     manifests.map(async (uri) => {
       const m = await readJson<SnapshotManifest>(store, uri);
@@ -50,9 +61,7 @@ export async function listSnapshots(store: ArtifactStore): Promise<SnapshotSumma
 
 /** A snapshot's manifest and what derives from it; `MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND` for an unknown id. */
 export async function describeSnapshot(store: ArtifactStore, snapshotId: string): Promise<SnapshotLineage> {
-  const manifestUri = snapshotIdPattern.test(snapshotId)
-    ? store.uri('datasets', snapshotId, 'manifest.json')
-    : undefined;
+  const manifestUri = snapshotIdPattern.test(snapshotId) ? snapshotFiles(store, snapshotId).manifest : undefined;
   if (!manifestUri || !(await store.exists(manifestUri)))
     throw mlopsError('MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND', { snapshotId, root: store.root });
   const [manifest, profile, preprocessed, modelVersions] = await Promise.all([
@@ -65,14 +74,14 @@ export async function describeSnapshot(store: ArtifactStore, snapshotId: string)
 }
 
 async function findProfile(store: ArtifactStore, snapshotId: string): Promise<SnapshotLineage['profile']> {
-  const files = await store.list(store.uri('profiles', snapshotId));
-  const profileUri = files.find((f) => f.endsWith('/profile.json'));
-  if (!profileUri) return undefined;
-  return { profileUri, reportUri: files.find((f) => f.endsWith('/report.html')) };
+  const files = await store.list(profileFolder(store, snapshotId));
+  const expected = profileFiles(store, snapshotId);
+  if (!files.includes(expected.profile)) return undefined;
+  return { profileUri: expected.profile, reportUri: files.includes(expected.report) ? expected.report : undefined };
 }
 
 async function findPreprocessed(store: ArtifactStore, snapshotId: string): Promise<SnapshotLineage['preprocessed']> {
-  const results = (await store.list(store.uri('preprocessed', snapshotId))).filter((f) => f.endsWith('/result.json'));
+  const results = (await store.list(preprocessedFolder(store, snapshotId))).filter(isPreprocessedResult);
   return Promise.all(
     results.map(async (resultUri) => {
       const result = await readJson<{ specHash?: string; featureColumns?: string[]; rows?: Record<string, number> }>(
@@ -86,7 +95,7 @@ async function findPreprocessed(store: ArtifactStore, snapshotId: string): Promi
 }
 
 async function findModelVersions(store: ArtifactStore, snapshotId: string): Promise<SnapshotLineage['modelVersions']> {
-  const records = (await store.list(store.uri('registry'))).filter((f) => /\/versions\/[^/]+\/version\.json$/.test(f));
+  const records = (await store.list(registryFolder(store))).filter(isModelVersionRecord);
   const versions = await Promise.all(
     records.map(async (versionUri) => ({ versionUri, record: await readJson<ModelVersionRecord>(store, versionUri) })),
   );

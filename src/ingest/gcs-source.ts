@@ -3,7 +3,7 @@ import type { StorageOptions } from '@google-cloud/storage';
 import { Storage } from '@google-cloud/storage';
 import { mlopsError } from '../errors';
 import type { FetchedSource } from './fetched-source';
-import { googleApiFailure } from './google-errors';
+import { googleApiFailure } from '../google/api-errors';
 import { saveAndHash } from './hashing';
 
 export interface GcsObjectRef {

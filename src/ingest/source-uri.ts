@@ -7,6 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IngestDatasetInput } from '../contracts/datasets';
 import { mlopsError } from '../errors';
+import type { BigQuerySourceRef } from '../warehouse/bigquery-export';
+
+export type { BigQuerySourceRef };
 
 export type FileFormat = NonNullable<IngestDatasetInput['format']>;
 
@@ -15,17 +18,6 @@ export type SourceRef =
   | { kind: 'http'; uri: string; format: FileFormat }
   | { kind: 'gcs'; uri: string; format: FileFormat; bucket: string; object: string }
   | BigQuerySourceRef;
-
-export interface BigQuerySourceRef {
-  kind: 'bigquery';
-  uri: string;
-  /** The project of the table, or the project that runs the query job. */
-  project: string;
-  table?: { dataset: string; table: string };
-  query?: string;
-  /** Job location, e.g. `EU`; BigQuery infers it from the tables when absent. */
-  location?: string;
-}
 
 export function parseSource(input: IngestDatasetInput): SourceRef {
   const uri = input.sourceUri;

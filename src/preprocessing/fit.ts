@@ -4,9 +4,9 @@
  * then statistics of the clipped values); each categorical feature takes one grouped query, two for most_frequent.
  */
 import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
-import type { SqlDialect } from '../profiling/sql-dialect';
-import type { QuantileItem } from '../profiling/sql-dialect';
-import { runQuantileQuery, sampledRows } from '../profiling/sql-dialect';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import type { QuantileItem } from '../warehouse/sql-dialect';
+import { runQuantileQuery, sampledRows } from '../warehouse/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';

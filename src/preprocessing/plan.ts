@@ -14,8 +14,13 @@ import type {
 } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import { isNumericType } from '../warehouse/duckdb';
-import type { SpecProblem } from './spec';
-import { imputeStrategyOf, optionProblems, preprocessingSpecSchema, specContextProblems } from './spec';
+import type { SpecProblem } from '../contracts/preprocessing-spec';
+import {
+  imputeStrategyOf,
+  optionProblems,
+  preprocessingSpecSchema,
+  specContextProblems,
+} from '../contracts/preprocessing-spec';
 import { missingCategory } from './transform-sql';
 
 export interface NumericPlan {

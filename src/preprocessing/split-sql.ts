@@ -5,7 +5,7 @@
  * BigQuery. Callers select a split with {@link AssignedRows.where}.
  */
 import type { ColumnSchema } from '../contracts/datasets';
-import { withRowDraw } from '../profiling/sql-dialect';
+import { withRowDraw } from '../warehouse/sql-dialect';
 import type { WarehouseSession, WarehouseTable } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 

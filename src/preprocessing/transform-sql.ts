@@ -3,8 +3,8 @@
  * src/serving/apply-transform.ts must reproduce exactly for single requests (test/serving/model-server.test.ts checks).
  */
 import type { FeatureTransform, FittedTransform } from '../contracts/datasets';
-import type { SqlDialect } from '../profiling/sql-dialect';
-import { duckDbDialect } from '../profiling/sql-dialect';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import { duckDbDialect } from '../warehouse/sql-dialect';
 
 /** The category a null counts as unless the spec imputes categorical nulls otherwise. */
 export const missingCategory = '__missing__';

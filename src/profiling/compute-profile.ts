@@ -26,8 +26,8 @@ import {
   sampledQuantilesQuery,
   topValuesSql,
 } from './profile-sql';
-import type { SqlDialect } from './sql-dialect';
-import { runQuantileQuery } from './sql-dialect';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import { runQuantileQuery } from '../warehouse/sql-dialect';
 
 export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   quantileLevels: [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99],

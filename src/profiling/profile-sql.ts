@@ -2,8 +2,8 @@
  * The profiling queries, generated for a dialect. Each returns aggregates only (one row, or a few rows per column),
  * never the data's rows. Result columns are named by position (`c3_mean`), so any column name is safe in them.
  */
-import type { QuantileQuery, SqlDialect } from './sql-dialect';
-import { sampledRows } from './sql-dialect';
+import type { QuantileQuery, SqlDialect } from '../warehouse/sql-dialect';
+import { sampledRows } from '../warehouse/sql-dialect';
 
 export interface ProfiledColumn {
   /** Position in the dataset; names result columns and rows. */

@@ -1,13 +1,10 @@
 /**
- * The model registry, kept in the artifact store:
- *
- *   registry/<model>/versions/<000001>/{model.onnx, transform.json, evaluation.json, version.json}
- *   registry/<model>/aliases/<alias>.json
- *
- * `version.json` is written last: a version folder without it is incomplete and ignored.
+ * The model registry, kept in the artifact store (folders in src/artifacts/layout.ts): immutable versions, and aliases
+ * that point at them. A version's record is written last: a version folder without it is incomplete and ignored.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
+import { aliasRecord, isModelVersionRecord, modelVersionFiles, modelVersionsFolder } from '../artifacts/layout';
 import { mlopsError } from '../errors';
 
 export interface ModelVersionRecord {
@@ -31,25 +28,17 @@ export interface AliasRecord {
   updatedAt: string;
 }
 
-export function versionFolder(store: ArtifactStore, model: string, version: number): string {
-  return store.uri('registry', model, 'versions', String(version).padStart(6, '0'));
-}
-
-export function aliasUri(store: ArtifactStore, model: string, alias: string): string {
-  return store.uri('registry', model, 'aliases', `${alias}.json`);
-}
-
 /** Every complete version of a model, oldest first. */
 export async function listVersions(store: ArtifactStore, model: string): Promise<ModelVersionRecord[]> {
-  const files = await store.list(store.uri('registry', model, 'versions'));
+  const files = await store.list(modelVersionsFolder(store, model));
   const records = await Promise.all(
-    files.filter((f) => f.endsWith('/version.json')).map((f) => readJson<ModelVersionRecord>(store, f)),
+    files.filter(isModelVersionRecord).map((f) => readJson<ModelVersionRecord>(store, f)),
   );
   return records.sort((a, b) => a.version - b.version);
 }
 
 export async function readAlias(store: ArtifactStore, model: string, alias: string): Promise<AliasRecord | undefined> {
-  const uri = aliasUri(store, model, alias);
+  const uri = aliasRecord(store, model, alias);
   return (await store.exists(uri)) ? readJson<AliasRecord>(store, uri) : undefined;
 }
 
@@ -57,7 +46,7 @@ export async function readAlias(store: ArtifactStore, model: string, alias: stri
 export async function resolveAlias(store: ArtifactStore, model: string, alias: string): Promise<ModelVersionRecord> {
   const record = await readAlias(store, model, alias);
   if (!record) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${alias}"` });
-  const versionUri = `${versionFolder(store, model, record.version)}/version.json`;
+  const versionUri = modelVersionFiles(store, model, record.version).record;
   if (!(await store.exists(versionUri)))
     throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${record.version}` });
   return readJson<ModelVersionRecord>(store, versionUri);

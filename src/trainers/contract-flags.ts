@@ -1,4 +1,5 @@
 /** The command-line flags of docs/trainer-contract.md, built in one place for every backend. */
+import type { TrainerJob } from '../contracts/training';
 
 export interface ContractFlagValues {
   train: string;
@@ -27,4 +28,28 @@ export function trainerContractFlags(values: ContractFlagValues): string[] {
   ];
   if (values.resumeFrom) flags.push(['--resume-from', values.resumeFrom]);
   return flags.flat();
+}
+
+/**
+ * The flags of one training run. `readable` turns an input URI into one the trainer can open (a `file://` URL for a
+ * local store; remote trainers get the URIs as they are).
+ */
+export function runFlags(
+  run: TrainerJob,
+  hyperparameters: ContractFlagValues['hyperparameters'],
+  where: { output: string; resumeFrom?: string; readable?: (uri: string) => string },
+): string[] {
+  const readable = where.readable ?? ((uri: string) => uri);
+  return trainerContractFlags({
+    train: readable(run.trainUri),
+    validation: readable(run.validationUri),
+    transform: readable(run.transformUri),
+    output: where.output,
+    task: run.task,
+    labelColumn: run.labelColumn,
+    featureColumns: run.featureColumns,
+    hyperparameters,
+    seed: run.seed,
+    resumeFrom: where.resumeFrom,
+  });
 }

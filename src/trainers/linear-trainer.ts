@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkpointName, trainerOutput } from '../artifacts/layout';
 import { classificationMetrics, regressionMetrics } from '../evaluation/metrics';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 import { linearModelToOnnx } from './onnx-writer';
@@ -244,7 +245,7 @@ async function main(): Promise<void> {
     state.epoch = epoch;
     metrics = validate(state, validation, k, args);
     emit({ type: 'progress', epoch, epochs: args.hyper.epochs, loss, metric: metricName, value: metrics[metricName] });
-    const checkpoint = path.join(args.output, 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}.ckpt`);
+    const checkpoint = path.join(args.output, trainerOutput.checkpoints, checkpointName(epoch));
     await writeAtomic(checkpoint, JSON.stringify(state));
     emit({ type: 'checkpoint', epoch, uri: pathToFileURL(checkpoint).href });
     if (args.hyper.epoch_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, args.hyper.epoch_delay_ms));
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
     kind: args.task,
     producerVersion: 'linear-trainer 1',
   });
-  await writeAtomic(path.join(args.output, 'model.onnx'), onnx);
+  await writeAtomic(path.join(args.output, trainerOutput.model), onnx);
   const summary = {
     epochs: state.epoch,
     train_loss: loss,
@@ -266,7 +267,7 @@ async function main(): Promise<void> {
     device: 'cpu',
     duration_seconds: (Date.now() - started) / 1000,
   };
-  await writeAtomic(path.join(args.output, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeAtomic(path.join(args.output, trainerOutput.metrics), `${JSON.stringify(summary, null, 2)}\n`);
   emit({ type: 'done', epochs: state.epoch });
 }
 

@@ -3,7 +3,7 @@
  */
 import type { WarehouseName } from '../contracts/datasets';
 import { mlopsError } from '../errors';
-import { bigQueryFailure } from '../ingest/google-errors';
+import { bigQueryFailure } from '../google/api-errors';
 import type { BigQueryWarehouseOptions } from './bigquery-warehouse';
 import { BigQueryWarehouse } from './bigquery-warehouse';
 import { withDuckDb } from './duckdb';

@@ -2,8 +2,8 @@
  * A warehouse the profiling and preprocessing SQL runs in: DuckDB (embedded, the default) or BigQuery. Both return
  * aggregate rows only, so the same code runs on either; `dialect` holds what differs in their SQL.
  */
-import type { SqlDialect } from '../profiling/sql-dialect';
-import { duckDbDialect } from '../profiling/sql-dialect';
+import type { SqlDialect } from './sql-dialect';
+import { duckDbDialect } from './sql-dialect';
 import type { DuckDb, Row } from './duckdb';
 import { literal } from './duckdb';
 

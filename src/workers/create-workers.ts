@@ -1,26 +1,20 @@
 /**
- * Builds the project's workers from a config and a connection. The entry points (`pipeline-worker.ts`,
- * `training-worker.ts`), the demo and the tests all use these, so they run the same workers.
+ * Builds the project's workers over dependencies built once by the composition root. The entry points
+ * (`pipeline-worker.ts`, `training-worker.ts`), the demo and the tests all use these, so they run the same workers.
  */
-import path from 'node:path';
-import type { BigQueryOptions } from '@google-cloud/bigquery';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from '../activities';
-import { createArtifactStore } from '../artifacts';
-import type { MlopsConfig } from '../config';
+import { createPipelineActivities, createTrainingQueueActivities } from '../activities';
 import { taskQueues } from '../contracts/task-queues';
-import { projectRoot } from '../project-root';
+import type { Dependencies } from '../dependencies';
 
 export interface WorkerDeps {
-  config: Readonly<MlopsConfig>;
+  deps: Dependencies;
   connection: NativeConnection;
   /** Task queue override (tests use one queue per test). */
   taskQueue?: string;
   /** A workflow bundle built once (tests); otherwise the prebuilt file (production) or a fresh bundle. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** BigQuery client options beyond the config, e.g. an `authClient` or `credentials` given in code. */
-  bigQueryClient?: BigQueryOptions;
 }
 
 /**
@@ -32,34 +26,28 @@ const promptHeartbeats = {
   defaultHeartbeatThrottleInterval: '2 seconds',
 } as const;
 
-export async function createPipelineWorker(deps: WorkerDeps): Promise<Worker> {
-  const store = createArtifactStore(deps.config);
+export async function createPipelineWorker(options: WorkerDeps): Promise<Worker> {
+  const { config } = options.deps;
   return Worker.create({
-    connection: deps.connection,
-    namespace: deps.config.temporal.namespace,
-    taskQueue: deps.taskQueue ?? taskQueues.pipeline,
-    ...workflowSource(deps),
-    activities: createPipelineActivities({ store, config: deps.config, bigQueryClient: deps.bigQueryClient }),
+    connection: options.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: options.taskQueue ?? taskQueues.pipeline,
+    ...workflowSource(options),
+    activities: createPipelineActivities(options.deps),
     // Data steps bound their own DuckDB threads; Vertex AI waits are idle polls that hold a slot for a whole job.
     maxConcurrentActivityTaskExecutions: 8,
     ...promptHeartbeats,
-    shutdownGraceTime: deps.config.worker.shutdownGraceMs,
+    shutdownGraceTime: config.worker.shutdownGraceMs,
   });
 }
 
-export async function createTrainingWorker(deps: WorkerDeps): Promise<Worker> {
-  const { config } = deps;
-  const store = createArtifactStore(config);
+export async function createTrainingWorker(options: WorkerDeps): Promise<Worker> {
+  const { config } = options.deps;
   return Worker.create({
-    connection: deps.connection,
+    connection: options.connection,
     namespace: config.temporal.namespace,
-    taskQueue: deps.taskQueue ?? taskQueues.training,
-    activities: createTrainingQueueActivities({
-      store,
-      gpus: new GpuPool(config.training.gpus),
-      trainerCommand: (kind) => trainerCommand(config, kind),
-      workDir: path.join(config.stateDir, 'training'),
-    }),
+    taskQueue: options.taskQueue ?? taskQueues.training,
+    activities: createTrainingQueueActivities(options.deps),
     // One trainer per GPU; a CPU-only machine trains one model at a time.
     maxConcurrentActivityTaskExecutions: Math.max(1, config.training.gpus),
     ...promptHeartbeats,
@@ -67,21 +55,9 @@ export async function createTrainingWorker(deps: WorkerDeps): Promise<Worker> {
   });
 }
 
-function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
-  if (deps.config.worker.useBundle) return { workflowBundle: { codePath: deps.config.worker.bundlePath } };
+function workflowSource(options: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const { worker } = options.deps.config;
+  if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
+  if (worker.useBundle) return { workflowBundle: { codePath: worker.bundlePath } };
   return { workflowsPath: require.resolve('../workflows') };
-}
-
-/** argv of the bundled trainers. Under tsx (development) the TypeScript trainer runs through tsx's loader. */
-export function trainerCommand(config: Readonly<MlopsConfig>, kind: 'builtin-linear' | 'torch-tabular'): string[] {
-  if (kind === 'torch-tabular') {
-    const python =
-      config.training.python ?? path.join(config.cacheDir, 'python', 'torch-tabular-venv', 'bin', 'python');
-    return [python, path.join(projectRoot, 'trainers', 'torch-tabular', 'train.py')];
-  }
-  const script = path.resolve(__dirname, `../trainers/linear-trainer${path.extname(__filename)}`);
-  return __filename.endsWith('.ts')
-    ? [process.execPath, '--require', require.resolve('tsx/cjs'), script]
-    : [process.execPath, script];
 }

@@ -2,10 +2,11 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { DefaultLogger } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig } from '../config';
+import { buildDependencies } from '../dependencies';
 import type { WorkerDeps } from './create-workers';
 
 /**
- * Shared body of the worker entry points: config → runtime → connection → worker → run until a shutdown signal
+ * Shared body of the worker entry points: config → runtime → connection → dependencies → worker → run until a shutdown signal
  * (SIGINT/SIGTERM: the SDK stops polling, lets running activities finish within the grace time, then exits).
  */
 export async function runWorker(create: (deps: WorkerDeps) => Promise<Worker>): Promise<void> {
@@ -16,7 +17,7 @@ export async function runWorker(create: (deps: WorkerDeps) => Promise<Worker>): 
   });
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   try {
-    const worker = await create({ config, connection });
+    const worker = await create({ deps: buildDependencies(config), connection });
     await worker.run();
   } finally {
     await connection.close();

@@ -14,7 +14,7 @@ import type { RunningEmulator } from '../../src/dev/emulators';
 import { freePort } from '../../src/dev/temporal-server';
 import type { ErrorCode } from '../../src/errors';
 import { describeSnapshot, listSnapshots, renderSnapshotLineage, renderSnapshotTable } from '../../src/ingest/catalog';
-import { versionFolder } from '../../src/registry/model-registry';
+import { modelVersionFiles } from '../../src/artifacts/layout';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { startTestBigQuery } from '../support/bigquery-emulator';
@@ -513,13 +513,13 @@ describe('ingestDataset', function () {
         rows: { train: 2, validation: 0, test: 1 },
       };
       await writeJson(store, store.uri('preprocessed', people.snapshotId, 'abc123', 'result.json'), result);
-      await writeJson(store, `${versionFolder(store, 'churn', 1)}/version.json`, {
+      await writeJson(store, modelVersionFiles(store, 'churn', 1).record, {
         modelName: 'churn',
         version: 1,
         snapshotId: people.snapshotId,
         createdAt: '2026-01-01T00:00:00.000Z',
       });
-      await writeJson(store, `${versionFolder(store, 'churn', 2)}/version.json`, {
+      await writeJson(store, modelVersionFiles(store, 'churn', 2).record, {
         modelName: 'churn',
         version: 2,
         snapshotId: other.snapshotId,
@@ -561,7 +561,7 @@ describe('ingestDataset', function () {
         {
           modelName: 'churn',
           version: 1,
-          versionUri: `${versionFolder(store, 'churn', 1)}/version.json`,
+          versionUri: modelVersionFiles(store, 'churn', 1).record,
           createdAt: '2026-01-01T00:00:00.000Z',
         },
       ]);

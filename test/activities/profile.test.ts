@@ -13,10 +13,11 @@ import type {
   NumericColumnProfile,
 } from '../../src/profiling/dataset-profile';
 import { computeProfile, defaultProfileSettings } from '../../src/profiling/compute-profile';
-import { duckDbDialect } from '../../src/profiling/sql-dialect';
+import { duckDbDialect } from '../../src/warehouse/sql-dialect';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { launchChromium } from '../support/browser';
 import { exampleDataset, repoRoot, tempDir } from '../support/stack';
+import { testDeps } from '../support/dependencies';
 
 const hostile = '</script><img src=x onerror=alert(1)>';
 
@@ -29,7 +30,7 @@ interface Profiled {
 
 /** Ingests a CSV into a fresh local store and profiles it with the real activities. */
 async function ingestAndProfile(csv: string, target: string): Promise<Profiled> {
-  const activities = createPipelineActivities({ store: new LocalArtifactStore(tempDir('profile-store')) });
+  const activities = createPipelineActivities(testDeps({ store: new LocalArtifactStore(tempDir('profile-store')) }));
   const snapshot = await activities.ingestDataset({ sourceUri: csv });
   const result = await activities.profileDataset({
     snapshotId: snapshot.snapshotId,
@@ -345,7 +346,7 @@ describe('profileDataset', function () {
 
   it('reuses the stored profile and report on a second call', async () => {
     const store = new LocalArtifactStore(tempDir('profile-store'));
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities(testDeps({ store }));
     const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
     const input = { snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: 'churned' };
     const first = await activities.profileDataset(input);

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { createTrainingQueueActivities, GpuPool } from '../../src/activities';
+import { createTrainingActivities } from '../../src/activities/training';
+import { GpuPool } from '../../src/trainers/gpu-pool';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainingProgress } from '../../src/contracts/training';
 import type { TrainingActivities } from '../../src/activities';
-import { trainerCommand } from '../../src/workers/create-workers';
+import { trainerCommand } from '../../src/trainers/trainer-commands';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { mockEnv, runActivity, waitUntilGone } from '../support/activity-env';
 import { tempDir, testConfig } from '../support/stack';
@@ -31,7 +32,7 @@ describe('trainModel (training task queue activity)', function () {
     const config = testConfig();
     store = new LocalArtifactStore(tempDir('training-store'));
     prepared = await prepareChurn(store);
-    activities = createTrainingQueueActivities({
+    activities = createTrainingActivities({
       store,
       gpus: new GpuPool(1),
       trainerCommand: (kind) => trainerCommand(config, kind),
@@ -157,7 +158,7 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('gives each concurrent trainer its own GPU through CUDA_VISIBLE_DEVICES', async function () {
-    const twoGpus = createTrainingQueueActivities({
+    const twoGpus = createTrainingActivities({
       store,
       gpus: new GpuPool(2),
       trainerCommand: () => [],

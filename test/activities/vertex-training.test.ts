@@ -3,14 +3,17 @@ import type { JobServiceClient } from '@google-cloud/aiplatform';
 import { Storage } from '@google-cloud/storage';
 import { status } from '@grpc/grpc-js';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { VertexTrainingActivities, VertexTrainingProgress } from '../../src/activities/vertex-training';
-import { createVertexJobClient, createVertexTrainingActivities } from '../../src/activities/vertex-training';
+import type { VertexTrainingActivities } from '../../src/activities/vertex-training';
+import { createVertexTrainingActivities } from '../../src/activities/vertex-training';
+import { buildDependencies } from '../../src/dependencies';
+import { createVertexJobClient } from '../../src/vertex/job-client';
+import type { VertexTrainingProgress } from '../../src/vertex/vertex-training';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { MlopsConfig } from '../../src/config';
 import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { SubmitVertexJobInput } from '../../src/contracts/training';
 import type { RunningEmulator } from '../../src/dev/emulators';
-import { trainerCommand } from '../../src/workers/create-workers';
+import { trainerCommand } from '../../src/trainers/trainer-commands';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { prepareChurn, trainerJob } from '../support/prepared-data';
 import { tempDir, testConfig, uniqueName } from '../support/stack';
@@ -61,8 +64,8 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
       MLOPS_VERTEX_STAGING_URI: `gs://${bucket}/mlops`,
       MLOPS_VERTEX_IMAGE_URI: linearImage,
     });
-    client = createVertexJobClient(config);
-    activities = createVertexTrainingActivities({ store: local, config, jobClient: client });
+    client = createVertexJobClient(config.vertex);
+    activities = createVertexTrainingActivities(buildDependencies(config, { store: local, jobClient: client }));
   });
 
   after(async function () {
@@ -289,11 +292,12 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
   });
 
   it('a submit without a trainer image fails with MLOPS_ERR_VERTEX_SETTING_MISSING naming where to set it', async function () {
-    const withoutImage = createVertexTrainingActivities({
-      store: new LocalArtifactStore(tempDir('vertex-no-image')),
-      config: { ...config, vertex: { ...config.vertex, imageUri: undefined } },
-      jobClient: client,
-    });
+    const withoutImage = createVertexTrainingActivities(
+      buildDependencies(
+        { ...config, vertex: { ...config.vertex, imageUri: undefined } },
+        { store: new LocalArtifactStore(tempDir('vertex-no-image')), jobClient: client },
+      ),
+    );
     const createsBefore = fake.createCalls;
     await assert.rejects(
       runActivity(mockEnv(), withoutImage.submitVertexTrainingJob, submitInput(this.test!.title, {})),

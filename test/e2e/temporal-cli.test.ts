@@ -43,7 +43,7 @@ describe('the Temporal CLI commands in the README', function () {
           outputs.push(stdout);
         }
       },
-      { pipeline: taskQueues.pipeline, training: taskQueues.training },
+      { queues: { pipeline: taskQueues.pipeline, training: taskQueues.training } },
     );
     const [start, result, describe, show, query, list] = outputs;
     assert.match(start!, /churn-from-cli/);

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { createPipelineActivities, createTrainingQueueActivities, GpuPool } from '../../src/activities';
+import { createPipelineActivities } from '../../src/activities';
+import { createTrainingActivities } from '../../src/activities/training';
+import { GpuPool } from '../../src/trainers/gpu-pool';
 import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
 import { buildServer } from '../../src/serving/app';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { applyTransform } from '../../src/serving/apply-transform';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { trainerCommand } from '../../src/workers/create-workers';
+import { trainerCommand } from '../../src/trainers/trainer-commands';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { mockEnv, runActivity } from '../support/activity-env';
+import { testDeps } from '../support/dependencies';
 
 describe('the model server', function () {
   let store: LocalArtifactStore;
@@ -22,7 +25,7 @@ describe('the model server', function () {
     store = new LocalArtifactStore(tempDir('serving-store'));
     const prepared = await prepareChurn(store);
     transformUri = prepared.transformUri;
-    const training = createTrainingQueueActivities({
+    const training = createTrainingActivities({
       store,
       gpus: new GpuPool(0),
       trainerCommand: (k) => trainerCommand(config, k),
@@ -33,7 +36,7 @@ describe('the model server', function () {
       training.trainModel,
       trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'),
     );
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities(testDeps({ store }));
     const evaluation = await activities.evaluateModel({
       modelName: 'churn',
       modelUri: trained.modelUri,

@@ -3,13 +3,14 @@ import type { ArtifactStore } from '../../src/artifacts';
 import type { PreprocessInput, PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainerJob, TrainModelInput } from '../../src/contracts/training';
 import { exampleDataset } from './stack';
+import { testDeps } from './dependencies';
 
 /** Ingests and preprocesses the bundled churn data with the real activities (optionally with a preprocessing spec). */
 export async function prepareChurn(
   store: ArtifactStore,
   preprocessing?: PreprocessInput['preprocessing'],
 ): Promise<PreprocessResult & { snapshotId: string }> {
-  const activities = createPipelineActivities({ store });
+  const activities = createPipelineActivities(testDeps({ store }));
   const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
   const prepared = await activities.preprocessDataset({
     ...snapshot,

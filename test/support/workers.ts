@@ -1,5 +1,6 @@
 import type { MlopsConfig } from '../../src/config';
-import type { WorkerDeps } from '../../src/workers/create-workers';
+import type { DependencyOverrides } from '../../src/dependencies';
+import { buildDependencies } from '../../src/dependencies';
 import { createPipelineWorker, createTrainingWorker } from '../../src/workers/create-workers';
 import { stack, uniqueName } from './stack';
 
@@ -8,24 +9,25 @@ export interface Queues {
   training: string;
 }
 
+export interface WithWorkersOptions {
+  /** Task queues to poll. @default two queues unique to the title */
+  queues?: Queues;
+  /** Clients swapped into the workers' dependencies (e.g. BigQuery credentials). */
+  overrides?: DependencyOverrides;
+}
+
 /** Runs a real pipeline worker and training worker (own task queues) until `fn` settles. */
 export async function withWorkers<T>(
   config: Readonly<MlopsConfig>,
   title: string,
   fn: (queues: Queues) => Promise<T>,
-  fixedQueues?: Queues,
-  pipelineDeps: Pick<WorkerDeps, 'bigQueryClient'> = {},
+  options: WithWorkersOptions = {},
 ): Promise<T> {
   const pipeline = uniqueName(title);
-  const queues = fixedQueues ?? { pipeline, training: `${pipeline}-training` };
+  const queues = options.queues ?? { pipeline, training: `${pipeline}-training` };
   const { connection, workflowBundle } = stack();
-  const pipelineWorker = await createPipelineWorker({
-    ...pipelineDeps,
-    config,
-    connection,
-    workflowBundle,
-    taskQueue: queues.pipeline,
-  });
-  const trainingWorker = await createTrainingWorker({ config, connection, workflowBundle, taskQueue: queues.training });
+  const deps = buildDependencies(config, options.overrides);
+  const pipelineWorker = await createPipelineWorker({ deps, connection, workflowBundle, taskQueue: queues.pipeline });
+  const trainingWorker = await createTrainingWorker({ deps, connection, workflowBundle, taskQueue: queues.training });
   return pipelineWorker.runUntil(trainingWorker.runUntil(() => fn(queues)));
 }

@@ -25,6 +25,7 @@ import { churnPipelineInput } from '../support/pipeline-input';
 import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
 import { trainingPipeline } from '../../src/workflows';
+import { testDeps } from '../support/dependencies';
 
 const project = 'test';
 const warehouseDataset = 'mlops_warehouse';
@@ -80,16 +81,18 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     authClient.setCredentials({ access_token: 'emulator', expiry_date: Date.now() + 3_600_000 });
     bqStore = new LocalArtifactStore(tempDir('bq-preprocess-store'));
     duckStore = new LocalArtifactStore(tempDir('bq-preprocess-duck'));
-    onBigQuery = createPipelineActivities({
-      store: bqStore,
-      config: testConfig({
-        MLOPS_GCP_PROJECT: project,
-        MLOPS_BIGQUERY_DATASET: warehouseDataset,
-        MLOPS_BIGQUERY_API_ENDPOINT: emulator.url,
+    onBigQuery = createPipelineActivities(
+      testDeps({
+        store: bqStore,
+        config: testConfig({
+          MLOPS_GCP_PROJECT: project,
+          MLOPS_BIGQUERY_DATASET: warehouseDataset,
+          MLOPS_BIGQUERY_API_ENDPOINT: emulator.url,
+        }),
+        bigQueryClient: { authClient },
       }),
-      bigQueryClient: { authClient },
-    });
-    onDuckDb = createPipelineActivities({ store: duckStore });
+    );
+    onDuckDb = createPipelineActivities(testDeps({ store: duckStore }));
     snapshot = await onBigQuery.ingestDataset({ sourceUri: sampleCsv() });
     // Each side has its own store, or the second would reuse the first one's stored result.
     duckSnapshot = await onDuckDb.ingestDataset({ sourceUri: sampleCsv() });
@@ -174,16 +177,18 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     const withSeed = (seed: number) => ({ ...input('bigquery'), split: { ...input('bigquery').split, seed } });
     await onBigQuery.preprocessDataset(withSeed(10));
     assert.ok(Math.abs((await expiresIn()) - 7 * day) < 10 * 60_000, 'by default, expires 7 days after its last use');
-    const twoDays = createPipelineActivities({
-      store: bqStore,
-      config: testConfig({
-        MLOPS_GCP_PROJECT: project,
-        MLOPS_BIGQUERY_DATASET: warehouseDataset,
-        MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
-        MLOPS_BIGQUERY_STAGING_DAYS: '2',
+    const twoDays = createPipelineActivities(
+      testDeps({
+        store: bqStore,
+        config: testConfig({
+          MLOPS_GCP_PROJECT: project,
+          MLOPS_BIGQUERY_DATASET: warehouseDataset,
+          MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
+          MLOPS_BIGQUERY_STAGING_DAYS: '2',
+        }),
+        bigQueryClient: { authClient },
       }),
-      bigQueryClient: { authClient },
-    });
+    );
     // A use moves the expiration to two days from now, even from an hour away.
     await staged.setMetadata({ expirationTime: String(Date.now() + 3_600_000) });
     await twoDays.preprocessDataset(withSeed(8));
@@ -286,8 +291,7 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
         });
         return handle.result();
       },
-      undefined,
-      { bigQueryClient: { authClient } },
+      { overrides: { bigQueryClient: { authClient } } },
     );
     assert.equal(result.outcome, 'deployed');
     assert.ok(result.metrics.auc! > 0.7, `test AUC ${result.metrics.auc}`);
@@ -309,15 +313,17 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const store = new LocalArtifactStore(tempDir('bq-denied'));
-      const denied = createPipelineActivities({
-        store,
-        config: testConfig({
-          MLOPS_GCP_PROJECT: project,
-          MLOPS_BIGQUERY_DATASET: warehouseDataset,
-          MLOPS_BIGQUERY_API_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      const denied = createPipelineActivities(
+        testDeps({
+          store,
+          config: testConfig({
+            MLOPS_GCP_PROJECT: project,
+            MLOPS_BIGQUERY_DATASET: warehouseDataset,
+            MLOPS_BIGQUERY_API_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          }),
+          bigQueryClient: { authClient },
         }),
-        bigQueryClient: { authClient },
-      });
+      );
       const own = await denied.ingestDataset({ sourceUri: sampleCsv() });
       for (const step of [
         () => denied.preprocessDataset({ ...input('bigquery'), ...own }),
@@ -342,7 +348,9 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
   });
 
   it('says which settings are missing when BigQuery is chosen but not configured', async function () {
-    const unconfigured = createPipelineActivities({ store: new LocalArtifactStore(tempDir('bq-unconfigured')) });
+    const unconfigured = createPipelineActivities(
+      testDeps({ store: new LocalArtifactStore(tempDir('bq-unconfigured')) }),
+    );
     const own = await unconfigured.ingestDataset({ sourceUri: sampleCsv() });
     await assert.rejects(unconfigured.preprocessDataset({ ...input('bigquery'), ...own }), (err: Error) => {
       assert.ok(isMlopsError(err));

@@ -5,7 +5,7 @@ import type { RunningEmulator } from '../../src/dev/emulators';
 import { startTestBigQuery } from '../support/bigquery-emulator';
 import { profileTable, quantileKey } from '../../src/profiling/compute-profile';
 import type { ColumnProfile, DatasetProfile, NumericColumnProfile } from '../../src/profiling/dataset-profile';
-import { bigQueryDialect } from '../../src/profiling/sql-dialect';
+import { bigQueryDialect } from '../../src/warehouse/sql-dialect';
 import { BigQueryWarehouse } from '../../src/warehouse/bigquery-warehouse';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { duckDbWarehouse } from '../../src/warehouse/warehouse';

@@ -6,7 +6,7 @@ import { CancelledFailure } from '@temporalio/common';
 import type { MlopsConfig } from '../../src/config';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
-import { trainerCommand } from '../../src/workers/create-workers';
+import { trainerCommand } from '../../src/trainers/trainer-commands';
 import { trainingPipeline } from '../../src/workflows';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { stack, tempDir, testConfig, uniqueName } from '../support/stack';

@@ -11,9 +11,20 @@ import { finished } from 'node:stream/promises';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import type { SnapshotSource } from '../contracts/datasets';
-import { ident } from '../warehouse/duckdb';
-import { bigQueryFailure } from './google-errors';
-import type { BigQuerySourceRef } from './source-uri';
+import { ident, literal } from './duckdb';
+import { bigQueryFailure } from '../google/api-errors';
+
+/** A parsed `bq://` source: a table or a query. */
+export interface BigQuerySourceRef {
+  kind: 'bigquery';
+  uri: string;
+  /** The project of the table, or the project that runs the query job. */
+  project: string;
+  table?: { dataset: string; table: string };
+  query?: string;
+  /** Job location, e.g. `EU`; BigQuery infers it from the tables when absent. */
+  location?: string;
+}
 
 /** Rows per page request; the API also caps a page at about 10 MB. */
 const pageRows = 10_000;
@@ -221,4 +232,14 @@ function duckType(field: TableField): string {
 
 function duckColumns(fields: TableField[]): BigQueryColumn[] {
   return fields.map((f) => ({ name: f.name!, type: duckType(f) }));
+}
+
+/**
+ * The exported NDJSON rows as a DuckDB table expression, read with the BigQuery schema's types. `lineLimitBytes` raises
+ * DuckDB's 16 MB line limit, at the cost of read buffers that grow with it.
+ */
+export function exportedRows(exported: BigQueryExport, lineLimitBytes?: number): string {
+  const columns = exported.columns.map((c) => `${literal(c.name)}: ${literal(c.type)}`).join(', ');
+  const limit = lineLimitBytes ? `, maximum_object_size = ${lineLimitBytes}` : '';
+  return `read_json(${literal(exported.ndjsonPath)}, format = 'newline_delimited', columns = {${columns}}${limit})`;
 }

@@ -1,0 +1,178 @@
+/**
+ * Where every artifact family lives in the store. The folders one step writes are the folders another step, the
+ * catalogue and the registry read, so their names are a contract: they are spelled here and nowhere else.
+ *
+ *   datasets/<snapshotId>/{data.parquet, manifest.json}
+ *   profiles/<snapshotId>/{profile.json, report.html}
+ *   preprocessed/<snapshotId>/<specHash>/{train,validation,test}.parquet, transform.json, result.json
+ *   runs/<model>/<runKey>/training/{model.onnx, metrics.json, checkpoints/epoch-NNNN.ckpt, evaluation.json}
+ *   runs/<model>/<runKey>/inputs/{train,validation,transform}.<ext>   (staged for remote trainers)
+ *   registry/<model>/versions/<000001>/{model.onnx, transform.json, evaluation.json, version.json}
+ *   registry/<model>/aliases/<alias>.json
+ *   registry/<model>/deployment.json                                  (what the model server serves)
+ *   predictions/<model>/date=<YYYY-MM-DD>/<part>.parquet              (the model server's prediction log)
+ *   monitoring/<model>/<runId>/{drift.json, report.html}
+ *
+ * In every multi-file folder the record named last above (manifest, result, version) is written last: a folder
+ * without it is unfinished and ignored.
+ */
+import type { ArtifactStore } from './artifact-store';
+
+/** Anything that joins key segments into URIs (an `ArtifactStore`). */
+export type UriJoiner = Pick<ArtifactStore, 'uri'>;
+
+/** File names inside a trainer's output folder (docs/trainer-contract.md); trainers write them, the worker reads them. */
+export const trainerOutput = {
+  model: 'model.onnx',
+  metrics: 'metrics.json',
+  checkpoints: 'checkpoints',
+  evaluation: 'evaluation.json',
+} as const;
+
+const checkpointPattern = /(?:^|\/)epoch-(\d+)\.ckpt$/;
+
+/** `epoch-0007.ckpt`: zero-padded, so names sort in epoch order. */
+export function checkpointName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, '0')}.ckpt`;
+}
+
+/** The epoch of a checkpoint file name or URI, or undefined when it is not one. */
+export function checkpointEpoch(nameOrUri: string): number | undefined {
+  const match = checkpointPattern.exec(nameOrUri);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function snapshotsFolder(store: UriJoiner): string {
+  return store.uri('datasets');
+}
+
+export function snapshotFiles(store: UriJoiner, snapshotId: string): { data: string; manifest: string } {
+  return { data: store.uri('datasets', snapshotId, 'data.parquet'), manifest: manifestOf(store, snapshotId) };
+}
+
+function manifestOf(store: UriJoiner, snapshotId: string): string {
+  return store.uri('datasets', snapshotId, 'manifest.json');
+}
+
+export function isSnapshotManifest(uri: string): boolean {
+  return /\/datasets\/[^/]+\/manifest\.json$/.test(uri);
+}
+
+export function profileFolder(store: UriJoiner, snapshotId: string): string {
+  return store.uri('profiles', snapshotId);
+}
+
+export function profileFiles(store: UriJoiner, snapshotId: string): { profile: string; report: string } {
+  return {
+    profile: store.uri('profiles', snapshotId, 'profile.json'),
+    report: store.uri('profiles', snapshotId, 'report.html'),
+  };
+}
+
+export function preprocessedFolder(store: UriJoiner, snapshotId: string): string {
+  return store.uri('preprocessed', snapshotId);
+}
+
+export type SplitName = 'train' | 'validation' | 'test';
+
+export interface PreprocessedFiles {
+  result: string;
+  transform: string;
+  splits: Record<SplitName, string>;
+}
+
+export function preprocessedFiles(store: UriJoiner, snapshotId: string, specHash: string): PreprocessedFiles {
+  const file = (name: string) => store.uri('preprocessed', snapshotId, specHash, name);
+  return {
+    result: file('result.json'),
+    transform: file('transform.json'),
+    splits: { train: file('train.parquet'), validation: file('validation.parquet'), test: file('test.parquet') },
+  };
+}
+
+export function isPreprocessedResult(uri: string): boolean {
+  return uri.endsWith('/result.json');
+}
+
+/**
+ * A training run's folders: the trainer's output and the inputs staged for a remote trainer. `base` is a URI inside
+ * the store to put them under (a Vertex AI staging folder); by default the store root.
+ */
+export function trainingRun(
+  store: UriJoiner,
+  modelName: string,
+  runKey: string,
+  base = '',
+): { output: string; inputs: string } {
+  const run = store.uri(base, 'runs', modelName, runKey);
+  return { output: store.uri(run, 'training'), inputs: store.uri(run, 'inputs') };
+}
+
+/** The files of a trainer's output folder, as URIs. */
+export function trainingOutputFiles(
+  store: UriJoiner,
+  outputUri: string,
+): { model: string; metrics: string; checkpoints: string; evaluation: string } {
+  return {
+    model: store.uri(outputUri, trainerOutput.model),
+    metrics: store.uri(outputUri, trainerOutput.metrics),
+    checkpoints: store.uri(outputUri, trainerOutput.checkpoints),
+    evaluation: store.uri(outputUri, trainerOutput.evaluation),
+  };
+}
+
+export function registryFolder(store: UriJoiner): string {
+  return store.uri('registry');
+}
+
+export function modelVersionsFolder(store: UriJoiner, modelName: string): string {
+  return store.uri('registry', modelName, 'versions');
+}
+
+export interface ModelVersionFiles {
+  folder: string;
+  model: string;
+  transform: string;
+  evaluation: string;
+  /** Written last: its presence marks a complete version. */
+  record: string;
+}
+
+export function modelVersionFiles(store: UriJoiner, modelName: string, version: number): ModelVersionFiles {
+  const folder = store.uri('registry', modelName, 'versions', String(version).padStart(6, '0'));
+  return {
+    folder,
+    model: store.uri(folder, 'model.onnx'),
+    transform: store.uri(folder, 'transform.json'),
+    evaluation: store.uri(folder, 'evaluation.json'),
+    record: store.uri(folder, 'version.json'),
+  };
+}
+
+export function isModelVersionRecord(uri: string): boolean {
+  return /\/versions\/[^/]+\/version\.json$/.test(uri);
+}
+
+export function aliasRecord(store: UriJoiner, modelName: string, alias: string): string {
+  return store.uri('registry', modelName, 'aliases', `${alias}.json`);
+}
+
+/** The deployment record the model server follows (stable version and canary). */
+export function deploymentRecord(store: UriJoiner, modelName: string): string {
+  return store.uri('registry', modelName, 'deployment.json');
+}
+
+/** The prediction log of a model, or one day's partition of it (`date` as YYYY-MM-DD, UTC). */
+export function predictionLogFolder(store: UriJoiner, modelName: string, date?: string): string {
+  return date ? store.uri('predictions', modelName, `date=${date}`) : store.uri('predictions', modelName);
+}
+
+/** One monitoring run's outputs. */
+export function monitoringFiles(
+  store: UriJoiner,
+  modelName: string,
+  runId: string,
+): { folder: string; drift: string; report: string } {
+  const folder = store.uri('monitoring', modelName, runId);
+  return { folder, drift: store.uri(folder, 'drift.json'), report: store.uri(folder, 'report.html') };
+}

@@ -1,0 +1,80 @@
+/**
+ * The composition root: every client a process uses is built here, once, from the validated config, and handed to
+ * the activity factories, the model server, the demo and the benchmarks already built. Tests swap a client by
+ * passing it in `overrides`; nothing else builds clients or reads config.
+ */
+import path from 'node:path';
+import type { BigQueryOptions } from '@google-cloud/bigquery';
+import type { JobServiceClient } from '@google-cloud/aiplatform';
+import type { StorageOptions } from '@google-cloud/storage';
+import type { ArtifactStore } from './artifacts';
+import { createArtifactStore, storeForUri } from './artifacts';
+import type { MlopsConfig } from './config';
+import type { BundledTrainer } from './trainers/trainer-commands';
+import { trainerCommand } from './trainers/trainer-commands';
+import { GpuPool } from './trainers/gpu-pool';
+import { createVertexJobClient, VertexJobs } from './vertex/job-client';
+import { VertexTraining } from './vertex/vertex-training';
+import type { BigQueryWarehouseOptions } from './warehouse/bigquery-warehouse';
+
+export interface Dependencies {
+  config: Readonly<MlopsConfig>;
+  store: ArtifactStore;
+  /** Cloud Storage client options for `gs://` sources and stores. */
+  storage: StorageOptions;
+  /** BigQuery client options for `bq://` sources (credentials, emulator endpoint, billing project). */
+  bigQuerySource: BigQueryOptions;
+  /** The BigQuery warehouse: project, dataset, location, staging expiry and client options. */
+  bigQueryWarehouse: Partial<BigQueryWarehouseOptions>;
+  /** Statements / threads one data step keeps busy (`MLOPS_DATA_THREADS`). */
+  dataThreads: number;
+  gpus: GpuPool;
+  trainerCommand: (kind: BundledTrainer) => string[];
+  /** Local folder for trainer outputs when the artifact store is remote. */
+  trainingWorkDir: string;
+  /** Vertex AI training, built on first use so a worker without Vertex settings still starts. */
+  vertex: () => VertexTraining;
+}
+
+export interface DependencyOverrides {
+  store?: ArtifactStore;
+  /** BigQuery client options added to the configured ones (an `authClient` or `credentials` given in code). */
+  bigQueryClient?: BigQueryOptions;
+  jobClient?: JobServiceClient;
+}
+
+export function buildDependencies(config: Readonly<MlopsConfig>, overrides: DependencyOverrides = {}): Dependencies {
+  const store = overrides.store ?? createArtifactStore(config);
+  const storage: StorageOptions = { projectId: config.gcp.project, apiEndpoint: config.gcp.storageApiEndpoint };
+  const { project, dataset, location, apiEndpoint, stagingDays } = config.bigquery;
+  let vertex: VertexTraining | undefined;
+  return {
+    config,
+    store,
+    storage,
+    bigQuerySource: { ...overrides.bigQueryClient, projectId: project, apiEndpoint },
+    bigQueryWarehouse: {
+      projectId: project,
+      dataset,
+      location,
+      apiEndpoint,
+      stagingDays,
+      client: overrides.bigQueryClient,
+    },
+    dataThreads: config.data.threads,
+    gpus: new GpuPool(config.training.gpus),
+    trainerCommand: (kind) => trainerCommand(config, kind),
+    trainingWorkDir: path.join(config.stateDir, 'training'),
+    vertex: () =>
+      (vertex ??= new VertexTraining({
+        settings: config.vertex,
+        jobs: new VertexJobs(memo(() => overrides.jobClient ?? createVertexJobClient(config.vertex))),
+        storeFor: storeForUri(store, storage),
+      })),
+  };
+}
+
+function memo<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}

@@ -1,0 +1,136 @@
+/**
+ * A trainer process (docs/trainer-contract.md): spawned in its own process group, its JSON progress lines relayed, a
+ * hung or cancelled trainer killed with its whole group, and an orphan of a dead worker found by its pid file.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import type { TrainingProgress } from '../contracts/training';
+import { mlopsError } from '../errors';
+
+export interface TrainerRun {
+  /** The folder the trainer writes to; its pid file lives there. */
+  outputDir: string;
+  gpu: number | undefined;
+  /** A trainer silent for this long is killed (a retryable failure: the next attempt resumes). */
+  hangTimeoutMs: number;
+  resume?: { epoch: number };
+  /** Called with the latest progress on every event and every keep-alive tick. */
+  heartbeat: (progress: TrainingProgress) => void;
+  /** Rejects when the caller cancels; the trainer is then killed and this rejection rethrown. */
+  cancelled: Promise<never>;
+}
+
+/** How often progress is re-sent while the trainer is alive, so cancellation reaches it promptly. */
+const keepAliveMs = 2_000;
+/** Time the trainer gets between SIGTERM and SIGKILL. */
+const killGraceMs = 5_000;
+/** Records the trainer's process group, so a later attempt can stop a trainer whose worker died (SIGKILL, lost VM). */
+const pidFileName = 'trainer.pid';
+
+/** Runs the trainer to its end; rejects with a catalogued error when it fails, or a plain one when retrying can help. */
+export async function runTrainer(argv: string[], run: TrainerRun): Promise<void> {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) },
+  });
+  const pidFile = path.join(run.outputDir, pidFileName);
+  // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
+  writeFileSync(pidFile, String(child.pid));
+  const watch = watchOutput(child, run);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const keepAlive = setInterval(() => {
+    if (watch.silentMs() > run.hangTimeoutMs) return killGroup(child);
+    run.heartbeat(watch.progress());
+  }, keepAliveMs);
+  try {
+    const { code, signal } = await Promise.race([exited, run.cancelled]);
+    if (watch.silentMs() > run.hangTimeoutMs) {
+      throw new Error(`Trainer ${argv[0]} printed no progress for ${run.hangTimeoutMs / 1000}s and was killed`);
+    }
+    if (code === 0) return;
+    if (signal) throw new Error(`Trainer ${argv[0]} was killed by ${signal}`);
+    throw mlopsError('MLOPS_ERR_TRAIN_COMMAND_FAILED', {
+      trainer: argv[0],
+      exit: `code ${code}`,
+      tail: watch.tail().join('\n'),
+    });
+  } catch (err) {
+    killGroup(child);
+    await Promise.race([exited.catch(() => undefined), new Promise((r) => setTimeout(r, killGraceMs + 1000))]);
+    throw err;
+  } finally {
+    clearInterval(keepAlive);
+    await fs.rm(pidFile, { force: true });
+  }
+}
+
+/** Follows stdout events (progress, checkpoint) and keeps the last lines of other output for error messages. */
+function watchOutput(child: ChildProcess, run: TrainerRun) {
+  let progress: TrainingProgress = { epoch: run.resume?.epoch ?? 0, checkpointEpoch: run.resume?.epoch };
+  let lastEventAt = Date.now();
+  const lines: string[] = [];
+  const remember = (line: string) => lines.push(line) > 30 && lines.shift();
+  createInterface({ input: child.stderr! }).on('line', remember);
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const event = parseEvent(line);
+    if (!event) return remember(line);
+    lastEventAt = Date.now();
+    if (event.type === 'progress')
+      progress = { ...progress, ...pick(event, ['epoch', 'epochs', 'loss', 'metric', 'value']) };
+    if (event.type === 'checkpoint')
+      progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
+    run.heartbeat(progress);
+  });
+  return { progress: () => progress, silentMs: () => Date.now() - lastEventAt, tail: () => lines.slice(-20) };
+}
+
+/** Kills the trainer a dead worker left running on this output folder, if any. */
+export async function killOrphanedTrainer(outputDir: string): Promise<void> {
+  const pid = Number(await fs.readFile(path.join(outputDir, pidFileName), 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  // Only a process that is still this run's trainer: pids are reused, and the file may come from another machine.
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(pathToFileURL(outputDir).href)) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone: the previous attempt ended with its worker.
+  }
+}
+
+/** SIGTERM to the whole process group, then SIGKILL for whatever is left after the grace period. */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  signalGroup('SIGTERM');
+  setTimeout(() => signalGroup('SIGKILL'), killGraceMs).unref();
+}
+
+function parseEvent(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(line) as unknown;
+    return value && typeof value === 'object' && 'type' in value ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pick(source: Record<string, unknown>, keys: (keyof TrainingProgress)[]): Partial<TrainingProgress> {
+  return Object.fromEntries(keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+}
