@@ -1,5 +1,6 @@
 // The project's layers (shared/STYLE.md conventions 3 and 26), used by eslint.config.mjs and by test/architecture.test.ts,
 // which shows that an import crossing a layer fails lint.
+import { createNodeResolver } from 'eslint-plugin-import-x';
 
 /** Temporal-free domain folders: they never reach up into the runtime layers. */
 export const domainFolders = [
@@ -38,6 +39,8 @@ const workflowAllowList = [
 ];
 
 export const layerRules = [
+  // import-x resolves imports to files to check zones and cycles; without TypeScript extensions it finds none.
+  { settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })] } },
   {
     files: ['src/**/*.ts'],
     rules: {

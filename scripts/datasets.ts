@@ -3,8 +3,8 @@
  * artifact store (MLOPS_ARTIFACT_ROOT) and what derives from each (profile, preprocessed outputs, model versions).
  * `--json` prints the same as JSON.
  */
-import { createArtifactStore } from '../src/artifacts';
 import { loadConfig } from '../src/config';
+import { buildDependencies } from '../src/dependencies';
 import { describeSnapshot, listSnapshots, renderSnapshotLineage, renderSnapshotTable } from '../src/ingest/catalog';
 
 const usage = `Usage:
@@ -14,7 +14,7 @@ const usage = `Usage:
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const [command, id, ...extra] = argv.filter((a) => a !== '--json');
-  const store = createArtifactStore(loadConfig());
+  const { store } = buildDependencies(loadConfig());
   if (command === 'list' && id === undefined) {
     const snapshots = await listSnapshots(store);
     process.stdout.write(json ? `${JSON.stringify(snapshots, null, 2)}\n` : renderSnapshotTable(snapshots));

@@ -1,6 +1,6 @@
 /** Entry point of the model server: serves MLOPS_SERVE_MODEL at alias MLOPS_SERVE_ALIAS from the artifact store. */
-import { createArtifactStore } from '../artifacts';
 import { loadConfig } from '../config';
+import { buildDependencies } from '../dependencies';
 import { mlopsError } from '../errors';
 import { buildServer } from './app';
 
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   if (!config.serve.model)
     throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
   const app = await buildServer({
-    store: createArtifactStore(config),
+    store: buildDependencies(config).store,
     modelName: config.serve.model,
     alias: config.serve.alias,
     logger: { level: config.logLevel.toLowerCase() },

@@ -27,32 +27,34 @@ const promptHeartbeats = {
 } as const;
 
 export async function createPipelineWorker(options: WorkerDeps): Promise<Worker> {
-  const { config } = options.deps;
   return Worker.create({
-    connection: options.connection,
-    namespace: config.temporal.namespace,
-    taskQueue: options.taskQueue ?? taskQueues.pipeline,
+    ...common(options, taskQueues.pipeline),
     ...workflowSource(options),
     activities: createPipelineActivities(options.deps),
     // Data steps bound their own DuckDB threads; Vertex AI waits are idle polls that hold a slot for a whole job.
     maxConcurrentActivityTaskExecutions: 8,
-    ...promptHeartbeats,
-    shutdownGraceTime: config.worker.shutdownGraceMs,
   });
 }
 
 export async function createTrainingWorker(options: WorkerDeps): Promise<Worker> {
-  const { config } = options.deps;
   return Worker.create({
-    connection: options.connection,
-    namespace: config.temporal.namespace,
-    taskQueue: options.taskQueue ?? taskQueues.training,
+    ...common(options, taskQueues.training),
     activities: createTrainingQueueActivities(options.deps),
     // One trainer per GPU; a CPU-only machine trains one model at a time.
-    maxConcurrentActivityTaskExecutions: Math.max(1, config.training.gpus),
+    maxConcurrentActivityTaskExecutions: Math.max(1, options.deps.config.training.gpus),
+  });
+}
+
+/** What every worker shares: connection, namespace, task queue, heartbeat throttling, shutdown grace. */
+function common(options: WorkerDeps, defaultQueue: string) {
+  const { config } = options.deps;
+  return {
+    connection: options.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: options.taskQueue ?? defaultQueue,
     ...promptHeartbeats,
     shutdownGraceTime: config.worker.shutdownGraceMs,
-  });
+  };
 }
 
 function workflowSource(options: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
