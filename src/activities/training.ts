@@ -10,6 +10,7 @@ import type { ArtifactStore } from '../artifacts';
 import type { TrainModelInput, TrainModelResult, TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
 import { trainerContractFlags } from '../trainers/contract-flags';
+import { trainerStartFailure } from '../trainers/start-failure';
 
 export interface TrainingDeps {
   store: ArtifactStore;
@@ -171,7 +172,7 @@ async function runTrainer(argv: string[], options: RunOptions): Promise<void> {
     ctx.heartbeat(progress);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (err) => reject(trainerStartFailure(argv[0]!, err)));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   const keepAlive = setInterval(() => {
