@@ -9,6 +9,15 @@ import { duckDbDialect } from '../profiling/sql-dialect';
 /** The category a null counts as unless the spec imputes categorical nulls otherwise. */
 export const missingCategory = '__missing__';
 
+/**
+ * A categorical value as text, with the empty string read as missing (null): CSV readers give an empty field as null
+ * and JSON or Parquet writers often give it as "", and both mean "no value" (docs/preprocessing.md). The model
+ * server's transform (src/serving/apply-transform.ts) treats "" the same way.
+ */
+export function categoryText(d: SqlDialect, column: string): string {
+  return `nullif(${d.toText(column)}, '')`;
+}
+
 /** Select-list entries computing every model input column of `transform` from raw columns, in output order. */
 export function transformSelectList(
   transform: Pick<FittedTransform, 'features'>,
@@ -32,7 +41,7 @@ function featureSql(d: SqlDialect, t: FeatureTransform): string[] {
     if (t.standardize !== false) x = `((${x} - ${d.doubleLiteral(t.mean)}) / ${d.doubleLiteral(t.std)})`;
     return [`${d.toDouble(`(${x})`)} AS ${d.ident(t.output)}`];
   }
-  const value = `coalesce(${d.toText(c)}, ${d.literal(t.impute ?? missingCategory)})`;
+  const value = `coalesce(${categoryText(d, c)}, ${d.literal(t.impute ?? missingCategory)})`;
   if (t.encoding === 'ordinal') {
     const cases = t.categories.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
     return [`${d.toDouble(`CASE ${value} ${cases} ELSE ${t.unknownIndex} END`)} AS ${d.ident(t.output)}`];
