@@ -408,8 +408,8 @@ describe('preprocessDataset', function () {
       const rows = await withDuckDb((db) =>
         db.query(
           `SELECT s.*, ${transform.outputColumns.map((c) => `t."${c}" AS "out:${c}"`).join(', ')}
-           FROM ${rowNumberedParquet(store.localPath(snapshot.dataUri)!)} AS s
-           JOIN read_parquet(${literal(store.localPath(split)!)}) AS t USING (__row) ORDER BY __row`,
+           FROM ${rowNumberedParquet(store.localPath(snapshot.dataUri))} AS s
+           JOIN read_parquet(${literal(store.localPath(split))}) AS t USING (__row) ORDER BY __row`,
         ),
       );
       assert.ok(rows.length > 0);
