@@ -1,9 +1,9 @@
 /**
  * Reference fits made independently of the trainers, on the same split files: closed-form ordinary least squares (in
- * TypeScript) and scikit-learn (in a Python venv, see referenceFits below).
+ * TypeScript) and scikit-learn's linear models (test/support/reference_fit.py, run by the torch-tabular trainer's venv,
+ * where scripts/setup-python.sh installs scikit-learn for the tests).
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { repoRoot } from './stack';
@@ -66,10 +66,6 @@ export function rmseOf(predict: (row: number[]) => number, data: SplitMatrix): n
   return Math.sqrt(se / data.y.length);
 }
 
-/** The scikit-learn venv: MLOPS_REFERENCE_PYTHON, else the cache's reference-venv (scikit-learn + pyarrow). */
-export function referencePython(cacheDir: string): string {
-  return process.env.MLOPS_REFERENCE_PYTHON ?? path.join(cacheDir, 'python', 'reference-venv', 'bin', 'python');
-}
 
 export interface SklearnReference {
   /** LogisticRegression (classification) or LinearRegression (regression), fitted on train, scored on test. */
@@ -94,6 +90,3 @@ export function sklearnReference(
   return JSON.parse(run.stdout) as SklearnReference;
 }
 
-export function hasPython(python: string): boolean {
-  return fs.existsSync(python);
-}
