@@ -12,7 +12,7 @@ import type { SplitCounts } from '../preprocessing/split-sql';
 import { assignSplits, countSplits } from '../preprocessing/split-sql';
 import type { Task } from '../preprocessing/task';
 import { defaultMaxClasses, inferTask } from '../preprocessing/task';
-import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
+import { outputColumnsOf, sourceRowColumn, transformSelectList } from '../preprocessing/transform-sql';
 import type { SqlDialect } from '../profiling/sql-dialect';
 import { isNumericType } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
@@ -118,6 +118,7 @@ async function fitAndApply(
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input.target, classes)} AS ${d.ident(labelColumn)}`,
+    `${d.ident(rowNumberColumn)} AS ${d.ident(sourceRowColumn)}`,
     d.ident(rowNumberColumn),
   ].join(',\n  ');
   await Promise.all(

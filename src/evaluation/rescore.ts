@@ -4,7 +4,7 @@
  * rows, each with its own preprocessing (the champion may have been fitted on another snapshot, split or spec).
  */
 import type { FittedTransform } from '../contracts/datasets';
-import { transformSelectList } from '../preprocessing/transform-sql';
+import { sourceRowColumn, transformSelectList } from '../preprocessing/transform-sql';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 import { rowNumberColumn, rowNumberedParquet } from '../warehouse/warehouse';
 
@@ -34,7 +34,7 @@ export async function championInputs(
     );
     if (champion.features.some((f) => !names.has(f.name))) return undefined;
     const rows = `(SELECT s.*, t.${ident(challengerLabel)} AS ${label} FROM ${rowNumberedParquet(snapshotFile)} AS s
-      JOIN (SELECT ${row}, ${ident(challengerLabel)} FROM read_parquet(${literal(testFile)})) AS t USING (${row}))`;
+      JOIN read_parquet(${literal(testFile)}) AS t ON s.${row} = t.${ident(sourceRowColumn)})`;
     const select = [...transformSelectList(champion), `${ident(label)}::DOUBLE`].join(', ');
     const { columns } = await db.columns(`SELECT ${select} FROM ${rows} AS joined ORDER BY ${row}`);
     const n = columns.length - 1;

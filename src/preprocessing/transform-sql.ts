@@ -6,6 +6,12 @@ import type { FeatureTransform, FittedTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../profiling/sql-dialect';
 import { duckDbDialect } from '../profiling/sql-dialect';
 
+/**
+ * Column of every split file holding the row's number in the snapshot (its `__row`): the evaluation takes the raw rows
+ * of the test split from the snapshot with it, to score a champion through its own transform.
+ */
+export const sourceRowColumn = '__source_row';
+
 /** The category a null counts as unless the spec imputes categorical nulls otherwise. */
 export const missingCategory = '__missing__';
 

@@ -409,7 +409,7 @@ describe('preprocessDataset', function () {
         db.query(
           `SELECT s.*, ${transform.outputColumns.map((c) => `t."${c}" AS "out:${c}"`).join(', ')}
            FROM ${rowNumberedParquet(store.localPath(snapshot.dataUri))} AS s
-           JOIN read_parquet(${literal(store.localPath(split))}) AS t USING (__row) ORDER BY __row`,
+           JOIN read_parquet(${literal(store.localPath(split))}) AS t ON s.__row = t.__source_row ORDER BY s.__row`,
         ),
       );
       assert.ok(rows.length > 0);

@@ -38,7 +38,7 @@ async function championAucOnRows(store: ArtifactStore, testUri: string, snapshot
   const rows = await withDuckDb((db) =>
     db.query(
       `SELECT s.*, t.__label FROM ${rowNumberedParquet(store.localPath(manifest.dataUri)!)} AS s
-       JOIN read_parquet(${literal(store.localPath(testUri)!)}) AS t USING (__row) ORDER BY __row`,
+       JOIN read_parquet(${literal(store.localPath(testUri)!)}) AS t ON s.__row = t.__source_row ORDER BY s.__row`,
     ),
   );
   const width = transform.outputColumns.length;
