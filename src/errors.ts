@@ -103,6 +103,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Classification needs 2 or more classes with no nulls; regression needs a numeric target.',
   },
+  MLOPS_ERR_DATA_TOO_MANY_CLASSES: {
+    message:
+      'Target column "{column}" of dataset "{source}" has {classes} distinct values, more than the {limit} classes a classification target may have',
+    retryable: false,
+    fix: 'If the target is a quantity, set the pipeline input field task to "regression"; if it really has that many classes, raise preprocessing.maxClasses (up to 1000) and set task to "classification".',
+  },
   MLOPS_ERR_DATA_FEATURE_ALL_NULL: {
     message: 'Feature column "{column}" of dataset "{source}" has no values (all {rows} rows are null)',
     retryable: false,
@@ -142,6 +148,11 @@ export const errorCatalogue = {
     message: 'Trainer "{trainer}" exited with {exit}. Last output:\n{tail}',
     retryable: false,
     fix: 'Read the trainer output above; run the trainer by hand with the same flags (docs/trainer-contract.md) to debug it.',
+  },
+  MLOPS_ERR_TRAIN_COMMAND_NOT_FOUND: {
+    message: 'Trainer "{trainer}" cannot be started: {reason}',
+    retryable: false,
+    fix: 'For trainer.kind "torch-tabular" the program is the Python of its environment: run `npm run setup` (or `bash scripts/setup-python.sh`) on the training worker, or set MLOPS_PYTHON to a Python with torch, numpy and pyarrow. For kind "command", check the first element of trainer.command: it must be a program on the training worker.',
   },
   MLOPS_ERR_TRAIN_OUTPUT_MISSING: {
     message: 'Trainer "{trainer}" finished but did not write {file} to {output}',

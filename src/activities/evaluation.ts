@@ -1,11 +1,14 @@
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
-import { trainingOutputFiles } from '../artifacts/layout';
-import type { FittedTransform } from '../contracts/datasets';
+import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
+import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
 import { classificationMetrics, lowerIsBetter, regressionMetrics } from '../evaluation/metrics';
+import type { RowsForModel } from '../evaluation/rescore';
+import { alignClasses, championInputs } from '../evaluation/rescore';
 import { loadOnnxModel } from '../models/onnx-model';
+import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, resolveAlias } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 
@@ -33,7 +36,7 @@ export function createEvaluationActivities({ store }: EvaluationDeps): Evaluatio
       const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
       const metrics = await scoreModel(store, input.modelUri, test, input);
       const baseline = baselineMetrics(test, input, transform);
-      const champion = await scoreChampion(store, input, transform, test);
+      const champion = await scoreChampion(store, input, transform);
       const gate = decideGate(input, metrics, baseline, champion);
       const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
       await writeJson(store, reportUri, {
@@ -69,14 +72,7 @@ async function scoreModel(
   const n = input.featureColumns.length;
   const model = await loadOnnxModel(await store.read(modelUri), modelUri, n);
   try {
-    const outputs = new Float32Array(test.rows * model.outputWidth);
-    for (let start = 0; start < test.rows; start += batchRows) {
-      const rows = Math.min(batchRows, test.rows - start);
-      outputs.set(
-        await model.run(test.features.subarray(start * n, (start + rows) * n), rows),
-        start * model.outputWidth,
-      );
-    }
+    const outputs = await runBatches(model, test.features, test.rows, n);
     if (input.task === 'regression') return { ...regressionMetrics(outputs, test.labels) };
     return { ...classificationMetrics(outputs, test.labels, model.outputWidth) };
   } finally {
@@ -100,27 +96,81 @@ function baselineMetrics(test: TestSet, input: EvaluateModelInput, transform: Fi
 
 interface ChampionScore {
   version: number;
+  /** Its metrics on the challenger's test rows when re-scored, else as recorded at its registration. */
   metrics: Record<string, number>;
-  /** True when the champion was re-scored on this test split; false when only its recorded metrics exist. */
+  /** Its metrics as recorded at its registration (on its own test split). */
+  recordedMetrics: Record<string, number>;
+  /** True when the champion was re-scored on the challenger's test rows through its own transform. */
   sameTestSplit: boolean;
+  /** Why it could not be re-scored, when it was not. */
+  notRescored?: string;
 }
 
 async function scoreChampion(
   store: ArtifactStore,
   input: EvaluateModelInput,
   transform: FittedTransform,
-  test: TestSet,
 ): Promise<ChampionScore | undefined> {
   if (!(await readAlias(store, input.modelName, input.championAlias))) return undefined;
   const champion = await resolveAlias(store, input.modelName, input.championAlias);
-  if (champion.transformSpecHash !== transform.specHash || champion.snapshotId !== transform.snapshotId) {
-    return { version: champion.version, metrics: champion.metrics, sameTestSplit: false };
+  const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
+  const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
+  if (championTransform.task !== input.task)
+    return { ...recorded, sameTestSplit: false, notRescored: `it is a ${championTransform.task} model` };
+  const rows = await championRows(store, input, transform, championTransform);
+  if (!rows) return { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' };
+  const metrics = await rescore(store, champion, rows, input, championTransform, transform);
+  return { ...recorded, metrics, sameTestSplit: true };
+}
+
+/** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
+async function championRows(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+  championTransform: FittedTransform,
+): Promise<RowsForModel | undefined> {
+  const manifest = await readJson<SnapshotManifest>(store, snapshotFiles(store, transform.snapshotId).manifest);
+  return withLocalCopy(store, manifest.dataUri, (snapshotFile) =>
+    withLocalCopy(store, input.testUri, (testFile) =>
+      championInputs(snapshotFile, testFile, input.labelColumn, championTransform),
+    ),
+  );
+}
+
+async function rescore(
+  store: ArtifactStore,
+  champion: ModelVersionRecord,
+  rows: RowsForModel,
+  input: EvaluateModelInput,
+  championTransform: FittedTransform,
+  transform: FittedTransform,
+): Promise<Record<string, number>> {
+  const width = championTransform.outputColumns.length;
+  const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
+  try {
+    const outputs = await runBatches(model, rows.features, rows.rows, width);
+    if (input.task === 'regression') return { ...regressionMetrics(outputs, rows.labels) };
+    const challengerClasses = transform.target.classes ?? [];
+    const aligned = alignClasses(outputs, rows.rows, championTransform.target.classes ?? [], challengerClasses);
+    return { ...classificationMetrics(aligned, rows.labels, challengerClasses.length) };
+  } finally {
+    await model.close();
   }
-  return {
-    version: champion.version,
-    metrics: await scoreModel(store, champion.modelUri, test, input),
-    sameTestSplit: true,
-  };
+}
+
+async function runBatches(
+  model: Awaited<ReturnType<typeof loadOnnxModel>>,
+  features: Float32Array,
+  rows: number,
+  n: number,
+): Promise<Float32Array> {
+  const outputs = new Float32Array(rows * model.outputWidth);
+  for (let start = 0; start < rows; start += batchRows) {
+    const count = Math.min(batchRows, rows - start);
+    outputs.set(await model.run(features.subarray(start * n, (start + count) * n), count), start * model.outputWidth);
+  }
+  return outputs;
 }
 
 function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {
@@ -156,15 +206,18 @@ function decideGate(
     };
   const championValue = champion.metrics[metric] ?? NaN;
   const improvement = better(challenger, championValue);
-  const passed = improvement >= input.gate.minImprovement;
-  const where = champion.sameTestSplit ? 'on the same test split' : 'as recorded at its registration';
+  // Strictly above: a tie (an identical rerun) never replaces the champion.
+  const passed = improvement > input.gate.minImprovement;
+  const where = champion.sameTestSplit
+    ? 're-scored on the same test split'
+    : `as recorded at its registration (not re-scored: ${champion.notRescored})`;
   return {
     passed,
     metric,
     challenger,
     champion: championValue,
     championVersion: champion.version,
-    reason: `${metric} ${fmt(challenger)} vs champion v${champion.version} ${fmt(championValue)} ${where}: improvement ${fmt(improvement)} ${passed ? '>=' : '<'} required ${input.gate.minImprovement}`,
+    reason: `${metric} ${fmt(challenger)} vs champion v${champion.version} ${fmt(championValue)} ${where}: improvement ${fmt(improvement)} ${passed ? '>' : '<='} required ${input.gate.minImprovement}`,
   };
 }
 

@@ -11,7 +11,9 @@ import type { PreprocessingPlan } from '../preprocessing/plan';
 import { planPreprocessing } from '../preprocessing/plan';
 import type { SplitCounts } from '../preprocessing/split-sql';
 import { assignSplits, countSplits } from '../preprocessing/split-sql';
-import { outputColumnsOf, transformSelectList } from '../preprocessing/transform-sql';
+import type { Task } from '../preprocessing/task';
+import { defaultMaxClasses, inferTask } from '../preprocessing/task';
+import { outputColumnsOf, sourceRowColumn, transformSelectList } from '../preprocessing/transform-sql';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { isNumericType } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
@@ -57,6 +59,7 @@ export function createPreprocessActivities({ store, ...settings }: PreprocessDep
         await writeJson(store, transformUri, fitted.transform);
         const result: PreprocessResult = {
           specHash: plan.specHash,
+          task: fitted.transform.task,
           trainUri: uris.train,
           validationUri: uris.validation,
           testUri: uris.test,
@@ -93,6 +96,13 @@ async function fitAndApply(
   const dedupe = plan.spec.dedupe ?? false;
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
+  const task = input.task ?? (await inferTask(w, snapshot, input.target, targetTypeOf(input)));
+  if (stratify && task === 'regression') {
+    throw mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
+      source: input.snapshotId,
+      problems: `- preprocessing.stratify: stratification needs a classification task ("${input.target}" was inferred to be a regression target; set the pipeline field task to "classification" if it holds class codes)`,
+    });
+  }
   const split = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
   const { assigned, where } = split;
   const featureNames = plan.features.map((f) => f.name);
@@ -100,12 +110,13 @@ async function fitAndApply(
     countSplits(w, snapshot, split, input.target, featureNames).then((counts) =>
       rejectEmptyFeatures(rejectEmptySplits(counts, input), input, featureNames),
     ),
-    fitTarget(w, assigned, input),
+    fitTarget(w, assigned, { ...input, task }, plan.spec.maxClasses ?? defaultMaxClasses),
   ]);
   const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
   const selectList = [
     ...transformSelectList({ features }, d),
-    `${targetSql(d, input, classes)} AS ${d.ident(labelColumn)}`,
+    `${targetSql(d, input.target, classes)} AS ${d.ident(labelColumn)}`,
+    `${d.ident(rowNumberColumn)} AS ${d.ident(sourceRowColumn)}`,
     d.ident(rowNumberColumn),
   ].join(',\n  ');
   await Promise.all(
@@ -117,7 +128,7 @@ async function fitAndApply(
     version: 2,
     snapshotId: input.snapshotId,
     specHash: plan.specHash,
-    task: input.task,
+    task,
     target: { name: input.target, classes },
     features,
     outputColumns: features.flatMap(outputColumnsOf),
@@ -155,9 +166,18 @@ function rejectEmptyFeatures(counts: SplitCounts, input: PreprocessInput, featur
   return counts;
 }
 
-async function fitTarget(w: Warehouse, assigned: string, input: PreprocessInput): Promise<string[] | undefined> {
+function targetTypeOf(input: PreprocessInput): string {
+  return input.columns.find((c) => c.name === input.target)?.type ?? 'VARCHAR';
+}
+
+async function fitTarget(
+  w: Warehouse,
+  assigned: string,
+  input: PreprocessInput & { task: Task },
+  maxClasses: number,
+): Promise<string[] | undefined> {
   const target = w.dialect.toText(w.dialect.ident(input.target));
-  const targetType = input.columns.find((c) => c.name === input.target)!.type;
+  const targetType = targetTypeOf(input);
   if (input.task === 'regression') {
     if (!isNumericType(targetType)) {
       throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
@@ -169,24 +189,31 @@ async function fitTarget(w: Warehouse, assigned: string, input: PreprocessInput)
     }
     return undefined;
   }
-  const classes = (await w.query(`SELECT DISTINCT ${target} AS v FROM ${assigned} ORDER BY v LIMIT 1001`)) as {
-    v: string;
-  }[];
-  if (classes.length < 2 || classes.length > 1000) {
-    const reason =
-      classes.length < 2 ? `it has ${classes.length} distinct value` : 'it has more than 1000 distinct values';
+  const classes = (await w.query(
+    `SELECT DISTINCT ${target} AS v FROM ${assigned} ORDER BY v LIMIT ${maxClasses + 1}`,
+  )) as { v: string }[];
+  if (classes.length > maxClasses) {
+    const [row] = await w.query(`SELECT count(DISTINCT ${target}) AS n FROM ${assigned}`);
+    throw mlopsError('MLOPS_ERR_DATA_TOO_MANY_CLASSES', {
+      column: input.target,
+      source: input.snapshotId,
+      classes: Number(row?.n ?? classes.length),
+      limit: maxClasses,
+    });
+  }
+  if (classes.length < 2) {
     throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
       column: input.target,
       source: input.snapshotId,
       task: 'classification',
-      reason,
+      reason: `it has ${classes.length} distinct value`,
     });
   }
   return classes.map((c) => c.v);
 }
 
-function targetSql(d: SqlDialect, input: PreprocessInput, classes: string[] | undefined): string {
-  const target = d.ident(input.target);
+function targetSql(d: SqlDialect, targetColumn: string, classes: string[] | undefined): string {
+  const target = d.ident(targetColumn);
   if (!classes) return d.toDouble(target);
   const cases = classes.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
   return d.toDouble(`CASE ${d.toText(target)} ${cases} END`);

@@ -104,7 +104,8 @@ export interface PreprocessInput {
   columns: ColumnSchema[];
   target: string;
   features?: string[];
-  task: 'classification' | 'regression';
+  /** Inferred from the target when absent (src/preprocessing/task.ts). */
+  task?: 'classification' | 'regression';
   split: { testFraction: number; validationFraction: number; seed: number };
   /** How rows are selected and each feature is fitted; absent means every default (docs/preprocessing.md). */
   preprocessing?: PreprocessingSpec;
@@ -127,6 +128,12 @@ export interface PreprocessingSpec {
    * @default false
    */
   stratify?: boolean;
+  /**
+   * Most classes a classification target may have; a target with more is refused with
+   * `MLOPS_ERR_DATA_TOO_MANY_CLASSES` (set the pipeline field `task` to "regression" for a quantity). 2–1000.
+   * @default 100
+   */
+  maxClasses?: number;
   /** Settings for every feature of a type, unless the feature's own entry in `features` sets them. */
   defaults?: { numeric?: FeatureOptions; categorical?: FeatureOptions };
   /** Settings of single features, by column name; each must be a feature of the pipeline. */
@@ -179,6 +186,8 @@ export type CategoricalEncoding = 'onehot' | 'ordinal';
 export interface PreprocessResult {
   /** Hash of the preprocessing spec; with the snapshot id it keys the stored output. */
   specHash: string;
+  /** The task, as given or inferred from the target (absent in results stored before task inference). */
+  task?: 'classification' | 'regression';
   trainUri: string;
   validationUri: string;
   testUri: string;

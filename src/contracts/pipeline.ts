@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
+import { hyperparameterProblems } from './hyperparameters';
 import { taskQueues } from './task-queues';
 
 /**
@@ -24,7 +25,11 @@ export const trainingPipelineInputSchema = z
     target: z.string().min(1),
     /** Feature columns; all columns but the target when absent. */
     features: z.array(z.string().min(1)).min(1).optional(),
-    task: z.enum(['classification', 'regression']).default('classification'),
+    /**
+     * What to predict; inferred from the target when absent (docs/pipeline-input.md, "Task inference"): a numeric
+     * target with a fractional value or more than 20 distinct values is regression, any other target classification.
+     */
+    task: z.enum(['classification', 'regression']).optional(),
     split: z
       .object({
         testFraction: z.number().gt(0).lt(0.9).default(0.2),
@@ -76,7 +81,8 @@ export const trainingPipelineInputSchema = z
       .object({
         /** Metric compared; must be one the evaluation reports for the task. */
         metric: z.enum(['accuracy', 'auc', 'f1', 'log_loss', 'rmse', 'mae', 'r2']).optional(),
-        /** Minimum improvement over the current champion (in the metric's units; lower-is-better handled). */
+        /** Improvement over the current champion (in the metric's units; lower-is-better handled) the challenger must
+         *  exceed; with 0 any strictly positive improvement passes, and a tie never deploys. */
         minImprovement: z.number().min(0).default(0),
       })
       .strict()
@@ -98,9 +104,18 @@ export const trainingPipelineInputSchema = z
     }
     for (const p of input.preprocessing ? specContextProblems(input.preprocessing, input) : [])
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['preprocessing', ...p.path], message: p.message });
+    // On Vertex AI the hyperparameters go to the image's own trainer, whatever trainer.kind says.
+    if (input.trainer.backend === 'local' && input.trainer.kind !== 'command') {
+      for (const p of hyperparameterProblems(input.trainer.kind, input.trainer.hyperparameters))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['trainer', 'hyperparameters', ...p.path],
+          message: p.message,
+        });
+    }
     const regressionMetrics = ['rmse', 'mae', 'r2'];
     const metric = input.gate.metric;
-    if (metric && (input.task === 'regression') !== regressionMetrics.includes(metric)) {
+    if (metric && input.task && (input.task === 'regression') !== regressionMetrics.includes(metric)) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['gate', 'metric'],
@@ -146,6 +161,8 @@ export interface PipelineStatus {
   stage: PipelineStage;
   steps: StepRecord[];
   snapshotId?: string;
+  /** The task, as given or inferred from the target at preprocessing. */
+  task?: 'classification' | 'regression';
   modelVersion?: number;
   /** Latest training heartbeat as reported by the training activity progress. */
   error?: string;
@@ -155,6 +172,8 @@ export interface TrainingPipelineResult {
   outcome: 'deployed' | 'rejected';
   modelName: string;
   snapshotId: string;
+  /** The task, as given or inferred from the target (absent in results of runs before task inference). */
+  task?: 'classification' | 'regression';
   /** Registered version; absent when the gate rejected the challenger. */
   version?: number;
   metrics: Record<string, number>;
@@ -169,4 +188,15 @@ export interface GateDecision {
   champion?: number;
   championVersion?: number;
   reason: string;
+}
+
+/**
+ * The task of a run as preprocessing settled it (given in the input, or inferred from the target). Preprocessing
+ * results stored before inference existed carry no task; theirs is the input's, whose default was classification.
+ */
+export function settledTask(
+  prepared: { task?: 'classification' | 'regression' },
+  spec: { task?: 'classification' | 'regression' },
+): 'classification' | 'regression' {
+  return prepared.task ?? spec.task ?? 'classification';
 }

@@ -65,6 +65,7 @@ export const preprocessingSpecSchema = z
   .object({
     dedupe: z.boolean().optional(),
     stratify: z.boolean().optional(),
+    maxClasses: z.number().int().min(2).max(1000).optional(),
     defaults: z
       .object({ numeric: typedOptions('numeric').optional(), categorical: typedOptions('categorical').optional() })
       .strict()
@@ -116,7 +117,7 @@ export function imputeStrategyOf(imputeSpec: FeatureOptions['impute']): ImputeSt
 /** Rules that need the rest of the pipeline input: the task, the target and the feature list. */
 export function specContextProblems(
   spec: PreprocessingSpec,
-  context: { task: 'classification' | 'regression'; target: string; features?: string[] },
+  context: { task?: 'classification' | 'regression'; target: string; features?: string[] },
 ): SpecProblem[] {
   const problems: SpecProblem[] = [];
   if (spec.stratify && context.task === 'regression')

@@ -10,7 +10,7 @@ import { runQuantileQuery, sampledRows } from '../warehouse/sql-dialect';
 import type { Warehouse } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
 import type { CategoricalPlan, FeaturePlan, NumericPlan } from './plan';
-import { missingCategory } from './transform-sql';
+import { categoryText, missingCategory } from './transform-sql';
 
 /**
  * The warehouse, the table expression of the `assigned` relation (see split-sql.ts), the predicate of its training
@@ -155,7 +155,7 @@ async function fitCategorical(f: Fitting, plan: CategoricalPlan): Promise<Featur
   const impute = plan.impute.strategy === 'constant' ? plan.impute.value : await mostFrequent(f, plan);
   // Frequency first, then value, so ties break the same way on every run.
   const top = (await f.w.query(
-    `SELECT coalesce(${d.toText(c)}, ${d.literal(impute)}) AS v, count(*) AS n ${trainRows(f)}
+    `SELECT coalesce(${categoryText(d, c)}, ${d.literal(impute)}) AS v, count(*) AS n ${trainRows(f)}
      GROUP BY 1 ORDER BY n DESC, v LIMIT ${plan.maxCategories}`,
   )) as { v: string }[];
   const base = {
@@ -177,12 +177,13 @@ async function fitCategorical(f: Fitting, plan: CategoricalPlan): Promise<Featur
   };
 }
 
-/** The most frequent non-null training value (ties: the smallest); "__missing__" when every value is null. */
+/** The most frequent non-missing training value (ties: the smallest); "__missing__" when every value is missing. */
 async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> {
   const d = f.w.dialect;
   const c = d.ident(plan.name);
   const [row] = (await f.w.query(
-    `SELECT ${d.toText(c)} AS v, count(*) AS n ${trainRows(f)} AND ${c} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT 1`,
+    `SELECT ${categoryText(d, c)} AS v, count(*) AS n ${trainRows(f)} AND ${categoryText(d, c)} IS NOT NULL
+     GROUP BY 1 ORDER BY n DESC, v LIMIT 1`,
   )) as { v: string }[];
   return row?.v ?? missingCategory;
 }

@@ -81,8 +81,8 @@ export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
   const { testFraction, validationFraction, seed } = input.split;
   const split = { testFraction, validationFraction, seed };
   const hashed = {
-    // 4: clip bounds exact over the training sample (3: the portable split draw).
-    v: 4,
+    // 5: "" in a categorical column is missing (4: clip bounds exact over the training sample; 3: the portable split draw).
+    v: 5,
     target: input.target,
     task: input.task,
     split,

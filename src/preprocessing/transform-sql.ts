@@ -6,8 +6,23 @@ import type { FeatureTransform, FittedTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { duckDbDialect } from '../warehouse/sql-dialect';
 
+/**
+ * Column of every split file holding the row's number in the snapshot (its `__row`): the evaluation takes the raw rows
+ * of the test split from the snapshot with it, to score a champion through its own transform.
+ */
+export const sourceRowColumn = '__source_row';
+
 /** The category a null counts as unless the spec imputes categorical nulls otherwise. */
 export const missingCategory = '__missing__';
+
+/**
+ * A categorical value as text, with the empty string read as missing (null): CSV readers give an empty field as null
+ * and JSON or Parquet writers often give it as "", and both mean "no value" (docs/preprocessing.md). The model
+ * server's transform (src/serving/apply-transform.ts) treats "" the same way.
+ */
+export function categoryText(d: SqlDialect, column: string): string {
+  return `nullif(${d.toText(column)}, '')`;
+}
 
 /** Select-list entries computing every model input column of `transform` from raw columns, in output order. */
 export function transformSelectList(
@@ -32,7 +47,7 @@ function featureSql(d: SqlDialect, t: FeatureTransform): string[] {
     if (t.standardize !== false) x = `((${x} - ${d.doubleLiteral(t.mean)}) / ${d.doubleLiteral(t.std)})`;
     return [`${d.toDouble(`(${x})`)} AS ${d.ident(t.output)}`];
   }
-  const value = `coalesce(${d.toText(c)}, ${d.literal(t.impute ?? missingCategory)})`;
+  const value = `coalesce(${categoryText(d, c)}, ${d.literal(t.impute ?? missingCategory)})`;
   if (t.encoding === 'ordinal') {
     const cases = t.categories.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
     return [`${d.toDouble(`CASE ${value} ${cases} ELSE ${t.unknownIndex} END`)} AS ${d.ident(t.output)}`];

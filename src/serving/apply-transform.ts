@@ -59,9 +59,9 @@ function categorical(
   return j;
 }
 
-/** The category string of a raw value, as DuckDB's `::VARCHAR` cast gives it; null and absent take `impute`. */
+/** The category string of a raw value, as DuckDB's `::VARCHAR` cast gives it; null, absent and "" take `impute`. */
 function categoryOf(value: unknown, impute: string): string {
-  if (value === null || value === undefined) return impute;
+  if (value === null || value === undefined || value === '') return impute;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);

@@ -1,6 +1,7 @@
 /**
  * The built-in trainer: multinomial logistic regression (classification) or linear regression, trained with
- * mini-batch Adam. It follows docs/trainer-contract.md exactly, like any user trainer: it is started as a separate
+ * mini-batch Adam, stopping when the validation loss stops improving and keeping the best epoch's weights. A
+ * regression target is standardized on the training split; the exported model answers in the target's own units. It follows docs/trainer-contract.md exactly, like any user trainer: it is started as a separate
  * process, reads Parquet splits, prints JSON progress lines, writes checkpoints, and exports ONNX.
  *
  *   node --import tsx src/trainers/linear-trainer.ts --train … --validation … --output … (see the contract)
@@ -11,6 +12,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkpointName, trainerOutput } from '../artifacts/layout';
+import type { LinearHyperparameters } from '../contracts/hyperparameters';
+import { linearHyperparametersSchema } from '../contracts/hyperparameters';
 import { classificationMetrics, regressionMetrics } from '../evaluation/metrics';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 import { linearModelToOnnx } from './onnx-writer';
@@ -22,7 +25,7 @@ interface Args {
   task: 'classification' | 'regression';
   labelColumn: string;
   featureColumns: string[];
-  hyper: { epochs: number; learning_rate: number; batch_size: number; l2: number; epoch_delay_ms: number };
+  hyper: LinearHyperparameters;
   seed: number;
   resumeFrom?: string;
 }
@@ -42,6 +45,12 @@ interface State {
   v: number[];
   step: number;
   rng: number;
+  /** Regression: the training target's mean and standard deviation; the weights predict (y - mean) / std. */
+  yMean: number;
+  yStd: number;
+  /** The weights of the epoch with the lowest validation loss so far, and how many epochs have passed since. */
+  best: { epoch: number; loss: number; w: number[]; b: number[] } | null;
+  sinceBest: number;
 }
 
 function parse(argv: string[]): Args {
@@ -65,8 +74,10 @@ function parse(argv: string[]): Args {
   for (const required of ['train', 'validation', 'output', 'task', 'label-column', 'feature-columns']) {
     if (!values[required]) usage(`--${required} is required`);
   }
-  const h = JSON.parse(values.hyperparameters ?? '{}') as Record<string, unknown>;
-  const num = (key: string, fallback: number) => (typeof h[key] === 'number' ? h[key] : fallback);
+  // Unknown keys are ignored (docs/trainer-contract.md); the pipeline input has already refused them.
+  const hyper = linearHyperparametersSchema.strip().safeParse(JSON.parse(values.hyperparameters ?? '{}'));
+  if (!hyper.success)
+    usage(`--hyperparameters: ${hyper.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return {
     train: toPath(values.train!),
     validation: toPath(values.validation!),
@@ -74,14 +85,7 @@ function parse(argv: string[]): Args {
     task: values.task === 'regression' ? 'regression' : 'classification',
     labelColumn: values['label-column']!,
     featureColumns: values['feature-columns']!.split(','),
-    // epoch_delay_ms slows each epoch down; tests use it to interrupt a run mid-way.
-    hyper: {
-      epochs: num('epochs', 30),
-      learning_rate: num('learning_rate', 0.05),
-      batch_size: num('batch_size', 256),
-      l2: num('l2', 1e-4),
-      epoch_delay_ms: num('epoch_delay_ms', 0),
-    },
+    hyper: hyper.data,
     seed: Number(values.seed ?? 42),
     resumeFrom: values['resume-from'] ? toPath(values['resume-from']) : undefined,
   };
@@ -204,7 +208,10 @@ function validate(state: State, data: Matrix, k: number, args: Args): Record<str
     predictRow(state, data.x, i, data.cols, k, args.task, out);
     predictions.set(out, i * k);
   }
-  if (args.task === 'regression') return { ...regressionMetrics(predictions, data.y) };
+  if (args.task === 'regression') {
+    for (let i = 0; i < data.rows; i++) predictions[i] = predictions[i]! * state.yStd + state.yMean;
+    return { ...regressionMetrics(predictions, data.y) };
+  }
   const { accuracy, f1, log_loss, auc } = classificationMetrics(predictions, data.y, k);
   return auc === undefined ? { accuracy, f1, log_loss } : { accuracy, f1, log_loss, auc };
 }
@@ -220,14 +227,20 @@ function emit(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
-async function main(): Promise<void> {
-  const args = parse(process.argv.slice(2));
-  const started = Date.now();
-  const [train, validation] = [await load(args.train, args), await load(args.validation, args)];
-  if (train.rows === 0) usage(`${args.train} has no rows`);
-  const k = outputsOf(args, train);
+/** Mean and population standard deviation of the training target (std 1 when constant). */
+function targetScale(args: Args, train: Matrix): { yMean: number; yStd: number } {
+  if (args.task !== 'regression') return { yMean: 0, yStd: 1 };
+  let mean = 0;
+  for (const y of train.y) mean += y / train.rows;
+  let variance = 0;
+  for (const y of train.y) variance += (y - mean) ** 2 / train.rows;
+  const std = Math.sqrt(variance);
+  return { yMean: mean, yStd: std > 0 && Number.isFinite(std) ? std : 1 };
+}
+
+function initialState(args: Args, train: Matrix, k: number): State {
   const n = train.cols;
-  let state: State = {
+  return {
     epoch: 0,
     w: new Array<number>(n * k).fill(0),
     b: new Array<number>(k).fill(0),
@@ -235,35 +248,78 @@ async function main(): Promise<void> {
     v: new Array<number>(n * k + k).fill(0),
     step: 0,
     rng: args.seed | 0,
+    ...targetScale(args, train),
+    best: null,
+    sinceBest: 0,
   };
-  if (args.resumeFrom) state = JSON.parse(await fs.readFile(args.resumeFrom, 'utf8')) as State;
+}
+
+/** The training rows with a regression target in standardized units (what the weights are fitted to). */
+function standardizedTarget(train: Matrix, state: State): Matrix {
+  if (state.yMean === 0 && state.yStd === 1) return train;
+  return { ...train, y: train.y.map((y) => (y - state.yMean) / state.yStd) };
+}
+
+/** The validation loss early stopping watches: log loss, or the mean squared error. */
+function validationLoss(args: Args, metrics: Record<string, number>): number {
+  return args.task === 'regression' ? metrics.rmse! ** 2 : metrics.log_loss!;
+}
+
+/** Records the epoch's weights when its validation loss is the best so far; true when training should stop. */
+function trackBest(state: State, loss: number, patience: number): boolean {
+  if (state.best === null || loss < state.best.loss) {
+    state.best = { epoch: state.epoch, loss, w: [...state.w], b: [...state.b] };
+    state.sinceBest = 0;
+    return false;
+  }
+  state.sinceBest++;
+  return patience > 0 && state.sinceBest >= patience;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const started = Date.now();
+  const [train, validation] = [await load(args.train, args), await load(args.validation, args)];
+  if (train.rows === 0) usage(`${args.train} has no rows`);
+  const k = outputsOf(args, train);
+  const n = train.cols;
+  let state = initialState(args, train, k);
+  if (args.resumeFrom) state = { ...state, ...(JSON.parse(await fs.readFile(args.resumeFrom, 'utf8')) as State) };
+  const fitted = standardizedTarget(train, state);
   const metricName = args.task === 'regression' ? 'rmse' : k === 2 ? 'auc' : 'accuracy';
   let loss = NaN;
-  let metrics: Record<string, number> = {};
-  for (let epoch = state.epoch + 1; epoch <= args.hyper.epochs; epoch++) {
-    loss = trainEpoch(state, train, k, args);
+  let stop = state.best !== null && args.hyper.patience > 0 && state.sinceBest >= args.hyper.patience;
+  for (let epoch = state.epoch + 1; epoch <= args.hyper.epochs && !stop; epoch++) {
+    loss = trainEpoch(state, fitted, k, args);
     state.epoch = epoch;
-    metrics = validate(state, validation, k, args);
+    const metrics = validate(state, validation, k, args);
+    stop = trackBest(state, validationLoss(args, metrics), args.hyper.patience);
     emit({ type: 'progress', epoch, epochs: args.hyper.epochs, loss, metric: metricName, value: metrics[metricName] });
     const checkpoint = path.join(args.output, trainerOutput.checkpoints, checkpointName(epoch));
     await writeAtomic(checkpoint, JSON.stringify(state));
     emit({ type: 'checkpoint', epoch, uri: pathToFileURL(checkpoint).href });
     if (args.hyper.epoch_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, args.hyper.epoch_delay_ms));
   }
-  if (Object.keys(metrics).length === 0) metrics = validate(state, validation, k, args);
+  // The model is the best epoch's weights, not the last epoch's.
+  const final: State = state.best ? { ...state, w: state.best.w, b: state.best.b } : state;
+  const metrics = validate(final, validation, k, args);
   const onnx = linearModelToOnnx({
-    weights: state.w,
-    bias: state.b,
+    weights: final.w.map((w) => w * final.yStd),
+    bias: final.b.map((b) => b * final.yStd + final.yMean),
     features: n,
     outputs: k,
     kind: args.task,
-    producerVersion: 'linear-trainer 1',
+    producerVersion: 'linear-trainer 2',
   });
   await writeAtomic(path.join(args.output, trainerOutput.model), onnx);
   const summary = {
     epochs: state.epoch,
+    best_epoch: state.best?.epoch ?? state.epoch,
+    stopped_early: state.epoch < args.hyper.epochs,
     train_loss: loss,
     validation: metrics,
+    hyperparameters: args.hyper,
+    target_scale: args.task === 'regression' ? { mean: state.yMean, std: state.yStd } : undefined,
     device: 'cpu',
     duration_seconds: (Date.now() - started) / 1000,
   };

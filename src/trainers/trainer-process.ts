@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
+import { trainerStartFailure } from './start-failure';
 
 export interface TrainerRun {
   /** The folder the trainer writes to; its pid file lives there. */
@@ -44,7 +45,7 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
   writeFileSync(pidFile, String(child.pid));
   const watch = watchOutput(child, run);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (err) => reject(trainerStartFailure(argv[0]!, err)));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   const keepAlive = setInterval(() => {

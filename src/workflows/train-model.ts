@@ -6,6 +6,7 @@ import { ActivityCancellationType, proxyActivities, workflowInfo } from '@tempor
 import type { PipelineActivities, TrainingActivities } from '../activities';
 import type { PreprocessResult } from '../contracts/datasets';
 import type { TrainingPipelineSpec } from '../contracts/pipeline';
+import { settledTask } from '../contracts/pipeline';
 import type { SubmitVertexJobInput, TrainModelResult } from '../contracts/training';
 
 /**
@@ -37,7 +38,7 @@ export function train(spec: TrainingPipelineSpec, prepared: PreprocessResult): P
   const common = {
     modelName: spec.modelName,
     runKey: `${workflowId}/${runId}`,
-    task: spec.task,
+    task: settledTask(prepared, spec),
     trainUri: prepared.trainUri,
     validationUri: prepared.validationUri,
     transformUri: prepared.transformUri,

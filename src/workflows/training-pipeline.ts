@@ -10,7 +10,7 @@
 import { patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
 import type { PipelineStatus, TrainingPipelineInput, TrainingPipelineResult } from '../contracts/pipeline';
-import { trainingPipelineInputSchema } from '../contracts/pipeline';
+import { settledTask, trainingPipelineInputSchema } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { getStatusQuery } from './definitions';
@@ -77,13 +77,15 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
             warehouse: spec.warehouse,
           }),
         (p) => [
-          `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features`,
+          `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features, ${settledTask(p, spec)}`,
           p.reused,
         ],
       );
     const [profile, prepared] = patched(profileBesidePreprocess)
       ? await Promise.all([profileStep(), preprocessStep()])
       : [await profileStep(), await preprocessStep()];
+    const task = settledTask(prepared, spec);
+    status.task = task;
     const trained = await step(
       'training',
       () => train(spec, prepared),
@@ -99,7 +101,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
           transformUri: prepared.transformUri,
           featureColumns: prepared.featureColumns,
           labelColumn: prepared.labelColumn,
-          task: spec.task,
+          task,
           outputUri: trained.outputUri,
           gate: spec.gate,
           championAlias: spec.deployAlias,
@@ -116,6 +118,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     const result = {
       modelName: spec.modelName,
       snapshotId: snapshot.snapshotId,
+      task,
       metrics: evaluation.metrics,
       gate: evaluation.gate,
       artifacts,

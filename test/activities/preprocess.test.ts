@@ -16,7 +16,9 @@ import type {
 import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
 import { parseWorkflowInput } from '../../src/contracts/validate';
 import { isMlopsError } from '../../src/errors';
+import { applyTransform } from '../../src/serving/apply-transform';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { rowNumberedParquet } from '../../src/warehouse/warehouse';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
 import { testDeps } from '../support/dependencies';
 
@@ -380,6 +382,48 @@ describe('preprocessDataset', function () {
     assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
     const withoutIt = await activities.preprocessDataset({ ...input, features: ['x'] });
     assert.deepEqual(withoutIt.featureColumns, ['x']);
+  });
+
+  it('reads "" in a categorical column as missing, like null, in the SQL transform and in the server transform alike', async function () {
+    const jsonl = path.join(tempDir('preprocess-data'), 'empty-strings.jsonl');
+    const kinds = ['a', '', null, 'b', 'a', ''];
+    fs.writeFileSync(
+      jsonl,
+      Array.from({ length: 60 }, (_, i) =>
+        JSON.stringify({ x: i, kind: kinds[i % kinds.length], y: i % 3 ? 'p' : 'q' }),
+      )
+        .join('\n')
+        .concat('\n'),
+    );
+    const activities = createPipelineActivities(testDeps({ store }));
+    const snapshot = await activities.ingestDataset({ sourceUri: jsonl });
+    const result = await activities.preprocessDataset({
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 3 },
+    });
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    const kind = transform.features.find((f) => f.name === 'kind')!;
+    assert.deepEqual(kind.kind === 'categorical' && kind.categories, ['__missing__', 'a', 'b']);
+    const width = transform.outputColumns.length;
+    for (const split of [result.trainUri, result.validationUri, result.testUri]) {
+      const rows = await withDuckDb((db) =>
+        db.query(
+          `SELECT s.*, ${transform.outputColumns.map((c) => `t."${c}" AS "out:${c}"`).join(', ')}
+           FROM ${rowNumberedParquet(store.localPath(snapshot.dataUri))} AS s
+           JOIN read_parquet(${literal(store.localPath(split))}) AS t ON s.__row = t.__source_row ORDER BY s.__row`,
+        ),
+      );
+      assert.ok(rows.length > 0);
+      for (const row of rows) {
+        const served = new Float32Array(width);
+        assert.deepEqual(applyTransform(transform, row, served, 0), []);
+        const written = Float32Array.from(transform.outputColumns.map((c) => Number(row[`out:${c}`])));
+        assert.deepEqual(served, written, `row ${String(row.__row)} (kind ${JSON.stringify(row.kind)})`);
+        if (row.kind === '' || row.kind === null) assert.equal(row['out:kind=__missing__'], 1);
+      }
+    }
   });
 
   it('reports every bad preprocessing field of the pipeline input at workflow start', function () {

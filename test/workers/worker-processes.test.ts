@@ -91,7 +91,7 @@ describe('worker processes', function () {
           churnPipelineInput({
             modelName: 'churn-killed',
             // Slow epochs so the kill lands mid-training; 5 s without a heartbeat hands the attempt to a new worker.
-            trainer: { hyperparameters: { epochs: 12, epoch_delay_ms: 400 }, heartbeatTimeoutSeconds: 5 },
+            trainer: { hyperparameters: { epochs: 12, patience: 0, epoch_delay_ms: 400 }, heartbeatTimeoutSeconds: 5 },
           }),
         ],
       });

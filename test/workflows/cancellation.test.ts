@@ -37,7 +37,7 @@ describe('cancelling trainingPipeline', function () {
         args: [
           churnPipelineInput({
             modelName: 'churn-cancel',
-            trainer: { hyperparameters: { epochs: 200, epoch_delay_ms: 300 }, taskQueue: queues.training },
+            trainer: { hyperparameters: { epochs: 200, patience: 0, epoch_delay_ms: 300 }, taskQueue: queues.training },
           }),
         ],
       });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { createArtifactStore } from '../../src/artifacts';
 import { trainingPipeline } from '../../src/workflows';
 import { stack, testConfig, uniqueName } from '../support/stack';
@@ -39,5 +42,36 @@ describe('trainingPipeline with the PyTorch reference trainer', function () {
     ) as { device: string; epochs: number };
     assert.equal(trainerMetrics.device, 'cpu');
     assert.equal(trainerMetrics.epochs, 8);
+  });
+
+  it('without its Python environment fails at once with a catalogued error naming the setup command', async function () {
+    const config = testConfig({ MLOPS_PYTHON: path.join(stack().tmpRoot, 'no-venv', 'bin', 'python') });
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(this.test!.title),
+        args: [
+          churnPipelineInput({
+            modelName: 'churn-torch',
+            trainer: { kind: 'torch-tabular', taskQueue: queues.training },
+          }),
+        ],
+      });
+      const err = await handle.result().then(
+        () => assert.fail('the workflow should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'MLOPS_ERR_TRAIN_COMMAND_NOT_FOUND');
+      assert.equal(err.cause.nonRetryable, true);
+      assert.match(err.cause.message, /step training/);
+      assert.match(err.cause.message, /no-venv\/bin\/python/);
+      assert.match(err.cause.message, /npm run setup/);
+      const attempts = ((await handle.fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskStartedEventAttributes?.attempt)
+        .filter((attempt) => attempt !== undefined && attempt !== null);
+      assert.deepEqual(attempts.slice(-1), [1], 'the training activity ran once, without retries');
+    });
   });
 });

@@ -211,6 +211,19 @@ def test_regression_reaches_r2_and_exports_prediction(tmp_path):
     assert rmse == pytest.approx(m["validation"]["rmse"], rel=1e-4)  # the ONNX model includes de-standardizing
 
 
+def test_stops_early_when_the_validation_metric_stops_improving_and_keeps_the_best_epoch(tmp_path):
+    train = write_parquet(tmp_path / "train.parquet", binary_data(300, 11))
+    val = write_parquet(tmp_path / "validation.parquet", binary_data(200, 12))
+    proc = run_trainer(train, val, tmp_path / "out", hp={**FULL_HP, "epochs": 1000, "patience": 3})
+    assert_ok(proc)
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    progress = [e for e in events(proc) if e["type"] == "progress"]
+    assert m["stopped_early"] is True and m["epochs"] == len(progress) < 1000
+    assert m["best_epoch"] == m["epochs"] - 3
+    best = max(progress, key=lambda p: p["value"])
+    assert best["epoch"] == m["best_epoch"] and m["validation"]["auc"] == pytest.approx(best["value"], abs=1e-12)
+
+
 def test_multiclass_reports_accuracy(tmp_path):
     import onnxruntime as ort
 

@@ -31,13 +31,16 @@ import numpy as np
 # cuBLAS needs this before it initializes to run deterministically on a GPU.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
+# Defaults for small and mid-sized tabular data (docs/hyperparameters.md; src/contracts/hyperparameters.ts holds the
+# same values): a generous epoch cap with early stopping on the validation metric, keeping the best epoch's weights.
 DEFAULTS = {
     "hidden_sizes": [64, 32],
     "dropout": 0.1,
-    "lr": 1e-3,
-    "epochs": 20,
-    "batch_size": 256,
-    "weight_decay": 0.0,
+    "lr": 3e-3,
+    "epochs": 300,
+    "patience": 25,
+    "batch_size": 64,
+    "weight_decay": 1e-4,
     "checkpoint_every": 1,
     "export_onnx": True,
 }
@@ -395,6 +398,7 @@ def parse_hyperparameters(text: str) -> dict:
         hp[key] = v2
 
     num("epochs", int, 1)
+    num("patience", int, 0)
     num("batch_size", int, 1)
     num("lr", float, 0, lo_open=True)
     num("weight_decay", float, 0)
@@ -592,6 +596,8 @@ def train(args, workdir: Path) -> None:
 
     start_epoch = 1
     last_train_loss = None
+    # Early stopping: the best validation value so far, its epoch and weights, and epochs since it was reached.
+    best = {"value": None, "epoch": 0, "model": None, "since": 0}
     if ckpt_path is not None:
         try:
             ckpt = torch_load(torch, ckpt_path)
@@ -621,6 +627,7 @@ def train(args, workdir: Path) -> None:
                 torch.cuda.set_rng_state_all(rng["cuda"])
         start_epoch = int(ckpt["epoch"]) + 1
         last_train_loss = ckpt.get("train_loss")
+        best = ckpt.get("best") or best
         log(f"resumed from {args.resume_from} (epoch {ckpt['epoch']})")
 
     xt = torch.from_numpy(x_tr.astype(np.float32)).to(device)
@@ -651,7 +658,22 @@ def train(args, workdir: Path) -> None:
     n = xt.shape[0]
     bs = hp["batch_size"]
     val = None
+    lower_is_better = metric == "rmse"
+
+    def improved(value) -> bool:
+        if value is None or not math.isfinite(value):
+            return False
+        if best["value"] is None:
+            return True
+        return value < best["value"] if lower_is_better else value > best["value"]
+
+    def patience_spent() -> bool:
+        return hp["patience"] > 0 and best["value"] is not None and best["since"] >= hp["patience"]
+
+    last_epoch = start_epoch - 1
     for epoch in range(start_epoch, epochs + 1):
+        if patience_spent():
+            break
         t_epoch = time.time()
         net.train()
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
@@ -668,14 +690,21 @@ def train(args, workdir: Path) -> None:
             raise RuntimeError(f"training diverged at epoch {epoch} (loss is {last_train_loss}); lower 'lr'")
         t_eval = time.time()
         val = evaluate()
+        last_epoch = epoch
+        if improved(val[metric]):
+            best = {"value": float(val[metric]), "epoch": epoch, "since": 0,
+                    "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+        else:
+            best["since"] += 1
         log(f"epoch {epoch}/{epochs}: train {t_eval - t_epoch:.3f}s, validation {time.time() - t_eval:.3f}s")
         emit({"type": "progress", "epoch": epoch, "epochs": epochs, "loss": finite_or_none(last_train_loss),
               "metric": metric, "value": finite_or_none(val[metric])})
 
-        if epoch % hp["checkpoint_every"] == 0 or epoch == epochs:
+        if epoch % hp["checkpoint_every"] == 0 or epoch == epochs or patience_spent():
             state = {
                 "format": "torch-tabular/1",
                 "epoch": epoch,
+                "best": best,
                 "train_loss": last_train_loss,
                 "config": {"task": task, "n_features": n_features, "n_out": n_out,
                            "hidden_sizes": hp["hidden_sizes"], "features": features},
@@ -695,11 +724,15 @@ def train(args, workdir: Path) -> None:
             uri = output.write(f"checkpoints/epoch-{epoch:04d}.ckpt", buf.getvalue())
             emit({"type": "checkpoint", "epoch": epoch, "uri": uri})
 
-    if val is None:  # resumed from the final checkpoint: nothing left to train
-        val = evaluate()
+    if best["model"] is not None:  # the model is the best epoch's weights, not the last epoch's
+        net.load_state_dict(best["model"])
+    val = evaluate()
 
     metrics = {
-        "epochs": epochs,
+        "epochs": last_epoch,
+        "epoch_cap": epochs,
+        "best_epoch": best["epoch"] or last_epoch,
+        "stopped_early": last_epoch < epochs,
         "train_loss": finite_or_none(last_train_loss),
         "validation": {k: finite_or_none(v) for k, v in val.items()},
         "device": str(device),
@@ -732,7 +765,7 @@ def train(args, workdir: Path) -> None:
     output.write("metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     if model_bytes is not None:
         output.write("model.onnx", model_bytes)  # last: its presence means the run completed
-    emit({"type": "done", "epochs": epochs})
+    emit({"type": "done", "epochs": last_epoch})
 
 
 def main(argv=None) -> int:

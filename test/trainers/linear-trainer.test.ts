@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadOnnxModel } from '../../src/models/onnx-model';
+import { trainerContractFlags } from '../../src/trainers/contract-flags';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { trainerCommand } from '../../src/trainers/trainer-commands';
+import { leastSquares, readSplit, rmseOf } from '../support/reference-fit';
+import { tempDir, testConfig } from '../support/stack';
+import { writeSyntheticDataset } from '../support/synthetic-datasets';
+
+const features = ['size', 'age', 'rooms'];
+
+/** Splits the generated regression CSV by row number into train / validation / test Parquet files. */
+async function splitFiles(dir: string, source: string): Promise<Record<'train' | 'validation' | 'test', string>> {
+  const files = {
+    train: path.join(dir, 'train.parquet'),
+    validation: path.join(dir, 'validation.parquet'),
+    test: path.join(dir, 'test.parquet'),
+  };
+  const ranges = { train: 'i % 10 < 7', validation: 'i % 10 = 7', test: 'i % 10 > 7' };
+  await withDuckDb(async (db) => {
+    for (const [split, where] of Object.entries(ranges)) {
+      await db.run(
+        `COPY (SELECT size, age, rooms, price AS __label FROM
+           (SELECT *, row_number() OVER () AS i FROM read_csv(${literal(source)})) WHERE ${where})
+         TO ${literal(files[split as keyof typeof files])} (FORMAT parquet)`,
+      );
+    }
+  });
+  return files;
+}
+
+describe('the built-in linear trainer (src/trainers/linear-trainer.ts)', function () {
+  it('fits a regression target in the hundreds with default settings to within 3% of least squares, in the target units', async function () {
+    const dir = tempDir('linear-regression');
+    const dataset = await writeSyntheticDataset(dir, 'regression-csv', 1500);
+    const split = await splitFiles(dir, dataset.file);
+    const output = path.join(dir, 'out');
+    const argv = [
+      ...trainerCommand(testConfig(), 'builtin-linear'),
+      ...trainerContractFlags({
+        ...split,
+        transform: 'unused.json',
+        output,
+        task: 'regression',
+        labelColumn: '__label',
+        featureColumns: features,
+        hyperparameters: {},
+        seed: 7,
+      }),
+    ];
+    const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+
+    const test = await readSplit(split.test, features, '__label');
+    const ols = rmseOf(leastSquares(await readSplit(split.train, features, '__label')), test);
+    const model = await loadOnnxModel(fs.readFileSync(path.join(output, 'model.onnx')), 'model.onnx', features.length);
+    const predictions = await model.run(Float32Array.from(test.x.flat()), test.y.length);
+    await model.close();
+    const trained = rmse(predictions, test.y);
+    const meanPrice = test.y.reduce((a, b) => a + b, 0) / test.y.length;
+    assert.ok(meanPrice > 300, `the target is in the hundreds (mean ${meanPrice})`);
+    assert.ok(
+      trained <= ols * 1.03,
+      `test RMSE ${trained.toFixed(2)} should be within 3% of least squares ${ols.toFixed(2)}`,
+    );
+  });
+});
+
+function rmse(predictions: ArrayLike<number>, targets: number[]): number {
+  return Math.sqrt(targets.reduce((sum, y, i) => sum + (predictions[i]! - y) ** 2, 0) / targets.length);
+}

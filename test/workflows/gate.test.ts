@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import type { ArtifactStore } from '../../src/artifacts';
+import { createArtifactStore, readJson } from '../../src/artifacts';
+import type { FittedTransform, SnapshotManifest } from '../../src/contracts/datasets';
+import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
+import { rocAuc } from '../../src/evaluation/metrics';
+import { loadOnnxModel } from '../../src/models/onnx-model';
+import { resolveAlias } from '../../src/registry/model-registry';
+import { applyTransform } from '../../src/serving/apply-transform';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { rowNumberedParquet } from '../../src/warehouse/warehouse';
+import { trainingPipeline } from '../../src/workflows';
+import { churnPipelineInput } from '../support/pipeline-input';
+import type { Queues } from '../support/workers';
+import { withWorkers } from '../support/workers';
+import { stack, testConfig, uniqueName } from '../support/stack';
+
+interface EvaluationReport {
+  champion: { version: number; metrics: Record<string, number>; recordedMetrics: Record<string, number> };
+  gate: { champion: number };
+}
+
+function input(queues: Queues, seed: number): TrainingPipelineInput {
+  return churnPipelineInput({
+    split: { seed },
+    trainer: { hyperparameters: { epochs: 8 }, taskQueue: queues.training },
+  });
+}
+
+/**
+ * The champion's AUC on the challenger's test rows, computed another way than the evaluation does: raw rows through
+ * the model server's transform (src/serving/apply-transform.ts) instead of the preprocessing SQL.
+ */
+async function championAucOnRows(store: ArtifactStore, testUri: string, snapshotId: string): Promise<number> {
+  const champion = await resolveAlias(store, 'churn', 'production');
+  const transform = await readJson<FittedTransform>(store, champion.transformUri);
+  const manifest = await readJson<SnapshotManifest>(store, store.uri('datasets', snapshotId, 'manifest.json'));
+  const rows = await withDuckDb((db) =>
+    db.query(
+      `SELECT s.*, t.__label FROM ${rowNumberedParquet(store.localPath(manifest.dataUri)!)} AS s
+       JOIN read_parquet(${literal(store.localPath(testUri)!)}) AS t ON s.__row = t.__source_row ORDER BY s.__row`,
+    ),
+  );
+  const width = transform.outputColumns.length;
+  const features = new Float32Array(rows.length * width);
+  rows.forEach((row, i) => assert.deepEqual(applyTransform(transform, row, features, i * width), []));
+  const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
+  const probabilities = await model.run(features, rows.length);
+  await model.close();
+  // Class 1 ("yes") is the positive class; labels are class indices of the challenger's transform, the same classes.
+  const scores = rows.map((_, i) => probabilities[i * 2 + 1]!);
+  const labels = rows.map((row) => Number(row.__label));
+  return rocAuc(scores, labels);
+}
+
+describe('the evaluation gate', function () {
+  it('re-scores the champion on the challenger test rows through its own transform, and never deploys a tie', async function () {
+    const config = testConfig();
+    const store = createArtifactStore(config);
+    await withWorkers(config, this.test!.title, async (queues) => {
+      const run = (seed: number, name: string) =>
+        stack().client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(name),
+          args: [input(queues, seed)],
+        });
+      const first = await run(42, 'champion');
+      assert.equal(first.outcome, 'deployed');
+
+      const rerun = await run(42, 'identical-rerun');
+      assert.equal(rerun.outcome, 'rejected', rerun.gate.reason);
+      assert.equal(rerun.gate.champion, rerun.gate.challenger, 'an identical rerun scores the same');
+      assert.match(rerun.gate.reason, /improvement 0\.0000 <= required 0/);
+
+      const otherSplit = await run(7, 'other-split');
+      assert.match(otherSplit.gate.reason, /re-scored on the same test split/);
+      const report = await readJson<EvaluationReport>(store, otherSplit.artifacts.evaluation);
+      assert.equal(report.champion.version, 1);
+      assert.equal(report.gate.champion, report.champion.metrics.auc);
+      assert.notEqual(report.champion.metrics.auc, report.champion.recordedMetrics.auc, 'another split, other rows');
+      assert.equal(report.champion.recordedMetrics.auc, first.metrics.auc);
+      const prepared = otherSplit.artifacts.transform.replace(/transform\.json$/, 'test.parquet');
+      const expected = await championAucOnRows(store, prepared, otherSplit.snapshotId);
+      assert.ok(
+        Math.abs(report.champion.metrics.auc! - expected) < 1e-6,
+        `champion AUC ${report.champion.metrics.auc} on the challenger's rows; through the server's transform ${expected}`,
+      );
+    });
+  });
+});

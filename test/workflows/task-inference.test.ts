@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { getStatusQuery } from '../../src/workflows/definitions';
+import { trainingPipeline } from '../../src/workflows';
+import { stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
+import { writeSyntheticDataset } from '../support/synthetic-datasets';
+
+describe('trainingPipeline without a task', function () {
+  it('infers regression for a numeric target with many distinct values, and shows it in the result and the status', async function () {
+    const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'regression-csv', 600);
+    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(this.test!.title),
+        args: [
+          {
+            modelName: 'prices',
+            dataset: { uri: dataset.file },
+            target: dataset.target,
+            trainer: { taskQueue: queues.training },
+          },
+        ],
+      });
+      const result = await handle.result();
+      assert.equal(result.task, 'regression');
+      assert.equal(result.gate.metric, 'rmse');
+      assert.equal(result.outcome, 'deployed');
+      assert.ok(result.metrics.r2! > 0.8, `R² ${result.metrics.r2}`);
+      const status = await handle.query(getStatusQuery);
+      assert.equal(status.task, 'regression');
+      assert.match(status.steps.find((s) => s.stage === 'preprocessing')!.summary!, /regression/);
+    });
+  });
+
+  it('infers classification for text labels and for a numeric code with few values', async function () {
+    const dir = tempDir('task-inference');
+    const [labels, codes] = [
+      await writeSyntheticDataset(dir, 'string-labels-parquet', 300),
+      await writeSyntheticDataset(dir, 'many-class-parquet', 300),
+    ];
+    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+      for (const dataset of [labels, codes]) {
+        const result = await stack().client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(dataset.target),
+          args: [
+            {
+              modelName: dataset.target,
+              dataset: { uri: dataset.file },
+              target: dataset.target,
+              trainer: { taskQueue: queues.training },
+            },
+          ],
+        });
+        assert.equal(result.task, 'classification', dataset.file);
+        assert.equal(result.gate.metric, 'accuracy', dataset.file);
+      }
+    });
+  });
+
+  it('refuses a classification target with more classes than the limit, saying to set task', async function () {
+    const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'regression-csv', 300);
+    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+      const err = await stack()
+        .client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(this.test!.title),
+          args: [
+            {
+              modelName: 'prices',
+              dataset: { uri: dataset.file },
+              target: dataset.target,
+              task: 'classification',
+              trainer: { taskQueue: queues.training },
+            },
+          ],
+        })
+        .then(
+          () => assert.fail('the workflow should fail'),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'MLOPS_ERR_DATA_TOO_MANY_CLASSES');
+      assert.equal(err.cause.nonRetryable, true);
+      assert.match(err.cause.message, /"price".*more than the 100 classes/);
+      assert.match(err.cause.message, /task to "regression"/);
+    });
+  });
+});
