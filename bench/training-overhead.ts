@@ -22,7 +22,7 @@ import { createPipelineActivities } from '../src/activities';
 import { createArtifactStore } from '../src/artifacts';
 import { trainerCommand } from '../src/workers/create-workers';
 import { trainerContractFlags } from '../src/trainers/contract-flags';
-import { getStatusQuery } from '../src/workflows/definitions';
+import { pipelineStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       });
       await handle.result();
       piped.push((performance.now() - t) / 1000);
-      const step = (await handle.query(getStatusQuery)).steps.find((s) => s.stage === 'training')!;
+      const step = (await handle.query(pipelineStatusQuery)).steps.find((s) => s.stage === 'training')!;
       trainingStep.push((Date.parse(step.endedAt!) - Date.parse(step.startedAt)) / 1000);
       console.log(
         `run ${i + 1}: direct ${direct.at(-1)!.toFixed(2)} s, pipeline ${piped.at(-1)!.toFixed(2)} s (training step ${trainingStep.at(-1)!.toFixed(2)} s)`,

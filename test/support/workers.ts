@@ -8,19 +8,22 @@ export interface Queues {
   training: string;
 }
 
+export interface WithWorkersOptions extends Pick<WorkerDeps, 'bigQueryClient'> {
+  config: Readonly<MlopsConfig>;
+  /** Names the task queues (the test's title), unless `queues` is given. */
+  title: string;
+  /** Fixed task queues (e.g. the defaults the README's commands use); fresh ones named after `title` otherwise. */
+  queues?: Queues;
+}
+
 /** Runs a real pipeline worker and training worker (own task queues) until `fn` settles. */
-export async function withWorkers<T>(
-  config: Readonly<MlopsConfig>,
-  title: string,
-  fn: (queues: Queues) => Promise<T>,
-  fixedQueues?: Queues,
-  pipelineDeps: Pick<WorkerDeps, 'bigQueryClient'> = {},
-): Promise<T> {
+export async function withWorkers<T>(options: WithWorkersOptions, fn: (queues: Queues) => Promise<T>): Promise<T> {
+  const { config, title, bigQueryClient } = options;
   const pipeline = uniqueName(title);
-  const queues = fixedQueues ?? { pipeline, training: `${pipeline}-training` };
+  const queues = options.queues ?? { pipeline, training: `${pipeline}-training` };
   const { connection, workflowBundle } = stack();
   const pipelineWorker = await createPipelineWorker({
-    ...pipelineDeps,
+    bigQueryClient,
     config,
     connection,
     workflowBundle,

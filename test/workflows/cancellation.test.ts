@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { TrainingProgress } from '../../src/contracts/training';
-import { getStatusQuery } from '../../src/workflows/definitions';
+import { pipelineStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
@@ -30,7 +30,7 @@ describe('cancelling trainingPipeline', function () {
   it('stops the trainer: no trainer process of the run is left alive', async function () {
     const config = testConfig();
     const workflowId = uniqueName(this.test!.title);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -52,7 +52,7 @@ describe('cancelling trainingPipeline', function () {
         (e: unknown) => e,
       );
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
-      assert.equal((await handle.query(getStatusQuery)).stage, 'failed');
+      assert.equal((await handle.query(pipelineStatusQuery)).stage, 'failed');
       assert.deepEqual(processesMentioning(runFolder), [], 'no trainer process is left');
     });
   });

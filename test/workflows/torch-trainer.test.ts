@@ -14,7 +14,7 @@ describe('trainingPipeline with the PyTorch reference trainer', function () {
       fs.existsSync(config.training.python ?? `${config.cacheDir}/python/torch-tabular-venv/bin/python`),
       'npm test sets up the venv',
     );
-    const result = await withWorkers(config, this.test!.title, (queues) =>
+    const result = await withWorkers({ config, title: this.test!.title }, (queues) =>
       stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),

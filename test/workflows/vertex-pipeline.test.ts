@@ -74,7 +74,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
     const createsBefore = fake.createCalls;
     // The first create succeeds on the server but its response is lost; the retried submit must find that job.
     fake.failNext('CreateCustomJob', grpcStatus.UNAVAILABLE, 'after');
-    const result = await withWorkers(config, this.test!.title, async (queues) => {
+    const result = await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -93,7 +93,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
 
   it('cancels the CustomJob when the workflow is cancelled, and stops its trainer', async function () {
     const workflowId = uniqueName(this.test!.title);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
