@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createArtifactStore } from '../../src/artifacts';
 import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
@@ -12,6 +11,7 @@ import { stack, testConfig, uniqueName } from '../support/stack';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
 import { churnPipelineInput } from '../support/pipeline-input';
+import { assertWorkflowFailed } from '../support/assert-workflow';
 
 function pipelineInput(queues: Queues, overrides: Partial<TrainingPipelineInput> = {}): TrainingPipelineInput {
   return churnPipelineInput({
@@ -141,23 +141,19 @@ describe('trainingPipeline', function () {
         split: { testFraction: 2 },
         trainer: { kind: 'command' },
       };
-      const err = await stack()
-        .client.workflow.execute(trainingPipeline, {
+      const failure = await assertWorkflowFailed(
+        stack().client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,
           workflowId: uniqueName('invalid'),
           args: [bad as unknown as TrainingPipelineInput],
-        })
-        .then(
-          () => assert.fail('the workflow should fail'),
-          (e: unknown) => e,
-        );
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
-      assert.equal(err.cause.nonRetryable, true);
+        }),
+        ApplicationFailure,
+        'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      );
+      assert.equal(failure.nonRetryable, true);
       for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.command']) {
         assert.match(
-          err.cause.message,
+          failure.message,
           new RegExp(`- ${field.replace('.', '\\.')}:`),
           `the message should name ${field}`,
         );
@@ -173,16 +169,10 @@ describe('trainingPipeline', function () {
         workflowId: uniqueName('missing-target'),
         args: [pipelineInput(queues, { target: 'will_churn' })],
       });
-      const err = await handle.result().then(
-        () => assert.fail('the workflow should fail'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
-      assert.match(err.cause.message, /step preprocessing/);
-      assert.match(err.cause.message, /"will_churn" \(target\)/);
-      assert.match(err.cause.message, /churned/, 'the message lists the columns that do exist');
+      const failure = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_DATA_COLUMN_MISSING');
+      assert.match(failure.message, /step preprocessing/);
+      assert.match(failure.message, /"will_churn" \(target\)/);
+      assert.match(failure.message, /churned/, 'the message lists the columns that do exist');
       assert.equal((await handle.query(pipelineStatusQuery)).stage, 'failed');
     });
   });
