@@ -16,7 +16,6 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TrainingPipelineInput } from '../src/contracts/pipeline';
 import { startLocalStack } from '../src/dev/local-stack';
 import { trainingPipeline } from '../src/workflows';
-import { pipelineStatusQuery } from '../src/workflows/definitions';
 
 const outDir = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');
 const dataset = path.resolve(__dirname, '..', 'examples', 'churn.csv');
@@ -65,13 +64,13 @@ const scenarios: Scenario[] = [
   },
 ];
 
-/** Cancels the run once it has reached the training step (polling its status query). */
+/** Cancels the run once its trainer is running (the training activity has sent progress), polling the run. */
 async function cancelWhileTraining(handle: WorkflowHandle<typeof trainingPipeline>): Promise<void> {
   for (;;) {
-    const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
-    if (status?.stage === 'training') break;
-    if (status && ['completed', 'rejected', 'failed'].includes(status.stage))
-      throw new Error(`the run ended in stage ${status.stage} before it could be cancelled`);
+    const { status, raw } = await handle.describe();
+    if (status.name !== 'RUNNING') throw new Error(`the run ended (${status.name}) before it could be cancelled`);
+    const training = raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
+    if (training?.heartbeatDetails) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await handle.cancel();
