@@ -21,7 +21,7 @@ import { startLocalStack } from '../src/dev/local-stack';
 import { createPipelineActivities } from '../src/activities';
 import { trainerCommand } from '../src/trainers/trainer-commands';
 import { trainerContractFlags } from '../src/trainers/contract-flags';
-import { getStatusQuery } from '../src/workflows/definitions';
+import { pipelineStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       });
       await handle.result();
       piped.push((performance.now() - t) / 1000);
-      const step = (await handle.query(getStatusQuery)).steps.find((s) => s.stage === 'training')!;
+      const step = (await handle.query(pipelineStatusQuery)).steps.find((s) => s.stage === 'training')!;
       trainingStep.push((Date.parse(step.endedAt!) - Date.parse(step.startedAt)) / 1000);
       console.log(
         `run ${i + 1}: direct ${direct.at(-1)!.toFixed(2)} s, pipeline ${piped.at(-1)!.toFixed(2)} s (training step ${trainingStep.at(-1)!.toFixed(2)} s)`,

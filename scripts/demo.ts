@@ -17,7 +17,7 @@ import type { TrainingPipelineResult } from '../src/contracts/pipeline';
 import type { TrainingProgress } from '../src/contracts/training';
 import { taskQueues } from '../src/contracts/task-queues';
 import { startLocalStack } from '../src/dev/local-stack';
-import { getStatusQuery } from '../src/workflows/definitions';
+import { pipelineStatusQuery } from '../src/workflows/definitions';
 import { trainingPipeline } from '../src/workflows';
 
 const say = (line: string) => console.log(line);
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** Prints each step as it starts and ends (from the getStatus query) and training progress (from heartbeats). */
+/** Prints each step as it starts and ends (from the pipelineStatus query) and training progress (from heartbeats). */
 async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): Promise<TrainingPipelineResult> {
   const done = handle.result();
   let finished = false;
@@ -91,10 +91,10 @@ async function printNewSteps(
   handle: WorkflowHandle,
   shown: { announced: number; ended: number; epoch: number },
 ): Promise<void> {
-  const status = await handle.query(getStatusQuery).catch(() => undefined);
+  const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
   if (!status) return;
   for (const [i, step] of status.steps.entries()) {
-    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed'].includes(step.stage))
+    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed', 'cancelled'].includes(step.stage))
       say(`  … ${step.stage}`);
     if (i >= shown.ended && step.endedAt)
       say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);

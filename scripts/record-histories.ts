@@ -1,6 +1,6 @@
 /**
  * Records event histories of `trainingPipeline` for the replay test (test/workflows/replay.test.ts): one per path
- * through the workflow (deployed, gate-rejected, invalid input, failed step). Run it after a deliberate, versioned
+ * through the workflow (deployed, gate-rejected, invalid input, failed step, cancelled while training). Run it after a deliberate, versioned
  * change to the workflow (a `patched()` branch), naming the change, and commit the files it writes beside the older
  * ones, which must keep replaying:
  *
@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TrainingPipelineInput } from '../src/contracts/pipeline';
 import { startLocalStack } from '../src/dev/local-stack';
 import { trainingPipeline } from '../src/workflows';
@@ -19,7 +20,14 @@ import { trainingPipeline } from '../src/workflows';
 const outDir = path.resolve(__dirname, '..', 'test', 'fixtures', 'histories');
 const dataset = path.resolve(__dirname, '..', 'examples', 'churn.csv');
 
-const scenarios: { name: string; input: (trainingQueue: string) => TrainingPipelineInput }[] = [
+interface Scenario {
+  name: string;
+  input: (trainingQueue: string) => TrainingPipelineInput;
+  /** What the recorder does to the run while it runs (e.g. cancel it). */
+  meanwhile?: (handle: WorkflowHandle<typeof trainingPipeline>) => Promise<void>;
+}
+
+const scenarios: Scenario[] = [
   {
     name: 'deployed',
     input: (q) => ({
@@ -44,7 +52,29 @@ const scenarios: { name: string; input: (trainingQueue: string) => TrainingPipel
     name: 'missing-target',
     input: (q) => ({ modelName: 'churn', dataset: { uri: dataset }, target: 'nope', trainer: { taskQueue: q } }),
   },
+  {
+    name: 'cancelled',
+    input: (q) => ({
+      modelName: 'churn',
+      dataset: { uri: dataset },
+      target: 'churned',
+      trainer: { hyperparameters: { epochs: 200, epoch_delay_ms: 300 }, taskQueue: q, heartbeatTimeoutSeconds: 5 },
+    }),
+    meanwhile: cancelWhileTraining,
+  },
 ];
+
+/** Cancels the run once its trainer is running (the training activity has sent progress), polling the run. */
+async function cancelWhileTraining(handle: WorkflowHandle<typeof trainingPipeline>): Promise<void> {
+  for (;;) {
+    const { status, raw } = await handle.describe();
+    if (status.name !== 'RUNNING') throw new Error(`the run ended (${status.name}) before it could be cancelled`);
+    const training = raw.pendingActivities?.find((a) => a.activityType?.name === 'trainModel');
+    if (training?.heartbeatDetails) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await handle.cancel();
+}
 
 async function main(): Promise<void> {
   const { suffix } = parseArgs({ options: { suffix: { type: 'string' } } }).values;
@@ -65,6 +95,7 @@ async function main(): Promise<void> {
         workflowId: `replay-${scenario.name}`,
         args: [scenario.input(queues.training)],
       });
+      await scenario.meanwhile?.(handle);
       await handle.result().catch(() => undefined);
       // The CLI's JSON export is the same format the Web UI downloads and Worker.runReplayHistory reads.
       const history = execFileSync(stack.cliPath, [

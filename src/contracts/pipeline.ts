@@ -141,6 +141,7 @@ export const pipelineStages = [
   'completed',
   'rejected',
   'failed',
+  'cancelled',
 ] as const;
 export type PipelineStage = (typeof pipelineStages)[number];
 
@@ -155,7 +156,7 @@ export interface StepRecord {
   summary?: string;
 }
 
-/** Answer of the `getStatus` query. */
+/** Answer of the `pipelineStatus` query. */
 export interface PipelineStatus {
   modelName: string;
   stage: PipelineStage;

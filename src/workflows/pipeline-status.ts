@@ -1,11 +1,51 @@
-/** Step bookkeeping of trainingPipeline: the getStatus answer, the stage search attribute, and failure messages. */
+/**
+ * Step bookkeeping of trainingPipeline: the `pipelineStatus` query's answer, the stage search attribute, one summary
+ * line per step, and failure messages that name the model and the step.
+ */
 import { ActivityFailure, ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
-import type { PipelineStage, PipelineStatus } from '../contracts/pipeline';
+import type { DatasetSnapshot, PreprocessResult, ProfileDatasetResult } from '../contracts/datasets';
+import type { PipelineStage, PipelineStatus, TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
+import type { DeployModelResult, EvaluateModelResult, RegisteredModel, TrainModelResult } from '../contracts/training';
+
+/** What each step returns. */
+export interface StepResults {
+  ingesting: DatasetSnapshot;
+  profiling: ProfileDatasetResult;
+  preprocessing: PreprocessResult;
+  training: TrainModelResult;
+  evaluating: EvaluateModelResult;
+  registering: RegisteredModel;
+  deploying: DeployModelResult;
+}
+export type StepStage = keyof StepResults;
+
+/** A step's summary line in the status, and whether it reused a stored output instead of computing it. */
+type Summary = [summary: string, reused: boolean];
+
+/** How each step's result reads in the status. */
+const stepSummaries: { [S in StepStage]: (result: StepResults[S]) => Summary } = {
+  ingesting: (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused],
+  profiling: (p) => [`${p.columnCount} columns profiled`, p.reused],
+  preprocessing: (p) => [
+    `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features${p.task ? `, ${p.task}` : ''}`,
+    p.reused,
+  ],
+  training: (t) => [t.resumedFromEpoch ? `resumed from epoch ${t.resumedFromEpoch}` : 'trained', false],
+  evaluating: (e) => [e.gate.reason, false],
+  registering: (r) => [`version ${r.version}`, false],
+  deploying: (d) => [`${d.alias} → v${d.version}${d.previousVersion ? ` (was v${d.previousVersion})` : ''}`, false],
+};
 
 export interface StepTracker {
-  step: <T>(stage: PipelineStage, run: () => Promise<T>, summarize: (result: T) => [string, boolean]) => Promise<T>;
+  step: <S extends StepStage>(stage: S, run: () => Promise<StepResults[S]>) => Promise<StepResults[S]>;
   failedStage: () => PipelineStage | undefined;
+}
+
+/** The status before validation: the model name the input claims, if it names one. */
+export function initialStatus(rawInput: TrainingPipelineInput | undefined): PipelineStatus {
+  const claimedName = (rawInput as { modelName?: unknown } | undefined)?.modelName;
+  return { modelName: typeof claimedName === 'string' ? claimedName : '', stage: 'validating', steps: [] };
 }
 
 /**
@@ -14,32 +54,54 @@ export interface StepTracker {
  */
 export function stepTracker(status: PipelineStatus): StepTracker {
   let failed: PipelineStage | undefined;
-  const step = async <T>(
-    stage: PipelineStage,
-    run: () => Promise<T>,
-    summarize: (result: T) => [string, boolean],
-  ): Promise<T> => {
+  const step = async <S extends StepStage>(stage: S, run: () => Promise<StepResults[S]>): Promise<StepResults[S]> => {
     const entry = enterStage(status, stage);
-    let result: T;
+    let result: StepResults[S];
     try {
       result = await run();
     } catch (err) {
       failed ??= stage;
       throw err;
     }
-    const [summary, reused] = summarize(result);
+    const [summary, reused] = stepSummaries[stage](result);
     Object.assign(entry, { endedAt: new Date().toISOString(), summary, reused });
     return result;
   };
   return { step, failedStage: () => failed };
 }
 
+/** Records `stage` in the status and in the MlopsPipelineStage search attribute. */
 export function enterStage(status: PipelineStatus, stage: PipelineStage): PipelineStatus['steps'][number] {
+  const entry = recordStage(status, stage);
+  upsertSearchAttributes([{ key: searchAttributes.stage, value: stage }]);
+  return entry;
+}
+
+/** Records `stage` in the status only (the query's answer; no command). */
+export function recordStage(status: PipelineStatus, stage: PipelineStage): PipelineStatus['steps'][number] {
   const entry = { stage, startedAt: new Date().toISOString() };
   status.stage = stage;
   status.steps.push(entry);
-  upsertSearchAttributes([{ key: searchAttributes.stage, value: stage }]);
   return entry;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Keyword search attributes hold a few kilobytes at most, and a value over the server's limit fails every workflow
+ * task. A name longer than any valid model name (63 characters) is cut to its first 200 characters.
+ */
+const searchableNameLength = 200;
+
+/** The search attributes of a run whose input failed validation: stage `failed`, and the model name it claims. */
+export function invalidInputAttributes(claimedName: string): Parameters<typeof upsertSearchAttributes>[0] {
+  const name = Array.from(claimedName).slice(0, searchableNameLength).join('');
+  return [
+    ...(name ? [{ key: searchAttributes.modelName, value: name }] : []),
+    { key: searchAttributes.stage, value: 'failed' },
+  ];
 }
 
 /** Names the model and the step in the failure, keeping the activity's error type so callers can branch on it. */

@@ -4,18 +4,52 @@
  *   validate input → ingest → profile ∥ preprocess → train (training task queue) → evaluate + gate
  *     → register → deploy
  *
- * A challenger that fails the gate ends the run with outcome `rejected` (not a failure). The `getStatus` query and the
- * search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each step.
+ * A challenger that fails the gate ends the run with outcome `rejected` (not a failure). The `pipelineStatus` query
+ * and the search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each
+ * step; a run that fails (even at validation, when its input names a model) or is cancelled says so in both.
  */
-import { patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { PipelineActivities } from '../activities';
-import type { PipelineStatus, TrainingPipelineInput, TrainingPipelineResult } from '../contracts/pipeline';
+import type {
+  PipelineStage,
+  PipelineStatus,
+  TrainingPipelineInput,
+  TrainingPipelineResult,
+} from '../contracts/pipeline';
 import { settledTask, trainingPipelineInputSchema } from '../contracts/pipeline';
+import type { TrainingPipelineSpec } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
-import { getStatusQuery } from './definitions';
-import { describeFailure, enterStage, stepTracker } from './pipeline-status';
-import { train } from './train-model';
+import { pipelineStatusQuery } from './definitions';
+import {
+  describeFailure,
+  enterStage,
+  errorMessage,
+  initialStatus,
+  invalidInputAttributes,
+  recordStage,
+  stepTracker,
+} from './pipeline-status';
+import type { PipelineOutputs } from './step-inputs';
+import {
+  deployInput,
+  evaluateInput,
+  ingestInput,
+  pipelineResult,
+  preprocessInput,
+  profileInput,
+  registerInput,
+  runKeyOf,
+  trainerJob,
+} from './step-inputs';
+import { trainOnBackend } from './training-backend';
 
 /** Data and registry steps: minutes at most; transient faults (network, busy disk) retried a few times. */
 const dataStep = {
@@ -25,135 +59,70 @@ const dataStep = {
 const data = proxyActivities<PipelineActivities>(dataStep);
 
 /**
- * Profiling and preprocessing both read only the snapshot, so they run side by side (on DuckDB the worker's cores
- * are shared between them; on BigQuery both wait on query jobs at once). Histories recorded before this change ran
- * them one after the other and replay that way. If one fails, the other still finishes and stores its result, which
- * the next run reuses.
+ * Versioned changes (`patched`): histories recorded before each change take the old path when they replay.
+ *
+ * - profile-beside-preprocess: profiling and preprocessing both read only the snapshot, so they run side by side (on
+ *   DuckDB the worker's cores are shared between them; on BigQuery both wait on query jobs at once). Before, they ran
+ *   one after the other. If one fails, the other still finishes and stores its result, which the next run reuses.
+ * - searchable-invalid-input: a run whose input fails validation sets MlopsPipelineStage `failed` and the model name
+ *   its input claims, so it can be found. Before, it set no search attribute.
+ * - cancelled-stage: a cancelled run ends in stage `cancelled`. Before, it ended in stage `failed`.
  */
 const profileBesidePreprocess = 'profile-beside-preprocess';
+const searchableInvalidInput = 'searchable-invalid-input';
+const cancelledStage = 'cancelled-stage';
 
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
-  const claimedName = (rawInput as { modelName?: unknown } | undefined)?.modelName;
-  const status: PipelineStatus = {
-    modelName: typeof claimedName === 'string' ? claimedName : '',
-    stage: 'validating',
-    steps: [],
-  };
-  setHandler(getStatusQuery, () => status);
+  const status = initialStatus(rawInput);
+  setHandler(pipelineStatusQuery, () => status);
   const { step, failedStage } = stepTracker(status);
-  const spec = parseWorkflowInput(trainingPipelineInputSchema, rawInput, 'trainingPipeline');
+  const spec = validateInput(rawInput, status);
+  const runKey = runKeyOf(workflowInfo());
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   try {
-    const snapshot = await step(
-      'ingesting',
-      () => data.ingestDataset({ sourceUri: spec.dataset.uri, format: spec.dataset.format }),
-      (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused],
-    );
+    const snapshot = await step('ingesting', () => data.ingestDataset(ingestInput(spec)));
     status.snapshotId = snapshot.snapshotId;
     upsertSearchAttributes([{ key: searchAttributes.datasetSnapshot, value: snapshot.snapshotId }]);
-    const profileStep = () =>
-      step(
-        'profiling',
-        () =>
-          data.profileDataset({
-            snapshotId: snapshot.snapshotId,
-            dataUri: snapshot.dataUri,
-            target: spec.target,
-            warehouse: spec.warehouse,
-          }),
-        (p) => [`${p.columnCount} columns profiled`, p.reused],
-      );
-    const preprocessStep = () =>
-      step(
-        'preprocessing',
-        () =>
-          data.preprocessDataset({
-            ...snapshot,
-            target: spec.target,
-            features: spec.features,
-            task: spec.task,
-            split: spec.split,
-            preprocessing: spec.preprocessing,
-            warehouse: spec.warehouse,
-          }),
-        (p) => [
-          `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features, ${settledTask(p, spec)}`,
-          p.reused,
-        ],
-      );
+    const profiling = () => step('profiling', () => data.profileDataset(profileInput(spec, snapshot)));
+    const preprocessing = () => step('preprocessing', () => data.preprocessDataset(preprocessInput(spec, snapshot)));
     const [profile, prepared] = patched(profileBesidePreprocess)
-      ? await Promise.all([profileStep(), preprocessStep()])
-      : [await profileStep(), await preprocessStep()];
-    const task = settledTask(prepared, spec);
-    status.task = task;
-    const trained = await step(
-      'training',
-      () => train(spec, prepared),
-      (t) => [t.resumedFromEpoch ? `resumed from epoch ${t.resumedFromEpoch}` : 'trained', false],
-    );
-    const evaluation = await step(
-      'evaluating',
-      () =>
-        data.evaluateModel({
-          modelName: spec.modelName,
-          modelUri: trained.modelUri,
-          testUri: prepared.testUri,
-          transformUri: prepared.transformUri,
-          featureColumns: prepared.featureColumns,
-          labelColumn: prepared.labelColumn,
-          task,
-          outputUri: trained.outputUri,
-          gate: spec.gate,
-          championAlias: spec.deployAlias,
-        }),
-      (e) => [e.gate.reason, false],
-    );
-    const artifacts = {
-      profile: profile.profileUri,
-      report: profile.reportUri,
-      transform: prepared.transformUri,
-      model: trained.modelUri,
-      evaluation: evaluation.reportUri,
-    };
-    const result = {
-      modelName: spec.modelName,
-      snapshotId: snapshot.snapshotId,
-      task,
-      metrics: evaluation.metrics,
-      gate: evaluation.gate,
-      artifacts,
-    };
+      ? await Promise.all([profiling(), preprocessing()])
+      : [await profiling(), await preprocessing()];
+    status.task = settledTask(prepared, spec);
+    const trained = await step('training', () => trainOnBackend(spec, trainerJob(spec, prepared, runKey)));
+    const evaluation = await step('evaluating', () => data.evaluateModel(evaluateInput(spec, prepared, trained)));
+    const outputs: PipelineOutputs = { snapshot, profile, prepared, trained, evaluation };
     if (!evaluation.gate.passed) {
       enterStage(status, 'rejected');
-      return { outcome: 'rejected', ...result };
+      return { outcome: 'rejected', ...pipelineResult(spec, outputs) };
     }
-    const registered = await step(
-      'registering',
-      () =>
-        data.registerModel({
-          modelName: spec.modelName,
-          modelUri: trained.modelUri,
-          transformUri: prepared.transformUri,
-          evaluationUri: evaluation.reportUri,
-          snapshotId: snapshot.snapshotId,
-          metrics: evaluation.metrics,
-          registrationKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
-        }),
-      (r) => [`version ${r.version}`, false],
-    );
+    const registered = await step('registering', () => data.registerModel(registerInput(spec, outputs, runKey)));
     status.modelVersion = registered.version;
     upsertSearchAttributes([{ key: searchAttributes.modelVersion, value: registered.version }]);
-    await step(
-      'deploying',
-      () => data.deployModel({ modelName: spec.modelName, version: registered.version, alias: spec.deployAlias }),
-      (d) => [`${d.alias} → v${d.version}${d.previousVersion ? ` (was v${d.previousVersion})` : ''}`, false],
-    );
+    await step('deploying', () => data.deployModel(deployInput(spec, registered)));
     enterStage(status, 'completed');
-    return { outcome: 'deployed', version: registered.version, ...result };
+    return { outcome: 'deployed', version: registered.version, ...pipelineResult(spec, outputs) };
   } catch (err) {
-    status.error = err instanceof Error ? err.message : String(err);
+    status.error = errorMessage(err);
     const failedAt = failedStage() ?? status.stage;
-    enterStage(status, 'failed');
+    enterStage(status, endStage(err));
     throw describeFailure(err, spec.modelName, failedAt);
   }
+}
+
+/** The validated input; invalid input fails the run with every bad field listed, in stage `failed`. */
+function validateInput(rawInput: TrainingPipelineInput, status: PipelineStatus): TrainingPipelineSpec {
+  try {
+    return parseWorkflowInput(trainingPipelineInputSchema, rawInput, 'trainingPipeline');
+  } catch (err) {
+    status.error = errorMessage(err);
+    recordStage(status, 'failed');
+    if (patched(searchableInvalidInput)) upsertSearchAttributes(invalidInputAttributes(status.modelName));
+    throw err;
+  }
+}
+
+/** `cancelled` when the run was cancelled, else `failed`. */
+function endStage(err: unknown): PipelineStage {
+  return isCancellation(err) && patched(cancelledStage) ? 'cancelled' : 'failed';
 }

@@ -27,24 +27,20 @@ describe('the Temporal CLI commands in the README', function () {
     const outputs: string[] = [];
     // The README targets the default task queues; this test's server is private to the test process, so the workers
     // can poll them without meeting any other test's workflows.
-    await withWorkers(
-      testConfig(),
-      this.test!.title,
-      async () => {
-        for (const command of commands) {
-          const { stdout } = await run('bash', ['-c', command.replace(/^temporal /, `"${stack().cliPath}" `)], {
-            cwd: repoRoot,
-            env: {
-              ...process.env,
-              TEMPORAL_ADDRESS: stack().server.address,
-              TEMPORAL_NAMESPACE: stack().server.namespace,
-            },
-          });
-          outputs.push(stdout);
-        }
-      },
-      { queues: { pipeline: taskQueues.pipeline, training: taskQueues.training } },
-    );
+    const queues = { pipeline: taskQueues.pipeline, training: taskQueues.training };
+    await withWorkers({ config: testConfig(), title: this.test!.title, queues }, async () => {
+      for (const command of commands) {
+        const { stdout } = await run('bash', ['-c', command.replace(/^temporal /, `"${stack().cliPath}" `)], {
+          cwd: repoRoot,
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: stack().server.address,
+            TEMPORAL_NAMESPACE: stack().server.namespace,
+          },
+        });
+        outputs.push(stdout);
+      }
+    });
     const [start, result, describe, show, query, list] = outputs;
     assert.match(start!, /churn-from-cli/);
     assert.match(result!, /"outcome":\s*"deployed"/);

@@ -20,7 +20,7 @@ describe('the Temporal Web UI', function () {
     const modelName = `ui-${uniqueName('m').slice(-6)}`;
     const workflowId = uniqueName(this.test!.title);
     const config = testConfig();
-    const result = await withWorkers(config, this.test!.title, (queues) =>
+    const result = await withWorkers({ config, title: this.test!.title }, (queues) =>
       stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,

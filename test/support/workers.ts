@@ -9,24 +9,24 @@ export interface Queues {
   training: string;
 }
 
-export interface WithWorkersOptions {
-  /** Task queues to poll. @default two queues unique to the title */
+export interface WithWorkersOptions extends DependencyOverrides {
+  config: Readonly<MlopsConfig>;
+  /** Names the task queues (the test's title), unless `queues` is given. */
+  title: string;
+  /** Fixed task queues (e.g. the defaults the README's commands use); fresh ones named after `title` otherwise. */
   queues?: Queues;
-  /** Clients swapped into the workers' dependencies (e.g. BigQuery credentials). */
-  overrides?: DependencyOverrides;
 }
 
-/** Runs a real pipeline worker and training worker (own task queues) until `fn` settles. */
-export async function withWorkers<T>(
-  config: Readonly<MlopsConfig>,
-  title: string,
-  fn: (queues: Queues) => Promise<T>,
-  options: WithWorkersOptions = {},
-): Promise<T> {
+/**
+ * Runs a real pipeline worker and training worker (own task queues) until `fn` settles, over one set of dependencies
+ * built from `config` with the clients in `options` swapped in (e.g. BigQuery credentials).
+ */
+export async function withWorkers<T>(options: WithWorkersOptions, fn: (queues: Queues) => Promise<T>): Promise<T> {
+  const { config, title, queues: fixed, ...overrides } = options;
   const pipeline = uniqueName(title);
-  const queues = options.queues ?? { pipeline, training: `${pipeline}-training` };
+  const queues = fixed ?? { pipeline, training: `${pipeline}-training` };
   const { connection, workflowBundle } = stack();
-  const deps = buildDependencies(config, options.overrides);
+  const deps = buildDependencies(config, overrides);
   const pipelineWorker = await createPipelineWorker({ deps, connection, workflowBundle, taskQueue: queues.pipeline });
   const trainingWorker = await createTrainingWorker({ deps, connection, workflowBundle, taskQueue: queues.training });
   return pipelineWorker.runUntil(trainingWorker.runUntil(() => fn(queues)));

@@ -274,25 +274,20 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
       MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
     });
     const title = this.test!.title;
-    const result = await withWorkers(
-      config,
-      title,
-      async (queues) => {
-        const handle = await stack().client.workflow.start(trainingPipeline, {
-          taskQueue: queues.pipeline,
-          workflowId: uniqueName(title),
-          args: [
-            churnPipelineInput({
-              dataset: { uri: sampleCsv() },
-              warehouse: 'bigquery',
-              trainer: { kind: 'builtin-linear', hyperparameters: { epochs: 8 }, taskQueue: queues.training },
-            }),
-          ],
-        });
-        return handle.result();
-      },
-      { overrides: { bigQueryClient: { authClient } } },
-    );
+    const result = await withWorkers({ config, title, bigQueryClient: { authClient } }, async (queues) => {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(title),
+        args: [
+          churnPipelineInput({
+            dataset: { uri: sampleCsv() },
+            warehouse: 'bigquery',
+            trainer: { kind: 'builtin-linear', hyperparameters: { epochs: 8 }, taskQueue: queues.training },
+          }),
+        ],
+      });
+      return handle.result();
+    });
     assert.equal(result.outcome, 'deployed');
     assert.ok(result.metrics.auc! > 0.7, `test AUC ${result.metrics.auc}`);
     const [tables] = await client.dataset('mlops_pipeline').getTables();

@@ -53,7 +53,7 @@ for (const [kind, cases] of Object.entries(matrix) as [TrainerKind, MatrixCase[]
       const lines: string[] = [];
       let failures = 0;
       let sklearnVersion = '';
-      await withWorkers(config, this.test!.title, async (queues) => {
+      await withWorkers({ config: config, title: this.test!.title }, async (queues) => {
         for (const c of cases) {
           const dataset = await writeSyntheticDataset(dir, c.shape, c.rows);
           const result = await stack().client.workflow.execute(trainingPipeline, {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { TrainingProgress } from '../../src/contracts/training';
-import { getStatusQuery } from '../../src/workflows/definitions';
+import { pipelineStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
 import { churnPipelineInput } from '../support/pipeline-input';
 import { waitForHeartbeat } from '../support/progress';
+import { assertWorkflowFailed } from '../support/assert-workflow';
 
 /** Pids of running processes whose command line mentions `needle`. */
 function processesMentioning(needle: string): number[] {
@@ -30,7 +30,7 @@ describe('cancelling trainingPipeline', function () {
   it('stops the trainer: no trainer process of the run is left alive', async function () {
     const config = testConfig();
     const workflowId = uniqueName(this.test!.title);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -47,12 +47,8 @@ describe('cancelling trainingPipeline', function () {
       assert.ok(processesMentioning(runFolder).length > 0, 'the trainer is running');
 
       await handle.cancel();
-      const err = await handle.result().then(
-        () => assert.fail('a cancelled pipeline does not complete'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
-      assert.equal((await handle.query(getStatusQuery)).stage, 'failed');
+      await assertWorkflowFailed(handle.result(), CancelledFailure);
+      assert.equal((await handle.query(pipelineStatusQuery)).stage, 'cancelled');
       assert.deepEqual(processesMentioning(runFolder), [], 'no trainer process is left');
     });
   });

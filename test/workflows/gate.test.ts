@@ -57,7 +57,7 @@ describe('the evaluation gate', function () {
   it('re-scores the champion on the challenger test rows through its own transform, and never deploys a tie', async function () {
     const config = testConfig();
     const store = createArtifactStore(config);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config: config, title: this.test!.title }, async (queues) => {
       const run = (seed: number, name: string) =>
         stack().client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,

@@ -9,7 +9,7 @@ import { withWorkers } from '../support/workers';
 
 describe('trainingPipeline hyperparameters of the built-in trainers', function () {
   it('fails at input validation on a mistyped key, listing the valid keys of that trainer', async function () {
-    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
       const cases: [TrainingPipelineInput['trainer'], string, RegExp][] = [
         [{ kind: 'builtin-linear', hyperparameters: { epoch: 5 } }, 'epoch', /valid: epochs, patience, learning_rate/],
         [{ kind: 'torch-tabular', hyperparameters: { learning_rate: 0.01 } }, 'learning_rate', /valid: .*\blr\b/],

@@ -11,13 +11,20 @@ describe('trainingPipeline replay', function () {
 
   it('has recorded histories for every path through the pipeline, before and after each versioned change', function () {
     // Before the `profile-beside-preprocess` patch (profiling, then preprocessing) and after it (side by side); invalid
-    // input ends before either.
+    // input ends before either. `findable-failures`: after the `searchable-invalid-input` patch (invalid input sets
+    // the stage and model name search attributes) and the `cancelled-stage` patch (a cancelled run ends in stage
+    // `cancelled`), with a run cancelled while training.
     assert.deepEqual(files.sort(), [
+      'cancelled-findable-failures.json',
+      'deployed-findable-failures.json',
       'deployed-profile-beside-preprocess.json',
       'deployed.json',
+      'gate-rejected-findable-failures.json',
       'gate-rejected-profile-beside-preprocess.json',
       'gate-rejected.json',
+      'invalid-input-findable-failures.json',
       'invalid-input.json',
+      'missing-target-findable-failures.json',
       'missing-target-profile-beside-preprocess.json',
       'missing-target.json',
     ]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { getStatusQuery } from '../../src/workflows/definitions';
+import { pipelineStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
@@ -10,7 +10,7 @@ import { writeSyntheticDataset } from '../support/synthetic-datasets';
 describe('trainingPipeline without a task', function () {
   it('infers regression for a numeric target with many distinct values, and shows it in the result and the status', async function () {
     const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'regression-csv', 600);
-    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),
@@ -28,7 +28,7 @@ describe('trainingPipeline without a task', function () {
       assert.equal(result.gate.metric, 'rmse');
       assert.equal(result.outcome, 'deployed');
       assert.ok(result.metrics.r2! > 0.8, `R² ${result.metrics.r2}`);
-      const status = await handle.query(getStatusQuery);
+      const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.task, 'regression');
       assert.match(status.steps.find((s) => s.stage === 'preprocessing')!.summary!, /regression/);
     });
@@ -40,7 +40,7 @@ describe('trainingPipeline without a task', function () {
       await writeSyntheticDataset(dir, 'string-labels-parquet', 300),
       await writeSyntheticDataset(dir, 'many-class-parquet', 300),
     ];
-    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
       for (const dataset of [labels, codes]) {
         const result = await stack().client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,
@@ -62,7 +62,7 @@ describe('trainingPipeline without a task', function () {
 
   it('refuses a classification target with more classes than the limit, saying to set task', async function () {
     const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'regression-csv', 300);
-    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
       const err = await stack()
         .client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,

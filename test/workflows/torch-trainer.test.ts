@@ -17,7 +17,7 @@ describe('trainingPipeline with the PyTorch reference trainer', function () {
       fs.existsSync(config.training.python ?? `${config.cacheDir}/python/torch-tabular-venv/bin/python`),
       'npm test sets up the venv',
     );
-    const result = await withWorkers(config, this.test!.title, (queues) =>
+    const result = await withWorkers({ config, title: this.test!.title }, (queues) =>
       stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),
@@ -46,7 +46,7 @@ describe('trainingPipeline with the PyTorch reference trainer', function () {
 
   it('without its Python environment fails at once with a catalogued error naming the setup command', async function () {
     const config = testConfig({ MLOPS_PYTHON: path.join(stack().tmpRoot, 'no-venv', 'bin', 'python') });
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config: config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createArtifactStore } from '../../src/artifacts';
 import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
 import { searchAttributes } from '../../src/contracts/search-attributes';
-import { getStatusQuery } from '../../src/workflows/definitions';
+import { pipelineStatusQuery } from '../../src/workflows/definitions';
 import { trainingPipeline } from '../../src/workflows';
 import { readAlias } from '../../src/registry/model-registry';
 import { stack, testConfig, uniqueName } from '../support/stack';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
 import { churnPipelineInput } from '../support/pipeline-input';
+import { assertWorkflowFailed } from '../support/assert-workflow';
 
 function pipelineInput(queues: Queues, overrides: Partial<TrainingPipelineInput> = {}): TrainingPipelineInput {
   return churnPipelineInput({
@@ -24,7 +24,7 @@ describe('trainingPipeline', function () {
   it('trains, evaluates, registers and deploys a model on the bundled dataset, tracking stage and search attributes', async function () {
     const config = testConfig();
     const workflowId = uniqueName(this.test!.title);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -41,7 +41,7 @@ describe('trainingPipeline', function () {
       assert.ok(result.gate.passed);
       assert.match(result.snapshotId, /^ds-[0-9a-f]{16}$/);
 
-      const status = await handle.query(getStatusQuery);
+      const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.stage, 'completed');
       assert.deepEqual(
         status.steps.map((s) => s.stage),
@@ -77,7 +77,7 @@ describe('trainingPipeline', function () {
 
   it('reuses stored step outputs on a second run, and stops with outcome rejected when the gate is not met', async function () {
     const config = testConfig();
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const first = await stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName('first'),
@@ -96,7 +96,7 @@ describe('trainingPipeline', function () {
       assert.equal(second.gate.championVersion, 1);
       assert.match(second.gate.reason, /same test split/);
 
-      const status = await handle.query(getStatusQuery);
+      const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.stage, 'rejected');
       const reused = Object.fromEntries(status.steps.map((s) => [s.stage, s.reused]));
       assert.deepEqual([reused.ingesting, reused.profiling, reused.preprocessing], [true, true, true]);
@@ -110,7 +110,7 @@ describe('trainingPipeline', function () {
 
   it('trains a regression model and judges it on RMSE against the mean predictor', async function () {
     const config = testConfig();
-    const result = await withWorkers(config, this.test!.title, (queues) =>
+    const result = await withWorkers({ config, title: this.test!.title }, (queues) =>
       stack().client.workflow.execute(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName(this.test!.title),
@@ -133,7 +133,7 @@ describe('trainingPipeline', function () {
 
   it('rejects invalid input with one non-retryable failure that lists every bad field', async function () {
     const config = testConfig();
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const bad = {
         modelName: 'Churn Model',
         dataset: {},
@@ -141,23 +141,19 @@ describe('trainingPipeline', function () {
         split: { testFraction: 2 },
         trainer: { kind: 'command' },
       };
-      const err = await stack()
-        .client.workflow.execute(trainingPipeline, {
+      const failure = await assertWorkflowFailed(
+        stack().client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,
           workflowId: uniqueName('invalid'),
           args: [bad as unknown as TrainingPipelineInput],
-        })
-        .then(
-          () => assert.fail('the workflow should fail'),
-          (e: unknown) => e,
-        );
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
-      assert.equal(err.cause.nonRetryable, true);
+        }),
+        ApplicationFailure,
+        'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      );
+      assert.equal(failure.nonRetryable, true);
       for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.command']) {
         assert.match(
-          err.cause.message,
+          failure.message,
           new RegExp(`- ${field.replace('.', '\\.')}:`),
           `the message should name ${field}`,
         );
@@ -167,23 +163,17 @@ describe('trainingPipeline', function () {
 
   it('fails with a catalogued error that names the missing target column and the step', async function () {
     const config = testConfig();
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId: uniqueName('missing-target'),
         args: [pipelineInput(queues, { target: 'will_churn' })],
       });
-      const err = await handle.result().then(
-        () => assert.fail('the workflow should fail'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, 'MLOPS_ERR_DATA_COLUMN_MISSING');
-      assert.match(err.cause.message, /step preprocessing/);
-      assert.match(err.cause.message, /"will_churn" \(target\)/);
-      assert.match(err.cause.message, /churned/, 'the message lists the columns that do exist');
-      assert.equal((await handle.query(getStatusQuery)).stage, 'failed');
+      const failure = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_DATA_COLUMN_MISSING');
+      assert.match(failure.message, /step preprocessing/);
+      assert.match(failure.message, /"will_churn" \(target\)/);
+      assert.match(failure.message, /churned/, 'the message lists the columns that do exist');
+      assert.equal((await handle.query(pipelineStatusQuery)).stage, 'failed');
     });
   });
 });

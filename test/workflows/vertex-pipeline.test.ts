@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { Storage } from '@google-cloud/storage';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { MlopsConfig } from '../../src/config';
 import type { RunningEmulator } from '../../src/dev/emulators';
@@ -15,6 +14,7 @@ import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
 import { churnPipelineInput } from '../support/pipeline-input';
 import { waitForHeartbeat } from '../support/progress';
+import { assertWorkflowFailed } from '../support/assert-workflow';
 
 const image = 'us-docker.pkg.dev/example/trainers/linear:1';
 
@@ -74,7 +74,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
     const createsBefore = fake.createCalls;
     // The first create succeeds on the server but its response is lost; the retried submit must find that job.
     fake.failNext('CreateCustomJob', grpcStatus.UNAVAILABLE, 'after');
-    const result = await withWorkers(config, this.test!.title, async (queues) => {
+    const result = await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -93,7 +93,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
 
   it('cancels the CustomJob when the workflow is cancelled, and stops its trainer', async function () {
     const workflowId = uniqueName(this.test!.title);
-    await withWorkers(config, this.test!.title, async (queues) => {
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
@@ -102,11 +102,7 @@ describe('trainingPipeline on the Vertex AI backend', function () {
       const { jobName = '' } = await waitForRunningJob(workflowId);
       const cancelsBefore = fake.cancelCalls;
       await handle.cancel();
-      const err = await handle.result().then(
-        () => assert.fail('a cancelled pipeline does not complete'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      await assertWorkflowFailed(handle.result(), CancelledFailure);
       assert.equal(fake.cancelCalls - cancelsBefore, 1);
       const job = await fake.job(jobName).settled;
       assert.equal(job.state, 'JOB_STATE_CANCELLED');

@@ -2,12 +2,10 @@
  * The training step of trainingPipeline, on the backend its input names: a trainer process on the training task
  * queue (`local`), or a Vertex AI CustomJob submitted and then awaited (`vertex`).
  */
-import { ActivityCancellationType, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { PipelineActivities, TrainingActivities } from '../activities';
-import type { PreprocessResult } from '../contracts/datasets';
 import type { TrainingPipelineSpec } from '../contracts/pipeline';
-import { settledTask } from '../contracts/pipeline';
-import type { SubmitVertexJobInput, TrainModelResult } from '../contracts/training';
+import type { TrainerJob, TrainModelResult } from '../contracts/training';
 
 /**
  * Training may run for hours; each retry resumes from the last checkpoint, so a few attempts are cheap. Cancellation
@@ -33,42 +31,32 @@ const vertexWait = {
 
 const submit = proxyActivities<PipelineActivities>(vertexSubmit);
 
-export function train(spec: TrainingPipelineSpec, prepared: PreprocessResult): Promise<TrainModelResult> {
-  const { workflowId, runId } = workflowInfo();
-  const common = {
-    modelName: spec.modelName,
-    runKey: `${workflowId}/${runId}`,
-    task: settledTask(prepared, spec),
-    trainUri: prepared.trainUri,
-    validationUri: prepared.validationUri,
-    transformUri: prepared.transformUri,
-    featureColumns: prepared.featureColumns,
-    labelColumn: prepared.labelColumn,
-    seed: spec.split.seed,
-  };
-  if (spec.trainer.backend === 'vertex') return trainOnVertex(spec, common);
+/** Trains `job` on the backend `spec.trainer` names. */
+export function trainOnBackend(spec: TrainingPipelineSpec, job: TrainerJob): Promise<TrainModelResult> {
+  if (spec.trainer.backend === 'vertex') return trainOnVertex(spec, job);
   const training = proxyActivities<TrainingActivities>({
     ...trainingStep,
     taskQueue: spec.trainer.taskQueue,
     heartbeatTimeout: `${spec.trainer.heartbeatTimeoutSeconds} seconds`,
   });
-  return training.trainModel({ ...common, trainer: spec.trainer });
+  return training.trainModel({ ...job, trainer: spec.trainer });
 }
 
 /** Vertex AI: submit (idempotent) then wait; the wait heartbeats each poll, so its timeout follows the poll interval. */
-async function trainOnVertex(
-  spec: TrainingPipelineSpec,
-  common: Omit<SubmitVertexJobInput, 'spec' | 'hyperparameters'>,
-): Promise<TrainModelResult> {
+async function trainOnVertex(spec: TrainingPipelineSpec, job: TrainerJob): Promise<TrainModelResult> {
   const { pollSeconds, ...jobSpec } = spec.trainer.vertex;
   const vertex = proxyActivities<PipelineActivities>({
     ...vertexWait,
     heartbeatTimeout: `${Math.ceil(2 * pollSeconds + 60)} seconds`,
   });
-  const job = await submit.submitVertexTrainingJob({
-    ...common,
+  const submitted = await submit.submitVertexTrainingJob({
+    ...job,
     spec: jobSpec,
     hyperparameters: spec.trainer.hyperparameters,
   });
-  return vertex.waitForVertexTrainingJob({ jobName: job.jobName, outputUri: job.outputUri, pollSeconds });
+  return vertex.waitForVertexTrainingJob({
+    jobName: submitted.jobName,
+    outputUri: submitted.outputUri,
+    pollSeconds,
+  });
 }
