@@ -1,6 +1,6 @@
 /**
  * The error catalogue: every error temporal-mlops raises on purpose has a stable code here, a message template,
- * a retryability flag and a fix hint. `docs/errors.md` has one row per code and `test/errors.test.ts` keeps the two
+ * a retryability flag and a fix hint. `docs/errors.md` has one row per code and `test/docs.test.ts` keeps the two
  * in step.
  *
  * Errors are built as Temporal `ApplicationFailure`s (plain `Error`s outside Temporal too), so activities, workflows,
@@ -35,6 +35,12 @@ export const errorCatalogue = {
     message: 'Artifact URI "{uri}" is invalid: {reason}',
     retryable: false,
     fix: 'Use a path relative to the artifact store root, without "..", or a file:// or gs:// URI inside the store.',
+  },
+  MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT: {
+    message:
+      'Artifact "{uri}" was refused: its path {path} leads outside the store root {root} through a symbolic link',
+    retryable: false,
+    fix: 'Remove the symbolic link under the artifact store root (a local store never follows links out of its folder), or point MLOPS_ARTIFACT_ROOT at the real folder.',
   },
   MLOPS_ERR_ARTIFACT_NOT_FOUND: {
     message: 'Artifact "{uri}" does not exist',

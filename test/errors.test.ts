@@ -35,4 +35,3 @@ describe('the error catalogue', function () {
     assert.equal(formatErrorMessage('MLOPS_ERR_ARTIFACT_NOT_FOUND', {}), 'Artifact "{uri}" does not exist');
   });
 });
-
