@@ -61,6 +61,22 @@ export class LocalArtifactStore implements ArtifactStore {
     await this.publishFromTemp(uri, (tmp) => fs.writeFile(tmp, data), replace);
   }
 
+  /** A finished temp file is hard-linked to the name: `link` fails with EEXIST when the name exists, atomically. */
+  async createOnly(uri: string, data: Buffer | string): Promise<boolean> {
+    let created = false;
+    await this.publishFromTemp(
+      uri,
+      (tmp) => fs.writeFile(tmp, data),
+      async (tmp, target) => {
+        created = await fs.link(tmp, target).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
+        );
+      },
+    );
+    return created;
+  }
+
   async upload(localPath: string, uri: string): Promise<void> {
     await this.publishFromTemp(uri, (tmp) => fs.copyFile(localPath, tmp), replace);
   }
