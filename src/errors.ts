@@ -57,6 +57,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: "For gs://, grant the pipeline worker's credentials (Application Default Credentials) roles/storage.objectViewer on the bucket; for http(s), the URL must be readable without credentials (or copy the file to gs://).",
   },
+  MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED: {
+    message: 'Dataset source "{source}" is not one this worker may read: {reason}',
+    retryable: false,
+    fix: 'Put local files under one of the data roots (MLOPS_DATA_ROOTS on the pipeline worker; /proc, /sys and /dev never). An http(s) host on a loopback, link-local or private address must be listed in MLOPS_HTTP_ALLOWED_HOSTS, and so must every host a redirect leads to. docs/security.md explains both.',
+  },
   MLOPS_ERR_DATA_SOURCE_INVALID: {
     message: 'Dataset source "{source}" is not a valid {kind} URI: {reason}',
     retryable: false,

@@ -14,12 +14,15 @@ import { createTrainingActivities } from './training';
 import type { VertexTrainingActivities } from './vertex-training';
 import { createVertexTrainingActivities } from './vertex-training';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
-import type { MlopsConfig } from '../config';
+import type { MlopsConfig, SourceAccess } from '../config';
+import { defaultSourceAccess } from '../config';
 
 export interface PipelineActivityDeps {
   store: ArtifactStore;
   /** Vertex AI and Cloud Storage settings of the Vertex training backend; without them it reports what is missing. */
-  config?: Pick<MlopsConfig, 'vertex' | 'gcp'> & Partial<Pick<MlopsConfig, 'bigquery' | 'data'>>;
+  config?: Pick<MlopsConfig, 'vertex' | 'gcp'> & Partial<Pick<MlopsConfig, 'bigquery' | 'data' | 'sources'>>;
+  /** What ingest may read; overrides `config.sources`. @default the config's, else {@link defaultSourceAccess} */
+  sources?: SourceAccess;
   /** BigQuery client options beyond the config (credentials, an auth client) for sources and the warehouse. */
   bigQueryClient?: BigQueryOptions;
 }
@@ -51,6 +54,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps): PipelineAc
   return {
     ...createIngestActivities({
       store: deps.store,
+      sources: deps.sources ?? deps.config?.sources ?? defaultSourceAccess(),
       threads,
       storage: { projectId: deps.config?.gcp.project, apiEndpoint: deps.config?.gcp.storageApiEndpoint },
       bigquery: { ...deps.bigQueryClient, projectId: bq.project, apiEndpoint: bq.apiEndpoint },

@@ -17,7 +17,7 @@ import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
 import { parseWorkflowInput } from '../../src/contracts/validate';
 import { isMlopsError } from '../../src/errors';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { exampleDataset, tempDir, testConfig } from '../support/stack';
+import { exampleDataset, tempDir, testConfig, testSources } from '../support/stack';
 
 /**
  * A hand-made dataset with known answers. With seed 38 and fractions 0.2/0.2 the split hash sends file rows
@@ -64,7 +64,7 @@ describe('preprocessDataset', function () {
     store = new LocalArtifactStore(tempDir('preprocess-store'));
     const csv = path.join(tempDir('preprocess-data'), 'hand-made.csv');
     fs.writeFileSync(csv, handMadeCsv);
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities({ sources: testSources(), store });
     handMade = await activities.ingestDataset({ sourceUri: csv });
     churn = await activities.ingestDataset({ sourceUri: exampleDataset });
   });
@@ -90,7 +90,7 @@ describe('preprocessDataset', function () {
   }
 
   it('fits median, mean, quantile clip bounds, constants and ordinal indices on the training rows only', async function () {
-    const result = await createPipelineActivities({ store }).preprocessDataset(handMadeInput());
+    const result = await createPipelineActivities({ sources: testSources(), store }).preprocessDataset(handMadeInput());
     assert.deepEqual(result.rows, { train: 8, validation: 1, test: 2 });
     assert.deepEqual(result.droppedRows, { missingTarget: 1, duplicates: 1 });
     assert.deepEqual(result.classes, ['cat', 'dog']);
@@ -154,7 +154,7 @@ describe('preprocessDataset', function () {
   });
 
   it('writes clipped, imputed, standardized and encoded rows in file order, and applies the training fit to the test rows', async function () {
-    const result = await createPipelineActivities({ store }).preprocessDataset(handMadeInput());
+    const result = await createPipelineActivities({ sources: testSources(), store }).preprocessDataset(handMadeInput());
     const columns = 'a, b, c, color, "size=L", "size=S", "size=__unknown__", __label';
     assert.deepEqual(await readSplit(result.trainUri, columns), [
       [2.5, -1.5, 10, 0, 0, 1, 0, 0],
@@ -175,7 +175,7 @@ describe('preprocessDataset', function () {
   });
 
   it('keeps duplicate rows unless dedupe is on, and fits on them', async function () {
-    const result = await createPipelineActivities({ store }).preprocessDataset(
+    const result = await createPipelineActivities({ sources: testSources(), store }).preprocessDataset(
       handMadeInput({ ...handMadeSpec, dedupe: false }),
     );
     assert.deepEqual(result.rows, { train: 9, validation: 1, test: 2 });
@@ -187,7 +187,9 @@ describe('preprocessDataset', function () {
   });
 
   it('keeps the class proportions of churn.csv in every split when stratifying, within rounding', async function () {
-    const result = await createPipelineActivities({ store }).preprocessDataset(churnInput({ stratify: true }));
+    const result = await createPipelineActivities({ sources: testSources(), store }).preprocessDataset(
+      churnInput({ stratify: true }),
+    );
     const classSizes = await withDuckDb((db) =>
       db.query<{ v: string; n: number }>(
         `SELECT churned::VARCHAR AS v, count(*) AS n FROM read_csv(${literal(exampleDataset)}, header = true) GROUP BY 1`,
@@ -220,7 +222,7 @@ describe('preprocessDataset', function () {
     const results: PreprocessResult[] = [];
     for (const name of ['first-store', 'second-store']) {
       const other = new LocalArtifactStore(tempDir(name));
-      const activities = createPipelineActivities({ store: other });
+      const activities = createPipelineActivities({ sources: testSources(), store: other });
       const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
       assert.equal(snapshot.snapshotId, churn.snapshotId);
       results.push(await activities.preprocessDataset(churnInput(spec, snapshot)));
@@ -252,7 +254,7 @@ describe('preprocessDataset', function () {
     for (const threads of [undefined, undefined, '1', '3']) {
       const largeStore = new LocalArtifactStore(tempDir('large'));
       const config = threads ? testConfig({ MLOPS_DATA_THREADS: threads }) : undefined;
-      const activities = createPipelineActivities({ store: largeStore, config });
+      const activities = createPipelineActivities({ sources: testSources(), store: largeStore, config });
       const snapshot = await activities.ingestDataset({ sourceUri: source });
       const profiled = await activities.profileDataset({ ...snapshot, target: 'label' });
       const result = await activities.preprocessDataset({
@@ -284,7 +286,7 @@ describe('preprocessDataset', function () {
   });
 
   it('reuses the stored output for the same resolved spec and recomputes when any setting changes', async function () {
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities({ sources: testSources(), store });
     const spec: PreprocessingSpec = { features: { tenure_months: { clip: { upper: 0.99 } } } };
     const first = await activities.preprocessDataset(churnInput(spec));
     const again = await activities.preprocessDataset(churnInput(spec));
@@ -358,7 +360,7 @@ describe('preprocessDataset', function () {
       csv,
       `x,notes,y\n${Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`).join('\n')}\n`,
     );
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities({ sources: testSources(), store });
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     const input: PreprocessInput = {
       ...snapshot,
@@ -418,7 +420,7 @@ describe('preprocessDataset', function () {
     input: PreprocessInput,
     task: PreprocessInput['task'] = input.task,
   ): Promise<ApplicationFailure> {
-    const err = await createPipelineActivities({ store })
+    const err = await createPipelineActivities({ sources: testSources(), store })
       .preprocessDataset({ ...input, task })
       .then(
         () => undefined,

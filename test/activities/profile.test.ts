@@ -16,7 +16,7 @@ import { computeProfile, defaultProfileSettings } from '../../src/profiling/comp
 import { duckDbDialect } from '../../src/profiling/sql-dialect';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { launchChromium } from '../support/browser';
-import { exampleDataset, repoRoot, tempDir } from '../support/stack';
+import { exampleDataset, repoRoot, tempDir, testSources } from '../support/stack';
 
 const hostile = '</script><img src=x onerror=alert(1)>';
 
@@ -29,7 +29,10 @@ interface Profiled {
 
 /** Ingests a CSV into a fresh local store and profiles it with the real activities. */
 async function ingestAndProfile(csv: string, target: string): Promise<Profiled> {
-  const activities = createPipelineActivities({ store: new LocalArtifactStore(tempDir('profile-store')) });
+  const activities = createPipelineActivities({
+    sources: testSources(),
+    store: new LocalArtifactStore(tempDir('profile-store')),
+  });
   const snapshot = await activities.ingestDataset({ sourceUri: csv });
   const result = await activities.profileDataset({
     snapshotId: snapshot.snapshotId,
@@ -345,7 +348,7 @@ describe('profileDataset', function () {
 
   it('reuses the stored profile and report on a second call', async () => {
     const store = new LocalArtifactStore(tempDir('profile-store'));
-    const activities = createPipelineActivities({ store });
+    const activities = createPipelineActivities({ sources: testSources(), store });
     const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
     const input = { snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: 'churned' };
     const first = await activities.profileDataset(input);

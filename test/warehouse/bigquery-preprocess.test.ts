@@ -22,7 +22,7 @@ import type { DatasetProfile, NumericColumnProfile } from '../../src/profiling/d
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestBigQuery } from '../support/bigquery-emulator';
 import { churnPipelineInput } from '../support/pipeline-input';
-import { exampleDataset, stack, tempDir, testConfig, uniqueName } from '../support/stack';
+import { exampleDataset, stack, tempDir, testConfig, uniqueName, testSources } from '../support/stack';
 import { withWorkers } from '../support/workers';
 import { trainingPipeline } from '../../src/workflows';
 
@@ -89,7 +89,7 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
       }),
       bigQueryClient: { authClient },
     });
-    onDuckDb = createPipelineActivities({ store: duckStore });
+    onDuckDb = createPipelineActivities({ sources: testSources(), store: duckStore });
     snapshot = await onBigQuery.ingestDataset({ sourceUri: sampleCsv() });
     // Each side has its own store, or the second would reuse the first one's stored result.
     duckSnapshot = await onDuckDb.ingestDataset({ sourceUri: sampleCsv() });
@@ -342,7 +342,10 @@ describe('preprocessing and profiling in BigQuery (goccy/bigquery-emulator) and 
   });
 
   it('says which settings are missing when BigQuery is chosen but not configured', async function () {
-    const unconfigured = createPipelineActivities({ store: new LocalArtifactStore(tempDir('bq-unconfigured')) });
+    const unconfigured = createPipelineActivities({
+      sources: testSources(),
+      store: new LocalArtifactStore(tempDir('bq-unconfigured')),
+    });
     const own = await unconfigured.ingestDataset({ sourceUri: sampleCsv() });
     await assert.rejects(unconfigured.preprocessDataset({ ...input('bigquery'), ...own }), (err: Error) => {
       assert.ok(isMlopsError(err));
