@@ -45,9 +45,9 @@ const maxRedirects = 5;
 
 /** Redirects are followed here, not by fetch, so that every hop's host passes {@link checkHost} first. */
 async function fetchFollowingAllowedRedirects(uri: string, allowedHosts: string[]): Promise<Response> {
-  let url = new URL(uri);
+  let url = parseUrl(uri);
   for (let hop = 0; ; hop++) {
-    await checkHost(uri, url, allowedHosts);
+    await checkHost(uri, url, allowedHosts, hop > 0);
     const response = await fetch(url, { redirect: 'manual' }).catch((err: Error & { cause?: Error }) => {
       throw new Error(`GET ${uri} failed: ${err.cause?.message ?? err.message}`);
     });
@@ -91,7 +91,7 @@ for (const [address, prefix] of [
  * and to an internal one when fetch resolves it again (DNS rebinding) is not caught; list-only setups should resolve
  * names through a resolver that never returns internal addresses for outside names.
  */
-async function checkHost(source: string, url: URL, allowedHosts: string[]): Promise<void> {
+async function checkHost(source: string, url: URL, allowedHosts: string[], redirected: boolean): Promise<void> {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (allowedHosts.includes('*') || allowedHosts.some((h) => h.replace(/^\[|\]$/g, '') === host)) return;
   const addresses = net.isIP(host)
@@ -104,12 +104,20 @@ async function checkHost(source: string, url: URL, allowedHosts: string[]): Prom
       );
   const internal = addresses.find((a) => internalRanges.check(a, net.isIPv6(a) ? 'ipv6' : 'ipv4'));
   if (internal === undefined) return;
-  const via = source.includes(`//${url.host}`) ? '' : ' (a redirect leads there)';
+  const via = redirected ? ' (a redirect leads there)' : '';
   throw notAllowed(
     source,
     `the host ${host}${via} resolves to ${internal}, a loopback, link-local or private address; ` +
       'list the host in MLOPS_HTTP_ALLOWED_HOSTS on the pipeline worker to allow it',
   );
+}
+
+function parseUrl(uri: string): URL {
+  try {
+    return new URL(uri);
+  } catch (err) {
+    throw mlopsError('MLOPS_ERR_DATA_SOURCE_INVALID', { source: uri, kind: 'http(s)', reason: (err as Error).message });
+  }
 }
 
 function notAllowed(source: string, reason: string): Error {

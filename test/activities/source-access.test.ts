@@ -140,8 +140,15 @@ describe('what ingestDataset may read', function () {
       const byAddress = await failure(ingest({ sourceUri: `${base}/people.csv` }), 'MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED');
       assert.match(
         byAddress.message,
-        /127\.0\.0\.1 resolves to 127\.0\.0\.1, a loopback, link-local or private address/,
+        /the host 127\.0\.0\.1 resolves to 127\.0\.0\.1, a loopback, link-local or private address/,
       );
+      // Other spellings of the same address are normalised before the check.
+      for (const spelling of ['2130706433', '127.1', '0x7f.0.0.1', 'LOCALHOST'])
+        await failure(
+          ingest({ sourceUri: `http://${spelling}:${port}/people.csv` }),
+          'MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED',
+        );
+      await failure(ingest({ sourceUri: 'http://[fe80::1%eth0/x.csv' }), 'MLOPS_ERR_DATA_SOURCE_INVALID');
       await failure(ingest({ sourceUri: `http://localhost:${port}/people.csv` }), 'MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED');
       for (const internal of [
         '169.254.169.254',
