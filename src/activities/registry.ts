@@ -103,7 +103,8 @@ async function claimVersion(
     const record: ModelVersionRecord = { ...staged, version };
     const uri = versionRecordUri(store, staged.modelName, version);
     if (await store.createOnly(uri, `${JSON.stringify(record, null, 2)}\n`)) return record;
-    // A concurrent attempt of this same registration (a retry racing a slow first try) may hold it already.
+    // This registration may hold it already: a retry racing a slow first try, or our own create whose success answer
+    // was lost and that the Storage client retried (the retry then meets its own object and fails the precondition).
     const holder = await readJson<ModelVersionRecord>(store, uri);
     if (holder.registrationKey === staged.registrationKey) return holder;
   }
