@@ -18,7 +18,10 @@ export interface RegistryDeps {
   store: ArtifactStore;
 }
 
-/** Model registry and deployment: versions are immutable and numbered once (src/registry/model-registry.ts); deploying moves an alias. */
+/**
+ * Model registry and deployment: versions are immutable and each number is given out once
+ * (src/registry/model-registry.ts); deploying moves an alias.
+ */
 export interface RegistryActivities {
   registerModel: (input: RegisterModelInput) => Promise<RegisteredModel>;
   deployModel: (input: DeployModelInput) => Promise<DeployModelResult>;

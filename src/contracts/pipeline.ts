@@ -20,9 +20,9 @@ export const trainingPipelineInputSchema = z
           .string()
           .min(1, 'must name a file or URI')
           .describe(
-            "A local path (relative to the pipeline worker's directory), `file://`, `http(s)://`, `gs://bucket/object` or " +
-              '`bq://` (BigQuery table or query) URI; ' +
-              'see [security.md](security.md) for where a pipeline may read from.',
+            "A local path (relative to the pipeline worker's directory), `file://`, `http(s)://`, " +
+              '`gs://bucket/object` or `bq://` (BigQuery table or query) URI; see [security.md](security.md) for ' +
+              'where a pipeline may read from.',
           ),
         format: z
           .enum(['csv', 'parquet', 'jsonl'])
@@ -37,7 +37,8 @@ export const trainingPipelineInputSchema = z
       .optional()
       .describe(
         'Feature columns. Numeric columns are imputed with the training median and standardized; others are ' +
-          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). @default all other columns',
+          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). ' +
+          '@default all other columns',
       ),
     task: z
       .enum(['classification', 'regression'])
