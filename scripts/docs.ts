@@ -1,12 +1,13 @@
 /**
- * Writes the reference pages that mirror code: docs/errors.md (the error catalogue) and docs/configuration.md (the
- * config schema). `npm run docs` regenerates them; test/docs.test.ts fails when they are out of date.
+ * Writes the reference pages that mirror code: docs/errors.md (the error catalogue), docs/configuration.md (the
+ * config schema) and docs/pipeline-input.md (the `trainingPipeline` input schema). `npm run docs` regenerates them; test/docs.test.ts fails when they are out of date.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { renderConfigurationDoc, renderErrorsDoc } from '../src/docs/reference';
+import { renderConfigurationDoc, renderErrorsDoc, renderPipelineInputDoc } from '../src/docs/reference';
 
 const docs = path.resolve(__dirname, '..', 'docs');
 fs.writeFileSync(path.join(docs, 'errors.md'), renderErrorsDoc());
 fs.writeFileSync(path.join(docs, 'configuration.md'), renderConfigurationDoc());
-console.log('wrote docs/errors.md and docs/configuration.md');
+fs.writeFileSync(path.join(docs, 'pipeline-input.md'), renderPipelineInputDoc());
+console.log('wrote docs/errors.md, docs/configuration.md and docs/pipeline-input.md');

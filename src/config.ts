@@ -86,6 +86,16 @@ export const configSchema = {
   MLOPS_DEV_SERVER_PORT: port.default(7233),
   /** Dev server Web UI port. @default 8233 */
   MLOPS_DEV_UI_PORT: port.default(8233),
+  /** Folders local dataset sources (paths and `file://` URIs) may be read from, separated by `:` like PATH; a file must lie inside one after resolving symbolic links, and `/proc`, `/sys` and `/dev` are never read. @default `<cwd>/examples:<state dir>/data` */
+  MLOPS_DATA_ROOTS: z.string().min(1).optional(),
+  /** Hosts (names or IP addresses, comma-separated) that `http(s)://` dataset sources may reach although they resolve to loopback, link-local or private addresses, which are refused otherwise; `*` allows every host. @default none */
+  MLOPS_HTTP_ALLOWED_HOSTS: z
+    .string()
+    .regex(
+      /^\s*(\*|[A-Za-z0-9.:[\]-]+)(\s*,\s*[A-Za-z0-9.:[\]-]+)*\s*$/,
+      'must be host names or IP addresses separated by commas, or *',
+    )
+    .optional(),
   /** Cores one data step (ingest, profile, preprocess on DuckDB) may keep busy: threads of the CSV read, or statements run side by side, each on one thread. Each DuckDB instance may hold 512 MB. @default 2 */
   MLOPS_DATA_THREADS: z.coerce.number().int().min(1).max(64).default(2),
   /** Milliseconds a worker waits for running activities on shutdown before cancelling them. @default 30000 */
@@ -122,6 +132,8 @@ export interface MlopsConfig {
   bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string; stagingDays: number };
   /** Parallelism of the data steps on DuckDB. */
   data: { threads: number };
+  /** What `ingestDataset` may read: local files under `dataRoots` (absolute), http(s) hosts on internal addresses. */
+  sources: SourceAccess;
   training: { gpus: number; python?: string };
   vertex: {
     project?: string;
@@ -139,6 +151,18 @@ export interface MlopsConfig {
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
   serve: { host: string; port: number; model?: string; alias: string };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export interface SourceAccess {
+  /** Absolute folders local sources must lie in (after resolving links). */
+  dataRoots: string[];
+  /** Hosts allowed although they resolve to loopback, link-local or private addresses; `*` allows all. */
+  httpAllowedHosts: string[];
+}
+
+/** The default data roots: the project's example data and the state folder's `data/`. */
+export function defaultSourceAccess(stateDir = path.resolve('.mlops')): SourceAccess {
+  return { dataRoots: [path.resolve('examples'), path.join(stateDir, 'data')], httpAllowedHosts: [] };
 }
 
 /** Parses and validates the environment; throws one `MLOPS_ERR_CONFIG_INVALID` listing every problem. */
@@ -184,6 +208,17 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       stagingDays: v.MLOPS_BIGQUERY_STAGING_DAYS,
     },
     data: { threads: v.MLOPS_DATA_THREADS },
+    sources: {
+      dataRoots: v.MLOPS_DATA_ROOTS
+        ? v.MLOPS_DATA_ROOTS.split(':')
+            .filter((root) => root.trim() !== '')
+            .map((root) => path.resolve(root.trim()))
+        : defaultSourceAccess(stateDir).dataRoots,
+      httpAllowedHosts: (v.MLOPS_HTTP_ALLOWED_HOSTS ?? '')
+        .split(',')
+        .map((host) => host.trim().toLowerCase())
+        .filter(Boolean),
+    },
     training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
     vertex: {
       project: v.MLOPS_GCP_PROJECT,

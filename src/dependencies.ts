@@ -9,7 +9,7 @@ import type { JobServiceClient } from '@google-cloud/aiplatform';
 import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from './artifacts';
 import { createArtifactStore, storeForUri } from './artifacts';
-import type { MlopsConfig } from './config';
+import type { MlopsConfig, SourceAccess } from './config';
 import type { BundledTrainer } from './trainers/trainer-commands';
 import { trainerCommand } from './trainers/trainer-commands';
 import { GpuPool } from './trainers/gpu-pool';
@@ -20,6 +20,8 @@ import type { BigQueryWarehouseOptions } from './warehouse/bigquery-warehouse';
 export interface Dependencies {
   config: Readonly<MlopsConfig>;
   store: ArtifactStore;
+  /** Where local and http(s) dataset sources may come from (`MLOPS_DATA_ROOTS`, `MLOPS_HTTP_ALLOWED_HOSTS`). */
+  sources: SourceAccess;
   /** Cloud Storage client options for `gs://` sources and stores. */
   storage: StorageOptions;
   /** BigQuery client options for `bq://` sources (credentials, emulator endpoint, billing project). */
@@ -38,6 +40,8 @@ export interface Dependencies {
 
 export interface DependencyOverrides {
   store?: ArtifactStore;
+  /** What ingest may read, instead of the configured data roots and hosts. */
+  sources?: SourceAccess;
   /** BigQuery client options added to the configured ones (an `authClient` or `credentials` given in code). */
   bigQueryClient?: BigQueryOptions;
   jobClient?: JobServiceClient;
@@ -51,6 +55,7 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
   return {
     config,
     store,
+    sources: overrides.sources ?? config.sources,
     storage,
     bigQuerySource: { ...overrides.bigQueryClient, projectId: project, apiEndpoint },
     bigQueryWarehouse: {

@@ -1,6 +1,6 @@
 /**
  * The error catalogue: every error temporal-mlops raises on purpose has a stable code here, a message template,
- * a retryability flag and a fix hint. `docs/errors.md` has one row per code and `test/errors.test.ts` keeps the two
+ * a retryability flag and a fix hint. `docs/errors.md` has one row per code and `test/docs.test.ts` keeps the two
  * in step.
  *
  * Errors are built as Temporal `ApplicationFailure`s (plain `Error`s outside Temporal too), so activities, workflows,
@@ -36,6 +36,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Use a path relative to the artifact store root, without "..", or a file:// or gs:// URI inside the store.',
   },
+  MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT: {
+    message:
+      'Artifact "{uri}" was refused: its path {path} leads outside the store root {root} through a symbolic link',
+    retryable: false,
+    fix: 'Remove the symbolic link under the artifact store root (a local store never follows links out of its folder), or point MLOPS_ARTIFACT_ROOT at the real folder.',
+  },
   MLOPS_ERR_ARTIFACT_NOT_FOUND: {
     message: 'Artifact "{uri}" does not exist',
     retryable: false,
@@ -50,6 +56,11 @@ export const errorCatalogue = {
     message: 'Reading dataset source "{source}" was refused: {reason}',
     retryable: false,
     fix: "For gs://, grant the pipeline worker's credentials (Application Default Credentials) roles/storage.objectViewer on the bucket; for http(s), the URL must be readable without credentials (or copy the file to gs://).",
+  },
+  MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED: {
+    message: 'Dataset source "{source}" is not one this worker may read: {reason}',
+    retryable: false,
+    fix: 'Put local files under one of the data roots (MLOPS_DATA_ROOTS on the pipeline worker; /proc, /sys and /dev never). An http(s) host on a loopback, link-local or private address must be listed in MLOPS_HTTP_ALLOWED_HOSTS, and so must every host a redirect leads to. docs/security.md explains both.',
   },
   MLOPS_ERR_DATA_SOURCE_INVALID: {
     message: 'Dataset source "{source}" is not a valid {kind} URI: {reason}',

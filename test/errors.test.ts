@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { renderConfigurationDoc, renderErrorsDoc } from '../src/docs/reference';
 import { errorCatalogue, formatErrorMessage, isMlopsError, mlopsError } from '../src/errors';
-import { repoRoot } from './support/stack';
 
 describe('the error catalogue', function () {
   it('gives every code a stable MLOPS_ERR_<AREA>_<NAME> name, a message, a fix and a retryability flag', function () {
@@ -37,21 +33,5 @@ describe('the error catalogue', function () {
 
   it('leaves a missing template parameter visible instead of printing "undefined"', function () {
     assert.equal(formatErrorMessage('MLOPS_ERR_ARTIFACT_NOT_FOUND', {}), 'Artifact "{uri}" does not exist');
-  });
-});
-
-describe('reference docs', function () {
-  it('docs/errors.md lists exactly the codes of src/errors.ts, with the same retryability (run npm run docs)', function () {
-    const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'errors.md'), 'utf8');
-    const rows = [...doc.matchAll(/^\| `(MLOPS_ERR_[A-Z0-9_]+)` \| (yes|no) \|/gm)].map((m) => [m[1], m[2] === 'yes']);
-    assert.deepEqual(
-      rows,
-      Object.entries(errorCatalogue).map(([code, spec]) => [code, spec.retryable]),
-    );
-    assert.equal(doc, renderErrorsDoc());
-  });
-
-  it('docs/configuration.md documents every variable of the config schema (run npm run docs)', function () {
-    assert.equal(fs.readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8'), renderConfigurationDoc());
   });
 });

@@ -30,7 +30,13 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
   const { store, dataThreads } = deps;
   const warehouse = { bigquery: deps.bigQueryWarehouse, duckDbThreads: dataThreads };
   return {
-    ...createIngestActivities({ store, threads: dataThreads, storage: deps.storage, bigquery: deps.bigQuerySource }),
+    ...createIngestActivities({
+      store,
+      sources: deps.sources,
+      threads: dataThreads,
+      storage: deps.storage,
+      bigquery: deps.bigQuerySource,
+    }),
     ...createProfileActivities({ store, ...warehouse }),
     ...createPreprocessActivities({ store, ...warehouse }),
     ...createEvaluationActivities({ store }),

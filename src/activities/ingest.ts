@@ -6,6 +6,7 @@ import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from '../artifacts';
 import { snapshotFiles } from '../artifacts/layout';
 import { readJson, writeJson } from '../artifacts';
+import type { SourceAccess } from '../config';
 import type { DatasetSnapshot, IngestDatasetInput, SnapshotManifest, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import { exportBigQuery } from '../warehouse/bigquery-export';
@@ -24,6 +25,8 @@ import { defaultDataThreads } from '../warehouse/open-warehouse';
 
 export interface IngestDeps {
   store: ArtifactStore;
+  /** Where local and http(s) sources may come from (config `MLOPS_DATA_ROOTS`, `MLOPS_HTTP_ALLOWED_HOSTS`). */
+  sources: SourceAccess;
   /**
    * Cloud Storage client options for `gs://` sources: `projectId`, and `apiEndpoint` for fake-gcs-server.
    * @default {} (Application Default Credentials, the public endpoint)
@@ -84,7 +87,8 @@ async function stageFile(
   const existing = await existingSnapshot(deps.store, snapshotId);
   if (existing) return existing;
   const { table, warnings } = await withIngestDb(work, deps.threads ?? defaultDataThreads, async (db) => {
-    const table = await fileToParquet(db, { ...source, ...fetched }, parquetPath);
+    // Only a local file has passed the data-root check; errors quote lines of no other file.
+    const table = await fileToParquet(db, { ...source, ...fetched, quoteLines: source.kind === 'file' }, parquetPath);
     return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns) };
   });
   return {
@@ -107,8 +111,8 @@ function fetchFile(
   source: Exclude<SourceRef, BigQuerySourceRef>,
   work: string,
 ): Promise<FetchedSource> {
-  if (source.kind === 'file') return fetchLocalFile(source.uri, source.path);
-  if (source.kind === 'http') return fetchHttp(source.uri, work, localName(source));
+  if (source.kind === 'file') return fetchLocalFile(source.uri, source.path, deps.sources.dataRoots);
+  if (source.kind === 'http') return fetchHttp(source.uri, work, localName(source), deps.sources.httpAllowedHosts);
   return fetchGcsObject(source, work, localName(source), deps.storage ?? {});
 }
 

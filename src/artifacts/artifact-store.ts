@@ -20,6 +20,11 @@ export interface ArtifactStore {
   exists(uri: string): Promise<boolean>;
   read(uri: string): Promise<Buffer>;
   write(uri: string, data: Buffer | string): Promise<void>;
+  /**
+   * Writes the artifact only when nothing exists at the URI yet, atomically: resolves `false` and changes nothing when
+   * something does (another writer got there first). Used to hand out names exactly once (registry versions).
+   */
+  createOnly(uri: string, data: Buffer | string): Promise<boolean>;
   /** Copies a local file into the store (atomically). */
   upload(localPath: string, uri: string): Promise<void>;
   /** Copies an artifact to a local file (atomically on the local side). */

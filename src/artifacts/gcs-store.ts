@@ -53,6 +53,20 @@ export class GcsArtifactStore implements ArtifactStore {
     });
   }
 
+  /** `ifGenerationMatch: 0` makes Cloud Storage accept the upload only when no live object has the name (else 412). */
+  async createOnly(uri: string, data: Buffer | string): Promise<boolean> {
+    try {
+      await this.bucket.file(this.objectName(uri)).save(typeof data === 'string' ? Buffer.from(data) : data, {
+        resumable: false,
+        preconditionOpts: { ifGenerationMatch: 0 },
+      });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 412) return false;
+      throw err;
+    }
+  }
+
   async upload(localPath: string, uri: string): Promise<void> {
     await this.bucket.upload(localPath, { destination: this.objectName(uri), resumable: false });
   }

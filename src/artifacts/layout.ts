@@ -7,15 +7,17 @@
  *   preprocessed/<snapshotId>/<specHash>/{train,validation,test}.parquet, transform.json, result.json
  *   runs/<model>/<runKey>/training/{model.onnx, metrics.json, checkpoints/epoch-NNNN.ckpt, evaluation.json}
  *   runs/<model>/<runKey>/inputs/{train,validation,transform}.<ext>   (staged for remote trainers)
- *   registry/<model>/versions/<000001>/{model.onnx, transform.json, evaluation.json, version.json}
+ *   registry/<model>/registrations/<key hash>/{model.onnx, transform.json, evaluation.json}
+ *   registry/<model>/versions/<000001>/version.json                  (created create-only: one number, one writer)
  *   registry/<model>/aliases/<alias>.json
  *   registry/<model>/deployment.json                                  (what the model server serves)
  *   predictions/<model>/date=<YYYY-MM-DD>/<part>.parquet              (the model server's prediction log)
  *   monitoring/<model>/<runId>/{drift.json, report.html}
  *
- * In every multi-file folder the record named last above (manifest, result, version) is written last: a folder
- * without it is unfinished and ignored.
+ * In every multi-file folder the record named last above (manifest, result) is written last: a folder without it is
+ * unfinished and ignored. A model version is one record pointing at its registration's files.
  */
+import { createHash } from 'node:crypto';
 import type { ArtifactStore } from './artifact-store';
 
 /** Anything that joins key segments into URIs (an `ArtifactStore`). */
@@ -131,21 +133,28 @@ export function modelVersionsFolder(store: UriJoiner, modelName: string): string
 
 export interface ModelVersionFiles {
   folder: string;
-  model: string;
-  transform: string;
-  evaluation: string;
-  /** Written last: its presence marks a complete version. */
+  /** Created create-only once the registration's files are complete: its presence publishes the version. */
   record: string;
 }
 
 export function modelVersionFiles(store: UriJoiner, modelName: string, version: number): ModelVersionFiles {
   const folder = store.uri('registry', modelName, 'versions', String(version).padStart(6, '0'));
+  return { folder, record: store.uri(folder, 'version.json') };
+}
+
+/** Where one registration copies its files before it claims a version number (named by its key, one per run). */
+export function registrationFiles(
+  store: UriJoiner,
+  modelName: string,
+  registrationKey: string,
+): { folder: string; model: string; transform: string; evaluation: string } {
+  const id = createHash('sha256').update(registrationKey).digest('hex').slice(0, 24);
+  const folder = store.uri('registry', modelName, 'registrations', id);
   return {
     folder,
     model: store.uri(folder, 'model.onnx'),
     transform: store.uri(folder, 'transform.json'),
     evaluation: store.uri(folder, 'evaluation.json'),
-    record: store.uri(folder, 'version.json'),
   };
 }
 

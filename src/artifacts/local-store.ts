@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -6,7 +7,14 @@ import { mlopsError } from '../errors';
 import type { ArtifactStore } from './artifact-store';
 import { joinKey, keyWithinRoot } from './artifact-store';
 
-/** The embedded default: artifacts are files under one folder. Writes go to a temp file, then `rename`. */
+/**
+ * The embedded default: artifacts are files under one folder. Writes go to a temp file, then `rename`.
+ *
+ * Symbolic links: every path is checked after resolving links (of the root too, so a root that is itself a link to a
+ * data disk works). A link inside the root that leads out of it is refused for reads and writes alike
+ * (`MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT`); a write's rename replaces a link at the target itself instead of writing
+ * through it.
+ */
 export class LocalArtifactStore implements ArtifactStore {
   readonly root: string;
   private readonly rootPath: string;
@@ -23,9 +31,13 @@ export class LocalArtifactStore implements ArtifactStore {
   localPath(uri: string): string {
     const key = keyWithinRoot(this.root, uri);
     const resolved = path.resolve(this.rootPath, key);
-    if (resolved !== this.rootPath && !resolved.startsWith(this.rootPath + path.sep)) {
+    if (!isWithin(this.rootPath, resolved)) {
       throw mlopsError('MLOPS_ERR_ARTIFACT_URI_INVALID', { uri, reason: 'it resolves outside the store root' });
     }
+    const realRoot = realPathOfExisting(this.rootPath);
+    const real = realPathOfExisting(resolved);
+    if (!isWithin(realRoot, real))
+      throw mlopsError('MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT', { uri, path: real, root: realRoot });
     return resolved;
   }
 
@@ -46,11 +58,27 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async write(uri: string, data: Buffer | string): Promise<void> {
-    await this.replaceAtomically(uri, (tmp) => fs.writeFile(tmp, data));
+    await this.publishFromTemp(uri, (tmp) => fs.writeFile(tmp, data), replace);
+  }
+
+  /** A finished temp file is hard-linked to the name: `link` fails with EEXIST when the name exists, atomically. */
+  async createOnly(uri: string, data: Buffer | string): Promise<boolean> {
+    let created = false;
+    await this.publishFromTemp(
+      uri,
+      (tmp) => fs.writeFile(tmp, data),
+      async (tmp, target) => {
+        created = await fs.link(tmp, target).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
+        );
+      },
+    );
+    return created;
   }
 
   async upload(localPath: string, uri: string): Promise<void> {
-    await this.replaceAtomically(uri, (tmp) => fs.copyFile(localPath, tmp));
+    await this.publishFromTemp(uri, (tmp) => fs.copyFile(localPath, tmp), replace);
   }
 
   async download(uri: string, localPath: string): Promise<void> {
@@ -71,17 +99,43 @@ export class LocalArtifactStore implements ArtifactStore {
       .sort();
   }
 
-  /** Writes into a hidden temp file beside the target and renames it over the target (atomic on POSIX). */
-  private async replaceAtomically(uri: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  /** Writes into a hidden temp file beside the target, then publishes it under the target's name. */
+  private async publishFromTemp(
+    uri: string,
+    fill: (tmp: string) => Promise<void>,
+    publish: (tmp: string, target: string) => Promise<void>,
+  ): Promise<void> {
     const target = this.localPath(uri);
     await fs.mkdir(path.dirname(target), { recursive: true });
+    // Checked again now that the folders exist, in case a link was planted between the first check and the mkdir.
+    this.localPath(uri);
     const tmp = path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
     try {
       await fill(tmp);
-      await fs.rename(tmp, target);
-    } catch (err) {
+      await publish(tmp, target);
+    } finally {
       await fs.rm(tmp, { force: true });
-      throw err;
+    }
+  }
+}
+
+/** `rename` over the target: atomic on POSIX, and it replaces a link at the target rather than writing through it. */
+const replace = (tmp: string, target: string) => fs.rename(tmp, target);
+
+function isWithin(root: string, candidate: string): boolean {
+  return candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+/** The real path of a path whose tail may not exist yet: links resolved in the part that exists, the rest appended. */
+function realPathOfExisting(target: string): string {
+  const missing: string[] = [];
+  for (let current = target; ; current = path.dirname(current)) {
+    try {
+      return path.join(realpathSync(current), ...missing.reverse());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(current) === current) throw err;
+      missing.push(path.basename(current));
     }
   }
 }

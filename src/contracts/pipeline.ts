@@ -1,75 +1,176 @@
 import { z } from 'zod';
-import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { hyperparameterProblems } from './hyperparameters';
+import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
 
 /**
  * Input of the `trainingPipeline` workflow. Validated once at workflow start; every invalid field is reported in one
- * non-retryable `MLOPS_ERR_PIPELINE_INPUT_INVALID` failure. Defaults live here and nowhere else.
+ * non-retryable `MLOPS_ERR_PIPELINE_INPUT_INVALID` failure. Defaults live here and nowhere else. Each field's
+ * `.describe()` text is its row in docs/pipeline-input.md (`npm run docs`); a trailing `@default …` gives the default
+ * column where the default is not a value in the schema.
  */
 export const trainingPipelineInputSchema = z
   .object({
-    /** Registered model name: lowercase letters, digits and dashes. */
     modelName: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
+      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter')
+      .describe('Registry name: lowercase letters, digits and dashes, starting with a letter.'),
     dataset: z
       .object({
-        /** Local path, `file://`, `https://` or `gs://` URI of the source data. */
-        uri: z.string().min(1, 'must name a file or URI'),
-        /** Format; inferred from the extension when absent. */
-        format: z.enum(['csv', 'parquet', 'jsonl']).optional(),
+        uri: z
+          .string()
+          .min(1, 'must name a file or URI')
+          .describe(
+            "A local path (relative to the pipeline worker's directory), `file://`, `http(s)://`, " +
+              '`gs://bucket/object` or `bq://` (BigQuery table or query) URI; see [security.md](security.md) for ' +
+              'where a pipeline may read from.',
+          ),
+        format: z
+          .enum(['csv', 'parquet', 'jsonl'])
+          .optional()
+          .describe('`csv`, `parquet` or `jsonl`. @default from the extension'),
       })
       .strict(),
-    /** Column to predict. */
-    target: z.string().min(1),
-    /** Feature columns; all columns but the target when absent. */
-    features: z.array(z.string().min(1)).min(1).optional(),
-    /**
-     * What to predict; inferred from the target when absent (docs/pipeline-input.md, "Task inference"): a numeric
-     * target with a fractional value or more than 20 distinct values is regression, any other target classification.
-     */
-    task: z.enum(['classification', 'regression']).optional(),
+    target: z.string().min(1).describe('The column to predict.'),
+    features: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        'Feature columns. Numeric columns are imputed with the training median and standardized; others are ' +
+          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). ' +
+          '@default all other columns',
+      ),
+    task: z
+      .enum(['classification', 'regression'])
+      .optional()
+      .describe(
+        '`classification` or `regression`. Left out, it is inferred from the target: a numeric target with a ' +
+          'fractional value or more than 20 distinct values is regression, any other target classification; the ' +
+          'result and the `pipelineStatus` query show the task used. @default inferred',
+      ),
     split: z
       .object({
-        testFraction: z.number().gt(0).lt(0.9).default(0.2),
-        validationFraction: z.number().gt(0).lt(0.9).default(0.1),
-        seed: z.number().int().min(0).default(42),
+        testFraction: z
+          .number()
+          .gt(0)
+          .lt(0.9)
+          .default(0.2)
+          .describe(
+            'Share of rows held out for the test split; with `validationFraction` below 0.9. The split is a hash of ' +
+              'the row number and the seed, so it is reproducible.',
+          ),
+        validationFraction: z
+          .number()
+          .gt(0)
+          .lt(0.9)
+          .default(0.1)
+          .describe('Share of rows held out for the validation split; with `testFraction` below 0.9.'),
+        seed: z.number().int().min(0).default(42).describe('Seed of the split and of the trainer.'),
       })
       .strict()
       .refine((s) => s.testFraction + s.validationFraction < 0.9, 'testFraction + validationFraction must be below 0.9')
       .default({}),
-    /** Deduplication, stratification and per-feature settings (docs/preprocessing.md); absent: every default. */
-    preprocessing: preprocessingSpecSchema.optional(),
-    /** Where profiling and preprocessing run: `duckdb` (embedded, the default) or `bigquery` (the pipeline worker
-     *  needs MLOPS_GCP_PROJECT and MLOPS_BIGQUERY_DATASET; docs/preprocessing.md, "BigQuery"). */
-    warehouse: z.enum(['duckdb', 'bigquery']).optional(),
+    preprocessing: preprocessingSpecSchema
+      .optional()
+      .describe(
+        'Declarative preprocessing (deduplication, stratification, per-feature settings). Every field is optional. ' +
+          '@default the defaults in [preprocessing.md](preprocessing.md)',
+      ),
+    warehouse: z
+      .enum(['duckdb', 'bigquery'])
+      .optional()
+      .describe(
+        'Where profiling and preprocessing run: `duckdb` (embedded, on the pipeline worker) or `bigquery` (the ' +
+          'snapshot is staged into the BigQuery dataset `MLOPS_BIGQUERY_DATASET`; the worker also needs ' +
+          '`MLOPS_GCP_PROJECT`). See [preprocessing.md](preprocessing.md#bigquery). @default `duckdb`',
+      ),
     trainer: z
       .object({
-        /** `builtin-linear`: the project's own linear/logistic model (Node); `torch-tabular`: the PyTorch reference
-         *  trainer; `command`: your own trainer following docs/trainer-contract.md. */
-        kind: z.enum(['builtin-linear', 'torch-tabular', 'command']).default('builtin-linear'),
-        /** argv of your trainer, for kind `command`. */
-        command: z.array(z.string().min(1)).min(1).optional(),
-        hyperparameters: z.record(z.union([z.number(), z.string(), z.boolean()])).default({}),
-        /** `local`: a trainer process on a training worker; `vertex`: a Vertex AI CustomJob. */
-        backend: z.enum(['local', 'vertex']).default('local'),
-        /** Vertex AI job settings (backend `vertex`); unset fields come from MLOPS_VERTEX_* configuration. */
+        kind: z
+          .enum(['builtin-linear', 'torch-tabular', 'command'])
+          .default('builtin-linear')
+          .describe(
+            "`builtin-linear` (the project's logistic/linear model, in Node), `torch-tabular` (the PyTorch reference " +
+              'trainer in `trainers/`), or `command` (your own, see [trainer-contract.md](trainer-contract.md)).',
+          ),
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .optional()
+          .describe("Required for kind `command`: argv of your trainer; the contract's flags are appended."),
+        hyperparameters: z
+          .record(z.union([z.number(), z.string(), z.boolean()]))
+          .default({})
+          .describe(
+            'Passed to the trainer as JSON. For `builtin-linear` and `torch-tabular` (backend `local`) every key is ' +
+              "checked at input validation against the trainer's schema: an unknown key (`epoch`, `learning_rate` " +
+              'for `lr`) or a bad value fails the run with `MLOPS_ERR_PIPELINE_INPUT_INVALID`, listing the valid ' +
+              'keys. Keys, defaults and ranges: [hyperparameters.md](hyperparameters.md).',
+          ),
+        backend: z
+          .enum(['local', 'vertex'])
+          .default('local')
+          .describe('`local`: a trainer process on a training worker; `vertex`: a Vertex AI CustomJob.'),
         vertex: z
           .object({
-            imageUri: z.string().min(1).optional(),
-            command: z.array(z.string().min(1)).min(1).optional(),
-            machineType: z.string().min(1).optional(),
-            acceleratorType: z.string().min(1).optional(),
-            acceleratorCount: z.number().int().min(0).max(16).optional(),
-            pollSeconds: z.number().min(0.1).max(600).default(30),
+            imageUri: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('Trainer container image. @default `MLOPS_VERTEX_IMAGE_URI`'),
+            command: z
+              .array(z.string().min(1))
+              .min(1)
+              .optional()
+              .describe(
+                "argv run in the container, replacing the image's entrypoint; the contract's flags are its arguments. " +
+                  "@default the image's entrypoint",
+              ),
+            machineType: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('Machine type of the worker pool. @default `MLOPS_VERTEX_MACHINE_TYPE`'),
+            acceleratorType: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('Accelerator type, e.g. `NVIDIA_TESLA_T4`. @default `MLOPS_VERTEX_ACCELERATOR_TYPE`'),
+            acceleratorCount: z
+              .number()
+              .int()
+              .min(0)
+              .max(16)
+              .optional()
+              .describe('Accelerators per replica. @default `MLOPS_VERTEX_ACCELERATOR_COUNT`'),
+            pollSeconds: z
+              .number()
+              .min(0.1)
+              .max(600)
+              .default(30)
+              .describe("Seconds between checks of the job's state."),
           })
           .strict()
-          .default({}),
-        /** Task queue of the training workers to run on (a GPU pool). */
-        taskQueue: z.string().min(1).default(taskQueues.training),
-        /** Seconds without a progress line before the attempt is considered hung. */
-        heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
+          .default({})
+          .describe(
+            'Vertex AI job settings, for backend `vertex`; unset fields come from the MLOPS_VERTEX_* configuration.',
+          ),
+        taskQueue: z
+          .string()
+          .min(1)
+          .default(taskQueues.training)
+          .describe('Task queue of the training workers to run on (for example a pool of A100 machines).'),
+        heartbeatTimeoutSeconds: z
+          .number()
+          .int()
+          .min(5)
+          .max(3600)
+          .default(120)
+          .describe(
+            'A trainer that prints no progress line for this long is killed, and the attempt is retried from its ' +
+              'last checkpoint.',
+          ),
       })
       .strict()
       .refine((t) => t.kind !== 'command' || t.command !== undefined, {
@@ -79,19 +180,31 @@ export const trainingPipelineInputSchema = z
       .default({}),
     gate: z
       .object({
-        /** Metric compared; must be one the evaluation reports for the task. */
-        metric: z.enum(['accuracy', 'auc', 'f1', 'log_loss', 'rmse', 'mae', 'r2']).optional(),
-        /** Improvement over the current champion (in the metric's units; lower-is-better handled) the challenger must
-         *  exceed; with 0 any strictly positive improvement passes, and a tie never deploys. */
-        minImprovement: z.number().min(0).default(0),
+        metric: z
+          .enum(['accuracy', 'auc', 'f1', 'log_loss', 'rmse', 'mae', 'r2'])
+          .optional()
+          .describe(
+            'Metric the challenger is judged on; one the evaluation reports for the task. ' +
+              '@default `auc` (binary), `accuracy` (multi-class), `rmse` (regression)',
+          ),
+        minImprovement: z
+          .number()
+          .min(0)
+          .default(0)
+          .describe(
+            "Improvement over the current champion the challenger must exceed, in the metric's units (direction-aware " +
+              'for `rmse`, `mae`, `log_loss`); the champion is re-scored on the same test rows, so with 0 any strictly ' +
+              'positive improvement passes and a tie never deploys. Without a champion the challenger must beat the ' +
+              'trivial baseline.',
+          ),
       })
       .strict()
       .default({}),
-    /** Registry alias to point at the new version when it passes the gate. */
     deployAlias: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,31}$/)
-      .default('production'),
+      .default('production')
+      .describe('Registry alias that moves to the new version when it passes the gate.'),
   })
   .strict()
   .superRefine((input, ctx) => {

@@ -61,16 +61,48 @@ const featureSpec = z
   .strict()
   .superRefine((f, ctx) => addProblems(ctx, f.type ? optionProblems(f, f.type) : imputeProblems(f)));
 
+const featureDefaultsDoc = 'Settings for every feature of that type (the options of `preprocessing.features.<name>`).';
+
 export const preprocessingSpecSchema = z
   .object({
-    dedupe: z.boolean().optional(),
-    stratify: z.boolean().optional(),
-    maxClasses: z.number().int().min(2).max(1000).optional(),
+    dedupe: z
+      .boolean()
+      .optional()
+      .describe(
+        'Drop rows identical in every column before splitting, keeping the first by file row number. @default `false`',
+      ),
+    stratify: z
+      .boolean()
+      .optional()
+      .describe(
+        'Classification only: split each class separately, so each split keeps the class proportions. @default `false`',
+      ),
+    maxClasses: z
+      .number()
+      .int()
+      .min(2)
+      .max(1000)
+      .optional()
+      .describe(
+        'Classification only: the most classes a target may have; a target with more fails with ' +
+          'MLOPS_ERR_DATA_TOO_MANY_CLASSES, which says to set `task`. @default 100',
+      ),
     defaults: z
-      .object({ numeric: typedOptions('numeric').optional(), categorical: typedOptions('categorical').optional() })
+      .object({
+        numeric: typedOptions('numeric').optional().describe(featureDefaultsDoc),
+        categorical: typedOptions('categorical').optional().describe(featureDefaultsDoc),
+      })
       .strict()
       .optional(),
-    features: z.record(z.string().min(1), featureSpec).optional(),
+    features: z
+      .record(z.string().min(1), featureSpec)
+      .optional()
+      .describe(
+        'Settings of one feature of `features`: `type` (`numeric` or `categorical`, inferred from the column type), ' +
+          '`impute` (`median`, `mean`, `most_frequent` or `{ "strategy": "constant", "value": … }`), `clip` (training ' +
+          'quantiles `{ "lower": 0.01, "upper": 0.99 }`, numeric), `standardize` (numeric, default `true`), `encoding` ' +
+          '(`onehot` or `ordinal`, categorical), `maxCategories` (categorical, default 50).',
+      ),
   })
   .strict() satisfies z.ZodType<PreprocessingSpec>;
 

@@ -16,6 +16,12 @@ export interface SourceFile {
   localPath: string;
   format: FileFormat;
   bytes: number;
+  /**
+   * Whether errors may quote the file's lines: only for a local file inside a data root. A downloaded file may hold
+   * what its author could not read themselves (a private object read with the worker's credentials), and Temporal
+   * keeps failure messages in plain text. @default false
+   */
+  quoteLines?: boolean;
 }
 
 export interface ParquetTable {
@@ -193,7 +199,16 @@ function parseFailure(source: SourceFile, message: string, header: string[] | un
       problem: `malformed JSON (${json[3]} at byte ${json[1]} of the line)`,
     });
   }
-  return mlopsError('MLOPS_ERR_DATA_UNREADABLE', { source: source.uri, reason: firstLines(message) });
+  return mlopsError('MLOPS_ERR_DATA_UNREADABLE', { source: source.uri, reason: quotable(source, firstLines(message)) });
+}
+
+/** The parser's words without the file's: its quoted line and quoted values go, unless the file may be quoted. */
+function quotable(source: SourceFile, text: string): string {
+  if (source.quoteLines) return text;
+  return text
+    .replace(/Original Line:.*$/s, '')
+    .replace(/'[^']*'|"[^"]*"/g, '…')
+    .trim();
 }
 
 /** Turns DuckDB's CSV error into a sentence naming the column the row breaks at. */
@@ -214,13 +229,10 @@ function csvRowError(source: SourceFile, line: number, message: string, header: 
     const column = field === undefined ? 'a value' : `the value of column "${header[field] ?? `#${field + 1}`}"`;
     problem = `${column} has a quote that is not closed, or text after its closing quote`;
   } else {
-    problem = firstLines(message.split('\n').slice(2).join(' ')) || firstLines(message);
+    problem = quotable(source, firstLines(message.split('\n').slice(2).join(' ')) || firstLines(message));
   }
-  return mlopsError('MLOPS_ERR_DATA_ROW_MALFORMED', {
-    source: source.uri,
-    line,
-    problem: `${problem} (${JSON.stringify(original.slice(0, 120))})`,
-  });
+  const quote = source.quoteLines ? ` (${JSON.stringify(original.slice(0, 120))})` : '';
+  return mlopsError('MLOPS_ERR_DATA_ROW_MALFORMED', { source: source.uri, line, problem: `${problem}${quote}` });
 }
 
 function empty(source: SourceFile, reason: string): Error {

@@ -1,3 +1,5 @@
+import dns from 'node:dns/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { mlopsError } from '../errors';
@@ -7,16 +9,15 @@ import { saveAndHash } from './hashing';
 /**
  * Downloads to `work` while hashing. 404/410 and 401/403 cannot succeed on retry, so they are catalogued
  * non-retryable failures; everything else (5xx, 429, refused connections, resets) is a plain Error that Temporal
- * retries.
+ * retries. Hosts on internal addresses are refused unless `allowedHosts` names them (see {@link checkHost}).
  */
-export async function fetchHttp(uri: string, work: string, fileName: string): Promise<FetchedSource> {
-  let response: Response;
-  try {
-    response = await fetch(uri);
-  } catch (err) {
-    const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new Error(`GET ${uri} failed: ${cause}`);
-  }
+export async function fetchHttp(
+  uri: string,
+  work: string,
+  fileName: string,
+  allowedHosts: string[],
+): Promise<FetchedSource> {
+  const response = await fetchFollowingAllowedRedirects(uri, allowedHosts);
   const answer = `HTTP ${response.status} ${response.statusText}`.trim();
   if (response.status === 404 || response.status === 410) {
     await response.body?.cancel();
@@ -37,4 +38,88 @@ export async function fetchHttp(uri: string, work: string, fileName: string): Pr
   } catch (err) {
     throw new Error(`GET ${uri} broke off mid-download: ${(err as Error).message}`);
   }
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const maxRedirects = 5;
+
+/** Redirects are followed here, not by fetch, so that every hop's host passes {@link checkHost} first. */
+async function fetchFollowingAllowedRedirects(uri: string, allowedHosts: string[]): Promise<Response> {
+  let url = parseUrl(uri);
+  for (let hop = 0; ; hop++) {
+    await checkHost(uri, url, allowedHosts, hop > 0);
+    const response = await fetch(url, { redirect: 'manual' }).catch((err: Error & { cause?: Error }) => {
+      throw new Error(`GET ${uri} failed: ${err.cause?.message ?? err.message}`);
+    });
+    const location = response.headers.get('location');
+    if (!redirectStatuses.has(response.status) || !location) return response;
+    await response.body?.cancel();
+    if (hop === maxRedirects) throw notAllowed(uri, `it redirects more than ${maxRedirects} times`);
+    url = new URL(location, url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw notAllowed(uri, `it redirects to a ${url.protocol}// URL`);
+  }
+}
+
+/**
+ * Loopback, link-local (cloud metadata at 169.254.169.254), private, carrier-grade NAT, "this network" and
+ * IPv4-mapped IPv6 addresses: what a worker can reach that the workflow author usually cannot.
+ */
+const internalRanges = new net.BlockList();
+for (const [address, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const)
+  internalRanges.addSubnet(address, prefix, 'ipv4');
+for (const [address, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['::ffff:0:0', 96],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  internalRanges.addSubnet(address, prefix, 'ipv6');
+
+/**
+ * Refuses a host that resolves to any internal address unless it is listed (or the list holds `*`). Every address the
+ * name resolves to is checked, since fetch may connect to any of them. A name that resolves to a public address here
+ * and to an internal one when fetch resolves it again (DNS rebinding) is not caught; list-only setups should resolve
+ * names through a resolver that never returns internal addresses for outside names.
+ */
+async function checkHost(source: string, url: URL, allowedHosts: string[], redirected: boolean): Promise<void> {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (allowedHosts.includes('*') || allowedHosts.some((h) => h.replace(/^\[|\]$/g, '') === host)) return;
+  const addresses = net.isIP(host)
+    ? [host]
+    : await dns.lookup(host, { all: true, verbatim: true }).then(
+        (found) => found.map((a) => a.address),
+        (err: Error) => {
+          throw new Error(`GET ${source} failed: ${host} did not resolve (${err.message})`);
+        },
+      );
+  const internal = addresses.find((a) => internalRanges.check(a, net.isIPv6(a) ? 'ipv6' : 'ipv4'));
+  if (internal === undefined) return;
+  const via = redirected ? ' (a redirect leads there)' : '';
+  throw notAllowed(
+    source,
+    `the host ${host}${via} resolves to ${internal}, a loopback, link-local or private address; ` +
+      'list the host in MLOPS_HTTP_ALLOWED_HOSTS on the pipeline worker to allow it',
+  );
+}
+
+function parseUrl(uri: string): URL {
+  try {
+    return new URL(uri);
+  } catch (err) {
+    throw mlopsError('MLOPS_ERR_DATA_SOURCE_INVALID', { source: uri, kind: 'http(s)', reason: (err as Error).message });
+  }
+}
+
+function notAllowed(source: string, reason: string): Error {
+  return mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED', { source, reason });
 }

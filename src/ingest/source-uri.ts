@@ -30,9 +30,18 @@ export function parseSource(input: IngestDatasetInput): SourceRef {
     return { kind: 'gcs', uri, format: formatOf(input), bucket: match[1]!, object: match[2]! };
   }
   if (scheme === undefined) return { kind: 'file', uri, format: formatOf(input), path: path.resolve(uri) };
-  if (scheme === 'file') return { kind: 'file', uri, format: formatOf(input), path: fileURLToPath(uri) };
+  if (scheme === 'file') return { kind: 'file', uri, format: formatOf(input), path: localPathOf(uri) };
   if (scheme === 'http' || scheme === 'https') return { kind: 'http', uri, format: formatOf(input) };
   throw invalid(uri, 'source', `the scheme "${scheme}://" is not supported`);
+}
+
+/** A `file://` URI naming another host (`file://server/share/x.csv`) is not a local file: refused, not thrown raw. */
+function localPathOf(uri: string): string {
+  try {
+    return fileURLToPath(uri);
+  } catch (err) {
+    throw invalid(uri, 'file', (err as Error).message);
+  }
 }
 
 function formatOf(input: IngestDatasetInput): FileFormat {

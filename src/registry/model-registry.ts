@@ -1,10 +1,21 @@
 /**
- * The model registry, kept in the artifact store (folders in src/artifacts/layout.ts): immutable versions, and aliases
- * that point at them. A version's record is written last: a version folder without it is incomplete and ignored.
+ * The model registry, kept in the artifact store (folders in src/artifacts/layout.ts). A registration first copies its
+ * files into its own folder (named by a hash of its registration key, so two runs never write into the same one), then
+ * claims the next version number by creating the version's record create-only; the record points at the
+ * registration's files. A version is therefore one object written completely or not at all, and a number is handed out
+ * once: a writer that loses the race for it tries the next one. Aliases point at versions.
  */
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
-import { aliasRecord, isModelVersionRecord, modelVersionFiles, modelVersionsFolder } from '../artifacts/layout';
+import { readJson, writeJson } from '../artifacts';
+import {
+  aliasRecord,
+  isModelVersionRecord,
+  modelVersionFiles,
+  modelVersionsFolder,
+  registrationFiles,
+} from '../artifacts/layout';
+import type { FittedTransform } from '../contracts/datasets';
+import type { RegisterModelInput } from '../contracts/training';
 import { mlopsError } from '../errors';
 
 export interface ModelVersionRecord {
@@ -50,4 +61,90 @@ export async function resolveAlias(store: ArtifactStore, model: string, alias: s
   if (!(await store.exists(versionUri)))
     throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${record.version}` });
   return readJson<ModelVersionRecord>(store, versionUri);
+}
+
+/** A version's record; `MLOPS_ERR_REGISTRY_NOT_FOUND` when the version does not exist. */
+export async function readVersion(store: ArtifactStore, model: string, version: number): Promise<ModelVersionRecord> {
+  const uri = modelVersionFiles(store, model, version).record;
+  if (!(await store.exists(uri)))
+    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${version}` });
+  return readJson<ModelVersionRecord>(store, uri);
+}
+
+/** Points an alias at a version, remembering the version it pointed at before. */
+export async function moveAlias(
+  store: ArtifactStore,
+  model: string,
+  alias: string,
+  version: number,
+): Promise<AliasRecord> {
+  const current = await readAlias(store, model, alias);
+  if (current?.version === version) return current;
+  const record: AliasRecord = {
+    alias,
+    version,
+    previousVersion: current?.version,
+    updatedAt: new Date().toISOString(),
+  };
+  await writeJson(store, aliasRecord(store, model, alias), record);
+  return record;
+}
+
+/**
+ * Registers a run's model as the next version. A retried registration (same registration key) finds the version it
+ * already published.
+ */
+export async function registerVersion(store: ArtifactStore, input: RegisterModelInput): Promise<ModelVersionRecord> {
+  const versions = await listVersions(store, input.modelName);
+  const existing = versions.find((v) => v.registrationKey === input.registrationKey);
+  if (existing) return existing;
+  const staged = await stageFiles(store, input);
+  return claimVersion(store, staged, (versions.at(-1)?.version ?? 0) + 1);
+}
+
+/** Copies the run's files into its own registration folder; the record still lacks its version number. */
+async function stageFiles(
+  store: ArtifactStore,
+  input: RegisterModelInput,
+): Promise<Omit<ModelVersionRecord, 'version'>> {
+  const files = registrationFiles(store, input.modelName, input.registrationKey);
+  const transform = await readJson<FittedTransform>(store, input.transformUri);
+  await store.write(files.model, await store.read(input.modelUri));
+  await store.write(files.transform, await store.read(input.transformUri));
+  await store.write(files.evaluation, await store.read(input.evaluationUri));
+  return {
+    modelName: input.modelName,
+    snapshotId: input.snapshotId,
+    metrics: input.metrics,
+    transformSpecHash: transform.specHash,
+    modelUri: files.model,
+    transformUri: files.transform,
+    evaluationUri: files.evaluation,
+    registrationKey: input.registrationKey,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** Each lost race costs one create attempt; this many concurrent registrations of one model is far beyond real use. */
+const maxClaimAttempts = 1000;
+
+/**
+ * Publishes the record under the first free version number from `first` on: the record is created only when no other
+ * writer has created it (exclusive create), so each number goes to one registration.
+ */
+async function claimVersion(
+  store: ArtifactStore,
+  staged: Omit<ModelVersionRecord, 'version'>,
+  first: number,
+): Promise<ModelVersionRecord> {
+  for (let version = first; version < first + maxClaimAttempts; version++) {
+    const record: ModelVersionRecord = { ...staged, version };
+    const uri = modelVersionFiles(store, staged.modelName, version).record;
+    if (await store.createOnly(uri, `${JSON.stringify(record, null, 2)}\n`)) return record;
+    // This registration may hold it already: a retry racing a slow first try, or our own create whose success answer
+    // was lost and that the Storage client retried (the retry then meets its own object and fails the precondition).
+    const holder = await readJson<ModelVersionRecord>(store, uri);
+    if (holder.registrationKey === staged.registrationKey) return holder;
+  }
+  throw new Error(`could not claim a version of model "${staged.modelName}" in ${maxClaimAttempts} attempts`);
 }

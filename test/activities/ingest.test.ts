@@ -18,7 +18,7 @@ import { modelVersionFiles } from '../../src/artifacts/layout';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { startTestBigQuery } from '../support/bigquery-emulator';
-import { repoRoot, tempDir } from '../support/stack';
+import { repoRoot, tempDir, testSources } from '../support/stack';
 
 const badData = path.join(repoRoot, 'test', 'fixtures', 'bad-data');
 const peopleCsv = 'id,age,income,city\n1,34,52000.5,Lyon\n2,41,61000,Paris\n3,29,48000.25,Nantes\n';
@@ -29,10 +29,15 @@ interface Harness {
   ingest: (input: IngestDatasetInput) => Promise<DatasetSnapshot>;
 }
 
-function harness(deps: Omit<Parameters<typeof createIngestActivities>[0], 'store'> = {}): Harness {
+function harness(deps: Partial<Omit<Parameters<typeof createIngestActivities>[0], 'store'>> = {}): Harness {
   const root = tempDir('ingest-store');
   const store = new LocalArtifactStore(root);
-  return { store, root, ingest: createIngestActivities({ store, ...deps }).ingestDataset };
+  return { store, root, ingest: createIngestActivities({ store, sources: testSources(), ...deps }).ingestDataset };
+}
+
+/** Sources on this machine's loopback HTTP server: allowed only because the test lists the host. */
+function loopbackHarness(): Harness {
+  return harness({ sources: { ...testSources(), httpAllowedHosts: ['127.0.0.1'] } });
 }
 
 function writeTemp(name: string, content: string): string {
@@ -240,7 +245,7 @@ describe('ingestDataset', function () {
       after(() => server.close());
 
       it('downloads an http URL while hashing it and records the ETag', async function () {
-        const { ingest } = harness();
+        const { ingest } = loopbackHarness();
         const snapshot = await ingest({ sourceUri: `${server.url}/data/people.csv` });
         const manifest = readManifest(snapshot);
         assert.equal(manifest.contentHash, createHash('sha256').update(peopleCsv).digest('hex'));
@@ -256,7 +261,7 @@ describe('ingestDataset', function () {
       });
 
       it('throws a plain retryable Error when the server answers 500, and succeeds on the next attempt', async function () {
-        const { root, ingest } = harness();
+        const { root, ingest } = loopbackHarness();
         failNext = 1;
         await assertRetryable(ingest({ sourceUri: `${server.url}/data/people.csv` }), /HTTP 500/);
         assert.deepEqual(storeListing(root), []);
@@ -266,7 +271,7 @@ describe('ingestDataset', function () {
       });
 
       it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_NOT_FOUND when the URL answers 404', async function () {
-        const { root, ingest } = harness();
+        const { root, ingest } = loopbackHarness();
         await assertIngestFails(
           ingest({ sourceUri: `${server.url}/missing.csv` }),
           'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
@@ -277,7 +282,7 @@ describe('ingestDataset', function () {
 
       it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_FORBIDDEN when the URL answers 403', async function () {
         await assertIngestFails(
-          harness().ingest({ sourceUri: `${server.url}/private.csv` }),
+          loopbackHarness().ingest({ sourceUri: `${server.url}/private.csv` }),
           'MLOPS_ERR_DATA_SOURCE_FORBIDDEN',
           /private\.csv" was refused: the server answered HTTP 403/,
         );
@@ -286,7 +291,7 @@ describe('ingestDataset', function () {
       it('throws a plain retryable Error when the connection is refused', async function () {
         const port = await freePort();
         await assertRetryable(
-          harness().ingest({ sourceUri: `http://127.0.0.1:${port}/people.csv` }),
+          loopbackHarness().ingest({ sourceUri: `http://127.0.0.1:${port}/people.csv` }),
           new RegExp(`GET http://127\\.0\\.0\\.1:${port}/people\\.csv failed: .*ECONNREFUSED`),
         );
       });

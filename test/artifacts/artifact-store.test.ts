@@ -93,6 +93,44 @@ describe('LocalArtifactStore', function () {
   });
 });
 
+describe('LocalArtifactStore and symbolic links', function () {
+  it('refuses to write through a link that leads out of the root, and writes nothing outside', async function () {
+    const root = tempDir('store');
+    const outside = tempDir('outside');
+    fs.symlinkSync(outside, path.join(root, 'registry'));
+    const store = new LocalArtifactStore(root);
+    const uri = store.uri('registry', 'churn', 'versions', '000001', 'version.json');
+    await expectRejects(store.write(uri, '{}'), 'MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT');
+    await expectRejects(store.upload(__filename, store.uri('registry', 'copy.ts')), 'MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT');
+    assert.deepEqual(fs.readdirSync(outside), [], 'nothing was created outside the root');
+  });
+
+  it('refuses to read or copy a file that a link inside the root points outside it', async function () {
+    const root = tempDir('store');
+    const secret = path.join(tempDir('outside'), 'secret.txt');
+    fs.writeFileSync(secret, 'not an artifact');
+    fs.symlinkSync(secret, path.join(root, 'model.onnx'));
+    const store = new LocalArtifactStore(root);
+    await expectRejects(store.read(store.uri('model.onnx')), 'MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT');
+    await expectRejects(
+      store.download(store.uri('model.onnx'), path.join(tempDir('copy'), 'x')),
+      'MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT',
+    );
+    await expectRejects(store.exists(store.uri('model.onnx')), 'MLOPS_ERR_ARTIFACT_OUTSIDE_ROOT');
+  });
+
+  it('works through links that stay inside: a root that is itself a link, and a link between its folders', async function () {
+    const real = tempDir('real-store');
+    const linkedRoot = path.join(tempDir('links'), 'artifacts');
+    fs.symlinkSync(real, linkedRoot);
+    const store = new LocalArtifactStore(linkedRoot);
+    await store.write(store.uri('datasets', 'a.json'), '1');
+    fs.symlinkSync(path.join(real, 'datasets'), path.join(real, 'alias'));
+    assert.equal((await store.read(store.uri('alias', 'a.json'))).toString(), '1');
+    assert.equal(fs.readFileSync(path.join(real, 'datasets', 'a.json'), 'utf8'), '1');
+  });
+});
+
 describe('GcsArtifactStore on fake-gcs-server, through @google-cloud/storage', function () {
   let gcs: RunningEmulator;
   let bucketCount = 0;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { MlopsConfig } from '../../src/config';
+import type { MlopsConfig, SourceAccess } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import type { DevServer } from '../../src/dev/temporal-server';
 
@@ -38,6 +38,18 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(current?.tmpRoot ?? os.tmpdir(), `${prefix}-`));
 }
 
+/**
+ * Where tests' ingests may read: the test run's temp folder (every `tempDir`), the bundled examples and the fixtures.
+ * No http(s) host on an internal address: a test that serves data on loopback opts in explicitly.
+ */
+export function testSources(): SourceAccess {
+  return { dataRoots: testDataRoots(), httpAllowedHosts: [] };
+}
+
+function testDataRoots(): string[] {
+  return [stack().tmpRoot, path.join(repoRoot, 'examples'), path.join(repoRoot, 'test', 'fixtures')];
+}
+
 /** A config for one test: its own state folder and artifact store, pointed at the test server. */
 export function testConfig(overrides: Record<string, string> = {}): Readonly<MlopsConfig> {
   const stateDir = tempDir('state');
@@ -47,6 +59,7 @@ export function testConfig(overrides: Record<string, string> = {}): Readonly<Mlo
     MLOPS_STATE_DIR: stateDir,
     MLOPS_CACHE_DIR: process.env.MLOPS_CACHE_DIR,
     MLOPS_WORKER_SHUTDOWN_GRACE_MS: '2000',
+    MLOPS_DATA_ROOTS: testDataRoots().join(':'),
     TEMPORAL_ADDRESS: stack().server.address,
     TEMPORAL_NAMESPACE: stack().server.namespace,
     ...overrides,
