@@ -1,0 +1,212 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ArtifactStore } from '../artifacts';
+import { readJson, withLocalCopy, writeJson } from '../artifacts';
+import { preprocessedFiles } from '../artifacts/layout';
+import type { FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
+import { mlopsError } from '../errors';
+import { fitFeatures } from './fit';
+import type { PreprocessingPlan } from './plan';
+import { planPreprocessing } from './plan';
+import type { SplitCounts } from './split-sql';
+import { assignSplits, countSplits } from './split-sql';
+import type { Task } from './task';
+import { defaultMaxClasses, inferTask } from './task';
+import { outputColumnsOf, sourceRowColumn, transformSelectList } from './transform-sql';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import { isNumericType } from '../warehouse/duckdb';
+import type { WarehouseSettings } from '../warehouse/open-warehouse';
+import { withWarehouseSession } from '../warehouse/open-warehouse';
+import type { Warehouse, WarehouseSession } from '../warehouse/warehouse';
+import { rowNumberColumn } from '../warehouse/warehouse';
+
+export interface PreprocessDeps extends WarehouseSettings {
+  store: ArtifactStore;
+}
+
+const labelColumn = '__label';
+const splits = ['train', 'validation', 'test'] as const;
+
+/**
+ * Preprocessing: drop unusable rows, split, fit the transform on the training split and apply it to every split, all
+ * as SQL in the warehouse (docs/preprocessing.md). Output folders are keyed by snapshot id and the hash of the resolved
+ * spec, so the same spec on the same snapshot is computed once, and gives byte-identical files when recomputed.
+ */
+export async function preprocessDataset(
+  { store, ...settings }: PreprocessDeps,
+  input: PreprocessInput,
+): Promise<PreprocessResult> {
+  const plan = planPreprocessing(input);
+  const files = preprocessedFiles(store, input.snapshotId, plan.specHash);
+  const resultUri = files.result;
+  if (await store.exists(resultUri)) return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
+
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-preprocess-'));
+  try {
+    const fitted = await withLocalCopy(store, input.dataUri, (file) =>
+      withWarehouseSession(input.warehouse, settings, input.snapshotId, (w) => fitAndApply(w, file, work, input, plan)),
+    );
+    const uris = files.splits;
+    for (const s of splits) await store.upload(path.join(work, `${s}.parquet`), uris[s]);
+    const transformUri = files.transform;
+    await writeJson(store, transformUri, fitted.transform);
+    const result: PreprocessResult = {
+      specHash: plan.specHash,
+      task: fitted.transform.task,
+      trainUri: uris.train,
+      validationUri: uris.validation,
+      testUri: uris.test,
+      transformUri,
+      featureColumns: fitted.transform.outputColumns,
+      labelColumn,
+      classes: fitted.transform.target.classes,
+      rows: fitted.rows,
+      droppedRows: fitted.droppedRows,
+      reused: false,
+    };
+    await writeJson(store, resultUri, result);
+    return result;
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * On DuckDB each statement runs on one thread, which keeps row order and Parquet layout identical between runs (same
+ * spec + same snapshot → same bytes) and lets the splits be written in file row order without another sort;
+ * independent statements are issued together and run side by side.
+ */
+async function fitAndApply(
+  w: WarehouseSession,
+  file: string,
+  work: string,
+  input: PreprocessInput,
+  plan: PreprocessingPlan,
+) {
+  const d = w.dialect;
+  const dedupe = plan.spec.dedupe ?? false;
+  const stratify = plan.spec.stratify ?? false;
+  const snapshot = await w.snapshotTable(input.snapshotId, file);
+  const task = input.task ?? (await inferTask(w, snapshot, input.target, targetTypeOf(input)));
+  if (stratify && task === 'regression') {
+    throw mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
+      source: input.snapshotId,
+      problems: `- preprocessing.stratify: stratification needs a classification task ("${input.target}" was inferred to be a regression target; set the pipeline field task to "classification" if it holds class codes)`,
+    });
+  }
+  const split = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
+  const { assigned, where } = split;
+  const featureNames = plan.features.map((f) => f.name);
+  const [{ rows, droppedRows }, classes] = await Promise.all([
+    countSplits(w, snapshot, split, input.target, featureNames).then((counts) =>
+      rejectEmptyFeatures(rejectEmptySplits(counts, input), input, featureNames),
+    ),
+    fitTarget(w, assigned, { ...input, task }, plan.spec.maxClasses ?? defaultMaxClasses),
+  ]);
+  const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
+  const selectList = [
+    ...transformSelectList({ features }, d),
+    `${targetSql(d, input.target, classes)} AS ${d.ident(labelColumn)}`,
+    `${d.ident(rowNumberColumn)} AS ${d.ident(sourceRowColumn)}`,
+    d.ident(rowNumberColumn),
+  ].join(',\n  ');
+  await Promise.all(
+    splits.map((s) =>
+      w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE ${where(s)}`, path.join(work, `${s}.parquet`)),
+    ),
+  );
+  const transform: FittedTransform = {
+    version: 2,
+    snapshotId: input.snapshotId,
+    specHash: plan.specHash,
+    task,
+    target: { name: input.target, classes },
+    features,
+    outputColumns: features.flatMap(outputColumnsOf),
+    labelColumn,
+    rows: { dedupe, split: { ...plan.split, stratify } },
+  };
+  return { transform, rows, droppedRows };
+}
+
+function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCounts {
+  const { rows } = counts;
+  for (const split of splits) {
+    if (rows[split] === 0) {
+      throw mlopsError('MLOPS_ERR_DATA_TOO_FEW_ROWS', {
+        source: input.snapshotId,
+        rows: rows.train + rows.validation + rows.test,
+        split,
+      });
+    }
+  }
+  return counts;
+}
+
+/** A feature with no value in any row cannot be fitted or learned from; say which one, instead of imputing nothing. */
+function rejectEmptyFeatures(counts: SplitCounts, input: PreprocessInput, features: string[]): SplitCounts {
+  const empty = counts.featureValues.findIndex((values) => values === 0);
+  if (empty >= 0) {
+    const { train, validation, test } = counts.rows;
+    throw mlopsError('MLOPS_ERR_DATA_FEATURE_ALL_NULL', {
+      column: features[empty]!,
+      source: input.snapshotId,
+      rows: train + validation + test,
+    });
+  }
+  return counts;
+}
+
+function targetTypeOf(input: PreprocessInput): string {
+  return input.columns.find((c) => c.name === input.target)?.type ?? 'VARCHAR';
+}
+
+async function fitTarget(
+  w: Warehouse,
+  assigned: string,
+  input: PreprocessInput & { task: Task },
+  maxClasses: number,
+): Promise<string[] | undefined> {
+  const target = w.dialect.toText(w.dialect.ident(input.target));
+  const targetType = targetTypeOf(input);
+  if (input.task === 'regression') {
+    if (!isNumericType(targetType)) {
+      throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
+        column: input.target,
+        source: input.snapshotId,
+        task: 'regression',
+        reason: `its type is ${targetType}`,
+      });
+    }
+    return undefined;
+  }
+  const classes = (await w.query(
+    `SELECT DISTINCT ${target} AS v FROM ${assigned} ORDER BY v LIMIT ${maxClasses + 1}`,
+  )) as { v: string }[];
+  if (classes.length > maxClasses) {
+    const [row] = await w.query(`SELECT count(DISTINCT ${target}) AS n FROM ${assigned}`);
+    throw mlopsError('MLOPS_ERR_DATA_TOO_MANY_CLASSES', {
+      column: input.target,
+      source: input.snapshotId,
+      classes: Number(row?.n ?? classes.length),
+      limit: maxClasses,
+    });
+  }
+  if (classes.length < 2) {
+    throw mlopsError('MLOPS_ERR_DATA_TARGET_INVALID', {
+      column: input.target,
+      source: input.snapshotId,
+      task: 'classification',
+      reason: `it has ${classes.length} distinct value`,
+    });
+  }
+  return classes.map((c) => c.v);
+}
+
+function targetSql(d: SqlDialect, targetColumn: string, classes: string[] | undefined): string {
+  const target = d.ident(targetColumn);
+  if (!classes) return d.toDouble(target);
+  const cases = classes.map((v, i) => `WHEN ${d.literal(v)} THEN ${i}`).join(' ');
+  return d.toDouble(`CASE ${d.toText(target)} ${cases} END`);
+}
