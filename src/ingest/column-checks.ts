@@ -15,11 +15,16 @@ import { ident, literal } from '../warehouse/duckdb';
 const textTypes = new Set(['VARCHAR', 'JSON']);
 const floatTypes = new Set(['FLOAT', 'DOUBLE', 'REAL']);
 
+/**
+ * `quoteValues`: whether an error may show the offending cell; only for a local file inside a data root (see
+ * `SourceFile.quoteLines`), otherwise it shows `…`. The column and row are always named.
+ */
 export async function checkColumns(
   db: DuckDb,
   parquetPath: string,
   source: string,
   columns: ColumnSchema[],
+  quoteValues = false,
 ): Promise<SnapshotWarning[]> {
   const stats = await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
@@ -42,7 +47,7 @@ export async function checkColumns(
         source,
         column: column.name,
         row: bad.row,
-        value: column.type === 'JSON' ? jsonText(bad.value) : bad.value,
+        value: !quoteValues ? '…' : column.type === 'JSON' ? jsonText(bad.value) : bad.value,
         numbers,
         values,
       });

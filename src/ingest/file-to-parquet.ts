@@ -52,7 +52,14 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
   else
     await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
   const table = written ?? (await describeParquet(db, parquetPath));
-  if (table.rowCount === 0) throw empty(source, `it has columns (${names(table.columns)}) but no rows`);
+  if (table.rowCount === 0)
+    throw empty(
+      source,
+      `it has columns (${headerText(
+        source,
+        table.columns.map((c) => c.name),
+      )}) but no rows`,
+    );
   return table;
 }
 
@@ -126,7 +133,7 @@ async function readTyped(
     );
   if (!written) return undefined;
   const table = await describeParquet(db, parquetPath);
-  if (table.rowCount === 0) throw empty(source, `the file has only a header line (${header.join(', ')})`);
+  if (table.rowCount === 0) throw empty(source, `the file has only a header line (${headerText(source, header)})`);
   const sameTypes = table.columns.every(
     (c, i) => c.name === described[i]!.column_name && c.type === described[i]!.column_type,
   );
@@ -149,7 +156,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
   ).catch((err: Error) => {
     throw parseFailure(source, err.message, header);
   });
-  if (rows === 0) throw empty(source, `the file has only a header line (${header.join(', ')})`);
+  if (rows === 0) throw empty(source, `the file has only a header line (${headerText(source, header)})`);
   const typed = typedCsv(source);
   const sampledFits = await db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`).then(
     async () => {
@@ -202,6 +209,18 @@ function parseFailure(source: SourceFile, message: string, header: string[] | un
   return mlopsError('MLOPS_ERR_DATA_UNREADABLE', { source: source.uri, reason: quotable(source, firstLines(message)) });
 }
 
+/**
+ * A CSV header is the file's first line: it is quoted only where lines may be (a one-line file would otherwise be
+ * shown whole). Elsewhere columns are named by position.
+ */
+function headerText(source: SourceFile, header: string[]): string {
+  return source.quoteLines ? header.join(', ') : `${header.length} column${header.length === 1 ? '' : 's'}`;
+}
+
+function columnName(source: SourceFile, header: string[], index: number): string {
+  return source.quoteLines && header[index] !== undefined ? `"${header[index]}"` : `#${index + 1}`;
+}
+
 /** The parser's words without the file's: its quoted line and quoted values go, unless the file may be quoted. */
 function quotable(source: SourceFile, text: string): string {
   if (source.quoteLines) return text;
@@ -220,13 +239,13 @@ function csvRowError(source: SourceFile, line: number, message: string, header: 
     const [expected, found] = [Number(count[1]), Number(count[2])];
     problem =
       found > expected
-        ? `the row has ${found} fields but the header has ${expected} (${header.join(', ')}): ` +
-          `an extra value after column "${header[expected - 1]}"`
-        : `the row has ${found} fields but the header has ${expected} (${header.join(', ')}): ` +
-          `column "${header[found]}"${expected - found > 1 ? ` and the ${expected - found - 1} after it are` : ' is'} missing`;
+        ? `the row has ${found} fields but the header has ${expected} (${headerText(source, header)}): ` +
+          `an extra value after column ${columnName(source, header, expected - 1)}`
+        : `the row has ${found} fields but the header has ${expected} (${headerText(source, header)}): ` +
+          `column ${columnName(source, header, found)}${expected - found > 1 ? ` and the ${expected - found - 1} after it are` : ' is'} missing`;
   } else if (/unterminated quote/i.test(message)) {
     const field = misquotedField(original);
-    const column = field === undefined ? 'a value' : `the value of column "${header[field] ?? `#${field + 1}`}"`;
+    const column = field === undefined ? 'a value' : `the value of column ${columnName(source, header, field)}`;
     problem = `${column} has a quote that is not closed, or text after its closing quote`;
   } else {
     problem = quotable(source, firstLines(message.split('\n').slice(2).join(' ')) || firstLines(message));
@@ -237,10 +256,6 @@ function csvRowError(source: SourceFile, line: number, message: string, header: 
 
 function empty(source: SourceFile, reason: string): Error {
   return mlopsError('MLOPS_ERR_DATA_EMPTY', { source: source.uri, reason });
-}
-
-function names(columns: ColumnSchema[]): string {
-  return columns.map((c) => c.name).join(', ');
 }
 
 function firstLines(message: string): string {

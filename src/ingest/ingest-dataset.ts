@@ -79,9 +79,10 @@ async function stageFile(
   const existing = await existingSnapshot(deps.store, snapshotId);
   if (existing) return existing;
   const { table, warnings } = await withIngestDb(work, deps.threads ?? defaultDataThreads, async (db) => {
-    // Only a local file has passed the data-root check; errors quote lines of no other file.
-    const table = await fileToParquet(db, { ...source, ...fetched, quoteLines: source.kind === 'file' }, parquetPath);
-    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns) };
+    // Only a local file has passed the data-root check; errors quote lines and values of no other file.
+    const quote = source.kind === 'file';
+    const table = await fileToParquet(db, { ...source, ...fetched, quoteLines: quote }, parquetPath);
+    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns, quote) };
   });
   return {
     snapshotId,

@@ -118,6 +118,8 @@ describe('what ingestDataset may read', function () {
         requests.push(req.url ?? '');
         if (req.url === '/people.csv') res.writeHead(200).end('id,age\n1,34\n2,41\n');
         else if (req.url === '/bad.csv') res.writeHead(200).end(badRow);
+        else if (req.url === '/one-line.csv') res.writeHead(200).end('api-key-0123456789\n');
+        else if (req.url === '/mixed.csv') res.writeHead(200).end('id,age\n1,34\n2,41\n3,secret-word\n');
         else if (req.url === '/to-people') res.writeHead(302, { location: '/people.csv' }).end();
         else if (req.url === '/to-localhost')
           res.writeHead(302, { location: `http://localhost:${port}/people.csv` }).end();
@@ -182,13 +184,25 @@ describe('what ingestDataset may read', function () {
       assert.deepEqual(emptyTree(root), []);
     });
 
-    it('names the bad line of a downloaded file but does not quote it', async function () {
+    it('names the bad line and cell of a downloaded file but quotes neither', async function () {
       const err = await failure(
         allowing('127.0.0.1').ingest({ sourceUri: `${base}/bad.csv` }),
         'MLOPS_ERR_DATA_ROW_MALFORMED',
       );
-      assert.match(err.message, /at line 3: the row has 4 fields/);
+      assert.match(err.message, /at line 3: the row has 4 fields but the header has 3 \(3 columns\): .* column #3/);
       assert.doesNotMatch(err.message, /secret-value/);
+      const mixed = await failure(
+        allowing('127.0.0.1').ingest({ sourceUri: `${base}/mixed.csv` }),
+        'MLOPS_ERR_DATA_MIXED_TYPES',
+      );
+      assert.match(mixed.message, /Column "age" .* mixes numbers and text: row 3 has "…"/);
+      assert.doesNotMatch(mixed.message, /secret-word/);
+      const oneLine = await failure(
+        allowing('127.0.0.1').ingest({ sourceUri: `${base}/one-line.csv` }),
+        'MLOPS_ERR_DATA_EMPTY',
+      );
+      assert.match(oneLine.message, /the file has only a header line \(1 column\)/);
+      assert.doesNotMatch(oneLine.message, /api-key/);
     });
   });
 });
