@@ -75,6 +75,35 @@ export const configSchema = {
   MLOPS_TRAINING_GPUS: z.coerce.number().int().min(0).max(64).default(0),
   /** Python interpreter for the reference trainer. @default the project's cached venv */
   MLOPS_PYTHON: uriOrPath.optional(),
+  /** Trainers this training worker runs besides `builtin-linear` and `torch-tabular`: a JSON object of name → argv, e.g. `{"xgb":["/opt/xgb/bin/python","/opt/xgb/train.py"]}`. A workflow input names a trainer (`trainer.kind`), never a command line; the contract's flags are appended to the argv (docs/trainer-contract.md). Names are lowercase letters, digits and dashes. @default none */
+  MLOPS_TRAINERS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a JSON object of name → argv' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,62}$/, 'trainer names must be lowercase letters, digits and dashes')
+          .refine((name) => !['builtin-linear', 'torch-tabular', 'command'].includes(name), 'is a reserved name'),
+        z.array(z.string().min(1)).min(1, 'argv must name a program'),
+      ),
+    )
+    .optional(),
+  /** Extra environment variables (names, comma-separated) passed to trainer processes besides the allow-list in docs/security.md (PATH, HOME, LANG, LC_*, TMPDIR, TZ, CUDA_*, NVIDIA_*, PYTHON*, VIRTUAL_ENV, OMP_NUM_THREADS, …). Never pass secrets a workflow author must not read. @default none */
+  MLOPS_TRAINER_ENV: z
+    .string()
+    .regex(
+      /^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$/,
+      'must be variable names separated by commas',
+    )
+    .optional(),
   /** Temporal CLI binary to use instead of searching PATH and the cache. */
   TEMPORAL_CLI_PATH: uriOrPath.optional(),
   /** Temporal CLI version built from Go modules when none is found. @default v1.5.1 */
@@ -134,7 +163,7 @@ export interface MlopsConfig {
   data: { threads: number };
   /** What `ingestDataset` may read: local files under `dataRoots` (absolute), http(s) hosts on internal addresses. */
   sources: SourceAccess;
-  training: { gpus: number; python?: string };
+  training: TrainingSettings;
   vertex: {
     project?: string;
     location: string;
@@ -151,6 +180,17 @@ export interface MlopsConfig {
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
   serve: { host: string; port: number; model?: string; alias: string };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export interface TrainingSettings {
+  gpus: number;
+  python?: string;
+  /** Registered trainers (`MLOPS_TRAINERS`): name → argv. */
+  trainers: Record<string, string[]>;
+  /** The allow-listed environment trainer processes get (docs/security.md). */
+  environment: Record<string, string>;
+  /** Values of the worker's other environment variables, blanked out of trainer output quoted in failures. */
+  secretValues: string[];
 }
 
 export interface SourceAccess {
@@ -219,7 +259,12 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
         .map((host) => host.trim().toLowerCase())
         .filter(Boolean),
     },
-    training: { gpus: v.MLOPS_TRAINING_GPUS, python: v.MLOPS_PYTHON },
+    training: {
+      gpus: v.MLOPS_TRAINING_GPUS,
+      python: v.MLOPS_PYTHON,
+      trainers: v.MLOPS_TRAINERS ?? {},
+      ...trainerEnvironment(env, (v.MLOPS_TRAINER_ENV ?? '').split(',')),
+    },
     vertex: {
       project: v.MLOPS_GCP_PROJECT,
       location: v.MLOPS_VERTEX_LOCATION,
@@ -259,6 +304,36 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     },
     logLevel: v.MLOPS_LOG_LEVEL,
   };
+}
+
+/** Variables a trainer process may see: locale, paths, temp space, GPU selection, Python's own settings. */
+const trainerEnvAllowed = [
+  /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|TEMP|TMP|TERM)$/,
+  /^LC_[A-Z]+$/,
+  /^(CUDA|NVIDIA|ROCR|HIP)_[A-Z0-9_]+$/,
+  /^PYTHON[A-Z0-9_]*$/,
+  /^(VIRTUAL_ENV|CONDA_PREFIX|LD_LIBRARY_PATH|OMP_NUM_THREADS|MKL_NUM_THREADS|OPENBLAS_NUM_THREADS)$/,
+];
+/** Never passed or quoted, whatever MLOPS_TRAINER_ENV says. */
+const trainerEnvForbidden = /^(MLOPS_|TEMPORAL_|GOOGLE_|GCLOUD_|CLOUDSDK_|AWS_|AZURE_)/;
+/** Values this short or this common are not worth blanking out of messages (they would blank ordinary words). */
+const harmlessNames = /^(PWD|OLDPWD|SHLVL|_|NODE_ENV|COLUMNS|LINES|HOSTTYPE|OSTYPE|MACHTYPE|COLORTERM|TERM_PROGRAM)$/;
+
+/** The trainer's environment (allow-listed names plus `extra`) and the values of every other variable, to redact. */
+function trainerEnvironment(
+  env: NodeJS.ProcessEnv,
+  extra: string[],
+): Pick<TrainingSettings, 'environment' | 'secretValues'> {
+  const names = new Set(extra.map((name) => name.trim()).filter(Boolean));
+  const environment: Record<string, string> = {};
+  const secretValues = new Set<string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    const passed = !trainerEnvForbidden.test(name) && (names.has(name) || trainerEnvAllowed.some((p) => p.test(name)));
+    if (passed) environment[name] = value;
+    else if (value.length >= 6 && !harmlessNames.test(name)) secretValues.add(value);
+  }
+  return { environment, secretValues: [...secretValues].sort((a, b) => b.length - a.length) };
 }
 
 /** A bare folder becomes a `file://` URI with an absolute path; `gs://` stays as it is. */

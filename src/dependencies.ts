@@ -10,8 +10,8 @@ import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from './artifacts';
 import { createArtifactStore, storeForUri } from './artifacts';
 import type { MlopsConfig, SourceAccess } from './config';
-import type { BundledTrainer } from './trainers/trainer-commands';
-import { trainerCommand } from './trainers/trainer-commands';
+import type { TrainerCatalog } from './trainers/trainer-commands';
+import { createTrainerCatalog } from './trainers/trainer-commands';
 import { GpuPool } from './trainers/gpu-pool';
 import { createVertexJobClient, VertexJobs } from './vertex/job-client';
 import { VertexTraining } from './vertex/vertex-training';
@@ -31,7 +31,8 @@ export interface Dependencies {
   /** Statements / threads one data step keeps busy (`MLOPS_DATA_THREADS`). */
   dataThreads: number;
   gpus: GpuPool;
-  trainerCommand: (kind: BundledTrainer) => string[];
+  /** Trainers by name (bundled and `MLOPS_TRAINERS`), their allow-listed environment and output redaction. */
+  trainers: TrainerCatalog;
   /** Local folder for trainer outputs when the artifact store is remote. */
   trainingWorkDir: string;
   /** Vertex AI training, built on first use so a worker without Vertex settings still starts. */
@@ -68,7 +69,7 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
     },
     dataThreads: config.data.threads,
     gpus: new GpuPool(config.training.gpus),
-    trainerCommand: (kind) => trainerCommand(config, kind),
+    trainers: createTrainerCatalog(config),
     trainingWorkDir: path.join(config.stateDir, 'training'),
     vertex: () =>
       (vertex ??= new VertexTraining({

@@ -163,7 +163,12 @@ export const errorCatalogue = {
   MLOPS_ERR_TRAIN_COMMAND_NOT_FOUND: {
     message: 'Trainer "{trainer}" cannot be started: {reason}',
     retryable: false,
-    fix: 'For trainer.kind "torch-tabular" the program is the Python of its environment: run `npm run setup` (or `bash scripts/setup-python.sh`) on the training worker, or set MLOPS_PYTHON to a Python with torch, numpy and pyarrow. For kind "command", check the first element of trainer.command: it must be a program on the training worker.',
+    fix: 'For trainer.kind "torch-tabular" the program is the Python of its environment: run `npm run setup` (or `bash scripts/setup-python.sh`) on the training worker, or set MLOPS_PYTHON to a Python with torch, numpy and pyarrow. For a trainer registered in MLOPS_TRAINERS, the first element of its argv must be a program on the training worker.',
+  },
+  MLOPS_ERR_TRAIN_TRAINER_UNKNOWN: {
+    message: 'Trainer "{trainer}" is not registered on this training worker (registered: {registered})',
+    retryable: false,
+    fix: 'Name one of the registered trainers in trainer.kind, or register yours on the training workers of that task queue: MLOPS_TRAINERS=\'{"name":["program","arg"]}\' (docs/trainer-contract.md).',
   },
   MLOPS_ERR_TRAIN_OUTPUT_MISSING: {
     message: 'Trainer "{trainer}" finished but did not write {file} to {output}',

@@ -51,7 +51,7 @@ export function createTrainingQueueActivities(deps: Dependencies): TrainingActiv
   return createTrainingActivities({
     store: deps.store,
     gpus: deps.gpus,
-    trainerCommand: deps.trainerCommand,
+    trainers: deps.trainers,
     workDir: deps.trainingWorkDir,
   });
 }

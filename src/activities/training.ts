@@ -10,13 +10,14 @@ import { findLocalCheckpoint } from '../trainers/checkpoints';
 import { runFlags } from '../trainers/contract-flags';
 import type { GpuPool } from '../trainers/gpu-pool';
 import { collectTrainerOutputs } from '../trainers/trainer-outputs';
+import type { TrainerCatalog } from '../trainers/trainer-commands';
 import { killOrphanedTrainer, runTrainer } from '../trainers/trainer-process';
 
 export interface TrainingDeps {
   store: ArtifactStore;
   gpus: GpuPool;
-  /** argv of a trainer kind; `command` trainers bring their own. */
-  trainerCommand(kind: 'builtin-linear' | 'torch-tabular'): string[];
+  /** The trainers this worker runs by name, their environment and the redaction of their output. */
+  trainers: TrainerCatalog;
   /** Local folder for trainer outputs when the artifact store is remote. */
   workDir: string;
 }
@@ -29,13 +30,15 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
   return {
     async trainModel(input: TrainModelInput): Promise<TrainModelResult> {
       const ctx = Context.current();
+      // First: an unknown name fails before anything is written for it.
+      const command = deps.trainers.command(input.trainer.kind);
       const outputUri = trainingRun(deps.store, input.modelName, input.runKey).output;
       const outputDir = deps.store.localPath(outputUri) ?? path.join(deps.workDir, input.modelName, input.runKey);
       await fs.mkdir(outputDir, { recursive: true });
       await killOrphanedTrainer(outputDir);
       const resume = await findLocalCheckpoint(ctx.info.heartbeatDetails as TrainingProgress | undefined, outputDir);
       const argv = [
-        ...(input.trainer.kind === 'command' ? input.trainer.command! : deps.trainerCommand(input.trainer.kind)),
+        ...command,
         ...runFlags(input, input.trainer.hyperparameters, {
           output: pathToFileURL(outputDir).href,
           resumeFrom: resume ? pathToFileURL(resume.path).href : undefined,
@@ -49,6 +52,9 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
       try {
         ctx.log.info('Starting trainer', { argv: argv.join(' '), gpu, resumeFromEpoch: resume?.epoch });
         await runTrainer(argv, {
+          name: input.trainer.kind,
+          env: deps.trainers.environment,
+          redact: deps.trainers.redact,
           outputDir,
           gpu,
           hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000,

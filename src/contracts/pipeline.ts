@@ -88,17 +88,20 @@ export const trainingPipelineInputSchema = z
     trainer: z
       .object({
         kind: z
-          .enum(['builtin-linear', 'torch-tabular', 'command'])
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a trainer name: lowercase letters, digits and dashes')
+          .refine((kind) => kind !== 'command', {
+            message:
+              'a workflow input names a trainer, never a command line: register yours on the training workers ' +
+              '(MLOPS_TRAINERS) and give its name here',
+          })
           .default('builtin-linear')
           .describe(
             "`builtin-linear` (the project's logistic/linear model, in Node), `torch-tabular` (the PyTorch reference " +
-              'trainer in `trainers/`), or `command` (your own, see [trainer-contract.md](trainer-contract.md)).',
+              'trainer in `trainers/`), or the name of a trainer the training workers register in `MLOPS_TRAINERS` ' +
+              '(see [trainer-contract.md](trainer-contract.md)); a name they do not register fails the training step ' +
+              'with `MLOPS_ERR_TRAIN_TRAINER_UNKNOWN`, listing the registered names.',
           ),
-        command: z
-          .array(z.string().min(1))
-          .min(1)
-          .optional()
-          .describe("Required for kind `command`: argv of your trainer; the contract's flags are appended."),
         hyperparameters: z
           .record(z.union([z.number(), z.string(), z.boolean()]))
           .default({})
@@ -173,10 +176,6 @@ export const trainingPipelineInputSchema = z
           ),
       })
       .strict()
-      .refine((t) => t.kind !== 'command' || t.command !== undefined, {
-        message: 'trainer.command is required when trainer.kind is "command"',
-        path: ['command'],
-      })
       .default({}),
     gate: z
       .object({
@@ -218,8 +217,9 @@ export const trainingPipelineInputSchema = z
     for (const p of input.preprocessing ? specContextProblems(input.preprocessing, input) : [])
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['preprocessing', ...p.path], message: p.message });
     // On Vertex AI the hyperparameters go to the image's own trainer, whatever trainer.kind says.
-    if (input.trainer.backend === 'local' && input.trainer.kind !== 'command') {
-      for (const p of hyperparameterProblems(input.trainer.kind, input.trainer.hyperparameters))
+    const kind = input.trainer.kind;
+    if (input.trainer.backend === 'local' && (kind === 'builtin-linear' || kind === 'torch-tabular')) {
+      for (const p of hyperparameterProblems(kind, input.trainer.hyperparameters))
         ctx.addIssue({
           code: z.ZodIssueCode.custom,
           path: ['trainer', 'hyperparameters', ...p.path],

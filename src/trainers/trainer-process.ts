@@ -14,6 +14,12 @@ import { mlopsError } from '../errors';
 import { trainerStartFailure } from './start-failure';
 
 export interface TrainerRun {
+  /** The trainer's name (workflow input `trainer.kind`), used in messages instead of its program path. */
+  name: string;
+  /** The process's whole environment (an allow-list, docs/security.md); CUDA_VISIBLE_DEVICES is added. */
+  env: Readonly<Record<string, string>>;
+  /** Applied to trainer output before it is quoted in a failure. */
+  redact: (text: string) => string;
   /** The folder the trainer writes to; its pid file lives there. */
   outputDir: string;
   gpu: number | undefined;
@@ -32,13 +38,17 @@ const keepAliveMs = 2_000;
 const killGraceMs = 5_000;
 /** Records the trainer's process group, so a later attempt can stop a trainer whose worker died (SIGKILL, lost VM). */
 const pidFileName = 'trainer.pid';
+/** Output quoted in a failure: the last lines, each cut to a length, the whole cut again (Temporal stores it as is). */
+const tailLines = 20;
+const lineChars = 300;
+const tailChars = 2_000;
 
 /** Runs the trainer to its end; rejects with a catalogued error when it fails, or a plain one when retrying can help. */
 export async function runTrainer(argv: string[], run: TrainerRun): Promise<void> {
   const child = spawn(argv[0]!, argv.slice(1), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) },
+    env: { ...run.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) },
   });
   const pidFile = path.join(run.outputDir, pidFileName);
   // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
@@ -55,14 +65,14 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
   try {
     const { code, signal } = await Promise.race([exited, run.cancelled]);
     if (watch.silentMs() > run.hangTimeoutMs) {
-      throw new Error(`Trainer ${argv[0]} printed no progress for ${run.hangTimeoutMs / 1000}s and was killed`);
+      throw new Error(`Trainer ${run.name} printed no progress for ${run.hangTimeoutMs / 1000}s and was killed`);
     }
     if (code === 0) return;
-    if (signal) throw new Error(`Trainer ${argv[0]} was killed by ${signal}`);
+    if (signal) throw new Error(`Trainer ${run.name} was killed by ${signal}`);
     throw mlopsError('MLOPS_ERR_TRAIN_COMMAND_FAILED', {
-      trainer: argv[0],
+      trainer: run.name,
       exit: `code ${code}`,
-      tail: watch.tail().join('\n'),
+      tail: quotedTail(watch.tail(), run.redact),
     });
   } catch (err) {
     killGroup(child);
@@ -79,7 +89,8 @@ function watchOutput(child: ChildProcess, run: TrainerRun) {
   let progress: TrainingProgress = { epoch: run.resume?.epoch ?? 0, checkpointEpoch: run.resume?.epoch };
   let lastEventAt = Date.now();
   const lines: string[] = [];
-  const remember = (line: string) => lines.push(line) > 30 && lines.shift();
+  // Cut before redacting costs a secret split at the cut its blanking; cut long, so whole values are redacted first.
+  const remember = (line: string) => lines.push(line.slice(0, 4 * lineChars)) > tailLines && lines.shift();
   createInterface({ input: child.stderr! }).on('line', remember);
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const event = parseEvent(line);
@@ -91,7 +102,19 @@ function watchOutput(child: ChildProcess, run: TrainerRun) {
       progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
     run.heartbeat(progress);
   });
-  return { progress: () => progress, silentMs: () => Date.now() - lastEventAt, tail: () => lines.slice(-20) };
+  return { progress: () => progress, silentMs: () => Date.now() - lastEventAt, tail: () => [...lines] };
+}
+
+/** Redacted, then cut: each line to `lineChars`, the whole to its last `tailChars`. */
+export function quotedTail(lines: string[], redact: (text: string) => string): string {
+  const cut = lines.map((line) => {
+    const clean = redact(line);
+    return clean.length > lineChars
+      ? `${clean.slice(0, lineChars)}… (${clean.length - lineChars} more characters)`
+      : clean;
+  });
+  const text = cut.join('\n');
+  return text.length > tailChars ? `…${text.slice(-tailChars)}` : text;
 }
 
 /** Kills the trainer a dead worker left running on this output folder, if any. */

@@ -8,7 +8,7 @@ import { LocalArtifactStore } from '../../src/artifacts';
 import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainingProgress } from '../../src/contracts/training';
 import type { TrainingActivities } from '../../src/activities';
-import { trainerCommand } from '../../src/trainers/trainer-commands';
+import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { mockEnv, runActivity, waitUntilGone } from '../support/activity-env';
 import { tempDir, testConfig } from '../support/stack';
@@ -28,16 +28,21 @@ describe('trainModel (training task queue activity)', function () {
   let prepared: PreprocessResult;
   let activities: TrainingActivities;
 
-  before(async function () {
-    const config = testConfig();
-    store = new LocalArtifactStore(tempDir('training-store'));
-    prepared = await prepareChurn(store);
-    activities = createTrainingActivities({
+  /** Training activities of a worker whose configuration registers `trainers` (MLOPS_TRAINERS) and sets `env`. */
+  function workerWith(trainers: Record<string, string[]>, env: Record<string, string> = {}, gpus = 1) {
+    const config = testConfig({ MLOPS_TRAINERS: JSON.stringify(trainers), ...env });
+    return createTrainingActivities({
       store,
-      gpus: new GpuPool(1),
-      trainerCommand: (kind) => trainerCommand(config, kind),
+      gpus: new GpuPool(gpus),
+      trainers: createTrainerCatalog(config),
       workDir: tempDir('work'),
     });
+  }
+
+  before(async function () {
+    store = new LocalArtifactStore(tempDir('training-store'));
+    prepared = await prepareChurn(store);
+    activities = workerWith({});
   });
 
   it('relays progress lines as heartbeats and returns the model and metrics the trainer wrote', async function () {
@@ -94,13 +99,11 @@ describe('trainModel (training task queue activity)', function () {
     const pidFile = path.join(tempDir('pids'), 'pids');
     const env = mockEnv();
     env.on('heartbeat', () => env.cancel());
-    const trainer = bashTrainer(`sleep 300 & echo "$$ $!" > ${pidFile}; echo '{"type":"progress","epoch":1}'; wait`);
+    const worker = workerWith({
+      sleeper: bashTrainer(`sleep 300 & echo "$$ $!" > ${pidFile}; echo '{"type":"progress","epoch":1}'; wait`),
+    });
     await assert.rejects(
-      runActivity(
-        env,
-        activities.trainModel,
-        trainInput(prepared, { kind: 'command', command: trainer }, 'cancel/run'),
-      ),
+      runActivity(env, worker.trainModel, trainInput(prepared, { kind: 'sleeper' }, 'cancel/run')),
       CancelledFailure,
     );
     const [shell, child] = fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
@@ -110,12 +113,11 @@ describe('trainModel (training task queue activity)', function () {
 
   it('kills a trainer that stops printing progress and fails the attempt as retryable', async function () {
     const pidFile = path.join(tempDir('pids'), 'pid');
-    const trainer = bashTrainer(`echo $$ > ${pidFile}; echo '{"type":"progress","epoch":1}'; sleep 300`);
+    const worker = workerWith({
+      hung: bashTrainer(`echo $$ > ${pidFile}; echo '{"type":"progress","epoch":1}'; sleep 300`),
+    });
     const err = await mockEnv()
-      .run(
-        activities.trainModel,
-        trainInput(prepared, { kind: 'command', command: trainer, heartbeatTimeoutSeconds: 1 }, 'hung/run'),
-      )
+      .run(worker.trainModel, trainInput(prepared, { kind: 'hung', heartbeatTimeoutSeconds: 1 }, 'hung/run'))
       .then(
         () => assert.fail('a hung trainer must fail'),
         (e: unknown) => e,
@@ -126,13 +128,11 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('reports a failing trainer with a catalogued error that carries its last output', async function () {
-    const trainer = bashTrainer(`echo 'loading data' ; echo 'CUDA out of memory on device 0' >&2; exit 3`);
+    const worker = workerWith({
+      oom: bashTrainer(`echo 'loading data' ; echo 'CUDA out of memory on device 0' >&2; exit 3`),
+    });
     await assert.rejects(
-      runActivity(
-        mockEnv(),
-        activities.trainModel,
-        trainInput(prepared, { kind: 'command', command: trainer }, 'fail/run'),
-      ),
+      runActivity(mockEnv(), worker.trainModel, trainInput(prepared, { kind: 'oom' }, 'fail/run')),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_TRAIN_COMMAND_FAILED' &&
@@ -143,13 +143,9 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('fails with MLOPS_ERR_TRAIN_OUTPUT_MISSING when the trainer exits 0 without a model', async function () {
-    const trainer = bashTrainer(`echo '{"type":"done","epochs":0}'`);
+    const worker = workerWith({ 'no-model': bashTrainer(`echo '{"type":"done","epochs":0}'`) });
     await assert.rejects(
-      runActivity(
-        mockEnv(),
-        activities.trainModel,
-        trainInput(prepared, { kind: 'command', command: trainer }, 'nomodel/run'),
-      ),
+      runActivity(mockEnv(), worker.trainModel, trainInput(prepared, { kind: 'no-model' }, 'nomodel/run')),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_TRAIN_OUTPUT_MISSING' &&
@@ -158,25 +154,90 @@ describe('trainModel (training task queue activity)', function () {
   });
 
   it('gives each concurrent trainer its own GPU through CUDA_VISIBLE_DEVICES', async function () {
-    const twoGpus = createTrainingActivities({
-      store,
-      gpus: new GpuPool(2),
-      trainerCommand: () => [],
-      workDir: tempDir('work'),
-    });
     // Each trainer reports its device, then waits until both have started, so the two runs overlap.
     const barrier = tempDir('barrier');
     const trainer = bashTrainer(
       `echo "$CUDA_VISIBLE_DEVICES" > "$out/device"; touch ${barrier}/$CUDA_VISIBLE_DEVICES; while [ $(ls ${barrier} | wc -l) -lt 2 ]; do sleep 0.05; done; echo '{"type":"progress","epoch":1}'; touch "$out/model.onnx"; echo '{}' > "$out/metrics.json"`,
     );
+    const twoGpus = workerWith({ 'gpu-probe': trainer }, {}, 2);
     const results = await Promise.all(
       ['gpu/a', 'gpu/b'].map((key) =>
-        runActivity(mockEnv(), twoGpus.trainModel, trainInput(prepared, { kind: 'command', command: trainer }, key)),
+        runActivity(mockEnv(), twoGpus.trainModel, trainInput(prepared, { kind: 'gpu-probe' }, key)),
       ),
     );
     const devices = results
       .map((r) => fs.readFileSync(path.join(store.localPath(r.outputUri), 'device'), 'utf8').trim())
       .sort();
     assert.deepEqual(devices, ['0', '1']);
+  });
+
+  it('fails a trainer name this worker does not register with a non-retryable error listing the registered ones', async function () {
+    const worker = workerWith({ 'xgb-large': ['/bin/false'] });
+    await assert.rejects(
+      runActivity(mockEnv(), worker.trainModel, trainInput(prepared, { kind: 'xgb-small' }, 'unknown/run')),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_TRAIN_TRAINER_UNKNOWN' &&
+        err.nonRetryable &&
+        /"xgb-small"/.test(err.message) &&
+        /builtin-linear, torch-tabular, xgb-large/.test(err.message),
+    );
+  });
+
+  it("gives a trainer only the allow-listed environment, never the worker's secrets", async function () {
+    const secrets = {
+      GOOGLE_API_KEY: 'AIza-google-secret-1',
+      MLOPS_GCP_PROJECT: 'project-secret-2',
+      AWS_SECRET: 'aws-3',
+    };
+    const worker = workerWith(
+      { 'env-dump': bashTrainer(`env > "$out/env"; touch "$out/model.onnx"; echo '{}' > "$out/metrics.json"`) },
+      { ...secrets, PYTHONHASHSEED: '0', LANG: 'C.UTF-8' },
+    );
+    const result = await runActivity(
+      mockEnv(),
+      worker.trainModel,
+      trainInput(prepared, { kind: 'env-dump' }, 'env/run'),
+    );
+    const seen = Object.fromEntries(
+      fs
+        .readFileSync(path.join(store.localPath(result.outputUri), 'env'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    for (const name of Object.keys(secrets)) assert.equal(seen[name], undefined, `${name} must not reach the trainer`);
+    assert.ok(!Object.keys(seen).some((n) => /^(MLOPS|TEMPORAL|GOOGLE)_/.test(n)), Object.keys(seen).join(' '));
+    assert.equal(seen.PYTHONHASHSEED, '0');
+    assert.equal(seen.LANG, 'C.UTF-8');
+    assert.equal(seen.PATH, process.env.PATH);
+    assert.equal(seen.CUDA_VISIBLE_DEVICES, '0');
+  });
+
+  it("quotes a failing trainer's output capped, with the worker's environment values blanked out", async function () {
+    const secret = 'sk-live-0123456789abcdef';
+    // The trainer learnt the value some other way (a file, the parent's /proc entry) and prints it.
+    const worker = workerWith(
+      {
+        leaky: bashTrainer(
+          `echo "token=${secret}" >&2; head -c 100000 /dev/zero | tr '\\0' x; echo; echo "retrying with ${secret}"; exit 1`,
+        ),
+      },
+      { GOOGLE_OAUTH_TOKEN: secret },
+    );
+    const err = await runActivity(
+      mockEnv(),
+      worker.trainModel,
+      trainInput(prepared, { kind: 'leaky' }, 'leak/run'),
+    ).then(
+      () => assert.fail('the trainer exits 1'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_TRAIN_COMMAND_FAILED');
+    assert.ok(!err.message.includes(secret), err.message);
+    assert.match(err.message, /token=\[redacted\]/);
+    assert.match(err.message, /retrying with \[redacted\]/);
+    assert.match(err.message, /Trainer "leaky" exited with code 1/);
+    assert.ok(err.message.length < 3_000, `the quoted output is capped (${err.message.length} characters)`);
   });
 });

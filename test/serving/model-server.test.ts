@@ -9,7 +9,7 @@ import { buildServer } from '../../src/serving/app';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { applyTransform } from '../../src/serving/apply-transform';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { trainerCommand } from '../../src/trainers/trainer-commands';
+import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { mockEnv, runActivity } from '../support/activity-env';
@@ -28,7 +28,7 @@ describe('the model server', function () {
     const training = createTrainingActivities({
       store,
       gpus: new GpuPool(0),
-      trainerCommand: (k) => trainerCommand(config, k),
+      trainers: createTrainerCatalog(config),
       workDir: tempDir('work'),
     });
     const trained = await runActivity(

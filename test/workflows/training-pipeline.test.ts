@@ -139,7 +139,7 @@ describe('trainingPipeline', function () {
         dataset: {},
         target: '',
         split: { testFraction: 2 },
-        trainer: { kind: 'command' },
+        trainer: { kind: 'command', command: ['bash', '-c', 'env'] },
       };
       const failure = await assertWorkflowFailed(
         stack().client.workflow.execute(trainingPipeline, {
@@ -151,13 +151,15 @@ describe('trainingPipeline', function () {
         'MLOPS_ERR_PIPELINE_INPUT_INVALID',
       );
       assert.equal(failure.nonRetryable, true);
-      for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.command']) {
+      for (const field of ['modelName', 'dataset.uri', 'target', 'split.testFraction', 'trainer.kind', 'trainer']) {
         assert.match(
           failure.message,
           new RegExp(`- ${field.replace('.', '\\.')}:`),
           `the message should name ${field}`,
         );
       }
+      assert.match(failure.message, /- trainer\.kind: a workflow input names a trainer, never a command line/);
+      assert.match(failure.message, /- trainer: Unrecognized key\(s\) in object: 'command'/);
     });
   });
 
