@@ -35,6 +35,8 @@ export interface Dependencies {
   trainers: TrainerCatalog;
   /** Local folder for trainer outputs when the artifact store is remote. */
   trainingWorkDir: string;
+  /** Scratch folders of step attempts (src/scratch.ts), swept of dead workers' folders when a worker starts. */
+  scratchRoot: string;
   /** Vertex AI training, built on first use so a worker without Vertex settings still starts. */
   vertex: () => VertexTraining;
 }
@@ -71,6 +73,7 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
     gpus: new GpuPool(config.training.gpus),
     trainers: createTrainerCatalog(config),
     trainingWorkDir: path.join(config.stateDir, 'training'),
+    scratchRoot: path.join(config.stateDir, 'scratch'),
     vertex: () =>
       (vertex ??= new VertexTraining({
         settings: config.vertex,

@@ -11,6 +11,7 @@ import type { PreprocessActivities } from './preprocess';
 import { createPreprocessActivities } from './preprocess';
 import type { ProfileActivities } from './profile';
 import { createProfileActivities } from './profile';
+import { heartbeatingSteps } from './step-heartbeat';
 import type { RegistryActivities } from './registry';
 import { createRegistryActivities } from './registry';
 import type { TrainingActivities } from './training';
@@ -29,7 +30,7 @@ export type PipelineActivities = IngestActivities &
 export function createPipelineActivities(deps: Dependencies): PipelineActivities {
   const { store, dataThreads } = deps;
   const warehouse = { bigquery: deps.bigQueryWarehouse, duckDbThreads: dataThreads };
-  return {
+  const dataSteps = {
     ...createIngestActivities({
       store,
       sources: deps.sources,
@@ -41,6 +42,9 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
     ...createPreprocessActivities({ store, ...warehouse }),
     ...createEvaluationActivities({ store }),
     ...createRegistryActivities({ store }),
+  };
+  return {
+    ...heartbeatingSteps(dataSteps, deps.scratchRoot),
     // Submitting and polling a Vertex AI job is light I/O, so it runs beside the data steps, not on a GPU slot.
     ...createVertexTrainingActivities({ vertex: deps.vertex }),
   };

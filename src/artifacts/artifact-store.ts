@@ -8,9 +8,9 @@
  * - Multi-file artifacts write their manifest last; a folder without its manifest is not a finished artifact.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { mlopsError } from '../errors';
+import { makeTempDir } from '../step-context';
 
 export interface ArtifactStore {
   /** The root URI, e.g. `file:///srv/mlops/artifacts` or `gs://bucket/prefix`. */
@@ -97,7 +97,7 @@ export async function withLocalCopy<T>(
 ): Promise<T> {
   const local = store.localPath(uri);
   if (local) return fn(local);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-artifact-'));
+  const dir = await makeTempDir('mlops-artifact-');
   try {
     const file = path.join(dir, path.basename(uri));
     await store.download(uri, file);

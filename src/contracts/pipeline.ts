@@ -199,6 +199,17 @@ export const trainingPipelineInputSchema = z
       })
       .strict()
       .default({}),
+    stepHeartbeatTimeoutSeconds: z
+      .number()
+      .int()
+      .min(2)
+      .max(600)
+      .default(60)
+      .describe(
+        'Heartbeat timeout of the data, evaluation and registry steps: they heartbeat every few seconds while they ' +
+          'run, so an attempt whose worker died (killed, lost machine, dropped completion) is retried on another ' +
+          'worker after this long instead of after its 30-minute start-to-close timeout.',
+      ),
     deployAlias: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,31}$/)

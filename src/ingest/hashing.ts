@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { reportProgress, stepSignal } from '../step-context';
 
 export interface HashedBytes {
   /** sha256, hex. */
@@ -21,10 +22,11 @@ export async function saveAndHash(source: Readable, file: string): Promise<Hashe
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.length;
+      reportProgress({ bytesRead: bytes });
       done(null, chunk);
     },
   });
-  await pipeline(source, tap, createWriteStream(file));
+  await pipeline(source, tap, createWriteStream(file), { signal: stepSignal() });
   return { contentHash: hash.digest('hex'), bytes };
 }
 

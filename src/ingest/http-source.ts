@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { mlopsError } from '../errors';
 import type { FetchedSource } from './fetched-source';
+import { stepSignal } from '../step-context';
 import { saveAndHash } from './hashing';
 
 /**
@@ -36,6 +37,7 @@ export async function fetchHttp(
     const hashed = await saveAndHash(Readable.fromWeb(response.body), localPath);
     return { localPath, ...hashed, lineage: { kind: 'http', etag: response.headers.get('etag') ?? undefined } };
   } catch (err) {
+    if (stepSignal()?.aborted) throw err;
     throw new Error(`GET ${uri} broke off mid-download: ${(err as Error).message}`);
   }
 }
@@ -48,7 +50,9 @@ async function fetchFollowingAllowedRedirects(uri: string, allowedHosts: string[
   let url = parseUrl(uri);
   for (let hop = 0; ; hop++) {
     await checkHost(uri, url, allowedHosts, hop > 0);
-    const response = await fetch(url, { redirect: 'manual' }).catch((err: Error & { cause?: Error }) => {
+    const signal = stepSignal();
+    const response = await fetch(url, { redirect: 'manual', signal }).catch((err: Error & { cause?: Error }) => {
+      if (signal?.aborted) throw err;
       throw new Error(`GET ${uri} failed: ${err.cause?.message ?? err.message}`);
     });
     const location = response.headers.get('location');

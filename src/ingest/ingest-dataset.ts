@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import type { StorageOptions } from '@google-cloud/storage';
@@ -22,6 +21,7 @@ import { localName, parseSource } from './source-uri';
 import type { DuckDb } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
 import { defaultDataThreads } from '../warehouse/open-warehouse';
+import { makeTempDir } from '../step-context';
 
 export interface IngestDeps {
   store: ArtifactStore;
@@ -54,7 +54,7 @@ type Staged = Omit<SnapshotManifest, 'dataUri' | 'createdAt'>;
  */
 export async function ingestDataset(deps: IngestDeps, input: IngestDatasetInput): Promise<DatasetSnapshot> {
   const source = parseSource(input);
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-ingest-'));
+  const work = await makeTempDir('mlops-ingest-');
   try {
     const parquetPath = path.join(work, 'data.parquet');
     const staged =

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
@@ -20,6 +19,7 @@ import type { WarehouseSettings } from '../warehouse/open-warehouse';
 import { withWarehouseSession } from '../warehouse/open-warehouse';
 import type { Warehouse, WarehouseSession } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
+import { makeTempDir } from '../step-context';
 
 export interface PreprocessDeps extends WarehouseSettings {
   store: ArtifactStore;
@@ -42,7 +42,7 @@ export async function preprocessDataset(
   const resultUri = files.result;
   if (await store.exists(resultUri)) return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
 
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-preprocess-'));
+  const work = await makeTempDir('mlops-preprocess-');
   try {
     const fitted = await withLocalCopy(store, input.dataUri, (file) =>
       withWarehouseSession(input.warehouse, settings, input.snapshotId, (w) => fitAndApply(w, file, work, input, plan)),

@@ -11,6 +11,7 @@ import { finished } from 'node:stream/promises';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import type { SnapshotSource } from '../contracts/datasets';
+import { reportProgress, stepSignal } from '../step-context';
 import { ident, literal } from './duckdb';
 import { bigQueryFailure } from '../google/api-errors';
 
@@ -101,15 +102,20 @@ async function exportQuery(
       ),
     );
   let fields: TableField[] = [];
+  // A cancelled step cancels its query job, so BigQuery stops (and stops billing) too.
+  const signal = stepSignal();
+  const cancelJob = () => void job.cancel().catch(() => undefined);
+  signal?.addEventListener('abort', cancelJob, { once: true });
   const rows = await writeRows(
     tablePages(async (qs) => {
+      signal?.throwIfAborted();
       const page = await get(qs);
       if (page.schema?.fields) fields = page.schema.fields;
       return page;
     }),
     () => fields,
     ndjsonPath,
-  );
+  ).finally(() => signal?.removeEventListener('abort', cancelJob));
   return { ndjsonPath, columns: duckColumns(fields), rows: rows.count, lineage: { query, jobId } };
 }
 
@@ -143,6 +149,7 @@ async function writeRows(
         if (!out.write(`${JSON.stringify(record(fields(), row))}\n`)) await once(out, 'drain');
         count++;
       }
+      reportProgress({ rowsRead: count });
     }
   } finally {
     out.end();

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
@@ -14,6 +13,7 @@ import type { Row } from './duckdb';
 import { ident, literal, withDuckDb } from './duckdb';
 import type { Warehouse, WarehouseSession, WarehouseTable } from './warehouse';
 import { rowNumberColumn, rowNumberedParquet } from './warehouse';
+import { abortable, makeTempDir } from '../step-context';
 
 export interface BigQueryWarehouseOptions {
   /** The project that runs (and is billed for) the queries, and the default project of table references. */
@@ -66,7 +66,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   async run(sql: string): Promise<void> {
-    await this.client.query({ query: sql, location: this.options.location });
+    await abortable(this.client.query({ query: sql, location: this.options.location }));
   }
 
   /**
@@ -131,7 +131,7 @@ export class BigQueryWarehouse implements Warehouse {
    * snapshot twice gives the same table, so racing stagers agree.
    */
   private async stage(table: ReturnType<ReturnType<BigQuery['dataset']>['table']>, file: string): Promise<void> {
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bq-stage-'));
+    const work = await makeTempDir('mlops-bq-stage-');
     try {
       const staged = path.join(work, 'snapshot.ndjson');
       const fields = await withDuckDb(async (db) => {
@@ -162,7 +162,7 @@ export class BigQueryWarehouse implements Warehouse {
    * Parquet sorted by `__row`, without that column.
    */
   private async download(home: { project: string; dataset: string }, table: string, parquetPath: string) {
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-bq-download-'));
+    const work = await makeTempDir('mlops-bq-download-');
     try {
       const ndjson = path.join(work, 'rows.ndjson');
       const uri = `bq://${home.project}.${home.dataset}.${table}`;
@@ -182,7 +182,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   async query(sql: string): Promise<Row[]> {
-    const [rows] = await this.client.query({ query: sql, location: this.options.location });
+    const [rows] = await abortable(this.client.query({ query: sql, location: this.options.location }));
     return rows as Row[];
   }
 

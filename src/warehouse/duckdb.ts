@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { stepScratchDir, stepSignal } from '../step-context';
 
 export type Row = Record<string, unknown>;
 
@@ -68,18 +69,32 @@ export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: Duc
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
     memory_limit: memoryLimit,
-    temp_directory: options.tempDirectory ?? spillDirectory,
+    // Inside a step, spills go to the attempt's scratch folder, which a later worker start sweeps if this one dies.
+    temp_directory: options.tempDirectory ?? stepScratchDir() ?? spillDirectory,
   };
   const instances: DuckDBInstance[] = [];
   const connections: DuckDBConnection[] = [];
   const handles = new HandlePool();
+  // A cancelled step interrupts its statements; they then fail, and the step with them. Repeatedly: a statement
+  // being started when the signal fires would miss a single interrupt.
+  const signal = stepSignal();
+  let interrupting: NodeJS.Timeout | undefined;
+  const interruptAll = () => connections.forEach((c) => c.interrupt());
+  const interrupt = () => {
+    interruptAll();
+    interrupting ??= setInterval(interruptAll, interruptRetryMs);
+  };
+  signal?.addEventListener('abort', interrupt);
   try {
+    signal?.throwIfAborted();
     for (let i = 0; i < count; i++) {
       instances.push(await DuckDBInstance.create(':memory:', settings));
       for (let c = 0; c < perInstance; c++) connections.push(await instances[i]!.connect());
     }
     return await fn(connections.length === 1 ? wrap(connections[0]!) : handles.open(connections.map(wrap)));
   } finally {
+    signal?.removeEventListener('abort', interrupt);
+    clearInterval(interrupting);
     // A query still running on another handle (its caller gave up on an error) must end before the close.
     await handles.close(() => connections.forEach((c) => c.interrupt()));
     for (const connection of connections) connection.closeSync();

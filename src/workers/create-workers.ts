@@ -7,6 +7,7 @@ import { Worker } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingQueueActivities } from '../activities';
 import { taskQueues } from '../contracts/task-queues';
 import type { Dependencies } from '../dependencies';
+import { sweepScratch } from '../scratch';
 
 export interface WorkerDeps {
   deps: Dependencies;
@@ -27,6 +28,8 @@ const promptHeartbeats = {
 } as const;
 
 export async function createPipelineWorker(options: WorkerDeps): Promise<Worker> {
+  // Scratch folders of steps whose worker died (killed mid-step) are removed before new steps add their own.
+  await sweepScratch(options.deps.scratchRoot);
   return Worker.create({
     ...common(options, taskQueues.pipeline),
     ...workflowSource(options),

@@ -51,12 +51,17 @@ import {
 } from './step-inputs';
 import { trainOnBackend } from './training-backend';
 
-/** Data and registry steps: minutes at most; transient faults (network, busy disk) retried a few times. */
+/**
+ * Data and registry steps: minutes at most; transient faults (network, busy disk) retried a few times. They heartbeat
+ * from a timer, so an attempt whose worker died is retried after `stepHeartbeatTimeoutSeconds` (1 minute by default),
+ * not after the 30 minutes.
+ */
 const dataStep = {
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 } as const;
-const data = proxyActivities<PipelineActivities>(dataStep);
+const dataSteps = (spec: TrainingPipelineSpec) =>
+  proxyActivities<PipelineActivities>({ ...dataStep, heartbeatTimeout: spec.stepHeartbeatTimeoutSeconds * 1000 });
 
 /**
  * Versioned changes (`patched`): histories recorded before each change take the old path when they replay.
@@ -78,6 +83,7 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
   const { step, failedStage } = stepTracker(status);
   const spec = validateInput(rawInput, status);
   const runKey = runKeyOf(workflowInfo());
+  const data = dataSteps(spec);
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   try {
     const snapshot = await step('ingesting', () => data.ingestDataset(ingestInput(spec)));

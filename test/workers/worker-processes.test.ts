@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { decodeTimeoutType } from '@temporalio/common';
 import { taskQueues } from '../../src/contracts/task-queues';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { trainingPipeline } from '../../src/workflows';
-import { repoRoot, stack, tempDir, uniqueName } from '../support/stack';
+import { exampleDataset, repoRoot, stack, tempDir, uniqueName } from '../support/stack';
 import { waitForHeartbeat } from '../support/progress';
 import { churnPipelineInput } from '../support/pipeline-input';
 
@@ -112,6 +116,97 @@ describe('worker processes', function () {
       pipeline.kill('SIGTERM');
       training.kill('SIGTERM');
       await Promise.all([pipeline.exited, training.exited]);
+    }
+  });
+
+  it("retry a data step whose worker was killed mid-step after its heartbeat timeout, and sweep the dead attempt's scratch folder", async function () {
+    this.timeout(180_000);
+    const csv = fs.readFileSync(exampleDataset);
+    // The first download sends a part of the file and then hangs, so the kill lands mid-ingest; later ones get it all.
+    let firstRequest: (() => void) | undefined;
+    const downloading = new Promise<void>((resolve) => (firstRequest = resolve));
+    const held: http.ServerResponse[] = [];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      if (!firstRequest) return res.end(csv);
+      res.write(csv.subarray(0, 4096));
+      held.push(res);
+      firstRequest();
+      firstRequest = undefined;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/churn.csv`;
+    const stepEnv = { ...env, MLOPS_HTTP_ALLOWED_HOSTS: '127.0.0.1', MLOPS_STATE_DIR: tempDir('killed-step-state') };
+    const scratchRoot = path.join(stepEnv.MLOPS_STATE_DIR, 'scratch');
+    let pipeline = startWorker('pipeline-worker.ts', stepEnv);
+    const training = startWorker('training-worker.ts', stepEnv);
+    const workflowId = uniqueName(this.test!.title);
+    try {
+      const handle = await stack().client.workflow.start(trainingPipeline, {
+        taskQueue: taskQueues.pipeline,
+        workflowId,
+        args: [
+          churnPipelineInput({
+            modelName: 'churn-step-killed',
+            dataset: { uri: url, format: 'csv' },
+            stepHeartbeatTimeoutSeconds: 3,
+            trainer: { hyperparameters: { epochs: 3 } },
+          }),
+        ],
+      });
+      await downloading;
+      const progress = await waitForHeartbeat<{ bytesRead?: number }>(
+        workflowId,
+        (p) => (p.bytesRead ?? 0) > 0,
+        'ingestDataset',
+      );
+      assert.ok(progress.bytesRead! <= 4096, `the heartbeat reports the bytes read so far (${progress.bytesRead})`);
+      const deadAttempt = fs
+        .readdirSync(scratchRoot)
+        .find((name) => name.startsWith(`${os.hostname()}-${pipeline.pid}-`));
+      assert.ok(deadAttempt, 'the running attempt has its scratch folder');
+      assert.ok(
+        fs.readdirSync(path.join(scratchRoot, deadAttempt)).some((name) => name.startsWith('mlops-ingest-')),
+        "the download lands in the attempt's scratch folder",
+      );
+
+      pipeline.kill('SIGKILL');
+      await pipeline.exited;
+      held.forEach((res) => res.destroy());
+      pipeline = startWorker('pipeline-worker.ts', stepEnv);
+      const result = await handle.result();
+      assert.equal(result.outcome, 'deployed');
+
+      const history = await handle.fetchHistory();
+      const ingestScheduled = history.events!.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'ingestDataset',
+      )!;
+      const ingestStarted = history.events!.find(
+        (e) =>
+          e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === ingestScheduled.eventId?.toString(),
+      )!.activityTaskStartedEventAttributes!;
+      assert.equal(ingestStarted.attempt, 2, 'the ingest step ran a second attempt');
+      assert.equal(
+        decodeTimeoutType(ingestStarted.lastFailure?.timeoutFailureInfo?.timeoutType),
+        'HEARTBEAT',
+        `the first attempt ended by heartbeat timeout: ${ingestStarted.lastFailure?.message}`,
+      );
+      assert.equal(
+        ingestScheduled.activityTaskScheduledEventAttributes!.heartbeatTimeout?.seconds?.toString(),
+        '3',
+        'the heartbeat timeout came from the workflow input',
+      );
+      assert.ok(
+        !fs.existsSync(path.join(scratchRoot, deadAttempt)),
+        "the next worker start swept the dead attempt's folder",
+      );
+      assert.deepEqual(fs.readdirSync(scratchRoot), [], 'finished attempts removed their own folders');
+    } finally {
+      pipeline.kill('SIGTERM');
+      training.kill('SIGTERM');
+      await Promise.all([pipeline.exited, training.exited]);
+      server.closeAllConnections();
+      server.close();
     }
   });
 });
