@@ -8,7 +8,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-const safe = (part: string | number) => String(part).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
+const safe = (part: string | number) =>
+  String(part)
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(0, 80);
 const hostPart = () => safe(os.hostname());
 
 /** Creates the attempt's folder; `parts` name it (workflow id, activity id, attempt). */

@@ -32,7 +32,11 @@ function heartbeating<I, O>(fn: (input: I) => Promise<O>, scratchRoot: string): 
     // A few beats per timeout; the SDK sends at most one per 0.8 × timeout to the server anyway.
     const timer = setInterval(beat, Math.max(250, Math.min(defaultBeatMs, (heartbeatTimeoutMs ?? Infinity) / 4)));
     beat();
-    const scratchDir = await createScratch(scratchRoot, [workflowExecution?.workflowId ?? 'no-workflow', activityId, attempt]);
+    const scratchDir = await createScratch(scratchRoot, [
+      workflowExecution?.workflowId ?? 'no-workflow',
+      activityId,
+      attempt,
+    ]);
     const progress = (more: Record<string, unknown>) => void (details = { ...details, ...more });
     try {
       return await runStep({ signal: ctx.cancellationSignal, progress, scratchDir }, () => fn(input));
