@@ -5,6 +5,7 @@ import { createNodeResolver } from 'eslint-plugin-import-x';
 /** Temporal-free domain folders: they never reach up into the runtime layers. */
 export const domainFolders = [
   'artifacts',
+  'codec',
   'contracts',
   'evaluation',
   'google',

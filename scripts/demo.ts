@@ -53,7 +53,7 @@ async function main(): Promise<void> {
           modelName: 'churn',
           dataset: { uri: path.resolve('examples/churn.csv') },
           target: 'churned',
-          trainer: { kind: values.trainer as 'builtin-linear', hyperparameters: { epochs: Number(values.epochs) } },
+          trainer: { kind: values.trainer, hyperparameters: { epochs: Number(values.epochs) } },
         },
       ],
     });

@@ -143,6 +143,20 @@ export const configSchema = {
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias')
     .default('production'),
+  /** Payload encryption keys (AES-256-GCM), `id:base64key` pairs separated by commas; each key is 32 random bytes, e.g. `openssl rand -base64 32`. The first encrypts every payload (workflow inputs, results, activity inputs and outputs, heartbeat details, memos); all of them decrypt, so add a new key first and keep the old ones until no open history uses them. Set the same value on every worker, client and the codec server (docs/security.md). @default none (payloads are stored unencrypted) */
+  MLOPS_PAYLOAD_KEYS: z
+    .string()
+    .regex(
+      /^\s*[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=\s*(,\s*[A-Za-z0-9._-]+:[A-Za-z0-9+/]{43}=\s*)*$/,
+      'must be id:key pairs separated by commas, each key 32 bytes in base64 (openssl rand -base64 32)',
+    )
+    .optional(),
+  /** Codec server bind address (`npm run codec-server`). @default 127.0.0.1 */
+  MLOPS_CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Codec server port. @default 8888 */
+  MLOPS_CODEC_SERVER_PORT: port.default(8888),
+  /** Origins (comma-separated) the codec server answers cross-origin requests from: the Temporal Web UI's. @default `http://localhost:8233,http://127.0.0.1:8233` */
+  MLOPS_CODEC_CORS_ORIGINS: z.string().min(1).default('http://localhost:8233,http://127.0.0.1:8233'),
   /** Log level of workers and the model server. @default INFO */
   MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Prebuilt workflow bundle, used when NODE_ENV=production. @default dist/workflow-bundle.js */
@@ -180,6 +194,13 @@ export interface MlopsConfig {
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
   serve: { host: string; port: number; model?: string; alias: string };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Payload encryption keys (the first encrypts) and the codec server's settings. */
+  codec: {
+    keys: { id: string; /** base64, 32 bytes */ key: string }[];
+    host: string;
+    port: number;
+    corsOrigins: string[];
+  };
 }
 
 export interface TrainingSettings {
@@ -303,6 +324,21 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       alias: v.MLOPS_SERVE_ALIAS,
     },
     logLevel: v.MLOPS_LOG_LEVEL,
+    codec: {
+      keys: (v.MLOPS_PAYLOAD_KEYS ?? '')
+        .split(',')
+        .map((pair) => pair.trim())
+        .filter(Boolean)
+        .map((pair) => ({
+          id: pair.slice(0, pair.indexOf(':')),
+          key: pair.slice(pair.indexOf(':') + 1),
+        })),
+      host: v.MLOPS_CODEC_SERVER_HOST,
+      port: v.MLOPS_CODEC_SERVER_PORT,
+      corsOrigins: v.MLOPS_CODEC_CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    },
   };
 }
 

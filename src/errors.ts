@@ -155,6 +155,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Correct each listed field of the pipeline input field preprocessing (docs/preprocessing.md describes every option) and start the pipeline again.',
   },
+  MLOPS_ERR_CODEC_KEY_UNKNOWN: {
+    message: 'A payload was encrypted with key "{keyId}", which this process does not have (keys: {known})',
+    retryable: false,
+    fix: 'Keep every key that encrypted payloads of open histories in MLOPS_PAYLOAD_KEYS (new key first, old ones after it) on every worker, client and codec server.',
+  },
   MLOPS_ERR_TRAIN_COMMAND_FAILED: {
     message: 'Trainer "{trainer}" exited with {exit}. Last output:\n{tail}',
     retryable: false,

@@ -97,8 +97,23 @@ describe('docker-compose.yml and the Dockerfile', function () {
       assert.equal(config.worker.useBundle, true, `${name} loads the prebuilt workflow bundle`);
     }
     const serve = loadConfig({ ...imageEnv, ...services['model-server']!.environment });
-    assert.deepEqual(services['model-server']!.ports, [`${serve.serve.port}:${serve.serve.port}`]);
+    assert.deepEqual(services['model-server']!.ports, [
+      `\${PUBLISH_ADDRESS:-127.0.0.1}:${serve.serve.port}:${serve.serve.port}`,
+    ]);
     assert.equal(loadConfig(services['training-worker']!.environment).training.gpus, 1);
+  });
+
+  it('publish ports on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise, and take the database password from the environment', function () {
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? [])
+        assert.match(port, /^\$\{PUBLISH_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/, `${name} publishes ${port} on loopback`);
+    }
+    const passwords = [
+      services.postgresql!.environment!.POSTGRES_PASSWORD,
+      services.temporal!.environment!.POSTGRES_PWD,
+    ];
+    for (const password of passwords)
+      assert.match(password!, /^\$\{POSTGRES_PASSWORD:\?/, 'required from the environment');
   });
 
   it('copy only files that exist into the image', function () {

@@ -13,6 +13,7 @@ import { buildDependencies } from '../dependencies';
 import { createPipelineWorker, createTrainingWorker } from '../workers/create-workers';
 import type { DevServer, Log } from './temporal-server';
 import { resolveTemporalCli, startDevServer } from './temporal-server';
+import { payloadDataConverter } from '../codec/payload-codec';
 
 export interface LocalStackOptions {
   /** Environment to configure from (MLOPS_STATE_DIR decides where state goes). */
@@ -67,5 +68,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await server.stop();
     }
   };
-  return { server, client: new Client({ connection, namespace: server.namespace }), config, deps, cliPath, stop };
+  const dataConverter = payloadDataConverter(config.codec.keys);
+  return {
+    server,
+    client: new Client({ connection, namespace: server.namespace, dataConverter }),
+    config,
+    deps,
+    cliPath,
+    stop,
+  };
 }

@@ -7,6 +7,7 @@ import { Worker } from '@temporalio/worker';
 import { createPipelineActivities, createTrainingQueueActivities } from '../activities';
 import { taskQueues } from '../contracts/task-queues';
 import type { Dependencies } from '../dependencies';
+import { payloadDataConverter } from '../codec/payload-codec';
 import { sweepScratch } from '../scratch';
 
 export interface WorkerDeps {
@@ -57,6 +58,7 @@ function common(options: WorkerDeps, defaultQueue: string) {
     taskQueue: options.taskQueue ?? defaultQueue,
     ...promptHeartbeats,
     shutdownGraceTime: config.worker.shutdownGraceMs,
+    dataConverter: payloadDataConverter(config.codec.keys),
   };
 }
 
