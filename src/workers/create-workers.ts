@@ -58,7 +58,8 @@ function common(options: WorkerDeps, defaultQueue: string) {
     taskQueue: options.taskQueue ?? defaultQueue,
     ...promptHeartbeats,
     shutdownGraceTime: config.worker.shutdownGraceMs,
-    dataConverter: payloadDataConverter(config.codec.keys),
+    // Only when keys are set: an explicit `dataConverter: undefined` would replace the SDK's default.
+    ...withCodec(config.codec.keys),
   };
 }
 
@@ -67,4 +68,9 @@ function workflowSource(options: WorkerDeps): Pick<WorkerOptions, 'workflowBundl
   if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
   if (worker.useBundle) return { workflowBundle: { codePath: worker.bundlePath } };
   return { workflowsPath: require.resolve('../workflows') };
+}
+
+function withCodec(keys: Dependencies['config']['codec']['keys']): Pick<WorkerOptions, 'dataConverter'> {
+  const dataConverter = payloadDataConverter(keys);
+  return dataConverter ? { dataConverter } : {};
 }
