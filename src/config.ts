@@ -226,6 +226,9 @@ export function defaultSourceAccess(stateDir = path.resolve('.mlops')): SourceAc
   return { dataRoots: [path.resolve('examples'), path.join(stateDir, 'data')], httpAllowedHosts: [] };
 }
 
+/** Variables whose values are keys: a problem with one is reported without the value. */
+const secretVariables = new Set(['MLOPS_PAYLOAD_KEYS']);
+
 /** Parses and validates the environment; throws one `MLOPS_ERR_CONFIG_INVALID` listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<MlopsConfig> {
   const problems: string[] = [];
@@ -234,7 +237,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Mlops
     const raw = env[name] === '' ? undefined : env[name];
     const result = (schema as z.ZodTypeAny).safeParse(raw);
     if (result.success) values[name] = result.data;
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+    else {
+      const shown = secretVariables.has(name) ? '(value not shown)' : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+    }
   }
   for (const name of Object.keys(env)) {
     if (name.startsWith('MLOPS_') && !(name in configSchema)) {

@@ -33,6 +33,8 @@ describe('loadConfig', function () {
           MLOPS_SERVE_PORT: '70000',
           MLOPS_LOG_LEVEL: 'LOUD',
           MLOPS_ARTIFACT_RUT: '/x',
+          MLOPS_TRAINERS: '{"xgb": "python train.py"}',
+          MLOPS_PAYLOAD_KEYS: 'k1:c2hvcnQta2V5LXZhbHVl',
         });
       } catch (e) {
         return e;
@@ -48,9 +50,12 @@ describe('loadConfig', function () {
       'MLOPS_SERVE_PORT="70000"',
       'MLOPS_LOG_LEVEL="LOUD"',
       'MLOPS_ARTIFACT_RUT: not a known variable',
+      'MLOPS_TRAINERS=',
+      'MLOPS_PAYLOAD_KEYS=(value not shown): must be id:key pairs',
     ]) {
       assert.ok(err.message.includes(name), `the message should mention ${name}:\n${err.message}`);
     }
+    assert.ok(!err.message.includes('c2hvcnQta2V5LXZhbHVl'), 'a key is never quoted');
   });
 
   it('returns a deep-frozen object and keeps gs:// artifact roots as they are', function () {
