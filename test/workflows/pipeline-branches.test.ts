@@ -162,7 +162,10 @@ describe('trainingPipeline branches (fake activities)', function () {
       assert.ok(!fakes.calls.includes('evaluateModel'));
       const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.stage, 'failed');
-      assert.match(status.error ?? '', /Trainer "fake" exited with 3/);
+      assert.match(
+        status.error ?? '',
+        /^trainingPipeline for model "churn-fake" failed at step training: [^]*exited with 3/,
+      );
     });
   });
 
