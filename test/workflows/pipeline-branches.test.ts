@@ -250,18 +250,20 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
-  it('keeps an invalid or hostile model name searchable without failing the workflow task', async function () {
-    const cases: [claimed: unknown, searchable: string | undefined][] = [
-      ['Churn Model ☃', 'Churn Model ☃'],
-      [`x${'é'.repeat(20_000)}`, `x${'é'.repeat(199)}`],
-      [42, undefined],
-      ['', undefined],
+  it('marks any invalid input failed, and keeps a hostile model name searchable without failing the workflow task', async function () {
+    const cases: [input: unknown, searchable: string | undefined][] = [
+      [{ modelName: 'Churn Model ☃' }, 'Churn Model ☃'],
+      // Longer than a keyword search attribute may be: cut, or every workflow task would fail.
+      [{ modelName: `x${'é'.repeat(20_000)}` }, `x${'é'.repeat(199)}`],
+      [{ modelName: 42 }, undefined],
+      [{ modelName: '' }, undefined],
+      [null, undefined],
+      ['churn', undefined],
+      [['churn'], undefined],
     ];
     await withFakeActivities(this.test!.title, {}, async (taskQueue) => {
-      for (const [claimed, searchable] of cases) {
-        const handle = await startPipeline(taskQueue, this.test!.title, {
-          modelName: claimed,
-        } as unknown as TrainingPipelineInput);
+      for (const [input, searchable] of cases) {
+        const handle = await startPipeline(taskQueue, this.test!.title, input as TrainingPipelineInput);
         await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
         const attributes = (await handle.describe()).typedSearchAttributes;
         assert.equal(attributes.get(searchAttributes.stage), 'failed');
