@@ -66,7 +66,6 @@ export function rmseOf(predict: (row: number[]) => number, data: SplitMatrix): n
   return Math.sqrt(se / data.y.length);
 }
 
-
 export interface SklearnReference {
   /** LogisticRegression (classification) or LinearRegression (regression), fitted on train, scored on test. */
   metric: string;
@@ -89,4 +88,3 @@ export function sklearnReference(
   if (run.status !== 0) throw new Error(`reference fit failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as SklearnReference;
 }
-
