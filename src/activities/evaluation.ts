@@ -4,6 +4,7 @@ import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
+import { mlopsError } from '../errors';
 import { classificationMetrics, lowerIsBetter, regressionMetrics } from '../evaluation/metrics';
 import type { RowsForModel } from '../evaluation/rescore';
 import { alignClasses, championInputs } from '../evaluation/rescore';
@@ -32,6 +33,7 @@ export interface EvaluationActivities {
 export function createEvaluationActivities({ store }: EvaluationDeps): EvaluationActivities {
   return {
     async evaluateModel(input: EvaluateModelInput): Promise<EvaluateModelResult> {
+      checkGateMetric(input);
       const transform = await readJson<FittedTransform>(store, input.transformUri);
       const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
       const metrics = await scoreModel(store, input.modelUri, test, input);
@@ -171,6 +173,19 @@ async function runBatches(
     outputs.set(await model.run(features.subarray(start * n, (start + count) * n), count), start * model.outputWidth);
   }
   return outputs;
+}
+
+/**
+ * The input schema checks gate.metric against a task given in the input; an inferred task is only known here, after
+ * training, so a mismatch is reported now (before anything is written) instead of judging on a metric never computed.
+ */
+function checkGateMetric(input: EvaluateModelInput): void {
+  const metric = input.gate.metric;
+  if (!metric || ['rmse', 'mae', 'r2'].includes(metric) === (input.task === 'regression')) return;
+  throw mlopsError('MLOPS_ERR_PIPELINE_INPUT_INVALID', {
+    workflow: 'trainingPipeline',
+    problems: `- gate.metric: "${metric}" is not a ${input.task} metric (the task was inferred from the target; set task to choose it)`,
+  });
 }
 
 function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {
