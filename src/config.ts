@@ -104,6 +104,22 @@ export const configSchema = {
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias')
     .default('production'),
+  /** Largest request body the model server reads, in bytes; larger bodies get 413. @default 1500000 (1.5 MB, like Vertex AI) */
+  MLOPS_SERVE_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_500_000),
+  /** Most instances (rows) one prediction request may carry; more get 400. @default 4096 */
+  MLOPS_SERVE_MAX_INSTANCES: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Vertex AI custom-container contract: the port to listen on; overrides MLOPS_SERVE_PORT when set. @default unset */
+  AIP_HTTP_PORT: port.optional(),
+  /** Vertex AI custom-container contract: an extra route that predicts, e.g. `/predict`. @default unset */
+  AIP_PREDICT_ROUTE: z
+    .string()
+    .regex(/^\/[\w\-./:]*$/, 'must be a path starting with /')
+    .optional(),
+  /** Vertex AI custom-container contract: an extra liveness route, e.g. `/health`. @default unset */
+  AIP_HEALTH_ROUTE: z
+    .string()
+    .regex(/^\/[\w\-./:]*$/, 'must be a path starting with /')
+    .optional(),
   /** Log level of workers and the model server. @default INFO */
   MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Prebuilt workflow bundle, used when NODE_ENV=production. @default dist/workflow-bundle.js */
@@ -137,7 +153,17 @@ export interface MlopsConfig {
   temporal: ClientConnectConfig & { namespace: string };
   devServer: { cliPath?: string; cliVersion: string; port: number; uiPort: number };
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
-  serve: { host: string; port: number; model?: string; alias: string };
+  serve: {
+    host: string;
+    port: number;
+    model?: string;
+    alias: string;
+    /** Bytes. */
+    bodyLimit: number;
+    maxInstances: number;
+    /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
+    vertex: { predictRoute?: string; healthRoute?: string };
+  };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
@@ -218,9 +244,12 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     },
     serve: {
       host: v.MLOPS_SERVE_HOST,
-      port: v.MLOPS_SERVE_PORT,
+      port: v.AIP_HTTP_PORT ?? v.MLOPS_SERVE_PORT,
       model: v.MLOPS_SERVE_MODEL,
       alias: v.MLOPS_SERVE_ALIAS,
+      bodyLimit: v.MLOPS_SERVE_BODY_LIMIT,
+      maxInstances: v.MLOPS_SERVE_MAX_INSTANCES,
+      vertex: { predictRoute: v.AIP_PREDICT_ROUTE, healthRoute: v.AIP_HEALTH_ROUTE },
     },
     logLevel: v.MLOPS_LOG_LEVEL,
   };

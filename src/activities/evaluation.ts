@@ -5,6 +5,7 @@ import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
 import { classificationMetrics, lowerIsBetter, regressionMetrics } from '../evaluation/metrics';
 import { loadOnnxModel } from '../models/onnx-model';
+import { createPredictor } from '../models/predictor';
 import { readAlias, resolveAlias } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 
@@ -18,8 +19,6 @@ interface TestSet {
   rows: number;
 }
 
-const batchRows = 4096;
-
 /** Evaluation: score the challenger on the test split, compare it with the champion, and decide the gate. */
 export interface EvaluationActivities {
   evaluateModel: (input: EvaluateModelInput) => Promise<EvaluateModelResult>;
@@ -30,7 +29,7 @@ export function createEvaluationActivities({ store }: EvaluationDeps): Evaluatio
     async evaluateModel(input: EvaluateModelInput): Promise<EvaluateModelResult> {
       const transform = await readJson<FittedTransform>(store, input.transformUri);
       const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
-      const metrics = await scoreModel(store, input.modelUri, test, input);
+      const metrics = await scoreModel(store, input.modelUri, transform, test, input);
       const baseline = baselineMetrics(test, input, transform);
       const champion = await scoreChampion(store, input, transform, test);
       const gate = decideGate(input, metrics, baseline, champion);
@@ -59,27 +58,22 @@ async function loadTestSet(file: string, input: EvaluateModelInput): Promise<Tes
   return { features, labels: Float64Array.from(columns[n] as number[]), rows };
 }
 
+/** Scores the test split (already transformed by the preprocessing SQL) through the same Predictor the server uses. */
 async function scoreModel(
   store: ArtifactStore,
   modelUri: string,
+  transform: FittedTransform,
   test: TestSet,
   input: EvaluateModelInput,
 ): Promise<Record<string, number>> {
-  const n = input.featureColumns.length;
-  const model = await loadOnnxModel(await store.read(modelUri), modelUri, n);
+  const model = await loadOnnxModel(await store.read(modelUri), modelUri, input.featureColumns.length);
+  const predictor = createPredictor(transform, model);
   try {
-    const outputs = new Float32Array(test.rows * model.outputWidth);
-    for (let start = 0; start < test.rows; start += batchRows) {
-      const rows = Math.min(batchRows, test.rows - start);
-      outputs.set(
-        await model.run(test.features.subarray(start * n, (start + rows) * n), rows),
-        start * model.outputWidth,
-      );
-    }
+    const outputs = await predictor.scoreTransformed(test.features, test.rows);
     if (input.task === 'regression') return { ...regressionMetrics(outputs, test.labels) };
-    return { ...classificationMetrics(outputs, test.labels, model.outputWidth) };
+    return { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
   } finally {
-    await model.close();
+    await predictor.close();
   }
 }
 
@@ -117,7 +111,7 @@ async function scoreChampion(
   }
   return {
     version: champion.version,
-    metrics: await scoreModel(store, champion.modelUri, test, input),
+    metrics: await scoreModel(store, champion.modelUri, transform, test, input),
     sameTestSplit: true,
   };
 }

@@ -13,6 +13,8 @@ async function main(): Promise<void> {
     modelName: config.serve.model,
     alias: config.serve.alias,
     logger: { level: config.logLevel.toLowerCase() },
+    limits: { bodyLimit: config.serve.bodyLimit, maxInstances: config.serve.maxInstances },
+    vertex: config.serve.vertex,
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
   await app.listen({ host: config.serve.host, port: config.serve.port });
