@@ -20,8 +20,8 @@ VENV="$CACHE/python/serving-clients-venv"
 PY="$VENV/bin/python"
 STAMP="$VENV/.setup-stamp"
 BASE_PY="${MLOPS_SYSTEM_PYTHON:-/usr/bin/python3}"
-# Exact versions: tritonclient's HTTP client needs geventhttpclient and numpy.
-REQUIREMENTS=("tritonclient[http]==2.73.0" "geventhttpclient==2.6.1" "numpy==2.2.6")
+# Exact versions: tritonclient's HTTP client needs geventhttpclient and numpy; onnx writes a test model.
+REQUIREMENTS=("tritonclient[http]==2.73.0" "geventhttpclient==2.6.1" "numpy==2.2.6" "onnx==1.20.0")
 
 WANT=$({ printf '%s\n' "${REQUIREMENTS[@]}"; cat "${BASH_SOURCE[0]}"; echo "base=$BASE_PY"; } | sha256sum | cut -d' ' -f1)
 if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then

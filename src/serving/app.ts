@@ -32,8 +32,8 @@ export interface ServerDeps {
   store: ArtifactStore;
   modelName: string;
   alias: string;
-  /** fastify logger; false in tests. */
-  logger?: boolean | { level: string };
+  /** fastify logger options (level, destination stream); false in tests. */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** @default { bodyLimit: 1_500_000, maxInstances: 4096 } (the config defaults) */
   limits?: Partial<ServeLimits>;
   /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
@@ -107,7 +107,21 @@ function sendError(limits: ServeLimits, err: FastifyError, request: FastifyReque
   const status = (errorCatalogue as Record<string, ErrorSpec>)[failure.type!]?.httpStatus ?? 400;
   // A client's mistake: one line, no stack.
   request.log.info({ reqId: request.id, status, code: failure.type }, 'rejected request');
+  if (request.url.startsWith('/v1/projects/')) return reply.status(status).send(googleError(status, failure));
   return reply.status(status).send({ error: failure.message, code: failure.type });
+}
+
+/** Google's JSON error shape on the Vertex AI path, so Google's clients raise a GoogleError with the gRPC code. */
+const googleStatus: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  404: 'NOT_FOUND',
+  413: 'INVALID_ARGUMENT',
+  415: 'INVALID_ARGUMENT',
+};
+
+function googleError(status: number, failure: Error & { type?: string | null }) {
+  return { error: { code: status, message: failure.message, status: googleStatus[status] ?? 'UNKNOWN', reason: failure.type } };
 }
 
 /** The catalogued failure of a client's mistake, or undefined for a server fault. */

@@ -42,14 +42,17 @@ export function parseJson(bytes: Buffer): unknown {
   }
 }
 
-/** The `instances` array of a `{"instances": [...], "parameters": ...}` body (Vertex AI, KServe V1). */
+/** Top-level fields of Vertex AI's PredictRequest body (`labels` is sent by Google's clients) and KServe V1's. */
+const requestFields = new Set(['instances', 'parameters', 'labels']);
+
+/** The `instances` array of a `{"instances": [...], "parameters"?, "labels"?}` body (Vertex AI, KServe V1). */
 export function instancesOf(body: unknown): unknown[] {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw inputInvalid('the body must be an object {"instances": [...]}');
-  const extra = Object.keys(body).filter((k) => k !== 'instances' && k !== 'parameters');
+  const extra = Object.keys(body).filter((k) => !requestFields.has(k));
   if (extra.length > 0)
     throw inputInvalid(
-      `unknown top-level field ${extra.map((k) => JSON.stringify(k)).join(', ')}; expected "instances" and optionally "parameters"`,
+      `unknown top-level field ${extra.map((k) => JSON.stringify(k)).join(', ')}; expected "instances" and optionally "parameters" and "labels"`,
     );
   const instances = (body as { instances?: unknown }).instances;
   if (!Array.isArray(instances)) throw inputInvalid('"instances" must be an array of objects');
