@@ -230,6 +230,17 @@ export const errorCatalogue = {
     fix: 'Use a route the server lists in the README: /v1/models/{model}:predict, /v2/models/{model}/infer, /healthz, /readyz.',
     httpStatus: 404,
   },
+  MLOPS_ERR_SERVE_DEPLOYMENT_INVALID: {
+    message: 'The deployment record of model "{model}" is invalid: {problem}',
+    retryable: false,
+    fix: 'Write {"stable": <version>, "canary"?: {"version": <version>, "weight": <0..1>}} (src/models/deployment-record.ts).',
+  },
+  MLOPS_ERR_SERVE_UNAUTHORIZED: {
+    message: 'This server needs an API key: {reason}',
+    retryable: false,
+    fix: 'Send "Authorization: Bearer <key>" with one of the keys in the server\'s MLOPS_SERVE_API_KEYS.',
+    httpStatus: 401,
+  },
   MLOPS_ERR_SERVE_INTERNAL: {
     message: 'An unexpected error occurred; the details are in the server log',
     retryable: true,

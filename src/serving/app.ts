@@ -1,12 +1,15 @@
 /**
- * The model server: a registered model version (by alias) served over HTTP with onnxruntime-node. `buildServer`
- * builds the app without listening, so tests inject requests; only `server.ts` calls `listen`. Every predict route
- * goes through one core (`PredictCore` → `Predictor`); the routes only translate wire formats:
+ * The model server: the deployment of a registered model (its alias, or the deployment record with a canary) served
+ * over HTTP with onnxruntime-node. `buildServer` builds the app without listening, so tests inject requests; only
+ * `server.ts` calls `listen`. Every predict route goes through one core (`PredictCore` → `Predictor`); the routes
+ * only translate wire formats:
  *
- *   GET  /healthz, /readyz                         liveness; readiness (a model version is loaded)
+ *   GET  /healthz, /readyz                         liveness; readiness (a version is loaded; the last failed swap)
+ *   GET  /metrics                                  Prometheus metrics
  *   POST /v1/models/{model}:predict                Vertex AI and KServe V1: {"instances": [...], "parameters"?}
  *   POST /v1/projects/*\/locations/*\/endpoints/{model}:predict   Vertex AI's public REST path (Google's clients)
  *   GET  /v1/models, /v1/models/{model}            KServe V1 model list and model metadata
+ *   GET  /v1/models/{model}/stats                  per-version counters (requests, errors, latency) for the deploy step
  *   GET  /v2, /v2/health/live|ready, /v2/models/{model}[/versions/{v}][/ready]   Open Inference Protocol v2
  *   POST /v2/models/{model}[/versions/{v}]/infer   OIP v2 inference, JSON or the binary tensor extension
  *   AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE            the Vertex AI custom-container contract, when configured
@@ -14,17 +17,19 @@
  * A client's mistake is a catalogued 4xx naming the field or limit; 500 is kept for the server's own faults, and
  * only those are logged with a stack.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
 import { errorCatalogue, isMlopsError, mlopsError } from '../errors';
 import type { ErrorSpec } from '../errors';
-import { resolveAlias } from '../registry/model-registry';
-import { loadVersion } from './load-version';
+import { DeploymentFollower } from './deployment-follower';
+import { ServingMetrics } from './metrics';
 import { ModelSlot } from './model-slot';
 import { PredictCore } from './predict-core';
 import type { ServeLimits } from './predict-core';
+import { ParquetPredictionSink, PredictionLog } from './prediction-log';
+import type { PredictionLogOptions, PredictionSink } from './prediction-log';
 import { registerV1Routes } from './routes-v1';
 import { registerV2Routes } from './routes-v2';
 
@@ -38,19 +43,44 @@ export interface ServerDeps {
   limits?: Partial<ServeLimits>;
   /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
   vertex?: { predictRoute?: string; healthRoute?: string };
+  /** Milliseconds between reads of the deployment record; 0 (the default here) follows only on `serving.follower.sync()`. */
+  pollMs?: number;
+  /** API keys; empty or absent: no key needed. */
+  apiKeys?: readonly string[];
+  /** The prediction log: options, and the sink (default: Parquet in the artifact store). Absent: no log. */
+  predictionLog?: Partial<PredictionLogOptions> & { sink?: PredictionSink };
+}
+
+/** What a built server exposes beside its routes (tests and the entry point use it). */
+export interface Serving {
+  slot: ModelSlot;
+  core: PredictCore;
+  follower: DeploymentFollower;
+  metrics: ServingMetrics;
+  log?: PredictionLog;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    serving: Serving;
+  }
+  interface FastifyContextConfig {
+    /** Marks a prediction route, for metrics. */
+    predict?: boolean;
+  }
 }
 
 const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
+const defaultLog: PredictionLogOptions = { capacity: 50_000, flushRows: 5000, flushMs: 5000 };
 
 /** Request ids a client may choose (x-request-id); anything else gets a generated one. */
 const requestIdPattern = /^[\w.:@-]{1,128}$/;
 
+/** Routes a probe calls without a key. */
+const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']);
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits = { ...defaultLimits, ...deps.limits };
-  // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.
-  const slot = new ModelSlot(deps.modelName);
-  slot.swap(await loadVersion(deps.store, await resolveAlias(deps.store, deps.modelName, deps.alias)));
-  const core = new PredictCore(slot, limits);
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
@@ -60,20 +90,44 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
   });
+  const metrics = new ServingMetrics();
+  const slot = new ModelSlot(deps.modelName);
+  const follower = new DeploymentFollower(deps.store, slot, deps.alias, metrics, app.log);
+  // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.
+  await follower.sync();
+  const log = deps.predictionLog && createLog(deps.store, deps.predictionLog, metrics, app);
+  const core = new PredictCore(slot, limits, log);
+  app.decorate('serving', { slot, core, follower, metrics, log });
   registerBodyParsing(app);
+  registerHooks(
+    app,
+    metrics,
+    slot,
+    deps.apiKeys ?? [],
+    openRoutes.has(deps.vertex?.healthRoute ?? '') ? [] : [deps.vertex?.healthRoute],
+  );
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(limits, err, request, reply));
   app.setNotFoundHandler((request, reply) => sendError(limits, routeNotFound(request), request, reply));
-  app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
-    const version = slot.current?.version;
-    if (version !== undefined && !reply.hasHeader('x-model-version')) reply.header('x-model-version', String(version));
-    done(null, payload);
+  app.addHook('onClose', async () => {
+    follower.stop();
+    await log?.close();
+    await slot.close();
   });
-  app.addHook('onClose', () => slot.close());
-  registerHealthRoutes(app, core, deps.vertex?.healthRoute);
+  registerOperationRoutes(app, core, follower, metrics, deps.vertex?.healthRoute);
   registerV1Routes(app, core, deps.vertex?.predictRoute);
   registerV2Routes(app, core);
+  follower.start(deps.pollMs ?? 0);
   return app;
+}
+
+function createLog(
+  store: ArtifactStore,
+  options: NonNullable<ServerDeps['predictionLog']>,
+  metrics: ServingMetrics,
+  app: FastifyInstance,
+): PredictionLog {
+  const { sink, ...rest } = options;
+  return new PredictionLog(sink ?? new ParquetPredictionSink(store), { ...defaultLog, ...rest }, metrics, app.log);
 }
 
 /** Every body is read as bytes (up to the body limit) whatever its type; routes decode and check the type. */
@@ -82,13 +136,83 @@ function registerBodyParsing(app: FastifyInstance): void {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 }
 
-function registerHealthRoutes(app: FastifyInstance, core: PredictCore, healthRoute?: string): void {
+function registerHooks(
+  app: FastifyInstance,
+  metrics: ServingMetrics,
+  slot: ModelSlot,
+  apiKeys: readonly string[],
+  extraOpen: (string | undefined)[],
+): void {
+  const keys = apiKeys.map(digest);
+  const open = new Set([...openRoutes, ...extraOpen.filter((r): r is string => !!r)]);
+  if (keys.length > 0) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (open.has(request.routeOptions.url ?? '')) return done();
+      const problem = checkKey(request.headers.authorization, keys);
+      done(
+        problem
+          ? (mlopsError('MLOPS_ERR_SERVE_UNAUTHORIZED', { reason: problem }) as unknown as FastifyError)
+          : undefined,
+      );
+    });
+  }
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    const version = slot.current?.version;
+    if (version !== undefined && !reply.hasHeader('x-model-version')) reply.header('x-model-version', String(version));
+    done(null, payload);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.routeOptions.config.predict) {
+      const version = Number(reply.getHeader('x-model-version'));
+      const route = request.routeOptions.url ?? 'unknown';
+      metrics.observe(
+        slot.modelName,
+        Number.isFinite(version) ? version : undefined,
+        route,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    }
+    done();
+  });
+}
+
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+/** Compares digests in constant time against every key (no early exit), so timing tells nothing about a key. */
+function checkKey(header: string | undefined, keys: Buffer[]): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return header ? 'the Authorization header is not "Bearer <key>"' : 'no Authorization header';
+  const given = digest(match[1]!);
+  let ok = false;
+  for (const key of keys) ok = timingSafeEqual(given, key) || ok;
+  return ok ? undefined : "the key is not one of this server's keys";
+}
+
+function registerOperationRoutes(
+  app: FastifyInstance,
+  core: PredictCore,
+  follower: DeploymentFollower,
+  metrics: ServingMetrics,
+  healthRoute?: string,
+): void {
   const live = () => Promise.resolve({ status: 'ok', model: core.modelName, version: core.slot.current?.version });
   app.get('/healthz', live);
   if (healthRoute && healthRoute !== '/healthz') app.get(healthRoute, live);
   app.get('/readyz', (_request, reply) => {
     const loaded = core.slot.current;
-    return reply.status(loaded ? 200 : 503).send({ ready: !!loaded, model: core.modelName, version: loaded?.version });
+    return reply.status(loaded ? 200 : 503).send({
+      ready: !!loaded,
+      model: core.modelName,
+      version: loaded?.version,
+      routing: core.slot.routing,
+      lastSwapFailure: follower.lastFailure,
+    });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.header('content-type', metrics.registry.contentType).send(body);
   });
 }
 
@@ -107,6 +231,7 @@ function sendError(limits: ServeLimits, err: FastifyError, request: FastifyReque
   const status = (errorCatalogue as Record<string, ErrorSpec>)[failure.type!]?.httpStatus ?? 400;
   // A client's mistake: one line, no stack.
   request.log.info({ reqId: request.id, status, code: failure.type }, 'rejected request');
+  if (status === 401) void reply.header('www-authenticate', 'Bearer');
   if (request.url.startsWith('/v1/projects/')) return reply.status(status).send(googleError(status, failure));
   return reply.status(status).send({ error: failure.message, code: failure.type });
 }
@@ -121,7 +246,9 @@ const googleStatus: Record<number, string> = {
 };
 
 function googleError(status: number, failure: Error & { type?: string | null }) {
-  return { error: { code: status, message: failure.message, status: googleStatus[status] ?? 'UNKNOWN', reason: failure.type } };
+  return {
+    error: { code: status, message: failure.message, status: googleStatus[status] ?? 'UNKNOWN', reason: failure.type },
+  };
 }
 
 /** The catalogued failure of a client's mistake, or undefined for a server fault. */
@@ -129,12 +256,6 @@ function clientFailure(err: FastifyError, limits: ServeLimits): (Error & { type?
   if (isMlopsError(err)) return err.type === 'MLOPS_ERR_SERVE_INTERNAL' ? undefined : err;
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
     return mlopsError('MLOPS_ERR_SERVE_BODY_TOO_LARGE', { limit: limits.bodyLimit });
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415)
-    return mlopsError('MLOPS_ERR_SERVE_MEDIA_TYPE', {
-      contentType: '(unsupported)',
-      route: '',
-      accepted: 'application/json',
-    });
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
     return mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: err.message.slice(0, 200) });
   return undefined;

@@ -1,7 +1,8 @@
 /**
- * The model versions a server holds, and the pointer requests follow. A request pins the version it started on
- * (`use`), so it finishes on that session even if a swap happens meanwhile; a version that is swapped out is released
- * only once its last pinned request is done (drain, then `close`).
+ * The model versions a server holds and the routing table requests follow: a stable version and, optionally, a canary
+ * taking a fraction of the requests. A request pins the version it was routed to (`use`), so it finishes on that
+ * session even if the table changes meanwhile; the table is replaced in one assignment (`route`); a version that
+ * leaves the table is released only once its last pinned request is done (drain, then `close`).
  */
 import type { ModelVersionRecord } from '../registry/model-registry';
 import type { Predictor } from '../models/predictor';
@@ -12,6 +13,11 @@ export interface LoadedVersion {
   readonly predictor: Predictor;
 }
 
+export interface Routing {
+  stable: LoadedVersion;
+  canary?: { loaded: LoadedVersion; weight: number };
+}
+
 interface Held {
   loaded: LoadedVersion;
   inFlight: number;
@@ -19,57 +25,111 @@ interface Held {
   released?: Promise<void>;
 }
 
+interface Table {
+  stable: Held;
+  canary?: { held: Held; weight: number };
+}
+
 export class ModelSlot {
-  #current: Held | undefined;
-  readonly #retiring = new Set<Held>();
+  #table: Table | undefined;
+  readonly #held = new Map<LoadedVersion, Held>();
 
   constructor(readonly modelName: string) {}
 
+  /** The version that takes the traffic outside the canary. */
   get current(): LoadedVersion | undefined {
-    return this.#current?.loaded;
+    return this.#table?.stable.loaded;
   }
 
-  /** Runs `fn` on the current version, pinned for its whole duration. */
-  async use<T>(fn: (loaded: LoadedVersion) => Promise<T>): Promise<T> {
-    const held = this.#current;
-    if (!held) throw new Error(`no version of ${this.modelName} is loaded`);
+  get routing(): { stable?: number; canary?: { version: number; weight: number } } {
+    const t = this.#table;
+    return {
+      stable: t?.stable.loaded.version,
+      canary: t?.canary && { version: t.canary.held.loaded.version, weight: t.canary.weight },
+    };
+  }
+
+  /** The loaded session of `version`, if it is in the table. */
+  find(version: number): LoadedVersion | undefined {
+    const t = this.#table;
+    if (t?.stable.loaded.version === version) return t.stable.loaded;
+    return t?.canary?.held.loaded.version === version ? t.canary.held.loaded : undefined;
+  }
+
+  /** The version a request with this id is routed to: the canary for a `weight` share of ids, stable otherwise. */
+  pick(requestId: string): LoadedVersion | undefined {
+    const t = this.#table;
+    if (!t) return undefined;
+    if (t.canary && bucket(requestId) < t.canary.weight) return t.canary.held.loaded;
+    return t.stable.loaded;
+  }
+
+  /** Runs `fn` on `loaded` (from `pick` or `find`), pinned for its whole duration. */
+  async use<T>(loaded: LoadedVersion, fn: (loaded: LoadedVersion) => Promise<T>): Promise<T> {
+    const held = this.#held.get(loaded);
+    if (!held || held.released) throw new Error(`version ${loaded.version} of ${this.modelName} is not loaded`);
     held.inFlight++;
     try {
-      return await fn(held.loaded);
+      return await fn(loaded);
     } finally {
       held.inFlight--;
       if (held.retired && held.inFlight === 0) void this.#release(held);
     }
   }
 
-  /** Makes `next` current in one step; the previous version is released once its requests drain. */
-  swap(next: LoadedVersion): void {
-    const previous = this.#current;
-    this.#current = { loaded: next, inFlight: 0, retired: false };
-    if (!previous) return;
-    previous.retired = true;
-    this.#retiring.add(previous);
-    if (previous.inFlight === 0) void this.#release(previous);
-  }
-
-  /** Versions swapped out whose requests have not all finished yet. */
-  get draining(): number {
-    return [...this.#retiring].filter((h) => h.inFlight > 0).length;
-  }
-
-  /** Releases every session, waiting for swapped-out versions to finish releasing. */
-  async close(): Promise<void> {
-    const current = this.#current;
-    this.#current = undefined;
-    if (current) {
-      current.retired = true;
-      this.#retiring.add(current);
+  /** Replaces the routing table in one step; versions that leave it are released once their requests drain. */
+  route(routing: Routing): void {
+    const previous = this.#table;
+    this.#table = {
+      stable: this.#hold(routing.stable),
+      canary: routing.canary && { held: this.#hold(routing.canary.loaded), weight: routing.canary.weight },
+    };
+    const kept = new Set([routing.stable, routing.canary?.loaded]);
+    for (const held of [previous?.stable, previous?.canary?.held]) {
+      if (!held || kept.has(held.loaded)) continue;
+      held.retired = true;
+      if (held.inFlight === 0) void this.#release(held);
     }
-    await Promise.all([...this.#retiring].map((h) => this.#release(h)));
+  }
+
+  /** Sessions held, including swapped-out ones still draining. */
+  get sessions(): number {
+    return this.#held.size;
+  }
+
+  /** Releases every session, waiting for versions still draining. */
+  async close(): Promise<void> {
+    this.#table = undefined;
+    await Promise.all([...this.#held.values()].map((h) => this.#release(h)));
+  }
+
+  #hold(loaded: LoadedVersion): Held {
+    let held = this.#held.get(loaded);
+    if (!held) {
+      held = { loaded, inFlight: 0, retired: false };
+      this.#held.set(loaded, held);
+    }
+    return held;
   }
 
   #release(held: Held): Promise<void> {
-    held.released ??= held.loaded.predictor.close().finally(() => this.#retiring.delete(held));
+    held.released ??= held.loaded.predictor.close().finally(() => this.#held.delete(held.loaded));
     return held.released;
   }
+}
+
+/** A request id's position in [0, 1): FNV-1a, so the same id always lands on the same side of a canary split. */
+export function bucket(requestId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < requestId.length; i++) {
+    h ^= requestId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // FNV's low bits mix poorly for short similar strings; a final avalanche (murmur3 fmix32) spreads them.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
 }

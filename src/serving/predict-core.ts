@@ -1,10 +1,12 @@
 /**
  * The one handler core every predict route calls (Vertex AI, KServe V1, Open Inference Protocol v2): the request's
- * limits, the version pinned for the request, the Predictor. Routes only translate wire formats.
+ * limits, the version the request is routed to (stable or canary, sticky per request id) and pinned to, the
+ * Predictor, and the prediction log. Routes only translate wire formats.
  */
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
 import type { LoadedVersion, ModelSlot } from './model-slot';
+import type { PredictionLog } from './prediction-log';
 
 export interface ServeLimits {
   /** Bytes of request body. */
@@ -18,10 +20,19 @@ export interface PredictOutcome {
   predictions: Prediction[];
 }
 
+export interface PredictContext {
+  requestId: string;
+  /** A version named in the path (`/v2/models/{m}/versions/{v}`); otherwise the routing table decides. */
+  version?: string;
+  /** Set by `predict` to the version that answered, so metrics and headers can name it. */
+  answeredBy?: number;
+}
+
 export class PredictCore {
   constructor(
     readonly slot: ModelSlot,
     readonly limits: ServeLimits,
+    readonly log?: PredictionLog,
   ) {}
 
   get modelName(): string {
@@ -30,11 +41,12 @@ export class PredictCore {
 
   /** Throws MLOPS_ERR_REGISTRY_NOT_FOUND (404) unless `name` (and `version`, when given) is served here. */
   checkModel(name: string, version?: string): LoadedVersion {
-    const loaded = this.slot.current;
-    if (name !== this.slot.modelName || !loaded)
-      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: 'deployment on this server' });
-    if (version !== undefined && version !== String(loaded.version))
-      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: `version ${version} on this server` });
+    const loaded = name === this.slot.modelName ? this.#resolve(version) : undefined;
+    if (!loaded)
+      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', {
+        model: name,
+        what: version === undefined ? 'deployment on this server' : `version ${version} on this server`,
+      });
     return loaded;
   }
 
@@ -45,12 +57,21 @@ export class PredictCore {
       throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count, limit: this.limits.maxInstances });
   }
 
-  async predict(name: string, instances: readonly unknown[], version?: string): Promise<PredictOutcome> {
-    this.checkModel(name, version);
+  async predict(name: string, instances: readonly unknown[], ctx: PredictContext): Promise<PredictOutcome> {
+    this.checkModel(name, ctx.version);
     this.checkCount(instances.length);
-    return this.slot.use(async (loaded) => ({
-      version: loaded.version,
-      predictions: await loaded.predictor.predict(instances),
-    }));
+    const chosen = ctx.version === undefined ? this.slot.pick(ctx.requestId) : this.#resolve(ctx.version);
+    if (!chosen) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: 'deployment on this server' });
+    ctx.answeredBy = chosen.version;
+    const started = process.hrtime.bigint();
+    const predictions = await this.slot.use(chosen, (loaded) => loaded.predictor.predict(instances));
+    const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.log?.record(this.modelName, chosen.version, ctx.requestId, instances, predictions, latencyMs);
+    return { version: chosen.version, predictions };
+  }
+
+  #resolve(version: string | undefined): LoadedVersion | undefined {
+    if (version === undefined) return this.slot.current;
+    return /^\d+$/.test(version) ? this.slot.find(Number(version)) : undefined;
   }
 }

@@ -7,21 +7,29 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { instancesOf, jsonBody } from './http-body';
-import type { PredictCore } from './predict-core';
+import type { PredictContext, PredictCore } from './predict-core';
 
 export function registerV1Routes(app: FastifyInstance, core: PredictCore, aipPredictRoute?: string): void {
+  const stats = () => app.serving.metrics.versionStats();
   app.get('/v1/models', () => Promise.resolve({ models: [core.modelName] }));
   app.get<{ Params: { target: string } }>('/v1/models/:target', (request) =>
     Promise.resolve(describeModel(core, request.params.target)),
   );
-  app.post<{ Params: { target: string } }>('/v1/models/:target', (request, reply) =>
+  app.get<{ Params: { target: string } }>('/v1/models/:target/stats', (request) => {
+    core.checkModel(request.params.target);
+    return Promise.resolve({ model: core.modelName, routing: core.slot.routing, versions: stats() });
+  });
+  const config = { predict: true };
+  app.post<{ Params: { target: string } }>('/v1/models/:target', { config }, (request, reply) =>
     predict(core, verbTarget(request.params.target, request), request, reply),
   );
   app.post<{ Params: { project: string; location: string; target: string } }>(
     '/v1/projects/:project/locations/:location/endpoints/:target',
+    { config },
     (request, reply) => predict(core, verbTarget(request.params.target, request), request, reply),
   );
-  if (aipPredictRoute) app.post(aipPredictRoute, (request, reply) => predict(core, core.modelName, request, reply));
+  if (aipPredictRoute)
+    app.post(aipPredictRoute, { config }, (request, reply) => predict(core, core.modelName, request, reply));
 }
 
 /** The model name of `<name>:predict`; anything else is an unknown route. */
@@ -35,10 +43,20 @@ function verbTarget(target: string, request: FastifyRequest): string {
 async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {
   core.checkModel(name);
   const instances = instancesOf(jsonBody(request));
-  const outcome = await core.predict(name, instances);
-  const version = String(outcome.version);
-  void reply.header('x-model-version', version);
-  return { predictions: outcome.predictions, deployedModelId: version, model: core.modelName, modelVersionId: version };
+  const ctx: PredictContext = { requestId: request.id };
+  try {
+    const outcome = await core.predict(name, instances, ctx);
+    const version = String(outcome.version);
+    return {
+      predictions: outcome.predictions,
+      deployedModelId: version,
+      model: core.modelName,
+      modelVersionId: version,
+    };
+  } finally {
+    // The version that answered, also when it refused the request (metrics count its 4xx).
+    if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
+  }
 }
 
 function describeModel(core: PredictCore, name: string) {

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { mediaType, parseJson, rawBody } from './http-body';
-import type { PredictCore } from './predict-core';
+import type { PredictContext, PredictCore } from './predict-core';
 import { decodeV2, encodeV2Response, outputTensors, splitV2Body } from './v2-codec';
 
 type ModelParams = { model: string; version?: string };
@@ -30,7 +30,9 @@ export function registerV2Routes(app: FastifyInstance, core: PredictCore): void 
       core.checkModel(request.params.model, request.params.version);
       return Promise.resolve({ name: core.modelName, ready: true });
     });
-    app.post<{ Params: ModelParams }>(`${prefix}/infer`, (request, reply) => infer(core, request, reply));
+    app.post<{ Params: ModelParams }>(`${prefix}/infer`, { config: { predict: true } }, (request, reply) =>
+      infer(core, request, reply),
+    );
   }
 }
 
@@ -67,7 +69,13 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
   const names = loaded.predictor.features.map((f) => f.name);
   const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
-  const outcome = await core.predict(model, decoded.instances, version);
+  const ctx: PredictContext = { requestId: request.id, version };
+  let outcome;
+  try {
+    outcome = await core.predict(model, decoded.instances, ctx);
+  } finally {
+    if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
+  }
   const tensors = outputTensors(outcome.predictions, loaded.predictor.classes);
   const header = {
     model_name: core.modelName,
@@ -75,7 +83,6 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
     ...(typeof decoded.request.id === 'string' ? { id: decoded.request.id } : {}),
   };
   const encoded = encodeV2Response(header, tensors, decoded.request);
-  void reply.header('x-model-version', String(outcome.version));
   if (encoded.headerLength === undefined) return encoded.body;
   return reply
     .header('content-type', 'application/octet-stream')

@@ -100,7 +100,7 @@ function checkRequestShape(doc: unknown): V2Request {
     const i = input as Partial<V2Input> | null;
     if (!i || typeof i !== 'object' || typeof i.name !== 'string' || typeof i.datatype !== 'string')
       problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
-    else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && (d) >= 0))
+    else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       problems.push(`inputs[${k}] ("${i.name}"): "shape" must be an array of non-negative integers`);
     else if (i.parameters !== undefined && (typeof i.parameters !== 'object' || i.parameters === null))
       problems.push(`inputs[${k}] ("${i.name}"): "parameters" must be an object`);
