@@ -31,7 +31,7 @@ export function transformInstance(
     if (feature.kind === 'numeric') {
       const problem = numericProblem(feature, value);
       if (problem) problems.push(problem);
-      out[j++] = typeof value === 'number' && !problem ? numeric(feature, value) : feature.impute;
+      out[j++] = numeric(feature, typeof value === 'number' && !problem ? value : feature.impute);
       continue;
     }
     if (value !== null && value !== undefined && !isCategoryValue(value)) {
