@@ -96,7 +96,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.
   await follower.sync();
   const log = deps.predictionLog && createLog(deps.store, deps.predictionLog, metrics, app);
-  const core = new PredictCore(slot, limits, log);
+  const core = new PredictCore(slot, limits, log, metrics);
   app.decorate('serving', { slot, core, follower, metrics, log });
   registerBodyParsing(app);
   registerHooks(

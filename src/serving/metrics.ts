@@ -61,7 +61,7 @@ export class ServingMetrics {
   readonly #versions = new Map<number, VersionStats>();
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
   }
 
   observe(model: string, version: number | undefined, route: string, status: number, seconds: number): void {

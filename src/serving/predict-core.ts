@@ -6,6 +6,7 @@
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
 import type { LoadedVersion, ModelSlot } from './model-slot';
+import type { ServingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
 
 export interface ServeLimits {
@@ -33,6 +34,7 @@ export class PredictCore {
     readonly slot: ModelSlot,
     readonly limits: ServeLimits,
     readonly log?: PredictionLog,
+    readonly metrics?: ServingMetrics,
   ) {}
 
   get modelName(): string {
@@ -60,6 +62,7 @@ export class PredictCore {
   async predict(name: string, instances: readonly unknown[], ctx: PredictContext): Promise<PredictOutcome> {
     this.checkModel(name, ctx.version);
     this.checkCount(instances.length);
+    this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
     const chosen = ctx.version === undefined ? this.slot.pick(ctx.requestId) : this.#resolve(ctx.version);
     if (!chosen) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: 'deployment on this server' });
     ctx.answeredBy = chosen.version;
