@@ -79,7 +79,7 @@ describe('the model server following deployments (hot swap)', function () {
       assert.equal(ready.ready, true);
       assert.equal(ready.version, v2);
       assert.equal(ready.lastSwapFailure?.record.stable, broken);
-      assert.match(ready.lastSwapFailure!.message, /MLOPS_ERR_MODEL_INVALID/);
+      assert.match(ready.lastSwapFailure.message, /MLOPS_ERR_MODEL_INVALID/);
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /mlops_serve_swaps_total\{model="churn",outcome="failed"\} 1/);
 
