@@ -25,7 +25,7 @@ interface LoggedRow {
 async function readLog(store: LocalArtifactStore): Promise<{ files: string[]; rows: LoggedRow[] }> {
   const files = (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
   if (files.length === 0) return { files, rows: [] };
-  const paths = files.map((f) => literal(store.localPath(f)!)).join(', ');
+  const paths = files.map((f) => literal(store.localPath(f))).join(', ');
   const rows = await withDuckDb((db) =>
     db.query<LoggedRow & Record<string, unknown>>(
       `SELECT request_id, ts, model, version, instance, features::VARCHAR AS features, output::VARCHAR AS output, latency_ms FROM read_parquet([${paths}]) ORDER BY request_id, instance`,
@@ -79,7 +79,7 @@ describe('the prediction log', function () {
         assert.ok(row.latency_ms > 0);
       });
     }
-    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn'))!, { recursive: true });
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
   });
 
   it('keeps serving when the log cannot be written, and counts the dropped rows', async function () {
@@ -131,6 +131,6 @@ describe('the prediction log', function () {
     }
     const { rows } = await readLog(store);
     assert.equal(rows.length, 5, 'what fitted was written on shutdown');
-    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn'))!, { recursive: true });
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
   });
 });
