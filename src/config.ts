@@ -124,6 +124,11 @@ export const configSchema = {
   MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(5000),
   /** Prediction log: milliseconds between timed writes. @default 5000 */
   MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(5000),
+  /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. @default none (Parquet files only) */
+  MLOPS_SERVE_LOG_BIGQUERY_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$/, 'must be dataset.table')
+    .optional(),
   /** Prediction log on (`true`) or off (`false`). @default true */
   MLOPS_SERVE_LOG: z.enum(['true', 'false']).default('true'),
   /** Vertex AI custom-container contract: the port to listen on; overrides MLOPS_SERVE_PORT when set. @default unset */
@@ -184,7 +189,7 @@ export interface MlopsConfig {
     pollMs: number;
     apiKeys: string[];
     /** Undefined when the prediction log is off. */
-    predictionLog?: { capacity: number; flushRows: number; flushMs: number };
+    predictionLog?: { capacity: number; flushRows: number; flushMs: number; bigqueryTable?: string };
   };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
@@ -280,6 +285,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
               capacity: v.MLOPS_SERVE_LOG_CAPACITY,
               flushRows: v.MLOPS_SERVE_LOG_FLUSH_ROWS,
               flushMs: v.MLOPS_SERVE_LOG_FLUSH_MS,
+              bigqueryTable: v.MLOPS_SERVE_LOG_BIGQUERY_TABLE,
             }
           : undefined,
     },

@@ -29,7 +29,7 @@ import { ModelSlot } from './model-slot';
 import { PredictCore } from './predict-core';
 import type { ServeLimits } from './predict-core';
 import { ParquetPredictionSink, PredictionLog } from './prediction-log';
-import type { PredictionLogOptions, PredictionSink } from './prediction-log';
+import type { NamedSink, PredictionLogOptions } from './prediction-log';
 import { registerV1Routes } from './routes-v1';
 import { registerV2Routes } from './routes-v2';
 
@@ -47,8 +47,8 @@ export interface ServerDeps {
   pollMs?: number;
   /** API keys; empty or absent: no key needed. */
   apiKeys?: readonly string[];
-  /** The prediction log: options, and the sink (default: Parquet in the artifact store). Absent: no log. */
-  predictionLog?: Partial<PredictionLogOptions> & { sink?: PredictionSink };
+  /** The prediction log: options, and its sinks (default: Parquet in the artifact store). Absent: no log. */
+  predictionLog?: Partial<PredictionLogOptions> & { sinks?: NamedSink[] };
 }
 
 /** What a built server exposes beside its routes (tests and the entry point use it). */
@@ -126,8 +126,9 @@ function createLog(
   metrics: ServingMetrics,
   app: FastifyInstance,
 ): PredictionLog {
-  const { sink, ...rest } = options;
-  return new PredictionLog(sink ?? new ParquetPredictionSink(store), { ...defaultLog, ...rest }, metrics, app.log);
+  const { sinks, ...rest } = options;
+  const chosen = sinks ?? [{ name: 'parquet', sink: new ParquetPredictionSink(store) }];
+  return new PredictionLog(chosen, { ...defaultLog, ...rest }, metrics, app.log);
 }
 
 /** Every body is read as bytes (up to the body limit) whatever its type; routes decode and check the type. */

@@ -49,13 +49,14 @@ export class ServingMetrics {
   });
   readonly logDropped = new Counter({
     name: 'mlops_serve_prediction_log_dropped_rows_total',
-    help: 'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed)',
-    labelNames: ['reason'] as const,
+    help: 'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed) and sink',
+    labelNames: ['reason', 'sink'] as const,
     registers: [this.registry],
   });
   readonly logWritten = new Counter({
     name: 'mlops_serve_prediction_log_written_rows_total',
-    help: 'Prediction log rows written to the sink',
+    help: 'Prediction log rows written, by sink',
+    labelNames: ['sink'] as const,
     registers: [this.registry],
   });
   readonly #versions = new Map<number, VersionStats>();

@@ -6,7 +6,8 @@
  * - Flushed when `flushRows` rows are waiting, every `flushMs`, and on close (the server's shutdown).
  * - Bounded: at most `capacity` rows wait; a row that does not fit is dropped and counted (metric
  *   `mlops_serve_prediction_log_dropped_rows_total{reason="overflow"}`); a request never waits for the log.
- * - A failing sink never fails a prediction: the batch is dropped, counted (`reason="sink"`) and logged.
+ * - A failing sink never fails a prediction: its copy of the batch is dropped, counted (`reason="sink"`, by sink)
+ *   and logged. Sinks: Parquet in the artifact store, and a BigQuery table when configured.
  * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
  *   most `flushMs` plus one write of predictions.
  */
@@ -50,13 +51,19 @@ interface Warn {
   warn(obj: object, msg: string): void;
 }
 
+/** A sink and the name its failures are counted under. */
+export interface NamedSink {
+  name: string;
+  sink: PredictionSink;
+}
+
 export class PredictionLog {
   #queue: PredictionRow[] = [];
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
 
   constructor(
-    readonly sink: PredictionSink,
+    readonly sinks: NamedSink[],
     readonly options: PredictionLogOptions,
     readonly metrics?: ServingMetrics,
     readonly logger?: Warn,
@@ -92,7 +99,7 @@ export class PredictionLog {
         latency_ms: latencyMs,
       });
     }
-    if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow' }, instances.length - n);
+    if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
     this.metrics?.logQueueDepth.set(this.#queue.length);
     if (this.#queue.length >= this.options.flushRows) void this.flush();
   }
@@ -125,16 +132,19 @@ export class PredictionLog {
     }
     for (const [key, rows] of groups) {
       const [model, date] = key.split('\u0000') as [string, string];
-      try {
-        await this.sink.write(model, date, rows);
-        this.metrics?.logWritten.inc(rows.length);
-      } catch (err) {
-        this.metrics?.logDropped.inc({ reason: 'sink' }, rows.length);
-        this.logger?.warn(
-          { rows: rows.length, reason: (err as Error).message.split('\n')[0] },
-          'prediction log write failed; rows dropped',
-        );
-      }
+      // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, rows)));
+    }
+  }
+
+  async #writeTo({ name, sink }: NamedSink, model: string, date: string, rows: PredictionRow[]): Promise<void> {
+    try {
+      await sink.write(model, date, rows);
+      this.metrics?.logWritten.inc({ sink: name }, rows.length);
+    } catch (err) {
+      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows.length);
+      const reason = (err as Error).message.split('\n')[0];
+      this.logger?.warn({ sink: name, rows: rows.length, reason }, 'prediction log write failed; rows dropped');
     }
   }
 }

@@ -1,8 +1,14 @@
 /** Entry point of the model server: serves MLOPS_SERVE_MODEL's deployment at MLOPS_SERVE_ALIAS from the artifact store. */
+import { BigQuery } from '@google-cloud/bigquery';
 import { createArtifactStore } from '../artifacts';
+import type { ArtifactStore } from '../artifacts';
 import { loadConfig } from '../config';
 import { mlopsError } from '../errors';
 import { buildServer } from './app';
+import type { ServerDeps } from './app';
+import { BigQueryPredictionSink } from './bigquery-prediction-sink';
+import { ParquetPredictionSink } from './prediction-log';
+import type { NamedSink } from './prediction-log';
 
 const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -11,8 +17,9 @@ async function main(): Promise<void> {
   const serve = config.serve;
   if (!serve.model)
     throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
+  const store = createArtifactStore(config);
   const app = await buildServer({
-    store: createArtifactStore(config),
+    store,
     modelName: serve.model,
     alias: serve.alias,
     logger: { level: config.logLevel.toLowerCase() },
@@ -20,7 +27,7 @@ async function main(): Promise<void> {
     vertex: serve.vertex,
     pollMs: serve.pollMs,
     apiKeys: serve.apiKeys,
-    predictionLog: serve.predictionLog,
+    predictionLog: predictionLog(config, store),
   });
   if (serve.apiKeys.length === 0 && !loopback.has(serve.host))
     app.log.warn(
@@ -30,6 +37,19 @@ async function main(): Promise<void> {
   // A clean shutdown drains requests, writes the buffered prediction log and releases the sessions.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
   await app.listen({ host: serve.host, port: serve.port });
+}
+
+/** The prediction log's sinks: Parquet in the artifact store, plus a BigQuery table when one is configured. */
+function predictionLog(config: ReturnType<typeof loadConfig>, store: ArtifactStore): ServerDeps['predictionLog'] {
+  const options = config.serve.predictionLog;
+  if (!options) return undefined;
+  const sinks: NamedSink[] = [{ name: 'parquet', sink: new ParquetPredictionSink(store) }];
+  const table = options.bigqueryTable?.split('.');
+  if (table) {
+    const bigquery = new BigQuery({ projectId: config.bigquery.project, apiEndpoint: config.bigquery.apiEndpoint });
+    sinks.push({ name: 'bigquery', sink: new BigQueryPredictionSink(bigquery, table[0]!, table[1]!) });
+  }
+  return { ...options, sinks };
 }
 
 main().catch((err: unknown) => {

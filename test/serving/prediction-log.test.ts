@@ -94,7 +94,7 @@ describe('the prediction log', function () {
       predictionLog: {
         flushRows: 2,
         flushMs: 60_000,
-        sink: new ParquetPredictionSink(new LocalArtifactStore(notAFolder)),
+        sinks: [{ name: 'parquet', sink: new ParquetPredictionSink(new LocalArtifactStore(notAFolder)) }],
       },
     });
     try {
@@ -104,7 +104,7 @@ describe('the prediction log', function () {
       }
       await app.serving.log!.flush();
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="sink"\} 10/);
+      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="sink",sink="parquet"\} 10/);
     } finally {
       await app.close();
     }
@@ -124,7 +124,7 @@ describe('the prediction log', function () {
         assert.equal(response.statusCode, 200);
       }
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="overflow"\} 3/);
+      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="overflow",sink="all"\} 3/);
       assert.match(metrics, /mlops_serve_prediction_log_queue_rows 5/);
     } finally {
       await app.close();
