@@ -32,6 +32,11 @@ export interface FeatureSchema {
   name: string;
   type: 'number' | 'category';
   categories?: string[];
+  /** What a null becomes, and how it was fitted (median, mean, constant, most_frequent). */
+  impute?: number | string;
+  imputedWith?: string;
+  /** The fitted clip bounds (training quantiles), when the feature is clipped. */
+  range?: { lower: number | null; upper: number | null };
 }
 
 export interface Predictor {
@@ -89,11 +94,13 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
 }
 
 export function featureSchema(transform: FittedTransform): FeatureSchema[] {
-  return transform.features.map((f) =>
-    f.kind === 'numeric'
-      ? { name: f.name, type: 'number' }
-      : { name: f.name, type: 'category', categories: f.categories },
-  );
+  return transform.features.map((f): FeatureSchema => {
+    const imputedWith = f.imputeStrategy ?? (f.kind === 'numeric' ? 'median' : 'constant');
+    if (f.kind === 'categorical')
+      return { name: f.name, type: 'category', categories: f.categories, impute: f.impute, imputedWith };
+    const range = f.clip ? { lower: f.clip.lower, upper: f.clip.upper } : undefined;
+    return { name: f.name, type: 'number', impute: f.impute, imputedWith, range };
+  });
 }
 
 function validateAll(

@@ -6,6 +6,7 @@
  *
  *   GET  /healthz, /readyz                         liveness; readiness (a version is loaded; the last failed swap)
  *   GET  /metrics                                  Prometheus metrics
+ *   GET  /playground                               a page to try the model: a form, probabilities, CSV upload
  *   POST /v1/models/{model}:predict                Vertex AI and KServe V1: {"instances": [...], "parameters"?}
  *   POST /v1/projects/*\/locations/*\/endpoints/{model}:predict   Vertex AI's public REST path (Google's clients)
  *   GET  /v1/models, /v1/models/{model}            KServe V1 model list and model metadata
@@ -30,6 +31,7 @@ import { PredictCore } from './predict-core';
 import type { ServeLimits } from './predict-core';
 import { ParquetPredictionSink, PredictionLog } from './prediction-log';
 import type { NamedSink, PredictionLogOptions } from './prediction-log';
+import { playgroundHtml } from './playground';
 import { registerV1Routes } from './routes-v1';
 import { registerV2Routes } from './routes-v2';
 
@@ -77,7 +79,7 @@ const defaultLog: PredictionLogOptions = { capacity: 50_000, flushRows: 5000, fl
 const requestIdPattern = /^[\w.:@-]{1,128}$/;
 
 /** Routes a probe calls without a key. */
-const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']);
+const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/playground']);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits = { ...defaultLimits, ...deps.limits };
@@ -210,6 +212,17 @@ function registerOperationRoutes(
       routing: core.slot.routing,
       lastSwapFailure: follower.lastFailure,
     });
+  });
+  app.get('/playground', (_request, reply) => {
+    const p = core.slot.current!.predictor;
+    const page = playgroundHtml({
+      name: core.modelName,
+      task: p.task,
+      classes: p.classes,
+      features: p.features,
+      maxInstances: core.limits.maxInstances,
+    });
+    return reply.header('content-type', 'text/html; charset=utf-8').send(page);
   });
   app.get('/metrics', async (_request, reply) => {
     const body = await metrics.registry.metrics();
