@@ -63,13 +63,12 @@ describe('the playground page (headless Chromium)', function () {
     assert.equal(await page.locator('#table tr').count(), 31);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     const text = fs
-      .readFileSync((await download.path())!, 'utf8')
+      .readFileSync(await download.path(), 'utf8')
       .trim()
       .split('\n');
     assert.equal(text.length, 31);
     assert.match(text[0]!, /,label,p_false,p_true,version$/);
-    for (const line of text.slice(1))
-      assert.match(line, /,(true|false),0\.\d+(e-\d+)?,0?\.?\d+(e-\d+)?,1$|,(true|false),[\d.e-]+,[\d.e-]+,1$/);
+    for (const line of text.slice(1)) assert.match(line, /,(true|false),[-+.\de]+,[-+.\de]+,1$/);
     await page.close();
   });
 });
