@@ -149,6 +149,22 @@ export class PredictionLog {
   }
 }
 
+/** Rows serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
+const rowsPerTurn = 1000;
+
+async function writeNdjson(file: string, rows: PredictionRow[]): Promise<void> {
+  const handle = await fs.open(file, 'w');
+  try {
+    for (let start = 0; start < rows.length; start += rowsPerTurn) {
+      const chunk = rows.slice(start, start + rowsPerTurn).map((r) => JSON.stringify(r));
+      await handle.write(`${chunk.join('\n')}\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes each batch as one Parquet file (through DuckDB) into the artifact store. */
 export class ParquetPredictionSink implements PredictionSink {
   constructor(readonly store: ArtifactStore) {}
@@ -158,7 +174,7 @@ export class ParquetPredictionSink implements PredictionSink {
     try {
       const input = path.join(dir, 'rows.ndjson');
       const output = path.join(dir, 'part.parquet');
-      await fs.writeFile(input, rows.map((r) => JSON.stringify(r)).join('\n'));
+      await writeNdjson(input, rows);
       await withDuckDb(
         (db) =>
           db.run(
