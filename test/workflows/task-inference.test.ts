@@ -92,7 +92,7 @@ describe('trainingPipeline without a task', function () {
 
   it('fails with the bad field named when gate.metric does not fit the inferred task', async function () {
     const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'string-labels-parquet', 200);
-    await withWorkers(testConfig(), this.test!.title, async (queues) => {
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
       const err = await stack()
         .client.workflow.execute(trainingPipeline, {
           taskQueue: queues.pipeline,
