@@ -9,10 +9,8 @@
  * One sync runs at a time (a poll that finds one running skips), so a version is never loaded twice at once.
  */
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
 import { readDeployment } from '../models/deployment-record';
 import type { DeploymentRecord } from '../models/deployment-record';
-import type { ModelVersionRecord } from '../registry/model-registry';
 import { readVersion } from '../registry/model-registry';
 import { mlopsError } from '../errors';
 import { loadVersion } from './load-version';
