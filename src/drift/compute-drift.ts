@@ -14,7 +14,7 @@ import { binCountsOf, num, readCellCounts } from './reference';
 import type { KsMethod } from './statistics';
 import {
   at,
-  chiSquare,
+  chiSquareHomogeneity,
   jensenShannon,
   kolmogorovSmirnov,
   lInfinity,
@@ -257,7 +257,9 @@ function distances(reference: number[], current: number[]): Partial<Record<Drift
 
 /** Chi-square over the buckets, and the Z test when exactly two buckets hold rows. */
 function tests(reference: number[], current: number[]): Partial<Record<DriftMetric, number>> {
-  const result: Partial<Record<DriftMetric, number>> = { CHI_SQUARE_P_VALUE: chiSquare(reference, current).pValue };
+  const result: Partial<Record<DriftMetric, number>> = {
+    CHI_SQUARE_P_VALUE: chiSquareHomogeneity(reference, current).pValue,
+  };
   const used = reference.map((_, i) => i).filter((i) => at(reference, i) + at(current, i) > 0);
   if (used.length <= 2) {
     const [first] = used;

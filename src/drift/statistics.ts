@@ -82,6 +82,31 @@ export function chiSquare(
 }
 
 /**
+ * Pearson's chi-square test of homogeneity of the two samples (the 2 × k table of reference and current counts;
+ * SciPy's `chi2_contingency(…, correction=False)`): expected counts from the pooled shares, dof = categories − 1.
+ * Unlike the goodness-of-fit form it accounts for the reference's own sampling error, so its false-alarm rate stays at
+ * the significance level when the window is larger than the reference. Categories empty on both sides are left out.
+ */
+export function chiSquareHomogeneity(
+  reference: readonly number[],
+  current: readonly number[],
+): { statistic: number; dof: number; pValue: number } {
+  const n = reference.reduce((a, b) => a + b, 0);
+  const m = current.reduce((a, b) => a + b, 0);
+  let statistic = 0;
+  let categories = 0;
+  reference.forEach((r, i) => {
+    const c = at(current, i);
+    if (r + c === 0) return;
+    categories++;
+    const [er, ec] = [((r + c) * n) / (n + m), ((r + c) * m) / (n + m)];
+    statistic += (r - er) ** 2 / er + (c - ec) ** 2 / ec;
+  });
+  const dof = Math.max(categories - 1, 0);
+  return { statistic, dof, pValue: dof === 0 || n === 0 || m === 0 ? 1 : chiSquareSurvival(statistic, dof) };
+}
+
+/**
  * Two-proportion Z test, pooled, two-sided (Evidently's `z`): the share of one of the two categories in the
  * reference (a of n) against the current window (b of m). A column constant on both sides gives p = 1.
  */

@@ -12,7 +12,14 @@ import { computeDrift } from '../../src/drift/compute-drift';
 import type { NumericReference } from '../../src/drift/reference';
 import { computeDriftReference } from '../../src/drift/reference';
 import { chiSquareSurvival, gammaQ, kolmogorovSurvival, normalTwoSided } from '../../src/drift/special-functions';
-import { chiSquare, jensenShannon, lInfinity, psi, twoProportionZ } from '../../src/drift/statistics';
+import {
+  chiSquare,
+  chiSquareHomogeneity,
+  jensenShannon,
+  lInfinity,
+  psi,
+  twoProportionZ,
+} from '../../src/drift/statistics';
 import type { DuckDb } from '../../src/warehouse/duckdb';
 import { withDuckDb } from '../../src/warehouse/duckdb';
 import { duckDbDialect } from '../../src/warehouse/sql-dialect';
@@ -25,6 +32,7 @@ interface Binned {
   lInfinity: number;
   psi: number;
   chiSquare: { statistic: number; pValue: number };
+  chiSquareHomogeneity: { statistic: number; pValue: number };
 }
 interface NumericCase {
   name: string;
@@ -59,7 +67,9 @@ function close(actual: number, expected: number, tolerance: number, what: string
 async function table(db: DuckDb, name: string, values: (number | string)[]): Promise<string> {
   const literal = (v: number | string) => (typeof v === 'number' ? `'${v}'::DOUBLE` : `'${v}'`);
   const list = values.map(literal).join(', ');
-  await db.run(`CREATE TABLE ${name} AS SELECT x, row_number() OVER () - 1 AS __row FROM (SELECT unnest([${list}]) AS x)`);
+  await db.run(
+    `CREATE TABLE ${name} AS SELECT x, row_number() OVER () - 1 AS __row FROM (SELECT unnest([${list}]) AS x)`,
+  );
   return name;
 }
 
@@ -159,28 +169,32 @@ describe('drift statistics agree with SciPy on the same arrays', () => {
     }
   });
 
-  it('categorical counts give chisquare, jensenshannon, L-infinity and PSI to 1e-9', () => {
+  it('categorical counts give chi2_contingency, jensenshannon, L-infinity and PSI to 1e-9', () => {
     const { counts: c, ...arrays } = fixture.categorical;
     assert.deepEqual(
       categorical.buckets.reference.slice(0, -1),
       orderedLike(categorical, arrays.values, arrays.reference),
     );
-    close(stat(categorical, 'CHI_SQUARE_P_VALUE'), c.chiSquare.pValue, 1e-9, 'chi-square p');
-    close(chiSquare(c.reference, c.current).statistic, c.chiSquare.statistic, 1e-9, 'chi² statistic');
+    close(stat(categorical, 'CHI_SQUARE_P_VALUE'), c.chiSquareHomogeneity.pValue, 1e-9, 'chi-square p');
     close(stat(categorical, 'JENSEN_SHANNON_DISTANCE'), c.jsDistanceNat, 1e-9, 'JS distance');
     close(stat(categorical, 'JENSEN_SHANNON_DIVERGENCE'), c.jsDivergenceBits, 1e-9, 'JS divergence');
     close(stat(categorical, 'L_INFTY'), c.lInfinity, 1e-9, 'L-infinity');
     close(stat(categorical, 'PSI'), c.psi, 1e-9, 'PSI');
   });
 
-  it('the pure statistics equal SciPy on the fixture counts', () => {
+  it('the pure statistics equal SciPy on the fixture counts (chisquare and chi2_contingency)', () => {
     const counted = fixture.numeric.find((n) => n.name === 'continuous')!.deciles;
     close(jensenShannon(counted.reference, counted.current).distance, counted.jsDistanceNat, 1e-9, 'JS');
     close(lInfinity(counted.reference, counted.current), counted.lInfinity, 1e-9, 'L∞');
     close(psi(counted.reference, counted.current), counted.psi, 1e-9, 'PSI');
-    const chi = chiSquare(counted.reference, counted.current);
-    close(chi.statistic, counted.chiSquare.statistic, 1e-9, 'chi² statistic');
-    close(chi.pValue, counted.chiSquare.pValue, 1e-9, 'chi² p');
+    for (const c of [counted, fixture.categorical.counts]) {
+      const fit = chiSquare(c.reference, c.current);
+      close(fit.statistic, c.chiSquare.statistic, 1e-9, 'chisquare statistic');
+      close(fit.pValue, c.chiSquare.pValue, 1e-9, 'chisquare p');
+      const table = chiSquareHomogeneity(c.reference, c.current);
+      close(table.statistic, c.chiSquareHomogeneity.statistic, 1e-9, 'chi2_contingency statistic');
+      close(table.pValue, c.chiSquareHomogeneity.pValue, 1e-9, 'chi2_contingency p');
+    }
   });
 
   it('the two-proportion Z test equals the pooled z and 2·norm.sf(|z|)', () => {

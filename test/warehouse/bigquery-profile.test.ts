@@ -93,7 +93,7 @@ function exactPart(c: ColumnProfile): Partial<ColumnProfile> {
   if (c.kind === 'categorical') return { ...c, type: undefined };
   // A drift grid from quantiles follows the approximate quantiles (not compared, see below); float sums are compared
   // within 1e-9 by the next test.
-  const drift = c.drift?.gridExact ? { ...c.drift, mean: undefined, std: undefined, sums: undefined } : undefined;
+  const drift = c.drift?.gridExact ? { ...c.drift, mean: null, std: null, sums: [] } : null;
   return { ...c, type: undefined, mean: undefined, std: undefined, quantiles: undefined, drift };
 }
 
