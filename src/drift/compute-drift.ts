@@ -271,3 +271,26 @@ function tests(reference: number[], current: number[]): Partial<Record<DriftMetr
   }
   return result;
 }
+
+/** The counts of two windows counted on the same reference, as one window: counts and sums add. */
+export function addWindowCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
+  const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + at(y, i));
+  return Object.fromEntries(
+    Object.entries(a).map(([name, x]) => {
+      const y = b[name];
+      if (!y) return [name, x];
+      if ('cells' in x && 'cells' in y) {
+        const cells = { cells: add(x.cells, y.cells), atLower: add(x.atLower, y.atLower), sums: add(x.sums, y.sums) };
+        return [name, { ...cells, nulls: x.nulls + y.nulls }];
+      }
+      if ('values' in x && 'values' in y)
+        return [name, { values: add(x.values, y.values), other: x.other + y.other, nulls: x.nulls + y.nulls }];
+      return [name, x];
+    }),
+  );
+}
+
+/** drift.json: the report as pretty-printed JSON; a statistic that does not apply to a column is null. */
+export function driftReportJson(report: DriftReport): string {
+  return `${JSON.stringify(report, (_, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`;
+}
