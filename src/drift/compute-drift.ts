@@ -215,7 +215,8 @@ function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Mea
 
 /** Counts per bin of the reference's bin edges (cells of the grid summed). */
 function binned(ref: NumericReference, cur: CellCounts) {
-  const labels = [...ref.binEdges.map((e) => `< ${e}`), `≥ ${ref.binEdges[ref.binEdges.length - 1] ?? '−∞'}`];
+  const edges = ref.binEdges.map((e) => Number(e.toPrecision(4)));
+  const labels = [-Infinity, ...edges].map((lower, i) => `[${lower === -Infinity ? '−∞' : lower}, ${edges[i] ?? '∞'})`);
   return { labels, reference: ref.binCounts, current: binCountsOf(cur.cells, ref.grid, ref.binEdges) };
 }
 
