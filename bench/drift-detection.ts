@@ -66,7 +66,7 @@ async function main(): Promise<void> {
             const others = [...t.alarms.entries()].filter(([n]) => n !== 'amount').reduce((a, [, n]) => a + n, 0);
             const tests = [...new Set(same[0]![preset].rows.map((r) => r.metric))].join(', ');
             console.log(
-              `| ${referenceRows} | ${preset} | ${size} | ${tests} | ${percent(worst[1], windows)} (${worst[0]}) | ${percent(s.datasetAlarms, windows)} | ${percent(t.alarms.get('amount') ?? 0, windows)} | ${percent(others, windows * (syntheticColumns.length - 1))} |`,
+              `| ${referenceRows} | ${preset} | ${size} | ${tests} | ${percent(worst[1], windows)}${worst[1] ? ` (${worst[0]})` : ''} | ${percent(s.datasetAlarms, windows)} | ${percent(t.alarms.get('amount') ?? 0, windows)} | ${percent(others, windows * (syntheticColumns.length - 1))} |`,
             );
           }
         }
