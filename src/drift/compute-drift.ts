@@ -145,6 +145,7 @@ export function evaluateDrift(
   const muted = new Set(options.muted ?? []);
   const columns = Object.entries(reference).map(([name, ref]) => {
     const cur = current[name];
+    if (!cur) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: name });
     const drift =
       ref.kind === 'numeric'
         ? numericDrift(name, ref, cur as CellCounts)
