@@ -5,6 +5,8 @@
  * bench/drift-detection.ts and recorded in docs/monitoring.md.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { DriftReport, WindowCounts } from '../../src/drift/compute-drift';
 import {
   addWindowCounts,
@@ -14,6 +16,10 @@ import {
   evaluateDrift,
 } from '../../src/drift/compute-drift';
 import type { ColumnReference } from '../../src/drift/reference';
+import { computeDriftReference } from '../../src/drift/reference';
+import { generateChurnCsv } from '../../src/data/churn-generator';
+import { literal } from '../../src/warehouse/duckdb';
+import { tempDir } from '../support/stack';
 import { isMlopsError } from '../../src/errors';
 import type { DuckDb } from '../../src/warehouse/duckdb';
 import { withDuckDb } from '../../src/warehouse/duckdb';
@@ -140,6 +146,35 @@ describe('drift detection on windows counted in DuckDB', function () {
       direct.rows.map((r) => [r.input, r.is_anomaly]),
     );
     merged.rows.forEach((r, i) => assert.ok(Math.abs(r.value - direct.rows[i]!.value) < 1e-9, r.input));
+  });
+
+  it("flags the churn generator's drifted features (and total_charges, their product) and no other", async () => {
+    const dir = tempDir('drift-churn');
+    const csv = (name: string, options: Parameters<typeof generateChurnCsv>[0]) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, [...generateChurnCsv(options)].join('\n') + '\n');
+      return `read_csv(${literal(file)})`;
+    };
+    const training = csv('training.csv', { rows: 20_000, seed: 1 });
+    const described = await db.query<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM ${training}`,
+    );
+    const columns = described.map((c) => ({
+      name: c.column_name,
+      numeric: duckDbDialect.isNumericType(c.column_type),
+    }));
+    const churn = await computeDriftReference(query, duckDbDialect, { from: training, columns });
+    const drifted = async (from: string) =>
+      (await computeDrift(query, duckDbDialect, { from, reference: churn })).dataset.driftedColumns;
+    assert.deepEqual(await drifted(csv('same.csv', { rows: 5_000, seed: 2 })), []);
+    const charges = csv('charges.csv', {
+      rows: 5_000,
+      seed: 3,
+      drift: { chargesFactor: 1.2, newPaymentMethodShare: 0.1 },
+    });
+    assert.deepEqual(await drifted(charges), ['monthly_charges', 'total_charges', 'payment_method']);
+    const tenure = csv('tenure.csv', { rows: 5_000, seed: 4, drift: { tenureShift: -12, monthToMonthShare: 0.3 } });
+    assert.deepEqual(await drifted(tenure), ['tenure_months', 'total_charges', 'contract']);
   });
 
   it('rejects a window without a reference feature, and one where a feature has no value, with catalogued errors', async () => {
