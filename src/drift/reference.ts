@@ -192,7 +192,8 @@ async function gridQuantiles(
     for (const c of columns) result.set(c.index, numbers(row[`q${c.index}`]));
     return result;
   }
-  const [{ rows = 0 } = {}] = await query(`SELECT count(*) AS rows FROM ${input.sample.from}`);
+  // Not `AS rows`: ROWS is a reserved keyword in BigQuery.
+  const [{ row_count: rows = 0 } = {}] = await query(`SELECT count(*) AS row_count FROM ${input.sample.from}`);
   const sampled = sampledRows(d, input.sample.from, d.ident(input.sample.rowNumber), {
     seed: gridSeed,
     size: input.sample.size,
