@@ -6,6 +6,7 @@ import { createNodeResolver } from 'eslint-plugin-import-x';
 export const domainFolders = [
   'artifacts',
   'contracts',
+  'drift',
   'evaluation',
   'google',
   'ingest',

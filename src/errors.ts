@@ -269,6 +269,21 @@ export const errorCatalogue = {
     fix: 'Retry; if it persists, report it with the server log lines around the time of the request.',
     httpStatus: 500,
   },
+  MLOPS_ERR_DRIFT_FEATURE_MISSING: {
+    message: 'The window to check for drift has no column for reference feature(s) {features}',
+    retryable: false,
+    fix: 'Log every feature the model was trained on with each prediction, or mute the feature and leave it out of the reference passed to the drift check.',
+  },
+  MLOPS_ERR_DRIFT_WINDOW_EMPTY: {
+    message: 'The window to check for drift has no non-null value of feature "{feature}"',
+    retryable: false,
+    fix: 'Skip windows below the minimum row count instead of checking them, or widen the window; a feature that is always null in serving should be muted.',
+  },
+  MLOPS_ERR_DRIFT_REFERENCE_MISSING: {
+    message: 'Profile "{uri}" has no drift reference for column "{column}" (profile format {version})',
+    retryable: false,
+    fix: 'Profile the training snapshot again with this version (profile format 3 stores the drift reference); the profile activity recomputes older formats by itself.',
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,
