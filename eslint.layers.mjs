@@ -14,6 +14,7 @@ export const domainFolders = [
   'preprocessing',
   'profiling',
   'registry',
+  'reports',
   'trainers',
   'vertex',
   'warehouse',

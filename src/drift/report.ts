@@ -1,11 +1,9 @@
 /**
- * The drift report: one self-contained HTML page (works offline, opened from disk) with the drift rows, a Vega-Lite
- * chart of reference vs window shares for each drifted column (every column when none drifted) and, given earlier
- * reports, each column's deciding statistic over time. Like the profile report, Vega, Vega-Lite and vega-embed are
- * inlined, chart specs travel as escaped JSON, and a Content-Security-Policy forbids every network load.
+ * The drift report, on one self-contained page like the profile report (src/reports/chart-page.ts): the drift rows, a
+ * Vega-Lite chart of reference vs window shares for each drifted column (every column when none drifted) and, given
+ * earlier reports, each column's deciding statistic over time.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { escapeHtml, renderChartPage } from '../reports/chart-page';
 import type { ColumnDrift, DriftReport } from './compute-drift';
 
 export interface DriftReportPage {
@@ -44,7 +42,15 @@ export async function renderDriftReport(page: DriftReportPage): Promise<string> 
       ? `<section><h2>Over time</h2><p class="note">Each column's deciding statistic per window; dashed: its threshold.</p><div class="chart" id="chart-history"></div></section>`
       : '',
   ].join('\n');
-  return html(page, body, [...charts, ...overTime], await loadLibraries());
+  return renderChartPage({
+    title: `Drift report ${page.title}`,
+    heading: 'Drift report',
+    subtitle: `<code>${escapeHtml(page.title)}</code> · window ${escapeHtml(page.window)}`,
+    css,
+    body,
+    footer: `Written by temporal-mlops from <code>drift.json</code> (format v${page.report.version}). Counts are exact; docs/monitoring.md defines each statistic, its scale and log base.`,
+    charts: [...charts, ...overTime],
+  });
 }
 
 function verdict(report: DriftReport): string {
@@ -150,73 +156,10 @@ function historyChart(history: { label: string; report: DriftReport }[]): Spec {
   };
 }
 
-function html(page: DriftReportPage, body: string, charts: { id: string; spec: Spec }[], libraries: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Drift report ${escapeHtml(page.title)}</title>
-<style>${css}</style>
-</head><body data-charts="pending">
-<header><h1>Drift report</h1><p><code>${escapeHtml(page.title)}</code> · window ${escapeHtml(page.window)}</p></header>
-<main>
-${body}
-</main>
-<footer>Written by temporal-mlops from <code>drift.json</code> (format v${page.report.version}). Counts are exact; docs/monitoring.md defines each statistic, its scale and log base.</footer>
-<script type="application/json" id="report-charts">${jsonForScript(charts)}</script>
-<script>${libraries}</script>
-<script>${bootstrap}</script>
-</body></html>
-`;
-}
-
-/** Draws every chart; `body[data-charts]` becomes `ready` (or `failed`) for readers and tests. */
-const bootstrap = `
-(function () {
-  var charts = JSON.parse(document.getElementById('report-charts').textContent);
-  Promise.all(charts.map(function (c) {
-    return vegaEmbed('#' + c.id, c.spec, { renderer: 'svg', actions: false });
-  })).then(function () { document.body.dataset.charts = 'ready'; }, function (err) {
-    document.body.dataset.charts = 'failed';
-    console.error(err);
-  });
-})();`;
-
 function format(v: number): string {
   if (!Number.isFinite(v)) return '–';
   if (v !== 0 && Math.abs(v) < 1e-4) return v.toExponential(2);
   return v.toLocaleString('en-US', { maximumSignificantDigits: 4 });
-}
-
-/** Escapes text for HTML element content and quoted attribute values. */
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-/** JSON that is inert inside a `<script>` element (no `</script>`, `<!--` or raw U+2028/2029). */
-function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
-let inlined: Promise<string> | undefined;
-
-/** The browser builds of vega, vega-lite and vega-embed, read once per process. */
-function loadLibraries(): Promise<string> {
-  inlined ??= Promise.all(
-    (['vega', 'vega-lite', 'vega-embed'] as const).map((pkg) =>
-      fs.readFile(path.join(path.dirname(require.resolve(pkg)), `${pkg}.min.js`), 'utf8'),
-    ),
-  ).then(
-    (sources) => sources.map((s) => s.replace(/<\/script/gi, '<\\/script')).join('\n;\n'),
-    (err: unknown) => {
-      inlined = undefined;
-      throw err;
-    },
-  );
-  return inlined;
 }
 
 const css = `
