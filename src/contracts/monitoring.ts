@@ -80,3 +80,11 @@ export interface MonitoringIncident {
 export interface MonitorModelResult extends CheckModelDriftResult {
   incident?: MonitoringIncident;
 }
+
+/** The id of a model's monitoring Schedule, and of the workflow runs it starts (Temporal appends each run's time). */
+export function monitoringScheduleId(modelName: string): string {
+  return `monitor-${modelName}`;
+}
+
+/** How late a missed tick (server down) may still run: one hourly window's worth. */
+export const monitoringCatchupWindow = '1 hour';

@@ -38,7 +38,7 @@ export async function withLocalParts<T>(
   fn: (files: string[]) => Promise<T>,
 ): Promise<T> {
   const local = parts.map((p) => store.localPath(p));
-  if (local.every((p) => p !== undefined)) return fn(local as string[]);
+  if (local.every((p) => p !== undefined)) return fn(local);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-monitor-'));
   try {
     const files = await Promise.all(
