@@ -88,7 +88,7 @@ export function churnInstances(options: ChurnOptions): Record<string, unknown>[]
 
 /**
  * Writes instances to the model's prediction log as served by `version`, one request each, the first at `start`
- * and one millisecond apart, as the model server's Parquet sink writes them (one part per UTC day).
+ * and `spacingMs` apart, as the model server's Parquet sink writes them (one part per UTC day).
  */
 export async function writePredictionLog(
   store: LocalArtifactStore,
@@ -96,11 +96,12 @@ export async function writePredictionLog(
   version: number,
   start: string,
   instances: Record<string, unknown>[],
+  spacingMs = 1,
 ): Promise<string> {
   const t0 = Date.parse(start);
   const rows: PredictionRow[] = instances.map((features, i) => ({
     request_id: `req-${t0}-${i}`,
-    ts: new Date(t0 + i).toISOString(),
+    ts: new Date(t0 + i * spacingMs).toISOString(),
     model: modelName,
     version,
     instance: 0,
