@@ -2,7 +2,7 @@
  * A window (since, until] of a model version's prediction log as a relation with one column per feature, for the
  * drift counting queries. The log's Parquet parts are read by DuckDB where they lie (a local store) or from local
  * copies (a remote one); only the day partitions the window touches are read. Features are taken out of the logged
- * JSON instance by name: numeric ones as DOUBLE, categorical ones as text.
+ * JSON instance by name: numeric ones as DOUBLE (JSON numbers only), categorical ones as text.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -65,11 +65,16 @@ export function windowRows(files: string[], w: LogWindow): string {
   return `(SELECT * FROM read_parquet([${files.map(literal).join(', ')}]) WHERE version = ${Math.trunc(w.version)} AND ts <= CAST(${literal(w.until)} AS TIMESTAMPTZ)${since})`;
 }
 
-/** One column per feature, extracted from the logged instance (a value of the wrong type counts as null). */
+/**
+ * One column per feature, extracted from the logged instance. A numeric feature takes only JSON numbers (text such
+ * as "12" or "1e400", booleans, objects and arrays count as null, as the model server refuses them); a categorical
+ * one takes any scalar as text.
+ */
 export function featureColumns(rows: string, reference: Record<string, ColumnReference>): string {
   const columns = Object.entries(reference).map(([name, ref]) => {
     const text = `json_extract_string(features, ${keyPath(name)})`;
-    return `${ref.kind === 'numeric' ? `TRY_CAST(${text} AS DOUBLE)` : text} AS ${ident(name)}`;
+    const numeric = `CASE WHEN json_type(features, ${keyPath(name)}) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN TRY_CAST(${text} AS DOUBLE) END`;
+    return `${ref.kind === 'numeric' ? numeric : text} AS ${ident(name)}`;
   });
   return `(SELECT ${columns.join(', ')} FROM ${rows} AS w)`;
 }

@@ -137,4 +137,24 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
         /profiles\/ds-0000000000000bad\/profile\.json/.test(err.message),
     );
   });
+
+  it("counts a numeric feature's value of another type (text, object, array, boolean) as null instead of failing or guessing", async function () {
+    const model = 'churn-hostile';
+    const version = await churn.deployAs(model);
+    const hostile = ['12', 'abc', { months: 3 }, [1, 2], true, '1e400'];
+    const instances = churnInstances({ rows: 600, seed: 9 }).map((r, i) =>
+      i < hostile.length * 20 ? { ...r, tenure_months: hostile[i % hostile.length], contract: 42 } : r,
+    );
+    await writePredictionLog(churn.store, model, version, '2026-11-30T10:00:00Z', instances);
+    const result = await check({ modelName: model, runId: 'h-1', until: '2026-11-30T11:00:00Z' });
+    assert.equal(result.rows, 600);
+    const report = JSON.parse(fs.readFileSync(churn.store.localPath(result.reportUris!.drift)!, 'utf8')) as DriftReport;
+    const tenure = report.columns.find((c) => c.input === 'tenure_months')!;
+    // Only JSON numbers count for a numeric feature: the texts "12", "abc" and "1e400", the object, the array and
+    // true are nulls (the model server refuses each of them).
+    assert.equal(tenure.currentNulls, 120);
+    assert.equal(tenure.currentRows, 480);
+    const contract = report.columns.find((c) => c.input === 'contract')!;
+    assert.equal(contract.currentRows, 600, 'a number where a category was expected is an unseen category, counted');
+  });
 });
