@@ -148,7 +148,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     await writePredictionLog(churn.store, model, version, '2026-11-30T10:00:00Z', instances);
     const result = await check({ modelName: model, runId: 'h-1', until: '2026-11-30T11:00:00Z' });
     assert.equal(result.rows, 600);
-    const report = JSON.parse(fs.readFileSync(churn.store.localPath(result.reportUris!.drift)!, 'utf8')) as DriftReport;
+    const report = JSON.parse(fs.readFileSync(churn.store.localPath(result.reportUris!.drift), 'utf8')) as DriftReport;
     const tenure = report.columns.find((c) => c.input === 'tenure_months')!;
     // Only JSON numbers count for a numeric feature: the texts "12", "abc" and "1e400", the object, the array and
     // true are nulls (the model server refuses each of them).
