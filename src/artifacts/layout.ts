@@ -12,7 +12,7 @@
  *   registry/<model>/aliases/<alias>.json
  *   registry/<model>/deployments/<alias>.json                         (stable + canary: what model servers serve)
  *   predictions/<model>/date=<YYYY-MM-DD>/part-<time>-<id>.parquet    (the model server's prediction log)
- *   monitoring/<model>/<runId>/{drift.json, report.html}
+ *   monitoring/<model>/<runId>/{drift.json, report.html}               (runId: <workflow id>/<run id> of monitorModel)
  *   monitoring/<model>/watermark.json                                 (end of the last judged window)
  *
  * In every multi-file folder the record named last above (manifest, result) is written last: a folder without it is
