@@ -11,6 +11,7 @@ export const domainFolders = [
   'google',
   'ingest',
   'models',
+  'monitoring',
   'preprocessing',
   'profiling',
   'registry',

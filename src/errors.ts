@@ -284,6 +284,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Profile the training snapshot again with this version (profile format 3 stores the drift reference); the profile activity recomputes older formats by itself.',
   },
+  MLOPS_ERR_MONITOR_PROFILE_MISSING: {
+    message:
+      'Model "{model}" version {version} has no stored training profile at {uri}, so there is no drift reference',
+    retryable: false,
+    fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,

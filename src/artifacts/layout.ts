@@ -12,7 +12,8 @@
  *   registry/<model>/aliases/<alias>.json
  *   registry/<model>/deployments/<alias>.json                         (stable + canary: what model servers serve)
  *   predictions/<model>/date=<YYYY-MM-DD>/part-<time>-<id>.parquet    (the model server's prediction log)
- *   monitoring/<model>/<runId>/{drift.json, report.html}
+ *   monitoring/<model>/<runId>/{drift.json, report.html}               (runId: <workflow id>/<run id> of monitorModel)
+ *   monitoring/<model>/watermark.json                                 (end of the last judged window)
  *
  * In every multi-file folder the record named last above (manifest, result) is written last: a folder without it is
  * unfinished and ignored. A model version is one record pointing at its registration's files.
@@ -189,4 +190,9 @@ export function monitoringFiles(
 ): { folder: string; drift: string; report: string } {
   const folder = store.uri('monitoring', modelName, runId);
   return { folder, drift: store.uri(folder, 'drift.json'), report: store.uri(folder, 'report.html') };
+}
+
+/** The end of the last judged monitoring window of a model: where the next scheduled window starts. */
+export function monitoringWatermark(store: UriJoiner, modelName: string): string {
+  return store.uri('monitoring', modelName, 'watermark.json');
 }
