@@ -1,7 +1,8 @@
 /**
  * Sets up what the tests need on a fresh machine, idempotently (a second run takes a second):
  * the Temporal CLI, fake-gcs-server and the BigQuery emulator (built from Go modules into the cache), Debian's Chromium for the browser
- * tests, and the reference trainer's Python environment (scripts/setup-python.sh).
+ * tests, the reference trainer's Python environment (scripts/setup-python.sh) and the serving client tests' one
+ * (tritonclient[http], scripts/setup-python-clients.sh).
  *
  *   npx tsx scripts/setup.ts test
  */
@@ -39,6 +40,14 @@ function ensurePython(): void {
   log(`Python for the reference trainer: ${result.stdout.trim().split('\n').at(-1)}`);
 }
 
+function ensureServingClients(): void {
+  const script = path.resolve(__dirname, 'setup-python-clients.sh');
+  const result = spawnSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (result.status !== 0)
+    throw new Error(`scripts/setup-python-clients.sh failed (exit ${result.status}); see its output above.`);
+  log(`Python for the serving client tests: ${result.stdout.trim().split('\n').at(-1)}`);
+}
+
 function main(): void {
   const config = loadConfig();
   log(`Temporal CLI: ${resolveTemporalCli(config, log)}`);
@@ -46,6 +55,7 @@ function main(): void {
   log(`bigquery-emulator: ${resolveBigQueryEmulator(config.cacheDir, process.env.BIGQUERY_EMULATOR_PATH, log)}`);
   ensureChromium();
   ensurePython();
+  ensureServingClients();
 }
 
 try {

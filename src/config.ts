@@ -157,6 +157,45 @@ export const configSchema = {
   MLOPS_CODEC_SERVER_PORT: port.default(8888),
   /** Origins (comma-separated) the codec server answers cross-origin requests from: the Temporal Web UI's. @default `http://localhost:8233,http://127.0.0.1:8233` */
   MLOPS_CODEC_CORS_ORIGINS: z.string().min(1).default('http://localhost:8233,http://127.0.0.1:8233'),
+  /** Largest request body the model server reads, in bytes; larger bodies get 413. @default 1500000 (1.5 MB, like Vertex AI) */
+  MLOPS_SERVE_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_500_000),
+  /** Most instances (rows) one prediction request may carry; more get 400. @default 4096 */
+  MLOPS_SERVE_MAX_INSTANCES: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Milliseconds between reads of the deployment record the model server follows; 0 turns following off. @default 2000 */
+  MLOPS_SERVE_POLL_MS: z.coerce.number().int().min(0).default(2000),
+  /** Comma-separated API keys; when set, every route but the health probes needs `Authorization: Bearer <key>` (401 otherwise). @default none (no keys; the server warns when it listens beyond loopback without them) */
+  MLOPS_SERVE_API_KEYS: z
+    .string()
+    .regex(
+      /^[\x21-\x2b\x2d-\x7e]{16,}(,[\x21-\x2b\x2d-\x7e]{16,})*$/,
+      'must be comma-separated keys of at least 16 printable characters',
+    )
+    .optional(),
+  /** Prediction log: rows buffered at most before new ones are dropped (and counted). @default 50000 */
+  MLOPS_SERVE_LOG_CAPACITY: z.coerce.number().int().min(1).default(50_000),
+  /** Prediction log: buffered rows that trigger a write. @default 5000 */
+  MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(5000),
+  /** Prediction log: milliseconds between timed writes. @default 5000 */
+  MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(5000),
+  /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. @default none (Parquet files only) */
+  MLOPS_SERVE_LOG_BIGQUERY_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$/, 'must be dataset.table')
+    .optional(),
+  /** Prediction log on (`true`) or off (`false`). @default true */
+  MLOPS_SERVE_LOG: z.enum(['true', 'false']).default('true'),
+  /** Vertex AI custom-container contract: the port to listen on; overrides MLOPS_SERVE_PORT when set. @default unset */
+  AIP_HTTP_PORT: port.optional(),
+  /** Vertex AI custom-container contract: an extra route that predicts, e.g. `/predict`. @default unset */
+  AIP_PREDICT_ROUTE: z
+    .string()
+    .regex(/^\/[\w\-./:]*$/, 'must be a path starting with /')
+    .optional(),
+  /** Vertex AI custom-container contract: an extra liveness route, e.g. `/health`. @default unset */
+  AIP_HEALTH_ROUTE: z
+    .string()
+    .regex(/^\/[\w\-./:]*$/, 'must be a path starting with /')
+    .optional(),
   /** Log level of workers and the model server. @default INFO */
   MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Prebuilt workflow bundle, used when NODE_ENV=production. @default dist/workflow-bundle.js */
@@ -192,7 +231,21 @@ export interface MlopsConfig {
   temporal: ClientConnectConfig & { namespace: string };
   devServer: { cliPath?: string; cliVersion: string; port: number; uiPort: number };
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
-  serve: { host: string; port: number; model?: string; alias: string };
+  serve: {
+    host: string;
+    port: number;
+    model?: string;
+    alias: string;
+    /** Bytes. */
+    bodyLimit: number;
+    maxInstances: number;
+    /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
+    vertex: { predictRoute?: string; healthRoute?: string };
+    pollMs: number;
+    apiKeys: string[];
+    /** Undefined when the prediction log is off. */
+    predictionLog?: { capacity: number; flushRows: number; flushMs: number; bigqueryTable?: string };
+  };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Payload encryption keys (the first encrypts) and the codec server's settings. */
   codec: {
@@ -325,9 +378,23 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     },
     serve: {
       host: v.MLOPS_SERVE_HOST,
-      port: v.MLOPS_SERVE_PORT,
+      port: v.AIP_HTTP_PORT ?? v.MLOPS_SERVE_PORT,
       model: v.MLOPS_SERVE_MODEL,
       alias: v.MLOPS_SERVE_ALIAS,
+      bodyLimit: v.MLOPS_SERVE_BODY_LIMIT,
+      maxInstances: v.MLOPS_SERVE_MAX_INSTANCES,
+      vertex: { predictRoute: v.AIP_PREDICT_ROUTE, healthRoute: v.AIP_HEALTH_ROUTE },
+      pollMs: v.MLOPS_SERVE_POLL_MS,
+      apiKeys: v.MLOPS_SERVE_API_KEYS?.split(',') ?? [],
+      predictionLog:
+        v.MLOPS_SERVE_LOG === 'true'
+          ? {
+              capacity: v.MLOPS_SERVE_LOG_CAPACITY,
+              flushRows: v.MLOPS_SERVE_LOG_FLUSH_ROWS,
+              flushMs: v.MLOPS_SERVE_LOG_FLUSH_MS,
+              bigqueryTable: v.MLOPS_SERVE_LOG_BIGQUERY_TABLE,
+            }
+          : undefined,
     },
     logLevel: v.MLOPS_LOG_LEVEL,
     codec: {

@@ -232,11 +232,73 @@ export const errorCatalogue = {
     fix: 'Send {"instances": [{...}]} with every feature the model was trained on (GET /v1/models/{model} lists them).',
     httpStatus: 400,
   },
+  MLOPS_ERR_SERVE_BODY_INVALID: {
+    message: 'Request body is not valid JSON: {reason}',
+    retryable: false,
+    fix: 'Send one JSON document (no NaN or Infinity tokens, no trailing text) with Content-Type: application/json.',
+    httpStatus: 400,
+  },
+  MLOPS_ERR_SERVE_BODY_TOO_LARGE: {
+    message: 'Request body is larger than the limit of {limit} bytes',
+    retryable: false,
+    fix: 'Split the instances over several requests, or raise MLOPS_SERVE_BODY_LIMIT on the server.',
+    httpStatus: 413,
+  },
+  MLOPS_ERR_SERVE_MEDIA_TYPE: {
+    message: 'Content type {contentType} is not accepted on {route}; send {accepted}',
+    retryable: false,
+    fix: 'Set the Content-Type header to the type named in the message.',
+    httpStatus: 415,
+  },
+  MLOPS_ERR_SERVE_TOO_MANY_INSTANCES: {
+    message: 'The request has {count} instances; the limit is {limit} per request',
+    retryable: false,
+    fix: 'Split the instances over several requests, or raise MLOPS_SERVE_MAX_INSTANCES on the server.',
+    httpStatus: 400,
+  },
+  MLOPS_ERR_SERVE_ROUTE_NOT_FOUND: {
+    message: 'No route {method} {url}',
+    retryable: false,
+    fix: 'Use a route the server lists in the README: /v1/models/{model}:predict, /v2/models/{model}/infer, /healthz, /readyz.',
+    httpStatus: 404,
+  },
+  MLOPS_ERR_SERVE_DEPLOYMENT_INVALID: {
+    message: 'The deployment record of model "{model}" is invalid: {problem}',
+    retryable: false,
+    fix: 'Write {"stable": <version>, "canary"?: {"version": <version>, "weight": <0..1>}} (src/models/deployment-record.ts).',
+  },
+  MLOPS_ERR_SERVE_UNAUTHORIZED: {
+    message: 'This server needs an API key: {reason}',
+    retryable: false,
+    fix: 'Send "Authorization: Bearer <key>" with one of the keys in the server\'s MLOPS_SERVE_API_KEYS.',
+    httpStatus: 401,
+  },
   MLOPS_ERR_SERVE_INTERNAL: {
     message: 'An unexpected error occurred; the details are in the server log',
     retryable: true,
     fix: 'Retry; if it persists, report it with the server log lines around the time of the request.',
     httpStatus: 500,
+  },
+  MLOPS_ERR_DRIFT_FEATURE_MISSING: {
+    message: 'The window to check for drift has no column for reference feature(s) {features}',
+    retryable: false,
+    fix: 'Log every feature the model was trained on with each prediction, or mute the feature and leave it out of the reference passed to the drift check.',
+  },
+  MLOPS_ERR_DRIFT_WINDOW_EMPTY: {
+    message: 'The window to check for drift has no non-null value of feature "{feature}"',
+    retryable: false,
+    fix: 'Skip windows below the minimum row count instead of checking them, or widen the window; a feature that is always null in serving should be muted.',
+  },
+  MLOPS_ERR_DRIFT_REFERENCE_MISSING: {
+    message: 'Profile "{uri}" has no drift reference for column "{column}" (profile format {version})',
+    retryable: false,
+    fix: 'Profile the training snapshot again with this version (profile format 3 stores the drift reference); the profile activity recomputes older formats by itself.',
+  },
+  MLOPS_ERR_MONITOR_PROFILE_MISSING: {
+    message:
+      'Model "{model}" version {version} has no stored training profile at {uri}, so there is no drift reference',
+    retryable: false,
+    fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
   },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',

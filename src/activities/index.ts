@@ -7,6 +7,8 @@ import type { EvaluationActivities } from './evaluation';
 import { createEvaluationActivities } from './evaluation';
 import type { IngestActivities } from './ingest';
 import { createIngestActivities } from './ingest';
+import type { MonitoringActivities } from './monitoring';
+import { createMonitoringActivities } from './monitoring';
 import type { PreprocessActivities } from './preprocess';
 import { createPreprocessActivities } from './preprocess';
 import type { ProfileActivities } from './profile';
@@ -19,12 +21,13 @@ import { createTrainingActivities } from './training';
 import type { VertexTrainingActivities } from './vertex-training';
 import { createVertexTrainingActivities } from './vertex-training';
 
-/** Activities of the pipeline task queue (CPU work: data, evaluation, registry). */
+/** Activities of the pipeline task queue (CPU work: data, evaluation, registry, monitoring). */
 export type PipelineActivities = IngestActivities &
   ProfileActivities &
   PreprocessActivities &
   EvaluationActivities &
   RegistryActivities &
+  MonitoringActivities &
   VertexTrainingActivities;
 
 export function createPipelineActivities(deps: Dependencies): PipelineActivities {
@@ -42,6 +45,7 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
     ...createPreprocessActivities({ store, ...warehouse }),
     ...createEvaluationActivities({ store }),
     ...createRegistryActivities({ store }),
+    ...createMonitoringActivities({ store, duckDbThreads: dataThreads }),
   };
   return {
     ...heartbeatingSteps(dataSteps, deps.scratchRoot),

@@ -10,9 +10,10 @@
  *   registry/<model>/registrations/<key hash>/{model.onnx, transform.json, evaluation.json}
  *   registry/<model>/versions/<000001>/version.json                  (created create-only: one number, one writer)
  *   registry/<model>/aliases/<alias>.json
- *   registry/<model>/deployment.json                                  (what the model server serves)
- *   predictions/<model>/date=<YYYY-MM-DD>/<part>.parquet              (the model server's prediction log)
- *   monitoring/<model>/<runId>/{drift.json, report.html}
+ *   registry/<model>/deployments/<alias>.json                         (stable + canary: what model servers serve)
+ *   predictions/<model>/date=<YYYY-MM-DD>/part-<time>-<id>.parquet    (the model server's prediction log)
+ *   monitoring/<model>/<runId>/{drift.json, report.html}               (runId: <workflow id>/<run id> of monitorModel)
+ *   monitoring/<model>/watermark.json                                 (end of the last judged window)
  *
  * In every multi-file folder the record named last above (manifest, result) is written last: a folder without it is
  * unfinished and ignored. A model version is one record pointing at its registration's files.
@@ -166,14 +167,19 @@ export function aliasRecord(store: UriJoiner, modelName: string, alias: string):
   return store.uri('registry', modelName, 'aliases', `${alias}.json`);
 }
 
-/** The deployment record the model server follows (stable version and canary). */
-export function deploymentRecord(store: UriJoiner, modelName: string): string {
-  return store.uri('registry', modelName, 'deployment.json');
+/** The deployment record model servers follow for an alias (stable version and canary). */
+export function deploymentRecord(store: UriJoiner, modelName: string, alias: string): string {
+  return store.uri('registry', modelName, 'deployments', `${alias}.json`);
 }
 
 /** The prediction log of a model, or one day's partition of it (`date` as YYYY-MM-DD, UTC). */
 export function predictionLogFolder(store: UriJoiner, modelName: string, date?: string): string {
   return date ? store.uri('predictions', modelName, `date=${date}`) : store.uri('predictions', modelName);
+}
+
+/** One Parquet part of a day's partition of the prediction log. */
+export function predictionLogPart(store: UriJoiner, modelName: string, date: string, part: string): string {
+  return store.uri(predictionLogFolder(store, modelName, date), `part-${part}.parquet`);
 }
 
 /** One monitoring run's outputs. */
@@ -184,4 +190,9 @@ export function monitoringFiles(
 ): { folder: string; drift: string; report: string } {
   const folder = store.uri('monitoring', modelName, runId);
   return { folder, drift: store.uri(folder, 'drift.json'), report: store.uri(folder, 'report.html') };
+}
+
+/** The end of the last judged monitoring window of a model: where the next scheduled window starts. */
+export function monitoringWatermark(store: UriJoiner, modelName: string): string {
+  return store.uri('monitoring', modelName, 'watermark.json');
 }

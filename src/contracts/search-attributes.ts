@@ -9,9 +9,18 @@ export const searchAttributes = {
   stage: defineSearchAttributeKey('MlopsPipelineStage', SearchAttributeType.KEYWORD),
   datasetSnapshot: defineSearchAttributeKey('MlopsDatasetSnapshot', SearchAttributeType.KEYWORD),
   modelVersion: defineSearchAttributeKey('MlopsModelVersion', SearchAttributeType.INT),
+  /** Set by `monitorModel`: share of the features that drifted in the window, its drifted count and live metric. */
+  driftShare: defineSearchAttributeKey('MlopsDriftShare', SearchAttributeType.DOUBLE),
+  driftedFeatures: defineSearchAttributeKey('MlopsDriftedFeatures', SearchAttributeType.INT),
+  liveMetric: defineSearchAttributeKey('MlopsLiveMetric', SearchAttributeType.DOUBLE),
 } as const;
+
+const flagTypes: Partial<Record<SearchAttributeType, string>> = {
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DOUBLE]: 'Double',
+};
 
 /** `Name=Type` pairs, the form `temporal server start-dev --search-attribute` and `operator` commands take. */
 export const searchAttributeFlags: string[] = Object.values(searchAttributes).map(
-  (key) => `${key.name}=${key.type === SearchAttributeType.INT ? 'Int' : 'Keyword'}`,
+  (key) => `${key.name}=${flagTypes[key.type] ?? 'Keyword'}`,
 );

@@ -1,6 +1,6 @@
 /**
  * A fitted transform as a select list: what preprocessing writes to the split files (in DuckDB or BigQuery), and what
- * src/serving/apply-transform.ts must reproduce exactly for single requests (test/serving/model-server.test.ts checks).
+ * src/models/transform-instance.ts must reproduce exactly for single requests (test/serving/model-server.test.ts checks).
  */
 import type { FeatureTransform, FittedTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../warehouse/sql-dialect';

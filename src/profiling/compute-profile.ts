@@ -2,6 +2,8 @@
  * Computes a dataset profile in the warehouse: five kinds of aggregate query (column statistics, exact distinct counts,
  * histograms, top values, correlations), whose few result rows are assembled here into a {@link DatasetProfile}.
  */
+import type { ColumnReference } from '../drift/reference';
+import { computeDriftReference, defaultDriftReferenceSettings } from '../drift/reference';
 import type { Row } from '../warehouse/duckdb';
 import type { Warehouse } from '../warehouse/warehouse';
 import type {
@@ -36,6 +38,7 @@ export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   targetClasses: 50,
   exactDistinctBelow: 10_000,
   quantileSampleRows: 100_000,
+  drift: defaultDriftReferenceSettings,
 });
 
 export interface ComputeProfileInput {
@@ -87,14 +90,20 @@ export async function computeProfile(
   const columns = input.columns.map((c, index): ProfiledColumn => ({ ...c, index, numeric: d.isNumericType(c.type) }));
   const numeric = columns.filter((c) => c.numeric);
   const { stats, exact, binned, histograms, tops, pairs } = await queryAggregates(db, d, input, settings, columns);
+  const drift = await driftReferences(db, d, input, settings, columns);
   const rowCount = num(stats.row_count) ?? 0;
   const profiles = columns.map((c): ColumnProfile => {
     const count = num(stats[`c${c.index}_count`]) ?? 0;
-    if (!c.numeric) return categoricalProfile(c, count, rowCount, tops.get(c.index) ?? [], settings.topCategories);
+    const reference = drift[c.name];
+    if (reference?.kind === 'categorical') {
+      const top = tops.get(c.index) ?? [];
+      return { ...categoricalProfile(c, count, rowCount, top, settings.topCategories), drift: reference };
+    }
     const bins = binned.find((b) => b.index === c.index);
     const histogram = bins ? toHistogram(bins, histograms.get(c.index) ?? []) : [];
     const profile = numericProfile(c, count, rowCount, stats, settings.quantileLevels, histogram);
-    return { ...profile, ...exactOr(num(exact[`c${c.index}_distinct`])) };
+    const numericDrift = reference?.kind === 'numeric' && reference.count > 0 ? reference : null;
+    return { ...profile, ...exactOr(num(exact[`c${c.index}_distinct`])), drift: numericDrift };
   });
   return {
     version: profileFormatVersion,
@@ -106,6 +115,26 @@ export async function computeProfile(
     correlations: correlationMatrix(numeric, pairs),
     targetDistribution: targetDistribution(profiles, input.target, tops),
   };
+}
+
+/**
+ * Each column's drift reference: grid cells counted over every row, grid quantiles exact over the same kind of sample
+ * as the profile's quantiles (approximate without row numbers).
+ */
+function driftReferences(
+  db: AggregateQuery,
+  d: SqlDialect,
+  input: ComputeProfileInput,
+  settings: ProfileSettings,
+  columns: ProfiledColumn[],
+): Promise<Record<string, ColumnReference>> {
+  const sample = input.rowNumbered && { ...input.rowNumbered, size: settings.quantileSampleRows };
+  return computeDriftReference((sql) => db.query(sql), d, {
+    from: input.from,
+    columns: columns.map((c) => ({ name: c.name, numeric: c.numeric })),
+    settings: settings.drift ?? defaultDriftReferenceSettings,
+    sample: sample || undefined,
+  });
 }
 
 /**
@@ -233,7 +262,7 @@ function numericProfile(
   stats: Row,
   levels: number[],
   histogram: HistogramBin[],
-): NumericColumnProfile {
+): Omit<NumericColumnProfile, 'drift'> {
   const p = `c${c.index}_`;
   const q = Array.isArray(stats[`${p}quantiles`]) ? (stats[`${p}quantiles`] as unknown[]) : [];
   return {
@@ -259,7 +288,7 @@ function categoricalProfile(
   rowCount: number,
   rows: Row[],
   topCategories: number,
-): CategoricalColumnProfile {
+): Omit<CategoricalColumnProfile, 'drift'> {
   const top = toValueCounts(rows).slice(0, topCategories);
   return {
     name: c.name,

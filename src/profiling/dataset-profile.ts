@@ -3,9 +3,10 @@
  * that drift monitoring compares later data with. docs/profiling.md describes every field. The file is deterministic:
  * the same snapshot always gives the same bytes, so it carries no timestamps.
  */
+import type { CategoricalReference, DriftReferenceSettings, NumericReference } from '../drift/reference';
 
 /** Bumped when a field changes meaning; readers check it before comparing profiles. */
-export const profileFormatVersion = 2;
+export const profileFormatVersion = 3;
 
 /** Fixed settings, written into every profile so a reader knows how its numbers were made. */
 export interface ProfileSettings {
@@ -24,6 +25,8 @@ export interface ProfileSettings {
    * warehouse knows row numbers; elsewhere they are approximate over all rows.
    */
   quantileSampleRows: number;
+  /** How each column's drift reference (`drift`) is made; added in format 3. */
+  drift: DriftReferenceSettings;
 }
 
 export interface HistogramBin {
@@ -68,6 +71,8 @@ export interface NumericColumnProfile extends ColumnBase {
   quantiles: Record<string, number | null>;
   /** Equal-width bins between min and max; empty without values. */
   histogram: HistogramBin[];
+  /** What drift monitoring compares later data with (docs/monitoring.md); null without values. */
+  drift: NumericReference | null;
 }
 
 export interface CategoricalColumnProfile extends ColumnBase {
@@ -76,6 +81,8 @@ export interface CategoricalColumnProfile extends ColumnBase {
   top: ValueCount[];
   /** Non-null values outside `top`. */
   otherCount: number;
+  /** What drift monitoring compares later data with (docs/monitoring.md). */
+  drift: CategoricalReference;
 }
 
 export type ColumnProfile = NumericColumnProfile | CategoricalColumnProfile;

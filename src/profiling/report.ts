@@ -1,29 +1,22 @@
 /**
- * The profile report: one self-contained HTML page (works offline, opened from disk) with a summary table and
- * Vega-Lite charts. Vega, Vega-Lite and vega-embed are inlined; the chart specs travel as one JSON block that is
- * escaped so no dataset string can end the script element. A Content-Security-Policy forbids every network load.
+ * The profile report: a summary table and Vega-Lite charts on one self-contained page (src/reports/chart-page.ts).
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { escapeHtml, renderChartPage } from '../reports/chart-page';
 import type { CategoricalColumnProfile, ColumnProfile, DatasetProfile, NumericColumnProfile } from './dataset-profile';
 import type { ReportChart } from './report-charts';
 import { reportCharts } from './report-charts';
-
-/** The browser builds of the chart libraries, in load order: package and file beside its main module. */
-const libraries = [
-  ['vega', 'vega.min.js'],
-  ['vega-lite', 'vega-lite.min.js'],
-  ['vega-embed', 'vega-embed.min.js'],
-] as const;
-
-let inlinedLibraries: Promise<string> | undefined;
 
 export async function renderReport(profile: DatasetProfile): Promise<string> {
   const { columns, extra } = reportCharts(profile);
   const charts = [...extra, ...columns.values()];
   const target = extra.find((c) => c.id === 'chart-target');
   const correlations = extra.find((c) => c.id === 'chart-correlations');
-  return page(profile, {
+  return renderChartPage({
+    title: `Dataset profile ${profile.snapshotId}`,
+    heading: 'Dataset profile',
+    subtitle: `Snapshot <code>${escapeHtml(profile.snapshotId)}</code> · target <code>${escapeHtml(profile.target)}</code>`,
+    css,
+    footer: `Written by temporal-mlops from <code>profile.json</code> (format v${profile.version}). Quantiles are exact, over a uniform sample of ${profile.settings.quantileSampleRows.toLocaleString('en-US')} rows when there are more; distinct counts marked ≈ are HyperLogLog estimates.`,
     body: [
       summaryCards(profile),
       section('Target', `<p class="note">${targetNote(profile)}</p>${chartDiv(target)}`),
@@ -40,41 +33,8 @@ export async function renderReport(profile: DatasetProfile): Promise<string> {
       ),
     ].join('\n'),
     charts,
-    libraries: await loadLibraries(),
   });
 }
-
-function page(profile: DatasetProfile, parts: { body: string; charts: ReportChart[]; libraries: string }): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Dataset profile ${escapeHtml(profile.snapshotId)}</title>
-<style>${css}</style>
-</head><body data-charts="pending">
-<header><h1>Dataset profile</h1><p>Snapshot <code>${escapeHtml(profile.snapshotId)}</code> · target <code>${escapeHtml(profile.target)}</code></p></header>
-<main>
-${parts.body}
-</main>
-<footer>Written by temporal-mlops from <code>profile.json</code> (format v${profile.version}). Quantiles are exact, over a uniform sample of ${profile.settings.quantileSampleRows.toLocaleString('en-US')} rows when there are more; distinct counts marked ≈ are HyperLogLog estimates.</footer>
-<script type="application/json" id="report-charts">${jsonForScript(parts.charts)}</script>
-<script>${parts.libraries}</script>
-<script>${bootstrap}</script>
-</body></html>
-`;
-}
-
-/** Draws every chart; `body[data-charts]` becomes `ready` (or `failed`) for readers and tests. */
-const bootstrap = `
-(function () {
-  var charts = JSON.parse(document.getElementById('report-charts').textContent);
-  Promise.all(charts.map(function (c) {
-    return vegaEmbed('#' + c.id, c.spec, { renderer: 'svg', actions: false });
-  })).then(function () { document.body.dataset.charts = 'ready'; }, function (err) {
-    document.body.dataset.charts = 'failed';
-    console.error(err);
-  });
-})();`;
 
 function summaryCards(profile: DatasetProfile): string {
   const numeric = profile.columns.filter((c) => c.kind === 'numeric').length;
@@ -157,40 +117,6 @@ function section(title: string, body: string): string {
 
 function chartDiv(chart: ReportChart | undefined): string {
   return chart ? `<div class="chart" id="${chart.id}"></div>` : '';
-}
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-/**
- * JSON that is inert inside a `<script>` element: `<`, `>` and `&` become `\u003c`-style escapes (so neither
- * `</script>` nor `<!--` can appear), and U+2028/2029 are escaped for older JavaScript parsers.
- */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
-/** Reads the libraries once per process; a failed read is retried on the next report. */
-async function loadLibraries(): Promise<string> {
-  inlinedLibraries ??= readLibraries().catch((err: unknown) => {
-    inlinedLibraries = undefined;
-    throw err;
-  });
-  return inlinedLibraries;
-}
-
-async function readLibraries(): Promise<string> {
-  const sources = await Promise.all(
-    libraries.map(([pkg, file]) => fs.readFile(path.join(path.dirname(require.resolve(pkg)), file), 'utf8')),
-  );
-  // A literal "</script" inside a library would end its element; in JavaScript it can only sit in a string, template
-  // or regular expression literal, where "<\/script" means the same.
-  return sources.map((s) => s.replace(/<\/script/gi, '<\\/script')).join('\n;\n');
 }
 
 function formatCount(n: number): string {

@@ -1,115 +1,276 @@
 /**
- * The model server: a registered model version (by alias) served over HTTP with onnxruntime-node. `buildServer`
- * builds the app without listening, so tests inject requests; only `server.ts` calls `listen`.
+ * The model server: the deployment of a registered model (its alias, or the deployment record with a canary) served
+ * over HTTP with onnxruntime-node. `buildServer` builds the app without listening, so tests inject requests; only
+ * `server.ts` calls `listen`. Every predict route goes through one core (`PredictCore` → `Predictor`); the routes
+ * only translate wire formats:
  *
- *   GET  /healthz                       liveness and the loaded version
- *   GET  /v1/models/:model              model metadata: version, task, classes, the features a request must carry
- *   POST /v1/models/:model/predict      {"instances": [{feature: value, …}, …]} → predictions
+ *   GET  /healthz, /readyz                         liveness; readiness (a version is loaded; the last failed swap)
+ *   GET  /metrics                                  Prometheus metrics
+ *   GET  /playground                               a page to try the model: a form, probabilities, CSV upload
+ *   POST /v1/models/{model}:predict                Vertex AI and KServe V1: {"instances": [...], "parameters"?}
+ *   POST /v1/projects/*\/locations/*\/endpoints/{model}:predict   Vertex AI's public REST path (Google's clients)
+ *   GET  /v1/models, /v1/models/{model}            KServe V1 model list and model metadata
+ *   GET  /v1/models/{model}/stats                  per-version counters (requests, errors, latency) for the deploy step
+ *   GET  /v2, /v2/health/live|ready, /v2/models/{model}[/versions/{v}][/ready]   Open Inference Protocol v2
+ *   POST /v2/models/{model}[/versions/{v}]/infer   OIP v2 inference, JSON or the binary tensor extension
+ *   AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE            the Vertex AI custom-container contract, when configured
+ *
+ * A client's mistake is a catalogued 4xx naming the field or limit; 500 is kept for the server's own faults, and
+ * only those are logged with a stack.
  */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
-import type { FittedTransform } from '../contracts/datasets';
 import { errorCatalogue, isMlopsError, mlopsError } from '../errors';
 import type { ErrorSpec } from '../errors';
-import { loadOnnxModel } from '../models/onnx-model';
-import type { OnnxModel } from '../models/onnx-model';
-import { resolveAlias } from '../registry/model-registry';
-import { applyTransform } from './apply-transform';
-import type { RawInstance } from './apply-transform';
+import { DeploymentFollower } from './deployment-follower';
+import { ServingMetrics } from './metrics';
+import { ModelSlot } from './model-slot';
+import { PredictCore } from './predict-core';
+import type { ServeLimits } from './predict-core';
+import { ParquetPredictionSink, PredictionLog } from './prediction-log';
+import type { NamedSink, PredictionLogOptions } from './prediction-log';
+import { playgroundHtml } from './playground';
+import { registerV1Routes } from './routes-v1';
+import { registerV2Routes } from './routes-v2';
 
 export interface ServerDeps {
   store: ArtifactStore;
   modelName: string;
   alias: string;
-  /** fastify logger; false in tests. */
-  logger?: boolean | { level: string };
+  /** fastify logger options (level, destination stream); false in tests. */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
+  /** @default { bodyLimit: 1_500_000, maxInstances: 4096 } (the config defaults) */
+  limits?: Partial<ServeLimits>;
+  /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
+  vertex?: { predictRoute?: string; healthRoute?: string };
+  /** Milliseconds between reads of the deployment record; 0 (the default here) follows only on `serving.follower.sync()`. */
+  pollMs?: number;
+  /** API keys; empty or absent: no key needed. */
+  apiKeys?: readonly string[];
+  /** The prediction log: options, and its sinks (default: Parquet in the artifact store). Absent: no log. */
+  predictionLog?: Partial<PredictionLogOptions> & { sinks?: NamedSink[] };
 }
 
-/** Requests carry at most this many instances; larger batches should be split by the client. */
-const maxInstances = 1024;
+/** What a built server exposes beside its routes (tests and the entry point use it). */
+export interface Serving {
+  slot: ModelSlot;
+  core: PredictCore;
+  follower: DeploymentFollower;
+  metrics: ServingMetrics;
+  log?: PredictionLog;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    serving: Serving;
+  }
+  interface FastifyContextConfig {
+    /** Marks a prediction route, for metrics. */
+    predict?: boolean;
+  }
+}
+
+const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
+const defaultLog: PredictionLogOptions = { capacity: 50_000, flushRows: 5000, flushMs: 5000 };
+
+/** Request ids a client may choose (x-request-id); anything else gets a generated one. */
+const requestIdPattern = /^[\w.:@-]{1,128}$/;
+
+/** Routes a probe calls without a key. */
+const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/playground']);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  // Loaded once, at startup: a server that cannot load its model fails to start instead of failing requests.
-  const record = await resolveAlias(deps.store, deps.modelName, deps.alias);
-  const transform = await readJson<FittedTransform>(deps.store, record.transformUri);
-  const model = await loadOnnxModel(
-    await deps.store.read(record.modelUri),
-    record.modelUri,
-    transform.outputColumns.length,
-  );
-  const app = Fastify({ logger: deps.logger ?? false });
-  app.addHook('onClose', () => model.close());
-  app.setErrorHandler((err: Error & { validation?: unknown }, _request, reply) => {
-    const code = isMlopsError(err) ? err.type! : err.validation ? 'MLOPS_ERR_SERVE_INPUT_INVALID' : undefined;
-    if (!code) {
-      app.log.error(err);
-      return reply
-        .status(500)
-        .send({ error: mlopsError('MLOPS_ERR_SERVE_INTERNAL').message, code: 'MLOPS_ERR_SERVE_INTERNAL' });
-    }
-    const status = (errorCatalogue as Record<string, ErrorSpec>)[code]?.httpStatus ?? 400;
-    const message = isMlopsError(err) ? err.message : `${code}: Prediction request is invalid: ${err.message}`;
-    return reply.status(status).send({ error: message, code });
-  });
-
-  const metadata = {
-    model: deps.modelName,
-    alias: deps.alias,
-    version: record.version,
-    task: transform.task,
-    classes: transform.target.classes,
-    features: transform.features.map((f) =>
-      f.kind === 'numeric'
-        ? { name: f.name, type: 'number' }
-        : { name: f.name, type: 'category', categories: f.categories },
-    ),
-  };
-  app.get('/healthz', () => Promise.resolve({ status: 'ok', model: deps.modelName, version: record.version }));
-  app.get<{ Params: { model: string } }>('/v1/models/:model', (request) => {
-    checkModel(request.params.model, deps.modelName);
-    return Promise.resolve(metadata);
-  });
-  app.post<{ Params: { model: string }; Body: { instances: RawInstance[] } }>(
-    '/v1/models/:model/predict',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['instances'],
-          additionalProperties: false,
-          properties: { instances: { type: 'array', minItems: 1, maxItems: maxInstances, items: { type: 'object' } } },
-        },
-      },
+  const limits = { ...defaultLimits, ...deps.limits };
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: limits.bodyLimit,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
-    async (request) => {
-      checkModel(request.params.model, deps.modelName);
-      const predictions = await predict(model, transform, request.body.instances);
-      return { model: deps.modelName, version: record.version, predictions };
-    },
+  });
+  const metrics = new ServingMetrics();
+  const slot = new ModelSlot(deps.modelName);
+  const follower = new DeploymentFollower(deps.store, slot, deps.alias, metrics, app.log);
+  // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.
+  await follower.sync();
+  const log = deps.predictionLog && createLog(deps.store, deps.predictionLog, metrics, app);
+  const core = new PredictCore(slot, limits, log, metrics);
+  app.decorate('serving', { slot, core, follower, metrics, log });
+  registerBodyParsing(app);
+  registerHooks(
+    app,
+    metrics,
+    slot,
+    deps.apiKeys ?? [],
+    openRoutes.has(deps.vertex?.healthRoute ?? '') ? [] : [deps.vertex?.healthRoute],
   );
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(limits, err, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(limits, routeNotFound(request), request, reply));
+  app.addHook('onClose', async () => {
+    follower.stop();
+    await log?.close();
+    await slot.close();
+  });
+  registerOperationRoutes(app, core, follower, metrics, deps.vertex?.healthRoute);
+  registerV1Routes(app, core, deps.vertex?.predictRoute);
+  registerV2Routes(app, core);
+  follower.start(deps.pollMs ?? 0);
   return app;
 }
 
-function checkModel(requested: string, served: string): void {
-  if (requested !== served)
-    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: requested, what: 'deployment on this server' });
+function createLog(
+  store: ArtifactStore,
+  options: NonNullable<ServerDeps['predictionLog']>,
+  metrics: ServingMetrics,
+  app: FastifyInstance,
+): PredictionLog {
+  const { sinks, ...rest } = options;
+  const chosen = sinks ?? [{ name: 'parquet', sink: new ParquetPredictionSink(store) }];
+  return new PredictionLog(chosen, { ...defaultLog, ...rest }, metrics, app.log);
 }
 
-async function predict(model: OnnxModel, transform: FittedTransform, instances: RawInstance[]) {
-  const width = transform.outputColumns.length;
-  const features = new Float32Array(instances.length * width);
-  const problems = instances.flatMap((instance, i) =>
-    applyTransform(transform, instance, features, i * width).map((p) => `instances[${i}]: ${p}`),
-  );
-  if (problems.length > 0) throw mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
-  const output = await model.run(features, instances.length);
-  if (transform.task === 'regression') return instances.map((_, i) => ({ value: output[i]! }));
-  const classes = transform.target.classes ?? [];
-  return instances.map((_, i) => {
-    const row = Array.from(output.subarray(i * model.outputWidth, (i + 1) * model.outputWidth));
-    const best = row.indexOf(Math.max(...row));
-    return { label: classes[best], probabilities: Object.fromEntries(classes.map((c, k) => [c, row[k]])) };
+/** Every body is read as bytes (up to the body limit) whatever its type; routes decode and check the type. */
+function registerBodyParsing(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
+
+function registerHooks(
+  app: FastifyInstance,
+  metrics: ServingMetrics,
+  slot: ModelSlot,
+  apiKeys: readonly string[],
+  extraOpen: (string | undefined)[],
+): void {
+  const keys = apiKeys.map(digest);
+  const open = new Set([...openRoutes, ...extraOpen.filter((r): r is string => !!r)]);
+  if (keys.length > 0) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (open.has(request.routeOptions.url ?? '')) return done();
+      const problem = checkKey(request.headers.authorization, keys);
+      done(
+        problem
+          ? (mlopsError('MLOPS_ERR_SERVE_UNAUTHORIZED', { reason: problem }) as unknown as FastifyError)
+          : undefined,
+      );
+    });
+  }
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    const version = slot.current?.version;
+    if (version !== undefined && !reply.hasHeader('x-model-version')) reply.header('x-model-version', String(version));
+    done(null, payload);
   });
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.routeOptions.config.predict) {
+      const version = Number(reply.getHeader('x-model-version'));
+      const route = request.routeOptions.url ?? 'unknown';
+      metrics.observe(
+        slot.modelName,
+        Number.isFinite(version) ? version : undefined,
+        route,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    }
+    done();
+  });
+}
+
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+/** Compares digests in constant time against every key (no early exit), so timing tells nothing about a key. */
+function checkKey(header: string | undefined, keys: Buffer[]): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return header ? 'the Authorization header is not "Bearer <key>"' : 'no Authorization header';
+  const given = digest(match[1]!);
+  let ok = false;
+  for (const key of keys) ok = timingSafeEqual(given, key) || ok;
+  return ok ? undefined : "the key is not one of this server's keys";
+}
+
+function registerOperationRoutes(
+  app: FastifyInstance,
+  core: PredictCore,
+  follower: DeploymentFollower,
+  metrics: ServingMetrics,
+  healthRoute?: string,
+): void {
+  const live = () => Promise.resolve({ status: 'ok', model: core.modelName, version: core.slot.current?.version });
+  app.get('/healthz', live);
+  if (healthRoute && healthRoute !== '/healthz') app.get(healthRoute, live);
+  app.get('/readyz', (_request, reply) => {
+    const loaded = core.slot.current;
+    return reply.status(loaded ? 200 : 503).send({
+      ready: !!loaded,
+      model: core.modelName,
+      version: loaded?.version,
+      routing: core.slot.routing,
+      lastSwapFailure: follower.lastFailure,
+    });
+  });
+  app.get('/playground', (_request, reply) => {
+    const p = core.slot.current!.predictor;
+    const page = playgroundHtml({
+      name: core.modelName,
+      task: p.task,
+      classes: p.classes,
+      features: p.features,
+      maxInstances: core.limits.maxInstances,
+    });
+    return reply.header('content-type', 'text/html; charset=utf-8').send(page);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.header('content-type', metrics.registry.contentType).send(body);
+  });
+}
+
+function routeNotFound(request: FastifyRequest): FastifyError {
+  const err = mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
+  return err as unknown as FastifyError;
+}
+
+function sendError(limits: ServeLimits, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const failure = clientFailure(err, limits);
+  if (!failure) {
+    request.log.error({ err, reqId: request.id }, 'prediction server fault');
+    const internal = mlopsError('MLOPS_ERR_SERVE_INTERNAL');
+    return reply.status(500).send({ error: internal.message, code: 'MLOPS_ERR_SERVE_INTERNAL' });
+  }
+  const status = (errorCatalogue as Record<string, ErrorSpec>)[failure.type!]?.httpStatus ?? 400;
+  // A client's mistake: one line, no stack.
+  request.log.info({ reqId: request.id, status, code: failure.type }, 'rejected request');
+  if (status === 401) void reply.header('www-authenticate', 'Bearer');
+  if (request.url.startsWith('/v1/projects/')) return reply.status(status).send(googleError(status, failure));
+  return reply.status(status).send({ error: failure.message, code: failure.type });
+}
+
+/** Google's JSON error shape on the Vertex AI path, so Google's clients raise a GoogleError with the gRPC code. */
+const googleStatus: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  404: 'NOT_FOUND',
+  413: 'INVALID_ARGUMENT',
+  415: 'INVALID_ARGUMENT',
+};
+
+function googleError(status: number, failure: Error & { type?: string | null }) {
+  return {
+    error: { code: status, message: failure.message, status: googleStatus[status] ?? 'UNKNOWN', reason: failure.type },
+  };
+}
+
+/** The catalogued failure of a client's mistake, or undefined for a server fault. */
+function clientFailure(err: FastifyError, limits: ServeLimits): (Error & { type?: string | null }) | undefined {
+  if (isMlopsError(err)) return err.type === 'MLOPS_ERR_SERVE_INTERNAL' ? undefined : err;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
+    return mlopsError('MLOPS_ERR_SERVE_BODY_TOO_LARGE', { limit: limits.bodyLimit });
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
+    return mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: err.message.slice(0, 200) });
+  return undefined;
 }

@@ -1,21 +1,56 @@
-/** Entry point of the model server: serves MLOPS_SERVE_MODEL at alias MLOPS_SERVE_ALIAS from the artifact store. */
+/** Entry point of the model server: serves MLOPS_SERVE_MODEL's deployment at MLOPS_SERVE_ALIAS from the artifact store. */
+import { BigQuery } from '@google-cloud/bigquery';
 import { loadConfig } from '../config';
+import type { Dependencies } from '../dependencies';
 import { buildDependencies } from '../dependencies';
 import { mlopsError } from '../errors';
 import { buildServer } from './app';
+import type { ServerDeps } from './app';
+import { BigQueryPredictionSink } from './bigquery-prediction-sink';
+import { ParquetPredictionSink } from './prediction-log';
+import type { NamedSink } from './prediction-log';
+
+const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.serve.model)
+  const serve = config.serve;
+  if (!serve.model)
     throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
+  const deps = buildDependencies(config);
+  const { store } = deps;
   const app = await buildServer({
-    store: buildDependencies(config).store,
-    modelName: config.serve.model,
-    alias: config.serve.alias,
+    store,
+    modelName: serve.model,
+    alias: serve.alias,
     logger: { level: config.logLevel.toLowerCase() },
+    limits: { bodyLimit: serve.bodyLimit, maxInstances: serve.maxInstances },
+    vertex: serve.vertex,
+    pollMs: serve.pollMs,
+    apiKeys: serve.apiKeys,
+    predictionLog: predictionLog(deps),
   });
+  if (serve.apiKeys.length === 0 && !loopback.has(serve.host))
+    app.log.warn(
+      { host: serve.host },
+      'listening beyond loopback without API keys; set MLOPS_SERVE_API_KEYS to require them',
+    );
+  // A clean shutdown drains requests, writes the buffered prediction log and releases the sessions.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
-  await app.listen({ host: config.serve.host, port: config.serve.port });
+  await app.listen({ host: serve.host, port: serve.port });
+}
+
+/** The prediction log's sinks: Parquet in the artifact store, plus a BigQuery table when one is configured. */
+function predictionLog(deps: Dependencies): ServerDeps['predictionLog'] {
+  const options = deps.config.serve.predictionLog;
+  if (!options) return undefined;
+  const sinks: NamedSink[] = [{ name: 'parquet', sink: new ParquetPredictionSink(deps.store) }];
+  const table = options.bigqueryTable?.split('.');
+  if (table) {
+    const bigquery = new BigQuery(deps.bigQuerySource);
+    sinks.push({ name: 'bigquery', sink: new BigQueryPredictionSink(bigquery, table[0]!, table[1]!) });
+  }
+  return { ...options, sinks };
 }
 
 main().catch((err: unknown) => {

@@ -1,1 +1,2 @@
+export { monitorModel } from './monitor-model';
 export { trainingPipeline } from './training-pipeline';

@@ -109,10 +109,10 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     enterStage(status, 'completed');
     return { outcome: 'deployed', version: registered.version, ...pipelineResult(spec, outputs) };
   } catch (err) {
-    status.error = errorMessage(err);
-    const failedAt = failedStage() ?? status.stage;
+    const failure = describeFailure(err, spec.modelName, failedStage() ?? status.stage);
+    status.error = errorMessage(failure);
     enterStage(status, endStage(err));
-    throw describeFailure(err, spec.modelName, failedAt);
+    throw failure;
   }
 }
 

@@ -16,7 +16,7 @@ import type {
 import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
 import { parseWorkflowInput } from '../../src/contracts/validate';
 import { isMlopsError } from '../../src/errors';
-import { applyTransform } from '../../src/serving/apply-transform';
+import { transformInstance } from '../../src/models/transform-instance';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { rowNumberedParquet } from '../../src/warehouse/warehouse';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
@@ -418,7 +418,7 @@ describe('preprocessDataset', function () {
       assert.ok(rows.length > 0);
       for (const row of rows) {
         const served = new Float32Array(width);
-        assert.deepEqual(applyTransform(transform, row, served, 0), []);
+        assert.deepEqual(transformInstance(transform, row, served, 0), []);
         const written = Float32Array.from(transform.outputColumns.map((c) => Number(row[`out:${c}`])));
         assert.deepEqual(served, written, `row ${String(row.__row)} (kind ${JSON.stringify(row.kind)})`);
         if (row.kind === '' || row.kind === null) assert.equal(row['out:kind=__missing__'], 1);

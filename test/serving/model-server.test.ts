@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { createPipelineActivities } from '../../src/activities';
-import { createTrainingActivities } from '../../src/activities/training';
-import { GpuPool } from '../../src/trainers/gpu-pool';
-import { LocalArtifactStore, readJson } from '../../src/artifacts';
+import type { LocalArtifactStore } from '../../src/artifacts';
+import { readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
 import { buildServer } from '../../src/serving/app';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
-import { applyTransform } from '../../src/serving/apply-transform';
+import { transformInstance } from '../../src/models/transform-instance';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
-import { exampleDataset, tempDir, testConfig } from '../support/stack';
-import { prepareChurn, trainInput } from '../support/prepared-data';
-import { mockEnv, runActivity } from '../support/activity-env';
-import { testDeps } from '../support/dependencies';
+import { exampleDataset } from '../support/stack';
+import { prepareChurn } from '../support/prepared-data';
+import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
 
 describe('the model server', function () {
   let store: LocalArtifactStore;
@@ -21,44 +17,9 @@ describe('the model server', function () {
   let transformUri: string;
 
   before(async function () {
-    const config = testConfig();
-    store = new LocalArtifactStore(tempDir('serving-store'));
-    const prepared = await prepareChurn(store);
-    transformUri = prepared.transformUri;
-    const training = createTrainingActivities({
-      store,
-      gpus: new GpuPool(0),
-      trainers: createTrainerCatalog(config),
-      workDir: tempDir('work'),
-    });
-    const trained = await runActivity(
-      mockEnv(),
-      training.trainModel,
-      trainInput(prepared, { hyperparameters: { epochs: 10 } }, 'serving/run'),
-    );
-    const activities = createPipelineActivities(testDeps({ store }));
-    const evaluation = await activities.evaluateModel({
-      modelName: 'churn',
-      modelUri: trained.modelUri,
-      testUri: prepared.testUri,
-      transformUri,
-      featureColumns: prepared.featureColumns,
-      labelColumn: prepared.labelColumn,
-      task: 'classification',
-      outputUri: trained.outputUri,
-      gate: { minImprovement: 0 },
-      championAlias: 'production',
-    });
-    const registered = await activities.registerModel({
-      modelName: 'churn',
-      modelUri: trained.modelUri,
-      transformUri,
-      evaluationUri: evaluation.reportUri,
-      snapshotId: prepared.snapshotId,
-      metrics: evaluation.metrics,
-      registrationKey: 'serving-test',
-    });
-    await activities.deployModel({ modelName: 'churn', version: registered.version, alias: 'production' });
+    const served = await servedChurn();
+    store = served.store;
+    transformUri = served.prepared.transformUri;
     app = await buildServer({ store, modelName: 'churn', alias: 'production' });
   });
 
@@ -67,44 +28,34 @@ describe('the model server', function () {
   });
 
   it('predicts churn probabilities for raw feature rows, applying the fitted transform', async function () {
-    const risky = {
-      tenure_months: 2,
-      monthly_charges: 99.5,
-      total_charges: 199,
-      contract: 'month-to-month',
-      payment_method: 'electronic-check',
-      internet_service: 'fiber',
-      support_calls: 6,
-      senior: true,
-      region: 'south',
-    };
-    const loyal = {
-      ...risky,
-      tenure_months: 60,
-      monthly_charges: 30,
-      total_charges: 1800,
-      contract: 'two-year',
-      payment_method: 'credit-card',
-      internet_service: 'dsl',
-      support_calls: 0,
-      senior: false,
-    };
     const response = await app.inject({
       method: 'POST',
-      url: '/v1/models/churn/predict',
-      payload: { instances: [risky, loyal] },
+      url: '/v1/models/churn:predict',
+      payload: { instances: [riskyCustomer, loyalCustomer] },
     });
     assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.headers['x-model-version'], '1');
     const body = response.json<{
-      version: number;
+      deployedModelId: string;
+      model: string;
+      modelVersionId: string;
       predictions: { label: string; probabilities: Record<string, number> }[];
     }>();
-    assert.equal(body.version, 1);
+    assert.deepEqual([body.model, body.deployedModelId, body.modelVersionId], ['churn', '1', '1']);
     const [r, l] = body.predictions;
     assert.equal(r!.label, 'true');
     assert.equal(l!.label, 'false');
     assert.ok(Math.abs(r!.probabilities.true! + r!.probabilities.false! - 1) < 1e-5);
     assert.ok(r!.probabilities.true! > 0.8 && l!.probabilities.true! < 0.1, JSON.stringify(body));
+  });
+
+  it('imputes a feature sent as explicit null, exactly as the preprocessing SQL imputes a missing value', async function () {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/models/churn:predict',
+      payload: { instances: [{ ...riskyCustomer, tenure_months: null, contract: null }] },
+    });
+    assert.equal(response.statusCode, 200, response.body);
   });
 
   it('turns a row into exactly the model input the preprocessing SQL produced for it', async function () {
@@ -155,21 +106,23 @@ describe('the model server', function () {
     ]);
   });
 
-  it('answers a request with a missing or wrong-typed feature with 400 and the field name, never a stack trace', async function () {
+  it('answers a request with a missing or wrong-typed feature with 400 naming every bad field, never a stack trace', async function () {
     const response = await app.inject({
       method: 'POST',
-      url: '/v1/models/churn/predict',
+      url: '/v1/models/churn:predict',
       payload: { instances: [{ tenure_months: 'ten' }] },
     });
     assert.equal(response.statusCode, 400);
     const body = response.json<{ code: string; error: string }>();
     assert.equal(body.code, 'MLOPS_ERR_SERVE_INPUT_INVALID');
     assert.match(body.error, /instances\[0\]: "tenure_months" must be a finite number/);
+    assert.match(body.error, /instances\[0\]: missing field "region"/);
     assert.doesNotMatch(response.body, /at .*\.ts:\d+/);
 
-    const empty = await app.inject({ method: 'POST', url: '/v1/models/churn/predict', payload: { rows: [] } });
+    const empty = await app.inject({ method: 'POST', url: '/v1/models/churn:predict', payload: { rows: [] } });
     assert.equal(empty.statusCode, 400);
     assert.equal(empty.json<{ code: string }>().code, 'MLOPS_ERR_SERVE_INPUT_INVALID');
+    assert.match(empty.body, /unknown top-level field \\"rows\\"/);
   });
 
   it('describes the deployed model and answers 404 for a model it does not serve', async function () {
@@ -194,6 +147,8 @@ describe('the model server', function () {
         (r) => r.json() as Promise<{ status: string; version: number }>,
       );
       assert.deepEqual(health, { status: 'ok', model: 'churn', version: 1 });
+      const ready = await fetch(`${address}/readyz`);
+      assert.equal(ready.status, 200);
     } finally {
       await server.close();
     }
@@ -202,7 +157,7 @@ describe('the model server', function () {
 
 /**
  * Runs the preprocessing SQL for `transform` (src/preprocessing/transform-sql.ts) over raw rows of the bundled data,
- * plus `extraRows` (SQL value tuples), and checks applyTransform gives each row exactly the same float32 model input.
+ * plus `extraRows` (SQL value tuples), and checks transformInstance gives each row exactly the same float32 model input.
  */
 async function assertSqlParity(transform: FittedTransform, extraRows: string[] = []): Promise<void> {
   const width = transform.outputColumns.length;
@@ -219,7 +174,7 @@ async function assertSqlParity(transform: FittedTransform, extraRows: string[] =
   assert.equal(rows.length, 200 + extraRows.length);
   for (const [i, row] of rows.entries()) {
     const features = new Float32Array(width);
-    assert.deepEqual(applyTransform(transform, row, features, 0), []);
+    assert.deepEqual(transformInstance(transform, row, features, 0), []);
     const want = Float32Array.from(transform.outputColumns.map((c) => expected[i]![c] as number));
     assert.deepEqual(features, want, `row ${i}: ${JSON.stringify(row)}`);
   }

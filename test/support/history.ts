@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import type { InjectedSinks, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import type { ActivityOrderSinks } from './activity-order-interceptor';
 import { repoRoot } from './stack';
 
 export const historiesDir = path.join(repoRoot, 'test', 'fixtures', 'histories');
@@ -43,4 +46,31 @@ export function patchIds(history: History): string[] {
     const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : undefined;
     return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id] : [];
   });
+}
+
+/** The workflows bundled with the activity-order interceptor (test/support/activity-order-interceptor.ts). */
+export function bundleWithActivityOrder(
+  workflowsPath = require.resolve('../../src/workflows'),
+): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: [require.resolve('./activity-order-interceptor')],
+    logger: new DefaultLogger('WARN'),
+  });
+}
+
+/**
+ * Replays `history` and returns the order in which the workflow code scheduled activities and saw their results
+ * (`scheduled profileDataset`, `completed profileDataset`, …): which path through the code the replay took.
+ */
+export async function replayedActivityOrder(
+  workflowBundle: WorkflowBundleWithSourceMap,
+  history: History,
+): Promise<string[]> {
+  const lines: string[] = [];
+  const sinks: InjectedSinks<ActivityOrderSinks> = {
+    activityOrder: { record: { fn: (_info, line) => void lines.push(line), callDuringReplay: true } },
+  };
+  await Worker.runReplayHistory({ workflowBundle, sinks }, history, 'activity-order');
+  return lines;
 }

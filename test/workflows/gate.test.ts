@@ -6,7 +6,7 @@ import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
 import { rocAuc } from '../../src/evaluation/metrics';
 import { loadOnnxModel } from '../../src/models/onnx-model';
 import { resolveAlias } from '../../src/registry/model-registry';
-import { applyTransform } from '../../src/serving/apply-transform';
+import { transformInstance } from '../../src/models/transform-instance';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { rowNumberedParquet } from '../../src/warehouse/warehouse';
 import { trainingPipeline } from '../../src/workflows';
@@ -43,7 +43,7 @@ async function championAucOnRows(store: ArtifactStore, testUri: string, snapshot
   );
   const width = transform.outputColumns.length;
   const features = new Float32Array(rows.length * width);
-  rows.forEach((row, i) => assert.deepEqual(applyTransform(transform, row, features, i * width), []));
+  rows.forEach((row, i) => assert.deepEqual(transformInstance(transform, row, features, i * width), []));
   const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
   const probabilities = await model.run(features, rows.length);
   await model.close();

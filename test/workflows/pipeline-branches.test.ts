@@ -14,7 +14,13 @@ import { trainingPipeline } from '../../src/workflows';
 import { pipelineStatusQuery } from '../../src/workflows/definitions';
 import { assertWorkflowFailed } from '../support/assert-workflow';
 import { pipelineFakes, withFakeActivities } from '../support/fake-activities';
-import { activityEvents, patchIds, recordedHistory } from '../support/history';
+import {
+  activityEvents,
+  bundleWithActivityOrder,
+  patchIds,
+  recordedHistory,
+  replayedActivityOrder,
+} from '../support/history';
 import { churnPipelineInput } from '../support/pipeline-input';
 import { stack, uniqueName } from '../support/stack';
 import { waitUntilListed } from '../support/visibility';
@@ -90,17 +96,28 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
-  it('replays a history recorded before the patch, which profiled and then preprocessed (the old arm)', async function () {
-    for (const file of ['deployed.json', 'gate-rejected.json']) {
+  it('takes the old arm (profiling, then preprocessing) replaying histories from before the patch, the new arm after', async function () {
+    this.timeout(180_000);
+    // A replay alone accepts either arm here (both schedule the same commands in the same order); the interceptor
+    // reports the order in which the code scheduled each activity and saw its result.
+    const workflowBundle = await bundleWithActivityOrder();
+    const order = (lines: string[], a: string, b: string) => lines.indexOf(a) < lines.indexOf(b);
+    for (const file of ['deployed.json', 'gate-rejected.json', 'missing-target.json']) {
       const history = recordedHistory(file);
       assert.deepEqual(patchIds(history), [], `${file} predates the patch`);
-      const events = activityEvents(history);
+      assert.ok(order(activityEvents(history), 'completed profileDataset', 'scheduled preprocessDataset'), file);
+      const replayed = await replayedActivityOrder(workflowBundle, history);
       assert.ok(
-        events.indexOf('completed profileDataset') < events.indexOf('scheduled preprocessDataset'),
-        `${file}: ${events.join(', ')}`,
+        order(replayed, 'completed profileDataset', 'scheduled preprocessDataset'),
+        `${file}: ${replayed.join(', ')}`,
       );
-      // Taking the new arm here would schedule preprocessing early: a DeterminismViolationError.
-      await Worker.runReplayHistory({ workflowBundle: stack().workflowBundle }, history, `old-arm-${file}`);
+    }
+    for (const file of ['deployed-profile-beside-preprocess.json', 'gate-rejected-findable-failures.json']) {
+      const replayed = await replayedActivityOrder(workflowBundle, recordedHistory(file));
+      assert.ok(
+        order(replayed, 'scheduled preprocessDataset', 'completed profileDataset'),
+        `${file}: ${replayed.join(', ')}`,
+      );
     }
   });
 
@@ -145,7 +162,10 @@ describe('trainingPipeline branches (fake activities)', function () {
       assert.ok(!fakes.calls.includes('evaluateModel'));
       const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.stage, 'failed');
-      assert.match(status.error ?? '', /Trainer "fake" exited with 3/);
+      assert.match(
+        status.error ?? '',
+        /^trainingPipeline for model "churn-fake" failed at step training: [^]*exited with 3/,
+      );
     });
   });
 
@@ -230,18 +250,20 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
-  it('keeps an invalid or hostile model name searchable without failing the workflow task', async function () {
-    const cases: [claimed: unknown, searchable: string | undefined][] = [
-      ['Churn Model ☃', 'Churn Model ☃'],
-      [`x${'é'.repeat(20_000)}`, `x${'é'.repeat(199)}`],
-      [42, undefined],
-      ['', undefined],
+  it('marks any invalid input failed, and keeps a hostile model name searchable without failing the workflow task', async function () {
+    const cases: [input: unknown, searchable: string | undefined][] = [
+      [{ modelName: 'Churn Model ☃' }, 'Churn Model ☃'],
+      // Longer than a keyword search attribute may be: cut, or every workflow task would fail.
+      [{ modelName: `x${'é'.repeat(20_000)}` }, `x${'é'.repeat(199)}`],
+      [{ modelName: 42 }, undefined],
+      [{ modelName: '' }, undefined],
+      [null, undefined],
+      ['churn', undefined],
+      [['churn'], undefined],
     ];
     await withFakeActivities(this.test!.title, {}, async (taskQueue) => {
-      for (const [claimed, searchable] of cases) {
-        const handle = await startPipeline(taskQueue, this.test!.title, {
-          modelName: claimed,
-        } as unknown as TrainingPipelineInput);
+      for (const [input, searchable] of cases) {
+        const handle = await startPipeline(taskQueue, this.test!.title, input as TrainingPipelineInput);
         await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
         const attributes = (await handle.describe()).typedSearchAttributes;
         assert.equal(attributes.get(searchAttributes.stage), 'failed');

@@ -89,4 +89,32 @@ describe('trainingPipeline without a task', function () {
       assert.match(err.cause.message, /task to "regression"/);
     });
   });
+
+  it('fails with the bad field named when gate.metric does not fit the inferred task', async function () {
+    const dataset = await writeSyntheticDataset(tempDir('task-inference'), 'string-labels-parquet', 200);
+    await withWorkers({ config: testConfig(), title: this.test!.title }, async (queues) => {
+      const err = await stack()
+        .client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(this.test!.title),
+          args: [
+            {
+              modelName: 'species',
+              dataset: { uri: dataset.file },
+              target: dataset.target,
+              gate: { metric: 'rmse' },
+              trainer: { taskQueue: queues.training },
+            },
+          ],
+        })
+        .then(
+          () => assert.fail('the workflow should fail'),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
+      assert.match(err.cause.message, /- gate\.metric: "rmse" is not a classification metric/);
+    });
+  });
 });

@@ -1,0 +1,55 @@
+/**
+ * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]`:
+ * creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
+ * to the Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ */
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../src/config';
+import type { MonitorModelInput } from '../src/contracts/monitoring';
+import { upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
+
+const usage = `Usage:
+  npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      cron: { type: 'string' },
+      alias: { type: 'string' },
+      'min-rows': { type: 'string' },
+      preset: { type: 'string' },
+    },
+  });
+  const [command, modelName, ...extra] = positionals;
+  if (command !== 'schedule' || !modelName || extra.length || !values.cron) {
+    console.error(usage);
+    return 2;
+  }
+  const input: MonitorModelInput = { modelName };
+  if (values.alias) input.alias = values.alias;
+  if (values['min-rows']) input.minRows = Number(values['min-rows']);
+  if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
+  const config = loadConfig();
+  const connection = await Connection.connect(config.temporal.connectionOptions);
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron: values.cron, input });
+    console.log(
+      `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${values.cron}"`,
+    );
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,298 @@
+/**
+ * Drift of a window of rows against the stored reference: the window is counted in the warehouse per reference grid
+ * cell and stored value (one pass, aggregates only), and every statistic is computed here from the two sides' counts.
+ * The window is any relation with one column per feature (and optionally a prediction column), given as a table
+ * expression of the dialect, so it does not depend on where or how the prediction log is stored.
+ */
+import { mlopsError } from '../errors';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import { cellCountsSql, valueCountsSql } from './drift-sql';
+import type { AnomalyRule, DriftMetric, PresetName, TestChoice } from './presets';
+import { defaultRule, defaultThreshold, isAnomaly, presets } from './presets';
+import type { CategoricalReference, CellCounts, ColumnReference, NumericReference, Query } from './reference';
+import { binCountsOf, num, readCellCounts } from './reference';
+import type { KsMethod } from './statistics';
+import {
+  at,
+  chiSquareHomogeneity,
+  jensenShannon,
+  kolmogorovSmirnov,
+  lInfinity,
+  psi,
+  twoProportionZ,
+  wasserstein,
+} from './statistics';
+
+export const driftReportVersion = 1;
+
+export interface DriftOptions {
+  /** @default 'evidently' */
+  preset?: PresetName;
+  /** Per-column thresholds of the deciding statistic. */
+  thresholds?: Record<string, number>;
+  /** Per-column choice of the deciding statistic (its threshold: `thresholds`, else Evidently's default). */
+  tests?: Record<string, DriftMetric>;
+  /** Columns whose drift is reported but never counted as an anomaly. */
+  muted?: string[];
+  /** Dataset drift when at least this share of unmuted columns drift (the preset's by default). */
+  datasetDriftShare?: number;
+}
+
+export interface ComputeDriftInput {
+  /** The current window as a table expression of the dialect. */
+  from: string;
+  /** The stored reference of each column to compare (from profile.json). */
+  reference: Record<string, ColumnReference>;
+  /** The window's column names; when given, a reference column missing from it is a catalogued error. */
+  currentColumns?: string[];
+  options?: DriftOptions;
+}
+
+/** One row per column, in the shape of BigQuery ML's `ML.VALIDATE_DATA_DRIFT`. */
+export interface DriftRow {
+  input: string;
+  metric: DriftMetric;
+  threshold: number;
+  value: number;
+  is_anomaly: boolean;
+}
+
+export interface ColumnDrift {
+  input: string;
+  kind: 'numeric' | 'categorical';
+  test: TestChoice;
+  muted: boolean;
+  referenceRows: number;
+  currentRows: number;
+  currentNulls: number;
+  /** Every statistic that applies to the column. */
+  statistics: Partial<Record<DriftMetric, number>>;
+  /** KS details where KS applies: D, and whether it is exact or a lower bound from the grid (with its bound). */
+  ks?: { statistic: number; method: KsMethod; bound: number };
+  /** Reference and current counts of the buckets behind PSI, JS and L∞ (bins or categories), for the report. */
+  buckets: { labels: string[]; reference: number[]; current: number[] };
+}
+
+export interface DriftReport {
+  version: typeof driftReportVersion;
+  preset: PresetName;
+  rows: DriftRow[];
+  dataset: { drifted: boolean; driftedColumns: string[]; share: number; threshold: number; columns: number };
+  columns: ColumnDrift[];
+}
+
+/** Counts the window in the warehouse and compares it with the reference. */
+export async function computeDrift(query: Query, d: SqlDialect, input: ComputeDriftInput): Promise<DriftReport> {
+  const names = Object.keys(input.reference);
+  const missing = input.currentColumns ? names.filter((n) => !input.currentColumns!.includes(n)) : [];
+  if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
+  const current = await countWindow(query, d, input.from, input.reference);
+  return evaluateDrift(input.reference, current, input.options);
+}
+
+/** A window's counts per column, on the reference's grid (numeric) or values (categorical). */
+export type WindowCounts = Record<string, CellCounts | CategoryCounts>;
+
+export interface CategoryCounts {
+  /** Rows of each reference value, in the reference's order. */
+  values: number[];
+  /** Rows of any other value. */
+  other: number;
+  nulls: number;
+}
+
+export async function countWindow(
+  query: Query,
+  d: SqlDialect,
+  from: string,
+  reference: Record<string, ColumnReference>,
+): Promise<WindowCounts> {
+  const entries = Object.entries(reference).map(([name, ref], index) => ({ name, ref, index }));
+  const grids = entries.flatMap((e) => (e.ref.kind === 'numeric' ? [{ ...e, grid: e.ref.grid }] : []));
+  const valued = entries.flatMap((e) =>
+    e.ref.kind === 'categorical' ? [{ ...e, values: e.ref.values.map((v) => v.value) }] : [],
+  );
+  const sqls = [...cellCountsSql(d, from, grids), ...(valued.length ? valueCountsSql(d, from, valued) : [])];
+  const rows = (await Promise.all(sqls.map((sql) => query(sql)))).flat();
+  const counts: WindowCounts = {};
+  for (const g of grids) counts[g.name] = readCellCounts(rows, g.index, g.grid.length);
+  for (const v of valued) counts[v.name] = readCategoryCounts(rows, v.index, v.values);
+  return counts;
+}
+
+function readCategoryCounts(rows: Record<string, unknown>[], index: number, values: string[]): CategoryCounts {
+  const counts: CategoryCounts = { values: values.map(() => 0), other: 0, nulls: 0 };
+  for (const r of rows) {
+    if (num(r.col) !== index || r.code !== undefined) continue;
+    const n = num(r.n);
+    if (r.missing === true || r.missing === 1) counts.nulls += n;
+    else if (r.value === null || r.value === undefined) counts.other += n;
+    else {
+      const i = values.indexOf(typeof r.value === 'string' ? r.value : JSON.stringify(r.value));
+      counts.values[i] = at(counts.values, i) + n;
+    }
+  }
+  return counts;
+}
+
+/** Compares counted windows with the reference: pure, so windows counted elsewhere (and summed) compare the same. */
+export function evaluateDrift(
+  reference: Record<string, ColumnReference>,
+  current: WindowCounts,
+  options: DriftOptions = {},
+): DriftReport {
+  const preset = presets[options.preset ?? 'evidently'];
+  const muted = new Set(options.muted ?? []);
+  const columns = Object.entries(reference).map(([name, ref]) => {
+    const cur = current[name];
+    if (!cur) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: name });
+    const drift =
+      ref.kind === 'numeric'
+        ? numericDrift(name, ref, cur as CellCounts)
+        : categoricalDrift(name, ref, cur as CategoryCounts);
+    if (drift.currentRows === 0) throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
+    const test = chooseTest(name, drift, (facts) => preset.choose(facts), options);
+    return { ...drift, test, muted: muted.has(name) };
+  });
+  const rows = columns.map((c): DriftRow => {
+    const value = c.statistics[c.test.metric] ?? Number.NaN;
+    const anomaly = !c.muted && isAnomaly(value, c.test.threshold, c.test.rule);
+    return { input: c.input, metric: c.test.metric, threshold: c.test.threshold, value, is_anomaly: anomaly };
+  });
+  const counted = columns.filter((c) => !c.muted).length;
+  const driftedColumns = rows.filter((r) => r.is_anomaly).map((r) => r.input);
+  const share = counted ? driftedColumns.length / counted : 0;
+  const threshold = options.datasetDriftShare ?? preset.datasetDriftShare;
+  return {
+    version: driftReportVersion,
+    preset: preset.name,
+    rows,
+    dataset: { drifted: counted > 0 && share >= threshold, driftedColumns, share, threshold, columns: counted },
+    columns,
+  };
+}
+
+type Measured = Omit<ColumnDrift, 'test' | 'muted'> & { unique: number };
+
+function chooseTest(
+  name: string,
+  drift: Measured,
+  choose: (facts: { kind: 'numeric' | 'categorical'; referenceRows: number; unique: number }) => TestChoice,
+  options: DriftOptions,
+): TestChoice {
+  const chosen = choose({ kind: drift.kind, referenceRows: drift.referenceRows, unique: drift.unique });
+  const metric = options.tests?.[name] ?? chosen.metric;
+  const rule: AnomalyRule = metric === chosen.metric ? chosen.rule : defaultRule(metric);
+  const base = metric === chosen.metric ? chosen.threshold : defaultThreshold(metric);
+  return { metric, rule, threshold: options.thresholds?.[name] ?? base };
+}
+
+function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Measured {
+  const currentRows = cur.cells.reduce((a, b) => a + b, 0);
+  const bins = binned(ref, cur);
+  const values = valueBuckets(ref, cur);
+  const ks = kolmogorovSmirnov(ref.grid, ref, cur, ref.gridExact);
+  const w = wasserstein(ref.grid, ref, cur);
+  const unseen = at(values.current, values.current.length - 1) > 0 ? 1 : 0;
+  const statistics: Partial<Record<DriftMetric, number>> = {
+    ...distances(bins.reference, bins.current),
+    KS_P_VALUE: ks.pValue,
+    WASSERSTEIN_NORMED: w / Math.max(ref.std ?? 0, 0.001),
+  };
+  if (ref.gridExact) Object.assign(statistics, tests(values.reference, values.current));
+  if (ref.gridExact && ref.distinct <= 5) Object.assign(statistics, distances(values.reference, values.current));
+  return {
+    input: name,
+    kind: 'numeric',
+    referenceRows: ref.count,
+    currentRows,
+    currentNulls: cur.nulls,
+    statistics,
+    ks: { statistic: ks.statistic, method: ks.method, bound: ks.bound },
+    buckets: ref.gridExact ? values : bins,
+    unique: ref.gridExact ? ref.distinct + unseen : ref.distinct,
+  };
+}
+
+/** Counts per bin of the reference's bin edges (cells of the grid summed). */
+function binned(ref: NumericReference, cur: CellCounts) {
+  const edges = ref.binEdges.map((e) => Number(e.toPrecision(4)));
+  const labels = [-Infinity, ...edges].map((lower, i) => `[${lower === -Infinity ? '−∞' : lower}, ${edges[i] ?? '∞'})`);
+  return { labels, reference: ref.binCounts, current: binCountsOf(cur.cells, ref.grid, ref.binEdges) };
+}
+
+/** Counts per grid point (exact grids: per distinct reference value), then rows equal to none of them. */
+function valueBuckets(ref: NumericReference, cur: CellCounts) {
+  const at = (side: CellCounts) => side.atLower.slice(1);
+  const other = (side: CellCounts) => side.cells.reduce((a, b) => a + b, 0) - at(side).reduce((a, b) => a + b, 0);
+  return {
+    labels: [...ref.grid.map(String), 'other'],
+    reference: [...at(ref), other(ref)],
+    current: [...at(cur), other(cur)],
+  };
+}
+
+function categoricalDrift(name: string, ref: CategoricalReference, cur: CategoryCounts): Measured {
+  const reference = [...ref.values.map((v) => v.count), ref.otherCount];
+  const current = [...cur.values, cur.other];
+  const unseen = cur.other > 0 && ref.otherCount === 0 ? 1 : 0;
+  return {
+    input: name,
+    kind: 'categorical',
+    referenceRows: ref.count,
+    currentRows: current.reduce((a, b) => a + b, 0),
+    currentNulls: cur.nulls,
+    statistics: { ...distances(reference, current), ...tests(reference, current) },
+    buckets: { labels: [...ref.values.map((v) => v.value), 'other'], reference, current },
+    unique: ref.distinct + unseen,
+  };
+}
+
+function distances(reference: number[], current: number[]): Partial<Record<DriftMetric, number>> {
+  return {
+    PSI: psi(reference, current),
+    JENSEN_SHANNON_DISTANCE: jensenShannon(reference, current).distance,
+    JENSEN_SHANNON_DIVERGENCE: jensenShannon(reference, current, 2).divergence,
+    L_INFTY: lInfinity(reference, current),
+  };
+}
+
+/** Chi-square over the buckets, and the Z test when exactly two buckets hold rows. */
+function tests(reference: number[], current: number[]): Partial<Record<DriftMetric, number>> {
+  const result: Partial<Record<DriftMetric, number>> = {
+    CHI_SQUARE_P_VALUE: chiSquareHomogeneity(reference, current).pValue,
+  };
+  const used = reference.map((_, i) => i).filter((i) => at(reference, i) + at(current, i) > 0);
+  if (used.length <= 2) {
+    const [first] = used;
+    const n = reference.reduce((a, b) => a + b, 0);
+    const m = current.reduce((a, b) => a + b, 0);
+    const a = first === undefined ? 0 : at(reference, first);
+    const b = first === undefined ? 0 : at(current, first);
+    result.Z_TEST_P_VALUE = twoProportionZ(a, n, b, m).pValue;
+  }
+  return result;
+}
+
+/** The counts of two windows counted on the same reference, as one window: counts and sums add. */
+export function addWindowCounts(a: WindowCounts, b: WindowCounts): WindowCounts {
+  const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + at(y, i));
+  return Object.fromEntries(
+    Object.entries(a).map(([name, x]) => {
+      const y = b[name];
+      if (!y) return [name, x];
+      if ('cells' in x && 'cells' in y) {
+        const cells = { cells: add(x.cells, y.cells), atLower: add(x.atLower, y.atLower), sums: add(x.sums, y.sums) };
+        return [name, { ...cells, nulls: x.nulls + y.nulls }];
+      }
+      if ('values' in x && 'values' in y)
+        return [name, { values: add(x.values, y.values), other: x.other + y.other, nulls: x.nulls + y.nulls }];
+      return [name, x];
+    }),
+  );
+}
+
+/** drift.json: the report as pretty-printed JSON; a statistic that does not apply to a column is null. */
+export function driftReportJson(report: DriftReport): string {
+  return `${JSON.stringify(report, (_, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`;
+}

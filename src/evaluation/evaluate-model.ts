@@ -1,0 +1,150 @@
+import type { ArtifactStore } from '../artifacts';
+import { readJson, withLocalCopy, writeJson } from '../artifacts';
+import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
+import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
+import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
+import { loadOnnxModel } from '../models/onnx-model';
+import { createPredictor } from '../models/predictor';
+import type { ModelVersionRecord } from '../registry/model-registry';
+import { readAlias, resolveAlias } from '../registry/model-registry';
+import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import type { ChampionScore } from './gate';
+import { checkGateMetric, decideGate } from './gate';
+import { classificationMetrics, regressionMetrics } from './metrics';
+import type { RowsForModel } from './rescore';
+import { alignClasses, championInputs } from './rescore';
+
+export interface EvaluationDeps {
+  store: ArtifactStore;
+}
+
+interface TestSet {
+  features: Float32Array;
+  labels: Float64Array;
+  rows: number;
+}
+
+/**
+ * Scores the challenger on the test split through the Predictor the model server uses, re-scores the champion on the
+ * same rows, decides the gate, and writes the evaluation report next to the model.
+ */
+export async function evaluateModel(
+  { store }: EvaluationDeps,
+  input: EvaluateModelInput,
+): Promise<EvaluateModelResult> {
+  checkGateMetric(input);
+  const transform = await readJson<FittedTransform>(store, input.transformUri);
+  const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
+  const metrics = await scoreModel(store, input.modelUri, transform, test, input);
+  const baseline = baselineMetrics(test, input, transform);
+  const champion = await scoreChampion(store, input, transform);
+  const gate = decideGate(input, metrics, baseline, champion);
+  const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
+  await writeJson(store, reportUri, {
+    modelUri: input.modelUri,
+    testUri: input.testUri,
+    rows: test.rows,
+    metrics,
+    baseline,
+    champion,
+    gate,
+  });
+  return { metrics, baseline, reportUri, gate };
+}
+
+async function loadTestSet(file: string, input: EvaluateModelInput): Promise<TestSet> {
+  const cols = [...input.featureColumns, input.labelColumn].map((c) => `${ident(c)}::DOUBLE`).join(', ');
+  const { columns } = await withDuckDb((db) => db.columns(`SELECT ${cols} FROM read_parquet(${literal(file)})`));
+  const n = input.featureColumns.length;
+  const rows = columns[0]?.length ?? 0;
+  const features = new Float32Array(rows * n);
+  for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) features[i * n + j] = columns[j]![i] as number;
+  return { features, labels: Float64Array.from(columns[n] as number[]), rows };
+}
+
+/** Scores the test split (already transformed by the preprocessing SQL) through the same Predictor the server uses. */
+async function scoreModel(
+  store: ArtifactStore,
+  modelUri: string,
+  transform: FittedTransform,
+  test: TestSet,
+  input: EvaluateModelInput,
+): Promise<Record<string, number>> {
+  const model = await loadOnnxModel(await store.read(modelUri), modelUri, input.featureColumns.length);
+  const predictor = createPredictor(transform, model);
+  try {
+    const outputs = await predictor.scoreTransformed(test.features, test.rows);
+    if (input.task === 'regression') return { ...regressionMetrics(outputs, test.labels) };
+    return { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
+  } finally {
+    await predictor.close();
+  }
+}
+
+/** The trivial model: majority class (with prior probabilities) or the mean value. The gate's floor. */
+function baselineMetrics(test: TestSet, input: EvaluateModelInput, transform: FittedTransform): Record<string, number> {
+  if (input.task === 'regression') {
+    const mean = test.labels.reduce((a, b) => a + b, 0) / test.rows;
+    return { ...regressionMetrics(new Float64Array(test.rows).fill(mean), test.labels) };
+  }
+  const classes = transform.target.classes?.length ?? 2;
+  const prior = new Float64Array(classes);
+  for (const label of test.labels) prior[label]! += 1 / test.rows;
+  const probabilities = new Float64Array(test.rows * classes);
+  for (let i = 0; i < test.rows; i++) probabilities.set(prior, i * classes);
+  return { ...classificationMetrics(probabilities, test.labels, classes) };
+}
+
+async function scoreChampion(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+): Promise<ChampionScore | undefined> {
+  if (!(await readAlias(store, input.modelName, input.championAlias))) return undefined;
+  const champion = await resolveAlias(store, input.modelName, input.championAlias);
+  const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
+  const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
+  if (championTransform.task !== input.task)
+    return { ...recorded, sameTestSplit: false, notRescored: `it is a ${championTransform.task} model` };
+  const rows = await championRows(store, input, transform, championTransform);
+  if (!rows) return { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' };
+  const metrics = await rescore(store, champion, rows, input, championTransform, transform);
+  return { ...recorded, metrics, sameTestSplit: true };
+}
+
+/** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
+async function championRows(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+  championTransform: FittedTransform,
+): Promise<RowsForModel | undefined> {
+  const manifest = await readJson<SnapshotManifest>(store, snapshotFiles(store, transform.snapshotId).manifest);
+  return withLocalCopy(store, manifest.dataUri, (snapshotFile) =>
+    withLocalCopy(store, input.testUri, (testFile) =>
+      championInputs(snapshotFile, testFile, input.labelColumn, championTransform),
+    ),
+  );
+}
+
+async function rescore(
+  store: ArtifactStore,
+  champion: ModelVersionRecord,
+  rows: RowsForModel,
+  input: EvaluateModelInput,
+  championTransform: FittedTransform,
+  transform: FittedTransform,
+): Promise<Record<string, number>> {
+  const width = championTransform.outputColumns.length;
+  const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
+  const predictor = createPredictor(championTransform, model);
+  try {
+    const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
+    if (input.task === 'regression') return { ...regressionMetrics(outputs, rows.labels) };
+    const challengerClasses = transform.target.classes ?? [];
+    const aligned = alignClasses(outputs, rows.rows, championTransform.target.classes ?? [], challengerClasses);
+    return { ...classificationMetrics(aligned, rows.labels, challengerClasses.length) };
+  } finally {
+    await predictor.close();
+  }
+}

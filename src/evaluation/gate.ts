@@ -1,0 +1,85 @@
+/**
+ * The gate: the challenger must beat the trivial baseline, and the champion (re-scored on the same test rows where it
+ * can be) by more than `gate.minImprovement`; a tie never deploys.
+ */
+import type { GateDecision } from '../contracts/pipeline';
+import type { EvaluateModelInput } from '../contracts/training';
+import { mlopsError } from '../errors';
+import { lowerIsBetter } from './metrics';
+
+export interface ChampionScore {
+  version: number;
+  /** Its metrics on the challenger's test rows when re-scored, else as recorded at its registration. */
+  metrics: Record<string, number>;
+  /** Its metrics as recorded at its registration (on its own test split). */
+  recordedMetrics: Record<string, number>;
+  /** True when the champion was re-scored on the challenger's test rows through its own transform. */
+  sameTestSplit: boolean;
+  /** Why it could not be re-scored, when it was not. */
+  notRescored?: string;
+}
+
+/**
+ * The input schema checks gate.metric against a task given in the input; an inferred task is only known here, after
+ * training, so a mismatch is reported now (before anything is written) instead of judging on a metric never computed.
+ */
+export function checkGateMetric(input: EvaluateModelInput): void {
+  const metric = input.gate.metric;
+  if (!metric || ['rmse', 'mae', 'r2'].includes(metric) === (input.task === 'regression')) return;
+  throw mlopsError('MLOPS_ERR_PIPELINE_INPUT_INVALID', {
+    workflow: 'trainingPipeline',
+    problems: `- gate.metric: "${metric}" is not a ${input.task} metric (the task was inferred from the target; set task to choose it)`,
+  });
+}
+
+function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {
+  if (input.task === 'regression') return 'rmse';
+  return metrics.auc !== undefined ? 'auc' : 'accuracy';
+}
+
+export function decideGate(
+  input: EvaluateModelInput,
+  metrics: Record<string, number>,
+  baseline: Record<string, number>,
+  champion?: ChampionScore,
+): GateDecision {
+  const metric = input.gate.metric ?? defaultMetric(input, metrics);
+  const challenger = metrics[metric] ?? NaN;
+  const better = (a: number, b: number) => (lowerIsBetter.has(metric) ? b - a : a - b);
+  // AUC of a constant predictor is 0.5 by definition; other metrics compare against the computed baseline.
+  const floor = metric === 'auc' ? 0.5 : (baseline[metric] ?? NaN);
+  if (!(better(challenger, floor) > 0)) {
+    return {
+      passed: false,
+      metric,
+      challenger,
+      reason: `${metric} ${fmt(challenger)} is no better than the trivial baseline ${fmt(floor)}`,
+    };
+  }
+  if (!champion)
+    return {
+      passed: true,
+      metric,
+      challenger,
+      reason: `no champion yet; ${metric} ${fmt(challenger)} beats the baseline ${fmt(floor)}`,
+    };
+  const championValue = champion.metrics[metric] ?? NaN;
+  const improvement = better(challenger, championValue);
+  // Strictly above: a tie (an identical rerun) never replaces the champion.
+  const passed = improvement > input.gate.minImprovement;
+  const where = champion.sameTestSplit
+    ? 're-scored on the same test split'
+    : `as recorded at its registration (not re-scored: ${champion.notRescored})`;
+  return {
+    passed,
+    metric,
+    challenger,
+    champion: championValue,
+    championVersion: champion.version,
+    reason: `${metric} ${fmt(challenger)} vs champion v${champion.version} ${fmt(championValue)} ${where}: improvement ${fmt(improvement)} ${passed ? '>' : '<='} required ${input.gate.minImprovement}`,
+  };
+}
+
+function fmt(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(4) : String(value);
+}

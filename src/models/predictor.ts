@@ -1,0 +1,175 @@
+/**
+ * The one path from raw records to predictions, shared by the model server and evaluation so that online serving and
+ * batch scoring cannot drift apart:
+ *
+ *   raw records → strict validation against the model's schema → fitted transform → ONNX → labels / probabilities
+ *
+ * Validation runs before anything else and reports every bad field of every instance in one
+ * `MLOPS_ERR_SERVE_INPUT_INVALID`: an unknown field, a missing field (an explicit `null` means "impute" and is
+ * allowed), a wrong type, a number outside the float32 range, a value whose transformed input is not finite, and an
+ * instance whose model output is not finite. A prediction never carries a null or non-finite probability.
+ *
+ * Temporal-free: the server imports it, and so does the evaluation activity.
+ */
+import type { FittedTransform } from '../contracts/datasets';
+import { mlopsError } from '../errors';
+import type { OnnxModel } from './onnx-model';
+import { describeValue, transformInstance } from './transform-instance';
+
+export type RawInstance = Record<string, unknown>;
+
+export interface ClassPrediction {
+  label: string;
+  probabilities: Record<string, number>;
+}
+export interface RegressionPrediction {
+  value: number;
+}
+export type Prediction = ClassPrediction | RegressionPrediction;
+
+/** A feature a request must carry, as the model's schema states it. */
+export interface FeatureSchema {
+  name: string;
+  type: 'number' | 'category';
+  categories?: string[];
+  /** What a null becomes, and how it was fitted (median, mean, constant, most_frequent). */
+  impute?: number | string;
+  imputedWith?: string;
+  /** The fitted clip bounds (training quantiles), when the feature is clipped. */
+  range?: { lower: number | null; upper: number | null };
+}
+
+export interface Predictor {
+  readonly task: FittedTransform['task'];
+  readonly classes: string[];
+  readonly features: FeatureSchema[];
+  /** Width of the model input after the transform. */
+  readonly inputWidth: number;
+  /** Problems of each instance (empty when every instance is valid), each prefixed with `instances[i]`. */
+  validate(instances: readonly unknown[]): string[];
+  /** Validates, transforms and runs; throws `MLOPS_ERR_SERVE_INPUT_INVALID` listing every problem. */
+  predict(instances: readonly unknown[]): Promise<Prediction[]>;
+  /** Runs already-transformed rows (the preprocessing SQL's output) in batches; returns the raw output row-major. */
+  scoreTransformed(features: Float32Array, rows: number): Promise<Float32Array>;
+  readonly outputWidth: number;
+  close(): Promise<void>;
+}
+
+/** Rows per `session.run` when scoring a whole table. */
+const scoreBatchRows = 4096;
+
+export function createPredictor(transform: FittedTransform, model: OnnxModel): Predictor {
+  const width = transform.outputColumns.length;
+  const classes = transform.target.classes ?? [];
+  const known = new Set(transform.features.map((f) => f.name));
+  const validate = (instances: readonly unknown[]) => validateAll(transform, known, instances, width).problems;
+  return {
+    task: transform.task,
+    classes,
+    features: featureSchema(transform),
+    inputWidth: width,
+    outputWidth: model.outputWidth,
+    validate,
+    async predict(instances) {
+      const { problems, features } = validateAll(transform, known, instances, width);
+      if (problems.length > 0) throw inputInvalid(problems);
+      const output = await model.run(features, instances.length);
+      const bad = nonFiniteRows(output, instances.length, model.outputWidth);
+      if (bad.length > 0) throw inputInvalid(bad.map((i) => nonFiniteOutput(transform, i)));
+      return decode(transform.task, classes, output, instances.length, model.outputWidth);
+    },
+    async scoreTransformed(features, rows) {
+      const outputs = new Float32Array(rows * model.outputWidth);
+      for (let start = 0; start < rows; start += scoreBatchRows) {
+        const n = Math.min(scoreBatchRows, rows - start);
+        outputs.set(
+          await model.run(features.subarray(start * width, (start + n) * width), n),
+          start * model.outputWidth,
+        );
+      }
+      return outputs;
+    },
+    close: () => model.close(),
+  };
+}
+
+export function featureSchema(transform: FittedTransform): FeatureSchema[] {
+  return transform.features.map((f): FeatureSchema => {
+    const imputedWith = f.imputeStrategy ?? (f.kind === 'numeric' ? 'median' : 'constant');
+    if (f.kind === 'categorical')
+      return { name: f.name, type: 'category', categories: f.categories, impute: f.impute, imputedWith };
+    const range = f.clip ? { lower: f.clip.lower, upper: f.clip.upper } : undefined;
+    return { name: f.name, type: 'number', impute: f.impute, imputedWith, range };
+  });
+}
+
+function validateAll(
+  transform: FittedTransform,
+  known: Set<string>,
+  instances: readonly unknown[],
+  width: number,
+): { problems: string[]; features: Float32Array } {
+  const features = new Float32Array(instances.length * width);
+  const problems: string[] = [];
+  for (let i = 0; i < instances.length; i++) {
+    const instance = instances[i];
+    if (instance === null || typeof instance !== 'object' || Array.isArray(instance)) {
+      problems.push(`instances[${i}]: must be an object of feature values, got ${describeValue(instance)}`);
+      continue;
+    }
+    const record = instance as RawInstance;
+    for (const key of Object.keys(record)) {
+      if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
+    }
+    for (const p of transformInstance(transform, record, features, i * width)) problems.push(`instances[${i}]: ${p}`);
+  }
+  return { problems, features };
+}
+
+function nonFiniteRows(output: Float32Array, rows: number, outputWidth: number): number[] {
+  const bad: number[] = [];
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < outputWidth; k++) {
+      if (!Number.isFinite(output[i * outputWidth + k])) {
+        bad.push(i);
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
+function nonFiniteOutput(transform: FittedTransform, i: number): string {
+  const numeric = transform.features.filter((f) => f.kind === 'numeric').map((f) => JSON.stringify(f.name));
+  return `instances[${i}]: the model's output is not finite for these values; check the numeric fields (${numeric.join(', ')}) for values far outside the training range`;
+}
+
+function decode(
+  task: FittedTransform['task'],
+  classes: string[],
+  output: Float32Array,
+  rows: number,
+  outputWidth: number,
+): Prediction[] {
+  const predictions: Prediction[] = new Array<Prediction>(rows);
+  for (let i = 0; i < rows; i++) {
+    const at = i * outputWidth;
+    if (task === 'regression') {
+      predictions[i] = { value: output[at]! };
+      continue;
+    }
+    let best = 0;
+    const probabilities: Record<string, number> = {};
+    for (let k = 0; k < outputWidth; k++) {
+      const p = output[at + k]!;
+      if (p > output[at + best]!) best = k;
+      probabilities[classes[k] ?? String(k)] = p;
+    }
+    predictions[i] = { label: classes[best] ?? String(best), probabilities };
+  }
+  return predictions;
+}
+
+function inputInvalid(problems: string[]): Error {
+  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
+}

@@ -1,0 +1,164 @@
+/**
+ * One monitoring check of a served model: the window (since, until] of the alias's version's prediction log is
+ * counted in DuckDB on the stored reference of the version's training snapshot (profile.json), judged with the drift
+ * presets, and written as drift.json and report.html under monitoring/<model>/<runId>/. A window with fewer rows
+ * than the minimum, or a model without any prediction log yet, is a reported skip; the watermark
+ * (monitoring/<model>/watermark.json) moves to the window's end only after a judged window, so skipped rows count
+ * again in the next one.
+ */
+import type { ArtifactStore } from '../artifacts';
+import { readJson, writeJson } from '../artifacts';
+import { monitoringFiles, monitoringWatermark, profileFiles } from '../artifacts/layout';
+import type { FittedTransform } from '../contracts/datasets';
+import type { CheckModelDriftInput, CheckModelDriftResult } from '../contracts/monitoring';
+import { countWindow, driftReportJson, evaluateDrift } from '../drift/compute-drift';
+import type { ColumnReference } from '../drift/reference';
+import { renderDriftReport } from '../drift/report';
+import { mlopsError } from '../errors';
+import type { DatasetProfile } from '../profiling/dataset-profile';
+import { profileDriftReference } from '../profiling/profile-reference';
+import type { ModelVersionRecord } from '../registry/model-registry';
+import { resolveAlias } from '../registry/model-registry';
+import { withDuckDb } from '../warehouse/duckdb';
+import { duckDbDialect } from '../warehouse/sql-dialect';
+import type { LogWindow } from './prediction-window';
+import { featureColumns, logPartsOf, presenceSql, windowRows, withLocalParts } from './prediction-window';
+
+/** The stored watermark: `watermark` is where the next window starts; `since` is where the run `runId` started. */
+export interface WatermarkRecord {
+  watermark: string;
+  since?: string;
+  runId: string;
+  updatedAt: string;
+}
+
+export async function checkModelDrift(
+  store: ArtifactStore,
+  input: CheckModelDriftInput,
+  threads = 1,
+): Promise<CheckModelDriftResult> {
+  const version = await resolveAlias(store, input.modelName, input.alias);
+  const reference = await versionReference(store, version, input.muted ?? []);
+  const since = await windowStart(store, input);
+  const w: LogWindow = { modelName: input.modelName, version: version.version, since, until: iso(input.until) };
+  const base = { version: version.version, since, until: w.until, minRows: input.minRows };
+  const skip = (skipped: string, rows: number): CheckModelDriftResult => ({
+    ...base,
+    skipped,
+    rows,
+    driftShare: 0,
+    driftedFeatures: [],
+    datasetDrift: false,
+    watermark: since,
+  });
+  const parts = await logPartsOf(store, w);
+  if (!parts) return skip(`no prediction log yet for model "${input.modelName}"`, 0);
+  const counted = parts.length
+    ? await withLocalParts(store, parts, (files) => countLog(files, w, reference, input, threads))
+    : undefined;
+  const rows = counted?.rows ?? 0;
+  if (!counted || rows < input.minRows)
+    return skip(
+      `${rows} rows of version ${version.version} in the window, fewer than the minimum ${input.minRows}`,
+      rows,
+    );
+  const report = evaluateDrift(counted.reference, counted.counts, {
+    preset: input.preset,
+    thresholds: input.thresholds,
+    muted: input.muted,
+  });
+  const files = monitoringFiles(store, input.modelName, input.runId);
+  const window = `${since ?? 'start of the log'} … ${w.until} (${rows} rows)`;
+  await store.write(files.drift, driftReportJson(report));
+  await store.write(
+    files.report,
+    await renderDriftReport({ title: `${input.modelName} v${version.version}`, window, report }),
+  );
+  const mark: WatermarkRecord = { watermark: w.until, since, runId: input.runId, updatedAt: new Date().toISOString() };
+  await writeJson(store, monitoringWatermark(store, input.modelName), mark);
+  return {
+    ...base,
+    rows,
+    driftShare: report.dataset.share,
+    driftedFeatures: report.dataset.driftedColumns,
+    datasetDrift: report.dataset.drifted,
+    reportUris: { drift: files.drift, report: files.report },
+    watermark: w.until,
+  };
+}
+
+/**
+ * The stored reference of the version's features (from its transform): a missing profile, or one without a drift
+ * reference for a feature, is a catalogued error.
+ */
+async function versionReference(
+  store: ArtifactStore,
+  version: ModelVersionRecord,
+  muted: string[],
+): Promise<Record<string, ColumnReference>> {
+  const uri = profileFiles(store, version.snapshotId).profile;
+  if (!(await store.exists(uri)))
+    throw mlopsError('MLOPS_ERR_MONITOR_PROFILE_MISSING', { model: version.modelName, version: version.version, uri });
+  const transform = await readJson<Pick<FittedTransform, 'features'>>(store, version.transformUri);
+  const profile = await readJson<DatasetProfile>(store, uri);
+  const features = transform.features.map((f) => f.name);
+  const reference = profileDriftReference(
+    profile,
+    uri,
+    features.filter((f) => !muted.includes(f)),
+  );
+  // Muted features are still reported when the profile has them.
+  for (const f of muted) {
+    const column = profile.columns.find((c) => c.name === f);
+    if (features.includes(f) && column?.drift) reference[f] = column.drift;
+  }
+  return reference;
+}
+
+/** The window's start: the input's, else the stored watermark (where this same run started, when it is a retry). */
+async function windowStart(store: ArtifactStore, input: CheckModelDriftInput): Promise<string | undefined> {
+  if (input.since) return iso(input.since);
+  const uri = monitoringWatermark(store, input.modelName);
+  if (!(await store.exists(uri))) return undefined;
+  const stored = await readJson<WatermarkRecord>(store, uri);
+  return stored.runId === input.runId ? stored.since : stored.watermark;
+}
+
+function iso(time: string): string {
+  return new Date(time).toISOString();
+}
+
+interface CountedLog {
+  rows: number;
+  reference: Record<string, ColumnReference>;
+  counts: Awaited<ReturnType<typeof countWindow>>;
+}
+
+/**
+ * Counts the window in one DuckDB: its rows, then (when there are enough) each feature's cells or values. A feature
+ * that no logged instance of the window has is a catalogued error, unless it is muted (it is then left out).
+ */
+async function countLog(
+  files: string[],
+  w: LogWindow,
+  reference: Record<string, ColumnReference>,
+  input: CheckModelDriftInput,
+  threads: number,
+): Promise<CountedLog> {
+  return withDuckDb(
+    async (db) => {
+      const rows = windowRows(files, w);
+      const names = Object.keys(reference);
+      const [presence = {}] = await db.query(presenceSql(rows, names));
+      const n = Number(presence.n ?? 0);
+      if (n < input.minRows) return { rows: n, reference, counts: {} };
+      const absent = names.filter((_, i) => Number(presence[`p${i}`] ?? 0) === 0);
+      const missing = absent.filter((f) => !(input.muted ?? []).includes(f));
+      if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
+      const kept = Object.fromEntries(Object.entries(reference).filter(([name]) => !absent.includes(name)));
+      const counts = await countWindow((sql) => db.query(sql), duckDbDialect, featureColumns(rows, kept), kept);
+      return { rows: n, reference: kept, counts };
+    },
+    { threads },
+  );
+}

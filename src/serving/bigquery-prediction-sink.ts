@@ -1,0 +1,49 @@
+/**
+ * The prediction log in a BigQuery table (streaming inserts through `@google-cloud/bigquery`), beside or instead of
+ * the Parquet files. The table is created on first write when missing, partitioned by day on `ts`. Features and
+ * outputs are JSON text (STRING), so one table schema fits every model.
+ */
+import type { BigQuery } from '@google-cloud/bigquery';
+import type { PredictionRow, PredictionSink } from './prediction-log';
+
+const schema = [
+  { name: 'request_id', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'ts', type: 'TIMESTAMP', mode: 'REQUIRED' },
+  { name: 'model', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'version', type: 'INTEGER', mode: 'REQUIRED' },
+  { name: 'instance', type: 'INTEGER', mode: 'REQUIRED' },
+  { name: 'features', type: 'STRING' },
+  { name: 'output', type: 'STRING' },
+  { name: 'latency_ms', type: 'FLOAT' },
+];
+
+export class BigQueryPredictionSink implements PredictionSink {
+  #ready: Promise<void> | undefined;
+
+  constructor(
+    readonly bigquery: BigQuery,
+    readonly dataset: string,
+    readonly table: string,
+  ) {}
+
+  async write(_model: string, _date: string, rows: PredictionRow[]): Promise<void> {
+    this.#ready ??= this.#ensureTable().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw err;
+    });
+    await this.#ready;
+    const table = this.bigquery.dataset(this.dataset).table(this.table);
+    await table.insert(
+      rows.map((r) => ({ ...r, features: JSON.stringify(r.features), output: JSON.stringify(r.output) })),
+    );
+  }
+
+  async #ensureTable(): Promise<void> {
+    const dataset = this.bigquery.dataset(this.dataset);
+    const [datasetExists] = await dataset.exists();
+    if (!datasetExists) await dataset.create();
+    const table = dataset.table(this.table);
+    const [exists] = await table.exists();
+    if (!exists) await table.create({ schema, timePartitioning: { type: 'DAY', field: 'ts' } });
+  }
+}

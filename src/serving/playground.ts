@@ -1,0 +1,153 @@
+/**
+ * The playground: a page served by the model server, generated from the model's schema, to try the model by hand.
+ * A form with one input per feature (numbers show the training clip range and the value a blank takes; categories
+ * are a list of the training categories), a bar chart of class probabilities and the version that answered; and a
+ * CSV upload that predicts every row (in requests of at most the server's instance limit) and offers the table as a
+ * CSV download. No external scripts: the page works on a closed network.
+ */
+import type { FeatureSchema } from '../models/predictor';
+
+export interface PlaygroundModel {
+  name: string;
+  task: 'classification' | 'regression';
+  classes: string[];
+  features: FeatureSchema[];
+  maxInstances: number;
+}
+
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function fieldHtml(f: FeatureSchema): string {
+  const id = `f-${esc(f.name)}`;
+  if (f.type === 'category') {
+    const options = (f.categories ?? []).map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
+    const imputed = f.impute === undefined || f.impute === '__missing__' ? '' : `: ${esc(String(f.impute))}`;
+    const blank = `<option value="">(missing${imputed})</option>`;
+    return `<label for="${id}">${esc(f.name)}</label><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}</select><span class="hint">${(f.categories ?? []).length} training categories</span>`;
+  }
+  const range = f.range ? `training range ${f.range.lower ?? '−∞'} … ${f.range.upper ?? '∞'}; ` : '';
+  const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${f.impute ?? ''}`;
+  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(String(f.impute ?? ''))}"><span class="hint">${esc(hint)}</span>`;
+}
+
+export function playgroundHtml(model: PlaygroundModel): string {
+  const config = JSON.stringify({
+    name: model.name,
+    task: model.task,
+    classes: model.classes,
+    features: model.features.map((f) => ({ name: f.name, type: f.type })),
+    maxInstances: model.maxInstances,
+  }).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(model.name)} · playground</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
+form{display:grid;grid-template-columns:max-content 14em auto;gap:6px 12px;align-items:center}
+.hint{color:#777;font-size:12px} button{margin-top:12px;padding:6px 16px}
+#result{margin:16px 0;padding:12px;border:1px solid #ddd;min-height:2em}
+.bar{display:flex;align-items:center;gap:8px;margin:3px 0}.bar span:first-child{width:8em}
+.bar div{background:#4a7bd0;height:14px} .error{color:#b00020;white-space:pre-wrap}
+table{border-collapse:collapse;margin-top:8px;font-size:12px} td,th{border:1px solid #ddd;padding:2px 6px}
+</style></head><body>
+<h1>${esc(model.name)} <small id="version"></small></h1>
+<p>Fill in the features and predict, or upload a CSV with one column per feature.</p>
+<form id="form">${model.features.map(fieldHtml).join('\n')}
+<label for="api-key">API key</label><input id="api-key" type="password" autocomplete="off"><span class="hint">only if the server requires one</span>
+</form>
+<button id="predict" type="button">Predict</button>
+<div id="result" aria-live="polite"></div>
+<h2>Predict a CSV</h2>
+<input id="csv" type="file" accept=".csv,text/csv"> <a id="download" hidden download="predictions.csv">Download predictions</a>
+<div id="csv-status"></div><div id="table"></div>
+<script>
+const MODEL = ${config};
+${clientScript}
+</script></body></html>`;
+}
+
+/** The page's script: plain browser JavaScript, no dependencies. */
+const clientScript = String.raw`
+const $ = (id) => document.getElementById(id);
+const headers = () => {
+  const h = { 'content-type': 'application/json' };
+  const key = $('api-key').value.trim();
+  if (key) h.authorization = 'Bearer ' + key;
+  return h;
+};
+function coerce(f, raw) {
+  if (raw === undefined || raw === null || String(raw).trim() === '') return null;
+  if (f.type === 'number') { const n = Number(raw); return Number.isFinite(n) ? n : String(raw); }
+  return String(raw);
+}
+async function predict(instances) {
+  const r = await fetch('/v1/models/' + encodeURIComponent(MODEL.name) + ':predict', { method: 'POST', headers: headers(), body: JSON.stringify({ instances }) });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || JSON.stringify(body));
+  return { version: r.headers.get('x-model-version'), predictions: body.predictions };
+}
+function show(p, version) {
+  const out = $('result');
+  out.textContent = '';
+  $('version').textContent = 'version ' + version;
+  const head = document.createElement('div');
+  head.id = 'answer';
+  head.textContent = MODEL.task === 'regression' ? 'Prediction: ' + p.value : 'Prediction: ' + p.label;
+  head.dataset.version = version;
+  out.append(head);
+  if (MODEL.task === 'regression') return;
+  for (const c of MODEL.classes) {
+    const row = document.createElement('div'); row.className = 'bar';
+    const name = document.createElement('span'); name.textContent = c;
+    const bar = document.createElement('div'); bar.style.width = Math.round(300 * p.probabilities[c]) + 'px';
+    const value = document.createElement('span'); value.textContent = (100 * p.probabilities[c]).toFixed(1) + '%';
+    row.append(name, bar, value); out.append(row);
+  }
+}
+$('predict').addEventListener('click', async () => {
+  const instance = {};
+  for (const f of MODEL.features) instance[f.name] = coerce(f, $('f-' + f.name).value);
+  try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
+  catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }
+});
+function parseCsv(text) {
+  const rows = []; let row = [], field = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) { if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c; continue; }
+    if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; }
+    else if (c === '\n' || c === '\r') { if (c === '\r' && text[i + 1] === '\n') i++; row.push(field); rows.push(row); row = []; field = ''; }
+    else field += c;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  return rows.filter((r) => r.length > 1 || r[0] !== '');
+}
+const csvCell = (v) => { const s = v === null || v === undefined ? '' : String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+$('csv').addEventListener('change', async (event) => {
+  const file = event.target.files[0]; if (!file) return;
+  const [header, ...lines] = parseCsv(await file.text());
+  const features = MODEL.features.filter((f) => header.includes(f.name));
+  const missing = MODEL.features.filter((f) => !header.includes(f.name)).map((f) => f.name);
+  if (missing.length) { $('csv-status').textContent = 'The CSV has no column ' + missing.join(', '); return; }
+  const instances = lines.map((cells) => Object.fromEntries(features.map((f) => [f.name, coerce(f, cells[header.indexOf(f.name)])])));
+  const outputs = MODEL.task === 'regression' ? ['prediction'] : ['label', ...MODEL.classes.map((c) => 'p_' + c)];
+  const table = [[...header, ...outputs, 'version']];
+  try {
+    for (let start = 0; start < instances.length; start += MODEL.maxInstances) {
+      const { version, predictions } = await predict(instances.slice(start, start + MODEL.maxInstances));
+      predictions.forEach((p, k) => {
+        const extra = MODEL.task === 'regression' ? [p.value] : [p.label, ...MODEL.classes.map((c) => p.probabilities[c])];
+        table.push([...lines[start + k], ...extra, version]);
+      });
+    }
+  } catch (e) { $('csv-status').textContent = e.message; return; }
+  $('csv-status').textContent = 'Predicted ' + (table.length - 1) + ' rows.';
+  const el = document.createElement('table');
+  table.slice(0, 51).forEach((cells, r) => { const tr = el.insertRow(); cells.forEach((c) => { const td = document.createElement(r ? 'td' : 'th'); td.textContent = c; tr.append(td); }); });
+  $('table').replaceChildren(el);
+  const link = $('download');
+  link.href = URL.createObjectURL(new Blob([table.map((r) => r.map(csvCell).join(',')).join('\n') + '\n'], { type: 'text/csv' }));
+  link.hidden = false;
+});
+`;

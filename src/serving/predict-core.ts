@@ -1,0 +1,80 @@
+/**
+ * The one handler core every predict route calls (Vertex AI, KServe V1, Open Inference Protocol v2): the request's
+ * limits, the version the request is routed to (stable or canary, sticky per request id) and pinned to, the
+ * Predictor, and the prediction log. Routes only translate wire formats.
+ */
+import { mlopsError } from '../errors';
+import type { Prediction } from '../models/predictor';
+import type { LoadedVersion, ModelSlot } from './model-slot';
+import type { ServingMetrics } from './metrics';
+import type { PredictionLog } from './prediction-log';
+
+export interface ServeLimits {
+  /** Bytes of request body. */
+  bodyLimit: number;
+  /** Instances (rows) per request. */
+  maxInstances: number;
+}
+
+export interface PredictOutcome {
+  version: number;
+  predictions: Prediction[];
+}
+
+export interface PredictContext {
+  requestId: string;
+  /** A version named in the path (`/v2/models/{m}/versions/{v}`); otherwise the routing table decides. */
+  version?: string;
+  /** Set by `predict` to the version that answered, so metrics and headers can name it. */
+  answeredBy?: number;
+}
+
+export class PredictCore {
+  constructor(
+    readonly slot: ModelSlot,
+    readonly limits: ServeLimits,
+    readonly log?: PredictionLog,
+    readonly metrics?: ServingMetrics,
+  ) {}
+
+  get modelName(): string {
+    return this.slot.modelName;
+  }
+
+  /** Throws MLOPS_ERR_REGISTRY_NOT_FOUND (404) unless `name` (and `version`, when given) is served here. */
+  checkModel(name: string, version?: string): LoadedVersion {
+    const loaded = name === this.slot.modelName ? this.#resolve(version) : undefined;
+    if (!loaded)
+      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', {
+        model: name,
+        what: version === undefined ? 'deployment on this server' : `version ${version} on this server`,
+      });
+    return loaded;
+  }
+
+  checkCount(count: number): void {
+    if (count === 0)
+      throw mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: '"instances" is empty; send at least one' });
+    if (count > this.limits.maxInstances)
+      throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count, limit: this.limits.maxInstances });
+  }
+
+  async predict(name: string, instances: readonly unknown[], ctx: PredictContext): Promise<PredictOutcome> {
+    this.checkModel(name, ctx.version);
+    this.checkCount(instances.length);
+    this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
+    const chosen = ctx.version === undefined ? this.slot.pick(ctx.requestId) : this.#resolve(ctx.version);
+    if (!chosen) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: 'deployment on this server' });
+    ctx.answeredBy = chosen.version;
+    const started = process.hrtime.bigint();
+    const predictions = await this.slot.use(chosen, (loaded) => loaded.predictor.predict(instances));
+    const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.log?.record(this.modelName, chosen.version, ctx.requestId, instances, predictions, latencyMs);
+    return { version: chosen.version, predictions };
+  }
+
+  #resolve(version: string | undefined): LoadedVersion | undefined {
+    if (version === undefined) return this.slot.current;
+    return /^\d+$/.test(version) ? this.slot.find(Number(version)) : undefined;
+  }
+}

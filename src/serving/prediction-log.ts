@@ -1,0 +1,191 @@
+/**
+ * The prediction log: one row per predicted instance (request id, time, model, version, raw features, output,
+ * latency), buffered in memory and written in batches as Parquet partitions `predictions/<model>/date=YYYY-MM-DD/`
+ * in the artifact store, the data monitoring reads.
+ *
+ * - Flushed when `flushRows` rows are waiting, every `flushMs`, and on close (the server's shutdown).
+ * - Bounded: at most `capacity` rows wait; a row that does not fit is dropped and counted (metric
+ *   `mlops_serve_prediction_log_dropped_rows_total{reason="overflow"}`); a request never waits for the log.
+ * - A failing sink never fails a prediction: its copy of the batch is dropped, counted (`reason="sink"`, by sink)
+ *   and logged. Sinks: Parquet in the artifact store, and a BigQuery table when configured.
+ * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
+ *   most `flushMs` plus one write of predictions.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ArtifactStore } from '../artifacts';
+import { predictionLogPart } from '../artifacts/layout';
+import { literal, withDuckDb } from '../warehouse/duckdb';
+import type { ServingMetrics } from './metrics';
+
+export interface PredictionRow {
+  request_id: string;
+  /** ISO time the prediction was made. */
+  ts: string;
+  model: string;
+  version: number;
+  /** Position of the instance in its request. */
+  instance: number;
+  features: unknown;
+  output: unknown;
+  latency_ms: number;
+}
+
+export interface PredictionSink {
+  /** Writes one batch of one model's rows of one UTC day. */
+  write(model: string, date: string, rows: PredictionRow[]): Promise<void>;
+}
+
+export interface PredictionLogOptions {
+  /** Rows buffered at most; more are dropped and counted. @default 50000 */
+  capacity: number;
+  /** Rows that trigger a write. @default 5000 */
+  flushRows: number;
+  /** Milliseconds between timed writes. @default 5000 */
+  flushMs: number;
+}
+
+interface Warn {
+  warn(obj: object, msg: string): void;
+}
+
+/** A sink and the name its failures are counted under. */
+export interface NamedSink {
+  name: string;
+  sink: PredictionSink;
+}
+
+export class PredictionLog {
+  #queue: PredictionRow[] = [];
+  #flushing: Promise<void> | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    readonly sinks: NamedSink[],
+    readonly options: PredictionLogOptions,
+    readonly metrics?: ServingMetrics,
+    readonly logger?: Warn,
+  ) {
+    this.#timer = setInterval(() => void this.flush(), options.flushMs);
+    this.#timer.unref();
+  }
+
+  get depth(): number {
+    return this.#queue.length;
+  }
+
+  record(
+    model: string,
+    version: number,
+    requestId: string,
+    instances: readonly unknown[],
+    outputs: readonly unknown[],
+    latencyMs: number,
+  ): void {
+    const room = this.options.capacity - this.#queue.length;
+    const ts = new Date().toISOString();
+    const n = Math.min(room, instances.length);
+    for (let i = 0; i < n; i++) {
+      this.#queue.push({
+        request_id: requestId,
+        ts,
+        model,
+        version,
+        instance: i,
+        features: instances[i],
+        output: outputs[i],
+        latency_ms: latencyMs,
+      });
+    }
+    if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
+    this.metrics?.logQueueDepth.set(this.#queue.length);
+    if (this.#queue.length >= this.options.flushRows) void this.flush();
+  }
+
+  /** Writes what is buffered; one write at a time (a call during a write waits for it, then writes the rest). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.metrics?.logQueueDepth.set(0);
+    this.#flushing = this.#write(batch).finally(() => (this.#flushing = undefined));
+    await this.#flushing;
+  }
+
+  /** Stops the timer and writes everything buffered. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+    while (this.#queue.length > 0 || this.#flushing) await this.flush();
+  }
+
+  async #write(batch: PredictionRow[]): Promise<void> {
+    const groups = new Map<string, PredictionRow[]>();
+    for (const row of batch) {
+      const key = `${row.model}\u0000${row.ts.slice(0, 10)}`;
+      const rows = groups.get(key) ?? [];
+      rows.push(row);
+      groups.set(key, rows);
+    }
+    for (const [key, rows] of groups) {
+      const [model, date] = key.split('\u0000') as [string, string];
+      // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, rows)));
+    }
+  }
+
+  async #writeTo({ name, sink }: NamedSink, model: string, date: string, rows: PredictionRow[]): Promise<void> {
+    try {
+      await sink.write(model, date, rows);
+      this.metrics?.logWritten.inc({ sink: name }, rows.length);
+    } catch (err) {
+      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows.length);
+      const reason = (err as Error).message.split('\n')[0];
+      this.logger?.warn({ sink: name, rows: rows.length, reason }, 'prediction log write failed; rows dropped');
+    }
+  }
+}
+
+/** Rows serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
+const rowsPerTurn = 1000;
+
+async function writeNdjson(file: string, rows: PredictionRow[]): Promise<void> {
+  const handle = await fs.open(file, 'w');
+  try {
+    for (let start = 0; start < rows.length; start += rowsPerTurn) {
+      const chunk = rows.slice(start, start + rowsPerTurn).map((r) => JSON.stringify(r));
+      await handle.write(`${chunk.join('\n')}\n`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes each batch as one Parquet file (through DuckDB) into the artifact store. */
+export class ParquetPredictionSink implements PredictionSink {
+  constructor(readonly store: ArtifactStore) {}
+
+  async write(model: string, date: string, rows: PredictionRow[]): Promise<void> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
+    try {
+      const input = path.join(dir, 'rows.ndjson');
+      const output = path.join(dir, 'part.parquet');
+      await writeNdjson(input, rows);
+      await withDuckDb(
+        (db) =>
+          db.run(
+            `COPY (SELECT * FROM read_json(${literal(input)}, format = 'newline_delimited', columns = {request_id: 'VARCHAR', ts: 'TIMESTAMPTZ', model: 'VARCHAR', version: 'INTEGER', instance: 'INTEGER', features: 'JSON', output: 'JSON', latency_ms: 'DOUBLE'})) TO ${literal(output)} (FORMAT parquet)`,
+          ),
+        { threads: 1 },
+      );
+      const part = `${rows[0]!.ts.replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+      await this.store.upload(output, predictionLogPart(this.store, model, date, part));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Vertex AI and KServe V1 routes. Both post `{"instances": [...], "parameters"?: ...}` to a `:predict` verb; the
+ * answer carries Vertex's PredictResponse fields (`predictions`, `deployedModelId`, `model`, `modelVersionId`), of
+ * which KServe V1 clients read `predictions`. The colon verb is matched by hand: `/v1/models/:target` with
+ * `target = "<model>:predict"` (find-my-way has no param-then-literal-colon form).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mlopsError } from '../errors';
+import { instancesOf, jsonBody } from './http-body';
+import type { PredictContext, PredictCore } from './predict-core';
+
+export function registerV1Routes(app: FastifyInstance, core: PredictCore, aipPredictRoute?: string): void {
+  const stats = () => app.serving.metrics.versionStats();
+  app.get('/v1/models', () => Promise.resolve({ models: [core.modelName] }));
+  app.get<{ Params: { target: string } }>('/v1/models/:target', (request) =>
+    Promise.resolve(describeModel(core, request.params.target)),
+  );
+  app.get<{ Params: { target: string } }>('/v1/models/:target/stats', (request) => {
+    core.checkModel(request.params.target);
+    return Promise.resolve({ model: core.modelName, routing: core.slot.routing, versions: stats() });
+  });
+  const config = { predict: true };
+  app.post<{ Params: { target: string } }>('/v1/models/:target', { config }, (request, reply) =>
+    predict(core, verbTarget(request.params.target, request), request, reply),
+  );
+  app.post<{ Params: { project: string; location: string; target: string } }>(
+    '/v1/projects/:project/locations/:location/endpoints/:target',
+    { config },
+    (request, reply) => predict(core, verbTarget(request.params.target, request), request, reply),
+  );
+  if (aipPredictRoute)
+    app.post(aipPredictRoute, { config }, (request, reply) => predict(core, core.modelName, request, reply));
+}
+
+/** The model name of `<name>:predict`; anything else is an unknown route. */
+function verbTarget(target: string, request: FastifyRequest): string {
+  const at = target.lastIndexOf(':');
+  if (at <= 0 || target.slice(at + 1) !== 'predict')
+    throw mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
+  return target.slice(0, at);
+}
+
+async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {
+  core.checkModel(name);
+  const instances = instancesOf(jsonBody(request));
+  const ctx: PredictContext = { requestId: request.id };
+  try {
+    const outcome = await core.predict(name, instances, ctx);
+    const version = String(outcome.version);
+    return {
+      predictions: outcome.predictions,
+      deployedModelId: version,
+      model: core.modelName,
+      modelVersionId: version,
+    };
+  } finally {
+    // The version that answered, also when it refused the request (metrics count its 4xx).
+    if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
+  }
+}
+
+function describeModel(core: PredictCore, name: string) {
+  const loaded = core.checkModel(name);
+  const p = loaded.predictor;
+  return {
+    name: core.modelName,
+    ready: true,
+    version: loaded.version,
+    task: p.task,
+    classes: p.task === 'classification' ? p.classes : undefined,
+    features: p.features,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Open Inference Protocol v2 (KServe V2, Triton's HTTP API): health, server and model metadata, model readiness and
+ * inference in JSON or with the binary tensor data extension. Triton's Python client sends no Content-Type header,
+ * so on `/infer` a body without one is accepted (the binary framing is signalled by Inference-Header-Content-Length,
+ * as in Triton's own server); any other type than JSON or application/octet-stream is refused with 415.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mlopsError } from '../errors';
+import { mediaType, parseJson, rawBody } from './http-body';
+import type { PredictContext, PredictCore } from './predict-core';
+import { decodeV2, encodeV2Response, outputTensors, splitV2Body } from './v2-codec';
+
+type ModelParams = { model: string; version?: string };
+
+const v2Types = new Set(['application/json', 'application/octet-stream']);
+
+export function registerV2Routes(app: FastifyInstance, core: PredictCore): void {
+  app.get('/v2', () =>
+    Promise.resolve({ name: 'temporal-mlops', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }),
+  );
+  app.get('/v2/health/live', () => Promise.resolve({ live: true }));
+  app.get('/v2/health/ready', (_request, reply) => {
+    const ready = core.slot.current !== undefined;
+    return reply.status(ready ? 200 : 503).send({ ready });
+  });
+  app.get('/v2/models', () => Promise.resolve({ models: [core.modelName] }));
+  for (const prefix of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    app.get<{ Params: ModelParams }>(prefix, (request) => Promise.resolve(metadata(core, request.params)));
+    app.get<{ Params: ModelParams }>(`${prefix}/ready`, (request) => {
+      core.checkModel(request.params.model, request.params.version);
+      return Promise.resolve({ name: core.modelName, ready: true });
+    });
+    app.post<{ Params: ModelParams }>(`${prefix}/infer`, { config: { predict: true } }, (request, reply) =>
+      infer(core, request, reply),
+    );
+  }
+}
+
+function metadata(core: PredictCore, params: ModelParams) {
+  const loaded = core.checkModel(params.model, params.version);
+  const p = loaded.predictor;
+  return {
+    name: core.modelName,
+    versions: [String(loaded.version)],
+    platform: 'onnxruntime_onnx',
+    inputs: p.features.map((f) => ({ name: f.name, datatype: f.type === 'number' ? 'FP64' : 'BYTES', shape: [-1] })),
+    outputs:
+      p.task === 'regression'
+        ? [{ name: 'prediction', datatype: 'FP32', shape: [-1] }]
+        : [
+            { name: 'label', datatype: 'BYTES', shape: [-1] },
+            { name: 'probabilities', datatype: 'FP32', shape: [-1, p.classes.length] },
+          ],
+  };
+}
+
+async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) {
+  const { model, version } = request.params;
+  const loaded = core.checkModel(model, version);
+  const body = rawBody(request);
+  if (body.length === 0) throw mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: 'the body is empty' });
+  const type = mediaType(request);
+  if (type !== undefined && !v2Types.has(type))
+    throw mlopsError('MLOPS_ERR_SERVE_MEDIA_TYPE', {
+      contentType: JSON.stringify(type),
+      route: request.routeOptions.url ?? request.url,
+      accepted: 'application/json, or application/octet-stream with Inference-Header-Content-Length',
+    });
+  const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
+  const names = loaded.predictor.features.map((f) => f.name);
+  const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
+  const ctx: PredictContext = { requestId: request.id, version };
+  let outcome;
+  try {
+    outcome = await core.predict(model, decoded.instances, ctx);
+  } finally {
+    if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
+  }
+  const tensors = outputTensors(outcome.predictions, loaded.predictor.classes);
+  const header = {
+    model_name: core.modelName,
+    model_version: String(outcome.version),
+    ...(typeof decoded.request.id === 'string' ? { id: decoded.request.id } : {}),
+  };
+  const encoded = encodeV2Response(header, tensors, decoded.request);
+  if (encoded.headerLength === undefined) return encoded.body;
+  return reply
+    .header('content-type', 'application/octet-stream')
+    .header('inference-header-content-length', String(encoded.headerLength))
+    .send(encoded.body);
+}

@@ -1,0 +1,291 @@
+/**
+ * Open Inference Protocol v2 tensors, in JSON and in the binary tensor data extension (a JSON header of
+ * `Inference-Header-Content-Length` bytes, then each tensor's raw bytes, little-endian; BYTES elements are a 4-byte
+ * length then the bytes). One named input per raw feature, shape `[n]` or `[n, 1]`; the decoded columns become the
+ * same raw records the JSON routes send, so v2 requests go through the same validation and fitted transform.
+ *
+ * Limits are checked before anything is allocated: the shape's size (a shape like [2^60] is refused, not allocated),
+ * the binary sizes against the body, and JSON `data` nested deeper than the shape.
+ */
+import { mlopsError } from '../errors';
+import type { Prediction } from '../models/predictor';
+
+export interface V2Input {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data?: unknown;
+  parameters?: Record<string, unknown>;
+}
+
+export interface V2Request {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: V2Input[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+const fixedSizes: Record<string, number> = {
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+};
+
+export interface DecodedV2 {
+  request: V2Request;
+  rows: number;
+  /** Raw records, one per row: input name → element. */
+  instances: Record<string, unknown>[];
+}
+
+/** Splits a body into the JSON header and the binary part (none without the header-length header). */
+export function splitV2Body(
+  body: Buffer,
+  headerLength: string | string[] | undefined,
+): { json: Buffer; binary: Buffer } {
+  if (headerLength === undefined) return { json: body, binary: Buffer.alloc(0) };
+  const n = Number(headerLength);
+  if (typeof headerLength !== 'string' || !Number.isSafeInteger(n) || n <= 0 || n > body.length) {
+    throw invalid([
+      `Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be a positive integer no larger than the body (${body.length} bytes)`,
+    ]);
+  }
+  return { json: body.subarray(0, n), binary: body.subarray(n) };
+}
+
+export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], maxInstances: number): DecodedV2 {
+  const request = checkRequestShape(doc);
+  const problems: string[] = [];
+  const known = new Set(featureNames);
+  const given = new Set(request.inputs.map((i) => i.name));
+  for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${JSON.stringify(name)}`);
+  for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
+  const rows = request.inputs[0]!.shape[0]!;
+  const columns = new Map<string, unknown[]>();
+  let offset = 0;
+  for (const input of request.inputs) {
+    const where = `inputs["${input.name}"]`;
+    const shapeProblem = checkShape(input, rows, maxInstances);
+    if (shapeProblem) {
+      problems.push(`${where}: ${shapeProblem}`);
+      continue;
+    }
+    const size = input.parameters?.binary_data_size;
+    const decoded = size === undefined ? fromJson(input, rows) : fromBinary(input, rows, size, binary.subarray(offset));
+    if (typeof size === 'number') offset += size;
+    if (typeof decoded === 'string') problems.push(`${where}: ${decoded}`);
+    else columns.set(input.name, decoded);
+  }
+  if (problems.length === 0 && offset !== binary.length)
+    problems.push(`the binary part has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
+  if (problems.length > 0) throw invalid(problems);
+  return { request, rows, instances: toRecords(columns, rows) };
+}
+
+function checkRequestShape(doc: unknown): V2Request {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw invalid(['the body must be an object {"inputs": [...]}']);
+  const inputs = (doc as { inputs?: unknown }).inputs;
+  if (!Array.isArray(inputs) || inputs.length === 0) throw invalid(['"inputs" must be a non-empty array']);
+  const problems: string[] = [];
+  inputs.forEach((input: unknown, k) => {
+    const i = input as Partial<V2Input> | null;
+    if (!i || typeof i !== 'object' || typeof i.name !== 'string' || typeof i.datatype !== 'string')
+      problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
+    else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      problems.push(`inputs[${k}] ("${i.name}"): "shape" must be an array of non-negative integers`);
+    else if (i.parameters !== undefined && (typeof i.parameters !== 'object' || i.parameters === null))
+      problems.push(`inputs[${k}] ("${i.name}"): "parameters" must be an object`);
+  });
+  const outputs = (doc as { outputs?: unknown }).outputs;
+  if (
+    outputs !== undefined &&
+    (!Array.isArray(outputs) || outputs.some((o: unknown) => typeof (o as { name?: unknown })?.name !== 'string'))
+  )
+    problems.push('"outputs" must be an array of {"name": ...}');
+  if (problems.length > 0) throw invalid(problems);
+  return doc as V2Request;
+}
+
+function checkShape(input: V2Input, rows: number, maxInstances: number): string | undefined {
+  const [n, width = 1, ...rest] = input.shape;
+  if (n === undefined || rest.length > 0 || width !== 1)
+    return `shape [${input.shape.join(', ')}] must be [n] or [n, 1]: one value of this feature per row`;
+  if (n > maxInstances) throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count: n, limit: maxInstances });
+  if (n !== rows)
+    return `has ${n} rows but inputs["${input.name}"] is not the same length as the first input (${rows})`;
+  if (n === 0) return 'has no rows; send at least one';
+  return undefined;
+}
+
+/** Flattens JSON `data` (flat, or nested as [[x], [y]]) without recursion, no deeper than the shape allows. */
+function fromJson(input: V2Input, rows: number): unknown[] | string {
+  if (!Array.isArray(input.data)) return '"data" must be an array (or send binary_data_size)';
+  const out: unknown[] = [];
+  for (const item of input.data as unknown[]) {
+    const value = Array.isArray(item) && item.length === 1 ? (item[0] as unknown) : item;
+    if (Array.isArray(value) || (value !== null && typeof value === 'object'))
+      return '"data" is nested deeper than its shape [n, 1] allows';
+    out.push(value);
+  }
+  if (out.length !== rows) return `"data" has ${out.length} elements; shape [${input.shape.join(', ')}] needs ${rows}`;
+  const wrong = out.findIndex((v) => v !== null && !matchesDatatype(input.datatype, v));
+  if (wrong !== -1) return `element ${wrong} does not match datatype ${input.datatype}`;
+  return out;
+}
+
+function matchesDatatype(datatype: string, value: unknown): boolean {
+  if (datatype === 'BYTES') return typeof value === 'string';
+  if (datatype === 'BOOL') return typeof value === 'boolean';
+  return datatype in fixedSizes && typeof value === 'number';
+}
+
+function fromBinary(input: V2Input, rows: number, size: unknown, bytes: Buffer): unknown[] | string {
+  if (!Number.isSafeInteger(size) || (size as number) < 0 || (size as number) > bytes.length)
+    return `binary_data_size ${JSON.stringify(size)} must be a non-negative integer within the ${bytes.length} bytes left in the body`;
+  const data = bytes.subarray(0, size as number);
+  if (input.datatype === 'BYTES') return bytesElements(data, rows);
+  const width = fixedSizes[input.datatype];
+  if (!width) return `datatype ${input.datatype} is not supported (use FP32, FP64, an integer type, BOOL or BYTES)`;
+  if (data.length !== rows * width)
+    return `binary_data_size is ${data.length}; ${rows} × ${input.datatype} needs ${rows * width}`;
+  const out = new Array<unknown>(rows);
+  for (let i = 0; i < rows; i++) out[i] = readFixed(input.datatype, data, i * width);
+  return out;
+}
+
+function readFixed(datatype: string, b: Buffer, at: number): number | boolean {
+  switch (datatype) {
+    case 'BOOL':
+      return b[at] !== 0;
+    case 'UINT8':
+      return b.readUInt8(at);
+    case 'INT8':
+      return b.readInt8(at);
+    case 'UINT16':
+      return b.readUInt16LE(at);
+    case 'INT16':
+      return b.readInt16LE(at);
+    case 'UINT32':
+      return b.readUInt32LE(at);
+    case 'INT32':
+      return b.readInt32LE(at);
+    case 'FP32':
+      return b.readFloatLE(at);
+    case 'UINT64':
+      return Number(b.readBigUInt64LE(at));
+    case 'INT64':
+      return Number(b.readBigInt64LE(at));
+    default:
+      return b.readDoubleLE(at);
+  }
+}
+
+function bytesElements(data: Buffer, rows: number): string[] | string {
+  const out: string[] = [];
+  let at = 0;
+  while (at < data.length && out.length < rows) {
+    if (at + 4 > data.length) return 'a BYTES element is cut short (its 4-byte length is incomplete)';
+    const len = data.readUInt32LE(at);
+    if (at + 4 + len > data.length) return `a BYTES element claims ${len} bytes, past the end of its binary data`;
+    out.push(data.toString('utf8', at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (out.length !== rows || at !== data.length)
+    return `the BYTES data holds ${out.length} elements; the shape needs ${rows}`;
+  return out;
+}
+
+function toRecords(columns: Map<string, unknown[]>, rows: number): Record<string, unknown>[] {
+  const records = new Array<Record<string, unknown>>(rows);
+  for (let i = 0; i < rows; i++) {
+    const r: Record<string, unknown> = {};
+    for (const [name, values] of columns) r[name] = values[i];
+    records[i] = r;
+  }
+  return records;
+}
+
+interface OutputTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  values: number[] | string[];
+}
+
+/** The output tensors of a task: `label` (BYTES) and `probabilities` (FP32 [n, classes]), or `prediction` (FP32). */
+export function outputTensors(predictions: Prediction[], classes: string[]): OutputTensor[] {
+  const n = predictions.length;
+  if (predictions.length > 0 && 'value' in predictions[0]!)
+    return [
+      {
+        name: 'prediction',
+        datatype: 'FP32',
+        shape: [n],
+        values: predictions.map((p) => (p as { value: number }).value),
+      },
+    ];
+  const probabilities: number[] = [];
+  for (const p of predictions as { probabilities: Record<string, number> }[])
+    for (const c of classes) probabilities.push(p.probabilities[c]!);
+  return [
+    { name: 'label', datatype: 'BYTES', shape: [n], values: predictions.map((p) => (p as { label: string }).label) },
+    { name: 'probabilities', datatype: 'FP32', shape: [n, classes.length], values: probabilities },
+  ];
+}
+
+/** Encodes the response; outputs asked for in binary go after the JSON header. */
+export function encodeV2Response(
+  header: Record<string, unknown>,
+  tensors: OutputTensor[],
+  request: V2Request,
+): { body: Buffer | Record<string, unknown>; headerLength?: number } {
+  const wanted = request.outputs;
+  if (wanted) {
+    const names = new Set(tensors.map((t) => t.name));
+    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => JSON.stringify(o.name));
+    if (unknown.length > 0)
+      throw invalid([`outputs: unknown output ${unknown.join(', ')} (outputs: ${[...names].join(', ')})`]);
+  }
+  const selected = wanted ? tensors.filter((t) => wanted.some((o) => o.name === t.name)) : tensors;
+  const allBinary = request.parameters?.binary_data_output === true;
+  const binaryParts: Buffer[] = [];
+  const outputs = selected.map((t) => {
+    const own = wanted?.find((o) => o.name === t.name)?.parameters?.binary_data;
+    const binary = typeof own === 'boolean' ? own : allBinary;
+    if (!binary) return { name: t.name, datatype: t.datatype, shape: t.shape, data: t.values };
+    const bytes = encodeBinary(t);
+    binaryParts.push(bytes);
+    return { name: t.name, datatype: t.datatype, shape: t.shape, parameters: { binary_data_size: bytes.length } };
+  });
+  const doc = { ...header, outputs };
+  if (binaryParts.length === 0) return { body: doc };
+  const json = Buffer.from(JSON.stringify(doc));
+  return { body: Buffer.concat([json, ...binaryParts]), headerLength: json.length };
+}
+
+function encodeBinary(t: OutputTensor): Buffer {
+  if (t.datatype === 'BYTES') {
+    const parts = (t.values as string[]).map((s) => {
+      const text = Buffer.from(s, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(text.length);
+      return Buffer.concat([len, text]);
+    });
+    return Buffer.concat(parts);
+  }
+  const f = Float32Array.from(t.values as number[]);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+}
+
+function invalid(problems: string[]): Error {
+  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
+}

@@ -1,0 +1,196 @@
+/**
+ * What a user of the drift check depends on, on real DuckDB windows of synthetic traffic: same-distribution traffic
+ * raises nothing, a mean shift is flagged on the shifted feature only, thresholds, tests and muting work per feature,
+ * windows merge by adding their counts, and bad input is a catalogued error. Rates over many windows are measured by
+ * bench/drift-detection.ts and recorded in docs/monitoring.md.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DriftReport, WindowCounts } from '../../src/drift/compute-drift';
+import {
+  addWindowCounts,
+  computeDrift,
+  countWindow,
+  driftReportJson,
+  evaluateDrift,
+} from '../../src/drift/compute-drift';
+import type { ColumnReference } from '../../src/drift/reference';
+import { computeDriftReference } from '../../src/drift/reference';
+import { generateChurnCsv } from '../../src/data/churn-generator';
+import { literal } from '../../src/warehouse/duckdb';
+import { tempDir } from '../support/stack';
+import { isMlopsError } from '../../src/errors';
+import type { DuckDb } from '../../src/warehouse/duckdb';
+import { withDuckDb } from '../../src/warehouse/duckdb';
+import { duckDbDialect } from '../../src/warehouse/sql-dialect';
+import { amountIqr, syntheticReference, syntheticRows, windowDrift, windowStart } from '../support/drift-windows';
+
+describe('drift detection on windows counted in DuckDB', function () {
+  this.timeout(120_000);
+  let db: DuckDb;
+  let release: () => void;
+  let reference: Record<string, ColumnReference>;
+  const query = (sql: string) => db.query(sql);
+
+  before(async () => {
+    // The handle lives for the whole suite: withDuckDb closes it when the callback's promise settles.
+    await new Promise<void>((ready) => {
+      void withDuckDb(
+        async (opened) => {
+          db = opened;
+          ready();
+          await new Promise<void>((done) => (release = done));
+        },
+        { threads: 1 },
+      );
+    });
+    reference = await syntheticReference(db, 100_000);
+  });
+  after(() => release());
+
+  it('raises no drift on 10 same-distribution windows of 10,000 rows with either preset', async () => {
+    for (let w = 0; w < 10; w++) {
+      const reports = await windowDrift(db, reference, 10_000, w);
+      for (const report of Object.values(reports)) {
+        assert.deepEqual(report.dataset.driftedColumns, [], `window ${w}, ${report.preset}`);
+        assert.equal(report.dataset.drifted, false);
+      }
+    }
+  });
+
+  it('flags a mean shift of 0.4 × IQR on the shifted feature only, in every one of 10 windows of 10,000 rows', async () => {
+    for (let w = 0; w < 10; w++) {
+      const { evidently } = await windowDrift(db, reference, 10_000, 100 + w, 0.4 * amountIqr);
+      assert.deepEqual(evidently.dataset.driftedColumns, ['amount'], `window ${w}`);
+      const row = evidently.rows.find((r) => r.input === 'amount')!;
+      assert.equal(row.metric, 'WASSERSTEIN_NORMED');
+      assert.ok(row.value >= 0.25, `W ${row.value}`);
+      // One of six columns drifting is below Evidently's dataset share of 0.5.
+      assert.equal(evidently.dataset.drifted, false);
+    }
+  });
+
+  it('writes one BigQuery-ML-shaped row per feature with the evidently tests for a 100,000-row reference', async () => {
+    const { evidently, vertex } = await windowDrift(db, reference, 5_000, 7);
+    const shape = (r: DriftReport) => r.rows.map((row) => [row.input, row.metric, row.threshold]);
+    assert.deepEqual(shape(evidently), [
+      ['amount', 'WASSERSTEIN_NORMED', 0.1],
+      ['latency', 'WASSERSTEIN_NORMED', 0.1],
+      ['visits', 'WASSERSTEIN_NORMED', 0.1],
+      ['is_member', 'JENSEN_SHANNON_DISTANCE', 0.1],
+      ['plan', 'JENSEN_SHANNON_DISTANCE', 0.1],
+      ['channel', 'JENSEN_SHANNON_DISTANCE', 0.1],
+    ]);
+    assert.deepEqual(shape(vertex), [
+      ['amount', 'JENSEN_SHANNON_DIVERGENCE', 0.3],
+      ['latency', 'JENSEN_SHANNON_DIVERGENCE', 0.3],
+      ['visits', 'JENSEN_SHANNON_DIVERGENCE', 0.3],
+      ['is_member', 'JENSEN_SHANNON_DIVERGENCE', 0.3],
+      ['plan', 'L_INFTY', 0.3],
+      ['channel', 'L_INFTY', 0.3],
+    ]);
+    const json = JSON.parse(driftReportJson(evidently)) as DriftReport;
+    assert.deepEqual(Object.keys(json.rows[0]!), ['input', 'metric', 'threshold', 'value', 'is_anomaly']);
+    // A statistic that does not apply is null in drift.json, never NaN or a guess.
+    assert.equal(json.columns.find((c) => c.input === 'plan')!.statistics.KS_P_VALUE, undefined);
+  });
+
+  it('uses KS, chi-square and Z tests for a reference of 1,000 rows, as Evidently does', async () => {
+    const small = await syntheticReference(db, 1_000, 5_000_000);
+    const { evidently } = await windowDrift(db, small, 2_000, 3);
+    assert.deepEqual(
+      evidently.rows.map((r) => [r.input, r.metric]),
+      [
+        ['amount', 'KS_P_VALUE'],
+        ['latency', 'KS_P_VALUE'],
+        ['visits', 'KS_P_VALUE'],
+        ['is_member', 'Z_TEST_P_VALUE'],
+        ['plan', 'CHI_SQUARE_P_VALUE'],
+        ['channel', 'Z_TEST_P_VALUE'],
+      ],
+    );
+    const visits = evidently.columns.find((c) => c.input === 'visits')!;
+    assert.equal(visits.ks?.method, 'exact');
+    assert.equal(evidently.columns.find((c) => c.input === 'amount')!.ks?.method, 'grid');
+  });
+
+  it('honours per-feature thresholds, tests and muting', async () => {
+    const from = syntheticRows(windowStart(10_000, 300), 10_000, 0.4 * amountIqr);
+    const counts = await countWindow(query, duckDbDialect, from, reference);
+    const muted = evaluateDrift(reference, counts, { muted: ['amount'] });
+    assert.equal(muted.rows.find((r) => r.input === 'amount')!.is_anomaly, false);
+    assert.equal(muted.columns.find((c) => c.input === 'amount')!.muted, true);
+    assert.equal(muted.dataset.columns, 5);
+    const loose = evaluateDrift(reference, counts, { thresholds: { amount: 0.9 } });
+    assert.deepEqual(loose.dataset.driftedColumns, []);
+    const psi = evaluateDrift(reference, counts, { tests: { amount: 'PSI', plan: 'L_INFTY' } });
+    const amount = psi.rows.find((r) => r.input === 'amount')!;
+    assert.deepEqual([amount.metric, amount.threshold, amount.is_anomaly], ['PSI', 0.1, true]);
+    assert.equal(psi.rows.find((r) => r.input === 'plan')!.metric, 'L_INFTY');
+    const strict = evaluateDrift(reference, counts, { datasetDriftShare: 1 / 6 });
+    assert.equal(strict.dataset.drifted, true);
+  });
+
+  it('gives the same report for a window as for its two halves counted apart and added', async () => {
+    const first = windowStart(8_000, 400);
+    const whole = await countWindow(query, duckDbDialect, syntheticRows(first, 8_000), reference);
+    const halves: WindowCounts[] = await Promise.all([
+      countWindow(query, duckDbDialect, syntheticRows(first, 4_000), reference),
+      countWindow(query, duckDbDialect, syntheticRows(first + 4_000, 4_000), reference),
+    ]);
+    const merged = evaluateDrift(reference, addWindowCounts(halves[0]!, halves[1]!));
+    const direct = evaluateDrift(reference, whole);
+    assert.deepEqual(
+      merged.rows.map((r) => [r.input, r.is_anomaly]),
+      direct.rows.map((r) => [r.input, r.is_anomaly]),
+    );
+    merged.rows.forEach((r, i) => assert.ok(Math.abs(r.value - direct.rows[i]!.value) < 1e-9, r.input));
+  });
+
+  it("flags the churn generator's drifted features (and total_charges, their product) and no other", async () => {
+    const dir = tempDir('drift-churn');
+    const csv = (name: string, options: Parameters<typeof generateChurnCsv>[0]) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, [...generateChurnCsv(options)].join('\n') + '\n');
+      return `read_csv(${literal(file)})`;
+    };
+    const training = csv('training.csv', { rows: 20_000, seed: 1 });
+    const described = await db.query<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM ${training}`,
+    );
+    const columns = described.map((c) => ({
+      name: c.column_name,
+      numeric: duckDbDialect.isNumericType(c.column_type),
+    }));
+    const churn = await computeDriftReference(query, duckDbDialect, { from: training, columns });
+    const drifted = async (from: string) =>
+      (await computeDrift(query, duckDbDialect, { from, reference: churn })).dataset.driftedColumns;
+    assert.deepEqual(await drifted(csv('same.csv', { rows: 5_000, seed: 2 })), []);
+    const charges = csv('charges.csv', {
+      rows: 5_000,
+      seed: 3,
+      drift: { chargesFactor: 1.2, newPaymentMethodShare: 0.1 },
+    });
+    assert.deepEqual(await drifted(charges), ['monthly_charges', 'total_charges', 'payment_method']);
+    const tenure = csv('tenure.csv', { rows: 5_000, seed: 4, drift: { tenureShift: -12, monthToMonthShare: 0.3 } });
+    assert.deepEqual(await drifted(tenure), ['tenure_months', 'total_charges', 'contract']);
+  });
+
+  it('rejects a window without a reference feature, and one where a feature has no value, with catalogued errors', async () => {
+    const from = `(SELECT amount, latency, visits, plan, channel FROM ${syntheticRows(windowStart(1_000, 500), 1_000)})`;
+    await assert.rejects(
+      computeDrift(query, duckDbDialect, {
+        from,
+        reference,
+        currentColumns: ['amount', 'latency', 'visits', 'plan', 'channel'],
+      }),
+      (err: unknown) => isMlopsError(err, 'MLOPS_ERR_DRIFT_FEATURE_MISSING') && /is_member/.test(String(err)),
+    );
+    const empty = `(SELECT * FROM ${syntheticRows(0, 10)} WHERE false)`;
+    await assert.rejects(
+      computeDrift(query, duckDbDialect, { from: empty, reference }),
+      (err: unknown) => isMlopsError(err, 'MLOPS_ERR_DRIFT_WINDOW_EMPTY') && /amount/.test(String(err)),
+    );
+  });
+});

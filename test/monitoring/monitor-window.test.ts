@@ -1,0 +1,160 @@
+/**
+ * checkModelDrift with the real activities on real DuckDB: a deployed churn model whose training snapshot was
+ * profiled, and prediction logs written the way the model server writes them, from the project's churn generator.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createMonitoringActivities } from '../../src/activities/monitoring';
+import { readJson } from '../../src/artifacts';
+import { monitoringWatermark } from '../../src/artifacts/layout';
+import type { CheckModelDriftInput } from '../../src/contracts/monitoring';
+import type { DriftReport } from '../../src/drift/compute-drift';
+import { isMlopsError } from '../../src/errors';
+import type { WatermarkRecord } from '../../src/monitoring/monitor-window';
+import type { MonitoredChurn } from '../support/monitored-model';
+import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+
+const features = [
+  'tenure_months',
+  'monthly_charges',
+  'total_charges',
+  'contract',
+  'payment_method',
+  'internet_service',
+  'support_calls',
+  'senior',
+  'region',
+];
+
+describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
+  this.timeout(180_000);
+  let churn: MonitoredChurn;
+  before(async function () {
+    churn = await monitoredChurn();
+  });
+
+  function check(input: Partial<CheckModelDriftInput> & { modelName: string; runId: string; until: string }) {
+    const { checkModelDrift } = createMonitoringActivities({ store: churn.store, duckDbThreads: 1 });
+    return checkModelDrift({ alias: 'production', minRows: 500, ...input });
+  }
+
+  it('passes same-distribution traffic, then names exactly the features the drift generator moved', async function () {
+    const model = 'churn-drift';
+    const version = await churn.deployAs(model);
+    const firstEnd = await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T10:00:00Z',
+      churnInstances({ rows: 2000, seed: 11 }),
+    );
+    const same = await check({ modelName: model, runId: 'run-1', until: '2026-11-30T11:00:00Z' });
+    assert.equal(same.skipped, undefined);
+    assert.equal(same.rows, 2000);
+    assert.deepEqual(same.driftedFeatures, []);
+    assert.equal(same.driftShare, 0);
+    assert.equal(same.datasetDrift, false);
+    assert.equal(same.since, undefined, 'the first window starts at the start of the log');
+    const report = JSON.parse(fs.readFileSync(churn.store.localPath(same.reportUris!.drift), 'utf8')) as DriftReport;
+    assert.deepEqual(report.rows.map((r) => r.input).sort(), [...features].sort());
+    assert.match(fs.readFileSync(churn.store.localPath(same.reportUris!.report), 'utf8'), /no dataset drift/);
+    assert.ok(firstEnd < '2026-11-30T11:00:00Z');
+
+    // Drifted traffic after the watermark: charges up 30 %, 30 % of customers on a payment method never seen in
+    // training. total_charges is monthly charges times tenure, so it moves too; nothing else does.
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T11:30:00Z',
+      churnInstances({ rows: 2000, seed: 12, drift: { chargesFactor: 1.3, newPaymentMethodShare: 0.3 } }),
+    );
+    const drifted = await check({ modelName: model, runId: 'run-2', until: '2026-11-30T12:00:00Z' });
+    assert.equal(drifted.since, '2026-11-30T11:00:00.000Z', 'the window starts at the stored watermark');
+    assert.equal(drifted.rows, 2000, 'rows of the judged window are not counted again');
+    assert.deepEqual([...drifted.driftedFeatures].sort(), ['monthly_charges', 'payment_method', 'total_charges']);
+    assert.equal(drifted.driftShare, 3 / 9);
+    const mark = await readJson<WatermarkRecord>(churn.store, monitoringWatermark(churn.store, model));
+    assert.equal(mark.watermark, '2026-11-30T12:00:00.000Z');
+
+    // A retried run (same run id) covers the same window again, not the empty one after its own watermark.
+    const retried = await check({ modelName: model, runId: 'run-2', until: '2026-11-30T12:00:00Z' });
+    assert.equal(retried.rows, 2000);
+    assert.deepEqual(retried.driftedFeatures, drifted.driftedFeatures);
+  });
+
+  it('reports a skip, stating the minimum, for a model without a log and for a window with too few rows', async function () {
+    const model = 'churn-quiet';
+    const version = await churn.deployAs(model);
+    const none = await check({ modelName: model, runId: 'q-1', until: '2026-11-30T11:00:00Z' });
+    assert.match(none.skipped ?? '', /no prediction log yet for model "churn-quiet"/);
+    assert.equal(none.reportUris, undefined);
+
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T10:00:00Z',
+      churnInstances({ rows: 120, seed: 3 }),
+    );
+    const few = await check({ modelName: model, runId: 'q-2', until: '2026-11-30T11:00:00Z' });
+    assert.equal(few.skipped, `120 rows of version ${version} in the window, fewer than the minimum 500`);
+    assert.equal(few.rows, 120);
+    assert.equal(few.watermark, undefined, 'a skipped window leaves the watermark where it was');
+    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model))), false);
+
+    const empty = await check({
+      modelName: model,
+      runId: 'q-3',
+      since: '2026-11-30T11:00:00Z',
+      until: '2026-11-30T12:00:00Z',
+    });
+    assert.equal(empty.rows, 0);
+    assert.match(empty.skipped ?? '', /fewer than the minimum 500/);
+  });
+
+  it('fails with a catalogued error for a feature missing from the log, unless it is muted', async function () {
+    const model = 'churn-missing';
+    const version = await churn.deployAs(model);
+    const instances = churnInstances({ rows: 600, seed: 5 }).map(({ region: _, ...rest }) => rest);
+    await writePredictionLog(churn.store, model, version, '2026-11-30T10:00:00Z', instances);
+    await assert.rejects(
+      check({ modelName: model, runId: 'm-1', until: '2026-11-30T11:00:00Z' }),
+      (err) => isMlopsError(err, 'MLOPS_ERR_DRIFT_FEATURE_MISSING') && /region/.test(err.message),
+    );
+    const muted = await check({ modelName: model, runId: 'm-2', until: '2026-11-30T11:00:00Z', muted: ['region'] });
+    assert.equal(muted.rows, 600);
+    assert.ok(!muted.driftedFeatures.includes('region'));
+  });
+
+  it('fails with a catalogued error for a version whose training snapshot has no stored profile', async function () {
+    const model = 'churn-unprofiled';
+    await churn.deployAs(model, 'ds-0000000000000bad');
+    await assert.rejects(
+      check({ modelName: model, runId: 'u-1', until: '2026-11-30T11:00:00Z' }),
+      (err) =>
+        isMlopsError(err, 'MLOPS_ERR_MONITOR_PROFILE_MISSING') &&
+        /profiles\/ds-0000000000000bad\/profile\.json/.test(err.message),
+    );
+  });
+
+  it("counts a numeric feature's value of another type (text, object, array, boolean) as null instead of failing or guessing", async function () {
+    const model = 'churn-hostile';
+    const version = await churn.deployAs(model);
+    const hostile = ['12', 'abc', { months: 3 }, [1, 2], true, '1e400'];
+    const instances = churnInstances({ rows: 600, seed: 9 }).map((r, i) =>
+      i < hostile.length * 20 ? { ...r, tenure_months: hostile[i % hostile.length], contract: 42 } : r,
+    );
+    await writePredictionLog(churn.store, model, version, '2026-11-30T10:00:00Z', instances);
+    const result = await check({ modelName: model, runId: 'h-1', until: '2026-11-30T11:00:00Z' });
+    assert.equal(result.rows, 600);
+    const report = JSON.parse(fs.readFileSync(churn.store.localPath(result.reportUris!.drift), 'utf8')) as DriftReport;
+    const tenure = report.columns.find((c) => c.input === 'tenure_months')!;
+    // Only JSON numbers count for a numeric feature: the texts "12", "abc" and "1e400", the object, the array and
+    // true are nulls (the model server refuses each of them).
+    assert.equal(tenure.currentNulls, 120);
+    assert.equal(tenure.currentRows, 480);
+    const contract = report.columns.find((c) => c.input === 'contract')!;
+    assert.equal(contract.currentRows, 600, 'a number where a category was expected is an unseen category, counted');
+  });
+});

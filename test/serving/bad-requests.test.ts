@@ -1,0 +1,393 @@
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/serving/app';
+import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
+
+const json = { 'content-type': 'application/json' };
+const predict = '/v1/models/churn:predict';
+const v2Infer = '/v2/models/churn/infer';
+
+interface BadRequest {
+  title: string;
+  method?: 'GET' | 'POST';
+  url?: string;
+  headers?: Record<string, string>;
+  payload?: string | Buffer;
+  status: number;
+  code: string;
+  /** What the error message must name: the field, the limit or the type. */
+  names: RegExp[];
+}
+
+const deep = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+const instances = (...rows: unknown[]) => JSON.stringify({ instances: rows });
+const v2Binary = (header: object, binary: Buffer, length?: string) => ({
+  headers: {
+    'content-type': 'application/octet-stream',
+    'inference-header-content-length': length ?? String(Buffer.byteLength(JSON.stringify(header))),
+  },
+  payload: Buffer.concat([Buffer.from(JSON.stringify(header)), binary]),
+});
+
+/** Every request a client can get wrong, what it must be answered with, and what the answer must name. */
+const table: BadRequest[] = [
+  {
+    title: 'invalid JSON',
+    headers: json,
+    payload: '{"instances": [',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_BODY_INVALID',
+    names: [/not valid JSON/],
+  },
+  {
+    title: 'a bare NaN token',
+    headers: json,
+    payload: '{"instances": [{"tenure_months": NaN}]}',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_BODY_INVALID',
+    names: [/NaN/],
+  },
+  {
+    title: 'trailing text after the document',
+    headers: json,
+    payload: `${instances(riskyCustomer)} x`,
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_BODY_INVALID',
+    names: [/JSON/],
+  },
+  {
+    title: 'an empty body',
+    headers: json,
+    payload: '',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_BODY_INVALID',
+    names: [/empty/],
+  },
+  {
+    title: 'no content type',
+    payload: instances(riskyCustomer),
+    status: 415,
+    code: 'MLOPS_ERR_SERVE_MEDIA_TYPE',
+    names: [/\(none\)/, /application\/json/],
+  },
+  {
+    title: 'a wrong content type',
+    headers: { 'content-type': 'text/plain' },
+    payload: instances(riskyCustomer),
+    status: 415,
+    code: 'MLOPS_ERR_SERVE_MEDIA_TYPE',
+    names: [/text\/plain/],
+  },
+  {
+    title: 'a body over the 1.5 MB limit',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], pad: 'x'.repeat(1_600_000) }),
+    status: 413,
+    code: 'MLOPS_ERR_SERVE_BODY_TOO_LARGE',
+    names: [/1500000 bytes/, /MLOPS_SERVE_BODY_LIMIT/],
+  },
+  {
+    title: 'more instances than the limit',
+    headers: json,
+    payload: instances(...new Array<unknown>(4097).fill({})),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_TOO_MANY_INSTANCES',
+    names: [/4097 instances/, /limit is 4096/],
+  },
+  {
+    title: 'a feature value nested 10,000 levels deep',
+    headers: json,
+    payload: `{"instances": [{"tenure_months": ${deep(10_000)}}]}`,
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"tenure_months" must be a finite number or null, got an array/],
+  },
+  {
+    title: 'an empty object',
+    headers: json,
+    payload: '{}',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"instances" must be an array/],
+  },
+  {
+    title: 'a body that is not an object',
+    headers: json,
+    payload: '[1, 2]',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/must be an object/],
+  },
+  {
+    title: 'an extra top-level key',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], rows: [] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/unknown top-level field "rows"/],
+  },
+  {
+    title: 'no instances',
+    headers: json,
+    payload: instances(),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"instances" is empty/],
+  },
+  {
+    title: 'an instance that is not an object',
+    headers: json,
+    payload: instances(riskyCustomer, 7),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/instances\[1\]: must be an object of feature values, got 7/],
+  },
+  {
+    title: 'an empty instance',
+    headers: json,
+    payload: instances({}),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/instances\[0\]: missing field "tenure_months"/, /instances\[0\]: missing field "region"/],
+  },
+  {
+    title: 'a misspelled field',
+    headers: json,
+    payload: instances({ ...riskyCustomer, tenure_month: 3 }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/instances\[0\]: unknown field "tenure_month"/],
+  },
+  {
+    title: 'bad fields in several instances',
+    headers: json,
+    payload: instances(
+      loyalCustomer,
+      { ...riskyCustomer, contract: undefined, senior: {} },
+      { ...loyalCustomer, monthly_charges: '30' },
+    ),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [
+      /instances\[1\]: missing field "contract"/,
+      /instances\[1\]: "senior" must be a string, number, boolean or null, got an object/,
+      /instances\[2\]: "monthly_charges" must be a finite number or null, got the string "30"/,
+    ],
+  },
+  {
+    title: 'a number outside the float32 range',
+    headers: json,
+    payload: instances({ ...riskyCustomer, total_charges: 1e308 }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"total_charges" is 1e\+308, outside the float32 range/],
+  },
+  {
+    title: 'a model this server does not serve',
+    url: '/v1/models/fraud:predict',
+    headers: json,
+    payload: instances(riskyCustomer),
+    status: 404,
+    code: 'MLOPS_ERR_REGISTRY_NOT_FOUND',
+    names: [/"fraud"/],
+  },
+  {
+    title: 'an unknown verb',
+    url: '/v1/models/churn:explain',
+    headers: json,
+    payload: instances(riskyCustomer),
+    status: 404,
+    code: 'MLOPS_ERR_SERVE_ROUTE_NOT_FOUND',
+    names: [/churn:explain/],
+  },
+  {
+    title: 'an unknown route',
+    method: 'GET',
+    url: '/v3/anything',
+    status: 404,
+    code: 'MLOPS_ERR_SERVE_ROUTE_NOT_FOUND',
+    names: [/GET \/v3\/anything/],
+  },
+  {
+    title: 'v2: a version this server does not serve',
+    url: '/v2/models/churn/versions/7/infer',
+    headers: json,
+    payload: '{"inputs": []}',
+    status: 404,
+    code: 'MLOPS_ERR_REGISTRY_NOT_FOUND',
+    names: [/version 7/],
+  },
+  {
+    title: 'v2: no inputs',
+    url: v2Infer,
+    headers: json,
+    payload: '{"inputs": []}',
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"inputs" must be a non-empty array/],
+  },
+  {
+    title: 'v2: a shape that would need 2^60 elements',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({ inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [2 ** 50, 1], data: [1] }] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_TOO_MANY_INSTANCES',
+    names: [/limit is 4096/],
+  },
+  {
+    title: 'v2: a negative dimension',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({ inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [-1], data: [1] }] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"shape" must be an array of non-negative integers/],
+  },
+  {
+    title: 'v2: unknown and missing inputs',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({ inputs: [{ name: 'age', datatype: 'FP64', shape: [1], data: [1] }] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/unknown input "age"/, /missing input "region"/],
+  },
+  {
+    title: 'v2: data nested deeper than the shape',
+    url: v2Infer,
+    headers: json,
+    payload: `{"inputs": [{"name": "tenure_months", "datatype": "FP64", "shape": [1], "data": [${deep(10_000)}]}]}`,
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/inputs\["tenure_months"\]: "data" is nested deeper/],
+  },
+  {
+    title: 'v2: a wrong content type',
+    url: v2Infer,
+    headers: { 'content-type': 'text/csv' },
+    payload: '1,2',
+    status: 415,
+    code: 'MLOPS_ERR_SERVE_MEDIA_TYPE',
+    names: [/text\/csv/, /octet-stream/],
+  },
+  {
+    title: 'v2: a binary header length past the body',
+    url: v2Infer,
+    ...v2Binary({ inputs: [] }, Buffer.alloc(0), '999'),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/Inference-Header-Content-Length "999"/],
+  },
+  {
+    title: 'v2: an FP16 binary tensor',
+    url: v2Infer,
+    ...v2Binary(
+      { inputs: [{ name: 'tenure_months', datatype: 'FP16', shape: [1], parameters: { binary_data_size: 2 } }] },
+      Buffer.alloc(2),
+    ),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/datatype FP16 is not supported/],
+  },
+  {
+    title: 'v2: a binary size that does not fit the shape',
+    url: v2Infer,
+    ...v2Binary(
+      { inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [2], parameters: { binary_data_size: 8 } }] },
+      Buffer.alloc(8),
+    ),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/binary_data_size is 8; 2 × FP64 needs 16/],
+  },
+];
+
+describe('the model server answering bad requests', function () {
+  let app: FastifyInstance;
+  const logLines: string[] = [];
+
+  before(async function () {
+    const { store } = await servedChurn();
+    app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      logger: { level: 'info', stream: { write: (line: string) => void logLines.push(line) } },
+    });
+  });
+
+  after(async () => {
+    await app?.close();
+  });
+
+  for (const bad of table) {
+    it(`answers ${bad.title} with ${bad.status} ${bad.code}, naming the field or limit`, async function () {
+      logLines.length = 0;
+      const response = await app.inject({
+        method: bad.method ?? 'POST',
+        url: bad.url ?? predict,
+        headers: bad.headers,
+        payload: bad.payload,
+      });
+      assert.equal(response.statusCode, bad.status, response.body.slice(0, 500));
+      const body = response.json<{ code: string; error: string }>();
+      assert.equal(body.code, bad.code);
+      for (const name of bad.names) assert.match(body.error, name);
+      assert.ok(response.headers['x-request-id'], 'every answer carries its request id');
+      assert.doesNotMatch(response.body, /\bat .*\.[jt]s:\d+/, 'no stack trace in the answer');
+      assert.ok(logLines.length > 0, 'the rejection is logged');
+      for (const line of logLines) assert.doesNotMatch(line, /"stack"|\bat .*\.[jt]s:\d+/, 'no stack trace logged');
+    });
+  }
+
+  it('serves a body over 1 MiB and under the 1.5 MB limit', async function () {
+    const rows = new Array<unknown>(4096).fill({
+      ...loyalCustomer,
+      region: 'a-region-never-seen-in-training'.repeat(4),
+    });
+    const payload = instances(...rows);
+    assert.ok(payload.length > 1_048_576 && payload.length < 1_500_000, String(payload.length));
+    const response = await app.inject({ method: 'POST', url: predict, headers: json, payload });
+    assert.equal(response.statusCode, 200, response.body.slice(0, 300));
+    assert.equal(response.json<{ predictions: unknown[] }>().predictions.length, 4096);
+  });
+
+  it('takes its limits from the server options', async function () {
+    const { store } = await servedChurn();
+    const small = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      limits: { bodyLimit: 2048, maxInstances: 2 },
+    });
+    try {
+      const big = await small.inject({
+        method: 'POST',
+        url: predict,
+        headers: json,
+        payload: instances(...new Array<unknown>(20).fill(riskyCustomer)),
+      });
+      assert.equal(big.statusCode, 413);
+      assert.match(big.json<{ error: string }>().error, /limit of 2048 bytes/);
+      const many = await small.inject({
+        method: 'POST',
+        url: predict,
+        headers: json,
+        payload: instances(riskyCustomer, riskyCustomer, riskyCustomer),
+      });
+      assert.equal(many.statusCode, 400);
+      assert.match(many.json<{ error: string }>().error, /3 instances; the limit is 2/);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers a 5 MB body with 413 over a real socket instead of dropping the connection', async function () {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const payload = JSON.stringify({ instances: [riskyCustomer], pad: 'x'.repeat(5_000_000) });
+    const response = await fetch(`${address}${predict}`, { method: 'POST', headers: json, body: payload });
+    assert.equal(response.status, 413);
+    assert.equal(((await response.json()) as { code: string }).code, 'MLOPS_ERR_SERVE_BODY_TOO_LARGE');
+  });
+});

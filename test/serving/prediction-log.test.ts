@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LocalArtifactStore } from '../../src/artifacts';
+import { predictionLogFolder } from '../../src/artifacts/layout';
+import { buildServer } from '../../src/serving/app';
+import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
+import { tempDir } from '../support/stack';
+
+const predict = { method: 'POST' as const, url: '/v1/models/churn:predict' };
+
+interface LoggedRow {
+  request_id: string;
+  ts: unknown;
+  model: string;
+  version: number;
+  instance: number;
+  features: string;
+  output: string;
+  latency_ms: number;
+}
+
+async function readLog(store: LocalArtifactStore): Promise<{ files: string[]; rows: LoggedRow[] }> {
+  const files = (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
+  if (files.length === 0) return { files, rows: [] };
+  const paths = files.map((f) => literal(store.localPath(f))).join(', ');
+  const rows = await withDuckDb((db) =>
+    db.query<LoggedRow & Record<string, unknown>>(
+      `SELECT request_id, ts, model, version, instance, features::VARCHAR AS features, output::VARCHAR AS output, latency_ms FROM read_parquet([${paths}]) ORDER BY request_id, instance`,
+    ),
+  );
+  return { files, rows };
+}
+
+describe('the prediction log', function () {
+  it('holds every prediction of a run after a clean shutdown, as Parquet partitions by model and date', async function () {
+    this.timeout(60_000);
+    const { store } = await servedChurn();
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: { flushRows: 7, flushMs: 60_000 },
+    });
+    const sent = new Map<string, unknown[]>();
+    const answers = new Map<string, unknown[]>();
+    try {
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const instances = i % 2 ? [riskyCustomer] : [loyalCustomer, { ...riskyCustomer, total_charges: null }];
+          const response = await app.inject({
+            ...predict,
+            headers: { 'x-request-id': `log-${i}` },
+            payload: { instances },
+          });
+          assert.equal(response.statusCode, 200);
+          sent.set(`log-${i}`, instances);
+          answers.set(`log-${i}`, response.json<{ predictions: unknown[] }>().predictions);
+        }),
+      );
+      await app.inject({ ...predict, payload: { instances: [{}] } }); // a refused request is not a prediction
+    } finally {
+      await app.close();
+    }
+    const { files, rows } = await readLog(store);
+    const today = new Date().toISOString().slice(0, 10);
+    assert.ok(files.length >= 2, `written on size more than once: ${files.length} files`);
+    for (const f of files) assert.match(f, new RegExp(`/predictions/churn/date=${today}/part-[^/]+\\.parquet$`));
+    assert.equal(rows.length, 60);
+    for (const [id, instances] of sent) {
+      const logged = rows.filter((r) => r.request_id === id);
+      assert.equal(logged.length, instances.length, id);
+      logged.forEach((row, k) => {
+        assert.deepEqual([row.model, row.version, row.instance], ['churn', 1, k]);
+        assert.deepEqual(JSON.parse(row.features), instances[k]);
+        assert.deepEqual(JSON.parse(row.output), answers.get(id)![k]);
+        assert.ok(row.latency_ms > 0);
+      });
+    }
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
+  });
+
+  it('keeps serving when the log cannot be written, and counts the dropped rows', async function () {
+    const { store } = await servedChurn();
+    // A sink whose store root is a file: every write fails inside the real file system.
+    const notAFolder = path.join(tempDir('blocked'), 'file');
+    fs.writeFileSync(notAFolder, 'x');
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: {
+        flushRows: 2,
+        flushMs: 60_000,
+        sinks: [{ name: 'parquet', sink: new ParquetPredictionSink(new LocalArtifactStore(notAFolder)) }],
+      },
+    });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const response = await app.inject({ ...predict, payload: { instances: [riskyCustomer] } });
+        assert.equal(response.statusCode, 200, response.body);
+      }
+      await app.serving.log!.flush();
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="sink",sink="parquet"\} 10/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('drops and counts rows beyond its capacity instead of making requests wait', async function () {
+    const { store } = await servedChurn();
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: { capacity: 5, flushRows: 1000, flushMs: 60_000 },
+    });
+    try {
+      for (let i = 0; i < 8; i++) {
+        const response = await app.inject({ ...predict, payload: { instances: [riskyCustomer] } });
+        assert.equal(response.statusCode, 200);
+      }
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="overflow",sink="all"\} 3/);
+      assert.match(metrics, /mlops_serve_prediction_log_queue_rows 5/);
+    } finally {
+      await app.close();
+    }
+    const { rows } = await readLog(store);
+    assert.equal(rows.length, 5, 'what fitted was written on shutdown');
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readJson } from '../../src/artifacts';
+import type { FittedTransform } from '../../src/contracts/datasets';
+import { isMlopsError } from '../../src/errors';
+import { loadOnnxModel } from '../../src/models/onnx-model';
+import { createPredictor } from '../../src/models/predictor';
+import type { ClassPrediction } from '../../src/models/predictor';
+import { transformSelectList } from '../../src/preprocessing/transform-sql';
+import { resolveAlias } from '../../src/registry/model-registry';
+import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { runPython } from '../support/python-clients';
+import { riskyCustomer, servedChurn } from '../support/served-model';
+import { exampleDataset, tempDir } from '../support/stack';
+
+describe('the Predictor shared by evaluation and the model server', function () {
+  let transform: FittedTransform;
+  let modelBytes: Uint8Array;
+
+  before(async function () {
+    const { store } = await servedChurn();
+    const record = await resolveAlias(store, 'churn', 'production');
+    transform = await readJson<FittedTransform>(store, record.transformUri);
+    modelBytes = await store.read(record.modelUri);
+  });
+
+  const load = async (t = transform, bytes = modelBytes) =>
+    createPredictor(t, await loadOnnxModel(bytes, 'model.onnx', t.outputColumns.length));
+
+  it('scores raw records online exactly as it scores the rows the preprocessing SQL transformed (evaluation)', async function () {
+    const predictor = await load();
+    try {
+      const { raw, transformed } = await withDuckDb(async (db) => {
+        const from = `(SELECT * EXCLUDE (${ident(transform.target.name)}) FROM read_csv(${literal(exampleDataset)}, header = true, auto_detect = true) LIMIT 300)`;
+        const cols = transform.outputColumns.map((c) => ident(c)).join(', ');
+        return {
+          raw: await db.query(`SELECT * FROM ${from}`),
+          transformed: await db.query(
+            `SELECT ${cols} FROM (SELECT ${transformSelectList(transform).join(', ')} FROM ${from})`,
+          ),
+        };
+      });
+      const width = transform.outputColumns.length;
+      const features = new Float32Array(transformed.length * width);
+      transformed.forEach((row, i) =>
+        transform.outputColumns.forEach((c, j) => (features[i * width + j] = row[c] as number)),
+      );
+      const batch = await predictor.scoreTransformed(features, transformed.length);
+      const online = (await predictor.predict(raw)) as ClassPrediction[];
+      assert.equal(online.length, 300);
+      online.forEach((p, i) =>
+        assert.deepEqual(
+          transform.target.classes!.map((c) => p.probabilities[c]),
+          Array.from(batch.subarray(i * 2, i * 2 + 2)),
+          `row ${i}`,
+        ),
+      );
+    } finally {
+      await predictor.close();
+    }
+  });
+
+  it('names every bad field of every instance before running anything', async function () {
+    const predictor = await load();
+    try {
+      const problems = predictor.validate([
+        riskyCustomer,
+        { ...riskyCustomer, tenure_months: '3', region: undefined, color: 'red' },
+        [1, 2],
+        { ...riskyCustomer, monthly_charges: -4e38, contract: null, senior: null },
+      ]);
+      assert.deepEqual(problems, [
+        'instances[1]: unknown field "color"',
+        'instances[1]: "tenure_months" must be a finite number or null, got the string "3"',
+        'instances[1]: missing field "region" (send null to impute it)',
+        'instances[2]: must be an object of feature values, got an array',
+        'instances[3]: "monthly_charges" is -4e+38, outside the float32 range (±3.4028234663852886e+38)',
+      ]);
+    } finally {
+      await predictor.close();
+    }
+  });
+
+  it('refuses a value that standardizes outside the float32 range', async function () {
+    const features = transform.features.map((f) =>
+      f.kind === 'numeric' && f.name === 'tenure_months' ? { ...f, clip: undefined, std: 1e-30 } : f,
+    );
+    const predictor = await load({ ...transform, features });
+    try {
+      await assert.rejects(predictor.predict([{ ...riskyCustomer, tenure_months: 1e10 }]), (err: Error) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_SERVE_INPUT_INVALID'));
+        assert.match(
+          err.message,
+          /instances\[0\]: "tenure_months" is 10000000000, which standardizes to a value outside the float32 range/,
+        );
+        return true;
+      });
+    } finally {
+      await predictor.close();
+    }
+  });
+
+  it('answers 400 naming the instance, never null or infinite probabilities, when the model output is not finite', async function () {
+    this.timeout(120_000);
+    const file = path.join(tempDir('nonfinite'), 'model.onnx');
+    await runPython('make-nonfinite-onnx.py', [String(transform.outputColumns.length), file]);
+    const predictor = await load(transform, fs.readFileSync(file));
+    try {
+      await assert.rejects(predictor.predict([{ ...riskyCustomer }, { ...riskyCustomer }]), (err: Error) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_SERVE_INPUT_INVALID'));
+        assert.match(err.message, /instances\[0\]: the model's output is not finite/);
+        assert.match(err.message, /instances\[1\]: the model's output is not finite/);
+        return true;
+      });
+    } finally {
+      await predictor.close();
+    }
+  });
+});
