@@ -167,7 +167,11 @@ async function writeNdjson(file: string, rows: PredictionRow[]): Promise<void> {
 
 /** Writes each batch as one Parquet file (through DuckDB) into the artifact store. */
 export class ParquetPredictionSink implements PredictionSink {
-  constructor(readonly store: ArtifactStore) {}
+  /** @param writer names this process's parts (e.g. `w2`, a cluster worker), beside the time and a random suffix. */
+  constructor(
+    readonly store: ArtifactStore,
+    readonly writer?: string,
+  ) {}
 
   async write(model: string, date: string, rows: PredictionRow[]): Promise<void> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
@@ -182,7 +186,8 @@ export class ParquetPredictionSink implements PredictionSink {
           ),
         { threads: 1 },
       );
-      const part = `${rows[0]!.ts.replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+      const writer = this.writer ? `${this.writer}-` : '';
+      const part = `${rows[0]!.ts.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
       await this.store.upload(output, predictionLogPart(this.store, model, date, part));
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
