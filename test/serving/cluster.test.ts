@@ -32,7 +32,10 @@ function predictOnce(url: string, id: string, instances: unknown[]): Promise<{ s
 }
 
 /** Starts `src/serving/server.ts` as a stranger would, through its environment, and waits for its listening line. */
-async function startCluster(root: string, workers: number): Promise<{ child: ChildProcess; url: string; pids: number[] }> {
+async function startCluster(
+  root: string,
+  workers: number,
+): Promise<{ child: ChildProcess; url: string; pids: number[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/serving/server.ts'], {
     env: {
       PATH: process.env.PATH,
