@@ -204,7 +204,7 @@ async function main() {
   setStack({ tmpRoot, server: { address: '127.0.0.1:1', namespace: 'default' } } as unknown as TestStack);
   const { store } = await servedChurn();
   const record = await resolveAlias(store, 'churn', 'production');
-  const files = { transform: store.localPath(record.transformUri)!, model: store.localPath(record.modelUri)! };
+  const files = { transform: store.localPath(record.transformUri), model: store.localPath(record.modelUri) };
   const python = execFileSync('bash', ['bench/setup-python-serving.sh'], { encoding: 'utf8' })
     .trim()
     .split('\n')
