@@ -6,7 +6,8 @@
  *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
  *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
  *   fastapi      — bench/fastapi_server.py (FastAPI + uvicorn + onnxruntime, the same transform.json and model.onnx)
- *                  with 1 and 2 uvicorn workers (venv made by bench/setup-python-serving.sh).
+ *                  with 1 and 2 uvicorn workers, on uvloop + httptools and on asyncio + h11 (venv made by
+ *                  bench/setup-python-serving.sh).
  * Every server is driven by the same load generator, bench/serving-load.ts, in its own process (16 keep-alive
  * connections, 1 s warm-up), one server at a time. Prints one line per measurement, then a JSON summary.
  *
@@ -38,6 +39,7 @@ interface Load {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  generatorCpu: number;
 }
 
 interface ServerSpec {
@@ -105,9 +107,20 @@ function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
   };
 }
 
-function fastapiServer(python: string, record: { transform: string; model: string }, workers: number): ServerSpec {
+/**
+ * `standard`: uvloop + httptools, what `uvicorn[standard]` installs and deployments use; `asyncio`: uvicorn's pure
+ * Python fallback (asyncio + h11), what a bare `pip install uvicorn` gives.
+ */
+function fastapiServer(
+  python: string,
+  record: { transform: string; model: string },
+  workers: number,
+  stack: 'standard' | 'asyncio',
+): ServerSpec {
+  const loop =
+    stack === 'asyncio' ? ['--loop', 'asyncio', '--http', 'h11'] : ['--loop', 'uvloop', '--http', 'httptools'];
   return {
-    name: `fastapi-${workers}`,
+    name: `fastapi-${workers}${stack === 'asyncio' ? '-asyncio' : ''}`,
     start: (port) =>
       spawn(
         python,
@@ -121,7 +134,7 @@ function fastapiServer(python: string, record: { transform: string; model: strin
           '127.0.0.1',
           '--port',
           String(port),
-        ].concat(['--workers', String(workers), '--log-level', 'warning', '--no-access-log']),
+        ].concat(['--workers', String(workers), '--log-level', 'warning', '--no-access-log', ...loop]),
         {
           env: {
             PATH: process.env.PATH,
@@ -187,7 +200,7 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
 }
 
 const fmt = (l: Load) =>
-  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms${l.errors ? `, ${l.errors} ERRORS` : ''}`;
+  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}`;
 
 async function main() {
   const { values } = parseArgs({
@@ -214,8 +227,10 @@ async function main() {
     nodeServer(store.root, 1, false),
     nodeServer(store.root, 2, true),
     nodeServer(store.root, 2, false),
-    fastapiServer(python, files, 1),
-    fastapiServer(python, files, 2),
+    fastapiServer(python, files, 1, 'standard'),
+    fastapiServer(python, files, 2, 'standard'),
+    fastapiServer(python, files, 1, 'asyncio'),
+    fastapiServer(python, files, 2, 'asyncio'),
   ].filter((s) => !values.only || values.only.split(',').includes(s.name));
   const load = os.loadavg().map((l) => l.toFixed(1));
   console.log(`node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, load average ${load.join(' ')}`);
