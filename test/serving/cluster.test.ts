@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import readline from 'node:readline';
+import type { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder } from '../../src/artifacts/layout';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
@@ -66,33 +68,49 @@ describe('the model server in its multi-core mode (MLOPS_SERVE_WORKERS)', functi
   it('serves from 2 worker processes on one port, and a shutdown flushes the prediction log of both', async function () {
     this.timeout(120_000);
     const { store } = await servedChurn();
-    const { child, url, pids } = await startCluster(store.root, 2);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    assert.equal(new Set(pids).size, 2);
-    assert.doesNotMatch(url, /:0$/);
-    const sent = new Map<string, number>();
+    const logParts = async () =>
+      (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
+    const before = new Set(await logParts());
     try {
-      for (let i = 0; i < 20; i++) {
-        const instances = i % 2 ? [riskyCustomer] : [loyalCustomer, riskyCustomer, loyalCustomer];
-        const response = await predictOnce(url, `cluster-${i}`, instances);
-        assert.equal(response.status, 200, response.body);
-        assert.equal((JSON.parse(response.body) as { predictions: unknown[] }).predictions.length, instances.length);
-        sent.set(`cluster-${i}`, instances.length);
-      }
+      await serveAndStop(store, before, await startCluster(store.root, 2), logParts);
     } finally {
-      child.kill('SIGTERM');
+      // The store is shared by this process's serving tests, which count every logged row: leave it as it was.
+      for (const f of await logParts()) if (!before.has(f)) fs.rmSync(store.localPath(f));
     }
-    assert.equal(await exited, 0);
-    const files = (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
-    // Each worker writes its own parts, named after it: both served, both flushed on shutdown.
-    const writers = new Set(files.map((f) => /part-\d+T\d+Z-(w\d+)-/.exec(f)?.[1]));
-    assert.equal(writers.size, 2, files.join(', '));
-    assert.ok(!writers.has(undefined), files.join(', '));
-    const rows = await withDuckDb((db) =>
-      db.query<{ request_id: string; n: bigint }>(
-        `SELECT request_id, count(*) AS n FROM read_parquet([${files.map((f) => literal(store.localPath(f))).join(', ')}]) WHERE request_id LIKE 'cluster-%' GROUP BY request_id`,
-      ),
-    );
-    assert.deepEqual(new Map(rows.map((r) => [r.request_id, Number(r.n)])), sent);
   });
 });
+
+async function serveAndStop(
+  store: LocalArtifactStore,
+  before: Set<string>,
+  { child, url, pids }: { child: ChildProcess; url: string; pids: number[] },
+  logParts: () => Promise<string[]>,
+): Promise<void> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  assert.equal(new Set(pids).size, 2);
+  assert.doesNotMatch(url, /:0$/);
+  const sent = new Map<string, number>();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const instances = i % 2 ? [riskyCustomer] : [loyalCustomer, riskyCustomer, loyalCustomer];
+      const response = await predictOnce(url, `cluster-${i}`, instances);
+      assert.equal(response.status, 200, response.body);
+      assert.equal((JSON.parse(response.body) as { predictions: unknown[] }).predictions.length, instances.length);
+      sent.set(`cluster-${i}`, instances.length);
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
+  const files = (await logParts()).filter((f) => !before.has(f));
+  // Each worker writes its own parts, named after it: both served, both flushed on shutdown.
+  const writers = new Set(files.map((f) => /part-\d+T\d+Z-(w\d+)-/.exec(f)?.[1]));
+  assert.equal(writers.size, 2, files.join(', '));
+  assert.ok(!writers.has(undefined), files.join(', '));
+  const rows = await withDuckDb((db) =>
+    db.query<{ request_id: string; n: bigint }>(
+      `SELECT request_id, count(*) AS n FROM read_parquet([${files.map((f) => literal(store.localPath(f))).join(', ')}]) WHERE request_id LIKE 'cluster-%' GROUP BY request_id`,
+    ),
+  );
+  assert.deepEqual(new Map(rows.map((r) => [r.request_id, Number(r.n)])), sent);
+}
