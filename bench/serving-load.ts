@@ -1,7 +1,7 @@
 /**
  * The load generator of the serving benchmark, in its own process: `connections` keep-alive connections each send one
  * request after another for `seconds`, after a warm-up of one second; prints one JSON line
- * {requests, errors, rps, p50Ms, p99Ms}.
+ * {requests, errors, rps, p50Ms, p99Ms, generatorCpu}.
  *
  *   npx tsx bench/serving-load.ts <url> <body.json> <connections> <seconds>
  */
@@ -53,7 +53,9 @@ async function run(ms: number, record: boolean) {
 
 async function main() {
   await run(1000, false);
+  const cpu = process.cpuUsage();
   const { latencies, errors } = await run(Number(seconds) * 1000, true);
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   console.log(
@@ -63,6 +65,8 @@ async function main() {
       rps: latencies.length / Number(seconds),
       p50Ms: at(0.5),
       p99Ms: at(0.99),
+      // Share of one core the generator itself used: near 1, it (not the server) may be the limit.
+      generatorCpu: (used.user + used.system) / 1e6 / Number(seconds),
     }),
   );
   agent.destroy();

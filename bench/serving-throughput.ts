@@ -1,28 +1,59 @@
 /**
- * Serving throughput, side by side in one run on one model and the same payloads (1 and 64 rows per request):
+ * Serving throughput, side by side in one run on one model (the churn model: 9 raw features, 25 model inputs) and the
+ * same payloads, at 1 and 64 rows per request:
  *   in-process   — the server's loop without HTTP: JSON.parse → validate → transform → session.run → JSON.stringify;
  *   raw run      — session.run alone on already-transformed rows;
- *   server       — `src/serving/server.ts` in its own process with the prediction log on and off, driven by
- *                  bench/serving-load.ts in another process (16 connections).
+ *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
+ *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
+ *   fastapi      — bench/fastapi_server.py (FastAPI + uvicorn + onnxruntime, the same transform.json and model.onnx)
+ *                  with 1 and 2 uvicorn workers, on uvloop + httptools and on asyncio + h11 (venv made by
+ *                  bench/setup-python-serving.sh).
+ * Every server is driven by the same load generator, bench/serving-load.ts, in its own process (16 keep-alive
+ * connections, 1 s warm-up), one server at a time. Prints one line per measurement, then a JSON summary.
  *
- *   npx tsx bench/serving-throughput.ts [--seconds 5]
- *
- * Not yet measured here: the multi-core mode and the Python FastAPI baseline the serving issue asks for.
+ *   bash bench/setup-python-serving.sh   # once
+ *   npx tsx bench/serving-throughput.ts [--seconds 5] [--rows 1,64] [--only node-1-log,fastapi-1]
  */
 import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveAlias } from '../src/registry/model-registry';
+import type { ModelVersionRecord } from '../src/registry/model-registry';
 import { loadVersion } from '../src/serving/load-version';
+import type { LocalArtifactStore } from '../src/artifacts';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../test/support/served-model';
+import { setStack } from '../test/support/stack';
+import type { TestStack } from '../test/support/stack';
+
+interface Prediction {
+  label: string;
+  probabilities: Record<string, number>;
+}
+
+interface Load {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  generatorCpu: number;
+}
+
+interface ServerSpec {
+  name: string;
+  start(port: number): ChildProcess;
+  /** Resolves once the server takes requests on every process. */
+  ready(child: ChildProcess, port: number): Promise<void>;
+}
 
 const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? riskyCustomer : loyalCustomer));
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function inProcess(seconds: number, rows: number) {
-  const served = await servedChurn();
-  const loaded = await loadVersion(served.store, await resolveAlias(served.store, 'churn', 'production'));
+async function inProcess(store: LocalArtifactStore, record: ModelVersionRecord, seconds: number, rows: number) {
+  const loaded = await loadVersion(store, record);
   const body = JSON.stringify({ instances: rowsOf(rows) });
   const width = loaded.predictor.inputWidth;
   const features = new Float32Array(rows * width).fill(0.5);
@@ -40,79 +71,183 @@ async function inProcess(seconds: number, rows: number) {
     return JSON.stringify({ predictions: await loaded.predictor.predict(instances) });
   });
   const raw = await measure(() => loaded.predictor.scoreTransformed(features, rows));
+  const expected = (await loaded.predictor.predict(rowsOf(rows))) as Prediction[];
   await loaded.predictor.close();
-  return { loop, raw };
+  return { loop, raw, expected };
 }
 
-async function server(seconds: number, rows: number, log: boolean, root: string) {
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    MLOPS_ARTIFACT_ROOT: root,
-    MLOPS_SERVE_MODEL: 'churn',
-    MLOPS_SERVE_PORT: String(port),
-    MLOPS_SERVE_LOG: String(log),
-    MLOPS_LOG_LEVEL: 'WARN',
-    MLOPS_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-')),
-    // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MLOPS_SERVE_LOG_'))),
+function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
+  return {
+    name: `node-${workers}-${log ? 'log' : 'nolog'}`,
+    start: (port) =>
+      spawn(process.execPath, ['--import', 'tsx', 'src/serving/server.ts'], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          MLOPS_ARTIFACT_ROOT: root,
+          MLOPS_SERVE_MODEL: 'churn',
+          MLOPS_SERVE_PORT: String(port),
+          MLOPS_SERVE_WORKERS: String(workers),
+          MLOPS_SERVE_LOG: String(log),
+          MLOPS_LOG_LEVEL: 'WARN',
+          MLOPS_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-')),
+          // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MLOPS_SERVE_LOG_'))),
+        },
+        stdio: ['ignore', workers > 1 ? 'pipe' : 'ignore', 'inherit'],
+      }),
+    ready: async (child, port) => {
+      if (workers === 1) return pollReady(port);
+      // The primary prints its listening line once every worker listens.
+      for await (const line of readline.createInterface({ input: child.stdout! })) {
+        if (line.includes('"model server listening"')) return;
+      }
+      throw new Error('the clustered server exited before listening');
+    },
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serving/server.ts'], { env, stdio: 'inherit' });
+}
+
+/**
+ * `standard`: uvloop + httptools, what `uvicorn[standard]` installs and deployments use; `asyncio`: uvicorn's pure
+ * Python fallback (asyncio + h11), what a bare `pip install uvicorn` gives.
+ */
+function fastapiServer(
+  python: string,
+  record: { transform: string; model: string },
+  workers: number,
+  stack: 'standard' | 'asyncio',
+): ServerSpec {
+  const loop =
+    stack === 'asyncio' ? ['--loop', 'asyncio', '--http', 'h11'] : ['--loop', 'uvloop', '--http', 'httptools'];
+  return {
+    name: `fastapi-${workers}${stack === 'asyncio' ? '-asyncio' : ''}`,
+    start: (port) =>
+      spawn(
+        python,
+        [
+          '-m',
+          'uvicorn',
+          'fastapi_server:app',
+          '--app-dir',
+          'bench',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+        ].concat(['--workers', String(workers), '--log-level', 'warning', '--no-access-log', ...loop]),
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            MODEL_ONNX: record.model,
+            TRANSFORM_JSON: record.transform,
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      ),
+    ready: async (_child, port) => {
+      await pollReady(port);
+      // uvicorn's workers start independently; give the later ones time to import and load the model.
+      if (workers > 1) await pause(3000);
+    },
+  };
+}
+
+async function pollReady(port: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await pause(100);
+  }
+  throw new Error(`nothing ready on port ${port}`);
+}
+
+/** Every server must answer the payload as the in-process Predictor does (same transform, same model). */
+async function checkParity(url: string, body: string, expected: Prediction[]): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const { predictions } = (await response.json()) as { predictions: Prediction[] };
+  expected.forEach((want, i) => {
+    const got = predictions[i]!;
+    const close = Object.entries(want.probabilities).every(([k, p]) => Math.abs(got.probabilities[k]! - p) < 1e-5);
+    if (got.label !== want.label || !close)
+      throw new Error(`${url} answered ${JSON.stringify(got)} for row ${i}, the Predictor ${JSON.stringify(want)}`);
+  });
+}
+
+async function drive(spec: ServerSpec, seconds: number, rows: number, expected: Prediction[]): Promise<Load> {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const child = spec.start(port);
+  const exited = new Promise((r) => child.once('exit', r));
   try {
-    for (let i = 0; i < 200; i++) {
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await spec.ready(child, port);
     const bodyFile = path.join(os.tmpdir(), `serve-bench-${rows}.json`);
     fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
+    const url = `http://127.0.0.1:${port}/v1/models/churn:predict`;
+    await checkParity(url, fs.readFileSync(bodyFile, 'utf8'), expected);
     const out = execFileSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'bench/serving-load.ts',
-        `http://127.0.0.1:${port}/v1/models/churn:predict`,
-        bodyFile,
-        '16',
-        String(seconds),
-      ],
+      ['--import', 'tsx', 'bench/serving-load.ts', url, bodyFile, '16', String(seconds)],
       { encoding: 'utf8' },
     );
-    return JSON.parse(out.trim().split('\n').pop()!) as { rps: number; p50Ms: number; p99Ms: number; errors: number };
+    return JSON.parse(out.trim().split('\n').pop()!) as Load;
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
   }
 }
+
+const fmt = (l: Load) =>
+  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}`;
 
 async function main() {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '5' }, rows: { type: 'string', default: '1,64' } },
+    options: {
+      seconds: { type: 'string', default: '5' },
+      rows: { type: 'string', default: '1,64' },
+      only: { type: 'string' },
+    },
   });
   const seconds = Number(values.seconds);
-  const served = await servedChurn();
-  console.log(
-    `node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  // The churn model is built by the tests' helper with the real activities, which need no Temporal server: only the
+  // stack's temp folder (where the example data is staged) and an address that is never dialled.
+  const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-model-'));
+  setStack({ tmpRoot, server: { address: '127.0.0.1:1', namespace: 'default' } } as unknown as TestStack);
+  const { store } = await servedChurn();
+  const record = await resolveAlias(store, 'churn', 'production');
+  const files = { transform: store.localPath(record.transformUri), model: store.localPath(record.modelUri) };
+  const python = execFileSync('bash', ['bench/setup-python-serving.sh'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
+  const specs = [
+    nodeServer(store.root, 1, true),
+    nodeServer(store.root, 1, false),
+    nodeServer(store.root, 2, true),
+    nodeServer(store.root, 2, false),
+    fastapiServer(python, files, 1, 'standard'),
+    fastapiServer(python, files, 2, 'standard'),
+    fastapiServer(python, files, 1, 'asyncio'),
+    fastapiServer(python, files, 2, 'asyncio'),
+  ].filter((s) => !values.only || values.only.split(',').includes(s.name));
+  const load = os.loadavg().map((l) => l.toFixed(1));
+  console.log(`node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, load average ${load.join(' ')}`);
+  const summary: Record<string, unknown> = {};
   for (const rows of values.rows.split(',').map(Number)) {
-    const ip = await inProcess(seconds, rows);
-    const on = await server(seconds, rows, true, served.store.root);
-    const off = await server(seconds, rows, false, served.store.root);
+    const { expected, ...ip } = await inProcess(store, record, seconds, rows);
     console.log(
-      `${rows} row(s)/request: in-process loop ${ip.loop.toFixed(0)} req/s, raw session.run ${ip.raw.toFixed(0)} calls/s; ` +
-        `server log on ${on.rps.toFixed(0)} req/s (p50 ${on.p50Ms.toFixed(2)} ms, p99 ${on.p99Ms.toFixed(2)} ms, ${on.errors} errors), ` +
-        `log off ${off.rps.toFixed(0)} req/s (p50 ${off.p50Ms.toFixed(2)} ms, p99 ${off.p99Ms.toFixed(2)} ms); ` +
-        `server (log on) ÷ in-process = ${(on.rps / ip.loop).toFixed(2)}`,
+      `${rows} row(s): in-process loop ${ip.loop.toFixed(0)} req/s, raw session.run ${ip.raw.toFixed(0)} calls/s`,
     );
+    summary[`${rows}:in-process`] = ip;
+    for (const spec of specs) {
+      const result = await drive(spec, seconds, rows, expected);
+      console.log(`${rows} row(s): ${spec.name} ${fmt(result)}; ÷ in-process ${(result.rps / ip.loop).toFixed(2)}`);
+      summary[`${rows}:${spec.name}`] = result;
+    }
   }
+  console.log(JSON.stringify({ loadAfter: os.loadavg(), summary }));
 }
 
 void main();

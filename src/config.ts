@@ -161,6 +161,8 @@ export const configSchema = {
   MLOPS_SERVE_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_500_000),
   /** Most instances (rows) one prediction request may carry; more get 400. @default 4096 */
   MLOPS_SERVE_MAX_INSTANCES: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Model server processes sharing its port (Node cluster); each loads the model, follows the deployment record and writes its own prediction log parts. 1 serves from the main process. @default 1 */
+  MLOPS_SERVE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds between reads of the deployment record the model server follows; 0 turns following off. @default 2000 */
   MLOPS_SERVE_POLL_MS: z.coerce.number().int().min(0).default(2000),
   /** Comma-separated API keys; when set, every route but the health probes needs `Authorization: Bearer <key>` (401 otherwise). @default none (no keys; the server warns when it listens beyond loopback without them) */
@@ -234,6 +236,8 @@ export interface MlopsConfig {
   serve: {
     host: string;
     port: number;
+    /** Processes sharing the port; 1: no cluster. */
+    workers: number;
     model?: string;
     alias: string;
     /** Bytes. */
@@ -379,6 +383,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     serve: {
       host: v.MLOPS_SERVE_HOST,
       port: v.AIP_HTTP_PORT ?? v.MLOPS_SERVE_PORT,
+      workers: v.MLOPS_SERVE_WORKERS,
       model: v.MLOPS_SERVE_MODEL,
       alias: v.MLOPS_SERVE_ALIAS,
       bodyLimit: v.MLOPS_SERVE_BODY_LIMIT,

@@ -1,4 +1,5 @@
 /** Entry point of the model server: serves MLOPS_SERVE_MODEL's deployment at MLOPS_SERVE_ALIAS from the artifact store. */
+import cluster from 'node:cluster';
 import { BigQuery } from '@google-cloud/bigquery';
 import { loadConfig } from '../config';
 import type { Dependencies } from '../dependencies';
@@ -7,6 +8,7 @@ import { mlopsError } from '../errors';
 import { buildServer } from './app';
 import type { ServerDeps } from './app';
 import { BigQueryPredictionSink } from './bigquery-prediction-sink';
+import { runPrimary } from './cluster';
 import { ParquetPredictionSink } from './prediction-log';
 import type { NamedSink } from './prediction-log';
 
@@ -17,6 +19,7 @@ async function main(): Promise<void> {
   const serve = config.serve;
   if (!serve.model)
     throw mlopsError('MLOPS_ERR_CONFIG_INVALID', { problems: 'MLOPS_SERVE_MODEL: required to start the model server' });
+  if (serve.workers > 1 && cluster.isPrimary) return runPrimary(serve.workers);
   const deps = buildDependencies(config);
   const { store } = deps;
   const app = await buildServer({
@@ -35,8 +38,15 @@ async function main(): Promise<void> {
       { host: serve.host },
       'listening beyond loopback without API keys; set MLOPS_SERVE_API_KEYS to require them',
     );
-  // A clean shutdown drains requests, writes the buffered prediction log and releases the sessions.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
+  // A clean shutdown drains requests, writes the buffered prediction log and releases the sessions. A cluster worker
+  // then leaves the cluster (its IPC channel would keep it alive); the primary passes its signal on as SIGTERM.
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= app.close().then(() => {
+      if (cluster.isWorker) cluster.worker!.disconnect();
+    });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, close);
   await app.listen({ host: serve.host, port: serve.port });
 }
 
@@ -44,7 +54,9 @@ async function main(): Promise<void> {
 function predictionLog(deps: Dependencies): ServerDeps['predictionLog'] {
   const options = deps.config.serve.predictionLog;
   if (!options) return undefined;
-  const sinks: NamedSink[] = [{ name: 'parquet', sink: new ParquetPredictionSink(deps.store) }];
+  // A cluster worker names its parts after itself, so two workers never write one file.
+  const writer = cluster.isWorker ? `w${cluster.worker!.id}` : undefined;
+  const sinks: NamedSink[] = [{ name: 'parquet', sink: new ParquetPredictionSink(deps.store, writer) }];
   const table = options.bigqueryTable?.split('.');
   if (table) {
     const bigquery = new BigQuery(deps.bigQuerySource);
