@@ -185,7 +185,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
   });
 
   it('cancelling the wait cancels the CustomJob, which ends CANCELLED with its trainer process gone', async function () {
-    const input = submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300 });
+    const input = submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300, patience: 0 });
     const submitted = await runActivity(mockEnv(), activities.submitVertexTrainingJob, input);
     const cancelsBefore = fake.cancelCalls;
     const env = mockEnv();
@@ -255,7 +255,7 @@ describe('Vertex AI training (real JobServiceClient against a gRPC fake of Verte
     const submitted = await runActivity(
       mockEnv(),
       activities.submitVertexTrainingJob,
-      submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300 }),
+      submitInput(this.test!.title, { epochs: 30, epoch_delay_ms: 300, patience: 0 }),
     );
     await client.cancelCustomJob({ name: submitted.jobName });
     await fake.job(submitted.jobName).settled;

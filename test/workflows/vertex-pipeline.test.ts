@@ -97,7 +97,8 @@ describe('trainingPipeline on the Vertex AI backend', function () {
       const handle = await stack().client.workflow.start(trainingPipeline, {
         taskQueue: queues.pipeline,
         workflowId,
-        args: [input(queues, { epochs: 200, epoch_delay_ms: 300 })],
+        // patience 0: early stopping would end the job before the cancellation reaches it.
+        args: [input(queues, { epochs: 200, epoch_delay_ms: 300, patience: 0 })],
       });
       const { jobName = '' } = await waitForRunningJob(workflowId);
       const cancelsBefore = fake.cancelCalls;
