@@ -1,19 +1,11 @@
-import type { PreprocessInput, PreprocessResult } from '../contracts/datasets';
-import type { PreprocessDeps } from '../preprocessing/preprocess-dataset';
 import { preprocessDataset } from '../preprocessing/preprocess-dataset';
+import type { PreprocessDeps } from '../preprocessing/preprocess-dataset';
+import type { BoundSteps } from './bind';
+import { bindSteps } from './bind';
 
-export type { PreprocessDeps };
-
-/**
- * Preprocessing (src/preprocessing/preprocess-dataset.ts): split, fit the transform on the training split and apply it
- * to every split, as SQL in the warehouse; the same spec on the same snapshot is computed once.
- */
-export interface PreprocessActivities {
-  preprocessDataset: (input: PreprocessInput) => Promise<PreprocessResult>;
-}
+/** Split, fit and transform as SQL in the warehouse (src/preprocessing/preprocess-dataset.ts), computed once per spec. */
+export type PreprocessActivities = BoundSteps<{ preprocessDataset: typeof preprocessDataset }>;
 
 export function createPreprocessActivities(deps: PreprocessDeps): PreprocessActivities {
-  return {
-    preprocessDataset: (input) => preprocessDataset(deps, input),
-  };
+  return bindSteps(deps, { preprocessDataset });
 }

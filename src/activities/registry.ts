@@ -16,8 +16,10 @@ export interface RegistryDeps {
  * deploying moves an alias.
  */
 export interface RegistryActivities {
-  registerModel: (input: RegisterModelInput) => Promise<RegisteredModel>;
-  deployModel: (input: DeployModelInput) => Promise<DeployModelResult>;
+  /** Registers a run's model as the next version (a retry finds the version it already published). */
+  registerModel(input: RegisterModelInput): Promise<RegisteredModel>;
+  /** Moves the alias to a version, after loading it the way the model server will. */
+  deployModel(input: DeployModelInput): Promise<DeployModelResult>;
 }
 
 export function createRegistryActivities({ store }: RegistryDeps): RegistryActivities {

@@ -14,51 +14,39 @@ export interface VersionStats {
   latencyMsMax: number;
 }
 
+/** What each metric (name after the `mlops_serve_` prefix) counts, as `/metrics` describes it. */
+const descriptions = {
+  requests_total: 'Prediction requests answered, by model, version, route and HTTP status',
+  request_seconds:
+    'Prediction request latency in seconds (server side, from the request to the reply), by model, version and status',
+  batch_instances: 'Instances per prediction request',
+  swaps_total: 'Routing changes of the deployment record followed, by outcome (ok, failed)',
+  prediction_log_queue_rows: 'Prediction log rows buffered and not yet written',
+  prediction_log_dropped_rows_total:
+    'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed) and sink',
+  prediction_log_written_rows_total: 'Prediction log rows written, by sink',
+} as const;
+
+/** A metric's options; every metric of a server registers in the server's own registry. */
+function spec<L extends string>(registry: Registry, name: keyof typeof descriptions, labelNames: readonly L[]) {
+  return { name: `mlops_serve_${name}`, help: descriptions[name], labelNames, registers: [registry] };
+}
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
 export class ServingMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'mlops_serve_requests_total',
-    help: 'Prediction requests answered, by model, version, route and HTTP status',
-    labelNames: ['model', 'version', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = new Counter(spec(this.registry, 'requests_total', ['model', 'version', 'route', 'status']));
   readonly latency = new Histogram({
-    name: 'mlops_serve_request_seconds',
-    help: 'Prediction request latency in seconds (server side, from the request to the reply), by model, version and status',
-    labelNames: ['model', 'version', 'status'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
+    ...spec(this.registry, 'request_seconds', ['model', 'version', 'status']),
+    buckets: latencyBuckets,
   });
-  readonly batchSize = new Histogram({
-    name: 'mlops_serve_batch_instances',
-    help: 'Instances per prediction request',
-    labelNames: ['model'] as const,
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
-    registers: [this.registry],
-  });
-  readonly swaps = new Counter({
-    name: 'mlops_serve_swaps_total',
-    help: 'Routing changes of the deployment record followed, by outcome (ok, failed)',
-    labelNames: ['model', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly logQueueDepth = new Gauge({
-    name: 'mlops_serve_prediction_log_queue_rows',
-    help: 'Prediction log rows buffered and not yet written',
-    registers: [this.registry],
-  });
-  readonly logDropped = new Counter({
-    name: 'mlops_serve_prediction_log_dropped_rows_total',
-    help: 'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed) and sink',
-    labelNames: ['reason', 'sink'] as const,
-    registers: [this.registry],
-  });
-  readonly logWritten = new Counter({
-    name: 'mlops_serve_prediction_log_written_rows_total',
-    help: 'Prediction log rows written, by sink',
-    labelNames: ['sink'] as const,
-    registers: [this.registry],
-  });
+  readonly batchSize = new Histogram({ ...spec(this.registry, 'batch_instances', ['model']), buckets: batchBuckets });
+  readonly swaps = new Counter(spec(this.registry, 'swaps_total', ['model', 'outcome']));
+  readonly logQueueDepth = new Gauge(spec(this.registry, 'prediction_log_queue_rows', []));
+  readonly logDropped = new Counter(spec(this.registry, 'prediction_log_dropped_rows_total', ['reason', 'sink']));
+  readonly logWritten = new Counter(spec(this.registry, 'prediction_log_written_rows_total', ['sink']));
   readonly #versions = new Map<number, VersionStats>();
 
   constructor() {

@@ -162,31 +162,22 @@ function fromBinary(input: V2Input, rows: number, size: unknown, bytes: Buffer):
   return out;
 }
 
+/** How each fixed-width datatype is read (little-endian); anything else is FP64. */
+const fixedReaders: Record<string, (b: Buffer, at: number) => number | boolean> = {
+  BOOL: (b, at) => b[at] !== 0,
+  UINT8: (b, at) => b.readUInt8(at),
+  INT8: (b, at) => b.readInt8(at),
+  UINT16: (b, at) => b.readUInt16LE(at),
+  INT16: (b, at) => b.readInt16LE(at),
+  UINT32: (b, at) => b.readUInt32LE(at),
+  INT32: (b, at) => b.readInt32LE(at),
+  FP32: (b, at) => b.readFloatLE(at),
+  UINT64: (b, at) => Number(b.readBigUInt64LE(at)),
+  INT64: (b, at) => Number(b.readBigInt64LE(at)),
+};
+
 function readFixed(datatype: string, b: Buffer, at: number): number | boolean {
-  switch (datatype) {
-    case 'BOOL':
-      return b[at] !== 0;
-    case 'UINT8':
-      return b.readUInt8(at);
-    case 'INT8':
-      return b.readInt8(at);
-    case 'UINT16':
-      return b.readUInt16LE(at);
-    case 'INT16':
-      return b.readInt16LE(at);
-    case 'UINT32':
-      return b.readUInt32LE(at);
-    case 'INT32':
-      return b.readInt32LE(at);
-    case 'FP32':
-      return b.readFloatLE(at);
-    case 'UINT64':
-      return Number(b.readBigUInt64LE(at));
-    case 'INT64':
-      return Number(b.readBigInt64LE(at));
-    default:
-      return b.readDoubleLE(at);
-  }
+  return (fixedReaders[datatype] ?? ((x: Buffer, i: number) => x.readDoubleLE(i)))(b, at);
 }
 
 function bytesElements(data: Buffer, rows: number): string[] | string {
