@@ -4,7 +4,7 @@
  * to the Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  */
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../src/temporal-client';
 import { loadConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
@@ -33,16 +33,15 @@ async function main(argv: string[]): Promise<number> {
   if (values['min-rows']) input.minRows = Number(values['min-rows']);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
   const config = loadConfig();
-  const connection = await Connection.connect(config.temporal.connectionOptions);
+  const temporal = await connectTemporalClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron: values.cron, input });
+    const { scheduleId, created } = await upsertMonitoringSchedule(temporal.client, { cron: values.cron, input });
     console.log(
       `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${values.cron}"`,
     );
     return 0;
   } finally {
-    await connection.close();
+    await temporal.close();
   }
 }
 

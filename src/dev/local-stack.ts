@@ -3,7 +3,7 @@
  * client, and the pipeline and training workers running against it. `stop()` takes everything down again.
  */
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
@@ -13,7 +13,7 @@ import { buildDependencies } from '../dependencies';
 import { createPipelineWorker, createTrainingWorker } from '../workers/create-workers';
 import type { DevServer, Log } from './temporal-server';
 import { resolveTemporalCli, startDevServer } from './temporal-server';
-import { payloadDataConverter } from '../codec/payload-codec';
+import { connectTemporalClient } from '../temporal-client';
 
 export interface LocalStackOptions {
   /** Environment to configure from (MLOPS_STATE_DIR decides where state goes). */
@@ -50,7 +50,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   const config = loadConfig({ ...options.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace });
   const native = await NativeConnection.connect({ address: server.address });
-  const connection = await Connection.connect({ address: server.address });
+  const temporal = await connectTemporalClient(config);
   const deps = buildDependencies(config);
   const workers: Worker[] = [
     await createPipelineWorker({ deps, connection: native, taskQueue: options.taskQueues?.pipeline }),
@@ -63,15 +63,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await native.close();
-      await connection.close();
+      await temporal.close();
     } finally {
       await server.stop();
     }
   };
-  const dataConverter = payloadDataConverter(config.codec.keys);
   return {
     server,
-    client: new Client({ connection, namespace: server.namespace, dataConverter }),
+    client: temporal.client,
     config,
     deps,
     cliPath,

@@ -1,0 +1,25 @@
+/**
+ * The composition root's Temporal side, apart from src/dependencies.ts so the model server never loads Temporal: the
+ * one place a process builds its Temporal client — the configured connection (address, TLS/mTLS, API key from
+ * @temporalio/envconfig) and the payload codec when `MLOPS_PAYLOAD_KEYS` is set.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { payloadDataConverter } from './codec/payload-codec';
+import type { MlopsConfig } from './config';
+
+export interface TemporalClient {
+  client: Client;
+  /** Closes the client's connection. */
+  close(): Promise<void>;
+}
+
+export async function connectTemporalClient(config: Readonly<MlopsConfig>): Promise<TemporalClient> {
+  const connection = await Connection.connect(config.temporal.connectionOptions);
+  const dataConverter = payloadDataConverter(config.codec.keys);
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  return { client, close: () => connection.close() };
+}
