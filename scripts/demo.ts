@@ -95,7 +95,7 @@ async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): 
     () => (finished = true),
     () => (finished = true),
   );
-  const shown = { announced: 0, ended: 0, epoch: -1 };
+  const shown: Shown = { announced: 0, ended: new Set<number>(), epoch: -1 };
   while (!finished) {
     await printNewSteps(handle, shown);
     await Promise.race([done.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 400))]);
@@ -104,20 +104,24 @@ async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): 
   return done;
 }
 
-async function printNewSteps(
-  handle: WorkflowHandle,
-  shown: { announced: number; ended: number; epoch: number },
-): Promise<void> {
+/** Steps already announced (by count) and ended (by index: steps side by side may end out of order). */
+interface Shown {
+  announced: number;
+  ended: Set<number>;
+  epoch: number;
+}
+
+async function printNewSteps(handle: WorkflowHandle, shown: Shown): Promise<void> {
   const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
   if (!status) return;
   for (const [i, step] of status.steps.entries()) {
     if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed', 'cancelled'].includes(step.stage))
       say(`  … ${step.stage}`);
-    if (i >= shown.ended && step.endedAt)
+    if (step.endedAt && !shown.ended.has(i))
       say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);
   }
   shown.announced = status.steps.length;
-  shown.ended = status.steps.filter((s) => s.endedAt).length;
+  status.steps.forEach((s, i) => s.endedAt && shown.ended.add(i));
   if (status.stage === 'training') shown.epoch = await printTraining(handle, shown.epoch);
 }
 
