@@ -27,16 +27,17 @@ function heartbeating<I, O>(fn: (input: I) => Promise<O>, scratchRoot: string): 
     // Called directly (a script, a benchmark, a test of the domain logic): nothing to heartbeat to.
     if (!ctx) return fn(input);
     const { workflowExecution, activityId, attempt, heartbeatTimeoutMs } = ctx.info;
-    let details: Record<string, unknown> = {};
-    const beat = () => ctx.heartbeat(details);
-    // A few beats per timeout; the SDK sends at most one per 0.8 × timeout to the server anyway.
-    const timer = setInterval(beat, Math.max(250, Math.min(defaultBeatMs, (heartbeatTimeoutMs ?? Infinity) / 4)));
-    beat();
+    // Before the timer starts, so a scratch folder that cannot be created leaves no timer running.
     const scratchDir = await createScratch(scratchRoot, [
       workflowExecution?.workflowId ?? 'no-workflow',
       activityId,
       attempt,
     ]);
+    let details: Record<string, unknown> = {};
+    const beat = () => ctx.heartbeat(details);
+    // A few beats per timeout; the SDK sends at most one per 0.8 × timeout to the server anyway.
+    const timer = setInterval(beat, Math.max(250, Math.min(defaultBeatMs, (heartbeatTimeoutMs ?? Infinity) / 4)));
+    beat();
     const progress = (more: Record<string, unknown>) => void (details = { ...details, ...more });
     try {
       return await runStep({ signal: ctx.cancellationSignal, progress, scratchDir }, () => fn(input));

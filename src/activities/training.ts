@@ -65,7 +65,7 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
       } finally {
         deps.gpus.release(gpu);
       }
-      const outputs = await collectTrainerOutputs(deps.store, outputUri, argv[0]!, outputDir);
+      const outputs = await collectTrainerOutputs(deps.store, outputUri, input.trainer.kind, outputDir);
       return { ...outputs, resumedFromEpoch: resume?.epoch };
     },
   };

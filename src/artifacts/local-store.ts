@@ -122,7 +122,8 @@ export class LocalArtifactStore implements ArtifactStore {
 /** `rename` over the target: atomic on POSIX, and it replaces a link at the target rather than writing through it. */
 const replace = (tmp: string, target: string) => fs.rename(tmp, target);
 
-function isWithin(root: string, candidate: string): boolean {
+/** Whether `candidate` is `root` or lies under it (both absolute and resolved the same way). */
+export function isWithin(root: string, candidate: string): boolean {
   return candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 

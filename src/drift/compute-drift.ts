@@ -150,7 +150,9 @@ export function evaluateDrift(
       ref.kind === 'numeric'
         ? numericDrift(name, ref, cur as CellCounts)
         : categoricalDrift(name, ref, cur as CategoryCounts);
-    if (drift.currentRows === 0) throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
+    // A muted feature is reported, never judged, so an empty one does not fail the window.
+    if (drift.currentRows === 0 && !muted.has(name))
+      throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
     const test = chooseTest(name, drift, (facts) => preset.choose(facts), options);
     return { ...drift, test, muted: muted.has(name) };
   });

@@ -6,7 +6,7 @@ import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/train
 import { loadOnnxModel } from '../models/onnx-model';
 import { createPredictor } from '../models/predictor';
 import type { ModelVersionRecord } from '../registry/model-registry';
-import { readAlias, resolveAlias } from '../registry/model-registry';
+import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 import type { ChampionScore } from './gate';
 import { checkGateMetric, decideGate } from './gate';
@@ -100,8 +100,9 @@ async function scoreChampion(
   input: EvaluateModelInput,
   transform: FittedTransform,
 ): Promise<ChampionScore | undefined> {
-  if (!(await readAlias(store, input.modelName, input.championAlias))) return undefined;
-  const champion = await resolveAlias(store, input.modelName, input.championAlias);
+  const alias = await readAlias(store, input.modelName, input.championAlias);
+  if (!alias) return undefined;
+  const champion = await readVersion(store, input.modelName, alias.version);
   const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
   const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
   if (championTransform.task !== input.task)

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { mlopsError } from '../errors';
 import type { FetchedSource } from './fetched-source';
 import { hashFile } from './hashing';
+import { isWithin } from '../artifacts/local-store';
 
 /** Kernel and device file systems: never data, whatever the data roots say. */
 const neverRead = ['/proc', '/sys', '/dev'];
@@ -24,10 +25,6 @@ export async function fetchLocalFile(uri: string, localPath: string, dataRoots: 
   if (!realPath || !stat?.isFile())
     throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri, reason: `no file at ${localPath}` });
   return { localPath: realPath, ...(await hashFile(realPath)), lineage: { kind: 'file' } };
-}
-
-function isWithin(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
 function notAllowed(source: string, reason: string): Error {

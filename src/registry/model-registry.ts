@@ -57,10 +57,7 @@ export async function readAlias(store: ArtifactStore, model: string, alias: stri
 export async function resolveAlias(store: ArtifactStore, model: string, alias: string): Promise<ModelVersionRecord> {
   const record = await readAlias(store, model, alias);
   if (!record) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${alias}"` });
-  const versionUri = modelVersionFiles(store, model, record.version).record;
-  if (!(await store.exists(versionUri)))
-    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${record.version}` });
-  return readJson<ModelVersionRecord>(store, versionUri);
+  return readVersion(store, model, record.version);
 }
 
 /** A version's record; `MLOPS_ERR_REGISTRY_NOT_FOUND` when the version does not exist. */
@@ -108,9 +105,11 @@ async function stageFiles(
   input: RegisterModelInput,
 ): Promise<Omit<ModelVersionRecord, 'version'>> {
   const files = registrationFiles(store, input.modelName, input.registrationKey);
-  const transform = await readJson<FittedTransform>(store, input.transformUri);
+  // Read once: its spec hash goes into the record, its bytes into the registration.
+  const transformBytes = await store.read(input.transformUri);
+  const transform = JSON.parse(transformBytes.toString('utf8')) as FittedTransform;
   await store.write(files.model, await store.read(input.modelUri));
-  await store.write(files.transform, await store.read(input.transformUri));
+  await store.write(files.transform, transformBytes);
   await store.write(files.evaluation, await store.read(input.evaluationUri));
   return {
     modelName: input.modelName,

@@ -59,12 +59,24 @@ export class PredictCore {
       throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count, limit: this.limits.maxInstances });
   }
 
-  async predict(name: string, instances: readonly unknown[], ctx: PredictContext): Promise<PredictOutcome> {
-    this.checkModel(name, ctx.version);
+  /**
+   * The version that answers a request: the one its path names, else the canary or the stable version by the request
+   * id's bucket. Routes that need the version's schema before predicting (OIP v2 decodes inputs by its feature names)
+   * route first and pass the result to `predict`, so decoding and answering use the same version.
+   */
+  route(name: string, ctx: PredictContext): LoadedVersion {
+    const pinned = this.checkModel(name, ctx.version);
+    return ctx.version === undefined ? (this.slot.pick(ctx.requestId) ?? pinned) : pinned;
+  }
+
+  async predict(
+    name: string,
+    instances: readonly unknown[],
+    ctx: PredictContext,
+    chosen: LoadedVersion = this.route(name, ctx),
+  ): Promise<PredictOutcome> {
     this.checkCount(instances.length);
     this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
-    const chosen = ctx.version === undefined ? this.slot.pick(ctx.requestId) : this.#resolve(ctx.version);
-    if (!chosen) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: name, what: 'deployment on this server' });
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
     const predictions = await this.slot.use(chosen, (loaded) => loaded.predictor.predict(instances));

@@ -56,7 +56,8 @@ function metadata(core: PredictCore, params: ModelParams) {
 
 async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) {
   const { model, version } = request.params;
-  const loaded = core.checkModel(model, version);
+  const ctx: PredictContext = { requestId: request.id, version };
+  const loaded = core.route(model, ctx);
   const body = rawBody(request);
   if (body.length === 0) throw mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: 'the body is empty' });
   const type = mediaType(request);
@@ -69,10 +70,9 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
   const names = loaded.predictor.features.map((f) => f.name);
   const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
-  const ctx: PredictContext = { requestId: request.id, version };
   let outcome;
   try {
-    outcome = await core.predict(model, decoded.instances, ctx);
+    outcome = await core.predict(model, decoded.instances, ctx, loaded);
   } finally {
     if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
   }

@@ -58,13 +58,18 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
     child.once('error', (err) => reject(trainerStartFailure(argv[0]!, err)));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
+  // Set when the trainer is killed for silence: a trainer that exits 0 after a quiet last phase is not a hang.
+  let killedForHang = false;
   const keepAlive = setInterval(() => {
-    if (watch.silentMs() > run.hangTimeoutMs) return killGroup(child);
+    if (watch.silentMs() > run.hangTimeoutMs) {
+      killedForHang = true;
+      return killGroup(child);
+    }
     run.heartbeat(watch.progress());
   }, keepAliveMs);
   try {
     const { code, signal } = await Promise.race([exited, run.cancelled]);
-    if (watch.silentMs() > run.hangTimeoutMs) {
+    if (killedForHang) {
       throw new Error(`Trainer ${run.name} printed no progress for ${run.hangTimeoutMs / 1000}s and was killed`);
     }
     if (code === 0) return;

@@ -106,6 +106,8 @@ async function exportQuery(
   const signal = stepSignal();
   const cancelJob = () => void job.cancel().catch(() => undefined);
   signal?.addEventListener('abort', cancelJob, { once: true });
+  // Cancelled while the job was being created: the listener came too late to see it.
+  if (signal?.aborted) cancelJob();
   const rows = await writeRows(
     tablePages(async (qs) => {
       signal?.throwIfAborted();

@@ -13,18 +13,10 @@ import { isMlopsError } from '../../src/errors';
 import type { WatermarkRecord } from '../../src/monitoring/monitor-window';
 import type { MonitoredChurn } from '../support/monitored-model';
 import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import { churnColumns } from '../../src/data/churn-generator';
 
-const features = [
-  'tenure_months',
-  'monthly_charges',
-  'total_charges',
-  'contract',
-  'payment_method',
-  'internet_service',
-  'support_calls',
-  'senior',
-  'region',
-];
+/** The model's raw features: the generator's columns without the target. */
+const features = churnColumns.filter((c) => c !== 'churned');
 
 describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
   this.timeout(180_000);
