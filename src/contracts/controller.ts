@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import type { MonitoringIncident } from './monitoring';
+
+/**
+ * The model controller (src/workflows/model-controller.ts): one long-running workflow per model that owns its
+ * rollout. Its input is validated once; its state is plain JSON, returned by the `controllerStatus` query and carried
+ * whole across continue-as-new.
+ */
+
+/** The controller's workflow id; monitoring runs, schedules, the CLI and the retraining children all reach it by it. */
+export function controllerWorkflowId(modelName: string): string {
+  return `model-controller-${modelName}`;
+}
+
+/** The retraining child's id: one per model and attempt, so a second start of the same attempt is refused. */
+export function retrainWorkflowId(modelName: string, attempt: number): string {
+  return `retrain-${modelName}-${attempt}`;
+}
+
+/** The id of a model's retraining Schedule (cron-scheduled retraining without drift). */
+export function retrainScheduleId(modelName: string): string {
+  return `retrain-${modelName}`;
+}
+
+const fraction = z.number().min(0).max(1);
+
+export const canaryThresholdsSchema = z
+  .object({
+    /** Share of requests the canary answers while it bakes. */
+    weight: z.number().gt(0).lt(1).default(0.1),
+    /** How long the canary bakes before it is judged (a durable timer). */
+    bakeSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(600),
+    /** Requests the canary must have answered during the bake to be judged; fewer rolls back (nothing to go on). */
+    minRequests: z.number().int().min(1).default(100),
+    /** Highest server-error (5xx) rate of the canary; above it the canary rolls back. */
+    maxErrorRate: fraction.default(0.01),
+    /** Highest ratio of the canary's mean latency to the stable version's during the bake. */
+    maxLatencyRatio: z.number().min(1).default(1.5),
+    /** Highest Jensen–Shannon distance between the canary's and the stable version's prediction distributions. */
+    maxPredictionDrift: fraction.default(0.2),
+  })
+  .strict();
+export type CanaryThresholds = z.output<typeof canaryThresholdsSchema>;
+
+export const approvalSchema = z
+  .object({
+    /** When true, a version that passed the gate waits for `approve` or `reject` before its canary starts. */
+    required: z.boolean().default(false),
+    timeoutSeconds: z.number().int().min(1).default(24 * 3600),
+    /** What happens when nobody decides in time. */
+    onTimeout: z.enum(['approve', 'reject']).default('reject'),
+  })
+  .strict();
+
+export const controllerInputSchema = z
+  .object({
+    modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a registry model name'),
+    /** The alias the servers follow (its deployment record holds stable and canary). */
+    alias: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('production'),
+    /**
+     * The `trainingPipeline` input a retrain runs with (its dataset is the newest data: the configured source is read
+     * again). The controller sets `modelName`, turns deploying off (it owns the rollout) and keeps the rest.
+     */
+    training: z.record(z.unknown()),
+    /** Model servers' base URLs, whose per-version counters judge a canary. */
+    servers: z.array(z.string().url()).default([]),
+    canary: canaryThresholdsSchema.default({}),
+    approval: approvalSchema.default({}),
+    /** Incidents of these kinds start a retrain; others are recorded only. */
+    retrainOn: z.array(z.enum(['drift', 'accuracy'])).default(['drift', 'accuracy']),
+    /** Features whose drift alone never starts a retrain. */
+    muted: z.array(z.string().min(1)).default([]),
+    /** Entries of recent history kept in the state (older ones stay in the workflow histories). */
+    historyLimit: z.number().int().min(1).max(1000).default(100),
+    /** Continue as new after this many history events even if the server has not suggested it (tests force it low). */
+    continueAsNewAfterEvents: z.number().int().min(50).max(50_000).default(10_000),
+    /** The state a previous run carried across continue-as-new; absent on a first start. */
+    state: z.unknown().optional(),
+  })
+  .strict();
+export type ControllerInput = z.input<typeof controllerInputSchema>;
+export type ControllerSpec = z.output<typeof controllerInputSchema>;
+
+export type ControllerEventKind =
+  | 'started'
+  | 'incident'
+  | 'incident-folded'
+  | 'incident-ignored'
+  | 'retrain-started'
+  | 'retrain-finished'
+  | 'gate-failed'
+  | 'approval-requested'
+  | 'approved'
+  | 'rejected'
+  | 'canary-started'
+  | 'canary-judged'
+  | 'promoted'
+  | 'rolled-back'
+  | 'deployed'
+  | 'thresholds-set'
+  | 'muted'
+  | 'continued-as-new';
+
+export interface ControllerEvent {
+  at: string;
+  kind: ControllerEventKind;
+  /** One line a person reads. */
+  message: string;
+  version?: number;
+}
+
+export interface RetrainInFlight {
+  workflowId: string;
+  attempt: number;
+  reason: string;
+  startedAt: string;
+  /** Incidents that arrived while it ran and were folded into it. */
+  folded: number;
+}
+
+export interface RetrainOutcome {
+  workflowId: string;
+  outcome: 'registered' | 'rejected' | 'failed';
+  version?: number;
+  reason: string;
+}
+
+export interface ControllerState {
+  modelName: string;
+  alias: string;
+  /** The version the alias serves; undefined before the first deployment. */
+  stable?: number;
+  canary?: { version: number; weight: number; startedAt: string; bakeUntil: string };
+  thresholds: CanaryThresholds;
+  muted: string[];
+  /** Incidents received and not yet answered by a finished retrain. */
+  openIncidents: MonitoringIncident[];
+  retrain?: RetrainInFlight;
+  /** Retrain attempts started so far; the next one is attempts + 1. */
+  attempts: number;
+  lastRetrain?: RetrainOutcome;
+  pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
+  /** Most recent last. */
+  history: ControllerEvent[];
+  /** Runs of this controller before the current one (continue-as-new count). */
+  generation: number;
+}
+
+/** Per-version counters of the model servers (sum over `servers`), as `/v1/models/{model}/stats` reports them. */
+export interface VersionCounters {
+  requests: number;
+  /** Server faults (5xx). */
+  errors: number;
+  /** Client errors (4xx), not held against a version. */
+  rejected: number;
+  latencyMsSum: number;
+}
+
+export interface ServingStatsSample {
+  takenAt: string;
+  versions: Record<string, VersionCounters>;
+  /** Servers that did not answer (their counters are missing from the sum). */
+  unreachable: string[];
+}
+
+export interface PredictionComparison {
+  stableRows: number;
+  canaryRows: number;
+  /** Jensen–Shannon distance (base 2) of the two versions' prediction distributions; absent when skipped. */
+  distance?: number;
+  skipped?: string;
+}
+
+export interface CanaryVerdict {
+  decision: 'promote' | 'rollback';
+  /** Every reason; for a promotion, the checks that passed. */
+  reasons: string[];
+  canary: VersionCounters;
+  stable: VersionCounters;
+  predictionDrift?: PredictionComparison;
+}
+
+export type NotificationEvent =
+  | 'incident'
+  | 'retrain-started'
+  | 'gate-failed'
+  | 'approval-needed'
+  | 'promoted'
+  | 'rolled-back';
+
+export interface NotifyInput {
+  event: NotificationEvent;
+  modelName: string;
+  /** The message a person reads (Slack's `text`). */
+  text: string;
+  version?: number;
+  /** Workflow that sent it, so the message can link to it. */
+  workflowId: string;
+}
+
+export interface NotifyResult {
+  sent: boolean;
+  /** Why not, when not sent (no webhook configured). */
+  reason?: string;
+}
+
+export interface SetDeploymentInput {
+  modelName: string;
+  alias: string;
+  stable: number;
+  canary?: { version: number; weight: number };
+  /** Recorded in the registry's deployment history. */
+  reason: string;
+  /** Who moved it: the controller's workflow id. */
+  actor: string;
+}
+
+/** A result of the controller's updates: what changed, in a sentence, and the state after it. */
+export interface ControllerAnswer {
+  message: string;
+  state: ControllerState;
+}
+
+/** Result of a controller run that stops (it only stops when cancelled or terminated; continue-as-new is not a stop). */
+export type ControllerResult = ControllerState;
