@@ -294,6 +294,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Profile the training snapshot again with this version (profile format 3 stores the drift reference); the profile activity recomputes older formats by itself.',
   },
+  MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: {
+    message: 'The model controller refused the request: {reason}',
+    retryable: false,
+    fix: 'Read the controller state (npm run models -- status <model>) and send a request that fits it: promote or roll back a baking canary before deploying another version; approve or reject the version that waits.',
+  },
   MLOPS_ERR_MONITOR_PROFILE_MISSING: {
     message:
       'Model "{model}" version {version} has no stored training profile at {uri}, so there is no drift reference',

@@ -1,2 +1,3 @@
 export { monitorModel } from './monitor-model';
 export { trainingPipeline } from './training-pipeline';
+export { modelController } from './model-controller';
