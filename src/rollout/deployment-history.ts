@@ -58,13 +58,18 @@ export async function appendDeploymentHistory(
     const full: DeploymentHistoryEntry = { seq, ...entry };
     const uri = deploymentHistoryEntry(store, entry.modelName, seq);
     if (await store.createOnly(uri, `${JSON.stringify(full, null, 2)}\n`)) return full;
-    // Our own create whose success answer was lost and that the client retried meets its own entry.
+    // The same change made by a retry racing a slow first attempt (or our own create whose success answer was lost
+    // and that the Storage client retried) is already recorded: one change, one entry.
     const holder = await readJson<DeploymentHistoryEntry>(store, uri);
-    if (holder.at === entry.at && holder.actor === entry.actor && sameState(holder, entry)) return holder;
+    if (sameChange(holder, entry)) return holder;
   }
   throw new Error(
     `could not append to the deployment history of model "${entry.modelName}" in ${maxClaimAttempts} attempts`,
   );
+}
+
+function sameChange(a: Omit<DeploymentHistoryEntry, 'seq'>, b: Omit<DeploymentHistoryEntry, 'seq'>): boolean {
+  return a.alias === b.alias && a.actor === b.actor && a.reason === b.reason && sameState(a, b);
 }
 
 export function sameState(a: DeploymentState | undefined, b: DeploymentState | undefined): boolean {
