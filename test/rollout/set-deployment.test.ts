@@ -149,8 +149,9 @@ describe('moving a deployment: record, alias and registry history', function () 
     }
     const stableErr = await activities
       .setDeployment({ modelName: 'churn', alias, stable: broken, reason: 'x', actor })
-      .catch((e: Error) => e);
-    assert.match(String(stableErr), new RegExp(`version ${broken} cannot be the stable version`));
+      .catch((e: unknown) => e);
+    assert.ok(isMlopsError(stableErr, 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE'), String(stableErr));
+    assert.match(stableErr.message, new RegExp(`version ${broken} cannot be the stable version`));
     assert.deepEqual(
       await readJson(served.store, served.store.uri('registry', 'churn', 'deployments', `${alias}.json`)),
       before,
