@@ -68,7 +68,10 @@ export async function sendNotification(input: NotifyInput, options: WebhookOptio
       redirect: 'manual',
     });
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_NOTIFY_FAILED', { ...params, reason: fetchProblem(err, options.timeoutMs) });
+    throw mlopsError('MLOPS_ERR_NOTIFY_FAILED', {
+      ...params,
+      reason: fetchProblem(err, options.url, options.timeoutMs),
+    });
   }
   const body = redact(await response.text().catch(() => ''), options.url);
   if (response.ok) return { sent: true };
@@ -82,20 +85,21 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** The kind and code of a failed request only: undici's messages and causes quote the address. */
-function fetchProblem(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; cause?: { code?: string; name?: string } };
+/** The code of a failed request (ECONNREFUSED…), or its cause's message with the URL and its host taken out. */
+function fetchProblem(err: unknown, url: string, timeoutMs: number): string {
+  const e = err as { name?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return `the webhook did not answer within ${timeoutMs} ms`;
-  const code = e.cause?.code ?? e.cause?.name;
-  return `the webhook could not be reached${code ? ` (${code})` : ''}`;
+  const why = e.cause?.code ?? (e.cause?.message && redact(e.cause.message, url));
+  return `the webhook could not be reached${why ? ` (${why.slice(0, 200)})` : ''}`;
 }
 
-/** An answer that echoes the request URL (some proxies do) must not carry it into an error. */
+/** Text that quotes the URL, its path (the secret part of a Slack webhook) or its host must not carry them on. */
 function redact(text: string, url: string): string {
-  const path = new URL(url).pathname;
-  return text
-    .split(url)
-    .join('<webhook URL>')
-    .split(path.length > 1 ? path : '\u0000')
-    .join('<webhook path>');
+  const { pathname, host } = new URL(url);
+  const secrets: [string, string][] = [
+    [url, '<webhook URL>'],
+    [pathname.length > 1 ? pathname : '', '<webhook path>'],
+    [host, '<webhook host>'],
+  ];
+  return secrets.reduce((out, [secret, label]) => (secret ? out.split(secret).join(label) : out), text);
 }

@@ -92,10 +92,10 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Names the failure by its kind and code only (undici's messages quote addresses). */
+/** Names the failure by its code (ECONNREFUSED, ENOTFOUND…) or, without one, by its cause's message ("bad port"). */
 export function describeFetchError(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; cause?: { code?: string; name?: string } };
+  const e = err as { name?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  const code = e.cause?.code ?? e.cause?.name;
-  return `could not be reached${code ? ` (${code})` : ''}`;
+  const why = e.cause?.code ?? e.cause?.message;
+  return `could not be reached${why ? ` (${why.slice(0, 200)})` : ''}`;
 }
