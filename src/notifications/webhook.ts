@@ -22,10 +22,12 @@ export interface WebhookMessage {
   blocks: unknown[];
 }
 
-const titles: Record<NotifyInput['event'], string> = {
+/** Header titles by event; an event added later without one is titled by its name. */
+const titles: Partial<Record<string, string>> = {
   incident: 'Incident',
   'retrain-started': 'Retraining started',
   'gate-failed': 'Gate failed',
+  'retrain-failed': 'Retraining failed',
   'approval-needed': 'Approval needed',
   promoted: 'Promoted',
   'rolled-back': 'Rolled back',
@@ -47,7 +49,10 @@ export function webhookMessage(input: NotifyInput): WebhookMessage {
     blocks: [
       {
         type: 'header',
-        text: { type: 'plain_text', text: clip(`${titles[input.event]}: ${input.modelName}`, limits.header) },
+        text: {
+          type: 'plain_text',
+          text: clip(`${titles[input.event] ?? input.event}: ${input.modelName}`, limits.header),
+        },
       },
       { type: 'section', text: { type: 'plain_text', text: clip(input.text, limits.field) }, fields },
     ],
