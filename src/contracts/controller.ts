@@ -138,7 +138,7 @@ export interface ControllerState {
   /** A version waiting for its canary to start (after the gate, and approval where required). */
   nextRollout?: number;
   /** A retrain asked for and not started yet (started as soon as no rollout is under way). */
-  requestedRetrain?: { reason: string };
+  requestedRetrain?: { reason: string; folded: number };
   lastVerdict?: CanaryVerdict;
   thresholds: CanaryThresholds;
   muted: string[];

@@ -98,6 +98,8 @@ class Controller {
   readonly #id = workflowInfo().workflowId;
   /** The one deployment move in progress; handlers and the loop wait for it (`serial`). */
   #moving = false;
+  /** Set once the first run has read what the alias serves; moves wait for it. */
+  #ready = false;
   /** Outcome of a canary forced by an update while it bakes. */
   #forced?: { decision: 'promote' | 'rollback'; reason: string };
   /** Decision of the pending approval. */
@@ -142,11 +144,15 @@ class Controller {
 
   /** On a first start, learns what the alias serves today. */
   async start(): Promise<void> {
-    if (this.state.generation > 0) return;
+    if (this.state.generation > 0) {
+      this.#ready = true;
+      return;
+    }
     const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
     this.state.stable = deployment?.stable;
     this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
     this.showStable();
+    this.#ready = true;
   }
 
   hasWork(): boolean {
@@ -173,7 +179,7 @@ class Controller {
     if (s.canary) return this.bakeAndJudge();
     if (s.pendingApproval) return this.awaitApproval();
     if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
-    if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain.reason);
+    if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain);
   }
 
   async continueAsNew(): Promise<never> {
@@ -191,7 +197,8 @@ class Controller {
     this.state.openIncidents.push(incident);
     this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
     if (effect === 'folded') {
-      if (this.state.retrain) this.state.retrain.folded++;
+      const into = this.state.retrain ?? this.state.requestedRetrain;
+      if (into) into.folded++;
       return this.record('incident-folded', `${text}; folded into the retrain or rollout under way`);
     }
     this.record('incident', text);
@@ -205,20 +212,23 @@ class Controller {
       s.retrain.folded++;
       return `retrain ${s.retrain.workflowId} is already running; the request was folded into it`;
     }
-    if (s.requestedRetrain) return 'a retrain is already queued; the request was folded into it';
-    s.requestedRetrain = { reason };
+    if (s.requestedRetrain) {
+      s.requestedRetrain.folded++;
+      return 'a retrain is already queued; the request was folded into it';
+    }
+    s.requestedRetrain = { reason, folded: 0 };
     return rolloutUnderWay(s)
       ? 'retrain queued: it starts when the rollout under way ends'
       : `retrain ${retrainWorkflowId(this.spec.modelName, s.attempts + 1)} starting`;
   }
 
-  private async startRetrain(reason: string): Promise<void> {
+  private async startRetrain({ reason, folded }: { reason: string; folded: number }): Promise<void> {
     const s = this.state;
     if (rolloutUnderWay(s)) return;
     s.attempts++;
     const workflowId = retrainWorkflowId(this.spec.modelName, s.attempts);
     s.requestedRetrain = undefined;
-    s.retrain = { workflowId, attempt: s.attempts, reason, startedAt: this.now(), folded: 0 };
+    s.retrain = { workflowId, attempt: s.attempts, reason, startedAt: this.now(), folded };
     this.record('retrain-started', `${workflowId}: ${reason}`);
     this.notify('retrain-started', `Retraining ${this.spec.modelName} (${workflowId}): ${reason}`);
     try {
@@ -400,6 +410,7 @@ class Controller {
   // ---- updates ----
 
   private async deploy(version: number, direct: boolean): Promise<ControllerAnswer> {
+    await condition(() => this.#ready);
     if (direct || this.spec.servers.length === 0 || this.state.stable === undefined) {
       await this.serial(() => this.moveStable(version, 'deployed by hand'));
       return this.answer(`v${version} is stable`);
@@ -474,7 +485,7 @@ class Controller {
 
   /** Runs one deployment move at a time, whoever asks (the loop or an update). */
   private async serial<T>(fn: () => Promise<T>): Promise<T> {
-    await condition(() => !this.#moving);
+    await condition(() => this.#ready && !this.#moving);
     this.#moving = true;
     try {
       return await fn();

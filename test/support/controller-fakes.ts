@@ -4,6 +4,7 @@
  * messages are plain functions whose calls the test reads. The training step waits for the test to release it, so a
  * retrain can be held open while incidents arrive or the controller continues as new.
  */
+import { cancelled } from '@temporalio/activity';
 import type {
   ControllerInput,
   ServingStatsSample,
@@ -46,7 +47,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const pipeline = pipelineFakes({
     trainModel: async () => {
       fakes.trainings++;
-      if (options.holdTraining) await released;
+      // Held until released, or until the worker shuts down (a failed test must not leave the worker waiting).
+      if (options.holdTraining) await Promise.race([released, cancelled()]);
       return {
         modelUri: 'file:///fake/model.onnx',
         metricsUri: 'file:///fake/m.json',
