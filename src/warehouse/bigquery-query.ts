@@ -5,7 +5,7 @@
  * step cancelled while its query runs cancels that job (BigQuery stops it and stops billing), then ends.
  */
 import { randomUUID } from 'node:crypto';
-import type { TableRow, TableSchema } from '@google-cloud/bigquery';
+import type { Job, TableRow, TableSchema } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import { abortable, stepSignal } from '../step-context';
 import type { Row } from './duckdb';
@@ -17,7 +17,7 @@ import type { Row } from './duckdb';
 const firstAnswerMs = 2_000;
 /** How long one `jobs.getQueryResults` call waits server-side for a running query before answering "not yet". */
 const pollWaitMs = 10_000;
-/** A cancelled step waits this long at most for its job's cancel request, then ends anyway. */
+/** A cancelled step waits this long at most for its jobs' cancel requests, then ends anyway. */
 const cancelWaitMs = 15_000;
 
 interface QueryAnswer {
@@ -96,6 +96,20 @@ async function cancelUnfinished(client: BigQuery, first: Promise<QueryAnswer>): 
     .job(ref.jobId, { location: ref.location })
     .cancel()
     .catch(() => undefined);
+}
+
+/**
+ * Cancels a query job whose id is known (a BigQuery export's), best effort, and resolves once BigQuery has answered the
+ * cancel request or after {@link cancelWaitMs}.
+ */
+export function cancelJob(job: Job): Promise<void> {
+  return within(
+    cancelWaitMs,
+    job.cancel().then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
 }
 
 function call(client: BigQuery, request: Parameters<BigQuery['request']>[0]): Promise<QueryAnswer> {

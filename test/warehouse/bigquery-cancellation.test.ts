@@ -29,9 +29,7 @@ const pollOf = (call: ProxiedCall) => (call.method === 'GET' ? /\/queries\/([^/]
 
 /** The jobs whose cancel request BigQuery answered, and the status of each. */
 function cancels(proxy: SlowBigQuery): Map<string, number> {
-  return new Map(
-    proxy.calls.flatMap((c) => (c.method === 'POST' && jobOf(c) ? [[jobOf(c)!, c.status] as const] : [])),
-  );
+  return new Map(proxy.calls.flatMap((c) => (c.method === 'POST' && jobOf(c) ? [[jobOf(c)!, c.status] as const] : [])));
 }
 
 describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)', function () {
@@ -115,6 +113,11 @@ describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)'
       assert.ok(proxy.queryJobs.length > 0, 'the held statements reached BigQuery once let through');
       assert.deepEqual([...cancels(proxy)].sort(), proxy.queryJobs.map((id) => [id, 200]).sort());
       assert.deepEqual(proxy.calls.filter(pollOf), [], 'a cancelled step asks for no results');
+      const drops = proxy.calls.filter((c) => c.method === 'DELETE' && /\/tables\/mlops_tmp_/.test(c.path));
+      assert.ok(
+        drops.length > 0 && drops.every((c) => c.status === 200),
+        'the table its held CREATE TABLE made was there to drop: the step closed after its statement settled',
+      );
       const [tables] = await new BigQuery({ projectId: project, apiEndpoint: emulator!.url })
         .dataset(warehouseDataset)
         .getTables();
@@ -125,6 +128,34 @@ describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)'
       );
     } finally {
       query.open();
+      await proxy.close();
+    }
+  });
+
+  it('cancels the query job of a BigQuery ingest cancelled while it waits for the rows, then ends as cancelled', async function () {
+    const poll = gate();
+    const proxy = await startSlowBigQuery(emulator!.url, { poll });
+    try {
+      const { ingestDataset } = activities(proxy.url);
+      const env = mockEnv({ heartbeatTimeoutMs: 2_000 });
+      void poll.reached.then(() => {
+        env.cancel();
+        poll.open();
+      });
+      await assert.rejects(
+        runActivity(env, ingestDataset, {
+          sourceUri: `bq://${project}`,
+          query: 'SELECT n, n * 2 AS twice FROM UNNEST(GENERATE_ARRAY(1, 100)) AS n',
+        }),
+        (err: unknown) => err instanceof CancelledFailure,
+      );
+      // The export names its job itself (jobs.insert) and reads it with jobs.getQueryResults.
+      const polled = proxy.calls.flatMap((c) => pollOf(c) ?? []);
+      assert.equal(polled.length, 1, 'only the page request that was held');
+      assert.match(polled[0]!, /^mlops-ingest-/);
+      assert.deepEqual([...cancels(proxy)], [[polled[0], 200]]);
+    } finally {
+      poll.open();
       await proxy.close();
     }
   });
