@@ -41,7 +41,7 @@ export async function runQuery(client: BigQuery, query: string, location: string
       location,
       timeoutMs: firstAnswerMs,
       formatOptions: { useInt64Timestamp: true },
-      // Makes a retried request (the client retries failed calls) return the same job instead of a second one.
+      // BigQuery's idempotency key for the request, as the client's own query() sends it.
       requestId: randomUUID(),
     },
   });
