@@ -1,24 +1,38 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Holds the requests that reach it until opened; `reached` resolves when the first one arrives. */
+/**
+ * Holds the requests it matches (by the SQL of their query) until they are let through; `reached` resolves once
+ * `count` of them are held at the same time.
+ */
 export interface Gate {
   reached: Promise<void>;
+  /** Lets every held and every later request through. */
   open: () => void;
-  wait: () => Promise<void>;
+  /** Lets the earliest held request through. */
+  openOne: () => void;
+  /** The proxy's side: resolves when the request may go on (at once for a request the gate does not match). */
+  pass: (sql: string) => Promise<void>;
 }
 
-export function gate(): Gate {
+export function gate(count = 1, matches: (sql: string) => boolean = () => true): Gate {
   let arrived!: () => void;
-  let opened!: () => void;
   const reached = new Promise<void>((resolve) => (arrived = resolve));
-  const open = new Promise<void>((resolve) => (opened = resolve));
+  const held: (() => void)[] = [];
+  let opened = false;
   return {
     reached,
-    open: opened,
-    wait: () => {
-      arrived();
-      return open;
+    open: () => {
+      opened = true;
+      held.splice(0).forEach((release) => release());
+    },
+    openOne: () => held.shift()?.(),
+    pass: (sql) => {
+      if (opened || !matches(sql)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        held.push(resolve);
+        if (held.length >= count) arrived();
+      });
     },
   };
 }
@@ -36,6 +50,8 @@ export interface SlowBigQuery {
   calls: ProxiedCall[];
   /** The ids of the jobs that `jobs.query` answers named, in order. */
   queryJobs: string[];
+  /** Resolves with the first answered call that `matches`, recorded already or to come. */
+  answered: (matches: (call: ProxiedCall) => boolean) => Promise<ProxiedCall>;
   close: () => Promise<void>;
 }
 
@@ -53,26 +69,42 @@ export async function startSlowBigQuery(
 ): Promise<SlowBigQuery> {
   const calls: ProxiedCall[] = [];
   const queryJobs: string[] = [];
+  /** The SQL of each job `jobs.query` named, so the gates can match its polls. */
+  const sqlOf = new Map<string, string>();
+  const waiting: { matches: (call: ProxiedCall) => boolean; resolve: (call: ProxiedCall) => void }[] = [];
+  const record = (call: ProxiedCall) => {
+    calls.push(call);
+    for (const w of waiting.filter((x) => x.matches(call))) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve(call);
+    }
+  };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const path = new URL(req.url!, 'http://proxy').pathname;
+      const body = Buffer.concat(chunks);
       const isQuery = req.method === 'POST' && /\/projects\/[^/]+\/queries$/.test(path);
-      const isPoll = req.method === 'GET' && /\/projects\/[^/]+\/queries\/[^/]+$/.test(path);
-      const held = (isQuery && gates.query?.wait()) || (isPoll && gates.poll?.wait()) || Promise.resolve();
+      const polled = req.method === 'GET' ? /\/projects\/[^/]+\/queries\/([^/]+)$/.exec(path)?.[1] : undefined;
+      const sql = isQuery ? (JSON.parse(body.toString('utf8')) as { query: string }).query : sqlOf.get(polled ?? '');
+      const held = (isQuery && gates.query?.pass(sql!)) || (polled && gates.poll?.pass(sql ?? '')) || Promise.resolve();
       void held
-        .then(() => forward(target, req, Buffer.concat(chunks)))
-        .then(({ status, headers, body }) => {
+        .then(() => forward(target, req, body))
+        .then(({ status, headers, body: answerBody }) => {
           if (isQuery && status === 200) {
-            const answer = JSON.parse(body.toString('utf8')) as { kind?: string; jobReference: { jobId: string } };
+            const answer = JSON.parse(answerBody.toString('utf8')) as {
+              kind?: string;
+              jobReference: { jobId: string };
+            };
             queryJobs.push(answer.jobReference.jobId);
+            sqlOf.set(answer.jobReference.jobId, sql!);
             const running = { kind: answer.kind, jobReference: answer.jobReference, jobComplete: false };
-            body = Buffer.from(JSON.stringify(running));
-            headers['content-length'] = String(body.length);
+            answerBody = Buffer.from(JSON.stringify(running));
+            headers['content-length'] = String(answerBody.length);
           }
-          calls.push({ method: req.method!, path, status });
-          res.writeHead(status, headers).end(body);
+          record({ method: req.method!, path, status });
+          res.writeHead(status, headers).end(answerBody);
         })
         .catch((err: Error) => res.writeHead(502).end(err.message));
     });
@@ -82,6 +114,11 @@ export async function startSlowBigQuery(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
     queryJobs,
+    answered: (matches) => {
+      const done = calls.find(matches);
+      if (done) return Promise.resolve(done);
+      return new Promise((resolve) => waiting.push({ matches, resolve }));
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -11,7 +11,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { OAuth2Client } from 'google-auth-library';
 import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
-import type { DatasetSnapshot } from '../../src/contracts/datasets';
+import type { DatasetSnapshot, PreprocessInput } from '../../src/contracts/datasets';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import { BigQueryWarehouse } from '../../src/warehouse/bigquery-warehouse';
 import { mockEnv, runActivity } from '../support/activity-env';
@@ -63,6 +63,17 @@ describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)'
     return createPipelineActivities(testDeps({ store, config, bigQueryClient: { authClient } }));
   }
 
+  function preprocessInput(): PreprocessInput {
+    return {
+      ...snapshot,
+      target: 'churned',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.1, seed: 7 },
+      preprocessing: { dedupe: true, defaults: { numeric: { impute: 'median' } } },
+      warehouse: 'bigquery',
+    };
+  }
+
   it('cancels every running query job of a profiling step cancelled mid-query, then ends as cancelled', async function () {
     const poll = gate();
     const proxy = await startSlowBigQuery(emulator!.url, { poll });
@@ -100,14 +111,7 @@ describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)'
         query.open();
       });
       await assert.rejects(
-        runActivity(env, preprocessDataset, {
-          ...snapshot,
-          target: 'churned',
-          task: 'classification',
-          split: { testFraction: 0.2, validationFraction: 0.1, seed: 7 },
-          preprocessing: { dedupe: true, defaults: { numeric: { impute: 'median' } } },
-          warehouse: 'bigquery',
-        }),
+        runActivity(env, preprocessDataset, preprocessInput()),
         (err: unknown) => err instanceof CancelledFailure,
       );
       assert.ok(proxy.queryJobs.length > 0, 'the held statements reached BigQuery once let through');
@@ -125,6 +129,44 @@ describe('cancelling a step on the BigQuery warehouse (goccy/bigquery-emulator)'
         tables.map((t) => t.id),
         [`mlops_snapshot_${snapshot.snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`],
         'only the staged snapshot is left: the scratch tables its statements created were dropped',
+      );
+    } finally {
+      query.open();
+      await proxy.close();
+    }
+  });
+
+  it('closes a cancelled step only after each of its statements running side by side was cancelled', async function () {
+    // The split counts and the target's classes are queried side by side; both are held on their way to BigQuery.
+    const query = gate(2, (sql) => /^\s*SELECT/i.test(sql));
+    const proxy = await startSlowBigQuery(emulator!.url, { query });
+    try {
+      const { preprocessDataset } = activities(proxy.url);
+      const env = mockEnv({ heartbeatTimeoutMs: 2_000 });
+      const isCancel = (c: ProxiedCall) => c.method === 'POST' && jobOf(c) !== undefined;
+      void query.reached.then(async () => {
+        env.cancel();
+        // One answers at once, the other only after the first job's cancel was answered.
+        query.openOne();
+        await proxy.answered(isCancel);
+        query.openOne();
+      });
+      await assert.rejects(
+        runActivity(env, preprocessDataset, preprocessInput()),
+        (err: unknown) => err instanceof CancelledFailure,
+      );
+      const [assign, ...sideBySide] = proxy.queryJobs;
+      assert.equal(sideBySide.length, 2);
+      assert.deepEqual([...cancels(proxy)].sort(), sideBySide.map((id) => [id, 200]).sort());
+      assert.ok(
+        proxy.calls.some((c) => pollOf(c) === assign && c.status === 200),
+        'the split assignment had finished',
+      );
+      const firstDrop = proxy.calls.findIndex((c) => c.method === 'DELETE' && /\/tables\/mlops_tmp_/.test(c.path));
+      assert.ok(firstDrop >= 0, 'the scratch table was dropped');
+      assert.ok(
+        proxy.calls.findLastIndex(isCancel) < firstDrop,
+        'both jobs were cancelled before the session dropped its scratch tables',
       );
     } finally {
       query.open();
