@@ -100,6 +100,7 @@ export type ControllerEventKind =
   | 'thresholds-set'
   | 'muted'
   | 'notification-failed'
+  | 'step-failed'
   | 'continued-as-new';
 
 export interface ControllerEvent {

@@ -92,7 +92,7 @@ const settled = (kind: ControllerState['history'][number]['kind']) => (s: Contro
 async function assertRefused(update: Promise<unknown>, message: RegExp): Promise<void> {
   await assert.rejects(update, (err: unknown) => {
     assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-    const cause = (err.cause)?.message ?? '';
+    const cause = err.cause?.message ?? '';
     assert.match(cause, /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED/);
     assert.match(cause, message);
     return true;
@@ -316,6 +316,27 @@ describe('modelController (fake activities)', function () {
       assert.equal(done.lastRetrain?.workflowId, `retrain-${modelName}-1`);
       assert.equal(done.attempts, 1);
       assert.equal(fakes.trainings, 1);
+      await stop(handle);
+    });
+  });
+
+  it('survives a rollout step that fails for good: the failure is recorded, the controller keeps running', async function () {
+    const fakes = controllerFakes({ refuseMoves: true });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await assert.rejects(
+        handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError);
+          return true;
+        },
+      );
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new data' }] });
+      const failed = await waitForState(handle, (s) => kinds(s).includes('step-failed'), 'failed rollout recorded');
+      assert.match(failed.history.at(-1)!.message, /v3 cannot be loaded/);
+      assert.equal(failed.stable, 2);
+      assert.equal(failed.canary, undefined);
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
       await stop(handle);
     });
   });
