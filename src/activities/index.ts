@@ -45,7 +45,13 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
     ...createPreprocessActivities({ store, ...warehouse }),
     ...createEvaluationActivities({ store }),
     ...createRegistryActivities({ store }),
-    ...createMonitoringActivities({ store, duckDbThreads: dataThreads }),
+    ...createMonitoringActivities({
+      store,
+      duckDbThreads: dataThreads,
+      sources: deps.sources,
+      storage: deps.storage,
+      bigquery: deps.bigQuerySource,
+    }),
   };
   return {
     ...heartbeatingSteps(dataSteps, deps.scratchRoot),
