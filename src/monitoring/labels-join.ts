@@ -85,15 +85,27 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<void> {
  */
 function rawLabelsSql(spec: LabelsJoinSpec): string {
   const text = `NULLIF(trim(CAST(${ident(spec.labelColumn)} AS VARCHAR)), '')`;
-  const y =
-    spec.task === 'classification'
-      ? `CASE ${text} ${spec.classes.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END`
-      : `CASE WHEN isfinite(TRY_CAST(${text} AS DOUBLE)) THEN TRY_CAST(${text} AS DOUBLE) END`;
+  const y = spec.task === 'classification' ? classIndexSql(text, spec.classes) : numberSql(text);
   const instance = spec.instanceColumn ? `TRY_CAST(${ident(spec.instanceColumn)} AS INTEGER)` : '0';
   const rawInstance = spec.instanceColumn ? `CAST(${ident(spec.instanceColumn)} AS VARCHAR)` : "'0'";
   return `SELECT row_number() OVER () AS row_no, NULLIF(CAST(${ident(spec.idColumn)} AS VARCHAR), '') AS id,
     ${instance} AS instance, ${rawInstance} AS raw_instance, ${text} AS raw, CAST(${y} AS DOUBLE) AS y
     FROM ${spec.relation}`;
+}
+
+/**
+ * The class index of a label's text. A model with classes false/true was trained on a boolean target (a CSV column of
+ * yes/no or 1/0 is read as boolean at ingest), so its labels are read as booleans too: true/false, yes/no, y/n, t/f,
+ * 1/0, in any case.
+ */
+function classIndexSql(text: string, classes: string[]): string {
+  const boolean = classes.length === 2 && classes[0] === 'false' && classes[1] === 'true';
+  const key = boolean ? `CAST(TRY_CAST(${text} AS BOOLEAN) AS VARCHAR)` : text;
+  return `CASE ${key} ${classes.map((c, i) => `WHEN ${literal(c)} THEN ${i}`).join(' ')} END`;
+}
+
+function numberSql(text: string): string {
+  return `CASE WHEN isfinite(TRY_CAST(${text} AS DOUBLE)) THEN TRY_CAST(${text} AS DOUBLE) END`;
 }
 
 /** A label that is present but not one of the task's (or an instance that is not a whole number) fails the check. */
@@ -188,5 +200,5 @@ async function labelledRows(
   const rows = columns[width]?.length ?? 0;
   const out = new Float64Array(rows * width);
   for (let j = 0; j < width; j++) for (let i = 0; i < rows; i++) out[i * width + j] = Number(columns[j]![i]);
-  return { outputs: out, labels: Float64Array.from(columns[width] as number[]) };
+  return { outputs: out, labels: Float64Array.from((columns[width] ?? []) as number[]) };
 }

@@ -86,9 +86,22 @@ export function churnInstances(options: ChurnOptions): Record<string, unknown>[]
   });
 }
 
+/** The generator's target for the same options as {@link churnInstances}, row for row ("yes" / "no"). */
+export function churnTargets(options: ChurnOptions): string[] {
+  const [header, ...lines] = [...generateChurnCsv(options)];
+  const at = header!.split(',').indexOf('churned');
+  return lines.map((line) => line.split(',')[at]!);
+}
+
+/** The request id `writePredictionLog` gives the `i`-th instance written from `start`. */
+export function loggedRequestId(start: string, i: number): string {
+  return `req-${Date.parse(start)}-${i}`;
+}
+
 /**
  * Writes instances to the model's prediction log as served by `version`, one request each, the first at `start`
- * and `spacingMs` apart, as the model server's Parquet sink writes them (one part per UTC day).
+ * and `spacingMs` apart, as the model server's Parquet sink writes them (one part per UTC day). `outputs` are the
+ * logged predictions (a fixed stand-in when absent, for checks that read only the features).
  */
 export async function writePredictionLog(
   store: LocalArtifactStore,
@@ -97,16 +110,17 @@ export async function writePredictionLog(
   start: string,
   instances: Record<string, unknown>[],
   spacingMs = 1,
+  outputs?: unknown[],
 ): Promise<string> {
   const t0 = Date.parse(start);
   const rows: PredictionRow[] = instances.map((features, i) => ({
-    request_id: `req-${t0}-${i}`,
+    request_id: loggedRequestId(start, i),
     ts: new Date(t0 + i * spacingMs).toISOString(),
     model: modelName,
     version,
     instance: 0,
     features,
-    output: { label: 'no', probability: 0.2 },
+    output: outputs ? outputs[i] : { label: 'no', probability: 0.2 },
     latency_ms: 1,
   }));
   const sink = new ParquetPredictionSink(store);
