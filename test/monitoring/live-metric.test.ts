@@ -9,20 +9,15 @@ import path from 'node:path';
 import { createMonitoringActivities } from '../../src/activities/monitoring';
 import { readJson } from '../../src/artifacts';
 import type { CheckLiveMetricInput, LabelsSource } from '../../src/contracts/monitoring';
-import type { ClassPrediction } from '../../src/models/predictor';
 import { isMlopsError } from '../../src/errors';
 import { resolveAlias } from '../../src/registry/model-registry';
-import { loadVersion } from '../../src/serving/load-version';
+import { monitorModel } from '../../src/workflows';
+import { searchAttributes } from '../../src/contracts/search-attributes';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { MonitoredChurn } from '../support/monitored-model';
-import {
-  churnInstances,
-  churnTargets,
-  loggedRequestId,
-  monitoredChurn,
-  writePredictionLog,
-} from '../support/monitored-model';
-import { tempDir, testSources } from '../support/stack';
+import { logServedPredictions, loggedRequestId, monitoredChurn } from '../support/monitored-model';
+import { stack, tempDir, testConfig, testSources, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
 
 const start = '2026-11-30T10:00:00Z';
 const until = '2026-11-30T12:00:00Z';
@@ -57,18 +52,9 @@ describe('checkLiveMetric (live metric with delayed labels, real DuckDB)', funct
   before(async function () {
     churn = await monitoredChurn();
     dir = tempDir('labels');
-    const version = await churn.deployAs('churn-live');
-    const instances = churnInstances({ rows: 1200, seed: 31 });
-    targets = churnTargets({ rows: 1200, seed: 31 });
-    const loaded = await loadVersion(churn.store, await resolveAlias(churn.store, 'churn-live', 'production'));
-    try {
-      const predictions = (await loaded.predictor.predict(instances)) as ClassPrediction[];
-      assert.deepEqual(loaded.predictor.classes, ['false', 'true'], 'ingest reads the yes/no target as a boolean');
-      scores = predictions.map((p) => p.probabilities.true!);
-      await writePredictionLog(churn.store, 'churn-live', version, start, instances, 1, predictions);
-    } finally {
-      await loaded.predictor.close();
-    }
+    const served = await logServedPredictions(churn, 'churn-live', start, { rows: 1200, seed: 31 });
+    assert.deepEqual(served.classes, ['false', 'true'], 'ingest reads the yes/no target as a boolean');
+    ({ scores, targets } = served);
   });
 
   function check(labels: Partial<LabelsSource> & { uri: string }, input: Partial<CheckLiveMetricInput> = {}) {
@@ -241,5 +227,38 @@ describe('checkLiveMetric (live metric with delayed labels, real DuckDB)', funct
     await assert.rejects(check({ uri: '/etc/labels.csv' }), (err) =>
       isMlopsError(err, 'MLOPS_ERR_DATA_SOURCE_NOT_ALLOWED'),
     );
+  });
+
+  it('runs in monitorModel on real workers: a drop gives an accuracy incident and sets MlopsLiveMetric', async function () {
+    const uri = write(
+      'workflow-flipped.csv',
+      labelRows(700, (i) => (targets[i] === 'yes' ? 'no' : 'yes')),
+    );
+    const title = this.test!.title;
+    await withWorkers({ config: testConfig(), title, store: churn.store }, async (queues) => {
+      const handle = await stack().client.workflow.start(monitorModel, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(title),
+        args: [{ modelName: 'churn-live', until, labels: { uri } }],
+      });
+      const result = await handle.result();
+      const expected = pairwiseAuc(
+        scores.slice(0, 700),
+        targets.slice(0, 700).map((t) => t === 'no'),
+      );
+      assert.equal(result.rows, 1200, 'the drift window is judged beside it');
+      assert.equal(result.liveMetric?.labelled, 700);
+      assert.equal(result.liveMetric?.unlabelled, 500);
+      assert.ok(Math.abs(result.liveMetric.value! - expected) < 1e-12);
+      assert.equal(result.incident?.kind, 'accuracy');
+      assert.equal(result.incident?.modelName, 'churn-live');
+      assert.match(
+        result.incident?.reason ?? '',
+        /^live auc 0\.\d+ on 700 labelled predictions is 0\.\d+ below its evaluation value/,
+      );
+      assert.equal(result.incident?.reportUri, result.liveMetric?.reportUri);
+      const described = await handle.describe();
+      assert.equal(described.typedSearchAttributes.get(searchAttributes.liveMetric), result.liveMetric.value);
+    });
   });
 });

@@ -8,6 +8,9 @@ import { createPipelineActivities, createTrainingQueueActivities } from '../../s
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
+import type { ClassPrediction } from '../../src/models/predictor';
+import { resolveAlias } from '../../src/registry/model-registry';
+import { loadVersion } from '../../src/serving/load-version';
 import type { PredictionRow } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
 import { mockEnv, runActivity } from './activity-env';
@@ -131,4 +134,39 @@ export async function writePredictionLog(
       rows.filter((r) => r.ts.startsWith(date)),
     );
   return rows.at(-1)!.ts;
+}
+
+/** What {@link logServedPredictions} logged: the model's P(true) per request, and the true targets ("yes" / "no"). */
+export interface ServedPredictions {
+  version: number;
+  classes: string[];
+  scores: number[];
+  targets: string[];
+}
+
+/**
+ * Deploys the churn model as `modelName`, predicts `rows` generated records with its real Predictor (as the model
+ * server does) and logs the predictions from `start`; the generator's targets are the labels that arrive later.
+ */
+export async function logServedPredictions(
+  churn: MonitoredChurn,
+  modelName: string,
+  start: string,
+  options: ChurnOptions,
+): Promise<ServedPredictions> {
+  const version = await churn.deployAs(modelName);
+  const instances = churnInstances(options);
+  const loaded = await loadVersion(churn.store, await resolveAlias(churn.store, modelName, 'production'));
+  try {
+    const predictions = (await loaded.predictor.predict(instances)) as ClassPrediction[];
+    await writePredictionLog(churn.store, modelName, version, start, instances, 1, predictions);
+    return {
+      version,
+      classes: loaded.predictor.classes,
+      scores: predictions.map((p) => p.probabilities.true!),
+      targets: churnTargets(options),
+    };
+  } finally {
+    await loaded.predictor.close();
+  }
 }
