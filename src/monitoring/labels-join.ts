@@ -39,9 +39,9 @@ const namedConflicts = 10;
  * @param window the window's rows of the version (a subset of `log`)
  */
 export async function joinLabels(db: DuckDb, spec: LabelsJoinSpec, log: string, window: string): Promise<JoinedLabels> {
-  await checkColumns(db, spec);
-  await db.run(`CREATE OR REPLACE TEMP TABLE labels_raw AS ${rawLabelsSql(spec)}`);
-  await checkLabelValues(db, spec);
+  const types = await checkColumns(db, spec);
+  await db.run(`CREATE OR REPLACE TEMP TABLE labels_raw AS ${rawLabelsSql(spec, types)}`);
+  await checkLabelValues(db, spec, types[spec.labelColumn]!);
   await db.run(
     'CREATE OR REPLACE TEMP TABLE labels AS SELECT id, instance, min(y) AS y, count(*) AS n, count(DISTINCT y) AS k ' +
       'FROM labels_raw WHERE id IS NOT NULL AND y IS NOT NULL GROUP BY id, instance',
@@ -59,8 +59,11 @@ export async function joinLabels(db: DuckDb, spec: LabelsJoinSpec, log: string, 
   };
 }
 
-async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<void> {
-  const described = await db.query<{ column_name: string }>(`DESCRIBE SELECT * FROM ${spec.relation}`);
+/** The source's column types by name; a missing id, label or instance column is a catalogued error. */
+async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<Record<string, string>> {
+  const described = await db.query<{ column_name: string; column_type: string }>(
+    `DESCRIBE SELECT * FROM ${spec.relation}`,
+  );
   const names = described.map((c) => c.column_name);
   const wanted: [string, string | undefined][] = [
     ['id', spec.idColumn],
@@ -76,6 +79,12 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<void> {
         columns: names.join(', ') || '(none)',
       });
   }
+  return Object.fromEntries(described.map((c) => [c.column_name, c.column_type]));
+}
+
+/** A column's value as text: a JSON column (JSON lines with mixed types) as the scalar it holds, not its JSON text. */
+function textOf(column: string, type: string | undefined): string {
+  return type === 'JSON' ? `json_extract_string(${ident(column)}, '$')` : `CAST(${ident(column)} AS VARCHAR)`;
 }
 
 /**
@@ -83,12 +92,12 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<void> {
  * label as written (`raw`, blank = not arrived) and as the model's label (`y`: class index or value, null when it
  * is not one).
  */
-function rawLabelsSql(spec: LabelsJoinSpec): string {
-  const text = `NULLIF(trim(CAST(${ident(spec.labelColumn)} AS VARCHAR)), '')`;
+function rawLabelsSql(spec: LabelsJoinSpec, types: Record<string, string>): string {
+  const text = `NULLIF(trim(${textOf(spec.labelColumn, types[spec.labelColumn])}), '')`;
   const y = spec.task === 'classification' ? classIndexSql(text, spec.classes) : numberSql(text);
-  const instance = spec.instanceColumn ? `TRY_CAST(${ident(spec.instanceColumn)} AS INTEGER)` : '0';
-  const rawInstance = spec.instanceColumn ? `CAST(${ident(spec.instanceColumn)} AS VARCHAR)` : "'0'";
-  return `SELECT row_number() OVER () AS row_no, NULLIF(CAST(${ident(spec.idColumn)} AS VARCHAR), '') AS id,
+  const rawInstance = spec.instanceColumn ? textOf(spec.instanceColumn, types[spec.instanceColumn]) : "'0'";
+  const instance = spec.instanceColumn ? `TRY_CAST(${rawInstance} AS INTEGER)` : '0';
+  return `SELECT row_number() OVER () AS row_no, NULLIF(${textOf(spec.idColumn, types[spec.idColumn])}, '') AS id,
     ${instance} AS instance, ${rawInstance} AS raw_instance, ${text} AS raw, CAST(${y} AS DOUBLE) AS y
     FROM ${spec.relation}`;
 }
@@ -109,13 +118,9 @@ function numberSql(text: string): string {
 }
 
 /** A label that is present but not one of the task's (or an instance that is not a whole number) fails the check. */
-async function checkLabelValues(db: DuckDb, spec: LabelsJoinSpec): Promise<void> {
-  const regressionType =
-    spec.task === 'regression'
-      ? await db.query<{ t: string }>(`SELECT typeof(${ident(spec.labelColumn)}) AS t FROM ${spec.relation} LIMIT 1`)
-      : [];
-  const columnType = regressionType[0]?.t;
-  const wrongType = columnType !== undefined && columnType !== 'VARCHAR' && !isNumericType(columnType);
+async function checkLabelValues(db: DuckDb, spec: LabelsJoinSpec, columnType: string): Promise<void> {
+  const wrongType =
+    spec.task === 'regression' && !['VARCHAR', 'JSON'].includes(columnType) && !isNumericType(columnType);
   const [bad] = await db.query<{ row_no: number; raw: string; raw_instance: string | null; instance: number | null }>(
     `SELECT row_no, raw, raw_instance, instance FROM labels_raw
      WHERE (raw IS NOT NULL AND (y IS NULL OR ${wrongType})) OR (raw_instance IS NOT NULL AND instance IS NULL)

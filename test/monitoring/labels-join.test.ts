@@ -69,6 +69,12 @@ describe('joinLabels (real DuckDB)', function () {
     assert.deepEqual([joined.labelled, joined.unlabelled, joined.unknownIds, joined.duplicateIds], [2, 1, 1, 0]);
   });
 
+  it('reads a JSON label column (JSON lines of mixed types) as the scalars it holds', async function () {
+    const labels = `(SELECT 'c' AS request_id, '"4"'::JSON AS label UNION ALL SELECT 'b', '3'::JSON)`;
+    const joined = await join({ relation: labels }, regressionLog);
+    assert.deepEqual([...joined.labels].sort(), [3, 4]);
+  });
+
   it('refuses a regression label that is not a finite number, naming the row and column', async function () {
     for (const bad of ['abc', 'inf', 'NaN']) {
       const labels = relation(
