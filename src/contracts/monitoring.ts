@@ -176,6 +176,8 @@ export interface MonitoringIncident {
 
 export interface MonitorModelResult extends CheckModelDriftResult {
   liveMetric?: LiveMetric;
+  /** Why the live check failed (its catalogued error type and message); the drift findings stand. */
+  liveMetricError?: { type: string; message: string };
   incident?: MonitoringIncident;
 }
 

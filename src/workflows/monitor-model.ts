@@ -12,9 +12,16 @@
  * the commands it did before labels existed. When drift or an accuracy drop is found the run returns an `incident`;
  * signalling the model's controller workflow (issue 12) replaces that once the controller exists.
  */
-import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { MonitoringActivities } from '../activities/monitoring';
 import type {
+  CheckLiveMetricInput,
   CheckLiveMetricResult,
   CheckModelDriftResult,
   LiveMetric,
@@ -54,7 +61,7 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
       muted: spec.muted,
     }),
     spec.labels
-      ? monitoring.checkLiveMetric({
+      ? checkLive({
           modelName: spec.modelName,
           alias: spec.alias,
           runId,
@@ -65,10 +72,31 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
       : undefined,
   ]);
   if (!checked.skipped) upsertSearchAttributes(driftAttributes(checked));
-  const liveMetric = live && liveMetricOf(live);
-  if (live && !live.skipped) upsertSearchAttributes(liveAttributes(live));
-  const incident = incidentOf(spec.modelName, checked, live);
-  return { ...checked, ...(liveMetric && { liveMetric }), ...(incident && { incident }) };
+  const measured = live && 'metric' in live ? live : undefined;
+  if (measured && !measured.skipped) upsertSearchAttributes(liveAttributes(measured));
+  const incident = incidentOf(spec.modelName, checked, measured);
+  return {
+    ...checked,
+    ...(measured && { liveMetric: liveMetricOf(measured) }),
+    ...(live && 'type' in live && { liveMetricError: live }),
+    ...(incident && { incident }),
+  };
+}
+
+/**
+ * A live check that failed (bad labels, a source it may not read, retries spent) is reported beside the drift
+ * findings instead of failing the run: the drift check has already moved its watermark, so a failed run would lose
+ * what it found. Its failure stays in the run's history, with the activity's catalogued type.
+ */
+async function checkLive(
+  input: CheckLiveMetricInput,
+): Promise<CheckLiveMetricResult | { type: string; message: string }> {
+  try {
+    return await monitoring.checkLiveMetric(input);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) throw err;
+    return { type: err.cause.type ?? 'Error', message: err.cause.message };
+  }
 }
 
 function driftAttributes(checked: CheckModelDriftResult) {

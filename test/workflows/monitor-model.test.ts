@@ -13,6 +13,7 @@ import type {
   MonitorModelInput,
 } from '../../src/contracts/monitoring';
 import { searchAttributes } from '../../src/contracts/search-attributes';
+import { mlopsError } from '../../src/errors';
 import { monitorModel } from '../../src/workflows';
 import { assertWorkflowFailed } from '../support/assert-workflow';
 import { withFakeActivities } from '../support/fake-activities';
@@ -57,7 +58,7 @@ async function runMonitor(
   title: string,
   input: MonitorModelInput,
   result: CheckModelDriftResult,
-  liveResult?: CheckLiveMetricResult,
+  liveResult?: CheckLiveMetricResult | Error,
 ) {
   const inputs: CheckModelDriftInput[] = [];
   const liveInputs: CheckLiveMetricInput[] = [];
@@ -67,6 +68,7 @@ async function runMonitor(
   };
   const checkLiveMetric = (i: CheckLiveMetricInput) => {
     liveInputs.push(i);
+    if (liveResult instanceof Error) return Promise.reject(liveResult);
     return liveResult ? Promise.resolve(liveResult) : Promise.reject(new Error('no live metric in this test'));
   };
   return withFakeActivities(title, { checkModelDrift, checkLiveMetric }, async (taskQueue) => {
@@ -156,6 +158,22 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(out.incident?.kind, 'accuracy');
     assert.deepEqual(out.incident?.driftedFeatures, ['a', 'b']);
     assert.equal(out.incident?.driftShare, 0.5);
+  });
+
+  it('reports a failed live check beside the drift findings, which still raise their incident', async function () {
+    const drifted = checked({ driftShare: 0.6, driftedFeatures: ['a', 'b', 'c'], datasetDrift: true });
+    const conflict = mlopsError('MLOPS_ERR_LABELS_CONFLICT', { source: 'labels.csv', count: 1, ids: '"r-7"' });
+    const { out, attributes } = await runMonitor(
+      this.test!.title,
+      { modelName: 'churn', labels: { uri: 'labels.csv' } },
+      drifted,
+      conflict,
+    );
+    assert.equal(out.incident?.kind, 'drift');
+    assert.equal(out.liveMetric, undefined);
+    assert.equal(out.liveMetricError?.type, 'MLOPS_ERR_LABELS_CONFLICT');
+    assert.match(out.liveMetricError?.message ?? '', /different labels for the same prediction, 1 id\(s\): "r-7"/);
+    assert.equal(attributes.get(searchAttributes.liveMetric), undefined);
   });
 
   it('sets MlopsLiveMetric without an incident when the live metric holds, and neither when it was skipped', async function () {
