@@ -146,7 +146,7 @@ describe('checkLiveMetric (live metric with delayed labels, real DuckDB)', funct
     assert.equal(lenient.threshold, result.drop! + 0.01);
   });
 
-  it('skips, stating the minimum, when too few predictions have labels, and counts labels outside the lookback as unknown', async function () {
+  it('skips, stating why, when too few predictions have labels or all have one class, and counts labels outside the lookback as unknown', async function () {
     const few = await check({ uri: write('few.csv', labelRows(40)) });
     assert.equal(few.skipped, '40 labelled predictions in the window, fewer than the minimum 100');
     assert.equal(few.value, undefined);
@@ -158,6 +158,17 @@ describe('checkLiveMetric (live metric with delayed labels, real DuckDB)', funct
     const before = await check({ uri: write('early.csv', labelRows(300)) }, { until: '2026-11-29T12:00:00Z' });
     assert.deepEqual([before.labelled, before.unlabelled, before.unknownIds], [0, 0, 300]);
     assert.match(before.skipped ?? '', /fewer than the minimum/);
+
+    // Only churned customers' labels have arrived: AUC is undefined on one class, so the metric is not judged.
+    const churned = labelRows(1200).filter((row, i) => i === 0 || row[1] === 'yes');
+    assert.ok(churned.length > 101);
+    const oneClass = await check({ uri: write('one-class.csv', churned) });
+    assert.equal(oneClass.labelled, churned.length - 1);
+    assert.equal(
+      oneClass.skipped,
+      `the ${churned.length - 1} labelled predictions all have the class "true"; AUC needs both classes`,
+    );
+    assert.equal(oneClass.dropped, false);
   });
 
   it('matches labels to the instance of a multi-instance request through the instance column', async function () {
