@@ -88,7 +88,7 @@ function textOf(column: string, type: string | undefined): string {
 }
 
 /**
- * One row per source row: its 1-based position, the id as text, the instance (0 without an instance column), the
+ * One row per source row: its 1-based position, the id as text, the instance (0 without an instance column or value), the
  * label as written (`raw`, blank = not arrived) and as the model's label (`y`: class index or value, null when it
  * is not one).
  */
@@ -96,7 +96,10 @@ function rawLabelsSql(spec: LabelsJoinSpec, types: Record<string, string>): stri
   const text = `NULLIF(trim(${textOf(spec.labelColumn, types[spec.labelColumn])}), '')`;
   const y = spec.task === 'classification' ? classIndexSql(text, spec.classes) : numberSql(text);
   const rawInstance = spec.instanceColumn ? textOf(spec.instanceColumn, types[spec.instanceColumn]) : "'0'";
-  const instance = spec.instanceColumn ? `TRY_CAST(${rawInstance} AS INTEGER)` : '0';
+  // An empty instance is the request's first, as without an instance column.
+  const instance = spec.instanceColumn
+    ? `CASE WHEN ${rawInstance} IS NULL THEN 0 ELSE TRY_CAST(${rawInstance} AS INTEGER) END`
+    : '0';
   return `SELECT row_number() OVER () AS row_no, NULLIF(${textOf(spec.idColumn, types[spec.idColumn])}, '') AS id,
     ${instance} AS instance, ${rawInstance} AS raw_instance, ${text} AS raw, CAST(${y} AS DOUBLE) AS y
     FROM ${spec.relation}`;
