@@ -314,7 +314,7 @@ export const errorCatalogue = {
     message:
       'Labels source "{source}", column "{column}", data row {row}: {value} is not a label of this {task} model ({reason})',
     retryable: false,
-    fix: "A classification label must be one of the model's classes, written as the training target was (the classes are listed in the message); a regression label must be a number. Correct or remove the row; an empty label means the label has not arrived.",
+    fix: "A classification label must be one of the model's classes, written as the training target was (the classes are listed in the message; a false/true model also reads yes/no, y/n, t/f and 1/0); a regression label must be a finite number; an instance a whole number. Correct or remove the row; an empty label means the label has not arrived.",
   },
   MLOPS_ERR_MONITOR_METRIC_MISSING: {
     message:
