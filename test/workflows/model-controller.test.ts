@@ -44,6 +44,7 @@ function drift(version = 2, features = ['tenure', 'monthly_charges']): Monitorin
     version,
     driftedFeatures: features,
     driftShare: 0.5,
+    reason: `${features.length} feature(s) drifted (share 0.5): ${features.join(', ')}`,
     reportUri: 'file:///r.html',
   };
 }
@@ -371,7 +372,7 @@ describe('modelController (fake activities)', function () {
       );
       assert.match(
         retraining.retrain!.reason,
-        /incident: drift on v2: 2 drifted feature\(s\): tenure_months, contract/,
+        /incident: drift on v2: 2 feature\(s\) drifted \(share 0.6\): tenure_months, contract/,
       );
 
       const orphan = await stack().client.workflow.execute(monitorModel, {
