@@ -300,6 +300,16 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
   },
+  MLOPS_ERR_CONTROLLER_NOT_RUNNING: {
+    message: 'No model controller is running for model "{model}" (workflow id {workflowId})',
+    retryable: false,
+    fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
+  },
+  MLOPS_ERR_CLI_ARGUMENT_INVALID: {
+    message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
+    retryable: false,
+    fix: 'Correct the argument; running the command with no arguments prints its usage, and the README shows an example of each command.',
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,

@@ -1,2 +1,3 @@
 export { monitorModel } from './monitor-model';
+export { requestRetrain } from './request-retrain';
 export { trainingPipeline } from './training-pipeline';
