@@ -14,7 +14,7 @@ import { tempDir } from '../support/stack';
 function updateOf(argv: string[]) {
   const command = parseModelsCommand(argv);
   assert.equal(command.kind, 'update');
-  return (command as Extract<ModelsCommand, { kind: 'update' }>).update;
+  return (command).update;
 }
 
 function assertRefused(argv: string[], code: ErrorCode, message: RegExp): void {
