@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ModelsCommand } from '../../src/controller-client/command-line';
 import { parseModelsCommand, UsageError } from '../../src/controller-client/command-line';
 import type { ErrorCode } from '../../src/errors';
 import { tempDir } from '../support/stack';
@@ -14,7 +13,7 @@ import { tempDir } from '../support/stack';
 function updateOf(argv: string[]) {
   const command = parseModelsCommand(argv);
   assert.equal(command.kind, 'update');
-  return (command).update;
+  return command.update;
 }
 
 function assertRefused(argv: string[], code: ErrorCode, message: RegExp): void {
