@@ -7,6 +7,7 @@
  * fold the request into the one running). A missing controller fails the run with MLOPS_ERR_CONTROLLER_NOT_RUNNING,
  * so the schedule's recent actions show a failed run instead of a silent no-op.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { getExternalWorkflowHandle } from '@temporalio/workflow';
 import { controllerWorkflowId } from '../contracts/controller';
 import type { RequestRetrainInput, RequestRetrainResult } from '../contracts/request-retrain';
@@ -21,9 +22,11 @@ export async function requestRetrain(rawInput: RequestRetrainInput): Promise<Req
   try {
     await getExternalWorkflowHandle(workflowId).signal(requestRetrainSignal, { reason });
   } catch (err) {
-    // The server refuses a signal to a workflow that is not running (never started, or ended) and to nothing else
-    // a retry would fix.
-    throw mlopsError('MLOPS_ERR_CONTROLLER_NOT_RUNNING', { model: modelName, workflowId }, err as Error);
+    // The server's answer when no run with that id is open (never started, or ended).
+    if (err instanceof ApplicationFailure && err.type === 'ExternalWorkflowExecutionNotFound') {
+      throw mlopsError('MLOPS_ERR_CONTROLLER_NOT_RUNNING', { model: modelName, workflowId }, err);
+    }
+    throw err;
   }
   return { controllerWorkflowId: workflowId, reason };
 }
