@@ -119,10 +119,10 @@ function buildCommand(command: string, modelName: string, args: string[], values
 }
 
 function retrainScheduleFrom(modelName: string, values: OptionValues): RetrainScheduleOptions {
-  const cron = values.cron as string | undefined;
+  const cron = values.cron;
   if (!cron?.trim()) throw new UsageError('schedule-retrain needs --cron "<cron>" (e.g. --cron "0 3 * * 1").');
-  const input = values.reason === undefined ? { modelName } : { modelName, reason: values.reason as string };
+  const input = values.reason === undefined ? { modelName } : { modelName, reason: values.reason };
   const schedule: RetrainScheduleOptions = { cron, input };
-  if (values['task-queue'] !== undefined) schedule.taskQueue = values['task-queue'] as string;
+  if (values['task-queue'] !== undefined) schedule.taskQueue = values['task-queue'];
   return schedule;
 }

@@ -3,6 +3,7 @@
  * training input read from its JSON file, and the whole controller input validated against its schema.
  */
 import fs from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
 import type { CanaryThresholds, ControllerInput } from '../contracts/controller';
 import { controllerInputSchema } from '../contracts/controller';
 import { parseWorkflowInput } from '../contracts/validate';
@@ -18,28 +19,22 @@ export const thresholdFlags = {
   'max-prediction-drift': 'maxPredictionDrift',
 } as const satisfies Record<string, keyof CanaryThresholds>;
 
-export const commandLineOptions = {
-  training: { type: 'string' },
-  servers: { type: 'string' },
-  alias: { type: 'string' },
-  approval: { type: 'boolean' },
-  'approval-timeout': { type: 'string' },
-  'on-timeout': { type: 'string' },
-  'retrain-on': { type: 'string' },
-  muted: { type: 'string' },
-  'task-queue': { type: 'string' },
-  json: { type: 'boolean' },
-  direct: { type: 'boolean' },
-  reason: { type: 'string' },
-  cron: { type: 'string' },
-  weight: { type: 'string' },
-  'bake-seconds': { type: 'string' },
-  'min-requests': { type: 'string' },
-  'max-error-rate': { type: 'string' },
-  'max-latency-ratio': { type: 'string' },
-  'max-prediction-drift': { type: 'string' },
-} as const;
-export type OptionValues = Partial<Record<keyof typeof commandLineOptions, string | boolean>>;
+const textOptions = ['training', 'servers', 'alias', 'approval-timeout', 'on-timeout', 'retrain-on', 'muted'] as const;
+const stringOptions = [...textOptions, 'task-queue', 'reason', 'cron'] as const;
+const booleanOptions = ['approval', 'json', 'direct'] as const;
+const optionOf =
+  (type: 'string' | 'boolean') =>
+  (name: string): [string, { type: 'string' | 'boolean' }] => [name, { type }];
+
+/** Every option of every command, for `parseArgs`; which command takes which is the grammar's (./command-line.ts). */
+export const commandLineOptions: ParseArgsConfig['options'] = Object.fromEntries([
+  ...[...stringOptions, ...Object.keys(thresholdFlags)].map(optionOf('string')),
+  ...booleanOptions.map(optionOf('boolean')),
+]);
+export type OptionValues = Partial<
+  Record<(typeof stringOptions)[number] | keyof typeof thresholdFlags, string> &
+    Record<(typeof booleanOptions)[number], boolean>
+>;
 
 function invalid(command: string, argument: string, reason: string): Error {
   return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', { argument, script: 'models', command, reason });

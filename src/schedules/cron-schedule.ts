@@ -1,46 +1,58 @@
 /**
- * The project's Schedules (monitoring, retraining): a cron that starts one workflow on a task queue, overlap policy
- * SKIP (a tick while the previous run still works is dropped) and an explicit catch-up window (the server's default is
- * a year). They are created, or updated in place when they exist, so running a schedule command twice leaves one
- * schedule with the latest settings and its history of actions.
+ * The project's per-model Schedules (monitoring, retraining): a cron that starts one workflow on a task queue,
+ * overlap policy SKIP (a tick while the previous run still works is dropped) and an explicit catch-up window (the
+ * server's default is a year). They are created, or updated in place when they exist, so running a schedule command
+ * twice leaves one schedule with the latest settings and its history of actions.
  */
 import type { Client, ScheduleOptions } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
+import { taskQueues } from '../contracts/task-queues';
 
-export interface CronScheduleOptions {
-  scheduleId: string;
-  /** Cron expression (UTC), e.g. `0 * * * *` for hourly. */
-  cron: string;
+/** What a kind of model schedule starts. */
+export interface ScheduledWorkflow {
   workflowType: string;
-  /** The workflow's one input object. */
-  input: unknown;
-  taskQueue: string;
+  /** The schedule's id for a model; each run's workflow id is it plus the scheduled time (the server appends it). */
+  scheduleId(modelName: string): string;
   /** How late a tick missed while the server was down may still run. */
   catchupWindow: Duration;
 }
 
-/** Each run's workflow id is the schedule id (the server appends the scheduled time). */
-export function cronSchedule(options: CronScheduleOptions): ScheduleOptions {
+export interface ModelScheduleOptions<Input extends { modelName: string }> {
+  /** Cron expression (UTC), e.g. `0 * * * *` for hourly. */
+  cron: string;
+  /** The workflow's one input object. */
+  input: Input;
+  /** @default taskQueues.pipeline */
+  taskQueue?: string;
+}
+
+export function modelSchedule<Input extends { modelName: string }>(
+  kind: ScheduledWorkflow,
+  options: ModelScheduleOptions<Input>,
+): ScheduleOptions {
+  const scheduleId = kind.scheduleId(options.input.modelName);
   return {
-    scheduleId: options.scheduleId,
+    scheduleId,
     spec: { cronExpressions: [options.cron] },
     action: {
       type: 'startWorkflow',
-      workflowType: options.workflowType,
-      workflowId: options.scheduleId,
-      taskQueue: options.taskQueue,
+      workflowType: kind.workflowType,
+      workflowId: scheduleId,
+      taskQueue: options.taskQueue ?? taskQueues.pipeline,
       args: [options.input],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: options.catchupWindow },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: kind.catchupWindow },
   };
 }
 
-/** Creates the schedule, or updates its spec, action and policies when one with its id exists. */
-export async function upsertSchedule(
+/** Creates the model's schedule, or updates its spec, action and policies when it exists. */
+export async function upsertModelSchedule<Input extends { modelName: string }>(
   client: Client,
-  schedule: ScheduleOptions,
+  kind: ScheduledWorkflow,
+  options: ModelScheduleOptions<Input>,
 ): Promise<{ scheduleId: string; created: boolean }> {
+  const schedule = modelSchedule(kind, options);
   try {
     await client.schedule.create(schedule);
     return { scheduleId: schedule.scheduleId, created: true };
@@ -52,10 +64,14 @@ export async function upsertSchedule(
   return { scheduleId: schedule.scheduleId, created: false };
 }
 
-/** Deletes the schedule; false when there was none with this id. */
-export async function deleteSchedule(client: Client, scheduleId: string): Promise<boolean> {
+/** Deletes the model's schedule; false when it had none. */
+export async function deleteModelSchedule(
+  client: Client,
+  kind: ScheduledWorkflow,
+  modelName: string,
+): Promise<boolean> {
   try {
-    await client.schedule.getHandle(scheduleId).delete();
+    await client.schedule.getHandle(kind.scheduleId(modelName)).delete();
     return true;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return false;

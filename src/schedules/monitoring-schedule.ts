@@ -6,27 +6,20 @@
 import type { Client, ScheduleOptions } from '@temporalio/client';
 import type { MonitorModelInput } from '../contracts/monitoring';
 import { monitoringCatchupWindow, monitoringScheduleId } from '../contracts/monitoring';
-import { taskQueues } from '../contracts/task-queues';
-import { cronSchedule, upsertSchedule } from './cron-schedule';
+import type { ModelScheduleOptions, ScheduledWorkflow } from './cron-schedule';
+import { modelSchedule, upsertModelSchedule } from './cron-schedule';
 
-export interface MonitoringScheduleOptions {
-  /** Cron expression (UTC), e.g. `0 * * * *` for hourly. */
-  cron: string;
-  /** The workflow input (model name and check settings). */
-  input: MonitorModelInput;
-  /** @default taskQueues.pipeline */
-  taskQueue?: string;
-}
+const monitoring: ScheduledWorkflow = {
+  workflowType: 'monitorModel',
+  scheduleId: monitoringScheduleId,
+  catchupWindow: monitoringCatchupWindow,
+};
+
+/** Cron, `monitorModel` input (model name and check settings), task queue (default: the pipeline's). */
+export type MonitoringScheduleOptions = ModelScheduleOptions<MonitorModelInput>;
 
 export function monitoringSchedule(options: MonitoringScheduleOptions): ScheduleOptions {
-  return cronSchedule({
-    scheduleId: monitoringScheduleId(options.input.modelName),
-    cron: options.cron,
-    workflowType: 'monitorModel',
-    input: options.input,
-    taskQueue: options.taskQueue ?? taskQueues.pipeline,
-    catchupWindow: monitoringCatchupWindow,
-  });
+  return modelSchedule(monitoring, options);
 }
 
 /** Creates the model's schedule, or updates it when it exists; returns its id and whether it was created. */
@@ -34,5 +27,5 @@ export function upsertMonitoringSchedule(
   client: Client,
   options: MonitoringScheduleOptions,
 ): Promise<{ scheduleId: string; created: boolean }> {
-  return upsertSchedule(client, monitoringSchedule(options));
+  return upsertModelSchedule(client, monitoring, options);
 }

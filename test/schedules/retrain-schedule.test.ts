@@ -19,28 +19,32 @@ describe('the retraining Schedule (dev server)', function () {
   it('is created once per model and updated in place with the latest cron, and deleted on request', async function () {
     const { client } = stack();
     const modelName = uniqueName('retrain-schedule');
-    const input = { modelName };
-    const created = await upsertRetrainSchedule(client, { cron: '0 3 * * 1', input, taskQueue: 'q-one' });
-    const updated = await upsertRetrainSchedule(client, {
-      cron: '30 4 * * *',
-      input: { modelName, reason: 'nightly' },
-    });
-    assert.deepEqual(created, { scheduleId: retrainScheduleId(modelName), created: true });
-    assert.deepEqual(updated, { scheduleId: retrainScheduleId(modelName), created: false });
-    const handle = client.schedule.getHandle(retrainScheduleId(modelName));
+    const scheduleId = retrainScheduleId(modelName);
+    const answers = [
+      await upsertRetrainSchedule(client, { cron: '0 3 * * 1', input: { modelName }, taskQueue: 'q-one' }),
+      await upsertRetrainSchedule(client, { cron: '30 4 * * *', input: { modelName, reason: 'nightly' } }),
+    ];
+    assert.deepEqual(answers, [
+      { scheduleId, created: true },
+      { scheduleId, created: false },
+    ]);
     try {
-      const described = await handle.describe();
-      assert.equal(described.policies.overlap, ScheduleOverlapPolicy.SKIP);
-      assert.equal(described.policies.catchupWindow, 3_600_000);
-      const [calendar] = described.spec.calendars ?? [];
-      assert.deepEqual(calendar?.hour, [{ start: 4, end: 4, step: 1 }], 'the latest cron replaced the first');
-      assert.deepEqual(calendar?.minute, [{ start: 30, end: 30, step: 1 }]);
-      assert.equal(described.spec.calendars?.length, 1);
-      assert.equal(described.action.type, 'startWorkflow');
-      assert.equal(described.action.workflowType, 'requestRetrain');
-      assert.equal(described.action.taskQueue, 'mlops-pipeline');
-      assert.deepEqual(described.action.args, [{ modelName, reason: 'nightly' }]);
-      assert.ok(described.info.lastUpdatedAt, 'the second call updated the schedule it created');
+      const { spec, policies, action, info } = await client.schedule.getHandle(scheduleId).describe();
+      assert.deepEqual(policies, { ...policies, overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 3_600_000 });
+      assert.equal(spec.calendars?.length, 1, 'one cron: the latest replaced the first');
+      const { hour, minute } = spec.calendars[0]!;
+      assert.deepEqual(
+        { hour, minute },
+        { hour: [{ start: 4, end: 4, step: 1 }], minute: [{ start: 30, end: 30, step: 1 }] },
+      );
+      assert.deepEqual(action, {
+        ...action,
+        type: 'startWorkflow',
+        workflowType: 'requestRetrain',
+        taskQueue: 'mlops-pipeline',
+        args: [{ modelName, reason: 'nightly' }],
+      });
+      assert.ok(info.lastUpdatedAt, 'the second call updated the schedule it created');
     } finally {
       assert.equal(await deleteRetrainSchedule(client, modelName), true);
     }
