@@ -165,7 +165,7 @@ export const configSchema = {
   MLOPS_SERVE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds between reads of the deployment record the model server follows; 0 turns following off. @default 2000 */
   MLOPS_SERVE_POLL_MS: z.coerce.number().int().min(0).default(2000),
-  /** Comma-separated API keys; when set, every route but the health probes needs `Authorization: Bearer <key>` (401 otherwise). @default none (no keys; the server warns when it listens beyond loopback without them) */
+  /** Comma-separated API keys; when set, every route but the health probes needs `Authorization: Bearer <key>` (401 otherwise). The pipeline worker sends the first when the model controller reads the servers' per-version stats. @default none (no keys; the server warns when it listens beyond loopback without them) */
   MLOPS_SERVE_API_KEYS: z
     .string()
     .regex(
@@ -197,6 +197,12 @@ export const configSchema = {
   AIP_HEALTH_ROUTE: z
     .string()
     .regex(/^\/[\w\-./:]*$/, 'must be a path starting with /')
+    .optional(),
+  /** Webhook the model controller posts notifications to (incident, retrain started, gate failed, approval needed, promoted, rolled back) as Slack-compatible JSON (`text` and `blocks`), e.g. a Slack incoming webhook. A secret: it is never logged or put into errors. @default none (notifications are not sent) */
+  MLOPS_NOTIFY_WEBHOOK_URL: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
     .optional(),
   /** Log level of workers and the model server. @default INFO */
   MLOPS_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
@@ -251,6 +257,8 @@ export interface MlopsConfig {
     predictionLog?: { capacity: number; flushRows: number; flushMs: number; bigqueryTable?: string };
   };
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** The model controller's notifications: the webhook URL (a secret), when set. */
+  notify: { webhookUrl?: string };
   /** Payload encryption keys (the first encrypts) and the codec server's settings. */
   codec: {
     keys: { id: string; /** base64, 32 bytes */ key: string }[];
@@ -284,7 +292,7 @@ export function defaultSourceAccess(stateDir = path.resolve('.mlops')): SourceAc
 }
 
 /** Variables whose values are keys: a problem with one is reported without the value. */
-const secretVariables = new Set(['MLOPS_PAYLOAD_KEYS']);
+const secretVariables = new Set(['MLOPS_PAYLOAD_KEYS', 'MLOPS_NOTIFY_WEBHOOK_URL']);
 
 /** Parses and validates the environment; throws one `MLOPS_ERR_CONFIG_INVALID` listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<MlopsConfig> {
@@ -402,6 +410,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
           : undefined,
     },
     logLevel: v.MLOPS_LOG_LEVEL,
+    notify: { webhookUrl: v.MLOPS_NOTIFY_WEBHOOK_URL },
     codec: {
       keys: (v.MLOPS_PAYLOAD_KEYS ?? '')
         .split(',')

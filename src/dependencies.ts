@@ -37,6 +37,8 @@ export interface Dependencies {
   trainingWorkDir: string;
   /** Scratch folders of step attempts (src/scratch.ts), swept of dead workers' folders when a worker starts. */
   scratchRoot: string;
+  /** The model controller's HTTP peers: the notification webhook (a secret) and the API key sent to model servers. */
+  controller: { notifyWebhookUrl?: string; serveApiKey?: string };
   /** Vertex AI training, built on first use so a worker without Vertex settings still starts. */
   vertex: () => VertexTraining;
 }
@@ -74,6 +76,7 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
     trainers: createTrainerCatalog(config),
     trainingWorkDir: path.join(config.stateDir, 'training'),
     scratchRoot: path.join(config.stateDir, 'scratch'),
+    controller: { notifyWebhookUrl: config.notify.webhookUrl, serveApiKey: config.serve.apiKeys[0] },
     vertex: () =>
       (vertex ??= new VertexTraining({
         settings: config.vertex,

@@ -294,11 +294,46 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Profile the training snapshot again with this version (profile format 3 stores the drift reference); the profile activity recomputes older formats by itself.',
   },
+  MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: {
+    message: 'The model controller refused the request: {reason}',
+    retryable: false,
+    fix: 'Read the controller state (npm run models -- status <model>) and send a request that fits it: promote or roll back a baking canary before deploying another version; approve or reject the version that waits.',
+  },
   MLOPS_ERR_MONITOR_PROFILE_MISSING: {
     message:
       'Model "{model}" version {version} has no stored training profile at {uri}, so there is no drift reference',
     retryable: false,
     fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
+  },
+  MLOPS_ERR_ROLLOUT_INPUT_INVALID: {
+    message: 'A rollout step of model "{model}" got invalid input: {problems}',
+    retryable: false,
+    fix: 'Correct each listed field: versions are registry version numbers, a canary is another version than the stable one with a weight above 0 and below 1, and a window is two ISO times, since before until.',
+  },
+  MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE: {
+    message: 'Model "{model}" version {version} cannot be the {role}: {reason}',
+    retryable: false,
+    fix: 'Deploy a version that exists and loads (registry/<model>/versions/ in the artifact store lists them); re-register the version if its files were removed or damaged. The deployment was not changed.',
+  },
+  MLOPS_ERR_ROLLOUT_STATS_UNAVAILABLE: {
+    message: 'No model server of "{model}" answered the stats request: {reasons}',
+    retryable: true,
+    fix: 'Check that the servers listed in the controller input (servers) are running and reachable from the pipeline worker; the step is retried.',
+  },
+  MLOPS_ERR_ROLLOUT_STATS_REFUSED: {
+    message: 'Every model server of "{model}" refused the stats request: {reasons}',
+    retryable: false,
+    fix: 'A 401 means the servers require an API key: set MLOPS_SERVE_API_KEYS on the pipeline worker to include one of their keys (the first is sent). A 404 means the server serves another model or an older version without /v1/models/<model>/stats: check the controller input (servers, modelName).',
+  },
+  MLOPS_ERR_NOTIFY_FAILED: {
+    message: 'The {event} notification of model "{model}" was not delivered: {reason}',
+    retryable: true,
+    fix: 'Check that the webhook service is up and reachable from the pipeline worker; the notification is retried.',
+  },
+  MLOPS_ERR_NOTIFY_REJECTED: {
+    message: 'The webhook refused the {event} notification of model "{model}" with HTTP {status}: {answer}',
+    retryable: false,
+    fix: 'Check MLOPS_NOTIFY_WEBHOOK_URL on the pipeline worker: a 404 or 410 means the webhook was deleted or the URL is wrong (create a new one and set it), a 401 or 403 means it is not allowed to post, a 3xx means the URL moved (set the URL it points to), a 400 means the receiver does not accept Slack-style JSON ({"text", "blocks"}).',
   },
   MLOPS_ERR_CONTROLLER_NOT_RUNNING: {
     message: 'No model controller is running for model "{model}" (workflow id {workflowId})',

@@ -3,6 +3,8 @@
  * root (src/dependencies.ts) built.
  */
 import type { Dependencies } from '../dependencies';
+import type { ControllerActivities } from './controller';
+import { createControllerActivities } from './controller';
 import type { EvaluationActivities } from './evaluation';
 import { createEvaluationActivities } from './evaluation';
 import type { IngestActivities } from './ingest';
@@ -21,13 +23,14 @@ import { createTrainingActivities } from './training';
 import type { VertexTrainingActivities } from './vertex-training';
 import { createVertexTrainingActivities } from './vertex-training';
 
-/** Activities of the pipeline task queue (CPU work: data, evaluation, registry, monitoring). */
+/** Activities of the pipeline task queue (CPU work: data, evaluation, registry, monitoring, the model controller). */
 export type PipelineActivities = IngestActivities &
   ProfileActivities &
   PreprocessActivities &
   EvaluationActivities &
   RegistryActivities &
   MonitoringActivities &
+  ControllerActivities &
   VertexTrainingActivities;
 
 export function createPipelineActivities(deps: Dependencies): PipelineActivities {
@@ -46,6 +49,7 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
     ...createEvaluationActivities({ store }),
     ...createRegistryActivities({ store }),
     ...createMonitoringActivities({ store, duckDbThreads: dataThreads }),
+    ...createControllerActivities({ store, duckDbThreads: dataThreads, ...deps.controller }),
   };
   return {
     ...heartbeatingSteps(dataSteps, deps.scratchRoot),

@@ -1,9 +1,7 @@
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
 import { modelVersionFiles } from '../artifacts/layout';
-import type { FittedTransform } from '../contracts/datasets';
 import type { DeployModelInput, DeployModelResult, RegisterModelInput, RegisteredModel } from '../contracts/training';
-import { loadOnnxModel } from '../models/onnx-model';
+import { checkServable } from '../models/servable';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { moveAlias, readVersion, registerVersion } from '../registry/model-registry';
 
@@ -35,13 +33,6 @@ export function createRegistryActivities({ store }: RegistryDeps): RegistryActiv
       return { alias: input.alias, version: input.version, previousVersion: alias.previousVersion };
     },
   };
-}
-
-/** Loads the model the way the model server will, so a model that cannot serve never gets the alias. */
-async function checkServable(store: ArtifactStore, record: ModelVersionRecord): Promise<void> {
-  const transform = await readJson<FittedTransform>(store, record.transformUri);
-  const model = await loadOnnxModel(await store.read(record.modelUri), record.modelUri, transform.outputColumns.length);
-  await model.close();
 }
 
 function toRegistered(store: ArtifactStore, record: ModelVersionRecord): RegisteredModel {

@@ -11,6 +11,7 @@
  *   registry/<model>/versions/<000001>/version.json                  (created create-only: one number, one writer)
  *   registry/<model>/aliases/<alias>.json
  *   registry/<model>/deployments/<alias>.json                         (stable + canary: what model servers serve)
+ *   registry/<model>/history/<000001>.json                           (deployment history, created create-only)
  *   predictions/<model>/date=<YYYY-MM-DD>/part-<time>-<id>.parquet    (the model server's prediction log)
  *   monitoring/<model>/<runId>/{drift.json, report.html}               (runId: <workflow id>/<run id> of monitorModel)
  *   monitoring/<model>/watermark.json                                 (end of the last judged window)
@@ -170,6 +171,22 @@ export function aliasRecord(store: UriJoiner, modelName: string, alias: string):
 /** The deployment record model servers follow for an alias (stable version and canary). */
 export function deploymentRecord(store: UriJoiner, modelName: string, alias: string): string {
   return store.uri('registry', modelName, 'deployments', `${alias}.json`);
+}
+
+/** The deployment history of a model: one create-only entry per change of a deployment record. */
+export function deploymentHistoryFolder(store: UriJoiner, modelName: string): string {
+  return store.uri('registry', modelName, 'history');
+}
+
+/** One entry of the deployment history; zero-padded, so names sort in order. */
+export function deploymentHistoryEntry(store: UriJoiner, modelName: string, seq: number): string {
+  return store.uri(deploymentHistoryFolder(store, modelName), `${String(seq).padStart(6, '0')}.json`);
+}
+
+/** The sequence number of a deployment history entry's URI, or undefined when it is not one. */
+export function deploymentHistorySeq(uri: string): number | undefined {
+  const match = /\/history\/(\d{6,})\.json$/.exec(uri);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** The prediction log of a model, or one day's partition of it (`date` as YYYY-MM-DD, UTC). */

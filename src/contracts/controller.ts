@@ -99,6 +99,7 @@ export type ControllerEventKind =
   | 'deployed'
   | 'thresholds-set'
   | 'muted'
+  | 'notification-failed'
   | 'continued-as-new';
 
 export interface ControllerEvent {
@@ -130,7 +131,15 @@ export interface ControllerState {
   alias: string;
   /** The version the alias serves; undefined before the first deployment. */
   stable?: number;
-  canary?: { version: number; weight: number; startedAt: string; bakeUntil: string };
+  /** The version stable replaced, where a rollback without a canary goes back to. */
+  previousStable?: number;
+  /** A canary baking: its counters' baseline is sampled when it starts, so only the bake's traffic judges it. */
+  canary?: { version: number; weight: number; startedAt: string; bakeUntil: string; baseline: ServingStatsSample };
+  /** A version waiting for its canary to start (after the gate, and approval where required). */
+  nextRollout?: number;
+  /** A retrain asked for and not started yet (started as soon as no rollout is under way). */
+  requestedRetrain?: { reason: string };
+  lastVerdict?: CanaryVerdict;
   thresholds: CanaryThresholds;
   muted: string[];
   /** Incidents received and not yet answered by a finished retrain. */
@@ -140,6 +149,8 @@ export interface ControllerState {
   attempts: number;
   lastRetrain?: RetrainOutcome;
   pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
+  /** Notifications not sent yet. */
+  outbox: NotifyInput[];
   /** Most recent last. */
   history: ControllerEvent[];
   /** Runs of this controller before the current one (continue-as-new count). */
@@ -184,6 +195,7 @@ export type NotificationEvent =
   | 'incident'
   | 'retrain-started'
   | 'gate-failed'
+  | 'retrain-failed'
   | 'approval-needed'
   | 'promoted'
   | 'rolled-back';

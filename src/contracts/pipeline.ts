@@ -215,6 +215,22 @@ export const trainingPipelineInputSchema = z
       .regex(/^[a-z][a-z0-9-]{0,31}$/)
       .default('production')
       .describe('Registry alias that moves to the new version when it passes the gate.'),
+    deploy: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Whether a version that passes the gate is deployed (`deployAlias` moved to it). The model controller ' +
+          'starts its retraining runs with `false`: they register the version (outcome `registered`) and the ' +
+          'controller rolls it out by canary.',
+      ),
+    reportTo: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Workflow id of a model controller to signal (`retrainFinished`) when the run ends, whatever its outcome; ' +
+          'set by the controller on its retraining runs. @default none',
+      ),
   })
   .strict()
   .superRefine((input, ctx) => {
@@ -263,6 +279,7 @@ export const pipelineStages = [
   'registering',
   'deploying',
   'completed',
+  'registered',
   'rejected',
   'failed',
   'cancelled',
@@ -294,7 +311,8 @@ export interface PipelineStatus {
 }
 
 export interface TrainingPipelineResult {
-  outcome: 'deployed' | 'rejected';
+  /** `registered`: passed the gate and registered, not deployed (input `deploy: false`). */
+  outcome: 'deployed' | 'registered' | 'rejected';
   modelName: string;
   snapshotId: string;
   /** The task, as given or inferred from the target (absent in results of runs before task inference). */

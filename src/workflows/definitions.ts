@@ -22,9 +22,9 @@ export const deployUpdate = defineUpdate<ControllerAnswer, [{ version: number; d
 /** Promote the canary now, without waiting for the end of its bake. */
 export const promoteUpdate = defineUpdate<ControllerAnswer, []>('promote');
 /** Roll the canary back now; with no canary, move stable back to the version it replaced. */
-export const rollbackUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }?]>('rollback');
+export const rollbackUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }]>('rollback');
 /** Start a retrain (or fold into the one running). */
-export const retrainUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }?]>('retrain');
+export const retrainUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }]>('retrain');
 /** Decide a version waiting for approval. */
 export const approveUpdate = defineUpdate<ControllerAnswer, [{ version: number }]>('approve');
 export const rejectUpdate = defineUpdate<ControllerAnswer, [{ version: number; reason?: string }]>('reject');

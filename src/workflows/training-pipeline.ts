@@ -2,13 +2,19 @@
  * trainingPipeline: data to a deployed model, one named activity per step, passing artifact URIs only.
  *
  *   validate input → ingest → profile ∥ preprocess → train (training task queue) → evaluate + gate
- *     → register → deploy
+ *     → register → deploy (unless `deploy: false`: then the run ends `registered`)
+ *
+ * A run started by a model controller (`reportTo`) signals it `retrainFinished` when it ends, whatever the outcome:
+ * the controller may have continued as new since it started the run, and a signal by workflow id reaches its
+ * current run.
  *
  * A challenger that fails the gate ends the run with outcome `rejected` (not a failure). The `pipelineStatus` query
  * and the search attributes MlopsModelName, MlopsPipelineStage, MlopsDatasetSnapshot and MlopsModelVersion follow each
  * step; a run that fails (even at validation, when its input names a model) or is cancelled says so in both.
  */
 import {
+  CancellationScope,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
@@ -27,7 +33,8 @@ import { settledTask, trainingPipelineInputSchema } from '../contracts/pipeline'
 import type { TrainingPipelineSpec } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
-import { pipelineStatusQuery } from './definitions';
+import type { RetrainOutcome } from '../contracts/controller';
+import { pipelineStatusQuery, retrainFinishedSignal } from './definitions';
 import {
   describeFailure,
   enterStage,
@@ -80,8 +87,19 @@ const cancelledStage = 'cancelled-stage';
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
   const status = initialStatus(rawInput);
   setHandler(pipelineStatusQuery, () => status);
-  const { step, failedStage } = stepTracker(status);
   const spec = validateInput(rawInput, status);
+  try {
+    const result = await runPipeline(spec, status);
+    await reportOutcome(spec, outcomeOf(result));
+    return result;
+  } catch (err) {
+    await reportOutcome(spec, { workflowId: workflowInfo().workflowId, outcome: 'failed', reason: status.error ?? '' });
+    throw err;
+  }
+}
+
+async function runPipeline(spec: TrainingPipelineSpec, status: PipelineStatus): Promise<TrainingPipelineResult> {
+  const { step, failedStage } = stepTracker(status);
   const runKey = runKeyOf(workflowInfo());
   const data = dataSteps(spec);
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
@@ -105,6 +123,10 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     const registered = await step('registering', () => data.registerModel(registerInput(spec, outputs, runKey)));
     status.modelVersion = registered.version;
     upsertSearchAttributes([{ key: searchAttributes.modelVersion, value: registered.version }]);
+    if (!spec.deploy) {
+      enterStage(status, 'registered');
+      return { outcome: 'registered', version: registered.version, ...pipelineResult(spec, outputs) };
+    }
     await step('deploying', () => data.deployModel(deployInput(spec, registered)));
     enterStage(status, 'completed');
     return { outcome: 'deployed', version: registered.version, ...pipelineResult(spec, outputs) };
@@ -113,6 +135,27 @@ export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise
     status.error = errorMessage(failure);
     enterStage(status, endStage(err));
     throw failure;
+  }
+}
+
+function outcomeOf(result: TrainingPipelineResult): RetrainOutcome {
+  return {
+    workflowId: workflowInfo().workflowId,
+    outcome: result.outcome === 'rejected' ? 'rejected' : 'registered',
+    version: result.version,
+    reason: result.gate.reason,
+  };
+}
+
+/** Signals the controller that started this run; a controller that is gone is not a failure of the run. */
+async function reportOutcome(spec: TrainingPipelineSpec, outcome: RetrainOutcome): Promise<void> {
+  if (!spec.reportTo) return;
+  try {
+    // Not cancellable: a cancelled run still tells its controller that it ended.
+    const controller = getExternalWorkflowHandle(spec.reportTo);
+    await CancellationScope.nonCancellable(() => controller.signal(retrainFinishedSignal, outcome));
+  } catch {
+    // The controller was terminated or never existed: the outcome stays in this run's result.
   }
 }
 

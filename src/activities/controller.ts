@@ -1,0 +1,62 @@
+import type { ArtifactStore } from '../artifacts';
+import type {
+  NotifyInput,
+  NotifyResult,
+  PredictionComparison,
+  ServingStatsSample,
+  SetDeploymentInput,
+} from '../contracts/controller';
+import type {
+  ComparePredictionsInput,
+  ReadDeploymentInput,
+  SampleServingStatsInput,
+  SetDeploymentResult,
+} from '../contracts/rollout';
+import type { DeploymentRecord } from '../models/deployment-record';
+import { readDeployment } from '../models/deployment-record';
+import { sendNotification } from '../notifications/webhook';
+import { comparePredictions } from '../rollout/compare-predictions';
+import { sampleServingStats } from '../rollout/serving-stats';
+import { setDeployment } from '../rollout/set-deployment';
+
+export interface ControllerDeps {
+  store: ArtifactStore;
+  /** DuckDB threads for comparing predictions. */
+  duckDbThreads: number;
+  /** Slack-compatible webhook for notifications (a secret); unset: notifications are not sent. */
+  notifyWebhookUrl?: string;
+  /** Sent as a bearer token to model servers that require API keys. */
+  serveApiKey?: string;
+  /** Milliseconds to wait for a model server or the webhook. @default 10000 */
+  httpTimeoutMs?: number;
+}
+
+/** A stats read is one small JSON document, and the webhook answers at once; longer means the peer is in trouble. */
+const defaultHttpTimeoutMs = 10_000;
+
+/**
+ * The model controller's rollout (src/rollout/) and notifications (src/notifications/): reading and moving a
+ * deployment, sampling the servers' counters, comparing a canary's predictions with the stable version's, and
+ * posting to the webhook. The canary verdict itself is pure (src/contracts/canary-verdict.ts) and runs in the workflow.
+ */
+export interface ControllerActivities {
+  /** The deployment record the servers follow (or one made from the alias); undefined when neither exists. */
+  readDeployment(input: ReadDeploymentInput): Promise<DeploymentRecord | undefined>;
+  /** Moves the record and the alias after loading each version, and appends to the registry deployment history. */
+  setDeployment(input: SetDeploymentInput): Promise<SetDeploymentResult>;
+  sampleServingStats(input: SampleServingStatsInput): Promise<ServingStatsSample>;
+  comparePredictions(input: ComparePredictionsInput): Promise<PredictionComparison>;
+  notify(input: NotifyInput): Promise<NotifyResult>;
+}
+
+export function createControllerActivities(deps: ControllerDeps): ControllerActivities {
+  const { store } = deps;
+  const timeoutMs = deps.httpTimeoutMs ?? defaultHttpTimeoutMs;
+  return {
+    readDeployment: ({ modelName, alias }) => readDeployment(store, modelName, alias),
+    setDeployment: (input) => setDeployment(store, input),
+    sampleServingStats: (input) => sampleServingStats(input, { apiKey: deps.serveApiKey, timeoutMs }),
+    comparePredictions: (input) => comparePredictions(store, input, deps.duckDbThreads),
+    notify: (input) => sendNotification(input, { url: deps.notifyWebhookUrl, timeoutMs }),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Judging a canary from two samples of the model servers' per-version counters, taken before and after its bake, and
+ * from the comparison of its predictions with the stable version's. Pure and deterministic (no I/O, no clock): the
+ * controller workflow calls it directly.
+ *
+ * Checks, in order: enough canary traffic (else nothing else is judged), the canary's server-error (5xx) rate, the
+ * ratio of its mean latency to the stable version's, and the Jensen–Shannon distance between the two versions'
+ * prediction distributions. Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed
+ * ones (promotion), each a sentence with its numbers.
+ */
+import type {
+  CanaryThresholds,
+  CanaryVerdict,
+  PredictionComparison,
+  ServingStatsSample,
+  VersionCounters,
+} from './controller';
+
+const zero: VersionCounters = { requests: 0, errors: 0, rejected: 0, latencyMsSum: 0 };
+const fields = ['requests', 'errors', 'rejected', 'latencyMsSum'] as const;
+
+export function judgeCanary(
+  before: ServingStatsSample,
+  after: ServingStatsSample,
+  stable: number,
+  canary: number,
+  thresholds: CanaryThresholds,
+  predictions?: PredictionComparison,
+): CanaryVerdict {
+  const c = bakeCounters(before, after, canary);
+  const s = bakeCounters(before, after, stable);
+  const verdict = (decision: CanaryVerdict['decision'], reasons: string[]): CanaryVerdict => ({
+    decision,
+    reasons,
+    canary: c,
+    stable: s,
+    ...(predictions ? { predictionDrift: predictions } : {}),
+  });
+  if (c.requests < thresholds.minRequests)
+    return verdict('rollback', [
+      `Not enough traffic: the canary (version ${canary}) answered ${c.requests} requests during the bake, fewer than the ${thresholds.minRequests} needed to judge it.`,
+    ]);
+  const checks = [errorRate(c, thresholds), latency(c, s, thresholds), drift(predictions, thresholds)];
+  const failed = checks.filter((check) => !check.passed);
+  return failed.length > 0
+    ? verdict(
+        'rollback',
+        failed.map((check) => check.reason),
+      )
+    : verdict(
+        'promote',
+        checks.map((check) => check.reason),
+      );
+}
+
+/**
+ * A version's counters during the bake: after − before. Counters only grow while a server runs, so a decrease means
+ * a server restarted (its counters began again at zero) and the after value is what the bake saw.
+ */
+export function bakeCounters(before: ServingStatsSample, after: ServingStatsSample, version: number): VersionCounters {
+  const b = before.versions[String(version)] ?? zero;
+  const a = after.versions[String(version)] ?? zero;
+  const restarted = fields.some((f) => a[f] < b[f]);
+  return Object.fromEntries(fields.map((f) => [f, restarted ? a[f] : a[f] - b[f]])) as unknown as VersionCounters;
+}
+
+interface Check {
+  passed: boolean;
+  reason: string;
+}
+
+function errorRate(c: VersionCounters, t: CanaryThresholds): Check {
+  const rate = c.errors / c.requests;
+  const passed = rate <= t.maxErrorRate;
+  return {
+    passed,
+    reason: `The canary's server-error rate was ${percent(rate)} (${c.errors} of ${c.requests} requests answered 5xx), ${passed ? 'within' : 'above'} the limit of ${percent(t.maxErrorRate)}.`,
+  };
+}
+
+function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds): Check {
+  if (s.requests === 0)
+    return {
+      passed: true,
+      reason: 'Latency was not compared: the stable version answered no requests during the bake.',
+    };
+  const canaryMean = c.latencyMsSum / c.requests;
+  const stableMean = s.latencyMsSum / s.requests;
+  // Both means zero (clock resolution) is a ratio of 1: neither is slower.
+  const ratio = stableMean > 0 ? canaryMean / stableMean : canaryMean > 0 ? Infinity : 1;
+  const passed = ratio <= t.maxLatencyRatio;
+  return {
+    passed,
+    reason: `The canary's mean latency was ${ms(canaryMean)} against the stable version's ${ms(stableMean)}, a ratio of ${ratio.toFixed(2)}, ${passed ? 'within' : 'above'} the limit of ${t.maxLatencyRatio.toFixed(2)}.`,
+  };
+}
+
+function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check {
+  if (!p) return { passed: true, reason: 'Prediction drift was not compared: no comparison was given.' };
+  if (p.distance === undefined)
+    return {
+      passed: true,
+      reason: `Prediction drift was not compared: ${p.skipped ?? 'the comparison was skipped'}.`.replace(/\.\.$/, '.'),
+    };
+  const passed = p.distance <= t.maxPredictionDrift;
+  return {
+    passed,
+    reason: `The Jensen–Shannon distance between the canary's and the stable version's predictions was ${p.distance.toFixed(3)} (${p.canaryRows} and ${p.stableRows} logged rows), ${passed ? 'within' : 'above'} the limit of ${t.maxPredictionDrift.toFixed(3)}.`,
+  };
+}
+
+function percent(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+function ms(x: number): string {
+  return `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+}

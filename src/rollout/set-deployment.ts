@@ -1,0 +1,89 @@
+/**
+ * Moving a model's deployment: the record the model servers follow (`stable` and an optional canary), the registry
+ * alias (to `stable`, so tools that read the alias agree with the servers), and an entry in the registry's deployment
+ * history. Each version is first loaded the way the server loads it, so an unservable version is refused before any
+ * server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
+ */
+import type { ArtifactStore } from '../artifacts';
+import { readJson } from '../artifacts';
+import { deploymentRecord } from '../artifacts/layout';
+import type { SetDeploymentInput } from '../contracts/controller';
+import type { SetDeploymentResult } from '../contracts/rollout';
+import { isMlopsError, mlopsError } from '../errors';
+import type { DeploymentRecord } from '../models/deployment-record';
+import { readDeployment, writeDeployment } from '../models/deployment-record';
+import { checkServable } from '../models/servable';
+import { moveAlias, readVersion } from '../registry/model-registry';
+import type { DeploymentState } from './deployment-history';
+import { appendDeploymentHistory, lastDeploymentEntry, sameState } from './deployment-history';
+
+export async function setDeployment(store: ArtifactStore, input: SetDeploymentInput): Promise<SetDeploymentResult> {
+  checkInput(input);
+  const { modelName: model, alias } = input;
+  const target: DeploymentState = { stable: input.stable, ...(input.canary ? { canary: { ...input.canary } } : {}) };
+  await ensureServable(store, model, input.stable, 'stable version');
+  if (input.canary) await ensureServable(store, model, input.canary.version, 'canary');
+  const before = await readDeployment(store, model, alias);
+  const recordUri = deploymentRecord(store, model, alias);
+  const written = (await store.exists(recordUri)) ? await readJson<DeploymentRecord>(store, recordUri) : undefined;
+  const moved = !sameState(written, target);
+  if (moved) await writeDeployment(store, model, alias, target);
+  await moveAlias(store, model, alias, input.stable);
+  const last = await lastDeploymentEntry(store, model, alias);
+  if (!moved && sameState(last, target)) return { ...target, previous: last?.previous, changed: false };
+  // A retry after the record was written but before its history entry: the state before is the last entry's.
+  const previous = moved ? before && stateOf(before) : last && stateOf(last);
+  const entry = await appendDeploymentHistory(store, {
+    at: new Date().toISOString(),
+    modelName: model,
+    alias,
+    ...target,
+    ...(previous ? { previous } : {}),
+    reason: input.reason,
+    actor: input.actor,
+  });
+  return { ...target, ...(previous ? { previous } : {}), changed: true, historySeq: entry.seq };
+}
+
+function stateOf(s: DeploymentState): DeploymentState {
+  return { stable: s.stable, ...(s.canary ? { canary: { version: s.canary.version, weight: s.canary.weight } } : {}) };
+}
+
+const modelName = /^[a-z][a-z0-9-]{0,62}$/;
+const aliasName = /^[a-z][a-z0-9-]{0,31}$/;
+const isVersion = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+
+function checkInput(input: SetDeploymentInput): void {
+  const problems: string[] = [];
+  if (!modelName.test(input.modelName)) problems.push('modelName must be lowercase letters, digits and dashes');
+  if (!aliasName.test(input.alias)) problems.push('alias must be lowercase letters, digits and dashes (32 at most)');
+  if (!isVersion(input.stable)) problems.push(`stable must be a version number (1 or more), got ${input.stable}`);
+  const c = input.canary;
+  if (c && !isVersion(c.version)) problems.push(`canary.version must be a version number, got ${c.version}`);
+  if (c && c.version === input.stable) problems.push(`canary.version ${c.version} is the stable version itself`);
+  if (c && !(c.weight > 0 && c.weight < 1)) problems.push(`canary.weight must be above 0 and below 1, got ${c.weight}`);
+  if (!input.reason?.trim()) problems.push('reason must say why the deployment moves');
+  if (!input.actor?.trim()) problems.push('actor must name who moves it');
+  if (problems.length > 0)
+    throw mlopsError('MLOPS_ERR_ROLLOUT_INPUT_INVALID', {
+      model: String(input.modelName).slice(0, 100),
+      problems: problems.join('; '),
+    });
+}
+
+/**
+ * Refuses a version that is missing or cannot be loaded; a failure that may pass on retry (a store that did not
+ * answer) is left as it is, so Temporal retries it.
+ */
+async function ensureServable(store: ArtifactStore, model: string, version: number, role: string): Promise<void> {
+  try {
+    await checkServable(store, await readVersion(store, model, version));
+  } catch (err) {
+    if (!isMlopsError(err) || !err.nonRetryable) throw err;
+    throw mlopsError(
+      'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE',
+      { model, version, role, reason: err.message.split('\n')[0] },
+      err,
+    );
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The model controller's state and the pure changes made to it: what an incident does, what a finished retrain
+ * does, what is recorded in its history. No Temporal calls here, so each rule reads on its own; the workflow
+ * (model-controller.ts) decides when they run.
+ */
+import type {
+  ControllerEvent,
+  ControllerEventKind,
+  ControllerSpec,
+  ControllerState,
+  NotificationEvent,
+  RetrainOutcome,
+} from '../contracts/controller';
+import type { MonitoringIncident } from '../contracts/monitoring';
+
+/** The state a first run starts from, or the one a previous run carried across continue-as-new. */
+export function initialState(spec: ControllerSpec): ControllerState {
+  const carried = spec.state as ControllerState | undefined;
+  if (carried) return { ...carried, generation: carried.generation + 1 };
+  return {
+    modelName: spec.modelName,
+    alias: spec.alias,
+    thresholds: spec.canary,
+    muted: [...spec.muted],
+    openIncidents: [],
+    attempts: 0,
+    outbox: [],
+    history: [],
+    generation: 0,
+  };
+}
+
+/** Appends to the recent history, keeping the last `limit` entries. */
+export function record(
+  state: ControllerState,
+  limit: number,
+  now: Date,
+  kind: ControllerEventKind,
+  message: string,
+  version?: number,
+): void {
+  const event: ControllerEvent = {
+    at: now.toISOString(),
+    kind,
+    message,
+    ...(version === undefined ? {} : { version }),
+  };
+  state.history.push(event);
+  if (state.history.length > limit) state.history.splice(0, state.history.length - limit);
+}
+
+/** Queues a webhook message; the workflow's loop sends it. */
+export function notify(
+  state: ControllerState,
+  workflowId: string,
+  event: NotificationEvent,
+  text: string,
+  version?: number,
+) {
+  state.outbox.push({
+    event,
+    modelName: state.modelName,
+    text,
+    workflowId,
+    ...(version === undefined ? {} : { version }),
+  });
+}
+
+/** A rollout is under way: a canary bakes, a version waits for approval or for its canary to start. */
+export function rolloutUnderWay(state: ControllerState): boolean {
+  return state.canary !== undefined || state.pendingApproval !== undefined || state.nextRollout !== undefined;
+}
+
+export type IncidentEffect = 'ignored' | 'folded' | 'retrain';
+
+/**
+ * What an incident does. Single flight: while a retrain runs or its version rolls out, every incident folds into it;
+ * otherwise it asks for one retrain (more incidents before it starts fold into that request).
+ */
+export function incidentEffect(
+  state: ControllerState,
+  spec: ControllerSpec,
+  incident: MonitoringIncident,
+): IncidentEffect {
+  if (!spec.retrainOn.includes(incident.kind)) return 'ignored';
+  if (incident.kind === 'drift' && incident.driftedFeatures.every((f) => state.muted.includes(f))) return 'ignored';
+  if (state.retrain || state.requestedRetrain || rolloutUnderWay(state)) return 'folded';
+  return 'retrain';
+}
+
+export function describeIncident(incident: MonitoringIncident): string {
+  const detail =
+    incident.kind === 'drift'
+      ? `${incident.driftedFeatures.length} drifted feature(s): ${incident.driftedFeatures.join(', ')}`
+      : 'reason' in incident && typeof incident.reason === 'string'
+        ? incident.reason
+        : 'live metric dropped';
+  return `${incident.kind} on v${incident.version}: ${detail}`;
+}
+
+/** The training input of a retrain: the configured one, registering without deploying, reporting back. */
+export function retrainInput(spec: ControllerSpec, controllerId: string): Record<string, unknown> {
+  return { ...spec.training, modelName: spec.modelName, deploy: false, reportTo: controllerId };
+}
+
+/** Applies a finished retrain; false when it is not the retrain in flight (a duplicate report). */
+export function finishRetrain(state: ControllerState, outcome: RetrainOutcome): boolean {
+  if (state.retrain?.workflowId !== outcome.workflowId) return false;
+  state.retrain = undefined;
+  state.lastRetrain = outcome;
+  state.openIncidents = [];
+  return true;
+}
+
+/** Whether the controller may continue as new now: nothing in flight that lives only in this run's memory. */
+export function canContinueAsNew(state: ControllerState): boolean {
+  return (
+    state.canary === undefined &&
+    state.nextRollout === undefined &&
+    state.pendingApproval === undefined &&
+    state.requestedRetrain === undefined &&
+    state.outbox.length === 0
+  );
+}

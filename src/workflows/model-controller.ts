@@ -1,0 +1,530 @@
+/**
+ * modelController: one long-running workflow per model (id `controllerWorkflowId(model)`) that closes the loop.
+ *
+ *   incident (signal from monitorModel) or `retrain` (update, schedule)
+ *     → one retraining child (trainingPipeline, `deploy: false`, id retrain-<model>-<attempt>; incidents meanwhile fold)
+ *     → gate (in the child: challenger and champion on the same test rows) → approval (optional, with a timeout)
+ *     → canary saga: set canary → durable bake timer → judge on the servers' per-version counters and the
+ *       prediction log → promote, or roll back → notify
+ *
+ * Updates (deploy, promote, rollback, retrain, approve, reject, setThresholds, mute) are validated synchronously and
+ * answer with what they did and the state after it. Moves of the deployment run one at a time (`serial`). The
+ * workflow continues as new when the server suggests it (or after `continueAsNewAfterEvents`), only when no rollout is
+ * under way; a retraining child may be running then: it was started with parent-close policy ABANDON, so it keeps
+ * running, and it reports its end by signal to the controller's workflow id, which the next run receives (the child is
+ * re-attached by its id, carried in the state).
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ControllerActivities } from '../activities/controller';
+import { judgeCanary } from '../contracts/canary-verdict';
+import type {
+  ControllerAnswer,
+  ControllerInput,
+  ControllerResult,
+  ControllerSpec,
+  ControllerState,
+  RetrainOutcome,
+} from '../contracts/controller';
+import { canaryThresholdsSchema, controllerInputSchema, retrainWorkflowId } from '../contracts/controller';
+import type { TrainingPipelineInput } from '../contracts/pipeline';
+import { trainingPipelineInputSchema } from '../contracts/pipeline';
+import { searchAttributes } from '../contracts/search-attributes';
+import { parseWorkflowInput } from '../contracts/validate';
+import { mlopsError } from '../errors';
+import {
+  approveUpdate,
+  controllerStatusQuery,
+  deployUpdate,
+  incidentSignal,
+  muteUpdate,
+  promoteUpdate,
+  rejectUpdate,
+  requestRetrainSignal,
+  retrainFinishedSignal,
+  retrainUpdate,
+  rollbackUpdate,
+  setThresholdsUpdate,
+} from './definitions';
+import {
+  canContinueAsNew,
+  describeIncident,
+  finishRetrain,
+  incidentEffect,
+  initialState,
+  notify,
+  record,
+  retrainInput,
+  rolloutUnderWay,
+} from './controller-state';
+import { trainingPipeline } from './training-pipeline';
+
+/** Registry and server calls: seconds each; transient faults (a server restarting, a busy disk) retried. */
+const rollout = proxyActivities<ControllerActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+/** A webhook that is down is retried for about ten minutes; then the message is given up (and recorded). */
+const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
+});
+
+export async function modelController(rawInput: ControllerInput): Promise<ControllerResult> {
+  const spec = parseWorkflowInput(controllerInputSchema, rawInput, 'modelController');
+  parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
+  const ctl = new Controller(spec, initialState(spec));
+  ctl.registerHandlers();
+  upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
+  await ctl.start();
+  for (;;) {
+    await condition(() => ctl.hasWork() || ctl.shouldContinueAsNew());
+    if (ctl.hasWork()) await ctl.step();
+    else await ctl.continueAsNew();
+  }
+}
+
+class Controller {
+  readonly #id = workflowInfo().workflowId;
+  /** The one deployment move in progress; handlers and the loop wait for it (`serial`). */
+  #moving = false;
+  /** Outcome of a canary forced by an update while it bakes. */
+  #forced?: { decision: 'promote' | 'rollback'; reason: string };
+  /** Decision of the pending approval. */
+  #decision?: { approved: boolean; reason: string };
+
+  constructor(
+    private readonly spec: ControllerSpec,
+    readonly state: ControllerState,
+  ) {}
+
+  registerHandlers(): void {
+    const s = this.state;
+    setHandler(controllerStatusQuery, () => s);
+    setHandler(incidentSignal, (incident) => this.onIncident(incident));
+    setHandler(requestRetrainSignal, ({ reason }) => void this.askRetrain(reason || 'scheduled retrain'));
+    setHandler(retrainFinishedSignal, (outcome) => this.onRetrainFinished(outcome));
+    setHandler(retrainUpdate, (args) => this.answer(this.askRetrain(reasonOf(args, 'asked for'))));
+    setHandler(deployUpdate, ({ version, direct }) => this.deploy(version, direct ?? false), {
+      validator: ({ version }: { version: number }) => this.validateDeploy(version),
+    });
+    setHandler(promoteUpdate, () => this.force('promote', 'promoted by hand'), {
+      validator: () => this.require(s.canary !== undefined, 'no canary is baking: nothing to promote'),
+    });
+    setHandler(rollbackUpdate, (args) => this.rollback(reasonOf(args, 'rolled back by hand')), {
+      validator: (_args: { reason?: string }) => this.validateRollback(),
+    });
+    setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
+      validator: ({ version }: { version: number }) => this.validateDecision(version),
+    });
+    setHandler(rejectUpdate, ({ version, reason }) => this.decide(false, reason || `v${version} rejected`), {
+      validator: ({ version }: { version: number }) => this.validateDecision(version),
+    });
+    setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
+      validator: (changes) =>
+        void parseWorkflowInput(canaryThresholdsSchema.partial().strict(), changes, 'setThresholds'),
+    });
+    setHandler(muteUpdate, ({ feature, muted }) => this.mute(feature, muted ?? true), {
+      validator: (args: { feature: string } | undefined) =>
+        this.require(typeof args?.feature === 'string' && args.feature.length > 0, 'name a feature'),
+    });
+  }
+
+  /** On a first start, learns what the alias serves today. */
+  async start(): Promise<void> {
+    if (this.state.generation > 0) return;
+    const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
+    this.state.stable = deployment?.stable;
+    this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
+    this.showStable();
+  }
+
+  hasWork(): boolean {
+    const s = this.state;
+    return (
+      s.outbox.length > 0 ||
+      s.canary !== undefined ||
+      s.pendingApproval !== undefined ||
+      s.nextRollout !== undefined ||
+      (s.requestedRetrain !== undefined && s.retrain === undefined)
+    );
+  }
+
+  shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    const due = info.continueAsNewSuggested || info.historyLength > this.spec.continueAsNewAfterEvents;
+    return due && canContinueAsNew(this.state);
+  }
+
+  /** One piece of work, in priority order: messages, the canary, approval, the next rollout, a retrain. */
+  async step(): Promise<void> {
+    const s = this.state;
+    if (s.outbox.length > 0) return this.sendNotifications();
+    if (s.canary) return this.bakeAndJudge();
+    if (s.pendingApproval) return this.awaitApproval();
+    if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
+    if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain.reason);
+  }
+
+  async continueAsNew(): Promise<never> {
+    await condition(allHandlersFinished);
+    this.record('continued-as-new', `generation ${this.state.generation + 1} starts with the whole state`);
+    return continueAsNew<typeof modelController>({ ...this.spec, state: this.state });
+  }
+
+  // ---- incidents and retraining ----
+
+  private onIncident(incident: Parameters<typeof describeIncident>[0]): void {
+    const effect = incidentEffect(this.state, this.spec, incident);
+    const text = describeIncident(incident);
+    if (effect === 'ignored') return this.record('incident-ignored', `${text} (muted or not a retrain trigger)`);
+    this.state.openIncidents.push(incident);
+    this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
+    if (effect === 'folded') {
+      if (this.state.retrain) this.state.retrain.folded++;
+      return this.record('incident-folded', `${text}; folded into the retrain or rollout under way`);
+    }
+    this.record('incident', text);
+    this.askRetrain(`incident: ${text}`);
+  }
+
+  /** Asks for a retrain; single flight: one under way absorbs the request. */
+  private askRetrain(reason: string): string {
+    const s = this.state;
+    if (s.retrain) {
+      s.retrain.folded++;
+      return `retrain ${s.retrain.workflowId} is already running; the request was folded into it`;
+    }
+    if (s.requestedRetrain) return 'a retrain is already queued; the request was folded into it';
+    s.requestedRetrain = { reason };
+    return rolloutUnderWay(s)
+      ? 'retrain queued: it starts when the rollout under way ends'
+      : `retrain ${retrainWorkflowId(this.spec.modelName, s.attempts + 1)} starting`;
+  }
+
+  private async startRetrain(reason: string): Promise<void> {
+    const s = this.state;
+    if (rolloutUnderWay(s)) return;
+    s.attempts++;
+    const workflowId = retrainWorkflowId(this.spec.modelName, s.attempts);
+    s.requestedRetrain = undefined;
+    s.retrain = { workflowId, attempt: s.attempts, reason, startedAt: this.now(), folded: 0 };
+    this.record('retrain-started', `${workflowId}: ${reason}`);
+    this.notify('retrain-started', `Retraining ${this.spec.modelName} (${workflowId}): ${reason}`);
+    try {
+      const child = await startChild(trainingPipeline, {
+        workflowId,
+        args: [retrainInput(this.spec, this.#id) as TrainingPipelineInput],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      // In this run the child's result is at hand; after a continue-as-new its signal brings the same outcome.
+      child.result().then(
+        (result) =>
+          this.onRetrainFinished({
+            workflowId,
+            outcome: result.outcome === 'rejected' ? 'rejected' : 'registered',
+            version: result.version,
+            reason: result.gate.reason,
+          }),
+        (err: unknown) => this.onRetrainFinished({ workflowId, outcome: 'failed', reason: messageOf(err) }),
+      );
+    } catch (err) {
+      // The backstop of single flight: a run with this id is already open (started by an earlier run of this
+      // controller); it reports to this controller when it ends, so it is attached, not started twice.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      this.record('retrain-started', `${workflowId} was already running: attached to it`);
+    }
+  }
+
+  private onRetrainFinished(outcome: RetrainOutcome): void {
+    const s = this.state;
+    const folded = s.retrain?.folded ?? 0;
+    if (!finishRetrain(s, outcome)) return;
+    const name = this.spec.modelName;
+    this.record(
+      'retrain-finished',
+      `${outcome.workflowId}: ${outcome.outcome} (${folded} incident(s) folded in)`,
+      outcome.version,
+    );
+    if (outcome.outcome === 'failed')
+      return this.notify('retrain-failed', `Retraining ${name} failed: ${outcome.reason}`);
+    if (outcome.outcome === 'rejected' || outcome.version === undefined) {
+      this.record('gate-failed', outcome.reason);
+      return this.notify('gate-failed', `The retrained ${name} did not pass the gate: ${outcome.reason}`);
+    }
+    const version = outcome.version;
+    if (!this.spec.approval.required) {
+      s.nextRollout = version;
+      return;
+    }
+    const { timeoutSeconds, onTimeout } = this.spec.approval;
+    const deadline = new Date(Date.now() + timeoutSeconds * 1000).toISOString();
+    s.pendingApproval = { version, requestedAt: this.now(), deadline, onTimeout };
+    this.record(
+      'approval-requested',
+      `v${version} passed the gate (${outcome.reason}); waiting for approval until ${deadline}, then ${onTimeout}`,
+      version,
+    );
+    this.notify(
+      'approval-needed',
+      `v${version} of ${name} passed the gate and waits for approval (until ${deadline}; then ${onTimeout}): npm run models -- approve ${name} ${version}`,
+      version,
+    );
+  }
+
+  // ---- approval ----
+
+  private async awaitApproval(): Promise<void> {
+    const pending = this.state.pendingApproval!;
+    const left = Math.max(0, Date.parse(pending.deadline) - Date.now());
+    const decided = await condition(() => this.#decision !== undefined, left);
+    const decision = decided
+      ? this.#decision!
+      : {
+          approved: pending.onTimeout === 'approve',
+          reason: `no decision by ${pending.deadline}: ${pending.onTimeout} (the configured default)`,
+        };
+    this.#decision = undefined;
+    this.state.pendingApproval = undefined;
+    if (decision.approved) {
+      this.record('approved', decision.reason, pending.version);
+      this.state.nextRollout = pending.version;
+    } else {
+      this.record('rejected', decision.reason, pending.version);
+    }
+  }
+
+  private async decide(approved: boolean, reason: string): Promise<ControllerAnswer> {
+    this.#decision = { approved, reason };
+    await condition(() => this.state.pendingApproval === undefined);
+    return this.answer(reason);
+  }
+
+  // ---- the canary saga ----
+
+  /** Starts the canary of `version`, or deploys it straight away when no server can judge a canary. */
+  private async rollOut(version: number): Promise<void> {
+    this.state.nextRollout = undefined;
+    if (this.spec.servers.length === 0 || this.state.stable === undefined) {
+      const why = this.state.stable === undefined ? 'first deployment' : 'no servers configured to judge a canary';
+      await this.serial(() => this.moveStable(version, `deployed directly (${why})`));
+      return;
+    }
+    await this.serial(() => this.startCanary(version));
+  }
+
+  private async startCanary(version: number): Promise<void> {
+    const s = this.state;
+    const { weight, bakeSeconds } = s.thresholds;
+    const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.spec.servers });
+    await rollout.setDeployment(this.move(s.stable!, `canary v${version} at ${weight}`, { version, weight }));
+    const startedAt = this.now();
+    const bakeUntil = new Date(Date.now() + bakeSeconds * 1000).toISOString();
+    s.canary = { version, weight, startedAt, bakeUntil, baseline };
+    this.record('canary-started', `v${version} takes ${weight * 100}% of requests until ${bakeUntil}`, version);
+  }
+
+  /** The durable bake timer, then the verdict (or the decision an update forced meanwhile). */
+  private async bakeAndJudge(): Promise<void> {
+    const canary = this.state.canary!;
+    const left = Math.max(0, Date.parse(canary.bakeUntil) - Date.now());
+    await condition(() => this.#forced !== undefined, left);
+    const forced = this.#forced;
+    this.#forced = undefined;
+    await this.serial(async () => {
+      if (forced) return this.finishCanary(forced.decision, forced.reason);
+      const verdict = await this.judge();
+      this.state.lastVerdict = verdict;
+      this.record('canary-judged', `${verdict.decision}: ${verdict.reasons.join('; ')}`, canary.version);
+      return this.finishCanary(verdict.decision, verdict.reasons.join('; '));
+    });
+  }
+
+  private async judge() {
+    const s = this.state;
+    const canary = s.canary!;
+    const until = this.now();
+    const [after, predictions] = await Promise.all([
+      rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.spec.servers }),
+      rollout.comparePredictions({
+        modelName: this.spec.modelName,
+        stable: s.stable!,
+        canary: canary.version,
+        since: canary.startedAt,
+        until,
+        minRows: s.thresholds.minRequests,
+      }),
+    ]);
+    return judgeCanary(canary.baseline, after, s.stable!, canary.version, s.thresholds, predictions);
+  }
+
+  private async finishCanary(decision: 'promote' | 'rollback', reason: string): Promise<void> {
+    const s = this.state;
+    const canary = s.canary!;
+    const name = this.spec.modelName;
+    if (decision === 'promote') {
+      await this.moveStable(canary.version, `canary v${canary.version} promoted: ${reason}`);
+      this.record('promoted', reason, canary.version);
+      this.notify('promoted', `v${canary.version} of ${name} is the new stable version: ${reason}`, canary.version);
+    } else {
+      await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`));
+      this.record('rolled-back', reason, canary.version);
+      this.notify(
+        'rolled-back',
+        `Canary v${canary.version} of ${name} was rolled back; v${s.stable} keeps serving: ${reason}`,
+        canary.version,
+      );
+    }
+    s.canary = undefined;
+  }
+
+  private async moveStable(version: number, reason: string): Promise<void> {
+    const s = this.state;
+    await rollout.setDeployment(this.move(version, reason));
+    if (s.stable !== version) s.previousStable = s.stable;
+    s.stable = version;
+    this.record('deployed', reason, version);
+    this.showStable();
+  }
+
+  // ---- updates ----
+
+  private async deploy(version: number, direct: boolean): Promise<ControllerAnswer> {
+    if (direct || this.spec.servers.length === 0 || this.state.stable === undefined) {
+      await this.serial(() => this.moveStable(version, 'deployed by hand'));
+      return this.answer(`v${version} is stable`);
+    }
+    await this.serial(() => this.startCanary(version));
+    return this.answer(`canary v${version} started; judged at ${this.state.canary?.bakeUntil}`);
+  }
+
+  private async force(decision: 'promote' | 'rollback', reason: string): Promise<ControllerAnswer> {
+    const version = this.state.canary!.version;
+    this.#forced = { decision, reason };
+    await condition(() => this.state.canary?.version !== version);
+    return this.answer(`canary v${version} ${decision === 'promote' ? 'promoted' : 'rolled back'}`);
+  }
+
+  private async rollback(reason: string): Promise<ControllerAnswer> {
+    if (this.state.canary) return this.force('rollback', reason);
+    const back = this.state.previousStable!;
+    await this.serial(async () => {
+      await this.moveStable(back, `rolled back by hand: ${reason}`);
+      this.record('rolled-back', reason, back);
+      this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, back);
+    });
+    return this.answer(`v${back} is stable again`);
+  }
+
+  private setThresholds(changes: Partial<ControllerState['thresholds']>): ControllerAnswer {
+    this.state.thresholds = { ...this.state.thresholds, ...changes };
+    this.record('thresholds-set', JSON.stringify(changes));
+    return this.answer(`thresholds now ${JSON.stringify(this.state.thresholds)}`);
+  }
+
+  private mute(feature: string, muted: boolean): ControllerAnswer {
+    const rest = this.state.muted.filter((f) => f !== feature);
+    this.state.muted = muted ? [...rest, feature] : rest;
+    this.record('muted', `${feature} ${muted ? 'muted' : 'unmuted'}`);
+    return this.answer(`${feature} ${muted ? 'muted: its drift alone no longer starts a retrain' : 'unmuted'}`);
+  }
+
+  private validateDeploy(version: number): void {
+    this.require(Number.isInteger(version) && version >= 1, 'version must be a registered version number (1, 2, …)');
+    this.require(
+      this.state.canary === undefined,
+      `canary v${this.state.canary?.version} is baking: promote or roll it back first`,
+    );
+    this.require(
+      this.state.pendingApproval === undefined,
+      `v${this.state.pendingApproval?.version} waits for approval: approve or reject it first`,
+    );
+  }
+
+  private validateRollback(): void {
+    const s = this.state;
+    this.require(
+      s.canary !== undefined || s.previousStable !== undefined,
+      'no canary is baking and stable has no previous version to go back to',
+    );
+  }
+
+  private validateDecision(version: number): void {
+    const pending = this.state.pendingApproval;
+    this.require(pending !== undefined, 'no version is waiting for approval');
+    this.require(pending!.version === version, `v${pending!.version} waits for approval, not v${version}`);
+  }
+
+  /** Rejects an update before it is written to the history. */
+  private require(ok: boolean, message: string): void {
+    if (!ok) throw mlopsError('MLOPS_ERR_CONTROLLER_UPDATE_REJECTED', { reason: message });
+  }
+
+  // ---- helpers ----
+
+  /** Runs one deployment move at a time, whoever asks (the loop or an update). */
+  private async serial<T>(fn: () => Promise<T>): Promise<T> {
+    await condition(() => !this.#moving);
+    this.#moving = true;
+    try {
+      return await fn();
+    } finally {
+      this.#moving = false;
+    }
+  }
+
+  private move(stable: number, reason: string, canary?: { version: number; weight: number }) {
+    return { modelName: this.spec.modelName, alias: this.spec.alias, stable, canary, reason, actor: this.#id };
+  }
+
+  private async sendNotifications(): Promise<void> {
+    const message = this.state.outbox[0]!;
+    try {
+      await notifications.notify(message);
+    } catch (err) {
+      this.record('notification-failed', `notification "${message.event}" was given up: ${messageOf(err)}`);
+    }
+    this.state.outbox.shift();
+  }
+
+  private notify(event: Parameters<typeof notify>[2], text: string, version?: number): void {
+    notify(this.state, this.#id, event, text, version);
+  }
+
+  private record(kind: Parameters<typeof record>[3], message: string, version?: number): void {
+    record(this.state, this.spec.historyLimit, new Date(), kind, message, version);
+  }
+
+  private answer(message: string): ControllerAnswer {
+    return { message, state: this.state };
+  }
+
+  private showStable(): void {
+    if (this.state.stable !== undefined)
+      upsertSearchAttributes([{ key: searchAttributes.modelVersion, value: this.state.stable }]);
+  }
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+}
+
+/** The reason an update gave; the Temporal CLI may send the update with no input at all. */
+function reasonOf(args: { reason?: string } | undefined, fallback: string): string {
+  return args?.reason || fallback;
+}
+
+function messageOf(err: unknown): string {
+  const e = err as { cause?: { message?: string }; message?: string };
+  return e.cause?.message ?? e.message ?? String(err);
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { bakeCounters, judgeCanary } from '../../src/contracts/canary-verdict';
+import type { CanaryThresholds, ServingStatsSample, VersionCounters } from '../../src/contracts/controller';
+import { canaryThresholdsSchema } from '../../src/contracts/controller';
+
+const thresholds: CanaryThresholds = canaryThresholdsSchema.parse({
+  minRequests: 100,
+  maxErrorRate: 0.01,
+  maxLatencyRatio: 1.5,
+  maxPredictionDrift: 0.2,
+});
+
+function counters(requests: number, errors = 0, latencyMs = 5, rejected = 0): VersionCounters {
+  return { requests, errors, rejected, latencyMsSum: requests * latencyMs };
+}
+
+function sample(versions: Record<number, VersionCounters>): ServingStatsSample {
+  return {
+    takenAt: '2026-12-01T00:00:00.000Z',
+    versions: Object.fromEntries(Object.entries(versions).map(([v, c]) => [v, c])),
+    unreachable: [],
+  };
+}
+
+/** Stable v1 and canary v2 before the bake, with traffic already counted from earlier. */
+const before = sample({ 1: counters(5000, 3, 4), 2: counters(40, 0, 4) });
+
+/** `before` plus the bake's own traffic. */
+function afterBake(stable: VersionCounters, canary: VersionCounters): ServingStatsSample {
+  const add = (a: VersionCounters, b: VersionCounters): VersionCounters => ({
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    rejected: a.rejected + b.rejected,
+    latencyMsSum: a.latencyMsSum + b.latencyMsSum,
+  });
+  return sample({ 1: add(before.versions['1']!, stable), 2: add(before.versions['2']!, canary) });
+}
+
+describe('judging a canary from the servers counters', function () {
+  it('promotes a healthy canary, judging only the traffic of the bake, and lists every passed check', function () {
+    const verdict = judgeCanary(before, afterBake(counters(1800, 1, 5), counters(200, 1, 6)), 1, 2, thresholds, {
+      stableRows: 1800,
+      canaryRows: 200,
+      distance: 0.05,
+    });
+    assert.equal(verdict.decision, 'promote');
+    assert.deepEqual(verdict.canary, counters(200, 1, 6));
+    assert.deepEqual(verdict.stable, counters(1800, 1, 5));
+    assert.equal(verdict.reasons.length, 3);
+    assert.match(
+      verdict.reasons[0]!,
+      /server-error rate was 0\.50% \(1 of 200 requests answered 5xx\), within the limit of 1\.00%/,
+    );
+    assert.match(
+      verdict.reasons[1]!,
+      /mean latency was 6\.00 ms against the stable version's 5\.00 ms, a ratio of 1\.20, within the limit of 1\.50/,
+    );
+    assert.match(
+      verdict.reasons[2]!,
+      /Jensen–Shannon distance .* was 0\.050 \(200 and 1800 logged rows\), within the limit of 0\.200/,
+    );
+    assert.deepEqual(verdict.predictionDrift, { stableRows: 1800, canaryRows: 200, distance: 0.05 });
+  });
+
+  it('rolls back a canary whose 5xx rate is above the limit; 4xx answers are not held against it', function () {
+    const clientMistakes = judgeCanary(before, afterBake(counters(1000), counters(200, 0, 5, 150)), 1, 2, thresholds);
+    assert.equal(clientMistakes.decision, 'promote', clientMistakes.reasons.join(' '));
+    const verdict = judgeCanary(before, afterBake(counters(1000), counters(200, 3)), 1, 2, thresholds);
+    assert.equal(verdict.decision, 'rollback');
+    assert.deepEqual(verdict.reasons, [
+      "The canary's server-error rate was 1.50% (3 of 200 requests answered 5xx), above the limit of 1.00%.",
+    ]);
+  });
+
+  it('rolls back a canary slower than the latency ratio allows', function () {
+    const verdict = judgeCanary(before, afterBake(counters(1000, 0, 4), counters(200, 0, 8)), 1, 2, thresholds);
+    assert.equal(verdict.decision, 'rollback');
+    assert.deepEqual(verdict.reasons, [
+      "The canary's mean latency was 8.00 ms against the stable version's 4.00 ms, a ratio of 2.00, above the limit of 1.50.",
+    ]);
+  });
+
+  it('rolls back a canary whose predictions drifted from the stable version, and reports every failed check', function () {
+    const verdict = judgeCanary(before, afterBake(counters(1000, 0, 4), counters(200, 5, 9)), 1, 2, thresholds, {
+      stableRows: 1000,
+      canaryRows: 200,
+      distance: 0.35,
+    });
+    assert.equal(verdict.decision, 'rollback');
+    assert.equal(verdict.reasons.length, 3);
+    assert.match(verdict.reasons[0]!, /2\.50% .* above the limit/);
+    assert.match(verdict.reasons[1]!, /ratio of 2\.25, above the limit/);
+    assert.match(verdict.reasons[2]!, /was 0\.350 \(200 and 1000 logged rows\), above the limit of 0\.200/);
+  });
+
+  it('rolls back for "not enough traffic" when the canary answered fewer requests than the minimum', function () {
+    const verdict = judgeCanary(before, afterBake(counters(3000), counters(99)), 1, 2, thresholds);
+    assert.equal(verdict.decision, 'rollback');
+    assert.deepEqual(verdict.reasons, [
+      'Not enough traffic: the canary (version 2) answered 99 requests during the bake, fewer than the 100 needed to judge it.',
+    ]);
+  });
+
+  it('rolls back for "not enough traffic" when the canary never appears in the counters', function () {
+    const verdict = judgeCanary(sample({}), sample({ 1: counters(500) }), 1, 7, thresholds);
+    assert.equal(verdict.decision, 'rollback');
+    assert.match(verdict.reasons[0]!, /^Not enough traffic: the canary \(version 7\) answered 0 requests/);
+    assert.deepEqual(verdict.canary, counters(0));
+  });
+
+  it('takes the after value of a version whose counters went down: its server restarted during the bake', function () {
+    // Before: the canary had 5000 requests and 40 errors; a restart reset them and the bake then saw 150 requests.
+    const restarted = sample({ 1: counters(900, 0, 5), 2: counters(150, 0, 5) });
+    const verdict = judgeCanary(
+      sample({ 1: counters(5000, 2, 5), 2: counters(5000, 40, 5) }),
+      restarted,
+      1,
+      2,
+      thresholds,
+    );
+    assert.equal(verdict.decision, 'promote', verdict.reasons.join(' '));
+    assert.deepEqual(verdict.canary, counters(150, 0, 5));
+    assert.deepEqual(verdict.stable, counters(900, 0, 5));
+    // One counter going down is enough to tell a restart: all of that version's after values are taken.
+    const later = afterBake(counters(10), counters(10));
+    assert.deepEqual(bakeCounters(restarted, later, 2), later.versions['2']);
+    assert.deepEqual(bakeCounters(later, later, 2), counters(0));
+  });
+
+  it('does not hold a skipped prediction comparison or a stable version without traffic against the canary', function () {
+    const verdict = judgeCanary(sample({}), sample({ 2: counters(300, 0, 7) }), 1, 2, thresholds, {
+      stableRows: 0,
+      canaryRows: 300,
+      skipped: 'the stable version 1 has 0 logged predictions in the window, fewer than 50',
+    });
+    assert.equal(verdict.decision, 'promote');
+    assert.deepEqual(verdict.reasons.slice(1), [
+      'Latency was not compared: the stable version answered no requests during the bake.',
+      'Prediction drift was not compared: the stable version 1 has 0 logged predictions in the window, fewer than 50.',
+    ]);
+  });
+});

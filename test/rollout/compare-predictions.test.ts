@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import type { ArtifactStore } from '../../src/artifacts';
+import { LocalArtifactStore } from '../../src/artifacts';
+import { createControllerActivities } from '../../src/activities/controller';
+import { isMlopsError } from '../../src/errors';
+import { writeDeployment } from '../../src/models/deployment-record';
+import { readAlias } from '../../src/registry/model-registry';
+import { buildServer } from '../../src/serving/app';
+import type { PredictionRow } from '../../src/serving/prediction-log';
+import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import { churnInstances } from '../support/monitored-model';
+import { servedChurn } from '../support/served-model';
+import { tempDir } from '../support/stack';
+
+/** Jensen–Shannon distance, base 2, of two count vectors: written out here to check the activity independently. */
+function expectedDistance(a: number[], b: number[]): number {
+  const ta = a.reduce((x, y) => x + y, 0);
+  const tb = b.reduce((x, y) => x + y, 0);
+  let d = 0;
+  a.forEach((n, i) => {
+    const p = n / ta;
+    const q = b[i]! / tb;
+    const m = (p + q) / 2;
+    if (p > 0) d += 0.5 * p * Math.log2(p / m);
+    if (q > 0) d += 0.5 * q * Math.log2(q / m);
+  });
+  return Math.sqrt(d);
+}
+
+const day = '2026-11-30';
+const since = `${day}T09:00:00.000Z`;
+const until = `${day}T11:00:00.000Z`;
+
+/** Rows as the server's Parquet sink writes them: one instance per request, each `output` given, at `ts`. */
+async function writeLog(
+  store: ArtifactStore,
+  model: string,
+  version: number,
+  outputs: unknown[],
+  ts = `${day}T10:00:00.000Z`,
+): Promise<void> {
+  const sink = new ParquetPredictionSink(store);
+  const rows: PredictionRow[] = outputs.map((output, i) => ({
+    request_id: `${model}-${version}-${ts}-${i}`,
+    ts,
+    model,
+    version,
+    instance: 0,
+    features: { x: i },
+    output,
+    latency_ms: 1,
+  }));
+  try {
+    await sink.write(model, ts.slice(0, 10), rows);
+  } finally {
+    await sink.close();
+  }
+}
+
+const labels = (counts: Record<string, number>) =>
+  Object.entries(counts).flatMap(([label, n]) => Array.from({ length: n }, () => ({ label, probabilities: {} })));
+const values = (xs: number[]) => xs.map((value) => ({ value }));
+const range = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => i + offset);
+
+describe('comparing a canary predictions with the stable version over the prediction log', function () {
+  const store = new LocalArtifactStore(tempDir('compare-store'));
+  const { comparePredictions } = createControllerActivities({ store, duckDbThreads: 1 });
+  const window = { since, until, stable: 1, canary: 2, minRows: 50 };
+
+  before(async function () {
+    await writeLog(store, 'labels', 1, labels({ yes: 60, no: 40 }));
+    await writeLog(store, 'labels', 2, labels({ yes: 30, no: 50, maybe: 20 }));
+    // At since (excluded) and after until: never counted; at until (included): counted.
+    await writeLog(store, 'labels', 1, labels({ late: 500 }), `${day}T11:00:00.001Z`);
+    await writeLog(store, 'labels', 2, labels({ early: 500 }), since);
+    await writeLog(store, 'labels', 2, labels({ no: 10 }), until);
+    await writeLog(store, 'values', 1, values(range(100)));
+    await writeLog(store, 'values', 2, values(range(100, 1000)));
+    await writeLog(store, 'values', 3, values(range(100).reverse()));
+    await writeLog(store, 'mixed', 1, values(range(100)));
+    await writeLog(store, 'mixed', 2, labels({ yes: 100 }));
+  });
+
+  it('compares the shares of predicted labels over the union of labels, counting only rows in (since, until]', async function () {
+    const result = await comparePredictions({ modelName: 'labels', ...window });
+    assert.equal(result.stableRows, 100);
+    assert.equal(result.canaryRows, 110);
+    assert.equal(result.skipped, undefined);
+    // maybe, no, yes
+    assert.ok(
+      Math.abs(result.distance! - expectedDistance([0, 40, 60], [20, 60, 30])) < 1e-12,
+      String(result.distance),
+    );
+  });
+
+  it('compares regression values in the stable side deciles', async function () {
+    const shifted = await comparePredictions({ modelName: 'values', ...window });
+    // Every canary value lies above the stable side's top decile: P = 10 × 0.1, Q = all in the last bin.
+    const expected = expectedDistance([10, 10, 10, 10, 10, 10, 10, 10, 10, 10], [0, 0, 0, 0, 0, 0, 0, 0, 0, 100]);
+    assert.ok(Math.abs(shifted.distance! - expected) < 1e-12, `${shifted.distance} vs ${expected}`);
+    assert.ok(Math.abs(expected - 0.8708) < 1e-4);
+    const same = await comparePredictions({ modelName: 'values', ...window, canary: 3 });
+    assert.equal(same.distance, 0, 'the same values in another order fall into the same deciles');
+  });
+
+  it('skips with a reason when a side has fewer rows than the minimum, a model has no log, or the kinds differ', async function () {
+    const few = await comparePredictions({ modelName: 'labels', ...window, minRows: 101 });
+    assert.deepEqual(few, {
+      stableRows: 100,
+      canaryRows: 110,
+      skipped: 'the stable version 1 has 100 logged predictions in the window, fewer than 101',
+    });
+    const canaryOnly = await comparePredictions({ modelName: 'labels', ...window, canary: 9 });
+    assert.equal(canaryOnly.canaryRows, 0);
+    assert.match(canaryOnly.skipped!, /^the canary 9 has 0 logged predictions/);
+    assert.deepEqual(await comparePredictions({ modelName: 'nothing-logged', ...window }), {
+      stableRows: 0,
+      canaryRows: 0,
+      skipped: 'model "nothing-logged" has no prediction log in the window',
+    });
+    const mixed = await comparePredictions({ modelName: 'mixed', ...window });
+    assert.equal(mixed.distance, undefined);
+    assert.match(mixed.skipped!, /do not log the same kind of prediction/);
+  });
+
+  it('refuses a window that is not two ordered ISO times', async function () {
+    const err = await comparePredictions({ modelName: 'labels', ...window, since: until, until: 'yesterday' }).catch(
+      (e: unknown) => e,
+    );
+    assert.ok(isMlopsError(err, 'MLOPS_ERR_ROLLOUT_INPUT_INVALID'), String(err));
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /until "yesterday" is not an ISO time/);
+  });
+
+  it('compares the two versions a real model server logged while splitting traffic with a canary', async function () {
+    this.timeout(180_000);
+    const served = await servedChurn();
+    const stable = (await readAlias(served.store, 'churn', 'production'))!.version;
+    const canary = await served.registerVersion('compare/canary', 1);
+    await writeDeployment(served.store, 'churn', 'compare-test', { stable, canary: { version: canary, weight: 0.5 } });
+    const app = await buildServer({
+      store: served.store,
+      modelName: 'churn',
+      alias: 'compare-test',
+      predictionLog: { flushRows: 100, flushMs: 60_000 },
+    });
+    const start = new Date().toISOString();
+    const answered: Record<string, Record<string, number>> = {};
+    try {
+      for (const [i, instance] of churnInstances({ rows: 400, seed: 11 }).entries()) {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/models/churn:predict',
+          headers: { 'x-request-id': `compare-${i}` },
+          payload: { instances: [instance] },
+        });
+        assert.equal(response.statusCode, 200, response.body);
+        const version = String(response.headers['x-model-version']);
+        const label = response.json<{ predictions: { label: string }[] }>().predictions[0]!.label;
+        answered[version] ??= {};
+        answered[version][label] = (answered[version][label] ?? 0) + 1;
+      }
+    } finally {
+      await app.close();
+    }
+    const end = new Date(Date.now() + 1).toISOString();
+    const { comparePredictions: compare } = createControllerActivities({ store: served.store, duckDbThreads: 1 });
+    const result = await compare({
+      modelName: 'churn',
+      stable,
+      canary,
+      since: new Date(Date.parse(start) - 1).toISOString(),
+      until: end,
+      minRows: 50,
+    });
+    const count = (v: number) => Object.values(answered[String(v)] ?? {}).reduce((a, b) => a + b, 0);
+    assert.equal(result.stableRows, count(stable));
+    assert.equal(result.canaryRows, count(canary));
+    assert.equal(result.stableRows + result.canaryRows, 400);
+    const names = [
+      ...new Set([...Object.keys(answered[String(stable)]!), ...Object.keys(answered[String(canary)]!)]),
+    ].sort();
+    const expected = expectedDistance(
+      names.map((n) => answered[String(stable)]![n] ?? 0),
+      names.map((n) => answered[String(canary)]![n] ?? 0),
+    );
+    assert.ok(Math.abs(result.distance! - expected) < 1e-12, `${result.distance} vs ${expected}`);
+  });
+});

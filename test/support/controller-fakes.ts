@@ -1,0 +1,146 @@
+/**
+ * Fake activities of the model controller (STYLE 28), over the pipeline fakes: the controller and its retraining
+ * children run for real on the dev server; deployment moves, server counters, prediction comparisons and webhook
+ * messages are plain functions whose calls the test reads. The training step waits for the test to release it, so a
+ * retrain can be held open while incidents arrive or the controller continues as new.
+ */
+import type {
+  ControllerInput,
+  ServingStatsSample,
+  SetDeploymentInput,
+  NotifyInput,
+} from '../../src/contracts/controller';
+import type { DeploymentRecord } from '../../src/models/deployment-record';
+import type { AllActivities } from './fake-activities';
+import { pipelineFakes } from './fake-activities';
+
+export interface ControllerFakes {
+  activities: Partial<AllActivities>;
+  /** Deployment moves, in order. */
+  moves: SetDeploymentInput[];
+  notifications: NotifyInput[];
+  /** Training runs started (one per retraining child that reached the training step). */
+  trainings: number;
+  /** Lets every held training step finish. */
+  releaseTraining(): void;
+  /** Traffic the servers answer between two samples of their counters, per version (each sample adds it once). */
+  traffic: ServingStatsSample['versions'];
+}
+
+export interface ControllerFakeOptions {
+  /** The deployment before the controller starts. @default stable v2 */
+  deployment?: DeploymentRecord;
+  /** Whether the retrained model passes the gate. @default true */
+  gatePasses?: boolean;
+  /** Hold the training step until `releaseTraining()`. @default false */
+  holdTraining?: boolean;
+  /** Jensen–Shannon distance of the canary's predictions from stable's. @default 0.05 */
+  predictionDistance?: number;
+  /** Version the registry hands out to the retrained model. @default 3 */
+  registeredVersion?: number;
+}
+
+export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const pipeline = pipelineFakes({
+    trainModel: async () => {
+      fakes.trainings++;
+      if (options.holdTraining) await released;
+      return {
+        modelUri: 'file:///fake/model.onnx',
+        metricsUri: 'file:///fake/m.json',
+        outputUri: 'file:///fake',
+        metrics: {},
+      };
+    },
+    evaluateModel: () =>
+      Promise.resolve({
+        metrics: { auc: 0.8 },
+        baseline: { auc: 0.5 },
+        reportUri: 'file:///fake/evaluation.json',
+        gate:
+          options.gatePasses === false
+            ? {
+                passed: false,
+                metric: 'auc',
+                challenger: 0.7,
+                champion: 0.8,
+                championVersion: 2,
+                reason: 'auc 0.7 vs champion v2 0.8',
+              }
+            : {
+                passed: true,
+                metric: 'auc',
+                challenger: 0.8,
+                champion: 0.7,
+                championVersion: 2,
+                reason: 'auc 0.8 vs champion v2 0.7',
+              },
+      }),
+    registerModel: (input) =>
+      Promise.resolve({
+        modelName: input.modelName,
+        version: options.registeredVersion ?? 3,
+        versionUri: 'file:///fake/registry/v3',
+        modelUri: input.modelUri,
+      }),
+  });
+  const fakes: ControllerFakes = {
+    moves: [],
+    notifications: [],
+    trainings: 0,
+    releaseTraining: () => release(),
+    traffic: {},
+    activities: {},
+  };
+  const cumulative: ServingStatsSample['versions'] = {};
+  const controller: Partial<AllActivities> = {
+    readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
+    setDeployment: (input) => {
+      fakes.moves.push(input);
+      return Promise.resolve({
+        stable: input.stable,
+        canary: input.canary,
+        updatedAt: new Date().toISOString(),
+      } as never);
+    },
+    sampleServingStats: () => {
+      for (const [version, add] of Object.entries(fakes.traffic)) {
+        const total = (cumulative[version] ??= { requests: 0, errors: 0, rejected: 0, latencyMsSum: 0 });
+        total.requests += add.requests;
+        total.errors += add.errors;
+        total.rejected += add.rejected;
+        total.latencyMsSum += add.latencyMsSum;
+      }
+      return Promise.resolve({
+        takenAt: new Date().toISOString(),
+        versions: structuredClone(cumulative),
+        unreachable: [],
+      });
+    },
+    comparePredictions: () =>
+      Promise.resolve({ stableRows: 500, canaryRows: 500, distance: options.predictionDistance ?? 0.05 }),
+    notify: (input) => {
+      fakes.notifications.push(input);
+      return Promise.resolve({ sent: true });
+    },
+  };
+  fakes.activities = { ...pipeline.activities, ...controller };
+  return fakes;
+}
+
+/** A controller input for the fakes' task queue: training on the same queue, a canary judged after one second. */
+export function fakeControllerInput(
+  modelName: string,
+  taskQueue: string,
+  overrides: Partial<ControllerInput> = {},
+): ControllerInput {
+  return {
+    modelName,
+    training: { dataset: { uri: 'examples/churn.csv' }, target: 'churned', trainer: { taskQueue } },
+    servers: ['http://127.0.0.1:9'],
+    canary: { bakeSeconds: 1, minRequests: 10 },
+    ...overrides,
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * modelController's branches over fake activities (STYLE 28): the controller and its retraining children run on the
+ * real dev server; deployment moves, server counters, prediction comparisons and webhook calls are fakes whose calls
+ * the tests read. The end-to-end loop with the real activities, servers and schedules is in
+ * test/e2e/closed-loop.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ControllerInput, ControllerState } from '../../src/contracts/controller';
+import { controllerWorkflowId } from '../../src/contracts/controller';
+import type { MonitoringIncident } from '../../src/contracts/monitoring';
+import { modelController } from '../../src/workflows';
+import {
+  approveUpdate,
+  controllerStatusQuery,
+  deployUpdate,
+  incidentSignal,
+  muteUpdate,
+  promoteUpdate,
+  retrainUpdate,
+  rollbackUpdate,
+  setThresholdsUpdate,
+} from '../../src/workflows/definitions';
+import { controllerFakes, fakeControllerInput } from '../support/controller-fakes';
+import { withFakeActivities } from '../support/fake-activities';
+import { stack, uniqueName } from '../support/stack';
+
+type Controller = WorkflowHandle<typeof modelController>;
+
+const healthy = {
+  '2': { requests: 200, errors: 0, rejected: 3, latencyMsSum: 400 },
+  '3': { requests: 40, errors: 0, rejected: 1, latencyMsSum: 84 },
+};
+const failing = {
+  '2': { requests: 200, errors: 0, rejected: 0, latencyMsSum: 400 },
+  '3': { requests: 40, errors: 6, rejected: 0, latencyMsSum: 80 },
+};
+
+function drift(version = 2, features = ['tenure', 'monthly_charges']): MonitoringIncident {
+  return {
+    kind: 'drift',
+    modelName: 'm',
+    version,
+    driftedFeatures: features,
+    driftShare: 0.5,
+    reportUri: 'file:///r.html',
+  } as MonitoringIncident;
+}
+
+/** Starts a controller for a fresh model name on the fakes' queue. */
+async function startController(title: string, taskQueue: string, overrides: Partial<ControllerInput> = {}) {
+  const modelName = uniqueName(title)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^[^a-z]+/, 'm')
+    .slice(0, 60);
+  const handle = await stack().client.workflow.start(modelController, {
+    taskQueue,
+    workflowId: controllerWorkflowId(modelName),
+    args: [fakeControllerInput(modelName, taskQueue, overrides)],
+  });
+  return { handle, modelName };
+}
+
+/** Polls the controller's status query until `ready` holds (bounded), returning that state. */
+async function waitForState(
+  handle: Controller,
+  ready: (s: ControllerState) => boolean,
+  what: string,
+): Promise<ControllerState> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const state = await handle.query(controllerStatusQuery);
+    if (ready(state)) return state;
+    if (Date.now() > deadline)
+      assert.fail(`controller never reached: ${what}; state ${JSON.stringify(state, null, 1)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const kinds = (state: ControllerState) => state.history.map((e) => e.kind);
+
+async function stop(handle: Controller): Promise<void> {
+  await handle.terminate('test over');
+}
+
+describe('modelController (fake activities)', function () {
+  it('folds 20 concurrent incidents into exactly one retraining child, then promotes a healthy canary', async function () {
+    const fakes = controllerFakes({ holdTraining: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue);
+      await Promise.all(Array.from({ length: 20 }, () => handle.signal(incidentSignal, drift())));
+      const running = await waitForState(
+        handle,
+        (s) => s.retrain !== undefined && s.retrain.folded === 19,
+        '19 incidents folded',
+      );
+      assert.equal(running.attempts, 1);
+      assert.equal(running.retrain!.workflowId, `retrain-${modelName}-1`);
+      assert.equal(running.openIncidents.length, 20);
+      fakes.releaseTraining();
+
+      const done = await waitForState(handle, (s) => s.stable === 3 && !s.canary, 'v3 promoted');
+      assert.equal(fakes.trainings, 1, 'one training ran');
+      assert.deepEqual(
+        fakes.moves.map((m) => [m.stable, m.canary?.version ?? null, m.canary?.weight ?? null]),
+        [
+          [2, 3, 0.1],
+          [3, null, null],
+        ],
+      );
+      assert.equal(done.lastVerdict?.decision, 'promote');
+      assert.match(done.lastVerdict!.reasons.join(' '), /server-error rate was 0/);
+      assert.deepEqual(done.openIncidents, []);
+      assert.equal(done.previousStable, 2);
+      for (const kind of [
+        'incident',
+        'incident-folded',
+        'retrain-started',
+        'retrain-finished',
+        'canary-started',
+        'canary-judged',
+        'promoted',
+      ])
+        assert.ok(kinds(done).includes(kind as never), `history has ${kind}`);
+      assert.deepEqual(
+        [...new Set(fakes.notifications.map((n) => n.event))],
+        ['incident', 'retrain-started', 'promoted'],
+      );
+      assert.equal(fakes.notifications.filter((n) => n.event === 'retrain-started').length, 1);
+      await stop(handle);
+    });
+  });
+
+  it('rolls a canary with a high error rate back, leaving stable where it was, and says why', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = failing;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
+      const done = await waitForState(handle, (s) => kinds(s).includes('rolled-back'), 'canary rolled back');
+      assert.equal(done.stable, 2);
+      assert.equal(done.canary, undefined);
+      assert.equal(done.lastVerdict?.decision, 'rollback');
+      assert.match(done.lastVerdict!.reasons.join(' '), /15\.0*%|15%/);
+      assert.deepEqual(fakes.moves.at(-1), { ...fakes.moves.at(-1), stable: 2, canary: undefined });
+      assert.ok(fakes.notifications.some((n) => n.event === 'rolled-back' && /v2 keeps serving/.test(n.text)));
+      await stop(handle);
+    });
+  });
+
+  it('waits for approval and takes the configured default when nobody decides in time', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle: rejecting } = await startController(`${this.test!.title} reject`, taskQueue, {
+        approval: { required: true, timeoutSeconds: 2, onTimeout: 'reject' },
+      });
+      await rejecting.executeUpdate(retrainUpdate, { args: [{ reason: 'approval test' }] });
+      const waiting = await waitForState(rejecting, (s) => s.pendingApproval !== undefined, 'approval pending');
+      assert.equal(waiting.pendingApproval!.version, 3);
+      assert.ok(fakes.notifications.some((n) => n.event === 'approval-needed'));
+      const rejected = await waitForState(rejecting, (s) => kinds(s).includes('rejected'), 'default reject');
+      assert.match(rejected.history.at(-1)!.message, /no decision by .*: reject \(the configured default\)/);
+      assert.equal(rejected.stable, 2);
+      assert.equal(fakes.moves.length, 0, 'a rejected version never takes traffic');
+
+      const { handle: approving } = await startController(`${this.test!.title} approve`, taskQueue, {
+        approval: { required: true, timeoutSeconds: 2, onTimeout: 'approve' },
+      });
+      await approving.executeUpdate(retrainUpdate, { args: [{}] });
+      const promoted = await waitForState(approving, (s) => s.stable === 3, 'default approve, then promote');
+      assert.ok(kinds(promoted).includes('approved'));
+      await Promise.all([stop(rejecting), stop(approving)]);
+    });
+  });
+
+  it('answers approve with the decision, and refuses updates that do not fit the state', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, {
+        approval: { required: true, timeoutSeconds: 3600, onTimeout: 'reject' },
+        canary: { bakeSeconds: 3600, minRequests: 10 },
+      });
+      await assert.rejects(handle.executeUpdate(promoteUpdate), (err: unknown) => {
+        assert.ok(err instanceof WorkflowUpdateFailedError);
+        assert.match(String((err.cause as Error).message), /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED.*no canary is baking/);
+        return true;
+      });
+      await handle.executeUpdate(retrainUpdate, { args: [{}] });
+      await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'approval pending');
+      await assert.rejects(
+        handle.executeUpdate(approveUpdate, { args: [{ version: 4 }] }),
+        /v3 waits for approval, not v4/,
+      );
+      await assert.rejects(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /v3 waits for approval/);
+      const approved = await handle.executeUpdate(approveUpdate, { args: [{ version: 3 }] });
+      assert.equal(approved.message, 'v3 approved');
+      const baking = await waitForState(handle, (s) => s.canary?.version === 3, 'canary baking');
+      assert.equal(baking.stable, 2);
+      await assert.rejects(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /canary v3 is baking/);
+      await assert.rejects(handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 2 }] }), /maxErrorRate/);
+      const thresholds = await handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 0.05 }] });
+      assert.equal(thresholds.state.thresholds.maxErrorRate, 0.05);
+
+      const rolledBack = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'on-call said so' }] });
+      assert.equal(rolledBack.message, 'canary v3 rolled back');
+      assert.equal(rolledBack.state.stable, 2);
+      assert.equal(rolledBack.state.canary, undefined);
+      assert.match(rolledBack.state.history.at(-1)!.message, /on-call said so/);
+
+      const direct = await handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] });
+      assert.equal(direct.state.stable, 3);
+      const back = await handle.executeUpdate(rollbackUpdate, { args: [{}] });
+      assert.equal(back.message, 'v2 is stable again');
+      await stop(handle);
+    });
+  });
+
+  it('promotes a canary by hand before its bake ends', async function () {
+    const fakes = controllerFakes();
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
+      const started = await handle.executeUpdate(deployUpdate, { args: [{ version: 3 }] });
+      assert.equal(started.state.canary?.version, 3);
+      const promoted = await handle.executeUpdate(promoteUpdate);
+      assert.equal(promoted.message, 'canary v3 promoted');
+      assert.equal(promoted.state.stable, 3);
+      await stop(handle);
+    });
+  });
+
+  it('ignores drift of muted features, and a retrain whose model fails the gate changes nothing', async function () {
+    const fakes = controllerFakes({ gatePasses: false });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenure' }] });
+      await handle.signal(incidentSignal, drift(2, ['tenure']));
+      const ignored = await waitForState(
+        handle,
+        (s) => kinds(s).includes('incident-ignored'),
+        'muted incident ignored',
+      );
+      assert.equal(ignored.attempts, 0);
+      await handle.signal(incidentSignal, drift(2, ['tenure', 'contract']));
+      const rejected = await waitForState(handle, (s) => kinds(s).includes('gate-failed'), 'gate failed');
+      assert.equal(rejected.stable, 2);
+      assert.equal(rejected.lastRetrain?.outcome, 'rejected');
+      assert.deepEqual(fakes.moves, []);
+      assert.ok(fakes.notifications.some((n) => n.event === 'gate-failed' && /did not pass the gate/.test(n.text)));
+      await stop(handle);
+    });
+  });
+
+  it('keeps its whole state across continue-as-new, and a retrain running across it is not lost', async function () {
+    const fakes = controllerFakes({ holdTraining: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue, {
+        continueAsNewAfterEvents: 50,
+      });
+      const firstRunId = (await handle.describe()).runId;
+      await handle.executeUpdate(setThresholdsUpdate, { args: [{ maxLatencyRatio: 3 }] });
+      await handle.signal(incidentSignal, drift());
+      await waitForState(handle, (s) => s.retrain !== undefined, 'retrain running');
+      // Enough messages to pass 50 history events while the retrain runs.
+      for (let i = 0; i < 30; i++) await handle.signal(incidentSignal, drift());
+      const continued = await waitForState(handle, (s) => s.generation >= 1, 'continued as new');
+      assert.notEqual((await handle.describe()).runId, firstRunId);
+      assert.equal(continued.retrain?.workflowId, `retrain-${modelName}-1`, 'the retrain is carried');
+      assert.equal(continued.thresholds.maxLatencyRatio, 3);
+      assert.ok(continued.history.some((e) => e.kind === 'retrain-started'));
+
+      fakes.releaseTraining();
+      const done = await waitForState(handle, (s) => s.stable === 3, 'the carried retrain is rolled out');
+      assert.equal(done.lastRetrain?.workflowId, `retrain-${modelName}-1`);
+      assert.equal(done.attempts, 1);
+      assert.equal(fakes.trainings, 1);
+      await stop(handle);
+    });
+  });
+});
