@@ -4,14 +4,15 @@ import type { ControllerEvent, ControllerState } from '../contracts/controller';
 export function formatStatus(state: ControllerState, workflowId: string): string {
   const lines = [
     `Model ${state.modelName} (alias ${state.alias}), controller ${workflowId}, run ${state.generation + 1}`,
-    `  stable:      ${state.stable === undefined ? 'none yet' : `version ${state.stable}`}`,
-    `  canary:      ${canaryLine(state)}`,
-    `  retrain:     ${retrainLine(state)}`,
-    `  last retrain: ${lastRetrainLine(state)}`,
-    `  approval:    ${approvalLine(state)}`,
-    `  incidents:   ${state.openIncidents.length} open${incidentFeatures(state)}`,
-    `  thresholds:  ${thresholdsLine(state)}`,
-    `  muted:       ${state.muted.length ? state.muted.join(', ') : 'none'}`,
+    row('stable', stableLine(state)),
+    row('canary', canaryLine(state)),
+    row('last verdict', verdictLine(state)),
+    row('retrain', retrainLine(state)),
+    row('last retrain', lastRetrainLine(state)),
+    row('approval', approvalLine(state)),
+    row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}`),
+    row('thresholds', thresholdsLine(state)),
+    row('muted', state.muted.length ? state.muted.join(', ') : 'none'),
     `Recent history (${Math.min(state.history.length, 10)} of ${state.history.length}; npm run models -- history ${state.modelName}):`,
     ...state.history.slice(-10).map(formatEvent),
   ];
@@ -28,13 +29,28 @@ export function formatEvent(event: ControllerEvent): string {
   return `  ${event.at}  ${event.kind.padEnd(17)} ${version.padEnd(4)} ${event.message}`;
 }
 
+function row(label: string, value: string): string {
+  return `  ${`${label}:`.padEnd(14)}${value}`;
+}
+
+function stableLine({ stable, previousStable }: ControllerState): string {
+  if (stable === undefined) return 'none yet';
+  return previousStable === undefined
+    ? `version ${stable}`
+    : `version ${stable} (before it: version ${previousStable})`;
+}
+
+function verdictLine({ lastVerdict }: ControllerState): string {
+  return lastVerdict ? `${lastVerdict.decision}: ${lastVerdict.reasons.join('; ')}` : 'none';
+}
+
 function canaryLine({ canary }: ControllerState): string {
   if (!canary) return 'none';
   return `version ${canary.version} at ${Math.round(canary.weight * 1000) / 10} % of requests, baking until ${canary.bakeUntil}`;
 }
 
-function retrainLine({ retrain }: ControllerState): string {
-  if (!retrain) return 'none running';
+function retrainLine({ retrain, requestedRetrain }: ControllerState): string {
+  if (!retrain) return requestedRetrain ? `queued (${requestedRetrain.reason})` : 'none running';
   const folded = retrain.folded ? `, ${retrain.folded} more request(s) folded into it` : '';
   return `${retrain.workflowId} since ${retrain.startedAt} (${retrain.reason}${folded})`;
 }

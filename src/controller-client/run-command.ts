@@ -8,7 +8,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { ControllerAnswer, ControllerInput, ControllerState } from '../contracts/controller';
 import { controllerWorkflowId } from '../contracts/controller';
 import { taskQueues } from '../contracts/task-queues';
-import { mlopsError } from '../errors';
+import { isMlopsError, mlopsError } from '../errors';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { controllerStatusQuery } from '../workflows/definitions';
@@ -87,8 +87,15 @@ async function sendUpdate(client: Client, modelName: string, update: ControllerU
     );
   } catch (err) {
     if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    throw new ControllerRefusal(`The controller refused ${update.command}: ${err.cause?.message ?? err.message}`);
+    throw new ControllerRefusal(`${update.command} failed: ${innermostMessage(err)}`);
   }
+}
+
+/** The validator's own message, or the failed step's: the first catalogued error in the chain, else the last. */
+function innermostMessage(err: Error): string {
+  let inner = err;
+  while (!isMlopsError(inner) && inner.cause instanceof Error) inner = inner.cause;
+  return inner.message;
 }
 
 async function reachController<T>(modelName: string, call: () => Promise<T>): Promise<T> {
