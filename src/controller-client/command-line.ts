@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util';
 import type { ControllerInput } from '../contracts/controller';
 import { controllerInputSchema } from '../contracts/controller';
+import { requestRetrainInputSchema } from '../contracts/request-retrain';
+import { parseWorkflowInput } from '../contracts/validate';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { mlopsError } from '../errors';
 import type { ControllerUpdate, UpdateCommandName } from './controller-updates';
@@ -122,6 +124,7 @@ function retrainScheduleFrom(modelName: string, values: OptionValues): RetrainSc
   const cron = values.cron;
   if (!cron?.trim()) throw new UsageError('schedule-retrain needs --cron "<cron>" (e.g. --cron "0 3 * * 1").');
   const input = values.reason === undefined ? { modelName } : { modelName, reason: values.reason };
+  parseWorkflowInput(requestRetrainInputSchema, input, 'requestRetrain');
   const schedule: RetrainScheduleOptions = { cron, input };
   if (values['task-queue'] !== undefined) schedule.taskQueue = values['task-queue'];
   return schedule;

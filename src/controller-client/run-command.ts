@@ -116,7 +116,16 @@ function notRunning(modelName: string, cause?: Error): Error {
 }
 
 async function scheduleRetrain(client: Client, schedule: RetrainScheduleOptions): Promise<string> {
-  const { scheduleId, created } = await upsertRetrainSchedule(client, schedule);
+  const { scheduleId, created } = await upsertRetrainSchedule(client, schedule).catch((err: unknown) => {
+    // The client turns the server's "invalid schedule spec" into a TypeError; the cron is the whole spec.
+    if (!(err instanceof TypeError)) throw err;
+    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+      argument: '--cron',
+      script: 'models',
+      command: 'schedule-retrain',
+      reason: `the server refused "${schedule.cron}": ${err.message}`,
+    });
+  });
   const { modelName } = schedule.input;
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: requestRetrain ${JSON.stringify(schedule.input)} on "${schedule.cron}"`,

@@ -150,6 +150,11 @@ describe('the npm run models command line', function () {
     );
     assertRefused(['thresholds', 'churn', '--weight', ''], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /--weight/);
     assertRefused(['thresholds', 'churn'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /give at least one of --weight/);
+    assertRefused(
+      ['schedule-retrain', 'churn', '--cron', '@daily', '--reason', ''],
+      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      /Invalid requestRetrain input:\n- reason: /,
+    );
   });
 
   it('answers an unknown command, an unknown or misplaced option and a wrong argument count with a usage error', function () {
@@ -162,6 +167,7 @@ describe('the npm run models command line', function () {
     assertUsage(['status', 'churn', '--direct'], /status has no option --direct/);
     assertUsage(['promote', 'churn', '--reason', 'x'], /promote has no option --reason/);
     assertUsage(['schedule-retrain', 'churn'], /schedule-retrain needs --cron/);
+    assertUsage(['schedule-retrain', 'churn', '--cron', ' '], /schedule-retrain needs --cron/);
   });
 
   it('builds the retraining schedule with the reason only when one is given', function () {

@@ -161,6 +161,9 @@ describe('npm run models against a running controller (dev server, real workers)
     await withWorkers({ config: testConfig(), title: this.test!.title, store: churn.store }, async (queues) => {
       const { modelName, trainingFile } = await modelWithTwoVersions('models-schedule', queues);
       const schedule = ['schedule-retrain', modelName, '--task-queue', queues.pipeline];
+      const badCron = await modelsScript(...schedule, '--cron', 'every tuesday');
+      assert.equal(badCron.code, 2);
+      assert.match(badCron.stderr, /MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --cron .*"every tuesday": CronString /);
       const created = await modelsScript(...schedule, '--cron', '0 3 * * 1');
       assert.equal(created.code, 0);
       assert.match(created.stdout, new RegExp(`^Created schedule retrain-${modelName}: requestRetrain`));
