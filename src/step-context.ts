@@ -50,7 +50,7 @@ export function makeTempDir(prefix: string): Promise<string> {
 
 /**
  * Stops waiting for `work` when the running step is cancelled (rejecting with the signal's reason). For calls that
- * cannot be cancelled themselves, e.g. a BigQuery `jobs.query` call, whose job BigQuery then finishes on its own.
+ * cannot be aborted themselves, e.g. a BigQuery `jobs.query` call (whose job the caller then cancels on its own).
  */
 export function abortable<T>(work: Promise<T>): Promise<T> {
   const signal = stepSignal();

@@ -1,9 +1,9 @@
 import type { ArtifactStore } from '../artifacts';
 import { modelVersionFiles } from '../artifacts/layout';
 import type { DeployModelInput, DeployModelResult, RegisterModelInput, RegisteredModel } from '../contracts/training';
-import { checkServable } from '../models/servable';
 import type { ModelVersionRecord } from '../registry/model-registry';
-import { moveAlias, readVersion, registerVersion } from '../registry/model-registry';
+import { registerVersion } from '../registry/model-registry';
+import { setDeployment } from '../rollout/set-deployment';
 
 export interface RegistryDeps {
   store: ArtifactStore;
@@ -16,7 +16,10 @@ export interface RegistryDeps {
 export interface RegistryActivities {
   /** Registers a run's model as the next version (a retry finds the version it already published). */
   registerModel(input: RegisterModelInput): Promise<RegisteredModel>;
-  /** Moves the alias to a version, after loading it the way the model server will. */
+  /**
+   * Deploys a version as the alias's stable version (deployment record, alias and deployment history), after loading
+   * it the way the model server will.
+   */
   deployModel(input: DeployModelInput): Promise<DeployModelResult>;
 }
 
@@ -27,10 +30,16 @@ export function createRegistryActivities({ store }: RegistryDeps): RegistryActiv
     },
 
     async deployModel(input: DeployModelInput): Promise<DeployModelResult> {
-      const record = await readVersion(store, input.modelName, input.version);
-      await checkServable(store, record);
-      const alias = await moveAlias(store, input.modelName, input.alias, input.version);
-      return { alias: input.alias, version: input.version, previousVersion: alias.previousVersion };
+      // The same move as the model controller's: servers follow the deployment record, so a pipeline's deploy
+      // writes it too (and the alias, and a history entry), not the alias alone.
+      const moved = await setDeployment(store, {
+        modelName: input.modelName,
+        alias: input.alias,
+        stable: input.version,
+        reason: 'deployed by trainingPipeline after passing the gate',
+        actor: 'trainingPipeline',
+      });
+      return { alias: input.alias, version: input.version, previousVersion: moved.previous?.stable };
     },
   };
 }

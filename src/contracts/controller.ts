@@ -100,6 +100,7 @@ export type ControllerEventKind =
   | 'thresholds-set'
   | 'muted'
   | 'notification-failed'
+  | 'step-failed'
   | 'continued-as-new';
 
 export interface ControllerEvent {
@@ -138,7 +139,7 @@ export interface ControllerState {
   /** A version waiting for its canary to start (after the gate, and approval where required). */
   nextRollout?: number;
   /** A retrain asked for and not started yet (started as soon as no rollout is under way). */
-  requestedRetrain?: { reason: string };
+  requestedRetrain?: { reason: string; folded: number };
   lastVerdict?: CanaryVerdict;
   thresholds: CanaryThresholds;
   muted: string[];

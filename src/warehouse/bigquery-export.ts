@@ -14,6 +14,7 @@ import type { SnapshotSource } from '../contracts/datasets';
 import { reportProgress, stepSignal } from '../step-context';
 import { ident, literal } from './duckdb';
 import { bigQueryFailure } from '../google/api-errors';
+import { cancelJob } from './bigquery-query';
 
 /** A parsed `bq://` source: a table or a query. */
 export interface BigQuerySourceRef {
@@ -102,12 +103,13 @@ async function exportQuery(
       ),
     );
   let fields: TableField[] = [];
-  // A cancelled step cancels its query job, so BigQuery stops (and stops billing) too.
+  // A cancelled step cancels its query job, so BigQuery stops (and stops billing) too, and ends once that is answered.
   const signal = stepSignal();
-  const cancelJob = () => void job.cancel().catch(() => undefined);
-  signal?.addEventListener('abort', cancelJob, { once: true });
+  let cancelled: Promise<void> | undefined;
+  const cancel = () => void (cancelled ??= cancelJob(job));
+  signal?.addEventListener('abort', cancel, { once: true });
   // Cancelled while the job was being created: the listener came too late to see it.
-  if (signal?.aborted) cancelJob();
+  if (signal?.aborted) cancel();
   const rows = await writeRows(
     tablePages(async (qs) => {
       signal?.throwIfAborted();
@@ -117,7 +119,10 @@ async function exportQuery(
     }),
     () => fields,
     ndjsonPath,
-  ).finally(() => signal?.removeEventListener('abort', cancelJob));
+  ).finally(async () => {
+    signal?.removeEventListener('abort', cancel);
+    await cancelled;
+  });
   return { ndjsonPath, columns: duckColumns(fields), rows: rows.count, lineage: { query, jobId } };
 }
 

@@ -1,6 +1,7 @@
 /**
  * BigQuery as a {@link Warehouse}, over `@google-cloud/bigquery`. Queries run as query jobs (`jobs.query`); only their
- * aggregate rows come back. Point `apiEndpoint` at goccy/bigquery-emulator in tests (docs/profiling.md, "BigQuery").
+ * aggregate rows come back, and a cancelled step cancels its running jobs (./bigquery-query.ts). Point `apiEndpoint` at
+ * goccy/bigquery-emulator in tests (docs/profiling.md, "BigQuery").
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -8,12 +9,13 @@ import path from 'node:path';
 import type { BigQueryOptions, TableField } from '@google-cloud/bigquery';
 import { BigQuery } from '@google-cloud/bigquery';
 import { exportBigQuery, exportedRows } from './bigquery-export';
+import { runQuery } from './bigquery-query';
 import { bigQueryDialect } from './sql-dialect';
 import type { Row } from './duckdb';
 import { ident, literal, withDuckDb } from './duckdb';
 import type { Warehouse, WarehouseSession, WarehouseTable } from './warehouse';
 import { rowNumberColumn, rowNumberedParquet } from './warehouse';
-import { abortable, makeTempDir } from '../step-context';
+import { makeTempDir } from '../step-context';
 
 export interface BigQueryWarehouseOptions {
   /** The project that runs (and is billed for) the queries, and the default project of table references. */
@@ -65,8 +67,9 @@ export class BigQueryWarehouse implements Warehouse {
     return { ...client, projectId, location, ...(apiEndpoint ? { apiEndpoint } : {}) };
   }
 
+  /** Runs a statement; a step cancelled meanwhile cancels its query job (see {@link runQuery}). */
   async run(sql: string): Promise<void> {
-    await abortable(this.client.query({ query: sql, location: this.options.location }));
+    await runQuery(this.client, sql, this.options.location);
   }
 
   /**
@@ -82,9 +85,18 @@ export class BigQueryWarehouse implements Warehouse {
     const scratch: string[] = [];
     let outputs = 0;
     const ref = (table: string) => [home.project, home.dataset, table].map((p) => bigQueryDialect.ident(p)).join('.');
+    // Statements still running (side by side); closing waits for them, so a cancelled step has cancelled all its jobs
+    // when it ends, and no scratch table is created after the drop.
+    const running = new Set<Promise<unknown>>();
+    const tracked = <T>(work: Promise<T>): Promise<T> => {
+      running.add(work);
+      const done = () => void running.delete(work);
+      work.then(done, done);
+      return work;
+    };
     const session: WarehouseSession = {
       dialect: bigQueryDialect,
-      query: (sql) => this.query(sql),
+      query: (sql) => tracked(this.query(sql)),
       describe: (table) => this.describe(table),
       snapshotTable: async (snapshotId, file) => {
         const table = `mlops_snapshot_${snapshotId.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -108,8 +120,10 @@ export class BigQueryWarehouse implements Warehouse {
       },
       define: async (name, select) => {
         scratch.push(prefix + name);
-        await this.run(`CREATE TABLE ${ref(prefix + name)} OPTIONS (expiration_timestamp = ${scratchExpiry}) AS
-          ${select}`);
+        await tracked(
+          this.run(`CREATE TABLE ${ref(prefix + name)} OPTIONS (expiration_timestamp = ${scratchExpiry}) AS
+          ${select}`),
+        );
         return ref(prefix + name);
       },
       writeParquet: async (select, parquetPath) => {
@@ -118,6 +132,7 @@ export class BigQueryWarehouse implements Warehouse {
         await this.download(home, prefix + name, parquetPath);
       },
       close: async () => {
+        await Promise.allSettled([...running]);
         for (const table of scratch.splice(0)) await dataset.table(table).delete({ ignoreNotFound: true });
       },
     };
@@ -182,8 +197,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   async query(sql: string): Promise<Row[]> {
-    const [rows] = await abortable(this.client.query({ query: sql, location: this.options.location }));
-    return rows as Row[];
+    return runQuery(this.client, sql, this.options.location);
   }
 
   /** `table` is `dataset.table` or `project.dataset.table`. */

@@ -56,7 +56,7 @@ export function notify(
   event: NotificationEvent,
   text: string,
   version?: number,
-) {
+): void {
   state.outbox.push({
     event,
     modelName: state.modelName,

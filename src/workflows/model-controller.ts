@@ -19,9 +19,11 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -80,6 +82,9 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
 });
 
+/** Pause after a failed step before the loop tries again. */
+const stepFailurePause = '30 seconds';
+
 export async function modelController(rawInput: ControllerInput): Promise<ControllerResult> {
   const spec = parseWorkflowInput(controllerInputSchema, rawInput, 'modelController');
   parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
@@ -89,7 +94,7 @@ export async function modelController(rawInput: ControllerInput): Promise<Contro
   await ctl.start();
   for (;;) {
     await condition(() => ctl.hasWork() || ctl.shouldContinueAsNew());
-    if (ctl.hasWork()) await ctl.step();
+    if (ctl.hasWork()) await ctl.stepSafely();
     else await ctl.continueAsNew();
   }
 }
@@ -98,6 +103,8 @@ class Controller {
   readonly #id = workflowInfo().workflowId;
   /** The one deployment move in progress; handlers and the loop wait for it (`serial`). */
   #moving = false;
+  /** Set once the first run has read what the alias serves; moves wait for it. */
+  #ready = false;
   /** Outcome of a canary forced by an update while it bakes. */
   #forced?: { decision: 'promote' | 'rollback'; reason: string };
   /** Decision of the pending approval. */
@@ -142,11 +149,15 @@ class Controller {
 
   /** On a first start, learns what the alias serves today. */
   async start(): Promise<void> {
-    if (this.state.generation > 0) return;
+    if (this.state.generation > 0) {
+      this.#ready = true;
+      return;
+    }
     const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
     this.state.stable = deployment?.stable;
     this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
     this.showStable();
+    this.#ready = true;
   }
 
   hasWork(): boolean {
@@ -173,7 +184,21 @@ class Controller {
     if (s.canary) return this.bakeAndJudge();
     if (s.pendingApproval) return this.awaitApproval();
     if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
-    if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain.reason);
+    if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain);
+  }
+
+  /**
+   * A step whose activity failed for good (retries spent, or a non-retryable refusal such as an unservable version)
+   * must not end the controller: it is recorded, and the loop goes on after a pause (a failing store is not hammered).
+   */
+  async stepSafely(): Promise<void> {
+    try {
+      await this.step();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.record('step-failed', messageOf(err));
+      await sleep(stepFailurePause);
+    }
   }
 
   async continueAsNew(): Promise<never> {
@@ -191,7 +216,8 @@ class Controller {
     this.state.openIncidents.push(incident);
     this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
     if (effect === 'folded') {
-      if (this.state.retrain) this.state.retrain.folded++;
+      const into = this.state.retrain ?? this.state.requestedRetrain;
+      if (into) into.folded++;
       return this.record('incident-folded', `${text}; folded into the retrain or rollout under way`);
     }
     this.record('incident', text);
@@ -205,20 +231,23 @@ class Controller {
       s.retrain.folded++;
       return `retrain ${s.retrain.workflowId} is already running; the request was folded into it`;
     }
-    if (s.requestedRetrain) return 'a retrain is already queued; the request was folded into it';
-    s.requestedRetrain = { reason };
+    if (s.requestedRetrain) {
+      s.requestedRetrain.folded++;
+      return 'a retrain is already queued; the request was folded into it';
+    }
+    s.requestedRetrain = { reason, folded: 0 };
     return rolloutUnderWay(s)
       ? 'retrain queued: it starts when the rollout under way ends'
       : `retrain ${retrainWorkflowId(this.spec.modelName, s.attempts + 1)} starting`;
   }
 
-  private async startRetrain(reason: string): Promise<void> {
+  private async startRetrain({ reason, folded }: { reason: string; folded: number }): Promise<void> {
     const s = this.state;
     if (rolloutUnderWay(s)) return;
     s.attempts++;
     const workflowId = retrainWorkflowId(this.spec.modelName, s.attempts);
     s.requestedRetrain = undefined;
-    s.retrain = { workflowId, attempt: s.attempts, reason, startedAt: this.now(), folded: 0 };
+    s.retrain = { workflowId, attempt: s.attempts, reason, startedAt: this.now(), folded };
     this.record('retrain-started', `${workflowId}: ${reason}`);
     this.notify('retrain-started', `Retraining ${this.spec.modelName} (${workflowId}): ${reason}`);
     try {
@@ -400,6 +429,7 @@ class Controller {
   // ---- updates ----
 
   private async deploy(version: number, direct: boolean): Promise<ControllerAnswer> {
+    await condition(() => this.#ready);
     if (direct || this.spec.servers.length === 0 || this.state.stable === undefined) {
       await this.serial(() => this.moveStable(version, 'deployed by hand'));
       return this.answer(`v${version} is stable`);
@@ -474,7 +504,7 @@ class Controller {
 
   /** Runs one deployment move at a time, whoever asks (the loop or an update). */
   private async serial<T>(fn: () => Promise<T>): Promise<T> {
-    await condition(() => !this.#moving);
+    await condition(() => this.#ready && !this.#moving);
     this.#moving = true;
     try {
       return await fn();

@@ -4,6 +4,8 @@
  * messages are plain functions whose calls the test reads. The training step waits for the test to release it, so a
  * retrain can be held open while incidents arrive or the controller continues as new.
  */
+import { cancelled } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   ControllerInput,
   ServingStatsSample,
@@ -38,6 +40,8 @@ export interface ControllerFakeOptions {
   predictionDistance?: number;
   /** Version the registry hands out to the retrained model. @default 3 */
   registeredVersion?: number;
+  /** Refuse every deployment move the way the registry refuses an unservable version. @default false */
+  refuseMoves?: boolean;
 }
 
 export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
@@ -46,7 +50,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const pipeline = pipelineFakes({
     trainModel: async () => {
       fakes.trainings++;
-      if (options.holdTraining) await released;
+      // Held until released, or until the worker shuts down (a failed test must not leave the worker waiting).
+      if (options.holdTraining) await Promise.race([released, cancelled()]);
       return {
         modelUri: 'file:///fake/model.onnx',
         metricsUri: 'file:///fake/m.json',
@@ -98,6 +103,14 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
     setDeployment: (input) => {
+      if (options.refuseMoves)
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE',
+            message: `v${input.canary?.version ?? input.stable} cannot be loaded`,
+            nonRetryable: true,
+          }),
+        );
       fakes.moves.push(input);
       return Promise.resolve({
         stable: input.stable,

@@ -45,8 +45,11 @@ function drift(version = 2, features = ['tenure', 'monthly_charges']): Monitorin
     driftedFeatures: features,
     driftShare: 0.5,
     reportUri: 'file:///r.html',
-  } as MonitoringIncident;
+  };
 }
+
+/** Controllers the current test started; each is terminated after it, whatever the test's outcome. */
+const started: Controller[] = [];
 
 /** Starts a controller for a fresh model name on the fakes' queue. */
 async function startController(title: string, taskQueue: string, overrides: Partial<ControllerInput> = {}) {
@@ -60,6 +63,7 @@ async function startController(title: string, taskQueue: string, overrides: Part
     workflowId: controllerWorkflowId(modelName),
     args: [fakeControllerInput(modelName, taskQueue, overrides)],
   });
+  started.push(handle);
   return { handle, modelName };
 }
 
@@ -80,12 +84,33 @@ async function waitForState(
 }
 
 const kinds = (state: ControllerState) => state.history.map((e) => e.kind);
+/** The event happened and its webhook messages were sent. */
+const settled = (kind: ControllerState['history'][number]['kind']) => (s: ControllerState) =>
+  kinds(s).includes(kind) && s.outbox.length === 0;
 
+/** Asserts that an update is refused by the controller's validator with a message matching `message`. */
+async function assertRefused(update: Promise<unknown>, message: RegExp): Promise<void> {
+  await assert.rejects(update, (err: unknown) => {
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    const cause = err.cause?.message ?? '';
+    assert.match(cause, /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED/);
+    assert.match(cause, message);
+    return true;
+  });
+}
+
+/** Ends a controller inside its test (while the fakes' worker still runs). */
 async function stop(handle: Controller): Promise<void> {
   await handle.terminate('test over');
 }
 
 describe('modelController (fake activities)', function () {
+  this.timeout(120_000);
+  afterEach(async function () {
+    const running = started.splice(0);
+    await Promise.all(running.map((h) => h.terminate('test over').catch(() => undefined)));
+  });
+
   it('folds 20 concurrent incidents into exactly one retraining child, then promotes a healthy canary', async function () {
     const fakes = controllerFakes({ holdTraining: true });
     fakes.traffic = healthy;
@@ -102,7 +127,11 @@ describe('modelController (fake activities)', function () {
       assert.equal(running.openIncidents.length, 20);
       fakes.releaseTraining();
 
-      const done = await waitForState(handle, (s) => s.stable === 3 && !s.canary, 'v3 promoted');
+      const done = await waitForState(
+        handle,
+        (s) => s.stable === 3 && !s.canary && s.outbox.length === 0,
+        'v3 promoted',
+      );
       assert.equal(fakes.trainings, 1, 'one training ran');
       assert.deepEqual(
         fakes.moves.map((m) => [m.stable, m.canary?.version ?? null, m.canary?.weight ?? null]),
@@ -112,7 +141,7 @@ describe('modelController (fake activities)', function () {
         ],
       );
       assert.equal(done.lastVerdict?.decision, 'promote');
-      assert.match(done.lastVerdict!.reasons.join(' '), /server-error rate was 0/);
+      assert.match(done.lastVerdict.reasons.join(' '), /server-error rate was 0/);
       assert.deepEqual(done.openIncidents, []);
       assert.equal(done.previousStable, 2);
       for (const kind of [
@@ -140,12 +169,14 @@ describe('modelController (fake activities)', function () {
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
       const { handle } = await startController(this.test!.title, taskQueue);
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
-      const done = await waitForState(handle, (s) => kinds(s).includes('rolled-back'), 'canary rolled back');
+      const done = await waitForState(handle, settled('rolled-back'), 'canary rolled back');
       assert.equal(done.stable, 2);
       assert.equal(done.canary, undefined);
       assert.equal(done.lastVerdict?.decision, 'rollback');
-      assert.match(done.lastVerdict!.reasons.join(' '), /15\.0*%|15%/);
-      assert.deepEqual(fakes.moves.at(-1), { ...fakes.moves.at(-1), stable: 2, canary: undefined });
+      assert.match(done.lastVerdict.reasons.join(' '), /15\.0*%|15%/);
+      const last = fakes.moves.at(-1)!;
+      assert.equal(last.stable, 2);
+      assert.equal(last.canary, undefined);
       assert.ok(fakes.notifications.some((n) => n.event === 'rolled-back' && /v2 keeps serving/.test(n.text)));
       await stop(handle);
     });
@@ -159,7 +190,11 @@ describe('modelController (fake activities)', function () {
         approval: { required: true, timeoutSeconds: 2, onTimeout: 'reject' },
       });
       await rejecting.executeUpdate(retrainUpdate, { args: [{ reason: 'approval test' }] });
-      const waiting = await waitForState(rejecting, (s) => s.pendingApproval !== undefined, 'approval pending');
+      const waiting = await waitForState(
+        rejecting,
+        (s) => s.pendingApproval !== undefined && s.outbox.length === 0,
+        'approval pending',
+      );
       assert.equal(waiting.pendingApproval!.version, 3);
       assert.ok(fakes.notifications.some((n) => n.event === 'approval-needed'));
       const rejected = await waitForState(rejecting, (s) => kinds(s).includes('rejected'), 'default reject');
@@ -185,24 +220,26 @@ describe('modelController (fake activities)', function () {
         approval: { required: true, timeoutSeconds: 3600, onTimeout: 'reject' },
         canary: { bakeSeconds: 3600, minRequests: 10 },
       });
-      await assert.rejects(handle.executeUpdate(promoteUpdate), (err: unknown) => {
-        assert.ok(err instanceof WorkflowUpdateFailedError);
-        assert.match(String((err.cause as Error).message), /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED.*no canary is baking/);
-        return true;
-      });
+      await assertRefused(handle.executeUpdate(promoteUpdate), /no canary is baking/);
       await handle.executeUpdate(retrainUpdate, { args: [{}] });
       await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'approval pending');
-      await assert.rejects(
+      await assertRefused(
         handle.executeUpdate(approveUpdate, { args: [{ version: 4 }] }),
         /v3 waits for approval, not v4/,
       );
-      await assert.rejects(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /v3 waits for approval/);
+      await assertRefused(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /v3 waits for approval/);
       const approved = await handle.executeUpdate(approveUpdate, { args: [{ version: 3 }] });
       assert.equal(approved.message, 'v3 approved');
       const baking = await waitForState(handle, (s) => s.canary?.version === 3, 'canary baking');
       assert.equal(baking.stable, 2);
-      await assert.rejects(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /canary v3 is baking/);
-      await assert.rejects(handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 2 }] }), /maxErrorRate/);
+      await assertRefused(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /canary v3 is baking/);
+      await assert.rejects(
+        handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 2 }] }),
+        (err: unknown) => {
+          assert.match((err as { cause?: Error }).cause?.message ?? '', /maxErrorRate/);
+          return true;
+        },
+      );
       const thresholds = await handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 0.05 }] });
       assert.equal(thresholds.state.thresholds.maxErrorRate, 0.05);
 
@@ -246,7 +283,7 @@ describe('modelController (fake activities)', function () {
       );
       assert.equal(ignored.attempts, 0);
       await handle.signal(incidentSignal, drift(2, ['tenure', 'contract']));
-      const rejected = await waitForState(handle, (s) => kinds(s).includes('gate-failed'), 'gate failed');
+      const rejected = await waitForState(handle, settled('gate-failed'), 'gate failed');
       assert.equal(rejected.stable, 2);
       assert.equal(rejected.lastRetrain?.outcome, 'rejected');
       assert.deepEqual(fakes.moves, []);
@@ -279,6 +316,27 @@ describe('modelController (fake activities)', function () {
       assert.equal(done.lastRetrain?.workflowId, `retrain-${modelName}-1`);
       assert.equal(done.attempts, 1);
       assert.equal(fakes.trainings, 1);
+      await stop(handle);
+    });
+  });
+
+  it('survives a rollout step that fails for good: the failure is recorded, the controller keeps running', async function () {
+    const fakes = controllerFakes({ refuseMoves: true });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await assert.rejects(
+        handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError);
+          return true;
+        },
+      );
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new data' }] });
+      const failed = await waitForState(handle, (s) => kinds(s).includes('step-failed'), 'failed rollout recorded');
+      assert.match(failed.history.at(-1)!.message, /v3 cannot be loaded/);
+      assert.equal(failed.stable, 2);
+      assert.equal(failed.canary, undefined);
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
       await stop(handle);
     });
   });
