@@ -12,6 +12,10 @@ import { parseModelsCommand, usage, UsageError } from '../src/controller-client/
 import { runModelsCommand } from '../src/controller-client/run-command';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0]!)) {
+    console.log(usage);
+    return 0;
+  }
   const command = parseModelsCommand(argv);
   const temporal = await connectTemporalClient(loadConfig());
   try {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseModelsCommand, UsageError } from '../../src/controller-client/command-line';
 import type { ErrorCode } from '../../src/errors';
+import { modelsScript } from '../support/models-script';
 import { tempDir } from '../support/stack';
 
 function updateOf(argv: string[]) {
@@ -184,5 +185,17 @@ describe('the npm run models command line', function () {
       kind: 'unschedule-retrain',
       modelName: 'churn',
     });
+  });
+
+  it('the script prints the usage with exit code 2 for a bad command line, and 0 when asked for help', async function () {
+    const bad = await modelsScript('deploy', 'churn');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^deploy takes churn <version>; got churn\.\n\nUsage: npm run models -- <command>/m);
+    const badValue = await modelsScript('deploy', 'churn', 'latest');
+    assert.equal(badValue.code, 2);
+    assert.match(badValue.stderr, /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument <version>/m);
+    const help = await modelsScript('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: npm run models[\s\S]*schedule-retrain <model> --cron/);
   });
 });

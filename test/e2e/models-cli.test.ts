@@ -4,41 +4,18 @@
  * calls; the script itself runs as a child process where its exit code and stderr are the point.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ControllerState } from '../../src/contracts/controller';
 import { controllerWorkflowId, retrainScheduleId } from '../../src/contracts/controller';
 import { parseModelsCommand } from '../../src/controller-client/command-line';
 import { controllerState, runModelsCommand } from '../../src/controller-client/run-command';
 import type { Queues } from '../support/workers';
 import { withWorkers } from '../support/workers';
+import { modelsScript } from '../support/models-script';
 import { monitoredChurn } from '../support/monitored-model';
 import { triggerRun } from '../support/schedules';
-import { repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
-
-const execFileAsync = promisify(execFile);
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-
-/** Runs `npm run models -- …` (the script under tsx) against the test server: exit code, stdout and stderr. */
-async function modelsScript(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    TEMPORAL_ADDRESS: stack().server.address,
-    TEMPORAL_NAMESPACE: stack().server.namespace,
-  };
-  try {
-    const { stdout, stderr } = await execFileAsync(tsx, ['scripts/models.ts', ...args], {
-      cwd: repoRoot,
-      env,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+import { stack, tempDir, testConfig, uniqueName } from '../support/stack';
 
 /** The same command in-process: what the script prints. */
 function models(...args: string[]): Promise<string> {
