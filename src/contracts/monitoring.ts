@@ -67,7 +67,7 @@ export interface CheckModelDriftResult {
   watermark?: string;
 }
 
-/** What a run found that the model's controller acts on (issue 12); until the controller exists it is only returned. */
+/** What a run found that the model's controller acts on: signalled to it, and returned. */
 export interface MonitoringIncident {
   kind: 'drift';
   modelName: string;
@@ -79,6 +79,8 @@ export interface MonitoringIncident {
 
 export interface MonitorModelResult extends CheckModelDriftResult {
   incident?: MonitoringIncident;
+  /** Whether the incident was signalled to a running controller of the model (false: none runs). */
+  controllerSignalled?: boolean;
 }
 
 /** The id of a model's monitoring Schedule, and of the workflow runs it starts (Temporal appends each run's time). */

@@ -5,15 +5,28 @@
  *
  * The watermark lives in the artifact store (monitoring/<model>/watermark.json), written by the check after a judged
  * window: a schedule starts every run with the same input, so the previous run's end cannot travel in it. A skipped
- * window (too few rows, no log yet) leaves the watermark where it was. When drift is found the run returns an
- * `incident`; signalling the model's controller workflow (issue 12) replaces that once the controller exists.
+ * window (too few rows, no log yet) leaves the watermark where it was. When drift is found the run signals the
+ * incident to the model's controller (`model-controller-<model>`), and returns it, with whether a controller took it.
  */
-import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { controllerWorkflowId } from '../contracts/controller';
 import type { MonitoringActivities } from '../activities/monitoring';
-import type { CheckModelDriftResult, MonitorModelInput, MonitorModelResult } from '../contracts/monitoring';
+import type {
+  CheckModelDriftResult,
+  MonitoringIncident,
+  MonitorModelInput,
+  MonitorModelResult,
+} from '../contracts/monitoring';
 import { monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
+import { incidentSignal } from './definitions';
 
 /** Counting a window is one DuckDB pass over a day or so of log: minutes at most; transient faults retried. */
 const windowCheck = {
@@ -38,7 +51,26 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
     muted: spec.muted,
   });
   if (!checked.skipped) upsertSearchAttributes(driftAttributes(checked));
-  return checked.datasetDrift ? { ...checked, incident: incidentOf(spec.modelName, checked) } : checked;
+  if (!checked.datasetDrift) return checked;
+  const incident = incidentOf(spec.modelName, checked);
+  if (!patched(signalTheController)) return { ...checked, incident };
+  return { ...checked, incident, controllerSignalled: await signalController(incident) };
+}
+
+/**
+ * Versioned change (`patched`): a run that finds an incident signals the model's controller. Before, the incident was
+ * only in the result.
+ */
+const signalTheController = 'signal-the-controller';
+
+/** Sends the incident to the model's controller; false when the model has none running (the result still has it). */
+async function signalController(incident: MonitoringIncident): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(controllerWorkflowId(incident.modelName)).signal(incidentSignal, incident);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function driftAttributes(checked: CheckModelDriftResult) {
@@ -49,8 +81,8 @@ function driftAttributes(checked: CheckModelDriftResult) {
   ];
 }
 
-/** What the controller of issue 12 will be signalled with; for now it is part of the run's result. */
-function incidentOf(modelName: string, checked: CheckModelDriftResult): MonitorModelResult['incident'] {
+/** The incident the model's controller is signalled with. */
+function incidentOf(modelName: string, checked: CheckModelDriftResult): MonitoringIncident {
   return {
     kind: 'drift',
     modelName,
