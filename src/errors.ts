@@ -357,6 +357,16 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Register the version through the trainingPipeline, whose evaluation records the gate metric; or check labels on a version that has one.',
   },
+  MLOPS_ERR_CONTROLLER_NOT_RUNNING: {
+    message: 'No model controller is running for model "{model}" (workflow id {workflowId})',
+    retryable: false,
+    fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
+  },
+  MLOPS_ERR_CLI_ARGUMENT_INVALID: {
+    message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
+    retryable: false,
+    fix: 'Correct the argument; running the command with no arguments prints its usage, and the README shows an example of each command.',
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,

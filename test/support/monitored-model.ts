@@ -23,6 +23,8 @@ export interface MonitoredChurn {
   snapshotId: string;
   /** Registers the trained model as `modelName` (training snapshot `snapshotId`) and deploys it as `production`. */
   deployAs(modelName: string, snapshotId?: string): Promise<number>;
+  /** Registers the trained model once more as `modelName` (one version per `key`), without deploying it. */
+  register(modelName: string, key: string): Promise<number>;
 }
 
 let shared: Promise<MonitoredChurn> | undefined;
@@ -56,7 +58,7 @@ async function build(): Promise<MonitoredChurn> {
     gate: { minImprovement: -1 },
     championAlias: 'production',
   });
-  const deployAs = async (modelName: string, snapshotId = prepared.snapshotId): Promise<number> => {
+  const register = async (modelName: string, key = 'first', snapshotId = prepared.snapshotId): Promise<number> => {
     const registered = await activities.registerModel({
       modelName,
       modelUri: trained.modelUri,
@@ -64,12 +66,16 @@ async function build(): Promise<MonitoredChurn> {
       evaluationUri: evaluation.reportUri,
       snapshotId,
       metrics: evaluation.metrics,
-      registrationKey: `monitoring-test-${modelName}`,
+      registrationKey: key === 'first' ? `monitoring-test-${modelName}` : `monitoring-test-${modelName}-${key}`,
     });
-    await activities.deployModel({ modelName, version: registered.version, alias: 'production' });
     return registered.version;
   };
-  return { store, snapshotId: prepared.snapshotId, deployAs };
+  const deployAs = async (modelName: string, snapshotId = prepared.snapshotId): Promise<number> => {
+    const version = await register(modelName, 'first', snapshotId);
+    await activities.deployModel({ modelName, version, alias: 'production' });
+    return version;
+  };
+  return { store, snapshotId: prepared.snapshotId, deployAs, register };
 }
 
 /** Churn records drawn by the generator (the target left out), typed as a client sends them. */
