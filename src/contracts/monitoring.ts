@@ -90,6 +90,15 @@ export interface CheckModelDriftInput {
   muted?: string[];
 }
 
+/** Drift of the model's output in the window against its predictions on the validation split. */
+export interface PredictionDrift {
+  /** The deciding statistic (the preset's choice for the output's kind and reference size). */
+  metric: string;
+  value: number;
+  threshold: number;
+  drifted: boolean;
+}
+
 export interface CheckModelDriftResult {
   /** Why the window was not judged (no log yet, too few rows); absent when it was. */
   skipped?: string;
@@ -103,6 +112,8 @@ export interface CheckModelDriftResult {
   driftShare: number;
   driftedFeatures: string[];
   datasetDrift: boolean;
+  /** The output's drift; absent for versions evaluated before the output's reference was stored. */
+  predictionDrift?: PredictionDrift;
   reportUris?: { drift: string; report: string };
   /** Where the next window starts: `until` after a judged window, the unchanged start after a skip. */
   watermark?: string;

@@ -295,6 +295,6 @@ export function addWindowCounts(a: WindowCounts, b: WindowCounts): WindowCounts 
 }
 
 /** drift.json: the report as pretty-printed JSON; a statistic that does not apply to a column is null. */
-export function driftReportJson(report: DriftReport): string {
+export function driftReportJson(report: DriftReport & { prediction?: unknown }): string {
   return `${JSON.stringify(report, (_, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`;
 }

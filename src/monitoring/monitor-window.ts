@@ -10,11 +10,12 @@ import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
 import { monitoringFiles, monitoringWatermark, profileFiles } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
-import type { CheckModelDriftInput, CheckModelDriftResult } from '../contracts/monitoring';
+import type { CheckModelDriftInput, CheckModelDriftResult, PredictionDrift } from '../contracts/monitoring';
 import { countWindow, driftReportJson, evaluateDrift } from '../drift/compute-drift';
 import type { ColumnReference } from '../drift/reference';
 import { renderDriftReport } from '../drift/report';
 import { mlopsError } from '../errors';
+import { predictionColumn } from '../evaluation/prediction-reference';
 import type { DatasetProfile } from '../profiling/dataset-profile';
 import { profileDriftReference } from '../profiling/profile-reference';
 import type { ModelVersionRecord } from '../registry/model-registry';
@@ -22,7 +23,7 @@ import { resolveAlias } from '../registry/model-registry';
 import { withDuckDb } from '../warehouse/duckdb';
 import { duckDbDialect } from '../warehouse/sql-dialect';
 import type { LogWindow } from './prediction-window';
-import { featureColumns, logPartsOf, presenceSql, windowRows, withLocalParts } from './prediction-window';
+import { featureColumns, logPartsOf, outputColumn, presenceSql, windowRows, withLocalParts } from './prediction-window';
 
 /** The stored watermark: `watermark` is where the next window starts; `since` is where the run `runId` started. */
 export interface WatermarkRecord {
@@ -39,6 +40,7 @@ export async function checkModelDrift(
 ): Promise<CheckModelDriftResult> {
   const version = await resolveAlias(store, input.modelName, input.alias);
   const reference = await versionReference(store, version, input.muted ?? []);
+  const predictionRef = await outputReference(store, version);
   const since = await windowStart(store, input);
   const w: LogWindow = { modelName: input.modelName, version: version.version, since, until: iso(input.until) };
   const base = { version: version.version, since, until: w.until, minRows: input.minRows };
@@ -54,7 +56,7 @@ export async function checkModelDrift(
   const parts = await logPartsOf(store, w);
   if (!parts) return skip(`no prediction log yet for model "${input.modelName}"`, 0);
   const counted = parts.length
-    ? await withLocalParts(store, parts, (files) => countLog(files, w, reference, input, threads))
+    ? await withLocalParts(store, parts, (files) => countLog(files, w, reference, predictionRef, input, threads))
     : undefined;
   const rows = counted?.rows ?? 0;
   if (!counted || rows < input.minRows)
@@ -67,9 +69,10 @@ export async function checkModelDrift(
     thresholds: input.thresholds,
     muted: input.muted,
   });
+  const prediction = predictionDriftOf(predictionRef, counted.predictionCounts, input);
   const files = monitoringFiles(store, input.modelName, input.runId);
   const window = `${since ?? 'start of the log'} … ${w.until} (${rows} rows)`;
-  await store.write(files.drift, driftReportJson(report));
+  await store.write(files.drift, driftReportJson(prediction ? { ...report, prediction } : report));
   await store.write(
     files.report,
     await renderDriftReport({ title: `${input.modelName} v${version.version}`, window, report }),
@@ -82,6 +85,7 @@ export async function checkModelDrift(
     driftShare: report.dataset.share,
     driftedFeatures: report.dataset.driftedColumns,
     datasetDrift: report.dataset.drifted,
+    ...(prediction && { predictionDrift: prediction }),
     reportUris: { drift: files.drift, report: files.report },
     watermark: w.until,
   };
@@ -132,6 +136,40 @@ interface CountedLog {
   rows: number;
   reference: Record<string, ColumnReference>;
   counts: Awaited<ReturnType<typeof countWindow>>;
+  /** The window's outputs counted on the version's prediction reference, when it has one. */
+  predictionCounts?: Awaited<ReturnType<typeof countWindow>>;
+}
+
+/**
+ * The drift reference of the version's output (its predictions on the validation split, stored in its evaluation by
+ * evaluations since prediction drift exists); undefined for older versions, whose output drift is then not judged.
+ */
+async function outputReference(
+  store: ArtifactStore,
+  version: ModelVersionRecord,
+): Promise<ColumnReference | undefined> {
+  if (!(await store.exists(version.evaluationUri))) return undefined;
+  const evaluation = await readJson<{ predictionReference?: ColumnReference }>(store, version.evaluationUri);
+  return evaluation.predictionReference;
+}
+
+/**
+ * The output's drift judged like a feature's (the preset's test for its kind and reference size; a threshold for
+ * `prediction` in the input's thresholds applies). Reported beside the features; it does not count in the dataset
+ * drift share.
+ */
+function predictionDriftOf(
+  reference: ColumnReference | undefined,
+  counts: CountedLog['predictionCounts'],
+  input: CheckModelDriftInput,
+): PredictionDrift | undefined {
+  if (!reference || !counts) return undefined;
+  const report = evaluateDrift({ [predictionColumn]: reference }, counts, {
+    preset: input.preset,
+    thresholds: input.thresholds,
+  });
+  const row = report.rows.find((r) => r.input === predictionColumn)!;
+  return { metric: row.metric, value: row.value, threshold: row.threshold, drifted: row.is_anomaly };
 }
 
 /**
@@ -142,6 +180,7 @@ async function countLog(
   files: string[],
   w: LogWindow,
   reference: Record<string, ColumnReference>,
+  predictionRef: ColumnReference | undefined,
   input: CheckModelDriftInput,
   threads: number,
 ): Promise<CountedLog> {
@@ -156,8 +195,12 @@ async function countLog(
       const missing = absent.filter((f) => !(input.muted ?? []).includes(f));
       if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
       const kept = Object.fromEntries(Object.entries(reference).filter(([name]) => !absent.includes(name)));
-      const counts = await countWindow((sql) => db.query(sql), duckDbDialect, featureColumns(rows, kept), kept);
-      return { rows: n, reference: kept, counts };
+      const query = (sql: string) => db.query(sql);
+      const counts = await countWindow(query, duckDbDialect, featureColumns(rows, kept), kept);
+      const outputs = predictionRef && { [predictionColumn]: predictionRef };
+      const predictionCounts =
+        outputs && (await countWindow(query, duckDbDialect, outputColumn(rows, predictionRef), outputs));
+      return { rows: n, reference: kept, counts, predictionCounts };
     },
     { threads },
   );

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogFolder } from '../artifacts/layout';
 import type { ColumnReference } from '../drift/reference';
+import { predictionColumn } from '../evaluation/prediction-reference';
 import { ident, literal } from '../warehouse/duckdb';
 
 export interface LogWindow {
@@ -77,6 +78,16 @@ export function featureColumns(rows: string, reference: Record<string, ColumnRef
     return `${ref.kind === 'numeric' ? numeric : text} AS ${ident(name)}`;
   });
   return `(SELECT ${columns.join(', ')} FROM ${rows} AS w)`;
+}
+
+/**
+ * The logged output as one column named like the version's prediction reference: the predicted label (text) of a
+ * classifier, the value (a JSON number) of a regressor; anything else counts as null.
+ */
+export function outputColumn(rows: string, reference: ColumnReference): string {
+  const value = `CASE WHEN json_type(output, '$.value') IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN TRY_CAST(json_extract_string(output, '$.value') AS DOUBLE) END`;
+  const column = reference.kind === 'numeric' ? value : `json_extract_string(output, '$.label')`;
+  return `(SELECT ${column} AS ${ident(predictionColumn)} FROM ${rows} AS w)`;
 }
 
 /** Rows of the window, and for each feature the rows whose instance has the key at all (null values included). */

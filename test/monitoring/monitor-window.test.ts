@@ -12,7 +12,7 @@ import type { DriftReport } from '../../src/drift/compute-drift';
 import { isMlopsError } from '../../src/errors';
 import type { WatermarkRecord } from '../../src/monitoring/monitor-window';
 import type { MonitoredChurn } from '../support/monitored-model';
-import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import { churnInstances, logServedPredictions, monitoredChurn, writePredictionLog } from '../support/monitored-model';
 import { churnColumns } from '../../src/data/churn-generator';
 
 /** The model's raw features: the generator's columns without the target. */
@@ -79,6 +79,33 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     const retried = await check({ modelName: model, runId: 'run-2', until: '2026-11-30T12:00:00Z' });
     assert.equal(retried.rows, 2000);
     assert.deepEqual(retried.driftedFeatures, drifted.driftedFeatures);
+  });
+
+  it("judges the model's output against its predictions on the validation split: steady, then moved by new customers", async function () {
+    const model = 'churn-output-drift';
+    const steady = await logServedPredictions(churn, model, '2026-11-30T10:00:00Z', { rows: 2000, seed: 21 });
+    const same = await check({ modelName: model, runId: 'run-1', until: '2026-11-30T11:00:00Z' });
+    assert.ok(same.predictionDrift, 'a version evaluated with its output reference has output drift judged');
+    assert.equal(same.predictionDrift.drifted, false, JSON.stringify(same.predictionDrift));
+    const report = JSON.parse(fs.readFileSync(churn.store.localPath(same.reportUris!.drift), 'utf8')) as {
+      prediction?: { metric: string };
+      rows: { input: string }[];
+    };
+    assert.equal(report.prediction?.metric, same.predictionDrift.metric);
+    assert.ok(!report.rows.some((r) => r.input === 'prediction'), 'the output is not counted as a feature');
+
+    // Customers a year newer churn far more often: the share of predicted churners moves.
+    await logServedPredictions(churn, model, '2026-11-30T11:30:00Z', {
+      rows: 2000,
+      seed: 22,
+      drift: { tenureShift: -24, monthToMonthShare: 0.8 },
+    });
+    const moved = await check({ modelName: model, runId: 'run-2', until: '2026-11-30T12:00:00Z' });
+    assert.equal(moved.predictionDrift?.drifted, true, JSON.stringify(moved.predictionDrift));
+    // A binary label is judged by the two-proportion Z test: a p-value, drifted below 0.05.
+    assert.equal(moved.predictionDrift.metric, 'Z_TEST_P_VALUE');
+    assert.ok(moved.predictionDrift.value < same.predictionDrift.value);
+    assert.equal(steady.version, moved.version);
   });
 
   it('reports a skip, stating the minimum, for a model without a log and for a window with too few rows', async function () {
