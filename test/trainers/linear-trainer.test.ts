@@ -36,27 +36,33 @@ async function splitFiles(
   return files;
 }
 
+/** Runs the built-in trainer on the splits through its contract flags; returns its output folder. */
+function trainRegression(dir: string, split: Record<'train' | 'validation', string>, featureColumns: string[]): string {
+  const output = path.join(dir, 'out');
+  const argv = [
+    ...trainerCommand(testConfig(), 'builtin-linear'),
+    ...trainerContractFlags({
+      ...split,
+      transform: 'unused.json',
+      output,
+      task: 'regression',
+      labelColumn: '__label',
+      featureColumns,
+      hyperparameters: {},
+      seed: 7,
+    }),
+  ];
+  const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return output;
+}
+
 describe('the built-in linear trainer (src/trainers/linear-trainer.ts)', function () {
   it('fits a regression target in the hundreds with default settings to within 3% of least squares, in the target units', async function () {
     const dir = tempDir('linear-regression');
     const dataset = await writeSyntheticDataset(dir, 'regression-csv', 1500);
     const split = await splitFiles(dir, dataset.file);
-    const output = path.join(dir, 'out');
-    const argv = [
-      ...trainerCommand(testConfig(), 'builtin-linear'),
-      ...trainerContractFlags({
-        ...split,
-        transform: 'unused.json',
-        output,
-        task: 'regression',
-        labelColumn: '__label',
-        featureColumns: features,
-        hyperparameters: {},
-        seed: 7,
-      }),
-    ];
-    const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    assert.equal(run.status, 0, run.stderr);
+    const output = trainRegression(dir, split, features);
 
     const test = await readSplit(split.test, features, '__label');
     const ols = rmseOf(leastSquares(await readSplit(split.train, features, '__label')), test);
@@ -77,22 +83,7 @@ describe('the built-in linear trainer (src/trainers/linear-trainer.ts)', functio
     const dataset = await writeSyntheticDataset(dir, 'regression-csv', 300);
     const names = ['city=Oslo, NO', 'share%, of total', 'rooms%2C'];
     const split = await splitFiles(dir, dataset.file, names);
-    const output = path.join(dir, 'out');
-    const argv = [
-      ...trainerCommand(testConfig(), 'builtin-linear'),
-      ...trainerContractFlags({
-        ...split,
-        transform: 'unused.json',
-        output,
-        task: 'regression',
-        labelColumn: '__label',
-        featureColumns: names,
-        hyperparameters: {},
-        seed: 7,
-      }),
-    ];
-    const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    assert.equal(run.status, 0, run.stderr);
+    const output = trainRegression(dir, split, names);
     const model = await loadOnnxModel(fs.readFileSync(path.join(output, 'model.onnx')), 'model.onnx', names.length);
     await model.close();
   });
