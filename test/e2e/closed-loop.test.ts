@@ -399,10 +399,28 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       );
       for (const event of ['retrain-started', 'approval-needed', 'promoted'])
         assert.equal(hook.accepted(event).length, 1, `one ${event} message`);
+      // The verdict's samples were taken by the new worker process (identity `<pid>@<host>`), not the killed one.
+      const judgedBy = await activityWorkers(handle, 'sampleServingStats');
+      assert.equal(judgedBy.length, 2, 'the baseline sample and the verdict sample');
+      assert.match(judgedBy.at(-1)!, new RegExp(`^${worker.pid}@`));
+      assert.notEqual(judgedBy[0], judgedBy.at(-1));
       await replayAndRecord(handle, [{ name: 'approved-canary-promoted-after-worker-kill' }]);
     });
   });
 });
+
+/** The identities of the workers that started each `activityType` activity of the controller's latest run. */
+async function activityWorkers(handle: Controller, activityType: string): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+      .map((e) => String(e.eventId)),
+  );
+  return events
+    .filter((e) => scheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)))
+    .map((e) => e.activityTaskStartedEventAttributes!.identity ?? '');
+}
 
 /**
  * Registers a version whose ONNX graph fails in onnxruntime for rows whose first feature is above 0 (about half of

@@ -25,11 +25,18 @@ export function startProcess(entry: string, env: Record<string, string>): Proces
   const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'src', entry)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  return Object.assign(child, {
-    exited: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
-  });
+  // Kept, not printed: onnxruntime logs each failed run of a failing canary; shown when the process exits non-zero.
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (code !== null && code !== 0) console.error(`${entry} exited with ${code}:\n${stderr}`);
+      resolve(code);
+    }),
+  );
+  return Object.assign(child, { exited });
 }
 
 /** Ends a process and waits for it; a process that already exited is left alone. */
