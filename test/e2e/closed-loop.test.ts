@@ -57,11 +57,16 @@ function modelNameOf(title: string): string {
   return `loop-${uniqueName(title).slice(0, 40)}`.replace(/-+$/, '');
 }
 
-function trainingInput(dataFile: string, queues: Queues, epochs: number): Omit<TrainingPipelineInput, 'modelName'> {
+function trainingInput(
+  dataFile: string,
+  queues: Queues,
+  epochs: number,
+  hyperparameters: Record<string, number> = {},
+): Omit<TrainingPipelineInput, 'modelName'> {
   return {
     dataset: { uri: dataFile },
     target: 'churned',
-    trainer: { taskQueue: queues.training, hyperparameters: { epochs } },
+    trainer: { taskQueue: queues.training, hyperparameters: { epochs, ...hyperparameters } },
   };
 }
 
@@ -175,20 +180,32 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       handle = await stack().client.workflow.start(modelController, {
         taskQueue: queues.pipeline,
         workflowId: controllerWorkflowId(modelName),
-        // A low threshold: the controller continues as new while its retraining child runs.
+        // A low threshold, and epochs slowed to 0.5 s with no early stop: the controller continues as new while its
+        // retraining child runs (the incidents below take it past 50 events within the child's first seconds).
         args: [
-          controllerInput(modelName, server, trainingInput(dataFile, queues, 10), { continueAsNewAfterEvents: 50 }),
+          controllerInput(
+            modelName,
+            server,
+            trainingInput(dataFile, queues, 10, { epoch_delay_ms: 500, patience: 0 }),
+            { continueAsNewAfterEvents: 50 },
+          ),
         ],
       });
       const firstRunId = (await handle.describe()).runId;
-      await handle.signal(incidentSignal, {
-        kind: 'drift',
+      const incident = {
+        kind: 'drift' as const,
         modelName,
         version: 1,
         driftedFeatures: ['tenure_months', 'contract'],
         driftShare: 0.5,
         reportUri: 'file:///drift-report.html',
-      });
+      };
+      await handle.signal(incidentSignal, incident);
+      await waitForState(handle, (s) => s.retrain !== undefined, 'the retraining child running');
+      for (let i = 0; i < 12; i++) await handle.signal(incidentSignal, incident);
+      const carried = await waitForState(handle, (s) => s.generation >= 1, 'continued as new');
+      assert.equal(carried.retrain?.workflowId, `retrain-${modelName}-1`, 'the running retrain is carried across');
+      assert.equal(carried.retrain.folded, 12);
       await waitForState(handle, (s) => s.canary?.version === 2, 'the canary of the retrained v2');
       await traffic.waitForAnswers(2, 10);
       const done = await waitForState(
@@ -229,23 +246,34 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       assert.equal(record?.stable, 2);
       assert.equal(record?.canary, undefined);
 
-      // Each message once, although the webhook's first answer was a 500 (the activity retried it).
+      // Each message once, although the webhook's first answer was a 500 (the activity retried it): one per
+      // incident received (13, 12 of them folded into the one retrain), one retrain start, one promotion.
       assert.equal(hook.received[0]!.status, 500);
-      for (const event of ['incident', 'retrain-started', 'promoted'])
+      assert.equal(hook.accepted('incident').length, 13);
+      for (const m of hook.accepted('incident'))
+        assert.match(m.body.text, new RegExp(`^Incident on ${modelName}: drift on v1: 2 drifted feature`));
+      for (const event of ['retrain-started', 'promoted'])
         assert.equal(hook.accepted(event).length, 1, `one ${event} message`);
-      assert.equal(hook.received.length, 4, 'three messages, one of them sent twice');
+      assert.equal(hook.received.length, 16, '15 messages, the first of them sent twice');
       assert.deepEqual(hook.received[0]!.body, hook.received[1]!.body, 'the retry sent the same message');
       assert.match(hook.accepted('promoted')[0]!.body.text, new RegExp(`v2 of ${modelName} is the new stable version`));
       assert.equal(count(done, 'notification-failed'), 0);
 
-      // Past 50 history events the controller continues as new, carrying its whole state.
-      const continued = await waitForState(handle, (s) => s.generation >= 1, 'continued as new');
-      assert.equal(continued.stable, 2);
-      assert.equal(continued.lastRetrain?.version, 2);
-      assert.ok(kinds(continued).includes('promoted') && kinds(continued).includes('continued-as-new'));
+      // The first run ended while its child ran (ABANDON): the child's outcome reached the next run by signal.
+      const firstRun = await stack().client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory();
+      const events = firstRun.events ?? [];
+      assert.ok(
+        events.some((e) => e.childWorkflowExecutionStartedEventAttributes),
+        'the child started in run 1',
+      );
+      assert.ok(!events.some((e) => e.childWorkflowExecutionCompletedEventAttributes), 'and ended after it');
+      const continuedAsNew = events.at(-1)!.workflowExecutionContinuedAsNewEventAttributes;
+      assert.ok(continuedAsNew?.newExecutionRunId, 'run 1 ended by continuing as new');
+      const secondRunId = continuedAsNew.newExecutionRunId;
+      assert.ok(kinds(done).includes('continued-as-new'));
       await replayAndRecord(handle, [
-        { name: 'incident-retrain-canary-promoted', runId: firstRunId },
-        { name: 'after-continue-as-new', runId: (await handle.describe()).runId },
+        { name: 'incident-retrain-continued-as-new', runId: firstRunId },
+        { name: 'carried-retrain-canary-promoted', runId: secondRunId },
       ]);
     });
   });

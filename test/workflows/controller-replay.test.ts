@@ -16,16 +16,16 @@ const controllerDir = path.join(historiesDir, 'controller');
 describe('modelController replay', function () {
   const files = fs.readdirSync(controllerDir).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill and continue-as-new', function () {
+  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill and a retrain across continue-as-new', function () {
     assert.deepEqual(files.sort(), [
-      // The second run after a continue-as-new: it starts from the carried state (no readDeployment).
-      'after-continue-as-new.json',
       // Approval, then a canary baked across a kill -9 of the pipeline worker, then promoted.
       'approved-canary-promoted-after-worker-kill.json',
       // A canary deployed by update, rolled back on its error rate; then a retrain the gate refused.
       'canary-rolled-back-then-gate-failed.json',
-      // Incident → retraining child → canary → promotion → continue-as-new (past 50 events).
-      'incident-retrain-canary-promoted.json',
+      // The second run: the retrain carried across continue-as-new reports by signal → canary → promotion.
+      'carried-retrain-canary-promoted.json',
+      // Incidents → retraining child (ABANDON) → continue-as-new past 50 events while the child runs.
+      'incident-retrain-continued-as-new.json',
     ]);
   });
 
