@@ -220,7 +220,8 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       assert.ok(traffic.by(1).length > 0 && traffic.by(2).length > 0, 'both versions answered');
       assert.equal(done.lastRetrain?.outcome, 'registered');
       assert.equal(done.lastRetrain?.workflowId, `retrain-${modelName}-1`);
-      assert.match(done.lastRetrain.reason, /auc/i, 'the gate compared challenger and champion on auc');
+      // The gate re-scored champion v1 on the challenger's test rows, and the challenger (more data) beat it.
+      assert.match(done.lastRetrain.reason, /^auc [\d.]+ vs champion v1 [\d.]+ .*improvement [\d.]+ > required 0/);
       assert.equal(done.attempts, 1);
 
       const verdict = done.lastVerdict!;
@@ -341,6 +342,10 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
         'the gate refused the tie',
       );
       assert.equal(rejected.lastRetrain?.outcome, 'rejected');
+      assert.match(
+        rejected.lastRetrain.reason,
+        new RegExp(`vs champion v${stable} .*improvement -?0\\.0+ <= required 0`),
+      );
       assert.equal(rejected.stable, stable);
       assert.equal(hook.accepted('gate-failed').length, 1);
       assert.equal(hook.accepted('retrain-started').length, 1);
