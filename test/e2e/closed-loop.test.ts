@@ -180,13 +180,13 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       handle = await stack().client.workflow.start(modelController, {
         taskQueue: queues.pipeline,
         workflowId: controllerWorkflowId(modelName),
-        // A low threshold, and epochs slowed to 0.5 s with no early stop: the controller continues as new while its
-        // retraining child runs (the incidents below take it past 50 events within the child's first seconds).
+        // A low threshold, and epochs slowed to 0.8 s with no early stop (8 s of training): the controller continues
+        // as new while its retraining child runs (the incidents below take it past 50 events within seconds).
         args: [
           controllerInput(
             modelName,
             server,
-            trainingInput(dataFile, queues, 10, { epoch_delay_ms: 500, patience: 0 }),
+            trainingInput(dataFile, queues, 10, { epoch_delay_ms: 800, patience: 0 }),
             { continueAsNewAfterEvents: 50 },
           ),
         ],
