@@ -128,7 +128,7 @@ function historyJson(handle: Controller, runId?: string): Buffer {
   ]);
 }
 
-/** Replays the live history (every run) against the current code; with RECORD_CONTROLLER_HISTORIES, records it. */
+/** Replays the named runs' live histories against the current code; with RECORD_CONTROLLER_HISTORIES, records them. */
 async function replayAndRecord(handle: Controller, runs: { name: string; runId?: string }[]): Promise<void> {
   for (const { name, runId } of runs) {
     const json = historyJson(handle, runId);
