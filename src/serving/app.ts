@@ -265,9 +265,15 @@ function googleError(status: number, failure: Error & { type?: string | null }) 
   };
 }
 
+/**
+ * Catalogued errors that are the server's own fault: a model that loaded but fails when onnxruntime runs it on a
+ * request (MLOPS_ERR_MODEL_INVALID) is a 500, counted against its version, never a client's 4xx.
+ */
+const serverFaults = new Set(['MLOPS_ERR_SERVE_INTERNAL', 'MLOPS_ERR_MODEL_INVALID']);
+
 /** The catalogued failure of a client's mistake, or undefined for a server fault. */
 function clientFailure(err: FastifyError, limits: ServeLimits): (Error & { type?: string | null }) | undefined {
-  if (isMlopsError(err)) return err.type === 'MLOPS_ERR_SERVE_INTERNAL' ? undefined : err;
+  if (isMlopsError(err)) return serverFaults.has(err.type ?? '') ? undefined : err;
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
     return mlopsError('MLOPS_ERR_SERVE_BODY_TOO_LARGE', { limit: limits.bodyLimit });
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
