@@ -21,6 +21,7 @@ import {
   continueAsNew,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -81,6 +82,12 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
 });
+
+/**
+ * Versioned change (`patched`): an incident folded into a retrain or rollout under way sends no webhook message (it is
+ * in the state and the history). Before, every incident sent one.
+ */
+const quietFoldedIncidents = 'quiet-folded-incidents';
 
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
@@ -214,12 +221,15 @@ class Controller {
     const text = describeIncident(incident);
     if (effect === 'ignored') return this.record('incident-ignored', `${text} (muted or not a retrain trigger)`);
     this.state.openIncidents.push(incident);
-    this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
+    if (effect === 'folded' && !patched(quietFoldedIncidents))
+      this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
     if (effect === 'folded') {
       const into = this.state.retrain ?? this.state.requestedRetrain;
       if (into) into.folded++;
       return this.record('incident-folded', `${text}; folded into the retrain or rollout under way`);
     }
+    // One message per incident that starts something: folded ones are in the state and the history, not the channel.
+    this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
     this.record('incident', text);
     this.askRetrain(`incident: ${text}`);
   }
