@@ -154,15 +154,24 @@ class Controller {
     });
   }
 
-  /** On a first start, learns what the alias serves today. */
+  /** On a first start, learns what the alias serves today (a store that is down is waited for, not fatal). */
   async start(): Promise<void> {
     if (this.state.generation > 0) {
       this.#ready = true;
       return;
     }
-    const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
-    this.state.stable = deployment?.stable;
-    this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
+    for (;;) {
+      try {
+        const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
+        this.state.stable = deployment?.stable;
+        this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
+        break;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        this.record('step-failed', `reading the deployment: ${messageOf(err)}`);
+        await sleep(stepFailurePause);
+      }
+    }
     this.showStable();
     this.#ready = true;
   }
