@@ -1,16 +1,19 @@
 /**
- * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]`:
- * creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
+ * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
+ * [--labels <uri> [--id-column request_id] [--label-column label] [--accuracy-drop 0.05]]`: creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
  * to the Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  */
 import { parseArgs } from 'node:util';
 import { connectTemporalClient } from '../src/temporal-client';
 import { loadConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
+import { monitorModelInputSchema } from '../src/contracts/monitoring';
+import { parseWorkflowInput } from '../src/contracts/validate';
 import { upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 
 const usage = `Usage:
-  npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]`;
+  npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
+      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -21,10 +24,15 @@ async function main(argv: string[]): Promise<number> {
       alias: { type: 'string' },
       'min-rows': { type: 'string' },
       preset: { type: 'string' },
+      labels: { type: 'string' },
+      'id-column': { type: 'string' },
+      'label-column': { type: 'string' },
+      'accuracy-drop': { type: 'string' },
     },
   });
   const [command, modelName, ...extra] = positionals;
-  if (command !== 'schedule' || !modelName || extra.length || !values.cron) {
+  const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
+  if (command !== 'schedule' || !modelName || extra.length || !values.cron || (labelFlags && !values.labels)) {
     console.error(usage);
     return 2;
   }
@@ -32,6 +40,15 @@ async function main(argv: string[]): Promise<number> {
   if (values.alias) input.alias = values.alias;
   if (values['min-rows']) input.minRows = Number(values['min-rows']);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
+  if (values.labels)
+    input.labels = {
+      uri: values.labels,
+      ...(values['id-column'] && { idColumn: values['id-column'] }),
+      ...(values['label-column'] && { labelColumn: values['label-column'] }),
+    };
+  if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
+  // Refused here, with every bad flag listed, rather than by each scheduled run.
+  parseWorkflowInput(monitorModelInputSchema, input, 'monitorModel');
   const config = loadConfig();
   const temporal = await connectTemporalClient(config);
   try {

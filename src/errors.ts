@@ -335,6 +335,38 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Check MLOPS_NOTIFY_WEBHOOK_URL on the pipeline worker: a 404 or 410 means the webhook was deleted or the URL is wrong (create a new one and set it), a 401 or 403 means it is not allowed to post, a 3xx means the URL moved (set the URL it points to), a 400 means the receiver does not accept Slack-style JSON ({"text", "blocks"}).',
   },
+  MLOPS_ERR_LABELS_COLUMN_MISSING: {
+    message: 'Labels source "{source}" has no {role} column "{column}" (its columns: {columns})',
+    retryable: false,
+    fix: "Name the source's columns in the monitorModel input: labels.idColumn (default request_id, the id the model server answered with), labels.labelColumn (default label) and labels.instanceColumn when one request carries several instances.",
+  },
+  MLOPS_ERR_LABELS_CONFLICT: {
+    message: 'Labels source "{source}" gives different labels for the same prediction, {count} id(s): {ids}',
+    retryable: false,
+    fix: 'Keep one label per request id (and instance) in the labels source: drop the wrong rows, or correct the join that produced them; identical repeated labels are only counted.',
+  },
+  MLOPS_ERR_LABELS_INVALID: {
+    message:
+      'Labels source "{source}", column "{column}", data row {row}: {value} is not a label of this {task} model ({reason})',
+    retryable: false,
+    fix: "A classification label must be one of the model's classes, written as the training target was (the classes are listed in the message; a false/true model also reads yes/no, y/n, t/f and 1/0); a regression label must be a finite number; an instance a whole number. Correct or remove the row; an empty label means the label has not arrived.",
+  },
+  MLOPS_ERR_MONITOR_METRIC_MISSING: {
+    message:
+      'Model "{model}" version {version} has no evaluation value of its gate metric "{metric}" to compare the live metric with',
+    retryable: false,
+    fix: 'Register the version through the trainingPipeline, whose evaluation records the gate metric; or check labels on a version that has one.',
+  },
+  MLOPS_ERR_CONTROLLER_NOT_RUNNING: {
+    message: 'No model controller is running for model "{model}" (workflow id {workflowId})',
+    retryable: false,
+    fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
+  },
+  MLOPS_ERR_CLI_ARGUMENT_INVALID: {
+    message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
+    retryable: false,
+    fix: 'Correct the argument; running the command with no arguments prints its usage, and the README shows an example of each command.',
+  },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,

@@ -1,6 +1,7 @@
 /**
  * Scratch space of step attempts: each attempt writes its temporary files (downloads, spills, staged copies) under
- * one folder of its own, `<root>/<host>-<pid>-<workflow id>-<activity id>-<attempt>`, removed when the attempt ends.
+ * one folder of its own, `<root>/<host>@<pid>-<workflow id>-<activity id>-<attempt>`, removed when the attempt ends.
+ * `@` never occurs in the host part, so the host `worker` never claims the folders of the host `worker-2`.
  * A worker killed mid-step cannot remove it, so every worker start sweeps the folders of this host whose process is
  * gone; folders of live processes (another worker sharing the state folder) and of other hosts are left alone.
  */
@@ -16,7 +17,7 @@ const hostPart = () => safe(os.hostname());
 
 /** Creates the attempt's folder; `parts` name it (workflow id, activity id, attempt). */
 export async function createScratch(root: string, parts: (string | number)[]): Promise<string> {
-  const dir = path.join(root, [hostPart(), process.pid, ...parts.map(safe)].join('-'));
+  const dir = path.join(root, `${hostPart()}@${[process.pid, ...parts.map(safe)].join('-')}`);
   await fs.mkdir(dir, { recursive: true });
   return dir;
 }
@@ -24,7 +25,7 @@ export async function createScratch(root: string, parts: (string | number)[]): P
 /** Removes the folders left by dead processes of this host; returns the folders removed. */
 export async function sweepScratch(root: string): Promise<string[]> {
   const names = await fs.readdir(root).catch(() => [] as string[]);
-  const prefix = `${hostPart()}-`;
+  const prefix = `${hostPart()}@`;
   const removed: string[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;

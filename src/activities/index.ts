@@ -48,7 +48,13 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
     ...createPreprocessActivities({ store, ...warehouse }),
     ...createEvaluationActivities({ store }),
     ...createRegistryActivities({ store }),
-    ...createMonitoringActivities({ store, duckDbThreads: dataThreads }),
+    ...createMonitoringActivities({
+      store,
+      duckDbThreads: dataThreads,
+      sources: deps.sources,
+      storage: deps.storage,
+      bigquery: deps.bigQuerySource,
+    }),
     ...createControllerActivities({ store, duckDbThreads: dataThreads, ...deps.controller }),
   };
   return {

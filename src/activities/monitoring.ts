@@ -1,20 +1,32 @@
 import type { ArtifactStore } from '../artifacts';
-import type { CheckModelDriftInput, CheckModelDriftResult } from '../contracts/monitoring';
+import type {
+  CheckLiveMetricInput,
+  CheckLiveMetricResult,
+  CheckModelDriftInput,
+  CheckModelDriftResult,
+} from '../contracts/monitoring';
+import type { LabelsAccess } from '../monitoring/labels-source';
+import { checkLiveMetric } from '../monitoring/live-metric';
 import { checkModelDrift } from '../monitoring/monitor-window';
 
-export interface MonitoringDeps {
+export interface MonitoringDeps extends LabelsAccess {
   store: ArtifactStore;
-  /** DuckDB threads for counting a window. */
+  /** DuckDB threads for counting a window and joining labels. */
   duckDbThreads: number;
 }
 
-/** Monitoring (src/monitoring/): drift of a served version's traffic against its training reference. */
+/**
+ * Monitoring (src/monitoring/): drift of a served version's traffic against its training reference, and its live
+ * metric on the predictions whose labels have arrived.
+ */
 export interface MonitoringActivities {
   checkModelDrift: (input: CheckModelDriftInput) => Promise<CheckModelDriftResult>;
+  checkLiveMetric: (input: CheckLiveMetricInput) => Promise<CheckLiveMetricResult>;
 }
 
-export function createMonitoringActivities({ store, duckDbThreads }: MonitoringDeps): MonitoringActivities {
+export function createMonitoringActivities({ store, duckDbThreads, ...access }: MonitoringDeps): MonitoringActivities {
   return {
     checkModelDrift: (input) => checkModelDrift(store, input, duckDbThreads),
+    checkLiveMetric: (input) => checkLiveMetric({ store, threads: duckDbThreads, ...access }, input),
   };
 }

@@ -13,7 +13,7 @@
  *   registry/<model>/deployments/<alias>.json                         (stable + canary: what model servers serve)
  *   registry/<model>/history/<000001>.json                           (deployment history, created create-only)
  *   predictions/<model>/date=<YYYY-MM-DD>/part-<time>-<id>.parquet    (the model server's prediction log)
- *   monitoring/<model>/<runId>/{drift.json, report.html}               (runId: <workflow id>/<run id> of monitorModel)
+ *   monitoring/<model>/<runId>/{drift.json, report.html, live-metric.json}  (runId: <workflow id>/<run id> of monitorModel)
  *   monitoring/<model>/watermark.json                                 (end of the last judged window)
  *
  * In every multi-file folder the record named last above (manifest, result) is written last: a folder without it is
@@ -204,9 +204,14 @@ export function monitoringFiles(
   store: UriJoiner,
   modelName: string,
   runId: string,
-): { folder: string; drift: string; report: string } {
+): { folder: string; drift: string; report: string; liveMetric: string } {
   const folder = store.uri('monitoring', modelName, runId);
-  return { folder, drift: store.uri(folder, 'drift.json'), report: store.uri(folder, 'report.html') };
+  return {
+    folder,
+    drift: store.uri(folder, 'drift.json'),
+    report: store.uri(folder, 'report.html'),
+    liveMetric: store.uri(folder, 'live-metric.json'),
+  };
 }
 
 /** The end of the last judged monitoring window of a model: where the next scheduled window starts. */

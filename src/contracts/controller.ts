@@ -29,7 +29,12 @@ export const canaryThresholdsSchema = z
     /** Share of requests the canary answers while it bakes. */
     weight: z.number().gt(0).lt(1).default(0.1),
     /** How long the canary bakes before it is judged (a durable timer). */
-    bakeSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(600),
+    bakeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(600),
     /** Requests the canary must have answered during the bake to be judged; fewer rolls back (nothing to go on). */
     minRequests: z.number().int().min(1).default(100),
     /** Highest server-error (5xx) rate of the canary; above it the canary rolls back. */
@@ -46,7 +51,11 @@ export const approvalSchema = z
   .object({
     /** When true, a version that passed the gate waits for `approve` or `reject` before its canary starts. */
     required: z.boolean().default(false),
-    timeoutSeconds: z.number().int().min(1).default(24 * 3600),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(24 * 3600),
     /** What happens when nobody decides in time. */
     onTimeout: z.enum(['approve', 'reject']).default('reject'),
   })
@@ -56,7 +65,10 @@ export const controllerInputSchema = z
   .object({
     modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a registry model name'),
     /** The alias the servers follow (its deployment record holds stable and canary). */
-    alias: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/).default('production'),
+    alias: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/)
+      .default('production'),
     /**
      * The `trainingPipeline` input a retrain runs with (its dataset is the newest data: the configured source is read
      * again). The controller sets `modelName`, turns deploying off (it owns the rollout) and keeps the rest.
@@ -100,6 +112,7 @@ export type ControllerEventKind =
   | 'thresholds-set'
   | 'muted'
   | 'notification-failed'
+  | 'step-failed'
   | 'continued-as-new';
 
 export interface ControllerEvent {
@@ -192,13 +205,7 @@ export interface CanaryVerdict {
 }
 
 export type NotificationEvent =
-  | 'incident'
-  | 'retrain-started'
-  | 'gate-failed'
-  | 'retrain-failed'
-  | 'approval-needed'
-  | 'promoted'
-  | 'rolled-back';
+  'incident' | 'retrain-started' | 'gate-failed' | 'retrain-failed' | 'approval-needed' | 'promoted' | 'rolled-back';
 
 export interface NotifyInput {
   event: NotificationEvent;

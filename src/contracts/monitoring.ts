@@ -9,6 +9,43 @@ export const defaultMinRows = 500;
  */
 export const defaultLagSeconds = 120;
 
+/** Hours of prediction log the live metric looks back over from the window's end (labels arrive late). */
+export const defaultLabelLookbackHours = 168;
+
+/** Labelled predictions the live metric needs; fewer is a reported skip, never a "no drop". */
+export const defaultMinLabelled = 100;
+
+/**
+ * The drop of the live metric below its evaluation value that is an incident, for metrics on a 0–1 scale (accuracy,
+ * auc, f1, r2), in the metric's units. For rmse, mae and log_loss (no fixed scale) the default is this fraction of the
+ * evaluation value instead.
+ */
+export const defaultAccuracyDrop = 0.05;
+
+/** Where delayed ground truth comes from, keyed by the request id the model server answered with. */
+export const labelsSourceSchema = z
+  .object({
+    /** A CSV, Parquet or JSON-lines file (a path under the data roots, file:// or gs://), or bq://project.dataset.table. */
+    uri: z.string().min(1),
+    /** @default 'request_id' */
+    idColumn: z.string().min(1).default('request_id'),
+    /** @default 'label' */
+    labelColumn: z.string().min(1).default('label'),
+    /** Position of the instance in its request; without it a label is the request's first (or only) instance's. */
+    instanceColumn: z.string().min(1).optional(),
+    /** @default {@link defaultLabelLookbackHours} */
+    lookbackHours: z
+      .number()
+      .positive()
+      .max(24 * 366)
+      .default(defaultLabelLookbackHours),
+    /** @default {@link defaultMinLabelled} */
+    minLabelled: z.number().int().min(1).default(defaultMinLabelled),
+  })
+  .strict();
+
+export type LabelsSource = z.output<typeof labelsSourceSchema>;
+
 const isoTime = z
   .string()
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z');
@@ -28,6 +65,10 @@ export const monitorModelInputSchema = z
     until: isoTime.optional(),
     /** @default {@link defaultLagSeconds} */
     lagSeconds: z.number().int().min(0).default(defaultLagSeconds),
+    /** Ground truth for the live metric; without it only drift is checked. */
+    labels: labelsSourceSchema.optional(),
+    /** Drop of the live metric that is an incident, in the metric's units; default: {@link defaultAccuracyDrop}. */
+    accuracyDrop: z.number().positive().finite().optional(),
   })
   .strict();
 
@@ -67,18 +108,78 @@ export interface CheckModelDriftResult {
   watermark?: string;
 }
 
-/** What a run found that the model's controller acts on (issue 12); until the controller exists it is only returned. */
+export interface CheckLiveMetricInput {
+  modelName: string;
+  alias: string;
+  /** Names the run's output folder (live-metric.json beside drift.json). */
+  runId: string;
+  /** End of the window (inclusive), ISO time: the drift window's end. */
+  until: string;
+  labels: LabelsSource;
+  /** Drop that is an incident; default {@link defaultAccuracyDrop} (see there for unbounded metrics). */
+  accuracyDrop?: number;
+}
+
+/**
+ * The model's gate metric on the predictions of the alias's version logged in (until − lookbackHours, until] whose
+ * label has arrived, beside the value its evaluation recorded (docs/monitoring.md, "Live metric").
+ */
+export interface LiveMetric {
+  /** The gate metric of the version's evaluation (auc, accuracy, f1, log_loss, rmse, mae, r2). */
+  metric: string;
+  /** Its value on the labelled predictions; absent when skipped. */
+  value?: number;
+  /** Its value in the version's evaluation (test split). */
+  evaluationValue: number;
+  /** How much worse the live value is, in the metric's units (negative: better); absent when skipped. */
+  drop?: number;
+  /** The drop that is an incident. */
+  threshold: number;
+  /** Predictions of the window with a label. */
+  labelled: number;
+  /** Predictions of the window whose label has not arrived (counted, never guessed). */
+  unlabelled: number;
+  /** Labelled ids of the source that match no logged prediction in the log partitions read (see docs). */
+  unknownIds: number;
+  /** Ids the source labels more than once with the same label (counted once). */
+  duplicateIds: number;
+  /** The window: (since, until]. */
+  since: string;
+  until: string;
+  /** Why the metric was not judged (too few labelled predictions, no log); absent when it was. */
+  skipped?: string;
+  /** live-metric.json of this run; absent when skipped. */
+  reportUri?: string;
+}
+
+export type CheckLiveMetricResult = LiveMetric & { version: number; dropped: boolean };
+
+/**
+ * What a run found that the model's controller acts on: signalled to it, and returned. One per run: `accuracy` when the live metric dropped beyond its threshold (the drift fields still say what drifted),
+ * else `drift`.
+ */
 export interface MonitoringIncident {
-  kind: 'drift';
+  kind: 'drift' | 'accuracy';
   modelName: string;
   version: number;
+  /** One line for people: what was found, with the numbers. */
+  reason: string;
+  /** Features that drifted in the drift window (empty when it was skipped or nothing drifted). */
   driftedFeatures: string[];
   driftShare: number;
+  /** The live metric, when labels were checked. */
+  liveMetric?: LiveMetric;
+  /** The drift report (a drift incident) or live-metric.json (an accuracy incident). */
   reportUri: string;
 }
 
 export interface MonitorModelResult extends CheckModelDriftResult {
+  liveMetric?: LiveMetric;
+  /** Why the live check failed (its catalogued error type and message); the drift findings stand. */
+  liveMetricError?: { type: string; message: string };
   incident?: MonitoringIncident;
+  /** Whether the incident was signalled to a running controller of the model (false: none runs). */
+  controllerSignalled?: boolean;
 }
 
 /** The id of a model's monitoring Schedule, and of the workflow runs it starts (Temporal appends each run's time). */

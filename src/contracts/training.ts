@@ -42,6 +42,8 @@ export interface EvaluateModelInput {
   modelName: string;
   modelUri: string;
   testUri: string;
+  /** The validation split, whose predictions become the output's drift reference (absent in older inputs: test). */
+  validationUri?: string;
   transformUri: string;
   featureColumns: string[];
   labelColumn: string;

@@ -4,13 +4,14 @@ import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
 import { loadOnnxModel } from '../models/onnx-model';
-import { createPredictor } from '../models/predictor';
+import { createPredictor, decodeOutputs } from '../models/predictor';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
 import type { ChampionScore } from './gate';
 import { checkGateMetric, decideGate } from './gate';
 import { classificationMetrics, regressionMetrics } from './metrics';
+import { predictionReference } from './prediction-reference';
 import type { RowsForModel } from './rescore';
 import { alignClasses, championInputs } from './rescore';
 
@@ -36,6 +37,7 @@ export async function evaluateModel(
   const transform = await readJson<FittedTransform>(store, input.transformUri);
   const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
   const metrics = await scoreModel(store, input.modelUri, transform, test, input);
+  const predictions = await validationPredictions(store, input, transform);
   const baseline = baselineMetrics(test, input, transform);
   const champion = await scoreChampion(store, input, transform);
   const gate = decideGate(input, metrics, baseline, champion);
@@ -48,8 +50,31 @@ export async function evaluateModel(
     baseline,
     champion,
     gate,
+    predictionReference: await predictionReference(predictions),
+    predictionReferenceSplit: input.validationUri ? 'validation' : 'test',
   });
   return { metrics, baseline, reportUri, gate };
+}
+
+/**
+ * The challenger's outputs on the validation split (the test split for inputs from before the validation split was
+ * passed), decoded as the server decodes them: a label per row, or a value.
+ */
+async function validationPredictions(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+): Promise<(string | number)[]> {
+  const uri = input.validationUri ?? input.testUri;
+  const rows = await withLocalCopy(store, uri, (file) => loadTestSet(file, input));
+  const model = await loadOnnxModel(await store.read(input.modelUri), input.modelUri, input.featureColumns.length);
+  const predictor = createPredictor(transform, model);
+  try {
+    const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
+    return decodeOutputs(predictor, outputs, rows.rows);
+  } finally {
+    await predictor.close();
+  }
 }
 
 async function loadTestSet(file: string, input: EvaluateModelInput): Promise<TestSet> {

@@ -173,3 +173,10 @@ function decode(
 function inputInvalid(problems: string[]): Error {
   return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
 }
+
+/** Raw model outputs of `rows` rows as the server answers them: the predicted label, or the value. */
+export function decodeOutputs(predictor: Predictor, output: Float32Array, rows: number): (string | number)[] {
+  return decode(predictor.task, predictor.classes, output, rows, predictor.outputWidth).map((p) =>
+    'label' in p ? p.label : p.value,
+  );
+}

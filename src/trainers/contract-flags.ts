@@ -14,6 +14,20 @@ export interface ContractFlagValues {
   resumeFrom?: string;
 }
 
+/**
+ * A column name inside the comma-separated `--feature-columns`: `%` and `,` percent-encoded (`%25`, `%2C`), so a
+ * one-hot column of a category such as "Oslo, NO" stays one name. Names without either are passed as they are;
+ * trainers decode each name with any URL-decoding function (docs/trainer-contract.md).
+ */
+export function encodeColumnName(name: string): string {
+  return name.replace(/%/g, '%25').replace(/,/g, '%2C');
+}
+
+/** The inverse of {@link encodeColumnName} for a whole `--feature-columns` value. */
+export function decodeColumnNames(value: string): string[] {
+  return value.split(',').map((name) => name.replace(/%2C/gi, ',').replace(/%25/g, '%'));
+}
+
 export function trainerContractFlags(values: ContractFlagValues): string[] {
   const flags = [
     ['--train', values.train],
@@ -22,7 +36,7 @@ export function trainerContractFlags(values: ContractFlagValues): string[] {
     ['--output', values.output],
     ['--task', values.task],
     ['--label-column', values.labelColumn],
-    ['--feature-columns', values.featureColumns.join(',')],
+    ['--feature-columns', values.featureColumns.map(encodeColumnName).join(',')],
     ['--hyperparameters', JSON.stringify(values.hyperparameters)],
     ['--seed', String(values.seed)],
   ];

@@ -16,6 +16,7 @@ import type { LinearHyperparameters } from '../contracts/hyperparameters';
 import { linearHyperparametersSchema } from '../contracts/hyperparameters';
 import { classificationMetrics, regressionMetrics } from '../evaluation/metrics';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import { decodeColumnNames } from './contract-flags';
 import { linearModelToOnnx } from './onnx-writer';
 
 interface Args {
@@ -84,7 +85,7 @@ function parse(argv: string[]): Args {
     output: toPath(values.output!),
     task: values.task === 'regression' ? 'regression' : 'classification',
     labelColumn: values['label-column']!,
-    featureColumns: values['feature-columns']!.split(','),
+    featureColumns: decodeColumnNames(values['feature-columns']!),
     hyper: hyper.data,
     seed: Number(values.seed ?? 42),
     resumeFrom: values['resume-from'] ? toPath(values['resume-from']) : undefined,

@@ -89,13 +89,7 @@ export function incidentEffect(
 }
 
 export function describeIncident(incident: MonitoringIncident): string {
-  const detail =
-    incident.kind === 'drift'
-      ? `${incident.driftedFeatures.length} drifted feature(s): ${incident.driftedFeatures.join(', ')}`
-      : 'reason' in incident && typeof incident.reason === 'string'
-        ? incident.reason
-        : 'live metric dropped';
-  return `${incident.kind} on v${incident.version}: ${detail}`;
+  return `${incident.kind} on v${incident.version}: ${incident.reason}`;
 }
 
 /** The training input of a retrain: the configured one, registering without deploying, reporting back. */

@@ -19,9 +19,11 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -80,6 +82,9 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
 });
 
+/** Pause after a failed step before the loop tries again. */
+const stepFailurePause = '30 seconds';
+
 export async function modelController(rawInput: ControllerInput): Promise<ControllerResult> {
   const spec = parseWorkflowInput(controllerInputSchema, rawInput, 'modelController');
   parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
@@ -89,7 +94,7 @@ export async function modelController(rawInput: ControllerInput): Promise<Contro
   await ctl.start();
   for (;;) {
     await condition(() => ctl.hasWork() || ctl.shouldContinueAsNew());
-    if (ctl.hasWork()) await ctl.step();
+    if (ctl.hasWork()) await ctl.stepSafely();
     else await ctl.continueAsNew();
   }
 }
@@ -180,6 +185,20 @@ class Controller {
     if (s.pendingApproval) return this.awaitApproval();
     if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
     if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain);
+  }
+
+  /**
+   * A step whose activity failed for good (retries spent, or a non-retryable refusal such as an unservable version)
+   * must not end the controller: it is recorded, and the loop goes on after a pause (a failing store is not hammered).
+   */
+  async stepSafely(): Promise<void> {
+    try {
+      await this.step();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.record('step-failed', messageOf(err));
+      await sleep(stepFailurePause);
+    }
   }
 
   async continueAsNew(): Promise<never> {

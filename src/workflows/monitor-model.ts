@@ -1,21 +1,46 @@
 /**
  * monitorModel: one scheduled check of a served model (a Temporal Schedule per model starts it; scripts/monitoring.ts).
  *
- *   validate input → checkModelDrift (window since the last judged window's watermark) → search attributes → result
+ *   validate input → checkModelDrift (window since the last judged window's watermark)
+ *                  ∥ checkLiveMetric (with labels: predictions of the lookback whose labels have arrived)
+ *                  → search attributes → result (with the run's incident, if any)
  *
- * The watermark lives in the artifact store (monitoring/<model>/watermark.json), written by the check after a judged
- * window: a schedule starts every run with the same input, so the previous run's end cannot travel in it. A skipped
- * window (too few rows, no log yet) leaves the watermark where it was. When drift is found the run returns an
- * `incident`; signalling the model's controller workflow (issue 12) replaces that once the controller exists.
+ * The watermark lives in the artifact store (monitoring/<model>/watermark.json), written by the drift check after a
+ * judged window: a schedule starts every run with the same input, so the previous run's end cannot travel in it. A
+ * skipped window (too few rows, no log yet) leaves the watermark where it was. The live metric needs no watermark: it
+ * looks back a fixed span, since labels keep arriving for older predictions. A run without labels schedules exactly
+ * the commands it did before labels existed. When drift or an accuracy drop is found the run signals the incident to
+ * the model's controller (`model-controller-<model>`) and returns it, with whether a controller took it.
  */
-import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { MonitoringActivities } from '../activities/monitoring';
-import type { CheckModelDriftResult, MonitorModelInput, MonitorModelResult } from '../contracts/monitoring';
+import { controllerWorkflowId } from '../contracts/controller';
+import type {
+  CheckLiveMetricInput,
+  CheckLiveMetricResult,
+  CheckModelDriftResult,
+  LiveMetric,
+  MonitorModelInput,
+  MonitorModelResult,
+  MonitoringIncident,
+} from '../contracts/monitoring';
 import { monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
+import { incidentSignal } from './definitions';
 
-/** Counting a window is one DuckDB pass over a day or so of log: minutes at most; transient faults retried. */
+/**
+ * Counting a window, or joining a week of log with its labels, is one DuckDB pass: minutes at most; transient faults
+ * (a store or BigQuery hiccup) retried.
+ */
 const windowCheck = {
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
@@ -26,19 +51,74 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
   const spec = parseWorkflowInput(monitorModelInputSchema, rawInput, 'monitorModel');
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   const info = workflowInfo();
+  const runId = `${info.workflowId}/${info.runId}`;
   const until = spec.until ?? new Date(info.startTime.getTime() - spec.lagSeconds * 1000).toISOString();
-  const checked = await monitoring.checkModelDrift({
-    modelName: spec.modelName,
-    alias: spec.alias,
-    runId: `${info.workflowId}/${info.runId}`,
-    until,
-    minRows: spec.minRows,
-    preset: spec.preset,
-    thresholds: spec.thresholds,
-    muted: spec.muted,
-  });
+  const [checked, live] = await Promise.all([
+    monitoring.checkModelDrift({
+      modelName: spec.modelName,
+      alias: spec.alias,
+      runId,
+      until,
+      minRows: spec.minRows,
+      preset: spec.preset,
+      thresholds: spec.thresholds,
+      muted: spec.muted,
+    }),
+    spec.labels
+      ? checkLive({
+          modelName: spec.modelName,
+          alias: spec.alias,
+          runId,
+          until,
+          labels: spec.labels,
+          accuracyDrop: spec.accuracyDrop,
+        })
+      : undefined,
+  ]);
   if (!checked.skipped) upsertSearchAttributes(driftAttributes(checked));
-  return checked.datasetDrift ? { ...checked, incident: incidentOf(spec.modelName, checked) } : checked;
+  const measured = live && 'metric' in live ? live : undefined;
+  if (measured && !measured.skipped) upsertSearchAttributes(liveAttributes(measured));
+  const incident = incidentOf(spec.modelName, checked, measured);
+  const signalled = incident && patched(signalTheController) ? await signalController(incident) : undefined;
+  return {
+    ...checked,
+    ...(measured && { liveMetric: liveMetricOf(measured) }),
+    ...(live && 'type' in live && { liveMetricError: live }),
+    ...(incident && { incident }),
+    ...(signalled !== undefined && { controllerSignalled: signalled }),
+  };
+}
+
+/**
+ * Versioned change (`patched`): a run that finds an incident signals the model's controller. Before, the incident was
+ * only in the result.
+ */
+const signalTheController = 'signal-the-controller';
+
+/** Sends the incident to the model's controller; false when the model has none running (the result still has it). */
+async function signalController(incident: MonitoringIncident): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(controllerWorkflowId(incident.modelName)).signal(incidentSignal, incident);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A live check that failed (bad labels, a source it may not read, retries spent) is reported beside the drift
+ * findings instead of failing the run: the drift check has already moved its watermark, so a failed run would lose
+ * what it found. Its failure stays in the run's history, with the activity's catalogued type.
+ */
+async function checkLive(
+  input: CheckLiveMetricInput,
+): Promise<CheckLiveMetricResult | { type: string; message: string }> {
+  try {
+    return await monitoring.checkLiveMetric(input);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) throw err;
+    return { type: err.cause.type ?? 'Error', message: err.cause.message };
+  }
 }
 
 function driftAttributes(checked: CheckModelDriftResult) {
@@ -49,14 +129,50 @@ function driftAttributes(checked: CheckModelDriftResult) {
   ];
 }
 
-/** What the controller of issue 12 will be signalled with; for now it is part of the run's result. */
-function incidentOf(modelName: string, checked: CheckModelDriftResult): MonitorModelResult['incident'] {
-  return {
-    kind: 'drift',
+function liveAttributes(live: CheckLiveMetricResult) {
+  return [
+    { key: searchAttributes.modelVersion, value: live.version },
+    { key: searchAttributes.liveMetric, value: live.value! },
+  ];
+}
+
+function liveMetricOf({ version: _version, dropped: _dropped, ...metric }: CheckLiveMetricResult): LiveMetric {
+  return metric;
+}
+
+/**
+ * What the model's controller is signalled with (and the run returns). An accuracy drop outranks drift: the model is
+ * measurably worse, whatever moved.
+ */
+function incidentOf(
+  modelName: string,
+  checked: CheckModelDriftResult,
+  live: CheckLiveMetricResult | undefined,
+): MonitoringIncident | undefined {
+  const drift = {
     modelName,
     version: checked.version,
     driftedFeatures: checked.driftedFeatures,
     driftShare: checked.driftShare,
+    ...(live && { liveMetric: liveMetricOf(live) }),
+  };
+  if (live?.dropped)
+    return {
+      kind: 'accuracy',
+      ...drift,
+      version: live.version,
+      reason: `live ${live.metric} ${fmt(live.value!)} on ${live.labelled} labelled predictions is ${fmt(live.drop!)} below its evaluation value ${fmt(live.evaluationValue)} (threshold ${fmt(live.threshold)})`,
+      reportUri: live.reportUri ?? '',
+    };
+  if (!checked.datasetDrift) return undefined;
+  return {
+    kind: 'drift',
+    ...drift,
+    reason: `${checked.driftedFeatures.length} feature(s) drifted (share ${fmt(checked.driftShare)}): ${checked.driftedFeatures.join(', ')}`,
     reportUri: checked.reportUris?.report ?? '',
   };
+}
+
+function fmt(x: number): string {
+  return Number(x.toPrecision(4)).toString();
 }

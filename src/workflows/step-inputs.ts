@@ -70,6 +70,7 @@ export function evaluateInput(
     modelName: spec.modelName,
     modelUri: trained.modelUri,
     testUri: prepared.testUri,
+    validationUri: prepared.validationUri,
     transformUri: prepared.transformUri,
     featureColumns: prepared.featureColumns,
     labelColumn: prepared.labelColumn,

@@ -70,15 +70,20 @@ describe('scratch folders of step attempts', function () {
     const mine = await createScratch(root, ['wf', '1', 1]);
     const dead = spawn(process.execPath, ['-e', '']);
     await new Promise((resolve) => dead.once('exit', resolve));
-    const deadFolder = path.join(root, `${os.hostname()}-${dead.pid}-wf-2-1`);
-    const otherHost = path.join(root, `another-host-${dead.pid}-wf-3-1`);
-    for (const dir of [deadFolder, otherHost]) fs.mkdirSync(path.join(dir, 'mlops-ingest-x'), { recursive: true });
+    const host = os.hostname().replace(/[^A-Za-z0-9._-]+/g, '_');
+    const deadFolder = path.join(root, `${host}@${dead.pid}-wf-2-1`);
+    const otherHost = path.join(root, `another-host@${dead.pid}-wf-3-1`);
+    // A host whose name extends this one's ("<host>-2"): its folders are not this host's.
+    const longerHost = path.join(root, `${host}-2@${dead.pid}-wf-4-1`);
+    for (const dir of [deadFolder, otherHost, longerHost])
+      fs.mkdirSync(path.join(dir, 'mlops-ingest-x'), { recursive: true });
 
     const removed = await sweepScratch(root);
 
     assert.deepEqual(removed, [path.basename(deadFolder)]);
     assert.ok(fs.existsSync(mine), "a live process's folder stays");
     assert.ok(fs.existsSync(otherHost), "another host's folder stays (its processes cannot be checked here)");
+    assert.ok(fs.existsSync(longerHost), "a host whose name starts with this host's name keeps its folders");
     assert.ok(!fs.existsSync(deadFolder));
   });
 });

@@ -26,7 +26,13 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
   });
 
   function check(input: Partial<CheckModelDriftInput> & { modelName: string; runId: string; until: string }) {
-    const { checkModelDrift } = createMonitoringActivities({ store: churn.store, duckDbThreads: 1 });
+    const { checkModelDrift } = createMonitoringActivities({
+      store: churn.store,
+      duckDbThreads: 1,
+      sources: { dataRoots: [], httpAllowedHosts: [] },
+      storage: {},
+      bigquery: {},
+    });
     return checkModelDrift({ alias: 'production', minRows: 500, ...input });
   }
 

@@ -10,26 +10,12 @@ import type { MonitorModelResult } from '../../src/contracts/monitoring';
 import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { upsertMonitoringSchedule } from '../../src/schedules/monitoring-schedule';
 import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import { triggerRun } from '../support/schedules';
 import { stack, testConfig } from '../support/stack';
 import { withWorkers } from '../support/workers';
 
-/**
- * Triggers the schedule and returns the result of the run it started. The schedule records the action a moment after
- * the trigger returns, so this polls describe() for it, for at most `limitMs`.
- */
-async function triggerAndAwait(handle: ScheduleHandle, limitMs = 30_000): Promise<MonitorModelResult> {
-  const before = (await handle.describe()).info.recentActions.length;
-  await handle.trigger();
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const actions = (await handle.describe()).info.recentActions;
-    if (actions.length > before) {
-      const { workflowId, firstExecutionRunId } = actions.at(-1)!.action.workflow;
-      return stack().client.workflow.getHandle(workflowId, firstExecutionRunId).result() as Promise<MonitorModelResult>;
-    }
-    if (Date.now() > deadline) assert.fail(`the schedule took no action within ${limitMs} ms of the trigger`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+async function triggerAndAwait(handle: ScheduleHandle): Promise<MonitorModelResult> {
+  return (await triggerRun(handle)).result() as Promise<MonitorModelResult>;
 }
 
 describe('the monitoring Schedule (dev server, real check)', function () {

@@ -5,6 +5,7 @@
  * retrain can be held open while incidents arrive or the controller continues as new.
  */
 import { cancelled } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   ControllerInput,
   ServingStatsSample,
@@ -39,6 +40,8 @@ export interface ControllerFakeOptions {
   predictionDistance?: number;
   /** Version the registry hands out to the retrained model. @default 3 */
   registeredVersion?: number;
+  /** Refuse every deployment move the way the registry refuses an unservable version. @default false */
+  refuseMoves?: boolean;
 }
 
 export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
@@ -100,6 +103,14 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
     setDeployment: (input) => {
+      if (options.refuseMoves)
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE',
+            message: `v${input.canary?.version ?? input.stable} cannot be loaded`,
+            nonRetryable: true,
+          }),
+        );
       fakes.moves.push(input);
       return Promise.resolve({
         stable: input.stable,

@@ -8,6 +8,9 @@ import { createPipelineActivities, createTrainingQueueActivities } from '../../s
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
+import type { ClassPrediction } from '../../src/models/predictor';
+import { resolveAlias } from '../../src/registry/model-registry';
+import { loadVersion } from '../../src/serving/load-version';
 import type { PredictionRow } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
 import { mockEnv, runActivity } from './activity-env';
@@ -20,6 +23,8 @@ export interface MonitoredChurn {
   snapshotId: string;
   /** Registers the trained model as `modelName` (training snapshot `snapshotId`) and deploys it as `production`. */
   deployAs(modelName: string, snapshotId?: string): Promise<number>;
+  /** Registers the trained model once more as `modelName` (one version per `key`), without deploying it. */
+  register(modelName: string, key: string): Promise<number>;
 }
 
 let shared: Promise<MonitoredChurn> | undefined;
@@ -53,7 +58,7 @@ async function build(): Promise<MonitoredChurn> {
     gate: { minImprovement: -1 },
     championAlias: 'production',
   });
-  const deployAs = async (modelName: string, snapshotId = prepared.snapshotId): Promise<number> => {
+  const register = async (modelName: string, key = 'first', snapshotId = prepared.snapshotId): Promise<number> => {
     const registered = await activities.registerModel({
       modelName,
       modelUri: trained.modelUri,
@@ -61,12 +66,16 @@ async function build(): Promise<MonitoredChurn> {
       evaluationUri: evaluation.reportUri,
       snapshotId,
       metrics: evaluation.metrics,
-      registrationKey: `monitoring-test-${modelName}`,
+      registrationKey: key === 'first' ? `monitoring-test-${modelName}` : `monitoring-test-${modelName}-${key}`,
     });
-    await activities.deployModel({ modelName, version: registered.version, alias: 'production' });
     return registered.version;
   };
-  return { store, snapshotId: prepared.snapshotId, deployAs };
+  const deployAs = async (modelName: string, snapshotId = prepared.snapshotId): Promise<number> => {
+    const version = await register(modelName, 'first', snapshotId);
+    await activities.deployModel({ modelName, version, alias: 'production' });
+    return version;
+  };
+  return { store, snapshotId: prepared.snapshotId, deployAs, register };
 }
 
 /** Churn records drawn by the generator (the target left out), typed as a client sends them. */
@@ -86,9 +95,22 @@ export function churnInstances(options: ChurnOptions): Record<string, unknown>[]
   });
 }
 
+/** The generator's target for the same options as {@link churnInstances}, row for row ("yes" / "no"). */
+export function churnTargets(options: ChurnOptions): string[] {
+  const [header, ...lines] = [...generateChurnCsv(options)];
+  const at = header!.split(',').indexOf('churned');
+  return lines.map((line) => line.split(',')[at]!);
+}
+
+/** The request id `writePredictionLog` gives the `i`-th instance written from `start`. */
+export function loggedRequestId(start: string, i: number): string {
+  return `req-${Date.parse(start)}-${i}`;
+}
+
 /**
  * Writes instances to the model's prediction log as served by `version`, one request each, the first at `start`
- * and `spacingMs` apart, as the model server's Parquet sink writes them (one part per UTC day).
+ * and `spacingMs` apart, as the model server's Parquet sink writes them (one part per UTC day). `outputs` are the
+ * logged predictions (a fixed stand-in when absent, for checks that read only the features).
  */
 export async function writePredictionLog(
   store: LocalArtifactStore,
@@ -97,16 +119,17 @@ export async function writePredictionLog(
   start: string,
   instances: Record<string, unknown>[],
   spacingMs = 1,
+  outputs?: unknown[],
 ): Promise<string> {
   const t0 = Date.parse(start);
   const rows: PredictionRow[] = instances.map((features, i) => ({
-    request_id: `req-${t0}-${i}`,
+    request_id: loggedRequestId(start, i),
     ts: new Date(t0 + i * spacingMs).toISOString(),
     model: modelName,
     version,
     instance: 0,
     features,
-    output: { label: 'no', probability: 0.2 },
+    output: outputs ? outputs[i] : { label: 'no', probability: 0.2 },
     latency_ms: 1,
   }));
   const sink = new ParquetPredictionSink(store);
@@ -117,4 +140,39 @@ export async function writePredictionLog(
       rows.filter((r) => r.ts.startsWith(date)),
     );
   return rows.at(-1)!.ts;
+}
+
+/** What {@link logServedPredictions} logged: the model's P(true) per request, and the true targets ("yes" / "no"). */
+export interface ServedPredictions {
+  version: number;
+  classes: string[];
+  scores: number[];
+  targets: string[];
+}
+
+/**
+ * Deploys the churn model as `modelName`, predicts `rows` generated records with its real Predictor (as the model
+ * server does) and logs the predictions from `start`; the generator's targets are the labels that arrive later.
+ */
+export async function logServedPredictions(
+  churn: MonitoredChurn,
+  modelName: string,
+  start: string,
+  options: ChurnOptions,
+): Promise<ServedPredictions> {
+  const version = await churn.deployAs(modelName);
+  const instances = churnInstances(options);
+  const loaded = await loadVersion(churn.store, await resolveAlias(churn.store, modelName, 'production'));
+  try {
+    const predictions = (await loaded.predictor.predict(instances)) as ClassPrediction[];
+    await writePredictionLog(churn.store, modelName, version, start, instances, 1, predictions);
+    return {
+      version,
+      classes: loaded.predictor.classes,
+      scores: predictions.map((p) => p.probabilities.true!),
+      targets: churnTargets(options),
+    };
+  } finally {
+    await loaded.predictor.close();
+  }
 }

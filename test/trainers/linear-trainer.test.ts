@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadOnnxModel } from '../../src/models/onnx-model';
 import { trainerContractFlags } from '../../src/trainers/contract-flags';
-import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { trainerCommand } from '../../src/trainers/trainer-commands';
 import { leastSquares, readSplit, rmseOf } from '../support/reference-fit';
 import { tempDir, testConfig } from '../support/stack';
@@ -13,7 +13,11 @@ import { writeSyntheticDataset } from '../support/synthetic-datasets';
 const features = ['size', 'age', 'rooms'];
 
 /** Splits the generated regression CSV by row number into train / validation / test Parquet files. */
-async function splitFiles(dir: string, source: string): Promise<Record<'train' | 'validation' | 'test', string>> {
+async function splitFiles(
+  dir: string,
+  source: string,
+  names: string[] = features,
+): Promise<Record<'train' | 'validation' | 'test', string>> {
   const files = {
     train: path.join(dir, 'train.parquet'),
     validation: path.join(dir, 'validation.parquet'),
@@ -23,7 +27,7 @@ async function splitFiles(dir: string, source: string): Promise<Record<'train' |
   await withDuckDb(async (db) => {
     for (const [split, where] of Object.entries(ranges)) {
       await db.run(
-        `COPY (SELECT size, age, rooms, price AS __label FROM
+        `COPY (SELECT ${features.map((f, i) => `${f} AS ${ident(names[i]!)}`).join(', ')}, price AS __label FROM
            (SELECT *, row_number() OVER () AS i FROM read_csv(${literal(source)})) WHERE ${where})
          TO ${literal(files[split as keyof typeof files])} (FORMAT parquet)`,
       );
@@ -66,6 +70,31 @@ describe('the built-in linear trainer (src/trainers/linear-trainer.ts)', functio
       trained <= ols * 1.03,
       `test RMSE ${trained.toFixed(2)} should be within 3% of least squares ${ols.toFixed(2)}`,
     );
+  });
+
+  it('takes feature names holding commas and percent signs (one-hot columns of "Oslo, NO") as whole names', async function () {
+    const dir = tempDir('linear-comma-names');
+    const dataset = await writeSyntheticDataset(dir, 'regression-csv', 300);
+    const names = ['city=Oslo, NO', 'share%, of total', 'rooms%2C'];
+    const split = await splitFiles(dir, dataset.file, names);
+    const output = path.join(dir, 'out');
+    const argv = [
+      ...trainerCommand(testConfig(), 'builtin-linear'),
+      ...trainerContractFlags({
+        ...split,
+        transform: 'unused.json',
+        output,
+        task: 'regression',
+        labelColumn: '__label',
+        featureColumns: names,
+        hyperparameters: {},
+        seed: 7,
+      }),
+    ];
+    const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const model = await loadOnnxModel(fs.readFileSync(path.join(output, 'model.onnx')), 'model.onnx', names.length);
+    await model.close();
   });
 });
 

@@ -10,7 +10,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { ControllerInput, ControllerState } from '../../src/contracts/controller';
 import { controllerWorkflowId } from '../../src/contracts/controller';
 import type { MonitoringIncident } from '../../src/contracts/monitoring';
-import { modelController } from '../../src/workflows';
+import { modelController, monitorModel } from '../../src/workflows';
 import {
   approveUpdate,
   controllerStatusQuery,
@@ -44,6 +44,7 @@ function drift(version = 2, features = ['tenure', 'monthly_charges']): Monitorin
     version,
     driftedFeatures: features,
     driftShare: 0.5,
+    reason: `${features.length} feature(s) drifted (share 0.5): ${features.join(', ')}`,
     reportUri: 'file:///r.html',
   };
 }
@@ -92,7 +93,7 @@ const settled = (kind: ControllerState['history'][number]['kind']) => (s: Contro
 async function assertRefused(update: Promise<unknown>, message: RegExp): Promise<void> {
   await assert.rejects(update, (err: unknown) => {
     assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-    const cause = (err.cause)?.message ?? '';
+    const cause = err.cause?.message ?? '';
     assert.match(cause, /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED/);
     assert.match(cause, message);
     return true;
@@ -316,6 +317,72 @@ describe('modelController (fake activities)', function () {
       assert.equal(done.lastRetrain?.workflowId, `retrain-${modelName}-1`);
       assert.equal(done.attempts, 1);
       assert.equal(fakes.trainings, 1);
+      await stop(handle);
+    });
+  });
+
+  it('survives a rollout step that fails for good: the failure is recorded, the controller keeps running', async function () {
+    const fakes = controllerFakes({ refuseMoves: true });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await assert.rejects(
+        handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError);
+          return true;
+        },
+      );
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new data' }] });
+      const failed = await waitForState(handle, (s) => kinds(s).includes('step-failed'), 'failed rollout recorded');
+      assert.match(failed.history.at(-1)!.message, /v3 cannot be loaded/);
+      assert.equal(failed.stable, 2);
+      assert.equal(failed.canary, undefined);
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+      await stop(handle);
+    });
+  });
+
+  it('receives the incident a monitoring run finds, and a run for a model without a controller keeps it in its result', async function () {
+    const fakes = controllerFakes({ holdTraining: true });
+    const drifted = {
+      version: 2,
+      until: '2026-12-01T01:00:00Z',
+      rows: 5000,
+      minRows: 500,
+      driftShare: 0.6,
+      driftedFeatures: ['tenure_months', 'contract'],
+      datasetDrift: true,
+      reportUris: { drift: 'file:///m/drift.json', report: 'file:///m/report.html' },
+      watermark: '2026-12-01T01:00:00Z',
+    };
+    const activities = { ...fakes.activities, checkModelDrift: () => Promise.resolve(drifted) };
+    await withFakeActivities(this.test!.title, activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue);
+      await waitForState(handle, (s) => kinds(s).includes('started'), 'controller started');
+      const monitored = await stack().client.workflow.execute(monitorModel, {
+        taskQueue,
+        workflowId: uniqueName(`${this.test!.title} monitor`),
+        args: [{ modelName }],
+      });
+      assert.equal(monitored.controllerSignalled, true);
+      const retraining = await waitForState(handle, (s) => s.retrain !== undefined, 'retrain started by the incident');
+      assert.deepEqual(
+        retraining.openIncidents.map((i) => [i.kind, i.driftedFeatures]),
+        [['drift', drifted.driftedFeatures]],
+      );
+      assert.match(
+        retraining.retrain!.reason,
+        /incident: drift on v2: 2 feature\(s\) drifted \(share 0.6\): tenure_months, contract/,
+      );
+
+      const orphan = await stack().client.workflow.execute(monitorModel, {
+        taskQueue,
+        workflowId: uniqueName(`${this.test!.title} orphan`),
+        args: [{ modelName: 'no-controller-here' }],
+      });
+      assert.equal(orphan.controllerSignalled, false);
+      assert.equal(orphan.incident?.modelName, 'no-controller-here');
+      fakes.releaseTraining();
       await stop(handle);
     });
   });

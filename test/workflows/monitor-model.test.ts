@@ -5,8 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CheckModelDriftInput, CheckModelDriftResult, MonitorModelInput } from '../../src/contracts/monitoring';
+import type {
+  CheckLiveMetricInput,
+  CheckLiveMetricResult,
+  CheckModelDriftInput,
+  CheckModelDriftResult,
+  MonitorModelInput,
+} from '../../src/contracts/monitoring';
 import { searchAttributes } from '../../src/contracts/search-attributes';
+import { mlopsError } from '../../src/errors';
 import { monitorModel } from '../../src/workflows';
 import { assertWorkflowFailed } from '../support/assert-workflow';
 import { withFakeActivities } from '../support/fake-activities';
@@ -27,13 +34,44 @@ function checked(overrides: Partial<CheckModelDriftResult> = {}): CheckModelDrif
   };
 }
 
-async function runMonitor(title: string, input: MonitorModelInput, result: CheckModelDriftResult) {
+function live(overrides: Partial<CheckLiveMetricResult> = {}): CheckLiveMetricResult {
+  return {
+    version: 4,
+    metric: 'auc',
+    value: 0.71,
+    evaluationValue: 0.84,
+    drop: 0.13,
+    threshold: 0.05,
+    labelled: 900,
+    unlabelled: 300,
+    unknownIds: 2,
+    duplicateIds: 0,
+    since: '2026-11-24T10:00:00.000Z',
+    until: '2026-12-01T10:00:00.000Z',
+    reportUri: 'file:///fake/monitoring/live-metric.json',
+    dropped: true,
+    ...overrides,
+  };
+}
+
+async function runMonitor(
+  title: string,
+  input: MonitorModelInput,
+  result: CheckModelDriftResult,
+  liveResult?: CheckLiveMetricResult | Error,
+) {
   const inputs: CheckModelDriftInput[] = [];
+  const liveInputs: CheckLiveMetricInput[] = [];
   const checkModelDrift = (i: CheckModelDriftInput) => {
     inputs.push(i);
     return Promise.resolve(result);
   };
-  return withFakeActivities(title, { checkModelDrift }, async (taskQueue) => {
+  const checkLiveMetric = (i: CheckLiveMetricInput) => {
+    liveInputs.push(i);
+    if (liveResult instanceof Error) return Promise.reject(liveResult);
+    return liveResult ? Promise.resolve(liveResult) : Promise.reject(new Error('no live metric in this test'));
+  };
+  return withFakeActivities(title, { checkModelDrift, checkLiveMetric }, async (taskQueue) => {
     const handle = await stack().client.workflow.start(monitorModel, {
       taskQueue,
       workflowId: uniqueName(title),
@@ -41,7 +79,7 @@ async function runMonitor(title: string, input: MonitorModelInput, result: Check
     });
     const out = await handle.result();
     const described = await handle.describe();
-    return { out, inputs, attributes: described.typedSearchAttributes, startTime: described.startTime };
+    return { out, inputs, liveInputs, attributes: described.typedSearchAttributes, startTime: described.startTime };
   });
 }
 
@@ -55,6 +93,7 @@ describe('monitorModel (fake activities)', function () {
       version: 4,
       driftedFeatures: ['a', 'b', 'c'],
       driftShare: 0.6,
+      reason: '3 feature(s) drifted (share 0.6): a, b, c',
       reportUri: 'file:///fake/monitoring/report.html',
     });
     assert.equal(attributes.get(searchAttributes.driftShare), 0.6);
@@ -64,6 +103,99 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(inputs[0]!.alias, 'production');
     assert.equal(inputs[0]!.minRows, 500);
     assert.equal(inputs[0]!.since, undefined, 'the check reads the stored watermark');
+    assert.equal(out.liveMetric, undefined, 'no labels, no live metric');
+    assert.equal(attributes.get(searchAttributes.liveMetric), undefined);
+  });
+
+  it('returns an accuracy incident and sets MlopsLiveMetric when the live metric dropped beyond its threshold', async function () {
+    const input: MonitorModelInput = {
+      modelName: 'churn',
+      until: '2026-12-01T10:00:00Z',
+      labels: { uri: 'gs://labels/churn.parquet' },
+      accuracyDrop: 0.1,
+    };
+    const { out, inputs, liveInputs, attributes } = await runMonitor(this.test!.title, input, checked(), live());
+    assert.deepEqual(liveInputs[0], {
+      modelName: 'churn',
+      alias: 'production',
+      runId: inputs[0]!.runId,
+      until: inputs[0]!.until,
+      labels: {
+        uri: 'gs://labels/churn.parquet',
+        idColumn: 'request_id',
+        labelColumn: 'label',
+        lookbackHours: 168,
+        minLabelled: 100,
+      },
+      accuracyDrop: 0.1,
+    });
+    // The result's liveMetric is the check's result without its version (the run's) and verdict (the incident).
+    const { version, dropped, ...liveMetric } = live();
+    assert.deepEqual(out.liveMetric, liveMetric);
+    assert.ok(dropped);
+    assert.deepEqual(out.incident, {
+      kind: 'accuracy',
+      modelName: 'churn',
+      version,
+      driftedFeatures: [],
+      driftShare: 0,
+      liveMetric,
+      reason: 'live auc 0.71 on 900 labelled predictions is 0.13 below its evaluation value 0.84 (threshold 0.05)',
+      reportUri: 'file:///fake/monitoring/live-metric.json',
+    });
+    assert.equal(attributes.get(searchAttributes.liveMetric), 0.71);
+    assert.equal(attributes.get(searchAttributes.driftShare), 0);
+  });
+
+  it('reports drift and an accuracy drop found together as one accuracy incident that names the drifted features', async function () {
+    const drifted = checked({ driftShare: 0.5, driftedFeatures: ['a', 'b'], datasetDrift: true });
+    const { out } = await runMonitor(
+      this.test!.title,
+      { modelName: 'churn', labels: { uri: 'labels.csv' } },
+      drifted,
+      live(),
+    );
+    assert.equal(out.incident?.kind, 'accuracy');
+    assert.deepEqual(out.incident?.driftedFeatures, ['a', 'b']);
+    assert.equal(out.incident?.driftShare, 0.5);
+  });
+
+  it('reports a failed live check beside the drift findings, which still raise their incident', async function () {
+    const drifted = checked({ driftShare: 0.6, driftedFeatures: ['a', 'b', 'c'], datasetDrift: true });
+    const conflict = mlopsError('MLOPS_ERR_LABELS_CONFLICT', { source: 'labels.csv', count: 1, ids: '"r-7"' });
+    const { out, attributes } = await runMonitor(
+      this.test!.title,
+      { modelName: 'churn', labels: { uri: 'labels.csv' } },
+      drifted,
+      conflict,
+    );
+    assert.equal(out.incident?.kind, 'drift');
+    assert.equal(out.liveMetric, undefined);
+    assert.equal(out.liveMetricError?.type, 'MLOPS_ERR_LABELS_CONFLICT');
+    assert.match(out.liveMetricError?.message ?? '', /different labels for the same prediction, 1 id\(s\): "r-7"/);
+    assert.equal(attributes.get(searchAttributes.liveMetric), undefined);
+  });
+
+  it('sets MlopsLiveMetric without an incident when the live metric holds, and neither when it was skipped', async function () {
+    const holds = live({ value: 0.83, drop: 0.01, dropped: false });
+    const input = { modelName: 'churn', labels: { uri: 'labels.csv' } };
+    const kept = await runMonitor(`${this.test!.title} holds`, input, checked(), holds);
+    assert.equal(kept.out.incident, undefined);
+    assert.equal(kept.out.liveMetric?.value, 0.83);
+    assert.equal(kept.attributes.get(searchAttributes.liveMetric), 0.83);
+
+    const skipped = live({
+      value: undefined,
+      drop: undefined,
+      reportUri: undefined,
+      dropped: false,
+      labelled: 12,
+      skipped: '12 labelled predictions in the window, fewer than the minimum 100',
+    });
+    const few = await runMonitor(`${this.test!.title} skipped`, input, checked(), skipped);
+    assert.equal(few.out.incident, undefined);
+    assert.match(few.out.liveMetric?.skipped ?? '', /fewer than the minimum 100/);
+    assert.equal(few.attributes.get(searchAttributes.liveMetric), undefined);
   });
 
   it('ends a window without dataset drift without an incident, and ends its window the lag before its start', async function () {
@@ -91,12 +223,14 @@ describe('monitorModel (fake activities)', function () {
       const handle = await stack().client.workflow.start(monitorModel, {
         taskQueue,
         workflowId: uniqueName(this.test!.title),
-        args: [{ modelName: 'Bad Name', minRows: 0, until: 'yesterday' }],
+        args: [{ modelName: 'Bad Name', minRows: 0, until: 'yesterday', labels: { uri: '' }, accuracyDrop: -1 }],
       });
       const cause = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
       assert.match(cause.message, /modelName/);
       assert.match(cause.message, /minRows/);
       assert.match(cause.message, /until: must be an ISO 8601 time/);
+      assert.match(cause.message, /labels\.uri/);
+      assert.match(cause.message, /accuracyDrop/);
     });
   });
 });

@@ -19,6 +19,7 @@ import os
 import random
 import re
 import shutil
+from urllib.parse import unquote
 import signal
 import sys
 import tempfile
@@ -537,7 +538,8 @@ def parse_args(argv):
 
 def train(args, workdir: Path) -> None:
     t_start = time.time()
-    features = [c.strip() for c in args.feature_columns.split(",") if c.strip()]
+    # Names are comma-separated with "%" and "," percent-encoded (docs/trainer-contract.md): "Oslo%2C NO".
+    features = [unquote(c.strip()) for c in args.feature_columns.split(",") if c.strip()]
     if not features:
         raise InputError("--feature-columns is empty; pass the feature column names, comma-separated")
     if len(set(features)) != len(features):

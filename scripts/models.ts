@@ -1,0 +1,43 @@
+/**
+ * `npm run models -- <command> <model> …`: the model controller from a terminal (start it, read its state, send its
+ * updates) and the model's retraining Schedule. `npm run models` with no arguments prints the usage. Connects to the
+ * Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ *
+ * Exit codes: 0 done; 1 the controller refused or is not running, or the server failed; 2 a bad command line.
+ */
+import { connectTemporalClient } from '../src/temporal-client';
+import { loadConfig } from '../src/config';
+import { isMlopsError } from '../src/errors';
+import { parseModelsCommand, usage, UsageError } from '../src/controller-client/command-line';
+import { runModelsCommand } from '../src/controller-client/run-command';
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0]!)) {
+    console.log(usage);
+    return 0;
+  }
+  const command = parseModelsCommand(argv);
+  const temporal = await connectTemporalClient(loadConfig());
+  try {
+    console.log(await runModelsCommand(temporal.client, command));
+    return 0;
+  } finally {
+    await temporal.close();
+  }
+}
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) {
+    console.error(`${err.message}\n\n${usage}`);
+    return 2;
+  }
+  console.error(err instanceof Error ? err.message : err);
+  return isMlopsError(err, 'MLOPS_ERR_CLI_ARGUMENT_INVALID') || isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID')
+    ? 2
+    : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(exitCodeOf(err)),
+);

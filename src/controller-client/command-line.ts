@@ -1,0 +1,131 @@
+/**
+ * The `npm run models` command line (scripts/models.ts), parsed into one typed command without touching Temporal:
+ * an unknown command, option or a missing argument is a {@link UsageError} (the script prints it with the usage); a
+ * value that cannot be used is a catalogued MLOPS_ERR_CLI_ARGUMENT_INVALID naming the argument.
+ */
+import { parseArgs } from 'node:util';
+import type { ControllerInput } from '../contracts/controller';
+import { controllerInputSchema } from '../contracts/controller';
+import { requestRetrainInputSchema } from '../contracts/request-retrain';
+import { parseWorkflowInput } from '../contracts/validate';
+import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
+import { mlopsError } from '../errors';
+import type { ControllerUpdate, UpdateCommandName } from './controller-updates';
+import { controllerUpdate, updateCommands } from './controller-updates';
+import type { OptionValues } from './option-values';
+import { commandLineOptions, controllerInputFrom, thresholdFlags } from './option-values';
+
+export type ModelsCommand =
+  | { kind: 'start'; input: ControllerInput; taskQueue?: string }
+  | { kind: 'status' | 'history'; modelName: string; json: boolean }
+  | { kind: 'update'; modelName: string; update: ControllerUpdate; json: boolean }
+  | { kind: 'schedule-retrain'; schedule: RetrainScheduleOptions }
+  | { kind: 'unschedule-retrain'; modelName: string };
+
+/** A command line that does not name a known command with its arguments and options. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const thresholdUsage =
+  '[--weight <0-1>] [--bake-seconds <s>] [--min-requests <n>] [--max-error-rate <0-1>] [--max-latency-ratio <r>] [--max-prediction-drift <0-1>]';
+
+export const usage = `Usage: npm run models -- <command> <model> [arguments] [options]
+  start <model> --training <training-input.json> [--servers <url,url>] [--alias <alias>] [--approval]
+        [--approval-timeout <s>] [--on-timeout approve|reject] [--retrain-on drift,accuracy] [--muted <feature,feature>]
+        ${thresholdUsage} [--task-queue <queue>]
+  status <model> [--json]               the controller's state
+  history <model> [--json]              its recent events
+  deploy <model> <version> [--direct]   canary rollout (or straight to stable with --direct)
+  promote <model>                       promote the canary now
+  rollback <model> [--reason <text>]
+  retrain <model> [--reason <text>]
+  approve <model> <version>
+  reject <model> <version> [--reason <text>]
+  thresholds <model> ${thresholdUsage}
+  mute <model> <feature>
+  unmute <model> <feature>
+  schedule-retrain <model> --cron "<cron>" [--reason <text>] [--task-queue <queue>]
+  unschedule-retrain <model>
+Updates print the controller's answer; --json prints the whole answer (message and state).`;
+
+const startOptions = ['training', 'servers', 'alias', 'approval', 'approval-timeout', 'on-timeout', 'retrain-on'];
+/** Positional arguments after the model, and the options each command takes. */
+const grammar: Record<string, { args: string[]; options: string[] }> = {
+  start: { args: [], options: [...startOptions, 'muted', 'task-queue', ...Object.keys(thresholdFlags)] },
+  status: { args: [], options: ['json'] },
+  history: { args: [], options: ['json'] },
+  ...Object.fromEntries(
+    Object.entries(updateCommands).map(([name, spec]) => [
+      name,
+      { args: spec.args, options: [...spec.options, 'json'] },
+    ]),
+  ),
+  'schedule-retrain': { args: [], options: ['cron', 'reason', 'task-queue'] },
+  'unschedule-retrain': { args: [], options: [] },
+};
+
+export function parseModelsCommand(argv: string[]): ModelsCommand {
+  const { values, positionals } = parseCommandLine(argv);
+  const [command = '', model, ...rest] = positionals;
+  const rule = grammar[command];
+  if (!rule) throw new UsageError(command ? `Unknown command "${command}".` : 'No command given.');
+  if (!model) throw new UsageError(`${command} needs a model name.`);
+  if (rest.length !== rule.args.length) {
+    const wanted = [model, ...rule.args.map((arg) => `<${arg}>`)].join(' ');
+    throw new UsageError(`${command} takes ${wanted}; got ${[model, ...rest].join(' ')}.`);
+  }
+  const stray = Object.keys(values).filter((name) => !rule.options.includes(name));
+  if (stray.length) throw new UsageError(`${command} has no option ${stray.map((name) => `--${name}`).join(', ')}.`);
+  return buildCommand(command, modelNameOf(command, model), rest, values);
+}
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: commandLineOptions });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function modelNameOf(command: string, model: string): string {
+  const checked = controllerInputSchema.shape.modelName.safeParse(model);
+  if (checked.success) return model;
+  throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+    argument: '<model>',
+    script: 'models',
+    command,
+    reason: `"${model}" is not a registry model name (lower-case letters, digits and "-", starting with a letter)`,
+  });
+}
+
+function buildCommand(command: string, modelName: string, args: string[], values: OptionValues): ModelsCommand {
+  const json = values.json === true;
+  switch (command) {
+    case 'start':
+      return {
+        kind: 'start',
+        input: controllerInputFrom(modelName, values),
+        taskQueue: values['task-queue'] as string,
+      };
+    case 'status':
+    case 'history':
+      return { kind: command, modelName, json };
+    case 'schedule-retrain':
+      return { kind: command, schedule: retrainScheduleFrom(modelName, values) };
+    case 'unschedule-retrain':
+      return { kind: command, modelName };
+    default:
+      return { kind: 'update', modelName, json, update: controllerUpdate(command as UpdateCommandName, args, values) };
+  }
+}
+
+function retrainScheduleFrom(modelName: string, values: OptionValues): RetrainScheduleOptions {
+  const cron = values.cron;
+  if (!cron?.trim()) throw new UsageError('schedule-retrain needs --cron "<cron>" (e.g. --cron "0 3 * * 1").');
+  const input = values.reason === undefined ? { modelName } : { modelName, reason: values.reason };
+  parseWorkflowInput(requestRetrainInputSchema, input, 'requestRetrain');
+  const schedule: RetrainScheduleOptions = { cron, input };
+  if (values['task-queue'] !== undefined) schedule.taskQueue = values['task-queue'];
+  return schedule;
+}

@@ -1,0 +1,81 @@
+/**
+ * The `npm run models` commands that send one of the controller's updates, and the update each sends. The arguments
+ * are checked for shape only (a version is a whole number, a threshold a number): whether the controller can do it
+ * now is its validator's answer.
+ */
+import { mlopsError } from '../errors';
+import {
+  approveUpdate,
+  deployUpdate,
+  muteUpdate,
+  promoteUpdate,
+  rejectUpdate,
+  retrainUpdate,
+  rollbackUpdate,
+  setThresholdsUpdate,
+} from '../workflows/definitions';
+import type { OptionValues } from './option-values';
+import { thresholdFlags, thresholdsFrom } from './option-values';
+
+export type UpdateCommandName =
+  'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'mute' | 'unmute';
+
+/** One update to send: its name (from src/workflows/definitions.ts) and its one argument, if any. */
+export interface ControllerUpdate {
+  /** The command that asked for it, to name it in messages. */
+  command: UpdateCommandName;
+  name: string;
+  arg?: unknown;
+}
+
+/** Positional arguments after the model, and the options of each update command. */
+export const updateCommands: Record<UpdateCommandName, { args: string[]; options: string[] }> = {
+  deploy: { args: ['version'], options: ['direct'] },
+  promote: { args: [], options: [] },
+  rollback: { args: [], options: ['reason'] },
+  retrain: { args: [], options: ['reason'] },
+  approve: { args: ['version'], options: [] },
+  reject: { args: ['version'], options: ['reason'] },
+  thresholds: { args: [], options: Object.keys(thresholdFlags) },
+  mute: { args: ['feature'], options: [] },
+  unmute: { args: ['feature'], options: [] },
+};
+
+export function controllerUpdate(command: UpdateCommandName, args: string[], values: OptionValues): ControllerUpdate {
+  const reason = typeof values.reason === 'string' ? { reason: values.reason } : undefined;
+  const send = (name: string, arg?: unknown): ControllerUpdate =>
+    arg === undefined ? { command, name } : { command, name, arg };
+  switch (command) {
+    case 'deploy':
+      return send(deployUpdate.name, {
+        version: versionOf(command, args[0]),
+        ...(values.direct ? { direct: true } : {}),
+      });
+    case 'promote':
+      return send(promoteUpdate.name);
+    case 'rollback':
+      return send(rollbackUpdate.name, reason);
+    case 'retrain':
+      return send(retrainUpdate.name, reason);
+    case 'approve':
+      return send(approveUpdate.name, { version: versionOf(command, args[0]) });
+    case 'reject':
+      return send(rejectUpdate.name, { version: versionOf(command, args[0]), ...reason });
+    case 'thresholds':
+      return send(setThresholdsUpdate.name, thresholdsFrom(command, values, true));
+    case 'mute':
+    case 'unmute':
+      return send(muteUpdate.name, { feature: args[0], muted: command === 'mute' });
+  }
+}
+
+function versionOf(command: string, raw: string | undefined): number {
+  const version = Number(raw);
+  if (raw && /^\d+$/.test(raw) && version >= 1 && Number.isSafeInteger(version)) return version;
+  throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+    argument: '<version>',
+    script: 'models',
+    command,
+    reason: `"${raw}" is not a registry version (a whole number from 1)`,
+  });
+}

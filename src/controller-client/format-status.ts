@@ -1,0 +1,84 @@
+/** The controller's state and history as a person reads them in a terminal (`npm run models -- status|history`). */
+import type { ControllerEvent, ControllerState } from '../contracts/controller';
+
+export function formatStatus(state: ControllerState, workflowId: string): string {
+  const lines = [
+    `Model ${state.modelName} (alias ${state.alias}), controller ${workflowId}, run ${state.generation + 1}`,
+    row('stable', stableLine(state)),
+    row('canary', canaryLine(state)),
+    row('last verdict', verdictLine(state)),
+    row('retrain', retrainLine(state)),
+    row('last retrain', lastRetrainLine(state)),
+    row('approval', approvalLine(state)),
+    row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}`),
+    row('thresholds', thresholdsLine(state)),
+    row('muted', state.muted.length ? state.muted.join(', ') : 'none'),
+    `Recent history (${Math.min(state.history.length, 10)} of ${state.history.length}; npm run models -- history ${state.modelName}):`,
+    ...state.history.slice(-10).map(formatEvent),
+  ];
+  return lines.join('\n');
+}
+
+export function formatHistory(state: ControllerState): string {
+  if (!state.history.length) return `No events recorded for ${state.modelName} yet.`;
+  return state.history.map(formatEvent).join('\n');
+}
+
+export function formatEvent(event: ControllerEvent): string {
+  const version = event.version === undefined ? '' : `v${event.version}`;
+  return `  ${event.at}  ${event.kind.padEnd(17)} ${version.padEnd(4)} ${event.message}`;
+}
+
+function row(label: string, value: string): string {
+  return `  ${`${label}:`.padEnd(14)}${value}`;
+}
+
+function stableLine({ stable, previousStable }: ControllerState): string {
+  if (stable === undefined) return 'none yet';
+  return previousStable === undefined
+    ? `version ${stable}`
+    : `version ${stable} (before it: version ${previousStable})`;
+}
+
+function verdictLine({ lastVerdict }: ControllerState): string {
+  return lastVerdict ? `${lastVerdict.decision}: ${lastVerdict.reasons.join('; ')}` : 'none';
+}
+
+function canaryLine({ canary }: ControllerState): string {
+  if (!canary) return 'none';
+  return `version ${canary.version} at ${Math.round(canary.weight * 1000) / 10} % of requests, baking until ${canary.bakeUntil}`;
+}
+
+function retrainLine({ retrain, requestedRetrain }: ControllerState): string {
+  if (!retrain) return requestedRetrain ? `queued (${requestedRetrain.reason})` : 'none running';
+  const folded = retrain.folded ? `, ${retrain.folded} more request(s) folded into it` : '';
+  return `${retrain.workflowId} since ${retrain.startedAt} (${retrain.reason}${folded})`;
+}
+
+function lastRetrainLine({ lastRetrain }: ControllerState): string {
+  if (!lastRetrain) return 'none';
+  const version = lastRetrain.version === undefined ? '' : ` version ${lastRetrain.version}`;
+  return `${lastRetrain.outcome}${version} by ${lastRetrain.workflowId}: ${lastRetrain.reason}`;
+}
+
+function approvalLine({ pendingApproval }: ControllerState): string {
+  if (!pendingApproval) return 'nothing waiting';
+  const { version, deadline, onTimeout } = pendingApproval;
+  return `version ${version} waits for approve or reject until ${deadline} (then: ${onTimeout})`;
+}
+
+function incidentFeatures({ openIncidents }: ControllerState): string {
+  const features = [...new Set(openIncidents.flatMap((incident) => incident.driftedFeatures ?? []))];
+  return features.length ? ` (drifted: ${features.join(', ')})` : '';
+}
+
+function thresholdsLine({ thresholds: t }: ControllerState): string {
+  return [
+    `weight ${t.weight}`,
+    `bake ${t.bakeSeconds} s`,
+    `min requests ${t.minRequests}`,
+    `max error rate ${t.maxErrorRate}`,
+    `max latency ratio ${t.maxLatencyRatio}`,
+    `max prediction drift ${t.maxPredictionDrift}`,
+  ].join(', ');
+}

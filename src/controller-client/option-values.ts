@@ -1,0 +1,132 @@
+/**
+ * The options of `npm run models`, and how their text becomes the values the controller takes: numbers, lists, the
+ * training input read from its JSON file, and the whole controller input validated against its schema.
+ */
+import fs from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { CanaryThresholds, ControllerInput } from '../contracts/controller';
+import { controllerInputSchema } from '../contracts/controller';
+import { parseWorkflowInput } from '../contracts/validate';
+import { mlopsError } from '../errors';
+
+/** Threshold options, by the canary threshold each sets. */
+export const thresholdFlags = {
+  weight: 'weight',
+  'bake-seconds': 'bakeSeconds',
+  'min-requests': 'minRequests',
+  'max-error-rate': 'maxErrorRate',
+  'max-latency-ratio': 'maxLatencyRatio',
+  'max-prediction-drift': 'maxPredictionDrift',
+} as const satisfies Record<string, keyof CanaryThresholds>;
+
+const textOptions = ['training', 'servers', 'alias', 'approval-timeout', 'on-timeout', 'retrain-on', 'muted'] as const;
+const stringOptions = [...textOptions, 'task-queue', 'reason', 'cron'] as const;
+const booleanOptions = ['approval', 'json', 'direct'] as const;
+const optionOf =
+  (type: 'string' | 'boolean') =>
+  (name: string): [string, { type: 'string' | 'boolean' }] => [name, { type }];
+
+/** Every option of every command, for `parseArgs`; which command takes which is the grammar's (./command-line.ts). */
+export const commandLineOptions: ParseArgsConfig['options'] = Object.fromEntries([
+  ...[...stringOptions, ...Object.keys(thresholdFlags)].map(optionOf('string')),
+  ...booleanOptions.map(optionOf('boolean')),
+]);
+export type OptionValues = Partial<
+  Record<(typeof stringOptions)[number] | keyof typeof thresholdFlags, string> &
+    Record<(typeof booleanOptions)[number], boolean>
+>;
+
+function invalid(command: string, argument: string, reason: string): Error {
+  return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', { argument, script: 'models', command, reason });
+}
+
+/** A number option, or undefined when not given; ranges are the schema's (or the controller's) to judge. */
+export function numberOption(command: string, values: OptionValues, flag: keyof OptionValues): number | undefined {
+  const raw = values[flag];
+  if (typeof raw !== 'string') return undefined;
+  const value = Number(raw);
+  if (raw.trim() !== '' && Number.isFinite(value)) return value;
+  throw invalid(command, `--${flag}`, `"${raw}" is not a number`);
+}
+
+/** The thresholds given as options; with `required`, at least one must be. */
+export function thresholdsFrom(command: string, values: OptionValues, required: boolean): Partial<CanaryThresholds> {
+  const thresholds: Partial<CanaryThresholds> = {};
+  for (const [flag, key] of Object.entries(thresholdFlags)) {
+    const value = numberOption(command, values, flag as keyof typeof thresholdFlags);
+    if (value !== undefined) thresholds[key] = value;
+  }
+  if (required && Object.keys(thresholds).length === 0) {
+    const flags = Object.keys(thresholdFlags).map((flag) => `--${flag}`);
+    throw invalid(command, 'options', `give at least one of ${flags.join(', ')}`);
+  }
+  return thresholds;
+}
+
+function listOption(values: OptionValues, flag: 'servers' | 'retrain-on' | 'muted'): string[] | undefined {
+  const raw = values[flag];
+  if (typeof raw !== 'string') return undefined;
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** The `trainingPipeline` input a retrain runs with, read from the JSON file named by --training. */
+function trainingInputFrom(values: OptionValues): Record<string, unknown> {
+  const file = values.training;
+  if (typeof file !== 'string')
+    throw invalid(
+      'start',
+      '--training',
+      'it is required: a JSON file with the trainingPipeline input a retrain runs with',
+    );
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid('start', '--training', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw invalid('start', '--training', `${file} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  throw invalid('start', '--training', `${file} must hold one JSON object (the trainingPipeline input)`);
+}
+
+/**
+ * The controller's input from the start options, checked against its schema here (every bad field in one
+ * MLOPS_ERR_PIPELINE_INPUT_INVALID) so that a mistake is reported before anything starts. Only what was given is
+ * sent: the controller fills in the defaults.
+ */
+export function controllerInputFrom(modelName: string, values: OptionValues): ControllerInput {
+  const canary = thresholdsFrom('start', values, false);
+  const approval = approvalFrom(values);
+  const input = withoutUndefined({
+    modelName,
+    training: trainingInputFrom(values),
+    alias: values.alias,
+    servers: listOption(values, 'servers'),
+    retrainOn: listOption(values, 'retrain-on'),
+    muted: listOption(values, 'muted'),
+    canary: Object.keys(canary).length ? canary : undefined,
+    approval: Object.keys(approval).length ? approval : undefined,
+  });
+  parseWorkflowInput(controllerInputSchema, input, 'modelController');
+  return input as ControllerInput;
+}
+
+function approvalFrom(values: OptionValues): Record<string, unknown> {
+  return withoutUndefined({
+    required: values.approval ? true : undefined,
+    timeoutSeconds: numberOption('start', values, 'approval-timeout'),
+    onTimeout: values['on-timeout'],
+  });
+}
+
+function withoutUndefined(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+}

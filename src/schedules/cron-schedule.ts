@@ -1,0 +1,80 @@
+/**
+ * The project's per-model Schedules (monitoring, retraining): a cron that starts one workflow on a task queue,
+ * overlap policy SKIP (a tick while the previous run still works is dropped) and an explicit catch-up window (the
+ * server's default is a year). They are created, or updated in place when they exist, so running a schedule command
+ * twice leaves one schedule with the latest settings and its history of actions.
+ */
+import type { Client, ScheduleOptions } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
+import { taskQueues } from '../contracts/task-queues';
+
+/** What a kind of model schedule starts. */
+export interface ScheduledWorkflow {
+  workflowType: string;
+  /** The schedule's id for a model; each run's workflow id is it plus the scheduled time (the server appends it). */
+  scheduleId(modelName: string): string;
+  /** How late a tick missed while the server was down may still run. */
+  catchupWindow: Duration;
+}
+
+export interface ModelScheduleOptions<Input extends { modelName: string }> {
+  /** Cron expression (UTC), e.g. `0 * * * *` for hourly. */
+  cron: string;
+  /** The workflow's one input object. */
+  input: Input;
+  /** @default taskQueues.pipeline */
+  taskQueue?: string;
+}
+
+export function modelSchedule<Input extends { modelName: string }>(
+  kind: ScheduledWorkflow,
+  options: ModelScheduleOptions<Input>,
+): ScheduleOptions {
+  const scheduleId = kind.scheduleId(options.input.modelName);
+  return {
+    scheduleId,
+    spec: { cronExpressions: [options.cron] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: kind.workflowType,
+      workflowId: scheduleId,
+      taskQueue: options.taskQueue ?? taskQueues.pipeline,
+      args: [options.input],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: kind.catchupWindow },
+  };
+}
+
+/** Creates the model's schedule, or updates its spec, action and policies when it exists. */
+export async function upsertModelSchedule<Input extends { modelName: string }>(
+  client: Client,
+  kind: ScheduledWorkflow,
+  options: ModelScheduleOptions<Input>,
+): Promise<{ scheduleId: string; created: boolean }> {
+  const schedule = modelSchedule(kind, options);
+  try {
+    await client.schedule.create(schedule);
+    return { scheduleId: schedule.scheduleId, created: true };
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  const { spec, action, policies } = schedule;
+  await client.schedule.getHandle(schedule.scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
+  return { scheduleId: schedule.scheduleId, created: false };
+}
+
+/** Deletes the model's schedule; false when it had none. */
+export async function deleteModelSchedule(
+  client: Client,
+  kind: ScheduledWorkflow,
+  modelName: string,
+): Promise<boolean> {
+  try {
+    await client.schedule.getHandle(kind.scheduleId(modelName)).delete();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The `npm run models` command line, parsed without a server: each command becomes the update (or start, query,
+ * schedule) it stands for, and every mistake is named before anything reaches Temporal.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseModelsCommand, UsageError } from '../../src/controller-client/command-line';
+import type { ErrorCode } from '../../src/errors';
+import { modelsScript } from '../support/models-script';
+import { tempDir } from '../support/stack';
+
+function updateOf(argv: string[]) {
+  const command = parseModelsCommand(argv);
+  assert.equal(command.kind, 'update');
+  return command.update;
+}
+
+function assertRefused(argv: string[], code: ErrorCode, message: RegExp): void {
+  assert.throws(
+    () => parseModelsCommand(argv),
+    (err: unknown) => err instanceof ApplicationFailure && err.type === code && message.test(err.message),
+  );
+}
+
+function assertUsage(argv: string[], message: RegExp): void {
+  assert.throws(
+    () => parseModelsCommand(argv),
+    (err: unknown) => err instanceof UsageError && message.test(err.message),
+  );
+}
+
+function trainingFile(content: string): string {
+  const file = path.join(tempDir('models-cli'), 'training.json');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+describe('the npm run models command line', function () {
+  it('turns each update command into the update of src/workflows/definitions.ts with its one argument', function () {
+    assert.deepEqual(updateOf(['deploy', 'churn', '3']), { command: 'deploy', name: 'deploy', arg: { version: 3 } });
+    assert.deepEqual(updateOf(['deploy', 'churn', '3', '--direct']).arg, { version: 3, direct: true });
+    assert.deepEqual(updateOf(['promote', 'churn']), { command: 'promote', name: 'promote' });
+    assert.deepEqual(updateOf(['rollback', 'churn']), { command: 'rollback', name: 'rollback' });
+    assert.deepEqual(updateOf(['rollback', 'churn', '--reason', 'bad canary']).arg, { reason: 'bad canary' });
+    assert.deepEqual(updateOf(['retrain', 'churn', '--reason', 'new labels']), {
+      command: 'retrain',
+      name: 'retrain',
+      arg: { reason: 'new labels' },
+    });
+    assert.deepEqual(updateOf(['approve', 'churn', '4']).arg, { version: 4 });
+    assert.deepEqual(updateOf(['reject', 'churn', '4', '--reason', 'too slow']).arg, {
+      version: 4,
+      reason: 'too slow',
+    });
+    assert.deepEqual(updateOf(['thresholds', 'churn', '--max-error-rate', '0.05', '--bake-seconds', '30']), {
+      command: 'thresholds',
+      name: 'setThresholds',
+      arg: { maxErrorRate: 0.05, bakeSeconds: 30 },
+    });
+    assert.deepEqual(updateOf(['mute', 'churn', 'region']), {
+      command: 'mute',
+      name: 'mute',
+      arg: { feature: 'region', muted: true },
+    });
+    assert.deepEqual(updateOf(['unmute', 'churn', 'region']).arg, { feature: 'region', muted: false });
+    assert.deepEqual(parseModelsCommand(['status', 'churn', '--json']), {
+      kind: 'status',
+      modelName: 'churn',
+      json: true,
+    });
+  });
+
+  it('builds the controller input of start from the training file and the options, sending only what was given', function () {
+    const training = { dataset: { uri: 'examples/churn.csv' }, target: 'churned' };
+    const file = trainingFile(JSON.stringify(training));
+    assert.deepEqual(parseModelsCommand(['start', 'churn', '--training', file]), {
+      kind: 'start',
+      input: { modelName: 'churn', training },
+      taskQueue: undefined,
+    });
+    const argv = ['start', 'churn', '--training', file, '--servers', 'http://a:8080, http://b:8080'];
+    argv.push('--approval', '--approval-timeout', '60', '--on-timeout', 'approve', '--retrain-on', 'drift');
+    argv.push('--muted', 'region,senior', '--weight', '0.2', '--bake-seconds', '60', '--task-queue', 'q');
+    assert.deepEqual(parseModelsCommand(argv), {
+      kind: 'start',
+      taskQueue: 'q',
+      input: {
+        modelName: 'churn',
+        training,
+        servers: ['http://a:8080', 'http://b:8080'],
+        retrainOn: ['drift'],
+        muted: ['region', 'senior'],
+        canary: { weight: 0.2, bakeSeconds: 60 },
+        approval: { required: true, timeoutSeconds: 60, onTimeout: 'approve' },
+      },
+    });
+  });
+
+  it('lists every bad field of the controller input at once, in the field names of the input', function () {
+    const file = trainingFile('{"target":"churned"}');
+    const argv = ['start', 'churn', '--training', file, '--servers', 'not-a-url', '--max-error-rate', '3'];
+    argv.push('--on-timeout', 'maybe', '--retrain-on', 'drift,weather');
+    assertRefused(
+      argv,
+      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      /servers\.0: Invalid url[\s\S]*canary\.maxErrorRate[\s\S]*approval\.onTimeout[\s\S]*retrainOn\.1/,
+    );
+  });
+
+  it('names the training file when it is missing, not JSON or not one object', function () {
+    const missing = path.join(tempDir('models-cli'), 'nope.json');
+    assertRefused(['start', 'churn'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /--training .*it is required/);
+    assertRefused(
+      ['start', 'churn', '--training', missing],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /cannot read .*nope\.json/,
+    );
+    assertRefused(
+      ['start', 'churn', '--training', trainingFile('{"a":')],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /is not JSON/,
+    );
+    assertRefused(
+      ['start', 'churn', '--training', trainingFile('[1, 2]')],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /must hold one JSON object/,
+    );
+  });
+
+  it('refuses a bad model name, version or number with the argument it concerns', function () {
+    assertRefused(
+      ['status', 'Churn'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /<model> .*"Churn" is not a registry model name/,
+    );
+    assertRefused(['status', '../etc'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /<model>/);
+    for (const version of ['0', '1.5', '+2', 'x', '1e3', '99999999999999999999']) {
+      assertRefused(
+        ['deploy', 'churn', version],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        /<version> of `npm run models -- deploy`/,
+      );
+    }
+    assertRefused(['approve', 'churn', 'latest'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /<version>/);
+    assertRefused(
+      ['thresholds', 'churn', '--max-error-rate', 'high'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /--max-error-rate .*"high" is not a number/,
+    );
+    assertRefused(['thresholds', 'churn', '--weight', ''], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /--weight/);
+    assertRefused(['thresholds', 'churn'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /give at least one of --weight/);
+    assertRefused(
+      ['schedule-retrain', 'churn', '--cron', '@daily', '--reason', ''],
+      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      /Invalid requestRetrain input:\n- reason: /,
+    );
+  });
+
+  it('answers an unknown command, an unknown or misplaced option and a wrong argument count with a usage error', function () {
+    assertUsage([], /No command given/);
+    assertUsage(['launch', 'churn'], /Unknown command "launch"/);
+    assertUsage(['status'], /status needs a model name/);
+    assertUsage(['deploy', 'churn'], /deploy takes churn <version>; got churn\./);
+    assertUsage(['promote', 'churn', '3'], /promote takes churn; got churn 3\./);
+    assertUsage(['status', 'churn', '--verbose'], /Unknown option '--verbose'/);
+    assertUsage(['status', 'churn', '--direct'], /status has no option --direct/);
+    assertUsage(['promote', 'churn', '--reason', 'x'], /promote has no option --reason/);
+    assertUsage(['schedule-retrain', 'churn'], /schedule-retrain needs --cron/);
+    assertUsage(['schedule-retrain', 'churn', '--cron', ' '], /schedule-retrain needs --cron/);
+  });
+
+  it('builds the retraining schedule with the reason only when one is given', function () {
+    assert.deepEqual(parseModelsCommand(['schedule-retrain', 'churn', '--cron', '0 3 * * 1']), {
+      kind: 'schedule-retrain',
+      schedule: { cron: '0 3 * * 1', input: { modelName: 'churn' } },
+    });
+    const argv = ['schedule-retrain', 'churn', '--cron', '@weekly', '--reason', 'weekly', '--task-queue', 'q'];
+    assert.deepEqual(parseModelsCommand(argv), {
+      kind: 'schedule-retrain',
+      schedule: { cron: '@weekly', input: { modelName: 'churn', reason: 'weekly' }, taskQueue: 'q' },
+    });
+    assert.deepEqual(parseModelsCommand(['unschedule-retrain', 'churn']), {
+      kind: 'unschedule-retrain',
+      modelName: 'churn',
+    });
+  });
+
+  it('the script prints the usage with exit code 2 for a bad command line, and 0 when asked for help', async function () {
+    const bad = await modelsScript('deploy', 'churn');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^deploy takes churn <version>; got churn\.\n\nUsage: npm run models -- <command>/m);
+    const badValue = await modelsScript('deploy', 'churn', 'latest');
+    assert.equal(badValue.code, 2);
+    assert.match(badValue.stderr, /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument <version>/m);
+    const help = await modelsScript('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: npm run models[\s\S]*schedule-retrain <model> --cron/);
+  });
+});

@@ -1,0 +1,27 @@
+/** `npm run models` run as a user runs it: the script in a child process, against the test server. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot, stack } from './stack';
+
+const execFileAsync = promisify(execFile);
+const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+
+/** Runs `npm run models -- …` (the script under tsx) against the test server: exit code, stdout and stderr. */
+export async function modelsScript(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: stack().server.address,
+    TEMPORAL_NAMESPACE: stack().server.namespace,
+  };
+  try {
+    const { stdout, stderr } = await execFileAsync(tsx, ['scripts/models.ts', ...args], {
+      cwd: repoRoot,
+      env,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
