@@ -3,8 +3,8 @@
  *
  *   model controller started for the served model → newest labelled data (shifted customers) written where the
  *   retraining template reads → live traffic of shifted customers to the model server → the monitoring Schedule
- *   triggered (window: the fresh rows) → drift → incident to the controller → one retraining child → gate →
- *   canary (short bake) → promoted → the server answers with the new version
+ *   triggered (window: the fresh rows) → drift → the run signals its incident to the controller → one retraining
+ *   child → gate → canary (short bake) → promoted → the server answers with the new version
  *
  * Each step is printed as it happens; the controller's own history (its status query) is printed as it grows, and the
  * retraining child's steps beneath it.
@@ -23,7 +23,7 @@ import type { ChurnOptions } from '../data/churn-generator';
 import { generateChurnCsv } from '../data/churn-generator';
 import { resolveAlias } from '../registry/model-registry';
 import { upsertMonitoringSchedule } from '../schedules/monitoring-schedule';
-import { controllerStatusQuery, incidentSignal } from '../workflows/definitions';
+import { controllerStatusQuery } from '../workflows/definitions';
 import type { modelController } from '../workflows';
 import { newShownSteps, printNewSteps } from './pipeline-progress';
 import type { ShownSteps } from './pipeline-progress';
@@ -126,7 +126,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     await options.flushPredictionLog();
     say(`  ✓ traffic        ${traffic.counts.requests * sizes.instancesPerRequest} predictions by v${served.version}`);
     const monitored = await runScheduledCheck(options, sizes);
-    await forwardIncident(controller, monitored.result, say);
+    reportIncident(controller, monitored.result, say);
     const outcome = await followController(options, controller, sizes, served.version);
     if (outcome.promoted) await waitFor(() => traffic.counts.last === outcome.after, 60, `v${outcome.after} to answer`);
     await traffic.stop();
@@ -267,17 +267,15 @@ async function runScheduledCheck(
   return { runId: action!.workflowId, result };
 }
 
-/**
- * Hands the monitoring run's incident to the controller by its `incident` signal (monitorModel returns it in its
- * result; the signal from monitorModel itself replaces this).
- */
-async function forwardIncident(
+/** The monitoring run signals its incident to the model's controller itself; its result says whether one took it. */
+function reportIncident(
   controller: WorkflowHandle<typeof modelController>,
   result: MonitorModelResult,
   say: (line: string) => void,
-): Promise<void> {
-  await controller.signal(incidentSignal, result.incident!);
-  say(`  → incident       sent to ${controller.workflowId} (signal "incident")`);
+): void {
+  if (!result.controllerSignalled)
+    throw new Error(`The monitoring run could not signal ${controller.workflowId}; the loop stops here.`);
+  say(`  → incident       signalled to ${controller.workflowId} by the monitoring run (signal "incident")`);
 }
 
 /** Prints the controller's history as it grows (and the retraining child's steps) until its rollout ends. */
