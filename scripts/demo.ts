@@ -125,7 +125,7 @@ async function closeTheLoop(stack: LocalStack, app: FastifyInstance, training: T
     say,
   });
   say(
-    `\nLoop outcome: ${result.promoted ? `v${result.after} replaced v${result.before} as "production"` : `v${result.after} still serves (not promoted)`}`,
+    `\nLoop outcome: ${result.promoted ? `v${result.after} replaced v${result.before} as "production"` : `v${result.after} still serves (${result.ending})`}`,
   );
   say('\nWhere to look:');
   say(`  Controller:         ${stack.server.uiUrl}/namespaces/default/workflows/${result.controllerId}`);

@@ -28,13 +28,21 @@ import type { modelController } from '../workflows';
 import { newShownSteps, printNewSteps } from './pipeline-progress';
 import type { ShownSteps } from './pipeline-progress';
 
-/** The shift of the live customers: newer, pricier, more month-to-month, and a payment method never seen before. */
-export const demoDrift: NonNullable<ChurnOptions['drift']> = {
-  tenureShift: -10,
-  chargesFactor: 1.25,
-  monthToMonthShare: 0.8,
-  newPaymentMethodShare: 0.3,
-};
+type Drift = NonNullable<ChurnOptions['drift']>;
+
+/**
+ * The shift of the live customers in a loop's generation (1 on a fresh state folder): newer, pricier, more
+ * month-to-month, and a payment method never seen before. Each later loop on the same state folder moves them further,
+ * so the version the previous loop promoted (trained on the previous shift) sees drift again.
+ */
+export function demoDrift(generation: number): Drift {
+  return {
+    tenureShift: -10 * generation,
+    chargesFactor: 1 + 0.25 * generation,
+    monthToMonthShare: Math.min(0.95, 0.55 + 0.25 * generation),
+    newPaymentMethodShare: Math.min(0.9, 0.3 * generation),
+  };
+}
 
 export interface ClosedLoopOptions {
   client: Client;
@@ -94,6 +102,8 @@ export interface ClosedLoopResult {
   before: number;
   after: number;
   promoted: boolean;
+  /** How the rollout ended, in a line: the last rollout event (promoted, rolled back, gate failed, …). */
+  ending: string;
   traffic: TrafficCounts;
 }
 
@@ -114,10 +124,11 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
   const controller = await startController(options);
   say(`  ✓ controller     ${controller.workflowId} follows v${served.version}`);
   say(`                   Web UI: ${workflowUrl(options.uiUrl, controller.workflowId)}`);
-  writeLiveData(options.liveDataPath, sizes.liveRows);
+  const drift = writeLiveData(options.liveDataPath, sizes.liveRows);
   say(`  ✓ newest data    ${sizes.liveRows} labelled rows of shifted customers → ${options.liveDataPath}`);
+  say(`                   shift ${drift.generation}: ${describeDrift(drift.drift)}`);
   const transform = await readJson<FittedTransform>(options.store, served.transformUri);
-  const traffic = startTraffic(options, sizes, transform);
+  const traffic = startTraffic(options, sizes, transform, drift.drift);
   say(
     `  … live traffic   shifted customers → ${options.serverUrl}  (${sizes.instancesPerRequest} a request, ${Math.round(1000 / sizes.requestIntervalMs)} requests/s)`,
   );
@@ -164,11 +175,29 @@ async function startController(options: ClosedLoopOptions): Promise<WorkflowHand
   });
 }
 
-/** The newest labelled data: the generator's shifted customers, with their outcomes, where the retrain reads. */
-function writeLiveData(file: string, rows: number): void {
+/**
+ * The newest labelled data: the generator's shifted customers, with their outcomes, where the retrain reads; beside
+ * it (`.json`) its generation, which the next loop on this state folder moves one further.
+ */
+function writeLiveData(file: string, rows: number): { generation: number; drift: Drift } {
+  const manifest = file.replace(/\.csv$/, '') + '.json';
+  const previous = fs.existsSync(manifest)
+    ? (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { generation?: number })
+    : {};
+  const generation = (previous.generation ?? 0) + 1;
+  const drift = demoDrift(generation);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const lines = [...generateChurnCsv({ rows, seed: 2026, drift: demoDrift })];
+  const lines = [...generateChurnCsv({ rows, seed: 2025 + generation, drift })];
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  fs.writeFileSync(
+    manifest,
+    `${JSON.stringify({ generation, rows, drift, writtenAt: new Date().toISOString() }, null, 2)}\n`,
+  );
+  return { generation, drift };
+}
+
+function describeDrift(d: Drift): string {
+  return `tenure ${d.tenureShift} months, charges ×${d.chargesFactor}, ${Math.round((d.monthToMonthShare ?? 0) * 100)}% month-to-month, ${Math.round((d.newPaymentMethodShare ?? 0) * 100)}% paying by crypto-wallet`;
 }
 
 interface Traffic {
@@ -177,9 +206,9 @@ interface Traffic {
 }
 
 /** A background loop sending shifted customers (without their outcome) to the model server. */
-function startTraffic(options: ClosedLoopOptions, sizes: LoopSizes, transform: FittedTransform): Traffic {
+function startTraffic(options: ClosedLoopOptions, sizes: LoopSizes, transform: FittedTransform, drift: Drift): Traffic {
   const counts: TrafficCounts = { requests: 0, failed: 0, byVersion: {} };
-  const instances = customerInstances(transform, 5000);
+  const instances = customerInstances(transform, 5000, drift);
   let stopped = false;
   const url = `${options.serverUrl}/v1/models/${options.modelName}:predict`;
   const send = async (offset: number) => {
@@ -213,8 +242,8 @@ function startTraffic(options: ClosedLoopOptions, sizes: LoopSizes, transform: F
 }
 
 /** Shifted customers as a client sends them: numbers for numeric features, text for the others, "" as null. */
-function customerInstances(transform: FittedTransform, rows: number): Record<string, unknown>[] {
-  const [header, ...lines] = [...generateChurnCsv({ rows, seed: 7, drift: demoDrift })];
+function customerInstances(transform: FittedTransform, rows: number, drift: Drift): Record<string, unknown>[] {
+  const [header, ...lines] = [...generateChurnCsv({ rows, seed: 7, drift })];
   const names = header!.split(',');
   return lines.map((line) => {
     const cells = line.split(',');
@@ -284,7 +313,7 @@ async function followController(
   controller: WorkflowHandle<typeof modelController>,
   sizes: LoopSizes,
   before: number,
-): Promise<{ before: number; after: number; promoted: boolean; retrainId?: string }> {
+): Promise<{ before: number; after: number; promoted: boolean; ending: string; retrainId?: string }> {
   const printer = new ControllerPrinter(options);
   let state: ControllerState | undefined;
   await waitFor(
@@ -297,7 +326,9 @@ async function followController(
     'the controller to finish the rollout',
   );
   const promoted = state!.history.some((e) => e.kind === 'promoted');
-  return { before, after: state!.stable ?? before, promoted, retrainId: state!.lastRetrain?.workflowId };
+  const last = state!.history.filter((e) => rolloutEnds.has(e.kind) || e.kind === 'retrain-finished').at(-1);
+  const ending = last ? `${last.kind}: ${last.message}` : 'no rollout';
+  return { before, after: state!.stable ?? before, promoted, ending, retrainId: state!.lastRetrain?.workflowId };
 }
 
 /** Where a retrain's rollout ends: the new version promoted, rolled back, rejected, or stopped by the gate. */
