@@ -132,7 +132,7 @@ async function closeTheLoop(stack: LocalStack, app: FastifyInstance, training: T
   if (result.retrainId)
     say(`  Retraining child:   ${stack.server.uiUrl}/namespaces/default/workflows/${result.retrainId}`);
   say(
-    `  Controller state:   temporal workflow query --address ${stack.server.address} --workflow-id ${result.controllerId} --type controllerStatus`,
+    `  Controller state:   temporal workflow query --address ${stack.server.address} --workflow-id ${result.controllerId} --name controllerStatus`,
   );
   say(`  Monitoring:         temporal schedule describe --address ${stack.server.address} --schedule-id monitor-churn`);
 }
