@@ -7,27 +7,31 @@
  * exits and stops everything it started, unless `--keep` is given: then the stack stays up (Web UI, workers, model
  * server) until Ctrl-C.
  *
- *   npm run demo [-- --keep] [-- --trainer torch-tabular] [-- --epochs 30]
+ * With `--loop` it then closes the loop (src/dev/closed-loop.ts): a model controller for the model, live traffic of
+ * shifted customers, the monitoring Schedule triggered → drift → incident → one retraining child on the newest data →
+ * gate → canary → promotion, and the server answering with the new version.
+ *
+ *   npm run demo [-- --keep] [-- --loop] [-- --trainer torch-tabular] [-- --epochs 30]
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { readJson } from '../src/artifacts';
 import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
 import type { FittedTransform } from '../src/contracts/datasets';
-import type { TrainingPipelineResult } from '../src/contracts/pipeline';
-import type { TrainingProgress } from '../src/contracts/training';
+import type { TrainingPipelineInput, TrainingPipelineResult } from '../src/contracts/pipeline';
 import { taskQueues } from '../src/contracts/task-queues';
 import type { Dependencies } from '../src/dependencies';
+import { runClosedLoop } from '../src/dev/closed-loop';
 import { startLocalStack } from '../src/dev/local-stack';
+import type { LocalStack } from '../src/dev/local-stack';
 import { resolveAlias } from '../src/registry/model-registry';
 import { buildServer } from '../src/serving/app';
-import { pipelineStatusQuery } from '../src/workflows/definitions';
+import { followProgress } from '../src/dev/pipeline-progress';
 import { trainingPipeline } from '../src/workflows';
 
 const say = (line: string) => console.log(line);
@@ -36,11 +40,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       keep: { type: 'boolean', default: false },
+      loop: { type: 'boolean', default: false },
       trainer: { type: 'string', default: 'builtin-linear' },
       epochs: { type: 'string', default: '30' },
     },
   });
-  const config = loadConfig();
+  // The loop's monitoring check reads the prediction log as soon as traffic has run: write it every second.
+  const config = loadConfig(values.loop ? { MLOPS_SERVE_LOG_FLUSH_MS: '1000', ...process.env } : process.env);
   const datasetPath = path.resolve('examples/churn.csv');
   say('temporal-mlops demo: data → profile → preprocess → train → evaluate → register → deploy\n');
   Runtime.install({
@@ -57,22 +63,22 @@ async function main(): Promise<void> {
       .toISOString()
       .replace(/[-:.TZ]/g, '')
       .slice(0, 14)}`;
+    const training: TrainingPipelineInput = {
+      modelName: 'churn',
+      dataset: { uri: datasetPath },
+      target: 'churned',
+      trainer: { kind: values.trainer, hyperparameters: { epochs: Number(values.epochs) } },
+    };
     const handle = await client.workflow.start(trainingPipeline, {
       taskQueue: taskQueues.pipeline,
       workflowId,
-      args: [
-        {
-          modelName: 'churn',
-          dataset: { uri: datasetPath },
-          target: 'churned',
-          trainer: { kind: values.trainer, hyperparameters: { epochs: Number(values.epochs) } },
-        },
-      ],
+      args: [training],
     });
     say(`\nStarted workflow ${workflowId}\n`);
-    const result = await followProgress(handle);
+    const result = await followProgress(handle, say);
     printSummary(result, workflowId, server.uiUrl!, server.address);
     modelServer = await serveModel(stack.deps, config, datasetPath);
+    if (values.loop) await closeTheLoop(stack, modelServer, training);
     if (values.keep) {
       say(
         '\nThe stack stays up (--keep): Web UI, dev server, workers and model server. Press Ctrl-C to stop everything.',
@@ -85,57 +91,6 @@ async function main(): Promise<void> {
     await stack.stop();
     say(`\nStopped ${modelServer ? 'the model server, ' : ''}the workers and the dev server.`);
   }
-}
-
-/** Prints each step as it starts and ends (from the pipelineStatus query) and training progress (from heartbeats). */
-async function followProgress(handle: WorkflowHandle<typeof trainingPipeline>): Promise<TrainingPipelineResult> {
-  const done = handle.result();
-  let finished = false;
-  done.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
-  const shown: Shown = { announced: 0, ended: new Set<number>(), epoch: -1 };
-  while (!finished) {
-    await printNewSteps(handle, shown);
-    await Promise.race([done.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 400))]);
-  }
-  await printNewSteps(handle, shown);
-  return done;
-}
-
-/** Steps already announced (by count) and ended (by index: steps side by side may end out of order). */
-interface Shown {
-  announced: number;
-  ended: Set<number>;
-  epoch: number;
-}
-
-async function printNewSteps(handle: WorkflowHandle, shown: Shown): Promise<void> {
-  const status = await handle.query(pipelineStatusQuery).catch(() => undefined);
-  if (!status) return;
-  for (const [i, step] of status.steps.entries()) {
-    if (i >= shown.announced && !step.endedAt && !['completed', 'rejected', 'failed', 'cancelled'].includes(step.stage))
-      say(`  … ${step.stage}`);
-    if (step.endedAt && !shown.ended.has(i))
-      say(`  ✓ ${step.stage.padEnd(13)} ${step.summary ?? ''}${step.reused ? ' (reused stored result)' : ''}`);
-  }
-  shown.announced = status.steps.length;
-  status.steps.forEach((s, i) => s.endedAt && shown.ended.add(i));
-  if (status.stage === 'training') shown.epoch = await printTraining(handle, shown.epoch);
-}
-
-async function printTraining(handle: WorkflowHandle, lastEpoch: number): Promise<number> {
-  const description = await handle.describe();
-  const pending = description.raw.pendingActivities?.[0];
-  const payload = pending?.heartbeatDetails?.payloads?.[0]?.data;
-  if (!payload) return lastEpoch;
-  const progress = JSON.parse(Buffer.from(payload).toString('utf8')) as TrainingProgress;
-  if (progress.epoch === lastEpoch) return lastEpoch;
-  say(
-    `      epoch ${progress.epoch}/${progress.epochs ?? '?'}  loss ${progress.loss?.toFixed(4)}  validation ${progress.metric} ${progress.value?.toFixed(4)}`,
-  );
-  return progress.epoch;
 }
 
 function printSummary(result: TrainingPipelineResult, workflowId: string, uiUrl: string, address: string): void {
@@ -153,6 +108,38 @@ function printSummary(result: TrainingPipelineResult, workflowId: string, uiUrl:
   say(`  Data report:        ${result.artifacts.report}`);
   say(`  Evaluation:         ${result.artifacts.evaluation}`);
   say(`  CLI:                temporal workflow describe --address ${address} --workflow-id ${workflowId}`);
+}
+
+/** `--loop`: the controller, drifting traffic, the scheduled check, a retrain and its canary, on this stack. */
+async function closeTheLoop(stack: LocalStack, app: FastifyInstance, training: TrainingPipelineInput): Promise<void> {
+  const result = await runClosedLoop({
+    client: stack.client,
+    store: stack.deps.store,
+    taskQueue: taskQueues.pipeline,
+    modelName: 'churn',
+    serverUrl: serverUrl(app),
+    flushPredictionLog: async () => app.serving.log?.flush(),
+    training,
+    liveDataPath: path.join(stack.config.stateDir, 'data', 'churn-live.csv'),
+    uiUrl: stack.server.uiUrl,
+    say,
+  });
+  say(
+    `\nLoop outcome: ${result.promoted ? `v${result.after} replaced v${result.before} as "production"` : `v${result.after} still serves (${result.ending})`}`,
+  );
+  say('\nWhere to look:');
+  say(`  Controller:         ${stack.server.uiUrl}/namespaces/default/workflows/${result.controllerId}`);
+  if (result.retrainId)
+    say(`  Retraining child:   ${stack.server.uiUrl}/namespaces/default/workflows/${result.retrainId}`);
+  say(
+    `  Controller state:   temporal workflow query --address ${stack.server.address} --workflow-id ${result.controllerId} --name controllerStatus`,
+  );
+  say(`  Monitoring:         temporal schedule describe --address ${stack.server.address} --schedule-id monitor-churn`);
+}
+
+function serverUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : String(address);
 }
 
 /**
