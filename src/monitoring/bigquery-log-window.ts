@@ -41,8 +41,9 @@ function jsonNumber(json: string, path: string): string {
 
 /**
  * A JSON scalar at `path` as text, else NULL: a string's contents, a number's or boolean's JSON text, like DuckDB's
- * `json_extract_string` on scalars. (An object or array, which the model server does not accept as a feature value,
- * is NULL here but its JSON text in DuckDB.)
+ * `json_extract_string` on scalars. An object or array (the model server refuses them, so it never logs one) is NULL
+ * here but its JSON text in DuckDB: `COALESCE(JSON_VALUE(…), JSON_QUERY(…))` would match that in BigQuery, but the
+ * emulator's JSON_QUERY gives such values as JSON, not text, and the query then fails there.
  */
 function jsonText(json: string, path: string): string {
   return `JSON_VALUE(${json}, ${path})`;
