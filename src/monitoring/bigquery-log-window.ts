@@ -60,8 +60,7 @@ export function bigQueryFeatureColumns(rows: string, reference: Record<string, C
 
 /** The logged output as one column named like the prediction reference: a classifier's label, a regressor's value. */
 export function bigQueryOutputColumn(rows: string, reference: ColumnReference): string {
-  const column =
-    reference.kind === 'numeric' ? jsonNumber('output', `'$.value'`) : jsonText('output', `'$.label'`);
+  const column = reference.kind === 'numeric' ? jsonNumber('output', `'$.value'`) : jsonText('output', `'$.label'`);
   return `(SELECT ${column} AS ${bq.ident(predictionColumn)} FROM ${rows} AS w)`;
 }
 

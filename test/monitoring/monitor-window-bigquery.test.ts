@@ -99,7 +99,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     await sink.write(model, start.slice(0, 10), predictionRows(model, version, start, instances, 1, logged));
   }
 
-  type Window = Pick<CheckModelDriftInput, 'modelName' | 'since' | 'until'>;
+  type Window = Pick<CheckModelDriftInput, 'modelName' | 'since' | 'until' | 'muted'>;
 
   /** The same window judged from both logs (each run with its own id); the drift.json of each. */
   async function judgeBoth(w: Window, runId: string) {
@@ -141,7 +141,10 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
       predictionRows('churn-other', version, '2026-11-30T10:45:00Z', churnInstances({ rows: 300, seed: 33 })),
     );
 
-    const same = await judgeBoth({ modelName: model, since: '2026-11-30T09:00:00Z', until: '2026-11-30T11:00:00Z' }, 's');
+    const same = await judgeBoth(
+      { modelName: model, since: '2026-11-30T09:00:00Z', until: '2026-11-30T11:00:00Z' },
+      's',
+    );
     assertSameJudgement(same);
     assert.equal(same.bigquery.rows, 1240);
     assert.deepEqual(same.bigquery.driftedFeatures, []);
@@ -158,6 +161,36 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     assert.ok(moved.bigquery.driftedFeatures.includes('monthly_charges'), moved.bigquery.driftedFeatures.join());
     assert.ok(moved.bigquery.driftedFeatures.includes('payment_method'), moved.bigquery.driftedFeatures.join());
     assert.equal(moved.bigquery.predictionDrift?.drifted, true, JSON.stringify(moved.bigquery.predictionDrift));
+  });
+
+  it('tells a feature logged only as null from one never logged, as the Parquet log does', async function () {
+    const model = 'churn-bq-nulls';
+    const version = await churn.deployAs(model);
+    const instances = churnInstances({ rows: 600, seed: 36 }).map(({ region: _, ...r }) => ({ ...r, contract: null }));
+    await logBoth(
+      model,
+      version,
+      '2026-11-30T10:00:00Z',
+      instances,
+      instances.map(() => ({ label: 'no' })),
+    );
+    const w = { modelName: model, alias: 'production', minRows: 500, until: '2026-11-30T11:00:00Z' };
+    for (const log of ['parquet', 'bigquery'] as const)
+      await assert.rejects(activities.checkModelDrift({ ...w, runId: `nulls-${log}`, log }), (err: unknown) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_DRIFT_FEATURE_MISSING'), String(err));
+        assert.match((err as Error).message, /feature\(s\) region\n/, `${log}: only the feature no instance has`);
+        return true;
+      });
+    // With the absent feature muted, the one present only as null is counted, and (no value at all) refused alike.
+    for (const log of ['parquet', 'bigquery'] as const)
+      await assert.rejects(
+        activities.checkModelDrift({ ...w, muted: ['region'], runId: `muted-${log}`, log }),
+        (err: unknown) => {
+          assert.ok(isMlopsError(err, 'MLOPS_ERR_DRIFT_WINDOW_EMPTY'), `${log}: ${String(err)}`);
+          assert.match((err as Error).message, /feature "contract"/);
+          return true;
+        },
+      );
   });
 
   it('skips a window with too few rows, and a model without log table yet, as the Parquet log does', async function () {
