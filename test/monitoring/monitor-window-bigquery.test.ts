@@ -122,13 +122,14 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     const model = 'churn-bq-log';
     const version = await churn.deployAs(model);
     await logBoth(model, version, '2026-11-30T10:00:00Z', churnInstances({ rows: 1200, seed: 31 }));
-    // Hostile rows: values of the wrong JSON type (text and boolean numbers, an object, numbers as categories), nulls
+    // Hostile rows: values of the wrong JSON type (numbers as text, booleans, objects, arrays; numbers as categories), nulls
     // and missing keys. (Objects and arrays as categories are left out: see src/monitoring/bigquery-log-window.ts.)
     const odd = churnInstances({ rows: 40, seed: 32 }).map((r, i) => {
       if (i % 4 === 0) return { ...r, tenure_months: String(r.tenure_months), contract: null };
       if (i % 4 === 1) return { ...r, monthly_charges: true, region: 7 };
       if (i % 4 === 2) return { ...r, total_charges: { value: 1 }, senior: 'maybe', region: 2.5e-7 };
-      const { support_calls: _, ...rest } = r;
+      const rest: Record<string, unknown> = { ...r, tenure_months: [r.tenure_months] };
+      delete rest.support_calls;
       return rest;
     });
     // Outputs of the wrong kind too: a label that is a number, a missing label, a label that is a boolean.
