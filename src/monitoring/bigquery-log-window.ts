@@ -5,8 +5,9 @@
  * (./prediction-window.ts). Features are taken out of the logged JSON instance by name with the same rules: numeric
  * ones as FLOAT64 from JSON numbers only, categorical ones as text from any scalar.
  *
- * Only the STRING JSON functions are used (JSON_QUERY, JSON_VALUE, and JSON_KEYS for the keys an instance has):
- * goccy/bigquery-emulator (v0.8.1) fails on JSON values that hold a JSON null (`PARSE_JSON(…)[key]`, `JSON_TYPE`).
+ * Values are read with the JSONPath functions on the JSON text (JSON_QUERY, JSON_VALUE), and the keys an instance
+ * has with JSON_KEYS of the parsed text: goccy/bigquery-emulator (v0.8.1) fails on a JSON value that holds a JSON
+ * null (`PARSE_JSON(…)[key]`, `JSON_TYPE`), so those forms are not used.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
 import { runQuery } from '../warehouse/bigquery-query';
@@ -16,7 +17,10 @@ import type { ColumnReference } from '../drift/reference';
 import { predictionColumn } from '../evaluation/prediction-reference';
 import type { LogWindow } from './prediction-window';
 
-/** `$."name"`: a JSON path to one key, quoted so dots and brackets in a feature name stay part of the name. */
+/**
+ * `$."name"`: a JSON path to one key, quoted so dots and spaces in a feature name stay part of the name (the emulator
+ * cannot parse a quoted key holding `'`, `[`, `"` or `\`: docs/monitoring.md, "Limits").
+ */
 function keyPath(name: string): string {
   return bq.literal(`$.${JSON.stringify(name)}`);
 }

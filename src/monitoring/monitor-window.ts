@@ -1,10 +1,10 @@
 /**
  * One monitoring check of a served model: the window (since, until] of the alias's version's prediction log is
- * counted (in DuckDB over the Parquet log, or in BigQuery over the log table) on the stored reference of the version's training snapshot (profile.json), judged with the drift
- * presets, and written as drift.json and report.html under monitoring/<model>/<runId>/. A window with fewer rows
- * than the minimum, or a model without any prediction log yet, is a reported skip; the watermark
- * (monitoring/<model>/watermark.json) moves to the window's end only after a judged window, so skipped rows count
- * again in the next one.
+ * counted (in DuckDB over the Parquet log, or in BigQuery over the log table) on the stored reference of the
+ * version's training snapshot (profile.json), judged with the drift presets, and written as drift.json and
+ * report.html under monitoring/<model>/<runId>/. A window with fewer rows than the minimum, or a model without any
+ * prediction log yet, is a reported skip; the watermark (monitoring/<model>/watermark.json) moves to the window's end
+ * only after a judged window, so skipped rows count again in the next one.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
