@@ -201,6 +201,11 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     const few = await judgeBoth({ modelName: model, until: '2026-11-30T11:00:00Z' }, 'few');
     assert.equal(few.bigquery.skipped, `120 rows of version ${version} in the window, fewer than the minimum 500`);
     assert.deepEqual(few.bigquery, few.parquet);
+    // Bounds on logged rows' own times (1 ms apart from 10:00): since is excluded, until included, on both logs.
+    const bounds = { modelName: model, since: '2026-11-30T10:00:00.009Z', until: '2026-11-30T10:00:00.059Z' };
+    const edged = await judgeBoth(bounds, 'edges');
+    assert.equal(edged.bigquery.rows, 50);
+    assert.deepEqual(edged.bigquery, edged.parquet);
 
     const other = testDeps({
       store: churn.store,
