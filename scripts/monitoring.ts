@@ -1,6 +1,6 @@
 /**
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
- * [--labels <uri> [--id-column request_id] [--label-column label] [--accuracy-drop 0.05]]`: creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
+ * [--labels <uri> [--id-column request_id] [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
  * to the Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  */
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 
 const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
-      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]]`;
+      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
       'id-column': { type: 'string' },
       'label-column': { type: 'string' },
       'accuracy-drop': { type: 'string' },
+      log: { type: 'string' },
     },
   });
   const [command, modelName, ...extra] = positionals;
@@ -47,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       ...(values['label-column'] && { labelColumn: values['label-column'] }),
     };
   if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
+  if (values.log) input.log = values.log as MonitorModelInput['log'];
   // Refused here, with every bad flag listed, rather than by each scheduled run.
   parseWorkflowInput(monitorModelInputSchema, input, 'monitorModel');
   const config = loadConfig();

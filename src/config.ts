@@ -179,7 +179,7 @@ export const configSchema = {
   MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(5000),
   /** Prediction log: milliseconds between timed writes. @default 5000 */
   MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(5000),
-  /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. @default none (Parquet files only) */
+  /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. Set it on the pipeline workers too (with MLOPS_SERVE_LOG left on) for monitorModel runs with `log: 'bigquery'`, which count the drift window there. @default none (Parquet files only) */
   MLOPS_SERVE_LOG_BIGQUERY_TABLE: z
     .string()
     .regex(/^[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$/, 'must be dataset.table')

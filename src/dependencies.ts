@@ -5,11 +5,13 @@
  */
 import path from 'node:path';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
+import { BigQuery } from '@google-cloud/bigquery';
 import type { JobServiceClient } from '@google-cloud/aiplatform';
 import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from './artifacts';
 import { createArtifactStore, storeForUri } from './artifacts';
 import type { MlopsConfig, SourceAccess } from './config';
+import type { BigQueryLogTable } from './monitoring/bigquery-log-window';
 import type { TrainerCatalog } from './trainers/trainer-commands';
 import { createTrainerCatalog } from './trainers/trainer-commands';
 import { GpuPool } from './trainers/gpu-pool';
@@ -28,6 +30,8 @@ export interface Dependencies {
   bigQuerySource: BigQueryOptions;
   /** The BigQuery warehouse: project, dataset, location, staging expiry and client options. */
   bigQueryWarehouse: Partial<BigQueryWarehouseOptions>;
+  /** The prediction log's BigQuery table (`MLOPS_SERVE_LOG_BIGQUERY_TABLE`) and its client, when one is configured. */
+  bigQueryLog?: BigQueryLogTable;
   /** Statements / threads one data step keeps busy (`MLOPS_DATA_THREADS`). */
   dataThreads: number;
   gpus: GpuPool;
@@ -71,6 +75,7 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
       stagingDays,
       client: overrides.bigQueryClient,
     },
+    bigQueryLog: bigQueryLogTable(config, overrides),
     dataThreads: config.data.threads,
     gpus: new GpuPool(config.training.gpus),
     trainers: createTrainerCatalog(config),
@@ -84,6 +89,18 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
         storeFor: storeForUri(store, storage),
       })),
   };
+}
+
+/**
+ * The configured prediction log table, read in the project MLOPS_GCP_PROJECT (the model server writes it there). The
+ * client connects on its first query only.
+ */
+function bigQueryLogTable(config: Readonly<MlopsConfig>, overrides: DependencyOverrides): BigQueryLogTable | undefined {
+  const [dataset, table] = config.serve.predictionLog?.bigqueryTable?.split('.') ?? [];
+  const { project, location, apiEndpoint } = config.bigquery;
+  if (!dataset || !table || !project) return undefined;
+  const client = new BigQuery({ ...overrides.bigQueryClient, projectId: project, location, apiEndpoint });
+  return { client, project, dataset, table, location };
 }
 
 function memo<T>(build: () => T): () => T {

@@ -305,6 +305,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
   },
+  MLOPS_ERR_MONITOR_LOG_TABLE_MISSING: {
+    message:
+      'The drift check of model "{model}" asks for the BigQuery prediction log, but the worker has no log table configured',
+    retryable: false,
+    fix: 'Set MLOPS_SERVE_LOG_BIGQUERY_TABLE (dataset.table, as the model server has it) and MLOPS_GCP_PROJECT on the pipeline workers, with MLOPS_SERVE_LOG not false, and restart them; or monitor with log: "parquet".',
+  },
   MLOPS_ERR_ROLLOUT_INPUT_INVALID: {
     message: 'A rollout step of model "{model}" got invalid input: {problems}',
     retryable: false,

@@ -54,6 +54,7 @@ export function createPipelineActivities(deps: Dependencies): PipelineActivities
       sources: deps.sources,
       storage: deps.storage,
       bigquery: deps.bigQuerySource,
+      bigQueryLog: deps.bigQueryLog,
     }),
     ...createControllerActivities({ store, duckDbThreads: dataThreads, ...deps.controller }),
   };

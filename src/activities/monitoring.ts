@@ -5,6 +5,7 @@ import type {
   CheckModelDriftInput,
   CheckModelDriftResult,
 } from '../contracts/monitoring';
+import type { BigQueryLogTable } from '../monitoring/bigquery-log-window';
 import type { LabelsAccess } from '../monitoring/labels-source';
 import { checkLiveMetric } from '../monitoring/live-metric';
 import { checkModelDrift } from '../monitoring/monitor-window';
@@ -13,6 +14,8 @@ export interface MonitoringDeps extends LabelsAccess {
   store: ArtifactStore;
   /** DuckDB threads for counting a window and joining labels. */
   duckDbThreads: number;
+  /** The prediction log's BigQuery table, when the model server streams to one (for `log: 'bigquery'` checks). */
+  bigQueryLog?: BigQueryLogTable;
 }
 
 /**
@@ -24,9 +27,14 @@ export interface MonitoringActivities {
   checkLiveMetric: (input: CheckLiveMetricInput) => Promise<CheckLiveMetricResult>;
 }
 
-export function createMonitoringActivities({ store, duckDbThreads, ...access }: MonitoringDeps): MonitoringActivities {
+export function createMonitoringActivities({
+  store,
+  duckDbThreads,
+  bigQueryLog,
+  ...access
+}: MonitoringDeps): MonitoringActivities {
   return {
-    checkModelDrift: (input) => checkModelDrift(store, input, duckDbThreads),
+    checkModelDrift: (input) => checkModelDrift(store, input, { threads: duckDbThreads, bigQueryLog }),
     checkLiveMetric: (input) => checkLiveMetric({ store, threads: duckDbThreads, ...access }, input),
   };
 }

@@ -69,6 +69,11 @@ export const monitorModelInputSchema = z
     labels: labelsSourceSchema.optional(),
     /** Drop of the live metric that is an incident, in the metric's units; default: {@link defaultAccuracyDrop}. */
     accuracyDrop: z.number().positive().finite().optional(),
+    /**
+     * Which prediction log the drift window is counted on: the Parquet files in the artifact store (DuckDB), or the
+     * BigQuery table the model server streams to (`MLOPS_SERVE_LOG_BIGQUERY_TABLE` on the workers). @default 'parquet'
+     */
+    log: z.enum(['parquet', 'bigquery']).default('parquet'),
   })
   .strict();
 
@@ -88,6 +93,8 @@ export interface CheckModelDriftInput {
   preset?: 'evidently' | 'vertex';
   thresholds?: Record<string, number>;
   muted?: string[];
+  /** The log counted: Parquet (DuckDB) or the BigQuery log table. @default 'parquet' */
+  log?: 'parquet' | 'bigquery';
 }
 
 /** Drift of the model's output in the window against its predictions on the validation split. */

@@ -1,10 +1,10 @@
 /**
  * One monitoring check of a served model: the window (since, until] of the alias's version's prediction log is
- * counted in DuckDB on the stored reference of the version's training snapshot (profile.json), judged with the drift
- * presets, and written as drift.json and report.html under monitoring/<model>/<runId>/. A window with fewer rows
- * than the minimum, or a model without any prediction log yet, is a reported skip; the watermark
- * (monitoring/<model>/watermark.json) moves to the window's end only after a judged window, so skipped rows count
- * again in the next one.
+ * counted (in DuckDB over the Parquet log, or in BigQuery over the log table) on the stored reference of the
+ * version's training snapshot (profile.json), judged with the drift presets, and written as drift.json and
+ * report.html under monitoring/<model>/<runId>/. A window with fewer rows than the minimum, or a model without any
+ * prediction log yet, is a reported skip; the watermark (monitoring/<model>/watermark.json) moves to the window's end
+ * only after a judged window, so skipped rows count again in the next one.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
@@ -20,10 +20,28 @@ import type { DatasetProfile } from '../profiling/dataset-profile';
 import { profileDriftReference } from '../profiling/profile-reference';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { resolveAlias } from '../registry/model-registry';
+import type { Row } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
-import { duckDbDialect } from '../warehouse/sql-dialect';
+import type { SqlDialect } from '../warehouse/sql-dialect';
+import { bigQueryDialect, duckDbDialect } from '../warehouse/sql-dialect';
+import type { BigQueryLogTable } from './bigquery-log-window';
+import {
+  bigQueryFeatureColumns,
+  bigQueryOutputColumn,
+  bigQueryPresenceSql,
+  bigQueryWindowRows,
+  logTableExists,
+  queryLog,
+  tablePath,
+} from './bigquery-log-window';
 import type { LogWindow } from './prediction-window';
 import { featureColumns, logPartsOf, outputColumn, presenceSql, windowRows, withLocalParts } from './prediction-window';
+
+/** Where the window is counted: the Parquet log (DuckDB, `threads`) or the BigQuery log table, when configured. */
+export interface LogAccess {
+  threads: number;
+  bigQueryLog?: BigQueryLogTable;
+}
 
 /** The stored watermark: `watermark` is where the next window starts; `since` is where the run `runId` started. */
 export interface WatermarkRecord {
@@ -36,7 +54,7 @@ export interface WatermarkRecord {
 export async function checkModelDrift(
   store: ArtifactStore,
   input: CheckModelDriftInput,
-  threads = 1,
+  access: LogAccess = { threads: 1 },
 ): Promise<CheckModelDriftResult> {
   const version = await resolveAlias(store, input.modelName, input.alias);
   const reference = await versionReference(store, version, input.muted ?? []);
@@ -53,11 +71,8 @@ export async function checkModelDrift(
     datasetDrift: false,
     watermark: since,
   });
-  const parts = await logPartsOf(store, w);
-  if (!parts) return skip(`no prediction log yet for model "${input.modelName}"`, 0);
-  const counted = parts.length
-    ? await withLocalParts(store, parts, (files) => countLog(files, w, reference, predictionRef, input, threads))
-    : undefined;
+  const counted = await countSource(store, access, w, { reference, predictionRef, input });
+  if (counted === 'no log') return skip(`no prediction log yet for model "${input.modelName}"`, 0);
   const rows = counted?.rows ?? 0;
   if (!counted || rows < input.minRows)
     return skip(
@@ -172,36 +187,88 @@ function predictionDriftOf(
   return { metric: row.metric, value: row.value, threshold: row.threshold, drifted: row.is_anomaly };
 }
 
+/** What counting a window needs besides where the log is. */
+interface CountSpec {
+  reference: Record<string, ColumnReference>;
+  predictionRef: ColumnReference | undefined;
+  input: CheckModelDriftInput;
+}
+
 /**
- * Counts the window in one DuckDB: its rows, then (when there are enough) each feature's cells or values. A feature
- * that no logged instance of the window has is a catalogued error, unless it is muted (it is then left out).
+ * Counts the window where the input says the log is: the Parquet parts of the days it touches in one DuckDB, or the
+ * BigQuery log table in BigQuery (only aggregates come back). 'no log' when the model has none there yet; undefined
+ * when the Parquet log has no part in the window's days.
  */
-async function countLog(
-  files: string[],
+async function countSource(
+  store: ArtifactStore,
+  access: LogAccess,
   w: LogWindow,
-  reference: Record<string, ColumnReference>,
-  predictionRef: ColumnReference | undefined,
-  input: CheckModelDriftInput,
-  threads: number,
-): Promise<CountedLog> {
-  return withDuckDb(
-    async (db) => {
-      const rows = windowRows(files, w);
-      const names = Object.keys(reference);
-      const [presence = {}] = await db.query(presenceSql(rows, names));
-      const n = Number(presence.n ?? 0);
-      if (n < input.minRows) return { rows: n, reference, counts: {} };
-      const absent = names.filter((_, i) => Number(presence[`p${i}`] ?? 0) === 0);
-      const missing = absent.filter((f) => !(input.muted ?? []).includes(f));
-      if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
-      const kept = Object.fromEntries(Object.entries(reference).filter(([name]) => !absent.includes(name)));
-      const query = (sql: string) => db.query(sql);
-      const counts = await countWindow(query, duckDbDialect, featureColumns(rows, kept), kept);
-      const outputs = predictionRef && { [predictionColumn]: predictionRef };
-      const predictionCounts =
-        outputs && (await countWindow(query, duckDbDialect, outputColumn(rows, predictionRef), outputs));
-      return { rows: n, reference: kept, counts, predictionCounts };
-    },
-    { threads },
+  spec: CountSpec,
+): Promise<CountedLog | 'no log' | undefined> {
+  if (spec.input.log === 'bigquery') {
+    const log = access.bigQueryLog;
+    if (!log) throw mlopsError('MLOPS_ERR_MONITOR_LOG_TABLE_MISSING', { model: spec.input.modelName });
+    if (!(await logTableExists(log))) return 'no log';
+    const source: LogSource = {
+      dialect: bigQueryDialect,
+      query: (sql) => queryLog(log, sql),
+      rows: bigQueryWindowRows(tablePath(log), w),
+      presenceSql: bigQueryPresenceSql,
+      featureColumns: bigQueryFeatureColumns,
+      outputColumn: bigQueryOutputColumn,
+    };
+    return countLog(source, spec);
+  }
+  const parts = await logPartsOf(store, w);
+  if (!parts) return 'no log';
+  if (!parts.length) return undefined;
+  return withLocalParts(store, parts, (files) =>
+    withDuckDb(
+      (db) =>
+        countLog(
+          {
+            dialect: duckDbDialect,
+            query: (sql) => db.query(sql),
+            rows: windowRows(files, w),
+            presenceSql,
+            featureColumns,
+            outputColumn,
+          },
+          spec,
+        ),
+      { threads: access.threads },
+    ),
   );
+}
+
+/** A window of the log as the drift queries need it, in one warehouse's SQL. */
+interface LogSource {
+  dialect: SqlDialect;
+  query: (sql: string) => Promise<Row[]>;
+  /** The window's raw log rows, a table expression. */
+  rows: string;
+  presenceSql: (rows: string, names: string[]) => string;
+  featureColumns: (rows: string, reference: Record<string, ColumnReference>) => string;
+  outputColumn: (rows: string, reference: ColumnReference) => string;
+}
+
+/**
+ * Counts the window: its rows, then (when there are enough) each feature's cells or values. A feature that no logged
+ * instance of the window has is a catalogued error, unless it is muted (it is then left out).
+ */
+async function countLog(source: LogSource, { reference, predictionRef, input }: CountSpec): Promise<CountedLog> {
+  const { rows, query, dialect } = source;
+  const names = Object.keys(reference);
+  const [presence = {}] = await query(source.presenceSql(rows, names));
+  const n = Number(presence.n ?? 0);
+  if (n < input.minRows) return { rows: n, reference, counts: {} };
+  const absent = names.filter((_, i) => Number(presence[`p${i}`] ?? 0) === 0);
+  const missing = absent.filter((f) => !(input.muted ?? []).includes(f));
+  if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
+  const kept = Object.fromEntries(Object.entries(reference).filter(([name]) => !absent.includes(name)));
+  const counts = await countWindow(query, dialect, source.featureColumns(rows, kept), kept);
+  const outputs = predictionRef && { [predictionColumn]: predictionRef };
+  const predictionCounts =
+    outputs && (await countWindow(query, dialect, source.outputColumn(rows, predictionRef), outputs));
+  return { rows: n, reference: kept, counts, predictionCounts };
 }

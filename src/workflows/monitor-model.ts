@@ -63,6 +63,7 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
       preset: spec.preset,
       thresholds: spec.thresholds,
       muted: spec.muted,
+      ...(spec.log === 'bigquery' && { log: spec.log }),
     }),
     spec.labels
       ? checkLive({

@@ -121,8 +121,28 @@ export async function writePredictionLog(
   spacingMs = 1,
   outputs?: unknown[],
 ): Promise<string> {
+  const rows = predictionRows(modelName, version, start, instances, spacingMs, outputs);
+  const sink = new ParquetPredictionSink(store);
+  for (const date of new Set(rows.map((r) => r.ts.slice(0, 10))))
+    await sink.write(
+      modelName,
+      date,
+      rows.filter((r) => r.ts.startsWith(date)),
+    );
+  return rows.at(-1)!.ts;
+}
+
+/** The log rows {@link writePredictionLog} writes, for writing the same rows to another sink. */
+export function predictionRows(
+  modelName: string,
+  version: number,
+  start: string,
+  instances: Record<string, unknown>[],
+  spacingMs = 1,
+  outputs?: unknown[],
+): PredictionRow[] {
   const t0 = Date.parse(start);
-  const rows: PredictionRow[] = instances.map((features, i) => ({
+  return instances.map((features, i) => ({
     request_id: loggedRequestId(start, i),
     ts: new Date(t0 + i * spacingMs).toISOString(),
     model: modelName,
@@ -132,14 +152,6 @@ export async function writePredictionLog(
     output: outputs ? outputs[i] : { label: 'no', probability: 0.2 },
     latency_ms: 1,
   }));
-  const sink = new ParquetPredictionSink(store);
-  for (const date of new Set(rows.map((r) => r.ts.slice(0, 10))))
-    await sink.write(
-      modelName,
-      date,
-      rows.filter((r) => r.ts.startsWith(date)),
-    );
-  return rows.at(-1)!.ts;
 }
 
 /** What {@link logServedPredictions} logged: the model's P(true) per request, and the true targets ("yes" / "no"). */

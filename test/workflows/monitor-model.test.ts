@@ -103,6 +103,7 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(inputs[0]!.alias, 'production');
     assert.equal(inputs[0]!.minRows, 500);
     assert.equal(inputs[0]!.since, undefined, 'the check reads the stored watermark');
+    assert.equal(inputs[0]!.log, undefined, 'the Parquet log by default');
     assert.equal(out.liveMetric, undefined, 'no labels, no live metric');
     assert.equal(attributes.get(searchAttributes.liveMetric), undefined);
   });
@@ -113,8 +114,10 @@ describe('monitorModel (fake activities)', function () {
       until: '2026-12-01T10:00:00Z',
       labels: { uri: 'gs://labels/churn.parquet' },
       accuracyDrop: 0.1,
+      log: 'bigquery',
     };
     const { out, inputs, liveInputs, attributes } = await runMonitor(this.test!.title, input, checked(), live());
+    assert.equal(inputs[0]!.log, 'bigquery', 'the drift window is counted on the BigQuery log table');
     assert.deepEqual(liveInputs[0], {
       modelName: 'churn',
       alias: 'production',
