@@ -1,7 +1,8 @@
 /**
  * Serving throughput, side by side in one run on one model (the churn model: 9 raw features, 25 model inputs) and the
  * same payloads, at 1 and 64 rows per request:
- *   in-process   — the server's loop without HTTP: JSON.parse → validate → transform → session.run → JSON.stringify;
+ *   in-process   — the server's loop without HTTP: JSON.parse → validate → transform → session.run → encode (the
+ *                  server's encoder: each prediction's JSON text joined into the body);
  *   raw run      — session.run alone on already-transformed rows;
  *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
  *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
@@ -66,9 +67,10 @@ async function inProcess(store: LocalArtifactStore, record: ModelVersionRecord, 
     }
     return n / seconds;
   };
+  // The server's own encoding: each prediction's JSON text straight from the model output, joined into the body.
   const loop = await measure(async () => {
     const { instances } = JSON.parse(body) as { instances: unknown[] };
-    return JSON.stringify({ predictions: await loaded.predictor.predict(instances) });
+    return `{"predictions":[${(await loaded.predictor.predictJson(instances)).join(',')}]}`;
   });
   const raw = await measure(() => loaded.predictor.scoreTransformed(features, rows));
   const expected = (await loaded.predictor.predict(rowsOf(rows))) as Prediction[];

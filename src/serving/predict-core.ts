@@ -4,7 +4,7 @@
  * Predictor, and the prediction log. Routes only translate wire formats.
  */
 import { mlopsError } from '../errors';
-import type { Prediction } from '../models/predictor';
+import type { Prediction, Predictor } from '../models/predictor';
 import type { LoadedVersion, ModelSlot } from './model-slot';
 import type { ServingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
@@ -20,6 +20,15 @@ export interface PredictOutcome {
   version: number;
   predictions: Prediction[];
 }
+
+export interface PredictJsonOutcome {
+  version: number;
+  /** Each prediction as JSON text. */
+  predictions: string[];
+}
+
+const toJson = (predictions: Prediction[]): string[] => predictions.map((p) => JSON.stringify(p));
+const same = (texts: string[]): string[] => texts;
 
 export interface PredictContext {
   requestId: string;
@@ -75,14 +84,37 @@ export class PredictCore {
     ctx: PredictContext,
     chosen: LoadedVersion = this.route(name, ctx),
   ): Promise<PredictOutcome> {
+    const predictions = await this.#answer(chosen, instances, ctx, (p) => p.predict(instances), toJson);
+    return { version: chosen.version, predictions };
+  }
+
+  /** As `predict`, each prediction as its JSON text (encoded once, for the response and the log). */
+  async predictJson(
+    name: string,
+    instances: readonly unknown[],
+    ctx: PredictContext,
+    chosen: LoadedVersion = this.route(name, ctx),
+  ): Promise<PredictJsonOutcome> {
+    const predictions = await this.#answer(chosen, instances, ctx, (p) => p.predictJson(instances), same);
+    return { version: chosen.version, predictions };
+  }
+
+  async #answer<T>(
+    chosen: LoadedVersion,
+    instances: readonly unknown[],
+    ctx: PredictContext,
+    run: (predictor: Predictor) => Promise<T[]>,
+    texts: (answers: T[]) => readonly string[],
+  ): Promise<T[]> {
     this.checkCount(instances.length);
     this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
-    const predictions = await this.slot.use(chosen, (loaded) => loaded.predictor.predict(instances));
+    const answers = await this.slot.use(chosen, (loaded) => run(loaded.predictor));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.log?.record(this.modelName, chosen.version, ctx.requestId, instances, predictions, latencyMs);
-    return { version: chosen.version, predictions };
+    const { features } = chosen.predictor;
+    this.log?.record(this.modelName, chosen.version, ctx.requestId, features, instances, texts(answers), latencyMs);
+    return answers;
   }
 
   #resolve(version: string | undefined): LoadedVersion | undefined {

@@ -19,24 +19,29 @@ import type { ArtifactStore } from '../artifacts';
 import { predictionLogPart } from '../artifacts/layout';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 import type { DuckDb } from '../warehouse/duckdb';
+import type { FeatureSchema } from '../models/predictor';
 import type { ServingMetrics } from './metrics';
 
-export interface PredictionRow {
-  request_id: string;
-  /** ISO time the prediction was made. */
-  ts: string;
+/**
+ * One request's rows of the log, as the request path hands them over: no object per row, the features and outputs
+ * already JSON text (the outputs are the text the response was built from).
+ */
+export interface LoggedRequest {
+  requestId: string;
+  /** Epoch milliseconds the prediction was made. */
+  time: number;
   model: string;
   version: number;
-  /** Position of the instance in its request. */
-  instance: number;
-  features: unknown;
-  output: unknown;
-  latency_ms: number;
+  latencyMs: number;
+  /** Per instance, in request order: its raw features as JSON text (a row's `instance` is its position here). */
+  features: string[];
+  /** Per instance: the prediction as JSON text. */
+  outputs: string[];
 }
 
 export interface PredictionSink {
-  /** Writes one batch of one model's rows of one UTC day. */
-  write(model: string, date: string, rows: PredictionRow[]): Promise<void>;
+  /** Writes one batch of one model's rows of one UTC day (request by request, each request's rows in order). */
+  write(model: string, date: string, requests: LoggedRequest[]): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
   close?(): Promise<void>;
 }
@@ -61,9 +66,11 @@ export interface NamedSink {
 }
 
 export class PredictionLog {
-  #queue: PredictionRow[] = [];
+  #queue: LoggedRequest[] = [];
+  #rows = 0;
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
+  readonly #encoders = new WeakMap<readonly FeatureSchema[], (instance: unknown) => string>();
 
   constructor(
     readonly sinks: NamedSink[],
@@ -76,35 +83,34 @@ export class PredictionLog {
   }
 
   get depth(): number {
-    return this.#queue.length;
+    return this.#rows;
   }
 
+  /**
+   * Buffers one answered request: `instances` validated against `schema` (the version's features), `outputs` the
+   * predictions' JSON text. Never waits: rows beyond the capacity are dropped and counted.
+   */
   record(
     model: string,
     version: number,
     requestId: string,
+    schema: readonly FeatureSchema[],
     instances: readonly unknown[],
-    outputs: readonly unknown[],
+    outputs: readonly string[],
     latencyMs: number,
   ): void {
-    const room = this.options.capacity - this.#queue.length;
-    const ts = new Date().toISOString();
-    const n = Math.min(room, instances.length);
-    for (let i = 0; i < n; i++) {
-      this.#queue.push({
-        request_id: requestId,
-        ts,
-        model,
-        version,
-        instance: i,
-        features: instances[i],
-        output: outputs[i],
-        latency_ms: latencyMs,
-      });
-    }
+    const n = Math.min(this.options.capacity - this.#rows, instances.length);
     if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
-    this.metrics?.logQueueDepth.set(this.#queue.length);
-    if (this.#queue.length >= this.options.flushRows) void this.flush();
+    if (n > 0) {
+      const encode = this.#encoder(schema);
+      const features = new Array<string>(n);
+      for (let i = 0; i < n; i++) features[i] = encode(instances[i]);
+      const time = Date.now();
+      this.#queue.push({ requestId, time, model, version, latencyMs, features, outputs: outputs.slice(0, n) });
+      this.#rows += n;
+    }
+    this.metrics?.logQueueDepth.set(this.#rows);
+    if (this.#rows >= this.options.flushRows) void this.flush();
   }
 
   /** Writes what is buffered; one write at a time (a call during a write waits for it, then writes the rest). */
@@ -113,6 +119,7 @@ export class PredictionLog {
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
+    this.#rows = 0;
     this.metrics?.logQueueDepth.set(0);
     this.#flushing = this.#write(batch).finally(() => (this.#flushing = undefined));
     await this.#flushing;
@@ -126,70 +133,102 @@ export class PredictionLog {
     await Promise.allSettled(this.sinks.map(async ({ sink }) => sink.close?.()));
   }
 
-  async #write(batch: PredictionRow[]): Promise<void> {
-    const groups = new Map<string, PredictionRow[]>();
-    for (const row of batch) {
-      const key = `${row.model}\u0000${row.ts.slice(0, 10)}`;
-      const rows = groups.get(key) ?? [];
-      rows.push(row);
-      groups.set(key, rows);
+  #encoder(schema: readonly FeatureSchema[]): (instance: unknown) => string {
+    let encode = this.#encoders.get(schema);
+    if (!encode) {
+      encode = featuresEncoder(schema);
+      this.#encoders.set(schema, encode);
     }
-    for (const [key, rows] of groups) {
+    return encode;
+  }
+
+  async #write(batch: LoggedRequest[]): Promise<void> {
+    const groups = new Map<string, LoggedRequest[]>();
+    for (const request of batch) {
+      const key = `${request.model}\u0000${utcDate(request.time)}`;
+      const requests = groups.get(key) ?? [];
+      requests.push(request);
+      groups.set(key, requests);
+    }
+    for (const [key, requests] of groups) {
       const [model, date] = key.split('\u0000') as [string, string];
       // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
-      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, rows)));
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, requests)));
     }
   }
 
-  async #writeTo({ name, sink }: NamedSink, model: string, date: string, rows: PredictionRow[]): Promise<void> {
+  async #writeTo({ name, sink }: NamedSink, model: string, date: string, requests: LoggedRequest[]): Promise<void> {
+    const rows = countRows(requests);
     try {
-      await sink.write(model, date, rows);
-      this.metrics?.logWritten.inc({ sink: name }, rows.length);
+      await sink.write(model, date, requests);
+      this.metrics?.logWritten.inc({ sink: name }, rows);
     } catch (err) {
-      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows.length);
+      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows);
       const reason = (err as Error).message.split('\n')[0];
-      this.logger?.warn({ sink: name, rows: rows.length, reason }, 'prediction log write failed; rows dropped');
+      this.logger?.warn({ sink: name, rows, reason }, 'prediction log write failed; rows dropped');
     }
   }
 }
 
-/** Rows serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
-const rowsPerTurn = 1000;
+export const countRows = (requests: readonly LoggedRequest[]): number =>
+  requests.reduce((n, r) => n + r.features.length, 0);
+
+const utcDate = (time: number): string => new Date(time).toISOString().slice(0, 10);
 
 /**
- * One NDJSON line per row. The fields of a request (id, time, model, version, latency) are the same for all its rows
- * and come one after another, so their JSON is built once per request, not once per row; only the features and the
- * output are serialized per row. Same text as `JSON.stringify(row)` with the keys in the columns' order.
+ * The JSON text of a validated instance's features, built from the version's schema: the keys escaped once, a known
+ * category's text looked up, a number printed as JSON prints it. Validation guarantees the shape (exactly the schema's
+ * fields; numbers, strings, booleans or null); anything else falls back to `JSON.stringify`. Same value as
+ * `JSON.stringify(instance)`, the keys in the schema's order.
  */
-function encodeRows(rows: PredictionRow[], start: number, end: number): string {
-  let text = '';
-  let head = '';
-  let tail = '';
-  let last: PredictionRow | undefined;
-  for (let i = start; i < end; i++) {
-    const r = rows[i]!;
-    if (
-      !last ||
-      r.request_id !== last.request_id ||
-      r.ts !== last.ts ||
-      r.version !== last.version ||
-      r.model !== last.model ||
-      r.latency_ms !== last.latency_ms
-    ) {
-      head = `{"request_id":${JSON.stringify(r.request_id)},"ts":${JSON.stringify(r.ts)},"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"instance":`;
-      tail = `,"latency_ms":${JSON.stringify(r.latency_ms)}}\n`;
-      last = r;
+export function featuresEncoder(schema: readonly FeatureSchema[]): (instance: unknown) => string {
+  const names = schema.map((f) => f.name);
+  const keys = names.map((n, k) => `${k === 0 ? '{' : ','}${JSON.stringify(n)}:`);
+  const known = new Map<string, string>();
+  for (const f of schema) for (const c of f.categories ?? []) known.set(c, JSON.stringify(c));
+  return (instance) => {
+    const record = instance as Record<string, unknown>;
+    let text = '';
+    for (let k = 0; k < names.length; k++) {
+      const v = record[names[k]!];
+      let value: string;
+      if (v === null) value = 'null';
+      else if (typeof v === 'number') value = String(v);
+      else if (typeof v === 'string') value = known.get(v) ?? JSON.stringify(v);
+      else if (typeof v === 'boolean') value = v ? 'true' : 'false';
+      else return JSON.stringify(instance) ?? 'null';
+      text += keys[k]! + value;
     }
-    text += `${head}${r.instance},"features":${JSON.stringify(r.features) ?? 'null'},"output":${JSON.stringify(r.output) ?? 'null'}${tail}`;
+    return names.length === 0 ? (JSON.stringify(instance) ?? 'null') : `${text}}`;
+  };
+}
+
+/** Requests serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
+const requestsPerTurn = 200;
+
+/**
+ * One NDJSON line per row, with the keys in the columns' order. The fields of a request (id, time, model, version,
+ * latency) are the same for all its rows, so their JSON is built once per request; features and outputs are already
+ * JSON text.
+ */
+function encodeRequests(requests: LoggedRequest[], start: number, end: number): string {
+  let text = '';
+  for (let r = start; r < end; r++) {
+    const q = requests[r]!;
+    const ts = new Date(q.time).toISOString();
+    const head = `{"request_id":${JSON.stringify(q.requestId)},"ts":"${ts}","model":${JSON.stringify(q.model)},"version":${q.version},"instance":`;
+    const tail = `,"latency_ms":${JSON.stringify(q.latencyMs)}}\n`;
+    for (let i = 0; i < q.features.length; i++)
+      text += `${head}${i},"features":${q.features[i]},"output":${q.outputs[i]}${tail}`;
   }
   return text;
 }
 
-async function writeNdjson(file: string, rows: PredictionRow[]): Promise<void> {
+async function writeNdjson(file: string, requests: LoggedRequest[]): Promise<void> {
   const handle = await fs.open(file, 'w');
   try {
-    for (let start = 0; start < rows.length; start += rowsPerTurn) {
-      await handle.write(encodeRows(rows, start, Math.min(rows.length, start + rowsPerTurn)));
+    for (let start = 0; start < requests.length; start += requestsPerTurn) {
+      await handle.write(encodeRequests(requests, start, Math.min(requests.length, start + requestsPerTurn)));
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
@@ -211,18 +250,19 @@ export class ParquetPredictionSink implements PredictionSink {
     readonly writer?: string,
   ) {}
 
-  async write(model: string, date: string, rows: PredictionRow[]): Promise<void> {
+  async write(model: string, date: string, requests: LoggedRequest[]): Promise<void> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
     try {
       const input = path.join(dir, 'rows.ndjson');
       const output = path.join(dir, 'part.parquet');
-      await writeNdjson(input, rows);
+      await writeNdjson(input, requests);
       const db = await this.#open();
       await db.run(
         `COPY (SELECT * FROM read_json(${literal(input)}, format = 'newline_delimited', columns = {request_id: 'VARCHAR', ts: 'TIMESTAMPTZ', model: 'VARCHAR', version: 'INTEGER', instance: 'INTEGER', features: 'JSON', output: 'JSON', latency_ms: 'DOUBLE'})) TO ${literal(output)} (FORMAT parquet)`,
       );
       const writer = this.writer ? `${this.writer}-` : '';
-      const part = `${rows[0]!.ts.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
+      const first = new Date(requests[0]!.time).toISOString();
+      const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
       await this.store.upload(output, predictionLogPart(this.store, model, date, part));
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { createPipelineActivities, createTrainingQueueActivities } from '../../s
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
-import type { PredictionRow } from '../../src/serving/prediction-log';
+import type { LoggedRequest } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
 import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
@@ -99,22 +99,22 @@ export async function writePredictionLog(
   spacingMs = 1,
 ): Promise<string> {
   const t0 = Date.parse(start);
-  const rows: PredictionRow[] = instances.map((features, i) => ({
-    request_id: `req-${t0}-${i}`,
-    ts: new Date(t0 + i * spacingMs).toISOString(),
+  const requests: LoggedRequest[] = instances.map((features, i) => ({
+    requestId: `req-${t0}-${i}`,
+    time: t0 + i * spacingMs,
     model: modelName,
     version,
-    instance: 0,
-    features,
-    output: { label: 'no', probability: 0.2 },
-    latency_ms: 1,
+    latencyMs: 1,
+    features: [JSON.stringify(features)],
+    outputs: [JSON.stringify({ label: 'no', probability: 0.2 })],
   }));
+  const dateOf = (r: LoggedRequest) => new Date(r.time).toISOString().slice(0, 10);
   const sink = new ParquetPredictionSink(store);
-  for (const date of new Set(rows.map((r) => r.ts.slice(0, 10))))
+  for (const date of new Set(requests.map(dateOf)))
     await sink.write(
       modelName,
       date,
-      rows.filter((r) => r.ts.startsWith(date)),
+      requests.filter((r) => dateOf(r) === date),
     );
-  return rows.at(-1)!.ts;
+  return new Date(requests.at(-1)!.time).toISOString();
 }
