@@ -4,7 +4,7 @@
  * outputs are JSON text (STRING), so one table schema fits every model.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { LoggedRequest, PredictionSink } from './prediction-log';
+import type { PredictionBatch, PredictionSink } from './prediction-log';
 
 const schema = [
   { name: 'request_id', type: 'STRING', mode: 'REQUIRED' },
@@ -26,14 +26,15 @@ export class BigQueryPredictionSink implements PredictionSink {
     readonly table: string,
   ) {}
 
-  async write(_model: string, _date: string, requests: LoggedRequest[]): Promise<void> {
+  async write(batch: PredictionBatch): Promise<void> {
     this.#ready ??= this.#ensureTable().catch((err: unknown) => {
       this.#ready = undefined;
       throw err;
     });
     await this.#ready;
     const table = this.bigquery.dataset(this.dataset).table(this.table);
-    await table.insert(requests.flatMap(rowsOf));
+    // Features and output are already JSON text.
+    await table.insert(batch.toRows());
   }
 
   async #ensureTable(): Promise<void> {
@@ -44,19 +45,4 @@ export class BigQueryPredictionSink implements PredictionSink {
     const [exists] = await table.exists();
     if (!exists) await table.create({ schema, timePartitioning: { type: 'DAY', field: 'ts' } });
   }
-}
-
-/** A request's rows as the table's columns; features and output are already JSON text. */
-function rowsOf(r: LoggedRequest) {
-  const ts = new Date(r.time).toISOString();
-  return r.features.map((features, instance) => ({
-    request_id: r.requestId,
-    ts,
-    model: r.model,
-    version: r.version,
-    instance,
-    features,
-    output: r.outputs[instance],
-    latency_ms: r.latencyMs,
-  }));
 }

@@ -12,36 +12,18 @@
  *   most `flushMs` plus one write of predictions.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogPart } from '../artifacts/layout';
-import { literal, withDuckDb } from '../warehouse/duckdb';
-import type { DuckDb } from '../warehouse/duckdb';
 import type { FeatureSchema } from '../models/predictor';
 import type { ServingMetrics } from './metrics';
+import { PredictionBatch } from './prediction-batch';
 
-/**
- * One request's rows of the log, as the request path hands them over: no object per row, the features and outputs
- * already JSON text (the outputs are the text the response was built from).
- */
-export interface LoggedRequest {
-  requestId: string;
-  /** Epoch milliseconds the prediction was made. */
-  time: number;
-  model: string;
-  version: number;
-  latencyMs: number;
-  /** Per instance, in request order: its raw features as JSON text (a row's `instance` is its position here). */
-  features: string[];
-  /** Per instance: the prediction as JSON text. */
-  outputs: string[];
-}
+export { PredictionBatch } from './prediction-batch';
+export type { PredictionRow } from './prediction-batch';
 
 export interface PredictionSink {
-  /** Writes one batch of one model's rows of one UTC day (request by request, each request's rows in order). */
-  write(model: string, date: string, requests: LoggedRequest[]): Promise<void>;
+  /** Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. */
+  write(batch: PredictionBatch): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
   close?(): Promise<void>;
 }
@@ -66,8 +48,10 @@ export interface NamedSink {
 }
 
 export class PredictionLog {
-  #queue: LoggedRequest[] = [];
+  /** The batches being filled, by model and UTC day (one, except around midnight or with several models). */
+  #batches = new Map<string, PredictionBatch>();
   #rows = 0;
+  #day = { number: -1, date: '' };
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
   readonly #encoders = new WeakMap<readonly FeatureSchema[], (instance: unknown) => string>();
@@ -103,10 +87,8 @@ export class PredictionLog {
     if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
     if (n > 0) {
       const encode = this.#encoder(schema);
-      const features = new Array<string>(n);
-      for (let i = 0; i < n; i++) features[i] = encode(instances[i]);
       const time = Date.now();
-      this.#queue.push({ requestId, time, model, version, latencyMs, features, outputs: outputs.slice(0, n) });
+      this.#batch(model, time).append(requestId, time, version, latencyMs, n, (i) => encode(instances[i]), outputs);
       this.#rows += n;
     }
     this.metrics?.logQueueDepth.set(this.#rows);
@@ -116,12 +98,12 @@ export class PredictionLog {
   /** Writes what is buffered; one write at a time (a call during a write waits for it, then writes the rest). */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
-    if (this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
+    if (this.#rows === 0) return;
+    const batches = [...this.#batches.values()];
+    this.#batches = new Map();
     this.#rows = 0;
     this.metrics?.logQueueDepth.set(0);
-    this.#flushing = this.#write(batch).finally(() => (this.#flushing = undefined));
+    this.#flushing = this.#write(batches).finally(() => (this.#flushing = undefined));
     await this.#flushing;
   }
 
@@ -129,7 +111,7 @@ export class PredictionLog {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
-    while (this.#queue.length > 0 || this.#flushing) await this.flush();
+    while (this.#rows > 0 || this.#flushing) await this.flush();
     await Promise.allSettled(this.sinks.map(async ({ sink }) => sink.close?.()));
   }
 
@@ -142,38 +124,34 @@ export class PredictionLog {
     return encode;
   }
 
-  async #write(batch: LoggedRequest[]): Promise<void> {
-    const groups = new Map<string, LoggedRequest[]>();
-    for (const request of batch) {
-      const key = `${request.model}\u0000${utcDate(request.time)}`;
-      const requests = groups.get(key) ?? [];
-      requests.push(request);
-      groups.set(key, requests);
+  #batch(model: string, time: number): PredictionBatch {
+    const day = Math.floor(time / 86_400_000);
+    if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
+    const key = `${model}\u0000${this.#day.date}`;
+    let batch = this.#batches.get(key);
+    if (!batch) {
+      batch = new PredictionBatch(model, this.#day.date);
+      this.#batches.set(key, batch);
     }
-    for (const [key, requests] of groups) {
-      const [model, date] = key.split('\u0000') as [string, string];
-      // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
-      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, requests)));
-    }
+    return batch;
   }
 
-  async #writeTo({ name, sink }: NamedSink, model: string, date: string, requests: LoggedRequest[]): Promise<void> {
-    const rows = countRows(requests);
+  async #write(batches: PredictionBatch[]): Promise<void> {
+    // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
+    for (const batch of batches) await Promise.all(this.sinks.map((s) => this.#writeTo(s, batch)));
+  }
+
+  async #writeTo({ name, sink }: NamedSink, batch: PredictionBatch): Promise<void> {
     try {
-      await sink.write(model, date, requests);
-      this.metrics?.logWritten.inc({ sink: name }, rows);
+      await sink.write(batch);
+      this.metrics?.logWritten.inc({ sink: name }, batch.rows);
     } catch (err) {
-      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows);
+      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, batch.rows);
       const reason = (err as Error).message.split('\n')[0];
-      this.logger?.warn({ sink: name, rows, reason }, 'prediction log write failed; rows dropped');
+      this.logger?.warn({ sink: name, rows: batch.rows, reason }, 'prediction log write failed; rows dropped');
     }
   }
 }
-
-export const countRows = (requests: readonly LoggedRequest[]): number =>
-  requests.reduce((n, r) => n + r.features.length, 0);
-
-const utcDate = (time: number): string => new Date(time).toISOString().slice(0, 10);
 
 /**
  * The JSON text of a validated instance's features, built from the version's schema: the keys escaped once, a known
@@ -203,98 +181,18 @@ export function featuresEncoder(schema: readonly FeatureSchema[]): (instance: un
   };
 }
 
-/** Requests serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
-const requestsPerTurn = 200;
-
-/**
- * One NDJSON line per row, with the keys in the columns' order. The fields of a request (id, time, model, version,
- * latency) are the same for all its rows, so their JSON is built once per request; features and outputs are already
- * JSON text.
- */
-function encodeRequests(requests: LoggedRequest[], start: number, end: number): string {
-  let text = '';
-  for (let r = start; r < end; r++) {
-    const q = requests[r]!;
-    const ts = new Date(q.time).toISOString();
-    const head = `{"request_id":${JSON.stringify(q.requestId)},"ts":"${ts}","model":${JSON.stringify(q.model)},"version":${q.version},"instance":`;
-    const tail = `,"latency_ms":${JSON.stringify(q.latencyMs)}}\n`;
-    for (let i = 0; i < q.features.length; i++)
-      text += `${head}${i},"features":${q.features[i]},"output":${q.outputs[i]}${tail}`;
-  }
-  return text;
-}
-
-async function writeNdjson(file: string, requests: LoggedRequest[]): Promise<void> {
-  const handle = await fs.open(file, 'w');
-  try {
-    for (let start = 0; start < requests.length; start += requestsPerTurn) {
-      await handle.write(encodeRequests(requests, start, Math.min(requests.length, start + requestsPerTurn)));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes each batch as one Parquet file (through DuckDB) into the artifact store. */
+/** Writes each batch as one Parquet file into the artifact store. */
 export class ParquetPredictionSink implements PredictionSink {
-  /**
-   * One single-threaded in-memory DuckDB for the sink's life (opened at the first write, closed by `close`): opening
-   * one per write cost about 9 ms of CPU, as much as converting the 5000 rows of a default flush.
-   */
-  #duckdb: { db: Promise<DuckDb>; release: () => void; closed: Promise<void> } | undefined;
-
   /** @param writer names this process's parts (e.g. `w2`, a cluster worker), beside the time and a random suffix. */
   constructor(
     readonly store: ArtifactStore,
     readonly writer?: string,
   ) {}
 
-  async write(model: string, date: string, requests: LoggedRequest[]): Promise<void> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
-    try {
-      const input = path.join(dir, 'rows.ndjson');
-      const output = path.join(dir, 'part.parquet');
-      await writeNdjson(input, requests);
-      const db = await this.#open();
-      await db.run(
-        `COPY (SELECT * FROM read_json(${literal(input)}, format = 'newline_delimited', columns = {request_id: 'VARCHAR', ts: 'TIMESTAMPTZ', model: 'VARCHAR', version: 'INTEGER', instance: 'INTEGER', features: 'JSON', output: 'JSON', latency_ms: 'DOUBLE'})) TO ${literal(output)} (FORMAT parquet)`,
-      );
-      const writer = this.writer ? `${this.writer}-` : '';
-      const first = new Date(requests[0]!.time).toISOString();
-      const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
-      await this.store.upload(output, predictionLogPart(this.store, model, date, part));
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  }
-
-  async close(): Promise<void> {
-    const held = this.#duckdb;
-    this.#duckdb = undefined;
-    held?.release();
-    await held?.closed;
-  }
-
-  /** The sink's DuckDB; a failed open is not kept, so the next write tries again. */
-  #open(): Promise<DuckDb> {
-    if (this.#duckdb) return this.#duckdb.db;
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let opened = (_db: DuckDb) => {};
-    const db = new Promise<DuckDb>((resolve) => (opened = resolve));
-    const closed = withDuckDb(
-      async (d) => {
-        opened(d);
-        await held;
-      },
-      { threads: 1 },
-    );
-    const entry = { db: Promise.race([db, closed.then(() => db)]), release, closed: closed.catch(() => undefined) };
-    this.#duckdb = entry;
-    closed.catch(() => {
-      if (this.#duckdb === entry) this.#duckdb = undefined;
-    });
-    return entry.db;
+  async write(batch: PredictionBatch): Promise<void> {
+    const first = new Date(batch.firstTime ?? Date.now()).toISOString();
+    const writer = this.writer ? `${this.writer}-` : '';
+    const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
+    await this.store.write(predictionLogPart(this.store, batch.model, batch.date, part), batch.toParquet());
   }
 }

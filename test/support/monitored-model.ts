@@ -8,8 +8,7 @@ import { createPipelineActivities, createTrainingQueueActivities } from '../../s
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
-import type { LoggedRequest } from '../../src/serving/prediction-log';
-import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import { ParquetPredictionSink, PredictionBatch } from '../../src/serving/prediction-log';
 import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainInput } from './prepared-data';
@@ -99,22 +98,16 @@ export async function writePredictionLog(
   spacingMs = 1,
 ): Promise<string> {
   const t0 = Date.parse(start);
-  const requests: LoggedRequest[] = instances.map((features, i) => ({
-    requestId: `req-${t0}-${i}`,
-    time: t0 + i * spacingMs,
-    model: modelName,
-    version,
-    latencyMs: 1,
-    features: [JSON.stringify(features)],
-    outputs: [JSON.stringify({ label: 'no', probability: 0.2 })],
-  }));
-  const dateOf = (r: LoggedRequest) => new Date(r.time).toISOString().slice(0, 10);
   const sink = new ParquetPredictionSink(store);
-  for (const date of new Set(requests.map(dateOf)))
-    await sink.write(
-      modelName,
-      date,
-      requests.filter((r) => dateOf(r) === date),
-    );
-  return new Date(requests.at(-1)!.time).toISOString();
+  const batches = new Map<string, PredictionBatch>();
+  const output = JSON.stringify({ label: 'no', probability: 0.2 });
+  instances.forEach((features, i) => {
+    const time = t0 + i * spacingMs;
+    const date = new Date(time).toISOString().slice(0, 10);
+    const batch = batches.get(date) ?? new PredictionBatch(modelName, date);
+    batches.set(date, batch);
+    batch.append(`req-${t0}-${i}`, time, version, 1, 1, () => JSON.stringify(features), [output]);
+  });
+  for (const batch of batches.values()) await sink.write(batch);
+  return new Date(t0 + (instances.length - 1) * spacingMs).toISOString();
 }
