@@ -49,12 +49,22 @@ export class ColumnBytes {
     this.length += 8;
   }
 
-  /** A BYTE_ARRAY value: 4-byte length, then the UTF-8 bytes. */
-  text(s: string): void {
+  /** A BYTE_ARRAY value: 4-byte length, then the UTF-8 bytes. Returns the bytes written. */
+  text(s: string): number {
     this.#room(4 + s.length * 3);
-    const n = this.#buf.write(s, this.length + 4);
+    const n = utf8Write(this.#buf, s, this.length + 4);
     this.#buf.writeInt32LE(n, this.length);
     this.length += 4 + n;
+    return 4 + n;
+  }
+
+  /** Repeats the last `width` bytes `times` more times (a value shared by a request's rows), in one native fill. */
+  repeatLast(width: number, times: number): void {
+    if (times <= 0) return;
+    const n = width * times;
+    this.#room(n);
+    this.#buf.fill(this.#buf.subarray(this.length - width, this.length), this.length, this.length + n);
+    this.length += n;
   }
 
   #room(n: number): void {
@@ -64,6 +74,12 @@ export class ColumnBytes {
     this.#buf = grown;
   }
 }
+
+type Utf8Write = (this: Buffer, s: string, offset: number) => number;
+/** Node's own UTF-8 writer behind `Buffer#write`, without its argument parsing; `write` where it is absent. */
+const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
+const utf8Write = (buf: Buffer, s: string, offset: number): number =>
+  nativeUtf8Write ? nativeUtf8Write.call(buf, s, offset) : buf.write(s, offset);
 
 /** Reads back the values of a BYTE_ARRAY column. */
 export function readTexts(bytes: Buffer): string[] {

@@ -31,8 +31,8 @@ export class PredictionBatch {
   readonly #model = new ColumnBytes();
   readonly #version = new ColumnBytes();
   readonly #instance = new ColumnBytes();
-  readonly #features = new ColumnBytes(64 * 1024);
-  readonly #output = new ColumnBytes(32 * 1024);
+  readonly #features = new ColumnBytes(256 * 1024);
+  readonly #output = new ColumnBytes(128 * 1024);
   readonly #latency = new ColumnBytes();
 
   constructor(
@@ -52,16 +52,20 @@ export class PredictionBatch {
     outputs: readonly string[],
   ): void {
     this.firstTime ??= time;
-    const micros = time * 1000;
+    if (count <= 0) return;
+    // The request's fields are the same on all its rows: written once, then repeated.
+    this.#requestId.repeatLast(this.#requestId.text(requestId), count - 1);
+    this.#ts.int64(time * 1000);
+    this.#ts.repeatLast(8, count - 1);
+    this.#model.repeatLast(this.#model.text(this.model), count - 1);
+    this.#version.int32(version);
+    this.#version.repeatLast(4, count - 1);
+    this.#latency.double(latencyMs);
+    this.#latency.repeatLast(8, count - 1);
     for (let i = 0; i < count; i++) {
-      this.#requestId.text(requestId);
-      this.#ts.int64(micros);
-      this.#model.text(this.model);
-      this.#version.int32(version);
       this.#instance.int32(i);
       this.#features.text(features(i));
       this.#output.text(outputs[i]!);
-      this.#latency.double(latencyMs);
     }
     this.rows += count;
   }
