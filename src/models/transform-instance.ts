@@ -79,17 +79,17 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
   return (instance, out, offset) => {
     let problems: string[] | undefined;
-    const report = (p: string) => (problems ??= []).push(p);
     let j = offset;
     for (const s of steps) {
       const value = instance[s.name];
-      if (value === undefined) report(`missing field "${s.name}" (send null to impute it)`);
+      if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
       if (s.kind === 'numeric') {
-        j = numericInto(s, value, out, j, report);
+        const problem = numericInto(s, value, out, j++);
+        if (problem) (problems ??= []).push(problem);
         continue;
       }
       if (value !== null && value !== undefined && !isCategoryValue(value)) {
-        report(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
+        (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
       }
       j = categoricalInto(s, s.index.get(categoryOf(value, s.impute)) ?? -1, out, j);
     }
@@ -97,25 +97,20 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
   };
 }
 
-function numericInto(
-  s: NumericStep,
-  value: unknown,
-  out: Float32Array,
-  j: number,
-  report: (p: string) => void,
-): number {
+/** Writes the numeric input at `j`; returns the value's problem, if any (the imputed value is written then). */
+function numericInto(s: NumericStep, value: unknown, out: Float32Array, j: number): string | undefined {
+  let problem: string | undefined;
   if (typeof value === 'number') {
-    const problem = numericProblem(s, value);
+    problem = numericProblem(s, value);
     if (!problem) {
       out[j] = scale(s, value);
-      return j + 1;
+      return undefined;
     }
-    report(problem);
   } else if (value !== null && value !== undefined) {
-    report(`"${s.name}" must be a finite number or null, got ${describeValue(value)}`);
+    problem = `"${s.name}" must be a finite number or null, got ${describeValue(value)}`;
   }
   out[j] = scale(s, s.feature.impute);
-  return j + 1;
+  return problem;
 }
 
 function numericProblem(s: NumericStep, value: number): string | undefined {

@@ -31,6 +31,18 @@ export class ColumnBytes {
     return this.#buf.subarray(0, this.length);
   }
 
+  /** Empties the buffer and keeps its memory for the next batch (fresh large buffers cost page faults and GC). */
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Appends raw bytes. */
+  append(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.#buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
   int32(v: number): void {
     this.#room(4);
     this.length = this.#buf.writeInt32LE(v, this.length);
@@ -92,25 +104,27 @@ export function readTexts(bytes: Buffer): string[] {
   return out;
 }
 
-/** The whole file: `PAR1`, one page per column, the footer, its length, `PAR1`. */
-export function parquetFile(columns: ParquetColumn[], rows: number): Buffer {
+/**
+ * The whole file: `PAR1`, one page per column, the footer, its length, `PAR1`; assembled in `into` (cleared first, and
+ * reusable once the returned view has been written).
+ */
+export function parquetFile(columns: ParquetColumn[], rows: number, into = new ColumnBytes()): Buffer {
   const magic = Buffer.from('PAR1');
-  const parts: Buffer[] = [magic];
-  let offset = magic.length;
+  into.clear();
+  into.append(magic);
   const chunks: ThriftStruct[] = [];
   for (const c of columns) {
     const data = c.bytes.bytes;
     const header = encodeStruct(pageHeader(data.length, rows));
-    const size = header.length + data.length;
-    chunks.push(columnChunk(c, rows, offset, size));
-    parts.push(header, data);
-    offset += size;
+    chunks.push(columnChunk(c, rows, into.length, header.length + data.length));
+    into.append(header);
+    into.append(data);
   }
-  const footer = encodeStruct(fileMetaData(columns, rows, chunks, offset - magic.length));
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(footer.length);
-  parts.push(footer, length, magic);
-  return Buffer.concat(parts);
+  const footer = encodeStruct(fileMetaData(columns, rows, chunks, into.length - magic.length));
+  into.append(footer);
+  into.int32(footer.length);
+  into.append(magic);
+  return into.bytes;
 }
 
 // --- parquet.thrift structures, as [field id, value] lists -----------------------------------------------------------

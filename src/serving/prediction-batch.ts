@@ -22,79 +22,99 @@ export interface PredictionRow {
   latency_ms: number;
 }
 
+/** The eight column buffers of a batch; reused batch after batch (see `PredictionBatch.recycle`). */
+export class BatchColumns {
+  readonly requestId = new ColumnBytes();
+  readonly ts = new ColumnBytes();
+  readonly model = new ColumnBytes();
+  readonly version = new ColumnBytes();
+  readonly instance = new ColumnBytes();
+  readonly features = new ColumnBytes(256 * 1024);
+  readonly output = new ColumnBytes(128 * 1024);
+  readonly latency = new ColumnBytes();
+
+  clear(): this {
+    for (const c of Object.values(this) as ColumnBytes[]) c.clear();
+    return this;
+  }
+}
+
 export class PredictionBatch {
   rows = 0;
   /** Epoch milliseconds of the first row (names the part). */
   firstTime: number | undefined;
-  readonly #requestId = new ColumnBytes();
-  readonly #ts = new ColumnBytes();
-  readonly #model = new ColumnBytes();
-  readonly #version = new ColumnBytes();
-  readonly #instance = new ColumnBytes();
-  readonly #features = new ColumnBytes(256 * 1024);
-  readonly #output = new ColumnBytes(128 * 1024);
-  readonly #latency = new ColumnBytes();
 
   constructor(
     readonly model: string,
     /** UTC day, YYYY-MM-DD. */
     readonly date: string,
-  ) {}
+    /** Column buffers to fill, e.g. those of a batch already written. */
+    readonly columns = new BatchColumns(),
+  ) {
+    columns.clear();
+  }
 
-  /** Appends one request's rows: `features(i)` and `outputs[i]` are row i's JSON text. */
+  /**
+   * Appends one request's rows, the first `count` of `instances` and `outputs`: row i's features are
+   * `encode(instances[i])` and its output `outputs[i]`, both JSON text.
+   */
   append(
     requestId: string,
     time: number,
     version: number,
     latencyMs: number,
     count: number,
-    features: (i: number) => string,
+    instances: readonly unknown[],
+    encode: (instance: unknown) => string,
     outputs: readonly string[],
   ): void {
     this.firstTime ??= time;
     if (count <= 0) return;
+    const c = this.columns;
     // The request's fields are the same on all its rows: written once, then repeated.
-    this.#requestId.repeatLast(this.#requestId.text(requestId), count - 1);
-    this.#ts.int64(time * 1000);
-    this.#ts.repeatLast(8, count - 1);
-    this.#model.repeatLast(this.#model.text(this.model), count - 1);
-    this.#version.int32(version);
-    this.#version.repeatLast(4, count - 1);
-    this.#latency.double(latencyMs);
-    this.#latency.repeatLast(8, count - 1);
+    c.requestId.repeatLast(c.requestId.text(requestId), count - 1);
+    c.ts.int64(time * 1000);
+    c.ts.repeatLast(8, count - 1);
+    c.model.repeatLast(c.model.text(this.model), count - 1);
+    c.version.int32(version);
+    c.version.repeatLast(4, count - 1);
+    c.latency.double(latencyMs);
+    c.latency.repeatLast(8, count - 1);
     for (let i = 0; i < count; i++) {
-      this.#instance.int32(i);
-      this.#features.text(features(i));
-      this.#output.text(outputs[i]!);
+      c.instance.int32(i);
+      c.features.text(encode(instances[i]));
+      c.output.text(outputs[i]!);
     }
     this.rows += count;
   }
 
   /** The batch as one Parquet file. */
-  toParquet(): Buffer {
+  toParquet(into?: ColumnBytes): Buffer {
     const { int32, int64, double, byteArray } = ParquetType;
+    const c = this.columns;
     const columns: ParquetColumn[] = [
-      { name: 'request_id', type: byteArray, meaning: 'string', bytes: this.#requestId },
-      { name: 'ts', type: int64, meaning: 'timestamp-micros-utc', bytes: this.#ts },
-      { name: 'model', type: byteArray, meaning: 'string', bytes: this.#model },
-      { name: 'version', type: int32, bytes: this.#version },
-      { name: 'instance', type: int32, bytes: this.#instance },
-      { name: 'features', type: byteArray, meaning: 'json', bytes: this.#features },
-      { name: 'output', type: byteArray, meaning: 'json', bytes: this.#output },
-      { name: 'latency_ms', type: double, bytes: this.#latency },
+      { name: 'request_id', type: byteArray, meaning: 'string', bytes: c.requestId },
+      { name: 'ts', type: int64, meaning: 'timestamp-micros-utc', bytes: c.ts },
+      { name: 'model', type: byteArray, meaning: 'string', bytes: c.model },
+      { name: 'version', type: int32, bytes: c.version },
+      { name: 'instance', type: int32, bytes: c.instance },
+      { name: 'features', type: byteArray, meaning: 'json', bytes: c.features },
+      { name: 'output', type: byteArray, meaning: 'json', bytes: c.output },
+      { name: 'latency_ms', type: double, bytes: c.latency },
     ];
-    return parquetFile(columns, this.rows);
+    return parquetFile(columns, this.rows, into);
   }
 
   /** The rows read back from the columns, for sinks that take rows. */
   toRows(): PredictionRow[] {
-    const ids = readTexts(this.#requestId.bytes);
-    const features = readTexts(this.#features.bytes);
-    const outputs = readTexts(this.#output.bytes);
-    const ts = this.#ts.bytes;
-    const version = this.#version.bytes;
-    const instance = this.#instance.bytes;
-    const latency = this.#latency.bytes;
+    const c = this.columns;
+    const ids = readTexts(c.requestId.bytes);
+    const features = readTexts(c.features.bytes);
+    const outputs = readTexts(c.output.bytes);
+    const ts = c.ts.bytes;
+    const version = c.version.bytes;
+    const instance = c.instance.bytes;
+    const latency = c.latency.bytes;
     return ids.map((request_id, r) => ({
       request_id,
       ts: new Date((ts.readUInt32LE(r * 8) + ts.readUInt32LE(r * 8 + 4) * 4294967296) / 1000).toISOString(),

@@ -17,6 +17,8 @@ import { predictionLogPart } from '../artifacts/layout';
 import type { FeatureSchema } from '../models/predictor';
 import type { ServingMetrics } from './metrics';
 import { PredictionBatch } from './prediction-batch';
+import type { BatchColumns } from './prediction-batch';
+import { ColumnBytes } from './parquet-file';
 
 export { PredictionBatch } from './prediction-batch';
 export type { PredictionRow } from './prediction-batch';
@@ -50,6 +52,8 @@ export interface NamedSink {
 export class PredictionLog {
   /** The batches being filled, by model and UTC day (one, except around midnight or with several models). */
   #batches = new Map<string, PredictionBatch>();
+  /** Column buffers of written batches, reused by the next ones. */
+  readonly #spare: BatchColumns[] = [];
   #rows = 0;
   #day = { number: -1, date: '' };
   #flushing: Promise<void> | undefined;
@@ -88,7 +92,7 @@ export class PredictionLog {
     if (n > 0) {
       const encode = this.#encoder(schema);
       const time = Date.now();
-      this.#batch(model, time).append(requestId, time, version, latencyMs, n, (i) => encode(instances[i]), outputs);
+      this.#batch(model, time).append(requestId, time, version, latencyMs, n, instances, encode, outputs);
       this.#rows += n;
     }
     this.metrics?.logQueueDepth.set(this.#rows);
@@ -130,7 +134,7 @@ export class PredictionLog {
     const key = `${model}\u0000${this.#day.date}`;
     let batch = this.#batches.get(key);
     if (!batch) {
-      batch = new PredictionBatch(model, this.#day.date);
+      batch = new PredictionBatch(model, this.#day.date, this.#spare.pop());
       this.#batches.set(key, batch);
     }
     return batch;
@@ -138,7 +142,11 @@ export class PredictionLog {
 
   async #write(batches: PredictionBatch[]): Promise<void> {
     // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
-    for (const batch of batches) await Promise.all(this.sinks.map((s) => this.#writeTo(s, batch)));
+    for (const batch of batches) {
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, batch)));
+      // Every sink is done with the batch: its buffers take the next batch's rows (at most two sets are kept).
+      if (this.#spare.length < 2) this.#spare.push(batch.columns);
+    }
   }
 
   async #writeTo({ name, sink }: NamedSink, batch: PredictionBatch): Promise<void> {
@@ -189,10 +197,26 @@ export class ParquetPredictionSink implements PredictionSink {
     readonly writer?: string,
   ) {}
 
+  /** The file being written; one write at a time per sink (the log writes its batches one after another). */
+  readonly #file = new ColumnBytes(1024 * 1024);
+  #busy: Promise<void> = Promise.resolve();
+
   async write(batch: PredictionBatch): Promise<void> {
+    const previous = this.#busy;
+    let done = () => {};
+    this.#busy = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    try {
+      await this.#write(batch);
+    } finally {
+      done();
+    }
+  }
+
+  async #write(batch: PredictionBatch): Promise<void> {
     const first = new Date(batch.firstTime ?? Date.now()).toISOString();
     const writer = this.writer ? `${this.writer}-` : '';
     const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
-    await this.store.write(predictionLogPart(this.store, batch.model, batch.date, part), batch.toParquet());
+    await this.store.write(predictionLogPart(this.store, batch.model, batch.date, part), batch.toParquet(this.#file));
   }
 }

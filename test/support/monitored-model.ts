@@ -106,7 +106,7 @@ export async function writePredictionLog(
     const date = new Date(time).toISOString().slice(0, 10);
     const batch = batches.get(date) ?? new PredictionBatch(modelName, date);
     batches.set(date, batch);
-    batch.append(`req-${t0}-${i}`, time, version, 1, 1, () => JSON.stringify(features), [output]);
+    batch.append(`req-${t0}-${i}`, time, version, 1, 1, [features], (x) => JSON.stringify(x), [output]);
   });
   for (const batch of batches.values()) await sink.write(batch);
   return new Date(t0 + (instances.length - 1) * spacingMs).toISOString();
