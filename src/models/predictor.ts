@@ -55,6 +55,12 @@ export interface Predictor {
    * from the model output): what the JSON routes send and the prediction log stores, encoded once.
    */
   predictJson(instances: readonly unknown[]): Promise<string[]>;
+  /** Validates, transforms and runs, as `predict`; returns the raw output (row-major, every value finite). */
+  score(instances: readonly unknown[]): Promise<Float32Array>;
+  /** `score`'s output as predictions (what `predict` returns). */
+  decode(output: Float32Array, rows: number): Prediction[];
+  /** `score`'s output as each prediction's JSON text (what `predictJson` returns). */
+  encodeJson(output: Float32Array, rows: number): string[];
   /** Runs already-transformed rows (the preprocessing SQL's output) in batches; returns the raw output row-major. */
   scoreTransformed(features: Float32Array, rows: number): Promise<Float32Array>;
   readonly outputWidth: number;
@@ -79,7 +85,9 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
     if (bad.length > 0) throw inputInvalid(bad.map((i) => nonFiniteOutput(transform, i)));
     return output;
   };
-  const toJson = jsonEncoder(transform.task, classes, model.outputWidth);
+  const toJson = predictionJsonEncoder(transform.task, classes, model.outputWidth);
+  const toPredictions = (output: Float32Array, rows: number) =>
+    decode(transform.task, classes, output, rows, model.outputWidth);
   return {
     task: transform.task,
     classes,
@@ -88,12 +96,14 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
     outputWidth: model.outputWidth,
     validate,
     async predict(instances) {
-      const output = await score(instances);
-      return decode(transform.task, classes, output, instances.length, model.outputWidth);
+      return toPredictions(await score(instances), instances.length);
     },
     async predictJson(instances) {
       return toJson(await score(instances), instances.length);
     },
+    score,
+    decode: toPredictions,
+    encodeJson: toJson,
     async scoreTransformed(features, rows) {
       const outputs = new Float32Array(rows * model.outputWidth);
       for (let start = 0; start < rows; start += scoreBatchRows) {
@@ -191,7 +201,7 @@ function decode(
  * The JSON text of each output row, the same as `JSON.stringify` of `decode`'s prediction (keys in the same order; a
  * finite number prints the same through `String`): the label and the class keys are escaped once per model.
  */
-function jsonEncoder(
+export function predictionJsonEncoder(
   task: FittedTransform['task'],
   classes: string[],
   outputWidth: number,

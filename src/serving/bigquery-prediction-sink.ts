@@ -4,7 +4,7 @@
  * outputs are JSON text (STRING), so one table schema fits every model.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { PredictionBatch, PredictionSink } from './prediction-log';
+import type { LoggedBatch, PredictionSink } from './prediction-log';
 
 const schema = [
   { name: 'request_id', type: 'STRING', mode: 'REQUIRED' },
@@ -26,7 +26,9 @@ export class BigQueryPredictionSink implements PredictionSink {
     readonly table: string,
   ) {}
 
-  async write(batch: PredictionBatch): Promise<void> {
+  readonly takesRows = true;
+
+  async write(batch: LoggedBatch): Promise<void> {
     this.#ready ??= this.#ensureTable().catch((err: unknown) => {
       this.#ready = undefined;
       throw err;
@@ -34,7 +36,7 @@ export class BigQueryPredictionSink implements PredictionSink {
     await this.#ready;
     const table = this.bigquery.dataset(this.dataset).table(this.table);
     // Features and output are already JSON text.
-    await table.insert(batch.toRows());
+    await table.insert(batch.rowList);
   }
 
   async #ensureTable(): Promise<void> {

@@ -4,7 +4,7 @@
  * Predictor, and the prediction log. Routes only translate wire formats.
  */
 import { mlopsError } from '../errors';
-import type { Prediction, Predictor } from '../models/predictor';
+import type { Prediction } from '../models/predictor';
 import type { LoadedVersion, ModelSlot } from './model-slot';
 import type { ServingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
@@ -26,9 +26,6 @@ export interface PredictJsonOutcome {
   /** Each prediction as JSON text. */
   predictions: string[];
 }
-
-const toJson = (predictions: Prediction[]): string[] => predictions.map((p) => JSON.stringify(p));
-const same = (texts: string[]): string[] => texts;
 
 export interface PredictContext {
   requestId: string;
@@ -84,8 +81,8 @@ export class PredictCore {
     ctx: PredictContext,
     chosen: LoadedVersion = this.route(name, ctx),
   ): Promise<PredictOutcome> {
-    const predictions = await this.#answer(chosen, instances, ctx, (p) => p.predict(instances), toJson);
-    return { version: chosen.version, predictions };
+    const output = await this.#answer(chosen, instances, ctx);
+    return { version: chosen.version, predictions: chosen.predictor.decode(output, instances.length) };
   }
 
   /** As `predict`, each prediction as its JSON text (encoded once, for the response and the log). */
@@ -95,26 +92,20 @@ export class PredictCore {
     ctx: PredictContext,
     chosen: LoadedVersion = this.route(name, ctx),
   ): Promise<PredictJsonOutcome> {
-    const predictions = await this.#answer(chosen, instances, ctx, (p) => p.predictJson(instances), same);
-    return { version: chosen.version, predictions };
+    const output = await this.#answer(chosen, instances, ctx);
+    return { version: chosen.version, predictions: chosen.predictor.encodeJson(output, instances.length) };
   }
 
-  async #answer<T>(
-    chosen: LoadedVersion,
-    instances: readonly unknown[],
-    ctx: PredictContext,
-    run: (predictor: Predictor) => Promise<T[]>,
-    texts: (answers: T[]) => readonly string[],
-  ): Promise<T[]> {
+  /** Runs the request on its version and logs it; the raw output, for the route's encoding. */
+  async #answer(chosen: LoadedVersion, instances: readonly unknown[], ctx: PredictContext): Promise<Float32Array> {
     this.checkCount(instances.length);
     this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
-    const answers = await this.slot.use(chosen, (loaded) => run(loaded.predictor));
+    const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const { features } = chosen.predictor;
-    this.log?.record(this.modelName, chosen.version, ctx.requestId, features, instances, texts(answers), latencyMs);
-    return answers;
+    this.log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, instances, output, latencyMs);
+    return output;
   }
 
   #resolve(version: string | undefined): LoadedVersion | undefined {

@@ -12,20 +12,41 @@
  *   most `flushMs` plus one write of predictions.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogPart } from '../artifacts/layout';
-import type { FeatureSchema } from '../models/predictor';
 import type { ServingMetrics } from './metrics';
-import { PredictionBatch } from './prediction-batch';
-import type { BatchColumns } from './prediction-batch';
-import { ColumnBytes } from './parquet-file';
+import type { PredictionRow } from './prediction-batch';
+import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
+import { appendTyped, newTypedBatch } from './typed-rows';
+import type { LogSpec, TypedBatch } from './typed-rows';
 
 export { PredictionBatch } from './prediction-batch';
 export type { PredictionRow } from './prediction-batch';
+export type { LogSpec } from './typed-rows';
+
+/** A batch as the sinks get it: one model's rows of one UTC day, already written as a local Parquet file. */
+export interface LoggedBatch {
+  model: string;
+  /** UTC day, YYYY-MM-DD. */
+  date: string;
+  rows: number;
+  /** Epoch milliseconds of the first row. */
+  firstTime: number;
+  /** The local Parquet file (removed once every sink has written the batch). */
+  file: string;
+  /** The rows, for sinks that take rows (`takesRows`); empty otherwise. */
+  rowList: PredictionRow[];
+}
 
 export interface PredictionSink {
+  /** True when the sink reads `batch.rowList` (the rows are then decoded for it). */
+  readonly takesRows?: boolean;
   /** Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. */
-  write(batch: PredictionBatch): Promise<void>;
+  write(batch: LoggedBatch): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
   close?(): Promise<void>;
 }
@@ -51,14 +72,12 @@ export interface NamedSink {
 
 export class PredictionLog {
   /** The batches being filled, by model and UTC day (one, except around midnight or with several models). */
-  #batches = new Map<string, PredictionBatch>();
-  /** Column buffers of written batches, reused by the next ones. */
-  readonly #spare: BatchColumns[] = [];
+  #batches = new Map<string, TypedBatch>();
   #rows = 0;
   #day = { number: -1, date: '' };
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
-  readonly #encoders = new WeakMap<readonly FeatureSchema[], (instance: unknown) => string>();
+  readonly #writer = new LogWriter();
 
   constructor(
     readonly sinks: NamedSink[],
@@ -75,24 +94,24 @@ export class PredictionLog {
   }
 
   /**
-   * Buffers one answered request: `instances` validated against `schema` (the version's features), `outputs` the
-   * predictions' JSON text. Never waits: rows beyond the capacity are dropped and counted.
+   * Buffers one answered request as typed rows: `instances` validated against `spec` (the version that answered),
+   * `output` the model's raw output the response was encoded from. Never waits: rows beyond the capacity are dropped
+   * and counted.
    */
   record(
     model: string,
     version: number,
     requestId: string,
-    schema: readonly FeatureSchema[],
+    spec: LogSpec,
     instances: readonly unknown[],
-    outputs: readonly string[],
+    output: Float32Array,
     latencyMs: number,
   ): void {
     const n = Math.min(this.options.capacity - this.#rows, instances.length);
     if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
     if (n > 0) {
-      const encode = this.#encoder(schema);
       const time = Date.now();
-      this.#batch(model, time).append(requestId, time, version, latencyMs, n, instances, encode, outputs);
+      appendTyped(this.#batch(model, time), spec, { requestId, time, version, latencyMs }, instances, output, n);
       this.#rows += n;
     }
     this.metrics?.logQueueDepth.set(this.#rows);
@@ -111,85 +130,123 @@ export class PredictionLog {
     await this.#flushing;
   }
 
-  /** Stops the timer and writes everything buffered. */
+  /** Stops the timer, writes everything buffered and stops the worker thread. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
     while (this.#rows > 0 || this.#flushing) await this.flush();
+    await this.#writer.close();
     await Promise.allSettled(this.sinks.map(async ({ sink }) => sink.close?.()));
   }
 
-  #encoder(schema: readonly FeatureSchema[]): (instance: unknown) => string {
-    let encode = this.#encoders.get(schema);
-    if (!encode) {
-      encode = featuresEncoder(schema);
-      this.#encoders.set(schema, encode);
-    }
-    return encode;
-  }
-
-  #batch(model: string, time: number): PredictionBatch {
+  #batch(model: string, time: number): TypedBatch {
     const day = Math.floor(time / 86_400_000);
     if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
     const key = `${model}\u0000${this.#day.date}`;
     let batch = this.#batches.get(key);
     if (!batch) {
-      batch = new PredictionBatch(model, this.#day.date, this.#spare.pop());
+      batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity));
       this.#batches.set(key, batch);
     }
     return batch;
   }
 
-  async #write(batches: PredictionBatch[]): Promise<void> {
-    // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
+  async #write(batches: TypedBatch[]): Promise<void> {
+    const wantRows = this.sinks.some(({ sink }) => sink.takesRows);
     for (const batch of batches) {
-      await Promise.all(this.sinks.map((s) => this.#writeTo(s, batch)));
-      // Every sink is done with the batch: its buffers take the next batch's rows (at most two sets are kept).
-      if (this.#spare.length < 2) this.#spare.push(batch.columns);
+      let logged: LoggedBatch;
+      try {
+        logged = await this.#writer.write(batch, wantRows);
+      } catch (err) {
+        for (const { name } of this.sinks) this.#failed(name, batch.rows, err);
+        continue;
+      }
+      // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, logged)));
+      await fs.promises.rm(logged.file, { force: true });
     }
   }
 
-  async #writeTo({ name, sink }: NamedSink, batch: PredictionBatch): Promise<void> {
+  async #writeTo({ name, sink }: NamedSink, batch: LoggedBatch): Promise<void> {
     try {
       await sink.write(batch);
       this.metrics?.logWritten.inc({ sink: name }, batch.rows);
     } catch (err) {
-      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, batch.rows);
-      const reason = (err as Error).message.split('\n')[0];
-      this.logger?.warn({ sink: name, rows: batch.rows, reason }, 'prediction log write failed; rows dropped');
+      this.#failed(name, batch.rows, err);
     }
+  }
+
+  #failed(sink: string, rows: number, err: unknown): void {
+    this.metrics?.logDropped.inc({ reason: 'sink', sink }, rows);
+    const reason = (err as Error).message.split('\n')[0];
+    this.logger?.warn({ sink, rows, reason }, 'prediction log write failed; rows dropped');
   }
 }
 
 /**
- * The JSON text of a validated instance's features, built from the version's schema: the keys escaped once, a known
- * category's text looked up, a number printed as JSON prints it. Validation guarantees the shape (exactly the schema's
- * fields; numbers, strings, booleans or null); anything else falls back to `JSON.stringify`. Same value as
- * `JSON.stringify(instance)`, the keys in the schema's order.
+ * The log's worker thread (`prediction-log-worker.ts`), started on the first write: batches go in as typed rows (their
+ * arrays moved, not copied), Parquet files come out in a private temp folder. A worker that fails is replaced at the
+ * next write; the batches it held are reported failed.
  */
-export function featuresEncoder(schema: readonly FeatureSchema[]): (instance: unknown) => string {
-  const names = schema.map((f) => f.name);
-  const keys = names.map((n, k) => `${k === 0 ? '{' : ','}${JSON.stringify(n)}:`);
-  const known = new Map<string, string>();
-  for (const f of schema) for (const c of f.categories ?? []) known.set(c, JSON.stringify(c));
-  return (instance) => {
-    const record = instance as Record<string, unknown>;
-    let text = '';
-    for (let k = 0; k < names.length; k++) {
-      const v = record[names[k]!];
-      let value: string;
-      if (v === null) value = 'null';
-      else if (typeof v === 'number') value = String(v);
-      else if (typeof v === 'string') value = known.get(v) ?? JSON.stringify(v);
-      else if (typeof v === 'boolean') value = v ? 'true' : 'false';
-      else return JSON.stringify(instance) ?? 'null';
-      text += keys[k]! + value;
-    }
-    return names.length === 0 ? (JSON.stringify(instance) ?? 'null') : `${text}}`;
-  };
+class LogWriter {
+  #worker: Worker | undefined;
+  #dir: string | undefined;
+  #next = 0;
+  readonly #pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+
+  async write(batch: TypedBatch, wantRows: boolean): Promise<LoggedBatch> {
+    const worker = this.#start();
+    const id = ++this.#next;
+    const request: WorkerRequest = { id, batch, dir: this.#dir!, wantRows };
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage(request, [batch.values.buffer as ArrayBuffer, batch.outputs.buffer as ArrayBuffer]);
+    });
+    if ('error' in reply) throw new Error(`the prediction log's worker could not write the batch: ${reply.error}`);
+    const { model, date } = batch;
+    return {
+      model,
+      date,
+      rows: reply.rows,
+      firstTime: reply.firstTime,
+      file: reply.file,
+      rowList: reply.rowList ?? [],
+    };
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+    if (this.#dir) await fs.promises.rm(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
+  }
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    this.#dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-predlog-'));
+    const file = path.join(__dirname, `prediction-log-worker${path.extname(__filename)}`);
+    // Under tsx (development, tests) the TypeScript worker runs through tsx's loader; compiled, it is plain JS.
+    const execArgv = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+    const worker = new Worker(file, { execArgv });
+    worker.unref();
+    worker.on('message', (reply: WorkerReply) => {
+      this.#pending.get(reply.id)?.resolve(reply);
+      this.#pending.delete(reply.id);
+    });
+    const fail = (err: Error) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the prediction log's worker exited (code ${code})`)));
+    this.#worker = worker;
+    return worker;
+  }
 }
 
-/** Writes each batch as one Parquet file into the artifact store. */
+/** Writes each batch's Parquet file into the artifact store. */
 export class ParquetPredictionSink implements PredictionSink {
   /** @param writer names this process's parts (e.g. `w2`, a cluster worker), beside the time and a random suffix. */
   constructor(
@@ -197,26 +254,10 @@ export class ParquetPredictionSink implements PredictionSink {
     readonly writer?: string,
   ) {}
 
-  /** The file being written; one write at a time per sink (the log writes its batches one after another). */
-  readonly #file = new ColumnBytes(1024 * 1024);
-  #busy: Promise<void> = Promise.resolve();
-
-  async write(batch: PredictionBatch): Promise<void> {
-    const previous = this.#busy;
-    let done = () => {};
-    this.#busy = new Promise<void>((resolve) => (done = resolve));
-    await previous;
-    try {
-      await this.#write(batch);
-    } finally {
-      done();
-    }
-  }
-
-  async #write(batch: PredictionBatch): Promise<void> {
-    const first = new Date(batch.firstTime ?? Date.now()).toISOString();
+  async write(batch: LoggedBatch): Promise<void> {
+    const first = new Date(batch.firstTime).toISOString();
     const writer = this.writer ? `${this.writer}-` : '';
     const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
-    await this.store.write(predictionLogPart(this.store, batch.model, batch.date, part), batch.toParquet(this.#file));
+    await this.store.upload(batch.file, predictionLogPart(this.store, batch.model, batch.date, part));
   }
 }

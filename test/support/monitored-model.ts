@@ -4,6 +4,8 @@
  * the same model under other names (each name has its own prediction log and watermark). Traffic is drawn by the
  * project's churn generator and written as the model server writes its log (ParquetPredictionSink).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
@@ -108,6 +110,12 @@ export async function writePredictionLog(
     batches.set(date, batch);
     batch.append(`req-${t0}-${i}`, time, version, 1, 1, [features], (x) => JSON.stringify(x), [output]);
   });
-  for (const batch of batches.values()) await sink.write(batch);
+  const dir = tempDir('prediction-log');
+  for (const batch of batches.values()) {
+    const file = path.join(dir, `${batch.date}-${t0}.parquet`);
+    fs.writeFileSync(file, batch.toParquet());
+    const { model, date, rows } = batch;
+    await sink.write({ model, date, rows, firstTime: batch.firstTime!, file, rowList: [] });
+  }
   return new Date(t0 + (instances.length - 1) * spacingMs).toISOString();
 }
