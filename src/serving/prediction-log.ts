@@ -10,6 +10,9 @@
  *   and logged. Sinks: Parquet in the artifact store, and a BigQuery table when configured.
  * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
  *   most `flushMs` plus one write of predictions.
+ * - Off the event loop: a request appends typed values (`typed-rows.ts`: a few stores per feature, the raw output
+ *   row); the JSON text and the Parquet file are made by a worker thread (`prediction-log-worker.ts`). A worker that
+ *   fails counts its batch as dropped for every sink (`reason="sink"`) and is replaced at the next write.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
