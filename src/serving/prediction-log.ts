@@ -118,7 +118,8 @@ export class PredictionLog {
       this.#rows += n;
     }
     this.metrics?.logQueueDepth.set(this.#rows);
-    if (this.#rows >= this.options.flushRows) void this.flush();
+    // One write at a time, and no pile of waiting flushes: a write that ends with a full buffer starts the next.
+    if (this.#rows >= this.options.flushRows && !this.#flushing) void this.flush();
   }
 
   /** Writes what is buffered; one write at a time (a call during a write waits for it, then writes the rest). */
@@ -129,7 +130,10 @@ export class PredictionLog {
     this.#batches = new Map();
     this.#rows = 0;
     this.metrics?.logQueueDepth.set(0);
-    this.#flushing = this.#write(batches).finally(() => (this.#flushing = undefined));
+    this.#flushing = this.#write(batches).finally(() => {
+      this.#flushing = undefined;
+      if (this.#rows >= this.options.flushRows) void this.flush();
+    });
     await this.#flushing;
   }
 
