@@ -205,9 +205,13 @@ class LogWriter {
     const worker = this.#start();
     const id = ++this.#next;
     const request: WorkerRequest = { id, batch, dir: this.#dir!, wantRows };
+    // Held while a batch is out, so a process that is shutting down waits for its last write; idle, it holds nothing.
+    worker.ref();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       worker.postMessage(request, [batch.values.buffer as ArrayBuffer, batch.outputs.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (this.#pending.size === 0) worker.unref();
     });
     if ('error' in reply) throw new Error(`the prediction log's worker could not write the batch: ${reply.error}`);
     const { model, date } = batch;
