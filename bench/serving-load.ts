@@ -1,7 +1,7 @@
 /**
  * The load generator of the serving benchmark, in its own process: `connections` keep-alive connections each send one
- * request after another for `seconds`, after a warm-up of one second; prints one JSON line
- * {requests, errors, rps, p50Ms, p99Ms, generatorCpu}.
+ * request after another for `seconds`, after a warm-up of one second; prints `{"phase":"measuring"}` when the warm-up
+ * ends, then one JSON line {requests, errors, rps, p50Ms, p99Ms, generatorCpu}.
  *
  *   npx tsx bench/serving-load.ts <url> <body.json> <connections> <seconds>
  */
@@ -53,6 +53,8 @@ async function run(ms: number, record: boolean) {
 
 async function main() {
   await run(1000, false);
+  // Marks the start of the measured window (the driver reads the server's CPU time here and at the result line).
+  console.log(JSON.stringify({ phase: 'measuring' }));
   const cpu = process.cpuUsage();
   const { latencies, errors } = await run(Number(seconds) * 1000, true);
   const used = process.cpuUsage(cpu);

@@ -1,7 +1,8 @@
 /**
  * Serving throughput, side by side in one run on one model (the churn model: 9 raw features, 25 model inputs) and the
  * same payloads, at 1 and 64 rows per request:
- *   in-process   — the server's loop without HTTP: JSON.parse → validate → transform → session.run → JSON.stringify;
+ *   in-process   — the server's loop without HTTP: JSON.parse → validate → transform → session.run → encode (the
+ *                  server's encoder: each prediction's JSON text joined into the body);
  *   raw run      — session.run alone on already-transformed rows;
  *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
  *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
@@ -35,11 +36,40 @@ interface Prediction {
 }
 
 interface Load {
+  requests: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
   generatorCpu: number;
+  /** Server CPU seconds (all its processes and threads) per request over the measured window, in microseconds. */
+  serverCpuUs?: number;
+}
+
+/** Clock ticks per second of /proc's utime and stime. */
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds used so far by a process and all its descendants (Linux /proc); 0 where /proc is absent. */
+function treeCpuSeconds(root: number): number {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let ticks = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    ticks += procs.get(pid)?.ticks ?? 0;
+    for (const [child, p] of procs) if (p.ppid === pid) pending.push(child);
+  }
+  return ticks / ticksPerSecond;
 }
 
 interface ServerSpec {
@@ -57,23 +87,29 @@ async function inProcess(store: LocalArtifactStore, record: ModelVersionRecord, 
   const body = JSON.stringify({ instances: rowsOf(rows) });
   const width = loaded.predictor.inputWidth;
   const features = new Float32Array(rows * width).fill(0.5);
+  let cpuUs = 0;
   const measure = async (fn: () => Promise<unknown>) => {
     const end = Date.now() + seconds * 1000;
+    const cpu = process.cpuUsage();
     let n = 0;
     while (Date.now() < end) {
       await fn();
       n++;
     }
+    const used = process.cpuUsage(cpu);
+    cpuUs = (used.user + used.system) / n;
     return n / seconds;
   };
+  // The server's own encoding: each prediction's JSON text straight from the model output, joined into the body.
   const loop = await measure(async () => {
     const { instances } = JSON.parse(body) as { instances: unknown[] };
-    return JSON.stringify({ predictions: await loaded.predictor.predict(instances) });
+    return `{"predictions":[${(await loaded.predictor.predictJson(instances)).join(',')}]}`;
   });
+  const loopCpuUs = cpuUs;
   const raw = await measure(() => loaded.predictor.scoreTransformed(features, rows));
   const expected = (await loaded.predictor.predict(rowsOf(rows))) as Prediction[];
   await loaded.predictor.close();
-  return { loop, raw, expected };
+  return { loop, loopCpuUs, raw, expected };
 }
 
 function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
@@ -187,12 +223,23 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
     fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
     const url = `http://127.0.0.1:${port}/v1/models/churn:predict`;
     await checkParity(url, fs.readFileSync(bodyFile, 'utf8'), expected);
-    const out = execFileSync(
+    const generator = spawn(
       process.execPath,
       ['--import', 'tsx', 'bench/serving-load.ts', url, bodyFile, '16', String(seconds)],
-      { encoding: 'utf8' },
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    return JSON.parse(out.trim().split('\n').pop()!) as Load;
+    let cpuBefore = 0;
+    for await (const line of readline.createInterface({ input: generator.stdout })) {
+      if (line.includes('"phase"')) {
+        cpuBefore = treeCpuSeconds(child.pid!);
+        continue;
+      }
+      const load = JSON.parse(line) as Load;
+      // Server CPU (every process and thread of it) per request: less sensitive than throughput to what else runs.
+      load.serverCpuUs = ((treeCpuSeconds(child.pid!) - cpuBefore) / load.requests) * 1e6;
+      return load;
+    }
+    throw new Error('the load generator exited without a result');
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -200,7 +247,7 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
 }
 
 const fmt = (l: Load) =>
-  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}`;
+  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, server CPU ${l.serverCpuUs?.toFixed(0)} us/request, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}`;
 
 async function main() {
   const { values } = parseArgs({
@@ -238,12 +285,15 @@ async function main() {
   for (const rows of values.rows.split(',').map(Number)) {
     const { expected, ...ip } = await inProcess(store, record, seconds, rows);
     console.log(
-      `${rows} row(s): in-process loop ${ip.loop.toFixed(0)} req/s, raw session.run ${ip.raw.toFixed(0)} calls/s`,
+      `${rows} row(s): in-process loop ${ip.loop.toFixed(0)} req/s (${ip.loopCpuUs.toFixed(0)} us CPU each), raw session.run ${ip.raw.toFixed(0)} calls/s`,
     );
     summary[`${rows}:in-process`] = ip;
     for (const spec of specs) {
       const result = await drive(spec, seconds, rows, expected);
-      console.log(`${rows} row(s): ${spec.name} ${fmt(result)}; ÷ in-process ${(result.rps / ip.loop).toFixed(2)}`);
+      const cpuRatio = result.serverCpuUs ? ` (CPU: ${(ip.loopCpuUs / result.serverCpuUs).toFixed(2)})` : '';
+      console.log(
+        `${rows} row(s): ${spec.name} ${fmt(result)}; ÷ in-process ${(result.rps / ip.loop).toFixed(2)}${cpuRatio}`,
+      );
       summary[`${rows}:${spec.name}`] = result;
     }
   }

@@ -14,7 +14,8 @@
 import type { FittedTransform } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
-import { describeValue, transformInstance } from './transform-instance';
+import { compileTransform, describeValue } from './transform-instance';
+import type { CompiledTransform } from './transform-instance';
 
 export type RawInstance = Record<string, unknown>;
 
@@ -49,6 +50,17 @@ export interface Predictor {
   validate(instances: readonly unknown[]): string[];
   /** Validates, transforms and runs; throws `MLOPS_ERR_SERVE_INPUT_INVALID` listing every problem. */
   predict(instances: readonly unknown[]): Promise<Prediction[]>;
+  /**
+   * As `predict`, with each prediction as its JSON text (`JSON.stringify` of what `predict` returns, built straight
+   * from the model output): what the JSON routes send and the prediction log stores, encoded once.
+   */
+  predictJson(instances: readonly unknown[]): Promise<string[]>;
+  /** Validates, transforms and runs, as `predict`; returns the raw output (row-major, every value finite). */
+  score(instances: readonly unknown[]): Promise<Float32Array>;
+  /** `score`'s output as predictions (what `predict` returns). */
+  decode(output: Float32Array, rows: number): Prediction[];
+  /** `score`'s output as each prediction's JSON text (what `predictJson` returns). */
+  encodeJson(output: Float32Array, rows: number): string[];
   /** Runs already-transformed rows (the preprocessing SQL's output) in batches; returns the raw output row-major. */
   scoreTransformed(features: Float32Array, rows: number): Promise<Float32Array>;
   readonly outputWidth: number;
@@ -62,7 +74,20 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   const width = transform.outputColumns.length;
   const classes = transform.target.classes ?? [];
   const known = new Set(transform.features.map((f) => f.name));
-  const validate = (instances: readonly unknown[]) => validateAll(transform, known, instances, width).problems;
+  const compiled = compileTransform(transform);
+  const validate = (instances: readonly unknown[]) => validateAll(compiled, known, instances, width).problems;
+  /** Validated, transformed and run; the output checked finite. */
+  const score = async (instances: readonly unknown[]) => {
+    const { problems, features } = validateAll(compiled, known, instances, width);
+    if (problems.length > 0) throw inputInvalid(problems);
+    const output = await model.run(features, instances.length);
+    const bad = nonFiniteRows(output, instances.length, model.outputWidth);
+    if (bad.length > 0) throw inputInvalid(bad.map((i) => nonFiniteOutput(transform, i)));
+    return output;
+  };
+  const toJson = predictionJsonEncoder(transform.task, classes, model.outputWidth);
+  const toPredictions = (output: Float32Array, rows: number) =>
+    decode(transform.task, classes, output, rows, model.outputWidth);
   return {
     task: transform.task,
     classes,
@@ -71,13 +96,14 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
     outputWidth: model.outputWidth,
     validate,
     async predict(instances) {
-      const { problems, features } = validateAll(transform, known, instances, width);
-      if (problems.length > 0) throw inputInvalid(problems);
-      const output = await model.run(features, instances.length);
-      const bad = nonFiniteRows(output, instances.length, model.outputWidth);
-      if (bad.length > 0) throw inputInvalid(bad.map((i) => nonFiniteOutput(transform, i)));
-      return decode(transform.task, classes, output, instances.length, model.outputWidth);
+      return toPredictions(await score(instances), instances.length);
     },
+    async predictJson(instances) {
+      return toJson(await score(instances), instances.length);
+    },
+    score,
+    decode: toPredictions,
+    encodeJson: toJson,
     async scoreTransformed(features, rows) {
       const outputs = new Float32Array(rows * model.outputWidth);
       for (let start = 0; start < rows; start += scoreBatchRows) {
@@ -104,7 +130,7 @@ export function featureSchema(transform: FittedTransform): FeatureSchema[] {
 }
 
 function validateAll(
-  transform: FittedTransform,
+  compiled: CompiledTransform,
   known: Set<string>,
   instances: readonly unknown[],
   width: number,
@@ -121,7 +147,8 @@ function validateAll(
     for (const key of Object.keys(record)) {
       if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
     }
-    for (const p of transformInstance(transform, record, features, i * width)) problems.push(`instances[${i}]: ${p}`);
+    const found = compiled.apply(record, features, i * width);
+    if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
   }
   return { problems, features };
 }
@@ -168,6 +195,36 @@ function decode(
     predictions[i] = { label: classes[best] ?? String(best), probabilities };
   }
   return predictions;
+}
+
+/**
+ * The JSON text of each output row, the same as `JSON.stringify` of `decode`'s prediction (keys in the same order; a
+ * finite number prints the same through `String`): the label and the class keys are escaped once per model.
+ */
+export function predictionJsonEncoder(
+  task: FittedTransform['task'],
+  classes: string[],
+  outputWidth: number,
+): (output: Float32Array, rows: number) => string[] {
+  if (task === 'regression')
+    return (output, rows) => Array.from({ length: rows }, (_, i) => `{"value":${output[i * outputWidth]}}`);
+  const names = Array.from({ length: outputWidth }, (_, k) => classes[k] ?? String(k));
+  const labels = names.map((n) => `{"label":${JSON.stringify(n)},"probabilities":{`);
+  // As the object `decode` builds: integer-like keys first in ascending order, a repeated name keeps its last value.
+  const order = Object.values(Object.fromEntries(names.map((n, k) => [n, k])));
+  const keys = order.map((k, at) => `${at === 0 ? '' : ','}${JSON.stringify(names[k])}:`);
+  return (output, rows) => {
+    const texts = new Array<string>(rows);
+    for (let i = 0; i < rows; i++) {
+      const at = i * outputWidth;
+      let best = 0;
+      for (let k = 1; k < outputWidth; k++) if (output[at + k]! > output[at + best]!) best = k;
+      let text = labels[best]!;
+      for (let o = 0; o < order.length; o++) text += keys[o]! + output[at + order[o]!]!;
+      texts[i] = `${text}}}`;
+    }
+    return texts;
+  };
 }
 
 function inputInvalid(problems: string[]): Error {

@@ -23,33 +23,102 @@ export function transformInstance(
   out: Float32Array,
   offset: number,
 ): string[] {
-  const problems: string[] = [];
-  let j = offset;
-  for (const feature of transform.features) {
-    const value = instance[feature.name];
-    if (value === undefined) problems.push(`missing field "${feature.name}" (send null to impute it)`);
-    if (feature.kind === 'numeric') {
-      const problem = numericProblem(feature, value);
-      if (problem) problems.push(problem);
-      out[j++] = numeric(feature, typeof value === 'number' && !problem ? value : feature.impute);
-      continue;
-    }
-    if (value !== null && value !== undefined && !isCategoryValue(value)) {
-      problems.push(`"${feature.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
-    }
-    j = categorical(feature, categoryOf(value, feature.impute ?? '__missing__'), out, j);
-  }
-  return problems;
+  return compileTransform(transform).apply(instance, out, offset) ?? [];
 }
 
-function numericProblem(feature: NumericTransform, value: unknown): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  const name = `"${feature.name}"`;
-  if (typeof value !== 'number' || !Number.isFinite(value))
-    return `${name} must be a finite number or null, got ${describeValue(value)}`;
+/** A fitted transform prepared once per model version: category lookups by Map, clip bounds resolved. */
+export interface CompiledTransform {
+  /** As `transformInstance`, but returns undefined (and allocates nothing) when the record is valid. */
+  apply(instance: Record<string, unknown>, out: Float32Array, offset: number): string[] | undefined;
+}
+
+interface NumericStep {
+  kind: 'numeric';
+  name: string;
+  feature: NumericTransform;
+  lower: number;
+  upper: number;
+}
+
+interface CategoricalStep {
+  kind: 'categorical';
+  name: string;
+  feature: FeatureTransform & { kind: 'categorical' };
+  index: Map<string, number>;
+  ordinal: boolean;
+  impute: string;
+}
+
+const compiled = new WeakMap<FittedTransform, CompiledTransform>();
+
+/** The compiled form of `transform`, built on first use and kept as long as the transform object lives. */
+export function compileTransform(transform: FittedTransform): CompiledTransform {
+  let c = compiled.get(transform);
+  if (!c) {
+    c = { apply: applier(transform.features.map(step)) };
+    compiled.set(transform, c);
+  }
+  return c;
+}
+
+function step(feature: FeatureTransform): NumericStep | CategoricalStep {
+  if (feature.kind === 'numeric') {
+    const lower = feature.clip?.lower ?? -Infinity;
+    const upper = feature.clip?.upper ?? Infinity;
+    return { kind: 'numeric', name: feature.name, feature, lower, upper };
+  }
+  // indexOf semantics: the first position of a category wins.
+  const index = new Map<string, number>();
+  feature.categories.forEach((c, i) => {
+    if (!index.has(c)) index.set(c, i);
+  });
+  const ordinal = feature.encoding === 'ordinal';
+  return { kind: 'categorical', name: feature.name, feature, index, ordinal, impute: feature.impute ?? '__missing__' };
+}
+
+function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
+  return (instance, out, offset) => {
+    let problems: string[] | undefined;
+    let j = offset;
+    for (const s of steps) {
+      const value = instance[s.name];
+      if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
+      if (s.kind === 'numeric') {
+        const problem = numericInto(s, value, out, j++);
+        if (problem) (problems ??= []).push(problem);
+        continue;
+      }
+      if (value !== null && value !== undefined && !isCategoryValue(value)) {
+        (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
+      }
+      j = categoricalInto(s, s.index.get(categoryOf(value, s.impute)) ?? -1, out, j);
+    }
+    return problems;
+  };
+}
+
+/** Writes the numeric input at `j`; returns the value's problem, if any (the imputed value is written then). */
+function numericInto(s: NumericStep, value: unknown, out: Float32Array, j: number): string | undefined {
+  let problem: string | undefined;
+  if (typeof value === 'number') {
+    problem = numericProblem(s, value);
+    if (!problem) {
+      out[j] = scale(s, value);
+      return undefined;
+    }
+  } else if (value !== null && value !== undefined) {
+    problem = `"${s.name}" must be a finite number or null, got ${describeValue(value)}`;
+  }
+  out[j] = scale(s, s.feature.impute);
+  return problem;
+}
+
+function numericProblem(s: NumericStep, value: number): string | undefined {
+  const name = `"${s.name}"`;
+  if (!Number.isFinite(value)) return `${name} must be a finite number or null, got ${describeValue(value)}`;
   if (Math.abs(value) > float32Max) return `${name} is ${value}, outside the float32 range (±${float32Max})`;
-  if (!Number.isFinite(Math.fround(numeric(feature, value))))
-    return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${feature.mean}, std ${feature.std})`;
+  if (!Number.isFinite(Math.fround(scale(s, value))))
+    return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;
   return undefined;
 }
 
@@ -73,28 +142,20 @@ export function describeValue(value: unknown): string {
 }
 
 /** Same operations in the same order as the SQL, in doubles; the Float32Array store rounds both sides alike. */
-function numeric(t: NumericTransform, value: number): number {
-  let x = value;
-  if (t.clip?.upper != null) x = Math.min(x, t.clip.upper);
-  if (t.clip?.lower != null) x = Math.max(x, t.clip.lower);
-  return t.standardize === false ? x : (x - t.mean) / t.std;
+function scale(s: NumericStep, value: number): number {
+  const x = Math.max(Math.min(value, s.upper), s.lower);
+  return s.feature.standardize === false ? x : (x - s.feature.mean) / s.feature.std;
 }
 
-function categorical(
-  t: FeatureTransform & { kind: 'categorical' },
-  category: string,
-  out: Float32Array,
-  at: number,
-): number {
-  const index = t.categories.indexOf(category);
-  if (t.encoding === 'ordinal') {
-    out[at] = index === -1 ? t.unknownIndex : index;
+function categoricalInto(s: CategoricalStep, index: number, out: Float32Array, at: number): number {
+  if (s.ordinal) {
+    out[at] = index === -1 ? (s.feature as { unknownIndex: number }).unknownIndex : index;
     return at + 1;
   }
-  let j = at;
-  for (let c = 0; c < t.categories.length; c++) out[j++] = c === index ? 1 : 0;
-  out[j++] = index === -1 ? 1 : 0;
-  return j;
+  const n = s.feature.categories.length;
+  out.fill(0, at, at + n + 1);
+  out[index === -1 ? at + n : at + index] = 1;
+  return at + n + 1;
 }
 
 /**

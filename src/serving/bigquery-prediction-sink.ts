@@ -4,7 +4,7 @@
  * outputs are JSON text (STRING), so one table schema fits every model.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
-import type { PredictionRow, PredictionSink } from './prediction-log';
+import type { LoggedBatch, PredictionSink } from './prediction-log';
 
 const schema = [
   { name: 'request_id', type: 'STRING', mode: 'REQUIRED' },
@@ -26,16 +26,17 @@ export class BigQueryPredictionSink implements PredictionSink {
     readonly table: string,
   ) {}
 
-  async write(_model: string, _date: string, rows: PredictionRow[]): Promise<void> {
+  readonly takesRows = true;
+
+  async write(batch: LoggedBatch): Promise<void> {
     this.#ready ??= this.#ensureTable().catch((err: unknown) => {
       this.#ready = undefined;
       throw err;
     });
     await this.#ready;
     const table = this.bigquery.dataset(this.dataset).table(this.table);
-    await table.insert(
-      rows.map((r) => ({ ...r, features: JSON.stringify(r.features), output: JSON.stringify(r.output) })),
-    );
+    // Features and output are already JSON text.
+    await table.insert(batch.rowList);
   }
 
   async #ensureTable(): Promise<void> {

@@ -21,6 +21,12 @@ export interface PredictOutcome {
   predictions: Prediction[];
 }
 
+export interface PredictJsonOutcome {
+  version: number;
+  /** Each prediction as JSON text. */
+  predictions: string[];
+}
+
 export interface PredictContext {
   requestId: string;
   /** A version named in the path (`/v2/models/{m}/versions/{v}`); otherwise the routing table decides. */
@@ -75,14 +81,31 @@ export class PredictCore {
     ctx: PredictContext,
     chosen: LoadedVersion = this.route(name, ctx),
   ): Promise<PredictOutcome> {
+    const output = await this.#answer(chosen, instances, ctx);
+    return { version: chosen.version, predictions: chosen.predictor.decode(output, instances.length) };
+  }
+
+  /** As `predict`, each prediction as its JSON text (encoded once, for the response and the log). */
+  async predictJson(
+    name: string,
+    instances: readonly unknown[],
+    ctx: PredictContext,
+    chosen: LoadedVersion = this.route(name, ctx),
+  ): Promise<PredictJsonOutcome> {
+    const output = await this.#answer(chosen, instances, ctx);
+    return { version: chosen.version, predictions: chosen.predictor.encodeJson(output, instances.length) };
+  }
+
+  /** Runs the request on its version and logs it; the raw output, for the route's encoding. */
+  async #answer(chosen: LoadedVersion, instances: readonly unknown[], ctx: PredictContext): Promise<Float32Array> {
     this.checkCount(instances.length);
     this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
-    const predictions = await this.slot.use(chosen, (loaded) => loaded.predictor.predict(instances));
+    const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.log?.record(this.modelName, chosen.version, ctx.requestId, instances, predictions, latencyMs);
-    return { version: chosen.version, predictions };
+    this.log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, instances, output, latencyMs);
+    return output;
   }
 
   #resolve(version: string | undefined): LoadedVersion | undefined {

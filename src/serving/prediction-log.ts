@@ -10,33 +10,46 @@
  *   and logged. Sinks: Parquet in the artifact store, and a BigQuery table when configured.
  * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
  *   most `flushMs` plus one write of predictions.
+ * - Off the event loop: a request appends typed values (`typed-rows.ts`: a few stores per feature, the raw output
+ *   row); the JSON text and the Parquet file are made by a worker thread (`prediction-log-worker.ts`). A worker that
+ *   fails counts its batch as dropped for every sink (`reason="sink"`) and is replaced at the next write.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogPart } from '../artifacts/layout';
-import { literal, withDuckDb } from '../warehouse/duckdb';
-import type { DuckDb } from '../warehouse/duckdb';
 import type { ServingMetrics } from './metrics';
+import type { PredictionRow } from './prediction-batch';
+import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
+import { appendTyped, newTypedBatch } from './typed-rows';
+import type { LogSpec, TypedBatch } from './typed-rows';
 
-export interface PredictionRow {
-  request_id: string;
-  /** ISO time the prediction was made. */
-  ts: string;
+export { PredictionBatch } from './prediction-batch';
+export type { PredictionRow } from './prediction-batch';
+export type { LogSpec } from './typed-rows';
+
+/** A batch as the sinks get it: one model's rows of one UTC day, already written as a local Parquet file. */
+export interface LoggedBatch {
   model: string;
-  version: number;
-  /** Position of the instance in its request. */
-  instance: number;
-  features: unknown;
-  output: unknown;
-  latency_ms: number;
+  /** UTC day, YYYY-MM-DD. */
+  date: string;
+  rows: number;
+  /** Epoch milliseconds of the first row. */
+  firstTime: number;
+  /** The local Parquet file (removed once every sink has written the batch). */
+  file: string;
+  /** The rows, for sinks that take rows (`takesRows`); empty otherwise. */
+  rowList: PredictionRow[];
 }
 
 export interface PredictionSink {
-  /** Writes one batch of one model's rows of one UTC day. */
-  write(model: string, date: string, rows: PredictionRow[]): Promise<void>;
+  /** True when the sink reads `batch.rowList` (the rows are then decoded for it). */
+  readonly takesRows?: boolean;
+  /** Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. */
+  write(batch: LoggedBatch): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
   close?(): Promise<void>;
 }
@@ -61,9 +74,13 @@ export interface NamedSink {
 }
 
 export class PredictionLog {
-  #queue: PredictionRow[] = [];
+  /** The batches being filled, by model and UTC day (one, except around midnight or with several models). */
+  #batches = new Map<string, TypedBatch>();
+  #rows = 0;
+  #day = { number: -1, date: '' };
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
+  readonly #writer = new LogWriter();
 
   constructor(
     readonly sinks: NamedSink[],
@@ -76,185 +93,182 @@ export class PredictionLog {
   }
 
   get depth(): number {
-    return this.#queue.length;
+    return this.#rows;
   }
 
+  /**
+   * Buffers one answered request as typed rows: `instances` validated against `spec` (the version that answered),
+   * `output` the model's raw output the response was encoded from. Never waits: rows beyond the capacity are dropped
+   * and counted.
+   */
   record(
     model: string,
     version: number,
     requestId: string,
+    spec: LogSpec,
     instances: readonly unknown[],
-    outputs: readonly unknown[],
+    output: Float32Array,
     latencyMs: number,
   ): void {
-    const room = this.options.capacity - this.#queue.length;
-    const ts = new Date().toISOString();
-    const n = Math.min(room, instances.length);
-    for (let i = 0; i < n; i++) {
-      this.#queue.push({
-        request_id: requestId,
-        ts,
-        model,
-        version,
-        instance: i,
-        features: instances[i],
-        output: outputs[i],
-        latency_ms: latencyMs,
-      });
-    }
+    const n = Math.min(this.options.capacity - this.#rows, instances.length);
     if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
-    this.metrics?.logQueueDepth.set(this.#queue.length);
-    if (this.#queue.length >= this.options.flushRows) void this.flush();
+    if (n > 0) {
+      const time = Date.now();
+      appendTyped(this.#batch(model, time), spec, { requestId, time, version, latencyMs }, instances, output, n);
+      this.#rows += n;
+    }
+    this.metrics?.logQueueDepth.set(this.#rows);
+    // One write at a time, and no pile of waiting flushes: a write that ends with a full buffer starts the next.
+    if (this.#rows >= this.options.flushRows && !this.#flushing) void this.flush();
   }
 
   /** Writes what is buffered; one write at a time (a call during a write waits for it, then writes the rest). */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
-    if (this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
+    if (this.#rows === 0) return;
+    const batches = [...this.#batches.values()];
+    this.#batches = new Map();
+    this.#rows = 0;
     this.metrics?.logQueueDepth.set(0);
-    this.#flushing = this.#write(batch).finally(() => (this.#flushing = undefined));
+    this.#flushing = this.#write(batches).finally(() => {
+      this.#flushing = undefined;
+      if (this.#rows >= this.options.flushRows) void this.flush();
+    });
     await this.#flushing;
   }
 
-  /** Stops the timer and writes everything buffered. */
+  /** Stops the timer, writes everything buffered and stops the worker thread. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
-    while (this.#queue.length > 0 || this.#flushing) await this.flush();
+    while (this.#rows > 0 || this.#flushing) await this.flush();
+    await this.#writer.close();
     await Promise.allSettled(this.sinks.map(async ({ sink }) => sink.close?.()));
   }
 
-  async #write(batch: PredictionRow[]): Promise<void> {
-    const groups = new Map<string, PredictionRow[]>();
-    for (const row of batch) {
-      const key = `${row.model}\u0000${row.ts.slice(0, 10)}`;
-      const rows = groups.get(key) ?? [];
-      rows.push(row);
-      groups.set(key, rows);
+  #batch(model: string, time: number): TypedBatch {
+    const day = Math.floor(time / 86_400_000);
+    if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
+    const key = `${model}\u0000${this.#day.date}`;
+    let batch = this.#batches.get(key);
+    if (!batch) {
+      batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity));
+      this.#batches.set(key, batch);
     }
-    for (const [key, rows] of groups) {
-      const [model, date] = key.split('\u0000') as [string, string];
+    return batch;
+  }
+
+  async #write(batches: TypedBatch[]): Promise<void> {
+    const wantRows = this.sinks.some(({ sink }) => sink.takesRows);
+    for (const batch of batches) {
+      let logged: LoggedBatch;
+      try {
+        logged = await this.#writer.write(batch, wantRows);
+      } catch (err) {
+        for (const { name } of this.sinks) this.#failed(name, batch.rows, err);
+        continue;
+      }
       // Sinks are independent: one failing drops its copy of the rows, the others still write theirs.
-      await Promise.all(this.sinks.map((s) => this.#writeTo(s, model, date, rows)));
+      await Promise.all(this.sinks.map((s) => this.#writeTo(s, logged)));
+      await fs.promises.rm(logged.file, { force: true });
     }
   }
 
-  async #writeTo({ name, sink }: NamedSink, model: string, date: string, rows: PredictionRow[]): Promise<void> {
+  async #writeTo({ name, sink }: NamedSink, batch: LoggedBatch): Promise<void> {
     try {
-      await sink.write(model, date, rows);
-      this.metrics?.logWritten.inc({ sink: name }, rows.length);
+      await sink.write(batch);
+      this.metrics?.logWritten.inc({ sink: name }, batch.rows);
     } catch (err) {
-      this.metrics?.logDropped.inc({ reason: 'sink', sink: name }, rows.length);
-      const reason = (err as Error).message.split('\n')[0];
-      this.logger?.warn({ sink: name, rows: rows.length, reason }, 'prediction log write failed; rows dropped');
+      this.#failed(name, batch.rows, err);
     }
+  }
+
+  #failed(sink: string, rows: number, err: unknown): void {
+    this.metrics?.logDropped.inc({ reason: 'sink', sink }, rows);
+    const reason = (err as Error).message.split('\n')[0];
+    this.logger?.warn({ sink, rows, reason }, 'prediction log write failed; rows dropped');
   }
 }
-
-/** Rows serialized per turn of the event loop, so a large batch does not hold requests back while it is encoded. */
-const rowsPerTurn = 1000;
 
 /**
- * One NDJSON line per row. The fields of a request (id, time, model, version, latency) are the same for all its rows
- * and come one after another, so their JSON is built once per request, not once per row; only the features and the
- * output are serialized per row. Same text as `JSON.stringify(row)` with the keys in the columns' order.
+ * The log's worker thread (`prediction-log-worker.ts`), started on the first write: batches go in as typed rows (their
+ * arrays moved, not copied), Parquet files come out in a private temp folder. A worker that fails is replaced at the
+ * next write; the batches it held are reported failed.
  */
-function encodeRows(rows: PredictionRow[], start: number, end: number): string {
-  let text = '';
-  let head = '';
-  let tail = '';
-  let last: PredictionRow | undefined;
-  for (let i = start; i < end; i++) {
-    const r = rows[i]!;
-    if (
-      !last ||
-      r.request_id !== last.request_id ||
-      r.ts !== last.ts ||
-      r.version !== last.version ||
-      r.model !== last.model ||
-      r.latency_ms !== last.latency_ms
-    ) {
-      head = `{"request_id":${JSON.stringify(r.request_id)},"ts":${JSON.stringify(r.ts)},"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"instance":`;
-      tail = `,"latency_ms":${JSON.stringify(r.latency_ms)}}\n`;
-      last = r;
-    }
-    text += `${head}${r.instance},"features":${JSON.stringify(r.features) ?? 'null'},"output":${JSON.stringify(r.output) ?? 'null'}${tail}`;
+class LogWriter {
+  #worker: Worker | undefined;
+  #dir: string | undefined;
+  #next = 0;
+  readonly #pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+
+  async write(batch: TypedBatch, wantRows: boolean): Promise<LoggedBatch> {
+    const worker = this.#start();
+    const id = ++this.#next;
+    const request: WorkerRequest = { id, batch, dir: this.#dir!, wantRows };
+    // Held while a batch is out, so a process that is shutting down waits for its last write; idle, it holds nothing.
+    worker.ref();
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage(request, [batch.values.buffer as ArrayBuffer, batch.outputs.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (this.#pending.size === 0) worker.unref();
+    });
+    if ('error' in reply) throw new Error(`the prediction log's worker could not write the batch: ${reply.error}`);
+    const { model, date } = batch;
+    return {
+      model,
+      date,
+      rows: reply.rows,
+      firstTime: reply.firstTime,
+      file: reply.file,
+      rowList: reply.rowList ?? [],
+    };
   }
-  return text;
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+    if (this.#dir) await fs.promises.rm(this.#dir, { recursive: true, force: true });
+    this.#dir = undefined;
+  }
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    this.#dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-predlog-'));
+    const file = path.join(__dirname, `prediction-log-worker${path.extname(__filename)}`);
+    // Under tsx (development, tests) the TypeScript worker runs through tsx's loader; compiled, it is plain JS.
+    const execArgv = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+    const worker = new Worker(file, { execArgv });
+    worker.unref();
+    worker.on('message', (reply: WorkerReply) => {
+      this.#pending.get(reply.id)?.resolve(reply);
+      this.#pending.delete(reply.id);
+    });
+    const fail = (err: Error) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the prediction log's worker exited (code ${code})`)));
+    this.#worker = worker;
+    return worker;
+  }
 }
 
-async function writeNdjson(file: string, rows: PredictionRow[]): Promise<void> {
-  const handle = await fs.open(file, 'w');
-  try {
-    for (let start = 0; start < rows.length; start += rowsPerTurn) {
-      await handle.write(encodeRows(rows, start, Math.min(rows.length, start + rowsPerTurn)));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes each batch as one Parquet file (through DuckDB) into the artifact store. */
+/** Writes each batch's Parquet file into the artifact store. */
 export class ParquetPredictionSink implements PredictionSink {
-  /**
-   * One single-threaded in-memory DuckDB for the sink's life (opened at the first write, closed by `close`): opening
-   * one per write cost about 9 ms of CPU, as much as converting the 5000 rows of a default flush.
-   */
-  #duckdb: { db: Promise<DuckDb>; release: () => void; closed: Promise<void> } | undefined;
-
   /** @param writer names this process's parts (e.g. `w2`, a cluster worker), beside the time and a random suffix. */
   constructor(
     readonly store: ArtifactStore,
     readonly writer?: string,
   ) {}
 
-  async write(model: string, date: string, rows: PredictionRow[]): Promise<void> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
-    try {
-      const input = path.join(dir, 'rows.ndjson');
-      const output = path.join(dir, 'part.parquet');
-      await writeNdjson(input, rows);
-      const db = await this.#open();
-      await db.run(
-        `COPY (SELECT * FROM read_json(${literal(input)}, format = 'newline_delimited', columns = {request_id: 'VARCHAR', ts: 'TIMESTAMPTZ', model: 'VARCHAR', version: 'INTEGER', instance: 'INTEGER', features: 'JSON', output: 'JSON', latency_ms: 'DOUBLE'})) TO ${literal(output)} (FORMAT parquet)`,
-      );
-      const writer = this.writer ? `${this.writer}-` : '';
-      const part = `${rows[0]!.ts.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
-      await this.store.upload(output, predictionLogPart(this.store, model, date, part));
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  }
-
-  async close(): Promise<void> {
-    const held = this.#duckdb;
-    this.#duckdb = undefined;
-    held?.release();
-    await held?.closed;
-  }
-
-  /** The sink's DuckDB; a failed open is not kept, so the next write tries again. */
-  #open(): Promise<DuckDb> {
-    if (this.#duckdb) return this.#duckdb.db;
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let opened = (_db: DuckDb) => {};
-    const db = new Promise<DuckDb>((resolve) => (opened = resolve));
-    const closed = withDuckDb(
-      async (d) => {
-        opened(d);
-        await held;
-      },
-      { threads: 1 },
-    );
-    const entry = { db: Promise.race([db, closed.then(() => db)]), release, closed: closed.catch(() => undefined) };
-    this.#duckdb = entry;
-    closed.catch(() => {
-      if (this.#duckdb === entry) this.#duckdb = undefined;
-    });
-    return entry.db;
+  async write(batch: LoggedBatch): Promise<void> {
+    const first = new Date(batch.firstTime).toISOString();
+    const writer = this.writer ? `${this.writer}-` : '';
+    const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
+    await this.store.upload(batch.file, predictionLogPart(this.store, batch.model, batch.date, part));
   }
 }

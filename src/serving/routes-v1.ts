@@ -45,14 +45,12 @@ async function predict(core: PredictCore, name: string, request: FastifyRequest,
   const instances = instancesOf(jsonBody(request));
   const ctx: PredictContext = { requestId: request.id };
   try {
-    const outcome = await core.predict(name, instances, ctx);
-    const version = String(outcome.version);
-    return {
-      predictions: outcome.predictions,
-      deployedModelId: version,
-      model: core.modelName,
-      modelVersionId: version,
-    };
+    const outcome = await core.predictJson(name, instances, ctx);
+    // Vertex's PredictResponse, built around the predictions' JSON text (encoded once, also for the log).
+    const version = JSON.stringify(String(outcome.version));
+    const body = `{"predictions":[${outcome.predictions.join(',')}],"deployedModelId":${version},"model":${JSON.stringify(core.modelName)},"modelVersionId":${version}}`;
+    void reply.type('application/json; charset=utf-8');
+    return body;
   } finally {
     // The version that answered, also when it refused the request (metrics count its 4xx).
     if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));

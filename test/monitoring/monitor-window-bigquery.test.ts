@@ -16,7 +16,13 @@ import { loadVersion } from '../../src/serving/load-version';
 import { startTestBigQuery } from '../support/bigquery-emulator';
 import { testDeps } from '../support/dependencies';
 import type { MonitoredChurn } from '../support/monitored-model';
-import { churnInstances, monitoredChurn, predictionRows, writePredictionLog } from '../support/monitored-model';
+import {
+  churnInstances,
+  monitoredChurn,
+  predictionRows,
+  rowBatch,
+  writePredictionLog,
+} from '../support/monitored-model';
 import { testConfig } from '../support/stack';
 
 const seed = `projects:
@@ -96,7 +102,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
   ) {
     const logged = outputs ?? (await predict(model, instances));
     await writePredictionLog(churn.store, model, version, start, instances, 1, logged);
-    await sink.write(model, start.slice(0, 10), predictionRows(model, version, start, instances, 1, logged));
+    await sink.write(rowBatch(model, start.slice(0, 10), predictionRows(model, version, start, instances, 1, logged)));
   }
 
   type Window = Pick<CheckModelDriftInput, 'modelName' | 'since' | 'until' | 'muted'>;
@@ -137,9 +143,11 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     await logBoth(model, version, '2026-11-30T10:30:00Z', odd, oddOutputs);
     // Another model's traffic in the same table and hours: never counted for this one.
     await sink.write(
-      'churn-other',
-      '2026-11-30',
-      predictionRows('churn-other', version, '2026-11-30T10:45:00Z', churnInstances({ rows: 300, seed: 33 })),
+      rowBatch(
+        'churn-other',
+        '2026-11-30',
+        predictionRows('churn-other', version, '2026-11-30T10:45:00Z', churnInstances({ rows: 300, seed: 33 })),
+      ),
     );
 
     const same = await judgeBoth(

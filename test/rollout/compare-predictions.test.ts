@@ -7,8 +7,7 @@ import { writeDeployment } from '../../src/models/deployment-record';
 import { readAlias } from '../../src/registry/model-registry';
 import { buildServer } from '../../src/serving/app';
 import type { PredictionRow } from '../../src/serving/prediction-log';
-import { ParquetPredictionSink } from '../../src/serving/prediction-log';
-import { churnInstances } from '../support/monitored-model';
+import { churnInstances, writeLogRows } from '../support/monitored-model';
 import { servedChurn } from '../support/served-model';
 import { tempDir } from '../support/stack';
 
@@ -39,22 +38,17 @@ async function writeLog(
   outputs: unknown[],
   ts = `${day}T10:00:00.000Z`,
 ): Promise<void> {
-  const sink = new ParquetPredictionSink(store);
   const rows: PredictionRow[] = outputs.map((output, i) => ({
     request_id: `${model}-${version}-${ts}-${i}`,
     ts,
     model,
     version,
     instance: 0,
-    features: { x: i },
-    output,
+    features: JSON.stringify({ x: i }),
+    output: JSON.stringify(output),
     latency_ms: 1,
   }));
-  try {
-    await sink.write(model, ts.slice(0, 10), rows);
-  } finally {
-    await sink.close();
-  }
+  await writeLogRows(store, model, rows);
 }
 
 const labels = (counts: Record<string, number>) =>

@@ -82,6 +82,42 @@ describe('the prediction log', function () {
     fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
   });
 
+  it('logs the values a request sent, whatever their JSON type, and the output it answered', async function () {
+    const { store } = await servedChurn();
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: { flushRows: 1000, flushMs: 60_000 },
+    });
+    // Values a schema-valid client may send beyond the training categories: unknown categories with quotes, escapes
+    // and non-ASCII text, a category sent as a number or a boolean, nulls, extreme and fractional numbers.
+    const instances = [
+      { ...riskyCustomer, contract: 'Zwei-Jahre "Ä\\ \u0001 ✓', region: 7, senior: null, tenure_months: 1e-300 },
+      { ...loyalCustomer, payment_method: '', internet_service: true, support_calls: null, total_charges: 3.4e38 },
+      { ...loyalCustomer, region: 0.5, contract: 'two-year', monthly_charges: -123456789.125, senior: 'maybe' },
+    ];
+    let answered: unknown[];
+    try {
+      const response = await app.inject({
+        ...predict,
+        headers: { 'x-request-id': 'odd-values' },
+        payload: { instances },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      answered = response.json<{ predictions: unknown[] }>().predictions;
+    } finally {
+      await app.close();
+    }
+    const { rows } = await readLog(store);
+    assert.equal(rows.length, instances.length);
+    rows.forEach((row, k) => {
+      assert.deepEqual(JSON.parse(row.features), instances[k]);
+      assert.deepEqual(JSON.parse(row.output), answered[k]);
+    });
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
+  });
+
   it('keeps serving when the log cannot be written, and counts the dropped rows', async function () {
     const { store } = await servedChurn();
     // A sink whose store root is a file: every write fails inside the real file system.

@@ -4,15 +4,18 @@
  * the same model under other names (each name has its own prediction log and watermark). Traffic is drawn by the
  * project's churn generator and written as the model server writes its log (ParquetPredictionSink).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
+import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
 import type { ClassPrediction } from '../../src/models/predictor';
 import { resolveAlias } from '../../src/registry/model-registry';
 import { loadVersion } from '../../src/serving/load-version';
-import type { PredictionRow } from '../../src/serving/prediction-log';
-import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import type { LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
+import { ParquetPredictionSink, PredictionBatch } from '../../src/serving/prediction-log';
 import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainInput } from './prepared-data';
@@ -121,15 +124,17 @@ export async function writePredictionLog(
   spacingMs = 1,
   outputs?: unknown[],
 ): Promise<string> {
-  const rows = predictionRows(modelName, version, start, instances, spacingMs, outputs);
-  const sink = new ParquetPredictionSink(store);
-  for (const date of new Set(rows.map((r) => r.ts.slice(0, 10))))
-    await sink.write(
-      modelName,
-      date,
-      rows.filter((r) => r.ts.startsWith(date)),
-    );
-  return rows.at(-1)!.ts;
+  const t0 = Date.parse(start);
+  await writeLogRows(store, modelName, predictionRows(modelName, version, start, instances, spacingMs, outputs));
+  return new Date(t0 + (instances.length - 1) * spacingMs).toISOString();
+}
+
+/**
+ * The rows of one UTC day as a batch for a sink that takes rows (the BigQuery sink), as the prediction log hands them
+ * over.
+ */
+export function rowBatch(model: string, date: string, rows: PredictionRow[]): LoggedBatch {
+  return { model, date, rows: rows.length, firstTime: Date.parse(rows[0]!.ts), file: '', rowList: rows };
 }
 
 /** The log rows {@link writePredictionLog} writes, for writing the same rows to another sink. */
@@ -142,16 +147,41 @@ export function predictionRows(
   outputs?: unknown[],
 ): PredictionRow[] {
   const t0 = Date.parse(start);
+  const standIn = JSON.stringify({ label: 'no', probability: 0.2 });
   return instances.map((features, i) => ({
     request_id: loggedRequestId(start, i),
     ts: new Date(t0 + i * spacingMs).toISOString(),
     model: modelName,
     version,
     instance: 0,
-    features,
-    output: outputs ? outputs[i] : { label: 'no', probability: 0.2 },
+    features: JSON.stringify(features),
+    output: outputs ? JSON.stringify(outputs[i]) : standIn,
     latency_ms: 1,
   }));
+}
+
+/**
+ * Writes log rows (one instance per request) through the model server's Parquet sink, one batch per UTC day, as the
+ * server's log hands them over.
+ */
+export async function writeLogRows(store: ArtifactStore, model: string, rows: PredictionRow[]): Promise<void> {
+  const sink = new ParquetPredictionSink(store);
+  const batches = new Map<string, PredictionBatch>();
+  for (const row of rows) {
+    const date = row.ts.slice(0, 10);
+    const batch = batches.get(date) ?? new PredictionBatch(model, date);
+    batches.set(date, batch);
+    const features = JSON.parse(row.features) as unknown;
+    batch.append(row.request_id, Date.parse(row.ts), row.version, row.latency_ms, 1, [features], JSON.stringify, [
+      row.output,
+    ]);
+  }
+  const dir = tempDir('prediction-log');
+  for (const batch of batches.values()) {
+    const file = path.join(dir, `${batch.date}-${batch.firstTime}.parquet`);
+    fs.writeFileSync(file, batch.toParquet());
+    await sink.write({ model, date: batch.date, rows: batch.rows, firstTime: batch.firstTime!, file, rowList: [] });
+  }
 }
 
 /** What {@link logServedPredictions} logged: the model's P(true) per request, and the true targets ("yes" / "no"). */
