@@ -163,7 +163,7 @@ describe('worker processes', function () {
       assert.ok(progress.bytesRead! <= 4096, `the heartbeat reports the bytes read so far (${progress.bytesRead})`);
       const deadAttempt = fs
         .readdirSync(scratchRoot)
-        .find((name) => name.startsWith(`${os.hostname()}-${pipeline.pid}-`));
+        .find((name) => name.startsWith(`${os.hostname()}@${pipeline.pid}-`));
       assert.ok(deadAttempt, 'the running attempt has its scratch folder');
       assert.ok(
         fs.readdirSync(path.join(scratchRoot, deadAttempt)).some((name) => name.startsWith('mlops-ingest-')),
