@@ -35,6 +35,13 @@ async function readLog(store: LocalArtifactStore): Promise<{ files: string[]; ro
 }
 
 describe('the prediction log', function () {
+  // The served model's store is shared by the serving tests, and others log traffic of "churn" into it (the
+  // playground's CSV upload): each test here reads the log of its own run only.
+  beforeEach(async function () {
+    const { store } = await servedChurn();
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true, force: true });
+  });
+
   it('holds every prediction of a run after a clean shutdown, as Parquet partitions by model and date', async function () {
     this.timeout(60_000);
     const { store } = await servedChurn();
