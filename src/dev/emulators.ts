@@ -132,7 +132,20 @@ export async function startBigQueryEmulator(
   fs.mkdirSync(workDir, { recursive: true });
   const seed = path.join(workDir, 'seed.yaml');
   fs.writeFileSync(seed, seedYaml);
-  const [port, grpcPort] = [await freePort(), await freePort()];
+  // A free port can be taken by another process between the probe and the emulator's bind: try fresh ports again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(binary, seed);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function startOnFreePorts(binary: string, seed: string): Promise<RunningEmulator> {
+  const port = await freePort();
+  let grpcPort = await freePort();
+  while (grpcPort === port) grpcPort = await freePort();
   const child = spawn(
     binary,
     ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
