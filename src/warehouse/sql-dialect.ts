@@ -15,7 +15,7 @@ export interface SqlDialect {
   toDouble(expr: string): string;
   /** An array literal of doubles, each read as exactly the JavaScript number. */
   doubleArray(values: readonly number[]): string;
-  /** The element of an array expression at a 1-based integer position within it. */
+  /** The element of an array expression at a 1-based integer position; NULL outside the array (never an error). */
   arrayAt(array: string, position: string): string;
   /** Casts an expression to text (category values). */
   toText(expr: string): string;
@@ -174,7 +174,7 @@ export const bigQueryDialect: SqlDialect = {
   doubleLiteral: (value) => `CAST('${finite(value)}' AS FLOAT64)`,
   toDouble: (expr) => `CAST(${expr} AS FLOAT64)`,
   doubleArray: (values) => `[${values.map((v) => bigQueryDialect.doubleLiteral(v)).join(', ')}]`,
-  arrayAt: (array, position) => `${array}[ORDINAL(${position})]`,
+  arrayAt: (array, position) => `${array}[SAFE_ORDINAL(${position})]`,
   toText: (expr) => `CAST(${expr} AS STRING)`,
   approxQuantiles: (expr, levels) => {
     const n = quantileDivisions(levels);
