@@ -32,7 +32,7 @@ export interface ValuesColumn {
  * a row; a CASE tree of the same comparisons cost DuckDB about 3× the CPU, half of it spent planning its thousands of
  * nodes (docs/benchmarks.md).
  */
-function cellCodes(d: SqlDialect, from: string, c: GridColumn): string {
+function cellCodes(d: SqlDialect, arrays: NonNullable<SqlDialect['arrays']>, from: string, c: GridColumn): string {
   const k = c.grid.length;
   const x = d.toDouble(d.ident(c.name));
   const head = `SELECT ${c.index} AS col, CASE WHEN __x IS NULL THEN -1`;
@@ -40,9 +40,9 @@ function cellCodes(d: SqlDialect, from: string, c: GridColumn): string {
   let levels = 0;
   while (2 ** levels - 1 < k) levels++;
   const padded = [...c.grid, ...new Array<number>(2 ** levels - 1 - k).fill(c.grid[k - 1]!)];
-  const point = (position: string) => d.arrayAt('__g', position);
+  const point = (position: string) => arrays.arrayAt('__g', position);
   const values = `(SELECT ${x} AS __x FROM ${from}) AS v${c.index}`;
-  let search = `SELECT __x, 0 AS __p, __g FROM ${values}, (SELECT ${d.doubleArray(padded)} AS __g) AS grid`;
+  let search = `SELECT __x, 0 AS __p, __g FROM ${values}, (SELECT ${arrays.doubleArray(padded)} AS __g) AS grid`;
   for (let step = 2 ** (levels - 1); step >= 1; step /= 2) {
     const right = `CASE WHEN NOT (__x < ${point(`__p + ${step}`)}) THEN ${step} ELSE 0 END`;
     search = `SELECT __x, __p + ${right} AS __p, __g FROM (${search}) AS s${step}`;
@@ -50,6 +50,24 @@ function cellCodes(d: SqlDialect, from: string, c: GridColumn): string {
   const lower = `CASE WHEN __p > 0 AND __x = ${point('__p')} THEN 1 ELSE 0 END`;
   const code = `${head} ELSE 2 * __p + ${lower} END AS code, __x`;
   return `${code} FROM (SELECT __x, LEAST(__p, ${k}) AS __p, __g FROM (${search}) AS s0) AS c${c.index}`;
+}
+
+/**
+ * The same cell code as {@link cellCodes} from a balanced CASE tree over the grid (log₂ k comparisons a row, each
+ * point written once), for a dialect without arrays.
+ */
+function treeCodes(d: SqlDialect, from: string, c: GridColumn): string {
+  const x = '__x';
+  const tree = (lo: number, hi: number): string => {
+    if (lo === hi)
+      return lo === 0
+        ? '0'
+        : `CASE WHEN ${x} = ${d.doubleLiteral(c.grid[lo - 1]!)} THEN ${2 * lo + 1} ELSE ${2 * lo} END`;
+    const mid = Math.floor((lo + hi) / 2);
+    return `CASE WHEN ${x} < ${d.doubleLiteral(c.grid[mid]!)} THEN ${tree(lo, mid)} ELSE ${tree(mid + 1, hi)} END`;
+  };
+  const code = `CASE WHEN ${x} IS NULL THEN -1 ELSE ${tree(0, c.grid.length)} END`;
+  return `SELECT ${c.index} AS col, ${code} AS code, ${x} FROM (SELECT ${d.toDouble(d.ident(c.name))} AS ${x} FROM ${from}) AS c${c.index}`;
 }
 
 /** The longest SQL text of one counting query; more columns are split over several queries. */
@@ -60,7 +78,8 @@ const maxSqlLength = 400_000;
  * the rows in each and the sum of their values; code −1 counts the column's nulls.
  */
 export function cellCountsSql(d: SqlDialect, from: string, columns: readonly GridColumn[]): string[] {
-  const branches = columns.map((c) => cellCodes(d, from, c));
+  const { arrays } = d;
+  const branches = columns.map((c) => (arrays ? cellCodes(d, arrays, from, c) : treeCodes(d, from, c)));
   return chunked(branches).map(
     (group) =>
       `SELECT col, code, count(*) AS n, sum(__x) AS s FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS cells GROUP BY col, code ORDER BY col, code`,

@@ -13,10 +13,13 @@ export interface SqlDialect {
   doubleLiteral(value: number): string;
   /** Casts an expression to a double-precision float. */
   toDouble(expr: string): string;
-  /** An array literal of doubles, each read as exactly the JavaScript number. */
-  doubleArray(values: readonly number[]): string;
-  /** The element of an array expression at a 1-based integer position; NULL outside the array (never an error). */
-  arrayAt(array: string, position: string): string;
+  /**
+   * An array literal of doubles, each read as exactly the JavaScript number, and the element of an array expression at
+   * a 1-based integer position (NULL outside the array). Optional: drift counting searches the grid as an array where
+   * a dialect has them (DuckDB), and uses a CASE tree of the same comparisons elsewhere (BigQuery, where the emulator
+   * stalled on the search).
+   */
+  arrays?: { doubleArray(values: readonly number[]): string; arrayAt(array: string, position: string): string };
   /** Casts an expression to text (category values). */
   toText(expr: string): string;
   /** An aggregate returning an array of approximate quantiles of a double expression, one per level, in order. */
@@ -132,8 +135,10 @@ export const duckDbDialect: SqlDialect = {
   // string is parsed exactly.
   doubleLiteral: (value) => `'${finite(value)}'::DOUBLE`,
   toDouble: (expr) => `CAST(${expr} AS DOUBLE)`,
-  doubleArray: (values) => `[${values.map((v) => duckDbDialect.doubleLiteral(v)).join(', ')}]::DOUBLE[]`,
-  arrayAt: (array, position) => `list_extract(${array}, ${position})`,
+  arrays: {
+    doubleArray: (values) => `[${values.map((v) => duckDbDialect.doubleLiteral(v)).join(', ')}]::DOUBLE[]`,
+    arrayAt: (array, position) => `list_extract(${array}, ${position})`,
+  },
   toText: (expr) => `CAST(${expr} AS VARCHAR)`,
   // approx_quantile is a t-digest: parallelizable, unlike the exact quantile (docs/profiling.md has its tolerance).
   approxQuantiles: (expr, levels) => `approx_quantile(${expr}, [${levels.map(String).join(', ')}])`,
@@ -173,8 +178,6 @@ export const bigQueryDialect: SqlDialect = {
       .replace(/\r/g, '\\r')}'`,
   doubleLiteral: (value) => `CAST('${finite(value)}' AS FLOAT64)`,
   toDouble: (expr) => `CAST(${expr} AS FLOAT64)`,
-  doubleArray: (values) => `[${values.map((v) => bigQueryDialect.doubleLiteral(v)).join(', ')}]`,
-  arrayAt: (array, position) => `${array}[SAFE_ORDINAL(${position})]`,
   toText: (expr) => `CAST(${expr} AS STRING)`,
   approxQuantiles: (expr, levels) => {
     const n = quantileDivisions(levels);
