@@ -28,7 +28,7 @@ export interface ValuesColumn {
  *
  * The cell is the number of points g with NOT (x < g), found by a binary search over the grid held as an array (its
  * length padded to 2ᵐ − 1 with the last point): one step per level, each a column of its own subquery so it is computed
- * once per row. NaN counts every point on both warehouses (cell k), as a comparison tree would place it. log₂ k steps
+ * once per row. NaN counts every point (cell k), as the comparison tree ({@link treeCodes}) places it. log₂ k steps
  * a row; a CASE tree of the same comparisons cost DuckDB about 3× the CPU, half of it spent planning its thousands of
  * nodes (docs/benchmarks.md).
  */
