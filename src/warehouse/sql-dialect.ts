@@ -13,6 +13,13 @@ export interface SqlDialect {
   doubleLiteral(value: number): string;
   /** Casts an expression to a double-precision float. */
   toDouble(expr: string): string;
+  /**
+   * An array literal of doubles, each read as exactly the JavaScript number, and the element of an array expression at
+   * a 1-based integer position (NULL outside the array). Optional: drift counting searches the grid as an array where
+   * a dialect has them (DuckDB), and uses a CASE tree of the same comparisons elsewhere (BigQuery, where the emulator
+   * stalled on the search).
+   */
+  arrays?: { doubleArray(values: readonly number[]): string; arrayAt(array: string, position: string): string };
   /** Casts an expression to text (category values). */
   toText(expr: string): string;
   /** An aggregate returning an array of approximate quantiles of a double expression, one per level, in order. */
@@ -128,6 +135,10 @@ export const duckDbDialect: SqlDialect = {
   // string is parsed exactly.
   doubleLiteral: (value) => `'${finite(value)}'::DOUBLE`,
   toDouble: (expr) => `CAST(${expr} AS DOUBLE)`,
+  arrays: {
+    doubleArray: (values) => `[${values.map((v) => duckDbDialect.doubleLiteral(v)).join(', ')}]::DOUBLE[]`,
+    arrayAt: (array, position) => `list_extract(${array}, ${position})`,
+  },
   toText: (expr) => `CAST(${expr} AS VARCHAR)`,
   // approx_quantile is a t-digest: parallelizable, unlike the exact quantile (docs/profiling.md has its tolerance).
   approxQuantiles: (expr, levels) => `approx_quantile(${expr}, [${levels.map(String).join(', ')}])`,

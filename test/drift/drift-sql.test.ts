@@ -1,0 +1,67 @@
+/**
+ * The counting query's cells: every value lands in the cell of the grid that holds it, with its equality to the
+ * cell's lower point, whatever the grid's size (the search pads it to 2ᵐ − 1 points) and for the awkward values (on a
+ * point, between two adjacent doubles, infinities, NaN, null).
+ */
+import assert from 'node:assert/strict';
+import { cellCountsSql } from '../../src/drift/drift-sql';
+import { readCellCounts } from '../../src/drift/reference';
+import type { CellCounts } from '../../src/drift/reference';
+import { withDuckDb } from '../../src/warehouse/duckdb';
+import { duckDbDialect } from '../../src/warehouse/sql-dialect';
+
+/** Cells as the definition gives them: cell c holds g[c−1] ≤ x < g[c]; NaN (never below a point) the last one. */
+function expectedCells(grid: number[], values: (number | null)[]): CellCounts {
+  const k = grid.length;
+  const counts: CellCounts = {
+    cells: new Array<number>(k + 1).fill(0),
+    atLower: new Array<number>(k + 1).fill(0),
+    sums: new Array<number>(k + 1).fill(0),
+    nulls: 0,
+  };
+  for (const x of values) {
+    if (x === null) {
+      counts.nulls++;
+      continue;
+    }
+    const cell = grid.filter((g) => !(x < g)).length;
+    counts.cells[cell]!++;
+    if (cell > 0 && x === grid[cell - 1]) counts.atLower[cell]!++;
+    counts.sums[cell]! += x;
+  }
+  return counts;
+}
+
+/** Values on, just below, just above and between the points, beyond both ends, and the special ones. */
+function probes(grid: number[]): (number | null)[] {
+  const around = grid.flatMap((g, i) => [
+    g,
+    g - Math.abs(g) * 1e-15 - 1e-300,
+    g + 1e-9,
+    (g + (grid[i + 1] ?? g + 2)) / 2,
+  ]);
+  return [...around, grid[0]! - 1e6, grid.at(-1)! + 1e6, -Infinity, Infinity, Number.NaN, null];
+}
+
+const literal = (x: number | null) => (x === null ? 'NULL' : `'${x}'::DOUBLE`);
+
+describe('drift counting SQL on DuckDB', () => {
+  for (const size of [1, 2, 3, 7, 8, 9, 200, 255, 256]) {
+    it(`puts every value in the cell that holds it on a grid of ${size} points`, async () => {
+      const grid = Array.from({ length: size }, (_, i) => -3 + i * 0.37 + (i % 3) * 0.01);
+      const values = probes(grid);
+      const from = `(SELECT x FROM (VALUES ${values.map((v) => `(${literal(v)})`).join(', ')}) AS v(x))`;
+      const sqls = cellCountsSql(duckDbDialect, from, [{ index: 0, name: 'x', grid }]);
+      const rows = await withDuckDb(async (db) => (await Promise.all(sqls.map((sql) => db.query(sql)))).flat());
+      const counted = readCellCounts(rows, 0, size);
+      const expected = expectedCells(grid, values);
+      assert.deepEqual(counted.cells, expected.cells);
+      assert.deepEqual(counted.atLower, expected.atLower);
+      assert.equal(counted.nulls, expected.nulls);
+      // NaN and the infinities make some sums non-finite on both sides; compare the finite ones.
+      counted.sums.forEach((s, c) => {
+        if (Number.isFinite(expected.sums[c]!)) assert.ok(Math.abs(s - expected.sums[c]!) < 1e-9, `sum of cell ${c}`);
+      });
+    });
+  }
+});
