@@ -26,7 +26,7 @@ import type { FittedTransform } from '../src/contracts/datasets';
 import type { TrainingPipelineInput, TrainingPipelineResult } from '../src/contracts/pipeline';
 import { taskQueues } from '../src/contracts/task-queues';
 import type { Dependencies } from '../src/dependencies';
-import { runClosedLoop } from '../src/dev/closed-loop';
+import { csvInstances, runClosedLoop } from '../src/dev/closed-loop';
 import { startLocalStack } from '../src/dev/local-stack';
 import type { LocalStack } from '../src/dev/local-stack';
 import { resolveAlias } from '../src/registry/model-registry';
@@ -188,16 +188,7 @@ function sampleInstances(csv: string, transform: FittedTransform, n: number): Re
     .readFileSync(csv, 'utf8')
     .split('\n')
     .slice(0, n + 1);
-  const names = header!.split(',');
-  return rows.map((line) => {
-    const cells = line.split(',');
-    const instance: Record<string, unknown> = {};
-    for (const feature of transform.features) {
-      const cell = cells[names.indexOf(feature.name)] ?? '';
-      instance[feature.name] = cell === '' ? null : feature.kind === 'numeric' ? Number(cell) : cell;
-    }
-    return instance;
-  });
+  return csvInstances(header!, rows, transform);
 }
 
 async function isFree(port: number): Promise<boolean> {

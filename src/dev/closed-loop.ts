@@ -244,7 +244,12 @@ function startTraffic(options: ClosedLoopOptions, sizes: LoopSizes, transform: F
 /** Shifted customers as a client sends them: numbers for numeric features, text for the others, "" as null. */
 function customerInstances(transform: FittedTransform, rows: number, drift: Drift): Record<string, unknown>[] {
   const [header, ...lines] = [...generateChurnCsv({ rows, seed: 7, drift })];
-  const names = header!.split(',');
+  return csvInstances(header!, lines, transform);
+}
+
+/** CSV lines (simple, unquoted) as raw instances: numbers for numeric features, text for the others, "" as null. */
+export function csvInstances(header: string, lines: string[], transform: FittedTransform): Record<string, unknown>[] {
+  const names = header.split(',');
   return lines.map((line) => {
     const cells = line.split(',');
     const instance: Record<string, unknown> = {};
