@@ -103,7 +103,8 @@ async function inProcess(store: LocalArtifactStore, record: ModelVersionRecord, 
   // The server's own encoding: each prediction's JSON text straight from the model output, joined into the body.
   const loop = await measure(async () => {
     const { instances } = JSON.parse(body) as { instances: unknown[] };
-    return `{"predictions":[${(await loaded.predictor.predictJson(instances)).join(',')}]}`;
+    const output = await loaded.predictor.score(instances);
+    return `{"predictions":[${loaded.predictor.encodeJson(output, instances.length).join(',')}]}`;
   });
   const loopCpuUs = cpuUs;
   const raw = await measure(() => loaded.predictor.scoreTransformed(features, rows));

@@ -363,6 +363,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Register the version through the trainingPipeline, whose evaluation records the gate metric; or check labels on a version that has one.',
   },
+  MLOPS_ERR_TEMPORAL_UNREACHABLE: {
+    message: 'The Temporal server at {address} did not answer: {reason}',
+    retryable: true,
+    fix: 'Start a server (npm run temporal:server, or npm run demo -- --keep) or point TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE, TLS settings) at yours; docs/configuration.md lists the connection variables.',
+  },
   MLOPS_ERR_CONTROLLER_NOT_RUNNING: {
     message: 'No model controller is running for model "{model}" (workflow id {workflowId})',
     retryable: false,

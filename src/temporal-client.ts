@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { payloadDataConverter } from './codec/payload-codec';
 import type { MlopsConfig } from './config';
+import { mlopsError } from './errors';
 
 export interface TemporalClient {
   client: Client;
@@ -14,7 +15,7 @@ export interface TemporalClient {
 }
 
 export async function connectTemporalClient(config: Readonly<MlopsConfig>): Promise<TemporalClient> {
-  const connection = await Connection.connect(config.temporal.connectionOptions);
+  const connection = await connect(config);
   const dataConverter = payloadDataConverter(config.codec.keys);
   const client = new Client({
     connection,
@@ -22,4 +23,17 @@ export async function connectTemporalClient(config: Readonly<MlopsConfig>): Prom
     ...(dataConverter ? { dataConverter } : {}),
   });
   return { client, close: () => connection.close() };
+}
+
+/** The configured connection; a server that does not answer is a catalogued error naming the address. */
+async function connect(config: Readonly<MlopsConfig>): Promise<Connection> {
+  const options = config.temporal.connectionOptions;
+  try {
+    return await Connection.connect(options);
+  } catch (err) {
+    throw mlopsError('MLOPS_ERR_TEMPORAL_UNREACHABLE', {
+      address: options.address ?? 'localhost:7233',
+      reason: (err as Error).message,
+    });
+  }
 }

@@ -3,8 +3,7 @@ import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
-import { loadOnnxModel } from '../models/onnx-model';
-import { createPredictor, decodeOutputs } from '../models/predictor';
+import { loadPredictor } from '../models/servable';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, withDuckDb } from '../warehouse/duckdb';
@@ -35,11 +34,23 @@ export async function evaluateModel(
 ): Promise<EvaluateModelResult> {
   checkGateMetric(input);
   const transform = await readJson<FittedTransform>(store, input.transformUri);
-  const test = await withLocalCopy(store, input.testUri, (file) => loadTestSet(file, input));
-  const metrics = await scoreModel(store, input.modelUri, transform, test, input);
-  const predictions = await validationPredictions(store, input, transform);
+  // The test split is read once: scored here, and its rows re-scored by the champion.
+  return withLocalCopy(store, input.testUri, (testFile) => evaluateOn(store, input, transform, testFile));
+}
+
+async function evaluateOn(
+  store: ArtifactStore,
+  input: EvaluateModelInput,
+  transform: FittedTransform,
+  testFile: string,
+): Promise<EvaluateModelResult> {
+  const test = await loadTestSet(testFile, input);
+  const validation = input.validationUri
+    ? await withLocalCopy(store, input.validationUri, (file) => loadTestSet(file, input))
+    : test;
+  const { metrics, predictions } = await scoreChallenger(store, transform, test, validation, input);
   const baseline = baselineMetrics(test, input, transform);
-  const champion = await scoreChampion(store, input, transform);
+  const champion = await scoreChampion(store, input, transform, testFile);
   const gate = decideGate(input, metrics, baseline, champion);
   const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
   await writeJson(store, reportUri, {
@@ -56,27 +67,6 @@ export async function evaluateModel(
   return { metrics, baseline, reportUri, gate };
 }
 
-/**
- * The challenger's outputs on the validation split (the test split for inputs from before the validation split was
- * passed), decoded as the server decodes them: a label per row, or a value.
- */
-async function validationPredictions(
-  store: ArtifactStore,
-  input: EvaluateModelInput,
-  transform: FittedTransform,
-): Promise<(string | number)[]> {
-  const uri = input.validationUri ?? input.testUri;
-  const rows = await withLocalCopy(store, uri, (file) => loadTestSet(file, input));
-  const model = await loadOnnxModel(await store.read(input.modelUri), input.modelUri, input.featureColumns.length);
-  const predictor = createPredictor(transform, model);
-  try {
-    const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
-    return decodeOutputs(predictor, outputs, rows.rows);
-  } finally {
-    await predictor.close();
-  }
-}
-
 async function loadTestSet(file: string, input: EvaluateModelInput): Promise<TestSet> {
   const cols = [...input.featureColumns, input.labelColumn].map((c) => `${ident(c)}::DOUBLE`).join(', ');
   const { columns } = await withDuckDb((db) => db.columns(`SELECT ${cols} FROM read_parquet(${literal(file)})`));
@@ -87,20 +77,29 @@ async function loadTestSet(file: string, input: EvaluateModelInput): Promise<Tes
   return { features, labels: Float64Array.from(columns[n] as number[]), rows };
 }
 
-/** Scores the test split (already transformed by the preprocessing SQL) through the same Predictor the server uses. */
-async function scoreModel(
+/**
+ * Scores the test split (already transformed by the preprocessing SQL) through the same Predictor the server uses, and
+ * decodes its outputs on the validation split (the test split for inputs from before the validation split was passed)
+ * as the server does — a label per row, or a value — for the output's drift reference. The model is loaded once.
+ */
+async function scoreChallenger(
   store: ArtifactStore,
-  modelUri: string,
   transform: FittedTransform,
   test: TestSet,
+  validation: TestSet,
   input: EvaluateModelInput,
-): Promise<Record<string, number>> {
-  const model = await loadOnnxModel(await store.read(modelUri), modelUri, input.featureColumns.length);
-  const predictor = createPredictor(transform, model);
+): Promise<{ metrics: Record<string, number>; predictions: (string | number)[] }> {
+  const predictor = await loadPredictor(store, input.modelUri, transform, input.featureColumns.length);
   try {
     const outputs = await predictor.scoreTransformed(test.features, test.rows);
-    if (input.task === 'regression') return { ...regressionMetrics(outputs, test.labels) };
-    return { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
+    const metrics =
+      input.task === 'regression'
+        ? { ...regressionMetrics(outputs, test.labels) }
+        : { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
+    const validationOutputs =
+      validation === test ? outputs : await predictor.scoreTransformed(validation.features, validation.rows);
+    const decoded = predictor.decode(validationOutputs, validation.rows);
+    return { metrics, predictions: decoded.map((p) => ('label' in p ? p.label : p.value)) };
   } finally {
     await predictor.close();
   }
@@ -124,6 +123,7 @@ async function scoreChampion(
   store: ArtifactStore,
   input: EvaluateModelInput,
   transform: FittedTransform,
+  testFile: string,
 ): Promise<ChampionScore | undefined> {
   const alias = await readAlias(store, input.modelName, input.championAlias);
   if (!alias) return undefined;
@@ -132,7 +132,7 @@ async function scoreChampion(
   const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
   if (championTransform.task !== input.task)
     return { ...recorded, sameTestSplit: false, notRescored: `it is a ${championTransform.task} model` };
-  const rows = await championRows(store, input, transform, championTransform);
+  const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows) return { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' };
   const metrics = await rescore(store, champion, rows, input, championTransform, transform);
   return { ...recorded, metrics, sameTestSplit: true };
@@ -144,12 +144,11 @@ async function championRows(
   input: EvaluateModelInput,
   transform: FittedTransform,
   championTransform: FittedTransform,
+  testFile: string,
 ): Promise<RowsForModel | undefined> {
   const manifest = await readJson<SnapshotManifest>(store, snapshotFiles(store, transform.snapshotId).manifest);
   return withLocalCopy(store, manifest.dataUri, (snapshotFile) =>
-    withLocalCopy(store, input.testUri, (testFile) =>
-      championInputs(snapshotFile, testFile, input.labelColumn, championTransform),
-    ),
+    championInputs(snapshotFile, testFile, input.labelColumn, championTransform),
   );
 }
 
@@ -161,9 +160,7 @@ async function rescore(
   championTransform: FittedTransform,
   transform: FittedTransform,
 ): Promise<Record<string, number>> {
-  const width = championTransform.outputColumns.length;
-  const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
-  const predictor = createPredictor(championTransform, model);
+  const predictor = await loadPredictor(store, champion.modelUri, championTransform);
   try {
     const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
     if (input.task === 'regression') return { ...regressionMetrics(outputs, rows.labels) };

@@ -50,16 +50,14 @@ export interface Predictor {
   validate(instances: readonly unknown[]): string[];
   /** Validates, transforms and runs; throws `MLOPS_ERR_SERVE_INPUT_INVALID` listing every problem. */
   predict(instances: readonly unknown[]): Promise<Prediction[]>;
-  /**
-   * As `predict`, with each prediction as its JSON text (`JSON.stringify` of what `predict` returns, built straight
-   * from the model output): what the JSON routes send and the prediction log stores, encoded once.
-   */
-  predictJson(instances: readonly unknown[]): Promise<string[]>;
   /** Validates, transforms and runs, as `predict`; returns the raw output (row-major, every value finite). */
   score(instances: readonly unknown[]): Promise<Float32Array>;
   /** `score`'s output as predictions (what `predict` returns). */
   decode(output: Float32Array, rows: number): Prediction[];
-  /** `score`'s output as each prediction's JSON text (what `predictJson` returns). */
+  /**
+   * `score`'s output as each prediction's JSON text (`JSON.stringify` of what `decode` returns, built straight from
+   * the model output): what the JSON routes send.
+   */
   encodeJson(output: Float32Array, rows: number): string[];
   /** Runs already-transformed rows (the preprocessing SQL's output) in batches; returns the raw output row-major. */
   scoreTransformed(features: Float32Array, rows: number): Promise<Float32Array>;
@@ -97,9 +95,6 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
     validate,
     async predict(instances) {
       return toPredictions(await score(instances), instances.length);
-    },
-    async predictJson(instances) {
-      return toJson(await score(instances), instances.length);
     },
     score,
     decode: toPredictions,
@@ -229,11 +224,4 @@ export function predictionJsonEncoder(
 
 function inputInvalid(problems: string[]): Error {
   return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
-}
-
-/** Raw model outputs of `rows` rows as the server answers them: the predicted label, or the value. */
-export function decodeOutputs(predictor: Predictor, output: Float32Array, rows: number): (string | number)[] {
-  return decode(predictor.task, predictor.classes, output, rows, predictor.outputWidth).map((p) =>
-    'label' in p ? p.label : p.value,
-  );
 }

@@ -3,6 +3,7 @@ import { readJson } from '../artifacts';
 import type { FittedTransform } from '../contracts/datasets';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { loadOnnxModel } from './onnx-model';
+import type { Predictor } from './predictor';
 import { createPredictor } from './predictor';
 
 /**
@@ -11,10 +12,25 @@ import { createPredictor } from './predictor';
  */
 export async function checkServable(store: ArtifactStore, record: ModelVersionRecord): Promise<void> {
   const transform = await readJson<FittedTransform>(store, record.transformUri);
-  const model = await loadOnnxModel(await store.read(record.modelUri), record.modelUri, transform.outputColumns.length);
+  await (await loadPredictor(store, record.modelUri, transform)).close();
+}
+
+/**
+ * The model at `modelUri` behind `transform` as a Predictor: its ONNX session (probed with one row, which checks the
+ * input width, `transform.outputColumns.length` unless given) and the transform. A predictor that cannot be built
+ * releases its session.
+ */
+export async function loadPredictor(
+  store: ArtifactStore,
+  modelUri: string,
+  transform: FittedTransform,
+  inputWidth = transform.outputColumns.length,
+): Promise<Predictor> {
+  const model = await loadOnnxModel(await store.read(modelUri), modelUri, inputWidth);
   try {
-    createPredictor(transform, model);
-  } finally {
+    return createPredictor(transform, model);
+  } catch (err) {
     await model.close();
+    throw err;
   }
 }

@@ -5,12 +5,12 @@
  * JSON instance by name: numeric ones as DOUBLE (JSON numbers only), categorical ones as text.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogFolder } from '../artifacts/layout';
 import type { ColumnReference } from '../drift/reference';
 import { predictionColumn } from '../evaluation/prediction-reference';
+import { makeTempDir } from '../step-context';
 import { ident, literal } from '../warehouse/duckdb';
 
 export interface LogWindow {
@@ -40,7 +40,7 @@ export async function withLocalParts<T>(
 ): Promise<T> {
   const local = parts.map((p) => store.localPath(p));
   if (local.every((p) => p !== undefined)) return fn(local);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlops-monitor-'));
+  const dir = await makeTempDir('mlops-monitor-');
   try {
     const files = await Promise.all(
       parts.map(async (uri, i) => {

@@ -23,9 +23,10 @@ export async function setDeployment(store: ArtifactStore, input: SetDeploymentIn
   const target: DeploymentState = { stable: input.stable, ...(input.canary ? { canary: { ...input.canary } } : {}) };
   await ensureServable(store, model, input.stable, 'stable version');
   if (input.canary) await ensureServable(store, model, input.canary.version, 'canary');
-  const before = await readDeployment(store, model, alias);
   const recordUri = deploymentRecord(store, model, alias);
   const written = (await store.exists(recordUri)) ? await readJson<DeploymentRecord>(store, recordUri) : undefined;
+  // The state before: the record, or (none written yet) the one the alias implies; the record is read once.
+  const before = written ?? (await readDeployment(store, model, alias));
   const moved = !sameState(written, target);
   if (moved) await writeDeployment(store, model, alias, target);
   await moveAlias(store, model, alias, input.stable);

@@ -3,11 +3,11 @@
  * created or updated in place). Overlap policy SKIP: a tick while the previous check still runs is dropped (the next
  * window covers its rows).
  */
-import type { Client, ScheduleOptions } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { MonitorModelInput } from '../contracts/monitoring';
 import { monitoringCatchupWindow, monitoringScheduleId } from '../contracts/monitoring';
 import type { ModelScheduleOptions, ScheduledWorkflow } from './cron-schedule';
-import { modelSchedule, upsertModelSchedule } from './cron-schedule';
+import { upsertModelSchedule } from './cron-schedule';
 
 const monitoring: ScheduledWorkflow = {
   workflowType: 'monitorModel',
@@ -17,10 +17,6 @@ const monitoring: ScheduledWorkflow = {
 
 /** Cron, `monitorModel` input (model name and check settings), task queue (default: the pipeline's). */
 export type MonitoringScheduleOptions = ModelScheduleOptions<MonitorModelInput>;
-
-export function monitoringSchedule(options: MonitoringScheduleOptions): ScheduleOptions {
-  return modelSchedule(monitoring, options);
-}
 
 /** Creates the model's schedule, or updates it when it exists; returns its id and whether it was created. */
 export function upsertMonitoringSchedule(

@@ -85,7 +85,7 @@ export class PredictCore {
     return { version: chosen.version, predictions: chosen.predictor.decode(output, instances.length) };
   }
 
-  /** As `predict`, each prediction as its JSON text (encoded once, for the response and the log). */
+  /** As `predict`, each prediction as its JSON text, built straight from the model output (for the JSON routes). */
   async predictJson(
     name: string,
     instances: readonly unknown[],

@@ -41,12 +41,13 @@ function verbTarget(target: string, request: FastifyRequest): string {
 }
 
 async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {
-  core.checkModel(name);
-  const instances = instancesOf(jsonBody(request));
   const ctx: PredictContext = { requestId: request.id };
+  // Routed before the body is read, so an unknown model is a 404 whatever the body holds.
+  const chosen = core.route(name, ctx);
+  const instances = instancesOf(jsonBody(request));
   try {
-    const outcome = await core.predictJson(name, instances, ctx);
-    // Vertex's PredictResponse, built around the predictions' JSON text (encoded once, also for the log).
+    const outcome = await core.predictJson(name, instances, ctx, chosen);
+    // Vertex's PredictResponse, built around the predictions' JSON text.
     const version = JSON.stringify(String(outcome.version));
     const body = `{"predictions":[${outcome.predictions.join(',')}],"deployedModelId":${version},"model":${JSON.stringify(core.modelName)},"modelVersionId":${version}}`;
     void reply.type('application/json; charset=utf-8');

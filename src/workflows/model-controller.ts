@@ -262,7 +262,6 @@ class Controller {
 
   private async startRetrain({ reason, folded }: { reason: string; folded: number }): Promise<void> {
     const s = this.state;
-    if (rolloutUnderWay(s)) return;
     s.attempts++;
     const workflowId = retrainWorkflowId(this.spec.modelName, s.attempts);
     s.requestedRetrain = undefined;
@@ -434,6 +433,8 @@ class Controller {
       );
     }
     s.canary = undefined;
+    // A promote or rollback that arrived while the verdict was being made is answered by this end, not the next canary.
+    this.#forced = undefined;
   }
 
   private async moveStable(version: number, reason: string): Promise<void> {
@@ -450,10 +451,17 @@ class Controller {
   private async deploy(version: number, direct: boolean): Promise<ControllerAnswer> {
     await condition(() => this.#ready);
     if (direct || this.spec.servers.length === 0 || this.state.stable === undefined) {
-      await this.serial(() => this.moveStable(version, 'deployed by hand'));
+      await this.serial(() => {
+        this.validateDeploy(version);
+        return this.moveStable(version, 'deployed by hand');
+      });
       return this.answer(`v${version} is stable`);
     }
-    await this.serial(() => this.startCanary(version));
+    // Checked again once it is this update's turn: the loop may have started a canary while it waited.
+    await this.serial(() => {
+      this.validateDeploy(version);
+      return this.startCanary(version);
+    });
     return this.answer(`canary v${version} started; judged at ${this.state.canary?.bakeUntil}`);
   }
 
@@ -461,13 +469,15 @@ class Controller {
     const version = this.state.canary!.version;
     this.#forced = { decision, reason };
     await condition(() => this.state.canary?.version !== version);
-    return this.answer(`canary v${version} ${decision === 'promote' ? 'promoted' : 'rolled back'}`);
+    const promoted = this.state.stable === version;
+    return this.answer(`canary v${version} ${promoted ? 'promoted' : 'rolled back'}`);
   }
 
   private async rollback(reason: string): Promise<ControllerAnswer> {
     if (this.state.canary) return this.force('rollback', reason);
     const back = this.state.previousStable!;
     await this.serial(async () => {
+      this.require(this.state.canary === undefined, 'a canary started meanwhile: roll it back instead');
       await this.moveStable(back, `rolled back by hand: ${reason}`);
       this.record('rolled-back', reason, back);
       this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, back);
