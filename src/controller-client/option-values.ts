@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { CanaryThresholds, ControllerInput } from '../contracts/controller';
-import { canaryThresholdsSchema, controllerInputSchema } from '../contracts/controller';
+import { controllerInputSchema } from '../contracts/controller';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
 
@@ -60,8 +60,6 @@ export function thresholdsFrom(command: string, values: OptionValues, required: 
     const flags = Object.keys(thresholdFlags).map((flag) => `--${flag}`);
     throw invalid(command, 'options', `give at least one of ${flags.join(', ')}`);
   }
-  // The controller's validator would refuse the same values; checked here, before anything connects.
-  parseWorkflowInput(canaryThresholdsSchema.partial().strict(), thresholds, 'setThresholds');
   return thresholds;
 }
 
@@ -94,7 +92,7 @@ function trainingInputFrom(values: OptionValues): Record<string, unknown> {
     parsed = JSON.parse(text);
   } catch {
     // The parser's message quotes the file's text; the file may be anything, so it is not repeated.
-    throw invalid('start', '--training', `${file} is not valid JSON (it must hold the trainingPipeline input object)`);
+    throw invalid('start', '--training', `${file} is not JSON (it must hold the trainingPipeline input object)`);
   }
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
   throw invalid('start', '--training', `${file} must hold one JSON object (the trainingPipeline input)`);
