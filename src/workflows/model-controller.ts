@@ -130,7 +130,7 @@ class Controller {
     setHandler(retrainFinishedSignal, (outcome) => this.onRetrainFinished(outcome));
     setHandler(retrainUpdate, (args) => this.answer(this.askRetrain(reasonOf(args, 'asked for'))));
     setHandler(deployUpdate, ({ version, direct }) => this.deploy(version, direct ?? false), {
-      validator: ({ version }: { version: number }) => this.validateDeploy(version),
+      validator: (args: { version: number } | undefined) => this.validateDeploy(args?.version),
     });
     setHandler(promoteUpdate, () => this.force('promote', 'promoted by hand'), {
       validator: () => this.require(s.canary !== undefined, 'no canary is baking: nothing to promote'),
@@ -139,10 +139,10 @@ class Controller {
       validator: (_args: { reason?: string }) => this.validateRollback(),
     });
     setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
-      validator: ({ version }: { version: number }) => this.validateDecision(version),
+      validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
     });
     setHandler(rejectUpdate, ({ version, reason }) => this.decide(false, reason || `v${version} rejected`), {
-      validator: ({ version }: { version: number }) => this.validateDecision(version),
+      validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
     });
     setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
       validator: (changes) =>
@@ -498,8 +498,9 @@ class Controller {
     return this.answer(`${feature} ${muted ? 'muted: its drift alone no longer starts a retrain' : 'unmuted'}`);
   }
 
-  private validateDeploy(version: number): void {
-    this.require(Number.isInteger(version) && version >= 1, 'version must be a registered version number (1, 2, …)');
+  /** `version` as sent: the Temporal CLI may send no input, or a string. */
+  private validateDeploy(version: number | undefined): void {
+    this.require(Number.isInteger(version) && version! >= 1, 'version must be a registered version number (1, 2, …)');
     this.require(
       this.state.canary === undefined,
       `canary v${this.state.canary?.version} is baking: promote or roll it back first`,
@@ -518,7 +519,8 @@ class Controller {
     );
   }
 
-  private validateDecision(version: number): void {
+  private validateDecision(version: number | undefined): void {
+    this.require(Number.isInteger(version), 'name the version: {"version": <n>}');
     const pending = this.state.pendingApproval;
     this.require(pending !== undefined, 'no version is waiting for approval');
     this.require(pending!.version === version, `v${pending!.version} waits for approval, not v${version}`);

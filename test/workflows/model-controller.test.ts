@@ -222,6 +222,9 @@ describe('modelController (fake activities)', function () {
         canary: { bakeSeconds: 3600, minRequests: 10 },
       });
       await assertRefused(handle.executeUpdate(promoteUpdate), /no canary is baking/);
+      // What the Temporal CLI sends when the input is left out or mistyped: refused, naming what is missing.
+      await assertRefused(handle.executeUpdate('deploy'), /version must be a registered version number/);
+      await assertRefused(handle.executeUpdate('approve', { args: [{ version: 'three' }] }), /name the version/);
       await handle.executeUpdate(retrainUpdate, { args: [{}] });
       await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'approval pending');
       await assertRefused(
