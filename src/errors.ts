@@ -305,6 +305,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
   },
+  MLOPS_ERR_MONITOR_LOG_LAYOUT: {
+    message:
+      'The Parquet files under {folder} are not prediction log parts this version reads (an "output" group and a "features" group, or both as JSON); found the columns {found}',
+    retryable: false,
+    fix: 'Keep only the parts the model server writes under predictions/<model>/date=YYYY-MM-DD/ (every .parquet file there is read as a log part): move other files out of the folder and run the check again.',
+  },
   MLOPS_ERR_MONITOR_LOG_TABLE_MISSING: {
     message:
       'The drift check of model "{model}" asks for the BigQuery prediction log, but the worker has no log table configured',

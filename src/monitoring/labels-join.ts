@@ -6,6 +6,7 @@
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, isNumericType, literal } from '../warehouse/duckdb';
+import { classProbability, predictedValue, relationLayout } from './log-columns';
 
 export interface LabelsJoinSpec {
   /** The source's URI, for error messages. */
@@ -37,8 +38,15 @@ const namedConflicts = 10;
 /**
  * @param log table expression of every logged row read (unknown ids are judged against it)
  * @param window the window's rows of the version (a subset of `log`)
+ * @param folder where the log is, for errors
  */
-export async function joinLabels(db: DuckDb, spec: LabelsJoinSpec, log: string, window: string): Promise<JoinedLabels> {
+export async function joinLabels(
+  db: DuckDb,
+  spec: LabelsJoinSpec,
+  log: string,
+  window: string,
+  folder: string,
+): Promise<JoinedLabels> {
   const types = await checkColumns(db, spec);
   await db.run(`CREATE OR REPLACE TEMP TABLE labels_raw AS ${rawLabelsSql(spec, types)}`);
   await checkLabelValues(db, spec, types[spec.labelColumn]!);
@@ -48,7 +56,7 @@ export async function joinLabels(db: DuckDb, spec: LabelsJoinSpec, log: string, 
   );
   await checkConflicts(db, spec.uri);
   const [counts = {}] = await db.query(countsSql(log, window));
-  const { outputs, labels } = await labelledRows(db, spec, window);
+  const { outputs, labels } = await labelledRows(db, spec, window, folder);
   return {
     labelled: labels.length,
     unlabelled: Number(counts.window ?? 0) - Number(counts.labelled ?? 0),
@@ -180,24 +188,21 @@ function countsSql(log: string, window: string): string {
     (SELECT count(*) FROM labels WHERE n > 1) AS duplicates`;
 }
 
-/** JSON path `$.probabilities."<class>"`, quoted so any class name stays one key. */
-function probabilityPath(cls: string): string {
-  return literal(`$.probabilities.${JSON.stringify(cls)}`);
-}
-
 /**
  * The labelled predictions' outputs and labels, in log order. A logged output without a probability of every class
- * (or without a value) was not written by this model server and is left out.
+ * (or without a value: another version's) is left out.
  */
 async function labelledRows(
   db: DuckDb,
   spec: LabelsJoinSpec,
   window: string,
+  folder: string,
 ): Promise<{ outputs: Float64Array; labels: Float64Array }> {
+  const layout = await relationLayout(db, window, folder);
   const outputs =
     spec.task === 'classification'
-      ? spec.classes.map((c, i) => `TRY_CAST(json_extract(w.output, ${probabilityPath(c)}) AS DOUBLE) AS o${i}`)
-      : [`TRY_CAST(json_extract(w.output, '$.value') AS DOUBLE) AS o0`];
+      ? spec.classes.map((c, i) => `${classProbability(layout, 'w', c)} AS o${i}`)
+      : [`${predictedValue(layout, 'w')} AS o0`];
   const names = outputs.map((_, i) => `o${i}`);
   const { columns } = await db.columns(
     `SELECT * FROM (SELECT ${outputs.join(', ')}, l.y, w.ts, w.request_id, w.instance FROM ${window} AS w

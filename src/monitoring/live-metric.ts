@@ -6,7 +6,7 @@
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
-import { monitoringFiles } from '../artifacts/layout';
+import { monitoringFiles, predictionLogFolder } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { CheckLiveMetricInput, CheckLiveMetricResult, LiveMetric } from '../contracts/monitoring';
 import { defaultAccuracyDrop } from '../contracts/monitoring';
@@ -14,9 +14,10 @@ import { classificationMetrics, lowerIsBetter, regressionMetrics } from '../eval
 import { mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { resolveAlias } from '../registry/model-registry';
-import { literal, withDuckDb } from '../warehouse/duckdb';
+import { withDuckDb } from '../warehouse/duckdb';
 import type { JoinedLabels, LabelsJoinSpec } from './labels-join';
 import { joinLabels } from './labels-join';
+import { logParts } from './log-columns';
 import type { LabelsAccess } from './labels-source';
 import { withLabelsRelation } from './labels-source';
 import type { LogWindow } from './prediction-window';
@@ -53,7 +54,9 @@ export async function checkLiveMetric(
     classes: transform.target.classes ?? [],
   };
   const joined = await withLabelsRelation(deps, input.labels.uri, (relation) =>
-    withLocalParts(deps.store, parts ?? [], (files) => joinWindow(files, w, { ...spec, relation }, deps.threads)),
+    withLocalParts(deps.store, parts ?? [], (files) =>
+      joinWindow(files, w, { ...spec, relation }, predictionLogFolder(deps.store, input.modelName), deps.threads),
+    ),
   );
   const counts = {
     labelled: joined.labelled,
@@ -84,13 +87,19 @@ function defaultThreshold(metric: string, evaluationValue: number): number {
   return lowerIsBetter.has(metric) ? defaultAccuracyDrop * Math.abs(evaluationValue) : defaultAccuracyDrop;
 }
 
-function joinWindow(files: string[], w: LogWindow, spec: LabelsJoinSpec, threads: number): Promise<JoinedLabels> {
+function joinWindow(
+  files: string[],
+  w: LogWindow,
+  spec: LabelsJoinSpec,
+  folder: string,
+  threads: number,
+): Promise<JoinedLabels> {
   const columns = 'request_id, instance, ts, version, output';
   const log = files.length
-    ? `(SELECT ${columns} FROM read_parquet([${files.map(literal).join(', ')}]))`
-    : `(SELECT NULL::VARCHAR AS request_id, NULL::INTEGER AS instance, NULL::TIMESTAMPTZ AS ts, NULL::INTEGER AS version, NULL::JSON AS output WHERE false)`;
+    ? `(SELECT ${columns} FROM ${logParts(files)})`
+    : `(SELECT NULL::VARCHAR AS request_id, NULL::INTEGER AS instance, NULL::TIMESTAMPTZ AS ts, NULL::INTEGER AS version, NULL::STRUCT(label VARCHAR) AS output WHERE false)`;
   const window = files.length ? windowRows(files, w) : log;
-  return withDuckDb((db) => joinLabels(db, spec, log, window), { threads });
+  return withDuckDb((db) => joinLabels(db, spec, log, window, folder), { threads });
 }
 
 function skipReason(

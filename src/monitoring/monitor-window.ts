@@ -8,7 +8,7 @@
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
-import { monitoringFiles, monitoringWatermark, profileFiles } from '../artifacts/layout';
+import { monitoringFiles, monitoringWatermark, predictionLogFolder, profileFiles } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { CheckModelDriftInput, CheckModelDriftResult, PredictionDrift } from '../contracts/monitoring';
 import { countWindow, driftReportJson, evaluateDrift } from '../drift/compute-drift';
@@ -35,6 +35,7 @@ import {
   tablePath,
 } from './bigquery-log-window';
 import type { LogWindow } from './prediction-window';
+import { logLayout } from './log-columns';
 import { featureColumns, logPartsOf, outputColumn, presenceSql, windowRows, withLocalParts } from './prediction-window';
 
 /** Where the window is counted: the Parquet log (DuckDB, `threads`) or the BigQuery log table, when configured. */
@@ -224,18 +225,20 @@ async function countSource(
   if (!parts.length) return undefined;
   return withLocalParts(store, parts, (files) =>
     withDuckDb(
-      (db) =>
-        countLog(
+      async (db) => {
+        const layout = await logLayout(db, files, predictionLogFolder(store, w.modelName));
+        return countLog(
           {
             dialect: duckDbDialect,
             query: (sql) => db.query(sql),
             rows: windowRows(files, w),
-            presenceSql,
-            featureColumns,
-            outputColumn,
+            presenceSql: presenceSql(layout),
+            featureColumns: featureColumns(layout),
+            outputColumn: outputColumn(layout),
           },
           spec,
-        ),
+        );
+      },
       { threads: access.threads },
     ),
   );

@@ -1,8 +1,8 @@
 /**
  * A window (since, until] of a model version's prediction log as a relation with one column per feature, for the
  * drift counting queries. The log's Parquet parts are read by DuckDB where they lie (a local store) or from local
- * copies (a remote one); only the day partitions the window touches are read. Features are taken out of the logged
- * JSON instance by name: numeric ones as DOUBLE (JSON numbers only), categorical ones as text.
+ * copies (a remote one); only the day partitions the window touches are read. Features are read from the typed
+ * `features` group by name (`log-columns.ts`): numeric ones as DOUBLE, categorical ones as text.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +12,8 @@ import type { ColumnReference } from '../drift/reference';
 import { predictionColumn } from '../evaluation/prediction-reference';
 import { makeTempDir } from '../step-context';
 import { ident, literal } from '../warehouse/duckdb';
+import { featurePresent, featureValue, logParts, predictedLabel, predictedValue } from './log-columns';
+import type { LogLayout } from './log-columns';
 
 export interface LogWindow {
   modelName: string;
@@ -55,43 +57,44 @@ export async function withLocalParts<T>(
   }
 }
 
-/** `$."name"`: a JSON path to one key, quoted so dots, quotes and brackets in a feature name stay part of the name. */
-function keyPath(name: string): string {
-  return literal(`$.${JSON.stringify(name)}`);
-}
-
 /** The window's rows of the version (raw log columns), as a DuckDB table expression. */
 export function windowRows(files: string[], w: LogWindow): string {
   const since = w.since ? ` AND ts > CAST(${literal(w.since)} AS TIMESTAMPTZ)` : '';
-  return `(SELECT * FROM read_parquet([${files.map(literal).join(', ')}]) WHERE version = ${Math.trunc(w.version)} AND ts <= CAST(${literal(w.until)} AS TIMESTAMPTZ)${since})`;
+  return `(SELECT * FROM ${logParts(files)} WHERE version = ${Math.trunc(w.version)} AND ts <= CAST(${literal(w.until)} AS TIMESTAMPTZ)${since})`;
 }
 
 /**
- * One column per feature, extracted from the logged instance. A numeric feature takes only JSON numbers (text such
- * as "12" or "1e400", booleans, objects and arrays count as null, as the model server refuses them); a categorical
- * one takes any scalar as text.
+ * One column per feature of the reference, read from the logged features: a numeric feature as DOUBLE, a categorical
+ * one as text; a feature the log does not have is all null.
  */
-export function featureColumns(rows: string, reference: Record<string, ColumnReference>): string {
-  const columns = Object.entries(reference).map(([name, ref]) => {
-    const text = `json_extract_string(features, ${keyPath(name)})`;
-    const numeric = `CASE WHEN json_type(features, ${keyPath(name)}) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN TRY_CAST(${text} AS DOUBLE) END`;
-    return `${ref.kind === 'numeric' ? numeric : text} AS ${ident(name)}`;
-  });
-  return `(SELECT ${columns.join(', ')} FROM ${rows} AS w)`;
+export function featureColumns(layout: LogLayout) {
+  return (rows: string, reference: Record<string, ColumnReference>): string => {
+    const columns = Object.entries(reference).map(
+      ([name, ref]) =>
+        `${featureValue(layout, 'w', name, ref.kind === 'numeric' ? 'numeric' : 'categorical')} AS ${ident(name)}`,
+    );
+    return `(SELECT ${columns.join(', ')} FROM ${rows} AS w)`;
+  };
 }
 
 /**
  * The logged output as one column named like the version's prediction reference: the predicted label (text) of a
- * classifier, the value (a JSON number) of a regressor; anything else counts as null.
+ * classifier, the value of a regressor.
  */
-export function outputColumn(rows: string, reference: ColumnReference): string {
-  const value = `CASE WHEN json_type(output, '$.value') IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN TRY_CAST(json_extract_string(output, '$.value') AS DOUBLE) END`;
-  const column = reference.kind === 'numeric' ? value : `json_extract_string(output, '$.label')`;
-  return `(SELECT ${column} AS ${ident(predictionColumn)} FROM ${rows} AS w)`;
+export function outputColumn(layout: LogLayout) {
+  return (rows: string, reference: ColumnReference): string => {
+    const column = reference.kind === 'numeric' ? predictedValue(layout, 'w') : predictedLabel(layout, 'w');
+    return `(SELECT ${column} AS ${ident(predictionColumn)} FROM ${rows} AS w)`;
+  };
 }
 
-/** Rows of the window, and for each feature the rows whose instance has the key at all (null values included). */
-export function presenceSql(rows: string, names: string[]): string {
-  const present = names.map((n, i) => `count(json_extract(features, ${keyPath(n)})) AS p${i}`);
-  return `SELECT count(*) AS n${present.map((p) => `, ${p}`).join('')} FROM ${rows} AS w`;
+/**
+ * Rows of the window, and for each feature the rows that have it (null values included; the model server logs every
+ * feature of the version).
+ */
+export function presenceSql(layout: LogLayout) {
+  return (rows: string, names: string[]): string => {
+    const present = names.map((n, i) => `count(*) FILTER (WHERE ${featurePresent(layout, 'w', n)}) AS p${i}`);
+    return `SELECT count(*) AS n${present.map((p) => `, ${p}`).join('')} FROM ${rows} AS w`;
+  };
 }

@@ -5,18 +5,21 @@
  * repeated edges merged), so both sides share the bins. Fewer than `minRows` rows on either side skips the comparison.
  */
 import type { ArtifactStore } from '../artifacts';
+import { predictionLogFolder } from '../artifacts/layout';
 import type { PredictionComparison } from '../contracts/controller';
 import type { ComparePredictionsInput } from '../contracts/rollout';
 import { jensenShannon } from '../drift/statistics';
 import { mlopsError } from '../errors';
+import { logLayout, predictedLabel, predictedValue } from '../monitoring/log-columns';
+import type { LogLayout } from '../monitoring/log-columns';
 import type { LogWindow } from '../monitoring/prediction-window';
 import { logPartsOf, windowRows, withLocalParts } from '../monitoring/prediction-window';
 import type { DuckDb } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
 
-/** The logged output's label (classification) and value (regression, JSON numbers only). */
-const outputs = (rows: string) =>
-  `(SELECT json_extract_string(output, '$.label') AS label, CASE WHEN json_type(output, '$.value') IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN TRY_CAST(json_extract_string(output, '$.value') AS DOUBLE) END AS value FROM ${rows} AS r)`;
+/** The logged output's label (classification) and value (regression). */
+const outputs = (layout: LogLayout, rows: string) =>
+  `(SELECT ${predictedLabel(layout, 'r')} AS label, ${predictedValue(layout, 'r')} AS value FROM ${rows} AS r)`;
 
 const deciles = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
@@ -31,9 +34,10 @@ export async function comparePredictions(
     return { stableRows: 0, canaryRows: 0, skipped: `model "${input.modelName}" has no prediction log in the window` };
   return withLocalParts(store, parts, (files) =>
     withDuckDb(
-      (db) => {
-        const stable = outputs(windowRows(files, { ...window, version: input.stable }));
-        const canary = outputs(windowRows(files, { ...window, version: input.canary }));
+      async (db) => {
+        const layout = await logLayout(db, files, predictionLogFolder(store, input.modelName));
+        const stable = outputs(layout, windowRows(files, { ...window, version: input.stable }));
+        const canary = outputs(layout, windowRows(files, { ...window, version: input.canary }));
         return compare(db, stable, canary, input);
       },
       { threads },

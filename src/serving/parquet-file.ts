@@ -1,21 +1,31 @@
 /**
- * A minimal Parquet writer for the prediction log: required (non-null) columns already laid out in Parquet's PLAIN
- * encoding by `ColumnBytes`, written uncompressed as one data page per column in one row group. Enough for DuckDB,
- * BigQuery and any Parquet reader; no statistics, no dictionary, no nesting. Format: the Apache Parquet file format
- * (magic `PAR1`, column chunks, Thrift compact-protocol footer).
+ * A minimal Parquet writer for the prediction log: columns already laid out in Parquet's PLAIN encoding by
+ * `ColumnBytes`, written uncompressed as one data page per column in one row group. A column is a top-level field or a
+ * field of a (required, non-repeated) group, such as `features.tenure`; a nullable one carries a definition level per
+ * row. Enough for DuckDB, BigQuery and any Parquet reader; no statistics, no dictionary, no repetition. Format: the
+ * Apache Parquet file format (magic `PAR1`, column chunks, Thrift compact-protocol footer).
  */
 
 /** Physical types (parquet.thrift `Type`). */
-export const ParquetType = { int32: 1, int64: 2, double: 5, byteArray: 6 } as const;
+export const ParquetType = { int32: 1, int64: 2, float: 4, double: 5, byteArray: 6 } as const;
 
 /** What a column's bytes mean beyond their physical type. */
 export type ColumnMeaning = 'string' | 'json' | 'timestamp-micros-utc' | undefined;
 
 export interface ParquetColumn {
-  name: string;
+  /** Its field and the groups above it, outermost first: `['request_id']`, `['features', 'tenure']`. */
+  path: string[];
   type: (typeof ParquetType)[keyof typeof ParquetType];
   meaning?: ColumnMeaning;
-  bytes: ColumnBytes;
+  /** The values present, in row order: PLAIN-encoded, or with a dictionary, each value's index in it. */
+  bytes: Uint8Array;
+  /** For a nullable column: one byte per row, 1 where the row has a value and 0 where it is null. */
+  defined?: Uint8Array;
+  /**
+   * A dictionary-encoded column: its distinct values (PLAIN-encoded) and their count; `bytes` then holds each value's
+   * index as `indexWidth` bytes, little-endian.
+   */
+  dictionary?: { bytes: Uint8Array; count: number; indexWidth: 1 | 2 | 4 };
 }
 
 /** A growing byte buffer holding one column's values in PLAIN encoding. */
@@ -43,9 +53,20 @@ export class ColumnBytes {
     this.length += bytes.length;
   }
 
+  /** One byte (0–255). */
+  byte(v: number): void {
+    this.#room(1);
+    this.#buf[this.length++] = v;
+  }
+
   int32(v: number): void {
     this.#room(4);
     this.length = this.#buf.writeInt32LE(v, this.length);
+  }
+
+  float(v: number): void {
+    this.#room(4);
+    this.length = this.#buf.writeFloatLE(v, this.length);
   }
 
   double(v: number): void {
@@ -106,7 +127,7 @@ export function readTexts(bytes: Buffer): string[] {
 
 /**
  * The whole file: `PAR1`, one page per column, the footer, its length, `PAR1`; assembled in `into` (cleared first, and
- * reusable once the returned view has been written).
+ * reusable once the returned view has been written). Columns of one group must be next to each other.
  */
 export function parquetFile(columns: ParquetColumn[], rows: number, into = new ColumnBytes()): Buffer {
   const magic = Buffer.from('PAR1');
@@ -114,17 +135,68 @@ export function parquetFile(columns: ParquetColumn[], rows: number, into = new C
   into.append(magic);
   const chunks: ThriftStruct[] = [];
   for (const c of columns) {
-    const data = c.bytes.bytes;
-    const header = encodeStruct(pageHeader(data.length, rows));
-    chunks.push(columnChunk(c, rows, into.length, header.length + data.length));
-    into.append(header);
-    into.append(data);
+    const start = into.length;
+    const dictionary = c.dictionary;
+    if (dictionary) {
+      into.append(encodeStruct(dictionaryPageHeader(dictionary.bytes.length, dictionary.count)));
+      into.append(dictionary.bytes);
+    }
+    const dataStart = into.length;
+    const levels = c.defined ? definitionLevels(c.defined, rows) : undefined;
+    // A dictionary's indices: their bit width, then one bit-packed run of groups of eight (the last one padded).
+    const indices = dictionary ? bitPackedRun(c.bytes, dictionary.indexWidth) : undefined;
+    const size =
+      (levels ? 4 + levels.length : 0) + (indices ? 1 + indices.header.length + indices.length : c.bytes.length);
+    into.append(encodeStruct(pageHeader(size, rows, dictionary ? Encoding.rleDictionary : Encoding.plain)));
+    if (levels) {
+      into.int32(levels.length);
+      into.append(levels);
+    }
+    if (indices) {
+      into.append(Buffer.from([dictionary!.indexWidth * 8, ...indices.header]));
+      into.append(c.bytes);
+      into.append(Buffer.alloc(indices.length - c.bytes.length));
+    } else into.append(c.bytes);
+    chunks.push(columnChunk(c, rows, { start, dataStart, size: into.length - start }));
   }
   const footer = encodeStruct(fileMetaData(columns, rows, chunks, into.length - magic.length));
   into.append(footer);
   into.int32(footer.length);
   into.append(magic);
   return into.bytes;
+}
+
+/** The header of one bit-packed run holding `bytes` (values of `width` bytes), and the run's length padded to 8. */
+function bitPackedRun(bytes: Uint8Array, width: number): { header: number[]; length: number } {
+  const groups = Math.ceil(bytes.length / width / 8);
+  const header: number[] = [];
+  writeVarint(header, groups * 2 + 1);
+  return { header, length: groups * 8 * width };
+}
+
+/**
+ * Definition levels (bit width 1) in the RLE / bit-packing hybrid: one run when every row is alike, else bit-packed
+ * groups of eight, least significant bit first.
+ */
+function definitionLevels(defined: Uint8Array, rows: number): Buffer {
+  const first = defined[0] ?? 0;
+  let alike = true;
+  for (let i = 1; i < rows && alike; i++) alike = defined[i] === first;
+  const out: number[] = [];
+  if (alike) {
+    writeVarint(out, rows * 2);
+    out.push(first);
+    return Buffer.from(out);
+  }
+  const groups = Math.ceil(rows / 8);
+  writeVarint(out, groups * 2 + 1);
+  const packed = Buffer.alloc(out.length + groups);
+  packed.set(out);
+  for (let i = 0; i < rows; i++) {
+    const at = out.length + (i >> 3);
+    if (defined[i]) packed[at] = packed[at]! | (1 << (i & 7));
+  }
+  return packed;
 }
 
 // --- parquet.thrift structures, as [field id, value] lists -----------------------------------------------------------
@@ -138,15 +210,17 @@ type ThriftValue =
   | { list: 'i32' | 'binary' | 'struct'; items: (number | string | ThriftStruct)[] };
 type ThriftStruct = [number, ThriftValue][];
 
-const Encoding = { plain: 0, rle: 3 };
+const Encoding = { plain: 0, rle: 3, rleDictionary: 8 };
+const pageTypeDictionary = 2;
 const pageTypeData = 0;
 const codecUncompressed = 0;
 const repetitionRequired = 0;
+const repetitionOptional = 1;
 
-function pageHeader(size: number, rows: number): ThriftStruct {
+function pageHeader(size: number, rows: number, encoding: number): ThriftStruct {
   const dataPage: ThriftStruct = [
     [1, { i32: rows }],
-    [2, { i32: Encoding.plain }],
+    [2, { i32: encoding }],
     [3, { i32: Encoding.rle }],
     [4, { i32: Encoding.rle }],
   ];
@@ -158,19 +232,44 @@ function pageHeader(size: number, rows: number): ThriftStruct {
   ];
 }
 
-function columnChunk(c: ParquetColumn, rows: number, offset: number, size: number): ThriftStruct {
+function dictionaryPageHeader(size: number, count: number): ThriftStruct {
+  return [
+    [1, { i32: pageTypeDictionary }],
+    [2, { i32: size }],
+    [3, { i32: size }],
+    [
+      7,
+      {
+        struct: [
+          [1, { i32: count }],
+          [2, { i32: Encoding.plain }],
+        ],
+      },
+    ],
+  ];
+}
+
+function columnChunk(
+  c: ParquetColumn,
+  rows: number,
+  at: { start: number; dataStart: number; size: number },
+): ThriftStruct {
+  const encodings = c.dictionary
+    ? [Encoding.plain, Encoding.rle, Encoding.rleDictionary]
+    : [Encoding.plain, Encoding.rle];
   const meta: ThriftStruct = [
     [1, { i32: c.type }],
-    [2, { list: 'i32', items: [Encoding.plain, Encoding.rle] }],
-    [3, { list: 'binary', items: [c.name] }],
+    [2, { list: 'i32', items: encodings }],
+    [3, { list: 'binary', items: c.path }],
     [4, { i32: codecUncompressed }],
     [5, { i64: rows }],
-    [6, { i64: size }],
-    [7, { i64: size }],
-    [9, { i64: offset }],
+    [6, { i64: at.size }],
+    [7, { i64: at.size }],
+    [9, { i64: at.dataStart }],
   ];
+  if (c.dictionary) meta.push([11, { i64: at.start }]);
   return [
-    [2, { i64: offset }],
+    [2, { i64: at.start }],
     [3, { struct: meta }],
   ];
 }
@@ -203,22 +302,51 @@ function annotation(meaning: ColumnMeaning): ThriftStruct {
   }
 }
 
-function fileMetaData(columns: ParquetColumn[], rows: number, chunks: ThriftStruct[], bytes: number): ThriftStruct {
-  const root: ThriftStruct = [
-    [4, { binary: 'schema' }],
-    [5, { i32: columns.length }],
-  ];
-  const leaves = columns.map((c): ThriftStruct => {
+/** The schema's elements, depth first: the root, then each group before its fields, in the columns' order. */
+function schemaElements(columns: ParquetColumn[]): ThriftStruct[] {
+  interface Node {
+    name: string;
+    children: Node[];
+    leaf?: ParquetColumn;
+  }
+  const root: Node = { name: 'schema', children: [] };
+  for (const c of columns) {
+    let parent = root;
+    for (const name of c.path.slice(0, -1)) {
+      let group = parent.children.at(-1);
+      if (group?.name !== name || group.leaf) {
+        group = { name, children: [] };
+        parent.children.push(group);
+      }
+      parent = group;
+    }
+    parent.children.push({ name: c.path.at(-1)!, children: [], leaf: c });
+  }
+  const elements: ThriftStruct[] = [];
+  const visit = (node: Node, top: boolean) => {
+    const c = node.leaf;
+    if (!c) {
+      const fields: ThriftStruct = top ? [] : [[3, { i32: repetitionRequired }]];
+      fields.push([4, { binary: node.name }], [5, { i32: node.children.length }]);
+      elements.push(fields);
+      for (const child of node.children) visit(child, false);
+      return;
+    }
     const [converted, logical] = annotation(c.meaning);
     const fields: ThriftStruct = [
       [1, { i32: c.type }],
-      [3, { i32: repetitionRequired }],
-      [4, { binary: c.name }],
+      [3, { i32: c.defined ? repetitionOptional : repetitionRequired }],
+      [4, { binary: node.name }],
     ];
     if (converted) fields.push(converted);
     if (logical) fields.push(logical);
-    return fields;
-  });
+    elements.push(fields);
+  };
+  visit(root, true);
+  return elements;
+}
+
+function fileMetaData(columns: ParquetColumn[], rows: number, chunks: ThriftStruct[], bytes: number): ThriftStruct {
   const rowGroup: ThriftStruct = [
     [1, { list: 'struct', items: chunks }],
     [2, { i64: bytes }],
@@ -226,7 +354,7 @@ function fileMetaData(columns: ParquetColumn[], rows: number, chunks: ThriftStru
   ];
   return [
     [1, { i32: 1 }],
-    [2, { list: 'struct', items: [root, ...leaves] }],
+    [2, { list: 'struct', items: schemaElements(columns) }],
     [3, { i64: rows }],
     [4, { list: 'struct', items: [rowGroup] }],
     [6, { binary: 'temporal-mlops prediction log' }],

@@ -11,7 +11,8 @@
  * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
  *   most `flushMs` plus one write of predictions.
  * - Off the event loop: a request appends typed values (`typed-rows.ts`: a few stores per feature, the raw output
- *   row); the JSON text and the Parquet file are made by a worker thread (`prediction-log-worker.ts`). A worker that
+ *   row); the Parquet file (typed columns, `prediction-batch.ts`) is made by a worker thread
+ *   (`prediction-log-worker.ts`). A worker that
  *   fails counts its batch as dropped for every sink (`reason="sink"`) and is replaced at the next write.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +28,7 @@ import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
 import { appendTyped, newTypedBatch } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
-export { PredictionBatch } from './prediction-batch';
+export { batchParquet, batchRows } from './prediction-batch';
 export type { PredictionRow } from './prediction-batch';
 export type { LogSpec } from './typed-rows';
 

@@ -1,12 +1,12 @@
 /**
  * The prediction log's rows as the request path records them: typed values, no text. Each row's features become one
  * number per feature in a Float64Array (a numeric value, NaN for null; for a category its index among the known
- * categories, or a code for null, true, false or "other", whose JSON text goes to a side list), and each row's output
- * is the model's raw output row. Turning them into JSON text and Parquet is left to the log's worker thread
- * (`prediction-log-worker.ts`), so a request pays for a few stores per feature, not for serializing.
+ * categories, or a code for null, true or false, or for "other", whose JSON text goes to a side list), and each row's output
+ * is the model's raw output row. Writing them as Parquet columns (and as JSON text for a sink that takes rows) is left
+ * to the log's worker thread (`prediction-log-worker.ts`), so a request pays for a few stores per feature.
  *
- * Both sides build their codec from the version's schema (`LogSpec`), so the worker writes exactly the features the
- * request carried (as `JSON.stringify` would, keys in the schema's order) and the output the response carried.
+ * Both sides build their codec from the version's schema (`LogSpec`), so the worker writes exactly the values the
+ * request carried and the output the response carried.
  */
 import type { FeatureSchema, Predictor } from '../models/predictor';
 import { predictionJsonEncoder } from '../models/predictor';
@@ -15,11 +15,14 @@ import { predictionJsonEncoder } from '../models/predictor';
 export type LogSpec = Pick<Predictor, 'task' | 'classes' | 'outputWidth'> & { features: readonly FeatureSchema[] };
 
 /** Category codes beside a known category's index (>= 0). */
-const codeNull = -1;
-const codeTrue = -2;
-const codeFalse = -3;
-/** The value's JSON text is the next entry of the side list. */
+export const codeNull = -1;
+export const codeTrue = -2;
+export const codeFalse = -3;
+/** Codes from -4 down: the value's JSON text is entry `-4 - code` of the side list. */
 const codeOther = -4;
+
+/** The side list's entry of an "other" code. */
+export const sideIndex = (code: number): number => codeOther - code;
 
 /** One batch's recorded requests (one model, one UTC day), in the form sent to the worker. */
 export interface TypedBatch {
@@ -39,10 +42,8 @@ export interface TypedBatch {
   /** Row-major raw outputs, `outputWidth` per row. */
   outputs: Float32Array;
   outputsUsed: number;
-  /** JSON text of category values coded "other", in row and feature order. */
+  /** JSON text of category values coded "other" (see `sideIndex`). */
   side: string[];
-  /** Rows recorded whole as JSON text (a shape validation should have refused; never expected): [row, text]. */
-  wholeRows: [number, string][];
 }
 
 interface FeatureCodec {
@@ -87,7 +88,6 @@ export function newTypedBatch(model: string, date: string, rowsHint: number): Ty
     outputs: new Float32Array(Math.max(64, rowsHint * 2)),
     outputsUsed: 0,
     side: [],
-    wholeRows: [],
   };
 }
 
@@ -110,9 +110,7 @@ export function appendTyped(
   const width = codec.names.length;
   batch.values = room(batch.values, batch.valuesUsed + count * width);
   for (let i = 0; i < count; i++) {
-    if (!typedRow(codec, instances[i], batch, batch.valuesUsed)) {
-      batch.wholeRows.push([batch.rows + i, JSON.stringify(instances[i]) ?? 'null']);
-    }
+    typedRow(codec, instances[i], batch, batch.valuesUsed);
     batch.valuesUsed += width;
   }
   const n = count * spec.outputWidth;
@@ -133,20 +131,16 @@ function room<T extends Float64Array | Float32Array>(array: T, needed: number): 
   return grown;
 }
 
-/** Writes one row's codes at `at`; false (and nothing in the side list) for a shape validation refuses. */
-function typedRow(codec: FeatureCodec, instance: unknown, batch: TypedBatch, at: number): boolean {
-  if (instance === null || typeof instance !== 'object') return false;
-  const record = instance as Record<string, unknown>;
-  const sideStart = batch.side.length;
+/**
+ * Writes one row's codes at `at`. Only validated instances are recorded; a value of a kind validation refuses (never
+ * expected) is recorded as null.
+ */
+function typedRow(codec: FeatureCodec, instance: unknown, batch: TypedBatch, at: number): void {
+  const record = (instance !== null && typeof instance === 'object' ? instance : {}) as Record<string, unknown>;
   for (let k = 0; k < codec.names.length; k++) {
     const code = codeOf(codec, k, record[codec.names[k]!], batch.side);
-    if (code === undefined) {
-      batch.side.length = sideStart;
-      return false;
-    }
-    batch.values[at + k] = code;
+    batch.values[at + k] = code ?? (codec.numeric[k] ? NaN : codeNull);
   }
-  return true;
 }
 
 function codeOf(codec: FeatureCodec, k: number, v: unknown, side: string[]): number | undefined {
@@ -158,24 +152,22 @@ function codeOf(codec: FeatureCodec, k: number, v: unknown, side: string[]): num
   if (typeof v === 'string') {
     const known = codec.index[k]!.get(v);
     if (known !== undefined) return known;
-    side.push(JSON.stringify(v));
-    return codeOther;
+    return codeOther - (side.push(JSON.stringify(v)) - 1);
   }
   if (typeof v === 'boolean') return v ? codeTrue : codeFalse;
   if (typeof v === 'number') {
-    side.push(String(v));
-    return codeOther;
+    return codeOther - (side.push(String(v)) - 1);
   }
   return undefined;
 }
 
 /**
- * The JSON text of each row's features from its codes; `side` is consumed in order. Same value as `JSON.stringify` of
+ * The JSON text of each row's features from its codes and the side list. Same value as `JSON.stringify` of
  * the recorded instance, keys in the schema's order.
  */
 export function featuresText(
   features: readonly FeatureSchema[],
-): (values: Float64Array, at: number, side: () => string) => string {
+): (values: Float64Array, at: number, side: readonly string[]) => string {
   const codec = codecOf(features);
   const keys = codec.names.map((n, k) => `${k === 0 ? '{' : ','}${JSON.stringify(n)}:`);
   const categories = features.map((f) => (f.categories ?? []).map((c) => JSON.stringify(c)));
@@ -190,7 +182,7 @@ export function featuresText(
       else if (v === codeNull) value = 'null';
       else if (v === codeTrue) value = 'true';
       else if (v === codeFalse) value = 'false';
-      else value = side();
+      else value = side[sideIndex(v)]!;
       text += keys[k]! + value;
     }
     return `${text}}`;

@@ -22,13 +22,18 @@ function relation(columns: string[], rows: Cell[][]): string {
   return `(SELECT * FROM (VALUES ${values}) AS t(${names}))`;
 }
 
+/** An output as the log's `output` group holds it: a DuckDB struct, numbers as DOUBLE. */
+function struct(value: unknown): string {
+  if (typeof value === 'number') return `${value}::DOUBLE`;
+  if (typeof value === 'string') return literal(value);
+  const fields = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${literal(k)}: ${struct(v)}`);
+  return `{${fields.join(', ')}}`;
+}
+
 /** Logged rows: [request id, instance, output]; all of version 1, in the window. */
 function log(rows: [string, number, unknown][]): string {
   const values = rows
-    .map(
-      ([id, i, out]) =>
-        `(${literal(id)}, ${i}, TIMESTAMPTZ '2026-11-30 10:00:00+00', 1, ${literal(JSON.stringify(out))}::JSON)`,
-    )
+    .map(([id, i, out]) => `(${literal(id)}, ${i}, TIMESTAMPTZ '2026-11-30 10:00:00+00', 1, ${struct(out)})`)
     .join(', ');
   return `(SELECT * FROM (VALUES ${values}) AS t(request_id, instance, ts, version, output))`;
 }
@@ -42,7 +47,7 @@ function join(spec: Partial<LabelsJoinSpec> & { relation: string }, logged: stri
     classes: [],
     ...spec,
   };
-  return withDuckDb((db) => joinLabels(db, full, logged, logged), { threads: 1 });
+  return withDuckDb((db) => joinLabels(db, full, logged, logged, 'predictions/test'), { threads: 1 });
 }
 
 describe('joinLabels (real DuckDB)', function () {

@@ -12,7 +12,14 @@ import type { DriftReport } from '../../src/drift/compute-drift';
 import { isMlopsError } from '../../src/errors';
 import type { WatermarkRecord } from '../../src/monitoring/monitor-window';
 import type { MonitoredChurn } from '../support/monitored-model';
-import { churnInstances, logServedPredictions, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import {
+  churnInstances,
+  logServedPredictions,
+  monitoredChurn,
+  predictionRows,
+  writeEarlierLayoutLog,
+  writePredictionLog,
+} from '../support/monitored-model';
 import { churnColumns } from '../../src/data/churn-generator';
 
 /** The model's raw features: the generator's columns without the target. */
@@ -161,6 +168,42 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
         isMlopsError(err, 'MLOPS_ERR_MONITOR_PROFILE_MISSING') &&
         /profiles\/ds-0000000000000bad\/profile\.json/.test(err.message),
     );
+  });
+
+  it('judges parts of the earlier layout (features and output as JSON text) as it judges the typed layout', async function () {
+    const typed = 'churn-typed-layout';
+    const earlier = 'churn-earlier-layout';
+    const instances = churnInstances({ rows: 900, seed: 41, drift: { tenureShift: -24, monthToMonthShare: 0.8 } }).map(
+      (r, i) => (i % 7 === 0 ? { ...r, monthly_charges: null, contract: null } : r),
+    );
+    const start = '2026-11-30T10:00:00Z';
+    const typedVersion = await churn.deployAs(typed);
+    await writePredictionLog(churn.store, typed, typedVersion, start, instances);
+    const earlierVersion = await churn.deployAs(earlier);
+    await writeEarlierLayoutLog(churn.store, earlier, predictionRows(earlier, earlierVersion, start, instances));
+    const judged = await Promise.all(
+      [typed, earlier].map(async (modelName) => {
+        const result = await check({ modelName, runId: `layout-${modelName}`, until: '2026-11-30T11:00:00Z' });
+        const drift = JSON.parse(
+          fs.readFileSync(churn.store.localPath(result.reportUris!.drift), 'utf8'),
+        ) as DriftReport;
+        return { result, drift };
+      }),
+    );
+    const [a, b] = judged as [(typeof judged)[0], (typeof judged)[0]];
+    assert.equal(a.result.rows, 900);
+    assert.equal(b.result.rows, 900);
+    assert.ok(a.result.driftedFeatures.length > 0, 'the drifted traffic is flagged');
+    assert.deepEqual(b.result.driftedFeatures, a.result.driftedFeatures);
+    const counts = (d: DriftReport) => d.columns.map((c) => [c.input, c.currentRows, c.currentNulls, c.buckets]);
+    assert.deepEqual(counts(b.drift), counts(a.drift));
+    for (const [i, c] of a.drift.columns.entries())
+      for (const [metric, value] of Object.entries(c.statistics))
+        assert.ok(
+          Math.abs(value - b.drift.columns[i]!.statistics[metric as keyof typeof c.statistics]!) < 1e-9,
+          metric,
+        );
+    assert.equal(b.result.predictionDrift?.drifted, a.result.predictionDrift?.drifted);
   });
 
   it("counts a numeric feature's value of another type (text, object, array, boolean) as null instead of failing or guessing", async function () {

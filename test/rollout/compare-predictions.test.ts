@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
+import { predictionLogPart } from '../../src/artifacts/layout';
 import { createControllerActivities } from '../../src/activities/controller';
 import { isMlopsError } from '../../src/errors';
 import { writeDeployment } from '../../src/models/deployment-record';
 import { readAlias } from '../../src/registry/model-registry';
 import { buildServer } from '../../src/serving/app';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { PredictionRow } from '../../src/serving/prediction-log';
 import { churnInstances, writeLogRows } from '../support/monitored-model';
 import { servedChurn } from '../support/served-model';
@@ -115,6 +119,37 @@ describe('comparing a canary predictions with the stable version over the predic
     const mixed = await comparePredictions({ modelName: 'mixed', ...window });
     assert.equal(mixed.distance, undefined);
     assert.match(mixed.skipped!, /do not log the same kind of prediction/);
+  });
+
+  it('reads parts of the earlier layout (features and output as JSON text) beside newer ones', async function () {
+    // Version 1 logged by an earlier model server (JSON columns), version 2 by this one (typed groups).
+    const part = store.localPath(predictionLogPart(store, 'upgraded', day, 'earlier'));
+    fs.mkdirSync(path.dirname(part), { recursive: true });
+    const old = labels({ yes: 70, no: 30 }).map(
+      (o, i) =>
+        `('old-${i}', TIMESTAMPTZ '${day} 10:00:00+00', 'upgraded', 1, 0, '{"x": ${i}}'::JSON, ${literal(JSON.stringify(o))}::JSON, 1.0)`,
+    );
+    await withDuckDb((db) =>
+      db.run(
+        `COPY (SELECT * FROM (VALUES ${old.join(', ')}) AS t(request_id, ts, model, version, instance, features, output, latency_ms)) TO ${literal(part)} (FORMAT parquet)`,
+      ),
+    );
+    await writeLog(store, 'upgraded', 2, labels({ yes: 40, no: 60 }));
+    const result = await comparePredictions({ modelName: 'upgraded', ...window });
+    assert.deepEqual([result.stableRows, result.canaryRows], [100, 100]);
+    assert.ok(Math.abs(result.distance! - expectedDistance([30, 70], [60, 40])) < 1e-12, String(result.distance));
+  });
+
+  it('refuses a log folder holding only Parquet files of another shape, naming the folder and their columns', async function () {
+    // E.g. a dataset copied into the log's folder by hand.
+    const stray = store.localPath(predictionLogPart(store, 'stray', day, 'stray'));
+    fs.mkdirSync(path.dirname(stray), { recursive: true });
+    await withDuckDb((db) => db.run(`COPY (SELECT 1 AS version, 'b' AS label) TO ${literal(stray)} (FORMAT parquet)`));
+    const err = await comparePredictions({ modelName: 'stray', ...window }).catch((e: unknown) => e);
+    assert.ok(isMlopsError(err, 'MLOPS_ERR_MONITOR_LOG_LAYOUT'), String(err));
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /predictions\/stray/);
+    assert.match(err.message, /label VARCHAR/);
   });
 
   it('refuses a window that is not two ordered ISO times', async function () {

@@ -22,16 +22,25 @@ interface LoggedRow {
   latency_ms: number;
 }
 
+/** Output probabilities are logged as float32 (the model's output): read back at that precision. */
+function float32Probabilities(output: string): string {
+  const o = JSON.parse(output) as { probabilities?: Record<string, number> };
+  if (o.probabilities)
+    o.probabilities = Object.fromEntries(Object.entries(o.probabilities).map(([c, p]) => [c, Math.fround(p)]));
+  return JSON.stringify(o);
+}
+
+/** The log's rows, each row's `features` and `output` groups as JSON text. */
 async function readLog(store: LocalArtifactStore): Promise<{ files: string[]; rows: LoggedRow[] }> {
   const files = (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
   if (files.length === 0) return { files, rows: [] };
   const paths = files.map((f) => literal(store.localPath(f))).join(', ');
   const rows = await withDuckDb((db) =>
     db.query<LoggedRow & Record<string, unknown>>(
-      `SELECT request_id, ts, model, version, instance, features::VARCHAR AS features, output::VARCHAR AS output, latency_ms FROM read_parquet([${paths}]) ORDER BY request_id, instance`,
+      `SELECT request_id, ts, model, version, instance, to_json(features)::VARCHAR AS features, to_json(output)::VARCHAR AS output, latency_ms FROM read_parquet([${paths}], union_by_name = true) ORDER BY request_id, instance`,
     ),
   );
-  return { files, rows };
+  return { files, rows: rows.map((r) => ({ ...r, output: float32Probabilities(r.output) })) };
 }
 
 describe('the prediction log', function () {

@@ -13,9 +13,13 @@ import type { ChurnOptions } from '../../src/data/churn-generator';
 import { generateChurnCsv } from '../../src/data/churn-generator';
 import type { ClassPrediction } from '../../src/models/predictor';
 import { resolveAlias } from '../../src/registry/model-registry';
+import { predictionLogPart } from '../../src/artifacts/layout';
 import { loadVersion } from '../../src/serving/load-version';
-import type { LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
-import { ParquetPredictionSink, PredictionBatch } from '../../src/serving/prediction-log';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import type { FeatureSchema } from '../../src/models/predictor';
+import type { LogSpec, LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
+import { ParquetPredictionSink, batchParquet } from '../../src/serving/prediction-log';
+import { appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
 import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainInput } from './prepared-data';
@@ -161,27 +165,100 @@ export function predictionRows(
 }
 
 /**
- * Writes log rows (one instance per request) through the model server's Parquet sink, one batch per UTC day, as the
- * server's log hands them over.
+ * Writes log rows (one instance per request) through the model server's Parquet writer and sink, one batch per UTC
+ * day, as the server's log hands them over. Each version's schema is read off its rows: a feature whose values are
+ * all numbers (or null) is numeric, any other a category (so values of another JSON type land as the model server
+ * would log a category's); an output with a `value` makes a regressor, else a classifier over the labels (as text) and
+ * probability keys seen (an output without probabilities is its label's one-hot row).
  */
 export async function writeLogRows(store: ArtifactStore, model: string, rows: PredictionRow[]): Promise<void> {
   const sink = new ParquetPredictionSink(store);
-  const batches = new Map<string, PredictionBatch>();
-  for (const row of rows) {
-    const date = row.ts.slice(0, 10);
-    const batch = batches.get(date) ?? new PredictionBatch(model, date);
-    batches.set(date, batch);
-    const features = JSON.parse(row.features) as unknown;
-    batch.append(row.request_id, Date.parse(row.ts), row.version, row.latency_ms, 1, [features], JSON.stringify, [
-      row.output,
-    ]);
-  }
+  const days = new Map<string, PredictionRow[]>();
+  for (const row of rows) days.set(row.ts.slice(0, 10), [...(days.get(row.ts.slice(0, 10)) ?? []), row]);
   const dir = tempDir('prediction-log');
-  for (const batch of batches.values()) {
-    const file = path.join(dir, `${batch.date}-${batch.firstTime}.parquet`);
-    fs.writeFileSync(file, batch.toParquet());
-    await sink.write({ model, date: batch.date, rows: batch.rows, firstTime: batch.firstTime!, file, rowList: [] });
+  for (const [date, dayRows] of days) {
+    const specs = new Map<number, LogSpec>();
+    for (const version of new Set(dayRows.map((r) => r.version)))
+      specs.set(version, specOf(dayRows.filter((r) => r.version === version)));
+    const batch = newTypedBatch(model, date, dayRows.length);
+    for (const row of dayRows) {
+      const spec = specs.get(row.version)!;
+      const request = {
+        requestId: row.request_id,
+        time: Date.parse(row.ts),
+        version: row.version,
+        latencyMs: row.latency_ms,
+      };
+      const output = outputRow(spec, JSON.parse(row.output) as LoggedOutput);
+      appendTyped(batch, spec, request, [JSON.parse(row.features)], output, 1);
+    }
+    const file = path.join(dir, `${date}-${batch.times[0]}.parquet`);
+    fs.writeFileSync(file, batchParquet(batch));
+    await sink.write({ model, date, rows: batch.rows, firstTime: batch.times[0]!, file, rowList: [] });
   }
+}
+
+/**
+ * Writes log rows as a model server before 2026-12-02 wrote them (`features` and `output` as JSON text columns), one
+ * part per UTC day, into the log's folder: the older layout the monitoring steps still read.
+ */
+export async function writeEarlierLayoutLog(store: LocalArtifactStore, model: string, rows: PredictionRow[]) {
+  const days = new Map<string, PredictionRow[]>();
+  for (const row of rows) days.set(row.ts.slice(0, 10), [...(days.get(row.ts.slice(0, 10)) ?? []), row]);
+  for (const [date, dayRows] of days) {
+    const staged = path.join(tempDir('earlier-log'), 'rows.json');
+    fs.writeFileSync(staged, dayRows.map((r) => JSON.stringify(r)).join('\n'));
+    const part = store.localPath(predictionLogPart(store, model, date, `earlier-${dayRows[0]!.request_id}`));
+    fs.mkdirSync(path.dirname(part), { recursive: true });
+    const columns =
+      'request_id::VARCHAR AS request_id, ts::TIMESTAMPTZ AS ts, model::VARCHAR AS model, version::INTEGER AS version, ' +
+      'instance::INTEGER AS instance, features::JSON AS features, output::JSON AS output, latency_ms::DOUBLE AS latency_ms';
+    await withDuckDb((db) =>
+      db.run(
+        `COPY (SELECT ${columns} FROM read_json(${literal(staged)}, format = 'newline_delimited', columns = {request_id: 'VARCHAR', ts: 'VARCHAR', model: 'VARCHAR', version: 'INTEGER', instance: 'INTEGER', features: 'VARCHAR', output: 'VARCHAR', latency_ms: 'DOUBLE'})) TO ${literal(part)} (FORMAT parquet)`,
+      ),
+    );
+  }
+}
+
+interface LoggedOutput {
+  /** A label as logged: text, or another JSON scalar (read as its text). */
+  label?: string | number | boolean;
+  probabilities?: Record<string, number>;
+  value?: number;
+}
+
+function specOf(rows: PredictionRow[]): LogSpec {
+  const values = new Map<string, unknown[]>();
+  const classes = new Set<string>();
+  let regression = false;
+  for (const row of rows) {
+    for (const [name, v] of Object.entries(JSON.parse(row.features) as Record<string, unknown>))
+      values.set(name, [...(values.get(name) ?? []), v]);
+    const output = JSON.parse(row.output) as LoggedOutput;
+    if (typeof output.value === 'number') regression = true;
+    if (output.label !== undefined) classes.add(String(output.label));
+    for (const c of Object.keys(output.probabilities ?? {})) classes.add(c);
+  }
+  const features = [...values].map(([name, vs]): FeatureSchema => {
+    if (vs.every((v) => v === null || typeof v === 'number'))
+      return { name, type: 'number', impute: 0, imputedWith: 'median' };
+    const categories = [...new Set(vs.filter((v): v is string => typeof v === 'string'))];
+    return { name, type: 'category', categories, impute: categories[0] ?? '', imputedWith: 'constant' };
+  });
+  return regression
+    ? { task: 'regression', classes: [], outputWidth: 1, features }
+    : { task: 'classification', classes: [...classes], outputWidth: classes.size, features };
+}
+
+/** The output as the model's output row; one without label or probabilities is a row of NaN (logged without label). */
+function outputRow(spec: LogSpec, output: LoggedOutput): Float32Array {
+  if (spec.task === 'regression') return Float32Array.of(output.value ?? NaN);
+  const p = output.probabilities ?? {};
+  if (spec.classes.some((c) => c in p)) return Float32Array.from(spec.classes, (c) => p[c] ?? NaN);
+  const row = new Float32Array(spec.classes.length).fill(output.label === undefined ? NaN : 0);
+  if (output.label !== undefined) row[spec.classes.indexOf(String(output.label))] = 1;
+  return row;
 }
 
 /** What {@link logServedPredictions} logged: the model's P(true) per request, and the true targets ("yes" / "no"). */
