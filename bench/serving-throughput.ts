@@ -6,6 +6,8 @@
  *   raw run      — session.run alone on already-transformed rows;
  *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
  *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
+ *   node-bare    — the ceiling reference: node:http reading the body, JSON.parse and a fixed answer (the model
+ *                  server's answer to the payload), no model (bench/bare-http-server.ts), 1 and 2 processes;
  *   fastapi      — bench/fastapi_server.py (FastAPI + uvicorn + onnxruntime, the same transform.json and model.onnx)
  *                  with 1 and 2 uvicorn workers, on uvloop + httptools and on asyncio + h11 (venv made by
  *                  bench/setup-python-serving.sh).
@@ -24,6 +26,7 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveAlias } from '../src/registry/model-registry';
 import type { ModelVersionRecord } from '../src/registry/model-registry';
+import { serverNodeFlags } from '../src/serving/cluster';
 import { loadVersion } from '../src/serving/load-version';
 import type { LocalArtifactStore } from '../src/artifacts';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../test/support/served-model';
@@ -74,7 +77,8 @@ function treeCpuSeconds(root: number): number {
 
 interface ServerSpec {
   name: string;
-  start(port: number): ChildProcess;
+  /** `answer`: a file holding the model server's answer to the payload (for the bare reference server). */
+  start(port: number, answer: string): ChildProcess;
   /** Resolves once the server takes requests on every process. */
   ready(child: ChildProcess, port: number): Promise<void>;
 }
@@ -117,7 +121,8 @@ function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
   return {
     name: `node-${workers}-${log ? 'log' : 'nolog'}`,
     start: (port) =>
-      spawn(process.execPath, ['--import', 'tsx', 'src/serving/server.ts'], {
+      // Started as `npm run serve` starts it: with the server's Node flags.
+      spawn(process.execPath, [...serverNodeFlags, '--import', 'tsx', 'src/serving/server.ts'], {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -140,6 +145,23 @@ function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
         if (line.includes('"model server listening"')) return;
       }
       throw new Error('the clustered server exited before listening');
+    },
+  };
+}
+
+/** The ceiling reference: HTTP, JSON.parse and a fixed answer, no model (bench/bare-http-server.ts). */
+function bareServer(processes: number): ServerSpec {
+  return {
+    name: `node-bare-${processes}`,
+    start: (port, answer) =>
+      spawn(
+        process.execPath,
+        [...serverNodeFlags, '--import', 'tsx', 'bench/bare-http-server.ts', String(port), answer, String(processes)],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      ),
+    ready: async (_child, port) => {
+      await pollReady(port);
+      if (processes > 1) await pause(2000);
     },
   };
 }
@@ -216,7 +238,12 @@ async function checkParity(url: string, body: string, expected: Prediction[]): P
 
 async function drive(spec: ServerSpec, seconds: number, rows: number, expected: Prediction[]): Promise<Load> {
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const child = spec.start(port);
+  const answer = path.join(os.tmpdir(), `serve-bench-answer-${rows}.json`);
+  fs.writeFileSync(
+    answer,
+    JSON.stringify({ predictions: expected, deployedModelId: '1', model: 'churn', modelVersionId: '1' }),
+  );
+  const child = spec.start(port, answer);
   const exited = new Promise((r) => child.once('exit', r));
   try {
     await spec.ready(child, port);
@@ -275,6 +302,8 @@ async function main() {
     nodeServer(store.root, 1, false),
     nodeServer(store.root, 2, true),
     nodeServer(store.root, 2, false),
+    bareServer(1),
+    bareServer(2),
     fastapiServer(python, files, 1, 'standard'),
     fastapiServer(python, files, 2, 'standard'),
     fastapiServer(python, files, 1, 'asyncio'),

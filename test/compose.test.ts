@@ -74,7 +74,8 @@ describe('docker-compose.yml and the Dockerfile', function () {
       assert.equal(service.build, '.');
       const command = service.command as string[];
       assert.equal(command[0], 'node');
-      const entry = /^dist\/(src\/.+)\.js$/.exec(command[1]!);
+      // Node flags (such as the model server's young-generation size) come before the entry point.
+      const entry = /^dist\/(src\/.+)\.js$/.exec(command.slice(1).find((arg) => !arg.startsWith('--'))!);
       assert.ok(entry, `${name} runs a compiled file under dist/src`);
       assert.ok(fs.existsSync(path.join(repoRoot, `${entry[1]}.ts`)), `${name}: ${entry[1]}.ts exists`);
     }

@@ -3,6 +3,7 @@ import { readJson } from '../artifacts';
 import type { FittedTransform } from '../contracts/datasets';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { loadOnnxModel } from './onnx-model';
+import type { OnnxModel } from './onnx-model';
 import type { Predictor } from './predictor';
 import { createPredictor } from './predictor';
 
@@ -25,8 +26,10 @@ export async function loadPredictor(
   modelUri: string,
   transform: FittedTransform,
   inputWidth = transform.outputColumns.length,
+  /** Wraps the loaded session (the model server joins concurrent runs: `src/serving/coalesced-runs.ts`). */
+  wrap: (model: OnnxModel) => OnnxModel = (model) => model,
 ): Promise<Predictor> {
-  const model = await loadOnnxModel(await store.read(modelUri), modelUri, inputWidth);
+  const model = wrap(await loadOnnxModel(await store.read(modelUri), modelUri, inputWidth));
   try {
     return createPredictor(transform, model);
   } catch (err) {

@@ -83,7 +83,7 @@ export class DeploymentFollower {
       const load = async (version: number) => {
         const held = this.slot.find(version);
         if (held) return held;
-        const loaded = await loadVersion(this.store, await readVersion(this.store, model, version));
+        const loaded = await loadVersion(this.store, await readVersion(this.store, model, version), true);
         fresh.push(loaded);
         return loaded;
       };

@@ -1,12 +1,22 @@
-/** Loads a registered model version into a Predictor: its transform, its ONNX session, probed before use. */
+/**
+ * Loads a registered model version into a Predictor: its transform, its ONNX session, probed before use. `serving`:
+ * the session's runs of one event-loop turn are joined (`coalesced-runs.ts`), for the model server.
+ */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
 import type { FittedTransform } from '../contracts/datasets';
 import { loadPredictor } from '../models/servable';
 import type { ModelVersionRecord } from '../registry/model-registry';
+import { coalescedRuns } from './coalesced-runs';
 import type { LoadedVersion } from './model-slot';
 
-export async function loadVersion(store: ArtifactStore, record: ModelVersionRecord): Promise<LoadedVersion> {
+export async function loadVersion(
+  store: ArtifactStore,
+  record: ModelVersionRecord,
+  serving = false,
+): Promise<LoadedVersion> {
   const transform = await readJson<FittedTransform>(store, record.transformUri);
-  return { version: record.version, record, predictor: await loadPredictor(store, record.modelUri, transform) };
+  const wrap = serving ? coalescedRuns : undefined;
+  const predictor = await loadPredictor(store, record.modelUri, transform, undefined, wrap);
+  return { version: record.version, record, predictor };
 }

@@ -48,6 +48,9 @@ export class ServingMetrics {
   readonly logDropped = new Counter(spec(this.registry, 'prediction_log_dropped_rows_total', ['reason', 'sink']));
   readonly logWritten = new Counter(spec(this.registry, 'prediction_log_written_rows_total', ['sink']));
   readonly #versions = new Map<number, VersionStats>();
+  /** The request counter and latency histogram bound to each label set seen (labels are hashed once, not per request). */
+  readonly #bound = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
+  readonly #batchSizes = new Map<string, { observe(v: number): void }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
@@ -55,8 +58,17 @@ export class ServingMetrics {
 
   observe(model: string, version: number | undefined, route: string, status: number, seconds: number): void {
     const v = version === undefined ? 'none' : String(version);
-    this.requests.inc({ model, version: v, route, status: String(status) });
-    this.latency.observe({ model, version: v, status: String(status) }, seconds);
+    const key = `${model}\u0000${v}\u0000${route}\u0000${status}`;
+    let bound = this.#bound.get(key);
+    if (!bound) {
+      bound = {
+        requests: this.requests.labels({ model, version: v, route, status: String(status) }),
+        latency: this.latency.labels({ model, version: v, status: String(status) }),
+      };
+      this.#bound.set(key, bound);
+    }
+    bound.requests.inc();
+    bound.latency.observe(seconds);
     if (version === undefined) return;
     const stats = this.#versions.get(version) ?? {
       requests: 0,
@@ -71,6 +83,16 @@ export class ServingMetrics {
     stats.latencyMsSum += seconds * 1000;
     stats.latencyMsMax = Math.max(stats.latencyMsMax, seconds * 1000);
     this.#versions.set(version, stats);
+  }
+
+  /** Counts a request's instances. */
+  observeBatch(model: string, instances: number): void {
+    let bound = this.#batchSizes.get(model);
+    if (!bound) {
+      bound = this.batchSize.labels({ model });
+      this.#batchSizes.set(model, bound);
+    }
+    bound.observe(instances);
   }
 
   /** Counters per version since the server started. */

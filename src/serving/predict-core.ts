@@ -99,7 +99,7 @@ export class PredictCore {
   /** Runs the request on its version and logs it; the raw output, for the route's encoding. */
   async #answer(chosen: LoadedVersion, instances: readonly unknown[], ctx: PredictContext): Promise<Float32Array> {
     this.checkCount(instances.length);
-    this.metrics?.batchSize.observe({ model: this.modelName }, instances.length);
+    this.metrics?.observeBatch(this.modelName, instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
     const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances));
