@@ -87,9 +87,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
     requestIdHeader: false,
-    // No per-request log lines or child loggers on the request path: the server's own lines carry `reqId`.
-    disableRequestLogging: true,
-    childLoggerFactory: (logger) => logger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
