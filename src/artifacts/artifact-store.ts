@@ -27,6 +27,11 @@ export interface ArtifactStore {
   createOnly(uri: string, data: Buffer | string): Promise<boolean>;
   /** Copies a local file into the store (atomically). */
   upload(localPath: string, uri: string): Promise<void>;
+  /**
+   * Puts a local file the caller gives up into the store (atomically), moving it where the store can (a local store on
+   * the same filesystem) instead of copying; the file may be gone afterwards.
+   */
+  adopt(localPath: string, uri: string): Promise<void>;
   /** Copies an artifact to a local file (atomically on the local side). */
   download(uri: string, localPath: string): Promise<void>;
   /** URIs of every artifact under a prefix, sorted. */

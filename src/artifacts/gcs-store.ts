@@ -71,6 +71,11 @@ export class GcsArtifactStore implements ArtifactStore {
     await this.bucket.upload(localPath, { destination: this.objectName(uri), resumable: false });
   }
 
+  /** Cloud Storage takes a copy: the same as `upload` (the caller removes its file). */
+  adopt(localPath: string, uri: string): Promise<void> {
+    return this.upload(localPath, uri);
+  }
+
   async download(uri: string, localPath: string): Promise<void> {
     await fs.mkdir(path.dirname(localPath), { recursive: true });
     const tmp = `${localPath}.tmp-${randomBytes(6).toString('hex')}`;

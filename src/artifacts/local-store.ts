@@ -81,6 +81,19 @@ export class LocalArtifactStore implements ArtifactStore {
     await this.publishFromTemp(uri, (tmp) => fs.copyFile(localPath, tmp), replace);
   }
 
+  async adopt(localPath: string, uri: string): Promise<void> {
+    await this.publishFromTemp(
+      uri,
+      (tmp) =>
+        fs.rename(localPath, tmp).catch((err: NodeJS.ErrnoException) => {
+          // Another filesystem: copied instead.
+          if (err.code !== 'EXDEV') throw err;
+          return fs.copyFile(localPath, tmp);
+        }),
+      replace,
+    );
+  }
+
   async download(uri: string, localPath: string): Promise<void> {
     const source = this.localPath(uri);
     if (!(await this.exists(uri))) throw mlopsError('MLOPS_ERR_ARTIFACT_NOT_FOUND', { uri });

@@ -40,7 +40,7 @@ export interface LoggedBatch {
   rows: number;
   /** Epoch milliseconds of the first row. */
   firstTime: number;
-  /** The local Parquet file (removed once every sink has written the batch). */
+  /** The local Parquet file (the Parquet sink moves it into the store; removed, if still there, once every sink has written). */
   file: string;
   /** The rows, for sinks that take rows (`takesRows`); empty otherwise. */
   rowList: PredictionRow[];
@@ -258,7 +258,7 @@ class LogWriter {
   }
 }
 
-/** Writes each batch's Parquet file into the artifact store. */
+/** Writes each batch's Parquet file into the artifact store (moved there when the store is a local folder). */
 export class ParquetPredictionSink implements PredictionSink {
   /** @param writer names this process's parts (e.g. `w2`, a cluster worker), beside the time and a random suffix. */
   constructor(
@@ -270,6 +270,6 @@ export class ParquetPredictionSink implements PredictionSink {
     const first = new Date(batch.firstTime).toISOString();
     const writer = this.writer ? `${this.writer}-` : '';
     const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
-    await this.store.upload(batch.file, predictionLogPart(this.store, batch.model, batch.date, part));
+    await this.store.adopt(batch.file, predictionLogPart(this.store, batch.model, batch.date, part));
   }
 }

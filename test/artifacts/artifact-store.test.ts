@@ -58,13 +58,35 @@ function behavesAsAnArtifactStore(makeStore: () => Promise<ArtifactStore>): void
     const uri = store.uri('models', 'model.onnx');
     await store.write(uri, 'version 1');
     await assert.rejects(store.upload(path.join(tempDir('missing'), 'does-not-exist.onnx'), uri));
+    await assert.rejects(store.adopt(path.join(tempDir('missing'), 'does-not-exist.onnx'), uri));
     assert.equal((await store.read(uri)).toString(), 'version 1');
     assert.deepEqual(await store.list(store.uri('models')), [uri]);
+  });
+
+  it('adopts a local file the caller gives up (a prediction log part), over an older artifact of the name', async function () {
+    const uri = store.uri('predictions', 'm', 'date=2026-12-02', 'part-1.parquet');
+    await store.write(uri, 'older');
+    const local = path.join(tempDir('adopt'), 'part.parquet');
+    fs.writeFileSync(local, 'PAR1 rows PAR1');
+    await store.adopt(local, uri);
+    assert.equal((await store.read(uri)).toString(), 'PAR1 rows PAR1');
+    assert.deepEqual(await store.list(store.uri('predictions')), [uri]);
   });
 }
 
 describe('LocalArtifactStore', function () {
   behavesAsAnArtifactStore(() => Promise.resolve(new LocalArtifactStore(tempDir('store'))));
+
+  it('moves an adopted file on the same filesystem instead of copying it', async function () {
+    const store = new LocalArtifactStore(tempDir('store'));
+    const local = path.join(tempDir('adopt'), 'part.parquet');
+    fs.writeFileSync(local, 'PAR1 rows PAR1');
+    const inode = fs.statSync(local).ino;
+    const uri = store.uri('predictions', 'm', 'part-2.parquet');
+    await store.adopt(local, uri);
+    assert.equal(fs.existsSync(local), false, 'the file was moved');
+    assert.equal(fs.statSync(store.localPath(uri)!).ino, inode, 'the same file, not a copy');
+  });
 
   it('never exposes a half-written file: readers see the old or the new bytes, nothing between', async function () {
     const root = tempDir('store');
