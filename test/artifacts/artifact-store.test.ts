@@ -85,7 +85,7 @@ describe('LocalArtifactStore', function () {
     const uri = store.uri('predictions', 'm', 'part-2.parquet');
     await store.adopt(local, uri);
     assert.equal(fs.existsSync(local), false, 'the file was moved');
-    assert.equal(fs.statSync(store.localPath(uri)!).ino, inode, 'the same file, not a copy');
+    assert.equal(fs.statSync(store.localPath(uri)).ino, inode, 'the same file, not a copy');
   });
 
   it('never exposes a half-written file: readers see the old or the new bytes, nothing between', async function () {
