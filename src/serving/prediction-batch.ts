@@ -129,7 +129,7 @@ interface FeatureLeaf extends Leaf {
 /** One version of the batch: its spec and how its values reach the part's columns. */
 interface VersionPlan {
   spec: LogSpec;
-  /** Per part feature column, the version's feature index (-1: the version has no such feature). */
+  /** Per part feature column the version has, its index among the version's features. */
   featureAt: Map<FeatureLeaf, number>;
   /**
    * Per categorical feature of the version: each category's index in its column's dictionary, -1 until first seen (a
