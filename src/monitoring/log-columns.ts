@@ -49,7 +49,7 @@ export async function relationLayout(db: DuckDb, relation: string, folder: strin
   if (!struct('output') || (top.has('features') && !struct('features')))
     throw mlopsError('MLOPS_ERR_MONITOR_LOG_LAYOUT', {
       folder,
-      found: [...top].map(([n, t]) => `${n} ${t}`).join(', '),
+      found: clip([...top].map(([n, t]) => `${n} ${t}`).join(', ')),
     });
   if (top.has('features')) layout.features = await fields('features');
   const output = await fields('output');
@@ -59,6 +59,9 @@ export async function relationLayout(db: DuckDb, relation: string, folder: strin
     layout.classes = new Set((await fields('output.probabilities')).keys());
   return layout;
 }
+
+/** At most 400 characters (a folder's columns can be many). */
+const clip = (text: string) => (text.length > 400 ? `${text.slice(0, 400)}…` : text);
 
 const field = (group: string, name: string) => `struct_extract(${group}, ${literal(name)})`;
 
