@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { MonitoringIncident } from './monitoring';
+import { aliasPattern, modelNamePattern } from './pipeline';
 
 /**
  * The model controller (src/workflows/model-controller.ts): one long-running workflow per model that owns its
@@ -63,12 +64,9 @@ export const approvalSchema = z
 
 export const controllerInputSchema = z
   .object({
-    modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a registry model name'),
+    modelName: z.string().regex(modelNamePattern, 'must be a registry model name'),
     /** The alias the servers follow (its deployment record holds stable and canary). */
-    alias: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,31}$/)
-      .default('production'),
+    alias: z.string().regex(aliasPattern).default('production'),
     /**
      * The `trainingPipeline` input a retrain runs with (its dataset is the newest data: the configured source is read
      * again). The controller sets `modelName`, turns deploying off (it owns the rollout) and keeps the rest.

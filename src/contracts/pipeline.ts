@@ -3,6 +3,11 @@ import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
 
+/** Registry model names: lowercase letters, digits and dashes, starting with a letter; 63 characters at most. */
+export const modelNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
+/** Registry aliases: as model names, 32 characters at most. */
+export const aliasPattern = /^[a-z][a-z0-9-]{0,31}$/;
+
 /**
  * Input of the `trainingPipeline` workflow. Validated once at workflow start; every invalid field is reported in one
  * non-retryable `MLOPS_ERR_PIPELINE_INPUT_INVALID` failure. Defaults live here and nowhere else. Each field's
@@ -13,7 +18,7 @@ export const trainingPipelineInputSchema = z
   .object({
     modelName: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter')
+      .regex(modelNamePattern, 'must be lowercase letters, digits and dashes, starting with a letter')
       .describe('Registry name: lowercase letters, digits and dashes, starting with a letter.'),
     dataset: z
       .object({
@@ -212,7 +217,7 @@ export const trainingPipelineInputSchema = z
       ),
     deployAlias: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,31}$/)
+      .regex(aliasPattern)
       .default('production')
       .describe('Registry alias that moves to the new version when it passes the gate.'),
     deploy: z

@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
 import { deploymentRecord } from '../artifacts/layout';
 import type { SetDeploymentInput } from '../contracts/controller';
+import { aliasPattern, modelNamePattern } from '../contracts/pipeline';
 import type { SetDeploymentResult } from '../contracts/rollout';
 import { isMlopsError, mlopsError } from '../errors';
 import type { DeploymentRecord } from '../models/deployment-record';
@@ -50,14 +51,12 @@ function stateOf(s: DeploymentState): DeploymentState {
   return { stable: s.stable, ...(s.canary ? { canary: { version: s.canary.version, weight: s.canary.weight } } : {}) };
 }
 
-const modelName = /^[a-z][a-z0-9-]{0,62}$/;
-const aliasName = /^[a-z][a-z0-9-]{0,31}$/;
 const isVersion = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
 
 function checkInput(input: SetDeploymentInput): void {
   const problems: string[] = [];
-  if (!modelName.test(input.modelName)) problems.push('modelName must be lowercase letters, digits and dashes');
-  if (!aliasName.test(input.alias)) problems.push('alias must be lowercase letters, digits and dashes (32 at most)');
+  if (!modelNamePattern.test(input.modelName)) problems.push('modelName must be lowercase letters, digits and dashes');
+  if (!aliasPattern.test(input.alias)) problems.push('alias must be lowercase letters, digits and dashes (32 at most)');
   if (!isVersion(input.stable)) problems.push(`stable must be a version number (1 or more), got ${input.stable}`);
   const c = input.canary;
   if (c && !isVersion(c.version)) problems.push(`canary.version must be a version number, got ${c.version}`);
