@@ -132,7 +132,7 @@ function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
           MLOPS_SERVE_WORKERS: String(workers),
           MLOPS_SERVE_LOG: String(log),
           MLOPS_LOG_LEVEL: 'WARN',
-          MLOPS_STATE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-')),
+          MLOPS_STATE_DIR: fs.mkdtempSync(path.join(scratch, 'state-')),
           // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
           ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MLOPS_SERVE_LOG_'))),
         },
@@ -238,7 +238,7 @@ async function checkParity(url: string, body: string, expected: Prediction[]): P
 
 async function drive(spec: ServerSpec, seconds: number, rows: number, expected: Prediction[]): Promise<Load> {
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const answer = path.join(os.tmpdir(), `serve-bench-answer-${rows}.json`);
+  const answer = path.join(scratch, `answer-${rows}.json`);
   fs.writeFileSync(
     answer,
     JSON.stringify({ predictions: expected, deployedModelId: '1', model: 'churn', modelVersionId: '1' }),
@@ -247,7 +247,7 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
   const exited = new Promise((r) => child.once('exit', r));
   try {
     await spec.ready(child, port);
-    const bodyFile = path.join(os.tmpdir(), `serve-bench-${rows}.json`);
+    const bodyFile = path.join(scratch, `body-${rows}.json`);
     fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
     const url = `http://127.0.0.1:${port}/v1/models/churn:predict`;
     await checkParity(url, fs.readFileSync(bodyFile, 'utf8'), expected);
@@ -288,7 +288,7 @@ async function main() {
   const seconds = Number(values.seconds);
   // The churn model is built by the tests' helper with the real activities, which need no Temporal server: only the
   // stack's temp folder (where the example data is staged) and an address that is never dialled.
-  const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-model-'));
+  const tmpRoot = fs.mkdtempSync(path.join(scratch, 'model-'));
   setStack({ tmpRoot, server: { address: '127.0.0.1:1', namespace: 'default' } } as unknown as TestStack);
   const { store } = await servedChurn();
   const record = await resolveAlias(store, 'churn', 'production');
@@ -330,4 +330,15 @@ async function main() {
   console.log(JSON.stringify({ loadAfter: os.loadavg(), summary }));
 }
 
-void main();
+/**
+ * Everything the run writes (the model's store with the servers' prediction logs, state folders, payloads): hundreds
+ * of MB per run, removed when the run ends.
+ */
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-'));
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => fs.rmSync(scratch, { recursive: true, force: true }));
