@@ -53,20 +53,9 @@ export class ColumnBytes {
     this.length += bytes.length;
   }
 
-  /** One byte (0–255). */
-  byte(v: number): void {
-    this.#room(1);
-    this.#buf[this.length++] = v;
-  }
-
   int32(v: number): void {
     this.#room(4);
     this.length = this.#buf.writeInt32LE(v, this.length);
-  }
-
-  float(v: number): void {
-    this.#room(4);
-    this.length = this.#buf.writeFloatLE(v, this.length);
   }
 
   double(v: number): void {
@@ -113,17 +102,6 @@ type Utf8Write = (this: Buffer, s: string, offset: number) => number;
 const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
 const utf8Write = (buf: Buffer, s: string, offset: number): number =>
   nativeUtf8Write ? nativeUtf8Write.call(buf, s, offset) : buf.write(s, offset);
-
-/** Reads back the values of a BYTE_ARRAY column. */
-export function readTexts(bytes: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at < bytes.length;) {
-    const n = bytes.readInt32LE(at);
-    out.push(bytes.toString('utf8', at + 4, at + 4 + n));
-    at += 4 + n;
-  }
-  return out;
-}
 
 /**
  * The whole file: `PAR1`, one page per column, the footer, its length, `PAR1`; assembled in `into` (cleared first, and

@@ -5,22 +5,15 @@ import { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder } from '../../src/artifacts/layout';
 import { buildServer } from '../../src/serving/app';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import type { PredictionRow } from '../../src/serving/prediction-log';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
 import { tempDir } from '../support/stack';
 
 const predict = { method: 'POST' as const, url: '/v1/models/churn:predict' };
 
-interface LoggedRow {
-  request_id: string;
-  ts: unknown;
-  model: string;
-  version: number;
-  instance: number;
-  features: string;
-  output: string;
-  latency_ms: number;
-}
+/** A row read back: as the sinks' rows, with DuckDB's timestamp. */
+type LoggedRow = Omit<PredictionRow, 'ts'> & { ts: unknown };
 
 /** Output probabilities are logged as float32 (the model's output): read back at that precision. */
 function float32Probabilities(output: string): string {
