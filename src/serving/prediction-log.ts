@@ -22,6 +22,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogPart } from '../artifacts/layout';
+import { createScratch } from '../scratch';
 import type { ServingMetrics } from './metrics';
 import type { PredictionRow } from './prediction-batch';
 import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
@@ -62,6 +63,11 @@ export interface PredictionLogOptions {
   flushRows: number;
   /** Milliseconds between timed writes. @default 5000 */
   flushMs: number;
+  /**
+   * Where the log's worker writes its parts before the sinks take them: a scratch folder of this process under this
+   * root (`src/scratch.ts`; swept by the next start on the host after a kill). Default: the OS temp folder.
+   */
+  scratchRoot?: string;
 }
 
 interface Warn {
@@ -81,7 +87,7 @@ export class PredictionLog {
   #day = { number: -1, date: '' };
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
-  readonly #writer = new LogWriter();
+  readonly #writer: LogWriter;
 
   constructor(
     readonly sinks: NamedSink[],
@@ -89,6 +95,7 @@ export class PredictionLog {
     readonly metrics?: ServingMetrics,
     readonly logger?: Warn,
   ) {
+    this.#writer = new LogWriter(options.scratchRoot);
     this.#timer = setInterval(() => void this.flush(), options.flushMs);
     this.#timer.unref();
   }
@@ -197,15 +204,20 @@ export class PredictionLog {
  * next write; the batches it held are reported failed.
  */
 class LogWriter {
+  constructor(readonly scratchRoot?: string) {}
+
   #worker: Worker | undefined;
   #dir: string | undefined;
   #next = 0;
   readonly #pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
 
   async write(batch: TypedBatch, wantRows: boolean): Promise<LoggedBatch> {
+    this.#dir ??= this.scratchRoot
+      ? await createScratch(this.scratchRoot, ['prediction-log'])
+      : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
     const worker = this.#start();
     const id = ++this.#next;
-    const request: WorkerRequest = { id, batch, dir: this.#dir!, wantRows };
+    const request: WorkerRequest = { id, batch, dir: this.#dir, wantRows };
     // Held while a batch is out, so a process that is shutting down waits for its last write; idle, it holds nothing.
     worker.ref();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
@@ -236,7 +248,6 @@ class LogWriter {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    this.#dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-predlog-'));
     const file = path.join(__dirname, `prediction-log-worker${path.extname(__filename)}`);
     // Under tsx (development, tests) the TypeScript worker runs through tsx's loader; compiled, it is plain JS.
     const execArgv = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];

@@ -5,6 +5,7 @@ import { loadConfig } from '../config';
 import type { Dependencies } from '../dependencies';
 import { buildDependencies } from '../dependencies';
 import { mlopsError } from '../errors';
+import { sweepScratch } from '../scratch';
 import { buildServer } from './app';
 import type { ServerDeps } from './app';
 import { BigQueryPredictionSink } from './bigquery-prediction-sink';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   if (serve.workers > 1 && cluster.isPrimary) return runPrimary(serve.workers);
   const deps = buildDependencies(config);
   const { store } = deps;
+  // The prediction log's scratch folders of server processes on this host that were killed.
+  await sweepScratch(deps.scratchRoot);
   const app = await buildServer({
     store,
     modelName: serve.model,
@@ -62,7 +65,7 @@ function predictionLog(deps: Dependencies): ServerDeps['predictionLog'] {
     const bigquery = new BigQuery(deps.bigQuerySource);
     sinks.push({ name: 'bigquery', sink: new BigQueryPredictionSink(bigquery, table[0]!, table[1]!) });
   }
-  return { ...options, sinks };
+  return { ...options, sinks, scratchRoot: deps.scratchRoot };
 }
 
 main().catch((err: unknown) => {

@@ -155,6 +155,32 @@ describe('the prediction log', function () {
     }
   });
 
+  it("writes its parts in this process's scratch folder, moves them into the store, and removes the folder on close", async function () {
+    const { store } = await servedChurn();
+    const scratchRoot = tempDir('scratch');
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: { flushRows: 1000, flushMs: 60_000, scratchRoot },
+    });
+    try {
+      const response = await app.inject({ ...predict, payload: { instances: [riskyCustomer, loyalCustomer] } });
+      assert.equal(response.statusCode, 200, response.body);
+      await app.serving.log!.flush();
+      // Named `<host>@<pid>-…` (src/scratch.ts), so a later start on the host sweeps it if this process is killed.
+      assert.deepEqual(
+        fs.readdirSync(scratchRoot).map((d) => d.split('@')[1]),
+        [`${process.pid}-prediction-log`],
+      );
+      assert.deepEqual(fs.readdirSync(path.join(scratchRoot, fs.readdirSync(scratchRoot)[0]!)), [], 'the part moved');
+    } finally {
+      await app.close();
+    }
+    assert.deepEqual(fs.readdirSync(scratchRoot), []);
+    assert.equal((await readLog(store)).rows.length, 2);
+  });
+
   it('drops and counts rows beyond its capacity instead of making requests wait', async function () {
     const { store } = await servedChurn();
     const app = await buildServer({
