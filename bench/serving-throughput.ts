@@ -25,7 +25,6 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveAlias } from '../src/registry/model-registry';
-import type { ModelVersionRecord } from '../src/registry/model-registry';
 import { serverNodeFlags } from '../src/serving/cluster';
 import { loadVersion } from '../src/serving/load-version';
 import type { LocalArtifactStore } from '../src/artifacts';
@@ -86,43 +85,56 @@ interface ServerSpec {
 const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? riskyCustomer : loyalCustomer));
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function inProcess(store: LocalArtifactStore, record: ModelVersionRecord, seconds: number, rows: number) {
-  const loaded = await loadVersion(store, record);
-  const body = JSON.stringify({ instances: rowsOf(rows) });
-  const width = loaded.predictor.inputWidth;
-  const features = new Float32Array(rows * width).fill(0.5);
-  let cpuUs = 0;
-  const measure = async (fn: () => Promise<unknown>) => {
-    const end = Date.now() + seconds * 1000;
-    const cpu = process.cpuUsage();
-    let n = 0;
-    while (Date.now() < end) {
-      await fn();
-      n++;
-    }
-    const used = process.cpuUsage(cpu);
-    cpuUs = (used.user + used.system) / n;
-    return n / seconds;
-  };
-  // The server's own encoding: each prediction's JSON text straight from the model output, joined into the body.
-  const loop = await measure(async () => {
-    const { instances } = JSON.parse(body) as { instances: unknown[] };
-    const output = await loaded.predictor.score(instances);
-    return `{"predictions":[${loaded.predictor.encodeJson(output, instances.length).join(',')}]}`;
-  });
-  const loopCpuUs = cpuUs;
-  const raw = await measure(() => loaded.predictor.scoreTransformed(features, rows));
-  const expected = (await loaded.predictor.predict(rowsOf(rows))) as Prediction[];
-  await loaded.predictor.close();
-  return { loop, loopCpuUs, raw, expected };
+/**
+ * Our code as deployed: `src` (and the bench's in-process loop and bare server) compiled by tsc and run by plain
+ * `node`, as the compose service runs `dist/` (not through tsx, whose module interop adds a getter call to every
+ * cross-module call). Built under node_modules/.cache, where the built files still find the project's packages;
+ * removed with the run's other files.
+ */
+function compile(): string {
+  fs.mkdirSync(path.join('node_modules', '.cache'), { recursive: true });
+  const out = fs.mkdtempSync(path.join('node_modules', '.cache', 'serving-bench-'));
+  cleanups.push(() => fs.rmSync(out, { recursive: true, force: true }));
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'bench/tsconfig.serving.json', '--outDir', out],
+    {
+      stdio: 'inherit',
+    },
+  );
+  return out;
 }
 
-function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
+/** The in-process limit, measured by the compiled loop in its own process (bench/in-process-loop.ts). */
+async function inProcess(built: string, store: LocalArtifactStore, seconds: number, rows: number) {
+  const bodyFile = path.join(scratch, `body-${rows}.json`);
+  fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
+  const out = execFileSync(
+    process.execPath,
+    [
+      ...serverNodeFlags,
+      path.join(built, 'bench/in-process-loop.js'),
+      store.root,
+      'churn',
+      'production',
+      bodyFile,
+      String(seconds),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const measured = JSON.parse(out.trim().split('\n').pop()!) as { loop: number; loopCpuUs: number; raw: number };
+  const loaded = await loadVersion(store, await resolveAlias(store, 'churn', 'production'));
+  const expected = (await loaded.predictor.predict(rowsOf(rows))) as Prediction[];
+  await loaded.predictor.close();
+  return { ...measured, expected };
+}
+
+function nodeServer(built: string, root: string, workers: number, log: boolean): ServerSpec {
   return {
     name: `node-${workers}-${log ? 'log' : 'nolog'}`,
     start: (port) =>
-      // Started as `npm run serve` starts it: with the server's Node flags.
-      spawn(process.execPath, [...serverNodeFlags, '--import', 'tsx', 'src/serving/server.ts'], {
+      // Started as the compose service starts it: the built server with the server's Node flags.
+      spawn(process.execPath, [...serverNodeFlags, path.join(built, 'src/serving/server.js')], {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -150,13 +162,13 @@ function nodeServer(root: string, workers: number, log: boolean): ServerSpec {
 }
 
 /** The ceiling reference: HTTP, JSON.parse and a fixed answer, no model (bench/bare-http-server.ts). */
-function bareServer(processes: number): ServerSpec {
+function bareServer(built: string, processes: number): ServerSpec {
   return {
     name: `node-bare-${processes}`,
     start: (port, answer) =>
       spawn(
         process.execPath,
-        [...serverNodeFlags, '--import', 'tsx', 'bench/bare-http-server.ts', String(port), answer, String(processes)],
+        [...serverNodeFlags, path.join(built, 'bench/bare-http-server.js'), String(port), answer, String(processes)],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       ),
     ready: async (_child, port) => {
@@ -293,17 +305,18 @@ async function main() {
   const { store } = await servedChurn();
   const record = await resolveAlias(store, 'churn', 'production');
   const files = { transform: store.localPath(record.transformUri), model: store.localPath(record.modelUri) };
+  const built = compile();
   const python = execFileSync('bash', ['bench/setup-python-serving.sh'], { encoding: 'utf8' })
     .trim()
     .split('\n')
     .pop()!;
   const specs = [
-    nodeServer(store.root, 1, true),
-    nodeServer(store.root, 1, false),
-    nodeServer(store.root, 2, true),
-    nodeServer(store.root, 2, false),
-    bareServer(1),
-    bareServer(2),
+    nodeServer(built, store.root, 1, true),
+    nodeServer(built, store.root, 1, false),
+    nodeServer(built, store.root, 2, true),
+    nodeServer(built, store.root, 2, false),
+    bareServer(built, 1),
+    bareServer(built, 2),
     fastapiServer(python, files, 1, 'standard'),
     fastapiServer(python, files, 2, 'standard'),
     fastapiServer(python, files, 1, 'asyncio'),
@@ -313,7 +326,7 @@ async function main() {
   console.log(`node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, load average ${load.join(' ')}`);
   const summary: Record<string, unknown> = {};
   for (const rows of values.rows.split(',').map(Number)) {
-    const { expected, ...ip } = await inProcess(store, record, seconds, rows);
+    const { expected, ...ip } = await inProcess(built, store, seconds, rows);
     console.log(
       `${rows} row(s): in-process loop ${ip.loop.toFixed(0)} req/s (${ip.loopCpuUs.toFixed(0)} us CPU each), raw session.run ${ip.raw.toFixed(0)} calls/s`,
     );
@@ -335,10 +348,11 @@ async function main() {
  * of MB per run, removed when the run ends.
  */
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-bench-'));
+const cleanups: (() => void)[] = [() => fs.rmSync(scratch, { recursive: true, force: true })];
 
 main()
   .catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => fs.rmSync(scratch, { recursive: true, force: true }));
+  .finally(() => cleanups.forEach((clean) => clean()));

@@ -173,10 +173,10 @@ export const configSchema = {
       'must be comma-separated keys of at least 16 printable characters',
     )
     .optional(),
-  /** Prediction log: rows buffered at most before new ones are dropped (and counted). @default 50000 */
-  MLOPS_SERVE_LOG_CAPACITY: z.coerce.number().int().min(1).default(50_000),
-  /** Prediction log: buffered rows that trigger a write. @default 5000 */
-  MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(5000),
+  /** Prediction log: rows buffered at most before new ones are dropped (and counted). @default 100000 */
+  MLOPS_SERVE_LOG_CAPACITY: z.coerce.number().int().min(1).default(100_000),
+  /** Prediction log: buffered rows that trigger a write (one Parquet part). @default 20000 */
+  MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(20_000),
   /** Prediction log: milliseconds between timed writes. @default 5000 */
   MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(5000),
   /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. Set it on the pipeline workers too (with MLOPS_SERVE_LOG left on) for monitorModel runs with `log: 'bigquery'`, which count the drift window there. @default none (Parquet files only) */

@@ -145,7 +145,8 @@ function realPathOfExisting(target: string): string {
   const missing: string[] = [];
   for (let current = target; ; current = path.dirname(current)) {
     try {
-      return path.join(realpathSync(current), ...missing.reverse());
+      // The system's realpath(3): one call, where the JS version stats every component.
+      return path.join(realpathSync.native(current), ...missing.reverse());
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if ((code !== 'ENOENT' && code !== 'ENOTDIR') || path.dirname(current) === current) throw err;

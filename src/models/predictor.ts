@@ -14,6 +14,7 @@
 import type { FittedTransform } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
+import type { RecordedValues } from './recorded-values';
 import { compileTransform, describeValue } from './transform-instance';
 import type { CompiledTransform } from './transform-instance';
 
@@ -50,8 +51,11 @@ export interface Predictor {
   validate(instances: readonly unknown[]): string[];
   /** Validates, transforms and runs; throws `MLOPS_ERR_SERVE_INPUT_INVALID` listing every problem. */
   predict(instances: readonly unknown[]): Promise<Prediction[]>;
-  /** Validates, transforms and runs, as `predict`; returns the raw output (row-major, every value finite). */
-  score(instances: readonly unknown[]): Promise<Float32Array>;
+  /**
+   * Validates, transforms and runs, as `predict`; returns the raw output (row-major, every value finite). With
+   * `recorded` (sized for the instances and features), the instances' raw values are recorded in the same pass.
+   */
+  score(instances: readonly unknown[], recorded?: RecordedValues): Promise<Float32Array>;
   /** `score`'s output as predictions (what `predict` returns). */
   decode(output: Float32Array, rows: number): Prediction[];
   /**
@@ -75,8 +79,8 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   const compiled = compileTransform(transform);
   const validate = (instances: readonly unknown[]) => validateAll(compiled, known, instances, width).problems;
   /** Validated, transformed and run; the output checked finite. */
-  const score = async (instances: readonly unknown[]) => {
-    const { problems, features } = validateAll(compiled, known, instances, width);
+  const score = async (instances: readonly unknown[], recorded?: RecordedValues) => {
+    const { problems, features } = validateAll(compiled, known, instances, width, recorded);
     if (problems.length > 0) throw inputInvalid(problems);
     const output = await model.run(features, instances.length);
     const bad = nonFiniteRows(output, instances.length, model.outputWidth);
@@ -129,8 +133,11 @@ function validateAll(
   known: Set<string>,
   instances: readonly unknown[],
   width: number,
+  recorded?: RecordedValues,
 ): { problems: string[]; features: Float32Array } {
   const features = new Float32Array(instances.length * width);
+  // One code per feature of the transform (the schema's order), as `featureSchema` lists them.
+  const recordedWidth = compiled.features;
   const problems: string[] = [];
   for (let i = 0; i < instances.length; i++) {
     const instance = instances[i];
@@ -142,7 +149,7 @@ function validateAll(
     for (const key of Object.keys(record)) {
       if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
     }
-    const found = compiled.apply(record, features, i * width);
+    const found = compiled.apply(record, features, i * width, recorded, i * recordedWidth);
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
   }
   return { problems, features };

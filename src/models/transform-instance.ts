@@ -8,6 +8,8 @@
  * huge) costs no more than a scalar.
  */
 import type { FeatureTransform, FittedTransform, NumericTransform } from '../contracts/datasets';
+import { categoryCode, numericCode } from './recorded-values';
+import type { RecordedValues } from './recorded-values';
 
 /** The largest finite float32; the model input is float32, so a larger magnitude cannot reach the model intact. */
 export const float32Max = 3.4028234663852886e38;
@@ -28,8 +30,19 @@ export function transformInstance(
 
 /** A fitted transform prepared once per model version: category lookups by Map, clip bounds resolved. */
 export interface CompiledTransform {
-  /** As `transformInstance`, but returns undefined (and allocates nothing) when the record is valid. */
-  apply(instance: Record<string, unknown>, out: Float32Array, offset: number): string[] | undefined;
+  /** The number of raw features (codes per record in `apply`'s `recorded`). */
+  features: number;
+  /**
+   * As `transformInstance`, but returns undefined (and allocates nothing) when the record is valid. With `recorded`,
+   * also writes the record's raw values as codes at `recordedAt`, one per feature (`recorded-values.ts`).
+   */
+  apply(
+    instance: Record<string, unknown>,
+    out: Float32Array,
+    offset: number,
+    recorded?: RecordedValues,
+    recordedAt?: number,
+  ): string[] | undefined;
 }
 
 interface NumericStep {
@@ -55,7 +68,7 @@ const compiled = new WeakMap<FittedTransform, CompiledTransform>();
 export function compileTransform(transform: FittedTransform): CompiledTransform {
   let c = compiled.get(transform);
   if (!c) {
-    c = { apply: applier(transform.features.map(step)) };
+    c = { features: transform.features.length, apply: applier(transform.features.map(step)) };
     compiled.set(transform, c);
   }
   return c;
@@ -77,21 +90,27 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
 }
 
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
-  return (instance, out, offset) => {
+  return (instance, out, offset, recorded, recordedAt = 0) => {
     let problems: string[] | undefined;
     let j = offset;
-    for (const s of steps) {
+    for (let k = 0; k < steps.length; k++) {
+      const s = steps[k]!;
       const value = instance[s.name];
       if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
       if (s.kind === 'numeric') {
         const problem = numericInto(s, value, out, j++);
         if (problem) (problems ??= []).push(problem);
+        if (recorded) recorded.codes[recordedAt + k] = numericCode(value);
         continue;
       }
       if (value !== null && value !== undefined && !isCategoryValue(value)) {
         (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
       }
-      j = categoricalInto(s, s.index.get(categoryOf(value, s.impute)) ?? -1, out, j);
+      const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
+      j = categoricalInto(s, index, out, j);
+      // The index is the value's own only for a non-empty string ("" and null take the imputed category's).
+      if (recorded)
+        recorded.codes[recordedAt + k] = categoryCode(value, value === '' ? -1 : index, recorded.side);
     }
     return problems;
   };

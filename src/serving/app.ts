@@ -73,7 +73,7 @@ declare module 'fastify' {
 }
 
 const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
-const defaultLog: PredictionLogOptions = { capacity: 50_000, flushRows: 5000, flushMs: 5000 };
+const defaultLog: PredictionLogOptions = { capacity: 100_000, flushRows: 20_000, flushMs: 5000 };
 
 /** Request ids a client may choose (x-request-id); anything else gets a generated one. */
 const requestIdPattern = /^[\w.:@-]{1,128}$/;

@@ -17,6 +17,9 @@ const schema = [
   { name: 'latency_ms', type: 'FLOAT' },
 ];
 
+/** Rows per streaming insert request (BigQuery's advice: about 500; each request at most 10 MB). */
+const insertRows = 500;
+
 export class BigQueryPredictionSink implements PredictionSink {
   #ready: Promise<void> | undefined;
 
@@ -35,8 +38,15 @@ export class BigQueryPredictionSink implements PredictionSink {
     });
     await this.#ready;
     const table = this.bigquery.dataset(this.dataset).table(this.table);
-    // Features and output are already JSON text.
-    await table.insert(batch.rowList);
+    // Features and output are already JSON text. A batch can hold tens of thousands of rows; a streaming insert
+    // request is limited (10 MB, 50,000 rows), so they go in requests of `insertRows`, one after another.
+    for (let at = 0; at < batch.rowList.length; at += insertRows) {
+      try {
+        await table.insert(batch.rowList.slice(at, at + insertRows));
+      } catch (err) {
+        throw Object.assign(err as Error, { rowsWritten: at });
+      }
+    }
   }
 
   async #ensureTable(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
+import { newRecordedValues } from '../models/recorded-values';
 import type { LoadedVersion, ModelSlot } from './model-slot';
 import type { ServingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
@@ -102,9 +103,13 @@ export class PredictCore {
     this.metrics?.observeBatch(this.modelName, instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
-    const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances));
+    // The log takes the raw values the transform records as it validates (no second pass over the instances).
+    const rows = instances.length;
+    const recorded = this.log && newRecordedValues(rows, chosen.predictor.features.length);
+    const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances, recorded));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, instances, output, latencyMs);
+    if (recorded)
+      this.log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, rows, recorded, output, latencyMs);
     return output;
   }
 

@@ -10,8 +10,8 @@
  *   and logged. Sinks: Parquet in the artifact store, and a BigQuery table when configured.
  * - Crash-loss bound: a crash (not a clean shutdown) loses the rows still buffered, at most `capacity` rows and at
  *   most `flushMs` plus one write of predictions.
- * - Off the event loop: a request appends typed values (`typed-rows.ts`: a few stores per feature, the raw output
- *   row); the Parquet file (typed columns, `prediction-batch.ts`) is made by a worker thread
+ * - Off the event loop: a request appends typed values (`typed-rows.ts`: the codes its transform recorded, the raw
+ *   output row); the Parquet file (typed columns, `prediction-batch.ts`) is made by a worker thread
  *   (`prediction-log-worker.ts`). A worker that
  *   fails counts its batch as dropped for every sink (`reason="sink"`) and is replaced at the next write.
  */
@@ -26,7 +26,8 @@ import { createScratch } from '../scratch';
 import type { ServingMetrics } from './metrics';
 import type { PredictionRow } from './prediction-batch';
 import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
-import { appendTyped, newTypedBatch } from './typed-rows';
+import type { RecordedValues } from '../models/recorded-values';
+import { appendRecorded, newTypedBatch } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
 export { batchParquet, batchRows } from './prediction-batch';
@@ -50,16 +51,19 @@ export interface LoggedBatch {
 export interface PredictionSink {
   /** True when the sink reads `batch.rowList` (the rows are then decoded for it). */
   readonly takesRows?: boolean;
-  /** Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. */
+  /**
+   * Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. A
+   * sink that fails after writing some rows sets `rowsWritten` on the error it throws, so only the rest count as dropped.
+   */
   write(batch: LoggedBatch): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
   close?(): Promise<void>;
 }
 
 export interface PredictionLogOptions {
-  /** Rows buffered at most; more are dropped and counted. @default 50000 */
+  /** Rows buffered at most; more are dropped and counted. @default 100000 */
   capacity: number;
-  /** Rows that trigger a write. @default 5000 */
+  /** Rows that trigger a write. @default 20000 */
   flushRows: number;
   /** Milliseconds between timed writes. @default 5000 */
   flushMs: number;
@@ -105,24 +109,25 @@ export class PredictionLog {
   }
 
   /**
-   * Buffers one answered request as typed rows: `instances` validated against `spec` (the version that answered),
-   * `output` the model's raw output the response was encoded from. Never waits: rows beyond the capacity are dropped
-   * and counted.
+   * Buffers one answered request of `rows` instances as typed rows: `recorded`, their values as the transform of `spec`
+   * (the version that answered) recorded them while validating; `output`, the model's raw output the response was
+   * encoded from. Never waits: rows beyond the capacity are dropped and counted.
    */
   record(
     model: string,
     version: number,
     requestId: string,
     spec: LogSpec,
-    instances: readonly unknown[],
+    rows: number,
+    recorded: RecordedValues,
     output: Float32Array,
     latencyMs: number,
   ): void {
-    const n = Math.min(this.options.capacity - this.#rows, instances.length);
-    if (n < instances.length) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, instances.length - n);
+    const n = Math.min(this.options.capacity - this.#rows, rows);
+    if (n < rows) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, rows - n);
     if (n > 0) {
       const time = Date.now();
-      appendTyped(this.#batch(model, time), spec, { requestId, time, version, latencyMs }, instances, output, n);
+      appendRecorded(this.#batch(model, time, spec.features.length), spec, { requestId, time, version, latencyMs }, recorded, output, n);
       this.#rows += n;
     }
     this.metrics?.logQueueDepth.set(this.#rows);
@@ -154,13 +159,13 @@ export class PredictionLog {
     await Promise.allSettled(this.sinks.map(async ({ sink }) => sink.close?.()));
   }
 
-  #batch(model: string, time: number): TypedBatch {
+  #batch(model: string, time: number, width: number): TypedBatch {
     const day = Math.floor(time / 86_400_000);
     if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
     const key = `${model}\u0000${this.#day.date}`;
     let batch = this.#batches.get(key);
     if (!batch) {
-      batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity));
+      batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity), width);
       this.#batches.set(key, batch);
     }
     return batch;
@@ -187,7 +192,10 @@ export class PredictionLog {
       await sink.write(batch);
       this.metrics?.logWritten.inc({ sink: name }, batch.rows);
     } catch (err) {
-      this.#failed(name, batch.rows, err);
+      // A sink that wrote part of the batch before failing says how much (`rowsWritten`); the rest is dropped.
+      const written = Math.min(batch.rows, Math.max(0, Number((err as { rowsWritten?: number }).rowsWritten) || 0));
+      if (written > 0) this.metrics?.logWritten.inc({ sink: name }, written);
+      this.#failed(name, batch.rows - written, err);
     }
   }
 

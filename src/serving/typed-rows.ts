@@ -1,28 +1,33 @@
 /**
- * The prediction log's rows as the request path records them: typed values, no text. Each row's features become one
- * number per feature in a Float64Array (a numeric value, NaN for null; for a category its index among the known
- * categories, or a code for null, true or false, or for "other", whose JSON text goes to a side list), and each row's output
- * is the model's raw output row. Writing them as Parquet columns (and as JSON text for a sink that takes rows) is left
- * to the log's worker thread (`prediction-log-worker.ts`), so a request pays for a few stores per feature.
+ * The prediction log's rows as the request path records them: typed values, no text. Each row's features are the codes
+ * the transform recorded in its own pass over the instance (`src/models/recorded-values.ts`: one number per feature, a
+ * numeric value or NaN for null, a category's index or a code for null, true, false or "other", whose JSON text goes to
+ * a side list), and each row's output is the model's raw output row. Writing them as Parquet columns (and as JSON text
+ * for a sink that takes rows) is left to the log's worker thread (`prediction-log-worker.ts`), so a request pays for a
+ * copy of its codes and outputs.
  *
  * Both sides build their codec from the version's schema (`LogSpec`), so the worker writes exactly the values the
  * request carried and the output the response carried.
  */
 import type { FeatureSchema, Predictor } from '../models/predictor';
 import { predictionJsonEncoder } from '../models/predictor';
+import {
+  categoryCode,
+  codeFalse,
+  codeNull,
+  codeTrue,
+  isOtherCode,
+  newRecordedValues,
+  numericCode,
+  otherCode,
+  sideIndex,
+} from '../models/recorded-values';
+import type { RecordedValues } from '../models/recorded-values';
 
 /** What the log needs of a version to record and to write its rows. */
 export type LogSpec = Pick<Predictor, 'task' | 'classes' | 'outputWidth'> & { features: readonly FeatureSchema[] };
 
-/** Category codes beside a known category's index (>= 0). */
-export const codeNull = -1;
-export const codeTrue = -2;
-export const codeFalse = -3;
-/** Codes from -4 down: the value's JSON text is entry `-4 - code` of the side list. */
-const codeOther = -4;
-
-/** The side list's entry of an "other" code. */
-export const sideIndex = (code: number): number => codeOther - code;
+export { codeFalse, codeNull, codeTrue, sideIndex } from '../models/recorded-values';
 
 /** One batch's recorded requests (one model, one UTC day), in the form sent to the worker. */
 export interface TypedBatch {
@@ -72,7 +77,8 @@ function codecOf(features: readonly FeatureSchema[]): FeatureCodec {
   return codec;
 }
 
-export function newTypedBatch(model: string, date: string, rowsHint: number): TypedBatch {
+/** An empty batch with room for `rowsHint` rows of `width` features (it grows past them). */
+export function newTypedBatch(model: string, date: string, rowsHint: number, width = 16): TypedBatch {
   return {
     model,
     date,
@@ -83,7 +89,7 @@ export function newTypedBatch(model: string, date: string, rowsHint: number): Ty
     versions: [],
     latencies: [],
     counts: [],
-    values: new Float64Array(Math.max(64, rowsHint * 16)),
+    values: new Float64Array(Math.max(64, rowsHint * width)),
     valuesUsed: 0,
     outputs: new Float32Array(Math.max(64, rowsHint * 2)),
     outputsUsed: 0,
@@ -91,12 +97,23 @@ export function newTypedBatch(model: string, date: string, rowsHint: number): Ty
   };
 }
 
-/** Appends one request's first `count` rows. */
-export function appendTyped(
+/** Request-level fields of a logged request. */
+export interface LoggedRequest {
+  requestId: string;
+  time: number;
+  version: number;
+  latencyMs: number;
+}
+
+/**
+ * Appends one request's first `count` rows from the values the transform recorded (`Predictor.score`'s `recorded`):
+ * a copy of their codes, and their side texts renumbered into the batch's side list.
+ */
+export function appendRecorded(
   batch: TypedBatch,
   spec: LogSpec,
-  request: { requestId: string; time: number; version: number; latencyMs: number },
-  instances: readonly unknown[],
+  request: LoggedRequest,
+  recorded: RecordedValues,
   output: Float32Array,
   count: number,
 ): void {
@@ -106,18 +123,58 @@ export function appendTyped(
   batch.versions.push(request.version);
   batch.latencies.push(request.latencyMs);
   batch.counts.push(count);
-  const codec = codecOf(spec.features);
-  const width = codec.names.length;
-  batch.values = room(batch.values, batch.valuesUsed + count * width);
-  for (let i = 0; i < count; i++) {
-    typedRow(codec, instances[i], batch, batch.valuesUsed);
-    batch.valuesUsed += width;
-  }
+  const width = spec.features.length;
+  const at = batch.valuesUsed;
+  batch.values = room(batch.values, at + count * width);
+  batch.values.set(recorded.codes.subarray(0, count * width), at);
+  batch.valuesUsed += count * width;
+  if (recorded.side.length > 0) renumberSide(codecOf(spec.features), batch, recorded.side, at, count);
   const n = count * spec.outputWidth;
   batch.outputs = room(batch.outputs, batch.outputsUsed + n);
   batch.outputs.set(output.subarray(0, n), batch.outputsUsed);
   batch.outputsUsed += n;
   batch.rows += count;
+}
+
+/** Moves a request's side texts to the end of the batch's list, and its "other" codes (at `at`) with them. */
+function renumberSide(codec: FeatureCodec, batch: TypedBatch, side: string[], at: number, count: number): void {
+  const offset = batch.side.length;
+  for (const text of side) batch.side.push(text);
+  const width = codec.names.length;
+  for (let i = at; i < at + count * width; i += width) {
+    for (let k = 0; k < width; k++) {
+      const code = batch.values[i + k]!;
+      if (!codec.numeric[k] && isOtherCode(code)) batch.values[i + k] = otherCode(sideIndex(code) + offset);
+    }
+  }
+}
+
+/**
+ * Appends one request's first `count` rows from the instances themselves (for callers that did not run the
+ * transform: test fixtures, imports). Same codes as the transform records.
+ */
+export function appendTyped(
+  batch: TypedBatch,
+  spec: LogSpec,
+  request: LoggedRequest,
+  instances: readonly unknown[],
+  output: Float32Array,
+  count: number,
+): void {
+  const codec = codecOf(spec.features);
+  const width = codec.names.length;
+  const recorded = newRecordedValues(count, width);
+  for (let i = 0; i < count; i++) {
+    const value = instances[i];
+    const record = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+    for (let k = 0; k < width; k++) {
+      const v = record[codec.names[k]!];
+      recorded.codes[i * width + k] = codec.numeric[k]
+        ? numericCode(v)
+        : categoryCode(v, typeof v === 'string' ? (codec.index[k]!.get(v) ?? -1) : -1, recorded.side);
+    }
+  }
+  appendRecorded(batch, spec, request, recorded, output, count);
 }
 
 function plainSpec(spec: LogSpec): LogSpec {
@@ -129,36 +186,6 @@ function room<T extends Float64Array | Float32Array>(array: T, needed: number): 
   const grown = new (array.constructor as new (n: number) => T)(Math.max(needed, array.length * 2));
   grown.set(array);
   return grown;
-}
-
-/**
- * Writes one row's codes at `at`. Only validated instances are recorded; a value of a kind validation refuses (never
- * expected) is recorded as null.
- */
-function typedRow(codec: FeatureCodec, instance: unknown, batch: TypedBatch, at: number): void {
-  const record = (instance !== null && typeof instance === 'object' ? instance : {}) as Record<string, unknown>;
-  for (let k = 0; k < codec.names.length; k++) {
-    const code = codeOf(codec, k, record[codec.names[k]!], batch.side);
-    batch.values[at + k] = code ?? (codec.numeric[k] ? NaN : codeNull);
-  }
-}
-
-function codeOf(codec: FeatureCodec, k: number, v: unknown, side: string[]): number | undefined {
-  if (codec.numeric[k]) {
-    if (v === null) return NaN;
-    return typeof v === 'number' ? v : undefined;
-  }
-  if (v === null) return codeNull;
-  if (typeof v === 'string') {
-    const known = codec.index[k]!.get(v);
-    if (known !== undefined) return known;
-    return codeOther - (side.push(JSON.stringify(v)) - 1);
-  }
-  if (typeof v === 'boolean') return v ? codeTrue : codeFalse;
-  if (typeof v === 'number') {
-    return codeOther - (side.push(String(v)) - 1);
-  }
-  return undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { RunningEmulator } from '../../src/dev/emulators';
 import { buildServer } from '../../src/serving/app';
 import { BigQueryPredictionSink } from '../../src/serving/bigquery-prediction-sink';
 import { startTestBigQuery } from '../support/bigquery-emulator';
+import { startSlowBigQuery } from '../support/slow-bigquery';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
 
 const project = 'serving-log';
@@ -63,5 +64,49 @@ describe('the prediction log in BigQuery (goccy/bigquery-emulator)', function ()
       assert.deepEqual(JSON.parse(row.features), i % 2 ? riskyCustomer : loyalCustomer);
       assert.equal((JSON.parse(row.output) as { label: string }).label, i % 2 ? 'true' : 'false');
     }
+  });
+
+  it('inserts a large batch in requests of 500 rows; rows before a refused request count as written, the rest as dropped', async function () {
+    const { store } = await servedChurn();
+    // The third insert request (rows 1,000 to 1,233) is refused; the first two reach the emulator.
+    let inserts = 0;
+    const proxy = await startSlowBigQuery(emulator!.url, {
+      refuse: ({ method, path }) => method === 'POST' && path.endsWith('/insertAll') && ++inserts === 3,
+    });
+    const viaProxy = new BigQuery({ projectId: project, apiEndpoint: proxy.url });
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: {
+        flushMs: 60_000,
+        sinks: [{ name: 'bigquery', sink: new BigQueryPredictionSink(viaProxy, 'serving_log', 'large_batch') }],
+      },
+    });
+    let metrics = '';
+    try {
+      const instances = Array.from({ length: 1234 }, (_, i) => ({ ...riskyCustomer, tenure_months: i }));
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/models/churn:predict',
+        headers: { 'x-request-id': 'large' },
+        payload: { instances },
+      });
+      assert.equal(response.statusCode, 200);
+      await app.serving.log!.flush();
+      metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    } finally {
+      await app.close();
+      await proxy.close();
+    }
+    const statuses = proxy.calls.filter((c) => c.path.endsWith('/insertAll')).map((c) => c.status);
+    assert.deepEqual(statuses, [200, 200, 400]);
+    assert.match(metrics, /mlops_serve_prediction_log_written_rows_total\{sink="bigquery"\} 1000\b/);
+    assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="sink",sink="bigquery"\} 234\b/);
+    const [rows] = await client.query(`SELECT instance FROM \`${project}.serving_log.large_batch\` ORDER BY instance`);
+    assert.deepEqual(
+      (rows as { instance: number }[]).map((r) => Number(r.instance)),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 });

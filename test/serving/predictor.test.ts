@@ -6,9 +6,12 @@ import type { FittedTransform } from '../../src/contracts/datasets';
 import { isMlopsError } from '../../src/errors';
 import { loadOnnxModel } from '../../src/models/onnx-model';
 import { createPredictor } from '../../src/models/predictor';
+import { newRecordedValues } from '../../src/models/recorded-values';
 import type { ClassPrediction } from '../../src/models/predictor';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { resolveAlias } from '../../src/registry/model-registry';
+import { batchRows } from '../../src/serving/prediction-batch';
+import { appendRecorded, appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { runPython } from '../support/python-clients';
 import { riskyCustomer, servedChurn } from '../support/served-model';
@@ -56,6 +59,44 @@ describe('the Predictor shared by evaluation and the model server', function () 
           `row ${i}`,
         ),
       );
+    } finally {
+      await predictor.close();
+    }
+  });
+
+  it("records each instance's raw values in the pass that validates it: the log rows equal those typed from the instances", async function () {
+    const predictor = await load();
+    // Values a stranger sends: unseen categories (quotes, control and non-ASCII text), "" (imputed, logged as sent),
+    // numbers and booleans as categories, nulls, -0 and extreme numbers, keys in another order than the schema's.
+    const odd = [
+      { ...riskyCustomer, contract: 'weekly "trial" \u0001 ✓', region: '', senior: null },
+      { ...riskyCustomer, tenure_months: -0, payment_method: 3, internet_service: 1e21, senior: false },
+      { ...riskyCustomer, monthly_charges: 1e-300, total_charges: null, contract: null, region: true },
+      Object.fromEntries(Object.entries(riskyCustomer).reverse()),
+      { ...riskyCustomer, support_calls: 3e38, region: 'north\\east', internet_service: 'fiber' },
+    ];
+    try {
+      const recorded = [
+        newRecordedValues(odd.length, predictor.features.length),
+        newRecordedValues(2, predictor.features.length),
+      ];
+      const requests = [odd, odd.slice(0, 2).reverse()];
+      const outputs = await Promise.all(requests.map((instances, r) => predictor.score(instances, recorded[r])));
+      const fromRecorded = newTypedBatch('churn', '2026-12-02', 8, predictor.features.length);
+      const fromInstances = newTypedBatch('churn', '2026-12-02', 8);
+      requests.forEach((instances, r) => {
+        const request = { requestId: `r${r}`, time: 0, version: 1, latencyMs: 1 };
+        // The second request's "other" values are renumbered after the first's in the batch's side list.
+        appendRecorded(fromRecorded, predictor, request, recorded[r]!, outputs[r]!, instances.length);
+        appendTyped(fromInstances, predictor, request, instances, outputs[r]!, instances.length);
+      });
+      const rows = batchRows(fromRecorded);
+      assert.deepEqual(rows, batchRows(fromInstances));
+      const order = predictor.features.map((f) => f.name);
+      requests.flat().forEach((instance, i) => {
+        const sent = instance as Record<string, unknown>;
+        assert.equal(rows[i]!.features, JSON.stringify(Object.fromEntries(order.map((n) => [n, sent[n]]))), `row ${i}`);
+      });
     } finally {
       await predictor.close();
     }

@@ -61,11 +61,12 @@ export interface SlowBigQuery {
  * reference and `jobComplete: false`, and the client then waits with `jobs.getQueryResults`. This proxy forwards every
  * request unchanged and records it; `jobs.query` answers come back as BigQuery's for such a long query (the emulator's
  * job reference, the rows left to `jobs.getQueryResults`, which it forwards). `query` holds the `jobs.query` requests
- * and `poll` the `jobs.getQueryResults` ones until the test opens them.
+ * and `poll` the `jobs.getQueryResults` ones until the test opens them; `refuse` answers the requests it matches with
+ * a 400, as BigQuery refuses a request it cannot take, without forwarding them.
  */
 export async function startSlowBigQuery(
   target: string,
-  gates: { query?: Gate; poll?: Gate } = {},
+  gates: { query?: Gate; poll?: Gate; refuse?: (call: { method: string; path: string }) => boolean } = {},
 ): Promise<SlowBigQuery> {
   const calls: ProxiedCall[] = [];
   const queryJobs: string[] = [];
@@ -85,6 +86,13 @@ export async function startSlowBigQuery(
     req.on('end', () => {
       const path = new URL(req.url!, 'http://proxy').pathname;
       const body = Buffer.concat(chunks);
+      if (gates.refuse?.({ method: req.method!, path })) {
+        // Refused as BigQuery refuses a request it cannot take, without reaching the emulator.
+        record({ method: req.method!, path, status: 400 });
+        const error = { error: { code: 400, message: 'refused by the test proxy', errors: [{ reason: 'invalid' }] } };
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+        return;
+      }
       const isQuery = req.method === 'POST' && /\/projects\/[^/]+\/queries$/.test(path);
       const polled = req.method === 'GET' ? /\/projects\/[^/]+\/queries\/([^/]+)$/.exec(path)?.[1] : undefined;
       const sql = isQuery ? (JSON.parse(body.toString('utf8')) as { query: string }).query : sqlOf.get(polled ?? '');

@@ -1,0 +1,52 @@
+/**
+ * A request's raw feature values as numbers, recorded by the transform in the same pass that validates and encodes
+ * them (the prediction log's input, `src/serving/typed-rows.ts`): one number per feature per instance, in the schema's
+ * order.
+ *
+ * - a numeric feature: its value, NaN for null;
+ * - a categorical feature: the index of a known category (>= 0), or a code for null, true or false, or for any other
+ *   value ("other": an unseen string, a number sent as a category), whose JSON text goes to the side list.
+ *
+ * Only what validation accepts is ever logged; a value of a kind validation refuses reads as null.
+ */
+
+/** Codes of a categorical value beside a known category's index (>= 0). */
+export const codeNull = -1;
+export const codeTrue = -2;
+export const codeFalse = -3;
+/** Codes from -4 down: the value's JSON text is entry `-4 - code` of the side list. */
+const codeOther = -4;
+
+/** The side list's entry of an "other" code. */
+export const sideIndex = (code: number): number => codeOther - code;
+
+/** The "other" code of side list entry `index`. */
+export const otherCode = (index: number): number => codeOther - index;
+
+/** True when `code` (of a categorical feature) points into the side list. */
+export const isOtherCode = (code: number): boolean => code <= codeOther;
+
+export interface RecordedValues {
+  /** Row-major: `features` numbers per instance. */
+  codes: Float64Array;
+  /** JSON text of the categorical values coded "other" (see `sideIndex`). */
+  side: string[];
+}
+
+export function newRecordedValues(rows: number, features: number): RecordedValues {
+  return { codes: new Float64Array(rows * features), side: [] };
+}
+
+/** A numeric feature's code: the number, NaN for null (or a refused value). */
+export const numericCode = (value: unknown): number => (typeof value === 'number' ? value : NaN);
+
+/**
+ * A categorical feature's code. `known` is the value's index among the known categories when it is a string that is
+ * one of them, else -1.
+ */
+export function categoryCode(value: unknown, known: number, side: string[]): number {
+  if (typeof value === 'string') return known >= 0 ? known : otherCode(side.push(JSON.stringify(value)) - 1);
+  if (typeof value === 'boolean') return value ? codeTrue : codeFalse;
+  if (typeof value === 'number') return otherCode(side.push(String(value)) - 1);
+  return codeNull;
+}
