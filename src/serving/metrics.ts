@@ -44,7 +44,12 @@ export class ServingMetrics {
   });
   readonly batchSize = new Histogram({ ...spec(this.registry, 'batch_instances', ['model']), buckets: batchBuckets });
   readonly swaps = new Counter(spec(this.registry, 'swaps_total', ['model', 'outcome']));
-  readonly logQueueDepth = new Gauge(spec(this.registry, 'prediction_log_queue_rows', []));
+  /** The log's buffered rows, read from the log when metrics are collected (see `watchLogDepth`). */
+  #logDepth = () => 0;
+  readonly logQueueDepth: Gauge = new Gauge({
+    ...spec(this.registry, 'prediction_log_queue_rows', []),
+    collect: () => this.logQueueDepth.set(this.#logDepth()),
+  });
   readonly logDropped = new Counter(spec(this.registry, 'prediction_log_dropped_rows_total', ['reason', 'sink']));
   readonly logWritten = new Counter(spec(this.registry, 'prediction_log_written_rows_total', ['sink']));
   readonly #versions = new Map<number, VersionStats>();
@@ -83,6 +88,11 @@ export class ServingMetrics {
     stats.latencyMsSum += seconds * 1000;
     stats.latencyMsMax = Math.max(stats.latencyMsMax, seconds * 1000);
     this.#versions.set(version, stats);
+  }
+
+  /** Makes `prediction_log_queue_rows` report `depth()` whenever metrics are collected. */
+  watchLogDepth(depth: () => number): void {
+    this.#logDepth = depth;
   }
 
   /** Counts a request's instances. */

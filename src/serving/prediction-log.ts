@@ -89,6 +89,8 @@ export class PredictionLog {
   #batches = new Map<string, TypedBatch>();
   #rows = 0;
   #day = { number: -1, date: '' };
+  /** The batch the last request went to (the usual case: the same model and day as the request before). */
+  #last: { model: string; day: number; batch: TypedBatch } | undefined;
   #flushing: Promise<void> | undefined;
   readonly #timer: NodeJS.Timeout;
   readonly #writer: LogWriter;
@@ -100,6 +102,8 @@ export class PredictionLog {
     readonly logger?: Warn,
   ) {
     this.#writer = new LogWriter(options.scratchRoot);
+    // Read when metrics are collected, not set by every request.
+    metrics?.watchLogDepth(() => this.#rows);
     this.#timer = setInterval(() => void this.flush(), options.flushMs);
     this.#timer.unref();
   }
@@ -130,7 +134,6 @@ export class PredictionLog {
       appendRecorded(this.#batch(model, time, spec.features.length), spec, { requestId, time, version, latencyMs }, recorded, output, n);
       this.#rows += n;
     }
-    this.metrics?.logQueueDepth.set(this.#rows);
     // One write at a time, and no pile of waiting flushes: a write that ends with a full buffer starts the next.
     if (this.#rows >= this.options.flushRows && !this.#flushing) void this.flush();
   }
@@ -141,8 +144,8 @@ export class PredictionLog {
     if (this.#rows === 0) return;
     const batches = [...this.#batches.values()];
     this.#batches = new Map();
+    this.#last = undefined;
     this.#rows = 0;
-    this.metrics?.logQueueDepth.set(0);
     this.#flushing = this.#write(batches).finally(() => {
       this.#flushing = undefined;
       if (this.#rows >= this.options.flushRows) void this.flush();
@@ -161,6 +164,8 @@ export class PredictionLog {
 
   #batch(model: string, time: number, width: number): TypedBatch {
     const day = Math.floor(time / 86_400_000);
+    const last = this.#last;
+    if (last && last.day === day && last.model === model) return last.batch;
     if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
     const key = `${model}\u0000${this.#day.date}`;
     let batch = this.#batches.get(key);
@@ -168,6 +173,7 @@ export class PredictionLog {
       batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity), width);
       this.#batches.set(key, batch);
     }
+    this.#last = { model, day, batch };
     return batch;
   }
 

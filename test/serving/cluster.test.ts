@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import readline from 'node:readline';
 import type { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder } from '../../src/artifacts/layout';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
-import { tempDir } from '../support/stack';
+import { repoRoot, tempDir } from '../support/stack';
 
 /** Sends one prediction on a connection of its own (no keep-alive), so the cluster hands each to the next worker. */
 function predictOnce(url: string, id: string, instances: unknown[]): Promise<{ status: number; body: string }> {
@@ -33,12 +34,16 @@ function predictOnce(url: string, id: string, instances: unknown[]): Promise<{ s
   });
 }
 
-/** Starts `src/serving/server.ts` as a stranger would, through its environment, and waits for its listening line. */
+/**
+ * Starts the server as a stranger would, through its environment, and waits for its listening line: by default
+ * `src/serving/server.ts` through tsx (`npm run serve`), or the `entry` given (the compiled server).
+ */
 async function startCluster(
   root: string,
   workers: number,
+  entry = ['--import', 'tsx', 'src/serving/server.ts'],
 ): Promise<{ child: ChildProcess; url: string; pids: number[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/serving/server.ts'], {
+  const child = spawn(process.execPath, entry, {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -76,6 +81,33 @@ describe('the model server in its multi-core mode (MLOPS_SERVE_WORKERS)', functi
     } finally {
       // The store is shared by this process's serving tests, which count every logged row: leave it as it was.
       for (const f of await logParts()) if (!before.has(f)) fs.rmSync(store.localPath(f));
+    }
+  });
+
+  it('does the same compiled, run by plain node as the compose service runs it (its workers and log worker as .js)', async function () {
+    this.timeout(180_000);
+    // Built as `npm run build` builds it (tsconfig.build.json), under node_modules/.cache so the built files find the
+    // project's packages.
+    fs.mkdirSync(path.join(repoRoot, 'node_modules', '.cache'), { recursive: true });
+    const built = fs.mkdtempSync(path.join(repoRoot, 'node_modules', '.cache', 'built-server-'));
+    const { store } = await servedChurn();
+    const logParts = async () =>
+      (await store.list(predictionLogFolder(store, 'churn'))).filter((f) => f.endsWith('.parquet'));
+    const before = new Set(await logParts());
+    try {
+      execFileSync(
+        process.execPath,
+        [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', built],
+        {
+          cwd: repoRoot,
+          stdio: 'inherit',
+        },
+      );
+      const entry = ['--max-semi-space-size=64', path.join(built, 'src/serving/server.js')];
+      await serveAndStop(store, before, await startCluster(store.root, 2, entry), logParts);
+    } finally {
+      for (const f of await logParts()) if (!before.has(f)) fs.rmSync(store.localPath(f));
+      fs.rmSync(built, { recursive: true, force: true });
     }
   });
 });

@@ -197,6 +197,9 @@ describe('the prediction log', function () {
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="overflow",sink="all"\} 3/);
       assert.match(metrics, /mlops_serve_prediction_log_queue_rows 5/);
+      await app.serving.log!.flush();
+      const after = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(after, /mlops_serve_prediction_log_queue_rows 0\n/, 'read from the log when scraped');
     } finally {
       await app.close();
     }
