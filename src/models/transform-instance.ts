@@ -109,8 +109,7 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
       const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
       j = categoricalInto(s, index, out, j);
       // The index is the value's own only for a non-empty string ("" and null take the imputed category's).
-      if (recorded)
-        recorded.codes[recordedAt + k] = categoryCode(value, value === '' ? -1 : index, recorded.side);
+      if (recorded) recorded.codes[recordedAt + k] = categoryCode(value, value === '' ? -1 : index, recorded.side);
     }
     return problems;
   };

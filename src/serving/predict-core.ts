@@ -109,7 +109,16 @@ export class PredictCore {
     const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances, recorded));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (recorded)
-      this.log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, rows, recorded, output, latencyMs);
+      this.log?.record(
+        this.modelName,
+        chosen.version,
+        ctx.requestId,
+        chosen.predictor,
+        rows,
+        recorded,
+        output,
+        latencyMs,
+      );
     return output;
   }
 

@@ -131,7 +131,14 @@ export class PredictionLog {
     if (n < rows) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, rows - n);
     if (n > 0) {
       const time = Date.now();
-      appendRecorded(this.#batch(model, time, spec.features.length), spec, { requestId, time, version, latencyMs }, recorded, output, n);
+      appendRecorded(
+        this.#batch(model, time, spec.features.length),
+        spec,
+        { requestId, time, version, latencyMs },
+        recorded,
+        output,
+        n,
+      );
       this.#rows += n;
     }
     // One write at a time, and no pile of waiting flushes: a write that ends with a full buffer starts the next.
