@@ -80,6 +80,15 @@ export class ColumnBytes {
     return 4 + n;
   }
 
+  /** A BYTE_ARRAY value of bytes already encoded: 4-byte length, then the bytes. Returns the bytes written. */
+  byteArray(bytes: Uint8Array): number {
+    this.#room(4 + bytes.length);
+    this.#buf.writeInt32LE(bytes.length, this.length);
+    this.#buf.set(bytes, this.length + 4);
+    this.length += 4 + bytes.length;
+    return 4 + bytes.length;
+  }
+
   /** Repeats the last `width` bytes `times` more times (a value shared by a request's rows), in one native fill. */
   repeatLast(width: number, times: number): void {
     if (times <= 0) return;

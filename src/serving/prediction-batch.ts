@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { ColumnBytes, ParquetType, parquetFile } from './parquet-file';
 import type { ParquetColumn } from './parquet-file';
-import { codeFalse, codeNull, codeTrue, featuresText, outputsText, sideIndex } from './typed-rows';
+import { codeFalse, codeNull, codeTrue, featuresText, outputsText, requestIdOf, sideIndex } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
 /** One row as other sinks take it (BigQuery): features and output as JSON text. */
@@ -200,7 +200,7 @@ export function batchParquet(batch: TypedBatch, pool = new ColumnPool(), into?: 
   const spans: RequestSpan[] = [];
   let valueAt = 0;
   let outputAt = 0;
-  for (let r = 0; r < batch.requestIds.length; r++) {
+  for (let r = 0; r < batch.requests; r++) {
     const p = plans.get(batch.versions[r]!)!;
     const count = batch.counts[r]!;
     spans.push({ plan: p, count, valueAt, outputAt });
@@ -359,10 +359,11 @@ function fixedColumns(batch: TypedBatch, pool: ColumnPool): ParquetColumn[] {
   const version = pool.bytes('version');
   const instance = pool.bytes('instance');
   const latency = pool.bytes('latency_ms');
-  for (let r = 0; r < batch.requestIds.length; r++) {
+  for (let r = 0; r < batch.requests; r++) {
     const count = batch.counts[r]!;
     if (count <= 0) continue;
-    requestId.repeatLast(requestId.text(batch.requestIds[r]!), count - 1);
+    const id = batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]);
+    requestId.repeatLast(requestId.byteArray(id), count - 1);
     ts.int64(batch.times[r]! * 1000);
     ts.repeatLast(8, count - 1);
     model.repeatLast(model.text(batch.model), count - 1);
@@ -393,8 +394,9 @@ export function batchRows(batch: TypedBatch): PredictionRow[] {
   const rows: PredictionRow[] = [];
   let valueAt = 0;
   let outputAt = 0;
-  for (let r = 0; r < batch.requestIds.length; r++) {
+  for (let r = 0; r < batch.requests; r++) {
     const version = batch.versions[r]!;
+    const requestId = requestIdOf(batch, r);
     const { spec, features, outputs } = codecs.get(version)!;
     const count = batch.counts[r]!;
     const n = count * spec.outputWidth;
@@ -402,7 +404,7 @@ export function batchRows(batch: TypedBatch): PredictionRow[] {
     const ts = new Date(batch.times[r]!).toISOString();
     for (let i = 0; i < count; i++) {
       rows.push({
-        request_id: batch.requestIds[r]!,
+        request_id: requestId,
         ts,
         model: batch.model,
         version,

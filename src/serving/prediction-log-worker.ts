@@ -33,7 +33,7 @@ export function writeBatch(request: WorkerRequest): WorkerReply {
   const { batch, dir, id } = request;
   const target = path.join(dir, `part-${process.pid}-${++written}.parquet`);
   fs.writeFileSync(target, batchParquet(batch, pool, file));
-  const firstTime = batch.times[0] ?? Date.now();
+  const firstTime = batch.requests > 0 ? batch.times[0]! : Date.now();
   return { id, file: target, rows: batch.rows, firstTime, rowList: request.wantRows ? batchRows(batch) : undefined };
 }
 

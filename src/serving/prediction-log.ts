@@ -27,7 +27,7 @@ import type { ServingMetrics } from './metrics';
 import type { PredictionRow } from './prediction-batch';
 import type { WorkerReply, WorkerRequest } from './prediction-log-worker';
 import type { RecordedValues } from '../models/recorded-values';
-import { appendRecorded, newTypedBatch } from './typed-rows';
+import { appendRecorded, batchBuffers, newTypedBatch } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
 export { batchParquet, batchRows } from './prediction-batch';
@@ -243,7 +243,7 @@ class LogWriter {
     worker.ref();
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage(request, [batch.values.buffer as ArrayBuffer, batch.outputs.buffer as ArrayBuffer]);
+      worker.postMessage(request, batchBuffers(batch));
     }).finally(() => {
       if (this.#pending.size === 0) worker.unref();
     });

@@ -29,18 +29,28 @@ export type LogSpec = Pick<Predictor, 'task' | 'classes' | 'outputWidth'> & { fe
 
 export { codeFalse, codeNull, codeTrue, sideIndex } from '../models/recorded-values';
 
-/** One batch's recorded requests (one model, one UTC day), in the form sent to the worker. */
+/**
+ * One batch's recorded requests (one model, one UTC day), in the form sent to the worker: typed arrays only (apart from
+ * the rare side texts and the versions' specs), so a batch costs the collector nothing while it fills and moves to the
+ * worker without a copy.
+ */
 export interface TypedBatch {
   model: string;
   date: string;
   rows: number;
   /** Per version seen in the batch: its spec (plain data). */
   specs: [number, LogSpec][];
-  requestIds: string[];
-  times: number[];
-  versions: number[];
-  latencies: number[];
-  counts: number[];
+  /** Requests in the batch; the per-request arrays below hold one entry per request (more are spare room). */
+  requests: number;
+  /** Epoch milliseconds of each request's prediction. */
+  times: Float64Array;
+  versions: Int32Array;
+  latencies: Float64Array;
+  /** Rows logged of each request. */
+  counts: Int32Array;
+  /** The requests' ids as UTF-8, one after another; request r's ends at `idEnds[r]`. */
+  idBytes: Uint8Array;
+  idEnds: Int32Array;
   /** Row-major, one value per feature of the row's version. */
   values: Float64Array;
   valuesUsed: number;
@@ -79,16 +89,19 @@ function codecOf(features: readonly FeatureSchema[]): FeatureCodec {
 
 /** An empty batch with room for `rowsHint` rows of `width` features (it grows past them). */
 export function newTypedBatch(model: string, date: string, rowsHint: number, width = 16): TypedBatch {
+  const requests = Math.max(16, Math.min(rowsHint, 1024));
   return {
     model,
     date,
     rows: 0,
     specs: [],
-    requestIds: [],
-    times: [],
-    versions: [],
-    latencies: [],
-    counts: [],
+    requests: 0,
+    times: new Float64Array(requests),
+    versions: new Int32Array(requests),
+    latencies: new Float64Array(requests),
+    counts: new Int32Array(requests),
+    idBytes: new Uint8Array(requests * 40),
+    idEnds: new Int32Array(requests),
     values: new Float64Array(Math.max(64, rowsHint * width)),
     valuesUsed: 0,
     outputs: new Float32Array(Math.max(64, rowsHint * 2)),
@@ -118,11 +131,7 @@ export function appendRecorded(
   count: number,
 ): void {
   if (!batch.specs.some(([v]) => v === request.version)) batch.specs.push([request.version, plainSpec(spec)]);
-  batch.requestIds.push(request.requestId);
-  batch.times.push(request.time);
-  batch.versions.push(request.version);
-  batch.latencies.push(request.latencyMs);
-  batch.counts.push(count);
+  appendRequest(batch, request, count);
   const width = spec.features.length;
   const at = batch.valuesUsed;
   batch.values = room(batch.values, at + count * width);
@@ -177,11 +186,55 @@ export function appendTyped(
   appendRecorded(batch, spec, request, recorded, output, count);
 }
 
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** The request's own fields, and its id's UTF-8 bytes (an id is almost always ASCII: a UUID or a client's token). */
+function appendRequest(batch: TypedBatch, request: LoggedRequest, count: number): void {
+  const r = batch.requests;
+  if (r === batch.times.length) {
+    const n = r * 2;
+    batch.times = room(batch.times, n);
+    batch.versions = room(batch.versions, n);
+    batch.latencies = room(batch.latencies, n);
+    batch.counts = room(batch.counts, n);
+    batch.idEnds = room(batch.idEnds, n);
+  }
+  batch.times[r] = request.time;
+  batch.versions[r] = request.version;
+  batch.latencies[r] = request.latencyMs;
+  batch.counts[r] = count;
+  const id = request.requestId;
+  const at = r === 0 ? 0 : batch.idEnds[r - 1]!;
+  batch.idBytes = room(batch.idBytes, at + id.length * 3);
+  const bytes = batch.idBytes;
+  let n = 0;
+  for (; n < id.length; n++) {
+    const c = id.charCodeAt(n);
+    if (c >= 0x80) break;
+    bytes[at + n] = c;
+  }
+  if (n < id.length) n += utf8.encodeInto(id.slice(n), bytes.subarray(at + n)).written;
+  batch.idEnds[r] = at + n;
+  batch.requests = r + 1;
+}
+
+/** Request r's id. */
+export function requestIdOf(batch: TypedBatch, r: number): string {
+  return fromUtf8.decode(batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]));
+}
+
+/** The batch's typed arrays' memory, to move (not copy) it to the worker. */
+export function batchBuffers(batch: TypedBatch): ArrayBuffer[] {
+  const arrays = [batch.times, batch.versions, batch.latencies, batch.counts, batch.idBytes, batch.idEnds];
+  return [...arrays, batch.values, batch.outputs].map((a) => a.buffer as ArrayBuffer);
+}
+
 function plainSpec(spec: LogSpec): LogSpec {
   return { task: spec.task, classes: [...spec.classes], outputWidth: spec.outputWidth, features: spec.features };
 }
 
-function room<T extends Float64Array | Float32Array>(array: T, needed: number): T {
+function room<T extends Float64Array | Float32Array | Int32Array | Uint8Array>(array: T, needed: number): T {
   if (needed <= array.length) return array;
   const grown = new (array.constructor as new (n: number) => T)(Math.max(needed, array.length * 2));
   grown.set(array);

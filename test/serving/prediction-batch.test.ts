@@ -154,4 +154,48 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
       });
     }
   });
+
+  it("keeps every request's id, time, version and latency over thousands of requests, ids in any script", async function () {
+    const spec: LogSpec = { task: 'regression', classes: [], outputWidth: 1, features: [numeric('n')] };
+    // More requests than a new batch has room for (its per-request arrays grow), of one row or three.
+    const ids = Array.from({ length: 3000 }, (_, r) => (r % 7 === 3 ? `ид-${r}-✓-"q"\u0000` : `req-${r}`));
+    const batch = newTypedBatch('m', '2026-12-02', 16);
+    const t = Date.parse('2026-12-02T10:00:00Z');
+    ids.forEach((requestId, r) => {
+      const count = r % 2 ? 3 : 1;
+      const instances = Array.from({ length: count }, (_, i) => ({ n: r * 10 + i }));
+      appendTyped(
+        batch,
+        spec,
+        { requestId, time: t + r, version: 1 + (r % 3), latencyMs: r / 8 },
+        instances,
+        new Float32Array(count),
+        count,
+      );
+    });
+    const file = path.join(tempDir('prediction-batch'), 'requests.parquet');
+    fs.writeFileSync(file, batchParquet(batch));
+    const rows = await withDuckDb((db) =>
+      db.query<{ request_id: string; ms: bigint; version: number; instance: number; latency_ms: number; n: number }>(
+        `SELECT request_id, epoch_ms(ts) AS ms, version, instance, latency_ms, features.n AS n FROM read_parquet(${literal(file)})`,
+      ),
+    );
+    assert.equal(rows.length, 6000);
+    let row = 0;
+    ids.forEach((id, r) => {
+      for (let i = 0; i < (r % 2 ? 3 : 1); i++, row++) {
+        const got = rows[row]!;
+        assert.deepEqual(
+          [got.request_id, Number(got.ms), got.version, got.instance, got.latency_ms, got.n],
+          [id, t + r, 1 + (r % 3), i, r / 8, r * 10 + i],
+          `request ${r}, row ${i}`,
+        );
+      }
+    });
+    assert.deepEqual(
+      [...new Set(batchRows(batch).map((x) => x.request_id))],
+      ids,
+      'the rows a BigQuery sink takes carry the same ids',
+    );
+  });
 });
