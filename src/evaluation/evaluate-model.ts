@@ -6,7 +6,7 @@ import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/train
 import { loadPredictor } from '../models/servable';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
-import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
 import type { ChampionScore } from './gate';
 import { checkGateMetric, decideGate } from './gate';
 import { classificationMetrics, regressionMetrics } from './metrics';
@@ -72,9 +72,7 @@ async function loadTestSet(file: string, input: EvaluateModelInput): Promise<Tes
   const { columns } = await withDuckDb((db) => db.columns(`SELECT ${cols} FROM read_parquet(${literal(file)})`));
   const n = input.featureColumns.length;
   const rows = columns[0]?.length ?? 0;
-  const features = new Float32Array(rows * n);
-  for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) features[i * n + j] = columns[j]![i] as number;
-  return { features, labels: Float64Array.from(columns[n] as number[]), rows };
+  return { features: rowMajor(columns, n, Float32Array), labels: Float64Array.from(columns[n] as number[]), rows };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { FittedTransform } from '../contracts/datasets';
 import { sourceRowColumn, transformSelectList } from '../preprocessing/transform-sql';
-import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
 import { rowNumberColumn, rowNumberedParquet } from '../warehouse/warehouse';
 
 export interface RowsForModel {
@@ -39,8 +39,7 @@ export async function championInputs(
     const { columns } = await db.columns(`SELECT ${select} FROM ${rows} AS joined ORDER BY ${row}`);
     const n = columns.length - 1;
     const count = columns[0]?.length ?? 0;
-    const features = new Float32Array(count * n);
-    for (let j = 0; j < n; j++) for (let i = 0; i < count; i++) features[i * n + j] = columns[j]![i] as number;
+    const features = rowMajor(columns, n, Float32Array);
     return { features, labels: Float64Array.from(columns[n] as number[]), rows: count };
   });
 }

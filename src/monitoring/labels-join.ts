@@ -5,7 +5,7 @@
  */
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
-import { ident, isNumericType, literal } from '../warehouse/duckdb';
+import { ident, isNumericType, literal, rowMajor } from '../warehouse/duckdb';
 import { classProbability, predictedValue, relationLayout } from './log-columns';
 
 export interface LabelsJoinSpec {
@@ -210,8 +210,8 @@ async function labelledRows(
      WHERE ${names.map((n) => `${n} IS NOT NULL`).join(' AND ')} ORDER BY ts, request_id, instance`,
   );
   const width = names.length;
-  const rows = columns[width]?.length ?? 0;
-  const out = new Float64Array(rows * width);
-  for (let j = 0; j < width; j++) for (let i = 0; i < rows; i++) out[i * width + j] = Number(columns[j]![i]);
-  return { outputs: out, labels: Float64Array.from((columns[width] ?? []) as number[]) };
+  return {
+    outputs: rowMajor(columns, width, Float64Array),
+    labels: Float64Array.from((columns[width] ?? []) as number[]),
+  };
 }

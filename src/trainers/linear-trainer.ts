@@ -15,7 +15,7 @@ import { checkpointName, trainerOutput } from '../artifacts/layout';
 import type { LinearHyperparameters } from '../contracts/hyperparameters';
 import { linearHyperparametersSchema } from '../contracts/hyperparameters';
 import { classificationMetrics, regressionMetrics } from '../evaluation/metrics';
-import { ident, literal, withDuckDb } from '../warehouse/duckdb';
+import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
 import { decodeColumnNames } from './contract-flags';
 import { linearModelToOnnx } from './onnx-writer';
 
@@ -110,8 +110,7 @@ async function load(file: string, args: Args): Promise<Matrix> {
   ).catch((err: Error) => usage(`cannot read ${file}: ${err.message.split('\n')[0]}`));
   const rows = columns[0]?.length ?? 0;
   const n = args.featureColumns.length;
-  const x = new Float64Array(rows * n);
-  for (let j = 0; j < n; j++) for (let i = 0; i < rows; i++) x[i * n + j] = columns[j]![i] as number;
+  const x = rowMajor(columns, n, Float64Array);
   const y = Float64Array.from(columns[n]! as number[]);
   return { x, y, rows, cols: n };
 }

@@ -176,6 +176,24 @@ function normalizeValue(value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+/**
+ * The first `width` columns of a `columns()` answer as one row-major array (`rows × width`: a model's input, a
+ * table of outputs), each value through `Number` (NULL becomes 0, as a typed array stores it).
+ */
+export function rowMajor<A extends Float32Array | Float64Array>(
+  columns: unknown[][],
+  width: number,
+  array: new (length: number) => A,
+): A {
+  const rows = columns[0]?.length ?? 0;
+  const out = new array(rows * width);
+  for (let j = 0; j < width; j++) {
+    const column = columns[j]!;
+    for (let i = 0; i < rows; i++) out[i * width + j] = Number(column[i]);
+  }
+  return out;
+}
+
 /** Quotes an identifier for SQL. */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
