@@ -1,8 +1,8 @@
 /**
  * Moving a model's deployment: the record the model servers follow (`stable` and an optional canary), the registry
  * alias (to `stable`, so tools that read the alias agree with the servers), and an entry in the registry's deployment
- * history. Each version is first loaded the way the server loads it, so an unservable version is refused before any
- * server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
+ * history. Each version new to the record is first loaded the way the server loads it, so an unservable version is
+ * refused before any server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
@@ -22,10 +22,12 @@ export async function setDeployment(store: ArtifactStore, input: SetDeploymentIn
   checkInput(input);
   const { modelName: model, alias } = input;
   const target: DeploymentState = { stable: input.stable, ...(input.canary ? { canary: { ...input.canary } } : {}) };
-  await ensureServable(store, model, input.stable, 'stable version');
-  if (input.canary) await ensureServable(store, model, input.canary.version, 'canary');
   const recordUri = deploymentRecord(store, model, alias);
   const written = (await store.exists(recordUri)) ? await readJson<DeploymentRecord>(store, recordUri) : undefined;
+  // A stable version the record already holds was checked when it got there, and the servers run it: starting or
+  // ending a canary beside it does not load it again.
+  if (written?.stable !== input.stable) await ensureServable(store, model, input.stable, 'stable version');
+  if (input.canary) await ensureServable(store, model, input.canary.version, 'canary');
   // The state before: the record, or (none written yet) the one the alias implies; the record is read once.
   const before = written ?? (await readDeployment(store, model, alias));
   const moved = !sameState(written, target);

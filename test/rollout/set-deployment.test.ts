@@ -160,6 +160,40 @@ describe('moving a deployment: record, alias and registry history', function () 
     assert.equal((await history(alias)).length, 1);
   });
 
+  it('loads only the versions new to the record: a canary beside the stable version does not load the stable again', async function () {
+    const alias = 'rollout-loads';
+    // The models the activity reads (each read is a load: session created, probed, released).
+    const modelReads: string[] = [];
+    const store = new Proxy(served.store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key !== 'read' || typeof value !== 'function') return value;
+        return (uri: string) => {
+          if (uri.endsWith('.onnx')) modelReads.push(uri);
+          return (value as (u: string) => Promise<Uint8Array>).call(target, uri);
+        };
+      },
+    });
+    const counted = createControllerActivities({ store, duckDbThreads: 1 });
+    const model = async (v: number) => (await readVersion(served.store, 'churn', v)).modelUri;
+    const move = async (stable: number, canary?: number) => {
+      modelReads.length = 0;
+      await counted.setDeployment({
+        modelName: 'churn',
+        alias,
+        stable,
+        ...(canary ? { canary: { version: canary, weight: 0.5 } } : {}),
+        reason: 'loads',
+        actor,
+      });
+      return [...modelReads];
+    };
+    assert.deepEqual(await move(v1), [await model(v1)], 'a first stable version is loaded');
+    assert.deepEqual(await move(v1, v2), [await model(v2)], 'a canary beside it: only the canary');
+    assert.deepEqual(await move(v2), [await model(v2)], 'a new stable version is loaded again');
+    assert.deepEqual(await move(v2), [], 'a retry of the same move loads nothing new');
+  });
+
   it('refuses input a server could not follow, listing every problem', async function () {
     const err = await activities
       .setDeployment({
