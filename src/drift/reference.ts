@@ -87,6 +87,15 @@ export interface ComputeReferenceInput {
    * uniform sample of that many rows (the same rows on every run and warehouse); without it they are approximate.
    */
   sample?: { from: string; rowNumber: string; size: number };
+  /**
+   * The same rows' statistics and top values, already counted (the profile's queries, see
+   * `src/profiling/profile-sql.ts`), so they are not scanned again: `stats` holds `row_count` and, by the column's
+   * position in `columns`, `c<i>_count`, and for a numeric column `c<i>_mean`, `c<i>_std_pop` (population standard
+   * deviation) and `c<i>_distinct` (the dialect's approximate distinct count); `tops` holds rows
+   * `(col, value, n, distinct_values)`, each categorical column's most frequent values first (ties by value), at least
+   * `settings.categories` of them where it has that many.
+   */
+  counted?: { stats: Record<string, unknown>; tops: Record<string, unknown>[] };
 }
 
 export type Query = (sql: string) => Promise<Record<string, unknown>[]>;
@@ -99,12 +108,16 @@ export async function computeDriftReference(
 ): Promise<Record<string, ColumnReference>> {
   const settings = input.settings ?? defaultDriftReferenceSettings;
   const columns = input.columns.map((c, index) => ({ ...c, index }));
-  const [stats = {}] = await query(statsSql(d, input.from, columns));
+  const [stats = {}] = input.counted ? [input.counted.stats] : await query(statsSql(d, input.from, columns));
   const numeric = columns.filter((c) => c.numeric && num(stats[`c${c.index}_count`]) > 0);
   const grids = await numericGrids(query, d, input, settings, numeric, stats);
   const cells = await countCells(query, d, input.from, grids);
   const categorical = columns.filter((c) => !c.numeric);
-  const tops = categorical.length ? await query(topValuesSql(d, input.from, categorical, settings.categories)) : [];
+  const tops = input.counted
+    ? input.counted.tops
+    : categorical.length
+      ? await query(topValuesSql(d, input.from, categorical, settings.categories))
+      : [];
   const result: Record<string, ColumnReference> = {};
   for (const c of columns) {
     const count = num(stats[`c${c.index}_count`]);
@@ -113,7 +126,7 @@ export async function computeDriftReference(
     if (c.numeric) result[c.name] = numericReference(c.index, stats, count, nulls, grid, cells);
     else
       result[c.name] = categoricalReference(
-        tops.filter((r) => num(r.col) === c.index),
+        tops.filter((r) => num(r.col) === c.index).slice(0, settings.categories),
         count,
         nulls,
       );
@@ -128,7 +141,7 @@ function statsSql(d: SqlDialect, from: string, columns: (ReferenceColumn & { ind
     items.push(`count(${col}) AS c${c.index}_count`);
     if (!c.numeric) continue;
     const x = d.toDouble(col);
-    items.push(`avg(${x}) AS c${c.index}_mean`, `stddev_pop(${x}) AS c${c.index}_std`);
+    items.push(`avg(${x}) AS c${c.index}_mean`, `stddev_pop(${x}) AS c${c.index}_std_pop`);
     items.push(`${d.approxDistinct(col)} AS c${c.index}_distinct`);
   }
   return `SELECT ${items.join(', ')} FROM ${from}`;
@@ -259,7 +272,7 @@ function numericReference(
     count,
     distinct: grid?.distinct ?? 0,
     mean: nullable(stats[`c${index}_mean`]),
-    std: nullable(stats[`c${index}_std`]),
+    std: nullable(stats[`c${index}_std_pop`]),
     grid: points,
     gridExact: grid?.exact ?? true,
     binEdges,

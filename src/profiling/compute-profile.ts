@@ -90,7 +90,7 @@ export async function computeProfile(
   const columns = input.columns.map((c, index): ProfiledColumn => ({ ...c, index, numeric: d.isNumericType(c.type) }));
   const numeric = columns.filter((c) => c.numeric);
   const { stats, exact, binned, histograms, tops, pairs } = await queryAggregates(db, d, input, settings, columns);
-  const drift = await driftReferences(db, d, input, settings, columns);
+  const drift = await driftReferences(db, d, input, settings, columns, { stats, tops: [...tops.values()].flat() });
   const rowCount = num(stats.row_count) ?? 0;
   const profiles = columns.map((c): ColumnProfile => {
     const count = num(stats[`c${c.index}_count`]) ?? 0;
@@ -113,7 +113,7 @@ export async function computeProfile(
     settings,
     columns: profiles,
     correlations: correlationMatrix(numeric, pairs),
-    targetDistribution: targetDistribution(profiles, input.target, tops),
+    targetDistribution: targetDistribution(profiles, input.target, tops, settings.targetClasses),
   };
 }
 
@@ -127,15 +127,20 @@ function driftReferences(
   input: ComputeProfileInput,
   settings: ProfileSettings,
   columns: ProfiledColumn[],
+  counted: { stats: Row; tops: Row[] },
 ): Promise<Record<string, ColumnReference>> {
   const sample = input.rowNumbered && { ...input.rowNumbered, size: settings.quantileSampleRows };
   return computeDriftReference((sql) => db.query(sql), d, {
     from: input.from,
     columns: columns.map((c) => ({ name: c.name, numeric: c.numeric })),
-    settings: settings.drift ?? defaultDriftReferenceSettings,
+    settings: driftSettings(settings),
     sample: sample || undefined,
+    // The statistics and top values just counted: the reference reads the rows only for its grids and cells.
+    counted,
   });
 }
+
+const driftSettings = (settings: ProfileSettings) => settings.drift ?? defaultDriftReferenceSettings;
 
 /**
  * Histograms need the statistics' min and max, exact distinct counts their estimates; top values and correlations
@@ -158,7 +163,14 @@ async function queryAggregates(
   );
   const counted = columns
     .filter((c) => !c.numeric)
-    .map((c) => ({ ...c, limit: c.name === input.target ? settings.targetClasses : settings.topCategories }));
+    // As many values as the profile shows, and as the drift reference keeps (it reads them from this query).
+    .map((c) => ({
+      ...c,
+      limit: Math.max(
+        c.name === input.target ? settings.targetClasses : settings.topCategories,
+        driftSettings(settings).categories,
+      ),
+    }));
   const independent = Promise.all([
     queryGroups(db, counted.length ? [topValuesSql(d, from, counted)] : []),
     Promise.all(split(columnPairs(numeric), parts).map((pairs) => db.query(correlationSql(d, from, pairs)))),
@@ -307,13 +319,14 @@ function targetDistribution(
   profiles: ColumnProfile[],
   target: string,
   tops: Map<number, Row[]>,
+  targetClasses: number,
 ): TargetDistribution | null {
   const index = profiles.findIndex((c) => c.name === target);
   const column = profiles[index];
   if (!column) return null;
   if (column.kind === 'numeric')
     return { name: target, kind: 'numeric', histogram: column.histogram, nulls: column.nulls };
-  const classes = toValueCounts(tops.get(index) ?? []);
+  const classes = toValueCounts(tops.get(index) ?? []).slice(0, targetClasses);
   return { name: target, kind: 'categorical', classes, otherCount: column.count - sum(classes), nulls: column.nulls };
 }
 

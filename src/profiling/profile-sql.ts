@@ -14,8 +14,8 @@ export interface ProfiledColumn {
 }
 
 /**
- * One row: count, nulls and distinct for every column; min, max, mean, std and (with `levels`) approximate quantiles
- * for numeric ones.
+ * One row: count, nulls and distinct for every column; min, max, mean, std (sample and population) and (with `levels`)
+ * approximate quantiles for numeric ones.
  */
 export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledColumn[], levels: number[]): string {
   const items = ['count(*) AS row_count'];
@@ -31,6 +31,8 @@ export function columnStatsSql(d: SqlDialect, from: string, columns: ProfiledCol
       `${d.toDouble(`max(${col})`)} AS ${p}max`,
       `avg(${x}) AS ${p}mean`,
       `stddev_samp(${x}) AS ${p}std`,
+      // The drift reference's spread (src/drift/reference.ts), counted here so the reference scans nothing again.
+      `stddev_pop(${x}) AS ${p}std_pop`,
     );
     if (levels.length) items.push(`${d.approxQuantiles(x, levels)} AS ${p}quantiles`);
   }

@@ -4,7 +4,8 @@
  * error for a profile without it.
  */
 import assert from 'node:assert/strict';
-import { computeProfile } from '../../src/profiling/compute-profile';
+import { computeDriftReference, defaultDriftReferenceSettings } from '../../src/drift/reference';
+import { computeProfile, defaultProfileSettings } from '../../src/profiling/compute-profile';
 import type { DatasetProfile } from '../../src/profiling/dataset-profile';
 import { profileDriftReference } from '../../src/profiling/profile-reference';
 import { isMlopsError } from '../../src/errors';
@@ -64,6 +65,40 @@ describe('the drift reference stored in profile.json', () => {
     const code = profileDriftReference(profile, 'profile.json').code!;
     assert.ok(code.kind === 'categorical');
     assert.deepEqual([code.values.length, code.otherCount, code.distinct], [50, 30 * 50, 80]);
+  });
+
+  it("is the reference the drift check computes alone, made from the profile's statistics and top values without scanning them again", async () => {
+    const queries: string[] = [];
+    const columns = [
+      { name: 'wave', type: 'DOUBLE' },
+      { name: 'quarter', type: 'BIGINT' },
+      { name: 'code', type: 'VARCHAR' },
+    ];
+    const [again, alone] = await withDuckDb(
+      async (db) => {
+        const logged = { query: (sql: string) => (queries.push(sql), db.query(sql)) };
+        const input = { snapshotId: 'drift-ref', target: 'quarter', from: rows, columns };
+        const sample = { from: rows, rowNumber: '__row' };
+        return [
+          await computeProfile(logged, duckDbDialect, { ...input, rowNumbered: sample }),
+          await computeDriftReference((sql) => db.query(sql), duckDbDialect, {
+            from: rows,
+            columns: columns.map((c) => ({ name: c.name, numeric: c.name !== 'code' })),
+            settings: defaultDriftReferenceSettings,
+            sample: { ...sample, size: defaultProfileSettings.quantileSampleRows },
+          }),
+        ] as const;
+      },
+      { threads: 1 },
+    );
+    assert.deepEqual(profileDriftReference(again, 'profile.json'), alone);
+    // One statistics query and one top-values query for the profile and its reference together.
+    assert.equal(queries.filter((q) => q.includes('avg(')).length, 1);
+    assert.equal(queries.filter((q) => q.includes('row_number() OVER')).length, 1);
+    // The profile still shows its own 10 most frequent values; the reference keeps 50.
+    const code = again.columns.find((c) => c.name === 'code')!;
+    assert.ok(code.kind === 'categorical');
+    assert.deepEqual([code.top.length, code.otherCount], [10, 4000 - 10 * 50]);
   });
 
   it('rejects a profile of an older format with an error naming the file and the column', () => {
