@@ -15,7 +15,8 @@
 import os from 'node:os';
 import { ColumnBytes, ParquetType, parquetFile } from './parquet-file';
 import type { ParquetColumn } from './parquet-file';
-import { codeFalse, codeNull, codeTrue, featuresText, outputsText, requestIdOf, sideIndex } from './typed-rows';
+import { codeFalse, codeNull, codeTrue, sideIndex } from '../models/recorded-values';
+import { featuresText, outputsText, requestIdOf } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
 /** One row as other sinks take it (BigQuery): features and output as JSON text. */
@@ -124,6 +125,9 @@ class Dictionary {
 /** A feature column of the part; `numeric` unless some version of the part has it as a category. */
 interface FeatureLeaf extends Leaf {
   numeric: boolean;
+  /** The dictionary indices of `true` and `false` once seen (a boolean sent as a category), else -1. */
+  trueAt: number;
+  falseAt: number;
 }
 
 /** One version of the batch: its spec and how its values reach the part's columns. */
@@ -183,7 +187,7 @@ export function batchParquet(batch: TypedBatch, pool = new ColumnPool(), into?: 
   const features = new Map<string, FeatureLeaf>();
   for (const [name, isNumeric] of numeric) {
     const column = isNumeric ? leaf(['features', name], double) : leaf(['features', name], byteArray, 'json');
-    features.set(name, Object.assign(column, { numeric: isNumeric }));
+    features.set(name, Object.assign(column, { numeric: isNumeric, trueAt: -1, falseAt: -1 }));
   }
   const classifier = batch.specs.some(([, spec]) => spec.task !== 'regression');
   const label = classifier ? leaf(['output', 'label'], byteArray, 'string') : undefined;
@@ -257,23 +261,34 @@ function featureColumn(f: FeatureLeaf, spans: RequestSpan[], batch: TypedBatch):
       continue;
     }
     const indices = f.indices!;
-    const dictionary = f.dictionary!;
     for (let i = 0, at = valueAt + k; i < count; i++, at += width) {
       const v = values[at]!;
       const isNull = categories === undefined ? v !== v : v === codeNull;
       defined.a[defined.n++] = isNull ? 0 : 1;
       if (isNull) continue;
-      // A number where another version of the part has a category is written as its JSON text.
-      indices.a[indices.n++] =
-        categories === undefined
-          ? dictionary.of(String(v))
-          : v >= 0
-            ? categories[v]! >= 0
-              ? categories[v]!
-              : (categories[v] = dictionary.of(JSON.stringify(p.categoryNames[k]![v])))
-            : dictionary.of(v === codeTrue ? 'true' : v === codeFalse ? 'false' : batch.side[sideIndex(v)]!);
+      indices.a[indices.n++] = categoryIndex(f, categories, p.categoryNames[k], v, batch.side);
     }
   }
+}
+
+/**
+ * The index in the column's dictionary of a category code's JSON text; a known category's and true's and false's are
+ * looked up once per part. `categories` is undefined where the row's version has the feature as a number (written as
+ * its JSON text, since another version of the part has it as a category).
+ */
+function categoryIndex(
+  f: FeatureLeaf,
+  categories: Int32Array | undefined,
+  names: readonly string[] | undefined,
+  v: number,
+  side: readonly string[],
+): number {
+  const dictionary = f.dictionary!;
+  if (categories === undefined) return dictionary.of(String(v));
+  if (v >= 0) return categories[v]! >= 0 ? categories[v]! : (categories[v] = dictionary.of(JSON.stringify(names![v])));
+  if (v === codeTrue) return f.trueAt >= 0 ? f.trueAt : (f.trueAt = dictionary.of('true'));
+  if (v === codeFalse) return f.falseAt >= 0 ? f.falseAt : (f.falseAt = dictionary.of('false'));
+  return dictionary.of(side[sideIndex(v)]!);
 }
 
 /**
@@ -369,7 +384,7 @@ function fixedColumns(batch: TypedBatch, pool: ColumnPool): ParquetColumn[] {
     model.repeatLast(model.text(batch.model), count - 1);
     version.int32(batch.versions[r]!);
     version.repeatLast(4, count - 1);
-    for (let i = 0; i < count; i++) instance.int32(i);
+    instance.append(positions(count));
     latency.double(batch.latencies[r]!);
     latency.repeatLast(8, count - 1);
   }
@@ -381,6 +396,17 @@ function fixedColumns(batch: TypedBatch, pool: ColumnPool): ParquetColumn[] {
     { path: ['instance'], type: int32, bytes: instance.bytes },
     { path: ['latency_ms'], type: double, bytes: latency.bytes },
   ];
+}
+
+let positionBytes = new Uint8Array(0);
+
+/** INT32 0, 1, …, count - 1 (the rows' positions in their request) as little-endian bytes, kept between calls. */
+function positions(count: number): Uint8Array {
+  if (positionBytes.length < count * 4) {
+    const all = Int32Array.from({ length: Math.max(count, 4096) }, (_, i) => i);
+    positionBytes = new Uint8Array(all.buffer);
+  }
+  return positionBytes.subarray(0, count * 4);
 }
 
 /** The batch's rows for sinks that take rows (BigQuery): the features and the output as the request's JSON text. */

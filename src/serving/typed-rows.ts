@@ -27,8 +27,6 @@ import type { RecordedValues } from '../models/recorded-values';
 /** What the log needs of a version to record and to write its rows. */
 export type LogSpec = Pick<Predictor, 'task' | 'classes' | 'outputWidth'> & { features: readonly FeatureSchema[] };
 
-export { codeFalse, codeNull, codeTrue, sideIndex } from '../models/recorded-values';
-
 /**
  * One batch's recorded requests (one model, one UTC day), in the form sent to the worker: typed arrays only (apart from
  * the rare side texts and the versions' specs), so a batch costs the collector nothing while it fills and moves to the
