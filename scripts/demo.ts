@@ -19,17 +19,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { readJson } from '../src/artifacts';
 import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
-import type { FittedTransform } from '../src/contracts/datasets';
 import type { TrainingPipelineInput, TrainingPipelineResult } from '../src/contracts/pipeline';
 import { taskQueues } from '../src/contracts/task-queues';
 import type { Dependencies } from '../src/dependencies';
 import { csvInstances, runClosedLoop } from '../src/dev/closed-loop';
 import { startLocalStack } from '../src/dev/local-stack';
 import type { LocalStack } from '../src/dev/local-stack';
-import { resolveAlias } from '../src/registry/model-registry';
+import type { FeatureSchema } from '../src/models/predictor';
 import { buildServer } from '../src/serving/app';
 import { followProgress } from '../src/dev/pipeline-progress';
 import { trainingPipeline } from '../src/workflows';
@@ -157,9 +155,8 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
   });
   const port = (await isFree(config.serve.port)) ? config.serve.port : 0;
   const url = (await app.listen({ host: '127.0.0.1', port })).replace('[::1]', '127.0.0.1');
-  const version = await resolveAlias(deps.store, 'churn', config.serve.alias);
-  const transform = await readJson<FittedTransform>(deps.store, version.transformUri);
-  const instances = sampleInstances(csv, transform, 3);
+  // The features of the version the server loaded (no second read of the registry).
+  const instances = sampleInstances(csv, app.serving.slot.current!.predictor.features, 3);
   const response = await fetch(`${url}/v1/models/churn:predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -183,12 +180,12 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
 }
 
 /** The first `n` rows of the CSV as raw instances: numbers for numeric features, text for the others, "" as null. */
-function sampleInstances(csv: string, transform: FittedTransform, n: number): Record<string, unknown>[] {
+function sampleInstances(csv: string, features: readonly FeatureSchema[], n: number): Record<string, unknown>[] {
   const [header, ...rows] = fs
     .readFileSync(csv, 'utf8')
     .split('\n')
     .slice(0, n + 1);
-  return csvInstances(header!, rows, transform);
+  return csvInstances(header!, rows, features);
 }
 
 async function isFree(port: number): Promise<boolean> {

@@ -17,6 +17,8 @@ import { readJson } from '../artifacts';
 import type { CanaryThresholds, ControllerEvent, ControllerState } from '../contracts/controller';
 import { controllerWorkflowId } from '../contracts/controller';
 import type { FittedTransform } from '../contracts/datasets';
+import { featureSchema } from '../models/predictor';
+import type { FeatureSchema } from '../models/predictor';
 import type { MonitorModelInput, MonitorModelResult } from '../contracts/monitoring';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import type { ChurnOptions } from '../data/churn-generator';
@@ -244,18 +246,22 @@ function startTraffic(options: ClosedLoopOptions, sizes: LoopSizes, transform: F
 /** Shifted customers as a client sends them: numbers for numeric features, text for the others, "" as null. */
 function customerInstances(transform: FittedTransform, rows: number, drift: Drift): Record<string, unknown>[] {
   const [header, ...lines] = [...generateChurnCsv({ rows, seed: 7, drift })];
-  return csvInstances(header!, lines, transform);
+  return csvInstances(header!, lines, featureSchema(transform));
 }
 
 /** CSV lines (simple, unquoted) as raw instances: numbers for numeric features, text for the others, "" as null. */
-export function csvInstances(header: string, lines: string[], transform: FittedTransform): Record<string, unknown>[] {
+export function csvInstances(
+  header: string,
+  lines: string[],
+  features: readonly Pick<FeatureSchema, 'name' | 'type'>[],
+): Record<string, unknown>[] {
   const names = header.split(',');
   return lines.map((line) => {
     const cells = line.split(',');
     const instance: Record<string, unknown> = {};
-    for (const feature of transform.features) {
+    for (const feature of features) {
       const cell = cells[names.indexOf(feature.name)] ?? '';
-      instance[feature.name] = cell === '' ? null : feature.kind === 'numeric' ? Number(cell) : cell;
+      instance[feature.name] = cell === '' ? null : feature.type === 'number' ? Number(cell) : cell;
     }
     return instance;
   });
