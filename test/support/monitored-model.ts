@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
+import { createPipelineActivities } from '../../src/activities';
 import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
@@ -20,9 +20,8 @@ import type { FeatureSchema } from '../../src/models/predictor';
 import type { LogSpec, LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink, batchParquet } from '../../src/serving/prediction-log';
 import { appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
-import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
-import { prepareChurn, trainInput } from './prepared-data';
+import { prepareChurn, trainedChurn } from './prepared-data';
 import { exampleDataset, tempDir } from './stack';
 
 export interface MonitoredChurn {
@@ -48,35 +47,13 @@ async function build(): Promise<MonitoredChurn> {
   const activities = createPipelineActivities(deps);
   const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
   await activities.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: 'churned' });
-  const trained = await runActivity(
-    mockEnv(),
-    createTrainingQueueActivities(deps).trainModel,
-    trainInput(prepared, { hyperparameters: { epochs: 3 } }, 'monitoring/run'),
-  );
-  const evaluation = await activities.evaluateModel({
-    modelName: 'churn',
-    modelUri: trained.modelUri,
-    testUri: prepared.testUri,
-    transformUri: prepared.transformUri,
-    featureColumns: prepared.featureColumns,
-    labelColumn: prepared.labelColumn,
-    task: 'classification',
-    outputUri: trained.outputUri,
-    gate: { minImprovement: -1 },
-    championAlias: 'production',
-  });
-  const register = async (modelName: string, key = 'first', snapshotId = prepared.snapshotId): Promise<number> => {
-    const registered = await activities.registerModel({
+  const trained = await trainedChurn(store, prepared, 'monitoring/run', 3);
+  const register = (modelName: string, key = 'first', snapshotId = prepared.snapshotId): Promise<number> =>
+    trained.register(
       modelName,
-      modelUri: trained.modelUri,
-      transformUri: prepared.transformUri,
-      evaluationUri: evaluation.reportUri,
+      key === 'first' ? `monitoring-test-${modelName}` : `monitoring-test-${modelName}-${key}`,
       snapshotId,
-      metrics: evaluation.metrics,
-      registrationKey: key === 'first' ? `monitoring-test-${modelName}` : `monitoring-test-${modelName}-${key}`,
-    });
-    return registered.version;
-  };
+    );
   const deployAs = async (modelName: string, snapshotId = prepared.snapshotId): Promise<number> => {
     const version = await register(modelName, 'first', snapshotId);
     await activities.deployModel({ modelName, version, alias: 'production' });

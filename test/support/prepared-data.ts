@@ -1,7 +1,8 @@
-import { createPipelineActivities } from '../../src/activities';
+import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
 import type { ArtifactStore } from '../../src/artifacts';
 import type { PreprocessInput, PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainerJob, TrainModelInput } from '../../src/contracts/training';
+import { mockEnv, runActivity } from './activity-env';
 import { exampleDataset } from './stack';
 import { testDeps } from './dependencies';
 
@@ -54,4 +55,49 @@ export function trainInput(
       ...trainer,
     },
   };
+}
+
+/**
+ * A churn model trained on the prepared splits (builtin-linear, `epochs` epochs) and evaluated with the real
+ * activities (gate always passed); `register` registers it under a model name, as many times as asked.
+ */
+export async function trainedChurn(
+  store: ArtifactStore,
+  prepared: PreprocessResult & { snapshotId: string },
+  runKey: string,
+  epochs: number,
+) {
+  const deps = testDeps({ store });
+  const activities = createPipelineActivities(deps);
+  const training = createTrainingQueueActivities(deps);
+  const trained = await runActivity(
+    mockEnv(),
+    training.trainModel,
+    trainInput(prepared, { hyperparameters: { epochs } }, runKey),
+  );
+  const evaluation = await activities.evaluateModel({
+    modelName: 'churn',
+    modelUri: trained.modelUri,
+    testUri: prepared.testUri,
+    transformUri: prepared.transformUri,
+    featureColumns: prepared.featureColumns,
+    labelColumn: prepared.labelColumn,
+    task: 'classification',
+    outputUri: trained.outputUri,
+    gate: { minImprovement: -1 },
+    championAlias: 'production',
+  });
+  const register = async (modelName: string, registrationKey: string, snapshotId = prepared.snapshotId) =>
+    (
+      await activities.registerModel({
+        modelName,
+        modelUri: trained.modelUri,
+        transformUri: prepared.transformUri,
+        evaluationUri: evaluation.reportUri,
+        snapshotId,
+        metrics: evaluation.metrics,
+        registrationKey,
+      })
+    ).version;
+  return { trained, evaluation, register };
 }

@@ -1,9 +1,8 @@
-import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
+import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { PreprocessResult } from '../../src/contracts/datasets';
-import { mockEnv, runActivity } from './activity-env';
 import { testDeps } from './dependencies';
-import { prepareChurn, trainInput } from './prepared-data';
+import { prepareChurn, trainedChurn } from './prepared-data';
 import { tempDir } from './stack';
 
 export interface ServedChurn {
@@ -28,37 +27,10 @@ export function servedChurn(): Promise<ServedChurn> {
 async function build(): Promise<ServedChurn> {
   const store = new LocalArtifactStore(tempDir('serving-store'));
   const prepared = await prepareChurn(store);
-  const deps = testDeps({ store });
-  const training = createTrainingQueueActivities(deps);
-  const activities = createPipelineActivities(deps);
+  const activities = createPipelineActivities(testDeps({ store }));
   const registerVersion = async (runKey: string, epochs = 10): Promise<number> => {
-    const trained = await runActivity(
-      mockEnv(),
-      training.trainModel,
-      trainInput(prepared, { hyperparameters: { epochs } }, runKey),
-    );
-    const evaluation = await activities.evaluateModel({
-      modelName: 'churn',
-      modelUri: trained.modelUri,
-      testUri: prepared.testUri,
-      transformUri: prepared.transformUri,
-      featureColumns: prepared.featureColumns,
-      labelColumn: prepared.labelColumn,
-      task: 'classification',
-      outputUri: trained.outputUri,
-      gate: { minImprovement: -1 },
-      championAlias: 'production',
-    });
-    const registered = await activities.registerModel({
-      modelName: 'churn',
-      modelUri: trained.modelUri,
-      transformUri: prepared.transformUri,
-      evaluationUri: evaluation.reportUri,
-      snapshotId: prepared.snapshotId,
-      metrics: evaluation.metrics,
-      registrationKey: `serving-test-${runKey}`,
-    });
-    return registered.version;
+    const { register } = await trainedChurn(store, prepared, runKey, epochs);
+    return register('churn', `serving-test-${runKey}`);
   };
   const deploy = async (version: number, alias = 'production'): Promise<void> => {
     await activities.deployModel({ modelName: 'churn', version, alias });
