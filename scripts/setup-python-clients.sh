@@ -24,22 +24,9 @@ BASE_PY="${MLOPS_SYSTEM_PYTHON:-/usr/bin/python3}"
 REQUIREMENTS=("tritonclient[http]==2.73.0" "geventhttpclient==2.6.1" "numpy==2.2.6" "onnx==1.20.0")
 
 WANT=$({ printf '%s\n' "${REQUIREMENTS[@]}"; cat "${BASH_SOURCE[0]}"; echo "base=$BASE_PY"; } | sha256sum | cut -d' ' -f1)
-if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  log "up to date ($VENV)"
-  echo "$PY"
-  exit 0
-fi
-
-mkdir -p "$CACHE/python"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$CACHE/python/.serving-clients-venv.lock"
-  flock 9
-  if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-    log "up to date ($VENV, set up by a concurrent run)"
-    echo "$PY"
-    exit 0
-  fi
-fi
+# shellcheck source=scripts/venv-stamp.sh
+. "$(dirname "${BASH_SOURCE[0]}")/venv-stamp.sh"
+venv_done_or_lock "$PY" "$STAMP" "$WANT" "$CACHE/python/.serving-clients-venv.lock"
 
 "$BASE_PY" -c 'import venv, ensurepip' >/dev/null 2>&1 \
   || die "$BASE_PY cannot create virtual environments; install python3-venv (apt-get install -y python3-venv) or set MLOPS_SYSTEM_PYTHON"

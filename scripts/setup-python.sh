@@ -35,24 +35,10 @@ hash_inputs() {
 }
 WANT=$(hash_inputs)
 
-# Fast path: nothing changed since the last successful run.
-if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-  log "up to date ($VENV)"
-  echo "$PY"
-  exit 0
-fi
-
-mkdir -p "$CACHE/python"
-# Serialize concurrent runs (e.g. two test processes on a fresh machine).
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$CACHE/python/.torch-tabular-venv.lock"
-  flock 9
-  if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-    log "up to date ($VENV, set up by a concurrent run)"
-    echo "$PY"
-    exit 0
-  fi
-fi
+# Fast path: nothing changed since the last successful run; concurrent runs wait for one another.
+# shellcheck source=scripts/venv-stamp.sh
+. "$ROOT/scripts/venv-stamp.sh"
+venv_done_or_lock "$PY" "$STAMP" "$WANT" "$CACHE/python/.torch-tabular-venv.lock"
 
 START=$(date +%s)
 
