@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
+import { aliasPattern, modelNamePattern } from './contracts/pipeline';
 import { mlopsError } from './errors';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -18,6 +19,9 @@ const uriOrPath = z.string().min(1);
  * Variable name → schema. Defaults that depend on other values (directories) are filled in `loadConfig`.
  * Exported so tests can check that docs and docker-compose.yml only name variables that exist.
  */
+/** The prediction log's buffering defaults (rows, rows, milliseconds), used by the config and by `buildServer`. */
+export const predictionLogDefaults = Object.freeze({ capacity: 100_000, flushRows: 20_000, flushMs: 5000 });
+
 export const configSchema = {
   /** Folder for local state: dev-server SQLite file, local artifacts, logs. @default `<cwd>/.mlops` */
   MLOPS_STATE_DIR: uriOrPath.optional(),
@@ -136,12 +140,12 @@ export const configSchema = {
   /** Registered model the server loads. @default none (the server needs it) */
   MLOPS_SERVE_MODEL: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a lowercase model name')
+    .regex(modelNamePattern, 'must be a lowercase model name')
     .optional(),
   /** Registry alias the server loads. @default production */
   MLOPS_SERVE_ALIAS: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lowercase alias')
+    .regex(aliasPattern, 'must be a lowercase alias')
     .default('production'),
   /** Payload encryption keys (AES-256-GCM), `id:base64key` pairs separated by commas; each key is 32 random bytes, e.g. `openssl rand -base64 32`. The first encrypts every payload (workflow inputs, results, activity inputs and outputs, heartbeat details, memos); all of them decrypt, so add a new key first and keep the old ones until no open history uses them. Set the same value on every worker, client and the codec server (docs/security.md). @default none (payloads are stored unencrypted) */
   MLOPS_PAYLOAD_KEYS: z
@@ -174,11 +178,11 @@ export const configSchema = {
     )
     .optional(),
   /** Prediction log: rows buffered at most before new ones are dropped (and counted). @default 100000 */
-  MLOPS_SERVE_LOG_CAPACITY: z.coerce.number().int().min(1).default(100_000),
+  MLOPS_SERVE_LOG_CAPACITY: z.coerce.number().int().min(1).default(predictionLogDefaults.capacity),
   /** Prediction log: buffered rows that trigger a write (one Parquet part). @default 20000 */
-  MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(20_000),
+  MLOPS_SERVE_LOG_FLUSH_ROWS: z.coerce.number().int().min(1).default(predictionLogDefaults.flushRows),
   /** Prediction log: milliseconds between timed writes. @default 5000 */
-  MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(5000),
+  MLOPS_SERVE_LOG_FLUSH_MS: z.coerce.number().int().min(10).default(predictionLogDefaults.flushMs),
   /** Prediction log also streamed to this BigQuery table, `dataset.table` (project MLOPS_GCP_PROJECT, endpoint MLOPS_BIGQUERY_API_ENDPOINT); created when missing. Set it on the pipeline workers too (with MLOPS_SERVE_LOG left on) for monitorModel runs with `log: 'bigquery'`, which count the drift window there. @default none (Parquet files only) */
   MLOPS_SERVE_LOG_BIGQUERY_TABLE: z
     .string()

@@ -8,6 +8,7 @@ import {
   renderErrorsDoc,
   renderPipelineInputDoc,
 } from '../src/docs/reference';
+import { configSchema } from '../src/config';
 import { errorCatalogue } from '../src/errors';
 import { repoRoot } from './support/stack';
 
@@ -26,6 +27,8 @@ describe('reference docs generated from the code (npm run docs rewrites them)', 
 
   it('docs/configuration.md documents every variable of the config schema', function () {
     assert.equal(readDoc('configuration.md'), renderConfigurationDoc());
+    const rows = [...readDoc('configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(rows, Object.keys(configSchema));
   });
 
   it('docs/pipeline-input.md is byte for byte what the pipeline input schema renders', function () {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNamePattern } from './pipeline';
 
 /** Rows a window needs before drift is judged; a smaller window is a reported skip, never a "no drift". */
 export const defaultMinRows = 500;
@@ -53,7 +54,7 @@ const isoTime = z
 /** Input of the `monitorModel` workflow (one run per schedule tick). */
 export const monitorModelInputSchema = z
   .object({
-    modelName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be a registry model name'),
+    modelName: z.string().regex(modelNamePattern, 'must be a registry model name'),
     /** The alias whose version's traffic and training reference are compared. @default 'production' */
     alias: z.string().min(1).default('production'),
     /** @default {@link defaultMinRows} */

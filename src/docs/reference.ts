@@ -36,7 +36,8 @@ interface ConfigField {
 /** Reads the TSDoc comment above each variable of `configSchema` in src/config.ts. */
 function configFields(): ConfigField[] {
   const source = fs.readFileSync(path.resolve(__dirname, '..', 'config.ts'), 'utf8');
-  const schema = source.slice(source.indexOf('export const configSchema'), source.indexOf('} as const;'));
+  const start = source.indexOf('export const configSchema');
+  const schema = source.slice(start, source.indexOf('} as const;', start));
   const fields: ConfigField[] = [];
   const pattern = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*\n\s*([A-Z_]+):/g;
   for (let match = pattern.exec(schema); match; match = pattern.exec(schema)) {

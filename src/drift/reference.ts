@@ -169,7 +169,10 @@ async function numericGrids(
   const exact = columns.filter((c) => (values.get(c.index)?.length ?? Infinity) <= settings.gridPoints);
   const rest = columns.filter((c) => !exact.includes(c));
   const levels = Array.from({ length: settings.gridPoints - 1 }, (_, i) => (i + 1) / settings.gridPoints);
-  const quantiles = rest.length ? await gridQuantiles(query, d, input, rest, levels) : new Map<number, number[]>();
+  const rows = num(stats.row_count);
+  const quantiles = rest.length
+    ? await gridQuantiles(query, d, input, rest, levels, rows)
+    : new Map<number, number[]>();
   const binStep = settings.gridPoints / settings.binQuantiles;
   return columns.map((c) => {
     const isExact = exact.includes(c);
@@ -197,6 +200,8 @@ async function gridQuantiles(
   input: ComputeReferenceInput,
   columns: (ReferenceColumn & { index: number })[],
   levels: number[],
+  /** Rows of `input.from` (the statistics' count), which `input.sample.from` numbers. */
+  rows: number,
 ): Promise<Map<number, number[]>> {
   const result = new Map<number, number[]>();
   if (!input.sample) {
@@ -205,12 +210,10 @@ async function gridQuantiles(
     for (const c of columns) result.set(c.index, numbers(row[`q${c.index}`]));
     return result;
   }
-  // Not `AS rows`: ROWS is a reserved keyword in BigQuery.
-  const [{ row_count: rows = 0 } = {}] = await query(`SELECT count(*) AS row_count FROM ${input.sample.from}`);
   const sampled = sampledRows(d, input.sample.from, d.ident(input.sample.rowNumber), {
     seed: gridSeed,
     size: input.sample.size,
-    rows: num(rows),
+    rows,
   });
   const items = columns.map((c) => ({ name: String(c.index), expr: d.toDouble(d.ident(c.name)), levels }));
   const q: QuantileQuery = d.exactQuantiles(items, `FROM ${sampled} AS sample`);

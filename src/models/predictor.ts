@@ -136,8 +136,6 @@ function validateAll(
   recorded?: RecordedValues,
 ): { problems: string[]; features: Float32Array } {
   const features = new Float32Array(instances.length * width);
-  // One code per feature of the transform (the schema's order), as `featureSchema` lists them.
-  const recordedWidth = compiled.features;
   const problems: string[] = [];
   for (let i = 0; i < instances.length; i++) {
     const instance = instances[i];
@@ -149,7 +147,7 @@ function validateAll(
     for (const key of Object.keys(record)) {
       if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
     }
-    const found = compiled.apply(record, features, i * width, recorded, i * recordedWidth);
+    const found = compiled.apply(record, features, i * width, recorded, i * (recorded?.width ?? 0));
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
   }
   return { problems, features };

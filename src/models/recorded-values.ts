@@ -27,14 +27,16 @@ export const otherCode = (index: number): number => codeOther - index;
 export const isOtherCode = (code: number): boolean => code <= codeOther;
 
 export interface RecordedValues {
-  /** Row-major: `features` numbers per instance. */
+  /** Numbers per instance: the model's raw features. */
+  width: number;
+  /** Row-major: `width` numbers per instance. */
   codes: Float64Array;
   /** JSON text of the categorical values coded "other" (see `sideIndex`). */
   side: string[];
 }
 
 export function newRecordedValues(rows: number, features: number): RecordedValues {
-  return { codes: new Float64Array(rows * features), side: [] };
+  return { width: features, codes: new Float64Array(rows * features), side: [] };
 }
 
 /** A numeric feature's code: the number, NaN for null (or a refused value). */

@@ -30,8 +30,6 @@ export function transformInstance(
 
 /** A fitted transform prepared once per model version: category lookups by Map, clip bounds resolved. */
 export interface CompiledTransform {
-  /** The number of raw features (codes per record in `apply`'s `recorded`). */
-  features: number;
   /**
    * As `transformInstance`, but returns undefined (and allocates nothing) when the record is valid. With `recorded`,
    * also writes the record's raw values as codes at `recordedAt`, one per feature (`recorded-values.ts`).
@@ -68,7 +66,7 @@ const compiled = new WeakMap<FittedTransform, CompiledTransform>();
 export function compileTransform(transform: FittedTransform): CompiledTransform {
   let c = compiled.get(transform);
   if (!c) {
-    c = { features: transform.features.length, apply: applier(transform.features.map(step)) };
+    c = { apply: applier(transform.features.map(step)) };
     compiled.set(transform, c);
   }
   return c;

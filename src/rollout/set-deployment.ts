@@ -1,8 +1,8 @@
 /**
  * Moving a model's deployment: the record the model servers follow (`stable` and an optional canary), the registry
  * alias (to `stable`, so tools that read the alias agree with the servers), and an entry in the registry's deployment
- * history. Each version new to the record is first loaded the way the server loads it, so an unservable version is
- * refused before any server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
+ * history. The canary, and a stable version the record does not hold yet, are first loaded the way the server loads
+ * them, so an unservable version is refused before any server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';

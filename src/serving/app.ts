@@ -22,6 +22,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
+import { predictionLogDefaults } from '../config';
 import { errorCatalogue, isMlopsError, mlopsError } from '../errors';
 import type { ErrorSpec } from '../errors';
 import { DeploymentFollower } from './deployment-follower';
@@ -73,7 +74,7 @@ declare module 'fastify' {
 }
 
 const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
-const defaultLog: PredictionLogOptions = { capacity: 100_000, flushRows: 20_000, flushMs: 5000 };
+const defaultLog: PredictionLogOptions = { ...predictionLogDefaults };
 
 /** Request ids a client may choose (x-request-id); anything else gets a generated one. */
 const requestIdPattern = /^[\w.:@-]{1,128}$/;

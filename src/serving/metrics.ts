@@ -53,9 +53,6 @@ export class ServingMetrics {
   readonly logDropped = new Counter(spec(this.registry, 'prediction_log_dropped_rows_total', ['reason', 'sink']));
   readonly logWritten = new Counter(spec(this.registry, 'prediction_log_written_rows_total', ['sink']));
   readonly #versions = new Map<number, VersionStats>();
-  /** The request counter and latency histogram bound to each label set seen (labels are hashed once, not per request). */
-  readonly #bound = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
-  readonly #batchSizes = new Map<string, { observe(v: number): void }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
@@ -63,17 +60,9 @@ export class ServingMetrics {
 
   observe(model: string, version: number | undefined, route: string, status: number, seconds: number): void {
     const v = version === undefined ? 'none' : String(version);
-    const key = `${model}\u0000${v}\u0000${route}\u0000${status}`;
-    let bound = this.#bound.get(key);
-    if (!bound) {
-      bound = {
-        requests: this.requests.labels({ model, version: v, route, status: String(status) }),
-        latency: this.latency.labels({ model, version: v, status: String(status) }),
-      };
-      this.#bound.set(key, bound);
-    }
-    bound.requests.inc();
-    bound.latency.observe(seconds);
+    // prom-client hashes the labels on every call, bound child or not (15.x), so none are kept here.
+    this.requests.inc({ model, version: v, route, status: String(status) });
+    this.latency.observe({ model, version: v, status: String(status) }, seconds);
     if (version === undefined) return;
     const stats = this.#versions.get(version) ?? {
       requests: 0,
@@ -97,12 +86,7 @@ export class ServingMetrics {
 
   /** Counts a request's instances. */
   observeBatch(model: string, instances: number): void {
-    let bound = this.#batchSizes.get(model);
-    if (!bound) {
-      bound = this.batchSize.labels({ model });
-      this.#batchSizes.set(model, bound);
-    }
-    bound.observe(instances);
+    this.batchSize.observe({ model }, instances);
   }
 
   /** Counters per version since the server started. */

@@ -104,21 +104,13 @@ export class PredictCore {
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
     // The log takes the raw values the transform records as it validates (no second pass over the instances).
+    const { log } = this;
     const rows = instances.length;
-    const recorded = this.log && newRecordedValues(rows, chosen.predictor.features.length);
+    const recorded = log && newRecordedValues(rows, chosen.predictor.features.length);
     const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances, recorded));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    if (recorded)
-      this.log?.record(
-        this.modelName,
-        chosen.version,
-        ctx.requestId,
-        chosen.predictor,
-        rows,
-        recorded,
-        output,
-        latencyMs,
-      );
+    if (log && recorded)
+      log.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, rows, recorded, output, latencyMs);
     return output;
   }
 

@@ -16,7 +16,7 @@ import os from 'node:os';
 import { ColumnBytes, ParquetType, parquetFile } from './parquet-file';
 import type { ParquetColumn } from './parquet-file';
 import { codeFalse, codeNull, codeTrue, sideIndex } from '../models/recorded-values';
-import { featuresText, outputsText, requestIdOf } from './typed-rows';
+import { featuresText, outputsText, requestIdBytes, requestIdOf } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
 /** One row as other sinks take it (BigQuery): features and output as JSON text. */
@@ -122,9 +122,8 @@ class Dictionary {
   }
 }
 
-/** A feature column of the part; `numeric` unless some version of the part has it as a category. */
+/** A feature column of the part: DOUBLE unless some version of the part has it as a category. */
 interface FeatureLeaf extends Leaf {
-  numeric: boolean;
   /** The dictionary indices of `true` and `false` once seen (a boolean sent as a category), else -1. */
   trueAt: number;
   falseAt: number;
@@ -187,7 +186,7 @@ export function batchParquet(batch: TypedBatch, pool = new ColumnPool(), into?: 
   const features = new Map<string, FeatureLeaf>();
   for (const [name, isNumeric] of numeric) {
     const column = isNumeric ? leaf(['features', name], double) : leaf(['features', name], byteArray, 'json');
-    features.set(name, Object.assign(column, { numeric: isNumeric, trueAt: -1, falseAt: -1 }));
+    features.set(name, Object.assign(column, { trueAt: -1, falseAt: -1 }));
   }
   const classifier = batch.specs.some(([, spec]) => spec.task !== 'regression');
   const label = classifier ? leaf(['output', 'label'], byteArray, 'string') : undefined;
@@ -377,8 +376,7 @@ function fixedColumns(batch: TypedBatch, pool: ColumnPool): ParquetColumn[] {
   for (let r = 0; r < batch.requests; r++) {
     const count = batch.counts[r]!;
     if (count <= 0) continue;
-    const id = batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]);
-    requestId.repeatLast(requestId.byteArray(id), count - 1);
+    requestId.repeatLast(requestId.byteArray(requestIdBytes(batch, r)), count - 1);
     ts.int64(batch.times[r]! * 1000);
     ts.repeatLast(8, count - 1);
     model.repeatLast(model.text(batch.model), count - 1);

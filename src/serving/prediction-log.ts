@@ -30,7 +30,7 @@ import type { RecordedValues } from '../models/recorded-values';
 import { appendRecorded, batchBuffers, newTypedBatch } from './typed-rows';
 import type { LogSpec, TypedBatch } from './typed-rows';
 
-export { batchParquet, batchRows } from './prediction-batch';
+export { batchParquet } from './prediction-batch';
 export type { PredictionRow } from './prediction-batch';
 export type { LogSpec } from './typed-rows';
 

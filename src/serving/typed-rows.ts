@@ -130,7 +130,7 @@ export function appendRecorded(
 ): void {
   if (!batch.specs.some(([v]) => v === request.version)) batch.specs.push([request.version, plainSpec(spec)]);
   appendRequest(batch, request, count);
-  const width = spec.features.length;
+  const width = recorded.width;
   const at = batch.valuesUsed;
   batch.values = room(batch.values, at + count * width);
   batch.values.set(recorded.codes.subarray(0, count * width), at);
@@ -217,10 +217,13 @@ function appendRequest(batch: TypedBatch, request: LoggedRequest, count: number)
   batch.requests = r + 1;
 }
 
-/** Request r's id. */
-export function requestIdOf(batch: TypedBatch, r: number): string {
-  return fromUtf8.decode(batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]));
+/** Request r's id as UTF-8 bytes (a view into the batch). */
+export function requestIdBytes(batch: TypedBatch, r: number): Uint8Array {
+  return batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]);
 }
+
+/** Request r's id. */
+export const requestIdOf = (batch: TypedBatch, r: number): string => fromUtf8.decode(requestIdBytes(batch, r));
 
 /** The batch's typed arrays' memory, to move (not copy) it to the worker. */
 export function batchBuffers(batch: TypedBatch): ArrayBuffer[] {

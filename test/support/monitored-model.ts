@@ -47,9 +47,9 @@ async function build(): Promise<MonitoredChurn> {
   const activities = createPipelineActivities(deps);
   const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
   await activities.profileDataset({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: 'churned' });
-  const trained = await trainedChurn(store, prepared, 'monitoring/run', 3);
+  const registerTrained = await trainedChurn(store, prepared, 'monitoring/run', 3);
   const register = (modelName: string, key = 'first', snapshotId = prepared.snapshotId): Promise<number> =>
-    trained.register(
+    registerTrained(
       modelName,
       key === 'first' ? `monitoring-test-${modelName}` : `monitoring-test-${modelName}-${key}`,
       snapshotId,

@@ -59,7 +59,7 @@ export function trainInput(
 
 /**
  * A churn model trained on the prepared splits (builtin-linear, `epochs` epochs) and evaluated with the real
- * activities (gate always passed); `register` registers it under a model name, as many times as asked.
+ * activities (gate always passed); returns a function that registers it under a model name, as many times as asked.
  */
 export async function trainedChurn(
   store: ArtifactStore,
@@ -99,5 +99,5 @@ export async function trainedChurn(
         registrationKey,
       })
     ).version;
-  return { trained, evaluation, register };
+  return register;
 }

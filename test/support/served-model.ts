@@ -29,7 +29,7 @@ async function build(): Promise<ServedChurn> {
   const prepared = await prepareChurn(store);
   const activities = createPipelineActivities(testDeps({ store }));
   const registerVersion = async (runKey: string, epochs = 10): Promise<number> => {
-    const { register } = await trainedChurn(store, prepared, runKey, epochs);
+    const register = await trainedChurn(store, prepared, runKey, epochs);
     return register('churn', `serving-test-${runKey}`);
   };
   const deploy = async (version: number, alias = 'production'): Promise<void> => {
