@@ -138,15 +138,9 @@ export const configSchema = {
   /** Model server port. @default 8080 */
   MLOPS_SERVE_PORT: port.default(8080),
   /** Registered model the server loads. @default none (the server needs it) */
-  MLOPS_SERVE_MODEL: z
-    .string()
-    .regex(modelNamePattern, 'must be a lowercase model name')
-    .optional(),
+  MLOPS_SERVE_MODEL: z.string().regex(modelNamePattern, 'must be a lowercase model name').optional(),
   /** Registry alias the server loads. @default production */
-  MLOPS_SERVE_ALIAS: z
-    .string()
-    .regex(aliasPattern, 'must be a lowercase alias')
-    .default('production'),
+  MLOPS_SERVE_ALIAS: z.string().regex(aliasPattern, 'must be a lowercase alias').default('production'),
   /** Payload encryption keys (AES-256-GCM), `id:base64key` pairs separated by commas; each key is 32 random bytes, e.g. `openssl rand -base64 32`. The first encrypts every payload (workflow inputs, results, activity inputs and outputs, heartbeat details, memos); all of them decrypt, so add a new key first and keep the old ones until no open history uses them. Set the same value on every worker, client and the codec server (docs/security.md). @default none (payloads are stored unencrypted) */
   MLOPS_PAYLOAD_KEYS: z
     .string()
