@@ -5,6 +5,7 @@
  * A worker killed mid-step cannot remove it, so every worker start sweeps the folders of this host whose process is
  * gone; folders of live processes (another worker sharing the state folder) and of other hosts are left alone.
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,12 +38,27 @@ export async function sweepScratch(root: string): Promise<string[]> {
   return removed;
 }
 
+/**
+ * Whether the process runs. A killed process whose parent has not reaped it yet (a zombie: a supervisor or shell that
+ * is slow to wait, or a container without an init) still answers signal 0 but will never run again, so on Linux its
+ * `/proc` state decides.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the process exists but belongs to another user.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may itself hold ") ".
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }

@@ -78,9 +78,24 @@ describe('scratch folders of step attempts', function () {
     for (const dir of [deadFolder, otherHost, longerHost])
       fs.mkdirSync(path.join(dir, 'mlops-ingest-x'), { recursive: true });
 
-    const removed = await sweepScratch(root);
+    // A killed process its parent has not reaped yet (a zombie) is gone too: Python forks a child that exits at once
+    // and, without waiting for it, prints its pid and sleeps.
+    const parent = spawn('python3', [
+      '-c',
+      'import os,sys,time\npid=os.fork()\nif pid==0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)',
+    ]);
+    const zombiePid = Number(
+      await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d)))),
+    );
+    while (!fs.readFileSync(`/proc/${zombiePid}/stat`, 'utf8').includes(') Z '))
+      await new Promise((r) => setImmediate(r));
+    const zombieFolder = path.join(root, `${host}@${zombiePid}-prediction-log`);
+    fs.mkdirSync(zombieFolder);
 
-    assert.deepEqual(removed, [path.basename(deadFolder)]);
+    const removed = await sweepScratch(root);
+    parent.kill();
+
+    assert.deepEqual(removed.sort(), [path.basename(deadFolder), path.basename(zombieFolder)].sort());
     assert.ok(fs.existsSync(mine), "a live process's folder stays");
     assert.ok(fs.existsSync(otherHost), "another host's folder stays (its processes cannot be checked here)");
     assert.ok(fs.existsSync(longerHost), "a host whose name starts with this host's name keeps its folders");
