@@ -93,7 +93,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
   });
-  const metrics = new ServingMetrics();
+  const metrics = new ServingMetrics(deps.modelName);
   const slot = new ModelSlot(deps.modelName);
   const follower = new DeploymentFollower(deps.store, slot, deps.alias, metrics, app.log);
   // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.
@@ -171,7 +171,6 @@ function registerHooks(
       const version = Number(reply.getHeader('x-model-version'));
       const route = request.routeOptions.url ?? 'unknown';
       metrics.observe(
-        slot.modelName,
         Number.isFinite(version) ? version : undefined,
         route,
         reply.statusCode,

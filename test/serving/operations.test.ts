@@ -50,6 +50,60 @@ describe('the model server in operation', function () {
     assert.ok(stats.versions['1']!.requests >= 2 && stats.versions['1']!.rejected >= 1, JSON.stringify(stats));
   });
 
+  it('counts each prediction request once, by route and status, with its latency and its instances', async function () {
+    const { store } = await servedChurn();
+    const fresh = await buildServer({ store, modelName: 'churn', alias: 'production' });
+    try {
+      const vertexPath = '/v1/projects/p/locations/l/endpoints/churn:predict';
+      for (const n of [1, 3, 64])
+        assert.equal(
+          (await fresh.inject({ ...predict, payload: { instances: Array(n).fill(riskyCustomer) } })).statusCode,
+          200,
+        );
+      assert.equal((await fresh.inject({ ...predict, url: vertexPath })).statusCode, 200);
+      assert.equal((await fresh.inject({ ...predict, payload: { instances: [{}] } })).statusCode, 400);
+      assert.equal((await fresh.inject({ ...predict, payload: { instances: [] } })).statusCode, 400);
+      const series = new Map(
+        (await fresh.inject({ method: 'GET', url: '/metrics' })).body
+          .split('\n')
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]),
+      );
+      const at = (name: string) => {
+        assert.ok(series.has(name), `no series ${name}`);
+        return series.get(name);
+      };
+      const v1 = 'model="churn",version="1",route="/v1/models/:target"';
+      assert.equal(at(`mlops_serve_requests_total{${v1},status="200"}`), 3);
+      assert.equal(at(`mlops_serve_requests_total{${v1},status="400"}`), 2);
+      const vertex = 'route="/v1/projects/:project/locations/:location/endpoints/:target"';
+      assert.equal(at(`mlops_serve_requests_total{model="churn",version="1",${vertex},status="200"}`), 1);
+      // Latency by version and status, every route summed: cumulative buckets that end at the count.
+      const ok = 'model="churn",version="1",status="200"';
+      assert.equal(at(`mlops_serve_request_seconds_count{${ok}}`), 4);
+      assert.equal(at(`mlops_serve_request_seconds_bucket{le="+Inf",${ok}}`), 4);
+      const buckets = [...series].filter(
+        ([k]) => k.startsWith('mlops_serve_request_seconds_bucket') && k.endsWith(`${ok}}`),
+      );
+      assert.equal(buckets.length, 13);
+      buckets.forEach(([, n], i) =>
+        assert.ok(i === 0 || n >= buckets[i - 1]![1], `buckets not cumulative: ${buckets.join(' ')}`),
+      );
+      assert.ok(at(`mlops_serve_request_seconds_sum{${ok}}`)! > 0);
+      assert.equal(at(`mlops_serve_request_seconds_count{model="churn",version="1",status="400"}`), 2);
+      // Instances of every request routed to a version with a count within the limit (the `{}` one too, not the empty one).
+      assert.equal(at('mlops_serve_batch_instances_count{model="churn"}'), 5);
+      assert.equal(at('mlops_serve_batch_instances_sum{model="churn"}'), 70);
+      assert.equal(at('mlops_serve_batch_instances_bucket{le="1",model="churn"}'), 3);
+      assert.equal(at('mlops_serve_batch_instances_bucket{le="4",model="churn"}'), 4);
+      assert.equal(at('mlops_serve_batch_instances_bucket{le="32",model="churn"}'), 4);
+      assert.equal(at('mlops_serve_batch_instances_bucket{le="64",model="churn"}'), 5);
+      assert.deepEqual(fresh.serving.metrics.versionStats()['1']!.requests, 6);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('answers /healthz and /readyz, and names the routing on /readyz', async function () {
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
