@@ -15,6 +15,7 @@ import type { FittedTransform } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
 import type { RecordedValues } from './recorded-values';
+import { slabAllocator } from './slab';
 import { compileTransform, describeValue } from './transform-instance';
 import type { CompiledTransform } from './transform-instance';
 
@@ -128,6 +129,9 @@ export function featureSchema(transform: FittedTransform): FeatureSchema[] {
   });
 }
 
+/** Model inputs of requests, from shared slabs (`slab.ts`). */
+const modelInput = slabAllocator((n) => new Float32Array(n));
+
 function validateAll(
   compiled: CompiledTransform,
   known: Set<string>,
@@ -135,7 +139,7 @@ function validateAll(
   width: number,
   recorded?: RecordedValues,
 ): { problems: string[]; features: Float32Array } {
-  const features = new Float32Array(instances.length * width);
+  const features = modelInput(instances.length * width);
   const problems: string[] = [];
   for (let i = 0; i < instances.length; i++) {
     const instance = instances[i];

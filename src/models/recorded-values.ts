@@ -9,6 +9,7 @@
  *
  * Only what validation accepts is ever logged; a value of a kind validation refuses reads as null.
  */
+import { slabAllocator } from './slab';
 
 /** Codes of a categorical value beside a known category's index (>= 0). */
 export const codeNull = -1;
@@ -35,8 +36,11 @@ export interface RecordedValues {
   side: string[];
 }
 
+const codesOf = slabAllocator((n) => new Float64Array(n));
+
+/** Room for `rows` instances of `features` values (zeros, from a shared slab: `slab.ts`). */
 export function newRecordedValues(rows: number, features: number): RecordedValues {
-  return { width: features, codes: new Float64Array(rows * features), side: [] };
+  return { width: features, codes: codesOf(rows * features), side: [] };
 }
 
 /** A numeric feature's code: the number, NaN for null (or a refused value). */
