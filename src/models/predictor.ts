@@ -148,13 +148,24 @@ function validateAll(
       continue;
     }
     const record = instance as RawInstance;
-    for (const key of Object.keys(record)) {
-      if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
-    }
     const found = compiled.apply(record, features, i * width, recorded, i * (recorded?.width ?? 0));
+    // With nothing found, every feature is present; then only more keys than features can mean an unknown one.
+    if (found || keyCount(record) !== known.size) {
+      for (const key of Object.keys(record)) {
+        if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
+      }
+    }
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
   }
   return { problems, features };
+}
+
+/** Keys of a parsed JSON object (its own, all enumerable), counted without building their list. */
+function keyCount(record: RawInstance): number {
+  let n = 0;
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- only counted
+  for (const key in record) n++;
+  return n;
 }
 
 function nonFiniteRows(output: Float32Array, rows: number, outputWidth: number): number[] {

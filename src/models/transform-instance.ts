@@ -49,6 +49,11 @@ interface NumericStep {
   feature: NumericTransform;
   lower: number;
   upper: number;
+  /** The standardization, resolved: x → (x - shift) / divisor (0 and 1 when the feature is not standardized). */
+  shift: number;
+  divisor: number;
+  /** The model input of a null: the imputed value, scaled. */
+  imputed: number;
 }
 
 interface CategoricalStep {
@@ -56,6 +61,8 @@ interface CategoricalStep {
   name: string;
   feature: FeatureTransform & { kind: 'categorical' };
   index: Map<string, number>;
+  /** Known categories (the one-hot width without the unknown bucket). */
+  count: number;
   ordinal: boolean;
   impute: string;
 }
@@ -76,7 +83,9 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
   if (feature.kind === 'numeric') {
     const lower = feature.clip?.lower ?? -Infinity;
     const upper = feature.clip?.upper ?? Infinity;
-    return { kind: 'numeric', name: feature.name, feature, lower, upper };
+    const standardized = feature.standardize !== false;
+    const bounds = { lower, upper, shift: standardized ? feature.mean : 0, divisor: standardized ? feature.std : 1 };
+    return { kind: 'numeric', name: feature.name, feature, ...bounds, imputed: scale(bounds, feature.impute) };
   }
   // indexOf semantics: the first position of a category wins.
   const index = new Map<string, number>();
@@ -84,7 +93,9 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
     if (!index.has(c)) index.set(c, i);
   });
   const ordinal = feature.encoding === 'ordinal';
-  return { kind: 'categorical', name: feature.name, feature, index, ordinal, impute: feature.impute ?? '__missing__' };
+  const count = feature.categories.length;
+  const impute = feature.impute ?? '__missing__';
+  return { kind: 'categorical', name: feature.name, feature, index, count, ordinal, impute };
 }
 
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
@@ -115,27 +126,28 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
 
 /** Writes the numeric input at `j`; returns the value's problem, if any (the imputed value is written then). */
 function numericInto(s: NumericStep, value: unknown, out: Float32Array, j: number): string | undefined {
-  let problem: string | undefined;
   if (typeof value === 'number') {
-    problem = numericProblem(s, value);
-    if (!problem) {
-      out[j] = scale(s, value);
+    const x = scale(s, value);
+    // NaN and ±Infinity fail the range test too.
+    if (Math.abs(value) <= float32Max && Number.isFinite(Math.fround(x))) {
+      out[j] = x;
       return undefined;
     }
-  } else if (value !== null && value !== undefined) {
-    problem = `"${s.name}" must be a finite number or null, got ${describeValue(value)}`;
+    out[j] = s.imputed;
+    return numericProblem(s, value);
   }
-  out[j] = scale(s, s.feature.impute);
-  return problem;
+  out[j] = s.imputed;
+  return value === null || value === undefined
+    ? undefined
+    : `"${s.name}" must be a finite number or null, got ${describeValue(value)}`;
 }
 
-function numericProblem(s: NumericStep, value: number): string | undefined {
+/** What is wrong with a number the model cannot take. */
+function numericProblem(s: NumericStep, value: number): string {
   const name = `"${s.name}"`;
   if (!Number.isFinite(value)) return `${name} must be a finite number or null, got ${describeValue(value)}`;
   if (Math.abs(value) > float32Max) return `${name} is ${value}, outside the float32 range (±${float32Max})`;
-  if (!Number.isFinite(Math.fround(scale(s, value))))
-    return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;
-  return undefined;
+  return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;
 }
 
 function isCategoryValue(value: unknown): boolean {
@@ -158,9 +170,8 @@ export function describeValue(value: unknown): string {
 }
 
 /** Same operations in the same order as the SQL, in doubles; the Float32Array store rounds both sides alike. */
-function scale(s: NumericStep, value: number): number {
-  const x = Math.max(Math.min(value, s.upper), s.lower);
-  return s.feature.standardize === false ? x : (x - s.feature.mean) / s.feature.std;
+function scale(s: Pick<NumericStep, 'lower' | 'upper' | 'shift' | 'divisor'>, value: number): number {
+  return (Math.max(Math.min(value, s.upper), s.lower) - s.shift) / s.divisor;
 }
 
 function categoricalInto(s: CategoricalStep, index: number, out: Float32Array, at: number): number {
@@ -168,8 +179,8 @@ function categoricalInto(s: CategoricalStep, index: number, out: Float32Array, a
     out[at] = index === -1 ? (s.feature as { unknownIndex: number }).unknownIndex : index;
     return at + 1;
   }
-  const n = s.feature.categories.length;
-  out.fill(0, at, at + n + 1);
+  const n = s.count;
+  for (let k = at; k <= at + n; k++) out[k] = 0;
   out[index === -1 ? at + n : at + index] = 1;
   return at + n + 1;
 }

@@ -406,7 +406,31 @@ describe('preprocessDataset', function () {
     const transform = await readJson<FittedTransform>(store, result.transformUri);
     const kind = transform.features.find((f) => f.name === 'kind')!;
     assert.deepEqual(kind.kind === 'categorical' && kind.categories, ['__missing__', 'a', 'b']);
+    for (const row of await servedEqualsWritten(snapshot, result, transform)) {
+      if (row.kind === '' || row.kind === null) assert.equal(row['out:kind=__missing__'], 1);
+    }
+  });
+
+  it('transforms each record in the server as the SQL wrote it: clip bounds, no standardization, constants, ordinal indices, the unknown bucket', async function () {
+    const activities = createPipelineActivities(testDeps({ store }));
+    const result = await activities.preprocessDataset(handMadeInput());
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    const rows = await servedEqualsWritten(handMade, result, transform);
+    // Every kind of value of the spec is among the rows: a clipped a, an imputed c and color, an unseen size.
+    assert.ok(rows.some((r) => r.a === 100) && rows.some((r) => r.c === null) && rows.some((r) => r.size === 'XL'));
+  });
+
+  /**
+   * Every row of the three splits, transformed one by one by the server's transform, equals the row the preprocessing
+   * SQL wrote (float32 for float32); returns the rows, with the written columns as `out:<column>`.
+   */
+  async function servedEqualsWritten(
+    snapshot: DatasetSnapshot,
+    result: { trainUri: string; validationUri: string; testUri: string },
+    transform: FittedTransform,
+  ): Promise<Record<string, unknown>[]> {
     const width = transform.outputColumns.length;
+    const all: Record<string, unknown>[] = [];
     for (const split of [result.trainUri, result.validationUri, result.testUri]) {
       const rows = await withDuckDb((db) =>
         db.query(
@@ -420,11 +444,12 @@ describe('preprocessDataset', function () {
         const served = new Float32Array(width);
         assert.deepEqual(transformInstance(transform, row, served, 0), []);
         const written = Float32Array.from(transform.outputColumns.map((c) => Number(row[`out:${c}`])));
-        assert.deepEqual(served, written, `row ${String(row.__row)} (kind ${JSON.stringify(row.kind)})`);
-        if (row.kind === '' || row.kind === null) assert.equal(row['out:kind=__missing__'], 1);
+        assert.deepEqual(served, written, `row ${String(row.__row)}: ${JSON.stringify(row)}`);
       }
+      all.push(...rows);
     }
-  });
+    return all;
+  }
 
   it('reports every bad preprocessing field of the pipeline input at workflow start', function () {
     const input = {
