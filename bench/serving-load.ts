@@ -1,6 +1,7 @@
 /**
  * The load generator of the serving benchmark, in its own process: `connections` keep-alive connections each send one
- * request after another for `seconds`, after a warm-up of one second; prints `{"phase":"measuring"}` when the warm-up
+ * request after another for `seconds`, after a warm-up (default 3 s: a server in its multi-core mode needs more than
+ * 1 s, its processes each compiling their hot code on half the traffic); prints `{"phase":"measuring"}` when the warm-up
  * ends, then one JSON line {requests, errors, rps, p50Ms, p99Ms, generatorCpu}.
  *
  * It speaks HTTP/1.1 on plain sockets, as wrk does: the request's bytes are made once, and an answer is read only as far
@@ -9,12 +10,12 @@
  * Connections are opened one after another, each after the previous one sent its first request, so that a server whose
  * processes race to accept (uvicorn's workers) spreads them as it would under real traffic.
  *
- *   npx tsx bench/serving-load.ts <url> <body.json> <connections> <seconds>
+ *   npx tsx bench/serving-load.ts <url> <body.json> <connections> <seconds> [<warm-up seconds, default 3>]
  */
 import fs from 'node:fs';
 import net from 'node:net';
 
-const [url, bodyFile, connections = '16', seconds = '5'] = process.argv.slice(2);
+const [url, bodyFile, connections = '16', seconds = '5', warmup = '3'] = process.argv.slice(2);
 const target = new URL(url!);
 const body = fs.readFileSync(bodyFile!);
 const request = Buffer.concat([
@@ -116,7 +117,7 @@ async function run(ms: number, record: boolean): Promise<Tally> {
 }
 
 async function main() {
-  await run(1000, false);
+  await run(Number(warmup) * 1000, false);
   // Marks the start of the measured window (the driver reads the server's CPU time here and at the result line).
   console.log(JSON.stringify({ phase: 'measuring' }));
   const cpu = process.cpuUsage();
