@@ -59,6 +59,25 @@ describe('coalesced runs (the model server, real onnxruntime)', function () {
     assert.deepEqual(calls, [86, 2, 2]);
   });
 
+  it('waits one more turn while requests keep arriving, at most three more, and none for a request alone', async function () {
+    const batched = coalescedRuns(counted);
+    const outputs: Promise<Float32Array>[] = [];
+    // One request in each of six turns, each queued ahead of the join's check of its turn, as a request that the poll
+    // phase reads is.
+    await new Promise<void>((done) => {
+      const arrive = (turn: number) => {
+        if (turn === 6) return done();
+        setImmediate(() => arrive(turn + 1));
+        outputs.push(batched.run(input(1, turn), 1));
+      };
+      arrive(0);
+    });
+    const answered = await Promise.all(outputs);
+    assert.deepEqual(calls, [5, 1], 'turns 0-4 joined (the first check and three waits), then turn 5 alone');
+    for (const [turn, output] of answered.entries())
+      assert.deepEqual(output, await model.run(input(1, turn), 1), `the request of turn ${turn}`);
+  });
+
   it('keeps each call under the row cap, running a request at the cap on its own', async function () {
     const batched = coalescedRuns(counted, 100);
     await Promise.all([60, 30, 30, 150, 5].map((rows, seed) => batched.run(input(rows, seed), rows)));
