@@ -19,6 +19,8 @@ const schema = [
 
 /** Rows per streaming insert request (BigQuery's advice: about 500; each request at most 10 MB). */
 const insertRows = 500;
+/** Insert requests in flight at once: a default 20,000-row batch is 40 requests, each a round trip to BigQuery. */
+const insertsAtOnce = 4;
 
 export class BigQueryPredictionSink implements PredictionSink {
   #ready: Promise<void> | undefined;
@@ -39,14 +41,25 @@ export class BigQueryPredictionSink implements PredictionSink {
     await this.#ready;
     const table = this.bigquery.dataset(this.dataset).table(this.table);
     // Features and output are already JSON text. A batch can hold tens of thousands of rows; a streaming insert
-    // request is limited (10 MB, 50,000 rows), so they go in requests of `insertRows`, one after another.
-    for (let at = 0; at < batch.rowList.length; at += insertRows) {
-      try {
-        await table.insert(batch.rowList.slice(at, at + insertRows));
-      } catch (err) {
-        throw Object.assign(err as Error, { rowsWritten: at });
+    // request is limited (10 MB, 50,000 rows), so they go in requests of `insertRows`, `insertsAtOnce` at a time.
+    // After a refused request no more are sent; the rows of the requests that succeeded count as written.
+    const rows = batch.rowList;
+    let next = 0;
+    let written = 0;
+    let failure: Error | undefined;
+    const sender = async () => {
+      while (!failure && next < rows.length) {
+        const part = rows.slice(next, (next += insertRows));
+        try {
+          await table.insert(part);
+          written += part.length;
+        } catch (err) {
+          failure ??= err as Error;
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: insertsAtOnce }, sender));
+    if (failure) throw Object.assign(failure, { rowsWritten: written });
   }
 
   async #ensureTable(): Promise<void> {

@@ -4,7 +4,7 @@ import type { RunningEmulator } from '../../src/dev/emulators';
 import { buildServer } from '../../src/serving/app';
 import { BigQueryPredictionSink } from '../../src/serving/bigquery-prediction-sink';
 import { startTestBigQuery } from '../support/bigquery-emulator';
-import { startSlowBigQuery } from '../support/slow-bigquery';
+import { gate, startSlowBigQuery } from '../support/slow-bigquery';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
 
 const project = 'serving-log';
@@ -66,12 +66,12 @@ describe('the prediction log in BigQuery (goccy/bigquery-emulator)', function ()
     }
   });
 
-  it('inserts a large batch in requests of 500 rows; rows before a refused request count as written, the rest as dropped', async function () {
+  it('inserts a large batch in requests of 500 rows; the rows of a refused request count as dropped, the others as written', async function () {
     const { store } = await servedChurn();
-    // The third insert request (rows 1,000 to 1,233) is refused; the first two reach the emulator.
-    let inserts = 0;
+    // The insert request of rows 1,000 to 1,233 is refused; the other two reach the emulator.
     const proxy = await startSlowBigQuery(emulator!.url, {
-      refuse: ({ method, path }) => method === 'POST' && path.endsWith('/insertAll') && ++inserts === 3,
+      refuse: ({ method, path, body }) =>
+        method === 'POST' && path.endsWith('/insertAll') && firstInstance(body) === 1000,
     });
     const viaProxy = new BigQuery({ projectId: project, apiEndpoint: proxy.url });
     const app = await buildServer({
@@ -100,7 +100,7 @@ describe('the prediction log in BigQuery (goccy/bigquery-emulator)', function ()
       await proxy.close();
     }
     const statuses = proxy.calls.filter((c) => c.path.endsWith('/insertAll')).map((c) => c.status);
-    assert.deepEqual(statuses, [200, 200, 400]);
+    assert.deepEqual(statuses.sort(), [200, 200, 400]);
     assert.match(metrics, /mlops_serve_prediction_log_written_rows_total\{sink="bigquery"\} 1000\b/);
     assert.match(metrics, /mlops_serve_prediction_log_dropped_rows_total\{reason="sink",sink="bigquery"\} 234\b/);
     const [rows] = await client.query(`SELECT instance FROM \`${project}.serving_log.large_batch\` ORDER BY instance`);
@@ -109,4 +109,52 @@ describe('the prediction log in BigQuery (goccy/bigquery-emulator)', function ()
       Array.from({ length: 1000 }, (_, i) => i),
     );
   });
+
+  it('sends four insert requests at a time, and every row of the batch lands', async function () {
+    const { store } = await servedChurn();
+    // Inserts are held until four are in flight at once.
+    const fourAtOnce = gate(4);
+    const proxy = await startSlowBigQuery(emulator!.url, { insert: fourAtOnce });
+    const viaProxy = new BigQuery({ projectId: project, apiEndpoint: proxy.url });
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: {
+        flushMs: 60_000,
+        sinks: [{ name: 'bigquery', sink: new BigQueryPredictionSink(viaProxy, 'serving_log', 'parallel') }],
+      },
+    });
+    let metrics = '';
+    try {
+      const instances = Array.from({ length: 2100 }, (_, i) => ({ ...riskyCustomer, tenure_months: i }));
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/models/churn:predict',
+        headers: { 'x-request-id': 'parallel' },
+        payload: { instances },
+      });
+      assert.equal(response.statusCode, 200);
+      const flushed = app.serving.log!.flush();
+      await fourAtOnce.reached;
+      fourAtOnce.open();
+      await flushed;
+      metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    } finally {
+      await app.close();
+      await proxy.close();
+    }
+    assert.equal(proxy.calls.filter((c) => c.path.endsWith('/insertAll') && c.status === 200).length, 5);
+    assert.match(metrics, /mlops_serve_prediction_log_written_rows_total\{sink="bigquery"\} 2100\b/);
+    const [rows] = await client.query(`SELECT instance FROM \`${project}.serving_log.parallel\` ORDER BY instance`);
+    assert.deepEqual(
+      (rows as { instance: number }[]).map((r) => Number(r.instance)),
+      Array.from({ length: 2100 }, (_, i) => i),
+    );
+  });
 });
+
+/** The `instance` of the first row of a streaming insert request's body. */
+function firstInstance(body: string): number {
+  return (JSON.parse(body) as { rows: { json: { instance: number } }[] }).rows[0]!.json.instance;
+}

@@ -61,12 +61,18 @@ export interface SlowBigQuery {
  * reference and `jobComplete: false`, and the client then waits with `jobs.getQueryResults`. This proxy forwards every
  * request unchanged and records it; `jobs.query` answers come back as BigQuery's for such a long query (the emulator's
  * job reference, the rows left to `jobs.getQueryResults`, which it forwards). `query` holds the `jobs.query` requests
- * and `poll` the `jobs.getQueryResults` ones until the test opens them; `refuse` answers the requests it matches with
+ * and `poll` the `jobs.getQueryResults` ones (and `insert` the streaming inserts) until the test opens them; `refuse` answers the requests it matches with
  * a 400, as BigQuery refuses a request it cannot take, without forwarding them.
  */
 export async function startSlowBigQuery(
   target: string,
-  gates: { query?: Gate; poll?: Gate; refuse?: (call: { method: string; path: string }) => boolean } = {},
+  gates: {
+    query?: Gate;
+    poll?: Gate;
+    /** Holds the `insertAll` (streaming insert) requests; the gate sees each request's body. */
+    insert?: Gate;
+    refuse?: (call: { method: string; path: string; body: string }) => boolean;
+  } = {},
 ): Promise<SlowBigQuery> {
   const calls: ProxiedCall[] = [];
   const queryJobs: string[] = [];
@@ -86,7 +92,7 @@ export async function startSlowBigQuery(
     req.on('end', () => {
       const path = new URL(req.url!, 'http://proxy').pathname;
       const body = Buffer.concat(chunks);
-      if (gates.refuse?.({ method: req.method!, path })) {
+      if (gates.refuse?.({ method: req.method!, path, body: body.toString('utf8') })) {
         // Refused as BigQuery refuses a request it cannot take, without reaching the emulator.
         record({ method: req.method!, path, status: 400 });
         const error = { error: { code: 400, message: 'refused by the test proxy', errors: [{ reason: 'invalid' }] } };
@@ -96,7 +102,12 @@ export async function startSlowBigQuery(
       const isQuery = req.method === 'POST' && /\/projects\/[^/]+\/queries$/.test(path);
       const polled = req.method === 'GET' ? /\/projects\/[^/]+\/queries\/([^/]+)$/.exec(path)?.[1] : undefined;
       const sql = isQuery ? (JSON.parse(body.toString('utf8')) as { query: string }).query : sqlOf.get(polled ?? '');
-      const held = (isQuery && gates.query?.pass(sql!)) || (polled && gates.poll?.pass(sql ?? '')) || Promise.resolve();
+      const isInsert = req.method === 'POST' && path.endsWith('/insertAll');
+      const held =
+        (isQuery && gates.query?.pass(sql!)) ||
+        (polled && gates.poll?.pass(sql ?? '')) ||
+        (isInsert && gates.insert?.pass(body.toString('utf8'))) ||
+        Promise.resolve();
       void held
         .then(() => forward(target, req, body))
         .then(({ status, headers, body: answerBody }) => {
