@@ -3,11 +3,12 @@
  * MLOPS_VERTEX_*), deterministic labels that let a retried submit find the job, and what each job state means.
  */
 import { createHash } from 'node:crypto';
-import { protos } from '@google-cloud/aiplatform';
+import type { protos } from '@google-cloud/aiplatform';
 import type { MlopsConfig } from '../config';
 import type { SubmitVertexJobInput } from '../contracts/training';
 import { mlopsError } from '../errors';
 import { runFlags } from '../trainers/contract-flags';
+import { aiplatform } from './aiplatform';
 import type { CustomJob } from './job-client';
 
 type JobStateName = keyof typeof protos.google.cloud.aiplatform.v1.JobState;
@@ -81,7 +82,7 @@ function machineSpec(
   }
   // The client silently encodes an unknown enum name as ACCELERATOR_TYPE_UNSPECIFIED, so check it here.
   if (
-    !(acceleratorType in protos.google.cloud.aiplatform.v1.AcceleratorType) ||
+    !(acceleratorType in aiplatform().protos.google.cloud.aiplatform.v1.AcceleratorType) ||
     acceleratorType.endsWith('_UNSPECIFIED')
   )
     throw invalid(`"${acceleratorType}" is not a Vertex AI AcceleratorType such as NVIDIA_TESLA_T4 or NVIDIA_L4`);
@@ -133,7 +134,7 @@ export function jobDefinition(
 }
 
 export function stateOf(job: CustomJob): JobStateName {
-  const { JobState } = protos.google.cloud.aiplatform.v1;
+  const { JobState } = aiplatform().protos.google.cloud.aiplatform.v1;
   const name = typeof job.state === 'number' ? JobState[job.state] : job.state;
   return name && name in stateOutcomes ? (name as JobStateName) : 'JOB_STATE_UNSPECIFIED';
 }

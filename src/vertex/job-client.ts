@@ -3,11 +3,11 @@
  * a missing resource or missing permissions cannot succeed on retry; anything else (UNAVAILABLE, DEADLINE_EXCEEDED,
  * INTERNAL, RESOURCE_EXHAUSTED, …) is a plain Error that Temporal retries.
  */
-import { JobServiceClient } from '@google-cloud/aiplatform';
-import type { protos } from '@google-cloud/aiplatform';
+import type { JobServiceClient, protos } from '@google-cloud/aiplatform';
 import { credentials, status } from '@grpc/grpc-js';
 import type { MlopsConfig } from '../config';
 import { mlopsError } from '../errors';
+import { aiplatform } from './aiplatform';
 
 export type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 
@@ -20,6 +20,7 @@ const callTimeoutMs = 30_000;
  */
 export function createVertexJobClient(vertex: MlopsConfig['vertex']): JobServiceClient {
   const { project, location, apiEndpoint } = vertex;
+  const { JobServiceClient } = aiplatform();
   const local = /^http:\/\/([^/:]+):(\d+)\/?$/.exec(apiEndpoint ?? '');
   if (local) {
     return new JobServiceClient({
