@@ -31,9 +31,13 @@ async function failure(attempt: Promise<unknown>, code: ErrorCode): Promise<Appl
   return err;
 }
 
+/** Folders made by `outsideRoots`, removed when the tests end. */
+const outsideFolders: string[] = [];
+
 /** A folder outside every test data root (the roots hold the test run's temp folder, not the system's). */
 function outsideRoots(name: string, content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-outside-'));
+  outsideFolders.push(dir);
   const file = path.join(dir, name);
   fs.writeFileSync(file, content);
   return file;
@@ -42,6 +46,8 @@ function outsideRoots(name: string, content: string): string {
 const emptyTree = (root: string) => fs.readdirSync(root, { recursive: true });
 
 describe('what ingestDataset may read', function () {
+  after(() => outsideFolders.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
   describe('local files', function () {
     it('reads a file inside a data root, and its errors quote the bad line', async function () {
       const file = path.join(tempDir('in-root'), 'bad.csv');
