@@ -47,18 +47,24 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
     let status = 0;
     let sentAt = 0n;
     let first = true;
+    // The next connection opens after this one's first request, or once this one stops without sending any.
+    const started = () => {
+      if (first) opened();
+      first = false;
+    };
+    const stop = () => {
+      started();
+      resolve();
+    };
     const send = () => {
       if (Date.now() >= tally.until) {
         socket.destroy();
-        resolve();
+        stop();
         return;
       }
       sentAt = process.hrtime.bigint();
       socket.write(request);
-      if (first) {
-        first = false;
-        opened();
-      }
+      started();
     };
     const answered = () => {
       if (status !== 200) tally.errors++;
@@ -89,7 +95,7 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
       });
       socket.on('error', () => undefined);
       socket.on('close', () => {
-        if (Date.now() >= tally.until) return resolve();
+        if (Date.now() >= tally.until) return stop();
         tally.errors++;
         open();
       });

@@ -15,12 +15,13 @@ import { mlopsError } from './errors';
 const port = z.coerce.number().int().min(0).max(65535);
 const uriOrPath = z.string().min(1);
 
+/** The prediction log's buffering defaults (rows, rows, milliseconds), used by the config and by `buildServer`. */
+export const predictionLogDefaults = Object.freeze({ capacity: 100_000, flushRows: 20_000, flushMs: 5000 });
+
 /**
  * Variable name → schema. Defaults that depend on other values (directories) are filled in `loadConfig`.
  * Exported so tests can check that docs and docker-compose.yml only name variables that exist.
  */
-/** The prediction log's buffering defaults (rows, rows, milliseconds), used by the config and by `buildServer`. */
-export const predictionLogDefaults = Object.freeze({ capacity: 100_000, flushRows: 20_000, flushMs: 5000 });
 
 export const configSchema = {
   /** Folder for local state: dev-server SQLite file, local artifacts, logs. @default `<cwd>/.mlops` */

@@ -43,7 +43,7 @@ export async function sweepScratch(root: string): Promise<string[]> {
  * is slow to wait, or a container without an init) still answers signal 0 but will never run again, so on Linux its
  * `/proc` state decides.
  */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {

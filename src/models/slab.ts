@@ -8,15 +8,15 @@
  */
 type Typed = Float32Array | Float64Array;
 
-export function slabAllocator<T extends Typed>(
-  make: (length: number) => T,
-  slabLength = 1 << 16,
-): (length: number) => T {
-  let slab = make(slabLength);
+/** Numbers per slab; the first is made on first use. */
+const slabLength = 1 << 16;
+
+export function slabAllocator<T extends Typed>(make: (length: number) => T): (length: number) => T {
+  let slab: T | undefined;
   let used = 0;
   return (length) => {
     if (length > slabLength >> 3) return make(length);
-    if (used + length > slabLength) {
+    if (!slab || used + length > slabLength) {
       slab = make(slabLength);
       used = 0;
     }

@@ -46,20 +46,23 @@ export class BigQueryPredictionSink implements PredictionSink {
     const rows = batch.rowList;
     let next = 0;
     let written = 0;
-    let failure: Error | undefined;
+    let failure: { error: unknown } | undefined;
     const sender = async () => {
       while (!failure && next < rows.length) {
         const part = rows.slice(next, (next += insertRows));
         try {
           await table.insert(part);
           written += part.length;
-        } catch (err) {
-          failure ??= err as Error;
+        } catch (error) {
+          failure ??= { error };
         }
       }
     };
     await Promise.all(Array.from({ length: insertsAtOnce }, sender));
-    if (failure) throw Object.assign(failure, { rowsWritten: written });
+    if (failure) {
+      const error = failure.error instanceof Error ? failure.error : new Error(String(failure.error));
+      throw Object.assign(error, { rowsWritten: written });
+    }
   }
 
   async #ensureTable(): Promise<void> {

@@ -34,17 +34,18 @@ export function coalescedRuns(model: OnnxModel, maxRows = 4096): OnnxModel {
 
   // At the end of a turn: wait another turn if this one brought more requests, else run.
   const check = () => {
-    if (scheduled && waiting.length > seen && turns < maxWaitTurns) {
+    if (waiting.length > seen && turns < maxWaitTurns) {
       seen = waiting.length;
       turns++;
       setImmediate(check);
       return;
     }
-    runAll();
+    scheduled = false;
+    runWaiting();
   };
 
-  const runAll = () => {
-    scheduled = false;
+  /** Runs the waiting requests now (a scheduled check then runs whatever arrives after them). */
+  const runWaiting = () => {
     const jobs = waiting;
     waiting = [];
     rowsWaiting = 0;
@@ -86,7 +87,7 @@ export function coalescedRuns(model: OnnxModel, maxRows = 4096): OnnxModel {
     run(features, rows) {
       if (rows >= maxRows) return model.run(features, rows);
       return new Promise<Float32Array>((resolve, reject) => {
-        if (rowsWaiting + rows > maxRows) runAll();
+        if (rowsWaiting + rows > maxRows) runWaiting();
         waiting.push({ features, rows, resolve, reject });
         rowsWaiting += rows;
         if (!scheduled) {

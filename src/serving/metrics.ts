@@ -85,13 +85,13 @@ function exportMetric(
   registry: Registry,
   name: keyof typeof descriptions,
   type: 'counter' | 'histogram',
-  series: () => Exported[],
+  series: (name: string) => Exported[],
   reset: () => void,
 ): void {
-  const metric = { name: `mlops_serve_${name}`, help: descriptions[name], type, aggregator: 'sum' as const };
+  const metric = { name: `mlops_serve_${name}`, help: descriptions[name], type };
   registry.registerMetric({
     ...metric,
-    get: () => Promise.resolve({ ...metric, values: series() }),
+    get: () => Promise.resolve({ ...metric, values: series(metric.name) }),
     reset,
   } as unknown as Metric);
 }
@@ -120,7 +120,10 @@ export class ServingMetrics {
   readonly logWritten = new Counter(spec(this.registry, 'prediction_log_written_rows_total', ['sink']));
   readonly #versions = new Map<number, VersionStats>();
 
-  constructor(readonly model: string) {
+  readonly #model: string;
+
+  constructor(model: string) {
+    this.#model = model;
     collectDefaultMetrics({ register: this.registry, prefix: 'mlops_serve_' });
     this.#batches = newCell({ model }, batchBuckets);
     const cells = () => [...this.#requests.values()].flatMap((byKey) => [...byKey.values()]);
@@ -136,13 +139,12 @@ export class ServingMetrics {
         })),
       clear,
     );
-    exportMetric(this.registry, 'request_seconds', 'histogram', () => latencySeries(cells()), clear);
+    exportMetric(this.registry, 'request_seconds', 'histogram', (name) => latencySeries(name, cells()), clear);
     exportMetric(
       this.registry,
       'batch_instances',
       'histogram',
-      () =>
-        this.#batches.count > 0 ? histogramSeries('mlops_serve_batch_instances', this.#batches, batchBuckets) : [],
+      (name) => (this.#batches.count > 0 ? histogramSeries(name, this.#batches, batchBuckets) : []),
       () => {
         this.#batches.count = this.#batches.sum = 0;
         this.#batches.buckets.fill(0);
@@ -157,7 +159,7 @@ export class ServingMetrics {
     const key = versionStatusKey(version, status);
     let cell = byKey.get(key);
     if (!cell) {
-      const labels = { model: this.model, version: version === undefined ? 'none' : String(version) };
+      const labels = { model: this.#model, version: version === undefined ? 'none' : String(version) };
       cell = { ...newCell({ ...labels, status: String(status) }, latencyBuckets), route };
       byKey.set(key, cell);
     }
@@ -198,7 +200,7 @@ export class ServingMetrics {
 const versionStatusKey = (version: number | undefined, status: number): number => (version ?? -1) * 1000 + status;
 
 /** The latency histogram by model, version and status: the request cells of every route, summed. */
-function latencySeries(cells: RequestCell[]): Exported[] {
+function latencySeries(name: string, cells: RequestCell[]): Exported[] {
   const merged = new Map<string, Cell>();
   for (const cell of cells) {
     const key = `${cell.labels.version} ${cell.labels.status}`;
@@ -208,5 +210,5 @@ function latencySeries(cells: RequestCell[]): Exported[] {
     into.sum += cell.sum;
     cell.buckets.forEach((n, b) => (into.buckets[b]! += n));
   }
-  return [...merged.values()].flatMap((cell) => histogramSeries('mlops_serve_request_seconds', cell, latencyBuckets));
+  return [...merged.values()].flatMap((cell) => histogramSeries(name, cell, latencyBuckets));
 }

@@ -18,7 +18,8 @@ import { startTestFakeGcs } from '../support/fake-gcs';
 import { prepareChurn, trainerJob } from '../support/prepared-data';
 import { tempDir, testConfig, uniqueName } from '../support/stack';
 import { VertexFake } from '../support/vertex-fake';
-import { isAlive, mockEnv, runActivity } from '../support/activity-env';
+import { isAlive } from '../../src/scratch';
+import { mockEnv, runActivity } from '../support/activity-env';
 
 const bucket = 'vertex-staging';
 const linearImage = 'example.com/trainers/linear:1';

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
+import { isAlive } from '../../src/scratch';
 
 /** An activity context with the SDK's logger quietened (expected failures log at WARN). */
 export function mockEnv(info?: ConstructorParameters<typeof MockActivityEnvironment>[0]): MockActivityEnvironment {
@@ -14,16 +14,6 @@ export function runActivity<I, O>(
   input: I,
 ): Promise<O> {
   return env.run<[I], O, (input: I) => Promise<O>>(activity, input);
-}
-
-/** True while the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]!.startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 /** Waits (bounded) for an external process to exit after it was signalled. */
