@@ -160,7 +160,7 @@ describe('moving a deployment: record, alias and registry history', function () 
     assert.equal((await history(alias)).length, 1);
   });
 
-  it('loads only the versions new to the record: a canary beside the stable version does not load the stable again', async function () {
+  it('loads only the versions new to the record: no version the record holds is loaded again, as stable or canary', async function () {
     const alias = 'rollout-loads';
     // The models the activity reads (each read is a load: session created, probed, released).
     const modelReads: string[] = [];
@@ -190,8 +190,11 @@ describe('moving a deployment: record, alias and registry history', function () 
     };
     assert.deepEqual(await move(v1), [await model(v1)], 'a first stable version is loaded');
     assert.deepEqual(await move(v1, v2), [await model(v2)], 'a canary beside it: only the canary');
-    assert.deepEqual(await move(v2), [await model(v2)], 'a new stable version is loaded again');
-    assert.deepEqual(await move(v2), [], 'a retry of the same move loads nothing new');
+    assert.deepEqual(await move(v1, v2), [], 'a retry of the canary move loads nothing');
+    assert.deepEqual(await move(v2), [], 'promoting the canary: the servers already run it');
+    assert.deepEqual(await move(v1), [await model(v1)], 'a stable version the record no longer holds is loaded');
+    assert.deepEqual(await move(v1), [], 'a retry of the same move loads nothing new');
+    assert.deepEqual(await move(v2, v1), [await model(v2)], 'the old stable as canary: only the new stable loads');
   });
 
   it('refuses input a server could not follow, listing every problem', async function () {
