@@ -4,6 +4,7 @@
  * outputs are JSON text (STRING), so one table schema fits every model.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
+import { PartialSinkWrite } from './prediction-log';
 import type { LoggedBatch, PredictionSink } from './prediction-log';
 
 const schema = [
@@ -59,10 +60,7 @@ export class BigQueryPredictionSink implements PredictionSink {
       }
     };
     await Promise.all(Array.from({ length: insertsAtOnce }, sender));
-    if (failure) {
-      const error = failure.error instanceof Error ? failure.error : new Error(String(failure.error));
-      throw Object.assign(error, { rowsWritten: written });
-    }
+    if (failure) throw new PartialSinkWrite(written, failure.error);
   }
 
   async #ensureTable(): Promise<void> {

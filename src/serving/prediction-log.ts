@@ -53,7 +53,7 @@ export interface PredictionSink {
   readonly takesRows?: boolean;
   /**
    * Writes one batch: one model's rows of one UTC day (`batch.model`, `batch.date`), request by request, in order. A
-   * sink that fails after writing some rows sets `rowsWritten` on the error it throws, so only the rest count as dropped.
+   * sink that fails after writing some rows throws `PartialSinkWrite`, so only the rest count as dropped.
    */
   write(batch: LoggedBatch): Promise<void>;
   /** Releases what the sink holds open; called once, after the log's last write. */
@@ -76,6 +76,17 @@ export interface PredictionLogOptions {
 
 interface Warn {
   warn(obj: object, msg: string): void;
+}
+
+/** A sink's failure after it wrote the first `rowsWritten` rows of a batch (the rest are dropped and counted). */
+export class PartialSinkWrite extends Error {
+  constructor(
+    readonly rowsWritten: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'PartialSinkWrite';
+  }
 }
 
 /** A sink and the name its failures are counted under. */
@@ -205,8 +216,8 @@ export class PredictionLog {
       await sink.write(batch);
       this.metrics?.logWritten.inc({ sink: name }, batch.rows);
     } catch (err) {
-      // A sink that wrote part of the batch before failing says how much (`rowsWritten`); the rest is dropped.
-      const written = Math.min(batch.rows, Math.max(0, Number((err as { rowsWritten?: number }).rowsWritten) || 0));
+      // A sink that wrote part of the batch before failing says how much; the rest is dropped.
+      const written = err instanceof PartialSinkWrite ? Math.min(batch.rows, Math.max(0, err.rowsWritten)) : 0;
       if (written > 0) this.metrics?.logWritten.inc({ sink: name }, written);
       this.#failed(name, batch.rows - written, err);
     }

@@ -11,17 +11,7 @@
  */
 import type { FeatureSchema, Predictor } from '../models/predictor';
 import { predictionJsonEncoder } from '../models/predictor';
-import {
-  categoryCode,
-  codeFalse,
-  codeNull,
-  codeTrue,
-  isOtherCode,
-  newRecordedValues,
-  numericCode,
-  otherCode,
-  sideIndex,
-} from '../models/recorded-values';
+import { codeFalse, codeNull, codeTrue, isOtherCode, otherCode, sideIndex } from '../models/recorded-values';
 import type { RecordedValues } from '../models/recorded-values';
 
 /** What the log needs of a version to record and to write its rows. */
@@ -62,7 +52,6 @@ export interface TypedBatch {
 interface FeatureCodec {
   names: string[];
   numeric: boolean[];
-  index: (Map<string, number> | undefined)[];
 }
 
 const codecs = new WeakMap<readonly FeatureSchema[], FeatureCodec>();
@@ -73,12 +62,6 @@ function codecOf(features: readonly FeatureSchema[]): FeatureCodec {
     codec = {
       names: features.map((f) => f.name),
       numeric: features.map((f) => f.type === 'number'),
-      index: features.map((f) => {
-        if (f.type === 'number') return undefined;
-        const index = new Map<string, number>();
-        (f.categories ?? []).forEach((c, i) => index.has(c) || index.set(c, i));
-        return index;
-      }),
     };
     codecs.set(features, codec);
   }
@@ -154,34 +137,6 @@ function renumberSide(codec: FeatureCodec, batch: TypedBatch, side: string[], at
       if (!codec.numeric[k] && isOtherCode(code)) batch.values[i + k] = otherCode(sideIndex(code) + offset);
     }
   }
-}
-
-/**
- * Appends one request's first `count` rows from the instances themselves (for callers that did not run the
- * transform: test fixtures, imports). Same codes as the transform records.
- */
-export function appendTyped(
-  batch: TypedBatch,
-  spec: LogSpec,
-  request: LoggedRequest,
-  instances: readonly unknown[],
-  output: Float32Array,
-  count: number,
-): void {
-  const codec = codecOf(spec.features);
-  const width = codec.names.length;
-  const recorded = newRecordedValues(count, width);
-  for (let i = 0; i < count; i++) {
-    const value = instances[i];
-    const record = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>;
-    for (let k = 0; k < width; k++) {
-      const v = record[codec.names[k]!];
-      recorded.codes[i * width + k] = codec.numeric[k]
-        ? numericCode(v)
-        : categoryCode(v, typeof v === 'string' ? (codec.index[k]!.get(v) ?? -1) : -1, recorded.side);
-    }
-  }
-  appendRecorded(batch, spec, request, recorded, output, count);
 }
 
 const utf8 = new TextEncoder();

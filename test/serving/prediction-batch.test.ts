@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { FeatureSchema } from '../../src/models/predictor';
 import { ColumnPool, batchParquet, batchRows } from '../../src/serving/prediction-batch';
 import type { LogSpec, TypedBatch } from '../../src/serving/typed-rows';
-import { appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
+import { newTypedBatch } from '../../src/serving/typed-rows';
+import { appendInstances } from '../support/logged-instances';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { tempDir } from '../support/stack';
 
@@ -67,7 +68,7 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
   it('writes every logged value of a part that mixes versions, schemas and tasks, as the JSON rows hold them', async function () {
     const batch = newTypedBatch('m', '2026-12-02', 4);
     const t = Date.parse('2026-12-02T10:00:00Z');
-    appendTyped(
+    appendInstances(
       batch,
       stable,
       { requestId: 'r1', time: t, version: 1, latencyMs: 1.5 },
@@ -80,7 +81,7 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
       new Float32Array([0.1, 0.7, 0.2, 0.6, 0.3, 0.1, 0.2, 0.2, 0.6, 0.25, 0.25, 0.5]),
       4,
     );
-    appendTyped(
+    appendInstances(
       batch,
       canary,
       { requestId: 'r2', time: t + 1, version: 2, latencyMs: 2 },
@@ -138,7 +139,7 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
         c: i % 3 === 1 ? null : `c${(i * 7919) % size}`,
         n: i % 5 === 0 ? null : i,
       }));
-      appendTyped(
+      appendInstances(
         batch,
         spec,
         { requestId: `r-${size}`, time: Date.now(), version: 1, latencyMs: 1 },
@@ -164,7 +165,7 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
     ids.forEach((requestId, r) => {
       const count = r % 2 ? 3 : 1;
       const instances = Array.from({ length: count }, (_, i) => ({ n: r * 10 + i }));
-      appendTyped(
+      appendInstances(
         batch,
         spec,
         { requestId, time: t + r, version: 1 + (r % 3), latencyMs: r / 8 },

@@ -11,7 +11,8 @@ import type { ClassPrediction } from '../../src/models/predictor';
 import { transformSelectList } from '../../src/preprocessing/transform-sql';
 import { resolveAlias } from '../../src/registry/model-registry';
 import { batchRows } from '../../src/serving/prediction-batch';
-import { appendRecorded, appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
+import { appendRecorded, newTypedBatch } from '../../src/serving/typed-rows';
+import { appendInstances } from '../support/logged-instances';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { runPython } from '../support/python-clients';
 import { riskyCustomer, servedChurn } from '../support/served-model';
@@ -95,7 +96,7 @@ describe('the Predictor shared by evaluation and the model server', function () 
         const request = { requestId: `r${r}`, time: 0, version: 1, latencyMs: 1 };
         // The second request's "other" values are renumbered after the first's in the batch's side list.
         appendRecorded(fromRecorded, predictor, request, recorded[r]!, outputs[r]!, instances.length);
-        appendTyped(fromInstances, predictor, request, instances, outputs[r]!, instances.length);
+        appendInstances(fromInstances, predictor, request, instances, outputs[r]!, instances.length);
       });
       const rows = batchRows(fromRecorded);
       assert.deepEqual(rows, batchRows(fromInstances));

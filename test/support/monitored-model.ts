@@ -19,7 +19,8 @@ import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { FeatureSchema } from '../../src/models/predictor';
 import type { LogSpec, LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink, batchParquet } from '../../src/serving/prediction-log';
-import { appendTyped, newTypedBatch } from '../../src/serving/typed-rows';
+import { newTypedBatch } from '../../src/serving/typed-rows';
+import { appendInstances } from './logged-instances';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainedChurn } from './prepared-data';
 import { exampleDataset, tempDir } from './stack';
@@ -167,7 +168,7 @@ export async function writeLogRows(store: ArtifactStore, model: string, rows: Pr
         latencyMs: row.latency_ms,
       };
       const output = outputRow(spec, JSON.parse(row.output) as LoggedOutput);
-      appendTyped(batch, spec, request, [JSON.parse(row.features)], output, 1);
+      appendInstances(batch, spec, request, [JSON.parse(row.features)], output, 1);
     }
     const file = path.join(dir, `${date}-${batch.times[0]}.parquet`);
     fs.writeFileSync(file, batchParquet(batch));
