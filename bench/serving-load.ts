@@ -30,14 +30,18 @@ const headerEnd = Buffer.from('\r\n\r\n');
 
 interface Tally {
   latencies: number[];
+  /** Requests answered with a status other than 200, or cut off by the connection closing. */
   errors: number;
+  /** Connections opened again after one closed or could not be opened. */
+  reconnects: number;
   record: boolean;
   until: number;
 }
 
 /**
- * One connection's loop: send, read one whole answer, send again until `tally.until`. Resolves when it stops; a
- * connection the server closes counts an error and is opened again.
+ * One connection's loop: send, read one whole answer, send again until `tally.until`. Resolves when it stops. A
+ * connection that closes is opened again (a request it cut off counts an error); one that could not be opened is
+ * tried again after a pause that doubles up to 200 ms, so a server that is down is not flooded with connects.
  */
 function connection(tally: Tally, opened: () => void): Promise<void> {
   return new Promise((resolve) => {
@@ -46,6 +50,9 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
     let need = -1; // bytes of the whole answer once its header is read
     let status = 0;
     let sentAt = 0n;
+    let inFlight = false;
+    let connected = false;
+    let pause = 10;
     let first = true;
     // The next connection opens after this one's first request, or once this one stops without sending any.
     const started = () => {
@@ -63,10 +70,12 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
         return;
       }
       sentAt = process.hrtime.bigint();
+      inFlight = true;
       socket.write(request);
       started();
     };
     const answered = () => {
+      inFlight = false;
       if (status !== 200) tally.errors++;
       if (tally.record) tally.latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
       send();
@@ -74,7 +83,12 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
     const open = () => {
       pending = null;
       need = -1;
-      socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true }, send);
+      connected = false;
+      socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true }, () => {
+        connected = true;
+        pause = 10;
+        send();
+      });
       socket.on('data', (chunk: Buffer) => {
         pending = pending ? Buffer.concat([pending, chunk]) : chunk;
         while (pending) {
@@ -95,9 +109,13 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
       });
       socket.on('error', () => undefined);
       socket.on('close', () => {
+        if (inFlight) tally.errors++;
+        inFlight = false;
         if (Date.now() >= tally.until) return stop();
-        tally.errors++;
-        open();
+        tally.reconnects++;
+        if (connected) return open();
+        setTimeout(open, Math.min(pause, Math.max(0, tally.until - Date.now())));
+        pause = Math.min(200, pause * 2);
       });
     };
     open();
@@ -105,7 +123,7 @@ function connection(tally: Tally, opened: () => void): Promise<void> {
 }
 
 async function run(ms: number, record: boolean): Promise<Tally> {
-  const tally: Tally = { latencies: [], errors: 0, record, until: Date.now() + ms };
+  const tally: Tally = { latencies: [], errors: 0, reconnects: 0, record, until: Date.now() + ms };
   const loops: Promise<void>[] = [];
   // Each connection opens once the one before it has sent its first request.
   await new Array(Number(connections)).fill(0).reduce<Promise<void>>(
@@ -127,7 +145,7 @@ async function main() {
   // Marks the start of the measured window (the driver reads the server's CPU time here and at the result line).
   console.log(JSON.stringify({ phase: 'measuring' }));
   const cpu = process.cpuUsage();
-  const { latencies, errors } = await run(Number(seconds) * 1000, true);
+  const { latencies, errors, reconnects } = await run(Number(seconds) * 1000, true);
   const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -135,6 +153,7 @@ async function main() {
     JSON.stringify({
       requests: latencies.length,
       errors,
+      reconnects,
       rps: latencies.length / Number(seconds),
       p50Ms: at(0.5),
       p99Ms: at(0.99),

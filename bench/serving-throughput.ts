@@ -43,6 +43,8 @@ interface Load {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Connections the generator opened again (a server that closed or refused them). */
+  reconnects: number;
   generatorCpu: number;
   /** Server CPU seconds (all its processes and threads) per request over the measured window, in microseconds. */
   serverCpuUs?: number;
@@ -287,7 +289,7 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
 }
 
 const fmt = (l: Load) =>
-  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, server CPU ${l.serverCpuUs?.toFixed(0)} us/request, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}`;
+  `${l.rps.toFixed(0)} req/s, p50 ${l.p50Ms.toFixed(2)} ms, p99 ${l.p99Ms.toFixed(2)} ms, server CPU ${l.serverCpuUs?.toFixed(0)} us/request, generator ${(l.generatorCpu * 100).toFixed(0)}% of a core${l.errors ? `, ${l.errors} ERRORS` : ''}${l.reconnects ? `, ${l.reconnects} reconnects` : ''}`;
 
 async function main() {
   const { values } = parseArgs({
