@@ -135,20 +135,31 @@ export async function startBigQueryEmulator(
   // A free port can be taken by another process between the probe and the emulator's bind: try fresh ports again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnFreePorts(binary, seed);
+      return await startOnFreePorts(binary, seed, path.join(workDir, `emulator-${attempt}.db`));
     } catch (err) {
       if (attempt >= 3 || !String((err as Error).message).includes('address already in use')) throw err;
     }
   }
 }
 
-async function startOnFreePorts(binary: string, seed: string): Promise<RunningEmulator> {
+/**
+ * `database`: the emulator's SQLite file, in the caller's work folder. Without one it makes an unnamed file in the
+ * system temp folder, left there whenever it is killed rather than stopped.
+ */
+async function startOnFreePorts(binary: string, seed: string, database: string): Promise<RunningEmulator> {
   const port = await freePort();
   let grpcPort = await freePort();
   while (grpcPort === port) grpcPort = await freePort();
   const child = spawn(
     binary,
-    ['--project=test', '--host=127.0.0.1', `--port=${port}`, `--grpc-port=${grpcPort}`, `--data-from-yaml=${seed}`],
+    [
+      '--project=test',
+      '--host=127.0.0.1',
+      `--port=${port}`,
+      `--grpc-port=${grpcPort}`,
+      `--data-from-yaml=${seed}`,
+      `--database=${database}`,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stop = superviseChild(child);

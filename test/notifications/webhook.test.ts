@@ -64,11 +64,15 @@ async function rejection(promise: Promise<unknown>): Promise<ApplicationFailure>
 
 describe('notifying a webhook of the model controller events', function () {
   const receiver = new Receiver();
-  const store = new LocalArtifactStore(tempDir('notify-store'));
+  // Made once the run's temp folder exists (a describe body runs before the root hooks), so the run removes it.
+  let store: LocalArtifactStore;
   const activities = () =>
     createControllerActivities({ store, duckDbThreads: 1, notifyWebhookUrl: receiver.url, httpTimeoutMs: 5000 });
 
-  before(() => receiver.start());
+  before(() => {
+    store = new LocalArtifactStore(tempDir('notify-store'));
+    return receiver.start();
+  });
   after(() => receiver.stop());
   beforeEach(() => {
     receiver.received.length = 0;

@@ -61,11 +61,14 @@ const values = (xs: number[]) => xs.map((value) => ({ value }));
 const range = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => i + offset);
 
 describe('comparing a canary predictions with the stable version over the prediction log', function () {
-  const store = new LocalArtifactStore(tempDir('compare-store'));
-  const { comparePredictions } = createControllerActivities({ store, duckDbThreads: 1 });
+  // Made once the run's temp folder exists (a describe body runs before the root hooks), so the run removes it.
+  let store: LocalArtifactStore;
+  let comparePredictions: ReturnType<typeof createControllerActivities>['comparePredictions'];
   const window = { since, until, stable: 1, canary: 2, minRows: 50 };
 
   before(async function () {
+    store = new LocalArtifactStore(tempDir('compare-store'));
+    ({ comparePredictions } = createControllerActivities({ store, duckDbThreads: 1 }));
     await writeLog(store, 'labels', 1, labels({ yes: 60, no: 40 }));
     await writeLog(store, 'labels', 2, labels({ yes: 30, no: 50, maybe: 20 }));
     // At since (excluded) and after until: never counted; at until (included): counted.
