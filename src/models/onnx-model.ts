@@ -2,6 +2,8 @@
  * Loading and running contract-shaped ONNX models with onnxruntime-node: one float32 input `features`
  * `[batch, n]` and one output, `probabilities` `[batch, classes]` or `prediction` `[batch, 1]`.
  */
+// Before onnxruntime-node: its settings must be in the environment when the native library loads.
+import './ort-environment';
 import * as ort from 'onnxruntime-node';
 import { mlopsError } from '../errors';
 
