@@ -103,14 +103,14 @@ export class PredictCore {
     this.metrics?.observeBatch(instances.length);
     ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
-    // The log takes the raw values the transform records as it validates (no second pass over the instances).
+    // The log takes the raw values the transform records as it validates (no second pass over the instances); a full
+    // log would drop them, so they are not recorded.
     const { log } = this;
     const rows = instances.length;
-    const recorded = log && newRecordedValues(rows, chosen.predictor.features.length);
+    const recorded = log && !log.full ? newRecordedValues(rows, chosen.predictor.features.length) : undefined;
     const output = await this.slot.use(chosen, (loaded) => loaded.predictor.score(instances, recorded));
     const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-    if (log && recorded)
-      log.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, rows, recorded, output, latencyMs);
+    log?.record(this.modelName, chosen.version, ctx.requestId, chosen.predictor, rows, recorded, output, latencyMs);
     return output;
   }
 

@@ -123,10 +123,16 @@ export class PredictionLog {
     return this.#rows;
   }
 
+  /** True when no row fits: a request then skips recording its values, and `record` counts its rows as dropped. */
+  get full(): boolean {
+    return this.#rows >= this.options.capacity;
+  }
+
   /**
    * Buffers one answered request of `rows` instances as typed rows: `recorded`, their values as the transform of `spec`
-   * (the version that answered) recorded them while validating; `output`, the model's raw output the response was
-   * encoded from. Never waits: rows beyond the capacity are dropped and counted.
+   * (the version that answered) recorded them while validating (undefined when the log was `full` as the request
+   * began); `output`, the model's raw output the response was encoded from. Never waits: rows beyond the capacity are
+   * dropped and counted.
    */
   record(
     model: string,
@@ -134,13 +140,13 @@ export class PredictionLog {
     requestId: string,
     spec: LogSpec,
     rows: number,
-    recorded: RecordedValues,
+    recorded: RecordedValues | undefined,
     output: Float32Array,
     latencyMs: number,
   ): void {
-    const n = Math.min(this.options.capacity - this.#rows, rows);
+    const n = recorded ? Math.max(0, Math.min(this.options.capacity - this.#rows, rows)) : 0;
     if (n < rows) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, rows - n);
-    if (n > 0) {
+    if (n > 0 && recorded) {
       const time = Date.now();
       appendRecorded(
         this.#batch(model, time, spec.features.length),

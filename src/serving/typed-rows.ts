@@ -126,15 +126,17 @@ export function appendRecorded(
   batch.rows += count;
 }
 
-/** Moves a request's side texts to the end of the batch's list, and its "other" codes (at `at`) with them. */
+/**
+ * Moves the side texts of a request's first `count` rows (their codes at `at`) to the end of the batch's list, and
+ * renumbers the codes: each "other" code has its own entry, and the texts of rows not logged are left behind.
+ */
 function renumberSide(codec: FeatureCodec, batch: TypedBatch, side: string[], at: number, count: number): void {
-  const offset = batch.side.length;
-  for (const text of side) batch.side.push(text);
   const width = codec.names.length;
   for (let i = at; i < at + count * width; i += width) {
     for (let k = 0; k < width; k++) {
       const code = batch.values[i + k]!;
-      if (!codec.numeric[k] && isOtherCode(code)) batch.values[i + k] = otherCode(sideIndex(code) + offset);
+      if (!codec.numeric[k] && isOtherCode(code))
+        batch.values[i + k] = otherCode(batch.side.push(side[sideIndex(code)]!) - 1);
     }
   }
 }

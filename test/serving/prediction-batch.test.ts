@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { FeatureSchema } from '../../src/models/predictor';
 import { ColumnPool, batchParquet, batchRows } from '../../src/serving/prediction-batch';
 import type { LogSpec, TypedBatch } from '../../src/serving/typed-rows';
-import { newTypedBatch } from '../../src/serving/typed-rows';
+import { categoryCode, newRecordedValues } from '../../src/models/recorded-values';
+import { appendRecorded, newTypedBatch } from '../../src/serving/typed-rows';
 import { appendInstances } from '../support/logged-instances';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { tempDir } from '../support/stack';
@@ -120,6 +121,36 @@ describe('the prediction log Parquet writer (real DuckDB)', function () {
       probabilities: { stay: Math.fround(0.2), leave: Math.fround(0.7) },
       value: null,
     });
+  });
+
+  it('logs the first rows of a request the capacity cuts, and keeps only their side texts', async function () {
+    const batch = newTypedBatch('m', '2026-12-02', 4);
+    const t = Date.parse('2026-12-02T10:00:00Z');
+    // Four rows recorded by the transform (every city unseen, so each has a side text); the capacity takes two.
+    const recorded = newRecordedValues(4, 3);
+    ['Atlantis', 42, 'Mu', 'Lemuria'].forEach((city, i) => {
+      recorded.codes.set([i, categoryCode(city, -1, recorded.side), 0], i * 3);
+    });
+    const request = { requestId: 'cut', time: t, version: 1, latencyMs: 1 };
+    appendRecorded(batch, stable, request, recorded, new Float32Array(12).fill(0.25), 2);
+    appendInstances(
+      batch,
+      stable,
+      { requestId: 'next', time: t + 1, version: 1, latencyMs: 1 },
+      [{ age: 9, city: 'Thule', 'x.y "z"': 1 }],
+      new Float32Array([0.5, 0.25, 0.25]),
+      1,
+    );
+    assert.deepEqual(batch.side, ['"Atlantis"', '42', '"Thule"'], 'the texts of the rows not logged are left behind');
+    assert.equal((await readBack(batch)).length, 3);
+    assert.deepEqual(
+      batchRows(batch).map((r) => JSON.parse(r.features) as unknown),
+      [
+        { age: 0, city: 'Atlantis', 'x.y "z"': 0 },
+        { age: 1, city: 42, 'x.y "z"': 0 },
+        { age: 9, city: 'Thule', 'x.y "z"': 1 },
+      ],
+    );
   });
 
   it('stores more than 256 and more than 65,536 distinct categories in a part, nulls between them, and reuses its buffers', async function () {
