@@ -99,7 +99,6 @@ export class PredictionLog {
   /** The batches being filled, by model and UTC day (one, except around midnight or with several models). */
   #batches = new Map<string, TypedBatch>();
   #rows = 0;
-  #day = { number: -1, date: '' };
   /** The batch the last request went to (the usual case: the same model and day as the request before). */
   #last: { model: string; day: number; batch: TypedBatch } | undefined;
   #flushing: Promise<void> | undefined;
@@ -190,11 +189,11 @@ export class PredictionLog {
     const day = Math.floor(time / 86_400_000);
     const last = this.#last;
     if (last && last.day === day && last.model === model) return last.batch;
-    if (day !== this.#day.number) this.#day = { number: day, date: new Date(time).toISOString().slice(0, 10) };
-    const key = `${model}\u0000${this.#day.date}`;
+    const key = `${model}\u0000${day}`;
     let batch = this.#batches.get(key);
     if (!batch) {
-      batch = newTypedBatch(model, this.#day.date, Math.min(this.options.flushRows, this.options.capacity), width);
+      const date = new Date(day * 86_400_000).toISOString().slice(0, 10);
+      batch = newTypedBatch(model, date, Math.min(this.options.flushRows, this.options.capacity), width);
       this.#batches.set(key, batch);
     }
     this.#last = { model, day, batch };
