@@ -122,6 +122,15 @@ export class PredictionLog {
     return this.#rows;
   }
 
+  /**
+   * Starts the log's worker thread now rather than at the first write. The server's entry point calls it before
+   * listening: a thread's start is a burst of CPU (its V8 isolate loading the writer's modules), which at the first
+   * write took CPU from the requests of that moment. Idle, the thread does not keep the process alive.
+   */
+  startWorker(): void {
+    this.#writer.start();
+  }
+
   /** True when no row fits: a request then skips recording its values, and `record` counts its rows as dropped. */
   get full(): boolean {
     return this.#rows >= this.options.capacity;
@@ -252,7 +261,7 @@ class LogWriter {
     this.#dir ??= this.scratchRoot
       ? await createScratch(this.scratchRoot, ['prediction-log'])
       : await fs.promises.mkdtemp(path.join(os.tmpdir(), 'mlops-predlog-'));
-    const worker = this.#start();
+    const worker = this.start();
     const id = ++this.#next;
     const request: WorkerRequest = { id, batch, dir: this.#dir, wantRows };
     // Held while a batch is out, so a process that is shutting down waits for its last write; idle, it holds nothing.
@@ -283,7 +292,8 @@ class LogWriter {
     this.#dir = undefined;
   }
 
-  #start(): Worker {
+  /** The worker thread, started when it is not running. */
+  start(): Worker {
     if (this.#worker) return this.#worker;
     const file = path.join(__dirname, `prediction-log-worker${path.extname(__filename)}`);
     // Under tsx (development, tests) the TypeScript worker runs through tsx's loader; compiled, it is plain JS.

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, close);
+  app.serving.log?.startWorker();
   await app.listen({ host: serve.host, port: serve.port });
 }
 
