@@ -22,7 +22,6 @@ export const predictionLogDefaults = Object.freeze({ capacity: 100_000, flushRow
  * Variable name → schema. Defaults that depend on other values (directories) are filled in `loadConfig`.
  * Exported so tests can check that docs and docker-compose.yml only name variables that exist.
  */
-
 export const configSchema = {
   /** Folder for local state: dev-server SQLite file, local artifacts, logs. @default `<cwd>/.mlops` */
   MLOPS_STATE_DIR: uriOrPath.optional(),

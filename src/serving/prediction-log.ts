@@ -152,9 +152,10 @@ export class PredictionLog {
     output: Float32Array,
     latencyMs: number,
   ): void {
-    const n = recorded ? Math.max(0, Math.min(this.options.capacity - this.#rows, rows)) : 0;
+    // Rows buffered never exceed the capacity (each request adds at most what fits), so `n` is never negative.
+    const n = recorded ? Math.min(this.options.capacity - this.#rows, rows) : 0;
     if (n < rows) this.metrics?.logDropped.inc({ reason: 'overflow', sink: 'all' }, rows - n);
-    if (n > 0 && recorded) {
+    if (recorded && n > 0) {
       const time = Date.now();
       appendRecorded(
         this.#batch(model, time, spec.features.length),
