@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { tempDir } from '../support/stack';
 
 /** Runs `script` in a fresh Node process (through tsx, as the tests run the sources); returns its output. */
 const freshProcess = (script: string) =>
@@ -26,11 +26,9 @@ describe('the model server at start', function () {
     assert.deepEqual(JSON.parse(out.split('\n').pop()!), { before: false, after: true });
   });
 
-  it('runs onnxruntime with its telemetry off unless the environment turns it on: no files in the system temp folder', function () {
-    // onnxruntime's Linux telemetry client writes these two files (the second only when it is missing).
-    const debugLog = (pid: number) => path.join('/tmp', `mat-debug-${pid}.log`);
-    const sessionFile = path.join('/tmp', '.ses');
-    const hadSessionFile = fs.existsSync(sessionFile);
+  it('runs onnxruntime with its telemetry off unless the environment turns it on: no files in the temp folder', function () {
+    // onnxruntime's Linux telemetry client writes mat-debug-<pid>.log and .ses into the temp folder the environment
+    // names (TMPDIR). Each process here gets a folder of its own, so what it wrote is all that folder holds.
     const loadModel = `
       const { linearModelToOnnx } = require('./src/trainers/onnx-writer');
       const { loadOnnxModel } = require('./src/models/onnx-model');
@@ -42,26 +40,36 @@ describe('the model server at start', function () {
           console.log(JSON.stringify({ pid: process.pid, env: process.env.ORT_DISABLE_TELEMETRY, width: out.length }));
         });
     `;
-    const ours = JSON.parse(freshProcess(loadModel).split('\n').pop()!) as { pid: number; env: string; width: number };
-    assert.deepEqual({ env: ours.env, width: ours.width }, { env: '1', width: 2 }, 'the model ran, telemetry off');
-    assert.equal(fs.existsSync(debugLog(ours.pid)), false, `${debugLog(ours.pid)} was written`);
-    if (!hadSessionFile) assert.equal(fs.existsSync(sessionFile), false, `${sessionFile} was written`);
-    // A setting the environment already has is kept (here: telemetry left on, as a user may choose).
-    const theirs = JSON.parse(
-      execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', loadModel], {
+    // This test process has loaded onnx-model already (so its own environment says 1): each child starts without it.
+    const inherited = { ...process.env };
+    delete inherited.ORT_DISABLE_TELEMETRY;
+    const runIn = (name: string, env: Record<string, string>) => {
+      const tmp = tempDir(name);
+      const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', loadModel], {
         encoding: 'utf8',
-        env: { ...process.env, ORT_DISABLE_TELEMETRY: '0' },
-      })
-        .trim()
-        .split('\n')
-        .pop()!,
-    ) as { pid: number; env: string };
-    try {
-      assert.equal(theirs.env, '0');
-      assert.equal(fs.existsSync(debugLog(theirs.pid)), true, 'with telemetry left on, onnxruntime writes its log');
-    } finally {
-      fs.rmSync(debugLog(theirs.pid), { force: true });
-      if (!hadSessionFile) fs.rmSync(sessionFile, { force: true });
-    }
+        env: { ...inherited, ...env, TMPDIR: tmp },
+      });
+      const seen = JSON.parse(out.trim().split('\n').pop()!) as { pid: number; env: string; width: number };
+      // tsx keeps its compile cache in the temp folder too; only onnxruntime's files count here.
+      const written = fs
+        .readdirSync(tmp)
+        .filter((f) => !f.startsWith('tsx-'))
+        .sort();
+      return { ...seen, written };
+    };
+    const ours = runIn('ours', {});
+    assert.deepEqual(
+      { env: ours.env, width: ours.width, written: ours.written },
+      { env: '1', width: 2, written: [] },
+      'the model ran with telemetry off and wrote nothing in the temp folder',
+    );
+    // A setting the environment already has is kept (here: telemetry left on, as a user may choose), and then
+    // onnxruntime's client does write there: the check above looks where the files would go.
+    const theirs = runIn('theirs', { ORT_DISABLE_TELEMETRY: '0' });
+    assert.equal(theirs.env, '0');
+    assert.ok(
+      theirs.written.includes(`mat-debug-${theirs.pid}.log`),
+      `with telemetry on, it wrote [${theirs.written.join(', ')}]`,
+    );
   });
 });
