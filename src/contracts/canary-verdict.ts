@@ -3,10 +3,11 @@
  * from the comparison of its predictions with the stable version's. Pure and deterministic (no I/O, no clock): the
  * controller workflow calls it directly.
  *
- * Checks, in order: enough canary traffic (else nothing else is judged), the canary's server-error (5xx) rate, the
- * ratio of its mean latency to the stable version's, and the Jensen–Shannon distance between the two versions'
- * prediction distributions. Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed
- * ones (promotion), each a sentence with its numbers.
+ * Checks, in order: enough canary traffic (else nothing else is judged), the canary's server-error (5xx) rate, how
+ * much more often it refused requests (4xx) than the stable version did on the same traffic, the ratio of its mean
+ * latency to the stable version's, and the Jensen–Shannon distance between the two versions' prediction
+ * distributions. Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed ones
+ * (promotion), each a sentence with its numbers.
  */
 import type {
   CanaryThresholds,
@@ -26,6 +27,8 @@ export function judgeCanary(
   canary: number,
   thresholds: CanaryThresholds,
   predictions?: PredictionComparison,
+  /** False only for controller histories from before the refusal check (they replay without it). */
+  compareRefusals = true,
 ): CanaryVerdict {
   const c = bakeCounters(before, after, canary);
   const s = bakeCounters(before, after, stable);
@@ -40,7 +43,12 @@ export function judgeCanary(
     return verdict('rollback', [
       `Not enough traffic: the canary (version ${canary}) answered ${c.requests} requests during the bake, fewer than the ${thresholds.minRequests} needed to judge it.`,
     ]);
-  const checks = [errorRate(c, thresholds), latency(c, s, thresholds), drift(predictions, thresholds)];
+  const checks = [
+    errorRate(c, thresholds),
+    ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
+    latency(c, s, thresholds),
+    drift(predictions, thresholds),
+  ];
   const failed = checks.filter((check) => !check.passed);
   return failed.length > 0
     ? verdict(
@@ -76,6 +84,37 @@ function errorRate(c: VersionCounters, t: CanaryThresholds): Check {
     passed,
     reason: `The canary's server-error rate was ${percent(rate)} (${c.errors} of ${c.requests} requests answered 5xx), ${passed ? 'within' : 'above'} the limit of ${percent(t.maxErrorRate)}.`,
   };
+}
+
+/**
+ * Refusals (4xx) are the clients' mistakes while both versions refuse alike; a canary that refuses more of the same
+ * traffic than the stable version does (a new required input, a narrower schema) would break those clients once
+ * promoted. Its refusal rate, taken at the low end of its 99% confidence interval (Wilson), may exceed the stable
+ * version's by at most the limit of its server errors: a stray refusal among a canary's few requests is not enough,
+ * and refusing most of them is.
+ */
+function refusals(c: VersionCounters, s: VersionCounters, t: CanaryThresholds): Check {
+  const canaryRate = c.rejected / c.requests;
+  const canaryLow = wilsonLow(c.rejected, c.requests);
+  const stableRate = s.requests > 0 ? s.rejected / s.requests : 0;
+  const passed = canaryLow - stableRate <= t.maxErrorRate;
+  const stable =
+    s.requests > 0
+      ? `the stable version's ${percent(stableRate)} (${s.rejected} of ${s.requests})`
+      : 'none by the stable version, which answered no requests';
+  return {
+    passed,
+    reason: `The canary refused ${percent(canaryRate)} of its requests as client errors (${c.rejected} of ${c.requests} answered 4xx, at least ${percent(canaryLow)} at 99% confidence) against ${stable}, ${passed ? 'within' : 'above'} the limit of ${percent(t.maxErrorRate)} more.`,
+  };
+}
+
+/** The lower end of the Wilson score interval at 99% for `k` successes in `n` trials. */
+function wilsonLow(k: number, n: number): number {
+  const z = 2.576;
+  const p = k / n;
+  const z2n = (z * z) / n;
+  const low = (p + z2n / 2 - z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n))) / (1 + z2n);
+  return Math.max(0, low);
 }
 
 function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds): Check {

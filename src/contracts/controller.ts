@@ -38,7 +38,10 @@ export const canaryThresholdsSchema = z
       .default(600),
     /** Requests the canary must have answered during the bake to be judged; fewer rolls back (nothing to go on). */
     minRequests: z.number().int().min(1).default(100),
-    /** Highest server-error (5xx) rate of the canary; above it the canary rolls back. */
+    /**
+     * Highest server-error (5xx) rate of the canary, and highest excess of its refusal (4xx) rate over the stable
+     * version's; above either the canary rolls back.
+     */
     maxErrorRate: fraction.default(0.01),
     /** Highest ratio of the canary's mean latency to the stable version's during the bake. */
     maxLatencyRatio: z.number().min(1).default(1.5),

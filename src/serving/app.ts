@@ -160,22 +160,22 @@ function registerHooks(
       );
     });
   }
+  // The version a prediction route chose for a request (it sets x-model-version, also when that version refused the
+  // request). A request refused before a version was chosen (an unknown model, a body that is not JSON, a wrong
+  // content type, a body over the limit) is counted for no version: it says nothing of one, and the canary's judge
+  // compares the versions' refusals.
+  const chosenVersion = new WeakMap<FastifyRequest, number>();
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    const version = slot.current?.version;
-    if (version !== undefined && !reply.hasHeader('x-model-version')) reply.header('x-model-version', String(version));
+    const chosen = reply.getHeader('x-model-version');
+    if (chosen !== undefined) chosenVersion.set(request, Number(chosen));
+    else if (slot.current) reply.header('x-model-version', String(slot.current.version));
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
     if (request.routeOptions.config.predict) {
-      const version = Number(reply.getHeader('x-model-version'));
       const route = request.routeOptions.url ?? 'unknown';
-      metrics.observe(
-        Number.isFinite(version) ? version : undefined,
-        route,
-        reply.statusCode,
-        reply.elapsedTime / 1000,
-      );
+      metrics.observe(chosenVersion.get(request), route, reply.statusCode, reply.elapsedTime / 1000);
     }
     done();
   });

@@ -99,9 +99,9 @@ export class PredictCore {
 
   /** Runs the request on its version and logs it; the raw output, for the route's encoding. */
   async #answer(chosen: LoadedVersion, instances: readonly unknown[], ctx: PredictContext): Promise<Float32Array> {
+    ctx.answeredBy = chosen.version;
     this.checkCount(instances.length);
     this.metrics?.observeBatch(instances.length);
-    ctx.answeredBy = chosen.version;
     const started = process.hrtime.bigint();
     // The log takes the raw values the transform records as it validates (no second pass over the instances); a full
     // log would drop them, so they are not recorded.

@@ -89,6 +89,12 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
  */
 const quietFoldedIncidents = 'quiet-folded-incidents';
 
+/**
+ * Versioned change (`patched`): a canary's verdict also compares its refusals (4xx) with the stable version's, so a
+ * canary that refuses the clients' requests is rolled back. Before, 4xx answers never counted against it.
+ */
+const compareCanaryRefusals = 'compare-canary-refusals';
+
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
 
@@ -412,7 +418,15 @@ class Controller {
         minRows: s.thresholds.minRequests,
       }),
     ]);
-    return judgeCanary(canary.baseline, after, s.stable!, canary.version, s.thresholds, predictions);
+    return judgeCanary(
+      canary.baseline,
+      after,
+      s.stable!,
+      canary.version,
+      s.thresholds,
+      predictions,
+      patched(compareCanaryRefusals),
+    );
   }
 
   private async finishCanary(decision: 'promote' | 'rollback', reason: string): Promise<void> {

@@ -46,30 +46,69 @@ describe('judging a canary from the servers counters', function () {
     assert.equal(verdict.decision, 'promote');
     assert.deepEqual(verdict.canary, counters(200, 1, 6));
     assert.deepEqual(verdict.stable, counters(1800, 1, 5));
-    assert.equal(verdict.reasons.length, 3);
+    assert.equal(verdict.reasons.length, 4);
     assert.match(
       verdict.reasons[0]!,
       /server-error rate was 0\.50% \(1 of 200 requests answered 5xx\), within the limit of 1\.00%/,
     );
     assert.match(
       verdict.reasons[1]!,
-      /mean latency was 6\.00 ms against the stable version's 5\.00 ms, a ratio of 1\.20, within the limit of 1\.50/,
+      /refused 0\.00% .* \(0 of 200 answered 4xx, .*\) .* within the limit of 1\.00% more/,
     );
     assert.match(
       verdict.reasons[2]!,
+      /mean latency was 6\.00 ms against the stable version's 5\.00 ms, a ratio of 1\.20, within the limit of 1\.50/,
+    );
+    assert.match(
+      verdict.reasons[3]!,
       /Jensen–Shannon distance .* was 0\.050 \(200 and 1800 logged rows\), within the limit of 0\.200/,
     );
     assert.deepEqual(verdict.predictionDrift, { stableRows: 1800, canaryRows: 200, distance: 0.05 });
   });
 
-  it('rolls back a canary whose 5xx rate is above the limit; 4xx answers are not held against it', function () {
-    const clientMistakes = judgeCanary(before, afterBake(counters(1000), counters(200, 0, 5, 150)), 1, 2, thresholds);
-    assert.equal(clientMistakes.decision, 'promote', clientMistakes.reasons.join(' '));
+  it('rolls back a canary whose 5xx rate is above the limit', function () {
     const verdict = judgeCanary(before, afterBake(counters(1000), counters(200, 3)), 1, 2, thresholds);
     assert.equal(verdict.decision, 'rollback');
     assert.deepEqual(verdict.reasons, [
       "The canary's server-error rate was 1.50% (3 of 200 requests answered 5xx), above the limit of 1.00%.",
     ]);
+  });
+
+  it('holds against a canary only the refusals (4xx) the stable version did not make on the same traffic', function () {
+    // Clients' mistakes that both versions refuse alike: not the canary's fault.
+    const alike = judgeCanary(before, afterBake(counters(1000, 0, 5, 700), counters(200, 0, 5, 141)), 1, 2, thresholds);
+    assert.equal(alike.decision, 'promote', alike.reasons.join(' '));
+    // A canary that refuses what the stable version answers (a new required input): promoted, it would break them.
+    const verdict = judgeCanary(before, afterBake(counters(1000), counters(200, 0, 5, 200)), 1, 2, thresholds);
+    assert.equal(verdict.decision, 'rollback');
+    assert.deepEqual(verdict.reasons, [
+      "The canary refused 100.00% of its requests as client errors (200 of 200 answered 4xx, at least 96.79% at 99% confidence) against the stable version's 0.00% (0 of 1000), above the limit of 1.00% more.",
+    ]);
+    // A stray refusal among a canary's few requests is not enough to tell it apart.
+    const stray = judgeCanary(before, afterBake(counters(200, 0, 5, 3), counters(40, 0, 5, 1)), 1, 2, thresholds);
+    assert.equal(stray.decision, 'rollback', 'fewer than minRequests');
+    const strayEnough = judgeCanary(
+      before,
+      afterBake(counters(200, 0, 5, 3), counters(100, 0, 5, 3)),
+      1,
+      2,
+      thresholds,
+    );
+    assert.equal(strayEnough.decision, 'promote', strayEnough.reasons.join(' '));
+    const noStable = judgeCanary(sample({}), sample({ 2: counters(200, 0, 5, 50) }), 1, 2, thresholds);
+    assert.equal(noStable.decision, 'rollback');
+    assert.match(noStable.reasons.join(' '), /against none by the stable version, which answered no requests/);
+    // Controller histories from before this check replay without it, as they were decided.
+    const replayed = judgeCanary(
+      before,
+      afterBake(counters(1000), counters(200, 0, 5, 200)),
+      1,
+      2,
+      thresholds,
+      undefined,
+      false,
+    );
+    assert.equal(replayed.decision, 'promote', replayed.reasons.join(' '));
   });
 
   it('rolls back a canary slower than the latency ratio allows', function () {
@@ -134,7 +173,7 @@ describe('judging a canary from the servers counters', function () {
       skipped: 'the stable version 1 has 0 logged predictions in the window, fewer than 50',
     });
     assert.equal(verdict.decision, 'promote');
-    assert.deepEqual(verdict.reasons.slice(1), [
+    assert.deepEqual(verdict.reasons.slice(2), [
       'Latency was not compared: the stable version answered no requests during the bake.',
       'Prediction drift was not compared: the stable version 1 has 0 logged predictions in the window, fewer than 50.',
     ]);

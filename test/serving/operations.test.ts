@@ -63,6 +63,16 @@ describe('the model server in operation', function () {
       assert.equal((await fresh.inject({ ...predict, url: vertexPath })).statusCode, 200);
       assert.equal((await fresh.inject({ ...predict, payload: { instances: [{}] } })).statusCode, 400);
       assert.equal((await fresh.inject({ ...predict, payload: { instances: [] } })).statusCode, 400);
+      // Refused before a version was chosen: counted for no version (they say nothing of one).
+      const unversioned = [
+        await fresh.inject({ ...predict, url: '/v1/models/other:predict' }),
+        await fresh.inject({ ...predict, payload: '{"instances": [', headers: { 'content-type': 'application/json' } }),
+        await fresh.inject({ ...predict, payload: 'x', headers: { 'content-type': 'text/plain' } }),
+      ];
+      assert.deepEqual(
+        unversioned.map((r) => r.statusCode),
+        [404, 400, 415],
+      );
       const series = new Map(
         (await fresh.inject({ method: 'GET', url: '/metrics' })).body
           .split('\n')
@@ -98,7 +108,11 @@ describe('the model server in operation', function () {
       assert.equal(at('mlops_serve_batch_instances_bucket{le="4",model="churn"}'), 4);
       assert.equal(at('mlops_serve_batch_instances_bucket{le="32",model="churn"}'), 4);
       assert.equal(at('mlops_serve_batch_instances_bucket{le="64",model="churn"}'), 5);
-      assert.deepEqual(fresh.serving.metrics.versionStats()['1']!.requests, 6);
+      const none = 'model="churn",version="none",route="/v1/models/:target"';
+      for (const status of [404, 400, 415])
+        assert.equal(at(`mlops_serve_requests_total{${none},status="${status}"}`), 1);
+      const { requests, rejected } = fresh.serving.metrics.versionStats()['1']!;
+      assert.deepEqual({ requests, rejected }, { requests: 6, rejected: 2 });
     } finally {
       await fresh.close();
     }

@@ -37,6 +37,12 @@ const failing = {
   '3': { requests: 40, errors: 6, rejected: 0, latencyMsSum: 80 },
 };
 
+/** A canary that refuses every request the stable version answers (it requires an input the clients do not send). */
+const refusing = {
+  '2': { requests: 200, errors: 0, rejected: 0, latencyMsSum: 400 },
+  '3': { requests: 40, errors: 0, rejected: 40, latencyMsSum: 40 },
+};
+
 function drift(version = 2, features = ['tenure', 'monthly_charges']): MonitoringIncident {
   return {
     kind: 'drift',
@@ -179,6 +185,22 @@ describe('modelController (fake activities)', function () {
       assert.equal(last.stable, 2);
       assert.equal(last.canary, undefined);
       assert.ok(fakes.notifications.some((n) => n.event === 'rolled-back' && /v2 keeps serving/.test(n.text)));
+      await stop(handle);
+    });
+  });
+
+  it('rolls back a canary that refuses the requests the stable version answers', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = refusing;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new input' }] });
+      const done = await waitForState(handle, settled('rolled-back'), 'canary rolled back');
+      assert.deepEqual({ stable: done.stable, canary: done.canary }, { stable: 2, canary: undefined });
+      assert.match(
+        done.lastVerdict!.reasons.join(' '),
+        /refused 100\.00% of its requests as client errors \(40 of 40 answered 4xx, at least [\d.]+% at 99% confidence\) against the stable version's 0\.00%/,
+      );
       await stop(handle);
     });
   });
