@@ -65,6 +65,11 @@ interface CategoricalStep {
   count: number;
   ordinal: boolean;
   impute: string;
+  /**
+   * A boolean column: its training values were only true and false (a BOOLEAN column, or text of those two words). A
+   * value other than those (and null) is refused, not taken for an unseen category: "yes" or 1 is a client's mistake.
+   */
+  boolean: boolean;
 }
 
 const compiled = new WeakMap<FittedTransform, CompiledTransform>();
@@ -95,7 +100,9 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
   const ordinal = feature.encoding === 'ordinal';
   const count = feature.categories.length;
   const impute = feature.impute ?? '__missing__';
-  return { kind: 'categorical', name: feature.name, feature, index, count, ordinal, impute };
+  const seen = feature.categories.filter((c) => c !== impute);
+  const boolean = seen.length > 0 && seen.every((c) => c === 'true' || c === 'false');
+  return { kind: 'categorical', name: feature.name, feature, index, count, ordinal, impute, boolean };
 }
 
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
@@ -114,6 +121,10 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
       }
       if (value !== null && value !== undefined && !isCategoryValue(value)) {
         (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
+      } else if (s.boolean && value !== true && value !== false && !isBooleanText(value)) {
+        (problems ??= []).push(
+          `"${s.name}" must be true, false or null (a boolean in training), got ${describeValue(value)}`,
+        );
       }
       const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
       j = categoricalInto(s, index, out, j);
@@ -148,6 +159,11 @@ function numericProblem(s: NumericStep, value: number): string {
   if (!Number.isFinite(value)) return `${name} must be a finite number or null, got ${describeValue(value)}`;
   if (Math.abs(value) > float32Max) return `${name} is ${value}, outside the float32 range (±${float32Max})`;
   return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;
+}
+
+/** Null, absent, "" (missing, as in the preprocessing SQL), or a boolean's text as the SQL's `::VARCHAR` gives it. */
+function isBooleanText(value: unknown): boolean {
+  return value === null || value === undefined || value === '' || value === 'true' || value === 'false';
 }
 
 function isCategoryValue(value: unknown): boolean {

@@ -100,11 +100,12 @@ describe('the prediction log', function () {
       predictionLog: { flushRows: 1000, flushMs: 60_000 },
     });
     // Values a schema-valid client may send beyond the training categories: unknown categories with quotes, escapes
-    // and non-ASCII text, a category sent as a number or a boolean, nulls, extreme and fractional numbers.
+    // and non-ASCII text, a category sent as a number or a boolean, a boolean as its text, nulls, extreme and fractional
+    // numbers.
     const instances = [
       { ...riskyCustomer, contract: 'Zwei-Jahre "Ä\\ \u0001 ✓', region: 7, senior: null, tenure_months: 1e-300 },
       { ...loyalCustomer, payment_method: '', internet_service: true, support_calls: null, total_charges: 3.4e38 },
-      { ...loyalCustomer, region: 0.5, contract: 'two-year', monthly_charges: -123456789.125, senior: 'maybe' },
+      { ...loyalCustomer, region: 0.5, contract: 'two-year', monthly_charges: -123456789.125, senior: 'false' },
     ];
     let answered: unknown[];
     try {

@@ -118,6 +118,10 @@ describe('the Predictor shared by evaluation and the model server', function () 
         { ...riskyCustomer, tenure_months: '3', region: undefined, color: 'red' },
         [1, 2],
         { ...riskyCustomer, monthly_charges: -4e38, contract: null, senior: null },
+        // senior is a BOOLEAN column of the training data: its text form is fine, other values are refused.
+        { ...riskyCustomer, senior: 'true' },
+        { ...riskyCustomer, senior: 'yes' },
+        { ...riskyCustomer, senior: 1 },
       ]);
       assert.deepEqual(problems, [
         'instances[1]: unknown field "color"',
@@ -125,6 +129,8 @@ describe('the Predictor shared by evaluation and the model server', function () 
         'instances[1]: missing field "region" (send null to impute it)',
         'instances[2]: must be an object of feature values, got an array',
         'instances[3]: "monthly_charges" is -4e+38, outside the float32 range (±3.4028234663852886e+38)',
+        'instances[5]: "senior" must be true, false or null (a boolean in training), got the string "yes"',
+        'instances[6]: "senior" must be true, false or null (a boolean in training), got 1',
       ]);
     } finally {
       await predictor.close();
