@@ -112,7 +112,7 @@ export const errorCatalogue = {
   MLOPS_ERR_DATA_TARGET_INVALID: {
     message: 'Target column "{column}" of dataset "{source}" cannot be used for {task}: {reason}',
     retryable: false,
-    fix: 'Classification needs 2 or more classes with no nulls; regression needs a numeric target.',
+    fix: 'Classification needs 2 or more classes among the rows with a target (rows whose target is null are dropped); regression needs a numeric target.',
   },
   MLOPS_ERR_DATA_TOO_MANY_CLASSES: {
     message:

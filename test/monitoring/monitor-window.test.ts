@@ -86,6 +86,16 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     const retried = await check({ modelName: model, runId: 'run-2', until: '2026-11-30T12:00:00Z' });
     assert.equal(retried.rows, 2000);
     assert.deepEqual(retried.driftedFeatures, drifted.driftedFeatures);
+
+    // A later run whose window would end before the judged one's end (its lag is longer than the last run's): it says
+    // so, and leaves the watermark.
+    const behind = await check({ modelName: model, runId: 'run-3', until: '2026-11-30T11:58:00Z' });
+    assert.equal(behind.rows, 0);
+    assert.match(
+      behind.skipped!,
+      /window would end at 2026-11-30T11:58:00\.000Z, not after the end of the last judged window \(2026-11-30T12:00:00\.000Z\)/,
+    );
+    assert.equal(behind.watermark, '2026-11-30T12:00:00.000Z');
   });
 
   it("judges the model's output against its predictions on the validation split: steady, then moved by new customers", async function () {
