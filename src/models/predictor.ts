@@ -16,7 +16,7 @@ import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
 import type { RecordedValues } from './recorded-values';
 import { slabAllocator } from './slab';
-import { compileTransform, describeValue } from './transform-instance';
+import { compileTransform, describeValue, problemsText, quoteText } from './transform-instance';
 import type { CompiledTransform } from './transform-instance';
 
 export type RawInstance = Record<string, unknown>;
@@ -152,7 +152,7 @@ function validateAll(
     // With nothing found, every feature is present; then only more keys than features can mean an unknown one.
     if (found || keyCount(record) !== known.size) {
       for (const key of Object.keys(record)) {
-        if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${JSON.stringify(key)}`);
+        if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${quoteText(key)}`);
       }
     }
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
@@ -243,5 +243,5 @@ export function predictionJsonEncoder(
 }
 
 function inputInvalid(problems: string[]): Error {
-  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
+  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problemsText(problems) });
 }

@@ -9,6 +9,7 @@
  */
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
+import { problemsText, quoteText } from '../models/transform-instance';
 
 export interface V2Input {
   name: string;
@@ -66,7 +67,7 @@ export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], m
   const problems: string[] = [];
   const known = new Set(featureNames);
   const given = new Set(request.inputs.map((i) => i.name));
-  for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${JSON.stringify(name)}`);
+  for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}`);
   for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
   const rows = request.inputs[0]!.shape[0]!;
   const columns = new Map<string, unknown[]>();
@@ -242,9 +243,11 @@ export function encodeV2Response(
   const wanted = request.outputs;
   if (wanted) {
     const names = new Set(tensors.map((t) => t.name));
-    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => JSON.stringify(o.name));
+    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => quoteText(String(o.name)));
     if (unknown.length > 0)
-      throw invalid([`outputs: unknown output ${unknown.join(', ')} (outputs: ${[...names].join(', ')})`]);
+      throw invalid([
+        `outputs: unknown output ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''} (outputs: ${[...names].join(', ')})`,
+      ]);
   }
   const selected = wanted ? tensors.filter((t) => wanted.some((o) => o.name === t.name)) : tensors;
   const allBinary = request.parameters?.binary_data_output === true;
@@ -278,5 +281,5 @@ function encodeBinary(t: OutputTensor): Buffer {
 }
 
 function invalid(problems: string[]): Error {
-  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problems.join('; ') });
+  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problemsText(problems) });
 }

@@ -341,6 +341,41 @@ describe('the model server answering bad requests', function () {
     });
   }
 
+  it('keeps an error answer small: a long field name is cut, and thousands of problems are counted past the first 100', async function () {
+    const long = `x${'y'.repeat(99_999)}`;
+    const one = await app.inject({
+      method: 'POST',
+      url: predict,
+      headers: json,
+      payload: instances({ ...riskyCustomer, [long]: 1 }),
+    });
+    assert.equal(one.statusCode, 400);
+    assert.ok(one.body.length < 2000, `${one.body.length} bytes`);
+    assert.match(one.json<{ error: string }>().error, /unknown field "xyyy[y]*"… \(100000 characters\)/);
+    const many = await app.inject({
+      method: 'POST',
+      url: predict,
+      headers: json,
+      payload: instances(...Array.from({ length: 4000 }, (_, i) => ({ ...riskyCustomer, [`extra${i}`]: i }))),
+    });
+    assert.equal(many.statusCode, 400);
+    assert.ok(many.body.length < 20_000, `${many.body.length} bytes`);
+    const error = many.json<{ error: string }>().error;
+    assert.match(error, /instances\[0\]: unknown field "extra0"/);
+    assert.match(error, /instances\[99\]: unknown field "extra99"; and 3900 more \(4000 problems in all\)/);
+    const topLevel = await app.inject({
+      method: 'POST',
+      url: predict,
+      headers: json,
+      payload: JSON.stringify({
+        instances: [riskyCustomer],
+        ...Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])),
+      }),
+    });
+    assert.equal(topLevel.statusCode, 400);
+    assert.match(topLevel.json<{ error: string }>().error, /unknown top-level field "k0", .*"k9" and 40 more;/);
+  });
+
   it('serves a body over 1 MiB and under the 1.5 MB limit', async function () {
     const rows = new Array<unknown>(4096).fill({
       ...loyalCustomer,
