@@ -232,6 +232,12 @@ export const errorCatalogue = {
     fix: 'Send {"instances": [{...}]} with every feature the model was trained on (GET /v1/models/{model} lists them).',
     httpStatus: 400,
   },
+  MLOPS_ERR_SERVE_V2_INPUT_INVALID: {
+    message: 'Inference request is invalid: {problems}',
+    retryable: false,
+    fix: 'Send one input per feature the model was trained on, each with one value per row (GET /v2/models/{model} lists them with their datatypes); row i is the i-th value of every input.',
+    httpStatus: 400,
+  },
   MLOPS_ERR_SERVE_BODY_INVALID: {
     message: 'Request body is not valid JSON: {reason}',
     retryable: false,

@@ -5,7 +5,9 @@
  * as in Triton's own server); any other type than JSON or application/octet-stream is refused with 415.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { mlopsError } from '../errors';
+import { isMlopsError, mlopsError } from '../errors';
+import type { MlopsErrorDetails } from '../errors';
+import type { ApplicationFailure } from '@temporalio/common';
 import { mediaType, parseJson, rawBody } from './http-body';
 import type { PredictContext, PredictCore } from './predict-core';
 import { decodeV2, encodeV2Response, outputTensors, splitV2Body } from './v2-codec';
@@ -73,6 +75,8 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   let outcome;
   try {
     outcome = await core.predict(model, decoded.instances, ctx, loaded);
+  } catch (err) {
+    throw isMlopsError(err, 'MLOPS_ERR_SERVE_INPUT_INVALID') ? inV2Terms(err) : err;
   } finally {
     if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
   }
@@ -88,4 +92,15 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
     .header('content-type', 'application/octet-stream')
     .header('inference-header-content-length', String(encoded.headerLength))
     .send(encoded.body);
+}
+
+/**
+ * The Predictor's problems as a v2 client sent them: instance i is row i of every input, and the fix names the v2
+ * request, not the V1 `instances` one.
+ */
+function inV2Terms(err: ApplicationFailure): Error {
+  const { problems } = (err.details![0] as MlopsErrorDetails).params;
+  return mlopsError('MLOPS_ERR_SERVE_V2_INPUT_INVALID', {
+    problems: String(problems).replace(/(^|; )instances\[(\d+)\]/g, '$1row $2'),
+  });
 }

@@ -281,5 +281,5 @@ function encodeBinary(t: OutputTensor): Buffer {
 }
 
 function invalid(problems: string[]): Error {
-  return mlopsError('MLOPS_ERR_SERVE_INPUT_INVALID', { problems: problemsText(problems) });
+  return mlopsError('MLOPS_ERR_SERVE_V2_INPUT_INVALID', { problems: problemsText(problems) });
 }

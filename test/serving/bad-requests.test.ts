@@ -223,7 +223,7 @@ const table: BadRequest[] = [
     headers: json,
     payload: '{"inputs": []}',
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/"inputs" must be a non-empty array/],
   },
   {
@@ -241,7 +241,7 @@ const table: BadRequest[] = [
     headers: json,
     payload: JSON.stringify({ inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [-1], data: [1] }] }),
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/"shape" must be an array of non-negative integers/],
   },
   {
@@ -250,7 +250,7 @@ const table: BadRequest[] = [
     headers: json,
     payload: JSON.stringify({ inputs: [{ name: 'age', datatype: 'FP64', shape: [1], data: [1] }] }),
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/unknown input "age"/, /missing input "region"/],
   },
   {
@@ -259,7 +259,7 @@ const table: BadRequest[] = [
     headers: json,
     payload: `{"inputs": [{"name": "tenure_months", "datatype": "FP64", "shape": [1], "data": [${deep(10_000)}]}]}`,
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/inputs\["tenure_months"\]: "data" is nested deeper/],
   },
   {
@@ -276,7 +276,7 @@ const table: BadRequest[] = [
     url: v2Infer,
     ...v2Binary({ inputs: [] }, Buffer.alloc(0), '999'),
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/Inference-Header-Content-Length "999"/],
   },
   {
@@ -287,7 +287,7 @@ const table: BadRequest[] = [
       Buffer.alloc(2),
     ),
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/datatype FP16 is not supported/],
   },
   {
@@ -298,8 +298,28 @@ const table: BadRequest[] = [
       Buffer.alloc(8),
     ),
     status: 400,
-    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/binary_data_size is 8; 2 × FP64 needs 16/],
+  },
+  {
+    title: 'v2: a number sent as text, and an unknown category that is not a boolean',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: Object.entries({ ...riskyCustomer, tenure_months: '80', senior: 'maybe' }).map(([name, value]) => ({
+        name,
+        datatype: typeof value === 'string' ? 'BYTES' : typeof value === 'boolean' ? 'BOOL' : 'FP64',
+        shape: [1],
+        data: [value],
+      })),
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [
+      /row 0: "tenure_months" must be a finite number/,
+      /row 0: "senior" must be true, false or null/,
+      /one input per feature/,
+    ],
   },
 ];
 

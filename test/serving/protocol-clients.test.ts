@@ -104,6 +104,6 @@ describe('the model server driven by real clients nobody here wrote', function (
     assert.ok(out.json.response.outputs.every((o) => Array.isArray(o.data)));
     assert.equal(out.json.response.id, 'triton-1');
     assert.equal(out.bad.status, '400');
-    assert.match(out.bad.message, /instances\[0\]: "tenure_months" must be a finite number or null, got NaN/);
+    assert.match(out.bad.message, /row 0: "tenure_months" must be a finite number or null, got NaN/);
   });
 });
