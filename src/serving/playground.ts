@@ -18,13 +18,18 @@ export interface PlaygroundModel {
 const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** The category a categorical feature's nulls take under the constant imputation (the transform's default). */
+const missingPlaceholder = '__missing__';
+
 function fieldHtml(f: FeatureSchema): string {
   const id = `f-${esc(f.name)}`;
   if (f.type === 'category') {
-    const options = (f.categories ?? []).map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
-    const imputed = f.impute === undefined || f.impute === '__missing__' ? '' : `: ${esc(String(f.impute))}`;
+    // The placeholder that training's nulls became is the "(missing)" choice, not a category of its own.
+    const categories = (f.categories ?? []).filter((c) => c !== missingPlaceholder || f.impute !== missingPlaceholder);
+    const options = categories.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
+    const imputed = f.impute === undefined || f.impute === missingPlaceholder ? '' : `: ${esc(String(f.impute))}`;
     const blank = `<option value="">(missing${imputed})</option>`;
-    return `<label for="${id}">${esc(f.name)}</label><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}</select><span class="hint">${(f.categories ?? []).length} training categories</span>`;
+    return `<label for="${id}">${esc(f.name)}</label><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}</select><span class="hint">${categories.length} training categories</span>`;
   }
   const range = f.range ? `training range ${f.range.lower ?? '−∞'} … ${f.range.upper ?? '∞'}; ` : '';
   const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${f.impute ?? ''}`;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/serving/app';
+import { playgroundHtml } from '../../src/serving/playground';
 import { launchChromium } from '../support/browser';
 import { riskyCustomer, servedChurn } from '../support/served-model';
 import { exampleDataset, repoRoot, tempDir } from '../support/stack';
@@ -72,5 +73,32 @@ describe('the playground page (headless Chromium)', function () {
     assert.match(text[0]!, /,label,p_false,p_true,version$/);
     for (const line of text.slice(1)) assert.match(line, /,(true|false),[-+.\de]+,[-+.\de]+,1$/);
     await page.close();
+  });
+});
+
+describe('the playground page as generated from the schema', function () {
+  it('offers the category that training nulls became as the "(missing)" choice, not as a category', function () {
+    const html = playgroundHtml({
+      name: 'm',
+      task: 'regression',
+      classes: [],
+      maxInstances: 10,
+      features: [
+        { name: 'city', type: 'category', categories: ['Oslo', '__missing__', 'Bergen'], impute: '__missing__' },
+        { name: 'plan', type: 'category', categories: ['a', '__missing__'], impute: 'a', imputedWith: 'most_frequent' },
+      ],
+    });
+    const city = /<select id="f-city"[^]*?<\/span>/.exec(html)![0];
+    assert.deepEqual(
+      [...city.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
+      ['', 'Oslo', 'Bergen'],
+    );
+    assert.match(city, /\(missing\)<\/option>.*2 training categories/);
+    // A real category spelled so, under another imputation, stays one.
+    const plan = /<select id="f-plan"[^]*?<\/span>/.exec(html)![0];
+    assert.deepEqual(
+      [...plan.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
+      ['', 'a', '__missing__'],
+    );
   });
 });
