@@ -72,6 +72,8 @@ export async function checkModelDrift(
     datasetDrift: false,
     watermark: since,
   });
+  const counted = await countSource(store, access, w, { reference, predictionRef, input });
+  if (counted === 'no log') return skip(`no prediction log yet for model "${input.modelName}"`, 0);
   // A run whose window would end where the last judged one ended, or before (an earlier run with a shorter lag
   // judged further): nothing to judge, and the watermark stays.
   if (since !== undefined && since >= w.until)
@@ -79,8 +81,6 @@ export async function checkModelDrift(
       `the window would end at ${w.until}, not after the end of the last judged window (${since}), which a run with a shorter lag reached; the next run starts there`,
       0,
     );
-  const counted = await countSource(store, access, w, { reference, predictionRef, input });
-  if (counted === 'no log') return skip(`no prediction log yet for model "${input.modelName}"`, 0);
   const rows = counted?.rows ?? 0;
   if (!counted || rows < input.minRows)
     return skip(
