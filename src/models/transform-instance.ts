@@ -182,6 +182,15 @@ export function quoteText(text: string, max = 80): string {
     : JSON.stringify(text);
 }
 
+/** Client-given names, each quoted (`quoteText`), the first `max` of them, then how many more there are. */
+export function namesText(names: readonly string[], max = 10): string {
+  const more = names.length > max ? ` and ${names.length - max} more` : '';
+  return `${names
+    .slice(0, max)
+    .map((n) => quoteText(n))
+    .join(', ')}${more}`;
+}
+
 /** A request's problems as one message: the first `max` of them, then how many more there are. */
 export function problemsText(problems: readonly string[], max = 100): string {
   if (problems.length <= max) return problems.join('; ');

@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
-import { quoteText } from '../models/transform-instance';
+import { namesText } from '../models/transform-instance';
 
 /** Media types of JSON bodies; parameters such as `charset=utf-8` are ignored. */
 const jsonTypes = new Set(['application/json']);
@@ -51,15 +51,10 @@ export function instancesOf(body: unknown): unknown[] {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw inputInvalid('the body must be an object {"instances": [...]}');
   const extra = Object.keys(body).filter((k) => !requestFields.has(k));
-  if (extra.length > 0) {
-    const more = extra.length > 10 ? ` and ${extra.length - 10} more` : '';
+  if (extra.length > 0)
     throw inputInvalid(
-      `unknown top-level field ${extra
-        .slice(0, 10)
-        .map((k) => quoteText(k))
-        .join(', ')}${more}; expected "instances" and optionally "parameters" and "labels"`,
+      `unknown top-level field ${namesText(extra)}; expected "instances" and optionally "parameters" and "labels"`,
     );
-  }
   const instances = (body as { instances?: unknown }).instances;
   if (!Array.isArray(instances)) throw inputInvalid('"instances" must be an array of objects');
   return instances;

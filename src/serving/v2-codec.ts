@@ -9,7 +9,7 @@
  */
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
-import { problemsText, quoteText } from '../models/transform-instance';
+import { namesText, problemsText, quoteText } from '../models/transform-instance';
 
 export interface V2Input {
   name: string;
@@ -243,11 +243,9 @@ export function encodeV2Response(
   const wanted = request.outputs;
   if (wanted) {
     const names = new Set(tensors.map((t) => t.name));
-    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => quoteText(String(o.name)));
+    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => String(o.name));
     if (unknown.length > 0)
-      throw invalid([
-        `outputs: unknown output ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''} (outputs: ${[...names].join(', ')})`,
-      ]);
+      throw invalid([`outputs: unknown output ${namesText(unknown)} (outputs: ${[...names].join(', ')})`]);
   }
   const selected = wanted ? tensors.filter((t) => wanted.some((o) => o.name === t.name)) : tensors;
   const allBinary = request.parameters?.binary_data_output === true;
