@@ -10,7 +10,7 @@ import type { MlopsErrorDetails } from '../errors';
 import type { ApplicationFailure } from '@temporalio/common';
 import { mediaType, parseJson, rawBody } from './http-body';
 import type { PredictContext, PredictCore } from './predict-core';
-import { decodeV2, encodeV2Response, outputTensors, splitV2Body } from './v2-codec';
+import { checkOutputs, decodeV2, encodeV2Response, outputNames, outputTensors, splitV2Body } from './v2-codec';
 
 type ModelParams = { model: string; version?: string };
 
@@ -72,6 +72,7 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
   const names = loaded.predictor.features.map((f) => f.name);
   const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
+  checkOutputs(decoded.request, outputNames(loaded.predictor.task));
   let outcome;
   try {
     outcome = await core.predict(model, decoded.instances, ctx, loaded);

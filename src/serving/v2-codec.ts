@@ -234,19 +234,25 @@ export function outputTensors(predictions: Prediction[], classes: string[]): Out
   ];
 }
 
-/** Encodes the response; outputs asked for in binary go after the JSON header. */
+/** The outputs a model of `task` answers with (`outputTensors`). */
+export function outputNames(task: 'classification' | 'regression'): string[] {
+  return task === 'regression' ? ['prediction'] : ['label', 'probabilities'];
+}
+
+/** Refuses outputs the model does not have, before anything runs (a refused request is never predicted or logged). */
+export function checkOutputs(request: V2Request, names: readonly string[]): void {
+  const unknown = (request.outputs ?? []).filter((o) => !names.includes(o.name)).map((o) => String(o.name));
+  if (unknown.length > 0)
+    throw invalid([`outputs: unknown output ${namesText(unknown)} (outputs: ${names.join(', ')})`]);
+}
+
+/** Encodes the response; outputs asked for in binary go after the JSON header (`checkOutputs` checked their names). */
 export function encodeV2Response(
   header: Record<string, unknown>,
   tensors: OutputTensor[],
   request: V2Request,
 ): { body: Buffer | Record<string, unknown>; headerLength?: number } {
   const wanted = request.outputs;
-  if (wanted) {
-    const names = new Set(tensors.map((t) => t.name));
-    const unknown = wanted.filter((o) => !names.has(o.name)).map((o) => String(o.name));
-    if (unknown.length > 0)
-      throw invalid([`outputs: unknown output ${namesText(unknown)} (outputs: ${[...names].join(', ')})`]);
-  }
   const selected = wanted ? tensors.filter((t) => wanted.some((o) => o.name === t.name)) : tensors;
   const allBinary = request.parameters?.binary_data_output === true;
   const binaryParts: Buffer[] = [];

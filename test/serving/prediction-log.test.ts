@@ -70,6 +70,19 @@ describe('the prediction log', function () {
         }),
       );
       await app.inject({ ...predict, payload: { instances: [{}] } }); // a refused request is not a prediction
+      // Nor is a v2 request refused for an output the model does not have, though its inputs are valid.
+      const inputs = Object.entries(riskyCustomer).map(([name, value]) => ({
+        name,
+        datatype: typeof value === 'string' ? 'BYTES' : typeof value === 'boolean' ? 'BOOL' : 'FP64',
+        shape: [1],
+        data: [value],
+      }));
+      const v2 = await app.inject({
+        method: 'POST',
+        url: '/v2/models/churn/infer',
+        payload: { inputs, outputs: [{ name: 'nope' }] },
+      });
+      assert.equal(v2.statusCode, 400, v2.body);
     } finally {
       await app.close();
     }
