@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { tempDir } from '../support/stack';
 
 /** Runs `script` in a fresh Node process (through tsx, as the tests run the sources); returns its output. */
@@ -26,9 +27,10 @@ describe('the model server at start', function () {
     assert.deepEqual(JSON.parse(out.split('\n').pop()!), { before: false, after: true });
   });
 
-  it('runs onnxruntime with its telemetry off unless the environment turns it on: no files in the temp folder', function () {
+  it('runs onnxruntime with its telemetry off unless the environment turns it on: no files in the temp or home folder', function () {
     // onnxruntime's Linux telemetry client writes mat-debug-<pid>.log and .ses into the temp folder the environment
-    // names (TMPDIR). Each process here gets a folder of its own, so what it wrote is all that folder holds.
+    // names (TMPDIR), and a device id and an event database under ~/.cache/Microsoft. Each process here gets a temp
+    // and a home folder of its own, so what it wrote is all those folders hold.
     const loadModel = `
       const { linearModelToOnnx } = require('./src/trainers/onnx-writer');
       const { loadOnnxModel } = require('./src/models/onnx-model');
@@ -40,20 +42,29 @@ describe('the model server at start', function () {
           console.log(JSON.stringify({ pid: process.pid, env: process.env.ORT_DISABLE_TELEMETRY, width: out.length }));
         });
     `;
-    // This test process has loaded onnx-model already (so its own environment says 1): each child starts without it.
+    // Each child starts without this process's ORT_DISABLE_TELEMETRY (it has loaded onnx-model, so it says 1) and
+    // without CI: onnxruntime's client stays silent wherever CI is set, as on a CI host, which would hide both what
+    // our default does and where the client writes.
     const inherited = { ...process.env };
     delete inherited.ORT_DISABLE_TELEMETRY;
+    delete inherited.CI;
+    const filesUnder = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
     const runIn = (name: string, env: Record<string, string>) => {
-      const tmp = tempDir(name);
+      const tmp = tempDir(`${name}-tmp`);
+      const home = tempDir(`${name}-home`);
       const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', loadModel], {
         encoding: 'utf8',
-        env: { ...inherited, ...env, TMPDIR: tmp },
+        env: { ...inherited, ...env, TMPDIR: tmp, HOME: home },
       });
       const seen = JSON.parse(out.trim().split('\n').pop()!) as { pid: number; env: string; width: number };
       // tsx keeps its compile cache in the temp folder too; only onnxruntime's files count here.
-      const written = fs
-        .readdirSync(tmp)
+      const written = filesUnder(tmp)
         .filter((f) => !f.startsWith('tsx-'))
+        .concat(filesUnder(home).map((f) => `~/${f}`))
         .sort();
       return { ...seen, written };
     };
@@ -61,14 +72,16 @@ describe('the model server at start', function () {
     assert.deepEqual(
       { env: ours.env, width: ours.width, written: ours.written },
       { env: '1', width: 2, written: [] },
-      'the model ran with telemetry off and wrote nothing in the temp folder',
+      'the model ran with telemetry off and wrote nothing in the temp or home folder',
     );
     // A setting the environment already has is kept (here: telemetry left on, as a user may choose), and then
     // onnxruntime's client does write there: the check above looks where the files would go.
     const theirs = runIn('theirs', { ORT_DISABLE_TELEMETRY: '0' });
     assert.equal(theirs.env, '0');
     assert.ok(
-      theirs.written.includes(`mat-debug-${theirs.pid}.log`),
+      theirs.written.includes(`mat-debug-${theirs.pid}.log`) &&
+        theirs.written.includes('.ses') &&
+        theirs.written.some((f) => f.startsWith('~/.cache/Microsoft/')),
       `with telemetry on, it wrote [${theirs.written.join(', ')}]`,
     );
   });
