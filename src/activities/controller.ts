@@ -1,4 +1,6 @@
 import type { ArtifactStore } from '../artifacts';
+import { readJson } from '../artifacts';
+import type { FittedTransform } from '../contracts/datasets';
 import type {
   NotifyInput,
   NotifyResult,
@@ -9,12 +11,14 @@ import type {
 import type {
   ComparePredictionsInput,
   ReadDeploymentInput,
+  ReadFeatureNamesInput,
   SampleServingStatsInput,
   SetDeploymentResult,
 } from '../contracts/rollout';
 import type { DeploymentRecord } from '../models/deployment-record';
 import { readDeployment } from '../models/deployment-record';
 import { sendNotification } from '../notifications/webhook';
+import { readVersion } from '../registry/model-registry';
 import { comparePredictions } from '../rollout/compare-predictions';
 import { sampleServingStats } from '../rollout/serving-stats';
 import { setDeployment } from '../rollout/set-deployment';
@@ -44,6 +48,8 @@ export interface ControllerActivities {
   readDeployment(input: ReadDeploymentInput): Promise<DeploymentRecord | undefined>;
   /** Moves the record and the alias after loading each version, and appends to the registry deployment history. */
   setDeployment(input: SetDeploymentInput): Promise<SetDeploymentResult>;
+  /** The raw feature names a registered version takes (its fitted transform's), in order. */
+  readFeatureNames(input: ReadFeatureNamesInput): Promise<string[]>;
   sampleServingStats(input: SampleServingStatsInput): Promise<ServingStatsSample>;
   comparePredictions(input: ComparePredictionsInput): Promise<PredictionComparison>;
   notify(input: NotifyInput): Promise<NotifyResult>;
@@ -55,6 +61,10 @@ export function createControllerActivities(deps: ControllerDeps): ControllerActi
   return {
     readDeployment: ({ modelName, alias }) => readDeployment(store, modelName, alias),
     setDeployment: (input) => setDeployment(store, input),
+    readFeatureNames: async ({ modelName, version }) => {
+      const record = await readVersion(store, modelName, version);
+      return (await readJson<FittedTransform>(store, record.transformUri)).features.map((f) => f.name);
+    },
     sampleServingStats: (input) => sampleServingStats(input, { apiKey: deps.serveApiKey, timeoutMs }),
     comparePredictions: (input) => comparePredictions(store, input, deps.duckDbThreads),
     notify: (input) => sendNotification(input, { url: deps.notifyWebhookUrl, timeoutMs }),

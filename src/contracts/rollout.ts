@@ -9,6 +9,11 @@ export interface ReadDeploymentInput {
   alias: string;
 }
 
+export interface ReadFeatureNamesInput {
+  modelName: string;
+  version: number;
+}
+
 export interface SampleServingStatsInput {
   modelName: string;
   /** Model servers' base URLs (`http://host:port`); each is asked for `/v1/models/<model>/stats`. */

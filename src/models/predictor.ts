@@ -16,7 +16,8 @@ import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
 import type { RecordedValues } from './recorded-values';
 import { slabAllocator } from './slab';
-import { compileTransform, describeValue, problemsText, quoteText } from './transform-instance';
+import { problemsText, quoteText } from '../contracts/message-text';
+import { compileTransform, describeValue } from './transform-instance';
 import type { CompiledTransform } from './transform-instance';
 
 export type RawInstance = Record<string, unknown>;

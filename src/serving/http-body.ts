@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
-import { namesText } from '../models/transform-instance';
+import { namesText } from '../contracts/message-text';
 
 /** Media types of JSON bodies; parameters such as `charset=utf-8` are ignored. */
 const jsonTypes = new Set(['application/json']);

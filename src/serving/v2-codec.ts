@@ -9,7 +9,7 @@
  */
 import { mlopsError } from '../errors';
 import type { Prediction } from '../models/predictor';
-import { namesText, problemsText, quoteText } from '../models/transform-instance';
+import { namesText, problemsText, quoteText } from '../contracts/message-text';
 
 export interface V2Input {
   name: string;

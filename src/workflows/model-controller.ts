@@ -31,6 +31,7 @@ import {
 } from '@temporalio/workflow';
 import type { ControllerActivities } from '../activities/controller';
 import { judgeCanary } from '../contracts/canary-verdict';
+import { namesText, quoteText } from '../contracts/message-text';
 import type {
   ControllerAnswer,
   ControllerInput,
@@ -94,6 +95,12 @@ const quietFoldedIncidents = 'quiet-folded-incidents';
  * canary that refuses the clients' requests is rolled back. Before, 4xx answers never counted against it.
  */
 const compareCanaryRefusals = 'compare-canary-refusals';
+
+/**
+ * Versioned change (`patched`): `mute` refuses a feature that neither the stable version nor the canary takes (a typo
+ * would otherwise be accepted and mute nothing). Before, any name was muted.
+ */
+const checkMutedFeature = 'check-muted-feature';
 
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
@@ -505,11 +512,29 @@ class Controller {
     return this.answer(`thresholds now ${JSON.stringify(this.state.thresholds)}`);
   }
 
-  private mute(feature: string, muted: boolean): ControllerAnswer {
+  private async mute(feature: string, muted: boolean): Promise<ControllerAnswer> {
+    if (muted && patched(checkMutedFeature)) await this.requireFeature(feature);
     const rest = this.state.muted.filter((f) => f !== feature);
     this.state.muted = muted ? [...rest, feature] : rest;
     this.record('muted', `${feature} ${muted ? 'muted' : 'unmuted'}`);
     return this.answer(`${feature} ${muted ? 'muted: its drift alone no longer starts a retrain' : 'unmuted'}`);
+  }
+
+  /** Refuses `feature` unless the stable version or the canary takes it (any name while nothing is deployed). */
+  private async requireFeature(feature: string): Promise<void> {
+    // A first run learns what is deployed before it knows which features there are.
+    await condition(() => this.#ready);
+    const versions = [this.state.stable, this.state.canary?.version].filter((v): v is number => v !== undefined);
+    const known = new Set<string>();
+    for (const version of new Set(versions)) {
+      for (const name of await rollout.readFeatureNames({ modelName: this.spec.modelName, version })) known.add(name);
+    }
+    if (versions.length === 0 || known.has(feature)) return;
+    this.require(
+      false,
+      `${versions.map((v) => `v${v}`).join(' and ')} ${versions.length > 1 ? 'take' : 'takes'} no feature ` +
+        `${quoteText(feature)}; the features are ${namesText([...known], 20)}`,
+    );
   }
 
   /** `version` as sent: the Temporal CLI may send no input, or a string. */

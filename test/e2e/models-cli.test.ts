@@ -100,6 +100,12 @@ describe('npm run models against a running controller (dev server, real workers)
         await assert.rejects(models('deploy', modelName, '99'), /deploy failed: MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE/);
 
         assert.match(await models('thresholds', modelName, '--max-error-rate', '0.05'), /"maxErrorRate":0\.05/);
+        const typo = await modelsScript('mute', modelName, 'regoin');
+        assert.equal(typo.code, 1);
+        assert.match(
+          typo.stderr,
+          /^mute failed: MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: .*takes no feature "regoin"; the features are "tenure_months", .*"region"/,
+        );
         assert.match(await models('mute', modelName, 'region'), /^region muted/);
         assert.deepEqual((await controllerState(client, modelName)).muted, ['region']);
         assert.equal(await models('unmute', modelName, 'region'), 'region unmuted');

@@ -102,6 +102,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
+    readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
     setDeployment: (input) => {
       if (options.refuseMoves)
         return Promise.reject(

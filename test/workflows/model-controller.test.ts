@@ -95,7 +95,7 @@ const kinds = (state: ControllerState) => state.history.map((e) => e.kind);
 const settled = (kind: ControllerState['history'][number]['kind']) => (s: ControllerState) =>
   kinds(s).includes(kind) && s.outbox.length === 0;
 
-/** Asserts that an update is refused by the controller's validator with a message matching `message`. */
+/** Asserts that an update is refused by the controller (its validator, or its handler after a lookup) with a message matching `message`. */
 async function assertRefused(update: Promise<unknown>, message: RegExp): Promise<void> {
   await assert.rejects(update, (err: unknown) => {
     assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
@@ -296,11 +296,18 @@ describe('modelController (fake activities)', function () {
     });
   });
 
-  it('ignores drift of muted features, and a retrain whose model fails the gate changes nothing', async function () {
+  it('ignores drift of muted features, refuses to mute one the model lacks, and a retrain failing the gate changes nothing', async function () {
     const fakes = controllerFakes({ gatePasses: false });
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
       const { handle } = await startController(this.test!.title, taskQueue);
-      await handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenure' }] });
+      // A typo mutes nothing: it is refused, naming the stable version's features.
+      await assertRefused(
+        handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenur' }] }),
+        /v2 takes no feature "tenur"; the features are "tenure", "contract", "monthly charges"/,
+      );
+      assert.deepEqual((await handle.query(controllerStatusQuery)).muted, []);
+      const muted = await handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenure' }] });
+      assert.deepEqual(muted.state.muted, ['tenure']);
       await handle.signal(incidentSignal, drift(2, ['tenure']));
       const ignored = await waitForState(
         handle,
