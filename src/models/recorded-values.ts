@@ -5,7 +5,8 @@
  *
  * - a numeric feature: its value, NaN for null;
  * - a categorical feature: the index of a known category (>= 0), or a code for null, true or false, or for any other
- *   value ("other": an unseen string, a number sent as a category), whose JSON text goes to the side list.
+ *   value ("other": an unseen string, a number sent as a category), whose JSON text goes to the side list (an unseen
+ *   string cut to `loggedTextLimit` characters).
  *
  * Only what validation accepts is ever logged; a value of a kind validation refuses reads as null.
  */
@@ -43,6 +44,21 @@ export function newRecordedValues(rows: number, features: number): RecordedValue
   return { width: features, codes: codesOf(rows * features), side: [] };
 }
 
+/**
+ * Characters of an unseen category's text that the log keeps. A request may carry a category of a megabyte (the body
+ * limit allows it), and every such row would be kept in memory until its part is written and then in the part; for
+ * monitoring, an unseen value's first characters say all there is to say.
+ */
+export const loggedTextLimit = 200;
+
+/** `text` as the log keeps it: whole up to `loggedTextLimit` characters, else cut there (never inside a surrogate pair) with "…". */
+export function loggedText(text: string): string {
+  if (text.length <= loggedTextLimit) return text;
+  const code = text.charCodeAt(loggedTextLimit - 1);
+  const end = code >= 0xd800 && code <= 0xdbff ? loggedTextLimit - 1 : loggedTextLimit;
+  return `${text.slice(0, end)}…`;
+}
+
 /** A numeric feature's code: the number, NaN for null (or a refused value). */
 export const numericCode = (value: unknown): number => (typeof value === 'number' ? value : NaN);
 
@@ -51,7 +67,8 @@ export const numericCode = (value: unknown): number => (typeof value === 'number
  * one of them, else -1.
  */
 export function categoryCode(value: unknown, known: number, side: string[]): number {
-  if (typeof value === 'string') return known >= 0 ? known : otherCode(side.push(JSON.stringify(value)) - 1);
+  if (typeof value === 'string')
+    return known >= 0 ? known : otherCode(side.push(JSON.stringify(loggedText(value))) - 1);
   if (typeof value === 'boolean') return value ? codeTrue : codeFalse;
   if (typeof value === 'number') return otherCode(side.push(String(value)) - 1);
   return codeNull;

@@ -141,6 +141,38 @@ describe('the prediction log', function () {
     fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
   });
 
+  it("keeps an unseen category's first 200 characters: a megabyte of text sent as a category is not logged whole", async function () {
+    const { store } = await servedChurn();
+    const app = await buildServer({
+      store,
+      modelName: 'churn',
+      alias: 'production',
+      predictionLog: { flushRows: 1000, flushMs: 60_000 },
+    });
+    const long = 'x'.repeat(1_000_000);
+    // An emoji (two UTF-16 units) across the 200th character is kept whole or not at all, never halved.
+    const emoji = `${'y'.repeat(199)}😀tail`;
+    const exact = 'z'.repeat(200);
+    try {
+      const response = await app.inject({
+        ...predict,
+        headers: { 'x-request-id': 'long-category' },
+        payload: { instances: [{ ...riskyCustomer, contract: long, region: emoji, payment_method: exact }] },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+    } finally {
+      await app.close();
+    }
+    const { rows } = await readLog(store);
+    assert.equal(rows.length, 1);
+    const logged = JSON.parse(rows[0]!.features) as Record<string, unknown>;
+    assert.deepEqual(
+      { contract: logged.contract, region: logged.region, payment_method: logged.payment_method },
+      { contract: `${'x'.repeat(200)}…`, region: `${'y'.repeat(199)}…`, payment_method: exact },
+    );
+    fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
+  });
+
   it('keeps serving when the log cannot be written, and counts the dropped rows', async function () {
     const { store } = await servedChurn();
     // A sink whose store root is a file: every write fails inside the real file system.
