@@ -311,6 +311,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Profile the version's training snapshot (the trainingPipeline does it in its profile step; rerunning the pipeline on the same data reuses the snapshot and writes the profile), then run the check again.",
   },
+  MLOPS_ERR_MONITOR_UNKNOWN_FEATURE: {
+    message:
+      'The drift check of model "{model}" names {names} in {fields}, which version {version} does not take; its features are {features}',
+    retryable: false,
+    fix: "Use the version's feature names (as in its transform and its requests) in muted and thresholds (where `prediction` also names the output), or remove the names of features the version no longer has, in the schedule's or the run's input.",
+  },
   MLOPS_ERR_MONITOR_LOG_LAYOUT: {
     message:
       'The Parquet files under {folder} are not prediction log parts this version reads (an "output" group and a "features" group, or both as JSON); found the columns {found}',

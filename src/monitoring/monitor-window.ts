@@ -10,6 +10,7 @@ import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
 import { monitoringFiles, monitoringWatermark, predictionLogFolder, profileFiles } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
+import { namesText } from '../contracts/message-text';
 import type { CheckModelDriftInput, CheckModelDriftResult, PredictionDrift } from '../contracts/monitoring';
 import { countWindow, driftReportJson, evaluateDrift } from '../drift/compute-drift';
 import type { ColumnReference } from '../drift/reference';
@@ -58,7 +59,7 @@ export async function checkModelDrift(
   access: LogAccess = { threads: 1 },
 ): Promise<CheckModelDriftResult> {
   const version = await resolveAlias(store, input.modelName, input.alias);
-  const reference = await versionReference(store, version, input.muted ?? []);
+  const reference = await versionReference(store, version, input);
   const predictionRef = await outputReference(store, version);
   const since = await windowStart(store, input);
   const w: LogWindow = { modelName: input.modelName, version: version.version, since, until: iso(input.until) };
@@ -121,14 +122,16 @@ export async function checkModelDrift(
 async function versionReference(
   store: ArtifactStore,
   version: ModelVersionRecord,
-  muted: string[],
+  input: Pick<CheckModelDriftInput, 'muted' | 'thresholds'>,
 ): Promise<Record<string, ColumnReference>> {
+  const muted = input.muted ?? [];
   const uri = profileFiles(store, version.snapshotId).profile;
   if (!(await store.exists(uri)))
     throw mlopsError('MLOPS_ERR_MONITOR_PROFILE_MISSING', { model: version.modelName, version: version.version, uri });
   const transform = await readJson<Pick<FittedTransform, 'features'>>(store, version.transformUri);
-  const profile = await readJson<DatasetProfile>(store, uri);
   const features = transform.features.map((f) => f.name);
+  checkFeatureNames(version, features, input);
+  const profile = await readJson<DatasetProfile>(store, uri);
   const reference = profileDriftReference(
     profile,
     uri,
@@ -140,6 +143,30 @@ async function versionReference(
     if (features.includes(f) && column?.drift) reference[f] = column.drift;
   }
   return reference;
+}
+
+/**
+ * Refuses per-feature settings for names the version does not take: a misspelt name would otherwise mute nothing, or
+ * leave the feature at the default threshold, without a word.
+ */
+function checkFeatureNames(
+  version: ModelVersionRecord,
+  features: readonly string[],
+  input: Pick<CheckModelDriftInput, 'muted' | 'thresholds'>,
+): void {
+  const known = new Set(features);
+  const unknownMuted = (input.muted ?? []).filter((f) => !known.has(f));
+  // A threshold may also name the output (`prediction`), judged beside the features.
+  const unknownThresholds = Object.keys(input.thresholds ?? {}).filter((f) => !known.has(f) && f !== predictionColumn);
+  if (unknownMuted.length === 0 && unknownThresholds.length === 0) return;
+  const fields = [unknownMuted.length > 0 && 'muted', unknownThresholds.length > 0 && 'thresholds'].filter(Boolean);
+  throw mlopsError('MLOPS_ERR_MONITOR_UNKNOWN_FEATURE', {
+    model: version.modelName,
+    version: version.version,
+    names: namesText([...new Set([...unknownMuted, ...unknownThresholds])]),
+    fields: fields.join(' and '),
+    features: namesText(features, 20),
+  });
 }
 
 /** The window's start: the input's, else the stored watermark (where this same run started, when it is a retry). */

@@ -180,6 +180,39 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     );
   });
 
+  it('refuses muted features and thresholds the version does not take, naming them, and takes a threshold for the output', async function () {
+    const model = 'churn-misnamed';
+    const version = await churn.deployAs(model);
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T10:00:00Z',
+      churnInstances({ rows: 600, seed: 5 }),
+    );
+    const until = '2026-11-30T11:00:00Z';
+    await assert.rejects(
+      check({ modelName: model, runId: 'n-1', until, muted: ['regoin'], thresholds: { tenure: 0.2, region: 0.3 } }),
+      (err) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_MONITOR_UNKNOWN_FEATURE'), String(err));
+        assert.match(err.message, /names "regoin", "tenure" in muted and thresholds, which version \d+ does not take/);
+        assert.match(err.message, /its features are "tenure_months", /);
+        return true;
+      },
+    );
+    // Nothing was judged: the watermark was not written, so a corrected run judges the same window.
+    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model))), false);
+    const judged = await check({
+      modelName: model,
+      runId: 'n-2',
+      until,
+      muted: ['region'],
+      thresholds: { prediction: 0.5 },
+    });
+    assert.equal(judged.rows, 600);
+    assert.equal(judged.predictionDrift?.threshold, 0.5);
+  });
+
   it('judges parts of the earlier layout (features and output as JSON text) as it judges the typed layout', async function () {
     const typed = 'churn-typed-layout';
     const earlier = 'churn-earlier-layout';
