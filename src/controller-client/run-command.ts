@@ -11,6 +11,7 @@ import { taskQueues } from '../contracts/task-queues';
 import { isMlopsError, mlopsError } from '../errors';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
+import { parseControllerInput } from '../workflows/controller-state';
 import { controllerStatusQuery } from '../workflows/definitions';
 import type { ModelsCommand } from './command-line';
 import type { ControllerUpdate } from './controller-updates';
@@ -48,6 +49,8 @@ export async function runModelsCommand(client: Client, command: ModelsCommand): 
 
 /** Starts the model's controller, or leaves the running one as it is (workflow id conflict policy USE_EXISTING). */
 async function startController(client: Client, input: ControllerInput, taskQueue: string): Promise<string> {
+  // Checked as the workflow checks it: an input it would refuse is refused here, before anything starts.
+  parseControllerInput(input);
   const workflowId = controllerWorkflowId(input.modelName);
   const running = await runningRunId(client.workflow.getHandle(workflowId));
   if (running) return `The controller ${workflowId} is already running (run ${running}); its input is unchanged.`;

@@ -11,7 +11,20 @@ import type {
   NotificationEvent,
   RetrainOutcome,
 } from '../contracts/controller';
+import { controllerInputSchema } from '../contracts/controller';
 import type { MonitoringIncident } from '../contracts/monitoring';
+import { trainingPipelineInputSchema } from '../contracts/pipeline';
+import { parseWorkflowInput } from '../contracts/validate';
+
+/**
+ * The controller's input, checked whole: its own fields, and the training input each retrain will start with (so a
+ * mistyped hyperparameter fails now, not at the first retrain). The workflow and `npm run models -- start` both call it.
+ */
+export function parseControllerInput(raw: unknown): ControllerSpec {
+  const spec = parseWorkflowInput(controllerInputSchema, raw, 'modelController');
+  parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
+  return spec;
+}
 
 /** The state a first run starts from, or the one a previous run carried across continue-as-new. */
 export function initialState(spec: ControllerSpec): ControllerState {

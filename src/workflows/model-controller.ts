@@ -40,9 +40,8 @@ import type {
   ControllerState,
   RetrainOutcome,
 } from '../contracts/controller';
-import { canaryThresholdsSchema, controllerInputSchema, retrainWorkflowId } from '../contracts/controller';
+import { canaryThresholdsSchema, retrainWorkflowId } from '../contracts/controller';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
-import { trainingPipelineInputSchema } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
@@ -67,6 +66,7 @@ import {
   incidentEffect,
   initialState,
   notify,
+  parseControllerInput,
   record,
   retrainInput,
   rolloutUnderWay,
@@ -106,8 +106,7 @@ const checkMutedFeature = 'check-muted-feature';
 const stepFailurePause = '30 seconds';
 
 export async function modelController(rawInput: ControllerInput): Promise<ControllerResult> {
-  const spec = parseWorkflowInput(controllerInputSchema, rawInput, 'modelController');
-  parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
+  const spec = parseControllerInput(rawInput);
   const ctl = new Controller(spec, initialState(spec));
   ctl.registerHandlers();
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);

@@ -73,6 +73,18 @@ describe('npm run models against a running controller (dev server, real workers)
       );
       assert.match(missing.stderr, /npm run models -- start <model> --training/);
 
+      // A training input the controller would refuse is refused before anything starts (exit 2, no workflow).
+      const typoFile = path.join(path.dirname(trainingFile), 'typo.json');
+      const training = JSON.parse(fs.readFileSync(trainingFile, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(
+        typoFile,
+        JSON.stringify({ ...training, trainer: { kind: 'builtin-linear', hyperparameters: { epoch: 5 } } }),
+      );
+      const refusedStart = await modelsScript('start', modelName, '--training', typoFile);
+      assert.equal(refusedStart.code, 2, refusedStart.stderr);
+      assert.match(refusedStart.stderr, /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*trainer\.hyperparameters/);
+      assert.equal((await modelsScript('status', modelName)).code, 1, 'no controller was started');
+
       const start = ['start', modelName, '--training', trainingFile, '--task-queue', queues.pipeline];
       assert.match(await models(...start), new RegExp(`^Started the controller ${id} \\(run [\\w-]+\\) on task queue`));
       try {
