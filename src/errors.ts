@@ -104,6 +104,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Use one of the listed column names in the pipeline input (target or features).',
   },
+  MLOPS_ERR_DATA_FEATURE_TEMPORAL: {
+    message:
+      'Column "{column}" of dataset "{source}" is {type}, a date or time type, so it cannot be a feature: a value seen in serving rarely equals one seen in training, and its text differs from source to source',
+    retryable: false,
+    fix: 'Leave it out of the pipeline input field features (without a features list, date and time columns are left out by themselves), or derive numeric columns from it in the data (day of week, hour, age in days) and list those.',
+  },
   MLOPS_ERR_DATA_TOO_FEW_ROWS: {
     message: 'Dataset "{source}" has {rows} usable rows; the {split} split would be empty',
     retryable: false,

@@ -199,7 +199,16 @@ export interface PreprocessResult {
   rows: { train: number; validation: number; test: number };
   /** Rows left out before splitting: a null target, or a duplicate of an earlier row (with `dedupe`). */
   droppedRows: { missingTarget: number; duplicates: number };
+  /** Columns left out of the default feature list (no `features` given): those of date and time types. */
+  leftOut?: LeftOutColumn[];
   reused: boolean;
+}
+
+/** A column of the snapshot that is not a feature although no feature list left it out, and why. */
+export interface LeftOutColumn {
+  column: string;
+  type: string;
+  reason: string;
 }
 
 /** The fitted transform, applied by SQL at preprocessing and by the model server to single requests. */

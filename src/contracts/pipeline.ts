@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LeftOutColumn } from './datasets';
 import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
@@ -43,8 +44,9 @@ export const trainingPipelineInputSchema = z
       .optional()
       .describe(
         'Feature columns. Numeric columns are imputed with the training median and standardized; others are ' +
-          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). ' +
-          '@default all other columns',
+          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). Date and time columns ' +
+          'cannot be features (derive numbers from them in the data). ' +
+          '@default all other columns but date and time ones (the result lists them as leftOut)',
       ),
     task: z
       .enum(['classification', 'regression'])
@@ -327,6 +329,8 @@ export interface TrainingPipelineResult {
   metrics: Record<string, number>;
   gate: GateDecision;
   artifacts: { profile: string; report: string; transform: string; model: string; evaluation: string };
+  /** Columns that are no features although no feature list left them out (date and time columns), and why. */
+  leftOut?: LeftOutColumn[];
 }
 
 export interface GateDecision {

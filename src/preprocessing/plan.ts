@@ -9,6 +9,7 @@ import type {
   FeatureOptions,
   FeatureSpec,
   FeatureType,
+  LeftOutColumn,
   PreprocessInput,
   PreprocessingSpec,
 } from '../contracts/datasets';
@@ -47,6 +48,18 @@ const builtinDefaults: Record<FeatureType, FeatureOptions> = {
   categorical: { impute: { strategy: 'constant', value: missingCategory }, encoding: 'onehot', maxCategories: 50 },
 };
 
+/**
+ * Date and time types (DuckDB's names; a BigQuery source is read into DuckDB types). Such a column is no feature: a
+ * timestamp seen in serving rarely equals one seen in training, and the text a client sends (`2024-01-01T10:00:00Z`,
+ * `01/02/2024`) is not the text the warehouse gives the value, so as categories its values would all be unknown.
+ */
+const temporalTypes = /^(DATE|DATETIME|TIME|TIMETZ|TIMESTAMP|TIMESTAMPTZ|INTERVAL)(_[A-Z]+)?( WITH TIME ZONE)?$/i;
+
+/** Why a date or time column is not a feature, and what to do instead. */
+const temporalReason =
+  'date and time columns are not features: a value seen in serving rarely equals one seen in training, and its text ' +
+  'differs from source to source; derive numeric columns from it in the data (day of week, hour, age in days)';
+
 /** Floating-point values print differently in DuckDB (`15.0`) and JavaScript (`15`), so they cannot be categories. */
 const fractionalTypes = /^(FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
 
@@ -57,11 +70,13 @@ export interface PreprocessingPlan {
   /** One fully resolved plan per feature, in feature order. */
   features: FeaturePlan[];
   split: PreprocessInput['split'];
+  /** Columns left out of the default feature list (no `features` given), with why. */
+  leftOut: LeftOutColumn[];
 }
 
 /** Validates the spec (every problem at once), resolves it per feature and hashes the result. */
 export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
-  const features = selectFeatures(input);
+  const { features, leftOut } = selectFeatures(input);
   const parsed = preprocessingSpecSchema.safeParse(input.preprocessing ?? {});
   const problems: SpecProblem[] = parsed.success
     ? []
@@ -91,7 +106,7 @@ export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
     features: planned.plans,
   };
   const specHash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
-  return { specHash, spec, features: planned.plans, split };
+  return { specHash, spec, features: planned.plans, split, leftOut };
 }
 
 function roughSpec(spec: unknown): PreprocessingSpec {
@@ -105,7 +120,10 @@ function roughSpec(spec: unknown): PreprocessingSpec {
   };
 }
 
-function selectFeatures(input: PreprocessInput): { name: string; type: string }[] {
+function selectFeatures(input: PreprocessInput): {
+  features: { name: string; type: string }[];
+  leftOut: PreprocessingPlan['leftOut'];
+} {
   const known = new Map(input.columns.map((c) => [c.name, c.type]));
   const columnList = input.columns.map((c) => c.name).join(', ');
   if (!known.has(input.target)) {
@@ -116,8 +134,15 @@ function selectFeatures(input: PreprocessInput): { name: string; type: string }[
       columns: columnList,
     });
   }
-  const names = input.features ?? input.columns.map((c) => c.name).filter((n) => n !== input.target);
-  return names.map((name) => {
+  const others = input.columns.filter((c) => c.name !== input.target);
+  // Without a feature list, every other column but those of date and time types (listed, such a column is refused).
+  const leftOut = input.features
+    ? []
+    : others
+        .filter((c) => temporalTypes.test(c.type))
+        .map((c) => ({ column: c.name, type: c.type, reason: temporalReason }));
+  const names = input.features ?? others.filter((c) => !temporalTypes.test(c.type)).map((c) => c.name);
+  const features = names.map((name) => {
     const type = known.get(name);
     if (!type)
       throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
@@ -126,8 +151,11 @@ function selectFeatures(input: PreprocessInput): { name: string; type: string }[
         source: input.snapshotId,
         columns: columnList,
       });
+    if (temporalTypes.test(type))
+      throw mlopsError('MLOPS_ERR_DATA_FEATURE_TEMPORAL', { column: name, type, source: input.snapshotId });
     return { name, type };
   });
+  return { features, leftOut };
 }
 
 function planFeatures(

@@ -63,6 +63,7 @@ export async function preprocessDataset(
       classes: fitted.transform.target.classes,
       rows: fitted.rows,
       droppedRows: fitted.droppedRows,
+      ...(plan.leftOut.length > 0 && { leftOut: plan.leftOut }),
       reused: false,
     };
     await writeJson(store, resultUri, result);

@@ -127,5 +127,6 @@ export function pipelineResult(
       model: trained.modelUri,
       evaluation: evaluation.reportUri,
     },
+    ...(prepared.leftOut && { leftOut: prepared.leftOut }),
   };
 }

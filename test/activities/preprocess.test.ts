@@ -384,6 +384,56 @@ describe('preprocessDataset', function () {
     assert.deepEqual(withoutIt.featureColumns, ['x']);
   });
 
+  it('leaves date and time columns out of the default features, saying so, and refuses one listed as a feature', async function () {
+    // ISO timestamps, day-first dates and plain timestamps with milliseconds: DuckDB types them, and its text for
+    // them is not what a client sends, so as categories every served value would be unknown.
+    const csv = path.join(tempDir('preprocess-data'), 'dated.csv');
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) =>
+        `2024-0${1 + (i % 5)}-01T10:00:0${i % 10}Z,1${i % 9}/02/2024,2024-01-02 11:28:23.${460 + i},${i % 7},${i % 3 ? 'a' : 'b'}`,
+    );
+    fs.writeFileSync(csv, `ts,day,event_time,n,y\n${rows.join('\n')}\n`);
+    const activities = createPipelineActivities(testDeps({ store }));
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    assert.deepEqual(
+      snapshot.columns.map((c) => c.type),
+      ['TIMESTAMP WITH TIME ZONE', 'DATE', 'TIMESTAMP', 'BIGINT', 'VARCHAR'],
+    );
+    const input: PreprocessInput = {
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    };
+    const result = await activities.preprocessDataset(input);
+    assert.deepEqual(result.featureColumns, ['n']);
+    assert.deepEqual(
+      result.leftOut?.map((c) => [c.column, c.type]),
+      [
+        ['ts', 'TIMESTAMP WITH TIME ZONE'],
+        ['day', 'DATE'],
+        ['event_time', 'TIMESTAMP'],
+      ],
+    );
+    assert.match(result.leftOut![0]!.reason, /derive numeric columns from it/);
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    assert.deepEqual(
+      transform.features.map((f) => f.name),
+      ['n'],
+    );
+    await assert.rejects(
+      activities.preprocessDataset({ ...input, features: ['n', 'event_time'] }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DATA_FEATURE_TEMPORAL' &&
+        err.nonRetryable === true &&
+        /Column "event_time" of dataset "ds-\w+" is TIMESTAMP, a date or time type, so it cannot be a feature/.test(
+          err.message,
+        ),
+    );
+  });
+
   it('reads "" in a categorical column as missing, like null, in the SQL transform and in the server transform alike', async function () {
     const jsonl = path.join(tempDir('preprocess-data'), 'empty-strings.jsonl');
     const kinds = ['a', '', null, 'b', 'a', ''];
