@@ -416,7 +416,7 @@ describe('preprocessDataset', function () {
         ['event_time', 'TIMESTAMP'],
       ],
     );
-    assert.match(result.leftOut![0]!.reason, /derive numeric columns from it/);
+    assert.match(result.leftOut[0]!.reason, /derive numeric columns from it/);
     const transform = await readJson<FittedTransform>(store, result.transformUri);
     assert.deepEqual(
       transform.features.map((f) => f.name),
