@@ -226,6 +226,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Export the model to ONNX with one float32 input named "features" and the outputs the contract lists.',
   },
+  MLOPS_ERR_EVALUATION_TASK_MISMATCH: {
+    message:
+      'Model "{model}" v{version}, the champion (alias {alias}), is a {championTask} model; this run trained a {task} model, which cannot be compared with it or replace it: the clients of "{model}" expect {championTask} answers',
+    retryable: false,
+    fix: 'Train it under another model name (a model keeps one task), or set task and target to those of the champion.',
+  },
   MLOPS_ERR_REGISTRY_NOT_FOUND: {
     message: 'Model "{model}" has no {what} in the registry',
     retryable: false,

@@ -217,8 +217,9 @@ The challenger is scored on its test split. When the deploy alias already names 
 champion's own fitted transform (whatever snapshot, split or spec it was trained on), and classes are matched by
 name. \`evaluation.json\` holds both: \`metrics\` (the challenger) and \`champion.metrics\` (re-scored), with
 \`champion.recordedMetrics\` (its own test split at registration). Only when the champion cannot answer these rows (a
-column it needs is missing, or it was trained for the other task) are its recorded metrics used, and the reason says
-so. The challenger deploys when its improvement over the champion is strictly greater than \`gate.minImprovement\`.
+column it needs is missing) are its recorded metrics used, and the reason says so. A champion of the other task
+(regression against classification) is no champion to compare with: the step fails with
+\`MLOPS_ERR_EVALUATION_TASK_MISMATCH\`, since a model name keeps one task for its clients. The challenger deploys when its improvement over the champion is strictly greater than \`gate.minImprovement\`.
 When the champion was trained on another split of the same data, some of these test rows may have been in its
 training split; that favours the champion, so a challenger that wins has won on rows it never saw.
 

@@ -4,6 +4,7 @@ import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
 import { loadPredictor } from '../models/servable';
+import { mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
@@ -129,7 +130,13 @@ async function scoreChampion(
   const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
   const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
   if (championTransform.task !== input.task)
-    return { ...recorded, sameTestSplit: false, notRescored: `it is a ${championTransform.task} model` };
+    throw mlopsError('MLOPS_ERR_EVALUATION_TASK_MISMATCH', {
+      model: input.modelName,
+      version: champion.version,
+      alias: input.championAlias,
+      championTask: championTransform.task,
+      task: input.task,
+    });
   const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows) return { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' };
   const metrics = await rescore(store, champion, rows, input, championTransform, transform);

@@ -31,6 +31,34 @@ describe('trainingPipeline without a task', function () {
       const status = await handle.query(pipelineStatusQuery);
       assert.equal(status.task, 'regression');
       assert.match(status.steps.find((s) => s.stage === 'preprocessing')!.summary!, /regression/);
+
+      // The same model name trained for classification cannot face its regression champion, nor replace it.
+      const labels = await writeSyntheticDataset(tempDir('task-inference'), 'string-labels-parquet', 200);
+      const err = await stack()
+        .client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(`${this.test!.title} classification`),
+          args: [
+            {
+              modelName: 'prices',
+              dataset: { uri: labels.file },
+              target: labels.target,
+              trainer: { taskQueue: queues.training },
+            },
+          ],
+        })
+        .then(
+          () => assert.fail('the workflow should fail'),
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+      assert.equal(err.cause.type, 'MLOPS_ERR_EVALUATION_TASK_MISMATCH');
+      assert.equal(err.cause.nonRetryable, true);
+      assert.match(
+        err.cause.message,
+        /"prices" v1, the champion \(alias production\), is a regression model; this run trained a classification model/,
+      );
     });
   });
 
