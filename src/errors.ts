@@ -226,6 +226,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Export the model to ONNX with one float32 input named "features" and the outputs the contract lists.',
   },
+  MLOPS_ERR_EVALUATION_ONE_CLASS: {
+    message:
+      'The test split of model "{model}" holds {rows} rows, all of class {label}: no metric tells a model from a constant answer on it',
+    retryable: false,
+    fix: 'Set preprocessing.stratify to true so each split keeps the class proportions, or raise split.testFraction; a class with only a handful of rows needs more data before a model of it can be judged.',
+  },
   MLOPS_ERR_EVALUATION_TASK_MISMATCH: {
     message:
       'Model "{model}" v{version}, the champion (alias {alias}), is a {championTask} model; this run trained a {task} model, which cannot be compared with it or replace it: the clients of "{model}" expect {championTask} answers',

@@ -46,6 +46,7 @@ async function evaluateOn(
   testFile: string,
 ): Promise<EvaluateModelResult> {
   const test = await loadTestSet(testFile, input);
+  if (input.task === 'classification') requireTwoClasses(test, input, transform);
   const validation = input.validationUri
     ? await withLocalCopy(store, input.validationUri, (file) => loadTestSet(file, input))
     : test;
@@ -74,6 +75,17 @@ async function loadTestSet(file: string, input: EvaluateModelInput): Promise<Tes
   const n = input.featureColumns.length;
   const rows = columns[0]?.length ?? 0;
   return { features: rowMajor(columns, n, Float32Array), labels: Float64Array.from(columns[n] as number[]), rows };
+}
+
+/** A test split of one class judges nothing: accuracy ties the constant answer, AUC is undefined. */
+function requireTwoClasses(test: TestSet, input: EvaluateModelInput, transform: FittedTransform): void {
+  const first = test.labels[0];
+  if (test.rows === 0 || test.labels.some((label) => label !== first)) return;
+  throw mlopsError('MLOPS_ERR_EVALUATION_ONE_CLASS', {
+    model: input.modelName,
+    rows: test.rows,
+    label: JSON.stringify(transform.target.classes?.[first!] ?? String(first)),
+  });
 }
 
 /**
