@@ -113,7 +113,7 @@ export const errorCatalogue = {
   MLOPS_ERR_DATA_TOO_FEW_ROWS: {
     message: 'Dataset "{source}" has {rows} usable rows; the {split} split would be empty',
     retryable: false,
-    fix: 'Provide more rows, or lower split.testFraction / split.validationFraction.',
+    fix: 'Provide more rows; or, when the test or validation split is the empty one, raise split.testFraction or split.validationFraction (when it is the train split, lower them).',
   },
   MLOPS_ERR_DATA_TARGET_INVALID: {
     message: 'Target column "{column}" of dataset "{source}" cannot be used for {task}: {reason}',

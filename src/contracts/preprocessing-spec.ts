@@ -4,6 +4,7 @@
  * here, so workflow code may use it.
  */
 import { z } from 'zod';
+import { namesText } from './message-text';
 import type { FeatureOptions, FeatureType, ImputeStrategy, PreprocessingSpec } from '../contracts/datasets';
 
 /** A problem with one field of the spec; `path` is relative to the `preprocessing` field. */
@@ -158,7 +159,10 @@ export function specContextProblems(
     if (name === context.target)
       problems.push({ path: ['features', name], message: `is the target "${context.target}", not a feature` });
     else if (context.features && !context.features.includes(name))
-      problems.push({ path: ['features', name], message: 'is not one of the features (pipeline field "features")' });
+      problems.push({
+        path: ['features', name],
+        message: `is not one of the features (pipeline field "features"), which are ${namesText(context.features, 20)}`,
+      });
   }
   return problems;
 }

@@ -78,7 +78,10 @@ export function inferFormat(uri: string): FileFormat {
   if (clean.endsWith('.csv') || clean.endsWith('.csv.gz')) return 'csv';
   if (clean.endsWith('.parquet')) return 'parquet';
   if (/\.(jsonl|ndjson)(\.gz)?$/.test(clean)) return 'jsonl';
-  throw mlopsError('MLOPS_ERR_DATA_FORMAT_UNSUPPORTED', { source: uri, format: path.extname(clean) || '(none)' });
+  // The extension of the path: an http(s) URL's host and port (`127.0.0.1:8765`) are no extension.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/.exec(clean);
+  const name = scheme ? clean.slice(scheme[0].length) : clean;
+  throw mlopsError('MLOPS_ERR_DATA_FORMAT_UNSUPPORTED', { source: uri, format: path.extname(name) || '(none)' });
 }
 
 /** The name a downloaded copy keeps, so DuckDB still sees a `.gz` compression suffix. */

@@ -199,7 +199,10 @@ async function fitTarget(
       column: input.target,
       source: input.snapshotId,
       task: 'classification',
-      reason: `it has ${classes.length} distinct value`,
+      reason:
+        classes.length === 0
+          ? 'it has no value in any row'
+          : `it has one value (${JSON.stringify(classes[0]!.v)}) in every row with a value`,
     });
   }
   return classes.map((c) => c.v);

@@ -342,7 +342,7 @@ describe('preprocessDataset', function () {
       "- preprocessing.features.b.type: Invalid enum value. Expected 'numeric' | 'categorical', received 'text'",
       '- preprocessing.features.c.impute: constant imputation needs a value',
       '- preprocessing.stratify: stratification needs a classification task (task is "regression")',
-      '- preprocessing.features.nope: is not one of the features',
+      '- preprocessing.features.nope: is not one of the features (pipeline field "features"), which are "a", "b", "c", "color", "size"',
     ])
       assert.ok(structural.message.includes(line), `missing "${line}" in:\n${structural.message}`);
 
@@ -382,6 +382,34 @@ describe('preprocessDataset', function () {
     assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
     const withoutIt = await activities.preprocessDataset({ ...input, features: ['x'] });
     assert.deepEqual(withoutIt.featureColumns, ['x']);
+  });
+
+  it('refuses a classification target with one class, or none, saying which', async function () {
+    const dir = tempDir('preprocess-data');
+    const activities = createPipelineActivities(testDeps({ store }));
+    const cases = [
+      {
+        name: 'one-class.csv',
+        y: (i: number) => (i % 4 ? 'cat' : ''),
+        reason: /it has one value \("cat"\) in every row with a value/,
+      },
+      { name: 'no-class.csv', y: () => '', reason: /it has no value in any row/ },
+    ];
+    for (const { name, y, reason } of cases) {
+      const csv = path.join(dir, name);
+      fs.writeFileSync(csv, `x,y\n${Array.from({ length: 30 }, (_, i) => `${i},${y(i)}`).join('\n')}\n`);
+      const snapshot = await activities.ingestDataset({ sourceUri: csv });
+      await assert.rejects(
+        activities.preprocessDataset({
+          ...snapshot,
+          target: 'y',
+          task: 'classification',
+          split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+        }),
+        (err: unknown) =>
+          err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_DATA_TARGET_INVALID' && reason.test(err.message),
+      );
+    }
   });
 
   it('leaves date and time columns out of the default features, saying so, and refuses one listed as a feature', async function () {
