@@ -47,7 +47,8 @@ export interface SnapshotSource {
 
 /** A problem in a snapshot that later steps may trip over; `column` names the column it concerns. */
 export interface SnapshotWarning {
-  kind: 'column-all-null';
+  /** `column-renamed`: a CSV header name the reader changed (made unique, named an empty one, trimmed). */
+  kind: 'column-all-null' | 'column-renamed';
   column: string;
   message: string;
 }

@@ -27,6 +27,8 @@ export interface SourceFile {
 export interface ParquetTable {
   rowCount: number;
   columns: ColumnSchema[];
+  /** CSV header names the reader changed (made unique, named an empty one, trimmed), in column order. */
+  renamed?: { from: string; to: string }[];
 }
 
 /** RFC 4180 dialect, set rather than sniffed: a sniffer that meets a bad row guesses another dialect instead of failing. */
@@ -45,13 +47,16 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
   if (source.bytes === 0) throw empty(source, 'the file is empty (0 bytes)');
   const file = literal(source.localPath);
   let written: ParquetTable | undefined;
-  if (source.format === 'csv') written = await csvToParquet(db, source, parquetPath);
+  let header: string[] | undefined;
+  if (source.format === 'csv') ({ written, header } = await csvToParquet(db, source, parquetPath));
   else if (source.format === 'parquet') await copyToParquet(db, source, `read_parquet(${file})`, parquetPath);
   // Type detection over every row stays flat in memory for JSON (measured), and a sample would drop keys seen later.
   // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it.
   else
     await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
   const table = written ?? (await describeParquet(db, parquetPath));
+  const renamed = header ? renamedColumns(header, table.columns) : [];
+  if (renamed.length > 0) table.renamed = renamed;
   if (table.rowCount === 0)
     throw empty(
       source,
@@ -84,15 +89,25 @@ export async function describeParquet(db: DuckDb, parquetPath: string): Promise<
  * again one way after the other ({@link readInTurn}), so the error reported is the one a strict text read finds first,
  * with its line.
  */
-async function csvToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ParquetTable | undefined> {
+async function csvToParquet(
+  db: DuckDb,
+  source: SourceFile,
+  parquetPath: string,
+): Promise<{ written?: ParquetTable; header: string[] }> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
   const typed = await readTyped(db, source, header, parquetPath);
-  if (typed) return typed;
+  if (typed) return { written: typed, header };
   // One thread from here on: the reads keep file order, and errors name the first bad line.
   await db.run('SET threads = 1');
   await readInTurn(db, source, header, parquetPath);
-  return undefined;
+  return { header };
+}
+
+/** The header's names that are not the columns' names, position by position (a header of another width: none). */
+function renamedColumns(header: string[], columns: ColumnSchema[]): { from: string; to: string }[] {
+  if (header.length !== columns.length) return [];
+  return columns.flatMap((c, i) => (c.name === header[i] ? [] : [{ from: header[i]!, to: c.name }]));
 }
 
 function isConversionError(err: unknown): boolean {

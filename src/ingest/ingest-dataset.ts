@@ -81,8 +81,9 @@ async function stageFile(
   const { table, warnings } = await withIngestDb(work, deps.threads ?? defaultDataThreads, async (db) => {
     // Only a local file has passed the data-root check; errors quote lines and values of no other file.
     const quote = source.kind === 'file';
-    const table = await fileToParquet(db, { ...source, ...fetched, quoteLines: quote }, parquetPath);
-    return { table, warnings: await checkColumns(db, parquetPath, source.uri, table.columns, quote) };
+    const { renamed, ...table } = await fileToParquet(db, { ...source, ...fetched, quoteLines: quote }, parquetPath);
+    const checked = await checkColumns(db, parquetPath, source.uri, table.columns, quote);
+    return { table, warnings: [...renameWarnings(renamed ?? []), ...checked] };
   });
   return {
     snapshotId,
@@ -179,4 +180,13 @@ function toSnapshot(manifest: SnapshotManifest, manifestUri: string, reused: boo
   const { snapshotId, dataUri, rowCount, columns } = manifest;
   const warnings: SnapshotWarning[] = manifest.warnings ?? [];
   return { snapshotId, dataUri, manifestUri, rowCount, columns, reused, warnings };
+}
+
+/** A warning per CSV header name the reader changed: the name to use in target, features and requests is the new one. */
+function renameWarnings(renamed: { from: string; to: string }[]): SnapshotWarning[] {
+  return renamed.map(({ from, to }) => ({
+    kind: 'column-renamed',
+    column: to,
+    message: `Column ${JSON.stringify(from)} of the file's header is named "${to}" in the snapshot (header names are made unique, non-empty and trimmed); use "${to}" in target, features and prediction requests.`,
+  }));
 }

@@ -482,6 +482,36 @@ describe('ingestDataset', function () {
       assert.deepEqual(readManifest(snapshot).warnings, expected);
     });
 
+    it('records a warning for each CSV header name the reader changes, naming the old and the new name', async function () {
+      const { ingest } = harness();
+      const file = path.join(tempDir('renamed-header'), 'renamed.csv');
+      const rows = Array.from(
+        { length: 5 },
+        (_, i) => `${i},${i + 1},${i + 2},${i + 3},${i + 4},${i + 5},${i % 2 ? 'x' : 'z'}`,
+      );
+      fs.writeFileSync(file, `" lead",a,a,Age,age,,y\n${rows.join('\n')}\n`);
+      const snapshot = await ingest({ sourceUri: file });
+      assert.deepEqual(
+        snapshot.columns.map((c) => c.name),
+        ['lead', 'a', 'a_1', 'Age', 'age_1', 'column5', 'y'],
+      );
+      const changed = [
+        { from: ' lead', to: 'lead' },
+        { from: 'a', to: 'a_1' },
+        { from: 'age', to: 'age_1' },
+        { from: '', to: 'column5' },
+      ];
+      assert.deepEqual(
+        snapshot.warnings,
+        changed.map(({ from, to }) => ({
+          kind: 'column-renamed',
+          column: to,
+          message: `Column ${JSON.stringify(from)} of the file's header is named "${to}" in the snapshot (header names are made unique, non-empty and trimmed); use "${to}" in target, features and prediction requests.`,
+        })),
+      );
+      assert.deepEqual(readManifest(snapshot).warnings, snapshot.warnings);
+    });
+
     it('rejects a local file that does not exist with MLOPS_ERR_DATA_SOURCE_NOT_FOUND', async function () {
       await assertIngestFails(
         harness().ingest({ sourceUri: path.join(badData, 'absent.csv') }),
