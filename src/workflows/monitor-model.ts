@@ -36,6 +36,7 @@ import { monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { incidentSignal } from './definitions';
+import { activityFailureAs } from './pipeline-status';
 
 /**
  * Counting a window, or joining a week of log with its labels, is one DuckDB pass: minutes at most; transient faults
@@ -54,17 +55,21 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
   const runId = `${info.workflowId}/${info.runId}`;
   const until = spec.until ?? new Date(info.startTime.getTime() - spec.lagSeconds * 1000).toISOString();
   const [checked, live] = await Promise.all([
-    monitoring.checkModelDrift({
-      modelName: spec.modelName,
-      alias: spec.alias,
-      runId,
-      until,
-      minRows: spec.minRows,
-      preset: spec.preset,
-      thresholds: spec.thresholds,
-      muted: spec.muted,
-      ...(spec.log === 'bigquery' && { log: spec.log }),
-    }),
+    monitoring
+      .checkModelDrift({
+        modelName: spec.modelName,
+        alias: spec.alias,
+        runId,
+        until,
+        minRows: spec.minRows,
+        preset: spec.preset,
+        thresholds: spec.thresholds,
+        muted: spec.muted,
+        ...(spec.log === 'bigquery' && { log: spec.log }),
+      })
+      .catch((err: unknown) => {
+        throw activityFailureAs(err, `monitorModel for model "${spec.modelName}" failed checking drift`);
+      }),
     spec.labels
       ? checkLive({
           modelName: spec.modelName,

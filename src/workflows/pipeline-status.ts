@@ -106,11 +106,20 @@ export function invalidInputAttributes(claimedName: string): Parameters<typeof u
 
 /** Names the model and the step in the failure, keeping the activity's error type so callers can branch on it. */
 export function describeFailure(err: unknown, modelName: string, stage: PipelineStage): unknown {
+  return activityFailureAs(err, `trainingPipeline for model "${modelName}" failed at step ${stage}`);
+}
+
+/**
+ * An activity's catalogued failure as the workflow's own, its message led by `what` (the workflow, the model, the
+ * step): the Web UI and `temporal workflow describe` show the code and the cause at the top, not "Activity task
+ * failed". Other errors pass unchanged.
+ */
+export function activityFailureAs(err: unknown, what: string): unknown {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return err;
   const cause = err.cause;
   return ApplicationFailure.create({
     type: cause.type ?? undefined,
-    message: `trainingPipeline for model "${modelName}" failed at step ${stage}: ${cause.message}`,
+    message: `${what}: ${cause.message}`,
     nonRetryable: true,
     details: cause.details ?? undefined,
     cause: err,

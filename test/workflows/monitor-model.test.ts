@@ -221,6 +221,24 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(attributes.get(searchAttributes.driftShare), undefined);
   });
 
+  it("fails with the drift check's catalogued error at the top, naming the workflow and the model", async function () {
+    const checkModelDrift = () =>
+      Promise.reject(mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: 'nosuch', what: 'alias "production"' }));
+    await withFakeActivities(this.test!.title, { checkModelDrift }, async (taskQueue) => {
+      const handle = await stack().client.workflow.start(monitorModel, {
+        taskQueue,
+        workflowId: uniqueName(this.test!.title),
+        args: [{ modelName: 'nosuch' }],
+      });
+      const cause = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_REGISTRY_NOT_FOUND');
+      assert.match(
+        cause.message,
+        /^monitorModel for model "nosuch" failed checking drift: MLOPS_ERR_REGISTRY_NOT_FOUND: /,
+      );
+      assert.equal(cause.nonRetryable, true);
+    });
+  });
+
   it('fails invalid input with every bad field listed', async function () {
     await withFakeActivities(this.test!.title, {}, async (taskQueue) => {
       const handle = await stack().client.workflow.start(monitorModel, {
