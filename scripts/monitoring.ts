@@ -1,46 +1,73 @@
 /**
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
- * [--labels <uri> [--id-column request_id] [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per cron tick), or updates it when it exists. Connects
- * to the Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ * [--muted a,b] [--threshold name=value …] [--labels <uri> [--id-column request_id] [--label-column label]
+ * [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
+ * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model>` deletes it. Connects to the
+ * Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ *
+ * Exit codes: 0 done; 1 the server or the store failed; 2 a bad command line or input.
  */
 import { parseArgs } from 'node:util';
-import { connectTemporalClient } from '../src/temporal-client';
+import type { Client } from '@temporalio/client';
+import { createArtifactStore } from '../src/artifacts';
 import { loadConfig } from '../src/config';
+import type { MlopsConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { parseWorkflowInput } from '../src/contracts/validate';
-import { upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
+import { isMlopsError, mlopsError } from '../src/errors';
+import { readAlias } from '../src/registry/model-registry';
+import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
+import { connectTemporalClient } from '../src/temporal-client';
 
 const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
-      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]`;
+      [--muted <feature>,<feature>] [--threshold <feature>=<value> …]
+      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
+  npm run monitoring -- unschedule <model>`;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      cron: { type: 'string' },
-      alias: { type: 'string' },
-      'min-rows': { type: 'string' },
-      preset: { type: 'string' },
-      labels: { type: 'string' },
-      'id-column': { type: 'string' },
-      'label-column': { type: 'string' },
-      'accuracy-drop': { type: 'string' },
-      log: { type: 'string' },
-    },
-  });
-  const [command, modelName, ...extra] = positionals;
-  const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
-  if (command !== 'schedule' || !modelName || extra.length || !values.cron || (labelFlags && !values.labels)) {
-    console.error(usage);
-    return 2;
+class UsageError extends Error {}
+
+const options = {
+  cron: { type: 'string' },
+  alias: { type: 'string' },
+  'min-rows': { type: 'string' },
+  preset: { type: 'string' },
+  muted: { type: 'string' },
+  threshold: { type: 'string', multiple: true },
+  labels: { type: 'string' },
+  'id-column': { type: 'string' },
+  'label-column': { type: 'string' },
+  'accuracy-drop': { type: 'string' },
+  log: { type: 'string' },
+} as const;
+
+function commandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
+}
+
+/** `--threshold tenure=0.2` (repeated) as `{ tenure: 0.2 }`; a value that is not a number stays for the schema. */
+function thresholdsOf(pairs: string[]): Record<string, number> {
+  const thresholds: Record<string, number> = {};
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new UsageError(`--threshold takes <feature>=<value>; got "${pair}".`);
+    thresholds[pair.slice(0, at)] = Number(pair.slice(at + 1));
+  }
+  return thresholds;
+}
+
+function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>['values']): MonitorModelInput {
   const input: MonitorModelInput = { modelName };
   if (values.alias) input.alias = values.alias;
   if (values['min-rows']) input.minRows = Number(values['min-rows']);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
+  if (values.muted) input.muted = values.muted.split(',').filter((f) => f !== '');
+  if (values.threshold) input.thresholds = thresholdsOf(values.threshold);
   if (values.labels)
     input.labels = {
       uri: values.labels,
@@ -51,23 +78,77 @@ async function main(argv: string[]): Promise<number> {
   if (values.log) input.log = values.log as MonitorModelInput['log'];
   // Refused here, with every bad flag listed, rather than by each scheduled run.
   parseWorkflowInput(monitorModelInputSchema, input, 'monitorModel');
+  return input;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = commandLine(argv);
+  const [command, modelName, ...extra] = positionals;
+  if (command !== 'schedule' && command !== 'unschedule') throw new UsageError(`Unknown command "${command ?? ''}".`);
+  if (!modelName || extra.length) throw new UsageError(`${command} takes one model name.`);
+  const given = Object.keys(values);
+  if (command === 'unschedule' && given.length) throw new UsageError('unschedule takes no options.');
+  if (command === 'schedule' && !values.cron) throw new UsageError('schedule needs --cron.');
+  const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
+  if (labelFlags && !values.labels)
+    throw new UsageError('--id-column, --label-column and --accuracy-drop need --labels.');
+  const input = command === 'schedule' ? scheduleInput(modelName, values) : undefined;
   const config = loadConfig();
   const temporal = await connectTemporalClient(config);
   try {
-    const { scheduleId, created } = await upsertMonitoringSchedule(temporal.client, { cron: values.cron, input });
-    console.log(
-      `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${values.cron}"`,
-    );
+    if (!input) {
+      const deleted = await deleteMonitoringSchedule(temporal.client, modelName);
+      console.log(
+        deleted ? `Deleted the monitoring schedule of ${modelName}.` : `${modelName} had no monitoring schedule.`,
+      );
+      return 0;
+    }
+    console.log(await schedule(temporal.client, config, input, values.cron!));
     return 0;
   } finally {
     await temporal.close();
   }
 }
 
+async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
+  const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron, input }).catch((err: unknown) => {
+    // The client turns the server's "invalid schedule spec" into a TypeError; the cron is the whole spec.
+    if (!(err instanceof TypeError)) throw err;
+    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+      argument: '--cron',
+      script: 'monitoring',
+      command: 'schedule',
+      reason: `the server refused "${cron}": ${err.message}`,
+    });
+  });
+  const lines = [
+    `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${cron}"`,
+  ];
+  const alias = input.alias ?? 'production';
+  // A schedule may come before the first deployment; say so, since its runs fail until then.
+  const deployed = await readAlias(createArtifactStore(config), input.modelName, alias).then(
+    (record) => record !== undefined,
+    () => undefined,
+  );
+  if (deployed === false)
+    lines.push(
+      `Note: model ${input.modelName} has no version with alias ${alias} in the registry (${config.artifactRoot}); its runs fail until one is deployed.`,
+    );
+  return lines.join('\n');
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${usage}`);
+      process.exit(2);
+    }
     console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
+    process.exit(
+      isMlopsError(err, 'MLOPS_ERR_CLI_ARGUMENT_INVALID') || isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID')
+        ? 2
+        : 1,
+    );
   },
 );

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { MonitorModelInput } from '../contracts/monitoring';
 import { monitoringCatchupWindow, monitoringScheduleId } from '../contracts/monitoring';
 import type { ModelScheduleOptions, ScheduledWorkflow } from './cron-schedule';
-import { upsertModelSchedule } from './cron-schedule';
+import { deleteModelSchedule, upsertModelSchedule } from './cron-schedule';
 
 const monitoring: ScheduledWorkflow = {
   workflowType: 'monitorModel',
@@ -24,4 +24,9 @@ export function upsertMonitoringSchedule(
   options: MonitoringScheduleOptions,
 ): Promise<{ scheduleId: string; created: boolean }> {
   return upsertModelSchedule(client, monitoring, options);
+}
+
+/** Deletes the model's monitoring schedule; false when it had none. */
+export function deleteMonitoringSchedule(client: Client, modelName: string): Promise<boolean> {
+  return deleteModelSchedule(client, monitoring, modelName);
 }

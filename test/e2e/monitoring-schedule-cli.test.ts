@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { readmeBlock, runReadmeLine, scheduleEssentials as essentials } from '../support/readme';
-import { repoRoot, stack } from '../support/stack';
+import { npmScript } from '../support/models-script';
+import { repoRoot, stack, uniqueName } from '../support/stack';
 
 describe('the monitoring schedule commands in the README', function () {
   this.timeout(120_000);
@@ -32,5 +33,52 @@ describe('the monitoring schedule commands in the README', function () {
     assert.deepEqual(essentials(after), fromCli);
     assert.ok(after.info.lastUpdatedAt, 'the second command updated the existing schedule');
     await handle.delete();
+  });
+
+  it('npm run monitoring takes muted features and thresholds, refuses a bad line or cron with exit 2, and unschedules', async function () {
+    const model = uniqueName('unmonitored');
+    const handle = stack().client.schedule.getHandle(monitoringScheduleId(model));
+    const made = await npmScript(
+      'monitoring',
+      'schedule',
+      model,
+      '--cron',
+      '*/5 * * * *',
+      '--muted',
+      'region,senior',
+      '--threshold',
+      'tenure_months=0.2',
+      '--threshold',
+      'prediction=0.3',
+    );
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, new RegExp(`^Created schedule monitor-${model}: monitorModel `));
+    // A model with nothing deployed yet: the schedule is made, and the runs' fate is said.
+    assert.match(
+      made.stdout,
+      new RegExp(`\\nNote: model ${model} has no version with alias production in the registry`),
+    );
+    const [args] = (await handle.describe()).action.args as [Record<string, unknown>];
+    assert.deepEqual(
+      { muted: args.muted, thresholds: args.thresholds },
+      { muted: ['region', 'senior'], thresholds: { tenure_months: 0.2, prediction: 0.3 } },
+    );
+
+    const unknown = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *', '--mute', 'region');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--mute'[\s\S]*Usage:\n {2}npm run monitoring -- schedule <model>/);
+    const cron = await npmScript('monitoring', 'schedule', model, '--cron', '99 * * * *');
+    assert.equal(cron.code, 2);
+    assert.match(
+      cron.stderr,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --cron of `npm run monitoring -- schedule` is invalid: the server refused "99 \* \* \* \*"/,
+    );
+
+    assert.deepEqual(await npmScript('monitoring', 'unschedule', model), {
+      code: 0,
+      stdout: `Deleted the monitoring schedule of ${model}.\n`,
+      stderr: '',
+    });
+    assert.equal((await npmScript('monitoring', 'unschedule', model)).stdout, `${model} had no monitoring schedule.\n`);
   });
 });

@@ -1,4 +1,4 @@
-/** `npm run models` run as a user runs it: the script in a child process, against the test server. */
+/** `npm run models` (and the other scripts) run as a user runs it: the script in a child process, against the test server. */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,14 +8,22 @@ const execFileAsync = promisify(execFile);
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 /** Runs `npm run models -- …` (the script under tsx) against the test server: exit code, stdout and stderr. */
-export async function modelsScript(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export function modelsScript(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return npmScript('models', ...args);
+}
+
+/** Runs `npm run <script> -- …` (scripts/<script>.ts under tsx) against the test server. */
+export async function npmScript(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: stack().server.address,
     TEMPORAL_NAMESPACE: stack().server.namespace,
   };
   try {
-    const { stdout, stderr } = await execFileAsync(tsx, ['scripts/models.ts', ...args], {
+    const { stdout, stderr } = await execFileAsync(tsx, [`scripts/${script}.ts`, ...args], {
       cwd: repoRoot,
       env,
     });
