@@ -202,7 +202,16 @@ export interface PreprocessResult {
   droppedRows: { missingTarget: number; duplicates: number };
   /** Columns left out of the default feature list (no `features` given): those of date and time types. */
   leftOut?: LeftOutColumn[];
+  /** Fitted features that will serve poorly (absent when there are none). */
+  warnings?: FeatureWarning[];
   reused: boolean;
+}
+
+/** A fitted feature that will serve poorly: `feature-mostly-unknown`, most of its values outside its kept categories. */
+export interface FeatureWarning {
+  kind: 'feature-mostly-unknown';
+  feature: string;
+  message: string;
 }
 
 /** A column of the snapshot that is not a feature although no feature list left it out, and why. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LeftOutColumn } from './datasets';
+import type { FeatureWarning, LeftOutColumn } from './datasets';
 import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
@@ -331,6 +331,8 @@ export interface TrainingPipelineResult {
   artifacts: { profile: string; report: string; transform: string; model: string; evaluation: string };
   /** Columns that are no features although no feature list left them out (date and time columns), and why. */
   leftOut?: LeftOutColumn[];
+  /** Features that will serve poorly, from preprocessing (e.g. an identifier whose values mostly fall in the unknown bucket). */
+  warnings?: FeatureWarning[];
 }
 
 export interface GateDecision {

@@ -3,7 +3,7 @@
  * statistics, top categories) come back to Node. Numeric features take two passes over the table in all (clip bounds,
  * then statistics of the clipped values); each categorical feature takes one grouped query, two for most_frequent.
  */
-import type { NumericTransform, FeatureTransform } from '../contracts/datasets';
+import type { FeatureTransform, FeatureWarning, NumericTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import type { QuantileItem } from '../warehouse/sql-dialect';
 import { runQuantileQuery, sampledRows } from '../warehouse/sql-dialect';
@@ -41,7 +41,7 @@ export async function fitFeatures(
   w: Fitting['w'],
   relation: Pick<Fitting, 'assigned' | 'train' | 'trainRows'>,
   plans: FeaturePlan[],
-): Promise<FeatureTransform[]> {
+): Promise<{ features: FeatureTransform[]; warnings: FeatureWarning[] }> {
   const f: Fitting = { w, ...relation };
   const [numeric, ...categorical] = await Promise.all([
     fitNumerics(
@@ -50,9 +50,19 @@ export async function fitFeatures(
     ),
     ...plans.filter((p): p is CategoricalPlan => p.type === 'categorical').map((p) => fitCategorical(f, p)),
   ]);
-  const byName = new Map<string, FeatureTransform>([...numeric, ...categorical.map((t) => [t.name, t] as const)]);
-  return plans.map((p) => byName.get(p.name)!);
+  const byName = new Map<string, FeatureTransform>([
+    ...numeric,
+    ...categorical.map((c) => [c.transform.name, c.transform] as const),
+  ]);
+  const warnings = categorical.flatMap((c) => (c.warning ? [c.warning] : []));
+  return { features: plans.map((p) => byName.get(p.name)!), warnings };
 }
+
+/**
+ * Below this share of training rows covered by its kept categories, a categorical feature is mostly unknown: an
+ * identifier, a timestamp read as text or free text, whose one-hot columns fit values seen once or twice.
+ */
+const minCategoryCoverage = 0.5;
 
 function trainRows(f: Fitting): string {
   return `FROM ${f.assigned} WHERE ${f.train}`;
@@ -149,7 +159,10 @@ function clipped(d: SqlDialect, p: NumericPlan, bounds: Bounds): string {
   return `CASE WHEN ${c} IS NOT NULL THEN ${x} END`;
 }
 
-async function fitCategorical(f: Fitting, plan: CategoricalPlan): Promise<FeatureTransform> {
+async function fitCategorical(
+  f: Fitting,
+  plan: CategoricalPlan,
+): Promise<{ transform: FeatureTransform; warning?: FeatureWarning }> {
   const d = f.w.dialect;
   const c = d.ident(plan.name);
   const impute = plan.impute.strategy === 'constant' ? plan.impute.value : await mostFrequent(f, plan);
@@ -157,7 +170,24 @@ async function fitCategorical(f: Fitting, plan: CategoricalPlan): Promise<Featur
   const top = (await f.w.query(
     `SELECT coalesce(${categoryText(d, c)}, ${d.literal(impute)}) AS v, count(*) AS n ${trainRows(f)}
      GROUP BY 1 ORDER BY n DESC, v LIMIT ${plan.maxCategories}`,
-  )) as { v: string }[];
+  )) as { v: string; n: number | bigint }[];
+  const covered = top.reduce((sum, t) => sum + Number(t.n), 0) / Math.max(1, f.trainRows);
+  const warning =
+    top.length === plan.maxCategories && covered < minCategoryCoverage
+      ? {
+          kind: 'feature-mostly-unknown' as const,
+          feature: plan.name,
+          message:
+            `Feature "${plan.name}": its ${plan.maxCategories} most frequent training values cover ` +
+            `${(covered * 100).toFixed(1)}% of the training rows; the rest, and most values in serving, fall in the ` +
+            'unknown bucket. An identifier or free text is no feature: leave it out of features (or raise ' +
+            `preprocessing.features.${plan.name}.maxCategories if its values do repeat).`,
+        }
+      : undefined;
+  return { transform: categoricalTransform(plan, impute, top), ...(warning && { warning }) };
+}
+
+function categoricalTransform(plan: CategoricalPlan, impute: string, top: { v: string }[]): FeatureTransform {
   const base = {
     kind: 'categorical' as const,
     name: plan.name,

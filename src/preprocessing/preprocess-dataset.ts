@@ -64,6 +64,7 @@ export async function preprocessDataset(
       rows: fitted.rows,
       droppedRows: fitted.droppedRows,
       ...(plan.leftOut.length > 0 && { leftOut: plan.leftOut }),
+      ...(fitted.warnings.length > 0 && { warnings: fitted.warnings }),
       reused: false,
     };
     await writeJson(store, resultUri, result);
@@ -105,7 +106,11 @@ async function fitAndApply(
     ),
     fitTarget(w, assigned, { ...input, task }, plan.spec.maxClasses ?? defaultMaxClasses),
   ]);
-  const features = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
+  const { features, warnings } = await fitFeatures(
+    w,
+    { assigned, train: where('train'), trainRows: rows.train },
+    plan.features,
+  );
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input.target, classes)} AS ${d.ident(labelColumn)}`,
@@ -128,7 +133,7 @@ async function fitAndApply(
     labelColumn,
     rows: { dedupe, split: { ...plan.split, stratify } },
   };
-  return { transform, rows, droppedRows };
+  return { transform, rows, droppedRows, warnings };
 }
 
 function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCounts {

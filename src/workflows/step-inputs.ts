@@ -128,5 +128,6 @@ export function pipelineResult(
       evaluation: evaluation.reportUri,
     },
     ...(prepared.leftOut && { leftOut: prepared.leftOut }),
+    ...(prepared.warnings && { warnings: prepared.warnings }),
   };
 }

@@ -412,6 +412,39 @@ describe('preprocessDataset', function () {
     }
   });
 
+  it('warns of a categorical feature whose kept categories cover under half the training rows, as an identifier does', async function () {
+    const csv = path.join(tempDir('preprocess-data'), 'with-id.csv');
+    const rows = Array.from(
+      { length: 300 },
+      (_, i) => `cust-${1000 + i},${['a', 'b', 'c'][i % 3]},${i % 11},${i % 2 ? 'x' : 'z'}`,
+    );
+    fs.writeFileSync(csv, `customer_id,plan,n,y\n${rows.join('\n')}\n`);
+    const activities = createPipelineActivities(testDeps({ store }));
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    const input: PreprocessInput = {
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    };
+    const result = await activities.preprocessDataset(input);
+    assert.deepEqual(
+      result.warnings?.map((w) => [w.kind, w.feature]),
+      [['feature-mostly-unknown', 'customer_id']],
+    );
+    assert.match(
+      result.warnings![0]!.message,
+      new RegExp(
+        `its 50 most frequent training values cover ${((50 / result.rows.train) * 100).toFixed(1)}% of the training rows`,
+      ),
+    );
+    // The plan's feature with three repeating values, and the numeric one, fit without a word.
+    assert.deepEqual(
+      (await readJson<FittedTransform>(store, result.transformUri)).features.map((f) => f.name),
+      ['customer_id', 'plan', 'n'],
+    );
+  });
+
   it('leaves date and time columns out of the default features, saying so, and refuses one listed as a feature', async function () {
     // ISO timestamps, day-first dates and plain timestamps with milliseconds: DuckDB types them, and its text for
     // them is not what a client sends, so as categories every served value would be unknown.
