@@ -433,7 +433,7 @@ describe('preprocessDataset', function () {
       [['feature-mostly-unknown', 'customer_id']],
     );
     assert.match(
-      result.warnings![0]!.message,
+      result.warnings[0]!.message,
       new RegExp(
         `its 50 most frequent training values cover ${((50 / result.rows.train) * 100).toFixed(1)}% of the training rows`,
       ),
