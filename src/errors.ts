@@ -360,7 +360,7 @@ export const errorCatalogue = {
   MLOPS_ERR_ROLLOUT_STATS_UNAVAILABLE: {
     message: 'No model server of "{model}" answered the stats request: {reasons}',
     retryable: true,
-    fix: 'Check that the servers listed in the controller input (servers) are running and reachable from the pipeline worker; the step is retried.',
+    fix: 'Check that the servers listed in the controller input (servers) are running and reachable from the pipeline worker. The step tries a few times; a canary step that still fails is recorded and tried again by the controller, and a request (deploy) that failed can be sent again once a server answers.',
   },
   MLOPS_ERR_ROLLOUT_STATS_REFUSED: {
     message: 'Every model server of "{model}" refused the stats request: {reasons}',
