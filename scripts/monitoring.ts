@@ -15,8 +15,9 @@ import type { MlopsConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { parseWorkflowInput } from '../src/contracts/validate';
-import { isMlopsError, mlopsError } from '../src/errors';
+import { isMlopsError } from '../src/errors';
 import { readAlias } from '../src/registry/model-registry';
+import { cronRefusal } from '../src/schedules/cron-schedule';
 import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 import { connectTemporalClient } from '../src/temporal-client';
 
@@ -112,14 +113,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
   const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron, input }).catch((err: unknown) => {
-    // The client turns the server's "invalid schedule spec" into a TypeError; the cron is the whole spec.
-    if (!(err instanceof TypeError)) throw err;
-    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
-      argument: '--cron',
-      script: 'monitoring',
-      command: 'schedule',
-      reason: `the server refused "${cron}": ${err.message}`,
-    });
+    throw cronRefusal(err, cron, 'monitoring', 'schedule');
   });
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${cron}"`,

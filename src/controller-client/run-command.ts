@@ -9,6 +9,7 @@ import type { ControllerAnswer, ControllerInput, ControllerState } from '../cont
 import { controllerWorkflowId } from '../contracts/controller';
 import { taskQueues } from '../contracts/task-queues';
 import { isMlopsError, mlopsError } from '../errors';
+import { cronRefusal } from '../schedules/cron-schedule';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { parseControllerInput } from '../workflows/controller-state';
@@ -120,14 +121,7 @@ function notRunning(modelName: string, cause?: Error): Error {
 
 async function scheduleRetrain(client: Client, schedule: RetrainScheduleOptions): Promise<string> {
   const { scheduleId, created } = await upsertRetrainSchedule(client, schedule).catch((err: unknown) => {
-    // The client turns the server's "invalid schedule spec" into a TypeError; the cron is the whole spec.
-    if (!(err instanceof TypeError)) throw err;
-    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
-      argument: '--cron',
-      script: 'models',
-      command: 'schedule-retrain',
-      reason: `the server refused "${schedule.cron}": ${err.message}`,
-    });
+    throw cronRefusal(err, schedule.cron, 'models', 'schedule-retrain');
   });
   const { modelName } = schedule.input;
   const lines = [

@@ -8,6 +8,7 @@ import type { Client, ScheduleOptions } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { taskQueues } from '../contracts/task-queues';
+import { mlopsError } from '../errors';
 
 /** What a kind of model schedule starts. */
 export interface ScheduledWorkflow {
@@ -77,4 +78,18 @@ export async function deleteModelSchedule(
     if (err instanceof ScheduleNotFoundError) return false;
     throw err;
   }
+}
+
+/**
+ * The server's refusal of a cron as the command line's error: the client turns the server's "invalid schedule spec"
+ * into a TypeError, and the cron is the whole spec. Other errors pass unchanged.
+ */
+export function cronRefusal(err: unknown, cron: string, script: string, command: string): unknown {
+  if (!(err instanceof TypeError)) return err;
+  return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+    argument: '--cron',
+    script,
+    command,
+    reason: `the server refused "${cron}": ${err.message}`,
+  });
 }
