@@ -112,6 +112,11 @@ export interface PreprocessInput {
   preprocessing?: PreprocessingSpec;
   /** @default 'duckdb' */
   warehouse?: WarehouseName;
+  /**
+   * The pipeline's `gate.metric`, checked against the task once it is settled here (inferred or given), so a metric of
+   * the other task fails before training rather than at evaluation.
+   */
+  gateMetric?: string;
 }
 
 /**

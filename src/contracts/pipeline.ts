@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mlopsError } from '../errors';
 import type { FeatureWarning, LeftOutColumn } from './datasets';
 import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
@@ -190,7 +191,8 @@ export const trainingPipelineInputSchema = z
           .enum(['accuracy', 'auc', 'f1', 'log_loss', 'rmse', 'mae', 'r2'])
           .optional()
           .describe(
-            'Metric the challenger is judged on; one the evaluation reports for the task. ' +
+            'Metric the challenger is judged on; one the evaluation reports for the task (with an inferred task, ' +
+              'checked once preprocessing settles it, before training). ' +
               '@default `auc` (binary), `accuracy` (multi-class), `rmse` (regression)',
           ),
         minImprovement: z
@@ -353,4 +355,18 @@ export function settledTask(
   spec: { task?: 'classification' | 'regression' },
 ): 'classification' | 'regression' {
   return prepared.task ?? spec.task ?? 'classification';
+}
+
+/**
+ * The input schema checks gate.metric against a task given in the input; an inferred task is only known once
+ * preprocessing settled it, so preprocessing (before training) and evaluation check it then, instead of judging on a
+ * metric never computed.
+ */
+export function checkGateMetric(input: { task: 'classification' | 'regression'; gate: { metric?: string } }): void {
+  const metric = input.gate.metric;
+  if (!metric || ['rmse', 'mae', 'r2'].includes(metric) === (input.task === 'regression')) return;
+  throw mlopsError('MLOPS_ERR_PIPELINE_INPUT_INVALID', {
+    workflow: 'trainingPipeline',
+    problems: `- gate.metric: "${metric}" is not a ${input.task} metric (the task was inferred from the target; set task to choose it)`,
+  });
 }

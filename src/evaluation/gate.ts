@@ -4,7 +4,6 @@
  */
 import type { GateDecision } from '../contracts/pipeline';
 import type { EvaluateModelInput } from '../contracts/training';
-import { mlopsError } from '../errors';
 import { lowerIsBetter } from './metrics';
 
 export interface ChampionScore {
@@ -17,19 +16,6 @@ export interface ChampionScore {
   sameTestSplit: boolean;
   /** Why it could not be re-scored, when it was not. */
   notRescored?: string;
-}
-
-/**
- * The input schema checks gate.metric against a task given in the input; an inferred task is only known here, after
- * training, so a mismatch is reported now (before anything is written) instead of judging on a metric never computed.
- */
-export function checkGateMetric(input: EvaluateModelInput): void {
-  const metric = input.gate.metric;
-  if (!metric || ['rmse', 'mae', 'r2'].includes(metric) === (input.task === 'regression')) return;
-  throw mlopsError('MLOPS_ERR_PIPELINE_INPUT_INVALID', {
-    workflow: 'trainingPipeline',
-    problems: `- gate.metric: "${metric}" is not a ${input.task} metric (the task was inferred from the target; set task to choose it)`,
-  });
 }
 
 function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {

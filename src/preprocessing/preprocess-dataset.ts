@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import { preprocessedFiles } from '../artifacts/layout';
 import type { FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
+import { checkGateMetric, settledTask } from '../contracts/pipeline';
 import { mlopsError } from '../errors';
 import { fitFeatures } from './fit';
 import type { PreprocessingPlan } from './plan';
@@ -40,13 +41,19 @@ export async function preprocessDataset(
   const plan = planPreprocessing(input);
   const files = preprocessedFiles(store, input.snapshotId, plan.specHash);
   const resultUri = files.result;
-  if (await store.exists(resultUri)) return { ...(await readJson<PreprocessResult>(store, resultUri)), reused: true };
+  if (await store.exists(resultUri)) {
+    const stored = await readJson<PreprocessResult>(store, resultUri);
+    checkGateMetric({ gate: { metric: input.gateMetric }, task: settledTask(stored, input) });
+    return { ...stored, reused: true };
+  }
 
   const work = await makeTempDir('mlops-preprocess-');
   try {
     const fitted = await withLocalCopy(store, input.dataUri, (file) =>
       withWarehouseSession(input.warehouse, settings, input.snapshotId, (w) => fitAndApply(w, file, work, input, plan)),
     );
+    // The task is settled now: a gate metric of the other task fails here, before anything is stored or trained.
+    checkGateMetric({ gate: { metric: input.gateMetric }, task: fitted.transform.task });
     const uris = files.splits;
     for (const s of splits) await store.upload(path.join(work, `${s}.parquet`), uris[s]);
     const transformUri = files.transform;

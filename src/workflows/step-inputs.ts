@@ -44,6 +44,7 @@ export function preprocessInput(spec: TrainingPipelineSpec, snapshot: DatasetSna
     split: spec.split,
     preprocessing: spec.preprocessing,
     warehouse: spec.warehouse,
+    ...(spec.gate.metric !== undefined && { gateMetric: spec.gate.metric }),
   };
 }
 

@@ -143,6 +143,8 @@ describe('trainingPipeline without a task', function () {
       assert.ok(err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
       assert.match(err.cause.message, /- gate\.metric: "rmse" is not a classification metric/);
+      // Found once preprocessing settled the task, before any training was spent on it.
+      assert.match(err.cause.message, /failed at step preprocessing: /);
     });
   });
 });
