@@ -7,8 +7,7 @@
  */
 import { connectTemporalClient } from '../src/temporal-client';
 import { loadConfig } from '../src/config';
-import { isMlopsError } from '../src/errors';
-import { parseModelsCommand, usage, UsageError } from '../src/controller-client/command-line';
+import { parseModelsCommand, scriptExitCode, usage } from '../src/controller-client/command-line';
 import { runModelsCommand } from '../src/controller-client/run-command';
 
 async function main(argv: string[]): Promise<number> {
@@ -26,18 +25,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError) {
-    console.error(`${err.message}\n\n${usage}`);
-    return 2;
-  }
-  console.error(err instanceof Error ? err.message : err);
-  return isMlopsError(err, 'MLOPS_ERR_CLI_ARGUMENT_INVALID') || isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID')
-    ? 2
-    : 1;
-}
-
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: unknown) => process.exit(exitCodeOf(err)),
+  (err: unknown) => process.exit(scriptExitCode(err, usage)),
 );

@@ -15,7 +15,7 @@ import type { MlopsConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { parseWorkflowInput } from '../src/contracts/validate';
-import { isMlopsError } from '../src/errors';
+import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
 import { readAlias } from '../src/registry/model-registry';
 import { cronRefusal } from '../src/schedules/cron-schedule';
 import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
@@ -26,8 +26,6 @@ const usage = `Usage:
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
   npm run monitoring -- unschedule <model>`;
-
-class UsageError extends Error {}
 
 const options = {
   cron: { type: 'string' },
@@ -133,16 +131,5 @@ async function schedule(client: Client, config: MlopsConfig, input: MonitorModel
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      console.error(`${err.message}\n\n${usage}`);
-      process.exit(2);
-    }
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(
-      isMlopsError(err, 'MLOPS_ERR_CLI_ARGUMENT_INVALID') || isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID')
-        ? 2
-        : 1,
-    );
-  },
+  (err: unknown) => process.exit(scriptExitCode(err, usage)),
 );

@@ -1,7 +1,4 @@
-/**
- * Client-given text inside error messages, bounded: a field name can be as long as the body, and an answer must not
- * echo a megabyte back. Pure, so the workflows use it too.
- */
+/** Client-given text inside error messages, bounded. Pure, so the workflows and contracts use it too. */
 
 /**
  * A client's name or text quoted for an error message, cut after `max` characters: a field name can be as long as the

@@ -9,7 +9,7 @@ import { controllerInputSchema } from '../contracts/controller';
 import { requestRetrainInputSchema } from '../contracts/request-retrain';
 import { parseWorkflowInput } from '../contracts/validate';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
-import { mlopsError } from '../errors';
+import { isMlopsError, mlopsError } from '../errors';
 import type { ControllerUpdate, UpdateCommandName } from './controller-updates';
 import { controllerUpdate, updateCommands } from './controller-updates';
 import type { OptionValues } from './option-values';
@@ -25,6 +25,21 @@ export type ModelsCommand =
 /** A command line that does not name a known command with its arguments and options. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * Prints why a script failed and returns its exit code: 2 for a bad command line (with `usage`) or a refused argument or
+ * input, 1 for anything else (the server, the store). `npm run models` and `npm run monitoring` end this way.
+ */
+export function scriptExitCode(err: unknown, usage: string): number {
+  if (err instanceof UsageError) {
+    console.error(`${err.message}\n\n${usage}`);
+    return 2;
+  }
+  console.error(err instanceof Error ? err.message : err);
+  return isMlopsError(err, 'MLOPS_ERR_CLI_ARGUMENT_INVALID') || isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID')
+    ? 2
+    : 1;
 }
 
 const thresholdUsage =

@@ -52,8 +52,6 @@ export async function preprocessDataset(
     const fitted = await withLocalCopy(store, input.dataUri, (file) =>
       withWarehouseSession(input.warehouse, settings, input.snapshotId, (w) => fitAndApply(w, file, work, input, plan)),
     );
-    // The task is settled now: a gate metric of the other task fails here, before anything is stored or trained.
-    checkGateMetric({ gate: { metric: input.gateMetric }, task: fitted.transform.task });
     const uris = files.splits;
     for (const s of splits) await store.upload(path.join(work, `${s}.parquet`), uris[s]);
     const transformUri = files.transform;
@@ -98,6 +96,8 @@ async function fitAndApply(
   const stratify = plan.spec.stratify ?? false;
   const snapshot = await w.snapshotTable(input.snapshotId, file);
   const task = input.task ?? (await inferTask(w, snapshot, input.target, targetTypeOf(input)));
+  // The task is settled: a gate metric of the other task fails now, before splitting, fitting or training.
+  checkGateMetric({ gate: { metric: input.gateMetric }, task });
   if (stratify && task === 'regression') {
     throw mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
       source: input.snapshotId,

@@ -82,6 +82,20 @@ describe('preprocessDataset', function () {
     };
   }
 
+  /** Ingests a CSV of `header` and `rows`; its snapshot, and the classification input of its column "y". */
+  async function csvInput(name: string, header: string, rows: string[]) {
+    const csv = path.join(tempDir('preprocess-data'), name);
+    fs.writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
+    const snapshot = await createPipelineActivities(testDeps({ store })).ingestDataset({ sourceUri: csv });
+    const input: PreprocessInput = {
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    };
+    return { snapshot, input };
+  }
+
   function churnInput(preprocessing?: PreprocessingSpec, snapshot = churn): PreprocessInput {
     return {
       ...snapshot,
@@ -358,19 +372,9 @@ describe('preprocessDataset', function () {
   });
 
   it('refuses a feature column that has no value in any row, naming it, and writes nothing', async function () {
-    const csv = path.join(tempDir('preprocess-data'), 'empty-feature.csv');
-    fs.writeFileSync(
-      csv,
-      `x,notes,y\n${Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`).join('\n')}\n`,
-    );
+    const rows = Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`);
+    const { snapshot, input } = await csvInput('empty-feature.csv', 'x,notes,y', rows);
     const activities = createPipelineActivities(testDeps({ store }));
-    const snapshot = await activities.ingestDataset({ sourceUri: csv });
-    const input: PreprocessInput = {
-      ...snapshot,
-      target: 'y',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-    };
     await assert.rejects(
       activities.preprocessDataset(input),
       (err: unknown) =>
@@ -385,7 +389,6 @@ describe('preprocessDataset', function () {
   });
 
   it('refuses a classification target with one class, or none, saying which', async function () {
-    const dir = tempDir('preprocess-data');
     const activities = createPipelineActivities(testDeps({ store }));
     const cases = [
       {
@@ -396,16 +399,13 @@ describe('preprocessDataset', function () {
       { name: 'no-class.csv', y: () => '', reason: /it has no value in any row/ },
     ];
     for (const { name, y, reason } of cases) {
-      const csv = path.join(dir, name);
-      fs.writeFileSync(csv, `x,y\n${Array.from({ length: 30 }, (_, i) => `${i},${y(i)}`).join('\n')}\n`);
-      const snapshot = await activities.ingestDataset({ sourceUri: csv });
+      const { input } = await csvInput(
+        name,
+        'x,y',
+        Array.from({ length: 30 }, (_, i) => `${i},${y(i)}`),
+      );
       await assert.rejects(
-        activities.preprocessDataset({
-          ...snapshot,
-          target: 'y',
-          task: 'classification',
-          split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-        }),
+        activities.preprocessDataset(input),
         (err: unknown) =>
           err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_DATA_TARGET_INVALID' && reason.test(err.message),
       );
@@ -413,20 +413,12 @@ describe('preprocessDataset', function () {
   });
 
   it('warns of a categorical feature whose kept categories cover under half the training rows, as an identifier does', async function () {
-    const csv = path.join(tempDir('preprocess-data'), 'with-id.csv');
     const rows = Array.from(
       { length: 300 },
       (_, i) => `cust-${1000 + i},${['a', 'b', 'c'][i % 3]},${i % 11},${i % 2 ? 'x' : 'z'}`,
     );
-    fs.writeFileSync(csv, `customer_id,plan,n,y\n${rows.join('\n')}\n`);
+    const { input } = await csvInput('with-id.csv', 'customer_id,plan,n,y', rows);
     const activities = createPipelineActivities(testDeps({ store }));
-    const snapshot = await activities.ingestDataset({ sourceUri: csv });
-    const input: PreprocessInput = {
-      ...snapshot,
-      target: 'y',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-    };
     const result = await activities.preprocessDataset(input);
     assert.deepEqual(
       result.warnings?.map((w) => [w.kind, w.feature]),
@@ -448,25 +440,17 @@ describe('preprocessDataset', function () {
   it('leaves date and time columns out of the default features, saying so, and refuses one listed as a feature', async function () {
     // ISO timestamps, day-first dates and plain timestamps with milliseconds: DuckDB types them, and its text for
     // them is not what a client sends, so as categories every served value would be unknown.
-    const csv = path.join(tempDir('preprocess-data'), 'dated.csv');
     const rows = Array.from(
       { length: 60 },
       (_, i) =>
         `2024-0${1 + (i % 5)}-01T10:00:0${i % 10}Z,1${i % 9}/02/2024,2024-01-02 11:28:23.${460 + i},${i % 7},${i % 3 ? 'a' : 'b'}`,
     );
-    fs.writeFileSync(csv, `ts,day,event_time,n,y\n${rows.join('\n')}\n`);
+    const { snapshot, input } = await csvInput('dated.csv', 'ts,day,event_time,n,y', rows);
     const activities = createPipelineActivities(testDeps({ store }));
-    const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.deepEqual(
       snapshot.columns.map((c) => c.type),
       ['TIMESTAMP WITH TIME ZONE', 'DATE', 'TIMESTAMP', 'BIGINT', 'VARCHAR'],
     );
-    const input: PreprocessInput = {
-      ...snapshot,
-      target: 'y',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-    };
     const result = await activities.preprocessDataset(input);
     assert.deepEqual(result.featureColumns, ['n']);
     assert.deepEqual(

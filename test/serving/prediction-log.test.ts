@@ -5,7 +5,7 @@ import { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder } from '../../src/artifacts/layout';
 import { buildServer } from '../../src/serving/app';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
-import type { PredictionRow } from '../../src/serving/prediction-log';
+import type { PredictionLogOptions, PredictionRow } from '../../src/serving/prediction-log';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
 import { tempDir } from '../support/stack';
@@ -36,6 +36,11 @@ async function readLog(store: LocalArtifactStore): Promise<{ files: string[]; ro
   return { files, rows: rows.map((r) => ({ ...r, output: float32Probabilities(r.output) })) };
 }
 
+/** The churn model's server, logging with `log` (written only at flushRows or at close, unless said otherwise). */
+function serverLogging(store: LocalArtifactStore, log: Partial<PredictionLogOptions> & { flushRows: number }) {
+  return buildServer({ store, modelName: 'churn', alias: 'production', predictionLog: { flushMs: 60_000, ...log } });
+}
+
 describe('the prediction log', function () {
   // The served model's store is shared by the serving tests, and others log traffic of "churn" into it (the
   // playground's CSV upload): each test here reads the log of its own run only.
@@ -47,12 +52,7 @@ describe('the prediction log', function () {
   it('holds every prediction of a run after a clean shutdown, as Parquet partitions by model and date', async function () {
     this.timeout(60_000);
     const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      predictionLog: { flushRows: 7, flushMs: 60_000 },
-    });
+    const app = await serverLogging(store, { flushRows: 7 });
     const sent = new Map<string, unknown[]>();
     const answers = new Map<string, unknown[]>();
     try {
@@ -106,12 +106,7 @@ describe('the prediction log', function () {
 
   it('logs the values a request sent, whatever their JSON type, and the output it answered', async function () {
     const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      predictionLog: { flushRows: 1000, flushMs: 60_000 },
-    });
+    const app = await serverLogging(store, { flushRows: 1000 });
     // Values a schema-valid client may send beyond the training categories: unknown categories with quotes, escapes
     // and non-ASCII text, a category sent as a number or a boolean, a boolean as its text, nulls, extreme and fractional
     // numbers.
@@ -143,12 +138,7 @@ describe('the prediction log', function () {
 
   it("keeps an unseen category's first 200 characters: a megabyte of text sent as a category is not logged whole", async function () {
     const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      predictionLog: { flushRows: 1000, flushMs: 60_000 },
-    });
+    const app = await serverLogging(store, { flushRows: 1000 });
     const long = 'x'.repeat(1_000_000);
     // An emoji (two UTF-16 units) across the 200th character is kept whole or not at all, never halved.
     const emoji = `${'y'.repeat(199)}😀tail`;
@@ -204,12 +194,7 @@ describe('the prediction log', function () {
   it("writes its parts in this process's scratch folder, moves them into the store, and removes the folder on close", async function () {
     const { store } = await servedChurn();
     const scratchRoot = tempDir('scratch');
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      predictionLog: { flushRows: 1000, flushMs: 60_000, scratchRoot },
-    });
+    const app = await serverLogging(store, { flushRows: 1000, scratchRoot });
     try {
       const response = await app.inject({ ...predict, payload: { instances: [riskyCustomer, loyalCustomer] } });
       assert.equal(response.statusCode, 200, response.body);
@@ -229,12 +214,7 @@ describe('the prediction log', function () {
 
   it('drops and counts rows beyond its capacity instead of making requests wait', async function () {
     const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      predictionLog: { capacity: 5, flushRows: 1000, flushMs: 60_000 },
-    });
+    const app = await serverLogging(store, { capacity: 5, flushRows: 1000 });
     try {
       for (let i = 0; i < 8; i++) {
         const response = await app.inject({ ...predict, payload: { instances: [riskyCustomer] } });
