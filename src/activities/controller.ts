@@ -10,6 +10,7 @@ import type {
 } from '../contracts/controller';
 import type {
   ComparePredictionsInput,
+  FindSameModelInput,
   ReadDeploymentInput,
   ReadFeatureNamesInput,
   SampleServingStatsInput,
@@ -18,7 +19,7 @@ import type {
 import type { DeploymentRecord } from '../models/deployment-record';
 import { readDeployment } from '../models/deployment-record';
 import { sendNotification } from '../notifications/webhook';
-import { readVersion } from '../registry/model-registry';
+import { findSameModel, readVersion } from '../registry/model-registry';
 import { comparePredictions } from '../rollout/compare-predictions';
 import { sampleServingStats } from '../rollout/serving-stats';
 import { setDeployment } from '../rollout/set-deployment';
@@ -50,6 +51,8 @@ export interface ControllerActivities {
   setDeployment(input: SetDeploymentInput): Promise<SetDeploymentResult>;
   /** The raw feature names a registered version takes (its fitted transform's), in order. */
   readFeatureNames(input: ReadFeatureNamesInput): Promise<string[]>;
+  /** The first of `among` that is the same model as `version` (same ONNX and transform bytes); null when none is. */
+  findSameModel(input: FindSameModelInput): Promise<number | null>;
   sampleServingStats(input: SampleServingStatsInput): Promise<ServingStatsSample>;
   comparePredictions(input: ComparePredictionsInput): Promise<PredictionComparison>;
   notify(input: NotifyInput): Promise<NotifyResult>;
@@ -65,6 +68,8 @@ export function createControllerActivities(deps: ControllerDeps): ControllerActi
       const record = await readVersion(store, modelName, version);
       return (await readJson<FittedTransform>(store, record.transformUri)).features.map((f) => f.name);
     },
+    findSameModel: async ({ modelName, version, among }) =>
+      (await findSameModel(store, modelName, version, among)) ?? null,
     sampleServingStats: (input) => sampleServingStats(input, { apiKey: deps.serveApiKey, timeoutMs }),
     comparePredictions: (input) => comparePredictions(store, input, deps.duckDbThreads),
     notify: (input) => sendNotification(input, { url: deps.notifyWebhookUrl, timeoutMs }),

@@ -109,6 +109,7 @@ export type ControllerEventKind =
   | 'canary-judged'
   | 'promoted'
   | 'rolled-back'
+  | 'rollout-skipped'
   | 'deployed'
   | 'thresholds-set'
   | 'muted'
@@ -151,6 +152,17 @@ export interface ControllerState {
   canary?: { version: number; weight: number; startedAt: string; bakeUntil: string; baseline: ServingStatsSample };
   /** A version waiting for its canary to start (after the gate, and approval where required). */
   nextRollout?: number;
+  /**
+   * A version a retrain registered after passing the gate, not yet compared with the versions rolled back (then it
+   * waits for approval or rolls out; or, the same model as one rolled back, it is not rolled out).
+   */
+  retrained?: { version: number; reason: string };
+  /**
+   * Versions rolled back (a canary's verdict, or by hand), most recent last, the last 20: a retrain that makes the
+   * same model again is not rolled out again. A version deployed by hand later leaves the list. Absent in states of
+   * controllers started before it existed.
+   */
+  rolledBack?: RolledBackVersion[];
   /** A retrain asked for and not started yet (started as soon as no rollout is under way). */
   requestedRetrain?: { reason: string; folded: number };
   lastVerdict?: CanaryVerdict;
@@ -169,6 +181,12 @@ export interface ControllerState {
   history: ControllerEvent[];
   /** Runs of this controller before the current one (continue-as-new count). */
   generation: number;
+}
+
+export interface RolledBackVersion {
+  version: number;
+  at: string;
+  reason: string;
 }
 
 /** Per-version counters of the model servers (sum over `servers`), as `/v1/models/{model}/stats` reports them. */
@@ -206,7 +224,14 @@ export interface CanaryVerdict {
 }
 
 export type NotificationEvent =
-  'incident' | 'retrain-started' | 'gate-failed' | 'retrain-failed' | 'approval-needed' | 'promoted' | 'rolled-back';
+  | 'incident'
+  | 'retrain-started'
+  | 'gate-failed'
+  | 'retrain-failed'
+  | 'approval-needed'
+  | 'promoted'
+  | 'rolled-back'
+  | 'rollout-skipped';
 
 export interface NotifyInput {
   event: NotificationEvent;

@@ -14,6 +14,14 @@ export interface ReadFeatureNamesInput {
   version: number;
 }
 
+export interface FindSameModelInput {
+  modelName: string;
+  /** The version to look for… */
+  version: number;
+  /** …among these (earlier versions); the first with the same model and transform bytes is answered. */
+  among: number[];
+}
+
 export interface SampleServingStatsInput {
   modelName: string;
   /** Model servers' base URLs (`http://host:port`); each is asked for `/v1/models/<model>/stats`. */

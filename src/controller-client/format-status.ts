@@ -10,6 +10,7 @@ export function formatStatus(state: ControllerState, workflowId: string): string
     row('retrain', retrainLine(state)),
     row('last retrain', lastRetrainLine(state)),
     row('approval', approvalLine(state)),
+    row('rolled back', rolledBackLine(state)),
     row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}`),
     row('thresholds', thresholdsLine(state)),
     row('muted', state.muted.length ? state.muted.join(', ') : 'none'),
@@ -65,6 +66,11 @@ function approvalLine({ pendingApproval }: ControllerState): string {
   if (!pendingApproval) return 'nothing waiting';
   const { version, deadline, onTimeout } = pendingApproval;
   return `version ${version} waits for approve or reject until ${deadline} (then: ${onTimeout})`;
+}
+
+function rolledBackLine({ rolledBack }: ControllerState): string {
+  if (!rolledBack?.length) return 'none';
+  return `${rolledBack.map((r) => `version ${r.version}`).join(', ')} (a retrain that makes one of these models again is not rolled out)`;
 }
 
 function incidentFeatures({ openIncidents }: ControllerState): string {

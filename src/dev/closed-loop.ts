@@ -342,8 +342,8 @@ async function followController(
   return { before, after: state!.stable ?? before, promoted, ending, retrainId: state!.lastRetrain?.workflowId };
 }
 
-/** Where a retrain's rollout ends: the new version promoted, rolled back, rejected, or stopped by the gate. */
-const rolloutEnds = new Set(['promoted', 'rolled-back', 'rejected', 'gate-failed']);
+/** Where a retrain's rollout ends: the new version promoted, rolled back, rejected, stopped by the gate, or not rolled out (the same model as one rolled back). */
+const rolloutEnds = new Set(['promoted', 'rolled-back', 'rejected', 'gate-failed', 'rollout-skipped']);
 
 /** The loop has run its course: the retrain ended and its rollout too (or the retrain failed). */
 function settled(state: ControllerState): boolean {

@@ -31,6 +31,7 @@ const titles: Partial<Record<string, string>> = {
   'approval-needed': 'Approval needed',
   promoted: 'Promoted',
   'rolled-back': 'Rolled back',
+  'rollout-skipped': 'Not rolled out',
 };
 
 export function webhookMessage(input: NotifyInput): WebhookMessage {

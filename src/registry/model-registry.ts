@@ -5,6 +5,7 @@
  * registration's files. A version is therefore one object written completely or not at all, and a number is handed out
  * once: a writer that loses the race for it tries the next one. Aliases point at versions.
  */
+import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
 import {
@@ -16,7 +17,7 @@ import {
 } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { RegisterModelInput } from '../contracts/training';
-import { mlopsError } from '../errors';
+import { isMlopsError, mlopsError } from '../errors';
 
 export interface ModelVersionRecord {
   modelName: string;
@@ -66,6 +67,40 @@ export async function readVersion(store: ArtifactStore, model: string, version: 
   if (!(await store.exists(uri)))
     throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${version}` });
   return readJson<ModelVersionRecord>(store, uri);
+}
+
+/**
+ * Whether `version` is the same model as any of `among`: the same ONNX bytes and the same fitted transform bytes
+ * (a retrain on unchanged data with the seeded reference trainer makes both again). The first such version, or
+ * undefined. Content is compared, not metadata: version numbers, run keys and metrics differ between two runs.
+ */
+export async function findSameModel(
+  store: ArtifactStore,
+  model: string,
+  version: number,
+  among: number[],
+): Promise<number | undefined> {
+  const digest = async (v: number) => {
+    const record = await readVersion(store, model, v);
+    const hash = createHash('sha256');
+    for (const uri of [record.modelUri, record.transformUri]) {
+      const bytes = await store.read(uri);
+      // Length first, so no two different pairs of files hash the same concatenation.
+      hash.update(`${bytes.length}:`).update(bytes);
+    }
+    return hash.digest('hex');
+  };
+  const wanted = await digest(version);
+  for (const other of among) {
+    if (other === version) continue;
+    // A version that is not in the registry (any more) is the same as nothing.
+    const theirs = await digest(other).catch((err: unknown) => {
+      if (isMlopsError(err, 'MLOPS_ERR_REGISTRY_NOT_FOUND')) return undefined;
+      throw err;
+    });
+    if (theirs === wanted) return other;
+  }
+  return undefined;
 }
 
 /** Points an alias at a version, remembering the version it pointed at before. */

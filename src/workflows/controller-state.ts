@@ -81,7 +81,28 @@ export function notify(
 
 /** A rollout is under way: a canary bakes, a version waits for approval or for its canary to start. */
 export function rolloutUnderWay(state: ControllerState): boolean {
-  return state.canary !== undefined || state.pendingApproval !== undefined || state.nextRollout !== undefined;
+  return (
+    state.canary !== undefined ||
+    state.pendingApproval !== undefined ||
+    state.nextRollout !== undefined ||
+    state.retrained !== undefined
+  );
+}
+
+/** How many rolled-back versions the state remembers. */
+const rolledBackLimit = 20;
+
+/** Remembers a version that was rolled back, so the same model is not rolled out again by itself. */
+export function rememberRolledBack(state: ControllerState, version: number, at: Date, reason: string): void {
+  const list = (state.rolledBack ?? []).filter((r) => r.version !== version);
+  list.push({ version, at: at.toISOString(), reason });
+  state.rolledBack = list.slice(-rolledBackLimit);
+}
+
+/** Forgets a rolled-back version that became stable again (deployed or promoted by hand). */
+export function forgetRolledBack(state: ControllerState, version: number): void {
+  if (state.rolledBack?.some((r) => r.version === version))
+    state.rolledBack = state.rolledBack.filter((r) => r.version !== version);
 }
 
 export type IncidentEffect = 'ignored' | 'folded' | 'retrain';
@@ -124,6 +145,7 @@ export function canContinueAsNew(state: ControllerState): boolean {
   return (
     state.canary === undefined &&
     state.nextRollout === undefined &&
+    state.retrained === undefined &&
     state.pendingApproval === undefined &&
     state.requestedRetrain === undefined &&
     state.outbox.length === 0

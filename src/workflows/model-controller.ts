@@ -63,11 +63,13 @@ import {
   canContinueAsNew,
   describeIncident,
   finishRetrain,
+  forgetRolledBack,
   incidentEffect,
   initialState,
   notify,
   parseControllerInput,
   record,
+  rememberRolledBack,
   retrainInput,
   rolloutUnderWay,
 } from './controller-state';
@@ -101,6 +103,13 @@ const compareCanaryRefusals = 'compare-canary-refusals';
  * would otherwise be accepted and mute nothing). Before, any name was muted.
  */
 const checkMutedFeature = 'check-muted-feature';
+
+/**
+ * Versioned change (`patched`): a version a retrain registered is first compared with the versions rolled back, and
+ * the same model (the same ONNX and transform bytes: a retrain on unchanged data) is not rolled out again. Before,
+ * every version that passed the gate went to approval or its canary.
+ */
+const skipRolledBackModels = 'skip-rolled-back-models';
 
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
@@ -195,6 +204,7 @@ class Controller {
       s.canary !== undefined ||
       s.pendingApproval !== undefined ||
       s.nextRollout !== undefined ||
+      s.retrained !== undefined ||
       (s.requestedRetrain !== undefined && s.retrain === undefined)
     );
   }
@@ -205,11 +215,15 @@ class Controller {
     return due && canContinueAsNew(this.state);
   }
 
-  /** One piece of work, in priority order: messages, the canary, approval, the next rollout, a retrain. */
+  /**
+   * One piece of work, in priority order: messages, the canary, a retrained version's check, approval, the next
+   * rollout, a retrain.
+   */
   async step(): Promise<void> {
     const s = this.state;
     if (s.outbox.length > 0) return this.sendNotifications();
     if (s.canary) return this.bakeAndJudge();
+    if (s.retrained) return this.checkRetrained(s.retrained);
     if (s.pendingApproval) return this.awaitApproval();
     if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
     if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain);
@@ -321,7 +335,42 @@ class Controller {
       this.record('gate-failed', outcome.reason);
       return this.notify('gate-failed', `The retrained ${name} did not pass the gate: ${outcome.reason}`);
     }
-    const version = outcome.version;
+    if (patched(skipRolledBackModels)) {
+      s.retrained = { version: outcome.version, reason: outcome.reason };
+      return;
+    }
+    this.queueRollout(outcome.version, outcome.reason);
+  }
+
+  /**
+   * A retrained version that is the same model as one rolled back is not rolled out (nor put to approval): it would
+   * be rolled back for the same reasons. Anything else goes on to approval or its canary.
+   */
+  private async checkRetrained({ version, reason }: { version: number; reason: string }): Promise<void> {
+    const s = this.state;
+    const rolledBack = s.rolledBack ?? [];
+    const same =
+      rolledBack.length === 0
+        ? null
+        : await rollout.findSameModel({
+            modelName: this.spec.modelName,
+            version,
+            among: rolledBack.map((r) => r.version).reverse(),
+          });
+    s.retrained = undefined;
+    const earlier = rolledBack.find((r) => r.version === same);
+    if (!earlier) return this.queueRollout(version, reason);
+    const text =
+      `v${version} is the same model as v${earlier.version} (the same ONNX and transform bytes), rolled back at ` +
+      `${earlier.at}: ${earlier.reason}. It is not rolled out; retrain on data that has changed, or deploy it by hand`;
+    this.record('rollout-skipped', text, version);
+    this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
+  }
+
+  /** A version that passed the gate: to approval when it is required, else to its canary. */
+  private queueRollout(version: number, gateReason: string): void {
+    const s = this.state;
+    const name = this.spec.modelName;
     if (!this.spec.approval.required) {
       s.nextRollout = version;
       return;
@@ -331,7 +380,7 @@ class Controller {
     s.pendingApproval = { version, requestedAt: this.now(), deadline, onTimeout };
     this.record(
       'approval-requested',
-      `v${version} passed the gate (${outcome.reason}); waiting for approval until ${deadline}, then ${onTimeout}`,
+      `v${version} passed the gate (${gateReason}); waiting for approval until ${deadline}, then ${onTimeout}`,
       version,
     );
     this.notify(
@@ -445,6 +494,7 @@ class Controller {
       this.notify('promoted', `v${canary.version} of ${name} is the new stable version: ${reason}`, canary.version);
     } else {
       await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`));
+      rememberRolledBack(s, canary.version, new Date(), reason);
       this.record('rolled-back', reason, canary.version);
       this.notify(
         'rolled-back',
@@ -462,6 +512,7 @@ class Controller {
     await rollout.setDeployment(this.move(version, reason));
     if (s.stable !== version) s.previousStable = s.stable;
     s.stable = version;
+    forgetRolledBack(s, version);
     this.record('deployed', reason, version);
     this.showStable();
   }
@@ -498,7 +549,9 @@ class Controller {
     const back = this.state.previousStable!;
     await this.serial(async () => {
       this.require(this.state.canary === undefined, 'a canary started meanwhile: roll it back instead');
+      const left = this.state.stable;
       await this.moveStable(back, `rolled back by hand: ${reason}`);
+      if (left !== undefined) rememberRolledBack(this.state, left, new Date(), reason);
       this.record('rolled-back', reason, back);
       this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, back);
     });

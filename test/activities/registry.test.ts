@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Storage } from '@google-cloud/storage';
 import type { ArtifactStore } from '../../src/artifacts';
 import { GcsArtifactStore, LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
+import { createControllerActivities } from '../../src/activities/controller';
 import { createRegistryActivities } from '../../src/activities/registry';
 import type { RegisterModelInput } from '../../src/contracts/training';
 import type { RunningEmulator } from '../../src/dev/emulators';
@@ -68,6 +69,35 @@ function registersVersionsOnce(makeStore: () => Promise<ArtifactStore>): void {
     assert.deepEqual(
       (await listVersions(store, 'churn')).map((v: ModelVersionRecord) => v.version),
       [1, 2],
+    );
+  });
+
+  it("finds a version that is the same model as an earlier one by its files' bytes, not its record", async function () {
+    const store = await makeStore();
+    const { registerModel } = createRegistryActivities({ store });
+    const { findSameModel } = createControllerActivities({ store, duckDbThreads: 1 });
+    const first = await trainedRun(store, 1);
+    await registerModel(first);
+    await registerModel(await trainedRun(store, 2));
+    // A later run that made run 1's model and transform again: another run key, snapshot and metrics.
+    const again = await trainedRun(store, 3);
+    await store.write(again.modelUri, await store.read(first.modelUri));
+    await store.write(again.transformUri, await store.read(first.transformUri));
+    assert.equal((await registerModel({ ...again, metrics: { auc: 0.9 } })).version, 3);
+    // Run 1's model bytes with another transform is another model.
+    const otherTransform = await trainedRun(store, 4);
+    await store.write(otherTransform.modelUri, await store.read(first.modelUri));
+    assert.equal((await registerModel(otherTransform)).version, 4);
+
+    assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [2, 1] }), 1);
+    assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [2, 4] }), null);
+    assert.equal(await findSameModel({ modelName: 'churn', version: 4, among: [1, 2, 3] }), null);
+    assert.equal(await findSameModel({ modelName: 'churn', version: 1, among: [1] }), null, 'not itself');
+    // A version the registry does not have is the same as nothing; the version checked must exist.
+    assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [99, 1] }), 1);
+    await assert.rejects(
+      findSameModel({ modelName: 'churn', version: 99, among: [1] }),
+      /MLOPS_ERR_REGISTRY_NOT_FOUND/,
     );
   });
 

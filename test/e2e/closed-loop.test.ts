@@ -360,6 +360,81 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
     });
   });
 
+  it('does not canary again a retrain on unchanged data: it makes the model that was rolled back, byte for byte', async function () {
+    const hook = await webhookReceiver();
+    closers.push(hook.close);
+    const { artifactRoot, config, dataFile, store } = setUp({ MLOPS_NOTIFY_WEBHOOK_URL: hook.url });
+    const modelName = modelNameOf(this.test!.title);
+    await withWorkers({ config, title: this.test!.title }, async (queues) => {
+      assert.equal(await deployFirstVersion(modelName, dataFile, queues), 1);
+      server = await startModelServer(artifactRoot, modelName);
+      const instances = churnInstances({ rows: 400, seed: 9 });
+      traffic = new Traffic(server, modelName, instances);
+      writeChurn(dataFile, 4000, 202);
+      // No prediction drift allowed: the retrained v2 beats v1 at the gate, and its canary answers differently from
+      // v1 on live traffic, so it is rolled back (what a person would see for a model whose answers moved too far).
+      handle = await stack().client.workflow.start(modelController, {
+        taskQueue: queues.pipeline,
+        workflowId: controllerWorkflowId(modelName),
+        args: [
+          controllerInput(modelName, server, trainingInput(dataFile, queues, 1), {
+            canary: { ...shortCanary, maxPredictionDrift: 0 },
+          }),
+        ],
+      });
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      await waitForState(handle, (s) => s.canary?.version === 2, 'the canary of v2');
+      await traffic.waitForAnswers(2, 10);
+      const rolledBack = await waitForState(
+        handle,
+        (s) => kinds(s).includes('rolled-back') && s.outbox.length === 0,
+        'v2 rolled back',
+      );
+      assert.match(rolledBack.lastVerdict!.reasons.join(' '), /prediction/);
+      assert.deepEqual(
+        rolledBack.rolledBack?.map((r) => r.version),
+        [2],
+      );
+
+      // The drift persists and the data has not changed: the retrain makes v2 again.
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift again' }] });
+      const skipped = await waitForState(
+        handle,
+        (s) => kinds(s).includes('rollout-skipped') && s.outbox.length === 0,
+        'v3 not rolled out',
+      );
+      await assertServes(server, traffic, 1, instances[0]!);
+      await traffic.stop();
+      assert.equal(skipped.lastRetrain?.outcome, 'registered');
+      assert.equal(skipped.lastRetrain.version, 3);
+      const event = skipped.history.find((e) => e.kind === 'rollout-skipped')!;
+      assert.equal(event.version, 3);
+      assert.match(event.message, /^v3 is the same model as v2 .*rolled back at .*prediction.*It is not rolled out/);
+      // The claim the check rests on, read from the registry: both files of v3 are v2's bytes.
+      const [v2, v3] = await Promise.all([readVersion(store, modelName, 2), readVersion(store, modelName, 3)]);
+      assert.notEqual(v3.modelUri, v2.modelUri, 'two registrations, two copies');
+      assert.ok((await store.read(v3.modelUri)).equals(await store.read(v2.modelUri)));
+      assert.ok((await store.read(v3.transformUri)).equals(await store.read(v2.transformUri)));
+      assert.equal(skipped.stable, 1);
+      assert.equal(skipped.canary, undefined);
+      const moves = (await listDeploymentHistory(store, modelName)).filter((e) => e.actor === handle!.workflowId);
+      assert.deepEqual(
+        moves.map((e) => [e.stable, e.canary?.version]),
+        [
+          [1, 2],
+          [1, undefined],
+        ],
+        'v3 never took traffic',
+      );
+      assert.equal(hook.accepted('rollout-skipped').length, 1);
+      assert.match(
+        hook.accepted('rollout-skipped')[0]!.body.text,
+        new RegExp(`^${modelName}: v3 is the same model as v2`),
+      );
+      await replayAndRecord(handle, [{ name: 'retrain-same-as-rolled-back-skipped' }]);
+    });
+  });
+
   it('resumes a rollout whose pipeline worker was killed with kill -9 while the canary baked, to the same outcome', async function () {
     const hook = await webhookReceiver();
     closers.push(hook.close);

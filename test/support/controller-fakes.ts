@@ -27,6 +27,8 @@ export interface ControllerFakes {
   releaseTraining(): void;
   /** Traffic the servers answer between two samples of their counters, per version (each sample adds it once). */
   traffic: ServingStatsSample['versions'];
+  /** `findSameModel` calls: the version checked and the versions it was compared with. */
+  sameModelChecks: { version: number; among: number[] }[];
 }
 
 export interface ControllerFakeOptions {
@@ -40,12 +42,17 @@ export interface ControllerFakeOptions {
   predictionDistance?: number;
   /** Version the registry hands out to the retrained model. @default 3 */
   registeredVersion?: number;
+  /** Versions the registry hands out to successive retrains (the last one repeats); overrides `registeredVersion`. */
+  registeredVersions?: number[];
+  /** Which earlier version a registered version is the same model as (`findSameModel`). @default none */
+  sameModel?: (version: number, among: number[]) => number | null;
   /** Refuse every deployment move the way the registry refuses an unservable version. @default false */
   refuseMoves?: boolean;
 }
 
 export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
   let release!: () => void;
+  let registrations = 0;
   const released = new Promise<void>((resolve) => (release = resolve));
   const pipeline = pipelineFakes({
     trainModel: async () => {
@@ -83,13 +90,16 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
                 reason: 'auc 0.8 vs champion v2 0.7',
               },
       }),
-    registerModel: (input) =>
-      Promise.resolve({
+    registerModel: (input) => {
+      const versions = options.registeredVersions ?? [options.registeredVersion ?? 3];
+      const version = versions[Math.min(registrations++, versions.length - 1)]!;
+      return Promise.resolve({
         modelName: input.modelName,
-        version: options.registeredVersion ?? 3,
-        versionUri: 'file:///fake/registry/v3',
+        version,
+        versionUri: `file:///fake/registry/v${version}`,
         modelUri: input.modelUri,
-      }),
+      });
+    },
   });
   const fakes: ControllerFakes = {
     moves: [],
@@ -98,11 +108,16 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     releaseTraining: () => release(),
     traffic: {},
     activities: {},
+    sameModelChecks: [],
   };
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
     readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
+    findSameModel: ({ version, among }) => {
+      fakes.sameModelChecks.push({ version, among });
+      return Promise.resolve(options.sameModel?.(version, among) ?? null);
+    },
     setDeployment: (input) => {
       if (options.refuseMoves)
         return Promise.reject(

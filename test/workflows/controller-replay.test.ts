@@ -16,7 +16,7 @@ const controllerDir = path.join(historiesDir, 'controller');
 describe('modelController replay', function () {
   const files = fs.readdirSync(controllerDir).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill and a retrain across continue-as-new', function () {
+  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill, a retrain across continue-as-new and a skipped rollout', function () {
     assert.deepEqual(files.sort(), [
       // Approval, then a canary baked across a kill -9 of the pipeline worker, then promoted.
       'approved-canary-promoted-after-worker-kill.json',
@@ -26,6 +26,8 @@ describe('modelController replay', function () {
       'carried-retrain-canary-promoted.json',
       // Incidents → retraining child (ABANDON) → continue-as-new past 50 events while the child runs.
       'incident-retrain-continued-as-new.json',
+      // A retrain's canary rolled back; the next retrain on the same data made the same model: not rolled out.
+      'retrain-same-as-rolled-back-skipped.json',
     ]);
   });
 

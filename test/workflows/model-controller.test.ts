@@ -189,6 +189,73 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('does not roll out a retrain that makes the same model as a version rolled back, and rolls out one that differs', async function () {
+    // v3 is rolled back; the next retrain registers v4, the same model as v3; the one after, v5, a different model.
+    const fakes = controllerFakes({ registeredVersions: [3, 4, 5], sameModel: (v) => (v === 4 ? 3 : null) });
+    fakes.traffic = failing;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      const rolledBack = await waitForState(handle, settled('rolled-back'), 'canary v3 rolled back');
+      assert.deepEqual(
+        rolledBack.rolledBack?.map((r) => r.version),
+        [3],
+      );
+      assert.match(rolledBack.rolledBack[0]!.reason, /server-error rate/);
+
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift again, same data' }] });
+      const skipped = await waitForState(handle, settled('rollout-skipped'), 'v4 not rolled out');
+      const event = skipped.history.find((e) => e.kind === 'rollout-skipped')!;
+      assert.equal(event.version, 4);
+      assert.match(
+        event.message,
+        /^v4 is the same model as v3 \(the same ONNX and transform bytes\), rolled back at \S+: .*server-error rate.*It is not rolled out/,
+      );
+      assert.equal(skipped.stable, 2);
+      assert.equal(skipped.canary, undefined);
+      assert.equal(fakes.moves.length, 2, 'v4 never took traffic: only v3 canary and its rollback moved');
+      assert.ok(
+        fakes.notifications.some(
+          (n) =>
+            n.event === 'rollout-skipped' &&
+            n.version === 4 &&
+            n.text.startsWith(`${modelName}: v4 is the same model as v3`),
+        ),
+      );
+
+      fakes.traffic = { '2': healthy['2'], '5': healthy['3'] };
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new data' }] });
+      const promoted = await waitForState(handle, (s) => s.stable === 5 && s.outbox.length === 0, 'v5 promoted');
+      assert.deepEqual(fakes.sameModelChecks, [
+        { version: 4, among: [3] },
+        { version: 5, among: [3] },
+      ]);
+      assert.deepEqual(
+        promoted.rolledBack?.map((r) => r.version),
+        [3],
+      );
+
+      // Rolled back by hand, v5 joins the list; deployed by hand again, it leaves it.
+      await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'on-call saw bad answers' }] });
+      const back = await handle.query(controllerStatusQuery);
+      assert.equal(back.stable, 2);
+      assert.deepEqual(
+        back.rolledBack?.map((r) => [r.version, r.reason]),
+        [
+          [3, rolledBack.rolledBack[0]!.reason],
+          [5, 'on-call saw bad answers'],
+        ],
+      );
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 5, direct: true }] });
+      const again = await handle.query(controllerStatusQuery);
+      assert.deepEqual(
+        again.rolledBack?.map((r) => r.version),
+        [3],
+      );
+      await stop(handle);
+    });
+  });
+
   it('rolls back a canary that refuses the requests the stable version answers', async function () {
     const fakes = controllerFakes();
     fakes.traffic = refusing;
