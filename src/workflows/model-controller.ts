@@ -111,6 +111,12 @@ const checkMutedFeature = 'check-muted-feature';
  */
 const skipRolledBackModels = 'skip-rolled-back-models';
 
+/**
+ * Versioned change (`patched`): a first run drops the names in its input's `muted` that the deployed version does not
+ * take, and records them (a typo muted nothing, silently). Before, they were kept.
+ */
+const checkMutedAtStart = 'check-muted-at-start';
+
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
 
@@ -192,6 +198,12 @@ class Controller {
         this.record('step-failed', `reading the deployment: ${messageOf(err)}`);
         await sleep(stepFailurePause);
       }
+    }
+    if (this.state.muted.length > 0 && this.state.stable !== undefined && patched(checkMutedAtStart)) {
+      await this.dropUnknownMuted(this.state.stable).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        this.record('step-failed', `checking the muted features: ${messageOf(err)}; they are kept as given`);
+      });
     }
     this.showStable();
     this.#ready = true;
@@ -570,6 +582,20 @@ class Controller {
     this.state.muted = muted ? [...rest, feature] : rest;
     this.record('muted', `${feature} ${muted ? 'muted' : 'unmuted'}`);
     return this.answer(`${feature} ${muted ? 'muted: its drift alone no longer starts a retrain' : 'unmuted'}`);
+  }
+
+  /** Drops (and records) the muted names `version` does not take: muting them would mute nothing. */
+  private async dropUnknownMuted(version: number): Promise<void> {
+    const known = await rollout.readFeatureNames({ modelName: this.spec.modelName, version });
+    const unknown = this.state.muted.filter((f) => !known.includes(f));
+    if (unknown.length === 0) return;
+    this.state.muted = this.state.muted.filter((f) => known.includes(f));
+    this.record(
+      'muted',
+      `not muted: v${version} takes no feature ${namesText(unknown, 20)} (a typo?); the features are ` +
+        `${namesText(known, 20)}; mute one with npm run models -- mute ${this.spec.modelName} <feature>`,
+      version,
+    );
   }
 
   /** Refuses `feature` unless the stable version or the canary takes it (any name while nothing is deployed). */

@@ -366,15 +366,24 @@ describe('modelController (fake activities)', function () {
   it('ignores drift of muted features, refuses to mute one the model lacks, and a retrain failing the gate changes nothing', async function () {
     const fakes = controllerFakes({ gatePasses: false });
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
-      const { handle } = await startController(this.test!.title, taskQueue);
+      const { handle, modelName } = await startController(this.test!.title, taskQueue, {
+        muted: ['contract', 'regoin'],
+      });
+      // A typo in the input's muted list is dropped at start and recorded, naming the stable version's features.
+      const started = await waitForState(handle, (s) => kinds(s).includes('muted'), 'the muted list checked');
+      assert.deepEqual(started.muted, ['contract']);
+      assert.equal(
+        started.history.find((e) => e.kind === 'muted')!.message,
+        `not muted: v2 takes no feature "regoin" (a typo?); the features are "tenure", "contract", "monthly charges"; mute one with npm run models -- mute ${modelName} <feature>`,
+      );
       // A typo mutes nothing: it is refused, naming the stable version's features.
       await assertRefused(
         handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenur' }] }),
         /v2 takes no feature "tenur"; the features are "tenure", "contract", "monthly charges"/,
       );
-      assert.deepEqual((await handle.query(controllerStatusQuery)).muted, []);
+      assert.deepEqual((await handle.query(controllerStatusQuery)).muted, ['contract']);
       const muted = await handle.executeUpdate(muteUpdate, { args: [{ feature: 'tenure' }] });
-      assert.deepEqual(muted.state.muted, ['tenure']);
+      assert.deepEqual(muted.state.muted, ['contract', 'tenure']);
       await handle.signal(incidentSignal, drift(2, ['tenure']));
       const ignored = await waitForState(
         handle,
@@ -383,6 +392,12 @@ describe('modelController (fake activities)', function () {
       );
       assert.equal(ignored.attempts, 0);
       await handle.signal(incidentSignal, drift(2, ['tenure', 'contract']));
+      await waitForState(
+        handle,
+        (s) => kinds(s).filter((k) => k === 'incident-ignored').length === 2,
+        'drift of two muted features ignored',
+      );
+      await handle.signal(incidentSignal, drift(2, ['tenure', 'monthly charges']));
       const rejected = await waitForState(handle, settled('gate-failed'), 'gate failed');
       assert.equal(rejected.stable, 2);
       assert.equal(rejected.lastRetrain?.outcome, 'rejected');
