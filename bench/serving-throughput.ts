@@ -131,12 +131,15 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
   return { ...measured, expected };
 }
 
+/** Node flags to try on our server besides its own (`MLOPS_BENCH_NODE_FLAGS`, space-separated; e.g. `--cpu-prof`). */
+const extraNodeFlags = (process.env.MLOPS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 function nodeServer(built: string, root: string, workers: number, log: boolean): ServerSpec {
   return {
     name: `node-${workers}-${log ? 'log' : 'nolog'}`,
     start: (port) =>
       // Started as the compose service starts it: the built server with the server's Node flags.
-      spawn(process.execPath, [...serverNodeFlags, path.join(built, 'src/serving/server.js')], {
+      spawn(process.execPath, [...serverNodeFlags, ...extraNodeFlags, path.join(built, 'src/serving/server.js')], {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
