@@ -51,6 +51,12 @@ export const canaryThresholdsSchema = z
   .strict();
 export type CanaryThresholds = z.output<typeof canaryThresholdsSchema>;
 
+/** Model servers' base URLs, whose per-version counters judge a canary. */
+const serversSchema = z.array(z.string().url());
+
+/** The `setServers` update's argument: the whole new list (empty: no canary can be judged; versions deploy directly). */
+export const setServersSchema = z.object({ servers: serversSchema }).strict();
+
 export const approvalSchema = z
   .object({
     /** When true, a version that passed the gate waits for `approve` or `reject` before its canary starts. */
@@ -75,8 +81,8 @@ export const controllerInputSchema = z
      * again). The controller sets `modelName`, turns deploying off (it owns the rollout) and keeps the rest.
      */
     training: z.record(z.unknown()),
-    /** Model servers' base URLs, whose per-version counters judge a canary. */
-    servers: z.array(z.string().url()).default([]),
+    /** Model servers' base URLs, whose per-version counters judge a canary (changed later with `setServers`). */
+    servers: serversSchema.default([]),
     canary: canaryThresholdsSchema.default({}),
     approval: approvalSchema.default({}),
     /** Incidents of these kinds start a retrain; others are recorded only. */
@@ -112,6 +118,7 @@ export type ControllerEventKind =
   | 'rollout-skipped'
   | 'deployed'
   | 'thresholds-set'
+  | 'servers-set'
   | 'muted'
   | 'notification-failed'
   | 'step-failed'
@@ -167,6 +174,8 @@ export interface ControllerState {
   requestedRetrain?: { reason: string; folded: number };
   lastVerdict?: CanaryVerdict;
   thresholds: CanaryThresholds;
+  /** The model servers judging a canary: the input's, until `setServers`. Absent in states of older controllers. */
+  servers?: string[];
   muted: string[];
   /** Incidents received and not yet answered by a finished retrain. */
   openIncidents: MonitoringIncident[];

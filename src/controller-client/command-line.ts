@@ -58,6 +58,7 @@ export const usage = `Usage: npm run models -- <command> <model> [arguments] [op
   approve <model> <version>
   reject <model> <version> [--reason <text>]
   thresholds <model> ${thresholdUsage}
+  servers <model> <url,url>|none       the model servers whose counters judge a canary
   mute <model> <feature>
   unmute <model> <feature>
   schedule-retrain <model> --cron "<cron>" [--reason <text>] [--task-queue <queue>]

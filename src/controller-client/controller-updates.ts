@@ -3,6 +3,8 @@
  * are checked for shape only (a version is a whole number, a threshold a number): whether the controller can do it
  * now is its validator's answer.
  */
+import { setServersSchema } from '../contracts/controller';
+import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
 import {
   approveUpdate,
@@ -12,13 +14,14 @@ import {
   rejectUpdate,
   retrainUpdate,
   rollbackUpdate,
+  setServersUpdate,
   setThresholdsUpdate,
 } from '../workflows/definitions';
 import type { OptionValues } from './option-values';
 import { thresholdFlags, thresholdsFrom } from './option-values';
 
 export type UpdateCommandName =
-  'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'mute' | 'unmute';
+  'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'servers' | 'mute' | 'unmute';
 
 /** One update to send: its name (from src/workflows/definitions.ts) and its one argument, if any. */
 export interface ControllerUpdate {
@@ -37,6 +40,7 @@ export const updateCommands: Record<UpdateCommandName, { args: string[]; options
   approve: { args: ['version'], options: [] },
   reject: { args: ['version'], options: ['reason'] },
   thresholds: { args: [], options: Object.keys(thresholdFlags) },
+  servers: { args: ['urls'], options: [] },
   mute: { args: ['feature'], options: [] },
   unmute: { args: ['feature'], options: [] },
 };
@@ -63,6 +67,18 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
       return send(rejectUpdate.name, { version: versionOf(command, args[0]), ...reason });
     case 'thresholds':
       return send(setThresholdsUpdate.name, thresholdsFrom(command, values, true));
+    case 'servers': {
+      // `none`: no servers (new versions then deploy directly). Checked as the controller checks it.
+      const raw = args[0]!.trim();
+      const servers =
+        raw === 'none'
+          ? []
+          : raw
+              .split(',')
+              .map((url) => url.trim())
+              .filter((url) => url !== '');
+      return send(setServersUpdate.name, parseWorkflowInput(setServersSchema, { servers }, 'setServers'));
+    }
     case 'mute':
     case 'unmute':
       return send(muteUpdate.name, { feature: args[0], muted: command === 'mute' });

@@ -13,6 +13,7 @@ export function formatStatus(state: ControllerState, workflowId: string): string
     row('rolled back', rolledBackLine(state)),
     row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}`),
     row('thresholds', thresholdsLine(state)),
+    row('servers', serversLine(state)),
     row('muted', state.muted.length ? state.muted.join(', ') : 'none'),
     `Recent history (${Math.min(state.history.length, 10)} of ${state.history.length}; npm run models -- history ${state.modelName}):`,
     ...state.history.slice(-10).map(formatEvent),
@@ -76,6 +77,11 @@ function rolledBackLine({ rolledBack }: ControllerState): string {
 function incidentFeatures({ openIncidents }: ControllerState): string {
   const features = [...new Set(openIncidents.flatMap((incident) => incident.driftedFeatures ?? []))];
   return features.length ? ` (drifted: ${features.join(', ')})` : '';
+}
+
+function serversLine({ servers }: ControllerState): string {
+  if (servers === undefined) return 'as in the input (npm run models -- status --json shows the input)';
+  return servers.length ? servers.join(', ') : 'none (new versions are deployed directly, without a canary)';
 }
 
 function thresholdsLine({ thresholds: t }: ControllerState): string {

@@ -34,6 +34,7 @@ export function initialState(spec: ControllerSpec): ControllerState {
     modelName: spec.modelName,
     alias: spec.alias,
     thresholds: spec.canary,
+    servers: [...spec.servers],
     muted: [...spec.muted],
     openIncidents: [],
     attempts: 0,

@@ -30,6 +30,8 @@ export const approveUpdate = defineUpdate<ControllerAnswer, [{ version: number }
 export const rejectUpdate = defineUpdate<ControllerAnswer, [{ version: number; reason?: string }]>('reject');
 /** Change the canary thresholds (any subset). */
 export const setThresholdsUpdate = defineUpdate<ControllerAnswer, [Partial<CanaryThresholds>]>('setThresholds');
+/** Replace the model servers whose counters judge a canary (refused while one bakes). */
+export const setServersUpdate = defineUpdate<ControllerAnswer, [{ servers: string[] }]>('setServers');
 /** Mute (or, with `muted: false`, unmute) a feature: its drift alone no longer starts a retrain. */
 export const muteUpdate = defineUpdate<ControllerAnswer, [{ feature: string; muted?: boolean }]>('mute');
 

@@ -40,7 +40,7 @@ import type {
   ControllerState,
   RetrainOutcome,
 } from '../contracts/controller';
-import { canaryThresholdsSchema, retrainWorkflowId } from '../contracts/controller';
+import { canaryThresholdsSchema, retrainWorkflowId, setServersSchema } from '../contracts/controller';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
@@ -57,6 +57,7 @@ import {
   retrainFinishedSignal,
   retrainUpdate,
   rollbackUpdate,
+  setServersUpdate,
   setThresholdsUpdate,
 } from './definitions';
 import {
@@ -174,6 +175,15 @@ class Controller {
     setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
       validator: (changes) =>
         void parseWorkflowInput(canaryThresholdsSchema.partial().strict(), changes, 'setThresholds'),
+    });
+    setHandler(setServersUpdate, ({ servers }) => this.setServers(servers), {
+      validator: (args: { servers: string[] } | undefined) => {
+        parseWorkflowInput(setServersSchema, args, 'setServers');
+        this.require(
+          s.canary === undefined,
+          `canary v${s.canary?.version} is baking, judged on the counters of the servers it started with: set the servers after it is promoted or rolled back`,
+        );
+      },
     });
     setHandler(muteUpdate, ({ feature, muted }) => this.mute(feature, muted ?? true), {
       validator: (args: { feature: string } | undefined) =>
@@ -435,7 +445,7 @@ class Controller {
   /** Starts the canary of `version`, or deploys it straight away when no server can judge a canary. */
   private async rollOut(version: number): Promise<void> {
     this.state.nextRollout = undefined;
-    if (this.spec.servers.length === 0 || this.state.stable === undefined) {
+    if (this.servers.length === 0 || this.state.stable === undefined) {
       const why = this.state.stable === undefined ? 'first deployment' : 'no servers configured to judge a canary';
       await this.serial(() => this.moveStable(version, `deployed directly (${why})`));
       return;
@@ -446,7 +456,7 @@ class Controller {
   private async startCanary(version: number): Promise<void> {
     const s = this.state;
     const { weight, bakeSeconds } = s.thresholds;
-    const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.spec.servers });
+    const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.servers });
     await rollout.setDeployment(this.move(s.stable!, `canary v${version} at ${weight}`, { version, weight }));
     const startedAt = this.now();
     const bakeUntil = new Date(Date.now() + bakeSeconds * 1000).toISOString();
@@ -475,7 +485,7 @@ class Controller {
     const canary = s.canary!;
     const until = this.now();
     const [after, predictions] = await Promise.all([
-      rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.spec.servers }),
+      rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.servers }),
       rollout.comparePredictions({
         modelName: this.spec.modelName,
         stable: s.stable!,
@@ -533,7 +543,7 @@ class Controller {
 
   private async deploy(version: number, direct: boolean): Promise<ControllerAnswer> {
     await condition(() => this.#ready);
-    if (direct || this.spec.servers.length === 0 || this.state.stable === undefined) {
+    if (direct || this.servers.length === 0 || this.state.stable === undefined) {
       await this.serial(() => {
         this.validateDeploy(version);
         return this.moveStable(version, 'deployed by hand');
@@ -574,6 +584,29 @@ class Controller {
     this.state.thresholds = { ...this.state.thresholds, ...changes };
     this.record('thresholds-set', JSON.stringify(changes));
     return this.answer(`thresholds now ${JSON.stringify(this.state.thresholds)}`);
+  }
+
+  private async setServers(servers: string[]): Promise<ControllerAnswer> {
+    const after = [...new Set(servers)];
+    // A canary may have started while this update waited for its turn; it is judged on the servers it started with.
+    const before = await this.serial(() => {
+      this.require(this.state.canary === undefined, 'a canary started meanwhile: set the servers after it ends');
+      const was = this.servers;
+      this.state.servers = after;
+      return Promise.resolve(was);
+    });
+    const list = (urls: string[]) => (urls.length ? urls.join(', ') : 'none');
+    this.record('servers-set', `servers now ${list(after)} (were ${list(before)})`);
+    return this.answer(
+      after.length
+        ? `canaries are judged on ${after.length} server(s): ${list(after)}`
+        : 'no servers: new versions are deployed directly, without a canary',
+    );
+  }
+
+  /** The model servers whose counters judge a canary. */
+  private get servers(): string[] {
+    return this.state.servers ?? this.spec.servers;
   }
 
   private async mute(feature: string, muted: boolean): Promise<ControllerAnswer> {

@@ -112,6 +112,14 @@ describe('npm run models against a running controller (dev server, real workers)
         await assert.rejects(models('deploy', modelName, '99'), /deploy failed: MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE/);
 
         assert.match(await models('thresholds', modelName, '--max-error-rate', '0.05'), /"maxErrorRate":0\.05/);
+        const badServer = await modelsScript('servers', modelName, '127.0.0.1:8080');
+        assert.equal(badServer.code, 2);
+        assert.match(badServer.stderr, /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*servers\.0: Invalid url/);
+        assert.equal(
+          await models('servers', modelName, 'http://127.0.0.1:1,http://127.0.0.1:2'),
+          'canaries are judged on 2 server(s): http://127.0.0.1:1, http://127.0.0.1:2',
+        );
+        assert.match(await models('status', modelName), /servers: +http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\n/);
         const typo = await modelsScript('mute', modelName, 'regoin');
         assert.equal(typo.code, 1);
         assert.match(

@@ -27,6 +27,8 @@ export interface ControllerFakes {
   releaseTraining(): void;
   /** Traffic the servers answer between two samples of their counters, per version (each sample adds it once). */
   traffic: ServingStatsSample['versions'];
+  /** The servers each `sampleServingStats` call was asked to sample, in order. */
+  sampledServers: string[][];
   /** `findSameModel` calls: the version checked and the versions it was compared with. */
   sameModelChecks: { version: number; among: number[] }[];
 }
@@ -109,6 +111,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     traffic: {},
     activities: {},
     sameModelChecks: [],
+    sampledServers: [],
   };
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
@@ -134,7 +137,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
         updatedAt: new Date().toISOString(),
       } as never);
     },
-    sampleServingStats: () => {
+    sampleServingStats: ({ servers }) => {
+      fakes.sampledServers.push(servers);
       for (const [version, add] of Object.entries(fakes.traffic)) {
         const total = (cumulative[version] ??= { requests: 0, errors: 0, rejected: 0, latencyMsSum: 0 });
         total.requests += add.requests;

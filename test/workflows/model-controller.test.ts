@@ -20,6 +20,7 @@ import {
   promoteUpdate,
   retrainUpdate,
   rollbackUpdate,
+  setServersUpdate,
   setThresholdsUpdate,
 } from '../../src/workflows/definitions';
 import { controllerFakes, fakeControllerInput } from '../support/controller-fakes';
@@ -346,6 +347,50 @@ describe('modelController (fake activities)', function () {
       assert.equal(direct.state.stable, 3);
       const back = await handle.executeUpdate(rollbackUpdate, { args: [{}] });
       assert.equal(back.message, 'v2 is stable again');
+      await stop(handle);
+    });
+  });
+
+  it('judges canaries on the servers set while it runs, refuses a change while one bakes, and deploys directly with none', async function () {
+    // v3 is deployed by hand; the retrain registers v4.
+    const fakes = controllerFakes({ registeredVersion: 4 });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
+      assert.deepEqual((await handle.query(controllerStatusQuery)).servers, ['http://127.0.0.1:9']);
+      await assert.rejects(
+        handle.executeUpdate(setServersUpdate, { args: [{ servers: ['10.0.0.5:8080'] }] }),
+        (err: unknown) => {
+          assert.match(
+            (err as { cause?: Error }).cause?.message ?? '',
+            /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*servers\.0: Invalid url/,
+          );
+          return true;
+        },
+      );
+      const two = ['http://10.0.0.5:8080', 'http://10.0.0.6:8080'];
+      const set = await handle.executeUpdate(setServersUpdate, { args: [{ servers: [...two, two[0]!] }] });
+      assert.equal(set.message, `canaries are judged on 2 server(s): ${two.join(', ')}`);
+      assert.deepEqual(set.state.servers, two);
+      assert.equal(set.state.history.at(-1)!.message, `servers now ${two.join(', ')} (were http://127.0.0.1:9)`);
+
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 3 }] });
+      await assertRefused(
+        handle.executeUpdate(setServersUpdate, { args: [{ servers: [] }] }),
+        /canary v3 is baking, judged on the counters of the servers it started with/,
+      );
+      await handle.executeUpdate(promoteUpdate);
+      assert.deepEqual(fakes.sampledServers, [two], 'the canary baseline was sampled from the new servers');
+
+      const none = await handle.executeUpdate(setServersUpdate, { args: [{ servers: [] }] });
+      assert.equal(none.message, 'no servers: new versions are deployed directly, without a canary');
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'no servers now' }] });
+      const direct = await waitForState(handle, (s) => s.stable === 4, 'v4 deployed directly');
+      assert.match(
+        direct.history.findLast((e) => e.kind === 'deployed')!.message,
+        /deployed directly \(no servers configured to judge a canary\)/,
+      );
+      assert.deepEqual([fakes.moves.at(-1)!.stable, fakes.moves.at(-1)!.canary], [4, undefined]);
       await stop(handle);
     });
   });
