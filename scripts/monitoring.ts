@@ -25,7 +25,7 @@ const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
-  npm run monitoring -- unschedule <model>`;
+  npm run monitoring -- unschedule <model> [--alias <alias>]`;
 
 const options = {
   cron: { type: 'string' },
@@ -86,7 +86,8 @@ async function main(argv: string[]): Promise<number> {
   if (command !== 'schedule' && command !== 'unschedule') throw new UsageError(`Unknown command "${command ?? ''}".`);
   if (!modelName || extra.length) throw new UsageError(`${command} takes one model name.`);
   const given = Object.keys(values);
-  if (command === 'unschedule' && given.length) throw new UsageError('unschedule takes no options.');
+  if (command === 'unschedule' && given.some((name) => name !== 'alias'))
+    throw new UsageError('unschedule takes no option but --alias.');
   if (command === 'schedule' && !values.cron) throw new UsageError('schedule needs --cron.');
   const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
   if (labelFlags && !values.labels)
@@ -96,10 +97,10 @@ async function main(argv: string[]): Promise<number> {
   const temporal = await connectTemporalClient(config);
   try {
     if (!input) {
-      const deleted = await deleteMonitoringSchedule(temporal.client, modelName);
-      console.log(
-        deleted ? `Deleted the monitoring schedule of ${modelName}.` : `${modelName} had no monitoring schedule.`,
-      );
+      const alias = values.alias ?? 'production';
+      const deleted = await deleteMonitoringSchedule(temporal.client, modelName, alias);
+      const which = `${modelName}${alias === 'production' ? '' : ` (alias ${alias})`}`;
+      console.log(deleted ? `Deleted the monitoring schedule of ${which}.` : `${which} had no monitoring schedule.`);
       return 0;
     }
     console.log(await schedule(temporal.client, config, input, values.cron!));

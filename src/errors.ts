@@ -335,6 +335,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Use the version's feature names (as in its transform and its requests) in muted and thresholds (where `prediction` also names the output), or remove the names of features the version no longer has, in the schedule's or the run's input.",
   },
+  MLOPS_ERR_MONITOR_WINDOW_IN_FUTURE: {
+    message:
+      'The drift check of model "{model}" would end its window at {until}, after {now}: rows after now are not logged yet, and the stored watermark would make every later run skip until then',
+    retryable: false,
+    fix: 'Give an `until` in the past (with its zone, e.g. 2026-12-01T00:00:00Z), or leave it out: a run ends its window at its start minus lagSeconds.',
+  },
   MLOPS_ERR_MONITOR_LOG_LAYOUT: {
     message:
       'The Parquet files under {folder} are not prediction log parts this version reads (an "output" group and a "features" group, or both as JSON); found the columns {found}',

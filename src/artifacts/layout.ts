@@ -214,7 +214,15 @@ export function monitoringFiles(
   };
 }
 
-/** The end of the last judged monitoring window of a model: where the next scheduled window starts. */
-export function monitoringWatermark(store: UriJoiner, modelName: string): string {
+/**
+ * The end of the last judged monitoring window of a model's alias, where its next scheduled window starts (each
+ * alias's traffic is judged on its own).
+ */
+export function monitoringWatermark(store: UriJoiner, modelName: string, alias: string): string {
+  return store.uri('monitoring', modelName, 'watermarks', `${alias}.json`);
+}
+
+/** The watermark of a model before watermarks were kept per alias; read (for production only) when no new one exists. */
+export function legacyMonitoringWatermark(store: UriJoiner, modelName: string): string {
   return store.uri('monitoring', modelName, 'watermark.json');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { modelNamePattern } from './pipeline';
+import { aliasPattern, modelNamePattern } from './pipeline';
 
 /** Rows a window needs before drift is judged; a smaller window is a reported skip, never a "no drift". */
 export const defaultMinRows = 500;
@@ -47,25 +47,35 @@ export const labelsSourceSchema = z
 
 export type LabelsSource = z.output<typeof labelsSourceSchema>;
 
+/** An ISO 8601 time with its zone (`Z` or an offset): without one, each worker would read it in its own time zone. */
 const isoTime = z
   .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z');
+  .refine(
+    (s) => /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(s) && !Number.isNaN(Date.parse(s)),
+    'must be an ISO 8601 time with its zone, e.g. 2026-12-01T00:00:00Z',
+  );
+
+/** The longest lag: a week (rows are flushed within seconds; a longer lag is a mistake, not a safety margin). */
+export const maxLagSeconds = 7 * 24 * 3600;
 
 /** Input of the `monitorModel` workflow (one run per schedule tick). */
 export const monitorModelInputSchema = z
   .object({
     modelName: z.string().regex(modelNamePattern, 'must be a registry model name'),
     /** The alias whose version's traffic and training reference are compared. @default 'production' */
-    alias: z.string().min(1).default('production'),
+    alias: z
+      .string()
+      .regex(aliasPattern, 'must be a registry alias (lower-case letters, digits and "-")')
+      .default('production'),
     /** @default {@link defaultMinRows} */
     minRows: z.number().int().min(1).default(defaultMinRows),
     preset: z.enum(['evidently', 'vertex']).default('evidently'),
     thresholds: z.record(z.number().finite()).optional(),
     muted: z.array(z.string()).optional(),
-    /** End of the window; default: the run's start minus `lagSeconds`. */
+    /** End of the window, not after the run's start; default: the run's start minus `lagSeconds`. */
     until: isoTime.optional(),
     /** @default {@link defaultLagSeconds} */
-    lagSeconds: z.number().int().min(0).default(defaultLagSeconds),
+    lagSeconds: z.number().int().min(0).max(maxLagSeconds).default(defaultLagSeconds),
     /** Ground truth for the live metric; without it only drift is checked. */
     labels: labelsSourceSchema.optional(),
     /** Drop of the live metric that is an incident, in the metric's units; default: {@link defaultAccuracyDrop}. */
@@ -201,9 +211,13 @@ export interface MonitorModelResult extends CheckModelDriftResult {
   controllerSignalled?: boolean;
 }
 
-/** The id of a model's monitoring Schedule, and of the workflow runs it starts (Temporal appends each run's time). */
-export function monitoringScheduleId(modelName: string): string {
-  return `monitor-${modelName}`;
+/**
+ * The id of a model's monitoring Schedule for an alias, and of the workflow runs it starts (Temporal appends each
+ * run's time): `monitor-<model>` for production, `monitor-<model>.<alias>` for another alias (a model name has no
+ * ".", so no two pairs share an id).
+ */
+export function monitoringScheduleId(modelName: string, alias = 'production'): string {
+  return alias === 'production' ? `monitor-${modelName}` : `monitor-${modelName}.${alias}`;
 }
 
 /** How late a missed tick (server down) may still run: one hourly window's worth. */

@@ -8,7 +8,13 @@
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson, writeJson } from '../artifacts';
-import { monitoringFiles, monitoringWatermark, predictionLogFolder, profileFiles } from '../artifacts/layout';
+import {
+  legacyMonitoringWatermark,
+  monitoringFiles,
+  monitoringWatermark,
+  predictionLogFolder,
+  profileFiles,
+} from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import { namesText } from '../contracts/message-text';
 import type { CheckModelDriftInput, CheckModelDriftResult, PredictionDrift } from '../contracts/monitoring';
@@ -58,6 +64,7 @@ export async function checkModelDrift(
   input: CheckModelDriftInput,
   access: LogAccess = { threads: 1 },
 ): Promise<CheckModelDriftResult> {
+  refuseFutureWindow(input);
   const version = await resolveAlias(store, input.modelName, input.alias);
   const reference = await versionReference(store, version, input);
   const predictionRef = await outputReference(store, version);
@@ -79,7 +86,9 @@ export async function checkModelDrift(
   // judged further): nothing to judge, and the watermark stays.
   if (since !== undefined && since >= w.until)
     return skip(
-      `the window would end at ${w.until}, not after the end of the last judged window (${since}), which a run with a shorter lag reached; the next run starts there`,
+      Date.parse(since) > Date.now()
+        ? `the stored watermark ${since} (${monitoringWatermark(store, input.modelName, input.alias)}) is in the future: a run given an \`until\` after its start judged up to there, and every run skips until then; delete that file to judge from the start of the log again`
+        : `the window would end at ${w.until}, not after the end of the last judged window (${since}), which a run with a shorter lag reached; the next run starts there`,
       0,
     );
   const rows = counted?.rows ?? 0;
@@ -102,7 +111,7 @@ export async function checkModelDrift(
     await renderDriftReport({ title: `${input.modelName} v${version.version}`, window, report }),
   );
   const mark: WatermarkRecord = { watermark: w.until, since, runId: input.runId, updatedAt: new Date().toISOString() };
-  await writeJson(store, monitoringWatermark(store, input.modelName), mark);
+  await writeJson(store, monitoringWatermark(store, input.modelName, input.alias), mark);
   return {
     ...base,
     rows,
@@ -169,13 +178,32 @@ function checkFeatureNames(
   });
 }
 
-/** The window's start: the input's, else the stored watermark (where this same run started, when it is a retry). */
+/**
+ * The window's start: the input's, else the alias's stored watermark (where this same run started, when it is a
+ * retry). Production falls back to the model's watermark from before they were kept per alias.
+ */
 async function windowStart(store: ArtifactStore, input: CheckModelDriftInput): Promise<string | undefined> {
   if (input.since) return iso(input.since);
-  const uri = monitoringWatermark(store, input.modelName);
+  let uri = monitoringWatermark(store, input.modelName, input.alias);
+  if (!(await store.exists(uri)) && input.alias === 'production')
+    uri = legacyMonitoringWatermark(store, input.modelName);
   if (!(await store.exists(uri))) return undefined;
   const stored = await readJson<WatermarkRecord>(store, uri);
   return stored.runId === input.runId ? stored.since : stored.watermark;
+}
+
+/** Clocks of the workflow's history and of a worker may differ by this much. */
+const clockSkewMs = 60_000;
+
+/** A window may not end after now: its watermark would skip every later run's rows until then. */
+function refuseFutureWindow(input: CheckModelDriftInput): void {
+  const now = Date.now();
+  if (Date.parse(input.until) <= now + clockSkewMs) return;
+  throw mlopsError('MLOPS_ERR_MONITOR_WINDOW_IN_FUTURE', {
+    model: input.modelName,
+    until: iso(input.until),
+    now: new Date(now).toISOString(),
+  });
 }
 
 function iso(time: string): string {

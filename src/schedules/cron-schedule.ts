@@ -13,13 +13,16 @@ import { mlopsError } from '../errors';
 /** What a kind of model schedule starts. */
 export interface ScheduledWorkflow {
   workflowType: string;
-  /** The schedule's id for a model; each run's workflow id is it plus the scheduled time (the server appends it). */
-  scheduleId(modelName: string): string;
+  /**
+   * The schedule's id for a model (and the alias its input names, for kinds kept per alias); each run's workflow id
+   * is it plus the scheduled time (the server appends it).
+   */
+  scheduleId(modelName: string, alias?: string): string;
   /** How late a tick missed while the server was down may still run. */
   catchupWindow: Duration;
 }
 
-export interface ModelScheduleOptions<Input extends { modelName: string }> {
+export interface ModelScheduleOptions<Input extends { modelName: string; alias?: string }> {
   /** Cron expression (UTC), e.g. `0 * * * *` for hourly. */
   cron: string;
   /** The workflow's one input object. */
@@ -28,11 +31,11 @@ export interface ModelScheduleOptions<Input extends { modelName: string }> {
   taskQueue?: string;
 }
 
-export function modelSchedule<Input extends { modelName: string }>(
+export function modelSchedule<Input extends { modelName: string; alias?: string }>(
   kind: ScheduledWorkflow,
   options: ModelScheduleOptions<Input>,
 ): ScheduleOptions {
-  const scheduleId = kind.scheduleId(options.input.modelName);
+  const scheduleId = kind.scheduleId(options.input.modelName, options.input.alias);
   return {
     scheduleId,
     spec: { cronExpressions: [options.cron] },
@@ -48,7 +51,7 @@ export function modelSchedule<Input extends { modelName: string }>(
 }
 
 /** Creates the model's schedule, or updates its spec, action and policies when it exists. */
-export async function upsertModelSchedule<Input extends { modelName: string }>(
+export async function upsertModelSchedule<Input extends { modelName: string; alias?: string }>(
   client: Client,
   kind: ScheduledWorkflow,
   options: ModelScheduleOptions<Input>,
@@ -65,14 +68,15 @@ export async function upsertModelSchedule<Input extends { modelName: string }>(
   return { scheduleId: schedule.scheduleId, created: false };
 }
 
-/** Deletes the model's schedule; false when it had none. */
+/** Deletes the model's schedule (of `alias`, for kinds kept per alias); false when it had none. */
 export async function deleteModelSchedule(
   client: Client,
   kind: ScheduledWorkflow,
   modelName: string,
+  alias?: string,
 ): Promise<boolean> {
   try {
-    await client.schedule.getHandle(kind.scheduleId(modelName)).delete();
+    await client.schedule.getHandle(kind.scheduleId(modelName, alias)).delete();
     return true;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return false;

@@ -1,5 +1,6 @@
 /**
- * The monitoring Schedule of a model: a cron that starts `monitorModel` on the pipeline task queue (./cron-schedule.ts:
+ * The monitoring Schedule of a model's alias (`monitor-<model>` for production, `monitor-<model>.<alias>` otherwise,
+ * so each alias is checked on its own schedule): a cron that starts `monitorModel` on the pipeline task queue (./cron-schedule.ts:
  * created or updated in place). Overlap policy SKIP: a tick while the previous check still runs is dropped (the next
  * window covers its rows).
  */
@@ -26,7 +27,7 @@ export function upsertMonitoringSchedule(
   return upsertModelSchedule(client, monitoring, options);
 }
 
-/** Deletes the model's monitoring schedule; false when it had none. */
-export function deleteMonitoringSchedule(client: Client, modelName: string): Promise<boolean> {
-  return deleteModelSchedule(client, monitoring, modelName);
+/** Deletes the monitoring schedule of the model's alias (default production); false when it had none. */
+export function deleteMonitoringSchedule(client: Client, modelName: string, alias?: string): Promise<boolean> {
+  return deleteModelSchedule(client, monitoring, modelName, alias);
 }

@@ -12,7 +12,7 @@ import { deleteModelSchedule, upsertModelSchedule } from './cron-schedule';
 
 const retraining: ScheduledWorkflow = {
   workflowType: 'requestRetrain',
-  scheduleId: retrainScheduleId,
+  scheduleId: (modelName) => retrainScheduleId(modelName),
   catchupWindow: retrainCatchupWindow,
 };
 

@@ -35,6 +35,7 @@ import type {
 import { monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
+import { mlopsError } from '../errors';
 import { incidentSignal } from './definitions';
 import { activityFailureAs } from './pipeline-status';
 
@@ -54,6 +55,14 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
   const info = workflowInfo();
   const runId = `${info.workflowId}/${info.runId}`;
   const until = spec.until ?? new Date(info.startTime.getTime() - spec.lagSeconds * 1000).toISOString();
+  // Refused before anything runs (the check refuses it too): a window ending after the run's start would store a
+  // watermark in the future, and every later run would skip until then.
+  if (Date.parse(until) > info.startTime.getTime())
+    throw mlopsError('MLOPS_ERR_MONITOR_WINDOW_IN_FUTURE', {
+      model: spec.modelName,
+      until: new Date(until).toISOString(),
+      now: info.startTime.toISOString(),
+    });
   const [checked, live] = await Promise.all([
     monitoring
       .checkModelDrift({

@@ -81,4 +81,29 @@ describe('the monitoring schedule commands in the README', function () {
     });
     assert.equal((await npmScript('monitoring', 'unschedule', model)).stdout, `${model} had no monitoring schedule.\n`);
   });
+
+  it("keeps one monitoring schedule per alias: scheduling staging leaves production's alone", async function () {
+    const model = uniqueName('two-aliases');
+    const production = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *');
+    assert.equal(production.code, 0, production.stderr);
+    const staging = await npmScript('monitoring', 'schedule', model, '--alias', 'staging', '--cron', '30 * * * *');
+    assert.equal(staging.code, 0, staging.stderr);
+    assert.match(staging.stdout, new RegExp(`^Created schedule monitor-${model}\\.staging: monitorModel `));
+    const inputOf = async (alias?: string) =>
+      (
+        (await stack().client.schedule.getHandle(monitoringScheduleId(model, alias)).describe()).action.args as [
+          Record<string, unknown>,
+        ]
+      )[0];
+    assert.equal((await inputOf()).alias, undefined, 'production keeps its own schedule and input');
+    assert.equal((await inputOf('staging')).alias, 'staging');
+    assert.equal(
+      (await npmScript('monitoring', 'unschedule', model, '--alias', 'staging')).stdout,
+      `Deleted the monitoring schedule of ${model} (alias staging).\n`,
+    );
+    assert.equal(
+      (await npmScript('monitoring', 'unschedule', model)).stdout,
+      `Deleted the monitoring schedule of ${model}.\n`,
+    );
+  });
 });

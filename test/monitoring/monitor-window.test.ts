@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createMonitoringActivities } from '../../src/activities/monitoring';
 import { readJson } from '../../src/artifacts';
-import { monitoringWatermark } from '../../src/artifacts/layout';
+import { legacyMonitoringWatermark, monitoringWatermark } from '../../src/artifacts/layout';
 import type { CheckModelDriftInput } from '../../src/contracts/monitoring';
 import type { DriftReport } from '../../src/drift/compute-drift';
 import { isMlopsError } from '../../src/errors';
 import type { WatermarkRecord } from '../../src/monitoring/monitor-window';
+import { moveAlias } from '../../src/registry/model-registry';
 import type { MonitoredChurn } from '../support/monitored-model';
 import {
   churnInstances,
@@ -79,7 +80,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     assert.equal(drifted.rows, 2000, 'rows of the judged window are not counted again');
     assert.deepEqual([...drifted.driftedFeatures].sort(), ['monthly_charges', 'payment_method', 'total_charges']);
     assert.equal(drifted.driftShare, 3 / 9);
-    const mark = await readJson<WatermarkRecord>(churn.store, monitoringWatermark(churn.store, model));
+    const mark = await readJson<WatermarkRecord>(churn.store, monitoringWatermark(churn.store, model, 'production'));
     assert.equal(mark.watermark, '2026-11-30T12:00:00.000Z');
 
     // A retried run (same run id) covers the same window again, not the empty one after its own watermark.
@@ -125,6 +126,57 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     assert.equal(steady.version, moved.version);
   });
 
+  it('keeps a watermark per alias, reads the one kept before aliases for production, and refuses a window ending in the future', async function () {
+    const model = 'churn-aliases';
+    const version = await churn.deployAs(model);
+    await moveAlias(churn.store, model, 'staging', version);
+    const logged = churnInstances({ rows: 600, seed: 21 });
+    await writePredictionLog(churn.store, model, version, '2026-11-30T10:00:00Z', logged);
+    const staging = await check({ modelName: model, alias: 'staging', runId: 's-1', until: '2026-11-30T11:00:00Z' });
+    assert.equal(staging.rows, 600);
+    const production = await check({ modelName: model, runId: 'p-1', until: '2026-11-30T11:00:00Z' });
+    assert.equal(production.since, undefined, "staging's check did not move production's window");
+    assert.equal(production.rows, 600);
+    for (const alias of ['staging', 'production']) {
+      const mark = await readJson<WatermarkRecord>(churn.store, monitoringWatermark(churn.store, model, alias));
+      assert.equal(mark.watermark, '2026-11-30T11:00:00.000Z', alias);
+    }
+
+    // A window ending after now is refused, and the watermark stays.
+    await assert.rejects(check({ modelName: model, runId: 'f-1', until: '2999-01-01T00:00:00Z' }), (err: unknown) => {
+      assert.ok(isMlopsError(err, 'MLOPS_ERR_MONITOR_WINDOW_IN_FUTURE'), String(err));
+      assert.match(err.message, /would end its window at 2999-01-01T00:00:00\.000Z, after 20\d\d-/);
+      return true;
+    });
+    // A watermark stored in the future (by a version that took such a window) is named, with the file to delete.
+    const productionMark = monitoringWatermark(churn.store, model, 'production');
+    await churn.store.write(
+      productionMark,
+      JSON.stringify({ watermark: '2999-01-01T00:00:00.000Z', runId: 'old', updatedAt: '2026-11-30T12:00:00Z' }),
+    );
+    const stuck = await check({ modelName: model, runId: 'p-2', until: '2026-11-30T12:00:00Z' });
+    assert.equal(stuck.rows, 0);
+    assert.match(
+      stuck.skipped!,
+      /^the stored watermark 2999-01-01T00:00:00\.000Z \(.*watermarks\/production\.json\) is in the future: .*delete that file/,
+    );
+
+    // A model whose watermark was kept before aliases: production's next window starts there.
+    const earlier = 'churn-legacy-mark';
+    const v = await churn.deployAs(earlier);
+    await writePredictionLog(churn.store, earlier, v, '2026-11-30T10:00:00Z', logged);
+    await writePredictionLog(churn.store, earlier, v, '2026-11-30T12:00:00Z', logged);
+    await churn.store.write(
+      legacyMonitoringWatermark(churn.store, earlier),
+      JSON.stringify({ watermark: '2026-11-30T11:00:00.000Z', runId: 'old', updatedAt: '2026-11-30T11:00:00Z' }),
+    );
+    const resumed = await check({ modelName: earlier, runId: 'l-1', until: '2026-11-30T13:00:00Z' });
+    assert.equal(resumed.since, '2026-11-30T11:00:00.000Z');
+    assert.equal(resumed.rows, 600);
+    const moved = await readJson<WatermarkRecord>(churn.store, monitoringWatermark(churn.store, earlier, 'production'));
+    assert.equal(moved.watermark, '2026-11-30T13:00:00.000Z');
+  });
+
   it('reports a skip, stating the minimum, for a model without a log and for a window with too few rows', async function () {
     const model = 'churn-quiet';
     const version = await churn.deployAs(model);
@@ -143,7 +195,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     assert.equal(few.skipped, `120 rows of version ${version} in the window, fewer than the minimum 500`);
     assert.equal(few.rows, 120);
     assert.equal(few.watermark, undefined, 'a skipped window leaves the watermark where it was');
-    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model))), false);
+    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model, 'production'))), false);
 
     const empty = await check({
       modelName: model,
@@ -201,7 +253,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
       },
     );
     // Nothing was judged: the watermark was not written, so a corrected run judges the same window.
-    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model))), false);
+    assert.equal(fs.existsSync(churn.store.localPath(monitoringWatermark(churn.store, model, 'production'))), false);
     const judged = await check({
       modelName: model,
       runId: 'n-2',

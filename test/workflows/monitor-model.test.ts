@@ -244,14 +244,56 @@ describe('monitorModel (fake activities)', function () {
       const handle = await stack().client.workflow.start(monitorModel, {
         taskQueue,
         workflowId: uniqueName(this.test!.title),
-        args: [{ modelName: 'Bad Name', minRows: 0, until: 'yesterday', labels: { uri: '' }, accuracyDrop: -1 }],
+        args: [
+          {
+            modelName: 'Bad Name',
+            minRows: 0,
+            until: 'yesterday',
+            labels: { uri: '' },
+            accuracyDrop: -1,
+            lagSeconds: 99_999_999_999,
+            alias: '../x',
+          },
+        ],
       });
       const cause = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
       assert.match(cause.message, /modelName/);
       assert.match(cause.message, /minRows/);
-      assert.match(cause.message, /until: must be an ISO 8601 time/);
+      assert.match(cause.message, /until: must be an ISO 8601 time with its zone/);
       assert.match(cause.message, /labels\.uri/);
       assert.match(cause.message, /accuracyDrop/);
+      assert.match(cause.message, /lagSeconds: Number must be less than or equal to 604800/);
+      assert.match(cause.message, /alias: must be a registry alias/);
+    });
+  });
+
+  it('refuses a window ending after the run starts, or a time without its zone, before any check runs', async function () {
+    const calls: CheckModelDriftInput[] = [];
+    const checkModelDrift = (i: CheckModelDriftInput) => {
+      calls.push(i);
+      return Promise.resolve(checked());
+    };
+    await withFakeActivities(this.test!.title, { checkModelDrift }, async (taskQueue) => {
+      const start = (until: string) =>
+        stack().client.workflow.start(monitorModel, {
+          taskQueue,
+          workflowId: uniqueName(this.test!.title),
+          args: [{ modelName: 'churn', until }],
+        });
+      const future = await assertWorkflowFailed(
+        (await start('2030-01-01T00:00:00+01:00')).result(),
+        ApplicationFailure,
+        'MLOPS_ERR_MONITOR_WINDOW_IN_FUTURE',
+      );
+      assert.match(future.message, /would end its window at 2029-12-31T23:00:00\.000Z, after 20\d\d-/);
+      assert.equal(future.nonRetryable, true);
+      const zoneless = await assertWorkflowFailed(
+        (await start('2026-12-02T19:00:00')).result(),
+        ApplicationFailure,
+        'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      );
+      assert.match(zoneless.message, /until: must be an ISO 8601 time with its zone, e\.g\. 2026-12-01T00:00:00Z/);
+      assert.deepEqual(calls, [], 'no check ran');
     });
   });
 });
