@@ -6,7 +6,8 @@
  * Checks, in order: enough canary traffic (else nothing else is judged), the canary's server-error (5xx) rate, how
  * much more often it refused requests (4xx) than the stable version did on the same traffic, the ratio of its mean
  * latency to the stable version's, and the Jensen–Shannon distance between the two versions' prediction
- * distributions. Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed ones
+ * distributions; and whether every server answered the sample at the bake's end (a server that stopped, perhaps
+ * because it could not load the canary, must not leave the verdict to the rest of the fleet). Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed ones
  * (promotion), each a sentence with its numbers.
  */
 import type {
@@ -29,6 +30,8 @@ export function judgeCanary(
   predictions?: PredictionComparison,
   /** False only for controller histories from before the refusal check (they replay without it). */
   compareRefusals = true,
+  /** False only for controller histories from before the fleet check (they replay without it). */
+  checkFleet = true,
 ): CanaryVerdict {
   const c = bakeCounters(before, after, canary);
   const s = bakeCounters(before, after, stable);
@@ -48,6 +51,7 @@ export function judgeCanary(
     ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
     latency(c, s, thresholds),
     drift(predictions, thresholds),
+    ...(checkFleet ? [fleet(before, after)] : []),
   ];
   const failed = checks.filter((check) => !check.passed);
   return failed.length > 0
@@ -75,6 +79,17 @@ export function bakeCounters(before: ServingStatsSample, after: ServingStatsSamp
 interface Check {
   passed: boolean;
   reason: string;
+}
+
+/** Every server answered at the bake's end; one that did not at its start only is said, not held against the canary. */
+function fleet(before: ServingStatsSample, after: ServingStatsSample): Check {
+  const atStart = before.unreachable.length ? ` (at the bake's start ${before.unreachable.join(', ')} did not)` : '';
+  if (after.unreachable.length === 0)
+    return { passed: true, reason: `Every server answered at the end of the bake${atStart}.` };
+  return {
+    passed: false,
+    reason: `${after.unreachable.length} server(s) did not answer at the end of the bake (${after.unreachable.join(', ')})${atStart}: the canary is not judged on part of the fleet (a server that cannot load it stops answering); bring them back, or set the servers the controller samples (npm run models -- servers).`,
+  };
 }
 
 function errorRate(c: VersionCounters, t: CanaryThresholds): Check {

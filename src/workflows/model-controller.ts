@@ -100,6 +100,18 @@ const quietFoldedIncidents = 'quiet-folded-incidents';
 const compareCanaryRefusals = 'compare-canary-refusals';
 
 /**
+ * Versioned change (`patched`): a canary is rolled back when a server did not answer the sample at the end of its bake
+ * (it was judged on the rest of the fleet, silently). Before, unreachable servers were left out without a word.
+ */
+const judgeWholeFleet = 'judge-whole-fleet';
+
+/**
+ * Versioned change (`patched`): a rollback by hand leaves stable with no previous version, so a second rollback (a
+ * retried command) is refused instead of putting back the version just rolled back. Before, it went back to it.
+ */
+const oneRollbackBack = 'one-rollback-back';
+
+/**
  * Versioned change (`patched`): `mute` refuses a feature that neither the stable version nor the canary takes (a typo
  * would otherwise be accepted and mute nothing). Before, any name was muted.
  */
@@ -503,6 +515,7 @@ class Controller {
       s.thresholds,
       predictions,
       patched(compareCanaryRefusals),
+      patched(judgeWholeFleet),
     );
   }
 
@@ -572,8 +585,10 @@ class Controller {
     await this.serial(async () => {
       this.require(this.state.canary === undefined, 'a canary started meanwhile: roll it back instead');
       const left = this.state.stable;
-      await this.moveStable(back, `rolled back by hand: ${reason}`);
+      await this.moveStable(back, reason.startsWith('rolled back by hand') ? reason : `rolled back by hand: ${reason}`);
       if (left !== undefined) rememberRolledBack(this.state, left, new Date(), reason);
+      // The version left is known bad: it is not where a next rollback goes.
+      if (patched(oneRollbackBack)) this.state.previousStable = undefined;
       this.record('rolled-back', reason, back);
       this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, back);
     });
@@ -665,7 +680,13 @@ class Controller {
     const s = this.state;
     this.require(
       s.canary !== undefined || s.previousStable !== undefined,
-      'no canary is baking and stable has no previous version to go back to',
+      'no canary is baking and stable has no previous version to go back to (a rollback by hand leaves none: deploy a version by hand with npm run models -- deploy <model> <version> --direct)',
+    );
+    if (s.canary !== undefined) return;
+    const bad = s.rolledBack?.find((r) => r.version === s.previousStable);
+    this.require(
+      bad === undefined,
+      `stable's previous version v${bad?.version} was rolled back at ${bad?.at} (${bad?.reason}): deploy it by hand with --direct if you mean it`,
     );
   }
 

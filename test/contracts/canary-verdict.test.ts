@@ -46,7 +46,7 @@ describe('judging a canary from the servers counters', function () {
     assert.equal(verdict.decision, 'promote');
     assert.deepEqual(verdict.canary, counters(200, 1, 6));
     assert.deepEqual(verdict.stable, counters(1800, 1, 5));
-    assert.equal(verdict.reasons.length, 4);
+    assert.equal(verdict.reasons.length, 5);
     assert.match(
       verdict.reasons[0]!,
       /server-error rate was 0\.50% \(1 of 200 requests answered 5xx\), within the limit of 1\.00%/,
@@ -63,7 +63,47 @@ describe('judging a canary from the servers counters', function () {
       verdict.reasons[3]!,
       /Jensen–Shannon distance .* was 0\.050 \(200 and 1800 logged rows\), within the limit of 0\.200/,
     );
+    assert.equal(verdict.reasons[4], 'Every server answered at the end of the bake.');
     assert.deepEqual(verdict.predictionDrift, { stableRows: 1800, canaryRows: 200, distance: 0.05 });
+  });
+
+  it('rolls back a canary when a server did not answer at the end of the bake, and only notes one missing at its start', function () {
+    const healthyBake = afterBake(counters(1800, 0, 5), counters(200, 0, 5));
+    const missingAtEnd = judgeCanary(
+      before,
+      { ...healthyBake, unreachable: ['http://10.0.0.6:8080'] },
+      1,
+      2,
+      thresholds,
+    );
+    assert.equal(missingAtEnd.decision, 'rollback');
+    assert.deepEqual(missingAtEnd.reasons, [
+      '1 server(s) did not answer at the end of the bake (http://10.0.0.6:8080): the canary is not judged on part of the fleet (a server that cannot load it stops answering); bring them back, or set the servers the controller samples (npm run models -- servers).',
+    ]);
+    const missingAtStart = judgeCanary(
+      { ...before, unreachable: ['http://10.0.0.6:8080'] },
+      healthyBake,
+      1,
+      2,
+      thresholds,
+    );
+    assert.equal(missingAtStart.decision, 'promote');
+    assert.equal(
+      missingAtStart.reasons.at(-1),
+      "Every server answered at the end of the bake (at the bake's start http://10.0.0.6:8080 did not).",
+    );
+    // Histories from before the check replay without it.
+    const older = judgeCanary(
+      before,
+      { ...healthyBake, unreachable: ['http://10.0.0.6:8080'] },
+      1,
+      2,
+      thresholds,
+      undefined,
+      true,
+      false,
+    );
+    assert.equal(older.decision, 'promote');
   });
 
   it('rolls back a canary whose 5xx rate is above the limit', function () {
@@ -176,6 +216,7 @@ describe('judging a canary from the servers counters', function () {
     assert.deepEqual(verdict.reasons.slice(2), [
       'Latency was not compared: the stable version answered no requests during the bake.',
       'Prediction drift was not compared: the stable version 1 has 0 logged predictions in the window, fewer than 50.',
+      'Every server answered at the end of the bake.',
     ]);
   });
 });

@@ -247,6 +247,11 @@ describe('modelController (fake activities)', function () {
           [5, 'on-call saw bad answers'],
         ],
       );
+      // A retried rollback does not put v5 back: stable has no previous version now.
+      await assertRefused(
+        handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'retry of my script' }] }),
+        /no canary is baking and stable has no previous version to go back to \(a rollback by hand leaves none/,
+      );
       await handle.executeUpdate(deployUpdate, { args: [{ version: 5, direct: true }] });
       const again = await handle.query(controllerStatusQuery);
       assert.deepEqual(
@@ -391,6 +396,24 @@ describe('modelController (fake activities)', function () {
         /deployed directly \(no servers configured to judge a canary\)/,
       );
       assert.deepEqual([fakes.moves.at(-1)!.stable, fakes.moves.at(-1)!.canary], [4, undefined]);
+      await stop(handle);
+    });
+  });
+
+  it('refuses a rollback by hand to a version that was rolled back', async function () {
+    const fakes = controllerFakes();
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] });
+      const back = await handle.executeUpdate(deployUpdate, { args: [{ version: 2, direct: true }] });
+      assert.equal(back.state.previousStable, 3);
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 3 }] });
+      await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad canary' }] });
+      await assertRefused(
+        handle.executeUpdate(rollbackUpdate, { args: [{}] }),
+        /stable's previous version v3 was rolled back at \S+ \(bad canary\): deploy it by hand with --direct if you mean it/,
+      );
+      assert.equal((await handle.query(controllerStatusQuery)).stable, 2);
       await stop(handle);
     });
   });
