@@ -51,7 +51,7 @@ export function judgeCanary(
     ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
     latency(c, s, thresholds),
     drift(predictions, thresholds),
-    ...(checkFleet ? [fleet(before, after)] : []),
+    ...(checkFleet ? [fleet(before, after, canary)] : []),
   ];
   const failed = checks.filter((check) => !check.passed);
   return failed.length > 0
@@ -81,14 +81,25 @@ interface Check {
   reason: string;
 }
 
-/** Every server answered at the bake's end; one that did not at its start only is said, not held against the canary. */
-function fleet(before: ServingStatsSample, after: ServingStatsSample): Check {
+/**
+ * Every server answered at the bake's end and served the canary; one that did not answer at its start only is said,
+ * not held against the canary.
+ */
+function fleet(before: ServingStatsSample, after: ServingStatsSample, canary: number): Check {
   const atStart = before.unreachable.length ? ` (at the bake's start ${before.unreachable.join(', ')} did not)` : '';
+  const without = Object.entries(after.routing ?? {})
+    .filter(([, routing]) => routing.canary?.version !== canary)
+    .map(([server]) => server);
+  if (without.length > 0)
+    return {
+      passed: false,
+      reason: `${without.length} server(s) did not serve canary v${canary} at the end of the bake (${without.join(', ')}): it could not be loaded there (the server's /readyz says why), so those servers' clients never reached it.`,
+    };
   if (after.unreachable.length === 0)
     return { passed: true, reason: `Every server answered at the end of the bake${atStart}.` };
   return {
     passed: false,
-    reason: `${after.unreachable.length} server(s) did not answer at the end of the bake (${after.unreachable.join(', ')})${atStart}: the canary is not judged on part of the fleet (a server that cannot load it stops answering); bring them back, or set the servers the controller samples (npm run models -- servers).`,
+    reason: `${after.unreachable.length} server(s) did not answer at the end of the bake (${after.unreachable.join(', ')})${atStart}: the canary is not judged on part of the fleet; bring them back, or set the servers the controller samples (npm run models -- servers).`,
   };
 }
 

@@ -213,6 +213,14 @@ export interface ServingStatsSample {
   versions: Record<string, VersionCounters>;
   /** Servers that did not answer (their counters are missing from the sum). */
   unreachable: string[];
+  /** What each answering server routes to (absent in samples taken before it was recorded). */
+  routing?: Record<string, ServerRouting>;
+}
+
+/** The versions a model server answers with when sampled. */
+export interface ServerRouting {
+  stable: number;
+  canary?: { version: number; weight: number };
 }
 
 export interface PredictionComparison {

@@ -4,7 +4,7 @@
  * document, is listed as unreachable and left out of the sum; only when no server answers does the sample fail.
  */
 import { z } from 'zod';
-import type { ServingStatsSample, VersionCounters } from '../contracts/controller';
+import type { ServerRouting, ServingStatsSample, VersionCounters } from '../contracts/controller';
 import type { SampleServingStatsInput } from '../contracts/rollout';
 import { mlopsError } from '../errors';
 
@@ -16,16 +16,22 @@ export interface StatsClientOptions {
 }
 
 const count = z.number().finite().min(0);
+const version = z.number().int().min(1);
 const statsDocument = z.object({
   versions: z.record(
     z.string().regex(/^\d+$/),
     z.object({ requests: count, errors: count, rejected: count, latencyMsSum: count }).passthrough(),
   ),
+  /** What the server routes to now (servers of earlier versions did not say). */
+  routing: z
+    .object({ stable: version.optional(), canary: z.object({ version, weight: z.number() }).optional() })
+    .optional(),
 });
 
 interface Answer {
   server: string;
   versions?: Record<string, VersionCounters>;
+  routing?: ServerRouting;
   /** Why there are no counters. */
   problem?: string;
   /** The server answered with a 4xx: asking again will not help. */
@@ -54,7 +60,9 @@ export async function sampleServingStats(
       sum.rejected += c.rejected;
       sum.latencyMsSum += c.latencyMsSum;
     }
-  return { takenAt: new Date().toISOString(), versions, unreachable: failed.map((a) => a.server) };
+  const routing: Record<string, ServerRouting> = {};
+  for (const answer of answers) if (answer.routing) routing[answer.server] = answer.routing;
+  return { takenAt: new Date().toISOString(), versions, unreachable: failed.map((a) => a.server), routing };
 }
 
 export function statsUrl(server: string, model: string): string {
@@ -81,7 +89,9 @@ async function askServer(server: string, model: string, options: StatsClientOpti
     };
   const parsed = statsDocument.safeParse(parseJson(body));
   if (!parsed.success) return { server, problem: 'answered with something other than a stats document' };
-  return { server, versions: parsed.data.versions };
+  const { stable, canary } = parsed.data.routing ?? {};
+  const routing = stable === undefined ? undefined : { stable, ...(canary && { canary }) };
+  return { server, versions: parsed.data.versions, ...(routing && { routing }) };
 }
 
 function parseJson(text: string): unknown {

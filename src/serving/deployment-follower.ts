@@ -4,8 +4,11 @@
  * deploy step without it knowing where they run, and a server that missed a change catches up on its next poll.
  *
  * A change is applied only after every version it needs is loaded and probed (one zero row through onnxruntime);
- * then the routing table is replaced in one assignment. If a load fails, the old table keeps serving, and the failure
- * is logged, counted (`mlops_serve_swaps_total{outcome="failed"}`) and shown by /readyz until a later change loads.
+ * then the routing table is replaced in one assignment. If the stable version fails to load, the old table keeps
+ * serving. If only the canary fails, the stable version serves every request (a canary that cannot load must not keep a
+ * server from starting, nor a healthy stable version from serving); its stats then show no canary, which rolls the
+ * canary back (src/contracts/canary-verdict.ts). Either failure is logged, counted
+ * (`mlops_serve_swaps_total{outcome="failed"}`) and shown by /readyz until a later change loads.
  * One sync runs at a time (a poll that finds one running skips), so a version is never loaded twice at once.
  */
 import type { ArtifactStore } from '../artifacts';
@@ -67,6 +70,14 @@ export class DeploymentFollower {
     }
   }
 
+  /** Records a change not (wholly) applied: kept until a later change applies, counted and logged. */
+  private failed(record: DeploymentRecord, message: string, logMessage: string): SyncOutcome {
+    this.lastFailure = { record, message, at: new Date().toISOString() };
+    this.metrics.swaps.inc({ model: this.slot.modelName, outcome: 'failed' });
+    this.logger?.warn({ record, reason: message }, logMessage);
+    return 'failed';
+  }
+
   async #sync(): Promise<SyncOutcome> {
     const model = this.slot.modelName;
     const record = await readDeployment(this.store, model, this.alias);
@@ -88,24 +99,31 @@ export class DeploymentFollower {
         return loaded;
       };
       const stable = await load(record.stable);
-      const canary = record.canary && { loaded: await load(record.canary.version), weight: record.canary.weight };
+      let canary: { loaded: LoadedVersion; weight: number } | undefined;
+      if (record.canary) {
+        try {
+          canary = { loaded: await load(record.canary.version), weight: record.canary.weight };
+        } catch (err) {
+          this.slot.route({ stable });
+          const reason = `canary v${record.canary.version} could not be loaded, so v${record.stable} answers every request: ${firstLine(err)}`;
+          return this.failed(record, reason, 'the canary is not served; the stable version serves alone');
+        }
+      }
       this.slot.route({ stable, canary });
     } catch (err) {
       await Promise.all(fresh.map((l) => l.predictor.close()));
       if (!this.slot.current) throw err;
-      this.lastFailure = { record, message: (err as Error).message.split('\n')[0]!, at: new Date().toISOString() };
-      this.metrics.swaps.inc({ model, outcome: 'failed' });
-      this.logger?.warn(
-        { record, reason: this.lastFailure.message },
-        'deployment change not applied; the previous versions keep serving',
-      );
-      return 'failed';
+      return this.failed(record, firstLine(err), 'deployment change not applied; the previous versions keep serving');
     }
     this.lastFailure = undefined;
     this.metrics.swaps.inc({ model, outcome: 'ok' });
     this.logger?.info({ routing: this.slot.routing }, 'now serving');
     return 'swapped';
   }
+}
+
+function firstLine(err: unknown): string {
+  return (err as Error).message.split('\n')[0]!;
 }
 
 function checkRecord(record: DeploymentRecord, model: string): void {

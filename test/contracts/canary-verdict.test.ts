@@ -67,7 +67,7 @@ describe('judging a canary from the servers counters', function () {
     assert.deepEqual(verdict.predictionDrift, { stableRows: 1800, canaryRows: 200, distance: 0.05 });
   });
 
-  it('rolls back a canary when a server did not answer at the end of the bake, and only notes one missing at its start', function () {
+  it('rolls back a canary when a server did not answer or serve it at the end of the bake, and only notes one missing at its start', function () {
     const healthyBake = afterBake(counters(1800, 0, 5), counters(200, 0, 5));
     const missingAtEnd = judgeCanary(
       before,
@@ -78,8 +78,20 @@ describe('judging a canary from the servers counters', function () {
     );
     assert.equal(missingAtEnd.decision, 'rollback');
     assert.deepEqual(missingAtEnd.reasons, [
-      '1 server(s) did not answer at the end of the bake (http://10.0.0.6:8080): the canary is not judged on part of the fleet (a server that cannot load it stops answering); bring them back, or set the servers the controller samples (npm run models -- servers).',
+      '1 server(s) did not answer at the end of the bake (http://10.0.0.6:8080): the canary is not judged on part of the fleet; bring them back, or set the servers the controller samples (npm run models -- servers).',
     ]);
+    // A server that answers but could not load the canary serves the stable version alone: its clients never reached it.
+    const routing = {
+      'http://10.0.0.5:8080': { stable: 1, canary: { version: 2, weight: 0.1 } },
+      'http://10.0.0.6:8080': { stable: 1 },
+    };
+    const notLoaded = judgeCanary(before, { ...healthyBake, routing }, 1, 2, thresholds);
+    assert.equal(notLoaded.decision, 'rollback');
+    assert.deepEqual(notLoaded.reasons, [
+      "1 server(s) did not serve canary v2 at the end of the bake (http://10.0.0.6:8080): it could not be loaded there (the server's /readyz says why), so those servers' clients never reached it.",
+    ]);
+    const everywhere = { 'http://10.0.0.6:8080': { stable: 1, canary: { version: 2, weight: 0.1 } } };
+    assert.equal(judgeCanary(before, { ...healthyBake, routing: everywhere }, 1, 2, thresholds).decision, 'promote');
     const missingAtStart = judgeCanary(
       { ...before, unreachable: ['http://10.0.0.6:8080'] },
       healthyBake,

@@ -136,7 +136,65 @@ describe('sampling the model servers per-version counters', function () {
       101,
       'the verdict counts the traffic between the samples',
     );
-    assert.equal(verdict.decision, 'promote', verdict.reasons.join(' '));
+    // Every check passed but one: a server did not answer at the end of the bake.
+    assert.equal(verdict.decision, 'rollback');
+    assert.deepEqual(verdict.reasons, [
+      `1 server(s) did not answer at the end of the bake (${down}) (at the bake's start ${down} did not): the canary is not judged on part of the fleet; bring them back, or set the servers the controller samples (npm run models -- servers).`,
+    ]);
+    const routing = { stable, canary: { version: canary, weight: 0.3 } };
+    assert.deepEqual(after.routing, { [openUrl]: routing, [`${keyedUrl}/`]: routing });
+  });
+
+  it('starts a server whose canary cannot be loaded on the stable version alone, and its stats roll the canary back', async function () {
+    this.timeout(60_000);
+    const broken = await served.registerVersion('stats/broken-canary', 2);
+    const record = (await served.store.list(served.store.uri('registry', 'churn', 'versions'))).find((u) =>
+      u.endsWith(`${String(broken).padStart(6, '0')}/version.json`),
+    )!;
+    const { modelUri } = JSON.parse((await served.store.read(record)).toString()) as { modelUri: string };
+    await served.store.write(modelUri, 'not an onnx model');
+    await writeDeployment(served.store, 'churn', 'broken-canary', { stable, canary: { version: broken, weight: 0.5 } });
+    const app = await buildServer({ store: served.store, modelName: 'churn', alias: 'broken-canary' });
+    try {
+      const url = await listen(app);
+      const ready = (await app.inject({ method: 'GET', url: '/readyz' })).json<{
+        ready: boolean;
+        routing: { stable: number; canary?: unknown };
+        lastSwapFailure?: { message: string };
+      }>();
+      assert.equal(ready.ready, true);
+      assert.deepEqual(ready.routing, { stable });
+      assert.match(
+        ready.lastSwapFailure!.message,
+        new RegExp(
+          `^canary v${broken} could not be loaded, so v${stable} answers every request: MLOPS_ERR_MODEL_INVALID`,
+        ),
+      );
+      const { sampleServingStats } = createControllerActivities({ store: served.store, duckDbThreads: 1 });
+      const before = await sampleServingStats({ modelName: 'churn', servers: [url] });
+      await send(url, 30, 'broken-canary');
+      const after = await sampleServingStats({ modelName: 'churn', servers: [url] });
+      assert.deepEqual(after.routing, { [url]: { stable } });
+      const verdict = judgeCanary(before, after, stable, broken, canaryThresholdsSchema.parse({ minRequests: 1 }));
+      assert.equal(verdict.decision, 'rollback');
+      assert.match(verdict.reasons.join(' '), /Not enough traffic: the canary \(version \d+\) answered 0 requests/);
+      // With traffic to judge, the server that does not serve it is named.
+      const judged = judgeCanary(
+        before,
+        {
+          ...after,
+          versions: { ...after.versions, [String(broken)]: { requests: 50, errors: 0, rejected: 0, latencyMsSum: 50 } },
+        },
+        stable,
+        broken,
+        canaryThresholdsSchema.parse({ minRequests: 1, maxLatencyRatio: 1000 }),
+      );
+      assert.deepEqual(judged.reasons, [
+        `1 server(s) did not serve canary v${broken} at the end of the bake (${url}): it could not be loaded there (the server's /readyz says why), so those servers' clients never reached it.`,
+      ]);
+    } finally {
+      await app.close();
+    }
   });
 
   it('fails retryably when no server answers, naming each one and why', async function () {
@@ -182,6 +240,6 @@ describe('sampling the model servers per-version counters', function () {
   it('answers an empty sample when the controller lists no servers', async function () {
     const { sampleServingStats } = createControllerActivities({ store: served.store, duckDbThreads: 1 });
     const sample = await sampleServingStats({ modelName: 'churn', servers: [] });
-    assert.deepEqual({ ...sample, takenAt: 'x' }, { takenAt: 'x', versions: {}, unreachable: [] });
+    assert.deepEqual({ ...sample, takenAt: 'x' }, { takenAt: 'x', versions: {}, unreachable: [], routing: {} });
   });
 });
