@@ -1,8 +1,8 @@
 /**
  * Moving a model's deployment: the record the model servers follow (`stable` and an optional canary), the registry
  * alias (to `stable`, so tools that read the alias agree with the servers), and an entry in the registry's deployment
- * history. A version the record does not hold yet (stable or canary) is first loaded the way the server loads it, so
- * an unservable version is refused before any server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
+ * history. A version the record does not hold yet (stable or canary), and one that becomes stable, is first loaded
+ * the way the server loads it, so an unservable version is refused before any server sees it. Idempotent: a retry that finds the record already moved writes no second history entry.
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
@@ -25,9 +25,11 @@ export async function setDeployment(store: ArtifactStore, input: SetDeploymentIn
   const recordUri = deploymentRecord(store, model, alias);
   const written = (await store.exists(recordUri)) ? await readJson<DeploymentRecord>(store, recordUri) : undefined;
   // A version the record already holds (as stable or canary) was checked when it got there, and the servers run it:
-  // starting, reweighting, promoting or ending a canary, or retrying a move, does not load it again.
+  // starting, reweighting or ending a canary, or retrying a move, does not load it again. A version that becomes
+  // stable (a promotion) is loaded again: its files may have gone since it started as the canary, and every server
+  // started from now on loads it.
   const held = new Set([written?.stable, written?.canary?.version]);
-  if (!held.has(input.stable)) await ensureServable(store, model, input.stable, 'stable version');
+  if (written?.stable !== input.stable) await ensureServable(store, model, input.stable, 'stable version');
   if (input.canary && !held.has(input.canary.version))
     await ensureServable(store, model, input.canary.version, 'canary');
   // The state before: the record, or (none written yet) the one the alias implies; the record is read once.

@@ -14,7 +14,7 @@
  * running, and it reports its end by signal to the controller's workflow id, which the next run receives (the child is
  * re-attached by its id, carried in the state).
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   allHandlersFinished,
   condition,
@@ -110,6 +110,12 @@ const judgeWholeFleet = 'judge-whole-fleet';
  * retried command) is refused instead of putting back the version just rolled back. Before, it went back to it.
  */
 const oneRollbackBack = 'one-rollback-back';
+
+/**
+ * Versioned change (`patched`): a canary whose promotion is refused because it can no longer be loaded (its files went
+ * bad during the bake) is rolled back. Before, the refused move failed the step, and the loop judged it again.
+ */
+const rollBackUnservablePromotion = 'roll-back-unservable-promotion';
 
 /**
  * Versioned change (`patched`): `mute` refuses a feature that neither the stable version nor the canary takes (a typo
@@ -524,10 +530,17 @@ class Controller {
     const canary = s.canary!;
     const name = this.spec.modelName;
     if (decision === 'promote') {
-      await this.moveStable(canary.version, `canary v${canary.version} promoted: ${reason}`);
-      this.record('promoted', reason, canary.version);
-      this.notify('promoted', `v${canary.version} of ${name} is the new stable version: ${reason}`, canary.version);
-    } else {
+      try {
+        await this.moveStable(canary.version, `canary v${canary.version} promoted: ${reason}`);
+        this.record('promoted', reason, canary.version);
+        this.notify('promoted', `v${canary.version} of ${name} is the new stable version: ${reason}`, canary.version);
+      } catch (err) {
+        if (!isUnservable(err) || !patched(rollBackUnservablePromotion)) throw err;
+        decision = 'rollback';
+        reason = `v${canary.version} can no longer be loaded, so it is not promoted: ${messageOf(err)}`;
+      }
+    }
+    if (decision === 'rollback') {
       await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`));
       rememberRolledBack(s, canary.version, new Date(), reason);
       this.record('rolled-back', reason, canary.version);
@@ -754,6 +767,15 @@ class Controller {
 /** The reason an update gave; the Temporal CLI may send the update with no input at all. */
 function reasonOf(args: { reason?: string } | undefined, fallback: string): string {
   return args?.reason || fallback;
+}
+
+/** An activity refused a version that cannot be loaded (src/rollout/set-deployment.ts). */
+function isUnservable(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE'
+  );
 }
 
 function messageOf(err: unknown): string {

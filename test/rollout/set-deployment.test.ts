@@ -160,7 +160,7 @@ describe('moving a deployment: record, alias and registry history', function () 
     assert.equal((await history(alias)).length, 1);
   });
 
-  it('loads only the versions new to the record: no version the record holds is loaded again, as stable or canary', async function () {
+  it('loads only the versions new to the record, and one that becomes stable: nothing else the record holds is loaded again', async function () {
     const alias = 'rollout-loads';
     // The models the activity reads (each read is a load: session created, probed, released).
     const modelReads: string[] = [];
@@ -191,10 +191,37 @@ describe('moving a deployment: record, alias and registry history', function () 
     assert.deepEqual(await move(v1), [await model(v1)], 'a first stable version is loaded');
     assert.deepEqual(await move(v1, v2), [await model(v2)], 'a canary beside it: only the canary');
     assert.deepEqual(await move(v1, v2), [], 'a retry of the canary move loads nothing');
-    assert.deepEqual(await move(v2), [], 'promoting the canary: the servers already run it');
+    assert.deepEqual(await move(v2), [await model(v2)], 'promoting the canary loads it again: its files may have gone');
     assert.deepEqual(await move(v1), [await model(v1)], 'a stable version the record no longer holds is loaded');
     assert.deepEqual(await move(v1), [], 'a retry of the same move loads nothing new');
     assert.deepEqual(await move(v2, v1), [await model(v2)], 'the old stable as canary: only the new stable loads');
+  });
+
+  it('refuses to promote a canary whose files went bad after it started, and changes nothing', async function () {
+    const alias = 'rollout-promote-gone';
+    const canary = await served.registerVersion('rollout/gone-after-start', 2);
+    await activities.setDeployment({ modelName: 'churn', alias, stable: v1, reason: 'first deployment', actor });
+    await activities.setDeployment({
+      modelName: 'churn',
+      alias,
+      stable: v1,
+      canary: { version: canary, weight: 0.2 },
+      reason: 'canary',
+      actor,
+    });
+    await served.store.write((await readVersion(served.store, 'churn', canary)).modelUri, 'not an onnx model');
+    const err = await activities
+      .setDeployment({ modelName: 'churn', alias, stable: canary, reason: 'promote', actor })
+      .catch((e: unknown) => e);
+    assert.ok(isMlopsError(err, 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE'), String(err));
+    assert.match(err.message, new RegExp(`version ${canary} cannot be the stable version: MLOPS_ERR_MODEL_INVALID`));
+    const record = await readJson<{ stable: number; canary?: { version: number } }>(
+      served.store,
+      served.store.uri('registry', 'churn', 'deployments', `${alias}.json`),
+    );
+    assert.deepEqual([record.stable, record.canary?.version], [v1, canary]);
+    // Ending the canary is never refused: the stable version stays.
+    await activities.setDeployment({ modelName: 'churn', alias, stable: v1, reason: 'roll back', actor });
   });
 
   it('refuses input a server could not follow, listing every problem', async function () {

@@ -50,6 +50,8 @@ export interface ControllerFakeOptions {
   sameModel?: (version: number, among: number[]) => number | null;
   /** Refuse every deployment move the way the registry refuses an unservable version. @default false */
   refuseMoves?: boolean;
+  /** Refuse a move that makes this version stable (its files went bad after its canary started). */
+  unservableAsStable?: number;
 }
 
 export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
@@ -122,7 +124,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
       return Promise.resolve(options.sameModel?.(version, among) ?? null);
     },
     setDeployment: (input) => {
-      if (options.refuseMoves)
+      if (options.refuseMoves || input.stable === options.unservableAsStable)
         return Promise.reject(
           ApplicationFailure.create({
             type: 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE',

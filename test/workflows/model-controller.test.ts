@@ -400,6 +400,34 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('rolls back a canary judged healthy whose promotion is refused because it can no longer be loaded', async function () {
+    const fakes = controllerFakes({ unservableAsStable: 3 });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      const done = await waitForState(handle, settled('rolled-back'), 'canary v3 rolled back');
+      assert.equal(done.lastVerdict?.decision, 'promote');
+      assert.equal(done.stable, 2);
+      assert.equal(done.canary, undefined);
+      const event = done.history.find((e) => e.kind === 'rolled-back')!;
+      assert.match(event.message, /^v3 can no longer be loaded, so it is not promoted: v3 cannot be loaded$/);
+      assert.deepEqual(
+        done.rolledBack?.map((r) => r.version),
+        [3],
+      );
+      assert.ok(!kinds(done).includes('step-failed'), 'no failed step, no second verdict');
+      assert.deepEqual(
+        fakes.moves.map((m) => [m.stable, m.canary?.version]),
+        [
+          [2, 3],
+          [2, undefined],
+        ],
+      );
+      await stop(handle);
+    });
+  });
+
   it('refuses a rollback by hand to a version that was rolled back', async function () {
     const fakes = controllerFakes();
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
