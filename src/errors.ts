@@ -274,6 +274,12 @@ export const errorCatalogue = {
     fix: 'Set the Content-Type header to the type named in the message.',
     httpStatus: 415,
   },
+  MLOPS_ERR_SERVE_CONTENT_ENCODING: {
+    message: 'Content-Encoding {encoding} is not accepted on {route}; only identity (an uncompressed body) is',
+    retryable: false,
+    fix: 'Send the body uncompressed, without a Content-Encoding header (or with Content-Encoding: identity).',
+    httpStatus: 415,
+  },
   MLOPS_ERR_SERVE_TOO_MANY_INSTANCES: {
     message: 'The request has {count} instances; the limit is {limit} per request',
     retryable: false,
@@ -285,6 +291,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Use a route the server lists in the README: /v1/models/{model}:predict, /v2/models/{model}/infer, /healthz, /readyz.',
     httpStatus: 404,
+  },
+  MLOPS_ERR_SERVE_METHOD_NOT_ALLOWED: {
+    message: 'Method {method} is not allowed on {url}; it takes {allowed}',
+    retryable: false,
+    fix: 'Send the request with the method the Allow header names: predictions are POSTed to /v1/models/{model}:predict and /v2/models/{model}/infer.',
+    httpStatus: 405,
   },
   MLOPS_ERR_SERVE_DEPLOYMENT_INVALID: {
     message: 'The deployment record of model "{model}" is invalid: {problem}',

@@ -14,6 +14,7 @@
 import type { FittedTransform } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
+import { setOwn } from './own-property';
 import type { RecordedValues } from './recorded-values';
 import { slabAllocator } from './slab';
 import { problemsText, quoteText } from '../contracts/message-text';
@@ -206,7 +207,7 @@ function decode(
     for (let k = 0; k < outputWidth; k++) {
       const p = output[at + k]!;
       if (p > output[at + best]!) best = k;
-      probabilities[classes[k] ?? String(k)] = p;
+      setOwn(probabilities, classes[k] ?? String(k), p);
     }
     predictions[i] = { label: classes[best] ?? String(best), probabilities };
   }

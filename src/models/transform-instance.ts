@@ -106,12 +106,15 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
 }
 
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
+  // A feature named like a key of Object.prototype (`toString`, `__proto__`) is read as the record's own property
+  // only: left out, it is missing, not the prototype's function or object. Other names need no check.
+  const inherited = steps.map((s) => s.name in Object.prototype);
   return (instance, out, offset, recorded, recordedAt = 0) => {
     let problems: string[] | undefined;
     let j = offset;
     for (let k = 0; k < steps.length; k++) {
       const s = steps[k]!;
-      const value = instance[s.name];
+      const value = inherited[k] && !Object.hasOwn(instance, s.name) ? undefined : instance[s.name];
       if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
       if (s.kind === 'numeric') {
         const problem = numericInto(s, value, out, j++);

@@ -24,7 +24,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogDefaults } from '../config';
 import { errorCatalogue, isMlopsError, mlopsError } from '../errors';
-import type { ErrorSpec } from '../errors';
+import type { ErrorParams, ErrorSpec, MlopsErrorDetails } from '../errors';
+import type { ApplicationFailure } from '@temporalio/common';
+import { quoteText } from '../contracts/message-text';
 import { DeploymentFollower } from './deployment-follower';
 import { ServingMetrics } from './metrics';
 import { ModelSlot } from './model-slot';
@@ -137,7 +139,23 @@ function createLog(
 /** Every body is read as bytes (up to the body limit) whatever its type; routes decode and check the type. */
 function registerBodyParsing(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) =>
+    done(encodingError(request) ?? null, body),
+  );
+}
+
+/**
+ * Bodies are never decompressed (a small gzip body can inflate far past the body limit), so a body with any
+ * Content-Encoding but identity is refused with 415, instead of being read as JSON and failing on its first byte.
+ */
+function encodingError(request: FastifyRequest): FastifyError | undefined {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (!encoding || encoding === 'identity') return undefined;
+  const err = mlopsError('MLOPS_ERR_SERVE_CONTENT_ENCODING', {
+    encoding: quoteText(encoding),
+    route: request.routeOptions.url ?? request.url,
+  });
+  return err as unknown as FastifyError;
 }
 
 function registerHooks(
@@ -246,6 +264,7 @@ function sendError(limits: ServeLimits, err: FastifyError, request: FastifyReque
   // A client's mistake: one line, no stack.
   request.log.info({ reqId: request.id, status, code: failure.type }, 'rejected request');
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
+  if (status === 405) void reply.header('allow', String(paramsOf(failure).allowed));
   if (request.url.startsWith('/v1/projects/')) return reply.status(status).send(googleError(status, failure));
   return reply.status(status).send({ error: failure.message, code: failure.type });
 }
@@ -258,6 +277,9 @@ const googleStatus: Record<number, string> = {
   413: 'INVALID_ARGUMENT',
   415: 'INVALID_ARGUMENT',
 };
+
+const paramsOf = (failure: Error): ErrorParams =>
+  ((failure as ApplicationFailure).details?.[0] as MlopsErrorDetails | undefined)?.params ?? {};
 
 function googleError(status: number, failure: Error & { type?: string | null }) {
   return {

@@ -110,7 +110,8 @@ function show(p, version) {
   }
 }
 $('predict').addEventListener('click', async () => {
-  const instance = {};
+  // No prototype: a feature named __proto__ is then a field like any other, not the object's prototype.
+  const instance = Object.create(null);
   for (const f of MODEL.features) instance[f.name] = coerce(f, $('f-' + f.name).value);
   try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
   catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }

@@ -7,37 +7,43 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { instancesOf, jsonBody } from './http-body';
+import { methodNotAllowed, refuseOtherMethods } from './method-not-allowed';
 import type { PredictContext, PredictCore } from './predict-core';
 
 export function registerV1Routes(app: FastifyInstance, core: PredictCore, aipPredictRoute?: string): void {
   const stats = () => app.serving.metrics.versionStats();
   app.get('/v1/models', () => Promise.resolve({ models: [core.modelName] }));
-  app.get<{ Params: { target: string } }>('/v1/models/:target', (request) =>
-    Promise.resolve(describeModel(core, request.params.target)),
-  );
+  app.get<{ Params: { target: string } }>('/v1/models/:target', (request) => {
+    if (isVerb(request.params.target)) throw methodNotAllowed(request);
+    return Promise.resolve(describeModel(core, request.params.target));
+  });
   app.get<{ Params: { target: string } }>('/v1/models/:target/stats', (request) => {
     core.checkModel(request.params.target);
     return Promise.resolve({ model: core.modelName, routing: core.slot.routing, versions: stats() });
   });
   const config = { predict: true };
-  app.post<{ Params: { target: string } }>('/v1/models/:target', { config }, (request, reply) =>
-    predict(core, verbTarget(request.params.target, request), request, reply),
-  );
-  app.post<{ Params: { project: string; location: string; target: string } }>(
-    '/v1/projects/:project/locations/:location/endpoints/:target',
-    { config },
-    (request, reply) => predict(core, verbTarget(request.params.target, request), request, reply),
-  );
-  if (aipPredictRoute)
+  const vertexPath = '/v1/projects/:project/locations/:location/endpoints/:target';
+  for (const url of ['/v1/models/:target', vertexPath]) {
+    app.post<{ Params: { target: string } }>(url, { config }, (request, reply) =>
+      predict(core, verbTarget(request.params.target, request), request, reply),
+    );
+    // Another method on `<name>:predict` is a 405; on any other target, an unknown route.
+    refuseOtherMethods(app, url, (request) => verbTarget((request.params as { target: string }).target, request));
+  }
+  if (aipPredictRoute) {
     app.post(aipPredictRoute, { config }, (request, reply) => predict(core, core.modelName, request, reply));
+    refuseOtherMethods(app, aipPredictRoute);
+  }
 }
+
+/** True for `<name>:predict` (a model name has no colon). */
+const isVerb = (target: string): boolean => target.lastIndexOf(':') > 0 && target.endsWith(':predict');
 
 /** The model name of `<name>:predict`; anything else is an unknown route. */
 function verbTarget(target: string, request: FastifyRequest): string {
-  const at = target.lastIndexOf(':');
-  if (at <= 0 || target.slice(at + 1) !== 'predict')
+  if (!isVerb(target))
     throw mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
-  return target.slice(0, at);
+  return target.slice(0, target.lastIndexOf(':'));
 }
 
 async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {

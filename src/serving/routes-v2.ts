@@ -9,6 +9,7 @@ import { isMlopsError, mlopsError } from '../errors';
 import type { MlopsErrorDetails } from '../errors';
 import type { ApplicationFailure } from '@temporalio/common';
 import { mediaType, parseJson, rawBody } from './http-body';
+import { refuseOtherMethods } from './method-not-allowed';
 import type { PredictContext, PredictCore } from './predict-core';
 import { checkOutputs, decodeV2, encodeV2Response, outputNames, outputTensors, splitV2Body } from './v2-codec';
 
@@ -35,6 +36,7 @@ export function registerV2Routes(app: FastifyInstance, core: PredictCore): void 
     app.post<{ Params: ModelParams }>(`${prefix}/infer`, { config: { predict: true } }, (request, reply) =>
       infer(core, request, reply),
     );
+    refuseOtherMethods(app, `${prefix}/infer`);
   }
 }
 

@@ -8,7 +8,9 @@
  * the binary sizes against the body, and JSON `data` nested deeper than the shape.
  */
 import { mlopsError } from '../errors';
+import { setOwn } from '../models/own-property';
 import type { Prediction } from '../models/predictor';
+import { describeValue } from '../models/transform-instance';
 import { namesText, problemsText, quoteText } from '../contracts/message-text';
 
 export interface V2Input {
@@ -26,19 +28,44 @@ export interface V2Request {
   outputs?: { name: string; parameters?: Record<string, unknown> }[];
 }
 
-const fixedSizes: Record<string, number> = {
-  BOOL: 1,
-  UINT8: 1,
-  INT8: 1,
-  UINT16: 2,
-  INT16: 2,
-  UINT32: 4,
-  INT32: 4,
-  FP32: 4,
-  UINT64: 8,
-  INT64: 8,
-  FP64: 8,
-};
+/** Bytes per element of each fixed-width datatype (a Map: a datatype named "toString" is not one). */
+const fixedSizes = new Map([
+  ['BOOL', 1],
+  ['UINT8', 1],
+  ['INT8', 1],
+  ['UINT16', 2],
+  ['INT16', 2],
+  ['UINT32', 4],
+  ['INT32', 4],
+  ['FP32', 4],
+  ['UINT64', 8],
+  ['INT64', 8],
+  ['FP64', 8],
+]);
+
+/**
+ * The integers of each integer datatype, from `min` up to but excluding `end`, as doubles: a JSON number is read as
+ * a double, so a 64-bit element that rounds to ±2^63 (or 2^64) is outside its type. Binary elements are read as
+ * their type, so they always fit it.
+ */
+const integerRanges = new Map<string, { min: number; end: number; text: string }>(
+  (
+    [
+      ['UINT8', 8, false],
+      ['INT8', 8, true],
+      ['UINT16', 16, false],
+      ['INT16', 16, true],
+      ['UINT32', 32, false],
+      ['INT32', 32, true],
+      ['UINT64', 64, false],
+      ['INT64', 64, true],
+    ] as const
+  ).map(([datatype, bits, signed]) => {
+    const min = signed ? -(2 ** (bits - 1)) : 0;
+    const end = signed ? 2 ** (bits - 1) : 2 ** bits;
+    return [datatype, { min, end, text: `integers from ${BigInt(min)} to ${BigInt(end) - 1n}` }];
+  }),
+);
 
 export interface DecodedV2 {
   request: V2Request;
@@ -66,7 +93,10 @@ export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], m
   const request = checkRequestShape(doc);
   const problems: string[] = [];
   const known = new Set(featureNames);
-  const given = new Set(request.inputs.map((i) => i.name));
+  const given = new Set<string>();
+  const repeated = new Set<string>();
+  for (const { name } of request.inputs) (given.has(name) ? repeated : given).add(name);
+  for (const name of repeated) problems.push(`inputs: input ${quoteText(name)} is given more than once; send it once`);
   for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}`);
   for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
   const rows = request.inputs[0]!.shape[0]!;
@@ -106,6 +136,8 @@ function checkRequestShape(doc: unknown): V2Request {
     else if (i.parameters !== undefined && (typeof i.parameters !== 'object' || i.parameters === null))
       problems.push(`inputs[${k}] ("${i.name}"): "parameters" must be an object`);
   });
+  const id = (doc as { id?: unknown }).id;
+  if (id !== undefined && typeof id !== 'string') problems.push(`"id" must be a string, got ${describeValue(id)}`);
   const outputs = (doc as { outputs?: unknown }).outputs;
   if (
     outputs !== undefined &&
@@ -140,21 +172,32 @@ function fromJson(input: V2Input, rows: number): unknown[] | string {
   if (out.length !== rows) return `"data" has ${out.length} elements; shape [${input.shape.join(', ')}] needs ${rows}`;
   const wrong = out.findIndex((v) => v !== null && !matchesDatatype(input.datatype, v));
   if (wrong !== -1) return `element ${wrong} does not match datatype ${input.datatype}`;
+  const range = integerRanges.get(input.datatype);
+  const outside = range ? out.findIndex((v) => v !== null && !inRange(v as number, range)) : -1;
+  if (outside !== -1)
+    return `element ${outside} is ${numberText(out[outside] as number)}; ${input.datatype} takes ${range!.text}`;
   return out;
 }
 
 function matchesDatatype(datatype: string, value: unknown): boolean {
   if (datatype === 'BYTES') return typeof value === 'string';
   if (datatype === 'BOOL') return typeof value === 'boolean';
-  return datatype in fixedSizes && typeof value === 'number';
+  return fixedSizes.has(datatype) && typeof value === 'number';
 }
+
+const inRange = (value: number, range: { min: number; end: number }): boolean =>
+  Number.isInteger(value) && value >= range.min && value < range.end;
+
+/** A number as its digits (2^63 as 9223372036854775808, not 9223372036854776000). */
+const numberText = (value: number): string =>
+  Number.isInteger(value) && Math.abs(value) < 1e21 ? String(BigInt(value)) : String(value);
 
 function fromBinary(input: V2Input, rows: number, size: unknown, bytes: Buffer): unknown[] | string {
   if (!Number.isSafeInteger(size) || (size as number) < 0 || (size as number) > bytes.length)
     return `binary_data_size ${JSON.stringify(size)} must be a non-negative integer within the ${bytes.length} bytes left in the body`;
   const data = bytes.subarray(0, size as number);
   if (input.datatype === 'BYTES') return bytesElements(data, rows);
-  const width = fixedSizes[input.datatype];
+  const width = fixedSizes.get(input.datatype);
   if (!width) return `datatype ${input.datatype} is not supported (use FP32, FP64, an integer type, BOOL or BYTES)`;
   if (data.length !== rows * width)
     return `binary_data_size is ${data.length}; ${rows} × ${input.datatype} needs ${rows * width}`;
@@ -164,21 +207,21 @@ function fromBinary(input: V2Input, rows: number, size: unknown, bytes: Buffer):
 }
 
 /** How each fixed-width datatype is read (little-endian); anything else is FP64. */
-const fixedReaders: Record<string, (b: Buffer, at: number) => number | boolean> = {
-  BOOL: (b, at) => b[at] !== 0,
-  UINT8: (b, at) => b.readUInt8(at),
-  INT8: (b, at) => b.readInt8(at),
-  UINT16: (b, at) => b.readUInt16LE(at),
-  INT16: (b, at) => b.readInt16LE(at),
-  UINT32: (b, at) => b.readUInt32LE(at),
-  INT32: (b, at) => b.readInt32LE(at),
-  FP32: (b, at) => b.readFloatLE(at),
-  UINT64: (b, at) => Number(b.readBigUInt64LE(at)),
-  INT64: (b, at) => Number(b.readBigInt64LE(at)),
-};
+const fixedReaders = new Map<string, (b: Buffer, at: number) => number | boolean>([
+  ['BOOL', (b, at) => b[at] !== 0],
+  ['UINT8', (b, at) => b.readUInt8(at)],
+  ['INT8', (b, at) => b.readInt8(at)],
+  ['UINT16', (b, at) => b.readUInt16LE(at)],
+  ['INT16', (b, at) => b.readInt16LE(at)],
+  ['UINT32', (b, at) => b.readUInt32LE(at)],
+  ['INT32', (b, at) => b.readInt32LE(at)],
+  ['FP32', (b, at) => b.readFloatLE(at)],
+  ['UINT64', (b, at) => Number(b.readBigUInt64LE(at))],
+  ['INT64', (b, at) => Number(b.readBigInt64LE(at))],
+]);
 
 function readFixed(datatype: string, b: Buffer, at: number): number | boolean {
-  return (fixedReaders[datatype] ?? ((x: Buffer, i: number) => x.readDoubleLE(i)))(b, at);
+  return (fixedReaders.get(datatype) ?? ((x: Buffer, i: number) => x.readDoubleLE(i)))(b, at);
 }
 
 function bytesElements(data: Buffer, rows: number): string[] | string {
@@ -200,7 +243,7 @@ function toRecords(columns: Map<string, unknown[]>, rows: number): Record<string
   const records = new Array<Record<string, unknown>>(rows);
   for (let i = 0; i < rows; i++) {
     const r: Record<string, unknown> = {};
-    for (const [name, values] of columns) r[name] = values[i];
+    for (const [name, values] of columns) setOwn(r, name, values[i]);
     records[i] = r;
   }
   return records;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/serving/app';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
@@ -9,7 +10,7 @@ const v2Infer = '/v2/models/churn/infer';
 
 interface BadRequest {
   title: string;
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url?: string;
   headers?: Record<string, string>;
   payload?: string | Buffer;
@@ -17,8 +18,24 @@ interface BadRequest {
   code: string;
   /** What the error message must name: the field, the limit or the type. */
   names: RegExp[];
+  /** The Allow header a 405 must carry. */
+  allow?: string;
 }
 
+/** A whole v2 request for riskyCustomer, with `tenure_months` sent as `datatype` and `data`. */
+const v2Request = (datatype = 'FP64', data: unknown[] = [riskyCustomer.tenure_months], extra: object = {}) => ({
+  ...extra,
+  inputs: Object.entries(riskyCustomer).map(([name, value]) =>
+    name === 'tenure_months'
+      ? { name, datatype, shape: [1], data }
+      : {
+          name,
+          datatype: typeof value === 'string' ? 'BYTES' : typeof value === 'boolean' ? 'BOOL' : 'FP64',
+          shape: [1],
+          data: [value],
+        },
+  ),
+});
 const deep = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 const instances = (...rows: unknown[]) => JSON.stringify({ instances: rows });
 const v2Binary = (header: object, binary: Buffer, length?: string) => ({
@@ -201,6 +218,67 @@ const table: BadRequest[] = [
     names: [/churn:explain/],
   },
   {
+    title: 'GET on a predict route',
+    method: 'GET',
+    status: 405,
+    code: 'MLOPS_ERR_SERVE_METHOD_NOT_ALLOWED',
+    names: [/GET/, /\/v1\/models\/churn:predict/, /POST/],
+    allow: 'POST',
+  },
+  {
+    title: 'PUT on a predict route',
+    method: 'PUT',
+    headers: json,
+    payload: instances(riskyCustomer),
+    status: 405,
+    code: 'MLOPS_ERR_SERVE_METHOD_NOT_ALLOWED',
+    names: [/PUT/, /POST/],
+    allow: 'POST',
+  },
+  {
+    title: "GET on Vertex AI's predict path",
+    method: 'GET',
+    url: '/v1/projects/p/locations/l/endpoints/churn:predict',
+    status: 405,
+    code: 'MLOPS_ERR_SERVE_METHOD_NOT_ALLOWED',
+    names: [/GET/, /endpoints\/churn:predict/, /POST/],
+    allow: 'POST',
+  },
+  {
+    title: 'GET on v2 infer',
+    method: 'GET',
+    url: '/v2/models/churn/versions/1/infer',
+    status: 405,
+    code: 'MLOPS_ERR_SERVE_METHOD_NOT_ALLOWED',
+    names: [/GET/, /\/v2\/models\/churn\/versions\/1\/infer/, /POST/],
+    allow: 'POST',
+  },
+  {
+    title: 'DELETE on an unknown verb',
+    method: 'DELETE',
+    url: '/v1/models/churn:explain',
+    status: 404,
+    code: 'MLOPS_ERR_SERVE_ROUTE_NOT_FOUND',
+    names: [/DELETE \/v1\/models\/churn:explain/],
+  },
+  {
+    title: 'a gzip-encoded body',
+    headers: { ...json, 'content-encoding': 'gzip' },
+    payload: gzipSync(instances(riskyCustomer)),
+    status: 415,
+    code: 'MLOPS_ERR_SERVE_CONTENT_ENCODING',
+    names: [/Content-Encoding "gzip"/, /only identity/],
+  },
+  {
+    title: 'v2: a br-encoded body',
+    url: v2Infer,
+    headers: { ...json, 'content-encoding': 'br' },
+    payload: brotliCompressSync(JSON.stringify(v2Request())),
+    status: 415,
+    code: 'MLOPS_ERR_SERVE_CONTENT_ENCODING',
+    names: [/Content-Encoding "br"/, /only identity/],
+  },
+  {
     title: 'an unknown route',
     method: 'GET',
     url: '/v3/anything',
@@ -301,6 +379,57 @@ const table: BadRequest[] = [
     code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
     names: [/binary_data_size is 8; 2 × FP64 needs 16/],
   },
+  ...(
+    [
+      ['INT8', '300', /element 0 is 300; INT8 takes integers from -128 to 127/],
+      ['UINT8', '-1', /element 0 is -1; UINT8 takes integers from 0 to 255/],
+      ['INT32', '1.5', /element 0 is 1.5; INT32 takes integers from -2147483648 to 2147483647/],
+      [
+        'INT64',
+        '9223372036854775808',
+        /element 0 is 9223372036854775808; INT64 takes integers from -9223372036854775808 to 9223372036854775807/,
+      ],
+      ['UINT64', '-0.5', /element 0 is -0.5; UINT64 takes integers from 0 to 18446744073709551615/],
+    ] as const
+  ).map(([datatype, text, message]): BadRequest => ({
+    title: `v2: ${datatype} data [${text}] outside the datatype`,
+    url: v2Infer,
+    headers: json,
+    // As text: 9223372036854775808 is not a JavaScript number literal's digits once parsed.
+    payload: JSON.stringify(v2Request(datatype, [0])).replace('"data":[0]', `"data":[${text}]`),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [new RegExp(`inputs\\["tenure_months"\\]: ${message.source}`)],
+  })),
+  {
+    title: 'v2: a datatype named like an Object.prototype key',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request('constructor')),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/inputs\["tenure_months"\]: element 0 does not match datatype constructor/],
+  },
+  {
+    title: 'v2: the same input twice',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: [...v2Request().inputs, { name: 'region', datatype: 'BYTES', shape: [1], data: ['north'] }],
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/input "region" is given more than once/],
+  },
+  {
+    title: 'v2: an id that is not a string',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request(undefined, undefined, { id: { x: 1 } })),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/"id" must be a string, got an object/],
+  },
   {
     title: 'v2: a number sent as text, and an unknown category that is not a boolean',
     url: v2Infer,
@@ -322,6 +451,12 @@ const table: BadRequest[] = [
     ],
   },
 ];
+
+/** The code and message of an error answer, in our shape or in Google's (on the Vertex AI path). */
+function errorOf(answer: { code: string; error: string | { reason: string; message: string } }) {
+  const { error } = answer;
+  return typeof error === 'string' ? { code: answer.code, error } : { code: error.reason, error: error.message };
+}
 
 describe('the model server answering bad requests', function () {
   let app: FastifyInstance;
@@ -351,9 +486,10 @@ describe('the model server answering bad requests', function () {
         payload: bad.payload,
       });
       assert.equal(response.statusCode, bad.status, response.body.slice(0, 500));
-      const body = response.json<{ code: string; error: string }>();
+      const body = errorOf(response.json());
       assert.equal(body.code, bad.code);
       for (const name of bad.names) assert.match(body.error, name);
+      assert.equal(response.headers.allow, bad.allow);
       assert.ok(response.headers['x-request-id'], 'every answer carries its request id');
       assert.doesNotMatch(response.body, /\bat .*\.[jt]s:\d+/, 'no stack trace in the answer');
       assert.ok(logLines.length > 0, 'the rejection is logged');

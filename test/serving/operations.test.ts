@@ -165,6 +165,13 @@ describe('the model server in operation', function () {
       const response = await vertex.inject({ ...predict, url: '/predict' });
       assert.equal(response.statusCode, 200, response.body);
       assert.equal(response.json<{ predictions: { label: string }[] }>().predictions[0]!.label, 'true');
+      const wrongMethod = await vertex.inject({ method: 'GET', url: '/predict' });
+      assert.equal(wrongMethod.statusCode, 405, wrongMethod.body);
+      assert.equal(wrongMethod.headers.allow, 'POST');
+      assert.match(
+        wrongMethod.json<{ error: string }>().error,
+        /Method GET is not allowed on \/predict; it takes POST/,
+      );
     } finally {
       await vertex.close();
     }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/serving/app';
 import { playgroundHtml } from '../../src/serving/playground';
 import { launchChromium } from '../support/browser';
-import { riskyCustomer, servedChurn } from '../support/served-model';
+import { riskyCustomer, servedChurn, servedPrototypeKeys, withPrototypeKeys } from '../support/served-model';
 import { exampleDataset, repoRoot, tempDir } from '../support/stack';
 
 describe('the playground page (headless Chromium)', function () {
@@ -73,6 +73,33 @@ describe('the playground page (headless Chromium)', function () {
     assert.match(text[0]!, /,label,p_false,p_true,version$/);
     for (const line of text.slice(1)) assert.match(line, /,(true|false),[-+.\de]+,[-+.\de]+,1$/);
     await page.close();
+  });
+
+  it('predicts from the form of a model whose features are named like Object.prototype keys', async function () {
+    const { store, modelName } = await servedPrototypeKeys();
+    const keys = await buildServer({ store, modelName, alias: 'production' });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${await keys.listen({ host: '127.0.0.1', port: 0 })}/playground`);
+      for (const [name, value] of Object.entries(withPrototypeKeys(riskyCustomer))) {
+        const field = page.locator(`#f-${name}`);
+        if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));
+        else await field.selectOption(String(value));
+      }
+      await page.click('#predict');
+      const answer = page.locator('#answer, #result .error').first();
+      await answer.waitFor();
+      assert.equal(await answer.innerText(), 'Prediction: toString');
+      const bars = await page.locator('.bar span').allInnerTexts();
+      assert.deepEqual(
+        bars.filter((_, k) => k % 2 === 0),
+        ['__proto__', 'toString'],
+      );
+      for (const share of bars.filter((_, k) => k % 2 === 1)) assert.match(share, /^\d+\.\d%$/);
+      await page.close();
+    } finally {
+      await keys.close();
+    }
   });
 });
 

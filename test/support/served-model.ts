@@ -1,6 +1,8 @@
 import { createPipelineActivities } from '../../src/activities';
-import { LocalArtifactStore } from '../../src/artifacts';
-import type { PreprocessResult } from '../../src/contracts/datasets';
+import { LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
+import type { FittedTransform, PreprocessResult } from '../../src/contracts/datasets';
+import { writeDeployment } from '../../src/models/deployment-record';
+import { resolveAlias } from '../../src/registry/model-registry';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainedChurn } from './prepared-data';
 import { tempDir } from './stack';
@@ -64,3 +66,53 @@ export const loyalCustomer = {
   support_calls: 0,
   senior: false,
 };
+
+/** Churn features renamed to keys of Object.prototype (`servedPrototypeKeys`). */
+export const prototypeKeyNames = new Map([
+  ['region', '__proto__'],
+  ['tenure_months', 'toString'],
+  ['contract', 'constructor'],
+  ['support_calls', 'hasOwnProperty'],
+]);
+
+/** A churn record with its features renamed as `prototypeKeyNames` says (own properties, `__proto__` too). */
+export function withPrototypeKeys(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [prototypeKeyNames.get(k) ?? k, v]));
+}
+
+/**
+ * The churn model registered and deployed again as `churn-keys`, its features renamed to keys of Object.prototype
+ * (`prototypeKeyNames`) and its classes "false" and "true" to "__proto__" and "toString": the same ONNX model behind
+ * a renamed fitted transform, so it predicts what churn predicts.
+ */
+export function servedPrototypeKeys(): Promise<{ store: LocalArtifactStore; modelName: string }> {
+  sharedKeys ??= buildPrototypeKeys();
+  return sharedKeys;
+}
+
+let sharedKeys: Promise<{ store: LocalArtifactStore; modelName: string }> | undefined;
+
+async function buildPrototypeKeys(): Promise<{ store: LocalArtifactStore; modelName: string }> {
+  const { store } = await servedChurn();
+  const modelName = 'churn-keys';
+  const base = await resolveAlias(store, 'churn', 'production');
+  const transform = await readJson<FittedTransform>(store, base.transformUri);
+  const renamed: FittedTransform = {
+    ...transform,
+    target: { ...transform.target, classes: ['__proto__', 'toString'] },
+    features: transform.features.map((f) => ({ ...f, name: prototypeKeyNames.get(f.name) ?? f.name })),
+  };
+  const transformUri = store.uri('test-models', modelName, 'transform.json');
+  await writeJson(store, transformUri, renamed);
+  const { version } = await createPipelineActivities(testDeps({ store })).registerModel({
+    modelName,
+    modelUri: base.modelUri,
+    transformUri,
+    evaluationUri: base.evaluationUri,
+    snapshotId: base.snapshotId,
+    metrics: base.metrics,
+    registrationKey: 'serving-test-prototype-keys',
+  });
+  await writeDeployment(store, modelName, 'production', { stable: version });
+  return { store, modelName };
+}
