@@ -22,6 +22,7 @@ import {
   twoProportionZ,
   wasserstein,
 } from './statistics';
+import { ownValue, setOwn } from '../models/own-property';
 
 export const driftReportVersion = 1;
 
@@ -115,8 +116,8 @@ export async function countWindow(
   const sqls = [...cellCountsSql(d, from, grids), ...(valued.length ? valueCountsSql(d, from, valued) : [])];
   const rows = (await Promise.all(sqls.map((sql) => query(sql)))).flat();
   const counts: WindowCounts = {};
-  for (const g of grids) counts[g.name] = readCellCounts(rows, g.index, g.grid.length);
-  for (const v of valued) counts[v.name] = readCategoryCounts(rows, v.index, v.values);
+  for (const g of grids) setOwn(counts, g.name, readCellCounts(rows, g.index, g.grid.length));
+  for (const v of valued) setOwn(counts, v.name, readCategoryCounts(rows, v.index, v.values));
   return counts;
 }
 
@@ -144,7 +145,7 @@ export function evaluateDrift(
   const preset = presets[options.preset ?? 'evidently'];
   const muted = new Set(options.muted ?? []);
   const columns = Object.entries(reference).map(([name, ref]) => {
-    const cur = current[name];
+    const cur = ownValue(current, name);
     if (!cur) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: name });
     const drift =
       ref.kind === 'numeric'
@@ -183,10 +184,10 @@ function chooseTest(
   options: DriftOptions,
 ): TestChoice {
   const chosen = choose({ kind: drift.kind, referenceRows: drift.referenceRows, unique: drift.unique });
-  const metric = options.tests?.[name] ?? chosen.metric;
+  const metric = ownValue(options.tests, name) ?? chosen.metric;
   const rule: AnomalyRule = metric === chosen.metric ? chosen.rule : defaultRule(metric);
   const base = metric === chosen.metric ? chosen.threshold : defaultThreshold(metric);
-  return { metric, rule, threshold: options.thresholds?.[name] ?? base };
+  return { metric, rule, threshold: ownValue(options.thresholds, name) ?? base };
 }
 
 function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Measured {
@@ -281,7 +282,7 @@ export function addWindowCounts(a: WindowCounts, b: WindowCounts): WindowCounts 
   const add = (x: readonly number[], y: readonly number[]) => x.map((v, i) => v + at(y, i));
   return Object.fromEntries(
     Object.entries(a).map(([name, x]) => {
-      const y = b[name];
+      const y = ownValue(b, name);
       if (!y) return [name, x];
       if ('cells' in x && 'cells' in y) {
         const cells = { cells: add(x.cells, y.cells), atLower: add(x.atLower, y.atLower), sums: add(x.sums, y.sums) };

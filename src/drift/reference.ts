@@ -9,6 +9,7 @@ import { sampledRows } from '../warehouse/sql-dialect';
 import type { GridColumn } from './drift-sql';
 import { cellCountsSql } from './drift-sql';
 import { at } from './statistics';
+import { setOwn } from '../models/own-property';
 
 export interface DriftReferenceSettings {
   /**
@@ -123,12 +124,12 @@ export async function computeDriftReference(
     const count = num(stats[`c${c.index}_count`]);
     const nulls = num(stats.row_count) - count;
     const grid = grids.find((g) => g.index === c.index);
-    if (c.numeric) result[c.name] = numericReference(c.index, stats, count, nulls, grid, cells);
+    if (c.numeric) setOwn(result, c.name, numericReference(c.index, stats, count, nulls, grid, cells));
     else
-      result[c.name] = categoricalReference(
-        tops.filter((r) => num(r.col) === c.index).slice(0, settings.categories),
-        count,
-        nulls,
+      setOwn(
+        result,
+        c.name,
+        categoricalReference(tops.filter((r) => num(r.col) === c.index).slice(0, settings.categories), count, nulls),
       );
   }
   return result;

@@ -8,3 +8,8 @@ export function setOwn(record: Record<string, unknown>, key: string, value: unkn
     Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
   else record[key] = value;
 }
+
+/** `record[key]` when the record has it as its own property; undefined for a key it only inherits (`toString`). */
+export function ownValue<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}

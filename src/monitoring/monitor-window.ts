@@ -44,6 +44,7 @@ import {
 import type { LogWindow } from './prediction-window';
 import { logLayout } from './log-columns';
 import { featureColumns, logPartsOf, outputColumn, presenceSql, windowRows, withLocalParts } from './prediction-window';
+import { setOwn } from '../models/own-property';
 
 /** Where the window is counted: the Parquet log (DuckDB, `threads`) or the BigQuery log table, when configured. */
 export interface LogAccess {
@@ -149,7 +150,7 @@ async function versionReference(
   // Muted features are still reported when the profile has them.
   for (const f of muted) {
     const column = profile.columns.find((c) => c.name === f);
-    if (features.includes(f) && column?.drift) reference[f] = column.drift;
+    if (features.includes(f) && column?.drift) setOwn(reference, f, column.drift);
   }
   return reference;
 }

@@ -5,6 +5,7 @@ import type { ColumnReference } from '../drift/reference';
 import { mlopsError } from '../errors';
 import type { DatasetProfile } from './dataset-profile';
 import { profileFormatVersion } from './dataset-profile';
+import { setOwn } from '../models/own-property';
 
 /**
  * The references of `columns` (every column with values by default) from a profile read from `uri`; a profile of an
@@ -21,7 +22,7 @@ export function profileDriftReference(
     const column = profile.columns.find((c) => c.name === name);
     if (profile.version !== profileFormatVersion || !column?.drift)
       throw mlopsError('MLOPS_ERR_DRIFT_REFERENCE_MISSING', { uri, column: name, version: String(profile.version) });
-    references[name] = column.drift;
+    setOwn(references, name, column.drift);
   }
   return references;
 }

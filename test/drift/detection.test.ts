@@ -132,6 +132,37 @@ describe('drift detection on windows counted in DuckDB', function () {
     assert.equal(strict.dataset.drifted, true);
   });
 
+  it('judges columns named like Object.prototype keys (__proto__, toString) as any other column', async () => {
+    // The synthetic traffic with two columns renamed: a feature may be called anything a CSV header can say.
+    const renamed = (from: string) =>
+      `(SELECT amount AS "__proto__", plan AS "toString", channel AS "constructor", __row FROM ${from})`;
+    await db.run(`CREATE OR REPLACE TABLE keys_reference AS SELECT * FROM ${renamed(syntheticRows(0, 20_000))}`);
+    const keyed = await computeDriftReference(query, duckDbDialect, {
+      from: 'keys_reference',
+      columns: [
+        { name: '__proto__', numeric: true },
+        { name: 'toString', numeric: false },
+        { name: 'constructor', numeric: false },
+      ],
+      sample: { from: 'keys_reference', rowNumber: '__row', size: 20_000 },
+    });
+    assert.deepEqual(Object.keys(keyed), ['__proto__', 'toString', 'constructor']);
+    const shifted = renamed(syntheticRows(windowStart(10_000, 400), 10_000, 0.4 * amountIqr));
+    const counts = await countWindow(query, duckDbDialect, shifted, keyed);
+    const report = evaluateDrift(keyed, counts, { thresholds: { toString: 0.5 } });
+    assert.deepEqual(
+      report.rows.map((r) => r.input),
+      ['__proto__', 'toString', 'constructor'],
+    );
+    assert.deepEqual(report.dataset.driftedColumns, ['__proto__']);
+    assert.equal(report.rows.find((r) => r.input === 'toString')!.threshold, 0.5);
+    // A threshold map without the name does not lend it Object.prototype's function.
+    const plain = evaluateDrift(keyed, counts, { thresholds: { other: 0.5 } });
+    assert.equal(typeof plain.rows.find((r) => r.input === 'toString')!.threshold, 'number');
+    const added = evaluateDrift(keyed, addWindowCounts(counts, counts));
+    assert.deepEqual(added.dataset.driftedColumns, ['__proto__']);
+  });
+
   it('gives the same report for a window as for its two halves counted apart and added', async () => {
     const first = windowStart(8_000, 400);
     const whole = await countWindow(query, duckDbDialect, syntheticRows(first, 8_000), reference);
