@@ -16,7 +16,12 @@ import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { parseWorkflowInput } from '../src/contracts/validate';
 import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
-import { readAlias } from '../src/registry/model-registry';
+import { readJson } from '../src/artifacts';
+import type { FittedTransform } from '../src/contracts/datasets';
+import { isMlopsError, mlopsError } from '../src/errors';
+import { checkFeatureNames } from '../src/monitoring/monitor-window';
+import type { ModelVersionRecord } from '../src/registry/model-registry';
+import { readAlias, resolveAlias } from '../src/registry/model-registry';
 import { cronRefusal } from '../src/schedules/cron-schedule';
 import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 import { connectTemporalClient } from '../src/temporal-client';
@@ -81,6 +86,10 @@ function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage);
+    return argv.length === 0 ? 2 : 0;
+  }
   const { values, positionals } = commandLine(argv);
   const [command, modelName, ...extra] = positionals;
   if (command !== 'schedule' && command !== 'unschedule') throw new UsageError(`Unknown command "${command ?? ''}".`);
@@ -110,7 +119,43 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Refuses muted features and thresholds that the deployed version does not take, as each scheduled run would (nothing
+ * is scheduled). Undefined when the alias has no version yet; false when the registry cannot be read.
+ */
+async function checkNames(config: MlopsConfig, input: MonitorModelInput): Promise<boolean | undefined> {
+  const store = createArtifactStore(config);
+  const alias = input.alias ?? 'production';
+  let version: ModelVersionRecord;
+  try {
+    if (!(await readAlias(store, input.modelName, alias))) return undefined;
+    version = await resolveAlias(store, input.modelName, alias);
+  } catch {
+    return false;
+  }
+  if (!input.muted?.length && !input.thresholds) return true;
+  const { features } = await readJson<Pick<FittedTransform, 'features'>>(store, version.transformUri);
+  try {
+    checkFeatureNames(
+      version,
+      features.map((f) => f.name),
+      input,
+    );
+  } catch (err) {
+    if (!isMlopsError(err, 'MLOPS_ERR_MONITOR_UNKNOWN_FEATURE')) throw err;
+    const argument = input.muted?.some((f) => !features.some((g) => g.name === f)) ? '--muted' : '--threshold';
+    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+      argument,
+      script: 'monitoring',
+      command: 'schedule',
+      reason: err.message.replace(/^MLOPS_ERR_MONITOR_UNKNOWN_FEATURE: /, ''),
+    });
+  }
+  return true;
+}
+
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
+  const deployed = await checkNames(config, input);
   const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron, input }).catch((err: unknown) => {
     throw cronRefusal(err, cron, 'monitoring', 'schedule');
   });
@@ -119,11 +164,7 @@ async function schedule(client: Client, config: MlopsConfig, input: MonitorModel
   ];
   const alias = input.alias ?? 'production';
   // A schedule may come before the first deployment; say so, since its runs fail until then.
-  const deployed = await readAlias(createArtifactStore(config), input.modelName, alias).then(
-    (record) => record !== undefined,
-    () => undefined,
-  );
-  if (deployed === false)
+  if (deployed === undefined)
     lines.push(
       `Note: model ${input.modelName} has no version with alias ${alias} in the registry (${config.artifactRoot}); its runs fail until one is deployed.`,
     );

@@ -52,7 +52,12 @@ export const canaryThresholdsSchema = z
 export type CanaryThresholds = z.output<typeof canaryThresholdsSchema>;
 
 /** Model servers' base URLs, whose per-version counters judge a canary. */
-const serversSchema = z.array(z.string().url());
+const serversSchema = z.array(
+  z
+    .string()
+    .url()
+    .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL of a model server'),
+);
 
 /** The `setServers` update's argument: the whole new list (empty: no canary can be judged; versions deploy directly). */
 export const setServersSchema = z.object({ servers: serversSchema }).strict();

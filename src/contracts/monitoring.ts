@@ -70,7 +70,7 @@ export const monitorModelInputSchema = z
     /** @default {@link defaultMinRows} */
     minRows: z.number().int().min(1).default(defaultMinRows),
     preset: z.enum(['evidently', 'vertex']).default('evidently'),
-    thresholds: z.record(z.number().finite()).optional(),
+    thresholds: z.record(z.number().finite().nonnegative()).optional(),
     muted: z.array(z.string()).optional(),
     /** End of the window, not after the run's start; default: the run's start minus `lagSeconds`. */
     until: isoTime.optional(),

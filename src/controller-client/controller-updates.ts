@@ -3,7 +3,7 @@
  * are checked for shape only (a version is a whole number, a threshold a number): whether the controller can do it
  * now is its validator's answer.
  */
-import { setServersSchema } from '../contracts/controller';
+import { canaryThresholdsSchema, setServersSchema } from '../contracts/controller';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
 import {
@@ -66,7 +66,15 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
     case 'reject':
       return send(rejectUpdate.name, { version: versionOf(command, args[0]), ...reason });
     case 'thresholds':
-      return send(setThresholdsUpdate.name, thresholdsFrom(command, values, true));
+      // Checked as the controller checks it, so a bad value exits 2 like every other bad argument.
+      return send(
+        setThresholdsUpdate.name,
+        parseWorkflowInput(
+          canaryThresholdsSchema.partial().strict(),
+          thresholdsFrom(command, values, true),
+          'setThresholds',
+        ),
+      );
     case 'servers': {
       // `none`: no servers (new versions then deploy directly). Checked as the controller checks it.
       const raw = args[0]!.trim();

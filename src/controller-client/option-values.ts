@@ -106,9 +106,17 @@ function trainingInputFrom(values: OptionValues): Record<string, unknown> {
 export function controllerInputFrom(modelName: string, values: OptionValues): ControllerInput {
   const canary = thresholdsFrom('start', values, false);
   const approval = approvalFrom(values);
+  const training = trainingInputFrom(values);
+  // The controller retrains its own model: a file written for another one is a mistake, not something to override.
+  if (training.modelName !== undefined && training.modelName !== modelName)
+    throw invalid(
+      'start',
+      '--training',
+      `${String(values.training)} trains model ${JSON.stringify(training.modelName)}, not ${JSON.stringify(modelName)}: start the controller of that model, or remove modelName from the file`,
+    );
   const input = withoutUndefined({
     modelName,
-    training: trainingInputFrom(values),
+    training,
     alias: values.alias,
     servers: listOption(values, 'servers'),
     retrainOn: listOption(values, 'retrain-on'),

@@ -159,7 +159,7 @@ async function versionReference(
  * Refuses per-feature settings for names the version does not take: a misspelt name would otherwise mute nothing, or
  * leave the feature at the default threshold, without a word.
  */
-function checkFeatureNames(
+export function checkFeatureNames(
   version: ModelVersionRecord,
   features: readonly string[],
   input: Pick<CheckModelDriftInput, 'muted' | 'thresholds'>,

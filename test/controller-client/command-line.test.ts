@@ -151,6 +151,22 @@ describe('the npm run models command line', function () {
     );
     assertRefused(['thresholds', 'churn', '--weight', ''], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /--weight/);
     assertRefused(['thresholds', 'churn'], 'MLOPS_ERR_CLI_ARGUMENT_INVALID', /give at least one of --weight/);
+    // Out of range: refused here as the controller would, before anything is sent (exit 2, not the server's refusal).
+    assertRefused(
+      ['thresholds', 'churn', '--weight', '2'],
+      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      /Invalid setThresholds input:\n- weight: Number must be less than 1/,
+    );
+    assertRefused(
+      ['servers', 'churn', 'ftp://10.0.0.5/x,http://10.0.0.6:8080'],
+      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
+      /servers\.0: must be an http:\/\/ or https:\/\/ URL of a model server/,
+    );
+    assertRefused(
+      ['start', 'nope', '--training', trainingFile('{"modelName":"species","target":"y"}')],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /--training .*training\.json trains model "species", not "nope": start the controller of that model/,
+    );
     assertRefused(
       ['schedule-retrain', 'churn', '--cron', '@daily', '--reason', ''],
       'MLOPS_ERR_PIPELINE_INPUT_INVALID',

@@ -105,9 +105,12 @@ describe('npm run models against a running controller (dev server, real workers)
         const refused = await modelsScript('approve', modelName, '7');
         assert.equal(refused.code, 1);
         assert.match(refused.stderr, /^approve failed: MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: .*no version is waiting/);
-        await assert.rejects(
-          models('thresholds', modelName, '--weight', '2'),
-          /thresholds failed: MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*- weight: Number must be less than 1/,
+        // Refused before it is sent, as the controller would refuse it: exit 2 like any bad argument.
+        const weight = await modelsScript('thresholds', modelName, '--weight', '2');
+        assert.equal(weight.code, 2);
+        assert.match(
+          weight.stderr,
+          /^MLOPS_ERR_PIPELINE_INPUT_INVALID: Invalid setThresholds input[\s\S]*- weight: Number must be less than 1/,
         );
         await assert.rejects(models('deploy', modelName, '99'), /deploy failed: MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE/);
 

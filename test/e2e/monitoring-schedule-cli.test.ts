@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { readmeBlock, runReadmeLine, scheduleEssentials as essentials } from '../support/readme';
-import { npmScript } from '../support/models-script';
+import { npmScript, npmScriptWith } from '../support/models-script';
+import { monitoredChurn } from '../support/monitored-model';
 import { repoRoot, stack, uniqueName } from '../support/stack';
 
 describe('the monitoring schedule commands in the README', function () {
@@ -80,6 +81,37 @@ describe('the monitoring schedule commands in the README', function () {
       stderr: '',
     });
     assert.equal((await npmScript('monitoring', 'unschedule', model)).stdout, `${model} had no monitoring schedule.\n`);
+  });
+
+  it('refuses muted features and thresholds the deployed version does not take, scheduling nothing, and prints its usage on --help', async function () {
+    this.timeout(300_000);
+    const churn = await monitoredChurn();
+    const model = 'churn-schedule-names';
+    await churn.deployAs(model);
+    const env = { MLOPS_ARTIFACT_ROOT: churn.store.root };
+    const schedule = (...flags: string[]) =>
+      npmScriptWith(env, 'monitoring', 'schedule', model, '--cron', '0 * * * *', ...flags);
+    const typo = await schedule('--threshold', 'tenure=0.2');
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(
+      typo.stderr,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --threshold of `npm run monitoring -- schedule` is invalid: The drift check of model "churn-schedule-names" names "tenure" in thresholds, which version \d+ does not take; its features are "tenure_months", /,
+    );
+    const muted = await schedule('--muted', 'regoin');
+    assert.equal(muted.code, 2);
+    assert.match(muted.stderr, /Argument --muted .* names "regoin" in muted/);
+    const negative = await schedule('--threshold', 'region=-1');
+    assert.equal(negative.code, 2);
+    assert.match(negative.stderr, /thresholds\.region: Number must be greater than or equal to 0/);
+    await assert.rejects(stack().client.schedule.getHandle(monitoringScheduleId(model)).describe(), /not found/i);
+    const good = await schedule('--muted', 'region', '--threshold', 'prediction=0.3');
+    assert.equal(good.code, 0, good.stderr);
+    assert.doesNotMatch(good.stdout, /Note:/);
+    await stack().client.schedule.getHandle(monitoringScheduleId(model)).delete();
+
+    const help = await npmScript('monitoring', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage:\n {2}npm run monitoring -- schedule <model>/);
   });
 
   it("keeps one monitoring schedule per alias: scheduling staging leaves production's alone", async function () {

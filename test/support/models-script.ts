@@ -13,7 +13,16 @@ export function modelsScript(...args: string[]): Promise<{ code: number; stdout:
 }
 
 /** Runs `npm run <script> -- …` (scripts/<script>.ts under tsx) against the test server. */
-export async function npmScript(
+export function npmScript(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return npmScriptWith({}, script, ...args);
+}
+
+/** {@link npmScript} with more environment variables (an artifact root, say). */
+export async function npmScriptWith(
+  extraEnv: Record<string, string>,
   script: string,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -21,6 +30,7 @@ export async function npmScript(
     ...process.env,
     TEMPORAL_ADDRESS: stack().server.address,
     TEMPORAL_NAMESPACE: stack().server.namespace,
+    ...extraEnv,
   };
   try {
     const { stdout, stderr } = await execFileAsync(tsx, [`scripts/${script}.ts`, ...args], {
