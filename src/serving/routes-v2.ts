@@ -53,7 +53,14 @@ function metadata(core: PredictCore, params: ModelParams) {
         ? [{ name: 'prediction', datatype: 'FP32', shape: [-1] }]
         : [
             { name: 'label', datatype: 'BYTES', shape: [-1] },
-            { name: 'probabilities', datatype: 'FP32', shape: [-1, p.classes.length] },
+            // Which column of `probabilities` is which class: the protocol's metadata has no field for it, so it is a
+            // parameter of the output (v1's metadata lists `classes` too).
+            {
+              name: 'probabilities',
+              datatype: 'FP32',
+              shape: [-1, p.classes.length],
+              parameters: { classes: p.classes },
+            },
           ],
   };
 }

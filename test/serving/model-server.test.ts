@@ -134,6 +134,11 @@ describe('the model server', function () {
     assert.equal(meta.version, 1);
     assert.deepEqual(meta.classes, ['false', 'true']);
     assert.ok(meta.features.some((f) => f.name === 'contract'));
+    // v2 metadata says which column of the probabilities is which class.
+    const v2 = (await app.inject({ method: 'GET', url: '/v2/models/churn' })).json<{
+      outputs: { name: string; parameters?: { classes: string[] } }[];
+    }>();
+    assert.deepEqual(v2.outputs.find((o) => o.name === 'probabilities')?.parameters, { classes: ['false', 'true'] });
     const missing = await app.inject({ method: 'GET', url: '/v1/models/fraud' });
     assert.equal(missing.statusCode, 404);
     assert.equal(missing.json<{ code: string }>().code, 'MLOPS_ERR_REGISTRY_NOT_FOUND');
