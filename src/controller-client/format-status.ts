@@ -43,7 +43,7 @@ function stableLine({ stable, previousStable }: ControllerState): string {
 }
 
 function verdictLine({ lastVerdict }: ControllerState): string {
-  return lastVerdict ? `${lastVerdict.decision}: ${lastVerdict.reasons.join('; ')}` : 'none';
+  return lastVerdict ? `${lastVerdict.decision}: ${lastVerdict.reasons.join(' ')}` : 'none';
 }
 
 function canaryLine({ canary }: ControllerState): string {

@@ -382,7 +382,7 @@ class ControllerPrinter {
     const say = this.options.say;
     const verdict = state.lastVerdict;
     if (event.kind === 'canary-judged' && verdict) {
-      this.#verdict = verdict.reasons.join('; ');
+      this.#verdict = verdict.reasons.join(' ');
       say(`  ◆ controller     ${event.kind}: ${verdict.decision}`);
       for (const reason of verdict.reasons) say(`                     · ${reason}`);
       return;

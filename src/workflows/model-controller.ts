@@ -493,8 +493,8 @@ class Controller {
       if (forced) return this.finishCanary(forced.decision, forced.reason);
       const verdict = await this.judge();
       this.state.lastVerdict = verdict;
-      this.record('canary-judged', `${verdict.decision}: ${verdict.reasons.join('; ')}`, canary.version);
-      return this.finishCanary(verdict.decision, verdict.reasons.join('; '));
+      this.record('canary-judged', `${verdict.decision}: ${verdict.reasons.join(' ')}`, canary.version);
+      return this.finishCanary(verdict.decision, verdict.reasons.join(' '));
     });
   }
 
