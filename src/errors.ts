@@ -50,7 +50,7 @@ export const errorCatalogue = {
   MLOPS_ERR_DATA_SOURCE_NOT_FOUND: {
     message: 'Dataset source "{source}" was not found: {reason}',
     retryable: false,
-    fix: 'Check the path or URI in the pipeline input field dataset.uri: relative paths resolve against the worker directory; for gs:// check the bucket and object names (and MLOPS_GCS_API_ENDPOINT when using an emulator); an http(s) URL must answer 200.',
+    fix: 'Check the path or URI in the input field that names it (dataset.uri of a trainingPipeline, labels.uri of a monitorModel run): relative paths resolve against the worker directory; for gs:// check the bucket and object names (and MLOPS_GCS_API_ENDPOINT when using an emulator); an http(s) URL must answer 200.',
   },
   MLOPS_ERR_DATA_SOURCE_FORBIDDEN: {
     message: 'Reading dataset source "{source}" was refused: {reason}',
