@@ -165,17 +165,35 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
     return { artifactRoot, config, dataFile, store: testDeps({ config }).store };
   }
 
+  /**
+   * v1 trained on the first data and deployed, a model server on it with client traffic drawn with `seed`, and fresher,
+   * larger data at the same URI for the retrain to beat v1 with.
+   */
+  async function serveFirstVersion(
+    modelName: string,
+    dataFile: string,
+    queues: Queues,
+    artifactRoot: string,
+    seed: number,
+  ): Promise<{ server: ModelServer; traffic: Traffic; instances: Record<string, unknown>[] }> {
+    assert.equal(await deployFirstVersion(modelName, dataFile, queues), 1);
+    const started = await startModelServer(artifactRoot, modelName);
+    // Stopped after the test, whatever happens next.
+    server = started;
+    const instances = churnInstances({ rows: 400, seed });
+    writeChurn(dataFile, 4000, 202);
+    return { server: started, traffic: new Traffic(started, modelName, instances), instances };
+  }
+
   it('retrains on an incident, canaries the new version on live traffic, and promotes it with no failed request', async function () {
     const hook = await webhookReceiver(1);
     closers.push(hook.close);
     const { artifactRoot, config, dataFile, store } = setUp({ MLOPS_NOTIFY_WEBHOOK_URL: hook.url });
     const modelName = modelNameOf(this.test!.title);
     await withWorkers({ config, title: this.test!.title }, async (queues) => {
-      assert.equal(await deployFirstVersion(modelName, dataFile, queues), 1);
-      server = await startModelServer(artifactRoot, modelName);
-      const instances = churnInstances({ rows: 400, seed: 7 });
-      traffic = new Traffic(server, modelName, instances);
-      writeChurn(dataFile, 4000, 202);
+      const first = await serveFirstVersion(modelName, dataFile, queues, artifactRoot, 7);
+      ({ server, traffic } = first);
+      const { instances } = first;
 
       handle = await stack().client.workflow.start(modelController, {
         taskQueue: queues.pipeline,
@@ -366,11 +384,9 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
     const { artifactRoot, config, dataFile, store } = setUp({ MLOPS_NOTIFY_WEBHOOK_URL: hook.url });
     const modelName = modelNameOf(this.test!.title);
     await withWorkers({ config, title: this.test!.title }, async (queues) => {
-      assert.equal(await deployFirstVersion(modelName, dataFile, queues), 1);
-      server = await startModelServer(artifactRoot, modelName);
-      const instances = churnInstances({ rows: 400, seed: 9 });
-      traffic = new Traffic(server, modelName, instances);
-      writeChurn(dataFile, 4000, 202);
+      const first = await serveFirstVersion(modelName, dataFile, queues, artifactRoot, 9);
+      ({ server, traffic } = first);
+      const { instances } = first;
       // No prediction drift allowed: the retrained v2 beats v1 at the gate, and its canary answers differently from
       // v1 on live traffic, so it is rolled back (what a person would see for a model whose answers moved too far).
       handle = await stack().client.workflow.start(modelController, {
