@@ -3,7 +3,8 @@
  * A form with one input per feature (numbers show the training clip range and the value a blank takes; categories
  * are a list of the training categories), a bar chart of class probabilities and the version that answered; and a
  * CSV upload that predicts every row (in requests of at most the server's instance limit) and offers the table as a
- * CSV download. No external scripts: the page works on a closed network.
+ * CSV download; the whole file is checked first (cells per row, decimal numbers), so a bad file sends nothing and its
+ * problems name the file's lines. No external scripts: the page works on a closed network.
  */
 import type { FeatureSchema } from '../models/predictor';
 
@@ -116,39 +117,92 @@ $('predict').addEventListener('click', async () => {
   try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
   catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }
 });
+/** The file's records, each with the line it starts on (line 1 is the header); blank lines are skipped. */
 function parseCsv(text) {
-  const rows = []; let row = [], field = '', quoted = false;
+  const records = []; let row = [], field = '', quoted = false, line = 1, start = 1;
+  const endRecord = () => { row.push(field); if (row.length > 1 || row[0] !== '') records.push({ cells: row, line: start }); row = []; field = ''; };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (quoted) { if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c; continue; }
+    if (quoted) {
+      if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) line++;
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+      continue;
+    }
     if (c === '"') quoted = true;
     else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n' || c === '\r') { if (c === '\r' && text[i + 1] === '\n') i++; row.push(field); rows.push(row); row = []; field = ''; }
+    else if (c === '\n' || c === '\r') { if (c === '\r' && text[i + 1] === '\n') i++; endRecord(); start = ++line; }
     else field += c;
   }
-  if (field !== '' || row.length) { row.push(field); rows.push(row); }
-  return rows.filter((r) => r.length > 1 || r[0] !== '');
+  if (field !== '' || row.length) endRecord();
+  return records;
 }
-const csvCell = (v) => { const s = v === null || v === undefined ? '' : String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+const csvCell = (v) => { const s = v === null || v === undefined ? '' : String(v); return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+// Decimal notation only: Number() would also read 0x10, 0b1, 0o7, Infinity and blank space, which no spreadsheet means.
+const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A CSV cell as a feature value ({ value }), or why it cannot be one ({ problem }). An empty cell is null: imputed. */
+function readCell(f, raw) {
+  if (f.type !== 'number' || raw === '') return { value: coerce(f, raw) };
+  const text = raw.trim();
+  if (!decimal.test(text)) return { problem: JSON.stringify(raw) + ' is not a decimal number' + (text ? '' : ' (leave the cell empty for a missing value)') };
+  const n = Number(text);
+  return Number.isFinite(n) ? { value: n } : { problem: JSON.stringify(raw) + ' is too large' };
+}
+/** Every row as an instance, or every problem the page can see (wrong number of cells, numbers that are not numbers). */
+function readRows(header, records, features) {
+  const problems = [];
+  const instances = records.map(({ cells, line }) => {
+    if (cells.length !== header.length) {
+      problems.push('line ' + line + ': ' + cells.length + (cells.length === 1 ? ' cell' : ' cells') + ', but the header has ' + header.length);
+      return null;
+    }
+    const instance = Object.create(null);
+    for (const f of features) {
+      const { value, problem } = readCell(f, cells[header.indexOf(f.name)]);
+      if (problem) problems.push('line ' + line + ', ' + f.name + ': ' + problem);
+      instance[f.name] = value;
+    }
+    return instance;
+  });
+  return { instances, problems };
+}
+const shownProblems = 20;
 $('csv').addEventListener('change', async (event) => {
   const file = event.target.files[0]; if (!file) return;
-  const [header, ...lines] = parseCsv(await file.text());
+  const status = (text, error) => { $('csv-status').textContent = text; $('csv-status').className = error ? 'error' : ''; };
+  $('table').replaceChildren(); $('download').hidden = true; status('');
+  const [head, ...records] = parseCsv(await file.text());
+  if (!head) return status('The file is empty.', true);
+  if (!records.length) return status('The file has a header but no rows.', true);
+  const header = head.cells;
   const features = MODEL.features.filter((f) => header.includes(f.name));
   const missing = MODEL.features.filter((f) => !header.includes(f.name)).map((f) => f.name);
-  if (missing.length) { $('csv-status').textContent = 'The CSV has no column ' + missing.join(', '); return; }
-  const instances = lines.map((cells) => Object.fromEntries(features.map((f) => [f.name, coerce(f, cells[header.indexOf(f.name)])])));
+  if (missing.length) {
+    const semicolons = header.length === 1 && header[0].includes(';') ? ' (its header is separated by semicolons: save the file with commas)' : '';
+    return status('The CSV has no column ' + missing.join(', ') + semicolons, true);
+  }
+  const { instances, problems } = readRows(header, records, features);
+  if (problems.length) {
+    const more = problems.length > shownProblems ? ['… and ' + (problems.length - shownProblems) + ' more'] : [];
+    return status(['Nothing was sent: ' + problems.length + ' problem' + (problems.length === 1 ? '' : 's') + ' in the file (line 1 is the header):', ...problems.slice(0, shownProblems), ...more].join('\n'), true);
+  }
   const outputs = MODEL.task === 'regression' ? ['prediction'] : ['label', ...MODEL.classes.map((c) => 'p_' + c)];
   const table = [[...header, ...outputs, 'version']];
-  try {
-    for (let start = 0; start < instances.length; start += MODEL.maxInstances) {
-      const { version, predictions } = await predict(instances.slice(start, start + MODEL.maxInstances));
-      predictions.forEach((p, k) => {
-        const extra = MODEL.task === 'regression' ? [p.value] : [p.label, ...MODEL.classes.map((c) => p.probabilities[c])];
-        table.push([...lines[start + k], ...extra, version]);
-      });
+  for (let start = 0; start < instances.length; start += MODEL.maxInstances) {
+    const chunk = records.slice(start, start + MODEL.maxInstances);
+    let answer;
+    try { answer = await predict(instances.slice(start, start + MODEL.maxInstances)); }
+    catch (e) {
+      // The server names a row by its place in the request: name its line in the file instead.
+      const message = e.message.replace(/instances\[(\d+)\]/g, (m, k) => (chunk[k] ? 'line ' + chunk[k].line : m));
+      const done = start ? ' (the rows of lines 2–' + (chunk[0].line - 1) + ' were predicted and logged, but are not shown)' : '';
+      return status('The server refused the rows of lines ' + chunk[0].line + '–' + chunk[chunk.length - 1].line + done + ': ' + message, true);
     }
-  } catch (e) { $('csv-status').textContent = e.message; return; }
-  $('csv-status').textContent = 'Predicted ' + (table.length - 1) + ' rows.';
+    answer.predictions.forEach((p, k) => {
+      const extra = MODEL.task === 'regression' ? [p.value] : [p.label, ...MODEL.classes.map((c) => p.probabilities[c])];
+      table.push([...chunk[k].cells, ...extra, answer.version]);
+    });
+  }
+  status('Predicted ' + (table.length - 1) + ' rows.');
   const el = document.createElement('table');
   table.slice(0, 51).forEach((cells, r) => { const tr = el.insertRow(); cells.forEach((c) => { const td = document.createElement(r ? 'td' : 'th'); td.textContent = c; tr.append(td); }); });
   $('table').replaceChildren(el);

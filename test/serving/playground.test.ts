@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/serving/app';
 import { playgroundHtml } from '../../src/serving/playground';
@@ -72,6 +72,118 @@ describe('the playground page (headless Chromium)', function () {
     assert.equal(text.length, 31);
     assert.match(text[0]!, /,label,p_false,p_true,version$/);
     for (const line of text.slice(1)) assert.match(line, /,(true|false),[-+.\de]+,[-+.\de]+,1$/);
+    await page.close();
+  });
+
+  /** Opens the page, uploads `text` as a CSV file and waits for the upload's status; counts the predict requests sent. */
+  async function uploadCsv(text: string): Promise<{ page: Page; status: string; requests: number }> {
+    const page = await browser.newPage();
+    let requests = 0;
+    page.on('request', (r) => void (r.url().includes(':predict') && requests++));
+    await page.goto(`${address}/playground`);
+    const csv = path.join(tempDir('playground'), 'upload.csv');
+    fs.writeFileSync(csv, text);
+    await page.setInputFiles('#csv', csv);
+    const status = page.locator('#csv-status:not(:empty)');
+    await status.waitFor({ timeout: 30_000 });
+    return { page, status: await status.innerText(), requests };
+  }
+  const [churnHeader, ...churnRows] = fs.readFileSync(exampleDataset, 'utf8').trim().split('\n');
+  /** `n` rows of the example dataset, repeated as needed. */
+  const manyRows = (n: number): string[] => Array.from({ length: n }, (_, i) => churnRows[i % churnRows.length]!);
+  /** A row of the example dataset with its cell of `column` replaced. */
+  const withCell = (row: string, column: string, value: string): string => {
+    const cells = row.split(',');
+    cells[churnHeader!.split(',').indexOf(column)] = value;
+    return cells.join(',');
+  };
+
+  it('refuses rows with another number of cells than the header, naming their lines, and sends nothing', async function () {
+    const [a, b, c] = churnRows;
+    // The second row's quoted note spans two lines, so the rows after it start one line further down.
+    const rows = [`${a}`, `${withCell(b!, 'churned', '"no,\nreally"')}`, 'month-to-month,fiber', 'south', `${c},extra`];
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n\n`);
+    assert.equal(requests, 0);
+    assert.match(status, /line 5: 2 cells, but the header has 10/);
+    assert.match(status, /line 6: 1 cell, but the header has 10/);
+    assert.match(status, /line 7: 11 cells, but the header has 10/);
+    assert.doesNotMatch(status, /^line [1-4]\b|Predicted/m);
+    assert.equal(await page.locator('#table tr').count(), 0);
+    await page.close();
+  });
+
+  it('names the line and column of a cell that is not a number, also past the first request, and sends nothing', async function () {
+    const rows = manyRows(4300);
+    rows[4201] = withCell(rows[4201]!, 'monthly_charges', '"1,5"'); // data row 4202, line 4203 of the file
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n`);
+    assert.equal(requests, 0);
+    assert.match(status, /line 4203, monthly_charges: "1,5" is not a decimal number/);
+    assert.doesNotMatch(status, /instances\[/);
+    await page.close();
+  });
+
+  it('refuses hexadecimal, binary, octal, infinite and blank-space numbers, and reads decimals with spaces around', async function () {
+    const bad = ['0x10', '0b1', '0o7', 'Infinity', '1e999', '" "'];
+    const rows = bad.map((v, k) => withCell(churnRows[k]!, 'tenure_months', v));
+    const refused = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n`);
+    assert.equal(refused.requests, 0);
+    assert.match(refused.status, /^Nothing was sent: 6 problems in the file \(line 1 is the header\):$/m);
+    assert.match(refused.status, /^line 2, tenure_months: "0x10" is not a decimal number$/m);
+    assert.match(refused.status, /^line 5, tenure_months: "Infinity" is not a decimal number$/m);
+    assert.match(refused.status, /^line 6, tenure_months: "1e999" is too large$/m);
+    assert.match(refused.status, /^line 7, tenure_months: " " is not a decimal number \(leave the cell empty/m);
+    for (const line of [3, 4]) assert.match(refused.status, new RegExp(`^line ${line}, tenure_months: .+`, 'm'));
+    await refused.page.close();
+    // Spaces around a decimal are trimmed, exponents are decimals, and an empty cell is missing (imputed).
+    const fine = [' 12 ', '1e1', '-0.5', '.5', ''].map((v, k) => withCell(churnRows[k]!, 'tenure_months', v));
+    const read = await uploadCsv(`${churnHeader}\n${fine.join('\n')}\n`);
+    assert.equal(read.status, 'Predicted 5 rows.');
+    await read.page.close();
+  });
+
+  it('says so when the file is empty or has a header but no rows', async function () {
+    for (const [text, message] of [
+      ['', 'The file is empty.'],
+      ['\n\n', 'The file is empty.'],
+      [`${churnHeader}\n`, 'The file has a header but no rows.'],
+      [`${churnHeader}\r\n\r\n`, 'The file has a header but no rows.'],
+    ] as const) {
+      const { page, status, requests } = await uploadCsv(text);
+      assert.equal(status, message, JSON.stringify(text));
+      assert.equal(requests, 0);
+      await page.close();
+    }
+  });
+
+  it('predicts 10,000 CRLF rows with a quoted newline in an extra column in requests of at most 4096', async function () {
+    const rows = manyRows(10_000);
+    rows[5000] = withCell(rows[5000]!, 'churned', '"multi\r\nline"');
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\r\n${rows.join('\r\n')}\r\n`);
+    assert.equal(status, 'Predicted 10000 rows.');
+    assert.equal(requests, 3);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const text = fs.readFileSync(await download.path(), 'utf8');
+    assert.match(text, /,"multi\r?\nline",(true|false),/);
+    await page.close();
+  });
+
+  it('names the lines of rows the server refuses, not their place in the request', async function () {
+    const rows = manyRows(4300);
+    rows[4201] = withCell(rows[4201]!, 'senior', 'maybe'); // line 4203: a boolean feature only the server checks
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n`);
+    assert.equal(requests, 2);
+    assert.match(status, /line 4203: .*senior/);
+    assert.match(status, /lines 2–4097 were predicted/);
+    assert.doesNotMatch(status, /instances\[/);
+    await page.close();
+  });
+
+  it('tells a CSV separated by semicolons from one missing columns', async function () {
+    const { page, status, requests } = await uploadCsv(
+      `${churnHeader!.replaceAll(',', ';')}\n${churnRows[0]!.replaceAll(',', ';')}\n`,
+    );
+    assert.equal(requests, 0);
+    assert.match(status, /semicolons/);
     await page.close();
   });
 
