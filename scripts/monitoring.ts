@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
 import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
-import { parseWorkflowInput } from '../src/contracts/validate';
+import { parseCommandLineInput } from '../src/contracts/validate';
 import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
 import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
@@ -65,6 +65,21 @@ function thresholdsOf(pairs: string[]): Record<string, number> {
   return thresholds;
 }
 
+/** The option of `schedule` that sets each field of the monitorModel input. */
+const flagOf: Record<string, string> = {
+  modelName: '<model>',
+  alias: '--alias',
+  minRows: '--min-rows',
+  preset: '--preset',
+  muted: '--muted',
+  thresholds: '--threshold',
+  labels: '--labels',
+  'labels.idColumn': '--id-column',
+  'labels.labelColumn': '--label-column',
+  accuracyDrop: '--accuracy-drop',
+  log: '--log',
+};
+
 function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>['values']): MonitorModelInput {
   const input: MonitorModelInput = { modelName };
   if (values.alias) input.alias = values.alias;
@@ -81,7 +96,7 @@ function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>
   if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
   if (values.log) input.log = values.log as MonitorModelInput['log'];
   // Refused here, with every bad flag listed, rather than by each scheduled run.
-  parseWorkflowInput(monitorModelInputSchema, input, 'monitorModel');
+  parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command: 'schedule', options: flagOf });
   return input;
 }
 

@@ -4,7 +4,7 @@
  * now is its validator's answer.
  */
 import { canaryThresholdsSchema, setServersSchema } from '../contracts/controller';
-import { parseWorkflowInput } from '../contracts/validate';
+import { parseCommandLineInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
 import {
   approveUpdate,
@@ -18,7 +18,7 @@ import {
   setThresholdsUpdate,
 } from '../workflows/definitions';
 import type { OptionValues } from './option-values';
-import { thresholdFlags, thresholdsFrom } from './option-values';
+import { thresholdFlags, thresholdOptionOf, thresholdsFrom } from './option-values';
 
 export type UpdateCommandName =
   'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'servers' | 'mute' | 'unmute';
@@ -69,11 +69,11 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
       // Checked as the controller checks it, so a bad value exits 2 like every other bad argument.
       return send(
         setThresholdsUpdate.name,
-        parseWorkflowInput(
-          canaryThresholdsSchema.partial().strict(),
-          thresholdsFrom(command, values, true),
-          'setThresholds',
-        ),
+        parseCommandLineInput(canaryThresholdsSchema.partial().strict(), thresholdsFrom(command, values, true), {
+          script: 'models',
+          command,
+          options: thresholdOptionOf,
+        }),
       );
     case 'servers': {
       // `none`: no servers (new versions then deploy directly). Checked as the controller checks it.
@@ -85,7 +85,8 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
               .split(',')
               .map((url) => url.trim())
               .filter((url) => url !== '');
-      return send(setServersUpdate.name, parseWorkflowInput(setServersSchema, { servers }, 'setServers'));
+      const where = { script: 'models', command, options: { servers: '<urls>' } };
+      return send(setServersUpdate.name, parseCommandLineInput(setServersSchema, { servers }, where));
     }
     case 'mute':
     case 'unmute':

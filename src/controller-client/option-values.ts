@@ -6,8 +6,10 @@ import fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { CanaryThresholds, ControllerInput } from '../contracts/controller';
 import { controllerInputSchema } from '../contracts/controller';
-import { parseWorkflowInput } from '../contracts/validate';
+import { trainingPipelineInputSchema } from '../contracts/pipeline';
+import { parseCommandLineInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
+import { retrainInput } from '../workflows/controller-state';
 
 /** Threshold options, by the canary threshold each sets. */
 export const thresholdFlags = {
@@ -124,9 +126,31 @@ export function controllerInputFrom(modelName: string, values: OptionValues): Co
     canary: Object.keys(canary).length ? canary : undefined,
     approval: Object.keys(approval).length ? approval : undefined,
   });
-  parseWorkflowInput(controllerInputSchema, input, 'modelController');
+  const where = { script: 'models', command: 'start', options: startOptionOf };
+  const spec = parseCommandLineInput(controllerInputSchema, input, where);
+  // The training input each retrain will start with, checked now as the controller checks it at its start.
+  parseCommandLineInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), { ...where, within: 'training' });
   return input as ControllerInput;
 }
+
+/** The option of `start` that sets each field of the controller input. */
+const startOptionOf: Record<string, string> = {
+  modelName: '<model>',
+  training: '--training',
+  alias: '--alias',
+  servers: '--servers',
+  retrainOn: '--retrain-on',
+  muted: '--muted',
+  approval: '--approval',
+  'approval.timeoutSeconds': '--approval-timeout',
+  'approval.onTimeout': '--on-timeout',
+  ...Object.fromEntries(Object.entries(thresholdFlags).map(([flag, key]) => [`canary.${key}`, `--${flag}`])),
+};
+
+/** The option of `thresholds` that sets each canary threshold. */
+export const thresholdOptionOf: Record<string, string> = Object.fromEntries(
+  Object.entries(thresholdFlags).map(([flag, key]) => [key, `--${flag}`]),
+);
 
 function approvalFrom(values: OptionValues): Record<string, unknown> {
   return withoutUndefined({

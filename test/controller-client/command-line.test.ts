@@ -98,14 +98,27 @@ describe('the npm run models command line', function () {
     });
   });
 
-  it('lists every bad field of the controller input at once, in the field names of the input', function () {
+  it('lists every bad field of the controller input at once, each by the option that sets it and the field', function () {
     const file = trainingFile('{"target":"churned"}');
     const argv = ['start', 'churn', '--training', file, '--servers', 'not-a-url', '--max-error-rate', '3'];
     argv.push('--on-timeout', 'maybe', '--retrain-on', 'drift,weather');
     assertRefused(
       argv,
-      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
-      /servers\.0: Invalid url[\s\S]*canary\.maxErrorRate[\s\S]*approval\.onTimeout[\s\S]*retrainOn\.1/,
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --servers, --max-error-rate, --on-timeout, --retrain-on of `npm run models -- start` is invalid: \n- --servers \(servers\.0\): Invalid url[\s\S]*\n- --max-error-rate \(canary\.maxErrorRate\): [\s\S]*\n- --on-timeout \(approval\.onTimeout\): [\s\S]*\n- --retrain-on \(retrainOn\.1\): /,
+    );
+    // The training file is checked as each retrain's input, its fields named within it.
+    assertRefused(
+      [
+        'start',
+        'churn',
+        '--training',
+        trainingFile(
+          '{"dataset":{"uri":"examples/churn.csv"},"target":"churned","trainer":{"hyperparameters":{"epoch":5}}}',
+        ),
+      ],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --training of `npm run models -- start` is invalid: \n- --training \(training\.trainer\.hyperparameters/,
     );
   });
 
@@ -154,13 +167,13 @@ describe('the npm run models command line', function () {
     // Out of range: refused here as the controller would, before anything is sent (exit 2, not the server's refusal).
     assertRefused(
       ['thresholds', 'churn', '--weight', '2'],
-      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
-      /Invalid setThresholds input:\n- weight: Number must be less than 1/,
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --weight of `npm run models -- thresholds` is invalid: \n- --weight \(weight\): Number must be less than 1/,
     );
     assertRefused(
       ['servers', 'churn', 'ftp://10.0.0.5/x,http://10.0.0.6:8080'],
-      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
-      /servers\.0: must be an http:\/\/ or https:\/\/ URL of a model server/,
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /- <urls> \(servers\.0\): must be an http:\/\/ or https:\/\/ URL of a model server/,
     );
     assertRefused(
       ['start', 'nope', '--training', trainingFile('{"modelName":"species","target":"y"}')],

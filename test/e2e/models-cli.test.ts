@@ -82,7 +82,10 @@ describe('npm run models against a running controller (dev server, real workers)
       );
       const refusedStart = await modelsScript('start', modelName, '--training', typoFile);
       assert.equal(refusedStart.code, 2, refusedStart.stderr);
-      assert.match(refusedStart.stderr, /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*trainer\.hyperparameters/);
+      assert.match(
+        refusedStart.stderr,
+        /MLOPS_ERR_CLI_ARGUMENT_INVALID[\s\S]*--training \(training\.trainer\.hyperparameters/,
+      );
       assert.equal((await modelsScript('status', modelName)).code, 1, 'no controller was started');
 
       const start = ['start', modelName, '--training', trainingFile, '--task-queue', queues.pipeline];
@@ -110,14 +113,14 @@ describe('npm run models against a running controller (dev server, real workers)
         assert.equal(weight.code, 2);
         assert.match(
           weight.stderr,
-          /^MLOPS_ERR_PIPELINE_INPUT_INVALID: Invalid setThresholds input[\s\S]*- weight: Number must be less than 1/,
+          /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --weight [\s\S]*- --weight \(weight\): Number must be less than 1/,
         );
         await assert.rejects(models('deploy', modelName, '99'), /deploy failed: MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE/);
 
         assert.match(await models('thresholds', modelName, '--max-error-rate', '0.05'), /"maxErrorRate":0\.05/);
         const badServer = await modelsScript('servers', modelName, '127.0.0.1:8080');
         assert.equal(badServer.code, 2);
-        assert.match(badServer.stderr, /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*servers\.0: Invalid url/);
+        assert.match(badServer.stderr, /MLOPS_ERR_CLI_ARGUMENT_INVALID[\s\S]*<urls> \(servers\.0\): Invalid url/);
         assert.equal(
           await models('servers', modelName, 'http://127.0.0.1:1,http://127.0.0.1:2'),
           'canaries are judged on 2 server(s): http://127.0.0.1:1, http://127.0.0.1:2',

@@ -102,7 +102,10 @@ describe('the monitoring schedule commands in the README', function () {
     assert.match(muted.stderr, /Argument --muted .* names "regoin" in muted/);
     const negative = await schedule('--threshold', 'region=-1');
     assert.equal(negative.code, 2);
-    assert.match(negative.stderr, /thresholds\.region: Number must be greater than or equal to 0/);
+    assert.match(
+      negative.stderr,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --threshold of `npm run monitoring -- schedule` is invalid: \n- --threshold \(thresholds\.region\): Number must be greater than or equal to 0/,
+    );
     await assert.rejects(stack().client.schedule.getHandle(monitoringScheduleId(model)).describe(), /not found/i);
     const good = await schedule('--muted', 'region', '--threshold', 'prediction=0.3');
     assert.equal(good.code, 0, good.stderr);
