@@ -107,12 +107,18 @@ async function fitAndApply(
   const split = await assignSplits(w, snapshot, { ...input, split: plan.split, dedupe, stratify });
   const { assigned, where } = split;
   const featureNames = plan.features.map((f) => f.name);
-  const [{ rows, droppedRows }, classes] = await Promise.all([
+  const [counted, fitted] = await Promise.allSettled([
     countSplits(w, snapshot, split, input.target, featureNames).then((counts) =>
       rejectEmptyFeatures(rejectEmptySplits(counts, input), input, featureNames),
     ),
     fitTarget(w, assigned, { ...input, task }, plan.spec.maxClasses ?? defaultMaxClasses),
   ]);
+  // Both run at once; a target without classes also empties the splits, and its own error says more. Whichever
+  // finished first, the target's error wins, so the same data always gets the same error.
+  if (fitted.status === 'rejected') throw fitted.reason;
+  if (counted.status === 'rejected') throw counted.reason;
+  const { rows, droppedRows } = counted.value;
+  const classes = fitted.value;
   const { features, warnings } = await fitFeatures(
     w,
     { assigned, train: where('train'), trainRows: rows.train },

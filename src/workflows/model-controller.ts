@@ -602,8 +602,9 @@ class Controller {
       if (left !== undefined) rememberRolledBack(this.state, left, new Date(), reason);
       // The version left is known bad: it is not where a next rollback goes.
       if (patched(oneRollbackBack)) this.state.previousStable = undefined;
-      this.record('rolled-back', reason, back);
-      this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, back);
+      // Named by the version rolled back, as a canary's rollback is; the history's next line is v${back} deployed.
+      this.record('rolled-back', `${reason} (v${back} is stable again)`, left);
+      this.notify('rolled-back', `${this.spec.modelName} rolled back to v${back}: ${reason}`, left);
     });
     return this.answer(`v${back} is stable again`);
   }
