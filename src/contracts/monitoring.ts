@@ -190,6 +190,8 @@ export type CheckLiveMetricResult = LiveMetric & { version: number; dropped: boo
 export interface MonitoringIncident {
   kind: 'drift' | 'accuracy';
   modelName: string;
+  /** The alias monitored (absent in incidents of runs older than the field: production). */
+  alias?: string;
   version: number;
   /** One line for people: what was found, with the numbers. */
   reason: string;

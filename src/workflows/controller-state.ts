@@ -123,8 +123,26 @@ export function incidentEffect(
   return 'retrain';
 }
 
+/**
+ * Why an incident is not about what this controller serves, or undefined when it is: one about another alias, or about
+ * a version the alias served before (older than stable, or rolled back; a window judged before a rollout) says nothing
+ * of the model it serves now. A newer version than the controller knows is taken as served (a pipeline may deploy past
+ * the controller). Incidents of monitoring runs older than the alias field carry none: the controller's alias.
+ */
+export function incidentElsewhere(state: ControllerState, incident: MonitoringIncident): string | undefined {
+  if (incident.alias !== undefined && incident.alias !== state.alias)
+    return `it is about alias "${incident.alias}"; this controller rolls out "${state.alias}"`;
+  const { stable, canary } = state;
+  if (stable === undefined || incident.version === stable || incident.version === canary?.version) return undefined;
+  const replaced = incident.version < stable || (state.rolledBack ?? []).some((r) => r.version === incident.version);
+  if (!replaced) return undefined;
+  const serving = canary ? `v${stable} and canary v${canary.version} serve it` : `v${stable} serves it`;
+  return `v${incident.version} no longer serves "${state.alias}"; ${serving}`;
+}
+
 export function describeIncident(incident: MonitoringIncident): string {
-  return `${incident.kind} on v${incident.version}: ${incident.reason}`;
+  const where = incident.alias === undefined || incident.alias === 'production' ? '' : ` (alias ${incident.alias})`;
+  return `${incident.kind} on v${incident.version}${where}: ${incident.reason}`;
 }
 
 /** The training input of a retrain: the configured one, registering without deploying, reporting back. */

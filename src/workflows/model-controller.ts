@@ -66,6 +66,7 @@ import {
   finishRetrain,
   forgetRolledBack,
   incidentEffect,
+  incidentElsewhere,
   initialState,
   notify,
   parseControllerInput,
@@ -92,6 +93,12 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
  * in the state and the history). Before, every incident sent one.
  */
 const quietFoldedIncidents = 'quiet-folded-incidents';
+
+/**
+ * Versioned change (`patched`): an incident about another alias, or about a version the alias no longer serves, is
+ * recorded and ignored. Before, it started a retrain like any other (a staging monitor retrained production).
+ */
+const ignoreIncidentsElsewhere = 'ignore-incidents-elsewhere';
 
 /**
  * Versioned change (`patched`): a canary's verdict also compares its refusals (4xx) with the stable version's, so a
@@ -295,6 +302,9 @@ class Controller {
     const effect = incidentEffect(this.state, this.spec, incident);
     const text = describeIncident(incident);
     if (effect === 'ignored') return this.record('incident-ignored', `${text} (muted or not a retrain trigger)`);
+    const elsewhere = incidentElsewhere(this.state, incident);
+    if (elsewhere && patched(ignoreIncidentsElsewhere))
+      return this.record('incident-ignored', `${text} (${elsewhere})`);
     this.state.openIncidents.push(incident);
     if (effect === 'folded' && !patched(quietFoldedIncidents))
       this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);

@@ -93,7 +93,7 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
   if (!checked.skipped) upsertSearchAttributes(driftAttributes(checked));
   const measured = live && 'metric' in live ? live : undefined;
   if (measured && !measured.skipped) upsertSearchAttributes(liveAttributes(measured));
-  const incident = incidentOf(spec.modelName, checked, measured);
+  const incident = incidentOf(spec.modelName, spec.alias, checked, measured);
   const signalled = incident && patched(signalTheController) ? await signalController(incident) : undefined;
   return {
     ...checked,
@@ -161,11 +161,13 @@ function liveMetricOf({ version: _version, dropped: _dropped, ...metric }: Check
  */
 function incidentOf(
   modelName: string,
+  alias: string,
   checked: CheckModelDriftResult,
   live: CheckLiveMetricResult | undefined,
 ): MonitoringIncident | undefined {
   const drift = {
     modelName,
+    alias,
     version: checked.version,
     driftedFeatures: checked.driftedFeatures,
     driftShare: checked.driftShare,

@@ -503,6 +503,35 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('ignores incidents about another alias or a version the alias no longer serves, and retrains for its own', async function () {
+    const fakes = controllerFakes({ gatePasses: false });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await waitForState(handle, (s) => s.stable === 2, 'following v2');
+      await handle.signal(incidentSignal, { ...drift(2), alias: 'staging' });
+      await handle.signal(incidentSignal, drift(1));
+      const ignored = await waitForState(
+        handle,
+        (s) => kinds(s).filter((k) => k === 'incident-ignored').length === 2,
+        'both incidents ignored',
+      );
+      assert.equal(ignored.attempts, 0);
+      assert.deepEqual(ignored.openIncidents, []);
+      const messages = ignored.history.filter((e) => e.kind === 'incident-ignored').map((e) => e.message);
+      assert.match(
+        messages[0]!,
+        /^drift on v2 \(alias staging\): .*it is about alias "staging"; this controller rolls out "production"/,
+      );
+      assert.match(messages[1]!, /^drift on v1: .*v1 no longer serves "production"; v2 serves it\)$/);
+      assert.equal(fakes.notifications.filter((n) => n.event === 'incident').length, 0);
+      // The alias's own incident (a monitoring run older than the alias field sends none: production) retrains.
+      await handle.signal(incidentSignal, { ...drift(2), alias: 'production' });
+      const rejected = await waitForState(handle, settled('gate-failed'), 'retrained, gate failed');
+      assert.equal(rejected.attempts, 1);
+      await stop(handle);
+    });
+  });
+
   it('keeps its whole state across continue-as-new, and a retrain running across it is not lost', async function () {
     const fakes = controllerFakes({ holdTraining: true });
     fakes.traffic = healthy;

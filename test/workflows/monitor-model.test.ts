@@ -90,6 +90,7 @@ describe('monitorModel (fake activities)', function () {
     assert.deepEqual(out.incident, {
       kind: 'drift',
       modelName: 'churn',
+      alias: 'production',
       version: 4,
       driftedFeatures: ['a', 'b', 'c'],
       driftShare: 0.6,
@@ -139,6 +140,7 @@ describe('monitorModel (fake activities)', function () {
     assert.deepEqual(out.incident, {
       kind: 'accuracy',
       modelName: 'churn',
+      alias: 'production',
       version,
       driftedFeatures: [],
       driftShare: 0,
