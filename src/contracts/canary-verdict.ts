@@ -7,8 +7,10 @@
  * much more often it refused requests (4xx) than the stable version did on the same traffic, the ratio of its mean
  * latency to the stable version's, and the Jensen–Shannon distance between the two versions' prediction
  * distributions; and whether every server answered the sample at the bake's end (a server that stopped, perhaps
- * because it could not load the canary, must not leave the verdict to the rest of the fleet). Any failed check rolls back; the verdict lists the failed checks (rollback) or the passed ones
- * (promotion), each a sentence with its numbers.
+ * because it could not load the canary, must not leave the verdict to the rest of the fleet). Any failed check rolls
+ * back; the verdict lists the failed checks (rollback) or the passed ones (promotion), each a sentence with its
+ * numbers. A rollback says whether the canary's own behaviour failed a check (`modelFault`), or only the traffic or the
+ * fleet did (which says nothing of the model).
  */
 import type {
   CanaryThresholds,
@@ -35,29 +37,34 @@ export function judgeCanary(
 ): CanaryVerdict {
   const c = bakeCounters(before, after, canary);
   const s = bakeCounters(before, after, stable);
-  const verdict = (decision: CanaryVerdict['decision'], reasons: string[]): CanaryVerdict => ({
+  const verdict = (decision: CanaryVerdict['decision'], reasons: string[], modelFault = false): CanaryVerdict => ({
     decision,
     reasons,
+    ...(decision === 'rollback' && { modelFault }),
     canary: c,
     stable: s,
     ...(predictions ? { predictionDrift: predictions } : {}),
   });
+  const fleetCheck = checkFleet ? [fleet(before, after, canary)] : [];
   if (c.requests < thresholds.minRequests)
     return verdict('rollback', [
       `Not enough traffic: the canary (version ${canary}) answered ${c.requests} requests during the bake, fewer than the ${thresholds.minRequests} needed to judge it.`,
+      // Often the reason there was none: servers that could not load it, or did not answer.
+      ...fleetCheck.filter((check) => !check.passed).map((check) => check.reason),
     ]);
-  const checks = [
+  const behaviour = [
     errorRate(c, thresholds),
     ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
     latency(c, s, thresholds),
     drift(predictions, thresholds),
-    ...(checkFleet ? [fleet(before, after, canary)] : []),
   ];
+  const checks = [...behaviour, ...fleetCheck];
   const failed = checks.filter((check) => !check.passed);
   return failed.length > 0
     ? verdict(
         'rollback',
         failed.map((check) => check.reason),
+        behaviour.some((check) => !check.passed),
       )
     : verdict(
         'promote',

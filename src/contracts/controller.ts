@@ -170,8 +170,9 @@ export interface ControllerState {
    */
   retrained?: { version: number; reason: string };
   /**
-   * Versions rolled back (a canary's verdict, or by hand), most recent last, the last 20: a retrain that makes the
-   * same model again is not rolled out again. A version deployed by hand later leaves the list. Absent in states of
+   * Versions rolled back for what the model did (a canary's verdict on its errors, refusals, latency or predictions,
+   * or a person's rollback), most recent last, the last 20: a retrain that makes the same model again is not rolled
+   * out again. A rollback for too little traffic, an unreachable fleet or files that would not load is not kept. A version deployed by hand later leaves the list. Absent in states of
    * controllers started before it existed.
    */
   rolledBack?: RolledBackVersion[];
@@ -240,6 +241,12 @@ export interface CanaryVerdict {
   decision: 'promote' | 'rollback';
   /** Every reason; for a promotion, the checks that passed. */
   reasons: string[];
+  /**
+   * A rollback's: whether a check of the canary's own behaviour failed (server errors, refusals, latency, prediction
+   * drift). False when only the traffic was too little or the fleet failed: that says nothing of the model, so the
+   * version is not remembered as rolled back. Absent in promotions and in verdicts from before the field.
+   */
+  modelFault?: boolean;
   canary: VersionCounters;
   stable: VersionCounters;
   predictionDrift?: PredictionComparison;

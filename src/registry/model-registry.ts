@@ -93,9 +93,10 @@ export async function findSameModel(
   const wanted = await digest(version);
   for (const other of among) {
     if (other === version) continue;
-    // A version that is not in the registry (any more) is the same as nothing.
+    // A version that is not in the registry (any more), or whose files are gone, is the same as nothing.
     const theirs = await digest(other).catch((err: unknown) => {
-      if (isMlopsError(err, 'MLOPS_ERR_REGISTRY_NOT_FOUND')) return undefined;
+      if (isMlopsError(err, 'MLOPS_ERR_REGISTRY_NOT_FOUND') || isMlopsError(err, 'MLOPS_ERR_ARTIFACT_NOT_FOUND'))
+        return undefined;
       throw err;
     });
     if (theirs === wanted) return other;

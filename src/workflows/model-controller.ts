@@ -119,6 +119,18 @@ const judgeWholeFleet = 'judge-whole-fleet';
 const oneRollbackBack = 'one-rollback-back';
 
 /**
+ * Versioned change (`patched`): a canary rolled back for too little traffic, an unreachable fleet or files that would
+ * not load is not remembered as rolled back (the same model retrained may roll out). Before, every rollback was.
+ */
+const rememberModelFaultsOnly = 'remember-model-faults-only';
+
+/**
+ * Versioned change (`patched`): a retrained version that was deployed, or deployed and rolled back, by hand before its
+ * rollout started is not rolled out. Before, it got a canary anyway.
+ */
+const skipDecidedRetrains = 'skip-decided-retrains';
+
+/**
  * Versioned change (`patched`): a canary whose promotion is refused because it can no longer be loaded (its files went
  * bad during the bake) is rolled back. Before, the refused move failed the step, and the loop judged it again.
  */
@@ -399,6 +411,7 @@ class Controller {
   private async checkRetrained({ version, reason }: { version: number; reason: string }): Promise<void> {
     const s = this.state;
     const rolledBack = s.rolledBack ?? [];
+    if (this.skipDecided(version)) return;
     const same =
       rolledBack.length === 0
         ? null
@@ -407,14 +420,34 @@ class Controller {
             version,
             among: rolledBack.map((r) => r.version).reverse(),
           });
+    // Deployed or rolled back by hand while the comparison ran.
+    if (this.skipDecided(version)) return;
     s.retrained = undefined;
     const earlier = rolledBack.find((r) => r.version === same);
     if (!earlier) return this.queueRollout(version, reason);
     const text =
       `v${version} is the same model as v${earlier.version} (the same ONNX and transform bytes), rolled back at ` +
-      `${earlier.at}: ${earlier.reason}. It is not rolled out; retrain on data that has changed, or deploy it by hand`;
+      `${earlier.at}: ${earlier.reason.replace(/\.$/, '')}. It is not rolled out; retrain on data that has changed, or deploy it by hand`;
     this.record('rollout-skipped', text, version);
     this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
+  }
+
+  /**
+   * A retrained version deployed (or deployed and rolled back) by hand while it waited for its rollout has nothing left
+   * to roll out: recorded and dropped. True when it was.
+   */
+  private skipDecided(version: number): boolean {
+    const s = this.state;
+    const decided =
+      version === s.stable
+        ? `v${version} is stable already (deployed by hand)`
+        : s.rolledBack?.some((r) => r.version === version)
+          ? `v${version} was rolled back by hand before its rollout started`
+          : undefined;
+    if (!decided || !patched(skipDecidedRetrains)) return false;
+    s.retrained = undefined;
+    this.record('rollout-skipped', `${decided}; it is not rolled out`, version);
+    return true;
   }
 
   /** A version that passed the gate: to approval when it is required, else to its canary. */
@@ -504,7 +537,7 @@ class Controller {
       const verdict = await this.judge();
       this.state.lastVerdict = verdict;
       this.record('canary-judged', `${verdict.decision}: ${verdict.reasons.join(' ')}`, canary.version);
-      return this.finishCanary(verdict.decision, verdict.reasons.join(' '));
+      return this.finishCanary(verdict.decision, verdict.reasons.join(' '), verdict.modelFault !== false);
     });
   }
 
@@ -535,7 +568,8 @@ class Controller {
     );
   }
 
-  private async finishCanary(decision: 'promote' | 'rollback', reason: string): Promise<void> {
+  /** `modelFault`: a rollback for what the canary did (a verdict's failed check, a person), not for its surroundings. */
+  private async finishCanary(decision: 'promote' | 'rollback', reason: string, modelFault = true): Promise<void> {
     const s = this.state;
     const canary = s.canary!;
     const name = this.spec.modelName;
@@ -547,12 +581,15 @@ class Controller {
       } catch (err) {
         if (!isUnservable(err) || !patched(rollBackUnservablePromotion)) throw err;
         decision = 'rollback';
+        modelFault = false;
         reason = `v${canary.version} can no longer be loaded, so it is not promoted: ${messageOf(err)}`;
       }
     }
     if (decision === 'rollback') {
       await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`));
-      rememberRolledBack(s, canary.version, new Date(), reason);
+      // Too little traffic, a fleet that failed or files that would not load say nothing of the model: a retrain that
+      // makes it again may roll out.
+      if (modelFault || !patched(rememberModelFaultsOnly)) rememberRolledBack(s, canary.version, new Date(), reason);
       this.record('rolled-back', reason, canary.version);
       this.notify(
         'rolled-back',

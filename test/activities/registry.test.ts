@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { Storage } from '@google-cloud/storage';
 import type { ArtifactStore } from '../../src/artifacts';
 import { GcsArtifactStore, LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
@@ -112,6 +113,28 @@ function registersVersionsOnce(makeStore: () => Promise<ArtifactStore>): void {
 
 describe('registerModel on a local artifact store', function () {
   registersVersionsOnce(() => Promise.resolve(new LocalArtifactStore(tempDir('registry'))));
+
+  it('takes a registered version whose files were deleted as the same as nothing when comparing models', async function () {
+    const store = new LocalArtifactStore(tempDir('registry'));
+    const { registerModel } = createRegistryActivities({ store });
+    const { findSameModel } = createControllerActivities({ store, duckDbThreads: 1 });
+    const first = await trainedRun(store, 1);
+    const gone = await registerModel(first);
+    const again = await trainedRun(store, 2);
+    await store.write(again.modelUri, await store.read(first.modelUri));
+    await store.write(again.transformUri, await store.read(first.transformUri));
+    await registerModel(again);
+    await registerModel(await trainedRun(store, 3));
+    // Someone cleaned up v1's model file by hand: its record stays, its bytes cannot be compared.
+    const record = await readJson<ModelVersionRecord>(
+      store,
+      store.uri('registry', 'churn', 'versions', '000001', 'version.json'),
+    );
+    await rm(store.localPath(record.modelUri)!);
+    assert.equal(gone.version, 1);
+    assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [1, 2] }), null);
+    assert.equal(await findSameModel({ modelName: 'churn', version: 2, among: [3, 1] }), null);
+  });
 });
 
 describe('registerModel on Cloud Storage (fake-gcs-server, through @google-cloud/storage)', function () {

@@ -90,6 +90,23 @@ describe('judging a canary from the servers counters', function () {
     assert.deepEqual(notLoaded.reasons, [
       "1 server(s) did not serve canary v2 at the end of the bake (http://10.0.0.6:8080): it could not be loaded there (the server's /readyz says why), so those servers' clients never reached it.",
     ]);
+    // The fleet failed, not the model: a retrain making the same model may roll out again.
+    assert.equal(notLoaded.modelFault, false);
+    assert.equal(missingAtEnd.modelFault, false);
+    // A canary no server could load answers nothing: the verdict says why there was no traffic.
+    const nowhere = { 'http://10.0.0.6:8080': { stable: 1 } };
+    const starved = judgeCanary(
+      before,
+      { ...afterBake(counters(1800), counters(0)), routing: nowhere },
+      1,
+      2,
+      thresholds,
+    );
+    assert.deepEqual(starved.reasons, [
+      'Not enough traffic: the canary (version 2) answered 0 requests during the bake, fewer than the 100 needed to judge it.',
+      "1 server(s) did not serve canary v2 at the end of the bake (http://10.0.0.6:8080): it could not be loaded there (the server's /readyz says why), so those servers' clients never reached it.",
+    ]);
+    assert.equal(starved.modelFault, false);
     const everywhere = { 'http://10.0.0.6:8080': { stable: 1, canary: { version: 2, weight: 0.1 } } };
     assert.equal(judgeCanary(before, { ...healthyBake, routing: everywhere }, 1, 2, thresholds).decision, 'promote');
     const missingAtStart = judgeCanary(
@@ -124,6 +141,7 @@ describe('judging a canary from the servers counters', function () {
     assert.deepEqual(verdict.reasons, [
       "The canary's server-error rate was 1.50% (3 of 200 requests answered 5xx), above the limit of 1.00%.",
     ]);
+    assert.equal(verdict.modelFault, true, 'its own errors: the same model is not rolled out again');
   });
 
   it('holds against a canary only the refusals (4xx) the stable version did not make on the same traffic', function () {
@@ -190,6 +208,7 @@ describe('judging a canary from the servers counters', function () {
     assert.deepEqual(verdict.reasons, [
       'Not enough traffic: the canary (version 2) answered 99 requests during the bake, fewer than the 100 needed to judge it.',
     ]);
+    assert.equal(verdict.modelFault, false);
   });
 
   it('rolls back for "not enough traffic" when the canary never appears in the counters', function () {

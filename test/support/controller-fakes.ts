@@ -46,8 +46,11 @@ export interface ControllerFakeOptions {
   registeredVersion?: number;
   /** Versions the registry hands out to successive retrains (the last one repeats); overrides `registeredVersion`. */
   registeredVersions?: number[];
-  /** Which earlier version a registered version is the same model as (`findSameModel`). @default none */
-  sameModel?: (version: number, among: number[]) => number | null;
+  /**
+   * Which earlier version a registered version is the same model as (`findSameModel`), or a promise of it (a
+   * comparison the test holds open). @default none
+   */
+  sameModel?: (version: number, among: number[]) => number | null | Promise<number | null>;
   /** Refuse every deployment move the way the registry refuses an unservable version. @default false */
   refuseMoves?: boolean;
   /** Refuse a move that makes this version stable (its files went bad after its canary started). */
@@ -121,7 +124,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
     findSameModel: ({ version, among }) => {
       fakes.sameModelChecks.push({ version, among });
-      return Promise.resolve(options.sameModel?.(version, among) ?? null);
+      // A held comparison ends when the worker shuts down, so a failed test does not leave the worker waiting.
+      return Promise.race([Promise.resolve(options.sameModel?.(version, among) ?? null), cancelled()]);
     },
     setDeployment: (input) => {
       if (options.refuseMoves || input.stable === options.unservableAsStable)
