@@ -130,7 +130,7 @@ describe('registerModel on a local artifact store', function () {
       store,
       store.uri('registry', 'churn', 'versions', '000001', 'version.json'),
     );
-    await rm(store.localPath(record.modelUri)!);
+    await rm(store.localPath(record.modelUri));
     assert.equal(gone.version, 1);
     assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [1, 2] }), null);
     assert.equal(await findSameModel({ modelName: 'churn', version: 2, among: [3, 1] }), null);
