@@ -19,6 +19,7 @@ import { scriptExitCode, UsageError } from '../src/controller-client/command-lin
 import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
 import { isMlopsError, mlopsError } from '../src/errors';
+import { setOwn } from '../src/models/own-property';
 import { checkFeatureNames } from '../src/monitoring/monitor-window';
 import type { ModelVersionRecord } from '../src/registry/model-registry';
 import { readAlias, resolveAlias } from '../src/registry/model-registry';
@@ -60,7 +61,7 @@ function thresholdsOf(pairs: string[]): Record<string, number> {
   for (const pair of pairs) {
     const at = pair.lastIndexOf('=');
     if (at <= 0) throw new UsageError(`--threshold takes <feature>=<value>; got "${pair}".`);
-    thresholds[pair.slice(0, at)] = Number(pair.slice(at + 1));
+    setOwn(thresholds, pair.slice(0, at), Number(pair.slice(at + 1)));
   }
   return thresholds;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownRecord } from './own-record';
 import { aliasPattern, modelNamePattern } from './pipeline';
 
 /** Rows a window needs before drift is judged; a smaller window is a reported skip, never a "no drift". */
@@ -70,7 +71,7 @@ export const monitorModelInputSchema = z
     /** @default {@link defaultMinRows} */
     minRows: z.number().int().min(1).default(defaultMinRows),
     preset: z.enum(['evidently', 'vertex']).default('evidently'),
-    thresholds: z.record(z.number().finite().nonnegative()).optional(),
+    thresholds: ownRecord(z.number().finite().nonnegative()).optional(),
     muted: z.array(z.string()).optional(),
     /** End of the window, not after the run's start; default: the run's start minus `lagSeconds`. */
     until: isoTime.optional(),
