@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 
-export function ownRecord<T extends z.ZodTypeAny>(value: T) {
+export function ownRecord<T extends z.ZodTypeAny>(
+  value: T,
+): z.ZodType<Record<string, z.output<T>>, z.ZodTypeDef, Record<string, z.input<T>>> {
   return z
     .custom<Record<string, z.input<T>>>(
       (raw) => typeof raw === 'object' && raw !== null && !Array.isArray(raw),
