@@ -172,8 +172,8 @@ export interface ControllerState {
   /**
    * Versions rolled back for what the model did (a canary's verdict on its errors, refusals, latency or predictions,
    * or a person's rollback), most recent last, the last 20: a retrain that makes the same model again is not rolled
-   * out again. A rollback for too little traffic, an unreachable fleet or files that would not load is not kept. A version deployed by hand later leaves the list. Absent in states of
-   * controllers started before it existed.
+   * out again. A rollback for too little traffic, an unreachable fleet or files that would not load is not kept. A
+   * version deployed by hand later leaves the list. Absent in states of controllers started before it existed.
    */
   rolledBack?: RolledBackVersion[];
   /** A retrain asked for and not started yet (started as soon as no rollout is under way). */

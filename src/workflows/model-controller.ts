@@ -582,7 +582,10 @@ class Controller {
         if (!isUnservable(err) || !patched(rollBackUnservablePromotion)) throw err;
         decision = 'rollback';
         modelFault = false;
-        reason = `v${canary.version} can no longer be loaded, so it is not promoted: ${messageOf(err)}`;
+        // The error's own fix speaks to whoever moves a deployment; the rollback already answers it.
+        reason = `v${canary.version} can no longer be loaded, so it is not promoted: ${messageOf(err).split('\nFix:')[0]}`;
+        // The verdict shown is what happened: its counters stand, its decision and reason are the rollback's.
+        if (s.lastVerdict) s.lastVerdict = { ...s.lastVerdict, decision, reasons: [reason], modelFault };
       }
     }
     if (decision === 'rollback') {
@@ -619,7 +622,12 @@ class Controller {
     if (direct || this.servers.length === 0 || this.state.stable === undefined) {
       await this.serial(() => {
         this.validateDeploy(version);
-        return this.moveStable(version, 'deployed by hand');
+        const why = direct
+          ? ''
+          : this.state.stable === undefined
+            ? ' (first deployment)'
+            : ' (no servers configured to judge a canary)';
+        return this.moveStable(version, `deployed by hand${why}`);
       });
       return this.answer(`v${version} is stable`);
     }
@@ -663,16 +671,18 @@ class Controller {
   }
 
   private async setServers(servers: string[]): Promise<ControllerAnswer> {
-    const after = [...new Set(servers)];
+    const wanted = [...new Set(servers)];
     // A canary may have started while this update waited for its turn; it is judged on the servers it started with.
-    const before = await this.serial(() => {
+    const [before, after] = await this.serial(() => {
       this.require(this.state.canary === undefined, 'a canary started meanwhile: set the servers after it ends');
       const was = this.servers;
-      this.state.servers = after;
-      return Promise.resolve(was);
+      // The same servers again (a retried script, another order) change nothing, nor add a line to the history.
+      const same = was.length === wanted.length && was.every((url) => wanted.includes(url));
+      if (!same) this.state.servers = wanted;
+      return Promise.resolve([was, this.servers]);
     });
     const list = (urls: string[]) => (urls.length ? urls.join(', ') : 'none');
-    this.record('servers-set', `servers now ${list(after)} (were ${list(before)})`);
+    if (before !== after) this.record('servers-set', `servers now ${list(after)} (were ${list(before)})`);
     return this.answer(
       after.length
         ? `canaries are judged on ${after.length} server(s): ${list(after)}`

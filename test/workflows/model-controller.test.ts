@@ -426,6 +426,9 @@ describe('modelController (fake activities)', function () {
       assert.equal(set.message, `canaries are judged on 2 server(s): ${two.join(', ')}`);
       assert.deepEqual(set.state.servers, two);
       assert.equal(set.state.history.at(-1)!.message, `servers now ${two.join(', ')} (were http://127.0.0.1:9)`);
+      // The same servers again (a retried script, another order) change nothing, and add no line to the history.
+      const again = await handle.executeUpdate(setServersUpdate, { args: [{ servers: [two[1]!, two[0]!] }] });
+      assert.equal(again.state.history.length, set.state.history.length);
 
       await handle.executeUpdate(deployUpdate, { args: [{ version: 3 }] });
       await assertRefused(
@@ -437,6 +440,11 @@ describe('modelController (fake activities)', function () {
 
       const none = await handle.executeUpdate(setServersUpdate, { args: [{ servers: [] }] });
       assert.equal(none.message, 'no servers: new versions are deployed directly, without a canary');
+      const byHand = await handle.executeUpdate(deployUpdate, { args: [{ version: 2 }] });
+      assert.equal(
+        byHand.state.history.findLast((e) => e.kind === 'deployed')!.message,
+        'deployed by hand (no servers configured to judge a canary)',
+      );
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'no servers now' }] });
       const direct = await waitForState(handle, (s) => s.stable === 4, 'v4 deployed directly');
       assert.match(
@@ -455,7 +463,12 @@ describe('modelController (fake activities)', function () {
       const { handle } = await startController(this.test!.title, taskQueue);
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
       const done = await waitForState(handle, settled('rolled-back'), 'canary v3 rolled back');
-      assert.equal(done.lastVerdict?.decision, 'promote');
+      // The verdict shown is what happened: judged healthy, rolled back because it would not load.
+      assert.equal(done.lastVerdict?.decision, 'rollback');
+      assert.deepEqual(done.lastVerdict?.reasons, [
+        'v3 can no longer be loaded, so it is not promoted: v3 cannot be loaded',
+      ]);
+      assert.equal(done.lastVerdict?.canary.requests, healthy['3'].requests);
       assert.equal(done.stable, 2);
       assert.equal(done.canary, undefined);
       const event = done.history.find((e) => e.kind === 'rolled-back')!;
