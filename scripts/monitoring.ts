@@ -2,8 +2,9 @@
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
  * [--muted a,b] [--threshold name=value …] [--labels <uri> [--id-column request_id] [--label-column label]
  * [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
- * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model>` deletes it. Connects to the
- * Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model> [--alias staging]` deletes it.
+ * Both refuse a model name or alias the registry cannot hold. Connects to the Temporal server of the config
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  *
  * Exit codes: 0 done; 1 the server or the store failed; 2 a bad command line or input.
  */
@@ -18,7 +19,8 @@ import { parseCommandLineInput } from '../src/contracts/validate';
 import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
 import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
-import { isMlopsError, mlopsError } from '../src/errors';
+import type { MlopsErrorDetails } from '../src/errors';
+import { formatErrorMessage, isMlopsError, mlopsError } from '../src/errors';
 import { setOwn } from '../src/models/own-property';
 import { checkFeatureNames } from '../src/monitoring/monitor-window';
 import type { ModelVersionRecord } from '../src/registry/model-registry';
@@ -31,7 +33,9 @@ const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
-  npm run monitoring -- unschedule <model> [--alias <alias>]`;
+  npm run monitoring -- unschedule <model> [--alias <alias>]
+<alias>: a registry alias (lower-case letters, digits and "-"; default production), one schedule each; both commands
+refuse any other. docs/monitoring.md ("The monitoring run") describes each option.`;
 
 const options = {
   cron: { type: 'string' },
@@ -83,7 +87,7 @@ const flagOf: Record<string, string> = {
 
 function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>['values']): MonitorModelInput {
   const input: MonitorModelInput = { modelName };
-  if (values.alias) input.alias = values.alias;
+  if (values.alias !== undefined) input.alias = values.alias;
   if (values['min-rows']) input.minRows = Number(values['min-rows']);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
   if (values.muted) input.muted = values.muted.split(',').filter((f) => f !== '');
@@ -99,6 +103,13 @@ function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>
   // Refused here, with every bad flag listed, rather than by each scheduled run.
   parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command: 'schedule', options: flagOf });
   return input;
+}
+
+/** The model and alias of `unschedule`, refused as `schedule` refuses them (a schedule id is made of them). */
+function unscheduleTarget(modelName: string, alias: string | undefined): { modelName: string; alias: string } {
+  const input = alias === undefined ? { modelName } : { modelName, alias };
+  const where = { script: 'monitoring', command: 'unschedule', options: flagOf };
+  return parseCommandLineInput(monitorModelInputSchema.pick({ modelName: true, alias: true }), input, where);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -118,17 +129,18 @@ async function main(argv: string[]): Promise<number> {
   if (labelFlags && !values.labels)
     throw new UsageError('--id-column, --label-column and --accuracy-drop need --labels.');
   const input = command === 'schedule' ? scheduleInput(modelName, values) : undefined;
+  const target = command === 'unschedule' ? unscheduleTarget(modelName, values.alias) : undefined;
   const config = loadConfig();
   const temporal = await connectTemporalClient(config);
   try {
-    if (!input) {
-      const alias = values.alias ?? 'production';
+    if (target) {
+      const { alias } = target;
       const deleted = await deleteMonitoringSchedule(temporal.client, modelName, alias);
       const which = `${modelName}${alias === 'production' ? '' : ` (alias ${alias})`}`;
       console.log(deleted ? `Deleted the monitoring schedule of ${which}.` : `${which} had no monitoring schedule.`);
       return 0;
     }
-    console.log(await schedule(temporal.client, config, input, values.cron!));
+    console.log(await schedule(temporal.client, config, input!, values.cron!));
     return 0;
   } finally {
     await temporal.close();
@@ -159,12 +171,14 @@ async function checkNames(config: MlopsConfig, input: MonitorModelInput): Promis
     );
   } catch (err) {
     if (!isMlopsError(err, 'MLOPS_ERR_MONITOR_UNKNOWN_FEATURE')) throw err;
-    const argument = input.muted?.some((f) => !features.some((g) => g.name === f)) ? '--muted' : '--threshold';
+    // Its problem only: its fix speaks of the schedule's input, the command line's is the one to print.
+    const { params } = err.details?.[0] as MlopsErrorDetails;
+    const argument = String(params.fields).replace('muted', '--muted').replace('thresholds', '--threshold');
     throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
       argument,
       script: 'monitoring',
       command: 'schedule',
-      reason: err.message.replace(/^MLOPS_ERR_MONITOR_UNKNOWN_FEATURE: /, ''),
+      reason: formatErrorMessage('MLOPS_ERR_MONITOR_UNKNOWN_FEATURE', params),
     });
   }
   return true;

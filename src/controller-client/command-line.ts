@@ -46,7 +46,7 @@ const thresholdUsage =
   '[--weight <0-1>] [--bake-seconds <s>] [--min-requests <n>] [--max-error-rate <0-1>] [--max-latency-ratio <r>] [--max-prediction-drift <0-1>]';
 
 export const usage = `Usage: npm run models -- <command> <model> [arguments] [options]
-  start <model> --training <training-input.json> [--servers <url,url>] [--alias <alias>] [--approval]
+  start <model> --training <training-input.json> [--servers <url,url>|none] [--alias <alias>] [--approval]
         [--approval-timeout <s>] [--on-timeout approve|reject] [--retrain-on drift,accuracy] [--muted <feature,feature>]
         ${thresholdUsage} [--task-queue <queue>]
   status <model> [--json]               the controller's state
@@ -63,6 +63,8 @@ export const usage = `Usage: npm run models -- <command> <model> [arguments] [op
   unmute <model> <feature>
   schedule-retrain <model> --cron "<cron>" [--reason <text>] [--task-queue <queue>]
   unschedule-retrain <model>
+Servers (start --servers, servers): none means no servers (new versions deploy directly, without a canary); URLs
+naming the same server (a trailing /, the default port, upper-case scheme or host) count once.
 Updates print the controller's answer; --json prints the whole answer (message and state).`;
 
 const startOptions = ['training', 'servers', 'alias', 'approval', 'approval-timeout', 'on-timeout', 'retrain-on'];

@@ -18,7 +18,7 @@ import {
   setThresholdsUpdate,
 } from '../workflows/definitions';
 import type { OptionValues } from './option-values';
-import { thresholdFlags, thresholdOptionOf, thresholdsFrom } from './option-values';
+import { serverUrlsFrom, thresholdFlags, thresholdOptionOf, thresholdsFrom } from './option-values';
 
 export type UpdateCommandName =
   'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'servers' | 'mute' | 'unmute';
@@ -76,15 +76,8 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
         }),
       );
     case 'servers': {
-      // `none`: no servers (new versions then deploy directly). Checked as the controller checks it.
-      const raw = args[0]!.trim();
-      const servers =
-        raw === 'none'
-          ? []
-          : raw
-              .split(',')
-              .map((url) => url.trim())
-              .filter((url) => url !== '');
+      // Checked as the controller checks it.
+      const servers = serverUrlsFrom(args[0]!);
       const where = { script: 'models', command, options: { servers: '<urls>' } };
       return send(setServersUpdate.name, parseCommandLineInput(setServersSchema, { servers }, where));
     }

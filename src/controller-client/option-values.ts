@@ -65,13 +65,36 @@ export function thresholdsFrom(command: string, values: OptionValues, required: 
   return thresholds;
 }
 
-function listOption(values: OptionValues, flag: 'servers' | 'retrain-on' | 'muted'): string[] | undefined {
+function listOption(values: OptionValues, flag: 'retrain-on' | 'muted'): string[] | undefined {
   const raw = values[flag];
   if (typeof raw !== 'string') return undefined;
   return raw
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+/**
+ * The model servers of `start --servers` and `servers <model> <urls>`: `none` is no servers; URLs that certainly name
+ * the same server (a trailing `/`, the scheme's default port, an upper-case scheme or host) are sent once, in one
+ * spelling. Anything that is not an http(s) URL is kept as given, for the schema to refuse by its option.
+ */
+export function serverUrlsFrom(raw: string): string[] {
+  if (raw.trim() === 'none') return [];
+  const urls = raw
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '')
+    .map(sameServerSpelling);
+  return [...new Set(urls)];
+}
+
+function sameServerSpelling(text: string): string {
+  if (!/^https?:\/\//i.test(text) || !URL.canParse(text)) return text;
+  // URL parsing lower-cases the scheme and host and drops a default port; the path loses its trailing slashes.
+  const url = new URL(text);
+  const user = url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : '';
+  return `${url.protocol}//${user}${url.host}${url.pathname.replace(/\/+$/, '')}${url.search}${url.hash}`;
 }
 
 /** The `trainingPipeline` input a retrain runs with, read from the JSON file named by --training. */
@@ -120,7 +143,7 @@ export function controllerInputFrom(modelName: string, values: OptionValues): Co
     modelName,
     training,
     alias: values.alias,
-    servers: listOption(values, 'servers'),
+    servers: values.servers === undefined ? undefined : serverUrlsFrom(values.servers),
     retrainOn: listOption(values, 'retrain-on'),
     muted: listOption(values, 'muted'),
     canary: Object.keys(canary).length ? canary : undefined,

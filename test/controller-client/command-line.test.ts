@@ -98,6 +98,35 @@ describe('the npm run models command line', function () {
     });
   });
 
+  it('takes none for no servers in start as servers does, and sends URLs that name the same server once', function () {
+    const file = trainingFile(JSON.stringify({ dataset: { uri: 'examples/churn.csv' }, target: 'churned' }));
+    const start = (servers: string) => {
+      const command = parseModelsCommand(['start', 'churn', '--training', file, '--servers', servers]);
+      assert.equal(command.kind, 'start');
+      return command.input.servers;
+    };
+    const setServers = (servers: string) => updateOf(['servers', 'churn', servers]).arg;
+    assert.deepEqual(start('none'), []);
+    assert.deepEqual(setServers('none'), { servers: [] });
+    // Only what certainly names the same server is one: a trailing /, the default port, the case of scheme and host.
+    const written =
+      'http://a:8080/, HTTP://A:8080,http://a:8080//,https://b.example:443/x/,https://B.example/x,http://c:80,http://localhost:8080,http://127.0.0.1:8080/';
+    const once = ['http://a:8080', 'https://b.example/x', 'http://c', 'http://localhost:8080', 'http://127.0.0.1:8080'];
+    assert.deepEqual(start(written), once);
+    assert.deepEqual(setServers(written), { servers: once });
+    // Other ports and paths are other servers, and what is no http(s) URL is still refused by its option.
+    assert.deepEqual(start('http://a:8080,http://a:8081,http://a:8080/v2'), [
+      'http://a:8080',
+      'http://a:8081',
+      'http://a:8080/v2',
+    ]);
+    assertRefused(
+      ['start', 'churn', '--training', file, '--servers', 'none,http://a:8080'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /- --servers \(servers\.0\): Invalid url/,
+    );
+  });
+
   it('lists every bad field of the controller input at once, each by the option that sets it and the field', function () {
     const file = trainingFile('{"target":"churned"}');
     const argv = ['start', 'churn', '--training', file, '--servers', 'not-a-url', '--max-error-rate', '3'];
@@ -226,5 +255,10 @@ describe('the npm run models command line', function () {
     const help = await modelsScript('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: npm run models[\s\S]*schedule-retrain <model> --cron/);
+    assert.match(help.stdout, /\n {2}start <model> --training <training-input\.json> \[--servers <url,url>\|none\]/);
+    assert.match(
+      help.stdout,
+      /\nServers \(start --servers, servers\): none means no servers \(new versions deploy directly, without a canary\); URLs\nnaming the same server \(a trailing \/, the default port, upper-case scheme or host\) count once\.\n/,
+    );
   });
 });

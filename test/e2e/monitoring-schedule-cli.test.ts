@@ -7,6 +7,11 @@ import { npmScript, npmScriptWith } from '../support/models-script';
 import { monitoredChurn } from '../support/monitored-model';
 import { repoRoot, stack, uniqueName } from '../support/stack';
 
+/** The `Fix:` lines of a refusal: one, naming the monitoring docs, whatever check refused it. */
+function fixLines(stderr: string): string[] {
+  return stderr.match(/^Fix: .*$/gm) ?? [];
+}
+
 describe('the monitoring schedule commands in the README', function () {
   this.timeout(120_000);
 
@@ -74,6 +79,14 @@ describe('the monitoring schedule commands in the README', function () {
       cron.stderr,
       /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --cron of `npm run monitoring -- schedule` is invalid: the server refused "99 \* \* \* \*"/,
     );
+    // An input the workflow would refuse: its fix points at the monitoring docs, not the training pipeline's.
+    const minRows = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *', '--min-rows', '0');
+    assert.equal(minRows.code, 2);
+    assert.match(minRows.stderr, /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --min-rows /);
+    const [fix, ...more] = fixLines(minRows.stderr);
+    assert.deepEqual(more, []);
+    assert.match(fix!, /docs\/monitoring\.md \("The monitoring run"\) describes the options of `npm run monitoring`/);
+    assert.doesNotMatch(minRows.stderr, /pipeline-input\.md/);
 
     assert.deepEqual(await npmScript('monitoring', 'unschedule', model), {
       code: 0,
@@ -100,6 +113,18 @@ describe('the monitoring schedule commands in the README', function () {
     const muted = await schedule('--muted', 'regoin');
     assert.equal(muted.code, 2);
     assert.match(muted.stderr, /Argument --muted .* names "regoin" in muted/);
+    const both = await schedule('--muted', 'regoin', '--threshold', 'tenure=0.2');
+    assert.equal(both.code, 2);
+    assert.match(
+      both.stderr,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --muted and --threshold .* in muted and thresholds/,
+    );
+    // One fix, the command line's: the drift check's own fix speaks of the schedule's input, not of its options.
+    for (const refused of [typo, muted, both]) {
+      const [fix, ...more] = fixLines(refused.stderr);
+      assert.deepEqual(more, [], refused.stderr);
+      assert.match(fix!, /^Fix: Correct the argument as the message says/);
+    }
     const negative = await schedule('--threshold', 'region=-1');
     assert.equal(negative.code, 2);
     assert.match(
@@ -115,6 +140,11 @@ describe('the monitoring schedule commands in the README', function () {
     const help = await npmScript('monitoring', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage:\n {2}npm run monitoring -- schedule <model>/);
+    assert.match(help.stdout, /\n<alias>: a registry alias \(lower-case letters, digits and "-"; default production\)/);
+    assert.match(
+      help.stdout,
+      /both commands\nrefuse any other\. docs\/monitoring\.md \("The monitoring run"\) describes each option/,
+    );
   });
 
   it("keeps one monitoring schedule per alias: scheduling staging leaves production's alone", async function () {
@@ -132,6 +162,19 @@ describe('the monitoring schedule commands in the README', function () {
       )[0];
     assert.equal((await inputOf()).alias, undefined, 'production keeps its own schedule and input');
     assert.equal((await inputOf('staging')).alias, 'staging');
+    // A bad alias is refused as schedule refuses it (exit 2, naming --alias), and deletes nothing.
+    for (const alias of ['Bad Alias', '']) {
+      const badAlias = await npmScript('monitoring', 'unschedule', model, '--alias', alias);
+      assert.equal(badAlias.code, 2, badAlias.stdout);
+      assert.match(
+        badAlias.stderr,
+        /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --alias of `npm run monitoring -- unschedule` is invalid: \n- --alias \(alias\): must be a registry alias \(lower-case letters, digits and "-"\)\nFix: Correct the argument/,
+      );
+    }
+    const badModel = await npmScript('monitoring', 'unschedule', 'Two-Aliases', '--alias', 'staging');
+    assert.equal(badModel.code, 2);
+    assert.match(badModel.stderr, /Argument <model> of `npm run monitoring -- unschedule` is invalid/);
+    assert.equal((await inputOf('staging')).alias, 'staging', 'the refused commands deleted nothing');
     assert.equal(
       (await npmScript('monitoring', 'unschedule', model, '--alias', 'staging')).stdout,
       `Deleted the monitoring schedule of ${model} (alias staging).\n`,
