@@ -226,6 +226,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Export the model to ONNX with one float32 input named "features" and the outputs the contract lists.',
   },
+  MLOPS_ERR_MODEL_TRANSFORM_INVALID: {
+    message: 'Fitted transform "{uri}" cannot be used: {problem}',
+    retryable: false,
+    fix: "Restore the version's transform.json (the preprocessing step writes it; the registry keeps a copy per version), or register and deploy a version whose transform is intact.",
+  },
   MLOPS_ERR_EVALUATION_ONE_CLASS: {
     message:
       'The test split of model "{model}" holds {rows} rows, all of class {label}: no metric tells a model from a constant answer on it',
@@ -269,13 +274,13 @@ export const errorCatalogue = {
     httpStatus: 413,
   },
   MLOPS_ERR_SERVE_MEDIA_TYPE: {
-    message: 'Content type {contentType} is not accepted on {route}; send {accepted}',
+    message: 'Content type {contentType} is not accepted on {path}; send {accepted}',
     retryable: false,
     fix: 'Set the Content-Type header to the type named in the message.',
     httpStatus: 415,
   },
   MLOPS_ERR_SERVE_CONTENT_ENCODING: {
-    message: 'Content-Encoding {encoding} is not accepted on {route}; only identity (an uncompressed body) is',
+    message: 'Content-Encoding {encoding} is not accepted on {path}; only identity (an uncompressed body) is',
     retryable: false,
     fix: 'Send the body uncompressed, without a Content-Encoding header (or with Content-Encoding: identity).',
     httpStatus: 415,
@@ -430,7 +435,7 @@ export const errorCatalogue = {
   MLOPS_ERR_CLI_ARGUMENT_INVALID: {
     message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
     retryable: false,
-    fix: 'Correct the argument; running the command with no arguments prints its usage, and the README shows an example of each command.',
+    fix: 'Correct the argument as the message says (`--help` prints the usage): docs/monitoring.md ("The monitoring run") describes the options of `npm run monitoring`, docs/controller.md the controller input of `npm run models`, and the README shows an example of each command.',
   },
   MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING: {
     message: 'No Temporal CLI was found ({searched}) and Go {goRequirement} is not available to build it',

@@ -1,18 +1,18 @@
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
 import type { FittedTransform } from '../contracts/datasets';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { loadOnnxModel } from './onnx-model';
 import type { OnnxModel } from './onnx-model';
 import type { Predictor } from './predictor';
 import { createPredictor } from './predictor';
+import { readTransform } from './transform-file';
 
 /**
  * Loads a version the way the model server does (its transform, its ONNX session probed with one row, the predictor
  * over both), then releases it; so a version that cannot serve never gets an alias or a place in a deployment record.
  */
 export async function checkServable(store: ArtifactStore, record: ModelVersionRecord): Promise<void> {
-  const transform = await readJson<FittedTransform>(store, record.transformUri);
+  const transform = await readTransform(store, record.transformUri);
   await (await loadPredictor(store, record.modelUri, transform)).close();
 }
 

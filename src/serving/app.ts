@@ -28,6 +28,7 @@ import type { ErrorParams, ErrorSpec, MlopsErrorDetails } from '../errors';
 import type { ApplicationFailure } from '@temporalio/common';
 import { quoteText } from '../contracts/message-text';
 import { DeploymentFollower } from './deployment-follower';
+import { requestPath } from './http-body';
 import { ServingMetrics } from './metrics';
 import { ModelSlot } from './model-slot';
 import { PredictCore } from './predict-core';
@@ -35,7 +36,8 @@ import type { ServeLimits } from './predict-core';
 import { ParquetPredictionSink, PredictionLog } from './prediction-log';
 import type { NamedSink, PredictionLogOptions } from './prediction-log';
 import { playgroundHtml } from './playground';
-import { registerV1Routes } from './routes-v1';
+import { refuseOtherMethods, routeNotFound, trackRoutes } from './method-not-allowed';
+import { registerV1Routes, v1AllowedMethods } from './routes-v1';
 import { registerV2Routes } from './routes-v2';
 
 export interface ServerDeps {
@@ -112,15 +114,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     openRoutes.has(deps.vertex?.healthRoute ?? '') ? [] : [deps.vertex?.healthRoute],
   );
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(limits, err, request, reply));
-  app.setNotFoundHandler((request, reply) => sendError(limits, routeNotFound(request), request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(limits, routeNotFound(request) as FastifyError, request, reply));
   app.addHook('onClose', async () => {
     follower.stop();
     await log?.close();
     await slot.close();
   });
+  const routes = trackRoutes(app);
   registerOperationRoutes(app, core, follower, metrics, deps.vertex?.healthRoute);
   registerV1Routes(app, core, deps.vertex?.predictRoute);
   registerV2Routes(app, core);
+  refuseOtherMethods(app, routes, v1AllowedMethods);
   follower.start(deps.pollMs ?? 0);
   return app;
 }
@@ -153,7 +157,7 @@ function encodingError(request: FastifyRequest): FastifyError | undefined {
   if (!encoding || encoding === 'identity') return undefined;
   const err = mlopsError('MLOPS_ERR_SERVE_CONTENT_ENCODING', {
     encoding: quoteText(encoding),
-    route: request.routeOptions.url ?? request.url,
+    path: requestPath(request),
   });
   return err as unknown as FastifyError;
 }
@@ -246,11 +250,6 @@ function registerOperationRoutes(
     const body = await metrics.registry.metrics();
     return reply.header('content-type', metrics.registry.contentType).send(body);
   });
-}
-
-function routeNotFound(request: FastifyRequest): FastifyError {
-  const err = mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
-  return err as unknown as FastifyError;
 }
 
 function sendError(limits: ServeLimits, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

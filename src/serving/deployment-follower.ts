@@ -8,7 +8,10 @@
  * serving. If only the canary fails, the stable version serves every request (a canary that cannot load must not keep a
  * server from starting, nor a healthy stable version from serving); its stats then show no canary, which rolls the
  * canary back (src/contracts/canary-verdict.ts). Either failure is logged, counted
- * (`mlops_serve_swaps_total{outcome="failed"}`) and shown by /readyz until a later change loads.
+ * (`mlops_serve_swaps_total{outcome="failed"}`), flagged (`mlops_serve_deployment_failing` 1) and shown by /readyz.
+ * A failure may be transient (the artifact store briefly down, a file not yet uploaded), so the same record is loaded
+ * again on later polls, after a backoff that doubles from the poll interval up to `maxRetryMs` (5 min); a change of the
+ * record is tried at once. The failure stays shown until a retry or a later change loads.
  * One sync runs at a time (a poll that finds one running skips), so a version is never loaded twice at once.
  */
 import type { ArtifactStore } from '../artifacts';
@@ -23,8 +26,18 @@ import type { LoadedVersion, ModelSlot } from './model-slot';
 export interface SwapFailure {
   record: DeploymentRecord;
   message: string;
+  /** When the last attempt failed (ISO 8601). */
   at: string;
+  /** Failed attempts to load this record, the first included. */
+  attempts: number;
+  /** The earliest time the next poll loads the record again (ISO 8601). */
+  nextRetryAt: string;
 }
+
+/** The longest wait between two retries of a record that fails to load, in milliseconds. */
+export const maxRetryMs = 5 * 60_000;
+/** The first wait before a retry when the follower does not poll (`start(0)`; `sync()` is called by hand). */
+const defaultPollMs = 2000;
 
 interface Logger {
   info(obj: object, msg: string): void;
@@ -37,6 +50,7 @@ export class DeploymentFollower {
   lastFailure: SwapFailure | undefined;
   #running: Promise<SyncOutcome> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #pollMs = defaultPollMs;
 
   constructor(
     readonly store: ArtifactStore,
@@ -44,11 +58,14 @@ export class DeploymentFollower {
     readonly alias: string,
     readonly metrics: ServingMetrics,
     readonly logger?: Logger,
-  ) {}
+  ) {
+    metrics.deploymentFailing.set({ model: slot.modelName }, 0);
+  }
 
   /** Polls every `pollMs` (0: never). */
   start(pollMs: number): void {
     if (pollMs <= 0) return;
+    this.#pollMs = pollMs;
     this.#timer = setInterval(() => {
       if (!this.#running) void this.sync().catch(() => undefined);
     }, pollMs);
@@ -70,12 +87,27 @@ export class DeploymentFollower {
     }
   }
 
-  /** Records a change not (wholly) applied: kept until a later change applies, counted and logged. */
+  /**
+   * Records a change not (wholly) applied: counted, logged and kept until a retry or a later change applies. The next
+   * retry of the same record waits twice as long as the last one, from the poll interval up to `maxRetryMs`.
+   */
   private failed(record: DeploymentRecord, message: string, logMessage: string): SyncOutcome {
-    this.lastFailure = { record, message, at: new Date().toISOString() };
+    const attempts =
+      this.lastFailure && sameRecord(this.lastFailure.record, record) ? this.lastFailure.attempts + 1 : 1;
+    const waitMs = Math.min(this.#pollMs * 2 ** (attempts - 1), maxRetryMs);
+    const now = Date.now();
+    const nextRetryAt = new Date(now + waitMs).toISOString();
+    this.lastFailure = { record, message, at: new Date(now).toISOString(), attempts, nextRetryAt };
     this.metrics.swaps.inc({ model: this.slot.modelName, outcome: 'failed' });
-    this.logger?.warn({ record, reason: message }, logMessage);
+    this.metrics.deploymentFailing.set({ model: this.slot.modelName }, 1);
+    this.logger?.warn({ record, reason: message, attempts, nextRetryAt }, logMessage);
     return 'failed';
+  }
+
+  /** The record is applied (loaded now, or served already): no failure stands. */
+  private cleared(): void {
+    this.lastFailure = undefined;
+    this.metrics.deploymentFailing.set({ model: this.slot.modelName }, 0);
   }
 
   async #sync(): Promise<SyncOutcome> {
@@ -86,8 +118,13 @@ export class DeploymentFollower {
       throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${this.alias}"` });
     }
     const now = this.slot.routing;
-    if (now.stable === record.stable && sameCanary(now.canary, record.canary)) return 'unchanged';
-    if (this.lastFailure && sameRecord(this.lastFailure.record, record)) return 'failed';
+    if (now.stable === record.stable && sameCanary(now.canary, record.canary)) {
+      // Served already: also when the record went back to what serves after a failed change.
+      if (this.lastFailure) this.cleared();
+      return 'unchanged';
+    }
+    const failure = this.lastFailure;
+    if (failure && sameRecord(failure.record, record) && Date.now() < Date.parse(failure.nextRetryAt)) return 'failed';
     const fresh: LoadedVersion[] = [];
     try {
       checkRecord(record, model);
@@ -115,7 +152,7 @@ export class DeploymentFollower {
       if (!this.slot.current) throw err;
       return this.failed(record, firstLine(err), 'deployment change not applied; the previous versions keep serving');
     }
-    this.lastFailure = undefined;
+    this.cleared();
     this.metrics.swaps.inc({ model, outcome: 'ok' });
     this.logger?.info({ routing: this.slot.routing }, 'now serving');
     return 'swapped';

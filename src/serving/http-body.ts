@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
-import { namesText } from '../contracts/message-text';
+import { namesText, quoteText } from '../contracts/message-text';
 
 /** Media types of JSON bodies; parameters such as `charset=utf-8` are ignored. */
 const jsonTypes = new Set(['application/json']);
@@ -14,6 +14,24 @@ const jsonTypes = new Set(['application/json']);
 export function mediaType(request: FastifyRequest): string | undefined {
   const header = request.headers['content-type'];
   return header ? header.split(';')[0]!.trim().toLowerCase() : undefined;
+}
+
+/** Characters of a request path an error message shows; the rest is counted. */
+const shownPathLength = 200;
+/** C0 and C1 control characters and DEL: a path may carry them (inject, or a lenient proxy), a message never does. */
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * The path the client called (without its query), for an error message: control characters escaped as \uXXXX, not
+ * echoed, and cut after 200 characters, since a path can be as long as the server's header limit.
+ */
+export function requestPath(request: FastifyRequest): string {
+  const path = request.url.split('?')[0]!;
+  const shown = path
+    .slice(0, shownPathLength)
+    .replace(controlCharacters, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return path.length > shownPathLength ? `${shown}… (${path.length} characters)` : shown;
 }
 
 export function rawBody(request: FastifyRequest): Buffer {
@@ -27,8 +45,8 @@ export function jsonBody(request: FastifyRequest): unknown {
   const type = mediaType(request);
   if (!type || !jsonTypes.has(type)) {
     throw mlopsError('MLOPS_ERR_SERVE_MEDIA_TYPE', {
-      contentType: type ? JSON.stringify(type) : '(none)',
-      route: request.routeOptions.url ?? request.url,
+      contentType: type ? quoteText(type) : '(none)',
+      path: requestPath(request),
       accepted: 'application/json',
     });
   }

@@ -3,9 +3,8 @@
  * the session's runs of one event-loop turn are joined (`coalesced-runs.ts`), for the model server.
  */
 import type { ArtifactStore } from '../artifacts';
-import { readJson } from '../artifacts';
-import type { FittedTransform } from '../contracts/datasets';
 import { loadPredictor } from '../models/servable';
+import { readTransform } from '../models/transform-file';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { coalescedRuns } from './coalesced-runs';
 import type { LoadedVersion } from './model-slot';
@@ -15,7 +14,8 @@ export async function loadVersion(
   record: ModelVersionRecord,
   serving = false,
 ): Promise<LoadedVersion> {
-  const transform = await readJson<FittedTransform>(store, record.transformUri);
+  // Checked for shape, so a broken transform.json fails naming the file (on /readyz, in the log), not a TypeError.
+  const transform = await readTransform(store, record.transformUri);
   const wrap = serving ? coalescedRuns : undefined;
   const predictor = await loadPredictor(store, record.modelUri, transform, undefined, wrap);
   return { version: record.version, record, predictor };

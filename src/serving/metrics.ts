@@ -21,7 +21,10 @@ const descriptions = {
   request_seconds:
     'Prediction request latency in seconds (server side, from the request to the reply), by model, version and status',
   batch_instances: 'Instances per prediction request',
-  swaps_total: 'Routing changes of the deployment record followed, by outcome (ok, failed)',
+  swaps_total:
+    'Routing changes of the deployment record followed, by outcome (ok, failed; a retried load counts again)',
+  deployment_failing:
+    'Whether the deployment record is not wholly applied: 1 while a version it names fails to load and is retried',
   prediction_log_queue_rows: 'Prediction log rows buffered and not yet written',
   prediction_log_dropped_rows_total:
     'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed) and sink',
@@ -110,6 +113,7 @@ export class ServingMetrics {
   readonly #requests = new Map<string, Map<number, RequestCell>>();
   readonly #batches: Cell;
   readonly swaps = new Counter(spec(this.registry, 'swaps_total', ['model', 'outcome']));
+  readonly deploymentFailing = new Gauge(spec(this.registry, 'deployment_failing', ['model']));
   /** The log's buffered rows, read from the log when metrics are collected (see `watchLogDepth`). */
   #logDepth = () => 0;
   readonly logQueueDepth: Gauge = new Gauge({

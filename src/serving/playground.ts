@@ -3,8 +3,8 @@
  * A form with one input per feature (numbers show the training clip range and the value a blank takes; categories
  * are a list of the training categories), a bar chart of class probabilities and the version that answered; and a
  * CSV upload that predicts every row (in requests of at most the server's instance limit) and offers the table as a
- * CSV download; the whole file is checked first (cells per row, decimal numbers), so a bad file sends nothing and its
- * problems name the file's lines. No external scripts: the page works on a closed network.
+ * CSV download; the whole file is checked first (closed quotes, distinct column names, cells per row, decimal numbers),
+ * so a bad file sends nothing and its problems name the file's lines and columns. No external scripts: the page works on a closed network.
  */
 import type { FeatureSchema } from '../models/predictor';
 
@@ -117,9 +117,12 @@ $('predict').addEventListener('click', async () => {
   try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
   catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }
 });
-/** The file's records, each with the line it starts on (line 1 is the header); blank lines are skipped. */
+/**
+ * The file's records, each with the line it starts on (line 1 is the header); blank lines are skipped. A quote that is
+ * never closed would swallow the rest of the file into one cell: its line is returned as openQuote instead.
+ */
 function parseCsv(text) {
-  const records = []; let row = [], field = '', quoted = false, line = 1, start = 1;
+  const records = []; let row = [], field = '', quoted = false, line = 1, start = 1, quoteLine = 1;
   const endRecord = () => { row.push(field); if (row.length > 1 || row[0] !== '') records.push({ cells: row, line: start }); row = []; field = ''; };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -128,13 +131,21 @@ function parseCsv(text) {
       if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
       continue;
     }
-    if (c === '"') quoted = true;
+    if (c === '"') { quoted = true; quoteLine = line; }
     else if (c === ',') { row.push(field); field = ''; }
     else if (c === '\n' || c === '\r') { if (c === '\r' && text[i + 1] === '\n') i++; endRecord(); start = ++line; }
     else field += c;
   }
+  if (quoted) return { records, openQuote: quoteLine };
   if (field !== '' || row.length) endRecord();
-  return records;
+  return { records };
+}
+/** Each column name the header repeats, with the (1-based) columns it names; empty when every name is unique. */
+function repeatedColumns(header) {
+  const at = new Map();
+  header.forEach((name, k) => at.set(name, [...(at.get(name) || []), k + 1]));
+  return [...at].filter(([, columns]) => columns.length > 1)
+    .map(([name, columns]) => 'column ' + JSON.stringify(name) + ' is named ' + (columns.length === 2 ? 'twice' : columns.length + ' times') + ', as columns ' + columns.slice(0, -1).join(', ') + ' and ' + columns[columns.length - 1]);
 }
 const csvCell = (v) => { const s = v === null || v === undefined ? '' : String(v); return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
 // Decimal notation only: Number() would also read 0x10, 0b1, 0o7, Infinity and blank space, which no spreadsheet means.
@@ -170,10 +181,13 @@ $('csv').addEventListener('change', async (event) => {
   const file = event.target.files[0]; if (!file) return;
   const status = (text, error) => { $('csv-status').textContent = text; $('csv-status').className = error ? 'error' : ''; };
   $('table').replaceChildren(); $('download').hidden = true; status('');
-  const [head, ...records] = parseCsv(await file.text());
+  const { records: [head, ...records], openQuote } = parseCsv(await file.text());
+  if (openQuote) return status('Nothing was sent: the quoted field that starts on line ' + openQuote + ' is never closed (line 1 is the header). End it with a double quote ("), and write a double quote inside a quoted field as two ("").', true);
   if (!head) return status('The file is empty.', true);
   if (!records.length) return status('The file has a header but no rows.', true);
   const header = head.cells;
+  const repeated = repeatedColumns(header);
+  if (repeated.length) return status('Nothing was sent: the header (line 1) repeats a column name, so its cells could be read from either column: ' + repeated.join('; ') + '. Rename or remove the extra columns.', true);
   const features = MODEL.features.filter((f) => header.includes(f.name));
   const missing = MODEL.features.filter((f) => !header.includes(f.name)).map((f) => f.name);
   if (missing.length) {
@@ -202,7 +216,7 @@ $('csv').addEventListener('change', async (event) => {
       table.push([...chunk[k].cells, ...extra, answer.version]);
     });
   }
-  status('Predicted ' + (table.length - 1) + ' rows.');
+  status('Predicted ' + (table.length - 1) + (table.length === 2 ? ' row.' : ' rows.'));
   const el = document.createElement('table');
   table.slice(0, 51).forEach((cells, r) => { const tr = el.insertRow(); cells.forEach((c) => { const td = document.createElement(r ? 'td' : 'th'); td.textContent = c; tr.append(td); }); });
   $('table').replaceChildren(el);

@@ -5,16 +5,36 @@
  * `target = "<model>:predict"` (find-my-way has no param-then-literal-colon form).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { mlopsError } from '../errors';
 import { instancesOf, jsonBody } from './http-body';
-import { methodNotAllowed, refuseOtherMethods } from './method-not-allowed';
+import { methodNotAllowed, routeNotFound } from './method-not-allowed';
+import type { AllowedMethods } from './method-not-allowed';
 import type { PredictContext, PredictCore } from './predict-core';
+
+/** The URL of the model metadata (GET) and of the KServe V1 predict verb (POST). */
+const modelUrl = '/v1/models/:target';
+const vertexPath = '/v1/projects/:project/locations/:location/endpoints/:target';
+
+/**
+ * The methods of the v1 URLs whose target may be a model (GET) or `<model>:predict` (POST); a target with another
+ * verb is no route at all.
+ */
+export const v1AllowedMethods: Record<string, AllowedMethods> = {
+  [modelUrl]: (request) => allowedOn(targetOf(request), ['GET', 'HEAD']),
+  [vertexPath]: (request) => allowedOn(targetOf(request), undefined),
+};
+
+const targetOf = (request: FastifyRequest): string => (request.params as { target: string }).target;
+
+function allowedOn(target: string, forModel: readonly string[] | undefined): readonly string[] | undefined {
+  if (isVerb(target)) return ['POST'];
+  return target.includes(':') ? undefined : forModel;
+}
 
 export function registerV1Routes(app: FastifyInstance, core: PredictCore, aipPredictRoute?: string): void {
   const stats = () => app.serving.metrics.versionStats();
   app.get('/v1/models', () => Promise.resolve({ models: [core.modelName] }));
-  app.get<{ Params: { target: string } }>('/v1/models/:target', (request) => {
-    if (isVerb(request.params.target)) throw methodNotAllowed(request);
+  app.get<{ Params: { target: string } }>(modelUrl, (request) => {
+    if (isVerb(request.params.target)) throw methodNotAllowed(request, ['POST']);
     return Promise.resolve(describeModel(core, request.params.target));
   });
   app.get<{ Params: { target: string } }>('/v1/models/:target/stats', (request) => {
@@ -22,28 +42,24 @@ export function registerV1Routes(app: FastifyInstance, core: PredictCore, aipPre
     return Promise.resolve({ model: core.modelName, routing: core.slot.routing, versions: stats() });
   });
   const config = { predict: true };
-  const vertexPath = '/v1/projects/:project/locations/:location/endpoints/:target';
-  for (const url of ['/v1/models/:target', vertexPath]) {
+  for (const url of [modelUrl, vertexPath]) {
     app.post<{ Params: { target: string } }>(url, { config }, (request, reply) =>
-      predict(core, verbTarget(request.params.target, request), request, reply),
+      predict(core, verbTarget(url, request), request, reply),
     );
-    // Another method on `<name>:predict` is a 405; on any other target, an unknown route.
-    refuseOtherMethods(app, url, (request) => verbTarget((request.params as { target: string }).target, request));
   }
-  if (aipPredictRoute) {
+  if (aipPredictRoute)
     app.post(aipPredictRoute, { config }, (request, reply) => predict(core, core.modelName, request, reply));
-    refuseOtherMethods(app, aipPredictRoute);
-  }
 }
 
 /** True for `<name>:predict` (a model name has no colon). */
 const isVerb = (target: string): boolean => target.lastIndexOf(':') > 0 && target.endsWith(':predict');
 
-/** The model name of `<name>:predict`; anything else is an unknown route. */
-function verbTarget(target: string, request: FastifyRequest): string {
-  if (!isVerb(target))
-    throw mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
-  return target.slice(0, target.lastIndexOf(':'));
+/** The model name of a POST to `<name>:predict`; a model's URL takes other methods, anything else is no route. */
+function verbTarget(url: string, request: FastifyRequest): string {
+  const target = targetOf(request);
+  if (isVerb(target)) return target.slice(0, target.lastIndexOf(':'));
+  const allowed = v1AllowedMethods[url]!(request);
+  throw allowed ? methodNotAllowed(request, allowed) : routeNotFound(request);
 }
 
 async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {

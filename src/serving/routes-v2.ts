@@ -8,8 +8,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isMlopsError, mlopsError } from '../errors';
 import type { MlopsErrorDetails } from '../errors';
 import type { ApplicationFailure } from '@temporalio/common';
-import { mediaType, parseJson, rawBody } from './http-body';
-import { refuseOtherMethods } from './method-not-allowed';
+import { mediaType, parseJson, rawBody, requestPath } from './http-body';
+import { quoteText } from '../contracts/message-text';
 import type { PredictContext, PredictCore } from './predict-core';
 import { checkOutputs, decodeV2, encodeV2Response, outputNames, outputTensors, splitV2Body } from './v2-codec';
 
@@ -36,7 +36,6 @@ export function registerV2Routes(app: FastifyInstance, core: PredictCore): void 
     app.post<{ Params: ModelParams }>(`${prefix}/infer`, { config: { predict: true } }, (request, reply) =>
       infer(core, request, reply),
     );
-    refuseOtherMethods(app, `${prefix}/infer`);
   }
 }
 
@@ -74,8 +73,8 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   const type = mediaType(request);
   if (type !== undefined && !v2Types.has(type))
     throw mlopsError('MLOPS_ERR_SERVE_MEDIA_TYPE', {
-      contentType: JSON.stringify(type),
-      route: request.routeOptions.url ?? request.url,
+      contentType: quoteText(type),
+      path: requestPath(request),
       accepted: 'application/json, or application/octet-stream with Inference-Header-Content-Length',
     });
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);

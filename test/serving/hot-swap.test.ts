@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildServer } from '../../src/serving/app';
 import { loadVersion } from '../../src/serving/load-version';
 import { ModelSlot } from '../../src/serving/model-slot';
-import { resolveAlias } from '../../src/registry/model-registry';
+import { writeDeployment } from '../../src/models/deployment-record';
+import { readVersion, resolveAlias } from '../../src/registry/model-registry';
 import { riskyCustomer, servedChurn } from '../support/served-model';
 import type { ServedChurn } from '../support/served-model';
 
@@ -15,6 +17,27 @@ function gc(): void {
 }
 
 const predict = { method: 'POST' as const, url: '/v1/models/churn:predict', payload: { instances: [riskyCustomer] } };
+
+interface Readiness {
+  ready: boolean;
+  version: number;
+  routing: { stable: number; canary?: { version: number; weight: number } };
+  lastSwapFailure?: { message: string; attempts: number; nextRetryAt: string; record: { stable: number } };
+}
+
+const readyz = async (address: string) => (await fetch(`${address}/readyz`)).json() as Promise<Readiness>;
+const scrape = async (address: string) => (await fetch(`${address}/metrics`)).text();
+
+/** Asks `probe` until it returns something, for at most `ms`; the server's state is polled, no fixed wait. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 describe('the model server following deployments (hot swap)', function () {
   let served: ServedChurn;
@@ -106,6 +129,111 @@ describe('the model server following deployments (hot swap)', function () {
         await new Promise((resolve) => setTimeout(resolve, 25));
       assert.equal(app.serving.slot.current?.version, v2);
     } finally {
+      await app.close();
+    }
+  });
+
+  it('retries a canary whose files are missing on later polls, and serves it once they are written', async function () {
+    this.timeout(120_000);
+    const canary = await served.registerVersion('serving/canary-retry', 6);
+    const file = served.store.localPath((await readVersion(served.store, 'churn', canary)).modelUri);
+    const aside = `${file}.aside`;
+    // Not uploaded yet (or the store briefly down): the record names a canary whose model file is not there.
+    fs.renameSync(file, aside);
+    await writeDeployment(served.store, 'churn', 'retry-test', {
+      stable: v1,
+      canary: { version: canary, weight: 0.5 },
+    });
+    const app = await buildServer({ store: served.store, modelName: 'churn', alias: 'retry-test', pollMs: 50 });
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      const failing = await readyz(address);
+      assert.equal(failing.ready, true);
+      assert.deepEqual(failing.routing, { stable: v1 });
+      assert.match(failing.lastSwapFailure?.message ?? '', new RegExp(`canary v${canary} could not be loaded`));
+      assert.match(await scrape(address), /mlops_serve_deployment_failing\{model="churn"\} 1\n/);
+      for (let i = 0; i < 20; i++) {
+        const response = await fetch(`${address}${predict.url}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': `retry-${i}` },
+          body: JSON.stringify(predict.payload),
+        });
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get('x-model-version'), String(v1));
+      }
+      // The same record is loaded again while it fails, and the failure stays shown.
+      const retried = await eventually('a second attempt', async () => {
+        const failure = (await readyz(address)).lastSwapFailure;
+        return failure && failure.attempts >= 2 ? failure : undefined;
+      });
+      assert.match(retried.message, new RegExp(`canary v${canary} could not be loaded`));
+      assert.ok(Date.parse(retried.nextRetryAt) > Date.parse(failing.lastSwapFailure!.nextRetryAt));
+
+      fs.renameSync(aside, file);
+      const loaded = await eventually('the canary served', async () => {
+        const now = await readyz(address);
+        return now.routing.canary ? now : undefined;
+      });
+      assert.deepEqual(loaded.routing, { stable: v1, canary: { version: canary, weight: 0.5 } });
+      assert.equal(loaded.lastSwapFailure, undefined);
+      assert.match(await scrape(address), /mlops_serve_deployment_failing\{model="churn"\} 0\n/);
+      const versions = new Set<string>();
+      for (let i = 0; i < 40; i++)
+        versions.add(
+          String(
+            (await app.inject({ ...predict, headers: { 'x-request-id': `after-${i}` } })).headers['x-model-version'],
+          ),
+        );
+      assert.deepEqual([...versions].sort(), [String(v1), String(canary)].sort());
+    } finally {
+      if (fs.existsSync(aside)) fs.renameSync(aside, file);
+      await app.close();
+    }
+  });
+
+  it('names a transform.json that is not JSON or lacks fields, and what is wrong, on /readyz and in the log', async function () {
+    this.timeout(120_000);
+    const version = await served.registerVersion('serving/swap-transform', 5);
+    const { transformUri } = await readVersion(served.store, 'churn', version);
+    const intact = await served.store.read(transformUri);
+    await writeDeployment(served.store, 'churn', 'transform-test', { stable: v1 });
+    const logLines: string[] = [];
+    const app = await buildServer({
+      store: served.store,
+      modelName: 'churn',
+      alias: 'transform-test',
+      logger: { level: 'info', stream: { write: (line: string) => void logLines.push(line) } },
+    });
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      await served.store.write(transformUri, '{"version": 2, "task": "classification",\n');
+      await writeDeployment(served.store, 'churn', 'transform-test', { stable: version });
+      assert.equal(await app.serving.follower.sync(), 'failed');
+      const notJson = await readyz(address);
+      assert.equal(notJson.version, v1);
+      const prefix = `MLOPS_ERR_MODEL_TRANSFORM_INVALID: Fitted transform "${transformUri}" cannot be used: `;
+      assert.ok(
+        notJson.lastSwapFailure?.message.startsWith(`${prefix}not valid JSON (`),
+        notJson.lastSwapFailure?.message,
+      );
+      const logged = logLines.filter((line) => line.includes('deployment change not applied'));
+      assert.equal(logged.length, 1);
+      assert.ok(logged[0]!.includes(transformUri) && logged[0]!.includes('not valid JSON'), logged[0]);
+
+      const transform = JSON.parse(intact.toString('utf8')) as { outputColumns?: unknown; features: object[] };
+      const categorical = transform.features.findIndex((f) => (f as { kind: string }).kind === 'categorical');
+      delete transform.outputColumns;
+      transform.features[categorical] = { ...transform.features[categorical], categories: 'a,b' };
+      await served.store.write(transformUri, JSON.stringify(transform));
+      await writeDeployment(served.store, 'churn', 'transform-test', { stable: v1, canary: { version, weight: 0.3 } });
+      assert.equal(await app.serving.follower.sync(), 'failed');
+      const shape = (await readyz(address)).lastSwapFailure?.message ?? '';
+      assert.ok(shape.includes(`so v${v1} answers every request: ${prefix}`), shape);
+      assert.ok(shape.includes('"outputColumns" must be an array of strings'), shape);
+      assert.ok(shape.includes(`"features[${categorical}].categories" must be an array of strings`), shape);
+      assert.ok(logLines.some((line) => line.includes(transformUri) && line.includes('outputColumns')));
+    } finally {
+      await served.store.write(transformUri, intact);
       await app.close();
     }
   });

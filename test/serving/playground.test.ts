@@ -178,6 +178,46 @@ describe('the playground page (headless Chromium)', function () {
     await page.close();
   });
 
+  it('says "1 row" when the file has one row', async function () {
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${churnRows[0]}\n`);
+    assert.equal(status, 'Predicted 1 row.');
+    assert.equal(requests, 1);
+    await page.close();
+  });
+
+  it('refuses a header that repeats a column name, naming the column and its positions, and sends nothing', async function () {
+    const names = churnHeader!.split(',');
+    const at = names.indexOf('tenure_months');
+    const header = [...names, 'tenure_months', 'note', 'note', 'note'].join(',');
+    const row = `${churnRows[0]},7,a,b,c`;
+    const { page, status, requests } = await uploadCsv(`${header}\n${row}\n`);
+    assert.equal(requests, 0);
+    assert.match(status, /^Nothing was sent: the header \(line 1\) repeats a column name/);
+    assert.ok(
+      status.includes(`column "tenure_months" is named twice, as columns ${at + 1} and ${names.length + 1}`),
+      status,
+    );
+    assert.ok(
+      status.includes(
+        `column "note" is named 3 times, as columns ${names.length + 2}, ${names.length + 3} and ${names.length + 4}`,
+      ),
+      status,
+    );
+    assert.equal(await page.locator('#table tr').count(), 0);
+    await page.close();
+  });
+
+  it('names the line where a quoted field that is never closed starts, and sends nothing', async function () {
+    const rows = manyRows(6);
+    rows[3] = withCell(rows[3]!, 'churned', '"no,\nreally'); // data row 4 (line 5) opens a quote that never ends
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n`);
+    assert.equal(requests, 0);
+    assert.match(status, /^Nothing was sent: the quoted field that starts on line 5 is never closed/);
+    assert.match(status, /End it with a double quote/);
+    assert.doesNotMatch(status, /cells, but the header/);
+    await page.close();
+  });
+
   it('tells a CSV separated by semicolons from one missing columns', async function () {
     const { page, status, requests } = await uploadCsv(
       `${churnHeader!.replaceAll(',', ';')}\n${churnRows[0]!.replaceAll(',', ';')}\n`,
