@@ -131,6 +131,12 @@ const rememberModelFaultsOnly = 'remember-model-faults-only';
 const skipDecidedRetrains = 'skip-decided-retrains';
 
 /**
+ * Versioned change (`patched`): before a canary starts, the deployment record is read, and a stable version moved
+ * outside the controller is adopted. Before, the canary's move put back the stable version the controller remembered.
+ */
+const followOutsideDeploys = 'follow-outside-deploys';
+
+/**
  * Versioned change (`patched`): a canary whose promotion is refused because it can no longer be loaded (its files went
  * bad during the bake) is rolled back. Before, the refused move failed the step, and the loop judged it again.
  */
@@ -516,6 +522,13 @@ class Controller {
 
   private async startCanary(version: number): Promise<void> {
     const s = this.state;
+    if (patched(followOutsideDeploys)) {
+      await this.followOutsideDeploy();
+      if (s.stable === version) {
+        this.record('rollout-skipped', `v${version} is stable already (deployed outside the controller)`, version);
+        return;
+      }
+    }
     const { weight, bakeSeconds } = s.thresholds;
     const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.servers });
     await rollout.setDeployment(this.move(s.stable!, `canary v${version} at ${weight}`, { version, weight }));
@@ -523,6 +536,26 @@ class Controller {
     const bakeUntil = new Date(Date.now() + bakeSeconds * 1000).toISOString();
     s.canary = { version, weight, startedAt, bakeUntil, baseline };
     this.record('canary-started', `v${version} takes ${weight * 100}% of requests until ${bakeUntil}`, version);
+  }
+
+  /**
+   * Adopts a stable version moved outside the controller (a pipeline run with `deploy: true`, or a person moving the
+   * record): a canary started against the version the controller remembers would move the
+   * record back to it, undoing that deployment without a word.
+   */
+  private async followOutsideDeploy(): Promise<void> {
+    const s = this.state;
+    const record = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
+    if (!record || record.stable === s.stable) return;
+    this.record(
+      'deployed',
+      `v${record.stable} was deployed outside the controller (it followed v${s.stable ?? 'none'}); canaries now run against it`,
+      record.stable,
+    );
+    if (s.stable !== undefined) s.previousStable = s.stable;
+    s.stable = record.stable;
+    forgetRolledBack(s, record.stable);
+    this.showStable();
   }
 
   /** The durable bake timer, then the verdict (or the decision an update forced meanwhile). */
@@ -636,7 +669,10 @@ class Controller {
       this.validateDeploy(version);
       return this.startCanary(version);
     });
-    return this.answer(`canary v${version} started; judged at ${this.state.canary?.bakeUntil}`);
+    const canary = this.state.canary;
+    if (canary?.version !== version)
+      return this.answer(`v${version} is stable already (deployed outside the controller)`);
+    return this.answer(`canary v${version} started; judged at ${canary.bakeUntil}`);
   }
 
   private async force(decision: 'promote' | 'rollback', reason: string): Promise<ControllerAnswer> {

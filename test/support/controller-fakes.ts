@@ -31,6 +31,8 @@ export interface ControllerFakes {
   sampledServers: string[][];
   /** `findSameModel` calls: the version checked and the versions it was compared with. */
   sameModelChecks: { version: number; among: number[] }[];
+  /** The deployment record `readDeployment` answers: the options' at first, then each move's; a test may set it. */
+  deployment: DeploymentRecord;
 }
 
 export interface ControllerFakeOptions {
@@ -117,10 +119,11 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     activities: {},
     sameModelChecks: [],
     sampledServers: [],
+    deployment: options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' },
   };
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
-    readDeployment: () => Promise.resolve(options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' }),
+    readDeployment: () => Promise.resolve(structuredClone(fakes.deployment)),
     readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
     findSameModel: ({ version, among }) => {
       fakes.sameModelChecks.push({ version, among });
@@ -137,11 +140,12 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
           }),
         );
       fakes.moves.push(input);
-      return Promise.resolve({
+      fakes.deployment = {
         stable: input.stable,
-        canary: input.canary,
+        ...(input.canary && { canary: input.canary }),
         updatedAt: new Date().toISOString(),
-      } as never);
+      };
+      return Promise.resolve(structuredClone(fakes.deployment) as never);
     },
     sampleServingStats: ({ servers }) => {
       fakes.sampledServers.push(servers);

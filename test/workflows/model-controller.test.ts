@@ -310,6 +310,39 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('adopts a stable version deployed outside it before a canary starts, instead of moving the record back', async function () {
+    const fakes = controllerFakes({ registeredVersion: 6 });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
+      await waitForState(handle, (s) => s.stable === 2, 'following v2');
+      // A training pipeline run with deploy: true moves the record to v5; the controller still remembers v2.
+      fakes.deployment = { stable: 5, updatedAt: new Date().toISOString() };
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      const baking = await waitForState(handle, (s) => s.canary?.version === 6, 'canary v6 started');
+      assert.equal(baking.stable, 5);
+      assert.equal(baking.previousStable, 2);
+      assert.equal(
+        baking.history.find((e) => e.kind === 'deployed')!.message,
+        'v5 was deployed outside the controller (it followed v2); canaries now run against it',
+      );
+      assert.deepEqual(
+        fakes.moves.map((m) => [m.stable, m.canary?.version]),
+        [[5, 6]],
+        'the canary runs beside v5: the record never went back to v2',
+      );
+      // A version deployed outside that a person then asks to canary is stable already: nothing moves.
+      await handle.executeUpdate(promoteUpdate);
+      fakes.deployment = { stable: 7, updatedAt: new Date().toISOString() };
+      const answer = await handle.executeUpdate(deployUpdate, { args: [{ version: 7 }] });
+      assert.equal(answer.message, 'v7 is stable already (deployed outside the controller)');
+      assert.equal(answer.state.stable, 7);
+      assert.equal(answer.state.canary, undefined);
+      assert.equal(fakes.moves.length, 2, 'only the canary and its promotion moved the record');
+      await stop(handle);
+    });
+  });
+
   it('rolls back a canary that refuses the requests the stable version answers', async function () {
     const fakes = controllerFakes();
     fakes.traffic = refusing;
