@@ -59,6 +59,19 @@ export function loggedText(text: string): string {
   return `${text.slice(0, end)}…`;
 }
 
+/** Half of a surrogate pair without its other half: JSON may carry one (`"\\ud83d"`), Unicode text may not. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const loneSurrogates = new RegExp(loneSurrogate.source, 'g');
+
+/** Whether `text` is valid Unicode text: no surrogate without its pair. */
+export const isWellFormedText = (text: string): boolean => !loneSurrogate.test(text);
+
+/**
+ * `text` with each lone surrogate replaced by U+FFFD. The log stores raw values as JSON text, and a lone surrogate's
+ * escape is JSON that DuckDB's reader refuses: one such value would fail every monitoring run over its partition.
+ */
+export const wellFormedText = (text: string): string => text.replace(loneSurrogates, '\ufffd');
+
 /** A numeric feature's code: the number, NaN for null (or a refused value). */
 export const numericCode = (value: unknown): number => (typeof value === 'number' ? value : NaN);
 
@@ -68,7 +81,7 @@ export const numericCode = (value: unknown): number => (typeof value === 'number
  */
 export function categoryCode(value: unknown, known: number, side: string[]): number {
   if (typeof value === 'string')
-    return known >= 0 ? known : otherCode(side.push(JSON.stringify(loggedText(value))) - 1);
+    return known >= 0 ? known : otherCode(side.push(JSON.stringify(wellFormedText(loggedText(value)))) - 1);
   if (typeof value === 'boolean') return value ? codeTrue : codeFalse;
   if (typeof value === 'number') return otherCode(side.push(String(value)) - 1);
   return codeNull;

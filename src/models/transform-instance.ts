@@ -8,7 +8,7 @@
  * huge) costs no more than a scalar.
  */
 import type { FeatureTransform, FittedTransform, NumericTransform } from '../contracts/datasets';
-import { categoryCode, numericCode } from './recorded-values';
+import { categoryCode, isWellFormedText, numericCode } from './recorded-values';
 import type { RecordedValues } from './recorded-values';
 
 /** The largest finite float32; the model input is float32, so a larger magnitude cannot reach the model intact. */
@@ -130,6 +130,11 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
         );
       }
       const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
+      // Known categories are valid text; an unseen one may hold half of a character, which no client means to send.
+      if (index === -1 && typeof value === 'string' && !isWellFormedText(value))
+        (problems ??= []).push(
+          `"${s.name}" is not valid Unicode text: it holds half of a surrogate pair (such as half of an emoji); send whole characters`,
+        );
       j = categoricalInto(s, index, out, j);
       // The index is the value's own only for a non-empty string ("" and null take the imputed category's).
       if (recorded) recorded.codes[recordedAt + k] = categoryCode(value, value === '' ? -1 : index, recorded.side);

@@ -120,6 +120,15 @@ const table: BadRequest[] = [
     names: [/"tenure_months" must be a finite number or null, got an array/],
   },
   {
+    // JSON can carry half of a surrogate pair; logged, its escape would be JSON that the monitoring reader refuses.
+    title: 'a category holding half of an emoji',
+    headers: json,
+    payload: `{"instances": [${JSON.stringify({ ...riskyCustomer, contract: 'x' }).replace('"x"', '"x\\ud83d"')}]}`,
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"contract" is not valid Unicode text: it holds half of a surrogate pair/],
+  },
+  {
     title: 'an empty object',
     headers: json,
     payload: '{}',

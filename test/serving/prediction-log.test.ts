@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder } from '../../src/artifacts/layout';
+import { categoryCode } from '../../src/models/recorded-values';
 import { buildServer } from '../../src/serving/app';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
 import type { PredictionLogOptions, PredictionRow } from '../../src/serving/prediction-log';
@@ -161,6 +162,14 @@ describe('the prediction log', function () {
       { contract: `${'x'.repeat(200)}…`, region: `${'y'.repeat(199)}…`, payment_method: exact },
     );
     fs.rmSync(store.localPath(predictionLogFolder(store, 'churn')), { recursive: true });
+  });
+
+  it('logs a lone surrogate that reaches the log as U+FFFD: its JSON escape would fail every monitoring read', function () {
+    // The server refuses such a value (bad-requests.test.ts); the log does not rely on it.
+    const side: string[] = [];
+    categoryCode('x\ud83d', -1, side);
+    categoryCode('\ude00y😀', -1, side);
+    assert.deepEqual(side, [JSON.stringify('x\ufffd'), JSON.stringify('\ufffdy😀')]);
   });
 
   it('keeps serving when the log cannot be written, and counts the dropped rows', async function () {
