@@ -196,10 +196,25 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The error and every cause under it: a failed workflow's own message says only that it failed, and the step's
+ * catalogued error (with its fix) is its cause's cause.
+ */
+function failureText(err: unknown): string {
+  const lines: string[] = [];
+  for (let e: unknown = err; e !== undefined && lines.length < 5; e = (e as { cause?: unknown }).cause) {
+    const message = e instanceof Error ? e.message : JSON.stringify(e);
+    // A cause whose text an outer message already quotes adds nothing; nor does the SDK's "Activity task failed".
+    if (message && message !== 'Activity task failed' && !lines.some((l) => l.includes(message))) lines.push(message);
+    if (!(e instanceof Error)) break;
+  }
+  return lines.join('\n  caused by: ');
+}
+
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
+    console.error(failureText(err));
     process.exit(1);
   },
 );
