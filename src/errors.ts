@@ -291,6 +291,12 @@ export const errorCatalogue = {
     fix: 'Split the instances over several requests, or raise MLOPS_SERVE_MAX_INSTANCES on the server.',
     httpStatus: 400,
   },
+  MLOPS_ERR_SERVE_MODEL_NOT_SERVED: {
+    message: 'Model {model}{version} is not served here: this server serves model "{served}", {versions}',
+    retryable: false,
+    fix: 'Send the request to the server of that model, or name the model and a version this server serves (GET /v1/models lists them).',
+    httpStatus: 404,
+  },
   MLOPS_ERR_SERVE_ROUTE_NOT_FOUND: {
     message: 'No route {method} {url}',
     retryable: false,

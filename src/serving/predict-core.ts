@@ -4,6 +4,7 @@
  * Predictor, and the prediction log. Routes only translate wire formats.
  */
 import { mlopsError } from '../errors';
+import { quoteText } from '../contracts/message-text';
 import type { Prediction } from '../models/predictor';
 import { newRecordedValues } from '../models/recorded-values';
 import type { LoadedVersion, ModelSlot } from './model-slot';
@@ -48,14 +49,23 @@ export class PredictCore {
     return this.slot.modelName;
   }
 
-  /** Throws MLOPS_ERR_REGISTRY_NOT_FOUND (404) unless `name` (and `version`, when given) is served here. */
+  /**
+   * Throws MLOPS_ERR_SERVE_MODEL_NOT_SERVED (404), naming what this server does serve, unless `name` (and `version`,
+   * when given) is served here.
+   */
   checkModel(name: string, version?: string): LoadedVersion {
     const loaded = name === this.slot.modelName ? this.#resolve(version) : undefined;
-    if (!loaded)
-      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', {
-        model: name,
-        what: version === undefined ? 'deployment on this server' : `version ${version} on this server`,
+    if (!loaded) {
+      const { stable, canary } = this.slot.routing;
+      const served = [stable, canary?.version].filter((v) => v !== undefined).map((v) => `v${v}`);
+      throw mlopsError('MLOPS_ERR_SERVE_MODEL_NOT_SERVED', {
+        model: quoteText(name),
+        version: version === undefined ? '' : ` version ${quoteText(version)}`,
+        served: this.slot.modelName,
+        versions:
+          served.length > 0 ? `version${served.length > 1 ? 's' : ''} ${served.join(' and ')}` : 'no version yet',
       });
+    }
     return loaded;
   }
 

@@ -214,8 +214,9 @@ const table: BadRequest[] = [
     headers: json,
     payload: instances(riskyCustomer),
     status: 404,
-    code: 'MLOPS_ERR_REGISTRY_NOT_FOUND',
-    names: [/"fraud"/],
+    code: 'MLOPS_ERR_SERVE_MODEL_NOT_SERVED',
+    // What this server serves instead, not advice to train the model.
+    names: [/Model "fraud" is not served here: this server serves model "churn", version v\d+$/m],
   },
   {
     title: 'an unknown verb',
@@ -301,8 +302,8 @@ const table: BadRequest[] = [
     headers: json,
     payload: '{"inputs": []}',
     status: 404,
-    code: 'MLOPS_ERR_REGISTRY_NOT_FOUND',
-    names: [/version 7/],
+    code: 'MLOPS_ERR_SERVE_MODEL_NOT_SERVED',
+    names: [/Model "churn" version "7" is not served here/],
   },
   {
     title: 'v2: no inputs',

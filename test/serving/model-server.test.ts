@@ -141,7 +141,7 @@ describe('the model server', function () {
     assert.deepEqual(v2.outputs.find((o) => o.name === 'probabilities')?.parameters, { classes: ['false', 'true'] });
     const missing = await app.inject({ method: 'GET', url: '/v1/models/fraud' });
     assert.equal(missing.statusCode, 404);
-    assert.equal(missing.json<{ code: string }>().code, 'MLOPS_ERR_REGISTRY_NOT_FOUND');
+    assert.equal(missing.json<{ code: string }>().code, 'MLOPS_ERR_SERVE_MODEL_NOT_SERVED');
   });
 
   it('serves over a real socket', async function () {
