@@ -41,25 +41,29 @@ function request(
   });
 }
 
+/** The churn model's server on a free loopback port for the suite's tests; closed after them. */
+function listeningChurn(): { address: string } {
+  const server = { address: '' };
+  let app: FastifyInstance | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    const { store } = await servedChurn();
+    app = await buildServer({ store, modelName: 'churn', alias: 'production' });
+    server.address = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await app?.close();
+  });
+  return server;
+}
+
 const messageOf = (answer: Answer): string => {
   const { error } = answer.body;
   return typeof error === 'string' ? error : (error?.message ?? '');
 };
 
 describe('the model server answering methods a route does not take (real HTTP)', function () {
-  let app: FastifyInstance;
-  let address: string;
-
-  before(async function () {
-    this.timeout(120_000);
-    const { store } = await servedChurn();
-    app = await buildServer({ store, modelName: 'churn', alias: 'production' });
-    address = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-
-  after(async () => {
-    await app?.close();
-  });
+  const server = listeningChurn();
 
   const cases: { method: string; path: string; allow: string }[] = [
     { method: 'OPTIONS', path: '/v1/models/churn:predict', allow: 'POST' },
@@ -75,7 +79,7 @@ describe('the model server answering methods a route does not take (real HTTP)',
   ];
   for (const { method, path, allow } of cases) {
     it(`answers ${method} ${path} with 405 and Allow: ${allow}`, async function () {
-      const answer = await request(address, method, path);
+      const answer = await request(server.address, method, path);
       assert.equal(answer.status, 405, JSON.stringify(answer.body));
       assert.equal(answer.allow, allow);
       const code = typeof answer.body.error === 'object' ? answer.body.error.reason : answer.body.code;
@@ -85,8 +89,8 @@ describe('the model server answering methods a route does not take (real HTTP)',
   }
 
   it('answers HEAD on a GET route as GET, and HEAD on a predict route with 405', async function () {
-    assert.equal((await request(address, 'HEAD', '/healthz')).status, 200);
-    const head = await request(address, 'HEAD', '/v1/models/churn:predict');
+    assert.equal((await request(server.address, 'HEAD', '/healthz')).status, 200);
+    const head = await request(server.address, 'HEAD', '/v1/models/churn:predict');
     assert.equal(head.status, 405);
     assert.equal(head.allow, 'POST');
   });
@@ -100,7 +104,7 @@ describe('the model server answering methods a route does not take (real HTTP)',
       ['POST', '/v1/models/churn:explain'],
       ['OPTIONS', '/v1/projects/p/locations/l/endpoints/churn'],
     ]) {
-      const answer = await request(address, method!, path!);
+      const answer = await request(server.address, method!, path!);
       assert.equal(answer.status, 404, `${method} ${path}: ${JSON.stringify(answer.body)}`);
       assert.equal(answer.allow, undefined);
       assert.match(messageOf(answer), new RegExp(`No route ${method} `));
@@ -109,24 +113,12 @@ describe('the model server answering methods a route does not take (real HTTP)',
 });
 
 describe('the model server naming the called path in a 415 (real HTTP)', function () {
-  let app: FastifyInstance;
-  let address: string;
+  const server = listeningChurn();
   const body = Buffer.from(JSON.stringify({ instances: [riskyCustomer] }));
-
-  before(async function () {
-    this.timeout(120_000);
-    const { store } = await servedChurn();
-    app = await buildServer({ store, modelName: 'churn', alias: 'production' });
-    address = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-
-  after(async () => {
-    await app?.close();
-  });
 
   it('names the path of a wrong content type, not the route pattern, and leaves the query out', async function () {
     for (const path of ['/v1/models/churn:predict', '/v1/projects/p/locations/l/endpoints/churn:predict']) {
-      const answer = await request(address, 'POST', `${path}?debug=1`, { 'content-type': 'text/plain' }, body);
+      const answer = await request(server.address, 'POST', `${path}?debug=1`, { 'content-type': 'text/plain' }, body);
       assert.equal(answer.status, 415);
       assert.ok(
         messageOf(answer).includes(`Content type "text/plain" is not accepted on ${path}; send`),
@@ -135,7 +127,7 @@ describe('the model server naming the called path in a 415 (real HTTP)', functio
       assert.doesNotMatch(messageOf(answer), /:target|\{name\}|debug=1/);
     }
     const v2 = await request(
-      address,
+      server.address,
       'POST',
       '/v2/models/churn/versions/1/infer',
       { 'content-type': 'text/csv' },
@@ -150,7 +142,7 @@ describe('the model server naming the called path in a 415 (real HTTP)', functio
 
   it('names the path of a compressed body', async function () {
     const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
-    const answer = await request(address, 'POST', '/v2/models/churn/infer', headers, gzipSync(body));
+    const answer = await request(server.address, 'POST', '/v2/models/churn/infer', headers, gzipSync(body));
     assert.equal(answer.status, 415);
     assert.ok(
       messageOf(answer).includes('Content-Encoding "gzip" is not accepted on /v2/models/churn/infer; only identity'),
@@ -161,7 +153,7 @@ describe('the model server naming the called path in a 415 (real HTTP)', functio
   it('cuts a long path after 200 characters and counts the rest', async function () {
     // Each parameter stays within fastify's 100 characters (a longer one is a 414).
     const path = `/v1/projects/${'p'.repeat(100)}/locations/${'l'.repeat(100)}/endpoints/churn:predict`;
-    const answer = await request(address, 'POST', path, { 'content-type': 'text/plain' }, body);
+    const answer = await request(server.address, 'POST', path, { 'content-type': 'text/plain' }, body);
     assert.equal(answer.status, 415);
     const message = messageOf(answer);
     assert.ok(message.includes(`on ${path.slice(0, 200)}… (${path.length} characters); send`), message);
@@ -170,7 +162,7 @@ describe('the model server naming the called path in a 415 (real HTTP)', functio
 
   it('shows control characters of a path percent-encoded as sent, never decoded', async function () {
     const path = '/v1/projects/p%07%1B[31m%0A/locations/l/endpoints/churn:predict';
-    const answer = await request(address, 'POST', path, { 'content-type': 'text/plain' }, body);
+    const answer = await request(server.address, 'POST', path, { 'content-type': 'text/plain' }, body);
     assert.equal(answer.status, 415);
     const message = messageOf(answer).split('\nFix: ')[0]!;
     // eslint-disable-next-line no-control-regex
