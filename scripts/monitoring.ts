@@ -21,7 +21,7 @@ import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
 import type { MlopsErrorDetails } from '../src/errors';
 import { formatErrorMessage, isMlopsError, mlopsError } from '../src/errors';
-import { setOwn } from '../src/models/own-property';
+import { setOwn } from '../src/contracts/own-property';
 import { checkFeatureNames } from '../src/monitoring/monitor-window';
 import type { ModelVersionRecord } from '../src/registry/model-registry';
 import { readAlias, resolveAlias } from '../src/registry/model-registry';

@@ -4,6 +4,7 @@
  * with the given schema (issues name the key) and returns the keys as own properties, as JSON.parse makes them.
  */
 import { z } from 'zod';
+import { setOwn } from './own-property';
 
 export function ownRecord<T extends z.ZodTypeAny>(
   value: T,
@@ -13,22 +14,14 @@ export function ownRecord<T extends z.ZodTypeAny>(
       (raw) => typeof raw === 'object' && raw !== null && !Array.isArray(raw),
       'must be an object of name → value',
     )
-    .superRefine((raw, ctx) => {
+    .transform((raw, ctx) => {
+      // One pass: each value checked once, its issues named by its key, its output kept as an own property.
+      const out: Record<string, z.output<T>> = {};
       for (const key of Object.keys(raw)) {
         const checked = value.safeParse(raw[key]);
-        if (!checked.success)
-          for (const issue of checked.error.issues) ctx.addIssue({ ...issue, path: [key, ...issue.path] });
+        if (checked.success) setOwn(out, key, checked.data);
+        else for (const issue of checked.error.issues) ctx.addIssue({ ...issue, path: [key, ...issue.path] });
       }
-    })
-    .transform((raw) => {
-      const out: Record<string, z.output<T>> = {};
-      for (const key of Object.keys(raw))
-        Object.defineProperty(out, key, {
-          value: value.parse(raw[key]) as z.output<T>,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
       return out;
     });
 }

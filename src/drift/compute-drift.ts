@@ -22,7 +22,7 @@ import {
   twoProportionZ,
   wasserstein,
 } from './statistics';
-import { ownValue, setOwn } from '../models/own-property';
+import { ownValue, setOwn } from '../contracts/own-property';
 
 export const driftReportVersion = 1;
 

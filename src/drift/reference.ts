@@ -9,7 +9,7 @@ import { sampledRows } from '../warehouse/sql-dialect';
 import type { GridColumn } from './drift-sql';
 import { cellCountsSql } from './drift-sql';
 import { at } from './statistics';
-import { setOwn } from '../models/own-property';
+import { setOwn } from '../contracts/own-property';
 
 export interface DriftReferenceSettings {
   /**

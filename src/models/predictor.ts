@@ -14,7 +14,7 @@
 import type { FittedTransform } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { OnnxModel } from './onnx-model';
-import { setOwn } from './own-property';
+import { setOwn } from '../contracts/own-property';
 import type { RecordedValues } from './recorded-values';
 import { slabAllocator } from './slab';
 import { problemsText, quoteText } from '../contracts/message-text';

@@ -44,7 +44,7 @@ import {
 import type { LogWindow } from './prediction-window';
 import { logLayout } from './log-columns';
 import { featureColumns, logPartsOf, outputColumn, presenceSql, windowRows, withLocalParts } from './prediction-window';
-import { setOwn } from '../models/own-property';
+import { setOwn } from '../contracts/own-property';
 
 /** Where the window is counted: the Parquet log (DuckDB, `threads`) or the BigQuery log table, when configured. */
 export interface LogAccess {

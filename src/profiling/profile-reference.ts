@@ -5,7 +5,7 @@ import type { ColumnReference } from '../drift/reference';
 import { mlopsError } from '../errors';
 import type { DatasetProfile } from './dataset-profile';
 import { profileFormatVersion } from './dataset-profile';
-import { setOwn } from '../models/own-property';
+import { setOwn } from '../contracts/own-property';
 
 /**
  * The references of `columns` (every column with values by default) from a profile read from `uri`; a profile of an

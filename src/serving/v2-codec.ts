@@ -8,7 +8,7 @@
  * the binary sizes against the body, and JSON `data` nested deeper than the shape.
  */
 import { mlopsError } from '../errors';
-import { setOwn } from '../models/own-property';
+import { setOwn } from '../contracts/own-property';
 import type { Prediction } from '../models/predictor';
 import { describeValue } from '../models/transform-instance';
 import { namesText, problemsText, quoteText } from '../contracts/message-text';
