@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
+import { requestPath } from './http-body';
 
 /** The methods a route URL takes for one request; undefined: not a route after all (a 404). */
 export type AllowedMethods = (request: FastifyRequest) => readonly string[] | undefined;
@@ -75,5 +76,5 @@ export function methodNotAllowed(request: FastifyRequest, allowed: readonly stri
 }
 
 export function routeNotFound(request: FastifyRequest): Error {
-  return mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: request.url.slice(0, 200) });
+  return mlopsError('MLOPS_ERR_SERVE_ROUTE_NOT_FOUND', { method: request.method, url: requestPath(request) });
 }
