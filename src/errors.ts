@@ -297,6 +297,12 @@ export const errorCatalogue = {
     fix: 'Send the request to the server of that model, or name the model and a version this server serves (GET /v1/models lists them).',
     httpStatus: 404,
   },
+  MLOPS_ERR_SERVE_URL_INVALID: {
+    message: 'Request path {path} cannot be routed: {reason}',
+    retryable: false,
+    fix: 'Percent-encode the path as UTF-8 (no half characters) and keep each part of it, such as the model name, under 100 characters.',
+    httpStatus: 400,
+  },
   MLOPS_ERR_SERVE_ROUTE_NOT_FOUND: {
     message: 'No route {method} {url}',
     retryable: false,

@@ -92,6 +92,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
     requestIdHeader: false,
+    // The router's own refusals (a path that is not UTF-8 once decoded, a part over 100 characters) answer like ours.
+    frameworkErrors: (err, request, reply) => {
+      const reason =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a part of it is over 100 characters'
+          : 'it is not valid UTF-8 once percent-decoded';
+      const refusal = mlopsError('MLOPS_ERR_SERVE_URL_INVALID', { path: requestPath(request), reason });
+      // Refused before the hooks that set it on every other answer.
+      void reply.header('x-request-id', request.id);
+      return sendError(limits, refusal as unknown as FastifyError, request, reply);
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();

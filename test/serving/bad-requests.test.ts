@@ -219,6 +219,23 @@ const table: BadRequest[] = [
     names: [/Model "fraud" is not served here: this server serves model "churn", version v\d+$/m],
   },
   {
+    title: 'a path holding half of a UTF-8 character',
+    url: '/v1/models/%ED%A0%80:predict',
+    headers: json,
+    payload: instances(riskyCustomer),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_URL_INVALID',
+    names: [/\/v1\/models\/%ED%A0%80:predict cannot be routed: it is not valid UTF-8/],
+  },
+  {
+    title: 'a model name of 5,000 characters',
+    method: 'GET',
+    url: `/v1/models/${'m'.repeat(5000)}`,
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_URL_INVALID',
+    names: [/a part of it is over 100 characters/, /\(5011 characters\)/],
+  },
+  {
     title: 'an unknown verb',
     url: '/v1/models/churn:explain',
     headers: json,
