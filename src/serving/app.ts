@@ -101,7 +101,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const refusal = mlopsError('MLOPS_ERR_SERVE_URL_INVALID', { path: requestPath(request), reason });
       // Refused before the hooks that set it on every other answer.
       void reply.header('x-request-id', request.id);
-      return sendError(limits, refusal as unknown as FastifyError, request, reply);
+      void sendError(limits, refusal as unknown as FastifyError, request, reply);
     },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
