@@ -41,10 +41,12 @@ import { activityFailureAs } from './pipeline-status';
 
 /**
  * Counting a window, or joining a week of log with its labels, is one DuckDB pass: minutes at most; transient faults
- * (a store or BigQuery hiccup) retried.
+ * (a store or BigQuery hiccup) retried. The checks heartbeat every 10 s (src/activities/step-heartbeat.ts), so a worker
+ * that dies mid-check is noticed within a minute and the check retried elsewhere, not after the 30-minute timeout.
  */
 const windowCheck = {
   startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 } as const;
 const monitoring = proxyActivities<MonitoringActivities>(windowCheck);
