@@ -7,7 +7,7 @@
 import { mlopsError } from '../errors';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { cellCountsSql, valueCountsSql } from './drift-sql';
-import type { AnomalyRule, DriftMetric, PresetName, TestChoice } from './presets';
+import type { DriftMetric, Preset, PresetName, TestChoice } from './presets';
 import { defaultRule, defaultThreshold, isAnomaly, presets } from './presets';
 import type { CategoricalReference, CellCounts, ColumnReference, NumericReference, Query } from './reference';
 import { binCountsOf, num, readCellCounts } from './reference';
@@ -154,7 +154,7 @@ export function evaluateDrift(
     // A muted feature is reported, never judged, so an empty one does not fail the window.
     if (drift.currentRows === 0 && !muted.has(name))
       throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
-    const test = chooseTest(name, drift, (facts) => preset.choose(facts), options);
+    const test = chooseTest(name, drift, preset, options);
     return { ...drift, test, muted: muted.has(name) };
   });
   const rows = columns.map((c): DriftRow => {
@@ -177,17 +177,16 @@ export function evaluateDrift(
 
 type Measured = Omit<ColumnDrift, 'test' | 'muted'> & { unique: number };
 
-function chooseTest(
-  name: string,
-  drift: Measured,
-  choose: (facts: { kind: 'numeric' | 'categorical'; referenceRows: number; unique: number }) => TestChoice,
-  options: DriftOptions,
-): TestChoice {
-  const chosen = choose({ kind: drift.kind, referenceRows: drift.referenceRows, unique: drift.unique });
+/** The preset's choice for the column, unless `tests` names one; `thresholds` replaces the threshold. */
+function chooseTest(name: string, drift: Measured, preset: Preset, options: DriftOptions): TestChoice {
+  const own = ownValue(options.thresholds, name);
+  const { buckets } = drift;
+  const used = buckets.reference.filter((r, i) => r + at(buckets.current, i) > 0).length;
+  const chosen = preset.choose({ ...drift, buckets: used }, own);
   const metric = ownValue(options.tests, name) ?? chosen.metric;
-  const rule: AnomalyRule = metric === chosen.metric ? chosen.rule : defaultRule(metric);
-  const base = metric === chosen.metric ? chosen.threshold : defaultThreshold(metric);
-  return { metric, rule, threshold: ownValue(options.thresholds, name) ?? base };
+  if (metric !== chosen.metric)
+    return { metric, rule: defaultRule(metric), threshold: own ?? defaultThreshold(metric) };
+  return { ...chosen, threshold: own ?? chosen.threshold };
 }
 
 function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Measured {

@@ -67,7 +67,8 @@ function rowsTable(report: DriftReport): string {
     const c = report.columns[i]!;
     const status = c.muted ? 'muted' : r.is_anomaly ? '<span class="bad">drift</span>' : 'ok';
     const ks = c.ks && r.metric === 'KS_P_VALUE' ? ` <small>(D ${format(c.ks.statistic)}, ${c.ks.method})</small>` : '';
-    return `<tr><td>${escapeHtml(r.input)}</td><td><code>${r.metric}</code></td><td class="num">${format(r.value)}${ks}</td><td class="num">${ruleText[c.test.rule]} ${format(r.threshold)}</td><td>${status}</td><td class="num">${c.currentRows.toLocaleString('en-US')}</td></tr>`;
+    const note = c.test.note ? `<br><small class="note">${escapeHtml(c.test.note)}</small>` : '';
+    return `<tr><td>${escapeHtml(r.input)}</td><td><code>${r.metric}</code>${note}</td><td class="num">${format(r.value)}${ks}</td><td class="num">${ruleText[c.test.rule]} ${format(r.threshold)}</td><td>${status}</td><td class="num">${c.currentRows.toLocaleString('en-US')}</td></tr>`;
   });
   const head = ['input', 'metric', 'value', 'anomaly when', 'status', 'window rows'];
   return `<table class="summary"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;

@@ -15,7 +15,7 @@ import {
   driftReportJson,
   evaluateDrift,
 } from '../../src/drift/compute-drift';
-import type { ColumnReference } from '../../src/drift/reference';
+import type { CategoricalReference, ColumnReference } from '../../src/drift/reference';
 import { computeDriftReference } from '../../src/drift/reference';
 import { generateChurnCsv } from '../../src/data/churn-generator';
 import { literal } from '../../src/warehouse/duckdb';
@@ -161,6 +161,54 @@ describe('drift detection on windows counted in DuckDB', function () {
     assert.equal(typeof plain.rows.find((r) => r.input === 'toString')!.threshold, 'number');
     const added = evaluateDrift(keyed, addWindowCounts(counts, counts));
     assert.deepEqual(added.dataset.driftedColumns, ['__proto__']);
+  });
+
+  it('judges a 200-value category in 500-row windows by chi-square, not by a JS distance its noise alone exceeds', async () => {
+    // Uniform over 200 stores (the reference keeps the top 50 and "other"); `hot` sends that share to one store.
+    let hotStore = 's0';
+    const stores = (first: number, count: number, hot = 0) =>
+      `(SELECT CASE WHEN u < ${hot} THEN '${hotStore}' ELSE 's' || CAST(floor(v * 200) AS BIGINT) END AS store, i - ${first} AS __row
+        FROM (SELECT i, ((hash(i * 8 + 6) >> 11)::DOUBLE + 0.5) / 9007199254740992.0 AS u,
+          ((hash(i * 8 + 7) >> 11)::DOUBLE + 0.5) / 9007199254740992.0 AS v FROM range(${first}, ${first + count}) AS t(i)))`;
+    await db.run(`CREATE OR REPLACE TABLE stores_reference AS SELECT * FROM ${stores(0, 100_000)}`);
+    const storeReference = await computeDriftReference(query, duckDbDialect, {
+      from: 'stores_reference',
+      columns: [{ name: 'store', numeric: false }],
+      sample: { from: 'stores_reference', rowNumber: '__row', size: 100_000 },
+    });
+    hotStore = (storeReference.store as CategoricalReference).values[0]!.value;
+    const judge = async (size: number, w: number, hot = 0, options = {}) => {
+      const counts = await countWindow(query, duckDbDialect, stores(windowStart(size, w), size, hot), storeReference);
+      const report = evaluateDrift(storeReference, counts, options);
+      return { row: report.rows[0]!, column: report.columns[0]! };
+    };
+    let distanceAlarms = 0;
+    let alarms = 0;
+    for (let w = 0; w < 20; w++) {
+      const { row, column } = await judge(500, w);
+      assert.equal(row.metric, 'CHI_SQUARE_P_VALUE', `window ${w}`);
+      assert.match(
+        column.test.note ?? '',
+        /chi-square instead of JENSEN_SHANNON_DISTANCE: .*500 window rows over 51 buckets/,
+      );
+      if (column.statistics.JENSEN_SHANNON_DISTANCE! >= 0.1) distanceAlarms++;
+      if (row.is_anomaly) alarms++;
+    }
+    // Evidently's choice would have flagged nearly every same-distribution window; the test flags about 5 %.
+    assert.ok(distanceAlarms >= 16, `JS distance ≥ 0.1 in ${distanceAlarms} of 20`);
+    assert.ok(alarms <= 2, `${alarms} of 20 same-distribution windows flagged`);
+    // A real change in the same small window is still flagged: a tenth of the traffic moving to one known store.
+    assert.equal((await judge(500, 50, 0.1)).row.is_anomaly, true);
+    // Windows large enough for the distance keep Evidently's choice and its meaning.
+    const large = await judge(20_000, 60);
+    assert.deepEqual(
+      [large.row.metric, large.row.is_anomaly, large.column.test.note],
+      ['JENSEN_SHANNON_DISTANCE', false, undefined],
+    );
+    // A threshold of the user's own stays on the distance, with the warning in the report.
+    const own = await judge(500, 70, 0, { thresholds: { store: 0.105 } });
+    assert.equal(own.row.metric, 'JENSEN_SHANNON_DISTANCE');
+    assert.match(own.column.test.note ?? '', /your threshold is kept: raise it, or use a window of more rows/);
   });
 
   it('gives the same report for a window as for its two halves counted apart and added', async () => {
