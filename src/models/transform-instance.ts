@@ -114,7 +114,9 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
     let j = offset;
     for (let k = 0; k < steps.length; k++) {
       const s = steps[k]!;
-      const value = inherited[k] && !Object.hasOwn(instance, s.name) ? undefined : instance[s.name];
+      const given = inherited[k] && !Object.hasOwn(instance, s.name) ? undefined : instance[s.name];
+      // A boolean feature takes the spellings the training data could have had ("yes", "N", 1): the same value.
+      const value = s.kind === 'categorical' && s.boolean ? booleanOf(given) : given;
       if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
       if (s.kind === 'numeric') {
         const problem = numericInto(s, value, out, j++);
@@ -126,7 +128,7 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
         (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
       } else if (s.boolean && value !== true && value !== false && !isBooleanText(value)) {
         (problems ??= []).push(
-          `"${s.name}" must be true, false or null (a boolean in training), got ${describeValue(value)}`,
+          `"${s.name}" must be true, false or null (a boolean in training; "yes"/"no", "t"/"f" and 1/0 are read as true/false too), got ${describeValue(value)}`,
         );
       }
       const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
@@ -169,9 +171,30 @@ function numericProblem(s: NumericStep, value: number): string {
   return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;
 }
 
-/** Null, absent, "" (missing, as in the preprocessing SQL), or a boolean's text as the SQL's `::VARCHAR` gives it. */
+/** Null, absent or "" (missing, as in the preprocessing SQL). */
 function isBooleanText(value: unknown): boolean {
-  return value === null || value === undefined || value === '' || value === 'true' || value === 'false';
+  return value === null || value === undefined || value === '';
+}
+
+/** The texts DuckDB's cast to BOOLEAN reads (any case), so any spelling a CSV column inferred as boolean held. */
+const booleanTexts = new Map<string, boolean>([
+  ['true', true],
+  ['t', true],
+  ['yes', true],
+  ['y', true],
+  ['1', true],
+  ['false', false],
+  ['f', false],
+  ['no', false],
+  ['n', false],
+  ['0', false],
+] as const);
+
+/** true/false for a boolean or its spelling (text, or the number 1 or 0); any other value unchanged. */
+function booleanOf(value: unknown): unknown {
+  if (typeof value === 'string') return booleanTexts.get(value.toLowerCase()) ?? value;
+  if (value === 1 || value === 0) return value === 1;
+  return value;
 }
 
 function isCategoryValue(value: unknown): boolean {

@@ -118,10 +118,14 @@ describe('the Predictor shared by evaluation and the model server', function () 
         { ...riskyCustomer, tenure_months: '3', region: undefined, color: 'red' },
         [1, 2],
         { ...riskyCustomer, monthly_charges: -4e38, contract: null, senior: null },
-        // senior is a BOOLEAN column of the training data: its text form is fine, other values are refused.
+        // senior is a BOOLEAN column of the training data: any spelling DuckDB reads as one is fine (a CSV column of
+        // "yes"/"no" is inferred BOOLEAN, and its own values must be accepted), other values are refused.
         { ...riskyCustomer, senior: 'true' },
+        { ...riskyCustomer, senior: 'Maybe' },
+        { ...riskyCustomer, senior: 2 },
         { ...riskyCustomer, senior: 'yes' },
-        { ...riskyCustomer, senior: 1 },
+        { ...riskyCustomer, senior: 'N' },
+        { ...riskyCustomer, senior: 0 },
       ]);
       assert.deepEqual(problems, [
         'instances[1]: unknown field "color"',
@@ -129,9 +133,28 @@ describe('the Predictor shared by evaluation and the model server', function () 
         'instances[1]: missing field "region" (send null to impute it)',
         'instances[2]: must be an object of feature values, got an array',
         'instances[3]: "monthly_charges" is -4e+38, outside the float32 range (±3.4028234663852886e+38)',
-        'instances[5]: "senior" must be true, false or null (a boolean in training), got the string "yes"',
-        'instances[6]: "senior" must be true, false or null (a boolean in training), got 1',
+        'instances[5]: "senior" must be true, false or null (a boolean in training; "yes"/"no", "t"/"f" and 1/0 are read as true/false too), got the string "Maybe"',
+        'instances[6]: "senior" must be true, false or null (a boolean in training; "yes"/"no", "t"/"f" and 1/0 are read as true/false too), got 2',
       ]);
+      // Each spelling is the boolean itself: the same prediction, and the log records true or false.
+      const spellings = [true, 'true', 'YES', 'y', 't', 1];
+      const recorded = newRecordedValues(spellings.length, predictor.features.length);
+      const instances = spellings.map((senior) => ({ ...riskyCustomer, senior }));
+      const answers = await predictor.score(instances, recorded);
+      const predictions = await predictor.predict(instances);
+      const batch = newTypedBatch('churn', '2026-12-03', spellings.length, predictor.features.length);
+      appendRecorded(
+        batch,
+        predictor,
+        { requestId: 'r', time: 0, version: 1, latencyMs: 1 },
+        recorded,
+        answers,
+        spellings.length,
+      );
+      for (const [i, row] of batchRows(batch).entries()) {
+        assert.deepEqual(predictions[i], predictions[0], `senior ${JSON.stringify(spellings[i])}`);
+        assert.equal((JSON.parse(row.features) as { senior: unknown }).senior, true);
+      }
     } finally {
       await predictor.close();
     }
