@@ -444,6 +444,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
   },
+  MLOPS_ERR_CONTROLLER_WORKFLOW_ID: {
+    message:
+      'A model controller for "{model}" must run under workflow id {expected}, not {workflowId}: monitoring signals that id, and two controllers of one model would undo each other\'s deployment moves',
+    retryable: false,
+    fix: 'Start it with `npm run models -- start <model> --training <training-input.json>`, or with `--workflow-id {expected}` on `temporal workflow start --type modelController`; a controller already running under that id is the one to use (`npm run models -- status <model>`).',
+  },
   MLOPS_ERR_CLI_ARGUMENT_INVALID: {
     message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
     retryable: false,

@@ -40,7 +40,12 @@ import type {
   ControllerState,
   RetrainOutcome,
 } from '../contracts/controller';
-import { canaryThresholdsSchema, retrainWorkflowId, setServersSchema } from '../contracts/controller';
+import {
+  canaryThresholdsSchema,
+  controllerWorkflowId,
+  retrainWorkflowId,
+  setServersSchema,
+} from '../contracts/controller';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
@@ -93,6 +98,13 @@ const notifications = proxyActivities<Pick<ControllerActivities, 'notify'>>({
  * in the state and the history). Before, every incident sent one.
  */
 const quietFoldedIncidents = 'quiet-folded-incidents';
+
+/**
+ * Versioned change (`patched`): a controller started under another workflow id than `controllerWorkflowId(model)`
+ * fails at once. Before, it ran beside the model's controller (Temporal keeps one run per id, not per model), and the
+ * two undid each other's deployment moves.
+ */
+const oneControllerPerModel = 'one-controller-per-model';
 
 /**
  * Versioned change (`patched`): an incident about another alias, or about a version the alias no longer serves, is
@@ -166,6 +178,10 @@ const stepFailurePause = '30 seconds';
 
 export async function modelController(rawInput: ControllerInput): Promise<ControllerResult> {
   const spec = parseControllerInput(rawInput);
+  const { workflowId } = workflowInfo();
+  const expected = controllerWorkflowId(spec.modelName);
+  if (workflowId !== expected && patched(oneControllerPerModel))
+    throw mlopsError('MLOPS_ERR_CONTROLLER_WORKFLOW_ID', { model: spec.modelName, expected, workflowId });
   const ctl = new Controller(spec, initialState(spec));
   ctl.registerHandlers();
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);

@@ -5,7 +5,8 @@
  * test/e2e/closed-loop.test.ts.
  */
 import assert from 'node:assert/strict';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ControllerInput, ControllerState } from '../../src/contracts/controller';
 import { controllerWorkflowId } from '../../src/contracts/controller';
@@ -187,6 +188,28 @@ describe('modelController (fake activities)', function () {
       assert.equal(last.canary, undefined);
       assert.ok(fakes.notifications.some((n) => n.event === 'rolled-back' && /v2 keeps serving/.test(n.text)));
       await stop(handle);
+    });
+  });
+
+  it("fails at once when started under another workflow id than the model's, naming the id to use", async function () {
+    const fakes = controllerFakes();
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      // A second controller for a model, started by hand: Temporal keeps one run per id, not one per model.
+      const second = stack().client.workflow.execute(modelController, {
+        taskQueue,
+        workflowId: uniqueName('my-churn-controller'),
+        args: [fakeControllerInput('churn', taskQueue)],
+      });
+      await assert.rejects(second, (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError, String(err));
+        assert.equal((err.cause as ApplicationFailure).nonRetryable, true);
+        assert.match(
+          err.cause?.message ?? '',
+          /MLOPS_ERR_CONTROLLER_WORKFLOW_ID.*"churn" must run under workflow id model-controller-churn, not my-churn-controller/,
+        );
+        return true;
+      });
+      assert.equal(fakes.moves.length, 0, 'it moved no deployment');
     });
   });
 
