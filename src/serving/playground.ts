@@ -32,9 +32,15 @@ function fieldHtml(f: FeatureSchema): string {
     const blank = `<option value="">(missing${imputed})</option>`;
     return `<label for="${id}">${esc(f.name)}</label><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}</select><span class="hint">${categories.length} training categories</span>`;
   }
-  const range = f.range ? `training range ${f.range.lower ?? '−∞'} … ${f.range.upper ?? '∞'}; ` : '';
-  const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${f.impute ?? ''}`;
-  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(String(f.impute ?? ''))}"><span class="hint">${esc(hint)}</span>`;
+  const range = f.range ? `training range ${shown(f.range.lower, '−∞')} … ${shown(f.range.upper, '∞')}; ` : '';
+  const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${shown(f.impute, '')}`;
+  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(shown(f.impute, ''))}"><span class="hint">${esc(hint)}</span>`;
+}
+
+/** A fitted number as a person reads it: 10 significant digits, so 176.10000000000002 shows as 176.1. */
+function shown(value: number | string | null | undefined, absent: string): string {
+  if (value === null || value === undefined) return absent;
+  return typeof value === 'number' ? String(Number(value.toPrecision(10))) : value;
 }
 
 export function playgroundHtml(model: PlaygroundModel): string {
@@ -98,7 +104,8 @@ function show(p, version) {
   $('version').textContent = 'version ' + version;
   const head = document.createElement('div');
   head.id = 'answer';
-  head.textContent = MODEL.task === 'regression' ? 'Prediction: ' + p.value : 'Prediction: ' + p.label;
+  // A float32 output read as a double (176.10000610351562) shows its 7 significant digits (176.1).
+  head.textContent = MODEL.task === 'regression' ? 'Prediction: ' + Number(p.value.toPrecision(7)) : 'Prediction: ' + p.label;
   head.dataset.version = version;
   out.append(head);
   if (MODEL.task === 'regression') return;

@@ -256,7 +256,7 @@ describe('the playground page (headless Chromium)', function () {
 });
 
 describe('the playground page as generated from the schema', function () {
-  it('offers the category that training nulls became as the "(missing)" choice, not as a category', function () {
+  it('offers the category that training nulls became as the "(missing)" choice, not as a category, and shows fitted numbers short', function () {
     const html = playgroundHtml({
       name: 'm',
       task: 'regression',
@@ -265,8 +265,12 @@ describe('the playground page as generated from the schema', function () {
       features: [
         { name: 'city', type: 'category', categories: ['Oslo', '__missing__', 'Bergen'], impute: '__missing__' },
         { name: 'plan', type: 'category', categories: ['a', '__missing__'], impute: 'a', imputedWith: 'most_frequent' },
+        // Fitted numbers carry binary noise: the page shows them as a person would write them.
+        { name: 'mrr', type: 'number', impute: 176.10000000000002, range: { lower: 0.30000000000000004, upper: null } },
       ],
     });
+    assert.match(html, /training range 0\.3 … ∞; blank = median 176\.1</);
+    assert.match(html, /placeholder="176\.1"/);
     const city = /<select id="f-city"[^]*?<\/span>/.exec(html)![0];
     assert.deepEqual(
       [...city.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
