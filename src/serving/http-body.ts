@@ -4,16 +4,34 @@
  * never a 500. JSON.parse is iterative in V8, so deeply nested documents parse without a stack overflow, and nothing
  * downstream recurses into a value.
  */
+import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { namesText, quoteText } from '../contracts/message-text';
 
-/** Media types of JSON bodies; parameters such as `charset=utf-8` are ignored. */
+/** Media types of JSON bodies; a `charset` parameter must say UTF-8 (`jsonCharset`), other parameters are ignored. */
 const jsonTypes = new Set(['application/json']);
 
 export function mediaType(request: FastifyRequest): string | undefined {
   const header = request.headers['content-type'];
   return header ? header.split(';')[0]!.trim().toLowerCase() : undefined;
+}
+
+const charsetParameter = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
+
+/**
+ * Refuses a JSON body declared in another charset than UTF-8 (415): JSON travels as UTF-8 (RFC 8259), and reading
+ * Latin-1 bytes as UTF-8 would turn "Zürich" into an unknown category and answer 200 with a guess.
+ */
+export function jsonCharset(request: FastifyRequest): void {
+  const header = request.headers['content-type'] ?? '';
+  const charset = charsetParameter.exec(header)?.[1]?.toLowerCase();
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return;
+  throw mlopsError('MLOPS_ERR_SERVE_MEDIA_TYPE', {
+    contentType: quoteText(header.slice(0, 100)),
+    path: requestPath(request),
+    accepted: 'application/json in UTF-8 (charset=utf-8, or no charset)',
+  });
 }
 
 /** Characters of a request path an error message shows; the rest is counted. */
@@ -50,10 +68,15 @@ export function jsonBody(request: FastifyRequest): unknown {
       accepted: 'application/json',
     });
   }
+  jsonCharset(request);
   return parseJson(body);
 }
 
 export function parseJson(bytes: Buffer): unknown {
+  if (!isUtf8(bytes))
+    throw mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', {
+      reason: 'the body is not UTF-8 text; JSON must be sent in UTF-8 (was it written in Latin-1 or UTF-16?)',
+    });
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (err) {

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isMlopsError, mlopsError } from '../errors';
 import type { MlopsErrorDetails } from '../errors';
 import type { ApplicationFailure } from '@temporalio/common';
-import { mediaType, parseJson, rawBody, requestPath } from './http-body';
+import { jsonCharset, mediaType, parseJson, rawBody, requestPath } from './http-body';
 import { quoteText } from '../contracts/message-text';
 import type { PredictContext, PredictCore } from './predict-core';
 import { checkOutputs, decodeV2, encodeV2Response, outputNames, outputTensors, splitV2Body } from './v2-codec';
@@ -77,6 +77,7 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
       path: requestPath(request),
       accepted: 'application/json, or application/octet-stream with Inference-Header-Content-Length',
     });
+  if (type === 'application/json') jsonCharset(request);
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
   const names = loaded.predictor.features.map((f) => f.name);
   const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
