@@ -188,7 +188,15 @@ $('csv').addEventListener('change', async (event) => {
   const file = event.target.files[0]; if (!file) return;
   const status = (text, error) => { $('csv-status').textContent = text; $('csv-status').className = error ? 'error' : ''; };
   $('table').replaceChildren(); $('download').hidden = true; status('');
-  const { records: [head, ...records], openQuote } = parseCsv(await file.text());
+  const bytes = await file.arrayBuffer();
+  let text;
+  try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); }
+  catch {
+    const lenient = new TextDecoder('utf-8').decode(bytes);
+    const line = lenient.slice(0, lenient.indexOf('\ufffd')).split('\n').length;
+    return status('Nothing was sent: the file is not UTF-8 text (line ' + line + ' holds bytes that are not; a spreadsheet may have saved it as Latin-1 or Windows-1252). Save it as "CSV UTF-8" and upload it again.', true);
+  }
+  const { records: [head, ...records], openQuote } = parseCsv(text);
   if (openQuote) return status('Nothing was sent: the quoted field that starts on line ' + openQuote + ' is never closed (line 1 is the header). End it with a double quote ("), and write a double quote inside a quoted field as two ("").', true);
   if (!head) return status('The file is empty.', true);
   if (!records.length) return status('The file has a header but no rows.', true);

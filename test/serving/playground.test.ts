@@ -76,7 +76,7 @@ describe('the playground page (headless Chromium)', function () {
   });
 
   /** Opens the page, uploads `text` as a CSV file and waits for the upload's status; counts the predict requests sent. */
-  async function uploadCsv(text: string): Promise<{ page: Page; status: string; requests: number }> {
+  async function uploadCsv(text: string | Buffer): Promise<{ page: Page; status: string; requests: number }> {
     const page = await browser.newPage();
     let requests = 0;
     page.on('request', (r) => void (r.url().includes(':predict') && requests++));
@@ -215,6 +215,16 @@ describe('the playground page (headless Chromium)', function () {
     assert.match(status, /^Nothing was sent: the quoted field that starts on line 5 is never closed/);
     assert.match(status, /End it with a double quote/);
     assert.doesNotMatch(status, /cells, but the header/);
+    await page.close();
+  });
+
+  it('names the line of a file that is not UTF-8 (a spreadsheet saved as Latin-1), and sends nothing', async function () {
+    const rows = manyRows(5);
+    rows[2] = withCell(rows[2]!, 'contract', 'Zürich'); // data row 3: line 4
+    const { page, status, requests } = await uploadCsv(Buffer.from(`${churnHeader}\n${rows.join('\n')}\n`, 'latin1'));
+    assert.equal(requests, 0);
+    assert.match(status, /^Nothing was sent: the file is not UTF-8 text \(line 4 holds bytes that are not;/);
+    assert.match(status, /Save it as "CSV UTF-8"/);
     await page.close();
   });
 
