@@ -1,10 +1,14 @@
 /**
  * `npm run models -- <command> <model> …`: the model controller from a terminal (start it, read its state, send its
  * updates) and the model's retraining Schedule. `npm run models` with no arguments prints the usage. Connects to the
- * Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ * Temporal server of the config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE); `start` reads the registry of its artifact
+ * store (MLOPS_ARTIFACT_ROOT) to note a model with no version yet. Warnings (a model server of `start --servers` or
+ * `servers` that does not answer ready) go to stderr and do not change the exit code.
  *
- * Exit codes: 0 done; 1 the controller refused or is not running, or the server failed; 2 a bad command line.
+ * Exit codes: 0 done; 1 the controller refused or is not running, `start` found it running with another alias or task
+ * queue, or the server failed; 2 a bad command line.
  */
+import { createArtifactStore } from '../src/artifacts';
 import { connectTemporalClient } from '../src/temporal-client';
 import { loadConfig } from '../src/config';
 import { parseModelsCommand, scriptExitCode, usage } from '../src/controller-client/command-line';
@@ -16,9 +20,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = parseModelsCommand(argv);
-  const temporal = await connectTemporalClient(loadConfig());
+  const config = loadConfig();
+  const temporal = await connectTemporalClient(config);
   try {
-    console.log(await runModelsCommand(temporal.client, command));
+    const checks = { store: createArtifactStore(config), warn: (line: string) => console.error(line) };
+    console.log(await runModelsCommand(temporal.client, command, checks));
     return 0;
   } finally {
     await temporal.close();

@@ -444,6 +444,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
   },
+  MLOPS_ERR_CONTROLLER_START_CONFLICT: {
+    message:
+      'The controller {workflowId} is already running (run {runId}) and was not changed (it follows alias {alias}); the options given differ from it:\n{differences}',
+    retryable: false,
+    fix: 'A running controller keeps its alias and task queue: leave --alias and --task-queue out to use the running one, or stop it (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`: its history stays in Temporal, its deployment in the registry) and run `npm run models -- start` again. Servers, thresholds and muted features change on the running controller with `npm run models -- servers|thresholds|mute|unmute <model> …`.',
+  },
   MLOPS_ERR_CONTROLLER_WORKFLOW_ID: {
     message:
       'A model controller for "{model}" must run under workflow id {expected}, not {workflowId}: monitoring signals that id, and two controllers of one model would undo each other\'s deployment moves',

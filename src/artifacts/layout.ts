@@ -164,6 +164,11 @@ export function isModelVersionRecord(uri: string): boolean {
   return /\/versions\/[^/]+\/version\.json$/.test(uri);
 }
 
+/** The model a version record belongs to (`registry/<model>/versions/<v>/version.json`). */
+export function modelOfVersionRecord(uri: string): string | undefined {
+  return /\/([^/]+)\/versions\/[^/]+\/version\.json$/.exec(uri)?.[1];
+}
+
 export function aliasRecord(store: UriJoiner, modelName: string, alias: string): string {
   return store.uri('registry', modelName, 'aliases', `${alias}.json`);
 }

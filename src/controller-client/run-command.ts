@@ -1,11 +1,16 @@
 /**
  * Runs a parsed `npm run models` command against a Temporal client and returns what to print. A controller that is
  * not running is MLOPS_ERR_CONTROLLER_NOT_RUNNING (naming `npm run models -- start`); an update the controller
- * refuses is a {@link ControllerRefusal} carrying the validator's message.
+ * refuses is a {@link ControllerRefusal} carrying the validator's message. A `start` whose controller already runs
+ * changes nothing: it names each option that differs from the running controller with the command that changes it,
+ * and fails (MLOPS_ERR_CONTROLLER_START_CONFLICT) where only a new controller could take it (alias, task queue).
+ * With {@link CommandChecks}, `start` also notes a model that has no version registered yet, and `start --servers`
+ * and `servers` warn about each model server that does not answer ready.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { ControllerAnswer, ControllerInput, ControllerState } from '../contracts/controller';
+import type { ArtifactStore } from '../artifacts';
+import type { ControllerAnswer, ControllerState } from '../contracts/controller';
 import { controllerWorkflowId } from '../contracts/controller';
 import { taskQueues } from '../contracts/task-queues';
 import { isMlopsError, mlopsError } from '../errors';
@@ -17,16 +22,38 @@ import { controllerStatusQuery } from '../workflows/definitions';
 import type { ModelsCommand } from './command-line';
 import type { ControllerUpdate } from './controller-updates';
 import { formatHistory, formatStatus } from './format-status';
+import { unregisteredModelNote } from './registry-note';
+import { probeServers } from './server-probe';
+import type { StartRequest } from './start-differences';
+import { differenceLines, startDifferences, unreadOptionsNote } from './start-differences';
+
+/**
+ * What a command looks at beyond Temporal (the script: the configured artifact store, warnings to stderr). Without
+ * it a command talks to Temporal only.
+ */
+export interface CommandChecks {
+  /** The store holding the registry: `start` notes a model that has no version registered yet. */
+  store?: ArtifactStore;
+  /**
+   * Where the warnings about the model servers of `start --servers` and `servers` go (stderr, so that stdout stays
+   * the answer, JSON with --json); without it the servers are not probed.
+   */
+  warn?: (line: string) => void;
+}
 
 /** The controller refused an update (its validator, or the handler, threw): the message says why. */
 export class ControllerRefusal extends Error {
   override name = 'ControllerRefusal';
 }
 
-export async function runModelsCommand(client: Client, command: ModelsCommand): Promise<string> {
+export async function runModelsCommand(
+  client: Client,
+  command: ModelsCommand,
+  checks: CommandChecks = {},
+): Promise<string> {
   switch (command.kind) {
     case 'start':
-      return startController(client, command.input, command.taskQueue ?? taskQueues.pipeline);
+      return startController(client, command, checks);
     case 'status':
     case 'history': {
       const state = await controllerState(client, command.modelName);
@@ -37,6 +64,8 @@ export async function runModelsCommand(client: Client, command: ModelsCommand): 
     }
     case 'update': {
       const answer = await sendUpdate(client, command.modelName, command.update);
+      if (command.update.command === 'servers')
+        await warnAboutServers((command.update.arg as { servers: string[] }).servers, command.modelName, checks);
       return command.json ? JSON.stringify(answer, null, 2) : answer.message;
     }
     case 'schedule-retrain':
@@ -49,25 +78,74 @@ export async function runModelsCommand(client: Client, command: ModelsCommand): 
 }
 
 /** Starts the model's controller, or leaves the running one as it is (workflow id conflict policy USE_EXISTING). */
-async function startController(client: Client, input: ControllerInput, taskQueue: string): Promise<string> {
+async function startController(client: Client, request: StartRequest, checks: CommandChecks): Promise<string> {
+  const { input } = request;
   // Checked as the workflow checks it: an input it would refuse is refused here, before anything starts.
   parseControllerInput(input);
   const workflowId = controllerWorkflowId(input.modelName);
-  const running = await runningRunId(client.workflow.getHandle(workflowId));
-  if (running) return `The controller ${workflowId} is already running (run ${running}); its input is unchanged.`;
+  const taskQueue = request.taskQueue ?? taskQueues.pipeline;
+  const running = await runningExecution(client.workflow.getHandle(workflowId));
+  if (running) return alreadyRunning(client, request, running);
   const handle = await client.workflow.start('modelController', {
     workflowId,
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
-  return `Started the controller ${workflowId} (run ${handle.firstExecutionRunId}) on task queue ${taskQueue}.`;
+  const lines = [
+    `Started the controller ${workflowId} (run ${handle.firstExecutionRunId}) on task queue ${taskQueue}.`,
+  ];
+  const note = checks.store && (await unregisteredModelNote(checks.store, input.modelName));
+  if (note) lines.push(note);
+  await warnAboutServers(input.servers ?? [], input.modelName, checks);
+  return lines.join('\n');
 }
 
-async function runningRunId(handle: WorkflowHandle): Promise<string | undefined> {
+/**
+ * The answer of a `start` that found the controller running: what differs from the options given and how to change
+ * it; MLOPS_ERR_CONTROLLER_START_CONFLICT when something differs that only a new controller can take.
+ */
+async function alreadyRunning(client: Client, request: StartRequest, running: RunningExecution): Promise<string> {
+  const { modelName } = request.input;
+  const workflowId = controllerWorkflowId(modelName);
+  const headline = `The controller ${workflowId} is already running (run ${running.runId})`;
+  let state: ControllerState;
+  try {
+    state = await client.workflow.getHandle(workflowId).query(controllerStatusQuery);
+  } catch (err) {
+    return `${headline} and was left as it is; its state could not be read to compare the options given: ${(err as Error).message}`;
+  }
+  const differences = startDifferences(request, state, running.taskQueue);
+  const lines = differenceLines(modelName, differences);
+  if (differences.some((difference) => !difference.change))
+    throw mlopsError('MLOPS_ERR_CONTROLLER_START_CONFLICT', {
+      workflowId,
+      runId: running.runId,
+      alias: state.alias,
+      differences: lines.join('\n'),
+    });
+  const note = unreadOptionsNote(request);
+  const summary = differences.length
+    ? [`${headline} and was not changed (it follows alias ${state.alias}); the options given differ from it:`, ...lines]
+    : [`${headline} and was left as it is (it follows alias ${state.alias}); its input is unchanged.`];
+  return [...summary, ...(note ? [note] : [])].join('\n');
+}
+
+/** Prints a warning for each server that does not answer ready (only when the caller takes warnings). */
+async function warnAboutServers(servers: string[], modelName: string, checks: CommandChecks): Promise<void> {
+  if (!checks.warn || servers.length === 0) return;
+  for (const warning of await probeServers(servers, modelName)) checks.warn(warning);
+}
+
+interface RunningExecution {
+  runId: string;
+  taskQueue: string;
+}
+
+async function runningExecution(handle: WorkflowHandle): Promise<RunningExecution | undefined> {
   try {
     const described = await handle.describe();
-    return described.status.name === 'RUNNING' ? described.runId : undefined;
+    return described.status.name === 'RUNNING' ? { runId: described.runId, taskQueue: described.taskQueue } : undefined;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
@@ -77,7 +155,7 @@ async function runningRunId(handle: WorkflowHandle): Promise<string | undefined>
 /** The state of the running controller (a controller that ended is not running: its last state is in its history). */
 export async function controllerState(client: Client, modelName: string): Promise<ControllerState> {
   const handle = client.workflow.getHandle(controllerWorkflowId(modelName));
-  if (!(await runningRunId(handle))) throw notRunning(modelName);
+  if (!(await runningExecution(handle))) throw notRunning(modelName);
   return reachController(modelName, () => handle.query(controllerStatusQuery));
 }
 
@@ -127,7 +205,7 @@ async function scheduleRetrain(client: Client, schedule: RetrainScheduleOptions)
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: requestRetrain ${JSON.stringify(schedule.input)} on "${schedule.cron}"`,
   ];
-  if (!(await runningRunId(client.workflow.getHandle(controllerWorkflowId(modelName))))) {
+  if (!(await runningExecution(client.workflow.getHandle(controllerWorkflowId(modelName))))) {
     lines.push(
       `Note: no controller is running for ${modelName}; its runs fail until \`npm run models -- start ${modelName} …\`.`,
     );

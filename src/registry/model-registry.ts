@@ -11,9 +11,11 @@ import { readJson, writeJson } from '../artifacts';
 import {
   aliasRecord,
   isModelVersionRecord,
+  modelOfVersionRecord,
   modelVersionFiles,
   modelVersionsFolder,
   registrationFiles,
+  registryFolder,
 } from '../artifacts/layout';
 import type { FittedTransform } from '../contracts/datasets';
 import type { RegisterModelInput } from '../contracts/training';
@@ -47,6 +49,13 @@ export async function listVersions(store: ArtifactStore, model: string): Promise
     files.filter(isModelVersionRecord).map((f) => readJson<ModelVersionRecord>(store, f)),
   );
   return records.sort((a, b) => a.version - b.version);
+}
+
+/** The models with at least one published version, sorted by name. */
+export async function listModels(store: ArtifactStore): Promise<string[]> {
+  const records = (await store.list(registryFolder(store))).filter(isModelVersionRecord);
+  const names = records.map(modelOfVersionRecord).filter((name): name is string => name !== undefined);
+  return [...new Set(names)].sort();
 }
 
 export async function readAlias(store: ArtifactStore, model: string, alias: string): Promise<AliasRecord | undefined> {

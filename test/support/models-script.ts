@@ -12,6 +12,14 @@ export function modelsScript(...args: string[]): Promise<{ code: number; stdout:
   return npmScript('models', ...args);
 }
 
+/** {@link modelsScript} with more environment variables (the artifact root whose registry `start` reads, say). */
+export function modelsScriptWith(
+  extraEnv: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return npmScriptWith(extraEnv, 'models', ...args);
+}
+
 /** Runs `npm run <script> -- …` (scripts/<script>.ts under tsx) against the test server. */
 export function npmScript(
   script: string,

@@ -1,0 +1,354 @@
+/**
+ * `npm run models -- start` and `servers` as a user runs them (the script in a child process, against the dev server):
+ * the note on a model with no version registered, the answer of a start that finds its controller running with other
+ * options, and the warnings about model servers that do not answer ready. Controllers that must answer run on a
+ * worker over the controller's fake activities (test/support/controller-fakes.ts); real loopback sockets stand in for
+ * the model servers.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { ArtifactStore } from '../../src/artifacts';
+import { LocalArtifactStore, writeJson } from '../../src/artifacts';
+import { modelVersionFiles } from '../../src/artifacts/layout';
+import type { ControllerState } from '../../src/contracts/controller';
+import { controllerWorkflowId } from '../../src/contracts/controller';
+import { registerVersion } from '../../src/registry/model-registry';
+import { controllerStatusQuery } from '../../src/workflows/definitions';
+import { controllerFakes } from '../support/controller-fakes';
+import { withFakeActivities } from '../support/fake-activities';
+import { modelsScriptWith } from '../support/models-script';
+import { stack, tempDir, uniqueName } from '../support/stack';
+
+/** A store whose registry holds one version of each model (files the registry copies, not a servable model). */
+async function registryWith(models: string[]): Promise<ArtifactStore> {
+  const store = new LocalArtifactStore(tempDir('models-registry'));
+  for (const modelName of models) {
+    const run = store.uri('runs', modelName, 'run-1');
+    await store.write(store.uri(run, 'model.onnx'), 'not read by these tests');
+    await writeJson(store, store.uri(run, 'transform.json'), { specHash: 'test' });
+    await writeJson(store, store.uri(run, 'evaluation.json'), {});
+    await registerVersion(store, {
+      modelName,
+      modelUri: store.uri(run, 'model.onnx'),
+      transformUri: store.uri(run, 'transform.json'),
+      evaluationUri: store.uri(run, 'evaluation.json'),
+      snapshotId: 'ds-0000000000000000',
+      metrics: {},
+      registrationKey: `${modelName}/run-1`,
+    });
+  }
+  return store;
+}
+
+/** The training input file of `start`: retrains (none here) would run on `taskQueue`. */
+function trainingFile(taskQueue: string): string {
+  const file = path.join(tempDir('models-training'), 'training.json');
+  const training = { dataset: { uri: 'examples/churn.csv' }, target: 'churned', trainer: { taskQueue } };
+  fs.writeFileSync(file, JSON.stringify(training));
+  return file;
+}
+
+/** A model name of the test's own (the registry's pattern: it starts with a letter). */
+function modelOf(title: string): string {
+  return `m-${uniqueName(title)}`.slice(0, 60);
+}
+
+/**
+ * Runs a worker over the controller's fake activities until `fn` settles; `controllerStarted` resolves when a
+ * controller on it has finished its first workflow task (it then reads its deployment), so it answers queries.
+ */
+async function withControllerWorker<T>(
+  title: string,
+  fn: (taskQueue: string, controllerStarted: Promise<void>) => Promise<T>,
+): Promise<T> {
+  const fakes = controllerFakes();
+  let started!: () => void;
+  const controllerStarted = new Promise<void>((resolve) => (started = resolve));
+  const readDeployment = fakes.activities.readDeployment!;
+  const activities = {
+    ...fakes.activities,
+    readDeployment: (input: Parameters<typeof readDeployment>[0]) => {
+      started();
+      return readDeployment(input);
+    },
+  };
+  return withFakeActivities(title, activities, (taskQueue) => fn(taskQueue, controllerStarted));
+}
+
+function controllerState(modelName: string): Promise<ControllerState> {
+  return stack().client.workflow.getHandle(controllerWorkflowId(modelName)).query(controllerStatusQuery);
+}
+
+async function runIdOf(modelName: string): Promise<string> {
+  return (await stack().client.workflow.getHandle(controllerWorkflowId(modelName)).describe()).runId;
+}
+
+async function terminate(...modelNames: string[]): Promise<void> {
+  await Promise.all(
+    modelNames.map((modelName) =>
+      stack()
+        .client.workflow.getHandle(controllerWorkflowId(modelName))
+        .terminate('test over')
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/** A loopback URL where nothing listens: a port bound, then released. */
+async function closedServerUrl(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** An HTTP server that answers `GET /readyz` as a ready model server of `modelName` does, and 404 elsewhere. */
+async function readyServer(modelName: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    const ready = request.method === 'GET' && request.url === '/readyz';
+    response.writeHead(ready ? 200 : 404, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(ready ? { ready: true, model: modelName, version: 1 } : { error: 'no route' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { url: `http://127.0.0.1:${port}`, close };
+}
+
+/** A TCP server that accepts connections and never answers. */
+async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { url: `http://127.0.0.1:${port}`, close };
+}
+
+const serverWarnings = (stderr: string) =>
+  stderr.split('\n').filter((line) => line.startsWith('Warning: model server'));
+
+describe('npm run models -- start and servers against the dev server', function () {
+  this.timeout(120_000);
+
+  it('start notes a model with no version registered yet, naming the registered models, and still starts its controller', async function () {
+    const registered = modelOf('registered');
+    const typo = modelOf('chrun');
+    const unreadable = modelOf('unreadable');
+    const store = await registryWith([registered]);
+    // A version record that is not JSON: the registry cannot be listed for this model.
+    await store.write(modelVersionFiles(store, unreadable, 1).record, 'not json');
+    const env = { MLOPS_ARTIFACT_ROOT: store.root };
+    // No worker polls this queue: starting the controllers is all this test needs of them.
+    const queue = uniqueName(this.test!.title);
+    const start = (model: string) =>
+      modelsScriptWith(env, 'start', model, '--training', trainingFile(queue), '--task-queue', queue);
+    try {
+      const started = await start(typo);
+      assert.equal(started.code, 0, started.stderr);
+      assert.equal(
+        started.stdout.split('\n')[1],
+        `Note: no version of model "${typo}" is registered in ${store.root} yet (a typo in the model name?); the models registered there are "${registered}", "${unreadable}". The controller was started anyway: it waits for its first retrain or deployment.`,
+      );
+      assert.match(
+        started.stdout,
+        new RegExp(`^Started the controller ${controllerWorkflowId(typo)} \\(run [\\w-]+\\)`),
+      );
+      const described = await stack().client.workflow.getHandle(controllerWorkflowId(typo)).describe();
+      assert.equal(described.status.name, 'RUNNING');
+
+      const known = await start(registered);
+      assert.equal(known.code, 0, known.stderr);
+      assert.doesNotMatch(known.stdout, /Note:/);
+
+      // A registry that cannot be read adds nothing, and fails nothing.
+      const unlisted = await start(unreadable);
+      assert.equal(unlisted.code, 0, unlisted.stderr);
+      assert.match(unlisted.stdout, /^Started the controller /);
+      assert.doesNotMatch(unlisted.stdout, /Note:/);
+    } finally {
+      await terminate(typo, registered, unreadable);
+    }
+  });
+
+  it('start on a running controller names each option that differs, with the command that changes it, and changes nothing', async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      const start = ['start', modelName, '--training', trainingFile(queue), '--task-queue', queue];
+      try {
+        const first = await modelsScriptWith(env, ...start, '--muted', 'tenure');
+        assert.equal(first.code, 0, first.stderr);
+        await controllerStarted;
+        const runId = await runIdOf(modelName);
+        const id = controllerWorkflowId(modelName);
+        const stop = `temporal workflow terminate --workflow-id ${id} --reason "restart with new options"`;
+
+        const same = await modelsScriptWith(env, ...start, '--muted', 'tenure');
+        assert.equal(same.code, 0, same.stderr);
+        assert.deepEqual(same.stdout.split('\n').slice(0, 2), [
+          `The controller ${id} is already running (run ${runId}) and was left as it is (it follows alias production); its input is unchanged.`,
+          `Note: --training is not compared (a running controller does not report it); it keeps what it started with. To start it with what was given, stop it with ${stop}, then run this start again.`,
+        ]);
+
+        const other = await modelsScriptWith(
+          env,
+          ...start,
+          '--servers',
+          'http://127.0.0.1:9,http://127.0.0.1:10',
+          '--max-error-rate',
+          '0.05',
+          '--muted',
+          'contract',
+          '--retrain-on',
+          'drift',
+        );
+        assert.equal(other.code, 0, other.stderr);
+        assert.deepEqual(other.stdout.trimEnd().split('\n'), [
+          `The controller ${id} is already running (run ${runId}) and was not changed (it follows alias production); the options given differ from it:`,
+          `  --servers: the running controller has none; given: http://127.0.0.1:9, http://127.0.0.1:10. To change it: npm run models -- servers ${modelName} http://127.0.0.1:9,http://127.0.0.1:10`,
+          `  --max-error-rate: the running controller has 0.01; given: 0.05. To change it: npm run models -- thresholds ${modelName} --max-error-rate 0.05`,
+          `  --muted: the running controller has tenure; given: contract. To change it: npm run models -- mute ${modelName} contract && npm run models -- unmute ${modelName} tenure`,
+          `Note: --training and --retrain-on are not compared (a running controller does not report them); it keeps what it started with. To start it with what was given, stop it with ${stop}, then run this start again.`,
+        ]);
+        // Servers given to a controller that is not started with them are not probed.
+        assert.deepEqual(serverWarnings(other.stderr), []);
+        const { alias, servers, thresholds, muted } = await controllerState(modelName);
+        assert.deepEqual(
+          { alias, servers, maxErrorRate: thresholds.maxErrorRate, muted },
+          {
+            alias: 'production',
+            servers: [],
+            maxErrorRate: 0.01,
+            muted: ['tenure'],
+          },
+        );
+        assert.equal(await runIdOf(modelName), runId);
+      } finally {
+        await terminate(modelName);
+      }
+    });
+  });
+
+  it('start with another alias than the running controller follows exits 1, saying it follows production and was not changed', async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      const start = ['start', modelName, '--training', trainingFile(queue), '--task-queue', queue];
+      try {
+        assert.equal((await modelsScriptWith(env, ...start)).code, 0);
+        await controllerStarted;
+        const runId = await runIdOf(modelName);
+        const id = controllerWorkflowId(modelName);
+
+        const staging = await modelsScriptWith(env, ...start, '--alias', 'staging', '--weight', '0.2');
+        assert.equal(staging.code, 1, staging.stdout);
+        assert.equal(staging.stdout, '');
+        assert.equal(
+          staging.stderr.split('\nFix: ')[0],
+          [
+            `MLOPS_ERR_CONTROLLER_START_CONFLICT: The controller ${id} is already running (run ${runId}) and was not changed (it follows alias production); the options given differ from it:`,
+            `  --alias: the running controller has production; given: staging. Only a new controller takes another one: stop this one with temporal workflow terminate --workflow-id ${id} --reason "restart with new options", then run this start again.`,
+            `  --weight: the running controller has 0.1; given: 0.2. To change it: npm run models -- thresholds ${modelName} --weight 0.2`,
+          ].join('\n'),
+        );
+        assert.match(
+          staging.stderr,
+          /\nFix: A running controller keeps its alias and task queue: leave --alias and --task-queue out/,
+        );
+        const state = await controllerState(modelName);
+        assert.equal(state.alias, 'production');
+        assert.equal(state.thresholds.weight, 0.1);
+        assert.equal(await runIdOf(modelName), runId);
+
+        // The same holds for the task queue it runs on.
+        const moved = await modelsScriptWith(env, ...start.slice(0, -1), `${queue}-other`);
+        assert.equal(moved.code, 1);
+        assert.match(
+          moved.stderr,
+          new RegExp(
+            `\\n {2}--task-queue: the running controller has ${queue}; given: ${queue}-other\\. Only a new controller`,
+          ),
+        );
+      } finally {
+        await terminate(modelName);
+      }
+    });
+  });
+
+  it('start and servers warn about each model server that is unreachable, silent or not found, and not about a ready one', async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    const closed = await closedServerUrl();
+    const ready = await readyServer(modelName);
+    const silent = await silentServer();
+    const elsewhere = await readyServer('another-model');
+    try {
+      await withControllerWorker(this.test!.title, async (queue) => {
+        const start = ['start', modelName, '--training', trainingFile(queue), '--task-queue', queue];
+        try {
+          const started = await modelsScriptWith(env, ...start, '--servers', `${closed},${ready.url}`);
+          assert.equal(started.code, 0, started.stderr);
+          assert.match(started.stdout, /^Started the controller /);
+          assert.deepEqual(serverWarnings(started.stderr), [
+            `Warning: model server ${closed} did not answer ready on GET ${closed}/readyz: connection refused (ECONNREFUSED). A canary is judged only on the servers that answer: check the URL, or start the server before the next rollout.`,
+          ]);
+
+          const fine = await modelsScriptWith(env, 'servers', modelName, ready.url);
+          assert.equal(fine.code, 0, fine.stderr);
+          assert.equal(fine.stdout, `canaries are judged on 1 server(s): ${ready.url}\n`);
+          assert.deepEqual(serverWarnings(fine.stderr), []);
+
+          const urls = [`${ready.url}/v9`, silent.url, closed, elsewhere.url];
+          const typos = await modelsScriptWith(env, 'servers', modelName, urls.join(','));
+          assert.equal(typos.code, 0, typos.stderr);
+          assert.match(typos.stdout, /^canaries are judged on 4 server\(s\)/);
+          const warnings = serverWarnings(typos.stderr);
+          assert.equal(warnings.length, 4, typos.stderr);
+          assert.match(
+            warnings[0]!,
+            new RegExp(
+              `^Warning: model server ${ready.url}/v9 did not answer ready on GET ${ready.url}/v9/readyz: HTTP 404\\.`,
+            ),
+          );
+          assert.match(
+            warnings[1]!,
+            new RegExp(
+              `^Warning: model server ${silent.url} did not answer ready on GET ${silent.url}/readyz: no answer within 2000 ms\\.`,
+            ),
+          );
+          assert.match(
+            warnings[2]!,
+            new RegExp(
+              `^Warning: model server ${closed} did not answer ready on .*: connection refused \\(ECONNREFUSED\\)\\.`,
+            ),
+          );
+          // A ready server of another model is a mistake too: its counters are not this model's.
+          assert.match(
+            warnings[3]!,
+            new RegExp(
+              `^Warning: model server ${elsewhere.url} did not answer ready on .*: it serves model "another-model", not "${modelName}"\\.`,
+            ),
+          );
+          // Warned about, not refused: the controller has them all.
+          assert.deepEqual((await controllerState(modelName)).servers, urls);
+        } finally {
+          await terminate(modelName);
+        }
+      });
+    } finally {
+      await Promise.all([ready.close(), silent.close(), elsewhere.close()]);
+    }
+  });
+});
