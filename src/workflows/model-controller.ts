@@ -107,6 +107,13 @@ const quietFoldedIncidents = 'quiet-folded-incidents';
 const oneControllerPerModel = 'one-controller-per-model';
 
 /**
+ * Versioned change (`patched`): a canary found in the deployment record at the first start (left by a controller
+ * stopped while it baked) is judged afresh, or dropped when no server can judge it. Before, it was ignored and kept
+ * its share of the traffic until the next deployment move.
+ */
+const judgeLeftCanary = 'adopt-left-canary';
+
+/**
  * Versioned change (`patched`): an incident about another alias, or about a version the alias no longer serves, is
  * recorded and ignored. Before, it started a retrain like any other (a staging monitor retrained production).
  */
@@ -256,9 +263,10 @@ class Controller {
       this.#ready = true;
       return;
     }
+    let deployment: Awaited<ReturnType<typeof rollout.readDeployment>>;
     for (;;) {
       try {
-        const deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
+        deployment = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
         this.state.stable = deployment?.stable;
         this.record('started', deployment ? `following v${deployment.stable}` : 'no version deployed yet');
         break;
@@ -274,8 +282,36 @@ class Controller {
         this.record('step-failed', `checking the muted features: ${messageOf(err)}; they are kept as given`);
       });
     }
+    if (deployment?.canary && patched(judgeLeftCanary)) await this.adoptLeftCanary(deployment.canary);
     this.showStable();
     this.#ready = true;
+  }
+
+  /**
+   * A canary in the deployment record at the first start was left by a controller that was stopped while it baked
+   * (terminated to restart it with other options): its servers still send it traffic. It is judged afresh (a new
+   * baseline and a whole bake); with no servers to judge it, stable serves alone again.
+   */
+  private async adoptLeftCanary(left: { version: number; weight: number }): Promise<void> {
+    const s = this.state;
+    const stable = s.stable!;
+    const what = `v${left.version} was a canary of a controller stopped while it baked`;
+    try {
+      if (this.servers.length === 0) {
+        await rollout.setDeployment(this.move(stable, `${what}: no servers to judge it, v${stable} alone`));
+        this.record('rolled-back', `${what}; with no servers to judge it, v${stable} serves alone again`, left.version);
+        return;
+      }
+      const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.servers });
+      const startedAt = this.now();
+      const bakeUntil = new Date(Date.now() + s.thresholds.bakeSeconds * 1000).toISOString();
+      s.canary = { ...left, startedAt, bakeUntil, baseline };
+      const share = `${left.weight * 100}% of requests`;
+      this.record('canary-started', `${what}: it keeps ${share} and is judged afresh at ${bakeUntil}`, left.version);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.record('step-failed', `adopting ${what}: ${messageOf(err)}; it keeps its traffic until the next move`);
+    }
   }
 
   hasWork(): boolean {

@@ -366,6 +366,38 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('judges afresh a canary left in the record by a controller stopped while it baked, and drops one it cannot judge', async function () {
+    const left = { stable: 2, canary: { version: 3, weight: 0.1 }, updatedAt: '2026-12-01T00:00:00Z' };
+    const fakes = controllerFakes({ deployment: structuredClone(left) });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      const baking = await waitForState(handle, (s) => kinds(s).includes('canary-started'), 'left canary adopted');
+      assert.equal(baking.canary?.version, 3);
+      assert.match(
+        baking.history.findLast((e) => e.kind === 'canary-started')!.message,
+        /^v3 was a canary of a controller stopped while it baked: it keeps 10% of requests and is judged afresh at /,
+      );
+      const done = await waitForState(handle, settled('promoted'), 'v3 promoted');
+      assert.equal(done.stable, 3);
+      assert.deepEqual(fakes.moves.at(-1)?.canary, undefined);
+      await stop(handle);
+    });
+    const lone = controllerFakes({ deployment: structuredClone(left) });
+    await withFakeActivities(`${this.test!.title} without servers`, lone.activities, async (taskQueue) => {
+      const { handle } = await startController(`${this.test!.title} without servers`, taskQueue, { servers: [] });
+      const dropped = await waitForState(handle, settled('rolled-back'), 'left canary dropped');
+      assert.equal(dropped.stable, 2);
+      assert.equal(dropped.canary, undefined);
+      assert.deepEqual([lone.moves.length, lone.moves[0]?.stable, lone.moves[0]?.canary], [1, 2, undefined]);
+      assert.match(
+        dropped.history.findLast((e) => e.kind === 'rolled-back')!.message,
+        /no servers to judge it, v2 serves alone again/,
+      );
+      await stop(handle);
+    });
+  });
+
   it('rolls back a canary that refuses the requests the stable version answers', async function () {
     const fakes = controllerFakes();
     fakes.traffic = refusing;
