@@ -34,6 +34,8 @@ export function judgeCanary(
   compareRefusals = true,
   /** False only for controller histories from before the fleet check (they replay without it). */
   checkFleet = true,
+  /** False only for controller histories from before `minLatencyIncreaseMs` (they replay without it). */
+  latencyFloor = true,
 ): CanaryVerdict {
   const c = bakeCounters(before, after, canary);
   const s = bakeCounters(before, after, stable);
@@ -55,7 +57,7 @@ export function judgeCanary(
   const behaviour = [
     errorRate(c, thresholds),
     ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
-    latency(c, s, thresholds),
+    latency(c, s, thresholds, latencyFloor),
     drift(predictions, thresholds),
   ];
   const checks = [...behaviour, ...fleetCheck];
@@ -150,7 +152,7 @@ function wilsonLow(k: number, n: number): number {
   return Math.max(0, low);
 }
 
-function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds): Check {
+function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds, floor: boolean): Check {
   if (s.requests === 0)
     return {
       passed: true,
@@ -160,11 +162,17 @@ function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds): C
   const stableMean = s.latencyMsSum / s.requests;
   // Both means zero (clock resolution) is a ratio of 1: neither is slower.
   const ratio = stableMean > 0 ? canaryMean / stableMean : canaryMean > 0 ? Infinity : 1;
-  const passed = ratio <= t.maxLatencyRatio;
-  return {
-    passed,
-    reason: `The canary's mean latency was ${ms(canaryMean)} against the stable version's ${ms(stableMean)}, a ratio of ${ratio.toFixed(2)}, ${passed ? 'within' : 'above'} the limit of ${t.maxLatencyRatio.toFixed(2)}.`,
-  };
+  const said = `The canary's mean latency was ${ms(canaryMean)} against the stable version's ${ms(stableMean)}, a ratio of ${ratio.toFixed(2)}`;
+  const limit = `the limit of ${t.maxLatencyRatio.toFixed(2)}`;
+  if (ratio <= t.maxLatencyRatio) return { passed: true, reason: `${said}, within ${limit}.` };
+  // States carried from before the option have no value: its default.
+  const minIncrease = floor ? (t.minLatencyIncreaseMs ?? 1) : 0;
+  if (canaryMean - stableMean < minIncrease)
+    return {
+      passed: true,
+      reason: `${said}, above ${limit} but only ${ms(canaryMean - stableMean)} slower, less than the ${ms(minIncrease)} that counts.`,
+    };
+  return { passed: false, reason: `${said}, above ${limit}.` };
 }
 
 function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check {

@@ -45,6 +45,11 @@ export const canaryThresholdsSchema = z
     maxErrorRate: fraction.default(0.01),
     /** Highest ratio of the canary's mean latency to the stable version's during the bake. */
     maxLatencyRatio: z.number().min(1).default(1.5),
+    /**
+     * Milliseconds the canary's mean latency must also exceed the stable version's by for the ratio to count: at
+     * sub-millisecond latencies a ratio of 1.6 is jitter (a freshly loaded session, a busy core), not a slower model.
+     */
+    minLatencyIncreaseMs: z.number().min(0).max(60_000).default(1),
     /** Highest Jensen–Shannon distance between the canary's and the stable version's prediction distributions. */
     maxPredictionDrift: fraction.default(0.2),
   })

@@ -43,7 +43,7 @@ export function scriptExitCode(err: unknown, usage: string): number {
 }
 
 const thresholdUsage =
-  '[--weight <0-1>] [--bake-seconds <s>] [--min-requests <n>] [--max-error-rate <0-1>] [--max-latency-ratio <r>] [--max-prediction-drift <0-1>]';
+  '[--weight <0-1>] [--bake-seconds <s>] [--min-requests <n>] [--max-error-rate <0-1>] [--max-latency-ratio <r>] [--min-latency-increase-ms <ms>] [--max-prediction-drift <0-1>]';
 
 export const usage = `Usage: npm run models -- <command> <model> [arguments] [options]
   start <model> --training <training-input.json> [--servers <url,url>|none] [--alias <alias>] [--approval]

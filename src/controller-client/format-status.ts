@@ -91,6 +91,7 @@ function thresholdsLine({ thresholds: t }: ControllerState): string {
     `min requests ${t.minRequests}`,
     `max error rate ${t.maxErrorRate}`,
     `max latency ratio ${t.maxLatencyRatio}`,
+    ...(t.minLatencyIncreaseMs === undefined ? [] : [`min latency increase ${t.minLatencyIncreaseMs} ms`]),
     `max prediction drift ${t.maxPredictionDrift}`,
   ].join(', ');
 }

@@ -18,6 +18,7 @@ export const thresholdFlags = {
   'min-requests': 'minRequests',
   'max-error-rate': 'maxErrorRate',
   'max-latency-ratio': 'maxLatencyRatio',
+  'min-latency-increase-ms': 'minLatencyIncreaseMs',
   'max-prediction-drift': 'maxPredictionDrift',
 } as const satisfies Record<string, keyof CanaryThresholds>;
 

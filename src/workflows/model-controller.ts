@@ -114,6 +114,12 @@ const oneControllerPerModel = 'one-controller-per-model';
 const judgeLeftCanary = 'adopt-left-canary';
 
 /**
+ * Versioned change (`patched`): a canary's latency ratio above `maxLatencyRatio` rolls back only when its mean is also
+ * `minLatencyIncreaseMs` slower. Before, 1.72 ms against 1.06 ms rolled a healthy canary back as a model fault.
+ */
+const latencyIncreaseFloor = 'latency-increase-floor';
+
+/**
  * Versioned change (`patched`): an incident about another alias, or about a version the alias no longer serves, is
  * recorded and ignored. Before, it started a retrain like any other (a staging monitor retrained production).
  */
@@ -650,6 +656,7 @@ class Controller {
       predictions,
       patched(compareCanaryRefusals),
       patched(judgeWholeFleet),
+      patched(latencyIncreaseFloor),
     );
   }
 

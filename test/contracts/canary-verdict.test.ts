@@ -189,6 +189,22 @@ describe('judging a canary from the servers counters', function () {
     ]);
   });
 
+  it('does not roll back for a latency ratio at sub-millisecond means, where less than 1 ms is jitter', function () {
+    const fast = afterBake(counters(1000, 0, 1.06), counters(200, 0, 1.72));
+    const verdict = judgeCanary(before, fast, 1, 2, thresholds);
+    assert.equal(verdict.decision, 'promote', verdict.reasons.join(' '));
+    assert.ok(
+      verdict.reasons.includes(
+        "The canary's mean latency was 1.72 ms against the stable version's 1.06 ms, a ratio of 1.62, above the limit of 1.50 but only 0.66 ms slower, less than the 1.00 ms that counts.",
+      ),
+      verdict.reasons.join(' '),
+    );
+    // The floor is a threshold like the others; histories from before it replay without it.
+    const strict = canaryThresholdsSchema.parse({ ...thresholds, minLatencyIncreaseMs: 0.5 });
+    assert.equal(judgeCanary(before, fast, 1, 2, strict).decision, 'rollback');
+    assert.equal(judgeCanary(before, fast, 1, 2, thresholds, undefined, true, true, false).decision, 'rollback');
+  });
+
   it('rolls back a canary whose predictions drifted from the stable version, and reports every failed check', function () {
     const verdict = judgeCanary(before, afterBake(counters(1000, 0, 4), counters(200, 5, 9)), 1, 2, thresholds, {
       stableRows: 1000,
