@@ -77,9 +77,11 @@ export const numericCode = (value: unknown): number => (typeof value === 'number
 
 /**
  * A categorical feature's code. `known` is the value's index among the known categories when it is a string that is
- * one of them, else -1.
+ * one of them, else -1. "" is null: the model imputes it as one, and training read an empty cell as one, so
+ * monitoring must not count it as a category the reference never had.
  */
 export function categoryCode(value: unknown, known: number, side: string[]): number {
+  if (value === '') return codeNull;
   if (typeof value === 'string')
     return known >= 0 ? known : otherCode(side.push(JSON.stringify(wellFormedText(loggedText(value)))) - 1);
   if (typeof value === 'boolean') return value ? codeTrue : codeFalse;

@@ -130,8 +130,9 @@ describe('the prediction log', function () {
     }
     const { rows } = await readLog(store);
     assert.equal(rows.length, instances.length);
-    // A boolean feature's text is the boolean itself (as "yes" or "Y" would be): logged as the value monitoring compares.
-    const logged = [instances[0], instances[1], { ...instances[2], senior: false }];
+    // A boolean feature's text is the boolean itself (as "yes" or "Y" would be), and "" a null the model imputes:
+    // logged as the values monitoring compares with training's.
+    const logged = [instances[0], { ...instances[1], payment_method: null }, { ...instances[2], senior: false }];
     rows.forEach((row, k) => {
       assert.deepEqual(JSON.parse(row.features), logged[k]);
       assert.deepEqual(JSON.parse(row.output), answered[k]);

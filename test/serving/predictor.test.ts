@@ -74,7 +74,7 @@ describe('the Predictor shared by evaluation and the model server', function () 
 
   it("records each instance's raw values in the pass that validates it: the log rows equal those typed from the instances", async function () {
     const predictor = await load();
-    // Values a stranger sends: unseen categories (quotes, control and non-ASCII text), "" (imputed, logged as sent),
+    // Values a stranger sends: unseen categories (quotes, control and non-ASCII text), "" (imputed, logged as null),
     // numbers and booleans as categories, nulls, -0 and extreme numbers, keys in another order than the schema's.
     const odd = [
       { ...riskyCustomer, contract: 'weekly "trial" \u0001 ✓', region: '', senior: null },
@@ -103,7 +103,8 @@ describe('the Predictor shared by evaluation and the model server', function () 
       const order = predictor.features.map((f) => f.name);
       requests.flat().forEach((instance, i) => {
         const sent = instance as Record<string, unknown>;
-        assert.equal(rows[i]!.features, JSON.stringify(Object.fromEntries(order.map((n) => [n, sent[n]]))), `row ${i}`);
+        const logged = order.map((n) => [n, sent[n] === '' ? null : sent[n]]);
+        assert.equal(rows[i]!.features, JSON.stringify(Object.fromEntries(logged)), `row ${i}`);
       });
     } finally {
       await predictor.close();
