@@ -11,7 +11,7 @@
  * shifted customers, the monitoring Schedule triggered → drift → incident → one retraining child on the newest data →
  * gate → canary → promotion, and the server answering with the new version.
  *
- *   npm run demo [-- --keep] [-- --loop] [-- --trainer torch-tabular] [-- --epochs 30]
+ *   npm run demo [-- --keep] [-- --loop] [-- --trainer torch-tabular] [-- --epochs 30]   (--help: the options)
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -34,15 +34,49 @@ import { trainingPipeline } from '../src/workflows';
 
 const say = (line: string) => console.log(line);
 
+const usage = `Usage: npm run demo [-- [--keep] [--loop] [--trainer builtin-linear|torch-tabular] [--epochs <n>]]
+
+  --keep       leave the stack up (Web UI, workers, model server) until Ctrl-C
+  --loop       then close the loop: controller, drifting traffic, monitoring, retrain, canary, promotion
+  --trainer    the trainer of the churn model (default builtin-linear)
+  --epochs     training epochs, a whole number from 1 to 100000 (default 30)
+
+Environment: MLOPS_STATE_DIR (default .mlops), MLOPS_DEV_SERVER_PORT, MLOPS_DEV_UI_PORT, MLOPS_SERVE_PORT (README).`;
+
+/** The options, checked before anything starts; a mistake prints what is wrong and the usage (exit 2). */
+function demoOptions() {
+  const refuse = (reason: string): never => {
+    console.error(`${reason}\n\n${usage}`);
+    process.exit(2);
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        keep: { type: 'boolean', default: false },
+        loop: { type: 'boolean', default: false },
+        trainer: { type: 'string', default: 'builtin-linear' },
+        epochs: { type: 'string', default: '30' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+  if (values.help) {
+    say(usage);
+    process.exit(0);
+  }
+  const epochs = Number(values.epochs);
+  if (!/^\d+$/.test(values.epochs) || epochs < 1 || epochs > 100_000)
+    refuse(`--epochs must be a whole number from 1 to 100000, got "${values.epochs}"`);
+  if (values.trainer !== 'builtin-linear' && values.trainer !== 'torch-tabular')
+    refuse(`--trainer must be builtin-linear or torch-tabular, got "${values.trainer}"`);
+  return { ...values, epochs };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      keep: { type: 'boolean', default: false },
-      loop: { type: 'boolean', default: false },
-      trainer: { type: 'string', default: 'builtin-linear' },
-      epochs: { type: 'string', default: '30' },
-    },
-  });
+  const values = demoOptions();
   // The loop's monitoring check reads the prediction log as soon as traffic has run: write it every second.
   const config = loadConfig(values.loop ? { MLOPS_SERVE_LOG_FLUSH_MS: '1000', ...process.env } : process.env);
   const datasetPath = path.resolve('examples/churn.csv');
@@ -65,7 +99,7 @@ async function main(): Promise<void> {
       modelName: 'churn',
       dataset: { uri: datasetPath },
       target: 'churned',
-      trainer: { kind: values.trainer, hyperparameters: { epochs: Number(values.epochs) } },
+      trainer: { kind: values.trainer, hyperparameters: { epochs: values.epochs } },
     };
     const handle = await client.workflow.start(trainingPipeline, {
       taskQueue: taskQueues.pipeline,

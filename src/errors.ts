@@ -16,6 +16,11 @@ export interface ErrorSpec {
   readonly retryable: boolean;
   /** What the user should do about it. */
   readonly fix: string;
+  /**
+   * Placeholders of `fix` filled from the params, each with its default when the param is absent. Any other braces in
+   * a fix are literal (routes such as `/v1/models/{model}`).
+   */
+  readonly fixParams?: Readonly<Record<string, string>>;
   /** HTTP status the model server answers with, where the error can reach HTTP. */
   readonly httpStatus?: number;
 }
@@ -29,7 +34,9 @@ export const errorCatalogue = {
   MLOPS_ERR_PIPELINE_INPUT_INVALID: {
     message: 'Invalid {workflow} input:\n{problems}',
     retryable: false,
-    fix: 'Correct each listed field of the workflow input and start the workflow again; docs/pipeline-input.md describes every field.',
+    fix: 'Correct each listed field of the workflow input and start the workflow again; {inputDocs} describes every field.',
+    // The workflow's own input page: trainingPipeline's unless the refusing workflow names another (parseWorkflowInput).
+    fixParams: { inputDocs: 'docs/pipeline-input.md' },
   },
   MLOPS_ERR_ARTIFACT_URI_INVALID: {
     message: 'Artifact URI "{uri}" is invalid: {reason}',
@@ -130,6 +137,18 @@ export const errorCatalogue = {
     message: 'Feature column "{column}" of dataset "{source}" has no values (all {rows} rows are null)',
     retryable: false,
     fix: 'Leave the column out of the pipeline input field features, or fill it in the source and ingest it again; the snapshot manifest lists such columns under warnings.',
+  },
+  MLOPS_ERR_DATA_COLUMN_RESERVED: {
+    message:
+      'Columns of dataset "{source}" with a name the pipeline reserves for a column of its own: {columns} (reserved, compared regardless of case: {reserved})',
+    retryable: false,
+    fix: 'Rename the column in the source data (e.g. label instead of __label, row instead of __row), or drop it, and ingest and run again; docs/preprocessing.md ("Column names") lists the reserved names.',
+  },
+  MLOPS_ERR_DATA_FEATURE_NAME_CLASH: {
+    message:
+      'Dataset "{source}" gives two model input columns the same name (column names are compared regardless of case), so no trainer could tell them apart:\n{clashes}',
+    retryable: false,
+    fix: 'Rename the input column in the source data so it does not read as FEATURE=VALUE (a column "city=x" takes the name of the one-hot column of feature "city" for its value "x"; call it city_x), or leave it out of the pipeline input field features, or encode the other feature as ordinal (preprocessing.features.<name>.encoding); values of one feature that differ only in case ("Paris", "paris") need one spelling in the data, and a value "__unknown__" another spelling. Then ingest and run again; docs/preprocessing.md ("Column names") explains the rule.',
   },
   MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED: {
     message: 'The {warehouse} warehouse was chosen for dataset "{source}" but {missing} is not set',
@@ -476,6 +495,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Install Go 1.25 or newer (the first run builds the tool), or point the variable named above at a prebuilt binary.',
   },
+  MLOPS_ERR_DEV_SERVER_STATE_IN_USE: {
+    message:
+      'A Temporal dev server (process {pid}, {address}) already runs on the state folder {stateDir}: a second one on the same SQLite file would share its workflows and break it when it stops',
+    retryable: false,
+    fix: 'Use the running stack (its address and Web UI are above, or in {lockFile}), stop it (Ctrl-C where it runs, or kill {pid}), or give this one its own folder with MLOPS_STATE_DIR=<folder>.',
+  },
   MLOPS_ERR_DEV_SERVER_START_FAILED: {
     message: 'The {server} did not become ready at {address}: {reason}',
     retryable: true,
@@ -501,17 +526,26 @@ export function formatErrorMessage(code: ErrorCode, params: ErrorParams): string
   );
 }
 
+/** The code's fix with its `fixParams` placeholders filled (a param, else the default); other braces stay. */
+export function formatFix(code: ErrorCode, params: ErrorParams): string {
+  const spec: ErrorSpec = errorCatalogue[code];
+  const defaults = spec.fixParams ?? {};
+  return spec.fix.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    Object.hasOwn(defaults, name) ? String(params[name] ?? defaults[name]) : whole,
+  );
+}
+
 /**
  * Builds the failure for a catalogued error. The failure `type` is the code, so workflows and tests branch on it,
  * and `nonRetryable` comes from the catalogue, so Temporal does not retry what cannot succeed.
  */
 export function mlopsError(code: ErrorCode, params: ErrorParams = {}, cause?: Error): ApplicationFailure {
-  const spec: ErrorSpec = errorCatalogue[code];
-  const details: MlopsErrorDetails = { code, fix: spec.fix, params };
+  const fix = formatFix(code, params);
+  const details: MlopsErrorDetails = { code, fix, params };
   return ApplicationFailure.create({
     type: code,
-    message: `${code}: ${formatErrorMessage(code, params)}\nFix: ${spec.fix}`,
-    nonRetryable: !spec.retryable,
+    message: `${code}: ${formatErrorMessage(code, params)}\nFix: ${fix}`,
+    nonRetryable: !errorCatalogue[code].retryable,
     details: [details],
     cause,
   });

@@ -68,6 +68,45 @@ export interface DevServerOptions {
   log?: Log;
 }
 
+/** `temporal.lock` in the state folder: the dev server that uses its SQLite file, while it runs. */
+interface StateLock {
+  pid: number;
+  address: string;
+  uiUrl?: string;
+}
+
+/**
+ * Two dev servers on one SQLite file share their workflows and break each other (a second `npm run demo` beside one
+ * kept up): a lock naming a live server process refuses the second. A lock whose process is gone (killed without
+ * its stop) is stale and replaced.
+ */
+function refuseStateInUse(lockFile: string, stateDir: string): void {
+  let lock: StateLock;
+  try {
+    lock = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as StateLock;
+  } catch {
+    return; // none, or unreadable: nothing holds the folder
+  }
+  if (!isAlive(lock.pid)) return;
+  throw mlopsError('MLOPS_ERR_DEV_SERVER_STATE_IN_USE', {
+    pid: lock.pid,
+    address: lock.uiUrl ? `${lock.address}, Web UI ${lock.uiUrl}` : lock.address,
+    stateDir,
+    lockFile,
+  });
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A free loopback TCP port (the OS picks it; it is released before the server binds it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -112,12 +151,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-ip', '127.0.0.1']),
     ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
   ];
+  const lockFile = path.join(options.stateDir, 'temporal.lock');
+  refuseStateInUse(lockFile, options.stateDir);
   const out = fs.openSync(logFile, 'a');
   const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
   fs.closeSync(out);
-  // If this process dies without stopping the server, take the server down with it: no stray processes.
-  const stop = superviseChild(child);
   const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
+  const lock: StateLock = { pid: child.pid ?? -1, address, uiUrl };
+  fs.writeFileSync(lockFile, `${JSON.stringify(lock)}\n`);
+  // If this process dies without stopping the server, take the server down with it: no stray processes.
+  const stopChild = superviseChild(child);
+  const stop = async () => {
+    await stopChild();
+    fs.rmSync(lockFile, { force: true });
+  };
   const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop };
   try {
     await waitUntilReady(child, address, uiUrl, options.readyTimeoutMs ?? 90_000, logFile);

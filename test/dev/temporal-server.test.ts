@@ -44,6 +44,35 @@ describe('the Temporal dev server module', function () {
     }
   });
 
+  it('refuses a second server on a state folder a running one uses, and takes over one a killed server left', async function () {
+    const stateDir = tempDir('in-use');
+    const lockFile = path.join(stateDir, 'temporal.lock');
+    const first = await startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false });
+    try {
+      const { pid } = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as { pid: number };
+      await assert.rejects(
+        startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false }),
+        (err: unknown) =>
+          err instanceof ApplicationFailure &&
+          err.type === 'MLOPS_ERR_DEV_SERVER_STATE_IN_USE' &&
+          err.nonRetryable &&
+          err.message.includes(`(process ${pid}, ${first.address})`) &&
+          /MLOPS_STATE_DIR=<folder>/.test(err.message),
+      );
+      // The first server was not disturbed.
+      const connection = await Connection.connect({ address: first.address });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+    } finally {
+      await first.stop();
+    }
+    assert.equal(fs.existsSync(lockFile), false, 'a stopped server leaves no lock');
+    // A lock whose process is gone (a server killed without its stop) does not hold the folder.
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: 2 ** 22 + 1, address: '127.0.0.1:1' }));
+    const again = await startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false });
+    await again.stop();
+  });
+
   it('stops with a catalogued error that says how to install the CLI when there is no CLI and no Go', function () {
     const savedPath = process.env.PATH;
     process.env.PATH = tempDir('empty-path');
