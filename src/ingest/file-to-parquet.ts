@@ -266,7 +266,17 @@ function csvRowError(source: SourceFile, line: number, message: string, header: 
     problem = quotable(source, firstLines(message.split('\n').slice(2).join(' ')) || firstLines(message));
   }
   const quote = source.quoteLines ? ` (${JSON.stringify(original.slice(0, 120))})` : '';
-  return mlopsError('MLOPS_ERR_DATA_ROW_MALFORMED', { source: source.uri, line, problem: `${problem}${quote}` });
+  // A header read as one column holding semicolons: a file separated by semicolons whose rows also hold commas
+  // (decimal commas), so the reader took the comma for the separator.
+  const semicolons =
+    header.length === 1 && header[0]!.includes(';')
+      ? '; its header is one column holding semicolons: the file seems separated by semicolons, save it with commas (and decimal points)'
+      : '';
+  return mlopsError('MLOPS_ERR_DATA_ROW_MALFORMED', {
+    source: source.uri,
+    line,
+    problem: `${problem}${quote}${semicolons}`,
+  });
 }
 
 function empty(source: SourceFile, reason: string): Error {

@@ -454,6 +454,18 @@ describe('ingestDataset', function () {
       );
     });
 
+    it('says a file seems separated by semicolons when its header reads as one column holding them', async function () {
+      // A spreadsheet's export with decimal commas: the reader takes the comma for the separator.
+      const csv = 'Preis;Größe;Mitglied;Ziel\n12,5;3;ja;1\n8;2;nein;0\n';
+      const { root, ingest } = harness();
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('semicolons.csv', csv) }),
+        'MLOPS_ERR_DATA_ROW_MALFORMED',
+        /semicolons\.csv" cannot be parsed at line 2: the row has 2 fields but the header has 1 .*; its header is one column holding semicolons: the file seems separated by semicolons, save it with commas/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
     it('counts every way of writing a number when it checks a text column for stray words', async function () {
       // Eight of the nine values read as numbers (signs, a leading point or space, an exponent, inf and NaN): the
       // column is mostly numeric, so the one word makes it a mixed-types error that counts them all.
