@@ -113,7 +113,7 @@ function chooseEvidently(facts: ColumnFacts, threshold?: number): TestChoice {
   const why =
     `with no drift at all the JS distance of ${facts.currentRows.toLocaleString('en-US')} window rows over ` +
     `${facts.buckets} buckets is about ${noise.typical.toFixed(3)} (noise alone reaches ` +
-    `${threshold ?? chosen.threshold} in ${percent(noise.falseAlarm)} of windows)`;
+    `${threshold ?? chosen.threshold} in ${percent(noise.falseAlarm)} of windows by a χ² estimate, more where buckets are sparse)`;
   if (threshold !== undefined)
     return { ...chosen, note: `${why}; your threshold is kept: raise it, or use a window of more rows` };
   return {
