@@ -1,7 +1,7 @@
 /**
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
- * [--muted a,b] [--threshold name=value …] [--labels <uri> [--id-column request_id] [--label-column label]
- * [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
+ * [--muted a,b] [--threshold name=value …] [--dataset-drift-share 0.2] [--labels <uri> [--id-column request_id]
+ * [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
  * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model> [--alias staging]` deletes it.
  * Both refuse a model name or alias the registry cannot hold. Connects to the Temporal server of the config
  * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
@@ -31,7 +31,7 @@ import { connectTemporalClient } from '../src/temporal-client';
 
 const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
-      [--muted <feature>,<feature>] [--threshold <feature>=<value> …]
+      [--muted <feature>,<feature>] [--threshold <feature>=<value> …] [--dataset-drift-share <share>]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
   npm run monitoring -- unschedule <model> [--alias <alias>]
 <alias>: a registry alias (lower-case letters, digits and "-"; default production), one schedule each; both commands
@@ -44,6 +44,7 @@ const options = {
   preset: { type: 'string' },
   muted: { type: 'string' },
   threshold: { type: 'string', multiple: true },
+  'dataset-drift-share': { type: 'string' },
   labels: { type: 'string' },
   'id-column': { type: 'string' },
   'label-column': { type: 'string' },
@@ -78,6 +79,7 @@ const flagOf: Record<string, string> = {
   preset: '--preset',
   muted: '--muted',
   thresholds: '--threshold',
+  datasetDriftShare: '--dataset-drift-share',
   labels: '--labels',
   'labels.idColumn': '--id-column',
   'labels.labelColumn': '--label-column',
@@ -92,6 +94,8 @@ function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
   if (values.muted) input.muted = values.muted.split(',').filter((f) => f !== '');
   if (values.threshold) input.thresholds = thresholdsOf(values.threshold);
+  // Given at all, it is checked: an empty or non-numeric value is a number the schema refuses (0, NaN).
+  if (values['dataset-drift-share'] !== undefined) input.datasetDriftShare = Number(values['dataset-drift-share']);
   if (values.labels)
     input.labels = {
       uri: values.labels,

@@ -474,6 +474,7 @@ export const errorCatalogue = {
       'A model controller for "{model}" must run under workflow id {expected}, not {workflowId}: monitoring signals that id, and two controllers of one model would undo each other\'s deployment moves',
     retryable: false,
     fix: 'Start it with `npm run models -- start <model> --training <training-input.json>`, or with `--workflow-id {expected}` on `temporal workflow start --type modelController`; a controller already running under that id is the one to use (`npm run models -- status <model>`).',
+    fixParams: { expected: 'model-controller-<model>' },
   },
   MLOPS_ERR_CLI_ARGUMENT_INVALID: {
     message: 'Argument {argument} of `npm run {script} -- {command}` is invalid: {reason}',
@@ -500,6 +501,7 @@ export const errorCatalogue = {
       'A Temporal dev server (process {pid}, {address}) already runs on the state folder {stateDir}: a second one on the same SQLite file would share its workflows and break it when it stops',
     retryable: false,
     fix: 'Use the running stack (its address and Web UI are above, or in {lockFile}), stop it (Ctrl-C where it runs, or kill {pid}), or give this one its own folder with MLOPS_STATE_DIR=<folder>.',
+    fixParams: { lockFile: 'temporal.lock in the state folder', pid: '<pid>' },
   },
   MLOPS_ERR_DEV_SERVER_START_FAILED: {
     message: 'The {server} did not become ready at {address}: {reason}',

@@ -59,6 +59,14 @@ const isoTime = z
 /** The longest lag: a week (rows are flushed within seconds; a longer lag is a mistake, not a safety margin). */
 export const maxLagSeconds = 7 * 24 * 3600;
 
+/** Where an invalid monitorModel input's fix sends the user: the page that describes each field of it. */
+export const monitorModelInputDocs = 'docs/monitoring.md ("The monitoring run")';
+
+const driftShareText = 'must be a share of the unmuted features in (0, 1], e.g. 0.2 for one feature in five';
+
+/** A share of features: above 0 (0 would call every window drifted) and at most 1 (every feature). */
+const driftShare = z.number({ invalid_type_error: driftShareText }).gt(0, driftShareText).max(1, driftShareText);
+
 /** Input of the `monitorModel` workflow (one run per schedule tick). */
 export const monitorModelInputSchema = z
   .object({
@@ -81,6 +89,12 @@ export const monitorModelInputSchema = z
     labels: labelsSourceSchema.optional(),
     /** Drop of the live metric that is an incident, in the metric's units; default: {@link defaultAccuracyDrop}. */
     accuracyDrop: z.number().positive().finite().optional(),
+    /**
+     * The dataset drifts (a drift incident) when at least this share of the unmuted features drift; default: the
+     * preset's (evidently 0.5, vertex any one feature). With few features one column is a small share: of 5
+     * features, 0.2 makes one drifted column an incident.
+     */
+    datasetDriftShare: driftShare.optional(),
     /**
      * Which prediction log the drift window is counted on: the Parquet files in the artifact store (DuckDB), or the
      * BigQuery table the model server streams to (`MLOPS_SERVE_LOG_BIGQUERY_TABLE` on the workers). @default 'parquet'
@@ -105,6 +119,8 @@ export interface CheckModelDriftInput {
   preset?: 'evidently' | 'vertex';
   thresholds?: Record<string, number>;
   muted?: string[];
+  /** The share of unmuted features that makes dataset drift; default: the preset's. */
+  datasetDriftShare?: number;
   /** The log counted: Parquet (DuckDB) or the BigQuery log table. @default 'parquet' */
   log?: 'parquet' | 'bigquery';
 }

@@ -89,13 +89,20 @@ function bucketChart(c: ColumnDrift): Spec {
   ]);
   return {
     $schema: schema,
-    // The step is per bar (each bucket has two: reference and window).
-    width: { step: Math.max(7, Math.min(20, 170 / c.buckets.labels.length)) },
+    // The card's width, whatever the bucket count: a width per bucket drew 51 categories or 63 grid values past the
+    // card, over its neighbour. Labels that would overlap at that width are thinned (every other one, as needed).
+    width: 'container',
     height: 150,
     data: { values },
     mark: { type: 'bar' },
     encoding: {
-      x: { field: 'bucket', type: 'nominal', sort: null, title: null, axis: { labelAngle: -40, labelLimit: 90 } },
+      x: {
+        field: 'bucket',
+        type: 'nominal',
+        sort: null,
+        title: null,
+        axis: { labelAngle: -40, labelLimit: 90, labelOverlap: true },
+      },
       xOffset: { field: 'side', type: 'nominal' },
       y: { field: 'share', type: 'quantitative', title: 'share of rows', axis: { format: '.0%' } },
       color: {
@@ -178,8 +185,8 @@ table.summary th,table.summary td{padding:5px 10px;border-bottom:1px solid #eaee
 table.summary th{background:#f6f8fa}table.summary .num{text-align:right;font-variant-numeric:tabular-nums}
 table.summary small{color:#57606a}
 .bad{color:#cf222e;font-weight:600}.good{color:#1a7f37}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
-.column{padding:12px}.note{color:#57606a;margin:0 0 8px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(420px,100%),1fr));gap:12px}
+.column{padding:12px;min-width:0}.column .chart{display:block;width:100%}.note{color:#57606a;margin:0 0 8px}
 .quantiles{margin:2px 0 6px;font-size:12px;color:#57606a;display:flex;flex-wrap:wrap;gap:2px 10px}
 .quantiles b{color:#1f2328;font-weight:600}
 footer{color:#57606a;font-size:12px;padding:24px}`;

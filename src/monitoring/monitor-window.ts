@@ -102,6 +102,7 @@ export async function checkModelDrift(
     preset: input.preset,
     thresholds: input.thresholds,
     muted: input.muted,
+    datasetDriftShare: input.datasetDriftShare,
   });
   const prediction = predictionDriftOf(predictionRef, counted.predictionCounts, input);
   const files = monitoringFiles(store, input.modelName, input.runId);

@@ -32,7 +32,7 @@ import type {
   MonitorModelResult,
   MonitoringIncident,
 } from '../contracts/monitoring';
-import { monitorModelInputSchema } from '../contracts/monitoring';
+import { monitorModelInputDocs, monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
@@ -52,7 +52,7 @@ const windowCheck = {
 const monitoring = proxyActivities<MonitoringActivities>(windowCheck);
 
 export async function monitorModel(rawInput: MonitorModelInput): Promise<MonitorModelResult> {
-  const spec = parseWorkflowInput(monitorModelInputSchema, rawInput, 'monitorModel');
+  const spec = parseWorkflowInput(monitorModelInputSchema, rawInput, 'monitorModel', monitorModelInputDocs);
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
   const info = workflowInfo();
   const runId = `${info.workflowId}/${info.runId}`;
@@ -76,6 +76,7 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
         preset: spec.preset,
         thresholds: spec.thresholds,
         muted: spec.muted,
+        datasetDriftShare: spec.datasetDriftShare,
         ...(spec.log === 'bigquery' && { log: spec.log }),
       })
       .catch((err: unknown) => {

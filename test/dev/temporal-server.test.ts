@@ -57,7 +57,8 @@ describe('the Temporal dev server module', function () {
           err.type === 'MLOPS_ERR_DEV_SERVER_STATE_IN_USE' &&
           err.nonRetryable &&
           err.message.includes(`(process ${pid}, ${first.address})`) &&
-          /MLOPS_STATE_DIR=<folder>/.test(err.message),
+          /MLOPS_STATE_DIR=<folder>/.test(err.message) &&
+          err.message.includes(`or kill ${pid})`),
       );
       // The first server was not disturbed.
       const connection = await Connection.connect({ address: first.address });

@@ -1,6 +1,7 @@
 /**
  * The drift report in headless Chromium: every chart drawn from disk with no page error, console error or network
- * request, the drifted column charted, the history chart drawn, a hostile column name shown as text.
+ * request, the drifted column charted, the history chart drawn, a hostile column name shown as text, and every chart
+ * inside its card however many buckets it has.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -94,4 +95,69 @@ describe('the drift report in headless Chromium', function () {
     await page.screenshot({ path: path.join(shotDir, 'drift-report.png'), fullPage: true });
     await page.close();
   });
+
+  it('draws each chart inside its card, for a 63-value grid and a 51-bucket category, at three widths', async () => {
+    const report = await manyBucketsReport();
+    assert.deepEqual(
+      report.columns.map((c) => [c.input, c.kind, c.buckets.labels.length]),
+      [
+        ['score', 'numeric', 64],
+        ['store', 'categorical', 51],
+      ],
+      '63 grid values and "other"; 50 stores kept and "other"',
+    );
+    assert.deepEqual(report.dataset.driftedColumns, ['score', 'store'], 'both are charted');
+    const file = path.join(tempDir('drift-report-buckets'), 'report.html');
+    fs.writeFileSync(file, await renderDriftReport({ title: 'shop', window: '2026-12-01', report }));
+    for (const width of [1280, 900, 480]) {
+      const page = await browser.newPage({ viewport: { width, height: 900 } });
+      await page.goto(`file://${file}`);
+      await page.waitForSelector('body:not([data-charts="pending"])');
+      assert.equal(await page.getAttribute('body', 'data-charts'), 'ready');
+      // The chart's element (svg or canvas) and each of its texts (tick labels, legend) against the card's box.
+      const cards = await page.locator('article.column').all();
+      assert.deepEqual(await Promise.all(cards.map((card) => card.locator('h3').innerText())), ['score', 'store']);
+      for (const card of cards) {
+        const name = await card.locator('h3').innerText();
+        const box = (await card.boundingBox())!;
+        assert.equal(await card.locator('svg.marks, canvas').count(), 1, `${name} at ${width} px holds its chart`);
+        let beyond = 0;
+        for (const drawn of await card.locator('svg, canvas, svg text').all()) {
+          const r = await drawn.boundingBox();
+          if (!r) continue;
+          const [right, bottom] = [r.x + r.width - (box.x + box.width), r.y + r.height - (box.y + box.height)];
+          beyond = Math.max(beyond, box.x - r.x, right, box.y - r.y, bottom);
+        }
+        assert.ok(beyond <= 0.5, `${name} at ${width} px: drawn ${beyond.toFixed(1)} px outside its card`);
+      }
+      await page.close();
+    }
+  });
 });
+
+/**
+ * A shop's traffic: `score` takes 63 values (an exact grid), `store` 120 (the reference keeps the 50 most frequent,
+ * store-7 among them, and "other"). The window bunches scores below 40 and sends 30 % of its rows to store-7.
+ */
+function manyBucketsReport(): Promise<DriftReport> {
+  const rows = (store: string, score: string) =>
+    `(SELECT ${score} AS score, ${store} AS store, i AS __row FROM range(0, 20000) AS t(i))`;
+  const usual = `CASE WHEN i % 3 = 0 THEN concat('store-', i % 50) ELSE concat('store-', i % 120) END`;
+  return withDuckDb(
+    async (db) => {
+      const query = (sql: string) => db.query(sql);
+      await db.run(`CREATE TABLE shop AS SELECT * FROM ${rows(usual, 'i % 63')}`);
+      const reference = await computeDriftReference(query, duckDbDialect, {
+        from: 'shop',
+        columns: [
+          { name: 'score', numeric: true },
+          { name: 'store', numeric: false },
+        ],
+        sample: { from: 'shop', rowNumber: '__row', size: 100_000 },
+      });
+      const window = rows(`CASE WHEN i % 10 < 3 THEN 'store-7' ELSE ${usual} END`, '(i * 7) % 40');
+      return computeDrift(query, duckDbDialect, { from: window, reference });
+    },
+    { threads: 1 },
+  );
+}

@@ -207,6 +207,7 @@ describe('modelController (fake activities)', function () {
           err.cause?.message ?? '',
           /MLOPS_ERR_CONTROLLER_WORKFLOW_ID.*"churn" must run under workflow id model-controller-churn, not my-churn-controller/,
         );
+        assert.match(err.cause?.message ?? '', /--workflow-id model-controller-churn` on `temporal workflow start/);
         return true;
       });
       assert.equal(fakes.moves.length, 0, 'it moved no deployment');
