@@ -22,6 +22,7 @@ import {
   preprocessingSpecSchema,
   specContextProblems,
 } from '../contracts/preprocessing-spec';
+import { reservedColumns, reservedColumnsIn } from './column-names';
 import { missingCategory } from './transform-sql';
 
 export interface NumericPlan {
@@ -74,8 +75,12 @@ export interface PreprocessingPlan {
   leftOut: LeftOutColumn[];
 }
 
-/** Validates the spec (every problem at once), resolves it per feature and hashes the result. */
+/**
+ * Validates the snapshot's column names and the spec (every problem at once), resolves the spec per feature and hashes
+ * the result.
+ */
 export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
+  rejectReservedColumns(input);
   const { features, leftOut } = selectFeatures(input);
   const parsed = preprocessingSpecSchema.safeParse(input.preprocessing ?? {});
   const problems: SpecProblem[] = parsed.success
@@ -107,6 +112,21 @@ export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
   };
   const specHash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
   return { specHash, spec, features: planned.plans, split, leftOut };
+}
+
+/**
+ * Every snapshot column is carried beside the pipeline's own through splitting, so any column, feature or not, with a
+ * reserved name would be mistaken for one of them (or, for `file_row_number`, stop DuckDB from reading the snapshot).
+ */
+function rejectReservedColumns(input: PreprocessInput): void {
+  const reserved = reservedColumnsIn(input.columns.map((c) => c.name));
+  if (reserved.length) {
+    throw mlopsError('MLOPS_ERR_DATA_COLUMN_RESERVED', {
+      source: input.snapshotId,
+      columns: reserved.map((name) => JSON.stringify(name)).join(', '),
+      reserved: reservedColumns.join(', '),
+    });
+  }
 }
 
 function roughSpec(spec: unknown): PreprocessingSpec {

@@ -15,17 +15,37 @@ export interface ContractFlagValues {
 }
 
 /**
- * A column name inside the comma-separated `--feature-columns`: `%` and `,` percent-encoded (`%25`, `%2C`), so a
- * one-hot column of a category such as "Oslo, NO" stays one name. Names without either are passed as they are;
- * trainers decode each name with any URL-decoding function (docs/trainer-contract.md).
+ * Characters percent-encoded (as UTF-8, like `encodeURIComponent`) in a name inside the comma-separated
+ * `--feature-columns`: `%` and `,` so a one-hot column of a category such as "Oslo, NO" stays one name, and every
+ * whitespace and control character so a trainer that trims or splits its arguments cannot change a name (the one-hot
+ * column of "Paris " keeps its trailing space). Every other character, `=`, quotes and non-ASCII letters included, is
+ * passed as it is.
+ */
+const escapedInName = /[%,\s\p{Cc}]/gu;
+
+/**
+ * A column name as it appears inside `--feature-columns`: `city=Oslo, NO` becomes `city=Oslo%2C%20NO`. Trainers decode
+ * each name with any URL-decoding function (docs/trainer-contract.md), which gives back the name exactly.
  */
 export function encodeColumnName(name: string): string {
-  return name.replace(/%/g, '%25').replace(/,/g, '%2C');
+  return name.replace(escapedInName, (c) => encodeURIComponent(c));
 }
 
-/** The inverse of {@link encodeColumnName} for a whole `--feature-columns` value. */
+/**
+ * The inverse of {@link encodeColumnName} for a whole `--feature-columns` value: split on commas, then each run of
+ * `%XX` escapes decoded as UTF-8. Nothing is trimmed. A `%` that starts no valid escape is kept as it is, as Python's
+ * `urllib.parse.unquote` keeps it, so a name typed by hand ("growth 50%") still reads.
+ */
 export function decodeColumnNames(value: string): string[] {
-  return value.split(',').map((name) => name.replace(/%2C/gi, ',').replace(/%25/g, '%'));
+  return value.split(',').map((name) => name.replace(/(%[0-9a-f]{2})+/gi, decodeEscapes));
+}
+
+function decodeEscapes(escapes: string): string {
+  try {
+    return decodeURIComponent(escapes);
+  } catch {
+    return escapes; // not UTF-8: left as written
+  }
 }
 
 export function trainerContractFlags(values: ContractFlagValues): string[] {

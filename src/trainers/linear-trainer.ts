@@ -79,17 +79,35 @@ function parse(argv: string[]): Args {
   const hyper = linearHyperparametersSchema.strip().safeParse(JSON.parse(values.hyperparameters ?? '{}'));
   if (!hyper.success)
     usage(`--hyperparameters: ${hyper.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const featureColumns = decodeColumnNames(values['feature-columns']!);
+  checkColumnNames(featureColumns, values['label-column']!);
   return {
     train: toPath(values.train!),
     validation: toPath(values.validation!),
     output: toPath(values.output!),
     task: values.task === 'regression' ? 'regression' : 'classification',
     labelColumn: values['label-column']!,
-    featureColumns: decodeColumnNames(values['feature-columns']!),
+    featureColumns,
     hyper: hyper.data,
     seed: Number(values.seed ?? 42),
     resumeFrom: values['resume-from'] ? toPath(values['resume-from']) : undefined,
   };
+}
+
+/** DuckDB, which reads the splits, compares column names regardless of ASCII case: two such names read one column. */
+function checkColumnNames(features: string[], label: string): void {
+  const seen = new Map<string, string>();
+  for (const [i, name] of [...features, label].entries()) {
+    if (name === '') usage(`--feature-columns has an empty name at position ${i + 1}`);
+    const key = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    const earlier = seen.get(key);
+    if (earlier !== undefined)
+      usage(
+        `column ${JSON.stringify(name)} is named twice in --feature-columns and --label-column` +
+          (earlier === name ? '' : ` (as ${JSON.stringify(earlier)}: names are compared regardless of case)`),
+      );
+    seen.set(key, name);
+  }
 }
 
 function usage(message: string): never {

@@ -87,6 +87,43 @@ describe('the built-in linear trainer (src/trainers/linear-trainer.ts)', functio
     const model = await loadOnnxModel(fs.readFileSync(path.join(output, 'model.onnx')), 'model.onnx', names.length);
     await model.close();
   });
+
+  it('takes names with edge spaces, tabs and non-ASCII letters exactly, never trimmed', async function () {
+    const dir = tempDir('linear-spaced-names');
+    const dataset = await writeSyntheticDataset(dir, 'regression-csv', 300);
+    const names = ['city=Paris ', '\tcity=  padded  ', 'city=Zürich=東京'];
+    const split = await splitFiles(dir, dataset.file, names);
+    const output = trainRegression(dir, split, names);
+    const model = await loadOnnxModel(fs.readFileSync(path.join(output, 'model.onnx')), 'model.onnx', names.length);
+    await model.close();
+  });
+
+  it('refuses the label among the features, or two names DuckDB reads as one column, with exit code 2', async function () {
+    const dir = tempDir('linear-twice');
+    const dataset = await writeSyntheticDataset(dir, 'regression-csv', 100);
+    const split = await splitFiles(dir, dataset.file);
+    for (const [featureColumns, message] of [
+      [[...features, '__label'], /column "__label" is named twice in --feature-columns and --label-column/],
+      [['size', 'SIZE'], /column "SIZE" is named twice .* \(as "size": names are compared regardless of case\)/],
+    ] as const) {
+      const argv = [
+        ...trainerCommand(testConfig(), 'builtin-linear'),
+        ...trainerContractFlags({
+          ...split,
+          transform: 'unused.json',
+          output: path.join(dir, 'out'),
+          task: 'regression',
+          labelColumn: '__label',
+          featureColumns: [...featureColumns],
+          hyperparameters: {},
+          seed: 7,
+        }),
+      ];
+      const run = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, message);
+    }
+  });
 });
 
 function rmse(predictions: ArrayLike<number>, targets: number[]): number {

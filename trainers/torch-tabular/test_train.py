@@ -5,6 +5,7 @@ The trainer runs as a subprocess (as temporal-mlops runs it) on small synthetic 
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
@@ -13,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -258,6 +260,47 @@ def test_csv_and_npz_inputs_give_the_same_model_as_parquet(binary, tmp_path):
         assert (tmp_path / kind / "model.onnx").read_bytes() == (binary["out"] / "model.onnx").read_bytes(), kind
 
 
+# One-hot columns of categories with edge spaces, commas, quotes, "=", non-ASCII letters, and a literal "%2C".
+ODD_NAMES = ["city=Paris ", "city=  padded  ", "city=a,b", 'city=say "hi"', "city=Zürich=東京", "share 50%2C\tof all"]
+ODD_LABEL = " label, as named "
+
+
+def encode_name(name: str) -> str:
+    """A name inside --feature-columns, encoded as src/trainers/contract-flags.ts encodes it."""
+    return "".join(quote(c, safe="") if c in "%," or c.isspace() or unicodedata.category(c) == "Cc" else c
+                   for c in name)
+
+
+def test_feature_names_are_taken_exactly_as_decoded_never_trimmed(binary, tmp_path):
+    renamed = dict(zip(FEATURES + ["label"], ODD_NAMES + [ODD_LABEL]))
+    features = [encode_name(n) for n in ODD_NAMES]
+    assert not any(c.isspace() for c in ",".join(features))
+    for name, src in (("train", binary["train"]), ("val", binary["val"])):
+        cols = pq.read_table(src).to_pydict()
+        write_parquet(tmp_path / f"{name}.parquet", {renamed[k]: v for k, v in cols.items()})
+        keys = ["label"] + FEATURES
+        with open(tmp_path / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerow([renamed[k] for k in keys])  # quotes the names holding commas or quotes
+            np.savetxt(f, np.stack([np.asarray(cols[k]) for k in keys], axis=1), delimiter=",", fmt="%.17g")
+    for kind in ("parquet", "csv"):
+        proc = run_trainer(tmp_path / f"train.{kind}", tmp_path / f"val.{kind}", tmp_path / kind, label=ODD_LABEL,
+                           features=features)
+        assert_ok(proc)
+        # The same data under other names: the same model, byte for byte.
+        assert (tmp_path / kind / "model.onnx").read_bytes() == (binary["out"] / "model.onnx").read_bytes(), kind
+
+
+def test_a_name_is_never_trimmed_even_unencoded(tmp_path):
+    cols = binary_data(200, 21)
+    write_parquet(tmp_path / "train.parquet", {"city=Paris": cols["x0"], **cols})
+    write_parquet(tmp_path / "val.parquet", {"city=Paris": cols["x0"], **cols})
+    # "city=Paris " is another column than "city=Paris" (the one-hot columns of "Paris " and "Paris").
+    proc = run_trainer(tmp_path / "train.parquet", tmp_path / "val.parquet", tmp_path / "out",
+                       features=["city=Paris "], hp={**FULL_HP, "epochs": 1})
+    assert proc.returncode == 2, proc.stderr
+    assert "column 'city=Paris ' not found" in proc.stderr, proc.stderr
+
+
 def test_export_onnx_false_writes_metrics_only(binary, tmp_path):
     proc = run_trainer(binary["train"], binary["val"], tmp_path / "out", hp={**FULL_HP, "epochs": 1,
                                                                               "export_onnx": False})
@@ -306,6 +349,9 @@ def _bad_case(tmp_path, name):
     elif name == "validation-label-unknown-class":
         val_cols["label"][3] = 4.0
         expect = "'label'"
+    elif name == "empty-feature-name":
+        kw["features"] = FEATURES[:2] + [""] + FEATURES[2:]
+        expect = "empty name at position 3"
     elif name == "bad-hyperparameters":
         kw["hp"] = {"epochs": "many"}
         expect = "'epochs'"
@@ -318,7 +364,8 @@ def _bad_case(tmp_path, name):
 
 
 @pytest.mark.parametrize("case", ["missing-file", "missing-feature", "missing-label", "empty", "nan-feature",
-                                  "label-out-of-range", "validation-label-unknown-class", "bad-hyperparameters"])
+                                  "label-out-of-range", "validation-label-unknown-class", "empty-feature-name",
+                                  "bad-hyperparameters"])
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, case):
     train, val, kw, expect = _bad_case(tmp_path, case)
     out = tmp_path / "out"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import math
@@ -218,9 +219,10 @@ def read_columns(path: Path, uri: str, columns: list[str]) -> dict[str, np.ndarr
             raise InputError(f"cannot read {hint_uri} as .npz: {e}")
     elif name.endswith(".csv"):
         try:
-            with open(path, "r", newline="") as f:
-                header = f.readline().strip()
-            available = [h.strip().strip('"') for h in header.split(",")] if header else []
+            with open(path, "r", newline="", encoding="utf-8-sig") as f:
+                # The header as CSV (a quoted name may hold commas), in UTF-8 whatever the locale, each name exactly
+                # as written: never trimmed.
+                available = next(csv.reader(f), [])
             idx = {c: i for i, c in enumerate(available)}
             wanted = [c for c in columns if c in idx]
             if wanted and not any(c not in idx for c in columns):
@@ -229,6 +231,8 @@ def read_columns(path: Path, uri: str, columns: list[str]) -> dict[str, np.ndarr
                 data = {c: arr[:, i] for i, c in enumerate(wanted)}
             else:
                 data = {}
+        except csv.Error as e:
+            raise InputError(f"cannot read the header line of {hint_uri} as CSV: {e}")
         except ValueError as e:
             msg = str(e).splitlines()[0] if str(e) else "not numeric"
             m = re.search(r"column (\d+)", msg)
@@ -536,12 +540,26 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def parse_feature_columns(value: str) -> list[str]:
+    """The names in --feature-columns: comma-separated, each percent-decoded and otherwise taken exactly as given.
+
+    A name is never trimmed: the one-hot column of the category "Paris " ends in a space (sent as "city=Paris%20"),
+    and "city=Paris" may be another column (docs/trainer-contract.md).
+    """
+    if value == "":
+        raise InputError("--feature-columns is empty; pass the feature column names, comma-separated")
+    features = [unquote(c) for c in value.split(",")]
+    if "" in features:
+        raise InputError(
+            f"--feature-columns has an empty name at position {features.index('') + 1} of {len(features)} "
+            "(two commas in a row, or one at either end); pass the names comma-separated, a comma inside a name as %2C"
+        )
+    return features
+
+
 def train(args, workdir: Path) -> None:
     t_start = time.time()
-    # Names are comma-separated with "%" and "," percent-encoded (docs/trainer-contract.md): "Oslo%2C NO".
-    features = [unquote(c.strip()) for c in args.feature_columns.split(",") if c.strip()]
-    if not features:
-        raise InputError("--feature-columns is empty; pass the feature column names, comma-separated")
+    features = parse_feature_columns(args.feature_columns)
     if len(set(features)) != len(features):
         raise InputError("--feature-columns names a column twice")
     if args.label_column in features:

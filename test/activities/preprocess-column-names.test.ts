@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createPipelineActivities } from '../../src/activities';
+import { LocalArtifactStore, writeJson } from '../../src/artifacts';
+import { preprocessedFiles } from '../../src/artifacts/layout';
+import type { PreprocessInput, PreprocessResult } from '../../src/contracts/datasets';
+import type { ErrorCode } from '../../src/errors';
+import { reservedColumns } from '../../src/preprocessing/column-names';
+import { planPreprocessing } from '../../src/preprocessing/plan';
+import { tempDir } from '../support/stack';
+import { testDeps } from '../support/dependencies';
+
+describe('preprocessDataset: column names', function () {
+  let store: LocalArtifactStore;
+
+  before(function () {
+    store = new LocalArtifactStore(tempDir('column-names-store'));
+  });
+
+  /** Ingests a CSV of `header` and 60 generated rows; the classification input of its column "y". */
+  async function csvInput(header: string, row: (i: number) => string, extra: Partial<PreprocessInput> = {}) {
+    const csv = path.join(tempDir('column-names-data'), 'data.csv');
+    const rows = Array.from({ length: 60 }, (_, i) => row(i));
+    fs.writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
+    const snapshot = await createPipelineActivities(testDeps({ store })).ingestDataset({ sourceUri: csv });
+    const input: PreprocessInput = {
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+      ...extra,
+    };
+    return input;
+  }
+
+  const preprocess = (input: PreprocessInput) => createPipelineActivities(testDeps({ store })).preprocessDataset(input);
+
+  /** Preprocessing fails with the catalogued, non-retryable `code`; returns the message. */
+  async function refused(input: PreprocessInput, code: ErrorCode): Promise<string> {
+    const err = await preprocess(input).then(
+      () => assert.fail(`preprocessing should fail with ${code}`),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, code, err.message);
+    assert.equal(err.nonRetryable, true);
+    return err.message;
+  }
+
+  /** Nothing of the run is stored: no result, transform or split file. */
+  function assertNothingWritten(input: PreprocessInput) {
+    const files = preprocessedFiles(store, input.snapshotId, planPreprocessing(input).specHash);
+    assert.ok(!fs.existsSync(path.dirname(store.localPath(files.result))), 'no output folder');
+  }
+
+  it('refuses an input column named like the one-hot column of another feature, naming both, and writes nothing', async function () {
+    const input = await csvInput('city,city=x,y', (i) => `${i % 2 ? 'x' : 'y'},${(i * 13) % 7},${i % 3 ? 1 : 0}`);
+    const message = await refused(input, 'MLOPS_ERR_DATA_FEATURE_NAME_CLASH');
+    assert.match(
+      message,
+      /- "city=x": the one-hot column of feature "city" for its value "x" and input column "city=x" \(a numeric feature\)/,
+    );
+    assert.match(message, /Fix: Rename the input column in the source data/);
+    assertNothingWritten(input);
+  });
+
+  it('takes that column where no output shares its name: the other feature left out, or encoded as ordinal', async function () {
+    const row = (i: number) => `${i % 2 ? 'x' : 'y'},${(i * 13) % 7},${i % 3 ? 1 : 0}`;
+    const alone = await preprocess(await csvInput('city,city=x,y', row, { features: ['city=x'] }));
+    assert.deepEqual(alone.featureColumns, ['city=x']);
+    const ordinal = await preprocess(
+      await csvInput('city,city=x,y', row, { preprocessing: { features: { city: { encoding: 'ordinal' } } } }),
+    );
+    assert.deepEqual(ordinal.featureColumns, ['city', 'city=x']);
+  });
+
+  it('refuses values of one feature that differ only in case, whose one-hot columns DuckDB would write as one', async function () {
+    const cities = ['Paris', 'paris', 'Lyon'];
+    const input = await csvInput('city,y', (i) => `${cities[i % 3]},${i % 2}`);
+    const message = await refused(input, 'MLOPS_ERR_DATA_FEATURE_NAME_CLASH');
+    assert.match(
+      message,
+      /- "city=Paris" and "city=paris": the one-hot column of feature "city" for its value "Paris" and the one-hot column of feature "city" for its value "paris"/,
+    );
+    assertNothingWritten(input);
+  });
+
+  it('refuses a value spelled like the unknown bucket, and two one-hot features whose columns share a name', async function () {
+    const unknown = await csvInput('city,y', (i) => `${['__unknown__', 'Oslo'][i % 2]},${i % 3 ? 1 : 0}`);
+    assert.match(
+      await refused(unknown, 'MLOPS_ERR_DATA_FEATURE_NAME_CLASH'),
+      /- "city=__unknown__": the one-hot column of feature "city" for its value "__unknown__" and the unknown-value column of feature "city"/,
+    );
+    const nested = await csvInput('a,a=b,y', (i) => `${['b=c', 'd'][i % 2]},${['c', 'e'][i % 3 ? 1 : 0]},${i % 2}`);
+    assert.match(
+      await refused(nested, 'MLOPS_ERR_DATA_FEATURE_NAME_CLASH'),
+      /- "a=b=c": the one-hot column of feature "a" for its value "b=c" and the one-hot column of feature "a=b" for its value "c"/,
+    );
+  });
+
+  it('refuses every reserved column name, in any case, feature or not, before splitting', async function () {
+    for (const name of reservedColumns) {
+      for (const spelled of [name, name.toUpperCase()]) {
+        const input = await csvInput(`x,"${spelled}",y`, (i) => `${i},${(i * 7) % 5},${i % 2}`);
+        for (const features of [undefined, ['x']]) {
+          const message = await refused({ ...input, features }, 'MLOPS_ERR_DATA_COLUMN_RESERVED');
+          assert.ok(message.includes(`reserves for a column of its own: ${JSON.stringify(spelled)} (`), message);
+          assert.ok(message.includes(reservedColumns.join(', ')), 'the message lists the reserved names');
+          assert.match(message, /Fix: Rename the column in the source data/);
+        }
+      }
+    }
+    assert.ok(['__row', '__label', '__source_row', 'file_row_number'].every((n) => reservedColumns.includes(n)));
+  });
+
+  it('does not reuse an output that an earlier version stored with two columns of one name: it refuses it', async function () {
+    const input = await csvInput('city,city=x,y', (i) => `${i % 2 ? 'x' : 'y'},${(i * 13) % 7},${i % 3 ? 1 : 0}`);
+    const files = preprocessedFiles(store, input.snapshotId, planPreprocessing(input).specHash);
+    // What the version before the check stored for this input (it trained a model on it).
+    const stored: PreprocessResult = {
+      specHash: planPreprocessing(input).specHash,
+      task: 'classification',
+      trainUri: files.splits.train,
+      validationUri: files.splits.validation,
+      testUri: files.splits.test,
+      transformUri: files.transform,
+      featureColumns: ['city=x', 'city=y', 'city=__unknown__', 'city=x'],
+      labelColumn: '__label',
+      classes: ['0', '1'],
+      rows: { train: 36, validation: 12, test: 12 },
+      droppedRows: { missingTarget: 0, duplicates: 0 },
+      reused: false,
+    };
+    await writeJson(store, files.result, stored);
+    await refused(input, 'MLOPS_ERR_DATA_FEATURE_NAME_CLASH');
+  });
+});
