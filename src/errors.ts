@@ -144,12 +144,6 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Rename the column in the source data (e.g. label instead of __label, row instead of __row), or drop it, and ingest and run again; docs/preprocessing.md ("Column names") lists the reserved names.',
   },
-  MLOPS_ERR_DATA_FEATURE_NAME_CLASH: {
-    message:
-      'Dataset "{source}" gives two model input columns the same name (column names are compared regardless of case), so no trainer could tell them apart:\n{clashes}',
-    retryable: false,
-    fix: 'Rename the input column in the source data so it does not read as FEATURE=VALUE (a column "city=x" takes the name of the one-hot column of feature "city" for its value "x"; call it city_x), or leave it out of the pipeline input field features, or encode the other feature as ordinal (preprocessing.features.<name>.encoding); values of one feature that differ only in case ("Paris", "paris") need one spelling in the data, and a value "__unknown__" another spelling. Then ingest and run again; docs/preprocessing.md ("Column names") explains the rule.',
-  },
   MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED: {
     message: 'The {warehouse} warehouse was chosen for dataset "{source}" but {missing} is not set',
     retryable: false,

@@ -47,45 +47,27 @@ export function reservedColumnsIn(columns: readonly string[]): string[] {
   return columns.filter((name) => reservedKeys.has(columnKey(name)));
 }
 
-/** A model input column and what writes it. */
-interface OutputColumn {
-  name: string;
-  origin: string;
-}
-
-function outputsOf(t: FeatureTransform): OutputColumn[] {
-  if (t.kind === 'numeric' || t.encoding === 'ordinal')
-    return [
-      {
-        name: t.output,
-        origin: `input column "${t.name}" (a ${t.kind === 'numeric' ? 'numeric' : 'ordinal'} feature)`,
-      },
-    ];
-  return [
-    ...t.categories.map((v, i) => ({
-      name: t.outputs[i]!,
-      origin: `the one-hot column of feature "${t.name}" for its value ${JSON.stringify(v)}`,
-    })),
-    { name: t.unknownOutput, origin: `the unknown-value column of feature "${t.name}"` },
-  ];
-}
-
 /**
- * One line per model input column name that two or more outputs of `features` share (regardless of ASCII case), naming
- * the input column or the feature and value behind each; none when every name is distinct.
+ * The features with every one-hot column named apart from each other model input column, regardless of ASCII case.
+ * A numeric or ordinal feature's column keeps its input column's name; a one-hot (or unknown-value) column whose name
+ * is taken, or reserved, gets "#2", "#3", … in order: "city=paris#2" beside "city=Paris", "city=x#2" beside an input
+ * column "city=x", "city=__unknown__#2" for the unknown bucket of a feature with a value "__unknown__". Serving reads
+ * a one-hot column by its category's position, so the name is only the split files' and the trainers'.
  */
-export function outputColumnClashes(features: readonly FeatureTransform[]): string[] {
-  const byKey = new Map<string, OutputColumn[]>();
-  for (const output of features.flatMap(outputsOf)) {
-    const key = columnKey(output.name);
-    byKey.set(key, [...(byKey.get(key) ?? []), output]);
-  }
-  return [...byKey.values()]
-    .filter((outputs) => outputs.length > 1)
-    .map((outputs) => {
-      const names = [...new Set(outputs.map((o) => JSON.stringify(o.name)))].join(' and ');
-      return `- ${names}: ${outputs.map((o) => o.origin).join(' and ')}`;
-    });
+export function distinctOutputNames(features: readonly FeatureTransform[]): FeatureTransform[] {
+  const taken = new Set(reservedKeys);
+  for (const t of features) if (t.kind === 'numeric' || t.encoding === 'ordinal') taken.add(columnKey(t.output));
+  const claim = (name: string): string => {
+    let candidate = name;
+    for (let n = 2; taken.has(columnKey(candidate)); n++) candidate = `${name}#${n}`;
+    taken.add(columnKey(candidate));
+    return candidate;
+  };
+  return features.map((t) =>
+    t.kind === 'categorical' && t.encoding !== 'ordinal'
+      ? { ...t, outputs: t.outputs.map(claim), unknownOutput: claim(t.unknownOutput) }
+      : t,
+  );
 }
 
 /** True when two of `columns` have the same name regardless of ASCII case (a result stored before the check). */

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import { preprocessedFiles } from '../artifacts/layout';
-import type { FeatureTransform, FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
+import type { FittedTransform, PreprocessInput, PreprocessResult } from '../contracts/datasets';
 import { checkGateMetric, settledTask } from '../contracts/pipeline';
 import { mlopsError } from '../errors';
-import { hasDuplicateColumns, labelColumn, outputColumnClashes } from './column-names';
+import { distinctOutputNames, hasDuplicateColumns, labelColumn } from './column-names';
 import { fitFeatures } from './fit';
 import type { PreprocessingPlan } from './plan';
 import { planPreprocessing } from './plan';
@@ -42,7 +42,7 @@ export async function preprocessDataset(
   const files = preprocessedFiles(store, input.snapshotId, plan.specHash);
   const resultUri = files.result;
   const stored = (await store.exists(resultUri)) ? await readJson<PreprocessResult>(store, resultUri) : undefined;
-  // A result stored before output names were checked may hold two columns of one name: it is fitted again, and refused.
+  // A result stored before output names were kept apart may hold two columns of one name: it is fitted again.
   if (stored && !hasDuplicateColumns(stored.featureColumns)) {
     checkGateMetric({ gate: { metric: input.gateMetric }, task: settledTask(stored, input) });
     return { ...stored, reused: true };
@@ -120,12 +120,9 @@ async function fitAndApply(
   if (counted.status === 'rejected') throw counted.reason;
   const { rows, droppedRows } = counted.value;
   const classes = fitted.value;
-  const { features, warnings } = await fitFeatures(
-    w,
-    { assigned, train: where('train'), trainRows: rows.train },
-    plan.features,
-  );
-  rejectClashingOutputs(features, input);
+  const featureFit = await fitFeatures(w, { assigned, train: where('train'), trainRows: rows.train }, plan.features);
+  const { warnings } = featureFit;
+  const features = distinctOutputNames(featureFit.features);
   const selectList = [
     ...transformSelectList({ features }, d),
     `${targetSql(d, input.target, classes)} AS ${d.ident(labelColumn)}`,
@@ -149,17 +146,6 @@ async function fitAndApply(
     rows: { dedupe, split: { ...plan.split, stratify } },
   };
   return { transform, rows, droppedRows, warnings };
-}
-
-/**
- * Two model input columns of one name (an input column "city=x" beside the one-hot column of "city" for "x", or values
- * differing only in case) would be written as two columns that DuckDB renames or a trainer reads as one: refused
- * before any split file is written.
- */
-function rejectClashingOutputs(features: FeatureTransform[], input: PreprocessInput): void {
-  const clashes = outputColumnClashes(features);
-  if (clashes.length)
-    throw mlopsError('MLOPS_ERR_DATA_FEATURE_NAME_CLASH', { source: input.snapshotId, clashes: clashes.join('\n') });
 }
 
 function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCounts {
