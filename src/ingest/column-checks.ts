@@ -4,15 +4,21 @@
  *   silently become a categorical feature, so the error names the column, the first bad row and its value;
  * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
  * - a column with no values at all is a warning: it is allowed in a snapshot (a dataset may carry unused columns),
- *   and the preprocessing step is where a feature without values is refused.
+ *   and the preprocessing step is where a feature without values is refused;
+ * - a column named like the row number every step reads beside the snapshot's own (`__row`, and DuckDB's
+ *   `file_row_number`, which it cannot add to a file that has one) fails: profiling and preprocessing could not read
+ *   it. The names preprocessing alone adds are refused there (src/preprocessing/column-names.ts).
  * Rows count from 1 in source order (the header line of a CSV file is not a row).
  */
 import type { ColumnSchema, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { DuckDb, Row } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
+import { rowNumberColumn } from '../warehouse/warehouse';
 
 const textTypes = new Set(['VARCHAR', 'JSON']);
+/** The row number's names: the warehouses' (`rowNumberColumn`) and DuckDB's own. */
+const rowNumberNames = new Set([rowNumberColumn, 'file_row_number']);
 const floatTypes = new Set(['FLOAT', 'DOUBLE', 'REAL']);
 
 /**
@@ -26,6 +32,13 @@ export async function checkColumns(
   columns: ColumnSchema[],
   quoteValues = false,
 ): Promise<SnapshotWarning[]> {
+  const reserved = columns.filter((c) => rowNumberNames.has(c.name.toLowerCase())).map((c) => JSON.stringify(c.name));
+  if (reserved.length)
+    throw mlopsError('MLOPS_ERR_DATA_COLUMN_RESERVED', {
+      source,
+      columns: reserved.join(', '),
+      reserved: [...rowNumberNames].join(', '),
+    });
   const stats = await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
   for (const [i, column] of columns.entries()) {

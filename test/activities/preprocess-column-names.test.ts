@@ -96,8 +96,19 @@ describe('preprocessDataset: column names', function () {
     assert.deepEqual(nested.featureColumns, ['a=b=c', 'a=d', 'a=__unknown__', 'a=b=c#2', 'a=b=e', 'a=b=__unknown__']);
   });
 
-  it('refuses every reserved column name, in any case, feature or not, before splitting', async function () {
-    for (const name of reservedColumns) {
+  it('refuses every reserved column name, in any case, feature or not: the row number at ingestion, the rest before splitting', async function () {
+    for (const name of ['__row', 'file_row_number']) {
+      for (const spelled of [name, name.toUpperCase()]) {
+        await assert.rejects(
+          csvInput(`x,"${spelled}",y`, (i) => `${i},${(i * 7) % 5},${i % 2}`),
+          (err: unknown) =>
+            err instanceof ApplicationFailure &&
+            err.type === 'MLOPS_ERR_DATA_COLUMN_RESERVED' &&
+            err.message.includes(`reserves for a column of its own: ${JSON.stringify(spelled)} (`),
+        );
+      }
+    }
+    for (const name of reservedColumns.filter((n) => n !== '__row' && n !== 'file_row_number')) {
       for (const spelled of [name, name.toUpperCase()]) {
         const input = await csvInput(`x,"${spelled}",y`, (i) => `${i},${(i * 7) % 5},${i % 2}`);
         for (const features of [undefined, ['x']]) {

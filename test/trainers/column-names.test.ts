@@ -126,22 +126,24 @@ describe('column names on their way to the trainers', function () {
     assert.ok(result.metrics.auc! > 0.85, `test AUC ${result.metrics.auc}`);
   });
 
-  const refusals: { column: string; header: string; code: ErrorCode; names: RegExp }[] = [
+  const refusals: { column: string; header: string; code: ErrorCode; names: RegExp; step: string }[] = [
     {
       column: 'a column named __label',
       header: 'city,__label,y',
       code: 'MLOPS_ERR_DATA_COLUMN_RESERVED',
       names: /"__label"/,
+      step: 'preprocessing',
     },
     {
-      column: "a column named file_row_number (which DuckDB's row numbering refuses)",
+      column: "a column named file_row_number (which DuckDB's row numbering refuses), at ingestion",
       header: 'city,file_row_number,y',
       code: 'MLOPS_ERR_DATA_COLUMN_RESERVED',
       names: /"file_row_number"/,
+      step: 'ingesting',
     },
   ];
-  for (const { column, header, code, names } of refusals) {
-    it(`refuses, in step preprocessing and before any trainer runs, ${column}`, async function () {
+  for (const { column, header, code, names, step } of refusals) {
+    it(`refuses, in its step and before any trainer runs, ${column}`, async function () {
       const config = testConfig();
       const rows = Array.from({ length: 200 }, (_, i) => `${i % 2 ? 'x' : 'y'},${(i * 13) % 7},${i % 3 ? 1 : 0}`);
       const uri = path.join(tempDir('refused'), 'refused.csv');
@@ -154,7 +156,7 @@ describe('column names on their way to the trainers', function () {
         });
         const failure = await assertWorkflowFailed(handle.result(), ApplicationFailure, code);
         assert.equal(failure.nonRetryable, true);
-        assert.match(failure.message, /step preprocessing/);
+        assert.match(failure.message, new RegExp(`step ${step}`));
         assert.match(failure.message, names);
         assert.match(failure.message, /Fix: Rename/);
         const activities = ((await handle.fetchHistory()).events ?? []).map(
