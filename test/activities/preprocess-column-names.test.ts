@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore, writeJson } from '../../src/artifacts';
@@ -10,8 +8,9 @@ import type { ErrorCode } from '../../src/errors';
 import { reservedColumns } from '../../src/preprocessing/column-names';
 import { planPreprocessing } from '../../src/preprocessing/plan';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
-import { tempDir } from '../support/stack';
 import { testDeps } from '../support/dependencies';
+import { ingestedCsv } from '../support/prepared-data';
+import { tempDir } from '../support/stack';
 
 describe('preprocessDataset: column names', function () {
   let store: LocalArtifactStore;
@@ -22,18 +21,9 @@ describe('preprocessDataset: column names', function () {
 
   /** Ingests a CSV of `header` and 60 generated rows; the classification input of its column "y". */
   async function csvInput(header: string, row: (i: number) => string, extra: Partial<PreprocessInput> = {}) {
-    const csv = path.join(tempDir('column-names-data'), 'data.csv');
     const rows = Array.from({ length: 60 }, (_, i) => row(i));
-    fs.writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
-    const snapshot = await createPipelineActivities(testDeps({ store })).ingestDataset({ sourceUri: csv });
-    const input: PreprocessInput = {
-      ...snapshot,
-      target: 'y',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-      ...extra,
-    };
-    return input;
+    const { input } = await ingestedCsv(store, 'data.csv', header, rows);
+    return { ...input, ...extra };
   }
 
   const preprocess = (input: PreprocessInput) => createPipelineActivities(testDeps({ store })).preprocessDataset(input);

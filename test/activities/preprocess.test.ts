@@ -21,6 +21,7 @@ import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { rowNumberedParquet } from '../../src/warehouse/warehouse';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
 import { testDeps } from '../support/dependencies';
+import { ingestedCsv } from '../support/prepared-data';
 
 /**
  * A hand-made dataset with known answers. With seed 38 and fractions 0.2/0.2 the split hash sends file rows
@@ -82,19 +83,7 @@ describe('preprocessDataset', function () {
     };
   }
 
-  /** Ingests a CSV of `header` and `rows`; its snapshot, and the classification input of its column "y". */
-  async function csvInput(name: string, header: string, rows: string[]) {
-    const csv = path.join(tempDir('preprocess-data'), name);
-    fs.writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
-    const snapshot = await createPipelineActivities(testDeps({ store })).ingestDataset({ sourceUri: csv });
-    const input: PreprocessInput = {
-      ...snapshot,
-      target: 'y',
-      task: 'classification',
-      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
-    };
-    return { snapshot, input };
-  }
+  const csvInput = (name: string, header: string, rows: string[]) => ingestedCsv(store, name, header, rows);
 
   function churnInput(preprocessing?: PreprocessingSpec, snapshot = churn): PreprocessInput {
     return {

@@ -1,9 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
 import type { ArtifactStore } from '../../src/artifacts';
 import type { PreprocessInput, PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainerJob, TrainModelInput } from '../../src/contracts/training';
 import { mockEnv, runActivity } from './activity-env';
-import { exampleDataset } from './stack';
+import { exampleDataset, tempDir } from './stack';
 import { testDeps } from './dependencies';
 
 /** Ingests and preprocesses the bundled churn data with the real activities (optionally with a preprocessing spec). */
@@ -21,6 +23,23 @@ export async function prepareChurn(
     preprocessing,
   });
   return { ...prepared, snapshotId: snapshot.snapshotId };
+}
+
+/**
+ * Ingests a CSV of `header` and `rows` (a file `name` in a fresh folder) with the real activity; its snapshot, and the
+ * classification input of its column "y" (a 60/20/20 split, seed 1).
+ */
+export async function ingestedCsv(store: ArtifactStore, name: string, header: string, rows: readonly string[]) {
+  const csv = path.join(tempDir('ingested-csv'), name);
+  fs.writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
+  const snapshot = await createPipelineActivities(testDeps({ store })).ingestDataset({ sourceUri: csv });
+  const input: PreprocessInput = {
+    ...snapshot,
+    target: 'y',
+    task: 'classification',
+    split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+  };
+  return { snapshot, input };
 }
 
 /** The backend-independent part of a training job on the prepared churn splits. */
