@@ -188,14 +188,29 @@ async function checkNames(config: MlopsConfig, input: MonitorModelInput): Promis
   return true;
 }
 
+/** The previous input's settings (`thresholds {"tenure":0.2}`) that the new input leaves out. */
+function droppedSettings(previous: unknown, input: MonitorModelInput): string[] {
+  if (previous === null || typeof previous !== 'object') return [];
+  return Object.entries(previous)
+    .filter(([key, value]) => value !== undefined && (input as Record<string, unknown>)[key] === undefined)
+    .map(([key, value]) => `${key} ${JSON.stringify(value)}`);
+}
+
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
   const deployed = await checkNames(config, input);
-  const { scheduleId, created } = await upsertMonitoringSchedule(client, { cron, input }).catch((err: unknown) => {
-    throw cronRefusal(err, cron, 'monitoring', 'schedule');
-  });
+  const { scheduleId, created, previousInput } = await upsertMonitoringSchedule(client, { cron, input }).catch(
+    (err: unknown) => {
+      throw cronRefusal(err, cron, 'monitoring', 'schedule');
+    },
+  );
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${cron}"`,
   ];
+  const dropped = droppedSettings(previousInput, input);
+  if (dropped.length)
+    lines.push(
+      `Note: the schedule's input is replaced whole; these settings of the previous one were not given again and are gone: ${dropped.join(', ')}. Give them again to keep them.`,
+    );
   const alias = input.alias ?? 'production';
   // A schedule may come before the first deployment; say so, since its runs fail until then.
   if (deployed === undefined)

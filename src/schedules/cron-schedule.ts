@@ -50,12 +50,15 @@ export function modelSchedule<Input extends { modelName: string; alias?: string 
   };
 }
 
-/** Creates the model's schedule, or updates its spec, action and policies when it exists. */
+/**
+ * Creates the model's schedule, or updates its spec, action and policies when it exists. An update replaces the whole
+ * input: `previousInput` is the one it replaced, so a command can say what was not given again.
+ */
 export async function upsertModelSchedule<Input extends { modelName: string; alias?: string }>(
   client: Client,
   kind: ScheduledWorkflow,
   options: ModelScheduleOptions<Input>,
-): Promise<{ scheduleId: string; created: boolean }> {
+): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
   const schedule = modelSchedule(kind, options);
   try {
     await client.schedule.create(schedule);
@@ -64,8 +67,12 @@ export async function upsertModelSchedule<Input extends { modelName: string; ali
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
   const { spec, action, policies } = schedule;
-  await client.schedule.getHandle(schedule.scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
-  return { scheduleId: schedule.scheduleId, created: false };
+  let previousInput: unknown;
+  await client.schedule.getHandle(schedule.scheduleId).update((previous) => {
+    previousInput = previous.action.type === 'startWorkflow' ? previous.action.args?.[0] : undefined;
+    return { ...previous, spec, action, policies };
+  });
+  return { scheduleId: schedule.scheduleId, created: false, previousInput };
 }
 
 /** Deletes the model's schedule (of `alias`, for kinds kept per alias); false when it had none. */

@@ -23,7 +23,7 @@ export type MonitoringScheduleOptions = ModelScheduleOptions<MonitorModelInput>;
 export function upsertMonitoringSchedule(
   client: Client,
   options: MonitoringScheduleOptions,
-): Promise<{ scheduleId: string; created: boolean }> {
+): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
   return upsertModelSchedule(client, monitoring, options);
 }
 

@@ -69,6 +69,14 @@ describe('the monitoring schedule commands in the README', function () {
       { muted: args.muted, thresholds: args.thresholds },
       { muted: ['region', 'senior'], thresholds: { tenure_months: 0.2, prediction: 0.3 } },
     );
+    // Scheduling again replaces the whole input: the settings not given again are named, not dropped silently.
+    const again = await npmScript('monitoring', 'schedule', model, '--cron', '*/5 * * * *', '--muted', 'region');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /\nNote: the schedule's input is replaced whole; these settings of the previous one were not given again and are gone: thresholds \{"tenure_months":0\.2,"prediction":0\.3\}\. Give them again to keep them\./,
+    );
+    assert.doesNotMatch(again.stdout, /gone: .*muted/);
 
     const unknown = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *', '--mute', 'region');
     assert.equal(unknown.code, 2);

@@ -26,7 +26,8 @@ describe('the retraining Schedule (dev server)', function () {
     ];
     assert.deepEqual(answers, [
       { scheduleId, created: true },
-      { scheduleId, created: false },
+      // The update replaced the first input whole, and says what it was.
+      { scheduleId, created: false, previousInput: { modelName } },
     ]);
     try {
       const { spec, policies, action, info } = await client.schedule.getHandle(scheduleId).describe();
