@@ -182,12 +182,27 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
       passed: true,
       reason: `Prediction drift was not compared: ${p.skipped ?? 'the comparison was skipped'}.`.replace(/\.\.$/, '.'),
     };
+  if (p.distanceNoise !== undefined && p.distanceNoise > noisyDistance && p.pValue !== undefined) {
+    const differs = p.pValue < predictionTestLevel;
+    return {
+      passed: !differs,
+      reason:
+        `The canary's and the stable version's predictions were compared by a chi-square test (p = ${p.pValue.toPrecision(3)}, ` +
+        `${differs ? 'below' : 'at or above'} ${predictionTestLevel}): over ${p.buckets ?? '?'} labels or bins with ${p.canaryRows} and ${p.stableRows} logged rows, ` +
+        `noise alone brings the Jensen–Shannon distance (${p.distance.toFixed(3)}) to the limit of ${t.maxPredictionDrift.toFixed(3)} in ${percent(p.distanceNoise)} of bakes.`,
+    };
+  }
   const passed = p.distance <= t.maxPredictionDrift;
   return {
     passed,
     reason: `The Jensen–Shannon distance between the canary's and the stable version's predictions was ${p.distance.toFixed(3)} (${p.canaryRows} and ${p.stableRows} logged rows), ${passed ? 'within' : 'above'} the limit of ${t.maxPredictionDrift.toFixed(3)}.`,
   };
 }
+
+/** Above this chance of reaching the limit by noise alone, the distance does not judge the canary's predictions. */
+const noisyDistance = 0.01;
+/** The chi-square test's level then: a rollback is remembered against the model, so only a clear difference counts. */
+const predictionTestLevel = 0.01;
 
 function percent(x: number): string {
   return `${(x * 100).toFixed(2)}%`;

@@ -240,6 +240,16 @@ export interface PredictionComparison {
   /** Jensen–Shannon distance (base 2) of the two versions' prediction distributions; absent when skipped. */
   distance?: number;
   skipped?: string;
+  /** Labels (or bins) holding rows on either side. */
+  buckets?: number;
+  /** Chi-square test of homogeneity of the two sides' counts: its p-value. */
+  pValue?: number;
+  /**
+   * The chance that the distance reaches the verdict's limit with no change at all, at these row counts and buckets
+   * (a χ² estimate, src/drift/presets.ts `distanceNoise`); when above 1 % the verdict judges by `pValue` instead (a
+   * 20-class model's canary of 100 rows sits near 0.2 by noise alone). Absent in comparisons from before it.
+   */
+  distanceNoise?: number;
 }
 
 export interface CanaryVerdict {

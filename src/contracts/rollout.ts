@@ -37,6 +37,11 @@ export interface ComparePredictionsInput {
   until: string;
   /** Rows each version needs in the window to be compared; fewer skips the comparison. */
   minRows: number;
+  /**
+   * The verdict's limit on the distance (`maxPredictionDrift`): given, the comparison also says how likely sampling
+   * noise alone reaches it at these row counts (`distanceNoise`), and the chi-square test for when it is too likely.
+   */
+  maxDistance?: number;
 }
 
 /** What `setDeployment` did. */

@@ -8,7 +8,8 @@ import type { ArtifactStore } from '../artifacts';
 import { predictionLogFolder } from '../artifacts/layout';
 import type { PredictionComparison } from '../contracts/controller';
 import type { ComparePredictionsInput } from '../contracts/rollout';
-import { jensenShannon } from '../drift/statistics';
+import { distanceNoise } from '../drift/presets';
+import { chiSquareHomogeneity, jensenShannon } from '../drift/statistics';
 import { mlopsError } from '../errors';
 import { logLayout, predictedLabel, predictedValue } from '../monitoring/log-columns';
 import type { LogLayout } from '../monitoring/log-columns';
@@ -66,10 +67,31 @@ async function compare(
   if (few.length)
     return { ...base, skipped: `${few.join(' and ')} logged predictions in the window, fewer than ${input.minRows}` };
   if (s.labelled === s.rows && c.labelled === c.rows)
-    return { ...base, distance: distance(await labelCounts(db, stable, canary)) };
+    return { ...base, ...measured(await labelCounts(db, stable, canary), input.maxDistance) };
   if (s.valued === s.rows && c.valued === c.rows)
-    return { ...base, distance: distance(await binCounts(db, stable, canary)) };
+    return { ...base, ...measured(await binCounts(db, stable, canary), input.maxDistance) };
   return { ...base, skipped: 'the two versions do not log the same kind of prediction (labels or values)' };
+}
+
+/**
+ * The distance, and with a limit the chance that noise alone reaches it (the base-2 limit d is a natural-log distance
+ * of d·√ln 2) and the chi-square test of homogeneity that judges when that chance is too high.
+ */
+function measured([stable, canary]: [number[], number[]], maxDistance?: number) {
+  const result = { distance: jensenShannon(stable, canary, 2).distance };
+  if (maxDistance === undefined) return result;
+  const buckets = stable.filter((n, i) => n + (canary[i] ?? 0) > 0).length;
+  const rows = (side: number[]) => side.reduce((a, b) => a + b, 0);
+  const noise = distanceNoise(
+    { referenceRows: rows(stable), currentRows: rows(canary), buckets },
+    maxDistance * Math.sqrt(Math.LN2),
+  );
+  return {
+    ...result,
+    buckets,
+    pValue: chiSquareHomogeneity(stable, canary).pValue,
+    distanceNoise: noise.falseAlarm,
+  };
 }
 
 async function sideCounts(db: DuckDb, side: string): Promise<SideCounts> {
@@ -98,10 +120,6 @@ async function binCounts(db: DuckDb, stable: string, canary: string): Promise<[n
     `SELECT ${bin} AS bin, sum(side = 's')::BIGINT AS s, sum(side = 'c')::BIGINT AS c FROM (SELECT value, 's' AS side FROM ${stable} UNION ALL SELECT value, 'c' AS side FROM ${canary}) GROUP BY bin ORDER BY bin`,
   );
   return [rows.map((r) => Number(r.s)), rows.map((r) => Number(r.c))];
-}
-
-function distance([stable, canary]: [number[], number[]]): number {
-  return jensenShannon(stable, canary, 2).distance;
 }
 
 function checkWindow(input: ComparePredictionsInput): Omit<LogWindow, 'version'> {

@@ -645,6 +645,7 @@ class Controller {
         since: canary.startedAt,
         until,
         minRows: s.thresholds.minRequests,
+        maxDistance: s.thresholds.maxPredictionDrift,
       }),
     ]);
     return judgeCanary(

@@ -189,6 +189,28 @@ describe('judging a canary from the servers counters', function () {
     ]);
   });
 
+  it('judges predictions by a chi-square test where noise alone would bring the distance to its limit', function () {
+    const traffic = afterBake(counters(1000), counters(200));
+    const noisy = { stableRows: 1000, canaryRows: 100, distance: 0.21, buckets: 20, distanceNoise: 0.6 };
+    const alike = judgeCanary(before, traffic, 1, 2, thresholds, { ...noisy, pValue: 0.4 });
+    assert.equal(alike.decision, 'promote', alike.reasons.join(' '));
+    assert.ok(
+      alike.reasons.includes(
+        "The canary's and the stable version's predictions were compared by a chi-square test (p = 0.400, at or above 0.01): over 20 labels or bins with 100 and 1000 logged rows, noise alone brings the Jensen–Shannon distance (0.210) to the limit of 0.200 in 60.00% of bakes.",
+      ),
+      alike.reasons.join(' '),
+    );
+    const differs = judgeCanary(before, traffic, 1, 2, thresholds, { ...noisy, pValue: 0.001 });
+    assert.deepEqual([differs.decision, differs.modelFault], ['rollback', true]);
+    // A comparison from before the estimate (recorded in an older history) is judged by the distance, as it was.
+    const recorded = judgeCanary(before, traffic, 1, 2, thresholds, {
+      stableRows: 1000,
+      canaryRows: 100,
+      distance: 0.21,
+    });
+    assert.equal(recorded.decision, 'rollback');
+  });
+
   it('does not roll back for a latency ratio at sub-millisecond means, where less than 1 ms is jitter', function () {
     const fast = afterBake(counters(1000, 0, 1.06), counters(200, 0, 1.72));
     const verdict = judgeCanary(before, fast, 1, 2, thresholds);

@@ -78,6 +78,17 @@ describe('comparing a canary predictions with the stable version over the predic
     await writeLog(store, 'values', 1, values(range(100)));
     await writeLog(store, 'values', 2, values(range(100, 1000)));
     await writeLog(store, 'values', 3, values(range(100).reverse()));
+    // A 20-class model whose canary predicts like its stable version: 1,000 rows in equal shares, and 100 rows drawn
+    // from those shares (a seeded generator), as a canary's first minutes would log.
+    let seed = 7;
+    const draw = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+    await writeLog(store, 'twenty', 1, labels(Object.fromEntries(range(20).map((k) => [`c${k}`, 50]))));
+    await writeLog(
+      store,
+      'twenty',
+      2,
+      range(100).map(() => ({ label: `c${Math.floor(draw() * 20)}`, probabilities: {} })),
+    );
     await writeLog(store, 'mixed', 1, values(range(100)));
     await writeLog(store, 'mixed', 2, labels({ yes: 100 }));
   });
@@ -92,6 +103,21 @@ describe('comparing a canary predictions with the stable version over the predic
       Math.abs(result.distance! - expectedDistance([0, 40, 60], [20, 60, 30])) < 1e-12,
       String(result.distance),
     );
+  });
+
+  it('says how likely noise alone reaches the limit, with the chi-square test for when it is too likely', async function () {
+    const few = await comparePredictions({ modelName: 'twenty', ...window, minRows: 10, maxDistance: 0.2 });
+    assert.equal(few.buckets, 20);
+    assert.ok(few.distance! > 0.1, `distance ${few.distance}`);
+    // At 100 canary rows over 20 labels the distance's noise alone is near 0.2: the verdict must not judge by it.
+    assert.ok(few.distanceNoise! > 0.1, `noise ${few.distanceNoise}`);
+    assert.ok(few.pValue! > 0.05, `p ${few.pValue}`);
+    const two = await comparePredictions({ modelName: 'labels', ...window, maxDistance: 0.2 });
+    assert.ok(two.distanceNoise! < 0.01, `noise ${two.distanceNoise}`);
+    assert.ok(two.pValue! < 1e-3, `p ${two.pValue}`);
+    // Without a limit (a controller from before it), only the distance.
+    const plain = await comparePredictions({ modelName: 'twenty', ...window, minRows: 10 });
+    assert.deepEqual(Object.keys(plain).sort(), ['canaryRows', 'distance', 'stableRows']);
   });
 
   it('compares regression values in the stable side deciles', async function () {
