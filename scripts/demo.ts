@@ -85,8 +85,8 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
   });
-  const port = (await isFree(config.devServer.port)) ? config.devServer.port : 0;
-  const uiPort = (await isFree(config.devServer.uiPort)) ? config.devServer.uiPort : 0;
+  const port = await portOrFree(config.devServer.port, 'Temporal dev server', 'MLOPS_DEV_SERVER_PORT');
+  const uiPort = await portOrFree(config.devServer.uiPort, 'Web UI', 'MLOPS_DEV_UI_PORT');
   const stack = await startLocalStack({ env: process.env, port, uiPort, log: (line) => say(`  ${line}`) });
   const { client, server } = stack;
   let modelServer: FastifyInstance | undefined;
@@ -187,7 +187,7 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
     limits: { bodyLimit: config.serve.bodyLimit, maxInstances: config.serve.maxInstances },
     predictionLog: config.serve.predictionLog ?? undefined,
   });
-  const port = (await isFree(config.serve.port)) ? config.serve.port : 0;
+  const port = await portOrFree(config.serve.port, 'model server', 'MLOPS_SERVE_PORT');
   const url = (await app.listen({ host: '127.0.0.1', port })).replace('[::1]', '127.0.0.1');
   // The features of the version the server loaded (no second read of the registry).
   const instances = sampleInstances(csv, app.serving.slot.current!.predictor.features, 3);
@@ -220,6 +220,18 @@ function sampleInstances(csv: string, features: readonly FeatureSchema[], n: num
     .split('\n')
     .slice(0, n + 1);
   return csvInstances(header!, rows, features);
+}
+
+/**
+ * The configured port, or 0 (a free one) when something else holds it, said aloud: commands run later (`npm run
+ * models`, `npm run monitoring`, `temporal`) connect to the configured port, so they would reach that other process.
+ */
+async function portOrFree(port: number, what: string, variable: string): Promise<number> {
+  if (await isFree(port)) return port;
+  say(
+    `Note: port ${port} (${variable}) is taken, so the ${what} takes a free port, printed below; commands that connect to ${port} by default reach whatever holds it, not this demo (pass the printed address, or stop the other process).`,
+  );
+  return 0;
 }
 
 async function isFree(port: number): Promise<boolean> {

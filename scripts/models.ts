@@ -15,7 +15,8 @@ import { parseModelsCommand, scriptExitCode, usage } from '../src/controller-cli
 import { runModelsCommand } from '../src/controller-client/run-command';
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.length === 1 && ['help', '--help', '-h'].includes(argv[0]!)) {
+  // `help` alone, or --help / -h anywhere (`thresholds churn --help`): the usage, whatever else is on the line.
+  if ((argv.length === 1 && argv[0] === 'help') || argv.some((arg) => arg === '--help' || arg === '-h')) {
     console.log(usage);
     return 0;
   }

@@ -162,7 +162,9 @@ function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds, fl
   const stableMean = s.latencyMsSum / s.requests;
   // Both means zero (clock resolution) is a ratio of 1: neither is slower.
   const ratio = stableMean > 0 ? canaryMean / stableMean : canaryMean > 0 ? Infinity : 1;
-  const said = `The canary's mean latency was ${ms(canaryMean)} against the stable version's ${ms(stableMean)}, a ratio of ${ratio.toFixed(2)}`;
+  // Two decimals, or as many as tell the ratio from the limit (1.013 above 1.01, never "1.01 above 1.01").
+  const shown = [2, 3, 4, 6].map((d) => ratio.toFixed(d)).find((r) => Number(r) !== t.maxLatencyRatio) ?? String(ratio);
+  const said = `The canary's mean latency was ${ms(canaryMean)} against the stable version's ${ms(stableMean)}, a ratio of ${shown}`;
   const limit = `the limit of ${t.maxLatencyRatio.toFixed(2)}`;
   if (ratio <= t.maxLatencyRatio) return { passed: true, reason: `${said}, within ${limit}.` };
   // States carried from before the option have no value: its default.

@@ -225,6 +225,16 @@ describe('judging a canary from the servers counters', function () {
     const strict = canaryThresholdsSchema.parse({ ...thresholds, minLatencyIncreaseMs: 0.5 });
     assert.equal(judgeCanary(before, fast, 1, 2, strict).decision, 'rollback');
     assert.equal(judgeCanary(before, fast, 1, 2, thresholds, undefined, true, true, false).decision, 'rollback');
+    // A ratio that rounds to the limit shows the decimals that tell them apart.
+    const close = canaryThresholdsSchema.parse({ ...thresholds, maxLatencyRatio: 1.01, minLatencyIncreaseMs: 0 });
+    const [reason] = judgeCanary(
+      before,
+      afterBake(counters(1000, 0, 100), counters(200, 0, 101.3)),
+      1,
+      2,
+      close,
+    ).reasons;
+    assert.match(reason!, /a ratio of 1\.013, above the limit of 1\.01\.$/);
   });
 
   it('rolls back a canary whose predictions drifted from the stable version, and reports every failed check', function () {

@@ -260,5 +260,8 @@ describe('the npm run models command line', function () {
       help.stdout,
       /\nServers \(start --servers, servers\): none means no servers \(new versions deploy directly, without a canary\); URLs\nnaming the same server \(a trailing \/, the default port, upper-case scheme or host\) count once\.\n/,
     );
+    // --help after a command, as every refusal's Fix line suggests, is the same usage.
+    const after = await modelsScript('thresholds', 'churn', '--help');
+    assert.deepEqual([after.code, after.stdout], [0, help.stdout]);
   });
 });
