@@ -21,6 +21,8 @@ import { readDeployment } from '../models/deployment-record';
 import { sendNotification } from '../notifications/webhook';
 import { findSameModel, readVersion } from '../registry/model-registry';
 import { comparePredictions } from '../rollout/compare-predictions';
+import type { DeploymentMemory } from '../rollout/deployment-history';
+import { listDeploymentHistory, recallDeploymentMemory } from '../rollout/deployment-history';
 import { sampleServingStats } from '../rollout/serving-stats';
 import { setDeployment } from '../rollout/set-deployment';
 
@@ -47,6 +49,11 @@ const defaultHttpTimeoutMs = 10_000;
 export interface ControllerActivities {
   /** The deployment record the servers follow (or one made from the alias); undefined when neither exists. */
   readDeployment(input: ReadDeploymentInput): Promise<DeploymentRecord | undefined>;
+  /**
+   * What the alias's deployment history says a controller started again must not forget: the versions rolled back for
+   * what the model did, and where a rollback goes back to.
+   */
+  recallDeployments(input: ReadDeploymentInput): Promise<DeploymentMemory>;
   /** Moves the record and the alias after loading each version, and appends to the registry deployment history. */
   setDeployment(input: SetDeploymentInput): Promise<SetDeploymentResult>;
   /** The raw feature names a registered version takes (its fitted transform's), in order. */
@@ -63,6 +70,8 @@ export function createControllerActivities(deps: ControllerDeps): ControllerActi
   const timeoutMs = deps.httpTimeoutMs ?? defaultHttpTimeoutMs;
   return {
     readDeployment: ({ modelName, alias }) => readDeployment(store, modelName, alias),
+    recallDeployments: async ({ modelName, alias }) =>
+      recallDeploymentMemory(await listDeploymentHistory(store, modelName), alias),
     setDeployment: (input) => setDeployment(store, input),
     readFeatureNames: async ({ modelName, version }) => {
       const record = await readVersion(store, modelName, version);

@@ -184,7 +184,9 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
       passed: true,
       reason: `Prediction drift was not compared: ${p.skipped ?? 'the comparison was skipped'}.`.replace(/\.\.$/, '.'),
     };
-  if (p.distanceNoise !== undefined && p.distanceNoise > noisyDistance && p.pValue !== undefined) {
+  // A limit of 0 asks for the same predictions: any change rolls back, noise or not.
+  const exact = t.maxPredictionDrift === 0;
+  if (!exact && p.distanceNoise !== undefined && p.distanceNoise > noisyDistance && p.pValue !== undefined) {
     const differs = p.pValue < predictionTestLevel;
     return {
       passed: !differs,

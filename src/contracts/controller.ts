@@ -112,6 +112,7 @@ export type ControllerSpec = z.output<typeof controllerInputSchema>;
 
 export type ControllerEventKind =
   | 'started'
+  | 'recalled'
   | 'incident'
   | 'incident-folded'
   | 'incident-ignored'
@@ -302,6 +303,11 @@ export interface SetDeploymentInput {
   reason: string;
   /** Who moved it: the controller's workflow id. */
   actor: string;
+  /**
+   * The version this move rolls back for what the model did (a verdict's failed check, a person's rollback), kept in
+   * the history so a controller started again remembers it (not for too little traffic or an unreachable fleet).
+   */
+  rolledBack?: { version: number; reason: string };
 }
 
 /** A result of the controller's updates: what changed, in a sentence, and the state after it. */

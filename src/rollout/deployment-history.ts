@@ -24,6 +24,50 @@ export interface DeploymentHistoryEntry extends DeploymentState {
   reason: string;
   /** Who moved it (the controller's workflow id, or a person's name from the CLI). */
   actor: string;
+  /** The version this move rolled back for what the model did; absent in entries written before it was recorded. */
+  rolledBack?: { version: number; reason: string };
+}
+
+/** What one alias's history says a controller must not forget when it starts again. */
+export interface DeploymentMemory {
+  /** Versions rolled back for what the model did and not made stable since, oldest first. */
+  rolledBack: { version: number; at: string; reason: string }[];
+  /** The version the stable one replaced, where a rollback goes back to; absent when it was rolled back itself. */
+  previousStable?: number;
+}
+
+/**
+ * Replays one alias's entries (oldest first) the way the controller keeps its state: a rollback remembers its version
+ * until it is made stable again, and a version rolled back is no longer where a next rollback goes.
+ */
+export function recallDeploymentMemory(entries: DeploymentHistoryEntry[], alias: string): DeploymentMemory {
+  const rolledBack = new Map<number, { version: number; at: string; reason: string }>();
+  let previousStable: number | undefined;
+  for (const e of entries) {
+    if (e.alias !== alias) continue;
+    const before = e.previous?.stable;
+    if (before !== undefined && before !== e.stable) previousStable = before;
+    rolledBack.delete(e.stable);
+    const back = e.rolledBack ?? rolledBackByHand(e);
+    if (back) {
+      rolledBack.delete(back.version);
+      rolledBack.set(back.version, { version: back.version, at: e.at, reason: back.reason });
+    }
+    if (previousStable !== undefined && (previousStable === e.stable || rolledBack.has(previousStable)))
+      previousStable = undefined;
+  }
+  return { rolledBack: [...rolledBack.values()], ...(previousStable !== undefined ? { previousStable } : {}) };
+}
+
+/**
+ * An entry written before rollbacks were recorded: a controller's rollback by hand said so in its reason (a canary's
+ * rollback did not say whether the model was at fault, so it is not recalled).
+ */
+function rolledBackByHand(e: DeploymentHistoryEntry): { version: number; reason: string } | undefined {
+  const prefix = 'rolled back by hand: ';
+  const left = e.previous?.stable;
+  if (left === undefined || left === e.stable || !e.reason.startsWith(prefix)) return undefined;
+  return { version: left, reason: e.reason.slice(prefix.length) };
 }
 
 /** Every entry of the model's history, oldest first (all aliases; filter by `alias` for one). */

@@ -49,6 +49,7 @@ export async function setDeployment(store: ArtifactStore, input: SetDeploymentIn
     ...(previous ? { previous } : {}),
     reason: input.reason,
     actor: input.actor,
+    ...(input.rolledBack ? { rolledBack: { version: input.rolledBack.version, reason: input.rolledBack.reason } } : {}),
   });
   return { ...target, ...(previous ? { previous } : {}), changed: true, historySeq: entry.seq };
 }
@@ -70,6 +71,10 @@ function checkInput(input: SetDeploymentInput): void {
   if (c && !(c.weight > 0 && c.weight < 1)) problems.push(`canary.weight must be above 0 and below 1, got ${c.weight}`);
   if (!input.reason?.trim()) problems.push('reason must say why the deployment moves');
   if (!input.actor?.trim()) problems.push('actor must name who moves it');
+  const back = input.rolledBack;
+  if (back && !isVersion(back.version)) problems.push(`rolledBack.version must be a version number, got ${back.version}`);
+  if (back && (back.version === input.stable || back.version === c?.version))
+    problems.push(`rolledBack.version ${back.version} is a version the move deploys`);
   if (problems.length > 0)
     throw mlopsError('MLOPS_ERR_ROLLOUT_INPUT_INVALID', {
       model: String(input.modelName).slice(0, 100),

@@ -39,6 +39,7 @@ import type {
   ControllerSpec,
   ControllerState,
   RetrainOutcome,
+  SetDeploymentInput,
 } from '../contracts/controller';
 import {
   canaryThresholdsSchema,
@@ -186,6 +187,13 @@ const skipRolledBackModels = 'skip-rolled-back-models';
  */
 const checkMutedAtStart = 'check-muted-at-start';
 
+/**
+ * Versioned change (`patched`): a first start reads the alias's deployment history and remembers the versions rolled
+ * back for what the model did and where a rollback goes back to, so a controller stopped and started again (to change
+ * its options) does not roll out a rolled-back model again. Before, it started with no memory.
+ */
+const recallDeploymentHistory = 'recall-deployment-history';
+
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
 
@@ -282,6 +290,7 @@ class Controller {
         await sleep(stepFailurePause);
       }
     }
+    if (deployment && patched(recallDeploymentHistory)) await this.recall();
     if (this.state.muted.length > 0 && this.state.stable !== undefined && patched(checkMutedAtStart)) {
       await this.dropUnknownMuted(this.state.stable).catch((err: unknown) => {
         if (isCancellation(err)) throw err;
@@ -291,6 +300,24 @@ class Controller {
     if (deployment?.canary && patched(judgeLeftCanary)) await this.adoptLeftCanary(deployment.canary);
     this.showStable();
     this.#ready = true;
+  }
+
+  /** Seeds a first start's memory from the deployment history (a history that cannot be read is noted, not fatal). */
+  private async recall(): Promise<void> {
+    const s = this.state;
+    try {
+      const memory = await rollout.recallDeployments({ modelName: this.spec.modelName, alias: this.spec.alias });
+      for (const r of memory.rolledBack) rememberRolledBack(s, r.version, new Date(r.at), r.reason);
+      if (memory.previousStable !== s.stable) s.previousStable = memory.previousStable;
+      const parts = [
+        ...(s.rolledBack?.length ? [`rolled back ${s.rolledBack.map((r) => `v${r.version}`).join(', ')}`] : []),
+        ...(s.previousStable !== undefined ? [`a rollback goes back to v${s.previousStable}`] : []),
+      ];
+      if (parts.length > 0) this.record('recalled', `from the deployment history: ${parts.join('; ')}`);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.record('step-failed', `reading the deployment history: ${messageOf(err)}; started without its memory`);
+    }
   }
 
   /**
@@ -682,7 +709,8 @@ class Controller {
       }
     }
     if (decision === 'rollback') {
-      await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`));
+      const fault = modelFault ? { version: canary.version, reason } : undefined;
+      await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`, undefined, fault));
       // Too little traffic, a fleet that failed or files that would not load say nothing of the model: a retrain that
       // makes it again may roll out.
       if (modelFault || !patched(rememberModelFaultsOnly)) rememberRolledBack(s, canary.version, new Date(), reason);
@@ -698,9 +726,14 @@ class Controller {
     this.#forced = undefined;
   }
 
-  private async moveStable(version: number, reason: string): Promise<void> {
+  /** `rolledBack`: the version this move rolls back for what the model did, kept in the deployment history. */
+  private async moveStable(
+    version: number,
+    reason: string,
+    rolledBack?: { version: number; reason: string },
+  ): Promise<void> {
     const s = this.state;
-    await rollout.setDeployment(this.move(version, reason));
+    await rollout.setDeployment(this.move(version, reason, undefined, rolledBack));
     if (s.stable !== version) s.previousStable = s.stable;
     s.stable = version;
     forgetRolledBack(s, version);
@@ -749,7 +782,8 @@ class Controller {
     await this.serial(async () => {
       this.require(this.state.canary === undefined, 'a canary started meanwhile: roll it back instead');
       const left = this.state.stable;
-      await this.moveStable(back, reason.startsWith('rolled back by hand') ? reason : `rolled back by hand: ${reason}`);
+      const why = reason.startsWith('rolled back by hand') ? reason : `rolled back by hand: ${reason}`;
+      await this.moveStable(back, why, left !== undefined ? { version: left, reason } : undefined);
       if (left !== undefined) rememberRolledBack(this.state, left, new Date(), reason);
       // The version left is known bad: it is not where a next rollback goes.
       if (patched(oneRollbackBack)) this.state.previousStable = undefined;
@@ -882,8 +916,14 @@ class Controller {
     }
   }
 
-  private move(stable: number, reason: string, canary?: { version: number; weight: number }) {
-    return { modelName: this.spec.modelName, alias: this.spec.alias, stable, canary, reason, actor: this.#id };
+  private move(
+    stable: number,
+    reason: string,
+    canary?: { version: number; weight: number },
+    rolledBack?: { version: number; reason: string },
+  ): SetDeploymentInput {
+    const { modelName, alias } = this.spec;
+    return { modelName, alias, stable, canary, reason, actor: this.#id, ...(rolledBack ? { rolledBack } : {}) };
   }
 
   private async sendNotifications(): Promise<void> {

@@ -209,6 +209,9 @@ describe('judging a canary from the servers counters', function () {
       distance: 0.21,
     });
     assert.equal(recorded.decision, 'rollback');
+    // A limit of 0 asks for the same predictions: the distance judges, and any change rolls back.
+    const exact = judgeCanary(before, traffic, 1, 2, { ...thresholds, maxPredictionDrift: 0 }, { ...noisy, pValue: 0.9 });
+    assert.equal(exact.decision, 'rollback');
   });
 
   it('does not roll back for a latency ratio at sub-millisecond means, where less than 1 ms is jitter', function () {

@@ -32,7 +32,8 @@ describe('the monitoring Schedule (dev server, real check)', function () {
       const created = await upsertMonitoringSchedule(client, { cron: '0 0 1 1 *', input, taskQueue: queues.pipeline });
       const updated = await upsertMonitoringSchedule(client, { cron: '15 * * * *', input, taskQueue: queues.pipeline });
       assert.deepEqual(created, { scheduleId: monitoringScheduleId(model), created: true });
-      assert.deepEqual(updated, { scheduleId: monitoringScheduleId(model), created: false });
+      // The update says what it replaced, so a caller can name the settings it dropped.
+      assert.deepEqual(updated, { scheduleId: monitoringScheduleId(model), created: false, previousInput: input });
       const handle = client.schedule.getHandle(monitoringScheduleId(model));
       try {
         const described = await handle.describe();

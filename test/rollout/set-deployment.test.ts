@@ -224,6 +224,32 @@ describe('moving a deployment: record, alias and registry history', function () 
     await activities.setDeployment({ modelName: 'churn', alias, stable: v1, reason: 'roll back', actor });
   });
 
+  it('keeps a rollback in the history, and recalls it for a controller started again', async function () {
+    const alias = 'rollout-recall';
+    const base = { modelName: 'churn', alias, actor };
+    await activities.setDeployment({ ...base, stable: v1, reason: 'first' });
+    await activities.setDeployment({ ...base, stable: v1, canary: { version: v2, weight: 0.2 }, reason: 'canary' });
+    await activities.setDeployment({
+      ...base,
+      stable: v1,
+      reason: `canary v${v2} rolled back`,
+      rolledBack: { version: v2, reason: 'its error rate was 4%' },
+    });
+    assert.deepEqual((await history(alias)).at(-1)?.rolledBack, { version: v2, reason: 'its error rate was 4%' });
+    const memory = await activities.recallDeployments({ modelName: 'churn', alias });
+    assert.deepEqual(
+      memory.rolledBack.map(({ version, reason }) => ({ version, reason })),
+      [{ version: v2, reason: 'its error rate was 4%' }],
+    );
+    assert.equal(memory.previousStable, undefined, 'stable never changed');
+    // A rolled-back version named as the one the move deploys is a caller's mistake.
+    const err = await activities
+      .setDeployment({ ...base, stable: v2, reason: 'x', rolledBack: { version: v2, reason: 'y' } })
+      .catch((e: unknown) => e);
+    assert.ok(isMlopsError(err, 'MLOPS_ERR_ROLLOUT_INPUT_INVALID'), String(err));
+    assert.match(err.message, new RegExp(`rolledBack.version ${v2} is a version the move deploys`));
+  });
+
   it('refuses input a server could not follow, listing every problem', async function () {
     const err = await activities
       .setDeployment({

@@ -13,6 +13,8 @@ import type {
   NotifyInput,
 } from '../../src/contracts/controller';
 import type { DeploymentRecord } from '../../src/models/deployment-record';
+import type { DeploymentHistoryEntry } from '../../src/rollout/deployment-history';
+import { recallDeploymentMemory } from '../../src/rollout/deployment-history';
 import type { AllActivities } from './fake-activities';
 import { pipelineFakes } from './fake-activities';
 
@@ -33,6 +35,8 @@ export interface ControllerFakes {
   sameModelChecks: { version: number; among: number[] }[];
   /** The deployment record `readDeployment` answers: the options' at first, then each move's; a test may set it. */
   deployment: DeploymentRecord;
+  /** The registry's deployment history the moves wrote (what `recallDeployments` reads), oldest first. */
+  history: DeploymentHistoryEntry[];
 }
 
 export interface ControllerFakeOptions {
@@ -120,10 +124,12 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     sameModelChecks: [],
     sampledServers: [],
     deployment: options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' },
+    history: [],
   };
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(structuredClone(fakes.deployment)),
+    recallDeployments: ({ alias }) => Promise.resolve(recallDeploymentMemory(fakes.history, alias)),
     readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
     findSameModel: ({ version, among }) => {
       fakes.sameModelChecks.push({ version, among });
@@ -140,6 +146,13 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
           }),
         );
       fakes.moves.push(input);
+      const { stable, canary } = fakes.deployment;
+      fakes.history.push({
+        ...input,
+        seq: fakes.history.length + 1,
+        at: new Date().toISOString(),
+        previous: { stable, ...(canary && { canary }) },
+      });
       fakes.deployment = {
         stable: input.stable,
         ...(input.canary && { canary: input.canary }),

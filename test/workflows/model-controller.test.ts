@@ -191,6 +191,52 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('started again after a stop, remembers from the deployment history the version rolled back and where a rollback goes', async function () {
+    // v3 is rolled back by its canary's verdict; v4 is deployed by hand over v2; the controller is stopped (to change
+    // its options) and started again: it must not roll out v3's model again, and can still roll v4 back to v2.
+    const fakes = controllerFakes({ registeredVersions: [3, 5], sameModel: (v) => (v === 5 ? 3 : null) });
+    fakes.traffic = failing;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const first = await startController(this.test!.title, taskQueue);
+      await first.handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      await waitForState(first.handle, settled('rolled-back'), 'canary v3 rolled back');
+      await first.handle.executeUpdate(deployUpdate, { args: [{ version: 4, direct: true }] });
+      await stop(first.handle);
+
+      const again = {
+        handle: await stack().client.workflow.start(modelController, {
+          taskQueue,
+          workflowId: controllerWorkflowId(first.modelName),
+          args: [fakeControllerInput(first.modelName, taskQueue, { canary: { bakeSeconds: 2, minRequests: 10 } })],
+        }),
+      };
+      started.push(again.handle);
+      const recalled = await waitForState(again.handle, (s) => kinds(s).includes('recalled'), 'memory recalled');
+      assert.deepEqual(
+        recalled.rolledBack?.map((r) => r.version),
+        [3],
+      );
+      assert.match(recalled.rolledBack[0]!.reason, /server-error rate/);
+      assert.equal(recalled.previousStable, 2);
+      assert.equal(
+        recalled.history.find((e) => e.kind === 'recalled')?.message,
+        'from the deployment history: rolled back v3; a rollback goes back to v2',
+      );
+
+      // A retrain on unchanged data makes v3's model again (v5): it is not rolled out.
+      await again.handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift again, same data' }] });
+      const skipped = await waitForState(again.handle, settled('rollout-skipped'), 'v5 not rolled out');
+      assert.match(skipped.history.find((e) => e.kind === 'rollout-skipped')!.message, /^v5 is the same model as v3/);
+      assert.equal(skipped.stable, 4);
+
+      // The rollback by hand goes back to v2, and is kept in the history for the next start.
+      await again.handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'v4 answers slowly' }] });
+      assert.equal((await again.handle.query(controllerStatusQuery)).stable, 2);
+      assert.deepEqual(fakes.moves.at(-1)?.rolledBack, { version: 4, reason: 'v4 answers slowly' });
+      await stop(again.handle);
+    });
+  });
+
   it("fails at once when started under another workflow id than the model's, naming the id to use", async function () {
     const fakes = controllerFakes();
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
