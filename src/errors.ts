@@ -363,7 +363,8 @@ export const errorCatalogue = {
   MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: {
     message: 'The model controller refused the request: {reason}',
     retryable: false,
-    fix: 'Read the controller state (npm run models -- status <model>) and send a request that fits it: promote or roll back a baking canary before deploying another version; approve or reject the version that waits.',
+    fix: 'Do what the reason says first, then send the request again; `npm run models -- status {model}` shows the state it must fit (a baking canary is promoted or rolled back before another version is deployed; a version waiting for approval is approved or rejected first).',
+    fixParams: { model: '<model>' },
   },
   MLOPS_ERR_MONITOR_PROFILE_MISSING: {
     message:

@@ -72,7 +72,8 @@ function checkInput(input: SetDeploymentInput): void {
   if (!input.reason?.trim()) problems.push('reason must say why the deployment moves');
   if (!input.actor?.trim()) problems.push('actor must name who moves it');
   const back = input.rolledBack;
-  if (back && !isVersion(back.version)) problems.push(`rolledBack.version must be a version number, got ${back.version}`);
+  if (back && !isVersion(back.version))
+    problems.push(`rolledBack.version must be a version number, got ${back.version}`);
   if (back && (back.version === input.stable || back.version === c?.version))
     problems.push(`rolledBack.version ${back.version} is a version the move deploys`);
   if (problems.length > 0)

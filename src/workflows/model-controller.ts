@@ -479,7 +479,8 @@ class Controller {
     const name = this.spec.modelName;
     this.record(
       'retrain-finished',
-      `${outcome.workflowId}: ${outcome.outcome} (${folded} incident(s) folded in)`,
+      `${outcome.workflowId}: ${outcome.outcome} (${folded} incident(s) folded in)` +
+        (outcome.outcome === 'failed' ? `: ${outcome.reason}` : ''),
       outcome.version,
     );
     if (outcome.outcome === 'failed')
@@ -710,7 +711,9 @@ class Controller {
     }
     if (decision === 'rollback') {
       const fault = modelFault ? { version: canary.version, reason } : undefined;
-      await rollout.setDeployment(this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`, undefined, fault));
+      await rollout.setDeployment(
+        this.move(s.stable!, `canary v${canary.version} rolled back: ${reason}`, undefined, fault),
+      );
       // Too little traffic, a fleet that failed or files that would not load say nothing of the model: a retrain that
       // makes it again may roll out.
       if (modelFault || !patched(rememberModelFaultsOnly)) rememberRolledBack(s, canary.version, new Date(), reason);
@@ -900,7 +903,7 @@ class Controller {
 
   /** Rejects an update before it is written to the history. */
   private require(ok: boolean, message: string): void {
-    if (!ok) throw mlopsError('MLOPS_ERR_CONTROLLER_UPDATE_REJECTED', { reason: message });
+    if (!ok) throw mlopsError('MLOPS_ERR_CONTROLLER_UPDATE_REJECTED', { reason: message, model: this.spec.modelName });
   }
 
   // ---- helpers ----

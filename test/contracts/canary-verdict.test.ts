@@ -210,7 +210,14 @@ describe('judging a canary from the servers counters', function () {
     });
     assert.equal(recorded.decision, 'rollback');
     // A limit of 0 asks for the same predictions: the distance judges, and any change rolls back.
-    const exact = judgeCanary(before, traffic, 1, 2, { ...thresholds, maxPredictionDrift: 0 }, { ...noisy, pValue: 0.9 });
+    const exact = judgeCanary(
+      before,
+      traffic,
+      1,
+      2,
+      { ...thresholds, maxPredictionDrift: 0 },
+      { ...noisy, pValue: 0.9 },
+    );
     assert.equal(exact.decision, 'rollback');
   });
 

@@ -64,7 +64,9 @@ describe('recalling the deployment history', function () {
       // An older controller's rollbacks: the entries have no rolledBack field. A canary's does not say whether the
       // model was at fault; a rollback by hand always blames it.
       entry({ stable: 2 }, 2, { canary: { version: 3, weight: 0.2 } }),
-      entry({ stable: 2, canary: { version: 3, weight: 0.2 } }, 2, { reason: 'canary v3 rolled back: not enough traffic' }),
+      entry({ stable: 2, canary: { version: 3, weight: 0.2 } }, 2, {
+        reason: 'canary v3 rolled back: not enough traffic',
+      }),
       entry({ stable: 2 }, 1, { reason: 'rolled back by hand: slow' }),
     ];
     assert.deepEqual(recallDeploymentMemory(history, 'production'), {

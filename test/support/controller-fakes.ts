@@ -44,6 +44,8 @@ export interface ControllerFakeOptions {
   deployment?: DeploymentRecord;
   /** Whether the retrained model passes the gate. @default true */
   gatePasses?: boolean;
+  /** The training step fails for good with this message (a trainer that crashes on the data). */
+  trainingFails?: string;
   /** Hold the training step until `releaseTraining()`. @default false */
   holdTraining?: boolean;
   /** Jensen–Shannon distance of the canary's predictions from stable's. @default 0.05 */
@@ -70,6 +72,12 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const pipeline = pipelineFakes({
     trainModel: async () => {
       fakes.trainings++;
+      if (options.trainingFails)
+        throw ApplicationFailure.create({
+          type: 'MLOPS_ERR_TRAINER_FAILED',
+          message: options.trainingFails,
+          nonRetryable: true,
+        });
       // Held until released, or until the worker shuts down (a failed test must not leave the worker waiting).
       if (options.holdTraining) await Promise.race([released, cancelled()]);
       return {

@@ -104,6 +104,8 @@ async function assertRefused(update: Promise<unknown>, message: RegExp): Promise
     const cause = err.cause?.message ?? '';
     assert.match(cause, /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED/);
     assert.match(cause, message);
+    // The fix names the command that shows this model's state (the model filled in, not a placeholder).
+    assert.match(cause, /\nFix: Do what the reason says first.*`npm run models -- status [a-z][a-z0-9-]*`/);
     return true;
   });
 }
@@ -234,6 +236,24 @@ describe('modelController (fake activities)', function () {
       assert.equal((await again.handle.query(controllerStatusQuery)).stable, 2);
       assert.deepEqual(fakes.moves.at(-1)?.rolledBack, { version: 4, reason: 'v4 answers slowly' });
       await stop(again.handle);
+    });
+  });
+
+  it('records why a retrain failed, says it on the webhook, and keeps the stable version', async function () {
+    const fakes = controllerFakes({ trainingFails: 'trainer exited with code 1: CUDA out of memory' });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
+      const done = await waitForState(handle, settled('retrain-finished'), 'retrain failed');
+      const line = done.history.find((e) => e.kind === 'retrain-finished')!.message;
+      assert.match(line, /^retrain-\S+-1: failed \(0 incident\(s\) folded in\): .*CUDA out of memory/);
+      assert.equal(done.lastRetrain?.outcome, 'failed');
+      assert.equal(done.stable, 2);
+      assert.equal(done.canary, undefined);
+      assert.deepEqual(fakes.moves, [], 'no deployment moved');
+      const sent = fakes.notifications.find((n) => n.event === 'retrain-failed');
+      assert.match(sent?.text ?? '', /failed: .*CUDA out of memory/);
+      await stop(handle);
     });
   });
 
