@@ -134,6 +134,7 @@ function printSummary(result: TrainingPipelineResult, workflowId: string, uiUrl:
   );
   say(`Test metrics: ${metrics}`);
   say(`Gate: ${result.gate.reason}`);
+  for (const w of result.warnings ?? []) say(`Warning: ${w.message}`);
   say('\nWhere to look:');
   say(`  Web UI (this run):  ${uiUrl}/namespaces/default/workflows/${workflowId}`);
   say(`  Workflow id:        ${workflowId}`);

@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
+import type { ArtifactStore } from '../src/artifacts';
 import { createArtifactStore } from '../src/artifacts';
 import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
@@ -17,6 +18,7 @@ import type { MonitorModelInput } from '../src/contracts/monitoring';
 import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { parseCommandLineInput } from '../src/contracts/validate';
 import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
+import { unregisteredModelText } from '../src/controller-client/registry-note';
 import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
 import type { MlopsErrorDetails } from '../src/errors';
@@ -155,8 +157,7 @@ async function main(argv: string[]): Promise<number> {
  * Refuses muted features and thresholds that the deployed version does not take, as each scheduled run would (nothing
  * is scheduled). Undefined when the alias has no version yet; false when the registry cannot be read.
  */
-async function checkNames(config: MlopsConfig, input: MonitorModelInput): Promise<boolean | undefined> {
-  const store = createArtifactStore(config);
+async function checkNames(store: ArtifactStore, input: MonitorModelInput): Promise<boolean | undefined> {
   const alias = input.alias ?? 'production';
   let version: ModelVersionRecord;
   try {
@@ -197,7 +198,8 @@ function droppedSettings(previous: unknown, input: MonitorModelInput): string[] 
 }
 
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
-  const deployed = await checkNames(config, input);
+  const store = createArtifactStore(config);
+  const deployed = await checkNames(store, input);
   const { scheduleId, created, previousInput } = await upsertMonitoringSchedule(client, { cron, input }).catch(
     (err: unknown) => {
       throw cronRefusal(err, cron, 'monitoring', 'schedule');
@@ -213,11 +215,21 @@ async function schedule(client: Client, config: MlopsConfig, input: MonitorModel
     );
   const alias = input.alias ?? 'production';
   // A schedule may come before the first deployment; say so, since its runs fail until then.
-  if (deployed === undefined)
-    lines.push(
-      `Note: model ${input.modelName} has no version with alias ${alias} in the registry (${config.artifactRoot}); its runs fail until one is deployed.`,
-    );
+  if (deployed === undefined) lines.push(await undeployedNote(store, config, input.modelName, alias));
   return lines.join('\n');
+}
+
+/** The note on an alias with no version; a model with no version at all may be a typo, as `models start` says too. */
+async function undeployedNote(
+  store: ArtifactStore,
+  config: MlopsConfig,
+  modelName: string,
+  alias: string,
+): Promise<string> {
+  const unregistered = await unregisteredModelText(store, modelName);
+  if (unregistered)
+    return `Note: ${unregistered}. The schedule was made anyway: its runs fail until a version is deployed with alias ${alias}.`;
+  return `Note: model ${modelName} has no version with alias ${alias} in the registry (${config.artifactRoot}); its runs fail until one is deployed.`;
 }
 
 main(process.argv.slice(2)).then(

@@ -26,7 +26,7 @@ export function createProfileActivities({ store, ...settings }: ProfileDeps): Pr
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
       const { profile: profileUri, report: reportUri } = profileFiles(store, input.snapshotId);
       const existing = await readCurrentProfile(store, profileUri, reportUri);
-      if (existing) return { profileUri, reportUri, columnCount: existing.columns.length, reused: true };
+      if (existing) return { ...summary(existing, profileUri, reportUri), reused: true };
       const profile = await withLocalCopy(store, input.dataUri, (file) =>
         input.warehouse === 'bigquery'
           ? profileInBigQuery(settings, file, input)
@@ -34,12 +34,21 @@ export function createProfileActivities({ store, ...settings }: ProfileDeps): Pr
       );
       await store.write(reportUri, await renderReport(profile));
       await writeJson(store, profileUri, profile);
-      return { profileUri, reportUri, columnCount: profile.columns.length, reused: false };
+      return { ...summary(profile, profileUri, reportUri), reused: false };
     },
   };
 }
 
-/** The stored profile and report, unless missing or written in an older profile format (those are recomputed). */
+/** The step's result: where the profile is, and its warnings without their counts (the profile has them). */
+function summary(profile: DatasetProfile, profileUri: string, reportUri: string): Omit<ProfileDatasetResult, 'reused'> {
+  const warnings = profile.warnings.map(({ kind, column, target, message }) => ({ kind, column, target, message }));
+  return { profileUri, reportUri, columnCount: profile.columns.length, ...(warnings.length > 0 && { warnings }) };
+}
+
+/**
+ * The stored profile and report, unless missing, written in an older profile format, or written before profiles had
+ * `warnings` (those are recomputed: the same numbers, the same drift reference, plus the warnings).
+ */
 async function readCurrentProfile(
   store: ArtifactStore,
   profileUri: string,
@@ -47,7 +56,7 @@ async function readCurrentProfile(
 ): Promise<DatasetProfile | undefined> {
   if (!(await store.exists(profileUri)) || !(await store.exists(reportUri))) return undefined;
   const existing = await readJson<Partial<DatasetProfile>>(store, profileUri);
-  return existing.version === profileFormatVersion ? (existing as DatasetProfile) : undefined;
+  return existing.version === profileFormatVersion && existing.warnings ? (existing as DatasetProfile) : undefined;
 }
 
 /**

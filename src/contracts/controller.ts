@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { MonitoringIncident } from './monitoring';
+import { quoteText } from './message-text';
 import { aliasPattern, modelNamePattern } from './pipeline';
 
 /**
@@ -56,7 +57,10 @@ export const canaryThresholdsSchema = z
   .strict();
 export type CanaryThresholds = z.output<typeof canaryThresholdsSchema>;
 
-/** Model servers' base URLs, whose per-version counters judge a canary. */
+/**
+ * Model servers' URLs as the workflow takes them in its input: any http(s) URL. A run parses its input again on every
+ * replay and continue-as-new, so this stays what it always took; a new URL is checked by {@link serverBaseUrlsSchema}.
+ */
 const serversSchema = z.array(
   z
     .string()
@@ -64,8 +68,54 @@ const serversSchema = z.array(
     .refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL of a model server'),
 );
 
+/** Characters of a model server's URL, at most (the usual limit of browsers and proxies). */
+export const maxServerUrlLength = 2048;
+
+/**
+ * Model servers' base URLs as a new list is checked (the `setServers` validator, `npm run models -- start` and
+ * `servers`): the controller appends its own paths to each (`/v1/models/<model>/stats`, `/readyz`), so a query
+ * string or a fragment would swallow them, and fetch refuses a URL with credentials. A path is kept: a server behind
+ * a proxy may answer under one.
+ */
+export const serverBaseUrlsSchema = z.array(
+  serversSchema.element.superRefine((url, ctx) => {
+    const problem = serverUrlProblem(url);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  }),
+);
+
+/** Why `text` is no model server's base URL, or undefined when it is one (or is no http(s) URL, refused before). */
+export function serverUrlProblem(text: string): string | undefined {
+  if (text.length > maxServerUrlLength)
+    return `${quoteText(text, 100)} is no model server's base URL: it has over ${maxServerUrlLength} characters`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const hashAt = text.indexOf('#');
+  const beforeHash = hashAt === -1 ? text : text.slice(0, hashAt);
+  const queryAt = beforeHash.indexOf('?');
+  const credentials = url.username !== '' || url.password !== '';
+  const extras = [
+    ...(credentials ? ['credentials'] : []),
+    ...(queryAt === -1 ? [] : [`a query string (${quoteText(beforeHash.slice(queryAt), 40)})`]),
+    ...(hashAt === -1 ? [] : [`a fragment (${quoteText(text.slice(hashAt), 40)})`]),
+  ];
+  if (extras.length === 0) return undefined;
+  // The user name and password are not repeated: messages end up in terminals and logs.
+  const shown = text.replace(/^([a-z][a-z\d+.-]*:[/\\]*)[^/\\?#]*@/i, '$1***@');
+  const base = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  const keys = credentials
+    ? '; a server that requires an API key gets the first of MLOPS_SERVE_API_KEYS where the pipeline worker runs'
+    : '';
+  return `${quoteText(shown, 200)} has ${extras.join(' and ')}: give the server's base URL, ${quoteText(base, 200)}, to which the controller appends its own paths (/v1/models/<model>/stats, /readyz)${keys}`;
+}
+
 /** The `setServers` update's argument: the whole new list (empty: no canary can be judged; versions deploy directly). */
-export const setServersSchema = z.object({ servers: serversSchema }).strict();
+export const setServersSchema = z.object({ servers: serverBaseUrlsSchema }).strict();
 
 export const approvalSchema = z
   .object({
@@ -107,6 +157,11 @@ export const controllerInputSchema = z
     state: z.unknown().optional(),
   })
   .strict();
+/**
+ * The controller input as a new controller is started with it (`npm run models -- start`): its servers are base
+ * URLs. The workflow itself parses {@link controllerInputSchema}, which takes what it always took (`serversSchema`).
+ */
+export const controllerStartInputSchema = controllerInputSchema.extend({ servers: serverBaseUrlsSchema.default([]) });
 export type ControllerInput = z.input<typeof controllerInputSchema>;
 export type ControllerSpec = z.output<typeof controllerInputSchema>;
 

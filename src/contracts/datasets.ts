@@ -97,6 +97,19 @@ export interface ProfileDatasetResult {
   reportUri: string;
   columnCount: number;
   reused: boolean;
+  /** Problems the profile found in the data (its `warnings`, without their counts); absent when there are none. */
+  warnings?: DataWarning[];
+}
+
+/**
+ * A problem in the data, found by profiling (docs/profiling.md): `spelling-variants`, values of a text column (or
+ * the target's classes, `target: true`) that differ only in letter case or whitespace. `message` names them and the fix.
+ */
+export interface DataWarning {
+  kind: 'spelling-variants';
+  column: string;
+  target: boolean;
+  message: string;
 }
 
 export interface PreprocessInput {

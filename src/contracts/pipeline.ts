@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mlopsError } from '../errors';
-import type { FeatureWarning, LeftOutColumn } from './datasets';
+import type { DataWarning, FeatureWarning, LeftOutColumn } from './datasets';
 import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
@@ -333,8 +333,11 @@ export interface TrainingPipelineResult {
   artifacts: { profile: string; report: string; transform: string; model: string; evaluation: string };
   /** Columns that are no features although no feature list left them out (date and time columns), and why. */
   leftOut?: LeftOutColumn[];
-  /** Features that will serve poorly, from preprocessing (e.g. an identifier whose values mostly fall in the unknown bucket). */
-  warnings?: FeatureWarning[];
+  /**
+   * Problems in the data, from profiling (values spelled several ways), then features that will serve poorly, from
+   * preprocessing (e.g. an identifier whose values mostly fall in the unknown bucket).
+   */
+  warnings?: (DataWarning | FeatureWarning)[];
 }
 
 export interface GateDecision {

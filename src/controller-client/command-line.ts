@@ -64,7 +64,9 @@ export const usage = `Usage: npm run models -- <command> <model> [arguments] [op
   schedule-retrain <model> --cron "<cron>" [--reason <text>] [--task-queue <queue>]
   unschedule-retrain <model>
 Servers (start --servers, servers): none means no servers (new versions deploy directly, without a canary); URLs
-naming the same server (a trailing /, the default port, upper-case scheme or host) count once.
+naming the same server (a trailing /, the default port, upper-case scheme or host) count once. Each URL is a model
+server's base URL, like http://127.0.0.1:8080 (with a path if a proxy serves it under one), and has no query string,
+fragment or credentials.
 Updates print the controller's answer; --json prints the whole answer (message and state).`;
 
 const startOptions = ['training', 'servers', 'alias', 'approval', 'approval-timeout', 'on-timeout', 'retrain-on'];

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { CanaryThresholds, ControllerInput } from '../contracts/controller';
-import { controllerInputSchema } from '../contracts/controller';
+import { controllerStartInputSchema, serverUrlProblem } from '../contracts/controller';
 import { trainingPipelineInputSchema } from '../contracts/pipeline';
 import { parseCommandLineInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
@@ -78,7 +78,8 @@ function listOption(values: OptionValues, flag: 'retrain-on' | 'muted'): string[
 /**
  * The model servers of `start --servers` and `servers <model> <urls>`: `none` is no servers; URLs that certainly name
  * the same server (a trailing `/`, the scheme's default port, an upper-case scheme or host) are sent once, in one
- * spelling. Anything that is not an http(s) URL is kept as given, for the schema to refuse by its option.
+ * spelling. Anything that is not an http(s) base URL (one with credentials, a query string or a fragment, even an
+ * empty one) is kept as given, for the schema to refuse by its option.
  */
 export function serverUrlsFrom(raw: string): string[] {
   if (raw.trim() === 'none') return [];
@@ -91,11 +92,10 @@ export function serverUrlsFrom(raw: string): string[] {
 }
 
 function sameServerSpelling(text: string): string {
-  if (!/^https?:\/\//i.test(text) || !URL.canParse(text)) return text;
+  if (!/^https?:\/\//i.test(text) || !URL.canParse(text) || serverUrlProblem(text)) return text;
   // URL parsing lower-cases the scheme and host and drops a default port; the path loses its trailing slashes.
   const url = new URL(text);
-  const user = url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : '';
-  return `${url.protocol}//${user}${url.host}${url.pathname.replace(/\/+$/, '')}${url.search}${url.hash}`;
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** The `trainingPipeline` input a retrain runs with, read from the JSON file named by --training. */
@@ -151,7 +151,7 @@ export function controllerInputFrom(modelName: string, values: OptionValues): Co
     approval: Object.keys(approval).length ? approval : undefined,
   });
   const where = { script: 'models', command: 'start', options: startOptionOf };
-  const spec = parseCommandLineInput(controllerInputSchema, input, where);
+  const spec = parseCommandLineInput(controllerStartInputSchema, input, where);
   // The training input each retrain will start with, checked now as the controller checks it at its start.
   parseCommandLineInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), { ...where, within: 'training' });
   return input as ControllerInput;

@@ -26,8 +26,10 @@ import {
   distinctSql,
   histogramSql,
   sampledQuantilesQuery,
+  spellingVariantsSql,
   topValuesSql,
 } from './profile-sql';
+import { defaultSpellingVariantSettings, spellingVariantWarnings, variantCheckedColumns } from './spelling-variants';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { runQuantileQuery } from '../warehouse/sql-dialect';
 
@@ -39,6 +41,7 @@ export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   exactDistinctBelow: 10_000,
   quantileSampleRows: 100_000,
   drift: defaultDriftReferenceSettings,
+  spellingVariants: defaultSpellingVariantSettings,
 });
 
 export interface ComputeProfileInput {
@@ -89,7 +92,13 @@ export async function computeProfile(
   const settings = input.settings ?? { ...defaultProfileSettings };
   const columns = input.columns.map((c, index): ProfiledColumn => ({ ...c, index, numeric: d.isNumericType(c.type) }));
   const numeric = columns.filter((c) => c.numeric);
-  const { stats, exact, binned, histograms, tops, pairs } = await queryAggregates(db, d, input, settings, columns);
+  const { stats, exact, binned, histograms, tops, pairs, variants } = await queryAggregates(
+    db,
+    d,
+    input,
+    settings,
+    columns,
+  );
   const drift = await driftReferences(db, d, input, settings, columns, { stats, tops: [...tops.values()].flat() });
   const rowCount = num(stats.row_count) ?? 0;
   const profiles = columns.map((c): ColumnProfile => {
@@ -114,6 +123,7 @@ export async function computeProfile(
     columns: profiles,
     correlations: correlationMatrix(numeric, pairs),
     targetDistribution: targetDistribution(profiles, input.target, tops, settings.targetClasses),
+    warnings: spellingVariantWarnings(columns, variants, input.target),
   };
 }
 
@@ -143,8 +153,8 @@ function driftReferences(
 const driftSettings = (settings: ProfileSettings) => settings.drift ?? defaultDriftReferenceSettings;
 
 /**
- * Histograms need the statistics' min and max, exact distinct counts their estimates; top values and correlations
- * need nothing, so they are sent right after the statistics.
+ * Histograms need the statistics' min and max, exact distinct counts their estimates, spelling variants the distinct
+ * counts of the top values; top values and correlations need nothing, so they are sent right after the statistics.
  */
 async function queryAggregates(
   client: AggregateQuery,
@@ -171,9 +181,11 @@ async function queryAggregates(
         driftSettings(settings).categories,
       ),
     }));
+  const topValues = queryGroups(db, counted.length ? [topValuesSql(d, from, counted)] : []);
   const independent = Promise.all([
-    queryGroups(db, counted.length ? [topValuesSql(d, from, counted)] : []),
+    topValues,
     Promise.all(split(columnPairs(numeric), parts).map((pairs) => db.query(correlationSql(d, from, pairs)))),
+    topValues.then((tops) => spellingVariants(db, d, from, settings, columns, tops)),
   ]);
   // Awaited below; until then a failure must not count as unhandled when the statistics fail first.
   independent.catch(() => undefined);
@@ -181,7 +193,7 @@ async function queryAggregates(
   const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
   const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
   const sampled = input.rowNumbered && numeric.length ? sampledQuantiles(db, d, input, settings, numeric, stats) : [];
-  const [[exact = {}], histograms, [tops, pairs], quantiles] = await Promise.all([
+  const [[exact = {}], histograms, [tops, pairs, variants], quantiles] = await Promise.all([
     fewDistinct.length ? db.query(distinctSql(d, from, fewDistinct)) : [],
     queryGroups(
       db,
@@ -190,7 +202,22 @@ async function queryAggregates(
     independent,
     sampled,
   ]);
-  return { stats: { ...stats, ...merged(quantiles) }, exact, binned, histograms, tops, pairs: merged(pairs) };
+  return { stats: { ...stats, ...merged(quantiles) }, exact, binned, histograms, tops, pairs: merged(pairs), variants };
+}
+
+/** The rows of `spellingVariantsSql` for the text columns whose distinct count (from the top values) is in bounds. */
+function spellingVariants(
+  db: AggregateQuery,
+  d: SqlDialect,
+  from: string,
+  settings: ProfileSettings,
+  columns: ProfiledColumn[],
+  tops: Map<number, Row[]>,
+): Promise<Row[]> {
+  const limits = settings.spellingVariants;
+  const distinct = (c: ProfiledColumn) => num(tops.get(c.index)?.[0]?.distinct_values) ?? 0;
+  const checked = variantCheckedColumns(columns, distinct, limits);
+  return checked.length ? db.query(spellingVariantsSql(d, from, checked, limits)) : Promise.resolve([]);
 }
 
 /** Exact quantiles over a uniform sample of the rows (all of them when they are few), split like the statistics. */

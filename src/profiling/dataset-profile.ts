@@ -27,6 +27,20 @@ export interface ProfileSettings {
   quantileSampleRows: number;
   /** How each column's drift reference (`drift`) is made; added in format 3. */
   drift: DriftReferenceSettings;
+  /** How text columns are checked for values that differ only in case or whitespace (`warnings`). */
+  spellingVariants: SpellingVariantSettings;
+}
+
+export interface SpellingVariantSettings {
+  /**
+   * Text columns with this many distinct values or more are not checked: normalizing every distinct value of an
+   * identifier or free-text column would cost as much as the rest of the profile, and such a column is no category.
+   */
+  distinctBelow: number;
+  /** Largest groups of variant spellings listed per column; `moreGroups` counts the rest. */
+  groups: number;
+  /** Most frequent spellings listed per group; `moreSpellings` counts the rest. */
+  spellings: number;
 }
 
 export interface HistogramBin {
@@ -100,6 +114,37 @@ export type TargetDistribution =
   | { name: string; kind: 'categorical'; classes: ValueCount[]; otherCount: number; nulls: number }
   | { name: string; kind: 'numeric'; histogram: HistogramBin[]; nulls: number };
 
+/**
+ * A problem in the data that the profile found; `column` names the column it concerns. `spelling-variants`: values of
+ * a text column that differ only in letter case or whitespace (`High`, `high`, ` high `), which a model learns as
+ * separate categories, or as separate classes of a target.
+ */
+export interface ProfileWarning {
+  kind: 'spelling-variants';
+  column: string;
+  /** True when the column is the profile's target. */
+  target: boolean;
+  /** Rows whose value has another spelling in the column (every group, listed or not). */
+  rows: number;
+  /** The groups with the most rows first (ties by normalized value), at most `settings.spellingVariants.groups`. */
+  groups: SpellingVariantGroup[];
+  /** Further groups, not listed. */
+  moreGroups: number;
+  message: string;
+}
+
+/** Spellings of one value: the same once lower-cased, with whitespace runs as one space and none at either end. */
+export interface SpellingVariantGroup {
+  /** The value every spelling normalizes to. */
+  normalized: string;
+  /** Rows with any spelling of the group. */
+  count: number;
+  /** The most frequent spellings, as in `top`, at most `settings.spellingVariants.spellings`. */
+  spellings: ValueCount[];
+  /** Further spellings of the group, not listed. */
+  moreSpellings: number;
+}
+
 export interface DatasetProfile {
   version: typeof profileFormatVersion;
   snapshotId: string;
@@ -111,4 +156,9 @@ export interface DatasetProfile {
   correlations: CorrelationMatrix;
   /** The target's class counts or histogram; null when the target column is absent. */
   targetDistribution: TargetDistribution | null;
+  /**
+   * Problems found in the data, in column order; empty when there are none. Added without a version bump (no field
+   * changed meaning); the `profileDataset` activity recomputes a stored profile that lacks it.
+   */
+  warnings: ProfileWarning[];
 }

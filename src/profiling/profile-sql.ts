@@ -112,3 +112,52 @@ export function topValuesSql(d: SqlDialect, from: string, columns: CountedColumn
   FROM (\n  ${branches.join('\n  UNION ALL ')}\n  ) counted
 ) ranked WHERE position <= lim ORDER BY col, position`;
 }
+
+/**
+ * Rows (col, normalized, value, n, group_rows, spellings, group_position, group_count, variant_rows): the spellings
+ * of each text column's values that normalize alike (lower case, every run of whitespace as one space, none at either
+ * end) while differing as written. Per column, the `groups` largest such groups (most rows first, ties by normalized
+ * value) and in each the `spellings` most frequent spellings (ties by value) come back, with each group's spelling
+ * count and rows, and the column's group count and rows in any group. Null is no spelling. Each distinct value is
+ * normalized once, after counting, so the cost is the count's (the top values') plus one regexp per distinct value.
+ */
+export function spellingVariantsSql(
+  d: SqlDialect,
+  from: string,
+  columns: ProfiledColumn[],
+  limits: { groups: number; spellings: number },
+): string {
+  const branches = columns.map((c) => {
+    const col = d.ident(c.name);
+    return `SELECT ${c.index} AS col, ${d.toText(col)} AS value, count(*) AS n FROM ${from} WHERE ${col} IS NOT NULL GROUP BY 1, 2`;
+  });
+  return `SELECT col, normalized, value, n, group_rows, spellings, group_position, group_count, variant_rows FROM (
+  SELECT col, normalized, value, n, group_rows, spellings, spelling_position,
+    dense_rank() OVER (PARTITION BY col ORDER BY group_rows DESC, normalized) AS group_position,
+    sum(CASE WHEN spelling_position = 1 THEN 1 ELSE 0 END) OVER (PARTITION BY col) AS group_count,
+    sum(n) OVER (PARTITION BY col) AS variant_rows
+  FROM (
+    SELECT col, normalized, value, n,
+      count(*) OVER (PARTITION BY col, normalized) AS spellings,
+      sum(n) OVER (PARTITION BY col, normalized) AS group_rows,
+      row_number() OVER (PARTITION BY col, normalized ORDER BY n DESC, value) AS spelling_position
+    FROM (
+      SELECT col, value, n, lower(trim(${collapseWhitespace(d, 'value')})) AS normalized FROM (
+  ${branches.join('\n  UNION ALL ')}
+      ) counted
+    ) spelled
+  ) grouped WHERE spellings > 1
+) ranked WHERE group_position <= ${limits.groups} AND spelling_position <= ${limits.spellings}
+ORDER BY col, group_position, spelling_position`;
+}
+
+/**
+ * Every run of whitespace (ASCII, and Unicode spaces such as the no-break space) as one space. Both warehouses use
+ * RE2; DuckDB's regexp_replace replaces only the first match without the `g` option, BigQuery's replaces all.
+ */
+function collapseWhitespace(d: SqlDialect, expr: string): string {
+  const pattern = d.literal('[\\s\\v\\pZ]+');
+  return d.name === 'duckdb'
+    ? `regexp_replace(${expr}, ${pattern}, ' ', 'g')`
+    : `REGEXP_REPLACE(${expr}, ${pattern}, ' ')`;
+}

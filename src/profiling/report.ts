@@ -2,9 +2,17 @@
  * The profile report: a summary table and Vega-Lite charts on one self-contained page (src/reports/chart-page.ts).
  */
 import { escapeHtml, renderChartPage } from '../reports/chart-page';
-import type { CategoricalColumnProfile, ColumnProfile, DatasetProfile, NumericColumnProfile } from './dataset-profile';
+import type {
+  CategoricalColumnProfile,
+  ColumnProfile,
+  DatasetProfile,
+  NumericColumnProfile,
+  ProfileWarning,
+  SpellingVariantGroup,
+} from './dataset-profile';
 import type { ReportChart } from './report-charts';
 import { reportCharts } from './report-charts';
+import { quoteValue, spellingVariantFix } from './spelling-variants';
 
 export async function renderReport(profile: DatasetProfile): Promise<string> {
   const { columns, extra } = reportCharts(profile);
@@ -19,6 +27,7 @@ export async function renderReport(profile: DatasetProfile): Promise<string> {
     footer: `Written by temporal-mlops from <code>profile.json</code> (format v${profile.version}). Quantiles are exact, over a uniform sample of ${profile.settings.quantileSampleRows.toLocaleString('en-US')} rows when there are more; distinct counts marked ≈ are HyperLogLog estimates.`,
     body: [
       summaryCards(profile),
+      warningsSection(profile.warnings),
       section('Target', `<p class="note">${targetNote(profile)}</p>${chartDiv(target)}`),
       section('Columns', summaryTable(profile)),
       section(
@@ -55,7 +64,7 @@ function summaryCards(profile: DatasetProfile): string {
 function summaryTable(profile: DatasetProfile): string {
   const head = ['column', 'type', 'non-null', 'nulls', 'distinct', 'min', 'median', 'max', 'mean', 'std'];
   const rows = profile.columns.map((c) => {
-    const name = `${escapeHtml(c.name)}${c.name === profile.target ? ' <span class="badge">target</span>' : ''}`;
+    const name = `${escapeHtml(c.name)}${c.name === profile.target ? ' <span class="badge">target</span>' : ''}${warningBadge(c, profile)}`;
     const base = [
       name,
       `<code>${escapeHtml(c.type)}</code>`,
@@ -74,10 +83,46 @@ function summaryTable(profile: DatasetProfile): string {
 }
 
 function columnCard(c: ColumnProfile, profile: DatasetProfile, chart: ReportChart | undefined): string {
-  const badge = c.name === profile.target ? ' <span class="badge">target</span>' : '';
+  const badge = (c.name === profile.target ? ' <span class="badge">target</span>' : '') + warningBadge(c, profile);
   const facts = c.kind === 'numeric' ? numericFacts(c) : categoricalFacts(c);
   const body = chart ? chartDiv(chart) : '<p class="note">No non-null values.</p>';
   return `<article class="column"><h3>${escapeHtml(c.name)}${badge} <code>${escapeHtml(c.type)}</code></h3>${facts}${body}</article>`;
+}
+
+/** Each warning as a card: what it is, the groups of variant spellings with their rows, and the fix. */
+function warningsSection(warnings: ProfileWarning[]): string {
+  if (!warnings.length) return '';
+  const cards = warnings.map((w) => {
+    const badge = w.target ? ' <span class="badge">target</span>' : '';
+    const total = w.groups.length + w.moreGroups;
+    const what = w.target ? 'Classes' : 'Values';
+    const more = w.moreGroups
+      ? `<p class="note">and ${formatCount(w.moreGroups)} more group${w.moreGroups === 1 ? '' : 's'}, not listed</p>`
+      : '';
+    return (
+      `<article class="warning"><h3>${escapeHtml(w.column)}${badge}</h3>` +
+      `<p>${what} that differ only in letter case or whitespace: ${formatCount(total)} group${total === 1 ? '' : 's'}, ${formatCount(w.rows)} rows.</p>` +
+      `<table class="variants"><thead><tr><th>normalized</th><th>spellings (rows)</th><th class="num">rows</th></tr></thead>` +
+      `<tbody>${w.groups.map(variantRow).join('')}</tbody></table>${more}` +
+      `<p class="note">${escapeHtml(spellingVariantFix)}</p></article>`
+    );
+  });
+  return `<section id="warnings"><h2>Warnings</h2>${cards.join('')}</section>`;
+}
+
+function variantRow(g: SpellingVariantGroup): string {
+  const spellings = g.spellings.map(
+    (s) => `<code>${escapeHtml(quoteValue(s.value))}</code> <small>${formatCount(s.count)}</small>`,
+  );
+  const more = g.moreSpellings ? ` <small>and ${formatCount(g.moreSpellings)} more</small>` : '';
+  return `<tr><td><code>${escapeHtml(quoteValue(g.normalized))}</code></td><td>${spellings.join(', ')}${more}</td><td class="num">${formatCount(g.count)}</td></tr>`;
+}
+
+/** Marks a column that has a warning, linking to the warnings. */
+function warningBadge(c: ColumnProfile, profile: DatasetProfile): string {
+  return profile.warnings.some((w) => w.column === c.name)
+    ? ' <a class="badge warn" href="#warnings">spelling variants</a>'
+    : '';
 }
 
 function numericFacts(c: NumericColumnProfile): string {
@@ -147,6 +192,12 @@ table.summary th,table.summary td{padding:5px 10px;border-bottom:1px solid #eaee
 table.summary th{background:#f6f8fa;font-weight:600}table.summary .num{text-align:right;font-variant-numeric:tabular-nums}
 table.summary td small,.top small{color:#57606a}table.summary tr:last-child td{border-bottom:0}
 .badge{background:#ddf4ff;color:#0969da;border-radius:10px;padding:0 7px;font-size:11px;font-weight:600}
+.badge.warn{background:#fff8c5;color:#9a6700;text-decoration:none}
+.warning{background:#fff;border:1px solid #d4a72c;border-left-width:4px;border-radius:6px;padding:12px;margin-bottom:12px}
+.warning p{margin:0 0 8px}table.variants{border-collapse:collapse;margin-bottom:8px}
+table.variants th,table.variants td{padding:3px 10px 3px 0;text-align:left;vertical-align:top;border-bottom:1px solid #eaeef2}
+table.variants .num{text-align:right;font-variant-numeric:tabular-nums}
+table.variants code{white-space:pre;background:#f6f8fa;padding:0 2px}table.variants small{color:#57606a}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px}
 .column{padding:12px}.facts{margin:0;color:#57606a}.note{color:#57606a;margin:0 0 8px}
 .quantiles{margin:2px 0 6px;font-size:12px;color:#57606a;display:flex;flex-wrap:wrap;gap:2px 10px}

@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { namesText, quoteText } from '../contracts/message-text';
+import { describeValue } from '../models/transform-instance';
 
 /** Media types of JSON bodies; a `charset` parameter must say UTF-8 (`jsonCharset`), other parameters are ignored. */
 const jsonTypes = new Set(['application/json']);
@@ -96,9 +97,19 @@ export function instancesOf(body: unknown): unknown[] {
     throw inputInvalid(
       `unknown top-level field ${namesText(extra)}; expected "instances" and optionally "parameters" and "labels"`,
     );
-  const instances = (body as { instances?: unknown }).instances;
-  if (!Array.isArray(instances)) throw inputInvalid('"instances" must be an array of objects');
-  return instances;
+  const { instances, parameters } = body as { instances?: unknown; parameters?: unknown };
+  const problems: string[] = [];
+  if (!Array.isArray(instances)) problems.push('"instances" must be an array of objects');
+  // Vertex AI's `parameters` is a JSON object when present; it treats null as absent, and so does this server.
+  if (parameters !== null && parameters !== undefined && !isJsonObject(parameters))
+    problems.push(`"parameters" must be an object such as {} (or left out), got ${describeValue(parameters)}`);
+  if (problems.length > 0) throw inputInvalid(problems.join('; '));
+  return instances as unknown[];
+}
+
+/** A JSON object: not null, not an array. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function inputInvalid(problems: string): Error {

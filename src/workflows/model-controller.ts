@@ -194,6 +194,12 @@ const checkMutedAtStart = 'check-muted-at-start';
  */
 const recallDeploymentHistory = 'recall-deployment-history';
 
+/**
+ * Versioned change (`patched`): a first start refuses a server URL with a query string, a fragment or credentials (the
+ * controller appends its own paths to each). Before, any http(s) URL was taken.
+ */
+const checkServerBaseUrls = 'check-server-base-urls';
+
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
 
@@ -203,6 +209,9 @@ export async function modelController(rawInput: ControllerInput): Promise<Contro
   const expected = controllerWorkflowId(spec.modelName);
   if (workflowId !== expected && patched(oneControllerPerModel))
     throw mlopsError('MLOPS_ERR_CONTROLLER_WORKFLOW_ID', { model: spec.modelName, expected, workflowId });
+  // A first start checks the servers as `setServers` does; a run carried across continue-as-new took them already.
+  if (spec.state === undefined && spec.servers.length > 0 && patched(checkServerBaseUrls))
+    parseWorkflowInput(setServersSchema, { servers: spec.servers }, 'modelController');
   const ctl = new Controller(spec, initialState(spec));
   ctl.registerHandlers();
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);

@@ -26,7 +26,10 @@ type Summary = [summary: string, reused: boolean];
 /** How each step's result reads in the status. */
 const stepSummaries: { [S in StepStage]: (result: StepResults[S]) => Summary } = {
   ingesting: (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused],
-  profiling: (p) => [`${p.columnCount} columns profiled`, p.reused],
+  profiling: (p) => [
+    `${p.columnCount} columns profiled${p.warnings ? `, ${p.warnings.length} warning${p.warnings.length > 1 ? 's' : ''} (see the report)` : ''}`,
+    p.reused,
+  ],
   preprocessing: (p) => [
     `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features${p.task ? `, ${p.task}` : ''}`,
     p.reused,

@@ -129,6 +129,8 @@ export function pipelineResult(
       evaluation: evaluation.reportUri,
     },
     ...(prepared.leftOut && { leftOut: prepared.leftOut }),
-    ...(prepared.warnings && { warnings: prepared.warnings }),
+    ...((profile.warnings || prepared.warnings) && {
+      warnings: [...(profile.warnings ?? []), ...(prepared.warnings ?? [])],
+    }),
   };
 }

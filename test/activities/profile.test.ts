@@ -409,6 +409,272 @@ describe('profileDataset', function () {
   });
 });
 
+describe('profile warnings about spellings that differ only in case or whitespace', function () {
+  this.timeout(120_000);
+
+  it('warns about a text column whose values differ only in case or whitespace, with the rows of each spelling', async () => {
+    const rows = [
+      ...repeat(6, 'High'),
+      ...repeat(3, 'high'),
+      ...repeat(2, '" high "'),
+      ...repeat(1, '"HIGH  "'),
+      ...repeat(4, 'Low'),
+      ...repeat(1, 'low'),
+      ...repeat(3, 'Medium'),
+    ];
+    const csv = writeCsv('variants', ['risk,n,ok', ...rows.map((risk, i) => `${risk},${i},${i % 2 === 0}`)]);
+    const { profile, reportFile } = await ingestAndProfile(csv, 'ok');
+
+    assert.equal(profile.warnings.length, 1);
+    const { message, ...warning } = profile.warnings[0]!;
+    assert.deepEqual(warning, {
+      kind: 'spelling-variants',
+      column: 'risk',
+      target: false,
+      rows: 17,
+      groups: [
+        {
+          normalized: 'high',
+          count: 12,
+          spellings: [
+            { value: 'High', count: 6 },
+            { value: 'high', count: 3 },
+            { value: ' high ', count: 2 },
+            { value: 'HIGH  ', count: 1 },
+          ],
+          moreSpellings: 0,
+        },
+        {
+          normalized: 'low',
+          count: 5,
+          spellings: [
+            { value: 'Low', count: 4 },
+            { value: 'low', count: 1 },
+          ],
+          moreSpellings: 0,
+        },
+      ],
+      moreGroups: 0,
+    });
+    assert.match(message, /^Column "risk" has values that differ only in letter case or whitespace/);
+    assert.ok(message.includes('"High" (6 rows), "high" (3), " high " (2), "HIGH  " (1); "Low" (4 rows), "low" (1)'));
+    assert.ok(message.includes('(2 groups, 17 rows)'));
+    assert.ok(message.includes('in the source data'), 'the message says how to fix it');
+    // The profile itself stays faithful to the data: each spelling is its own value.
+    assert.equal(column(profile, 'risk', 'categorical').distinct, 7);
+
+    const html = fs.readFileSync(reportFile, 'utf8');
+    assert.ok(html.includes('<section id="warnings"><h2>Warnings</h2>'), 'the report has a warnings section');
+    assert.ok(
+      html.includes('<code>&#34; high &#34;</code> <small>2</small>'),
+      'a spelling shows quoted, with its rows',
+    );
+    assert.ok(html.includes('<a class="badge warn" href="#warnings">spelling variants</a>'), 'the column is marked');
+  });
+
+  it('says so when the target column has classes that differ only in case', async () => {
+    const answers = [...repeat(5, 'Yes'), ...repeat(2, 'yes'), ...repeat(4, 'No'), null];
+    const jsonl = writeFile(
+      'target-variants',
+      'rows.jsonl',
+      answers.map((answer, i) => JSON.stringify({ n: i, answer })),
+    );
+    const { profile, reportFile } = await ingestAndProfile(jsonl, 'answer');
+
+    assert.equal(column(profile, 'answer', 'categorical').type, 'VARCHAR');
+    assert.equal(profile.warnings.length, 1);
+    const [warning] = profile.warnings;
+    assert.equal(warning!.column, 'answer');
+    assert.equal(warning!.target, true);
+    assert.deepEqual(warning!.groups, [
+      {
+        normalized: 'yes',
+        count: 7,
+        spellings: [
+          { value: 'Yes', count: 5 },
+          { value: 'yes', count: 2 },
+        ],
+        moreSpellings: 0,
+      },
+    ]);
+    assert.match(warning!.message, /^Target column "answer" has classes that differ only in letter case or whitespace/);
+    assert.ok(warning!.message.includes('"Yes" (5 rows), "yes" (2) (1 group, 7 rows)'));
+    // What the warning is about: the target distribution counts one answer as two classes.
+    assert.deepEqual(profile.targetDistribution?.kind === 'categorical' && profile.targetDistribution.classes, [
+      { value: 'Yes', count: 5 },
+      { value: 'No', count: 4 },
+      { value: 'yes', count: 2 },
+    ]);
+    const html = fs.readFileSync(reportFile, 'utf8');
+    assert.ok(html.includes('<article class="warning"><h3>answer <span class="badge">target</span></h3>'));
+  });
+
+  it('does not warn about values that are distinct once normalized, or about non-text columns', async () => {
+    const cities = ['Paris', 'Lyon', 'Saint Denis', 'Saint-Denis', 'SaintDenis', 'paris-nord', 'Pa ris', 'Lyon 2'];
+    const csv = writeCsv('clean', [
+      'city,code,flag',
+      ...cities.map((c, i) => `"${c}",${i},${i % 2 ? 'true' : 'FALSE'}`),
+    ]);
+    const { profile, reportFile } = await ingestAndProfile(csv, 'flag');
+    assert.equal(column(profile, 'city', 'categorical').distinct, cities.length);
+    assert.deepEqual(profile.warnings, []);
+    assert.ok(!fs.readFileSync(reportFile, 'utf8').includes('id="warnings"'), 'no warnings section');
+  });
+
+  it('lists the five largest groups and five most frequent spellings of each, and counts the rest', async () => {
+    const values: string[] = [];
+    // g1…g7: 10 − k rows spelled gk and one spelled Gk, so 11 − k rows in all.
+    for (let k = 1; k <= 7; k++) values.push(...repeat(10 - k, `g${k}`), `G${k}`);
+    // One row each of seven spellings of "ab": 7 rows, tied with g4 and listed before it (by normalized value).
+    const ab = [' AB ', ' ab', 'AB', 'Ab', 'aB', 'ab', 'ab '];
+    values.push(...ab);
+    const csv = writeCsv('many', ['v', ...values.map((v) => `"${v}"`)]);
+    const { profile } = await ingestAndProfile(csv, 'v');
+    const [warning] = profile.warnings;
+    assert.deepEqual(
+      warning!.groups.map((g) => [g.normalized, g.count, g.spellings.length, g.moreSpellings]),
+      [
+        ['g1', 10, 2, 0],
+        ['g2', 9, 2, 0],
+        ['g3', 8, 2, 0],
+        ['ab', 7, 5, 2],
+        ['g4', 7, 2, 0],
+      ],
+    );
+    // Ties in rows go by value: code point order puts the spaced spellings and capitals first.
+    assert.deepEqual(
+      warning!.groups[3]!.spellings.map((s) => s.value),
+      [' AB ', ' ab', 'AB', 'Ab', 'aB'],
+    );
+    assert.equal(warning!.moreGroups, 3);
+    assert.equal(warning!.rows, 10 + 9 + 8 + 7 + 7 + 6 + 5 + 4);
+    assert.ok(warning!.message.includes('" ab" (1), "AB" (1), "Ab" (1), "aB" (1) and 2 more spellings'));
+    assert.ok(warning!.message.includes('; and 3 more groups (8 groups, 56 rows)'));
+  });
+
+  it('leaves out text columns with as many distinct values as the bound, which keeps identifiers cheap', async () => {
+    const csv = writeCsv('bound', ['a,b', 'x,x', 'X,X', 'y,x']);
+    const from = `read_csv(${literal(csv)}, header = true)`;
+    const columns = [
+      { name: 'a', type: 'VARCHAR' },
+      { name: 'b', type: 'VARCHAR' },
+    ];
+    const spellingVariants = { ...defaultProfileSettings.spellingVariants, distinctBelow: 3 };
+    const settings = { ...defaultProfileSettings, spellingVariants };
+    const profile = await withDuckDb((db) =>
+      computeProfile(db, duckDbDialect, { snapshotId: 'bound', target: 'a', from, columns, settings }),
+    );
+    assert.equal(column(profile, 'a', 'categorical').distinct, 3);
+    assert.deepEqual(
+      profile.warnings.map((w) => [w.column, w.rows]),
+      [['b', 3]],
+      'a (3 distinct values) is not checked, b (2) is',
+    );
+  });
+
+  it('handles emoji, Unicode case, quotes, long values, empty text and NULLs, counting no NULL as a spelling', async () => {
+    const long = 'a'.repeat(10_000);
+    const spellings: (string | null)[] = [
+      '😀',
+      '😀 ',
+      'Ünïcödé',
+      'üNÏCÖDÉ',
+      'say "hi"',
+      "SAY 'hi'",
+      'SAY "HI"',
+      long,
+      `A${long.slice(1)}`,
+      'x\u00a0y',
+      'x y',
+      '</script><img src=x onerror=alert(1)>',
+      '</SCRIPT><IMG SRC=X ONERROR=ALERT(1)>',
+      '',
+      ' ',
+      'only once',
+    ];
+    const values = [...spellings, null, null, null, '😀'];
+    const jsonl = writeFile(
+      'hostile-variants',
+      'rows.jsonl',
+      values.map((v, i) => JSON.stringify({ i, v })),
+    );
+    const { profile, reportFile } = await ingestAndProfile(jsonl, 'i');
+
+    const v = column(profile, 'v', 'categorical');
+    assert.equal(v.nulls, 3);
+    assert.equal(profile.warnings.length, 1);
+    const [warning] = profile.warnings;
+    // An independent recount: JavaScript's lower case and whitespace, over the non-null values.
+    const normalize = (s: string) =>
+      s
+        .replace(/[\s\p{Z}]+/gu, ' ')
+        .trim()
+        .toLowerCase();
+    const groups = new Map<string, Map<string, number>>();
+    for (const value of values) {
+      if (value === null) continue;
+      const group = groups.get(normalize(value)) ?? new Map<string, number>();
+      groups.set(normalize(value), group.set(value, (group.get(value) ?? 0) + 1));
+    }
+    const variants = [...groups].filter(([, g]) => g.size > 1);
+    assert.equal(variants.length, 7, 'emoji, Unicode, quotes, long, no-break space, script and empty');
+    assert.equal(warning!.groups.length + warning!.moreGroups, variants.length);
+    const variantRows = variants.reduce((n, [, g]) => n + [...g.values()].reduce((a, b) => a + b, 0), 0);
+    assert.equal(warning!.rows, variantRows);
+    assert.equal(
+      warning!.rows,
+      values.filter((x) => x !== null).length - 2,
+      "every row but 'only once' and \"SAY 'hi'\"",
+    );
+    for (const group of warning!.groups) {
+      const expected = groups.get(group.normalized);
+      assert.ok(expected, `group ${JSON.stringify(group.normalized.slice(0, 20))} is a group of the recount`);
+      assert.deepEqual(new Map(group.spellings.map((s) => [s.value, s.count])), expected);
+    }
+    assert.equal(warning!.groups[0]!.normalized, '😀', 'the largest group');
+    assert.ok(warning!.message.length < 2000, `the message stays short (${warning!.message.length} characters)`);
+    assert.ok(warning!.message.includes(`"${'a'.repeat(60)}"…`), 'a long value is cut in the message');
+
+    const html = fs.readFileSync(reportFile, 'utf8');
+    assert.ok(!/<img/i.test(html.replace(/<script[\s\S]*?<\/script>/gi, '')), 'an <img> element appears in the markup');
+    assert.equal(html.match(/<\/script>/gi)?.length, 3, 'only the report’s own three scripts end');
+  });
+
+  it('recomputes a stored profile written before profiles had warnings', async () => {
+    const csv = writeCsv('stale', ['risk,n', 'High,1', 'high,2', 'Low,3']);
+    const activities = createPipelineActivities(testDeps({ store: new LocalArtifactStore(tempDir('profile-store')) }));
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    const input = { snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target: 'n' };
+    const first = await activities.profileDataset(input);
+    const file = fileURLToPath(first.profileUri);
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<DatasetProfile>;
+    delete stored.warnings;
+    fs.writeFileSync(file, JSON.stringify(stored));
+    const second = await activities.profileDataset(input);
+    assert.equal(second.reused, false);
+    const again = JSON.parse(fs.readFileSync(file, 'utf8')) as DatasetProfile;
+    assert.deepEqual(
+      again.warnings.map((w) => w.column),
+      ['risk'],
+    );
+    assert.equal((await activities.profileDataset(input)).reused, true);
+  });
+});
+
+function repeat<T>(n: number, value: T): T[] {
+  return Array<T>(n).fill(value);
+}
+
+function writeCsv(name: string, lines: string[]): string {
+  return writeFile(name, `${name}.csv`, lines);
+}
+
+function writeFile(dir: string, name: string, lines: string[]): string {
+  const file = path.join(tempDir(dir), name);
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
 /** A dataset whose target column name and one category value try to end the script element and run code. */
 async function hostileProfile(): Promise<Profiled> {
   const csv = path.join(tempDir('hostile'), 'hostile.csv');

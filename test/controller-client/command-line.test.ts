@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { controllerInputSchema, controllerStartInputSchema } from '../../src/contracts/controller';
 import { parseModelsCommand, UsageError } from '../../src/controller-client/command-line';
 import type { ErrorCode } from '../../src/errors';
 import { modelsScript } from '../support/models-script';
@@ -125,6 +126,70 @@ describe('the npm run models command line', function () {
       'MLOPS_ERR_CLI_ARGUMENT_INVALID',
       /- --servers \(servers\.0\): Invalid url/,
     );
+  });
+
+  it('refuses a server URL with a query string, a fragment or credentials in start and servers, naming it and its base URL', function () {
+    const file = trainingFile(JSON.stringify({ dataset: { uri: 'examples/churn.csv' }, target: 'churned' }));
+    const paths = ' to which the controller appends its own paths \\(/v1/models/<model>/stats, /readyz\\)';
+    const refusals: [string, string][] = [
+      [
+        'http://127.0.0.1:8080/?x=1',
+        `"http://127.0.0.1:8080/\\?x=1" has a query string \\("\\?x=1"\\): give the server's base URL, "http://127.0.0.1:8080",${paths}`,
+      ],
+      ['http://h:8080#a', `"http://h:8080#a" has a fragment \\("#a"\\): give the server's base URL, "http://h:8080",`],
+      // Empty ones too: the controller would append its paths after the "?" all the same.
+      [
+        'http://h:8080/serving?',
+        `"http://h:8080/serving\\?" has a query string \\("\\?"\\): give the server's base URL, "http://h:8080/serving",`,
+      ],
+      ['http://h:8080/#', `"http://h:8080/#" has a fragment \\("#"\\): give the server's base URL, "http://h:8080",`],
+      // The password is not repeated; the API key goes where the controller sends it from.
+      [
+        'https://admin:s3cret@h:8443/?k=v',
+        `"https://\\*\\*\\*@h:8443/\\?k=v" has credentials and a query string \\("\\?k=v"\\): give the server's base URL, "https://h:8443",${paths}; a server that requires an API key gets the first of MLOPS_SERVE_API_KEYS where the pipeline worker runs`,
+      ],
+      [
+        'http://bücher.example:8080?x',
+        `"http://bücher.example:8080\\?x" has a query string \\("\\?x"\\): give the server's base URL, "http://xn--bcher-kva.example:8080",`,
+      ],
+      [
+        `http://h/${'p'.repeat(3000)}`,
+        `"http://h/p{91}"… \\(3009 characters\\) is no model server's base URL: it has over 2048 characters`,
+      ],
+    ];
+    for (const [url, message] of refusals) {
+      const given = `http://127.0.0.1:9,${url}`;
+      assertRefused(
+        ['start', 'churn', '--training', file, '--servers', given],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        new RegExp(
+          `Argument --servers of \`npm run models -- start\` is invalid: \\n- --servers \\(servers\\.1\\): ${message}`,
+        ),
+      );
+      assertRefused(
+        ['servers', 'churn', given],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        new RegExp(
+          `Argument <urls> of \`npm run models -- servers\` is invalid: \\n- <urls> \\(servers\\.1\\): ${message}`,
+        ),
+      );
+    }
+    // Neither the user name nor the password is repeated.
+    assert.throws(
+      () => parseModelsCommand(['servers', 'churn', 'http://admin:s3cret@h:8080']),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        /"http:\/\/\*\*\*@h:8080" has credentials/.test(err.message) &&
+        !/admin|s3cret/.test(err.message),
+    );
+    // A path is a base URL (a server behind a proxy), and a Unicode host is sent as its ASCII form.
+    assert.deepEqual(updateOf(['servers', 'churn', 'http://h:8080/serving/churn/,http://bücher.example:8080']).arg, {
+      servers: ['http://h:8080/serving/churn', 'http://xn--bcher-kva.example:8080'],
+    });
+    // What a running controller parses again on replay and continue-as-new keeps taking what it took before.
+    const input = { modelName: 'churn', training: {}, servers: ['http://127.0.0.1:8080/?x=1'] };
+    assert.equal(controllerInputSchema.safeParse(input).success, true);
+    assert.equal(controllerStartInputSchema.safeParse(input).success, false);
   });
 
   it('lists every bad field of the controller input at once, each by the option that sets it and the field', function () {
@@ -258,7 +323,13 @@ describe('the npm run models command line', function () {
     assert.match(help.stdout, /\n {2}start <model> --training <training-input\.json> \[--servers <url,url>\|none\]/);
     assert.match(
       help.stdout,
-      /\nServers \(start --servers, servers\): none means no servers \(new versions deploy directly, without a canary\); URLs\nnaming the same server \(a trailing \/, the default port, upper-case scheme or host\) count once\.\n/,
+      /\nServers \(start --servers, servers\): none means no servers \(new versions deploy directly, without a canary\); URLs\nnaming the same server \(a trailing \/, the default port, upper-case scheme or host\) count once\. Each URL is a model\nserver's base URL, like http:\/\/127\.0\.0\.1:8080 \(with a path if a proxy serves it under one\), and has no query string,\nfragment or credentials\.\n/,
+    );
+    const query = await modelsScript('servers', 'churn', 'http://127.0.0.1:8080/?x=1');
+    assert.equal(query.code, 2);
+    assert.match(
+      query.stderr,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument <urls> of `npm run models -- servers` is invalid: \n- <urls> \(servers\.0\): "http:\/\/127\.0\.0\.1:8080\/\?x=1" has a query string \("\?x=1"\): give the server's base URL, "http:\/\/127\.0\.0\.1:8080",/,
     );
     // --help after a command, as every refusal's Fix line suggests, is the same usage.
     const after = await modelsScript('thresholds', 'churn', '--help');

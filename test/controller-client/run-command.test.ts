@@ -11,38 +11,17 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { ArtifactStore } from '../../src/artifacts';
-import { LocalArtifactStore, writeJson } from '../../src/artifacts';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { modelVersionFiles } from '../../src/artifacts/layout';
 import type { ControllerState } from '../../src/contracts/controller';
 import { controllerWorkflowId } from '../../src/contracts/controller';
-import { registerVersion } from '../../src/registry/model-registry';
-import { controllerStatusQuery } from '../../src/workflows/definitions';
+import { controllerStatusQuery, setServersUpdate } from '../../src/workflows/definitions';
 import { controllerFakes } from '../support/controller-fakes';
 import { withFakeActivities } from '../support/fake-activities';
+import { registryWith } from '../support/listed-registry';
 import { modelsScriptWith } from '../support/models-script';
 import { stack, tempDir, uniqueName } from '../support/stack';
-
-/** A store whose registry holds one version of each model (files the registry copies, not a servable model). */
-async function registryWith(models: string[]): Promise<ArtifactStore> {
-  const store = new LocalArtifactStore(tempDir('models-registry'));
-  for (const modelName of models) {
-    const run = store.uri('runs', modelName, 'run-1');
-    await store.write(store.uri(run, 'model.onnx'), 'not read by these tests');
-    await writeJson(store, store.uri(run, 'transform.json'), { specHash: 'test' });
-    await writeJson(store, store.uri(run, 'evaluation.json'), {});
-    await registerVersion(store, {
-      modelName,
-      modelUri: store.uri(run, 'model.onnx'),
-      transformUri: store.uri(run, 'transform.json'),
-      evaluationUri: store.uri(run, 'evaluation.json'),
-      snapshotId: 'ds-0000000000000000',
-      metrics: {},
-      registrationKey: `${modelName}/run-1`,
-    });
-  }
-  return store;
-}
 
 /** The training input file of `start`: retrains (none here) would run on `taskQueue`. */
 function trainingFile(taskQueue: string): string {
@@ -283,6 +262,71 @@ describe('npm run models -- start and servers against the dev server', function 
         );
       } finally {
         await terminate(modelName);
+      }
+    });
+  });
+
+  it('start and servers refuse a server URL with a query string, fragment or credentials (exit 2), and so does the controller', async function () {
+    const modelName = modelOf(this.test!.title);
+    const refusedModel = modelOf(`${this.test!.title} refused`);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    const closed = await closedServerUrl();
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      const start = (model: string, servers: string) =>
+        modelsScriptWith(
+          env,
+          'start',
+          model,
+          '--training',
+          trainingFile(queue),
+          '--task-queue',
+          queue,
+          '--servers',
+          servers,
+        );
+      try {
+        const fragment = await start(refusedModel, `${closed}/#stats`);
+        assert.equal(fragment.code, 2, fragment.stdout);
+        assert.match(
+          fragment.stderr,
+          new RegExp(
+            `^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --servers of \`npm run models -- start\` is invalid: \\n- --servers \\(servers\\.0\\): "${closed}/#stats" has a fragment \\("#stats"\\): give the server's base URL, "${closed}",`,
+          ),
+        );
+        await assert.rejects(
+          stack().client.workflow.getHandle(controllerWorkflowId(refusedModel)).describe(),
+          WorkflowNotFoundError,
+        );
+
+        assert.equal((await start(modelName, closed)).code, 0);
+        await controllerStarted;
+        const query = await modelsScriptWith(env, 'servers', modelName, `${closed}/?model=churn`);
+        assert.equal(query.code, 2, query.stdout);
+        assert.match(
+          query.stderr,
+          new RegExp(
+            `^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument <urls> of \`npm run models -- servers\` is invalid: \\n- <urls> \\(servers\\.0\\): "${closed}/\\?model=churn" has a query string \\("\\?model=churn"\\): give the server's base URL, "${closed}",`,
+          ),
+        );
+        // Sent straight to the controller, past the script: its update validator refuses it, naming the URL.
+        const handle = stack().client.workflow.getHandle(controllerWorkflowId(modelName));
+        await assert.rejects(
+          handle.executeUpdate(setServersUpdate, { args: [{ servers: [`http://user:pw@${closed.slice(7)}`] }] }),
+          (err: unknown) => {
+            assert.ok(err instanceof WorkflowUpdateFailedError);
+            assert.ok(err.cause instanceof ApplicationFailure);
+            assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
+            assert.match(
+              err.cause.message,
+              /servers\.0: "http:\/\/\*\*\*@127\.0\.0\.1:\d+" has credentials: give the server's base URL/,
+            );
+            assert.doesNotMatch(err.cause.message, /user:pw/);
+            return true;
+          },
+        );
+        assert.deepEqual((await controllerState(modelName)).servers, [closed]);
+      } finally {
+        await terminate(modelName, refusedModel);
       }
     });
   });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { readmeBlock, runReadmeLine, scheduleEssentials as essentials } from '../support/readme';
+import { registryWith } from '../support/listed-registry';
 import { npmScript, npmScriptWith } from '../support/models-script';
 import { monitoredChurn } from '../support/monitored-model';
 import { repoRoot, stack, uniqueName } from '../support/stack';
@@ -59,10 +60,12 @@ describe('the monitoring schedule commands in the README', function () {
     );
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, new RegExp(`^Created schedule monitor-${model}: monitorModel `));
-    // A model with nothing deployed yet: the schedule is made, and the runs' fate is said.
+    // A model with nothing registered yet: the schedule is made, and the runs' fate is said.
     assert.match(
       made.stdout,
-      new RegExp(`\\nNote: model ${model} has no version with alias production in the registry`),
+      new RegExp(
+        `\\nNote: no version of model "${model}" is registered in .*its runs fail until a version is deployed`,
+      ),
     );
     const [args] = (await handle.describe()).action.args as [Record<string, unknown>];
     assert.deepEqual(
@@ -153,6 +156,45 @@ describe('the monitoring schedule commands in the README', function () {
       help.stdout,
       /both commands\nrefuse any other\. docs\/monitoring\.md \("The monitoring run"\) describes each option/,
     );
+  });
+
+  it('schedules a model with no version registered, naming the models that are (or that none is), like npm run models -- start', async function () {
+    const registered = uniqueName('registered');
+    const typo = uniqueName('chrun');
+    const listed = await registryWith([registered, `${registered}-b`]);
+    const empty = await registryWith([]);
+    const schedule = (root: string, model: string) =>
+      npmScriptWith({ MLOPS_ARTIFACT_ROOT: root }, 'monitoring', 'schedule', model, '--cron', '0 * * * *');
+    try {
+      const made = await schedule(listed.root, typo);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(
+        made.stdout.split('\n')[1],
+        `Note: no version of model "${typo}" is registered in ${listed.root} yet (a typo in the model name?); the models registered there are "${registered}", "${registered}-b". The schedule was made anyway: its runs fail until a version is deployed with alias production.`,
+      );
+      const none = await schedule(empty.root, typo);
+      assert.equal(none.code, 0, none.stderr);
+      assert.match(
+        none.stdout,
+        new RegExp(
+          `\\nNote: no version of model "${typo}" is registered in .* yet \\(a typo in the model name\\?\\); no model is registered there yet\\. The schedule was made anyway`,
+        ),
+      );
+      // A registered model without the alias is no typo: only the alias is missing.
+      const staging = await schedule(listed.root, registered);
+      assert.equal(staging.code, 0, staging.stderr);
+      assert.match(
+        staging.stdout,
+        new RegExp(`\\nNote: model ${registered} has no version with alias production in the registry`),
+      );
+      assert.doesNotMatch(staging.stdout, /a typo/);
+    } finally {
+      for (const model of [typo, registered])
+        await stack()
+          .client.schedule.getHandle(monitoringScheduleId(model))
+          .delete()
+          .catch(() => undefined);
+    }
   });
 
   it("keeps one monitoring schedule per alias: scheduling staging leaves production's alone", async function () {

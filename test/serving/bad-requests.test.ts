@@ -178,6 +178,47 @@ const table: BadRequest[] = [
     names: [/unknown top-level field "rows"/],
   },
   {
+    title: 'parameters that are a string',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], parameters: 'x' }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"parameters" must be an object such as \{\} \(or left out\), got the string "x"/],
+  },
+  {
+    title: 'parameters that are an array',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], parameters: [1] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"parameters" must be an object such as \{\} \(or left out\), got an array/],
+  },
+  {
+    title: "parameters that are a number, on Vertex AI's path",
+    url: '/v1/projects/p/locations/l/endpoints/churn:predict',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], parameters: 7 }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"parameters" must be an object such as \{\} \(or left out\), got 7/],
+  },
+  {
+    title: 'parameters that are a string of 100,000 characters',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], parameters: 'p'.repeat(100_000) }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"parameters" must be an object such as \{\} \(or left out\), got a string "p{40}"…\nFix/],
+  },
+  {
+    title: 'instances that are not an array and parameters that are not an object',
+    headers: json,
+    payload: JSON.stringify({ instances: { tenure_months: 1 }, parameters: false }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"instances" must be an array of objects; "parameters" must be an object .*, got a boolean/],
+  },
+  {
     title: 'no instances',
     headers: json,
     payload: instances(),
@@ -483,6 +524,44 @@ const table: BadRequest[] = [
     names: [/"id" must be a string, got an object/],
   },
   {
+    title: 'v2: request parameters that are a string',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request(undefined, undefined, { parameters: 'x' })),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/: "parameters" must be an object such as \{\} \(or left out\), got the string "x"/],
+  },
+  {
+    title: 'v2: request parameters that are null',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request(undefined, undefined, { parameters: null })),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/: "parameters" must be an object such as \{\} \(or left out\), got null/],
+  },
+  {
+    title: "v2: an input's parameters that are an array",
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: v2Request().inputs.map((input, k) => (k === 0 ? { ...input, parameters: [1] } : input)),
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/inputs\[0\] \("tenure_months"\): "parameters" must be an object such as \{\} .*, got an array/],
+  },
+  {
+    title: "v2: an output's parameters that are a string",
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request(undefined, undefined, { outputs: [{ name: 'label', parameters: 'binary' }] })),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/outputs\[0\] \("label"\): "parameters" must be an object .*, got the string "binary"/],
+  },
+  {
     title: 'v2: a number sent as text, and an unknown category that is not a boolean',
     url: v2Infer,
     headers: json,
@@ -512,7 +591,10 @@ function errorOf(answer: { code: string; error: string | { reason: string; messa
 
 describe('the model server answering bad requests', function () {
   let app: FastifyInstance;
+  let address: Promise<string> | undefined;
   const logLines: string[] = [];
+  /** The server's address over a real socket, listened on once. */
+  const listening = () => (address ??= app.listen({ host: '127.0.0.1', port: 0 }));
 
   before(async function () {
     const { store } = await servedChurn();
@@ -627,10 +709,52 @@ describe('the model server answering bad requests', function () {
   });
 
   it('answers a 5 MB body with 413 over a real socket instead of dropping the connection', async function () {
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const payload = JSON.stringify({ instances: [riskyCustomer], pad: 'x'.repeat(5_000_000) });
-    const response = await fetch(`${address}${predict}`, { method: 'POST', headers: json, body: payload });
+    const response = await fetch(`${await listening()}${predict}`, { method: 'POST', headers: json, body: payload });
     assert.equal(response.status, 413);
     assert.equal(((await response.json()) as { code: string }).code, 'MLOPS_ERR_SERVE_BODY_TOO_LARGE');
   });
+
+  it('takes parameters that are an object or null (as Vertex AI does) and refuses any other with 400 over a real socket', async function () {
+    const post = async (url: string, body: object) => {
+      const response = await fetch(`${await listening()}${url}`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, answer: errorOrNone(await response.json()) };
+    };
+    const vertex = '/v1/projects/p/locations/l/endpoints/churn:predict';
+    for (const url of [predict, vertex])
+      for (const parameters of [undefined, null, {}, { confidenceThreshold: 0.5 }]) {
+        const { status, answer } = await post(url, { instances: [riskyCustomer], parameters });
+        assert.equal(status, 200, `${url} with parameters ${JSON.stringify(parameters)}: ${answer?.error}`);
+      }
+    for (const url of [predict, vertex])
+      for (const [parameters, got] of [
+        ['x', 'got the string "x"'],
+        [[1], 'got an array'],
+        [true, 'got a boolean'],
+      ] as const) {
+        const { status, answer } = await post(url, { instances: [riskyCustomer], parameters });
+        assert.equal(status, 400, `${url} with parameters ${JSON.stringify(parameters)}`);
+        assert.equal(answer?.code, 'MLOPS_ERR_SERVE_INPUT_INVALID');
+        assert.ok(
+          answer.error.includes(`"parameters" must be an object such as {} (or left out), ${got}`),
+          answer.error,
+        );
+      }
+    const v2 = await post(v2Infer, v2Request(undefined, undefined, { parameters: { binary_data_output: false } }));
+    assert.equal(v2.status, 200, v2.answer?.error);
+    const v2Refused = await post(v2Infer, v2Request(undefined, undefined, { parameters: [1] }));
+    assert.equal(v2Refused.status, 400);
+    assert.equal(v2Refused.answer?.code, 'MLOPS_ERR_SERVE_V2_INPUT_INVALID');
+    assert.match(v2Refused.answer.error, /"parameters" must be an object such as \{\} \(or left out\), got an array/);
+  });
 });
+
+/** The code and message of an error answer, or undefined for a prediction. */
+function errorOrNone(answer: unknown): { code: string; error: string } | undefined {
+  const body = answer as { code?: string; error?: string | { reason: string; message: string } };
+  return body.error === undefined ? undefined : errorOf(body as Parameters<typeof errorOf>[0]);
+}

@@ -25,7 +25,8 @@ const cities = ['Lyon', 'Paris', 'Nantes', 'Lille', 'Brest', 'Metz', 'Nice', 'Ca
 
 /**
  * 2,000 deterministic rows: a float column and an integer column correlated with it (both with NULLs), a constant
- * column (one histogram bin, undefined correlation), a skewed categorical column with NULLs and a boolean target.
+ * column (one histogram bin, undefined correlation), a skewed categorical column with NULLs and some spellings that
+ * differ only in case or whitespace, and a boolean target.
  */
 function dataset(): DataRow[] {
   let seed = 12345;
@@ -37,7 +38,8 @@ function dataset(): DataRow[] {
     const u = next();
     const x = Math.round((u * 200 - 50 + next() * next() * 30) * 1000) / 1000;
     const y = Math.round(x / 3 + next() * 40);
-    const city = cities[Math.floor(next() ** 2 * cities.length)]!;
+    const name = cities[Math.floor(next() ** 2 * cities.length)]!;
+    const city = i % 17 === 1 ? name.toLowerCase() : i % 29 === 2 ? ` ${name.toUpperCase()}\t` : name;
     return {
       id: i + 1,
       x: i % 7 === 3 ? null : x,
@@ -50,13 +52,16 @@ function dataset(): DataRow[] {
 }
 
 function csvOf(rows: DataRow[]): string {
-  const cell = (v: string | number | boolean | null) => (v === null ? '' : String(v));
+  // Text quoted, so its surrounding whitespace is data.
+  const cell = (v: string | number | boolean | null) =>
+    v === null ? '' : typeof v === 'string' ? `"${v.replace(/"/g, '""')}"` : String(v);
   const lines = rows.map((r) => [r.id, r.x, r.y, r.k, r.city, r.label].map(cell).join(','));
   return `id,x,y,k,city,label\n${lines.join('\n')}\n`;
 }
 
 function seedYaml(rows: DataRow[]): string {
-  const value = (v: string | number | null) => (v === null ? 'null' : String(v));
+  // JSON strings are YAML strings that keep their whitespace.
+  const value = (v: string | number | null) => (v === null ? 'null' : JSON.stringify(v));
   const data = rows.map(
     (r) =>
       `              - { id: ${r.id}, x: ${value(r.x)}, y: ${value(r.y)}, k: ${r.k}, city: ${value(r.city)}, label: ${r.label} }`,
@@ -155,6 +160,37 @@ describe('profiling on BigQuery (goccy/bigquery-emulator) and DuckDB', function 
     assert.deepEqual([x.nulls, x.distinctApproximate, x.histogram.length], [286, false, 20]);
     const k = onDuckDb.columns[3] as NumericColumnProfile;
     assert.deepEqual(k.histogram, [{ lower: 42, upper: 42, count: 2000 }]);
+  });
+
+  it('finds the same spellings that differ only in case or whitespace', function () {
+    assert.deepEqual(onBigQuery.warnings, onDuckDb.warnings);
+    const [city] = onDuckDb.warnings;
+    assert.equal(onDuckDb.warnings.length, 1);
+    assert.equal(city!.column, 'city');
+    const expected = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      if (r.city === null) continue;
+      const key = r.city.trim().toLowerCase();
+      const spellings = expected.get(key) ?? new Map<string, number>();
+      expected.set(key, spellings.set(r.city, (spellings.get(r.city) ?? 0) + 1));
+    }
+    const variants = [...expected].filter(([, spellings]) => spellings.size > 1);
+    assert.equal(city!.groups.length + city!.moreGroups, variants.length);
+    assert.equal(city!.groups.length, 5, 'the five largest groups are listed');
+    assert.ok(
+      city!.groups.some((g) => g.spellings.some((s) => /^ [A-Z]+\t$/.test(s.value))),
+      'an upper-cased spelling with a space and a tab around it is a variant',
+    );
+    for (const group of city!.groups) {
+      const spellings = expected.get(group.normalized)!;
+      assert.equal(
+        group.count,
+        [...spellings.values()].reduce((a, b) => a + b, 0),
+        `rows of ${group.normalized}`,
+      );
+      for (const s of group.spellings)
+        assert.equal(s.count, spellings.get(s.value), `rows of ${JSON.stringify(s.value)}`);
+    }
   });
 
   it('gives means, standard deviations and correlations equal to 1e-9 (relative)', function () {

@@ -280,6 +280,25 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('fails at once when started with a server URL the controller cannot append its paths to, naming the base URL', async function () {
+    const fakes = controllerFakes();
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, {
+        servers: ['http://127.0.0.1:9/?token=1', 'http://127.0.0.1:10'],
+      });
+      await assert.rejects(handle.result(), (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError, String(err));
+        assert.equal((err.cause as ApplicationFailure).nonRetryable, true);
+        assert.match(
+          err.cause?.message ?? '',
+          /- servers\.0: "http:\/\/127\.0\.0\.1:9\/\?token=1" has a query string .*give the server's base URL, "http:\/\/127\.0\.0\.1:9"/,
+        );
+        return true;
+      });
+      assert.equal(fakes.moves.length, 0, 'it moved no deployment');
+    });
+  });
+
   it('does not roll out a retrain that makes the same model as a version rolled back, and rolls out one that differs', async function () {
     // v3 is rolled back; the next retrain registers v4, the same model as v3; the one after, v5, a different model.
     const fakes = controllerFakes({ registeredVersions: [3, 4, 5], sameModel: (v) => (v === 4 ? 3 : null) });

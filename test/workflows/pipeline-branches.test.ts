@@ -145,6 +145,32 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
+  it("carries profiling's data warnings, then preprocessing's feature warnings, in its result and status", async function () {
+    const spelled = {
+      kind: 'spelling-variants' as const,
+      column: 'churned',
+      target: true,
+      message:
+        'Target column "churned" has classes that differ only in letter case or whitespace: "Yes" (5 rows), "yes" (2)',
+    };
+    const unknown = { kind: 'feature-mostly-unknown' as const, feature: 'customer_id', message: 'mostly unknown' };
+    const base = pipelineFakes();
+    const fakes = pipelineFakes({
+      profileDataset: async (input) => ({ ...(await base.activities.profileDataset!(input)), warnings: [spelled] }),
+      preprocessDataset: async (input) => ({
+        ...(await base.activities.preprocessDataset!(input)),
+        warnings: [unknown],
+      }),
+    });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const handle = await startPipeline(taskQueue, this.test!.title, fakeInput(taskQueue));
+      const result = await handle.result();
+      assert.deepEqual(result.warnings, [spelled, unknown]);
+      const profiling = (await handle.query(pipelineStatusQuery)).steps.find((s) => s.stage === 'profiling');
+      assert.equal(profiling?.summary, '2 columns profiled, 1 warning (see the report)');
+    });
+  });
+
   it('names the model and the failed step in the failure, keeping the activity error type', async function () {
     const fakes = pipelineFakes({
       trainModel: () => {
