@@ -97,12 +97,22 @@ export function instancesOf(body: unknown): unknown[] {
     throw inputInvalid(
       `unknown top-level field ${namesText(extra)}; expected "instances" and optionally "parameters" and "labels"`,
     );
-  const { instances, parameters } = body as { instances?: unknown; parameters?: unknown };
+  const { instances, parameters, labels } = body as { instances?: unknown; parameters?: unknown; labels?: unknown };
   const problems: string[] = [];
   if (!Array.isArray(instances)) problems.push('"instances" must be an array of objects');
   // Vertex AI's `parameters` is a JSON object when present; it treats null as absent, and so does this server.
   if (parameters !== null && parameters !== undefined && !isJsonObject(parameters))
     problems.push(`"parameters" must be an object such as {} (or left out), got ${describeValue(parameters)}`);
+  // Vertex AI's `labels` is a map of strings to strings (metadata of the request; this server does not use it).
+  if (labels !== null && labels !== undefined) {
+    const bad = isJsonObject(labels) ? Object.entries(labels).find(([, v]) => typeof v !== 'string') : undefined;
+    if (!isJsonObject(labels))
+      problems.push(
+        `"labels" must be an object of strings such as {"team": "risk"} (or left out), got ${describeValue(labels)}`,
+      );
+    else if (bad)
+      problems.push(`"labels" must map names to strings: ${quoteText(bad[0], 60)} is ${describeValue(bad[1])}`);
+  }
   if (problems.length > 0) throw inputInvalid(problems.join('; '));
   return instances as unknown[];
 }

@@ -203,6 +203,23 @@ const table: BadRequest[] = [
     names: [/"parameters" must be an object such as \{\} \(or left out\), got 7/],
   },
   {
+    title: 'labels that are a string',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], labels: 'eta' }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"labels" must be an object of strings such as \{"team": "risk"\} \(or left out\), got the string "eta"/],
+  },
+  {
+    title: "labels with a value that is not a string, on Vertex AI's path",
+    url: '/v1/projects/p/locations/l/endpoints/churn:predict',
+    headers: json,
+    payload: JSON.stringify({ instances: [riskyCustomer], labels: { team: 'risk', run: { a: 1 } } }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/"labels" must map names to strings: "run" is an object/],
+  },
+  {
     title: 'parameters that are a string of 100,000 characters',
     headers: json,
     payload: JSON.stringify({ instances: [riskyCustomer], parameters: 'p'.repeat(100_000) }),
