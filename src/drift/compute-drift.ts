@@ -72,6 +72,13 @@ export interface ColumnDrift {
   ks?: { statistic: number; method: KsMethod; bound: number };
   /** Reference and current counts of the buckets behind PSI, JS and L∞ (bins or categories), for the report. */
   buckets: { labels: string[]; reference: number[]; current: number[] };
+  /**
+   * Numeric columns whose window has rows beyond the reference's outer grid points (`beyond`: its minimum and maximum
+   * for an exact grid, else its extreme quantiles) lying further out than the reference's own rows there (a typo of
+   * ×100, a 1e30): `rows` in those outer cells, and the normed Wasserstein distance with them pulled in to the
+   * reference's mean there. A Wasserstein verdict that only those rows carry is judged by it (see `test.note`).
+   */
+  tails?: { rows: number; beyond: 'range' | 'quantiles'; WASSERSTEIN_NORMED: number };
 }
 
 export interface DriftReport {
@@ -154,11 +161,13 @@ export function evaluateDrift(
     // A muted feature is reported, never judged, so an empty one does not fail the window.
     if (drift.currentRows === 0 && !muted.has(name))
       throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
-    const test = chooseTest(name, drift, preset, options);
+    const chosen = chooseTest(name, drift, preset, options);
+    const test = ownValue(options.tests, name) === undefined ? tailGuard(drift, chosen) : chosen;
     return { ...drift, test, muted: muted.has(name) };
   });
   const rows = columns.map((c): DriftRow => {
-    const value = c.statistics[c.test.metric] ?? Number.NaN;
+    const value =
+      (c.test.judgedOnTails ? c.tails?.WASSERSTEIN_NORMED : undefined) ?? c.statistics[c.test.metric] ?? NaN;
     const anomaly = !c.muted && isAnomaly(value, c.test.threshold, c.test.rule);
     return { input: c.input, metric: c.test.metric, threshold: c.test.threshold, value, is_anomaly: anomaly };
   });
@@ -176,6 +185,30 @@ export function evaluateDrift(
 }
 
 type Measured = Omit<ColumnDrift, 'test' | 'muted'> & { unique: number };
+
+/**
+ * A normed Wasserstein distance at or above its threshold that only a few far-out rows carry (the distance grows with
+ * how far they are, so one row of 1e30 among thousands reaches any threshold) is judged with those rows pulled in to
+ * the reference's own tails; a shift of the whole column moves the pulled-in distance as well and still drifts.
+ */
+function tailGuard(drift: Measured, test: TestChoice): TestChoice {
+  const raw = drift.statistics.WASSERSTEIN_NORMED;
+  const pulled = drift.tails?.WASSERSTEIN_NORMED;
+  if (test.metric !== 'WASSERSTEIN_NORMED' || raw === undefined || pulled === undefined) return test;
+  if (!isAnomaly(raw, test.threshold, test.rule) || isAnomaly(pulled, test.threshold, test.rule)) return test;
+  const { rows, beyond } = drift.tails!;
+  const where = beyond === 'range' ? 'minimum or maximum' : 'extreme quantiles';
+  const note =
+    `the distance (${formatStatistic(raw)}) comes from far-out values: of the window's ${rows.toLocaleString('en-US')} ` +
+    `row${rows === 1 ? '' : 's'} beyond the reference's ${where}, some lie much further out than the reference's own; ` +
+    `pulled in to the reference's mean there it is ${formatStatistic(pulled)}, under ${test.threshold}: judged by that ` +
+    `(look for outliers or unit errors in the log; KS p = ${formatStatistic(drift.statistics.KS_P_VALUE ?? NaN)})`;
+  return { ...test, judgedOnTails: true, note: test.note ? `${test.note}; ${note}` : note };
+}
+
+function formatStatistic(x: number): string {
+  return Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x);
+}
 
 /** The preset's choice for the column, unless `tests` names one; `thresholds` replaces the threshold. */
 function chooseTest(name: string, drift: Measured, preset: Preset, options: DriftOptions): TestChoice {
@@ -195,11 +228,13 @@ function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Mea
   const values = valueBuckets(ref, cur);
   const ks = kolmogorovSmirnov(ref.grid, ref, cur, ref.gridExact);
   const w = wasserstein(ref.grid, ref, cur);
+  const std = Math.max(ref.std ?? 0, 0.001);
+  const tails = pulledInTails(ref, cur);
   const unseen = at(values.current, values.current.length - 1) > 0 ? 1 : 0;
   const statistics: Partial<Record<DriftMetric, number>> = {
     ...distances(bins.reference, bins.current),
     KS_P_VALUE: ks.pValue,
-    WASSERSTEIN_NORMED: w / Math.max(ref.std ?? 0, 0.001),
+    WASSERSTEIN_NORMED: w / std,
   };
   if (ref.gridExact) Object.assign(statistics, tests(values.reference, values.current));
   if (ref.gridExact && ref.distinct <= 5) Object.assign(statistics, distances(values.reference, values.current));
@@ -213,7 +248,37 @@ function numericDrift(name: string, ref: NumericReference, cur: CellCounts): Mea
     ks: { statistic: ks.statistic, method: ks.method, bound: ks.bound },
     buckets: ref.gridExact ? values : bins,
     unique: ref.gridExact ? ref.distinct + unseen : ref.distinct,
+    ...(tails && {
+      tails: {
+        rows: tails.rows,
+        beyond: ref.gridExact ? ('range' as const) : ('quantiles' as const),
+        WASSERSTEIN_NORMED: wasserstein(ref.grid, ref, tails.cells) / std,
+      },
+    }),
   };
+}
+
+/**
+ * The window's counts with its rows below the first grid point and above the last pulled in to the reference's mean
+ * there (the reference's minimum and maximum for an exact grid), where they lie further out; undefined when none do.
+ * Only the two outer cells' sums change: counts, and so every count-based statistic, stay as they are.
+ */
+function pulledInTails(ref: NumericReference, cur: CellCounts): { rows: number; cells: CellCounts } | undefined {
+  const k = ref.grid.length;
+  if (k === 0) return undefined;
+  const mean = (cell: number, fallback: number) =>
+    at(ref.cells, cell) > 0 ? at(ref.sums, cell) / at(ref.cells, cell) : fallback;
+  const low = at(cur.cells, 0) * mean(0, at(ref.grid, 0));
+  const high = at(cur.cells, k) * mean(k, at(ref.grid, k - 1));
+  const [sumLow, sumHigh] = [at(cur.sums, 0), at(cur.sums, k)];
+  const pulledLow = Number.isFinite(sumLow) ? Math.max(sumLow, low) : low;
+  const pulledHigh = Number.isFinite(sumHigh) ? Math.min(sumHigh, high) : high;
+  if (pulledLow === sumLow && pulledHigh === sumHigh) return undefined;
+  const rows = at(cur.cells, 0) + at(cur.cells, k) - at(cur.atLower, k);
+  const sums = [...cur.sums];
+  sums[0] = pulledLow;
+  sums[k] = pulledHigh;
+  return { rows, cells: { ...cur, sums } };
 }
 
 /** Counts per bin of the reference's bin edges (cells of the grid summed). */

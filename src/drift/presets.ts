@@ -50,6 +50,8 @@ export interface TestChoice {
   rule: AnomalyRule;
   /** Why the preset chose otherwise than its table says, or a warning about the chosen statistic, for the report. */
   note?: string;
+  /** The normed Wasserstein distance is judged with the window's far-out rows pulled in (`ColumnDrift.tails`). */
+  judgedOnTails?: boolean;
 }
 
 export interface Preset {

@@ -71,6 +71,46 @@ describe('drift detection on windows counted in DuckDB', function () {
     }
   });
 
+  it('does not flag a column for a few far-out rows (a ×1000 typo, 1e30) that carry its Wasserstein distance alone', async () => {
+    // 800 ordinary rows plus one row whose amount and latency are typos; the rest of the row is ordinary.
+    const ordinary = syntheticRows(windowStart(800, 31), 800);
+    const typos = [10_000, 1e30];
+    for (const typo of typos) {
+      const window = `(SELECT * FROM ${ordinary} UNION ALL SELECT ${typo} AS amount, ${typo} AS latency, 3 AS visits, 0 AS is_member, 'basic' AS plan, 'web' AS channel, 800 AS __row)`;
+      const counts = await countWindow(query, duckDbDialect, window, reference);
+      const report = evaluateDrift(reference, counts);
+      assert.deepEqual(report.dataset.driftedColumns, [], `typo ${typo}`);
+      const amount = report.columns.find((c) => c.input === 'amount')!;
+      // The distance as Evidently computes it stays in the report; the verdict says what carried it.
+      assert.ok(amount.statistics.WASSERSTEIN_NORMED! >= 0.1, `raw W ${amount.statistics.WASSERSTEIN_NORMED}`);
+      // The typo and the few ordinary rows beyond the reference's extreme quantiles (about 0.5% a side).
+      assert.ok(amount.tails && amount.tails.rows >= 1 && amount.tails.rows <= 20, `tail rows ${amount.tails?.rows}`);
+      assert.equal(amount.tails.beyond, 'quantiles');
+      assert.ok(amount.tails.WASSERSTEIN_NORMED < 0.1, `pulled-in W ${amount.tails.WASSERSTEIN_NORMED}`);
+      const row = report.rows.find((r) => r.input === 'amount')!;
+      assert.deepEqual([row.value, row.is_anomaly], [amount.tails.WASSERSTEIN_NORMED, false]);
+      assert.match(
+        amount.test.note ?? '',
+        /^the distance \(\S+\) comes from far-out values: of the window's \d+ rows beyond the reference's extreme quantiles, .* it is \S+, under 0\.1: judged by that/,
+      );
+      // Named by the user, the test is Evidently's as it is: the typo drifts the column.
+      const own = evaluateDrift(reference, counts, { tests: { amount: 'WASSERSTEIN_NORMED' } });
+      assert.deepEqual(own.dataset.driftedColumns.includes('amount'), true, `typo ${typo}, own test`);
+    }
+  });
+
+  it('still flags a column whose whole window moved beyond the reference, and one where 5% of rows are far out', async () => {
+    const beyond = await windowDrift(db, reference, 2_000, 41, 100);
+    assert.deepEqual(beyond.evidently.dataset.driftedColumns, ['amount']);
+    const amount = beyond.evidently.columns.find((c) => c.input === 'amount')!;
+    assert.ok(amount.tails!.WASSERSTEIN_NORMED > 2, `pulled-in W ${amount.tails!.WASSERSTEIN_NORMED}`);
+    // A unit error in 5% of the traffic (values ×1000) is a change, not a typo.
+    const ordinary = syntheticRows(windowStart(2_000, 42), 2_000);
+    const window = `(SELECT CASE WHEN __row % 20 = 0 THEN amount * 1000 ELSE amount END AS amount, latency, visits, is_member, plan, channel, __row FROM ${ordinary})`;
+    const report = evaluateDrift(reference, await countWindow(query, duckDbDialect, window, reference));
+    assert.deepEqual(report.dataset.driftedColumns, ['amount']);
+  });
+
   it('writes one BigQuery-ML-shaped row per feature with the evidently tests for a 100,000-row reference', async () => {
     const { evidently, vertex } = await windowDrift(db, reference, 5_000, 7);
     const shape = (r: DriftReport) => r.rows.map((row) => [row.input, row.metric, row.threshold]);
