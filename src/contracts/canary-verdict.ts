@@ -36,6 +36,11 @@ export function judgeCanary(
   checkFleet = true,
   /** False only for controller histories from before `minLatencyIncreaseMs` (they replay without it). */
   latencyFloor = true,
+  /**
+   * Why the canary is expected to predict differently (it was retrained because monitoring found the data changed):
+   * a prediction distance above the limit is then reported, not held against it, unless the limit is 0.
+   */
+  expectedChange?: string,
 ): CanaryVerdict {
   const c = bakeCounters(before, after, canary);
   const s = bakeCounters(before, after, stable);
@@ -58,7 +63,7 @@ export function judgeCanary(
     errorRate(c, thresholds),
     ...(compareRefusals ? [refusals(c, s, thresholds)] : []),
     latency(c, s, thresholds, latencyFloor),
-    drift(predictions, thresholds),
+    expected(drift(predictions, thresholds), thresholds, expectedChange),
   ];
   const checks = [...behaviour, ...fleetCheck];
   const failed = checks.filter((check) => !check.passed);
@@ -175,6 +180,17 @@ function latency(c: VersionCounters, s: VersionCounters, t: CanaryThresholds, fl
       reason: `${said}, above ${limit} but only ${ms(canaryMean - stableMean)} slower, less than the ${ms(minIncrease)} that counts.`,
     };
   return { passed: false, reason: `${said}, above ${limit}.` };
+}
+
+/** A failed prediction check of a canary retrained for a change the monitoring found: reported, passed. */
+function expected(check: Check, t: CanaryThresholds, because: string | undefined): Check {
+  if (check.passed || because === undefined || t.maxPredictionDrift === 0) return check;
+  return {
+    passed: true,
+    reason:
+      `${check.reason} Not held against it: it was retrained because ${because.replace(/\.$/, '')}, so its ` +
+      `predictions are expected to differ from the stable version's; its gate judged it on the new data.`,
+  };
 }
 
 function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check {

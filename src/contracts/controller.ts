@@ -237,6 +237,12 @@ export interface ControllerState {
    * version deployed by hand later leaves the list. Absent in states of controllers started before it existed.
    */
   rolledBack?: RolledBackVersion[];
+  /**
+   * The version the last retrain registered when it answered incidents (data drift, an accuracy drop), and why: a
+   * model retrained because the world changed is expected to predict differently from the stable version, so its
+   * canary's prediction distance is reported, not held against it (docs/rollout.md). Absent otherwise.
+   */
+  retrainedAfter?: { version: number; because: string };
   /** A retrain asked for and not started yet (started as soon as no rollout is under way). */
   requestedRetrain?: { reason: string; folded: number };
   lastVerdict?: CanaryVerdict;

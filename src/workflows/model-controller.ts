@@ -47,6 +47,7 @@ import {
   retrainWorkflowId,
   setServersSchema,
 } from '../contracts/controller';
+import type { MonitoringIncident } from '../contracts/monitoring';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
@@ -199,6 +200,13 @@ const recallDeploymentHistory = 'recall-deployment-history';
  * controller appends its own paths to each). Before, any http(s) URL was taken.
  */
 const checkServerBaseUrls = 'check-server-base-urls';
+
+/**
+ * Versioned change (`patched`): the canary of a version a retrain registered in answer to incidents (the data drifted,
+ * the accuracy dropped) is not rolled back for predicting differently from the stable version; that is reported. Before,
+ * the prediction distance was held against it like any canary's.
+ */
+const expectedPredictionChange = 'expected-prediction-change';
 
 /** Pause after a failed step before the loop tries again. */
 const stepFailurePause = '30 seconds';
@@ -484,7 +492,12 @@ class Controller {
   private onRetrainFinished(outcome: RetrainOutcome): void {
     const s = this.state;
     const folded = s.retrain?.folded ?? 0;
+    const answered = s.openIncidents;
     if (!finishRetrain(s, outcome)) return;
+    s.retrainedAfter =
+      outcome.outcome === 'registered' && outcome.version !== undefined && answered.length > 0
+        ? { version: outcome.version, because: incidentsText(answered, outcome.reason) }
+        : undefined;
     const name = this.spec.modelName;
     this.record(
       'retrain-finished',
@@ -685,6 +698,10 @@ class Controller {
         maxDistance: s.thresholds.maxPredictionDrift,
       }),
     ]);
+    const expected =
+      s.retrainedAfter?.version === canary.version && patched(expectedPredictionChange)
+        ? s.retrainedAfter.because
+        : undefined;
     return judgeCanary(
       canary.baseline,
       after,
@@ -695,6 +712,7 @@ class Controller {
       patched(compareCanaryRefusals),
       patched(judgeWholeFleet),
       patched(latencyIncreaseFloor),
+      expected,
     );
   }
 
@@ -982,6 +1000,15 @@ function isUnservable(err: unknown): boolean {
     err.cause instanceof ApplicationFailure &&
     err.cause.type === 'MLOPS_ERR_ROLLOUT_VERSION_UNSERVABLE'
   );
+}
+
+/** The incidents a retrain answered, and its gate's reason, as the end of "retrained because …". */
+function incidentsText(incidents: MonitoringIncident[], gate: string | undefined): string {
+  const [first] = incidents;
+  const more = incidents.length > 1 ? ` (and ${incidents.length - 1} more incident(s))` : '';
+  // Signals sent by hand (and some older ones) may lack a field: the text says what there is.
+  const found = `monitoring found ${String(first?.reason ?? first?.kind ?? 'a change').replace(/\.$/, '')}${more}`;
+  return gate ? `${found}; the gate: ${gate.replace(/\.$/, '')}` : found;
 }
 
 function messageOf(err: unknown): string {

@@ -221,6 +221,26 @@ describe('judging a canary from the servers counters', function () {
     assert.equal(exact.decision, 'rollback');
   });
 
+  it('reports, not holds, the prediction distance of a canary retrained because monitoring found the data changed', function () {
+    const traffic = afterBake(counters(1000), counters(200));
+    const moved = { stableRows: 1000, canaryRows: 200, distance: 0.71 };
+    const because =
+      'monitoring found 1 feature(s) drifted (share 0.5): sqft; the gate: rmse 21010 vs champion v1 40402';
+    const retrained = judgeCanary(before, traffic, 1, 2, thresholds, moved, true, true, true, because);
+    assert.equal(retrained.decision, 'promote', retrained.reasons.join(' '));
+    assert.ok(
+      retrained.reasons.includes(
+        "The Jensen–Shannon distance between the canary's and the stable version's predictions was 0.710 (200 and 1000 logged rows), above the limit of 0.200. " +
+          `Not held against it: it was retrained because ${because}, so its predictions are expected to differ from the stable version's; its gate judged it on the new data.`,
+      ),
+      retrained.reasons.join(' '),
+    );
+    // Without the reason, and with a limit of 0 (the same predictions asked for), it is rolled back.
+    assert.equal(judgeCanary(before, traffic, 1, 2, thresholds, moved).decision, 'rollback');
+    const exact = { ...thresholds, maxPredictionDrift: 0 };
+    assert.equal(judgeCanary(before, traffic, 1, 2, exact, moved, true, true, true, because).decision, 'rollback');
+  });
+
   it('does not roll back for a latency ratio at sub-millisecond means, where less than 1 ms is jitter', function () {
     const fast = afterBake(counters(1000, 0, 1.06), counters(200, 0, 1.72));
     const verdict = judgeCanary(before, fast, 1, 2, thresholds);

@@ -257,6 +257,37 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('promotes a canary retrained for drift that predicts unlike the stable version, saying why; a retrain asked by hand is rolled back', async function () {
+    // The canary's predictions sit at a distance of 0.7 from stable's (limit 0.2): a model retrained on moved data.
+    const fakes = controllerFakes({ registeredVersions: [3, 4], predictionDistance: 0.7 });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.signal(incidentSignal, drift(2, ['tenure']));
+      const promoted = await waitForState(handle, settled('promoted'), 'v3 promoted');
+      assert.equal(promoted.stable, 3);
+      assert.deepEqual(promoted.retrainedAfter?.version, 3);
+      const reason = promoted.lastVerdict!.reasons.find((r) => /Jensen–Shannon/.test(r))!;
+      assert.match(
+        reason,
+        /^The Jensen–Shannon distance .* was 0\.700 .*above the limit of 0\.200\. Not held against it: it was retrained because monitoring found 1 feature\(s\) drifted \(share 0\.5\): tenure; the gate: auc 0\.8 vs champion v2 0\.7, so its predictions are expected to differ/,
+      );
+
+      // Retrained because a person asked (no incident): the same distance is held against the canary.
+      fakes.traffic = { '3': healthy['2'], '4': healthy['3'] };
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
+      const rolledBack = await waitForState(
+        handle,
+        (s) => s.rolledBack?.some((r) => r.version === 4) ?? false,
+        'v4 rolled back',
+      );
+      assert.equal(rolledBack.stable, 3);
+      assert.equal(rolledBack.retrainedAfter, undefined);
+      assert.match(rolledBack.lastVerdict!.reasons.join(' '), /above the limit of 0\.200\.$/);
+      await stop(handle);
+    });
+  });
+
   it("fails at once when started under another workflow id than the model's, naming the id to use", async function () {
     const fakes = controllerFakes();
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
