@@ -1,7 +1,7 @@
 /**
  * The playground: a page served by the model server, generated from the model's schema, to try the model by hand.
  * A form with one input per feature (numbers show the training clip range and the value a blank takes; categories
- * are a list of the training categories), a bar chart of class probabilities and the version that answered; and a
+ * are a list of the training categories, or another value typed), a bar chart of class probabilities and the version that answered; and a
  * CSV upload that predicts every row (in requests of at most the server's instance limit) and offers the table as a
  * CSV download; the whole file is checked first (closed quotes, distinct column names, cells per row, decimal numbers),
  * so a bad file sends nothing and its problems name the file's lines and columns. No external scripts: the page works on a closed network.
@@ -30,7 +30,10 @@ function fieldHtml(f: FeatureSchema): string {
     const options = categories.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
     const imputed = f.impute === undefined || f.impute === missingPlaceholder ? '' : `: ${esc(String(f.impute))}`;
     const blank = `<option value="">(missing${imputed})</option>`;
-    return `<label for="${id}">${esc(f.name)}</label><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}</select><span class="hint">${categories.length} training categories</span>`;
+    // A value training did not keep (a new product, a rare city) is typed: the model takes it as an unknown category.
+    const other = `<option value="" data-other="1">(another value…)</option>`;
+    const typed = `<input id="o-${esc(f.name)}" class="other" hidden placeholder="a value not in the list" aria-label="${esc(f.name)}: another value">`;
+    return `<label for="${id}">${esc(f.name)}</label><span class="control"><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}${other}</select>${typed}</span><span class="hint">${categories.length} training categories</span>`;
   }
   const range = f.range ? `training range ${shown(f.range.lower, '−∞')} … ${shown(f.range.upper, '∞')}; ` : '';
   const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${shown(f.impute, '')}`;
@@ -57,6 +60,7 @@ export function playgroundHtml(model: PlaygroundModel): string {
 body{font:14px system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 form{display:grid;grid-template-columns:max-content 14em auto;gap:6px 12px;align-items:center}
 .hint{color:#777;font-size:12px} button{margin-top:12px;padding:6px 16px}
+.control{display:flex;gap:4px;min-width:0}.control select,.control input{min-width:0;flex:1}
 #result{margin:16px 0;padding:12px;border:1px solid #ddd;min-height:2em}
 .bar{display:flex;align-items:center;gap:8px;margin:3px 0}.bar span:first-child{width:8em}
 .bar div{background:#4a7bd0;height:14px} .error{color:#b00020;white-space:pre-wrap}
@@ -92,6 +96,19 @@ function coerce(f, raw) {
   if (f.type === 'number') { const n = Number(raw); return Number.isFinite(n) ? n : String(raw); }
   return String(raw);
 }
+/** A field's value: a category typed as "another value" when that is chosen. */
+function fieldValue(f) {
+  const field = $('f-' + f.name);
+  if (f.type === 'category' && field.selectedOptions[0] && field.selectedOptions[0].dataset.other) return $('o-' + f.name).value;
+  return field.value;
+}
+for (const select of document.querySelectorAll('select[data-kind="category"]')) {
+  select.addEventListener('change', () => {
+    const typed = $('o-' + select.name);
+    typed.hidden = !(select.selectedOptions[0] && select.selectedOptions[0].dataset.other);
+    if (!typed.hidden) typed.focus();
+  });
+}
 async function predict(instances) {
   const r = await fetch('/v1/models/' + encodeURIComponent(MODEL.name) + ':predict', { method: 'POST', headers: headers(), body: JSON.stringify({ instances }) });
   const body = await r.json();
@@ -120,7 +137,7 @@ function show(p, version) {
 $('predict').addEventListener('click', async () => {
   // No prototype: a feature named __proto__ is then a field like any other, not the object's prototype.
   const instance = Object.create(null);
-  for (const f of MODEL.features) instance[f.name] = coerce(f, $('f-' + f.name).value);
+  for (const f of MODEL.features) instance[f.name] = coerce(f, fieldValue(f));
   try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
   catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }
 });

@@ -32,7 +32,13 @@ describe('the playground page (headless Chromium)', function () {
     await page.goto(`${address}/playground`);
     assert.match(await page.locator('body').innerText(), /tenure_months\s+blank = median \d/);
     const contract = page.locator('#f-contract option');
-    assert.deepEqual(await contract.allInnerTexts(), ['(missing)', 'month-to-month', 'one-year', 'two-year']);
+    assert.deepEqual(await contract.allInnerTexts(), [
+      '(missing)',
+      'month-to-month',
+      'one-year',
+      'two-year',
+      '(another value…)',
+    ]);
     for (const [name, value] of Object.entries(riskyCustomer)) {
       const field = page.locator(`#f-${name}`);
       if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));
@@ -51,6 +57,33 @@ describe('the playground page (headless Chromium)', function () {
     // UPDATE_SCREENSHOTS=1 refreshes docs/playground.png; otherwise the screenshot stays in the test's temp folder.
     const shotDir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs') : tempDir('screenshots');
     await page.screenshot({ path: path.join(shotDir, 'playground.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('sends a category typed as "another value", one training never saw, and shows what the model answers', async function () {
+    const page = await browser.newPage();
+    await page.goto(`${address}/playground`);
+    for (const [name, value] of Object.entries(riskyCustomer)) {
+      const field = page.locator(`#f-${name}`);
+      if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));
+      else await field.selectOption(String(value));
+    }
+    const typed = page.locator('#o-contract');
+    assert.equal(await typed.isHidden(), true, 'the text box shows only for "another value"');
+    await page.locator('#f-contract').selectOption({ label: '(another value…)' });
+    await typed.fill('quarterly');
+    const [request] = await Promise.all([page.waitForRequest(/:predict$/), page.click('#predict')]);
+    assert.equal(
+      (request.postDataJSON() as { instances: { contract: unknown }[] }).instances[0]!.contract,
+      'quarterly',
+    );
+    await page.locator('#answer').waitFor();
+    assert.match(await page.locator('#answer').innerText(), /^Prediction: (true|false)$/);
+    // Back to a listed category: the typed value is no longer sent.
+    await page.locator('#f-contract').selectOption('one-year');
+    assert.equal(await typed.isHidden(), true);
+    const [again] = await Promise.all([page.waitForRequest(/:predict$/), page.click('#predict')]);
+    assert.equal((again.postDataJSON() as { instances: { contract: unknown }[] }).instances[0]!.contract, 'one-year');
     await page.close();
   });
 
@@ -281,14 +314,14 @@ describe('the playground page as generated from the schema', function () {
     });
     assert.match(html, /training range 0\.3 … ∞; blank = median 176\.1</);
     assert.match(html, /placeholder="176\.1"/);
-    const city = /<select id="f-city"[^]*?<\/span>/.exec(html)![0];
+    const city = /<select id="f-city"[^]*?training categories<\/span>/.exec(html)![0];
     assert.deepEqual(
       [...city.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
       ['', 'Oslo', 'Bergen'],
     );
     assert.match(city, /\(missing\)<\/option>.*2 training categories/);
     // A real category spelled so, under another imputation, stays one.
-    const plan = /<select id="f-plan"[^]*?<\/span>/.exec(html)![0];
+    const plan = /<select id="f-plan"[^]*?training categories<\/span>/.exec(html)![0];
     assert.deepEqual(
       [...plan.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
       ['', 'a', '__missing__'],
