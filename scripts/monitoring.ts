@@ -3,6 +3,8 @@
  * [--muted a,b] [--threshold name=value …] [--dataset-drift-share 0.2] [--labels <uri> [--id-column request_id]
  * [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
  * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model> [--alias staging]` deletes it.
+ * `npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds 120] [--task-queue q]` runs
+ * one check now and prints what it found (exit 0 whether or not it found drift; 1 when the run failed).
  * Both refuse a model name or alias the registry cannot hold. Connects to the Temporal server of the config
  * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  *
@@ -14,8 +16,12 @@ import type { ArtifactStore } from '../src/artifacts';
 import { createArtifactStore } from '../src/artifacts';
 import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
-import type { MonitorModelInput } from '../src/contracts/monitoring';
-import { monitorModelInputSchema } from '../src/contracts/monitoring';
+import { WorkflowFailedError } from '@temporalio/client';
+import { controllerWorkflowId } from '../src/contracts/controller';
+import type { MonitorModelInput, MonitorModelResult } from '../src/contracts/monitoring';
+import { monitoringScheduleId, monitorModelInputSchema } from '../src/contracts/monitoring';
+import { taskQueues } from '../src/contracts/task-queues';
+import { monitorResultLine } from '../src/monitoring/result-text';
 import { parseCommandLineInput } from '../src/contracts/validate';
 import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
 import { unregisteredModelText } from '../src/controller-client/registry-note';
@@ -36,6 +42,8 @@ const usage = `Usage:
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …] [--dataset-drift-share <share>]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
   npm run monitoring -- unschedule <model> [--alias <alias>]
+  npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds <s>] [--task-queue <queue>]
+      runs one check now (a monitorModel run; it moves the window's start as a scheduled run does) and prints it
 <alias>: a registry alias (lower-case letters, digits and "-"; default production), one schedule each; both commands
 refuse any other. docs/monitoring.md ("The monitoring run") describes each option.`;
 
@@ -52,6 +60,8 @@ const options = {
   'label-column': { type: 'string' },
   'accuracy-drop': { type: 'string' },
   log: { type: 'string' },
+  'lag-seconds': { type: 'string' },
+  'task-queue': { type: 'string' },
 } as const;
 
 function commandLine(argv: string[]) {
@@ -87,9 +97,14 @@ const flagOf: Record<string, string> = {
   'labels.labelColumn': '--label-column',
   accuracyDrop: '--accuracy-drop',
   log: '--log',
+  lagSeconds: '--lag-seconds',
 };
 
-function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>['values']): MonitorModelInput {
+function scheduleInput(
+  modelName: string,
+  values: ReturnType<typeof commandLine>['values'],
+  command: 'schedule' | 'check',
+): MonitorModelInput {
   const input: MonitorModelInput = { modelName };
   if (values.alias !== undefined) input.alias = values.alias;
   if (values['min-rows']) input.minRows = Number(values['min-rows']);
@@ -106,8 +121,9 @@ function scheduleInput(modelName: string, values: ReturnType<typeof commandLine>
     };
   if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
   if (values.log) input.log = values.log as MonitorModelInput['log'];
+  if (values['lag-seconds'] !== undefined) input.lagSeconds = Number(values['lag-seconds']);
   // Refused here, with every bad flag listed, rather than by each scheduled run.
-  parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command: 'schedule', options: flagOf });
+  parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command, options: flagOf });
   return input;
 }
 
@@ -125,16 +141,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = commandLine(argv);
   const [command, modelName, ...extra] = positionals;
-  if (command !== 'schedule' && command !== 'unschedule') throw new UsageError(`Unknown command "${command ?? ''}".`);
+  if (command !== 'schedule' && command !== 'unschedule' && command !== 'check')
+    throw new UsageError(`Unknown command "${command ?? ''}".`);
   if (!modelName || extra.length) throw new UsageError(`${command} takes one model name.`);
   const given = Object.keys(values);
   if (command === 'unschedule' && given.some((name) => name !== 'alias'))
     throw new UsageError('unschedule takes no option but --alias.');
   if (command === 'schedule' && !values.cron) throw new UsageError('schedule needs --cron.');
+  if (command === 'check' && values.cron) throw new UsageError('check runs once now: it takes no --cron.');
+  if (command !== 'check' && (values['lag-seconds'] !== undefined || values['task-queue'] !== undefined))
+    throw new UsageError("--lag-seconds and --task-queue are options of check (a schedule keeps its input's lag).");
   const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
   if (labelFlags && !values.labels)
     throw new UsageError('--id-column, --label-column and --accuracy-drop need --labels.');
-  const input = command === 'schedule' ? scheduleInput(modelName, values) : undefined;
+  const input = command !== 'unschedule' ? scheduleInput(modelName, values, command) : undefined;
   const target = command === 'unschedule' ? unscheduleTarget(modelName, values.alias) : undefined;
   const config = loadConfig();
   const temporal = await connectTemporalClient(config);
@@ -146,6 +166,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(deleted ? `Deleted the monitoring schedule of ${which}.` : `${which} had no monitoring schedule.`);
       return 0;
     }
+    if (command === 'check')
+      return await check(temporal.client, config, input!, values['task-queue'] ?? taskQueues.pipeline);
     console.log(await schedule(temporal.client, config, input!, values.cron!));
     return 0;
   } finally {
@@ -157,7 +179,11 @@ async function main(argv: string[]): Promise<number> {
  * Refuses muted features and thresholds that the deployed version does not take, as each scheduled run would (nothing
  * is scheduled). Undefined when the alias has no version yet; false when the registry cannot be read.
  */
-async function checkNames(store: ArtifactStore, input: MonitorModelInput): Promise<boolean | undefined> {
+async function checkNames(
+  store: ArtifactStore,
+  input: MonitorModelInput,
+  command: 'schedule' | 'check',
+): Promise<boolean | undefined> {
   const alias = input.alias ?? 'production';
   let version: ModelVersionRecord;
   try {
@@ -182,7 +208,7 @@ async function checkNames(store: ArtifactStore, input: MonitorModelInput): Promi
     throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
       argument,
       script: 'monitoring',
-      command: 'schedule',
+      command,
       reason: formatErrorMessage('MLOPS_ERR_MONITOR_UNKNOWN_FEATURE', params),
     });
   }
@@ -199,7 +225,7 @@ function droppedSettings(previous: unknown, input: MonitorModelInput): string[] 
 
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
   const store = createArtifactStore(config);
-  const deployed = await checkNames(store, input);
+  const deployed = await checkNames(store, input, 'schedule');
   const { scheduleId, created, previousInput } = await upsertMonitoringSchedule(client, { cron, input }).catch(
     (err: unknown) => {
       throw cronRefusal(err, cron, 'monitoring', 'schedule');
@@ -217,6 +243,61 @@ async function schedule(client: Client, config: MlopsConfig, input: MonitorModel
   // A schedule may come before the first deployment; say so, since its runs fail until then.
   if (deployed === undefined) lines.push(await undeployedNote(store, config, input.modelName, alias));
   return lines.join('\n');
+}
+
+/**
+ * One `monitorModel` run now, on the pipeline task queue, waited for: what it found (the line the demo prints), where
+ * its report is, and whether its incident reached the model's controller. A run that fails prints its error (exit 1).
+ */
+async function check(
+  client: Client,
+  config: MlopsConfig,
+  input: MonitorModelInput,
+  taskQueue: string,
+): Promise<number> {
+  const store = createArtifactStore(config);
+  const alias = input.alias ?? 'production';
+  if ((await checkNames(store, input, 'check')) === undefined) {
+    const unregistered = await unregisteredModelText(store, input.modelName);
+    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+      argument: '<model>',
+      script: 'monitoring',
+      command: 'check',
+      reason: unregistered ?? `model ${input.modelName} has no version with alias ${alias} to check`,
+    });
+  }
+  const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const workflowId = `${monitoringScheduleId(input.modelName, alias)}-check-${at}`;
+  const handle = await client.workflow.start('monitorModel', { taskQueue, workflowId, args: [input] });
+  let result: MonitorModelResult;
+  try {
+    result = (await handle.result()) as MonitorModelResult;
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err);
+    console.error(`${workflowId} failed: ${cause}`);
+    return 1;
+  }
+  const lines = [`${workflowId}: ${monitorResultLine(result)}`];
+  if (result.predictionDrift) lines.push(`  predictions: ${predictionLine(result.predictionDrift)}`);
+  if (result.liveMetric?.value !== undefined)
+    lines.push(
+      `  live ${result.liveMetric.metric}: ${result.liveMetric.value.toFixed(4)} (evaluation ${result.liveMetric.evaluationValue.toFixed(4)})`,
+    );
+  if (result.liveMetricError)
+    lines.push(`  live metric not measured: ${result.liveMetricError.message.split('\n')[0]}`);
+  if (result.reportUris) lines.push(`  report: ${result.reportUris.report}`);
+  if (result.incident)
+    lines.push(
+      result.controllerSignalled
+        ? `  incident (${result.incident.kind}) signalled to ${controllerWorkflowId(input.modelName)}`
+        : `  incident (${result.incident.kind}): no controller runs for ${input.modelName}; it is in the run's result only`,
+    );
+  console.log(lines.join('\n'));
+  return 0;
+}
+
+function predictionLine(p: NonNullable<MonitorModelResult['predictionDrift']>): string {
+  return `${p.metric} ${Number(p.value.toPrecision(3))} (threshold ${p.threshold})${p.drifted ? ': DRIFT' : ''}`;
 }
 
 /** The note on an alias with no version; a model with no version at all may be a typo, as `models start` says too. */

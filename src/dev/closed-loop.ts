@@ -9,6 +9,7 @@
  * Each step is printed as it happens; the controller's own history (its status query) is printed as it grows, and the
  * retraining child's steps beneath it.
  */
+import { monitorResultLine } from '../monitoring/result-text';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -295,9 +296,7 @@ async function runScheduledCheck(
   );
   const run = options.client.workflow.getHandle(action!.workflowId, action!.firstExecutionRunId);
   const result = (await run.result()) as MonitorModelResult;
-  const found = result.skipped
-    ? `skipped: ${result.skipped}`
-    : `${result.rows} rows, ${result.driftedFeatures.length} drifted feature(s) (${result.driftedFeatures.join(', ')}), share ${result.driftShare.toFixed(2)}${result.datasetDrift ? ': DRIFT' : ''}`;
+  const found = monitorResultLine(result);
   options.say(`  ✓ monitoring     ${action!.workflowId}: ${found}`);
   options.say(
     `                   Web UI: ${workflowUrl(options.uiUrl, action!.workflowId, action!.firstExecutionRunId)}`,

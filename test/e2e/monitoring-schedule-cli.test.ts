@@ -5,8 +5,9 @@ import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { readmeBlock, runReadmeLine, scheduleEssentials as essentials } from '../support/readme';
 import { registryWith } from '../support/listed-registry';
 import { npmScript, npmScriptWith } from '../support/models-script';
-import { monitoredChurn } from '../support/monitored-model';
-import { repoRoot, stack, uniqueName } from '../support/stack';
+import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import { repoRoot, stack, testConfig, uniqueName } from '../support/stack';
+import { withWorkers } from '../support/workers';
 
 /** The `Fix:` lines of a refusal: one, naming the monitoring docs, whatever check refused it. */
 function fixLines(stderr: string): string[] {
@@ -195,6 +196,54 @@ describe('the monitoring schedule commands in the README', function () {
           .delete()
           .catch(() => undefined);
     }
+  });
+
+  it('npm run monitoring -- check runs one check now and prints what it found; a model without a version is refused', async function () {
+    this.timeout(300_000);
+    const churn = await monitoredChurn();
+    const model = 'churn-check-now';
+    const version = await churn.deployAs(model);
+    const tenMinutesAgo = new Date(Date.now() - 600_000).toISOString();
+    const drift = { tenureShift: 12, monthToMonthShare: 0.9, chargesFactor: 1.3, newPaymentMethodShare: 0.3 };
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      tenMinutesAgo,
+      churnInstances({ rows: 2000, seed: 23, drift }),
+    );
+    await withWorkers({ config: testConfig(), title: this.test!.title, store: churn.store }, async (queues) => {
+      const env = { MLOPS_ARTIFACT_ROOT: churn.store.root };
+      const checked = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', queues.pipeline);
+      assert.equal(checked.code, 0, checked.stderr);
+      const [first, ...rest] = checked.stdout.trim().split('\n');
+      assert.match(
+        first!,
+        /^monitor-churn-check-now-check-\S+Z: 2000 rows, 5 drifted feature\(s\) \(.*tenure_months.*\), share 0\.\d+: DRIFT$/,
+      );
+      assert.ok(
+        rest.some((line) => /^ {2}report: file:\/\/.*\.html$/.test(line)),
+        checked.stdout,
+      );
+      assert.ok(
+        rest.includes(`  incident (drift): no controller runs for ${model}; it is in the run's result only`),
+        checked.stdout,
+      );
+      // The check moved the window's start, as a scheduled run does: a second check finds no new rows.
+      const again = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', queues.pipeline);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /: skipped: /);
+
+      const none = await npmScriptWith(env, 'monitoring', 'check', 'chrun', '--task-queue', queues.pipeline);
+      assert.equal(none.code, 2);
+      assert.match(
+        none.stderr,
+        /Argument <model> of `npm run monitoring -- check` is invalid: no version of model "chrun"/,
+      );
+      const cron = await npmScriptWith(env, 'monitoring', 'check', model, '--cron', '0 * * * *');
+      assert.equal(cron.code, 2);
+      assert.match(cron.stderr, /check runs once now: it takes no --cron/);
+    });
   });
 
   it("keeps one monitoring schedule per alias: scheduling staging leaves production's alone", async function () {

@@ -1,0 +1,11 @@
+/** A monitoring run's result in one line a person reads (the demo's loop and `npm run monitoring -- check`). */
+import type { MonitorModelResult } from '../contracts/monitoring';
+
+export function monitorResultLine(result: MonitorModelResult): string {
+  if (result.skipped) return `skipped: ${result.skipped}`;
+  const features = result.driftedFeatures.length ? ` (${result.driftedFeatures.join(', ')})` : '';
+  return (
+    `${result.rows} rows, ${result.driftedFeatures.length} drifted feature(s)${features}, ` +
+    `share ${result.driftShare.toFixed(2)}${result.datasetDrift ? ': DRIFT' : ''}`
+  );
+}
