@@ -151,13 +151,7 @@ export function spellingVariantsSql(
 ORDER BY col, group_position, spelling_position`;
 }
 
-/**
- * Every run of whitespace (ASCII, and Unicode spaces such as the no-break space) as one space. Both warehouses use
- * RE2; DuckDB's regexp_replace replaces only the first match without the `g` option, BigQuery's replaces all.
- */
+/** Every run of whitespace (ASCII, and Unicode spaces such as the no-break space) as one space (RE2 in both warehouses). */
 function collapseWhitespace(d: SqlDialect, expr: string): string {
-  const pattern = d.literal('[\\s\\v\\pZ]+');
-  return d.name === 'duckdb'
-    ? `regexp_replace(${expr}, ${pattern}, ' ', 'g')`
-    : `REGEXP_REPLACE(${expr}, ${pattern}, ' ')`;
+  return d.replaceAllMatches(expr, d.literal('[\\s\\v\\pZ]+'), d.literal(' '));
 }

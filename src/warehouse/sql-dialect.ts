@@ -22,6 +22,8 @@ export interface SqlDialect {
   arrays?: { doubleArray(values: readonly number[]): string; arrayAt(array: string, position: string): string };
   /** Casts an expression to text (category values). */
   toText(expr: string): string;
+  /** Every match of an RE2 pattern (a string literal) in a text expression replaced by a literal text. */
+  replaceAllMatches(expr: string, pattern: string, replacement: string): string;
   /** An aggregate returning an array of approximate quantiles of a double expression, one per level, in order. */
   approxQuantiles(expr: string, levels: readonly number[]): string;
   /**
@@ -135,6 +137,8 @@ export const duckDbDialect: SqlDialect = {
   // string is parsed exactly.
   doubleLiteral: (value) => `'${finite(value)}'::DOUBLE`,
   toDouble: (expr) => `CAST(${expr} AS DOUBLE)`,
+  // Without the 'g' option DuckDB replaces the first match only.
+  replaceAllMatches: (expr, pattern, replacement) => `regexp_replace(${expr}, ${pattern}, ${replacement}, 'g')`,
   arrays: {
     doubleArray: (values) => `[${values.map((v) => duckDbDialect.doubleLiteral(v)).join(', ')}]::DOUBLE[]`,
     arrayAt: (array, position) => `list_extract(${array}, ${position})`,
@@ -178,6 +182,7 @@ export const bigQueryDialect: SqlDialect = {
       .replace(/\r/g, '\\r')}'`,
   doubleLiteral: (value) => `CAST('${finite(value)}' AS FLOAT64)`,
   toDouble: (expr) => `CAST(${expr} AS FLOAT64)`,
+  replaceAllMatches: (expr, pattern, replacement) => `REGEXP_REPLACE(${expr}, ${pattern}, ${replacement})`,
   toText: (expr) => `CAST(${expr} AS STRING)`,
   approxQuantiles: (expr, levels) => {
     const n = quantileDivisions(levels);
