@@ -53,8 +53,7 @@ export function recallDeploymentMemory(entries: DeploymentHistoryEntry[], alias:
       rolledBack.delete(back.version);
       rolledBack.set(back.version, { version: back.version, at: e.at, reason: back.reason });
     }
-    if (previousStable !== undefined && (previousStable === e.stable || rolledBack.has(previousStable)))
-      previousStable = undefined;
+    if (previousStable !== undefined && rolledBack.has(previousStable)) previousStable = undefined;
   }
   return { rolledBack: [...rolledBack.values()], ...(previousStable !== undefined ? { previousStable } : {}) };
 }

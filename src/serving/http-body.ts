@@ -100,21 +100,30 @@ export function instancesOf(body: unknown): unknown[] {
   const { instances, parameters, labels } = body as { instances?: unknown; parameters?: unknown; labels?: unknown };
   const problems: string[] = [];
   if (!Array.isArray(instances)) problems.push('"instances" must be an array of objects');
-  // Vertex AI's `parameters` is a JSON object when present; it treats null as absent, and so does this server.
-  if (parameters !== null && parameters !== undefined && !isJsonObject(parameters))
-    problems.push(`"parameters" must be an object such as {} (or left out), got ${describeValue(parameters)}`);
-  // Vertex AI's `labels` is a map of strings to strings (metadata of the request; this server does not use it).
-  if (labels !== null && labels !== undefined) {
-    const bad = isJsonObject(labels) ? Object.entries(labels).find(([, v]) => typeof v !== 'string') : undefined;
-    if (!isJsonObject(labels))
-      problems.push(
-        `"labels" must be an object of strings such as {"team": "risk"} (or left out), got ${describeValue(labels)}`,
-      );
-    else if (bad)
-      problems.push(`"labels" must map names to strings: ${quoteText(bad[0], 60)} is ${describeValue(bad[1])}`);
-  }
+  // Vertex AI treats a null `parameters` as absent, and so does this server.
+  problems.push(...parametersProblem(parameters, '', true), ...labelsProblem(labels));
   if (problems.length > 0) throw inputInvalid(problems.join('; '));
   return instances as unknown[];
+}
+
+/**
+ * `parameters` (of a Vertex AI or KServe request, or of a v2 request, input or output) is a JSON object when present;
+ * `nullIsAbsent`: null counts as left out. `where` prefixes the problem (a v2 input's name).
+ */
+export function parametersProblem(parameters: unknown, where: string, nullIsAbsent: boolean): string[] {
+  if (parameters === undefined || (nullIsAbsent && parameters === null) || isJsonObject(parameters)) return [];
+  return [`${where}"parameters" must be an object such as {} (or left out), got ${describeValue(parameters)}`];
+}
+
+/** Vertex AI's `labels`: a map of strings to strings (request metadata this server does not use), null as absent. */
+function labelsProblem(labels: unknown): string[] {
+  if (labels === undefined || labels === null) return [];
+  if (!isJsonObject(labels))
+    return [
+      `"labels" must be an object of strings such as {"team": "risk"} (or left out), got ${describeValue(labels)}`,
+    ];
+  const bad = Object.entries(labels).find(([, v]) => typeof v !== 'string');
+  return bad ? [`"labels" must map names to strings: ${quoteText(bad[0], 60)} is ${describeValue(bad[1])}`] : [];
 }
 
 /** A JSON object: not null, not an array. */

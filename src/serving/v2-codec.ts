@@ -8,7 +8,8 @@
  * the binary sizes against the body, and JSON `data` nested deeper than the shape.
  */
 import { mlopsError } from '../errors';
-import { isJsonObject } from './http-body';
+// The v2 protocol's clients leave out what they do not send: a null `parameters` is refused, as a null `id` is.
+import { parametersProblem } from './http-body';
 import { setOwn } from '../contracts/own-property';
 import type { Prediction } from '../models/predictor';
 import { describeValue } from '../models/transform-instance';
@@ -134,11 +135,11 @@ function checkRequestShape(doc: unknown): V2Request {
       problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
     else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       problems.push(`inputs[${k}] ("${i.name}"): "shape" must be an array of non-negative integers`);
-    else problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `));
+    else problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
   });
   const { id, outputs, parameters } = doc as { id?: unknown; outputs?: unknown; parameters?: unknown };
   if (id !== undefined && typeof id !== 'string') problems.push(`"id" must be a string, got ${describeValue(id)}`);
-  problems.push(...parametersProblem(parameters, ''));
+  problems.push(...parametersProblem(parameters, '', false));
   if (
     outputs !== undefined &&
     (!Array.isArray(outputs) || outputs.some((o: unknown) => typeof (o as { name?: unknown })?.name !== 'string'))
@@ -146,19 +147,10 @@ function checkRequestShape(doc: unknown): V2Request {
     problems.push('"outputs" must be an array of {"name": ...}');
   else if (Array.isArray(outputs))
     outputs.forEach((o: { name: string; parameters?: unknown }, k) =>
-      problems.push(...parametersProblem(o.parameters, `outputs[${k}] (${quoteText(o.name)}): `)),
+      problems.push(...parametersProblem(o.parameters, `outputs[${k}] (${quoteText(o.name)}): `, false)),
     );
   if (problems.length > 0) throw invalid(problems);
   return doc as V2Request;
-}
-
-/**
- * The v2 protocol's `parameters` (of the request, an input or an output) is a JSON object when present. Unlike Vertex
- * AI's, null is refused, as this server refuses a null `id` or `outputs`: v2 clients leave out what they do not send.
- */
-function parametersProblem(parameters: unknown, where: string): string[] {
-  if (parameters === undefined || isJsonObject(parameters)) return [];
-  return [`${where}"parameters" must be an object such as {} (or left out), got ${describeValue(parameters)}`];
 }
 
 function checkShape(input: V2Input, rows: number, maxInstances: number): string | undefined {
