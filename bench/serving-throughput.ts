@@ -76,6 +76,50 @@ function treeCpuSeconds(root: number): number {
   return ticks / ticksPerSecond;
 }
 
+/** CPU ticks of every thread of a process tree, by `pid/tid name` (Linux /proc; empty where it is absent). */
+function treeThreadTicks(root: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const children = new Map<number, number[]>();
+  for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    pending.push(...(children.get(pid) ?? []));
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid} ${name}`, Number(f[11]) + Number(f[12]));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** `--threads`: each thread's CPU per request over the measured window, the busiest first. */
+function threadShares(before: Map<string, number>, after: Map<string, number>, requests: number): string {
+  return [...after]
+    .map(
+      ([thread, ticks]) => [thread, ((ticks - (before.get(thread) ?? 0)) / ticksPerSecond / requests) * 1e6] as const,
+    )
+    .filter(([, us]) => us >= 0.5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([thread, us]) => `${thread} ${us.toFixed(1)}`)
+    .join('; ');
+}
+
 interface ServerSpec {
   name: string;
   /** `answer`: a file holding the model server's answer to the payload (for the bare reference server). */
@@ -253,6 +297,8 @@ async function checkParity(url: string, body: string, expected: Prediction[]): P
   });
 }
 
+let perThread = false;
+
 async function drive(spec: ServerSpec, seconds: number, rows: number, expected: Prediction[]): Promise<Load> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const answer = path.join(scratch, `answer-${rows}.json`);
@@ -274,14 +320,20 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let cpuBefore = 0;
+    let threadsBefore = new Map<string, number>();
     for await (const line of readline.createInterface({ input: generator.stdout })) {
       if (line.includes('"phase"')) {
         cpuBefore = treeCpuSeconds(child.pid!);
+        if (perThread) threadsBefore = treeThreadTicks(child.pid!);
         continue;
       }
       const load = JSON.parse(line) as Load;
       // Server CPU (every process and thread of it) per request: less sensitive than throughput to what else runs.
       load.serverCpuUs = ((treeCpuSeconds(child.pid!) - cpuBefore) / load.requests) * 1e6;
+      if (perThread)
+        console.log(
+          `  ${spec.name}, us of CPU per request by thread: ${threadShares(threadsBefore, treeThreadTicks(child.pid!), load.requests)}`,
+        );
       return load;
     }
     throw new Error('the load generator exited without a result');
@@ -300,8 +352,10 @@ async function main() {
       seconds: { type: 'string', default: '5' },
       rows: { type: 'string', default: '1,64' },
       only: { type: 'string' },
+      threads: { type: 'boolean', default: false },
     },
   });
+  perThread = values.threads;
   const seconds = Number(values.seconds);
   // The churn model is built by the tests' helper with the real activities, which need no Temporal server: only the
   // stack's temp folder (where the example data is staged) and an address that is never dialled.

@@ -184,6 +184,8 @@ export const configSchema = {
     .optional(),
   /** Prediction log on (`true`) or off (`false`). @default true */
   MLOPS_SERVE_LOG: z.enum(['true', 'false']).default('true'),
+  /** Plain predict requests answered by the fast lane (`true`), or every request by the full HTTP server (`false`); docs/serving.md. @default true */
+  MLOPS_SERVE_FAST_LANE: z.enum(['true', 'false']).default('true'),
   /** Vertex AI custom-container contract: the port to listen on; overrides MLOPS_SERVE_PORT when set. @default unset */
   AIP_HTTP_PORT: port.optional(),
   /** Vertex AI custom-container contract: an extra route that predicts, e.g. `/predict`. @default unset */
@@ -251,6 +253,8 @@ export interface MlopsConfig {
     vertex: { predictRoute?: string; healthRoute?: string };
     pollMs: number;
     apiKeys: string[];
+    /** Plain predict requests answered by the fast lane (src/serving/fast-lane.ts). */
+    fastLane: boolean;
     /** Undefined when the prediction log is off. */
     predictionLog?: { capacity: number; flushRows: number; flushMs: number; bigqueryTable?: string };
   };
@@ -397,6 +401,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       vertex: { predictRoute: v.AIP_PREDICT_ROUTE, healthRoute: v.AIP_HEALTH_ROUTE },
       pollMs: v.MLOPS_SERVE_POLL_MS,
       apiKeys: v.MLOPS_SERVE_API_KEYS?.split(',') ?? [],
+      fastLane: v.MLOPS_SERVE_FAST_LANE === 'true',
       predictionLog:
         v.MLOPS_SERVE_LOG === 'true'
           ? {

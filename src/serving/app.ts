@@ -18,17 +18,19 @@
  * A client's mistake is a catalogued 4xx naming the field or limit; 500 is kept for the server's own faults, and
  * only those are logged with a stack.
  */
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogDefaults } from '../config';
-import { errorCatalogue, isMlopsError, mlopsError } from '../errors';
-import type { ErrorParams, ErrorSpec, MlopsErrorDetails } from '../errors';
-import type { ApplicationFailure } from '@temporalio/common';
+import { mlopsError } from '../errors';
 import { quoteText } from '../contracts/message-text';
+import { checkKey, keyDigests } from './api-keys';
 import { DeploymentFollower } from './deployment-follower';
-import { requestPath } from './http-body';
+import { errorAnswer, logRefusal } from './error-answer';
+import { FastLane } from './fast-lane';
+import { requestIdFor, requestPath } from './http-body';
+import { lanePredict } from './lane-predict';
 import { ServingMetrics } from './metrics';
 import { ModelSlot } from './model-slot';
 import { PredictCore } from './predict-core';
@@ -56,6 +58,8 @@ export interface ServerDeps {
   apiKeys?: readonly string[];
   /** The prediction log: options, and its sinks (default: Parquet in the artifact store). Absent: no log. */
   predictionLog?: Partial<PredictionLogOptions> & { sinks?: NamedSink[] };
+  /** Plain predict requests answered by the fast lane (`fast-lane.ts`) instead of fastify's request cycle. @default true */
+  fastLane?: boolean;
 }
 
 /** What a built server exposes beside its routes (tests and the entry point use it). */
@@ -77,17 +81,23 @@ declare module 'fastify' {
   }
 }
 
+/** What fastify hands a server factory that its own HTTP/1.1 server would be made with (its defaults filled in). */
+interface FactoryOptions {
+  http?: http.ServerOptions;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  connectionTimeout: number;
+}
+
 const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
 const defaultLog: PredictionLogOptions = { ...predictionLogDefaults };
-
-/** Request ids a client may choose (x-request-id); anything else gets a generated one. */
-const requestIdPattern = /^[\w.:@-]{1,128}$/;
 
 /** Routes a probe calls without a key. */
 const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/playground']);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits = { ...defaultLimits, ...deps.limits };
+  let lane: FastLane | undefined;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
@@ -103,9 +113,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       void reply.header('x-request-id', request.id);
       void sendError(limits, refusal as unknown as FastifyError, request, reply);
     },
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+    genReqId: (req) => requestIdFor(req.headers['x-request-id']),
+    // fastify's own HTTP/1.1 server, with the fast lane in front of its connections when it is on.
+    serverFactory: (handler, given) => {
+      const options = given as unknown as FactoryOptions;
+      const server = http.createServer(options.http ?? {}, handler);
+      server.keepAliveTimeout = options.keepAliveTimeout;
+      server.requestTimeout = options.requestTimeout;
+      server.setTimeout(options.connectionTimeout);
+      if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
+      return server;
     },
   });
   const metrics = new ServingMetrics(deps.modelName);
@@ -131,6 +148,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await log?.close();
     await slot.close();
   });
+  if (lane) {
+    const handler = lanePredict({
+      core,
+      metrics,
+      keys: keyDigests(deps.apiKeys ?? []),
+      log: app.log,
+      aipPredictRoute: deps.vertex?.predictRoute,
+    });
+    lane.serve(handler);
+    const counted = lane;
+    metrics.watchFastLane(() => ({ answered: counted.answered, handedOver: counted.handedOver }));
+    app.addHook('preClose', (done) => {
+      lane!.close();
+      done();
+    });
+  }
   const routes = trackRoutes(app);
   registerOperationRoutes(app, core, follower, metrics, deps.vertex?.healthRoute);
   registerV1Routes(app, core, deps.vertex?.predictRoute);
@@ -180,7 +213,7 @@ function registerHooks(
   apiKeys: readonly string[],
   extraOpen: (string | undefined)[],
 ): void {
-  const keys = apiKeys.map(digest);
+  const keys = keyDigests(apiKeys);
   const open = new Set([...openRoutes, ...extraOpen.filter((r): r is string => !!r)]);
   if (keys.length > 0) {
     app.addHook('onRequest', (request, _reply, done) => {
@@ -212,18 +245,6 @@ function registerHooks(
     }
     done();
   });
-}
-
-const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
-
-/** Compares digests in constant time against every key (no early exit), so timing tells nothing about a key. */
-function checkKey(header: string | undefined, keys: Buffer[]): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  if (!match) return header ? 'the Authorization header is not "Bearer <key>"' : 'no Authorization header';
-  const given = digest(match[1]!);
-  let ok = false;
-  for (const key of keys) ok = timingSafeEqual(given, key) || ok;
-  return ok ? undefined : "the key is not one of this server's keys";
 }
 
 function registerOperationRoutes(
@@ -264,51 +285,8 @@ function registerOperationRoutes(
 }
 
 function sendError(limits: ServeLimits, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const failure = clientFailure(err, limits);
-  if (!failure) {
-    request.log.error({ err, reqId: request.id }, 'prediction server fault');
-    const internal = mlopsError('MLOPS_ERR_SERVE_INTERNAL');
-    return reply.status(500).send({ error: internal.message, code: 'MLOPS_ERR_SERVE_INTERNAL' });
-  }
-  const status = (errorCatalogue as Record<string, ErrorSpec>)[failure.type!]?.httpStatus ?? 400;
-  // A client's mistake: one line, no stack.
-  request.log.info({ reqId: request.id, status, code: failure.type }, 'rejected request');
-  if (status === 401) void reply.header('www-authenticate', 'Bearer');
-  if (status === 405) void reply.header('allow', String(paramsOf(failure).allowed));
-  if (request.url.startsWith('/v1/projects/')) return reply.status(status).send(googleError(status, failure));
-  return reply.status(status).send({ error: failure.message, code: failure.type });
-}
-
-/** Google's JSON error shape on the Vertex AI path, so Google's clients raise a GoogleError with the gRPC code. */
-const googleStatus: Record<number, string> = {
-  400: 'INVALID_ARGUMENT',
-  401: 'UNAUTHENTICATED',
-  404: 'NOT_FOUND',
-  413: 'INVALID_ARGUMENT',
-  415: 'INVALID_ARGUMENT',
-};
-
-const paramsOf = (failure: Error): ErrorParams =>
-  ((failure as ApplicationFailure).details?.[0] as MlopsErrorDetails | undefined)?.params ?? {};
-
-function googleError(status: number, failure: Error & { type?: string | null }) {
-  return {
-    error: { code: status, message: failure.message, status: googleStatus[status] ?? 'UNKNOWN', reason: failure.type },
-  };
-}
-
-/**
- * Catalogued errors that are the server's own fault: a model that loaded but fails when onnxruntime runs it on a
- * request (MLOPS_ERR_MODEL_INVALID) is a 500, counted against its version, never a client's 4xx.
- */
-const serverFaults = new Set(['MLOPS_ERR_SERVE_INTERNAL', 'MLOPS_ERR_MODEL_INVALID']);
-
-/** The catalogued failure of a client's mistake, or undefined for a server fault. */
-function clientFailure(err: FastifyError, limits: ServeLimits): (Error & { type?: string | null }) | undefined {
-  if (isMlopsError(err)) return serverFaults.has(err.type ?? '') ? undefined : err;
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
-    return mlopsError('MLOPS_ERR_SERVE_BODY_TOO_LARGE', { limit: limits.bodyLimit });
-  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
-    return mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: err.message.slice(0, 200) });
-  return undefined;
+  const answer = errorAnswer(err, limits, request.url);
+  logRefusal(request.log, answer, err, request.id);
+  for (const [name, value] of answer.headers) void reply.header(name, value);
+  return reply.status(answer.status).send(answer.body);
 }

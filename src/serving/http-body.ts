@@ -5,6 +5,7 @@
  * downstream recurses into a value.
  */
 import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { mlopsError } from '../errors';
 import { namesText, quoteText } from '../contracts/message-text';
@@ -19,6 +20,21 @@ export function mediaType(request: FastifyRequest): string | undefined {
 }
 
 const charsetParameter = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
+
+/** True for a Content-Type that `jsonBody` takes as it is: `application/json`, in UTF-8 or with no charset. */
+export function isJsonType(header: string | undefined): boolean {
+  if (!header || !jsonTypes.has(header.split(';')[0]!.trim().toLowerCase())) return false;
+  const charset = charsetParameter.exec(header)?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+}
+
+/** Request ids a client may choose (x-request-id); anything else gets a generated one. */
+const requestIdPattern = /^[\w.:@-]{1,128}$/;
+
+/** The request id of a request: the client's x-request-id when it is a plain one, else a new UUID. */
+export function requestIdFor(given: string | string[] | undefined): string {
+  return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+}
 
 /**
  * Refuses a JSON body declared in another charset than UTF-8 (415): JSON travels as UTF-8 (RFC 8259), and reading

@@ -29,6 +29,10 @@ const descriptions = {
   prediction_log_dropped_rows_total:
     'Prediction log rows dropped, by reason (overflow: the buffer was full; sink: the write failed) and sink',
   prediction_log_written_rows_total: 'Prediction log rows written, by sink',
+  fast_lane_requests_total:
+    'Prediction requests answered by the fast lane (the rest went through the full HTTP server)',
+  fast_lane_handovers_total:
+    'Connections the fast lane handed to the full HTTP server, at a request it does not answer itself',
 } as const;
 
 /** A metric's options; every metric of a server registers in the server's own registry. */
@@ -182,6 +186,21 @@ export class ServingMetrics {
     else if (status >= 400) stats.rejected++;
     stats.latencyMsSum += ms;
     if (ms > stats.latencyMsMax) stats.latencyMsMax = ms;
+  }
+
+  /** Makes the fast lane's counters report `counts()` whenever metrics are collected. */
+  watchFastLane(counts: () => { answered: number; handedOver: number }): void {
+    const model = this.#model;
+    const counter = (name: 'fast_lane_requests_total' | 'fast_lane_handovers_total', key: 'answered' | 'handedOver') =>
+      exportMetric(
+        this.registry,
+        name,
+        'counter',
+        () => [{ labels: { model }, value: counts()[key] }],
+        () => undefined,
+      );
+    counter('fast_lane_requests_total', 'answered');
+    counter('fast_lane_handovers_total', 'handedOver');
   }
 
   /** Makes `prediction_log_queue_rows` report `depth()` whenever metrics are collected. */

@@ -11,8 +11,8 @@ import type { AllowedMethods } from './method-not-allowed';
 import type { PredictContext, PredictCore } from './predict-core';
 
 /** The URL of the model metadata (GET) and of the KServe V1 predict verb (POST). */
-const modelUrl = '/v1/models/:target';
-const vertexPath = '/v1/projects/:project/locations/:location/endpoints/:target';
+export const modelUrl = '/v1/models/:target';
+export const vertexPath = '/v1/projects/:project/locations/:location/endpoints/:target';
 
 /**
  * The methods of the v1 URLs whose target may be a model (GET) or `<model>:predict` (POST); a target with another
@@ -64,20 +64,33 @@ function verbTarget(url: string, request: FastifyRequest): string {
 
 async function predict(core: PredictCore, name: string, request: FastifyRequest, reply: FastifyReply) {
   const ctx: PredictContext = { requestId: request.id };
-  // Routed before the body is read, so an unknown model is a 404 whatever the body holds.
-  const chosen = core.route(name, ctx);
-  const instances = instancesOf(jsonBody(request));
   try {
-    const outcome = await core.predictJson(name, instances, ctx, chosen);
-    // Vertex's PredictResponse, built around the predictions' JSON text.
-    const version = JSON.stringify(String(outcome.version));
-    const body = `{"predictions":[${outcome.predictions.join(',')}],"deployedModelId":${version},"model":${JSON.stringify(core.modelName)},"modelVersionId":${version}}`;
+    const body = await predictV1(core, name, ctx, () => jsonBody(request));
     void reply.type('application/json; charset=utf-8');
     return body;
   } finally {
     // The version that answered, also when it refused the request (metrics count its 4xx).
     if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
   }
+}
+
+/**
+ * A v1 predict request's answer, Vertex's PredictResponse as JSON text (the route and the fast lane both answer
+ * with it). The model is routed before the body is read (`body` decodes it), so an unknown model is a 404 whatever
+ * the body holds.
+ */
+export async function predictV1(
+  core: PredictCore,
+  name: string,
+  ctx: PredictContext,
+  body: () => unknown,
+): Promise<string> {
+  const chosen = core.route(name, ctx);
+  const instances = instancesOf(body());
+  const outcome = await core.predictJson(name, instances, ctx, chosen);
+  // Built around the predictions' JSON text.
+  const version = JSON.stringify(String(outcome.version));
+  return `{"predictions":[${outcome.predictions.join(',')}],"deployedModelId":${version},"model":${JSON.stringify(core.modelName)},"modelVersionId":${version}}`;
 }
 
 function describeModel(core: PredictCore, name: string) {

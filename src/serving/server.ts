@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     vertex: serve.vertex,
     pollMs: serve.pollMs,
     apiKeys: serve.apiKeys,
+    fastLane: serve.fastLane,
     predictionLog: predictionLog(deps),
   });
   if (serve.apiKeys.length === 0 && !loopback.has(serve.host))

@@ -1,0 +1,314 @@
+/**
+ * The fast lane: the model server's HTTP/1.1 server answers plain prediction requests itself, on the connection's
+ * socket, without node:http's per-request objects and fastify's request cycle; every other request goes to
+ * node:http and fastify as before.
+ *
+ * A connection starts in the lane. Each request's head is read by a strict parser that accepts only the plainest
+ * form: `HTTP/1.1`, one `Host`, a `Content-Length` within the body limit, no `Transfer-Encoding`, `Expect`,
+ * `Upgrade` or `Content-Encoding`, no header twice, no character outside what RFC 9110 allows, and a method and
+ * path the lane's handler takes (the predict routes). Anything else, and any request the parser is unsure of, hands
+ * the connection with every byte not yet answered to node:http (its `connection` listener, as if the socket had
+ * just been accepted): from then on node:http's parser, limits and timeouts apply, and fastify answers, errors
+ * included. So the lane never answers a request it could misread; it only skips the general machinery for the
+ * requests it knows.
+ *
+ * Within the lane, requests on a connection are answered one at a time, in order (a pipelined request waits, the
+ * socket paused, until the one before it is written); a head must arrive within the server's `headersTimeout` and
+ * the whole request within its `requestTimeout` (408 and close otherwise, as node:http does); an idle connection
+ * closes after `keepAliveTimeout`. Once the server closes, idle connections close at once and busy ones after their
+ * answer (`Connection: close`).
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+
+/** A request head as the lane read it: header names in lower case, each present at most once. */
+export interface LaneHead {
+  method: string;
+  path: string;
+  headers: ReadonlyMap<string, string>;
+}
+
+export interface LaneAnswer {
+  status: number;
+  /** Header lines besides content-type, content-length, date and connection. */
+  headers: readonly (readonly [string, string])[];
+  /** JSON text (sent as `application/json; charset=utf-8`). */
+  body: string;
+}
+
+export interface LaneHandler {
+  /** True when the lane may answer a request with this head (its body not read yet); false hands it to node:http. */
+  accepts(head: LaneHead): boolean;
+  /** The answer to an accepted request; never rejects (a failure is an answer too). */
+  answer(head: LaneHead, body: Buffer, socket: Socket): Promise<LaneAnswer>;
+}
+
+/** node:http's default limit on a request head (`--max-http-header-size`). */
+const maxHeadBytes = 16 * 1024;
+/** Header lines the lane reads; more go to node:http. */
+const maxHeaderLines = 64;
+
+const requestLine = /^([A-Z]+) (\/[!-~]*) HTTP\/1\.1$/;
+/** A header field: a token name, optional whitespace, a value of visible characters, spaces and tabs (RFC 9110). */
+const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
+/** Headers that change how a request's bytes are read, or ask for more than an answer: node:http handles them. */
+const handedOff = new Set(['transfer-encoding', 'expect', 'upgrade', 'te', 'http2-settings']);
+
+type Parsed =
+  | { kind: 'incomplete' }
+  | { kind: 'other' }
+  | { kind: 'lane'; head: LaneHead; headEnd: number; length: number; close: boolean };
+
+/** Reads one request head at the start of `buf`; `other` when the lane must not answer it. */
+function parseHead(buf: Buffer, bodyLimit: number, handler: LaneHandler): Parsed {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return buf.length > maxHeadBytes ? { kind: 'other' } : { kind: 'incomplete' };
+  if (end > maxHeadBytes) return { kind: 'other' };
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  if (lines.length > maxHeaderLines + 1) return { kind: 'other' };
+  const first = requestLine.exec(lines[0]!);
+  if (!first) return { kind: 'other' };
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const field = headerLine.exec(lines[i]!);
+    if (!field) return { kind: 'other' };
+    const name = field[1]!.toLowerCase();
+    if (headers.has(name) || handedOff.has(name)) return { kind: 'other' };
+    headers.set(name, field[2]!);
+  }
+  const lengthText = headers.get('content-length');
+  if (!headers.has('host') || lengthText === undefined || !/^\d{1,10}$/.test(lengthText)) return { kind: 'other' };
+  const length = Number(lengthText);
+  if (length === 0 || length > bodyLimit) return { kind: 'other' };
+  const encoding = headers.get('content-encoding');
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return { kind: 'other' };
+  const connection = headers.get('connection')?.toLowerCase();
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return { kind: 'other' };
+  const head: LaneHead = { method: first[1]!, path: first[2]!, headers };
+  if (!handler.accepts(head)) return { kind: 'other' };
+  return { kind: 'lane', head, headEnd: end + 4, length, close: connection === 'close' };
+}
+
+/** The Date header's value, made at most once a second (as node:http does). */
+let dateText = '';
+let dateSecond = 0;
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/** One connection in the lane. */
+class LaneConnection {
+  /** The bytes of a request not yet whole (requests behind one in flight wait in the paused socket). */
+  #pending: Buffer | undefined;
+  #busy = false;
+  #ended = false;
+  #deadline: NodeJS.Timeout | undefined;
+  readonly #onData = (chunk: Buffer) => this.#receive(chunk);
+  readonly #onEnd = () => this.#end();
+  readonly #onError = () => this.socket.destroy();
+  readonly #onTimeout = () => this.socket.destroy();
+  readonly #onClose = () => this.#release();
+
+  constructor(
+    readonly socket: Socket,
+    readonly lane: FastLane,
+  ) {
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('close', this.#onClose);
+    this.#idle();
+  }
+
+  /** True when nothing is in flight or waiting: closing the connection loses nothing. */
+  get idle(): boolean {
+    return !this.#busy && this.#pending === undefined;
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    if (!this.#busy) this.#next();
+  }
+
+  /** Answers the request at the front of the pending bytes, if it is whole; hands the connection over if it is not for the lane. */
+  #next(): void {
+    const buf = this.#pending;
+    if (!buf) return this.#idle();
+    const { handler, bodyLimit } = this.lane;
+    const parsed = handler ? parseHead(buf, bodyLimit, handler) : ({ kind: 'other' } as const);
+    if (parsed.kind === 'other') return this.#handOver();
+    if (parsed.kind === 'incomplete' || buf.length < parsed.headEnd + parsed.length)
+      return this.#wait(parsed.kind === 'incomplete');
+    this.#clearDeadline();
+    const bodyEnd = parsed.headEnd + parsed.length;
+    const body = buf.subarray(parsed.headEnd, bodyEnd);
+    this.#pending = undefined;
+    this.#busy = true;
+    this.socket.pause();
+    // Bytes after this request (a pipelined request) go back into the paused socket and come again once this one is
+    // answered; held there, they also keep the socket from ending, so the connection can still be handed over.
+    if (bodyEnd < buf.length) this.socket.unshift(buf.subarray(bodyEnd));
+    handler!.answer(parsed.head, body, this.socket).then(
+      (answer) => this.#send(answer, parsed.close),
+      // A handler answers its failures; should one escape, the connection is closed rather than left waiting.
+      () => this.socket.destroy(),
+    );
+  }
+
+  #send(answer: LaneAnswer, clientClose: boolean): void {
+    this.#busy = false;
+    this.lane.answered++;
+    if (this.socket.destroyed) return;
+    const close = clientClose || this.lane.closing || this.#ended;
+    let head = `HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status] ?? 'Unknown'}\r\ncontent-type: application/json; charset=utf-8\r\n`;
+    for (const [name, value] of answer.headers) head += `${name}: ${value}\r\n`;
+    head += `content-length: ${Buffer.byteLength(answer.body)}\r\nDate: ${httpDate()}\r\n`;
+    head += close
+      ? 'Connection: close\r\n\r\n'
+      : `Connection: keep-alive\r\nKeep-Alive: timeout=${this.lane.keepAliveSeconds}\r\n\r\n`;
+    const flushed = this.socket.write(head + answer.body);
+    if (close) {
+      this.#detach();
+      this.socket.end();
+      return;
+    }
+    // A client that does not read its answers is not sent more until it has read these (node:http does the same).
+    if (flushed) this.#resume();
+    else this.socket.once('drain', () => this.#resume());
+  }
+
+  #resume(): void {
+    if (this.socket.destroyed) return;
+    this.socket.resume();
+    this.#next();
+  }
+
+  /** Waits for the rest of a request, within the server's head and request timeouts. */
+  #wait(headMissing: boolean): void {
+    this.socket.setTimeout(0);
+    if (this.#deadline) return;
+    const ms = headMissing ? this.lane.server.headersTimeout : this.lane.server.requestTimeout;
+    if (ms > 0) {
+      this.#deadline = setTimeout(() => this.#timedOut(), ms);
+      this.#deadline.unref();
+    }
+  }
+
+  #timedOut(): void {
+    this.#detach();
+    this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  }
+
+  #idle(): void {
+    this.#clearDeadline();
+    if (this.#ended) {
+      this.#detach();
+      this.socket.end();
+    } else if (this.lane.closing) this.socket.destroy();
+    else this.socket.setTimeout(this.lane.server.keepAliveTimeout);
+  }
+
+  /** The client sent its last byte: answer what is whole, then close. */
+  #end(): void {
+    this.#ended = true;
+    if (!this.#busy) this.#idle();
+  }
+
+  /** Called when the server closes: an idle connection closes now, a busy one after its answer. */
+  closeIfIdle(): void {
+    if (this.idle) this.socket.destroy();
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+  }
+
+  /** Gives the socket, and every byte not yet answered, to node:http's connection handling. */
+  #handOver(): void {
+    const pending = this.#pending;
+    this.#detach();
+    // Pending bytes are handed over from a `data` event, before the socket can end; should it have ended all the
+    // same, they cannot go back into it, and the connection closes.
+    if (this.socket.readableEnded) {
+      this.socket.destroy();
+      return;
+    }
+    if (pending) this.socket.unshift(pending);
+    if (this.socket.isPaused()) this.socket.resume();
+    this.lane.handOver(this.socket);
+  }
+
+  #detach(): void {
+    this.#clearDeadline();
+    this.#pending = undefined;
+    this.socket.setTimeout(0);
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.off('error', this.#onError);
+    this.socket.off('timeout', this.#onTimeout);
+    this.socket.off('close', this.#onClose);
+    // A closed socket still errors on a late write; nothing is left to answer on it.
+    if (!this.socket.listenerCount('error')) this.socket.on('error', () => undefined);
+    this.#release();
+  }
+
+  #release(): void {
+    this.#clearDeadline();
+    this.lane.connections.delete(this);
+  }
+}
+
+/**
+ * Installs the lane on a node:http server: its accepted connections go to the lane first. Until `serve` names a
+ * handler, every connection goes straight to node:http.
+ */
+export class FastLane {
+  handler: LaneHandler | undefined;
+  closing = false;
+  /** Requests the lane answered, and connections it handed to node:http (metrics). */
+  answered = 0;
+  handedOver = 0;
+  readonly connections = new Set<LaneConnection>();
+  readonly #nodeConnection: (socket: Socket) => void;
+
+  constructor(
+    readonly server: http.Server,
+    readonly bodyLimit: number,
+  ) {
+    const [listener] = server.listeners('connection') as ((socket: Socket) => void)[];
+    if (!listener || server.listenerCount('connection') !== 1)
+      throw new Error("the fast lane needs node:http's own connection listener, and only it");
+    this.#nodeConnection = listener;
+    server.removeListener('connection', listener);
+    server.on('connection', (socket: Socket) => {
+      if (!this.handler || this.closing) return this.handOver(socket);
+      this.connections.add(new LaneConnection(socket, this));
+    });
+  }
+
+  get keepAliveSeconds(): number {
+    return Math.floor(this.server.keepAliveTimeout / 1000);
+  }
+
+  serve(handler: LaneHandler): void {
+    this.handler = handler;
+  }
+
+  handOver(socket: Socket): void {
+    this.handedOver++;
+    this.#nodeConnection.call(this.server, socket);
+  }
+
+  /** The server is closing: idle lane connections close now, busy ones after their answer. */
+  close(): void {
+    this.closing = true;
+    for (const connection of this.connections) connection.closeIfIdle();
+  }
+}
