@@ -108,6 +108,9 @@ class LaneConnection {
   #busy = false;
   #ended = false;
   #deadline: NodeJS.Timeout | undefined;
+  #deadlineKind: 'head' | 'request' = 'head';
+  /** When the first byte of the request being read arrived (0: none is being read). */
+  #requestStarted = 0;
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
   readonly #onEnd = () => this.#end();
   readonly #onError = () => this.socket.destroy();
@@ -146,6 +149,7 @@ class LaneConnection {
     if (parsed.kind === 'incomplete' || buf.length < parsed.headEnd + parsed.length)
       return this.#wait(parsed.kind === 'incomplete');
     this.#clearDeadline();
+    this.#requestStarted = 0;
     const bodyEnd = parsed.headEnd + parsed.length;
     const body = buf.subarray(parsed.headEnd, bodyEnd);
     this.#pending = undefined;
@@ -189,14 +193,22 @@ class LaneConnection {
     this.#next();
   }
 
-  /** Waits for the rest of a request, within the server's head and request timeouts. */
+  /**
+   * Waits for the rest of a request: its head within the server's `headersTimeout`, the whole request within its
+   * `requestTimeout`, both counted from the request's first byte.
+   */
   #wait(headMissing: boolean): void {
     this.socket.setTimeout(0);
-    if (this.#deadline) return;
-    const ms = headMissing ? this.lane.server.headersTimeout : this.lane.server.requestTimeout;
-    if (ms > 0) {
-      this.#deadline = setTimeout(() => this.#timedOut(), ms);
+    this.#requestStarted ||= Date.now();
+    const kind = headMissing ? 'head' : 'request';
+    if (this.#deadline && this.#deadlineKind === kind) return;
+    this.#clearDeadline();
+    const { headersTimeout, requestTimeout } = this.lane.server;
+    const limit = headMissing ? headersTimeout : requestTimeout;
+    if (limit > 0) {
+      this.#deadline = setTimeout(() => this.#timedOut(), Math.max(0, this.#requestStarted + limit - Date.now()));
       this.#deadline.unref();
+      this.#deadlineKind = kind;
     }
   }
 
@@ -207,6 +219,7 @@ class LaneConnection {
 
   #idle(): void {
     this.#clearDeadline();
+    this.#requestStarted = 0;
     if (this.#ended) {
       this.#detach();
       this.socket.end();

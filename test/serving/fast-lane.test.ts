@@ -361,19 +361,29 @@ describe('the model server fast lane', function () {
       );
     });
 
-    it('answers 408 and closes when a request head does not arrive in time', async function () {
-      lane.app.server.headersTimeout = 300;
-      try {
-        const socket = await connect(lane.address);
-        const reading = readResponses(socket, 1);
-        socket.write(`POST ${predict} HTTP/1.1\r\nHost: x\r\n`);
-        const { responses, closed } = await reading;
-        socket.destroy();
-        assert.deepEqual([responses[0]?.status, closed], [408, false]);
-      } finally {
-        lane.app.server.headersTimeout = 60_000;
-      }
-    });
+    for (const [what, partial, timeout] of [
+      ['a request head', `POST ${predict} HTTP/1.1\r\nHost: x\r\n`, 'headersTimeout'],
+      ['a request body', post(predict, valid).toString().slice(0, -5), 'requestTimeout'],
+    ] as const) {
+      it(`answers 408 and closes when ${what} does not arrive within the server's ${timeout}`, async function () {
+        const server = lane.app.server;
+        const saved = server[timeout];
+        server[timeout] = 300;
+        try {
+          const socket = await connect(lane.address);
+          const reading = readResponses(socket, 1);
+          socket.write(partial);
+          const { responses } = await reading;
+          const closed = await new Promise<boolean>((resolve) => {
+            if (socket.destroyed) resolve(true);
+            socket.once('close', () => resolve(true));
+          });
+          assert.deepEqual([responses[0]?.status, closed], [408, true]);
+        } finally {
+          server[timeout] = saved;
+        }
+      });
+    }
 
     it('lets the server close while clients hold idle keep-alive connections', async function () {
       const own = await start({});
