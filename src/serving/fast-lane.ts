@@ -49,10 +49,31 @@ const maxHeadBytes = 16 * 1024;
 const maxHeaderLines = 64;
 
 const requestLine = /^([A-Z]+) (\/[!-~]*) HTTP\/1\.1$/;
-/** A header field: a token name, optional whitespace, a value of visible characters, spaces and tabs (RFC 9110). */
-const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
-/** Headers that change how a request's bytes are read, or ask for more than an answer: node:http handles them. */
-const handedOff = new Set(['transfer-encoding', 'expect', 'upgrade', 'te', 'http2-settings']);
+/**
+ * A header field: a token name, optional spaces, a value of visible characters and spaces (RFC 9110). A tab, which
+ * node:http takes in some places and not in others, sends the request there.
+ */
+const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+): *([\x20-\x7e\x80-\xff]*?) *$/;
+/**
+ * Headers that change how a request's bytes are read or how the connection is kept, or ask for more than an answer:
+ * node:http handles them (it reads `Proxy-Connection` as `Connection`).
+ */
+const handedOff = new Set(['transfer-encoding', 'expect', 'upgrade', 'te', 'http2-settings', 'proxy-connection']);
+
+const lanePrefix = Buffer.from('POST /');
+
+/**
+ * False when the start of a request already shows the lane will not take it: another method, or a line ending that
+ * is not CRLF (node:http refuses those at once, where the lane would wait for the end of a head that never comes).
+ */
+function couldBeLaneHead(buf: Buffer): boolean {
+  const n = Math.min(buf.length, lanePrefix.length);
+  if (buf.compare(lanePrefix, 0, n, 0, n) !== 0) return false;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return false;
+  for (let i = buf.indexOf(13); i >= 0 && i < buf.length - 1; i = buf.indexOf(13, i + 1))
+    if (buf[i + 1] !== 10) return false;
+  return true;
+}
 
 type Parsed =
   | { kind: 'incomplete' }
@@ -145,7 +166,7 @@ class LaneConnection {
     if (!buf) return this.#idle();
     const { handler, bodyLimit } = this.lane;
     const parsed = handler ? parseHead(buf, bodyLimit, handler) : ({ kind: 'other' } as const);
-    if (parsed.kind === 'other') return this.#handOver();
+    if (parsed.kind === 'other' || (parsed.kind === 'incomplete' && !couldBeLaneHead(buf))) return this.#handOver();
     if (parsed.kind === 'incomplete' || buf.length < parsed.headEnd + parsed.length)
       return this.#wait(parsed.kind === 'incomplete');
     this.#clearDeadline();
@@ -178,8 +199,9 @@ class LaneConnection {
       : `Connection: keep-alive\r\nKeep-Alive: timeout=${this.lane.keepAliveSeconds}\r\n\r\n`;
     const flushed = this.socket.write(head + answer.body);
     if (close) {
+      // As node:http does: the answer is written, then the socket closes (bytes the client sent after it are dropped).
       this.#detach();
-      this.socket.end();
+      this.socket.destroySoon();
       return;
     }
     // A client that does not read its answers is not sent more until it has read these (node:http does the same).
@@ -213,8 +235,23 @@ class LaneConnection {
   }
 
   #timedOut(): void {
+    this.#clientError('ERR_HTTP_REQUEST_TIMEOUT', 'the request did not arrive in time');
+  }
+
+  /**
+   * A request node:http would refuse as the client's error (timed out, or cut short by the end of the stream): the
+   * server's `clientError` listeners answer it, as they answer node:http's (fastify's: a 408 or 400 and close), or
+   * node:http's own answer when there are none.
+   */
+  #clientError(code: string, message: string): void {
     this.#detach();
-    this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    const { server } = this.lane;
+    if (server.listenerCount('clientError') > 0) {
+      server.emit('clientError', Object.assign(new Error(message), { code }), this.socket);
+      return;
+    }
+    const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    this.socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   }
 
   #idle(): void {
@@ -222,15 +259,17 @@ class LaneConnection {
     this.#requestStarted = 0;
     if (this.#ended) {
       this.#detach();
-      this.socket.end();
+      this.socket.destroySoon();
     } else if (this.lane.closing) this.socket.destroy();
     else this.socket.setTimeout(this.lane.server.keepAliveTimeout);
   }
 
-  /** The client sent its last byte: answer what is whole, then close. */
+  /** The client sent its last byte: answer what is whole, then close; a request cut short is the client's error. */
   #end(): void {
     this.#ended = true;
-    if (!this.#busy) this.#idle();
+    if (this.#busy) return;
+    if (this.#pending) this.#clientError('HPE_INVALID_EOF_STATE', 'the stream ended within a request');
+    else this.#idle();
   }
 
   /** Called when the server closes: an idle connection closes now, a busy one after its answer. */
