@@ -5,7 +5,7 @@
  *                  server's encoder: each prediction's JSON text joined into the body);
  *   raw run      — session.run alone on already-transformed rows;
  *   node         — `src/serving/server.ts`, strict validation always on, prediction log on and off, in one process
- *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2);
+ *                  and in its multi-core mode (MLOPS_SERVE_WORKERS=2); `-nolane`: with the fast lane off;
  *   node-bare    — the ceiling reference: node:http reading the body, JSON.parse and a fixed answer (the model
  *                  server's answer to the payload), no model (bench/bare-http-server.ts), 1 and 2 processes;
  *   fastapi      — bench/fastapi_server.py (FastAPI + uvicorn + onnxruntime, the same transform.json and model.onnx)
@@ -15,7 +15,8 @@
  * connections, 1 s warm-up), one server at a time. Prints one line per measurement, then a JSON summary.
  *
  *   bash bench/setup-python-serving.sh   # once
- *   npx tsx bench/serving-throughput.ts [--seconds 5] [--rows 1,64] [--only node-1-log,fastapi-1]
+ *   npx tsx bench/serving-throughput.ts [--seconds 5] [--rows 1,64] [--only node-1-log,fastapi-1] [--threads]
+ * (`--threads`: each server thread's CPU per request over the measured window.)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -178,9 +179,10 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
 /** Node flags to try on our server besides its own (`MLOPS_BENCH_NODE_FLAGS`, space-separated; e.g. `--cpu-prof`). */
 const extraNodeFlags = (process.env.MLOPS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-function nodeServer(built: string, root: string, workers: number, log: boolean): ServerSpec {
+/** `lane`: the fast lane on (the default), or off (`-nolane`: every request through node:http and fastify). */
+function nodeServer(built: string, root: string, workers: number, log: boolean, lane = true): ServerSpec {
   return {
-    name: `node-${workers}-${log ? 'log' : 'nolog'}`,
+    name: `node-${workers}-${log ? 'log' : 'nolog'}${lane ? '' : '-nolane'}`,
     start: (port) =>
       // Started as the compose service starts it: the built server with the server's Node flags.
       spawn(process.execPath, [...serverNodeFlags, ...extraNodeFlags, path.join(built, 'src/serving/server.js')], {
@@ -192,6 +194,7 @@ function nodeServer(built: string, root: string, workers: number, log: boolean):
           MLOPS_SERVE_PORT: String(port),
           MLOPS_SERVE_WORKERS: String(workers),
           MLOPS_SERVE_LOG: String(log),
+          MLOPS_SERVE_FAST_LANE: String(lane),
           MLOPS_LOG_LEVEL: 'WARN',
           MLOPS_STATE_DIR: fs.mkdtempSync(path.join(scratch, 'state-')),
           // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
@@ -374,6 +377,8 @@ async function main() {
     nodeServer(built, store.root, 1, false),
     nodeServer(built, store.root, 2, true),
     nodeServer(built, store.root, 2, false),
+    nodeServer(built, store.root, 1, true, false),
+    nodeServer(built, store.root, 2, true, false),
     bareServer(built, 1),
     bareServer(built, 2),
     fastapiServer(python, files, 1, 'standard'),
