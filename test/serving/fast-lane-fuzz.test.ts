@@ -15,8 +15,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/serving/app';
-import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
+
+import { listeningChurnServer, loyalCustomer, riskyCustomer } from '../support/served-model';
+import { seededRandom } from '../support/seeded-random';
 
 const seed = 0x1a4ef022;
 /** Random cases: single requests and pipelines. */
@@ -24,22 +25,10 @@ const randomCases = 400;
 /** How long one exchange may take before it counts as stalled (a failure, not a synchronisation). */
 const stallMs = 2000;
 
-/** A small seeded PRNG (mulberry32). */
-function mulberry32(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Dice {
   readonly #next: () => number;
   constructor(start: number) {
-    this.#next = mulberry32(start);
+    this.#next = seededRandom(start);
   }
   int(n: number): number {
     return Math.floor(this.#next() * n);
@@ -1041,17 +1030,9 @@ describe(`the fast lane under a differential fuzz (seed 0x${seed.toString(16)})`
   let answeredBefore = 0;
 
   async function start(fastLane: boolean): Promise<{ app: FastifyInstance; address: string }> {
-    const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      limits: { bodyLimit: 60_000, maxInstances: 64 },
-      vertex: { predictRoute: '/predict' },
-      fastLane,
-    });
-    serverSides.track(app.server);
-    return { app, address: await app.listen({ host: '127.0.0.1', port: 0 }) };
+    const started = await listeningChurnServer({ fastLane });
+    serverSides.track(started.app.server);
+    return started;
   }
 
   before(async function () {

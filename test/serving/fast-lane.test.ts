@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/serving/app';
+
 import type { ServerDeps } from '../../src/serving/app';
-import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
+import { listeningChurnServer, loyalCustomer, riskyCustomer } from '../support/served-model';
 
 /** One HTTP/1.1 response as read off the wire: status, headers (names in lower case, in order) and body. */
 interface WireResponse {
@@ -103,17 +103,9 @@ describe('the model server fast lane', function () {
   const servers: FastifyInstance[] = [];
 
   async function start(deps: Partial<ServerDeps>): Promise<{ app: FastifyInstance; address: string }> {
-    const { store } = await servedChurn();
-    const app = await buildServer({
-      store,
-      modelName: 'churn',
-      alias: 'production',
-      limits: { bodyLimit: 60_000, maxInstances: 64 },
-      vertex: { predictRoute: '/predict' },
-      ...deps,
-    });
-    servers.push(app);
-    return { app, address: await app.listen({ host: '127.0.0.1', port: 0 }) };
+    const started = await listeningChurnServer(deps);
+    servers.push(started.app);
+    return started;
   }
 
   after(async () => {

@@ -3,18 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { errorCatalogue } from '../../src/errors';
 import { buildServer } from '../../src/serving/app';
 import { loyalCustomer, riskyCustomer, servedChurn } from '../support/served-model';
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/seeded-random';
 
 interface Attempt {
   url: string;
@@ -153,7 +142,7 @@ describe('the model server under malformed requests beside valid load', function
   it('answers every malformed request with a catalogued 4xx (or a correct 200) and keeps valid traffic at 0 errors', async function () {
     this.timeout(120_000);
     const seed = 20261201;
-    const r = prng(seed);
+    const r = seededRandom(seed);
     const attempts = Array.from({ length: 300 }, () => malformed(r));
     const validErrors: string[] = [];
     let validDone = 0;

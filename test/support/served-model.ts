@@ -3,6 +3,8 @@ import { LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
 import type { FittedTransform, PreprocessResult } from '../../src/contracts/datasets';
 import { writeDeployment } from '../../src/models/deployment-record';
 import { resolveAlias } from '../../src/registry/model-registry';
+import { buildServer } from '../../src/serving/app';
+import type { ServerDeps } from '../../src/serving/app';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainedChurn } from './prepared-data';
 import { tempDir } from './stack';
@@ -16,6 +18,23 @@ export interface ServedChurn {
 }
 
 let shared: Promise<ServedChurn> | undefined;
+
+/**
+ * A listening server of the shared churn model as the fast-lane tests compare them: a 60,000-byte body limit, 64
+ * instances at most, `/predict` as AIP_PREDICT_ROUTE, and `deps` on top (`fastLane: false`, API keys).
+ */
+export async function listeningChurnServer(deps: Partial<ServerDeps> = {}) {
+  const { store } = await servedChurn();
+  const app = await buildServer({
+    store,
+    modelName: 'churn',
+    alias: 'production',
+    limits: { bodyLimit: 60_000, maxInstances: 64 },
+    vertex: { predictRoute: '/predict' },
+    ...deps,
+  });
+  return { app, address: await app.listen({ host: '127.0.0.1', port: 0 }) };
+}
 
 /**
  * The churn model trained (builtin-linear, in Node), evaluated, registered and deployed as `production` v1 in a

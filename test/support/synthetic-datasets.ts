@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { seededRandom } from './seeded-random';
 
 export type ShapeName = 'binary-jsonl' | 'many-class-parquet' | 'regression-csv' | 'string-labels-parquet';
 
@@ -17,17 +18,6 @@ export interface SyntheticDataset {
 }
 
 type Row = Record<string, number | string | null>;
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -106,7 +96,7 @@ export async function writeSyntheticDataset(
   seed = 1,
 ): Promise<SyntheticDataset> {
   const spec = shapes[shape];
-  const data = spec.rows(rows, random(seed));
+  const data = spec.rows(rows, seededRandom(seed));
   const file = path.join(dir, `${shape}-${rows}.${spec.ext}`);
   const jsonl = data.map((row) => JSON.stringify(row)).join('\n') + '\n';
   if (spec.ext === 'jsonl') fs.writeFileSync(file, jsonl);
