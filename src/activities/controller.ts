@@ -22,7 +22,7 @@ import { sendNotification } from '../notifications/webhook';
 import { findSameModel, readVersion } from '../registry/model-registry';
 import { comparePredictions } from '../rollout/compare-predictions';
 import type { DeploymentMemory } from '../rollout/deployment-history';
-import { listDeploymentHistory, recallDeploymentMemory } from '../rollout/deployment-history';
+import { lastRetrainAttempt, listDeploymentHistory, recallDeploymentMemory } from '../rollout/deployment-history';
 import { sampleServingStats } from '../rollout/serving-stats';
 import { setDeployment } from '../rollout/set-deployment';
 
@@ -70,8 +70,14 @@ export function createControllerActivities(deps: ControllerDeps): ControllerActi
   const timeoutMs = deps.httpTimeoutMs ?? defaultHttpTimeoutMs;
   return {
     readDeployment: ({ modelName, alias }) => readDeployment(store, modelName, alias),
-    recallDeployments: async ({ modelName, alias }) =>
-      recallDeploymentMemory(await listDeploymentHistory(store, modelName), alias),
+    recallDeployments: async ({ modelName, alias }) => {
+      const [history, retrainAttempts] = await Promise.all([
+        listDeploymentHistory(store, modelName),
+        lastRetrainAttempt(store, modelName),
+      ]);
+      const memory = recallDeploymentMemory(history, alias);
+      return retrainAttempts > 0 ? { ...memory, retrainAttempts } : memory;
+    },
     setDeployment: (input) => setDeployment(store, input),
     readFeatureNames: async ({ modelName, version }) => {
       const record = await readVersion(store, modelName, version);

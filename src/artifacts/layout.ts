@@ -108,8 +108,19 @@ export function trainingRun(
   runKey: string,
   base = '',
 ): { output: string; inputs: string } {
-  const run = store.uri(base, 'runs', modelName, runKey);
+  const run = store.uri(trainingRunsFolder(store, modelName, base), runKey);
   return { output: store.uri(run, 'training'), inputs: store.uri(run, 'inputs') };
+}
+
+/** The folder of a model's training runs, one folder per workflow id (then run id) under it. */
+export function trainingRunsFolder(store: UriJoiner, modelName: string, base = ''): string {
+  return store.uri(base, 'runs', modelName);
+}
+
+/** The workflow id of a training run's folder from a URI under `trainingRunsFolder`, else undefined. */
+export function workflowIdOfRun(store: UriJoiner, modelName: string, uri: string): string | undefined {
+  const folder = `${trainingRunsFolder(store, modelName)}/`;
+  return uri.startsWith(folder) ? uri.slice(folder.length).split('/')[0] : undefined;
 }
 
 /** The files of a trainer's output folder, as URIs. */

@@ -19,6 +19,14 @@ export function retrainWorkflowId(modelName: string, attempt: number): string {
   return `retrain-${modelName}-${attempt}`;
 }
 
+/** The attempt number of a retraining child's id of this model (`retrain-<model>-<n>`), else undefined. */
+export function retrainAttemptOf(workflowId: string, modelName: string): number | undefined {
+  const prefix = `retrain-${modelName}-`;
+  if (!workflowId.startsWith(prefix)) return undefined;
+  const rest = workflowId.slice(prefix.length);
+  return /^[1-9]\d{0,8}$/.test(rest) ? Number(rest) : undefined;
+}
+
 /** The id of a model's retraining Schedule (cron-scheduled retraining without drift). */
 export function retrainScheduleId(modelName: string): string {
   return `retrain-${modelName}`;

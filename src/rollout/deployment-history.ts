@@ -5,7 +5,14 @@
  */
 import type { ArtifactStore } from '../artifacts';
 import { readJson } from '../artifacts';
-import { deploymentHistoryEntry, deploymentHistoryFolder, deploymentHistorySeq } from '../artifacts/layout';
+import {
+  deploymentHistoryEntry,
+  deploymentHistoryFolder,
+  deploymentHistorySeq,
+  trainingRunsFolder,
+  workflowIdOfRun,
+} from '../artifacts/layout';
+import { retrainAttemptOf } from '../contracts/controller';
 
 export interface DeploymentState {
   stable: number;
@@ -34,6 +41,12 @@ export interface DeploymentMemory {
   rolledBack: { version: number; at: string; reason: string }[];
   /** The version the stable one replaced, where a rollback goes back to; absent when it was rolled back itself. */
   previousStable?: number;
+  /**
+   * The highest attempt number of the model's retraining children that left a training run in the store
+   * (`runs/<model>/retrain-<model>-<n>/`), so a controller started again numbers its retrains on from it; absent when
+   * none did.
+   */
+  retrainAttempts?: number;
 }
 
 /**
@@ -67,6 +80,21 @@ function rolledBackByHand(e: DeploymentHistoryEntry): { version: number; reason:
   const left = e.previous?.stable;
   if (left === undefined || left === e.stable || !e.reason.startsWith(prefix)) return undefined;
   return { version: left, reason: e.reason.slice(prefix.length) };
+}
+
+/**
+ * The highest attempt number among the model's retraining children that left a training run in the store (0 when
+ * none did). Children that failed before training, or trained on Vertex AI with a staging folder outside the store's
+ * runs, leave none.
+ */
+export async function lastRetrainAttempt(store: ArtifactStore, model: string): Promise<number> {
+  let last = 0;
+  for (const uri of await store.list(trainingRunsFolder(store, model))) {
+    const workflowId = workflowIdOfRun(store, model, uri);
+    const attempt = workflowId === undefined ? undefined : retrainAttemptOf(workflowId, model);
+    if (attempt !== undefined && attempt > last) last = attempt;
+  }
+  return last;
 }
 
 /** Every entry of the model's history, oldest first (all aliases; filter by `alias` for one). */

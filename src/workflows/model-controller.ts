@@ -196,6 +196,13 @@ const checkMutedAtStart = 'check-muted-at-start';
 const recallDeploymentHistory = 'recall-deployment-history';
 
 /**
+ * Versioned change (`patched`): a first start also numbers its retraining children on from the highest attempt that
+ * left a training run in the store, so a controller started again does not start `retrain-<model>-1` a second time.
+ * Before, it numbered them from 1 again.
+ */
+const recallRetrainAttempts = 'recall-retrain-attempts';
+
+/**
  * Versioned change (`patched`): a first start refuses a server URL with a query string, a fragment or credentials (the
  * controller appends its own paths to each). Before, any http(s) URL was taken.
  */
@@ -330,7 +337,16 @@ class Controller {
         ...(s.rolledBack?.length ? [`rolled back ${s.rolledBack.map((r) => `v${r.version}`).join(', ')}`] : []),
         ...(s.previousStable !== undefined ? [`a rollback goes back to v${s.previousStable}`] : []),
       ];
-      if (parts.length > 0) this.record('recalled', `from the deployment history: ${parts.join('; ')}`);
+      const recalled = parts.length > 0 ? [`from the deployment history: ${parts.join('; ')}`] : [];
+      const lastRetrain = memory.retrainAttempts ?? 0;
+      if (lastRetrain > s.attempts && patched(recallRetrainAttempts)) {
+        s.attempts = lastRetrain;
+        const model = this.spec.modelName;
+        recalled.push(
+          `from the training runs: retrains go on from ${retrainWorkflowId(model, lastRetrain + 1)} (${retrainWorkflowId(model, lastRetrain)} left a run)`,
+        );
+      }
+      if (recalled.length > 0) this.record('recalled', recalled.join('; '));
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.record('step-failed', `reading the deployment history: ${messageOf(err)}; started without its memory`);

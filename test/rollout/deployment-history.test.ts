@@ -1,10 +1,13 @@
 /**
- * What a controller started again recalls from the registry's deployment history (the pure replay; the controller's
- * use of it is in test/workflows/model-controller.test.ts).
+ * What a controller started again recalls from the registry's deployment history (the pure replay) and from the
+ * model's training runs (its retrain attempts); the controller's use of it is in test/workflows/model-controller.test.ts.
  */
 import assert from 'node:assert/strict';
 import type { DeploymentHistoryEntry } from '../../src/rollout/deployment-history';
-import { recallDeploymentMemory } from '../../src/rollout/deployment-history';
+import { lastRetrainAttempt, recallDeploymentMemory } from '../../src/rollout/deployment-history';
+import { LocalArtifactStore } from '../../src/artifacts';
+import { trainingRun } from '../../src/artifacts/layout';
+import { tempDir } from '../support/stack';
 
 let seq = 0;
 function entry(
@@ -72,5 +75,27 @@ describe('recalling the deployment history', function () {
     assert.deepEqual(recallDeploymentMemory(history, 'production'), {
       rolledBack: [{ version: 2, at: history.at(-1)!.at, reason: 'slow' }],
     });
+  });
+});
+
+describe("recalling a model's retrain attempts from its training runs", function () {
+  it('finds the highest retrain-<model>-<n> that left a run, and nothing of other models or other runs', async function () {
+    const store = new LocalArtifactStore(tempDir('retrain-attempts'));
+    assert.equal(await lastRetrainAttempt(store, 'churn'), 0, 'no runs at all');
+    for (const workflowId of [
+      'retrain-churn-3',
+      'retrain-churn-12',
+      'retrain-churn-9',
+      'training-churn-nightly',
+      'retrain-churn-x',
+      'retrain-churn-07',
+    ])
+      await store.write(store.uri(trainingRun(store, 'churn', `${workflowId}/run-1`).output, 'model.onnx'), 'onnx');
+    // Another model whose name starts like this one's, and one whose retrain ids would look like a longer attempt.
+    await store.write(store.uri(trainingRun(store, 'churnx', 'retrain-churnx-99/r').output, 'model.onnx'), 'onnx');
+    await store.write(store.uri(trainingRun(store, 'churn-eu', 'retrain-churn-eu-40/r').output, 'm'), 'onnx');
+    assert.equal(await lastRetrainAttempt(store, 'churn'), 12);
+    assert.equal(await lastRetrainAttempt(store, 'churnx'), 99);
+    assert.equal(await lastRetrainAttempt(store, 'churn-eu'), 40);
   });
 });

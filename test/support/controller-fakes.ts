@@ -15,6 +15,7 @@ import type {
 import type { DeploymentRecord } from '../../src/models/deployment-record';
 import type { DeploymentHistoryEntry } from '../../src/rollout/deployment-history';
 import { recallDeploymentMemory } from '../../src/rollout/deployment-history';
+import { retrainAttemptOf } from '../../src/contracts/controller';
 import type { AllActivities } from './fake-activities';
 import { pipelineFakes } from './fake-activities';
 
@@ -25,6 +26,8 @@ export interface ControllerFakes {
   notifications: NotifyInput[];
   /** Training runs started (one per retraining child that reached the training step). */
   trainings: number;
+  /** The workflow id of each training run, as the store's runs folder would name it. */
+  trainingRuns: string[];
   /** Lets every held training step finish. */
   releaseTraining(): void;
   /** Traffic the servers answer between two samples of their counters, per version (each sample adds it once). */
@@ -70,8 +73,9 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   let registrations = 0;
   const released = new Promise<void>((resolve) => (release = resolve));
   const pipeline = pipelineFakes({
-    trainModel: async () => {
+    trainModel: async (job) => {
       fakes.trainings++;
+      fakes.trainingRuns.push(job.runKey.split('/')[0]!);
       if (options.trainingFails)
         throw ApplicationFailure.create({
           type: 'MLOPS_ERR_TRAINER_FAILED',
@@ -126,6 +130,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     moves: [],
     notifications: [],
     trainings: 0,
+    trainingRuns: [],
     releaseTraining: () => release(),
     traffic: {},
     activities: {},
@@ -137,7 +142,12 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
     readDeployment: () => Promise.resolve(structuredClone(fakes.deployment)),
-    recallDeployments: ({ alias }) => Promise.resolve(recallDeploymentMemory(fakes.history, alias)),
+    recallDeployments: ({ modelName, alias }) => {
+      const memory = recallDeploymentMemory(fakes.history, alias);
+      const attempts = fakes.trainingRuns.map((id) => retrainAttemptOf(id, modelName) ?? 0);
+      const retrainAttempts = Math.max(0, ...attempts);
+      return Promise.resolve(retrainAttempts > 0 ? { ...memory, retrainAttempts } : memory);
+    },
     readFeatureNames: () => Promise.resolve(['tenure', 'contract', 'monthly charges']),
     findSameModel: ({ version, among }) => {
       fakes.sameModelChecks.push({ version, among });

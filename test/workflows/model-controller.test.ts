@@ -220,14 +220,18 @@ describe('modelController (fake activities)', function () {
       );
       assert.match(recalled.rolledBack[0]!.reason, /server-error rate/);
       assert.equal(recalled.previousStable, 2);
+      const model = first.modelName;
       assert.equal(
         recalled.history.find((e) => e.kind === 'recalled')?.message,
-        'from the deployment history: rolled back v3; a rollback goes back to v2',
+        'from the deployment history: rolled back v3; a rollback goes back to v2; from the training runs: retrains ' +
+          `go on from retrain-${model}-2 (retrain-${model}-1 left a run)`,
       );
 
-      // A retrain on unchanged data makes v3's model again (v5): it is not rolled out.
+      // A retrain on unchanged data makes v3's model again (v5): it is not rolled out. It is the second retrain of the
+      // model, under a new id, not a second run of the first controller's retrain-<model>-1.
       await again.handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift again, same data' }] });
       const skipped = await waitForState(again.handle, settled('rollout-skipped'), 'v5 not rolled out');
+      assert.deepEqual(fakes.trainingRuns, [`retrain-${model}-1`, `retrain-${model}-2`]);
       assert.match(skipped.history.find((e) => e.kind === 'rollout-skipped')!.message, /^v5 is the same model as v3/);
       assert.equal(skipped.stable, 4);
 
