@@ -136,6 +136,8 @@ class LaneConnection {
   #ended = false;
   #deadline: NodeJS.Timeout | undefined;
   #deadlineKind: 'head' | 'request' = 'head';
+  /** While a body of known length is still arriving: its bytes so far (`#pending` holds the first of them). */
+  #bodyWaits: { chunks: Buffer[]; length: number; need: number } | undefined;
   /** When the first byte of the request being read arrived (0: none is being read). */
   #requestStarted = 0;
   readonly #onData = (chunk: Buffer) => this.#receive(chunk);
@@ -162,7 +164,15 @@ class LaneConnection {
   }
 
   #receive(chunk: Buffer): void {
-    this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    if (this.#bodyWaits) {
+      // The rest of a body of known length: gathered, and joined once (not copied again with every chunk).
+      const waits = this.#bodyWaits;
+      waits.chunks.push(chunk);
+      waits.length += chunk.length;
+      if (waits.length < waits.need) return;
+      this.#bodyWaits = undefined;
+      this.#pending = Buffer.concat(waits.chunks, waits.length);
+    } else this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     if (!this.#busy) this.#next();
   }
 
@@ -173,8 +183,12 @@ class LaneConnection {
     const { handler, bodyLimit } = this.lane;
     const parsed = handler ? parseHead(buf, bodyLimit, handler) : ({ kind: 'other' } as const);
     if (parsed.kind === 'other' || (parsed.kind === 'incomplete' && !couldBeLaneHead(buf))) return this.#handOver();
-    if (parsed.kind === 'incomplete' || buf.length < parsed.headEnd + parsed.length)
-      return this.#wait(parsed.kind === 'incomplete');
+    if (parsed.kind === 'incomplete') return this.#wait(true);
+    const need = parsed.headEnd + parsed.length;
+    if (buf.length < need) {
+      this.#bodyWaits = { chunks: [buf], length: buf.length, need };
+      return this.#wait(false);
+    }
     this.#clearDeadline();
     this.#requestStarted = 0;
     const bodyEnd = parsed.headEnd + parsed.length;
@@ -306,6 +320,7 @@ class LaneConnection {
   #detach(): void {
     this.#clearDeadline();
     this.#pending = undefined;
+    this.#bodyWaits = undefined;
     this.socket.setTimeout(0);
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onEnd);

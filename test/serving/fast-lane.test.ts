@@ -308,6 +308,23 @@ describe('the model server fast lane', function () {
       assert.equal((await metric(lane.app, 'mlops_serve_fast_lane_requests_total')) - before, 1);
     });
 
+    it('reads a body near the limit that arrives in a hundred pieces', async function () {
+      const before = await metric(lane.app, 'mlops_serve_fast_lane_requests_total');
+      const doc = json({ instances: rows(64) });
+      const bytes = post(predict, doc + ' '.repeat(59_000 - doc.length));
+      const socket = await connect(lane.address);
+      const reading = readResponses(socket, 1);
+      const piece = Math.ceil(bytes.length / 100);
+      for (let at = 0; at < bytes.length; at += piece) {
+        await new Promise<void>((resolve) => socket.write(bytes.subarray(at, at + piece), () => resolve()));
+      }
+      const { responses } = await reading;
+      socket.destroy();
+      assert.equal(responses[0]!.status, 200, responses[0]!.body);
+      assert.equal(predictionsOf(responses[0]!).length, 64);
+      assert.equal((await metric(lane.app, 'mlops_serve_fast_lane_requests_total')) - before, 1);
+    });
+
     it('keeps a connection for many requests, and answers on it after handing it over', async function () {
       const socket = await connect(lane.address);
       for (let i = 0; i < 50; i++) {
