@@ -148,7 +148,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await log?.close();
     await slot.close();
   });
-  if (lane) {
+  const active = lane;
+  if (active) {
     const handler = lanePredict({
       core,
       metrics,
@@ -156,11 +157,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       log: app.log,
       aipPredictRoute: deps.vertex?.predictRoute,
     });
-    lane.serve(handler);
-    const counted = lane;
-    metrics.watchFastLane(() => ({ answered: counted.answered, handedOver: counted.handedOver }));
+    active.serve(handler);
+    metrics.watchFastLane(active);
     app.addHook('preClose', (done) => {
-      lane!.close();
+      active.close();
       done();
     });
   }

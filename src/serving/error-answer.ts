@@ -38,13 +38,14 @@ export function errorAnswer(err: ServedError, limits: ServeLimits, url: string):
   return { status, code, fault: false, headers, body };
 }
 
-interface Logger {
+/** The logger a refusal is written to (fastify's, pino's). */
+export interface RefusalLogger {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
 /** A client's mistake: one line, no stack; a server fault: the error with its stack. */
-export function logRefusal(log: Logger, answer: ErrorAnswer, err: Error, reqId: string): void {
+export function logRefusal(log: RefusalLogger, answer: ErrorAnswer, err: Error, reqId: string): void {
   if (answer.fault) log.error({ err, reqId }, 'prediction server fault');
   else log.info({ reqId, status: answer.status, code: answer.code }, 'rejected request');
 }

@@ -8,16 +8,14 @@ import type { Socket } from 'node:net';
 import { mlopsError } from '../errors';
 import { checkKey } from './api-keys';
 import { errorAnswer, logRefusal } from './error-answer';
-import type { ServedError } from './error-answer';
+import type { RefusalLogger, ServedError } from './error-answer';
 import type { LaneAnswer, LaneHandler, LaneHead } from './fast-lane';
 import { isJsonType, parseJson, requestIdFor } from './http-body';
 import type { ServingMetrics } from './metrics';
 import type { PredictContext, PredictCore } from './predict-core';
 import { modelUrl, predictV1, vertexPath } from './routes-v1';
 
-interface Logger {
-  info(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
+interface Logger extends RefusalLogger {
   isLevelEnabled?(level: string): boolean;
 }
 

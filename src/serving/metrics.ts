@@ -188,15 +188,15 @@ export class ServingMetrics {
     if (ms > stats.latencyMsMax) stats.latencyMsMax = ms;
   }
 
-  /** Makes the fast lane's counters report `counts()` whenever metrics are collected. */
-  watchFastLane(counts: () => { answered: number; handedOver: number }): void {
+  /** Makes the fast lane's counters report the lane's own counts whenever metrics are collected. */
+  watchFastLane(lane: { readonly answered: number; readonly handedOver: number }): void {
     const model = this.#model;
     const counter = (name: 'fast_lane_requests_total' | 'fast_lane_handovers_total', key: 'answered' | 'handedOver') =>
       exportMetric(
         this.registry,
         name,
         'counter',
-        () => [{ labels: { model }, value: counts()[key] }],
+        () => [{ labels: { model }, value: lane[key] }],
         () => undefined,
       );
     counter('fast_lane_requests_total', 'answered');
