@@ -6,7 +6,8 @@
  * Checks, in order: enough canary traffic (else nothing else is judged), the canary's server-error (5xx) rate, how
  * much more often it refused requests (4xx) than the stable version did on the same traffic, the ratio of its mean
  * latency to the stable version's, and the Jensen–Shannon distance between the two versions' prediction
- * distributions; and whether every server answered the sample at the bake's end (a server that stopped, perhaps
+ * distributions (beyond the distance the canary's evaluation found against the stable version, when it was the
+ * champion the canary was gated against); and whether every server answered the sample at the bake's end (a server that stopped, perhaps
  * because it could not load the canary, must not leave the verdict to the rest of the fleet). Any failed check rolls
  * back; the verdict lists the failed checks (rollback) or the passed ones (promotion), each a sentence with its
  * numbers. A rollback says whether the canary's own behaviour failed a check (`modelFault`), or only the traffic or the
@@ -202,6 +203,7 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
     };
   // A limit of 0 asks for the same predictions: any change rolls back, noise or not.
   const exact = t.maxPredictionDrift === 0;
+  if (!exact && p.expected) return beyondExpected(p.distance, p, p.expected, t);
   if (!exact && p.distanceNoise !== undefined && p.distanceNoise > noisyDistance && p.pValue !== undefined) {
     const differs = p.pValue < predictionTestLevel;
     return {
@@ -217,6 +219,34 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
     passed,
     reason: `The Jensen–Shannon distance between the canary's and the stable version's predictions was ${p.distance.toFixed(3)} (${p.canaryRows} and ${p.stableRows} logged rows), ${passed ? 'within' : 'above'} the limit of ${t.maxPredictionDrift.toFixed(3)}.`,
   };
+}
+
+/**
+ * A canary whose evaluation measured how differently it answers than the stable version (its gate's champion) may
+ * differ from it in serving by that much and at most the limit more. The Jensen–Shannon distance is a metric: a canary
+ * that serves as it was evaluated, on traffic like its test rows, lies within the evaluation's distance plus how far
+ * each side moved from it, and the limit bounds that sum. Beyond it with so few rows that noise alone reaches the limit
+ * in more than 1% of bakes, it is not held against the canary either (a rollback is remembered against the model).
+ */
+function beyondExpected(
+  distance: number,
+  p: PredictionComparison,
+  e: NonNullable<PredictionComparison['expected']>,
+  t: CanaryThresholds,
+): Check {
+  const limit = t.maxPredictionDrift.toFixed(3);
+  const said =
+    `The Jensen–Shannon distance between the canary's and the stable version's predictions was ${distance.toFixed(3)} ` +
+    `(${p.canaryRows} and ${p.stableRows} logged rows); its evaluation found ${e.distance.toFixed(3)} between the two ` +
+    `on the same ${e.rows} test rows`;
+  if (distance <= e.distance + t.maxPredictionDrift)
+    return { passed: true, reason: `${said}, and the limit of ${limit} beyond that was not exceeded.` };
+  if (p.distanceNoise !== undefined && p.distanceNoise > noisyDistance)
+    return {
+      passed: true,
+      reason: `${said}, more than the limit of ${limit} beyond that; but over ${p.buckets ?? '?'} labels or bins with these rows, noise alone reaches the limit in ${percent(p.distanceNoise)} of bakes, so it is not held against it.`,
+    };
+  return { passed: false, reason: `${said}, more than the limit of ${limit} beyond that.` };
 }
 
 /** Above this chance of reaching the limit by noise alone, the distance does not judge the canary's predictions. */

@@ -320,6 +320,13 @@ export interface PredictionComparison {
    * 20-class model's canary of 100 rows sits near 0.2 by noise alone). Absent in comparisons from before it.
    */
   distanceNoise?: number;
+  /**
+   * The distance the canary's own evaluation measured between its predictions and the stable version's, when the
+   * stable version was the champion it was gated against (both answered the same test rows, binned the same way;
+   * `predictionChange` in its evaluation.json): how differently it is expected to answer. Absent otherwise, and in
+   * comparisons from before it.
+   */
+  expected?: { distance: number; rows: number };
 }
 
 export interface CanaryVerdict {

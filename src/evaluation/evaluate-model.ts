@@ -4,6 +4,7 @@ import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
 import type { FittedTransform, SnapshotManifest } from '../contracts/datasets';
 import { checkGateMetric } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
+import type { Predictor } from '../models/predictor';
 import { loadPredictor } from '../models/servable';
 import { mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
@@ -12,6 +13,8 @@ import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
 import type { ChampionScore } from './gate';
 import { decideGate } from './gate';
 import { classificationMetrics, regressionMetrics } from './metrics';
+import { predictionDistance } from './prediction-change';
+import type { PredictionChange } from './prediction-change';
 import { predictionReference } from './prediction-reference';
 import type { RowsForModel } from './rescore';
 import { alignClasses, championInputs } from './rescore';
@@ -51,10 +54,11 @@ async function evaluateOn(
   const validation = input.validationUri
     ? await withLocalCopy(store, input.validationUri, (file) => loadTestSet(file, input))
     : test;
-  const { metrics, predictions } = await scoreChallenger(store, transform, test, validation, input);
+  const { metrics, predictions, tested } = await scoreChallenger(store, transform, test, validation, input);
   const baseline = baselineMetrics(test, input, transform);
-  const champion = await scoreChampion(store, input, transform, testFile);
+  const { champion, answers } = await scoreChampion(store, input, transform, testFile);
   const gate = decideGate(input, metrics, baseline, champion);
+  const change = champion && answers ? predictionChange(champion.version, answers, tested) : undefined;
   const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
   await writeJson(store, reportUri, {
     modelUri: input.modelUri,
@@ -66,6 +70,7 @@ async function evaluateOn(
     gate,
     predictionReference: await predictionReference(predictions),
     predictionReferenceSplit: input.validationUri ? 'validation' : 'test',
+    ...(change && { predictionChange: change }),
   });
   return { metrics, baseline, reportUri, gate };
 }
@@ -91,8 +96,9 @@ function requireTwoClasses(test: TestSet, input: EvaluateModelInput, transform: 
 
 /**
  * Scores the test split (already transformed by the preprocessing SQL) through the same Predictor the server uses, and
- * decodes its outputs on the validation split (the test split for inputs from before the validation split was passed)
- * as the server does — a label per row, or a value — for the output's drift reference. The model is loaded once.
+ * decodes its outputs as the server does — a label per row, or a value — on the test split (`tested`, to compare with
+ * the champion's) and on the validation split (the test split for inputs from before the validation split was passed)
+ * for the output's drift reference. The model is loaded once.
  */
 async function scoreChallenger(
   store: ArtifactStore,
@@ -100,7 +106,7 @@ async function scoreChallenger(
   test: TestSet,
   validation: TestSet,
   input: EvaluateModelInput,
-): Promise<{ metrics: Record<string, number>; predictions: (string | number)[] }> {
+): Promise<{ metrics: Record<string, number>; predictions: Answer[]; tested: Answer[] }> {
   const predictor = await loadPredictor(store, input.modelUri, transform, input.featureColumns.length);
   try {
     const outputs = await predictor.scoreTransformed(test.features, test.rows);
@@ -110,8 +116,11 @@ async function scoreChallenger(
         : { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
     const validationOutputs =
       validation === test ? outputs : await predictor.scoreTransformed(validation.features, validation.rows);
-    const decoded = predictor.decode(validationOutputs, validation.rows);
-    return { metrics, predictions: decoded.map((p) => ('label' in p ? p.label : p.value)) };
+    return {
+      metrics,
+      predictions: answersOf(predictor.decode(validationOutputs, validation.rows)),
+      tested: answersOf(predictor.decode(outputs, test.rows)),
+    };
   } finally {
     await predictor.close();
   }
@@ -131,14 +140,27 @@ function baselineMetrics(test: TestSet, input: EvaluateModelInput, transform: Fi
   return { ...classificationMetrics(probabilities, test.labels, classes) };
 }
 
+/** A decoded prediction as the prediction log's output column holds it: the label, or the value. */
+type Answer = string | number;
+
+const answersOf = (decoded: ReturnType<Predictor['decode']>): Answer[] =>
+  decoded.map((p) => ('label' in p ? p.label : p.value));
+
+/** How far the challenger's test predictions lie from the champion's on the same rows (`predictionChange`). */
+function predictionChange(against: number, champion: Answer[], challenger: Answer[]): PredictionChange | undefined {
+  const distance = predictionDistance(champion, challenger);
+  return distance === undefined ? undefined : { against, distance, rows: challenger.length };
+}
+
+/** The champion re-scored on the challenger's test rows, with its decoded answers there (`answers`). */
 async function scoreChampion(
   store: ArtifactStore,
   input: EvaluateModelInput,
   transform: FittedTransform,
   testFile: string,
-): Promise<ChampionScore | undefined> {
+): Promise<{ champion?: ChampionScore; answers?: Answer[] }> {
   const alias = await readAlias(store, input.modelName, input.championAlias);
-  if (!alias) return undefined;
+  if (!alias) return {};
   const champion = await readVersion(store, input.modelName, alias.version);
   const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
   const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
@@ -151,9 +173,10 @@ async function scoreChampion(
       task: input.task,
     });
   const rows = await championRows(store, input, transform, championTransform, testFile);
-  if (!rows) return { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' };
-  const metrics = await rescore(store, champion, rows, input, championTransform, transform);
-  return { ...recorded, metrics, sameTestSplit: true };
+  if (!rows)
+    return { champion: { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' } };
+  const { metrics, answers } = await rescore(store, champion, rows, input, championTransform, transform);
+  return { champion: { ...recorded, metrics, sameTestSplit: true }, answers };
 }
 
 /** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
@@ -177,14 +200,15 @@ async function rescore(
   input: EvaluateModelInput,
   championTransform: FittedTransform,
   transform: FittedTransform,
-): Promise<Record<string, number>> {
+): Promise<{ metrics: Record<string, number>; answers: Answer[] }> {
   const predictor = await loadPredictor(store, champion.modelUri, championTransform);
   try {
     const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
-    if (input.task === 'regression') return { ...regressionMetrics(outputs, rows.labels) };
+    const answers = answersOf(predictor.decode(outputs, rows.rows));
+    if (input.task === 'regression') return { metrics: { ...regressionMetrics(outputs, rows.labels) }, answers };
     const challengerClasses = transform.target.classes ?? [];
     const aligned = alignClasses(outputs, rows.rows, championTransform.target.classes ?? [], challengerClasses);
-    return { ...classificationMetrics(aligned, rows.labels, challengerClasses.length) };
+    return { metrics: { ...classificationMetrics(aligned, rows.labels, challengerClasses.length) }, answers };
   } finally {
     await predictor.close();
   }

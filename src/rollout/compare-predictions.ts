@@ -5,16 +5,19 @@
  * repeated edges merged), so both sides share the bins. Fewer than `minRows` rows on either side skips the comparison.
  */
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogFolder } from '../artifacts/layout';
+import { readJson } from '../artifacts';
+import { modelVersionFiles, predictionLogFolder } from '../artifacts/layout';
 import type { PredictionComparison } from '../contracts/controller';
 import type { ComparePredictionsInput } from '../contracts/rollout';
 import { distanceNoise } from '../drift/presets';
 import { chiSquareHomogeneity, jensenShannon } from '../drift/statistics';
 import { mlopsError } from '../errors';
+import type { PredictionChange } from '../evaluation/prediction-change';
 import { logLayout, predictedLabel, predictedValue } from '../monitoring/log-columns';
 import type { LogLayout } from '../monitoring/log-columns';
 import type { LogWindow } from '../monitoring/prediction-window';
 import { logPartsOf, windowRows, withLocalParts } from '../monitoring/prediction-window';
+import { readVersion } from '../registry/model-registry';
 import type { DuckDb } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
 
@@ -43,7 +46,31 @@ export async function comparePredictions(
       },
       { threads },
     ),
+  ).then(async (comparison) => {
+    const expected = comparison.distance === undefined ? undefined : await expectedChange(store, input);
+    return expected ? { ...comparison, expected } : comparison;
+  });
+}
+
+/**
+ * What the canary's evaluation measured against the stable version (`predictionChange`), when that version was the
+ * champion it was gated against; undefined for a version registered without an evaluation, gated against another
+ * champion or none, or evaluated before the change was kept.
+ */
+async function expectedChange(
+  store: ArtifactStore,
+  input: ComparePredictionsInput,
+): Promise<PredictionComparison['expected']> {
+  // A version missing from the registry has no evaluation to go by (the comparison itself still stands).
+  if (!(await store.exists(modelVersionFiles(store, input.modelName, input.canary).record))) return undefined;
+  const record = await readVersion(store, input.modelName, input.canary);
+  if (!record.evaluationUri || !(await store.exists(record.evaluationUri))) return undefined;
+  const { predictionChange: change } = await readJson<{ predictionChange?: PredictionChange }>(
+    store,
+    record.evaluationUri,
   );
+  if (change?.against !== input.stable || !Number.isFinite(change.distance)) return undefined;
+  return { distance: change.distance, rows: change.rows };
 }
 
 interface SideCounts {

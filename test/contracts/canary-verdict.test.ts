@@ -241,6 +241,38 @@ describe('judging a canary from the servers counters', function () {
     assert.equal(judgeCanary(before, traffic, 1, 2, exact, moved, true, true, true, because).decision, 'rollback');
   });
 
+  it('allows a canary the prediction distance its evaluation found against the stable version, and holds the rest', function () {
+    const traffic = afterBake(counters(1000), counters(200));
+    // Retrained by hand on data whose relationship changed: its gate measured 0.41 against v1 on the test rows.
+    const expected = { distance: 0.41, rows: 2978 };
+    const served = { stableRows: 1350, canaryRows: 154, distance: 0.437, expected };
+    const asEvaluated = judgeCanary(before, traffic, 1, 2, thresholds, served);
+    assert.equal(asEvaluated.decision, 'promote', asEvaluated.reasons.join(' '));
+    assert.ok(
+      asEvaluated.reasons.includes(
+        "The Jensen–Shannon distance between the canary's and the stable version's predictions was 0.437 (154 and 1350 logged rows); its evaluation found 0.410 between the two on the same 2978 test rows, and the limit of 0.200 beyond that was not exceeded.",
+      ),
+      asEvaluated.reasons.join(' '),
+    );
+    // Further from the stable version in serving than in its evaluation by more than the limit: a model fault.
+    const further = judgeCanary(before, traffic, 1, 2, thresholds, { ...served, distance: 0.65 });
+    assert.deepEqual([further.decision, further.modelFault], ['rollback', true]);
+    assert.ok(
+      further.reasons.includes(
+        "The Jensen–Shannon distance between the canary's and the stable version's predictions was 0.650 (154 and 1350 logged rows); its evaluation found 0.410 between the two on the same 2978 test rows, more than the limit of 0.200 beyond that.",
+      ),
+      further.reasons.join(' '),
+    );
+    // So few rows that noise alone reaches the limit often: not held against it, even beyond.
+    const noisy = { ...served, distance: 0.65, buckets: 20, distanceNoise: 0.3, pValue: 0.0001 };
+    const fewRows = judgeCanary(before, traffic, 1, 2, thresholds, noisy);
+    assert.equal(fewRows.decision, 'promote', fewRows.reasons.join(' '));
+    assert.ok(fewRows.reasons.some((r) => r.includes('noise alone reaches the limit in 30.00% of bakes')));
+    // A limit of 0 asks for the same predictions: the expected change does not count.
+    const exact = { ...thresholds, maxPredictionDrift: 0 };
+    assert.equal(judgeCanary(before, traffic, 1, 2, exact, served).decision, 'rollback');
+  });
+
   it('does not roll back for a latency ratio at sub-millisecond means, where less than 1 ms is jitter', function () {
     const fast = afterBake(counters(1000, 0, 1.06), counters(200, 0, 1.72));
     const verdict = judgeCanary(before, fast, 1, 2, thresholds);

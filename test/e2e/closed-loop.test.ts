@@ -251,6 +251,13 @@ describe('the closed loop with real parts (controller, pipeline, model server, p
       assert.equal(verdict.canary.errors, 0);
       assert.ok(verdict.predictionDrift?.distance !== undefined, JSON.stringify(verdict.predictionDrift));
       assert.ok(verdict.predictionDrift.canaryRows >= 20, 'the prediction log held the canary answers');
+      // v2's gate re-scored v1, the stable version: the distance its evaluation found there came with the comparison.
+      assert.equal(
+        typeof verdict.predictionDrift.expected?.distance,
+        'number',
+        JSON.stringify(verdict.predictionDrift),
+      );
+      assert.match(verdict.reasons.join(' '), /its evaluation found [\d.]+ between the two on the same \d+ test rows/);
 
       const moves = (await listDeploymentHistory(store, modelName)).filter((e) => e.actor === handle!.workflowId);
       assert.deepEqual(

@@ -3,15 +3,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
-import { predictionLogPart } from '../../src/artifacts/layout';
+import { modelVersionFiles, predictionLogPart } from '../../src/artifacts/layout';
 import { createControllerActivities } from '../../src/activities/controller';
 import { isMlopsError } from '../../src/errors';
+import { predictionDistance } from '../../src/evaluation/prediction-change';
 import { writeDeployment } from '../../src/models/deployment-record';
 import { readAlias } from '../../src/registry/model-registry';
 import { buildServer } from '../../src/serving/app';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { PredictionRow } from '../../src/serving/prediction-log';
 import { churnInstances, writeLogRows } from '../support/monitored-model';
+import { seededRandom } from '../support/seeded-random';
 import { servedChurn } from '../support/served-model';
 import { tempDir } from '../support/stack';
 
@@ -91,6 +93,63 @@ describe('comparing a canary predictions with the stable version over the predic
     );
     await writeLog(store, 'mixed', 1, values(range(100)));
     await writeLog(store, 'mixed', 2, labels({ yes: 100 }));
+    // Heavy-tailed values with ties, and a canary that moved part of its mass: what an evaluation and a bake compare.
+    const random = seededRandom(0x5eed);
+    const tail = () => Math.round(Math.exp(3 * random()) * 4) / 4;
+    pairValues = [Array.from({ length: 700 }, tail), Array.from({ length: 450 }, () => tail() * 1.3 + 2)];
+    pairLabels = [
+      Array.from({ length: 600 }, () => ['b', 'a', 'c'][Math.floor(random() ** 2 * 3)]!),
+      Array.from({ length: 500 }, () => ['a', 'b', 'd'][Math.floor(random() * 3)]!),
+    ];
+    await writeLog(store, 'pair-values', 1, values(pairValues[0]));
+    await writeLog(store, 'pair-values', 2, values(pairValues[1]));
+    await writeLog(
+      store,
+      'pair-labels',
+      1,
+      pairLabels[0].map((label) => ({ label, probabilities: {} })),
+    );
+    await writeLog(
+      store,
+      'pair-labels',
+      2,
+      pairLabels[1].map((label) => ({ label, probabilities: {} })),
+    );
+  });
+  let pairValues: [number[], number[]];
+  let pairLabels: [string[], string[]];
+
+  it('measures the distance an evaluation keeps for two versions as the bake measures it on the same predictions', async function () {
+    for (const [model, [stable, canary]] of [
+      ['pair-values', pairValues],
+      ['pair-labels', pairLabels],
+    ] as const) {
+      const served = await comparePredictions({ modelName: model, ...window });
+      const evaluated = predictionDistance(stable, canary);
+      assert.ok(served.distance! > 0.1, `${model}: ${served.distance}`);
+      assert.ok(Math.abs(served.distance! - evaluated!) < 1e-12, `${model}: ${served.distance} vs ${evaluated}`);
+    }
+    assert.equal(predictionDistance([1, 2], ['a', 'b']), undefined, 'labels and values do not compare');
+    assert.equal(predictionDistance([], [1]), undefined);
+  });
+
+  it("gives the distance the canary's evaluation found against the stable version, only when it was gated against it", async function () {
+    const evaluation = async (version: number, change?: object) => {
+      const evaluationUri = store.uri('runs', 'pair-values', `evaluation-${version}.json`);
+      await store.write(evaluationUri, JSON.stringify({ metrics: {}, ...(change && { predictionChange: change }) }));
+      const record = { modelName: 'pair-values', version, evaluationUri };
+      await store.write(modelVersionFiles(store, 'pair-values', version).record, JSON.stringify(record));
+    };
+    // No registered canary (a log written by hand): the comparison alone.
+    assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
+    await evaluation(2, { against: 1, distance: 0.31, rows: 812 });
+    const gated = await comparePredictions({ modelName: 'pair-values', ...window });
+    assert.deepEqual(gated.expected, { distance: 0.31, rows: 812 });
+    // Gated against another champion (v3), or evaluated before the change was kept: nothing expected of it.
+    await evaluation(2, { against: 3, distance: 0.31, rows: 812 });
+    assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
+    await evaluation(2);
+    assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
   });
 
   it('compares the shares of predicted labels over the union of labels, counting only rows in (since, until]', async function () {

@@ -4,6 +4,7 @@ import { createArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform, SnapshotManifest } from '../../src/contracts/datasets';
 import type { TrainingPipelineInput } from '../../src/contracts/pipeline';
 import { rocAuc } from '../../src/evaluation/metrics';
+import { predictionDistance } from '../../src/evaluation/prediction-change';
 import { loadOnnxModel } from '../../src/models/onnx-model';
 import { resolveAlias } from '../../src/registry/model-registry';
 import { transformInstance } from '../../src/models/transform-instance';
@@ -16,8 +17,10 @@ import { withWorkers } from '../support/workers';
 import { stack, testConfig, uniqueName } from '../support/stack';
 
 interface EvaluationReport {
+  rows: number;
   champion: { version: number; metrics: Record<string, number>; recordedMetrics: Record<string, number> };
   gate: { champion: number };
+  predictionChange?: { against: number; distance: number; rows: number };
 }
 
 function input(queues: Queues, seed: number): TrainingPipelineInput {
@@ -28,12 +31,17 @@ function input(queues: Queues, seed: number): TrainingPipelineInput {
 }
 
 /**
- * The champion's AUC on the challenger's test rows, computed another way than the evaluation does: raw rows through
- * the model server's transform (src/serving/apply-transform.ts) instead of the preprocessing SQL.
+ * A model's class probabilities on the challenger's test rows, computed another way than the evaluation does: raw rows
+ * through the model server's transform (src/serving/apply-transform.ts) instead of the preprocessing SQL; with the
+ * rows' labels (class indices of the challenger's transform).
  */
-async function championAucOnRows(store: ArtifactStore, testUri: string, snapshotId: string): Promise<number> {
-  const champion = await resolveAlias(store, 'churn', 'production');
-  const transform = await readJson<FittedTransform>(store, champion.transformUri);
+async function scoreRows(
+  store: ArtifactStore,
+  model: { modelUri: string; transformUri: string },
+  testUri: string,
+  snapshotId: string,
+): Promise<{ probabilities: Float32Array; labels: number[] }> {
+  const transform = await readJson<FittedTransform>(store, model.transformUri);
   const manifest = await readJson<SnapshotManifest>(store, store.uri('datasets', snapshotId, 'manifest.json'));
   const rows = await withDuckDb((db) =>
     db.query(
@@ -44,14 +52,26 @@ async function championAucOnRows(store: ArtifactStore, testUri: string, snapshot
   const width = transform.outputColumns.length;
   const features = new Float32Array(rows.length * width);
   rows.forEach((row, i) => assert.deepEqual(transformInstance(transform, row, features, i * width), []));
-  const model = await loadOnnxModel(await store.read(champion.modelUri), champion.modelUri, width);
-  const probabilities = await model.run(features, rows.length);
-  await model.close();
-  // Class 1 ("yes") is the positive class; labels are class indices of the challenger's transform, the same classes.
-  const scores = rows.map((_, i) => probabilities[i * 2 + 1]!);
-  const labels = rows.map((row) => Number(row.__label));
-  return rocAuc(scores, labels);
+  const onnx = await loadOnnxModel(await store.read(model.modelUri), model.modelUri, width);
+  const probabilities = await onnx.run(features, rows.length);
+  await onnx.close();
+  return { probabilities, labels: rows.map((row) => Number(row.__label)) };
 }
+
+/** The champion's AUC on the challenger's test rows, through the server's transform. */
+async function championAucOnRows(store: ArtifactStore, testUri: string, snapshotId: string): Promise<number> {
+  const champion = await resolveAlias(store, 'churn', 'production');
+  const { probabilities, labels } = await scoreRows(store, champion, testUri, snapshotId);
+  // Class 1 ("yes") is the positive class; labels are class indices of the challenger's transform, the same classes.
+  return rocAuc(
+    labels.map((_, i) => probabilities[i * 2 + 1]!),
+    labels,
+  );
+}
+
+/** The predicted class of each row (the likelier of the two), as the server's label would be. */
+const predictedClasses = ({ probabilities, labels }: { probabilities: Float32Array; labels: number[] }) =>
+  labels.map((_, i) => (probabilities[i * 2 + 1]! > probabilities[i * 2]! ? 'yes' : 'no'));
 
 describe('the evaluation gate', function () {
   it('re-scores the champion on the challenger test rows through its own transform, and never deploys a tie', async function () {
@@ -71,6 +91,9 @@ describe('the evaluation gate', function () {
       assert.equal(rerun.outcome, 'rejected', rerun.gate.reason);
       assert.equal(rerun.gate.champion, rerun.gate.challenger, 'an identical rerun scores the same');
       assert.match(rerun.gate.reason, /improvement 0\.0000 <= required 0/);
+      // The same model answers the same rows alike: its canary would be expected to predict as the champion does.
+      const rerunReport = await readJson<EvaluationReport>(store, rerun.artifacts.evaluation);
+      assert.deepEqual(rerunReport.predictionChange, { against: 1, distance: 0, rows: rerunReport.rows });
 
       const otherSplit = await run(7, 'other-split');
       assert.match(otherSplit.gate.reason, /re-scored on the same test split/);
@@ -84,6 +107,20 @@ describe('the evaluation gate', function () {
       assert.ok(
         Math.abs(report.champion.metrics.auc! - expected) < 1e-6,
         `champion AUC ${report.champion.metrics.auc} on the challenger's rows; through the server's transform ${expected}`,
+      );
+      // How differently the challenger labels those rows than the champion: what its canary is allowed beside v1.
+      const champion = await resolveAlias(store, 'churn', 'production');
+      const challenger = { modelUri: otherSplit.artifacts.model, transformUri: otherSplit.artifacts.transform };
+      const change = predictionDistance(
+        predictedClasses(await scoreRows(store, champion, prepared, otherSplit.snapshotId)),
+        predictedClasses(await scoreRows(store, challenger, prepared, otherSplit.snapshotId)),
+      );
+      assert.equal(report.predictionChange?.against, 1);
+      assert.equal(report.predictionChange?.rows, report.rows);
+      assert.ok(change! > 0, 'another split trains another model');
+      assert.ok(
+        Math.abs(report.predictionChange.distance - change!) < 1e-9,
+        `${report.predictionChange?.distance} against ${change} through the server's transform`,
       );
     });
   });
