@@ -36,6 +36,7 @@ import { monitorModelInputDocs, monitorModelInputSchema } from '../contracts/mon
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
+import { lowerIsBetter } from '../evaluation/metrics';
 import { incidentSignal } from './definitions';
 import { activityFailureAs } from './pipeline-status';
 
@@ -181,7 +182,7 @@ function incidentOf(
       kind: 'accuracy',
       ...drift,
       version: live.version,
-      reason: `live ${live.metric} ${fmt(live.value!)} on ${live.labelled} labelled predictions is ${fmt(live.drop!)} below its evaluation value ${fmt(live.evaluationValue)} (threshold ${fmt(live.threshold)})`,
+      reason: `live ${live.metric} ${fmt(live.value!)} on ${live.labelled} labelled predictions is ${fmt(live.drop!)} ${lowerIsBetter.has(live.metric) ? 'above' : 'below'} its evaluation value ${fmt(live.evaluationValue)} (threshold ${fmt(live.threshold)})`,
       reportUri: live.reportUri ?? '',
     };
   if (!checked.datasetDrift) return undefined;

@@ -152,6 +152,20 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(attributes.get(searchAttributes.driftShare), 0);
   });
 
+  it('says an error metric (rmse) rose above its evaluation value, where a score (auc) fell below it', async function () {
+    const regression = live({ metric: 'rmse', value: 20.43, evaluationValue: 14.48, drop: 5.95, threshold: 0.724 });
+    const { out } = await runMonitor(
+      this.test!.title,
+      { modelName: 'bikes', labels: { uri: 'l.csv' } },
+      checked(),
+      regression,
+    );
+    assert.equal(
+      out.incident?.reason,
+      'live rmse 20.43 on 900 labelled predictions is 5.95 above its evaluation value 14.48 (threshold 0.724)',
+    );
+  });
+
   it('reports drift and an accuracy drop found together as one accuracy incident that names the drifted features', async function () {
     const drifted = checked({ driftShare: 0.5, driftedFeatures: ['a', 'b'], datasetDrift: true });
     const { out } = await runMonitor(
