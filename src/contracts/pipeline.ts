@@ -5,6 +5,12 @@ import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
 
+/**
+ * Metrics where a lower value is better: the gate flips its comparison for these, and for the live metric a value
+ * above the evaluation's is the drop.
+ */
+export const lowerIsBetter: ReadonlySet<string> = new Set(['log_loss', 'rmse', 'mae']);
+
 /** Registry model names: lowercase letters, digits and dashes, starting with a letter; 63 characters at most. */
 export const modelNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
 /** Registry aliases: as model names, 32 characters at most. */

@@ -6,8 +6,7 @@
 export type ClassificationMetrics = { accuracy: number; f1: number; log_loss: number; auc?: number };
 export type RegressionMetrics = { rmse: number; mae: number; r2: number };
 
-/** Metrics where a lower value is better; the gate flips its comparison for these. */
-export const lowerIsBetter = new Set(['log_loss', 'rmse', 'mae']);
+export { lowerIsBetter } from '../contracts/pipeline';
 
 export function classificationMetrics(
   probabilities: ArrayLike<number>,

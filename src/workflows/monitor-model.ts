@@ -34,9 +34,9 @@ import type {
 } from '../contracts/monitoring';
 import { monitorModelInputDocs, monitorModelInputSchema } from '../contracts/monitoring';
 import { searchAttributes } from '../contracts/search-attributes';
+import { lowerIsBetter } from '../contracts/pipeline';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
-import { lowerIsBetter } from '../evaluation/metrics';
 import { incidentSignal } from './definitions';
 import { activityFailureAs } from './pipeline-status';
 
