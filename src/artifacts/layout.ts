@@ -215,6 +215,27 @@ export function predictionLogPart(store: UriJoiner, modelName: string, date: str
   return store.uri(predictionLogFolder(store, modelName, date), `part-${part}.parquet`);
 }
 
+/**
+ * A prediction-log part's key (`part-<key>.parquet`): the times of its earliest and latest rows, UTC to the
+ * millisecond (`20261203T123744814Z`), then `tail` (the writer's name and a random suffix). Parts written before the
+ * latest time was kept carry the first time only.
+ */
+export function predictionLogPartKey(firstTime: number, lastTime: number | undefined, tail: string): string {
+  const stamp = (t: number) => new Date(t).toISOString().replace(/[-:.]/g, '');
+  return [stamp(firstTime), ...(lastTime === undefined ? [] : [stamp(lastTime)]), tail].join('-');
+}
+
+/** The span of rows a part's name gives (epoch milliseconds): `last` only for parts that carry it. */
+export function predictionLogPartSpan(uri: string): { first: number; last?: number } | undefined {
+  const match = /\/part-(\d{8}T\d{9}Z)(?:-(\d{8}T\d{9}Z))?-[^/]*\.parquet$/.exec(uri);
+  if (!match) return undefined;
+  const time = (s: string) =>
+    Date.parse(
+      `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`,
+    );
+  return { first: time(match[1]!), ...(match[2] && { last: time(match[2]) }) };
+}
+
 /** One monitoring run's outputs. */
 export function monitoringFiles(
   store: UriJoiner,

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogFolder } from '../artifacts/layout';
+import { predictionLogFolder, predictionLogPartSpan } from '../artifacts/layout';
 import type { ColumnReference } from '../drift/reference';
 import { predictionColumn } from '../evaluation/prediction-reference';
 import { makeTempDir } from '../step-context';
@@ -22,16 +22,49 @@ export interface LogWindow {
   until: string;
 }
 
-/** The Parquet parts of the model's log in the day partitions the window touches, or undefined when there is no log. */
+/**
+ * The Parquet parts of the model's log that may hold rows of the window, or undefined when there is no log. Only the
+ * day partitions the window touches are listed (the whole log when it has no start, or spans more than a year), and a
+ * part whose name gives the span of its rows (`predictionLogPartSpan`) is skipped when that span lies outside
+ * (since, until]: a bake of ten minutes reads its ten minutes of parts, not its day's thousands.
+ */
 export async function logPartsOf(store: ArtifactStore, w: LogWindow): Promise<string[] | undefined> {
-  const all = (await store.list(predictionLogFolder(store, w.modelName))).filter((u) => u.endsWith('.parquet'));
-  if (!all.length) return undefined;
+  const parquet = (uris: string[]) => uris.filter((u) => u.endsWith('.parquet'));
+  const days = w.since ? utcDays(w.since, w.until) : [];
+  const byDay = days.length > 0 && days.length <= maxListedDays;
+  const listed = byDay
+    ? (await Promise.all(days.map((day) => store.list(predictionLogFolder(store, w.modelName, day))))).flat()
+    : await store.list(predictionLogFolder(store, w.modelName));
   const first = w.since ? w.since.slice(0, 10) : '';
   const last = w.until.slice(0, 10);
-  return all.filter((uri) => {
+  const inDays = parquet(listed).filter((uri) => {
     const day = /\/date=(\d{4}-\d{2}-\d{2})\//.exec(uri)?.[1];
     return day !== undefined && day >= first && day <= last;
   });
+  // Nothing in the window's days: whether the model has a log at all decides between "no rows" and "no log".
+  if (inDays.length === 0) {
+    const whole = byDay ? await store.list(predictionLogFolder(store, w.modelName)) : listed;
+    return parquet(whole).length === 0 ? undefined : [];
+  }
+  const since = w.since ? Date.parse(w.since) : -Infinity;
+  const until = Date.parse(w.until);
+  return inDays.filter((uri) => {
+    const span = predictionLogPartSpan(uri);
+    // Parts named before the latest time was kept: their first time is not certain to be their earliest, so all read.
+    return span?.last === undefined || (span.first <= until && span.last > since);
+  });
+}
+
+/** Day partitions listed one by one at most; a longer window lists the whole log once. */
+const maxListedDays = 366;
+
+/** The UTC days (YYYY-MM-DD) from the day of `since` to the day of `until`, both included. */
+function utcDays(since: string, until: string): string[] {
+  const days: string[] = [];
+  const end = Date.parse(`${until.slice(0, 10)}T00:00:00Z`);
+  for (let t = Date.parse(`${since.slice(0, 10)}T00:00:00Z`); t <= end && days.length <= maxListedDays; t += 86_400_000)
+    days.push(new Date(t).toISOString().slice(0, 10));
+  return days;
 }
 
 /** Runs `fn` with local paths of the parts (in place for a local store; copied into a temporary folder otherwise). */

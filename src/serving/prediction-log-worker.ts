@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { ColumnPool, batchParquet, batchRows } from './prediction-batch';
 import type { PredictionRow } from './prediction-batch';
 import { ColumnBytes } from './parquet-file';
+import { batchSpan } from './typed-rows';
 import type { TypedBatch } from './typed-rows';
 
 export interface WorkerRequest {
@@ -21,7 +22,7 @@ export interface WorkerRequest {
 }
 
 export type WorkerReply =
-  | { id: number; file: string; rows: number; firstTime: number; rowList?: PredictionRow[] }
+  | { id: number; file: string; rows: number; firstTime: number; lastTime: number; rowList?: PredictionRow[] }
   | { id: number; error: string };
 
 /** Reused from batch to batch. */
@@ -33,8 +34,8 @@ export function writeBatch(request: WorkerRequest): WorkerReply {
   const { batch, dir, id } = request;
   const target = path.join(dir, `part-${process.pid}-${++written}.parquet`);
   fs.writeFileSync(target, batchParquet(batch, pool, file));
-  const firstTime = batch.requests > 0 ? batch.times[0]! : Date.now();
-  return { id, file: target, rows: batch.rows, firstTime, rowList: request.wantRows ? batchRows(batch) : undefined };
+  const span = batchSpan(batch);
+  return { id, file: target, rows: batch.rows, ...span, rowList: request.wantRows ? batchRows(batch) : undefined };
 }
 
 parentPort?.on('message', (request: WorkerRequest) => {

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogPart } from '../artifacts/layout';
+import { predictionLogPart, predictionLogPartKey } from '../artifacts/layout';
 import { createScratch } from '../scratch';
 import type { ServingMetrics } from './metrics';
 import type { PredictionRow } from './prediction-batch';
@@ -40,8 +40,10 @@ export interface LoggedBatch {
   /** UTC day, YYYY-MM-DD. */
   date: string;
   rows: number;
-  /** Epoch milliseconds of the first row. */
+  /** Epoch milliseconds of the batch's earliest row. */
   firstTime: number;
+  /** Epoch milliseconds of its latest row (absent: the sink names the part by its first time only). */
+  lastTime?: number;
   /** The local Parquet file (the Parquet sink moves it into the store; removed, if still there, once every sink has written). */
   file: string;
   /** The rows, for sinks that take rows (`takesRows`); empty otherwise. */
@@ -280,6 +282,7 @@ class LogWriter {
       date,
       rows: reply.rows,
       firstTime: reply.firstTime,
+      lastTime: reply.lastTime,
       file: reply.file,
       rowList: reply.rowList ?? [],
     };
@@ -326,9 +329,8 @@ export class ParquetPredictionSink implements PredictionSink {
   ) {}
 
   async write(batch: LoggedBatch): Promise<void> {
-    const first = new Date(batch.firstTime).toISOString();
-    const writer = this.writer ? `${this.writer}-` : '';
-    const part = `${first.replace(/[-:.]/g, '')}-${writer}${randomUUID().slice(0, 8)}`;
+    const tail = `${this.writer ? `${this.writer}-` : ''}${randomUUID().slice(0, 8)}`;
+    const part = predictionLogPartKey(batch.firstTime, batch.lastTime, tail);
     await this.store.adopt(batch.file, predictionLogPart(this.store, batch.model, batch.date, part));
   }
 }

@@ -175,6 +175,22 @@ function appendRequest(batch: TypedBatch, request: LoggedRequest, count: number)
 }
 
 /** Request r's id as UTF-8 bytes (a view into the batch). */
+/**
+ * The earliest and latest request time of a batch (epoch milliseconds): the span its Parquet part's name gives, so
+ * readers of a time window skip parts outside it. A batch without requests spans `now`.
+ */
+export function batchSpan(batch: TypedBatch, now = Date.now()): { firstTime: number; lastTime: number } {
+  if (batch.requests === 0) return { firstTime: now, lastTime: now };
+  let firstTime = Infinity;
+  let lastTime = -Infinity;
+  for (let r = 0; r < batch.requests; r++) {
+    const t = batch.times[r]!;
+    if (t < firstTime) firstTime = t;
+    if (t > lastTime) lastTime = t;
+  }
+  return { firstTime, lastTime };
+}
+
 export function requestIdBytes(batch: TypedBatch, r: number): Uint8Array {
   return batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]);
 }

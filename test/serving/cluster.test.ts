@@ -136,7 +136,7 @@ async function serveAndStop(
   assert.equal(await exited, 0);
   const files = (await logParts()).filter((f) => !before.has(f));
   // Each worker writes its own parts, named after it: both served, both flushed on shutdown.
-  const writers = new Set(files.map((f) => /part-\d+T\d+Z-(w\d+)-/.exec(f)?.[1]));
+  const writers = new Set(files.map((f) => /part-\d+T\d+Z-(?:\d+T\d+Z-)?(w\d+)-/.exec(f)?.[1]));
   assert.equal(writers.size, 2, files.join(', '));
   assert.ok(!writers.has(undefined), files.join(', '));
   const rows = await withDuckDb((db) =>

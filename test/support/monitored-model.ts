@@ -19,7 +19,7 @@ import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { FeatureSchema } from '../../src/models/predictor';
 import type { LogSpec, LoggedBatch, PredictionRow } from '../../src/serving/prediction-log';
 import { ParquetPredictionSink, batchParquet } from '../../src/serving/prediction-log';
-import { newTypedBatch } from '../../src/serving/typed-rows';
+import { batchSpan, newTypedBatch } from '../../src/serving/typed-rows';
 import { appendInstances } from './logged-instances';
 import { testDeps } from './dependencies';
 import { prepareChurn, trainedChurn } from './prepared-data';
@@ -172,7 +172,7 @@ export async function writeLogRows(store: ArtifactStore, model: string, rows: Pr
     }
     const file = path.join(dir, `${date}-${batch.times[0]}.parquet`);
     fs.writeFileSync(file, batchParquet(batch));
-    await sink.write({ model, date, rows: batch.rows, firstTime: batch.times[0]!, file, rowList: [] });
+    await sink.write({ model, date, rows: batch.rows, ...batchSpan(batch), file, rowList: [] });
   }
 }
 

@@ -1,0 +1,145 @@
+/**
+ * Which Parquet parts of a prediction log a window reads: the model server's sink names each part with the span of its
+ * rows, and a window lists only its days and skips parts outside (since, until]. Parts are written by the real sink
+ * into a real local store; listing goes through the store, counted.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LocalArtifactStore } from '../../src/artifacts';
+import { predictionLogFolder, predictionLogPartSpan } from '../../src/artifacts/layout';
+import { logPartsOf } from '../../src/monitoring/prediction-window';
+import { ParquetPredictionSink } from '../../src/serving/prediction-log';
+import { tempDir } from '../support/stack';
+import { writeLogRows } from '../support/monitored-model';
+import type { PredictionRow } from '../../src/serving/prediction-log';
+
+/** A store that records the folders listed. */
+class CountingStore extends LocalArtifactStore {
+  listed: string[] = [];
+  override async list(prefixUri: string): Promise<string[]> {
+    this.listed.push(prefixUri);
+    return super.list(prefixUri);
+  }
+}
+
+const row = (ts: string, i: number): PredictionRow => ({
+  request_id: `r-${ts}-${i}`,
+  ts,
+  model: 'm',
+  version: 1,
+  instance: 0,
+  features: JSON.stringify({ x: i }),
+  output: JSON.stringify({ value: i }),
+  latency_ms: 1,
+});
+
+/** One part per call, holding a row at each of `times` (in the order given). */
+const part = (store: LocalArtifactStore, ...times: string[]) =>
+  writeLogRows(
+    store,
+    'm',
+    times.map((t, i) => row(t, i)),
+  );
+
+const partsIn = async (store: LocalArtifactStore, since: string | undefined, until: string) =>
+  ((await logPartsOf(store, { modelName: 'm', version: 1, since, until })) ?? []).map((uri) =>
+    predictionLogPartSpan(uri)!,
+  );
+
+describe('the parts of the prediction log a window reads', function () {
+  let store: CountingStore;
+  before(async function () {
+    store = new CountingStore(tempDir('window-parts'));
+    await part(store, '2026-11-29T23:50:00.000Z', '2026-11-29T23:59:59.999Z');
+    // Out of order within a batch: the name spans the earliest and the latest row, not the first and the last.
+    await part(store, '2026-11-30T10:05:00.000Z', '2026-11-30T10:00:00.000Z', '2026-11-30T10:09:00.000Z');
+    await part(store, '2026-11-30T10:10:00.000Z', '2026-11-30T10:19:59.000Z');
+    await part(store, '2026-11-30T10:20:00.000Z');
+    await part(store, '2026-12-01T00:00:00.000Z', '2026-12-01T00:30:00.000Z');
+  });
+
+  it('names each part with the earliest and latest time of its rows', async function () {
+    const spans = (await store.list(predictionLogFolder(store, 'm'))).map((uri) => predictionLogPartSpan(uri));
+    assert.deepEqual(
+      spans.map((s) => [new Date(s!.first).toISOString(), new Date(s!.last!).toISOString()]),
+      [
+        ['2026-11-29T23:50:00.000Z', '2026-11-29T23:59:59.999Z'],
+        ['2026-11-30T10:00:00.000Z', '2026-11-30T10:09:00.000Z'],
+        ['2026-11-30T10:10:00.000Z', '2026-11-30T10:19:59.000Z'],
+        ['2026-11-30T10:20:00.000Z', '2026-11-30T10:20:00.000Z'],
+        ['2026-12-01T00:00:00.000Z', '2026-12-01T00:30:00.000Z'],
+      ],
+    );
+  });
+
+  it('reads only the parts whose rows may fall in (since, until], listing only the days it touches', async function () {
+    store.listed = [];
+    const bake = await partsIn(store, '2026-11-30T10:09:00.000Z', '2026-11-30T10:20:00.000Z');
+    // The part ending at since holds nothing after it; the one starting at until holds a row at until.
+    assert.deepEqual(
+      bake.map((s) => new Date(s.first).toISOString()),
+      ['2026-11-30T10:10:00.000Z', '2026-11-30T10:20:00.000Z'],
+    );
+    assert.deepEqual(store.listed, [predictionLogFolder(store, 'm', '2026-11-30')]);
+    // Across midnight: both days listed, the parts of each that overlap.
+    store.listed = [];
+    const night = await partsIn(store, '2026-11-29T23:59:00.000Z', '2026-12-01T00:00:00.000Z');
+    assert.equal(night.length, 5);
+    assert.equal(store.listed.length, 3, store.listed.join(' '));
+    // No start (a first monitoring run): the whole log is listed once, every part read up to until.
+    store.listed = [];
+    const all = await partsIn(store, undefined, '2026-11-30T10:15:00.000Z');
+    assert.equal(all.length, 3);
+    assert.deepEqual(store.listed, [predictionLogFolder(store, 'm')]);
+  });
+
+  it('tells a window with no parts in its days (no rows) from a model with no log at all', async function () {
+    const quiet = await logPartsOf(store, {
+      modelName: 'm',
+      version: 1,
+      since: '2026-11-20T00:00:00.000Z',
+      until: '2026-11-21T00:00:00.000Z',
+    });
+    assert.deepEqual(quiet, []);
+    // A start after the end (a watermark stored in the future) reads nothing, and the log is still there.
+    const backwards = await logPartsOf(store, {
+      modelName: 'm',
+      version: 1,
+      since: '2999-01-01T00:00:00.000Z',
+      until: '2026-11-30T12:00:00.000Z',
+    });
+    assert.deepEqual(backwards, []);
+    const none = await logPartsOf(store, {
+      modelName: 'other',
+      version: 1,
+      since: '2026-11-20T00:00:00.000Z',
+      until: '2026-11-21T00:00:00.000Z',
+    });
+    assert.equal(none, undefined);
+  });
+
+  it('reads every part named before the latest time was kept, whatever its first time', async function () {
+    const old = new CountingStore(tempDir('window-parts-old'));
+    const file = path.join(tempDir('window-parts-file'), 'p.parquet');
+    fs.writeFileSync(file, 'PAR1');
+    // As the sink named parts before: the first time only.
+    await new ParquetPredictionSink(old).write({
+      model: 'm',
+      date: '2026-11-30',
+      rows: 1,
+      firstTime: Date.parse('2026-11-30T12:00:00.000Z'),
+      file,
+      rowList: [],
+    });
+    const [uri] = await old.list(predictionLogFolder(old, 'm'));
+    assert.deepEqual(predictionLogPartSpan(uri!), { first: Date.parse('2026-11-30T12:00:00.000Z') });
+    const parts = await logPartsOf(old, {
+      modelName: 'm',
+      version: 1,
+      since: '2026-11-30T08:00:00.000Z',
+      until: '2026-11-30T09:00:00.000Z',
+    });
+    assert.deepEqual(parts, [uri]);
+  });
+});
