@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalArtifactStore } from '../../src/artifacts';
-import { predictionLogFolder } from '../../src/artifacts/layout';
+import { predictionLogFolder, predictionLogPartSpan } from '../../src/artifacts/layout';
 import { categoryCode } from '../../src/models/recorded-values';
 import { buildServer } from '../../src/serving/app';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
@@ -91,6 +91,15 @@ describe('the prediction log', function () {
     const today = new Date().toISOString().slice(0, 10);
     assert.ok(files.length >= 2, `written on size more than once: ${files.length} files`);
     for (const f of files) assert.match(f, new RegExp(`/predictions/churn/date=${today}/part-[^/]+\\.parquet$`));
+    // Each part is named by the span of its rows' times, which a reader of a time window goes by.
+    for (const f of files) {
+      const [span] = await withDuckDb((db) =>
+        db.query<{ first: bigint; last: bigint }>(
+          `SELECT epoch_ms(min(ts)) AS first, epoch_ms(max(ts)) AS last FROM read_parquet(${literal(store.localPath(f)!)})`,
+        ),
+      );
+      assert.deepEqual(predictionLogPartSpan(f), { first: Number(span!.first), last: Number(span!.last) }, f);
+    }
     assert.equal(rows.length, 60);
     for (const [id, instances] of sent) {
       const logged = rows.filter((r) => r.request_id === id);
