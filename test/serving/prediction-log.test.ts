@@ -95,7 +95,7 @@ describe('the prediction log', function () {
     for (const f of files) {
       const [span] = await withDuckDb((db) =>
         db.query<{ first: bigint; last: bigint }>(
-          `SELECT epoch_ms(min(ts)) AS first, epoch_ms(max(ts)) AS last FROM read_parquet(${literal(store.localPath(f)!)})`,
+          `SELECT epoch_ms(min(ts)) AS first, epoch_ms(max(ts)) AS last FROM read_parquet(${literal(store.localPath(f))})`,
         ),
       );
       assert.deepEqual(predictionLogPartSpan(f), { first: Number(span!.first), last: Number(span!.last) }, f);
