@@ -216,7 +216,10 @@ The challenger is scored on its test split. When the deploy alias already names 
 **re-scored on the same test rows**: their raw rows are read from the snapshot by row number and put through the
 champion's own fitted transform (whatever snapshot, split or spec it was trained on), and classes are matched by
 name. \`evaluation.json\` holds both: \`metrics\` (the challenger) and \`champion.metrics\` (re-scored), with
-\`champion.recordedMetrics\` (its own test split at registration). Only when the champion cannot answer these rows (a
+\`champion.recordedMetrics\` (its own test split at registration), and \`predictionChange\` — \`{against, distance, rows}\`,
+the Jensen–Shannon distance between the two models' predictions on those rows, binned as a canary's bake bins the
+prediction log — which a canary of this version beside that champion is allowed in serving
+([rollout.md](rollout.md#judging-a-canary)). Only when the champion cannot answer these rows (a
 column it needs is missing) are its recorded metrics used, and the reason says so. A champion of the other task
 (regression against classification) is no champion to compare with: the step fails with
 \`MLOPS_ERR_EVALUATION_TASK_MISMATCH\`, since a model name keeps one task for its clients. A classification test split
