@@ -67,6 +67,9 @@ function utcDays(since: string, until: string): string[] {
   return days;
 }
 
+/** Parts downloaded at once from a remote store. */
+const parallelDownloads = 16;
+
 /** Runs `fn` with local paths of the parts (in place for a local store; copied into a temporary folder otherwise). */
 export async function withLocalParts<T>(
   store: ArtifactStore,
@@ -77,13 +80,13 @@ export async function withLocalParts<T>(
   if (local.every((p) => p !== undefined)) return fn(local);
   const dir = await makeTempDir('mlops-monitor-');
   try {
-    const files = await Promise.all(
-      parts.map(async (uri, i) => {
-        const file = path.join(dir, `part-${i}.parquet`);
-        await store.download(uri, file);
-        return file;
-      }),
-    );
+    // A few downloads at a time: a week's lookback can hold a hundred thousand parts.
+    const files = parts.map((_, i) => path.join(dir, `part-${i}.parquet`));
+    let next = 0;
+    const fetcher = async () => {
+      for (let i = next++; i < parts.length; i = next++) await store.download(parts[i]!, files[i]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(parallelDownloads, parts.length) }, fetcher));
     return await fn(files);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
 import { predictionLogFolder, predictionLogPartSpan } from '../../src/artifacts/layout';
-import { logPartsOf } from '../../src/monitoring/prediction-window';
+import { logPartsOf, withLocalParts } from '../../src/monitoring/prediction-window';
 import { ParquetPredictionSink } from '../../src/serving/prediction-log';
 import { tempDir } from '../support/stack';
 import { writeLogRows } from '../support/monitored-model';
@@ -46,6 +47,8 @@ const partsIn = async (store: LocalArtifactStore, since: string | undefined, unt
   ((await logPartsOf(store, { modelName: 'm', version: 1, since, until })) ?? []).map((uri) =>
     predictionLogPartSpan(uri)!,
   );
+
+const day = '2026-11-30';
 
 describe('the parts of the prediction log a window reads', function () {
   let store: CountingStore;
@@ -141,5 +144,28 @@ describe('the parts of the prediction log a window reads', function () {
       until: '2026-11-30T09:00:00.000Z',
     });
     assert.deepEqual(parts, [uri]);
+  });
+
+  it('copies the parts of a remote store a few at a time, each to its own local file', async function () {
+    // What withLocalParts uses of a store without local paths (as Cloud Storage): downloads take a turn each and are
+    // counted while they run.
+    let running = 0;
+    let most = 0;
+    const remote = {
+      localPath: (): string | undefined => undefined,
+      download: async (uri: string, localPath: string): Promise<void> => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setImmediate(resolve));
+        fs.writeFileSync(localPath, uri);
+        running--;
+      },
+    } as Pick<ArtifactStore, 'localPath' | 'download'> as ArtifactStore;
+    const parts = Array.from({ length: 100 }, (_, i) => `gs://bucket/predictions/m/date=${day}/part-${i}.parquet`);
+    const copied = await withLocalParts(remote, parts, (files) =>
+      Promise.resolve(files.map((f) => fs.readFileSync(f, 'utf8'))),
+    );
+    assert.deepEqual(copied, parts);
+    assert.ok(most > 1 && most <= 16, `at most 16 at once, got ${most}`);
   });
 });
