@@ -7,8 +7,9 @@
  * much more often it refused requests (4xx) than the stable version did on the same traffic, the ratio of its mean
  * latency to the stable version's, and the Jensen–Shannon distance between the two versions' prediction
  * distributions (beyond the distance the canary's evaluation found against the stable version, when it was the
- * champion the canary was gated against); and whether every server answered the sample at the bake's end (a server that stopped, perhaps
- * because it could not load the canary, must not leave the verdict to the rest of the fleet). Any failed check rolls
+ * champion the canary was gated against); and whether every server answered the sample at the bake's end (a server
+ * that stopped, perhaps because it could not load the canary, must not leave the verdict to the rest of the fleet).
+ * Any failed check rolls
  * back; the verdict lists the failed checks (rollback) or the passed ones (promotion), each a sentence with its
  * numbers. A rollback says whether the canary's own behaviour failed a check (`modelFault`), or only the traffic or the
  * fleet did (which says nothing of the model).
@@ -203,7 +204,7 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
     };
   // A limit of 0 asks for the same predictions: any change rolls back, noise or not.
   const exact = t.maxPredictionDrift === 0;
-  if (!exact && p.expected) return beyondExpected(p.distance, p, p.expected, t);
+  if (!exact && p.expected) return beyondExpected({ ...p, distance: p.distance }, p.expected, t);
   if (!exact && p.distanceNoise !== undefined && p.distanceNoise > noisyDistance && p.pValue !== undefined) {
     const differs = p.pValue < predictionTestLevel;
     return {
@@ -229,11 +230,11 @@ function drift(p: PredictionComparison | undefined, t: CanaryThresholds): Check 
  * in more than 1% of bakes, it is not held against the canary either (a rollback is remembered against the model).
  */
 function beyondExpected(
-  distance: number,
-  p: PredictionComparison,
+  p: PredictionComparison & { distance: number },
   e: NonNullable<PredictionComparison['expected']>,
   t: CanaryThresholds,
 ): Check {
+  const { distance } = p;
   const limit = t.maxPredictionDrift.toFixed(3);
   const said =
     `The Jensen–Shannon distance between the canary's and the stable version's predictions was ${distance.toFixed(3)} ` +

@@ -114,13 +114,10 @@ async function scoreChallenger(
       input.task === 'regression'
         ? { ...regressionMetrics(outputs, test.labels) }
         : { ...classificationMetrics(outputs, test.labels, predictor.outputWidth) };
-    const validationOutputs =
-      validation === test ? outputs : await predictor.scoreTransformed(validation.features, validation.rows);
-    return {
-      metrics,
-      predictions: answersOf(predictor.decode(validationOutputs, validation.rows)),
-      tested: answersOf(predictor.decode(outputs, test.rows)),
-    };
+    const tested = answersOf(predictor.decode(outputs, test.rows));
+    if (validation === test) return { metrics, predictions: tested, tested };
+    const validationOutputs = await predictor.scoreTransformed(validation.features, validation.rows);
+    return { metrics, predictions: answersOf(predictor.decode(validationOutputs, validation.rows)), tested };
   } finally {
     await predictor.close();
   }

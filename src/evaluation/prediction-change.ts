@@ -67,7 +67,7 @@ function binCounts(champion: number[], challenger: number[]): [number[], number[
 }
 
 /** The `q` quantile of sorted values, interpolated between the two nearest ranks (as DuckDB's `quantile_cont`). */
-export function quantileCont(sorted: Float64Array, q: number): number {
+function quantileCont(sorted: Float64Array, q: number): number {
   const at = (sorted.length - 1) * q;
   const lo = Math.floor(at);
   const hi = Math.ceil(at);

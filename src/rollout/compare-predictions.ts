@@ -17,7 +17,7 @@ import { logLayout, predictedLabel, predictedValue } from '../monitoring/log-col
 import type { LogLayout } from '../monitoring/log-columns';
 import type { LogWindow } from '../monitoring/prediction-window';
 import { logPartsOf, windowRows, withLocalParts } from '../monitoring/prediction-window';
-import { readVersion } from '../registry/model-registry';
+import type { ModelVersionRecord } from '../registry/model-registry';
 import type { DuckDb } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
 
@@ -36,7 +36,7 @@ export async function comparePredictions(
   const parts = await logPartsOf(store, { ...window, version: input.stable });
   if (!parts?.length)
     return { stableRows: 0, canaryRows: 0, skipped: `model "${input.modelName}" has no prediction log in the window` };
-  return withLocalParts(store, parts, (files) =>
+  const comparison = await withLocalParts(store, parts, (files) =>
     withDuckDb(
       async (db) => {
         const layout = await logLayout(db, files, predictionLogFolder(store, input.modelName));
@@ -46,10 +46,9 @@ export async function comparePredictions(
       },
       { threads },
     ),
-  ).then(async (comparison) => {
-    const expected = comparison.distance === undefined ? undefined : await expectedChange(store, input);
-    return expected ? { ...comparison, expected } : comparison;
-  });
+  );
+  const expected = comparison.distance === undefined ? undefined : await expectedChange(store, input);
+  return expected ? { ...comparison, expected } : comparison;
 }
 
 /**
@@ -62,8 +61,9 @@ async function expectedChange(
   input: ComparePredictionsInput,
 ): Promise<PredictionComparison['expected']> {
   // A version missing from the registry has no evaluation to go by (the comparison itself still stands).
-  if (!(await store.exists(modelVersionFiles(store, input.modelName, input.canary).record))) return undefined;
-  const record = await readVersion(store, input.modelName, input.canary);
+  const recordUri = modelVersionFiles(store, input.modelName, input.canary).record;
+  if (!(await store.exists(recordUri))) return undefined;
+  const record = await readJson<ModelVersionRecord>(store, recordUri);
   if (!record.evaluationUri || !(await store.exists(record.evaluationUri))) return undefined;
   const { predictionChange: change } = await readJson<{ predictionChange?: PredictionChange }>(
     store,

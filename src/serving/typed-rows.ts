@@ -174,7 +174,6 @@ function appendRequest(batch: TypedBatch, request: LoggedRequest, count: number)
   batch.requests = r + 1;
 }
 
-/** Request r's id as UTF-8 bytes (a view into the batch). */
 /**
  * The earliest and latest request time of a batch (epoch milliseconds): the span its Parquet part's name gives, so
  * readers of a time window skip parts outside it. A batch without requests spans `now`.
@@ -191,6 +190,7 @@ export function batchSpan(batch: TypedBatch, now = Date.now()): { firstTime: num
   return { firstTime, lastTime };
 }
 
+/** Request r's id as UTF-8 bytes (a view into the batch). */
 export function requestIdBytes(batch: TypedBatch, r: number): Uint8Array {
   return batch.idBytes.subarray(r === 0 ? 0 : batch.idEnds[r - 1], batch.idEnds[r]);
 }

@@ -43,10 +43,16 @@ const part = (store: LocalArtifactStore, ...times: string[]) =>
     times.map((t, i) => row(t, i)),
   );
 
+/** The window (since, until] of version 1 of a model's log. */
+const windowOf = (since: string | undefined, until: string, modelName = 'm') => ({
+  modelName,
+  version: 1,
+  since,
+  until,
+});
+
 const partsIn = async (store: LocalArtifactStore, since: string | undefined, until: string) =>
-  ((await logPartsOf(store, { modelName: 'm', version: 1, since, until })) ?? []).map((uri) =>
-    predictionLogPartSpan(uri)!,
-  );
+  ((await logPartsOf(store, windowOf(since, until))) ?? []).map((uri) => predictionLogPartSpan(uri)!);
 
 const day = '2026-11-30';
 
@@ -98,27 +104,12 @@ describe('the parts of the prediction log a window reads', function () {
   });
 
   it('tells a window with no parts in its days (no rows) from a model with no log at all', async function () {
-    const quiet = await logPartsOf(store, {
-      modelName: 'm',
-      version: 1,
-      since: '2026-11-20T00:00:00.000Z',
-      until: '2026-11-21T00:00:00.000Z',
-    });
+    const quiet = await logPartsOf(store, windowOf('2026-11-20T00:00:00.000Z', '2026-11-21T00:00:00.000Z'));
     assert.deepEqual(quiet, []);
     // A start after the end (a watermark stored in the future) reads nothing, and the log is still there.
-    const backwards = await logPartsOf(store, {
-      modelName: 'm',
-      version: 1,
-      since: '2999-01-01T00:00:00.000Z',
-      until: '2026-11-30T12:00:00.000Z',
-    });
+    const backwards = await logPartsOf(store, windowOf('2999-01-01T00:00:00.000Z', '2026-11-30T12:00:00.000Z'));
     assert.deepEqual(backwards, []);
-    const none = await logPartsOf(store, {
-      modelName: 'other',
-      version: 1,
-      since: '2026-11-20T00:00:00.000Z',
-      until: '2026-11-21T00:00:00.000Z',
-    });
+    const none = await logPartsOf(store, windowOf('2026-11-20T00:00:00.000Z', '2026-11-21T00:00:00.000Z', 'other'));
     assert.equal(none, undefined);
   });
 
@@ -137,12 +128,7 @@ describe('the parts of the prediction log a window reads', function () {
     });
     const [uri] = await old.list(predictionLogFolder(old, 'm'));
     assert.deepEqual(predictionLogPartSpan(uri!), { first: Date.parse('2026-11-30T12:00:00.000Z') });
-    const parts = await logPartsOf(old, {
-      modelName: 'm',
-      version: 1,
-      since: '2026-11-30T08:00:00.000Z',
-      until: '2026-11-30T09:00:00.000Z',
-    });
+    const parts = await logPartsOf(old, windowOf('2026-11-30T08:00:00.000Z', '2026-11-30T09:00:00.000Z'));
     assert.deepEqual(parts, [uri]);
   });
 
