@@ -225,7 +225,10 @@ export function predictionLogPartKey(firstTime: number, lastTime: number | undef
   return [stamp(firstTime), ...(lastTime === undefined ? [] : [stamp(lastTime)]), tail].join('-');
 }
 
-/** The span of rows a part's name gives (epoch milliseconds): `last` only for parts that carry it. */
+/**
+ * The span of rows a part's name gives (epoch milliseconds): `last` only for parts that carry it; undefined for a name
+ * without a readable first time (a file put there by hand), whose rows a reader then cannot rule out.
+ */
 export function predictionLogPartSpan(uri: string): { first: number; last?: number } | undefined {
   const match = /\/part-(\d{8}T\d{9}Z)(?:-(\d{8}T\d{9}Z))?-[^/]*\.parquet$/.exec(uri);
   if (!match) return undefined;
@@ -233,7 +236,10 @@ export function predictionLogPartSpan(uri: string): { first: number; last?: numb
     Date.parse(
       `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`,
     );
-  return { first: time(match[1]!), ...(match[2] && { last: time(match[2]) }) };
+  const first = time(match[1]!);
+  const last = match[2] ? time(match[2]) : NaN;
+  if (Number.isNaN(first)) return undefined;
+  return Number.isNaN(last) ? { first } : { first, last };
 }
 
 /** One monitoring run's outputs. */

@@ -69,7 +69,9 @@ async function expectedChange(
     store,
     record.evaluationUri,
   );
-  if (change?.against !== input.stable || !Number.isFinite(change.distance)) return undefined;
+  // Written by the evaluation; a hand-edited file with a distance or row count that is not one is not gone by.
+  if (change?.against !== input.stable || !Number.isFinite(change.distance) || !Number.isSafeInteger(change.rows))
+    return undefined;
   return { distance: change.distance, rows: change.rows };
 }
 

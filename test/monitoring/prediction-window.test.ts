@@ -130,6 +130,13 @@ describe('the parts of the prediction log a window reads', function () {
     assert.deepEqual(predictionLogPartSpan(uri!), { first: Date.parse('2026-11-30T12:00:00.000Z') });
     const parts = await logPartsOf(old, windowOf('2026-11-30T08:00:00.000Z', '2026-11-30T09:00:00.000Z'));
     assert.deepEqual(parts, [uri]);
+    // A file put there by hand with a name the span cannot be read from is read too; one that is not Parquet is not.
+    const folder = old.localPath(predictionLogFolder(old, 'm', '2026-11-30'));
+    fs.writeFileSync(path.join(folder, 'part-20261399T000000000Z-20261399T000000000Z-hand.parquet'), 'PAR1');
+    fs.writeFileSync(path.join(folder, 'notes.txt'), 'not a part');
+    const withHand = await logPartsOf(old, windowOf('2026-11-30T08:00:00.000Z', '2026-11-30T09:00:00.000Z'));
+    assert.equal(withHand?.length, 2);
+    assert.ok(withHand?.some((u) => u.endsWith('-hand.parquet')));
   });
 
   it('copies the parts of a remote store a few at a time, each to its own local file', async function () {

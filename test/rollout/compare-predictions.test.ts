@@ -150,6 +150,11 @@ describe('comparing a canary predictions with the stable version over the predic
     assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
     await evaluation(2);
     assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
+    // A hand-edited evaluation whose numbers are not numbers is not gone by.
+    await evaluation(2, { against: 1, distance: 0.31, rows: 'many' });
+    assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
+    await evaluation(2, { against: 1, distance: '0.31', rows: 812 });
+    assert.equal((await comparePredictions({ modelName: 'pair-values', ...window })).expected, undefined);
   });
 
   it('compares the shares of predicted labels over the union of labels, counting only rows in (since, until]', async function () {
