@@ -36,6 +36,11 @@ export interface ArtifactStore {
   download(uri: string, localPath: string): Promise<void>;
   /** URIs of every artifact under a prefix, sorted. */
   list(prefixUri: string): Promise<string[]>;
+  /**
+   * Deletes one artifact; resolves `false` when nothing was there (already removed: removing is idempotent). Used by
+   * the prediction log's compaction for the parts it merged, once no reader can still be reading them.
+   */
+  remove(uri: string): Promise<boolean>;
   /** A local path for reading the artifact in place, when the backend is local; otherwise undefined. */
   localPath(uri: string): string | undefined;
 }

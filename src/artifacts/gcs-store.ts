@@ -95,6 +95,16 @@ export class GcsArtifactStore implements ArtifactStore {
     return files.map((f) => `gs://${this.bucket.name}/${f.name}`).sort();
   }
 
+  async remove(uri: string): Promise<boolean> {
+    try {
+      await this.bucket.file(this.objectName(uri)).delete();
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+  }
+
   private objectName(uri: string): string {
     const key = keyWithinRoot(this.root, uri);
     return [this.prefix, key].filter(Boolean).join('/');

@@ -215,14 +215,22 @@ export function predictionLogPart(store: UriJoiner, modelName: string, date: str
   return store.uri(predictionLogFolder(store, modelName, date), `part-${part}.parquet`);
 }
 
+/** A log time as part names write it: UTC to the millisecond, `20261203T123744814Z`. */
+const logStamp = (t: number) => new Date(t).toISOString().replace(/[-:.]/g, '');
+
+/** The epoch milliseconds of a {@link logStamp}, NaN when it is not a time. */
+const logStampTime = (s: string) =>
+  Date.parse(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`,
+  );
+
 /**
  * A prediction-log part's key (`part-<key>.parquet`): the times of its earliest and latest rows, UTC to the
  * millisecond (`20261203T123744814Z`), then `tail` (the writer's name and a random suffix). Parts written before the
  * latest time was kept carry the first time only.
  */
 export function predictionLogPartKey(firstTime: number, lastTime: number | undefined, tail: string): string {
-  const stamp = (t: number) => new Date(t).toISOString().replace(/[-:.]/g, '');
-  return [stamp(firstTime), ...(lastTime === undefined ? [] : [stamp(lastTime)]), tail].join('-');
+  return [logStamp(firstTime), ...(lastTime === undefined ? [] : [logStamp(lastTime)]), tail].join('-');
 }
 
 /**
@@ -232,14 +240,38 @@ export function predictionLogPartKey(firstTime: number, lastTime: number | undef
 export function predictionLogPartSpan(uri: string): { first: number; last?: number } | undefined {
   const match = /\/part-(\d{8}T\d{9}Z)(?:-(\d{8}T\d{9}Z))?-[^/]*\.parquet$/.exec(uri);
   if (!match) return undefined;
-  const time = (s: string) =>
-    Date.parse(
-      `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`,
-    );
-  const first = time(match[1]!);
-  const last = match[2] ? time(match[2]) : NaN;
+  const first = logStampTime(match[1]!);
+  const last = match[2] ? logStampTime(match[2]) : NaN;
   if (Number.isNaN(first)) return undefined;
   return Number.isNaN(last) ? { first } : { first, last };
+}
+
+/**
+ * A compacted file of the prediction log: the rows of one UTC hour's parts (the parts whose earliest row lies in that
+ * hour) merged into one Parquet file, `compacted-<first>-<last>-g<generation>.parquet` beside them in the day's
+ * partition. `first`/`last` span its rows like a part's name; `generation` is when the compaction listed its inputs (a
+ * later one also merges parts that arrived after). Its inputs are listed in `<name>.sources.json`.
+ */
+export function predictionLogCompacted(
+  store: UriJoiner,
+  modelName: string,
+  span: { first: number; last: number },
+  generation: number,
+): { parquet: string; sources: string } {
+  const date = new Date(span.first).toISOString().slice(0, 10);
+  const name = `compacted-${logStamp(span.first)}-${logStamp(span.last)}-g${logStamp(generation)}.parquet`;
+  const parquet = store.uri(predictionLogFolder(store, modelName, date), name);
+  return { parquet, sources: `${parquet}.sources.json` };
+}
+
+/** What a compacted file's name gives (epoch milliseconds), or undefined when the URI names no compacted file. */
+export function predictionLogCompactedSpan(
+  uri: string,
+): { first: number; last: number; generation: number } | undefined {
+  const match = /\/compacted-(\d{8}T\d{9}Z)-(\d{8}T\d{9}Z)-g(\d{8}T\d{9}Z)\.parquet$/.exec(uri);
+  if (!match) return undefined;
+  const [first, last, generation] = [match[1]!, match[2]!, match[3]!].map(logStampTime) as [number, number, number];
+  return [first, last, generation].some(Number.isNaN) ? undefined : { first, last, generation };
 }
 
 /** One monitoring run's outputs. */

@@ -112,6 +112,15 @@ export class LocalArtifactStore implements ArtifactStore {
       .sort();
   }
 
+  async remove(uri: string): Promise<boolean> {
+    const target = this.localPath(uri);
+    if (!(await this.exists(uri))) return false;
+    return fs.unlink(target).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)),
+    );
+  }
+
   /** Writes into a hidden temp file beside the target, then publishes it under the target's name. */
   private async publishFromTemp(
     uri: string,

@@ -100,6 +100,11 @@ export const monitorModelInputSchema = z
      * BigQuery table the model server streams to (`MLOPS_SERVE_LOG_BIGQUERY_TABLE` on the workers). @default 'parquet'
      */
     log: z.enum(['parquet', 'bigquery']).default('parquet'),
+    /**
+     * After the checks, merge each closed hour of the model's Parquet log into one file and remove what earlier runs
+     * merged (docs/monitoring.md, "Compaction of the log"). @default true
+     */
+    compactLog: z.boolean().default(true),
   })
   .strict();
 
@@ -221,6 +226,23 @@ export interface MonitoringIncident {
   reportUri: string;
 }
 
+export interface CompactPredictionLogInput {
+  modelName: string;
+  /** Hours that ended at least the grace (15 minutes) before this ISO time are compacted. */
+  before: string;
+}
+
+export interface CompactPredictionLogResult {
+  /** Hours of the log merged into a new compacted file by this run. */
+  hoursCompacted: number;
+  /** Parts merged (each is then read no more; removed once retention passed). */
+  partsMerged: number;
+  /** Rows in the compacted files written. */
+  rowsWritten: number;
+  /** Files removed: parts and superseded compacted files that earlier runs replaced at least an hour before. */
+  filesRemoved: number;
+}
+
 export interface MonitorModelResult extends CheckModelDriftResult {
   liveMetric?: LiveMetric;
   /** Why the live check failed (its catalogued error type and message); the drift findings stand. */
@@ -228,6 +250,10 @@ export interface MonitorModelResult extends CheckModelDriftResult {
   incident?: MonitoringIncident;
   /** Whether the incident was signalled to a running controller of the model (false: none runs). */
   controllerSignalled?: boolean;
+  /** What the run's compaction of the log did (absent with `compactLog: false`). */
+  compaction?: CompactPredictionLogResult;
+  /** Why the compaction failed; the checks' findings stand, and the next run compacts what this one did not. */
+  compactionError?: { type: string; message: string };
 }
 
 /**

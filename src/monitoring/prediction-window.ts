@@ -7,11 +7,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogFolder, predictionLogPartSpan } from '../artifacts/layout';
+import { predictionLogFolder } from '../artifacts/layout';
 import type { ColumnReference } from '../drift/reference';
 import { predictionColumn } from '../evaluation/prediction-reference';
 import { makeTempDir } from '../step-context';
 import { ident, literal } from '../warehouse/duckdb';
+import { readableLogParts } from './log-files';
 import { featurePresent, featureValue, logParts, predictedLabel, predictedValue } from './log-columns';
 import type { LogLayout } from './log-columns';
 
@@ -25,8 +26,9 @@ export interface LogWindow {
 /**
  * The Parquet parts of the model's log that may hold rows of the window, or undefined when there is no log. Only the
  * day partitions the window touches are listed (the whole log when it has no start, or spans more than a year), and a
- * part whose name gives the span of its rows (`predictionLogPartSpan`) is skipped when that span lies outside
- * (since, until]: a bake of ten minutes reads its ten minutes of parts, not its day's thousands.
+ * file whose name gives the span of its rows is skipped when that span lies outside (since, until]: a bake of ten
+ * minutes reads its ten minutes of parts, not its day's thousands. A compacted hour is read from its compacted file
+ * instead of its parts (`readableLogParts`, log-files.ts).
  */
 export async function logPartsOf(store: ArtifactStore, w: LogWindow): Promise<string[] | undefined> {
   const parquet = (uris: string[]) => uris.filter((u) => u.endsWith('.parquet'));
@@ -46,13 +48,7 @@ export async function logPartsOf(store: ArtifactStore, w: LogWindow): Promise<st
     const whole = byDay ? await store.list(predictionLogFolder(store, w.modelName)) : listed;
     return parquet(whole).length === 0 ? undefined : [];
   }
-  const since = w.since ? Date.parse(w.since) : -Infinity;
-  const until = Date.parse(w.until);
-  return inDays.filter((uri) => {
-    const span = predictionLogPartSpan(uri);
-    // Parts named before the latest time was kept: their first time is not certain to be their earliest, so all read.
-    return span?.last === undefined || (span.first <= until && span.last > since);
-  });
+  return readableLogParts(inDays, w.since ? Date.parse(w.since) : -Infinity, Date.parse(w.until));
 }
 
 /** Day partitions listed one by one at most; a longer window lists the whole log once. */

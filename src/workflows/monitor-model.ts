@@ -3,7 +3,8 @@
  *
  *   validate input → checkModelDrift (window since the last judged window's watermark)
  *                  ∥ checkLiveMetric (with labels: predictions of the lookback whose labels have arrived)
- *                  → search attributes → result (with the run's incident, if any)
+ *                  → search attributes → signal the controller (an incident) → compactPredictionLog
+ *                  → result (with the run's incident, if any)
  *
  * The watermark lives in the artifact store (monitoring/<model>/watermark.json), written by the drift check after a
  * judged window: a schedule starts every run with the same input, so the previous run's end cannot travel in it. A
@@ -27,6 +28,7 @@ import type {
   CheckLiveMetricInput,
   CheckLiveMetricResult,
   CheckModelDriftResult,
+  CompactPredictionLogResult,
   LiveMetric,
   MonitorModelInput,
   MonitorModelResult,
@@ -99,13 +101,30 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
   if (measured && !measured.skipped) upsertSearchAttributes(liveAttributes(measured));
   const incident = incidentOf(spec.modelName, spec.alias, checked, measured);
   const signalled = incident && patched(signalTheController) ? await signalController(incident) : undefined;
+  const compacted = spec.compactLog && patched(compactTheLog) ? await compactLog(spec.modelName, until) : undefined;
   return {
     ...checked,
     ...(measured && { liveMetric: liveMetricOf(measured) }),
     ...(live && 'type' in live && { liveMetricError: live }),
     ...(incident && { incident }),
     ...(signalled !== undefined && { controllerSignalled: signalled }),
+    ...(compacted && 'hoursCompacted' in compacted && { compaction: compacted }),
+    ...(compacted && 'type' in compacted && { compactionError: compacted }),
   };
+}
+
+/**
+ * Versioned change (`patched`): after the checks, the run compacts the model's Parquet log (its closed hours). Before,
+ * the log only grew by parts.
+ */
+const compactTheLog = 'compact-the-log';
+
+/**
+ * Merges the log's closed hours. A failure (retries spent) is reported beside the findings, never fails the run: the
+ * drift check has already moved its watermark, and the next run compacts what this one left.
+ */
+function compactLog(modelName: string, before: string): Promise<CompactPredictionLogResult | StepFailure> {
+  return reported(monitoring.compactPredictionLog({ modelName, before }));
 }
 
 /**
@@ -124,16 +143,25 @@ async function signalController(incident: MonitoringIncident): Promise<boolean> 
   }
 }
 
+/** An activity's catalogued failure, as a run reports it beside its findings. */
+interface StepFailure {
+  type: string;
+  message: string;
+}
+
 /**
  * A live check that failed (bad labels, a source it may not read, retries spent) is reported beside the drift
  * findings instead of failing the run: the drift check has already moved its watermark, so a failed run would lose
  * what it found. Its failure stays in the run's history, with the activity's catalogued type.
  */
-async function checkLive(
-  input: CheckLiveMetricInput,
-): Promise<CheckLiveMetricResult | { type: string; message: string }> {
+function checkLive(input: CheckLiveMetricInput): Promise<CheckLiveMetricResult | StepFailure> {
+  return reported(monitoring.checkLiveMetric(input));
+}
+
+/** The step's result, or its catalogued failure (any other failure fails the run). */
+async function reported<T>(step: Promise<T>): Promise<T | StepFailure> {
   try {
-    return await monitoring.checkLiveMetric(input);
+    return await step;
   } catch (err) {
     if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) throw err;
     return { type: err.cause.type ?? 'Error', message: err.cause.message };

@@ -43,6 +43,20 @@ function behavesAsAnArtifactStore(makeStore: () => Promise<ArtifactStore>): void
     assert.deepEqual([...fs.readFileSync(local)], [1, 2, 3]);
   });
 
+  it('removes an artifact once: gone from reads and listings, a second removal reports nothing was there', async function () {
+    const kept = store.uri('predictions', 'm', 'date=2026-12-02', 'part-a.parquet');
+    const merged = store.uri('predictions', 'm', 'date=2026-12-02', 'part-b.parquet');
+    await store.write(kept, 'a');
+    await store.write(merged, 'b');
+    assert.equal(await store.remove(merged), true);
+    assert.equal(await store.exists(merged), false);
+    await expectRejects(store.read(merged), 'MLOPS_ERR_ARTIFACT_NOT_FOUND');
+    assert.deepEqual(await store.list(store.uri('predictions')), [kept]);
+    assert.equal(await store.remove(merged), false);
+    assert.equal(await store.remove(store.uri('never', 'written.json')), false);
+    await expectRejects(store.remove('file:///etc/passwd'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
+  });
+
   it('rejects keys and URIs that would escape the store root', async function () {
     expectCode(() => store.uri('..', 'secrets'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');
     expectCode(() => store.uri('datasets', '..', '..', 'x'), 'MLOPS_ERR_ARTIFACT_URI_INVALID');

@@ -10,6 +10,8 @@ import type {
   CheckLiveMetricResult,
   CheckModelDriftInput,
   CheckModelDriftResult,
+  CompactPredictionLogInput,
+  CompactPredictionLogResult,
   MonitorModelInput,
 } from '../../src/contracts/monitoring';
 import { searchAttributes } from '../../src/contracts/search-attributes';
@@ -54,14 +56,23 @@ function live(overrides: Partial<CheckLiveMetricResult> = {}): CheckLiveMetricRe
   };
 }
 
+const nothingCompacted: CompactPredictionLogResult = {
+  hoursCompacted: 0,
+  partsMerged: 0,
+  rowsWritten: 0,
+  filesRemoved: 0,
+};
+
 async function runMonitor(
   title: string,
   input: MonitorModelInput,
   result: CheckModelDriftResult,
   liveResult?: CheckLiveMetricResult | Error,
+  compaction: CompactPredictionLogResult | Error = nothingCompacted,
 ) {
   const inputs: CheckModelDriftInput[] = [];
   const liveInputs: CheckLiveMetricInput[] = [];
+  const compactInputs: CompactPredictionLogInput[] = [];
   const checkModelDrift = (i: CheckModelDriftInput) => {
     inputs.push(i);
     return Promise.resolve(result);
@@ -71,7 +82,11 @@ async function runMonitor(
     if (liveResult instanceof Error) return Promise.reject(liveResult);
     return liveResult ? Promise.resolve(liveResult) : Promise.reject(new Error('no live metric in this test'));
   };
-  return withFakeActivities(title, { checkModelDrift, checkLiveMetric }, async (taskQueue) => {
+  const compactPredictionLog = (i: CompactPredictionLogInput) => {
+    compactInputs.push(i);
+    return compaction instanceof Error ? Promise.reject(compaction) : Promise.resolve(compaction);
+  };
+  return withFakeActivities(title, { checkModelDrift, checkLiveMetric, compactPredictionLog }, async (taskQueue) => {
     const handle = await stack().client.workflow.start(monitorModel, {
       taskQueue,
       workflowId: uniqueName(title),
@@ -79,7 +94,14 @@ async function runMonitor(
     });
     const out = await handle.result();
     const described = await handle.describe();
-    return { out, inputs, liveInputs, attributes: described.typedSearchAttributes, startTime: described.startTime };
+    return {
+      out,
+      inputs,
+      liveInputs,
+      compactInputs,
+      attributes: described.typedSearchAttributes,
+      startTime: described.startTime,
+    };
   });
 }
 
@@ -193,6 +215,43 @@ describe('monitorModel (fake activities)', function () {
     assert.equal(out.liveMetricError?.type, 'MLOPS_ERR_LABELS_CONFLICT');
     assert.match(out.liveMetricError?.message ?? '', /different labels for the same prediction, 1 id\(s\): "r-7"/);
     assert.equal(attributes.get(searchAttributes.liveMetric), undefined);
+  });
+
+  it("compacts the model's log after the checks, up to the window's end, and reports what it merged", async function () {
+    const merged = { hoursCompacted: 3, partsMerged: 2160, rowsWritten: 8640, filesRemoved: 720 };
+    const until = '2026-12-01T10:00:00.000Z';
+    const { out, compactInputs } = await runMonitor(
+      this.test!.title,
+      { modelName: 'churn', until },
+      checked(),
+      undefined,
+      merged,
+    );
+    assert.deepEqual(compactInputs, [{ modelName: 'churn', before: until }]);
+    assert.deepEqual(out.compaction, merged);
+    assert.equal(out.compactionError, undefined);
+  });
+
+  it('reports a failed compaction beside the findings, which stand; compactLog: false compacts nothing', async function () {
+    const drifted = checked({ driftShare: 0.6, driftedFeatures: ['a', 'b', 'c'], datasetDrift: true });
+    const unreadable = ApplicationFailure.nonRetryable('the store refused the listing', 'MLOPS_ERR_ARTIFACT_NOT_FOUND');
+    const failed = await runMonitor(
+      `${this.test!.title} (fails)`,
+      { modelName: 'churn' },
+      drifted,
+      undefined,
+      unreadable,
+    );
+    assert.equal(failed.out.incident?.kind, 'drift');
+    assert.equal(failed.out.compaction, undefined);
+    assert.deepEqual(failed.out.compactionError, {
+      type: 'MLOPS_ERR_ARTIFACT_NOT_FOUND',
+      message: 'the store refused the listing',
+    });
+    const off = await runMonitor(`${this.test!.title} (off)`, { modelName: 'churn', compactLog: false }, drifted);
+    assert.deepEqual(off.compactInputs, []);
+    assert.equal(off.out.compaction, undefined);
+    assert.equal(off.out.incident?.kind, 'drift');
   });
 
   it('sets MlopsLiveMetric without an incident when the live metric holds, and neither when it was skipped', async function () {
