@@ -241,6 +241,8 @@ export interface CompactPredictionLogResult {
   rowsWritten: number;
   /** Files removed: parts and superseded compacted files that earlier runs replaced at least an hour before. */
   filesRemoved: number;
+  /** Hours that could not be merged (`<hour>Z: <why>`, e.g. a part that is not Parquet); left as they were. */
+  failedHours?: string[];
 }
 
 export interface MonitorModelResult extends CheckModelDriftResult {

@@ -73,7 +73,14 @@ export async function compactPredictionLog(
     const late = hour.parts.filter((p) => !known.has(path.posix.basename(p.uri)));
     const closed = Date.parse(`${hour.hour}:00:00.000Z`) + 3_600_000 + grace <= before;
     if (closed && (latest ? late.length > 0 : late.length > 1)) {
-      const written = await mergeHour(store, input.modelName, latest, merged, late, options);
+      // One hour that cannot be merged (a part that is not Parquet: every window over it fails too) must not stop the
+      // hours after it; it is named in the result and tried again by the next run.
+      const written = await mergeHour(store, input.modelName, latest, merged, late, options).catch((err: unknown) => {
+        throwIfCancelled();
+        (result.failedHours ??= []).push(`${hour.hour}:00Z: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+      if (!written) continue;
       hour.compacted.push(written);
       present.add(written.uri).add(`${written.uri}.sources.json`);
       result.hoursCompacted++;

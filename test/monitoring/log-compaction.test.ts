@@ -201,6 +201,20 @@ describe('compaction of the prediction log', function () {
     );
   });
 
+  it('names an hour it cannot merge (a part that is not Parquet) and still compacts the others', async function () {
+    const tenOClock = await idsIn(store, '10:00:00', '10:59:00');
+    const folder = store.localPath(predictionLogFolder(store, 'm', '2026-11-30'));
+    fs.writeFileSync(path.join(folder, 'part-20261130T111500000Z-20261130T111501000Z-w1-0bad.parquet'), 'not parquet');
+    const result = await compact('13:00:00');
+    assert.equal(result.hoursCompacted, 1);
+    assert.equal(result.failedHours?.length, 1);
+    assert.match(result.failedHours![0]!, /^2026-11-30T11:00Z: .*0bad\.parquet/);
+    assert.deepEqual(await idsIn(store, '10:00:00', '10:59:00'), tenOClock);
+    const read = await logPartsOf(store, { modelName: 'm', version: 1, since: at('10:00:00'), until: at('10:59:00') });
+    assert.ok(read?.some((uri) => uri.includes('/compacted-20261130T10')));
+    assert.equal((await names(store)).filter((n) => n.startsWith('compacted-20261130T11')).length, 0);
+  });
+
   it("keeps every column of a model's versions: features and outputs that differ by version read the same from the merged file", async function () {
     const mixed = new LocalArtifactStore(tempDir('log-compaction-versions'));
     const row = (t: string, version: number, features: object, output: object): PredictionRow => ({
