@@ -5,6 +5,9 @@
  * rows (`part-<first>-<last>-…`, what the server writes now), and by their first time only (as before the span was
  * kept), which a window cannot prune and so reads whole (as every window did before).
  *
+ * The same parts are also read once compacted (one file per hour, as a monitoring run leaves them), and the
+ * compaction itself is timed.
+ *
  *   npx tsx bench/log-window.ts [--parts 17280]
  *
  * Measures `comparePredictions` (the controller's activity) and the listing of the window's parts, on a local store.
@@ -17,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { LocalArtifactStore } from '../src/artifacts';
 import { predictionLogFolder } from '../src/artifacts/layout';
 import { comparePredictions } from '../src/rollout/compare-predictions';
+import { compactPredictionLog } from '../src/monitoring/log-compaction';
 import { logPartsOf } from '../src/monitoring/prediction-window';
 import type { PredictionRow } from '../src/serving/prediction-log';
 import { writeLogRows } from '../test/support/monitored-model';
@@ -68,9 +72,26 @@ async function main(): Promise<void> {
     });
     renameToFirstOnly(spanned, firstOnly);
     console.log(`${parts} parts of ${day} written in ${(writeMs / 1000).toFixed(1)} s; ${os.cpus().length} CPUs`);
+    // The same parts, compacted as a monitoring run after the day does (the parts stay until retention: not read).
+    const compacted = new LocalArtifactStore(path.join(root, 'compacted'));
+    fs.cpSync(
+      spanned.localPath(predictionLogFolder(spanned, 'm')),
+      compacted.localPath(predictionLogFolder(compacted, 'm')),
+      {
+        recursive: true,
+      },
+    );
+    const nextDay = `${new Date(start + 86_400_000 + 3_600_000).toISOString()}`;
+    const [merged, compactMs] = await timed(() =>
+      compactPredictionLog(compacted, { modelName: 'm', before: nextDay }, { now: Date.parse(nextDay) }),
+    );
+    console.log(
+      `compacted: ${merged.hoursCompacted} hours, ${merged.partsMerged} parts, ${merged.rowsWritten} rows in ${(compactMs / 1000).toFixed(1)} s`,
+    );
     const windows = [
       { name: 'canary bake, 10 min', since: `${day}T15:00:00.000Z`, until: `${day}T15:10:00.000Z` },
       { name: 'monitoring, 1 hour', since: `${day}T15:00:00.000Z`, until: `${day}T16:00:00.000Z` },
+      { name: 'live metric, 24 hours', since: `${day}T00:00:00.000Z`, until: `${day}T23:59:59.999Z` },
     ];
     console.log('| window | part names | parts read | listing ms | comparePredictions ms | rows (v1 / v2) |');
     console.log('| --- | --- | --- | --- | --- | --- |');
@@ -78,6 +99,7 @@ async function main(): Promise<void> {
       for (const [names, store] of [
         ['span (now)', spanned],
         ['first time only (before)', firstOnly],
+        ['span, hours compacted', compacted],
       ] as const) {
         const window = { modelName: 'm', version: 1, since: w.since, until: w.until };
         const [read, listMs] = await timed(() => logPartsOf(store, window));
