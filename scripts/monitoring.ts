@@ -1,7 +1,7 @@
 /**
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
  * [--muted a,b] [--threshold name=value …] [--dataset-drift-share 0.2] [--labels <uri> [--id-column request_id]
- * [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery]`: creates the model's monitoring Schedule (a `monitorModel` run per
+ * [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery] [--no-compact-log]`: creates the model's monitoring Schedule (a `monitorModel` run per
  * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model> [--alias staging]` deletes it.
  * `npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds 120] [--task-queue q]` runs
  * one check now and prints what it found (exit 0 whether or not it found drift; 1 when the run failed).
@@ -41,6 +41,7 @@ const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …] [--dataset-drift-share <share>]
       [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
+      [--no-compact-log]
   npm run monitoring -- unschedule <model> [--alias <alias>]
   npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds <s>] [--task-queue <queue>]
       runs one check now (a monitorModel run; it moves the window's start as a scheduled run does) and prints it
@@ -60,6 +61,7 @@ const options = {
   'label-column': { type: 'string' },
   'accuracy-drop': { type: 'string' },
   log: { type: 'string' },
+  'no-compact-log': { type: 'boolean' },
   'lag-seconds': { type: 'string' },
   'task-queue': { type: 'string' },
 } as const;
@@ -97,6 +99,7 @@ const flagOf: Record<string, string> = {
   'labels.labelColumn': '--label-column',
   accuracyDrop: '--accuracy-drop',
   log: '--log',
+  compactLog: '--no-compact-log',
   lagSeconds: '--lag-seconds',
 };
 
@@ -121,6 +124,7 @@ function scheduleInput(
     };
   if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
   if (values.log) input.log = values.log as MonitorModelInput['log'];
+  if (values['no-compact-log']) input.compactLog = false;
   if (values['lag-seconds'] !== undefined) input.lagSeconds = Number(values['lag-seconds']);
   // Refused here, with every bad flag listed, rather than by each scheduled run.
   parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command, options: flagOf });
@@ -286,6 +290,9 @@ async function check(
   if (result.liveMetricError)
     lines.push(`  live metric not measured: ${result.liveMetricError.message.split('\n')[0]}`);
   if (result.reportUris) lines.push(`  report: ${result.reportUris.report}`);
+  const compacted = result.compaction && compactionLine(result.compaction);
+  if (compacted) lines.push(`  log: ${compacted}`);
+  if (result.compactionError) lines.push(`  log not compacted: ${result.compactionError.message.split('\n')[0]}`);
   if (result.incident)
     lines.push(
       result.controllerSignalled
@@ -294,6 +301,16 @@ async function check(
     );
   console.log(lines.join('\n'));
   return 0;
+}
+
+/** What the run's compaction did, or undefined when it did nothing (no closed hour to merge, nothing to remove). */
+function compactionLine(c: NonNullable<MonitorModelResult['compaction']>): string | undefined {
+  const done = [
+    ...(c.hoursCompacted ? [`merged ${c.partsMerged} part(s) of ${c.hoursCompacted} closed hour(s)`] : []),
+    ...(c.filesRemoved ? [`removed ${c.filesRemoved} file(s) merged over an hour ago`] : []),
+    ...(c.failedHours?.length ? [`could not merge ${c.failedHours.join('; ')}`] : []),
+  ];
+  return done.length ? done.join('; ') : undefined;
 }
 
 function predictionLine(p: NonNullable<MonitorModelResult['predictionDrift']>): string {

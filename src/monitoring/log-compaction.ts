@@ -4,13 +4,14 @@
  * hundred thousand small files. Once an hour of the log is closed, its parts are merged into one Parquet file sorted by
  * time (`predictionLogCompacted`), which readers then read instead of them.
  *
- * Readers decide from the listing alone (`readableLogParts`, log-files.ts), so no reader ever takes a lock or a manifest:
+ * Readers decide from the listing (`readableLogParts`, log-files.ts), and take no lock:
  * - an hour is the UTC hour of a part's earliest row; only parts named with the span of their rows are compacted
  *   (older names, and names a reader cannot parse, are always read and never merged);
- * - where an hour has a compacted file, readers read its newest generation and none of the hour's parts. A compacted
- *   file appears at once (the store's writes are atomic), so a reader sees the parts or the merged file, never both;
- * - a part that lands in an hour after it was compacted (a writer far behind) is merged by the next compaction, which
- *   writes a new generation from the previous one and the late parts;
+ * - where an hour has a compacted file, readers read its newest generation instead of the parts it holds (listed in
+ *   its sidecar, read only while the hour still has parts). A compacted file appears at once (the store's writes are
+ *   atomic), so a reader sees a part or the merged file holding it, never both;
+ * - a part that lands in an hour after it was compacted (a writer far behind) is read beside the compacted file, and
+ *   merged by the next compaction, which writes a new generation from the previous one and the late parts;
  * - merged parts and superseded generations are removed only `retentionMs` after the generation that replaced them
  *   was written, so a reader that listed before the swap finishes on files that still exist.
  *
@@ -23,8 +24,8 @@ import { predictionLogCompacted, predictionLogCompactedSpan, predictionLogFolder
 import type { CompactPredictionLogInput, CompactPredictionLogResult } from '../contracts/monitoring';
 import { makeTempDir, reportProgress, throwIfCancelled } from '../step-context';
 import { literal, withDuckDb } from '../warehouse/duckdb';
-import type { SpannedFile } from './log-files';
-import { logHours } from './log-files';
+import type { CompactedSources, SpannedFile } from './log-files';
+import { compactedSources, logHours } from './log-files';
 import { withLocalParts } from './prediction-window';
 
 export interface CompactionOptions {
@@ -40,12 +41,6 @@ export interface CompactionOptions {
 
 export const defaultCompactionGraceMs = 15 * 60_000;
 export const defaultCompactionRetentionMs = 60 * 60_000;
-
-/** What a compacted file's sidecar records: the names of the parts merged into it, over all its generations. */
-interface CompactedSources {
-  sources: string[];
-  rows: number;
-}
 
 /** Compacts the closed hours of a model's log, and removes what earlier compactions replaced once retention passed. */
 export async function compactPredictionLog(
@@ -66,7 +61,7 @@ export async function compactPredictionLog(
   for (const hour of [...hours.values()].sort((a, b) => a.hour.localeCompare(b.hour))) {
     throwIfCancelled();
     const latest = hour.compacted.at(-1);
-    const merged = latest ? await sourcesOf(store, latest.uri, present) : { sources: [], rows: 0 };
+    const merged = latest ? await compactedSources(store, latest.uri, present) : { sources: [], rows: 0 };
     // A generation whose sidecar is gone cannot say which parts it holds: the hour is left as it is.
     if (!merged) continue;
     const known = new Set(merged.sources);
@@ -99,7 +94,8 @@ export async function compactPredictionLog(
     }
     const oldest = settled.at(-1);
     if (oldest) {
-      const inIt = oldest === latest ? known : new Set((await sourcesOf(store, oldest.uri, present))?.sources ?? []);
+      const inIt =
+        oldest === latest ? known : new Set((await compactedSources(store, oldest.uri, present))?.sources ?? []);
       for (const p of hour.parts) if (inIt.has(path.posix.basename(p.uri))) await remove(p.uri);
     }
   }
@@ -110,23 +106,6 @@ export async function compactPredictionLog(
     if (parquet && span && !present.has(parquet) && span.generation <= options.now - retention) await remove(uri);
   }
   return result;
-}
-
-/** The sidecar of a compacted file, or undefined when it is missing or not one the compaction wrote. */
-async function sourcesOf(
-  store: ArtifactStore,
-  parquet: string,
-  present: Set<string>,
-): Promise<CompactedSources | undefined> {
-  const uri = `${parquet}.sources.json`;
-  if (!present.has(uri)) return undefined;
-  try {
-    const value = JSON.parse((await store.read(uri)).toString('utf8')) as Partial<CompactedSources>;
-    if (!Array.isArray(value.sources) || !value.sources.every((s) => typeof s === 'string')) return undefined;
-    return { sources: value.sources, rows: typeof value.rows === 'number' ? value.rows : 0 };
-  } catch {
-    return undefined;
-  }
 }
 
 /**

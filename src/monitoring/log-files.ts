@@ -1,7 +1,10 @@
 /**
  * The prediction log's files by what their names say: the span of their rows, and for a compacted file its
- * generation. Which files a window reads is decided from a listing alone (compaction: log-compaction.ts).
+ * generation. Which files a window reads is decided from a listing, and for an hour that has both a compacted file and
+ * parts, from the compacted file's sidecar (compaction: log-compaction.ts).
  */
+import path from 'node:path';
+import type { ArtifactStore } from '../artifacts';
 import { predictionLogCompactedSpan, predictionLogPartSpan } from '../artifacts/layout';
 
 /** A file of the log whose name gives the span of its rows (epoch milliseconds). */
@@ -50,13 +53,63 @@ export function logHours(uris: string[]): { hours: Map<string, LogHour>; unspann
   return { hours, unspanned };
 }
 
+/** What a compacted file's sidecar records: the names of the parts merged into it, over all its generations. */
+export interface CompactedSources {
+  sources: string[];
+  rows: number;
+}
+
 /**
- * The files a reader reads for rows in (since, until]: per hour, its newest compacted generation when it has one, else
- * its parts, each only when its span meets the window; and every part no hour claims.
+ * The sidecar of a compacted file, or undefined when it is missing (not in `present`, when given) or not one the
+ * compaction wrote.
  */
-export function readableLogParts(uris: string[], since: number, until: number): string[] {
+export async function compactedSources(
+  store: ArtifactStore,
+  parquet: string,
+  present?: Set<string>,
+): Promise<CompactedSources | undefined> {
+  const uri = `${parquet}.sources.json`;
+  if (present && !present.has(uri)) return undefined;
+  try {
+    const value = JSON.parse((await store.read(uri)).toString('utf8')) as Partial<CompactedSources>;
+    if (!Array.isArray(value.sources) || !value.sources.every((s) => typeof s === 'string')) return undefined;
+    return { sources: value.sources, rows: typeof value.rows === 'number' ? value.rows : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The files a reader reads for rows in (since, until], each only when its span meets the window: per hour, its newest
+ * compacted generation when it has one, and of its parts those that generation does not hold (its sidecar says which;
+ * read only for an hour whose parts meet the window; without a readable sidecar none of the parts); the parts of an
+ * hour without one; and every part no hour claims.
+ */
+export async function readableLogParts(
+  store: ArtifactStore,
+  uris: string[],
+  since: number,
+  until: number,
+): Promise<string[]> {
   const { hours, unspanned } = logHours(uris);
   const meets = (f: SpannedFile) => f.first <= until && f.last > since;
-  const files = [...hours.values()].flatMap((h) => (h.compacted.length ? [h.compacted.at(-1)!] : h.parts));
-  return [...files.filter(meets).map((f) => f.uri), ...unspanned].sort();
+  const perHour = await Promise.all(
+    [...hours.values()].map(async (h): Promise<SpannedFile[]> => {
+      const newest = h.compacted.at(-1);
+      const parts = h.parts.filter(meets);
+      if (!newest) return parts;
+      if (parts.length === 0) return [newest];
+      const held = new Set((await compactedSources(store, newest.uri))?.sources ?? parts.map(baseName));
+      return [newest, ...parts.filter((p) => !held.has(baseName(p)))];
+    }),
+  );
+  return [
+    ...perHour
+      .flat()
+      .filter(meets)
+      .map((f) => f.uri),
+    ...unspanned,
+  ].sort();
 }
+
+const baseName = (f: SpannedFile) => path.posix.basename(f.uri);

@@ -28,7 +28,7 @@ export interface LogWindow {
  * day partitions the window touches are listed (the whole log when it has no start, or spans more than a year), and a
  * file whose name gives the span of its rows is skipped when that span lies outside (since, until]: a bake of ten
  * minutes reads its ten minutes of parts, not its day's thousands. A compacted hour is read from its compacted file
- * instead of its parts (`readableLogParts`, log-files.ts).
+ * instead of the parts it holds (`readableLogParts`, log-files.ts).
  */
 export async function logPartsOf(store: ArtifactStore, w: LogWindow): Promise<string[] | undefined> {
   const parquet = (uris: string[]) => uris.filter((u) => u.endsWith('.parquet'));
@@ -48,7 +48,7 @@ export async function logPartsOf(store: ArtifactStore, w: LogWindow): Promise<st
     const whole = byDay ? await store.list(predictionLogFolder(store, w.modelName)) : listed;
     return parquet(whole).length === 0 ? undefined : [];
   }
-  return readableLogParts(inDays, w.since ? Date.parse(w.since) : -Infinity, Date.parse(w.until));
+  return readableLogParts(store, inDays, w.since ? Date.parse(w.since) : -Infinity, Date.parse(w.until));
 }
 
 /** Day partitions listed one by one at most; a longer window lists the whole log once. */

@@ -5,7 +5,13 @@ import { monitoringScheduleId } from '../../src/contracts/monitoring';
 import { readmeBlock, runReadmeLine, scheduleEssentials as essentials } from '../support/readme';
 import { registryWith } from '../support/listed-registry';
 import { npmScript, npmScriptWith } from '../support/models-script';
-import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import {
+  churnInstances,
+  monitoredChurn,
+  predictionRows,
+  writeLogRows,
+  writePredictionLog,
+} from '../support/monitored-model';
 import { repoRoot, stack, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
 
@@ -81,6 +87,20 @@ describe('the monitoring schedule commands in the README', function () {
       /\nNote: the schedule's input is replaced whole; these settings of the previous one were not given again and are gone: thresholds \{"tenure_months":0\.2,"prediction":0\.3\}\. Give them again to keep them\./,
     );
     assert.doesNotMatch(again.stdout, /gone: .*muted/);
+    const uncompacted = await npmScript(
+      'monitoring',
+      'schedule',
+      model,
+      '--cron',
+      '*/5 * * * *',
+      '--muted',
+      'region',
+      '--no-compact-log',
+    );
+    assert.equal(uncompacted.code, 0, uncompacted.stderr);
+    assert.doesNotMatch(uncompacted.stdout, /gone:/);
+    const [off] = (await handle.describe()).action.args as [Record<string, unknown>];
+    assert.equal(off.compactLog, false);
 
     const unknown = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *', '--mute', 'region');
     assert.equal(unknown.code, 2);
@@ -212,6 +232,19 @@ describe('the monitoring schedule commands in the README', function () {
       tenMinutesAgo,
       churnInstances({ rows: 2000, seed: 23, drift }),
     );
+    // Two parts of a retired version in an hour that closed well before the check: the run merges them.
+    const closedHour = Math.floor((Date.now() - 2 * 3_600_000) / 3_600_000) * 3_600_000;
+    for (const minute of [0, 1])
+      await writeLogRows(
+        churn.store,
+        model,
+        predictionRows(
+          model,
+          version + 1,
+          new Date(closedHour + minute * 60_000).toISOString(),
+          churnInstances({ rows: 5, seed: minute }),
+        ),
+      );
     await withWorkers({ config: testConfig(), title: this.test!.title, store: churn.store }, async (queues) => {
       const env = { MLOPS_ARTIFACT_ROOT: churn.store.root };
       const checked = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', queues.pipeline);
@@ -229,6 +262,7 @@ describe('the monitoring schedule commands in the README', function () {
         rest.includes(`  incident (drift): no controller runs for ${model}; it is in the run's result only`),
         checked.stdout,
       );
+      assert.ok(rest.includes('  log: merged 2 part(s) of 1 closed hour(s)'), checked.stdout);
       // The check moved the window's start, as a scheduled run does: a second check finds no new rows.
       const again = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', queues.pipeline);
       assert.equal(again.code, 0, again.stderr);
