@@ -210,7 +210,7 @@ describe('compaction of the prediction log', function () {
     const result = await compact('13:00:00');
     assert.equal(result.hoursCompacted, 1);
     assert.equal(result.failedHours?.length, 1);
-    assert.match(result.failedHours![0]!, /^2026-11-30T11:00Z: .*0bad\.parquet/);
+    assert.match(result.failedHours[0]!, /^2026-11-30T11:00Z: .*0bad\.parquet/);
     assert.deepEqual(await idsIn(store, '10:00:00', '10:59:00'), tenOClock);
     const read = await logPartsOf(store, { modelName: 'm', version: 1, since: at('10:00:00'), until: at('10:59:00') });
     assert.ok(read?.some((uri) => uri.includes('/compacted-20261130T10')));
