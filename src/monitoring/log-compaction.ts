@@ -60,6 +60,9 @@ export async function compactPredictionLog(
   };
   for (const hour of [...hours.values()].sort((a, b) => a.hour.localeCompare(b.hour))) {
     throwIfCancelled();
+    // Compacted, its parts removed and no older generation left: the state of every hour but the last few. Nothing is
+    // read for it, so a run costs a listing however long the log is.
+    if (hour.parts.length === 0 && hour.compacted.length <= 1) continue;
     const latest = hour.compacted.at(-1);
     const merged = latest ? await compactedSources(store, latest.uri, present) : { sources: [], rows: 0 };
     // A generation whose sidecar is gone cannot say which parts it holds: the hour is left as it is.
@@ -72,7 +75,8 @@ export async function compactPredictionLog(
       // hours after it; it is named in the result and tried again by the next run.
       const written = await mergeHour(store, input.modelName, latest, merged, late, options).catch((err: unknown) => {
         throwIfCancelled();
-        (result.failedHours ??= []).push(`${hour.hour}:00Z: ${err instanceof Error ? err.message : String(err)}`);
+        const why = err instanceof Error ? err.message : String(err);
+        (result.failedHours ??= []).push(`${hour.hour}:00Z: ${why.length > 300 ? `${why.slice(0, 300)}…` : why}`);
         return undefined;
       });
       if (!written) continue;
@@ -92,10 +96,12 @@ export async function compactPredictionLog(
         await remove(c.uri);
       }
     }
-    const oldest = settled.at(-1);
-    if (oldest) {
+    const newestSettled = settled.at(-1);
+    if (newestSettled && hour.parts.length > 0) {
       const inIt =
-        oldest === latest ? known : new Set((await compactedSources(store, oldest.uri, present))?.sources ?? []);
+        newestSettled === latest
+          ? known
+          : new Set((await compactedSources(store, newestSettled.uri, present))?.sources ?? []);
       for (const p of hour.parts) if (inIt.has(path.posix.basename(p.uri))) await remove(p.uri);
     }
   }

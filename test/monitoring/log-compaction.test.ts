@@ -81,8 +81,17 @@ async function writeDay(store: ArtifactStore): Promise<void> {
   await part(store, '12:10:00');
 }
 
+/** A store that counts the artifacts read (a sidecar is read through `read`). */
+class ReadCountingStore extends LocalArtifactStore {
+  reads = 0;
+  override read(uri: string): Promise<Buffer> {
+    this.reads++;
+    return super.read(uri);
+  }
+}
+
 describe('compaction of the prediction log', function () {
-  let store: LocalArtifactStore;
+  let store: ReadCountingStore;
   let before: string[][];
   let firstOnly: string;
   const compact = (now: string, retentionMs?: number) =>
@@ -93,7 +102,7 @@ describe('compaction of the prediction log', function () {
     );
 
   beforeEach(async function () {
-    store = new LocalArtifactStore(tempDir('log-compaction'));
+    store = new ReadCountingStore(tempDir('log-compaction'));
     await writeDay(store);
     // A part named before the span was kept: never merged, always read.
     await part(store, '10:30:00');
@@ -172,6 +181,11 @@ describe('compaction of the prediction log', function () {
       '10:xx in its second generation, 11:xx in its first',
     );
     assert.equal(left.filter((n) => n.endsWith('.sources.json')).length, 2);
+    // Every hour settled: a later run reads nothing but the listing, and readers read no sidecar.
+    store.reads = 0;
+    assert.deepEqual(await compact('16:00:00'), { hoursCompacted: 0, partsMerged: 0, rowsWritten: 0, filesRemoved: 0 });
+    assert.deepEqual(await readAll(store), withLate);
+    assert.equal(store.reads, 0);
     assert.deepEqual(
       left.filter((n) => n.startsWith('part-')).map((n) => n.slice(0, 'part-20261130T120000000Z'.length)),
       ['part-20261130T103000000Z', 'part-20261130T120000000Z', 'part-20261130T121000000Z'],
