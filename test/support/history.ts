@@ -1,4 +1,5 @@
 /** Reading workflow histories in tests: the recorded ones under test/fixtures/histories and fetched ones alike. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
@@ -6,7 +7,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { InjectedSinks, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import type { ActivityOrderSinks } from './activity-order-interceptor';
-import { repoRoot } from './stack';
+import { repoRoot, stack } from './stack';
 
 export const historiesDir = path.join(repoRoot, 'test', 'fixtures', 'histories');
 
@@ -73,4 +74,26 @@ export async function replayedActivityOrder(
   };
   await Worker.runReplayHistory({ workflowBundle, sinks }, history, 'activity-order');
   return lines;
+}
+
+/**
+ * Writes a finished workflow's history as `temporal workflow show -o json` prints it to
+ * `test/fixtures/histories/<folder>/<name>.json`, for replay tests.
+ */
+export function recordHistory(workflowId: string, folder: string, name: string): void {
+  const { cliPath, server } = stack();
+  const json = execFileSync(cliPath, [
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--output',
+    'json',
+    '--address',
+    server.address,
+    '--namespace',
+    server.namespace,
+  ]);
+  fs.mkdirSync(path.join(historiesDir, folder), { recursive: true });
+  fs.writeFileSync(path.join(historiesDir, folder, `${name}.json`), json);
 }

@@ -19,6 +19,7 @@ import { mlopsError } from '../../src/errors';
 import { monitorModel } from '../../src/workflows';
 import { assertWorkflowFailed } from '../support/assert-workflow';
 import { withFakeActivities } from '../support/fake-activities';
+import { recordHistory } from '../support/history';
 import { stack, uniqueName } from '../support/stack';
 
 function checked(overrides: Partial<CheckModelDriftResult> = {}): CheckModelDriftResult {
@@ -69,6 +70,7 @@ async function runMonitor(
   result: CheckModelDriftResult,
   liveResult?: CheckLiveMetricResult | Error,
   compaction: CompactPredictionLogResult | Error = nothingCompacted,
+  recordAs?: string,
 ) {
   const inputs: CheckModelDriftInput[] = [];
   const liveInputs: CheckLiveMetricInput[] = [];
@@ -94,6 +96,8 @@ async function runMonitor(
     });
     const out = await handle.result();
     const described = await handle.describe();
+    // RECORD_MONITOR_HISTORIES=1 writes the history replayed by test/workflows/monitor-replay.test.ts.
+    if (recordAs && process.env.RECORD_MONITOR_HISTORIES) recordHistory(handle.workflowId, 'monitor', recordAs);
     return {
       out,
       inputs,
@@ -108,7 +112,14 @@ async function runMonitor(
 describe('monitorModel (fake activities)', function () {
   it('returns an incident naming the drifted features and sets the drift search attributes', async function () {
     const drifted = checked({ driftShare: 0.6, driftedFeatures: ['a', 'b', 'c'], datasetDrift: true });
-    const { out, inputs, attributes } = await runMonitor(this.test!.title, { modelName: 'churn' }, drifted);
+    const { out, inputs, attributes } = await runMonitor(
+      this.test!.title,
+      { modelName: 'churn' },
+      drifted,
+      undefined,
+      undefined,
+      'drift-incident',
+    );
     assert.deepEqual(out.incident, {
       kind: 'drift',
       modelName: 'churn',
@@ -139,7 +150,14 @@ describe('monitorModel (fake activities)', function () {
       accuracyDrop: 0.1,
       log: 'bigquery',
     };
-    const { out, inputs, liveInputs, attributes } = await runMonitor(this.test!.title, input, checked(), live());
+    const { out, inputs, liveInputs, attributes } = await runMonitor(
+      this.test!.title,
+      input,
+      checked(),
+      live(),
+      undefined,
+      'accuracy-incident',
+    );
     assert.equal(inputs[0]!.log, 'bigquery', 'the drift window is counted on the BigQuery log table');
     assert.deepEqual(liveInputs[0], {
       modelName: 'churn',
@@ -209,6 +227,8 @@ describe('monitorModel (fake activities)', function () {
       { modelName: 'churn', labels: { uri: 'labels.csv' } },
       drifted,
       conflict,
+      undefined,
+      'live-check-failed',
     );
     assert.equal(out.incident?.kind, 'drift');
     assert.equal(out.liveMetric, undefined);
@@ -226,6 +246,7 @@ describe('monitorModel (fake activities)', function () {
       checked(),
       undefined,
       merged,
+      'log-compacted',
     );
     assert.deepEqual(compactInputs, [{ modelName: 'churn', before: until }]);
     assert.deepEqual(out.compaction, merged);
@@ -241,6 +262,7 @@ describe('monitorModel (fake activities)', function () {
       drifted,
       undefined,
       unreadable,
+      'compaction-failed',
     );
     assert.equal(failed.out.incident?.kind, 'drift');
     assert.equal(failed.out.compaction, undefined);
