@@ -8,7 +8,6 @@
  * test/fixtures/histories/controller/ (replayed by test/workflows/controller-replay.test.ts).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -27,6 +26,7 @@ import { readVersion } from '../../src/registry/model-registry';
 import { listDeploymentHistory } from '../../src/rollout/deployment-history';
 import { modelController, trainingPipeline } from '../../src/workflows';
 import { approveUpdate, deployUpdate, incidentSignal, retrainUpdate } from '../../src/workflows/definitions';
+import { historyJsonOf } from '../support/history';
 import type { Controller, ModelServer } from '../support/closed-loop';
 import {
   startModelServer,
@@ -109,29 +109,10 @@ async function assertServes(server: ModelServer, traffic: Traffic, stable: numbe
   }
 }
 
-/** The controller's history in the Temporal CLI's JSON form (what the Web UI downloads and replay reads). */
-function historyJson(handle: Controller, runId?: string): Buffer {
-  const { cliPath, server } = stack();
-  const run = runId ? ['--run-id', runId] : [];
-  return execFileSync(cliPath, [
-    'workflow',
-    'show',
-    '--workflow-id',
-    handle.workflowId,
-    ...run,
-    '--output',
-    'json',
-    '--address',
-    server.address,
-    '--namespace',
-    server.namespace,
-  ]);
-}
-
 /** Replays the named runs' live histories against the current code; with RECORD_CONTROLLER_HISTORIES, records them. */
 async function replayAndRecord(handle: Controller, runs: { name: string; runId?: string }[]): Promise<void> {
   for (const { name, runId } of runs) {
-    const json = historyJson(handle, runId);
+    const json = historyJsonOf(handle.workflowId, runId);
     await Worker.runReplayHistory({ workflowBundle: stack().workflowBundle }, JSON.parse(json.toString('utf8')));
     if (process.env.RECORD_CONTROLLER_HISTORIES) {
       fs.mkdirSync(recordDir, { recursive: true });

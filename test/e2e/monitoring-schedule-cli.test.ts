@@ -87,16 +87,8 @@ describe('the monitoring schedule commands in the README', function () {
       /\nNote: the schedule's input is replaced whole; these settings of the previous one were not given again and are gone: thresholds \{"tenure_months":0\.2,"prediction":0\.3\}\. Give them again to keep them\./,
     );
     assert.doesNotMatch(again.stdout, /gone: .*muted/);
-    const uncompacted = await npmScript(
-      'monitoring',
-      'schedule',
-      model,
-      '--cron',
-      '*/5 * * * *',
-      '--muted',
-      'region',
-      '--no-compact-log',
-    );
+    const everyFive = ['schedule', model, '--cron', '*/5 * * * *'];
+    const uncompacted = await npmScript('monitoring', ...everyFive, '--muted', 'region', '--no-compact-log');
     assert.equal(uncompacted.code, 0, uncompacted.stderr);
     assert.doesNotMatch(uncompacted.stdout, /gone:/);
     const [off] = (await handle.describe()).action.args as [Record<string, unknown>];

@@ -7,7 +7,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { InjectedSinks, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import type { ActivityOrderSinks } from './activity-order-interceptor';
-import { repoRoot, stack } from './stack';
+import { cliServerFlags, repoRoot, stack } from './stack';
 
 export const historiesDir = path.join(repoRoot, 'test', 'fixtures', 'histories');
 
@@ -76,24 +76,15 @@ export async function replayedActivityOrder(
   return lines;
 }
 
-/**
- * Writes a finished workflow's history as `temporal workflow show -o json` prints it to
- * `test/fixtures/histories/<folder>/<name>.json`, for replay tests.
- */
+/** A workflow's history as `temporal workflow show -o json` prints it (the latest run, or `runId`'s). */
+export function historyJsonOf(workflowId: string, runId?: string): Buffer {
+  const run = runId ? ['--run-id', runId] : [];
+  const flags = ['--workflow-id', workflowId, ...run, '--output', 'json', ...cliServerFlags()];
+  return execFileSync(stack().cliPath, ['workflow', 'show', ...flags]);
+}
+
+/** Writes a finished workflow's history to `test/fixtures/histories/<folder>/<name>.json`, for replay tests. */
 export function recordHistory(workflowId: string, folder: string, name: string): void {
-  const { cliPath, server } = stack();
-  const json = execFileSync(cliPath, [
-    'workflow',
-    'show',
-    '--workflow-id',
-    workflowId,
-    '--output',
-    'json',
-    '--address',
-    server.address,
-    '--namespace',
-    server.namespace,
-  ]);
   fs.mkdirSync(path.join(historiesDir, folder), { recursive: true });
-  fs.writeFileSync(path.join(historiesDir, folder, `${name}.json`), json);
+  fs.writeFileSync(path.join(historiesDir, folder, `${name}.json`), historyJsonOf(workflowId));
 }

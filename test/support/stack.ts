@@ -34,6 +34,12 @@ export function stack(): TestStack {
 }
 
 /** A fresh folder under the run's temp root. */
+/** The flags that point the Temporal CLI at the test stack's server. */
+export function cliServerFlags(): string[] {
+  const { server } = stack();
+  return ['--address', server.address, '--namespace', server.namespace];
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(current?.tmpRoot ?? os.tmpdir(), `${prefix}-`));
 }

@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { stack } from './stack';
+import { cliServerFlags, stack } from './stack';
 
 const run = promisify(execFile);
 
 /** Workflow ids that `temporal workflow list --query <query>` prints, as a user would run it. */
 export async function listWithCli(query: string): Promise<string[]> {
-  const { server, cliPath } = stack();
-  const { stdout } = await run(cliPath, [
-    'workflow',
-    'list',
-    '--query',
-    query,
-    '--output',
-    'json',
-    '--address',
-    server.address,
-    '--namespace',
-    server.namespace,
-  ]);
+  const flags = ['--query', query, '--output', 'json', ...cliServerFlags()];
+  const { stdout } = await run(stack().cliPath, ['workflow', 'list', ...flags]);
   return [...stdout.matchAll(/"workflowId":\s*"([^"]+)"/g)].map((m) => m[1]!);
 }
 
