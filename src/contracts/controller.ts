@@ -157,6 +157,17 @@ export const controllerInputSchema = z
     retrainOn: z.array(z.enum(['drift', 'accuracy'])).default(['drift', 'accuracy']),
     /** Features whose drift alone never starts a retrain. */
     muted: z.array(z.string().min(1)).default([]),
+    /**
+     * After a retrain the gate rejected, incidents about the same stable version are held (recorded, not retrained
+     * for) this long: retrained on data that has not changed, the model would be rejected again at every monitoring
+     * run. A retrain asked by hand or by the retrain schedule is not held. 0 turns holding off. @default 1 day
+     */
+    retrainCooldownSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(24 * 3600),
     /** Entries of recent history kept in the state (older ones stay in the workflow histories). */
     historyLimit: z.number().int().min(1).max(1000).default(100),
     /** Continue as new after this many history events even if the server has not suggested it (tests force it low). */
@@ -179,6 +190,7 @@ export type ControllerEventKind =
   | 'incident'
   | 'incident-folded'
   | 'incident-ignored'
+  | 'incident-held'
   | 'retrain-started'
   | 'retrain-finished'
   | 'gate-failed'
@@ -264,6 +276,11 @@ export interface ControllerState {
   /** Retrain attempts started so far; the next one is attempts + 1. */
   attempts: number;
   lastRetrain?: RetrainOutcome;
+  /**
+   * Incidents about `version` are held until `until` (`retrainCooldownSeconds`) because the retrain for its incidents
+   * was rejected by the gate (`reason`); `held` counts them. Cleared by a retrain that registers a version.
+   */
+  holding?: { version: number; until: string; reason: string; held: number };
   pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
   /** Notifications not sent yet. */
   outbox: NotifyInput[];
@@ -346,6 +363,7 @@ export interface CanaryVerdict {
 
 export type NotificationEvent =
   | 'incident'
+  | 'incident-held'
   | 'retrain-started'
   | 'gate-failed'
   | 'retrain-failed'

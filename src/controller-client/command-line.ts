@@ -48,7 +48,7 @@ const thresholdUsage =
 export const usage = `Usage: npm run models -- <command> <model> [arguments] [options]
   start <model> --training <training-input.json> [--servers <url,url>|none] [--alias <alias>] [--approval]
         [--approval-timeout <s>] [--on-timeout approve|reject] [--retrain-on drift,accuracy] [--muted <feature,feature>]
-        ${thresholdUsage} [--task-queue <queue>]
+        [--retrain-cooldown <s>] ${thresholdUsage} [--task-queue <queue>]
   status <model> [--json]               the controller's state
   history <model> [--json]              its recent events
   deploy <model> <version> [--direct]   canary rollout (or straight to stable with --direct)
@@ -69,7 +69,16 @@ server's base URL, like http://127.0.0.1:8080 (with a path if a proxy serves it 
 fragment or credentials.
 Updates print the controller's answer; --json prints the whole answer (message and state).`;
 
-const startOptions = ['training', 'servers', 'alias', 'approval', 'approval-timeout', 'on-timeout', 'retrain-on'];
+const startOptions = [
+  'training',
+  'servers',
+  'alias',
+  'approval',
+  'approval-timeout',
+  'on-timeout',
+  'retrain-on',
+  'retrain-cooldown',
+];
 /** Positional arguments after the model, and the options each command takes. */
 const grammar: Record<string, { args: string[]; options: string[] }> = {
   start: { args: [], options: [...startOptions, 'muted', 'task-queue', ...Object.keys(thresholdFlags)] },

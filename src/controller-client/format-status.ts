@@ -11,7 +11,7 @@ export function formatStatus(state: ControllerState, workflowId: string): string
     row('last retrain', lastRetrainLine(state)),
     row('approval', approvalLine(state)),
     row('rolled back', rolledBackLine(state)),
-    row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}`),
+    row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}${heldText(state)}`),
     row('thresholds', thresholdsLine(state)),
     row('servers', serversLine(state)),
     row('muted', state.muted.length ? state.muted.join(', ') : 'none'),
@@ -55,6 +55,12 @@ function retrainLine({ retrain, requestedRetrain }: ControllerState): string {
   if (!retrain) return requestedRetrain ? `queued (${requestedRetrain.reason})` : 'none running';
   const folded = retrain.folded ? `, ${retrain.folded} more request(s) folded into it` : '';
   return `${retrain.workflowId} since ${retrain.startedAt} (${retrain.reason}${folded})`;
+}
+
+/** The hold on incidents after a rejected retrain, while it lasts (a person reading the status may retrain by hand). */
+function heldText({ holding }: ControllerState): string {
+  if (!holding || Date.parse(holding.until) <= Date.now()) return '';
+  return `; those about v${holding.version} held until ${holding.until} (${holding.held} so far): the last retrain was rejected`;
 }
 
 function lastRetrainLine({ lastRetrain }: ControllerState): string {

@@ -22,7 +22,16 @@ export const thresholdFlags = {
   'max-prediction-drift': 'maxPredictionDrift',
 } as const satisfies Record<string, keyof CanaryThresholds>;
 
-const textOptions = ['training', 'servers', 'alias', 'approval-timeout', 'on-timeout', 'retrain-on', 'muted'] as const;
+const textOptions = [
+  'training',
+  'servers',
+  'alias',
+  'approval-timeout',
+  'on-timeout',
+  'retrain-on',
+  'retrain-cooldown',
+  'muted',
+] as const;
 const stringOptions = [...textOptions, 'task-queue', 'reason', 'cron'] as const;
 const booleanOptions = ['approval', 'json', 'direct'] as const;
 const optionOf =
@@ -147,6 +156,8 @@ export function controllerInputFrom(modelName: string, values: OptionValues): Co
     servers: values.servers === undefined ? undefined : serverUrlsFrom(values.servers),
     retrainOn: listOption(values, 'retrain-on'),
     muted: listOption(values, 'muted'),
+    // Given at all, it is checked: an empty or non-numeric value is a number the schema refuses (NaN).
+    retrainCooldownSeconds: values['retrain-cooldown'] === undefined ? undefined : Number(values['retrain-cooldown']),
     canary: Object.keys(canary).length ? canary : undefined,
     approval: Object.keys(approval).length ? approval : undefined,
   });
@@ -164,6 +175,7 @@ const startOptionOf: Record<string, string> = {
   alias: '--alias',
   servers: '--servers',
   retrainOn: '--retrain-on',
+  retrainCooldownSeconds: '--retrain-cooldown',
   muted: '--muted',
   approval: '--approval',
   'approval.timeoutSeconds': '--approval-timeout',

@@ -96,6 +96,7 @@ export function unreadOptionsNote({ input }: StartRequest): string | undefined {
     ['--approval-timeout', input.approval?.timeoutSeconds],
     ['--on-timeout', input.approval?.onTimeout],
     ['--retrain-on', input.retrainOn],
+    ['--retrain-cooldown', input.retrainCooldownSeconds],
   ].flatMap(([option, value]) => (value === undefined ? [] : [option as string]));
   if (!given.length) return undefined;
   const list = given.length === 1 ? `${given[0]} is` : `${given.slice(0, -1).join(', ')} and ${given.at(-1)} are`;

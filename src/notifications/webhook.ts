@@ -32,6 +32,7 @@ const titles: Partial<Record<string, string>> = {
   promoted: 'Promoted',
   'rolled-back': 'Rolled back',
   'rollout-skipped': 'Not rolled out',
+  'incident-held': 'Incidents held',
 };
 
 export function webhookMessage(input: NotifyInput): WebhookMessage {

@@ -140,6 +140,32 @@ export function incidentElsewhere(state: ControllerState, incident: MonitoringIn
   return `v${incident.version} no longer serves "${state.alias}"; ${serving}`;
 }
 
+/**
+ * What holds incidents about the stable version after the gate rejected the retrain that answered them: until
+ * `retrainCooldownSeconds` after `now`; undefined with the cool-down off or no version served.
+ */
+export function holdAfter(
+  state: ControllerState,
+  spec: ControllerSpec,
+  reason: string,
+  now: number,
+): ControllerState['holding'] {
+  if (spec.retrainCooldownSeconds === 0 || state.stable === undefined) return undefined;
+  const until = new Date(now + spec.retrainCooldownSeconds * 1000).toISOString();
+  return { version: state.stable, until, reason, held: 0 };
+}
+
+/** The hold an incident falls under: about the held version, before the hold ends, and no retrain already under way. */
+export function heldBy(
+  state: ControllerState,
+  incident: MonitoringIncident,
+  now: number,
+): NonNullable<ControllerState['holding']> | undefined {
+  const holding = state.holding;
+  if (!holding || incident.version !== holding.version || now >= Date.parse(holding.until)) return undefined;
+  return state.retrain || state.requestedRetrain ? undefined : holding;
+}
+
 export function describeIncident(incident: MonitoringIncident): string {
   const where = incident.alias === undefined || incident.alias === 'production' ? '' : ` (alias ${incident.alias})`;
   return `${incident.kind} on v${incident.version}${where}: ${incident.reason}`;

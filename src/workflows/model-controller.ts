@@ -70,6 +70,8 @@ import {
 import {
   canContinueAsNew,
   describeIncident,
+  heldBy,
+  holdAfter,
   finishRetrain,
   forgetRolledBack,
   incidentEffect,
@@ -126,6 +128,13 @@ const latencyIncreaseFloor = 'latency-increase-floor';
  * recorded and ignored. Before, it started a retrain like any other (a staging monitor retrained production).
  */
 const ignoreIncidentsElsewhere = 'ignore-incidents-elsewhere';
+
+/**
+ * Versioned change (`patched`): after a retrain the gate rejected, incidents about the same stable version are held
+ * for `retrainCooldownSeconds` (recorded; one webhook message). Before, each one retrained again: a drift that persists
+ * on data that has not changed made the same rejected model, and three messages, at every monitoring run.
+ */
+const holdIncidentsAfterRejection = 'hold-incidents-after-rejection';
 
 /**
  * Versioned change (`patched`): a canary's verdict also compares its refusals (4xx) with the stable version's, so a
@@ -441,6 +450,18 @@ class Controller {
     const elsewhere = incidentElsewhere(this.state, incident);
     if (elsewhere && patched(ignoreIncidentsElsewhere))
       return this.record('incident-ignored', `${text} (${elsewhere})`);
+    const holding = heldBy(this.state, incident, Date.now());
+    if (holding && patched(holdIncidentsAfterRejection)) {
+      if (holding.held++ === 0)
+        this.notify(
+          'incident-held',
+          `Incidents on ${this.spec.modelName} v${holding.version} are held until ${holding.until}: the retrain for ` +
+            `them was rejected by the gate (${holding.reason}), and the same data would make the same model. Retrain ` +
+            `by hand (npm run models -- retrain ${this.spec.modelName}) once the training data has changed.`,
+          holding.version,
+        );
+      return this.record('incident-held', `${text} (held until ${holding.until}: the last retrain was rejected)`);
+    }
     this.state.openIncidents.push(incident);
     if (effect === 'folded' && !patched(quietFoldedIncidents))
       this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
@@ -524,9 +545,11 @@ class Controller {
     if (outcome.outcome === 'failed')
       return this.notify('retrain-failed', `Retraining ${name} failed: ${outcome.reason}`);
     if (outcome.outcome === 'rejected' || outcome.version === undefined) {
+      s.holding = holdAfter(s, this.spec, outcome.reason, Date.now());
       this.record('gate-failed', outcome.reason);
       return this.notify('gate-failed', `The retrained ${name} did not pass the gate: ${outcome.reason}`);
     }
+    s.holding = undefined;
     if (patched(skipRolledBackModels)) {
       s.retrained = { version: outcome.version, reason: outcome.reason };
       return;

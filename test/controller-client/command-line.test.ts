@@ -83,6 +83,7 @@ describe('the npm run models command line', function () {
     });
     const argv = ['start', 'churn', '--training', file, '--servers', 'http://a:8080, http://b:8080'];
     argv.push('--approval', '--approval-timeout', '60', '--on-timeout', 'approve', '--retrain-on', 'drift');
+    argv.push('--retrain-cooldown', '3600');
     argv.push('--muted', 'region,senior', '--weight', '0.2', '--bake-seconds', '60', '--task-queue', 'q');
     assert.deepEqual(parseModelsCommand(argv), {
       kind: 'start',
@@ -92,6 +93,7 @@ describe('the npm run models command line', function () {
         training,
         servers: ['http://a:8080', 'http://b:8080'],
         retrainOn: ['drift'],
+        retrainCooldownSeconds: 3600,
         muted: ['region', 'senior'],
         canary: { weight: 0.2, bakeSeconds: 60 },
         approval: { required: true, timeoutSeconds: 60, onTimeout: 'approve' },
@@ -195,11 +197,11 @@ describe('the npm run models command line', function () {
   it('lists every bad field of the controller input at once, each by the option that sets it and the field', function () {
     const file = trainingFile('{"target":"churned"}');
     const argv = ['start', 'churn', '--training', file, '--servers', 'not-a-url', '--max-error-rate', '3'];
-    argv.push('--on-timeout', 'maybe', '--retrain-on', 'drift,weather');
+    argv.push('--on-timeout', 'maybe', '--retrain-on', 'drift,weather', '--retrain-cooldown', 'a day');
     assertRefused(
       argv,
       'MLOPS_ERR_CLI_ARGUMENT_INVALID',
-      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --servers, --max-error-rate, --on-timeout, --retrain-on of `npm run models -- start` is invalid: \n- --servers \(servers\.0\): Invalid url[\s\S]*\n- --max-error-rate \(canary\.maxErrorRate\): [\s\S]*\n- --on-timeout \(approval\.onTimeout\): [\s\S]*\n- --retrain-on \(retrainOn\.1\): /,
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --servers, --max-error-rate, --on-timeout, --retrain-on, --retrain-cooldown of `npm run models -- start` is invalid: \n- --servers \(servers\.0\): Invalid url[\s\S]*\n- --max-error-rate \(canary\.maxErrorRate\): [\s\S]*\n- --on-timeout \(approval\.onTimeout\): [\s\S]*\n- --retrain-on \(retrainOn\.1\): [\s\S]*\n- --retrain-cooldown \(retrainCooldownSeconds\): /,
     );
     // The training file is checked as each retrain's input, its fields named within it.
     assertRefused(

@@ -1,6 +1,7 @@
 /**
  * Recorded modelController histories replay against the current workflow code. They were recorded from the
- * end-to-end loop with real parts (test/e2e/closed-loop.test.ts, with RECORD_CONTROLLER_HISTORIES=1): a change to the
+ * end-to-end loop with real parts (test/e2e/closed-loop.test.ts, with RECORD_CONTROLLER_HISTORIES=1), the held
+ * incidents from test/workflows/model-controller.test.ts (fake activities, the same variable): a change to the
  * controller that would break a running controller's replay fails here. After a deliberate, versioned change
  * (`patched()`), record again and keep the older files beside the new ones.
  */
@@ -16,7 +17,7 @@ const controllerDir = path.join(historiesDir, 'controller');
 describe('modelController replay', function () {
   const files = fs.readdirSync(controllerDir).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill, a retrain across continue-as-new and a skipped rollout', function () {
+  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill, a retrain across continue-as-new, a skipped rollout and held incidents', function () {
     assert.deepEqual(files.sort(), [
       // Approval, then a canary baked across a kill -9 of the pipeline worker, then promoted.
       'approved-canary-promoted-after-worker-kill.json',
@@ -26,6 +27,8 @@ describe('modelController replay', function () {
       'carried-retrain-canary-promoted.json',
       // Incidents → retraining child (ABANDON) → continue-as-new past 50 events while the child runs.
       'incident-retrain-continued-as-new.json',
+      // A retrain the gate rejected; the same drift three more times: held, one message; a retrain by hand.
+      'incidents-held-after-gate-failed.json',
       // A retrain's canary rolled back; the next retrain on the same data made the same model: not rolled out.
       'retrain-same-as-rolled-back-skipped.json',
     ]);
