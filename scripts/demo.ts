@@ -118,9 +118,13 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
   } finally {
-    // Closing the model server drains its requests and writes the buffered prediction log.
-    await modelServer?.close();
-    await stack.stop();
+    try {
+      // Closing the model server drains its requests and writes the buffered prediction log.
+      await modelServer?.close();
+    } finally {
+      // Whatever the model server's close did: a dev server left running would hold its port and its state file.
+      await stack.stop();
+    }
     say(`\nStopped ${modelServer ? 'the model server, ' : ''}the workers and the dev server.`);
   }
 }
