@@ -8,7 +8,7 @@
  * The same parts are also read once compacted (one file per hour, as a monitoring run leaves them), and the
  * compaction itself is timed.
  *
- *   npx tsx bench/log-window.ts [--parts 17280]
+ *   npx tsx bench/log-window.ts [--parts 17280] [--requests-per-part 4]
  *
  * Measures `comparePredictions` (the controller's activity) and the listing of the window's parts, on a local store.
  * On a remote store (Cloud Storage) every part read is also downloaded first.
@@ -28,16 +28,16 @@ import { writeLogRows } from '../test/support/monitored-model';
 const day = '2026-11-30';
 const start = Date.parse(`${day}T00:00:00.000Z`);
 
-function rowsOfPart(k: number): PredictionRow[] {
-  // Four requests in the 5 s of part k: three answered by v1, one by the canary v2.
-  return [0, 1, 2, 3].map((i) => ({
+function rowsOfPart(k: number, requests: number): PredictionRow[] {
+  // `requests` requests in the 5 s of part k: three in four answered by v1, the fourth by the canary v2.
+  return Array.from({ length: requests }, (_, i) => ({
     request_id: `r-${k}-${i}`,
-    ts: new Date(start + k * 5000 + i * 1000).toISOString(),
+    ts: new Date(start + k * 5000 + Math.floor((i * 5000) / Math.max(requests, 5))).toISOString(),
     model: 'm',
-    version: i === 3 ? 2 : 1,
+    version: i % 4 === 3 ? 2 : 1,
     instance: 0,
     features: JSON.stringify({ x: (k * 4 + i) % 97 }),
-    output: JSON.stringify({ value: ((k * 4 + i) % 89) + (i === 3 ? 5 : 0) }),
+    output: JSON.stringify({ value: ((k * 4 + i) % 89) + (i % 4 === 3 ? 5 : 0) }),
     latency_ms: 1,
   }));
 }
@@ -58,8 +58,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { parts: { type: 'string', default: '17280' } } });
+  const { values } = parseArgs({
+    options: { parts: { type: 'string', default: '17280' }, 'requests-per-part': { type: 'string', default: '4' } },
+  });
   const parts = Number(values.parts);
+  const requests = Number(values['requests-per-part']);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-log-window-'));
   // The test support's writer makes a scratch folder per part: kept under this run's folder, removed with it.
   fs.mkdirSync(path.join(root, 'tmp'));
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
     const spanned = new LocalArtifactStore(path.join(root, 'spanned'));
     const firstOnly = new LocalArtifactStore(path.join(root, 'first-only'));
     const [, writeMs] = await timed(async () => {
-      for (let k = 0; k < parts; k++) await writeLogRows(spanned, 'm', rowsOfPart(k));
+      for (let k = 0; k < parts; k++) await writeLogRows(spanned, 'm', rowsOfPart(k, requests));
     });
     renameToFirstOnly(spanned, firstOnly);
     console.log(`${parts} parts of ${day} written in ${(writeMs / 1000).toFixed(1)} s; ${os.cpus().length} CPUs`);
