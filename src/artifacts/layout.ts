@@ -261,8 +261,20 @@ export function predictionLogCompacted(
   const date = new Date(span.first).toISOString().slice(0, 10);
   const name = `compacted-${logStamp(span.first)}-${logStamp(span.last)}-g${logStamp(generation)}.parquet`;
   const parquet = store.uri(predictionLogFolder(store, modelName, date), name);
-  return { parquet, sources: `${parquet}.sources.json` };
+  return { parquet, sources: predictionLogCompactedSources(parquet) };
 }
+
+/** The sidecar of a compacted file, listing the parts it holds. */
+export function predictionLogCompactedSources(parquet: string): string {
+  return `${parquet}${compactedSourcesSuffix}`;
+}
+
+/** The compacted file a sidecar belongs to, or undefined when the URI is no sidecar. */
+export function predictionLogCompactedOfSources(uri: string): string | undefined {
+  return uri.endsWith(compactedSourcesSuffix) ? uri.slice(0, -compactedSourcesSuffix.length) : undefined;
+}
+
+const compactedSourcesSuffix = '.sources.json';
 
 /** What a compacted file's name gives (epoch milliseconds), or undefined when the URI names no compacted file. */
 export function predictionLogCompactedSpan(

@@ -20,12 +20,18 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogCompacted, predictionLogCompactedSpan, predictionLogFolder } from '../artifacts/layout';
+import {
+  predictionLogCompacted,
+  predictionLogCompactedOfSources,
+  predictionLogCompactedSources,
+  predictionLogCompactedSpan,
+  predictionLogFolder,
+} from '../artifacts/layout';
 import type { CompactPredictionLogInput, CompactPredictionLogResult } from '../contracts/monitoring';
 import { makeTempDir, reportProgress, throwIfCancelled } from '../step-context';
 import { literal, withDuckDb } from '../warehouse/duckdb';
 import type { CompactedSources, SpannedFile } from './log-files';
-import { compactedSources, logHours } from './log-files';
+import { compactedSources, fileName, logHours } from './log-files';
 import { withLocalParts } from './prediction-window';
 
 export interface CompactionOptions {
@@ -50,7 +56,8 @@ export async function compactPredictionLog(
 ): Promise<CompactPredictionLogResult> {
   const before = Date.parse(input.before);
   const grace = options.graceMs ?? defaultCompactionGraceMs;
-  const retention = options.retentionMs ?? defaultCompactionRetentionMs;
+  // What a generation written at or before this replaced can no longer be in a reader's hands.
+  const settledBy = options.now - (options.retentionMs ?? defaultCompactionRetentionMs);
   const listing = await store.list(predictionLogFolder(store, input.modelName));
   const { hours } = logHours(listing);
   const present = new Set(listing);
@@ -64,16 +71,15 @@ export async function compactPredictionLog(
     // read for it, so a run costs a listing however long the log is.
     if (hour.parts.length === 0 && hour.compacted.length <= 1) continue;
     const latest = hour.compacted.at(-1);
-    const merged = latest ? await compactedSources(store, latest.uri, present) : { sources: [], rows: 0 };
+    const known = latest ? await compactedSources(store, latest.uri, present) : new Set<string>();
     // A generation whose sidecar is gone cannot say which parts it holds: the hour is left as it is.
-    if (!merged) continue;
-    const known = new Set(merged.sources);
-    const late = hour.parts.filter((p) => !known.has(path.posix.basename(p.uri)));
+    if (!known) continue;
+    const late = hour.parts.filter((p) => !known.has(fileName(p)));
     const closed = Date.parse(`${hour.hour}:00:00.000Z`) + 3_600_000 + grace <= before;
     if (closed && (latest ? late.length > 0 : late.length > 1)) {
       // One hour that cannot be merged (a part that is not Parquet: every window over it fails too) must not stop the
       // hours after it; it is named in the result and tried again by the next run.
-      const written = await mergeHour(store, input.modelName, latest, merged, late, options).catch((err: unknown) => {
+      const written = await mergeHour(store, input.modelName, latest, known, late, options).catch((err: unknown) => {
         throwIfCancelled();
         const why = err instanceof Error ? err.message : String(err);
         (result.failedHours ??= []).push(`${hour.hour}:00Z: ${why.length > 300 ? `${why.slice(0, 300)}…` : why}`);
@@ -81,35 +87,30 @@ export async function compactPredictionLog(
       });
       if (!written) continue;
       hour.compacted.push(written);
-      present.add(written.uri).add(`${written.uri}.sources.json`);
+      present.add(written.uri).add(predictionLogCompactedSources(written.uri));
       result.hoursCompacted++;
       result.partsMerged += late.length;
       result.rowsWritten += written.rows;
       reportProgress({ hoursCompacted: result.hoursCompacted, hour: hour.hour });
     }
-    // Retention: what a generation at least `retention` old replaced can no longer be in a reader's hands.
-    const settled = hour.compacted.filter((c) => c.generation <= options.now - retention);
+    // Retention: a generation superseded by a settled one goes, and so do the parts the newest settled one holds.
     for (const [i, c] of hour.compacted.entries()) {
-      const next = hour.compacted[i + 1];
-      if (next && next.generation <= options.now - retention) {
-        await remove(`${c.uri}.sources.json`);
-        await remove(c.uri);
-      }
+      if ((hour.compacted[i + 1]?.generation ?? Infinity) > settledBy) continue;
+      await remove(predictionLogCompactedSources(c.uri));
+      await remove(c.uri);
     }
-    const newestSettled = settled.at(-1);
+    const newestSettled = hour.compacted.findLast((c) => c.generation <= settledBy);
     if (newestSettled && hour.parts.length > 0) {
       const inIt =
-        newestSettled === latest
-          ? known
-          : new Set((await compactedSources(store, newestSettled.uri, present))?.sources ?? []);
-      for (const p of hour.parts) if (inIt.has(path.posix.basename(p.uri))) await remove(p.uri);
+        newestSettled === latest ? known : ((await compactedSources(store, newestSettled.uri, present)) ?? new Set());
+      for (const p of hour.parts) if (inIt.has(fileName(p))) await remove(p.uri);
     }
   }
   // A sidecar whose compacted file never appeared (a compaction stopped between the two writes).
   for (const uri of listing) {
-    const parquet = uri.endsWith('.sources.json') ? uri.slice(0, -'.sources.json'.length) : undefined;
+    const parquet = predictionLogCompactedOfSources(uri);
     const span = parquet ? predictionLogCompactedSpan(parquet) : undefined;
-    if (parquet && span && !present.has(parquet) && span.generation <= options.now - retention) await remove(uri);
+    if (parquet && span && !present.has(parquet) && span.generation <= settledBy) await remove(uri);
   }
   return result;
 }
@@ -122,7 +123,7 @@ async function mergeHour(
   store: ArtifactStore,
   modelName: string,
   previous: (SpannedFile & { generation: number }) | undefined,
-  merged: CompactedSources,
+  held: Set<string>,
   late: SpannedFile[],
   options: CompactionOptions,
 ): Promise<SpannedFile & { generation: number; rows: number }> {
@@ -153,7 +154,7 @@ async function mergeHour(
         ),
     );
     const sources: CompactedSources = {
-      sources: [...merged.sources, ...late.map((p) => path.posix.basename(p.uri))],
+      sources: [...held, ...late.map(fileName)],
       rows,
     };
     await store.write(target.sources, `${JSON.stringify(sources)}\n`);

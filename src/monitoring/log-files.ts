@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
-import { predictionLogCompactedSpan, predictionLogPartSpan } from '../artifacts/layout';
+import { predictionLogCompactedSources, predictionLogCompactedSpan, predictionLogPartSpan } from '../artifacts/layout';
 
 /** A file of the log whose name gives the span of its rows (epoch milliseconds). */
 export interface SpannedFile {
@@ -53,27 +53,30 @@ export function logHours(uris: string[]): { hours: Map<string, LogHour>; unspann
   return { hours, unspanned };
 }
 
-/** What a compacted file's sidecar records: the names of the parts merged into it, over all its generations. */
+/**
+ * What a compacted file's sidecar records: the file names of the parts merged into it, over all its generations, and
+ * its rows (for a person reading it).
+ */
 export interface CompactedSources {
   sources: string[];
   rows: number;
 }
 
 /**
- * The sidecar of a compacted file, or undefined when it is missing (not in `present`, when given) or not one the
- * compaction wrote.
+ * The file names of the parts a compacted file holds (its sidecar), or undefined when the sidecar is missing (not in
+ * `present`, when given) or not one the compaction wrote.
  */
 export async function compactedSources(
   store: ArtifactStore,
   parquet: string,
   present?: Set<string>,
-): Promise<CompactedSources | undefined> {
-  const uri = `${parquet}.sources.json`;
+): Promise<Set<string> | undefined> {
+  const uri = predictionLogCompactedSources(parquet);
   if (present && !present.has(uri)) return undefined;
   try {
     const value = JSON.parse((await store.read(uri)).toString('utf8')) as Partial<CompactedSources>;
     if (!Array.isArray(value.sources) || !value.sources.every((s) => typeof s === 'string')) return undefined;
-    return { sources: value.sources, rows: typeof value.rows === 'number' ? value.rows : 0 };
+    return new Set(value.sources);
   } catch {
     return undefined;
   }
@@ -99,8 +102,8 @@ export async function readableLogParts(
       const parts = h.parts.filter(meets);
       if (!newest) return parts;
       if (parts.length === 0) return [newest];
-      const held = new Set((await compactedSources(store, newest.uri))?.sources ?? parts.map(baseName));
-      return [newest, ...parts.filter((p) => !held.has(baseName(p)))];
+      const held = (await compactedSources(store, newest.uri)) ?? new Set(parts.map(fileName));
+      return [newest, ...parts.filter((p) => !held.has(fileName(p)))];
     }),
   );
   return [
@@ -112,4 +115,5 @@ export async function readableLogParts(
   ].sort();
 }
 
-const baseName = (f: SpannedFile) => path.posix.basename(f.uri);
+/** A file's name in its day folder: what a sidecar lists. */
+export const fileName = (f: SpannedFile): string => path.posix.basename(f.uri);
