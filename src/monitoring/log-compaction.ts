@@ -99,7 +99,7 @@ export async function compactPredictionLog(
       await remove(predictionLogCompactedSources(c.uri));
       await remove(c.uri);
     }
-    const newestSettled = hour.compacted.findLast((c) => c.generation <= settledBy);
+    const newestSettled = hour.compacted.filter((c) => c.generation <= settledBy).at(-1);
     if (newestSettled && hour.parts.length > 0) {
       const inIt =
         newestSettled === latest ? known : ((await compactedSources(store, newestSettled.uri, present)) ?? new Set());
