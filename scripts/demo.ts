@@ -26,6 +26,7 @@ import { taskQueues } from '../src/contracts/task-queues';
 import type { Dependencies } from '../src/dependencies';
 import { csvInstances, runClosedLoop } from '../src/dev/closed-loop';
 import { startLocalStack } from '../src/dev/local-stack';
+import { forcedStopExitCode, StopRequested, watchStopSignals } from '../src/dev/stop-signals';
 import type { LocalStack } from '../src/dev/local-stack';
 import type { FeatureSchema } from '../src/models/predictor';
 import { buildServer } from '../src/serving/app';
@@ -81,20 +82,34 @@ async function main(): Promise<void> {
   const config = loadConfig(values.loop ? { MLOPS_SERVE_LOG_FLUSH_MS: '1000', ...process.env } : process.env);
   const datasetPath = path.resolve('examples/churn.csv');
   say('temporal-mlops demo: data → profile → preprocess → train → evaluate → register → deploy\n');
+  // The demo handles Ctrl-C itself (src/dev/stop-signals.ts): the runtime's own handler would stop the workers and
+  // leave a pipeline run being followed waiting forever.
   Runtime.install({
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+    shutdownSignals: [],
   });
+  const signals = watchStopSignals(say);
   const port = await portOrFree(config.devServer.port, 'Temporal dev server', 'MLOPS_DEV_SERVER_PORT');
   const uiPort = await portOrFree(config.devServer.uiPort, 'Web UI', 'MLOPS_DEV_UI_PORT');
-  const stack = await startLocalStack({ env: process.env, port, uiPort, log: (line) => say(`  ${line}`) });
+  const starting = startLocalStack({ env: process.env, port, uiPort, log: (line) => say(`  ${line}`) });
+  const stack = await signals.race(starting).catch(async (err: unknown) => {
+    // A stop asked for while the stack starts: let it finish starting, then stop all of it.
+    if (err instanceof StopRequested)
+      await starting.then(
+        (started) => started.stop(),
+        () => undefined,
+      );
+    throw err;
+  });
   const { client, server } = stack;
   let modelServer: FastifyInstance | undefined;
+  let pipelineEnded = false;
+  const workflowId = `churn-demo-${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}`;
   try {
-    const workflowId = `churn-demo-${new Date()
-      .toISOString()
-      .replace(/[-:.TZ]/g, '')
-      .slice(0, 14)}`;
     const training: TrainingPipelineInput = {
       modelName: 'churn',
       dataset: { uri: datasetPath },
@@ -107,16 +122,23 @@ async function main(): Promise<void> {
       args: [training],
     });
     say(`\nStarted workflow ${workflowId}\n`);
-    const result = await followProgress(handle, say);
+    const result = await signals.race(followProgress(handle, say));
+    pipelineEnded = true;
     printSummary(result, workflowId, server.uiUrl!, server.address);
     modelServer = await serveModel(stack.deps, config, datasetPath);
-    if (values.loop) await closeTheLoop(stack, modelServer, training);
+    if (values.loop) await signals.race(closeTheLoop(stack, modelServer, training));
     if (values.keep) {
       say(
         '\nThe stack stays up (--keep): Web UI, dev server, workers and model server. Press Ctrl-C to stop everything.',
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await signals.requested;
     }
+  } catch (err) {
+    if (err instanceof StopRequested && !pipelineEnded)
+      say(
+        `Run ${workflowId} had not finished: it stays in the dev server's state (${server.dbFile}) and goes on when workers poll again (the next npm run demo).`,
+      );
+    throw err;
   } finally {
     try {
       // Closing the model server drains its requests and writes the buffered prediction log.
@@ -126,6 +148,7 @@ async function main(): Promise<void> {
       await stack.stop();
     }
     say(`\nStopped ${modelServer ? 'the model server, ' : ''}the workers and the dev server.`);
+    signals.dispose();
   }
 }
 
@@ -265,6 +288,7 @@ function failureText(err: unknown): string {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    if (err instanceof StopRequested) process.exit(forcedStopExitCode);
     console.error(failureText(err));
     process.exit(1);
   },

@@ -4,10 +4,13 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../src/config';
+import { watchStopSignals } from '../src/dev/stop-signals';
 import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Installed first: a Ctrl-C while the server starts stops it once it is up; one during the stop does not cut it short.
+  const signals = watchStopSignals(console.log);
   const server = await startDevServer({
     cliPath: resolveTemporalCli(config, console.log),
     stateDir: path.join(config.stateDir, 'temporal'),
@@ -16,11 +19,9 @@ async function main(): Promise<void> {
     log: console.log,
   });
   console.log('Press Ctrl-C to stop.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await signals.requested;
   await server.stop();
+  signals.dispose();
 }
 
 main().catch((err: unknown) => {
