@@ -106,6 +106,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Replace NaN and ±Infinity with a number, or leave the field empty (null) so preprocessing imputes it, and ingest again.',
   },
+  MLOPS_ERR_DATA_VALUE_OUT_OF_RANGE: {
+    message:
+      'Column "{column}" of dataset source "{source}" has {value} at row {row}, outside the float32 range (±{limit}) that models take ({count} such values in the column)',
+    retryable: false,
+    fix: 'Rescale the column (other units, or its logarithm), or leave those fields empty (null) so preprocessing imputes them, and ingest again.',
+  },
   MLOPS_ERR_DATA_COLUMN_MISSING: {
     message: 'Column "{column}" ({role}) is not in dataset "{source}"; its columns are: {columns}',
     retryable: false,

@@ -1,3 +1,9 @@
+/**
+ * The largest finite float32. Model inputs are float32, so a larger magnitude cannot reach a model intact: the model
+ * server refuses such a value, and ingest refuses a snapshot holding one (its statistics would overflow, too).
+ */
+export const float32Max = 3.4028234663852886e38;
+
 /** A column of a dataset snapshot, with the DuckDB type it was read as. */
 export interface ColumnSchema {
   name: string;

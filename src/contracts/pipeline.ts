@@ -256,6 +256,15 @@ export const trainingPipelineInputSchema = z
         message: `must not contain the target "${input.target}"`,
       });
     }
+    for (const [i, name] of (input.features ?? []).entries()) {
+      const first = input.features!.indexOf(name);
+      if (first < i)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['features', i],
+          message: `names "${name}" again (item ${first} names it): list each column once`,
+        });
+    }
     for (const p of input.preprocessing ? specContextProblems(input.preprocessing, input) : [])
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['preprocessing', ...p.path], message: p.message });
     // On Vertex AI the hyperparameters go to the image's own trainer, whatever trainer.kind says.

@@ -3,6 +3,8 @@
  * - a text column that is mostly numbers with a few stray values (`12, 15, n/a`) fails: read as text it would
  *   silently become a categorical feature, so the error names the column, the first bad row and its value;
  * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
+ * - so does a magnitude beyond the float32 range: a model could not take it, and a column's variance (profiling,
+ *   preprocessing, the drift reference) overflows double precision from about 1e152 on;
  * - a column with no values at all is a warning: it is allowed in a snapshot (a dataset may carry unused columns),
  *   and the preprocessing step is where a feature without values is refused;
  * - a column named like the row number every step reads beside the snapshot's own (`__row`, and DuckDB's
@@ -10,6 +12,7 @@
  *   it. The names preprocessing alone adds are refused there (src/preprocessing/column-names.ts).
  * Rows count from 1 in source order (the header line of a CSV file is not a row).
  */
+import { float32Max } from '../contracts/datasets';
 import type { ColumnSchema, SnapshotWarning } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { DuckDb, Row } from '../warehouse/duckdb';
@@ -42,7 +45,7 @@ export async function checkColumns(
   const stats = await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
   for (const [i, column] of columns.entries()) {
-    const { values, numbers, nonFinite } = stats[i]!;
+    const { values, numbers, nonFinite, outOfRange } = stats[i]!;
     if (values === 0) {
       warnings.push({
         kind: 'column-all-null',
@@ -74,6 +77,16 @@ export async function checkColumns(
         value: finiteName(bad.value),
         count: nonFinite,
       });
+    } else if (outOfRange > 0) {
+      const bad = await firstRow(db, parquetPath, `abs(${ident(column.name)}) > ${float32Max}`, column);
+      throw mlopsError('MLOPS_ERR_DATA_VALUE_OUT_OF_RANGE', {
+        source,
+        column: column.name,
+        row: bad.row,
+        value: quoteValues ? bad.value : '…',
+        limit: float32Max,
+        count: outOfRange,
+      });
     }
   }
   return warnings;
@@ -83,6 +96,7 @@ interface ColumnStats {
   values: number;
   numbers: number;
   nonFinite: number;
+  outOfRange: number;
 }
 
 /**
@@ -100,7 +114,12 @@ async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): P
     items.length ? ((await db.query(`SELECT ${items.join(', ')} FROM ${from}`))[0] ?? {}) : {};
   const [counts, bounds, texts] = await Promise.all([
     one(columns.map((_, i) => `count(${col(i)}) AS v${i}`)),
-    one(indexes(floatTypes).map((i) => `isfinite(min(${col(i)})) AND isfinite(max(${col(i)})) AS finite${i}`)),
+    one(
+      indexes(floatTypes).flatMap((i) => [
+        `isfinite(min(${col(i)})) AND isfinite(max(${col(i)})) AS finite${i}`,
+        `greatest(abs(min(${col(i)})), abs(max(${col(i)}))) <= ${float32Max} AS bounded${i}`,
+      ]),
+    ),
     one(
       indexes(textTypes).map((i) => {
         const text = asText(columns[i]!);
@@ -109,15 +128,17 @@ async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): P
       }),
     ),
   ]);
-  const nonFinite = await one(
-    indexes(floatTypes)
-      .filter((i) => bounds[`finite${i}`] === false)
-      .map((i) => `count_if(NOT isfinite(${col(i)})) AS f${i}`),
+  const counted = await one(
+    indexes(floatTypes).flatMap((i) => [
+      ...(bounds[`finite${i}`] === false ? [`count_if(NOT isfinite(${col(i)})) AS f${i}`] : []),
+      ...(bounds[`bounded${i}`] === false ? [`count_if(abs(${col(i)}) > ${float32Max}) AS r${i}`] : []),
+    ]),
   );
   return columns.map((_, i) => ({
     values: Number(counts[`v${i}`]),
     numbers: Number(texts[`n${i}`] ?? 0),
-    nonFinite: Number(nonFinite[`f${i}`] ?? 0),
+    nonFinite: Number(counted[`f${i}`] ?? 0),
+    outOfRange: Number(counted[`r${i}`] ?? 0),
   }));
 }
 

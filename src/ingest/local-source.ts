@@ -22,8 +22,10 @@ export async function fetchLocalFile(uri: string, localPath: string, dataRoots: 
   if (!roots.some((root) => isWithin(root, checked)))
     throw notAllowed(uri, `it is not inside a data root (${dataRoots.join(', ') || 'none configured'})`);
   const stat = realPath ? await fs.stat(realPath).catch(() => undefined) : undefined;
-  if (!realPath || !stat?.isFile())
-    throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri, reason: `no file at ${localPath}` });
+  if (!realPath || !stat?.isFile()) {
+    const reason = stat?.isDirectory() ? `${localPath} is a folder, not a file` : `no file at ${localPath}`;
+    throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri, reason });
+  }
   return { localPath: realPath, ...(await hashFile(realPath)), lineage: { kind: 'file' } };
 }
 

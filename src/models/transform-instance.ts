@@ -7,12 +7,10 @@
  * Each value is checked as it is transformed; nothing here recurses into a value, so a hostile value (deeply nested,
  * huge) costs no more than a scalar.
  */
+import { float32Max } from '../contracts/datasets';
 import type { FeatureTransform, FittedTransform, NumericTransform } from '../contracts/datasets';
 import { categoryCode, isWellFormedText, numericCode } from './recorded-values';
 import type { RecordedValues } from './recorded-values';
-
-/** The largest finite float32; the model input is float32, so a larger magnitude cannot reach the model intact. */
-export const float32Max = 3.4028234663852886e38;
 
 /**
  * Writes one record's model input into `out` at `offset`; returns its problems (empty when valid). A field that is

@@ -428,6 +428,15 @@ describe('ingestDataset', function () {
         code: 'MLOPS_ERR_DATA_VALUE_NOT_FINITE',
         patterns: [/Column "score" of dataset source ".*infinity\.jsonl" has -Infinity at row 2 \(2 NaN or infinite/],
       },
+      {
+        // No step could use it: its variance overflows double precision (DuckDB: "STDDEV_SAMP is out of range").
+        what: 'a number beyond the float32 range that models take, naming the column, first row and value',
+        file: 'beyond-float32.csv',
+        code: 'MLOPS_ERR_DATA_VALUE_OUT_OF_RANGE',
+        patterns: [
+          /Column "income" of dataset source ".*beyond-float32\.csv" has 1e\+308 at row 3, outside the float32 range \(±3\.4028234663852886e\+38\) that models take \(2 such values/,
+        ],
+      },
     ];
 
     for (const { what, file, code, patterns } of cases) {
@@ -529,6 +538,19 @@ describe('ingestDataset', function () {
         harness().ingest({ sourceUri: path.join(badData, 'absent.csv') }),
         'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
         /absent\.csv" was not found: no file at /,
+      );
+    });
+
+    it('says so when the source names a folder, with or without a format', async function () {
+      await assertIngestFails(
+        harness().ingest({ sourceUri: `${badData}/` }),
+        'MLOPS_ERR_DATA_SOURCE_INVALID',
+        /bad-data\/" is not a valid source URI: it names a folder: name one \.csv, \.parquet or \.jsonl file in it/,
+      );
+      await assertIngestFails(
+        harness().ingest({ sourceUri: badData, format: 'csv' }),
+        'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
+        /bad-data" was not found: .*bad-data is a folder, not a file/,
       );
     });
 

@@ -570,6 +570,28 @@ describe('preprocessDataset', function () {
     );
   });
 
+  it('refuses a feature listed twice at workflow start, naming the item (the trainer would fail on it later)', function () {
+    const input = {
+      modelName: 'churn',
+      dataset: { uri: 'examples/churn.csv' },
+      target: 'churned',
+      features: ['tenure_months', 'contract', 'tenure_months', 'region', 'contract'],
+    };
+    assert.throws(
+      () => parseWorkflowInput(trainingPipelineInputSchema, input, 'trainingPipeline'),
+      (err: unknown) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_PIPELINE_INPUT_INVALID'));
+        assert.ok(err.nonRetryable);
+        const lines = err.message.split('\n').filter((l) => l.startsWith('- '));
+        assert.deepEqual(lines, [
+          '- features.2: names "tenure_months" again (item 0 names it): list each column once',
+          '- features.4: names "contract" again (item 1 names it): list each column once',
+        ]);
+        return true;
+      },
+    );
+  });
+
   async function failure(
     input: PreprocessInput,
     task: PreprocessInput['task'] = input.task,
