@@ -94,6 +94,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Fix that line: a CSV row needs exactly as many fields as the header, and a value containing a comma, quote or line break must be in double quotes with inner quotes doubled (RFC 4180); a JSON Lines line must be one complete JSON object.',
   },
+  MLOPS_ERR_DATA_CSV_SEPARATOR: {
+    message:
+      'Dataset source "{source}" seems separated by {separator}, not commas: its header reads as one column holding them, and its first {rows} data rows split by them into {fields} fields as the header does; only comma-separated CSV (RFC 4180) is read',
+    retryable: false,
+    fix: 'Save the file with commas between values (and decimal points, not decimal commas), e.g. as "CSV (comma delimited)" from a spreadsheet, or as Parquet, and ingest it again.',
+  },
   MLOPS_ERR_DATA_MIXED_TYPES: {
     message:
       'Column "{column}" of dataset source "{source}" mixes numbers and text: row {row} has "{value}" while {numbers} of its {values} values are numbers',

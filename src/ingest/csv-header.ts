@@ -11,21 +11,71 @@ const maxHeaderChars = 1 << 20;
  * guessing a different dialect. Undefined when the file has no characters.
  */
 export async function readCsvHeader(file: string): Promise<string[] | undefined> {
+  const [first] = await readRecords(file, 1);
+  return first === undefined ? undefined : splitRecord(first);
+}
+
+/** What a spreadsheet may separate values with instead of the comma, with its name for messages. */
+const otherSeparators: readonly { char: string; name: string }[] = [
+  { char: ';', name: 'semicolons' },
+  { char: '\t', name: 'tabs' },
+  { char: '|', name: 'vertical bars (|)' },
+];
+
+/** Data rows looked at to tell whether a file agrees on another separator than the comma. */
+const separatorSampleRows = 100;
+
+/**
+ * The separator a file seems to use instead of the comma: its header is one column (read with commas) holding it, and
+ * each of its first data rows splits by it into as many fields as the header does. Undefined for any other file.
+ */
+export async function otherSeparator(
+  file: string,
+  header: string[],
+): Promise<{ name: string; fields: number; rows: number } | undefined> {
+  if (header.length !== 1) return undefined;
+  const candidates = otherSeparators.filter((s) => header[0]!.includes(s.char));
+  if (candidates.length === 0) return undefined;
+  const [first = '', ...rows] = await readRecords(file, separatorSampleRows + 1);
+  if (rows.length === 0) return undefined;
+  for (const { char, name } of candidates) {
+    const fields = splitRecord(first, char).length;
+    if (rows.every((row) => splitRecord(row, char).length === fields)) return { name, fields, rows: rows.length };
+  }
+  return undefined;
+}
+
+/**
+ * The file's first `count` records (line breaks inside quotes do not end one; empty lines after the first are
+ * skipped), without loading the file; a record longer than {@link maxHeaderChars} ends there. None for a file without
+ * characters.
+ */
+async function readRecords(file: string, count: number): Promise<string[]> {
   const raw = createReadStream(file, { highWaterMark: 64 * 1024 });
   const text: Readable = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   text.setEncoding('utf8');
+  const records: string[] = [];
   let buffered = '';
+  const take = (record: string) => {
+    if (records.length === 0) records.push(record.replace(/^\uFEFF/, ''));
+    else if (record !== '') records.push(record);
+  };
   try {
     for await (const chunk of text) {
       buffered += chunk as string;
-      const end = recordEnd(buffered);
-      if (end !== undefined) return splitRecord(buffered.slice(0, end));
-      if (buffered.length > maxHeaderChars) return splitRecord(buffered.slice(0, maxHeaderChars));
+      for (;;) {
+        const end = recordEnd(buffered) ?? (buffered.length > maxHeaderChars ? maxHeaderChars : undefined);
+        if (end === undefined) break;
+        take(buffered.slice(0, end));
+        buffered = buffered.slice(end + 1);
+        if (records.length >= count) return records;
+      }
     }
   } finally {
     raw.destroy();
   }
-  return buffered.replace(/^\uFEFF/, '') === '' ? undefined : splitRecord(buffered);
+  if (records.length > 0 || buffered.replace(/^\uFEFF/, '') !== '') take(buffered);
+  return records;
 }
 
 /** Index of the first line break outside quotes, if the buffer has one. */
@@ -39,7 +89,7 @@ function recordEnd(text: string): number | undefined {
   return undefined;
 }
 
-function splitRecord(record: string): string[] {
+function splitRecord(record: string, separator = ','): string[] {
   const fields: string[] = [];
   let field = '';
   let quoted = false;
@@ -50,7 +100,7 @@ function splitRecord(record: string): string[] {
       field += '"';
       i++;
     } else if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) {
+    else if (c === separator && !quoted) {
       fields.push(field);
       field = '';
     } else field += c;

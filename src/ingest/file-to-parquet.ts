@@ -7,7 +7,7 @@ import type { ColumnSchema } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
-import { misquotedField, readCsvHeader } from './csv-header';
+import { misquotedField, otherSeparator, readCsvHeader } from './csv-header';
 import type { FileFormat } from './source-uri';
 
 export interface SourceFile {
@@ -96,6 +96,12 @@ async function csvToParquet(
 ): Promise<{ written?: ParquetTable; header: string[] }> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
+  // Read with commas, such a file is one column of whole lines: nothing would fail until the target is looked up.
+  const separator = await otherSeparator(source.localPath, header);
+  if (separator) {
+    const { name, rows, fields } = separator;
+    throw mlopsError('MLOPS_ERR_DATA_CSV_SEPARATOR', { source: source.uri, separator: name, rows, fields });
+  }
   const typed = await readTyped(db, source, header, parquetPath);
   if (typed) return { written: typed, header };
   // One thread from here on: the reads keep file order, and errors name the first bad line.

@@ -463,9 +463,38 @@ describe('ingestDataset', function () {
       );
     });
 
-    it('says a file seems separated by semicolons when its header reads as one column holding them', async function () {
-      // A spreadsheet's export with decimal commas: the reader takes the comma for the separator.
-      const csv = 'Preis;Größe;Mitglied;Ziel\n12,5;3;ja;1\n8;2;nein;0\n';
+    it('fails at once when the file seems separated by semicolons, tabs or bars: its header is one column holding them and its rows agree', async function () {
+      // Without a comma anywhere, the reader takes each whole line for one value: one column "a;b;target".
+      const files: [string, string, RegExp][] = [
+        [
+          'semicolons.csv',
+          'a;b;target\n1;2;x\n3;4;y\n',
+          /separated by semicolons, not commas: .* first 2 data rows split by them into 3 fields/,
+        ],
+        ['tabs.csv', 'a\tb\ttarget\n1\t2\tx\n3\t4\ty\n', /separated by tabs, not commas/],
+        ['bars.csv', 'a|"b|c"|target\n1|"2|3"|x\n', /separated by vertical bars \(\|\), not commas: .* into 3 fields/],
+        // A spreadsheet's export with decimal commas agrees on semicolons too.
+        [
+          'decimal-commas.csv',
+          'Preis;Größe;Mitglied;Ziel\n12,5;3;ja;1\n8;2;nein;0\n',
+          /separated by semicolons, not commas/,
+        ],
+      ];
+      const { root, ingest } = harness();
+      for (const [name, csv, pattern] of files) {
+        await assertIngestFails(
+          ingest({ sourceUri: writeTemp(name, csv) }),
+          'MLOPS_ERR_DATA_CSV_SEPARATOR',
+          pattern,
+          /only comma-separated CSV \(RFC 4180\) is read\nFix: Save the file with commas between values/,
+        );
+      }
+      assert.deepEqual(storeListing(root), []);
+    });
+
+    it('says a file seems separated by semicolons when its header reads as one column holding them but its rows do not agree', async function () {
+      // The second row has a decimal comma, the third a field too few: the reader fails on the comma.
+      const csv = 'Preis;Größe;Ziel\n12,5;3;1\n8;0\n';
       const { root, ingest } = harness();
       await assertIngestFails(
         ingest({ sourceUri: writeTemp('semicolons.csv', csv) }),
