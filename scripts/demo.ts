@@ -213,6 +213,7 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
     alias: config.serve.alias,
     pollMs: config.serve.pollMs,
     limits: { bodyLimit: config.serve.bodyLimit, maxInstances: config.serve.maxInstances },
+    requestTimeoutMs: config.serve.requestTimeoutMs,
     predictionLog: config.serve.predictionLog ?? undefined,
   });
   const port = await portOrFree(config.serve.port, 'model server', 'MLOPS_SERVE_PORT');

@@ -159,6 +159,8 @@ export const configSchema = {
   MLOPS_SERVE_BODY_LIMIT: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_500_000),
   /** Most instances (rows) one prediction request may carry; more get 400. @default 4096 */
   MLOPS_SERVE_MAX_INSTANCES: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Milliseconds a client has from a request's first byte to send all of it, head and body; a request still incomplete then gets 408 and its connection is closed, so slow or stalled clients cannot hold connections open. @default 30000 */
+  MLOPS_SERVE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
   /** Model server processes sharing its port (Node cluster); each loads the model, follows the deployment record and writes its own prediction log parts. 1 serves from the main process. @default 1 */
   MLOPS_SERVE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds between reads of the deployment record the model server follows; 0 turns following off. @default 2000 */
@@ -249,6 +251,8 @@ export interface MlopsConfig {
     /** Bytes. */
     bodyLimit: number;
     maxInstances: number;
+    /** Milliseconds from a request's first byte to its last; 408 after. */
+    requestTimeoutMs: number;
     /** Extra routes of the Vertex AI custom-container contract (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
     vertex: { predictRoute?: string; healthRoute?: string };
     pollMs: number;
@@ -398,6 +402,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       alias: v.MLOPS_SERVE_ALIAS,
       bodyLimit: v.MLOPS_SERVE_BODY_LIMIT,
       maxInstances: v.MLOPS_SERVE_MAX_INSTANCES,
+      requestTimeoutMs: v.MLOPS_SERVE_REQUEST_TIMEOUT_MS,
       vertex: { predictRoute: v.AIP_PREDICT_ROUTE, healthRoute: v.AIP_HEALTH_ROUTE },
       pollMs: v.MLOPS_SERVE_POLL_MS,
       apiKeys: v.MLOPS_SERVE_API_KEYS?.split(',') ?? [],

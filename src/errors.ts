@@ -100,6 +100,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Save the file with commas between values (and decimal points, not decimal commas), e.g. as "CSV (comma delimited)" from a spreadsheet, or as Parquet, and ingest it again.',
   },
+  MLOPS_ERR_DATA_NOT_UTF8: {
+    message:
+      'Dataset source "{source}" is not UTF-8 text: line {line} has the byte {byte} at character {column}, which is not valid UTF-8 (Latin-1 or Windows-1252 text, such as a spreadsheet\'s export of é or ü, looks like this)',
+    retryable: false,
+    fix: 'Re-save the file as UTF-8 (from a spreadsheet as "CSV UTF-8"; on the command line: iconv -f latin1 -t utf-8 data.csv > data-utf8.csv, or -f windows-1252) and ingest that file.',
+  },
   MLOPS_ERR_DATA_MIXED_TYPES: {
     message:
       'Column "{column}" of dataset source "{source}" mixes numbers and text: row {row} has "{value}" while {numbers} of its {values} values are numbers',
@@ -350,6 +356,24 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Send "Authorization: Bearer <key>" with one of the keys in the server\'s MLOPS_SERVE_API_KEYS.',
     httpStatus: 401,
+  },
+  MLOPS_ERR_SERVE_HTTP_INVALID: {
+    message: 'The request is not valid HTTP/1.1: {reason} ({code})',
+    retryable: false,
+    fix: "Send one Content-Length (a whole number) or Transfer-Encoding: chunked, not both; header names of letters, digits and !#$%&'*+-.^_`|~; CRLF line ends. Any HTTP client library does.",
+    httpStatus: 400,
+  },
+  MLOPS_ERR_SERVE_HEADERS_TOO_LARGE: {
+    message: 'The request head is larger than the limit of {limit} bytes',
+    retryable: false,
+    fix: 'Send fewer or shorter headers (a long query string or cookie is the usual cause).',
+    httpStatus: 431,
+  },
+  MLOPS_ERR_SERVE_REQUEST_TIMEOUT: {
+    message: 'The request did not arrive in full within {limit} ms of its first byte; the connection is closed',
+    retryable: true,
+    fix: 'Send the whole request at once (a body is read only when complete); on a slow link send fewer instances per request, or raise MLOPS_SERVE_REQUEST_TIMEOUT_MS on the server.',
+    httpStatus: 408,
   },
   MLOPS_ERR_SERVE_INTERNAL: {
     message: 'An unexpected error occurred; the details are in the server log',

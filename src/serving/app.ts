@@ -26,6 +26,7 @@ import { predictionLogDefaults } from '../config';
 import { mlopsError } from '../errors';
 import { quoteText } from '../contracts/message-text';
 import { checkKey, keyDigests } from './api-keys';
+import { answerClientError } from './client-error';
 import { DeploymentFollower } from './deployment-follower';
 import { errorAnswer, logRefusal } from './error-answer';
 import { FastLane } from './fast-lane';
@@ -60,6 +61,8 @@ export interface ServerDeps {
   predictionLog?: Partial<PredictionLogOptions> & { sinks?: NamedSink[] };
   /** Plain predict requests answered by the fast lane (`fast-lane.ts`) instead of fastify's request cycle. @default true */
   fastLane?: boolean;
+  /** Milliseconds from a request's first byte to its last; an incomplete request gets 408. @default 30000 */
+  requestTimeoutMs?: number;
 }
 
 /** What a built server exposes beside its routes (tests and the entry point use it). */
@@ -91,16 +94,26 @@ interface FactoryOptions {
 
 const defaultLimits: ServeLimits = { bodyLimit: 1_500_000, maxInstances: 4096 };
 const defaultLog: PredictionLogOptions = { ...predictionLogDefaults };
+/** The metrics' route label of a request node:http refused before it had a route (bad HTTP, too slow, head too large). */
+const unparsedRoute = '(unparsed)';
 
 /** Routes a probe calls without a key. */
 const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready', '/playground']);
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits = { ...defaultLimits, ...deps.limits };
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   let lane: FastLane | undefined;
+  const metrics = new ServingMetrics(deps.modelName);
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
+    // A stalled or slow client cannot hold a connection (and a worker's memory) open: 408 after this.
+    requestTimeout: requestTimeoutMs,
+    clientErrorHandler: (err, socket) =>
+      answerClientError(err, socket, { ...limits, requestTimeoutMs }, (_code, status) =>
+        metrics.observe(undefined, unparsedRoute, status, 0),
+      ),
     requestIdHeader: false,
     // The router's own refusals (a path that is not UTF-8 once decoded, a part over 100 characters) answer like ours.
     frameworkErrors: (err, request, reply) => {
@@ -117,15 +130,22 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // fastify's own HTTP/1.1 server, with the fast lane in front of its connections when it is on.
     serverFactory: (handler, given) => {
       const options = given as unknown as FactoryOptions;
-      const server = http.createServer(options.http ?? {}, handler);
+      const server = http.createServer(
+        {
+          ...options.http,
+          requestTimeout: options.requestTimeout,
+          headersTimeout: Math.min(60_000, options.requestTimeout),
+          // How often node:http looks for timed-out requests (30 s by default, which would double a short limit).
+          connectionsCheckingInterval: Math.min(1000, options.requestTimeout),
+        },
+        handler,
+      );
       server.keepAliveTimeout = options.keepAliveTimeout;
-      server.requestTimeout = options.requestTimeout;
       server.setTimeout(options.connectionTimeout);
       if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
       return server;
     },
   });
-  const metrics = new ServingMetrics(deps.modelName);
   const slot = new ModelSlot(deps.modelName);
   const follower = new DeploymentFollower(deps.store, slot, deps.alias, metrics, app.log);
   // Loaded before listening: a server that cannot load its model fails to start instead of failing requests.

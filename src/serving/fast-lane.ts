@@ -267,7 +267,7 @@ class LaneConnection {
     this.#detach();
     const { server } = this.lane;
     if (server.listenerCount('clientError') > 0) {
-      server.emit('clientError', Object.assign(new Error(message), { code }), this.socket);
+      server.emit('clientError', Object.assign(new Error(message), { code, reason: message }), this.socket);
       return;
     }
     const status = code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';

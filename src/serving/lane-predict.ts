@@ -5,7 +5,6 @@
  * headers, API-key check, metrics and log lines; any other request is left to fastify.
  */
 import type { Socket } from 'node:net';
-import { mlopsError } from '../errors';
 import { checkKey } from './api-keys';
 import { errorAnswer, logRefusal } from './error-answer';
 import type { RefusalLogger, ServedError } from './error-answer';
@@ -42,8 +41,12 @@ export function lanePredict(deps: LanePredictDeps): LaneHandler {
   const routeOf = (path: string) => exact.get(path) ?? (vertex.test(path) ? vertexPath : undefined);
 
   return {
+    // A request without a valid key goes to fastify, which refuses it from its head (401) without waiting for its body.
     accepts: (head) =>
-      head.method === 'POST' && routeOf(head.path) !== undefined && isJsonType(head.headers.get('content-type')),
+      head.method === 'POST' &&
+      routeOf(head.path) !== undefined &&
+      isJsonType(head.headers.get('content-type')) &&
+      (keys.length === 0 || checkKey(head.headers.get('authorization'), keys) === undefined),
     answer: async (head, body, socket) => {
       const started = process.hrtime.bigint();
       const requestId = requestIdFor(head.headers.get('x-request-id'));
@@ -52,8 +55,6 @@ export function lanePredict(deps: LanePredictDeps): LaneHandler {
       const ctx: PredictContext = { requestId };
       let answer: LaneAnswer;
       try {
-        const problem = keys.length > 0 ? checkKey(head.headers.get('authorization'), keys) : undefined;
-        if (problem) throw mlopsError('MLOPS_ERR_SERVE_UNAUTHORIZED', { reason: problem });
         const text = await predictV1(core, model, ctx, () => parseJson(body));
         answer = { status: 200, headers: versionHeaders(core, ctx, requestId), body: text };
       } catch (err) {

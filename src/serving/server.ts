@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     alias: serve.alias,
     logger: { level: config.logLevel.toLowerCase() },
     limits: { bodyLimit: serve.bodyLimit, maxInstances: serve.maxInstances },
+    requestTimeoutMs: serve.requestTimeoutMs,
     vertex: serve.vertex,
     pollMs: serve.pollMs,
     apiKeys: serve.apiKeys,
