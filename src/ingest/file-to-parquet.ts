@@ -8,6 +8,7 @@ import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
 import { misquotedField, otherSeparator, readCsvHeader } from './csv-header';
+import { firstNonUtf8Line } from './text-encoding';
 import type { FileFormat } from './source-uri';
 
 export interface SourceFile {
@@ -69,9 +70,11 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
 }
 
 async function copyToParquet(db: DuckDb, source: SourceFile, reader: string, parquetPath: string): Promise<void> {
-  await db.run(`COPY (SELECT * FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`).catch((err: Error) => {
-    throw parseFailure(source, err.message, undefined);
-  });
+  await db
+    .run(`COPY (SELECT * FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`)
+    .catch(async (err: Error) => {
+      throw await parseFailure(source, err.message, undefined);
+    });
 }
 
 export async function describeParquet(db: DuckDb, parquetPath: string): Promise<ParquetTable> {
@@ -174,8 +177,8 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
     source,
     header,
     header.map((_, i) => i),
-  ).catch((err: Error) => {
-    throw parseFailure(source, err.message, header);
+  ).catch(async (err: Error) => {
+    throw await parseFailure(source, err.message, header);
   });
   if (rows === 0) throw empty(source, `the file has only a header line (${headerText(source, header)})`);
   const typed = typedCsv(source);
@@ -184,9 +187,9 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
       const { columns } = await describeParquet(db, parquetPath);
       return columns.every((c, i) => !integerTypes.test(c.type) || nonIntegers[i] === 0);
     },
-    (err: Error) => {
+    async (err: Error) => {
       if (isConversionError(err)) return false;
-      throw parseFailure(source, err.message, header);
+      throw await parseFailure(source, err.message, header);
     },
   );
   if (!sampledFits) await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath);
@@ -215,7 +218,16 @@ async function scanCsvText(
   return { rows: Number(row.n), nonIntegers: header.map((_, i) => Number(row[`f${i}`] ?? 0)) };
 }
 
-function parseFailure(source: SourceFile, message: string, header: string[] | undefined): Error {
+/**
+ * DuckDB's error as a catalogued one. Text that is not UTF-8 is found again here, line by line: DuckDB's CSV reader
+ * names the line but buries it in advice about options we set on purpose (ignore_errors), and its JSON reader
+ * numbers lines off by one.
+ */
+async function parseFailure(source: SourceFile, message: string, header: string[] | undefined): Promise<Error> {
+  if (/invalid unicode|invalid UTF-8/i.test(message)) {
+    const found = await firstNonUtf8Line(source.localPath);
+    if (found) return mlopsError('MLOPS_ERR_DATA_NOT_UTF8', { source: source.uri, ...found });
+  }
   const csvLine = /CSV Error on Line: (\d+)/.exec(message);
   if (csvLine) return csvRowError(source, Number(csvLine[1]), message, header ?? []);
   const json = /Malformed JSON .*?at byte (\d+) in line (\d+): (.*?)\.?\s*$/m.exec(message);

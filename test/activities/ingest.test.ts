@@ -411,6 +411,23 @@ describe('ingestDataset', function () {
         patterns: [/malformed\.jsonl" cannot be parsed at line 2: malformed JSON/],
       },
       {
+        // Latin-1 é and ö: DuckDB's own message advises ignore_errors=true, which would drop the row.
+        what: 'a Latin-1 CSV file, naming the line and the byte and saying to re-save it as UTF-8',
+        file: 'latin1.csv',
+        code: 'MLOPS_ERR_DATA_NOT_UTF8',
+        patterns: [
+          /latin1\.csv" is not UTF-8 text: line 3 has the byte 0xE9 at character 4, which is not valid UTF-8/,
+          /Fix: Re-save the file as UTF-8 .*iconv -f latin1 -t utf-8/,
+          /^(?![\s\S]*(ignore_errors|Possible Solution))/,
+        ],
+      },
+      {
+        what: 'a Latin-1 JSON Lines file, naming the line and the byte',
+        file: 'latin1.jsonl',
+        code: 'MLOPS_ERR_DATA_NOT_UTF8',
+        patterns: [/latin1\.jsonl" is not UTF-8 text: line 2 has the byte 0xE9 at character 13/],
+      },
+      {
         what: 'a mostly numeric column with a stray word, naming the column, row and value',
         file: 'mixed-types.csv',
         code: 'MLOPS_ERR_DATA_MIXED_TYPES',
