@@ -357,6 +357,24 @@ export const errorCatalogue = {
     fix: 'Send "Authorization: Bearer <key>" with one of the keys in the server\'s MLOPS_SERVE_API_KEYS.',
     httpStatus: 401,
   },
+  MLOPS_ERR_SERVE_HTTP_INVALID: {
+    message: 'The request is not valid HTTP/1.1: {reason} ({code})',
+    retryable: false,
+    fix: "Send one Content-Length (a whole number) or Transfer-Encoding: chunked, not both; header names of letters, digits and !#$%&'*+-.^_`|~; CRLF line ends. Any HTTP client library does.",
+    httpStatus: 400,
+  },
+  MLOPS_ERR_SERVE_HEADERS_TOO_LARGE: {
+    message: 'The request head is larger than the limit of {limit} bytes',
+    retryable: false,
+    fix: 'Send fewer or shorter headers (a long query string or cookie is the usual cause).',
+    httpStatus: 431,
+  },
+  MLOPS_ERR_SERVE_REQUEST_TIMEOUT: {
+    message: 'The request did not arrive in full within {limit} ms of its first byte; the connection is closed',
+    retryable: true,
+    fix: 'Send the whole request at once (a body is read only when complete); on a slow link send fewer instances per request, or raise MLOPS_SERVE_REQUEST_TIMEOUT_MS on the server.',
+    httpStatus: 408,
+  },
   MLOPS_ERR_SERVE_INTERNAL: {
     message: 'An unexpected error occurred; the details are in the server log',
     retryable: true,
