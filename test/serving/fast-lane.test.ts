@@ -260,7 +260,7 @@ describe('the model server fast lane', function () {
       const { responses } = await reading;
       socket.destroy();
       assert.equal(responses[0]?.status, 401);
-      assert.equal((JSON.parse(responses[0]!.body) as { code: string }).code, 'MLOPS_ERR_SERVE_UNAUTHORIZED');
+      assert.equal((JSON.parse(responses[0].body) as { code: string }).code, 'MLOPS_ERR_SERVE_UNAUTHORIZED');
     });
 
     for (const [name, bytes, reason] of [
@@ -309,7 +309,7 @@ describe('the model server fast lane', function () {
       for (const server of [lane, full]) {
         const { responses } = await exchange(server.address, bytes);
         assert.equal(responses[0]?.status, 431);
-        const body = JSON.parse(responses[0]!.body) as { code: string; error: string };
+        const body = JSON.parse(responses[0].body) as { code: string; error: string };
         assert.equal(body.code, 'MLOPS_ERR_SERVE_HEADERS_TOO_LARGE');
         assert.match(body.error, /larger than the limit of 16384 bytes/);
       }
@@ -475,7 +475,7 @@ describe('the model server fast lane', function () {
         const { responses } = await reading;
         await closed;
         assert.equal(responses[0]?.status, 408, `fastLane ${fastLane}`);
-        const body = JSON.parse(responses[0]!.body) as { code: string; error: string };
+        const body = JSON.parse(responses[0].body) as { code: string; error: string };
         assert.equal(body.code, 'MLOPS_ERR_SERVE_REQUEST_TIMEOUT');
         assert.match(body.error, /did not arrive in full within 1000 ms of its first byte/);
       }
