@@ -79,6 +79,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Use a .csv, .parquet or .jsonl file, or set dataset.format explicitly.',
   },
+  MLOPS_ERR_DATA_FORMAT_MISMATCH: {
+    message: 'Dataset source "{source}" is not a {format} file, though {claim}: {reason}',
+    retryable: false,
+    fix: 'Set dataset.format (the format field of ingestDataset) to what the file holds: csv, parquet or jsonl; or leave it out and give the file the matching extension (.csv, .parquet, .jsonl or .ndjson, plus .gz when compressed). Then ingest it again.',
+  },
   MLOPS_ERR_DATA_UNREADABLE: {
     message: 'Dataset source "{source}" could not be parsed: {reason}',
     retryable: false,

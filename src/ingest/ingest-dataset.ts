@@ -13,6 +13,7 @@ import { bigQueryRowsToParquet } from './bigquery-to-parquet';
 import { checkColumns } from './column-checks';
 import type { FetchedSource } from './fetched-source';
 import { fileToParquet } from './file-to-parquet';
+import { checkFileFormat } from './format-sniff';
 import { fetchGcsObject } from './gcs-source';
 import { fetchHttp } from './http-source';
 import { fetchLocalFile } from './local-source';
@@ -60,7 +61,7 @@ export async function ingestDataset(deps: IngestDeps, input: IngestDatasetInput)
     const staged =
       source.kind === 'bigquery'
         ? await stageBigQuery(deps, source, work, parquetPath)
-        : await stageFile(deps, source, work, parquetPath);
+        : await stageFile(deps, { ...source, formatGiven: input.format !== undefined }, work, parquetPath);
     return 'reused' in staged ? staged : await publish(deps.store, staged, parquetPath);
   } finally {
     await fs.rm(work, { recursive: true, force: true });
@@ -70,11 +71,13 @@ export async function ingestDataset(deps: IngestDeps, input: IngestDatasetInput)
 /** Fetches and hashes the file; an existing snapshot of the same bytes is returned without reading it further. */
 async function stageFile(
   deps: IngestDeps,
-  source: Exclude<SourceRef, BigQuerySourceRef>,
+  source: Exclude<SourceRef, BigQuerySourceRef> & { formatGiven: boolean },
   work: string,
   parquetPath: string,
 ): Promise<Staged | DatasetSnapshot> {
   const fetched = await fetchFile(deps, source, work);
+  // Before the reuse below: the snapshot id is the bytes' hash, whatever format the bytes were said to be.
+  await checkFileFormat({ ...source, ...fetched, given: source.formatGiven });
   const snapshotId = snapshotIdOf(fetched.contentHash);
   const existing = await existingSnapshot(deps.store, snapshotId);
   if (existing) return existing;

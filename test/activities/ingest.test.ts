@@ -521,6 +521,51 @@ describe('ingestDataset', function () {
       assert.deepEqual(storeListing(root), []);
     });
 
+    it('says a file is not the format it is read as, naming dataset.format or the extension, even when its bytes were ingested before', async function () {
+      const { root, ingest } = harness();
+      const csv = writeTemp('people.csv', peopleCsv);
+      await ingest({ sourceUri: csv });
+      const before = storeListing(root);
+      // The same bytes as the snapshot above: the format is checked before a snapshot is reused.
+      const asParquet = await assertIngestFails(
+        ingest({ sourceUri: csv, format: 'parquet' }),
+        'MLOPS_ERR_DATA_FORMAT_MISMATCH',
+        /people\.csv" is not a parquet file, though dataset\.format is "parquet": it does not start with Parquet's magic bytes PAR1; it is text: a CSV file\?/,
+        /Fix: Set dataset\.format .* or leave it out and give the file the matching extension/,
+      );
+      assert.doesNotMatch(asParquet.message, /magic bytes found at end|read_parquet|LINE 1|quot/);
+      const parquet = path.join(tempDir('ingest-src'), 'people.parquet');
+      await withDuckDb((db) =>
+        db.run(`COPY (SELECT * FROM read_csv(${literal(csv)})) TO ${literal(parquet)} (FORMAT parquet)`),
+      );
+      const parquetNamedCsv = writeTemp('exported.csv', '');
+      fs.copyFileSync(parquet, parquetNamedCsv);
+      await assertIngestFails(
+        ingest({ sourceUri: parquetNamedCsv }),
+        'MLOPS_ERR_DATA_FORMAT_MISMATCH',
+        /exported\.csv" is not a csv file, though its name ends in \.csv: it is a Parquet file/,
+      );
+      const jsonl = writeTemp('people.jsonl', '{"id":1,"age":34}\n{"id":2,"age":41}\n');
+      await assertIngestFails(
+        ingest({ sourceUri: jsonl, format: 'csv' }),
+        'MLOPS_ERR_DATA_FORMAT_MISMATCH',
+        /is not a csv file, though dataset\.format is "csv": its first line is a JSON object, not a header of column names: it looks like JSON Lines/,
+      );
+      await assertIngestFails(
+        ingest({ sourceUri: csv, format: 'jsonl' }),
+        'MLOPS_ERR_DATA_FORMAT_MISMATCH',
+        /is not a jsonl file, though dataset\.format is "jsonl": its first line is not a JSON object; it is text: a CSV file\?/,
+      );
+      const cut = path.join(tempDir('ingest-src'), 'cut.parquet');
+      fs.writeFileSync(cut, fs.readFileSync(parquet).subarray(0, 100));
+      await assertIngestFails(
+        ingest({ sourceUri: cut }),
+        'MLOPS_ERR_DATA_UNREADABLE',
+        /cut\.parquet" could not be parsed: it starts like a Parquet file but does not end like one \(PAR1\): it is cut short/,
+      );
+      assert.deepEqual(storeListing(root), before);
+    });
+
     it('counts every way of writing a number when it checks a text column for stray words', async function () {
       // Eight of the nine values read as numbers (signs, a leading point or space, an exponent, inf and NaN): the
       // column is mostly numeric, so the one word makes it a mixed-types error that counts them all.
