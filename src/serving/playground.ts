@@ -1,10 +1,12 @@
 /**
  * The playground: a page served by the model server, generated from the model's schema, to try the model by hand.
- * A form with one input per feature (numbers show the training clip range and the value a blank takes; categories
- * are a list of the training categories, or another value typed), a bar chart of class probabilities and the version that answered; and a
- * CSV upload that predicts every row (in requests of at most the server's instance limit) and offers the table as a
- * CSV download; the whole file is checked first (closed quotes, distinct column names, cells per row, decimal numbers),
- * so a bad file sends nothing and its problems name the file's lines and columns. No external scripts: the page works on a closed network.
+ * A form with one input per feature (numbers show the training clip range and the value a blank takes, and a number
+ * the browser cannot read is flagged, never sent as a blank; categories are a list of the training categories, or
+ * another value typed), a bar chart of class probabilities and the version that answered; and a CSV upload that
+ * predicts every row (in requests within the server's instance and body limits) and offers the table as a CSV
+ * download whose text cells no spreadsheet runs as formulas; the whole file is checked first (closed quotes, distinct
+ * column names, cells per row, decimal numbers), so a bad file sends nothing and its problems name the file's lines
+ * and columns. No external scripts: the page works on a closed network.
  */
 import type { FeatureSchema } from '../models/predictor';
 
@@ -14,6 +16,11 @@ export interface PlaygroundModel {
   classes: string[];
   features: FeatureSchema[];
   maxInstances: number;
+  /**
+   * The server's body limit (bytes), so the page splits a CSV into requests under it. Absent: the page learns it from
+   * the first request the server refuses as too large (a 413 names the limit) and sends that request's rows again.
+   */
+  bodyLimit?: number;
 }
 
 const esc = (s: string): string =>
@@ -37,7 +44,9 @@ function fieldHtml(f: FeatureSchema): string {
   }
   const range = f.range ? `training range ${shown(f.range.lower, '−∞')} … ${shown(f.range.upper, '∞')}; ` : '';
   const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${shown(f.impute, '')}`;
-  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(shown(f.impute, ''))}"><span class="hint">${esc(hint)}</span>`;
+  // The browser reads "1e999", "-" or "abc" as "" (validity.badInput): the page flags it rather than send a blank.
+  const problem = `<span id="e-${esc(f.name)}" class="problem" hidden>not a number</span>`;
+  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(shown(f.impute, ''))}"><span class="hint">${problem}${esc(hint)}</span>`;
 }
 
 /** A fitted number as a person reads it: 10 significant digits, so 176.10000000000002 shows as 176.1. */
@@ -53,6 +62,7 @@ export function playgroundHtml(model: PlaygroundModel): string {
     classes: model.classes,
     features: model.features.map((f) => ({ name: f.name, type: f.type })),
     maxInstances: model.maxInstances,
+    bodyLimit: model.bodyLimit,
   }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(model.name)} · playground</title>
@@ -64,6 +74,7 @@ form{display:grid;grid-template-columns:max-content 14em auto;gap:6px 12px;align
 #result{margin:16px 0;padding:12px;border:1px solid #ddd;min-height:2em}
 .bar{display:flex;align-items:center;gap:8px;margin:3px 0}.bar span:first-child{width:8em}
 .bar div{background:#4a7bd0;height:14px} .error{color:#b00020;white-space:pre-wrap}
+.problem{color:#b00020;font-weight:600;margin-right:8px} input[aria-invalid="true"]{outline:2px solid #b00020}
 table{border-collapse:collapse;margin-top:8px;font-size:12px} td,th{border:1px solid #ddd;padding:2px 6px}
 </style></head><body>
 <h1>${esc(model.name)} <small id="version"></small></h1>
@@ -109,11 +120,29 @@ for (const select of document.querySelectorAll('select[data-kind="category"]')) 
     if (!typed.hidden) typed.focus();
   });
 }
+/**
+ * Flags a number field whose text the browser cannot read as a number: its value then reads "", like a blank field,
+ * which would be sent as null (imputed). Returns whether it is flagged.
+ */
+function flagged(field) {
+  const bad = field.validity.badInput;
+  field.setAttribute('aria-invalid', String(bad));
+  $('e-' + field.name).hidden = !bad;
+  return bad;
+}
+for (const field of document.querySelectorAll('input[data-kind="number"]')) {
+  // "-" on the way to "-3" is no mistake yet: a field is flagged when it is left, and cleared as soon as it reads.
+  field.addEventListener('blur', () => flagged(field));
+  field.addEventListener('input', () => { if (!field.validity.badInput) flagged(field); });
+}
 async function predict(instances) {
   const r = await fetch('/v1/models/' + encodeURIComponent(MODEL.name) + ':predict', { method: 'POST', headers: headers(), body: JSON.stringify({ instances }) });
   const body = await r.json();
-  if (!r.ok) throw new Error(body.error || JSON.stringify(body));
+  if (!r.ok) throw Object.assign(new Error(body.error || JSON.stringify(body)), { code: body.code });
   return { version: r.headers.get('x-model-version'), predictions: body.predictions };
+}
+function showError(message) {
+  const d = document.createElement('div'); d.className = 'error'; d.textContent = message; $('result').replaceChildren(d);
 }
 function show(p, version) {
   const out = $('result');
@@ -135,19 +164,31 @@ function show(p, version) {
   }
 }
 $('predict').addEventListener('click', async () => {
+  const bad = MODEL.features.filter((f) => f.type === 'number' && flagged($('f-' + f.name)));
+  if (bad.length) {
+    $('f-' + bad[0].name).focus();
+    const names = bad.map((f) => f.name).join(', ');
+    return showError('Nothing was sent: ' + names + (bad.length === 1 ? ' is' : ' are') + ' not a number. Type a number, or leave the field empty for a missing value (imputed).');
+  }
   // No prototype: a feature named __proto__ is then a field like any other, not the object's prototype.
   const instance = Object.create(null);
   for (const f of MODEL.features) instance[f.name] = coerce(f, fieldValue(f));
   try { const { version, predictions } = await predict([instance]); show(predictions[0], version); }
-  catch (e) { $('result').innerHTML = ''; const d = document.createElement('div'); d.className = 'error'; d.textContent = e.message; $('result').append(d); }
+  catch (e) { showError(e.message); }
 });
 /**
- * The file's records, each with the line it starts on (line 1 is the header); blank lines are skipped. A quote that is
- * never closed would swallow the rest of the file into one cell: its line is returned as openQuote instead.
+ * The file's records, each with the line it starts on (line 1 is the header); lines that are empty or only white space
+ * are skipped. A quote opens a quoted field only where the field starts; elsewhere (=HYPERLINK("x")) it is a character
+ * of the cell, as RFC 4180 readers commonly take it. A quote that is never closed would swallow the rest of the file
+ * into one cell: its line is returned as openQuote instead.
  */
 function parseCsv(text) {
-  const records = []; let row = [], field = '', quoted = false, line = 1, start = 1, quoteLine = 1;
-  const endRecord = () => { row.push(field); if (row.length > 1 || row[0] !== '') records.push({ cells: row, line: start }); row = []; field = ''; };
+  const records = []; let row = [], field = '', quoted = false, fresh = true, sawQuote = false, line = 1, start = 1, quoteLine = 1;
+  const endRecord = () => {
+    row.push(field);
+    if (row.length > 1 || sawQuote || row[0].trim() !== '') records.push({ cells: row, line: start });
+    row = []; field = ''; fresh = true; sawQuote = false;
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
@@ -155,10 +196,10 @@ function parseCsv(text) {
       if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
       continue;
     }
-    if (c === '"') { quoted = true; quoteLine = line; }
-    else if (c === ',') { row.push(field); field = ''; }
+    if (c === '"' && fresh) { quoted = true; sawQuote = true; quoteLine = line; fresh = false; }
+    else if (c === ',') { row.push(field); field = ''; fresh = true; }
     else if (c === '\n' || c === '\r') { if (c === '\r' && text[i + 1] === '\n') i++; endRecord(); start = ++line; }
-    else field += c;
+    else { field += c; fresh = false; }
   }
   if (quoted) return { records, openQuote: quoteLine };
   if (field !== '' || row.length) endRecord();
@@ -171,9 +212,17 @@ function repeatedColumns(header) {
   return [...at].filter(([, columns]) => columns.length > 1)
     .map(([name, columns]) => 'column ' + JSON.stringify(name) + ' is named ' + (columns.length === 2 ? 'twice' : columns.length + ' times') + ', as columns ' + columns.slice(0, -1).join(', ') + ' and ' + columns[columns.length - 1]);
 }
-const csvCell = (v) => { const s = v === null || v === undefined ? '' : String(v); return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
 // Decimal notation only: Number() would also read 0x10, 0b1, 0o7, Infinity and blank space, which no spreadsheet means.
 const decimal = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/**
+ * A cell of the download. Text that starts like a formula (=, +, -, @, tab, carriage return) gets a leading ' so a
+ * spreadsheet shows it instead of running it (OWASP's advice on CSV injection); a number such as -3.5 stays a number.
+ */
+const csvCell = (v) => {
+  let s = v === null || v === undefined ? '' : String(v);
+  if (/^[=+\-@\t\r]/.test(s) && !decimal.test(s.trim())) s = "'" + s;
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+};
 /** A CSV cell as a feature value ({ value }), or why it cannot be one ({ problem }). An empty cell is null: imputed. */
 function readCell(f, raw) {
   if (f.type !== 'number' || raw === '') return { value: coerce(f, raw) };
@@ -201,6 +250,21 @@ function readRows(header, records, features) {
   return { instances, problems };
 }
 const shownProblems = 20;
+const utf8 = new TextEncoder();
+/** The rows from row "from" on that are too large for a request even alone, named by line. */
+function oversized(sizes, records, from, limit) {
+  const problems = [];
+  for (let k = from; k < sizes.length; k++)
+    if (16 + sizes[k] > limit) problems.push('line ' + records[k].line + ': the row is ' + (16 + sizes[k]) + ' bytes as a request, over the server\'s body limit of ' + limit + ' bytes');
+  return problems;
+}
+/** Where the request that starts at row "start" ends: at most the instance limit, and at most "limit" bytes of body. */
+function requestEnd(sizes, start, limit) {
+  // {"instances":[…]} is 16 bytes around the rows, with a comma between two rows.
+  let end = start, bytes = 15;
+  while (end < sizes.length && end - start < MODEL.maxInstances && bytes + sizes[end] + 1 <= limit) bytes += sizes[end++] + 1;
+  return end;
+}
 $('csv').addEventListener('change', async (event) => {
   const file = event.target.files[0]; if (!file) return;
   const status = (text, error) => { $('csv-status').textContent = text; $('csv-status').className = error ? 'error' : ''; };
@@ -224,23 +288,42 @@ $('csv').addEventListener('change', async (event) => {
   const missing = MODEL.features.filter((f) => !header.includes(f.name)).map((f) => f.name);
   if (missing.length) {
     const semicolons = header.length === 1 && header[0].includes(';') ? ' (its header is separated by semicolons: save the file with commas)' : '';
-    return status('The CSV has no column ' + missing.join(', ') + semicolons, true);
+    // Names are matched exactly, not trimmed: cells written after ", " would also carry the space, and a category
+    // read as " fiber" is an unknown category, a silent wrong answer.
+    const spaced = header.filter((name) => name !== name.trim() && missing.includes(name.trim())).map((name) => JSON.stringify(name));
+    const spaces = spaced.length ? ' (the header names ' + spaced.join(', ') + ' with spaces around: remove the spaces, in the header and in the rows, if the file is separated by ", ")' : '';
+    return status('The CSV has no column ' + missing.join(', ') + semicolons + spaces, true);
   }
-  const { instances, problems } = readRows(header, records, features);
-  if (problems.length) {
+  const refuse = (problems, done = '') => {
     const more = problems.length > shownProblems ? ['… and ' + (problems.length - shownProblems) + ' more'] : [];
-    return status(['Nothing was sent: ' + problems.length + ' problem' + (problems.length === 1 ? '' : 's') + ' in the file (line 1 is the header):', ...problems.slice(0, shownProblems), ...more].join('\n'), true);
-  }
+    return status(['Nothing ' + (done ? 'more ' : '') + 'was sent' + done + ': ' + problems.length + ' problem' + (problems.length === 1 ? '' : 's') + ' in the file (line 1 is the header):', ...problems.slice(0, shownProblems), ...more].join('\n'), true);
+  };
+  const { instances, problems } = readRows(header, records, features);
+  if (problems.length) return refuse(problems);
+  // Requests are cut by size too: 4096 rows of long text can be over the body limit (a 413 predicts nothing).
+  const sizes = instances.map((instance) => utf8.encode(JSON.stringify(instance)).length);
+  let limit = MODEL.bodyLimit || Infinity;
+  const tooLarge = oversized(sizes, records, 0, limit);
+  if (tooLarge.length) return refuse(tooLarge);
   const outputs = MODEL.task === 'regression' ? ['prediction'] : ['label', ...MODEL.classes.map((c) => 'p_' + c)];
   const table = [[...header, ...outputs, 'version']];
-  for (let start = 0; start < instances.length; start += MODEL.maxInstances) {
-    const chunk = records.slice(start, start + MODEL.maxInstances);
+  for (let start = 0, end = 0; start < instances.length; start = end) {
+    end = requestEnd(sizes, start, limit);
+    const chunk = records.slice(start, end);
     let answer;
-    try { answer = await predict(instances.slice(start, start + MODEL.maxInstances)); }
+    try { answer = await predict(instances.slice(start, end)); }
     catch (e) {
+      const done = start ? ' (the rows of lines 2–' + (chunk[0].line - 1) + ' were predicted and logged, but are not shown)' : '';
+      const learnt = e.code === 'MLOPS_ERR_SERVE_BODY_TOO_LARGE' ? Number((/(\d+) bytes/.exec(e.message) || [])[1]) : NaN;
+      if (learnt < limit) {
+        // A page served without the limit learns it from the refusal, which predicted nothing: these rows go again.
+        limit = learnt; end = start;
+        const big = oversized(sizes, records, start, limit);
+        if (big.length) return refuse(big, done);
+        continue;
+      }
       // The server names a row by its place in the request: name its line in the file instead.
       const message = e.message.replace(/instances\[(\d+)\]/g, (m, k) => (chunk[k] ? 'line ' + chunk[k].line : m));
-      const done = start ? ' (the rows of lines 2–' + (chunk[0].line - 1) + ' were predicted and logged, but are not shown)' : '';
       return status('The server refused the rows of lines ' + chunk[0].line + '–' + chunk[chunk.length - 1].line + done + ': ' + message, true);
     }
     answer.predictions.forEach((p, k) => {

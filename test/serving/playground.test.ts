@@ -87,6 +87,72 @@ describe('the playground page (headless Chromium)', function () {
     await page.close();
   });
 
+  it('flags a number the browser cannot read ("1e999", "-", "1e") next to its field and sends nothing until it is fixed', async function () {
+    const page = await browser.newPage();
+    let requests = 0;
+    page.on('request', (r) => void (r.url().includes(':predict') && requests++));
+    await page.goto(`${address}/playground`);
+    for (const [name, value] of Object.entries(riskyCustomer)) {
+      const field = page.locator(`#f-${name}`);
+      if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));
+      else await field.selectOption(String(value));
+    }
+    const field = page.locator('#f-tenure_months');
+    const flag = page.locator('#e-tenure_months');
+    // Chromium takes no letter but e in a number input ("abc" types nothing), so "e" and "." stand for it here:
+    // the page reads validity.badInput, as true in Firefox for "abc" as in Chromium for these.
+    for (const bad of ['1e999', '-', '1e', 'e', '.']) {
+      await field.fill('');
+      await field.focus();
+      await page.keyboard.insertText(bad); // as typed or pasted: fill() refuses text a number input cannot hold
+      assert.deepEqual(
+        await field.evaluate((el) => {
+          const input = el as unknown as { value: string; validity: { badInput: boolean } };
+          return [input.value, input.validity.badInput];
+        }),
+        ['', true],
+        bad,
+      );
+      await page.click('#predict');
+      const outcome = page.locator('#answer, #result .error').first();
+      await outcome.waitFor();
+      assert.match(await outcome.innerText(), /^Nothing was sent: tenure_months is not a number\./, bad);
+      assert.equal(await flag.innerText(), 'not a number', bad);
+      assert.equal(await field.getAttribute('aria-invalid'), 'true', bad);
+      assert.equal(
+        await field.evaluate((el) => (el as unknown as { matches(s: string): boolean }).matches(':focus')),
+        true,
+        'the field is focused to fix',
+      );
+    }
+    assert.equal(await page.locator('#answer').count(), 0);
+    // Fixed: the flag goes as soon as the field reads a number, and the prediction is shown.
+    await field.fill('2');
+    await flag.waitFor({ state: 'hidden' });
+    assert.equal(await field.getAttribute('aria-invalid'), 'false');
+    const [request] = await Promise.all([page.waitForRequest(/:predict$/), page.click('#predict')]);
+    assert.equal(
+      (request.postDataJSON() as { instances: { tenure_months: unknown }[] }).instances[0]!.tenure_months,
+      2,
+    );
+    await page.locator('#answer').waitFor();
+    assert.equal(requests, 1, 'nothing was sent while the field was flagged');
+    // A field left with an unreadable number is flagged at once; an empty one is still "missing", imputed.
+    await field.fill('');
+    await field.focus();
+    await page.keyboard.insertText('-');
+    await page.locator('#f-monthly_charges').focus();
+    await flag.waitFor();
+    await field.fill('');
+    await flag.waitFor({ state: 'hidden' });
+    const [blank] = await Promise.all([page.waitForRequest(/:predict$/), page.click('#predict')]);
+    assert.equal(
+      (blank.postDataJSON() as { instances: { tenure_months: unknown }[] }).instances[0]!.tenure_months,
+      null,
+    );
+    await page.close();
+  });
+
   it('predicts every row of an uploaded CSV and offers the table as a download', async function () {
     const page = await browser.newPage();
     await page.goto(`${address}/playground`);
@@ -108,18 +174,36 @@ describe('the playground page (headless Chromium)', function () {
     await page.close();
   });
 
-  /** Opens the page, uploads `text` as a CSV file and waits for the upload's status; counts the predict requests sent. */
-  async function uploadCsv(text: string | Buffer): Promise<{ page: Page; status: string; requests: number }> {
+  /** A predict request the page sent: the bytes of its body and the status it was answered with. */
+  interface Sent {
+    bytes: number;
+    status: number;
+  }
+  /**
+   * Opens the page (of the server at `base`; `html` instead of the page that server serves), uploads `text` as a CSV
+   * file and waits for the upload's status; counts the predict requests sent, and lists those answered.
+   */
+  async function uploadCsv(
+    text: string | Buffer,
+    base = address,
+    html?: string,
+  ): Promise<{ page: Page; status: string; requests: number; sent: Sent[] }> {
     const page = await browser.newPage();
     let requests = 0;
+    const sent: Sent[] = [];
     page.on('request', (r) => void (r.url().includes(':predict') && requests++));
-    await page.goto(`${address}/playground`);
+    page.on('response', (r) => {
+      if (r.url().includes(':predict')) sent.push({ bytes: r.request().postDataBuffer()!.length, status: r.status() });
+    });
+    if (html)
+      await page.route(`${base}/playground`, (route) => route.fulfill({ contentType: 'text/html', body: html }));
+    await page.goto(`${base}/playground`);
     const csv = path.join(tempDir('playground'), 'upload.csv');
     fs.writeFileSync(csv, text);
     await page.setInputFiles('#csv', csv);
     const status = page.locator('#csv-status:not(:empty)');
-    await status.waitFor({ timeout: 30_000 });
-    return { page, status: await status.innerText(), requests };
+    await status.waitFor({ timeout: 60_000 });
+    return { page, status: await status.innerText(), requests, sent };
   }
   const [churnHeader, ...churnRows] = fs.readFileSync(exampleDataset, 'utf8').trim().split('\n');
   /** `n` rows of the example dataset, repeated as needed. */
@@ -270,6 +354,114 @@ describe('the playground page (headless Chromium)', function () {
     await page.close();
   });
 
+  /** The page of `server`, generated as the server does, with or without its body limit. */
+  function pageOf(server: FastifyInstance, withLimit: boolean): string {
+    const { slot, limits } = server.serving.core;
+    const p = slot.current!.predictor;
+    const { maxInstances, bodyLimit } = limits;
+    const model = { name: 'churn', task: p.task, classes: p.classes, features: p.features, maxInstances };
+    return playgroundHtml(withLimit ? { ...model, bodyLimit } : model);
+  }
+
+  it("splits 4096 rows of long text into requests under the server's body limit, predicting every row", async function () {
+    // A region no one trained on, 200 characters long: the rows are a file of about 1 MB, but 1.6 MB as one request.
+    const rows = manyRows(4096).map((row, i) => withCell(row, 'region', `r${i}-${'x'.repeat(200)}`));
+    const text = `${churnHeader}\n${rows.join('\n')}\n`;
+    assert.ok(text.length < 1_200_000 && text.length > 1_000_000, String(text.length));
+    const { page, status, sent } = await uploadCsv(text);
+    assert.equal(status, 'Predicted 4096 rows.');
+    const predicted = sent.filter((s) => s.status === 200);
+    assert.ok(predicted.length >= 2, JSON.stringify(sent));
+    assert.ok(predicted.reduce((n, s) => n + s.bytes, 0) > 1_500_000, 'the rows are over the limit as one request');
+    for (const s of predicted) assert.ok(s.bytes <= 1_500_000, JSON.stringify(sent));
+    // A page served without the limit learns it from one 413 (which predicted nothing); one served with it sends none.
+    const refused = sent.filter((s) => s.status !== 200);
+    assert.ok(refused.length <= 1 && refused.every((s) => s.status === 413), JSON.stringify(sent));
+    await page.close();
+  });
+
+  it('keeps every request under a small body limit, learnt from the server or served with the page, and names a row too large alone', async function () {
+    const bodyLimit = 50_000;
+    const { store } = await servedChurn();
+    const small = await buildServer({ store, modelName: 'churn', alias: 'production', limits: { bodyLimit } });
+    try {
+      const base = await small.listen({ host: '127.0.0.1', port: 0 });
+      const text = `${churnHeader}\n${manyRows(1000).join('\n')}\n`;
+      // Served without the limit, the page learns it from the server's 413, which names it, and sends those rows again.
+      const learnt = await uploadCsv(text, base, pageOf(small, false));
+      assert.equal(learnt.status, 'Predicted 1000 rows.');
+      assert.deepEqual(
+        learnt.sent.filter((s) => s.bytes > bodyLimit).map((s) => s.status),
+        [413],
+      );
+      assert.ok(learnt.sent.filter((s) => s.status === 200).length >= 4, JSON.stringify(learnt.sent));
+      await learnt.page.close();
+      // Served with the limit, the page sends no request over it; nor does the page the server serves.
+      for (const html of [pageOf(small, true), undefined]) {
+        const known = await uploadCsv(text, base, html);
+        assert.equal(known.status, 'Predicted 1000 rows.');
+        const predicted = known.sent.filter((s) => s.status === 200);
+        assert.ok(predicted.length >= 4, JSON.stringify(known.sent));
+        for (const s of predicted) assert.ok(s.bytes <= bodyLimit, JSON.stringify(known.sent));
+        if (html) assert.equal(predicted.length, known.sent.length, JSON.stringify(known.sent));
+        await known.page.close();
+      }
+      // A row that is over the limit alone is named, and nothing is predicted.
+      const rows = manyRows(3);
+      rows[1] = withCell(rows[1]!, 'region', 'x'.repeat(bodyLimit));
+      const huge = `${churnHeader}\n${rows.join('\n')}\n`;
+      for (const html of [pageOf(small, false), pageOf(small, true)]) {
+        const refused = await uploadCsv(huge, base, html);
+        assert.match(refused.status, /^Nothing was sent: 1 problem in the file \(line 1 is the header\):$/m);
+        assert.match(
+          refused.status,
+          /^line 3: the row is \d+ bytes as a request, over the server's body limit of 50000 bytes$/m,
+        );
+        assert.equal(refused.sent.filter((s) => s.status === 200).length, 0);
+        await refused.page.close();
+      }
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('keeps double quotes inside an unquoted cell, and writes text cells of the download so no spreadsheet runs them as formulas', async function () {
+    const notes = ['=HYPERLINK("x")', '-3.5', '+cmd|calc', '@SUM(A1)', '"\tq"', '-2+3', '"\r=1"', '12"'];
+    const rows = notes.map((v, k) => withCell(churnRows[k]!, 'churned', v));
+    const { page, status } = await uploadCsv(`${churnHeader}\n${rows.join('\n')}\n`);
+    assert.equal(status, 'Predicted 8 rows.');
+    const churned = churnHeader!.split(',').indexOf('churned');
+    const shown = await page.locator(`#table tr td:nth-child(${churned + 1})`).allInnerTexts();
+    assert.equal(shown[0], '=HYPERLINK("x")');
+    assert.equal(shown[7], '12"');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const text = fs.readFileSync(await download.path(), 'utf8');
+    const expected = [`"'=HYPERLINK(""x"")"`, '-3.5', "'+cmd|calc", "'@SUM(A1)", "'\tq", "'-2+3", `"'\r=1"`, '"12"""'];
+    for (const cell of expected) assert.ok(text.includes(`,${cell},`), `${JSON.stringify(cell)} in ${text}`);
+    // Numbers stay numbers: the probabilities are written as they are.
+    assert.doesNotMatch(text, /,'[\d.]/);
+    await page.close();
+  });
+
+  it('skips lines that are empty or only white space, as blank lines', async function () {
+    const [a, b, c] = churnRows;
+    const { page, status, requests } = await uploadCsv(`${churnHeader}\n${a}\n   \n${b}\r\n\t \r\n\n${c}\n  `);
+    assert.equal(status, 'Predicted 3 rows.');
+    assert.equal(requests, 1);
+    await page.close();
+  });
+
+  it('says so when a header names a feature with spaces around, as written with ", " separators, and sends nothing', async function () {
+    const { page, status, requests } = await uploadCsv(
+      `${churnHeader!.split(',').join(', ')}\n${churnRows[0]!.split(',').join(', ')}\n`,
+    );
+    assert.equal(requests, 0);
+    assert.match(status, /^The CSV has no column monthly_charges, total_charges, contract, /);
+    assert.ok(status.includes('(the header names " monthly_charges", " total_charges", " contract", '), status);
+    assert.match(status, /with spaces around: remove the spaces/);
+    await page.close();
+  });
+
   it('predicts from the form of a model whose features are named like Object.prototype keys', async function () {
     const { store, modelName } = await servedPrototypeKeys();
     const keys = await buildServer({ store, modelName, alias: 'production' });
@@ -305,6 +497,7 @@ describe('the playground page as generated from the schema', function () {
       task: 'regression',
       classes: [],
       maxInstances: 10,
+      bodyLimit: 20_000,
       features: [
         { name: 'city', type: 'category', categories: ['Oslo', '__missing__', 'Bergen'], impute: '__missing__' },
         { name: 'plan', type: 'category', categories: ['a', '__missing__'], impute: 'a', imputedWith: 'most_frequent' },
@@ -314,6 +507,7 @@ describe('the playground page as generated from the schema', function () {
     });
     assert.match(html, /training range 0\.3 … ∞; blank = median 176\.1</);
     assert.match(html, /placeholder="176\.1"/);
+    assert.match(html, /"maxInstances":10,"bodyLimit":20000/);
     const city = /<select id="f-city"[^]*?training categories<\/span>/.exec(html)![0];
     assert.deepEqual(
       [...city.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
