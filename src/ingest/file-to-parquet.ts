@@ -28,7 +28,10 @@ export interface SourceFile {
 export interface ParquetTable {
   rowCount: number;
   columns: ColumnSchema[];
-  /** CSV header names the reader changed (made unique, named an empty one, trimmed), in column order. */
+  /**
+   * Names of the file (CSV header names, JSON keys, Parquet column names) the reader changed: made unique, an empty one
+   * named, trimmed (CSV); in column order.
+   */
   renamed?: { from: string; to: string }[];
 }
 
@@ -56,7 +59,8 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
   else
     await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
   const table = written ?? (await describeParquet(db, parquetPath));
-  const renamed = header ? renamedColumns(header, table.columns) : [];
+  const names = header ?? (await sourceNames(db, source, table.columns));
+  const renamed = names ? renamedColumns(names, table.columns) : [];
   if (renamed.length > 0) table.renamed = renamed;
   if (table.rowCount === 0)
     throw empty(
@@ -113,7 +117,44 @@ async function csvToParquet(
   return { header };
 }
 
-/** The header's names that are not the columns' names, position by position (a header of another width: none). */
+/**
+ * The names a Parquet or JSON Lines file gives its columns, in column order, where the reader may have changed some:
+ * DuckDB makes names unique regardless of case (`A`, `a` → `A`, `a_1`) and names an empty JSON key `C<position>`.
+ * A Parquet file's names are in its footer. A JSON Lines file's keys are read again only when a column's name looks
+ * like such a rename, and each such column is paired with the key it was made from.
+ */
+async function sourceNames(db: DuckDb, source: SourceFile, columns: ColumnSchema[]): Promise<string[] | undefined> {
+  const file = literal(source.localPath);
+  if (source.format === 'parquet') {
+    const schema = await db.query<{ name: string; num_children: number | null }>(
+      `SELECT name, num_children FROM parquet_schema(${file})`,
+    );
+    // Depth first: the root, then each column followed by the elements of its nested type.
+    const after = (at: number): number => {
+      let next = at + 1;
+      for (let child = 0; child < Number(schema[at]?.num_children ?? 0); child++) next = after(next);
+      return next;
+    };
+    const names: string[] = [];
+    for (let at = 1; at < schema.length; at = after(at)) names.push(schema[at]!.name);
+    return names;
+  }
+  if (source.format !== 'jsonl' || !columns.some((c) => /_\d+$|^C\d+$/.test(c.name))) return undefined;
+  const rows = await db.query<{ key: string }>(
+    `SELECT DISTINCT unnest(json_keys(json)) AS key FROM read_json_objects(${file}, format = 'newline_delimited')`,
+  );
+  const keys = new Set(rows.map((r) => r.key));
+  const unused = new Set([...keys].filter((k) => !columns.some((c) => c.name === k)));
+  // DuckDB keeps a repeated name and appends `_<n>`, and names an empty key `C<position>`.
+  return columns.map(({ name }) => {
+    if (keys.has(name)) return name;
+    const base = /^(.*)_\d+$/s.exec(name)?.[1];
+    if (base !== undefined && unused.has(base)) return base;
+    return /^C\d+$/.test(name) && unused.has('') ? '' : name;
+  });
+}
+
+/** The file's names that are not the columns' names, position by position (a list of another width: none). */
 function renamedColumns(header: string[], columns: ColumnSchema[]): { from: string; to: string }[] {
   if (header.length !== columns.length) return [];
   return columns.flatMap((c, i) => (c.name === header[i] ? [] : [{ from: header[i]!, to: c.name }]));

@@ -17,7 +17,7 @@ import { checkFileFormat } from './format-sniff';
 import { fetchGcsObject } from './gcs-source';
 import { fetchHttp } from './http-source';
 import { fetchLocalFile } from './local-source';
-import type { BigQuerySourceRef, SourceRef } from './source-uri';
+import type { BigQuerySourceRef, FileFormat, SourceRef } from './source-uri';
 import { localName, parseSource } from './source-uri';
 import type { DuckDb } from '../warehouse/duckdb';
 import { withDuckDb } from '../warehouse/duckdb';
@@ -86,7 +86,7 @@ async function stageFile(
     const quote = source.kind === 'file';
     const { renamed, ...table } = await fileToParquet(db, { ...source, ...fetched, quoteLines: quote }, parquetPath);
     const checked = await checkColumns(db, parquetPath, source.uri, table.columns, quote);
-    return { table, warnings: [...renameWarnings(renamed ?? []), ...checked] };
+    return { table, warnings: [...renameWarnings(source.format, renamed ?? []), ...checked] };
   });
   return {
     snapshotId,
@@ -185,11 +185,19 @@ function toSnapshot(manifest: SnapshotManifest, manifestUri: string, reused: boo
   return { snapshotId, dataUri, manifestUri, rowCount, columns, reused, warnings };
 }
 
-/** A warning per CSV header name the reader changed: the name to use in target, features and requests is the new one. */
-function renameWarnings(renamed: { from: string; to: string }[]): SnapshotWarning[] {
+/** Where a file's column names come from, and what the reader does to them, by format. */
+const renamedWhat: Record<FileFormat, { name: string; rule: string }> = {
+  csv: { name: "Column {from} of the file's header", rule: 'header names are made unique, non-empty and trimmed' },
+  jsonl: { name: "Key {from} of the file's lines", rule: 'names are made unique regardless of case, and non-empty' },
+  parquet: { name: "Column {from} of the file's schema", rule: 'names are made unique regardless of case' },
+};
+
+/** A warning per column name the reader changed: the name to use in target, features and requests is the new one. */
+function renameWarnings(format: FileFormat, renamed: { from: string; to: string }[]): SnapshotWarning[] {
+  const { name, rule } = renamedWhat[format];
   return renamed.map(({ from, to }) => ({
     kind: 'column-renamed',
     column: to,
-    message: `Column ${JSON.stringify(from)} of the file's header is named "${to}" in the snapshot (header names are made unique, non-empty and trimmed); use "${to}" in target, features and prediction requests.`,
+    message: `${name.replace('{from}', JSON.stringify(from))} is named "${to}" in the snapshot (${rule}); use "${to}" in target, features and prediction requests.`,
   }));
 }

@@ -624,6 +624,55 @@ describe('ingestDataset', function () {
       assert.deepEqual(readManifest(snapshot).warnings, snapshot.warnings);
     });
 
+    it('records a warning for each JSON key and Parquet column name the reader changes, as for a CSV header', async function () {
+      const { ingest } = harness();
+      const lines = [0, 1, 2, 3].map((i) =>
+        JSON.stringify({ A: i, a: i + 1, '': i + 2, x_1: i % 2, y: i % 2 ? 'p' : 'q' }),
+      );
+      const jsonl = await ingest({ sourceUri: writeTemp('renamed.jsonl', `${lines.join('\n')}\n`) });
+      assert.deepEqual(
+        jsonl.columns.map((c) => c.name),
+        ['A', 'a_1', 'C2', 'x_1', 'y'],
+      );
+      assert.deepEqual(
+        jsonl.warnings,
+        [
+          { from: 'a', to: 'a_1' },
+          { from: '', to: 'C2' },
+        ].map(({ from, to }) => ({
+          kind: 'column-renamed',
+          column: to,
+          message: `Key ${JSON.stringify(from)} of the file's lines is named "${to}" in the snapshot (names are made unique regardless of case, and non-empty); use "${to}" in target, features and prediction requests.`,
+        })),
+      );
+      assert.deepEqual(readManifest(jsonl).warnings, jsonl.warnings);
+      // Written by another tool, a Parquet file may hold two names that differ only in case: here the footer of one
+      // DuckDB wrote is edited (bbbb_col becomes AAAA_col, as long), since DuckDB itself never writes such a file.
+      const written = path.join(tempDir('ingest-src'), 'written.parquet');
+      await withDuckDb((db) =>
+        db.run(`COPY (SELECT 1 AS aaaa_col, 2 AS bbbb_col, 'p' AS y) TO ${literal(written)} (FORMAT parquet)`),
+      );
+      const edited = path.join(tempDir('ingest-src'), 'renamed.parquet');
+      fs.writeFileSync(
+        edited,
+        fs.readFileSync(written).toString('latin1').replaceAll('bbbb_col', 'AAAA_col'),
+        'latin1',
+      );
+      const parquet = await ingest({ sourceUri: edited });
+      assert.deepEqual(
+        parquet.columns.map((c) => c.name),
+        ['aaaa_col', 'AAAA_col_1', 'y'],
+      );
+      assert.deepEqual(parquet.warnings, [
+        {
+          kind: 'column-renamed',
+          column: 'AAAA_col_1',
+          message:
+            'Column "AAAA_col" of the file\'s schema is named "AAAA_col_1" in the snapshot (names are made unique regardless of case); use "AAAA_col_1" in target, features and prediction requests.',
+        },
+      ]);
+    });
+
     it('rejects a local file that does not exist with MLOPS_ERR_DATA_SOURCE_NOT_FOUND', async function () {
       await assertIngestFails(
         harness().ingest({ sourceUri: path.join(badData, 'absent.csv') }),
