@@ -295,6 +295,7 @@ function registerOperationRoutes(
       classes: p.classes,
       features: p.features,
       maxInstances: core.limits.maxInstances,
+      bodyLimit: core.limits.bodyLimit,
     });
     return reply.header('content-type', 'text/html; charset=utf-8').send(page);
   });

@@ -126,6 +126,7 @@ export class PredictCore {
 
   #resolve(version: string | undefined): LoadedVersion | undefined {
     if (version === undefined) return this.slot.current;
-    return /^\d+$/.test(version) ? this.slot.find(Number(version)) : undefined;
+    // A version as the registry numbers it: "01" or "1.0" names none.
+    return /^[1-9][0-9]{0,8}$/.test(version) ? this.slot.find(Number(version)) : undefined;
   }
 }

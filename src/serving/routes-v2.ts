@@ -79,16 +79,20 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
     });
   if (type === 'application/json') jsonCharset(request);
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
+  const doc = parseJson(json);
   const names = loaded.predictor.features.map((f) => f.name);
-  const decoded = decodeV2(parseJson(json), binary, names, core.limits.maxInstances);
-  checkOutputs(decoded.request, outputNames(loaded.predictor.task));
+  let decoded;
   let outcome;
   try {
+    // Inputs are checked against the chosen version's schema, so a refusal from here on is that version's (the
+    // canary's judge compares the versions' refusals), as a v1 instance's is.
+    decoded = decodeV2(doc, binary, names, core.limits.maxInstances);
+    checkOutputs(decoded.request, outputNames(loaded.predictor.task));
     outcome = await core.predict(model, decoded.instances, ctx, loaded);
   } catch (err) {
     throw isMlopsError(err, 'MLOPS_ERR_SERVE_INPUT_INVALID') ? inV2Terms(err) : err;
   } finally {
-    if (ctx.answeredBy !== undefined) void reply.header('x-model-version', String(ctx.answeredBy));
+    void reply.header('x-model-version', String(ctx.answeredBy ?? loaded.version));
   }
   const tensors = outputTensors(outcome.predictions, loaded.predictor.classes);
   const header = {

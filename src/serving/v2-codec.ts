@@ -82,8 +82,9 @@ export function splitV2Body(
   headerLength: string | string[] | undefined,
 ): { json: Buffer; binary: Buffer } {
   if (headerLength === undefined) return { json: body, binary: Buffer.alloc(0) };
-  const n = Number(headerLength);
-  if (typeof headerLength !== 'string' || !Number.isSafeInteger(n) || n <= 0 || n > body.length) {
+  // Digits only: Number() would also read "+905", "0x389" and "1e2".
+  const n = typeof headerLength === 'string' && /^[0-9]{1,15}$/.test(headerLength) ? Number(headerLength) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0 || n > body.length) {
     throw invalid([
       `Inference-Header-Content-Length ${JSON.stringify(headerLength)} must be a positive integer no larger than the body (${body.length} bytes)`,
     ]);
@@ -101,16 +102,15 @@ export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], m
   for (const name of repeated) problems.push(`inputs: input ${quoteText(name)} is given more than once; send it once`);
   for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}`);
   for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
-  const rows = request.inputs[0]!.shape[0]!;
+  // The first input's row count, which every other input must have (its own shape is checked below).
+  const rows = request.inputs[0]!.shape[0];
   const columns = new Map<string, unknown[]>();
   let offset = 0;
   for (const input of request.inputs) {
-    const where = `inputs["${input.name}"]`;
+    const where = `inputs[${quoteText(input.name)}]`;
     const shapeProblem = checkShape(input, rows, maxInstances);
-    if (shapeProblem) {
-      problems.push(`${where}: ${shapeProblem}`);
-      continue;
-    }
+    if (shapeProblem) problems.push(`${where}: ${shapeProblem}`);
+    if (shapeProblem || rows === undefined) continue;
     const size = input.parameters?.binary_data_size;
     const decoded = size === undefined ? fromJson(input, rows) : fromBinary(input, rows, size, binary.subarray(offset));
     if (typeof size === 'number') offset += size;
@@ -120,7 +120,19 @@ export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], m
   if (problems.length === 0 && offset !== binary.length)
     problems.push(`the binary part has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
   if (problems.length > 0) throw invalid(problems);
-  return { request, rows, instances: toRecords(columns, rows) };
+  return { request, rows: rows!, instances: toRecords(columns, rows!) };
+}
+
+/** The fields the protocol defines for a request, an input and a requested output; anything else is a mistake. */
+const requestFields = new Set(['id', 'parameters', 'inputs', 'outputs']);
+const inputFields = new Set(['name', 'shape', 'datatype', 'parameters', 'data']);
+const outputFields = new Set(['name', 'parameters']);
+
+/** A field outside `known` (a misspelt `"output"` or `"paramaters"` would otherwise be ignored without a word). */
+function unknownFields(value: object, known: ReadonlySet<string>, where: string): string[] {
+  return Object.keys(value)
+    .filter((key) => !known.has(key))
+    .map((key) => `${where}unknown field ${quoteText(key)} (the protocol defines ${[...known].join(', ')})`);
 }
 
 function checkRequestShape(doc: unknown): V2Request {
@@ -128,14 +140,17 @@ function checkRequestShape(doc: unknown): V2Request {
     throw invalid(['the body must be an object {"inputs": [...]}']);
   const inputs = (doc as { inputs?: unknown }).inputs;
   if (!Array.isArray(inputs) || inputs.length === 0) throw invalid(['"inputs" must be a non-empty array']);
-  const problems: string[] = [];
+  const problems: string[] = unknownFields(doc, requestFields, '');
   inputs.forEach((input: unknown, k) => {
     const i = input as Partial<V2Input> | null;
     if (!i || typeof i !== 'object' || typeof i.name !== 'string' || typeof i.datatype !== 'string')
       problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
     else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      problems.push(`inputs[${k}] ("${i.name}"): "shape" must be an array of non-negative integers`);
-    else problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
+      problems.push(`inputs[${k}] (${quoteText(i.name)}): "shape" must be an array of non-negative integers`);
+    else {
+      problems.push(...unknownFields(i, inputFields, `inputs[${k}] (${quoteText(i.name)}): `));
+      problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
+    }
   });
   const { id, outputs, parameters } = doc as { id?: unknown; outputs?: unknown; parameters?: unknown };
   if (id !== undefined && typeof id !== 'string') problems.push(`"id" must be a string, got ${describeValue(id)}`);
@@ -146,26 +161,28 @@ function checkRequestShape(doc: unknown): V2Request {
   )
     problems.push('"outputs" must be an array of {"name": ...}');
   else if (Array.isArray(outputs))
-    outputs.forEach((o: { name: string; parameters?: unknown }, k) =>
-      problems.push(...parametersProblem(o.parameters, `outputs[${k}] (${quoteText(o.name)}): `, false)),
-    );
+    outputs.forEach((o: { name: string; parameters?: unknown }, k) => {
+      problems.push(...unknownFields(o, outputFields, `outputs[${k}] (${quoteText(o.name)}): `));
+      problems.push(...parametersProblem(o.parameters, `outputs[${k}] (${quoteText(o.name)}): `, false));
+    });
   if (problems.length > 0) throw invalid(problems);
   return doc as V2Request;
 }
 
-function checkShape(input: V2Input, rows: number, maxInstances: number): string | undefined {
+function checkShape(input: V2Input, rows: number | undefined, maxInstances: number): string | undefined {
   const [n, width = 1, ...rest] = input.shape;
   if (n === undefined || rest.length > 0 || width !== 1)
     return `shape [${input.shape.join(', ')}] must be [n] or [n, 1]: one value of this feature per row`;
   if (n > maxInstances) throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count: n, limit: maxInstances });
-  if (n !== rows)
-    return `has ${n} rows but inputs["${input.name}"] is not the same length as the first input (${rows})`;
+  // Against a first input whose shape is itself wrong there is nothing to compare (its problem is reported).
+  if (rows !== undefined && n !== rows) return `has ${n} rows, not as many as the first input (${rows})`;
   if (n === 0) return 'has no rows; send at least one';
   return undefined;
 }
 
 /** Flattens JSON `data` (flat, or nested as [[x], [y]]) without recursion, no deeper than the shape allows. */
 function fromJson(input: V2Input, rows: number): unknown[] | string {
+  if (input.datatype !== 'BYTES' && !fixedSizes.has(input.datatype)) return unsupported(input.datatype);
   if (!Array.isArray(input.data)) return '"data" must be an array (or send binary_data_size)';
   const out: unknown[] = [];
   for (const item of input.data as unknown[]) {
@@ -203,7 +220,7 @@ function fromBinary(input: V2Input, rows: number, size: unknown, bytes: Buffer):
   const data = bytes.subarray(0, size as number);
   if (input.datatype === 'BYTES') return bytesElements(data, rows);
   const width = fixedSizes.get(input.datatype);
-  if (!width) return `datatype ${input.datatype} is not supported (use FP32, FP64, an integer type, BOOL or BYTES)`;
+  if (!width) return unsupported(input.datatype);
   if (data.length !== rows * width)
     return `binary_data_size is ${data.length}; ${rows} × ${input.datatype} needs ${rows * width}`;
   const out = new Array<unknown>(rows);
@@ -229,6 +246,12 @@ function readFixed(datatype: string, b: Buffer, at: number): number | boolean {
   return (fixedReaders.get(datatype) ?? ((x: Buffer, i: number) => x.readDoubleLE(i)))(b, at);
 }
 
+const unsupported = (datatype: string) =>
+  `datatype ${quoteText(datatype)} is not supported (use FP32, FP64, an integer type, BOOL or BYTES)`;
+
+/** BYTES elements are text here (category values): bytes that are not UTF-8 are refused, never read with U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function bytesElements(data: Buffer, rows: number): string[] | string {
   const out: string[] = [];
   let at = 0;
@@ -236,7 +259,11 @@ function bytesElements(data: Buffer, rows: number): string[] | string {
     if (at + 4 > data.length) return 'a BYTES element is cut short (its 4-byte length is incomplete)';
     const len = data.readUInt32LE(at);
     if (at + 4 + len > data.length) return `a BYTES element claims ${len} bytes, past the end of its binary data`;
-    out.push(data.toString('utf8', at + 4, at + 4 + len));
+    try {
+      out.push(utf8.decode(data.subarray(at + 4, at + 4 + len)));
+    } catch {
+      return `element ${out.length} is not UTF-8 text (BYTES elements are category values, sent as UTF-8)`;
+    }
     at += 4 + len;
   }
   if (out.length !== rows || at !== data.length)

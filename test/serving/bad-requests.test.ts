@@ -476,7 +476,7 @@ const table: BadRequest[] = [
     ),
     status: 400,
     code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
-    names: [/datatype FP16 is not supported/],
+    names: [/datatype "FP16" is not supported/],
   },
   {
     title: 'v2: a binary size that does not fit the shape',
@@ -518,7 +518,92 @@ const table: BadRequest[] = [
     payload: JSON.stringify(v2Request('constructor')),
     status: 400,
     code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
-    names: [/inputs\["tenure_months"\]: element 0 does not match datatype constructor/],
+    names: [/inputs\["tenure_months"\]: datatype "constructor" is not supported/],
+  },
+  {
+    title: 'v2: a datatype nobody defines, with only nulls as data',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request('WHATEVER', [null])),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/inputs\["tenure_months"\]: datatype "WHATEVER" is not supported/],
+  },
+  {
+    title: 'v2: a misspelt request field',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify(v2Request(undefined, undefined, { output: [{ name: 'label' }], paramaters: {} })),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [
+      /unknown field "output" \(the protocol defines id, parameters, inputs, outputs\)/,
+      /unknown field "paramaters"/,
+    ],
+  },
+  {
+    title: 'v2: a misspelt input field, and one in a requested output',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: v2Request().inputs.map((input, k) => (k === 1 ? { ...input, dtype: 'FP64' } : input)),
+      outputs: [{ name: 'label', binary: true }],
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [
+      /inputs\[1\] \("monthly_charges"\): unknown field "dtype"/,
+      /outputs\[0\] \("label"\): unknown field "binary"/,
+    ],
+  },
+  {
+    title: 'v2: a first input without rows in its shape',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: v2Request().inputs.map((input, k) => (k === 0 ? { ...input, shape: [] } : input)),
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/inputs\["tenure_months"\]: shape \[\] must be \[n\] or \[n, 1\]/],
+  },
+  ...['+905', '0x10', '1e2', ' 12'].map((length): BadRequest => ({
+    title: `v2: a binary header length written ${JSON.stringify(length)}`,
+    url: v2Infer,
+    ...v2Binary(v2Request(), Buffer.alloc(0), length),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [
+      new RegExp(
+        `Inference-Header-Content-Length ${JSON.stringify(length).replace('+', '\\+')} must be a positive integer`,
+      ),
+    ],
+  })),
+  {
+    title: 'v2: BYTES elements that are not UTF-8',
+    url: v2Infer,
+    ...v2Binary(
+      {
+        inputs: v2Request().inputs.map((input) =>
+          input.name === 'contract'
+            ? { name: 'contract', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 4 + 15 } }
+            : input,
+        ),
+      },
+      Buffer.concat([Buffer.from([15, 0, 0, 0]), Buffer.from('month-to-month'), Buffer.from([0xff])]),
+    ),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/inputs\["contract"\]: element 0 is not UTF-8 text/],
+  },
+  {
+    title: 'v2: a version written with a leading zero',
+    url: '/v2/models/churn/versions/01/infer',
+    headers: json,
+    payload: JSON.stringify(v2Request()),
+    status: 404,
+    code: 'MLOPS_ERR_SERVE_MODEL_NOT_SERVED',
+    names: [/version "01" is not served here/],
   },
   {
     title: 'v2: the same input twice',
@@ -625,6 +710,29 @@ describe('the model server answering bad requests', function () {
 
   after(async () => {
     await app?.close();
+  });
+
+  it("counts a v2 request its version's schema refuses against that version, as v1 does", async function () {
+    const count = async () =>
+      (await app.serving.metrics.registry.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('mlops_serve_requests_total') && l.includes('route="/v2/models/:model/infer"'))
+        .filter((l) => l.includes('status="400"'))
+        .map((l) => [/version="(\w+)"/.exec(l)![1], Number(l.split(' ').pop())] as const);
+    const before = new Map(await count());
+    const { inputs } = v2Request();
+    const response = await app.inject({
+      method: 'POST',
+      url: v2Infer,
+      headers: json,
+      payload: JSON.stringify({ inputs: inputs.slice(1) }),
+    });
+    assert.equal(response.statusCode, 400);
+    const version = app.serving.slot.current!.version;
+    assert.equal(response.headers['x-model-version'], String(version));
+    const after = new Map(await count());
+    assert.equal((after.get(String(version)) ?? 0) - (before.get(String(version)) ?? 0), 1);
+    assert.equal(after.get('none') ?? 0, before.get('none') ?? 0);
   });
 
   for (const bad of table) {
