@@ -140,6 +140,18 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Leave it out of the pipeline input field features (without a features list, date and time columns are left out by themselves), or derive numeric columns from it in the data (day of week, hour, age in days) and list those.',
   },
+  MLOPS_ERR_DATA_FEATURE_NESTED: {
+    message:
+      'Column "{column}" of dataset "{source}" is {type}, a nested type (a list, struct or map), so it cannot be a feature: a prediction request sends one number, text, boolean or null per field, and the warehouse\'s text for a nested value ([1, 2], {\'k\': 1}) is no category a request could match',
+    retryable: false,
+    fix: 'Leave it out of the pipeline input field features (without a features list, nested columns are left out by themselves), or flatten it in the data into columns of numbers or text (one per field or element, e.g. address_city, tags_count) and list those.',
+  },
+  MLOPS_ERR_DATA_FEATURE_MIXED_JSON: {
+    message:
+      'Column "{column}" of dataset "{source}" is {type}: a JSON Lines key whose values are of different kinds (numbers and text, or lists and objects beside plain values), so it cannot be a feature: as categories its values would keep their JSON quotes ("10"), which no value in a prediction request matches',
+    retryable: false,
+    fix: 'Make every value of the key the same kind in the source file (all numbers, or all text: "10" rather than 10; nested values flattened into keys of their own) and ingest it again, or leave it out of the pipeline input field features (without a features list, such columns are left out by themselves).',
+  },
   MLOPS_ERR_DATA_TOO_FEW_ROWS: {
     message: 'Dataset "{source}" has {rows} usable rows; the {split} split would be empty',
     retryable: false,

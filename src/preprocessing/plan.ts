@@ -13,6 +13,7 @@ import type {
   PreprocessInput,
   PreprocessingSpec,
 } from '../contracts/datasets';
+import type { ErrorCode } from '../errors';
 import { mlopsError } from '../errors';
 import { isNumericType } from '../warehouse/duckdb';
 import type { SpecProblem } from '../contracts/preprocessing-spec';
@@ -60,6 +61,39 @@ const temporalTypes = /^(DATE|DATETIME|TIME|TIMETZ|TIMESTAMP|TIMESTAMPTZ|INTERVA
 const temporalReason =
   'date and time columns are not features: a value seen in serving rarely equals one seen in training, and its text ' +
   'differs from source to source; derive numeric columns from it in the data (day of week, hour, age in days)';
+
+/**
+ * Nested types: lists (`INTEGER[]`, `VARCHAR[3]`), structs, maps and unions, from Parquet or from JSON arrays and
+ * objects. A request sends one string, number, boolean or null per field, and the warehouse's text for a nested value
+ * (`[1, 2]`, `{'k': 1}`) is nothing a request could match.
+ */
+const nestedTypes = /(\[\d*\]$)|^(STRUCT|MAP|UNION)\(/i;
+
+const nestedReason =
+  'nested columns (lists, structs, maps) are not features: a prediction request sends one number, text, boolean or ' +
+  'null per field; flatten it into columns of numbers or text in the data (one per field or element) and list those';
+
+/**
+ * DuckDB reads a JSON Lines key whose values are of different kinds (numbers and text, lists or objects beside plain
+ * values) as JSON, whose text keeps JSON's quotes (`"10"`), so as categories no served value would match.
+ */
+const jsonType = /^JSON$/i;
+
+const mixedJsonReason =
+  'JSON columns (a JSON Lines key whose values are of different kinds: numbers and text, or lists and objects beside ' +
+  'plain values) are not features: their categories would keep JSON quotes ("10"), which no served value matches; ' +
+  'make every value of the key the same kind in the data';
+
+/** Column types that are no feature: left out of the default features with why, and refused when listed. */
+const unusableTypes: { test: RegExp; reason: string; error: ErrorCode }[] = [
+  { test: temporalTypes, reason: temporalReason, error: 'MLOPS_ERR_DATA_FEATURE_TEMPORAL' },
+  { test: nestedTypes, reason: nestedReason, error: 'MLOPS_ERR_DATA_FEATURE_NESTED' },
+  { test: jsonType, reason: mixedJsonReason, error: 'MLOPS_ERR_DATA_FEATURE_MIXED_JSON' },
+];
+
+function unusable(type: string): (typeof unusableTypes)[number] | undefined {
+  return unusableTypes.find((u) => u.test.test(type));
+}
 
 /** Floating-point values print differently in DuckDB (`15.0`) and JavaScript (`15`), so they cannot be categories. */
 const fractionalTypes = /^(FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
@@ -155,13 +189,15 @@ function selectFeatures(input: PreprocessInput): {
     });
   }
   const others = input.columns.filter((c) => c.name !== input.target);
-  // Without a feature list, every other column but those of date and time types (listed, such a column is refused).
+  // Without a feature list, every other column but those of date and time, nested and JSON types (listed, such a
+  // column is refused).
   const leftOut = input.features
     ? []
-    : others
-        .filter((c) => temporalTypes.test(c.type))
-        .map((c) => ({ column: c.name, type: c.type, reason: temporalReason }));
-  const names = input.features ?? others.filter((c) => !temporalTypes.test(c.type)).map((c) => c.name);
+    : others.flatMap((c) => {
+        const reason = unusable(c.type)?.reason;
+        return reason ? [{ column: c.name, type: c.type, reason }] : [];
+      });
+  const names = input.features ?? others.filter((c) => !unusable(c.type)).map((c) => c.name);
   const features = names.map((name) => {
     const type = known.get(name);
     if (!type)
@@ -171,8 +207,8 @@ function selectFeatures(input: PreprocessInput): {
         source: input.snapshotId,
         columns: columnList,
       });
-    if (temporalTypes.test(type))
-      throw mlopsError('MLOPS_ERR_DATA_FEATURE_TEMPORAL', { column: name, type, source: input.snapshotId });
+    const refused = unusable(type);
+    if (refused) throw mlopsError(refused.error, { column: name, type, source: input.snapshotId });
     return { name, type };
   });
   return { features, leftOut };

@@ -566,6 +566,18 @@ describe('ingestDataset', function () {
       assert.deepEqual(storeListing(root), before);
     });
 
+    it('treats a JSON Lines key of mostly numbers with some text as a CSV column of numbers with stray words, a number in quotes included', async function () {
+      // "11" is text in JSON: DuckDB reads the key as JSON, which would become a categorical feature of quoted values.
+      const lines = [10, '11', 12, 13].map((mix, i) => JSON.stringify({ id: i, mix }));
+      const { root, ingest } = harness();
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('mixed.jsonl', `${lines.join('\n')}\n`) }),
+        'MLOPS_ERR_DATA_MIXED_TYPES',
+        /Column "mix" of dataset source ".*mixed\.jsonl" mixes numbers and text: row 2 has "11" while 3 of its 4 values are numbers/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
     it('counts every way of writing a number when it checks a text column for stray words', async function () {
       // Eight of the nine values read as numbers (signs, a leading point or space, an exponent, inf and NaN): the
       // column is mostly numeric, so the one word makes it a mixed-types error that counts them all.

@@ -468,6 +468,70 @@ describe('preprocessDataset', function () {
     );
   });
 
+  it('leaves nested columns and JSON Lines keys of mixed kinds out of the default features, saying so, and refuses one listed as a feature', async function () {
+    // As categories, their values would be the warehouse's text: `[1, 2]`, `{'k': 1}`, and `"11"` with its JSON quotes.
+    const jsonl = path.join(tempDir('preprocess-data'), 'nested.jsonl');
+    const line = (i: number) => ({
+      n: i % 7,
+      mix: i % 2 ? i : String(i),
+      tags: [i % 3, 1],
+      box: { k: i % 4 },
+      y: i % 3 ? 'p' : 'q',
+    });
+    fs.writeFileSync(jsonl, `${Array.from({ length: 60 }, (_, i) => JSON.stringify(line(i))).join('\n')}\n`);
+    const parquet = path.join(tempDir('preprocess-data'), 'nested.parquet');
+    await withDuckDb((db) =>
+      db.run(
+        `COPY (SELECT i % 7 AS n, [i % 3, 1]::INTEGER[] AS tags, {'k': (i % 4)::INTEGER} AS box, ` +
+          `CASE WHEN i % 3 = 0 THEN 'q' ELSE 'p' END AS y FROM range(60) t(i)) TO ${literal(parquet)} (FORMAT parquet)`,
+      ),
+    );
+    const activities = createPipelineActivities(testDeps({ store }));
+    const split = { testFraction: 0.2, validationFraction: 0.2, seed: 3 };
+    const expected = {
+      jsonl: [
+        ['mix', 'JSON', /JSON columns .* are not features: their categories would keep JSON quotes/],
+        ['tags', 'BIGINT[]', /nested columns .* are not features: .*flatten it into columns/],
+        ['box', 'STRUCT(k BIGINT)', /nested columns/],
+      ],
+      parquet: [
+        ['tags', 'INTEGER[]', /nested columns/],
+        ['box', 'STRUCT(k INTEGER)', /nested columns/],
+      ],
+    } as const;
+    for (const [file, leftOut] of [
+      [jsonl, expected.jsonl],
+      [parquet, expected.parquet],
+    ] as const) {
+      const snapshot = await activities.ingestDataset({ sourceUri: file });
+      const input: PreprocessInput = { ...snapshot, target: 'y', task: 'classification', split };
+      const result = await activities.preprocessDataset(input);
+      assert.deepEqual(result.featureColumns, ['n']);
+      assert.deepEqual(
+        result.leftOut?.map((c) => [c.column, c.type]),
+        leftOut.map(([column, type]) => [column, type]),
+      );
+      for (const [i, [, , reason]] of leftOut.entries()) assert.match(result.leftOut[i]!.reason, reason);
+      for (const [column, type] of leftOut) {
+        const code = type === 'JSON' ? 'MLOPS_ERR_DATA_FEATURE_MIXED_JSON' : 'MLOPS_ERR_DATA_FEATURE_NESTED';
+        const pattern =
+          type === 'JSON'
+            ? /Column "mix" of dataset "ds-\w+" is JSON: a JSON Lines key whose values are of different kinds .*\nFix: Make every value of the key the same kind/
+            : new RegExp(
+                `Column "${column}" of dataset "ds-\\w+" is ${type.replace(/[[\]()]/g, '\\$&')}, a nested type .*\\nFix: .*flatten it in the data into columns`,
+              );
+        await assert.rejects(
+          activities.preprocessDataset({ ...input, features: ['n', column] }),
+          (err: unknown) =>
+            err instanceof ApplicationFailure &&
+            err.type === code &&
+            err.nonRetryable === true &&
+            pattern.test(err.message),
+        );
+      }
+    }
+  });
+
   it('reads "" in a categorical column as missing, like null, in the SQL transform and in the server transform alike', async function () {
     const jsonl = path.join(tempDir('preprocess-data'), 'empty-strings.jsonl');
     const kinds = ['a', '', null, 'b', 'a', ''];
