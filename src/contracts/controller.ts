@@ -258,6 +258,12 @@ export interface ControllerState {
    */
   rolledBack?: RolledBackVersion[];
   /**
+   * Versions turned down at their approval (by a person, or by an `onTimeout: 'reject'` default), most recent last,
+   * the last 20: like a rolled-back one, a retrain that makes the same model again is not put to approval again.
+   * Absent in states of controllers started before it existed.
+   */
+  rejected?: RolledBackVersion[];
+  /**
    * The version the last retrain registered when it answered incidents (data drift, an accuracy drop), and why: a
    * model retrained because the world changed is expected to predict differently from the stable version, so its
    * canary's prediction distance is reported, not held against it (docs/rollout.md). Absent otherwise.
@@ -278,9 +284,10 @@ export interface ControllerState {
   lastRetrain?: RetrainOutcome;
   /**
    * Incidents about `version` are held until `until` (`retrainCooldownSeconds`) because the retrain for its incidents
-   * was rejected by the gate (`reason`); `held` counts them. Cleared by a retrain that registers a version.
+   * was rejected by the gate (`reason`), or (`cause: 'same-model'`) made a model already rolled back or rejected
+   * (`reason` says which); `held` counts them. Cleared by a retrain that registers a version.
    */
-  holding?: { version: number; until: string; reason: string; held: number };
+  holding?: { version: number; until: string; reason: string; held: number; cause?: 'same-model' };
   pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
   /** Notifications not sent yet. */
   outbox: NotifyInput[];

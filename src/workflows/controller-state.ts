@@ -100,6 +100,13 @@ export function rememberRolledBack(state: ControllerState, version: number, at: 
   state.rolledBack = list.slice(-rolledBackLimit);
 }
 
+/** Remembers a version turned down at its approval (the same bound as rolled-back versions). */
+export function rememberRejected(state: ControllerState, version: number, at: Date, reason: string): void {
+  const list = (state.rejected ?? []).filter((r) => r.version !== version);
+  list.push({ version, at: at.toISOString(), reason });
+  state.rejected = list.slice(-rolledBackLimit);
+}
+
 /** Forgets a rolled-back version that became stable again (deployed or promoted by hand). */
 export function forgetRolledBack(state: ControllerState, version: number): void {
   if (state.rolledBack?.some((r) => r.version === version))
@@ -149,10 +156,11 @@ export function holdAfter(
   spec: ControllerSpec,
   reason: string,
   now: number,
+  cause?: 'same-model',
 ): ControllerState['holding'] {
   if (spec.retrainCooldownSeconds === 0 || state.stable === undefined) return undefined;
   const until = new Date(now + spec.retrainCooldownSeconds * 1000).toISOString();
-  return { version: state.stable, until, reason, held: 0 };
+  return { version: state.stable, until, reason, held: 0, ...(cause ? { cause } : {}) };
 }
 
 /** The hold an incident falls under: about the held version, before the hold ends, and no retrain already under way. */

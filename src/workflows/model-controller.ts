@@ -80,6 +80,7 @@ import {
   notify,
   parseControllerInput,
   record,
+  rememberRejected,
   rememberRolledBack,
   retrainInput,
   rolloutUnderWay,
@@ -190,6 +191,13 @@ const checkMutedFeature = 'check-muted-feature';
  * every version that passed the gate went to approval or its canary.
  */
 const skipRolledBackModels = 'skip-rolled-back-models';
+/**
+ * Versioned change (`patched`): a version turned down at its approval is remembered like a rolled-back one, so a
+ * retrain that makes the same model again is not put to approval again (a rejected model went out on the approval
+ * timeout's default an hour later); and after such a retrain, as after one the gate rejected, incidents about the same
+ * stable version are held.
+ */
+const rememberRejections = 'remember-rejections';
 
 /**
  * Versioned change (`patched`): a first run drops the names in its input's `muted` that the deployed version does not
@@ -282,9 +290,14 @@ class Controller {
     setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
       validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
     });
-    setHandler(rejectUpdate, ({ version, reason }) => this.decide(false, reason || `v${version} rejected`), {
-      validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
-    });
+    setHandler(
+      rejectUpdate,
+      ({ version, reason }) =>
+        this.decide(false, reason || `v${version} rejected`, reason ? `v${version} rejected: ${reason}` : undefined),
+      {
+        validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
+      },
+    );
     setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
       validator: (changes) =>
         void parseWorkflowInput(canaryThresholdsSchema.partial().strict(), changes, 'setThresholds'),
@@ -452,15 +465,18 @@ class Controller {
       return this.record('incident-ignored', `${text} (${elsewhere})`);
     const holding = heldBy(this.state, incident, Date.now());
     if (holding && patched(holdIncidentsAfterRejection)) {
+      const sameModel = holding.cause === 'same-model';
       if (holding.held++ === 0)
         this.notify(
           'incident-held',
           `Incidents on ${this.spec.modelName} v${holding.version} are held until ${holding.until}: the retrain for ` +
-            `them was rejected by the gate (${holding.reason}), and the same data would make the same model. Retrain ` +
-            `by hand (npm run models -- retrain ${this.spec.modelName}) once the training data has changed.`,
+            `them ${sameModel ? `made ${holding.reason}` : `was rejected by the gate (${holding.reason})`}, and the ` +
+            `same data would make the same model. Retrain by hand (npm run models -- retrain ${this.spec.modelName}) ` +
+            `once the training data has changed.`,
           holding.version,
         );
-      return this.record('incident-held', `${text} (held until ${holding.until}: the last retrain was rejected)`);
+      const why = sameModel ? 'the last retrain made a model already turned down' : 'the last retrain was rejected';
+      return this.record('incident-held', `${text} (held until ${holding.until}: ${why})`);
     }
     this.state.openIncidents.push(incident);
     if (effect === 'folded' && !patched(quietFoldedIncidents))
@@ -563,26 +579,39 @@ class Controller {
    */
   private async checkRetrained({ version, reason }: { version: number; reason: string }): Promise<void> {
     const s = this.state;
-    const rolledBack = s.rolledBack ?? [];
+    // Most recent first. Rejections are remembered only by controllers past `rememberRejections`.
+    const rolledBack = (s.rolledBack ?? []).map((r) => ({ ...r, how: 'rolled back' })).reverse();
+    const rejected = (s.rejected ?? []).map((r) => ({ ...r, how: 'rejected at its approval' })).reverse();
+    const turnedDown =
+      rejected.length === 0 ? rolledBack : [...rejected, ...rolledBack].sort((a, b) => b.at.localeCompare(a.at));
     if (this.skipDecided(version)) return;
     const same =
-      rolledBack.length === 0
+      turnedDown.length === 0
         ? null
         : await rollout.findSameModel({
             modelName: this.spec.modelName,
             version,
-            among: rolledBack.map((r) => r.version).reverse(),
+            among: turnedDown.map((r) => r.version),
           });
     // Deployed or rolled back by hand while the comparison ran.
     if (this.skipDecided(version)) return;
     s.retrained = undefined;
-    const earlier = rolledBack.find((r) => r.version === same);
+    const earlier = turnedDown.find((r) => r.version === same);
     if (!earlier) return this.queueRollout(version, reason);
     const text =
-      `v${version} is the same model as v${earlier.version} (the same ONNX and transform bytes), rolled back at ` +
+      `v${version} is the same model as v${earlier.version} (the same ONNX and transform bytes), ${earlier.how} at ` +
       `${earlier.at}: ${earlier.reason.replace(/\.$/, '')}. It is not rolled out; retrain on data that has changed, or deploy it by hand`;
     this.record('rollout-skipped', text, version);
     this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
+    // The incidents that asked for it would ask again, and the same data make the same model again.
+    if (patched(rememberRejections))
+      s.holding = holdAfter(
+        s,
+        this.spec,
+        `v${version}, the same model as v${earlier.version} ${earlier.how}`,
+        Date.now(),
+        'same-model',
+      );
   }
 
   /**
@@ -645,13 +674,15 @@ class Controller {
       this.state.nextRollout = pending.version;
     } else {
       this.record('rejected', decision.reason, pending.version);
+      if (patched(rememberRejections)) rememberRejected(this.state, pending.version, new Date(), decision.reason);
     }
   }
 
-  private async decide(approved: boolean, reason: string): Promise<ControllerAnswer> {
+  /** Records the decision as `reason`; answers `answer` (the reason by default). */
+  private async decide(approved: boolean, reason: string, answer = reason): Promise<ControllerAnswer> {
     this.#decision = { approved, reason };
     await condition(() => this.state.pendingApproval === undefined);
-    return this.answer(reason);
+    return this.answer(answer);
   }
 
   // ---- the canary saga ----

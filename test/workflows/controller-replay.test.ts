@@ -17,7 +17,7 @@ const controllerDir = path.join(historiesDir, 'controller');
 describe('modelController replay', function () {
   const files = fs.readdirSync(controllerDir).filter((f) => f.endsWith('.json'));
 
-  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill, a retrain across continue-as-new, a skipped rollout and held incidents', function () {
+  it('has recorded histories of a promotion, a rollback with a gate failure, a worker kill, a retrain across continue-as-new, a skipped rollout, held incidents and a model rejected at its approval', function () {
     assert.deepEqual(files.sort(), [
       // Approval, then a canary baked across a kill -9 of the pipeline worker, then promoted.
       'approved-canary-promoted-after-worker-kill.json',
@@ -31,6 +31,8 @@ describe('modelController replay', function () {
       'incidents-held-after-gate-failed.json',
       // A retrain's canary rolled back; the next retrain on the same data made the same model: not rolled out.
       'retrain-same-as-rolled-back-skipped.json',
+      // A version rejected at its approval; a drift retrain made the same model: not put to approval, incidents held.
+      'same-model-as-rejected-held.json',
     ]);
   });
 

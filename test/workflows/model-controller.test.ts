@@ -19,6 +19,7 @@ import {
   incidentSignal,
   muteUpdate,
   promoteUpdate,
+  rejectUpdate,
   retrainUpdate,
   rollbackUpdate,
   setServersUpdate,
@@ -825,6 +826,62 @@ describe('modelController (fake activities)', function () {
       // RECORD_CONTROLLER_HISTORIES=1 keeps this history for test/workflows/controller-replay.test.ts.
       if (process.env.RECORD_CONTROLLER_HISTORIES)
         recordHistory(handle.workflowId, 'controller', 'incidents-held-after-gate-failed');
+      await stop(handle);
+    });
+  });
+
+  it('does not put to approval again a retrain that makes the same model as one rejected, and holds the incidents', async function () {
+    // v3 waits for approval and is rejected; the next retrain (asked by a drift incident) registers v4, the same model.
+    const fakes = controllerFakes({ registeredVersions: [3, 4], sameModel: (v) => (v === 4 ? 3 : null) });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue, {
+        approval: { required: true, timeoutSeconds: 3600, onTimeout: 'approve' },
+      });
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new labels' }] });
+      await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'v3 waits for approval');
+      const answer = await handle.executeUpdate(rejectUpdate, { args: [{ version: 3, reason: 'not today' }] });
+      assert.equal(answer.message, 'v3 rejected: not today');
+      const rejected = await handle.query(controllerStatusQuery);
+      assert.deepEqual(
+        rejected.rejected?.map((r) => [r.version, r.reason]),
+        [[3, 'not today']],
+      );
+
+      await handle.signal(incidentSignal, drift(2));
+      const skipped = await waitForState(handle, settled('rollout-skipped'), 'v4 not put to approval');
+      assert.equal(skipped.pendingApproval, undefined);
+      assert.ok(!skipped.history.some((e) => e.kind === 'approval-requested' && e.version === 4));
+      assert.match(
+        skipped.history.find((e) => e.kind === 'rollout-skipped')!.message,
+        /^v4 is the same model as v3 \(the same ONNX and transform bytes\), rejected at its approval at \S+: not today\. It is not rolled out/,
+      );
+      assert.deepEqual(fakes.sameModelChecks, [{ version: 4, among: [3] }]);
+      assert.equal(skipped.holding?.cause, 'same-model');
+      assert.equal(skipped.stable, 2);
+      assert.equal(fakes.moves.length, 0, 'neither version took traffic');
+
+      // The drift persists: the next monitoring runs' incidents are held, not retrained into v5 = v4 = v3 again.
+      for (let run = 0; run < 2; run++) await handle.signal(incidentSignal, drift(2));
+      const held = await waitForState(
+        handle,
+        (s) => kinds(s).filter((k) => k === 'incident-held').length === 2 && s.outbox.length === 0,
+        'two incidents held',
+      );
+      assert.equal(fakes.trainings, 2);
+      assert.match(
+        held.history.findLast((e) => e.kind === 'incident-held')!.message,
+        /\(held until .*Z: the last retrain made a model already turned down\)$/,
+      );
+      const messages = fakes.notifications.filter((n) => n.event === 'incident-held');
+      assert.equal(messages.length, 1);
+      assert.match(
+        messages[0]!.text,
+        new RegExp(
+          `^Incidents on ${modelName} v2 are held until .*Z: the retrain for them made v4, the same model as v3 rejected at its approval, and the same data would make the same model`,
+        ),
+      );
+      if (process.env.RECORD_CONTROLLER_HISTORIES)
+        recordHistory(handle.workflowId, 'controller', 'same-model-as-rejected-held');
       await stop(handle);
     });
   });
