@@ -53,7 +53,10 @@ export interface SnapshotSource {
 
 /** A problem in a snapshot that later steps may trip over; `column` names the column it concerns. */
 export interface SnapshotWarning {
-  /** `column-renamed`: a CSV header name the reader changed (made unique, named an empty one, trimmed). */
+  /**
+   * `column-renamed`: a column name the reader changed: a CSV header name or a JSON Lines key made unique, an empty one
+   * named, a CSV name trimmed, a Parquet name repeated in another case.
+   */
   kind: 'column-all-null' | 'column-renamed';
   column: string;
   message: string;

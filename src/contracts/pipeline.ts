@@ -51,9 +51,10 @@ export const trainingPipelineInputSchema = z
       .optional()
       .describe(
         'Feature columns. Numeric columns are imputed with the training median and standardized; others are ' +
-          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). Date and time columns ' +
-          'cannot be features (derive numbers from them in the data). ' +
-          '@default all other columns but date and time ones (the result lists them as leftOut)',
+          'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). Date and time columns, ' +
+          'nested ones (lists, structs, maps) and JSON Lines keys whose values are of several kinds cannot be features ' +
+          '(derive numbers or text from them in the data). ' +
+          '@default all other columns but those (the result lists them as leftOut, with the reason)',
       ),
     task: z
       .enum(['classification', 'regression'])
