@@ -484,6 +484,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Name the source's columns in the monitorModel input: labels.idColumn (default request_id, the id the model server answered with), labels.labelColumn (default label) and labels.instanceColumn when one request carries several instances.",
   },
+  MLOPS_ERR_LABELS_SOURCE_EMPTY: {
+    message: 'Labels source "{source}" is empty: it has no header row and no rows',
+    retryable: false,
+    fix: 'Write the labels with a header row naming the id column (labels.idColumn, default request_id) and the label column (labels.labelColumn, default label), or point labels.uri at the file that holds them; a header with no rows yet is read as no labels arrived.',
+  },
   MLOPS_ERR_LABELS_CONFLICT: {
     message: 'Labels source "{source}" gives different labels for the same prediction, {count} id(s): {ids}',
     retryable: false,
@@ -510,6 +515,18 @@ export const errorCatalogue = {
     message: 'No model controller is running for model "{model}" (workflow id {workflowId})',
     retryable: false,
     fix: 'Start it with `npm run models -- start <model> --training <training-input.json>` (or the `temporal workflow start --type modelController` line in the README), then run the command again; `npm run models -- status <model>` shows it.',
+  },
+  MLOPS_ERR_CONTROLLER_NO_WORKER: {
+    message:
+      'The controller {workflowId} runs on task queue "{taskQueue}", which no worker polls: it cannot answer `npm run models -- {command}` until one does',
+    retryable: true,
+    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one.',
+  },
+  MLOPS_ERR_MONITOR_NO_WORKER: {
+    message:
+      'No worker polls task queue "{taskQueue}": `npm run monitoring -- check` would wait for its monitorModel run for ever, so none was started',
+    retryable: true,
+    fix: 'Start the pipeline worker (`npm run worker:pipeline` polls mlops-pipeline), or give --task-queue the queue your pipeline workers poll, then run the check again.',
   },
   MLOPS_ERR_CONTROLLER_START_CONFLICT: {
     message:

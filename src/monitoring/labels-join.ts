@@ -73,6 +73,7 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<Record<st
     `DESCRIBE SELECT * FROM ${spec.relation}`,
   );
   const names = described.map((c) => c.column_name);
+  if (await isEmptyFile(db, spec, names)) throw mlopsError('MLOPS_ERR_LABELS_SOURCE_EMPTY', { source: spec.uri });
   const wanted: [string, string | undefined][] = [
     ['id', spec.idColumn],
     ['label', spec.labelColumn],
@@ -88,6 +89,16 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<Record<st
       });
   }
   return Object.fromEntries(described.map((c) => [c.column_name, c.column_type]));
+}
+
+/**
+ * DuckDB reads an empty CSV file (not even a header) as one column named `column0` and no rows: that is an empty
+ * file, not a file whose id column is missing.
+ */
+async function isEmptyFile(db: DuckDb, spec: LabelsJoinSpec, names: string[]): Promise<boolean> {
+  if (names.length !== 1 || names[0] !== 'column0' || spec.idColumn === 'column0') return false;
+  const [row] = await db.query<{ n: bigint | number }>(`SELECT count(*) AS n FROM ${spec.relation}`);
+  return Number(row?.n ?? 0) === 0;
 }
 
 /** A column's value as text: a JSON column (JSON lines with mixed types) as the scalar it holds, not its JSON text. */

@@ -3,10 +3,13 @@
  * names, and the label checks a regression model needs (the churn model of live-metric.test.ts is a classifier).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { isMlopsError } from '../../src/errors';
 import type { LabelsJoinSpec } from '../../src/monitoring/labels-join';
 import { joinLabels } from '../../src/monitoring/labels-join';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { tempDir } from '../support/stack';
 
 type Cell = string | number | boolean | null;
 
@@ -141,5 +144,24 @@ describe('joinLabels (real DuckDB)', function () {
     const joined = await join({ relation: labels, task: 'classification', classes }, logged);
     assert.deepEqual([...joined.outputs], [0.7, 0.2, 0.1, 0.1, 0.3, 0.6]);
     assert.deepEqual([...joined.labels], [1, 2]);
+  });
+
+  it('says an empty labels file is empty, and reads a header with no rows as no labels yet', async function () {
+    const folder = tempDir('labels-empty');
+    const empty = path.join(folder, 'empty.csv');
+    fs.writeFileSync(empty, '');
+    const headerOnly = path.join(folder, 'header.csv');
+    fs.writeFileSync(headerOnly, 'request_id,label\n');
+    const csv = (file: string) => `read_csv(${literal(file)}, header = true, all_varchar = true)`;
+    await assert.rejects(join({ uri: empty, relation: csv(empty) }, regressionLog), (err: unknown) => {
+      assert.ok(isMlopsError(err, 'MLOPS_ERR_LABELS_SOURCE_EMPTY'));
+      assert.match(
+        err.message,
+        /^MLOPS_ERR_LABELS_SOURCE_EMPTY: Labels source ".*empty\.csv" is empty: it has no header row and no rows/,
+      );
+      return true;
+    });
+    const none = await join({ uri: headerOnly, relation: csv(headerOnly) }, regressionLog);
+    assert.deepEqual([none.labelled, none.unlabelled, none.unknownIds, none.duplicateIds], [0, 3, 0, 0]);
   });
 });
