@@ -404,9 +404,9 @@ export const errorCatalogue = {
     fix: 'Log every feature the model was trained on with each prediction, or mute the feature and leave it out of the reference passed to the drift check.',
   },
   MLOPS_ERR_DRIFT_WINDOW_EMPTY: {
-    message: 'The window to check for drift has no non-null value of feature "{feature}"',
+    message: 'The window to check for drift has no rows (feature "{feature}" has neither a value nor a null)',
     retryable: false,
-    fix: 'Skip windows below the minimum row count instead of checking them, or widen the window; a feature that is always null in serving should be muted.',
+    fix: 'Skip windows below the minimum row count instead of checking them, or widen the window. (A feature that is null in every row of a window is judged by its missing values, not refused.)',
   },
   MLOPS_ERR_DRIFT_REFERENCE_MISSING: {
     message: 'Profile "{uri}" has no drift reference for column "{column}" (profile format {version})',

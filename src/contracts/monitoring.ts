@@ -96,6 +96,12 @@ export const monitorModelInputSchema = z
      */
     datasetDriftShare: driftShare.optional(),
     /**
+     * A feature drifts when its share of missing values (nulls) in the window exceeds the reference's by more than
+     * this, in absolute terms, whatever its remaining values do (an upstream outage that blanks it); a feature with no
+     * value left in the window is judged by this alone. @default 0.1
+     */
+    maxNullShareIncrease: z.number().min(0).max(1).optional(),
+    /**
      * Which prediction log the drift window is counted on: the Parquet files in the artifact store (DuckDB), or the
      * BigQuery table the model server streams to (`MLOPS_SERVE_LOG_BIGQUERY_TABLE` on the workers). @default 'parquet'
      */
@@ -126,6 +132,8 @@ export interface CheckModelDriftInput {
   muted?: string[];
   /** The share of unmuted features that makes dataset drift; default: the preset's. */
   datasetDriftShare?: number;
+  /** The rise of a feature's share of missing values that makes it drift. @default 0.1 */
+  maxNullShareIncrease?: number;
   /** The log counted: Parquet (DuckDB) or the BigQuery log table. @default 'parquet' */
   log?: 'parquet' | 'bigquery';
 }

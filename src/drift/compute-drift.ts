@@ -37,7 +37,16 @@ export interface DriftOptions {
   muted?: string[];
   /** Dataset drift when at least this share of unmuted columns drift (the preset's by default). */
   datasetDriftShare?: number;
+  /**
+   * A column drifts when its share of missing values (nulls) in the window exceeds the reference's by more than this,
+   * in absolute terms (0.1: 2 % → 12.1 %), whatever its values do: an upstream outage that blanks a feature shows
+   * here, not in the distribution of the values left. @default 0.1
+   */
+  maxNullShareIncrease?: number;
 }
+
+/** The default of `DriftOptions.maxNullShareIncrease`. */
+export const defaultMaxNullShareIncrease = 0.1;
 
 export interface ComputeDriftInput {
   /** The current window as a table expression of the dialect. */
@@ -66,6 +75,11 @@ export interface ColumnDrift {
   referenceRows: number;
   currentRows: number;
   currentNulls: number;
+  /**
+   * Shares of missing values (nulls among all rows) in the reference and the window, and whether the increase is
+   * over `maxNullShareIncrease` (which makes the column drift whatever its values' statistic says).
+   */
+  nulls: { reference: number; current: number; threshold: number; drifted: boolean };
   /** Every statistic that applies to the column. */
   statistics: Partial<Record<DriftMetric, number>>;
   /** KS details where KS applies: D, and whether it is exact or a lower bound from the grid (with its bound). */
@@ -158,17 +172,21 @@ export function evaluateDrift(
       ref.kind === 'numeric'
         ? numericDrift(name, ref, cur as CellCounts)
         : categoricalDrift(name, ref, cur as CategoryCounts);
-    // A muted feature is reported, never judged, so an empty one does not fail the window.
-    if (drift.currentRows === 0 && !muted.has(name))
+    // A window without rows at all (not even nulls) has nothing to judge; a muted feature is never judged.
+    if (drift.currentRows + drift.currentNulls === 0 && !muted.has(name))
       throw mlopsError('MLOPS_ERR_DRIFT_WINDOW_EMPTY', { feature: name });
+    const nulls = nullShares(ref, drift, options.maxNullShareIncrease ?? defaultMaxNullShareIncrease);
     const chosen = chooseTest(name, drift, preset, options);
-    const test = ownValue(options.tests, name) === undefined ? tailGuard(drift, chosen) : chosen;
-    return { ...drift, test, muted: muted.has(name) };
+    const guarded = ownValue(options.tests, name) === undefined ? tailGuard(drift, chosen) : chosen;
+    const test = nullNote(guarded, nulls, drift);
+    // With no value in the window there is no distribution to compare: only the missing values are judged.
+    const measured = drift.currentRows === 0 ? { ...drift, statistics: {}, ks: undefined, tails: undefined } : drift;
+    return { ...measured, nulls, test, muted: muted.has(name) };
   });
   const rows = columns.map((c): DriftRow => {
     const value =
       (c.test.judgedOnTails ? c.tails?.WASSERSTEIN_NORMED : undefined) ?? c.statistics[c.test.metric] ?? NaN;
-    const anomaly = !c.muted && isAnomaly(value, c.test.threshold, c.test.rule);
+    const anomaly = !c.muted && (c.nulls.drifted || isAnomaly(value, c.test.threshold, c.test.rule));
     return { input: c.input, metric: c.test.metric, threshold: c.test.threshold, value, is_anomaly: anomaly };
   });
   const counted = columns.filter((c) => !c.muted).length;
@@ -184,7 +202,28 @@ export function evaluateDrift(
   };
 }
 
-type Measured = Omit<ColumnDrift, 'test' | 'muted'> & { unique: number };
+type Measured = Omit<ColumnDrift, 'test' | 'muted' | 'nulls'> & { unique: number };
+
+/** The reference's and the window's shares of missing values, and whether the rise is over `threshold`. */
+function nullShares(ref: ColumnReference, drift: Measured, threshold: number): ColumnDrift['nulls'] {
+  const share = (nulls: number, values: number) => (nulls + values > 0 ? nulls / (nulls + values) : 0);
+  const reference = share(ref.nulls, ref.count);
+  const current = share(drift.currentNulls, drift.currentRows);
+  // Compared in whole parts per million, so a share that rose by exactly the threshold is not over it by rounding.
+  const drifted = Math.round((current - reference) * 1e6) > Math.round(threshold * 1e6);
+  return { reference, current, threshold, drifted };
+}
+
+/** Says why a column drifts by its missing values (and that nothing else was compared when no value is left). */
+function nullNote(test: TestChoice, nulls: ColumnDrift['nulls'], drift: Measured): TestChoice {
+  if (!nulls.drifted) return test;
+  const percent = (x: number) => `${Number((100 * x).toPrecision(3))} %`;
+  const note =
+    `missing values rose from ${percent(nulls.reference)} of the reference's rows to ${percent(nulls.current)} of ` +
+    `the window's, more than ${percent(nulls.threshold)}` +
+    (drift.currentRows === 0 ? ': the window has no value of it to compare' : '');
+  return { ...test, note: test.note ? `${test.note}; ${note}` : note };
+}
 
 /**
  * A normed Wasserstein distance at or above its threshold that only a few far-out rows carry (the distance grows with

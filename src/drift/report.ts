@@ -62,15 +62,19 @@ function verdict(report: DriftReport): string {
 
 const ruleText = { below: '<', atOrBelow: '≤', above: '>', atOrAbove: '≥' } as const;
 
+const percent = (share: number) => `${Number((100 * share).toPrecision(3))} %`;
+
 function rowsTable(report: DriftReport): string {
   const rows = report.rows.map((r, i) => {
     const c = report.columns[i]!;
     const status = c.muted ? 'muted' : r.is_anomaly ? '<span class="bad">drift</span>' : 'ok';
     const ks = c.ks && r.metric === 'KS_P_VALUE' ? ` <small>(D ${format(c.ks.statistic)}, ${c.ks.method})</small>` : '';
     const note = c.test.note ? `<br><small class="note">${escapeHtml(c.test.note)}</small>` : '';
-    return `<tr><td>${escapeHtml(r.input)}</td><td><code>${r.metric}</code>${note}</td><td class="num">${format(r.value)}${ks}</td><td class="num">${ruleText[c.test.rule]} ${format(r.threshold)}</td><td>${status}</td><td class="num">${c.currentRows.toLocaleString('en-US')}</td></tr>`;
+    const missing = `${percent(c.nulls.reference)} → ${percent(c.nulls.current)}`;
+    const nulls = c.nulls.drifted ? `<span class="bad">${missing}</span>` : missing;
+    return `<tr><td>${escapeHtml(r.input)}</td><td><code>${r.metric}</code>${note}</td><td class="num">${format(r.value)}${ks}</td><td class="num">${ruleText[c.test.rule]} ${format(r.threshold)}</td><td>${status}</td><td class="num">${c.currentRows.toLocaleString('en-US')}</td><td class="num">${nulls}</td></tr>`;
   });
-  const head = ['input', 'metric', 'value', 'anomaly when', 'status', 'window rows'];
+  const head = ['input', 'metric', 'value', 'anomaly when', 'status', 'window rows', 'missing (reference → window)'];
   return `<table class="summary"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 

@@ -103,6 +103,7 @@ export async function checkModelDrift(
     thresholds: input.thresholds,
     muted: input.muted,
     datasetDriftShare: input.datasetDriftShare,
+    maxNullShareIncrease: input.maxNullShareIncrease,
   });
   const prediction = predictionDriftOf(predictionRef, counted.predictionCounts, input);
   const files = monitoringFiles(store, input.modelName, input.runId);

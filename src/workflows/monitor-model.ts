@@ -80,6 +80,7 @@ export async function monitorModel(rawInput: MonitorModelInput): Promise<Monitor
         thresholds: spec.thresholds,
         muted: spec.muted,
         datasetDriftShare: spec.datasetDriftShare,
+        ...(spec.maxNullShareIncrease !== undefined && { maxNullShareIncrease: spec.maxNullShareIncrease }),
         ...(spec.log === 'bigquery' && { log: spec.log }),
       })
       .catch((err: unknown) => {

@@ -296,6 +296,49 @@ describe('drift detection on windows counted in DuckDB', function () {
     assert.deepEqual(await drifted(tenure), ['tenure_months', 'total_charges', 'contract']);
   });
 
+  it('flags a feature whose missing values rise past maxNullShareIncrease, also when none of its values is left', async () => {
+    // A window of 2,000 same-distribution rows where an upstream fault blanks `amount` in some of them.
+    const windowWith = (blanked: number) =>
+      `(SELECT CASE WHEN __row < ${blanked} THEN NULL ELSE amount END AS amount, latency, visits, is_member, plan, ` +
+      `CASE WHEN __row < ${blanked} THEN NULL ELSE channel END AS channel FROM ${syntheticRows(windowStart(2_000, 7), 2_000)})`;
+    const judge = (blanked: number, options = {}) =>
+      computeDrift(query, duckDbDialect, { from: windowWith(blanked), reference, options });
+    const amountOf = (report: DriftReport) => report.columns.find((c) => c.input === 'amount')!;
+
+    // 5 % blank: under the default 10-point rise, and the values left are as before: no drift.
+    const few = await judge(100);
+    assert.deepEqual(few.dataset.driftedColumns, []);
+    assert.deepEqual(amountOf(few).nulls, { reference: 0, current: 0.05, threshold: 0.1, drifted: false });
+
+    // 30 % blank: both blanked features drift, though their remaining values' statistics say nothing.
+    const many = await judge(600);
+    assert.deepEqual(many.dataset.driftedColumns, ['amount', 'channel']);
+    const amount = amountOf(many);
+    assert.deepEqual(amount.nulls, { reference: 0, current: 0.3, threshold: 0.1, drifted: true });
+    assert.equal(amount.test.metric, 'WASSERSTEIN_NORMED');
+    assert.ok(amount.statistics.WASSERSTEIN_NORMED! < amount.test.threshold, 'the values left did not move');
+    assert.match(
+      amount.test.note!,
+      /missing values rose from 0 % of the reference's rows to 30 % of the window's, more than 10 %$/,
+    );
+    // A looser bound for this model, as the input's maxNullShareIncrease.
+    assert.deepEqual((await judge(600, { maxNullShareIncrease: 0.5 })).dataset.driftedColumns, []);
+
+    // Every row blank: judged by its missing values alone (it was a failed check, MLOPS_ERR_DRIFT_WINDOW_EMPTY).
+    const all = await judge(2_000);
+    assert.deepEqual(all.dataset.driftedColumns, ['amount', 'channel']);
+    const none = amountOf(all);
+    assert.equal(none.currentRows, 0);
+    assert.deepEqual(none.statistics, {});
+    assert.match(
+      none.test.note!,
+      /to 100 % of the window's, more than 10 %: the window has no value of it to compare$/,
+    );
+    assert.equal(all.rows.find((r) => r.input === 'amount')!.is_anomaly, true);
+    // Muted, it is reported and not judged.
+    assert.deepEqual((await judge(2_000, { muted: ['amount', 'channel'] })).dataset.driftedColumns, []);
+  });
+
   it('rejects a window without a reference feature, and one where a feature has no value, with catalogued errors', async () => {
     const from = `(SELECT amount, latency, visits, plan, channel FROM ${syntheticRows(windowStart(1_000, 500), 1_000)})`;
     await assert.rejects(
