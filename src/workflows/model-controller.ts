@@ -897,7 +897,13 @@ class Controller {
   private setThresholds(changes: Partial<ControllerState['thresholds']>): ControllerAnswer {
     this.state.thresholds = { ...this.state.thresholds, ...changes };
     this.record('thresholds-set', JSON.stringify(changes));
-    return this.answer(`thresholds now ${JSON.stringify(this.state.thresholds)}`);
+    const canary = this.state.canary;
+    // A baking canary keeps the weight and bake end it started with; the judging thresholds apply to it at once.
+    const baking =
+      canary && (changes.bakeSeconds !== undefined || changes.weight !== undefined)
+        ? `; canary v${canary.version} keeps its weight ${canary.weight} and is judged at ${canary.bakeUntil} (weight and bakeSeconds apply from the next canary), by the other thresholds as now set`
+        : '';
+    return this.answer(`thresholds now ${JSON.stringify(this.state.thresholds)}${baking}`);
   }
 
   private async setServers(servers: string[]): Promise<ControllerAnswer> {
@@ -967,6 +973,7 @@ class Controller {
   /** `version` as sent: the Temporal CLI may send no input, or a string. */
   private validateDeploy(version: number | undefined): void {
     this.require(Number.isInteger(version) && version! >= 1, 'version must be a registered version number (1, 2, …)');
+    this.require(version !== this.state.stable, `v${version} is stable already: nothing to deploy`);
     this.require(
       this.state.canary === undefined,
       `canary v${this.state.canary?.version} is baking: promote or roll it back first`,

@@ -486,6 +486,11 @@ describe('modelController (fake activities)', function () {
       assert.equal(answer.state.stable, 7);
       assert.equal(answer.state.canary, undefined);
       assert.equal(fakes.moves.length, 2, 'only the canary and its promotion moved the record');
+      // Asked again, the version the controller itself knows as stable is refused: nothing to deploy.
+      await assertRefused(
+        handle.executeUpdate(deployUpdate, { args: [{ version: 7 }] }),
+        /v7 is stable already: nothing to deploy\n/,
+      );
       await stop(handle);
     });
   });
@@ -601,6 +606,14 @@ describe('modelController (fake activities)', function () {
       );
       const thresholds = await handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 0.05 }] });
       assert.equal(thresholds.state.thresholds.maxErrorRate, 0.05);
+      assert.doesNotMatch(thresholds.message, /keeps its weight/);
+      // A new bake length during a bake: the answer says the baking canary keeps its own.
+      const longer = await handle.executeUpdate(setThresholdsUpdate, { args: [{ bakeSeconds: 7200 }] });
+      assert.equal(longer.state.canary?.bakeUntil, baking.canary!.bakeUntil);
+      assert.match(
+        longer.message,
+        /; canary v3 keeps its weight 0\.1 and is judged at \S+Z \(weight and bakeSeconds apply from the next canary\), by the other thresholds as now set$/,
+      );
 
       const rolledBack = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'on-call said so' }] });
       assert.equal(rolledBack.message, 'canary v3 rolled back');
