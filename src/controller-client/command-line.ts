@@ -13,7 +13,7 @@ import { isMlopsError, mlopsError } from '../errors';
 import type { ControllerUpdate, UpdateCommandName } from './controller-updates';
 import { controllerUpdate, updateCommands } from './controller-updates';
 import type { OptionValues } from './option-values';
-import { commandLineOptions, controllerInputFrom, thresholdFlags } from './option-values';
+import { commandLineOptions, controllerInputFrom, refuseEmptyOptions, thresholdFlags } from './option-values';
 
 export type ModelsCommand =
   | { kind: 'start'; input: ControllerInput; taskQueue?: string }
@@ -106,7 +106,9 @@ export function parseModelsCommand(argv: string[]): ModelsCommand {
   }
   const stray = Object.keys(values).filter((name) => !rule.options.includes(name));
   if (stray.length) throw new UsageError(`${command} has no option ${stray.map((name) => `--${name}`).join(', ')}.`);
-  return buildCommand(command, modelNameOf(command, model), rest, values);
+  const modelName = modelNameOf(command, model);
+  refuseEmptyOptions(command, values);
+  return buildCommand(command, modelName, rest, values);
 }
 
 function parseCommandLine(argv: string[]) {

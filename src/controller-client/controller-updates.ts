@@ -78,13 +78,26 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
     case 'servers': {
       // Checked as the controller checks it.
       const servers = serverUrlsFrom(args[0]!);
+      // An empty list is asked for by name: "" or "," is more likely a variable that was not set.
+      if (servers.length === 0 && args[0]!.trim() !== 'none')
+        throw refused(
+          command,
+          '<urls>',
+          `"${args[0]}" names no server: give the servers' URLs, or none for no servers (new versions then deploy directly)`,
+        );
       const where = { script: 'models', command, options: { servers: '<urls>' } };
       return send(setServersUpdate.name, parseCommandLineInput(setServersSchema, { servers }, where));
     }
     case 'mute':
     case 'unmute':
+      if (!args[0]!.trim())
+        throw refused(command, '<feature>', "it is empty: give the name of one of the model's features");
       return send(muteUpdate.name, { feature: args[0], muted: command === 'mute' });
   }
+}
+
+function refused(command: string, argument: string, reason: string): Error {
+  return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', { argument, script: 'models', command, reason });
 }
 
 function versionOf(command: string, raw: string | undefined): number {

@@ -52,13 +52,66 @@ function invalid(command: string, argument: string, reason: string): Error {
   return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', { argument, script: 'models', command, reason });
 }
 
-/** A number option, or undefined when not given; ranges are the schema's (or the controller's) to judge. */
+/**
+ * How each number option is written and its upper bound where the controller's schema has none (a value no bake or
+ * model reaches is a typo, not a setting). Lower bounds and the other ranges are the schema's to judge.
+ */
+const numberRules: Partial<Record<keyof OptionValues, { integer: boolean; max?: number }>> = {
+  weight: { integer: false },
+  'bake-seconds': { integer: true },
+  // More requests than a server answers in a week's bake at 1,000 a second: the canary could never be judged.
+  'min-requests': { integer: true, max: 1_000_000_000 },
+  'max-error-rate': { integer: false },
+  // A canary a thousand times slower than stable is down, not slow.
+  'max-latency-ratio': { integer: false, max: 1000 },
+  'min-latency-increase-ms': { integer: false },
+  'max-prediction-drift': { integer: false },
+  'approval-timeout': { integer: true, max: 365 * 24 * 3600 },
+};
+
+/**
+ * A number as a person writes it in decimal: digits with an optional fraction (`0.5`, `.5`, `10`); a whole number for
+ * a count of seconds or requests. No hex (`0x10`), exponent (`1e3`), sign, `Infinity` or blank: `Number()` reads
+ * them all, which turned `0x10` into 16. Undefined when `raw` is not such a number, or is above `max`.
+ */
+export function plainNumber(raw: string, integer: boolean, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const pattern = integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
+  if (!pattern.test(raw)) return undefined;
+  const value = Number(raw);
+  return value <= max ? value : undefined;
+}
+
+/** Why `raw` is refused as the option's number (`"0x10" is not a whole number in decimal digits`, or its bound). */
+export function numberProblem(raw: string, integer: boolean, max = Number.MAX_SAFE_INTEGER): string {
+  if (plainNumber(raw, integer, Infinity) === undefined)
+    return `"${raw}" is not ${integer ? 'a whole number in decimal digits (like 600)' : 'a number in decimal digits (like 0.5)'}: no sign, exponent or hex`;
+  return `${raw} is above the largest accepted, ${max}`;
+}
+
+/** A number option, or undefined when not given; refused when not plain decimal or above its bound (exit 2). */
 export function numberOption(command: string, values: OptionValues, flag: keyof OptionValues): number | undefined {
   const raw = values[flag];
   if (typeof raw !== 'string') return undefined;
-  const value = Number(raw);
-  if (raw.trim() !== '' && Number.isFinite(value)) return value;
-  throw invalid(command, `--${flag}`, `"${raw}" is not a number`);
+  const { integer, max } = numberRules[flag] ?? { integer: false };
+  const value = plainNumber(raw, integer, max);
+  if (value !== undefined) return value;
+  throw invalid(command, `--${flag}`, numberProblem(raw, integer, max));
+}
+
+/** Options whose empty value would silently mean "none" (or the default queue): each is refused, naming it. */
+const emptyMeansNone: Partial<Record<keyof OptionValues, string>> = {
+  servers: "give the servers' URLs, or none for no servers (new versions then deploy directly)",
+  muted: 'give the features to mute, or leave --muted out to mute none',
+  'task-queue': 'give the task queue your pipeline workers poll, or leave --task-queue out for mlops-pipeline',
+};
+
+/** Refuses an empty value (`""`, or only commas for a list) of an option where it would silently mean "none". */
+export function refuseEmptyOptions(command: string, values: OptionValues): void {
+  for (const [flag, fix] of Object.entries(emptyMeansNone)) {
+    const raw = values[flag as keyof OptionValues];
+    if (typeof raw === 'string' && raw.split(',').every((item) => item.trim() === ''))
+      throw invalid(command, `--${flag}`, `"${raw}" is empty: ${fix}`);
+  }
 }
 
 /** The thresholds given as options; with `required`, at least one must be. */
@@ -156,8 +209,10 @@ export function controllerInputFrom(modelName: string, values: OptionValues): Co
     servers: values.servers === undefined ? undefined : serverUrlsFrom(values.servers),
     retrainOn: listOption(values, 'retrain-on'),
     muted: listOption(values, 'muted'),
-    // Given at all, it is checked: an empty or non-numeric value is a number the schema refuses (NaN).
-    retrainCooldownSeconds: values['retrain-cooldown'] === undefined ? undefined : Number(values['retrain-cooldown']),
+    // Given at all, it is checked with the other fields: what is not plain decimal digits is NaN, which the schema
+    // refuses naming the option.
+    retrainCooldownSeconds:
+      values['retrain-cooldown'] === undefined ? undefined : (plainNumber(values['retrain-cooldown'], true) ?? NaN),
     canary: Object.keys(canary).length ? canary : undefined,
     approval: Object.keys(approval).length ? approval : undefined,
   });

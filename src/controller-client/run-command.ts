@@ -23,7 +23,9 @@ import type { ModelsCommand } from './command-line';
 import type { ControllerUpdate } from './controller-updates';
 import { formatHistory, formatStatus } from './format-status';
 import { unregisteredModelNote } from './registry-note';
+import { aliasVersion, unknownFeatures } from './feature-names';
 import { probeServers } from './server-probe';
+import { taskQueuePolled, unpolledWarning } from './task-queue-pollers';
 import type { StartRequest } from './start-differences';
 import { differenceLines, startDifferences, unreadOptionsNote } from './start-differences';
 
@@ -56,20 +58,21 @@ export async function runModelsCommand(
       return startController(client, command, checks);
     case 'status':
     case 'history': {
-      const state = await controllerState(client, command.modelName);
+      const state = await controllerState(client, command.modelName, command.kind);
       if (command.json) return JSON.stringify(command.kind === 'status' ? state : state.history, null, 2);
       return command.kind === 'status'
         ? formatStatus(state, controllerWorkflowId(state.modelName))
         : formatHistory(state);
     }
     case 'update': {
+      if (command.update.command === 'unmute') await checkUnmute(client, command.modelName, command.update, checks);
       const answer = await sendUpdate(client, command.modelName, command.update);
       if (command.update.command === 'servers')
         await warnAboutServers((command.update.arg as { servers: string[] }).servers, command.modelName, checks);
       return command.json ? JSON.stringify(answer, null, 2) : answer.message;
     }
     case 'schedule-retrain':
-      return scheduleRetrain(client, command.schedule);
+      return scheduleRetrain(client, command.schedule, checks);
     case 'unschedule-retrain':
       return (await deleteRetrainSchedule(client, command.modelName))
         ? `Deleted the retraining schedule of ${command.modelName}.`
@@ -82,6 +85,7 @@ async function startController(client: Client, request: StartRequest, checks: Co
   const { input } = request;
   // Checked as the workflow checks it: an input it would refuse is refused here, before anything starts.
   parseControllerInput(input);
+  await checkMutedAtStart(request, checks);
   const workflowId = controllerWorkflowId(input.modelName);
   const taskQueue = request.taskQueue ?? taskQueues.pipeline;
   const running = await runningExecution(client.workflow.getHandle(workflowId));
@@ -98,6 +102,7 @@ async function startController(client: Client, request: StartRequest, checks: Co
   const note = checks.store && (await unregisteredModelNote(checks.store, input.modelName));
   if (note) lines.push(note);
   await warnAboutServers(input.servers ?? [], input.modelName, checks);
+  await warnIfUnpolled(client, taskQueue, `the controller ${workflowId}`, checks);
   return lines.join('\n');
 }
 
@@ -137,6 +142,50 @@ async function warnAboutServers(servers: string[], modelName: string, checks: Co
   for (const warning of await probeServers(servers, modelName)) checks.warn(warning);
 }
 
+/**
+ * Refuses muted features the alias's version does not take (the controller would drop them at its start, recording
+ * it in its history only), as `mute` refuses one; nothing to check without a store or a deployed version.
+ */
+async function checkMutedAtStart({ input }: StartRequest, checks: CommandChecks): Promise<void> {
+  if (!checks.store || !input.muted?.length) return;
+  const version = await aliasVersion(checks.store, input.modelName, input.alias ?? 'production');
+  const versions = version === undefined ? [] : [version];
+  const problem = await unknownFeatures(checks.store, input.modelName, versions, input.muted);
+  if (problem)
+    throw mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', {
+      argument: '--muted',
+      script: 'models',
+      command: 'start',
+      reason: `${problem} (alias ${input.alias ?? 'production'} serves v${version})`,
+    });
+}
+
+/**
+ * Refuses to unmute a name that is not muted and that neither the stable version nor the canary takes, as the
+ * controller's `mute` refuses one (its `unmute` would answer "unmuted" for a typo). Checked here, from the registry:
+ * the refusal of a workflow's update is the workflow's, and src/workflows is not this module's to change.
+ */
+async function checkUnmute(
+  client: Client,
+  modelName: string,
+  update: ControllerUpdate,
+  checks: CommandChecks,
+): Promise<void> {
+  const { feature } = update.arg as { feature: string };
+  if (!checks.store) return;
+  const state = await controllerState(client, modelName, update.command);
+  if (state.muted.includes(feature)) return;
+  const versions = [state.stable, state.canary?.version].filter((v): v is number => v !== undefined);
+  const problem = await unknownFeatures(checks.store, modelName, versions, [feature]);
+  if (problem) throw new ControllerRefusal(`unmute failed: ${problem}`);
+}
+
+/** Warns (only when the caller takes warnings) when no worker polls the queue that work was started on. */
+async function warnIfUnpolled(client: Client, taskQueue: string, what: string, checks: CommandChecks): Promise<void> {
+  if (checks.warn && (await taskQueuePolled(client, taskQueue)) === false)
+    checks.warn(unpolledWarning(taskQueue, what));
+}
+
 interface RunningExecution {
   runId: string;
   taskQueue: string;
@@ -153,14 +202,28 @@ async function runningExecution(handle: WorkflowHandle): Promise<RunningExecutio
 }
 
 /** The state of the running controller (a controller that ended is not running: its last state is in its history). */
-export async function controllerState(client: Client, modelName: string): Promise<ControllerState> {
-  const handle = client.workflow.getHandle(controllerWorkflowId(modelName));
-  if (!(await runningExecution(handle))) throw notRunning(modelName);
+export async function controllerState(client: Client, modelName: string, command = 'status'): Promise<ControllerState> {
+  const handle = await answeringController(client, modelName, command);
   return reachController(modelName, () => handle.query(controllerStatusQuery));
 }
 
+/**
+ * The handle of the model's running controller, once a worker is known to poll its task queue: a query or update on
+ * a queue nobody polls would wait for half a minute and fail with no reason, so it is refused at once
+ * (MLOPS_ERR_CONTROLLER_NO_WORKER, naming the queue).
+ */
+async function answeringController(client: Client, modelName: string, command: string): Promise<WorkflowHandle> {
+  const workflowId = controllerWorkflowId(modelName);
+  const handle = client.workflow.getHandle(workflowId);
+  const running = await runningExecution(handle);
+  if (!running) throw notRunning(modelName);
+  if ((await taskQueuePolled(client, running.taskQueue)) === false)
+    throw mlopsError('MLOPS_ERR_CONTROLLER_NO_WORKER', { workflowId, taskQueue: running.taskQueue, command });
+  return handle;
+}
+
 async function sendUpdate(client: Client, modelName: string, update: ControllerUpdate): Promise<ControllerAnswer> {
-  const handle = client.workflow.getHandle(controllerWorkflowId(modelName));
+  const handle = await answeringController(client, modelName, update.command);
   try {
     return await reachController(modelName, () =>
       update.arg === undefined
@@ -197,14 +260,26 @@ function notRunning(modelName: string, cause?: Error): Error {
   );
 }
 
-async function scheduleRetrain(client: Client, schedule: RetrainScheduleOptions): Promise<string> {
-  const { scheduleId, created } = await upsertRetrainSchedule(client, schedule).catch((err: unknown) => {
+async function scheduleRetrain(
+  client: Client,
+  schedule: RetrainScheduleOptions,
+  checks: CommandChecks,
+): Promise<string> {
+  const { scheduleId, created, previousInput } = await upsertRetrainSchedule(client, schedule).catch((err: unknown) => {
     throw cronRefusal(err, schedule.cron, 'models', 'schedule-retrain');
   });
   const { modelName } = schedule.input;
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: requestRetrain ${JSON.stringify(schedule.input)} on "${schedule.cron}"`,
   ];
+  const previousReason = (previousInput as { reason?: unknown } | undefined)?.reason;
+  // As `npm run monitoring -- schedule` says of its settings: the input is replaced whole.
+  if (previousReason !== undefined && schedule.input.reason === undefined)
+    lines.push(
+      `Note: the schedule's input is replaced whole; its previous --reason ${JSON.stringify(previousReason)} was not given again and is gone (its runs now ask with the default reason). Give it again to keep it.`,
+    );
+  const taskQueue = schedule.taskQueue ?? taskQueues.pipeline;
+  await warnIfUnpolled(client, taskQueue, `each run of the schedule ${scheduleId}`, checks);
   if (!(await runningExecution(client.workflow.getHandle(controllerWorkflowId(modelName))))) {
     lines.push(
       `Note: no controller is running for ${modelName}; its runs fail until \`npm run models -- start ${modelName} …\`.`,

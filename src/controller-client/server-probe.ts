@@ -38,12 +38,25 @@ async function probeServer(server: string, modelName: string, timeoutMs: number)
   } catch (err) {
     return unreachable(err, timeoutMs);
   }
-  const body = readiness(await response.text().catch(() => ''));
+  const text = await response.text().catch(() => '');
+  const body = readiness(text);
   if (!response.ok)
     return `HTTP ${response.status}${body?.ready === false ? ' (up, but no version of the model is loaded)' : ''}`;
-  if (typeof body?.model === 'string' && body.model !== modelName)
-    return `it serves model "${body.model}", not "${modelName}"`;
+  // Any web server answers 200 to something (the Temporal Web UI serves its page at every path): only a model
+  // server's readiness document says the URL is one.
+  if (typeof body?.model !== 'string' || typeof body.ready !== 'boolean')
+    return `it answered HTTP ${response.status} with ${describeBody(response, text)}, not a model server's readiness document ({"ready": true, "model": "${modelName}", …}): it is not a model server`;
+  if (body.model !== modelName) return `it serves model "${body.model}", not "${modelName}"`;
+  if (!body.ready) return 'it answered, but says it is not ready (no version of the model is loaded)';
   return undefined;
+}
+
+/** The answer's type and its first characters, to recognise what answered (`text/html: "<!DOCTYPE html>…"`). */
+function describeBody(response: Response, text: string): string {
+  const type = response.headers.get('content-type')?.split(';')[0]?.trim() || 'no content type';
+  const start = text.replace(/\s+/g, ' ').trim();
+  if (!start) return `${type} and an empty body`;
+  return `${type}: ${JSON.stringify(start.length > 60 ? `${start.slice(0, 60)}…` : start)}`;
 }
 
 /** The system error a person recognises, then its code; a timeout or another failure as the stats sampler says it. */

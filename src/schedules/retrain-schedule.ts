@@ -19,11 +19,11 @@ const retraining: ScheduledWorkflow = {
 /** Cron (e.g. `0 3 * * 1`, Mondays at 03:00 UTC), model and reason (default "scheduled retrain"), task queue. */
 export type RetrainScheduleOptions = ModelScheduleOptions<RequestRetrainInput>;
 
-/** Creates the model's retraining schedule, or updates it when it exists. */
+/** Creates the model's retraining schedule, or updates it when it exists (`previousInput`: the input it replaced). */
 export function upsertRetrainSchedule(
   client: Client,
   options: RetrainScheduleOptions,
-): Promise<{ scheduleId: string; created: boolean }> {
+): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
   return upsertModelSchedule(client, retraining, options);
 }
 

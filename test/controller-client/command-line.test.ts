@@ -32,6 +32,10 @@ function assertUsage(argv: string[], message: RegExp): void {
   );
 }
 
+function escaped(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function trainingFile(content: string): string {
   const file = path.join(tempDir('models-cli'), 'training.json');
   fs.writeFileSync(file, content);
@@ -280,6 +284,85 @@ describe('the npm run models command line', function () {
       ['schedule-retrain', 'churn', '--cron', '@daily', '--reason', ''],
       'MLOPS_ERR_PIPELINE_INPUT_INVALID',
       /Invalid requestRetrain input:\n- reason: /,
+    );
+  });
+
+  it('refuses an empty servers, muted, task-queue or feature value naming it, where it would silently mean none', function () {
+    const file = trainingFile('{"dataset":{"uri":"examples/churn.csv"},"target":"churned"}');
+    for (const urls of ['', ',', ' , ']) {
+      assertRefused(
+        ['servers', 'churn', urls],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument <urls> of `npm run models -- servers` is invalid: ".*" names no server: give the servers' URLs, or none for no servers/,
+      );
+    }
+    assert.deepEqual(updateOf(['servers', 'churn', 'none']).arg, { servers: [] });
+    for (const [flag, fix] of [
+      ['--servers', /or none for no servers/],
+      ['--muted', /or leave --muted out to mute none/],
+      ['--task-queue', /or leave --task-queue out for mlops-pipeline/],
+    ] as const) {
+      for (const value of ['', ',']) {
+        assertRefused(
+          ['start', 'churn', '--training', file, flag, value],
+          'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+          new RegExp(
+            `Argument ${flag} of \`npm run models -- start\` is invalid: "${value}" is empty: .*${fix.source}`,
+          ),
+        );
+      }
+    }
+    assertRefused(
+      ['schedule-retrain', 'churn', '--cron', '@daily', '--task-queue', ''],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --task-queue of `npm run models -- schedule-retrain` is invalid: "" is empty/,
+    );
+    for (const command of ['mute', 'unmute'])
+      assertRefused(
+        [command, 'churn', ' '],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        new RegExp(`Argument <feature> of \`npm run models -- ${command}\` is invalid: it is empty`),
+      );
+  });
+
+  it('reads numbers in plain decimal only, and refuses one above its bound naming the bound', function () {
+    const refused = (flag: string, value: string, reason: RegExp) =>
+      assertRefused(
+        ['thresholds', 'churn', flag, value],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        new RegExp(
+          `^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument ${flag} of \`npm run models -- thresholds\` is invalid: ${reason.source}`,
+        ),
+      );
+    for (const value of ['0x10', '1e3', '+16', '16.0', 'Infinity'])
+      refused(
+        '--bake-seconds',
+        value,
+        new RegExp(`"${escaped(value)}" is not a whole number in decimal digits \\(like 600\\)`),
+      );
+    refused('--min-requests', '1e300', /"1e300" is not a whole number in decimal digits/);
+    refused('--min-requests', '1000000001', /1000000001 is above the largest accepted, 1000000000/);
+    refused(
+      '--max-latency-ratio',
+      '1e308',
+      /"1e308" is not a number in decimal digits \(like 0\.5\): no sign, exponent or hex/,
+    );
+    refused('--max-latency-ratio', '1000.5', /1000\.5 is above the largest accepted, 1000/);
+    assert.deepEqual(updateOf(['thresholds', 'churn', '--max-latency-ratio', '1000', '--weight', '.25']).arg, {
+      weight: 0.25,
+      maxLatencyRatio: 1000,
+    });
+    assert.deepEqual(updateOf(['thresholds', 'churn', '--bake-seconds', '16']).arg, { bakeSeconds: 16 });
+    const file = trainingFile('{"dataset":{"uri":"examples/churn.csv"},"target":"churned"}');
+    assertRefused(
+      ['start', 'churn', '--training', file, '--approval-timeout', '1e3'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --approval-timeout of `npm run models -- start` is invalid: "1e3" is not a whole number/,
+    );
+    assertRefused(
+      ['start', 'churn', '--training', file, '--retrain-cooldown', '0x10'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --retrain-cooldown of `npm run models -- start` is invalid: \n- --retrain-cooldown \(retrainCooldownSeconds\)/,
     );
   });
 

@@ -13,9 +13,12 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ArtifactStore } from '../../src/artifacts';
+import { writeJson } from '../../src/artifacts';
 import { modelVersionFiles } from '../../src/artifacts/layout';
 import type { ControllerState } from '../../src/contracts/controller';
-import { controllerWorkflowId } from '../../src/contracts/controller';
+import { controllerWorkflowId, retrainScheduleId } from '../../src/contracts/controller';
+import { moveAlias, readVersion } from '../../src/registry/model-registry';
 import { controllerStatusQuery, setServersUpdate } from '../../src/workflows/definitions';
 import { controllerFakes } from '../support/controller-fakes';
 import { withFakeActivities } from '../support/fake-activities';
@@ -100,6 +103,41 @@ async function readyServer(modelName: string): Promise<{ url: string; close(): P
     return new Promise<void>((resolve) => server.close(() => resolve()));
   };
   return { url: `http://127.0.0.1:${port}`, close };
+}
+
+/** A web server that answers 200 with an HTML page at every path, as the Temporal Web UI does. */
+async function webPage(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end('<!DOCTYPE html><html><head><title>Temporal</title></head><body><div id="app"></div></body></html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { url: `http://127.0.0.1:${port}`, close };
+}
+
+/** A registry with versions 1 and 2 of `modelName`, both taking `features`, and alias production on v2. */
+async function registryWithFeatures(modelName: string, features: string[]): Promise<ArtifactStore> {
+  const store = await registryWith([modelName]);
+  const run = store.uri('runs', modelName, 'run-2');
+  await writeJson(store, store.uri(run, 'transform.json'), {
+    specHash: 'test',
+    features: features.map((name) => ({ name })),
+  });
+  for (const version of [1, 2]) {
+    const record = await readVersion(store, modelName, 1);
+    await writeJson(store, modelVersionFiles(store, modelName, version).record, {
+      ...record,
+      version,
+      transformUri: store.uri(run, 'transform.json'),
+    });
+  }
+  await moveAlias(store, modelName, 'production', 2);
+  return store;
 }
 
 /** A TCP server that accepts connections and never answers. */
@@ -393,6 +431,197 @@ describe('npm run models -- start and servers against the dev server', function 
       });
     } finally {
       await Promise.all([ready.close(), silent.close(), elsewhere.close()]);
+    }
+  });
+
+  it('start and schedule-retrain warn about a task queue no worker polls; status and updates of that controller are refused at once naming it', async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    const queue = `nobody-polls-${uniqueName(this.test!.title)}`;
+    const id = controllerWorkflowId(modelName);
+    const schedule = stack().client.schedule.getHandle(retrainScheduleId(modelName));
+    try {
+      const started = await modelsScriptWith(
+        env,
+        'start',
+        modelName,
+        '--training',
+        trainingFile(queue),
+        '--task-queue',
+        queue,
+      );
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /^Started the controller /);
+      assert.ok(
+        started.stderr.includes(
+          `Warning: no worker polls task queue "${queue}": the controller ${id} waits there until one does. Start a pipeline worker on it (npm run worker:pipeline polls mlops-pipeline), or use the --task-queue your workers poll.`,
+        ),
+        started.stderr,
+      );
+
+      for (const command of [['status'], ['history', '--json'], ['retrain', '--reason', 'x']]) {
+        const refused = await modelsScriptWith(env, command[0]!, modelName, ...command.slice(1));
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.equal(
+          refused.stderr.split('\nFix: ')[0],
+          `MLOPS_ERR_CONTROLLER_NO_WORKER: The controller ${id} runs on task queue "${queue}", which no worker polls: it cannot answer \`npm run models -- ${command[0]}\` until one does`,
+        );
+      }
+
+      const scheduled = await modelsScriptWith(
+        env,
+        'schedule-retrain',
+        modelName,
+        '--cron',
+        '0 3 * * 1',
+        '--task-queue',
+        queue,
+        '--reason',
+        'weekly',
+      );
+      assert.equal(scheduled.code, 0, scheduled.stderr);
+      assert.match(
+        scheduled.stderr,
+        new RegExp(
+          `^Warning: no worker polls task queue "${queue}": each run of the schedule ${retrainScheduleId(modelName)} waits there until one does\\.`,
+          'm',
+        ),
+      );
+      // Updated without the reason given before: said so, as npm run monitoring -- schedule says of its settings.
+      const updated = await modelsScriptWith(
+        env,
+        'schedule-retrain',
+        modelName,
+        '--cron',
+        '0 4 * * 1',
+        '--task-queue',
+        queue,
+      );
+      assert.equal(updated.code, 0, updated.stderr);
+      assert.ok(
+        updated.stdout.includes(
+          `Note: the schedule's input is replaced whole; its previous --reason "weekly" was not given again and is gone (its runs now ask with the default reason). Give it again to keep it.`,
+        ),
+        updated.stdout,
+      );
+      const again = await modelsScriptWith(
+        env,
+        'schedule-retrain',
+        modelName,
+        '--cron',
+        '0 4 * * 1',
+        '--task-queue',
+        queue,
+        '--reason',
+        'weekly',
+      );
+      assert.doesNotMatch(again.stdout, /Note: the schedule's input/);
+    } finally {
+      await terminate(modelName);
+      await schedule.delete().catch(() => undefined);
+    }
+  });
+
+  it('a controller whose task queue a worker polls answers status, and its start warns about no queue', async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      try {
+        const started = await modelsScriptWith(
+          env,
+          'start',
+          modelName,
+          '--training',
+          trainingFile(queue),
+          '--task-queue',
+          queue,
+        );
+        assert.equal(started.code, 0, started.stderr);
+        assert.doesNotMatch(started.stderr, /no worker polls/);
+        await controllerStarted;
+        const status = await modelsScriptWith(env, 'status', modelName, '--json');
+        assert.equal(status.code, 0, status.stderr);
+        assert.equal((JSON.parse(status.stdout) as ControllerState).modelName, modelName);
+      } finally {
+        await terminate(modelName);
+      }
+    });
+  });
+
+  it('start --muted and unmute refuse a feature the deployed version does not take, listing its features, as mute does', async function () {
+    const modelName = modelOf(this.test!.title);
+    const store = await registryWithFeatures(modelName, ['tenure', 'contract', 'monthly charges']);
+    const env = { MLOPS_ARTIFACT_ROOT: store.root };
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      const start = ['start', modelName, '--training', trainingFile(queue), '--task-queue', queue];
+      try {
+        const typo = await modelsScriptWith(env, ...start, '--muted', 'tenure,nosuch');
+        assert.equal(typo.code, 2, typo.stdout);
+        assert.match(
+          typo.stderr,
+          /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --muted of `npm run models -- start` is invalid: v2 takes no feature "nosuch"; the features are "tenure", "contract", "monthly charges" \(alias production serves v2\)/,
+        );
+        await assert.rejects(
+          stack().client.workflow.getHandle(controllerWorkflowId(modelName)).describe(),
+          WorkflowNotFoundError,
+        );
+
+        const started = await modelsScriptWith(env, ...start, '--muted', 'tenure');
+        assert.equal(started.code, 0, started.stderr);
+        await controllerStarted;
+        const mute = await modelsScriptWith(env, 'mute', modelName, 'nosuch');
+        const unmute = await modelsScriptWith(env, 'unmute', modelName, 'nosuch');
+        for (const [command, refused] of [
+          ['mute', mute],
+          ['unmute', unmute],
+        ] as const) {
+          assert.equal(refused.code, 1, refused.stdout);
+          assert.match(
+            refused.stderr,
+            new RegExp(
+              `^${command} failed: .*v2 takes no feature "nosuch"; the features are "tenure", "contract", "monthly charges"`,
+            ),
+          );
+        }
+        const unmuted = await modelsScriptWith(env, 'unmute', modelName, 'tenure');
+        assert.equal(unmuted.code, 0, unmuted.stderr);
+        assert.equal(unmuted.stdout, 'tenure unmuted\n');
+        assert.deepEqual((await controllerState(modelName)).muted, []);
+      } finally {
+        await terminate(modelName);
+      }
+    });
+  });
+
+  it("servers warns about a URL whose 200 answer is not a model server's readiness document, naming what answered", async function () {
+    const modelName = modelOf(this.test!.title);
+    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    const page = await webPage();
+    try {
+      await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+        try {
+          const started = await modelsScriptWith(
+            env,
+            'start',
+            modelName,
+            '--training',
+            trainingFile(queue),
+            '--task-queue',
+            queue,
+          );
+          assert.equal(started.code, 0, started.stderr);
+          await controllerStarted;
+          const set = await modelsScriptWith(env, 'servers', modelName, page.url);
+          assert.equal(set.code, 0, set.stderr);
+          assert.deepEqual(serverWarnings(set.stderr), [
+            `Warning: model server ${page.url} did not answer ready on GET ${page.url}/readyz: it answered HTTP 200 with text/html: "<!DOCTYPE html><html><head><title>Temporal</title></head><bo…", not a model server's readiness document ({"ready": true, "model": "${modelName}", …}): it is not a model server. A canary is judged only on the servers that answer: check the URL, or start the server before the next rollout.`,
+          ]);
+        } finally {
+          await terminate(modelName);
+        }
+      });
+    } finally {
+      await page.close();
     }
   });
 });

@@ -1,0 +1,31 @@
+/**
+ * Whether any worker polls a task queue for workflow tasks (the server's DescribeTaskQueue, which lists the pollers
+ * it saw in the last few minutes). A workflow started on a queue nobody polls waits there without an error, so the
+ * commands that start or schedule work say so, and those that must reach a running workflow refuse at once instead
+ * of timing out.
+ */
+import type { Client } from '@temporalio/client';
+
+// temporal.api.enums.v1: TASK_QUEUE_KIND_NORMAL and TASK_QUEUE_TYPE_WORKFLOW (the proto package is not a dependency).
+const normalKind = 1;
+const workflowType = 1;
+
+/** True when a worker polls `taskQueue` for workflow tasks, false when none does, undefined when it cannot be told. */
+export async function taskQueuePolled(client: Client, taskQueue: string): Promise<boolean | undefined> {
+  try {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue, kind: normalKind },
+      taskQueueType: workflowType,
+    });
+    return (pollers?.length ?? 0) > 0;
+  } catch {
+    // Not allowed to describe it (a narrow API key), or an older server: the command goes on without the check.
+    return undefined;
+  }
+}
+
+/** The warning of a command that started (or scheduled) `what` on a queue no worker polls; it still succeeds. */
+export function unpolledWarning(taskQueue: string, what: string): string {
+  return `Warning: no worker polls task queue "${taskQueue}": ${what} waits there until one does. Start a pipeline worker on it (npm run worker:pipeline polls mlops-pipeline), or use the --task-queue your workers poll.`;
+}
