@@ -141,6 +141,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         handler,
       );
       server.keepAliveTimeout = options.keepAliveTimeout;
+      // A client that sends its request and then ends its half of the connection (shutdown(SHUT_WR), `nc -N`) still
+      // gets its answer: by default node:http aborts a request still being handled when the client's stream ends, and
+      // closes without answering (the fast lane always answered). The answer is then the connection's last.
+      (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       server.setTimeout(options.connectionTimeout);
       if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
       return server;

@@ -342,8 +342,9 @@ describe('the model server fast lane', function () {
 
   describe('connections', function () {
     let lane: { app: FastifyInstance; address: string };
+    let full: { app: FastifyInstance; address: string };
     before(async () => {
-      lane = await start({});
+      [lane, full] = await Promise.all([start({}), start({ fastLane: false })]);
     });
 
     it('answers pipelined requests in order, handing the connection over at the first it does not take', async function () {
@@ -416,6 +417,37 @@ describe('the model server fast lane', function () {
       }
       assert.equal((await metric(lane.app, 'mlops_serve_fast_lane_handovers_total')) - handedBefore, 1);
       socket.destroy();
+    });
+
+    it('answers a client that half-closed after its request on the full server too (lane off, chunked, v2)', async function () {
+      const chunked =
+        `POST ${predict} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${Buffer.byteLength(valid).toString(16)}\r\n${valid}\r\n0\r\n\r\n`;
+      const v2 = JSON.stringify({
+        inputs: Object.entries(riskyCustomer).map(([name, value]) => ({
+          name,
+          datatype: typeof value === 'number' ? 'FP64' : typeof value === 'boolean' ? 'BOOL' : 'BYTES',
+          shape: [1],
+          data: [value],
+        })),
+      });
+      for (const [address, bytes] of [
+        [full.address, post(predict, valid)],
+        [lane.address, Buffer.from(chunked)],
+        [lane.address, post('/v2/models/churn/infer', v2)],
+      ] as const) {
+        const socket = await connect(address);
+        const reading = readResponses(socket, 2);
+        // The whole request, then the client's end of the stream (shutdown(SHUT_WR)), as `nc -N` and some clients do.
+        socket.end(bytes);
+        const half = await reading;
+        assert.equal(half.closed, true);
+        assert.deepEqual(
+          half.responses.map((r) => r.status),
+          [200],
+          `${address} ${bytes.toString().split('\r\n')[0]}`,
+        );
+      }
     });
 
     it('closes after the answer when the client asks, and answers a client that half-closed', async function () {
