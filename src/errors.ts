@@ -285,6 +285,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Set preprocessing.stratify to true so each split keeps the class proportions, or raise split.testFraction; a class with only a handful of rows needs more data before a model of it can be judged.',
   },
+  MLOPS_ERR_EVALUATION_TARGET_MISMATCH: {
+    message:
+      'Model "{model}" v{version}, the champion (alias {alias}), predicts "{championTarget}"; this run trained a model of "{target}", which cannot be compared with it (their metrics measure different quantities) or replace it: the clients of "{model}" expect predictions of "{championTarget}"',
+    retryable: false,
+    fix: 'Train it under another model name (a model predicts one target), or, if the column was only renamed, name the target as the champion does ("{championTarget}").',
+  },
   MLOPS_ERR_EVALUATION_TASK_MISMATCH: {
     message:
       'Model "{model}" v{version}, the champion (alias {alias}), is a {championTask} model; this run trained a {task} model, which cannot be compared with it or replace it: the clients of "{model}" expect {championTask} answers',

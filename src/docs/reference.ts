@@ -222,7 +222,8 @@ prediction log — which a canary of this version beside that champion is allowe
 ([rollout.md](rollout.md#judging-a-canary)). Only when the champion cannot answer these rows (a
 column it needs is missing) are its recorded metrics used, and the reason says so. A champion of the other task
 (regression against classification) is no champion to compare with: the step fails with
-\`MLOPS_ERR_EVALUATION_TASK_MISMATCH\`, since a model name keeps one task for its clients. A classification test split
+\`MLOPS_ERR_EVALUATION_TASK_MISMATCH\`, since a model name keeps one task for its clients; nor is a champion of another
+target column (its metrics measure another quantity): \`MLOPS_ERR_EVALUATION_TARGET_MISMATCH\`. A classification test split
 of one class (a rare class can miss it) judges nothing, and fails the step with \`MLOPS_ERR_EVALUATION_ONE_CLASS\`
 (\`preprocessing.stratify\` keeps the class proportions in each split). The challenger deploys when its improvement over the champion is strictly greater than \`gate.minImprovement\`.
 When the champion was trained on another split of the same data, some of these test rows may have been in its

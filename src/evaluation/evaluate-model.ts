@@ -169,6 +169,14 @@ async function scoreChampion(
       championTask: championTransform.task,
       task: input.task,
     });
+  if (championTransform.target.name !== transform.target.name)
+    throw mlopsError('MLOPS_ERR_EVALUATION_TARGET_MISMATCH', {
+      model: input.modelName,
+      version: champion.version,
+      alias: input.championAlias,
+      championTarget: championTransform.target.name,
+      target: transform.target.name,
+    });
   const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows)
     return { champion: { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' } };

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { pipelineStatusQuery } from '../../src/workflows/definitions';
@@ -59,6 +61,56 @@ describe('trainingPipeline without a task', function () {
         err.cause.message,
         /"prices" v1, the champion \(alias production\), is a regression model; this run trained a classification model/,
       );
+
+      // A regression model of another column under the same name: its rmse measures another quantity, so it is
+      // neither compared with the champion nor deployed in its place.
+      const [header, ...lines] = fs.readFileSync(dataset.file, 'utf8').split('\n');
+      const renamed = path.join(tempDir('task-inference'), 'other-target.csv');
+      const columns = header!.split(',');
+      fs.writeFileSync(
+        renamed,
+        [columns.map((c) => (c === dataset.target ? 'price_eur' : c)).join(','), ...lines].join('\n'),
+      );
+      const other = await stack()
+        .client.workflow.execute(trainingPipeline, {
+          taskQueue: queues.pipeline,
+          workflowId: uniqueName(`${this.test!.title} other target`),
+          args: [
+            {
+              modelName: 'prices',
+              dataset: { uri: renamed },
+              target: 'price_eur',
+              trainer: { taskQueue: queues.training },
+            },
+          ],
+        })
+        .then(
+          () => assert.fail('the workflow should fail'),
+          (e: unknown) => e,
+        );
+      assert.ok(other instanceof WorkflowFailedError);
+      assert.ok(other.cause instanceof ApplicationFailure, String(other.cause));
+      assert.equal(other.cause.type, 'MLOPS_ERR_EVALUATION_TARGET_MISMATCH');
+      assert.equal(other.cause.nonRetryable, true);
+      assert.match(
+        other.cause.message,
+        new RegExp(
+          `"prices" v1, the champion \\(alias production\\), predicts "${dataset.target}"; this run trained a model of "price_eur"`,
+        ),
+      );
+      const champion = await stack().client.workflow.execute(trainingPipeline, {
+        taskQueue: queues.pipeline,
+        workflowId: uniqueName(`${this.test!.title} same target`),
+        args: [
+          {
+            modelName: 'prices',
+            dataset: { uri: dataset.file },
+            target: dataset.target,
+            trainer: { taskQueue: queues.training },
+          },
+        ],
+      });
+      assert.match(champion.gate.reason, /vs champion v1 /, 'the same target still faces its champion');
     });
   });
 
