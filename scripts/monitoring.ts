@@ -18,8 +18,8 @@ import { loadConfig } from '../src/config';
 import type { MlopsConfig } from '../src/config';
 import { WorkflowFailedError } from '@temporalio/client';
 import { controllerWorkflowId } from '../src/contracts/controller';
-import type { MonitorModelInput, MonitorModelResult } from '../src/contracts/monitoring';
-import { monitoringScheduleId, monitorModelInputSchema } from '../src/contracts/monitoring';
+import type { MonitoringIncident, MonitorModelInput, MonitorModelResult } from '../src/contracts/monitoring';
+import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { taskQueues } from '../src/contracts/task-queues';
 import { monitorResultLine } from '../src/monitoring/result-text';
 import { parseCommandLineInput } from '../src/contracts/validate';
@@ -36,6 +36,12 @@ import { readAlias, resolveAlias } from '../src/registry/model-registry';
 import { cronRefusal } from '../src/schedules/cron-schedule';
 import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 import { connectTemporalClient } from '../src/temporal-client';
+import type { ControllerEventKind } from '../src/contracts/controller';
+import { numberProblem, plainNumber } from '../src/controller-client/option-values';
+import { taskQueuePolled } from '../src/controller-client/task-queue-pollers';
+import { monitoringCheckWorkflowId } from '../src/schedules/monitoring-schedule';
+import { describeIncident } from '../src/workflows/controller-state';
+import { controllerStatusQuery } from '../src/workflows/definitions';
 
 const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
@@ -80,7 +86,15 @@ function thresholdsOf(pairs: string[]): Record<string, number> {
   for (const pair of pairs) {
     const at = pair.lastIndexOf('=');
     if (at <= 0) throw new UsageError(`--threshold takes <feature>=<value>; got "${pair}".`);
-    setOwn(thresholds, pair.slice(0, at), Number(pair.slice(at + 1)));
+    // Not plain decimal (1e3, 0x10, blank): NaN, which the schema refuses naming --threshold.
+    const text = pair.slice(at + 1);
+    // A sign is kept for the schema to judge (a negative threshold is refused naming it, not as "not a number").
+    const magnitude = plainNumber(text.replace(/^-/, ''), false);
+    setOwn(
+      thresholds,
+      pair.slice(0, at),
+      magnitude === undefined ? NaN : text.startsWith('-') ? -magnitude : magnitude,
+    );
   }
   return thresholds;
 }
@@ -108,27 +122,65 @@ function scheduleInput(
   values: ReturnType<typeof commandLine>['values'],
   command: 'schedule' | 'check',
 ): MonitorModelInput {
+  refuseEmptyValues(values, command);
   const input: MonitorModelInput = { modelName };
   if (values.alias !== undefined) input.alias = values.alias;
-  if (values['min-rows']) input.minRows = Number(values['min-rows']);
+  if (values['min-rows'] !== undefined) input.minRows = numberOf(values, 'min-rows', true, command);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
   if (values.muted) input.muted = values.muted.split(',').filter((f) => f !== '');
   if (values.threshold) input.thresholds = thresholdsOf(values.threshold);
   // Given at all, it is checked: an empty or non-numeric value is a number the schema refuses (0, NaN).
-  if (values['dataset-drift-share'] !== undefined) input.datasetDriftShare = Number(values['dataset-drift-share']);
+  if (values['dataset-drift-share'] !== undefined)
+    input.datasetDriftShare = plainNumber(values['dataset-drift-share'], false) ?? NaN;
   if (values.labels)
     input.labels = {
       uri: values.labels,
       ...(values['id-column'] && { idColumn: values['id-column'] }),
       ...(values['label-column'] && { labelColumn: values['label-column'] }),
     };
-  if (values['accuracy-drop']) input.accuracyDrop = Number(values['accuracy-drop']);
+  if (values['accuracy-drop'] !== undefined) input.accuracyDrop = numberOf(values, 'accuracy-drop', false, command);
   if (values.log) input.log = values.log as MonitorModelInput['log'];
   if (values['no-compact-log']) input.compactLog = false;
-  if (values['lag-seconds'] !== undefined) input.lagSeconds = Number(values['lag-seconds']);
+  if (values['lag-seconds'] !== undefined) input.lagSeconds = numberOf(values, 'lag-seconds', true, command);
   // Refused here, with every bad flag listed, rather than by each scheduled run.
   parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command, options: flagOf });
   return input;
+}
+
+/** Upper bounds the input's schema does not set (a value no window reaches is a typo, not a setting). */
+const numberBounds: Partial<Record<keyof typeof options, number>> = {
+  // An hourly window of a hundred million rows is far beyond one model server; a larger minimum skips every run.
+  'min-rows': 100_000_000,
+};
+
+/** A number option in plain decimal (no exponent or hex; a whole number for counts), within its bound. */
+function numberOf(
+  values: ReturnType<typeof commandLine>['values'],
+  flag: 'min-rows' | 'lag-seconds' | 'accuracy-drop',
+  integer: boolean,
+  command: string,
+): number {
+  const raw = values[flag]!;
+  const value = plainNumber(raw, integer, numberBounds[flag]);
+  if (value !== undefined) return value;
+  throw invalidArgument(`--${flag}`, command, numberProblem(raw, integer, numberBounds[flag]));
+}
+
+function invalidArgument(argument: string, command: string, reason: string): Error {
+  return mlopsError('MLOPS_ERR_CLI_ARGUMENT_INVALID', { argument, script: 'monitoring', command, reason });
+}
+
+/**
+ * Refuses an empty value where it would silently mean "none" (`--labels ""`: no live metric; `--muted ","`: none
+ * muted) or the default. --alias and --dataset-drift-share are the schema's to refuse, naming the field.
+ */
+function refuseEmptyValues(values: ReturnType<typeof commandLine>['values'], command: string): void {
+  for (const [flag, value] of Object.entries(values)) {
+    if (flag === 'alias' || flag === 'dataset-drift-share' || typeof value === 'boolean') continue;
+    const items = Array.isArray(value) ? value : flag === 'muted' ? String(value).split(',') : [String(value)];
+    if (items.length > 0 && !items.every((item) => item.trim() === '')) continue;
+    throw invalidArgument(`--${flag}`, command, `"${String(value)}" is empty: give a value, or leave --${flag} out`);
+  }
 }
 
 /** The model and alias of `unschedule`, refused as `schedule` refuses them (a schedule id is made of them). */
@@ -270,8 +322,10 @@ async function check(
       reason: unregistered ?? `model ${input.modelName} has no version with alias ${alias} to check`,
     });
   }
-  const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const workflowId = `${monitoringScheduleId(input.modelName, alias)}-check-${at}`;
+  // The check waits for its run: on a queue nobody polls it would wait for ever, so nothing is started.
+  if ((await taskQueuePolled(client, taskQueue)) === false)
+    throw mlopsError('MLOPS_ERR_MONITOR_NO_WORKER', { taskQueue });
+  const workflowId = monitoringCheckWorkflowId(input.modelName, alias);
   const handle = await client.workflow.start('monitorModel', { taskQueue, workflowId, args: [input] });
   let result: MonitorModelResult;
   try {
@@ -283,12 +337,7 @@ async function check(
   }
   const lines = [`${workflowId}: ${monitorResultLine(result)}`];
   if (result.predictionDrift) lines.push(`  predictions: ${predictionLine(result.predictionDrift)}`);
-  if (result.liveMetric?.value !== undefined)
-    lines.push(
-      `  live ${result.liveMetric.metric}: ${result.liveMetric.value.toFixed(4)} (evaluation ${result.liveMetric.evaluationValue.toFixed(4)})`,
-    );
-  if (result.liveMetricError)
-    lines.push(`  live metric not measured: ${result.liveMetricError.message.split('\n')[0]}`);
+  if (input.labels) lines.push(liveMetricLine(result));
   if (result.reportUris) lines.push(`  report: ${result.reportUris.report}`);
   const compacted = result.compaction && compactionLine(result.compaction);
   if (compacted) lines.push(`  log: ${compacted}`);
@@ -296,11 +345,52 @@ async function check(
   if (result.incident)
     lines.push(
       result.controllerSignalled
-        ? `  incident (${result.incident.kind}) signalled to ${controllerWorkflowId(input.modelName)}`
+        ? await incidentLine(client, result.incident)
         : `  incident (${result.incident.kind}): no controller runs for ${input.modelName}; it is in the run's result only`,
     );
   console.log(lines.join('\n'));
   return 0;
+}
+
+/**
+ * The live metric of a check given --labels, always one line: its value, or why it was skipped or not measured, with
+ * the counts (labelled, waiting for labels, unknownIds, duplicateIds) in both cases.
+ */
+function liveMetricLine(result: MonitorModelResult): string {
+  if (result.liveMetricError) return `  live metric not measured: ${result.liveMetricError.message.split('\n')[0]}`;
+  const live = result.liveMetric;
+  if (!live) return "  live metric: not in the run's result";
+  const counts = `labelled ${live.labelled}, waiting for labels ${live.unlabelled}, unknownIds ${live.unknownIds}, duplicateIds ${live.duplicateIds}`;
+  if (live.value === undefined) return `  live metric skipped: ${live.skipped ?? 'no value'}; ${counts}`;
+  const drop =
+    live.drop === undefined ? '' : `, drop ${Number(live.drop.toPrecision(3))} (threshold ${live.threshold})`;
+  return `  live ${live.metric}: ${live.value.toFixed(4)} (evaluation ${live.evaluationValue.toFixed(4)}${drop}); ${counts}`;
+}
+
+const incidentWords: Partial<Record<ControllerEventKind, string>> = {
+  incident: 'it asks for a retrain',
+  'incident-folded': 'folded into the retrain or rollout under way',
+  'incident-held': 'held, no retrain',
+  'incident-ignored': 'ignored, no retrain',
+};
+
+/**
+ * Where the incident went: sent to the controller, and what the controller recorded of it (its history entry for
+ * this incident: taken, folded, held or ignored) when its state can be read; "sent to" only otherwise.
+ */
+async function incidentLine(client: Client, incident: MonitoringIncident): Promise<string> {
+  const workflowId = controllerWorkflowId(incident.modelName);
+  const sent = `  incident (${incident.kind}) sent to ${workflowId}`;
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    if ((await taskQueuePolled(client, (await handle.describe()).taskQueue)) !== true) return sent;
+    const { history } = await handle.query(controllerStatusQuery);
+    const text = describeIncident(incident);
+    const event = [...history].reverse().find((e) => e.kind in incidentWords && e.message.startsWith(text));
+    return event ? `${sent}: ${incidentWords[event.kind]} (${event.message})` : sent;
+  } catch {
+    return sent;
+  }
 }
 
 /** What the run's compaction did, or undefined when it did nothing (no closed hour to merge, nothing to remove). */

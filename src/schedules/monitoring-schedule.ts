@@ -4,6 +4,7 @@
  * created or updated in place). Overlap policy SKIP: a tick while the previous check still runs is dropped (the next
  * window covers its rows).
  */
+import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { MonitorModelInput } from '../contracts/monitoring';
 import { monitoringCatchupWindow, monitoringScheduleId } from '../contracts/monitoring';
@@ -30,4 +31,12 @@ export function upsertMonitoringSchedule(
 /** Deletes the monitoring schedule of the model's alias (default production); false when it had none. */
 export function deleteMonitoringSchedule(client: Client, modelName: string, alias?: string): Promise<boolean> {
   return deleteModelSchedule(client, monitoring, modelName, alias);
+}
+
+/**
+ * The workflow id of one `npm run monitoring -- check` of the model's alias: the schedule's id, the time to the
+ * millisecond and a random suffix, so two checks started in the same second (or millisecond) never collide.
+ */
+export function monitoringCheckWorkflowId(modelName: string, alias: string, at = new Date()): string {
+  return `${monitoringScheduleId(modelName, alias)}-check-${at.toISOString()}-${crypto.randomBytes(3).toString('hex')}`;
 }

@@ -12,7 +12,8 @@ import {
   writeLogRows,
   writePredictionLog,
 } from '../support/monitored-model';
-import { repoRoot, stack, testConfig, uniqueName } from '../support/stack';
+import { moveAlias } from '../../src/registry/model-registry';
+import { repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
 
 /** The `Fix:` lines of a refusal: one, naming the monitoring docs, whatever check refused it. */
@@ -244,7 +245,7 @@ describe('the monitoring schedule commands in the README', function () {
       const [first, ...rest] = checked.stdout.trim().split('\n');
       assert.match(
         first!,
-        /^monitor-churn-check-now-check-\S+Z: 2000 rows, 5 drifted feature\(s\) \(.*tenure_months.*\), share 0\.\d+: DRIFT$/,
+        /^monitor-churn-check-now-check-\S+Z-[0-9a-f]{6}: 2000 rows, 5 drifted feature\(s\) \(.*tenure_months.*\), share 0\.\d+: DRIFT$/,
       );
       assert.ok(
         rest.some((line) => /^ {2}report: file:\/\/.*\.html$/.test(line)),
@@ -256,9 +257,26 @@ describe('the monitoring schedule commands in the README', function () {
       );
       assert.ok(rest.includes('  log: merged 2 part(s) of 1 closed hour(s)'), checked.stdout);
       // The check moved the window's start, as a scheduled run does: a second check finds no new rows.
-      const again = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', queues.pipeline);
+      // With labels, the live metric always has its line: here no label has arrived (a header only), so it is
+      // skipped, with the counts.
+      const labels = path.join(tempDir('check-labels'), 'labels.csv');
+      fs.writeFileSync(labels, 'request_id,label\n');
+      const again = await npmScriptWith(
+        env,
+        'monitoring',
+        'check',
+        model,
+        '--task-queue',
+        queues.pipeline,
+        '--labels',
+        labels,
+      );
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /: skipped: /);
+      assert.match(
+        again.stdout,
+        /\n {2}live metric skipped: .+; labelled 0, waiting for labels \d+, unknownIds 0, duplicateIds 0\n/,
+      );
 
       const none = await npmScriptWith(env, 'monitoring', 'check', 'chrun', '--task-queue', queues.pipeline);
       assert.equal(none.code, 2);
@@ -307,6 +325,67 @@ describe('the monitoring schedule commands in the README', function () {
     assert.equal(
       (await npmScript('monitoring', 'unschedule', model)).stdout,
       `Deleted the monitoring schedule of ${model}.\n`,
+    );
+  });
+
+  it('refuses empty values, numbers not in plain decimal or above their bound (exit 2), and a check on a task queue no worker polls (exit 1)', async function () {
+    const model = uniqueName('check-refusals');
+    const store = await registryWith([model]);
+    await moveAlias(store, model, 'production', 1);
+    const env = { MLOPS_ARTIFACT_ROOT: store.root };
+    const refused = async (args: string[], message: RegExp) => {
+      const run = await npmScriptWith(env, 'monitoring', ...args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}`);
+      assert.match(run.stderr, message);
+    };
+    const schedule = ['schedule', model, '--cron', '0 * * * *'];
+    await refused(
+      [...schedule, '--labels', ''],
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --labels of `npm run monitoring -- schedule` is invalid: "" is empty: give a value, or leave --labels out/,
+    );
+    await refused(
+      ['check', model, '--labels', ' '],
+      /Argument --labels of `npm run monitoring -- check` is invalid: " " is empty/,
+    );
+    await refused(
+      [...schedule, '--muted', ','],
+      /Argument --muted of `npm run monitoring -- schedule` is invalid: "," is empty/,
+    );
+    await refused(
+      ['check', model, '--task-queue', ''],
+      /Argument --task-queue of `npm run monitoring -- check` is invalid: "" is empty/,
+    );
+    await refused(
+      [...schedule, '--min-rows', '1e300'],
+      /Argument --min-rows of `npm run monitoring -- schedule` is invalid: "1e300" is not a whole number in decimal digits/,
+    );
+    await refused(
+      [...schedule, '--min-rows', '100000001'],
+      /--min-rows .*: 100000001 is above the largest accepted, 100000000/,
+    );
+    await refused(
+      ['check', model, '--lag-seconds', '0x10'],
+      /Argument --lag-seconds of `npm run monitoring -- check` is invalid: "0x10" is not a whole number/,
+    );
+    await refused([...schedule, '--threshold', 'tenure=1e3'], /- --threshold \(thresholds\.tenure\): /);
+    await assert.rejects(stack().client.schedule.getHandle(monitoringScheduleId(model)).describe(), /not found/i);
+
+    const queue = `nobody-polls-${model}`;
+    const unpolled = await npmScriptWith(
+      env,
+      'monitoring',
+      'check',
+      model,
+      '--lag-seconds',
+      '0',
+      '--task-queue',
+      queue,
+    );
+    assert.equal(unpolled.code, 1, unpolled.stdout);
+    assert.equal(unpolled.stdout, '');
+    assert.equal(
+      unpolled.stderr.split('\nFix: ')[0],
+      `MLOPS_ERR_MONITOR_NO_WORKER: No worker polls task queue "${queue}": \`npm run monitoring -- check\` would wait for its monitorModel run for ever, so none was started`,
     );
   });
 });
