@@ -386,6 +386,12 @@ export const errorCatalogue = {
     fix: "Send one Content-Length (a whole number) or Transfer-Encoding: chunked, not both; header names of letters, digits and !#$%&'*+-.^_`|~; CRLF line ends. Any HTTP client library does.",
     httpStatus: 400,
   },
+  MLOPS_ERR_SERVE_EXPECTATION_FAILED: {
+    message: 'The server cannot meet "Expect: {expect}"; it meets only 100-continue',
+    retryable: false,
+    fix: 'Send the request without the Expect header, or with Expect: 100-continue.',
+    httpStatus: 417,
+  },
   MLOPS_ERR_SERVE_HEADERS_TOO_LARGE: {
     message: 'The request head is larger than the limit of {limit} bytes',
     retryable: false,

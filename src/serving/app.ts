@@ -133,6 +133,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const server = http.createServer(
         {
           ...options.http,
+          // node:http answers a missing Host with an empty 400; the onRequest hook answers it like every refusal.
+          requireHostHeader: false,
           requestTimeout: options.requestTimeout,
           headersTimeout: Math.min(60_000, options.requestTimeout),
           // How often node:http looks for timed-out requests (30 s by default, which would double a short limit).
@@ -145,6 +147,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // gets its answer: by default node:http aborts a request still being handled when the client's stream ends, and
       // closes without answering (the fast lane always answered). The answer is then the connection's last.
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+      // An Expect other than 100-continue: node:http's own answer is an empty 417.
+      server.on('checkExpectation', (request, response) => {
+        const refusal = mlopsError('MLOPS_ERR_SERVE_EXPECTATION_FAILED', {
+          expect: quoteText(String(request.headers.expect)).slice(1, -1),
+        });
+        const answer = errorAnswer(refusal as unknown as FastifyError, limits, request.url ?? '');
+        metrics.observe(undefined, unparsedRoute, answer.status, 0);
+        const body = JSON.stringify(answer.body);
+        response
+          .writeHead(answer.status, {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+            'x-request-id': requestIdFor(request.headers['x-request-id']),
+            connection: 'close',
+          })
+          .end(body);
+      });
       server.setTimeout(options.connectionTimeout);
       if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
       return server;
@@ -239,6 +258,18 @@ function registerHooks(
 ): void {
   const keys = keyDigests(apiKeys);
   const open = new Set([...openRoutes, ...extraOpen.filter((r): r is string => !!r)]);
+  // HTTP/1.1 requires a Host header (RFC 9112); node:http's own refusal would be an empty 400.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const missing = request.raw.httpVersion === '1.1' && request.headers.host === undefined;
+    done(
+      missing
+        ? (mlopsError('MLOPS_ERR_SERVE_HTTP_INVALID', {
+            reason: 'an HTTP/1.1 request needs a Host header',
+            code: 'no Host',
+          }) as unknown as FastifyError)
+        : undefined,
+    );
+  });
   if (keys.length > 0) {
     app.addHook('onRequest', (request, _reply, done) => {
       if (open.has(request.routeOptions.url ?? '')) return done();

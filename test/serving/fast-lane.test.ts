@@ -304,6 +304,23 @@ describe('the model server fast lane', function () {
       });
     }
 
+    it('answers a request without Host and one with an Expect it cannot meet with catalogued errors, on both paths', async function () {
+      const noHost = Buffer.from(post(predict, valid).toString().replace('Host: localhost\r\n', ''));
+      const expect = post(predict, valid, ['Content-Type: application/json', 'Expect: the-moon']);
+      for (const server of [lane, full]) {
+        const [host, moon] = await Promise.all([exchange(server.address, noHost), exchange(server.address, expect)]);
+        assert.equal(host.responses[0]?.status, 400);
+        const hostBody = JSON.parse(host.responses[0]!.body) as { code: string; error: string };
+        assert.equal(hostBody.code, 'MLOPS_ERR_SERVE_HTTP_INVALID');
+        assert.match(hostBody.error, /an HTTP\/1\.1 request needs a Host header/);
+        assert.equal(moon.responses[0]?.status, 417);
+        const moonBody = JSON.parse(moon.responses[0]!.body) as { code: string; error: string };
+        assert.equal(moonBody.code, 'MLOPS_ERR_SERVE_EXPECTATION_FAILED');
+        assert.match(moonBody.error, /cannot meet "Expect: the-moon"; it meets only 100-continue/);
+        assert.equal(moon.responses[0]!.headers.find(([n]) => n === 'x-request-id')?.[1], 'lane-test');
+      }
+    });
+
     it('answers 431 with the limit for a head over it', async function () {
       const bytes = post(predict, valid, ['Content-Type: application/json', `X-Padding: ${'p'.repeat(20_000)}`]);
       for (const server of [lane, full]) {
