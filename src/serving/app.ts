@@ -152,7 +152,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         const refusal = mlopsError('MLOPS_ERR_SERVE_EXPECTATION_FAILED', {
           expect: quoteText(String(request.headers.expect)).slice(1, -1),
         });
-        const answer = errorAnswer(refusal as unknown as FastifyError, limits, request.url ?? '');
+        const answer = errorAnswer(refusal, limits, request.url ?? '');
         metrics.observe(undefined, unparsedRoute, answer.status, 0);
         const body = JSON.stringify(answer.body);
         response

@@ -310,14 +310,14 @@ describe('the model server fast lane', function () {
       for (const server of [lane, full]) {
         const [host, moon] = await Promise.all([exchange(server.address, noHost), exchange(server.address, expect)]);
         assert.equal(host.responses[0]?.status, 400);
-        const hostBody = JSON.parse(host.responses[0]!.body) as { code: string; error: string };
+        const hostBody = JSON.parse(host.responses[0].body) as { code: string; error: string };
         assert.equal(hostBody.code, 'MLOPS_ERR_SERVE_HTTP_INVALID');
         assert.match(hostBody.error, /an HTTP\/1\.1 request needs a Host header/);
         assert.equal(moon.responses[0]?.status, 417);
-        const moonBody = JSON.parse(moon.responses[0]!.body) as { code: string; error: string };
+        const moonBody = JSON.parse(moon.responses[0].body) as { code: string; error: string };
         assert.equal(moonBody.code, 'MLOPS_ERR_SERVE_EXPECTATION_FAILED');
         assert.match(moonBody.error, /cannot meet "Expect: the-moon"; it meets only 100-continue/);
-        assert.equal(moon.responses[0]!.headers.find(([n]) => n === 'x-request-id')?.[1], 'lane-test');
+        assert.equal(moon.responses[0].headers.find(([n]) => n === 'x-request-id')?.[1], 'lane-test');
       }
     });
 
