@@ -34,6 +34,11 @@ function trainingFile(taskQueue: string): string {
   return file;
 }
 
+/** `npm run models -- start <model>` with retrains on `queue`, the controller itself on `queue`, and `extra`. */
+function startOn(env: Record<string, string>, model: string, queue: string, ...extra: string[]) {
+  return modelsScriptWith(env, 'start', model, '--training', trainingFile(queue), '--task-queue', queue, ...extra);
+}
+
 /** A model name of the test's own (the registry's pattern: it starts with a letter). */
 function modelOf(title: string): string {
   return `m-${uniqueName(title)}`.slice(0, 60);
@@ -91,11 +96,16 @@ async function closedServerUrl(): Promise<string> {
 
 /** An HTTP server that answers `GET /readyz` as a ready model server of `modelName` does, and 404 elsewhere. */
 async function readyServer(modelName: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((request, response) => {
+  return loopbackServer((request, response) => {
     const ready = request.method === 'GET' && request.url === '/readyz';
     response.writeHead(ready ? 200 : 404, { 'content-type': 'application/json' });
     response.end(JSON.stringify(ready ? { ready: true, model: modelName, version: 1 } : { error: 'no route' }));
   });
+}
+
+/** An HTTP server on a free loopback port, and how to close it with its connections. */
+async function loopbackServer(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const close = () => {
@@ -106,18 +116,11 @@ async function readyServer(modelName: string): Promise<{ url: string; close(): P
 }
 
 /** A web server that answers 200 with an HTML page at every path, as the Temporal Web UI does. */
-async function webPage(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((_request, response) => {
+function webPage(): Promise<{ url: string; close(): Promise<void> }> {
+  return loopbackServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end('<!DOCTYPE html><html><head><title>Temporal</title></head><body><div id="app"></div></body></html>');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const close = () => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return { url: `http://127.0.0.1:${port}`, close };
 }
 
 /** A registry with versions 1 and 2 of `modelName`, both taking `features`, and alias production on v2. */
@@ -310,18 +313,7 @@ describe('npm run models -- start and servers against the dev server', function 
     const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
     const closed = await closedServerUrl();
     await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
-      const start = (model: string, servers: string) =>
-        modelsScriptWith(
-          env,
-          'start',
-          model,
-          '--training',
-          trainingFile(queue),
-          '--task-queue',
-          queue,
-          '--servers',
-          servers,
-        );
+      const start = (model: string, servers: string) => startOn(env, model, queue, '--servers', servers);
       try {
         const fragment = await start(refusedModel, `${closed}/#stats`);
         assert.equal(fragment.code, 2, fragment.stdout);
@@ -441,15 +433,7 @@ describe('npm run models -- start and servers against the dev server', function 
     const id = controllerWorkflowId(modelName);
     const schedule = stack().client.schedule.getHandle(retrainScheduleId(modelName));
     try {
-      const started = await modelsScriptWith(
-        env,
-        'start',
-        modelName,
-        '--training',
-        trainingFile(queue),
-        '--task-queue',
-        queue,
-      );
+      const started = await startOn(env, modelName, queue);
       assert.equal(started.code, 0, started.stderr);
       assert.match(started.stdout, /^Started the controller /);
       assert.ok(
@@ -488,15 +472,9 @@ describe('npm run models -- start and servers against the dev server', function 
         ),
       );
       // Updated without the reason given before: said so, as npm run monitoring -- schedule says of its settings.
-      const updated = await modelsScriptWith(
-        env,
-        'schedule-retrain',
-        modelName,
-        '--cron',
-        '0 4 * * 1',
-        '--task-queue',
-        queue,
-      );
+      const reschedule = (...extra: string[]) =>
+        modelsScriptWith(env, 'schedule-retrain', modelName, '--cron', '0 4 * * 1', '--task-queue', queue, ...extra);
+      const updated = await reschedule();
       assert.equal(updated.code, 0, updated.stderr);
       assert.ok(
         updated.stdout.includes(
@@ -504,17 +482,7 @@ describe('npm run models -- start and servers against the dev server', function 
         ),
         updated.stdout,
       );
-      const again = await modelsScriptWith(
-        env,
-        'schedule-retrain',
-        modelName,
-        '--cron',
-        '0 4 * * 1',
-        '--task-queue',
-        queue,
-        '--reason',
-        'weekly',
-      );
+      const again = await reschedule('--reason', 'weekly');
       assert.doesNotMatch(again.stdout, /Note: the schedule's input/);
     } finally {
       await terminate(modelName);
@@ -527,15 +495,7 @@ describe('npm run models -- start and servers against the dev server', function 
     const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
     await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
       try {
-        const started = await modelsScriptWith(
-          env,
-          'start',
-          modelName,
-          '--training',
-          trainingFile(queue),
-          '--task-queue',
-          queue,
-        );
+        const started = await startOn(env, modelName, queue);
         assert.equal(started.code, 0, started.stderr);
         assert.doesNotMatch(started.stderr, /no worker polls/);
         await controllerStarted;
@@ -600,15 +560,7 @@ describe('npm run models -- start and servers against the dev server', function 
     try {
       await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
         try {
-          const started = await modelsScriptWith(
-            env,
-            'start',
-            modelName,
-            '--training',
-            trainingFile(queue),
-            '--task-queue',
-            queue,
-          );
+          const started = await startOn(env, modelName, queue);
           assert.equal(started.code, 0, started.stderr);
           await controllerStarted;
           const set = await modelsScriptWith(env, 'servers', modelName, page.url);

@@ -34,31 +34,29 @@ describe('trainingPipeline without a task', function () {
       assert.equal(status.task, 'regression');
       assert.match(status.steps.find((s) => s.stage === 'preprocessing')!.summary!, /regression/);
 
+      /** A run of "prices" on `uri` (target `target`): it must fail; its non-retryable catalogued failure. */
+      const refusal = async (suffix: string, uri: string, target: string, code: string) => {
+        const err = await stack()
+          .client.workflow.execute(trainingPipeline, {
+            taskQueue: queues.pipeline,
+            workflowId: uniqueName(`${this.test!.title} ${suffix}`),
+            args: [{ modelName: 'prices', dataset: { uri }, target, trainer: { taskQueue: queues.training } }],
+          })
+          .then(
+            () => assert.fail('the workflow should fail'),
+            (e: unknown) => e,
+          );
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+        assert.equal(err.cause.type, code);
+        assert.equal(err.cause.nonRetryable, true);
+        return err.cause.message;
+      };
+
       // The same model name trained for classification cannot face its regression champion, nor replace it.
       const labels = await writeSyntheticDataset(tempDir('task-inference'), 'string-labels-parquet', 200);
-      const err = await stack()
-        .client.workflow.execute(trainingPipeline, {
-          taskQueue: queues.pipeline,
-          workflowId: uniqueName(`${this.test!.title} classification`),
-          args: [
-            {
-              modelName: 'prices',
-              dataset: { uri: labels.file },
-              target: labels.target,
-              trainer: { taskQueue: queues.training },
-            },
-          ],
-        })
-        .then(
-          () => assert.fail('the workflow should fail'),
-          (e: unknown) => e,
-        );
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
-      assert.equal(err.cause.type, 'MLOPS_ERR_EVALUATION_TASK_MISMATCH');
-      assert.equal(err.cause.nonRetryable, true);
       assert.match(
-        err.cause.message,
+        await refusal('classification', labels.file, labels.target, 'MLOPS_ERR_EVALUATION_TASK_MISMATCH'),
         /"prices" v1, the champion \(alias production\), is a regression model; this run trained a classification model/,
       );
 
@@ -66,34 +64,10 @@ describe('trainingPipeline without a task', function () {
       // neither compared with the champion nor deployed in its place.
       const [header, ...lines] = fs.readFileSync(dataset.file, 'utf8').split('\n');
       const renamed = path.join(tempDir('task-inference'), 'other-target.csv');
-      const columns = header!.split(',');
-      fs.writeFileSync(
-        renamed,
-        [columns.map((c) => (c === dataset.target ? 'price_eur' : c)).join(','), ...lines].join('\n'),
-      );
-      const other = await stack()
-        .client.workflow.execute(trainingPipeline, {
-          taskQueue: queues.pipeline,
-          workflowId: uniqueName(`${this.test!.title} other target`),
-          args: [
-            {
-              modelName: 'prices',
-              dataset: { uri: renamed },
-              target: 'price_eur',
-              trainer: { taskQueue: queues.training },
-            },
-          ],
-        })
-        .then(
-          () => assert.fail('the workflow should fail'),
-          (e: unknown) => e,
-        );
-      assert.ok(other instanceof WorkflowFailedError);
-      assert.ok(other.cause instanceof ApplicationFailure, String(other.cause));
-      assert.equal(other.cause.type, 'MLOPS_ERR_EVALUATION_TARGET_MISMATCH');
-      assert.equal(other.cause.nonRetryable, true);
+      const columns = header!.split(',').map((c) => (c === dataset.target ? 'price_eur' : c));
+      fs.writeFileSync(renamed, [columns.join(','), ...lines].join('\n'));
       assert.match(
-        other.cause.message,
+        await refusal('other target', renamed, 'price_eur', 'MLOPS_ERR_EVALUATION_TARGET_MISMATCH'),
         new RegExp(
           `"prices" v1, the champion \\(alias production\\), predicts "${dataset.target}"; this run trained a model of "price_eur"`,
         ),
