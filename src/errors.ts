@@ -290,6 +290,7 @@ export const errorCatalogue = {
       'Model "{model}" v{version}, the champion (alias {alias}), predicts "{championTarget}"; this run trained a model of "{target}", which cannot be compared with it (their metrics measure different quantities) or replace it: the clients of "{model}" expect predictions of "{championTarget}"',
     retryable: false,
     fix: 'Train it under another model name (a model predicts one target), or, if the column was only renamed, name the target as the champion does ("{championTarget}").',
+    fixParams: { championTarget: "the champion's target" },
   },
   MLOPS_ERR_EVALUATION_TASK_MISMATCH: {
     message:

@@ -11,6 +11,7 @@ export function formatStatus(state: ControllerState, workflowId: string): string
     row('last retrain', lastRetrainLine(state)),
     row('approval', approvalLine(state)),
     row('rolled back', rolledBackLine(state)),
+    ...(state.rejected?.length ? [row('rejected', rejectedLine(state))] : []),
     row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}${heldText(state)}`),
     row('thresholds', thresholdsLine(state)),
     row('servers', serversLine(state)),
@@ -60,7 +61,9 @@ function retrainLine({ retrain, requestedRetrain }: ControllerState): string {
 /** The hold on incidents after a rejected retrain, while it lasts (a person reading the status may retrain by hand). */
 function heldText({ holding }: ControllerState): string {
   if (!holding || Date.parse(holding.until) <= Date.now()) return '';
-  return `; those about v${holding.version} held until ${holding.until} (${holding.held} so far): the last retrain was rejected`;
+  const why =
+    holding.cause === 'same-model' ? `the last retrain made ${holding.reason}` : 'the last retrain was rejected';
+  return `; those about v${holding.version} held until ${holding.until} (${holding.held} so far): ${why}`;
 }
 
 function lastRetrainLine({ lastRetrain }: ControllerState): string {
@@ -78,6 +81,11 @@ function approvalLine({ pendingApproval }: ControllerState): string {
 function rolledBackLine({ rolledBack }: ControllerState): string {
   if (!rolledBack?.length) return 'none';
   return `${rolledBack.map((r) => `version ${r.version}`).join(', ')} (a retrain that makes one of these models again is not rolled out)`;
+}
+
+function rejectedLine({ rejected }: ControllerState): string {
+  const versions = (rejected ?? []).map((r) => `version ${r.version} (${r.reason})`).join(', ');
+  return `${versions} at their approval (a retrain that makes one of these models again is not put to approval)`;
 }
 
 function incidentFeatures({ openIncidents }: ControllerState): string {

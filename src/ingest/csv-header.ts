@@ -40,7 +40,9 @@ export async function otherSeparator(
   if (rows.length === 0) return undefined;
   for (const { char, name } of candidates) {
     const fields = splitRecord(first, char).length;
-    if (rows.every((row) => splitRecord(row, char).length === fields)) return { name, fields, rows: rows.length };
+    // One field: the character is only inside quotes (a one-column file whose values hold it).
+    if (fields > 1 && rows.every((row) => splitRecord(row, char).length === fields))
+      return { name, fields, rows: rows.length };
   }
   return undefined;
 }

@@ -22,10 +22,14 @@ export async function fetchLocalFile(uri: string, localPath: string, dataRoots: 
   if (!roots.some((root) => isWithin(root, checked)))
     throw notAllowed(uri, `it is not inside a data root (${dataRoots.join(', ') || 'none configured'})`);
   const stat = realPath ? await fs.stat(realPath).catch(() => undefined) : undefined;
-  if (!realPath || !stat?.isFile()) {
-    const reason = stat?.isDirectory() ? `${localPath} is a folder, not a file` : `no file at ${localPath}`;
-    throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri, reason });
-  }
+  if (stat?.isDirectory())
+    throw mlopsError('MLOPS_ERR_DATA_SOURCE_INVALID', {
+      source: uri,
+      kind: 'source',
+      reason: 'it names a folder: name one .csv, .parquet or .jsonl file in it',
+    });
+  if (!realPath || !stat?.isFile())
+    throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', { source: uri, reason: `no file at ${localPath}` });
   return { localPath: realPath, ...(await hashFile(realPath)), lineage: { kind: 'file' } };
 }
 

@@ -258,17 +258,20 @@ function registerHooks(
 ): void {
   const keys = keyDigests(apiKeys);
   const open = new Set([...openRoutes, ...extraOpen.filter((r): r is string => !!r)]);
-  // HTTP/1.1 requires a Host header (RFC 9112); node:http's own refusal would be an empty 400.
+  // HTTP/1.1 requires one Host header (RFC 9112, 3.2); node:http's refusal of none would be an empty 400, and it
+  // takes two.
   app.addHook('onRequest', (request, _reply, done) => {
-    const missing = request.raw.httpVersion === '1.1' && request.headers.host === undefined;
-    done(
-      missing
-        ? (mlopsError('MLOPS_ERR_SERVE_HTTP_INVALID', {
-            reason: 'an HTTP/1.1 request needs a Host header',
-            code: 'no Host',
-          }) as unknown as FastifyError)
-        : undefined,
-    );
+    // (A request injected in tests has no headersDistinct: its one headers object counts.)
+    const hosts =
+      (request.raw.headersDistinct as typeof request.raw.headersDistinct | undefined)?.host?.length ??
+      (request.headers.host === undefined ? 0 : 1);
+    const problem =
+      hosts > 1
+        ? { reason: `a request has one Host header; this one has ${hosts}`, code: 'Host repeated' }
+        : hosts === 0 && request.raw.httpVersion === '1.1'
+          ? { reason: 'an HTTP/1.1 request needs a Host header', code: 'no Host' }
+          : undefined;
+    done(problem ? (mlopsError('MLOPS_ERR_SERVE_HTTP_INVALID', problem) as unknown as FastifyError) : undefined);
   });
   if (keys.length > 0) {
     app.addHook('onRequest', (request, _reply, done) => {
@@ -288,6 +291,9 @@ function registerHooks(
   const chosenVersion = new WeakMap<FastifyRequest, number>();
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    // Answered before its body arrived (a missing key, a wrong content type): the rest of the body would be read as
+    // the next request, or wait on the request timeout and get a second answer. The connection ends with this one.
+    if (request.raw.complete === false) reply.header('connection', 'close');
     const chosen = reply.getHeader('x-model-version');
     if (chosen !== undefined) chosenVersion.set(request, Number(chosen));
     else if (slot.current) reply.header('x-model-version', String(slot.current.version));

@@ -49,7 +49,7 @@ function refusalOf(err: ConnectionError, limits: { requestTimeoutMs: number }): 
   // node:http or the fast lane saw it.
   const reason =
     err.code === 'HPE_INVALID_EOF_STATE'
-      ? 'the connection ended within a request (before the body its Content-Length announced)'
+      ? 'the connection ended within a request (its head or its body was cut short)'
       : (err.reason ?? 'unparsable');
   return mlopsError('MLOPS_ERR_SERVE_HTTP_INVALID', { reason, code: err.code ?? 'unknown' });
 }

@@ -509,6 +509,18 @@ describe('ingestDataset', function () {
       assert.deepEqual(storeListing(root), []);
     });
 
+    it('reads a one-column file whose quoted values hold semicolons as that one column', async function () {
+      const { ingest } = harness();
+      const snapshot = await ingest({
+        sourceUri: writeTemp('one-column.csv', '"note;comment"\n"a;b"\n"c;d"\n"e;f"\n'),
+      });
+      assert.deepEqual(
+        snapshot.columns.map((c) => c.name),
+        ['note;comment'],
+      );
+      assert.equal(snapshot.rowCount, 3);
+    });
+
     it('says a file seems separated by semicolons when its header reads as one column holding them but its rows do not agree', async function () {
       // The second row has a decimal comma, the third a field too few: the reader fails on the comma.
       const csv = 'Preis;Größe;Ziel\n12,5;3;1\n8;0\n';
@@ -699,11 +711,14 @@ describe('ingestDataset', function () {
         'MLOPS_ERR_DATA_SOURCE_INVALID',
         /bad-data\/" is not a valid source URI: it names a folder: name one \.csv, \.parquet or \.jsonl file in it/,
       );
-      await assertIngestFails(
-        harness().ingest({ sourceUri: badData, format: 'csv' }),
-        'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
-        /bad-data" was not found: .*bad-data is a folder, not a file/,
-      );
+      // Named without the slash: known for a folder once the data roots allow reading it (with a format, or a name
+      // like a file's); a bare name without an extension is refused first for its format.
+      for (const sourceUri of [badData, `file://${badData}`])
+        await assertIngestFails(
+          harness().ingest({ sourceUri, format: 'csv' }),
+          'MLOPS_ERR_DATA_SOURCE_INVALID',
+          /bad-data" is not a valid source URI: it names a folder: name one/,
+        );
     });
 
     it('rejects malformed source URIs with MLOPS_ERR_DATA_SOURCE_INVALID before reading anything', async function () {

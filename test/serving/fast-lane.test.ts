@@ -258,9 +258,14 @@ describe('the model server fast lane', function () {
       // The head and half the body; the client stalls.
       socket.write(post(predict, valid).subarray(0, -Math.floor(valid.length / 2)));
       const { responses } = await reading;
-      socket.destroy();
       assert.equal(responses[0]?.status, 401);
       assert.equal((JSON.parse(responses[0].body) as { code: string }).code, 'MLOPS_ERR_SERVE_UNAUTHORIZED');
+      // One answer, and the connection ends with it: the unread body is no next request, nor a later 408.
+      assert.deepEqual(
+        responses[0].headers.find(([n]) => n === 'connection'),
+        ['connection', 'close'],
+      );
+      assert.deepEqual(await readResponses(socket, 1), { responses: [], closed: true });
     });
 
     for (const [name, bytes, reason] of [
@@ -306,6 +311,9 @@ describe('the model server fast lane', function () {
 
     it('answers a request without Host and one with an Expect it cannot meet with catalogued errors, on both paths', async function () {
       const noHost = Buffer.from(post(predict, valid).toString().replace('Host: localhost\r\n', ''));
+      const twoHosts = Buffer.from(
+        post(predict, valid).toString().replace('Host: localhost\r\n', 'Host: a\r\nHost: b\r\n'),
+      );
       const expect = post(predict, valid, ['Content-Type: application/json', 'Expect: the-moon']);
       for (const server of [lane, full]) {
         const [host, moon] = await Promise.all([exchange(server.address, noHost), exchange(server.address, expect)]);
@@ -313,6 +321,9 @@ describe('the model server fast lane', function () {
         const hostBody = JSON.parse(host.responses[0].body) as { code: string; error: string };
         assert.equal(hostBody.code, 'MLOPS_ERR_SERVE_HTTP_INVALID');
         assert.match(hostBody.error, /an HTTP\/1\.1 request needs a Host header/);
+        const two = await exchange(server.address, twoHosts);
+        assert.equal(two.responses[0]?.status, 400);
+        assert.match(two.responses[0].body, /a request has one Host header; this one has 2 \(Host repeated\)/);
         assert.equal(moon.responses[0]?.status, 417);
         const moonBody = JSON.parse(moon.responses[0].body) as { code: string; error: string };
         assert.equal(moonBody.code, 'MLOPS_ERR_SERVE_EXPECTATION_FAILED');

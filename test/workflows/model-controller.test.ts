@@ -885,6 +885,12 @@ describe('modelController (fake activities)', function () {
         held.history.findLast((e) => e.kind === 'incident-held')!.message,
         /\(held until .*Z: the last retrain made a model already turned down\)$/,
       );
+      const status = formatStatus(held, handle.workflowId);
+      assert.match(
+        status,
+        /\n {2}incidents: +0 open; those about v2 held until \S+Z \(2 so far\): the last retrain made v4, the same model as v3 rejected at its approval\n/,
+      );
+      assert.match(status, /\n {2}rejected: +version 3 \(not today\) at their approval \(a retrain that makes one/);
       const messages = fakes.notifications.filter((n) => n.event === 'incident-held');
       assert.equal(messages.length, 1);
       assert.match(
