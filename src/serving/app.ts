@@ -348,7 +348,7 @@ function registerOperationRoutes(
 
 function sendError(limits: ServeLimits, err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const answer = errorAnswer(err, limits, request.url);
-  logRefusal(request.log, answer, err, request.id);
+  logRefusal(request.log, answer, err);
   for (const [name, value] of answer.headers) void reply.header(name, value);
   return reply.status(answer.status).send(answer.body);
 }

@@ -44,10 +44,14 @@ export interface RefusalLogger {
   error(obj: object, msg: string): void;
 }
 
-/** A client's mistake: one line, no stack; a server fault: the error with its stack. */
-export function logRefusal(log: RefusalLogger, answer: ErrorAnswer, err: Error, reqId: string): void {
-  if (answer.fault) log.error({ err, reqId }, 'prediction server fault');
-  else log.info({ reqId, status: answer.status, code: answer.code }, 'rejected request');
+/**
+ * A client's mistake: one line, no stack; a server fault: the error with its stack. `reqId` for a logger that does not
+ * carry it already (fastify's request logger does: given twice, the line would hold the key twice).
+ */
+export function logRefusal(log: RefusalLogger, answer: ErrorAnswer, err: Error, reqId?: string): void {
+  const id = reqId === undefined ? {} : { reqId };
+  if (answer.fault) log.error({ err, ...id }, 'prediction server fault');
+  else log.info({ ...id, status: answer.status, code: answer.code }, 'rejected request');
 }
 
 /** Google's JSON error shape on the Vertex AI path. */

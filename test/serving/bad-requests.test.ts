@@ -753,6 +753,10 @@ describe('the model server answering bad requests', function () {
       assert.doesNotMatch(response.body, /\bat .*\.[jt]s:\d+/, 'no stack trace in the answer');
       assert.ok(logLines.length > 0, 'the rejection is logged');
       for (const line of logLines) assert.doesNotMatch(line, /"stack"|\bat .*\.[jt]s:\d+/, 'no stack trace logged');
+      // Each line names its request once (a key given twice is invalid JSON for strict readers).
+      for (const line of logLines) assert.ok((line.match(/"reqId"/g) ?? []).length <= 1, line);
+      const rejected = logLines.find((line) => line.includes('"rejected request"'));
+      assert.ok(rejected?.includes(`"reqId":"${String(response.headers['x-request-id'])}"`), rejected);
     });
   }
 
