@@ -24,3 +24,8 @@ export function problemsText(problems: readonly string[], max = 100): string {
   if (problems.length <= max) return problems.join('; ');
   return `${problems.slice(0, max).join('; ')}; and ${problems.length - max} more (${problems.length} problems in all)`;
 }
+
+/** A share (0–1) as a percentage to three significant figures: `31.5 %`, `0.2 %`, `100 %`. */
+export function shareText(share: number): string {
+  return `${Number((100 * share).toPrecision(3))} %`;
+}

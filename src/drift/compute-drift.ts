@@ -22,6 +22,7 @@ import {
   twoProportionZ,
   wasserstein,
 } from './statistics';
+import { shareText } from '../contracts/message-text';
 import { ownValue, setOwn } from '../contracts/own-property';
 
 export const driftReportVersion = 1;
@@ -217,10 +218,9 @@ function nullShares(ref: ColumnReference, drift: Measured, threshold: number): C
 /** Says why a column drifts by its missing values (and that nothing else was compared when no value is left). */
 function nullNote(test: TestChoice, nulls: ColumnDrift['nulls'], drift: Measured): TestChoice {
   if (!nulls.drifted) return test;
-  const percent = (x: number) => `${Number((100 * x).toPrecision(3))} %`;
   const note =
-    `missing values rose from ${percent(nulls.reference)} of the reference's rows to ${percent(nulls.current)} of ` +
-    `the window's, more than ${percent(nulls.threshold)}` +
+    `missing values rose from ${shareText(nulls.reference)} of the reference's rows to ${shareText(nulls.current)} of ` +
+    `the window's, more than ${shareText(nulls.threshold)}` +
     (drift.currentRows === 0 ? ': the window has no value of it to compare' : '');
   return { ...test, note: test.note ? `${test.note}; ${note}` : note };
 }

@@ -3,6 +3,7 @@
  * Vega-Lite chart of reference vs window shares for each drifted column (every column when none drifted) and, given
  * earlier reports, each column's deciding statistic over time.
  */
+import { shareText } from '../contracts/message-text';
 import { escapeHtml, renderChartPage } from '../reports/chart-page';
 import type { ColumnDrift, DriftReport } from './compute-drift';
 
@@ -62,15 +63,13 @@ function verdict(report: DriftReport): string {
 
 const ruleText = { below: '<', atOrBelow: '≤', above: '>', atOrAbove: '≥' } as const;
 
-const percent = (share: number) => `${Number((100 * share).toPrecision(3))} %`;
-
 function rowsTable(report: DriftReport): string {
   const rows = report.rows.map((r, i) => {
     const c = report.columns[i]!;
     const status = c.muted ? 'muted' : r.is_anomaly ? '<span class="bad">drift</span>' : 'ok';
     const ks = c.ks && r.metric === 'KS_P_VALUE' ? ` <small>(D ${format(c.ks.statistic)}, ${c.ks.method})</small>` : '';
     const note = c.test.note ? `<br><small class="note">${escapeHtml(c.test.note)}</small>` : '';
-    const missing = `${percent(c.nulls.reference)} → ${percent(c.nulls.current)}`;
+    const missing = `${shareText(c.nulls.reference)} → ${shareText(c.nulls.current)}`;
     const nulls = c.nulls.drifted ? `<span class="bad">${missing}</span>` : missing;
     return `<tr><td>${escapeHtml(r.input)}</td><td><code>${r.metric}</code>${note}</td><td class="num">${format(r.value)}${ks}</td><td class="num">${ruleText[c.test.rule]} ${format(r.threshold)}</td><td>${status}</td><td class="num">${c.currentRows.toLocaleString('en-US')}</td><td class="num">${nulls}</td></tr>`;
   });

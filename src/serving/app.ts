@@ -26,7 +26,7 @@ import { predictionLogDefaults } from '../config';
 import { mlopsError } from '../errors';
 import { quoteText } from '../contracts/message-text';
 import { checkKey, keyDigests } from './api-keys';
-import { answerClientError } from './client-error';
+import { answerClientError, answerExpectationFailed } from './client-error';
 import { DeploymentFollower } from './deployment-follower';
 import { errorAnswer, logRefusal } from './error-answer';
 import { FastLane } from './fast-lane';
@@ -105,15 +105,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   let lane: FastLane | undefined;
   const metrics = new ServingMetrics(deps.modelName);
+  const countUnparsed = (_code: string, status: number): void => metrics.observe(undefined, unparsedRoute, status, 0);
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyLimit,
     // A stalled or slow client cannot hold a connection (and a worker's memory) open: 408 after this.
     requestTimeout: requestTimeoutMs,
-    clientErrorHandler: (err, socket) =>
-      answerClientError(err, socket, { ...limits, requestTimeoutMs }, (_code, status) =>
-        metrics.observe(undefined, unparsedRoute, status, 0),
-      ),
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, { ...limits, requestTimeoutMs }, countUnparsed),
     requestIdHeader: false,
     // The router's own refusals (a path that is not UTF-8 once decoded, a part over 100 characters) answer like ours.
     frameworkErrors: (err, request, reply) => {
@@ -148,22 +146,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // closes without answering (the fast lane always answered). The answer is then the connection's last.
       (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
       // An Expect other than 100-continue: node:http's own answer is an empty 417.
-      server.on('checkExpectation', (request, response) => {
-        const refusal = mlopsError('MLOPS_ERR_SERVE_EXPECTATION_FAILED', {
-          expect: quoteText(String(request.headers.expect)).slice(1, -1),
-        });
-        const answer = errorAnswer(refusal, limits, request.url ?? '');
-        metrics.observe(undefined, unparsedRoute, answer.status, 0);
-        const body = JSON.stringify(answer.body);
-        response
-          .writeHead(answer.status, {
-            'content-type': 'application/json; charset=utf-8',
-            'content-length': Buffer.byteLength(body),
-            'x-request-id': requestIdFor(request.headers['x-request-id']),
-            connection: 'close',
-          })
-          .end(body);
-      });
+      server.on('checkExpectation', (request, response) =>
+        answerExpectationFailed(request, response, limits, countUnparsed),
+      );
       server.setTimeout(options.connectionTimeout);
       if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
       return server;
