@@ -43,8 +43,15 @@ function stableLine({ stable, previousStable }: ControllerState): string {
     : `version ${stable} (before it: version ${previousStable})`;
 }
 
-function verdictLine({ lastVerdict }: ControllerState): string {
-  return lastVerdict ? `${lastVerdict.decision}: ${lastVerdict.reasons.join(' ')}` : 'none';
+/**
+ * The last canary verdict, with the version it judged and when (from its `canary-judged` event): after a deployment by
+ * hand it is an older version's, and must not read as the stable version's.
+ */
+function verdictLine({ lastVerdict, history }: ControllerState): string {
+  if (!lastVerdict) return 'none';
+  const judged = history.filter((e) => e.kind === 'canary-judged').pop();
+  const which = judged?.version === undefined ? '' : `v${judged.version}, ${judged.at}: `;
+  return `${which}${lastVerdict.decision}: ${lastVerdict.reasons.join(' ')}`;
 }
 
 function canaryLine({ canary }: ControllerState): string {

@@ -192,6 +192,13 @@ describe('modelController (fake activities)', function () {
       assert.equal(last.stable, 2);
       assert.equal(last.canary, undefined);
       assert.ok(fakes.notifications.some((n) => n.event === 'rolled-back' && /v2 keeps serving/.test(n.text)));
+      // A canary of v1 started by hand afterwards: the status's last verdict says it judged v3, and when.
+      const judged = done.history.findLast((e) => e.kind === 'canary-judged')!;
+      assert.equal(judged.version, 3);
+      const byHand = await handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] });
+      const status = formatStatus(byHand.state, handle.workflowId);
+      assert.match(status, /\n {2}canary: +version 1 at 10 % of requests/);
+      assert.ok(status.includes(`\n  last verdict: v3, ${judged.at}: rollback: `), status);
       await stop(handle);
     });
   });
