@@ -80,10 +80,10 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   const classes = transform.target.classes ?? [];
   const known = new Set(transform.features.map((f) => f.name));
   const compiled = compileTransform(transform);
-  const validate = (instances: readonly unknown[]) => validateAll(compiled, known, instances, width).problems;
+  const validate = (instances: readonly unknown[]) => validateAll(compiled, known, transform.target.name, instances, width).problems;
   /** Validated, transformed and run; the output checked finite. */
   const score = async (instances: readonly unknown[], recorded?: RecordedValues) => {
-    const { problems, features } = validateAll(compiled, known, instances, width, recorded);
+    const { problems, features } = validateAll(compiled, known, transform.target.name, instances, width, recorded);
     if (problems.length > 0) throw inputInvalid(problems);
     const output = await model.run(features, instances.length);
     const bad = nonFiniteRows(output, instances.length, model.outputWidth);
@@ -137,6 +137,7 @@ const modelInput = slabAllocator((n) => new Float32Array(n));
 function validateAll(
   compiled: CompiledTransform,
   known: Set<string>,
+  target: string,
   instances: readonly unknown[],
   width: number,
   recorded?: RecordedValues,
@@ -154,7 +155,10 @@ function validateAll(
     // With nothing found, every feature is present; then only more keys than features can mean an unknown one.
     if (found || keyCount(record) !== known.size) {
       for (const key of Object.keys(record)) {
-        if (!known.has(key)) problems.push(`instances[${i}]: unknown field ${quoteText(key)}`);
+        if (known.has(key)) continue;
+        // The target sent with the rest of a training row: say what it is rather than only that it is unknown.
+        const what = key === target ? ' (the value the model predicts: leave it out of requests)' : '';
+        problems.push(`instances[${i}]: unknown field ${quoteText(key)}${what}`);
       }
     }
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);

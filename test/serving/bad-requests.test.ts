@@ -268,6 +268,14 @@ const table: BadRequest[] = [
     names: [/instances\[0\]: unknown field "tenure_month"/],
   },
   {
+    title: 'a whole training row, its target included',
+    headers: json,
+    payload: instances({ ...riskyCustomer, churned: true }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_INPUT_INVALID',
+    names: [/instances\[0\]: unknown field "churned" \(the value the model predicts: leave it out of requests\)/],
+  },
+  {
     title: 'bad fields in several instances',
     headers: json,
     payload: instances(
