@@ -80,7 +80,8 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   const classes = transform.target.classes ?? [];
   const known = new Set(transform.features.map((f) => f.name));
   const compiled = compileTransform(transform);
-  const validate = (instances: readonly unknown[]) => validateAll(compiled, known, transform.target.name, instances, width).problems;
+  const validate = (instances: readonly unknown[]) =>
+    validateAll(compiled, known, transform.target.name, instances, width).problems;
   /** Validated, transformed and run; the output checked finite. */
   const score = async (instances: readonly unknown[], recorded?: RecordedValues) => {
     const { problems, features } = validateAll(compiled, known, transform.target.name, instances, width, recorded);
