@@ -87,9 +87,14 @@ import {
 } from './controller-state';
 import { trainingPipeline } from './training-pipeline';
 
-/** Registry and server calls: seconds each; transient faults (a server restarting, a busy disk) retried. */
+/**
+ * Registry and server calls: seconds each; transient faults (a server restarting, a busy disk) retried. They heartbeat
+ * while they run (src/activities/step-heartbeat.ts), so one whose worker died is handed to another worker after the
+ * heartbeat timeout, not after the start-to-close timeout's two minutes.
+ */
 const rollout = proxyActivities<ControllerActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
 });
 /** A webhook that is down is retried for about ten minutes; then the message is given up (and recorded). */

@@ -40,6 +40,8 @@ export interface ControllerFakes {
   deployment: DeploymentRecord;
   /** The registry's deployment history the moves wrote (what `recallDeployments` reads), oldest first. */
   history: DeploymentHistoryEntry[];
+  /** `setDeployment` calls, each attempt counted. */
+  moveAttempts: number;
 }
 
 export interface ControllerFakeOptions {
@@ -66,6 +68,11 @@ export interface ControllerFakeOptions {
   refuseMoves?: boolean;
   /** Refuse a move that makes this version stable (its files went bad after its canary started). */
   unservableAsStable?: number;
+  /**
+   * The first deployment move never ends and never heartbeats, as on a worker that died within the step (until the
+   * worker shuts down). @default false
+   */
+  stallFirstMove?: boolean;
 }
 
 export function controllerFakes(options: ControllerFakeOptions = {}): ControllerFakes {
@@ -138,6 +145,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     sampledServers: [],
     deployment: options.deployment ?? { stable: 2, updatedAt: '2026-12-01T00:00:00Z' },
     history: [],
+    moveAttempts: 0,
   };
   const cumulative: ServingStatsSample['versions'] = {};
   const controller: Partial<AllActivities> = {
@@ -154,7 +162,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
       // A held comparison ends when the worker shuts down, so a failed test does not leave the worker waiting.
       return Promise.race([Promise.resolve(options.sameModel?.(version, among) ?? null), cancelled()]);
     },
-    setDeployment: (input) => {
+    setDeployment: async (input) => {
+      if (fakes.moveAttempts++ === 0 && options.stallFirstMove) await cancelled();
       if (options.refuseMoves || input.stable === options.unservableAsStable)
         return Promise.reject(
           ApplicationFailure.create({

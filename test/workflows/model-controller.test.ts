@@ -84,8 +84,9 @@ async function waitForState(
   handle: Controller,
   ready: (s: ControllerState) => boolean,
   what: string,
+  limitMs = 30_000,
 ): Promise<ControllerState> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + limitMs;
   for (;;) {
     const state = await handle.query(controllerStatusQuery);
     if (ready(state)) return state;
@@ -199,6 +200,21 @@ describe('modelController (fake activities)', function () {
       const status = formatStatus(byHand.state, handle.workflowId);
       assert.match(status, /\n {2}canary: +version 1 at 10 % of requests/);
       assert.ok(status.includes(`\n  last verdict: v3, ${judged.at}: rollback: `), status);
+      await stop(handle);
+    });
+  });
+
+  it('hands a deployment move whose worker stopped answering to another attempt after its heartbeat timeout', async function () {
+    // Without a heartbeat timeout the stalled attempt would hold the rollout for its two-minute start-to-close timeout.
+    const fakes = controllerFakes({ stallFirstMove: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
+      const done = await waitForState(handle, settled('promoted'), 'canary promoted', 50_000);
+      assert.equal(done.stable, 3);
+      assert.equal(fakes.moves[0]?.canary?.version, 3, 'the canary started on the second attempt');
+      assert.equal(fakes.moveAttempts, fakes.moves.length + 1, 'one attempt stalled');
       await stop(handle);
     });
   });
