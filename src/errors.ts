@@ -189,6 +189,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Run `npm run datasets -- list` to see the stored snapshot ids, and check that MLOPS_ARTIFACT_ROOT points at the store the pipeline wrote to.',
   },
+  MLOPS_ERR_DATA_EXPORT_INVALID: {
+    message: 'Cannot export the snapshot to {file}: {reason}',
+    retryable: false,
+    fix: 'Name a file ending in .csv, .parquet or .jsonl in an existing folder; add --force to replace a file already there.',
+  },
   MLOPS_ERR_BIGQUERY_NOT_FOUND: {
     message: 'BigQuery source "{source}" names something that does not exist: {reason}',
     retryable: false,
