@@ -229,6 +229,18 @@ of one class (a rare class can miss it) judges nothing, and fails the step with 
 When the champion was trained on another split of the same data, some of these test rows may have been in its
 training split; that favours the champion, so a challenger that wins has won on rows it never saw.
 
+Before any metric is taken, the challenger's output must be what [trainer-contract.md](trainer-contract.md) says: a
+\`probabilities\` output of one column per class (two for a binary target) whose every row is a distribution (values in
+[0, 1] summing to 1: logits under that name would score a log loss of about 0), or a \`prediction\` output of one
+column, finite in every test row, and a batch axis that is not fixed at one row; otherwise the step fails with
+\`MLOPS_ERR_MODEL_INVALID\` naming what is wrong and a test row that shows it. The model server refuses to load such a
+version for the same reasons.
+
+Metrics: classification reports \`accuracy\`, \`f1\` (of the positive class for a binary target; otherwise the
+unweighted mean over the classes found among the labels or the predictions, as scikit-learn's macro average: a class
+absent from the test split is not scored as 0), \`log_loss\` (probabilities clamped to [1e-15, 1 − 1e-15]) and, for a
+binary target, \`auc\`; regression reports \`rmse\`, \`mae\` and \`r2\`.
+
 ## Result
 
 \`outcome\` is \`deployed\` (with the new \`version\`) or \`rejected\` (the gate said no; the champion stays deployed). Both

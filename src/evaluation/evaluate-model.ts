@@ -110,6 +110,7 @@ async function scoreChallenger(
   const predictor = await loadPredictor(store, input.modelUri, transform, input.featureColumns.length);
   try {
     const outputs = await predictor.scoreTransformed(test.features, test.rows);
+    checkScores(outputs, test.rows, predictor.outputWidth, input);
     const metrics =
       input.task === 'regression'
         ? { ...regressionMetrics(outputs, test.labels) }
@@ -121,6 +122,46 @@ async function scoreChallenger(
   } finally {
     await predictor.close();
   }
+}
+
+/** How far a probability may stray from [0, 1], and a row's sum from 1, by float32 rounding. */
+const probabilitySlack = { value: 1e-4, sum: 1e-3 };
+
+/**
+ * The challenger's output on the test split must be what the contract says before any metric is taken from it: finite,
+ * and for classification a distribution per row. Logits under the name `probabilities` would otherwise score a log
+ * loss of about 0 (each value is clamped into (0, 1)) and could replace a good champion; NaN would score as class 0.
+ */
+function checkScores(outputs: Float32Array, rows: number, width: number, input: EvaluateModelInput): void {
+  const classification = input.task === 'classification';
+  let nonFinite = 0;
+  let notDistribution = 0;
+  let first: { row: number; values: number[]; why: string } | undefined;
+  for (let i = 0; i < rows; i++) {
+    const values = Array.from(outputs.subarray(i * width, (i + 1) * width));
+    const sum = values.reduce((a, b) => a + b, 0);
+    let why: string | undefined;
+    if (!values.every(Number.isFinite)) {
+      nonFinite++;
+      why = 'not finite';
+    } else if (
+      classification &&
+      (values.some((p) => p < -probabilitySlack.value || p > 1 + probabilitySlack.value) ||
+        Math.abs(sum - 1) > probabilitySlack.sum)
+    ) {
+      notDistribution++;
+      why = `summing to ${Number(sum.toPrecision(4))}`;
+    }
+    if (why && !first) first = { row: i, values, why };
+  }
+  if (!first) return;
+  const shown = first.values.slice(0, 6).map((v) => (Number.isFinite(v) ? Number(v.toPrecision(4)) : String(v)));
+  const example = `test row ${first.row}: ${shown.join(', ')}${first.values.length > 6 ? ', …' : ''}, ${first.why}`;
+  const reason =
+    nonFinite > 0
+      ? `its output is not finite (NaN or ±Infinity) in ${nonFinite} of ${rows} test rows (${example}); check the export and the weights for NaN`
+      : `its "probabilities" are not probabilities in ${notDistribution} of ${rows} test rows (${example}): each row must be a distribution over the classes, every value in [0, 1] and the row summing to 1 (apply a softmax to the logits in the exported model)`;
+  throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri: input.modelUri, reason });
 }
 
 /** The trivial model: majority class (with prior probabilities) or the mean value. The gate's floor. */

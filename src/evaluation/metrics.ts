@@ -39,7 +39,11 @@ export function classificationMetrics(
   return metrics;
 }
 
-/** F1 of the positive class for binary problems, the unweighted mean over classes otherwise. */
+/**
+ * F1 of the positive class for binary problems; otherwise the unweighted mean over the classes that occur among the
+ * labels or the predictions (scikit-learn's macro average): a class absent from both, as a rare class can be from a
+ * test split, says nothing of the model and does not count as an F1 of 0.
+ */
 function macroF1(predicted: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
   const perClass: number[] = [];
   for (let k = classes === 2 ? 1 : 0; k < classes; k++) {
@@ -51,9 +55,10 @@ function macroF1(predicted: ArrayLike<number>, labels: ArrayLike<number>, classe
       else if (predicted[i] === k) fp++;
       else if (labels[i] === k) fn++;
     }
+    if (classes !== 2 && tp + fp + fn === 0) continue;
     perClass.push(tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn));
   }
-  return perClass.reduce((a, b) => a + b, 0) / perClass.length;
+  return perClass.length === 0 ? 0 : perClass.reduce((a, b) => a + b, 0) / perClass.length;
 }
 
 /** ROC AUC by the rank-sum (Mann–Whitney) formula, with average ranks for ties. */

@@ -34,7 +34,7 @@ export async function loadOnnxModel(bytes: Uint8Array, uri: string, expectedFeat
   } catch (err) {
     throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
       uri,
-      reason: `onnxruntime could not load it (${(err as Error).message.split('\n')[0]})`,
+      reason: `onnxruntime could not load it: ${ortMessage(err)}`,
     });
   }
   if (!session.inputNames.includes('features')) {
@@ -52,8 +52,18 @@ export async function loadOnnxModel(bytes: Uint8Array, uri: string, expectedFeat
       reason: `its outputs are [${session.outputNames.join(', ')}]; expected "probabilities" or "prediction"`,
     });
   }
-  // Probe with one zero row: checks the feature count and learns the output width.
+  // Probe with one zero row (checks the feature count and learns the output width), then two: a model exported with
+  // a fixed batch size of 1 (torch.onnx.export without dynamic axes) would load, then fail on every batch.
   const probe = await runSession(session, outputName, new Float32Array(expectedFeatures), 1, expectedFeatures, uri);
+  const pair = await runSession(session, outputName, new Float32Array(2 * expectedFeatures), 2, expectedFeatures, uri, {
+    batchOfTwo: true,
+  });
+  if (pair.length !== 2 * probe.length) {
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
+      uri,
+      reason: `its output has ${pair.length} values for 2 rows but ${probe.length} for one: each row must give one output row`,
+    });
+  }
   return {
     outputName,
     outputWidth: probe.length,
@@ -63,6 +73,12 @@ export async function loadOnnxModel(bytes: Uint8Array, uri: string, expectedFeat
   };
 }
 
+/** onnxruntime's message in one line, bounded: its first line alone drops what it got and expected. */
+function ortMessage(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ').trim();
+  return text.length > 400 ? `${text.slice(0, 400)}…` : text;
+}
+
 async function runSession(
   session: ort.InferenceSession,
   output: string,
@@ -70,14 +86,16 @@ async function runSession(
   rows: number,
   width: number,
   uri: string,
+  probe: { batchOfTwo?: boolean } = {},
 ): Promise<Float32Array> {
   try {
     const result = await session.run({ features: new ort.Tensor('float32', features, [rows, width]) });
     return result[output]!.data as Float32Array;
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_MODEL_INVALID', {
-      uri,
-      reason: `running it on ${width} features failed (${(err as Error).message.split('\n')[0]})`,
-    });
+    const reason = probe.batchOfTwo
+      ? `it runs one row but not a batch of two, so its batch size is fixed (export it with a dynamic batch axis: ` +
+        `torch.onnx.export(..., dynamic_axes={"features": {0: "batch"}, <output>: {0: "batch"}})): ${ortMessage(err)}`
+      : `running it on ${rows} row(s) of ${width} features failed: ${ortMessage(err)}`;
+    throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason });
   }
 }

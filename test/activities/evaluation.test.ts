@@ -8,9 +8,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
+import { isMlopsError } from '../../src/errors';
+import { classificationMetrics } from '../../src/evaluation/metrics';
 import { mockEnv, runActivity } from '../support/activity-env';
 import { testDeps } from '../support/dependencies';
 import { prepareChurn, trainInput } from '../support/prepared-data';
+import { runPython } from '../support/python-clients';
 import { tempDir } from '../support/stack';
 
 describe('evaluateModel (the evaluation activity)', function () {
@@ -56,5 +59,73 @@ describe('evaluateModel (the evaluation activity)', function () {
         return true;
       },
     );
+  });
+  it('refuses a model whose output is not what the contract says before taking any metric from it, naming what is wrong', async function () {
+    this.timeout(180_000);
+    const store = new LocalArtifactStore(tempDir('evaluation-contract-store'));
+    const prepared = await prepareChurn(store);
+    const evaluate = createPipelineActivities(testDeps({ store })).evaluateModel;
+    const features = prepared.featureColumns.length;
+    const cases: [mode: string, reason: RegExp][] = [
+      // Logits scored a log loss of about 0 (each value clamped into (0, 1)) and replaced a good champion.
+      [
+        'logits',
+        /its "probabilities" are not probabilities in \d+ of \d+ test rows \(test row 0: [-\d.e, ]+, summing to [-\d.e]+\): each row must be a distribution over the classes.*apply a softmax/,
+      ],
+      // NaN scored as class 0, an accuracy only the baseline stopped.
+      [
+        'nan',
+        /its output is not finite \(NaN or ±Infinity\) in \d+ of \d+ test rows \(test row 0: NaN, NaN, not finite\)/,
+      ],
+      // One column more than classes served a class "2" nobody trained.
+      ['extra-class', /its "probabilities" output has 3 column\(s\) per row; it needs 2, one per class of "churned"/],
+      [
+        'one-column',
+        /has 1 column\(s\) per row; it needs 2, .*\(both P\(not\) and P\(yes\): a softmax over two logits, not one sigmoid\)/,
+      ],
+      ['wide-value', /it outputs "prediction", but a classification model outputs "probabilities"/],
+      // Without a dynamic batch axis the model ran the probe's one row and failed on the test split.
+      [
+        'fixed-batch',
+        /it runs one row but not a batch of two, so its batch size is fixed \(export it with a dynamic batch axis: .*dynamic_axes.*\): .*Got.*Expected/,
+      ],
+    ];
+    for (const [mode, reason] of cases) {
+      const modelUri = store.uri('contract-breaking', mode, 'model.onnx');
+      const file = store.localPath(modelUri);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      await runPython('make-contract-breaking-onnx.py', [mode, String(features), '2', file]);
+      await assert.rejects(
+        evaluate({
+          modelName: 'churn',
+          modelUri,
+          testUri: prepared.testUri,
+          validationUri: prepared.validationUri,
+          transformUri: prepared.transformUri,
+          featureColumns: prepared.featureColumns,
+          labelColumn: prepared.labelColumn,
+          task: 'classification',
+          outputUri: store.uri('contract-breaking', mode),
+          gate: { minImprovement: 0 },
+          championAlias: 'production',
+        }),
+        (err: unknown) => {
+          assert.ok(isMlopsError(err, 'MLOPS_ERR_MODEL_INVALID'), `${mode}: ${String(err)}`);
+          assert.equal((err).nonRetryable, true);
+          assert.match((err as Error).message, reason, mode);
+          return true;
+        },
+      );
+    }
+  });
+
+  it('averages macro F1 over the classes among the labels or the predictions, as scikit-learn does', function () {
+    // Three classes; the test rows hold classes 0 and 1 only (a rare class 2 left none in the split).
+    const rows = (predicted: number[]) => predicted.flatMap((k) => [0, 1, 2].map((c) => (c === k ? 0.9 : 0.05)));
+    const labels = [0, 0, 1, 1];
+    // Perfect on the classes present: 1, not the 2/3 a zero for the absent class made it.
+    assert.equal(classificationMetrics(rows([0, 0, 1, 1]), labels, 3).f1, 1);
+    // A prediction of the absent class counts it: F1 of 0 for it, (2/3 + 1 + 0) / 3 over the three.
+    assert.equal(classificationMetrics(rows([0, 2, 1, 1]), labels, 3).f1.toFixed(6), ((2 / 3 + 1 + 0) / 3).toFixed(6));
   });
 });
