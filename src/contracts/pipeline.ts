@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mlopsError } from '../errors';
-import type { DataWarning, FeatureWarning, LeftOutColumn } from './datasets';
+import type { DataWarning, FeatureWarning, LeftOutColumn, SnapshotWarning } from './datasets';
 import { hyperparameterProblems } from './hyperparameters';
 import { preprocessingSpecSchema, specContextProblems } from './preprocessing-spec';
 import { taskQueues } from './task-queues';
@@ -350,10 +350,11 @@ export interface TrainingPipelineResult {
   /** Columns that are no features although no feature list left them out (date and time columns), and why. */
   leftOut?: LeftOutColumn[];
   /**
-   * Problems in the data, from profiling (values spelled several ways), then features that will serve poorly, from
-   * preprocessing (e.g. an identifier whose values mostly fall in the unknown bucket).
+   * Problems in the data: from ingestion (a column with no values, a column name the reader changed), from profiling
+   * (values spelled several ways), then features that will serve poorly, from preprocessing (e.g. an identifier whose
+   * values mostly fall in the unknown bucket).
    */
-  warnings?: (DataWarning | FeatureWarning)[];
+  warnings?: (SnapshotWarning | DataWarning | FeatureWarning)[];
 }
 
 export interface GateDecision {

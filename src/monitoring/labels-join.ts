@@ -3,6 +3,7 @@
  * no prediction labelled twice with different labels), reduced to one label per (request id, instance), and joined
  * to the window's logged predictions. Only the labelled predictions' outputs and labels come back to Node.
  */
+import { namesText } from '../contracts/message-text';
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, isNumericType, literal, rowMajor } from '../warehouse/duckdb';
@@ -85,7 +86,7 @@ async function checkColumns(db: DuckDb, spec: LabelsJoinSpec): Promise<Record<st
         source: spec.uri,
         role,
         column,
-        columns: names.join(', ') || '(none)',
+        columns: names.length ? namesText(names, 60) : '(none)',
       });
   }
   return Object.fromEntries(described.map((c) => [c.column_name, c.column_type]));

@@ -3,6 +3,7 @@
  * or inferred type, and every setting filled from the feature's entry, then `defaults`, then the built-in defaults.
  * The plan (not the spec as written) is hashed, so two specs that mean the same thing share their stored output.
  */
+import { namesText } from '../contracts/message-text';
 import { createHash } from 'node:crypto';
 import type {
   CategoricalEncoding,
@@ -179,7 +180,11 @@ function selectFeatures(input: PreprocessInput): {
   leftOut: PreprocessingPlan['leftOut'];
 } {
   const known = new Map(input.columns.map((c) => [c.name, c.type]));
-  const columnList = input.columns.map((c) => c.name).join(', ');
+  // Each name quoted: names may hold commas and spaces.
+  const columnList = namesText(
+    input.columns.map((c) => c.name),
+    60,
+  );
   if (!known.has(input.target)) {
     throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
       column: input.target,

@@ -25,11 +25,11 @@ type Summary = [summary: string, reused: boolean];
 
 /** How each step's result reads in the status. */
 const stepSummaries: { [S in StepStage]: (result: StepResults[S]) => Summary } = {
-  ingesting: (s) => [`${s.rowCount} rows, ${s.columns.length} columns`, s.reused],
-  profiling: (p) => [
-    `${p.columnCount} columns profiled${p.warnings ? `, ${p.warnings.length} warning${p.warnings.length > 1 ? 's' : ''} (see the report)` : ''}`,
-    p.reused,
+  ingesting: (s) => [
+    `${s.rowCount} rows, ${s.columns.length} columns${warningCount(s.warnings, "the result's warnings")}`,
+    s.reused,
   ],
+  profiling: (p) => [`${p.columnCount} columns profiled${warningCount(p.warnings, 'see the report')}`, p.reused],
   preprocessing: (p) => [
     `${p.rows.train}/${p.rows.validation}/${p.rows.test} rows, ${p.featureColumns.length} features${p.task ? `, ${p.task}` : ''}`,
     p.reused,
@@ -39,6 +39,10 @@ const stepSummaries: { [S in StepStage]: (result: StepResults[S]) => Summary } =
   registering: (r) => [`version ${r.version}`, false],
   deploying: (d) => [`${d.alias} → v${d.version}${d.previousVersion ? ` (was v${d.previousVersion})` : ''}`, false],
 };
+
+function warningCount(warnings: readonly unknown[] | undefined, where: string): string {
+  return warnings?.length ? `, ${warnings.length} warning${warnings.length > 1 ? 's' : ''} (${where})` : '';
+}
 
 export interface StepTracker {
   step: <S extends StepStage>(stage: S, run: () => Promise<StepResults[S]>) => Promise<StepResults[S]>;

@@ -129,8 +129,8 @@ export function pipelineResult(
       evaluation: evaluation.reportUri,
     },
     ...(prepared.leftOut && { leftOut: prepared.leftOut }),
-    ...((profile.warnings || prepared.warnings) && {
-      warnings: [...(profile.warnings ?? []), ...(prepared.warnings ?? [])],
+    ...((snapshot.warnings || profile.warnings || prepared.warnings) && {
+      warnings: [...(snapshot.warnings ?? []), ...(profile.warnings ?? []), ...(prepared.warnings ?? [])],
     }),
   };
 }

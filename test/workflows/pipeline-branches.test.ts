@@ -145,7 +145,13 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
-  it("carries profiling's data warnings, then preprocessing's feature warnings, in its result and status", async function () {
+  it("carries ingestion's and profiling's data warnings, then preprocessing's feature warnings, in its result and status", async function () {
+    const renamed = {
+      kind: 'column-renamed' as const,
+      column: 'lead',
+      message:
+        'Column " lead" of the CSV header was read as "lead": use "lead" in target, features and prediction requests',
+    };
     const spelled = {
       kind: 'spelling-variants' as const,
       column: 'churned',
@@ -156,6 +162,7 @@ describe('trainingPipeline branches (fake activities)', function () {
     const unknown = { kind: 'feature-mostly-unknown' as const, feature: 'customer_id', message: 'mostly unknown' };
     const base = pipelineFakes();
     const fakes = pipelineFakes({
+      ingestDataset: async (input) => ({ ...(await base.activities.ingestDataset!(input)), warnings: [renamed] }),
       profileDataset: async (input) => ({ ...(await base.activities.profileDataset!(input)), warnings: [spelled] }),
       preprocessDataset: async (input) => ({
         ...(await base.activities.preprocessDataset!(input)),
@@ -165,9 +172,13 @@ describe('trainingPipeline branches (fake activities)', function () {
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
       const handle = await startPipeline(taskQueue, this.test!.title, fakeInput(taskQueue));
       const result = await handle.result();
-      assert.deepEqual(result.warnings, [spelled, unknown]);
-      const profiling = (await handle.query(pipelineStatusQuery)).steps.find((s) => s.stage === 'profiling');
-      assert.equal(profiling?.summary, '2 columns profiled, 1 warning (see the report)');
+      assert.deepEqual(result.warnings, [renamed, spelled, unknown]);
+      const steps = (await handle.query(pipelineStatusQuery)).steps;
+      assert.match(steps.find((s) => s.stage === 'ingesting')!.summary!, /, 1 warning \(the result's warnings\)$/);
+      assert.equal(
+        steps.find((s) => s.stage === 'profiling')?.summary,
+        '2 columns profiled, 1 warning (see the report)',
+      );
     });
   });
 

@@ -174,7 +174,7 @@ describe('trainingPipeline', function () {
       const failure = await assertWorkflowFailed(handle.result(), ApplicationFailure, 'MLOPS_ERR_DATA_COLUMN_MISSING');
       assert.match(failure.message, /step preprocessing/);
       assert.match(failure.message, /"will_churn" \(target\)/);
-      assert.match(failure.message, /churned/, 'the message lists the columns that do exist');
+      assert.match(failure.message, /its columns are: "tenure_months", .*"churned"/, 'each existing column, quoted');
       assert.equal((await handle.query(pipelineStatusQuery)).stage, 'failed');
     });
   });
