@@ -42,7 +42,9 @@ const usage = `Usage: npm run demo [-- [--keep] [--loop] [--trainer builtin-line
   --trainer    the trainer of the churn model (default builtin-linear)
   --epochs     training epochs, a whole number from 1 to 100000 (default 30)
 
-Environment: MLOPS_STATE_DIR (default .mlops), MLOPS_DEV_SERVER_PORT, MLOPS_DEV_UI_PORT, MLOPS_SERVE_PORT (README).`;
+Environment: MLOPS_STATE_DIR (default .mlops), MLOPS_DEV_SERVER_PORT, MLOPS_DEV_UI_PORT, MLOPS_SERVE_PORT (README);
+the workers read every other setting as the standalone ones do (docs/configuration.md), among them MLOPS_DATA_ROOTS
+(the folders local datasets are read from) and MLOPS_TRAINERS (your own trainers, docs/trainer-contract.md).`;
 
 /** The options, checked before anything starts; a mistake prints what is wrong and the usage (exit 2). */
 function demoOptions() {

@@ -66,7 +66,7 @@ export async function readAlias(store: ArtifactStore, model: string, alias: stri
 /** The version an alias points at; throws `MLOPS_ERR_REGISTRY_NOT_FOUND` when there is none. */
 export async function resolveAlias(store: ArtifactStore, model: string, alias: string): Promise<ModelVersionRecord> {
   const record = await readAlias(store, model, alias);
-  if (!record) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${alias}"` });
+  if (!record) throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${alias}"`, root: store.root });
   return readVersion(store, model, record.version);
 }
 
@@ -74,7 +74,7 @@ export async function resolveAlias(store: ArtifactStore, model: string, alias: s
 export async function readVersion(store: ArtifactStore, model: string, version: number): Promise<ModelVersionRecord> {
   const uri = modelVersionFiles(store, model, version).record;
   if (!(await store.exists(uri)))
-    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${version}` });
+    throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `version ${version}`, root: store.root });
   return readJson<ModelVersionRecord>(store, uri);
 }
 

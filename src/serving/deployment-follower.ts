@@ -115,7 +115,7 @@ export class DeploymentFollower {
     const record = await readDeployment(this.store, model, this.alias);
     if (!record) {
       if (this.slot.current) return 'unchanged';
-      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${this.alias}"` });
+      throw mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model, what: `alias "${this.alias}"`, root: this.store.root });
     }
     const now = this.slot.routing;
     if (now.stable === record.stable && sameCanary(now.canary, record.canary)) {

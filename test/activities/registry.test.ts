@@ -98,7 +98,7 @@ function registersVersionsOnce(makeStore: () => Promise<ArtifactStore>): void {
     assert.equal(await findSameModel({ modelName: 'churn', version: 3, among: [99, 1] }), 1);
     await assert.rejects(
       findSameModel({ modelName: 'churn', version: 99, among: [1] }),
-      /MLOPS_ERR_REGISTRY_NOT_FOUND/,
+      /MLOPS_ERR_REGISTRY_NOT_FOUND: Model "churn" has no version 99 in the registry at (file:\/\/\/|gs:\/\/)/,
     );
   });
 

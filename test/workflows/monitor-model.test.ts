@@ -320,7 +320,13 @@ describe('monitorModel (fake activities)', function () {
 
   it("fails with the drift check's catalogued error at the top, naming the workflow and the model", async function () {
     const checkModelDrift = () =>
-      Promise.reject(mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', { model: 'nosuch', what: 'alias "production"' }));
+      Promise.reject(
+        mlopsError('MLOPS_ERR_REGISTRY_NOT_FOUND', {
+          model: 'nosuch',
+          what: 'alias "production"',
+          root: 'file:///srv/artifacts',
+        }),
+      );
     await withFakeActivities(this.test!.title, { checkModelDrift }, async (taskQueue) => {
       const handle = await stack().client.workflow.start(monitorModel, {
         taskQueue,
