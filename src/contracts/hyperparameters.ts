@@ -43,7 +43,17 @@ export const torchHyperparametersSchema = z
     batch_size: positiveInt(1_000_000).default(64),
     weight_decay: z.number().min(0).max(10).default(1e-4),
     checkpoint_every: positiveInt(100_000).default(1),
-    export_onnx: z.boolean().default(true),
+    /**
+     * `false` makes the trainer skip model.onnx, which the pipeline needs: only for running the trainer by hand
+     * (trainers/torch-tabular/README.md), so a pipeline input refuses it.
+     */
+    export_onnx: z
+      .boolean()
+      .refine((v) => v, {
+        message:
+          'false writes no model.onnx, which the pipeline evaluates and registers: leave it out (it is only for running the trainer by hand, trainers/torch-tabular/README.md)',
+      })
+      .default(true),
     num_classes: z.number().int().min(2).max(100_000).optional(),
   })
   .strict();
