@@ -449,6 +449,21 @@ const trainerEnvAllowed = [
 const trainerEnvForbidden = /^(MLOPS_|TEMPORAL_|GOOGLE_|GCLOUD_|CLOUDSDK_|AWS_|AZURE_)/;
 /** Values this short or this common are not worth blanking out of messages (they would blank ordinary words). */
 const harmlessNames = /^(PWD|OLDPWD|SHLVL|_|NODE_ENV|COLUMNS|LINES|HOSTTYPE|OSTYPE|MACHTYPE|COLORTERM|TERM_PROGRAM)$/;
+/**
+ * Not secrets: npm's own variables (`npm run` sets INIT_CWD and npm_config_local_prefix to the repository folder) and
+ * folder and program settings (MLOPS_STATE_DIR, MLOPS_ARTIFACT_ROOT, TEMPORAL_CLI_PATH, MLOPS_PYTHON). Blanking them
+ * blanked every path under them: the trainer's tracebacks and the artifact paths it prints.
+ */
+const pathNames =
+  /^(INIT_CWD|NODE|EDITOR|VISUAL|MLOPS_PYTHON|npm_.+|.+_(DIR|DIRS|PATH|PATHS|ROOT|ROOTS|HOME|PREFIX|CWD|FOLDER|BIN))$/i;
+/** Secrets whatever else the name says (`NPM_TOKEN`, `npm_config__authToken`; `SECRET_KEY_PATH` may hold the key itself). */
+const secretNames = /KEY|TOKEN|SECRET|PASS|CREDENTIAL|AUTH|WEBHOOK|COOKIE|SESSION|PRIVATE|SIGN|DSN|_URL$|_URI$/i;
+
+/** Whether a variable the trainer is not given may hold a secret, so its value is blanked out of quoted output. */
+function maySecret(name: string, value: string): boolean {
+  if (value.length < 6 || harmlessNames.test(name)) return false;
+  return secretNames.test(name) || !pathNames.test(name);
+}
 
 /** The trainer's environment (allow-listed names plus `extra`) and the values of every other variable, to redact. */
 function trainerEnvironment(
@@ -462,7 +477,7 @@ function trainerEnvironment(
     if (value === undefined || value === '') continue;
     const passed = !trainerEnvForbidden.test(name) && (names.has(name) || trainerEnvAllowed.some((p) => p.test(name)));
     if (passed) environment[name] = value;
-    else if (value.length >= 6 && !harmlessNames.test(name)) secretValues.add(value);
+    else if (maySecret(name, value)) secretValues.add(value);
   }
   return { environment, secretValues: [...secretValues].sort((a, b) => b.length - a.length) };
 }

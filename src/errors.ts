@@ -222,7 +222,7 @@ export const errorCatalogue = {
   MLOPS_ERR_TRAIN_COMMAND_FAILED: {
     message: 'Trainer "{trainer}" exited with {exit}. Last output:\n{tail}',
     retryable: false,
-    fix: 'Read the trainer output above; run the trainer by hand with the same flags (docs/trainer-contract.md) to debug it.',
+    fix: 'Read the trainer output above (all of it is in trainer.log in the output folder); run the trainer by hand with the same flags (docs/trainer-contract.md) to debug it.',
   },
   MLOPS_ERR_TRAIN_COMMAND_NOT_FOUND: {
     message: 'Trainer "{trainer}" cannot be started: {reason}',
@@ -238,6 +238,23 @@ export const errorCatalogue = {
     message: 'Trainer "{trainer}" finished but did not write {file} to {output}',
     retryable: false,
     fix: 'A trainer must write model.onnx and metrics.json to its --output folder (docs/trainer-contract.md).',
+  },
+  MLOPS_ERR_TRAIN_METRICS_INVALID: {
+    message:
+      'Trainer "{trainer}" wrote {uri}, which is not JSON: {reason} at line {line}, column {column} (position {position}), near: {near}',
+    retryable: false,
+    fix: 'Write metrics.json as strict JSON (RFC 8259): double-quoted names and strings, no trailing commas, no comments; in Python `json.dump(metrics, f)`. NaN, Infinity and -Infinity are accepted and read as null (not measured); docs/trainer-contract.md describes the file.',
+  },
+  MLOPS_ERR_TRAIN_NO_PROGRESS: {
+    message: 'Trainer "{trainer}" printed no progress event for {seconds}s and was killed',
+    retryable: true,
+    fix: 'A hang can be transient (a stalled file system or data loader), so the step is retried and resumes from the last checkpoint. A trainer must print a JSON progress line (docs/trainer-contract.md) more often than trainer.heartbeatTimeoutSeconds: raise it when one epoch takes longer. Its whole output is in trainer.log in the output folder.',
+  },
+  MLOPS_ERR_TRAIN_EVENT_UNREADABLE: {
+    message:
+      'Trainer "{trainer}" printed no readable progress event for {seconds}s and was killed: {count} line(s) since its last event began like one ({"type": …) but are not JSON; the last: {line} ({reason})',
+    retryable: false,
+    fix: 'Print each event as one line of strict JSON (docs/trainer-contract.md): in Python `print(json.dumps(event), flush=True)`, never `print(event)` (a Python dict is not JSON). NaN, Infinity and -Infinity are accepted and read as null.',
   },
   MLOPS_ERR_VERTEX_SETTING_MISSING: {
     message: 'The Vertex AI job for model "{model}" cannot be submitted; missing: {missing}',

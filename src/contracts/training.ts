@@ -34,6 +34,8 @@ export interface TrainModelResult {
   metricsUri: string;
   outputUri: string;
   metrics: Record<string, unknown>;
+  /** Paths in metrics.json whose value was NaN or ±Infinity, read as null (not measured): `validation.auc`. */
+  nonFiniteMetrics?: string[];
   /** Epoch of the checkpoint this attempt resumed from, when it resumed. */
   resumedFromEpoch?: number;
 }

@@ -12,6 +12,8 @@ import { pathToFileURL } from 'node:url';
 import type { TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
 import { trainerStartFailure } from './start-failure';
+import { parseTrainerJson, TrainerJsonError } from './trainer-json';
+import { openTrainerLog } from './trainer-log';
 
 export interface TrainerRun {
   /** The trainer's name (workflow input `trainer.kind`), used in messages instead of its program path. */
@@ -23,7 +25,10 @@ export interface TrainerRun {
   /** The folder the trainer writes to; its pid file lives there. */
   outputDir: string;
   gpu: number | undefined;
-  /** A trainer silent for this long is killed (a retryable failure: the next attempt resumes). */
+  /**
+   * A trainer without a progress event for this long is killed: a retryable failure (the next attempt resumes), unless
+   * it kept printing lines that begin like events but are not JSON, which no retry mends.
+   */
   hangTimeoutMs: number;
   resume?: { epoch: number };
   /** Called with the latest progress on every event and every keep-alive tick. */
@@ -53,7 +58,9 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
   const pidFile = path.join(run.outputDir, pidFileName);
   // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
   writeFileSync(pidFile, String(child.pid));
-  const watch = watchOutput(child, run);
+  const log = openTrainerLog(run.outputDir, run.redact);
+  log.write(`--- ${new Date().toISOString()} trainer "${run.name}" started (pid ${child.pid}) ---`);
+  const watch = watchOutput(child, run, (line) => log.write(line));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', (err) => reject(trainerStartFailure(argv[0]!, err)));
     child.once('close', (code, signal) => resolve({ code, signal }));
@@ -69,9 +76,7 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
   }, keepAliveMs);
   try {
     const { code, signal } = await Promise.race([exited, run.cancelled]);
-    if (killedForHang) {
-      throw new Error(`Trainer ${run.name} printed no progress for ${run.hangTimeoutMs / 1000}s and was killed`);
-    }
+    if (killedForHang) throw hangFailure(run, watch.unreadable());
     if (code === 0) return;
     if (signal) throw new Error(`Trainer ${run.name} was killed by ${signal}`);
     throw mlopsError('MLOPS_ERR_TRAIN_COMMAND_FAILED', {
@@ -86,20 +91,38 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
   } finally {
     clearInterval(keepAlive);
     await fs.rm(pidFile, { force: true });
+    await log.close();
   }
 }
 
-/** Follows stdout events (progress, checkpoint) and keeps the last lines of other output for error messages. */
-function watchOutput(child: ChildProcess, run: TrainerRun) {
+/** Lines since the last event that began like one but were not JSON: how many, and the last with its problem. */
+interface UnreadableEvents {
+  count: number;
+  line: string;
+  reason: string;
+}
+
+/**
+ * Follows stdout events (progress, checkpoint), keeps the last lines of other output for error messages, and passes
+ * every line of both streams to `log`.
+ */
+function watchOutput(child: ChildProcess, run: TrainerRun, log: (line: string) => void) {
   let progress: TrainingProgress = { epoch: run.resume?.epoch ?? 0, checkpointEpoch: run.resume?.epoch };
   let lastEventAt = Date.now();
+  let unreadable: UnreadableEvents | undefined;
   const lines: string[] = [];
   // Cut before redacting costs a secret split at the cut its blanking; cut long, so whole values are redacted first.
   const remember = (line: string) => lines.push(line.slice(0, 4 * lineChars)) > tailLines && lines.shift();
-  createInterface({ input: child.stderr! }).on('line', remember);
+  createInterface({ input: child.stderr! }).on('line', (line) => (log(line), remember(line)));
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    const event = parseEvent(line);
-    if (!event) return remember(line);
+    log(line);
+    const parsed = parseEvent(line);
+    if (parsed && 'reason' in parsed) {
+      unreadable = { count: (unreadable?.count ?? 0) + 1, line: line.slice(0, 4 * lineChars), reason: parsed.reason };
+    }
+    if (!parsed || !('event' in parsed)) return remember(line);
+    const { event } = parsed;
+    unreadable = undefined;
     lastEventAt = Date.now();
     if (event.type === 'progress')
       progress = { ...progress, ...pick(event, ['epoch', 'epochs', 'loss', 'metric', 'value']) };
@@ -107,7 +130,25 @@ function watchOutput(child: ChildProcess, run: TrainerRun) {
       progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
     run.heartbeat(progress);
   });
-  return { progress: () => progress, silentMs: () => Date.now() - lastEventAt, tail: () => [...lines] };
+  return {
+    progress: () => progress,
+    silentMs: () => Date.now() - lastEventAt,
+    tail: () => [...lines],
+    unreadable: () => unreadable,
+  };
+}
+
+/** The failure of a trainer killed for printing no event: retryable, unless what it printed were broken events. */
+function hangFailure(run: TrainerRun, unreadable: UnreadableEvents | undefined) {
+  const seconds = run.hangTimeoutMs / 1000;
+  if (!unreadable) return mlopsError('MLOPS_ERR_TRAIN_NO_PROGRESS', { trainer: run.name, seconds });
+  return mlopsError('MLOPS_ERR_TRAIN_EVENT_UNREADABLE', {
+    trainer: run.name,
+    seconds,
+    count: unreadable.count,
+    line: quotedTail([unreadable.line], run.redact),
+    reason: run.redact(unreadable.reason),
+  });
 }
 
 /** Redacted, then cut: each line to `lineChars`, the whole to its last `tailChars`. */
@@ -150,13 +191,21 @@ function killGroup(child: ChildProcess): void {
   setTimeout(() => signalGroup('SIGKILL'), killGraceMs).unref();
 }
 
-function parseEvent(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith('{')) return undefined;
+/** Begins like an event: a line of JSON whose first key is "type" (the contract's examples, `json.dumps` of a dict). */
+const eventStart = /^\s*\{\s*"type"\s*:/;
+
+/**
+ * An event (a JSON object with a `type`; NaN and ±Infinity read as null), a line that began like one but is not JSON
+ * (with the problem), or neither: log output.
+ */
+function parseEvent(line: string): { event: Record<string, unknown> } | { reason: string } | undefined {
+  if (!line.trimStart().startsWith('{')) return undefined;
   try {
-    const value = JSON.parse(line) as unknown;
-    return value && typeof value === 'object' && 'type' in value ? value : undefined;
-  } catch {
-    return undefined;
+    const { value } = parseTrainerJson(line);
+    return value && typeof value === 'object' && 'type' in value ? { event: value } : undefined;
+  } catch (err) {
+    if (!(err instanceof TrainerJsonError)) throw err;
+    return eventStart.test(line) ? { reason: `${err.reason} at column ${err.column}` } : undefined;
   }
 }
 

@@ -122,8 +122,9 @@ describe('trainModel (training task queue activity)', function () {
         () => assert.fail('a hung trainer must fail'),
         (e: unknown) => e,
       );
-    assert.ok(err instanceof Error && !(err instanceof ApplicationFailure), 'a plain Error, which Temporal retries');
-    assert.match(err.message, /printed no progress for 1s/);
+    assert.ok(err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_TRAIN_NO_PROGRESS', String(err));
+    assert.equal(err.nonRetryable, false, 'retryable: a hang can be transient, and the next attempt resumes');
+    assert.match(err.message, /printed no progress event for 1s/);
     assert.ok(await waitUntilGone(Number(fs.readFileSync(pidFile, 'utf8'))));
   });
 

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createTrainingActivities } from '../../src/activities/training';
+import { LocalArtifactStore } from '../../src/artifacts';
+import type { PreprocessResult } from '../../src/contracts/datasets';
+import type { TrainingProgress } from '../../src/contracts/training';
+import { GpuPool } from '../../src/trainers/gpu-pool';
+import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
+import { mockEnv, runActivity } from '../support/activity-env';
+import { prepareChurn, trainInput } from '../support/prepared-data';
+import { repoRoot, tempDir, testConfig } from '../support/stack';
+
+/** A trainer written from docs/trainer-contract.md with Python's defaults; `hyperparameters.mode` picks its behaviour. */
+const fixture = path.join(repoRoot, 'test', 'fixtures', 'trainers', 'contract_trainer.py');
+
+describe('a Python trainer written from the contract (test/fixtures/trainers/contract_trainer.py)', function () {
+  let store: LocalArtifactStore;
+  let prepared: PreprocessResult;
+  let python: string;
+
+  /** Training activities of a worker registering the fixture as "py", in the environment `env` (as npm run sets it). */
+  function worker(env: Record<string, string> = {}) {
+    const trainers = createTrainerCatalog(
+      testConfig({ MLOPS_TRAINERS: JSON.stringify({ py: [python, fixture] }), ...env }),
+    );
+    return createTrainingActivities({ store, gpus: new GpuPool(1), trainers, workDir: tempDir('work') });
+  }
+
+  function train(mode: string, runKey: string, more: { heartbeatTimeoutSeconds?: number; leak?: string } = {}) {
+    const { heartbeatTimeoutSeconds = 60, leak } = more;
+    const input = trainInput(
+      prepared,
+      { kind: 'py', heartbeatTimeoutSeconds, hyperparameters: { mode, leak } },
+      runKey,
+    );
+    const env = mockEnv();
+    const beats: TrainingProgress[] = [];
+    env.on('heartbeat', (d: TrainingProgress) => beats.push(d));
+    return { beats, result: runActivity(env, worker(more.leak ? npmEnv() : {}).trainModel, input) };
+  }
+
+  function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+    return promise.then(
+      () => assert.fail('the training step must fail'),
+      (e: unknown) => {
+        assert.ok(e instanceof ApplicationFailure, `a catalogued failure, not ${String(e)}`);
+        return e;
+      },
+    );
+  }
+
+  /** What `npm run worker:training` puts in the worker's environment, plus a real secret. */
+  function npmEnv(): Record<string, string> {
+    return {
+      INIT_CWD: repoRoot,
+      npm_config_local_prefix: repoRoot,
+      npm_package_json: path.join(repoRoot, 'package.json'),
+      MLOPS_STATE_DIR: store.localPath(store.root),
+      MLOPS_NOTIFY_WEBHOOK_URL: 'https://hooks.slack.com/services/T0001/B0001/webhooksecret42',
+    };
+  }
+
+  before(async function () {
+    const config = testConfig();
+    // The reference trainer's Python (scripts/setup-python.sh); the fixture needs only its standard library.
+    const venv = config.training.python ?? path.join(config.cacheDir, 'python', 'torch-tabular-venv', 'bin', 'python');
+    python = fs.existsSync(venv) ? venv : 'python3';
+    store = new LocalArtifactStore(tempDir('contract-store'));
+    prepared = await prepareChurn(store);
+  });
+
+  it('reads the NaN and Infinity Python writes into metrics.json and progress lines as null, and names them', async function () {
+    const { beats, result } = train('nan', 'nan/run');
+    const trained = await result;
+    assert.deepEqual(trained.metrics, {
+      epochs: 1,
+      train_loss: null,
+      validation: { auc: null, accuracy: 0.5, r: null },
+    });
+    assert.deepEqual(trained.nonFiniteMetrics, ['train_loss', 'validation.auc', 'validation.r']);
+    const beat = beats.find((b) => b.epoch === 1);
+    assert.equal(beat?.loss, null);
+    assert.equal(beat?.value, null);
+  });
+
+  it('counts NaN progress lines as progress, so a trainer printing them is not killed as silent', async function () {
+    const { beats, result } = train('nan-slow', 'nan-slow/run', { heartbeatTimeoutSeconds: 1 });
+    await result;
+    assert.equal(Math.max(...beats.map((b) => b.epoch)), 8);
+  });
+
+  it('fails on a metrics.json that is not JSON with a non-retryable error naming the file, the place and the fix', async function () {
+    const err = await failure(train('repr-metrics', 'repr/run').result);
+    assert.equal(err.type, 'MLOPS_ERR_TRAIN_METRICS_INVALID');
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /file:\/\/\S+\/repr\/run\/training\/metrics\.json/);
+    assert.match(err.message, /line 1, column 2 \(position 1\)/);
+    assert.match(err.message, /strict JSON/);
+  });
+
+  it('kills a trainer whose event lines are not JSON with a non-retryable error quoting the last one', async function () {
+    const err = await failure(train('bad-events', 'bad-events/run', { heartbeatTimeoutSeconds: 1 }).result);
+    assert.equal(err.type, 'MLOPS_ERR_TRAIN_EVENT_UNREADABLE');
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /\{"type": "progress", "epoch": \d+, "loss": None\}/);
+    assert.match(err.message, /json\.dumps/);
+  });
+
+  it('kills a silent trainer with a catalogued retryable error', async function () {
+    const err = await failure(train('silent', 'silent/run', { heartbeatTimeoutSeconds: 1 }).result);
+    assert.equal(err.type, 'MLOPS_ERR_TRAIN_NO_PROGRESS');
+    assert.equal(err.nonRetryable, false);
+    assert.match(err.message, /printed no progress event for 1s/);
+  });
+
+  it("quotes a failing trainer's traceback with its paths intact and the worker's secrets blanked", async function () {
+    const secret = npmEnv().MLOPS_NOTIFY_WEBHOOK_URL!;
+    const err = await failure(train('traceback', 'traceback/run', { leak: secret }).result);
+    assert.equal(err.type, 'MLOPS_ERR_TRAIN_COMMAND_FAILED');
+    assert.ok(!err.message.includes(secret), err.message);
+    assert.match(err.message, /webhook is \[redacted\]/);
+    assert.ok(err.message.includes(`File "${fixture}"`), err.message);
+    assert.ok(err.message.includes(`writing to ${store.localPath(store.root)}/`), err.message);
+  });
+
+  it("keeps the trainer's whole output in trainer.log of its output folder", async function () {
+    const trained = await train('chatty', 'chatty/run').result;
+    const log = fs.readFileSync(path.join(store.localPath(trained.outputUri), 'trainer.log'), 'utf8');
+    for (const line of ['loading the training split', 'a warning on stderr', '"loss": 0.25', 'saved the model'])
+      assert.ok(log.includes(line), `${line} in:\n${log}`);
+  });
+});
+
+describe("redaction of trainer output (the worker's environment)", function () {
+  const redacted = (env: Record<string, string>) => new Set(testConfig(env).training.secretValues);
+
+  it('blanks keys, tokens, passwords, webhook URLs and credentials', function () {
+    const secrets = {
+      MY_API_KEY: 'key-0123456789',
+      GITHUB_TOKEN: 'ghp_0123456789',
+      DB_PASSWORD: 'hunter2-long',
+      MLOPS_NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/abc',
+      MLOPS_PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      GOOGLE_APPLICATION_CREDENTIALS: '/secrets/sa.json',
+      NPM_TOKEN: 'npm_0123456789',
+      'npm_config_//registry.npmjs.org/:_authToken': 'npm_abcdefghij',
+      SECRET_KEY_PATH: 'plain-key-value',
+      SOMETHING_UNKNOWN: 'opaque-value-1',
+    };
+    const blanked = redacted(secrets);
+    for (const [name, value] of Object.entries(secrets)) assert.ok(blanked.has(value), `${name} must be blanked`);
+  });
+
+  it("keeps folders, program paths and npm's own variables", function () {
+    const paths = {
+      INIT_CWD: '/srv/temporal-mlops',
+      npm_config_local_prefix: '/srv/temporal-mlops-prefix',
+      npm_package_json: '/srv/temporal-mlops/package.json',
+      MLOPS_STATE_DIR: '/srv/state-folder',
+      MLOPS_CACHE_DIR: '/srv/cache-folder',
+      MLOPS_ARTIFACT_ROOT: '/srv/artifact-folder',
+      TEMPORAL_CLI_PATH: '/opt/temporal/bin/temporal',
+      MLOPS_PYTHON: '/opt/venv/bin/python3',
+    };
+    const blanked = redacted(paths);
+    for (const [name, value] of Object.entries(paths)) assert.ok(!blanked.has(value), `${name} must not be blanked`);
+  });
+});
