@@ -294,7 +294,7 @@ export const errorCatalogue = {
   MLOPS_ERR_MODEL_INVALID: {
     message: 'Model "{uri}" cannot be used: {reason}',
     retryable: false,
-    fix: 'Export the model to ONNX with one float32 input named "features" and the outputs the contract lists.',
+    fix: 'Export the model to ONNX as docs/trainer-contract.md says: one float32 input "features" [batch, n] with a dynamic batch axis, and "probabilities" [batch, classes] (each row a softmax over the classes, not logits) or "prediction" [batch, 1].',
   },
   MLOPS_ERR_MODEL_TRANSFORM_INVALID: {
     message: 'Fitted transform "{uri}" cannot be used: {problem}',
@@ -321,9 +321,9 @@ export const errorCatalogue = {
     fix: 'Train it under another model name (a model keeps one task), or set task and target to those of the champion.',
   },
   MLOPS_ERR_REGISTRY_NOT_FOUND: {
-    message: 'Model "{model}" has no {what} in the registry',
+    message: 'Model "{model}" has no {what} in the registry at {root}',
     retryable: false,
-    fix: 'Run trainingPipeline for this model first, or check the model name and alias.',
+    fix: 'Run trainingPipeline for this model first, or check the model name and alias, and that MLOPS_ARTIFACT_ROOT (or MLOPS_STATE_DIR) names the store the pipeline wrote to.',
     httpStatus: 404,
   },
   MLOPS_ERR_SERVE_INPUT_INVALID: {
