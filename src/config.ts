@@ -4,6 +4,7 @@
  * `NODE_ENV`, and the Temporal SDK's own `TEMPORAL_*` connection variables), are validated against one schema, and
  * every problem is reported in a single `MLOPS_ERR_CONFIG_INVALID` error. The result is deep-frozen.
  */
+import { taskQueues } from './contracts/task-queues';
 import os from 'node:os';
 import path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
@@ -77,6 +78,11 @@ export const configSchema = {
   MLOPS_VERTEX_SERVICE_ACCOUNT: z.string().email().optional(),
   /** GPUs the training worker may hand out; training concurrency is max(1, this). @default 0 */
   MLOPS_TRAINING_GPUS: z.coerce.number().int().min(0).max(64).default(0),
+  /** Task queue the training worker polls: a pool of machines of one kind (`gpu-a100`) that pipelines send their training step to with `trainer.taskQueue`. @default mlops-training */
+  MLOPS_TRAINING_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'must be letters, digits, dots, dashes and underscores, e.g. gpu-a100')
+    .default(taskQueues.training),
   /** Python interpreter for the reference trainer. @default the project's cached venv */
   MLOPS_PYTHON: uriOrPath.optional(),
   /** Trainers this training worker runs besides `builtin-linear` and `torch-tabular`: a JSON object of name → argv, e.g. `{"xgb":["/opt/xgb/bin/python","/opt/xgb/train.py"]}`. A workflow input names a trainer (`trainer.kind`), never a command line; the contract's flags are appended to the argv (docs/trainer-contract.md). Names are lowercase letters, digits and dashes. @default none */
@@ -276,6 +282,8 @@ export interface MlopsConfig {
 
 export interface TrainingSettings {
   gpus: number;
+  /** The task queue the training worker polls (`MLOPS_TRAINING_TASK_QUEUE`). */
+  taskQueue: string;
   python?: string;
   /** Registered trainers (`MLOPS_TRAINERS`): name → argv. */
   trainers: Record<string, string[]>;
@@ -359,6 +367,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     },
     training: {
       gpus: v.MLOPS_TRAINING_GPUS,
+      taskQueue: v.MLOPS_TRAINING_TASK_QUEUE,
       python: v.MLOPS_PYTHON,
       trainers: v.MLOPS_TRAINERS ?? {},
       ...trainerEnvironment(env, (v.MLOPS_TRAINER_ENV ?? '').split(',')),

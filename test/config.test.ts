@@ -12,6 +12,7 @@ describe('loadConfig', function () {
     assert.equal(config.temporal.connectionOptions.address, '127.0.0.1:7233');
     assert.equal(config.temporal.namespace, 'default');
     assert.equal(config.training.gpus, 0);
+    assert.equal(config.training.taskQueue, 'mlops-training');
     assert.equal(config.data.threads, 2);
     assert.equal(config.bigquery.stagingDays, 7);
     assert.equal(config.devServer.cliVersion, 'v1.5.1');
@@ -29,6 +30,7 @@ describe('loadConfig', function () {
       try {
         loadConfig({
           MLOPS_TRAINING_GPUS: 'two',
+          MLOPS_TRAINING_TASK_QUEUE: 'gpu a100',
           MLOPS_DATA_THREADS: '0',
           MLOPS_SERVE_PORT: '70000',
           MLOPS_LOG_LEVEL: 'LOUD',
@@ -46,6 +48,7 @@ describe('loadConfig', function () {
     assert.equal(err.nonRetryable, true);
     for (const name of [
       'MLOPS_TRAINING_GPUS="two"',
+      'MLOPS_TRAINING_TASK_QUEUE="gpu a100": must be letters, digits, dots, dashes and underscores',
       'MLOPS_DATA_THREADS="0"',
       'MLOPS_SERVE_PORT="70000"',
       'MLOPS_LOG_LEVEL="LOUD"',

@@ -178,7 +178,9 @@ export const trainingPipelineInputSchema = z
           .string()
           .min(1)
           .default(taskQueues.training)
-          .describe('Task queue of the training workers to run on (for example a pool of A100 machines).'),
+          .describe(
+            'Task queue of the training workers to run on (for example a pool of A100 machines): a training worker polls the queue its MLOPS_TRAINING_TASK_QUEUE names. With no worker on it, the training step waits there.',
+          ),
         heartbeatTimeoutSeconds: z
           .number()
           .int()

@@ -42,7 +42,7 @@ export async function createPipelineWorker(options: WorkerDeps): Promise<Worker>
 
 export async function createTrainingWorker(options: WorkerDeps): Promise<Worker> {
   return Worker.create({
-    ...common(options, taskQueues.training),
+    ...common(options, options.deps.config.training.taskQueue),
     activities: createTrainingQueueActivities(options.deps),
     // One trainer per GPU; a CPU-only machine trains one model at a time.
     maxConcurrentActivityTaskExecutions: Math.max(1, options.deps.config.training.gpus),

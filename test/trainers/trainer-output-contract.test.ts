@@ -32,7 +32,7 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     const { heartbeatTimeoutSeconds = 60, leak } = more;
     const input = trainInput(
       prepared,
-      { kind: 'py', heartbeatTimeoutSeconds, hyperparameters: { mode, leak } },
+      { kind: 'py', heartbeatTimeoutSeconds, hyperparameters: { mode, ...(leak !== undefined && { leak }) } },
       runKey,
     );
     const env = mockEnv();

@@ -60,9 +60,11 @@ describe('worker processes', function () {
     assert.ok(fs.statSync(bundle).size > 100_000, 'the prebuilt bundle was written');
   });
 
-  it('run a pipeline from the prebuilt workflow bundle and exit 0 on SIGTERM', async function () {
+  it('run a pipeline from the prebuilt workflow bundle, training on the queue MLOPS_TRAINING_TASK_QUEUE names, and exit 0 on SIGTERM', async function () {
+    // A pool of machines of one kind: its training workers poll their own queue, which a pipeline names.
+    const pool = uniqueName('gpu-pool');
     const pipeline = startWorker('pipeline-worker.ts', env);
-    const training = startWorker('training-worker.ts', env);
+    const training = startWorker('training-worker.ts', { ...env, MLOPS_TRAINING_TASK_QUEUE: pool });
     try {
       const result = await stack().client.workflow.execute(trainingPipeline, {
         taskQueue: taskQueues.pipeline,
@@ -70,7 +72,7 @@ describe('worker processes', function () {
         args: [
           churnPipelineInput({
             modelName: 'churn',
-            trainer: { hyperparameters: { epochs: 3 } },
+            trainer: { hyperparameters: { epochs: 3 }, taskQueue: pool },
           }),
         ],
       });
