@@ -179,6 +179,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Rename the column in the source data (e.g. label instead of __label, row instead of __row), or drop it, and ingest and run again; docs/preprocessing.md ("Column names") lists the reserved names.',
   },
+  MLOPS_ERR_PROFILE_OUT_OF_MEMORY: {
+    message:
+      'Profiling snapshot "{snapshotId}" ({columns} columns, {numeric} numeric) ran out of DuckDB memory (512 MB per instance): {reason}',
+    retryable: false,
+    fix: 'Ingest the dataset again without the columns the model does not use (identifiers, free text, unused measurements) and run the pipeline on that snapshot. Profile queries are bounded to 100 numeric columns (or 1,000 correlation pairs) each, so a table of any width should fit; if this one does not, report its shape (the column counts above and its row count) as a bug (docs/profiling.md, "Wide tables").',
+  },
   MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED: {
     message: 'The {warehouse} warehouse was chosen for dataset "{source}" but {missing} is not set',
     retryable: false,

@@ -20,15 +20,18 @@ import type {
 import { profileFormatVersion } from './dataset-profile';
 import type { BinnedColumn, ProfiledColumn } from './profile-sql';
 import {
-  columnPairs,
   columnStatsSql,
-  correlationSql,
+  columnsPerQuery,
   distinctSql,
   histogramSql,
   sampledQuantilesQuery,
+  slices,
   spellingVariantsSql,
   topValuesSql,
 } from './profile-sql';
+import type { CorrelatedColumns } from './correlations';
+import { correlateColumns } from './correlations';
+import { mlopsError } from '../errors';
 import { defaultSpellingVariantSettings, spellingVariantWarnings, variantCheckedColumns } from './spelling-variants';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { runQuantileQuery } from '../warehouse/sql-dialect';
@@ -42,6 +45,8 @@ export const defaultProfileSettings: Readonly<ProfileSettings> = Object.freeze({
   quantileSampleRows: 100_000,
   drift: defaultDriftReferenceSettings,
   spellingVariants: defaultSpellingVariantSettings,
+  // 4,950 pairs: the largest heatmap a person can still scan; tables up to 100 numeric columns keep every pair.
+  correlationColumns: 100,
 });
 
 export interface ComputeProfileInput {
@@ -53,7 +58,8 @@ export interface ComputeProfileInput {
   settings?: ProfileSettings;
   /**
    * Queries the client may run at once. Above 1, the column statistics, correlations and histograms are each split
-   * into this many queries over disjoint columns, and queries that need no other query's result are sent together.
+   * into at least this many queries over disjoint columns (more for a wide table, see `columnsPerQuery`), and queries
+   * that need no other query's result are sent together.
    * Each column's numbers are the same either way (for DuckDB: on single-threaded instances, see `withDuckDb`).
    * @default 1 (one query at a time, the fewest queries)
    */
@@ -85,14 +91,14 @@ export async function profileTable(warehouse: Warehouse, input: ProfileTableInpu
 }
 
 export async function computeProfile(
-  db: AggregateQuery,
+  client: AggregateQuery,
   d: SqlDialect,
   input: ComputeProfileInput,
 ): Promise<DatasetProfile> {
-  const settings = input.settings ?? { ...defaultProfileSettings };
+  const settings = { ...defaultProfileSettings, ...input.settings };
   const columns = input.columns.map((c, index): ProfiledColumn => ({ ...c, index, numeric: d.isNumericType(c.type) }));
-  const numeric = columns.filter((c) => c.numeric);
-  const { stats, exact, binned, histograms, tops, pairs, variants } = await queryAggregates(
+  const db = outOfMemoryNamed(client, input, columns);
+  const { stats, exact, binned, histograms, tops, correlated, variants } = await queryAggregates(
     db,
     d,
     input,
@@ -121,7 +127,7 @@ export async function computeProfile(
     target: input.target,
     settings,
     columns: profiles,
-    correlations: correlationMatrix(numeric, pairs),
+    correlations: correlationMatrix(correlated),
     targetDistribution: targetDistribution(profiles, input.target, tops, settings.targetClasses),
     warnings: spellingVariantWarnings(columns, variants, input.target),
   };
@@ -171,6 +177,7 @@ async function queryAggregates(
   const statsQueries = splitColumns(columns, parts).map((group) =>
     db.query(columnStatsSql(d, from, group, approximate)),
   );
+  const per = (items: ProfiledColumn[]) => slices(items, parts, columnsPerQuery);
   const counted = columns
     .filter((c) => !c.numeric)
     // As many values as the profile shows, and as the drift reference keeps (it reads them from this query).
@@ -181,10 +188,22 @@ async function queryAggregates(
         driftSettings(settings).categories,
       ),
     }));
-  const topValues = queryGroups(db, counted.length ? [topValuesSql(d, from, counted)] : []);
+  const topValues = queryGroups(
+    db,
+    slices(counted, 1, columnsPerQuery).map((group) => topValuesSql(d, from, group)),
+  );
+  const target = columns.find((c) => c.name === input.target);
   const independent = Promise.all([
     topValues,
-    Promise.all(split(columnPairs(numeric), parts).map((pairs) => db.query(correlationSql(d, from, pairs)))),
+    correlateColumns(db, d, {
+      from,
+      numeric,
+      target,
+      targetClasses: async () => num((await topValues).get(target?.index ?? -1)?.[0]?.distinct_values) ?? 0,
+      maxColumns: settings.correlationColumns,
+      maxClasses: settings.targetClasses,
+      parts,
+    }),
     topValues.then((tops) => spellingVariants(db, d, from, settings, columns, tops)),
   ]);
   // Awaited below; until then a failure must not count as unhandled when the statistics fail first.
@@ -193,16 +212,16 @@ async function queryAggregates(
   const fewDistinct = numeric.filter((c) => (num(stats[`c${c.index}_distinct`]) ?? 0) < settings.exactDistinctBelow);
   const binned = numeric.flatMap((c) => binning(c, stats, settings.histogramBins));
   const sampled = input.rowNumbered && numeric.length ? sampledQuantiles(db, d, input, settings, numeric, stats) : [];
-  const [[exact = {}], histograms, [tops, pairs, variants], quantiles] = await Promise.all([
-    fewDistinct.length ? db.query(distinctSql(d, from, fewDistinct)) : [],
+  const [exact, histograms, [tops, correlated, variants], quantiles] = await Promise.all([
+    Promise.all(per(fewDistinct).map((group) => db.query(distinctSql(d, from, group)))).then(merged),
     queryGroups(
       db,
-      split(binned, parts).map((group) => histogramSql(d, from, group)),
+      slices(binned, parts, columnsPerQuery).map((group) => histogramSql(d, from, group)),
     ),
     independent,
     sampled,
   ]);
-  return { stats: { ...stats, ...merged(quantiles) }, exact, binned, histograms, tops, pairs: merged(pairs), variants };
+  return { stats: { ...stats, ...merged(quantiles) }, exact, binned, histograms, tops, correlated, variants };
 }
 
 /** The rows of `spellingVariantsSql` for the text columns whose distinct count (from the top values) is in bounds. */
@@ -217,7 +236,10 @@ function spellingVariants(
   const limits = settings.spellingVariants;
   const distinct = (c: ProfiledColumn) => num(tops.get(c.index)?.[0]?.distinct_values) ?? 0;
   const checked = variantCheckedColumns(columns, distinct, limits);
-  return checked.length ? db.query(spellingVariantsSql(d, from, checked, limits)) : Promise.resolve([]);
+  const queries = slices(checked, 1, columnsPerQuery).map((group) =>
+    db.query(spellingVariantsSql(d, from, group, limits)),
+  );
+  return Promise.all(queries).then((rows) => rows.flat());
 }
 
 /** Exact quantiles over a uniform sample of the rows (all of them when they are few), split like the statistics. */
@@ -230,7 +252,7 @@ function sampledQuantiles(
   stats: Row,
 ): Promise<Row[][]> {
   const sample = { ...input.rowNumbered!, size: settings.quantileSampleRows, rows: num(stats.row_count) ?? 0 };
-  const groups = split(numeric, Math.max(1, input.concurrency ?? 1));
+  const groups = slices(numeric, Math.max(1, input.concurrency ?? 1), columnsPerQuery);
   return Promise.all(
     groups.map(async (group) => {
       const quantiles = sampledQuantilesQuery(d, sample, group, settings.quantileLevels);
@@ -240,10 +262,13 @@ function sampledQuantiles(
 }
 
 /**
- * Up to `parts` groups of the columns, in column order: numeric and other columns are spread separately, since a
- * numeric column costs far more (quantiles, moments). Always at least one group, for the row count.
+ * At least `parts` groups of the columns (more when a group would hold over `columnsPerQuery` numeric columns), in
+ * column order: numeric and other columns are spread separately, since a numeric column costs far more (quantiles,
+ * moments; another column is counted only). Always at least one group, for the row count.
  */
-function splitColumns(columns: ProfiledColumn[], parts: number): ProfiledColumn[][] {
+function splitColumns(columns: ProfiledColumn[], initialParts: number): ProfiledColumn[][] {
+  const numericCount = columns.filter((c) => c.numeric).length;
+  const parts = Math.max(initialParts, Math.ceil(numericCount / columnsPerQuery));
   const part = new Map<ProfiledColumn, number>();
   for (const kind of [true, false]) {
     const ofKind = columns.filter((c) => c.numeric === kind);
@@ -252,14 +277,6 @@ function splitColumns(columns: ProfiledColumn[], parts: number): ProfiledColumn[
   const groups = Array.from({ length: parts }, (_, i) => columns.filter((c) => part.get(c) === i));
   const nonEmpty = groups.filter((g) => g.length > 0);
   return nonEmpty.length ? nonEmpty : [[]];
-}
-
-/** Up to `parts` contiguous, nearly equal, non-empty slices. */
-function split<T>(items: T[], parts: number): T[][] {
-  const size = Math.ceil(items.length / parts);
-  const slices: T[][] = [];
-  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
-  return slices;
 }
 
 function merged(results: Row[][]): Row {
@@ -357,7 +374,7 @@ function targetDistribution(
   return { name: target, kind: 'categorical', classes, otherCount: column.count - sum(classes), nulls: column.nulls };
 }
 
-function correlationMatrix(numeric: ProfiledColumn[], pairs: Row): CorrelationMatrix {
+function correlationMatrix({ columns, omitted, selection, pairs }: CorrelatedColumns): CorrelationMatrix {
   const r = (a: ProfiledColumn, b: ProfiledColumn) => {
     if (a.index === b.index) return 1;
     const [i, j] = a.index < b.index ? [a.index, b.index] : [b.index, a.index];
@@ -365,8 +382,37 @@ function correlationMatrix(numeric: ProfiledColumn[], pairs: Row): CorrelationMa
   };
   return {
     method: 'pearson',
-    columns: numeric.map((c) => c.name),
-    matrix: numeric.map((a) => numeric.map((b) => r(a, b))),
+    columns: columns.map((c) => c.name),
+    matrix: columns.map((a) => columns.map((b) => r(a, b))),
+    omitted: omitted.map((c) => c.name),
+    selection,
+  };
+}
+
+/**
+ * The client, with DuckDB running out of memory as a catalogued, non-retryable error: the same table would run out
+ * again on a retry.
+ */
+function outOfMemoryNamed(
+  client: AggregateQuery,
+  input: ComputeProfileInput,
+  columns: ProfiledColumn[],
+): AggregateQuery {
+  return {
+    async query(sql) {
+      try {
+        return await client.query(sql);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!/^Out of Memory Error/m.test(message)) throw error;
+        throw mlopsError('MLOPS_ERR_PROFILE_OUT_OF_MEMORY', {
+          snapshotId: input.snapshotId,
+          columns: String(columns.length),
+          numeric: String(columns.filter((c) => c.numeric).length),
+          reason: message.split('\n')[0] ?? message,
+        });
+      }
+    },
   };
 }
 

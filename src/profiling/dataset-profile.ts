@@ -29,6 +29,12 @@ export interface ProfileSettings {
   drift: DriftReferenceSettings;
   /** How text columns are checked for values that differ only in case or whitespace (`warnings`). */
   spellingVariants: SpellingVariantSettings;
+  /**
+   * Most numeric columns correlated pairwise (`correlations`): the pairs grow with its square, and so do the cost on
+   * many rows and the heatmap. Above it, the columns most related to the target are kept (see
+   * {@link CorrelationMatrix.selection}). Added without a version bump (a profile without it has every column).
+   */
+  correlationColumns: number;
 }
 
 export interface SpellingVariantSettings {
@@ -101,13 +107,31 @@ export interface CategoricalColumnProfile extends ColumnBase {
 
 export type ColumnProfile = NumericColumnProfile | CategoricalColumnProfile;
 
+/**
+ * How the correlated columns were chosen: `all` (no more than `settings.correlationColumns` numeric columns), else
+ * those most related to the target: `target-pearson` (largest |r| with a numeric target, the target first),
+ * `target-eta` (largest correlation ratio η with a categorical target of at most `settings.targetClasses` classes), or
+ * `dataset-order` (the first ones, for a target that is absent or has more classes). Ties go to the earlier column.
+ */
+export type CorrelationSelection = 'all' | 'target-pearson' | 'target-eta' | 'dataset-order';
+
 /** Pearson correlation over the rows where both columns are non-null. */
 export interface CorrelationMatrix {
   method: 'pearson';
-  /** The numeric columns, in dataset order; rows and columns of `matrix` follow it. */
+  /**
+   * The numeric columns correlated, in dataset order (all of them up to `settings.correlationColumns`); rows and
+   * columns of `matrix` follow it.
+   */
   columns: string[];
   /** Symmetric, 1 on the diagonal; null where undefined (a constant or empty column). */
   matrix: (number | null)[][];
+  /**
+   * Numeric columns left out of `columns` (beyond `settings.correlationColumns`), in dataset order; empty when none.
+   * Added without a version bump: a profile without it correlated every numeric column.
+   */
+  omitted: string[];
+  /** How `columns` were chosen; added with `omitted`. */
+  selection: CorrelationSelection;
 }
 
 export type TargetDistribution =

@@ -5,6 +5,32 @@
 import type { QuantileQuery, SqlDialect } from '../warehouse/sql-dialect';
 import { sampledRows } from '../warehouse/sql-dialect';
 
+/**
+ * Most numeric columns per query of each per-column kind (statistics, exact distinct counts, sampled quantiles,
+ * histograms, top values, spelling variants). DuckDB allocates a vector of 2,048 values (16 KiB) per aggregate argument
+ * whatever the row count, and an exact quantile holds its column's sample (up to 100,000 values); BigQuery refuses a
+ * query over 1 MB of SQL or 10,000 result columns. 100 columns keep a query to about 700 aggregates.
+ */
+export const columnsPerQuery = 100;
+
+/**
+ * Most column pairs per correlation query: 1,000 `corr()` hold about 32 MB in DuckDB (one query of 9,950 ran out of
+ * 512 MB; 4,950 ran in 133 ms on 300 rows) and stay under BigQuery's 1 MB of SQL with 300-character column names.
+ */
+export const pairsPerQuery = 1_000;
+
+/**
+ * The items in contiguous, nearly equal, non-empty slices: `parts` of them (to run at once), or more so that none holds
+ * over `max`.
+ */
+export function slices<T>(items: T[], parts: number, max: number): T[][] {
+  const count = Math.max(parts, Math.ceil(items.length / max));
+  const size = Math.ceil(items.length / count);
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export interface ProfiledColumn {
   /** Position in the dataset; names result columns and rows. */
   index: number;
@@ -69,6 +95,26 @@ export function correlationSql(d: SqlDialect, from: string, pairs: [ProfiledColu
     ([a, b]) => `corr(${d.toDouble(d.ident(a.name))}, ${d.toDouble(d.ident(b.name))}) AS r_${a.index}_${b.index}`,
   );
   return `SELECT ${items.join(',\n  ')}\nFROM ${from}`;
+}
+
+/**
+ * Rows (class, and per column `c3_n`, `c3_mean`, `c3_var`): each numeric column's non-null count, mean and population
+ * variance within each non-null value of `target`, ordered by it; enough for the correlation ratio of the column with
+ * a categorical target. The caller bounds the classes.
+ */
+export function classMomentsSql(
+  d: SqlDialect,
+  from: string,
+  target: ProfiledColumn,
+  columns: ProfiledColumn[],
+): string {
+  const t = d.ident(target.name);
+  const items = columns.flatMap((c) => {
+    const x = d.toDouble(d.ident(c.name));
+    const p = `c${c.index}_`;
+    return [`count(${x}) AS ${p}n`, `avg(${x}) AS ${p}mean`, `var_pop(${x}) AS ${p}var`];
+  });
+  return `SELECT ${d.toText(t)} AS class,\n  ${items.join(',\n  ')}\nFROM ${from} WHERE ${t} IS NOT NULL GROUP BY 1 ORDER BY 1`;
 }
 
 /** Every pair of the columns, each once, in column order. */

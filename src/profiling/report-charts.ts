@@ -130,23 +130,33 @@ function classChart(classes: ValueCount[], otherCount: number): VegaLiteSpec {
   };
 }
 
-/** A heatmap of Pearson r on a fixed −1…1 diverging scale, each cell labelled with its value. */
+/** Most columns whose heatmap cells are labelled with r; a wider heatmap shows r in each cell's tooltip only. */
+export const labelledHeatmapColumns = 20;
+
+/**
+ * A heatmap of Pearson r on a fixed −1…1 diverging scale, each cell labelled with its value up to
+ * {@link labelledHeatmapColumns} columns; wider ones get smaller cells (at least 8 px, so 100 columns fit in 800 px).
+ */
 function correlationChart(correlations: CorrelationMatrix): VegaLiteSpec {
   const names = correlations.columns;
+  const labelled = names.length <= labelledHeatmapColumns;
   const values = names.flatMap((a, i) =>
     names.map((b, j) => {
       const r = correlations.matrix[i]?.[j] ?? null;
-      return {
-        a,
-        b,
-        r,
-        label: r === null ? 'n/a' : (Math.abs(r) < 0.005 ? 0 : r).toFixed(2),
-        strong: r !== null && Math.abs(r) > 0.6,
-      };
+      const label = r === null ? 'n/a' : (Math.abs(r) < 0.005 ? 0 : r).toFixed(2);
+      return labelled ? { a, b, r, label, strong: r !== null && Math.abs(r) > 0.6 } : { a, b, r, label };
     }),
   );
-  const axis = { field: '', type: 'ordinal', sort: names, title: null, axis: { labelLimit: 120 } };
-  const cell = Math.max(28, Math.min(56, 520 / names.length));
+  const cell = labelled
+    ? Math.max(28, Math.min(56, 520 / names.length))
+    : Math.max(8, Math.min(28, 800 / names.length));
+  const axis = {
+    field: '',
+    type: 'ordinal',
+    sort: names,
+    title: null,
+    axis: { labelLimit: 120, labelFontSize: Math.min(10, Math.max(6, cell - 1)) },
+  };
   return {
     $schema: schema,
     width: { step: cell },
@@ -173,13 +183,17 @@ function correlationChart(correlations: CorrelationMatrix): VegaLiteSpec {
           ],
         },
       },
-      {
-        mark: { type: 'text', fontSize: 10 },
-        encoding: {
-          text: { field: 'label' },
-          color: { condition: { test: 'datum.strong', value: 'white' }, value: 'black' },
-        },
-      },
+      ...(labelled
+        ? [
+            {
+              mark: { type: 'text', fontSize: 10 },
+              encoding: {
+                text: { field: 'label' },
+                color: { condition: { test: 'datum.strong', value: 'white' }, value: 'black' },
+              },
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -5,6 +5,7 @@ import { escapeHtml, renderChartPage } from '../reports/chart-page';
 import type {
   CategoricalColumnProfile,
   ColumnProfile,
+  CorrelationSelection,
   DatasetProfile,
   NumericColumnProfile,
   ProfileWarning,
@@ -37,12 +38,30 @@ export async function renderReport(profile: DatasetProfile): Promise<string> {
       section(
         'Correlations',
         correlations
-          ? `<p class="note">Pearson r between numeric columns, over rows where both are present.</p>${chartDiv(correlations)}`
-          : '<p class="note">Fewer than two numeric columns.</p>',
+          ? `<p class="note">Pearson r between numeric columns, over rows where both are present.</p>${omittedNote(profile)}${chartDiv(correlations)}`
+          : `<p class="note">Fewer than two numeric columns.</p>${omittedNote(profile)}`,
       ),
     ].join('\n'),
     charts,
   });
+}
+
+const selectionText: Record<Exclude<CorrelationSelection, 'all'>, string> = {
+  'target-pearson': 'the target and the columns with the largest |r| with it',
+  'target-eta': 'the columns whose means differ most between the target classes (correlation ratio η)',
+  'dataset-order': 'the first columns in dataset order (the target is absent or has too many classes to rank them)',
+};
+
+/** Says which numeric columns were left out of the heatmap and why, listing them; empty when none were. */
+function omittedNote(profile: DatasetProfile): string {
+  const { omitted = [], selection, columns } = profile.correlations;
+  if (!omitted.length || !selection || selection === 'all') return '';
+  const list = omitted.map((name) => `<code>${escapeHtml(name)}</code>`).join(', ');
+  return (
+    `<div class="note omitted">Only ${formatCount(columns.length)} of ${formatCount(columns.length + omitted.length)} numeric columns are correlated ` +
+    `(at most ${formatCount(profile.settings.correlationColumns)}): ${selectionText[selection]}. ` +
+    `<details><summary>${formatCount(omitted.length)} numeric column${omitted.length === 1 ? '' : 's'} without correlations</summary>${list}</details></div>`
+  );
 }
 
 function summaryCards(profile: DatasetProfile): string {
