@@ -22,27 +22,65 @@ export function newestCheckpoint(uris: string[]): { uri: string; epoch: number }
 }
 
 /**
- * The checkpoint to resume from: the one recorded in the last heartbeat of a previous attempt, else the newest file
- * in the output folder (the worker may have died before its last heartbeat was sent).
+ * The worker's record of the last checkpoint its trainer announced (a `checkpoint` line, printed once the file is
+ * complete), in the checkpoints folder; written atomically on each announcement, so it names a complete file even when
+ * the worker dies before the heartbeat carrying it reaches the server.
+ */
+const announcedFile = 'announced.json';
+
+/** Records a checkpoint the trainer announced; written beside its final name, then renamed (whole or absent). */
+export async function recordAnnouncedCheckpoint(outputDir: string, checkpoint: { uri: string; epoch: number }) {
+  const dir = path.join(outputDir, trainerOutput.checkpoints);
+  const file = path.join(dir, announcedFile);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(`${file}.partial`, JSON.stringify(checkpoint));
+  await fs.rename(`${file}.partial`, file);
+}
+
+/**
+ * The checkpoint to resume from: of the one recorded in the last heartbeat of a previous attempt and the last one the
+ * trainer announced on this machine, the later. A checkpoint file nobody announced may be half written (the trainer
+ * was killed while writing it) and is never chosen; only a folder from before announcements were recorded, with no
+ * heartbeat either, falls back to its newest file.
  */
 export async function findLocalCheckpoint(
   details: TrainingProgress | undefined,
   outputDir: string,
 ): Promise<Checkpoint | undefined> {
   const dir = path.join(outputDir, trainerOutput.checkpoints);
-  const newest = newestCheckpoint(await fs.readdir(dir).catch(() => [] as string[]));
-  const fromFolder = newest ? { path: path.join(dir, newest.uri), epoch: newest.epoch } : undefined;
-  if (
-    details?.checkpointUri?.startsWith('file://') &&
-    details.checkpointEpoch !== undefined &&
-    (fromFolder?.epoch ?? 0) <= details.checkpointEpoch
-  ) {
-    const fromHeartbeat = fileURLToPath(details.checkpointUri);
-    const exists = await fs.stat(fromHeartbeat).then(
-      () => true,
-      () => false,
-    );
-    if (exists) return { path: fromHeartbeat, epoch: details.checkpointEpoch };
+  const fromHeartbeat =
+    details?.checkpointUri?.startsWith('file://') && details.checkpointEpoch !== undefined
+      ? { uri: details.checkpointUri, epoch: details.checkpointEpoch }
+      : undefined;
+  const announced = await readAnnounced(path.join(dir, announcedFile));
+  const candidates = [fromHeartbeat, announced]
+    .filter((c): c is { uri: string; epoch: number } => c !== undefined)
+    .sort((a, b) => b.epoch - a.epoch);
+  for (const candidate of candidates) {
+    const file = fileURLToPath(candidate.uri);
+    if (await exists(file)) return { path: file, epoch: candidate.epoch };
   }
-  return fromFolder;
+  if (candidates.length > 0) return undefined;
+  const newest = newestCheckpoint(await fs.readdir(dir).catch(() => [] as string[]));
+  return newest ? { path: path.join(dir, newest.uri), epoch: newest.epoch } : undefined;
+}
+
+async function readAnnounced(file: string): Promise<{ uri: string; epoch: number } | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const { uri, epoch } = JSON.parse(text) as { uri?: unknown; epoch?: unknown };
+    return typeof uri === 'string' && uri.startsWith('file://') && Number.isInteger(epoch)
+      ? { uri, epoch: epoch as number }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
 }

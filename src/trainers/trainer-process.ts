@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
+import { recordAnnouncedCheckpoint } from './checkpoints';
 import { trainerStartFailure } from './start-failure';
 import { parseTrainerJson, TrainerJsonError } from './trainer-json';
 import { openTrainerLog } from './trainer-log';
@@ -110,6 +111,7 @@ function watchOutput(child: ChildProcess, run: TrainerRun, log: (line: string) =
   let progress: TrainingProgress = { epoch: run.resume?.epoch ?? 0, checkpointEpoch: run.resume?.epoch };
   let lastEventAt = Date.now();
   let unreadable: UnreadableEvents | undefined;
+  let announcing = Promise.resolve();
   const lines: string[] = [];
   // Cut before redacting costs a secret split at the cut its blanking; cut long, so whole values are redacted first.
   const remember = (line: string) => lines.push(line.slice(0, 4 * lineChars)) > tailLines && lines.shift();
@@ -126,8 +128,12 @@ function watchOutput(child: ChildProcess, run: TrainerRun, log: (line: string) =
     lastEventAt = Date.now();
     if (event.type === 'progress')
       progress = { ...progress, ...pick(event, ['epoch', 'epochs', 'loss', 'metric', 'value']) };
-    if (event.type === 'checkpoint')
+    if (event.type === 'checkpoint') {
       progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
+      // In order, each after the one before: the record always names the last checkpoint announced.
+      const checkpoint = { uri: progress.checkpointUri!, epoch: progress.checkpointEpoch! };
+      announcing = announcing.then(() => recordAnnouncedCheckpoint(run.outputDir, checkpoint)).catch(() => {});
+    }
     run.heartbeat(progress);
   });
   return {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createTrainingActivities } from '../../src/activities/training';
 import { LocalArtifactStore } from '../../src/artifacts';
+import { trainingRun } from '../../src/artifacts/layout';
 import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { GpuPool } from '../../src/trainers/gpu-pool';
@@ -123,6 +124,16 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     assert.match(err.message, /webhook is \[redacted\]/);
     assert.ok(err.message.includes(`File "${fixture}"`), err.message);
     assert.ok(err.message.includes(`writing to ${store.localPath(store.root)}/`), err.message);
+  });
+
+  it('resumes from the last checkpoint the trainer announced, never from a file it was killed while writing', async function () {
+    // The first attempt announces epoch 1 and dies within epoch 2's file; its heartbeat never reached the server.
+    const first = train('torn', 'torn-checkpoint');
+    await failure(first.result);
+    const output = store.localPath(trainingRun(store, 'churn', 'torn-checkpoint').output);
+    assert.equal(fs.readFileSync(path.join(output, 'checkpoints', 'epoch-0002.ckpt'), 'utf8'), 'half');
+    const second = await train('chatty', 'torn-checkpoint').result;
+    assert.equal(second.resumedFromEpoch, 1);
   });
 
   it("keeps the trainer's whole output in trainer.log of its output folder", async function () {
