@@ -29,7 +29,10 @@ export function newestCheckpoint(uris: string[]): { uri: string; epoch: number }
 const announcedFile = 'announced.json';
 
 /** Records a checkpoint the trainer announced; written beside its final name, then renamed (whole or absent). */
-export async function recordAnnouncedCheckpoint(outputDir: string, checkpoint: { uri: string; epoch: number }) {
+export async function recordAnnouncedCheckpoint(
+  outputDir: string,
+  checkpoint: { uri: string; epoch: number },
+): Promise<void> {
   const dir = path.join(outputDir, trainerOutput.checkpoints);
   const file = path.join(dir, announcedFile);
   await fs.mkdir(dir, { recursive: true });
