@@ -253,6 +253,9 @@ the profile, report, transform, model and evaluation artifacts.
 and end time, a summary of what it did, and whether its stored output was reused. The search attributes
 \`MlopsModelName\`, \`MlopsPipelineStage\`, \`MlopsDatasetSnapshot\` and \`MlopsModelVersion\` follow the same stages; a
 run whose input fails validation still carries its model name and the stage \`failed\`, and a cancelled run ends in
-stage \`cancelled\`.
+stage \`cancelled\`. \`temporal workflow cancel\` stops the step under way (a trainer is sent SIGTERM within a couple
+of seconds) and the run ends CANCELED once the step has stopped. A step whose worker is gone cannot hear the
+cancellation: the run ends CANCELED when the step's heartbeat timeout passes (\`trainer.heartbeatTimeoutSeconds\`,
+120 s by default, for training), with how the step ended in the status's \`error\`.
 `;
 }

@@ -14,6 +14,7 @@
  */
 import {
   CancellationScope,
+  CancelledFailure,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
@@ -79,10 +80,13 @@ const dataSteps = (spec: TrainingPipelineSpec) =>
  * - searchable-invalid-input: a run whose input fails validation sets MlopsPipelineStage `failed` and the model name
  *   its input claims, so it can be found. Before, it set no search attribute.
  * - cancelled-stage: a cancelled run ends in stage `cancelled`. Before, it ended in stage `failed`.
+ * - cancelled-despite-step-failure: a run asked to cancel whose step then failed instead of stopping (its worker was
+ *   gone, so the step timed out rather than acknowledge the cancellation) ends cancelled too. Before, it failed.
  */
 const profileBesidePreprocess = 'profile-beside-preprocess';
 const searchableInvalidInput = 'searchable-invalid-input';
 const cancelledStage = 'cancelled-stage';
+const cancelledDespiteStepFailure = 'cancelled-despite-step-failure';
 
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
   const status = initialStatus(rawInput);
@@ -133,9 +137,20 @@ async function runPipeline(spec: TrainingPipelineSpec, status: PipelineStatus): 
   } catch (err) {
     const failure = describeFailure(err, spec.modelName, failedStage() ?? status.stage);
     status.error = errorMessage(failure);
+    if (!isCancellation(err) && cancelRequested() && patched(cancelledDespiteStepFailure)) {
+      // A step whose worker died cannot acknowledge the cancellation; it times out instead. The run was still asked
+      // to stop, and stopped: it ends cancelled, saying how its step ended.
+      enterStage(status, 'cancelled');
+      throw new CancelledFailure(`cancelled while ${failedStage() ?? status.stage}: ${status.error}`);
+    }
     enterStage(status, endStage(err));
     throw failure;
   }
+}
+
+/** Whether this run was asked to cancel (its root scope is, whatever the error that ended the step). */
+function cancelRequested(): boolean {
+  return CancellationScope.current().consideredCancelled;
 }
 
 function outcomeOf(result: TrainingPipelineResult): RetrainOutcome {

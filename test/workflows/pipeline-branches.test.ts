@@ -265,6 +265,29 @@ describe('trainingPipeline branches (fake activities)', function () {
     });
   });
 
+  it('ends cancelled when asked to, though its training step then timed out instead of stopping (its worker was gone)', async function () {
+    let trainingStarted!: () => void;
+    const started = new Promise<void>((resolve) => (trainingStarted = resolve));
+    const fakes = pipelineFakes({
+      // A worker that died mid-step: it never heartbeats, so the cancellation cannot reach it (until shutdown).
+      trainModel: async () => {
+        trainingStarted();
+        return cancelled();
+      },
+    });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const trainer = { taskQueue, heartbeatTimeoutSeconds: 5 };
+      const handle = await startPipeline(taskQueue, this.test!.title, fakeInput(taskQueue, { trainer }));
+      await started;
+      await handle.cancel();
+      await assertWorkflowFailed(handle.result(), CancelledFailure);
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      const status = await handle.query(pipelineStatusQuery);
+      assert.equal(status.stage, 'cancelled');
+      assert.match(status.error ?? '', /timed out/i, 'how the step ended is kept');
+    });
+  });
+
   it('is found by model name and stage "failed" when the rest of its input is invalid', async function () {
     const modelName = `m-${uniqueName('invalid')}`;
     await withFakeActivities(this.test!.title, {}, async (taskQueue) => {
