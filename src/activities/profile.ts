@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
-import { profileFiles } from '../artifacts/layout';
+import { profileFiles, targetProfileFiles } from '../artifacts/layout';
 import type { ProfileDatasetInput, ProfileDatasetResult } from '../contracts/datasets';
 import { computeProfile } from '../profiling/compute-profile';
 import type { DatasetProfile } from '../profiling/dataset-profile';
@@ -24,8 +25,14 @@ export interface ProfileActivities {
 export function createProfileActivities({ store, ...settings }: ProfileDeps): ProfileActivities {
   return {
     async profileDataset(input: ProfileDatasetInput): Promise<ProfileDatasetResult> {
-      const { profile: profileUri, report: reportUri } = profileFiles(store, input.snapshotId);
-      const existing = await readCurrentProfile(store, profileUri, reportUri);
+      // The snapshot's first profile, whose target is the first run's; a run with another target gets its own.
+      let { profile: profileUri, report: reportUri } = profileFiles(store, input.snapshotId);
+      let existing = await readCurrentProfile(store, profileUri, reportUri);
+      if (existing && existing.target !== input.target) {
+        const targetHash = createHash('sha256').update(input.target).digest('hex').slice(0, 16);
+        ({ profile: profileUri, report: reportUri } = targetProfileFiles(store, input.snapshotId, targetHash));
+        existing = await readCurrentProfile(store, profileUri, reportUri);
+      }
       if (existing) return { ...summary(existing, profileUri, reportUri), reused: true };
       const profile = await withLocalCopy(store, input.dataUri, (file) =>
         input.warehouse === 'bigquery'

@@ -73,6 +73,22 @@ export function profileFiles(store: UriJoiner, snapshotId: string): { profile: s
   };
 }
 
+/**
+ * The profile of a snapshot for another target than its first profile's (`profiles/<id>/profile.json`, which holds
+ * the drift references every model of the snapshot reads): `profiles/<id>/targets/<sha256 of the target, 16 hex>/`.
+ * The target's distribution, its flags and the columns chosen for correlations depend on the target.
+ */
+export function targetProfileFiles(
+  store: UriJoiner,
+  snapshotId: string,
+  targetHash: string,
+): { profile: string; report: string } {
+  return {
+    profile: store.uri('profiles', snapshotId, 'targets', targetHash, 'profile.json'),
+    report: store.uri('profiles', snapshotId, 'targets', targetHash, 'report.html'),
+  };
+}
+
 export function preprocessedFolder(store: UriJoiner, snapshotId: string): string {
   return store.uri('preprocessed', snapshotId);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { createPipelineActivities } from '../../src/activities';
-import { LocalArtifactStore } from '../../src/artifacts';
+import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { ProfileDatasetResult } from '../../src/contracts/datasets';
 import type {
   CategoricalColumnProfile,
@@ -352,6 +352,27 @@ describe('profileDataset', function () {
     const first = await activities.profileDataset(input);
     const second = await activities.profileDataset(input);
     assert.deepEqual(second, { ...first, reused: true });
+  });
+
+  it('profiles a snapshot again for another target, beside its first profile, and reuses each for its own target', async () => {
+    const store = new LocalArtifactStore(tempDir('profile-store'));
+    const activities = createPipelineActivities(testDeps({ store }));
+    const snapshot = await activities.ingestDataset({ sourceUri: exampleDataset });
+    const input = (target: string) => ({ snapshotId: snapshot.snapshotId, dataUri: snapshot.dataUri, target });
+    const churned = await activities.profileDataset(input('churned'));
+    const contract = await activities.profileDataset(input('contract'));
+    assert.equal(contract.reused, false);
+    assert.notEqual(contract.profileUri, churned.profileUri);
+    const read = (uri: string) => readJson<DatasetProfile>(store, uri);
+    const [first, second] = [await read(churned.profileUri), await read(contract.profileUri)];
+    assert.equal(first.target, 'churned', 'the first profile (the drift references) is left as it was');
+    assert.equal(second.target, 'contract');
+    const classes = (p: DatasetProfile) =>
+      p.targetDistribution?.kind === 'categorical' ? p.targetDistribution.classes.map((c) => c.value).sort() : [];
+    assert.deepEqual(classes(second), ['month-to-month', 'one-year', 'two-year']);
+    assert.deepEqual(classes(first), ['false', 'true']);
+    assert.deepEqual(await activities.profileDataset(input('contract')), { ...contract, reused: true });
+    assert.deepEqual(await activities.profileDataset(input('churned')), { ...churned, reused: true });
   });
 
   it('escapes a hostile column name and category value in the report', async () => {
