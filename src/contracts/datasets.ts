@@ -125,6 +125,8 @@ export interface PreprocessInput {
   snapshotId: string;
   dataUri: string;
   columns: ColumnSchema[];
+  /** The snapshot's warnings: a column with no values (`column-all-null`) is left out of the default features. */
+  warnings?: SnapshotWarning[];
   target: string;
   features?: string[];
   /** Inferred from the target when absent (src/preprocessing/task.ts). */

@@ -7,6 +7,7 @@ import { namesText } from '../contracts/message-text';
 import { createHash } from 'node:crypto';
 import type {
   CategoricalEncoding,
+  ColumnSchema,
   FeatureOptions,
   FeatureSpec,
   FeatureType,
@@ -195,14 +196,17 @@ function selectFeatures(input: PreprocessInput): {
   }
   const others = input.columns.filter((c) => c.name !== input.target);
   // Without a feature list, every other column but those of date and time, nested and JSON types (listed, such a
-  // column is refused).
+  // column is refused), and those the snapshot found without a value (listed, one fails at fitting).
+  const empty = new Set((input.warnings ?? []).filter((w) => w.kind === 'column-all-null').map((w) => w.column));
+  const whyLeftOut = (c: ColumnSchema) =>
+    unusable(c.type)?.reason ?? (empty.has(c.name) ? 'it has no values: every row of the snapshot is null' : undefined);
   const leftOut = input.features
     ? []
     : others.flatMap((c) => {
-        const reason = unusable(c.type)?.reason;
+        const reason = whyLeftOut(c);
         return reason ? [{ column: c.name, type: c.type, reason }] : [];
       });
-  const names = input.features ?? others.filter((c) => !unusable(c.type)).map((c) => c.name);
+  const names = input.features ?? others.filter((c) => !whyLeftOut(c)).map((c) => c.name);
   const features = names.map((name) => {
     const type = known.get(name);
     if (!type)

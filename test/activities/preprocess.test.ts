@@ -360,12 +360,12 @@ describe('preprocessDataset', function () {
       assert.ok(typed.message.includes(line), `missing "${line}" in:\n${typed.message}`);
   });
 
-  it('refuses a feature column that has no value in any row, naming it, and writes nothing', async function () {
+  it('leaves a column with no value in any row out of the default features, and refuses it listed, writing nothing', async function () {
     const rows = Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`);
     const { snapshot, input } = await csvInput('empty-feature.csv', 'x,notes,y', rows);
     const activities = createPipelineActivities(testDeps({ store }));
     await assert.rejects(
-      activities.preprocessDataset(input),
+      activities.preprocessDataset({ ...input, features: ['x', 'notes'] }),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'MLOPS_ERR_DATA_FEATURE_ALL_NULL' &&
@@ -373,8 +373,12 @@ describe('preprocessDataset', function () {
         /Feature column "notes" .*\(all 40 rows are null\)/.test(err.message),
     );
     assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
-    const withoutIt = await activities.preprocessDataset({ ...input, features: ['x'] });
-    assert.deepEqual(withoutIt.featureColumns, ['x']);
+    // Without a feature list (the snapshot's warnings name the empty column), it is left out, saying why.
+    const byDefault = await activities.preprocessDataset(input);
+    assert.deepEqual(byDefault.featureColumns, ['x']);
+    assert.deepEqual(byDefault.leftOut, [
+      { column: 'notes', type: 'VARCHAR', reason: 'it has no values: every row of the snapshot is null' },
+    ]);
   });
 
   it('refuses a classification target with one class, or none, saying which', async function () {
