@@ -609,6 +609,13 @@ export const errorCatalogue = {
     fix: 'Use the running stack (its address and Web UI are above, or in {lockFile}), stop it (Ctrl-C where it runs, or kill {pid}), or give this one its own folder with MLOPS_STATE_DIR=<folder>.',
     fixParams: { lockFile: 'temporal.lock in the state folder', pid: '<pid>' },
   },
+  MLOPS_ERR_DEV_SERVER_ORPHANED: {
+    message:
+      'A Temporal dev server (process {pid}, {address}) still holds the state folder {stateDir}, but the process that started it ({owner}) is gone: it was left behind by a killed demo or temporal:server, with no workers and no model server',
+    retryable: false,
+    fix: 'Stop it with kill {pid}, then start again; the runs in its SQLite file go on at the next start.',
+    fixParams: { pid: '<pid>' },
+  },
   MLOPS_ERR_DEV_SERVER_START_FAILED: {
     message: 'The {server} did not become ready at {address}: {reason}',
     retryable: true,

@@ -6,8 +6,6 @@
  * from Go modules into the cache (a one-off build of a few minutes). Without a CLI and without Go it stops with
  * `MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING`, which says how to install one.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -16,7 +14,8 @@ import type { MlopsConfig } from '../config';
 import { searchAttributeFlags } from '../contracts/search-attributes';
 import { mlopsError } from '../errors';
 import type { GoTool, Log } from './go-tools';
-import { superviseChild } from './child-process';
+import type { GuardedServer } from './child-process';
+import { describeExit, startGuarded } from './child-process';
 import { resolveGoTool } from './go-tools';
 
 export type { Log } from './go-tools';
@@ -45,6 +44,8 @@ export function resolveTemporalCli(config: Pick<MlopsConfig, 'devServer' | 'cach
 }
 
 export interface DevServer {
+  /** The `temporal` process. */
+  pid: number;
   /** gRPC frontend, `host:port`. */
   address: string;
   namespace: string;
@@ -70,7 +71,12 @@ export interface DevServerOptions {
 
 /** `temporal.lock` in the state folder: the dev server that uses its SQLite file, while it runs. */
 interface StateLock {
+  /** The `temporal` process. */
   pid: number;
+  /** The process that started it (the demo, temporal:server, a test run); absent in locks of older versions. */
+  owner?: number;
+  /** Its guard (src/dev/server-guard.cjs), which stops it when the owner dies and then removes this lock. */
+  guard?: number;
   address: string;
   uiUrl?: string;
 }
@@ -78,21 +84,48 @@ interface StateLock {
 /**
  * Two dev servers on one SQLite file share their workflows and break each other (a second `npm run demo` beside one
  * kept up): a lock naming a live server process refuses the second. A lock whose process is gone (killed without
- * its stop) is stale and replaced.
+ * its stop) is stale and replaced. A live server whose owner is gone is an orphan, not a stack to use: while its
+ * guard lives it is being stopped (an owner killed a moment ago), so that stop is awaited; otherwise the refusal
+ * says to kill it.
  */
-function refuseStateInUse(lockFile: string, stateDir: string): void {
-  let lock: StateLock;
-  try {
-    lock = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as StateLock;
-  } catch {
-    return; // none, or unreadable: nothing holds the folder
+async function refuseStateInUse(lockFile: string, stateDir: string): Promise<void> {
+  let lock = readLock(lockFile);
+  if (lock && lock.owner !== undefined && !isAlive(lock.owner) && lock.guard !== undefined && isAlive(lock.guard)) {
+    await lockRemoved(lockFile, orphanStopWaitMs);
+    lock = readLock(lockFile);
   }
-  if (!isAlive(lock.pid)) return;
-  throw mlopsError('MLOPS_ERR_DEV_SERVER_STATE_IN_USE', {
-    pid: lock.pid,
-    address: lock.uiUrl ? `${lock.address}, Web UI ${lock.uiUrl}` : lock.address,
-    stateDir,
-    lockFile,
+  if (!lock || !isAlive(lock.pid)) return;
+  const address = lock.uiUrl ? `${lock.address}, Web UI ${lock.uiUrl}` : lock.address;
+  if (lock.owner !== undefined && !isAlive(lock.owner))
+    throw mlopsError('MLOPS_ERR_DEV_SERVER_ORPHANED', { pid: lock.pid, owner: lock.owner, address, stateDir });
+  throw mlopsError('MLOPS_ERR_DEV_SERVER_STATE_IN_USE', { pid: lock.pid, address, stateDir, lockFile });
+}
+
+/** Longer than the guard's SIGTERM-to-SIGKILL grace (src/dev/child-process.ts). */
+const orphanStopWaitMs = 15_000;
+
+function readLock(lockFile: string): StateLock | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(lockFile, 'utf8')) as StateLock;
+  } catch {
+    return undefined; // none, or unreadable: nothing holds the folder
+  }
+}
+
+/** Resolves once the file is gone, or after `timeoutMs`; watches its folder (no polling). */
+async function lockRemoved(file: string, timeoutMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const watcher = fs.watch(path.dirname(file), () => {
+      if (!fs.existsSync(file)) done();
+    });
+    const timer = setTimeout(() => done(), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      watcher.close();
+      resolve();
+    };
+    // Gone between the read and the watch.
+    if (!fs.existsSync(file)) done();
   });
 }
 
@@ -152,20 +185,31 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
   ];
   const lockFile = path.join(options.stateDir, 'temporal.lock');
-  refuseStateInUse(lockFile, options.stateDir);
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(options.cliPath, args, { stdio: ['ignore', out, out] });
-  fs.closeSync(out);
+  await refuseStateInUse(lockFile, options.stateDir);
+  // However this process ends (SIGKILL included), the server ends with it: no stray server holding the folder.
+  const child = await startGuarded(options.cliPath, args, { logFile, lockFile }).catch((err: Error) => {
+    throw mlopsError('MLOPS_ERR_DEV_SERVER_START_FAILED', {
+      server: 'Temporal dev server',
+      address,
+      reason: err.message,
+    });
+  });
   const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
-  const lock: StateLock = { pid: child.pid ?? -1, address, uiUrl };
+  const lock: StateLock = { pid: child.pid, owner: process.pid, guard: child.guardPid, address, uiUrl };
   fs.writeFileSync(lockFile, `${JSON.stringify(lock)}\n`);
-  // If this process dies without stopping the server, take the server down with it: no stray processes.
-  const stopChild = superviseChild(child);
   const stop = async () => {
-    await stopChild();
+    await child.stop();
     fs.rmSync(lockFile, { force: true });
   };
-  const server: DevServer = { address, namespace: 'default', uiUrl, dbFile, logFile, stop };
+  const server: DevServer = {
+    pid: child.pid,
+    address,
+    namespace: 'default',
+    uiUrl,
+    dbFile,
+    logFile,
+    stop,
+  };
   try {
     await waitUntilReady(child, address, uiUrl, options.readyTimeoutMs ?? 90_000, logFile);
   } catch (err) {
@@ -177,7 +221,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 }
 
 async function waitUntilReady(
-  child: ChildProcess,
+  child: GuardedServer,
   address: string,
   uiUrl: string | undefined,
   timeoutMs: number,
@@ -185,7 +229,7 @@ async function waitUntilReady(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
-  child.once('exit', (code, signal) => (exited = `the server exited (${signal ?? `code ${code}`}); see ${logFile}`));
+  void child.exited.then((end) => (exited = `the server exited (${describeExit(end)}); see ${logFile}`));
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
     if (exited)

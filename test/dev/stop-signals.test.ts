@@ -1,52 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { forcedStopExitCode } from '../../src/dev/stop-signals';
 import { freePort } from '../../src/dev/temporal-server';
-import { repoRoot, stack, tempDir } from '../support/stack';
-
-/** A TypeScript program of this repository as a process of its own, with its output read line by line. */
-function run(file: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, file)], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const waiters: { pattern: RegExp; resolve: (match: RegExpMatchArray) => void }[] = [];
-  const check = () => {
-    for (const waiter of [...waiters]) {
-      const match = output.match(waiter.pattern);
-      if (match) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(match);
-      }
-    }
-  };
-  child.stdout.on('data', (chunk: Buffer) => ((output += chunk.toString('utf8')), check()));
-  child.stderr.on('data', (chunk: Buffer) => ((output += chunk.toString('utf8')), check()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  /** Resolves when the output so far matches; fails if the program exits first. */
-  const seen = (pattern: RegExp) =>
-    Promise.race([
-      new Promise<RegExpMatchArray>((resolve) => (waiters.push({ pattern, resolve }), check())),
-      exited.then((end) => assert.fail(`exited (${JSON.stringify(end)}) before printing ${pattern}:\n${output}`)),
-    ]);
-  return { child, seen, exited, output: () => output };
-}
-
-/** Whether the process runs (a zombie whose parent has not reaped it yet does not). */
-function alive(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { stack, tempDir } from '../support/stack';
+import { alive, portRefused, readLock, run } from './programs';
 
 describe('stopping the local stack on Ctrl-C', function () {
   it('goes on with a clean stop when a second signal comes during it, and says so', async function () {
@@ -88,17 +46,12 @@ describe('stopping the local stack on Ctrl-C', function () {
     });
     await program.seen(/Press Ctrl-C to stop/);
     const lockFile = path.join(stateDir, 'temporal', 'temporal.lock');
-    const { pid } = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as { pid: number };
+    const { pid } = readLock(lockFile);
     program.child.kill('SIGINT');
     program.child.kill('SIGINT');
     assert.deepEqual(await program.exited, { code: 0, signal: null }, program.output());
     assert.equal(alive(pid), false, 'the dev server is stopped');
     assert.equal(fs.existsSync(lockFile), false, 'the state folder is released');
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(false)));
-      socket.once('error', () => resolve(true));
-    });
-    assert.ok(refused, `nothing listens on ${port}`);
+    assert.ok(await portRefused(port), `nothing listens on ${port}`);
   });
 });

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { freePort, startDevServer } from '../../src/dev/temporal-server';
+import { stack, tempDir } from '../support/stack';
+import { alive, readLock, run } from './programs';
+
+/** `npm run temporal:server` on its own state folder and ports. */
+async function temporalServerScript(prefix: string) {
+  const stateDir = tempDir(prefix);
+  const port = await freePort();
+  const program = run('scripts/temporal-server.ts', {
+    MLOPS_STATE_DIR: stateDir,
+    MLOPS_DEV_SERVER_PORT: String(port),
+    MLOPS_DEV_UI_PORT: String(await freePort()),
+    TEMPORAL_CLI_PATH: stack().cliPath,
+  });
+  started.push(program.child.pid!);
+  await program.seen(/Press Ctrl-C to stop/);
+  const serverDir = path.join(stateDir, 'temporal');
+  const lockFile = path.join(serverDir, 'temporal.lock');
+  const { pid } = readLock(lockFile);
+  started.push(pid);
+  return { program, port, serverDir, lockFile, pid };
+}
+
+/** Processes a test started, killed after it if still running: a test that fails (or times out) leaves none behind. */
+const started: number[] = [];
+
+describe('the dev server lives and dies with the process that started it', function () {
+  afterEach(function () {
+    for (const pid of started.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('npm run temporal:server killed with SIGKILL takes its dev server down, so a start at once gets the port and state folder', async function () {
+    const { program, port, serverDir, pid } = await temporalServerScript('owner-killed');
+    program.child.kill('SIGKILL');
+    assert.deepEqual(await program.exited, { code: null, signal: 'SIGKILL' });
+    // Started at once, as a person or a supervisor would.
+    const next = await startDevServer({ cliPath: stack().cliPath, stateDir: serverDir, port, uiPort: false });
+    try {
+      assert.equal(alive(pid), false, "the killed owner's dev server is gone");
+      assert.equal(next.address, `127.0.0.1:${port}`);
+    } finally {
+      await next.stop();
+    }
+  });
+
+  it('refuses a state folder held by a dev server whose owner is gone, with the command that kills it', async function () {
+    const stateDir = tempDir('orphan');
+    const owner = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await once(owner, 'exit');
+    // Stands for a dev server left running (its guard gone too): a live process the lock names.
+    const orphan = spawn('sleep', ['600'], { stdio: 'ignore' });
+    started.push(orphan.pid!);
+    const lock = { pid: orphan.pid, owner: owner.pid, address: '127.0.0.1:1' };
+    fs.writeFileSync(path.join(stateDir, 'temporal.lock'), JSON.stringify(lock));
+    await assert.rejects(
+      startDevServer({ cliPath: stack().cliPath, stateDir, port: 0, uiPort: false }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DEV_SERVER_ORPHANED' &&
+        err.nonRetryable &&
+        err.message.includes(`the process that started it (${owner.pid}) is gone`) &&
+        err.message.includes(`Stop it with kill ${orphan.pid}, then start again`),
+    );
+    assert.equal(alive(orphan.pid!), true, 'the refusal kills nothing');
+  });
+});
