@@ -1,8 +1,9 @@
 /**
  * The one configuration of temporal-mlops. Every process (workers, model server, demo, test setup) calls
  * `loadConfig()`; no other module reads `process.env`. Values come from `MLOPS_*` variables (plus `TEMPORAL_CLI_PATH`,
- * `NODE_ENV`, and the Temporal SDK's own `TEMPORAL_*` connection variables), are validated against one schema, and
- * every problem is reported in a single `MLOPS_ERR_CONFIG_INVALID` error. The result is deep-frozen.
+ * `NODE_ENV`, `GOOGLE_APPLICATION_CREDENTIALS`, and the Temporal SDK's own `TEMPORAL_*` connection variables), are
+ * validated against one schema, and every problem is reported in a single `MLOPS_ERR_CONFIG_INVALID` error. The result
+ * is deep-frozen.
  */
 import { taskQueues } from './contracts/task-queues';
 import os from 'node:os';
@@ -47,7 +48,7 @@ export const configSchema = {
     .optional(),
   /** BigQuery location of that dataset and of query jobs, e.g. `US` or `europe-west1`. @default chosen by BigQuery */
   MLOPS_BIGQUERY_LOCATION: z.string().min(1).optional(),
-  /** BigQuery API endpoint, for bigquery-emulator in tests. @default the real service */
+  /** BigQuery API endpoint of `bq://` sources, the BigQuery warehouse and the prediction log, e.g. `http://127.0.0.1:9050` for bigquery-emulator. A host outside googleapis.com with GOOGLE_APPLICATION_CREDENTIALS unset is an emulator: the clients send it a fixed token and look for no credentials (docs/datasets.md, "Emulators"). @default the real service */
   MLOPS_BIGQUERY_API_ENDPOINT: z.string().url().optional(),
   /** Days a snapshot staged in the BigQuery warehouse dataset is kept after the last step that used it; BigQuery then deletes the table (a later step stages it again). @default 7 */
   MLOPS_BIGQUERY_STAGING_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
@@ -127,6 +128,8 @@ export const configSchema = {
   MLOPS_DEV_UI_PORT: port.default(8233),
   /** Folders local dataset sources (paths and `file://` URIs) may be read from, separated by `:` like PATH; a file must lie inside one after resolving symbolic links, and `/proc`, `/sys` and `/dev` are never read. @default `<cwd>/examples:<state dir>/data` */
   MLOPS_DATA_ROOTS: z.string().min(1).optional(),
+  /** Seconds an `http(s)://` dataset or labels download may go without receiving anything (its answer's head, or more of its body) before it is abandoned and the step retried; a server that stalls otherwise holds the step for Node's five-minute read timeout on every attempt. @default 60 */
+  MLOPS_HTTP_STALL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Hosts (names or IP addresses, comma-separated) that `http(s)://` dataset sources may reach although they resolve to loopback, link-local or private addresses, which are refused otherwise; `*` allows every host. @default none */
   MLOPS_HTTP_ALLOWED_HOSTS: z
     .string()
@@ -226,7 +229,8 @@ export interface MlopsConfig {
   stateDir: string;
   cacheDir: string;
   artifactRoot: string;
-  gcp: { project?: string; storageApiEndpoint?: string };
+  /** `credentialsFile`: GOOGLE_APPLICATION_CREDENTIALS, read by the Google clients' Application Default Credentials. */
+  gcp: { project?: string; storageApiEndpoint?: string; credentialsFile?: string };
   bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string; stagingDays: number };
   /** Parallelism of the data steps on DuckDB. */
   data: { threads: number };
@@ -298,6 +302,8 @@ export interface SourceAccess {
   dataRoots: string[];
   /** Hosts allowed although they resolve to loopback, link-local or private addresses; `*` allows all. */
   httpAllowedHosts: string[];
+  /** Milliseconds an http(s) download may receive nothing before it is abandoned (retryable). @default 60000 */
+  httpStallMs?: number;
 }
 
 /** The default data roots: the project's example data and the state folder's `data/`. */
@@ -345,7 +351,11 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     stateDir,
     cacheDir: path.resolve(v.MLOPS_CACHE_DIR ?? path.join(home, '.cache', 'temporal-mlops')),
     artifactRoot: normalizeRoot(v.MLOPS_ARTIFACT_ROOT ?? path.join(stateDir, 'artifacts')),
-    gcp: { project: v.MLOPS_GCP_PROJECT, storageApiEndpoint: v.MLOPS_GCS_API_ENDPOINT },
+    gcp: {
+      project: v.MLOPS_GCP_PROJECT,
+      storageApiEndpoint: v.MLOPS_GCS_API_ENDPOINT,
+      credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS || undefined,
+    },
     bigquery: {
       project: v.MLOPS_GCP_PROJECT,
       dataset: v.MLOPS_BIGQUERY_DATASET,
@@ -364,6 +374,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
         .split(',')
         .map((host) => host.trim().toLowerCase())
         .filter(Boolean),
+      httpStallMs: v.MLOPS_HTTP_STALL_SECONDS * 1000,
     },
     training: {
       gpus: v.MLOPS_TRAINING_GPUS,

@@ -10,6 +10,7 @@ import type { JobServiceClient } from '@google-cloud/aiplatform';
 import type { StorageOptions } from '@google-cloud/storage';
 import type { ArtifactStore } from './artifacts';
 import { createArtifactStore, storeForUri } from './artifacts';
+import { bigQueryScopes, googleAuth } from './google/credentials';
 import type { MlopsConfig, SourceAccess } from './config';
 import type { BigQueryLogTable } from './monitoring/bigquery-log-window';
 import type { TrainerCatalog } from './trainers/trainer-commands';
@@ -51,7 +52,10 @@ export interface DependencyOverrides {
   store?: ArtifactStore;
   /** What ingest may read, instead of the configured data roots and hosts. */
   sources?: SourceAccess;
-  /** BigQuery client options added to the configured ones (an `authClient` or `credentials` given in code). */
+  /**
+   * BigQuery client options added to the configured ones (an `authClient` or `credentials` given in code). An
+   * `authClient` here replaces the configured credentials and is not checked before use.
+   */
   bigQueryClient?: BigQueryOptions;
   jobClient?: JobServiceClient;
 }
@@ -60,22 +64,23 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
   const store = overrides.store ?? createArtifactStore(config);
   const storage: StorageOptions = { projectId: config.gcp.project, apiEndpoint: config.gcp.storageApiEndpoint };
   const { project, dataset, location, apiEndpoint, stagingDays } = config.bigquery;
+  const bigQueryClient = bigQueryClientOptions(config, overrides);
   let vertex: VertexTraining | undefined;
   return {
     config,
     store,
     sources: overrides.sources ?? config.sources,
     storage,
-    bigQuerySource: { ...overrides.bigQueryClient, projectId: project, apiEndpoint },
+    bigQuerySource: { ...bigQueryClient, projectId: project, apiEndpoint },
     bigQueryWarehouse: {
       projectId: project,
       dataset,
       location,
       apiEndpoint,
       stagingDays,
-      client: overrides.bigQueryClient,
+      client: bigQueryClient,
     },
-    bigQueryLog: bigQueryLogTable(config, overrides),
+    bigQueryLog: bigQueryLogTable(config, bigQueryClient),
     dataThreads: config.data.threads,
     gpus: new GpuPool(config.training.gpus),
     trainers: createTrainerCatalog(config),
@@ -95,12 +100,24 @@ export function buildDependencies(config: Readonly<MlopsConfig>, overrides: Depe
  * The configured prediction log table, read in the project MLOPS_GCP_PROJECT (the model server writes it there). The
  * client connects on its first query only.
  */
-function bigQueryLogTable(config: Readonly<MlopsConfig>, overrides: DependencyOverrides): BigQueryLogTable | undefined {
+function bigQueryLogTable(config: Readonly<MlopsConfig>, clientOptions: BigQueryOptions): BigQueryLogTable | undefined {
   const [dataset, table] = config.serve.predictionLog?.bigqueryTable?.split('.') ?? [];
   const { project, location, apiEndpoint } = config.bigquery;
   if (!dataset || !table || !project) return undefined;
-  const client = new BigQuery({ ...overrides.bigQueryClient, projectId: project, location, apiEndpoint });
+  const client = new BigQuery({ ...clientOptions, projectId: project, location, apiEndpoint });
   return { client, project, dataset, table, location };
+}
+
+/**
+ * The one auth client of every BigQuery client of the process (src/google/credentials.ts): Application Default
+ * Credentials, or a fixed token when MLOPS_BIGQUERY_API_ENDPOINT names an emulator and GOOGLE_APPLICATION_CREDENTIALS
+ * is unset. The steps check it once before their first request.
+ */
+function bigQueryClientOptions(config: Readonly<MlopsConfig>, overrides: DependencyOverrides): BigQueryOptions {
+  if (overrides.bigQueryClient?.authClient) return { ...overrides.bigQueryClient };
+  const { apiEndpoint } = config.bigquery;
+  const authClient = googleAuth({ apiEndpoint, credentialsFile: config.gcp.credentialsFile, scopes: bigQueryScopes });
+  return { ...overrides.bigQueryClient, authClient };
 }
 
 function memo<T>(build: () => T): () => T {

@@ -215,6 +215,21 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Fix the query (GoogleSQL, not legacy SQL; run it in the BigQuery console to see the whole error) or the table name, and ingest again.',
   },
+  MLOPS_ERR_GCP_CREDENTIALS_MISSING: {
+    message: 'No Google Cloud credentials were found for {service}: {reason}',
+    retryable: false,
+    fix: 'Give the worker Application Default Credentials and restart it: GOOGLE_APPLICATION_CREDENTIALS=<service account key file>, `gcloud auth application-default login`, or a service account of the machine on Google Cloud. Against bigquery-emulator set MLOPS_BIGQUERY_API_ENDPOINT (e.g. http://127.0.0.1:9050) and leave GOOGLE_APPLICATION_CREDENTIALS unset: the clients then send a fixed token and need no credentials (docs/datasets.md, "Emulators").',
+  },
+  MLOPS_ERR_GCP_CREDENTIALS_INVALID: {
+    message: 'The Google Cloud credentials for {service} cannot be used ({source}): {reason}',
+    retryable: false,
+    fix: "Point GOOGLE_APPLICATION_CREDENTIALS at a service account key file (JSON) that exists and this worker can read, or unset it to use the other Application Default Credentials (`gcloud auth application-default login`, the machine's service account), and restart the worker.",
+  },
+  MLOPS_ERR_WAREHOUSE_NOT_FOUND: {
+    message: 'The BigQuery warehouse dataset {dataset} cannot be used: {reason}',
+    retryable: false,
+    fix: "Check MLOPS_GCP_PROJECT (the project that runs the warehouse's query jobs, and holds the dataset unless MLOPS_BIGQUERY_DATASET is project.dataset) and MLOPS_BIGQUERY_DATASET on the pipeline worker, and restart it; the dataset is created when missing, the project must exist.",
+  },
   MLOPS_ERR_PREPROCESS_SPEC_INVALID: {
     message: 'The preprocessing spec cannot be applied to dataset "{source}":\n{problems}',
     retryable: false,

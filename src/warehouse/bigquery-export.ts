@@ -14,6 +14,7 @@ import type { SnapshotSource } from '../contracts/datasets';
 import { reportProgress, stepSignal } from '../step-context';
 import { ident, literal } from './duckdb';
 import { bigQueryFailure } from '../google/api-errors';
+import { checkCredentials } from '../google/credentials';
 import { cancelJob } from './bigquery-query';
 
 /** A parsed `bq://` source: a table or a query. */
@@ -64,6 +65,7 @@ export async function exportBigQuery(
 ): Promise<BigQueryExport> {
   const client = new BigQuery({ ...options, projectId: options.projectId ?? ref.project, location: ref.location });
   try {
+    await checkCredentials(`BigQuery source ${ref.uri}`, options.authClient);
     if (ref.table) {
       const table = client.dataset(ref.table.dataset, { projectId: ref.project }).table(ref.table.table);
       const response: unknown[] = await table.getMetadata();

@@ -15,6 +15,7 @@ import type { Row } from './duckdb';
 import { ident, literal, withDuckDb } from './duckdb';
 import type { Warehouse, WarehouseSession, WarehouseTable } from './warehouse';
 import { rowNumberColumn, rowNumberedParquet } from './warehouse';
+import { guardAuthenticatedRequests } from '../google/request-guard';
 import { makeTempDir } from '../step-context';
 
 export interface BigQueryWarehouseOptions {
@@ -59,7 +60,8 @@ export class BigQueryWarehouse implements Warehouse {
   private readonly client: BigQuery;
 
   constructor(private readonly options: BigQueryWarehouseOptions) {
-    this.client = new BigQuery(this.clientOptions());
+    // The snapshot upload (`table.load`) is the request whose callback can throw (../google/request-guard.ts).
+    this.client = guardAuthenticatedRequests(new BigQuery(this.clientOptions()));
   }
 
   private clientOptions(): BigQueryOptions {

@@ -3,7 +3,8 @@
  */
 import type { WarehouseName } from '../contracts/datasets';
 import { mlopsError } from '../errors';
-import { bigQueryFailure } from '../google/api-errors';
+import { bigQueryFailure, googleApiFailure } from '../google/api-errors';
+import { checkCredentials } from '../google/credentials';
 import type { BigQueryWarehouseOptions } from './bigquery-warehouse';
 import { BigQueryWarehouse } from './bigquery-warehouse';
 import { withDuckDb } from './duckdb';
@@ -46,10 +47,13 @@ export async function withWarehouseSession<T>(
       missing: missing.join(' and '),
     });
   }
+  await checkCredentials(`the BigQuery warehouse (dataset ${dataset})`, settings.bigquery?.client?.authClient);
   const warehouse = new BigQueryWarehouse({ ...settings.bigquery, projectId, dataset });
   const where = `warehouse dataset ${dataset}`;
   try {
-    const session = await warehouse.openSession();
+    const session = await warehouse.openSession().catch((err: unknown) => {
+      throw notFound(err) ? mlopsError('MLOPS_ERR_WAREHOUSE_NOT_FOUND', { dataset, reason: notFound(err) }) : err;
+    });
     try {
       return await fn(session);
     } finally {
@@ -60,4 +64,12 @@ export async function withWarehouseSession<T>(
     const e = err as { code?: unknown; errors?: unknown };
     throw typeof e.code === 'number' || Array.isArray(e.errors) ? bigQueryFailure(where, err) : err;
   }
+}
+
+/** The message of a 404 / notFound API error (a project that does not exist), else undefined. */
+function notFound(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: unknown };
+  if (typeof e.code !== 'number' && !Array.isArray(e.errors)) return undefined;
+  const { status, reasons, message } = googleApiFailure(err);
+  return status === 404 || reasons.includes('notFound') ? message : undefined;
 }
