@@ -27,6 +27,7 @@ import type { Dependencies } from '../src/dependencies';
 import { csvInstances, runClosedLoop } from '../src/dev/closed-loop';
 import { startLocalStack } from '../src/dev/local-stack';
 import { forcedStopExitCode, StopRequested, watchStopSignals } from '../src/dev/stop-signals';
+import { isMlopsError } from '../src/errors';
 import type { LocalStack } from '../src/dev/local-stack';
 import type { FeatureSchema } from '../src/models/predictor';
 import { buildServer } from '../src/serving/app';
@@ -105,8 +106,14 @@ async function main(): Promise<void> {
     throw err;
   });
   const { client, server } = stack;
+  // The dev server dying under the demo (killed, crashed) ends it as a stop signal does, but as a failure that says so:
+  // the workers would retry in silence, and a kept stack would claim to be up.
+  const serverLost = server.unexpectedExit.then((err) => Promise.reject(err));
+  serverLost.catch(() => undefined);
+  const watch = <T>(work: Promise<T>) => signals.race(Promise.race([work, serverLost]));
   let modelServer: FastifyInstance | undefined;
   let pipelineEnded = false;
+  let serverExited = false;
   const workflowId = `churn-demo-${new Date()
     .toISOString()
     .replace(/[-:.TZ]/g, '')
@@ -124,19 +131,21 @@ async function main(): Promise<void> {
       args: [training],
     });
     say(`\nStarted workflow ${workflowId}\n`);
-    const result = await signals.race(followProgress(handle, say));
+    const result = await watch(followProgress(handle, say));
     pipelineEnded = true;
     printSummary(result, workflowId, server.uiUrl!, server.address);
     modelServer = await serveModel(stack.deps, config, datasetPath);
-    if (values.loop) await signals.race(closeTheLoop(stack, modelServer, training));
+    if (values.loop) await watch(closeTheLoop(stack, modelServer, training));
     if (values.keep) {
       say(
         '\nThe stack stays up (--keep): Web UI, dev server, workers and model server. Press Ctrl-C to stop everything.',
       );
-      await signals.requested;
+      await Promise.race([signals.requested, serverLost]);
     }
   } catch (err) {
-    if (err instanceof StopRequested && !pipelineEnded)
+    serverExited = isMlopsError(err, 'MLOPS_ERR_DEV_SERVER_EXITED');
+    if (serverExited) say(`\nThe Temporal dev server exited (${server.logFile}): stopping.`);
+    if ((err instanceof StopRequested || serverExited) && !pipelineEnded)
       say(
         `Run ${workflowId} had not finished: it stays in the dev server's state (${server.dbFile}) and goes on when workers poll again (the next npm run demo).`,
       );
@@ -149,7 +158,11 @@ async function main(): Promise<void> {
       // Whatever the model server's close did: a dev server left running would hold its port and its state file.
       await stack.stop();
     }
-    say(`\nStopped ${modelServer ? 'the model server, ' : ''}the workers and the dev server.`);
+    say(
+      serverExited
+        ? `\nStopped ${modelServer ? 'the model server and ' : ''}the workers (the dev server had exited).`
+        : `\nStopped ${modelServer ? 'the model server, ' : ''}the workers and the dev server.`,
+    );
     signals.dispose();
   }
 }

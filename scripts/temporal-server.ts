@@ -1,6 +1,7 @@
 /**
  * `npm run temporal:server`: the project's Temporal dev server in the foreground (SQLite state in .mlops/temporal,
- * Web UI, search attributes registered), for running workers and the CLI by hand. Ctrl-C stops it.
+ * Web UI, search attributes registered), for running workers and the CLI by hand. Ctrl-C stops it; if the server
+ * exits on its own (killed, crashed), this says so and exits with status 1.
  */
 import path from 'node:path';
 import { loadConfig } from '../src/config';
@@ -19,9 +20,11 @@ async function main(): Promise<void> {
     log: console.log,
   });
   console.log('Press Ctrl-C to stop.');
-  await signals.requested;
+  // A server that dies under us (killed, crashed) is a failure: a supervisor restarts it, a person sees why.
+  const ended = await Promise.race([signals.requested, server.unexpectedExit]);
   await server.stop();
   signals.dispose();
+  if (typeof ended !== 'string') throw ended;
 }
 
 main().catch((err: unknown) => {

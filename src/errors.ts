@@ -631,6 +631,11 @@ export const errorCatalogue = {
     fix: 'Stop it with kill {pid}, then start again; the runs in its SQLite file go on at the next start.',
     fixParams: { pid: '<pid>' },
   },
+  MLOPS_ERR_DEV_SERVER_EXITED: {
+    message: 'The Temporal dev server (process {pid}, {address}) exited unexpectedly ({how}); its log: {logFile}',
+    retryable: false,
+    fix: 'Read the end of the log it names (a server killed by a signal writes nothing there), then start again; the runs in its SQLite file go on at the next start.',
+  },
   MLOPS_ERR_DEV_SERVER_START_FAILED: {
     message: 'The {server} did not become ready at {address}: {reason}',
     retryable: true,

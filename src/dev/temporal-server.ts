@@ -6,6 +6,7 @@
  * from Go modules into the cache (a one-off build of a few minutes). Without a CLI and without Go it stops with
  * `MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING`, which says how to install one.
  */
+import type { ApplicationFailure } from '@temporalio/common';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -53,6 +54,11 @@ export interface DevServer {
   uiUrl?: string;
   dbFile: string;
   logFile: string;
+  /**
+   * Resolves with `MLOPS_ERR_DEV_SERVER_EXITED` (its status and log file) if the server exits before `stop()` was
+   * called (killed, crashed); never resolves otherwise. The caller says so and stops what runs on the server.
+   */
+  unexpectedExit: Promise<ApplicationFailure>;
   stop(): Promise<void>;
 }
 
@@ -197,10 +203,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const uiUrl = uiPort === false ? undefined : `http://127.0.0.1:${uiPort}`;
   const lock: StateLock = { pid: child.pid, owner: process.pid, guard: child.guardPid, address, uiUrl };
   fs.writeFileSync(lockFile, `${JSON.stringify(lock)}\n`);
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await child.stop();
     fs.rmSync(lockFile, { force: true });
   };
+  const unexpectedExit = child.exited.then((end) => {
+    if (stopping) return new Promise<never>(() => undefined);
+    fs.rmSync(lockFile, { force: true });
+    const how = describeExit(end);
+    return mlopsError('MLOPS_ERR_DEV_SERVER_EXITED', { pid: child.pid, address, how, logFile });
+  });
   const server: DevServer = {
     pid: child.pid,
     address,
@@ -208,6 +222,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     uiUrl,
     dbFile,
     logFile,
+    unexpectedExit,
     stop,
   };
   try {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { freePort, startDevServer } from '../../src/dev/temporal-server';
 import { stack, tempDir } from '../support/stack';
-import { alive, readLock, run } from './programs';
+import { alive, portRefused, readLock, run } from './programs';
 
 /** `npm run temporal:server` on its own state folder and ports. */
 async function temporalServerScript(prefix: string) {
@@ -68,5 +68,49 @@ describe('the dev server lives and dies with the process that started it', funct
         err.message.includes(`Stop it with kill ${orphan.pid}, then start again`),
     );
     assert.equal(alive(orphan.pid!), true, 'the refusal kills nothing');
+  });
+
+  it('npm run temporal:server exits with status 1 and says so when its dev server is killed', async function () {
+    const { program, port, serverDir, lockFile, pid } = await temporalServerScript('server-killed');
+    process.kill(pid, 'SIGKILL');
+    assert.deepEqual(await program.exited, { code: 1, signal: null }, program.output());
+    const logFile = path.join(serverDir, 'temporal-server.log');
+    assert.ok(
+      program
+        .output()
+        .includes(
+          `MLOPS_ERR_DEV_SERVER_EXITED: The Temporal dev server (process ${pid}, 127.0.0.1:${port}) exited unexpectedly (SIGKILL); its log: ${logFile}`,
+        ),
+      program.output(),
+    );
+    assert.equal(fs.existsSync(lockFile), false, 'the state folder is released');
+    assert.ok(await portRefused(port), `nothing listens on ${port}`);
+  });
+
+  it('npm run demo -- --keep stops its model server (writing its prediction log) and workers, and exits with status 1, when its dev server is killed', async function () {
+    const stateDir = tempDir('demo-server-killed');
+    const port = await freePort();
+    const env = {
+      MLOPS_STATE_DIR: stateDir,
+      MLOPS_DEV_SERVER_PORT: String(port),
+      MLOPS_DEV_UI_PORT: String(await freePort()),
+      MLOPS_SERVE_PORT: String(await freePort()),
+      // Only the model server's close writes the prediction log.
+      MLOPS_SERVE_LOG_FLUSH_MS: '3600000',
+      TEMPORAL_CLI_PATH: stack().cliPath,
+    };
+    const program = run('scripts/demo.ts', env, ['--keep', '--epochs', '1']);
+    started.push(program.child.pid!);
+    await program.seen(/The stack stays up \(--keep\)/);
+    const { pid } = readLock(path.join(stateDir, 'temporal', 'temporal.lock'));
+    started.push(pid);
+    process.kill(pid, 'SIGKILL');
+    assert.deepEqual(await program.exited, { code: 1, signal: null }, program.output());
+    assert.match(program.output(), /Stopped the model server and the workers \(the dev server had exited\)/);
+    const message = `MLOPS_ERR_DEV_SERVER_EXITED: The Temporal dev server (process ${pid}, 127.0.0.1:${port}) exited unexpectedly (SIGKILL)`;
+    assert.ok(program.output().includes(message), program.output());
+    const predictions = path.join(stateDir, 'artifacts', 'predictions', 'churn');
+    const logged = fs.readdirSync(predictions, { recursive: true }).filter((f) => String(f).endsWith('.parquet'));
+    assert.ok(logged.length > 0, `the prediction log was written to ${predictions}`);
   });
 });
