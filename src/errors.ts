@@ -54,6 +54,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Check the URI, and that MLOPS_ARTIFACT_ROOT points at the store the artifact was written to.',
   },
+  MLOPS_ERR_ARTIFACT_BUCKET_NOT_FOUND: {
+    message: 'The artifact store {root} is in the Cloud Storage bucket gs://{bucket}, which does not exist{endpoint}',
+    retryable: false,
+    fix: 'Create the bucket, or set MLOPS_ARTIFACT_ROOT to gs://<existing bucket>/<prefix> on every worker and command that shares the store, and restart the workers; with fake-gcs-server check MLOPS_GCS_API_ENDPOINT.',
+  },
   MLOPS_ERR_DATA_SOURCE_NOT_FOUND: {
     message: 'Dataset source "{source}" was not found: {reason}',
     retryable: false,

@@ -15,6 +15,8 @@ export class GcsArtifactStore implements ArtifactStore {
   readonly root: string;
   private readonly bucket: Bucket;
   private readonly prefix: string;
+  /** A custom endpoint (fake-gcs-server), named in messages. */
+  private readonly apiEndpoint?: string;
 
   constructor(root: string, options: StorageOptions = {}) {
     const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/.exec(root.replace(/\/+$/, ''));
@@ -23,6 +25,13 @@ export class GcsArtifactStore implements ArtifactStore {
     this.root = root.replace(/\/+$/, '');
     this.prefix = match[2] ?? '';
     this.bucket = new Storage(options).bucket(match[1]);
+    this.apiEndpoint = options.apiEndpoint;
+  }
+
+  /** Fails with MLOPS_ERR_ARTIFACT_BUCKET_NOT_FOUND when the store's bucket does not exist. */
+  async check(): Promise<void> {
+    const [found] = await this.bucket.exists();
+    if (!found) throw this.bucketMissing();
   }
 
   uri(...segments: string[]): string {
@@ -43,14 +52,17 @@ export class GcsArtifactStore implements ArtifactStore {
       const [data] = await this.bucket.file(this.objectName(uri)).download();
       return data;
     } catch (err) {
-      throw notFoundOr(err, uri);
+      throw await this.failure(err, uri);
     }
   }
 
   async write(uri: string, data: Buffer | string): Promise<void> {
-    await this.bucket.file(this.objectName(uri)).save(typeof data === 'string' ? Buffer.from(data) : data, {
-      resumable: false,
-    });
+    await this.bucket
+      .file(this.objectName(uri))
+      .save(typeof data === 'string' ? Buffer.from(data) : data, { resumable: false })
+      .catch(async (err: unknown) => {
+        throw await this.failure(err);
+      });
   }
 
   /** `ifGenerationMatch: 0` makes Cloud Storage accept the upload only when no live object has the name (else 412). */
@@ -63,12 +75,16 @@ export class GcsArtifactStore implements ArtifactStore {
       return true;
     } catch (err) {
       if ((err as { code?: number }).code === 412) return false;
-      throw err;
+      throw await this.failure(err);
     }
   }
 
   async upload(localPath: string, uri: string): Promise<void> {
-    await this.bucket.upload(localPath, { destination: this.objectName(uri), resumable: false });
+    await this.bucket
+      .upload(localPath, { destination: this.objectName(uri), resumable: false })
+      .catch(async (err: unknown) => {
+        throw await this.failure(err);
+      });
   }
 
   /** Cloud Storage takes a copy: the same as `upload` (the caller removes its file). */
@@ -84,14 +100,18 @@ export class GcsArtifactStore implements ArtifactStore {
       await fs.rename(tmp, localPath);
     } catch (err) {
       await fs.rm(tmp, { force: true });
-      throw notFoundOr(err, uri);
+      throw await this.failure(err, uri);
     }
   }
 
   async list(prefixUri: string): Promise<string[]> {
     const key = keyWithinRoot(this.root, prefixUri);
     const prefix = [this.prefix, key].filter(Boolean).join('/');
-    const [files] = await this.bucket.getFiles({ prefix: prefix === '' ? undefined : `${prefix}/` });
+    const [files] = await this.bucket
+      .getFiles({ prefix: prefix === '' ? undefined : `${prefix}/` })
+      .catch(async (err: unknown) => {
+        throw await this.failure(err);
+      });
     return files.map((f) => `gs://${this.bucket.name}/${f.name}`).sort();
   }
 
@@ -105,12 +125,28 @@ export class GcsArtifactStore implements ArtifactStore {
     }
   }
 
+  /**
+   * A 404 as a catalogued error: the bucket is missing (asked once more, since Cloud Storage answers a missing object
+   * and a missing bucket alike on reads), or else the object `uri` is. Other errors pass through (5xx and network
+   * errors are retried).
+   */
+  private async failure(err: unknown, uri?: string): Promise<Error> {
+    if ((err as { code?: number }).code !== 404) return err as Error;
+    const [bucketFound] = await this.bucket.exists().catch((): [boolean] => [true]);
+    if (!bucketFound) return this.bucketMissing();
+    return uri ? mlopsError('MLOPS_ERR_ARTIFACT_NOT_FOUND', { uri }) : (err as Error);
+  }
+
+  private bucketMissing(): Error {
+    return mlopsError('MLOPS_ERR_ARTIFACT_BUCKET_NOT_FOUND', {
+      root: this.root,
+      bucket: this.bucket.name,
+      endpoint: this.apiEndpoint ? ` at ${this.apiEndpoint}` : '',
+    });
+  }
+
   private objectName(uri: string): string {
     const key = keyWithinRoot(this.root, uri);
     return [this.prefix, key].filter(Boolean).join('/');
   }
-}
-
-function notFoundOr(err: unknown, uri: string): Error {
-  return (err as { code?: number }).code === 404 ? mlopsError('MLOPS_ERR_ARTIFACT_NOT_FOUND', { uri }) : (err as Error);
 }

@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactStore } from '../../src/artifacts';
 import { GcsArtifactStore, LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
 import type { RunningEmulator } from '../../src/dev/emulators';
+import { isMlopsError } from '../../src/errors';
 import { startTestFakeGcs } from '../support/fake-gcs';
 import { tempDir } from '../support/stack';
 
@@ -176,6 +177,23 @@ describe('GcsArtifactStore on fake-gcs-server, through @google-cloud/storage', f
   });
   after(async () => {
     await gcs?.stop();
+  });
+
+  it('a store in a bucket that does not exist fails reads, writes and lists with MLOPS_ERR_ARTIFACT_BUCKET_NOT_FOUND naming the bucket and the setting', async function () {
+    const store = new GcsArtifactStore('gs://nosuch-bucket/mlops', { apiEndpoint: gcs.url, projectId: 'test' });
+    const missing = (err: unknown) => {
+      assert.ok(isMlopsError(err, 'MLOPS_ERR_ARTIFACT_BUCKET_NOT_FOUND'), String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(
+        (err as Error).message,
+        /gs:\/\/nosuch-bucket, which does not exist at http:[\s\S]*MLOPS_ARTIFACT_ROOT/,
+      );
+      return true;
+    };
+    await assert.rejects(store.check(), missing);
+    await assert.rejects(store.write(store.uri('a.json'), '{}'), missing);
+    await assert.rejects(store.list(store.uri('datasets')), missing);
+    await assert.rejects(store.read(store.uri('a.json')), missing);
   });
 
   behavesAsAnArtifactStore(async () => {
