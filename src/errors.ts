@@ -510,6 +510,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Set MLOPS_SERVE_LOG_BIGQUERY_TABLE (dataset.table, as the model server has it) and MLOPS_GCP_PROJECT on the pipeline workers, with MLOPS_SERVE_LOG not false, and restart them; or monitor with log: "parquet".',
   },
+  MLOPS_ERR_MONITOR_LOG_TABLE_UNREACHABLE: {
+    message: 'The drift check cannot read the BigQuery prediction log {table}: {reason}',
+    retryable: false,
+    fix: 'Check MLOPS_GCP_PROJECT and the dataset of MLOPS_SERVE_LOG_BIGQUERY_TABLE (dataset.table) on the pipeline workers: they must name the project and dataset the model server writes the log to (the model server creates the table when missing, but not its dataset); restart the workers.',
+  },
   MLOPS_ERR_ROLLOUT_INPUT_INVALID: {
     message: 'A rollout step of model "{model}" got invalid input: {problems}',
     retryable: false,

@@ -10,6 +10,7 @@
  * null (`PARSE_JSON(…)[key]`, `JSON_TYPE`), so those forms are not used.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
+import { mlopsError } from '../errors';
 import { runQuery } from '../warehouse/bigquery-query';
 import type { Row } from '../warehouse/duckdb';
 import { bigQueryDialect as bq } from '../warehouse/sql-dialect';
@@ -98,9 +99,19 @@ export function tablePath(log: BigQueryLogTable): string {
   return `${log.project}.${log.dataset}.${log.table}`;
 }
 
-/** Whether the model server has created the table yet (it does on its first write). */
+/**
+ * Whether the model server has created the table yet (it does on its first write, in a dataset that must exist). A
+ * missing dataset or project is a misconfigured worker, not an empty log: it fails, or a scheduled check would skip
+ * every run in silence.
+ */
 export async function logTableExists(log: BigQueryLogTable): Promise<boolean> {
-  const [exists] = await log.client.dataset(log.dataset).table(log.table).exists();
+  const dataset = log.client.dataset(log.dataset, { projectId: log.project });
+  const [datasetFound] = await dataset.exists();
+  if (!datasetFound) {
+    const reason = `the dataset ${log.project}.${log.dataset} does not exist (or the project ${log.project} does not)`;
+    throw mlopsError('MLOPS_ERR_MONITOR_LOG_TABLE_UNREACHABLE', { table: tablePath(log), reason });
+  }
+  const [exists] = await dataset.table(log.table).exists();
   return exists;
 }
 

@@ -235,6 +235,46 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     assert.equal(none.watermark, undefined);
   });
 
+  it('fails a BigQuery check whose log project or dataset does not exist, naming the settings, instead of skipping', async function () {
+    const model = 'churn-bq-misconfigured';
+    await churn.deployAs(model);
+    const input = { modelName: model, alias: 'production', minRows: 500, until: '2026-11-30T11:00:00Z' };
+    for (const [project, table] of [
+      ['wrongproj', 'serving.predictions'],
+      ['test', 'no_such_dataset.predictions'],
+    ] as const) {
+      const misconfigured = testDeps({
+        store: churn.store,
+        config: testConfig({
+          MLOPS_GCP_PROJECT: project,
+          MLOPS_BIGQUERY_API_ENDPOINT: emulator!.url,
+          MLOPS_SERVE_LOG_BIGQUERY_TABLE: table,
+        }),
+      });
+      const { checkModelDrift } = createMonitoringActivities({
+        store: churn.store,
+        duckDbThreads: 1,
+        sources: { dataRoots: [], httpAllowedHosts: [] },
+        storage: {},
+        bigquery: {},
+        bigQueryLog: misconfigured.bigQueryLog,
+      });
+      await assert.rejects(
+        checkModelDrift({ ...input, runId: `wrong-${project}`, log: 'bigquery' }),
+        (err: unknown) => {
+          assert.ok(isMlopsError(err, 'MLOPS_ERR_MONITOR_LOG_TABLE_UNREACHABLE'), String(err));
+          assert.equal(err.nonRetryable, true);
+          assert.match(
+            (err as Error).message,
+            new RegExp(`dataset ${project}\\.${table.split('.')[0]} does not exist`),
+          );
+          assert.match((err as Error).message, /MLOPS_GCP_PROJECT[\s\S]*MLOPS_SERVE_LOG_BIGQUERY_TABLE/);
+          return true;
+        },
+      );
+    }
+  });
+
   it('refuses a BigQuery check on a worker without a log table, naming the setting', async function () {
     const { checkModelDrift } = createMonitoringActivities({
       store: churn.store,
