@@ -285,7 +285,7 @@ export const errorCatalogue = {
   MLOPS_ERR_VERTEX_SETTING_MISSING: {
     message: 'The Vertex AI job for model "{model}" cannot be submitted; missing: {missing}',
     retryable: false,
-    fix: 'Set each listed variable (docs/configuration.md) on the training worker, or the pipeline field trainer.vertex.imageUri for the image; docs/vertex-ai.md lists them all.',
+    fix: 'Set each listed variable (docs/configuration.md) on the pipeline worker, which submits and watches the Vertex AI job, and restart it; or the pipeline field trainer.vertex.imageUri for the image; docs/vertex-ai.md lists them all.',
   },
   MLOPS_ERR_VERTEX_REQUEST_INVALID: {
     message: 'Vertex AI rejected {operation} for "{resource}": {reason}',
@@ -300,7 +300,7 @@ export const errorCatalogue = {
   MLOPS_ERR_VERTEX_PERMISSION_DENIED: {
     message: 'Vertex AI refused {operation} on "{resource}": {reason}',
     retryable: false,
-    fix: "Give the training worker's credentials (Application Default Credentials) roles/aiplatform.user on the project, and the job's service account (MLOPS_VERTEX_SERVICE_ACCOUNT) read/write access to the staging bucket.",
+    fix: "Give the pipeline worker's credentials (Application Default Credentials) roles/aiplatform.user on the project, and the job's service account (MLOPS_VERTEX_SERVICE_ACCOUNT) read/write access to the staging bucket.",
   },
   MLOPS_ERR_VERTEX_JOB_FAILED: {
     message: 'Vertex AI job "{job}" (image {image}) ended {state}: {reason}',
