@@ -128,6 +128,8 @@ export const configSchema = {
   MLOPS_DEV_UI_PORT: port.default(8233),
   /** Folders local dataset sources (paths and `file://` URIs) may be read from, separated by `:` like PATH; a file must lie inside one after resolving symbolic links, and `/proc`, `/sys` and `/dev` are never read. @default `<cwd>/examples:<state dir>/data` */
   MLOPS_DATA_ROOTS: z.string().min(1).optional(),
+  /** Seconds an `http(s)://` dataset or labels download may go without receiving anything (its answer's head, or more of its body) before it is abandoned and the step retried; a server that stalls otherwise holds the step for Node's five-minute read timeout on every attempt. @default 60 */
+  MLOPS_HTTP_STALL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Hosts (names or IP addresses, comma-separated) that `http(s)://` dataset sources may reach although they resolve to loopback, link-local or private addresses, which are refused otherwise; `*` allows every host. @default none */
   MLOPS_HTTP_ALLOWED_HOSTS: z
     .string()
@@ -300,6 +302,8 @@ export interface SourceAccess {
   dataRoots: string[];
   /** Hosts allowed although they resolve to loopback, link-local or private addresses; `*` allows all. */
   httpAllowedHosts: string[];
+  /** Milliseconds an http(s) download may receive nothing before it is abandoned (retryable). @default 60000 */
+  httpStallMs?: number;
 }
 
 /** The default data roots: the project's example data and the state folder's `data/`. */
@@ -370,6 +374,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
         .split(',')
         .map((host) => host.trim().toLowerCase())
         .filter(Boolean),
+      httpStallMs: v.MLOPS_HTTP_STALL_SECONDS * 1000,
     },
     training: {
       gpus: v.MLOPS_TRAINING_GPUS,

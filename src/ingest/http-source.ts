@@ -2,6 +2,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { SourceAccess } from '../config';
 import { mlopsError } from '../errors';
 import type { FetchedSource } from './fetched-source';
 import { stepSignal } from '../step-context';
@@ -16,9 +17,70 @@ export async function fetchHttp(
   uri: string,
   work: string,
   fileName: string,
-  allowedHosts: string[],
+  access: Pick<SourceAccess, 'httpAllowedHosts' | 'httpStallMs'>,
 ): Promise<FetchedSource> {
-  const response = await fetchFollowingAllowedRedirects(uri, allowedHosts);
+  const stall = new StallWatch(uri, access.httpStallMs ?? defaultStallMs);
+  try {
+    return await download(uri, work, fileName, access.httpAllowedHosts, stall);
+  } catch (err) {
+    throw stall.fired ? stall.failure() : err;
+  } finally {
+    stall.stop();
+  }
+}
+
+const defaultStallMs = 60_000;
+
+/**
+ * Aborts a download that receives nothing for `ms`: no answer head, or no more of its body. Armed from the first
+ * request; every hop and chunk re-arms it.
+ */
+class StallWatch {
+  readonly #controller = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  fired = false;
+
+  constructor(
+    private readonly uri: string,
+    private readonly ms: number,
+  ) {
+    this.touch();
+  }
+
+  /** The step's cancellation and the stall, as one signal for fetch and the body stream. */
+  signal(): AbortSignal {
+    const step = stepSignal();
+    return step ? AbortSignal.any([step, this.#controller.signal]) : this.#controller.signal;
+  }
+
+  touch(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.fired = true;
+      this.#controller.abort();
+    }, this.ms);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Retryable: the server may answer on the next attempt. */
+  failure(): Error {
+    return new Error(
+      `GET ${this.uri} stalled: nothing arrived for ${this.ms / 1000} s (MLOPS_HTTP_STALL_SECONDS); retrying may succeed`,
+    );
+  }
+}
+
+async function download(
+  uri: string,
+  work: string,
+  fileName: string,
+  allowedHosts: string[],
+  stall: StallWatch,
+): Promise<FetchedSource> {
+  const response = await fetchFollowingAllowedRedirects(uri, allowedHosts, stall);
   const answer = `HTTP ${response.status} ${response.statusText}`.trim();
   if (response.status === 404 || response.status === 410) {
     await response.body?.cancel();
@@ -33,11 +95,19 @@ export async function fetchHttp(
     throw new Error(`GET ${uri} answered ${answer}; retrying may succeed`);
   }
   const localPath = path.join(work, fileName);
+  const watched = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        stall.touch();
+        controller.enqueue(chunk);
+      },
+    }),
+  );
   try {
-    const hashed = await saveAndHash(Readable.fromWeb(response.body), localPath);
+    const hashed = await saveAndHash(Readable.fromWeb(watched as ReadableStream<Uint8Array>), localPath);
     return { localPath, ...hashed, lineage: { kind: 'http', etag: response.headers.get('etag') ?? undefined } };
   } catch (err) {
-    if (stepSignal()?.aborted) throw err;
+    if (stepSignal()?.aborted || stall.fired) throw err;
     throw new Error(`GET ${uri} broke off mid-download: ${(err as Error).message}`);
   }
 }
@@ -46,19 +116,29 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const maxRedirects = 5;
 
 /** Redirects are followed here, not by fetch, so that every hop's host passes {@link checkHost} first. */
-async function fetchFollowingAllowedRedirects(uri: string, allowedHosts: string[]): Promise<Response> {
+async function fetchFollowingAllowedRedirects(
+  uri: string,
+  allowedHosts: string[],
+  stall: StallWatch,
+): Promise<Response> {
   let url = parseUrl(uri);
   for (let hop = 0; ; hop++) {
     await checkHost(uri, url, allowedHosts, hop > 0);
-    const signal = stepSignal();
+    const signal = stall.signal();
     const response = await fetch(url, { redirect: 'manual', signal }).catch((err: Error & { cause?: Error }) => {
-      if (signal?.aborted) throw err;
+      if (signal.aborted) throw err;
       throw new Error(`GET ${uri} failed: ${err.cause?.message ?? err.message}`);
     });
+    stall.touch();
     const location = response.headers.get('location');
     if (!redirectStatuses.has(response.status) || !location) return response;
     await response.body?.cancel();
-    if (hop === maxRedirects) throw notAllowed(uri, `it redirects more than ${maxRedirects} times`);
+    // A loop, or a chain no client follows: the URL does not lead to a file (not a question of access).
+    if (hop === maxRedirects)
+      throw mlopsError('MLOPS_ERR_DATA_SOURCE_NOT_FOUND', {
+        source: uri,
+        reason: `it redirects more than ${maxRedirects} times (last to ${url.href}; a redirect loop?)`,
+      });
     url = new URL(location, url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw notAllowed(uri, `it redirects to a ${url.protocol}// URL`);

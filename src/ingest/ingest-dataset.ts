@@ -109,7 +109,7 @@ function fetchFile(
   work: string,
 ): Promise<FetchedSource> {
   if (source.kind === 'file') return fetchLocalFile(source.uri, source.path, deps.sources.dataRoots);
-  if (source.kind === 'http') return fetchHttp(source.uri, work, localName(source), deps.sources.httpAllowedHosts);
+  if (source.kind === 'http') return fetchHttp(source.uri, work, localName(source), deps.sources);
   return fetchGcsObject(source, work, localName(source), deps.storage ?? {});
 }
 

@@ -81,9 +81,10 @@ export function inferFormat(uri: string): FileFormat {
   // The extension of the path: an http(s) URL's host and port (`127.0.0.1:8765`) are no extension.
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/.exec(clean);
   const name = scheme ? clean.slice(scheme[0].length) : clean;
-  // A local path or file:// URI ending in a separator names a folder (an http(s) URL's "/" is a page of the server).
-  const local = !scheme || clean.startsWith('file:');
-  if (local && (name.endsWith('/') || name.endsWith(path.sep)))
+  // A local path, file:// or gs:// URI ending in a separator names a folder (a gs:// one, a prefix of objects); an
+  // http(s) URL's "/" is a page of the server.
+  const folderLike = !scheme || clean.startsWith('file:') || clean.startsWith('gs:');
+  if (folderLike && (name.endsWith('/') || name.endsWith(path.sep)))
     throw invalid(uri, 'source', 'it names a folder: name one .csv, .parquet or .jsonl file in it');
   throw mlopsError('MLOPS_ERR_DATA_FORMAT_UNSUPPORTED', { source: uri, format: path.extname(name) || '(none)' });
 }

@@ -47,7 +47,7 @@ async function fetchRelation(access: LabelsAccess, source: SourceRef, work: stri
     source.kind === 'file'
       ? await fetchLocalFile(source.uri, source.path, access.sources.dataRoots)
       : source.kind === 'http'
-        ? await fetchHttp(source.uri, work, localName(source), access.sources.httpAllowedHosts)
+        ? await fetchHttp(source.uri, work, localName(source), access.sources)
         : await fetchGcsObject(source, work, localName(source), access.storage);
   const at = literal(file.localPath);
   if (source.format === 'csv') return `read_csv(${at}, header = true, all_varchar = true)`;

@@ -239,10 +239,20 @@ describe('ingestDataset', function () {
             res.writeHead(500).end('busy');
           } else if (req.url === '/data/people.csv') res.writeHead(200, { etag: '"v1"' }).end(peopleCsv);
           else if (req.url === '/private.csv') res.writeHead(403).end('no');
+          else if (req.url === '/loop.csv') res.writeHead(302, { location: '/loop.csv' }).end();
+          else if (req.url === '/stalls-mid-body.csv') {
+            // Its head and the first rows, then nothing: a server whose disk or upstream hangs.
+            res.writeHead(200, { 'content-length': String(peopleCsv.length * 2) }).write(peopleCsv);
+            stalled.push(res);
+          } else if (req.url === '/never-answers.csv') stalled.push(res);
           else res.writeHead(404).end('not here');
         });
       });
-      after(() => server.close());
+      after(async () => {
+        for (const res of stalled) res.destroy();
+        await server.close();
+      });
+      const stalled: http.ServerResponse[] = [];
 
       it('downloads an http URL while hashing it and records the ETag', async function () {
         const { ingest } = loopbackHarness();
@@ -286,6 +296,26 @@ describe('ingestDataset', function () {
           'MLOPS_ERR_DATA_SOURCE_FORBIDDEN',
           /private\.csv" was refused: the server answered HTTP 403/,
         );
+      });
+
+      it('fails non-retryably with MLOPS_ERR_DATA_SOURCE_NOT_FOUND when the URL redirects in a loop', async function () {
+        await assertIngestFails(
+          loopbackHarness().ingest({ sourceUri: `${server.url}/loop.csv` }),
+          'MLOPS_ERR_DATA_SOURCE_NOT_FOUND',
+          /loop\.csv" was not found: it redirects more than 5 times \(last to http:\/\/127\.0\.0\.1:\d+\/loop\.csv; a redirect loop\?\)/,
+        );
+      });
+
+      it('abandons a download that receives nothing for MLOPS_HTTP_STALL_SECONDS with a retryable Error, writing nothing', async function () {
+        const { root, ingest } = harness({
+          sources: { ...testSources(), httpAllowedHosts: ['127.0.0.1'], httpStallMs: 300 },
+        });
+        for (const file of ['stalls-mid-body.csv', 'never-answers.csv'])
+          await assertRetryable(
+            ingest({ sourceUri: `${server.url}/${file}` }),
+            new RegExp(`GET ${server.url}/${file.replace('.', '\\.')} stalled: nothing arrived for 0\\.3 s`),
+          );
+        assert.deepEqual(storeListing(root), []);
       });
 
       it('throws a plain retryable Error when the connection is refused', async function () {
@@ -710,6 +740,12 @@ describe('ingestDataset', function () {
         harness().ingest({ sourceUri: `${badData}/` }),
         'MLOPS_ERR_DATA_SOURCE_INVALID',
         /bad-data\/" is not a valid source URI: it names a folder: name one \.csv, \.parquet or \.jsonl file in it/,
+      );
+      // A Cloud Storage prefix is a folder too (it said to set dataset.format, then that the object was not found).
+      await assertIngestFails(
+        harness().ingest({ sourceUri: 'gs://bucket/exports/' }),
+        'MLOPS_ERR_DATA_SOURCE_INVALID',
+        /"gs:\/\/bucket\/exports\/" is not a valid source URI: it names a folder: name one/,
       );
       // Named without the slash: known for a folder once the data roots allow reading it (with a format, or a name
       // like a file's); a bare name without an extension is refused first for its format.
