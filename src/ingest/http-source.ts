@@ -104,7 +104,7 @@ async function download(
     }),
   );
   try {
-    const hashed = await saveAndHash(Readable.fromWeb(watched as ReadableStream<Uint8Array>), localPath);
+    const hashed = await saveAndHash(Readable.fromWeb(watched), localPath);
     return { localPath, ...hashed, lineage: { kind: 'http', etag: response.headers.get('etag') ?? undefined } };
   } catch (err) {
     if (stepSignal()?.aborted || stall.fired) throw err;
