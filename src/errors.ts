@@ -586,7 +586,19 @@ export const errorCatalogue = {
     message:
       'The controller {workflowId} runs on task queue "{taskQueue}", which no worker polls: it cannot answer `npm run models -- {command}` until one does',
     retryable: true,
-    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one.',
+    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one. (Raised only when the server lists no poller: it lists a worker for a while after its last poll, so a worker killed a moment ago gives MLOPS_ERR_CONTROLLER_NO_ANSWER instead.)',
+  },
+  MLOPS_ERR_CONTROLLER_NO_ANSWER: {
+    message:
+      'The controller {workflowId} did not answer within {seconds} s: no worker on its task queue "{taskQueue}" runs it now (the server still lists a worker killed a moment ago as polling). `npm run models -- {command}` {consequence}',
+    retryable: true,
+    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. If one is running, read its log: it may not reach the Temporal server. A slow worker or server can be given longer with --timeout <seconds> (default 30).',
+  },
+  MLOPS_ERR_CONTROLLER_UPDATE_UNANSWERED: {
+    message:
+      '`npm run models -- {command}` was sent to the controller {workflowId} (update id {updateId}) and not answered within {seconds} s. It is not withdrawn (Temporal has no way to withdraw an update): the server holds it, and it may still be applied when a worker on task queue "{taskQueue}" picks the controller up again, or when the step it waits on ends',
+    retryable: false,
+    fix: 'Do not send it again before you know whether it was applied: `npm run models -- history <model>` shows it once applied, and `temporal workflow update describe --workflow-id <workflow id> --update-id <update id>` shows where it is. If no worker runs on that task queue, start one (`npm run worker:pipeline` polls mlops-pipeline): the controller then carries the update out.',
   },
   MLOPS_ERR_MONITOR_NO_WORKER: {
     message:

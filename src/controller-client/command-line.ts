@@ -13,12 +13,18 @@ import { isMlopsError, mlopsError } from '../errors';
 import type { ControllerUpdate, UpdateCommandName } from './controller-updates';
 import { controllerUpdate, updateCommands } from './controller-updates';
 import type { OptionValues } from './option-values';
-import { commandLineOptions, controllerInputFrom, refuseEmptyOptions, thresholdFlags } from './option-values';
+import {
+  answerTimeoutFrom,
+  commandLineOptions,
+  controllerInputFrom,
+  refuseEmptyOptions,
+  thresholdFlags,
+} from './option-values';
 
 export type ModelsCommand =
-  | { kind: 'start'; input: ControllerInput; taskQueue?: string }
-  | { kind: 'status' | 'history'; modelName: string; json: boolean }
-  | { kind: 'update'; modelName: string; update: ControllerUpdate; json: boolean }
+  | { kind: 'start'; input: ControllerInput; taskQueue?: string; timeoutSeconds?: number }
+  | { kind: 'status' | 'history'; modelName: string; json: boolean; timeoutSeconds?: number }
+  | { kind: 'update'; modelName: string; update: ControllerUpdate; json: boolean; timeoutSeconds?: number }
   | { kind: 'schedule-retrain'; schedule: RetrainScheduleOptions }
   | { kind: 'unschedule-retrain'; modelName: string };
 
@@ -67,7 +73,10 @@ Servers (start --servers, servers): none means no servers (new versions deploy d
 naming the same server (a trailing /, the default port, upper-case scheme or host) count once. Each URL is a model
 server's base URL, like http://127.0.0.1:8080 (with a path if a proxy serves it under one), and has no query string,
 fragment or credentials.
-Updates print the controller's answer; --json prints the whole answer (message and state).`;
+Updates print the controller's answer; --json prints the whole answer (message and state).
+--timeout <s> (start, status, history and the updates; default 30): how long to wait for each answer of the
+controller. An update is sent only after the controller answered a query; one sent and not answered in time is not
+withdrawn and may still be applied (the error says how to see whether it was).`;
 
 const startOptions = [
   'training',
@@ -81,13 +90,13 @@ const startOptions = [
 ];
 /** Positional arguments after the model, and the options each command takes. */
 const grammar: Record<string, { args: string[]; options: string[] }> = {
-  start: { args: [], options: [...startOptions, 'muted', 'task-queue', ...Object.keys(thresholdFlags)] },
-  status: { args: [], options: ['json'] },
-  history: { args: [], options: ['json'] },
+  start: { args: [], options: [...startOptions, 'muted', 'task-queue', 'timeout', ...Object.keys(thresholdFlags)] },
+  status: { args: [], options: ['json', 'timeout'] },
+  history: { args: [], options: ['json', 'timeout'] },
   ...Object.fromEntries(
     Object.entries(updateCommands).map(([name, spec]) => [
       name,
-      { args: spec.args, options: [...spec.options, 'json'] },
+      { args: spec.args, options: [...spec.options, 'json', 'timeout'] },
     ]),
   ),
   'schedule-retrain': { args: [], options: ['cron', 'reason', 'task-queue'] },
@@ -138,16 +147,23 @@ function buildCommand(command: string, modelName: string, args: string[], values
         kind: 'start',
         input: controllerInputFrom(modelName, values),
         taskQueue: values['task-queue'] as string,
+        ...answerTimeoutFrom(command, values),
       };
     case 'status':
     case 'history':
-      return { kind: command, modelName, json };
+      return { kind: command, modelName, json, ...answerTimeoutFrom(command, values) };
     case 'schedule-retrain':
       return { kind: command, schedule: retrainScheduleFrom(modelName, values) };
     case 'unschedule-retrain':
       return { kind: command, modelName };
     default:
-      return { kind: 'update', modelName, json, update: controllerUpdate(command as UpdateCommandName, args, values) };
+      return {
+        kind: 'update',
+        modelName,
+        json,
+        update: controllerUpdate(command as UpdateCommandName, args, values),
+        ...answerTimeoutFrom(command, values),
+      };
   }
 }
 

@@ -32,7 +32,7 @@ const textOptions = [
   'retrain-cooldown',
   'muted',
 ] as const;
-const stringOptions = [...textOptions, 'task-queue', 'reason', 'cron'] as const;
+const stringOptions = [...textOptions, 'task-queue', 'reason', 'cron', 'timeout'] as const;
 const booleanOptions = ['approval', 'json', 'direct'] as const;
 const optionOf =
   (type: 'string' | 'boolean') =>
@@ -67,6 +67,8 @@ const numberRules: Partial<Record<keyof OptionValues, { integer: boolean; max?: 
   'min-latency-increase-ms': { integer: false },
   'max-prediction-drift': { integer: false },
   'approval-timeout': { integer: true, max: 365 * 24 * 3600 },
+  // An hour: a controller that has not answered by then is not coming back while the terminal waits.
+  timeout: { integer: true, max: 3600 },
 };
 
 /**
@@ -96,6 +98,17 @@ export function numberOption(command: string, values: OptionValues, flag: keyof 
   const value = plainNumber(raw, integer, max);
   if (value !== undefined) return value;
   throw invalid(command, `--${flag}`, numberProblem(raw, integer, max));
+}
+
+/**
+ * `--timeout <s>`: how long a command waits for each answer of the controller (the worker that runs it answers), in
+ * seconds; `{}` when not given (the command's default applies). Refused when 0: a command could never be answered.
+ */
+export function answerTimeoutFrom(command: string, values: OptionValues): { timeoutSeconds?: number } {
+  const seconds = numberOption(command, values, 'timeout');
+  if (seconds === undefined) return {};
+  if (seconds >= 1) return { timeoutSeconds: seconds };
+  throw invalid(command, '--timeout', 'it is 0: give the seconds to wait for the controller to answer (default 30)');
 }
 
 /** Options whose empty value would silently mean "none" (or the default queue): each is refused, naming it. */

@@ -18,7 +18,8 @@ import { cronRefusal } from '../schedules/cron-schedule';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { parseControllerInput } from '../workflows/controller-state';
-import { controllerStatusQuery } from '../workflows/definitions';
+import type { ControllerCall } from './answer-deadline';
+import { queryWithin, updateWithin } from './answer-deadline';
 import type { ModelsCommand } from './command-line';
 import type { ControllerUpdate } from './controller-updates';
 import { formatHistory, formatStatus } from './format-status';
@@ -58,15 +59,16 @@ export async function runModelsCommand(
       return startController(client, command, checks);
     case 'status':
     case 'history': {
-      const state = await controllerState(client, command.modelName, command.kind);
+      const state = await controllerState(client, command.modelName, command.kind, command.timeoutSeconds);
       if (command.json) return JSON.stringify(command.kind === 'status' ? state : state.history, null, 2);
       return command.kind === 'status'
         ? formatStatus(state, controllerWorkflowId(state.modelName))
         : formatHistory(state);
     }
     case 'update': {
-      if (command.update.command === 'unmute') await checkUnmute(client, command.modelName, command.update, checks);
-      const answer = await sendUpdate(client, command.modelName, command.update);
+      const { modelName, update, timeoutSeconds } = command;
+      if (update.command === 'unmute') await checkUnmute(client, modelName, update, checks, timeoutSeconds);
+      const answer = await sendUpdate(client, modelName, update, timeoutSeconds);
       if (command.update.command === 'servers')
         await warnAboutServers((command.update.arg as { servers: string[] }).servers, command.modelName, checks);
       return command.json ? JSON.stringify(answer, null, 2) : answer.message;
@@ -114,9 +116,17 @@ async function alreadyRunning(client: Client, request: StartRequest, running: Ru
   const { modelName } = request.input;
   const workflowId = controllerWorkflowId(modelName);
   const headline = `The controller ${workflowId} is already running (run ${running.runId})`;
+  const handle = client.workflow.getHandle(workflowId);
+  const call = {
+    client,
+    handle,
+    taskQueue: running.taskQueue,
+    command: 'start',
+    timeoutSeconds: request.timeoutSeconds,
+  };
   let state: ControllerState;
   try {
-    state = await client.workflow.getHandle(workflowId).query(controllerStatusQuery);
+    state = await queryWithin(call, 'left it as it is');
   } catch (err) {
     return `${headline} and was left as it is; its state could not be read to compare the options given: ${(err as Error).message}`;
   }
@@ -170,10 +180,11 @@ async function checkUnmute(
   modelName: string,
   update: ControllerUpdate,
   checks: CommandChecks,
+  timeoutSeconds?: number,
 ): Promise<void> {
   const { feature } = update.arg as { feature: string };
   if (!checks.store) return;
-  const state = await controllerState(client, modelName, update.command);
+  const state = await controllerState(client, modelName, update.command, timeoutSeconds);
   if (state.muted.includes(feature)) return;
   const versions = [state.stable, state.canary?.version].filter((v): v is number => v !== undefined);
   const problem = await unknownFeatures(checks.store, modelName, versions, [feature]);
@@ -202,34 +213,54 @@ async function runningExecution(handle: WorkflowHandle): Promise<RunningExecutio
 }
 
 /** The state of the running controller (a controller that ended is not running: its last state is in its history). */
-export async function controllerState(client: Client, modelName: string, command = 'status'): Promise<ControllerState> {
-  const handle = await answeringController(client, modelName, command);
-  return reachController(modelName, () => handle.query(controllerStatusQuery));
+export async function controllerState(
+  client: Client,
+  modelName: string,
+  command = 'status',
+  timeoutSeconds?: number,
+): Promise<ControllerState> {
+  const call = await answeringController(client, modelName, command, timeoutSeconds);
+  return reachController(modelName, () => queryWithin(call, 'could not read its state'));
 }
 
 /**
- * The handle of the model's running controller, once a worker is known to poll its task queue: a query or update on
- * a queue nobody polls would wait for half a minute and fail with no reason, so it is refused at once
- * (MLOPS_ERR_CONTROLLER_NO_WORKER, naming the queue).
+ * The model's running controller, once a worker is known to poll its task queue: a query or update on a queue nobody
+ * polled lately could never be answered, so it is refused at once (MLOPS_ERR_CONTROLLER_NO_WORKER, naming the
+ * queue). A worker killed a moment ago still counts as polling: the command's deadline catches that case.
  */
-async function answeringController(client: Client, modelName: string, command: string): Promise<WorkflowHandle> {
+async function answeringController(
+  client: Client,
+  modelName: string,
+  command: string,
+  timeoutSeconds?: number,
+): Promise<ControllerCall> {
   const workflowId = controllerWorkflowId(modelName);
   const handle = client.workflow.getHandle(workflowId);
   const running = await runningExecution(handle);
   if (!running) throw notRunning(modelName);
-  if ((await taskQueuePolled(client, running.taskQueue)) === false)
-    throw mlopsError('MLOPS_ERR_CONTROLLER_NO_WORKER', { workflowId, taskQueue: running.taskQueue, command });
-  return handle;
+  const { taskQueue } = running;
+  if ((await taskQueuePolled(client, taskQueue)) === false)
+    throw mlopsError('MLOPS_ERR_CONTROLLER_NO_WORKER', { workflowId, taskQueue, command });
+  return { client, handle, taskQueue, command, timeoutSeconds };
 }
 
-async function sendUpdate(client: Client, modelName: string, update: ControllerUpdate): Promise<ControllerAnswer> {
-  const handle = await answeringController(client, modelName, update.command);
+/**
+ * Sends the update once the controller has answered a query: an update sent while no worker runs the controller is
+ * kept by the server and applied when one comes back, so a command that gave up would move the deployment later.
+ * An update that is sent and still not answered in time is MLOPS_ERR_CONTROLLER_UPDATE_UNANSWERED.
+ */
+async function sendUpdate(
+  client: Client,
+  modelName: string,
+  update: ControllerUpdate,
+  timeoutSeconds?: number,
+): Promise<ControllerAnswer> {
+  const call = await answeringController(client, modelName, update.command, timeoutSeconds);
   try {
-    return await reachController(modelName, () =>
-      update.arg === undefined
-        ? handle.executeUpdate<ControllerAnswer, []>(update.name)
-        : handle.executeUpdate<ControllerAnswer, [unknown]>(update.name, { args: [update.arg] }),
-    );
+    return await reachController(modelName, async () => {
+      await queryWithin(call, 'was not sent: nothing changes');
+      return updateWithin(call, update.name, update.arg);
+    });
   } catch (err) {
     if (!(err instanceof WorkflowUpdateFailedError)) throw err;
     throw new ControllerRefusal(`${update.command} failed: ${innermostMessage(err)}`);

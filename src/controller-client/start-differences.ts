@@ -23,6 +23,8 @@ export interface StartDifference {
 export interface StartRequest {
   input: ControllerInput;
   taskQueue?: string;
+  /** Seconds to wait for a running controller's state (`--timeout`). @default 30 */
+  timeoutSeconds?: number;
 }
 
 export function startDifferences(

@@ -2,7 +2,9 @@
  * Whether any worker polls a task queue for workflow tasks (the server's DescribeTaskQueue, which lists the pollers
  * it saw in the last few minutes). A workflow started on a queue nobody polls waits there without an error, so the
  * commands that start or schedule work say so, and those that must reach a running workflow refuse at once instead
- * of timing out.
+ * of timing out. A worker killed a moment ago is still listed, and its `lastAccessTime` cannot tell it from a live
+ * one: a live idle worker's poll waits up to a minute on the server, so its entry ages to about 60 s before it polls
+ * again (measured on the 1.5.1 dev server). That case is caught by the deadline of ./answer-deadline.ts.
  */
 import type { Client } from '@temporalio/client';
 

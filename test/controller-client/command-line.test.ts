@@ -353,6 +353,23 @@ describe('the npm run models command line', function () {
       maxLatencyRatio: 1000,
     });
     assert.deepEqual(updateOf(['thresholds', 'churn', '--bake-seconds', '16']).arg, { bakeSeconds: 16 });
+    assert.deepEqual(parseModelsCommand(['deploy', 'churn', '3', '--timeout', '5']), {
+      kind: 'update',
+      modelName: 'churn',
+      json: false,
+      update: { command: 'deploy', name: 'deploy', arg: { version: 3 } },
+      timeoutSeconds: 5,
+    });
+    assertRefused(
+      ['status', 'churn', '--timeout', '0'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /^MLOPS_ERR_CLI_ARGUMENT_INVALID: Argument --timeout of `npm run models -- status` is invalid: it is 0: give the seconds to wait/,
+    );
+    assertRefused(
+      ['history', 'churn', '--timeout', '3601'],
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /--timeout of `npm run models -- history` is invalid: 3601 is above the largest accepted, 3600/,
+    );
     const file = trainingFile('{"dataset":{"uri":"examples/churn.csv"},"target":"churned"}');
     assertRefused(
       ['start', 'churn', '--training', file, '--approval-timeout', '1e3'],
