@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -51,11 +51,9 @@ const tailChars = 2_000;
 
 /** Runs the trainer to its end; rejects with a catalogued error when it fails, or a plain one when retrying can help. */
 export async function runTrainer(argv: string[], run: TrainerRun): Promise<void> {
-  const child = spawn(argv[0]!, argv.slice(1), {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...run.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) },
-  });
+  const env = { ...run.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) };
+  const [program, ...args] = diesWithWorker(argv, run.env.PATH);
+  const child = spawn(program!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   const pidFile = path.join(run.outputDir, pidFileName);
   // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
   writeFileSync(pidFile, String(child.pid));
@@ -94,6 +92,38 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
     await fs.rm(pidFile, { force: true });
     await log.close();
   }
+}
+
+/** util-linux's setpriv (Debian's essential packages): it sets the parent-death signal, then execs the program. */
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((file) => existsSync(file));
+
+/**
+ * The argv that makes the trainer receive SIGTERM when the worker dies, however it dies (kill -9, OOM, a lost
+ * container): Linux's parent-death signal, set by setpriv before it execs the trainer under the same pid. Without it,
+ * a trainer whose worker was killed ran on until it next wrote a line (an epoch later), holding its GPU. Left as it
+ * is where setpriv is missing, and for a program that cannot be found, so spawning it fails as before (the catalogued
+ * "program does not exist").
+ */
+function diesWithWorker(argv: string[], searchPath: string | undefined): string[] {
+  if (process.platform !== 'linux' || !setpriv || !findProgram(argv[0]!, searchPath)) return argv;
+  return [setpriv, '--pdeathsig', 'SIGTERM', '--', ...argv];
+}
+
+function findProgram(program: string, searchPath: string | undefined): boolean {
+  const candidates = program.includes('/')
+    ? [program]
+    : (searchPath ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => path.join(dir, program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Lines since the last event that began like one but were not JSON: how many, and the last with its problem. */

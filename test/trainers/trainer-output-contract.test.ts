@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { ApplicationFailure } from '@temporalio/common';
 import { createTrainingActivities } from '../../src/activities/training';
 import { LocalArtifactStore } from '../../src/artifacts';
@@ -136,6 +138,36 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     assert.equal(second.resumedFromEpoch, 1);
   });
 
+  it('stops the trainer at once when its worker dies by SIGKILL, instead of when it next writes a line', async function () {
+    // A trainer in a long silent epoch ('silent' sleeps 300 s after its first event).
+    const output = tempDir('owned-trainer');
+    const owner = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'test', 'support', 'trainer-owner-child.ts'),
+        python,
+        fixture,
+        output,
+        'silent',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const pid = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: owner.stdout }).on('line', (line) => {
+        const match = /^trainer (\d+)$/.exec(line);
+        if (match) resolve(Number(match[1]));
+      });
+      owner.once('exit', (code) => reject(new Error(`the owner exited (${code}) before its trainer started`)));
+    });
+    assert.ok(alive(pid), 'the trainer runs');
+    owner.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!alive(pid), 'the trainer was still running 10 s after its worker died');
+  });
+
   it("keeps the trainer's whole output in trainer.log of its output folder", async function () {
     const trained = await train('chatty', 'chatty/run').result;
     const log = fs.readFileSync(path.join(store.localPath(trained.outputUri), 'trainer.log'), 'utf8');
@@ -179,3 +211,13 @@ describe("redaction of trainer output (the worker's environment)", function () {
     for (const [name, value] of Object.entries(paths)) assert.ok(!blanked.has(value), `${name} must not be blanked`);
   });
 });
+
+/** Whether a process exists (and is no zombie: a dead trainer re-parented to init is reaped at once). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
