@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createMonitoringActivities } from '../../src/activities/monitoring';
 import type { CheckModelDriftInput, CheckModelDriftResult } from '../../src/contracts/monitoring';
 import type { DriftReport } from '../../src/drift/compute-drift';
+import type { Dependencies } from '../../src/dependencies';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import { isMlopsError } from '../../src/errors';
 import type { ClassPrediction } from '../../src/models/predictor';
@@ -53,6 +54,18 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
   this.timeout(300_000);
   let emulator: RunningEmulator | undefined;
   let churn: MonitoredChurn;
+
+  /** The monitoring activities on the shared churn store, reading the prediction log from `bigQueryLog` when given. */
+  function monitoringOver(bigQueryLog?: Dependencies['bigQueryLog']) {
+    return createMonitoringActivities({
+      store: churn.store,
+      duckDbThreads: 1,
+      sources: { dataRoots: [], httpAllowedHosts: [] },
+      storage: {},
+      bigquery: {},
+      ...(bigQueryLog && { bigQueryLog }),
+    });
+  }
   let sink: BigQueryPredictionSink;
   let activities: ReturnType<typeof createMonitoringActivities>;
 
@@ -70,14 +83,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
     });
     const log = deps.bigQueryLog!;
     sink = new BigQueryPredictionSink(log.client, log.dataset, log.table);
-    activities = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: { dataRoots: [], httpAllowedHosts: [] },
-      storage: {},
-      bigquery: {},
-      bigQueryLog: log,
-    });
+    activities = monitoringOver(log);
   });
   after(async function () {
     await emulator?.stop();
@@ -221,14 +227,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
         MLOPS_SERVE_LOG_BIGQUERY_TABLE: 'serving.not_written_yet',
       }),
     });
-    const { checkModelDrift } = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: { dataRoots: [], httpAllowedHosts: [] },
-      storage: {},
-      bigquery: {},
-      bigQueryLog: other.bigQueryLog,
-    });
+    const { checkModelDrift } = monitoringOver(other.bigQueryLog);
     const input = { modelName: model, alias: 'production', minRows: 500, until: '2026-11-30T11:00:00Z' };
     const none = await checkModelDrift({ ...input, runId: 'none', log: 'bigquery' });
     assert.equal(none.skipped, `no prediction log yet for model "${model}"`);
@@ -251,14 +250,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
           MLOPS_SERVE_LOG_BIGQUERY_TABLE: table,
         }),
       });
-      const { checkModelDrift } = createMonitoringActivities({
-        store: churn.store,
-        duckDbThreads: 1,
-        sources: { dataRoots: [], httpAllowedHosts: [] },
-        storage: {},
-        bigquery: {},
-        bigQueryLog: misconfigured.bigQueryLog,
-      });
+      const { checkModelDrift } = monitoringOver(misconfigured.bigQueryLog);
       await assert.rejects(
         checkModelDrift({ ...input, runId: `wrong-${project}`, log: 'bigquery' }),
         (err: unknown) => {
@@ -276,13 +268,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
   });
 
   it('refuses a BigQuery check on a worker without a log table, naming the setting', async function () {
-    const { checkModelDrift } = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: { dataRoots: [], httpAllowedHosts: [] },
-      storage: {},
-      bigquery: {},
-    });
+    const { checkModelDrift } = monitoringOver();
     const input = { modelName: 'churn-bq-log', alias: 'production', minRows: 500, until: '2026-11-30T11:00:00Z' };
     await assert.rejects(checkModelDrift({ ...input, runId: 'unset', log: 'bigquery' }), (err: unknown) => {
       assert.ok(isMlopsError(err, 'MLOPS_ERR_MONITOR_LOG_TABLE_MISSING'), String(err));
