@@ -6,25 +6,13 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { freePort, startDevServer } from '../../src/dev/temporal-server';
 import { stack, tempDir } from '../support/stack';
-import { alive, portRefused, readLock, run } from './programs';
+import { alive, portRefused, readLock, run, startTemporalServerScript } from './programs';
 
-/** `npm run temporal:server` on its own state folder and ports. */
+/** `npm run temporal:server` on its own state folder and ports, its processes killed after the test if still running. */
 async function temporalServerScript(prefix: string) {
-  const stateDir = tempDir(prefix);
-  const port = await freePort();
-  const program = run('scripts/temporal-server.ts', {
-    MLOPS_STATE_DIR: stateDir,
-    MLOPS_DEV_SERVER_PORT: String(port),
-    MLOPS_DEV_UI_PORT: String(await freePort()),
-    TEMPORAL_CLI_PATH: stack().cliPath,
-  });
-  started.push(program.child.pid!);
-  await program.seen(/Press Ctrl-C to stop/);
-  const serverDir = path.join(stateDir, 'temporal');
-  const lockFile = path.join(serverDir, 'temporal.lock');
-  const { pid } = readLock(lockFile);
-  started.push(pid);
-  return { program, port, serverDir, lockFile, pid };
+  const script = await startTemporalServerScript(prefix);
+  started.push(script.program.child.pid!, script.pid);
+  return script;
 }
 
 /** Processes a test started, killed after it if still running: a test that fails (or times out) leaves none behind. */

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { repoRoot } from '../support/stack';
+import { freePort } from '../../src/dev/temporal-server';
+import { repoRoot, stack, tempDir } from '../support/stack';
 
 /** A TypeScript program of this repository as a process of its own, with its output read line by line. */
 export function run(file: string, env: Record<string, string> = {}, args: string[] = []) {
@@ -59,4 +60,20 @@ export async function portRefused(port: number): Promise<boolean> {
 /** The dev server's lock in a state folder (src/dev/temporal-server.ts). */
 export function readLock(lockFile: string): { pid: number; owner?: number; guard?: number } {
   return JSON.parse(fs.readFileSync(lockFile, 'utf8')) as { pid: number; owner?: number; guard?: number };
+}
+
+/** `npm run temporal:server` on its own state folder and ports, once it says it is ready. */
+export async function startTemporalServerScript(prefix: string) {
+  const stateDir = tempDir(prefix);
+  const port = await freePort();
+  const program = run('scripts/temporal-server.ts', {
+    MLOPS_STATE_DIR: stateDir,
+    MLOPS_DEV_SERVER_PORT: String(port),
+    MLOPS_DEV_UI_PORT: String(await freePort()),
+    TEMPORAL_CLI_PATH: stack().cliPath,
+  });
+  await program.seen(/Press Ctrl-C to stop/);
+  const serverDir = path.join(stateDir, 'temporal');
+  const lockFile = path.join(serverDir, 'temporal.lock');
+  return { program, port, serverDir, lockFile, pid: readLock(lockFile).pid };
 }

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { forcedStopExitCode } from '../../src/dev/stop-signals';
-import { freePort } from '../../src/dev/temporal-server';
-import { stack, tempDir } from '../support/stack';
-import { alive, portRefused, readLock, run } from './programs';
+import { alive, portRefused, run, startTemporalServerScript } from './programs';
 
 describe('stopping the local stack on Ctrl-C', function () {
   it('goes on with a clean stop when a second signal comes during it, and says so', async function () {
@@ -36,17 +33,7 @@ describe('stopping the local stack on Ctrl-C', function () {
   });
 
   it('npm run temporal:server: Ctrl-C stops the dev server and frees its port and its state folder', async function () {
-    const stateDir = tempDir('temporal-server-script');
-    const port = await freePort();
-    const program = run('scripts/temporal-server.ts', {
-      MLOPS_STATE_DIR: stateDir,
-      MLOPS_DEV_SERVER_PORT: String(port),
-      MLOPS_DEV_UI_PORT: String(await freePort()),
-      TEMPORAL_CLI_PATH: stack().cliPath,
-    });
-    await program.seen(/Press Ctrl-C to stop/);
-    const lockFile = path.join(stateDir, 'temporal', 'temporal.lock');
-    const { pid } = readLock(lockFile);
+    const { program, port, lockFile, pid } = await startTemporalServerScript('temporal-server-script');
     program.child.kill('SIGINT');
     program.child.kill('SIGINT');
     assert.deepEqual(await program.exited, { code: 0, signal: null }, program.output());
