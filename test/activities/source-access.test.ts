@@ -100,14 +100,17 @@ describe('what ingestDataset may read', function () {
       assert.deepEqual(loadConfig({ MLOPS_STATE_DIR: state }).sources, {
         dataRoots: [path.resolve('examples'), path.join(state, 'data')],
         httpAllowedHosts: [],
+        httpStallMs: 60_000,
       });
       const configured = loadConfig({
         MLOPS_DATA_ROOTS: `/srv/data:${repoRoot}/examples`,
         MLOPS_HTTP_ALLOWED_HOSTS: 'Data.Internal, 10.0.0.5',
+        MLOPS_HTTP_STALL_SECONDS: '5',
       });
       assert.deepEqual(configured.sources, {
         dataRoots: ['/srv/data', path.join(repoRoot, 'examples')],
         httpAllowedHosts: ['data.internal', '10.0.0.5'],
+        httpStallMs: 5_000,
       });
       assert.throws(() => loadConfig({ MLOPS_HTTP_ALLOWED_HOSTS: 'a b' }), /MLOPS_HTTP_ALLOWED_HOSTS/);
     });
