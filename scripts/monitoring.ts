@@ -50,7 +50,9 @@ const usage = `Usage:
       [--no-compact-log]
   npm run monitoring -- unschedule <model> [--alias <alias>]
   npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds <s>] [--task-queue <queue>]
-      runs one check now (a monitorModel run; it moves the window's start as a scheduled run does) and prints it
+      [--timeout <s>]
+      runs one check now (a monitorModel run; it moves the window's start as a scheduled run does) and prints it;
+      gives up waiting after --timeout seconds (default 600), leaving the run to go on
 <alias>: a registry alias (lower-case letters, digits and "-"; default production), one schedule each; both commands
 refuse any other. docs/monitoring.md ("The monitoring run") describes each option.`;
 
@@ -70,6 +72,7 @@ const options = {
   'no-compact-log': { type: 'boolean' },
   'lag-seconds': { type: 'string' },
   'task-queue': { type: 'string' },
+  timeout: { type: 'string' },
 } as const;
 
 function commandLine(argv: string[]) {
@@ -147,16 +150,20 @@ function scheduleInput(
   return input;
 }
 
+/** Seconds `check` waits for its run when `--timeout` is not given: a large window on BigQuery takes minutes. */
+const defaultCheckSeconds = 600;
+
 /** Upper bounds the input's schema does not set (a value no window reaches is a typo, not a setting). */
 const numberBounds: Partial<Record<keyof typeof options, number>> = {
   // An hourly window of a hundred million rows is far beyond one model server; a larger minimum skips every run.
   'min-rows': 100_000_000,
+  timeout: 86_400,
 };
 
 /** A number option in plain decimal (no exponent or hex; a whole number for counts), within its bound. */
 function numberOf(
   values: ReturnType<typeof commandLine>['values'],
-  flag: 'min-rows' | 'lag-seconds' | 'accuracy-drop',
+  flag: 'min-rows' | 'lag-seconds' | 'accuracy-drop' | 'timeout',
   integer: boolean,
   command: string,
 ): number {
@@ -205,8 +212,16 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError('unschedule takes no option but --alias.');
   if (command === 'schedule' && !values.cron) throw new UsageError('schedule needs --cron.');
   if (command === 'check' && values.cron) throw new UsageError('check runs once now: it takes no --cron.');
-  if (command !== 'check' && (values['lag-seconds'] !== undefined || values['task-queue'] !== undefined))
-    throw new UsageError("--lag-seconds and --task-queue are options of check (a schedule keeps its input's lag).");
+  if (
+    command !== 'check' &&
+    (values['lag-seconds'] !== undefined || values['task-queue'] !== undefined || values.timeout !== undefined)
+  )
+    throw new UsageError(
+      "--lag-seconds, --task-queue and --timeout are options of check (a schedule keeps its input's lag).",
+    );
+  const timeoutSeconds =
+    values.timeout === undefined ? defaultCheckSeconds : numberOf(values, 'timeout', true, command);
+  if (timeoutSeconds < 1) throw invalidArgument('--timeout', command, 'must be at least 1 second');
   const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
   if (labelFlags && !values.labels)
     throw new UsageError('--id-column, --label-column and --accuracy-drop need --labels.');
@@ -223,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'check')
-      return await check(temporal.client, config, input!, values['task-queue'] ?? taskQueues.pipeline);
+      return await check(temporal.client, config, input!, values['task-queue'] ?? taskQueues.pipeline, timeoutSeconds);
     console.log(await schedule(temporal.client, config, input!, values.cron!));
     return 0;
   } finally {
@@ -310,6 +325,7 @@ async function check(
   config: MlopsConfig,
   input: MonitorModelInput,
   taskQueue: string,
+  timeoutSeconds: number,
 ): Promise<number> {
   const store = createArtifactStore(config);
   const alias = input.alias ?? 'production';
@@ -328,12 +344,24 @@ async function check(
   const workflowId = monitoringCheckWorkflowId(input.modelName, alias);
   const handle = await client.workflow.start('monitorModel', { taskQueue, workflowId, args: [input] });
   let result: MonitorModelResult;
+  let timer: NodeJS.Timeout | undefined;
+  // A worker killed a moment ago still counts as polling: without a deadline the command waited for ever.
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(mlopsError('MLOPS_ERR_MONITOR_CHECK_UNANSWERED', { workflowId, taskQueue, seconds: timeoutSeconds })),
+      timeoutSeconds * 1000,
+    );
+  });
   try {
-    result = (await handle.result()) as MonitorModelResult;
+    result = (await Promise.race([handle.result(), deadline])) as MonitorModelResult;
   } catch (err) {
+    if (isMlopsError(err, 'MLOPS_ERR_MONITOR_CHECK_UNANSWERED')) throw err;
     const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : String(err);
     console.error(`${workflowId} failed: ${cause}`);
     return 1;
+  } finally {
+    clearTimeout(timer);
   }
   const lines = [`${workflowId}: ${monitorResultLine(result)}`];
   if (result.predictionDrift) lines.push(`  predictions: ${predictionLine(result.predictionDrift)}`);

@@ -600,6 +600,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Do not send it again before you know whether it was applied: `npm run models -- history <model>` shows it once applied, and `temporal workflow update describe --workflow-id <workflow id> --update-id <update id>` shows where it is. If no worker runs on that task queue, start one (`npm run worker:pipeline` polls mlops-pipeline): the controller then carries the update out.',
   },
+  MLOPS_ERR_MONITOR_CHECK_UNANSWERED: {
+    message:
+      'Monitoring check {workflowId} did not end within {seconds} s (--timeout); it goes on: its worker may be down (one killed a moment ago still counts as polling task queue "{taskQueue}"), or its window takes longer. See how it ends: temporal workflow result --workflow-id {workflowId}',
+    retryable: false,
+    fix: 'Start a pipeline worker on that task queue if none runs, or give a longer --timeout for a large window; starting the check again runs it a second time.',
+  },
   MLOPS_ERR_MONITOR_NO_WORKER: {
     message:
       'No worker polls task queue "{taskQueue}": `npm run monitoring -- check` would wait for its monitorModel run for ever, so none was started',

@@ -15,6 +15,8 @@ import {
 import { moveAlias } from '../../src/registry/model-registry';
 import { repoRoot, stack, tempDir, testConfig, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
+import { withFakeActivities } from '../support/fake-activities';
+import { cancelled } from '@temporalio/activity';
 
 /** The `Fix:` lines of a refusal: one, naming the monitoring docs, whatever check refused it. */
 function fixLines(stderr: string): string[] {
@@ -325,6 +327,39 @@ describe('the monitoring schedule commands in the README', function () {
     assert.equal(
       (await npmScript('monitoring', 'unschedule', model)).stdout,
       `Deleted the monitoring schedule of ${model}.\n`,
+    );
+  });
+
+  it('gives up waiting for a check after --timeout seconds, saying the run goes on and where to see how it ends (exit 1)', async function () {
+    const model = uniqueName('check-unanswered');
+    const store = await registryWith([model]);
+    await moveAlias(store, model, 'production', 1);
+    // A worker that takes the run but never finishes its drift check: as one killed a moment ago, still listed.
+    await withFakeActivities(this.test!.title, { checkModelDrift: () => cancelled() }, async (taskQueue) => {
+      const env = { MLOPS_ARTIFACT_ROOT: store.root };
+      const run = await npmScriptWith(env, 'monitoring', 'check', model, '--task-queue', taskQueue, '--timeout', '2');
+      assert.equal(run.code, 1, run.stdout);
+      const workflowId = /Monitoring check (\S+) did not end within 2 s \(--timeout\); it goes on/.exec(
+        run.stderr,
+      )?.[1];
+      assert.ok(workflowId, run.stderr);
+      assert.match(run.stderr, new RegExp(`temporal workflow result --workflow-id ${workflowId}`));
+      const described = await stack().client.workflow.getHandle(workflowId).describe();
+      assert.equal(described.status.name, 'RUNNING', 'the run was left to go on');
+      await stack().client.workflow.getHandle(workflowId).terminate('test over');
+    });
+    const bad = await npmScriptWith(
+      { MLOPS_ARTIFACT_ROOT: store.root },
+      'monitoring',
+      'check',
+      model,
+      '--timeout',
+      '0',
+    );
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /Argument --timeout of `npm run monitoring -- check` is invalid: must be at least 1 second/,
     );
   });
 
