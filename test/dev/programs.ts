@@ -40,13 +40,7 @@ export function run(file: string, env: Record<string, string> = {}, args: string
 }
 
 /** Whether the process runs (a zombie whose parent has not reaped it yet does not). */
-export function alive(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isAlive as alive } from '../../src/scratch';
 
 /** Whether a connection to the loopback port is refused (nothing listens). */
 export async function portRefused(port: number): Promise<boolean> {

@@ -11,7 +11,8 @@ import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { GpuPool } from '../../src/trainers/gpu-pool';
 import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
-import { mockEnv, runActivity } from '../support/activity-env';
+import { isAlive } from '../../src/scratch';
+import { mockEnv, runActivity, waitUntilGone } from '../support/activity-env';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { repoRoot, tempDir, testConfig } from '../support/stack';
 
@@ -161,11 +162,9 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
       });
       owner.once('exit', (code) => reject(new Error(`the owner exited (${code}) before its trainer started`)));
     });
-    assert.ok(alive(pid), 'the trainer runs');
+    assert.ok(isAlive(pid), 'the trainer runs');
     owner.kill('SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(!alive(pid), 'the trainer was still running 10 s after its worker died');
+    assert.ok(await waitUntilGone(pid), 'the trainer was still running 10 s after its worker died');
   });
 
   it("keeps the trainer's whole output in trainer.log of its output folder", async function () {
@@ -211,13 +210,3 @@ describe("redaction of trainer output (the worker's environment)", function () {
     for (const [name, value] of Object.entries(paths)) assert.ok(!blanked.has(value), `${name} must not be blanked`);
   });
 });
-
-/** Whether a process exists (and is no zombie: a dead trainer re-parented to init is reaped at once). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
