@@ -6,7 +6,7 @@ import { checkGateMetric } from '../contracts/pipeline';
 import type { EvaluateModelInput, EvaluateModelResult } from '../contracts/training';
 import type { Predictor } from '../models/predictor';
 import { loadPredictor } from '../models/servable';
-import { mlopsError } from '../errors';
+import { isMlopsError, mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
@@ -110,7 +110,7 @@ async function scoreChallenger(
   const predictor = await loadPredictor(store, input.modelUri, transform, input.featureColumns.length);
   try {
     const outputs = await predictor.scoreTransformed(test.features, test.rows);
-    checkScores(outputs, test.rows, predictor.outputWidth, input);
+    checkScores(outputs, test.rows, predictor.outputWidth, input.task, input.modelUri);
     const metrics =
       input.task === 'regression'
         ? { ...regressionMetrics(outputs, test.labels) }
@@ -132,8 +132,14 @@ const probabilitySlack = { value: 1e-4, sum: 1e-3 };
  * and for classification a distribution per row. Logits under the name `probabilities` would otherwise score a log
  * loss of about 0 (each value is clamped into (0, 1)) and could replace a good champion; NaN would score as class 0.
  */
-function checkScores(outputs: Float32Array, rows: number, width: number, input: EvaluateModelInput): void {
-  const classification = input.task === 'classification';
+function checkScores(
+  outputs: Float32Array,
+  rows: number,
+  width: number,
+  task: EvaluateModelInput['task'],
+  uri: string,
+): void {
+  const classification = task === 'classification';
   let nonFinite = 0;
   let notDistribution = 0;
   let first: { row: number; values: number[]; why: string } | undefined;
@@ -161,7 +167,7 @@ function checkScores(outputs: Float32Array, rows: number, width: number, input: 
     nonFinite > 0
       ? `its output is not finite (NaN or ±Infinity) in ${nonFinite} of ${rows} test rows (${example}); check the export and the weights for NaN`
       : `its "probabilities" are not probabilities in ${notDistribution} of ${rows} test rows (${example}): each row must be a distribution over the classes, every value in [0, 1] and the row summing to 1 (apply a softmax to the logits in the exported model)`;
-  throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri: input.modelUri, reason });
+  throw mlopsError('MLOPS_ERR_MODEL_INVALID', { uri, reason });
 }
 
 /** The trivial model: majority class (with prior probabilities) or the mean value. The gate's floor. */
@@ -221,8 +227,15 @@ async function scoreChampion(
   const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows)
     return { champion: { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' } };
-  const { metrics, answers } = await rescore(store, champion, rows, input, championTransform, transform);
-  return { champion: { ...recorded, metrics, sameTestSplit: true }, answers };
+  try {
+    const { metrics, answers } = await rescore(store, champion, rows, input, championTransform, transform);
+    return { champion: { ...recorded, metrics, sameTestSplit: true }, answers };
+  } catch (err) {
+    // A champion registered before its output was checked (logits, a wrong width) must not block its replacement.
+    if (!isMlopsError(err, 'MLOPS_ERR_MODEL_INVALID')) throw err;
+    const unusable = err.message.replace(/^.*cannot be used: /, '').split('\n')[0]!;
+    return { champion: { ...recorded, sameTestSplit: false, unusable } };
+  }
 }
 
 /** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
@@ -250,6 +263,7 @@ async function rescore(
   const predictor = await loadPredictor(store, champion.modelUri, championTransform);
   try {
     const outputs = await predictor.scoreTransformed(rows.features, rows.rows);
+    checkScores(outputs, rows.rows, predictor.outputWidth, input.task, champion.modelUri);
     const answers = answersOf(predictor.decode(outputs, rows.rows));
     if (input.task === 'regression') return { metrics: { ...regressionMetrics(outputs, rows.labels) }, answers };
     const challengerClasses = transform.target.classes ?? [];

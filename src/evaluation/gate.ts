@@ -16,6 +16,11 @@ export interface ChampionScore {
   sameTestSplit: boolean;
   /** Why it could not be re-scored, when it was not. */
   notRescored?: string;
+  /**
+   * Why its model cannot be used at all (its output breaks the contract: logits, NaN, a wrong width), when it cannot:
+   * its metrics measure nothing, so the challenger is judged against the baseline alone and may replace it.
+   */
+  unusable?: string;
 }
 
 function defaultMetric(input: EvaluateModelInput, metrics: Record<string, number>): string {
@@ -42,12 +47,12 @@ export function decideGate(
       reason: `${metric} ${fmt(challenger)} is no better than the trivial baseline ${fmt(floor)}`,
     };
   }
-  if (!champion)
+  if (!champion || champion.unusable)
     return {
       passed: true,
       metric,
       challenger,
-      reason: `no champion yet; ${metric} ${fmt(challenger)} beats the baseline ${fmt(floor)}`,
+      reason: `${champion ? `champion v${champion.version} cannot be used (${champion.unusable})` : 'no champion yet'}; ${metric} ${fmt(challenger)} beats the baseline ${fmt(floor)}`,
     };
   const championValue = champion.metrics[metric] ?? NaN;
   const improvement = better(challenger, championValue);

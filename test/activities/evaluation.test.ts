@@ -10,6 +10,7 @@ import { LocalArtifactStore } from '../../src/artifacts';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { isMlopsError } from '../../src/errors';
 import { classificationMetrics } from '../../src/evaluation/metrics';
+import { moveAlias, registerVersion } from '../../src/registry/model-registry';
 import { mockEnv, runActivity } from '../support/activity-env';
 import { testDeps } from '../support/dependencies';
 import { prepareChurn, trainInput } from '../support/prepared-data';
@@ -111,12 +112,63 @@ describe('evaluateModel (the evaluation activity)', function () {
         }),
         (err: unknown) => {
           assert.ok(isMlopsError(err, 'MLOPS_ERR_MODEL_INVALID'), `${mode}: ${String(err)}`);
-          assert.equal((err).nonRetryable, true);
+          assert.equal(err.nonRetryable, true);
           assert.match((err as Error).message, reason, mode);
           return true;
         },
       );
     }
+  });
+
+  it('lets a good challenger replace a champion registered before outputs were checked, whose logits cannot be used', async function () {
+    this.timeout(180_000);
+    const store = new LocalArtifactStore(tempDir('evaluation-unusable-champion'));
+    const prepared = await prepareChurn(store);
+    const deps = testDeps({ store });
+    // The champion: logits under "probabilities" (log loss ~0 once clamped), registered as a version before the check.
+    const badUri = store.uri('runs', 'churn', 'logits', 'model.onnx');
+    fs.mkdirSync(path.dirname(store.localPath(badUri)), { recursive: true });
+    await runPython('make-contract-breaking-onnx.py', [
+      'logits',
+      String(prepared.featureColumns.length),
+      '2',
+      store.localPath(badUri),
+    ]);
+    const evaluationUri = store.uri('runs', 'churn', 'logits', 'evaluation.json');
+    await store.write(evaluationUri, '{}');
+    const champion = await registerVersion(store, {
+      modelName: 'churn',
+      modelUri: badUri,
+      transformUri: prepared.transformUri,
+      evaluationUri,
+      snapshotId: prepared.snapshotId,
+      metrics: { log_loss: 1e-15, auc: 0.99 },
+      registrationKey: 'churn/logits',
+    });
+    await moveAlias(store, 'churn', 'production', champion.version);
+    const trained = await runActivity(
+      mockEnv(),
+      createTrainingQueueActivities(deps).trainModel,
+      trainInput(prepared, { hyperparameters: { epochs: 2 } }, 'good-challenger'),
+    );
+    const result = await createPipelineActivities(deps).evaluateModel({
+      modelName: 'churn',
+      modelUri: trained.modelUri,
+      testUri: prepared.testUri,
+      validationUri: prepared.validationUri,
+      transformUri: prepared.transformUri,
+      featureColumns: prepared.featureColumns,
+      labelColumn: prepared.labelColumn,
+      task: 'classification',
+      outputUri: trained.outputUri,
+      gate: { minImprovement: 0, metric: 'log_loss' },
+      championAlias: 'production',
+    });
+    assert.equal(result.gate.passed, true, result.gate.reason);
+    assert.match(
+      result.gate.reason,
+      /^champion v1 cannot be used \(its "probabilities" are not probabilities in \d+ of \d+ test rows .*\); log_loss \d\.\d+ beats the baseline/,
+    );
   });
 
   it('averages macro F1 over the classes among the labels or the predictions, as scikit-learn does', function () {
