@@ -23,6 +23,8 @@ export class TrainerJsonError extends Error {
 }
 
 const nonFiniteTokens = ['NaN', '-Infinity', 'Infinity'];
+/** Objects and arrays nested deeper are refused: the reader recurses, and a stack overflow would end the worker. */
+const maxDepth = 512;
 const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 // eslint-disable-next-line no-control-regex -- control characters must be escaped inside JSON strings
 const stringPattern = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
@@ -53,11 +55,18 @@ export function parseTrainerJson(text: string): TrainerJson {
     if (text[at] !== char) fail(`${found()} where ${what} was expected`);
     at++;
   };
+  let depth = 0;
+  const nested = <T>(read: () => T): T => {
+    if (++depth > maxDepth) fail(`objects and arrays nested more than ${maxDepth} levels deep`);
+    const out = read();
+    depth--;
+    return out;
+  };
   const value = (path: string): unknown => {
     skipSpace();
     const c = text[at];
-    if (c === '{') return object(path);
-    if (c === '[') return array(path);
+    if (c === '{') return nested(() => object(path));
+    if (c === '[') return nested(() => array(path));
     if (c === '"')
       return JSON.parse(match(stringPattern) ?? fail('an invalid string (unescaped control character or bad escape)'));
     for (const literal of ['true', 'false', 'null'] as const)

@@ -11,6 +11,7 @@ import type { PreprocessResult } from '../../src/contracts/datasets';
 import type { TrainingProgress } from '../../src/contracts/training';
 import { GpuPool } from '../../src/trainers/gpu-pool';
 import { createTrainerCatalog } from '../../src/trainers/trainer-commands';
+import { parseTrainerJson, TrainerJsonError } from '../../src/trainers/trainer-json';
 import { isAlive } from '../../src/scratch';
 import { mockEnv, runActivity, waitUntilGone } from '../support/activity-env';
 import { prepareChurn, trainInput } from '../support/prepared-data';
@@ -208,5 +209,16 @@ describe("redaction of trainer output (the worker's environment)", function () {
     };
     const blanked = redacted(paths);
     for (const [name, value] of Object.entries(paths)) assert.ok(!blanked.has(value), `${name} must not be blanked`);
+  });
+});
+
+describe('reading trainer JSON (src/trainers/trainer-json.ts)', function () {
+  it('refuses a line nested 100,000 levels deep with a positioned error, instead of overflowing the stack', function () {
+    const deep = `{"type":"progress","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    assert.throws(
+      () => parseTrainerJson(deep),
+      (err: unknown) =>
+        err instanceof TrainerJsonError && /nested more than 512 levels deep at line 1, column \d+/.test(err.message),
+    );
   });
 });
