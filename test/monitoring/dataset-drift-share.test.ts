@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
-import { createMonitoringActivities } from '../../src/activities/monitoring';
 import { controllerWorkflowId } from '../../src/contracts/controller';
 import type { MonitorModelInput } from '../../src/contracts/monitoring';
 import { modelController, monitorModel } from '../../src/workflows';
@@ -16,7 +15,12 @@ import { assertWorkflowFailed } from '../support/assert-workflow';
 import { controllerFakes, fakeControllerInput } from '../support/controller-fakes';
 import { withFakeActivities } from '../support/fake-activities';
 import type { MonitoredChurn } from '../support/monitored-model';
-import { churnInstances, monitoredChurn, writePredictionLog } from '../support/monitored-model';
+import {
+  churnInstances,
+  monitoredChurn,
+  writePredictionLog,
+  monitoringActivitiesOver,
+} from '../support/monitored-model';
 import { stack, uniqueName } from '../support/stack';
 
 describe('monitorModel with datasetDriftShare (real drift check, dev server)', function () {
@@ -130,13 +134,7 @@ async function deployWithLog(churn: MonitoredChurn, model: string, traffic: Reco
 
 /** The real drift and live checks over the monitored model's store. */
 function monitoringActivities(churn: MonitoredChurn) {
-  return createMonitoringActivities({
-    store: churn.store,
-    duckDbThreads: 1,
-    sources: { dataRoots: [], httpAllowedHosts: [] },
-    storage: {},
-    bigquery: {},
-  });
+  return monitoringActivitiesOver(churn.store);
 }
 
 function reportText(churn: MonitoredChurn, uri: string): string {

@@ -5,12 +5,16 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createMonitoringActivities } from '../../src/activities/monitoring';
 import type { LabelsSource } from '../../src/contracts/monitoring';
 import type { RunningEmulator } from '../../src/dev/emulators';
 import { startTestBigQuery } from '../support/bigquery-emulator';
 import type { MonitoredChurn, ServedPredictions } from '../support/monitored-model';
-import { logServedPredictions, loggedRequestId, monitoredChurn } from '../support/monitored-model';
+import {
+  logServedPredictions,
+  loggedRequestId,
+  monitoredChurn,
+  monitoringActivitiesOver,
+} from '../support/monitored-model';
 import { tempDir, testSources } from '../support/stack';
 
 const start = '2026-11-30T10:00:00Z';
@@ -61,11 +65,8 @@ describe('live metric with labels in BigQuery (goccy/bigquery-emulator) and in a
   });
 
   function check(uri: string) {
-    const { checkLiveMetric } = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
+    const { checkLiveMetric } = monitoringActivitiesOver(churn.store, {
       sources: testSources(),
-      storage: {},
       bigquery: { projectId: 'test', apiEndpoint: emulator!.url },
     });
     const source: LabelsSource = {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createMonitoringActivities } from '../../src/activities/monitoring';
 import { readJson } from '../../src/artifacts';
 import type { CheckLiveMetricInput, LabelsSource } from '../../src/contracts/monitoring';
 import { isMlopsError } from '../../src/errors';
@@ -15,7 +14,12 @@ import { monitorModel } from '../../src/workflows';
 import { searchAttributes } from '../../src/contracts/search-attributes';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import type { MonitoredChurn } from '../support/monitored-model';
-import { logServedPredictions, loggedRequestId, monitoredChurn } from '../support/monitored-model';
+import {
+  logServedPredictions,
+  loggedRequestId,
+  monitoredChurn,
+  monitoringActivitiesOver,
+} from '../support/monitored-model';
 import { stack, tempDir, testConfig, testSources, uniqueName } from '../support/stack';
 import { withWorkers } from '../support/workers';
 
@@ -58,13 +62,7 @@ describe('checkLiveMetric (live metric with delayed labels, real DuckDB)', funct
   });
 
   function check(labels: Partial<LabelsSource> & { uri: string }, input: Partial<CheckLiveMetricInput> = {}) {
-    const { checkLiveMetric } = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: testSources(),
-      storage: {},
-      bigquery: {},
-    });
+    const { checkLiveMetric } = monitoringActivitiesOver(churn.store, { sources: testSources() });
     return checkLiveMetric({
       modelName: 'churn-live',
       alias: 'production',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createMonitoringActivities } from '../../src/activities/monitoring';
+import type { createMonitoringActivities } from '../../src/activities/monitoring';
 import type { CheckModelDriftInput, CheckModelDriftResult } from '../../src/contracts/monitoring';
 import type { DriftReport } from '../../src/drift/compute-drift';
 import type { Dependencies } from '../../src/dependencies';
@@ -24,6 +24,7 @@ import {
   predictionRows,
   rowBatch,
   writePredictionLog,
+  monitoringActivitiesOver,
 } from '../support/monitored-model';
 import { testConfig } from '../support/stack';
 
@@ -57,14 +58,7 @@ describe('checkModelDrift over the BigQuery log table (goccy/bigquery-emulator) 
 
   /** The monitoring activities on the shared churn store, reading the prediction log from `bigQueryLog` when given. */
   function monitoringOver(bigQueryLog?: Dependencies['bigQueryLog']) {
-    return createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: { dataRoots: [], httpAllowedHosts: [] },
-      storage: {},
-      bigquery: {},
-      ...(bigQueryLog && { bigQueryLog }),
-    });
+    return monitoringActivitiesOver(churn.store, bigQueryLog && { bigQueryLog });
   }
   let sink: BigQueryPredictionSink;
   let activities: ReturnType<typeof createMonitoringActivities>;

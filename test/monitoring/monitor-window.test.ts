@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createMonitoringActivities } from '../../src/activities/monitoring';
 import { readJson } from '../../src/artifacts';
 import { legacyMonitoringWatermark, monitoringWatermark } from '../../src/artifacts/layout';
 import type { CheckModelDriftInput } from '../../src/contracts/monitoring';
@@ -20,6 +19,7 @@ import {
   predictionRows,
   writeEarlierLayoutLog,
   writePredictionLog,
+  monitoringActivitiesOver,
 } from '../support/monitored-model';
 import { churnColumns } from '../../src/data/churn-generator';
 
@@ -34,13 +34,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
   });
 
   function check(input: Partial<CheckModelDriftInput> & { modelName: string; runId: string; until: string }) {
-    const { checkModelDrift } = createMonitoringActivities({
-      store: churn.store,
-      duckDbThreads: 1,
-      sources: { dataRoots: [], httpAllowedHosts: [] },
-      storage: {},
-      bigquery: {},
-    });
+    const { checkModelDrift } = monitoringActivitiesOver(churn.store);
     return checkModelDrift({ alias: 'production', minRows: 500, ...input });
   }
 

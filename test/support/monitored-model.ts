@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPipelineActivities } from '../../src/activities';
+import type { MonitoringDeps } from '../../src/activities/monitoring';
+import { createMonitoringActivities } from '../../src/activities/monitoring';
 import type { ArtifactStore } from '../../src/artifacts';
 import { LocalArtifactStore } from '../../src/artifacts';
 import type { ChurnOptions } from '../../src/data/churn-generator';
@@ -272,4 +274,16 @@ export async function logServedPredictions(
   } finally {
     await loaded.predictor.close();
   }
+}
+
+/** The real monitoring activities over `store` (one DuckDB thread, no data roots); `more` replaces dependencies. */
+export function monitoringActivitiesOver(store: ArtifactStore, more: Partial<MonitoringDeps> = {}) {
+  return createMonitoringActivities({
+    store,
+    duckDbThreads: 1,
+    sources: { dataRoots: [], httpAllowedHosts: [] },
+    storage: {},
+    bigquery: {},
+    ...more,
+  });
 }
