@@ -13,7 +13,8 @@ const usage = `Usage:
   npm run datasets -- list [--source <text>] [--json]   every snapshot (of sources containing <text>): id, rows, columns, source, created
   npm run datasets -- show <id> [--json]                a snapshot's manifest and what derives from it
   npm run datasets -- diff <from-id> <to-id> [--json]   columns added, removed or retyped; rows only in one; per-column changes
-  npm run datasets -- export <id> <file> [--force]      the snapshot's rows as .csv, .parquet or .jsonl (--force replaces a file)`;
+  npm run datasets -- export <id> <file> [--force]      the snapshot's rows as .csv, .parquet or .jsonl (--force replaces a file);
+      a relative <file> is taken from the repository root, where npm runs the script: give an absolute path elsewhere`;
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');

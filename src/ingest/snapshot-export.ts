@@ -44,6 +44,9 @@ export async function exportSnapshot(
   options: ExportSnapshotOptions = {},
 ): Promise<ExportedSnapshot> {
   const target = path.resolve(file);
+  const existing = await fs.stat(target).catch(() => undefined);
+  if (existing?.isDirectory())
+    throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', { file: target, reason: 'it is a folder' });
   const format = formats[path.extname(target).toLowerCase()];
   if (!format)
     throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', {
@@ -53,9 +56,6 @@ export async function exportSnapshot(
   const folder = await fs.stat(path.dirname(target)).catch(() => undefined);
   if (!folder?.isDirectory())
     throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', { file: target, reason: 'its folder does not exist' });
-  const existing = await fs.stat(target).catch(() => undefined);
-  if (existing?.isDirectory())
-    throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', { file: target, reason: 'it is a folder' });
   if (existing && !options.overwrite)
     throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', {
       file: target,
@@ -68,7 +68,15 @@ export async function exportSnapshot(
       withDuckDb((db) =>
         db.run(`COPY (SELECT * FROM read_parquet(${literal(parquet)})) TO ${literal(partial)} ${copyOptions[format]}`),
       ),
-    );
+    ).catch((err: unknown) => {
+      // The folder refuses the file (permissions, a read-only or special file system such as /proc): say so of the
+      // file asked for, not of the partial one.
+      const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replaceAll(partial, target);
+      throw mlopsError('MLOPS_ERR_DATA_EXPORT_INVALID', {
+        file: target,
+        reason: `it cannot be written there (${reason})`,
+      });
+    });
     await fs.rename(partial, target);
   } finally {
     await fs.rm(partial, { force: true });

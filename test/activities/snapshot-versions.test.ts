@@ -190,6 +190,17 @@ describe('dataset snapshots as versions', function () {
       'MLOPS_ERR_DATA_SNAPSHOT_NOT_FOUND',
       /"ds-0000000000000000" is not in the artifact store/,
     );
+    // A folder the file cannot be created in (as /proc, whatever the user's rights): named, the partial file not.
+    await assertFails(
+      exportSnapshot(v.store, snapshot.snapshotId, '/proc/rows.csv'),
+      'MLOPS_ERR_DATA_EXPORT_INVALID',
+      /Cannot export the snapshot to \/proc\/rows\.csv: it cannot be written there \((?!.*partial)/,
+    );
+    await assertFails(
+      exportSnapshot(v.store, snapshot.snapshotId, path.dirname(existing)),
+      'MLOPS_ERR_DATA_EXPORT_INVALID',
+      /: it is a folder$/m,
+    );
     assert.deepEqual(fs.readdirSync(path.dirname(existing)).sort(), ['few.csv', 'taken.csv']);
     const replaced = await exportSnapshot(v.store, snapshot.snapshotId, existing, { overwrite: true });
     assert.equal(fs.readFileSync(existing, 'utf8').split('\n')[0], 'id,region,spend,active');
