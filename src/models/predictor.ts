@@ -46,6 +46,8 @@ export interface FeatureSchema {
 
 export interface Predictor {
   readonly task: FittedTransform['task'];
+  /** The column the model predicts (a request that sends it is told to leave it out). */
+  readonly target: string;
   readonly classes: string[];
   readonly features: FeatureSchema[];
   /** Width of the model input after the transform. */
@@ -96,6 +98,7 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
     decode(transform.task, classes, output, rows, model.outputWidth);
   return {
     task: transform.task,
+    target: transform.target.name,
     classes,
     features: featureSchema(transform),
     inputWidth: width,
@@ -157,14 +160,20 @@ function validateAll(
     if (found || keyCount(record) !== known.size) {
       for (const key of Object.keys(record)) {
         if (known.has(key)) continue;
-        // The target sent with the rest of a training row: say what it is rather than only that it is unknown.
-        const what = key === target ? ' (the value the model predicts: leave it out of requests)' : '';
-        problems.push(`instances[${i}]: unknown field ${quoteText(key)}${what}`);
+        problems.push(`instances[${i}]: unknown field ${quoteText(key)}${targetNote(key, target)}`);
       }
     }
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
   }
   return { problems, features };
+}
+
+/**
+ * The note on an unknown field (v1) or input (v2) that is the model's target, sent with the rest of a training row:
+ * say what it is rather than only that it is unknown.
+ */
+export function targetNote(name: string, target: string): string {
+  return name === target ? ' (the value the model predicts: leave it out of requests)' : '';
 }
 
 /** Keys of a parsed JSON object (its own, all enumerable), counted without building their list. */

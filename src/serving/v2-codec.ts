@@ -7,6 +7,7 @@
  * Limits are checked before anything is allocated: the shape's size (a shape like [2^60] is refused, not allocated),
  * the binary sizes against the body, and JSON `data` nested deeper than the shape.
  */
+import { targetNote } from '../models/predictor';
 import { mlopsError } from '../errors';
 // The v2 protocol's clients leave out what they do not send: a null `parameters` is refused, as a null `id` is.
 import { parametersProblem } from './http-body';
@@ -92,7 +93,13 @@ export function splitV2Body(
   return { json: body.subarray(0, n), binary: body.subarray(n) };
 }
 
-export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], maxInstances: number): DecodedV2 {
+export function decodeV2(
+  doc: unknown,
+  binary: Buffer,
+  featureNames: string[],
+  maxInstances: number,
+  target = '',
+): DecodedV2 {
   const request = checkRequestShape(doc);
   const problems: string[] = [];
   const known = new Set(featureNames);
@@ -100,7 +107,8 @@ export function decodeV2(doc: unknown, binary: Buffer, featureNames: string[], m
   const repeated = new Set<string>();
   for (const { name } of request.inputs) (given.has(name) ? repeated : given).add(name);
   for (const name of repeated) problems.push(`inputs: input ${quoteText(name)} is given more than once; send it once`);
-  for (const name of given) if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}`);
+  for (const name of given)
+    if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}${targetNote(name, target)}`);
   for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
   // The first input's row count, which every other input must have (its own shape is checked below).
   const rows = request.inputs[0]!.shape[0];

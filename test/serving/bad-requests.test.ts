@@ -450,6 +450,15 @@ const table: BadRequest[] = [
     names: [/unknown input "age"/, /missing input "region"/],
   },
   {
+    title: "v2: the model's target sent as an input",
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({ inputs: [{ name: 'churned', datatype: 'BOOL', shape: [1], data: [true] }] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/unknown input "churned" \(the value the model predicts: leave it out of requests\)/],
+  },
+  {
     title: 'v2: data nested deeper than the shape',
     url: v2Infer,
     headers: json,
