@@ -7,6 +7,8 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
+import type { PreprocessResult } from '../../src/contracts/datasets';
+import type { EvaluateModelInput } from '../../src/contracts/training';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { isMlopsError } from '../../src/errors';
 import { classificationMetrics } from '../../src/evaluation/metrics';
@@ -16,6 +18,29 @@ import { testDeps } from '../support/dependencies';
 import { prepareChurn, trainInput } from '../support/prepared-data';
 import { runPython } from '../support/python-clients';
 import { tempDir } from '../support/stack';
+
+/** The evaluation step's input for a churn model at `modelUri` on the prepared splits; `more` replaces fields. */
+function churnEvaluation(
+  prepared: PreprocessResult,
+  modelUri: string,
+  outputUri: string,
+  more: Partial<EvaluateModelInput> = {},
+): EvaluateModelInput {
+  return {
+    modelName: 'churn',
+    modelUri,
+    testUri: prepared.testUri,
+    validationUri: prepared.validationUri,
+    transformUri: prepared.transformUri,
+    featureColumns: prepared.featureColumns,
+    labelColumn: prepared.labelColumn,
+    task: 'classification',
+    outputUri,
+    gate: { minImprovement: 0 },
+    championAlias: 'production',
+    ...more,
+  };
+}
 
 describe('evaluateModel (the evaluation activity)', function () {
   it('refuses a test split of one class, naming it, instead of judging the model on it', async function () {
@@ -97,19 +122,7 @@ describe('evaluateModel (the evaluation activity)', function () {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       await runPython('make-contract-breaking-onnx.py', [mode, String(features), '2', file]);
       await assert.rejects(
-        evaluate({
-          modelName: 'churn',
-          modelUri,
-          testUri: prepared.testUri,
-          validationUri: prepared.validationUri,
-          transformUri: prepared.transformUri,
-          featureColumns: prepared.featureColumns,
-          labelColumn: prepared.labelColumn,
-          task: 'classification',
-          outputUri: store.uri('contract-breaking', mode),
-          gate: { minImprovement: 0 },
-          championAlias: 'production',
-        }),
+        evaluate(churnEvaluation(prepared, modelUri, store.uri('contract-breaking', mode))),
         (err: unknown) => {
           assert.ok(isMlopsError(err, 'MLOPS_ERR_MODEL_INVALID'), `${mode}: ${String(err)}`);
           assert.equal(err.nonRetryable, true);
@@ -151,19 +164,11 @@ describe('evaluateModel (the evaluation activity)', function () {
       createTrainingQueueActivities(deps).trainModel,
       trainInput(prepared, { hyperparameters: { epochs: 2 } }, 'good-challenger'),
     );
-    const result = await createPipelineActivities(deps).evaluateModel({
-      modelName: 'churn',
-      modelUri: trained.modelUri,
-      testUri: prepared.testUri,
-      validationUri: prepared.validationUri,
-      transformUri: prepared.transformUri,
-      featureColumns: prepared.featureColumns,
-      labelColumn: prepared.labelColumn,
-      task: 'classification',
-      outputUri: trained.outputUri,
-      gate: { minImprovement: 0, metric: 'log_loss' },
-      championAlias: 'production',
-    });
+    const result = await createPipelineActivities(deps).evaluateModel(
+      churnEvaluation(prepared, trained.modelUri, trained.outputUri, {
+        gate: { minImprovement: 0, metric: 'log_loss' },
+      }),
+    );
     assert.equal(result.gate.passed, true, result.gate.reason);
     assert.match(
       result.gate.reason,
