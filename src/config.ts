@@ -84,6 +84,8 @@ export const configSchema = {
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'must be letters, digits, dots, dashes and underscores, e.g. gpu-a100')
     .default(taskQueues.training),
+  /** Checkpoints (`checkpoints/epoch-NNNN.ckpt`) a training run keeps on the training worker's disk: when the trainer announces one, those older than the last this many announced are deleted; 0 keeps every one. A retry resumes from the newest announced, so 1 is enough to resume; 2 leaves one more. Files named otherwise are never touched. @default 2 */
+  MLOPS_TRAINING_KEEP_CHECKPOINTS: z.coerce.number().int().min(0).max(1_000_000).default(2),
   /** Python interpreter for the reference trainer. @default the project's cached venv */
   MLOPS_PYTHON: uriOrPath.optional(),
   /** Trainers this training worker runs besides `builtin-linear` and `torch-tabular`: a JSON object of name → argv, e.g. `{"xgb":["/opt/xgb/bin/python","/opt/xgb/train.py"]}`. A workflow input names a trainer (`trainer.kind`), never a command line; the contract's flags are appended to the argv (docs/trainer-contract.md). Names are lowercase letters, digits and dashes. @default none */
@@ -288,6 +290,8 @@ export interface TrainingSettings {
   gpus: number;
   /** The task queue the training worker polls (`MLOPS_TRAINING_TASK_QUEUE`). */
   taskQueue: string;
+  /** Announced checkpoints a run keeps on disk; 0 keeps all (`MLOPS_TRAINING_KEEP_CHECKPOINTS`). */
+  keepCheckpoints: number;
   python?: string;
   /** Registered trainers (`MLOPS_TRAINERS`): name → argv. */
   trainers: Record<string, string[]>;
@@ -379,6 +383,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
     training: {
       gpus: v.MLOPS_TRAINING_GPUS,
       taskQueue: v.MLOPS_TRAINING_TASK_QUEUE,
+      keepCheckpoints: v.MLOPS_TRAINING_KEEP_CHECKPOINTS,
       python: v.MLOPS_PYTHON,
       trainers: v.MLOPS_TRAINERS ?? {},
       ...trainerEnvironment(env, (v.MLOPS_TRAINER_ENV ?? '').split(',')),

@@ -55,6 +55,7 @@ export function createTrainingActivities(deps: TrainingDeps): TrainingActivities
           name: input.trainer.kind,
           env: deps.trainers.environment,
           redact: deps.trainers.redact,
+          keepCheckpoints: deps.trainers.keepCheckpoints,
           outputDir,
           gpu,
           hangTimeoutMs: input.trainer.heartbeatTimeoutSeconds * 1000,

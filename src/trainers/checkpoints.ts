@@ -28,16 +28,34 @@ export function newestCheckpoint(uris: string[]): { uri: string; epoch: number }
  */
 const announcedFile = 'announced.json';
 
-/** Records a checkpoint the trainer announced; written beside its final name, then renamed (whole or absent). */
+/**
+ * Records a checkpoint the trainer announced; written beside its final name, then renamed (whole or absent). The record
+ * also lists the epochs of the last `keep` announcements; checkpoint files of this folder older than the oldest of
+ * them are then deleted (`keep` 0: none is). Only `epoch-NNNN.ckpt` files are touched, never one newer than the record
+ * (the trainer may be writing it), and a retry resumes from the newest announced one, which is always kept.
+ */
 export async function recordAnnouncedCheckpoint(
   outputDir: string,
   checkpoint: { uri: string; epoch: number },
+  keep: number,
 ): Promise<void> {
   const dir = path.join(outputDir, trainerOutput.checkpoints);
   const file = path.join(dir, announcedFile);
   await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(`${file}.partial`, JSON.stringify(checkpoint));
+  const earlier = (await readAnnounced(file))?.recent ?? [];
+  const recent = keep > 0 ? [...earlier.filter((e) => e < checkpoint.epoch), checkpoint.epoch].slice(-keep) : [];
+  const record: AnnouncedRecord = { ...checkpoint, recent };
+  await fs.writeFile(`${file}.partial`, JSON.stringify(record));
   await fs.rename(`${file}.partial`, file);
+  if (keep > 0) await deleteOlderThan(dir, Math.min(...recent));
+}
+
+/** Deletes this folder's checkpoint files of epochs before `epoch`; one already gone is not an error. */
+async function deleteOlderThan(dir: string, epoch: number): Promise<void> {
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const fileEpoch = checkpointEpoch(name);
+    if (fileEpoch !== undefined && fileEpoch < epoch) await fs.rm(path.join(dir, name), { force: true });
+  }
 }
 
 /**
@@ -68,14 +86,21 @@ export async function findLocalCheckpoint(
   return newest ? { path: path.join(dir, newest.uri), epoch: newest.epoch } : undefined;
 }
 
-async function readAnnounced(file: string): Promise<{ uri: string; epoch: number } | undefined> {
+interface AnnouncedRecord {
+  uri: string;
+  epoch: number;
+  /** Epochs of the last announcements kept on disk, oldest first (absent in records written before pruning). */
+  recent?: number[];
+}
+
+async function readAnnounced(file: string): Promise<AnnouncedRecord | undefined> {
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   try {
-    const { uri, epoch } = JSON.parse(text) as { uri?: unknown; epoch?: unknown };
-    return typeof uri === 'string' && uri.startsWith('file://') && Number.isInteger(epoch)
-      ? { uri, epoch: epoch as number }
-      : undefined;
+    const { uri, epoch, recent } = JSON.parse(text) as { uri?: unknown; epoch?: unknown; recent?: unknown };
+    if (typeof uri !== 'string' || !uri.startsWith('file://') || !Number.isInteger(epoch)) return undefined;
+    const epochs = Array.isArray(recent) ? recent.filter((e): e is number => Number.isInteger(e)) : [epoch as number];
+    return { uri, epoch: epoch as number, recent: epochs };
   } catch {
     return undefined;
   }

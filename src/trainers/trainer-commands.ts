@@ -19,6 +19,8 @@ export interface TrainerCatalog {
   environment: Readonly<Record<string, string>>;
   /** Blanks the worker's other environment values out of trainer output before it is quoted in a failure. */
   redact: (text: string) => string;
+  /** Announced checkpoints a run keeps on disk; 0 keeps all. */
+  keepCheckpoints: number;
 }
 
 /** Under tsx (development) the TypeScript trainer runs through tsx's loader. */
@@ -47,6 +49,7 @@ export function createTrainerCatalog(config: Readonly<MlopsConfig>): TrainerCata
     },
     environment: config.training.environment,
     redact: redactor(config.training.secretValues),
+    keepCheckpoints: config.training.keepCheckpoints,
   };
 }
 

@@ -25,6 +25,8 @@ export interface TrainerRun {
   redact: (text: string) => string;
   /** The folder the trainer writes to; its pid file lives there. */
   outputDir: string;
+  /** Announced checkpoints kept on disk (older ones are deleted as new ones are announced); 0 keeps all. */
+  keepCheckpoints: number;
   gpu: number | undefined;
   /**
    * A trainer without a progress event for this long is killed: a retryable failure (the next attempt resumes), unless
@@ -89,6 +91,7 @@ export async function runTrainer(argv: string[], run: TrainerRun): Promise<void>
     throw err;
   } finally {
     clearInterval(keepAlive);
+    await watch.recorded();
     await fs.rm(pidFile, { force: true });
     await log.close();
   }
@@ -162,7 +165,9 @@ function watchOutput(child: ChildProcess, run: TrainerRun, log: (line: string) =
       progress = { ...progress, checkpointUri: String(event.uri), checkpointEpoch: Number(event.epoch) };
       // In order, each after the one before: the record always names the last checkpoint announced.
       const checkpoint = { uri: progress.checkpointUri!, epoch: progress.checkpointEpoch! };
-      announcing = announcing.then(() => recordAnnouncedCheckpoint(run.outputDir, checkpoint)).catch(() => {});
+      announcing = announcing
+        .then(() => recordAnnouncedCheckpoint(run.outputDir, checkpoint, run.keepCheckpoints))
+        .catch(() => {});
     }
     run.heartbeat(progress);
   });
@@ -171,6 +176,8 @@ function watchOutput(child: ChildProcess, run: TrainerRun, log: (line: string) =
     silentMs: () => Date.now() - lastEventAt,
     tail: () => [...lines],
     unreadable: () => unreadable,
+    /** Settles once every checkpoint announced so far is recorded (and older ones pruned). */
+    recorded: () => announcing,
   };
 }
 

@@ -17,6 +17,7 @@ async function main([python, script, outputDir, mode]: string[]): Promise<void> 
       env: { PATH: process.env.PATH ?? '' },
       redact: (text) => text,
       outputDir: outputDir!,
+      keepCheckpoints: 2,
       gpu: undefined,
       hangTimeoutMs: 600_000,
       heartbeat: () => {

@@ -33,7 +33,11 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     return createTrainingActivities({ store, gpus: new GpuPool(1), trainers, workDir: tempDir('work') });
   }
 
-  function train(mode: string, runKey: string, more: { heartbeatTimeoutSeconds?: number; leak?: string } = {}) {
+  function train(
+    mode: string,
+    runKey: string,
+    more: { heartbeatTimeoutSeconds?: number; leak?: string; env?: Record<string, string> } = {},
+  ) {
     const { heartbeatTimeoutSeconds = 60, leak } = more;
     const input = trainInput(
       prepared,
@@ -43,7 +47,7 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     const env = mockEnv();
     const beats: TrainingProgress[] = [];
     env.on('heartbeat', (d: TrainingProgress) => beats.push(d));
-    return { beats, result: runActivity(env, worker(more.leak ? npmEnv() : {}).trainModel, input) };
+    return { beats, result: runActivity(env, worker(more.leak ? npmEnv() : (more.env ?? {})).trainModel, input) };
   }
 
   function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -138,6 +142,24 @@ describe('a Python trainer written from the contract (test/fixtures/trainers/con
     assert.equal(fs.readFileSync(path.join(output, 'checkpoints', 'epoch-0002.ckpt'), 'utf8'), 'half');
     const second = await train('chatty', 'torn-checkpoint').result;
     assert.equal(second.resumedFromEpoch, 1);
+  });
+
+  it('keeps the last two announced checkpoints on disk by default, every one with MLOPS_TRAINING_KEEP_CHECKPOINTS=0', async function () {
+    const checkpointsOf = async (runKey: string, env?: Record<string, string>) => {
+      const trained = await train('checkpoints', runKey, { env }).result;
+      return fs.readdirSync(path.join(store.localPath(trained.outputUri), 'checkpoints')).sort();
+    };
+    assert.deepEqual(await checkpointsOf('pruned/run'), [
+      'announced.json',
+      'best.ckpt',
+      'epoch-0005.ckpt',
+      'epoch-0006.ckpt',
+    ]);
+    const all = await checkpointsOf('kept/run', { MLOPS_TRAINING_KEEP_CHECKPOINTS: '0' });
+    assert.deepEqual(
+      all.filter((name) => name.startsWith('epoch-')),
+      [1, 2, 3, 4, 5, 6].map((epoch) => `epoch-000${epoch}.ckpt`),
+    );
   });
 
   it('stops the trainer at once when its worker dies by SIGKILL, instead of when it next writes a line', async function () {
