@@ -267,6 +267,11 @@ export interface FittedTransform {
     dedupe: boolean;
     split: { testFraction: number; validationFraction: number; seed: number; stratify: boolean };
   };
+  /**
+   * The dataset's other columns, neither features nor the target, with why each is not a feature: a request that
+   * sends one is told so (absent when there are none, and in transforms fitted before it was recorded).
+   */
+  leftOut?: { column: string; reason: string }[];
 }
 
 export type FeatureTransform = NumericTransform | OneHotTransform | OrdinalTransform;

@@ -48,6 +48,11 @@ export interface Predictor {
   readonly task: FittedTransform['task'];
   /** The column the model predicts (a request that sends it is told to leave it out). */
   readonly target: string;
+  /**
+   * What to add to "unknown field <name>": that it is the target, or a column of the training data the model does not
+   * use (and why); empty for any other name.
+   */
+  readonly unknownFieldNote: (name: string) => string;
   readonly classes: string[];
   readonly features: FeatureSchema[];
   /** Width of the model input after the transform. */
@@ -82,11 +87,11 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   const classes = transform.target.classes ?? [];
   const known = new Set(transform.features.map((f) => f.name));
   const compiled = compileTransform(transform);
-  const validate = (instances: readonly unknown[]) =>
-    validateAll(compiled, known, transform.target.name, instances, width).problems;
+  const note = fieldNotes(transform);
+  const validate = (instances: readonly unknown[]) => validateAll(compiled, known, note, instances, width).problems;
   /** Validated, transformed and run; the output checked finite. */
   const score = async (instances: readonly unknown[], recorded?: RecordedValues) => {
-    const { problems, features } = validateAll(compiled, known, transform.target.name, instances, width, recorded);
+    const { problems, features } = validateAll(compiled, known, note, instances, width, recorded);
     if (problems.length > 0) throw inputInvalid(problems);
     const output = await model.run(features, instances.length);
     const bad = nonFiniteRows(output, instances.length, model.outputWidth);
@@ -99,6 +104,7 @@ export function createPredictor(transform: FittedTransform, model: OnnxModel): P
   return {
     task: transform.task,
     target: transform.target.name,
+    unknownFieldNote: note,
     classes,
     features: featureSchema(transform),
     inputWidth: width,
@@ -141,7 +147,7 @@ const modelInput = slabAllocator((n) => new Float32Array(n));
 function validateAll(
   compiled: CompiledTransform,
   known: Set<string>,
-  target: string,
+  note: (name: string) => string,
   instances: readonly unknown[],
   width: number,
   recorded?: RecordedValues,
@@ -160,7 +166,7 @@ function validateAll(
     if (found || keyCount(record) !== known.size) {
       for (const key of Object.keys(record)) {
         if (known.has(key)) continue;
-        problems.push(`instances[${i}]: unknown field ${quoteText(key)}${targetNote(key, target)}`);
+        problems.push(`instances[${i}]: unknown field ${quoteText(key)}${note(key)}`);
       }
     }
     if (found) for (const p of found) problems.push(`instances[${i}]: ${p}`);
@@ -169,11 +175,19 @@ function validateAll(
 }
 
 /**
- * The note on an unknown field (v1) or input (v2) that is the model's target, sent with the rest of a training row:
- * say what it is rather than only that it is unknown.
+ * The note on an unknown field (v1) or input (v2) that is a column of the training data, sent with the rest of its
+ * row: say what it is rather than only that it is unknown.
  */
-export function targetNote(name: string, target: string): string {
-  return name === target ? ' (the value the model predicts: leave it out of requests)' : '';
+function fieldNotes(transform: FittedTransform): (name: string) => string {
+  const target = transform.target.name;
+  const leftOut = new Map((transform.leftOut ?? []).map((c) => [c.column, c.reason]));
+  return (name) => {
+    if (name === target) return ' (the value the model predicts: leave it out of requests)';
+    const reason = leftOut.get(name);
+    return reason === undefined
+      ? ''
+      : ` (a column of the training data that is not one of the model's features: ${reason}; leave it out of requests)`;
+  };
 }
 
 /** Keys of a parsed JSON object (its own, all enumerable), counted without building their list. */

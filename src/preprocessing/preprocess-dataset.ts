@@ -145,7 +145,18 @@ async function fitAndApply(
     labelColumn,
     rows: { dedupe, split: { ...plan.split, stratify } },
   };
+  const leftOut = columnsLeftOut(input, plan);
+  if (leftOut.length > 0) transform.leftOut = leftOut;
   return { transform, rows, droppedRows, warnings };
+}
+
+/** The snapshot's columns that are neither a feature nor the target, with why (recorded in the transform). */
+function columnsLeftOut(input: PreprocessInput, plan: PreprocessingPlan): NonNullable<FittedTransform['leftOut']> {
+  const features = new Set(plan.features.map((f) => f.name));
+  const why = new Map(plan.leftOut.map((c) => [c.column, c.reason]));
+  return input.columns
+    .filter((c) => c.name !== input.target && !features.has(c.name))
+    .map((c) => ({ column: c.name, reason: why.get(c.name) ?? 'not among the features the run named' }));
 }
 
 function rejectEmptySplits(counts: SplitCounts, input: PreprocessInput): SplitCounts {

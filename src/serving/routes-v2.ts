@@ -86,7 +86,7 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   try {
     // Inputs are checked against the chosen version's schema, so a refusal from here on is that version's (the
     // canary's judge compares the versions' refusals), as a v1 instance's is.
-    decoded = decodeV2(doc, binary, names, core.limits.maxInstances, loaded.predictor.target);
+    decoded = decodeV2(doc, binary, names, core.limits.maxInstances, loaded.predictor.unknownFieldNote);
     checkOutputs(decoded.request, outputNames(loaded.predictor.task));
     outcome = await core.predict(model, decoded.instances, ctx, loaded);
   } catch (err) {

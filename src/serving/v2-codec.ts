@@ -7,7 +7,6 @@
  * Limits are checked before anything is allocated: the shape's size (a shape like [2^60] is refused, not allocated),
  * the binary sizes against the body, and JSON `data` nested deeper than the shape.
  */
-import { targetNote } from '../models/predictor';
 import { mlopsError } from '../errors';
 // The v2 protocol's clients leave out what they do not send: a null `parameters` is refused, as a null `id` is.
 import { parametersProblem } from './http-body';
@@ -98,7 +97,8 @@ export function decodeV2(
   binary: Buffer,
   featureNames: string[],
   maxInstances: number,
-  target = '',
+  /** What to add to "unknown input <name>" (the predictor's `unknownFieldNote`). */
+  note: (name: string) => string = () => '',
 ): DecodedV2 {
   const request = checkRequestShape(doc);
   const problems: string[] = [];
@@ -108,7 +108,7 @@ export function decodeV2(
   for (const { name } of request.inputs) (given.has(name) ? repeated : given).add(name);
   for (const name of repeated) problems.push(`inputs: input ${quoteText(name)} is given more than once; send it once`);
   for (const name of given)
-    if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}${targetNote(name, target)}`);
+    if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}${note(name)}`);
   for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
   // The first input's row count, which every other input must have (its own shape is checked below).
   const rows = request.inputs[0]!.shape[0];

@@ -16,7 +16,10 @@ import type {
 import { trainingPipelineInputSchema } from '../../src/contracts/pipeline';
 import { parseWorkflowInput } from '../../src/contracts/validate';
 import { isMlopsError } from '../../src/errors';
+import { loadOnnxModel } from '../../src/models/onnx-model';
+import { createPredictor } from '../../src/models/predictor';
 import { transformInstance } from '../../src/models/transform-instance';
+import { linearModelToOnnx } from '../../src/trainers/onnx-writer';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { rowNumberedParquet } from '../../src/warehouse/warehouse';
 import { exampleDataset, tempDir, testConfig } from '../support/stack';
@@ -460,6 +463,23 @@ describe('preprocessDataset', function () {
       transform.features.map((f) => f.name),
       ['n'],
     );
+    // The transform keeps them, so a client sending a whole row is told what such a column is.
+    const model = linearModelToOnnx({
+      weights: [0, 0],
+      bias: [0, 0],
+      features: 1,
+      outputs: 2,
+      kind: 'classification',
+      producerVersion: 'test',
+    });
+    const predictor = createPredictor(transform, await loadOnnxModel(model, 'model.onnx', 1));
+    try {
+      assert.deepEqual(predictor.validate([{ n: 3, day: '2024-02-12' }]), [
+        `instances[0]: unknown field "day" (a column of the training data that is not one of the model's features: ${result.leftOut[1]!.reason}; leave it out of requests)`,
+      ]);
+    } finally {
+      await predictor.close();
+    }
     await assert.rejects(
       activities.preprocessDataset({ ...input, features: ['n', 'event_time'] }),
       (err: unknown) =>
