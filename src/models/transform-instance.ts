@@ -8,6 +8,7 @@
  * huge) costs no more than a scalar.
  */
 import { float32Max } from '../contracts/datasets';
+import { quoteText } from '../contracts/message-text';
 import type { FeatureTransform, FittedTransform, NumericTransform } from '../contracts/datasets';
 import { categoryCode, isWellFormedText, numericCode } from './recorded-values';
 import type { RecordedValues } from './recorded-values';
@@ -44,6 +45,8 @@ export interface CompiledTransform {
 interface NumericStep {
   kind: 'numeric';
   name: string;
+  /** The name as problems quote it: cut to 80 characters (a model's own column names can be long). */
+  quoted: string;
   feature: NumericTransform;
   lower: number;
   upper: number;
@@ -57,6 +60,7 @@ interface NumericStep {
 interface CategoricalStep {
   kind: 'categorical';
   name: string;
+  quoted: string;
   feature: FeatureTransform & { kind: 'categorical' };
   index: Map<string, number>;
   /** Known categories (the one-hot width without the unknown bucket). */
@@ -88,7 +92,8 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
     const upper = feature.clip?.upper ?? Infinity;
     const standardized = feature.standardize !== false;
     const bounds = { lower, upper, shift: standardized ? feature.mean : 0, divisor: standardized ? feature.std : 1 };
-    return { kind: 'numeric', name: feature.name, feature, ...bounds, imputed: scale(bounds, feature.impute) };
+    const imputed = scale(bounds, feature.impute);
+    return { kind: 'numeric', name: feature.name, quoted: quoteText(feature.name), feature, ...bounds, imputed };
   }
   // indexOf semantics: the first position of a category wins.
   const index = new Map<string, number>();
@@ -100,7 +105,8 @@ function step(feature: FeatureTransform): NumericStep | CategoricalStep {
   const impute = feature.impute ?? '__missing__';
   const seen = feature.categories.filter((c) => c !== impute);
   const boolean = seen.length > 0 && seen.every((c) => c === 'true' || c === 'false');
-  return { kind: 'categorical', name: feature.name, feature, index, count, ordinal, impute, boolean };
+  const quoted = quoteText(feature.name);
+  return { kind: 'categorical', name: feature.name, quoted, feature, index, count, ordinal, impute, boolean };
 }
 
 function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['apply'] {
@@ -115,7 +121,7 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
       const given = inherited[k] && !Object.hasOwn(instance, s.name) ? undefined : instance[s.name];
       // A boolean feature takes the spellings the training data could have had ("yes", "N", 1): the same value.
       const value = s.kind === 'categorical' && s.boolean ? booleanOf(given) : given;
-      if (value === undefined) (problems ??= []).push(`missing field "${s.name}" (send null to impute it)`);
+      if (value === undefined) (problems ??= []).push(`missing field ${s.quoted} (send null to impute it)`);
       if (s.kind === 'numeric') {
         const problem = numericInto(s, value, out, j++);
         if (problem) (problems ??= []).push(problem);
@@ -123,17 +129,17 @@ function applier(steps: (NumericStep | CategoricalStep)[]): CompiledTransform['a
         continue;
       }
       if (value !== null && value !== undefined && !isCategoryValue(value)) {
-        (problems ??= []).push(`"${s.name}" must be a string, number, boolean or null, got ${describeValue(value)}`);
+        (problems ??= []).push(`${s.quoted} must be a string, number, boolean or null, got ${describeValue(value)}`);
       } else if (s.boolean && value !== true && value !== false && !isBooleanText(value)) {
         (problems ??= []).push(
-          `"${s.name}" must be true, false or null (a boolean in training; "yes"/"no", "t"/"f" and 1/0 are read as true/false too), got ${describeValue(value)}`,
+          `${s.quoted} must be true, false or null (a boolean in training; "yes"/"no", "t"/"f" and 1/0 are read as true/false too), got ${describeValue(value)}`,
         );
       }
       const index = s.index.get(categoryOf(value, s.impute)) ?? -1;
       // Known categories are valid text; an unseen one may hold half of a character, which no client means to send.
       if (index === -1 && typeof value === 'string' && !isWellFormedText(value))
         (problems ??= []).push(
-          `"${s.name}" is not valid Unicode text: it holds half of a surrogate pair (such as half of an emoji); send whole characters`,
+          `${s.quoted} is not valid Unicode text: it holds half of a surrogate pair (such as half of an emoji); send whole characters`,
         );
       j = categoricalInto(s, index, out, j);
       // The index is the value's own only for a non-empty string ("" and null take the imputed category's).
@@ -158,12 +164,12 @@ function numericInto(s: NumericStep, value: unknown, out: Float32Array, j: numbe
   out[j] = s.imputed;
   return value === null || value === undefined
     ? undefined
-    : `"${s.name}" must be a finite number or null, got ${describeValue(value)}`;
+    : `${s.quoted} must be a finite number or null, got ${describeValue(value)}`;
 }
 
 /** What is wrong with a number the model cannot take. */
 function numericProblem(s: NumericStep, value: number): string {
-  const name = `"${s.name}"`;
+  const name = s.quoted;
   if (!Number.isFinite(value)) return `${name} must be a finite number or null, got ${describeValue(value)}`;
   if (Math.abs(value) > float32Max) return `${name} is ${value}, outside the float32 range (±${float32Max})`;
   return `${name} is ${value}, which standardizes to a value outside the float32 range (training mean ${s.feature.mean}, std ${s.feature.std})`;

@@ -38,7 +38,8 @@ import { PredictCore } from './predict-core';
 import type { ServeLimits } from './predict-core';
 import { ParquetPredictionSink, PredictionLog } from './prediction-log';
 import type { NamedSink, PredictionLogOptions } from './prediction-log';
-import { playgroundHtml } from './playground';
+import type { PlaygroundModel } from './playground';
+import { playgroundHtml, playgroundModel } from './playground';
 import { refuseOtherMethods, routeNotFound, trackRoutes } from './method-not-allowed';
 import { registerV1Routes, v1AllowedMethods } from './routes-v1';
 import { registerV2Routes } from './routes-v2';
@@ -102,6 +103,7 @@ const openRoutes = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/healt
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const limits = { ...defaultLimits, ...deps.limits };
+  const keys = keyDigests(deps.apiKeys ?? []);
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   let lane: FastLane | undefined;
   const metrics = new ServingMetrics(deps.modelName);
@@ -149,6 +151,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       server.on('checkExpectation', (request, response) =>
         answerExpectationFailed(request, response, limits, countUnparsed),
       );
+      // Expect: 100-continue: the client waits for "100 Continue" before it sends the body. A request that will be
+      // refused from its head gets the refusal instead (the routes answer it as usual), so no body is sent for nothing.
+      server.on('checkContinue', (request, response) => {
+        if (bodyWanted(request, limits.bodyLimit, keys)) response.writeContinue();
+        server.emit('request', request, response);
+      });
       server.setTimeout(options.connectionTimeout);
       if (deps.fastLane ?? true) lane = new FastLane(server, limits.bodyLimit);
       return server;
@@ -181,7 +189,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const handler = lanePredict({
       core,
       metrics,
-      keys: keyDigests(deps.apiKeys ?? []),
+      keys,
       log: app.log,
       aipPredictRoute: deps.vertex?.predictRoute,
     });
@@ -193,7 +201,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
   }
   const routes = trackRoutes(app);
-  registerOperationRoutes(app, core, follower, metrics, deps.vertex?.healthRoute);
+  registerOperationRoutes(app, core, follower, metrics, {
+    healthRoute: deps.vertex?.healthRoute,
+    keysOn: (deps.apiKeys ?? []).length > 0,
+  });
   registerV1Routes(app, core, deps.vertex?.predictRoute);
   registerV2Routes(app, core);
   refuseOtherMethods(app, routes, v1AllowedMethods);
@@ -247,15 +258,21 @@ function registerHooks(
   // takes two.
   app.addHook('onRequest', (request, _reply, done) => {
     // (A request injected in tests has no headersDistinct: its one headers object counts.)
-    const hosts =
-      (request.raw.headersDistinct as typeof request.raw.headersDistinct | undefined)?.host?.length ??
-      (request.headers.host === undefined ? 0 : 1);
+    const distinct = request.raw.headersDistinct as typeof request.raw.headersDistinct | undefined;
+    const hosts = distinct?.host?.length ?? (request.headers.host === undefined ? 0 : 1);
+    // node:http keeps the first of two Authorization headers; a proxy in front may have read the other.
+    const authorizations = distinct?.authorization?.length ?? 0;
     const problem =
       hosts > 1
         ? { reason: `a request has one Host header; this one has ${hosts}`, code: 'Host repeated' }
         : hosts === 0 && request.raw.httpVersion === '1.1'
           ? { reason: 'an HTTP/1.1 request needs a Host header', code: 'no Host' }
-          : undefined;
+          : authorizations > 1
+            ? {
+                reason: `a request has at most one Authorization header; this one has ${authorizations}`,
+                code: 'Authorization repeated',
+              }
+            : undefined;
     done(problem ? (mlopsError('MLOPS_ERR_SERVE_HTTP_INVALID', problem) as unknown as FastifyError) : undefined);
   });
   if (keys.length > 0) {
@@ -281,7 +298,10 @@ function registerHooks(
     if (request.raw.complete === false) reply.header('connection', 'close');
     const chosen = reply.getHeader('x-model-version');
     if (chosen !== undefined) chosenVersion.set(request, Number(chosen));
-    else if (slot.current) reply.header('x-model-version', String(slot.current.version));
+    // The version serving, on the answers of the other routes; not to a client without a key, nor for a path that is
+    // no route (401, 404): they tell it nothing of the model.
+    else if (slot.current && reply.statusCode !== 401 && reply.statusCode !== 404)
+      reply.header('x-model-version', String(slot.current.version));
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -298,7 +318,7 @@ function registerOperationRoutes(
   core: PredictCore,
   follower: DeploymentFollower,
   metrics: ServingMetrics,
-  healthRoute?: string,
+  { healthRoute, keysOn }: { healthRoute?: string; keysOn: boolean },
 ): void {
   const live = () => Promise.resolve({ status: 'ok', model: core.modelName, version: core.slot.current?.version });
   app.get('/healthz', live);
@@ -313,18 +333,18 @@ function registerOperationRoutes(
       lastSwapFailure: follower.lastFailure,
     });
   });
-  app.get('/playground', (_request, reply) => {
+  const model = (): PlaygroundModel => {
     const p = core.slot.current!.predictor;
-    const page = playgroundHtml({
-      name: core.modelName,
-      task: p.task,
-      classes: p.classes,
-      features: p.features,
-      maxInstances: core.limits.maxInstances,
-      bodyLimit: core.limits.bodyLimit,
-    });
+    const { maxInstances, bodyLimit } = core.limits;
+    return { name: core.modelName, task: p.task, classes: p.classes, features: p.features, maxInstances, bodyLimit };
+  };
+  // Open to a browser (it cannot send a key on navigation); with keys on, the page holds no schema and loads it from
+  // /playground/model with the key typed into it.
+  app.get('/playground', (_request, reply) => {
+    const page = playgroundHtml({ name: core.modelName, model: keysOn ? undefined : model() });
     return reply.header('content-type', 'text/html; charset=utf-8').send(page);
   });
+  app.get('/playground/model', () => Promise.resolve(playgroundModel(model())));
   app.get('/metrics', async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.header('content-type', metrics.registry.contentType).send(body);
@@ -336,4 +356,14 @@ function sendError(limits: ServeLimits, err: FastifyError, request: FastifyReque
   logRefusal(request.log, answer, err);
   for (const [name, value] of answer.headers) void reply.header(name, value);
   return reply.status(answer.status).send(answer.body);
+}
+
+/**
+ * Whether a request that expects `100 Continue` will be read: not when its Content-Length is over the body limit, nor,
+ * with API keys on, without one valid key (the health probes take no body).
+ */
+function bodyWanted(request: http.IncomingMessage, bodyLimit: number, keys: readonly Buffer[]): boolean {
+  if (Number(request.headers['content-length'] ?? 0) > bodyLimit) return false;
+  if (keys.length === 0) return true;
+  return request.headersDistinct.authorization?.length === 1 && !checkKey(request.headers.authorization, keys);
 }

@@ -29,46 +29,45 @@ const esc = (s: string): string =>
 /** The category a categorical feature's nulls take under the constant imputation (the transform's default). */
 const missingPlaceholder = '__missing__';
 
-function fieldHtml(f: FeatureSchema): string {
-  const id = `f-${esc(f.name)}`;
-  if (f.type === 'category') {
-    // The placeholder that training's nulls became is the "(missing)" choice, not a category of its own.
-    const categories = (f.categories ?? []).filter((c) => c !== missingPlaceholder || f.impute !== missingPlaceholder);
-    const options = categories.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
-    const imputed = f.impute === undefined || f.impute === missingPlaceholder ? '' : `: ${esc(String(f.impute))}`;
-    const blank = `<option value="">(missing${imputed})</option>`;
-    // A value training did not keep (a new product, a rare city) is typed: the model takes it as an unknown category.
-    const other = `<option value="" data-other="1">(another value…)</option>`;
-    const typed = `<input id="o-${esc(f.name)}" class="other" hidden placeholder="a value not in the list" aria-label="${esc(f.name)}: another value">`;
-    return `<label for="${id}">${esc(f.name)}</label><span class="control"><select id="${id}" name="${esc(f.name)}" data-kind="category">${blank}${options}${other}</select>${typed}</span><span class="hint">${categories.length} training categories</span>`;
-  }
-  const range = f.range ? `training range ${shown(f.range.lower, '−∞')} … ${shown(f.range.upper, '∞')}; ` : '';
-  const hint = `${range}blank = ${f.imputedWith ?? 'median'} ${shown(f.impute, '')}`;
-  // The browser reads "1e999", "-" or "abc" as "" (validity.badInput): the page flags it rather than send a blank.
-  const problem = `<span id="e-${esc(f.name)}" class="problem" hidden>not a number</span>`;
-  return `<label for="${id}">${esc(f.name)}</label><input id="${id}" name="${esc(f.name)}" type="number" step="any" data-kind="number" placeholder="${esc(shown(f.impute, ''))}"><span class="hint">${problem}${esc(hint)}</span>`;
-}
-
-/** A fitted number as a person reads it: 10 significant digits, so 176.10000000000002 shows as 176.1. */
-function shown(value: number | string | null | undefined, absent: string): string {
-  if (value === null || value === undefined) return absent;
-  return typeof value === 'number' ? String(Number(value.toPrecision(10))) : value;
-}
-
-export function playgroundHtml(model: PlaygroundModel): string {
-  const config = JSON.stringify({
+/**
+ * What the page's script builds the form from (the model's schema, training categories and fitted statistics):
+ * embedded in the page, or served by `GET /playground/model` to a page that holds the API key.
+ */
+export function playgroundModel(model: PlaygroundModel): PlaygroundModel {
+  return {
     name: model.name,
     task: model.task,
     classes: model.classes,
-    features: model.features.map((f) => ({ name: f.name, type: f.type })),
+    // The placeholder that training's nulls became is the "(missing)" choice, not a category of its own.
+    features: model.features.map((f) =>
+      f.type === 'category'
+        ? {
+            ...f,
+            categories: (f.categories ?? []).filter((c) => c !== missingPlaceholder || f.impute !== missingPlaceholder),
+          }
+        : f,
+    ),
     maxInstances: model.maxInstances,
     bodyLimit: model.bodyLimit,
-  }).replace(/</g, '\\u003c');
+  };
+}
+
+/**
+ * The page. With `model`, its schema is embedded and the form is shown at once. Without (the server requires API keys:
+ * the schema, training categories and statistics are what the key protects on the metadata routes), the page holds
+ * nothing of the model but its name, asks for the key and loads `GET /playground/model` with it.
+ */
+export function playgroundHtml(page: { name: string; model?: PlaygroundModel }): string {
+  const embedded = page.model ? JSON.stringify(playgroundModel(page.model)).replace(/</g, '\\u003c') : 'null';
+  const keyHint = page.model
+    ? 'only if the server requires one'
+    : 'this server requires one: type it, then open the model';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(model.name)} · playground</title>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(page.name)} · playground</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 form{display:grid;grid-template-columns:max-content 14em auto;gap:6px 12px;align-items:center}
+#fields{display:contents}
 .hint{color:#777;font-size:12px} button{margin-top:12px;padding:6px 16px}
 .control{display:flex;gap:4px;min-width:0}.control select,.control input{min-width:0;flex:1}
 #result{margin:16px 0;padding:12px;border:1px solid #ddd;min-height:2em}
@@ -77,18 +76,22 @@ form{display:grid;grid-template-columns:max-content 14em auto;gap:6px 12px;align
 .problem{color:#b00020;font-weight:600;margin-right:8px} input[aria-invalid="true"]{outline:2px solid #b00020}
 table{border-collapse:collapse;margin-top:8px;font-size:12px} td,th{border:1px solid #ddd;padding:2px 6px}
 </style></head><body>
-<h1>${esc(model.name)} <small id="version"></small></h1>
+<h1>${esc(page.name)} <small id="version"></small></h1>
 <p>Fill in the features and predict, or upload a CSV with one column per feature.</p>
-<form id="form">${model.features.map(fieldHtml).join('\n')}
-<label for="api-key">API key</label><input id="api-key" type="password" autocomplete="off"><span class="hint">only if the server requires one</span>
+<form id="form"><div id="fields"></div>
+<label for="api-key">API key</label><input id="api-key" type="password" autocomplete="off"><span class="hint">${keyHint}</span>
 </form>
+<button id="open" type="button" hidden>Open the model</button><div id="open-status" class="error"></div>
+<div id="model-part" hidden>
 <button id="predict" type="button">Predict</button>
 <div id="result" aria-live="polite"></div>
 <h2>Predict a CSV</h2>
 <input id="csv" type="file" accept=".csv,text/csv"> <a id="download" hidden download="predictions.csv">Download predictions</a>
 <div id="csv-status"></div><div id="table"></div>
+</div>
 <script>
-const MODEL = ${config};
+let MODEL = ${embedded};
+const MODEL_NAME = ${JSON.stringify(page.name).replace(/</g, '\\u003c')};
 ${clientScript}
 </script></body></html>`;
 }
@@ -113,13 +116,68 @@ function fieldValue(f) {
   if (f.type === 'category' && field.selectedOptions[0] && field.selectedOptions[0].dataset.other) return $('o-' + f.name).value;
   return field.value;
 }
-for (const select of document.querySelectorAll('select[data-kind="category"]')) {
-  select.addEventListener('change', () => {
-    const typed = $('o-' + select.name);
-    typed.hidden = !(select.selectedOptions[0] && select.selectedOptions[0].dataset.other);
-    if (!typed.hidden) typed.focus();
-  });
+/** A fitted number as a person reads it: 10 significant digits, so 176.10000000000002 shows as 176.1. */
+function shown(value, absent) {
+  if (value === null || value === undefined) return absent;
+  return typeof value === 'number' ? String(Number(value.toPrecision(10))) : String(value);
 }
+function el(tag, props, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children);
+  return e;
+}
+/**
+ * A feature's label, control and hint. Built through the DOM, never as HTML text: a category is the option's value as
+ * it is (an HTML parser would turn a carriage return in an attribute into a line feed, and send another category).
+ */
+function fieldRow(f) {
+  const label = el('label', { htmlFor: 'f-' + f.name, textContent: f.name });
+  if (f.type === 'category') {
+    const select = el('select', { id: 'f-' + f.name, name: f.name });
+    select.dataset.kind = 'category';
+    const imputed = f.impute === undefined || f.impute === '__missing__' ? '' : ': ' + f.impute;
+    select.append(el('option', { value: '', textContent: '(missing' + imputed + ')' }));
+    for (const c of f.categories) select.append(el('option', { value: c, textContent: c }));
+    // A value training did not keep (a new product, a rare city) is typed: the model takes it as an unknown category.
+    const other = el('option', { value: '', textContent: '(another value…)' });
+    other.dataset.other = '1';
+    select.append(other);
+    const typed = el('input', { id: 'o-' + f.name, className: 'other', hidden: true, placeholder: 'a value not in the list' });
+    typed.setAttribute('aria-label', f.name + ': another value');
+    select.addEventListener('change', () => {
+      typed.hidden = !(select.selectedOptions[0] && select.selectedOptions[0].dataset.other);
+      if (!typed.hidden) typed.focus();
+    });
+    const hint = el('span', { className: 'hint', textContent: f.categories.length + ' training categories' });
+    return [label, el('span', { className: 'control' }, select, typed), hint];
+  }
+  const range = f.range ? 'training range ' + shown(f.range.lower, '−∞') + ' … ' + shown(f.range.upper, '∞') + '; ' : '';
+  const field = el('input', { id: 'f-' + f.name, name: f.name, type: 'number', step: 'any', placeholder: shown(f.impute, '') });
+  field.dataset.kind = 'number';
+  // The browser reads "1e999", "-" or "abc" as "" (validity.badInput): the page flags it rather than send a blank.
+  const problem = el('span', { id: 'e-' + f.name, className: 'problem', hidden: true, textContent: 'not a number' });
+  // "-" on the way to "-3" is no mistake yet: a field is flagged when it is left, and cleared as soon as it reads.
+  field.addEventListener('blur', () => flagged(field));
+  field.addEventListener('input', () => { if (!field.validity.badInput) flagged(field); });
+  const hint = el('span', { className: 'hint' }, problem, range + 'blank = ' + (f.imputedWith || 'median') + ' ' + shown(f.impute, ''));
+  return [label, field, hint];
+}
+/** Shows the form of MODEL. */
+function render() {
+  $('fields').replaceChildren(...MODEL.features.flatMap(fieldRow));
+  $('model-part').hidden = false;
+  $('open').hidden = true;
+  $('open-status').textContent = '';
+}
+/** With API keys on, the page loads the model's schema with the key typed. */
+async function open() {
+  const r = await fetch('/playground/model', { headers: headers() });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) { $('open-status').textContent = body.error || 'HTTP ' + r.status; return; }
+  MODEL = body;
+  render();
+}
+$('open').addEventListener('click', () => open().catch((e) => { $('open-status').textContent = e.message; }));
 /**
  * Flags a number field whose text the browser cannot read as a number: its value then reads "", like a blank field,
  * which would be sent as null (imputed). Returns whether it is flagged.
@@ -130,13 +188,8 @@ function flagged(field) {
   $('e-' + field.name).hidden = !bad;
   return bad;
 }
-for (const field of document.querySelectorAll('input[data-kind="number"]')) {
-  // "-" on the way to "-3" is no mistake yet: a field is flagged when it is left, and cleared as soon as it reads.
-  field.addEventListener('blur', () => flagged(field));
-  field.addEventListener('input', () => { if (!field.validity.badInput) flagged(field); });
-}
 async function predict(instances) {
-  const r = await fetch('/v1/models/' + encodeURIComponent(MODEL.name) + ':predict', { method: 'POST', headers: headers(), body: JSON.stringify({ instances }) });
+  const r = await fetch('/v1/models/' + encodeURIComponent(MODEL_NAME) + ':predict', { method: 'POST', headers: headers(), body: JSON.stringify({ instances }) });
   const body = await r.json();
   if (!r.ok) throw Object.assign(new Error(body.error || JSON.stringify(body)), { code: body.code });
   return { version: r.headers.get('x-model-version'), predictions: body.predictions };
@@ -305,8 +358,12 @@ $('csv').addEventListener('change', async (event) => {
   let limit = MODEL.bodyLimit || Infinity;
   const tooLarge = oversized(sizes, records, 0, limit);
   if (tooLarge.length) return refuse(tooLarge);
-  const outputs = MODEL.task === 'regression' ? ['prediction'] : ['label', ...MODEL.classes.map((c) => 'p_' + c)];
-  const table = [[...header, ...outputs, 'version']];
+  // The outputs' columns never take a name the file has: a file column "label" keeps it, the prediction is
+  // "predicted_label" (two columns of one name would be read from either by a spreadsheet or pandas).
+  const taken = new Set(header);
+  const fresh = (name) => { while (taken.has(name)) name = 'predicted_' + name; taken.add(name); return name; };
+  const outputs = (MODEL.task === 'regression' ? ['prediction'] : ['label', ...MODEL.classes.map((c) => 'p_' + c)]).map(fresh);
+  const table = [[...header, ...outputs, fresh('version')]];
   for (let start = 0, end = 0; start < instances.length; start = end) {
     end = requestEnd(sizes, start, limit);
     const chunk = records.slice(start, end);
@@ -339,4 +396,5 @@ $('csv').addEventListener('change', async (event) => {
   link.href = URL.createObjectURL(new Blob([table.map((r) => r.map(csvCell).join(',')).join('\n') + '\n'], { type: 'text/csv' }));
   link.hidden = false;
 });
+if (MODEL) render(); else $('open').hidden = false;
 `;

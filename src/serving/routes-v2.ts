@@ -18,9 +18,7 @@ type ModelParams = { model: string; version?: string };
 const v2Types = new Set(['application/json', 'application/octet-stream']);
 
 export function registerV2Routes(app: FastifyInstance, core: PredictCore): void {
-  app.get('/v2', () =>
-    Promise.resolve({ name: 'temporal-mlops', version: '1', extensions: ['binary_tensor_data', 'model_repository'] }),
-  );
+  app.get('/v2', () => Promise.resolve({ name: 'temporal-mlops', version: '1', extensions: ['binary_tensor_data'] }));
   app.get('/v2/health/live', () => Promise.resolve({ live: true }));
   app.get('/v2/health/ready', (_request, reply) => {
     const ready = core.slot.current !== undefined;
@@ -80,13 +78,18 @@ async function infer(core: PredictCore, request: FastifyRequest<{ Params: ModelP
   if (type === 'application/json') jsonCharset(request);
   const { json, binary } = splitV2Body(body, request.headers['inference-header-content-length']);
   const doc = parseJson(json);
-  const names = loaded.predictor.features.map((f) => f.name);
   let decoded;
   let outcome;
   try {
     // Inputs are checked against the chosen version's schema, so a refusal from here on is that version's (the
     // canary's judge compares the versions' refusals), as a v1 instance's is.
-    decoded = decodeV2(doc, binary, names, core.limits.maxInstances, loaded.predictor.unknownFieldNote);
+    decoded = decodeV2(
+      doc,
+      binary,
+      loaded.predictor.features,
+      core.limits.maxInstances,
+      loaded.predictor.unknownFieldNote,
+    );
     checkOutputs(decoded.request, outputNames(loaded.predictor.task));
     outcome = await core.predict(model, decoded.instances, ctx, loaded);
   } catch (err) {

@@ -92,16 +92,39 @@ export function splitV2Body(
   return { json: body.subarray(0, n), binary: body.subarray(n) };
 }
 
+/** A model input as the v2 metadata declares it: a number (FP64) or a category (BYTES). */
+export interface V2Feature {
+  name: string;
+  type: 'number' | 'category';
+}
+
+/** The datatypes each kind of feature takes: numbers as numbers, categories as text or booleans. */
+const numberTypes = 'FP32, FP64 or an integer type';
+const categoryTypes = 'BYTES (or BOOL for a feature of true and false)';
+
+/** Why an input's datatype cannot carry its feature's values, or undefined when it can. */
+function datatypeProblem(datatype: string, type: V2Feature['type']): string | undefined {
+  if (datatype !== 'BYTES' && !fixedSizes.has(datatype)) return undefined; // refused as unsupported on its own
+  const textual = datatype === 'BYTES' || datatype === 'BOOL';
+  if (type === 'category' && !textual)
+    return `datatype ${datatype} does not match the model's input, a category (BYTES in its metadata): send ${categoryTypes}`;
+  if (type === 'number' && textual)
+    return `datatype ${datatype} does not match the model's input, a number (FP64 in its metadata): send ${numberTypes}`;
+  return undefined;
+}
+
 export function decodeV2(
   doc: unknown,
   binary: Buffer,
-  featureNames: string[],
+  features: readonly V2Feature[],
   maxInstances: number,
   /** What to add to "unknown input <name>" (the predictor's `unknownFieldNote`). */
   note: (name: string) => string = () => '',
 ): DecodedV2 {
-  const request = checkRequestShape(doc);
+  const request = checkRequestShape(doc, maxInstances);
   const problems: string[] = [];
+  const featureNames = features.map((f) => f.name);
+  const types = new Map(features.map((f) => [f.name, f.type]));
   const known = new Set(featureNames);
   const given = new Set<string>();
   const repeated = new Set<string>();
@@ -109,21 +132,35 @@ export function decodeV2(
   for (const name of repeated) problems.push(`inputs: input ${quoteText(name)} is given more than once; send it once`);
   for (const name of given)
     if (!known.has(name)) problems.push(`inputs: unknown input ${quoteText(name)}${note(name)}`);
-  for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input "${name}"`);
+  for (const name of featureNames) if (!given.has(name)) problems.push(`inputs: missing input ${quoteText(name)}`);
   // The first input's row count, which every other input must have (its own shape is checked below).
   const rows = request.inputs[0]!.shape[0];
   const columns = new Map<string, unknown[]>();
   let offset = 0;
+  // Once one input's binary_data_size is not what its shape and datatype take, where the next inputs' bytes start is
+  // unknown: their problems would be made up, so they are not read.
+  let lost: string | undefined;
   for (const input of request.inputs) {
     const where = `inputs[${quoteText(input.name)}]`;
+    const typeProblem = types.has(input.name) ? datatypeProblem(input.datatype, types.get(input.name)!) : undefined;
+    if (typeProblem) problems.push(`${where}: ${typeProblem}`);
     const shapeProblem = checkShape(input, rows, maxInstances);
     if (shapeProblem) problems.push(`${where}: ${shapeProblem}`);
-    if (shapeProblem || rows === undefined) continue;
     const size = input.parameters?.binary_data_size;
+    if (size !== undefined && lost) {
+      problems.push(`${where}: not read: its binary data cannot be found after ${lost}`);
+      continue;
+    }
+    if (shapeProblem || rows === undefined) {
+      if (size !== undefined) lost = `${where}, whose shape is refused`;
+      continue;
+    }
     const decoded = size === undefined ? fromJson(input, rows) : fromBinary(input, rows, size, binary.subarray(offset));
-    if (typeof size === 'number') offset += size;
-    if (typeof decoded === 'string') problems.push(`${where}: ${decoded}`);
-    else columns.set(input.name, decoded);
+    if (typeof size === 'number' && size >= 0) offset += size;
+    if (typeof decoded === 'string') {
+      problems.push(`${where}: ${decoded}`);
+      if (size !== undefined) lost = where;
+    } else if (!typeProblem) columns.set(input.name, decoded);
   }
   if (problems.length === 0 && offset !== binary.length)
     problems.push(`the binary part has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
@@ -143,7 +180,7 @@ function unknownFields(value: object, known: ReadonlySet<string>, where: string)
     .map((key) => `${where}unknown field ${quoteText(key)} (the protocol defines ${[...known].join(', ')})`);
 }
 
-function checkRequestShape(doc: unknown): V2Request {
+function checkRequestShape(doc: unknown, maxInstances: number): V2Request {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     throw invalid(['the body must be an object {"inputs": [...]}']);
   const inputs = (doc as { inputs?: unknown }).inputs;
@@ -153,8 +190,13 @@ function checkRequestShape(doc: unknown): V2Request {
     const i = input as Partial<V2Input> | null;
     if (!i || typeof i !== 'object' || typeof i.name !== 'string' || typeof i.datatype !== 'string')
       problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
-    else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isInteger(d) && d >= 0))
       problems.push(`inputs[${k}] (${quoteText(i.name)}): "shape" must be an array of non-negative integers`);
+    else if (i.shape.some((d) => !Number.isSafeInteger(d)))
+      throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', {
+        count: numberText(Math.max(...(i.shape))),
+        limit: maxInstances,
+      });
     else {
       problems.push(...unknownFields(i, inputFields, `inputs[${k}] (${quoteText(i.name)}): `));
       problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
@@ -274,8 +316,9 @@ function bytesElements(data: Buffer, rows: number): string[] | string {
     }
     at += 4 + len;
   }
-  if (out.length !== rows || at !== data.length)
-    return `the BYTES data holds ${out.length} elements; the shape needs ${rows}`;
+  if (out.length < rows) return `the BYTES data holds ${out.length} elements; the shape needs ${rows}`;
+  if (at !== data.length)
+    return `the BYTES data holds more than the ${rows} elements of the shape (${data.length - at} bytes after them)`;
   return out;
 }
 

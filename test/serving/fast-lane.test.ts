@@ -70,6 +70,7 @@ async function exchange(address: string, bytes: string | Buffer, count = 1) {
 }
 
 const json = (body: unknown) => JSON.stringify(body);
+const json0 = 'Content-Type: application/json';
 const predictionsOf = (r: WireResponse) => (JSON.parse(r.body) as { predictions: { label: string }[] }).predictions;
 
 /** A POST with a Content-Length computed from the body (unless the head sets its own). */
@@ -266,6 +267,45 @@ describe('the model server fast lane', function () {
         ['connection', 'close'],
       );
       assert.deepEqual(await readResponses(socket, 1), { responses: [], closed: true });
+    });
+
+    it('refuses a request with two Authorization headers, whichever of them holds the key, on both paths', async function () {
+      for (const server of [keyed, keyedFull]) {
+        for (const order of [
+          ['Authorization: Bearer s3cret', 'Authorization: Bearer nope'],
+          ['Authorization: Bearer nope', 'Authorization: Bearer s3cret'],
+        ]) {
+          const { responses } = await exchange(server.address, post(predict, valid, [json0, ...order]));
+          assert.equal(responses[0]?.status, 400);
+          assert.match(
+            responses[0].body,
+            /at most one Authorization header; this one has 2 \(Authorization repeated\)/,
+          );
+        }
+      }
+    });
+
+    it('answers "Expect: 100-continue" without a valid key with its 401 instead of "100 Continue", and with one as usual', async function () {
+      /** The first bytes the server sends after the head (and, once "100 Continue" came, the body). */
+      const firstAnswer = async (server: { address: string }, key: string) => {
+        const bytes = post(predict, valid, [json0, 'Expect: 100-continue', `Authorization: Bearer ${key}`]);
+        const socket = await connect(server.address);
+        try {
+          const first = new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+          socket.write(bytes.subarray(0, bytes.length - valid.length));
+          const answer = await first;
+          if (!answer.startsWith('HTTP/1.1 100 ')) return answer.split('\r\n')[0];
+          const rest = readResponses(socket, 1);
+          socket.write(valid);
+          return `100, then ${(await rest).responses[0]?.status}`;
+        } finally {
+          socket.destroy();
+        }
+      };
+      for (const server of [keyed, keyedFull]) {
+        assert.equal(await firstAnswer(server, 'nope'), 'HTTP/1.1 401 Unauthorized');
+        assert.equal(await firstAnswer(server, 's3cret'), '100, then 200');
+      }
     });
 
     for (const [name, bytes, reason] of [

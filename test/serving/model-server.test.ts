@@ -139,6 +139,9 @@ describe('the model server', function () {
       outputs: { name: string; parameters?: { classes: string[] } }[];
     }>();
     assert.deepEqual(v2.outputs.find((o) => o.name === 'probabilities')?.parameters, { classes: ['false', 'true'] });
+    // The server's metadata names only the extensions it has routes for (no repository index, load or unload).
+    const server = (await app.inject({ method: 'GET', url: '/v2' })).json<{ extensions: string[] }>();
+    assert.deepEqual(server.extensions, ['binary_tensor_data']);
     const missing = await app.inject({ method: 'GET', url: '/v1/models/fraud' });
     assert.equal(missing.statusCode, 404);
     assert.equal(missing.json<{ code: string }>().code, 'MLOPS_ERR_SERVE_MODEL_NOT_SERVED');

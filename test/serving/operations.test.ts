@@ -135,6 +135,11 @@ describe('the model server in operation', function () {
       assert.equal(none.statusCode, 401);
       assert.equal(none.json<{ code: string }>().code, 'MLOPS_ERR_SERVE_UNAUTHORIZED');
       assert.equal(none.headers['www-authenticate'], 'Bearer');
+      // A client without a key learns nothing of the model, not even the version serving.
+      assert.equal(none.headers['x-model-version'], undefined);
+      const elsewhere = await locked.inject({ method: 'GET', url: '/no/such/route' });
+      assert.equal(elsewhere.statusCode, 401);
+      assert.equal(elsewhere.headers['x-model-version'], undefined);
       const wrong = await locked.inject({ ...predict, headers: { authorization: 'Bearer first-key-012345678' } });
       assert.equal(wrong.statusCode, 401);
       assert.match(wrong.json<{ error: string }>().error, /not one of this server's keys/);

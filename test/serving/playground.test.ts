@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/serving/app';
+import type { PlaygroundModel } from '../../src/serving/playground';
 import { playgroundHtml } from '../../src/serving/playground';
 import { launchChromium } from '../support/browser';
 import { riskyCustomer, servedChurn, servedPrototypeKeys, withPrototypeKeys } from '../support/served-model';
@@ -360,7 +361,7 @@ describe('the playground page (headless Chromium)', function () {
     const p = slot.current!.predictor;
     const { maxInstances, bodyLimit } = limits;
     const model = { name: 'churn', task: p.task, classes: p.classes, features: p.features, maxInstances };
-    return playgroundHtml(withLimit ? { ...model, bodyLimit } : model);
+    return playgroundHtml({ name: 'churn', model: withLimit ? { ...model, bodyLimit } : model });
   }
 
   it("splits 4096 rows of long text into requests under the server's body limit, predicting every row", async function () {
@@ -488,11 +489,27 @@ describe('the playground page (headless Chromium)', function () {
       await keys.close();
     }
   });
-});
 
-describe('the playground page as generated from the schema', function () {
-  it('offers the category that training nulls became as the "(missing)" choice, not as a category, and shows fitted numbers short', function () {
-    const html = playgroundHtml({
+  /**
+   * The page generated from `model` alone, opened at a made-up address: each predict request is kept and answered
+   * with one regression prediction from version 3.
+   */
+  async function pageFrom(model: PlaygroundModel): Promise<{ page: Page; bodies: unknown[] }> {
+    const base = 'http://playground.test';
+    const page = await browser.newPage();
+    const bodies: unknown[] = [];
+    const html = playgroundHtml({ name: model.name, model });
+    await page.route(`${base}/playground`, (route) => route.fulfill({ contentType: 'text/html', body: html }));
+    await page.route(`${base}/v1/models/**`, (route) => {
+      bodies.push(route.request().postDataJSON());
+      return route.fulfill({ json: { predictions: [{ value: 1 }] }, headers: { 'x-model-version': '3' } });
+    });
+    await page.goto(`${base}/playground`);
+    return { page, bodies };
+  }
+
+  it('offers the category that training nulls became as the "(missing)" choice, not as a category, and shows fitted numbers short', async function () {
+    const { page } = await pageFrom({
       name: 'm',
       task: 'regression',
       classes: [],
@@ -505,20 +522,86 @@ describe('the playground page as generated from the schema', function () {
         { name: 'mrr', type: 'number', impute: 176.10000000000002, range: { lower: 0.30000000000000004, upper: null } },
       ],
     });
-    assert.match(html, /training range 0\.3 … ∞; blank = median 176\.1</);
-    assert.match(html, /placeholder="176\.1"/);
-    assert.match(html, /"maxInstances":10,"bodyLimit":20000/);
-    const city = /<select id="f-city"[^]*?training categories<\/span>/.exec(html)![0];
-    assert.deepEqual(
-      [...city.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
-      ['', 'Oslo', 'Bergen'],
-    );
-    assert.match(city, /\(missing\)<\/option>.*2 training categories/);
+    assert.match(await page.locator('body').innerText(), /training range 0\.3 … ∞; blank = median 176\.1/);
+    assert.equal(await page.locator('#f-mrr').getAttribute('placeholder'), '176.1');
+    assert.deepEqual(await page.locator('#f-city option').allInnerTexts(), [
+      '(missing)',
+      'Oslo',
+      'Bergen',
+      '(another value…)',
+    ]);
     // A real category spelled so, under another imputation, stays one.
-    const plan = /<select id="f-plan"[^]*?training categories<\/span>/.exec(html)![0];
-    assert.deepEqual(
-      [...plan.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]),
-      ['', 'a', '__missing__'],
-    );
+    assert.deepEqual(await page.locator('#f-plan option').allInnerTexts(), [
+      '(missing: a)',
+      'a',
+      '__missing__',
+      '(another value…)',
+    ]);
+    await page.close();
+  });
+
+  it('sends the very category picked, carriage returns and line feeds included (an HTML attribute would change them)', async function () {
+    const categories = ['a\r\nb', 'c\rd', 'e\nf', 'tab\there', ' padded '];
+    const { page, bodies } = await pageFrom({
+      name: 'm',
+      task: 'regression',
+      classes: [],
+      maxInstances: 10,
+      features: [{ name: 'cat', type: 'category', categories, impute: '__missing__' }],
+    });
+    for (const [k, category] of categories.entries()) {
+      await page.locator('#f-cat').selectOption({ index: k + 1 });
+      const [request] = await Promise.all([page.waitForRequest(/:predict$/), page.click('#predict')]);
+      assert.deepEqual(request.postDataJSON(), { instances: [{ cat: category }] });
+    }
+    assert.equal(bodies.length, categories.length);
+    await page.close();
+  });
+
+  it('with API keys on, shows nothing of the schema until the key is typed, then predicts with it', async function () {
+    const { store } = await servedChurn();
+    const key = 'playground-key-0123456789';
+    const keyed = await buildServer({ store, modelName: 'churn', alias: 'production', apiKeys: [key] });
+    try {
+      const base = await keyed.listen({ host: '127.0.0.1', port: 0 });
+      const html = await (await fetch(`${base}/playground`)).text();
+      for (const secret of ['month-to-month', 'electronic-check', 'tenure_months', 'monthly_charges'])
+        assert.ok(!html.includes(secret), `the open page holds "${secret}"`);
+      assert.match(html, /let MODEL = null;/);
+      assert.equal((await fetch(`${base}/playground/model`)).status, 401);
+      const page = await browser.newPage();
+      await page.goto(`${base}/playground`);
+      assert.equal(await page.locator('#model-part').isHidden(), true);
+      await page.locator('#api-key').fill('not-the-key');
+      await page.click('#open');
+      await page.locator('#open-status:not(:empty)').waitFor();
+      assert.match(await page.locator('#open-status').innerText(), /key/);
+      await page.locator('#api-key').fill(key);
+      await page.click('#open');
+      await page.locator('#model-part').waitFor();
+      for (const [name, value] of Object.entries(riskyCustomer)) {
+        const field = page.locator(`#f-${name}`);
+        if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));
+        else await field.selectOption(String(value));
+      }
+      await page.click('#predict');
+      await page.locator('#answer').waitFor();
+      assert.equal(await page.locator('#answer').innerText(), 'Prediction: true');
+      await page.close();
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  it("names the download's prediction columns so they never repeat a column of the file", async function () {
+    const header = `${churnHeader},label,version`;
+    const rows = churnRows.slice(0, 3).map((row) => `${row},mine,v9`);
+    const { page, status } = await uploadCsv(`${header}\n${rows.join('\n')}\n`);
+    assert.equal(status, 'Predicted 3 rows.');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const [head, first] = fs.readFileSync(await download.path(), 'utf8').split('\n');
+    assert.equal(head, `${header},predicted_label,p_false,p_true,predicted_version`);
+    assert.match(first!, /,mine,v9,(true|false),[-+.\de]+,[-+.\de]+,1$/);
+    await page.close();
   });
 });

@@ -180,6 +180,22 @@ describe('the Predictor shared by evaluation and the model server', function () 
     }
   });
 
+  it("keeps a refusal a few kilobytes when the model's own feature names are long (a 10,000-character column)", async function () {
+    const long = `region_${'x'.repeat(10_000)}`;
+    const features = transform.features.map((f) => (f.name === 'region' ? { ...f, name: long } : f));
+    const predictor = await load({ ...transform, features });
+    try {
+      await assert.rejects(predictor.predict(Array.from({ length: 200 }, () => ({}))), (err: Error) => {
+        assert.ok(isMlopsError(err, 'MLOPS_ERR_SERVE_INPUT_INVALID'));
+        assert.ok(err.message.length < 20_000, `${err.message.length} characters`);
+        assert.ok(err.message.includes(`missing field ${JSON.stringify(long.slice(0, 80))}… (10007 characters)`));
+        return true;
+      });
+    } finally {
+      await predictor.close();
+    }
+  });
+
   it('answers 400 naming the instance, never null or infinite probabilities, when the model output is not finite', async function () {
     this.timeout(120_000);
     const file = path.join(tempDir('nonfinite'), 'model.onnx');
