@@ -194,7 +194,7 @@ function checkRequestShape(doc: unknown, maxInstances: number): V2Request {
       problems.push(`inputs[${k}] (${quoteText(i.name)}): "shape" must be an array of non-negative integers`);
     else if (i.shape.some((d) => !Number.isSafeInteger(d)))
       throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', {
-        count: numberText(Math.max(...(i.shape))),
+        count: numberText(Math.max(...i.shape)),
         limit: maxInstances,
       });
     else {
