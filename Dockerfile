@@ -28,5 +28,8 @@ COPY examples ./examples
 ENV NODE_ENV=production \
     MLOPS_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     MLOPS_PYTHON=/usr/bin/python3
+# The store's mount point, owned by the user the processes run as: an empty named volume takes the ownership of the
+# folder it is mounted on, and one Docker made would be root's.
+RUN mkdir -p /data && chown node:node /data
 USER node
 CMD ["node", "dist/src/workers/pipeline-worker.js"]

@@ -21,6 +21,9 @@ const composeText = fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), '
 const compose = parseDocument(composeText);
 const services = (compose.toJS() as { services: Record<string, Service> }).services;
 const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+const gpuCompose = parseDocument(fs.readFileSync(path.join(repoRoot, 'docker-compose.gpu.yml'), 'utf8')).toJS() as {
+  services: Record<string, unknown>;
+};
 /** Variables the Temporal SDK's environment configuration reads (@temporalio/envconfig). */
 const temporalVariables = [
   'TEMPORAL_ADDRESS',
@@ -101,7 +104,27 @@ describe('docker-compose.yml and the Dockerfile', function () {
     assert.deepEqual(services['model-server']!.ports, [
       `\${PUBLISH_ADDRESS:-127.0.0.1}:${serve.serve.port}:${serve.serve.port}`,
     ]);
-    assert.equal(loadConfig(services['training-worker']!.environment).training.gpus, 1);
+    // CPU by default; the GPU file reserves one GPU and hands it out.
+    assert.equal(loadConfig(services['training-worker']!.environment).training.gpus, 0);
+    const gpu = (gpuCompose.services as Record<string, Service & { deploy: unknown }>)['training-worker']!;
+    assert.equal(loadConfig({ ...services['training-worker']!.environment, ...gpu.environment }).training.gpus, 1);
+    assert.deepEqual(gpu.deploy, {
+      resources: { reservations: { devices: [{ driver: 'nvidia', count: 1, capabilities: ['gpu'] }] } },
+    });
+    assert.deepEqual(Object.keys(gpuCompose.services), ['training-worker']);
+  });
+
+  it('mount the store writable for every process that writes to it, the model server and its prediction log included', function () {
+    for (const [name, service] of projectServices) {
+      const config = loadConfig({ ...dockerfileEnv(), ...service.environment });
+      const root = new URL(config.artifactRoot).pathname;
+      const store = (service.volumes ?? []).find((v) => root.startsWith(`${v.split(':')[1]}/`));
+      assert.ok(store, `${name}: the store ${config.artifactRoot} is on a volume`);
+      assert.ok(!store.endsWith(':ro'), `${name}: ${store} is writable`);
+    }
+    assert.ok(loadConfig({ ...services['model-server']!.environment }).serve.predictionLog, 'the server logs');
+    // An empty named volume takes the owner of the folder it is mounted on: the image's, made for the user it runs as.
+    assert.match(dockerfile, /^RUN mkdir -p \/data && chown node:node \/data\nUSER node$/m);
   });
 
   it('publish ports on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise, and take the database password from the environment', function () {
