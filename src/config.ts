@@ -86,6 +86,10 @@ export const configSchema = {
     .default(taskQueues.training),
   /** Checkpoints (`checkpoints/epoch-NNNN.ckpt`) a training run keeps on the training worker's disk: when the trainer announces one, those older than the last this many announced are deleted; 0 keeps every one. A retry resumes from the newest announced, so 1 is enough to resume; 2 leaves one more. Files named otherwise are never touched. @default 2 */
   MLOPS_TRAINING_KEEP_CHECKPOINTS: z.coerce.number().int().min(0).max(1_000_000).default(2),
+  /** Base Python that already has PyTorch, from which `scripts/setup-python.sh` (and `setup-python-clients.sh`) build the project's venvs; read by those scripts only. @default /usr/bin/python3 (Debian's python3-torch) */
+  MLOPS_SYSTEM_PYTHON: uriOrPath.optional(),
+  /** Node flags the serving benchmark adds to the model server's (space-separated; `bench/serving-throughput.ts` only, docs/benchmarks.md). @default none */
+  MLOPS_BENCH_NODE_FLAGS: z.string().optional(),
   /** Python interpreter for the reference trainer. @default the project's cached venv */
   MLOPS_PYTHON: uriOrPath.optional(),
   /** Trainers this training worker runs besides `builtin-linear` and `torch-tabular`: a JSON object of name → argv, e.g. `{"xgb":["/opt/xgb/bin/python","/opt/xgb/train.py"]}`. A workflow input names a trainer (`trainer.kind`), never a command line; the contract's flags are appended to the argv (docs/trainer-contract.md). Names are lowercase letters, digits and dashes. @default none */

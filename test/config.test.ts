@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { loadConfig } from '../src/config';
+import { configSchema, loadConfig } from '../src/config';
+import { repoRoot } from './support/stack';
 
 describe('loadConfig', function () {
   it('fills every default from one place when nothing is set', function () {
@@ -59,6 +61,22 @@ describe('loadConfig', function () {
       assert.ok(err.message.includes(name), `the message should mention ${name}:\n${err.message}`);
     }
     assert.ok(!err.message.includes('c2hvcnQta2V5LXZhbHVl'), 'a key is never quoted');
+  });
+
+  it("knows every MLOPS_ variable the project's own scripts and benchmarks read, so exporting one breaks nothing", function () {
+    const read = new Set<string>();
+    for (const dir of ['scripts', 'bench', 'src']) {
+      for (const file of fs.readdirSync(path.join(repoRoot, dir), { recursive: true }) as string[]) {
+        if (!/\.(ts|cjs|sh)$/.test(file)) continue;
+        const text = fs.readFileSync(path.join(repoRoot, dir, file), 'utf8');
+        for (const m of text.matchAll(/(?:process\.env\.|env\.|\$\{?)(MLOPS_[A-Z0-9_]+)/g)) read.add(m[1]!);
+      }
+    }
+    assert.ok(read.has('MLOPS_SYSTEM_PYTHON') && read.has('MLOPS_BENCH_NODE_FLAGS'), [...read].join(', '));
+    for (const name of read) assert.ok(name in configSchema, `${name} is read but unknown to src/config.ts`);
+    assert.doesNotThrow(() =>
+      loadConfig({ MLOPS_SYSTEM_PYTHON: '/usr/bin/python3', MLOPS_BENCH_NODE_FLAGS: '--cpu-prof' }),
+    );
   });
 
   it('returns a deep-frozen object and keeps gs:// artifact roots as they are', function () {

@@ -27,7 +27,9 @@ describe('reference docs generated from the code (npm run docs rewrites them)', 
 
   it('docs/configuration.md documents every variable of the config schema', function () {
     assert.equal(readDoc('configuration.md'), renderConfigurationDoc());
-    const rows = [...readDoc('configuration.md').matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    // The first table; the second lists the variables read outside the configuration (setup, tests, Google's clients).
+    const [settings] = readDoc('configuration.md').split('\nOther variables');
+    const rows = [...settings!.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
     assert.deepEqual(rows, Object.keys(configSchema));
   });
 

@@ -64,6 +64,15 @@ Generated from \`src/config.ts\` by \`npm run docs\`; \`test/docs.test.ts\` fail
 | variable | meaning | default |
 |---|---|---|
 ${rows.join('\n')}
+
+Other variables, read outside the configuration:
+
+| variable | read by | meaning |
+|---|---|---|
+| \`GOOGLE_APPLICATION_CREDENTIALS\` | the Google Cloud clients | a service account key file; otherwise Application Default Credentials (docs/datasets.md, "Emulators") |
+| \`CHROMIUM_PATH\` | \`npm test\` (setup, browser tests) | the Chromium the browser tests drive; default \`/usr/bin/chromium\` (Debian's package, installed when absent) |
+| \`FAKE_GCS_SERVER_PATH\`, \`BIGQUERY_EMULATOR_PATH\` | \`npm test\` (setup, Cloud tests) | emulator binaries to use instead of building them from Go modules into the cache |
+| \`UPDATE_SCREENSHOTS\` | the browser tests | \`1\` rewrites the screenshots under \`docs/\` |
 `;
 }
 
