@@ -640,6 +640,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Read the log; the Go module proxy must be reachable. Or point the tool variable (e.g. TEMPORAL_CLI_PATH) at a prebuilt binary.',
   },
+  MLOPS_ERR_DEV_TOOL_PATH_INVALID: {
+    message:
+      '{variable}={path} cannot be run: {reason}. It names the {tool} binary to use instead of one on PATH or in the cache, so no other is tried',
+    retryable: false,
+    fix: 'Point {variable} at the {tool} binary, or unset it to use the one on PATH or in the cache (built from Go modules when there is none).',
+  },
   MLOPS_ERR_DEV_TOOL_MISSING: {
     message: 'No {tool} binary was found ({searched}) and Go {goRequirement} is not available to build it',
     retryable: false,

@@ -29,6 +29,14 @@ export function cachedToolPath(cacheDir: string, tool: GoTool): string {
   return path.join(cacheDir, 'bin', `${tool.binary}-${tool.version}`, tool.binary);
 }
 
+/** Why `file` cannot be run: it is missing, a folder, or lacks the execute permission. */
+function whyNotExecutable(file: string): string {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat) return 'no such file';
+  if (!stat.isFile()) return 'it is not a file';
+  return 'it is not executable (chmod +x it, if it is the binary)';
+}
+
 export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
@@ -139,8 +147,15 @@ export function resolveGoTool(options: {
   const searched: string[] = [];
   if (options.explicitPath) {
     if (isExecutable(options.explicitPath)) return options.explicitPath;
-    searched.push(`${options.explicitName}=${options.explicitPath} (not an executable file)`);
-  } else searched.push(`${options.explicitName} (unset)`);
+    // Set to pin a binary: going on to another one would run a version nobody asked for, without a word.
+    throw mlopsError('MLOPS_ERR_DEV_TOOL_PATH_INVALID', {
+      variable: options.explicitName,
+      path: options.explicitPath,
+      tool: tool.binary,
+      reason: whyNotExecutable(options.explicitPath),
+    });
+  }
+  searched.push(`${options.explicitName} (unset)`);
   const onPath = findOnPath(tool.binary);
   if (onPath) return onPath;
   searched.push('PATH');

@@ -78,20 +78,38 @@ describe('the Temporal dev server module', function () {
     const savedPath = process.env.PATH;
     process.env.PATH = tempDir('empty-path');
     try {
-      const config = loadConfig({
-        MLOPS_CACHE_DIR: tempDir('empty-cache'),
-        TEMPORAL_CLI_PATH: '/nonexistent/temporal',
-      });
+      const config = loadConfig({ MLOPS_CACHE_DIR: tempDir('empty-cache') });
       assert.throws(
         () => resolveTemporalCli(config),
         (err: unknown) =>
           err instanceof ApplicationFailure &&
           err.type === 'MLOPS_ERR_DEV_TEMPORAL_CLI_MISSING' &&
-          /TEMPORAL_CLI_PATH=\/nonexistent\/temporal \(not an executable file\), PATH/.test(err.message) &&
+          /TEMPORAL_CLI_PATH \(unset\), PATH/.test(err.message) &&
           /Install Go 1\.25 or newer/.test(err.message),
       );
     } finally {
       process.env.PATH = savedPath;
+    }
+  });
+
+  it('refuses a TEMPORAL_CLI_PATH that cannot be run, instead of running another CLI without a word', function () {
+    // The cached CLI is there: a wrong pin must not fall back to it.
+    const folder = tempDir('cli-pin');
+    const notExecutable = path.join(folder, 'temporal');
+    fs.writeFileSync(notExecutable, '#!/bin/sh\n');
+    for (const [pin, reason] of [
+      ['/nonexistent/temporal', /no such file/],
+      [folder, /it is not a file/],
+      [notExecutable, /it is not executable \(chmod \+x it/],
+    ] as const) {
+      assert.throws(
+        () => resolveTemporalCli(loadConfig({ TEMPORAL_CLI_PATH: pin })),
+        (err: unknown) =>
+          err instanceof ApplicationFailure &&
+          err.type === 'MLOPS_ERR_DEV_TOOL_PATH_INVALID' &&
+          err.message.startsWith(`MLOPS_ERR_DEV_TOOL_PATH_INVALID: TEMPORAL_CLI_PATH=${pin} cannot be run: `) &&
+          reason.test(err.message),
+      );
     }
   });
 });
