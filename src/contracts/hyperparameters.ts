@@ -24,15 +24,33 @@ export const linearHyperparametersSchema = z
   })
   .strict();
 
+/** The widths of `hidden_sizes` written as text ("64, 32"), a list or one number; undefined when it is none of them. */
+function layerWidths(value: unknown): number[] | undefined {
+  const widths =
+    typeof value === 'string'
+      ? /^\s*\d+(\s*,\s*\d+)*\s*$/.test(value)
+        ? value.split(',').map(Number)
+        : undefined
+      : typeof value === 'number'
+        ? [value]
+        : Array.isArray(value)
+          ? (value as unknown[])
+          : undefined;
+  if (!widths || widths.length === 0 || widths.length > 32) return undefined;
+  return widths.every((w) => Number.isInteger(w) && (w as number) >= 1 && (w as number) <= 65_536)
+    ? (widths as number[])
+    : undefined;
+}
+
 /** `torch-tabular`: the PyTorch MLP in trainers/torch-tabular/train.py (its DEFAULTS must match these). */
 export const torchHyperparametersSchema = z
   .object({
-    /** Hidden layer widths, e.g. "64,32" (or one number for one layer). */
+    /** Hidden layer widths: "64,32", [64, 32], or one number for one layer. */
     hidden_sizes: z
-      .union([
-        z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be comma-separated widths such as "64,32"'),
-        positiveInt(65_536),
-      ])
+      .custom<string | number | number[]>((value) => layerWidths(value) !== undefined, {
+        message:
+          'must be hidden layer widths such as "64,32", [64, 32] or 64: whole numbers from 1 to 65536, at most 32 layers',
+      })
       .default('64,32'),
     dropout: z.number().min(0).lt(1).default(0.1),
     lr: z.number().gt(0).max(10).default(3e-3),
