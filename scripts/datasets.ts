@@ -17,6 +17,11 @@ const usage = `Usage:
       a relative <file> is taken from the repository root, where npm runs the script: give an absolute path elsewhere`;
 
 async function main(argv: string[]): Promise<number> {
+  // `help` alone, or --help / -h anywhere: the usage on stdout, exit 0 (as `npm run models` and `monitoring` do).
+  if ((argv.length === 1 && argv[0] === 'help') || argv.some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(usage);
+    return 0;
+  }
   const json = argv.includes('--json');
   const force = argv.includes('--force');
   const sourceAt = argv.indexOf('--source');

@@ -235,6 +235,9 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
   const url = (await app.listen({ host: '127.0.0.1', port })).replace('[::1]', '127.0.0.1');
   // The features of the version the server loaded (no second read of the registry).
   const instances = sampleInstances(csv, app.serving.slot.current!.predictor.features, 3);
+  // Kept for the curl line below, so it runs as printed.
+  const requestFile = path.join(config.stateDir, 'demo-request.json');
+  fs.writeFileSync(requestFile, `${JSON.stringify({ instances }, null, 2)}\n`);
   const response = await fetch(`${url}/v1/models/churn:predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -252,7 +255,7 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
     say(`  row ${i + 1}: ${p.label.padEnd(6)} (${probabilities})`);
   }
   say(`  Playground:         ${url}/playground`);
-  say(`  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json' -d @rows.json`);
+  say(`  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json' -d @${requestFile}`);
   say(`  Metrics:            ${url}/metrics`);
   return app;
 }

@@ -34,12 +34,38 @@ export class StopRequested extends Error {
 /** Exit status after a stop forced by repeated signals: 128 + SIGINT's number, as a shell reports Ctrl-C. */
 export const forcedStopExitCode = 130;
 
-export function watchStopSignals(log: (line: string) => void): StopSignals {
-  let received = 0;
+/**
+ * One Ctrl-C can arrive twice: the terminal signals the whole foreground group, so the script gets it directly and
+ * again from tsx, which relays it unless the script reports it within 30 ms. A signal of the same name this soon after
+ * the last one counted is that same press.
+ */
+export const sameSignalWindowMs = 500;
+
+/**
+ * Counts stop signals as presses: the same signal again within `windowMs` of the last one counted is not counted.
+ * Returns how many presses there have been, after this signal.
+ */
+export function pressCounter(windowMs = sameSignalWindowMs, now: () => number = Date.now) {
+  let presses = 0;
+  let last: { signal: NodeJS.Signals; at: number } | undefined;
+  return (signal: NodeJS.Signals): { presses: number; repeated: boolean } => {
+    const at = now();
+    const repeated = last !== undefined && last.signal === signal && at - last.at < windowMs;
+    if (!repeated) {
+      presses += 1;
+      last = { signal, at };
+    }
+    return { presses, repeated };
+  };
+}
+
+export function watchStopSignals(log: (line: string) => void, windowMs = sameSignalWindowMs): StopSignals {
+  const count = pressCounter(windowMs);
   let resolveRequested: (signal: NodeJS.Signals) => void = () => undefined;
   const requested = new Promise<NodeJS.Signals>((resolve) => (resolveRequested = resolve));
   const onSignal = (signal: NodeJS.Signals) => {
-    received += 1;
+    const { presses: received, repeated } = count(signal);
+    if (repeated) return;
     if (received === 1) {
       log(`\nStopping (${signal})…`);
       resolveRequested(signal);

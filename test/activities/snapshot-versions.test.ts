@@ -243,5 +243,9 @@ describe('dataset snapshots as versions', function () {
     const usage = await npmScriptWith(env, 'datasets', 'diff', first.snapshotId);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /npm run datasets -- diff <from-id> <to-id>/);
+    // Asked for, the usage is no mistake: stdout and exit 0.
+    const help = await npmScriptWith(env, 'datasets', '--help');
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /npm run datasets -- diff <from-id> <to-id>/);
   });
 });

@@ -90,6 +90,15 @@ describe('the dev server lives and dies with the process that started it', funct
     const program = run('scripts/demo.ts', env, ['--keep', '--epochs', '1']);
     started.push(program.child.pid!);
     await program.seen(/The stack stays up \(--keep\)/);
+    // The printed curl line runs as printed: its request file is there, and the server answers it.
+    const [, url, requestFile] = /Predict: +curl -s (\S+) .* -d @(\S+)/.exec(program.output())!;
+    const answer = await fetch(url!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: fs.readFileSync(requestFile!),
+    });
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.equal(((await answer.json()) as { predictions: unknown[] }).predictions.length, 3);
     const { pid } = readLock(path.join(stateDir, 'temporal', 'temporal.lock'));
     started.push(pid);
     process.kill(pid, 'SIGKILL');

@@ -1,11 +1,23 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { forcedStopExitCode } from '../../src/dev/stop-signals';
+import { forcedStopExitCode, pressCounter } from '../../src/dev/stop-signals';
 import { alive, portRefused, run, startTemporalServerScript } from './programs';
 
 describe('stopping the local stack on Ctrl-C', function () {
+  it('counts one Ctrl-C delivered twice (directly and relayed by tsx) as one press', function () {
+    let clock = 0;
+    const count = pressCounter(500, () => clock);
+    assert.deepEqual(count('SIGINT'), { presses: 1, repeated: false });
+    clock = 30; // the relayed copy
+    assert.deepEqual(count('SIGINT'), { presses: 1, repeated: true });
+    clock = 40; // another signal is another press
+    assert.deepEqual(count('SIGTERM'), { presses: 2, repeated: false });
+    clock = 2_000; // pressed again
+    assert.deepEqual(count('SIGTERM'), { presses: 3, repeated: false });
+  });
+
   it('goes on with a clean stop when a second signal comes during it, and says so', async function () {
-    const program = run('test/support/stop-signals-child.ts');
+    const program = run('test/support/stop-signals-child.ts', {}, ['0']);
     const server = Number((await program.seen(/server (\d+)/))[1]);
     program.child.kill('SIGINT');
     await program.seen(/Stopping \(SIGINT\)/);
@@ -19,7 +31,7 @@ describe('stopping the local stack on Ctrl-C', function () {
   });
 
   it('stops at once on a third signal, taking its servers down with it', async function () {
-    const program = run('test/support/stop-signals-child.ts');
+    const program = run('test/support/stop-signals-child.ts', {}, ['0']);
     const server = Number((await program.seen(/server (\d+)/))[1]);
     program.child.kill('SIGTERM');
     await program.seen(/Stopping \(SIGTERM\)/);

@@ -9,7 +9,8 @@ import { superviseChild } from '../../src/dev/child-process';
 import { watchStopSignals } from '../../src/dev/stop-signals';
 
 async function main(): Promise<void> {
-  const signals = watchStopSignals((line) => console.log(line.trim()));
+  // The window within which a repeated signal is one press: the tests send each signal as a separate press.
+  const signals = watchStopSignals((line) => console.log(line.trim()), Number(process.argv[2] ?? 500));
   const server = spawn('sleep', ['600'], { stdio: 'ignore' });
   const stopServer = superviseChild(server);
   console.log(`server ${server.pid}`);
