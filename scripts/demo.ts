@@ -255,7 +255,9 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
     say(`  row ${i + 1}: ${p.label.padEnd(6)} (${probabilities})`);
   }
   say(`  Playground:         ${url}/playground`);
-  say(`  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json' -d @${requestFile}`);
+  say(
+    `  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json' -d @${requestFile}`,
+  );
   say(`  Metrics:            ${url}/metrics`);
   return app;
 }
