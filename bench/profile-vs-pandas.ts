@@ -87,7 +87,8 @@ async function main(): Promise<void> {
     runSide(
       process.execPath,
       ['--require', require.resolve('tsx/cjs'), path.join(benchDir, 'ours-profile-preprocess.ts'), csv, 'target'],
-      { ...process.env, MLOPS_DATA_THREADS: values.threads },
+      // The generated files are a data root of this run (the default roots are examples/ and the state folder's data/).
+      { ...process.env, MLOPS_DATA_THREADS: values.threads, MLOPS_DATA_ROOTS: tmp },
     );
   const pandas = (csv: string) => runSide(python, [path.join(benchDir, 'pandas_profile_preprocess.py'), csv, 'target']);
   try {

@@ -36,7 +36,9 @@ async function main(): Promise<void> {
   });
   const epochs = Number(values.epochs);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-bench-'));
-  const csv = path.join(tmp, 'churn.csv');
+  // In the state folder's data/, a data root by default (the source must be inside one).
+  fs.mkdirSync(path.join(tmp, 'data'));
+  const csv = path.join(tmp, 'data', 'churn.csv');
   fs.writeFileSync(csv, [...generateChurnCsv({ rows: Number(values.rows), seed: 11 })].join('\n') + '\n');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const stack = await startLocalStack({ env: { ...process.env, MLOPS_STATE_DIR: tmp }, port: 0, uiPort: false });
