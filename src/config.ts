@@ -180,7 +180,7 @@ export const configSchema = {
   MLOPS_SERVE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds between reads of the deployment record the model server follows; 0 turns following off. @default 2000 */
   MLOPS_SERVE_POLL_MS: z.coerce.number().int().min(0).default(2000),
-  /** Comma-separated API keys; when set, every route but the health probes needs `Authorization: Bearer <key>` (401 otherwise). The pipeline worker sends the first when the model controller reads the servers' per-version stats. @default none (no keys; the server warns when it listens beyond loopback without them) */
+  /** Comma-separated API keys; when set, every route but the health probes and the playground's page (which then loads the model with the key typed into it) needs `Authorization: Bearer <key>` (401 otherwise). A secret: a bad value is never quoted. The pipeline worker sends the first when the model controller reads the servers' per-version stats. @default none (no keys; the server warns when it listens beyond loopback without them) */
   MLOPS_SERVE_API_KEYS: z
     .string()
     .regex(
@@ -320,7 +320,7 @@ export function defaultSourceAccess(stateDir = path.resolve('.mlops')): SourceAc
 }
 
 /** Variables whose values are keys: a problem with one is reported without the value. */
-const secretVariables = new Set(['MLOPS_PAYLOAD_KEYS', 'MLOPS_NOTIFY_WEBHOOK_URL']);
+const secretVariables = new Set(['MLOPS_PAYLOAD_KEYS', 'MLOPS_NOTIFY_WEBHOOK_URL', 'MLOPS_SERVE_API_KEYS']);
 
 /** Parses and validates the environment; throws one `MLOPS_ERR_CONFIG_INVALID` listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<MlopsConfig> {

@@ -39,6 +39,7 @@ describe('loadConfig', function () {
           MLOPS_ARTIFACT_RUT: '/x',
           MLOPS_TRAINERS: '{"xgb": "python train.py"}',
           MLOPS_PAYLOAD_KEYS: 'k1:c2hvcnQta2V5LXZhbHVl',
+          MLOPS_SERVE_API_KEYS: 'almost-a-real-k,ey-0123456789',
         });
       } catch (e) {
         return e;
@@ -61,6 +62,8 @@ describe('loadConfig', function () {
       assert.ok(err.message.includes(name), `the message should mention ${name}:\n${err.message}`);
     }
     assert.ok(!err.message.includes('c2hvcnQta2V5LXZhbHVl'), 'a key is never quoted');
+    assert.ok(err.message.includes('MLOPS_SERVE_API_KEYS=(value not shown): must be comma-separated keys'));
+    assert.ok(!err.message.includes('almost-a-real'), 'an API key is never quoted');
   });
 
   it("knows every MLOPS_ variable the project's own scripts and benchmarks read, so exporting one breaks nothing", function () {
