@@ -99,6 +99,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Point dataset.uri at a file with a header and at least one data row (or a BigQuery table or query with rows).',
   },
+  MLOPS_ERR_DATA_HEADER_LINE_BREAK: {
+    message:
+      'Dataset source "{source}" names a column with a line break inside its quotes ({column}): with CRLF line ends, the CSV reader then finds no rows after the header, though the file has some',
+    retryable: false,
+    fix: 'Rename the column in the header (the first line) without the line break, or save the file with LF line ends, then ingest it again.',
+  },
   MLOPS_ERR_DATA_ROW_MALFORMED: {
     message: 'Dataset source "{source}" cannot be parsed at line {line}: {problem}',
     retryable: false,

@@ -15,6 +15,11 @@ export async function readCsvHeader(file: string): Promise<string[] | undefined>
   return first === undefined ? undefined : splitRecord(first);
 }
 
+/** Whether the file has a record after its header (line breaks inside quotes do not end one). */
+export async function hasDataRecord(file: string): Promise<boolean> {
+  return (await readRecords(file, 2)).length > 1;
+}
+
 /** What a spreadsheet may separate values with instead of the comma, with its name for messages. */
 const otherSeparators: readonly { char: string; name: string }[] = [
   { char: ';', name: 'semicolons' },

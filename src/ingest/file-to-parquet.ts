@@ -7,7 +7,7 @@ import type { ColumnSchema } from '../contracts/datasets';
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
-import { misquotedField, otherSeparator, readCsvHeader } from './csv-header';
+import { hasDataRecord, misquotedField, otherSeparator, readCsvHeader } from './csv-header';
 import { firstNonUtf8Line } from './text-encoding';
 import type { FileFormat } from './source-uri';
 
@@ -198,7 +198,7 @@ async function readTyped(
     );
   if (!written) return undefined;
   const table = await describeParquet(db, parquetPath);
-  if (table.rowCount === 0) throw empty(source, `the file has only a header line (${headerText(source, header)})`);
+  if (table.rowCount === 0) throw await headerOnly(source, header);
   const sameTypes = table.columns.every(
     (c, i) => c.name === described[i]!.column_name && c.type === described[i]!.column_type,
   );
@@ -221,7 +221,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
   ).catch(async (err: Error) => {
     throw await parseFailure(source, err.message, header);
   });
-  if (rows === 0) throw empty(source, `the file has only a header line (${headerText(source, header)})`);
+  if (rows === 0) throw await headerOnly(source, header);
   const typed = typedCsv(source);
   const sampledFits = await db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`).then(
     async () => {
@@ -336,6 +336,17 @@ function csvRowError(source: SourceFile, line: number, message: string, header: 
     line,
     problem: `${problem}${quote}${semicolons}`,
   });
+}
+
+/**
+ * The error for a CSV file DuckDB read no rows from. When the file does have rows after its header, the header holds a
+ * line break inside quotes: DuckDB's reader (1.5) then reads nothing from a file with CRLF line ends.
+ */
+async function headerOnly(source: SourceFile, header: string[]): Promise<Error> {
+  const broken = header.find((name) => /[\r\n]/.test(name));
+  if (broken !== undefined && (await hasDataRecord(source.localPath)))
+    return mlopsError('MLOPS_ERR_DATA_HEADER_LINE_BREAK', { source: source.uri, column: JSON.stringify(broken) });
+  return empty(source, `the file has only a header line (${headerText(source, header)})`);
 }
 
 function empty(source: SourceFile, reason: string): Error {

@@ -411,6 +411,12 @@ describe('ingestDataset', function () {
         patterns: [/header-only\.csv" has no data rows: the file has only a header line \(id, age, income\)/],
       },
       {
+        what: 'a CRLF file whose header has a line break inside quotes (read as no rows), naming the column',
+        file: 'header-line-break-crlf.csv',
+        code: 'MLOPS_ERR_DATA_HEADER_LINE_BREAK',
+        patterns: [/names a column with a line break inside its quotes \("b\\nc"\): with CRLF line ends/],
+      },
+      {
         what: 'a row with an extra field, naming the line and the last column',
         file: 'extra-field.csv',
         code: 'MLOPS_ERR_DATA_ROW_MALFORMED',
