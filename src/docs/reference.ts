@@ -252,15 +252,20 @@ binary target, \`auc\`; regression reports \`rmse\`, \`mae\` and \`r2\`.
 
 ## Result
 
-\`outcome\` is \`deployed\` (with the new \`version\`) or \`rejected\` (the gate said no; the champion stays deployed). Both
-carry the \`task\`, \`metrics\` on the test split, the \`gate\` decision with its reason, the \`snapshotId\`, and the URIs of
-the profile, report, transform, model and evaluation artifacts.
+\`outcome\` is \`deployed\` (with the new \`version\`), \`registered\` (\`deploy: false\`: the challenger passed the gate and
+was registered with its \`version\`, but not deployed) or \`rejected\` (the gate said no; the champion stays deployed).
+Each carries the \`task\`, \`metrics\` on the test split, the \`gate\` decision with its reason, the \`snapshotId\`, and
+the URIs of the profile, report, transform, model and evaluation artifacts; \`leftOut\` (columns that are not
+features, with why) and \`warnings\` (problems in the data) when there are any.
 
 ## Status while it runs
 
 \`temporal workflow query --workflow-id … --type pipelineStatus\` returns the current stage, the task, each step's start
 and end time, a summary of what it did, and whether its stored output was reused. The search attributes
-\`MlopsModelName\`, \`MlopsPipelineStage\`, \`MlopsDatasetSnapshot\` and \`MlopsModelVersion\` follow the same stages; a
+\`MlopsModelName\`, \`MlopsPipelineStage\`, \`MlopsDatasetSnapshot\` and \`MlopsModelVersion\` follow the same stages
+(\`validating\`, then one per step, \`ingesting\` … \`deploying\`, and the end: \`completed\` for a deployed run,
+\`registered\`, \`rejected\`, \`failed\` or \`cancelled\`, so finished runs are
+\`MlopsPipelineStage IN ("completed", "registered", "rejected")\`); a
 run whose input fails validation still carries its model name and the stage \`failed\`, and a cancelled run ends in
 stage \`cancelled\`. \`temporal workflow cancel\` stops the step under way (a trainer is sent SIGTERM within a couple
 of seconds) and the run ends CANCELED once the step has stopped. A step whose worker is gone cannot hear the
