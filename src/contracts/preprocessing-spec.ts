@@ -86,7 +86,7 @@ export const preprocessingSpecSchema = z
       .optional()
       .describe(
         'Classification only: the most classes a target may have; a target with more fails with ' +
-          'MLOPS_ERR_DATA_TOO_MANY_CLASSES, which says to set `task`. @default 100',
+          'MLOPS_ERR_DATA_TOO_MANY_CLASSES, which says to set `task`. @default `100`',
       ),
     defaults: z
       .object({
