@@ -391,7 +391,9 @@ function liveMetricLine(result: MonitorModelResult): string {
   const counts = `labelled ${live.labelled}, waiting for labels ${live.unlabelled}, unknownIds ${live.unknownIds}, duplicateIds ${live.duplicateIds}`;
   if (live.value === undefined) return `  live metric skipped: ${live.skipped ?? 'no value'}; ${counts}`;
   const drop =
-    live.drop === undefined ? '' : `, drop ${Number(live.drop.toPrecision(3))} (threshold ${live.threshold})`;
+    live.drop === undefined
+      ? ''
+      : `, drop ${Number(live.drop.toPrecision(3))} (threshold ${Number(live.threshold.toPrecision(3))})`;
   return `  live ${live.metric}: ${live.value.toFixed(4)} (evaluation ${live.evaluationValue.toFixed(4)}${drop}); ${counts}`;
 }
 

@@ -483,7 +483,7 @@ export const errorCatalogue = {
   MLOPS_ERR_CONTROLLER_UPDATE_REJECTED: {
     message: 'The model controller refused the request: {reason}',
     retryable: false,
-    fix: 'Do what the reason says first, then send the request again; `npm run models -- status {model}` shows the state it must fit (a baking canary is promoted or rolled back before another version is deployed; a version waiting for approval is approved or rejected first).',
+    fix: 'Do what the reason says, then send the request again if it still applies; `npm run models -- status {model}` shows the state the request must fit (the versions it serves, a canary baking or a version waiting for approval, the features its versions take).',
     fixParams: { model: '<model>' },
   },
   MLOPS_ERR_MONITOR_PROFILE_MISSING: {

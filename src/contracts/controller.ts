@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { MonitoringIncident } from './monitoring';
 import { quoteText } from './message-text';
-import { aliasPattern, modelNamePattern } from './pipeline';
+import { aliasPattern, modelNamePattern, modelNameRule } from './pipeline';
 
 /**
  * The model controller (src/workflows/model-controller.ts): one long-running workflow per model that owns its
@@ -141,7 +141,7 @@ export const approvalSchema = z
 
 export const controllerInputSchema = z
   .object({
-    modelName: z.string().regex(modelNamePattern, 'must be a registry model name'),
+    modelName: z.string().regex(modelNamePattern, modelNameRule),
     /** The alias the servers follow (its deployment record holds stable and canary). */
     alias: z.string().regex(aliasPattern).default('production'),
     /**

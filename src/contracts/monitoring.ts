@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ownRecord } from './own-record';
-import { aliasPattern, modelNamePattern } from './pipeline';
+import { aliasPattern, modelNamePattern, modelNameRule } from './pipeline';
 
 /** Rows a window needs before drift is judged; a smaller window is a reported skip, never a "no drift". */
 export const defaultMinRows = 500;
@@ -70,7 +70,7 @@ const driftShare = z.number({ invalid_type_error: driftShareText }).gt(0, driftS
 /** Input of the `monitorModel` workflow (one run per schedule tick). */
 export const monitorModelInputSchema = z
   .object({
-    modelName: z.string().regex(modelNamePattern, 'must be a registry model name'),
+    modelName: z.string().regex(modelNamePattern, modelNameRule),
     /** The alias whose version's traffic and training reference are compared. @default 'production' */
     alias: z
       .string()
@@ -158,6 +158,8 @@ export interface CheckModelDriftResult {
   minRows: number;
   /** Share of unmuted features that drifted (0 when skipped). */
   driftShare: number;
+  /** The share at which the window is dataset drift (`datasetDriftShare`); absent when skipped. */
+  driftShareThreshold?: number;
   driftedFeatures: string[];
   datasetDrift: boolean;
   /** The output's drift; absent for versions evaluated before the output's reference was stored. */

@@ -13,6 +13,9 @@ export const lowerIsBetter: ReadonlySet<string> = new Set(['log_loss', 'rmse', '
 
 /** Registry model names: lowercase letters, digits and dashes, starting with a letter; 63 characters at most. */
 export const modelNamePattern = /^[a-z][a-z0-9-]{0,62}$/;
+/** What a name failing {@link modelNamePattern} is told. */
+export const modelNameRule =
+  'must be a registry model name (lower-case letters, digits and "-", starting with a letter)';
 /** Registry aliases: as model names, 32 characters at most. */
 export const aliasPattern = /^[a-z][a-z0-9-]{0,31}$/;
 

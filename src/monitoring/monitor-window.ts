@@ -119,6 +119,7 @@ export async function checkModelDrift(
     ...base,
     rows,
     driftShare: report.dataset.share,
+    driftShareThreshold: report.dataset.threshold,
     driftedFeatures: report.dataset.driftedColumns,
     datasetDrift: report.dataset.drifted,
     ...(prediction && { predictionDrift: prediction }),

@@ -6,6 +6,12 @@ export function monitorResultLine(result: MonitorModelResult): string {
   const features = result.driftedFeatures.length ? ` (${result.driftedFeatures.join(', ')})` : '';
   return (
     `${result.rows} rows, ${result.driftedFeatures.length} drifted feature(s)${features}, ` +
-    `share ${result.driftShare.toFixed(2)}${result.datasetDrift ? ': DRIFT' : ''}`
+    `share ${result.driftShare.toFixed(2)}${shareThreshold(result)}${result.datasetDrift ? ': DRIFT' : ''}`
   );
+}
+
+/** The share that makes dataset drift, so a window with drifted features but no incident says why. */
+function shareThreshold(result: MonitorModelResult): string {
+  const { driftShareThreshold: threshold } = result;
+  return threshold === undefined ? '' : ` (dataset drift at ${Number(threshold.toPrecision(3))})`;
 }

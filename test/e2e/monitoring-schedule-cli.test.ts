@@ -247,7 +247,7 @@ describe('the monitoring schedule commands in the README', function () {
       const [first, ...rest] = checked.stdout.trim().split('\n');
       assert.match(
         first!,
-        /^monitor-churn-check-now-check-\S+Z-[0-9a-f]{6}: 2000 rows, 5 drifted feature\(s\) \(.*tenure_months.*\), share 0\.\d+: DRIFT$/,
+        /^monitor-churn-check-now-check-\S+Z-[0-9a-f]{6}: 2000 rows, 5 drifted feature\(s\) \(.*tenure_months.*\), share 0\.\d+ \(dataset drift at 0\.5\): DRIFT$/,
       );
       assert.ok(
         rest.some((line) => /^ {2}report: file:\/\/.*\.html$/.test(line)),
@@ -286,6 +286,9 @@ describe('the monitoring schedule commands in the README', function () {
         none.stderr,
         /Argument <model> of `npm run monitoring -- check` is invalid: no version of model "chrun"/,
       );
+      const upper = await npmScriptWith(env, 'monitoring', 'check', 'Churn', '--task-queue', queues.pipeline);
+      assert.equal(upper.code, 2);
+      assert.match(upper.stderr, /must be a registry model name \(lower-case letters, digits and "-", starting with a/);
       const cron = await npmScriptWith(env, 'monitoring', 'check', model, '--cron', '0 * * * *');
       assert.equal(cron.code, 2);
       assert.match(cron.stderr, /check runs once now: it takes no --cron/);
