@@ -325,6 +325,19 @@ export function monitoringWatermark(store: UriJoiner, modelName: string, alias: 
   return store.uri('monitoring', modelName, 'watermarks', `${alias}.json`);
 }
 
+/**
+ * The claim on one window of an alias's monitoring, named by where the window starts (`start`: the start of the log):
+ * the run that holds it judges the window; another run started beside it skips it.
+ */
+export function monitoringWindowClaim(
+  store: UriJoiner,
+  modelName: string,
+  alias: string,
+  since: string | undefined,
+): string {
+  return store.uri('monitoring', modelName, 'claims', alias, `${since ?? 'start'}.json`);
+}
+
 /** The watermark of a model before watermarks were kept per alias; read (for production only) when no new one exists. */
 export function legacyMonitoringWatermark(store: UriJoiner, modelName: string): string {
   return store.uri('monitoring', modelName, 'watermark.json');

@@ -12,6 +12,7 @@ import {
   legacyMonitoringWatermark,
   monitoringFiles,
   monitoringWatermark,
+  monitoringWindowClaim,
   predictionLogFolder,
   profileFiles,
 } from '../artifacts/layout';
@@ -98,6 +99,8 @@ export async function checkModelDrift(
       `${rows} rows of version ${version.version} in the window, fewer than the minimum ${input.minRows}`,
       rows,
     );
+  const taken = await claimWindow(store, input, since);
+  if (taken) return { ...skip(taken.reason, rows), watermark: taken.watermark };
   const report = evaluateDrift(counted.reference, counted.counts, {
     preset: input.preset,
     thresholds: input.thresholds,
@@ -115,6 +118,8 @@ export async function checkModelDrift(
   );
   const mark: WatermarkRecord = { watermark: w.until, since, runId: input.runId, updatedAt: new Date().toISOString() };
   await writeJson(store, monitoringWatermark(store, input.modelName, input.alias), mark);
+  // The watermark now says the window was judged; the claim has done its work.
+  await store.remove(monitoringWindowClaim(store, input.modelName, input.alias, since));
   return {
     ...base,
     rows,
@@ -194,6 +199,48 @@ async function windowStart(store: ArtifactStore, input: CheckModelDriftInput): P
   if (!(await store.exists(uri))) return undefined;
   const stored = await readJson<WatermarkRecord>(store, uri);
   return stored.runId === input.runId ? stored.since : stored.watermark;
+}
+
+/** A claim this old was left by a run that died judging its window (the check's start-to-close is 30 minutes). */
+const staleClaimMs = 35 * 60_000;
+
+interface WindowClaim {
+  runId: string;
+  claimedAt: string;
+}
+
+/**
+ * Claims the window that starts at `since` for this run, so that two runs started side by side (a check by hand beside
+ * the scheduled run) do not both judge it, writing two reports and sending two incidents. Returns why this run skips
+ * (with the watermark it found), or undefined when it holds the claim: taken now, held already (a retried attempt of
+ * the same run), or taken over from a run that died holding it.
+ */
+async function claimWindow(
+  store: ArtifactStore,
+  input: CheckModelDriftInput,
+  since: string | undefined,
+): Promise<{ reason: string; watermark: string | undefined } | undefined> {
+  const uri = monitoringWindowClaim(store, input.modelName, input.alias, since);
+  const window = `the window from ${since ?? 'the start of the log'}`;
+  const mine: WindowClaim = { runId: input.runId, claimedAt: new Date().toISOString() };
+  if (!(await store.createOnly(uri, JSON.stringify(mine)))) {
+    const held = await readJson<WindowClaim>(store, uri).catch(() => undefined);
+    const fresh = held !== undefined && Date.now() - Date.parse(held.claimedAt) < staleClaimMs;
+    if (held && fresh && held.runId !== input.runId)
+      return {
+        reason: `run ${held.runId} is judging ${window} (since ${held.claimedAt}); this run leaves it to that one`,
+        watermark: since,
+      };
+    await store.write(uri, JSON.stringify(held?.runId === input.runId ? held : mine));
+  }
+  // Another run may have judged it between this run's read of the watermark and its claim.
+  const current = await windowStart(store, input);
+  if (current === since) return undefined;
+  await store.remove(uri);
+  return {
+    reason: `${window} was judged meanwhile by another run; the next window starts at ${current}`,
+    watermark: current,
+  };
 }
 
 /** Clocks of the workflow's history and of a worker may differ by this much. */

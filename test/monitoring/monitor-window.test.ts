@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { readJson } from '../../src/artifacts';
-import { legacyMonitoringWatermark, monitoringWatermark } from '../../src/artifacts/layout';
+import { legacyMonitoringWatermark, monitoringWatermark, monitoringWindowClaim } from '../../src/artifacts/layout';
 import type { CheckModelDriftInput } from '../../src/contracts/monitoring';
 import type { DriftReport } from '../../src/drift/compute-drift';
 import { isMlopsError } from '../../src/errors';
@@ -91,6 +91,56 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
       /window would end at 2026-11-30T11:58:00\.000Z, not after the end of the last judged window \(2026-11-30T12:00:00\.000Z\)/,
     );
     assert.equal(behind.watermark, '2026-11-30T12:00:00.000Z');
+  });
+
+  it('judges a window once when two runs check it side by side (a check by hand beside the schedule), and takes over the claim of a run that died', async function () {
+    const model = 'churn-side-by-side';
+    const version = await churn.deployAs(model);
+    const until = '2026-11-30T11:00:00Z';
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T10:00:00Z',
+      churnInstances({ rows: 800, seed: 21 }),
+    );
+    const both = await Promise.all([
+      check({ modelName: model, runId: 'by-hand', until }),
+      check({ modelName: model, runId: 'scheduled', until }),
+    ]);
+    const judged = both.filter((r) => r.skipped === undefined);
+    assert.equal(judged.length, 1, JSON.stringify(both.map((r) => r.skipped)));
+    const [skipped] = both.filter((r) => r.skipped !== undefined);
+    assert.match(
+      skipped!.skipped!,
+      /is judging the window from the start of the log|was judged meanwhile by another run/,
+    );
+    assert.equal(skipped!.reportUris, undefined, 'the skipping run writes no report');
+    const claims = churn.store.uri('monitoring', model, 'claims');
+    assert.deepEqual(
+      await churn.store.list(claims),
+      [],
+      'the claim is gone once the watermark says the window was judged',
+    );
+
+    // A run that died holding the next window's claim: after the check's own timeout its claim is taken over.
+    await writePredictionLog(
+      churn.store,
+      model,
+      version,
+      '2026-11-30T11:10:00Z',
+      churnInstances({ rows: 800, seed: 22 }),
+    );
+    const next = monitoringWindowClaim(churn.store, model, 'production', '2026-11-30T11:00:00.000Z');
+    const claim = (minutesAgo: number) =>
+      JSON.stringify({ runId: 'gone', claimedAt: new Date(Date.now() - minutesAgo * 60_000).toISOString() });
+    await churn.store.write(next, claim(1));
+    const held = await check({ modelName: model, runId: 'later', until: '2026-11-30T12:00:00Z' });
+    assert.match(held.skipped!, /^run gone is judging the window from 2026-11-30T11:00:00\.000Z .*this run leaves it/);
+    await churn.store.write(next, claim(60));
+    const taken = await check({ modelName: model, runId: 'later', until: '2026-11-30T12:00:00Z' });
+    assert.equal(taken.skipped, undefined);
+    assert.equal(taken.rows, 800);
   });
 
   it("judges the model's output against its predictions on the validation split: steady, then moved by new customers", async function () {
