@@ -179,6 +179,13 @@ const skipDecidedRetrains = 'skip-decided-retrains';
 const followOutsideDeploys = 'follow-outside-deploys';
 
 /**
+ * Versioned change (`patched`): a rollback by hand first reads the deployment record and adopts a stable version moved
+ * outside the controller, then rolls that one back. Before, it moved from the version the controller remembered to
+ * the one before it, leaving the version that served unrecorded and remembering one that did not serve as bad.
+ */
+const followOutsideDeploysOnRollback = 'follow-outside-deploys-on-rollback';
+
+/**
  * Versioned change (`patched`): a canary whose promotion is refused because it can no longer be loaded (its files went
  * bad during the bake) is rolled back. Before, the refused move failed the step, and the loop judged it again.
  */
@@ -883,9 +890,16 @@ class Controller {
 
   private async rollback(reason: string): Promise<ControllerAnswer> {
     if (this.state.canary) return this.force('rollback', reason);
-    const back = this.state.previousStable!;
+    let back = this.state.previousStable!;
     await this.serial(async () => {
       this.require(this.state.canary === undefined, 'a canary started meanwhile: roll it back instead');
+      if (patched(followOutsideDeploysOnRollback)) {
+        // What serves is what is rolled back: a version deployed outside the controller is adopted first, so the
+        // rollback leaves it (and remembers it as rolled back), back to the version it replaced.
+        await this.followOutsideDeploy();
+        back = this.state.previousStable!;
+        this.validateRollback();
+      }
       const left = this.state.stable;
       const why = reason.startsWith('rolled back by hand') ? reason : `rolled back by hand: ${reason}`;
       await this.moveStable(back, why, left !== undefined ? { version: left, reason } : undefined);

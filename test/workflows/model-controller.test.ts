@@ -109,7 +109,10 @@ async function assertRefused(update: Promise<unknown>, message: RegExp): Promise
     assert.match(cause, /MLOPS_ERR_CONTROLLER_UPDATE_REJECTED/);
     assert.match(cause, message);
     // The fix names the command that shows this model's state (the model filled in, not a placeholder).
-    assert.match(cause, /\nFix: Do what the reason says first.*`npm run models -- status [a-z][a-z0-9-]*`/);
+    assert.match(
+      cause,
+      /\nFix: Do what the reason says, then send the request again if it still applies; `npm run models -- status [a-z][a-z0-9-]*`/,
+    );
     return true;
   });
 }
@@ -476,6 +479,36 @@ describe('modelController (fake activities)', function () {
       assert.equal(skipped.canary, undefined);
       assert.equal(skipped.nextRollout, undefined);
       assert.ok(!fakes.moves.some((m) => m.canary?.version === 4), 'v4 never became a canary');
+      await stop(handle);
+    });
+  });
+
+  it('rolls back what serves: a version deployed outside it, to the one that version replaced', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await waitForState(handle, (s) => s.stable === 2, 'following v2');
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] });
+      // A training pipeline run with deploy: true moves the record to v5; the controller still remembers v3 after v2.
+      fakes.deployment = { stable: 5, updatedAt: new Date().toISOString() };
+      const answer = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'undo the outside deploy' }] });
+      assert.equal(answer.message, 'v3 is stable again');
+      assert.equal(answer.state.stable, 3);
+      assert.deepEqual(
+        answer.state.rolledBack?.map((r) => r.version),
+        [5],
+        'the version that served is remembered as rolled back, not the one before it',
+      );
+      assert.deepEqual(
+        fakes.moves.map((m) => m.stable),
+        [3, 3],
+      );
+      assert.equal(fakes.deployment.stable, 3);
+      assert.match(
+        answer.state.history.find((e) => e.kind === 'deployed' && e.version === 5)!.message,
+        /^v5 was deployed outside the controller \(it followed v3\)/,
+      );
       await stop(handle);
     });
   });
