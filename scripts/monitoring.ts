@@ -1,7 +1,8 @@
 /**
  * `npm run monitoring -- schedule <model> --cron "<expr>" [--alias production] [--min-rows 500] [--preset evidently]
  * [--muted a,b] [--threshold name=value …] [--dataset-drift-share 0.2] [--labels <uri> [--id-column request_id]
- * [--label-column label] [--accuracy-drop 0.05]] [--log parquet|bigquery] [--no-compact-log]`: creates the model's monitoring Schedule (a `monitorModel` run per
+ * [--label-column label] [--instance-column instance] [--lookback-hours 168] [--min-labelled 100] [--accuracy-drop 0.05]]
+ * [--log parquet|bigquery] [--no-compact-log]`: creates the model's monitoring Schedule (a `monitorModel` run per
  * cron tick), or updates it when it exists. `npm run monitoring -- unschedule <model> [--alias staging]` deletes it.
  * `npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds 120] [--task-queue q]` runs
  * one check now and prints what it found (exit 0 whether or not it found drift; 1 when the run failed).
@@ -46,8 +47,8 @@ import { controllerStatusQuery } from '../src/workflows/definitions';
 const usage = `Usage:
   npm run monitoring -- schedule <model> --cron "<cron>" [--alias <alias>] [--min-rows <n>] [--preset evidently|vertex]
       [--muted <feature>,<feature>] [--threshold <feature>=<value> …] [--dataset-drift-share <share>]
-      [--labels <uri> [--id-column <name>] [--label-column <name>] [--accuracy-drop <x>]] [--log parquet|bigquery]
-      [--no-compact-log]
+      [--labels <uri> [--id-column <name>] [--label-column <name>] [--instance-column <name>] [--lookback-hours <h>]
+      [--min-labelled <n>] [--accuracy-drop <x>]] [--log parquet|bigquery] [--no-compact-log]
   npm run monitoring -- unschedule <model> [--alias <alias>]
   npm run monitoring -- check <model> [the options of schedule but --cron] [--lag-seconds <s>] [--task-queue <queue>]
       [--timeout <s>]
@@ -67,6 +68,9 @@ const options = {
   labels: { type: 'string' },
   'id-column': { type: 'string' },
   'label-column': { type: 'string' },
+  'instance-column': { type: 'string' },
+  'lookback-hours': { type: 'string' },
+  'min-labelled': { type: 'string' },
   'accuracy-drop': { type: 'string' },
   log: { type: 'string' },
   'no-compact-log': { type: 'boolean' },
@@ -83,21 +87,19 @@ function commandLine(argv: string[]) {
   }
 }
 
-/** `--threshold tenure=0.2` (repeated) as `{ tenure: 0.2 }`; a value that is not a number stays for the schema. */
-function thresholdsOf(pairs: string[]): Record<string, number> {
+/** `--threshold tenure=0.2` (repeated) as `{ tenure: 0.2 }`; a negative number stays for the schema to refuse. */
+function thresholdsOf(pairs: string[], command: string): Record<string, number> {
   const thresholds: Record<string, number> = {};
   for (const pair of pairs) {
     const at = pair.lastIndexOf('=');
     if (at <= 0) throw new UsageError(`--threshold takes <feature>=<value>; got "${pair}".`);
-    // Not plain decimal (1e3, 0x10, blank): NaN, which the schema refuses naming --threshold.
     const text = pair.slice(at + 1);
+    const feature = pair.slice(0, at);
     // A sign is kept for the schema to judge (a negative threshold is refused naming it, not as "not a number").
     const magnitude = plainNumber(text.replace(/^-/, ''), false);
-    setOwn(
-      thresholds,
-      pair.slice(0, at),
-      magnitude === undefined ? NaN : text.startsWith('-') ? -magnitude : magnitude,
-    );
+    if (magnitude === undefined)
+      throw invalidArgument('--threshold', command, `${feature}: ${numberProblem(text, false)}`);
+    setOwn(thresholds, feature, text.startsWith('-') ? -magnitude : magnitude);
   }
   return thresholds;
 }
@@ -114,6 +116,9 @@ const flagOf: Record<string, string> = {
   labels: '--labels',
   'labels.idColumn': '--id-column',
   'labels.labelColumn': '--label-column',
+  'labels.instanceColumn': '--instance-column',
+  'labels.lookbackHours': '--lookback-hours',
+  'labels.minLabelled': '--min-labelled',
   accuracyDrop: '--accuracy-drop',
   log: '--log',
   compactLog: '--no-compact-log',
@@ -131,7 +136,7 @@ function scheduleInput(
   if (values['min-rows'] !== undefined) input.minRows = numberOf(values, 'min-rows', true, command);
   if (values.preset) input.preset = values.preset as MonitorModelInput['preset'];
   if (values.muted) input.muted = values.muted.split(',').filter((f) => f !== '');
-  if (values.threshold) input.thresholds = thresholdsOf(values.threshold);
+  if (values.threshold) input.thresholds = thresholdsOf(values.threshold, command);
   // Given at all, it is checked: an empty or non-numeric value is a number the schema refuses (0, NaN).
   if (values['dataset-drift-share'] !== undefined)
     input.datasetDriftShare = plainNumber(values['dataset-drift-share'], false) ?? NaN;
@@ -140,6 +145,11 @@ function scheduleInput(
       uri: values.labels,
       ...(values['id-column'] && { idColumn: values['id-column'] }),
       ...(values['label-column'] && { labelColumn: values['label-column'] }),
+      ...(values['instance-column'] && { instanceColumn: values['instance-column'] }),
+      ...(values['lookback-hours'] !== undefined && {
+        lookbackHours: numberOf(values, 'lookback-hours', false, command),
+      }),
+      ...(values['min-labelled'] !== undefined && { minLabelled: numberOf(values, 'min-labelled', true, command) }),
     };
   if (values['accuracy-drop'] !== undefined) input.accuracyDrop = numberOf(values, 'accuracy-drop', false, command);
   if (values.log) input.log = values.log as MonitorModelInput['log'];
@@ -149,6 +159,16 @@ function scheduleInput(
   parseCommandLineInput(monitorModelInputSchema, input, { script: 'monitoring', command, options: flagOf });
   return input;
 }
+
+/** The options that say how to read the labels: given without --labels, they would do nothing. */
+const labelOptions = [
+  'id-column',
+  'label-column',
+  'instance-column',
+  'lookback-hours',
+  'min-labelled',
+  'accuracy-drop',
+] as const;
 
 /** Seconds `check` waits for its run when `--timeout` is not given: a large window on BigQuery takes minutes. */
 const defaultCheckSeconds = 600;
@@ -163,7 +183,7 @@ const numberBounds: Partial<Record<keyof typeof options, number>> = {
 /** A number option in plain decimal (no exponent or hex; a whole number for counts), within its bound. */
 function numberOf(
   values: ReturnType<typeof commandLine>['values'],
-  flag: 'min-rows' | 'lag-seconds' | 'accuracy-drop' | 'timeout',
+  flag: 'min-rows' | 'lag-seconds' | 'accuracy-drop' | 'timeout' | 'lookback-hours' | 'min-labelled',
   integer: boolean,
   command: string,
 ): number {
@@ -222,9 +242,11 @@ async function main(argv: string[]): Promise<number> {
   const timeoutSeconds =
     values.timeout === undefined ? defaultCheckSeconds : numberOf(values, 'timeout', true, command);
   if (timeoutSeconds < 1) throw invalidArgument('--timeout', command, 'must be at least 1 second');
-  const labelFlags = values['id-column'] ?? values['label-column'] ?? values['accuracy-drop'];
-  if (labelFlags && !values.labels)
-    throw new UsageError('--id-column, --label-column and --accuracy-drop need --labels.');
+  const labelFlags = labelOptions.filter((flag) => values[flag] !== undefined);
+  if (labelFlags.length > 0 && !values.labels)
+    throw new UsageError(
+      `${labelFlags.map((flag) => `--${flag}`).join(', ')} need${labelFlags.length === 1 ? 's' : ''} --labels.`,
+    );
   const input = command !== 'unschedule' ? scheduleInput(modelName, values, command) : undefined;
   const target = command === 'unschedule' ? unscheduleTarget(modelName, values.alias) : undefined;
   const config = loadConfig();

@@ -564,7 +564,7 @@ export const errorCatalogue = {
   MLOPS_ERR_LABELS_CONFLICT: {
     message: 'Labels source "{source}" gives different labels for the same prediction, {count} id(s): {ids}',
     retryable: false,
-    fix: 'Keep one label per request id (and instance) in the labels source: drop the wrong rows, or correct the join that produced them; identical repeated labels are only counted.',
+    fix: 'When clients send several instances per request, label each by its position too: name that column with labels.instanceColumn (`--instance-column`), or every label of a request is taken for its first instance. Otherwise keep one label per request id (and instance): drop the wrong rows, or correct the join that produced them; identical repeated labels are only counted.',
   },
   MLOPS_ERR_LABELS_INVALID: {
     message:
@@ -592,11 +592,11 @@ export const errorCatalogue = {
     message:
       'The controller {workflowId} runs on task queue "{taskQueue}", which no worker polls: it cannot answer `npm run models -- {command}` until one does',
     retryable: true,
-    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one. (Raised only when the server lists no poller: it lists a worker for a while after its last poll, so a worker killed a moment ago gives MLOPS_ERR_CONTROLLER_NO_ANSWER instead.)',
+    fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one. (Raised only when the server lists no poller: it lists a worker for a while after its last poll, so a worker stopped or killed in the last few minutes gives MLOPS_ERR_CONTROLLER_NO_ANSWER instead.)',
   },
   MLOPS_ERR_CONTROLLER_NO_ANSWER: {
     message:
-      'The controller {workflowId} did not answer within {seconds} s: no worker on its task queue "{taskQueue}" runs it now (the server still lists a worker killed a moment ago as polling). `npm run models -- {command}` {consequence}',
+      'The controller {workflowId} did not answer within {seconds} s: no worker on its task queue "{taskQueue}" runs it now (the server still lists a worker stopped or killed in the last few minutes as polling). `npm run models -- {command}` {consequence}',
     retryable: true,
     fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. If one is running, read its log: it may not reach the Temporal server. A slow worker or server can be given longer with --timeout <seconds> (default 30).',
   },
@@ -608,7 +608,7 @@ export const errorCatalogue = {
   },
   MLOPS_ERR_MONITOR_CHECK_UNANSWERED: {
     message:
-      'Monitoring check {workflowId} did not end within {seconds} s (--timeout); it goes on: its worker may be down (one killed a moment ago still counts as polling task queue "{taskQueue}"), or its window takes longer. See how it ends: temporal workflow result --workflow-id {workflowId}',
+      'Monitoring check {workflowId} did not end within {seconds} s (--timeout); it goes on: its worker may be down (one stopped or killed in the last few minutes still counts as polling task queue "{taskQueue}"), or its window takes longer. See how it ends: temporal workflow result --workflow-id {workflowId}',
     retryable: false,
     fix: 'Start a pipeline worker on that task queue if none runs, or give a longer --timeout for a large window; starting the check again runs it a second time.',
   },

@@ -86,7 +86,7 @@ describe('npm run models against a controller that does not answer', function ()
       await kill(workers[0]!);
 
       const noAnswer = (command: string, consequence: string) =>
-        `MLOPS_ERR_CONTROLLER_NO_ANSWER: The controller ${id} did not answer within 2 s: no worker on its task queue "${queue}" runs it now (the server still lists a worker killed a moment ago as polling). \`npm run models -- ${command}\` ${consequence}`;
+        `MLOPS_ERR_CONTROLLER_NO_ANSWER: The controller ${id} did not answer within 2 s: no worker on its task queue "${queue}" runs it now (the server still lists a worker stopped or killed in the last few minutes as polling). \`npm run models -- ${command}\` ${consequence}`;
       for (const [command, ...args] of [['status'], ['history', '--json'], ['deploy', '3']]) {
         const refused = await modelsScriptWith(env, command!, modelName, ...args, '--timeout', '2');
         assert.equal(refused.code, 1, refused.stdout);

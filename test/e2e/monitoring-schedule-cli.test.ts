@@ -96,6 +96,29 @@ describe('the monitoring schedule commands in the README', function () {
     assert.doesNotMatch(uncompacted.stdout, /gone:/);
     const [off] = (await handle.describe()).action.args as [Record<string, unknown>];
     assert.equal(off.compactLog, false);
+    // Every setting of the labels has its option: several instances per request are labelled by position.
+    const labelled = await npmScript(
+      'monitoring',
+      ...everyFive,
+      ...['--labels', 'examples/labels.csv', '--id-column', 'rid', '--label-column', 'y'],
+      ...['--instance-column', 'instance', '--lookback-hours', '24', '--min-labelled', '50'],
+    );
+    assert.equal(labelled.code, 0, labelled.stderr);
+    const [withLabels] = (await handle.describe()).action.args as [Record<string, unknown>];
+    assert.deepEqual(withLabels.labels, {
+      uri: 'examples/labels.csv',
+      idColumn: 'rid',
+      labelColumn: 'y',
+      instanceColumn: 'instance',
+      lookbackHours: 24,
+      minLabelled: 50,
+    });
+    const orphan = await npmScript('monitoring', ...everyFive, '--instance-column', 'instance', '--min-labelled', '5');
+    assert.equal(orphan.code, 2);
+    assert.match(orphan.stderr, /--instance-column, --min-labelled need --labels\./);
+    const word = await npmScript('monitoring', ...everyFive, '--threshold', 'region=abc');
+    assert.equal(word.code, 2);
+    assert.match(word.stderr, /Argument --threshold .* is invalid: region: "abc" is not a number in decimal digits/);
 
     const unknown = await npmScript('monitoring', 'schedule', model, '--cron', '0 * * * *', '--mute', 'region');
     assert.equal(unknown.code, 2);
@@ -405,7 +428,10 @@ describe('the monitoring schedule commands in the README', function () {
       ['check', model, '--lag-seconds', '0x10'],
       /Argument --lag-seconds of `npm run monitoring -- check` is invalid: "0x10" is not a whole number/,
     );
-    await refused([...schedule, '--threshold', 'tenure=1e3'], /- --threshold \(thresholds\.tenure\): /);
+    await refused(
+      [...schedule, '--threshold', 'tenure=1e3'],
+      /Argument --threshold .* is invalid: tenure: "1e3" is not a number in decimal digits/,
+    );
     await assert.rejects(stack().client.schedule.getHandle(monitoringScheduleId(model)).describe(), /not found/i);
 
     const queue = `nobody-polls-${model}`;
