@@ -206,6 +206,9 @@ export type ControllerEventKind =
   | 'thresholds-set'
   | 'servers-set'
   | 'muted'
+  | 'paused'
+  | 'resumed'
+  | 'retrain-held'
   | 'notification-failed'
   | 'step-failed'
   | 'continued-as-new';
@@ -289,6 +292,11 @@ export interface ControllerState {
    */
   holding?: { version: number; until: string; reason: string; held: number; cause?: 'same-model' };
   pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
+  /**
+   * Set by `pause`, cleared by `resume`: the controller starts nothing by itself (incidents and scheduled retrains
+   * are recorded and held, a queued rollout or retrain waits); a person's commands still work. `held` counts what was.
+   */
+  paused?: { since: string; reason: string; held: number };
   /** Notifications not sent yet. */
   outbox: NotifyInput[];
   /** Most recent last. */

@@ -67,6 +67,8 @@ export const usage = `Usage: npm run models -- <command> <model> [arguments] [op
   servers <model> <url,url>|none       the model servers whose counters judge a canary
   mute <model> <feature>
   unmute <model> <feature>
+  pause <model> [--reason <text>]      start nothing by itself (incidents, scheduled retrains, rollouts) until resume
+  resume <model>
   schedule-retrain <model> --cron "<cron>" [--reason <text>] [--task-queue <queue>]
   unschedule-retrain <model>
 Servers (start --servers, servers): none means no servers (new versions deploy directly, without a canary); URLs

@@ -10,8 +10,10 @@ import {
   approveUpdate,
   deployUpdate,
   muteUpdate,
+  pauseUpdate,
   promoteUpdate,
   rejectUpdate,
+  resumeUpdate,
   retrainUpdate,
   rollbackUpdate,
   setServersUpdate,
@@ -21,7 +23,18 @@ import type { OptionValues } from './option-values';
 import { serverUrlsFrom, thresholdFlags, thresholdOptionOf, thresholdsFrom } from './option-values';
 
 export type UpdateCommandName =
-  'deploy' | 'promote' | 'rollback' | 'retrain' | 'approve' | 'reject' | 'thresholds' | 'servers' | 'mute' | 'unmute';
+  | 'deploy'
+  | 'promote'
+  | 'rollback'
+  | 'retrain'
+  | 'approve'
+  | 'reject'
+  | 'thresholds'
+  | 'servers'
+  | 'mute'
+  | 'unmute'
+  | 'pause'
+  | 'resume';
 
 /** One update to send: its name (from src/workflows/definitions.ts) and its one argument, if any. */
 export interface ControllerUpdate {
@@ -43,6 +56,8 @@ export const updateCommands: Record<UpdateCommandName, { args: string[]; options
   servers: { args: ['urls'], options: [] },
   mute: { args: ['feature'], options: [] },
   unmute: { args: ['feature'], options: [] },
+  pause: { args: [], options: ['reason'] },
+  resume: { args: [], options: [] },
 };
 
 export function controllerUpdate(command: UpdateCommandName, args: string[], values: OptionValues): ControllerUpdate {
@@ -93,6 +108,10 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
       if (!args[0]!.trim())
         throw refused(command, '<feature>', "it is empty: give the name of one of the model's features");
       return send(muteUpdate.name, { feature: args[0], muted: command === 'mute' });
+    case 'pause':
+      return send(pauseUpdate.name, reason);
+    case 'resume':
+      return send(resumeUpdate.name);
   }
 }
 

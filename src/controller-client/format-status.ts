@@ -4,6 +4,14 @@ import type { ControllerEvent, ControllerState } from '../contracts/controller';
 export function formatStatus(state: ControllerState, workflowId: string): string {
   const lines = [
     `Model ${state.modelName} (alias ${state.alias}), controller ${workflowId}, run ${state.generation + 1}`,
+    ...(state.paused
+      ? [
+          row(
+            'paused',
+            `since ${state.paused.since} (${state.paused.reason}); ${state.paused.held} held; npm run models -- resume ${state.modelName}`,
+          ),
+        ]
+      : []),
     row('stable', stableLine(state)),
     row('canary', canaryLine(state)),
     row('last verdict', verdictLine(state)),

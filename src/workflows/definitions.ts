@@ -35,6 +35,10 @@ export const setServersUpdate = defineUpdate<ControllerAnswer, [{ servers: strin
 /** Mute (or, with `muted: false`, unmute) a feature: its drift alone no longer starts a retrain. */
 export const muteUpdate = defineUpdate<ControllerAnswer, [{ feature: string; muted?: boolean }]>('mute');
 
+/** Stop starting anything by itself (retrains for incidents or the schedule, queued rollouts) until `resume`. */
+export const pauseUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }]>('pause');
+export const resumeUpdate = defineUpdate<ControllerAnswer, []>('resume');
+
 /** An incident found by `monitorModel` (drift or a drop in live accuracy). */
 export const incidentSignal = defineSignal<[MonitoringIncident]>('incident');
 /** A retrain asked for without an answer (the retraining Schedule's runs send it). */

@@ -58,10 +58,12 @@ import {
   deployUpdate,
   incidentSignal,
   muteUpdate,
+  pauseUpdate,
   promoteUpdate,
   rejectUpdate,
   requestRetrainSignal,
   retrainFinishedSignal,
+  resumeUpdate,
   retrainUpdate,
   rollbackUpdate,
   setServersUpdate,
@@ -179,6 +181,13 @@ const skipDecidedRetrains = 'skip-decided-retrains';
 const followOutsideDeploys = 'follow-outside-deploys';
 
 /**
+ * Versioned change (`patched`): a retrained version is compared with the stable version too, and one that is the same
+ * model is not rolled out. Before, it was compared with the versions turned down only: the same bytes as a version
+ * rolled back were refused in that version's name even after a person had deployed that model again.
+ */
+const sameAsStable = 'same-as-stable';
+
+/**
  * Versioned change (`patched`): a rollback by hand first reads the deployment record and adopts a stable version moved
  * outside the controller, then rolls that one back. Before, it moved from the version the controller remembered to
  * the one before it, leaving the version that served unrecorded and remembering one that did not serve as bad.
@@ -287,9 +296,22 @@ class Controller {
     const s = this.state;
     setHandler(controllerStatusQuery, () => s);
     setHandler(incidentSignal, (incident) => this.onIncident(incident));
-    setHandler(requestRetrainSignal, ({ reason }) => void this.askRetrain(reason || 'scheduled retrain'));
+    setHandler(requestRetrainSignal, ({ reason }) =>
+      s.paused
+        ? this.holdWhilePaused('retrain-held', `${reason || 'scheduled retrain'}: not started`)
+        : void this.askRetrain(reason || 'scheduled retrain'),
+    );
     setHandler(retrainFinishedSignal, (outcome) => this.onRetrainFinished(outcome));
-    setHandler(retrainUpdate, (args) => this.answer(this.askRetrain(reasonOf(args, 'asked for'))));
+    setHandler(retrainUpdate, (args) => this.answer(this.askRetrain(reasonOf(args, 'asked for'))), {
+      validator: (_args: { reason?: string }) => this.requireRunning('retrain'),
+    });
+    setHandler(pauseUpdate, (args) => this.pause(reasonOf(args, 'paused by hand')), {
+      validator: (_args: { reason?: string }) =>
+        this.require(s.paused === undefined, `paused already since ${s.paused?.since} (${s.paused?.reason})`),
+    });
+    setHandler(resumeUpdate, () => this.resume(), {
+      validator: () => this.require(s.paused !== undefined, 'not paused: nothing to resume'),
+    });
     setHandler(deployUpdate, ({ version, direct }) => this.deploy(version, direct ?? false), {
       validator: (args: { version: number } | undefined) => this.validateDeploy(args?.version),
     });
@@ -420,9 +442,9 @@ class Controller {
       s.outbox.length > 0 ||
       s.canary !== undefined ||
       s.pendingApproval !== undefined ||
-      s.nextRollout !== undefined ||
+      (s.nextRollout !== undefined && !s.paused) ||
       s.retrained !== undefined ||
-      (s.requestedRetrain !== undefined && s.retrain === undefined)
+      (s.requestedRetrain !== undefined && s.retrain === undefined && !s.paused)
     );
   }
 
@@ -442,6 +464,8 @@ class Controller {
     if (s.canary) return this.bakeAndJudge();
     if (s.retrained) return this.checkRetrained(s.retrained);
     if (s.pendingApproval) return this.awaitApproval();
+    // Paused, nothing starts by itself: a queued rollout or retrain waits for resume.
+    if (s.paused) return;
     if (s.nextRollout !== undefined) return this.rollOut(s.nextRollout);
     if (s.requestedRetrain) return this.startRetrain(s.requestedRetrain);
   }
@@ -475,6 +499,7 @@ class Controller {
     const elsewhere = incidentElsewhere(this.state, incident);
     if (elsewhere && patched(ignoreIncidentsElsewhere))
       return this.record('incident-ignored', `${text} (${elsewhere})`);
+    if (this.state.paused) return this.holdWhilePaused('incident-held', text);
     const holding = heldBy(this.state, incident, Date.now());
     if (holding && patched(holdIncidentsAfterRejection)) {
       const sameModel = holding.cause === 'same-model';
@@ -502,6 +527,48 @@ class Controller {
     this.notify('incident', `Incident on ${this.spec.modelName}: ${text}`, incident.version);
     this.record('incident', text);
     this.askRetrain(`incident: ${text}`);
+  }
+
+  // ---- pause ----
+
+  private pause(reason: string): ControllerAnswer {
+    const s = this.state;
+    s.paused = { since: this.now(), reason, held: 0 };
+    this.record('paused', `${reason}: incidents and scheduled retrains are held, nothing rolls out by itself`);
+    const baking = s.canary ? `; canary v${s.canary.version} is judged at ${s.canary.bakeUntil} as usual` : '';
+    return this.answer(
+      `paused: incidents and scheduled retrains are held, and nothing rolls out by itself until resume${baking}`,
+    );
+  }
+
+  private resume(): ControllerAnswer {
+    const s = this.state;
+    const { since, held } = s.paused!;
+    s.paused = undefined;
+    this.record('resumed', `after a pause since ${since}; ${held} incident(s) or scheduled retrain(s) were held`);
+    const waiting =
+      s.nextRollout !== undefined
+        ? `; v${s.nextRollout} rolls out now`
+        : s.requestedRetrain && !s.retrain
+          ? '; the retrain asked for before the pause starts now'
+          : '';
+    return this.answer(`resumed: ${held} incident(s) or scheduled retrain(s) were held while paused${waiting}`);
+  }
+
+  /** Records what a paused controller did not act on. */
+  private holdWhilePaused(kind: 'incident-held' | 'retrain-held', text: string): void {
+    const paused = this.state.paused!;
+    paused.held++;
+    this.record(kind, `${text} (paused since ${paused.since}: ${paused.reason})`);
+  }
+
+  /** Refuses what a paused controller does not start, naming the way out. */
+  private requireRunning(what: string): void {
+    const paused = this.state.paused;
+    this.require(
+      paused === undefined,
+      `the controller is paused since ${paused?.since} (${paused?.reason}): resume it before asking for a ${what} (npm run models -- resume ${this.spec.modelName})`,
+    );
   }
 
   /** Asks for a retrain; single flight: one under way absorbs the request. */
@@ -597,17 +664,28 @@ class Controller {
     const turnedDown =
       rejected.length === 0 ? rolledBack : [...rejected, ...rolledBack].sort((a, b) => b.at.localeCompare(a.at));
     if (this.skipDecided(version)) return;
+    // The stable version is compared first: a retrain that makes the model already serving has nothing to roll out,
+    // whichever versions of the same bytes were turned down before (a person may have deployed that model since).
+    const stable = s.stable !== undefined && s.stable !== version && patched(sameAsStable) ? s.stable : undefined;
+    const among = [...(stable !== undefined ? [stable] : []), ...turnedDown.map((r) => r.version)];
     const same =
-      turnedDown.length === 0
-        ? null
-        : await rollout.findSameModel({
-            modelName: this.spec.modelName,
-            version,
-            among: turnedDown.map((r) => r.version),
-          });
+      among.length === 0 ? null : await rollout.findSameModel({ modelName: this.spec.modelName, version, among });
     // Deployed or rolled back by hand while the comparison ran.
     if (this.skipDecided(version)) return;
     s.retrained = undefined;
+    if (stable !== undefined && same === stable) {
+      const text = `v${version} is the same model as the stable v${stable} (the same ONNX and transform bytes): nothing to roll out; retrain on data that has changed`;
+      this.record('rollout-skipped', text, version);
+      this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
+      s.holding = holdAfter(
+        s,
+        this.spec,
+        `v${version}, the same model as the stable v${stable}`,
+        Date.now(),
+        'same-model',
+      );
+      return;
+    }
     const earlier = turnedDown.find((r) => r.version === same);
     if (!earlier) return this.queueRollout(version, reason);
     const text =

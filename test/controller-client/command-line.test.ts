@@ -54,6 +54,13 @@ describe('the npm run models command line', function () {
       name: 'retrain',
       arg: { reason: 'new labels' },
     });
+    assert.deepEqual(updateOf(['pause', 'churn', '--reason', 'incident review']), {
+      command: 'pause',
+      name: 'pause',
+      arg: { reason: 'incident review' },
+    });
+    assert.deepEqual(updateOf(['pause', 'churn']), { command: 'pause', name: 'pause' });
+    assert.deepEqual(updateOf(['resume', 'churn']), { command: 'resume', name: 'resume' });
     assert.deepEqual(updateOf(['approve', 'churn', '4']).arg, { version: 4 });
     assert.deepEqual(updateOf(['reject', 'churn', '4', '--reason', 'too slow']).arg, {
       version: 4,

@@ -18,8 +18,11 @@ import {
   deployUpdate,
   incidentSignal,
   muteUpdate,
+  pauseUpdate,
   promoteUpdate,
   rejectUpdate,
+  requestRetrainSignal,
+  resumeUpdate,
   retrainUpdate,
   rollbackUpdate,
   setServersUpdate,
@@ -400,9 +403,11 @@ describe('modelController (fake activities)', function () {
       fakes.traffic = { '2': healthy['2'], '5': healthy['3'] };
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'new data' }] });
       const promoted = await waitForState(handle, (s) => s.stable === 5 && s.outbox.length === 0, 'v5 promoted');
+      // Each retrain is compared with the stable version first, then with the versions rolled back.
       assert.deepEqual(fakes.sameModelChecks, [
-        { version: 4, among: [3] },
-        { version: 5, among: [3] },
+        { version: 3, among: [2] },
+        { version: 4, among: [2, 3] },
+        { version: 5, among: [2, 3] },
       ]);
       assert.deepEqual(
         promoted.rolledBack?.map((r) => r.version),
@@ -435,6 +440,32 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('does not roll out a retrain that makes the model already serving, in its name, even when that model was once rolled back', async function () {
+    // v3 is rolled back; a person deploys v4, the same bytes, by hand; the next retrain makes v5, the same bytes again.
+    const same = new Set([3, 4, 5]);
+    const fakes = controllerFakes({
+      registeredVersions: [3, 5],
+      sameModel: (v, among) => (same.has(v) ? (among.find((o) => same.has(o)) ?? null) : null),
+    });
+    fakes.traffic = failing;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      await waitForState(handle, settled('rolled-back'), 'canary v3 rolled back');
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 4, direct: true }] });
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'accuracy dropped' }] });
+      const skipped = await waitForState(handle, settled('rollout-skipped'), 'v5 not rolled out');
+      assert.equal(
+        skipped.history.findLast((e) => e.kind === 'rollout-skipped')!.message,
+        'v5 is the same model as the stable v4 (the same ONNX and transform bytes): nothing to roll out; retrain on data that has changed',
+      );
+      assert.equal(skipped.stable, 4);
+      assert.equal(skipped.holding?.cause, 'same-model');
+      assert.deepEqual(fakes.sameModelChecks.at(-1), { version: 5, among: [4, 3] });
+      await stop(handle);
+    });
+  });
+
   it('does not hold a rollback for too little traffic against the model: the same model retrained rolls out', async function () {
     const fakes = controllerFakes({ registeredVersions: [3, 4], sameModel: (v) => (v === 4 ? 3 : null) });
     fakes.traffic = { '2': healthy['2'] };
@@ -447,7 +478,14 @@ describe('modelController (fake activities)', function () {
       assert.deepEqual(starved.rolledBack ?? [], [], 'too little traffic says nothing of v3');
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift, same data' }] });
       await waitForState(handle, (s) => s.canary?.version === 4, 'v4 (the same model as v3) canaried');
-      assert.deepEqual(fakes.sameModelChecks, [], 'nothing rolled back to compare with');
+      assert.deepEqual(
+        fakes.sameModelChecks,
+        [
+          { version: 3, among: [2] },
+          { version: 4, among: [2] },
+        ],
+        'compared with the stable version only: nothing was rolled back',
+      );
       await stop(handle);
     });
   });
@@ -465,7 +503,7 @@ describe('modelController (fake activities)', function () {
       // v4 waits for its comparison with v3; meanwhile someone deploys it by hand, then rolls it back.
       await waitForState(
         handle,
-        (s) => s.retrained?.version === 4 && fakes.sameModelChecks.length === 1,
+        (s) => s.retrained?.version === 4 && fakes.sameModelChecks.length === 2,
         'v4 compared',
       );
       await handle.executeUpdate(deployUpdate, { args: [{ version: 4, direct: true }] });
@@ -479,6 +517,71 @@ describe('modelController (fake activities)', function () {
       assert.equal(skipped.canary, undefined);
       assert.equal(skipped.nextRollout, undefined);
       assert.ok(!fakes.moves.some((m) => m.canary?.version === 4), 'v4 never became a canary');
+      await stop(handle);
+    });
+  });
+
+  it('paused, starts nothing by itself (incidents and scheduled retrains are held, a registered version waits), and goes on when resumed', async function () {
+    const fakes = controllerFakes({ registeredVersion: 3, holdTraining: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName } = await startController(this.test!.title, taskQueue, {
+        canary: { bakeSeconds: 3600 },
+      });
+      await waitForState(handle, (s) => s.stable === 2, 'following v2');
+      const paused = await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'incident review' }] });
+      assert.equal(
+        paused.message,
+        'paused: incidents and scheduled retrains are held, and nothing rolls out by itself until resume',
+      );
+      await handle.signal(incidentSignal, drift(2));
+      await handle.signal(requestRetrainSignal, { reason: 'nightly retrain' });
+      const held = await waitForState(
+        handle,
+        (s) => s.paused?.held === 2,
+        'the incident and the scheduled retrain held',
+      );
+      assert.deepEqual(
+        held.history
+          .filter((e) => e.kind.endsWith('-held'))
+          .map((e) => [e.kind, e.message.replace(/since \d{4}-\S+Z/, 'since …')]),
+        [
+          [
+            'incident-held',
+            'drift on v2: 2 feature(s) drifted (share 0.5): tenure, monthly_charges (paused since …: incident review)',
+          ],
+          ['retrain-held', 'nightly retrain: not started (paused since …: incident review)'],
+        ],
+      );
+      assert.equal(held.requestedRetrain, undefined);
+      assert.equal(held.retrain, undefined);
+      assert.match(
+        formatStatus(held, controllerWorkflowId(modelName)),
+        /\n {2}paused: +since \S+ \(incident review\); 2 held; npm run models -- resume /,
+      );
+      await assertRefused(
+        handle.executeUpdate(retrainUpdate, { args: [{ reason: 'by hand' }] }),
+        /the controller is paused since \S+ \(incident review\): resume it before asking for a retrain \(npm run models -- resume /,
+      );
+      await assertRefused(
+        handle.executeUpdate(pauseUpdate, { args: [{}] }),
+        /paused already since \S+ \(incident review\)/,
+      );
+      const resumed = await handle.executeUpdate(resumeUpdate);
+      assert.equal(resumed.message, 'resumed: 2 incident(s) or scheduled retrain(s) were held while paused');
+      await assertRefused(handle.executeUpdate(resumeUpdate), /not paused: nothing to resume/);
+
+      // A retrain that was running when the controller was paused registers its version, which waits for resume.
+      await handle.signal(incidentSignal, drift(2));
+      await waitForState(handle, (s) => s.retrain !== undefined, 'retraining');
+      await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'freeze' }] });
+      fakes.releaseTraining();
+      const waiting = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 registered, waiting');
+      assert.equal(waiting.canary, undefined);
+      assert.equal(fakes.moves.length, 0, 'nothing moved while paused');
+      const going = await handle.executeUpdate(resumeUpdate);
+      assert.match(going.message, /; v3 rolls out now$/);
+      await waitForState(handle, (s) => s.canary?.version === 3, 'canary v3 after resume');
       await stop(handle);
     });
   });
@@ -924,7 +1027,10 @@ describe('modelController (fake activities)', function () {
         skipped.history.find((e) => e.kind === 'rollout-skipped')!.message,
         /^v4 is the same model as v3 \(the same ONNX and transform bytes\), rejected at its approval at \S+: not today\. It is not rolled out/,
       );
-      assert.deepEqual(fakes.sameModelChecks, [{ version: 4, among: [3] }]);
+      assert.deepEqual(fakes.sameModelChecks, [
+        { version: 3, among: [2] },
+        { version: 4, among: [2, 3] },
+      ]);
       assert.equal(skipped.holding?.cause, 'same-model');
       assert.equal(skipped.stable, 2);
       assert.equal(fakes.moves.length, 0, 'neither version took traffic');
