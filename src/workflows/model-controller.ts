@@ -883,7 +883,13 @@ class Controller {
     const name = this.spec.modelName;
     if (decision === 'promote') {
       try {
-        await this.moveStable(canary.version, `canary v${canary.version} promoted: ${reason}`);
+        // The verdict's reasons are in the history's canary-judged and promoted lines: the move's line names it only.
+        await this.moveStable(
+          canary.version,
+          `canary v${canary.version} promoted: ${reason}`,
+          undefined,
+          `canary v${canary.version} promoted`,
+        );
         this.record('promoted', reason, canary.version);
         this.notify('promoted', `v${canary.version} of ${name} is the new stable version: ${reason}`, canary.version);
       } catch (err) {
@@ -917,17 +923,19 @@ class Controller {
   }
 
   /** `rolledBack`: the version this move rolls back for what the model did, kept in the deployment history. */
+  /** `recorded`: the history's line when it differs from the move's reason (kept whole in the deployment history). */
   private async moveStable(
     version: number,
     reason: string,
     rolledBack?: { version: number; reason: string },
+    recorded = reason,
   ): Promise<void> {
     const s = this.state;
     await rollout.setDeployment(this.move(version, reason, undefined, rolledBack));
     if (s.stable !== version) s.previousStable = s.stable;
     s.stable = version;
     forgetRolledBack(s, version);
-    this.record('deployed', reason, version);
+    this.record('deployed', recorded, version);
     this.showStable();
   }
 
