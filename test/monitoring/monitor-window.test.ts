@@ -97,13 +97,9 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     const model = 'churn-side-by-side';
     const version = await churn.deployAs(model);
     const until = '2026-11-30T11:00:00Z';
-    await writePredictionLog(
-      churn.store,
-      model,
-      version,
-      '2026-11-30T10:00:00Z',
-      churnInstances({ rows: 800, seed: 21 }),
-    );
+    const logFrom = (start: string, seed: number) =>
+      writePredictionLog(churn.store, model, version, start, churnInstances({ rows: 800, seed }));
+    await logFrom('2026-11-30T10:00:00Z', 21);
     const both = await Promise.all([
       check({ modelName: model, runId: 'by-hand', until }),
       check({ modelName: model, runId: 'scheduled', until }),
@@ -124,13 +120,7 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     );
 
     // A run that died holding the next window's claim: after the check's own timeout its claim is taken over.
-    await writePredictionLog(
-      churn.store,
-      model,
-      version,
-      '2026-11-30T11:10:00Z',
-      churnInstances({ rows: 800, seed: 22 }),
-    );
+    await logFrom('2026-11-30T11:10:00Z', 22);
     const next = monitoringWindowClaim(churn.store, model, 'production', '2026-11-30T11:00:00.000Z');
     const claim = (minutesAgo: number) =>
       JSON.stringify({ runId: 'gone', claimedAt: new Date(Date.now() - minutesAgo * 60_000).toISOString() });
