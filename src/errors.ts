@@ -651,6 +651,7 @@ export const errorCatalogue = {
       '{variable}={path} cannot be run: {reason}. It names the {tool} binary to use instead of one on PATH or in the cache, so no other is tried',
     retryable: false,
     fix: 'Point {variable} at the {tool} binary, or unset it to use the one on PATH or in the cache (built from Go modules when there is none).',
+    fixParams: { variable: 'the variable', tool: 'tool' },
   },
   MLOPS_ERR_DEV_TOOL_MISSING: {
     message: 'No {tool} binary was found ({searched}) and Go {goRequirement} is not available to build it',

@@ -11,6 +11,15 @@ describe('the error catalogue', function () {
     }
   });
 
+  it('fills every placeholder a fix shares with its message (a fix printed with a raw {variable} helps nobody)', function () {
+    for (const [code, spec] of Object.entries(errorCatalogue)) {
+      const inMessage = new Set([...spec.message.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+      const filled = new Set(Object.keys((spec as { fixParams?: object }).fixParams ?? {}));
+      for (const [, name] of spec.fix.matchAll(/\{(\w+)\}/g))
+        if (inMessage.has(name)) assert.ok(filled.has(name!), `${code}: the fix's {${name}} is not in fixParams`);
+    }
+  });
+
   it('builds Temporal failures whose type is the code and whose retryability follows the catalogue', function () {
     const failure = mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
       column: 'age',

@@ -318,9 +318,9 @@ class Controller {
     setHandler(promoteUpdate, () => this.force('promote', 'promoted by hand'), {
       validator: () => this.require(s.canary !== undefined, 'no canary is baking: nothing to promote'),
     });
-    setHandler(rollbackUpdate, (args) => this.rollback(reasonOf(args, 'rolled back by hand')), {
-      validator: (_args: { reason?: string }) => this.validateRollback(),
-    });
+    // Whether stable has a version to go back to is known only once a version deployed outside the controller is
+    // adopted (an activity reads the record): the handler checks it then (validateRollback).
+    setHandler(rollbackUpdate, (args) => this.rollback(reasonOf(args, 'rolled back by hand')));
     setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
       validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
     });
@@ -782,14 +782,28 @@ class Controller {
     this.state.nextRollout = undefined;
     if (this.servers.length === 0 || this.state.stable === undefined) {
       const why = this.state.stable === undefined ? 'first deployment' : 'no servers configured to judge a canary';
-      await this.serial(() => this.moveStable(version, `deployed directly (${why})`));
+      await this.serial(() =>
+        this.heldByPause(version) ? Promise.resolve() : this.moveStable(version, `deployed directly (${why})`),
+      );
       return;
     }
-    await this.serial(() => this.startCanary(version));
+    await this.serial(() => this.startCanary(version, true));
   }
 
-  private async startCanary(version: number): Promise<void> {
+  /**
+   * A rollout the loop began is held when a pause arrived meanwhile (while it waited for its turn or read the servers):
+   * the version waits for resume again. True when it was held.
+   */
+  private heldByPause(version: number): boolean {
+    if (!this.state.paused) return false;
+    this.state.nextRollout = version;
+    return true;
+  }
+
+  /** `automatic`: started by the loop (a queued rollout), so a pause that arrived meanwhile holds it. */
+  private async startCanary(version: number, automatic = false): Promise<void> {
     const s = this.state;
+    if (automatic && this.heldByPause(version)) return;
     if (patched(followOutsideDeploys)) {
       await this.followOutsideDeploy();
       if (s.stable === version) {
@@ -799,6 +813,7 @@ class Controller {
     }
     const { weight, bakeSeconds } = s.thresholds;
     const baseline = await rollout.sampleServingStats({ modelName: this.spec.modelName, servers: this.servers });
+    if (automatic && this.heldByPause(version)) return;
     await rollout.setDeployment(this.move(s.stable!, `canary v${version} at ${weight}`, { version, weight }));
     const startedAt = this.now();
     const bakeUntil = new Date(Date.now() + bakeSeconds * 1000).toISOString();

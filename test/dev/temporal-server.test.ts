@@ -108,7 +108,8 @@ describe('the Temporal dev server module', function () {
           err instanceof ApplicationFailure &&
           err.type === 'MLOPS_ERR_DEV_TOOL_PATH_INVALID' &&
           err.message.startsWith(`MLOPS_ERR_DEV_TOOL_PATH_INVALID: TEMPORAL_CLI_PATH=${pin} cannot be run: `) &&
-          reason.test(err.message),
+          reason.test(err.message) &&
+          err.message.includes('\nFix: Point TEMPORAL_CLI_PATH at the temporal binary, or unset it'),
       );
     }
   });

@@ -30,6 +30,8 @@ export interface ControllerFakes {
   trainingRuns: string[];
   /** Lets every held training step finish. */
   releaseTraining(): void;
+  /** Lets every held sample of the servers' counters finish (`holdSampling`). */
+  releaseSampling(): void;
   /** Traffic the servers answer between two samples of their counters, per version (each sample adds it once). */
   traffic: ServingStatsSample['versions'];
   /** The servers each `sampleServingStats` call was asked to sample, in order. */
@@ -53,6 +55,8 @@ export interface ControllerFakeOptions {
   trainingFails?: string;
   /** Hold the training step until `releaseTraining()`. @default false */
   holdTraining?: boolean;
+  /** Hold each sample of the servers' counters (a canary's baseline first) until `releaseSampling()`. @default false */
+  holdSampling?: boolean;
   /** Jensen–Shannon distance of the canary's predictions from stable's. @default 0.05 */
   predictionDistance?: number;
   /** Version the registry hands out to the retrained model. @default 3 */
@@ -79,6 +83,8 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
   let release!: () => void;
   let registrations = 0;
   const released = new Promise<void>((resolve) => (release = resolve));
+  let releaseSampling!: () => void;
+  const samplingReleased = new Promise<void>((resolve) => (releaseSampling = resolve));
   const pipeline = pipelineFakes({
     trainModel: async (job) => {
       fakes.trainings++;
@@ -139,6 +145,7 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
     trainings: 0,
     trainingRuns: [],
     releaseTraining: () => release(),
+    releaseSampling: () => releaseSampling(),
     traffic: {},
     activities: {},
     sameModelChecks: [],
@@ -187,8 +194,9 @@ export function controllerFakes(options: ControllerFakeOptions = {}): Controller
       };
       return Promise.resolve(structuredClone(fakes.deployment) as never);
     },
-    sampleServingStats: ({ servers }) => {
+    sampleServingStats: async ({ servers }) => {
       fakes.sampledServers.push(servers);
+      if (options.holdSampling) await Promise.race([samplingReleased, cancelled()]);
       for (const [version, add] of Object.entries(fakes.traffic)) {
         const total = (cumulative[version] ??= { requests: 0, errors: 0, rejected: 0, latencyMsSum: 0 });
         total.requests += add.requests;

@@ -616,6 +616,47 @@ describe('modelController (fake activities)', function () {
     });
   });
 
+  it('rolls back a version deployed outside it also when it knew no version before the stable one', async function () {
+    const fakes = controllerFakes();
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue);
+      await waitForState(handle, (s) => s.stable === 2 && s.previousStable === undefined, 'following v2 alone');
+      fakes.deployment = { stable: 5, updatedAt: new Date().toISOString() };
+      const answer = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'the outside deploy is bad' }] });
+      assert.equal(answer.message, 'v2 is stable again');
+      assert.deepEqual(
+        answer.state.rolledBack?.map((r) => r.version),
+        [5],
+      );
+      // With nothing deployed outside and nothing before it, the rollback is still refused, saying why.
+      await assertRefused(
+        handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'again' }] }),
+        /no canary is baking and stable has no previous version to go back to/,
+      );
+      await stop(handle);
+    });
+  });
+
+  it('holds a rollout the loop began when a pause arrives while it reads the servers, and starts it on resume', async function () {
+    const fakes = controllerFakes({ registeredVersion: 3, holdSampling: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
+      await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+      // v3 is registered and its rollout reads the servers' counters (held) when the pause arrives.
+      await waitForState(handle, () => fakes.sampledServers.length === 1, 'the rollout sampling the servers');
+      await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'freeze' }] });
+      fakes.releaseSampling();
+      const held = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 waiting again');
+      assert.equal(held.canary, undefined);
+      assert.equal(fakes.moves.length, 0, 'the canary did not start');
+      const resumed = await handle.executeUpdate(resumeUpdate);
+      assert.match(resumed.message, /; v3 rolls out now$/);
+      await waitForState(handle, (s) => s.canary?.version === 3, 'canary v3 after resume');
+      await stop(handle);
+    });
+  });
+
   it('adopts a stable version deployed outside it before a canary starts, instead of moving the record back', async function () {
     const fakes = controllerFakes({ registeredVersion: 6 });
     fakes.traffic = healthy;
