@@ -192,11 +192,13 @@ function checkRequestShape(doc: unknown, maxInstances: number): V2Request {
       problems.push(`inputs[${k}]: needs a string "name" and "datatype"`);
     else if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isInteger(d) && d >= 0))
       problems.push(`inputs[${k}] (${quoteText(i.name)}): "shape" must be an array of non-negative integers`);
+    else if (i.shape.length > 0 && !Number.isSafeInteger(i.shape[0]))
+      // Rows past 2^53: far past any limit (counted by the first dimension, as checkShape counts rows).
+      throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count: numberText(i.shape[0]!), limit: maxInstances });
     else if (i.shape.some((d) => !Number.isSafeInteger(d)))
-      throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', {
-        count: numberText(Math.max(...i.shape)),
-        limit: maxInstances,
-      });
+      problems.push(
+        `inputs[${k}] (${quoteText(i.name)}): shape [${shapeText(i.shape)}] has a dimension past 2^53; one value of this feature per row is [n] or [n, 1]`,
+      );
     else {
       problems.push(...unknownFields(i, inputFields, `inputs[${k}] (${quoteText(i.name)}): `));
       problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
@@ -219,10 +221,16 @@ function checkRequestShape(doc: unknown, maxInstances: number): V2Request {
   return doc as V2Request;
 }
 
+/** A shape as a message shows it: its first dimensions, cut after 4 (a shape may hold a million). */
+function shapeText(shape: readonly number[]): string {
+  const shown = shape.slice(0, 4).map((d) => numberText(d));
+  return shape.length > 4 ? `${shown.join(', ')}, … (${shape.length} dimensions)` : shown.join(', ');
+}
+
 function checkShape(input: V2Input, rows: number | undefined, maxInstances: number): string | undefined {
   const [n, width = 1, ...rest] = input.shape;
   if (n === undefined || rest.length > 0 || width !== 1)
-    return `shape [${input.shape.join(', ')}] must be [n] or [n, 1]: one value of this feature per row`;
+    return `shape [${shapeText(input.shape)}] must be [n] or [n, 1]: one value of this feature per row`;
   if (n > maxInstances) throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count: n, limit: maxInstances });
   // Against a first input whose shape is itself wrong there is nothing to compare (its problem is reported).
   if (rows !== undefined && n !== rows) return `has ${n} rows, not as many as the first input (${rows})`;
@@ -241,7 +249,7 @@ function fromJson(input: V2Input, rows: number): unknown[] | string {
       return '"data" is nested deeper than its shape [n, 1] allows';
     out.push(value);
   }
-  if (out.length !== rows) return `"data" has ${out.length} elements; shape [${input.shape.join(', ')}] needs ${rows}`;
+  if (out.length !== rows) return `"data" has ${out.length} elements; shape [${shapeText(input.shape)}] needs ${rows}`;
   const wrong = out.findIndex((v) => v !== null && !matchesDatatype(input.datatype, v));
   if (wrong !== -1) return `element ${wrong} does not match datatype ${input.datatype}`;
   const range = integerRanges.get(input.datatype);

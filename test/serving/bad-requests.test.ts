@@ -441,6 +441,28 @@ const table: BadRequest[] = [
     names: [/has 1152921504606846976 instances; the limit is 4096/],
   },
   {
+    title: 'v2: a second dimension past 2^53',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({ inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [1, 2 ** 60], data: [1] }] }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/shape \[1, 1152921504606846976\] has a dimension past 2\^53/],
+  },
+  {
+    title: 'v2: a shape of 400,000 dimensions, the last past 2^53',
+    url: v2Infer,
+    headers: json,
+    payload: JSON.stringify({
+      inputs: [
+        { name: 'tenure_months', datatype: 'FP64', shape: [...Array<number>(400_000).fill(0), 2 ** 60], data: [] },
+      ],
+    }),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
+    names: [/shape \[0, 0, 0, 0, … \(400001 dimensions\)\] has a dimension past 2\^53/],
+  },
+  {
     title: 'v2: a category sent as numbers (the metadata declares it BYTES)',
     url: v2Infer,
     headers: json,
