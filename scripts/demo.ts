@@ -230,8 +230,11 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
     limits: { bodyLimit: config.serve.bodyLimit, maxInstances: config.serve.maxInstances },
     requestTimeoutMs: config.serve.requestTimeoutMs,
     predictionLog: config.serve.predictionLog ?? undefined,
+    apiKeys: config.serve.apiKeys,
   });
   const port = await portOrFree(config.serve.port, 'model server', 'MLOPS_SERVE_PORT');
+  // With MLOPS_SERVE_API_KEYS set, the demo's server takes them as `npm run serve` does; its own requests send one.
+  const [key] = config.serve.apiKeys;
   const url = (await app.listen({ host: '127.0.0.1', port })).replace('[::1]', '127.0.0.1');
   // The features of the version the server loaded (no second read of the registry).
   const instances = sampleInstances(csv, app.serving.slot.current!.predictor.features, 3);
@@ -240,7 +243,7 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
   fs.writeFileSync(requestFile, `${JSON.stringify({ instances }, null, 2)}\n`);
   const response = await fetch(`${url}/v1/models/churn:predict`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) },
     body: JSON.stringify({ instances }),
   });
   const body = (await response.json()) as {
@@ -254,9 +257,11 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
       .join(', ');
     say(`  row ${i + 1}: ${p.label.padEnd(6)} (${probabilities})`);
   }
-  say(`  Playground:         ${url}/playground`);
+  say(`  Playground:         ${url}/playground${key ? ' (type one of MLOPS_SERVE_API_KEYS into it)' : ''}`);
+  // The key itself is not printed: the line names where it comes from.
+  const auth = key ? ` -H "authorization: Bearer <one of MLOPS_SERVE_API_KEYS>"` : '';
   say(
-    `  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json' -d @${requestFile}`,
+    `  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json'${auth} -d @${requestFile}`,
   );
   say(`  Metrics:            ${url}/metrics`);
   return app;

@@ -19,7 +19,7 @@ import type {
 import type { DeploymentRecord } from '../models/deployment-record';
 import { readDeployment } from '../models/deployment-record';
 import { sendNotification } from '../notifications/webhook';
-import { findSameModel, readVersion } from '../registry/model-registry';
+import { findSameModel, readAlias, readVersion } from '../registry/model-registry';
 import { comparePredictions } from '../rollout/compare-predictions';
 import type { DeploymentMemory } from '../rollout/deployment-history';
 import { lastRetrainAttempt, listDeploymentHistory, recallDeploymentMemory } from '../rollout/deployment-history';
@@ -47,8 +47,11 @@ const defaultHttpTimeoutMs = 10_000;
  * posting to the webhook. The canary verdict itself is pure (src/contracts/canary-verdict.ts) and runs in the workflow.
  */
 export interface ControllerActivities {
-  /** The deployment record the servers follow (or one made from the alias); undefined when neither exists. */
-  readDeployment(input: ReadDeploymentInput): Promise<DeploymentRecord | undefined>;
+  /**
+   * The deployment record the servers follow (or one made from the alias); undefined when neither exists. With the
+   * version the stable one replaced, as the alias records it (`previousStable`), when the alias names that version.
+   */
+  readDeployment(input: ReadDeploymentInput): Promise<(DeploymentRecord & { previousStable?: number }) | undefined>;
   /**
    * What the alias's deployment history says a controller started again must not forget: the versions rolled back for
    * what the model did, and where a rollback goes back to.
@@ -69,7 +72,14 @@ export function createControllerActivities(deps: ControllerDeps): ControllerActi
   const { store } = deps;
   const timeoutMs = deps.httpTimeoutMs ?? defaultHttpTimeoutMs;
   return {
-    readDeployment: ({ modelName, alias }) => readDeployment(store, modelName, alias),
+    readDeployment: async ({ modelName, alias }) => {
+      const record = await readDeployment(store, modelName, alias);
+      if (!record) return undefined;
+      // A pipeline run that deployed outside the controller moved the alias too: it says what that version replaced.
+      const named = await readAlias(store, modelName, alias);
+      const previous = named?.version === record.stable ? named.previousVersion : undefined;
+      return previous === undefined ? record : { ...record, previousStable: previous };
+    },
     recallDeployments: async ({ modelName, alias }) => {
       const [history, retrainAttempts] = await Promise.all([
         listDeploymentHistory(store, modelName),

@@ -18,6 +18,14 @@ export function formatStatus(state: ControllerState, workflowId: string): string
     row('retrain', retrainLine(state)),
     row('last retrain', lastRetrainLine(state)),
     row('approval', approvalLine(state)),
+    ...(state.nextRollout !== undefined
+      ? [
+          row(
+            'next rollout',
+            `v${state.nextRollout}${state.paused ? ' (waits for resume)' : ' (starts when the loop takes it)'}`,
+          ),
+        ]
+      : []),
     row('rolled back', rolledBackLine(state)),
     ...(state.rejected?.length ? [row('rejected', rejectedLine(state))] : []),
     row('incidents', `${state.openIncidents.length} open${incidentFeatures(state)}${heldText(state)}`),

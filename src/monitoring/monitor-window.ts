@@ -225,20 +225,27 @@ async function claimWindow(
   const mine: WindowClaim = { runId: input.runId, claimedAt: new Date().toISOString() };
   if (!(await store.createOnly(uri, JSON.stringify(mine)))) {
     const held = await readJson<WindowClaim>(store, uri).catch(() => undefined);
-    const fresh = held !== undefined && Date.now() - Date.parse(held.claimedAt) < staleClaimMs;
-    if (held && fresh && held.runId !== input.runId)
+    const expires = held ? Date.parse(held.claimedAt) + staleClaimMs : 0;
+    if (held && Date.now() < expires && held.runId !== input.runId)
       return {
-        reason: `run ${held.runId} is judging ${window} (since ${held.claimedAt}); this run leaves it to that one`,
+        reason:
+          `run ${held.runId} is judging ${window} (since ${held.claimedAt}); this run leaves it to that one. If that ` +
+          `run is gone, the next run after ${new Date(expires).toISOString()} takes the window over (or delete ${uri})`,
         watermark: since,
       };
-    await store.write(uri, JSON.stringify(held?.runId === input.runId ? held : mine));
+    // This run's own claim (a retried attempt: its time is renewed, so the attempt is not taken for a dead run's), or
+    // a dead run's, taken over.
+    await store.write(uri, JSON.stringify(mine));
   }
   // Another run may have judged it between this run's read of the watermark and its claim.
   const current = await windowStart(store, input);
   if (current === since) return undefined;
   await store.remove(uri);
+  const judge = await readJson<WatermarkRecord>(store, monitoringWatermark(store, input.modelName, input.alias)).catch(
+    () => undefined,
+  );
   return {
-    reason: `${window} was judged meanwhile by another run; the next window starts at ${current}`,
+    reason: `${window} was judged meanwhile by run ${judge?.runId ?? '(unknown)'}; the next window starts at ${current}`,
     watermark: current,
   };
 }

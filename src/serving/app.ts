@@ -298,8 +298,8 @@ function registerHooks(
     if (request.raw.complete === false) reply.header('connection', 'close');
     const chosen = reply.getHeader('x-model-version');
     if (chosen !== undefined) chosenVersion.set(request, Number(chosen));
-    // The version serving, on the answers of the other routes; not to a client without a key, nor for a path that is
-    // no route (401, 404): they tell it nothing of the model.
+    // The version serving, on the answers of the other routes; not on a refusal of who asks or of a path that is no
+    // route (401, 404). The open routes (health probes, the playground's page) carry it, as /healthz's body does.
     else if (slot.current && reply.statusCode !== 401 && reply.statusCode !== 404)
       reply.header('x-model-version', String(slot.current.version));
     done(null, payload);

@@ -178,6 +178,9 @@ async function open() {
   render();
 }
 $('open').addEventListener('click', () => open().catch((e) => { $('open-status').textContent = e.message; }));
+// Enter in the key field (the form's only field before the model is open) submits the form: open the model instead
+// of reloading the page, which would drop the key.
+$('form').addEventListener('submit', (event) => { event.preventDefault(); if (!MODEL) $('open').click(); });
 /**
  * Flags a number field whose text the browser cannot read as a number: its value then reads "", like a blank field,
  * which would be sent as null (imputed). Returns whether it is flagged.

@@ -181,6 +181,13 @@ const skipDecidedRetrains = 'skip-decided-retrains';
 const followOutsideDeploys = 'follow-outside-deploys';
 
 /**
+ * Versioned change (`patched`): a version queued for its rollout is not rolled out when, meanwhile, it became stable
+ * or was rolled back by hand, and it is dropped when a person deploys another version by hand. Before, it could not
+ * wait long enough for that to matter; a pause makes it wait.
+ */
+const skipDecidedQueuedRollouts = 'skip-decided-queued-rollouts';
+
+/**
  * Versioned change (`patched`): a retrained version is compared with the stable version too, and one that is the same
  * model is not rolled out. Before, it was compared with the versions turned down only: the same bytes as a version
  * rolled back were refused in that version's name even after a person had deployed that model again.
@@ -534,10 +541,10 @@ class Controller {
   private pause(reason: string): ControllerAnswer {
     const s = this.state;
     s.paused = { since: this.now(), reason, held: 0 };
-    this.record('paused', `${reason}: incidents and scheduled retrains are held, nothing rolls out by itself`);
+    this.record('paused', `${reason}: incidents and scheduled retrains are not acted on, nothing rolls out by itself`);
     const baking = s.canary ? `; canary v${s.canary.version} is judged at ${s.canary.bakeUntil} as usual` : '';
     return this.answer(
-      `paused: incidents and scheduled retrains are held, and nothing rolls out by itself until resume${baking}`,
+      `paused: incidents and scheduled retrains are recorded and not acted on, and nothing rolls out by itself until resume${baking}`,
     );
   }
 
@@ -545,14 +552,23 @@ class Controller {
     const s = this.state;
     const { since, held } = s.paused!;
     s.paused = undefined;
-    this.record('resumed', `after a pause since ${since}; ${held} incident(s) or scheduled retrain(s) were held`);
+    this.record(
+      'resumed',
+      `after a pause since ${since}; ${held} incident(s) or scheduled retrain(s) were not acted on`,
+    );
+    const decided = s.nextRollout === undefined ? undefined : this.decided(s.nextRollout);
     const waiting =
       s.nextRollout !== undefined
-        ? `; v${s.nextRollout} rolls out now`
+        ? decided
+          ? `; v${s.nextRollout}, which waited, is not rolled out: ${decided}`
+          : `; v${s.nextRollout} rolls out now`
         : s.requestedRetrain && !s.retrain
           ? '; the retrain asked for before the pause starts now'
           : '';
-    return this.answer(`resumed: ${held} incident(s) or scheduled retrain(s) were held while paused${waiting}`);
+    const dropped = held
+      ? `${held} incident(s) or scheduled retrain(s) came while paused and were not acted on (npm run models -- retrain ${this.spec.modelName} acts on them now)`
+      : 'nothing came while paused';
+    return this.answer(`resumed: ${dropped}${waiting}`);
   }
 
   /** Records what a paused controller did not act on. */
@@ -710,16 +726,20 @@ class Controller {
    */
   private skipDecided(version: number): boolean {
     const s = this.state;
-    const decided =
-      version === s.stable
-        ? `v${version} is stable already (deployed by hand)`
-        : s.rolledBack?.some((r) => r.version === version)
-          ? `v${version} was rolled back by hand before its rollout started`
-          : undefined;
+    const decided = this.decided(version);
     if (!decided || !patched(skipDecidedRetrains)) return false;
     s.retrained = undefined;
     this.record('rollout-skipped', `${decided}; it is not rolled out`, version);
     return true;
+  }
+
+  /** Why a version waiting for its rollout has nothing left to roll out (a person decided it), or undefined. */
+  private decided(version: number): string | undefined {
+    const s = this.state;
+    if (version === s.stable) return `v${version} is stable already (deployed by hand)`;
+    if (s.rolledBack?.some((r) => r.version === version))
+      return `v${version} was rolled back by hand before its rollout started`;
+    return undefined;
   }
 
   /** A version that passed the gate: to approval when it is required, else to its canary. */
@@ -780,6 +800,10 @@ class Controller {
   /** Starts the canary of `version`, or deploys it straight away when no server can judge a canary. */
   private async rollOut(version: number): Promise<void> {
     this.state.nextRollout = undefined;
+    // A queued version can wait (a pause): a person may have deployed or rolled it back meanwhile.
+    const decided = this.decided(version);
+    if (decided && patched(skipDecidedQueuedRollouts))
+      return this.record('rollout-skipped', `${decided}; it is not rolled out`, version);
     if (this.servers.length === 0 || this.state.stable === undefined) {
       const why = this.state.stable === undefined ? 'first deployment' : 'no servers configured to judge a canary';
       await this.serial(() =>
@@ -830,12 +854,14 @@ class Controller {
     const s = this.state;
     const record = await rollout.readDeployment({ modelName: this.spec.modelName, alias: this.spec.alias });
     if (!record || record.stable === s.stable) return;
+    // What it replaced, as the alias records it: after two deployments outside, not the version the controller knew.
+    const replaced = record.previousStable ?? s.stable;
     this.record(
       'deployed',
-      `v${record.stable} was deployed outside the controller (it followed v${s.stable ?? 'none'}); canaries now run against it`,
+      `v${record.stable} was deployed outside the controller (it followed v${replaced ?? 'none'}); canaries now run against it`,
       record.stable,
     );
-    if (s.stable !== undefined) s.previousStable = s.stable;
+    if (replaced !== undefined) s.previousStable = replaced;
     s.stable = record.stable;
     forgetRolledBack(s, record.stable);
     this.showStable();
@@ -961,6 +987,7 @@ class Controller {
     if (direct || this.servers.length === 0 || this.state.stable === undefined) {
       await this.serial(() => {
         this.validateDeploy(version);
+        this.dropQueuedRollout(version);
         const why = direct
           ? ''
           : this.state.stable === undefined
@@ -973,12 +1000,28 @@ class Controller {
     // Checked again once it is this update's turn: the loop may have started a canary while it waited.
     await this.serial(() => {
       this.validateDeploy(version);
+      this.dropQueuedRollout(version);
       return this.startCanary(version);
     });
     const canary = this.state.canary;
     if (canary?.version !== version)
       return this.answer(`v${version} is stable already (deployed outside the controller)`);
     return this.answer(`canary v${version} started; judged at ${canary.bakeUntil}`);
+  }
+
+  /**
+   * A person deploys `version` by hand: a version queued for its rollout (waiting for a resume) is dropped, since it
+   * would otherwise roll out over the one the person chose.
+   */
+  private dropQueuedRollout(version: number): void {
+    const queued = this.state.nextRollout;
+    if (queued === undefined || queued === version || !patched(skipDecidedQueuedRollouts)) return;
+    this.state.nextRollout = undefined;
+    this.record(
+      'rollout-skipped',
+      `v${queued} waited for its rollout; v${version} was deployed by hand instead`,
+      queued,
+    );
   }
 
   private async force(decision: 'promote' | 'rollback', reason: string): Promise<ControllerAnswer> {

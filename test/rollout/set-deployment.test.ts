@@ -272,6 +272,18 @@ describe('moving a deployment: record, alias and registry history', function () 
       assert.match(err.message, problem);
   });
 
+  it('reads, with the deployment, the version its stable one replaced (what a controller adopting it rolls back to)', async function () {
+    const alias = 'rollout-previous';
+    const move = (stable: number) =>
+      activities.setDeployment({ modelName: 'churn', alias, stable, reason: `deployed v${stable}`, actor: 'pipeline' });
+    await move(v1);
+    assert.equal((await activities.readDeployment({ modelName: 'churn', alias }))?.previousStable, undefined);
+    await move(v2);
+    const record = await activities.readDeployment({ modelName: 'churn', alias });
+    assert.equal(record?.stable, v2);
+    assert.equal(record?.previousStable, v1);
+  });
+
   it('reads no deployment for an alias that has neither a record nor an alias', async function () {
     assert.equal(await activities.readDeployment({ modelName: 'churn', alias: 'never-deployed' }), undefined);
     assert.deepEqual(await listDeploymentHistory(served.store, 'no-such-model'), []);

@@ -576,9 +576,11 @@ describe('the playground page (headless Chromium)', function () {
       await page.click('#open');
       await page.locator('#open-status:not(:empty)').waitFor();
       assert.match(await page.locator('#open-status').innerText(), /key/);
+      // Enter in the key field opens the model, as the button does (it submitted the form, reloading the page).
       await page.locator('#api-key').fill(key);
-      await page.click('#open');
+      await page.locator('#api-key').press('Enter');
       await page.locator('#model-part').waitFor();
+      assert.equal(new URL(page.url()).search, '', 'the page was not reloaded with a query');
       for (const [name, value] of Object.entries(riskyCustomer)) {
         const field = page.locator(`#f-${name}`);
         if ((await field.getAttribute('data-kind')) === 'number') await field.fill(String(value));

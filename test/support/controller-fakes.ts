@@ -38,8 +38,11 @@ export interface ControllerFakes {
   sampledServers: string[][];
   /** `findSameModel` calls: the version checked and the versions it was compared with. */
   sameModelChecks: { version: number; among: number[] }[];
-  /** The deployment record `readDeployment` answers: the options' at first, then each move's; a test may set it. */
-  deployment: DeploymentRecord;
+  /**
+   * The deployment record `readDeployment` answers: the options' at first, then each move's; a test may set it, with
+   * the version the alias says the stable one replaced (`previousStable`, a deployment outside the controller).
+   */
+  deployment: DeploymentRecord & { previousStable?: number };
   /** The registry's deployment history the moves wrote (what `recallDeployments` reads), oldest first. */
   history: DeploymentHistoryEntry[];
   /** `setDeployment` calls, each attempt counted. */

@@ -532,7 +532,7 @@ describe('modelController (fake activities)', function () {
       const paused = await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'incident review' }] });
       assert.equal(
         paused.message,
-        'paused: incidents and scheduled retrains are held, and nothing rolls out by itself until resume',
+        'paused: incidents and scheduled retrains are recorded and not acted on, and nothing rolls out by itself until resume',
       );
       await handle.signal(incidentSignal, drift(2));
       await handle.signal(requestRetrainSignal, { reason: 'nightly retrain' });
@@ -568,7 +568,10 @@ describe('modelController (fake activities)', function () {
         /paused already since \S+ \(incident review\)/,
       );
       const resumed = await handle.executeUpdate(resumeUpdate);
-      assert.equal(resumed.message, 'resumed: 2 incident(s) or scheduled retrain(s) were held while paused');
+      assert.equal(
+        resumed.message,
+        `resumed: 2 incident(s) or scheduled retrain(s) came while paused and were not acted on (npm run models -- retrain ${modelName} acts on them now)`,
+      );
       await assertRefused(handle.executeUpdate(resumeUpdate), /not paused: nothing to resume/);
 
       // A retrain that was running when the controller was paused registers its version, which waits for resume.
@@ -628,11 +631,79 @@ describe('modelController (fake activities)', function () {
         answer.state.rolledBack?.map((r) => r.version),
         [5],
       );
+      // Two deployments outside it: the alias says v7 replaced v6, which is where the rollback goes.
+      fakes.deployment = { stable: 7, previousStable: 6, updatedAt: new Date().toISOString() };
+      const twice = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'v7 is bad too' }] });
+      assert.equal(twice.message, 'v6 is stable again');
+      assert.match(
+        twice.state.history.findLast((e) => e.kind === 'deployed' && e.version === 7)!.message,
+        /^v7 was deployed outside the controller \(it followed v6\)/,
+      );
       // With nothing deployed outside and nothing before it, the rollback is still refused, saying why.
       await assertRefused(
         handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'again' }] }),
         /no canary is baking and stable has no previous version to go back to/,
       );
+      await stop(handle);
+    });
+  });
+
+  /** A controller whose retrain (v3) registers while it is paused: v3 waits for resume. */
+  async function queuedWhilePaused(title: string, taskQueue: string, fakes: ReturnType<typeof controllerFakes>) {
+    const { handle, modelName } = await startController(title, taskQueue, { canary: { bakeSeconds: 3600 } });
+    await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'drift' }] });
+    await waitForState(handle, (s) => s.retrain !== undefined, 'retraining');
+    await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'freeze' }] });
+    fakes.releaseTraining();
+    const waiting = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 waiting for resume');
+    return { handle, modelName, waiting };
+  }
+
+  it('does not roll out on resume a version that waited and that a person deployed and rolled back meanwhile', async function () {
+    const fakes = controllerFakes({ registeredVersion: 3, holdTraining: true });
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle, modelName, waiting } = await queuedWhilePaused(this.test!.title, taskQueue, fakes);
+      assert.match(
+        formatStatus(waiting, controllerWorkflowId(modelName)),
+        /\n {2}next rollout: v3 \(waits for resume\)/,
+      );
+      await handle.executeUpdate(deployUpdate, { args: [{ version: 3, direct: true }] });
+      await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'v3 answers badly' }] });
+      const resumed = await handle.executeUpdate(resumeUpdate);
+      assert.match(
+        resumed.message,
+        /; v3, which waited, is not rolled out: v3 was rolled back by hand before its rollout started$/,
+      );
+      const skipped = await waitForState(handle, settled('rollout-skipped'), 'v3 dropped');
+      assert.equal(skipped.nextRollout, undefined);
+      assert.equal(skipped.canary, undefined);
+      assert.equal(skipped.stable, 2);
+      assert.deepEqual(
+        fakes.moves.map((m) => [m.stable, m.canary?.version]),
+        [
+          [3, undefined],
+          [2, undefined],
+        ],
+        'only the person moved the record',
+      );
+      await stop(handle);
+    });
+  });
+
+  it('drops a version that waited for resume when a person deploys another by hand, instead of rolling it out over it', async function () {
+    const fakes = controllerFakes({ registeredVersion: 3, holdTraining: true });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await queuedWhilePaused(this.test!.title, taskQueue, fakes);
+      const deployed = await handle.executeUpdate(deployUpdate, { args: [{ version: 4, direct: true }] });
+      assert.equal(deployed.state.nextRollout, undefined);
+      assert.equal(
+        deployed.state.history.findLast((e) => e.kind === 'rollout-skipped')!.message,
+        'v3 waited for its rollout; v4 was deployed by hand instead',
+      );
+      const resumed = await handle.executeUpdate(resumeUpdate);
+      assert.equal(resumed.message, 'resumed: nothing came while paused');
+      assert.equal(resumed.state.stable, 4);
       await stop(handle);
     });
   });
