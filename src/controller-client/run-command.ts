@@ -14,6 +14,7 @@ import type { ControllerAnswer, ControllerState } from '../contracts/controller'
 import { controllerWorkflowId } from '../contracts/controller';
 import { taskQueues } from '../contracts/task-queues';
 import { isMlopsError, mlopsError } from '../errors';
+import { readDeployment } from '../models/deployment-record';
 import { cronRefusal } from '../schedules/cron-schedule';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
@@ -61,9 +62,10 @@ export async function runModelsCommand(
     case 'history': {
       const state = await controllerState(client, command.modelName, command.kind, command.timeoutSeconds);
       if (command.json) return JSON.stringify(command.kind === 'status' ? state : state.history, null, 2);
-      return command.kind === 'status'
-        ? formatStatus(state, controllerWorkflowId(state.modelName))
-        : formatHistory(state);
+      if (command.kind === 'history') return formatHistory(state);
+      const status = formatStatus(state, controllerWorkflowId(state.modelName));
+      const outside = checks.store && (await outsideDeploymentNote(checks.store, state));
+      return outside ? `${status}\n${outside}` : status;
     }
     case 'update': {
       const { modelName, update, timeoutSeconds } = command;
@@ -317,4 +319,15 @@ async function scheduleRetrain(
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * What the deployment record says when it differs from the controller's stable version: a pipeline run (or a person)
+ * deployed outside the controller, which the controller reads only when it next acts. Undefined otherwise, and when
+ * the record cannot be read (the status stands on its own).
+ */
+async function outsideDeploymentNote(store: ArtifactStore, state: ControllerState): Promise<string | undefined> {
+  const record = await readDeployment(store, state.modelName, state.alias).catch(() => undefined);
+  if (!record || record.stable === state.stable) return undefined;
+  return `Note: the deployment record says v${record.stable} serves (deployed outside the controller, at ${record.updatedAt}); the controller adopts it when it next acts (a canary, a rollback).`;
 }

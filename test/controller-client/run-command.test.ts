@@ -18,6 +18,7 @@ import { writeJson } from '../../src/artifacts';
 import { modelVersionFiles } from '../../src/artifacts/layout';
 import type { ControllerState } from '../../src/contracts/controller';
 import { controllerWorkflowId, retrainScheduleId } from '../../src/contracts/controller';
+import { writeDeployment } from '../../src/models/deployment-record';
 import { moveAlias, readVersion } from '../../src/registry/model-registry';
 import { controllerStatusQuery, setServersUpdate } from '../../src/workflows/definitions';
 import { controllerFakes } from '../support/controller-fakes';
@@ -492,7 +493,8 @@ describe('npm run models -- start and servers against the dev server', function 
 
   it('a controller whose task queue a worker polls answers status, and its start warns about no queue', async function () {
     const modelName = modelOf(this.test!.title);
-    const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
+    const store = await registryWith([modelName]);
+    const env = { MLOPS_ARTIFACT_ROOT: store.root };
     await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
       try {
         const started = await startOn(env, modelName, queue);
@@ -502,6 +504,15 @@ describe('npm run models -- start and servers against the dev server', function 
         const status = await modelsScriptWith(env, 'status', modelName, '--json');
         assert.equal(status.code, 0, status.stderr);
         assert.equal((JSON.parse(status.stdout) as ControllerState).modelName, modelName);
+        // A pipeline run deployed v7 outside the controller (which follows v2): status says what serves.
+        await writeDeployment(store, modelName, 'production', { stable: 7 });
+        const text = await modelsScriptWith(env, 'status', modelName);
+        assert.equal(text.code, 0, text.stderr);
+        assert.match(text.stdout, /\n {2}stable: +version 2\n/);
+        assert.match(
+          text.stdout,
+          /\nNote: the deployment record says v7 serves \(deployed outside the controller, at \S+\); the controller adopts it when it next acts/,
+        );
       } finally {
         await terminate(modelName);
       }
