@@ -97,7 +97,13 @@ export function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason: (err as Error).message.slice(0, 200) });
+    // JSON.parse quotes the mark itself as the unexpected token, which no terminal shows.
+    const reason =
+      bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+        ? 'the body starts with a byte-order mark (U+FEFF), which JSON text does not take (an editor or a ' +
+          'PowerShell redirect may have added it): send the JSON without it'
+        : (err as Error).message.slice(0, 200);
+    throw mlopsError('MLOPS_ERR_SERVE_BODY_INVALID', { reason });
   }
 }
 

@@ -441,6 +441,14 @@ const table: BadRequest[] = [
     names: [/has 1152921504606846976 instances; the limit is 4096/],
   },
   {
+    title: 'a body that starts with a byte-order mark',
+    headers: json,
+    payload: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(instances({}))]),
+    status: 400,
+    code: 'MLOPS_ERR_SERVE_BODY_INVALID',
+    names: [/the body starts with a byte-order mark \(U\+FEFF\), which JSON text does not take/],
+  },
+  {
     title: 'v2: a second dimension past 2^53',
     url: v2Infer,
     headers: json,
