@@ -582,9 +582,7 @@ describe('modelController (fake activities)', function () {
       const waiting = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 registered, waiting');
       assert.equal(waiting.canary, undefined);
       assert.equal(fakes.moves.length, 0, 'nothing moved while paused');
-      const going = await handle.executeUpdate(resumeUpdate);
-      assert.match(going.message, /; v3 rolls out now$/);
-      await waitForState(handle, (s) => s.canary?.version === 3, 'canary v3 after resume');
+      await resumeIntoCanary(handle, 3);
       await stop(handle);
     });
   });
@@ -647,6 +645,13 @@ describe('modelController (fake activities)', function () {
       await stop(handle);
     });
   });
+
+  /** Resumes a controller whose `version` waited, and waits for that version's canary. */
+  async function resumeIntoCanary(handle: WorkflowHandle, version: number): Promise<void> {
+    const resumed = await handle.executeUpdate(resumeUpdate);
+    assert.match(resumed.message, new RegExp(`; v${version} rolls out now$`));
+    await waitForState(handle, (s) => s.canary?.version === version, `canary v${version} after resume`);
+  }
 
   /** A controller whose retrain (v3) registers while it is paused: v3 waits for resume. */
   async function queuedWhilePaused(title: string, taskQueue: string, fakes: ReturnType<typeof controllerFakes>) {
@@ -721,9 +726,7 @@ describe('modelController (fake activities)', function () {
       const held = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 waiting again');
       assert.equal(held.canary, undefined);
       assert.equal(fakes.moves.length, 0, 'the canary did not start');
-      const resumed = await handle.executeUpdate(resumeUpdate);
-      assert.match(resumed.message, /; v3 rolls out now$/);
-      await waitForState(handle, (s) => s.canary?.version === 3, 'canary v3 after resume');
+      await resumeIntoCanary(handle, 3);
       await stop(handle);
     });
   });
