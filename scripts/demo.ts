@@ -263,7 +263,7 @@ async function serveModel(deps: Dependencies, config: Readonly<MlopsConfig>, csv
   say(
     `  Predict:            curl -s ${url}/v1/models/churn:predict -H 'content-type: application/json'${auth} -d @${requestFile}`,
   );
-  say(`  Metrics:            ${url}/metrics`);
+  say(`  Metrics:            ${url}/metrics${key ? ' (with the key too)' : ''}`);
   return app;
 }
 

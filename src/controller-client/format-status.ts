@@ -8,7 +8,7 @@ export function formatStatus(state: ControllerState, workflowId: string): string
       ? [
           row(
             'paused',
-            `since ${state.paused.since} (${state.paused.reason}); ${state.paused.held} held; npm run models -- resume ${state.modelName}`,
+            `since ${state.paused.since} (${state.paused.reason}); ${state.paused.held} incident(s) or scheduled retrain(s) not acted on; npm run models -- resume ${state.modelName}`,
           ),
         ]
       : []),

@@ -1010,18 +1010,15 @@ class Controller {
   }
 
   /**
-   * A person deploys `version` by hand: a version queued for its rollout (waiting for a resume) is dropped, since it
-   * would otherwise roll out over the one the person chose.
+   * A person deploys `version` by hand: a version queued for its rollout (waiting for a resume) is dropped: it is the
+   * one deployed, or it would otherwise roll out over the one the person chose.
    */
   private dropQueuedRollout(version: number): void {
     const queued = this.state.nextRollout;
-    if (queued === undefined || queued === version || !patched(skipDecidedQueuedRollouts)) return;
+    if (queued === undefined || !patched(skipDecidedQueuedRollouts)) return;
     this.state.nextRollout = undefined;
-    this.record(
-      'rollout-skipped',
-      `v${queued} waited for its rollout; v${version} was deployed by hand instead`,
-      queued,
-    );
+    const instead = queued === version ? 'it was deployed by hand' : `v${version} was deployed by hand instead`;
+    this.record('rollout-skipped', `v${queued} waited for its rollout; ${instead}`, queued);
   }
 
   private async force(decision: 'promote' | 'rollback', reason: string): Promise<ControllerAnswer> {
