@@ -192,13 +192,25 @@ export function checkFeatureNames(
  * retry). Production falls back to the model's watermark from before they were kept per alias.
  */
 async function windowStart(store: ArtifactStore, input: CheckModelDriftInput): Promise<string | undefined> {
+  return startFrom(input, await storedWatermark(store, input));
+}
+
+/** Where the run's window starts, given the stored watermark: a retried run (same runId) starts where it started. */
+function startFrom(input: CheckModelDriftInput, stored: WatermarkRecord | undefined): string | undefined {
   if (input.since) return iso(input.since);
+  if (!stored) return undefined;
+  return stored.runId === input.runId ? stored.since : stored.watermark;
+}
+
+/** The alias's stored watermark (production falls back to the model's file of before aliases); none yet: undefined. */
+async function storedWatermark(
+  store: ArtifactStore,
+  input: CheckModelDriftInput,
+): Promise<WatermarkRecord | undefined> {
   let uri = monitoringWatermark(store, input.modelName, input.alias);
   if (!(await store.exists(uri)) && input.alias === 'production')
     uri = legacyMonitoringWatermark(store, input.modelName);
-  if (!(await store.exists(uri))) return undefined;
-  const stored = await readJson<WatermarkRecord>(store, uri);
-  return stored.runId === input.runId ? stored.since : stored.watermark;
+  return (await store.exists(uri)) ? readJson<WatermarkRecord>(store, uri) : undefined;
 }
 
 /** A claim this old was left by a run that died judging its window (the check's start-to-close is 30 minutes). */
@@ -238,14 +250,12 @@ async function claimWindow(
     await store.write(uri, JSON.stringify(mine));
   }
   // Another run may have judged it between this run's read of the watermark and its claim.
-  const current = await windowStart(store, input);
+  const stored = await storedWatermark(store, input);
+  const current = startFrom(input, stored);
   if (current === since) return undefined;
   await store.remove(uri);
-  const judge = await readJson<WatermarkRecord>(store, monitoringWatermark(store, input.modelName, input.alias)).catch(
-    () => undefined,
-  );
   return {
-    reason: `${window} was judged meanwhile by run ${judge?.runId ?? '(unknown)'}; the next window starts at ${current}`,
+    reason: `${window} was judged meanwhile by run ${stored?.runId ?? '(unknown)'}; the next window starts at ${current}`,
     watermark: current,
   };
 }

@@ -556,19 +556,22 @@ class Controller {
       'resumed',
       `after a pause since ${since}; ${held} incident(s) or scheduled retrain(s) were not acted on`,
     );
-    const decided = s.nextRollout === undefined ? undefined : this.decided(s.nextRollout);
-    const waiting =
-      s.nextRollout !== undefined
-        ? decided
-          ? `; v${s.nextRollout}, which waited, is not rolled out: ${decided}`
-          : `; v${s.nextRollout} rolls out now`
-        : s.requestedRetrain && !s.retrain
-          ? '; the retrain asked for before the pause starts now'
-          : '';
     const dropped = held
       ? `${held} incident(s) or scheduled retrain(s) came while paused and were not acted on (npm run models -- retrain ${this.spec.modelName} acts on them now)`
       : 'nothing came while paused';
-    return this.answer(`resumed: ${dropped}${waiting}`);
+    return this.answer(`resumed: ${dropped}${this.afterPause()}`);
+  }
+
+  /** What the loop takes up again once resumed: the version that waited, or the retrain asked for before. */
+  private afterPause(): string {
+    const s = this.state;
+    if (s.nextRollout !== undefined) {
+      const decided = this.decided(s.nextRollout);
+      return decided
+        ? `; v${s.nextRollout}, which waited, is not rolled out: ${decided}`
+        : `; v${s.nextRollout} rolls out now`;
+    }
+    return s.requestedRetrain && !s.retrain ? '; the retrain asked for before the pause starts now' : '';
   }
 
   /** Records what a paused controller did not act on. */
@@ -689,35 +692,31 @@ class Controller {
     // Deployed or rolled back by hand while the comparison ran.
     if (this.skipDecided(version)) return;
     s.retrained = undefined;
-    if (stable !== undefined && same === stable) {
-      const text = `v${version} is the same model as the stable v${stable} (the same ONNX and transform bytes): nothing to roll out; retrain on data that has changed`;
-      this.record('rollout-skipped', text, version);
-      this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
-      s.holding = holdAfter(
-        s,
-        this.spec,
+    if (stable !== undefined && same === stable)
+      return this.skipSameModel(
+        version,
+        `v${version} is the same model as the stable v${stable} (the same ONNX and transform bytes): nothing to roll out; retrain on data that has changed`,
         `v${version}, the same model as the stable v${stable}`,
-        Date.now(),
-        'same-model',
       );
-      return;
-    }
     const earlier = turnedDown.find((r) => r.version === same);
     if (!earlier) return this.queueRollout(version, reason);
-    const text =
+    // Held only by controllers past `rememberRejections` (the stable case above is newer: always).
+    this.skipSameModel(
+      version,
       `v${version} is the same model as v${earlier.version} (the same ONNX and transform bytes), ${earlier.how} at ` +
-      `${earlier.at}: ${earlier.reason.replace(/\.$/, '')}. It is not rolled out; retrain on data that has changed, or deploy it by hand`;
+        `${earlier.at}: ${earlier.reason.replace(/\.$/, '')}. It is not rolled out; retrain on data that has changed, or deploy it by hand`,
+      patched(rememberRejections) ? `v${version}, the same model as v${earlier.version} ${earlier.how}` : undefined,
+    );
+  }
+
+  /**
+   * A retrained version that is the same model as one already decided is not rolled out: recorded, notified, and (with
+   * `held`) the incidents held, since they would ask again and the same data make the same model again.
+   */
+  private skipSameModel(version: number, text: string, held: string | undefined): void {
     this.record('rollout-skipped', text, version);
     this.notify('rollout-skipped', `${this.spec.modelName}: ${text}`, version);
-    // The incidents that asked for it would ask again, and the same data make the same model again.
-    if (patched(rememberRejections))
-      s.holding = holdAfter(
-        s,
-        this.spec,
-        `v${version}, the same model as v${earlier.version} ${earlier.how}`,
-        Date.now(),
-        'same-model',
-      );
+    if (held !== undefined) this.state.holding = holdAfter(this.state, this.spec, held, Date.now(), 'same-model');
   }
 
   /**

@@ -579,10 +579,7 @@ describe('modelController (fake activities)', function () {
       await waitForState(handle, (s) => s.retrain !== undefined, 'retraining');
       await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'freeze' }] });
       fakes.releaseTraining();
-      const waiting = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 registered, waiting');
-      assert.equal(waiting.canary, undefined);
-      assert.equal(fakes.moves.length, 0, 'nothing moved while paused');
-      await resumeIntoCanary(handle, 3);
+      await resumeIntoCanary(handle, fakes, 3);
       await stop(handle);
     });
   });
@@ -646,8 +643,18 @@ describe('modelController (fake activities)', function () {
     });
   });
 
-  /** Resumes a controller whose `version` waited, and waits for that version's canary. */
-  async function resumeIntoCanary(handle: WorkflowHandle, version: number): Promise<void> {
+  /**
+   * With `version` waiting for resume on a paused controller (nothing moved, no canary), resumes it and waits for that
+   * version's canary.
+   */
+  async function resumeIntoCanary(
+    handle: WorkflowHandle,
+    fakes: ReturnType<typeof controllerFakes>,
+    version: number,
+  ): Promise<void> {
+    const waiting = await waitForState(handle, (s) => s.nextRollout === version, `v${version} waiting for resume`);
+    assert.equal(waiting.canary, undefined);
+    assert.equal(fakes.moves.length, 0, 'nothing moved while paused');
     const resumed = await handle.executeUpdate(resumeUpdate);
     assert.match(resumed.message, new RegExp(`; v${version} rolls out now$`));
     await waitForState(handle, (s) => s.canary?.version === version, `canary v${version} after resume`);
@@ -726,10 +733,7 @@ describe('modelController (fake activities)', function () {
       await waitForState(handle, () => fakes.sampledServers.length === 1, 'the rollout sampling the servers');
       await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'freeze' }] });
       fakes.releaseSampling();
-      const held = await waitForState(handle, (s) => s.nextRollout === 3, 'v3 waiting again');
-      assert.equal(held.canary, undefined);
-      assert.equal(fakes.moves.length, 0, 'the canary did not start');
-      await resumeIntoCanary(handle, 3);
+      await resumeIntoCanary(handle, fakes, 3);
       await stop(handle);
     });
   });
