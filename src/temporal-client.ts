@@ -31,9 +31,14 @@ async function connect(config: Readonly<MlopsConfig>): Promise<Connection> {
   try {
     return await Connection.connect(options);
   } catch (err) {
-    throw mlopsError('MLOPS_ERR_TEMPORAL_UNREACHABLE', {
-      address: options.address ?? 'localhost:7233',
-      reason: (err as Error).message,
-    });
+    throw temporalUnreachable(config, err);
   }
+}
+
+/** A connection to the configured Temporal server that failed (client or worker), as the catalogued error. */
+export function temporalUnreachable(config: Readonly<MlopsConfig>, err: unknown): Error {
+  return mlopsError('MLOPS_ERR_TEMPORAL_UNREACHABLE', {
+    address: config.temporal.connectionOptions.address ?? 'localhost:7233',
+    reason: (err as Error).message,
+  });
 }

@@ -3,6 +3,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { buildDependencies } from '../dependencies';
+import { temporalUnreachable } from '../temporal-client';
 import type { WorkerDeps } from './create-workers';
 
 /**
@@ -15,7 +16,10 @@ export async function runWorker(create: (deps: WorkerDeps) => Promise<Worker>): 
     logger: new DefaultLogger(config.logLevel),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
-  const connection = await NativeConnection.connect(config.temporal.connectionOptions);
+  // A server that does not answer is named with its address and the fix, not the transport's bare error.
+  const connection = await NativeConnection.connect(config.temporal.connectionOptions).catch((err: unknown) => {
+    throw temporalUnreachable(config, err);
+  });
   try {
     const worker = await create({ deps: buildDependencies(config), connection });
     await worker.run();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,34 @@ describe('worker processes', function () {
       MLOPS_WORKFLOW_BUNDLE: bundle,
     };
     assert.ok(fs.statSync(bundle).size > 100_000, 'the prebuilt bundle was written');
+  });
+
+  it('exit 1 with MLOPS_ERR_TEMPORAL_UNREACHABLE naming the address when no server answers, not a transport stack', async function () {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    for (const entry of ['pipeline-worker.ts', 'training-worker.ts']) {
+      const run = spawnSync(
+        process.execPath,
+        ['--require', require.resolve('tsx/cjs'), path.join(repoRoot, 'src', 'workers', entry)],
+        {
+          cwd: repoRoot,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, TEMPORAL_ADDRESS: `127.0.0.1:${closed}` },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assert.equal(run.status, 1, entry);
+      assert.match(
+        run.stderr,
+        new RegExp(`^MLOPS_ERR_TEMPORAL_UNREACHABLE: The Temporal server at 127\\.0\\.0\\.1:${closed} did not answer`),
+      );
+      assert.match(run.stderr, /\nFix: Start a server/);
+      assert.doesNotMatch(run.stderr, /\n +at /, 'no stack trace');
+    }
   });
 
   it('run a pipeline from the prebuilt workflow bundle, training on the queue MLOPS_TRAINING_TASK_QUEUE names, and exit 0 on SIGTERM', async function () {
