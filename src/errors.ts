@@ -409,7 +409,7 @@ export const errorCatalogue = {
   MLOPS_ERR_SERVE_URL_INVALID: {
     message: 'Request path {path} cannot be routed: {reason}',
     retryable: false,
-    fix: 'Percent-encode the path as UTF-8 (no half characters) and keep each part of it, such as the model name, under 100 characters.',
+    fix: 'Percent-encode the path as UTF-8 (no half characters, %23 for a # that is part of it), send no #fragment, and keep each part of it, such as the model name, under 100 characters.',
     httpStatus: 400,
   },
   MLOPS_ERR_SERVE_ROUTE_NOT_FOUND: {

@@ -257,6 +257,12 @@ function registerHooks(
   // HTTP/1.1 requires one Host header (RFC 9112, 3.2); node:http's refusal of none would be an empty 400, and it
   // takes two.
   app.addHook('onRequest', (request, _reply, done) => {
+    // A request target has no fragment (RFC 9112, 3.2: a client keeps `#…` to itself); the router would route the
+    // path before it, so a target that is no valid request was answered as if it were.
+    if (request.url.includes('#')) {
+      const reason = 'a request target has no #fragment (a client keeps it to itself), and this one has one';
+      return done(mlopsError('MLOPS_ERR_SERVE_URL_INVALID', { path: requestPath(request), reason }) as FastifyError);
+    }
     // (A request injected in tests has no headersDistinct: its one headers object counts.)
     const distinct = request.raw.headersDistinct as typeof request.raw.headersDistinct | undefined;
     const hosts = distinct?.host?.length ?? (request.headers.host === undefined ? 0 : 1);

@@ -95,6 +95,28 @@ describe('the model server answering methods a route does not take (real HTTP)',
     assert.equal(head.allow, 'POST');
   });
 
+  it('refuses a request target with a #fragment with 400 naming it, on every route', async function () {
+    const body = Buffer.from(JSON.stringify({ instances: [riskyCustomer] }));
+    const json = { 'content-type': 'application/json' };
+    for (const [method, path, shown] of [
+      ['POST', '/v1/models/churn:predict#x', '/v1/models/churn:predict#x'],
+      ['POST', '/v1/models/churn:predict?a=1#x', '/v1/models/churn:predict'],
+      ['POST', '/v2/models/churn/infer#', '/v2/models/churn/infer#'],
+      ['GET', '/healthz#live', '/healthz#live'],
+      ['GET', '/v1/models/churn#x', '/v1/models/churn#x'],
+    ]) {
+      const answer = await request(server.address, method!, path!, json, method === 'POST' ? body : undefined);
+      assert.equal(answer.status, 400, `${method} ${path}: ${JSON.stringify(answer.body)}`);
+      const code = typeof answer.body.error === 'object' ? answer.body.error.reason : answer.body.code;
+      assert.equal(code, 'MLOPS_ERR_SERVE_URL_INVALID', `${method} ${path}`);
+      assert.ok(
+        messageOf(answer).includes(`Request path ${shown} cannot be routed: a request target has no #fragment`),
+      );
+    }
+    // A # sent percent-encoded is part of the path, as any other character.
+    assert.equal((await request(server.address, 'GET', '/v1/models/churn%23x')).status, 404);
+  });
+
   it('keeps unknown paths, and unknown verbs on a model, a 404 whatever the method', async function () {
     for (const [method, path] of [
       ['OPTIONS', '/v3/anything'],
