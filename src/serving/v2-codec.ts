@@ -195,11 +195,12 @@ function checkRequestShape(doc: unknown, maxInstances: number): V2Request {
     else if (i.shape.length > 0 && !Number.isSafeInteger(i.shape[0]))
       // Rows past 2^53: far past any limit (counted by the first dimension, as checkShape counts rows).
       throw mlopsError('MLOPS_ERR_SERVE_TOO_MANY_INSTANCES', { count: numberText(i.shape[0]!), limit: maxInstances });
-    else if (i.shape.some((d) => !Number.isSafeInteger(d)))
+    else if (i.shape.some((d) => !Number.isSafeInteger(d))) {
+      const past = i.shape.findIndex((d) => !Number.isSafeInteger(d));
       problems.push(
-        `inputs[${k}] (${quoteText(i.name)}): shape [${shapeText(i.shape)}] has a dimension past 2^53; one value of this feature per row is [n] or [n, 1]`,
+        `inputs[${k}] (${quoteText(i.name)}): shape [${shapeText(i.shape)}] has a dimension past 2^53 (shape[${past}] = ${numberText(i.shape[past]!)}); one value of this feature per row is [n] or [n, 1]`,
       );
-    else {
+    } else {
       problems.push(...unknownFields(i, inputFields, `inputs[${k}] (${quoteText(i.name)}): `));
       problems.push(...parametersProblem(i.parameters, `inputs[${k}] (${quoteText(i.name)}): `, false));
     }

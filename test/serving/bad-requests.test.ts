@@ -455,7 +455,7 @@ const table: BadRequest[] = [
     payload: JSON.stringify({ inputs: [{ name: 'tenure_months', datatype: 'FP64', shape: [1, 2 ** 60], data: [1] }] }),
     status: 400,
     code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
-    names: [/shape \[1, 1152921504606846976\] has a dimension past 2\^53/],
+    names: [/shape \[1, 1152921504606846976\] has a dimension past 2\^53 \(shape\[1\] = 1152921504606846976\)/],
   },
   {
     title: 'v2: a shape of 400,000 dimensions, the last past 2^53',
@@ -468,7 +468,9 @@ const table: BadRequest[] = [
     }),
     status: 400,
     code: 'MLOPS_ERR_SERVE_V2_INPUT_INVALID',
-    names: [/shape \[0, 0, 0, 0, … \(400001 dimensions\)\] has a dimension past 2\^53/],
+    names: [
+      /shape \[0, 0, 0, 0, … \(400001 dimensions\)\] has a dimension past 2\^53 \(shape\[400000\] = 1152921504606846976\)/,
+    ],
   },
   {
     title: 'v2: a category sent as numbers (the metadata declares it BYTES)',
