@@ -327,15 +327,18 @@ export function monitoringWatermark(store: UriJoiner, modelName: string, alias: 
 
 /**
  * The claim on one window of an alias's monitoring, named by where the window starts (`start`: the start of the log):
- * the run that holds it judges the window; another run started beside it skips it.
+ * the run that holds it judges the window; another run started beside it skips it. A claim left by a run that died
+ * is taken over by creating the next generation (`<start>~1.json`, `~2`, …): the newest generation holds the window.
  */
 export function monitoringWindowClaim(
   store: UriJoiner,
   modelName: string,
   alias: string,
   since: string | undefined,
+  generation = 0,
 ): string {
-  return store.uri('monitoring', modelName, 'claims', alias, `${since ?? 'start'}.json`);
+  const name = `${since ?? 'start'}${generation > 0 ? `~${generation}` : ''}.json`;
+  return store.uri('monitoring', modelName, 'claims', alias, name);
 }
 
 /** The watermark of a model before watermarks were kept per alias; read (for production only) when no new one exists. */

@@ -99,8 +99,8 @@ export async function checkModelDrift(
       `${rows} rows of version ${version.version} in the window, fewer than the minimum ${input.minRows}`,
       rows,
     );
-  const taken = await claimWindow(store, input, since);
-  if (taken) return { ...skip(taken.reason, rows), watermark: taken.watermark };
+  const claim = await claimWindow(store, input, since);
+  if ('reason' in claim) return { ...skip(claim.reason, rows), watermark: claim.watermark };
   const report = evaluateDrift(counted.reference, counted.counts, {
     preset: input.preset,
     thresholds: input.thresholds,
@@ -119,7 +119,7 @@ export async function checkModelDrift(
   const mark: WatermarkRecord = { watermark: w.until, since, runId: input.runId, updatedAt: new Date().toISOString() };
   await writeJson(store, monitoringWatermark(store, input.modelName, input.alias), mark);
   // The watermark now says the window was judged; the claim has done its work.
-  await store.remove(monitoringWindowClaim(store, input.modelName, input.alias, since));
+  await releaseClaim(store, input, since, claim.generation);
   return {
     ...base,
     rows,
@@ -223,41 +223,67 @@ interface WindowClaim {
 
 /**
  * Claims the window that starts at `since` for this run, so that two runs started side by side (a check by hand beside
- * the scheduled run) do not both judge it, writing two reports and sending two incidents. Returns why this run skips
- * (with the watermark it found), or undefined when it holds the claim: taken now, held already (a retried attempt of
- * the same run), or taken over from a run that died holding it.
+ * the scheduled run) do not both judge it, writing two reports and sending two incidents. Returns the generation of
+ * the claim this run holds (taken now, held already by a retried attempt of the same run, or taken over from a run
+ * that died holding it), or why this run skips, with the watermark it found.
+ *
+ * Each step that takes a claim creates a file that must not exist yet, so of two runs only one takes it, also when
+ * both find the same dead run's claim: that one is taken over by creating the next generation.
  */
 async function claimWindow(
   store: ArtifactStore,
   input: CheckModelDriftInput,
   since: string | undefined,
-): Promise<{ reason: string; watermark: string | undefined } | undefined> {
-  const uri = monitoringWindowClaim(store, input.modelName, input.alias, since);
+): Promise<{ generation: number } | { reason: string; watermark: string | undefined }> {
   const window = `the window from ${since ?? 'the start of the log'}`;
-  const mine: WindowClaim = { runId: input.runId, claimedAt: new Date().toISOString() };
-  if (!(await store.createOnly(uri, JSON.stringify(mine)))) {
+  const mine = (): string => JSON.stringify({ runId: input.runId, claimedAt: new Date().toISOString() });
+  const claimUri = (g: number) => monitoringWindowClaim(store, input.modelName, input.alias, since, g);
+  let generation = 0;
+  for (;;) {
+    const uri = claimUri(generation);
+    if (await store.createOnly(uri, mine())) break;
+    // A newer generation exists: the window was taken over; that one holds it.
+    if (await store.exists(claimUri(generation + 1))) {
+      generation += 1;
+      continue;
+    }
     const held = await readJson<WindowClaim>(store, uri).catch(() => undefined);
+    if (held?.runId === input.runId) {
+      // A retried attempt of this run: its time is renewed, so the attempt is not taken for a dead run's.
+      await store.write(uri, mine());
+      break;
+    }
     const expires = held ? Date.parse(held.claimedAt) + staleClaimMs : 0;
-    if (held && Date.now() < expires && held.runId !== input.runId)
+    if (held && Date.now() < expires)
       return {
         reason:
           `run ${held.runId} is judging ${window} (since ${held.claimedAt}); this run leaves it to that one. If that ` +
           `run is gone, the next run after ${new Date(expires).toISOString()} takes the window over (or delete ${uri})`,
         watermark: since,
       };
-    // This run's own claim (a retried attempt: its time is renewed, so the attempt is not taken for a dead run's), or
-    // a dead run's, taken over.
-    await store.write(uri, JSON.stringify(mine));
+    // A dead run's claim (or one that cannot be read): taken over by whichever run creates the next generation.
+    generation += 1;
   }
   // Another run may have judged it between this run's read of the watermark and its claim.
   const stored = await storedWatermark(store, input);
   const current = startFrom(input, stored);
-  if (current === since) return undefined;
-  await store.remove(uri);
+  if (current === since) return { generation };
+  await releaseClaim(store, input, since, generation);
   return {
     reason: `${window} was judged meanwhile by run ${stored?.runId ?? '(unknown)'}; the next window starts at ${current}`,
     watermark: current,
   };
+}
+
+/** Removes a window's claim files up to the generation this run held (the watermark says the window is judged). */
+async function releaseClaim(
+  store: ArtifactStore,
+  input: CheckModelDriftInput,
+  since: string | undefined,
+  generation: number,
+): Promise<void> {
+  for (let g = generation; g >= 0; g--)
+    await store.remove(monitoringWindowClaim(store, input.modelName, input.alias, since, g));
 }
 
 /** Clocks of the workflow's history and of a worker may differ by this much. */

@@ -134,6 +134,22 @@ describe('checkModelDrift (the monitoring activity, real DuckDB)', function () {
     const taken = await check({ modelName: model, runId: 'later', until: '2026-11-30T12:00:00Z' });
     assert.equal(taken.skipped, undefined);
     assert.equal(taken.rows, 800);
+
+    // Two runs find the same dead run's claim at once: one takes it over, the other leaves the window to it.
+    await logFrom('2026-11-30T12:10:00Z', 23);
+    const third = monitoringWindowClaim(churn.store, model, 'production', '2026-11-30T12:00:00.000Z');
+    await churn.store.write(third, claim(60));
+    const racing = await Promise.all(
+      ['a', 'b', 'c'].map((runId) => check({ modelName: model, runId, until: '2026-11-30T13:00:00Z' })),
+    );
+    const judging = racing.filter((r) => r.skipped === undefined);
+    assert.equal(judging.length, 1, JSON.stringify(racing.map((r) => r.skipped)));
+    for (const r of racing.filter((x) => x.skipped !== undefined))
+      assert.match(
+        r.skipped!,
+        /run [abc] is judging the window from 2026-11-30T12:00:00\.000Z .*claims\/production\/2026-11-30T12:00:00\.000Z~1\.json\)$|was judged meanwhile by run [abc];/,
+      );
+    assert.deepEqual(await churn.store.list(claims), [], 'every generation of the claim is gone once judged');
   });
 
   it("judges the model's output against its predictions on the validation split: steady, then moved by new customers", async function () {
