@@ -77,9 +77,12 @@ function treeCpuSeconds(root: number): number {
   return ticks / ticksPerSecond;
 }
 
-/** CPU ticks of every thread of a process tree, by `pid/tid name` (Linux /proc; empty where it is absent). */
-function treeThreadTicks(root: number): Map<string, number> {
-  const out = new Map<string, number>();
+/**
+ * CPU ticks of every thread of a process tree, by `pid/tid name`, and the time each spent runnable but waiting for a
+ * CPU (nanoseconds, `/proc/…/schedstat`; Linux only, empty where it is absent).
+ */
+function treeThreadTicks(root: number): Map<string, { ticks: number; waitNs: number }> {
+  const out = new Map<string, { ticks: number; waitNs: number }>();
   const children = new Map<number, number[]>();
   for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
     if (!/^\d+$/.test(entry)) continue;
@@ -100,7 +103,8 @@ function treeThreadTicks(root: number): Map<string, number> {
         const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(`${pid}/${tid} ${name}`, Number(f[11]) + Number(f[12]));
+        const waitNs = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+        out.set(`${pid}/${tid} ${name}`, { ticks: Number(f[11]) + Number(f[12]), waitNs });
       }
     } catch {
       // the process ended meanwhile
@@ -109,15 +113,22 @@ function treeThreadTicks(root: number): Map<string, number> {
   return out;
 }
 
-/** `--threads`: each thread's CPU per request over the measured window, the busiest first. */
-function threadShares(before: Map<string, number>, after: Map<string, number>, requests: number): string {
+type ThreadTicks = ReturnType<typeof treeThreadTicks>;
+
+/**
+ * `--threads`: each thread's CPU per request over the measured window, the busiest first, and after a slash the time
+ * it spent runnable and waiting for a CPU, per request.
+ */
+function threadShares(before: ThreadTicks, after: ThreadTicks, requests: number): string {
   return [...after]
-    .map(
-      ([thread, ticks]) => [thread, ((ticks - (before.get(thread) ?? 0)) / ticksPerSecond / requests) * 1e6] as const,
-    )
+    .map(([thread, now]) => {
+      const was = before.get(thread) ?? { ticks: 0, waitNs: 0 };
+      const cpu = ((now.ticks - was.ticks) / ticksPerSecond / requests) * 1e6;
+      return [thread, cpu, (now.waitNs - was.waitNs) / 1000 / requests] as const;
+    })
     .filter(([, us]) => us >= 0.5)
     .sort((a, b) => b[1] - a[1])
-    .map(([thread, us]) => `${thread} ${us.toFixed(1)}`)
+    .map(([thread, us, wait]) => `${thread} ${us.toFixed(1)}/${wait.toFixed(1)}`)
     .join('; ');
 }
 
@@ -323,20 +334,28 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let cpuBefore = 0;
-    let threadsBefore = new Map<string, number>();
+    let threadsBefore: ThreadTicks = new Map();
+    let generatorBefore: ThreadTicks = new Map();
     for await (const line of readline.createInterface({ input: generator.stdout })) {
       if (line.includes('"phase"')) {
         cpuBefore = treeCpuSeconds(child.pid!);
-        if (perThread) threadsBefore = treeThreadTicks(child.pid!);
+        if (perThread) {
+          threadsBefore = treeThreadTicks(child.pid!);
+          generatorBefore = treeThreadTicks(generator.pid!);
+        }
         continue;
       }
       const load = JSON.parse(line) as Load;
       // Server CPU (every process and thread of it) per request: less sensitive than throughput to what else runs.
       load.serverCpuUs = ((treeCpuSeconds(child.pid!) - cpuBefore) / load.requests) * 1e6;
-      if (perThread)
+      if (perThread) {
         console.log(
-          `  ${spec.name}, us of CPU per request by thread: ${threadShares(threadsBefore, treeThreadTicks(child.pid!), load.requests)}`,
+          `  ${spec.name}, us of CPU / us waiting for a CPU, per request, by thread: ${threadShares(threadsBefore, treeThreadTicks(child.pid!), load.requests)}`,
         );
+        console.log(
+          `  the load generator: ${threadShares(generatorBefore, treeThreadTicks(generator.pid!), load.requests)}`,
+        );
+      }
       return load;
     }
     throw new Error('the load generator exited without a result');

@@ -261,6 +261,11 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'For trainer.kind "torch-tabular" the program is the Python of its environment: run `npm run setup` (or `bash scripts/setup-python.sh`) on the training worker, or set MLOPS_PYTHON to a Python with torch, numpy and pyarrow. For a trainer registered in MLOPS_TRAINERS, the first element of its argv must be a program on the training worker.',
   },
+  MLOPS_ERR_TRAIN_ARGUMENTS_TOO_LONG: {
+    message: 'Trainer "{trainer}" cannot be started: {reason}',
+    retryable: false,
+    fix: 'Give the model fewer input columns: lower preprocessing.features.<name>.maxCategories of a categorical feature with many values, or leave free-text and identifier columns out of features (each one-hot category is a column named in --feature-columns). Then run the pipeline again.',
+  },
   MLOPS_ERR_TRAIN_TRAINER_UNKNOWN: {
     message: 'Trainer "{trainer}" is not registered on this training worker (registered: {registered})',
     retryable: false,

@@ -3,6 +3,7 @@
  * statistics, top categories) come back to Node. Numeric features take two passes over the table in all (clip bounds,
  * then statistics of the clipped values); each categorical feature takes one grouped query, two for most_frequent.
  */
+import { createHash } from 'node:crypto';
 import type { FeatureTransform, FeatureWarning, NumericTransform } from '../contracts/datasets';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import type { QuantileItem } from '../warehouse/sql-dialect';
@@ -202,9 +203,26 @@ function categoricalTransform(plan: CategoricalPlan, impute: string, top: { v: s
     ...base,
     encoding: 'onehot',
     categories,
-    outputs: categories.map((v) => `${plan.name}=${v}`),
+    outputs: categories.map((v) => oneHotName(plan.name, v)),
     unknownOutput: `${plan.name}=__unknown__`,
   };
+}
+
+/** Characters of a category kept in its one-hot column's name; a longer one is cut and told apart by a hash. */
+const shownCategoryChars = 40;
+
+/**
+ * The one-hot column of a category: `city=Oslo`. A category over 48 characters (a product description, free text)
+ * keeps its first 40 and the first 8 hex digits of its SHA-256: `notes=a fine product with many words a fi…#3f2a9c1b`.
+ * Every column name goes to the trainer in `--feature-columns`, one argument, which Linux takes up to 128 KiB, and in
+ * the preprocessing step's result, which Temporal takes up to 2 MB; serving finds a one-hot column by its category's
+ * position, not its name.
+ */
+export function oneHotName(feature: string, category: string): string {
+  const chars = Array.from(category);
+  if (chars.length <= shownCategoryChars + 8) return `${feature}=${category}`;
+  const hash = createHash('sha256').update(category).digest('hex').slice(0, 8);
+  return `${feature}=${chars.slice(0, shownCategoryChars).join('')}…#${hash}`;
 }
 
 /** The most frequent non-missing training value (ties: the smallest); "__missing__" when every value is missing. */

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import type { TrainingProgress } from '../contracts/training';
 import { mlopsError } from '../errors';
 import { recordAnnouncedCheckpoint } from './checkpoints';
-import { trainerStartFailure } from './start-failure';
+import { commandLineTooLong, trainerStartFailure } from './start-failure';
 import { parseTrainerJson, TrainerJsonError } from './trainer-json';
 import { openTrainerLog } from './trainer-log';
 
@@ -54,8 +54,16 @@ const tailChars = 2_000;
 /** Runs the trainer to its end; rejects with a catalogued error when it fails, or a plain one when retrying can help. */
 export async function runTrainer(argv: string[], run: TrainerRun): Promise<void> {
   const env = { ...run.env, CUDA_VISIBLE_DEVICES: run.gpu === undefined ? '' : String(run.gpu) };
+  const tooLong = commandLineTooLong(argv, env);
+  if (tooLong) throw mlopsError('MLOPS_ERR_TRAIN_ARGUMENTS_TOO_LONG', { trainer: run.name, reason: tooLong });
   const [program, ...args] = diesWithWorker(argv, run.env.PATH);
-  const child = spawn(program!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  let child: ChildProcess;
+  try {
+    child = spawn(program!, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  } catch (err) {
+    // spawn throws some refusals (E2BIG) instead of emitting them.
+    throw trainerStartFailure(argv[0]!, err as NodeJS.ErrnoException);
+  }
   const pidFile = path.join(run.outputDir, pidFileName);
   // Synchronously: an await here could let a fast trainer exit before the close listener below is attached.
   writeFileSync(pidFile, String(child.pid));

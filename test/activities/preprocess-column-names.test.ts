@@ -86,6 +86,25 @@ describe('preprocessDataset: column names', function () {
     assert.deepEqual(nested.featureColumns, ['a=b=c', 'a=d', 'a=__unknown__', 'a=b=c#2', 'a=b=e', 'a=b=__unknown__']);
   });
 
+  it('names the one-hot column of a long text value by its first 40 characters and a hash, so names stay short and apart', async function () {
+    // Six descriptions of 2,000 characters that share their first 1,990: one name each, at most 40 characters of text.
+    const text = (k: number) => `${'a fine product with many words '.repeat(64).slice(0, 1990)}; variant ${k}`;
+    const input = await csvInput('notes,y', (i) => `${text(i % 6)},${i % 2}`);
+    const result = await preprocess(input);
+    const names = result.featureColumns.filter((n) => n !== 'notes=__unknown__');
+    assert.equal(names.length, 6);
+    assert.equal(new Set(names).size, 6);
+    for (const name of names) assert.match(name, /^notes=a fine product with many words a fine pr…#[0-9a-f]{8}$/);
+    assert.deepEqual(await splitColumns(result), [...result.featureColumns, '__label', '__source_row']);
+    // A value of 48 characters or fewer keeps its whole name.
+    const short = await preprocess(await csvInput('notes,y', (i) => `${'x'.repeat(47)}${i % 2},${i % 2}`));
+    assert.deepEqual(short.featureColumns, [
+      `notes=${'x'.repeat(47)}0`,
+      `notes=${'x'.repeat(47)}1`,
+      'notes=__unknown__',
+    ]);
+  });
+
   it('refuses every reserved column name, in any case, feature or not: the row number at ingestion, the rest before splitting', async function () {
     for (const name of ['__row', 'file_row_number']) {
       for (const spelled of [name, name.toUpperCase()]) {

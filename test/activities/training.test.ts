@@ -143,6 +143,26 @@ describe('trainModel (training task queue activity)', function () {
     );
   });
 
+  it('refuses to start a trainer whose --feature-columns is over what Linux takes in one argument, naming it, not retried', async function () {
+    // 1,500 model input columns of about 100 characters: 150,390 bytes in one argument (spawn's E2BIG, retried before).
+    const wide = { ...prepared, featureColumns: Array.from({ length: 1500 }, (_, i) => `c${i}=${'x'.repeat(94)}`) };
+    const bytes = (wide.featureColumns.join(',').length + 1).toLocaleString('en-US');
+    const started = tempDir('never-started');
+    const worker = workerWith({ probe: bashTrainer(`touch ${started}/ran`) });
+    await assert.rejects(
+      runActivity(mockEnv(), worker.trainModel, trainInput(wide, { kind: 'probe' }, 'too-long/run')),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_TRAIN_ARGUMENTS_TOO_LONG' &&
+        err.nonRetryable &&
+        err.message.includes(
+          `Trainer "probe" cannot be started: --feature-columns's value is ${bytes} bytes, over the 131,072 bytes Linux takes in one argument`,
+        ) &&
+        err.message.includes('lower preprocessing.features.<name>.maxCategories'),
+    );
+    assert.deepEqual(fs.readdirSync(started), [], 'the trainer never ran');
+  });
+
   it('fails with MLOPS_ERR_TRAIN_OUTPUT_MISSING when the trainer exits 0 without a model', async function () {
     const worker = workerWith({ 'no-model': bashTrainer(`echo '{"type":"done","epochs":0}'`) });
     await assert.rejects(
