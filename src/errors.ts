@@ -151,6 +151,18 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Leave it out of the pipeline input field features (without a features list, date and time columns are left out by themselves), or derive numeric columns from it in the data (day of week, hour, age in days) and list those.',
   },
+  MLOPS_ERR_DATA_FEATURE_BINARY: {
+    message:
+      'Column "{column}" of dataset "{source}" is {type}, binary data, so it cannot be a feature: a prediction request sends JSON numbers, text, booleans or null, and the warehouse\'s text for bytes (\\x00) is nothing a request would send',
+    retryable: false,
+    fix: 'Leave it out of the pipeline input field features (without a features list, binary columns are left out by themselves), or store the value as text or numbers in the data and list that column.',
+  },
+  MLOPS_ERR_DATA_NO_FEATURES: {
+    message:
+      'Dataset "{source}" has no column to learn {target} from: every other column is left out. Left out: {columns}',
+    retryable: false,
+    fix: 'Add columns of numbers, text categories or booleans that help predict the target to the data (derive numbers from a date column: day of week, age in days), then ingest it again; or name usable columns in the pipeline input field features.',
+  },
   MLOPS_ERR_DATA_FEATURE_NESTED: {
     message:
       'Column "{column}" of dataset "{source}" is {type}, a nested type (a list, struct or map), so it cannot be a feature: a prediction request sends one number, text, boolean or null per field, and the warehouse\'s text for a nested value ([1, 2], {\'k\': 1}) is no category a request could match',

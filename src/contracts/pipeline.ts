@@ -55,7 +55,8 @@ export const trainingPipelineInputSchema = z
       .describe(
         'Feature columns. Numeric columns are imputed with the training median and standardized; others are ' +
           'one-hot encoded (the 50 most frequent training categories, plus an unknown bucket). Date and time columns, ' +
-          'nested ones (lists, structs, maps) and JSON Lines keys whose values are of several kinds cannot be features ' +
+          'nested ones (lists, structs, maps), binary ones and JSON Lines keys whose values are of several kinds ' +
+          'cannot be features ' +
           '(derive numbers or text from them in the data). ' +
           '@default all other columns but those (the result lists them as leftOut, with the reason)',
       ),

@@ -3,7 +3,7 @@
  * or inferred type, and every setting filled from the feature's entry, then `defaults`, then the built-in defaults.
  * The plan (not the spec as written) is hashed, so two specs that mean the same thing share their stored output.
  */
-import { namesText } from '../contracts/message-text';
+import { namesText, problemsText, quoteText } from '../contracts/message-text';
 import { createHash } from 'node:crypto';
 import type {
   CategoricalEncoding,
@@ -86,11 +86,19 @@ const mixedJsonReason =
   'plain values) are not features: their categories would keep JSON quotes ("10"), which no served value matches; ' +
   'make every value of the key the same kind in the data';
 
+/** Bytes (Parquet's binary, BigQuery's BYTES): their warehouse text (`\x00`) is nothing a JSON request would send. */
+const binaryTypes = /^(BLOB|BYTEA|BINARY|VARBINARY|BYTES)$/i;
+
+const binaryReason =
+  'binary columns are not features: a prediction request sends JSON numbers, text, booleans or null, and the ' +
+  "warehouse's text for bytes (\\x00) is nothing a request would send; store the value as text or numbers in the data";
+
 /** Column types that are no feature: left out of the default features with why, and refused when listed. */
 const unusableTypes: { test: RegExp; reason: string; error: ErrorCode }[] = [
   { test: temporalTypes, reason: temporalReason, error: 'MLOPS_ERR_DATA_FEATURE_TEMPORAL' },
   { test: nestedTypes, reason: nestedReason, error: 'MLOPS_ERR_DATA_FEATURE_NESTED' },
   { test: jsonType, reason: mixedJsonReason, error: 'MLOPS_ERR_DATA_FEATURE_MIXED_JSON' },
+  { test: binaryTypes, reason: binaryReason, error: 'MLOPS_ERR_DATA_FEATURE_BINARY' },
 ];
 
 function unusable(type: string): (typeof unusableTypes)[number] | undefined {
@@ -207,6 +215,17 @@ function selectFeatures(input: PreprocessInput): {
         return reason ? [{ column: c.name, type: c.type, reason }] : [];
       });
   const names = input.features ?? others.filter((c) => !whyLeftOut(c)).map((c) => c.name);
+  if (names.length === 0)
+    throw mlopsError('MLOPS_ERR_DATA_NO_FEATURES', {
+      source: input.snapshotId,
+      target: quoteText(input.target),
+      columns: leftOut.length
+        ? problemsText(
+            leftOut.map((c) => `${quoteText(c.column)} (${c.type}): ${c.reason}`),
+            10,
+          )
+        : 'it has no column besides the target',
+    });
   const features = names.map((name) => {
     const type = known.get(name);
     if (!type)

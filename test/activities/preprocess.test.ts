@@ -556,6 +556,65 @@ describe('preprocessDataset', function () {
     }
   });
 
+  it('leaves binary columns out of the default features, refuses one listed, and refuses data with no feature left, naming each column and why', async function () {
+    const parquet = path.join(tempDir('preprocess-data'), 'binary.parquet');
+    await withDuckDb((db) =>
+      db.run(
+        `COPY (SELECT i % 7 AS n, encode('v' || (i % 3)) AS raw, CASE WHEN i % 3 = 0 THEN 'q' ELSE 'p' END AS y ` +
+          `FROM range(60) t(i)) TO ${literal(parquet)} (FORMAT parquet)`,
+      ),
+    );
+    const activities = createPipelineActivities(testDeps({ store }));
+    const split = { testFraction: 0.2, validationFraction: 0.2, seed: 3 };
+    const snapshot = await activities.ingestDataset({ sourceUri: parquet });
+    const input: PreprocessInput = { ...snapshot, target: 'y', task: 'classification', split };
+    const result = await activities.preprocessDataset(input);
+    assert.deepEqual(result.featureColumns, ['n']);
+    assert.deepEqual(
+      result.leftOut?.map((c) => [c.column, c.type]),
+      [['raw', 'BLOB']],
+    );
+    assert.match(result.leftOut[0]!.reason, /binary columns are not features/);
+    await assert.rejects(
+      activities.preprocessDataset({ ...input, features: ['n', 'raw'] }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DATA_FEATURE_BINARY' &&
+        err.nonRetryable === true &&
+        /Column "raw" of dataset "ds-\w+" is BLOB, binary data, so it cannot be a feature/.test(err.message),
+    );
+
+    // A date and an empty column beside the target: nothing to learn from, said before any trainer starts.
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) => `2024-01-${String(1 + (i % 28)).padStart(2, '0')},,${i % 3 ? 'a' : 'b'}`,
+    );
+    const dated = await csvInput('only-date.csv', 'when,empty,y', rows);
+    await assert.rejects(
+      activities.preprocessDataset(dated.input),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DATA_NO_FEATURES' &&
+        err.nonRetryable === true &&
+        err.message.includes(
+          'has no column to learn "y" from: every other column is left out. Left out: "when" (DATE): date and time columns are not features',
+        ) &&
+        err.message.includes('; "empty" (VARCHAR): it has no values: every row of the snapshot is null'),
+    );
+    const alone = await csvInput(
+      'only-target.csv',
+      'y',
+      rows.map((r) => r.split(',')[2]!),
+    );
+    await assert.rejects(
+      activities.preprocessDataset(alone.input),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'MLOPS_ERR_DATA_NO_FEATURES' &&
+        /Left out: it has no column besides the target\nFix: Add columns/.test(err.message),
+    );
+  });
+
   it('reads "" in a categorical column as missing, like null, in the SQL transform and in the server transform alike', async function () {
     const jsonl = path.join(tempDir('preprocess-data'), 'empty-strings.jsonl');
     const kinds = ['a', '', null, 'b', 'a', ''];
