@@ -144,8 +144,14 @@ export const configSchema = {
       'must be host names or IP addresses separated by commas, or *',
     )
     .optional(),
-  /** Cores one data step (ingest, profile, preprocess on DuckDB) may keep busy: threads of the CSV read, or statements run side by side, each on one thread. Each DuckDB instance may hold 512 MB. @default 2 */
+  /** Cores one data step (ingest, profile, preprocess on DuckDB) may keep busy: threads of the CSV read, or statements run side by side, each on one thread. Each DuckDB instance may hold MLOPS_DATA_MEMORY_LIMIT. @default 2 */
   MLOPS_DATA_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  /** Memory one DuckDB instance of a data step or monitoring check may hold before it spills to disk (then fails with MLOPS_ERR_DATA_OUT_OF_MEMORY): a number and KB, MB, GB or TB (`2GB`). Very wide files (thousands of columns) need more than the default. @default 512MB */
+  MLOPS_DATA_MEMORY_LIMIT: z
+    .string()
+    .trim()
+    .regex(/^[1-9]\d*(\.\d+)?\s*(KB|MB|GB|TB)$/i, 'must be a size such as 512MB or 2GB')
+    .default('512MB'),
   /** Milliseconds a worker waits for running activities on shutdown before cancelling them. @default 30000 */
   MLOPS_WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** Model server bind address. @default 127.0.0.1 */
@@ -239,7 +245,7 @@ export interface MlopsConfig {
   gcp: { project?: string; storageApiEndpoint?: string; credentialsFile?: string };
   bigquery: { project?: string; dataset?: string; location?: string; apiEndpoint?: string; stagingDays: number };
   /** Parallelism of the data steps on DuckDB. */
-  data: { threads: number };
+  data: { threads: number; memoryLimit: string };
   /** What `ingestDataset` may read: local files under `dataRoots` (absolute), http(s) hosts on internal addresses. */
   sources: SourceAccess;
   training: TrainingSettings;
@@ -371,7 +377,7 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       apiEndpoint: v.MLOPS_BIGQUERY_API_ENDPOINT,
       stagingDays: v.MLOPS_BIGQUERY_STAGING_DAYS,
     },
-    data: { threads: v.MLOPS_DATA_THREADS },
+    data: { threads: v.MLOPS_DATA_THREADS, memoryLimit: v.MLOPS_DATA_MEMORY_LIMIT },
     sources: {
       dataRoots: v.MLOPS_DATA_ROOTS
         ? v.MLOPS_DATA_ROOTS.split(':')

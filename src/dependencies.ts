@@ -19,6 +19,7 @@ import { GpuPool } from './trainers/gpu-pool';
 import { createVertexJobClient, VertexJobs } from './vertex/job-client';
 import { VertexTraining } from './vertex/vertex-training';
 import type { BigQueryWarehouseOptions } from './warehouse/bigquery-warehouse';
+import { setDuckDbMemoryLimit } from './warehouse/duckdb';
 
 export interface Dependencies {
   config: Readonly<MlopsConfig>;
@@ -61,6 +62,8 @@ export interface DependencyOverrides {
 }
 
 export function buildDependencies(config: Readonly<MlopsConfig>, overrides: DependencyOverrides = {}): Dependencies {
+  // Every DuckDB the worker opens (data steps, monitoring checks) is bounded by the configured limit.
+  setDuckDbMemoryLimit(config.data.memoryLimit);
   const store = overrides.store ?? createArtifactStore(config);
   const storage: StorageOptions = { projectId: config.gcp.project, apiEndpoint: config.gcp.storageApiEndpoint };
   const { project, dataset, location, apiEndpoint, stagingDays } = config.bigquery;

@@ -151,6 +151,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Leave it out of the pipeline input field features (without a features list, date and time columns are left out by themselves), or derive numeric columns from it in the data (day of week, hour, age in days) and list those.',
   },
+  MLOPS_ERR_DATA_OUT_OF_MEMORY: {
+    message:
+      'The data step needed more memory than DuckDB may hold ({limit} per instance, MLOPS_DATA_MEMORY_LIMIT): {detail}',
+    retryable: false,
+    fix: 'Raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker (e.g. 2GB; the worker needs that much free memory for each data step running at once, times MLOPS_DATA_THREADS where steps run statements side by side) and restart it; or give the step less to hold: a very wide file (thousands of columns) needs memory in proportion to its columns, so list the features to use, or fewer MLOPS_DATA_THREADS.',
+  },
   MLOPS_ERR_DATA_FEATURE_BINARY: {
     message:
       'Column "{column}" of dataset "{source}" is {type}, binary data, so it cannot be a feature: a prediction request sends JSON numbers, text, booleans or null, and the warehouse\'s text for bytes (\\x00) is nothing a request would send',
@@ -204,9 +210,9 @@ export const errorCatalogue = {
   },
   MLOPS_ERR_PROFILE_OUT_OF_MEMORY: {
     message:
-      'Profiling snapshot "{snapshotId}" ({columns} columns, {numeric} numeric) ran out of DuckDB memory (512 MB per instance): {reason}',
+      'Profiling snapshot "{snapshotId}" ({columns} columns, {numeric} numeric) ran out of DuckDB memory ({limit} per instance, MLOPS_DATA_MEMORY_LIMIT): {reason}',
     retryable: false,
-    fix: 'Ingest the dataset again without the columns the model does not use (identifiers, free text, unused measurements) and run the pipeline on that snapshot. Profile queries are bounded to 100 numeric columns (or 1,000 correlation pairs) each, so a table of any width should fit; if this one does not, report its shape (the column counts above and its row count) as a bug (docs/profiling.md, "Wide tables").',
+    fix: 'Raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker and restart it, or ingest the dataset again without the columns the model does not use (identifiers, free text, unused measurements) and run the pipeline on that snapshot. Profile queries are bounded to 100 numeric columns (or 1,000 correlation pairs) each, so a table of any width should fit; if this one does not, report its shape (the column counts above and its row count) as a bug (docs/profiling.md, "Wide tables").',
   },
   MLOPS_ERR_WAREHOUSE_NOT_CONFIGURED: {
     message: 'The {warehouse} warehouse was chosen for dataset "{source}" but {missing} is not set',

@@ -4,6 +4,7 @@
  * the column.
  */
 import type { ColumnSchema } from '../contracts/datasets';
+import { ApplicationFailure } from '@temporalio/common';
 import { mlopsError } from '../errors';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
@@ -77,7 +78,7 @@ async function copyToParquet(db: DuckDb, source: SourceFile, reader: string, par
   await db
     .run(`COPY (SELECT * FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`)
     .catch(async (err: Error) => {
-      throw await parseFailure(source, err.message, undefined);
+      throw await parseFailure(source, err, undefined);
     });
 }
 
@@ -219,7 +220,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
     header,
     header.map((_, i) => i),
   ).catch(async (err: Error) => {
-    throw await parseFailure(source, err.message, header);
+    throw await parseFailure(source, err, header);
   });
   if (rows === 0) throw await headerOnly(source, header);
   const typed = typedCsv(source);
@@ -230,7 +231,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
     },
     async (err: Error) => {
       if (isConversionError(err)) return false;
-      throw await parseFailure(source, err.message, header);
+      throw await parseFailure(source, err, header);
     },
   );
   if (!sampledFits) await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath);
@@ -264,7 +265,10 @@ async function scanCsvText(
  * names the line but buries it in advice about options we set on purpose (ignore_errors), and its JSON reader
  * numbers lines off by one.
  */
-async function parseFailure(source: SourceFile, message: string, header: string[] | undefined): Promise<Error> {
+async function parseFailure(source: SourceFile, err: Error, header: string[] | undefined): Promise<Error> {
+  // Already catalogued (the read needed more memory than DuckDB may take: the file may be fine).
+  if (err instanceof ApplicationFailure && err.type?.startsWith('MLOPS_ERR_')) return err;
+  const { message } = err;
   if (/invalid unicode|invalid UTF-8/i.test(message)) {
     const found = await firstNonUtf8Line(source.localPath);
     if (found) return mlopsError('MLOPS_ERR_DATA_NOT_UTF8', { source: source.uri, ...found });

@@ -5,6 +5,7 @@
 import type { ColumnReference } from '../drift/reference';
 import { computeDriftReference, defaultDriftReferenceSettings } from '../drift/reference';
 import type { Row } from '../warehouse/duckdb';
+import { duckDbMemoryLimit } from '../warehouse/duckdb';
 import type { Warehouse } from '../warehouse/warehouse';
 import type {
   CategoricalColumnProfile,
@@ -31,6 +32,7 @@ import {
 } from './profile-sql';
 import type { CorrelatedColumns } from './correlations';
 import { correlateColumns } from './correlations';
+import { ApplicationFailure } from '@temporalio/common';
 import { mlopsError } from '../errors';
 import { defaultSpellingVariantSettings, spellingVariantWarnings, variantCheckedColumns } from './spelling-variants';
 import type { SqlDialect } from '../warehouse/sql-dialect';
@@ -403,13 +405,19 @@ function outOfMemoryNamed(
       try {
         return await client.query(sql);
       } catch (error) {
+        // DuckDB's error as the warehouse catalogues it (or as DuckDB gives it, on a handle of its own).
+        const catalogued = error instanceof ApplicationFailure && error.type === 'MLOPS_ERR_DATA_OUT_OF_MEMORY';
         const message = error instanceof Error ? error.message : String(error);
-        if (!/^Out of Memory Error/m.test(message)) throw error;
+        if (!catalogued && !/^Out of Memory Error/m.test(message)) throw error;
+        const reason = catalogued
+          ? (/\): (.*)/.exec(message.split('\n')[0]!)?.[1] ?? message)
+          : message.split('\n')[0]!;
         throw mlopsError('MLOPS_ERR_PROFILE_OUT_OF_MEMORY', {
           snapshotId: input.snapshotId,
           columns: String(columns.length),
           numeric: String(columns.filter((c) => c.numeric).length),
-          reason: message.split('\n')[0] ?? message,
+          limit: duckDbMemoryLimit(),
+          reason,
         });
       }
     },

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { mlopsError } from '../errors';
 import { stepScratchDir, stepSignal } from '../step-context';
 
 export type Row = Record<string, unknown>;
@@ -23,8 +24,35 @@ export interface DuckDb {
  * Memory one DuckDB instance may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM and
  * the worker's memory grows with the data instead of staying flat. Each of several instances gets the whole limit:
  * each does work one instance did before (a CSV reader's buffers, a Parquet row group), which a share might not fit.
+ * The worker sets it from MLOPS_DATA_MEMORY_LIMIT at start ({@link setDuckDbMemoryLimit}).
  */
-const memoryLimit = '512MB';
+let memoryLimit = '512MB';
+
+/** The memory limit of each DuckDB instance opened now (MLOPS_DATA_MEMORY_LIMIT). */
+export function duckDbMemoryLimit(): string {
+  return memoryLimit;
+}
+
+/** Sets the memory limit of every DuckDB instance opened from now on (the composition root, from the config). */
+export function setDuckDbMemoryLimit(limit: string): void {
+  memoryLimit = limit;
+}
+
+/**
+ * DuckDB's "Out of Memory Error" as the catalogued error naming the limit and the setting (not retried: the same data
+ * need the same memory); undefined for any other error. Its advice (`SET memory_limit`) is for a DuckDB shell.
+ */
+export function outOfMemoryError(err: unknown): Error | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const found = /Out of Memory Error: ([^\n]*)/.exec(message);
+  if (!found) return undefined;
+  return mlopsError('MLOPS_ERR_DATA_OUT_OF_MEMORY', { limit: memoryLimit, detail: found[1]!.trim() });
+}
+
+/** Rethrows DuckDB's out-of-memory error as the catalogued one, any other as it is. */
+function rethrow(err: unknown): never {
+  throw outOfMemoryError(err) ?? err;
+}
 const spillDirectory = path.join(os.tmpdir(), 'mlops-duckdb-spill');
 const interruptRetryMs = 20;
 
@@ -153,15 +181,15 @@ class HandlePool {
 function wrap(connection: DuckDBConnection): DuckDb {
   return {
     async query<T extends Row>(sql: string): Promise<T[]> {
-      const reader = await connection.runAndReadAll(sql);
+      const reader = await connection.runAndReadAll(sql).catch(rethrow);
       return reader.getRowObjectsJS().map((row) => normalizeRow(row) as T);
     },
     async columns(sql: string) {
-      const reader = await connection.runAndReadAll(sql);
+      const reader = await connection.runAndReadAll(sql).catch(rethrow);
       return { names: reader.columnNames(), columns: reader.getColumnsJS().map((col) => col.map(normalizeValue)) };
     },
     async run(sql: string) {
-      await connection.run(sql);
+      await connection.run(sql).catch(rethrow);
     },
   };
 }

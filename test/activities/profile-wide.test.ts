@@ -187,6 +187,9 @@ describe('a profile that runs out of DuckDB memory', () => {
     assert.ok(outcome, `the profiling process crashed every time: ${crashes.join(' | ')}`);
     assert.equal(outcome.type, 'MLOPS_ERR_PROFILE_OUT_OF_MEMORY', JSON.stringify(outcome));
     assert.equal(outcome.nonRetryable, true);
-    assert.match(outcome.message!, /snapshot "tight" \(20 columns, 20 numeric\) ran out of DuckDB memory/);
+    assert.match(
+      outcome.message!,
+      /snapshot "tight" \(20 columns, 20 numeric\) ran out of DuckDB memory \(8MB per instance, MLOPS_DATA_MEMORY_LIMIT\): failed to allocate/,
+    );
   });
 });

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createPipelineActivities } from '../../src/activities';
+import { LocalArtifactStore } from '../../src/artifacts';
+import { testDeps } from '../support/dependencies';
+import { tempDir, testConfig } from '../support/stack';
+
+describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
+  let store: LocalArtifactStore;
+  let wide: string;
+
+  before(function () {
+    store = new LocalArtifactStore(tempDir('memory-store'));
+    // 600 numeric columns × 400 rows (about 2.6 MB of CSV): every column's reader buffers are held at once.
+    const columns = Array.from({ length: 600 }, (_, c) => `f${c}`);
+    const rows = Array.from({ length: 400 }, (_, r) =>
+      columns.map((_, c) => ((r * 31 + c * 17) % 1000) / 10).join(','),
+    );
+    wide = path.join(tempDir('memory-data'), 'wide.csv');
+    fs.writeFileSync(
+      wide,
+      `${columns.join(',')},y\n${rows.map((row, r) => `${row},${r % 2 ? 'a' : 'b'}`).join('\n')}\n`,
+    );
+  });
+
+  after(function () {
+    // The limit is the worker's, set by its composition root: back to the default for the tests that follow.
+    testDeps();
+  });
+
+  it('fails a read that needs more than the limit with a catalogued error naming the limit and the setting, not retried, writing nothing', async function () {
+    const config = testConfig({ MLOPS_DATA_MEMORY_LIMIT: '1MB', MLOPS_DATA_ROOTS: path.dirname(wide) });
+    const small = createPipelineActivities(testDeps({ store, config }));
+    const err = await small.ingestDataset({ sourceUri: wide }).then(
+      () => assert.fail('the ingest should run out of memory'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'MLOPS_ERR_DATA_OUT_OF_MEMORY', err.message);
+    assert.equal(err.nonRetryable, true);
+    assert.match(
+      err.message,
+      /^MLOPS_ERR_DATA_OUT_OF_MEMORY: The data step needed more memory than DuckDB may hold \(1MB per instance, MLOPS_DATA_MEMORY_LIMIT\): /,
+    );
+    assert.match(err.message, /\nFix: Raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker/);
+    assert.deepEqual(await store.list(store.uri('datasets')), [], 'no snapshot is written');
+
+    const config512 = testConfig({ MLOPS_DATA_ROOTS: path.dirname(wide) });
+    const snapshot = await createPipelineActivities(testDeps({ store, config: config512 })).ingestDataset({
+      sourceUri: wide,
+    });
+    assert.equal(snapshot.columns.length, 601);
+  });
+});
