@@ -128,6 +128,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Correct or blank out the non-numeric values (write a missing value as an empty field, not NA or a word) and ingest again; docs/datasets.md explains the rule.',
   },
+  MLOPS_ERR_DATA_NUMBER_GROUPING: {
+    message:
+      'Column "{column}" of dataset source "{source}" holds numbers written with thousands separators: row {row} has "{value}", and {grouped} of its {values} values are written so. Read as text, they would become categories, and a model would learn nothing of their size',
+    retryable: false,
+    fix: 'Write the numbers without separators in the data (2532 and 1234567.5, not "2,532" and "1,234,567.5"; a spreadsheet does so when it saves CSV from cells without number formatting) and ingest again. If the values are codes, not quantities, give them a form that is no number (a prefix: "id-2,532").',
+  },
   MLOPS_ERR_DATA_VALUE_NOT_FINITE: {
     message:
       'Column "{column}" of dataset source "{source}" has {value} at row {row} ({count} NaN or infinite values in the column)',

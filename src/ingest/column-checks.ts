@@ -1,7 +1,8 @@
 /**
  * Checks every column of a snapshot's Parquet before it is published, mostly from the file's statistics:
  * - a text column that is mostly numbers with a few stray values (`12, 15, n/a`) fails: read as text it would
- *   silently become a categorical feature, so the error names the column, the first bad row and its value;
+ *   silently become a categorical feature, so the error names the column, the first bad row and its value; so does
+ *   one whose numbers are mostly written with thousands separators (`2,532`), which a reader takes for text;
  * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
  * - so does a magnitude beyond the float32 range: a model could not take it, and a column's variance (profiling,
  *   preprocessing, the drift reference) overflows double precision from about 1e152 on;
@@ -45,12 +46,22 @@ export async function checkColumns(
   const stats = await columnStats(db, `read_parquet(${literal(parquetPath)})`, columns);
   const warnings: SnapshotWarning[] = [];
   for (const [i, column] of columns.entries()) {
-    const { values, numbers, nonFinite, outOfRange } = stats[i]!;
+    const { values, numbers, grouped, nonFinite, outOfRange } = stats[i]!;
     if (values === 0) {
       warnings.push({
         kind: 'column-all-null',
         column: column.name,
         message: `Column "${column.name}" has no values (every row is null); it cannot be used as a feature or target.`,
+      });
+    } else if (grouped > 0 && (numbers + grouped) * 2 > values) {
+      const bad = await firstRow(db, parquetPath, groupedNumber(column), column);
+      throw mlopsError('MLOPS_ERR_DATA_NUMBER_GROUPING', {
+        source,
+        column: column.name,
+        row: bad.row,
+        value: quoteValues ? bad.value : '…',
+        grouped,
+        values,
       });
     } else if (numbers > 0 && numbers < values && numbers * 2 > values) {
       const bad = await firstRow(
@@ -95,6 +106,8 @@ export async function checkColumns(
 interface ColumnStats {
   values: number;
   numbers: number;
+  /** Text values that are numbers written with thousands separators (`2,532`, `-1,234,567.5`). */
+  grouped: number;
   nonFinite: number;
   outOfRange: number;
 }
@@ -121,11 +134,16 @@ async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): P
       ]),
     ),
     one(
-      indexes(textTypes).map((i) => {
-        const text = asText(columns[i]!);
-        const startsLikeNumber = `ascii(${text}) < 58 OR ascii(${text}) IN (73, 78, 105, 110)`;
-        return `count(CASE WHEN ${startsLikeNumber} THEN ${numeric(columns[i]!)} END) AS n${i}`;
-      }),
+      indexes(textTypes)
+        .map((i) => {
+          const text = asText(columns[i]!);
+          const startsLikeNumber = `ascii(${text}) < 58 OR ascii(${text}) IN (73, 78, 105, 110)`;
+          return [
+            `count(CASE WHEN ${startsLikeNumber} THEN ${numeric(columns[i]!)} END) AS n${i}`,
+            `count_if((${startsLikeNumber}) AND ${groupedNumber(columns[i]!)}) AS g${i}`,
+          ];
+        })
+        .flat(),
     ),
   ]);
   const counted = await one(
@@ -137,6 +155,7 @@ async function columnStats(db: DuckDb, from: string, columns: ColumnSchema[]): P
   return columns.map((_, i) => ({
     values: Number(counts[`v${i}`]),
     numbers: Number(texts[`n${i}`] ?? 0),
+    grouped: Number(texts[`g${i}`] ?? 0),
     nonFinite: Number(counted[`f${i}`] ?? 0),
     outOfRange: Number(counted[`r${i}`] ?? 0),
   }));
@@ -157,6 +176,11 @@ async function firstRow(
 
 function asText(column: ColumnSchema): string {
   return `CAST(${ident(column.name)} AS VARCHAR)`;
+}
+
+/** A number with commas between groups of three digits, such as a spreadsheet's formatted cell: `2,532`, `-1,234.5`. */
+function groupedNumber(column: ColumnSchema): string {
+  return `regexp_full_match(trim(${asText(column)}), '[+-]?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]+)?')`;
 }
 
 function numeric(column: ColumnSchema): string {
