@@ -1,3 +1,4 @@
+import { namesText } from '../contracts/message-text';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
 import { snapshotFiles, trainingOutputFiles } from '../artifacts/layout';
@@ -225,8 +226,10 @@ async function scoreChampion(
       target: transform.target.name,
     });
   const rows = await championRows(store, input, transform, championTransform, testFile);
-  if (!rows)
-    return { champion: { ...recorded, sameTestSplit: false, notRescored: 'the data lacks a column it needs' } };
+  if (!rows) {
+    const notRescored = await missingFeaturesText(store, transform, championTransform);
+    return { champion: { ...recorded, sameTestSplit: false, notRescored } };
+  }
   try {
     const { metrics, answers } = await rescore(store, champion, rows, input, championTransform, transform);
     return { champion: { ...recorded, metrics, sameTestSplit: true }, answers };
@@ -239,6 +242,23 @@ async function scoreChampion(
 }
 
 /** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
+/**
+ * Why the champion could not be re-scored on the challenger's data: the champion's features the data lacks, named, and
+ * what that means for the clients of a version without them.
+ */
+async function missingFeaturesText(
+  store: ArtifactStore,
+  transform: FittedTransform,
+  championTransform: FittedTransform,
+): Promise<string> {
+  const manifest = await readJson<SnapshotManifest>(store, snapshotFiles(store, transform.snapshotId).manifest);
+  const present = new Set(manifest.columns.map((c) => c.name));
+  const missing = championTransform.features.map((f) => f.name).filter((name) => !present.has(name));
+  if (missing.length === 0) return 'the data lacks a column it needs';
+  const features = `feature${missing.length > 1 ? 's' : ''} ${namesText(missing)}`;
+  return `the data lacks its ${features}; requests that send ${missing.length > 1 ? 'them' : 'it'} are refused once this version serves`;
+}
+
 async function championRows(
   store: ArtifactStore,
   input: EvaluateModelInput,

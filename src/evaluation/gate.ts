@@ -67,10 +67,15 @@ export function decideGate(
     challenger,
     champion: championValue,
     championVersion: champion.version,
-    reason: `${metric} ${fmt(challenger)} vs champion v${champion.version} ${fmt(championValue)} ${where}: improvement ${fmt(improvement)} ${passed ? '>' : '<='} required ${input.gate.minImprovement}`,
+    reason: `${metric} ${fmt(challenger)} vs champion v${champion.version} ${fmt(championValue)} ${where}: improvement ${fmtDifference(improvement)} ${passed ? '>' : '<='} required ${input.gate.minImprovement}`,
   };
 }
 
 function fmt(value: number): string {
   return Number.isFinite(value) ? value.toFixed(4) : String(value);
+}
+
+/** A difference as {@link fmt} shows it, unless that would show a nonzero one as 0.0000 (then two significant digits). */
+function fmtDifference(value: number): string {
+  return value !== 0 && Math.abs(value) < 0.00005 ? String(Number(value.toPrecision(2))) : fmt(value);
 }

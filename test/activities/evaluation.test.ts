@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineActivities, createTrainingQueueActivities } from '../../src/activities';
-import { LocalArtifactStore } from '../../src/artifacts';
-import type { PreprocessResult } from '../../src/contracts/datasets';
+import { LocalArtifactStore, readJson, writeJson } from '../../src/artifacts';
+import type { FittedTransform, PreprocessResult } from '../../src/contracts/datasets';
 import type { EvaluateModelInput } from '../../src/contracts/training';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { isMlopsError } from '../../src/errors';
@@ -173,6 +173,46 @@ describe('evaluateModel (the evaluation activity)', function () {
     assert.match(
       result.gate.reason,
       /^champion v1 cannot be used \(its "probabilities" are not probabilities in \d+ of \d+ test rows .*\); log_loss \d\.\d+ beats the baseline/,
+    );
+  });
+
+  it('names the features a champion takes that the data lacks, and shows a tiny improvement as it is, not as 0.0000', async function () {
+    this.timeout(180_000);
+    const store = new LocalArtifactStore(tempDir('evaluation-missing-feature'));
+    const prepared = await prepareChurn(store);
+    const deps = testDeps({ store });
+    const trained = await runActivity(
+      mockEnv(),
+      createTrainingQueueActivities(deps).trainModel,
+      trainInput(prepared, { hyperparameters: { epochs: 2 } }, 'challenger'),
+    );
+    const first = await createPipelineActivities(deps).evaluateModel(
+      churnEvaluation(prepared, trained.modelUri, trained.outputUri),
+    );
+    // A champion that also took a feature "club", which this dataset no longer has; its AUC a hair under the challenger's.
+    const transform = await readJson<FittedTransform>(store, prepared.transformUri);
+    const club = { ...transform.features.find((f) => f.kind === 'numeric')!, name: 'club', output: 'club' };
+    const championTransform = store.uri('runs', 'churn', 'with-club', 'transform.json');
+    await writeJson(store, championTransform, { ...transform, features: [...transform.features, club] });
+    const evaluationUri = store.uri('runs', 'churn', 'with-club', 'evaluation.json');
+    await store.write(evaluationUri, '{}');
+    const champion = await registerVersion(store, {
+      modelName: 'churn',
+      modelUri: trained.modelUri,
+      transformUri: championTransform,
+      evaluationUri,
+      snapshotId: prepared.snapshotId,
+      metrics: { auc: first.metrics.auc! - 0.00003 },
+      registrationKey: 'churn/with-club',
+    });
+    await moveAlias(store, 'churn', 'production', champion.version);
+    const result = await createPipelineActivities(deps).evaluateModel(
+      churnEvaluation(prepared, trained.modelUri, `${trained.outputUri}-again`),
+    );
+    assert.equal(result.gate.passed, true, result.gate.reason);
+    assert.match(
+      result.gate.reason,
+      /^auc \d\.\d{4} vs champion v1 \d\.\d{4} as recorded at its registration \(not re-scored: the data lacks its feature "club"; requests that send it are refused once this version serves\): improvement 0\.00003 > required 0$/,
     );
   });
 
