@@ -210,6 +210,7 @@ export type ControllerEventKind =
   | 'resumed'
   | 'retrain-held'
   | 'notification-failed'
+  | 'signal-ignored'
   | 'step-failed'
   | 'continued-as-new';
 

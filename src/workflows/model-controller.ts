@@ -51,6 +51,7 @@ import type { MonitoringIncident } from '../contracts/monitoring';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
+import { argumentsProblem, incidentProblem, retrainOutcomeProblem } from './controller-messages';
 import { mlopsError } from '../errors';
 import {
   approveUpdate,
@@ -241,6 +242,13 @@ const checkMutedAtStart = 'check-muted-at-start';
 const recallDeploymentHistory = 'recall-deployment-history';
 
 /**
+ * Versioned change (`patched`): a signal whose payload does not fit (sent by hand without input, an incident without
+ * its drift fields) is recorded as `signal-ignored` and dropped. Before, its handler threw and the workflow task failed
+ * on every retry, wedging the controller.
+ */
+const checkSignalPayloads = 'check-signal-payloads';
+
+/**
  * Versioned change (`patched`): a first start also numbers its retraining children on from the highest attempt that
  * left a training run in the store, so a controller started again does not start `retrain-<model>-1` a second time.
  * Before, it numbered them from 1 again.
@@ -302,41 +310,63 @@ class Controller {
   registerHandlers(): void {
     const s = this.state;
     setHandler(controllerStatusQuery, () => s);
-    setHandler(incidentSignal, (incident) => this.onIncident(incident));
-    setHandler(requestRetrainSignal, ({ reason }) =>
-      s.paused
-        ? this.holdWhilePaused('retrain-held', `${reason || 'scheduled retrain'}: not started`)
-        : void this.askRetrain(reason || 'scheduled retrain'),
-    );
-    setHandler(retrainFinishedSignal, (outcome) => this.onRetrainFinished(outcome));
+    setHandler(incidentSignal, (incident) => {
+      if (!this.signalIgnored('incident', incidentProblem(incident))) this.onIncident(incident);
+    });
+    setHandler(requestRetrainSignal, (args) => {
+      if (this.signalIgnored('requestRetrain', argumentsProblem(args, {}, { reason: 'text' }))) return;
+      const reason = args?.reason || 'scheduled retrain';
+      if (s.paused) this.holdWhilePaused('retrain-held', `${reason}: not started`);
+      else void this.askRetrain(reason);
+    });
+    setHandler(retrainFinishedSignal, (outcome) => {
+      if (!this.signalIgnored('retrainFinished', retrainOutcomeProblem(outcome))) this.onRetrainFinished(outcome);
+    });
     setHandler(retrainUpdate, (args) => this.answer(this.askRetrain(reasonOf(args, 'asked for'))), {
-      validator: (_args: { reason?: string }) => this.requireRunning('retrain'),
+      validator: (args: { reason?: string } | undefined) => {
+        this.requireArguments(argumentsProblem(args, {}, { reason: 'text' }));
+        this.requireRunning('retrain');
+      },
     });
     setHandler(pauseUpdate, (args) => this.pause(reasonOf(args, 'paused by hand')), {
-      validator: (_args: { reason?: string }) =>
-        this.require(s.paused === undefined, `paused already since ${s.paused?.since} (${s.paused?.reason})`),
+      validator: (args: { reason?: string } | undefined) => {
+        this.requireArguments(argumentsProblem(args, {}, { reason: 'text' }));
+        this.require(s.paused === undefined, `paused already since ${s.paused?.since} (${s.paused?.reason})`);
+      },
     });
     setHandler(resumeUpdate, () => this.resume(), {
       validator: () => this.require(s.paused !== undefined, 'not paused: nothing to resume'),
     });
     setHandler(deployUpdate, ({ version, direct }) => this.deploy(version, direct ?? false), {
-      validator: (args: { version: number } | undefined) => this.validateDeploy(args?.version),
+      validator: (args: { version: number; direct?: boolean } | undefined) => {
+        this.requireArguments(argumentsProblem(args, { version: 'version' }, { direct: 'boolean' }));
+        this.validateDeploy(args?.version);
+      },
     });
     setHandler(promoteUpdate, () => this.force('promote', 'promoted by hand'), {
       validator: () => this.require(s.canary !== undefined, 'no canary is baking: nothing to promote'),
     });
     // Whether stable has a version to go back to is known only once a version deployed outside the controller is
     // adopted (an activity reads the record): the handler checks it then (validateRollback).
-    setHandler(rollbackUpdate, (args) => this.rollback(reasonOf(args, 'rolled back by hand')));
+    setHandler(rollbackUpdate, (args) => this.rollback(reasonOf(args, 'rolled back by hand')), {
+      validator: (args: { reason?: string } | undefined) =>
+        this.requireArguments(argumentsProblem(args, {}, { reason: 'text' })),
+    });
     setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
-      validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
+      validator: (args: { version: number } | undefined) => {
+        this.requireArguments(argumentsProblem(args, { version: 'version' }, { reason: 'text' }));
+        this.validateDecision(args?.version);
+      },
     });
     setHandler(
       rejectUpdate,
       ({ version, reason }) =>
         this.decide(false, reason || `v${version} rejected`, reason ? `v${version} rejected: ${reason}` : undefined),
       {
-        validator: (args: { version: number } | undefined) => this.validateDecision(args?.version),
+        validator: (args: { version: number; reason?: string } | undefined) => {
+          this.requireArguments(argumentsProblem(args, { version: 'version' }, { reason: 'text' }));
+          this.validateDecision(args?.version);
+        },
       },
     );
     setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
@@ -353,8 +383,8 @@ class Controller {
       },
     });
     setHandler(muteUpdate, ({ feature, muted }) => this.mute(feature, muted ?? true), {
-      validator: (args: { feature: string } | undefined) =>
-        this.require(typeof args?.feature === 'string' && args.feature.length > 0, 'name a feature'),
+      validator: (args: { feature: string; muted?: boolean } | undefined) =>
+        this.requireArguments(argumentsProblem(args, { feature: 'name' }, { muted: 'boolean' })),
     });
   }
 
@@ -1162,6 +1192,21 @@ class Controller {
     const pending = this.state.pendingApproval;
     this.require(pending !== undefined, 'no version is waiting for approval');
     this.require(pending!.version === version, `v${pending!.version} waits for approval, not v${version}`);
+  }
+
+  /** Rejects an update whose arguments do not fit (argumentsProblem), naming each field. */
+  private requireArguments(problem: string | undefined): void {
+    this.require(problem === undefined, `${problem}`);
+  }
+
+  /**
+   * True (after recording why) when a signal's payload does not fit and the signal is dropped. A person sends signals
+   * by hand (`temporal workflow signal`): a handler must never throw on one, which would fail every workflow task.
+   */
+  private signalIgnored(signal: string, problem: string | undefined): boolean {
+    if (problem === undefined || !patched(checkSignalPayloads)) return false;
+    this.record('signal-ignored', `${signal} signal ignored: ${problem}`);
+    return true;
   }
 
   /** Rejects an update before it is written to the history. */

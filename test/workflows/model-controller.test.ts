@@ -864,8 +864,25 @@ describe('modelController (fake activities)', function () {
       });
       await assertRefused(handle.executeUpdate(promoteUpdate), /no canary is baking/);
       // What the Temporal CLI sends when the input is left out or mistyped: refused, naming what is missing.
-      await assertRefused(handle.executeUpdate('deploy'), /version must be a registered version number/);
-      await assertRefused(handle.executeUpdate('approve', { args: [{ version: 'three' }] }), /name the version/);
+      await assertRefused(handle.executeUpdate('deploy'), /"version" is missing: it must be a version number/);
+      await assertRefused(
+        handle.executeUpdate('approve', { args: [{ version: 'three' }] }),
+        /"version" must be a version number \(1, 2, …\), not "three"/,
+      );
+      // A field of the wrong type (this "false" read as true: no canary) or one the update does not take: refused.
+      await assertRefused(
+        handle.executeUpdate('deploy', { args: [{ version: 1, direct: 'false' }] }),
+        /"direct" must be true or false, not "false"/,
+      );
+      await assertRefused(
+        handle.executeUpdate('deploy', { args: [{ version: 1, wieght: 0.5 }] }),
+        /unknown field "wieght": it takes \{"version", "direct"\}/,
+      );
+      await assertRefused(
+        handle.executeUpdate('mute', { args: [{ feature: 'region', muted: 'false' }] }),
+        /"muted" must be true or false, not "false"/,
+      );
+      await assertRefused(handle.executeUpdate('rollback', { args: ['latency'] }), /its arguments must be an object/);
       await handle.executeUpdate(retrainUpdate, { args: [{}] });
       await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'approval pending');
       await assertRefused(
@@ -906,6 +923,42 @@ describe('modelController (fake activities)', function () {
       assert.equal(direct.state.stable, 3);
       const back = await handle.executeUpdate(rollbackUpdate, { args: [{}] });
       assert.equal(back.message, 'v2 is stable again');
+      await stop(handle);
+    });
+  });
+
+  it('records and drops a signal sent by hand whose payload does not fit, and goes on answering', async function () {
+    const fakes = controllerFakes();
+    fakes.traffic = healthy;
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const { handle } = await startController(this.test!.title, taskQueue, {
+        approval: { required: true, timeoutSeconds: 3600, onTimeout: 'reject' },
+      });
+      // What `temporal workflow signal` sends without --input, or with a partial one: each failed every workflow task.
+      await handle.signal('incident');
+      await handle.signal('incident', { kind: 'drift' });
+      await handle.signal('retrainFinished');
+      await handle.signal('requestRetrain', 'now');
+      const ignored = await waitForState(
+        handle,
+        (s) => kinds(s).filter((k) => k === 'signal-ignored').length === 4,
+        'four signals ignored',
+      );
+      const messages = ignored.history.filter((e) => e.kind === 'signal-ignored').map((e) => e.message);
+      assert.match(messages[0]!, /^incident signal ignored: an incident is an object \{kind, modelName, version/);
+      assert.match(
+        messages[1]!,
+        /^incident signal ignored: "modelName" must be text, not undefined; "version" must be a version number/,
+      );
+      assert.match(messages[2]!, /^retrainFinished signal ignored: a retrain's outcome is an object/);
+      assert.match(
+        messages[3]!,
+        /^requestRetrain signal ignored: its arguments must be an object: it takes \{"reason"\}/,
+      );
+      assert.equal(ignored.retrain, undefined, 'nothing was started');
+      // Still answering: a scheduled retrain without input (the schedule's own sends {}) starts one.
+      await handle.signal('requestRetrain');
+      await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'retrained version waits for approval');
       await stop(handle);
     });
   });
