@@ -6,6 +6,8 @@
  * as true) or a field the update does not take (a typo) is refused, naming it. Pure and deterministic.
  */
 
+import type { z } from 'zod';
+
 /** What a field of a message must hold. */
 type FieldKind = 'version' | 'boolean' | 'text' | 'name';
 
@@ -98,4 +100,13 @@ export function retrainOutcomeProblem(outcome: unknown): string | undefined {
     problems.push(`"version" must be ${kindText.version}, not ${shown(o.version)}`);
   if (typeof o.reason !== 'string') problems.push(`"reason" must be text, not ${shown(o.reason)}`);
   return problems.length ? problems.join('; ') : undefined;
+}
+
+/** Why a value does not fit a schema (each field and what is wrong with it), or undefined. */
+export function schemaProblem(schema: z.ZodTypeAny, value: unknown): string | undefined {
+  const result = schema.safeParse(value);
+  if (result.success) return undefined;
+  return result.error.issues
+    .map((issue) => `${issue.path.length ? `"${issue.path.join('.')}"` : 'the input'}: ${issue.message}`)
+    .join('; ');
 }

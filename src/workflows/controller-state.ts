@@ -20,9 +20,17 @@ import { parseWorkflowInput } from '../contracts/validate';
  * The controller's input, checked whole: its own fields, and the training input each retrain will start with (so a
  * mistyped hyperparameter fails now, not at the first retrain). The workflow and `npm run models -- start` both call it.
  */
+/** Where the controller's input is described, for the fix of a refused one. */
+export const controllerInputDocs = 'docs/controller.md ("Input")';
+
 export function parseControllerInput(raw: unknown): ControllerSpec {
-  const spec = parseWorkflowInput(controllerInputSchema, raw, 'modelController');
-  parseWorkflowInput(trainingPipelineInputSchema, retrainInput(spec, 'check'), 'modelController (training)');
+  const spec = parseWorkflowInput(controllerInputSchema, raw, 'modelController', controllerInputDocs);
+  parseWorkflowInput(
+    trainingPipelineInputSchema,
+    retrainInput(spec, 'check'),
+    'modelController (training)',
+    'docs/controller.md ("Input") and docs/pipeline-input.md (its training field)',
+  );
   return spec;
 }
 

@@ -51,7 +51,7 @@ import type { MonitoringIncident } from '../contracts/monitoring';
 import type { TrainingPipelineInput } from '../contracts/pipeline';
 import { searchAttributes } from '../contracts/search-attributes';
 import { parseWorkflowInput } from '../contracts/validate';
-import { argumentsProblem, incidentProblem, retrainOutcomeProblem } from './controller-messages';
+import { argumentsProblem, incidentProblem, retrainOutcomeProblem, schemaProblem } from './controller-messages';
 import { mlopsError } from '../errors';
 import {
   approveUpdate,
@@ -72,6 +72,7 @@ import {
 } from './definitions';
 import {
   canContinueAsNew,
+  controllerInputDocs,
   describeIncident,
   heldBy,
   holdAfter,
@@ -279,7 +280,7 @@ export async function modelController(rawInput: ControllerInput): Promise<Contro
     throw mlopsError('MLOPS_ERR_CONTROLLER_WORKFLOW_ID', { model: spec.modelName, expected, workflowId });
   // A first start checks the servers as `setServers` does; a run carried across continue-as-new took them already.
   if (spec.state === undefined && spec.servers.length > 0 && patched(checkServerBaseUrls))
-    parseWorkflowInput(setServersSchema, { servers: spec.servers }, 'modelController');
+    parseWorkflowInput(setServersSchema, { servers: spec.servers }, 'modelController', controllerInputDocs);
   const ctl = new Controller(spec, initialState(spec));
   ctl.registerHandlers();
   upsertSearchAttributes([{ key: searchAttributes.modelName, value: spec.modelName }]);
@@ -370,12 +371,11 @@ class Controller {
       },
     );
     setHandler(setThresholdsUpdate, (changes) => this.setThresholds(changes), {
-      validator: (changes) =>
-        void parseWorkflowInput(canaryThresholdsSchema.partial().strict(), changes, 'setThresholds'),
+      validator: (changes) => this.requireArguments(schemaProblem(canaryThresholdsSchema.partial().strict(), changes)),
     });
     setHandler(setServersUpdate, ({ servers }) => this.setServers(servers), {
       validator: (args: { servers: string[] } | undefined) => {
-        parseWorkflowInput(setServersSchema, args, 'setServers');
+        this.requireArguments(schemaProblem(setServersSchema, args));
         this.require(
           s.canary === undefined,
           `canary v${s.canary?.version} is baking, judged on the counters of the servers it started with: set the servers after it is promoted or rolled back`,

@@ -17,7 +17,12 @@ import { mlopsError } from '../errors';
 import { requestRetrainSignal } from './definitions';
 
 export async function requestRetrain(rawInput: RequestRetrainInput): Promise<RequestRetrainResult> {
-  const { modelName, reason } = parseWorkflowInput(requestRetrainInputSchema, rawInput, 'requestRetrain');
+  const { modelName, reason } = parseWorkflowInput(
+    requestRetrainInputSchema,
+    rawInput,
+    'requestRetrain',
+    'README.md ("Closing the loop: the model controller", schedule-retrain: {modelName, reason?})',
+  );
   const workflowId = controllerWorkflowId(modelName);
   try {
     await getExternalWorkflowHandle(workflowId).signal(requestRetrainSignal, { reason });

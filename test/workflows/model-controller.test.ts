@@ -895,12 +895,9 @@ describe('modelController (fake activities)', function () {
       const baking = await waitForState(handle, (s) => s.canary?.version === 3, 'canary baking');
       assert.equal(baking.stable, 2);
       await assertRefused(handle.executeUpdate(deployUpdate, { args: [{ version: 1 }] }), /canary v3 is baking/);
-      await assert.rejects(
+      await assertRefused(
         handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 2 }] }),
-        (err: unknown) => {
-          assert.match((err as { cause?: Error }).cause?.message ?? '', /maxErrorRate/);
-          return true;
-        },
+        /"maxErrorRate": /,
       );
       const thresholds = await handle.executeUpdate(setThresholdsUpdate, { args: [{ maxErrorRate: 0.05 }] });
       assert.equal(thresholds.state.thresholds.maxErrorRate, 0.05);
@@ -970,15 +967,9 @@ describe('modelController (fake activities)', function () {
     await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
       const { handle } = await startController(this.test!.title, taskQueue, { canary: { bakeSeconds: 3600 } });
       assert.deepEqual((await handle.query(controllerStatusQuery)).servers, ['http://127.0.0.1:9']);
-      await assert.rejects(
+      await assertRefused(
         handle.executeUpdate(setServersUpdate, { args: [{ servers: ['10.0.0.5:8080'] }] }),
-        (err: unknown) => {
-          assert.match(
-            (err as { cause?: Error }).cause?.message ?? '',
-            /MLOPS_ERR_PIPELINE_INPUT_INVALID[\s\S]*servers\.0: Invalid url/,
-          );
-          return true;
-        },
+        /"servers\.0": Invalid url/,
       );
       const two = ['http://10.0.0.5:8080', 'http://10.0.0.6:8080'];
       const set = await handle.executeUpdate(setServersUpdate, { args: [{ servers: [...two, two[0]!] }] });
