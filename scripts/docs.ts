@@ -5,6 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderConfigurationDoc, renderErrorsDoc, renderPipelineInputDoc } from '../src/docs/reference';
+import { takeNoArguments } from '../src/entry-arguments';
+
+takeNoArguments(
+  'npm run docs',
+  'npm run docs: rewrites docs/errors.md, docs/configuration.md and docs/pipeline-input.md from the code (the error\n' +
+    'catalogue, the configuration schema and the pipeline input schema); test/docs.test.ts fails while they differ.',
+);
 
 const docs = path.resolve(__dirname, '..', 'docs');
 fs.writeFileSync(path.join(docs, 'errors.md'), renderErrorsDoc());

@@ -2,7 +2,9 @@
  * Writes the bundled example dataset (or a drifted variant of it).
  *
  *   npx tsx scripts/generate-example-data.ts [--rows 5000] [--seed 7] [--out examples/churn.csv]
- *       [--tenure-shift -10] [--charges-factor 1.2] [--month-to-month 0.8] [--new-payment-method 0.1]
+ *       [--tenure-shift=-10] [--charges-factor 1.2] [--month-to-month 0.8] [--new-payment-method 0.1]
+ *
+ * A negative value goes after `=` (`--tenure-shift=-10`): Node's argument parser reads `-10` alone as an option.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';

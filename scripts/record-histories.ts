@@ -77,7 +77,18 @@ async function cancelWhileTraining(handle: WorkflowHandle<typeof trainingPipelin
 }
 
 async function main(): Promise<void> {
-  const { suffix } = parseArgs({ options: { suffix: { type: 'string' } } }).values;
+  const usage =
+    'npm run record:histories -- [--suffix <name>]: runs the workflows on a dev server of its own and writes their\n' +
+    'histories to test/fixtures/histories/ (each name followed by -<suffix> when given), for the replay tests.';
+  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) return console.log(usage);
+  let suffix: string | undefined;
+  try {
+    suffix = parseArgs({ options: { suffix: { type: 'string' } } }).values.suffix;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlops-record-'));
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const queues = { pipeline: 'record-pipeline', training: 'record-training' };

@@ -7,8 +7,20 @@ import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { watchStopSignals } from '../src/dev/stop-signals';
 import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-server';
+import { takeNoArguments } from '../src/entry-arguments';
 
 async function main(): Promise<void> {
+  takeNoArguments(
+    'npm run temporal:server',
+    `npm run temporal:server: the project's Temporal dev server in the foreground (SQLite state in
+MLOPS_STATE_DIR/temporal, default .mlops/temporal; the Web UI; the project's search attributes registered), built
+from Go modules on first use. Ctrl-C stops it.
+
+Settings (environment variables; docs/configuration.md lists every one):
+  MLOPS_DEV_SERVER_PORT     its gRPC port (default 7233)
+  MLOPS_DEV_UI_PORT         its Web UI port (default 8233)
+  TEMPORAL_CLI_PATH         a temporal binary (v1.5.1) to use instead of building one`,
+  );
   const config = loadConfig();
   // Installed first: a Ctrl-C while the server starts stops it once it is up; one during the stop does not cut it short.
   const signals = watchStopSignals(console.log);

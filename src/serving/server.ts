@@ -12,10 +12,22 @@ import { BigQueryPredictionSink } from './bigquery-prediction-sink';
 import { runPrimary } from './cluster';
 import { ParquetPredictionSink } from './prediction-log';
 import type { NamedSink } from './prediction-log';
+import { takeNoArguments } from '../entry-arguments';
+
+const serveUsage = `npm run serve (or npm run serve:built): serves the deployment of one model over HTTP.
+
+Settings (environment variables; docs/configuration.md lists every one):
+  MLOPS_SERVE_MODEL        the model to serve (required)
+  MLOPS_SERVE_ALIAS        the alias whose deployment it follows (default production)
+  MLOPS_SERVE_HOST, MLOPS_SERVE_PORT   where it listens (default 127.0.0.1:8080)
+  MLOPS_SERVE_WORKERS      processes (default 1)
+  MLOPS_SERVE_API_KEYS     keys a request must send as Authorization: Bearer <key> (default none)
+Routes, the playground and the prediction log: docs/serving.md.`;
 
 const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
 async function main(): Promise<void> {
+  takeNoArguments('npm run serve', serveUsage);
   const config = loadConfig();
   const serve = config.serve;
   if (!serve.model)
