@@ -34,7 +34,7 @@ import { setOwn } from '../src/contracts/own-property';
 import { checkFeatureNames } from '../src/monitoring/monitor-window';
 import type { ModelVersionRecord } from '../src/registry/model-registry';
 import { readAlias, resolveAlias } from '../src/registry/model-registry';
-import { cronRefusal } from '../src/schedules/cron-schedule';
+import { cronRefusal, pausedScheduleNote } from '../src/schedules/cron-schedule';
 import { deleteMonitoringSchedule, upsertMonitoringSchedule } from '../src/schedules/monitoring-schedule';
 import { connectTemporalClient } from '../src/temporal-client';
 import type { ControllerEventKind } from '../src/contracts/controller';
@@ -319,14 +319,16 @@ function droppedSettings(previous: unknown, input: MonitorModelInput): string[] 
 async function schedule(client: Client, config: MlopsConfig, input: MonitorModelInput, cron: string): Promise<string> {
   const store = createArtifactStore(config);
   const deployed = await checkNames(store, input, 'schedule');
-  const { scheduleId, created, previousInput } = await upsertMonitoringSchedule(client, { cron, input }).catch(
-    (err: unknown) => {
-      throw cronRefusal(err, cron, 'monitoring', 'schedule');
-    },
-  );
+  const { scheduleId, created, previousInput, pausedNote } = await upsertMonitoringSchedule(client, {
+    cron,
+    input,
+  }).catch((err: unknown) => {
+    throw cronRefusal(err, cron, 'monitoring', 'schedule');
+  });
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: monitorModel ${JSON.stringify(input)} on "${cron}"`,
   ];
+  if (pausedNote !== undefined) lines.push(pausedScheduleNote(scheduleId, pausedNote));
   const dropped = droppedSettings(previousInput, input);
   if (dropped.length)
     lines.push(

@@ -15,7 +15,7 @@ import { controllerWorkflowId } from '../contracts/controller';
 import { taskQueues } from '../contracts/task-queues';
 import { isMlopsError, mlopsError } from '../errors';
 import { readDeployment } from '../models/deployment-record';
-import { cronRefusal } from '../schedules/cron-schedule';
+import { cronRefusal, pausedScheduleNote } from '../schedules/cron-schedule';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../schedules/retrain-schedule';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { parseControllerInput } from '../workflows/controller-state';
@@ -298,13 +298,16 @@ async function scheduleRetrain(
   schedule: RetrainScheduleOptions,
   checks: CommandChecks,
 ): Promise<string> {
-  const { scheduleId, created, previousInput } = await upsertRetrainSchedule(client, schedule).catch((err: unknown) => {
-    throw cronRefusal(err, schedule.cron, 'models', 'schedule-retrain');
-  });
+  const { scheduleId, created, previousInput, pausedNote } = await upsertRetrainSchedule(client, schedule).catch(
+    (err: unknown) => {
+      throw cronRefusal(err, schedule.cron, 'models', 'schedule-retrain');
+    },
+  );
   const { modelName } = schedule.input;
   const lines = [
     `${created ? 'Created' : 'Updated'} schedule ${scheduleId}: requestRetrain ${JSON.stringify(schedule.input)} on "${schedule.cron}"`,
   ];
+  if (pausedNote !== undefined) lines.push(pausedScheduleNote(scheduleId, pausedNote));
   const previousReason = (previousInput as { reason?: unknown } | undefined)?.reason;
   // As `npm run monitoring -- schedule` says of its settings: the input is replaced whole.
   if (previousReason !== undefined && schedule.input.reason === undefined)

@@ -13,5 +13,8 @@ export function monitorResultLine(result: MonitorModelResult): string {
 /** The share that makes dataset drift, so a window with drifted features but no incident says why. */
 function shareThreshold(result: MonitorModelResult): string {
   const { driftShareThreshold: threshold } = result;
-  return threshold === undefined ? '' : ` (dataset drift at ${Number(threshold.toPrecision(3))})`;
+  if (threshold === undefined) return '';
+  // The vertex preset's share is the smallest number above 0: any one drifted feature makes dataset drift.
+  if (threshold < 1e-9) return ' (dataset drift at any drifted feature)';
+  return ` (dataset drift at ${Number(threshold.toPrecision(3))})`;
 }

@@ -50,6 +50,16 @@ export function modelSchedule<Input extends { modelName: string; alias?: string 
   };
 }
 
+/** What creating or updating a model's schedule did. */
+export interface UpsertedSchedule {
+  scheduleId: string;
+  created: boolean;
+  /** The input an update replaced. */
+  previousInput?: unknown;
+  /** Set (to the pause's note, maybe empty) when an updated schedule is paused, and stays so. */
+  pausedNote?: string;
+}
+
 /**
  * Creates the model's schedule, or updates its spec, action and policies when it exists. An update replaces the whole
  * input: `previousInput` is the one it replaced, so a command can say what was not given again.
@@ -58,7 +68,7 @@ export async function upsertModelSchedule<Input extends { modelName: string; ali
   client: Client,
   kind: ScheduledWorkflow,
   options: ModelScheduleOptions<Input>,
-): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
+): Promise<UpsertedSchedule> {
   const schedule = modelSchedule(kind, options);
   try {
     await client.schedule.create(schedule);
@@ -68,11 +78,25 @@ export async function upsertModelSchedule<Input extends { modelName: string; ali
   }
   const { spec, action, policies } = schedule;
   let previousInput: unknown;
+  let pausedNote: string | undefined;
   await client.schedule.getHandle(schedule.scheduleId).update((previous) => {
     previousInput = previous.action.type === 'startWorkflow' ? previous.action.args?.[0] : undefined;
+    // An update leaves a paused schedule paused (`temporal schedule toggle --pause`): the command says so.
+    if (previous.state.paused) pausedNote = previous.state.note ?? '';
     return { ...previous, spec, action, policies };
   });
-  return { scheduleId: schedule.scheduleId, created: false, previousInput };
+  return {
+    scheduleId: schedule.scheduleId,
+    created: false,
+    previousInput,
+    ...(pausedNote !== undefined && { pausedNote }),
+  };
+}
+
+/** The note on an updated schedule that stays paused, with the command that unpauses it. */
+export function pausedScheduleNote(scheduleId: string, note: string): string {
+  const why = note ? ` ("${note}")` : '';
+  return `Note: the schedule is paused${why} and stays so: it starts nothing until \`temporal schedule toggle --schedule-id ${scheduleId} --unpause\`.`;
 }
 
 /** Deletes the model's schedule (of `alias`, for kinds kept per alias); false when it had none. */

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { MonitorModelInput } from '../contracts/monitoring';
 import { monitoringCatchupWindow, monitoringScheduleId } from '../contracts/monitoring';
-import type { ModelScheduleOptions, ScheduledWorkflow } from './cron-schedule';
+import type { ModelScheduleOptions, ScheduledWorkflow, UpsertedSchedule } from './cron-schedule';
 import { deleteModelSchedule, upsertModelSchedule } from './cron-schedule';
 
 const monitoring: ScheduledWorkflow = {
@@ -24,7 +24,7 @@ export type MonitoringScheduleOptions = ModelScheduleOptions<MonitorModelInput>;
 export function upsertMonitoringSchedule(
   client: Client,
   options: MonitoringScheduleOptions,
-): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
+): Promise<UpsertedSchedule> {
   return upsertModelSchedule(client, monitoring, options);
 }
 

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { retrainScheduleId } from '../contracts/controller';
 import type { RequestRetrainInput } from '../contracts/request-retrain';
 import { retrainCatchupWindow } from '../contracts/request-retrain';
-import type { ModelScheduleOptions, ScheduledWorkflow } from './cron-schedule';
+import type { ModelScheduleOptions, ScheduledWorkflow, UpsertedSchedule } from './cron-schedule';
 import { deleteModelSchedule, upsertModelSchedule } from './cron-schedule';
 
 const retraining: ScheduledWorkflow = {
@@ -20,10 +20,7 @@ const retraining: ScheduledWorkflow = {
 export type RetrainScheduleOptions = ModelScheduleOptions<RequestRetrainInput>;
 
 /** Creates the model's retraining schedule, or updates it when it exists (`previousInput`: the input it replaced). */
-export function upsertRetrainSchedule(
-  client: Client,
-  options: RetrainScheduleOptions,
-): Promise<{ scheduleId: string; created: boolean; previousInput?: unknown }> {
+export function upsertRetrainSchedule(client: Client, options: RetrainScheduleOptions): Promise<UpsertedSchedule> {
   return upsertModelSchedule(client, retraining, options);
 }
 

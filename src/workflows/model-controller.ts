@@ -682,7 +682,7 @@ class Controller {
     const name = this.spec.modelName;
     this.record(
       'retrain-finished',
-      `${outcome.workflowId}: ${outcome.outcome} (${folded} incident(s) folded in)` +
+      `${outcome.workflowId}: ${outcome.outcome} (${folded} more request(s) or incident(s) folded in)` +
         (outcome.outcome === 'failed' ? `: ${outcome.reason}` : ''),
       outcome.version,
     );

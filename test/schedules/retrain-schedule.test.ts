@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { retrainScheduleId } from '../../src/contracts/controller';
+import { pausedScheduleNote } from '../../src/schedules/cron-schedule';
 import { deleteRetrainSchedule, upsertRetrainSchedule } from '../../src/schedules/retrain-schedule';
 import { assertWorkflowFailed } from '../support/assert-workflow';
 import { triggerRun } from '../support/schedules';
@@ -46,6 +47,15 @@ describe('the retraining Schedule (dev server)', function () {
         args: [{ modelName, reason: 'nightly' }],
       });
       assert.ok(info.lastUpdatedAt, 'the second call updated the schedule it created');
+      // Paused by hand (`temporal schedule toggle --pause`): an update leaves it paused and says so.
+      await client.schedule.getHandle(scheduleId).pause('maintenance');
+      const paused = await upsertRetrainSchedule(client, { cron: '0 5 * * *', input: { modelName } });
+      assert.equal(paused.pausedNote, 'maintenance');
+      assert.equal((await client.schedule.getHandle(scheduleId).describe()).state.paused, true);
+      assert.equal(
+        pausedScheduleNote(scheduleId, paused.pausedNote!),
+        `Note: the schedule is paused ("maintenance") and stays so: it starts nothing until \`temporal schedule toggle --schedule-id ${scheduleId} --unpause\`.`,
+      );
     } finally {
       assert.equal(await deleteRetrainSchedule(client, modelName), true);
     }
