@@ -53,7 +53,7 @@ describe('the retraining Schedule (dev server)', function () {
       assert.equal(paused.pausedNote, 'maintenance');
       assert.equal((await client.schedule.getHandle(scheduleId).describe()).state.paused, true);
       assert.equal(
-        pausedScheduleNote(scheduleId, paused.pausedNote!),
+        pausedScheduleNote(scheduleId, paused.pausedNote),
         `Note: the schedule is paused ("maintenance") and stays so: it starts nothing until \`temporal schedule toggle --schedule-id ${scheduleId} --unpause\`.`,
       );
     } finally {
