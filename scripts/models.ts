@@ -13,6 +13,7 @@ import { connectTemporalClient } from '../src/temporal-client';
 import { loadConfig } from '../src/config';
 import { parseModelsCommand, scriptExitCode, usage } from '../src/controller-client/command-line';
 import { runModelsCommand } from '../src/controller-client/run-command';
+import { bundledTrainers } from '../src/trainers/trainer-commands';
 
 async function main(argv: string[]): Promise<number> {
   // `help` alone, or --help / -h anywhere (`thresholds churn --help`): the usage, whatever else is on the line.
@@ -24,7 +25,14 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const temporal = await connectTemporalClient(config);
   try {
-    const checks = { store: createArtifactStore(config), warn: (line: string) => console.error(line) };
+    const checks = {
+      store: createArtifactStore(config),
+      warn: (line: string) => console.error(line),
+      training: {
+        dataRoots: config.sources.dataRoots,
+        trainers: [...bundledTrainers, ...Object.keys(config.training.trainers)],
+      },
+    };
     console.log(await runModelsCommand(temporal.client, command, checks));
     return 0;
   } finally {

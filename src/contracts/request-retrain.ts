@@ -5,6 +5,10 @@ import { controllerInputSchema } from './controller';
  * `requestRetrain`: the workflow a model's retraining Schedule starts (cron-scheduled retraining without drift). It
  * only signals the model's controller, which starts the retrain or folds the request into the one running.
  */
+/** Where the requestRetrain workflow's input is described, for the fix of a refused one. */
+export const requestRetrainInputDocs =
+  'README.md ("Closing the loop: the model controller", schedule-retrain: {modelName, reason?})';
+
 export const requestRetrainInputSchema = z
   .object({
     modelName: controllerInputSchema.shape.modelName,

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { ControllerInput } from '../contracts/controller';
 import { controllerInputSchema } from '../contracts/controller';
-import { requestRetrainInputSchema } from '../contracts/request-retrain';
+import { requestRetrainInputDocs, requestRetrainInputSchema } from '../contracts/request-retrain';
 import { parseWorkflowInput } from '../contracts/validate';
 import type { RetrainScheduleOptions } from '../schedules/retrain-schedule';
 import { isMlopsError, mlopsError } from '../errors';
@@ -173,7 +173,7 @@ function retrainScheduleFrom(modelName: string, values: OptionValues): RetrainSc
   const cron = values.cron;
   if (!cron?.trim()) throw new UsageError('schedule-retrain needs --cron "<cron>" (e.g. --cron "0 3 * * 1").');
   const input = values.reason === undefined ? { modelName } : { modelName, reason: values.reason };
-  parseWorkflowInput(requestRetrainInputSchema, input, 'requestRetrain');
+  parseWorkflowInput(requestRetrainInputSchema, input, 'requestRetrain', requestRetrainInputDocs);
   const schedule: RetrainScheduleOptions = { cron, input };
   if (values['task-queue'] !== undefined) schedule.taskQueue = values['task-queue'];
   return schedule;

@@ -30,6 +30,10 @@ import { probeServers } from './server-probe';
 import { taskQueuePolled, unpolledWarning } from './task-queue-pollers';
 import type { StartRequest } from './start-differences';
 import { differenceLines, startDifferences, unreadOptionsNote } from './start-differences';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isWithin } from '../artifacts/local-store';
 
 /**
  * What a command looks at beyond Temporal (the script: the configured artifact store, warnings to stderr). Without
@@ -43,6 +47,11 @@ export interface CommandChecks {
    * the answer, JSON with --json); without it the servers are not probed.
    */
   warn?: (line: string) => void;
+  /**
+   * This machine's data roots and known trainers (bundled and MLOPS_TRAINERS): `start` warns about a training input
+   * whose local dataset is no file inside them, or whose trainer kind is neither, since every retrain would fail.
+   */
+  training?: { dataRoots: readonly string[]; trainers: readonly string[] };
 }
 
 /** The controller refused an update (its validator, or the handler, threw): the message says why. */
@@ -106,8 +115,49 @@ async function startController(client: Client, request: StartRequest, checks: Co
   const note = checks.store && (await unregisteredModelNote(checks.store, input.modelName));
   if (note) lines.push(note);
   await warnAboutServers(input.servers ?? [], input.modelName, checks);
+  warnAboutTraining(input.training, checks);
   await warnIfUnpolled(client, taskQueue, `the controller ${workflowId}`, checks);
   return lines.join('\n');
+}
+
+/**
+ * Warns (only when the caller takes warnings) about a training input every retrain would fail on: a local dataset that
+ * is no file here or lies outside the data roots, a trainer kind this machine's configuration does not know. The
+ * pipeline and training workers may run elsewhere with other settings, so this warns and does not refuse.
+ */
+function warnAboutTraining(training: StartRequest['input']['training'], checks: CommandChecks): void {
+  const { warn, training: known } = checks;
+  if (!warn || !known) return;
+  const uri = (training as { dataset?: { uri?: unknown } }).dataset?.uri;
+  const local =
+    typeof uri !== 'string'
+      ? undefined
+      : uri.startsWith('file://')
+        ? fileURLToPath(uri)
+        : hasScheme(uri)
+          ? undefined
+          : path.resolve(uri);
+  const later = 'every retrain fails at its first step while a pipeline worker with these settings runs it';
+  if (local !== undefined) {
+    const real = existsSync(local) ? realpathSync(local) : undefined;
+    if (!real || !statSync(real).isFile())
+      warn(`Warning: the training input's dataset.uri "${String(uri)}" is no file here (${local}): ${later}.`);
+    else if (!known.dataRoots.some((root) => isWithin(existsSync(root) ? realpathSync(root) : root, real)))
+      warn(
+        `Warning: the training input's dataset.uri "${String(uri)}" is not inside a data root (${known.dataRoots.join(', ')}; MLOPS_DATA_ROOTS): ${later}.`,
+      );
+  }
+  const kind = (training as { trainer?: { kind?: unknown } }).trainer?.kind ?? 'builtin-linear';
+  if (typeof kind === 'string' && !known.trainers.includes(kind))
+    warn(
+      `Warning: the training input's trainer.kind "${kind}" is not one this machine knows (${known.trainers.join(', ')}): ` +
+        'register it in MLOPS_TRAINERS on the training worker, or every retrain fails at its training step.',
+    );
+}
+
+/** True for a URI with a scheme (gs://, https://, bq://): not a local path. */
+function hasScheme(uri: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
 }
 
 /**

@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { getExternalWorkflowHandle } from '@temporalio/workflow';
 import { controllerWorkflowId } from '../contracts/controller';
 import type { RequestRetrainInput, RequestRetrainResult } from '../contracts/request-retrain';
-import { requestRetrainInputSchema } from '../contracts/request-retrain';
+import { requestRetrainInputDocs, requestRetrainInputSchema } from '../contracts/request-retrain';
 import { parseWorkflowInput } from '../contracts/validate';
 import { mlopsError } from '../errors';
 import { requestRetrainSignal } from './definitions';
@@ -21,7 +21,7 @@ export async function requestRetrain(rawInput: RequestRetrainInput): Promise<Req
     requestRetrainInputSchema,
     rawInput,
     'requestRetrain',
-    'README.md ("Closing the loop: the model controller", schedule-retrain: {modelName, reason?})',
+    requestRetrainInputDocs,
   );
   const workflowId = controllerWorkflowId(modelName);
   try {

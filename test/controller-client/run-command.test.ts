@@ -25,7 +25,7 @@ import { controllerFakes } from '../support/controller-fakes';
 import { withFakeActivities } from '../support/fake-activities';
 import { registryWith } from '../support/listed-registry';
 import { modelsScriptWith } from '../support/models-script';
-import { stack, tempDir, uniqueName } from '../support/stack';
+import { repoRoot, stack, tempDir, uniqueName } from '../support/stack';
 
 /** The training input file of `start`: retrains (none here) would run on `taskQueue`. */
 function trainingFile(taskQueue: string): string {
@@ -203,6 +203,42 @@ describe('npm run models -- start and servers against the dev server', function 
     }
   });
 
+  it('start warns about a training input every retrain would fail on (no such dataset, an unknown trainer kind), and still starts', async function () {
+    const model = modelOf('typo-training');
+    const queue = uniqueName(this.test!.title);
+    const file = path.join(tempDir('models-training'), 'training.json');
+    const training = {
+      dataset: { uri: 'examples/chrun.csv' },
+      target: 'churned',
+      trainer: { kind: 'xgb', taskQueue: queue },
+    };
+    fs.writeFileSync(file, JSON.stringify(training));
+    const store = await registryWith([model]);
+    try {
+      const started = await modelsScriptWith(
+        { MLOPS_ARTIFACT_ROOT: store.root },
+        'start',
+        model,
+        '--training',
+        file,
+        '--task-queue',
+        queue,
+      );
+      assert.equal(started.code, 0, started.stderr);
+      const warnings = started.stderr.split('\n').filter((line) => line.startsWith("Warning: the training input's"));
+      assert.deepEqual(warnings, [
+        `Warning: the training input's dataset.uri "examples/chrun.csv" is no file here (${path.join(repoRoot, 'examples', 'chrun.csv')}): every retrain fails at its first step while a pipeline worker with these settings runs it.`,
+        `Warning: the training input's trainer.kind "xgb" is not one this machine knows (builtin-linear, torch-tabular): register it in MLOPS_TRAINERS on the training worker, or every retrain fails at its training step.`,
+      ]);
+      assert.equal(
+        (await stack().client.workflow.getHandle(controllerWorkflowId(model)).describe()).status.name,
+        'RUNNING',
+      );
+    } finally {
+      await terminate(model);
+    }
+  });
+
   it('start on a running controller names each option that differs, with the command that changes it, and changes nothing', async function () {
     const modelName = modelOf(this.test!.title);
     const env = { MLOPS_ARTIFACT_ROOT: (await registryWith([modelName])).root };
@@ -346,10 +382,10 @@ describe('npm run models -- start and servers against the dev server', function 
           (err: unknown) => {
             assert.ok(err instanceof WorkflowUpdateFailedError);
             assert.ok(err.cause instanceof ApplicationFailure);
-            assert.equal(err.cause.type, 'MLOPS_ERR_PIPELINE_INPUT_INVALID');
+            assert.equal(err.cause.type, 'MLOPS_ERR_CONTROLLER_UPDATE_REJECTED');
             assert.match(
               err.cause.message,
-              /servers\.0: "http:\/\/\*\*\*@127\.0\.0\.1:\d+" has credentials: give the server's base URL/,
+              /"servers\.0": "http:\/\/\*\*\*@127\.0\.0\.1:\d+" has credentials: give the server's base URL/,
             );
             assert.doesNotMatch(err.cause.message, /user:pw/);
             return true;
