@@ -101,9 +101,14 @@ function approvalLine({ pendingApproval }: ControllerState): string {
   return `version ${version} waits for approve or reject until ${deadline} (then: ${onTimeout})`;
 }
 
-function rolledBackLine({ rolledBack }: ControllerState): string {
+function rolledBackLine({ rolledBack, canary }: ControllerState): string {
   if (!rolledBack?.length) return 'none';
-  return `${rolledBack.map((r) => `version ${r.version}`).join(', ')} (a retrain that makes one of these models again is not rolled out)`;
+  // A person deployed one of them by hand: it bakes as the canary, and leaves the list once it is promoted.
+  const shown = (version: number) =>
+    canary?.version === version
+      ? `version ${version} (the canary now: off this list once promoted)`
+      : `version ${version}`;
+  return `${rolledBack.map((r) => shown(r.version)).join(', ')} (a retrain that makes one of these models again is not rolled out)`;
 }
 
 function rejectedLine({ rejected }: ControllerState): string {
