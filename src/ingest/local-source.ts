@@ -19,8 +19,15 @@ export async function fetchLocalFile(uri: string, localPath: string, dataRoots: 
   const checked = realPath ?? path.resolve(localPath);
   if (neverRead.some((dir) => isWithin(dir, checked) || isWithin(dir, path.resolve(localPath))))
     throw notAllowed(uri, `${neverRead.join(', ')} are never read`);
-  if (!roots.some((root) => isWithin(root, checked)))
-    throw notAllowed(uri, `it is not inside a data root (${dataRoots.join(', ') || 'none configured'})`);
+  if (!roots.some((root) => isWithin(root, checked))) {
+    // A path inside a root whose links lead out of it is refused by where it leads (not named: it is outside).
+    const given = path.resolve(localPath);
+    const linkedOut = realPath !== undefined && roots.some((root) => isWithin(root, given));
+    const where = linkedOut
+      ? 'it is a symbolic link (or inside one) that leads out of the data roots'
+      : 'it is not inside a data root';
+    throw notAllowed(uri, `${where} (${dataRoots.join(', ') || 'none configured'})`);
+  }
   const stat = realPath ? await fs.stat(realPath).catch(() => undefined) : undefined;
   if (stat?.isDirectory())
     throw mlopsError('MLOPS_ERR_DATA_SOURCE_INVALID', {
