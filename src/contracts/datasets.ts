@@ -236,9 +236,12 @@ export interface PreprocessResult {
   reused: boolean;
 }
 
-/** A fitted feature that will serve poorly: `feature-mostly-unknown`, most of its values outside its kept categories. */
+/**
+ * A fitted feature that will serve poorly: `feature-mostly-unknown`, most of its values outside its kept categories;
+ * `feature-constant`, one value in every training row.
+ */
 export interface FeatureWarning {
-  kind: 'feature-mostly-unknown';
+  kind: 'feature-mostly-unknown' | 'feature-constant';
   feature: string;
   message: string;
 }

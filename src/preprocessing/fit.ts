@@ -52,11 +52,29 @@ export async function fitFeatures(
     ...plans.filter((p): p is CategoricalPlan => p.type === 'categorical').map((p) => fitCategorical(f, p)),
   ]);
   const byName = new Map<string, FeatureTransform>([
-    ...numeric,
+    ...numeric.transforms,
     ...categorical.map((c) => [c.transform.name, c.transform] as const),
   ]);
-  const warnings = categorical.flatMap((c) => (c.warning ? [c.warning] : []));
+  const constant = [
+    ...numeric.constant,
+    ...categorical.flatMap((c) => (c.constant !== undefined ? [[c.transform.name, c.constant] as const] : [])),
+  ];
+  const warnings = [
+    ...constant.map(([feature, value]) => constantWarning(feature, value)),
+    ...categorical.flatMap((c) => (c.warning ? [c.warning] : [])),
+  ];
   return { features: plans.map((p) => byName.get(p.name)!), warnings };
+}
+
+/** A feature with one value in every training row: nothing to learn from; most likely a column filled by mistake. */
+function constantWarning(feature: string, value: string): FeatureWarning {
+  return {
+    kind: 'feature-constant',
+    feature,
+    message:
+      `Feature "${feature}" has one value in every training row (${value}): it tells the ` +
+      'model nothing. Leave it out of features, or check the data if it should vary.',
+  };
 }
 
 /**
@@ -76,7 +94,10 @@ function trainSampleSql(f: Fitting): string {
   return `FROM ${rows} AS assigned WHERE ${f.train}`;
 }
 
-async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string, NumericTransform>> {
+async function fitNumerics(
+  f: Fitting,
+  plans: NumericPlan[],
+): Promise<{ transforms: Map<string, NumericTransform>; constant: (readonly [string, string])[] }> {
   const d = f.w.dialect;
   const bounds = await fitClipBounds(f, plans);
   const x = plans.map((p, i) => clipped(d, p, bounds[i]));
@@ -100,7 +121,11 @@ async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string
       : {},
   ]);
   const stats: Record<string, unknown> = { ...medians, ...moments };
-  return new Map(
+  // Zero spread over the training rows (a null spread: every value missing, refused earlier).
+  const constant = plans.flatMap((p, i) =>
+    stats[`s${i}`] === 0 ? [[p.name, String(Number(((stats[`a${i}`] as number) ?? 0).toPrecision(6)))] as const] : [],
+  );
+  const transforms = new Map(
     plans.map((p, i) => {
       const median = stats[`m${i}`] as number | null;
       const mean = (stats[`a${i}`] as number | null) ?? 0;
@@ -122,6 +147,7 @@ async function fitNumerics(f: Fitting, plans: NumericPlan[]): Promise<Map<string
       return [p.name, transform];
     }),
   );
+  return { transforms, constant };
 }
 
 type Bounds = { lower: number | null; upper: number | null } | undefined;
@@ -163,7 +189,7 @@ function clipped(d: SqlDialect, p: NumericPlan, bounds: Bounds): string {
 async function fitCategorical(
   f: Fitting,
   plan: CategoricalPlan,
-): Promise<{ transform: FeatureTransform; warning?: FeatureWarning }> {
+): Promise<{ transform: FeatureTransform; warning?: FeatureWarning; constant?: string }> {
   const d = f.w.dialect;
   const c = d.ident(plan.name);
   const impute = plan.impute.strategy === 'constant' ? plan.impute.value : await mostFrequent(f, plan);
@@ -185,7 +211,13 @@ async function fitCategorical(
             `preprocessing.features.${plan.name}.maxCategories if its values do repeat).`,
         }
       : undefined;
-  return { transform: categoricalTransform(plan, impute, top), ...(warning && { warning }) };
+  // One category over every training row (a missing value is a category of its own, unless imputed with this one).
+  const constant = top.length === 1 && Number(top[0]!.n) === f.trainRows ? JSON.stringify(top[0]!.v) : undefined;
+  return {
+    transform: categoricalTransform(plan, impute, top),
+    ...(warning && { warning }),
+    ...(constant !== undefined && { constant }),
+  };
 }
 
 function categoricalTransform(plan: CategoricalPlan, impute: string, top: { v: string }[]): FeatureTransform {

@@ -408,6 +408,26 @@ describe('preprocessDataset', function () {
     }
   });
 
+  it('warns of a feature with one value in every training row, numeric or categorical, naming the value', async function () {
+    const rows = Array.from({ length: 120 }, (_, i) => `${i % 9},7.5,${i % 4 ? 'eu' : ''},k,${i % 2 ? 'x' : 'z'}`);
+    const { input } = await csvInput('constant.csv', 'n,rate,region,kind,y', rows);
+    const result = await createPipelineActivities(testDeps({ store })).preprocessDataset(input);
+    assert.deepEqual(
+      result.warnings?.map((w) => [w.kind, w.feature]),
+      [
+        ['feature-constant', 'rate'],
+        ['feature-constant', 'kind'],
+      ],
+    );
+    assert.equal(
+      result.warnings[0]!.message,
+      'Feature "rate" has one value in every training row (7.5): it tells the model nothing. Leave it out of features, or check the data if it should vary.',
+    );
+    assert.match(result.warnings[1]!.message, /^Feature "kind" has one value in every training row \("k"\)/);
+    // A region missing in a quarter of the rows is no constant: whether it is missing is something to learn from.
+    assert.deepEqual(result.featureColumns.slice(0, 2), ['n', 'rate'], 'still fitted');
+  });
+
   it('warns of a categorical feature whose kept categories cover under half the training rows, as an identifier does', async function () {
     const rows = Array.from(
       { length: 300 },
