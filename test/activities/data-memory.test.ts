@@ -13,9 +13,9 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
 
   before(function () {
     store = new LocalArtifactStore(tempDir('memory-store'));
-    // 600 numeric columns × 400 rows (about 2.6 MB of CSV): every column's reader buffers are held at once.
-    const columns = Array.from({ length: 600 }, (_, c) => `f${c}`);
-    const rows = Array.from({ length: 400 }, (_, r) =>
+    // 1,500 numeric columns × 300 rows (about 2 MB of CSV): every column's reader buffers are held at once.
+    const columns = Array.from({ length: 1500 }, (_, c) => `f${c}`);
+    const rows = Array.from({ length: 300 }, (_, r) =>
       columns.map((_, c) => ((r * 31 + c * 17) % 1000) / 10).join(','),
     );
     wide = path.join(tempDir('memory-data'), 'wide.csv');
@@ -31,7 +31,7 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
   });
 
   it('fails a read that needs more than the limit with a catalogued error naming the limit and the setting, not retried, writing nothing', async function () {
-    const config = testConfig({ MLOPS_DATA_MEMORY_LIMIT: '1MB', MLOPS_DATA_ROOTS: path.dirname(wide) });
+    const config = testConfig({ MLOPS_DATA_MEMORY_LIMIT: '64MB', MLOPS_DATA_ROOTS: path.dirname(wide) });
     const small = createPipelineActivities(testDeps({ store, config }));
     const err = await small.ingestDataset({ sourceUri: wide }).then(
       () => assert.fail('the ingest should run out of memory'),
@@ -42,7 +42,7 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
     assert.equal(err.nonRetryable, true);
     assert.match(
       err.message,
-      /^MLOPS_ERR_DATA_OUT_OF_MEMORY: The data step needed more memory than DuckDB may hold \(1MB per instance, MLOPS_DATA_MEMORY_LIMIT\): /,
+      /^MLOPS_ERR_DATA_OUT_OF_MEMORY: The data step needed more memory than DuckDB may hold \(64MB per instance, MLOPS_DATA_MEMORY_LIMIT\): /,
     );
     assert.match(err.message, /\nFix: Raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker/);
     assert.deepEqual(await store.list(store.uri('datasets')), [], 'no snapshot is written');
@@ -51,6 +51,6 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
     const snapshot = await createPipelineActivities(testDeps({ store, config: config512 })).ingestDataset({
       sourceUri: wide,
     });
-    assert.equal(snapshot.columns.length, 601);
+    assert.equal(snapshot.columns.length, 1501);
   });
 });

@@ -189,7 +189,8 @@ describe('a profile that runs out of DuckDB memory', () => {
     assert.equal(outcome.nonRetryable, true);
     assert.match(
       outcome.message!,
-      /snapshot "tight" \(20 columns, 20 numeric\) ran out of DuckDB memory \(8MB per instance, MLOPS_DATA_MEMORY_LIMIT\): failed to allocate/,
+      // The limit named is the worker's setting; this instance's was lowered by SQL after it opened.
+      /snapshot "tight" \(20 columns, 20 numeric\) ran out of DuckDB memory \(512MB per instance, MLOPS_DATA_MEMORY_LIMIT\): failed to allocate/,
     );
   });
 });

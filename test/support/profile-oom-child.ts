@@ -5,13 +5,14 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { computeProfile } from '../../src/profiling/compute-profile';
-import { setDuckDbMemoryLimit, withDuckDb } from '../../src/warehouse/duckdb';
+import { withDuckDb } from '../../src/warehouse/duckdb';
 import { duckDbDialect } from '../../src/warehouse/sql-dialect';
 
 async function main(): Promise<void> {
-  setDuckDbMemoryLimit('8MB');
   const outcome = await withDuckDb(
     async (db) => {
+      // Set on the open instance: one created with so small a limit has crashed (SIGSEGV) in CI runs.
+      await db.run(`SET memory_limit = '8MB'`);
       const names = Array.from({ length: 20 }, (_, j) => `c${j}`);
       const from = `(SELECT ${names.map((c, j) => `i * ${j + 1} AS ${c}`).join(', ')} FROM range(0, 300000) t(i))`;
       const columns = names.map((name) => ({ name, type: 'BIGINT' }));
