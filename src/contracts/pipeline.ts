@@ -216,7 +216,8 @@ export const trainingPipelineInputSchema = z
             "Improvement over the current champion the challenger must exceed, in the metric's units (direction-aware " +
               'for `rmse`, `mae`, `log_loss`); the champion is re-scored on the same test rows, so with 0 any strictly ' +
               'positive improvement passes and a tie never deploys. Without a champion the challenger must beat the ' +
-              'trivial baseline.',
+              'trivial baseline. A pass judged on fewer than 100 test rows says so in its reason (chance wins often ' +
+              'there).',
           ),
       })
       .strict()

@@ -12,7 +12,7 @@ import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
 import type { ChampionScore } from './gate';
-import { decideGate } from './gate';
+import { decideGate, noteFewTestRows } from './gate';
 import { classificationMetrics, regressionMetrics } from './metrics';
 import { predictionDistance } from './prediction-change';
 import type { PredictionChange } from './prediction-change';
@@ -58,7 +58,7 @@ async function evaluateOn(
   const { metrics, predictions, tested } = await scoreChallenger(store, transform, test, validation, input);
   const baseline = baselineMetrics(test, input, transform);
   const { champion, answers } = await scoreChampion(store, input, transform, testFile);
-  const gate = decideGate(input, metrics, baseline, champion);
+  const gate = noteFewTestRows(decideGate(input, metrics, baseline, champion), test.rows);
   const change = champion && answers ? predictionChange(champion.version, answers, tested) : undefined;
   const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
   await writeJson(store, reportUri, {

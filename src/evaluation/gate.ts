@@ -79,3 +79,20 @@ function fmt(value: number): string {
 function fmtDifference(value: number): string {
   return value !== 0 && Math.abs(value) < 0.00005 ? String(Number(value.toPrecision(2))) : fmt(value);
 }
+
+/** Below this many test rows, a passing gate says how little it was judged on. */
+export const fewTestRows = 100;
+
+/**
+ * A passing decision judged on fewer than {@link fewTestRows} test rows, with a note saying so: on so few rows a model
+ * that learnt nothing (random labels) often beats the baseline by chance, and would be deployed without a word.
+ */
+export function noteFewTestRows(gate: GateDecision, testRows: number): GateDecision {
+  if (!gate.passed || testRows >= fewTestRows) return gate;
+  return {
+    ...gate,
+    reason:
+      `${gate.reason}; judged on only ${testRows} test rows, where a model that learnt nothing often wins by ` +
+      'chance: give the pipeline more data, or a larger split.testFraction',
+  };
+}

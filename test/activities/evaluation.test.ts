@@ -11,6 +11,7 @@ import type { FittedTransform, PreprocessResult } from '../../src/contracts/data
 import type { EvaluateModelInput } from '../../src/contracts/training';
 import { ident, literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { isMlopsError } from '../../src/errors';
+import { noteFewTestRows } from '../../src/evaluation/gate';
 import { classificationMetrics } from '../../src/evaluation/metrics';
 import { moveAlias, registerVersion } from '../../src/registry/model-registry';
 import { mockEnv, runActivity } from '../support/activity-env';
@@ -214,6 +215,22 @@ describe('evaluateModel (the evaluation activity)', function () {
       result.gate.reason,
       /^auc \d\.\d{4} vs champion v1 \d\.\d{4} as recorded at its registration \(not re-scored: the data lacks its feature "club"; requests that send it are refused once this version serves\): improvement 0\.00003 > required 0$/,
     );
+  });
+
+  it('says when a passing gate was judged on fewer than 100 test rows, where chance wins often', function () {
+    const passed = {
+      passed: true,
+      metric: 'auc',
+      challenger: 0.63,
+      reason: 'no champion yet; auc 0.6349 beats the baseline 0.5000',
+    };
+    assert.equal(
+      noteFewTestRows(passed, 55).reason,
+      'no champion yet; auc 0.6349 beats the baseline 0.5000; judged on only 55 test rows, where a model that learnt nothing often wins by chance: give the pipeline more data, or a larger split.testFraction',
+    );
+    assert.deepEqual(noteFewTestRows(passed, 100), passed, '100 rows and more: no note');
+    const rejected = { ...passed, passed: false, reason: 'auc 0.4800 is no better than the trivial baseline 0.5000' };
+    assert.deepEqual(noteFewTestRows(rejected, 8), rejected, 'a rejection needs no note');
   });
 
   it('averages macro F1 over the classes among the labels or the predictions, as scikit-learn does', function () {
