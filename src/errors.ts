@@ -623,6 +623,13 @@ export const errorCatalogue = {
     retryable: true,
     fix: 'Start a pipeline worker on that task queue (`npm run worker:pipeline` polls mlops-pipeline), then run the command again. A controller started on a queue no worker will poll (a mistyped `--task-queue`) must be stopped (`temporal workflow terminate --workflow-id model-controller-<model> --reason "…"`) and started again on the right one. (Raised only when the server lists no poller: it lists a worker for a while after its last poll, so a worker stopped or killed in the last few minutes gives MLOPS_ERR_CONTROLLER_NO_ANSWER instead.)',
   },
+  MLOPS_ERR_CONTROLLER_TASK_FAILING: {
+    message:
+      'The controller {workflowId} answers nothing: a worker runs it, and its workflow task has failed {attempts} time(s) in a row, last with "{failure}". `npm run models -- {command}` was not answered',
+    retryable: false,
+    fix: "Read the failure in `temporal workflow show --workflow-id {workflowId}` (WorkflowTaskFailed) and the pipeline worker's log. A worker of another version of the project than the one that started the controller cannot replay it: run the matching version. Otherwise report it as a bug; `temporal workflow reset` to the event before the first failure, or terminate and `npm run models -- start` (it recalls rolled-back versions from the deployment history), gets the model a working controller again.",
+    fixParams: { workflowId: 'model-controller-<model>' },
+  },
   MLOPS_ERR_CONTROLLER_NO_ANSWER: {
     message:
       'The controller {workflowId} did not answer within {seconds} s: no worker on its task queue "{taskQueue}" runs it now (the server still lists a worker stopped or killed in the last few minutes as polling). `npm run models -- {command}` {consequence}',

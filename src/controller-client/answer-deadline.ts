@@ -36,6 +36,8 @@ export async function queryWithin(call: ControllerCall, consequence: string): Pr
   try {
     return await call.client.withDeadline(Date.now() + seconds * 1000, () => call.handle.query(controllerStatusQuery));
   } catch (err) {
+    const failing = await failingTask(call);
+    if (failing) throw failing;
     if (!unanswered(err)) throw err;
     throw mlopsError(
       'MLOPS_ERR_CONTROLLER_NO_ANSWER',
@@ -59,6 +61,8 @@ export async function updateWithin(call: ControllerCall, name: string, arg: unkn
         : call.handle.executeUpdate<ControllerAnswer, [unknown]>(name, { args: [arg], updateId }),
     );
   } catch (err) {
+    const failing = await failingTask(call);
+    if (failing) throw failing;
     if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw err;
     const { workflowId } = call.handle;
     throw mlopsError(
@@ -78,4 +82,35 @@ function unanswered(err: unknown): boolean {
   if (!isGrpcServiceError(cause)) return false;
   if (cause.code === status.CANCELLED || cause.code === status.DEADLINE_EXCEEDED) return true;
   return cause.code === status.FAILED_PRECONDITION && /poller/i.test(cause.details ?? '');
+}
+
+/**
+ * MLOPS_ERR_CONTROLLER_TASK_FAILING when the controller's workflow task keeps failing (a worker runs it, and fails
+ * every attempt: code that cannot replay its history, a bug), with the last failure's message; undefined otherwise
+ * (or when that cannot be read). Such a controller answers nothing, and no worker restart alone mends it.
+ */
+async function failingTask(call: ControllerCall): Promise<Error | undefined> {
+  try {
+    const { raw } = await call.handle.describe();
+    const attempt = raw.pendingWorkflowTask?.attempt ?? 0;
+    if (attempt < 2) return undefined;
+    // The attempt count grows on timeouts too (a worker killed while it held the task): only a failure since the last
+    // completed task counts.
+    let failure: string | undefined;
+    const { events } = await call.handle.fetchHistory();
+    for (const event of events ?? []) {
+      if (event.workflowTaskCompletedEventAttributes) failure = undefined;
+      if (event.workflowTaskFailedEventAttributes)
+        failure = event.workflowTaskFailedEventAttributes.failure?.message ?? '(no message)';
+    }
+    if (failure === undefined) return undefined;
+    return mlopsError('MLOPS_ERR_CONTROLLER_TASK_FAILING', {
+      workflowId: call.handle.workflowId,
+      attempts: attempt - 1,
+      failure: failure.split('\n')[0]!.slice(0, 300),
+      command: call.command,
+    });
+  } catch {
+    return undefined;
+  }
 }
