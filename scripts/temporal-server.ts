@@ -19,6 +19,7 @@ from Go modules on first use. Ctrl-C stops it.
 Settings (environment variables; docs/configuration.md lists every one):
   MLOPS_DEV_SERVER_PORT     its gRPC port (default 7233)
   MLOPS_DEV_UI_PORT         its Web UI port (default 8233)
+  MLOPS_DEV_HTTP_PORT, MLOPS_DEV_METRICS_PORT   its HTTP API and metrics ports (default: free ones)
   TEMPORAL_CLI_PATH         a temporal binary (v1.5.1) to use instead of building one`,
   );
   const config = loadConfig();
@@ -29,6 +30,8 @@ Settings (environment variables; docs/configuration.md lists every one):
     stateDir: path.join(config.stateDir, 'temporal'),
     port: config.devServer.port,
     uiPort: config.devServer.uiPort,
+    httpPort: config.devServer.httpPort,
+    metricsPort: config.devServer.metricsPort,
     log: console.log,
   });
   console.log('Press Ctrl-C to stop.');

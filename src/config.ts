@@ -132,6 +132,10 @@ export const configSchema = {
   MLOPS_DEV_SERVER_PORT: port.default(7233),
   /** Dev server Web UI port. @default 8233 */
   MLOPS_DEV_UI_PORT: port.default(8233),
+  /** Dev server HTTP API port (`temporal server start-dev --http-port`); 0 picks a free one. @default 0 */
+  MLOPS_DEV_HTTP_PORT: port.default(0),
+  /** Dev server Prometheus metrics port (`--metrics-port`); 0 picks a free one. @default 0 */
+  MLOPS_DEV_METRICS_PORT: port.default(0),
   /** Folders local dataset sources (paths and `file://` URIs) may be read from, separated by `:` like PATH; a file must lie inside one after resolving symbolic links, and `/proc`, `/sys` and `/dev` are never read. @default `<cwd>/examples:<state dir>/data` */
   MLOPS_DATA_ROOTS: z.string().min(1).optional(),
   /** Seconds an `http(s)://` dataset or labels download may go without receiving anything (its answer's head, or more of its body) before it is abandoned and the step retried; a server that stalls otherwise holds the step for Node's five-minute read timeout on every attempt. @default 60 */
@@ -261,7 +265,15 @@ export interface MlopsConfig {
     serviceAccount?: string;
   };
   temporal: ClientConnectConfig & { namespace: string };
-  devServer: { cliPath?: string; cliVersion: string; port: number; uiPort: number };
+  devServer: {
+    cliPath?: string;
+    cliVersion: string;
+    port: number;
+    uiPort: number;
+    /** The server's HTTP API and metrics ports; 0 picks free ones. */
+    httpPort: number;
+    metricsPort: number;
+  };
   worker: { shutdownGraceMs: number; useBundle: boolean; bundlePath: string };
   serve: {
     host: string;
@@ -423,6 +435,8 @@ function assemble(v: ParsedVariables, temporal: ClientConnectConfig, env: NodeJS
       cliVersion: v.MLOPS_TEMPORAL_CLI_VERSION,
       port: v.MLOPS_DEV_SERVER_PORT,
       uiPort: v.MLOPS_DEV_UI_PORT,
+      httpPort: v.MLOPS_DEV_HTTP_PORT,
+      metricsPort: v.MLOPS_DEV_METRICS_PORT,
     },
     worker: {
       shutdownGraceMs: v.MLOPS_WORKER_SHUTDOWN_GRACE_MS,

@@ -46,6 +46,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stateDir: path.join(base.stateDir, 'temporal'),
     port: options.port,
     uiPort: options.uiPort,
+    httpPort: base.devServer.httpPort,
+    metricsPort: base.devServer.metricsPort,
     log: options.log,
   });
   const config = loadConfig({ ...options.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace });

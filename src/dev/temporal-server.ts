@@ -70,6 +70,9 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; 0 picks a free one; `false` runs headless. */
   uiPort: number | false;
+  /** The HTTP API's and the metrics' ports; 0 or absent picks free ones. */
+  httpPort?: number;
+  metricsPort?: number;
   /** Milliseconds to wait for readiness. @default 90000 */
   readyTimeoutMs?: number;
   log?: Log;
@@ -175,9 +178,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--port',
     String(port),
     '--http-port',
-    String(await freePort()),
+    String(options.httpPort || (await freePort())),
     '--metrics-port',
-    String(await freePort()),
+    String(options.metricsPort || (await freePort())),
     '--db-filename',
     dbFile,
     // WAL without fsync: much faster on small machines; the file is dev/test state, not a production database.

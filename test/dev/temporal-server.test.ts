@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../src/config';
-import { resolveTemporalCli, startDevServer } from '../../src/dev/temporal-server';
+import { freePort, resolveTemporalCli, startDevServer } from '../../src/dev/temporal-server';
 import { stack, tempDir, uniqueName } from '../support/stack';
 
 describe('the Temporal dev server module', function () {
@@ -42,6 +42,29 @@ describe('the Temporal dev server module', function () {
     } finally {
       await second.stop();
     }
+  });
+
+  it('opens its HTTP API and metrics on the ports MLOPS_DEV_HTTP_PORT and MLOPS_DEV_METRICS_PORT name', async function () {
+    const [httpPort, metricsPort] = [await freePort(), await freePort()];
+    const config = loadConfig({ MLOPS_DEV_HTTP_PORT: String(httpPort), MLOPS_DEV_METRICS_PORT: String(metricsPort) });
+    assert.deepEqual([config.devServer.httpPort, config.devServer.metricsPort], [httpPort, metricsPort]);
+    const server = await startDevServer({
+      cliPath: stack().cliPath,
+      stateDir: tempDir('ports'),
+      port: 0,
+      uiPort: false,
+      httpPort: config.devServer.httpPort,
+      metricsPort: config.devServer.metricsPort,
+    });
+    try {
+      const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      assert.equal(metrics.status, 200);
+      const api = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces/default`);
+      assert.equal(api.status, 200, await api.text());
+    } finally {
+      await server.stop();
+    }
+    assert.equal(loadConfig({}).devServer.httpPort, 0, 'unset: a free port');
   });
 
   it('refuses a second server on a state folder a running one uses, and takes over one a killed server left', async function () {
