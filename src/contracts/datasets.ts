@@ -60,6 +60,8 @@ export interface SnapshotWarning {
   kind: 'column-all-null' | 'column-renamed';
   column: string;
   message: string;
+  /** `column-renamed`: the name in the source (absent in snapshots ingested before it was recorded). */
+  from?: string;
 }
 
 /**
@@ -275,6 +277,11 @@ export interface FittedTransform {
    * sends one is told so (absent when there are none, and in transforms fitted before it was recorded).
    */
   leftOut?: { column: string; reason: string }[];
+  /**
+   * Features whose column ingest renamed (`from` in the source file, `to` in the snapshot): a request that sends the
+   * file's name is told the feature's (absent when none was renamed, and in transforms fitted before).
+   */
+  renamed?: { from: string; to: string }[];
 }
 
 export type FeatureTransform = NumericTransform | OneHotTransform | OrdinalTransform;

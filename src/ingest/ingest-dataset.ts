@@ -198,6 +198,7 @@ function renameWarnings(format: FileFormat, renamed: { from: string; to: string 
   return renamed.map(({ from, to }) => ({
     kind: 'column-renamed',
     column: to,
+    from,
     message: `${name.replace('{from}', JSON.stringify(from))} is named "${to}" in the snapshot (${rule}); use "${to}" in target, features and prediction requests.`,
   }));
 }

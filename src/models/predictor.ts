@@ -181,8 +181,12 @@ function validateAll(
 function fieldNotes(transform: FittedTransform): (name: string) => string {
   const target = transform.target.name;
   const leftOut = new Map((transform.leftOut ?? []).map((c) => [c.column, c.reason]));
+  const renamed = new Map((transform.renamed ?? []).map((r) => [r.from, r.to]));
   return (name) => {
     if (name === target) return ' (the value the model predicts: leave it out of requests)';
+    const to = renamed.get(name);
+    if (to !== undefined)
+      return ` (the training file's name of feature ${JSON.stringify(to)}, which ingest renamed: send it as ${JSON.stringify(to)})`;
     const reason = leftOut.get(name);
     return reason === undefined
       ? ''

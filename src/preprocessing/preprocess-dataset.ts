@@ -147,7 +147,21 @@ async function fitAndApply(
   };
   const leftOut = columnsLeftOut(input, plan);
   if (leftOut.length > 0) transform.leftOut = leftOut;
+  const renamed = renamedFeatures(input, plan);
+  if (renamed.length > 0) transform.renamed = renamed;
   return { transform, rows, droppedRows, warnings };
+}
+
+/** The features whose column ingest renamed (the snapshot's `column-renamed` warnings), from the file's name to theirs. */
+function renamedFeatures(input: PreprocessInput, plan: PreprocessingPlan): { from: string; to: string }[] {
+  const features = new Set(plan.features.map((f) => f.name));
+  const columns = new Set(input.columns.map((c) => c.name));
+  return (input.warnings ?? []).flatMap((w) =>
+    // A source name that is a column itself (`age` beside `age_1`) is that column's, not a renamed one's.
+    w.kind === 'column-renamed' && w.from !== undefined && features.has(w.column) && !columns.has(w.from)
+      ? [{ from: w.from, to: w.column }]
+      : [],
+  );
 }
 
 /** The snapshot's columns that are neither a feature nor the target, with why (recorded in the transform). */

@@ -702,6 +702,7 @@ describe('ingestDataset', function () {
         changed.map(({ from, to }) => ({
           kind: 'column-renamed',
           column: to,
+          from,
           message: `Column ${JSON.stringify(from)} of the file's header is named "${to}" in the snapshot (header names are made unique, non-empty and trimmed); use "${to}" in target, features and prediction requests.`,
         })),
       );
@@ -726,6 +727,7 @@ describe('ingestDataset', function () {
         ].map(({ from, to }) => ({
           kind: 'column-renamed',
           column: to,
+          from,
           message: `Key ${JSON.stringify(from)} of the file's lines is named "${to}" in the snapshot (names are made unique regardless of case, and non-empty); use "${to}" in target, features and prediction requests.`,
         })),
       );
@@ -751,6 +753,7 @@ describe('ingestDataset', function () {
         {
           kind: 'column-renamed',
           column: 'AAAA_col_1',
+          from: 'AAAA_col',
           message:
             'Column "AAAA_col" of the file\'s schema is named "AAAA_col_1" in the snapshot (names are made unique regardless of case); use "AAAA_col_1" in target, features and prediction requests.',
         },

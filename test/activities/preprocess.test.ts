@@ -408,6 +408,35 @@ describe('preprocessDataset', function () {
     }
   });
 
+  it("tells a request that sends a feature by the training file's name which name ingest gave it", async function () {
+    // A header with spaces around a name: ingest trims it to "plan" (a column-renamed warning), the feature's name.
+    const rows = Array.from({ length: 60 }, (_, i) => `${i % 7},${['a', 'b'][i % 2]},${i % 3 ? 'x' : 'z'}`);
+    const { input } = await csvInput('padded.csv', 'n, plan ,y', rows);
+    const result = await createPipelineActivities(testDeps({ store })).preprocessDataset(input);
+    const transform = await readJson<FittedTransform>(store, result.transformUri);
+    assert.deepEqual(transform.renamed, [{ from: ' plan ', to: 'plan' }]);
+    const model = linearModelToOnnx({
+      weights: Array<number>(2 * result.featureColumns.length).fill(0),
+      bias: [0, 0],
+      features: result.featureColumns.length,
+      outputs: 2,
+      kind: 'classification',
+      producerVersion: 'test',
+    });
+    const predictor = createPredictor(
+      transform,
+      await loadOnnxModel(model, 'model.onnx', result.featureColumns.length),
+    );
+    try {
+      assert.deepEqual(predictor.validate([{ n: 3, ' plan ': 'a' }]), [
+        'instances[0]: unknown field " plan " (the training file\'s name of feature "plan", which ingest renamed: send it as "plan")',
+        'instances[0]: missing field "plan" (send null to impute it)',
+      ]);
+    } finally {
+      await predictor.close();
+    }
+  });
+
   it('warns of a feature with one value in every training row, numeric or categorical, naming the value', async function () {
     const rows = Array.from({ length: 120 }, (_, i) => `${i % 9},7.5,${i % 4 ? 'eu' : ''},k,${i % 2 ? 'x' : 'z'}`);
     const { input } = await csvInput('constant.csv', 'n,rate,region,kind,y', rows);
