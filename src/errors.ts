@@ -265,6 +265,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: "Check MLOPS_GCP_PROJECT (the project that runs the warehouse's query jobs, and holds the dataset unless MLOPS_BIGQUERY_DATASET is project.dataset) and MLOPS_BIGQUERY_DATASET on the pipeline worker, and restart it; the dataset is created when missing, the project must exist.",
   },
+  MLOPS_ERR_PREPROCESS_INPUT_INVALID: {
+    message:
+      'The pipeline input cannot be preprocessed on dataset "{source}": {count} problems, each with its code and fix:\n{problems}',
+    retryable: false,
+    fix: 'Correct every listed problem (docs/errors.md has each code), then start the pipeline again.',
+  },
   MLOPS_ERR_PREPROCESS_SPEC_INVALID: {
     message: 'The preprocessing spec cannot be applied to dataset "{source}":\n{problems}',
     retryable: false,

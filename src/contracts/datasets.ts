@@ -129,6 +129,8 @@ export interface PreprocessInput {
   columns: ColumnSchema[];
   /** The snapshot's warnings: a column with no values (`column-all-null`) is left out of the default features. */
   warnings?: SnapshotWarning[];
+  /** The snapshot's rows (named when a listed feature has no value in any of them). */
+  rowCount?: number;
   target: string;
   features?: string[];
   /** Inferred from the target when absent (src/preprocessing/task.ts). */

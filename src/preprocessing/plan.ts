@@ -125,7 +125,7 @@ export interface PreprocessingPlan {
  */
 export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
   rejectReservedColumns(input);
-  const { features, leftOut } = selectFeatures(input);
+  const { features, leftOut, refusals } = selectFeatures(input);
   const parsed = preprocessingSpecSchema.safeParse(input.preprocessing ?? {});
   const problems: SpecProblem[] = parsed.success
     ? []
@@ -137,11 +137,15 @@ export function planPreprocessing(input: PreprocessInput): PreprocessingPlan {
   const planned = parsed.success ? planFeatures(spec, features) : { plans: [], problems: [] };
   problems.push(...planned.problems);
   if (problems.length) {
-    throw mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
-      source: input.snapshotId,
-      problems: problems.map((p) => `- ${['preprocessing', ...p.path].join('.')}: ${p.message}`).join('\n'),
-    });
+    refusals.push(
+      mlopsError('MLOPS_ERR_PREPROCESS_SPEC_INVALID', {
+        source: input.snapshotId,
+        problems: problems.map((p) => `- ${['preprocessing', ...p.path].join('.')}: ${p.message}`).join('\n'),
+      }),
+    );
   }
+  const refusal = refusalOf(input.snapshotId, refusals);
+  if (refusal) throw refusal;
   const { testFraction, validationFraction, seed } = input.split;
   const split = { testFraction, validationFraction, seed };
   const hashed = {
@@ -187,6 +191,7 @@ function roughSpec(spec: unknown): PreprocessingSpec {
 function selectFeatures(input: PreprocessInput): {
   features: { name: string; type: string }[];
   leftOut: PreprocessingPlan['leftOut'];
+  refusals: Error[];
 } {
   const known = new Map(input.columns.map((c) => [c.name, c.type]));
   // Each name quoted: names may hold commas and spaces.
@@ -226,20 +231,54 @@ function selectFeatures(input: PreprocessInput): {
           )
         : 'it has no column besides the target',
     });
-  const features = names.map((name) => {
+  // Each listed feature that cannot be one is refused; all of them, with the spec's problems, in one failure.
+  const refusals: Error[] = [];
+  const features = names.flatMap((name) => {
     const type = known.get(name);
-    if (!type)
-      throw mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
-        column: name,
-        role: 'feature',
-        source: input.snapshotId,
-        columns: columnList,
-      });
+    if (!type) {
+      refusals.push(
+        mlopsError('MLOPS_ERR_DATA_COLUMN_MISSING', {
+          column: name,
+          role: 'feature',
+          source: input.snapshotId,
+          columns: columnList,
+        }),
+      );
+      return [];
+    }
     const refused = unusable(type);
-    if (refused) throw mlopsError(refused.error, { column: name, type, source: input.snapshotId });
-    return { name, type };
+    if (refused) {
+      refusals.push(mlopsError(refused.error, { column: name, type, source: input.snapshotId }));
+      return [];
+    }
+    if (input.features && empty.has(name)) {
+      // The snapshot found the column without a value (its column-all-null warning).
+      refusals.push(
+        mlopsError('MLOPS_ERR_DATA_FEATURE_ALL_NULL', {
+          column: name,
+          source: input.snapshotId,
+          rows: input.rowCount ?? 'its',
+        }),
+      );
+      return [];
+    }
+    return [{ name, type }];
   });
-  return { features, leftOut };
+  return { features, leftOut, refusals };
+}
+
+/** One refusal as it is, or several as one MLOPS_ERR_PREPROCESS_INPUT_INVALID listing each (code, message, fix). */
+function refusalOf(source: string, refusals: Error[]): Error | undefined {
+  if (refusals.length <= 1) return refusals[0];
+  const problems = refusals.map((err) => {
+    const [what, fix] = err.message.split('\nFix: ');
+    return `- ${what!.replaceAll('\n', '\n  ')}\n  Fix: ${fix ?? ''}`;
+  });
+  return mlopsError('MLOPS_ERR_PREPROCESS_INPUT_INVALID', {
+    source,
+    count: refusals.length,
+    problems: problems.join('\n'),
+  });
 }
 
 function planFeatures(

@@ -363,6 +363,48 @@ describe('preprocessDataset', function () {
       assert.ok(typed.message.includes(line), `missing "${line}" in:\n${typed.message}`);
   });
 
+  it('lists every problem of an input in one failure: a missing column, a date, an empty one and the spec, each with its code', async function () {
+    const rows = Array.from(
+      { length: 40 },
+      (_, i) => `${i},,2024-01-${String(1 + (i % 28)).padStart(2, '0')},${i % 2 ? 'a' : 'b'}`,
+    );
+    const { snapshot, input } = await csvInput('many-problems.csv', 'x,notes,day,y', rows);
+    const activities = createPipelineActivities(testDeps({ store }));
+    const err = await activities
+      .preprocessDataset({
+        ...input,
+        features: ['x', 'notes', 'day', 'nonexist'],
+        preprocessing: { features: { x: { encoding: 'ordinal' } } },
+      })
+      .then(
+        () => assert.fail('the input should be refused'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'MLOPS_ERR_PREPROCESS_INPUT_INVALID');
+    assert.equal(err.nonRetryable, true);
+    const lines = err.message.split('\n').filter((line) => line.startsWith('- MLOPS_ERR_'));
+    assert.deepEqual(
+      lines.map((line) => line.split(':')[0]),
+      [
+        '- MLOPS_ERR_DATA_FEATURE_ALL_NULL',
+        '- MLOPS_ERR_DATA_FEATURE_TEMPORAL',
+        '- MLOPS_ERR_DATA_COLUMN_MISSING',
+        '- MLOPS_ERR_PREPROCESS_SPEC_INVALID',
+      ],
+    );
+    assert.match(
+      err.message,
+      /^MLOPS_ERR_PREPROCESS_INPUT_INVALID: The pipeline input cannot be preprocessed on dataset "ds-\w+": 4 problems/,
+    );
+    assert.match(
+      err.message,
+      /- MLOPS_ERR_DATA_FEATURE_ALL_NULL: Feature column "notes" .*\(all 40 rows are null\)\n  Fix: Leave the column out/,
+    );
+    assert.match(err.message, /\n  - preprocessing\.features\.x\.encoding: /);
+    assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
+  });
+
   it('leaves a column with no value in any row out of the default features, and refuses it listed, writing nothing', async function () {
     const rows = Array.from({ length: 40 }, (_, i) => `${i},,${i % 2 ? 'a' : 'b'}`);
     const { snapshot, input } = await csvInput('empty-feature.csv', 'x,notes,y', rows);
