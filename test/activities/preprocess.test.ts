@@ -399,9 +399,9 @@ describe('preprocessDataset', function () {
     );
     assert.match(
       err.message,
-      /- MLOPS_ERR_DATA_FEATURE_ALL_NULL: Feature column "notes" .*\(all 40 rows are null\)\n  Fix: Leave the column out/,
+      /- MLOPS_ERR_DATA_FEATURE_ALL_NULL: Feature column "notes" .*\(all 40 rows are null\)\n {2}Fix: Leave the column out/,
     );
-    assert.match(err.message, /\n  - preprocessing\.features\.x\.encoding: /);
+    assert.match(err.message, /\n {2}- preprocessing\.features\.x\.encoding: /);
     assert.deepEqual(await store.list(store.uri('preprocessed', snapshot.snapshotId)), []);
   });
 
