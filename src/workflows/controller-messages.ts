@@ -11,10 +11,16 @@ import type { z } from 'zod';
 /** What a field of a message must hold. */
 type FieldKind = 'version' | 'boolean' | 'text' | 'name';
 
+/**
+ * The longest text a message's field takes: a reason is kept in the state and its history, carried across every
+ * continue-as-new, and shown whole by status.
+ */
+const maxTextLength = 1000;
+
 const kindText: Record<FieldKind, string> = {
   version: 'a version number (1, 2, …)',
   boolean: 'true or false',
-  text: 'text',
+  text: `text of at most ${maxTextLength} characters`,
   name: 'a non-empty name',
 };
 
@@ -25,7 +31,7 @@ function fits(kind: FieldKind, value: unknown): boolean {
     case 'boolean':
       return typeof value === 'boolean';
     case 'text':
-      return typeof value === 'string';
+      return typeof value === 'string' && value.length <= maxTextLength;
     case 'name':
       return typeof value === 'string' && value.length > 0;
   }

@@ -282,7 +282,10 @@ describe('modelController (fake activities)', function () {
       await handle.executeUpdate(retrainUpdate, { args: [{ reason: 'weekly' }] });
       const done = await waitForState(handle, settled('retrain-finished'), 'retrain failed');
       const line = done.history.find((e) => e.kind === 'retrain-finished')!.message;
-      assert.match(line, /^retrain-\S+-1: failed \(0 incident\(s\) folded in\): .*CUDA out of memory/);
+      assert.match(
+        line,
+        /^retrain-\S+-1: failed \(0 more request\(s\) or incident\(s\) folded in\): .*CUDA out of memory/,
+      );
       assert.equal(done.lastRetrain?.outcome, 'failed');
       assert.equal(done.stable, 2);
       assert.equal(done.canary, undefined);
@@ -883,6 +886,11 @@ describe('modelController (fake activities)', function () {
         /"muted" must be true or false, not "false"/,
       );
       await assertRefused(handle.executeUpdate('rollback', { args: ['latency'] }), /its arguments must be an object/);
+      // A reason is kept in the state and its history for good: a bounded length.
+      await assertRefused(
+        handle.executeUpdate('pause', { args: [{ reason: 'x'.repeat(1001) }] }),
+        /"reason" must be text of at most 1000 characters, not "x{59}…/,
+      );
       await handle.executeUpdate(retrainUpdate, { args: [{}] });
       await waitForState(handle, (s) => s.pendingApproval?.version === 3, 'approval pending');
       await assertRefused(
