@@ -217,7 +217,7 @@ export const trainingPipelineInputSchema = z
               'for `rmse`, `mae`, `log_loss`); the champion is re-scored on the same test rows, so with 0 any strictly ' +
               'positive improvement passes and a tie never deploys. Without a champion the challenger must beat the ' +
               'trivial baseline. A pass judged on fewer than 100 test rows says so in its reason (chance wins often ' +
-              'there).',
+              "there), and so does one whose model takes other request fields than the champion's.",
           ),
       })
       .strict()

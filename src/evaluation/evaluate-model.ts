@@ -1,3 +1,4 @@
+import type { GateDecision } from '../contracts/pipeline';
 import { namesText } from '../contracts/message-text';
 import type { ArtifactStore } from '../artifacts';
 import { readJson, withLocalCopy, writeJson } from '../artifacts';
@@ -57,8 +58,9 @@ async function evaluateOn(
     : test;
   const { metrics, predictions, tested } = await scoreChallenger(store, transform, test, validation, input);
   const baseline = baselineMetrics(test, input, transform);
-  const { champion, answers } = await scoreChampion(store, input, transform, testFile);
-  const gate = noteFewTestRows(decideGate(input, metrics, baseline, champion), test.rows);
+  const { champion, answers, championFeatures } = await scoreChampion(store, input, transform, testFile);
+  const decided = noteFewTestRows(decideGate(input, metrics, baseline, champion), test.rows);
+  const gate = noteRequestChange(decided, transform, champion?.version, championFeatures);
   const change = champion && answers ? predictionChange(champion.version, answers, tested) : undefined;
   const reportUri = trainingOutputFiles(store, input.outputUri).evaluation;
   await writeJson(store, reportUri, {
@@ -203,7 +205,7 @@ async function scoreChampion(
   input: EvaluateModelInput,
   transform: FittedTransform,
   testFile: string,
-): Promise<{ champion?: ChampionScore; answers?: Answer[] }> {
+): Promise<{ champion?: ChampionScore; answers?: Answer[]; championFeatures?: string[] }> {
   const alias = await readAlias(store, input.modelName, input.championAlias);
   if (!alias) return {};
   const champion = await readVersion(store, input.modelName, alias.version);
@@ -225,23 +227,49 @@ async function scoreChampion(
       championTarget: championTransform.target.name,
       target: transform.target.name,
     });
+  const championFeatures = championTransform.features.map((f) => f.name);
   const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows) {
     const notRescored = await missingFeaturesText(store, transform, championTransform);
-    return { champion: { ...recorded, sameTestSplit: false, notRescored } };
+    return { champion: { ...recorded, sameTestSplit: false, notRescored }, championFeatures };
   }
   try {
     const { metrics, answers } = await rescore(store, champion, rows, input, championTransform, transform);
-    return { champion: { ...recorded, metrics, sameTestSplit: true }, answers };
+    return { champion: { ...recorded, metrics, sameTestSplit: true }, answers, championFeatures };
   } catch (err) {
     // A champion registered before its output was checked (logits, a wrong width) must not block its replacement.
     if (!isMlopsError(err, 'MLOPS_ERR_MODEL_INVALID')) throw err;
     const unusable = err.message.replace(/^.*cannot be used: /, '').split('\n')[0]!;
-    return { champion: { ...recorded, sameTestSplit: false, unusable } };
+    return { champion: { ...recorded, sameTestSplit: false, unusable }, championFeatures };
   }
 }
 
 /** The challenger's test rows as the champion's model input (raw rows from the snapshot, the champion's transform). */
+/**
+ * A passing decision whose model takes other request fields than the champion, with a note saying which: once it
+ * serves, clients that send a field it does not take are refused (400), and those that leave out a new one too.
+ */
+function noteRequestChange(
+  gate: GateDecision,
+  transform: FittedTransform,
+  championVersion: number | undefined,
+  championFeatures: string[] | undefined,
+): GateDecision {
+  if (!gate.passed || championVersion === undefined || !championFeatures) return gate;
+  const features = transform.features.map((f) => f.name);
+  const dropped = championFeatures.filter((name) => !features.includes(name));
+  const added = features.filter((name) => !championFeatures.includes(name));
+  if (!dropped.length && !added.length) return gate;
+  const changes = [
+    ...(dropped.length ? [`no longer takes ${namesText(dropped)}`] : []),
+    ...(added.length ? [`also needs ${namesText(added)}`] : []),
+  ];
+  return {
+    ...gate,
+    reason: `${gate.reason}; its requests differ from v${championVersion}'s: it ${changes.join(' and ')}, so clients must change when it serves`,
+  };
+}
+
 /**
  * Why the champion could not be re-scored on the challenger's data: the champion's features the data lacks, named, and
  * what that means for the clients of a version without them.

@@ -213,7 +213,7 @@ describe('evaluateModel (the evaluation activity)', function () {
     assert.equal(result.gate.passed, true, result.gate.reason);
     assert.match(
       result.gate.reason,
-      /^auc \d\.\d{4} vs champion v1 \d\.\d{4} as recorded at its registration \(not re-scored: the data lacks its feature "club"; requests that send it are refused once this version serves\): improvement 0\.00003 > required 0$/,
+      /^auc \d\.\d{4} vs champion v1 \d\.\d{4} as recorded at its registration \(not re-scored: the data lacks its feature "club"; requests that send it are refused once this version serves\): improvement 0\.00003 > required 0; its requests differ from v1's: it no longer takes "club", so clients must change when it serves$/,
     );
   });
 
