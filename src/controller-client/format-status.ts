@@ -82,17 +82,24 @@ function retrainLine({ retrain, requestedRetrain }: ControllerState): string {
 }
 
 /** The hold on incidents after a rejected retrain, while it lasts (a person reading the status may retrain by hand). */
-function heldText({ holding }: ControllerState): string {
-  if (!holding || Date.parse(holding.until) <= Date.now()) return '';
+function heldText({ holding, stable }: ControllerState): string {
+  // A hold about a version the alias no longer serves holds nothing: incidents about that version are ignored.
+  if (!holding || Date.parse(holding.until) <= Date.now() || holding.version !== stable) return '';
   const why =
     holding.cause === 'same-model' ? `the last retrain made ${holding.reason}` : 'the last retrain was rejected';
   return `; those about v${holding.version} held until ${holding.until} (${holding.held} so far): ${why}`;
 }
 
-function lastRetrainLine({ lastRetrain }: ControllerState): string {
+function lastRetrainLine({ lastRetrain, history }: ControllerState): string {
   if (!lastRetrain) return 'none';
   const version = lastRetrain.version === undefined ? '' : ` version ${lastRetrain.version}`;
-  return `${lastRetrain.outcome}${version} by ${lastRetrain.workflowId}: ${lastRetrain.reason}`;
+  // A registered version that was then not rolled out (the same model as one rolled back or serving) says so.
+  const skipped =
+    lastRetrain.version === undefined
+      ? undefined
+      : [...history].reverse().find((e) => e.kind === 'rollout-skipped' && e.version === lastRetrain.version);
+  const notRolledOut = skipped ? ` (not rolled out: ${skipped.message})` : '';
+  return `${lastRetrain.outcome}${version} by ${lastRetrain.workflowId}: ${lastRetrain.reason}${notRolledOut}`;
 }
 
 function approvalLine({ pendingApproval }: ControllerState): string {

@@ -26,4 +26,31 @@ describe("npm run models -- status: the controller's state in lines", function (
       /rolled back: +version 2 \(the canary now: off this list once promoted\), version 3 \(a retrain that makes/,
     );
   });
+
+  it('names held incidents only about the version serving, and a last retrain that was not rolled out', function () {
+    const state = initialState(parseControllerInput(fakeControllerInput('churn', 'q')));
+    state.stable = 2;
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    state.holding = { version: 2, until, reason: 'gate failed', held: 3 };
+    const line = (name: string) =>
+      formatStatus(state, 'model-controller-churn')
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(`${name}:`))!;
+    assert.match(line('incidents'), /; those about v2 held until \S+ \(3 so far\): the last retrain was rejected$/);
+    // Rolled back to v1 by hand: incidents about v2 are ignored anyway; the hold says nothing useful.
+    state.stable = 1;
+    assert.match(line('incidents'), /^ *incidents: +0 open$/);
+
+    state.lastRetrain = { workflowId: 'retrain-churn-7', outcome: 'registered', version: 4, reason: 'auc 0.9 beats …' };
+    state.history.push({
+      at: '2026-12-04T10:00:00.000Z',
+      kind: 'rollout-skipped',
+      message: 'v4 is the same model as v3, rolled back for its error rate',
+      version: 4,
+    });
+    assert.match(
+      line('last retrain'),
+      /registered version 4 by retrain-churn-7: auc 0\.9 beats … \(not rolled out: v4 is the same model as v3, rolled back for its error rate\)$/,
+    );
+  });
 });
