@@ -74,7 +74,8 @@ export async function runModelsCommand(
       if (command.kind === 'history') return formatHistory(state);
       const status = formatStatus(state, controllerWorkflowId(state.modelName));
       const outside = checks.store && (await outsideDeploymentNote(checks.store, state));
-      return outside ? `${status}\n${outside}` : status;
+      const waiting = await retrainWaitingNote(client, state);
+      return [status, ...(outside ? [outside] : []), ...(waiting ? [waiting] : [])].join('\n');
     }
     case 'update': {
       const { modelName, update, timeoutSeconds } = command;
@@ -118,6 +119,34 @@ async function startController(client: Client, request: StartRequest, checks: Co
   warnAboutTraining(input.training, checks);
   await warnIfUnpolled(client, taskQueue, `the controller ${workflowId}`, checks);
   return lines.join('\n');
+}
+
+/**
+ * A note when the retrain under way waits for a worker: its training step is scheduled on a queue no worker polls
+ * (the training worker is not running), so the retrain looks as if it ran and does nothing. Read from the retrain's
+ * own history; undefined when it is not so, or cannot be told.
+ */
+async function retrainWaitingNote(client: Client, state: ControllerState): Promise<string | undefined> {
+  const retrain = state.retrain;
+  if (!retrain) return undefined;
+  try {
+    const handle = client.workflow.getHandle(retrain.workflowId);
+    const { pendingActivities } = await handle.describe().then((d) => d.raw);
+    const waiting = (pendingActivities ?? []).filter(
+      (a) => a.activityType?.name === 'trainModel' && !a.lastStartedTime,
+    );
+    if (waiting.length === 0) return undefined;
+    const { events } = await handle.fetchHistory();
+    const scheduled = (events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'trainModel')
+      .at(-1);
+    const queue = scheduled?.taskQueue?.name;
+    if (!queue || (await taskQueuePolled(client, queue, 'activity')) !== false) return undefined;
+    return `Note: retrain ${retrain.workflowId} waits: its training step is scheduled on task queue "${queue}", which no training worker polls. Start one there (\`npm run worker:training\` polls mlops-training, or MLOPS_TRAINING_TASK_QUEUE).`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -8,17 +8,25 @@
  */
 import type { Client } from '@temporalio/client';
 
-// temporal.api.enums.v1: TASK_QUEUE_KIND_NORMAL and TASK_QUEUE_TYPE_WORKFLOW (the proto package is not a dependency).
+// temporal.api.enums.v1: TASK_QUEUE_KIND_NORMAL, TASK_QUEUE_TYPE_WORKFLOW and _ACTIVITY (the proto package is not a
+// dependency).
 const normalKind = 1;
-const workflowType = 1;
+const taskTypes = { workflow: 1, activity: 2 } as const;
 
-/** True when a worker polls `taskQueue` for workflow tasks, false when none does, undefined when it cannot be told. */
-export async function taskQueuePolled(client: Client, taskQueue: string): Promise<boolean | undefined> {
+/**
+ * True when a worker polls `taskQueue` for workflow tasks (or, with `activity`, activity tasks: the training worker's
+ * queue), false when none does, undefined when it cannot be told.
+ */
+export async function taskQueuePolled(
+  client: Client,
+  taskQueue: string,
+  tasks: keyof typeof taskTypes = 'workflow',
+): Promise<boolean | undefined> {
   try {
     const { pollers } = await client.workflowService.describeTaskQueue({
       namespace: client.options.namespace,
       taskQueue: { name: taskQueue, kind: normalKind },
-      taskQueueType: workflowType,
+      taskQueueType: taskTypes[tasks],
     });
     return (pollers?.length ?? 0) > 0;
   } catch {

@@ -555,6 +555,55 @@ describe('npm run models -- start and servers against the dev server', function 
     });
   });
 
+  it('status says when the retrain under way waits for a training worker that does not poll its queue', async function () {
+    const modelName = modelOf(this.test!.title);
+    const store = await registryWith([modelName]);
+    const env = { MLOPS_ARTIFACT_ROOT: store.root };
+    const nobodyTrains = uniqueName('nobody-trains');
+    const file = path.join(tempDir('models-training'), 'training.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        dataset: { uri: 'examples/churn.csv' },
+        target: 'churned',
+        trainer: { taskQueue: nobodyTrains },
+      }),
+    );
+    await withControllerWorker(this.test!.title, async (queue, controllerStarted) => {
+      try {
+        const started = await modelsScriptWith(env, 'start', modelName, '--training', file, '--task-queue', queue);
+        assert.equal(started.code, 0, started.stderr);
+        await controllerStarted;
+        const retrain = await modelsScriptWith(env, 'retrain', modelName, '--reason', 'by hand');
+        assert.equal(retrain.code, 0, retrain.stderr);
+        const child = stack().client.workflow.getHandle(`retrain-${modelName}-1`);
+        const deadline = Date.now() + 60_000;
+        const trainingScheduled = async () =>
+          ((await child.describe().catch(() => undefined))?.raw.pendingActivities ?? []).some(
+            (a) => a.activityType?.name === 'trainModel',
+          );
+        while (!(await trainingScheduled())) {
+          assert.ok(Date.now() < deadline, 'the retrain never reached its training step');
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        const status = await modelsScriptWith(env, 'status', modelName);
+        assert.equal(status.code, 0, status.stderr);
+        assert.ok(
+          status.stdout.includes(
+            `Note: retrain retrain-${modelName}-1 waits: its training step is scheduled on task queue "${nobodyTrains}", which no training worker polls.`,
+          ),
+          status.stdout,
+        );
+      } finally {
+        await stack()
+          .client.workflow.getHandle(`retrain-${modelName}-1`)
+          .terminate('test over')
+          .catch(() => undefined);
+        await terminate(modelName);
+      }
+    });
+  });
+
   it('start --muted and unmute refuse a feature the deployed version does not take, listing its features, as mute does', async function () {
     const modelName = modelOf(this.test!.title);
     const store = await registryWithFeatures(modelName, ['tenure', 'contract', 'monthly charges']);
