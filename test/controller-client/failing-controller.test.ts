@@ -33,11 +33,12 @@ describe('npm run models against a controller whose workflow task keeps failing'
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
         const call = { client, handle, taskQueue, command: 'status', timeoutSeconds: 3 };
-        for (const attempt of [
-          queryWithin(call, 'printed nothing'),
-          updateWithin({ ...call, command: 'promote' }, 'promote', undefined),
+        // One at a time: each is awaited as soon as it is sent.
+        for (const send of [
+          () => queryWithin(call, 'printed nothing'),
+          () => updateWithin({ ...call, command: 'promote' }, 'promote', undefined),
         ])
-          await assert.rejects(attempt, (err: unknown) => {
+          await assert.rejects(send(), (err: unknown) => {
             assert.ok(isMlopsError(err, 'MLOPS_ERR_CONTROLLER_TASK_FAILING'), String(err));
             assert.match(
               err.message,
