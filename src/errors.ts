@@ -130,7 +130,7 @@ export const errorCatalogue = {
   },
   MLOPS_ERR_DATA_NUMBER_GROUPING: {
     message:
-      'Column "{column}" of dataset source "{source}" holds numbers written with thousands separators: row {row} has "{value}", and {grouped} of its {values} values are written so. Read as text, they would become categories, and a model would learn nothing of their size',
+      'Column "{column}" ({role}) of dataset "{source}" holds numbers written with thousands separators ({detail}). Read as text, they would become categories, and a model would learn nothing of their size',
     retryable: false,
     fix: 'Write the numbers without separators in the data (2532 and 1234567.5, not "2,532" and "1,234,567.5"; a spreadsheet does so when it saves CSV from cells without number formatting) and ingest again. If the values are codes, not quantities, give them a form that is no number (a prefix: "id-2,532").',
   },

@@ -57,9 +57,11 @@ export interface SnapshotWarning {
    * `column-renamed`: a column name the reader changed: a CSV header name or a JSON Lines key made unique, an empty one
    * named, a CSV name trimmed, a Parquet name repeated in another case.
    */
-  kind: 'column-all-null' | 'column-renamed';
+  kind: 'column-all-null' | 'column-renamed' | 'column-number-grouping';
   column: string;
   message: string;
+  /** `column-number-grouping`: where, and how many values are written so. */
+  detail?: string;
   /** `column-renamed`: the name in the source (absent in snapshots ingested before it was recorded). */
   from?: string;
 }

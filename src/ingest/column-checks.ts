@@ -1,8 +1,9 @@
 /**
  * Checks every column of a snapshot's Parquet before it is published, mostly from the file's statistics:
  * - a text column that is mostly numbers with a few stray values (`12, 15, n/a`) fails: read as text it would
- *   silently become a categorical feature, so the error names the column, the first bad row and its value; so does
- *   one whose numbers are mostly written with thousands separators (`2,532`), which a reader takes for text;
+ *   silently become a categorical feature, so the error names the column, the first bad row and its value; one whose
+ *   numbers are mostly written with thousands separators (`2,532`), which a reader takes for text, is a warning, and
+ *   preprocessing refuses it as a feature or the target;
  * - NaN or ±Infinity in a floating-point column fails, naming the column and the first such row;
  * - so does a magnitude beyond the float32 range: a model could not take it, and a column's variance (profiling,
  *   preprocessing, the drift reference) overflows double precision from about 1e152 on;
@@ -54,14 +55,16 @@ export async function checkColumns(
         message: `Column "${column.name}" has no values (every row is null); it cannot be used as a feature or target.`,
       });
     } else if (grouped > 0 && (numbers + grouped) * 2 > values) {
+      // A warning here: the column may be one no run uses; preprocessing refuses it as a feature or the target.
       const bad = await firstRow(db, parquetPath, groupedNumber(column), column);
-      throw mlopsError('MLOPS_ERR_DATA_NUMBER_GROUPING', {
-        source,
+      const detail = `row ${bad.row} has "${quoteValues ? bad.value : '…'}"; ${grouped} of its ${values} values are written so`;
+      warnings.push({
+        kind: 'column-number-grouping',
         column: column.name,
-        row: bad.row,
-        value: quoteValues ? bad.value : '…',
-        grouped,
-        values,
+        detail,
+        message:
+          `Column "${column.name}" holds numbers written with thousands separators (${detail}): it is text in the ` +
+          'snapshot, and cannot be a feature or the target until they are written without them (2532, not "2,532").',
       });
     } else if (numbers > 0 && numbers < values && numbers * 2 > values) {
       const bad = await firstRow(

@@ -211,8 +211,24 @@ function selectFeatures(input: PreprocessInput): {
   // Without a feature list, every other column but those of date and time, nested and JSON types (listed, such a
   // column is refused), and those the snapshot found without a value (listed, one fails at fitting).
   const empty = new Set((input.warnings ?? []).filter((w) => w.kind === 'column-all-null').map((w) => w.column));
+  const grouped = new Map(
+    (input.warnings ?? []).filter((w) => w.kind === 'column-number-grouping').map((w) => [w.column, w.detail ?? '']),
+  );
+  const groupedRefusal = (column: string, role: string) =>
+    mlopsError('MLOPS_ERR_DATA_NUMBER_GROUPING', {
+      column,
+      role,
+      source: input.snapshotId,
+      detail: grouped.get(column)!,
+    });
+  if (grouped.has(input.target)) throw groupedRefusal(input.target, 'target');
   const whyLeftOut = (c: ColumnSchema) =>
-    unusable(c.type)?.reason ?? (empty.has(c.name) ? 'it has no values: every row of the snapshot is null' : undefined);
+    unusable(c.type)?.reason ??
+    (empty.has(c.name)
+      ? 'it has no values: every row of the snapshot is null'
+      : grouped.has(c.name)
+        ? `its numbers are written with thousands separators (${grouped.get(c.name)}): write them without (2532, not "2,532") and ingest it again`
+        : undefined);
   const leftOut = input.features
     ? []
     : others.flatMap((c) => {
@@ -249,6 +265,10 @@ function selectFeatures(input: PreprocessInput): {
     const refused = unusable(type);
     if (refused) {
       refusals.push(mlopsError(refused.error, { column: name, type, source: input.snapshotId }));
+      return [];
+    }
+    if (grouped.has(name)) {
+      refusals.push(groupedRefusal(name, 'feature'));
       return [];
     }
     if (input.features && empty.has(name)) {

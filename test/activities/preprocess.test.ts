@@ -479,6 +479,36 @@ describe('preprocessDataset', function () {
     }
   });
 
+  it('leaves a column of numbers with thousands separators out of the default features, and refuses it as a listed feature or the target', async function () {
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) => `${i % 7},"${1 + (i % 9)},${String(100 + i).padStart(3, '0')}",${i % 2 ? 'x' : 'z'}`,
+    );
+    const { input } = await csvInput('grouped-amount.csv', 'n,amount,y', rows);
+    const activities = createPipelineActivities(testDeps({ store }));
+    const byDefault = await activities.preprocessDataset(input);
+    assert.deepEqual(byDefault.featureColumns, ['n']);
+    assert.match(
+      byDefault.leftOut![0]!.reason,
+      /^its numbers are written with thousands separators \(row 1 has "1,100"; 60 of its 60 values are written so\): write them without/,
+    );
+    const cases: [Partial<PreprocessInput>, string][] = [
+      [{ features: ['n', 'amount'] }, 'feature'],
+      [{ target: 'amount', task: 'regression', features: ['n'] }, 'target'],
+    ];
+    for (const [listed, role] of cases)
+      await assert.rejects(
+        activities.preprocessDataset({ ...input, ...listed }),
+        (err: unknown) =>
+          err instanceof ApplicationFailure &&
+          err.type === 'MLOPS_ERR_DATA_NUMBER_GROUPING' &&
+          err.nonRetryable === true &&
+          err.message.startsWith(
+            `MLOPS_ERR_DATA_NUMBER_GROUPING: Column "amount" (${role}) of dataset "${input.snapshotId}" holds numbers written with thousands separators (row 1 has "1,100"; 60 of its 60 values are written so).`,
+          ),
+      );
+  });
+
   it('warns of a feature with one value in every training row, numeric or categorical, naming the value', async function () {
     const rows = Array.from({ length: 120 }, (_, i) => `${i % 9},7.5,${i % 4 ? 'eu' : ''},k,${i % 2 ? 'x' : 'z'}`);
     const { input } = await csvInput('constant.csv', 'n,rate,region,kind,y', rows);
