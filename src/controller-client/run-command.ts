@@ -31,9 +31,9 @@ import { taskQueuePolled, unpolledWarning } from './task-queue-pollers';
 import type { StartRequest } from './start-differences';
 import { differenceLines, startDifferences, unreadOptionsNote } from './start-differences';
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isWithin } from '../artifacts/local-store';
+import { parseSource } from '../ingest/source-uri';
+import type { FileFormat } from '../ingest/source-uri';
 
 /**
  * What a command looks at beyond Temporal (the script: the configured artifact store, warnings to stderr). Without
@@ -132,10 +132,8 @@ async function retrainWaitingNote(client: Client, state: ControllerState): Promi
   try {
     const handle = client.workflow.getHandle(retrain.workflowId);
     const { pendingActivities } = await handle.describe().then((d) => d.raw);
-    const waiting = (pendingActivities ?? []).filter(
-      (a) => a.activityType?.name === 'trainModel' && !a.lastStartedTime,
-    );
-    if (waiting.length === 0) return undefined;
+    const waiting = (pendingActivities ?? []).some((a) => a.activityType?.name === 'trainModel' && !a.lastStartedTime);
+    if (!waiting) return undefined;
     const { events } = await handle.fetchHistory();
     const scheduled = (events ?? [])
       .map((e) => e.activityTaskScheduledEventAttributes)
@@ -157,23 +155,26 @@ async function retrainWaitingNote(client: Client, state: ControllerState): Promi
 function warnAboutTraining(training: StartRequest['input']['training'], checks: CommandChecks): void {
   const { warn, training: known } = checks;
   if (!warn || !known) return;
-  const uri = (training as { dataset?: { uri?: unknown } }).dataset?.uri;
-  const local =
-    typeof uri !== 'string'
-      ? undefined
-      : uri.startsWith('file://')
-        ? fileURLToPath(uri)
-        : hasScheme(uri)
-          ? undefined
-          : path.resolve(uri);
+  const dataset = (training as { dataset?: { uri?: unknown; format?: FileFormat } }).dataset;
   const later = 'every retrain fails at its first step while a pipeline worker with these settings runs it';
-  if (local !== undefined) {
-    const real = existsSync(local) ? realpathSync(local) : undefined;
+  // Read as ingest reads it (parseSource): a local path or file:// URI is checked here; other sources are not.
+  const source =
+    typeof dataset?.uri === 'string'
+      ? (() => {
+          try {
+            return parseSource({ sourceUri: dataset.uri, format: dataset.format });
+          } catch {
+            return undefined; // refused by the workflow's own input check, which start ran already
+          }
+        })()
+      : undefined;
+  if (source?.kind === 'file') {
+    const real = existsSync(source.path) ? realpathSync(source.path) : undefined;
     if (!real || !statSync(real).isFile())
-      warn(`Warning: the training input's dataset.uri "${String(uri)}" is no file here (${local}): ${later}.`);
+      warn(`Warning: the training input's dataset.uri "${source.uri}" is no file here (${source.path}): ${later}.`);
     else if (!known.dataRoots.some((root) => isWithin(existsSync(root) ? realpathSync(root) : root, real)))
       warn(
-        `Warning: the training input's dataset.uri "${String(uri)}" is not inside a data root (${known.dataRoots.join(', ')}; MLOPS_DATA_ROOTS): ${later}.`,
+        `Warning: the training input's dataset.uri "${source.uri}" is not inside a data root (${known.dataRoots.join(', ')}; MLOPS_DATA_ROOTS): ${later}.`,
       );
   }
   const kind = (training as { trainer?: { kind?: unknown } }).trainer?.kind ?? 'builtin-linear';
@@ -182,11 +183,6 @@ function warnAboutTraining(training: StartRequest['input']['training'], checks: 
       `Warning: the training input's trainer.kind "${kind}" is not one this machine knows (${known.trainers.join(', ')}): ` +
         'register it in MLOPS_TRAINERS on the training worker, or every retrain fails at its training step.',
     );
-}
-
-/** True for a URI with a scheme (gs://, https://, bq://): not a local path. */
-function hasScheme(uri: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
 }
 
 /**
