@@ -11,7 +11,6 @@
  *
  * Exit codes: 0 done; 1 the server or the store failed; 2 a bad command line or input.
  */
-import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../src/artifacts';
 import { createArtifactStore } from '../src/artifacts';
@@ -24,7 +23,7 @@ import { monitorModelInputSchema } from '../src/contracts/monitoring';
 import { taskQueues } from '../src/contracts/task-queues';
 import { monitorResultLine } from '../src/monitoring/result-text';
 import { parseCommandLineInput } from '../src/contracts/validate';
-import { scriptExitCode, UsageError } from '../src/controller-client/command-line';
+import { parseCommandArguments, scriptExitCode, UsageError } from '../src/controller-client/command-line';
 import { unregisteredModelText } from '../src/controller-client/registry-note';
 import { readJson } from '../src/artifacts';
 import type { FittedTransform } from '../src/contracts/datasets';
@@ -80,11 +79,7 @@ const options = {
 } as const;
 
 function commandLine(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandArguments(argv, options);
 }
 
 /** `--threshold tenure=0.2` (repeated) as `{ tenure: 0.2 }`; a negative number stays for the schema to refuse. */

@@ -139,6 +139,8 @@ export const approvalSchema = z
   })
   .strict();
 
+export type ApprovalSettings = z.infer<typeof approvalSchema>;
+
 export const controllerInputSchema = z
   .object({
     modelName: z.string().regex(modelNamePattern, modelNameRule),
@@ -293,6 +295,8 @@ export interface ControllerState {
    */
   holding?: { version: number; until: string; reason: string; held: number; cause?: 'same-model' };
   pendingApproval?: { version: number; requestedAt: string; deadline: string; onTimeout: 'approve' | 'reject' };
+  /** The input's approval settings (for status). Absent in states of controllers started before it existed. */
+  approval?: ApprovalSettings;
   /**
    * Set by `pause`, cleared by `resume`: the controller starts nothing by itself (incidents and scheduled retrains
    * are recorded and held, a queued rollout or retrain waits); a person's commands still work. `held` counts what was.

@@ -3,6 +3,7 @@
  * an unknown command, option or a missing argument is a {@link UsageError} (the script prints it with the usage); a
  * value that cannot be used is a catalogued MLOPS_ERR_CLI_ARGUMENT_INVALID naming the argument.
  */
+import type { ParseArgsConfig } from 'node:util';
 import { parseArgs } from 'node:util';
 import type { ControllerInput } from '../contracts/controller';
 import { controllerInputSchema } from '../contracts/controller';
@@ -61,7 +62,7 @@ export const usage = `Usage: npm run models -- <command> <model> [arguments] [op
   promote <model>                       promote the canary now
   rollback <model> [--reason <text>]
   retrain <model> [--reason <text>]
-  approve <model> <version>
+  approve <model> <version> [--reason <text>]
   reject <model> <version> [--reason <text>]
   thresholds <model> ${thresholdUsage}
   servers <model> <url,url>|none       the model servers whose counters judge a canary
@@ -123,11 +124,37 @@ export function parseModelsCommand(argv: string[]): ModelsCommand {
 }
 
 function parseCommandLine(argv: string[]) {
+  return parseCommandArguments(argv, commandLineOptions!);
+}
+
+/**
+ * `parseArgs` of a script's command line (strict, with positionals); its refusals are {@link UsageError}s. An option's
+ * value that starts with "-" is named: `--weight -0.5` is a negative number (none is taken), and other text is written
+ * `--reason=-x` (parseArgs said only that the argument was "ambiguous").
+ */
+export function parseCommandArguments<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: T }>> {
   try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: commandLineOptions });
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(dashValueProblem(argv, options) ?? (err as Error).message);
   }
+}
+
+function dashValueProblem(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string | undefined {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : undefined;
+    const value = argv[i + 1]!;
+    if (!name || options[name]?.type !== 'string' || !value.startsWith('-') || value === '--') continue;
+    if (value.startsWith('--') && options[value.slice(2).split('=')[0]!])
+      return `--${name} needs a value: the next argument, ${value}, is an option.`;
+    if (/^-(\d|\.\d)/.test(value))
+      return `--${name} ${value}: a negative number is not accepted (the value is 0 or more).`;
+    return `--${name} needs a value; to give one that starts with "-", write --${name}=${value}.`;
+  }
+  return undefined;
 }
 
 function modelNameOf(command: string, model: string): string {

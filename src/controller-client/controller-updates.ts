@@ -50,7 +50,7 @@ export const updateCommands: Record<UpdateCommandName, { args: string[]; options
   promote: { args: [], options: [] },
   rollback: { args: [], options: ['reason'] },
   retrain: { args: [], options: ['reason'] },
-  approve: { args: ['version'], options: [] },
+  approve: { args: ['version'], options: ['reason'] },
   reject: { args: ['version'], options: ['reason'] },
   thresholds: { args: [], options: Object.keys(thresholdFlags) },
   servers: { args: ['urls'], options: [] },
@@ -77,7 +77,7 @@ export function controllerUpdate(command: UpdateCommandName, args: string[], val
     case 'retrain':
       return send(retrainUpdate.name, reason);
     case 'approve':
-      return send(approveUpdate.name, { version: versionOf(command, args[0]) });
+      return send(approveUpdate.name, { version: versionOf(command, args[0]), ...reason });
     case 'reject':
       return send(rejectUpdate.name, { version: versionOf(command, args[0]), ...reason });
     case 'thresholds':

@@ -102,10 +102,15 @@ function lastRetrainLine({ lastRetrain, history }: ControllerState): string {
   return `${lastRetrain.outcome}${version} by ${lastRetrain.workflowId}: ${lastRetrain.reason}${notRolledOut}`;
 }
 
-function approvalLine({ pendingApproval }: ControllerState): string {
-  if (!pendingApproval) return 'nothing waiting';
-  const { version, deadline, onTimeout } = pendingApproval;
-  return `version ${version} waits for approve or reject until ${deadline} (then: ${onTimeout})`;
+function approvalLine({ pendingApproval, approval }: ControllerState): string {
+  if (pendingApproval) {
+    const { version, deadline, onTimeout } = pendingApproval;
+    return `version ${version} waits for approve or reject until ${deadline} (then: ${onTimeout})`;
+  }
+  // A controller started before the settings were kept in its state.
+  if (!approval) return 'nothing waiting';
+  if (!approval.required) return 'not required (a version that passes the gate goes to its canary)';
+  return `required: nothing waiting (a version that passes the gate waits ${approval.timeoutSeconds} s for approve or reject, then: ${approval.onTimeout})`;
 }
 
 function rolledBackLine({ rolledBack, canary }: ControllerState): string {

@@ -116,6 +116,8 @@ const emptyMeansNone: Partial<Record<keyof OptionValues, string>> = {
   servers: "give the servers' URLs, or none for no servers (new versions then deploy directly)",
   muted: 'give the features to mute, or leave --muted out to mute none',
   'task-queue': 'give the task queue your pipeline workers poll, or leave --task-queue out for mlops-pipeline',
+  // Most often a shell variable that was not set: the command's default reason would be recorded instead.
+  reason: 'write why, or leave --reason out for the default reason',
 };
 
 /** Refuses an empty value (`""`, or only commas for a list) of an option where it would silently mean "none". */

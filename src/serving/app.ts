@@ -19,7 +19,7 @@
  * only those are logged with a stack.
  */
 import http from 'node:http';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactStore } from '../artifacts';
 import { predictionLogDefaults } from '../config';
@@ -110,6 +110,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const countUnparsed = (_code: string, status: number): void => metrics.observe(undefined, unparsedRoute, status, 0);
   const app = Fastify({
     logger: deps.logger ?? false,
+    // fastify's two INFO lines per request ("incoming request", "request completed") become one DEBUG line, written
+    // in onResponse: predictions are in the prediction log, and a probe every few seconds is no news.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimit,
     // A stalled or slow client cannot hold a connection (and a worker's memory) open: 408 after this.
     requestTimeout: requestTimeoutMs,
@@ -311,6 +314,17 @@ function registerHooks(
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
+    if (request.log.level === 'debug' || request.log.level === 'trace')
+      request.log.debug(
+        {
+          method: request.method,
+          url: request.url,
+          remoteAddress: request.ip,
+          statusCode: reply.statusCode,
+          ms: reply.elapsedTime,
+        },
+        'answered',
+      );
     if (request.routeOptions.config.predict) {
       const route = request.routeOptions.url ?? 'unknown';
       metrics.observe(chosenVersion.get(request), route, reply.statusCode, reply.elapsedTime / 1000);

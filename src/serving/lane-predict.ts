@@ -16,6 +16,7 @@ import { modelUrl, predictV1, vertexPath } from './routes-v1';
 
 interface Logger extends RefusalLogger {
   isLevelEnabled?(level: string): boolean;
+  debug(details: object, message: string): void;
 }
 
 export interface LanePredictDeps {
@@ -50,8 +51,8 @@ export function lanePredict(deps: LanePredictDeps): LaneHandler {
     answer: async (head, body, socket) => {
       const started = process.hrtime.bigint();
       const requestId = requestIdFor(head.headers.get('x-request-id'));
-      const verbose = log.isLevelEnabled?.('info') ?? false;
-      if (verbose) log.info({ reqId: requestId, req: describeRequest(head, socket) }, 'incoming request');
+      // One DEBUG line per request, as fastify's routes write it (app.ts); predictions are in the prediction log.
+      const verbose = log.isLevelEnabled?.('debug') ?? false;
       const ctx: PredictContext = { requestId };
       let answer: LaneAnswer;
       try {
@@ -66,7 +67,7 @@ export function lanePredict(deps: LanePredictDeps): LaneHandler {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.observe(ctx.answeredBy, routeOf(head.path)!, answer.status, ms / 1000);
       if (verbose)
-        log.info({ reqId: requestId, res: { statusCode: answer.status }, responseTime: ms }, 'request completed');
+        log.debug({ reqId: requestId, ...describeRequest(head, socket), statusCode: answer.status, ms }, 'answered');
       return answer;
     },
   };
@@ -80,14 +81,7 @@ function versionHeaders(core: PredictCore, ctx: PredictContext, requestId: strin
   return headers;
 }
 
-/** The request as fastify's log lines describe it. */
+/** The request as the DEBUG line of fastify's routes describes it (app.ts). */
 function describeRequest(head: LaneHead, socket: Socket) {
-  return {
-    method: head.method,
-    url: head.path,
-    version: head.headers.get('accept-version'),
-    host: head.headers.get('host'),
-    remoteAddress: socket.remoteAddress,
-    remotePort: socket.remotePort,
-  };
+  return { method: head.method, url: head.path, remoteAddress: socket.remoteAddress };
 }

@@ -37,10 +37,13 @@ export function parseControllerInput(raw: unknown): ControllerSpec {
 /** The state a first run starts from, or the one a previous run carried across continue-as-new. */
 export function initialState(spec: ControllerSpec): ControllerState {
   const carried = spec.state as ControllerState | undefined;
-  if (carried) return { ...carried, generation: carried.generation + 1 };
+  // The approval settings are the input's (no update changes them): shown by status, taken from every run's input.
+  const approval = { ...spec.approval };
+  if (carried) return { ...carried, approval, generation: carried.generation + 1 };
   return {
     modelName: spec.modelName,
     alias: spec.alias,
+    approval,
     thresholds: spec.canary,
     servers: [...spec.servers],
     muted: [...spec.muted],

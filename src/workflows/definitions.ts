@@ -26,7 +26,7 @@ export const rollbackUpdate = defineUpdate<ControllerAnswer, [{ reason?: string 
 /** Start a retrain (or fold into the one running). */
 export const retrainUpdate = defineUpdate<ControllerAnswer, [{ reason?: string }]>('retrain');
 /** Decide a version waiting for approval. */
-export const approveUpdate = defineUpdate<ControllerAnswer, [{ version: number }]>('approve');
+export const approveUpdate = defineUpdate<ControllerAnswer, [{ version: number; reason?: string }]>('approve');
 export const rejectUpdate = defineUpdate<ControllerAnswer, [{ version: number; reason?: string }]>('reject');
 /** Change the canary thresholds (any subset). */
 export const setThresholdsUpdate = defineUpdate<ControllerAnswer, [Partial<CanaryThresholds>]>('setThresholds');

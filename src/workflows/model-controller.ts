@@ -353,12 +353,16 @@ class Controller {
       validator: (args: { reason?: string } | undefined) =>
         this.requireArguments(argumentsProblem(args, {}, { reason: 'text' })),
     });
-    setHandler(approveUpdate, ({ version }) => this.decide(true, `v${version} approved`), {
-      validator: (args: { version: number } | undefined) => {
-        this.requireArguments(argumentsProblem(args, { version: 'version' }, { reason: 'text' }));
-        this.validateDecision(args?.version);
+    setHandler(
+      approveUpdate,
+      ({ version, reason }) => this.decide(true, reason ? `v${version} approved: ${reason}` : `v${version} approved`),
+      {
+        validator: (args: { version: number; reason?: string } | undefined) => {
+          this.requireArguments(argumentsProblem(args, { version: 'version' }, { reason: 'text' }));
+          this.validateDecision(args?.version);
+        },
       },
-    });
+    );
     setHandler(
       rejectUpdate,
       ({ version, reason }) =>
@@ -682,7 +686,8 @@ class Controller {
     const name = this.spec.modelName;
     this.record(
       'retrain-finished',
-      `${outcome.workflowId}: ${outcome.outcome} (${folded} more request(s) or incident(s) folded in)` +
+      `${outcome.workflowId}: ${outcome.outcome}` +
+        (folded > 0 ? ` (${folded} more request(s) or incident(s) folded in)` : '') +
         (outcome.outcome === 'failed' ? `: ${outcome.reason}` : ''),
       outcome.version,
     );

@@ -62,6 +62,10 @@ describe('the npm run models command line', function () {
     assert.deepEqual(updateOf(['pause', 'churn']), { command: 'pause', name: 'pause' });
     assert.deepEqual(updateOf(['resume', 'churn']), { command: 'resume', name: 'resume' });
     assert.deepEqual(updateOf(['approve', 'churn', '4']).arg, { version: 4 });
+    assert.deepEqual(updateOf(['approve', 'churn', '4', '--reason', 'reviewed']).arg, {
+      version: 4,
+      reason: 'reviewed',
+    });
     assert.deepEqual(updateOf(['reject', 'churn', '4', '--reason', 'too slow']).arg, {
       version: 4,
       reason: 'too slow',
@@ -289,8 +293,8 @@ describe('the npm run models command line', function () {
     );
     assertRefused(
       ['schedule-retrain', 'churn', '--cron', '@daily', '--reason', ''],
-      'MLOPS_ERR_PIPELINE_INPUT_INVALID',
-      /Invalid requestRetrain input:\n- reason: /,
+      'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+      /Argument --reason of `npm run models -- schedule-retrain` is invalid: "" is empty/,
     );
   });
 
@@ -324,12 +328,37 @@ describe('the npm run models command line', function () {
       'MLOPS_ERR_CLI_ARGUMENT_INVALID',
       /Argument --task-queue of `npm run models -- schedule-retrain` is invalid: "" is empty/,
     );
+    for (const command of ['rollback', 'retrain', 'pause'])
+      assertRefused(
+        [command, 'churn', '--reason', ''],
+        'MLOPS_ERR_CLI_ARGUMENT_INVALID',
+        new RegExp(
+          `Argument --reason of \`npm run models -- ${command}\` is invalid: "" is empty: write why, or leave`,
+        ),
+      );
     for (const command of ['mute', 'unmute'])
       assertRefused(
         [command, 'churn', ' '],
         'MLOPS_ERR_CLI_ARGUMENT_INVALID',
         new RegExp(`Argument <feature> of \`npm run models -- ${command}\` is invalid: it is empty`),
       );
+  });
+
+  it('names a negative number or a value starting with "-" (parseArgs called both "ambiguous")', function () {
+    assertUsage(
+      ['thresholds', 'churn', '--weight', '-0.5'],
+      /^--weight -0\.5: a negative number is not accepted \(the value is 0 or more\)\.$/,
+    );
+    assertUsage(['status', 'churn', '--timeout', '-.5'], /^--timeout -\.5: a negative number is not accepted/);
+    assertUsage(
+      ['rollback', 'churn', '--reason', '-v2 was bad'],
+      /^--reason needs a value; to give one that starts with "-", write --reason=-v2 was bad\.$/,
+    );
+    assert.deepEqual(updateOf(['rollback', 'churn', '--reason=-v2 was bad']).arg, { reason: '-v2 was bad' });
+    assertUsage(
+      ['rollback', 'churn', '--reason', '--json'],
+      /^--reason needs a value: the next argument, --json, is an option\.$/,
+    );
   });
 
   it('reads numbers in plain decimal only, and refuses one above its bound naming the bound', function () {

@@ -53,4 +53,27 @@ describe("npm run models -- status: the controller's state in lines", function (
       /registered version 4 by retrain-churn-7: auc 0\.9 beats … \(not rolled out: v4 is the same model as v3, rolled back for its error rate\)$/,
     );
   });
+
+  it("shows the input's approval settings, and a version waiting for its approval", function () {
+    const line = (state: ReturnType<typeof initialState>) =>
+      formatStatus(state, 'model-controller-churn')
+        .split('\n')
+        .find((l) => l.trimStart().startsWith('approval:'))!;
+    const off = initialState(parseControllerInput(fakeControllerInput('churn', 'q')));
+    assert.match(line(off), /approval: +not required \(a version that passes the gate goes to its canary\)$/);
+    const input = { ...fakeControllerInput('churn', 'q'), approval: { required: true, timeoutSeconds: 7200 } };
+    const on = initialState(parseControllerInput(input));
+    assert.match(
+      line(on),
+      /approval: +required: nothing waiting \(.* waits 7200 s for approve or reject, then: reject\)$/,
+    );
+    on.pendingApproval = { version: 3, requestedAt: 'x', deadline: '2026-12-04T12:00:00Z', onTimeout: 'reject' };
+    assert.match(
+      line(on),
+      /approval: +version 3 waits for approve or reject until 2026-12-04T12:00:00Z \(then: reject\)$/,
+    );
+    // A state carried across continue-as-new takes the settings of the run's input.
+    const carried = initialState({ ...parseControllerInput(input), state: { ...off, approval: undefined } });
+    assert.match(line(carried), /approval: +required: nothing waiting/);
+  });
 });

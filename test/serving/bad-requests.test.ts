@@ -1004,6 +1004,49 @@ describe('the model server answering bad requests', function () {
   });
 });
 
+describe("the model server's log lines", function () {
+  it('writes no line for an answered request at INFO, and one DEBUG line per request at DEBUG (fast lane and routes)', async function () {
+    const { store } = await servedChurn();
+    for (const level of ['info', 'debug']) {
+      const lines: string[] = [];
+      const app = await buildServer({
+        store,
+        modelName: 'churn',
+        alias: 'production',
+        logger: { level, stream: { write: (line: string) => void lines.push(line) } },
+      });
+      try {
+        const base = await app.listen({ host: '127.0.0.1', port: 0 });
+        lines.length = 0;
+        const body = JSON.stringify({ instances: [riskyCustomer] });
+        const headers = { ...json, 'x-request-id': `lines-${level}` };
+        // The v1 route (answered by the fast lane), a v2 route and a probe (fastify's routes).
+        assert.equal((await fetch(`${base}${predict}`, { method: 'POST', headers, body })).status, 200);
+        const v2 = JSON.stringify(v2Request());
+        assert.equal((await fetch(`${base}${v2Infer}`, { method: 'POST', headers, body: v2 })).status, 200);
+        assert.equal((await fetch(`${base}/healthz`, { headers })).status, 200);
+        const answered = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'answered');
+        if (level === 'info') {
+          assert.deepEqual(lines, [], 'nothing at INFO for requests that were answered');
+          continue;
+        }
+        assert.deepEqual(
+          answered.map((l) => [l.method, l.url, l.statusCode, l.reqId]),
+          [
+            ['POST', predict, 200, `lines-${level}`],
+            ['POST', v2Infer, 200, `lines-${level}`],
+            ['GET', '/healthz', 200, `lines-${level}`],
+          ],
+        );
+        assert.equal(lines.filter((l) => /incoming request|request completed/.test(l)).length, 0);
+        for (const line of answered) assert.equal(typeof line.ms, 'number');
+      } finally {
+        await app.close();
+      }
+    }
+  });
+});
+
 /** The code and message of an error answer, or undefined for a prediction. */
 function errorOrNone(answer: unknown): { code: string; error: string } | undefined {
   const body = answer as { code?: string; error?: string | { reason: string; message: string } };
