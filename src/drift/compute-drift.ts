@@ -135,7 +135,12 @@ export async function countWindow(
   const valued = entries.flatMap((e) =>
     e.ref.kind === 'categorical' ? [{ ...e, values: e.ref.values.map((v) => v.value) }] : [],
   );
-  const sqls = [...cellCountsSql(d, from, grids), ...(valued.length ? valueCountsSql(d, from, valued) : [])];
+  // The window holds the reference's columns (and a few of the log's own): its width, for wide models.
+  const width = entries.length;
+  const sqls = [
+    ...cellCountsSql(d, from, grids, width),
+    ...(valued.length ? valueCountsSql(d, from, valued, width) : []),
+  ];
   const rows = (await Promise.all(sqls.map((sql) => query(sql)))).flat();
   const counts: WindowCounts = {};
   for (const g of grids) setOwn(counts, g.name, readCellCounts(rows, g.index, g.grid.length));

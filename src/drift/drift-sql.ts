@@ -77,10 +77,15 @@ const maxSqlLength = 400_000;
  * Queries returning rows (col, code, n, s): for each numeric column its non-empty cell codes (see {@link cellCodes}),
  * the rows in each and the sum of their values; code −1 counts the column's nulls.
  */
-export function cellCountsSql(d: SqlDialect, from: string, columns: readonly GridColumn[]): string[] {
+export function cellCountsSql(
+  d: SqlDialect,
+  from: string,
+  columns: readonly GridColumn[],
+  width = columns.length,
+): string[] {
   const { arrays } = d;
   const branches = columns.map((c) => (arrays ? cellCodes(d, arrays, from, c) : treeCodes(d, from, c)));
-  return chunked(branches).map(
+  return chunked(branches, maxBranches(d, width)).map(
     (group) =>
       `SELECT col, code, count(*) AS n, sum(__x) AS s FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS cells GROUP BY col, code ORDER BY col, code`,
   );
@@ -90,24 +95,44 @@ export function cellCountsSql(d: SqlDialect, from: string, columns: readonly Gri
  * Queries returning rows (col, value, missing, n): for each categorical column the rows of each listed value (as
  * text), of any other value (value NULL, missing false) and of NULL (missing true).
  */
-export function valueCountsSql(d: SqlDialect, from: string, columns: readonly ValuesColumn[]): string[] {
+export function valueCountsSql(
+  d: SqlDialect,
+  from: string,
+  columns: readonly ValuesColumn[],
+  width = columns.length,
+): string[] {
   const branches = columns.map((c) => {
     const v = '__v';
     const listed = c.values.length ? `${v} IN (${c.values.map((value) => d.literal(value)).join(', ')})` : 'FALSE';
     return `SELECT ${c.index} AS col, CASE WHEN ${listed} THEN ${v} END AS value, ${v} IS NULL AS missing FROM (SELECT ${d.toText(d.ident(c.name))} AS ${v} FROM ${from}) AS v${c.index}`;
   });
-  return chunked(branches).map(
+  return chunked(branches, maxBranches(d, width)).map(
     (group) =>
       `SELECT col, value, missing, count(*) AS n FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS valued GROUP BY col, value, missing ORDER BY col, value`,
   );
 }
 
-/** Consecutive groups of branches, each under {@link maxSqlLength} characters (a longer branch stands alone). */
-function chunked(branches: string[]): string[][] {
+/**
+ * Column scans one DuckDB statement may hold: each branch scans `from`, and a scan holds state for every column of the
+ * relation, read or not (100 scans of a 6,000-column Parquet file took 5 GB, outside the memory limit). A relation of
+ * `width` columns gets this many divided by its width branches per statement: 100 at 250 columns, 8 at 3,000. BigQuery
+ * runs each statement as a job of its own, and no scan of it holds memory here: its statements are bounded by length.
+ */
+const columnScansPerStatement = 25_000;
+
+function maxBranches(d: SqlDialect, width: number): number {
+  return d.name === 'duckdb' ? Math.max(1, Math.floor(columnScansPerStatement / Math.max(1, width))) : Infinity;
+}
+
+/**
+ * Consecutive groups of at most `max` branches, each under {@link maxSqlLength} characters (a longer branch stands
+ * alone).
+ */
+function chunked(branches: string[], max: number): string[][] {
   const groups: string[][] = [];
   let length = 0;
   for (const branch of branches) {
-    if (!groups.length || length + branch.length > maxSqlLength) {
+    if (!groups.length || length + branch.length > maxSqlLength || groups[groups.length - 1]!.length >= max) {
       groups.push([]);
       length = 0;
     }

@@ -112,7 +112,7 @@ export async function computeDriftReference(
   const [stats = {}] = input.counted ? [input.counted.stats] : await query(statsSql(d, input.from, columns));
   const numeric = columns.filter((c) => c.numeric && num(stats[`c${c.index}_count`]) > 0);
   const grids = await numericGrids(query, d, input, settings, numeric, stats);
-  const cells = await countCells(query, d, input.from, grids);
+  const cells = await countCells(query, d, input.from, grids, columns.length);
   const categorical = columns.filter((c) => !c.numeric);
   const tops = input.counted
     ? input.counted.tops
@@ -188,11 +188,11 @@ async function numericGrids(
 }
 
 function distinctValuesSql(d: SqlDialect, from: string, columns: (ReferenceColumn & { index: number })[]): string {
-  const branches = columns.map(
-    (c) =>
-      `SELECT DISTINCT ${c.index} AS col, ${d.toDouble(d.ident(c.name))} AS x FROM ${from} WHERE ${d.ident(c.name)} IS NOT NULL`,
+  const values = d.columnValues(
+    from,
+    columns.map((c) => ({ index: c.index, column: d.ident(c.name), value: d.toDouble(d.ident(c.name)) })),
   );
-  return `SELECT col, x FROM (\n  ${branches.join('\n  UNION ALL ')}\n) AS distinct_values ORDER BY col, x`;
+  return `SELECT DISTINCT col, value AS x FROM ${values} AS distinct_values ORDER BY col, x`;
 }
 
 async function gridQuantiles(
@@ -244,8 +244,9 @@ async function countCells(
   d: SqlDialect,
   from: string,
   grids: Grid[],
+  width: number,
 ): Promise<Record<string, unknown>[]> {
-  const rows = await Promise.all(cellCountsSql(d, from, grids).map((sql) => query(sql)));
+  const rows = await Promise.all(cellCountsSql(d, from, grids, width).map((sql) => query(sql)));
   return rows.flat();
 }
 
@@ -312,15 +313,15 @@ export function binCountsOf(cells: readonly number[], grid: readonly number[], b
 }
 
 function topValuesSql(d: SqlDialect, from: string, columns: (ReferenceColumn & { index: number })[], limit: number) {
-  const branches = columns.map((c) => {
-    const col = d.ident(c.name);
-    return `SELECT ${c.index} AS col, ${d.toText(col)} AS value, count(*) AS n FROM ${from} WHERE ${col} IS NOT NULL GROUP BY 1, 2`;
-  });
+  const values = d.columnValues(
+    from,
+    columns.map((c) => ({ index: c.index, column: d.ident(c.name), value: d.toText(d.ident(c.name)) })),
+  );
   return `SELECT col, value, n, distinct_values FROM (
   SELECT col, value, n,
     row_number() OVER (PARTITION BY col ORDER BY n DESC, value) AS position,
     count(*) OVER (PARTITION BY col) AS distinct_values
-  FROM (\n  ${branches.join('\n  UNION ALL ')}\n  ) AS counted
+  FROM (SELECT col, value, count(*) AS n FROM ${values} AS valued GROUP BY col, value) AS counted
 ) AS ranked WHERE position <= ${limit} ORDER BY col, position`;
 }
 

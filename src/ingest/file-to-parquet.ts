@@ -6,6 +6,7 @@
 import type { ColumnSchema } from '../contracts/datasets';
 import { ApplicationFailure } from '@temporalio/common';
 import { mlopsError } from '../errors';
+import { columnGroups } from '../warehouse/column-groups';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
 import { hasDataRecord, misquotedField, otherSeparator, readCsvHeader } from './csv-header';
@@ -244,7 +245,11 @@ function typedCsv(source: SourceFile, extra?: string): string {
 
 const integerTypes = /^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/;
 
-/** The row count and, for each of the `checked` columns (by position), how many values are not plain integers. */
+/**
+ * The row count and, for each of the `checked` columns (by position), how many values are not plain integers. Every
+ * statement parses every row (the first throws the first malformed one); wide files count a few hundred columns per
+ * statement, one after another (../warehouse/column-groups.ts).
+ */
 async function scanCsvText(
   db: DuckDb,
   source: SourceFile,
@@ -252,12 +257,15 @@ async function scanCsvText(
   checked: number[],
 ): Promise<{ rows: number; nonIntegers: number[] }> {
   const columns = header.map((_, i) => `${literal(`c${i}`)}: 'VARCHAR'`).join(', ');
-  const counts = checked.map((i) => `, count_if(NOT regexp_full_match(c${i}, '\\s*[+-]?[0-9]+\\s*')) AS f${i}`);
-  const [row = {}] = await db.query(
-    `SELECT count(*) AS n${counts.join('')} FROM read_csv(${literal(source.localPath)}, ${csvDialect}, ` +
-      `auto_detect = false, columns = {${columns}}, ${csvStrict})`,
-  );
-  return { rows: Number(row.n), nonIntegers: header.map((_, i) => Number(row[`f${i}`] ?? 0)) };
+  const from = `read_csv(${literal(source.localPath)}, ${csvDialect}, auto_detect = false, columns = {${columns}}, ${csvStrict})`;
+  const groups = columnGroups(checked);
+  const counted: Record<string, unknown> = {};
+  for (const { group } of groups.length ? groups : [{ group: [] }]) {
+    const counts = group.map((i) => `, count_if(NOT regexp_full_match(c${i}, '\\s*[+-]?[0-9]+\\s*')) AS f${i}`);
+    const [row = {}] = await db.query(`SELECT count(*) AS n${counts.join('')} FROM ${from}`);
+    Object.assign(counted, row);
+  }
+  return { rows: Number(counted.n), nonIntegers: header.map((_, i) => Number(counted[`f${i}`] ?? 0)) };
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
  * Fits each feature's transform on the training rows of the `assigned` relation, in SQL: only aggregates (quantiles,
  * statistics, top categories) come back to Node. Numeric features take two passes over the table in all (clip bounds,
- * then statistics of the clipped values); each categorical feature takes one grouped query, two for most_frequent.
+ * then statistics of the clipped values), in statements of at most 256 columns each (column-groups.ts); each
+ * categorical feature takes one grouped query, two for most_frequent.
  */
 import { createHash } from 'node:crypto';
 import type { FeatureTransform, FeatureWarning, NumericTransform } from '../contracts/datasets';
+import { columnGroups, mergedOverColumnGroups } from '../warehouse/column-groups';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import type { QuantileItem } from '../warehouse/sql-dialect';
 import { runQuantileQuery, sampledRows } from '../warehouse/sql-dialect';
@@ -110,15 +112,17 @@ async function fitNumerics(
           medianOf.map((i) => ({ name: `m${i}`, expr: d.toDouble(x[i]!) })),
         )
       : {},
-    plans.length
-      ? one(
+    mergedOverColumnGroups(
+      plans.map((_, i) => i),
+      (group) =>
+        one(
           f,
-          plans.flatMap((_, i) => [
+          group.flatMap((i) => [
             `${d.toDouble(`avg(${x[i]})`)} AS a${i}`,
             `${d.toDouble(`stddev_pop(${x[i]})`)} AS s${i}`,
           ]),
-        )
-      : {},
+        ),
+    ),
   ]);
   const stats: Record<string, unknown> = { ...medians, ...moments };
   // Zero spread over the training rows (a null spread: every value missing, refused earlier).
@@ -269,8 +273,13 @@ async function mostFrequent(f: Fitting, plan: CategoricalPlan): Promise<string> 
 }
 
 /** Exact quantiles over the training sample (the same numbers on DuckDB and BigQuery), by item name. */
-function sampleQuantiles(f: Fitting, items: QuantileItem[]): Promise<Map<string, (number | null)[]>> {
-  return runQuantileQuery((sql) => f.w.query(sql), f.w.dialect.exactQuantiles(items, trainSampleSql(f)));
+async function sampleQuantiles(f: Fitting, items: QuantileItem[]): Promise<Map<string, (number | null)[]>> {
+  const parts = await Promise.all(
+    columnGroups(items).map(({ group }) =>
+      runQuantileQuery((sql) => f.w.query(sql), f.w.dialect.exactQuantiles(group, trainSampleSql(f))),
+    ),
+  );
+  return new Map(parts.flatMap((part) => [...part]));
 }
 
 /** Exact medians over the training sample, by item name. */

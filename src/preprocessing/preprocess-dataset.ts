@@ -10,11 +10,12 @@ import { distinctOutputNames, hasDuplicateColumns, labelColumn } from './column-
 import { fitFeatures } from './fit';
 import type { PreprocessingPlan } from './plan';
 import { planPreprocessing } from './plan';
-import type { SplitCounts } from './split-sql';
+import type { SplitCounts, SplitName } from './split-sql';
 import { assignSplits, countSplits } from './split-sql';
 import type { Task } from './task';
 import { defaultMaxClasses, inferTask } from './task';
 import { outputColumnsOf, sourceRowColumn, transformSelectList } from './transform-sql';
+import { columnsPerStatement } from '../warehouse/column-groups';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 import { isNumericType } from '../warehouse/duckdb';
 import type { WarehouseSettings } from '../warehouse/open-warehouse';
@@ -129,11 +130,12 @@ async function fitAndApply(
     `${d.ident(rowNumberColumn)} AS ${d.ident(sourceRowColumn)}`,
     d.ident(rowNumberColumn),
   ].join(',\n  ');
-  await Promise.all(
-    splits.map((s) =>
-      w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE ${where(s)}`, path.join(work, `${s}.parquet`)),
-    ),
-  );
+  const write = (s: SplitName) =>
+    w.writeParquet(`SELECT ${selectList} FROM ${assigned} WHERE ${where(s)}`, path.join(work, `${s}.parquet`));
+  // A Parquet writer holds buffers for every column it writes: wide data writes its splits one after another.
+  const outputColumns = features.reduce((n, f) => n + outputColumnsOf(f).length, 0);
+  if (outputColumns > columnsPerStatement) for (const s of splits) await write(s);
+  else await Promise.all(splits.map(write));
   const transform: FittedTransform = {
     version: 2,
     snapshotId: input.snapshotId,

@@ -5,6 +5,7 @@
  * BigQuery. Callers select a split with {@link AssignedRows.where}.
  */
 import type { ColumnSchema } from '../contracts/datasets';
+import { columnGroups } from '../warehouse/column-groups';
 import { withRowDraw } from '../warehouse/sql-dialect';
 import type { WarehouseSession, WarehouseTable } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
@@ -64,8 +65,8 @@ export async function assignSplits(
 }
 
 /**
- * The rows of each split, the rows left out and the non-null values of each feature, in one query: it can run beside
- * other queries over `assigned`.
+ * The rows of each split, the rows left out and the non-null values of each feature: they can run beside other
+ * queries over `assigned`.
  */
 export async function countSplits(
   w: WarehouseSession,
@@ -77,17 +78,22 @@ export async function countSplits(
   const target = w.dialect.ident(targetColumn);
   // Aliases that no project, dataset or table is likely to be named: BigQuery resolves a table path's first part
   // against the query's column names.
-  const counted = [
-    ...splitNames.map((s) => [`${s}_rows`, `count(CASE WHEN ${where(s)} THEN 1 END)`]),
-    ...features.map((f, i) => [`feature_values_${i}`, `count(${w.dialect.ident(f)})`]),
-  ];
-  const [counts] = await w.query(
-    `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
-            (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows,
-            ${counted.map(([alias]) => `split_rows.${alias}`).join(', ')}
-     FROM (SELECT ${counted.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}) AS split_rows`,
-  );
-  const n = (key: string) => Number(counts?.[key] ?? 0);
+  const counted = splitNames.map((s) => [`${s}_rows`, `count(CASE WHEN ${where(s)} THEN 1 END)`]);
+  const rowsSql = `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
+            (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows`;
+  // Wide data in statements of a few hundred columns each (column-groups.ts); the first has the row counts too.
+  const groups = columnGroups(features);
+  const parts = (groups.length ? groups : [{ group: [], offset: 0 }]).map(async ({ group, offset }) => {
+    const values = group.map((f, i) => [`feature_values_${offset + i}`, `count(${w.dialect.ident(f)})`]);
+    const aggregates = [...(offset === 0 ? counted : []), ...values];
+    const inner = `SELECT ${aggregates.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}`;
+    const outer = aggregates.map(([alias]) => `split_rows.${alias}`);
+    const select = offset === 0 ? [rowsSql, ...outer].join(', ') : `SELECT ${outer.join(', ')}`;
+    const [row] = await w.query(`${select} FROM (${inner}) AS split_rows`);
+    return row ?? {};
+  });
+  const counts = Object.assign({}, ...(await Promise.all(parts))) as Record<string, unknown>;
+  const n = (key: string) => Number(counts[key] ?? 0);
   const rows = { train: n('train_rows'), validation: n('validation_rows'), test: n('test_rows') };
   return {
     rows,

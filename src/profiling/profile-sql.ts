@@ -130,11 +130,14 @@ export interface BinnedColumn extends ProfiledColumn {
 
 /** Rows (col, bin, n): the non-empty bins of every numeric column, each column read once. */
 export function histogramSql(d: SqlDialect, from: string, columns: BinnedColumn[]): string {
-  const branches = columns.map((c) => {
-    const col = d.ident(c.name);
-    return `SELECT ${c.index} AS col, ${d.binIndex(d.toDouble(col), c.min, c.max, c.bins)} AS bin FROM ${from} WHERE ${col} IS NOT NULL`;
-  });
-  return `SELECT col, bin, count(*) AS n FROM (\n  ${branches.join('\n  UNION ALL ')}\n) binned GROUP BY col, bin ORDER BY col, bin`;
+  const values = d.columnValues(
+    from,
+    columns.map((c) => {
+      const col = d.ident(c.name);
+      return { index: c.index, column: col, value: d.binIndex(d.toDouble(col), c.min, c.max, c.bins) };
+    }),
+  );
+  return `SELECT col, value AS bin, count(*) AS n FROM ${values} AS binned GROUP BY col, value ORDER BY col, value`;
 }
 
 export interface CountedColumn extends ProfiledColumn {
@@ -147,16 +150,14 @@ export interface CountedColumn extends ProfiledColumn {
  * with the column's exact number of distinct values.
  */
 export function topValuesSql(d: SqlDialect, from: string, columns: CountedColumn[]): string {
-  const branches = columns.map((c) => {
-    const col = d.ident(c.name);
-    return `SELECT ${c.index} AS col, ${c.limit} AS lim, ${d.toText(col)} AS value, count(*) AS n FROM ${from} WHERE ${col} IS NOT NULL GROUP BY 1, 2, 3`;
-  });
+  const values = d.columnValues(from, textValues(d, columns));
+  const limit = `CASE col ${columns.map((c) => `WHEN ${c.index} THEN ${c.limit}`).join(' ')} END`;
   return `SELECT col, value, n, distinct_values FROM (
-  SELECT col, lim, value, n,
+  SELECT col, value, n,
     row_number() OVER (PARTITION BY col ORDER BY n DESC, value) AS position,
     count(*) OVER (PARTITION BY col) AS distinct_values
-  FROM (\n  ${branches.join('\n  UNION ALL ')}\n  ) counted
-) ranked WHERE position <= lim ORDER BY col, position`;
+  FROM (SELECT col, value, count(*) AS n FROM ${values} AS valued GROUP BY col, value) counted
+) ranked WHERE position <= ${limit} ORDER BY col, position`;
 }
 
 /**
@@ -173,10 +174,7 @@ export function spellingVariantsSql(
   columns: ProfiledColumn[],
   limits: { groups: number; spellings: number },
 ): string {
-  const branches = columns.map((c) => {
-    const col = d.ident(c.name);
-    return `SELECT ${c.index} AS col, ${d.toText(col)} AS value, count(*) AS n FROM ${from} WHERE ${col} IS NOT NULL GROUP BY 1, 2`;
-  });
+  const values = d.columnValues(from, textValues(d, columns));
   return `SELECT col, normalized, value, n, group_rows, spellings, group_position, group_count, variant_rows FROM (
   SELECT col, normalized, value, n, group_rows, spellings, spelling_position,
     dense_rank() OVER (PARTITION BY col ORDER BY group_rows DESC, normalized) AS group_position,
@@ -189,7 +187,7 @@ export function spellingVariantsSql(
       row_number() OVER (PARTITION BY col, normalized ORDER BY n DESC, value) AS spelling_position
     FROM (
       SELECT col, value, n, lower(trim(${collapseWhitespace(d, 'value')})) AS normalized FROM (
-  ${branches.join('\n  UNION ALL ')}
+        SELECT col, value, count(*) AS n FROM ${values} AS valued GROUP BY col, value
       ) counted
     ) spelled
   ) grouped WHERE spellings > 1
@@ -200,4 +198,12 @@ ORDER BY col, group_position, spelling_position`;
 /** Every run of whitespace (ASCII, and Unicode spaces such as the no-break space) as one space (RE2 in both warehouses). */
 function collapseWhitespace(d: SqlDialect, expr: string): string {
   return d.replaceAllMatches(expr, d.literal('[\\s\\v\\pZ]+'), d.literal(' '));
+}
+
+/** Each column's values as text, for {@link SqlDialect.columnValues}. */
+function textValues(d: SqlDialect, columns: ProfiledColumn[]) {
+  return columns.map((c) => {
+    const col = d.ident(c.name);
+    return { index: c.index, column: col, value: d.toText(col) };
+  });
 }

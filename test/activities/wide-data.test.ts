@@ -1,0 +1,65 @@
+/**
+ * Very wide data at the default memory limit (MLOPS_DATA_MEMORY_LIMIT 512MB): a 3,000-column file is ingested,
+ * profiled and preprocessed. Preprocessing ran out of memory on it: its statements each aggregated every column, and
+ * several ran side by side (now at most 256 columns a statement, src/warehouse/column-groups.ts).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPipelineActivities } from '../../src/activities';
+import { LocalArtifactStore, readJson } from '../../src/artifacts';
+import type { FittedTransform } from '../../src/contracts/datasets';
+import type { DatasetProfile } from '../../src/profiling/dataset-profile';
+import { testDeps } from '../support/dependencies';
+import { seededRandom } from '../support/seeded-random';
+import { tempDir, testConfig } from '../support/stack';
+
+const width = 3000;
+const rows = 200;
+
+describe('very wide data at the default memory limit', function () {
+  this.timeout(300_000);
+
+  it('ingests, profiles and preprocesses 3,000 columns, fitting every one of them', async function () {
+    const r = seededRandom(3000);
+    const names = Array.from({ length: width }, (_, j) => `g${j}`);
+    const lines = [[...names, 'y'].join(',')];
+    for (let i = 0; i < rows; i++) {
+      const values = names.map(() => (r() * 2 - 1).toFixed(3));
+      lines.push([...values, Number(values[0]) + Number(values[1]) > 0 ? 'up' : 'down'].join(','));
+    }
+    const csv = path.join(tempDir('wide-data'), 'genes.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    assert.equal(config.data.memoryLimit, '512MB');
+    const store = new LocalArtifactStore(tempDir('wide-data-store'));
+    const activities = createPipelineActivities(testDeps({ store, config }));
+
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    assert.equal(snapshot.columns.length, width + 1);
+    const profiled = await activities.profileDataset({
+      snapshotId: snapshot.snapshotId,
+      dataUri: snapshot.dataUri,
+      target: 'y',
+    });
+    const profile = JSON.parse(fs.readFileSync(fileURLToPath(profiled.profileUri), 'utf8')) as DatasetProfile;
+    assert.equal(profile.columns.length, width + 1);
+    const last = profile.columns.find((c) => c.name === `g${width - 1}`);
+    assert.ok(last && last.kind === 'numeric' && last.histogram.length > 0, 'the last column has its histogram');
+
+    const prepared = await activities.preprocessDataset({
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    });
+    assert.equal(prepared.featureColumns.length, width);
+    const transform = await readJson<FittedTransform>(store, prepared.transformUri);
+    const fitted = transform.features.filter((f) => f.kind === 'numeric');
+    assert.equal(fitted.length, width);
+    // Every feature fitted from its own column: spreads near that of uniform values on [-1, 1] (0.577).
+    for (const f of fitted) assert.ok(f.kind === 'numeric' && f.std > 0.4 && f.std < 0.75, `${f.name}: ${f.std}`);
+    assert.equal(prepared.rows.train + prepared.rows.validation + prepared.rows.test, rows);
+  });
+});
