@@ -4,6 +4,7 @@
  * and per categorical column the rows of each stored value. Only these aggregates leave the warehouse. The SQL is
  * shared by DuckDB and BigQuery; only literals and casts come from the dialect.
  */
+import { scansPerStatement } from '../warehouse/column-groups';
 import type { SqlDialect } from '../warehouse/sql-dialect';
 
 /** A numeric column and its grid: sorted distinct points g₀ < g₁ < … < gₖ₋₁. */
@@ -112,16 +113,9 @@ export function valueCountsSql(
   );
 }
 
-/**
- * Column scans one DuckDB statement may hold: each branch scans `from`, and a scan holds state for every column of the
- * relation, read or not (100 scans of a 6,000-column Parquet file took 5 GB, outside the memory limit). A relation of
- * `width` columns gets this many divided by its width branches per statement: 100 at 250 columns, 8 at 3,000. BigQuery
- * runs each statement as a job of its own, and no scan of it holds memory here: its statements are bounded by length.
- */
-const columnScansPerStatement = 25_000;
-
+/** Branches per statement: on DuckDB bounded by the relation's width (column-groups.ts); BigQuery by length only. */
 function maxBranches(d: SqlDialect, width: number): number {
-  return d.name === 'duckdb' ? Math.max(1, Math.floor(columnScansPerStatement / Math.max(1, width))) : Infinity;
+  return d.name === 'duckdb' ? scansPerStatement(width) : Infinity;
 }
 
 /**

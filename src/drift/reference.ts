@@ -117,7 +117,7 @@ export async function computeDriftReference(
   const tops = input.counted
     ? input.counted.tops
     : categorical.length
-      ? await query(topValuesSql(d, input.from, categorical, settings.categories))
+      ? await query(topValuesSql(d, input.from, categorical, settings.categories, columns.length))
       : [];
   const result: Record<string, ColumnReference> = {};
   for (const c of columns) {
@@ -164,7 +164,8 @@ async function numericGrids(
   stats: Record<string, unknown>,
 ): Promise<Grid[]> {
   const few = columns.filter((c) => num(stats[`c${c.index}_distinct`]) <= settings.gridPoints * 1.5);
-  const distinctRows = few.length ? await query(distinctValuesSql(d, input.from, few)) : [];
+  const width = input.columns.length;
+  const distinctRows = few.length ? await query(distinctValuesSql(d, input.from, few, width)) : [];
   const values = new Map<number, number[]>();
   for (const r of distinctRows) values.set(num(r.col), [...(values.get(num(r.col)) ?? []), num(r.x)]);
   const exact = columns.filter((c) => (values.get(c.index)?.length ?? Infinity) <= settings.gridPoints);
@@ -187,10 +188,16 @@ async function numericGrids(
   });
 }
 
-function distinctValuesSql(d: SqlDialect, from: string, columns: (ReferenceColumn & { index: number })[]): string {
+function distinctValuesSql(
+  d: SqlDialect,
+  from: string,
+  columns: (ReferenceColumn & { index: number })[],
+  width: number,
+): string {
   const values = d.columnValues(
     from,
     columns.map((c) => ({ index: c.index, column: d.ident(c.name), value: d.toDouble(d.ident(c.name)) })),
+    width,
   );
   return `SELECT DISTINCT col, value AS x FROM ${values} AS distinct_values ORDER BY col, x`;
 }
@@ -312,10 +319,17 @@ export function binCountsOf(cells: readonly number[], grid: readonly number[], b
   return bins;
 }
 
-function topValuesSql(d: SqlDialect, from: string, columns: (ReferenceColumn & { index: number })[], limit: number) {
+function topValuesSql(
+  d: SqlDialect,
+  from: string,
+  columns: (ReferenceColumn & { index: number })[],
+  limit: number,
+  width: number,
+) {
   const values = d.columnValues(
     from,
     columns.map((c) => ({ index: c.index, column: d.ident(c.name), value: d.toText(d.ident(c.name)) })),
+    width,
   );
   return `SELECT col, value, n, distinct_values FROM (
   SELECT col, value, n,

@@ -192,7 +192,7 @@ async function queryAggregates(
     }));
   const topValues = queryGroups(
     db,
-    slices(counted, 1, columnsPerQuery).map((group) => topValuesSql(d, from, group)),
+    slices(counted, 1, columnsPerQuery).map((group) => topValuesSql(d, from, group, columns.length)),
   );
   const target = columns.find((c) => c.name === input.target);
   const independent = Promise.all([
@@ -218,7 +218,7 @@ async function queryAggregates(
     Promise.all(per(fewDistinct).map((group) => db.query(distinctSql(d, from, group)))).then(merged),
     queryGroups(
       db,
-      slices(binned, parts, columnsPerQuery).map((group) => histogramSql(d, from, group)),
+      slices(binned, parts, columnsPerQuery).map((group) => histogramSql(d, from, group, columns.length)),
     ),
     independent,
     sampled,
@@ -239,7 +239,7 @@ function spellingVariants(
   const distinct = (c: ProfiledColumn) => num(tops.get(c.index)?.[0]?.distinct_values) ?? 0;
   const checked = variantCheckedColumns(columns, distinct, limits);
   const queries = slices(checked, 1, columnsPerQuery).map((group) =>
-    db.query(spellingVariantsSql(d, from, group, limits)),
+    db.query(spellingVariantsSql(d, from, group, limits, columns.length)),
   );
   return Promise.all(queries).then((rows) => rows.flat());
 }

@@ -128,14 +128,18 @@ export interface BinnedColumn extends ProfiledColumn {
   bins: number;
 }
 
-/** Rows (col, bin, n): the non-empty bins of every numeric column, each column read once. */
-export function histogramSql(d: SqlDialect, from: string, columns: BinnedColumn[]): string {
+/**
+ * Rows (col, bin, n): the non-empty bins of every numeric column, each column read once. `width`: the columns of
+ * `from` (for {@link SqlDialect.columnValues}), as in the other per-column counts below.
+ */
+export function histogramSql(d: SqlDialect, from: string, columns: BinnedColumn[], width: number): string {
   const values = d.columnValues(
     from,
     columns.map((c) => {
       const col = d.ident(c.name);
       return { index: c.index, column: col, value: d.binIndex(d.toDouble(col), c.min, c.max, c.bins) };
     }),
+    width,
   );
   return `SELECT col, value AS bin, count(*) AS n FROM ${values} AS binned GROUP BY col, value ORDER BY col, value`;
 }
@@ -149,8 +153,8 @@ export interface CountedColumn extends ProfiledColumn {
  * Rows (col, value, n, distinct_values): the `limit` most frequent non-null values of each column (ties by value),
  * with the column's exact number of distinct values.
  */
-export function topValuesSql(d: SqlDialect, from: string, columns: CountedColumn[]): string {
-  const values = d.columnValues(from, textValues(d, columns));
+export function topValuesSql(d: SqlDialect, from: string, columns: CountedColumn[], width: number): string {
+  const values = d.columnValues(from, textValues(d, columns), width);
   const limit = `CASE col ${columns.map((c) => `WHEN ${c.index} THEN ${c.limit}`).join(' ')} END`;
   return `SELECT col, value, n, distinct_values FROM (
   SELECT col, value, n,
@@ -173,8 +177,9 @@ export function spellingVariantsSql(
   from: string,
   columns: ProfiledColumn[],
   limits: { groups: number; spellings: number },
+  width: number,
 ): string {
-  const values = d.columnValues(from, textValues(d, columns));
+  const values = d.columnValues(from, textValues(d, columns), width);
   return `SELECT col, normalized, value, n, group_rows, spellings, group_position, group_count, variant_rows FROM (
   SELECT col, normalized, value, n, group_rows, spellings, spelling_position,
     dense_rank() OVER (PARTITION BY col ORDER BY group_rows DESC, normalized) AS group_position,

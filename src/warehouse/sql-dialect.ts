@@ -3,6 +3,8 @@
  * avg, stddev, corr, least, greatest, coalesce, CASE, GROUP BY, window functions, QUALIFY) is SQL that DuckDB and
  * BigQuery share.
  */
+import { scansPerStatement } from './column-groups';
+
 export interface SqlDialect {
   readonly name: 'duckdb' | 'bigquery';
   /** Quotes an identifier. */
@@ -33,12 +35,13 @@ export interface SqlDialect {
    */
   exactQuantiles(items: QuantileItem[], fromClause: string): QuantileQuery;
   /**
-   * A table expression with a row (`col`, `value`) for every row of `from` and every item whose `column` is not null:
-   * the item's `index` and its `value` expression (all of one type). DuckDB reads `from` once, turning each row's
-   * items into rows; BigQuery reads it once per item (a UNION ALL). A DuckDB scan of a wide Parquet file holds state
-   * for all of its columns: 100 scans of a 6,000-column file in one statement took 5 GB outside the memory limit.
+   * A table expression with a row (`col`, `value`) for every row of `from` (a relation of `width` columns) and every
+   * item whose `column` is not null: the item's `index` and its `value` expression (all of one type). A UNION ALL of
+   * one scan per item; on DuckDB, where the scans of a wide relation would hold more than `columnScansPerStatement`
+   * columns' state (column-groups.ts), one scan that turns each row's items into rows (1.7× slower on
+   * narrow data, so only then).
    */
-  columnValues(from: string, items: readonly ColumnValueItem[]): string;
+  columnValues(from: string, items: readonly ColumnValueItem[], width: number): string;
   /** An aggregate estimating the number of distinct non-null values. */
   approxDistinct(expr: string): string;
   /**
@@ -167,7 +170,8 @@ export const duckDbDialect: SqlDialect = {
         items.map((q, i) => [q.name, ((row[`q${i}`] as unknown[] | null) ?? q.levels.map(() => null)).map(asNumber)]),
       ),
   }),
-  columnValues: (from, items) => {
+  columnValues: (from, items, width) => {
+    if (items.length <= scansPerStatement(width)) return unionOfScans(from, items);
     const cells = items.map(
       (i) => `{'col': ${i.index}, 'value': CASE WHEN ${i.column} IS NOT NULL THEN ${i.value} END}`,
     );
@@ -221,12 +225,7 @@ export const bigQueryDialect: SqlDialect = {
       read: (row) => new Map(items.map((q, i) => [q.name, q.levels.map((_, l) => asNumber(row[column(i, l)]))])),
     };
   },
-  columnValues: (from, items) => {
-    const branches = items.map(
-      (i) => `SELECT ${i.index} AS col, ${i.value} AS value FROM ${from} WHERE ${i.column} IS NOT NULL`,
-    );
-    return `(\n  ${branches.join('\n  UNION ALL ')}\n)`;
-  },
+  columnValues: (from, items) => unionOfScans(from, items),
   approxDistinct: (expr) => `APPROX_COUNT_DISTINCT(${expr})`,
   binIndex: (expr, min, max, bins) =>
     max > min
@@ -261,4 +260,12 @@ function finite(value: number): string {
 export function sqlNumber(value: number): string {
   finite(value);
   return Number.isInteger(value) && Math.abs(value) < 2 ** 53 ? String(value) : value.toExponential();
+}
+
+/** {@link SqlDialect.columnValues} as a UNION ALL of one scan of `from` per item. */
+function unionOfScans(from: string, items: readonly ColumnValueItem[]): string {
+  const branches = items.map(
+    (i) => `SELECT ${i.index} AS col, ${i.value} AS value FROM ${from} WHERE ${i.column} IS NOT NULL`,
+  );
+  return `(\n  ${branches.join('\n  UNION ALL ')}\n)`;
 }

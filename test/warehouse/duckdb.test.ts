@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { withDuckDb } from '../../src/warehouse/duckdb';
+import { duckDbDialect } from '../../src/warehouse/sql-dialect';
 
 describe('withDuckDb', function () {
   it('gives each of several calls made at once on two instances its own answer', async () => {
@@ -50,5 +51,36 @@ describe('withDuckDb', function () {
     assert.match(String(first), /INTERRUPT/i);
     assert.match(String(second), /INTERRUPT/i);
     assert.match(String(queued), /closed before the statement could run/);
+  });
+});
+
+describe('columnValues on DuckDB', function () {
+  it('gives the same rows from one scan (a wide relation) as from a UNION ALL of scans (a narrow one), nulls left out', async function () {
+    const rows = await withDuckDb(async (db) => {
+      await db.run(
+        `CREATE TABLE t AS SELECT * FROM (VALUES (1.5, 'a', NULL), (NULL, 'b', 3), (2.5, NULL, 4)) v(x, s, n)`,
+      );
+      const items = [
+        { index: 0, column: '"x"', value: 'CAST("x" AS VARCHAR)' },
+        { index: 1, column: '"s"', value: '"s"' },
+        { index: 2, column: '"n"', value: 'CAST("n" AS VARCHAR)' },
+      ];
+      const read = (width: number) =>
+        db.query(`SELECT col, value FROM ${duckDbDialect.columnValues('t', items, width)} AS v ORDER BY col, value`);
+      // 3 columns: three scans; as if the table had 10,000 columns: one scan (25,000 column scans a statement).
+      assert.match(duckDbDialect.columnValues('t', items, 3), /UNION ALL/);
+      assert.match(duckDbDialect.columnValues('t', items, 10_000), /unnest/);
+      return [await read(3), await read(10_000)];
+    });
+    const expected = [
+      { col: 0, value: '1.5' },
+      { col: 0, value: '2.5' },
+      { col: 1, value: 'a' },
+      { col: 1, value: 'b' },
+      { col: 2, value: '3' },
+      { col: 2, value: '4' },
+    ];
+    assert.deepEqual(rows[0], expected);
+    assert.deepEqual(rows[1], expected);
   });
 });
