@@ -376,14 +376,14 @@ export const errorCatalogue = {
   },
   MLOPS_ERR_EVALUATION_TARGET_MISMATCH: {
     message:
-      'Model "{model}" v{version}, the champion (alias {alias}), predicts "{championTarget}"; this run trained a model of "{target}", which cannot be compared with it (their metrics measure different quantities) or replace it: the clients of "{model}" expect predictions of "{championTarget}"',
+      'Model "{model}" v{version}, the champion (alias {alias}), predicts "{championTarget}"; the model of this run predicts "{target}", which cannot be compared with it (their metrics measure different quantities) or replace it: the clients of "{model}" expect predictions of "{championTarget}"',
     retryable: false,
     fix: 'Train it under another model name (a model predicts one target), or, if the column was only renamed, name the target as the champion does ("{championTarget}").',
     fixParams: { championTarget: "the champion's target" },
   },
   MLOPS_ERR_EVALUATION_TASK_MISMATCH: {
     message:
-      'Model "{model}" v{version}, the champion (alias {alias}), is a {championTask} model; this run trained a {task} model, which cannot be compared with it or replace it: the clients of "{model}" expect {championTask} answers',
+      'Model "{model}" v{version}, the champion (alias {alias}), is a {championTask} model; the model of this run is a {task} model, which cannot be compared with it or replace it: the clients of "{model}" expect {championTask} answers',
     retryable: false,
     fix: 'Train it under another model name (a model keeps one task), or set task and target to those of the champion.',
   },

@@ -56,6 +56,20 @@ export interface EvaluateModelInput {
   championAlias: string;
 }
 
+/** The model a run trains, checked against the champion's task and target before training (champion-fit.ts). */
+export interface CheckChampionInput {
+  modelName: string;
+  championAlias: string;
+  task: 'classification' | 'regression';
+  /** The target column's name. */
+  target: string;
+}
+
+export interface CheckChampionResult {
+  /** The champion's version; absent when the alias names none yet. */
+  championVersion?: number;
+}
+
 export interface EvaluateModelResult {
   metrics: Record<string, number>;
   baseline: Record<string, number>;

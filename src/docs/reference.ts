@@ -232,7 +232,9 @@ prediction log — which a canary of this version beside that champion is allowe
 column it needs is missing) are its recorded metrics used, and the reason says so. A champion of the other task
 (regression against classification) is no champion to compare with: the step fails with
 \`MLOPS_ERR_EVALUATION_TASK_MISMATCH\`, since a model name keeps one task for its clients; nor is a champion of another
-target column (its metrics measure another quantity): \`MLOPS_ERR_EVALUATION_TARGET_MISMATCH\`. A classification test split
+target column (its metrics measure another quantity): \`MLOPS_ERR_EVALUATION_TARGET_MISMATCH\`. Both are checked once
+preprocessing has settled the task, before training (the run fails at step preprocessing, nothing is trained), and again
+at evaluation, for a champion deployed meanwhile. A classification test split
 of one class (a rare class can miss it) judges nothing, and fails the step with \`MLOPS_ERR_EVALUATION_ONE_CLASS\`
 (\`preprocessing.stratify\` keeps the class proportions in each split). The challenger deploys when its improvement over the champion is strictly greater than \`gate.minImprovement\`.
 When the champion was trained on another split of the same data, some of these test rows may have been in its

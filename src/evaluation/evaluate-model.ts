@@ -12,6 +12,7 @@ import { isMlopsError, mlopsError } from '../errors';
 import type { ModelVersionRecord } from '../registry/model-registry';
 import { readAlias, readVersion } from '../registry/model-registry';
 import { ident, literal, rowMajor, withDuckDb } from '../warehouse/duckdb';
+import { championMismatch } from './champion-fit';
 import type { ChampionScore } from './gate';
 import { decideGate, noteFewTestRows } from './gate';
 import { classificationMetrics, regressionMetrics } from './metrics';
@@ -211,22 +212,9 @@ async function scoreChampion(
   const champion = await readVersion(store, input.modelName, alias.version);
   const recorded = { version: champion.version, metrics: champion.metrics, recordedMetrics: champion.metrics };
   const championTransform = await readJson<FittedTransform>(store, champion.transformUri);
-  if (championTransform.task !== input.task)
-    throw mlopsError('MLOPS_ERR_EVALUATION_TASK_MISMATCH', {
-      model: input.modelName,
-      version: champion.version,
-      alias: input.championAlias,
-      championTask: championTransform.task,
-      task: input.task,
-    });
-  if (championTransform.target.name !== transform.target.name)
-    throw mlopsError('MLOPS_ERR_EVALUATION_TARGET_MISMATCH', {
-      model: input.modelName,
-      version: champion.version,
-      alias: input.championAlias,
-      championTarget: championTransform.target.name,
-      target: transform.target.name,
-    });
+  const run = { ...input, target: transform.target.name };
+  const mismatch = championMismatch(run, champion.version, championTransform);
+  if (mismatch) throw mismatch;
   const championFeatures = championTransform.features.map((f) => f.name);
   const rows = await championRows(store, input, transform, championTransform, testFile);
   if (!rows) {

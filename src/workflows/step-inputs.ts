@@ -13,6 +13,7 @@ import type {
 import type { TrainingPipelineResult, TrainingPipelineSpec } from '../contracts/pipeline';
 import { settledTask } from '../contracts/pipeline';
 import type {
+  CheckChampionInput,
   DeployModelInput,
   EvaluateModelInput,
   EvaluateModelResult,
@@ -59,6 +60,16 @@ export function trainerJob(spec: TrainingPipelineSpec, prepared: PreprocessResul
     featureColumns: prepared.featureColumns,
     labelColumn: prepared.labelColumn,
     seed: spec.split.seed,
+  };
+}
+
+/** The run's settled task and target, checked against the champion's before training. */
+export function checkChampionInput(spec: TrainingPipelineSpec, prepared: PreprocessResult): CheckChampionInput {
+  return {
+    modelName: spec.modelName,
+    championAlias: spec.deployAlias,
+    task: settledTask(prepared, spec),
+    target: spec.target,
   };
 }
 

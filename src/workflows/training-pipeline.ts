@@ -47,6 +47,7 @@ import {
 } from './pipeline-status';
 import type { PipelineOutputs } from './step-inputs';
 import {
+  checkChampionInput,
   deployInput,
   evaluateInput,
   ingestInput,
@@ -82,11 +83,15 @@ const dataSteps = (spec: TrainingPipelineSpec) =>
  * - cancelled-stage: a cancelled run ends in stage `cancelled`. Before, it ended in stage `failed`.
  * - cancelled-despite-step-failure: a run asked to cancel whose step then failed instead of stopping (its worker was
  *   gone, so the step timed out rather than acknowledge the cancellation) ends cancelled too. Before, it failed.
+ * - check-champion-before-training: once the task is settled, the run's task and target are checked against the
+ *   champion's (a run for the wrong model name fails in seconds, at preprocessing). Before, only evaluation checked,
+ *   after the training.
  */
 const profileBesidePreprocess = 'profile-beside-preprocess';
 const searchableInvalidInput = 'searchable-invalid-input';
 const cancelledStage = 'cancelled-stage';
 const cancelledDespiteStepFailure = 'cancelled-despite-step-failure';
+const checkChampionBeforeTraining = 'check-champion-before-training';
 
 export async function trainingPipeline(rawInput: TrainingPipelineInput): Promise<TrainingPipelineResult> {
   const status = initialStatus(rawInput);
@@ -112,7 +117,12 @@ async function runPipeline(spec: TrainingPipelineSpec, status: PipelineStatus): 
     status.snapshotId = snapshot.snapshotId;
     upsertSearchAttributes([{ key: searchAttributes.datasetSnapshot, value: snapshot.snapshotId }]);
     const profiling = () => step('profiling', () => data.profileDataset(profileInput(spec, snapshot)));
-    const preprocessing = () => step('preprocessing', () => data.preprocessDataset(preprocessInput(spec, snapshot)));
+    const preprocessing = () =>
+      step('preprocessing', async () => {
+        const prepared = await data.preprocessDataset(preprocessInput(spec, snapshot));
+        if (patched(checkChampionBeforeTraining)) await data.checkChampion(checkChampionInput(spec, prepared));
+        return prepared;
+      });
     const [profile, prepared] = patched(profileBesidePreprocess)
       ? await Promise.all([profiling(), preprocessing()])
       : [await profiling(), await preprocessing()];

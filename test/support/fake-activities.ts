@@ -76,6 +76,7 @@ export function pipelineFakes(overrides: Partial<AllActivities> = {}): PipelineF
         droppedRows: { missingTarget: 0, duplicates: 0 },
         reused: false,
       }),
+    checkChampion: () => Promise.resolve({ championVersion: 2 }),
     trainModel: () =>
       Promise.resolve({
         modelUri: `${run}/model.onnx`,

@@ -55,22 +55,31 @@ describe('trainingPipeline branches (fake activities)', function () {
       });
 
       const history = await handle.fetchHistory();
-      assert.deepEqual(patchIds(history), ['profile-beside-preprocess']);
-      assert.deepEqual(activityEvents(history).slice(2, 6).sort(), [
+      assert.deepEqual(patchIds(history), ['profile-beside-preprocess', 'check-champion-before-training']);
+      const dataEvents = activityEvents(history).filter((e) => !e.endsWith('checkChampion'));
+      assert.deepEqual(dataEvents.slice(2, 6).sort(), [
         'completed preprocessDataset',
         'completed profileDataset',
         'scheduled preprocessDataset',
         'scheduled profileDataset',
       ]);
       assert.deepEqual(
-        activityEvents(history).slice(2, 4),
+        dataEvents.slice(2, 4),
         ['scheduled profileDataset', 'scheduled preprocessDataset'],
         'both are scheduled before either completes',
       );
       assert.deepEqual(
         fakes.calls.filter((c) => !['profileDataset', 'preprocessDataset'].includes(c)),
-        ['ingestDataset', 'trainModel', 'evaluateModel', 'registerModel', 'deployModel'],
+        ['ingestDataset', 'checkChampion', 'trainModel', 'evaluateModel', 'registerModel', 'deployModel'],
       );
+      // The champion is checked once the task is settled, before training (the patched arm).
+      assert.ok(fakes.calls.indexOf('preprocessDataset') < fakes.calls.indexOf('checkChampion'));
+      assert.deepEqual(fakes.inputs.checkChampion, {
+        modelName: 'churn-fake',
+        championAlias: 'production',
+        task: 'classification',
+        target: 'churned',
+      });
 
       // The run key names the training output and the registration: the same `<workflow id>/<run id>` for both.
       const runKey = `${handle.workflowId}/${(await handle.describe()).runId}`;
@@ -203,6 +212,31 @@ describe('trainingPipeline branches (fake activities)', function () {
         status.error ?? '',
         /^trainingPipeline for model "churn-fake" failed at step training: [^]*exited with 3/,
       );
+    });
+  });
+
+  it('fails at preprocessing, before training, when the run would train another target than the champion', async function () {
+    const fakes = pipelineFakes({
+      checkChampion: () => {
+        throw mlopsError('MLOPS_ERR_EVALUATION_TARGET_MISMATCH', {
+          model: 'churn-fake',
+          version: 2,
+          alias: 'production',
+          championTarget: 'churned',
+          target: 'tenure',
+        });
+      },
+    });
+    await withFakeActivities(this.test!.title, fakes.activities, async (taskQueue) => {
+      const handle = await startPipeline(taskQueue, this.test!.title, fakeInput(taskQueue));
+      const failure = await assertWorkflowFailed(
+        handle.result(),
+        ApplicationFailure,
+        'MLOPS_ERR_EVALUATION_TARGET_MISMATCH',
+      );
+      assert.match(failure.message, /^trainingPipeline for model "churn-fake" failed at step preprocessing: /);
+      assert.match(failure.message, /predicts "churned"; the model of this run predicts "tenure"/);
+      assert.ok(!fakes.calls.includes('trainModel'), 'nothing was trained');
     });
   });
 

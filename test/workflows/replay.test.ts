@@ -14,16 +14,23 @@ describe('trainingPipeline replay', function () {
     // input ends before either. `findable-failures`: after the `searchable-invalid-input` patch (invalid input sets
     // the stage and model name search attributes) and the `cancelled-stage` patch (a cancelled run ends in stage
     // `cancelled`), with a run cancelled while training.
+    // `champion-check`: after the `check-champion-before-training` patch (the champion's task and target are checked
+    // before training).
     assert.deepEqual(files.sort(), [
+      'cancelled-champion-check.json',
       'cancelled-findable-failures.json',
+      'deployed-champion-check.json',
       'deployed-findable-failures.json',
       'deployed-profile-beside-preprocess.json',
       'deployed.json',
+      'gate-rejected-champion-check.json',
       'gate-rejected-findable-failures.json',
       'gate-rejected-profile-beside-preprocess.json',
       'gate-rejected.json',
+      'invalid-input-champion-check.json',
       'invalid-input-findable-failures.json',
       'invalid-input.json',
+      'missing-target-champion-check.json',
       'missing-target-findable-failures.json',
       'missing-target-profile-beside-preprocess.json',
       'missing-target.json',

@@ -50,6 +50,8 @@ describe('trainingPipeline without a task', function () {
         assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
         assert.equal(err.cause.type, code);
         assert.equal(err.cause.nonRetryable, true);
+        // Found once the task is settled, before anything is trained.
+        assert.match(err.cause.message, /^trainingPipeline for model "prices" failed at step preprocessing: /);
         return err.cause.message;
       };
 
@@ -57,7 +59,7 @@ describe('trainingPipeline without a task', function () {
       const labels = await writeSyntheticDataset(tempDir('task-inference'), 'string-labels-parquet', 200);
       assert.match(
         await refusal('classification', labels.file, labels.target, 'MLOPS_ERR_EVALUATION_TASK_MISMATCH'),
-        /"prices" v1, the champion \(alias production\), is a regression model; this run trained a classification model/,
+        /"prices" v1, the champion \(alias production\), is a regression model; the model of this run is a classification model/,
       );
 
       // A regression model of another column under the same name: its rmse measures another quantity, so it is
@@ -70,7 +72,7 @@ describe('trainingPipeline without a task', function () {
       assert.match(
         otherTarget,
         new RegExp(
-          `"prices" v1, the champion \\(alias production\\), predicts "${dataset.target}"; this run trained a model of "price_eur"`,
+          `"prices" v1, the champion \\(alias production\\), predicts "${dataset.target}"; the model of this run predicts "price_eur"`,
         ),
       );
       assert.ok(otherTarget.includes(`name the target as the champion does ("${dataset.target}")`), otherTarget);
