@@ -258,9 +258,8 @@ async function scanCsvText(
 ): Promise<{ rows: number; nonIntegers: number[] }> {
   const columns = header.map((_, i) => `${literal(`c${i}`)}: 'VARCHAR'`).join(', ');
   const from = `read_csv(${literal(source.localPath)}, ${csvDialect}, auto_detect = false, columns = {${columns}}, ${csvStrict})`;
-  const groups = columnGroups(checked);
   const counted: Record<string, unknown> = {};
-  for (const { group } of groups.length ? groups : [{ group: [] }]) {
+  for (const { group } of columnGroups(checked, { atLeastOne: true })) {
     const counts = group.map((i) => `, count_if(NOT regexp_full_match(c${i}, '\\s*[+-]?[0-9]+\\s*')) AS f${i}`);
     const [row = {}] = await db.query(`SELECT count(*) AS n${counts.join('')} FROM ${from}`);
     Object.assign(counted, row);

@@ -82,8 +82,7 @@ export async function countSplits(
   const rowsSql = `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
             (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows`;
   // Wide data in statements of a few hundred columns each (column-groups.ts); the first has the row counts too.
-  const groups = columnGroups(features);
-  const parts = (groups.length ? groups : [{ group: [], offset: 0 }]).map(async ({ group, offset }) => {
+  const parts = columnGroups(features, { atLeastOne: true }).map(async ({ group, offset }) => {
     const values = group.map((f, i) => [`feature_values_${offset + i}`, `count(${w.dialect.ident(f)})`]);
     const aggregates = [...(offset === 0 ? counted : []), ...values];
     const inner = `SELECT ${aggregates.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}`;

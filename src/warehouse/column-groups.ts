@@ -22,12 +22,18 @@ export function scansPerStatement(width: number): number {
 /** The most columns one statement of a data step aggregates. */
 export const columnsPerStatement = 256;
 
-/** `items` in consecutive groups of at most `size`, each with the index of its first item. */
-export function columnGroups<T>(items: readonly T[], size = columnsPerStatement): { group: T[]; offset: number }[] {
+/**
+ * `items` in consecutive groups of at most `size`, each with the index of its first item; with `atLeastOne`, one empty
+ * group when there are no items (for a statement that counts rows as well).
+ */
+export function columnGroups<T>(
+  items: readonly T[],
+  { size = columnsPerStatement, atLeastOne = false } = {},
+): { group: T[]; offset: number }[] {
   const groups: { group: T[]; offset: number }[] = [];
   for (let offset = 0; offset < items.length; offset += size)
     groups.push({ group: items.slice(offset, offset + size), offset });
-  return groups;
+  return groups.length === 0 && atLeastOne ? [{ group: [], offset: 0 }] : groups;
 }
 
 /**
