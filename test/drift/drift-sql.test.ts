@@ -64,4 +64,34 @@ describe('drift counting SQL on DuckDB', () => {
       });
     });
   }
+
+  it('counts many columns in one scan of a wide relation, each on its own grid, as the scan per column does', async () => {
+    const sizes = [0, 1, 3, 8, 200, 256];
+    const grids = sizes.map((size) => Array.from({ length: size }, (_, i) => -3 + i * 0.37 + (i % 3) * 0.01));
+    // Every column holds the probes of its own grid (the grid of 0 points those of one point), padded with nulls.
+    const columns = grids.map((grid) => probes(grid.length ? grid : [0.5]));
+    const rows = Math.max(...columns.map((c) => c.length));
+    const tuples = Array.from({ length: rows }, (_, r) => `(${columns.map((c) => literal(c[r] ?? null)).join(', ')})`);
+    const names = sizes.map((_, j) => `x${j}`);
+    const from = `(SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(${names.join(', ')}))`;
+    const gridColumns = grids.map((grid, j) => ({ index: j, name: names[j]!, grid }));
+    // As if the relation had 100,000 columns: one scan, not one per column.
+    const wide = cellCountsSql(duckDbDialect, from, gridColumns, 100_000);
+    assert.equal(wide.length, 1);
+    assert.match(wide[0]!, /unnest/);
+    const narrow = cellCountsSql(duckDbDialect, from, gridColumns);
+    assert.doesNotMatch(narrow.join('\n'), /unnest/);
+    const [wideRows, narrowRows] = await withDuckDb(async (db) => [
+      (await Promise.all(wide.map((sql) => db.query(sql)))).flat(),
+      (await Promise.all(narrow.map((sql) => db.query(sql)))).flat(),
+    ]);
+    assert.deepEqual(wideRows, narrowRows);
+    grids.forEach((grid, j) => {
+      const counted = readCellCounts(wideRows, j, grid.length);
+      const expected = expectedCells(grid, [...columns[j]!, ...new Array<null>(rows - columns[j]!.length).fill(null)]);
+      assert.deepEqual(counted.cells, expected.cells, `cells of x${j}`);
+      assert.deepEqual(counted.atLower, expected.atLower, `values on a lower point of x${j}`);
+      assert.equal(counted.nulls, expected.nulls, `nulls of x${j}`);
+    });
+  });
 });
