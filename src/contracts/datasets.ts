@@ -244,11 +244,13 @@ export interface PreprocessResult {
 
 /**
  * A fitted feature that will serve poorly: `feature-mostly-unknown`, most of its values outside its kept categories;
- * `feature-constant`, one value in every training row.
+ * `feature-constant`, one value in every training row; or features that will train poorly together:
+ * `features-exceed-rows`, at least as many model inputs as training rows (no `feature`: it is about all of them).
  */
 export interface FeatureWarning {
-  kind: 'feature-mostly-unknown' | 'feature-constant';
-  feature: string;
+  kind: 'feature-mostly-unknown' | 'feature-constant' | 'features-exceed-rows';
+  /** The feature it is about; absent for a warning about all of them. */
+  feature?: string;
   message: string;
 }
 

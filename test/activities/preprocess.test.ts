@@ -509,6 +509,35 @@ describe('preprocessDataset', function () {
       );
   });
 
+  it('warns when the model inputs are at least as many as the training rows, and not below that', async function () {
+    const header = [...Array.from({ length: 40 }, (_, j) => `g${j}`), 'y'].join(',');
+    const line = (i: number) => [...Array.from({ length: 40 }, (_, j) => ((i * 7 + j * 13) % 17) / 4), i % 2].join(',');
+    const wide = await csvInput(
+      'wide-few-rows.csv',
+      header,
+      Array.from({ length: 50 }, (_, i) => line(i)),
+    );
+    const result = await createPipelineActivities(testDeps({ store })).preprocessDataset(wide.input);
+    const warning = result.warnings?.find((w) => w.kind === 'features-exceed-rows');
+    assert.ok(warning, JSON.stringify(result.warnings));
+    assert.equal(warning.feature, undefined);
+    assert.equal(
+      warning.message,
+      `40 model inputs (the features after one-hot encoding) for ${result.rows.train} training rows: a model can fit the training rows exactly and learn little that holds on new rows. List fewer features (pipeline field features), bring more rows, or penalize the weights more (builtin-linear: hyperparameters.l2, e.g. 1).`,
+    );
+    const tall = await csvInput(
+      'wide-more-rows.csv',
+      header,
+      Array.from({ length: 200 }, (_, i) => line(i)),
+    );
+    const enough = await createPipelineActivities(testDeps({ store })).preprocessDataset(tall.input);
+    assert.ok(enough.rows.train > 40);
+    assert.equal(
+      enough.warnings?.find((w) => w.kind === 'features-exceed-rows'),
+      undefined,
+    );
+  });
+
   it('warns of a feature with one value in every training row, numeric or categorical, naming the value', async function () {
     const rows = Array.from({ length: 120 }, (_, i) => `${i % 9},7.5,${i % 4 ? 'eu' : ''},k,${i % 2 ? 'x' : 'z'}`);
     const { input } = await csvInput('constant.csv', 'n,rate,region,kind,y', rows);
