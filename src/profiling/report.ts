@@ -12,7 +12,7 @@ import type {
   SpellingVariantGroup,
 } from './dataset-profile';
 import type { ReportChart } from './report-charts';
-import { reportCharts } from './report-charts';
+import { maxColumnCharts, reportCharts } from './report-charts';
 import { quoteValue, spellingVariantFix } from './spelling-variants';
 
 export async function renderReport(profile: DatasetProfile): Promise<string> {
@@ -104,7 +104,11 @@ function summaryTable(profile: DatasetProfile): string {
 function columnCard(c: ColumnProfile, profile: DatasetProfile, chart: ReportChart | undefined): string {
   const badge = (c.name === profile.target ? ' <span class="badge">target</span>' : '') + warningBadge(c, profile);
   const facts = c.kind === 'numeric' ? numericFacts(c) : categoricalFacts(c);
-  const body = chart ? chartDiv(chart) : '<p class="note">No non-null values.</p>';
+  const body = chart
+    ? chartDiv(chart)
+    : c.count === 0
+      ? '<p class="note">No non-null values.</p>'
+      : `<p class="note">Not drawn: the report draws the first ${maxColumnCharts} columns' charts (profile.json holds every column's).</p>`;
   return `<article class="column"><h3>${escapeHtml(c.name)}${badge} <code>${escapeHtml(c.type)}</code></h3>${facts}${body}</article>`;
 }
 

@@ -47,6 +47,11 @@ describe('very wide data at the default memory limit', function () {
     assert.equal(profile.columns.length, width + 1);
     const last = profile.columns.find((c) => c.name === `g${width - 1}`);
     assert.ok(last && last.kind === 'numeric' && last.histogram.length > 0, 'the last column has its histogram');
+    // The report draws the first 300 columns' charts and the target's; the others show their figures and say why.
+    const report = fs.readFileSync(fileURLToPath(profiled.reportUri), 'utf8');
+    assert.equal(report.match(/id="chart-column-\d+"/g)?.length, 301);
+    assert.ok(report.includes('id="chart-column-299"') && report.includes(`id="chart-column-${width}"`));
+    assert.equal(report.match(/Not drawn: the report draws the first 300 columns/g)?.length, width - 300);
 
     const prepared = await activities.preprocessDataset({
       ...snapshot,
