@@ -168,6 +168,9 @@ export function valueCountsSql(
   columns: readonly ValuesColumn[],
   width = columns.length,
 ): string[] {
+  // A wide relation on DuckDB: one scan per statement, not one per column.
+  if (d.name === 'duckdb' && columns.length > scansPerStatement(width))
+    return lengthGroups(columns, listedLength).map((group) => oneScanValueCounts(d, from, group));
   const branches = columns.map((c) => {
     const v = '__v';
     const listed = c.values.length ? `${v} IN (${c.values.map((value) => d.literal(value)).join(', ')})` : 'FALSE';
@@ -177,6 +180,41 @@ export function valueCountsSql(
     (group) =>
       `SELECT col, value, missing, count(*) AS n FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS valued GROUP BY col, value, missing ORDER BY col, value`,
   );
+}
+
+/**
+ * The value counts of {@link valueCountsSql} for many columns in one scan of `from` (DuckDB): each row's columns become
+ * rows (col, its value as text), and a value is counted by itself where (col, value) is one of the listed pairs.
+ */
+function oneScanValueCounts(d: SqlDialect, from: string, columns: readonly ValuesColumn[]): string {
+  const cells = columns.map((c) => `{'col': ${c.index}, 'v': ${d.toText(d.ident(c.name))}}`);
+  const pairs = columns.flatMap((c) => c.values.map((value) => `(${c.index}, ${d.literal(value)})`));
+  const listed = pairs.length
+    ? `(VALUES ${pairs.join(', ')}) AS listed(__lc, __lv)`
+    : '(SELECT NULL::INTEGER AS __lc, NULL::VARCHAR AS __lv WHERE false) AS listed';
+  const values = `SELECT cell.col AS __c, cell.v AS __v FROM (SELECT unnest([${cells.join(', ')}]) AS cell FROM ${from}) AS cells`;
+  return `SELECT __c AS col, CASE WHEN __lv IS NOT NULL THEN __v END AS value, __v IS NULL AS missing, count(*) AS n FROM (${values}) AS v LEFT JOIN ${listed} ON __lc = __c AND __lv = __v GROUP BY 1, 2, 3 ORDER BY col, value`;
+}
+
+/** About the SQL characters a column's listed values take in {@link oneScanValueCounts}. */
+function listedLength(c: ValuesColumn): number {
+  return 120 + c.values.reduce((n, value) => n + value.length + 16, 0);
+}
+
+/** Consecutive groups whose estimated SQL (`length` of each) stays under {@link maxSqlLength}. */
+function lengthGroups<T>(items: readonly T[], length: (item: T) => number): T[][] {
+  const groups: T[][] = [];
+  let total = 0;
+  for (const item of items) {
+    const size = length(item);
+    if (!groups.length || total + size > maxSqlLength) {
+      groups.push([]);
+      total = 0;
+    }
+    groups[groups.length - 1]!.push(item);
+    total += size;
+  }
+  return groups;
 }
 
 /** Branches per statement: on DuckDB bounded by the relation's width (column-groups.ts); BigQuery by length only. */

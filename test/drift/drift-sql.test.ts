@@ -4,7 +4,7 @@
  * point, between two adjacent doubles, infinities, NaN, null).
  */
 import assert from 'node:assert/strict';
-import { cellCountsSql } from '../../src/drift/drift-sql';
+import { cellCountsSql, valueCountsSql } from '../../src/drift/drift-sql';
 import { readCellCounts } from '../../src/drift/reference';
 import type { CellCounts } from '../../src/drift/reference';
 import { withDuckDb } from '../../src/warehouse/duckdb';
@@ -93,5 +93,46 @@ describe('drift counting SQL on DuckDB', () => {
       assert.deepEqual(counted.atLower, expected.atLower, `values on a lower point of x${j}`);
       assert.equal(counted.nulls, expected.nulls, `nulls of x${j}`);
     });
+  });
+
+  it('counts categorical values of many columns in one scan of a wide relation as the scan per column does', async () => {
+    const from = `(SELECT * FROM (VALUES ('a', 'x', 1), ('b', NULL, 2), ('a', 'y', 2), (NULL, 'x', 3), ('c', 'z''q', NULL)) AS v(s, t, n))`;
+    const columns = [
+      { index: 0, name: 's', values: ['a', 'b'] },
+      { index: 1, name: 't', values: ["z'q", 'x'] },
+      { index: 2, name: 'n', values: [] },
+    ];
+    const wide = valueCountsSql(duckDbDialect, from, columns, 100_000);
+    assert.equal(wide.length, 1);
+    assert.match(wide[0]!, /unnest/);
+    const narrow = valueCountsSql(duckDbDialect, from, columns);
+    assert.doesNotMatch(narrow.join('\n'), /unnest/);
+    const [wideRows, narrowRows] = await withDuckDb(async (db) => [
+      (await Promise.all(wide.map((sql) => db.query(sql)))).flat(),
+      (await Promise.all(narrow.map((sql) => db.query(sql)))).flat(),
+    ]);
+    // Rows of one column and value differ in missing only; their order is the warehouse's.
+    const sorted = (rows: Record<string, unknown>[]) =>
+      rows
+        .map((r) => [r.col, r.value, r.missing, r.n])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    assert.deepEqual(sorted(wideRows), sorted(narrowRows));
+    assert.deepEqual(
+      sorted(wideRows),
+      sorted(
+        [
+          [0, 'a', false, 2],
+          [0, 'b', false, 1],
+          [0, null, false, 1],
+          [0, null, true, 1],
+          [1, 'x', false, 2],
+          [1, "z'q", false, 1],
+          [1, null, false, 1],
+          [1, null, true, 1],
+          [2, null, false, 4],
+          [2, null, true, 1],
+        ].map(([col, value, missing, n]) => ({ col, value, missing, n })),
+      ),
+    );
   });
 });
