@@ -46,7 +46,7 @@ describe('the Temporal CLI commands in the README', function () {
     assert.match(result!, /"outcome":\s*"deployed"/);
     assert.match(describe!, /MlopsPipelineStage:[^\]]*?\\"completed\\"/);
     assert.match(describe!, /MlopsModelName:[^\]]*?\\"churn\\"/);
-    assert.equal(show!.match(/ActivityTaskCompleted/g)?.length, 7, 'seven steps ran as activities');
+    assert.equal(show!.match(/ActivityTaskCompleted/g)?.length, 8, 'eight steps ran as activities (checkChampion too)');
     assert.match(show!, /WorkflowExecutionCompleted/);
     assert.match(query!, /"stage":\s*"completed"/);
     assert.match(list!, /churn-from-cli/);
