@@ -45,6 +45,24 @@ function probes(grid: number[]): (number | null)[] {
 
 const literal = (x: number | null) => (x === null ? 'NULL' : `'${x}'::DOUBLE`);
 
+/**
+ * The rows of the counting statements `sqls` makes for a relation as if it had 100,000 columns (one scan, checked) and
+ * for one as narrow as its columns (a scan per column, checked).
+ */
+type Rows = Record<string, unknown>[];
+
+async function wideAndNarrow(sqls: (width: number | undefined) => string[]): Promise<[Rows, Rows]> {
+  const wide = sqls(100_000);
+  assert.equal(wide.length, 1);
+  assert.match(wide[0]!, /unnest/);
+  const narrow = sqls(undefined);
+  assert.doesNotMatch(narrow.join('\n'), /unnest/);
+  return withDuckDb(async (db): Promise<[Rows, Rows]> => [
+    (await Promise.all(wide.map((sql) => db.query(sql)))).flat(),
+    (await Promise.all(narrow.map((sql) => db.query(sql)))).flat(),
+  ]);
+}
+
 describe('drift counting SQL on DuckDB', () => {
   for (const size of [1, 2, 3, 7, 8, 9, 200, 255, 256]) {
     it(`puts every value in the cell that holds it on a grid of ${size} points`, async () => {
@@ -75,16 +93,9 @@ describe('drift counting SQL on DuckDB', () => {
     const names = sizes.map((_, j) => `x${j}`);
     const from = `(SELECT * FROM (VALUES ${tuples.join(', ')}) AS v(${names.join(', ')}))`;
     const gridColumns = grids.map((grid, j) => ({ index: j, name: names[j]!, grid }));
-    // As if the relation had 100,000 columns: one scan, not one per column.
-    const wide = cellCountsSql(duckDbDialect, from, gridColumns, 100_000);
-    assert.equal(wide.length, 1);
-    assert.match(wide[0]!, /unnest/);
-    const narrow = cellCountsSql(duckDbDialect, from, gridColumns);
-    assert.doesNotMatch(narrow.join('\n'), /unnest/);
-    const [wideRows, narrowRows] = await withDuckDb(async (db) => [
-      (await Promise.all(wide.map((sql) => db.query(sql)))).flat(),
-      (await Promise.all(narrow.map((sql) => db.query(sql)))).flat(),
-    ]);
+    const [wideRows, narrowRows] = await wideAndNarrow((width) =>
+      cellCountsSql(duckDbDialect, from, gridColumns, width),
+    );
     assert.deepEqual(wideRows, narrowRows);
     grids.forEach((grid, j) => {
       const counted = readCellCounts(wideRows, j, grid.length);
@@ -102,15 +113,7 @@ describe('drift counting SQL on DuckDB', () => {
       { index: 1, name: 't', values: ["z'q", 'x'] },
       { index: 2, name: 'n', values: [] },
     ];
-    const wide = valueCountsSql(duckDbDialect, from, columns, 100_000);
-    assert.equal(wide.length, 1);
-    assert.match(wide[0]!, /unnest/);
-    const narrow = valueCountsSql(duckDbDialect, from, columns);
-    assert.doesNotMatch(narrow.join('\n'), /unnest/);
-    const [wideRows, narrowRows] = await withDuckDb(async (db) => [
-      (await Promise.all(wide.map((sql) => db.query(sql)))).flat(),
-      (await Promise.all(narrow.map((sql) => db.query(sql)))).flat(),
-    ]);
+    const [wideRows, narrowRows] = await wideAndNarrow((width) => valueCountsSql(duckDbDialect, from, columns, width));
     // Rows of one column and value differ in missing only; their order is the warehouse's.
     const sorted = (rows: Record<string, unknown>[]) =>
       rows
