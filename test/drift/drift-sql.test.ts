@@ -45,12 +45,12 @@ function probes(grid: number[]): (number | null)[] {
 
 const literal = (x: number | null) => (x === null ? 'NULL' : `'${x}'::DOUBLE`);
 
+type Rows = Record<string, unknown>[];
+
 /**
  * The rows of the counting statements `sqls` makes for a relation as if it had 100,000 columns (one scan, checked) and
  * for one as narrow as its columns (a scan per column, checked).
  */
-type Rows = Record<string, unknown>[];
-
 async function wideAndNarrow(sqls: (width: number | undefined) => string[]): Promise<[Rows, Rows]> {
   const wide = sqls(100_000);
   assert.equal(wide.length, 1);
