@@ -39,7 +39,7 @@ function cellCodes(d: SqlDialect, arrays: NonNullable<SqlDialect['arrays']>, fro
   const head = `SELECT ${c.index} AS col, CASE WHEN __x IS NULL THEN -1`;
   if (k === 0) return `${head} ELSE 0 END AS code, __x FROM (SELECT ${x} AS __x FROM ${from}) AS c${c.index}`;
   const levels = searchLevels(k);
-  const padded = [...c.grid, ...new Array<number>(2 ** levels - 1 - k).fill(c.grid[k - 1]!)];
+  const padded = paddedGrid(c.grid, 2 ** levels - 1);
   const point = (position: string) => arrays.arrayAt('__g', position);
   const values = `(SELECT ${x} AS __x FROM ${from}) AS v${c.index}`;
   let search = `SELECT __x, 0 AS __p, __g FROM ${values}, (SELECT ${arrays.doubleArray(padded)} AS __g) AS grid`;
@@ -50,6 +50,11 @@ function cellCodes(d: SqlDialect, arrays: NonNullable<SqlDialect['arrays']>, fro
   const lower = `CASE WHEN __p > 0 AND __x = ${point('__p')} THEN 1 ELSE 0 END`;
   const code = `${head} ELSE 2 * __p + ${lower} END AS code, __x`;
   return `${code} FROM (SELECT __x, LEAST(__p, ${k}) AS __p, __g FROM (${search}) AS s0) AS c${c.index}`;
+}
+
+/** The grid padded to `size` points with its last one (a grid of none with zeros: its cell is always 0). */
+function paddedGrid(grid: readonly number[], size: number): number[] {
+  return [...grid, ...new Array<number>(size - grid.length).fill(grid.length ? grid[grid.length - 1]! : 0)];
 }
 
 /** Steps of the binary search over k points: the grid is padded to 2^levels − 1 points. */
@@ -74,10 +79,7 @@ function oneScanCellCounts(
 ): string {
   const levels = Math.max(0, ...columns.map((c) => searchLevels(c.grid.length)));
   const size = 2 ** levels - 1;
-  const points = columns.flatMap((c) => {
-    const k = c.grid.length;
-    return [...c.grid, ...new Array<number>(size - k).fill(k ? c.grid[k - 1]! : 0)];
-  });
+  const points = columns.flatMap((c) => paddedGrid(c.grid, size));
   const all = arrays.doubleArray(points);
   const cells = columns.map(
     (c, j) => `{'col': ${c.index}, 'o': ${j * size}, 'k': ${c.grid.length}, 'x': ${d.toDouble(d.ident(c.name))}}`,
@@ -152,7 +154,7 @@ export function cellCountsSql(
   if (arrays && d.name === 'duckdb' && columns.length > scansPerStatement(width))
     return pointGroups(columns).map((group) => oneScanCellCounts(d, arrays, from, group));
   const branches = columns.map((c) => (arrays ? cellCodes(d, arrays, from, c) : treeCodes(d, from, c)));
-  return chunked(branches, maxBranches(d, width)).map(
+  return lengthGroups(branches, (branch) => branch.length, maxBranches(d, width)).map(
     (group) =>
       `SELECT col, code, count(*) AS n, sum(__x) AS s FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS cells GROUP BY col, code ORDER BY col, code`,
   );
@@ -176,7 +178,7 @@ export function valueCountsSql(
     const listed = c.values.length ? `${v} IN (${c.values.map((value) => d.literal(value)).join(', ')})` : 'FALSE';
     return `SELECT ${c.index} AS col, CASE WHEN ${listed} THEN ${v} END AS value, ${v} IS NULL AS missing FROM (SELECT ${d.toText(d.ident(c.name))} AS ${v} FROM ${from}) AS v${c.index}`;
   });
-  return chunked(branches, maxBranches(d, width)).map(
+  return lengthGroups(branches, (branch) => branch.length, maxBranches(d, width)).map(
     (group) =>
       `SELECT col, value, missing, count(*) AS n FROM (\n  ${group.join('\n  UNION ALL ')}\n) AS valued GROUP BY col, value, missing ORDER BY col, value`,
   );
@@ -201,13 +203,16 @@ function listedLength(c: ValuesColumn): number {
   return 120 + c.values.reduce((n, value) => n + value.length + 16, 0);
 }
 
-/** Consecutive groups whose estimated SQL (`length` of each) stays under {@link maxSqlLength}. */
-function lengthGroups<T>(items: readonly T[], length: (item: T) => number): T[][] {
+/**
+ * Consecutive groups of at most `max` items whose SQL (`length` of each, estimated or exact) stays under
+ * {@link maxSqlLength}; a longer item stands alone.
+ */
+function lengthGroups<T>(items: readonly T[], length: (item: T) => number, max = Infinity): T[][] {
   const groups: T[][] = [];
   let total = 0;
   for (const item of items) {
     const size = length(item);
-    if (!groups.length || total + size > maxSqlLength) {
+    if (!groups.length || total + size > maxSqlLength || groups[groups.length - 1]!.length >= max) {
       groups.push([]);
       total = 0;
     }
@@ -220,22 +225,4 @@ function lengthGroups<T>(items: readonly T[], length: (item: T) => number): T[][
 /** Branches per statement: on DuckDB bounded by the relation's width (column-groups.ts); BigQuery by length only. */
 function maxBranches(d: SqlDialect, width: number): number {
   return d.name === 'duckdb' ? scansPerStatement(width) : Infinity;
-}
-
-/**
- * Consecutive groups of at most `max` branches, each under {@link maxSqlLength} characters (a longer branch stands
- * alone).
- */
-function chunked(branches: string[], max: number): string[][] {
-  const groups: string[][] = [];
-  let length = 0;
-  for (const branch of branches) {
-    if (!groups.length || length + branch.length > maxSqlLength || groups[groups.length - 1]!.length >= max) {
-      groups.push([]);
-      length = 0;
-    }
-    groups[groups.length - 1]!.push(branch);
-    length += branch.length;
-  }
-  return groups;
 }

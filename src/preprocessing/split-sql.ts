@@ -5,7 +5,7 @@
  * BigQuery. Callers select a split with {@link AssignedRows.where}.
  */
 import type { ColumnSchema } from '../contracts/datasets';
-import { columnGroups } from '../warehouse/column-groups';
+import { mergedOverColumnGroups } from '../warehouse/column-groups';
 import { withRowDraw } from '../warehouse/sql-dialect';
 import type { WarehouseSession, WarehouseTable } from '../warehouse/warehouse';
 import { rowNumberColumn } from '../warehouse/warehouse';
@@ -82,16 +82,19 @@ export async function countSplits(
   const rowsSql = `SELECT (SELECT count(*) FROM ${snapshot.from}) AS source_rows,
             (SELECT count(*) FROM ${snapshot.from} WHERE ${target} IS NOT NULL) AS usable_rows`;
   // Wide data in statements of a few hundred columns each (column-groups.ts); the first has the row counts too.
-  const parts = columnGroups(features, { atLeastOne: true }).map(async ({ group, offset }) => {
-    const values = group.map((f, i) => [`feature_values_${offset + i}`, `count(${w.dialect.ident(f)})`]);
-    const aggregates = [...(offset === 0 ? counted : []), ...values];
-    const inner = `SELECT ${aggregates.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}`;
-    const outer = aggregates.map(([alias]) => `split_rows.${alias}`);
-    const select = offset === 0 ? [rowsSql, ...outer].join(', ') : `SELECT ${outer.join(', ')}`;
-    const [row] = await w.query(`${select} FROM (${inner}) AS split_rows`);
-    return row ?? {};
-  });
-  const counts = Object.assign({}, ...(await Promise.all(parts))) as Record<string, unknown>;
+  const counts = await mergedOverColumnGroups(
+    features,
+    async (group, offset) => {
+      const values = group.map((f, i) => [`feature_values_${offset + i}`, `count(${w.dialect.ident(f)})`]);
+      const aggregates = [...(offset === 0 ? counted : []), ...values];
+      const inner = `SELECT ${aggregates.map(([alias, sql]) => `${sql} AS ${alias}`).join(', ')} FROM ${assigned}`;
+      const outer = aggregates.map(([alias]) => `split_rows.${alias}`);
+      const select = offset === 0 ? [rowsSql, ...outer].join(', ') : `SELECT ${outer.join(', ')}`;
+      const [row] = await w.query(`${select} FROM (${inner}) AS split_rows`);
+      return row ?? {};
+    },
+    { atLeastOne: true },
+  );
   const n = (key: string) => Number(counts[key] ?? 0);
   const rows = { train: n('train_rows'), validation: n('validation_rows'), test: n('test_rows') };
   return {

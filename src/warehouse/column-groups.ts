@@ -43,7 +43,8 @@ export function columnGroups<T>(
 export async function mergedOverColumnGroups<T>(
   items: readonly T[],
   statement: (group: T[], offset: number) => Promise<Record<string, unknown>>,
+  options: { atLeastOne?: boolean } = {},
 ): Promise<Record<string, unknown>> {
-  const parts = await Promise.all(columnGroups(items).map(({ group, offset }) => statement(group, offset)));
+  const parts = await Promise.all(columnGroups(items, options).map(({ group, offset }) => statement(group, offset)));
   return Object.assign({}, ...parts) as Record<string, unknown>;
 }
