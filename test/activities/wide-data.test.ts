@@ -67,4 +67,30 @@ describe('very wide data at the default memory limit', function () {
     for (const f of fitted) assert.ok(f.kind === 'numeric' && f.std > 0.4 && f.std < 0.75, `${f.name}: ${f.std}`);
     assert.equal(prepared.rows.train + prepared.rows.validation + prepared.rows.test, rows);
   });
+
+  it('preprocesses a hundred text features one-hot encoded (700 model inputs) on 150 rows', async function () {
+    // Each feature's "unknown" input was `NOT IN (<its categories>)`, which DuckDB plans as a join holding memory of
+    // its own: the split's write ran out of 1GB.
+    const names = Array.from({ length: 100 }, (_, j) => `c"${j} 🙂 'x'`);
+    const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const values = ['a', 'B', ' b ', "o'q", '</script>', ''];
+    const lines = [[...names.map(quoted), 'y'].join(',')];
+    for (let i = 0; i < 150; i++)
+      lines.push([...names.map((_, j) => quoted(values[(i + j) % 6]!)), i % 2 ? 'up' : 'down'].join(','));
+    const csv = path.join(tempDir('wide-text'), 'texts.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    const activities = createPipelineActivities(
+      testDeps({ store: new LocalArtifactStore(tempDir('wide-text')), config }),
+    );
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    const prepared = await activities.preprocessDataset({
+      ...snapshot,
+      target: 'y',
+      task: 'classification',
+      split: { testFraction: 0.2, validationFraction: 0.2, seed: 1 },
+    });
+    // Six categories each (the empty string is the missing category) and the unknown input.
+    assert.equal(prepared.featureColumns.length, 100 * 7);
+  });
 });
