@@ -12,26 +12,31 @@
  *                  with 1 and 2 uvicorn workers, on uvloop + httptools and on asyncio + h11 (venv made by
  *                  bench/setup-python-serving.sh).
  * Every server is driven by the same load generator, bench/serving-load.ts, in its own process (16 keep-alive
- * connections, 1 s warm-up), one server at a time. Prints one line per measurement, then a JSON summary.
+ * connections, 3 s warm-up), one server at a time. Prints one line per measurement, then a JSON summary.
  *
  *   bash bench/setup-python-serving.sh   # once
  *   npx tsx bench/serving-throughput.ts [--seconds 5] [--rows 1,64] [--only node-1-log,fastapi-1] [--threads]
- * (`--threads`: each server thread's CPU per request over the measured window.)
+ *       [--server-cpus 2,3 --generator-cpus 8-11]
+ * (`--threads`: each server thread's CPU per request over the measured window; `--server-cpus`/`--generator-cpus`:
+ * every server, and the load generator, pinned to those CPUs with `taskset`, on a machine with cores to spare.)
+ *
+ * On a machine without the project's packages (the device machine: more cores, so the generator need not share the
+ * servers' CPUs), the run is split in two (bench/device-serving.sh):
+ *   npx tsx bench/serving-throughput.ts --prepare <dir>   # here: the model's store and the compiled code, in <dir>
+ *   node <dir>/built/bench/serving-throughput.js --store <dir>/store --python python3 [options as above]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
+import { LocalArtifactStore } from '../src/artifacts';
 import { resolveAlias } from '../src/registry/model-registry';
 import { serverNodeFlags } from '../src/serving/cluster';
 import { loadVersion } from '../src/serving/load-version';
-import type { LocalArtifactStore } from '../src/artifacts';
-import { loyalCustomer, riskyCustomer, servedChurn } from '../test/support/served-model';
-import { setStack } from '../test/support/stack';
-import type { TestStack } from '../test/support/stack';
+import { loyalCustomer, riskyCustomer } from '../test/support/churn-customers';
 
 interface Prediction {
   label: string;
@@ -149,10 +154,10 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * cross-module call). Built under node_modules/.cache, where the built files still find the project's packages;
  * removed with the run's other files.
  */
-function compile(): string {
+function compile(keep?: string): string {
   fs.mkdirSync(path.join('node_modules', '.cache'), { recursive: true });
-  const out = fs.mkdtempSync(path.join('node_modules', '.cache', 'serving-bench-'));
-  cleanups.push(() => fs.rmSync(out, { recursive: true, force: true }));
+  const out = keep ?? fs.mkdtempSync(path.join('node_modules', '.cache', 'serving-bench-'));
+  if (!keep) cleanups.push(() => fs.rmSync(out, { recursive: true, force: true }));
   execFileSync(
     process.execPath,
     [require.resolve('typescript/bin/tsc'), '-p', 'bench/tsconfig.serving.json', '--outDir', out],
@@ -167,9 +172,14 @@ function compile(): string {
 async function inProcess(built: string, store: LocalArtifactStore, seconds: number, rows: number) {
   const bodyFile = path.join(scratch, `body-${rows}.json`);
   fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
+  // On the servers' CPUs when they are pinned: the same work, the same cores.
+  const [command, args] = pinning.server
+    ? ['taskset', ['-c', pinning.server, process.execPath]]
+    : [process.execPath, []];
   const out = execFileSync(
-    process.execPath,
+    command,
     [
+      ...args,
       ...serverNodeFlags,
       path.join(built, 'bench/in-process-loop.js'),
       store.root,
@@ -187,6 +197,14 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
   return { ...measured, expected };
 }
 
+/** `--server-cpus` and `--generator-cpus`: the CPU lists (`taskset -c`) every server and the load generator run on. */
+const pinning: { server?: string; generator?: string } = {};
+
+/** spawn, on the CPUs `cpus` when given (taskset runs the command in its own process: the pid is the command's). */
+function launch(cpus: string | undefined, command: string, args: string[], options: SpawnOptions): ChildProcess {
+  return cpus ? spawn('taskset', ['-c', cpus, command, ...args], options) : spawn(command, args, options);
+}
+
 /** Node flags to try on our server besides its own (`MLOPS_BENCH_NODE_FLAGS`, space-separated; e.g. `--cpu-prof`). */
 const extraNodeFlags = (process.env.MLOPS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
@@ -196,23 +214,28 @@ function nodeServer(built: string, root: string, workers: number, log: boolean, 
     name: `node-${workers}-${log ? 'log' : 'nolog'}${lane ? '' : '-nolane'}`,
     start: (port) =>
       // Started as the compose service starts it: the built server with the server's Node flags.
-      spawn(process.execPath, [...serverNodeFlags, ...extraNodeFlags, path.join(built, 'src/serving/server.js')], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          MLOPS_ARTIFACT_ROOT: root,
-          MLOPS_SERVE_MODEL: 'churn',
-          MLOPS_SERVE_PORT: String(port),
-          MLOPS_SERVE_WORKERS: String(workers),
-          MLOPS_SERVE_LOG: String(log),
-          MLOPS_SERVE_FAST_LANE: String(lane),
-          MLOPS_LOG_LEVEL: 'WARN',
-          MLOPS_STATE_DIR: fs.mkdtempSync(path.join(scratch, 'state-')),
-          // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
-          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MLOPS_SERVE_LOG_'))),
+      launch(
+        pinning.server,
+        process.execPath,
+        [...serverNodeFlags, ...extraNodeFlags, path.join(built, 'src/serving/server.js')],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            MLOPS_ARTIFACT_ROOT: root,
+            MLOPS_SERVE_MODEL: 'churn',
+            MLOPS_SERVE_PORT: String(port),
+            MLOPS_SERVE_WORKERS: String(workers),
+            MLOPS_SERVE_LOG: String(log),
+            MLOPS_SERVE_FAST_LANE: String(lane),
+            MLOPS_LOG_LEVEL: 'WARN',
+            MLOPS_STATE_DIR: fs.mkdtempSync(path.join(scratch, 'state-')),
+            // Prediction log settings to compare (e.g. MLOPS_SERVE_LOG_FLUSH_ROWS) pass through.
+            ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MLOPS_SERVE_LOG_'))),
+          },
+          stdio: ['ignore', workers > 1 ? 'pipe' : 'ignore', 'inherit'],
         },
-        stdio: ['ignore', workers > 1 ? 'pipe' : 'ignore', 'inherit'],
-      }),
+      ),
     ready: async (child, port) => {
       if (workers === 1) return pollReady(port);
       // The primary prints its listening line once every worker listens.
@@ -229,7 +252,8 @@ function bareServer(built: string, processes: number): ServerSpec {
   return {
     name: `node-bare-${processes}`,
     start: (port, answer) =>
-      spawn(
+      launch(
+        pinning.server,
         process.execPath,
         [...serverNodeFlags, path.join(built, 'bench/bare-http-server.js'), String(port), answer, String(processes)],
         { stdio: ['ignore', 'ignore', 'inherit'] },
@@ -256,7 +280,8 @@ function fastapiServer(
   return {
     name: `fastapi-${workers}${stack === 'asyncio' ? '-asyncio' : ''}`,
     start: (port) =>
-      spawn(
+      launch(
+        pinning.server,
         python,
         [
           '-m',
@@ -273,6 +298,8 @@ function fastapiServer(
           env: {
             PATH: process.env.PATH,
             HOME: process.env.HOME,
+            // Where the Python packages were installed with --target (the device machine's run).
+            ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}),
             MODEL_ONNX: record.model,
             TRANSFORM_JSON: record.transform,
           },
@@ -313,7 +340,13 @@ async function checkParity(url: string, body: string, expected: Prediction[]): P
 
 let perThread = false;
 
-async function drive(spec: ServerSpec, seconds: number, rows: number, expected: Prediction[]): Promise<Load> {
+async function drive(
+  spec: ServerSpec,
+  built: string,
+  seconds: number,
+  rows: number,
+  expected: Prediction[],
+): Promise<Load> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const answer = path.join(scratch, `answer-${rows}.json`);
   fs.writeFileSync(
@@ -328,15 +361,16 @@ async function drive(spec: ServerSpec, seconds: number, rows: number, expected: 
     fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
     const url = `http://127.0.0.1:${port}/v1/models/churn:predict`;
     await checkParity(url, fs.readFileSync(bodyFile, 'utf8'), expected);
-    const generator = spawn(
+    const generator = launch(
+      pinning.generator,
       process.execPath,
-      ['--import', 'tsx', 'bench/serving-load.ts', url, bodyFile, '16', String(seconds)],
+      [path.join(built, 'bench/serving-load.js'), url, bodyFile, '16', String(seconds)],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let cpuBefore = 0;
     let threadsBefore: ThreadTicks = new Map();
     let generatorBefore: ThreadTicks = new Map();
-    for await (const line of readline.createInterface({ input: generator.stdout })) {
+    for await (const line of readline.createInterface({ input: generator.stdout! })) {
       if (line.includes('"phase"')) {
         cpuBefore = treeCpuSeconds(child.pid!);
         if (perThread) {
@@ -375,22 +409,26 @@ async function main() {
       rows: { type: 'string', default: '1,64' },
       only: { type: 'string' },
       threads: { type: 'boolean', default: false },
+      store: { type: 'string' },
+      python: { type: 'string' },
+      prepare: { type: 'string' },
+      'server-cpus': { type: 'string' },
+      'generator-cpus': { type: 'string' },
     },
   });
   perThread = values.threads;
+  pinning.server = values['server-cpus'];
+  pinning.generator = values['generator-cpus'];
   const seconds = Number(values.seconds);
-  // The churn model is built by the tests' helper with the real activities, which need no Temporal server: only the
-  // stack's temp folder (where the example data is staged) and an address that is never dialled.
-  const tmpRoot = fs.mkdtempSync(path.join(scratch, 'model-'));
-  setStack({ tmpRoot, server: { address: '127.0.0.1:1', namespace: 'default' } } as unknown as TestStack);
-  const { store } = await servedChurn();
+  if (values.prepare) return prepare(values.prepare);
+  const store = values.store ? new LocalArtifactStore(values.store) : await churnStore(scratch);
   const record = await resolveAlias(store, 'churn', 'production');
   const files = { transform: store.localPath(record.transformUri), model: store.localPath(record.modelUri) };
-  const built = compile();
-  const python = execFileSync('bash', ['bench/setup-python-serving.sh'], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .pop()!;
+  // Run compiled (the device machine's run), the code beside this file is what is measured.
+  const built = __filename.endsWith('.js') ? path.resolve(__dirname, '..') : compile();
+  const python =
+    values.python ??
+    execFileSync('bash', ['bench/setup-python-serving.sh'], { encoding: 'utf8' }).trim().split('\n').pop()!;
   const specs = [
     nodeServer(built, store.root, 1, true),
     nodeServer(built, store.root, 1, false),
@@ -407,6 +445,8 @@ async function main() {
   ].filter((s) => !values.only || values.only.split(',').includes(s.name));
   const load = os.loadavg().map((l) => l.toFixed(1));
   console.log(`node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, load average ${load.join(' ')}`);
+  if (pinning.server || pinning.generator)
+    console.log(`servers on CPUs ${pinning.server ?? 'any'}, the load generator on CPUs ${pinning.generator ?? 'any'}`);
   const summary: Record<string, unknown> = {};
   for (const rows of values.rows.split(',').map(Number)) {
     const { expected, ...ip } = await inProcess(built, store, seconds, rows);
@@ -415,7 +455,7 @@ async function main() {
     );
     summary[`${rows}:in-process`] = ip;
     for (const spec of specs) {
-      const result = await drive(spec, seconds, rows, expected);
+      const result = await drive(spec, built, seconds, rows, expected);
       const cpuRatio = result.serverCpuUs ? ` (CPU: ${(ip.loopCpuUs / result.serverCpuUs).toFixed(2)})` : '';
       console.log(
         `${rows} row(s): ${spec.name} ${fmt(result)}; ÷ in-process ${(result.rps / ip.loop).toFixed(2)}${cpuRatio}`,
@@ -424,6 +464,34 @@ async function main() {
     }
   }
   console.log(JSON.stringify({ loadAfter: os.loadavg(), summary }));
+}
+
+/**
+ * The churn model, built by the tests' helper with the real activities (imported only here: the compiled runner on the
+ * device machine is given a store instead). They need no Temporal server: only the stack's temp folder (where the
+ * example data is staged) and an address that is never dialled.
+ */
+async function churnStore(under: string): Promise<LocalArtifactStore> {
+  const { setStack } = await import('../test/support/stack');
+  const { servedChurn } = await import('../test/support/served-model');
+  const tmpRoot = fs.mkdtempSync(path.join(under, 'model-'));
+  setStack({ tmpRoot, server: { address: '127.0.0.1:1', namespace: 'default' } } as never);
+  return (await servedChurn()).store;
+}
+
+/**
+ * `--prepare <dir>`: what a machine without the project's packages needs to run the benchmark: the model's store,
+ * built under `<dir>` (its records hold absolute file URIs: the other machine unpacks `<dir>` at the same path; the
+ * store's path is written to `<dir>/store-path`), and the compiled code (`<dir>/built`, this runner included).
+ * bench/device-serving.sh adds Node and the packages the compiled code loads.
+ */
+async function prepare(dir: string): Promise<void> {
+  const root = path.resolve(dir);
+  fs.mkdirSync(root, { recursive: true });
+  const store = await churnStore(root);
+  fs.writeFileSync(path.join(root, 'store-path'), store.localPath(store.root));
+  compile(path.join(root, 'built'));
+  console.log(`prepared ${root}: the store at ${store.localPath(store.root)}, the compiled code in built/`);
 }
 
 /**

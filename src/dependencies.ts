@@ -19,7 +19,7 @@ import { GpuPool } from './trainers/gpu-pool';
 import { createVertexJobClient, VertexJobs } from './vertex/job-client';
 import { VertexTraining } from './vertex/vertex-training';
 import type { BigQueryWarehouseOptions } from './warehouse/bigquery-warehouse';
-import { setDuckDbMemoryLimit } from './warehouse/duckdb';
+import { setDuckDbMemoryLimit } from './warehouse/duckdb-memory';
 
 export interface Dependencies {
   config: Readonly<MlopsConfig>;

@@ -9,6 +9,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { mlopsError } from '../errors';
 import { stepScratchDir, stepSignal } from '../step-context';
+import { duckDbMemoryLimit } from './duckdb-memory';
+
+// The limit lives in its own module, so that processes that open no DuckDB (the model server) need not load it.
+export { duckDbMemoryLimit, setDuckDbMemoryLimit } from './duckdb-memory';
 
 export type Row = Record<string, unknown>;
 
@@ -21,24 +25,6 @@ export interface DuckDb {
 }
 
 /**
- * Memory one DuckDB instance may hold before it spills to disk: without a limit the buffer pool may take 80% of RAM and
- * the worker's memory grows with the data instead of staying flat. Each of several instances gets the whole limit:
- * each does work one instance did before (a CSV reader's buffers, a Parquet row group), which a share might not fit.
- * The worker sets it from MLOPS_DATA_MEMORY_LIMIT at start ({@link setDuckDbMemoryLimit}).
- */
-let memoryLimit = '512MB';
-
-/** The memory limit of each DuckDB instance opened now (MLOPS_DATA_MEMORY_LIMIT). */
-export function duckDbMemoryLimit(): string {
-  return memoryLimit;
-}
-
-/** Sets the memory limit of every DuckDB instance opened from now on (the composition root, from the config). */
-export function setDuckDbMemoryLimit(limit: string): void {
-  memoryLimit = limit;
-}
-
-/**
  * DuckDB's "Out of Memory Error" as the catalogued error naming the limit and the setting (not retried: the same data
  * need the same memory); undefined for any other error. Its advice (`SET memory_limit`) is for a DuckDB shell.
  */
@@ -46,7 +32,7 @@ export function outOfMemoryError(err: unknown): Error | undefined {
   const message = err instanceof Error ? err.message : String(err);
   const found = /Out of Memory Error: ([^\n]*)/.exec(message);
   if (!found) return undefined;
-  return mlopsError('MLOPS_ERR_DATA_OUT_OF_MEMORY', { limit: memoryLimit, detail: found[1]!.trim() });
+  return mlopsError('MLOPS_ERR_DATA_OUT_OF_MEMORY', { limit: duckDbMemoryLimit(), detail: found[1]!.trim() });
 }
 
 /** Rethrows DuckDB's out-of-memory error as the catalogued one, any other as it is. */
@@ -96,7 +82,7 @@ export async function withDuckDb<T>(fn: (db: DuckDb) => Promise<T>, options: Duc
   const settings = {
     threads: String(options.threads ?? 2),
     preserve_insertion_order: 'true',
-    memory_limit: memoryLimit,
+    memory_limit: duckDbMemoryLimit(),
     // Inside a step, spills go to the attempt's scratch folder, which a later worker start sweeps if this one dies.
     temp_directory: options.tempDirectory ?? stepScratchDir() ?? spillDirectory,
   };

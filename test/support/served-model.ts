@@ -9,6 +9,8 @@ import { testDeps } from './dependencies';
 import { prepareChurn, trainedChurn } from './prepared-data';
 import { tempDir } from './stack';
 
+export { loyalCustomer, riskyCustomer } from './churn-customers';
+
 export interface ServedChurn {
   store: LocalArtifactStore;
   prepared: PreprocessResult & { snapshotId: string };
@@ -59,32 +61,6 @@ async function build(): Promise<ServedChurn> {
   await deploy(await registerVersion('serving/run'));
   return { store, prepared, registerVersion, deploy };
 }
-
-/** A valid raw churn record (a likely churner). */
-export const riskyCustomer = {
-  tenure_months: 2,
-  monthly_charges: 99.5,
-  total_charges: 199,
-  contract: 'month-to-month',
-  payment_method: 'electronic-check',
-  internet_service: 'fiber',
-  support_calls: 6,
-  senior: true,
-  region: 'south',
-};
-
-/** A valid raw churn record (a loyal customer). */
-export const loyalCustomer = {
-  ...riskyCustomer,
-  tenure_months: 60,
-  monthly_charges: 30,
-  total_charges: 1800,
-  contract: 'two-year',
-  payment_method: 'credit-card',
-  internet_service: 'dsl',
-  support_calls: 0,
-  senior: false,
-};
 
 /** Churn features renamed to keys of Object.prototype (`servedPrototypeKeys`). */
 export const prototypeKeyNames = new Map([
