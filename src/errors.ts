@@ -105,6 +105,12 @@ export const errorCatalogue = {
     retryable: false,
     fix: 'Rename the column in the header (the first line) without the line break, or save the file with LF line ends, then ingest it again.',
   },
+  MLOPS_ERR_DATA_HEADER_NUL: {
+    message:
+      'Dataset source "{source}" names a column with a NUL character ({column}): no step can name such a column in SQL',
+    retryable: false,
+    fix: 'Rename the column in the header (the first line) without the NUL character, then ingest it again; a file with NUL characters throughout is not UTF-8 text (save it as UTF-8 CSV).',
+  },
   MLOPS_ERR_DATA_ROW_MALFORMED: {
     message: 'Dataset source "{source}" cannot be parsed at line {line}: {problem}',
     retryable: false,

@@ -105,6 +105,10 @@ async function csvToParquet(
 ): Promise<{ written?: ParquetTable; header: string[] }> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
+  // SQL cannot name a column holding a NUL character (DuckDB reads SQL text as a C string).
+  const nul = header.find((name) => name.includes('\0'));
+  if (nul !== undefined)
+    throw mlopsError('MLOPS_ERR_DATA_HEADER_NUL', { source: source.uri, column: JSON.stringify(nul) });
   // Read with commas, such a file is one column of whole lines: nothing would fail until the target is looked up.
   const separator = await otherSeparator(source.localPath, header);
   if (separator) {

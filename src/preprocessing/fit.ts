@@ -249,16 +249,20 @@ const shownCategoryChars = 40;
 
 /**
  * The one-hot column of a category: `city=Oslo`. A category over 48 characters (a product description, free text)
- * keeps its first 40 and the first 8 hex digits of its SHA-256: `notes=a fine product with many words a fi…#3f2a9c1b`.
+ * keeps its first 40 and the first 8 hex digits of its SHA-256: `notes=a fine product with many words a fi…#3f2a9c1b`;
+ * one holding a NUL character shows it as ␀ and adds the hash: `code=a␀b#1c0e4f2d`.
  * Every column name goes to the trainer in `--feature-columns`, one argument, which Linux takes up to 128 KiB, and in
  * the preprocessing step's result, which Temporal takes up to 2 MB; serving finds a one-hot column by its category's
  * position, not its name.
  */
 export function oneHotName(feature: string, category: string): string {
   const chars = Array.from(category);
-  if (chars.length <= shownCategoryChars + 8) return `${feature}=${category}`;
+  // A NUL character cannot be written in an SQL name: shown as ␀, the category told apart by the hash.
+  const nul = category.includes('\0');
+  if (!nul && chars.length <= shownCategoryChars + 8) return `${feature}=${category}`;
   const hash = createHash('sha256').update(category).digest('hex').slice(0, 8);
-  return `${feature}=${chars.slice(0, shownCategoryChars).join('')}…#${hash}`;
+  const shown = chars.slice(0, shownCategoryChars).join('').replace(/\0/g, '\u2400');
+  return `${feature}=${shown}${chars.length > shownCategoryChars ? '…' : ''}#${hash}`;
 }
 
 /** The most frequent non-missing training value (ties: the smallest); "__missing__" when every value is missing. */

@@ -10,6 +10,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { mlopsError } from '../errors';
 import { stepScratchDir, stepSignal } from '../step-context';
 import { duckDbMemoryLimit } from './duckdb-memory';
+import { duckDbIdent, duckDbLiteral } from './duckdb-text';
 
 // The limit lives in its own module, so that processes that open no DuckDB (the model server) need not load it.
 export { duckDbMemoryLimit, setDuckDbMemoryLimit } from './duckdb-memory';
@@ -209,14 +210,10 @@ export function rowMajor<A extends Float32Array | Float64Array>(
 }
 
 /** Quotes an identifier for SQL. */
-export function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export const ident = duckDbIdent;
 
-/** Quotes a string literal for SQL. */
-export function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
+/** Quotes a string literal for SQL (a NUL character too). */
+export const literal = duckDbLiteral;
 
 const numericTypes =
   /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$/;

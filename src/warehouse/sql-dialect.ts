@@ -4,6 +4,7 @@
  * BigQuery share.
  */
 import { scansPerStatement } from './column-groups';
+import { duckDbIdent, duckDbLiteral } from './duckdb-text';
 
 export interface SqlDialect {
   readonly name: 'duckdb' | 'bigquery';
@@ -148,8 +149,8 @@ const duckDbNumericTypes =
 /** DuckDB, the embedded default warehouse. */
 export const duckDbDialect: SqlDialect = {
   name: 'duckdb',
-  ident: (name) => `"${name.replace(/"/g, '""')}"`,
-  literal: (value) => `'${value.replace(/'/g, "''")}'`,
+  ident: duckDbIdent,
+  literal: duckDbLiteral,
   // A plain numeric literal may be read as a DECIMAL first and rounded on its way to DOUBLE; the shortest round-trip
   // string is parsed exactly.
   doubleLiteral: (value) => `'${finite(value)}'::DOUBLE`,

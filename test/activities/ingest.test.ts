@@ -500,6 +500,16 @@ describe('ingestDataset', function () {
       });
     }
 
+    it('rejects a header naming a column with a NUL character (no SQL can name it) with MLOPS_ERR_DATA_HEADER_NUL, naming it', async function () {
+      const { root, ingest } = harness();
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('nul-header.csv', 'id,pl\u0000an,y\n1,a,0\n2,b,1\n') }),
+        'MLOPS_ERR_DATA_HEADER_NUL',
+        /nul-header\.csv" names a column with a NUL character \("pl\\u0000an"\)/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
     it('looks past the type-detection sample: a late decimal widens the column, a late word is a mixed-types error', async function () {
       const rows = Array.from({ length: 30_000 }, (_, i) => `${i + 1},${i % 90}`).join('\n');
       const { ingest } = harness();

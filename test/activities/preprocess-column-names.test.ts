@@ -105,6 +105,23 @@ describe('preprocessDataset: column names', function () {
     ]);
   });
 
+  it('names the one-hot column of a value holding a NUL character with ␀ and a hash, and writes its splits (SQL cannot name it)', async function () {
+    const input = await csvInput('code,y', (i) => `${['a\u0000b', 'a\u0000', 'c'][i % 3]},${i % 2}`);
+    const result = await preprocess(input);
+    const [first, second, ...rest] = result.featureColumns;
+    assert.match(first!, /^code=a␀#[0-9a-f]{8}$/);
+    assert.match(second!, /^code=a␀b#[0-9a-f]{8}$/);
+    assert.deepEqual(rest, ['code=c', 'code=__unknown__']);
+    assert.deepEqual(await splitColumns(result), [...result.featureColumns, '__label', '__source_row']);
+    // Each row is hot in its own value's column: the value itself is matched, NUL included.
+    const hot = await withDuckDb((db) =>
+      db.query<{ a: bigint; b: bigint; c: bigint }>(
+        `SELECT sum("${first}") AS a, sum("${second}") AS b, sum("code=c") AS c FROM read_parquet(${literal(store.localPath(result.trainUri))})`,
+      ),
+    );
+    assert.ok(Number(hot[0]!.a) > 0 && Number(hot[0]!.b) > 0 && Number(hot[0]!.c) > 0, JSON.stringify(hot));
+  });
+
   it('refuses every reserved column name, in any case, feature or not: the row number at ingestion, the rest before splitting', async function () {
     for (const name of ['__row', 'file_row_number']) {
       for (const spelled of [name, name.toUpperCase()]) {
