@@ -391,6 +391,10 @@ async function countSource(
             presenceSql: presenceSql(layout),
             featureColumns: featureColumns(layout),
             outputColumn: outputColumn(layout),
+            readOnce: async (relation) => {
+              await db.run(`CREATE TEMP TABLE window_features AS SELECT * FROM ${relation}`);
+              return 'window_features';
+            },
           },
           spec,
         );
@@ -409,6 +413,13 @@ interface LogSource {
   presenceSql: (rows: string, names: string[]) => string;
   featureColumns: (rows: string, reference: Record<string, ColumnReference>) => string;
   outputColumn: (rows: string, reference: ColumnReference) => string;
+  /**
+   * The feature columns as a table read once, where counting would otherwise read the window once per column (a
+   * narrow statement scans its relation for each column): DuckDB holds reader state for every Parquet part of each
+   * scan, and an hour of log not yet compacted is 720 parts per server process. Absent: the relation is counted as
+   * it is (BigQuery's log is one table).
+   */
+  readOnce?: (relation: string) => Promise<string>;
 }
 
 /**
@@ -425,7 +436,8 @@ async function countLog(source: LogSource, { reference, predictionRef, input }: 
   const missing = absent.filter((f) => !(input.muted ?? []).includes(f));
   if (missing.length) throw mlopsError('MLOPS_ERR_DRIFT_FEATURE_MISSING', { features: missing.join(', ') });
   const kept = Object.fromEntries(Object.entries(reference).filter(([name]) => !absent.includes(name)));
-  const counts = await countWindow(query, dialect, source.featureColumns(rows, kept), kept);
+  const features = source.featureColumns(rows, kept);
+  const counts = await countWindow(query, dialect, source.readOnce ? await source.readOnce(features) : features, kept);
   const outputs = predictionRef && { [predictionColumn]: predictionRef };
   const predictionCounts =
     outputs && (await countWindow(query, dialect, source.outputColumn(rows, predictionRef), outputs));
