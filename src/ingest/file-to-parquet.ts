@@ -46,7 +46,34 @@ const csvStrict = 'strict_mode = true, null_padding = false, ignore_errors = fal
  * 1M rows × 20 columns in 1.36 s instead of 1.47 s, for 0.5% more bytes. Snappy or LZ4 would save another 0.3 s but
  * write 65% or 53% more bytes (slower uploads to a remote store); zstd level 1 writes 60% more.
  */
-const parquetOptions = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
+const parquetFormat = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
+/**
+ * DuckDB's Parquet writer (1.5) sets aside a dictionary buffer of 1 MiB for every text column before it reads a value,
+ * inside the memory limit, and grows it as the column's distinct values need: 450 text columns took the default 512MB
+ * on a 9 MB file, where 3,000 numeric columns take 300MB. A file of more text columns than this budget holds at 1 MiB
+ * each shares it among them (STRING_DICTIONARY_PAGE_SIZE_LIMIT, 128 KiB a column at 1,000): a column whose distinct
+ * values outgrow its share in a row group is written plain instead, the same values in more bytes. Narrower files are
+ * written as they always were.
+ */
+const textDictionaryBudget = 128 * 1024 * 1024;
+const textDictionaryDefault = 1024 * 1024;
+const textDictionaryMinimum = 16 * 1024;
+
+/** COPY options for a table of columns of these DuckDB types (nested types count each text field). */
+function parquetOptions(types: readonly string[]): string {
+  const text = types.reduce((n, type) => n + (type.match(/\b(VARCHAR|BLOB|JSON)\b/g)?.length ?? 0), 0);
+  const share = Math.floor(textDictionaryBudget / Math.max(1, text));
+  if (share >= textDictionaryDefault) return parquetFormat;
+  return `${parquetFormat}, STRING_DICTIONARY_PAGE_SIZE_LIMIT ${Math.max(textDictionaryMinimum, share)}`;
+}
+
+/** The COPY options for what `reader` reads, from its types (detected from a sample where `reader` is a file's). */
+async function parquetOptionsFor(db: DuckDb, reader: string): Promise<string> {
+  const described = await db
+    .query<{ column_type: string }>(`DESCRIBE SELECT * FROM ${reader}`)
+    .catch((): { column_type: string }[] => []);
+  return parquetOptions(described.map((c) => c.column_type));
+}
 
 /** Writes the snapshot's Parquet and describes it (the column checks then read it: `checkColumns`). */
 export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath: string): Promise<ParquetTable> {
@@ -55,11 +82,18 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
   let written: ParquetTable | undefined;
   let header: string[] | undefined;
   if (source.format === 'csv') ({ written, header } = await csvToParquet(db, source, parquetPath));
-  else if (source.format === 'parquet') await copyToParquet(db, source, `read_parquet(${file})`, parquetPath);
+  else if (source.format === 'parquet') {
+    const reader = `read_parquet(${file})`;
+    await copyToParquet(db, source, reader, parquetPath, await parquetOptionsFor(db, reader));
+  }
   // Type detection over every row stays flat in memory for JSON (measured), and a sample would drop keys seen later.
-  // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it.
-  else
-    await copyToParquet(db, source, `read_json(${file}, format = 'newline_delimited', sample_size = -1)`, parquetPath);
+  // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it. The write
+  // options count the text columns of a sample (a quick read; a missed key changes only the dictionaries' share).
+  else {
+    const lines = `read_json(${file}, format = 'newline_delimited'`;
+    const options = await parquetOptionsFor(db, `${lines})`);
+    await copyToParquet(db, source, `${lines}, sample_size = -1)`, parquetPath, options);
+  }
   const table = written ?? (await describeParquet(db, parquetPath));
   const names = header ?? (await sourceNames(db, source, table.columns));
   const renamed = names ? renamedColumns(names, table.columns) : [];
@@ -75,12 +109,16 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
   return table;
 }
 
-async function copyToParquet(db: DuckDb, source: SourceFile, reader: string, parquetPath: string): Promise<void> {
-  await db
-    .run(`COPY (SELECT * FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`)
-    .catch(async (err: Error) => {
-      throw await parseFailure(source, err, undefined);
-    });
+async function copyToParquet(
+  db: DuckDb,
+  source: SourceFile,
+  reader: string,
+  parquetPath: string,
+  options: string,
+): Promise<void> {
+  await db.run(`COPY (SELECT * FROM ${reader}) TO ${literal(parquetPath)} (${options})`).catch(async (err: Error) => {
+    throw await parseFailure(source, err, undefined);
+  });
 }
 
 export async function describeParquet(db: DuckDb, parquetPath: string): Promise<ParquetTable> {
@@ -197,7 +235,10 @@ async function readTyped(
   });
   const reader = typedCsv(source, asText.length ? `types = {${asText.join(', ')}}` : undefined);
   const written = await db
-    .run(`COPY (SELECT ${select.join(', ')} FROM ${reader}) TO ${literal(parquetPath)} (${parquetOptions})`)
+    .run(
+      `COPY (SELECT ${select.join(', ')} FROM ${reader}) TO ${literal(parquetPath)} ` +
+        `(${parquetOptions(described.map((c) => c.column_type))})`,
+    )
     .then(
       () => true,
       () => false,
@@ -229,7 +270,9 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
   });
   if (rows === 0) throw await headerOnly(source, header);
   const typed = typedCsv(source);
-  const sampledFits = await db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${parquetOptions})`).then(
+  // The sampled types size the dictionaries of both writes: a full detection changes only the misfits' types.
+  const options = await parquetOptionsFor(db, typed);
+  const sampledFits = await db.run(`COPY (SELECT * FROM ${typed}) TO ${literal(parquetPath)} (${options})`).then(
     async () => {
       const { columns } = await describeParquet(db, parquetPath);
       return columns.every((c, i) => !integerTypes.test(c.type) || nonIntegers[i] === 0);
@@ -239,7 +282,7 @@ async function readInTurn(db: DuckDb, source: SourceFile, header: string[], parq
       throw await parseFailure(source, err, header);
     },
   );
-  if (!sampledFits) await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath);
+  if (!sampledFits) await copyToParquet(db, source, typedCsv(source, 'sample_size = -1'), parquetPath, options);
 }
 
 function typedCsv(source: SourceFile, extra?: string): string {

@@ -11,6 +11,7 @@ import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
 import type { DatasetProfile } from '../../src/profiling/dataset-profile';
+import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { testDeps } from '../support/dependencies';
 import { seededRandom } from '../support/seeded-random';
 import { tempDir, testConfig } from '../support/stack';
@@ -66,6 +67,45 @@ describe('very wide data at the default memory limit', function () {
     // Every feature fitted from its own column: spreads near that of uniform values on [-1, 1] (0.577).
     for (const f of fitted) assert.ok(f.kind === 'numeric' && f.std > 0.4 && f.std < 0.75, `${f.name}: ${f.std}`);
     assert.equal(prepared.rows.train + prepared.rows.validation + prepared.rows.test, rows);
+  });
+
+  it('ingests 600 text columns beside 5 numeric ones on 500 rows, keeping every value', async function () {
+    // DuckDB's Parquet writer set aside 1 MiB for each text column's dictionary: the write ran out of 512MB on this
+    // 3 MB file (src/ingest/file-to-parquet.ts, textDictionaryBudget).
+    const r = seededRandom(600);
+    const categories = Array.from({ length: 600 }, (_, j) =>
+      Array.from({ length: 5 + (j % 56) }, (_, k) => [`cat ${k}`, `a, "b" ${k}`, `🙂 ${k}`][k % 3]!),
+    );
+    const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const names = [...categories.map((_, j) => `t${j}`), ...Array.from({ length: 5 }, (_, j) => `n${j}`)];
+    const rows = Array.from({ length: 500 }, () => [
+      ...categories.map((values) => values[Math.floor(r() * values.length)]!),
+      ...Array.from({ length: 5 }, () => Number((r() * 100).toFixed(2))),
+    ]);
+    const lines = [
+      names.join(','),
+      ...rows.map((row) => row.map((v) => (typeof v === 'string' ? quoted(v) : v)).join(',')),
+    ];
+    const csv = path.join(tempDir('wide-categories'), 'categories.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    assert.equal(config.data.memoryLimit, '512MB');
+    const activities = createPipelineActivities(
+      testDeps({ store: new LocalArtifactStore(tempDir('wide-categories-store')), config }),
+    );
+
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    assert.deepEqual(
+      snapshot.columns,
+      names.map((name, j) => ({ name, type: j < 600 ? 'VARCHAR' : 'DOUBLE' })),
+    );
+    const written = await withDuckDb((db) =>
+      db.columns(`SELECT * FROM read_parquet(${literal(new URL(snapshot.dataUri).pathname)})`),
+    );
+    assert.deepEqual(
+      written.columns,
+      names.map((_, j) => rows.map((row) => row[j])),
+    );
   });
 
   it('preprocesses a hundred text features one-hot encoded (700 model inputs) on 150 rows', async function () {
