@@ -108,6 +108,24 @@ describe('very wide data at the default memory limit', function () {
     );
   });
 
+  it('ingests 3,000 text columns on 100 rows', async function () {
+    // Besides the write's dictionaries, the column checks' one statement over every text column ran out of 512MB.
+    const names = Array.from({ length: width }, (_, j) => `t${j}`);
+    const lines = [
+      names.join(','),
+      ...Array.from({ length: 100 }, (_, i) => names.map((_, j) => `"v ${(i * j) % 7}"`).join(',')),
+    ];
+    const csv = path.join(tempDir('wide-texts'), 'texts.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    const activities = createPipelineActivities(
+      testDeps({ store: new LocalArtifactStore(tempDir('wide-texts-store')), config }),
+    );
+    const snapshot = await activities.ingestDataset({ sourceUri: csv });
+    assert.equal(snapshot.rowCount, 100);
+    assert.ok(snapshot.columns.length === width && snapshot.columns.every((c) => c.type === 'VARCHAR'));
+  });
+
   it('preprocesses a hundred text features one-hot encoded (700 model inputs) on 150 rows', async function () {
     // Each feature's "unknown" input was `NOT IN (<its categories>)`, which DuckDB plans as a join holding memory of
     // its own: the split's write ran out of 1GB.
