@@ -167,7 +167,7 @@ export const errorCatalogue = {
     message:
       'The data step needed more memory than DuckDB may hold ({limit} per instance, MLOPS_DATA_MEMORY_LIMIT): {detail}',
     retryable: false,
-    fix: 'A file of thousands of columns is the usual cause (the default 512MB holds about 3,000; writing 6,000 preprocessed columns needs 2GB): ingest a file with only the columns a model uses (ingest reads every column; preprocessing only the listed features and the target), or raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker (e.g. 2GB; the worker needs that much free memory for each data step running at once, times MLOPS_DATA_THREADS where steps run statements side by side) and restart it.',
+    fix: 'A file of thousands of columns is the usual cause (the default 512MB ingests about 3,000, numeric or text, and profiles and preprocesses 3,000 numeric ones; writing 6,000 preprocessed columns needs 2GB): ingest a file with only the columns a model uses (ingest reads every column; preprocessing only the listed features and the target), or raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker (e.g. 2GB; the worker needs that much free memory for each data step running at once, times MLOPS_DATA_THREADS where steps run statements side by side) and restart it.',
   },
   MLOPS_ERR_DATA_FEATURE_BINARY: {
     message:

@@ -46,7 +46,7 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
     );
     assert.match(
       err.message,
-      /\nFix: A file of thousands of columns is the usual cause \(the default 512MB holds about 3,000; .*\): .* raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker/,
+      /\nFix: A file of thousands of columns is the usual cause \(the default 512MB ingests about 3,000, numeric or text, .*\): .* raise MLOPS_DATA_MEMORY_LIMIT on the pipeline worker/,
     );
     assert.deepEqual(await store.list(store.uri('datasets')), [], 'no snapshot is written');
 
