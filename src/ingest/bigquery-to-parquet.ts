@@ -1,5 +1,6 @@
 import type { DuckDb } from '../warehouse/duckdb';
 import { literal } from '../warehouse/duckdb';
+import { textDictionaryOptionFor } from '../warehouse/parquet-write';
 import type { BigQueryExport } from '../warehouse/bigquery-export';
 import { exportedRows } from '../warehouse/bigquery-export';
 import type { ParquetTable } from './file-to-parquet';
@@ -25,8 +26,11 @@ export async function bigQueryRowsToParquet(
 ): Promise<ParquetTable & HashedBytes> {
   // Timestamps serialize in the session time zone; pin it so the hash does not depend on the worker's.
   await db.run("SET TimeZone = 'UTC'");
+  const rows = exportedRows(exported, maxRowBytes);
+  // A table of hundreds of text columns: their dictionaries share a budget (../warehouse/parquet-write.ts).
+  const dictionaries = await textDictionaryOptionFor(db, rows);
   await db.run(
-    `COPY (SELECT * FROM ${exportedRows(exported, maxRowBytes)} ORDER BY ALL) TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd)`,
+    `COPY (SELECT * FROM ${rows} ORDER BY ALL) TO ${literal(parquetPath)} (FORMAT parquet, COMPRESSION zstd${dictionaries})`,
   );
   await db.run(`COPY (SELECT * FROM read_parquet(${literal(parquetPath)})) TO ${literal(canonicalPath)} (FORMAT json)`);
   const table = await describeParquet(db, parquetPath);

@@ -9,6 +9,7 @@ import { mlopsError } from '../errors';
 import { columnGroups } from '../warehouse/column-groups';
 import type { DuckDb } from '../warehouse/duckdb';
 import { ident, literal } from '../warehouse/duckdb';
+import { textDictionaryOption, textDictionaryOptionFor } from '../warehouse/parquet-write';
 import { hasDataRecord, misquotedField, otherSeparator, readCsvHeader } from './csv-header';
 import { firstNonUtf8Line } from './text-encoding';
 import type { FileFormat } from './source-uri';
@@ -47,32 +48,14 @@ const csvStrict = 'strict_mode = true, null_padding = false, ignore_errors = fal
  * write 65% or 53% more bytes (slower uploads to a remote store); zstd level 1 writes 60% more.
  */
 const parquetFormat = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 2';
-/**
- * DuckDB's Parquet writer (1.5) sets aside a dictionary buffer of 1 MiB for every text column before it reads a value,
- * inside the memory limit, and grows it as the column's distinct values need: 450 text columns took the default 512MB
- * on a 9 MB file, where 3,000 numeric columns take 300MB. A file of more text columns than this budget holds at 1 MiB
- * each shares it among them (STRING_DICTIONARY_PAGE_SIZE_LIMIT, 128 KiB a column at 1,000): a column whose distinct
- * values outgrow its share in a row group is written plain instead, the same values in more bytes. Narrower files are
- * written as they always were.
- */
-const textDictionaryBudget = 128 * 1024 * 1024;
-const textDictionaryDefault = 1024 * 1024;
-const textDictionaryMinimum = 16 * 1024;
-
-/** COPY options for a table of columns of these DuckDB types (nested types count each text field). */
+/** The snapshot's Parquet options for a table of columns of these DuckDB types (../warehouse/parquet-write.ts). */
 function parquetOptions(types: readonly string[]): string {
-  const text = types.reduce((n, type) => n + (type.match(/\b(VARCHAR|BLOB|JSON)\b/g)?.length ?? 0), 0);
-  const share = Math.floor(textDictionaryBudget / Math.max(1, text));
-  if (share >= textDictionaryDefault) return parquetFormat;
-  return `${parquetFormat}, STRING_DICTIONARY_PAGE_SIZE_LIMIT ${Math.max(textDictionaryMinimum, share)}`;
+  return `${parquetFormat}${textDictionaryOption(types)}`;
 }
 
-/** The COPY options for what `reader` reads, from its types (detected from a sample where `reader` is a file's). */
+/** The snapshot's Parquet options for what `reader` reads (its types detected from a sample where it is a file's). */
 async function parquetOptionsFor(db: DuckDb, reader: string): Promise<string> {
-  const described = await db
-    .query<{ column_type: string }>(`DESCRIBE SELECT * FROM ${reader}`)
-    .catch((): { column_type: string }[] => []);
-  return parquetOptions(described.map((c) => c.column_type));
+  return `${parquetFormat}${await textDictionaryOptionFor(db, reader)}`;
 }
 
 /** Writes the snapshot's Parquet and describes it (the column checks then read it: `checkColumns`). */

@@ -7,8 +7,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../artifacts';
 import { withLocalCopy } from '../artifacts';
+import { ApplicationFailure } from '@temporalio/common';
 import { mlopsError } from '../errors';
 import { literal, withDuckDb } from '../warehouse/duckdb';
+import { textDictionaryOptionFor } from '../warehouse/parquet-write';
 import { describeSnapshot } from './catalog';
 
 export interface ExportSnapshotOptions {
@@ -65,10 +67,18 @@ export async function exportSnapshot(
   const partial = `${target}.partial-${process.pid}`;
   try {
     await withLocalCopy(store, manifest.dataUri, (parquet) =>
-      withDuckDb((db) =>
-        db.run(`COPY (SELECT * FROM read_parquet(${literal(parquet)})) TO ${literal(partial)} ${copyOptions[format]}`),
-      ),
+      withDuckDb(async (db) => {
+        const relation = `read_parquet(${literal(parquet)})`;
+        // Parquet of hundreds of text columns: their dictionaries share a budget (../warehouse/parquet-write.ts).
+        const options =
+          format === 'parquet'
+            ? `(FORMAT parquet, COMPRESSION zstd${await textDictionaryOptionFor(db, relation)})`
+            : copyOptions[format];
+        await db.run(`COPY (SELECT * FROM ${relation}) TO ${literal(partial)} ${options}`);
+      }),
     ).catch((err: unknown) => {
+      // Out of memory is not the folder's doing: its own error names the limit and the setting.
+      if (err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_DATA_OUT_OF_MEMORY') throw err;
       // The folder refuses the file (permissions, a read-only or special file system such as /proc): say so of the
       // file asked for, not of the partial one.
       const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replaceAll(partial, target);

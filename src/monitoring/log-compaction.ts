@@ -30,6 +30,7 @@ import {
 import type { CompactPredictionLogInput, CompactPredictionLogResult } from '../contracts/monitoring';
 import { makeTempDir, reportProgress, throwIfCancelled } from '../step-context';
 import { literal, withDuckDb } from '../warehouse/duckdb';
+import { textDictionaryOptionFor } from '../warehouse/parquet-write';
 import type { CompactedSources, SpannedFile } from './log-files';
 import { compactedSources, fileName, logHours } from './log-files';
 import { withLocalParts } from './prediction-window';
@@ -142,8 +143,11 @@ async function mergeHour(
             // The day folder's `date=` is not a column of the parts: not read from the path, so not written either.
             const relation = `read_parquet([${files.map(literal).join(', ')}], union_by_name = true, hive_partitioning = false)`;
             const [counted] = await db.query<{ n: number }>(`SELECT count(*) AS n FROM ${relation}`);
+            // A model of hundreds of text features logs a struct of as many text fields: their dictionaries share a
+            // budget (../warehouse/parquet-write.ts; 600 of them ran a compaction out of 512MB).
+            const dictionaries = await textDictionaryOptionFor(db, relation);
             await db.run(
-              `COPY (SELECT * FROM ${relation} ORDER BY ts) TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd)`,
+              `COPY (SELECT * FROM ${relation} ORDER BY ts) TO ${literal(out)} (FORMAT parquet, COMPRESSION zstd${dictionaries})`,
             );
             const [written] = await db.query<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(out)})`);
             if (counted?.n !== written?.n)

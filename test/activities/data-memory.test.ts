@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore } from '../../src/artifacts';
+import { exportSnapshot } from '../../src/ingest/snapshot-export';
 import { testDeps } from '../support/dependencies';
 import { tempDir, testConfig } from '../support/stack';
 
@@ -55,5 +56,18 @@ describe('the data steps under MLOPS_DATA_MEMORY_LIMIT', function () {
       sourceUri: wide,
     });
     assert.equal(snapshot.columns.length, 1501);
+
+    // Exporting it under the small limit: the same catalogued error, not a folder that refuses the file.
+    testDeps({ store, config });
+    const exported = await exportSnapshot(
+      store,
+      snapshot.snapshotId,
+      path.join(tempDir('memory-export'), 'w.parquet'),
+    ).then(
+      () => assert.fail('the export should run out of memory'),
+      (e: unknown) => e,
+    );
+    assert.ok(exported instanceof ApplicationFailure, String(exported));
+    assert.equal(exported.type, 'MLOPS_ERR_DATA_OUT_OF_MEMORY', exported.message);
   });
 });

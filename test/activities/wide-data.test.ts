@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createPipelineActivities } from '../../src/activities';
 import { LocalArtifactStore, readJson } from '../../src/artifacts';
 import type { FittedTransform } from '../../src/contracts/datasets';
+import { exportSnapshot } from '../../src/ingest/snapshot-export';
 import type { DatasetProfile } from '../../src/profiling/dataset-profile';
 import { literal, withDuckDb } from '../../src/warehouse/duckdb';
 import { testDeps } from '../support/dependencies';
@@ -90,9 +91,8 @@ describe('very wide data at the default memory limit', function () {
     fs.writeFileSync(csv, `${lines.join('\n')}\n`);
     const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
     assert.equal(config.data.memoryLimit, '512MB');
-    const activities = createPipelineActivities(
-      testDeps({ store: new LocalArtifactStore(tempDir('wide-categories-store')), config }),
-    );
+    const store = new LocalArtifactStore(tempDir('wide-categories-store'));
+    const activities = createPipelineActivities(testDeps({ store, config }));
 
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.deepEqual(
@@ -106,6 +106,11 @@ describe('very wide data at the default memory limit', function () {
       written.columns,
       names.map((_, j) => rows.map((row) => row[j])),
     );
+    // Exported as Parquet (`npm run datasets -- export`), with the same dictionaries' budget: the same values.
+    const exported = path.join(tempDir('wide-categories-export'), 'categories.parquet');
+    await exportSnapshot(store, snapshot.snapshotId, exported);
+    const read = await withDuckDb((db) => db.columns(`SELECT * FROM read_parquet(${literal(exported)})`));
+    assert.deepEqual(read.columns, written.columns);
   });
 
   it('ingests 3,000 text columns on 100 rows', async function () {

@@ -18,7 +18,7 @@ import { logPartsOf, windowRows, withLocalParts } from '../../src/monitoring/pre
 import type { PredictionRow } from '../../src/serving/prediction-log';
 import { withDuckDb } from '../../src/warehouse/duckdb';
 import { startTestFakeGcs } from '../support/fake-gcs';
-import { writeLogRows } from '../support/monitored-model';
+import { predictionRows, writeLogRows } from '../support/monitored-model';
 import { tempDir } from '../support/stack';
 
 const at = (time: string) => `2026-11-30T${time}.000Z`;
@@ -89,6 +89,15 @@ class ReadCountingStore extends LocalArtifactStore {
     return super.read(uri);
   }
 }
+
+/** The layout and every row (as JSON, by request id) of these log files. */
+const loggedRows = async (files: string[]) =>
+  withDuckDb(async (db) => ({
+    layout: await logLayout(db, files, 'the log'),
+    rows: await db.query(
+      `SELECT to_json(w)::VARCHAR AS j FROM (SELECT * EXCLUDE (date) FROM ${logParts(files)}) AS w ORDER BY request_id`,
+    ),
+  }));
 
 describe('compaction of the prediction log', function () {
   let store: ReadCountingStore;
@@ -252,15 +261,8 @@ describe('compaction of the prediction log', function () {
       row('08:10:01', 1, { x: null, city: null }, { value: -1 }),
     ]);
     await writeLogRows(mixed, 'm', [row('08:20:00', 2, { x: 'low', y: 1e300 }, { value: 0 })]);
-    const rowsOf = async (files: string[]) =>
-      withDuckDb(async (db) => ({
-        layout: await logLayout(db, files, 'the log'),
-        rows: await db.query(
-          `SELECT to_json(w)::VARCHAR AS j FROM (SELECT * EXCLUDE (date) FROM ${logParts(files)}) AS w ORDER BY request_id`,
-        ),
-      }));
     const parts = (await mixed.list(predictionLogFolder(mixed, 'm'))).map((u) => mixed.localPath(u));
-    const fromParts = await rowsOf(parts);
+    const fromParts = await loggedRows(parts);
     const result = await compactPredictionLog(
       mixed,
       { modelName: 'm', before: at('12:00:00') },
@@ -271,7 +273,34 @@ describe('compaction of the prediction log', function () {
       .filter((u) => u.endsWith('.parquet') && u.includes('/compacted-'))
       .map((u) => mixed.localPath(u));
     assert.equal(merged.length, 1);
-    assert.deepEqual(await rowsOf(merged), fromParts);
+    assert.deepEqual(await loggedRows(merged), fromParts);
+  });
+
+  it('merges the log of a model of 600 text features at the default memory limit, every value kept', async function () {
+    // Each feature is a text field of the logged struct; the Parquet writer set aside 1 MiB of dictionary for each:
+    // the hour failed with MLOPS_ERR_DATA_OUT_OF_MEMORY at 512MB, and so at every run after.
+    const wide = new LocalArtifactStore(tempDir('log-compaction-wide'));
+    const instances = Array.from({ length: 400 }, (_, i) =>
+      Object.fromEntries(Array.from({ length: 600 }, (_, j) => [`c${j}`, `v ${(i * 7 + j) % 13} 🙂`])),
+    );
+    for (let first = 0; first < instances.length; first += 40)
+      await writeLogRows(
+        wide,
+        'm',
+        predictionRows('m', 1, at(`10:0${first / 40}:00`), instances.slice(first, first + 40), 10),
+      );
+    const parts = (await wide.list(predictionLogFolder(wide, 'm'))).filter((u) => u.endsWith('.parquet'));
+    const fromParts = await loggedRows(parts.map((u) => wide.localPath(u)));
+    const result = await compactPredictionLog(
+      wide,
+      { modelName: 'm', before: at('12:50:00') },
+      { now: Date.parse(at('13:00:00')) },
+    );
+    assert.deepEqual(result, { hoursCompacted: 1, partsMerged: 10, rowsWritten: 400, filesRemoved: 0 });
+    const merged = (await wide.list(predictionLogFolder(wide, 'm'))).filter(
+      (u) => u.includes('/compacted-') && u.endsWith('.parquet'),
+    );
+    assert.deepEqual(await loggedRows(merged.map((u) => wide.localPath(u))), fromParts);
   });
 });
 
