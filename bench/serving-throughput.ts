@@ -23,7 +23,7 @@
  * On a machine without the project's packages (the device machine: more cores, so the generator need not share the
  * servers' CPUs), the run is split in two (bench/device-serving.sh):
  *   npx tsx bench/serving-throughput.ts --prepare <dir>   # here: the model's store and the compiled code, in <dir>
- *   node <dir>/built/bench/serving-throughput.js --store <dir>/store --python python3 [options as above]
+ *   node <dir>/built/bench/serving-throughput.js --store "$(cat <dir>/store-path)" --python python3 [options]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
