@@ -173,13 +173,8 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
   const bodyFile = path.join(scratch, `body-${rows}.json`);
   fs.writeFileSync(bodyFile, JSON.stringify({ instances: rowsOf(rows) }));
   // On the servers' CPUs when they are pinned: the same work, the same cores.
-  const [command, args] = pinning.server
-    ? ['taskset', ['-c', pinning.server, process.execPath]]
-    : [process.execPath, []];
   const out = execFileSync(
-    command,
-    [
-      ...args,
+    ...pinned(pinning.server, process.execPath, [
       ...serverNodeFlags,
       path.join(built, 'bench/in-process-loop.js'),
       store.root,
@@ -187,7 +182,7 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
       'production',
       bodyFile,
       String(seconds),
-    ],
+    ]),
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const measured = JSON.parse(out.trim().split('\n').pop()!) as { loop: number; loopCpuUs: number; raw: number };
@@ -200,9 +195,14 @@ async function inProcess(built: string, store: LocalArtifactStore, seconds: numb
 /** `--server-cpus` and `--generator-cpus`: the CPU lists (`taskset -c`) every server and the load generator run on. */
 const pinning: { server?: string; generator?: string } = {};
 
-/** spawn, on the CPUs `cpus` when given (taskset runs the command in its own process: the pid is the command's). */
+/** The command line that runs `command` on the CPUs `cpus` when given (taskset execs it: the pid is the command's). */
+function pinned(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
+  return cpus ? ['taskset', ['-c', cpus, command, ...args]] : [command, args];
+}
+
+/** spawn, on the CPUs `cpus` when given. */
 function launch(cpus: string | undefined, command: string, args: string[], options: SpawnOptions): ChildProcess {
-  return cpus ? spawn('taskset', ['-c', cpus, command, ...args], options) : spawn(command, args, options);
+  return spawn(...pinned(cpus, command, args), options);
 }
 
 /** Node flags to try on our server besides its own (`MLOPS_BENCH_NODE_FLAGS`, space-separated; e.g. `--cpu-prof`). */

@@ -77,8 +77,8 @@ export async function exportSnapshot(
         await db.run(`COPY (SELECT * FROM ${relation}) TO ${literal(partial)} ${options}`);
       }),
     ).catch((err: unknown) => {
-      // Out of memory is not the folder's doing: its own error names the limit and the setting.
-      if (err instanceof ApplicationFailure && err.type === 'MLOPS_ERR_DATA_OUT_OF_MEMORY') throw err;
+      // A catalogued error (out of memory, an unreadable snapshot) already names its cause and fix.
+      if (err instanceof ApplicationFailure) throw err;
       // The folder refuses the file (permissions, a read-only or special file system such as /proc): say so of the
       // file asked for, not of the partial one.
       const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replaceAll(partial, target);

@@ -5,7 +5,7 @@
 import type { ColumnReference } from '../drift/reference';
 import { computeDriftReference, defaultDriftReferenceSettings } from '../drift/reference';
 import type { Row } from '../warehouse/duckdb';
-import { duckDbMemoryLimit } from '../warehouse/duckdb';
+import { duckDbMemoryLimit } from '../warehouse/duckdb-memory';
 import type { Warehouse } from '../warehouse/warehouse';
 import type {
   CategoricalColumnProfile,

@@ -1,6 +1,6 @@
 /**
- * DuckDB's quoting of names and text in SQL. Kept apart from ./duckdb so that SQL can be written (the dialect, the
- * model server's log columns) without loading DuckDB's native library.
+ * DuckDB's quoting of names and text in SQL. Kept apart from ./duckdb so that SQL can be written (the dialect) without
+ * loading DuckDB's native library.
  */
 
 /** Quotes an identifier for DuckDB's SQL. */

@@ -12,9 +12,6 @@ import { stepScratchDir, stepSignal } from '../step-context';
 import { duckDbMemoryLimit } from './duckdb-memory';
 import { duckDbIdent, duckDbLiteral } from './duckdb-text';
 
-// The limit lives in its own module, so that processes that open no DuckDB (the model server) need not load it.
-export { duckDbMemoryLimit, setDuckDbMemoryLimit } from './duckdb-memory';
-
 export type Row = Record<string, unknown>;
 
 export interface DuckDb {

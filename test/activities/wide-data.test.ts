@@ -20,6 +20,17 @@ import { tempDir, testConfig } from '../support/stack';
 const width = 3000;
 const rows = 200;
 
+/** Writes `lines` as the CSV `file` in a folder of its own; a fresh store, and the activities that may read the file. */
+function staged(folder: string, file: string, lines: string[]) {
+  const csv = path.join(tempDir(folder), file);
+  fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+  const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+  const store = new LocalArtifactStore(tempDir(`${folder}-store`));
+  return { csv, config, store, activities: createPipelineActivities(testDeps({ store, config })) };
+}
+
+const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
+
 describe('very wide data at the default memory limit', function () {
   this.timeout(300_000);
 
@@ -31,12 +42,8 @@ describe('very wide data at the default memory limit', function () {
       const values = names.map(() => (r() * 2 - 1).toFixed(3));
       lines.push([...values, Number(values[0]) + Number(values[1]) > 0 ? 'up' : 'down'].join(','));
     }
-    const csv = path.join(tempDir('wide-data'), 'genes.csv');
-    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
-    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    const { csv, config, store, activities } = staged('wide-data', 'genes.csv', lines);
     assert.equal(config.data.memoryLimit, '512MB');
-    const store = new LocalArtifactStore(tempDir('wide-data-store'));
-    const activities = createPipelineActivities(testDeps({ store, config }));
 
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.equal(snapshot.columns.length, width + 1);
@@ -77,7 +84,6 @@ describe('very wide data at the default memory limit', function () {
     const categories = Array.from({ length: 600 }, (_, j) =>
       Array.from({ length: 5 + (j % 56) }, (_, k) => [`cat ${k}`, `a, "b" ${k}`, `🙂 ${k}`][k % 3]!),
     );
-    const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
     const names = [...categories.map((_, j) => `t${j}`), ...Array.from({ length: 5 }, (_, j) => `n${j}`)];
     const rows = Array.from({ length: 500 }, () => [
       ...categories.map((values) => values[Math.floor(r() * values.length)]!),
@@ -87,12 +93,8 @@ describe('very wide data at the default memory limit', function () {
       names.join(','),
       ...rows.map((row) => row.map((v) => (typeof v === 'string' ? quoted(v) : v)).join(',')),
     ];
-    const csv = path.join(tempDir('wide-categories'), 'categories.csv');
-    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
-    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
+    const { csv, config, store, activities } = staged('wide-categories', 'categories.csv', lines);
     assert.equal(config.data.memoryLimit, '512MB');
-    const store = new LocalArtifactStore(tempDir('wide-categories-store'));
-    const activities = createPipelineActivities(testDeps({ store, config }));
 
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.deepEqual(
@@ -120,12 +122,7 @@ describe('very wide data at the default memory limit', function () {
       names.join(','),
       ...Array.from({ length: 100 }, (_, i) => names.map((_, j) => `"v ${(i * j) % 7}"`).join(',')),
     ];
-    const csv = path.join(tempDir('wide-texts'), 'texts.csv');
-    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
-    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
-    const activities = createPipelineActivities(
-      testDeps({ store: new LocalArtifactStore(tempDir('wide-texts-store')), config }),
-    );
+    const { csv, activities } = staged('wide-texts', 'texts.csv', lines);
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.equal(snapshot.rowCount, 100);
     assert.ok(snapshot.columns.length === width && snapshot.columns.every((c) => c.type === 'VARCHAR'));
@@ -135,17 +132,11 @@ describe('very wide data at the default memory limit', function () {
     // Each feature's "unknown" input was `NOT IN (<its categories>)`, which DuckDB plans as a join holding memory of
     // its own: the split's write ran out of 1GB.
     const names = Array.from({ length: 100 }, (_, j) => `c"${j} 🙂 'x'`);
-    const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
     const values = ['a', 'B', ' b ', "o'q", '</script>', ''];
     const lines = [[...names.map(quoted), 'y'].join(',')];
     for (let i = 0; i < 150; i++)
       lines.push([...names.map((_, j) => quoted(values[(i + j) % 6]!)), i % 2 ? 'up' : 'down'].join(','));
-    const csv = path.join(tempDir('wide-text'), 'texts.csv');
-    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
-    const config = testConfig({ MLOPS_DATA_ROOTS: path.dirname(csv) });
-    const activities = createPipelineActivities(
-      testDeps({ store: new LocalArtifactStore(tempDir('wide-text')), config }),
-    );
+    const { csv, activities } = staged('wide-text', 'texts.csv', lines);
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     const prepared = await activities.preprocessDataset({
       ...snapshot,
