@@ -109,7 +109,7 @@ export const errorCatalogue = {
     message:
       'Dataset source "{source}" names a column with a NUL character ({column}): no step can name such a column in SQL',
     retryable: false,
-    fix: 'Rename the column in the header (the first line) without the NUL character, then ingest it again; a file with NUL characters throughout is not UTF-8 text (save it as UTF-8 CSV).',
+    fix: 'Rename the column without the NUL character (a CSV header, a JSON key, a Parquet field), then ingest it again; a file with NUL characters throughout is not UTF-8 text (save it as UTF-8).',
   },
   MLOPS_ERR_DATA_ROW_MALFORMED: {
     message: 'Dataset source "{source}" cannot be parsed at line {line}: {problem}',

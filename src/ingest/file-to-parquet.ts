@@ -70,14 +70,19 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
     await copyToParquet(db, source, reader, parquetPath, await parquetOptionsFor(db, reader));
   }
   // Type detection over every row stays flat in memory for JSON (measured), and a sample would drop keys seen later.
-  // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it. The write
-  // options count the text columns of a sample (a quick read; a missed key changes only the dictionaries' share).
+  // DuckDB's default 16 MB line limit is kept: a larger maximum_object_size grows its read buffers with it. Objects of
+  // more than 200 keys stay a column per key (DuckDB would read them as one MAP column). The write options count the
+  // text columns of a sample (a quick read; a missed key changes only the dictionaries' share).
   else {
-    const lines = `read_json(${file}, format = 'newline_delimited'`;
+    const lines = `read_json(${file}, format = 'newline_delimited', map_inference_threshold = -1`;
     const options = await parquetOptionsFor(db, `${lines})`);
     await copyToParquet(db, source, `${lines}, sample_size = -1)`, parquetPath, options);
   }
   const table = written ?? (await describeParquet(db, parquetPath));
+  refuseNulNames(
+    source,
+    table.columns.map((c) => c.name),
+  );
   const names = header ?? (await sourceNames(db, source, table.columns));
   const renamed = names ? renamedColumns(names, table.columns) : [];
   if (renamed.length > 0) table.renamed = renamed;
@@ -90,6 +95,16 @@ export async function fileToParquet(db: DuckDb, source: SourceFile, parquetPath:
       )}) but no rows`,
     );
   return table;
+}
+
+/**
+ * SQL cannot name a column holding a NUL character (DuckDB reads SQL text as a C string): a CSV header, a JSON key or
+ * a Parquet field named so is refused before any statement names it.
+ */
+function refuseNulNames(source: SourceFile, names: string[]): void {
+  const nul = names.find((name) => name.includes('\0'));
+  if (nul !== undefined)
+    throw mlopsError('MLOPS_ERR_DATA_HEADER_NUL', { source: source.uri, column: JSON.stringify(nul) });
 }
 
 async function copyToParquet(
@@ -126,10 +141,7 @@ async function csvToParquet(
 ): Promise<{ written?: ParquetTable; header: string[] }> {
   const header = await readCsvHeader(source.localPath);
   if (!header) throw empty(source, 'the file has no header line');
-  // SQL cannot name a column holding a NUL character (DuckDB reads SQL text as a C string).
-  const nul = header.find((name) => name.includes('\0'));
-  if (nul !== undefined)
-    throw mlopsError('MLOPS_ERR_DATA_HEADER_NUL', { source: source.uri, column: JSON.stringify(nul) });
+  refuseNulNames(source, header);
   // Read with commas, such a file is one column of whole lines: nothing would fail until the target is looked up.
   const separator = await otherSeparator(source.localPath, header);
   if (separator) {

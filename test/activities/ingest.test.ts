@@ -510,6 +510,16 @@ describe('ingestDataset', function () {
       assert.deepEqual(storeListing(root), []);
     });
 
+    it('rejects a JSON Lines key with a NUL character the same way, naming it', async function () {
+      const { root, ingest } = harness();
+      await assertIngestFails(
+        ingest({ sourceUri: writeTemp('nul-key.jsonl', '{"a\\u0000b": 1, "y": "u"}\n{"a\\u0000b": 2, "y": "v"}\n') }),
+        'MLOPS_ERR_DATA_HEADER_NUL',
+        /nul-key\.jsonl" names a column with a NUL character \("a\\u0000b"\)/,
+      );
+      assert.deepEqual(storeListing(root), []);
+    });
+
     it('looks past the type-detection sample: a late decimal widens the column, a late word is a mixed-types error', async function () {
       const rows = Array.from({ length: 30_000 }, (_, i) => `${i + 1},${i % 90}`).join('\n');
       const { ingest } = harness();

@@ -20,7 +20,7 @@ import { tempDir, testConfig } from '../support/stack';
 const width = 3000;
 const rows = 200;
 
-/** Writes `lines` as the CSV `file` in a folder of its own; a fresh store, and the activities that may read the file. */
+/** Writes `lines` as the data file `file` in a folder of its own; a fresh store, and the activities that may read the file. */
 function staged(folder: string, file: string, lines: string[]) {
   const csv = path.join(tempDir(folder), file);
   fs.writeFileSync(csv, `${lines.join('\n')}\n`);
@@ -126,6 +126,19 @@ describe('very wide data at the default memory limit', function () {
     const snapshot = await activities.ingestDataset({ sourceUri: csv });
     assert.equal(snapshot.rowCount, 100);
     assert.ok(snapshot.columns.length === width && snapshot.columns.every((c) => c.type === 'VARCHAR'));
+  });
+
+  it('ingests JSON Lines objects of 700 keys as 700 columns', async function () {
+    // DuckDB reads objects of more than 200 keys as one MAP column unless told otherwise: the snapshot was one column.
+    const lines = Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify(Object.fromEntries(Array.from({ length: 700 }, (_, j) => [`t${j}`, `v ${(i + j) % 9}`]))),
+    );
+    const { csv: file, activities } = staged('wide-json', 'objects.jsonl', lines);
+    const snapshot = await activities.ingestDataset({ sourceUri: file });
+    assert.deepEqual(
+      snapshot.columns,
+      Array.from({ length: 700 }, (_, j) => ({ name: `t${j}`, type: 'VARCHAR' })),
+    );
   });
 
   it('preprocesses a hundred text features one-hot encoded (700 model inputs) on 150 rows', async function () {
